@@ -1,0 +1,12 @@
+/**
+ * The registry of `kiln` commands: name → lazy loader, so `kiln --help` stays fast and a
+ * command's heavy imports (the store, the load tester) load only when it runs.
+ * Each command module exports `spec: CommandSpec` and `run(argv): Promise<number>` (the exit code).
+ */
+export interface CommandModule {
+  spec: import('./args.ts').CommandSpec
+  run(argv: string[]): Promise<number>
+}
+
+export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+}
