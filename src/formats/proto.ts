@@ -57,8 +57,13 @@ export class ProtoReader {
 
   /** An int64 varint: negative values arrive as 10-byte two's complement. */
   int64(): number {
+    const start = this.pos
     const v = this.varint()
-    return v >= 2 ** 63 ? v - 2 ** 64 : v
+    if (v < 2 ** 63) return v
+    // Rare (negative values): redo exactly with BigInt, since the float sum lost the low bits.
+    let big = 0n
+    for (let i = start, shift = 0n; i < this.pos; i++, shift += 7n) big |= BigInt(this.buf[i]! & 0x7f) << shift
+    return Number(BigInt.asIntN(64, big))
   }
 
   /** Length-delimited field: returns [start, end) and advances past it. */
