@@ -1,0 +1,52 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { openClient, type StoreOptions } from './client.ts'
+import { schemaStatements } from './schema.ts'
+import { Writer } from './writer.ts'
+import { Reader } from './reader.ts'
+import { KilnError } from '../model/errors.ts'
+
+export type { SeriesWrite } from './writer.ts'
+export type { Selection, TimelineSeries } from './reader.ts'
+
+export interface Store {
+  client: ClickHouseClient
+  kind: 'chdb' | 'http'
+  db: string
+  writer: Writer
+  reader: Reader
+  /** Bytes on disk and rows of the samples table (for stats and the bytes/sample benchmark). */
+  stats(): Promise<{ table: string; rows: number; bytes: number }[]>
+  close(): Promise<void>
+}
+
+/** Opens the store and creates Kiln's tables if missing. `retentionDays` 0 keeps data forever. */
+export async function openStore(opts: StoreOptions & { retentionDays: number; flushMs?: number }): Promise<Store> {
+  const db = opts.database ?? 'kiln'
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new KilnError('KILN_USAGE', `invalid database name ${JSON.stringify(db)}`)
+  const { client, kind } = await openClient(opts)
+  try {
+    for (const q of schemaStatements(db, opts.retentionDays)) await client.command({ query: q })
+  } catch (e) {
+    await client.close().catch(() => {})
+    throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)
+  }
+  const writer = new Writer(client, db, { flushMs: opts.flushMs ?? 25, maxPendingRows: 200_000 })
+  return {
+    client,
+    kind,
+    db,
+    writer,
+    reader: new Reader(client, db),
+    async stats() {
+      const rs = await client.query({
+        query: `SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = '${db}' AND active GROUP BY table ORDER BY table`,
+        format: 'JSONCompactEachRow',
+      })
+      return ((await rs.json()) as [string, string, string][]).map(([table, rows, bytes]) => ({ table, rows: Number(rows), bytes: Number(bytes) }))
+    },
+    async close() {
+      await writer.drain()
+      await client.close()
+    },
+  }
+}

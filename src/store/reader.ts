@@ -1,0 +1,184 @@
+import type { ClickHouseClient } from '@clickhouse/client'
+import { CallTree } from '../model/tree.ts'
+import type { Matcher } from '../model/selector.ts'
+import { sqlString } from './client.ts'
+
+/** What a query selects: a tenant, an optional profile type, label matchers and a time range. */
+export interface Selection {
+  tenant: string
+  profileType?: string
+  matchers: Matcher[]
+  /** ms since the epoch, [from, until). */
+  from: number
+  until: number
+}
+
+export interface TimelineSeries {
+  labels: Record<string, string>
+  points: [number, number][]
+}
+
+const ms = (t: number) => `fromUnixTimestamp64Milli(toInt64(${Math.floor(t)}))`
+
+/** Read queries over Kiln's tables: aggregation in SQL, only merged results cross into JS. */
+export class Reader {
+  constructor(
+    private readonly client: ClickHouseClient,
+    private readonly db: string,
+  ) {}
+
+  private async rows<T = unknown[]>(query: string): Promise<T[]> {
+    const rs = await this.client.query({ query, format: 'JSONCompactEachRow' })
+    return (await rs.json()) as T[]
+  }
+
+  /** SQL condition on `series` rows for the label matchers. */
+  private labelConds(matchers: Matcher[]): string {
+    return matchers
+      .map((m) => {
+        const v = `labels[${sqlString(m.name)}]`
+        switch (m.op) {
+          case '=':
+            return `${v} = ${sqlString(m.value)}`
+          case '!=':
+            return `${v} != ${sqlString(m.value)}`
+          case '=~':
+            return `match(${v}, ${sqlString(`^(?:${m.value})$`)})`
+          case '!~':
+            return `NOT match(${v}, ${sqlString(`^(?:${m.value})$`)})`
+        }
+      })
+      .map((c) => ` AND ${c}`)
+      .join('')
+  }
+
+  /** Series ids matching the selection's type and labels (a subquery). */
+  private seriesIds(s: Selection): string {
+    const type = s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''
+    return `SELECT series_id FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)}${type}${this.labelConds(s.matchers)}`
+  }
+
+  /** WHERE clause over `samples` or `profiles` for a selection. */
+  private where(s: Selection): string {
+    const type = s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''
+    const series = s.matchers.length ? ` AND series_id IN (${this.seriesIds(s)})` : ''
+    return `tenant = ${sqlString(s.tenant)}${type} AND time >= ${ms(s.from)} AND time < ${ms(s.until)}${series}`
+  }
+
+  /** Profile types with data in the range. */
+  async profileTypes(s: Selection): Promise<string[]> {
+    const r = await this.rows<[string]>(`SELECT DISTINCT profile_type FROM ${this.db}.profiles WHERE ${this.where(s)} ORDER BY profile_type`)
+    return r.map((x) => x[0])
+  }
+
+  private activeSeries(s: Selection): string {
+    return `SELECT DISTINCT series_id FROM ${this.db}.profiles WHERE ${this.where(s)}`
+  }
+
+  async labelNames(s: Selection): Promise<string[]> {
+    const r = await this.rows<[string]>(
+      `SELECT DISTINCT arrayJoin(mapKeys(labels)) AS n FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)} AND series_id IN (${this.activeSeries(s)}) ORDER BY n`,
+    )
+    return r.map((x) => x[0])
+  }
+
+  async labelValues(s: Selection, name: string): Promise<string[]> {
+    const r = await this.rows<[string]>(
+      `SELECT DISTINCT labels[${sqlString(name)}] AS v FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)} AND series_id IN (${this.activeSeries(s)}) AND v != '' ORDER BY v`,
+    )
+    return r.map((x) => x[0])
+  }
+
+  /** Label sets (with their profile type) of series with data in the range. */
+  async series(s: Selection): Promise<{ profileType: string; labels: Record<string, string> }[]> {
+    const r = await this.rows<[string, Record<string, string>]>(
+      `SELECT profile_type, any(labels) FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)} AND series_id IN (${this.activeSeries(s)}) GROUP BY profile_type, series_id ORDER BY profile_type, series_id`,
+    )
+    return r.map(([profileType, labels]) => ({ profileType, labels }))
+  }
+
+  /** The merged call tree of every sample in the selection. */
+  async mergedTree(s: Selection): Promise<CallTree> {
+    const where = this.where(s)
+    const t = sqlString(s.tenant)
+    const [stacks, names] = await Promise.all([
+      this.rows<[string[], string]>(
+        `WITH agg AS (SELECT stack_id, sum(value) AS v FROM ${this.db}.samples WHERE ${where} GROUP BY stack_id)
+         SELECT st.function_ids, agg.v FROM agg
+         INNER JOIN (SELECT stack_id, any(function_ids) AS function_ids FROM ${this.db}.stacks
+                     WHERE tenant = ${t} AND stack_id IN (SELECT stack_id FROM agg) GROUP BY stack_id) AS st
+         ON st.stack_id = agg.stack_id`,
+      ),
+      this.rows<[string, string]>(
+        `SELECT function_id, any(name) FROM ${this.db}.functions WHERE tenant = ${t} AND function_id IN (
+           SELECT arrayJoin(function_ids) FROM ${this.db}.stacks WHERE tenant = ${t} AND stack_id IN (
+             SELECT DISTINCT stack_id FROM ${this.db}.samples WHERE ${where})) GROUP BY function_id`,
+      ),
+    ])
+    const tree = new CallTree()
+    const nameId = new Map<string, number>()
+    for (const [id, name] of names) nameId.set(id, tree.nameId(name))
+    const unknown = tree.nameId('[unknown]')
+    const ids: number[] = []
+    for (const [fns, v] of stacks) {
+      ids.length = fns.length
+      for (let i = 0; i < fns.length; i++) ids[i] = nameId.get(fns[i]!) ?? unknown
+      tree.addIds(ids, Number(v))
+    }
+    return tree
+  }
+
+  /**
+   * Totals over time in steps of `stepS` seconds, one series per combination of `groupBy` labels.
+   * `average` divides each bucket's sum by the number of profiles in it (Pyroscope's AVERAGE).
+   */
+  async timeline(s: Selection, opts: { stepS: number; groupBy: string[]; aggregation: 'sum' | 'average'; limit?: number }): Promise<TimelineSeries[]> {
+    const step = Math.max(1, Math.round(opts.stepS))
+    const groups = opts.groupBy.map((g, i) => `labels[${sqlString(g)}] AS g${i}`)
+    const gcols = opts.groupBy.map((_, i) => `g${i}`)
+    const agg = opts.aggregation === 'average' ? 'sum(p.total) / count()' : 'sum(p.total)'
+    const seriesSel = `SELECT series_id${groups.length ? ', ' + groups.join(', ') : ''} FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''}${this.labelConds(s.matchers)}`
+    const bucket = `toUnixTimestamp(toStartOfInterval(p.time, INTERVAL ${step} SECOND)) * 1000`
+    const r = await this.rows<unknown[]>(
+      `SELECT ${bucket} AS t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}, ${agg} AS v
+       FROM ${this.db}.profiles AS p
+       INNER JOIN (SELECT * FROM (${seriesSel}) LIMIT 1 BY series_id) AS s ON s.series_id = p.series_id
+       WHERE p.tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND p.profile_type = ${sqlString(s.profileType)}` : ''} AND p.time >= ${ms(s.from)} AND p.time < ${ms(s.until)}
+       GROUP BY t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}
+       ORDER BY t`,
+    )
+    const bySeries = new Map<string, TimelineSeries>()
+    for (const row of r) {
+      const t = Number(row[0])
+      const vals = opts.groupBy.map((_, i) => String(row[1 + i]))
+      const v = Number(row[row.length - 1])
+      const key = JSON.stringify(vals)
+      let ser = bySeries.get(key)
+      if (!ser) {
+        const labels: Record<string, string> = {}
+        opts.groupBy.forEach((g, i) => (labels[g] = vals[i]!))
+        ser = { labels, points: [] }
+        bySeries.set(key, ser)
+      }
+      ser.points.push([t, v])
+    }
+    let out = [...bySeries.values()]
+    if (opts.limit && opts.limit > 0 && out.length > opts.limit) {
+      const sum = (x: TimelineSeries) => x.points.reduce((a, p) => a + p[1], 0)
+      out = out.sort((a, b) => sum(b) - sum(a)).slice(0, opts.limit)
+    }
+    return out
+  }
+
+  /** Total per value of one label, largest first. */
+  async breakdown(s: Selection, label: string): Promise<{ value: string; total: number }[]> {
+    const r = await this.rows<[string, string]>(
+      `SELECT s.v, sum(p.total) AS tot FROM ${this.db}.profiles AS p
+       INNER JOIN (SELECT series_id, any(labels[${sqlString(label)}]) AS v FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''}${this.labelConds(s.matchers)} GROUP BY series_id) AS s
+       ON s.series_id = p.series_id
+       WHERE p.tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND p.profile_type = ${sqlString(s.profileType)}` : ''} AND p.time >= ${ms(s.from)} AND p.time < ${ms(s.until)}
+       GROUP BY s.v ORDER BY tot DESC`,
+    )
+    return r.map(([value, total]) => ({ value, total: Number(total) }))
+  }
+}

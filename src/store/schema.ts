@@ -1,0 +1,74 @@
+/**
+ * Kiln's tables. One schema for the embedded engine and a ClickHouse server.
+ *
+ * - `series`: one row per label set (profile type + labels), deduplicated by hash.
+ * - `profiles`: one row per ingested profile per series: time, duration and total — the timeline.
+ * - `samples`: (series, time, stack) → value — merged flame graphs are `GROUP BY stack_id`.
+ * - `stacks`, `functions`: deduplicated by hash; a stack is its function ids, root first.
+ *
+ * Stacks and functions carry `last_seen` so retention can drop the ones no longer referenced:
+ * the writer rewrites a stack at most once an hour while it is in use (see Writer's cache).
+ */
+export function schemaStatements(db: string, retentionDays: number): string[] {
+  const ttl = (col: string, extraDays = 0) => (retentionDays > 0 ? `TTL toDateTime(${col}) + INTERVAL ${retentionDays + extraDays} DAY` : '')
+  // fsync before an insert returns: an acknowledged ingest survives kill -9 and power loss.
+  const durable = 'fsync_after_insert = 1, fsync_part_directory = 1'
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.series (
+      tenant LowCardinality(String),
+      profile_type LowCardinality(String),
+      series_id UInt64,
+      service_name LowCardinality(String),
+      labels Map(LowCardinality(String), String),
+      last_seen DateTime
+    ) ENGINE = ReplacingMergeTree(last_seen)
+    ORDER BY (tenant, profile_type, series_id)
+    ${ttl('last_seen')}
+    SETTINGS ${durable}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.profiles (
+      tenant LowCardinality(String),
+      profile_type LowCardinality(String),
+      series_id UInt64,
+      time DateTime64(3) CODEC(DoubleDelta, ZSTD(1)),
+      duration_ns UInt64 CODEC(T64, ZSTD(1)),
+      total Int64 CODEC(T64, ZSTD(1))
+    ) ENGINE = MergeTree
+    PARTITION BY toDate(time)
+    ORDER BY (tenant, profile_type, series_id, time)
+    ${ttl('time')}
+    SETTINGS ${durable}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.samples (
+      tenant LowCardinality(String),
+      profile_type LowCardinality(String),
+      series_id UInt64,
+      time DateTime64(3) CODEC(DoubleDelta, ZSTD(1)),
+      stack_id UInt64 CODEC(ZSTD(1)),
+      value Int64 CODEC(T64, ZSTD(1))
+    ) ENGINE = MergeTree
+    PARTITION BY toDate(time)
+    ORDER BY (tenant, profile_type, series_id, time, stack_id)
+    ${ttl('time')}
+    SETTINGS ${durable}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.stacks (
+      tenant LowCardinality(String),
+      stack_id UInt64,
+      function_ids Array(UInt64) CODEC(ZSTD(1)),
+      last_seen DateTime
+    ) ENGINE = ReplacingMergeTree(last_seen)
+    ORDER BY (tenant, stack_id)
+    ${ttl('last_seen', 1)}
+    SETTINGS ${durable}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.functions (
+      tenant LowCardinality(String),
+      function_id UInt64,
+      name String CODEC(ZSTD(1)),
+      last_seen DateTime
+    ) ENGINE = ReplacingMergeTree(last_seen)
+    ORDER BY (tenant, function_id)
+    ${ttl('last_seen', 1)}
+    SETTINGS ${durable}`,
+  ]
+}
+
+export const tables = ['series', 'profiles', 'samples', 'stacks', 'functions'] as const

@@ -1,0 +1,57 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openStore } from '../../src/store/index.ts'
+import { makeLabels } from '../../src/model/labels.ts'
+import { parseSelector } from '../../src/model/selector.ts'
+import { topTable } from '../../src/model/tree.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'kiln-store-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+
+const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
+const fns = ['', 'main', 'work', 'idle', 'hash']
+
+test('writes series, merges stacks in SQL and reads them back by selector and time', async () => {
+  const store = await openStore({ dataDir: dir, retentionDays: 0 })
+  const t0 = Date.UTC(2026, 0, 1, 12)
+  const w = (env: string, time: number, work: number) => ({
+    profileType: CPU,
+    labels: makeLabels([['__name__', 'process_cpu'], ['service_name', 'api'], ['env', env]]),
+    timeMs: time,
+    durationNs: 10e9,
+    functions: fns,
+    stacks: [[1, 2], [1, 3], [1, 2, 4]],
+    values: [work, 5, 1],
+  })
+  await Promise.all([store.writer.write('t1', [w('prod', t0, 10)]), store.writer.write('t1', [w('dev', t0 + 10_000, 20)])])
+  await store.writer.write('t2', [w('prod', t0, 1000)])
+  const sel = (q: string, from = t0, until = t0 + 60_000) => ({ tenant: 't1', profileType: CPU, matchers: parseSelector(q).matchers, from, until })
+
+  const all = topTable(await store.reader.mergedTree(sel('{service_name="api"}')))
+  assert.deepEqual(all.find((r) => r.name === 'work'), { name: 'work', self: 30, total: 32 })
+  assert.deepEqual(all.find((r) => r.name === 'main'), { name: 'main', self: 0, total: 42 })
+
+  const prod = topTable(await store.reader.mergedTree(sel('{env=~"pr.*"}')))
+  assert.equal(prod.find((r) => r.name === 'work')!.self, 10, 'selector filters series')
+  const early = topTable(await store.reader.mergedTree(sel('{}', t0, t0 + 5_000)))
+  assert.equal(early.find((r) => r.name === 'work')!.self, 10, 'time range filters samples')
+
+  assert.deepEqual(await store.reader.profileTypes(sel('{}')), [CPU])
+  assert.deepEqual(await store.reader.labelValues(sel('{}'), 'env'), ['dev', 'prod'])
+  assert.ok((await store.reader.labelNames(sel('{}'))).includes('service_name'))
+  const tl = await store.reader.timeline(sel('{}'), { stepS: 10, groupBy: ['env'], aggregation: 'sum' })
+  assert.deepEqual(tl.map((s) => [s.labels.env, s.points]).sort(), [
+    ['dev', [[t0 + 10_000, 26]]],
+    ['prod', [[t0, 16]]],
+  ])
+  assert.deepEqual(await store.reader.breakdown(sel('{}'), 'env'), [
+    { value: 'dev', total: 26 },
+    { value: 'prod', total: 16 },
+  ])
+  const other = topTable(await store.reader.mergedTree({ ...sel('{}'), tenant: 't2' }))
+  assert.equal(other.find((r) => r.name === 'work')!.self, 1000, 'tenants are apart')
+  await store.close()
+})
