@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'KILN_UNSUPPORTED'
   | 'KILN_STORE'
   | 'KILN_USAGE'
+  | 'KILN_LOADTEST_CONFIG'
+  | 'KILN_LOADTEST_SCRIPT'
   | 'KILN_INTERNAL'
 
 const httpStatus: Record<ErrorCode, number> = {
@@ -41,6 +43,8 @@ const httpStatus: Record<ErrorCode, number> = {
   KILN_UNSUPPORTED: 415,
   KILN_STORE: 503,
   KILN_USAGE: 400,
+  KILN_LOADTEST_CONFIG: 400,
+  KILN_LOADTEST_SCRIPT: 422,
   KILN_INTERNAL: 500,
 }
 
