@@ -244,7 +244,7 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: (where: st
       sampleTypes,
       periodType: { type: str(t.periodType[0], 'period_type'), unit: str(t.periodType[1], 'period_type') },
       period: t.period,
-      timeMs: Math.floor(t.timeNanos / 1e6),
+      timeMs: Math.round(t.timeNanos / 1e6), // nearest ms: exact after an encode round trip, whose ns exceed 2^53
       durationNanos: t.durationNanos,
       ...(defaultSampleType ? { defaultSampleType } : {}),
     },
@@ -345,7 +345,8 @@ export function encodePprof(p: Profile, opts: EncodeOptions = {}): Uint8Array {
   for (const st of p.sampleTypes) valueType(1, st.type, st.unit)
   // Location id = function id = 1 + index among distinct names.
   const idOfName = new Map<string, number>()
-  const idOf: number[] = p.functions.map((name) => {
+  const idOf: number[] = p.functions.map((name, i) => {
+    if (i === 0) return 0 // index 0 is no function
     let id = idOfName.get(name)
     if (id === undefined) idOfName.set(name, (id = idOfName.size + 1))
     return id
