@@ -1,0 +1,158 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { packageOf, frameColor, diffColor, shareChange, rgbOf } from '../../ui/src/lib/color.ts'
+import { formatValue, formatPercent, formatChange, profileTypeLabel } from '../../ui/src/lib/format.ts'
+import { sandwich } from '../../ui/src/lib/sandwich.ts'
+import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
+import { toSvg } from '../../ui/src/lib/paint.ts'
+import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
+import { stateToSearch, searchToState, defaultState, effectiveQuery } from '../../ui/src/lib/viewstate.ts'
+import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
+import { flameOf, diffOf, drawRects } from './helpers.ts'
+
+test('functions of one package share a colour; other packages differ', () => {
+  assert.equal(packageOf('github.com/acme/api/store.(*DB).Query'), 'github.com/acme/api/store')
+  assert.equal(packageOf('com.acme.Server.handle'), 'com.acme.Server')
+  assert.equal(packageOf('std::vec::Vec::push'), 'std::vec::Vec')
+  assert.equal(packageOf('app/handlers.py:get'), 'app/handlers')
+  assert.equal(packageOf('main.work'), 'main')
+  assert.equal(packageOf('malloc'), 'malloc')
+  assert.equal(frameColor('main.work', 'light'), frameColor('main.parse', 'light'))
+  assert.notEqual(frameColor('main.work', 'light'), frameColor('runtime.mallocgc', 'light'))
+  assert.notEqual(frameColor('main.work', 'light'), frameColor('main.work', 'dark'), 'each theme has its own shade')
+})
+
+test('diff colour follows the change in share of total: red for more, green for less, grey for same', () => {
+  // Baseline: f is 10 of 100 (10%); comparison: 40 of 200 (20%): its share doubled.
+  assert.equal(shareChange(10, 40, 100, 200), 1)
+  assert.equal(shareChange(10, 10, 100, 200), -0.5)
+  assert.equal(shareChange(10, 20, 100, 200), 0, 'same share although the value doubled')
+  assert.equal(shareChange(0, 5, 100, 200), Infinity)
+  assert.equal(shareChange(5, 0, 100, 200), -1)
+  const [r1, g1, b1] = rgbOf(diffColor(1, 'light'))
+  assert.ok(r1 > 200 && g1 < 80 && b1 < 80, 'full red at +100%')
+  const [r2, g2] = rgbOf(diffColor(-0.5, 'light'))
+  assert.ok(g2 > r2, 'greener for less')
+  const [r3, g3, b3] = rgbOf(diffColor(0, 'dark'))
+  assert.ok(r3 === g3 && g3 < b3 + 10, 'neutral grey when unchanged')
+  const half = rgbOf(diffColor(0.5, 'light'))
+  assert.ok(half[0] > r3 && half[1] < rgbOf(diffColor(0, 'light'))[1] && half[1] > g1, 'half way in between at +50%')
+})
+
+test('values are formatted in the profile unit', () => {
+  assert.equal(formatValue(1_500_000_000, 'nanoseconds'), '1.5 s')
+  assert.equal(formatValue(12_340_000, 'nanoseconds'), '12.3 ms')
+  assert.equal(formatValue(999, 'nanoseconds'), '999 ns')
+  assert.equal(formatValue(90, 'seconds'), '1.5 min')
+  assert.equal(formatValue(0, 'nanoseconds'), '0 s')
+  assert.equal(formatValue(512, 'bytes'), '512 B')
+  assert.equal(formatValue(1536, 'bytes'), '1.5 KiB')
+  assert.equal(formatValue(5 * 1024 ** 2, 'bytes'), '5 MiB')
+  assert.equal(formatValue(3.25 * 1024 ** 3, 'bytes'), '3.25 GiB')
+  assert.equal(formatValue(42, 'count'), '42')
+  assert.equal(formatValue(12_345, 'count'), '12.3k')
+  assert.equal(formatValue(2_500_000, 'samples'), '2.5M')
+  assert.equal(formatPercent(0.1234), '12.3%')
+  assert.equal(formatPercent(1), '100%')
+  assert.equal(formatPercent(0.0042), '0.42%')
+  assert.equal(formatPercent(0.00001), '<0.01%')
+  assert.equal(formatChange(0.5), '+50%')
+  assert.equal(formatChange(-0.25), '-25%')
+  assert.equal(formatChange(Infinity), 'new')
+  assert.equal(formatChange(-1), 'gone')
+  assert.equal(profileTypeLabel('process_cpu:cpu:nanoseconds:cpu:nanoseconds'), 'process_cpu · cpu (nanoseconds)')
+})
+
+test('sandwich: callers inverted above the function, callees merged below, recursion once', () => {
+  const f = flameOf('main;a;work;x 3\nmain;b;work;y 2\nmain;b;work 1\nmain;work;work;x 4\nidle 5\n')
+  const { callers, callees } = sandwich(f, 'work')
+  const icicle = (g: typeof f) => drawRects(g, layout(g, fullViewport(g, 20, { rowHeight: 1, minWidth: 1 })), 20, 1)
+  // work's total: 3 + 3 + 4 (the recursive call under main;work counts once) = 10 → 2 px per unit.
+  assert.equal(callers.rootTotal, 10)
+  assert.equal(
+    icicle(callers),
+    [
+      '[total/////////////]', //
+      '[work//////////////]',
+      '[a///][b///][main//]',
+      '[main][main]',
+    ].join('\n'),
+  )
+  assert.equal(
+    icicle(callees),
+    [
+      '[total/////////////]', //
+      '[work//////////////]',
+      '[work//][x///][y/]',
+      '[x/////]',
+    ].join('\n'),
+  )
+})
+
+test('top table from the flame graph; a diff carries both sides and the change; sort and filter', () => {
+  const rows = topRows(flameOf('main;parse 2\nmain;run;exec 8\nmain;run 2\n'))
+  assert.deepEqual(rows[0], { name: 'exec', self: 8, total: 8 })
+  assert.deepEqual(rows.find((r) => r.name === 'main'), { name: 'main', self: 0, total: 12 })
+  assert.deepEqual(sortRows(rows, 'total', 'desc').map((r) => r.name), ['main', 'run', 'exec', 'parse'])
+  assert.deepEqual(sortRows(rows, 'name', 'asc').map((r) => r.name), ['exec', 'main', 'parse', 'run'])
+  assert.deepEqual(filterRows(rows, 'R').map((r) => r.name), ['run', 'parse'], 'keeps the order it is given')
+  const d = topRows(diffOf('main;a 5\nmain;b 5\n', 'main;a 15\nmain;b 5\nmain;c 20\n'))
+  const a = d.find((r) => r.name === 'a')!
+  assert.deepEqual(a.left, { self: 5, total: 5 })
+  assert.deepEqual(a.right, { self: 15, total: 15 })
+  assert.equal(a.change, 15 / 40 / 0.5 - 1)
+  assert.equal(d.find((r) => r.name === 'c')!.change, Infinity)
+  assert.equal(d.find((r) => r.name === 'b')!.change, 5 / 40 / 0.5 - 1)
+})
+
+test('a diff flame graph draws both sides on one layout', () => {
+  const f = diffOf('main;a 5\nmain;b 5\n', 'main;a 5\nmain;b 5\n')
+  assert.equal(f.rootTotal, 20)
+  assert.equal(f.total[widestNamed(f, 'a')], 10)
+  assert.equal(f.diff!.lTotal[widestNamed(f, 'a')], 5)
+})
+
+test('the SVG export draws every block with a title and escapes names', () => {
+  const f = flameOf('main;<lambda>&co 3\nmain;b 1\n')
+  const vp = fullViewport(f, 400)
+  const svg = toSvg(f, layout(f, vp), { width: 400, height: 54, rowHeight: 18 }, { theme: 'light' })
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg" width="400" height="54"/)
+  assert.equal(svg.match(/<rect /g)!.length, 1 + 4)
+  assert.ok(svg.includes('<title>&lt;lambda&gt;&amp;co</title>'))
+  assert.ok(!svg.includes('<lambda>'))
+})
+
+test('the URL holds the whole view and reads back the same; junk falls back to defaults', () => {
+  const s = { ...defaultState, service: 'api', type: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', query: '{env="prod"}', from: '1700000000000', view: 'diff' as const, search: 'a|b', zoom: 'main;run' }
+  const q = stateToSearch(s)
+  assert.ok(!q.includes('orientation'), 'defaults are left out')
+  assert.deepEqual(searchToState(q), s)
+  assert.equal(stateToSearch(defaultState), '')
+  const junk = searchToState('?view=nope&orientation=sideways&bogus=1&search=%E2%9C%93')
+  assert.equal(junk.view, 'both')
+  assert.equal(junk.orientation, 'icicle')
+  assert.equal(junk.search, '✓')
+  assert.equal(effectiveQuery('api', '{env="prod"}'), '{service_name="api", env="prod"}')
+  assert.equal(effectiveQuery('', '{}'), '{}')
+  assert.equal(effectiveQuery('api', ''), '{service_name="api"}')
+})
+
+test('fuzz: random level arrays decode into a consistent flame graph or nothing, never a crash or hang', () => {
+  let seed = 7
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed % n
+  }
+  for (let k = 0; k < 500; k++) {
+    const levels: number[][] = []
+    for (let d = rnd(6); d >= 0; d--) levels.push(Array.from({ length: rnd(5) * 4 + rnd(2) }, () => rnd(20) - 2))
+    const f = toFlame({ names: ['total', 'a', 'b'], levels, total: 10, maxSelf: 1 })
+    for (let i = 0; i < nodeCount(f); i++) assert.ok(f.parent[i]! < i, 'parents come before children')
+    const rects = layout(f, fullViewport(f, 100))
+    assert.ok(rects.length <= nodeCount(f))
+    for (let x = 0; x < 100; x += 7) for (let y = 0; y < 120; y += 9) void searchFrame(f, x, y)
+  }
+  function searchFrame(f: ReturnType<typeof toFlame>, x: number, y: number) {
+    return layout(f, { ...fullViewport(f, 100), x0: x, x1: x + y + 1 })
+  }
+})

@@ -1,0 +1,53 @@
+import type { Flame } from './flame.ts'
+import type { Matches, Rect } from './layout.ts'
+import { diffColor, frameColor, shareChange, type Theme } from './color.ts'
+
+/** How blocks are filled: by package, or dimmed except search matches; diffs by change in share. */
+export interface PaintOptions {
+  theme: Theme
+  matches?: Matches | null
+}
+
+const mergedFill: Record<Theme, string> = { light: '#c8c8d0', dark: '#4a4a55' }
+const dimFill: Record<Theme, string> = { light: '#e4e4e8', dark: '#2e2e36' }
+export const textFill: Record<Theme, string> = { light: '#1b1b22', dark: '#eeeef2' }
+
+/** The fill of one block (shared by the canvas and the SVG export, so both look the same). */
+export function fillOf(f: Flame, r: Rect, o: PaintOptions): string {
+  if (r.count > 1) return mergedFill[o.theme]
+  const i = r.node
+  if (o.matches && !o.matches.hit[i]) return dimFill[o.theme]
+  if (f.diff) {
+    const d = f.diff
+    return diffColor(shareChange(d.lTotal[i]!, d.rTotal[i]!, d.leftTicks, d.rightTicks), o.theme)
+  }
+  return frameColor(f.names[f.name[i]!]!, o.theme)
+}
+
+/** The label drawn in a block `w` px wide, cut with an ellipsis to fit (`charWidth` px per char), or "". */
+export function labelFor(name: string, w: number, charWidth: number): string {
+  const fit = Math.floor((w - 6) / charWidth)
+  if (fit < 3) return ''
+  return name.length <= fit ? name : name.slice(0, fit - 1) + '…'
+}
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+
+/** The laid-out flame graph as a standalone SVG document (the "SVG" export), with a tooltip per frame. */
+export function toSvg(f: Flame, rects: readonly Rect[], size: { width: number; height: number; rowHeight: number }, o: PaintOptions, title = (i: number) => f.names[f.name[i]!]!): string {
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}" font-family="ui-monospace, monospace" font-size="12">`,
+    `<rect width="100%" height="100%" fill="${o.theme === 'light' ? '#ffffff' : '#17171c'}"/>`,
+  ]
+  for (const r of rects) {
+    const name = r.count > 1 ? `${r.count} small frames` : title(r.node)
+    const label = r.count > 1 ? '' : labelFor(f.names[f.name[r.node]!]!, r.w, 7.2)
+    out.push(
+      `<g><title>${esc(name)}</title><rect x="${r.x.toFixed(1)}" y="${r.y}" width="${Math.max(0.5, r.w - 0.5).toFixed(1)}" height="${size.rowHeight - 1}" fill="${fillOf(f, r, o)}"/>` +
+        (label ? `<text x="${(r.x + 3).toFixed(1)}" y="${r.y + size.rowHeight - 5}" fill="${textFill[o.theme]}">${esc(label)}</text>` : '') +
+        '</g>',
+    )
+  }
+  out.push('</svg>')
+  return out.join('\n')
+}

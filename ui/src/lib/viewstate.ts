@@ -1,0 +1,87 @@
+/** Which main view is shown. */
+export type ViewName = 'flame' | 'table' | 'both' | 'sandwich' | 'diff' | 'labels'
+export const viewNames: readonly ViewName[] = ['both', 'flame', 'table', 'sandwich', 'diff', 'labels']
+
+/**
+ * Everything a view shows, so that the URL can hold it all: a copied link reproduces the view
+ * and back/forward step through views. Times stay as typed (`now-1h` or unix ms) so that a
+ * relative link stays relative.
+ */
+export interface ViewState {
+  service: string
+  type: string
+  /** Extra matchers besides the service, e.g. `{env="prod"}`. */
+  query: string
+  from: string
+  until: string
+  view: ViewName
+  orientation: 'flame' | 'icicle'
+  search: string
+  /** Zoomed frame, as its stack of names joined by `;` ("" = not zoomed). */
+  zoom: string
+  /** Function shown in the sandwich view. */
+  fn: string
+  groupBy: string
+  /** Label explored in the label view. */
+  label: string
+  /** Diff: baseline (left) and comparison (right) selectors and ranges; "" = same as main. */
+  lquery: string
+  lfrom: string
+  luntil: string
+  rquery: string
+  rfrom: string
+  runtil: string
+}
+
+export const defaultState: ViewState = {
+  service: '',
+  type: '',
+  query: '{}',
+  from: 'now-1h',
+  until: 'now',
+  view: 'both',
+  orientation: 'icicle',
+  search: '',
+  zoom: '',
+  fn: '',
+  groupBy: '',
+  label: '',
+  lquery: '',
+  lfrom: '',
+  luntil: '',
+  rquery: '',
+  rfrom: '',
+  runtil: '',
+}
+
+const keys = Object.keys(defaultState) as (keyof ViewState)[]
+
+/** The URL query string for a state; defaults are left out, so links stay short. */
+export function stateToSearch(s: ViewState): string {
+  const p = new URLSearchParams()
+  for (const k of keys) if (s[k] !== defaultState[k]) p.set(k, s[k])
+  const q = p.toString()
+  return q ? `?${q}` : ''
+}
+
+/** Reads a state from a URL query string; unknown keys and invalid enum values are ignored. */
+export function searchToState(search: string): ViewState {
+  const p = new URLSearchParams(search)
+  const s: ViewState = { ...defaultState }
+  for (const k of keys) {
+    const v = p.get(k)
+    if (v !== null) (s as unknown as Record<string, string>)[k] = v
+  }
+  if (!viewNames.includes(s.view)) s.view = defaultState.view
+  if (s.orientation !== 'flame' && s.orientation !== 'icicle') s.orientation = defaultState.orientation
+  return s
+}
+
+/** The selector sent to the API: the service matcher joined with the user's extra matchers. */
+export function effectiveQuery(service: string, query: string): string {
+  const inner = query.trim().replace(/^\{/, '').replace(/\}$/, '').trim()
+  const parts: string[] = []
+  if (service) parts.push(`service_name=${JSON.stringify(service)}`)
+  if (inner) parts.push(inner)
+  return `{${parts.join(', ')}}`
+}
