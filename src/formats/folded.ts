@@ -5,7 +5,7 @@
  * follows the last space.
  */
 import { KilnError } from '../model/errors.ts'
-import { ProfileBuilder, defaultLimits, toFolded, type Limits, type Profile, type ValueType } from '../model/profile.ts'
+import { ProfileBuilder, defaultLimits, defaultTypeIndex, toFolded, type Limits, type Profile, type ValueType } from '../model/profile.ts'
 
 export interface FoldedOptions {
   /** The one sample type of the result (default samples/count: the server renames it by app suffix). */
@@ -77,7 +77,7 @@ function decodeText(
   return b.build()
 }
 
-/** Encodes one sample type as folded stacks, sorted and merged (the canonical text dump). */
-export function encodeFolded(p: Profile, typeIndex = 0): Uint8Array {
+/** Encodes one sample type (default: the default one) as folded stacks, sorted and merged. */
+export function encodeFolded(p: Profile, typeIndex = defaultTypeIndex(p)): Uint8Array {
   return new TextEncoder().encode(toFolded(p, typeIndex))
 }

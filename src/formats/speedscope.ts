@@ -3,7 +3,7 @@
  * sampled and evented profiles, export of one sample type as a sampled profile.
  */
 import { KilnError } from '../model/errors.ts'
-import { ProfileBuilder, defaultLimits, type Limits, type Profile, type ValueType } from '../model/profile.ts'
+import { ProfileBuilder, defaultLimits, defaultTypeIndex, type Limits, type Profile, type ValueType } from '../model/profile.ts'
 
 export const SPEEDSCOPE_SCHEMA = 'https://www.speedscope.app/file-format-schema.json'
 
@@ -138,8 +138,7 @@ export interface SpeedscopeEncodeOptions {
 
 /** Encodes one sample type as a speedscope file with one sampled profile. */
 export function encodeSpeedscope(p: Profile, opts: SpeedscopeEncodeOptions = {}): Uint8Array {
-  const byDefault = p.sampleTypes.findIndex((t) => t.type === p.defaultSampleType)
-  const ti = opts.typeIndex ?? (byDefault >= 0 ? byDefault : p.sampleTypes.length - 1)
+  const ti = opts.typeIndex ?? defaultTypeIndex(p)
   const st = p.sampleTypes[ti]
   if (!st) throw new KilnError('KILN_BAD_REQUEST', `sample type ${ti} does not exist; the profile has ${p.sampleTypes.length}`)
   const unit: Unit = isUnit(st.unit) ? st.unit : 'none'

@@ -135,6 +135,12 @@ export function metricNameForSampleType(sampleType: string, periodType = ''): st
   return 'process_cpu'
 }
 
+/** The sample type to show when none is asked for: `defaultSampleType`, else the last, as pprof does. */
+export function defaultTypeIndex(p: Pick<Profile, 'sampleTypes' | 'defaultSampleType'>): number {
+  const i = p.sampleTypes.findIndex((t) => t.type === p.defaultSampleType)
+  return i >= 0 ? i : p.sampleTypes.length - 1
+}
+
 /** Sums each sample type's values. */
 export function totals(p: Profile): number[] {
   const t = p.sampleTypes.map(() => 0)
