@@ -9,6 +9,7 @@ import type { Labels } from '../model/labels.ts'
 import { ProfileBuilder, defaultLimits, type Limits, type Profile } from '../model/profile.ts'
 import { ProtoError, ProtoReader, ProtoWriter, WIRE_LEN, WIRE_VARINT } from './proto.ts'
 import { gzip, maybeGunzip, type GunzipOptions } from './gzip.ts'
+import { frameBudget } from './budget.ts'
 
 export interface DecodeOptions extends GunzipOptions {
   limits?: Limits
@@ -278,6 +279,7 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: (where: st
 
   const locIds: number[] = []
   const values: number[] = []
+  const spend = frameBudget(buf.length)
   for (let si = 0; si < t.sampleRanges.length; si += 2) {
     const where = `sample #${si / 2 + 1}`
     at(`${where} (byte ${t.sampleRanges[si]})`)
@@ -308,6 +310,7 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: (where: st
         throw new KilnError('KILN_LIMIT', `${where}: stack is more than ${limits.maxStackDepth} frames deep; the limit is ${limits.maxStackDepth} (server option --max-stack-depth)`)
       }
     }
+    spend(stack.length, where)
     b.add(stack, values.slice(), labels && sortLabels(labels), where)
   }
   return b.build()

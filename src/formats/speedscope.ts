@@ -3,6 +3,7 @@
  * sampled and evented profiles, export of one sample type as a sampled profile.
  */
 import { KilnError } from '../model/errors.ts'
+import { frameBudget } from './budget.ts'
 import { ProfileBuilder, defaultLimits, defaultTypeIndex, type Limits, type Profile, type ValueType } from '../model/profile.ts'
 
 export const SPEEDSCOPE_SCHEMA = 'https://www.speedscope.app/file-format-schema.json'
@@ -82,19 +83,25 @@ export function decodeSpeedscope(bytes: Uint8Array, opts: SpeedscopeOptions = {}
     if (id === undefined) throw bad(`${where} is ${JSON.stringify(v)}, not an index into shared.frames (${frames.length} frames)`)
     return id
   }
+  const ctx: Ctx = { b, frame, spend: frameBudget(bytes.length), maxDepth: limits.maxStackDepth }
   for (const [i, p] of profiles.entries()) {
     const at = `profiles[${i}]`
     if (!isObject(p)) continue
-    if (p.type === 'sampled') addSampled(b, p, at, frame)
-    else if (p.type === 'evented') addEvented(b, p, at, frame, limits.maxStackDepth)
+    if (p.type === 'sampled') addSampled(ctx, p, at)
+    else if (p.type === 'evented') addEvented(ctx, p, at)
     else throw bad(`${at}.type ${JSON.stringify(p.type)} is neither "sampled" nor "evented"`)
   }
   return b.build()
 }
 
-type FrameOf = (v: unknown, where: string) => number
+interface Ctx {
+  b: ProfileBuilder
+  frame: (v: unknown, where: string) => number
+  spend: (frames: number, where: string) => void
+  maxDepth: number
+}
 
-function addSampled(b: ProfileBuilder, p: Record<string, unknown>, at: string, frame: FrameOf): void {
+function addSampled({ b, frame }: Ctx, p: Record<string, unknown>, at: string): void {
   const samples = arrayAt(p.samples, `${at}.samples`)
   const weights = arrayAt(p.weights, `${at}.weights`)
   if (samples.length !== weights.length) throw bad(`${at} has ${samples.length} samples but ${weights.length} weights; they must match`)
@@ -106,7 +113,7 @@ function addSampled(b: ProfileBuilder, p: Record<string, unknown>, at: string, f
 }
 
 /** Evented: open/close events at times; each interval's weight goes to the stack open during it. */
-function addEvented(b: ProfileBuilder, p: Record<string, unknown>, at: string, frame: FrameOf, maxDepth: number): void {
+function addEvented({ b, frame, spend, maxDepth }: Ctx, p: Record<string, unknown>, at: string): void {
   const events = arrayAt(p.events, `${at}.events`)
   const stack: number[] = []
   let last = numberAt(p.startValue, `${at}.startValue`)
@@ -115,7 +122,10 @@ function addEvented(b: ProfileBuilder, p: Record<string, unknown>, at: string, f
     if (!isObject(e)) throw bad(`${where} must be an object`)
     const t = numberAt(e.at, `${where}.at`)
     if (t < last) throw bad(`${where}.at is ${t}, earlier than the event before it (${last}); events must be in time order`)
-    if (stack.length && t > last) b.add(stack.slice(), [t - last], undefined, where)
+    if (stack.length && t > last) {
+      spend(stack.length, where)
+      b.add(stack.slice(), [t - last], undefined, where)
+    }
     last = t
     const f = frame(e.frame, `${where}.frame`)
     if (e.type === 'O') {

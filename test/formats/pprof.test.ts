@@ -202,3 +202,13 @@ test('encodePprof round-trips every fixture and is read the same by pprof-format
     assert.deepEqual(viaGo(encodePprof(p)).totals, totals(p), f)
   }
 })
+
+test('a small pprof that repeats a deep inlined location is stopped by the frame budget', () => {
+  const lines = new Array<number>(4000).fill(2)
+  const samples = Array.from({ length: 2000 }, () => ({ locs: [1], values: [1] }))
+  const raw = rawPprof({ ...base, locations: [{ id: 1, lines }], samples })
+  assert.ok(raw.length < 64_000, `${raw.length} bytes`)
+  assert.throws(() => decodePprof(raw), { code: 'KILN_LIMIT', message: /sample #\d+: the stacks add up to more than \d+ frames/ })
+  // The same location, sampled a few times, is fine.
+  assert.equal(decodePprof(rawPprof({ ...base, locations: [{ id: 1, lines }], samples: samples.slice(0, 3) })).samples.length, 3)
+})

@@ -86,3 +86,9 @@ test('export → import → export is stable for every pprof fixture and sample 
     })
   }
 })
+
+test('an evented file that repeats a deep stack is stopped by the frame budget', () => {
+  const events: object[] = Array.from({ length: 4000 }, () => ({ type: 'O', frame: 0, at: 0 }))
+  for (let t = 1; t <= 2000; t++) events.push({ type: 'O', frame: 1, at: t }, { type: 'C', frame: 1, at: t + 0.5 })
+  assert.throws(() => decode(file(evented(events))), { code: 'KILN_LIMIT', message: /events\[\d+\]: the stacks add up to more than \d+ frames/ })
+})
