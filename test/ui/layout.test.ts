@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { layout, fullViewport, zoomTo, hitTest, search, widestNamed, graphHeight } from '../../ui/src/lib/layout.ts'
-import { pathOf } from '../../ui/src/lib/flame.ts'
+import { pathOf, nodeByPath } from '../../ui/src/lib/flame.ts'
 import { flameOf, drawRects } from './helpers.ts'
 
 // 20 units over 20 px: one character per unit in the drawings.
@@ -79,4 +79,10 @@ test('regex search marks matching frames and counts nested matches once in the s
   assert.equal(m.share, 16 / 20)
   assert.equal(search(f, /e/).count, 4, 'idle, parse, lex, exec (the root never matches)')
   assert.equal(search(f, /nothing/).share, 0)
+})
+
+test('a zoom path (stack of names) finds its frame again, or -1 once the frame is gone', () => {
+  for (let i = 0; i < f.level.length; i++) assert.equal(nodeByPath(f, pathOf(f, i)), i)
+  assert.equal(nodeByPath(f, ['main', 'nope']), -1)
+  assert.equal(nodeByPath(f, ['main', 'run', 'exec', 'deeper']), -1)
 })

@@ -6,8 +6,10 @@ import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
 import { toSvg } from '../../ui/src/lib/paint.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
-import { stateToSearch, searchToState, defaultState, effectiveQuery } from '../../ui/src/lib/viewstate.ts'
+import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
+import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
+import { parseSelector } from '../../src/model/selector.ts'
 import { flameOf, diffOf, drawRects } from './helpers.ts'
 
 test('functions of one package share a colour; other packages differ', () => {
@@ -155,4 +157,25 @@ test('fuzz: random level arrays decode into a consistent flame graph or nothing,
   function searchFrame(f: ReturnType<typeof toFlame>, x: number, y: number) {
     return layout(f, { ...fullViewport(f, 100), x0: x, x1: x + y + 1 })
   }
+})
+
+test('selector completion knows whether the caret is on a label name or a value', () => {
+  assert.deepEqual(completionAt('{', 1), { kind: 'name', prefix: '', start: 1, end: 1 })
+  assert.deepEqual(completionAt('{env="prod", reg', 16), { kind: 'name', prefix: 'reg', start: 13, end: 16 })
+  assert.deepEqual(completionAt('{env="pr', 8), { kind: 'value', name: 'env', prefix: 'pr', start: 6, end: 8 })
+  assert.deepEqual(completionAt('{env=~"a|b"}', 10), { kind: 'value', name: 'env', prefix: 'a|b', start: 7, end: 10 })
+  assert.equal(completionAt('{env="a b', 8)?.kind, 'value')
+  assert.equal(completionAt('{env="x", y="a,b', 15)?.kind, 'value', 'a comma inside quotes is a value')
+  let r = applyCompletion('{reg', completionAt('{reg', 4)!, 'region')
+  assert.deepEqual(r, { text: '{region="', caret: 9 })
+  r = applyCompletion(r.text, completionAt(r.text, r.caret)!, 'eu-"west"')
+  assert.equal(r.text, '{region="eu-\\"west\\""}')
+  assert.doesNotThrow(() => parseSelector(r.text))
+  assert.deepEqual(applyCompletion('{a="x", b="y"}', completionAt('{a="x", b="y"}', 5)!, 'zz'), { text: '{a="zz", b="y"}', caret: 7 })
+})
+
+test('a label explorer click adds a matcher to the selector', () => {
+  assert.equal(withMatcher('{}', 'pod', 'a-1'), '{pod="a-1"}')
+  assert.equal(withMatcher('{env="prod"}', 'pod', 'a"1'), '{env="prod", pod="a\\"1"}')
+  assert.deepEqual(parseSelector(withMatcher('{env="prod"}', 'pod', 'a"1')).matchers[1], { name: 'pod', op: '=', value: 'a"1' })
 })

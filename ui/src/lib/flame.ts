@@ -135,3 +135,23 @@ export function pathOf(f: Flame, node: number): string[] {
   for (let n = node; n > 0; n = f.parent[n]!) out.push(f.names[f.name[n]!]!)
   return out.reverse()
 }
+
+/** The frame at a stack of names (as `pathOf` gives), or -1 when the graph has no such frame. */
+export function nodeByPath(f: Flame, path: readonly string[]): number {
+  let node = 0
+  for (let d = 0; d < path.length; d++) {
+    if (d + 1 >= levelCount(f)) return -1
+    let found = -1
+    // Children of `node` are contiguous on the next level, within its x-range.
+    for (let i = firstEndingAfter(f, d + 1, f.x[node]!); i < f.levelStart[d + 2]!; i++) {
+      if (f.x[i]! >= f.x[node]! + f.total[node]!) break
+      if (f.parent[i] === node && f.names[f.name[i]!] === path[d]) {
+        found = i
+        break
+      }
+    }
+    if (found < 0) return -1
+    node = found
+  }
+  return nodeCount(f) ? node : -1
+}

@@ -79,9 +79,14 @@ export function searchToState(search: string): ViewState {
 
 /** The selector sent to the API: the service matcher joined with the user's extra matchers. */
 export function effectiveQuery(service: string, query: string): string {
-  const inner = query.trim().replace(/^\{/, '').replace(/\}$/, '').trim()
-  const parts: string[] = []
-  if (service) parts.push(`service_name=${JSON.stringify(service)}`)
-  if (inner) parts.push(inner)
-  return `{${parts.join(', ')}}`
+  return service ? withMatcher(query, 'service_name', service, true) : join([inner(query)])
+}
+
+const inner = (q: string) => q.trim().replace(/^\{/, '').replace(/\}$/, '').trim()
+const join = (parts: string[]) => `{${parts.filter(Boolean).join(', ')}}`
+
+/** The selector with `name="value"` added (at the end, or at the front with `first`). */
+export function withMatcher(query: string, name: string, value: string, first = false): string {
+  const m = `${name}=${JSON.stringify(value)}`
+  return join(first ? [m, inner(query)] : [inner(query), m])
 }

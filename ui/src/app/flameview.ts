@@ -1,0 +1,211 @@
+import { type Flame, pathOf, nodeByPath } from '../lib/flame.ts'
+import { type Viewport, type Rect, type Matches, layout, fullViewport, zoomTo, hitTest, graphHeight } from '../lib/layout.ts'
+import { fillOf, labelFor, textFill, toSvg } from '../lib/paint.ts'
+import { shareChange, type Theme } from '../lib/color.ts'
+import { formatValue, formatPercent, formatChange } from '../lib/format.ts'
+import { h } from './dom.ts'
+
+export interface FlameViewOptions {
+  /** Called with the zoomed frame's stack ([] = reset) when the user clicks a frame. */
+  onZoom: (path: string[]) => void
+  /** Called when the user asks for a function's sandwich (right click). */
+  onSandwich?: (name: string) => void
+}
+
+/** What one draw shows. */
+export interface FlameViewState {
+  flame: Flame
+  unit: string
+  theme: Theme
+  orientation: 'flame' | 'icicle'
+  zoom: string[]
+  matches: Matches | null
+}
+
+const ROW = 18
+const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace'
+
+/**
+ * The canvas flame graph: a thin layer over the pure layout (rectangles for a viewport) and
+ * hit-testing. Layout runs when the data, zoom or width change; hovering only repaints.
+ */
+export class FlameView {
+  readonly el: HTMLDivElement
+  readonly canvas: HTMLCanvasElement
+  private readonly tip: HTMLDivElement
+  private s: FlameViewState | null = null
+  private vp: Viewport | null = null
+  private rects: Rect[] = []
+  private hover = -1
+  private zoomNode = 0
+  private frame = 0
+  private readonly resize: ResizeObserver
+
+  constructor(private readonly opts: FlameViewOptions) {
+    this.canvas = h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas' })
+    this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
+    this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.tip)
+    this.canvas.addEventListener('mousemove', (e) => this.onMove(e))
+    this.canvas.addEventListener('mouseleave', () => this.setHover(-1, null))
+    this.canvas.addEventListener('click', (e) => this.onClick(e))
+    this.canvas.addEventListener('contextmenu', (e) => {
+      const i = this.nodeAt(e)
+      if (i > 0 && this.opts.onSandwich && this.s) {
+        e.preventDefault()
+        this.opts.onSandwich(this.s.flame.names[this.s.flame.name[i]!]!)
+      }
+    })
+    this.resize = new ResizeObserver(() => this.relayout())
+    this.resize.observe(this.el)
+  }
+
+  /** Shows a flame graph (or the same one with other options). */
+  set(s: FlameViewState): void {
+    this.s = s
+    const z = nodeByPath(s.flame, s.zoom)
+    this.zoomNode = z > 0 ? z : 0
+    this.relayout()
+  }
+
+  /** The frame index currently zoomed to (0 = root). */
+  get zoomed(): number {
+    return this.zoomNode
+  }
+
+  destroy(): void {
+    this.resize.disconnect()
+  }
+
+  private relayout(): void {
+    const s = this.s
+    if (!s) return
+    const width = Math.max(100, this.el.clientWidth)
+    const base = fullViewport(s.flame, width, { rowHeight: ROW, orientation: s.orientation, minWidth: 2 })
+    this.vp = this.zoomNode > 0 ? zoomTo(s.flame, base, this.zoomNode) : base
+    this.rects = layout(s.flame, this.vp)
+    this.schedule()
+  }
+
+  private schedule(): void {
+    if (!this.frame) this.frame = requestAnimationFrame(() => ((this.frame = 0), this.draw()))
+  }
+
+  /** Paints the laid-out blocks; devicePixelRatio is read here, at draw time. */
+  draw(): void {
+    const s = this.s
+    const vp = this.vp
+    if (!s || !vp) return
+    const dpr = window.devicePixelRatio || 1
+    const cssH = graphHeight(s.flame, vp)
+    const pw = Math.round(vp.width * dpr)
+    const ph = Math.round(cssH * dpr)
+    if (this.canvas.width !== pw || this.canvas.height !== ph) {
+      this.canvas.width = pw
+      this.canvas.height = ph
+      this.canvas.style.width = `${vp.width}px`
+      this.canvas.style.height = `${cssH}px`
+    }
+    const ctx = this.canvas.getContext('2d')!
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
+    ctx.clearRect(0, 0, vp.width, cssH)
+    ctx.font = FONT
+    ctx.textBaseline = 'middle'
+    const charW = ctx.measureText('M').width
+    const paint = { theme: s.theme, matches: s.matches }
+    const zoomLevel = s.flame.level[this.zoomNode]!
+    for (const r of this.rects) {
+      ctx.fillStyle = fillOf(s.flame, r, paint)
+      // Ancestors of a zoomed frame are drawn faded: they are context, not part of the view.
+      ctx.globalAlpha = r.level < zoomLevel ? 0.55 : 1
+      ctx.fillRect(r.x, r.y, Math.max(r.w - 1, 0.5), ROW - 1)
+      if (r.count === 1 && r.w > 3 * charW) {
+        const label = labelFor(s.flame.names[s.flame.name[r.node]!]!, r.w, charW)
+        if (label) {
+          ctx.fillStyle = textFill[s.theme]
+          ctx.fillText(label, r.x + 3, r.y + ROW / 2)
+        }
+      }
+    }
+    ctx.globalAlpha = 1
+    if (this.hover >= 0) {
+      const r = this.rects.find((q) => q.node === this.hover && q.count === 1)
+      if (r) {
+        ctx.strokeStyle = s.theme === 'light' ? '#000' : '#fff'
+        ctx.lineWidth = 1.5
+        ctx.strokeRect(r.x + 0.75, r.y + 0.75, Math.max(r.w - 2.5, 1), ROW - 2.5)
+      }
+    }
+  }
+
+  private nodeAt(e: MouseEvent): number {
+    if (!this.s || !this.vp) return -1
+    const b = this.canvas.getBoundingClientRect()
+    return hitTest(this.s.flame, this.vp, e.clientX - b.left, e.clientY - b.top)
+  }
+
+  private onMove(e: MouseEvent): void {
+    this.setHover(this.nodeAt(e), e)
+  }
+
+  private setHover(i: number, e: MouseEvent | null): void {
+    if (i !== this.hover) {
+      this.hover = i
+      this.schedule()
+    }
+    if (i < 0 || !e || !this.s) {
+      this.tip.hidden = true
+      return
+    }
+    this.tip.replaceChildren(...tooltipRows(this.s, i))
+    this.tip.hidden = false
+    const b = this.el.getBoundingClientRect()
+    const x = e.clientX - b.left
+    const y = e.clientY - b.top
+    const tw = this.tip.offsetWidth
+    this.tip.style.left = `${Math.min(x + 14, b.width - tw - 4)}px`
+    this.tip.style.top = `${y + 16}px`
+  }
+
+  private onClick(e: MouseEvent): void {
+    const i = this.nodeAt(e)
+    if (i < 0 || !this.s) return
+    this.opts.onZoom(i === this.zoomNode ? pathOf(this.s.flame, Math.max(0, this.s.flame.parent[i]!)) : pathOf(this.s.flame, i))
+  }
+
+  /** The current view as an SVG document. */
+  toSvg(): string {
+    if (!this.s || !this.vp) return ''
+    const s = this.s
+    return toSvg(s.flame, this.rects, { width: this.vp.width, height: graphHeight(s.flame, this.vp), rowHeight: ROW }, { theme: s.theme, matches: s.matches }, (i) => tooltipText(s, i))
+  }
+}
+
+function tooltipText(s: FlameViewState, i: number): string {
+  return tooltipLines(s, i)
+    .map(([k, v]) => (k ? `${k}: ${v}` : v))
+    .join('\n')
+}
+
+function tooltipRows(s: FlameViewState, i: number): HTMLElement[] {
+  const [[, name], ...rest] = tooltipLines(s, i) as [[string, string], ...[string, string][]]
+  return [h('div', { class: 'tip-name' }, name), h('table', null, rest.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, v))))]
+}
+
+/** The tooltip's content: the function, then self and total in units and % of total (both sides for a diff). */
+function tooltipLines(s: FlameViewState, i: number): [string, string][] {
+  const f = s.flame
+  const u = (v: number) => formatValue(v, s.unit)
+  const lines: [string, string][] = [['', f.names[f.name[i]!]!]]
+  if (f.diff) {
+    const d = f.diff
+    const pct = (v: number, t: number) => formatPercent(t ? v / t : 0)
+    lines.push(['Baseline', `${u(d.lTotal[i]!)} total (${pct(d.lTotal[i]!, d.leftTicks)}), ${u(d.lSelf[i]!)} self`])
+    lines.push(['Comparison', `${u(d.rTotal[i]!)} total (${pct(d.rTotal[i]!, d.rightTicks)}), ${u(d.rSelf[i]!)} self`])
+    lines.push(['Change', formatChange(shareChange(d.lTotal[i]!, d.rTotal[i]!, d.leftTicks, d.rightTicks))])
+  } else {
+    const t = f.rootTotal || 1
+    lines.push(['Self', `${u(f.self[i]!)} (${formatPercent(f.self[i]! / t)})`])
+    lines.push(['Total', `${u(f.total[i]!)} (${formatPercent(f.total[i]! / t)})`])
+  }
+  return lines
+}

@@ -1,0 +1,229 @@
+import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery } from '../lib/viewstate.ts'
+import { profileTypeLabel } from '../lib/format.ts'
+import type { Theme } from '../lib/color.ts'
+import { parseRange } from '../../../src/model/time.ts'
+import { ApiCache } from './cache.ts'
+import { ApiError, type ProfileType, type TimelineResponse } from './api.ts'
+import { h, mount } from './dom.ts'
+import { selectorEditor } from './selector.ts'
+import { timeline } from './timeline.ts'
+import { renderContent, type Ctx } from './views.ts'
+
+const presets: [string, string][] = [
+  ['now-5m', 'Last 5 minutes'],
+  ['now-15m', 'Last 15 minutes'],
+  ['now-1h', 'Last 1 hour'],
+  ['now-6h', 'Last 6 hours'],
+  ['now-24h', 'Last 24 hours'],
+  ['now-7d', 'Last 7 days'],
+]
+const tabs: [ViewName, string][] = [
+  ['both', 'Both'],
+  ['flame', 'Flame graph'],
+  ['table', 'Top table'],
+  ['sandwich', 'Sandwich'],
+  ['diff', 'Diff'],
+  ['labels', 'Labels'],
+]
+
+export const firstProfileCommand = `curl -X POST --data-binary 'main;work 100' 'http://localhost:4040/ingest?name=myapp.cpu&format=folded'`
+
+/** The application: header (what to look at), timeline, view tabs and the current view; the URL holds the state. */
+export class Shell {
+  private state: ViewState = searchToState(location.search)
+  private theme: Theme = (localStorage.getItem('kiln-theme') as Theme | null) ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light')
+  private readonly cache = new ApiCache()
+  private readonly header = h('header', { class: 'top' })
+  private readonly errors = h('div', { class: 'errors', 'data-testid': 'errors' })
+  private readonly timelineEl = h('section', { class: 'timeline-section' })
+  private readonly nav = h('nav', { class: 'tabs' })
+  private readonly content = h('main', { class: 'content' })
+  private keys: Record<string, string> = {}
+  private types: ProfileType[] = []
+  private services: string[] = []
+  private readonly views: Ctx['views'] = {}
+
+  constructor(root: HTMLElement) {
+    mount(root, this.header, this.errors, this.timelineEl, this.nav, this.content)
+    window.addEventListener('popstate', () => {
+      this.state = searchToState(location.search)
+      void this.update()
+    })
+    document.documentElement.dataset.theme = this.theme
+  }
+
+  /** Changes the view; `replace` edits the current history entry instead of adding one. */
+  go(patch: Partial<ViewState>, replace = false): void {
+    this.state = { ...this.state, ...patch }
+    const url = stateToSearch(this.state) || location.pathname
+    if (replace) history.replaceState(null, '', url)
+    else history.pushState(null, '', url)
+    void this.update()
+  }
+
+  showError(e: unknown): void {
+    if ((e as Error).name === 'AbortError') return
+    const code = e instanceof ApiError ? e.code : 'ERROR'
+    const msg = (e as Error).message ?? String(e)
+    if ([...this.errors.children].some((c) => c.textContent?.includes(msg))) return
+    this.errors.append(h('div', { class: 'error', role: 'alert' }, h('b', null, code), ' ', msg, h('button', { class: 'mini', title: 'Dismiss', onclick: (ev: Event) => (ev.currentTarget as HTMLElement).parentElement!.remove() }, '×')))
+  }
+
+  private changed(part: string, key: string): boolean {
+    if (this.keys[part] === key) return false
+    this.keys[part] = key
+    return true
+  }
+
+  /** The selector sent to the API for the main view. */
+  get query(): string {
+    return effectiveQuery(this.state.service, this.state.query)
+  }
+
+  async update(): Promise<void> {
+    const s = this.state
+    try {
+      const dataKey = JSON.stringify([s.from, s.until, this.keys.refresh])
+      if (this.changed('lists', dataKey)) {
+        this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: s.from, until: s.until })
+        this.types = await this.cache.load<ProfileType[]>('profile-types', { from: s.from, until: s.until })
+      }
+      if (!this.types.length) return this.renderEmpty()
+      // Pick a service and a type when the URL names none (or one with no data in range).
+      if (!s.service && this.services.length) return this.go({ service: this.services[0]! }, true)
+      if (!this.types.some((t) => t.id === s.type)) {
+        const cpu = this.types.find((t) => /cpu/.test(t.id)) ?? this.types[0]!
+        return this.go({ type: cpu.id }, true)
+      }
+    } catch (e) {
+      this.showError(e)
+      return
+    }
+    this.renderHeader()
+    this.renderTabs()
+    void this.renderTimeline()
+    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest() }
+    await renderContent(this.content, ctx)
+  }
+
+  /** The selected profile type's unit, for formatting before data arrives. */
+  private get unit(): string {
+    return this.types.find((t) => t.id === this.state.type)?.sampleUnit ?? ''
+  }
+
+  private range(): { from: number; until: number } {
+    try {
+      return parseRange(this.state.from, this.state.until)
+    } catch (e) {
+      this.showError(e)
+      return parseRange('now-1h', 'now')
+    }
+  }
+
+  private suggest(query = this.query): Ctx['suggest'] {
+    const s = this.state
+    return {
+      names: () => this.cache.load<string[]>('label-names', { from: s.from, until: s.until, query, type: s.type }),
+      values: (name) => this.cache.load<string[]>('label-values', { name, from: s.from, until: s.until, query, type: s.type }),
+    }
+  }
+
+  private renderEmpty(): void {
+    mount(this.header, this.brand())
+    mount(this.nav)
+    mount(this.timelineEl)
+    this.keys.content = ''
+    mount(
+      this.content,
+      h(
+        'div',
+        { class: 'empty', 'data-testid': 'empty' },
+        h('h2', null, 'No profiles yet'),
+        h('p', null, 'Kiln has no profiles in this time range. Send a first one — from a Pyroscope SDK, ', h('code', null, 'kiln agent'), ', or by hand:'),
+        h('pre', { class: 'command' }, h('code', null, firstProfileCommand)),
+        h('button', { onclick: (e: Event) => void navigator.clipboard?.writeText(firstProfileCommand).then(() => ((e.target as HTMLElement).textContent = 'Copied')) }, 'Copy command'),
+        ' ',
+        h('button', { onclick: () => this.refresh() }, 'Refresh'),
+        h('p', { class: 'muted' }, 'Then reload this page. Time range: ', `${this.state.from} → ${this.state.until}`, ' ', h('a', { href: '?from=now-7d' }, 'look at the last 7 days')),
+      ),
+    )
+  }
+
+  private refresh(): void {
+    this.cache.clear()
+    this.keys = { refresh: String(Date.now()) }
+    void this.update()
+  }
+
+  private brand(): HTMLElement {
+    return h('a', { class: 'brand', href: location.pathname, title: 'Kiln' }, h('span', { class: 'logo' }), 'Kiln')
+  }
+
+  private renderHeader(): void {
+    const s = this.state
+    if (!this.changed('header', JSON.stringify([s.service, s.type, s.query, s.from, s.until, this.theme, this.services, this.types.length]))) return
+    const preset = presets.some(([v]) => v === s.from) && s.until === 'now' ? s.from : ''
+    const from = h('input', { class: 'time', value: s.from, 'data-testid': 'from', title: 'From: now-1h, unix seconds/ms, or an ISO date' })
+    const until = h('input', { class: 'time', value: s.until, 'data-testid': 'until', title: 'Until' })
+    const applyTime = () => this.go({ from: from.value.trim() || 'now-1h', until: until.value.trim() || 'now' })
+    from.addEventListener('keydown', (e) => e.key === 'Enter' && applyTime())
+    until.addEventListener('keydown', (e) => e.key === 'Enter' && applyTime())
+    mount(
+      this.header,
+      this.brand(),
+      h('select', { 'data-testid': 'service', title: 'Service', onchange: (e: Event) => this.go({ service: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.services.map((v) => h('option', { value: v, selected: v === s.service }, v))),
+      h('select', { 'data-testid': 'profile-type', title: 'Profile type', onchange: (e: Event) => this.go({ type: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.types.map((t) => h('option', { value: t.id, selected: t.id === s.type }, profileTypeLabel(t.id)))),
+      selectorEditor({ value: s.query, suggest: this.suggest(effectiveQuery(s.service, '{}')), onApply: (q) => q !== s.query && this.go({ query: q, zoom: '' }) }),
+      h(
+        'div',
+        { class: 'timepick' },
+        h('select', { 'data-testid': 'preset', onchange: (e: Event) => this.go({ from: (e.target as HTMLSelectElement).value, until: 'now' }) }, h('option', { value: '', selected: !preset, disabled: true }, 'Custom range'), presets.map(([v, l]) => h('option', { value: v, selected: v === preset }, l))),
+        from,
+        h('span', { class: 'muted' }, '→'),
+        until,
+        h('button', { onclick: applyTime, title: 'Apply the time range' }, 'Go'),
+      ),
+      h('span', { class: 'spacer' }),
+      h('button', { class: 'icon', title: 'Refresh', onclick: () => this.refresh() }, '⟳'),
+      h('button', { class: 'icon', 'data-testid': 'theme', title: `Switch to ${this.theme === 'light' ? 'dark' : 'light'} theme`, onclick: () => this.toggleTheme() }, this.theme === 'light' ? '☾' : '☀'),
+    )
+  }
+
+  private toggleTheme(): void {
+    this.theme = this.theme === 'light' ? 'dark' : 'light'
+    localStorage.setItem('kiln-theme', this.theme)
+    document.documentElement.dataset.theme = this.theme
+    void this.update()
+  }
+
+  private renderTabs(): void {
+    if (!this.changed('tabs', this.state.view)) return
+    mount(this.nav, tabs.map(([v, label]) => h('button', { class: `tab${v === this.state.view ? ' active' : ''}`, 'data-testid': `tab-${v}`, onclick: () => this.go({ view: v }) }, label)))
+  }
+
+  private async renderTimeline(): Promise<void> {
+    const s = this.state
+    if (!this.changed('timeline', JSON.stringify([s.type, this.query, s.from, s.until, s.groupBy, this.theme]))) return
+    const r = this.range()
+    try {
+      const [tl, names] = await Promise.all([
+        this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: s.from, until: s.until, groupBy: s.groupBy }),
+        this.suggest().names(),
+      ])
+      mount(
+        this.timelineEl,
+        h(
+          'div',
+          { class: 'timeline-bar' },
+          h('span', { class: 'muted small' }, 'Drag across the timeline to zoom in'),
+          h('span', { class: 'spacer' }),
+          h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), names.filter((n) => n !== 'service_name' || !s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
+        ),
+        timeline({ series: tl.series, from: r.from, until: r.until, unit: this.unit, theme: this.theme, groupBy: s.groupBy, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
+      )
+    } catch (e) {
+      this.keys.timeline = ''
+      this.showError(e)
+    }
+  }
+}

@@ -1,0 +1,224 @@
+import { type ViewState, effectiveQuery, withMatcher } from '../lib/viewstate.ts'
+import type { Theme } from '../lib/color.ts'
+import { type Flame, toFlame, pathOf } from '../lib/flame.ts'
+import { search, widestNamed, type Matches } from '../lib/layout.ts'
+import { topRows, type Row } from '../lib/top.ts'
+import { sandwich } from '../lib/sandwich.ts'
+import { formatPercent } from '../lib/format.ts'
+import type { ApiCache } from './cache.ts'
+import { apiUrl, type FlameResponse, type DiffResponse, type Breakdown } from './api.ts'
+import { FlameView } from './flameview.ts'
+import { TableView } from './tableview.ts'
+import { labelBreakdown } from './labels.ts'
+import { selectorEditor, type Suggest } from './selector.ts'
+import { h, mount, download } from './dom.ts'
+
+/** What a view needs from the shell. */
+export interface Ctx {
+  state: ViewState
+  query: string
+  theme: Theme
+  cache: ApiCache
+  go: (patch: Partial<ViewState>, replace?: boolean) => void
+  error: (e: unknown) => void
+  range: { from: number; until: number }
+  unit: string
+  views: { main?: FlameView; table?: TableView; callers?: FlameView; callees?: FlameView }
+  changed: (part: string, key: string) => boolean
+  suggest: Suggest
+}
+
+interface Loaded {
+  flame: Flame
+  unit: string
+  rows: Row[]
+}
+const loaded = (r: FlameResponse | DiffResponse): Loaded => {
+  const flame = toFlame(r.flamegraph)
+  return { flame, unit: r.unit, rows: topRows(flame) }
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/** Renders the current tab into `el`, reusing the canvas and table when only zoom or search changed. */
+export async function renderContent(el: HTMLElement, c: Ctx): Promise<void> {
+  const s = c.state
+  try {
+    if (s.view === 'diff') return await diffView(el, c)
+    if (s.view === 'labels') return await labelsView(el, c)
+    const data = await c.cache.load<FlameResponse, Loaded>('flamegraph', { type: s.type, query: c.query, from: s.from, until: s.until }, loaded)
+    if (s.view === 'sandwich') return sandwichView(el, c, data)
+    singleView(el, c, data, ['both', 'flame', 'table'].includes(s.view) ? s.view : 'both')
+  } catch (e) {
+    c.changed('content', '')
+    c.error(e)
+  }
+}
+
+/** Search box + match share, orientation, reset and export: the flame graph's toolbar. */
+function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | string)[] = []): HTMLElement {
+  const s = c.state
+  const input = h('input', { type: 'search', class: `search${badRe ? ' invalid' : ''}`, placeholder: 'Search (regex)', value: s.search, 'data-testid': 'search', title: 'A regular expression over function names' })
+  input.addEventListener('keydown', (e) => e.key === 'Enter' && c.go({ search: input.value }, true))
+  input.addEventListener('search', () => c.go({ search: input.value }, true))
+  const dataParams = { type: s.type, query: c.query, from: s.from, until: s.until }
+  const exp = (format: string, label: string) => h('a', { class: 'button', href: apiUrl('export', { format, ...dataParams }), download: '', 'data-testid': `export-${format}` }, label)
+  return h(
+    'div',
+    { class: 'toolbar' },
+    input,
+    m ? h('span', { class: 'match-info', 'data-testid': 'match-info' }, `${m.count} frames match · ${formatPercent(m.share)} of total`) : badRe ? h('span', { class: 'field-error-inline' }, 'invalid regular expression') : null,
+    h('span', { class: 'spacer' }),
+    ...extra,
+    h('button', { 'data-testid': 'orientation', title: 'Flame: root at the bottom; icicle: root at the top', onclick: () => c.go({ orientation: s.orientation === 'icicle' ? 'flame' : 'icicle' }, true) }, s.orientation === 'icicle' ? 'Icicle ⇵' : 'Flame ⇵'),
+    h('button', { 'data-testid': 'reset', disabled: !s.zoom && !s.search, onclick: () => c.go({ zoom: '', search: '' }) }, 'Reset'),
+    h(
+      'details',
+      { class: 'menu' },
+      h('summary', { class: 'button' }, 'Export'),
+      h(
+        'div',
+        { class: 'menu-items' },
+        exp('pprof', 'pprof (.pb.gz)'),
+        exp('folded', 'Folded stacks'),
+        exp('speedscope', 'speedscope JSON'),
+        h('button', { onclick: () => c.views.main && download('flamegraph.svg', c.views.main.toSvg(), 'image/svg+xml') }, 'SVG flame graph'),
+        h('button', { onclick: () => c.views.main?.canvas.toBlob((b) => b && download('flamegraph.png', b)) }, 'PNG image'),
+      ),
+    ),
+  )
+}
+
+function matchesOf(f: Flame, text: string): { m: Matches | null; bad: boolean } {
+  if (!text) return { m: null, bad: false }
+  try {
+    return { m: search(f, new RegExp(text, 'i')), bad: false }
+  } catch {
+    return { m: null, bad: true }
+  }
+}
+
+function flameView(c: Ctx, key: 'main' | 'callers' | 'callees', onZoom: (p: string[]) => void): FlameView {
+  let v = c.views[key]
+  if (!v) v = c.views[key] = new FlameView({ onZoom: (p) => onZoom(p), onSandwich: (fn) => c.go({ view: 'sandwich', fn }) })
+  else (v as unknown as { opts: { onZoom: (p: string[]) => void } }).opts.onZoom = onZoom
+  return v
+}
+
+function tableView(c: Ctx, onFocus: (name: string) => void): TableView {
+  let t = c.views.table
+  if (!t) t = c.views.table = new TableView({ onFocus: (n) => onFocus(n), onSandwich: (fn) => c.go({ view: 'sandwich', fn }) })
+  ;(t as unknown as { opts: { onFocus: (n: string) => void } }).opts.onFocus = onFocus
+  return t
+}
+
+/** Clicking a table row: zoom to the function's widest frame and highlight all its frames. */
+function focus(c: Ctx, f: Flame, name: string): void {
+  const i = widestNamed(f, name)
+  c.go({ zoom: i > 0 ? pathOf(f, i).join(';') : '', search: `^${escapeRe(name)}$`, view: c.state.view === 'table' ? 'both' : c.state.view })
+}
+
+function singleView(el: HTMLElement, c: Ctx, d: Loaded, view: 'both' | 'flame' | 'table'): void {
+  const s = c.state
+  const { m, bad } = matchesOf(d.flame, s.search)
+  const fv = flameView(c, 'main', (p) => c.go({ zoom: p.join(';') }))
+  const tv = tableView(c, (n) => focus(c, d.flame, n))
+  fv.set({ flame: d.flame, unit: d.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
+  const focused = /^\^(.*)\$$/.exec(s.search)?.[1]?.replace(/\\(.)/g, '$1') ?? ''
+  if (c.changed('table', JSON.stringify([s.type, c.query, s.from, s.until, focused, d.rows.length]))) tv.set(d.rows, d.flame.rootTotal, d.unit, focused)
+  const bar = toolbar(c, m, bad)
+  const layoutKey = JSON.stringify([view, s.type, c.query, s.from, s.until])
+  if (c.changed('content', layoutKey) || !el.querySelector('.toolbar')) {
+    const graph = h('div', { class: 'graph' }, fv.el)
+    mount(el, bar, h('div', { class: `panes ${view}` }, view !== 'flame' ? h('div', { class: 'pane table-pane' }, tv.el) : null, view !== 'table' ? h('div', { class: 'pane flame-pane' }, graph) : null))
+  } else el.querySelector('.toolbar')!.replaceWith(bar)
+}
+
+function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
+  const s = c.state
+  const fn = s.fn && d.flame.names.includes(s.fn) ? s.fn : (d.rows[0]?.name ?? '')
+  const key = JSON.stringify(['sandwich', s.type, c.query, s.from, s.until, fn, c.theme])
+  const tv = tableView(c, (n) => c.go({ fn: n }))
+  if (c.changed('table', JSON.stringify(['sw', s.type, c.query, s.from, s.until, fn]))) tv.set(d.rows, d.flame.rootTotal, d.unit, fn)
+  if (!c.changed('content', key)) return
+  const sw = sandwich(d.flame, fn)
+  let zc: string[] = []
+  let ze: string[] = []
+  const callers = flameView(c, 'callers', (p) => ((zc = p), draw()))
+  const callees = flameView(c, 'callees', (p) => ((ze = p), draw()))
+  const draw = () => {
+    callers.set({ flame: sw.callers, unit: d.unit, theme: c.theme, orientation: 'flame', zoom: zc, matches: null })
+    callees.set({ flame: sw.callees, unit: d.unit, theme: c.theme, orientation: 'icicle', zoom: ze, matches: null })
+  }
+  mount(
+    el,
+    h('div', { class: 'toolbar' }, h('span', null, 'Sandwich of ', h('code', { 'data-testid': 'sandwich-fn' }, fn), h('span', { class: 'muted' }, ' — pick another function in the table'))),
+    h(
+      'div',
+      { class: 'panes both' },
+      h('div', { class: 'pane table-pane' }, tv.el),
+      h('div', { class: 'pane flame-pane sandwich' }, h('div', { class: 'caption' }, 'Callers ↑'), h('div', { 'data-testid': 'callers' }, callers.el), h('div', { class: 'caption' }, 'Callees ↓'), h('div', { 'data-testid': 'callees' }, callees.el)),
+    ),
+  )
+  draw()
+}
+
+/** The two sides of a diff, defaulting to the main selector and the two halves of the main range. */
+function diffSides(c: Ctx) {
+  const s = c.state
+  const mid = Math.round((c.range.from + c.range.until) / 2)
+  return {
+    lq: s.lquery || s.query,
+    rq: s.rquery || s.query,
+    lfrom: s.lfrom || String(c.range.from),
+    luntil: s.luntil || String(mid),
+    rfrom: s.rfrom || String(mid),
+    runtil: s.runtil || String(c.range.until),
+  }
+}
+
+async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
+  const s = c.state
+  const d = diffSides(c)
+  const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: d.lfrom, leftUntil: d.luntil, rightQuery: effectiveQuery(s.service, d.rq), rightFrom: d.rfrom, rightUntil: d.runtil }, loaded)
+  const { m, bad } = matchesOf(data.flame, s.search)
+  const fv = flameView(c, 'main', (p) => c.go({ zoom: p.join(';') }))
+  const tv = tableView(c, (n) => focus(c, data.flame, n))
+  fv.set({ flame: data.flame, unit: data.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
+  if (c.changed('table', JSON.stringify(['diff', s.type, d, c.query]))) tv.set(data.rows, data.flame.rootTotal, data.unit)
+  const side = (label: string, q: string, from: string, until: string, keys: ['lquery' | 'rquery', 'lfrom' | 'rfrom', 'luntil' | 'runtil']) => {
+    const f = h('input', { class: 'time', value: from, 'data-testid': `${keys[1]}` })
+    const u = h('input', { class: 'time', value: until, 'data-testid': `${keys[2]}` })
+    const apply = () => c.go({ [keys[1]]: f.value.trim(), [keys[2]]: u.value.trim() })
+    f.addEventListener('keydown', (e) => e.key === 'Enter' && apply())
+    u.addEventListener('keydown', (e) => e.key === 'Enter' && apply())
+    return h('div', { class: `diff-side ${keys[0]}` }, h('b', null, label), selectorEditor({ value: q, suggest: c.suggest, onApply: (v) => c.go({ [keys[0]]: v }), testid: keys[0] }), f, h('span', { class: 'muted' }, '→'), u, h('span', { class: 'muted small' }, rangeText(from, until)))
+  }
+  const bar = toolbar(c, m, bad, [h('span', { class: 'legend-diff' }, h('i', { class: 'less' }), 'less', h('i', { class: 'same' }), 'same', h('i', { class: 'more' }), 'more (share of total)')])
+  const key = JSON.stringify(['diff', s.type, d, c.query, c.theme])
+  if (c.changed('content', key) || !el.querySelector('.toolbar')) {
+    mount(
+      el,
+      h('div', { class: 'diff-sides' }, side('Baseline', d.lq, d.lfrom, d.luntil, ['lquery', 'lfrom', 'luntil']), side('Comparison', d.rq, d.rfrom, d.runtil, ['rquery', 'rfrom', 'runtil'])),
+      bar,
+      h('div', { class: 'panes both' }, h('div', { class: 'pane table-pane' }, tv.el), h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el))),
+    )
+  } else el.querySelector('.toolbar')!.replaceWith(bar)
+}
+
+function rangeText(from: string, until: string): string {
+  const iso = (t: string) => (/^\d{12,14}$/.test(t) ? new Date(Number(t)).toISOString().slice(0, 19).replace('T', ' ') : t)
+  return `${iso(from)} → ${iso(until)} UTC`
+}
+
+async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
+  const s = c.state
+  const names = (await c.suggest.names()).filter((n) => !(n === 'service_name' && s.service))
+  const label = s.label && names.includes(s.label) ? s.label : (names.find((n) => n !== 'service_name') ?? names[0] ?? '')
+  if (!c.changed('content', JSON.stringify(['labels', s.type, c.query, s.from, s.until, label, c.theme]))) return
+  const picker = h('select', { 'data-testid': 'label-name', onchange: (e: Event) => c.go({ label: (e.target as HTMLSelectElement).value }) }, names.map((n) => h('option', { value: n, selected: n === label }, n)))
+  if (!label) return mount(el, h('div', { class: 'empty' }, 'These profiles have no labels besides the service.'))
+  const b = await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: s.from, until: s.until })
+  const pick = (v: string) => c.go({ query: withMatcher(s.query, label, v), view: 'both', zoom: '' })
+  mount(el, h('div', { class: 'toolbar' }, h('label', null, 'Label ', picker), h('span', { class: 'muted small' }, 'Share of the total per value — click a value to filter by it')), labelBreakdown(b, c.unit, c.theme, pick))
+}
