@@ -9,4 +9,5 @@ export interface CommandModule {
 }
 
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  server: { summary: 'run the Kiln server (ingest, store, query API, web UI)', load: () => import('./server.ts') },
 }

@@ -1,0 +1,133 @@
+/** `kiln server`: wires the store, the ingest and query APIs, the web UI and self-profiling. */
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { KilnError } from '../model/errors.ts'
+import { defaultLabelLimits } from '../model/labels.ts'
+import { defaultLimits } from '../model/profile.ts'
+import { openStore } from '../store/index.ts'
+import { retentionDays, type ServerConfig } from './config.ts'
+import { Metrics, type Context } from './context.ts'
+import { Router, checkAuth, readBody, sendBytes, sendError, tenantOf, type Req } from './http.ts'
+import { mountConnect, sendConnectError } from './connect.ts'
+import { handleIngest } from './ingest.ts'
+import { pushMethods } from './push.ts'
+import { querierMethods } from './querier.ts'
+import { handleRender, handleRenderDiff, handleLabelValuesLegacy } from './render.ts'
+import { mountApi } from './api.ts'
+import { staticHandler } from './static.ts'
+import { startSelfProfiling } from './selfprofile.ts'
+
+export interface RunningServer {
+  url: string
+  port: number
+  ctx: Context
+  close(): Promise<void>
+}
+
+export async function startServer(config: ServerConfig, log: (m: string) => void = (m) => process.stderr.write(`${new Date().toISOString()} ${m}\n`)): Promise<RunningServer> {
+  const store = await openStore({ dataDir: config.dataDir, clickhouseUrl: config.clickhouseUrl, database: config.database, retentionDays: retentionDays(config.retention), flushMs: config.flushMs })
+  const ctx: Context = {
+    config,
+    store,
+    labelLimits: { ...defaultLabelLimits, maxLabels: config.maxLabels },
+    limits: { ...defaultLimits, maxStackDepth: config.maxStackDepth },
+    metrics: new Metrics(),
+    log,
+  }
+  const router = new Router()
+  const wrap = (h: (req: Req, res: ServerResponse) => Promise<void> | void) => async (req: Req, res: ServerResponse) => {
+    try {
+      await h(req, res)
+    } catch (e) {
+      if (e instanceof KilnError) ctx.metrics.error(e.status)
+      sendError(res, e, log)
+    }
+  }
+  let ready = false
+  router.on('GET', '/ready', (_req, res) => sendBytes(res, ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : 'starting\n'))
+  router.on('GET', '/metrics', (_req, res) => sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx)))
+  router.on('POST', '/ingest', wrap((req, res) => handleIngest(ctx, req, res)))
+  router.on('POST', '/pyroscope/ingest', wrap((req, res) => handleIngest(ctx, req, res)))
+  router.on('GET', '/pyroscope/render', wrap((req, res) => handleRender(ctx, req, res)))
+  router.on('GET', '/pyroscope/render-diff', wrap((req, res) => handleRenderDiff(ctx, req, res)))
+  router.on('GET', '/pyroscope/label-values', wrap((req, res) => handleLabelValuesLegacy(ctx, req, res)))
+  mountConnect(router, [...pushMethods(ctx), ...querierMethods(ctx)], log)
+  mountApi(router, ctx, wrap)
+  router.prefix('GET', '/', staticHandler(config.uiDir))
+
+  const server: Server = createServer(async (raw, res) => {
+    const url = new URL(raw.url ?? '/', 'http://x')
+    const path = url.pathname
+    const connect = path.startsWith('/querier.v1.') || path.startsWith('/push.v1.')
+    try {
+      const h = router.find(raw.method ?? 'GET', path)
+      if (h === undefined) throw new KilnError('KILN_NOT_FOUND', `no route ${raw.method} ${path}; the APIs are listed in docs/api.md`)
+      if (h === 'method') throw new KilnError('KILN_BAD_REQUEST', `${raw.method} is not allowed on ${path}`)
+      if (path !== '/ready') checkAuth(raw, config)
+      const req: Req = {
+        raw,
+        method: raw.method ?? 'GET',
+        path,
+        query: url.searchParams,
+        tenant: path === '/ready' || path === '/metrics' ? 'anonymous' : tenantOf(raw, config.multitenancy),
+        body: () => readBody(raw, config.maxBodyBytes),
+      }
+      await h(req, res)
+    } catch (e) {
+      if (e instanceof KilnError) ctx.metrics.error(e.status)
+      // An unread body would otherwise be parsed as the next request on a keep-alive connection.
+      if (!raw.readableEnded) res.setHeader('connection', 'close')
+      if (connect) sendConnectError(res, e, log)
+      else sendError(res, e, log)
+    }
+  })
+  server.keepAliveTimeout = 65_000
+  server.headersTimeout = 66_000
+  server.requestTimeout = 120_000
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new KilnError('KILN_USAGE', `port ${config.port} is in use: stop the other server or pick another with --port`) : e),
+    )
+    server.listen(config.port, config.host, () => resolve())
+  })
+  const port = (server.address() as AddressInfo).port
+  const stopSelf = config.selfProfile ? await startSelfProfiling(ctx) : null
+  ready = true
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    ctx,
+    async close() {
+      ready = false
+      await stopSelf?.()
+      await new Promise<void>((r) => {
+        server.close(() => r())
+        server.closeIdleConnections()
+      })
+      await store.close()
+    },
+  }
+}
+
+function metricsText(ctx: Context): string {
+  const m = ctx.metrics
+  const lines = [
+    '# HELP kiln_ingest_requests_total Ingest requests accepted.',
+    '# TYPE kiln_ingest_requests_total counter',
+    `kiln_ingest_requests_total ${m.ingestRequests}`,
+    '# HELP kiln_ingest_series_total Series written by ingest requests.',
+    '# TYPE kiln_ingest_series_total counter',
+    `kiln_ingest_series_total ${m.ingestSeries}`,
+    '# HELP kiln_ingest_bytes_total Request body bytes accepted by ingest.',
+    '# TYPE kiln_ingest_bytes_total counter',
+    `kiln_ingest_bytes_total ${m.ingestBytes}`,
+    '# HELP kiln_store_samples_written_total Sample rows written to the store.',
+    '# TYPE kiln_store_samples_written_total counter',
+    `kiln_store_samples_written_total ${ctx.store.writer.samplesWritten}`,
+    '# HELP kiln_http_errors_total Requests answered with an error, by status.',
+    '# TYPE kiln_http_errors_total counter',
+    ...[...m.errors].map(([s, n]) => `kiln_http_errors_total{status="${s}"} ${n}`),
+  ]
+  return lines.join('\n') + '\n'
+}

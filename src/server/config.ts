@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs'
+import { parse as parseYaml } from 'yaml'
+import { KilnError } from '../model/errors.ts'
+import { parseDuration } from '../model/time.ts'
+
+/** Everything `kiln server` can be told, from flags, KILN_* environment variables or a YAML file. */
+export interface ServerConfig {
+  port: number
+  host: string
+  dataDir: string
+  clickhouseUrl?: string
+  database: string
+  /** Retention as given (e.g. 30d); 0 or "0" keeps data forever. */
+  retention: string
+  /** Largest request body accepted, bytes. */
+  maxBodyBytes: number
+  /** Largest decompressed profile, bytes (decompression bombs stop here). */
+  maxDecompressedBytes: number
+  maxStackDepth: number
+  maxLabels: number
+  /** Honour X-Scope-OrgID; off: every request is the one tenant "anonymous". */
+  multitenancy: boolean
+  /** Require `Authorization: Bearer TOKEN` on every route except /ready. */
+  authToken?: string
+  /** Require HTTP Basic auth `user:password` on every route except /ready. */
+  basicAuth?: string
+  /** The server profiles its own CPU and heap into its store. */
+  selfProfile: boolean
+  /** Directory of the built web UI. */
+  uiDir: string
+  /** Group-commit window for writes, ms. */
+  flushMs: number
+}
+
+export const defaults: ServerConfig = {
+  port: 4040,
+  host: '0.0.0.0',
+  dataDir: './data',
+  database: 'kiln',
+  retention: '30d',
+  maxBodyBytes: 16 << 20,
+  maxDecompressedBytes: 64 << 20,
+  maxStackDepth: 4096,
+  maxLabels: 40,
+  multitenancy: false,
+  selfProfile: true,
+  uiDir: new URL('../../ui/dist', import.meta.url).pathname,
+  flushMs: 25,
+}
+
+type Raw = Record<string, unknown>
+
+// Config keys, their YAML/env spellings and how to read them.
+const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 'str' | 'bool' }[] = [
+  { key: 'port', env: 'KILN_PORT', yaml: 'port', kind: 'int' },
+  { key: 'host', env: 'KILN_HOST', yaml: 'host', kind: 'str' },
+  { key: 'dataDir', env: 'KILN_DATA_DIR', yaml: 'data-dir', kind: 'str' },
+  { key: 'clickhouseUrl', env: 'KILN_CLICKHOUSE_URL', yaml: 'clickhouse-url', kind: 'str' },
+  { key: 'database', env: 'KILN_DATABASE', yaml: 'database', kind: 'str' },
+  { key: 'retention', env: 'KILN_RETENTION', yaml: 'retention', kind: 'str' },
+  { key: 'maxBodyBytes', env: 'KILN_MAX_BODY_BYTES', yaml: 'max-body-bytes', kind: 'int' },
+  { key: 'maxDecompressedBytes', env: 'KILN_MAX_DECOMPRESSED_BYTES', yaml: 'max-decompressed-bytes', kind: 'int' },
+  { key: 'maxStackDepth', env: 'KILN_MAX_STACK_DEPTH', yaml: 'max-stack-depth', kind: 'int' },
+  { key: 'maxLabels', env: 'KILN_MAX_LABELS', yaml: 'max-labels', kind: 'int' },
+  { key: 'multitenancy', env: 'KILN_MULTITENANCY', yaml: 'multitenancy', kind: 'bool' },
+  { key: 'authToken', env: 'KILN_AUTH_TOKEN', yaml: 'auth-token', kind: 'str' },
+  { key: 'basicAuth', env: 'KILN_BASIC_AUTH', yaml: 'basic-auth', kind: 'str' },
+  { key: 'selfProfile', env: 'KILN_SELF_PROFILE', yaml: 'self-profile', kind: 'bool' },
+  { key: 'uiDir', env: 'KILN_UI_DIR', yaml: 'ui-dir', kind: 'str' },
+  { key: 'flushMs', env: 'KILN_FLUSH_MS', yaml: 'flush-ms', kind: 'int' },
+]
+
+function coerce(kind: 'int' | 'str' | 'bool', v: unknown, where: string): unknown {
+  if (kind === 'int') {
+    const n = typeof v === 'number' ? v : Number(String(v))
+    if (!Number.isInteger(n) || n < 0) throw new KilnError('KILN_USAGE', `${where}: expected a whole number ≥ 0, got ${JSON.stringify(v)}`)
+    return n
+  }
+  if (kind === 'bool') {
+    if (typeof v === 'boolean') return v
+    const s = String(v).toLowerCase()
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true
+    if (['0', 'false', 'no', 'off'].includes(s)) return false
+    throw new KilnError('KILN_USAGE', `${where}: expected true or false, got ${JSON.stringify(v)}`)
+  }
+  return String(v)
+}
+
+/** Merges defaults < YAML file < environment < flags, and validates the result. */
+export function resolveConfig(flags: Partial<Record<keyof ServerConfig, unknown>>, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const out: Raw = { ...defaults }
+  const file = configFile ?? env.KILN_CONFIG
+  if (file) {
+    let doc: unknown
+    try {
+      doc = parseYaml(readFileSync(file, 'utf8'))
+    } catch (e) {
+      throw new KilnError('KILN_USAGE', `cannot read config file ${file}: ${(e as Error).message}`)
+    }
+    if (doc !== null && doc !== undefined) {
+      if (typeof doc !== 'object' || Array.isArray(doc)) throw new KilnError('KILN_USAGE', `config file ${file}: expected a YAML mapping of settings`)
+      const known = new Map(keys.map((k) => [k.yaml, k]))
+      for (const [k, v] of Object.entries(doc as Raw)) {
+        const spec = known.get(k)
+        if (!spec) throw new KilnError('KILN_USAGE', `config file ${file}: unknown setting '${k}'; known: ${[...known.keys()].join(', ')}`)
+        out[spec.key] = coerce(spec.kind, v, `config file ${file}, ${k}`)
+      }
+    }
+  }
+  for (const spec of keys) {
+    const v = env[spec.env]
+    if (v !== undefined && v !== '') out[spec.key] = coerce(spec.kind, v, spec.env)
+  }
+  for (const spec of keys) {
+    const v = flags[spec.key]
+    if (v !== undefined) out[spec.key] = coerce(spec.kind, v, `--${spec.yaml}`)
+  }
+  const cfg = out as unknown as ServerConfig
+  if (cfg.port > 65535) throw new KilnError('KILN_USAGE', `port ${cfg.port} is out of range (0–65535)`)
+  retentionDays(cfg.retention)
+  if (cfg.basicAuth && !cfg.basicAuth.includes(':')) throw new KilnError('KILN_USAGE', 'basic auth must be user:password')
+  return cfg
+}
+
+/** Retention in whole days (at least 1), or 0 for "keep forever". */
+export function retentionDays(retention: string): number {
+  if (retention === '0' || retention === '' || retention === 'forever') return 0
+  const ms = parseDuration(retention)
+  return Math.max(1, Math.ceil(ms / 86_400_000))
+}

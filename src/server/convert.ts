@@ -1,0 +1,135 @@
+/**
+ * From a decoded Profile and Pyroscope's ingest metadata to the series the store writes: the
+ * profile-type mapping, label rules and time fix-ups Pyroscope applies, in one place for
+ * /ingest, push.v1 and `kiln ingest`.
+ */
+import { KilnError } from '../model/errors.ts'
+import { makeLabels, type LabelLimits, type Labels } from '../model/labels.ts'
+import { metricNameForSampleType, profileTypeId, type Profile } from '../model/profile.ts'
+import type { SeriesWrite } from '../store/index.ts'
+
+/** A legacy (folded/lines/speedscope) upload's profile type, from the app name's last suffix. */
+interface LegacyType {
+  id: string
+  /** Values are sample counts to scale by 1e9/sampleRate into nanoseconds. */
+  scaleByRate: boolean
+}
+
+const legacyTypes: Record<string, LegacyType> = {
+  cpu: { id: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', scaleByRate: true },
+  itimer: { id: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', scaleByRate: true },
+  wall: { id: 'wall:wall:nanoseconds:wall:nanoseconds', scaleByRate: true },
+  alloc_objects: { id: 'memory:alloc_objects:count:space:bytes', scaleByRate: false },
+  alloc_space: { id: 'memory:alloc_space:bytes:space:bytes', scaleByRate: false },
+  inuse_objects: { id: 'memory:inuse_objects:count:space:bytes', scaleByRate: false },
+  inuse_space: { id: 'memory:inuse_space:bytes:space:bytes', scaleByRate: false },
+  goroutines: { id: 'goroutines:goroutine:count:goroutine:count', scaleByRate: false },
+  mutex_count: { id: 'mutex:contentions:count:contentions:count', scaleByRate: false },
+  mutex_duration: { id: 'mutex:delay:nanoseconds:contentions:count', scaleByRate: false },
+  block_count: { id: 'block:contentions:count:contentions:count', scaleByRate: false },
+  block_duration: { id: 'block:delay:nanoseconds:contentions:count', scaleByRate: false },
+  lock_count: { id: 'mutex:contentions:count:mutex:count', scaleByRate: false },
+  lock_duration: { id: 'mutex:delay:nanoseconds:mutex:count', scaleByRate: false },
+  alloc_in_new_tlab_objects: { id: 'memory:alloc_in_new_tlab_objects:count:space:bytes', scaleByRate: false },
+  alloc_in_new_tlab_bytes: { id: 'memory:alloc_in_new_tlab_bytes:bytes:space:bytes', scaleByRate: false },
+  alloc_outside_tlab_objects: { id: 'memory:alloc_outside_tlab_objects:count:space:bytes', scaleByRate: false },
+  alloc_outside_tlab_bytes: { id: 'memory:alloc_outside_tlab_bytes:bytes:space:bytes', scaleByRate: false },
+  live: { id: 'memory:live:count:objects:count', scaleByRate: false },
+  exceptions: { id: 'exceptions:exceptions:count:exceptions:count', scaleByRate: false },
+}
+
+/** Splits `app.cpu` into the service name and the legacy type suffix (default cpu). */
+export function splitAppName(app: string): { service: string; suffix: string } {
+  const dot = app.lastIndexOf('.')
+  if (dot > 0) {
+    const suffix = app.slice(dot + 1)
+    if (legacyTypes[suffix]) return { service: app.slice(0, dot), suffix }
+  }
+  return { service: app, suffix: 'cpu' }
+}
+
+export interface IngestMeta {
+  app: string
+  labels: Labels
+  fromMs: number
+  untilMs: number
+  sampleRate: number
+  spyName?: string
+  labelLimits?: LabelLimits
+}
+
+// Year 1971 in ms: a profile time before it is "not set" (0, or py-spy's ms-as-ns).
+const EPOCH_GUARD_MS = 365 * 86_400_000
+
+function baseLabels(meta: IngestMeta, metric: string, extra: Labels = []): Labels {
+  const { service } = splitAppName(meta.app)
+  const pairs: [string, string][] = [['service_name', service]]
+  for (const [k, v] of meta.labels) pairs.push([k, v])
+  for (const [k, v] of extra) pairs.push([k, v])
+  pairs.push(['__name__', metric])
+  if (meta.spyName) pairs.push(['pyroscope_spy', meta.spyName])
+  return makeLabels(pairs, meta.labelLimits)
+}
+
+function timeOf(p: Profile, meta: IngestMeta): { timeMs: number; durationNs: number } {
+  const timeMs = p.timeMs > EPOCH_GUARD_MS ? p.timeMs : meta.fromMs
+  const durationNs = p.durationNanos > 0 ? p.durationNanos : Math.max(0, meta.untilMs - meta.fromMs) * 1e6
+  return { timeMs, durationNs }
+}
+
+/** Legacy text uploads: one sample type, typed by the app name's suffix. */
+export function legacyWrites(p: Profile, meta: IngestMeta): SeriesWrite[] {
+  const { suffix } = splitAppName(meta.app)
+  const t = legacyTypes[suffix]!
+  const unit = p.sampleTypes[0]!.unit
+  // Time units (speedscope files) convert to nanoseconds; counts scale by the sample rate.
+  const timeScale: Record<string, number> = { nanoseconds: 1, microseconds: 1e3, milliseconds: 1e6, seconds: 1e9 }
+  const scale = timeScale[unit] ?? (t.scaleByRate ? 1e9 / meta.sampleRate : 1)
+  const metric = t.id.split(':')[0]!
+  return splitBySampleLabels(p, 0, scale, t.id, (extra) => baseLabels(meta, metric, extra), timeOf(p, meta))
+}
+
+/** Per-sample-type settings the Go SDK sends beside a pprof (`sample_type_config`). */
+export type SampleTypeConfig = Record<string, { units?: string; 'display-name'?: string; aggregation?: string; cumulative?: boolean; sampled?: boolean }>
+
+/** pprof uploads: each sample type becomes its own series, `__name__` derived from it. */
+export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: SampleTypeConfig; metricName?: string } = {}): SeriesWrite[] {
+  const out: SeriesWrite[] = []
+  const time = timeOf(p, meta)
+  p.sampleTypes.forEach((st, i) => {
+    const display = opts.config?.[st.type]?.['display-name'] ?? st.type
+    if (opts.config && Object.keys(opts.config).length && !opts.config[st.type]) return
+    const metric = opts.metricName ?? metricNameForSampleType(display, p.periodType.type)
+    const id = profileTypeId({ name: metric, sampleType: st.type, sampleUnit: st.unit, periodType: p.periodType.type, periodUnit: p.periodType.unit })
+    out.push(...splitBySampleLabels(p, i, 1, id, (extra) => baseLabels(meta, metric, extra), time))
+  })
+  return out
+}
+
+// Sample labels that identify a request, not a series: kept out of series labels.
+const notSeriesLabels = new Set(['span_id', 'trace_id', 'span_name', 'profile_id'])
+
+/** One series per distinct set of sample labels (dynamic labels become series labels). */
+function splitBySampleLabels(p: Profile, typeIndex: number, scale: number, profileType: string, labelsFor: (extra: Labels) => Labels, time: { timeMs: number; durationNs: number }): SeriesWrite[] {
+  const groups = new Map<string, { extra: Labels; stacks: number[][]; values: number[] }>()
+  for (const s of p.samples) {
+    const v = s.values[typeIndex]!
+    if (!v) continue
+    const extra = s.labels ? s.labels.filter(([k]) => !notSeriesLabels.has(k)) : []
+    const key = extra.length ? JSON.stringify(extra) : ''
+    let g = groups.get(key)
+    if (!g) groups.set(key, (g = { extra, stacks: [], values: [] }))
+    g.stacks.push(s.stack)
+    g.values.push(v * scale)
+  }
+  if (groups.size > 1000) throw new KilnError('KILN_LIMIT', `profile splits into ${groups.size} series by its sample labels; the limit is 1000 — use fewer distinct dynamic labels`)
+  return [...groups.values()].map((g) => ({
+    profileType,
+    labels: labelsFor(g.extra),
+    timeMs: time.timeMs,
+    durationNs: time.durationNs,
+    functions: p.functions,
+    stacks: g.stacks,
+    values: g.values,
+  }))
+}

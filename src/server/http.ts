@@ -1,0 +1,137 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { KilnError, isKilnError } from '../model/errors.ts'
+
+/** A request as handlers see it: parsed URL, tenant, and the body on demand. */
+export interface Req {
+  raw: IncomingMessage
+  method: string
+  path: string
+  query: URLSearchParams
+  tenant: string
+  /** Reads the whole body, refusing more than the configured limit (413). */
+  body(): Promise<Buffer>
+}
+
+export type Handler = (req: Req, res: ServerResponse) => Promise<void> | void
+
+/** Sends JSON with a status. */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+
+export function sendBytes(res: ServerResponse, status: number, contentType: string, body: Uint8Array | string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length, ...extra })
+  res.end(body)
+}
+
+/** Maps any error to `{code, message}` with its HTTP status; unexpected errors are 500 and logged. */
+export function sendError(res: ServerResponse, e: unknown, log: (msg: string) => void): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  if (isKilnError(e)) {
+    sendJson(res, e.status, { code: e.code, message: e.message })
+    return
+  }
+  log(`internal error: ${(e as Error)?.stack ?? String(e)}`)
+  sendJson(res, 500, { code: 'KILN_INTERNAL', message: 'internal server error; the server log has the details' })
+}
+
+/** Reads a request body up to `limit` bytes; more is a 413 and the connection is not read further. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(new KilnError('KILN_TOO_LARGE', `request body of ${declared} bytes is over the limit of ${limit} bytes (server option --max-body-bytes)`))
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let done = false
+    req.on('data', (c: Buffer) => {
+      if (done) return
+      size += c.length
+      if (size > limit) {
+        done = true
+        req.pause()
+        reject(new KilnError('KILN_TOO_LARGE', `request body is over the limit of ${limit} bytes (server option --max-body-bytes)`))
+        return
+      }
+      chunks.push(c)
+    })
+    req.on('end', () => {
+      if (!done) {
+        done = true
+        resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+      }
+    })
+    req.on('error', (e) => {
+      if (!done) {
+        done = true
+        reject(new KilnError('KILN_BAD_REQUEST', `request body could not be read: ${e.message}`))
+      }
+    })
+  })
+}
+
+// Pyroscope's tenant id rules: at most 150 characters of [A-Za-z0-9!-_.*'()], not "." or "..".
+const TENANT_RE = /^[A-Za-z0-9!\-_.*'()]{1,150}$/
+
+/** The tenant of a request: X-Scope-OrgID when multi-tenancy is on, else "anonymous". */
+export function tenantOf(req: IncomingMessage, multitenancy: boolean): string {
+  if (!multitenancy) return 'anonymous'
+  const h = req.headers['x-scope-orgid']
+  const id = Array.isArray(h) ? h[0] : h
+  if (!id) throw new KilnError('KILN_BAD_TENANT', 'no tenant: multi-tenancy is on, so send the X-Scope-OrgID header')
+  if (!TENANT_RE.test(id) || id === '.' || id === '..') {
+    throw new KilnError('KILN_BAD_TENANT', `invalid tenant id ${JSON.stringify(id.slice(0, 160))}: use up to 150 characters of letters, digits and !-_.*'()`)
+  }
+  return id
+}
+
+/** Checks bearer or basic auth when configured; constant-time comparison. */
+export function checkAuth(req: IncomingMessage, opts: { authToken?: string; basicAuth?: string }): void {
+  if (!opts.authToken && !opts.basicAuth) return
+  const h = req.headers.authorization ?? ''
+  if (opts.authToken && h.startsWith('Bearer ') && same(h.slice(7).trim(), opts.authToken)) return
+  if (opts.basicAuth && h.startsWith('Basic ')) {
+    const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8')
+    if (same(decoded, opts.basicAuth)) return
+  }
+  throw new KilnError('KILN_UNAUTHORIZED', `missing or wrong credentials: send ${opts.authToken ? "'Authorization: Bearer <token>'" : "HTTP Basic auth"}`)
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  if (x.length !== y.length) return false
+  let d = 0
+  for (let i = 0; i < x.length; i++) d |= x[i]! ^ y[i]!
+  return d === 0
+}
+
+/** Exact-path routes per method, plus prefix routes (static files). */
+export class Router {
+  private readonly exact = new Map<string, Handler>()
+  private readonly prefixes: [string, string, Handler][] = []
+
+  on(method: string, path: string, h: Handler): this {
+    this.exact.set(`${method} ${path}`, h)
+    return this
+  }
+
+  prefix(method: string, prefix: string, h: Handler): this {
+    this.prefixes.push([method, prefix, h])
+    return this
+  }
+
+  find(method: string, path: string): Handler | 'method' | undefined {
+    const h = this.exact.get(`${method} ${path}`) ?? (method === 'HEAD' ? this.exact.get(`GET ${path}`) : undefined)
+    if (h) return h
+    for (const [m, p, ph] of this.prefixes) if ((m === method || (method === 'HEAD' && m === 'GET')) && path.startsWith(p)) return ph
+    for (const k of this.exact.keys()) if (k.endsWith(` ${path}`)) return 'method'
+    return undefined
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The server profiles itself (CPU and heap, through V8's inspector: no native module) into its
+ * own store, as service `kiln`, so a fresh `npm start` already has a service to look at.
+ */
+import { Session } from 'node:inspector/promises'
+import { hostname } from 'node:os'
+import { decodeCpuProfile, decodeHeapProfile, type CpuProfile, type HeapProfileNode } from '../formats/v8profile.ts'
+import { makeLabels } from '../model/labels.ts'
+import { pprofWrites } from './convert.ts'
+import type { Context } from './context.ts'
+
+/** Starts profiling; every `periodMs` the last period's profiles are written. Returns a stop function. */
+export async function startSelfProfiling(ctx: Context, periodMs = 15_000): Promise<() => Promise<void>> {
+  const session = new Session()
+  session.connect()
+  // 10 ms (100 Hz), as Pyroscope's SDKs sample.
+  await session.post('Profiler.enable')
+  await session.post('Profiler.setSamplingInterval', { interval: 10_000 })
+  await session.post('Profiler.start')
+  await session.post('HeapProfiler.enable')
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 512 * 1024 })
+  const labels = makeLabels([['hostname', hostname()], ['pid', String(process.pid)]])
+  let stopped = false
+  let busy: Promise<void> = Promise.resolve()
+
+  const flush = async () => {
+    const until = Date.now()
+    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile }
+    if (!stopped) await session.post('Profiler.start')
+    const heap = (await session.post('HeapProfiler.getSamplingProfile')) as unknown as { profile: { head: HeapProfileNode } }
+    const meta = { app: 'kiln', labels, fromMs: until - periodMs, untilMs: until, sampleRate: 100, spyName: 'kiln' }
+    const writes = [...pprofWrites(decodeCpuProfile(profile), meta), ...pprofWrites(decodeHeapProfile(heap.profile.head, until), meta)]
+    if (writes.length) await ctx.store.writer.write('anonymous', writes)
+  }
+  const timer = setInterval(() => {
+    busy = busy.then(flush).catch((e: unknown) => ctx.log(`self-profiling: ${(e as Error).message}`))
+  }, periodMs)
+  timer.unref()
+  return async () => {
+    stopped = true
+    clearInterval(timer)
+    await busy
+    await session.post('Profiler.stop').catch(() => {})
+    await session.post('HeapProfiler.stopSampling').catch(() => {})
+    session.disconnect()
+  }
+}
