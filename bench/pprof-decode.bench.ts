@@ -1,0 +1,53 @@
+/**
+ * pprof decode throughput: Kiln's decodePprof (gunzip + parse + stacks resolved into a Profile)
+ * against pprof-format's Profile.decode (gunzip + parse into objects, stacks left as ids) on the
+ * same gzipped bodies, interleaved in one process. Method: bench/README.md.
+ */
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
+import { Profile as PprofFormat } from 'pprof-format'
+import { decodePprof } from '../src/formats/pprof.ts'
+import { gzip, isGzip } from '../src/formats/gzip.ts'
+
+const dir = join(import.meta.dirname, '../../shared/fixtures/pyroscope/pprof')
+const bodies = readdirSync(dir)
+  .filter((f) => !f.endsWith('.json') && f !== 'invalid_utf8.pb.gz')
+  .sort()
+  .map((f) => {
+    const b = new Uint8Array(readFileSync(join(dir, f)))
+    return isGzip(b) ? b : gzip(b) // as SDKs send them
+  })
+const gzBytes = bodies.reduce((s, b) => s + b.length, 0)
+const rawBytes = bodies.reduce((s, b) => s + gunzipSync(b).length, 0)
+const samples = bodies.reduce((s, b) => s + PprofFormat.decode(gunzipSync(b)).sample.length, 0)
+
+const contenders: Record<string, () => number> = {
+  kiln: () => bodies.reduce((n, b) => n + decodePprof(b).samples.length, 0),
+  'pprof-format': () => bodies.reduce((n, b) => n + PprofFormat.decode(gunzipSync(b)).sample.length, 0),
+  'gunzip only': () => bodies.reduce((n, b) => n + gunzipSync(b).length, 0),
+}
+const spent: Record<string, number> = {}
+const rounds: Record<string, number> = {}
+// Interleaved rounds of ~50 ms each, so both contenders see the same machine noise.
+const deadline = Date.now() + Number(process.env.BENCH_SECONDS ?? 6) * 1000
+for (let warm = 0; warm < 20; warm++) for (const run of Object.values(contenders)) run()
+while (Date.now() < deadline) {
+  for (const [name, run] of Object.entries(contenders)) {
+    const t0 = process.hrtime.bigint()
+    let n = 0
+    do {
+      run()
+      n++
+    } while (process.hrtime.bigint() - t0 < 50_000_000n)
+    spent[name] = (spent[name] ?? 0) + Number(process.hrtime.bigint() - t0) / 1e9
+    rounds[name] = (rounds[name] ?? 0) + n
+  }
+}
+console.log(`${bodies.length} bodies: ${(gzBytes / 1024).toFixed(0)} KiB gzipped, ${(rawBytes / 1024).toFixed(0)} KiB raw, ${samples} samples`)
+const rate = (name: string) => rounds[name]! / spent[name]!
+for (const name of Object.keys(contenders)) {
+  const r = rate(name)
+  console.log(`${name.padEnd(13)} ${(r * rawBytes / 1e6).toFixed(1).padStart(7)} MB/s raw  ${(r * gzBytes / 1e6).toFixed(1).padStart(6)} MB/s gzipped  ${(r * samples / 1e6).toFixed(2).padStart(6)} M samples/s`)
+}
+console.log(`ratio kiln / pprof-format: ${(rate('kiln') / rate('pprof-format')).toFixed(2)} (higher is better for Kiln)`)
