@@ -10,4 +10,5 @@ export interface CommandModule {
 
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   server: { summary: 'run the Kiln server (ingest, store, query API, web UI)', load: () => import('./server.ts') },
+  collapse: { summary: 'perf script output → folded stacks (stackcollapse-perf.pl)', load: () => import('./collapse.ts') },
 }

@@ -1,0 +1,49 @@
+import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
+import { KilnError } from '../model/errors.ts'
+
+/**
+ * Reads a file (or stdin for `-`/undefined) line by line as latin1, so that every byte is one
+ * UTF-16 unit: regexes and byte-order sorting then behave as Perl's do on raw bytes, and output
+ * written back as latin1 is byte for byte the input's bytes. Lines split on "\n" as Perl's `<>`
+ * does: a last line without "\n" still counts, "\r" stays in the line.
+ */
+export async function forEachLine(file: string | undefined, onLine: (line: string) => void): Promise<void> {
+  const stream: Readable = !file || file === '-' ? process.stdin : createReadStream(file)
+  stream.setEncoding('latin1')
+  let rest = ''
+  try {
+    for await (const chunk of stream as AsyncIterable<string>) {
+      let start = 0
+      const text = rest ? rest + chunk : chunk
+      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
+        onLine(text.slice(start, i))
+        start = i + 1
+      }
+      rest = text.slice(start)
+    }
+  } catch (e) {
+    if (isKilnErrorLike(e)) throw e
+    const err = e as NodeJS.ErrnoException
+    if (err.code === 'ENOENT') throw new KilnError('KILN_NOT_FOUND', `${file}: no such file; give a path or '-' for stdin`)
+    if (err.code === 'EISDIR') throw new KilnError('KILN_USAGE', `${file}: is a directory; give a file or '-' for stdin`)
+    throw new KilnError('KILN_BAD_REQUEST', `${file ?? 'stdin'}: cannot read: ${err.message}`)
+  }
+  if (rest) onLine(rest)
+}
+
+const isKilnErrorLike = (e: unknown): boolean => e instanceof KilnError
+
+/** Reads a whole file (or stdin) as latin1 lines. */
+export async function readLines(file: string | undefined): Promise<string[]> {
+  const out: string[] = []
+  await forEachLine(file, (l) => out.push(l))
+  return out
+}
+
+/** Writes latin1 text (bytes as read) to stdout and waits until it is flushed. */
+export function writeLatin1(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(Buffer.from(text, 'latin1'), (e) => (e ? reject(e) : resolve()))
+  })
+}
