@@ -24,7 +24,7 @@ export interface Format {
   /** Cheap content check on gunzipped bytes; true for at most one format. */
   sniff(bytes: Uint8Array): boolean
   /** null: not this format; throws a located KilnError: this format, but broken. */
-  decode(bytes: Uint8Array, opts: AnyOptions): Profile | null
+  decode(bytes: Uint8Array, opts?: AnyOptions): Profile | null
 }
 
 const sniffFolded = (b: Uint8Array): boolean => sniffText(b) && !sniffJsonObject(b) && !sniffPprof(b)

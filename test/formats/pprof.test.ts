@@ -212,3 +212,10 @@ test('a small pprof that repeats a deep inlined location is stopped by the frame
   // The same location, sampled a few times, is fine.
   assert.equal(decodePprof(rawPprof({ ...base, locations: [{ id: 1, lines }], samples: samples.slice(0, 3) })).samples.length, 3)
 })
+
+test('an inline pprof whose string table holds invalid UTF-8 is rejected, saying which entry', () => {
+  const raw = rawPprof({ ...base, samples: [{ locs: [1], values: [1] }] })
+  const bad = Uint8Array.from([...raw, 0x32, 0x02, 0xc3, 0x28]) // string_table entry 12: C3 28 is not UTF-8
+  assert.throws(() => decodePprof(bad), { code: 'KILN_BAD_PPROF', message: /invalid UTF-8 in string at byte \d+, in string_table #12/ })
+  assert.throws(() => decodePprof(gzip(bad)), { code: 'KILN_BAD_PPROF', message: /string_table #12/ })
+})

@@ -21,6 +21,12 @@ test('sampled profile: stacks root first, weights as values, unit from the file'
   assert.deepEqual(decode(file(sampled({ unit: 'bytes' }))).sampleTypes, [{ type: 'space', unit: 'bytes' }])
 })
 
+test('a file with no profiles, or no samples, is an empty profile', () => {
+  assert.equal(decode({ $schema: SPEEDSCOPE_SCHEMA, shared: { frames: [] }, profiles: [] }).samples.length, 0)
+  assert.equal(decode(file(sampled({ samples: [], weights: [] }))).samples.length, 0)
+  assert.equal(decode(file(evented([]))).samples.length, 0)
+})
+
 test('evented profile: each interval goes to the stack open during it', () => {
   const O = (frame: number, at: number) => ({ type: 'O', frame, at })
   const C = (frame: number, at: number) => ({ type: 'C', frame, at })
