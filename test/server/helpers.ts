@@ -1,0 +1,74 @@
+/** Starts a real `kiln server` process for black-box tests and talks to it over HTTP. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+export const root = new URL('../..', import.meta.url).pathname
+export const fixtures = join(root, '..', 'shared', 'fixtures', 'pyroscope')
+export const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
+
+export interface TestServer {
+  url: string
+  dataDir: string
+  proc: ChildProcess
+  stderr: () => string
+  /** Stops the process (SIGTERM, or SIGKILL with `kill9`). */
+  stop(opts?: { kill9?: boolean }): Promise<void>
+  /** Stops and removes the data directory. */
+  dispose(): Promise<void>
+}
+
+export async function startKiln(args: string[] = [], opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-test-'))
+  const proc = spawn(process.execPath, [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-self-profile', ...args], {
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let err = ''
+  proc.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  proc.stdout!.on('data', (d: Buffer) => (err += d.toString()))
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${err}`)), 30_000)
+    const check = () => {
+      const m = /listening on (http:\/\/\S+)/.exec(err)
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!.replace('localhost', '127.0.0.1'))
+      }
+    }
+    proc.stderr!.on('data', check)
+    proc.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`server exited with ${code}:\n${err}`))
+    })
+  })
+  const stop = async ({ kill9 = false } = {}) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return
+    const exited = new Promise((r) => proc.once('exit', r))
+    proc.kill(kill9 ? 'SIGKILL' : 'SIGTERM')
+    await exited
+  }
+  return {
+    url,
+    dataDir,
+    proc,
+    stderr: () => err,
+    stop,
+    async dispose() {
+      await stop()
+      if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** fetch that returns status, JSON (when JSON) and text. */
+export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; json: any; text: string; headers: Headers }> {
+  const r = await fetch(url, init)
+  const text = await r.text()
+  let json: unknown = undefined
+  if ((r.headers.get('content-type') ?? '').includes('json')) json = JSON.parse(text)
+  return { status: r.status, json, text, headers: r.headers }
+}
+
+export const q = (params: Record<string, string>) => new URLSearchParams(params).toString()
