@@ -51,7 +51,7 @@ const start = now - 600_000
 async function rpc(method: string, reqType: string, resType: string, body: Record<string, unknown>) {
   const T = root.lookupType(`q.${reqType}`)
   const bytes = T.encode(T.fromObject(body)).finish()
-  const r = await fetch(`${kiln.url}/querier.v1.QuerierService/${method}`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: bytes })
+  const r = await fetch(`${kiln.url}/querier.v1.QuerierService/${method}`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from(bytes) })
   const buf = new Uint8Array(await r.arrayBuffer())
   assert.equal(r.status, 200, `${method}: ${Buffer.from(buf).toString()}`)
   assert.equal(r.headers.get('content-type'), 'application/proto')
@@ -114,7 +114,7 @@ test('SelectSeries: step, group_by, limit and average', async () => {
 
 test('SelectMergeProfile answers a pprof; Diff answers both sides on one layout', async () => {
   const T = root.lookupType('q.SelectMergeProfileRequest')
-  const res = await fetch(`${kiln.url}/querier.v1.QuerierService/SelectMergeProfile`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: T.encode(T.fromObject({ profileTypeID: CPU, labelSelector: '{env="prod"}', start, end: now })).finish() })
+  const res = await fetch(`${kiln.url}/querier.v1.QuerierService/SelectMergeProfile`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from(T.encode(T.fromObject({ profileTypeID: CPU, labelSelector: `{env="prod"}`, start, end: now })).finish()) })
   assert.equal(res.status, 200)
   const P = root.lookupType('q.Profile')
   const prof = P.toObject(P.decode(new Uint8Array(await res.arrayBuffer())), { longs: Number }) as any
