@@ -6,7 +6,7 @@ import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
 import { toSvg } from '../../ui/src/lib/paint.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
-import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher } from '../../ui/src/lib/viewstate.ts'
+import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
 import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
 import { parseSelector } from '../../src/model/selector.ts'
@@ -178,4 +178,9 @@ test('a label explorer click adds a matcher to the selector', () => {
   assert.equal(withMatcher('{}', 'pod', 'a-1'), '{pod="a-1"}')
   assert.equal(withMatcher('{env="prod"}', 'pod', 'a"1'), '{env="prod", pod="a\\"1"}')
   assert.deepEqual(parseSelector(withMatcher('{env="prod"}', 'pod', 'a"1')).matchers[1], { name: 'pod', op: '=', value: 'a"1' })
+})
+
+test('internal labels and the chosen service are not offered for exploring or grouping', () => {
+  assert.deepEqual(userLabels(['__name__', 'env', 'region', 'service_name'], 'shop'), ['env', 'region'])
+  assert.deepEqual(userLabels(['env', 'service_name'], ''), ['env', 'service_name'])
 })

@@ -1,4 +1,4 @@
-import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery } from '../lib/viewstate.ts'
+import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, userLabels } from '../lib/viewstate.ts'
 import { profileTypeLabel } from '../lib/format.ts'
 import type { Theme } from '../lib/color.ts'
 import { parseRange } from '../../../src/model/time.ts'
@@ -217,7 +217,7 @@ export class Shell {
           { class: 'timeline-bar' },
           h('span', { class: 'muted small' }, 'Drag across the timeline to zoom in'),
           h('span', { class: 'spacer' }),
-          h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), names.filter((n) => n !== 'service_name' || !s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
+          h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), userLabels(names, s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
         ),
         timeline({ series: tl.series, from: r.from, until: r.until, unit: this.unit, theme: this.theme, groupBy: s.groupBy, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
       )

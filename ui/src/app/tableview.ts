@@ -54,7 +54,7 @@ export class TableView {
     const head = (k: SortKey, label: string, cls = 'num') =>
       h('th', { class: `${cls} sortable${this.key === k ? ' sorted' : ''}`, onclick: () => this.sortBy(k), 'data-sort': k }, label, this.key === k ? (this.dir === 'asc' ? ' ▲' : ' ▼') : '')
     const cols = diff
-      ? [head('name', 'Function', 'name'), h('th', { class: 'num' }, 'Baseline self'), h('th', { class: 'num' }, 'Comparison self'), head('change', 'Change'), head('total', 'Total')]
+      ? [head('name', 'Function', 'name'), h('th', { class: 'num' }, 'Baseline'), h('th', { class: 'num' }, 'Comparison'), head('change', 'Change')]
       : [head('name', 'Function', 'name'), head('self', 'Self'), h('th', { class: 'num' }, 'Self %'), head('total', 'Total'), h('th', { class: 'num' }, 'Total %')]
     const trs = rows.slice(0, MAX_ROWS).map((r) =>
       h(
@@ -62,7 +62,7 @@ export class TableView {
         { class: r.name === this.focused ? 'focused' : null, onclick: () => this.opts.onFocus(r.name), title: 'Click: focus in the flame graph' },
         h('td', { class: 'name' }, h('span', { class: 'fn' }, r.name), h('button', { class: 'mini', title: 'Sandwich view: callers and callees', onclick: (e: Event) => (e.stopPropagation(), this.opts.onSandwich(r.name)) }, '⇅')),
         diff
-          ? [h('td', { class: 'num' }, u(r.left!.self)), h('td', { class: 'num' }, u(r.right!.self)), h('td', { class: `num ${r.change! > 0 ? 'more' : r.change! < 0 ? 'less' : ''}` }, formatChange(r.change!)), h('td', { class: 'num' }, u(r.total))]
+          ? [h('td', { class: 'num' }, u(r.left!.self)), h('td', { class: 'num' }, u(r.right!.self)), h('td', { class: `num ${r.change! > 0 ? 'more' : r.change! < 0 ? 'less' : ''}` }, formatChange(r.change!))]
           : [h('td', { class: 'num' }, u(r.self)), h('td', { class: 'num' }, pct(r.self)), h('td', { class: 'num' }, u(r.total)), h('td', { class: 'num' }, pct(r.total))],
       ),
     )

@@ -1,4 +1,4 @@
-import { type ViewState, effectiveQuery, withMatcher } from '../lib/viewstate.ts'
+import { type ViewState, effectiveQuery, withMatcher, userLabels } from '../lib/viewstate.ts'
 import type { Theme } from '../lib/color.ts'
 import { type Flame, toFlame, pathOf } from '../lib/flame.ts'
 import { search, widestNamed, type Matches } from '../lib/layout.ts'
@@ -213,8 +213,8 @@ function rangeText(from: string, until: string): string {
 
 async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
-  const names = (await c.suggest.names()).filter((n) => !(n === 'service_name' && s.service))
-  const label = s.label && names.includes(s.label) ? s.label : (names.find((n) => n !== 'service_name') ?? names[0] ?? '')
+  const names = userLabels(await c.suggest.names(), s.service)
+  const label = s.label && names.includes(s.label) ? s.label : (names[0] ?? '')
   if (!c.changed('content', JSON.stringify(['labels', s.type, c.query, s.from, s.until, label, c.theme]))) return
   const picker = h('select', { 'data-testid': 'label-name', onchange: (e: Event) => c.go({ label: (e.target as HTMLSelectElement).value }) }, names.map((n) => h('option', { value: n, selected: n === label }, n)))
   if (!label) return mount(el, h('div', { class: 'empty' }, 'These profiles have no labels besides the service.'))

@@ -58,9 +58,13 @@ const neutral: Record<Theme, Rgb> = { light: [205, 205, 210], dark: [88, 88, 96]
 const more: Rgb = [225, 45, 45]
 const less: Rgb = [40, 175, 70]
 
-/** The fill for a change in share: grey when unchanged, towards red for more and green for less; full colour at ±100%. */
+/**
+ * The fill for a change in share: grey when unchanged, towards red for more and green for less;
+ * full colour at ±100%. The square root makes a 25% change already half-coloured, as small
+ * regressions are the ones worth seeing.
+ */
 export function diffColor(change: number, theme: Theme): string {
-  const t = Math.min(1, Math.abs(change))
+  const t = Math.sqrt(Math.min(1, Math.abs(change)))
   const to = change > 0 ? more : less
   const from = neutral[theme]
   const c = from.map((v, k) => Math.round(v + (to[k]! - v) * t))

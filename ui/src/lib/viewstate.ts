@@ -90,3 +90,8 @@ export function withMatcher(query: string, name: string, value: string, first = 
   const m = `${name}=${JSON.stringify(value)}`
   return join(first ? [m, inner(query)] : [inner(query), m])
 }
+
+/** Label names worth exploring or grouping by: not internal (`__name__`), not the chosen service. */
+export function userLabels(names: readonly string[], service: string): string[] {
+  return names.filter((n) => !n.startsWith('__') && !(service && n === 'service_name'))
+}

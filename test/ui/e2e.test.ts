@@ -1,0 +1,165 @@
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { topTable, CallTree } from '../../src/model/tree.ts'
+import { toFlame, levelCount } from '../../ui/src/lib/flame.ts'
+import { layout, fullViewport, widestNamed, search } from '../../ui/src/lib/layout.ts'
+import { formatPercent, formatChange } from '../../ui/src/lib/format.ts'
+import { shareChange } from '../../ui/src/lib/color.ts'
+import { sandwich } from '../../ui/src/lib/sandwich.ts'
+import { searchToState } from '../../ui/src/lib/viewstate.ts'
+import { treeOf } from './helpers.ts'
+import { root, buildUi, startKiln, launchChromium, ingestFolded, type Kiln } from './kiln.ts'
+
+// Fixed data at fixed times, and a fixed clock in the page, so that screenshots are the same on every run.
+const T0 = Date.UTC(2026, 0, 1, 10, 0, 0) / 1000
+const baseline = {
+  prod: 'main;http.Serve;handler.Checkout;db.Query 300\nmain;http.Serve;handler.Checkout;json.Marshal 100\nmain;http.Serve;handler.Home;template.Render 150\nmain;runtime.gcBgMarkWorker 50\n',
+  staging: 'main;http.Serve;handler.Home;template.Render 100\nmain;runtime.gcBgMarkWorker 20\n',
+}
+const comparison = {
+  prod: 'main;http.Serve;handler.Checkout;db.Query 600\nmain;http.Serve;handler.Checkout;db.Query;net.Read 100\nmain;http.Serve;handler.Checkout;json.Marshal 100\nmain;http.Serve;handler.Home;template.Render 150\nmain;runtime.gcBgMarkWorker 50\n',
+  staging: 'main;http.Serve;handler.Home;template.Render 90\nmain;runtime.gcBgMarkWorker 30\n',
+}
+const all = (o: Record<string, string>) => Object.values(o).join('')
+const TYPE = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
+const ms = (s: number) => String(s * 1000)
+const range = `from=${ms(T0 - 300)}&until=${ms(T0 + 2700)}`
+const base = `/?service=shop&type=${encodeURIComponent(TYPE)}&${range}`
+const artifacts = join(root, 'test-artifacts', 'ui')
+
+const skip = existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium: apt-get install -y chromium'
+if (skip) console.log(`# skipping the web UI end-to-end test: ${skip}`)
+
+let kiln: Kiln
+let browser: Browser
+let page: Page
+
+before(async () => {
+  if (skip) return
+  buildUi()
+  mkdirSync(artifacts, { recursive: true })
+  kiln = await startKiln()
+  for (const [env, folded] of Object.entries(baseline)) await ingestFolded(kiln.url, `shop.cpu{env=${env},region=eu}`, folded, T0, T0 + 600)
+  for (const [env, folded] of Object.entries(comparison)) await ingestFolded(kiln.url, `shop.cpu{env=${env},region=eu}`, folded, T0 + 1800, T0 + 2400)
+  browser = await launchChromium()
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })
+  page = await ctx.newPage()
+  await page.clock.setFixedTime(new Date((T0 + 3600) * 1000))
+})
+
+after(async () => {
+  await browser?.close()
+  await kiln?.stop()
+})
+
+const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) })
+const open = async (query: string) => {
+  await page.goto(kiln.url + base + query)
+  await page.waitForLoadState('networkidle')
+}
+const apiFlame = async () => {
+  const r = await fetch(`${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent(TYPE)}&query=${encodeURIComponent('{service_name="shop"}')}&${range}`)
+  return toFlame((await r.json()).flamegraph)
+}
+
+test('top table shows the hottest function with its self share', { skip }, async () => {
+  await open('')
+  const expected = topTable(treeOf(all(baseline) + all(comparison)))
+  const total = expected.reduce((s, r) => s + r.self, 0)
+  const first = page.locator('[data-testid=top-table] tbody tr').first()
+  await first.waitFor()
+  const cells = await first.locator('td').allInnerTexts()
+  assert.equal(cells[0]!.replace('⇅', '').trim(), expected[0]!.name)
+  assert.equal(cells[2], formatPercent(expected[0]!.self / total))
+  assert.equal(await page.locator('[data-testid=errors] .error').count(), 0)
+  await shot('both')
+})
+
+test('clicking a frame zooms into it; hover shows its share; the URL keeps the zoom', { skip }, async () => {
+  const f = await apiFlame()
+  const canvas = page.locator('[data-testid=flame-canvas]').first()
+  const box = (await canvas.boundingBox())!
+  const target = widestNamed(f, 'db.Query')
+  const rect = layout(f, fullViewport(f, box.width, { rowHeight: 18 })).find((r) => r.node === target && r.count === 1)!
+  await page.mouse.click(box.x + rect.x + rect.w / 2, box.y + rect.y + 9)
+  await page.waitForFunction(() => location.search.includes('zoom='))
+  assert.equal(searchToState(new URL(page.url()).search).zoom, 'main;http.Serve;handler.Checkout;db.Query')
+  // Zoomed, db.Query spans the whole width of its row.
+  await page.mouse.move(box.x + 5, box.y + rect.y + 9)
+  const tip = page.locator('[data-testid=tooltip]')
+  await tip.waitFor()
+  const text = await tip.innerText()
+  assert.match(text, /db\.Query/)
+  assert.ok(text.includes(formatPercent(f.total[target]! / f.rootTotal)), text)
+  await shot('zoomed-hover')
+  await page.goBack()
+  await page.waitForFunction(() => !location.search.includes('zoom='))
+})
+
+test('regex search highlights matches and shows their share', { skip }, async () => {
+  const f = await apiFlame()
+  await page.fill('[data-testid=search]', 'json|template')
+  await page.press('[data-testid=search]', 'Enter')
+  const info = page.locator('[data-testid=match-info]')
+  await info.waitFor()
+  const m = search(f, /json|template/i)
+  assert.equal(await info.innerText(), `${m.count} frames match · ${formatPercent(m.share)} of total`)
+  await shot('search')
+})
+
+test('diff view colours by change in share and lists both sides', { skip }, async () => {
+  await open(`&view=diff&lfrom=${ms(T0)}&luntil=${ms(T0 + 600)}&rfrom=${ms(T0 + 1800)}&runtil=${ms(T0 + 2400)}`)
+  const row = page.locator('[data-testid=top-table] tbody tr', { hasText: 'db.Query' })
+  await row.waitFor()
+  const l = treeOf(all(baseline))
+  const r = treeOf(all(comparison))
+  const self = (t: CallTree, n: string) => topTable(t).find((x) => x.name === n)!.self
+  const cells = await row.locator('td').allInnerTexts()
+  assert.equal(cells[3], formatChange(shareChange(self(l, 'db.Query'), self(r, 'db.Query'), l.total[0]!, r.total[0]!)))
+  assert.equal(await page.locator('[data-testid=errors] .error').count(), 0)
+  await shot('diff')
+})
+
+test('sandwich view shows callers above and callees below', { skip }, async () => {
+  await open('&view=sandwich&fn=db.Query')
+  await page.locator('[data-testid=sandwich-fn]').waitFor()
+  assert.equal(await page.locator('[data-testid=sandwich-fn]').innerText(), 'db.Query')
+  const sw = sandwich(await apiFlame(), 'db.Query')
+  const h = async (id: string) => (await page.locator(`[data-testid=${id}] canvas`).boundingBox())!.height
+  assert.equal(await h('callers'), levelCount(sw.callers) * 18)
+  assert.equal(await h('callees'), levelCount(sw.callees) * 18)
+  await shot('sandwich')
+})
+
+test('label explorer: share per value; a click filters by it', { skip }, async () => {
+  await open('&view=labels&label=env&groupBy=env')
+  const bars = page.locator('[data-testid=label-breakdown] .bar-row')
+  await bars.first().waitFor()
+  assert.deepEqual((await bars.locator('.bar-label').allInnerTexts()).sort(), ['prod', 'staging'])
+  await shot('labels')
+  await bars.filter({ hasText: 'staging' }).click()
+  await page.waitForFunction(() => location.search.includes('staging'))
+  const s = searchToState(new URL(page.url()).search)
+  assert.equal(s.query, '{env="staging"}')
+  assert.equal(s.view, 'both')
+})
+
+test('dark theme, empty store and server errors are shown to people', { skip }, async () => {
+  await open('')
+  await page.click('[data-testid=theme]')
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark')
+  await page.waitForLoadState('networkidle')
+  await shot('dark')
+  await page.click('[data-testid=theme]')
+  await page.goto(`${kiln.url}/?from=${ms(T0 - 86400 * 30)}&until=${ms(T0 - 86400 * 29)}`)
+  await page.locator('[data-testid=empty]').waitFor()
+  assert.match(await page.locator('[data-testid=empty] pre').innerText(), /curl -X POST --data-binary 'main;work 100'/)
+  await shot('empty')
+  await open('&query=' + encodeURIComponent('{env='))
+  const err = page.locator('[data-testid=errors] .error').first()
+  await err.waitFor()
+  assert.match(await err.innerText(), /KILN_SELECTOR_SYNTAX/)
+})
