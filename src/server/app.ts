@@ -55,7 +55,9 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   mountApi(router, ctx, wrap)
   router.prefix('GET', '/', staticHandler(config.uiDir))
 
-  const server: Server = createServer(async (raw, res) => {
+  // 1 MiB of request line and headers: long `name=app{…}` parameters get a clear JSON error from
+  // the label checks instead of Node's bare 431.
+  const server: Server = createServer({ maxHeaderSize: 1 << 20 }, async (raw, res) => {
     const url = new URL(raw.url ?? '/', 'http://x')
     const path = url.pathname
     const connect = path.startsWith('/querier.v1.') || path.startsWith('/push.v1.')
@@ -80,6 +82,12 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
       if (connect) sendConnectError(res, e, log)
       else sendError(res, e, log)
     }
+  })
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return socket.destroy()
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
+    const body = JSON.stringify({ code: tooLarge ? 'KILN_TOO_LARGE' : 'KILN_BAD_REQUEST', message: tooLarge ? 'request line and headers are over 1 MiB' : `malformed HTTP request: ${err.message}` })
+    socket.end(`HTTP/1.1 ${tooLarge ? 431 : 400} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
   })
   server.keepAliveTimeout = 65_000
   server.headersTimeout = 66_000

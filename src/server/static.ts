@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, normalize, sep } from 'node:path'
 import { sendBytes, type Req } from './http.ts'
+import { KilnError } from '../model/errors.ts'
 
 const types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -18,6 +19,9 @@ const types: Record<string, string> = {
 /** Serves the built web UI; unknown paths fall back to index.html (client-side routes). */
 export function staticHandler(dir: string) {
   return (req: Req, res: ServerResponse): void => {
+    if (/^\/(api|pyroscope|querier\.v1\.|push\.v1\.)/.test(req.path)) {
+      throw new KilnError('KILN_NOT_FOUND', `no route ${req.method} ${req.path}; the APIs are listed in docs/api.md`)
+    }
     const index = join(dir, 'index.html')
     if (!existsSync(index)) {
       sendBytes(res, 200, 'text/html; charset=utf-8', placeholder)
