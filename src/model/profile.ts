@@ -122,8 +122,8 @@ export function parseProfileTypeId(id: string): ProfileType {
 /** The `__name__` Pyroscope derives from a pprof sample type. */
 export function metricNameForSampleType(sampleType: string, periodType = ''): string {
   const t = sampleType.toLowerCase()
+  if (t.includes('cpu') || (t === 'samples' && periodType === 'cpu')) return 'process_cpu'
   if (t === 'wall' || periodType === 'wall') return 'wall'
-  if (t.includes('cpu') || t === 'samples' && periodType === 'cpu') return 'process_cpu'
   if (t.startsWith('alloc_') || t.startsWith('inuse_') || t.includes('space') || t.includes('objects') || t === 'live') return 'memory'
   if (t.startsWith('mutex_')) return 'mutex'
   if (t.startsWith('block_')) return 'block'
