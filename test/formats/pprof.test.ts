@@ -29,28 +29,31 @@ test('every pprof fixture decodes; sample types, totals and metadata agree with 
   }
 })
 
-test('sample types and totals agree with go tool pprof -raw', (t) => {
+test('sample types, totals and every stack agree with go tool pprof -raw', (t) => {
   if (!haveGo()) return t.skip('go is not installed (Debian golang-go; .ci/run installs it)')
   for (const f of good) {
     const p = decodePprof(readFixture(f))
     const go = viaGo(readFixture(f))
     assert.deepEqual(typeNames(p), go.sampleTypes, f)
     assert.deepEqual(totals(p), go.totals, f)
+    p.sampleTypes.forEach((st, i) => assert.equal(toFolded(p, i), go.folded[i], `${f} ${st.type}`))
   }
 })
 
 // Golden canonical dumps: KILN_UPDATE_GOLDEN=1 writes them, but only where the independent
 // decoder gives the same folded text, so a stored golden was always checked once by another decoder.
 const goldenFixtures = ['cpu.pb.gz', 'req_3.pprof', 'pyspy-1.pb.gz', 'no_addr_no_line.pb.gz', 'nodejs-wall.pb.gz']
-test('golden folded dumps of small fixtures, also rebuilt from pprof-format', () => {
+test('golden folded dumps of small fixtures, also rebuilt from pprof-format and from Go', (t) => {
+  if (!haveGo()) t.diagnostic('go is not installed: goldens checked against pprof-format only')
   for (const f of goldenFixtures) {
     const bytes = readFixture(f)
     const p = decodePprof(bytes)
+    const go = haveGo() ? viaGo(bytes) : undefined
     p.sampleTypes.forEach((st, i) => {
       const file = join(GOLDEN_DIR, 'pprof', `${f}.${st.type}.folded`)
       const ours = toFolded(p, i)
-      const theirs = foldedViaPprofFormat(bytes, i)
-      assert.equal(ours, theirs, `${f} ${st.type}: Kiln and pprof-format disagree`)
+      assert.equal(ours, foldedViaPprofFormat(bytes, i), `${f} ${st.type}: Kiln and pprof-format disagree`)
+      if (go) assert.equal(ours, go.folded[i], `${f} ${st.type}: Kiln and go tool pprof disagree`)
       if (process.env.KILN_UPDATE_GOLDEN) {
         mkdirSync(join(GOLDEN_DIR, 'pprof'), { recursive: true })
         writeFileSync(file, ours)

@@ -99,8 +99,8 @@ export function haveGo(): boolean {
   return goChecked
 }
 
-/** Sample types and per-type totals as `go tool pprof -raw` prints them. */
-export function viaGo(bytes: Uint8Array): Independent {
+/** Runs `go tool pprof -raw` on the bytes and returns its text. */
+function goRaw(bytes: Uint8Array): string {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-go-pprof-'))
   try {
     const file = join(dir, 'profile.pb')
@@ -111,19 +111,71 @@ export function viaGo(bytes: Uint8Array): Independent {
       timeout: 120_000,
     })
     if (r.status !== 0) throw new Error(`go tool pprof failed: ${r.stderr}`)
-    const lines = r.stdout.split('\n')
-    const at = lines.indexOf('Samples:')
-    // The header names each sample type as type/unit; the default one is marked [dflt].
-    const sampleTypes = lines[at + 1]!.trim().split(/\s+/).map((t) => t.replace(/\[dflt\]$/, ''))
-    const totals = sampleTypes.map(() => 0)
-    for (let i = at + 2; i < lines.length && !/^[A-Z]/.test(lines[i]!); i++) {
-      const m = /^\s*(-?\d+(?:\s+-?\d+)*):/.exec(lines[i]!)
-      if (!m) continue
-      m[1]!.trim().split(/\s+/).forEach((v, j) => (totals[j]! += Number(v)))
-    }
-    return { sampleTypes, totals }
+    return r.stdout
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
+interface GoRaw extends Independent {
+  /** Per sample type, folded stacks with the task's naming rules applied to Go's locations. */
+  folded: string[]
+}
+
+/**
+ * Reads `go tool pprof -raw`: the sample header (types), sample lines (`v1 v2: loc loc …`, leaf
+ * first), locations (`id: 0xaddr M=m name file:line s=n(system name)`, inlined callers on the
+ * following indented lines) and mappings (`id: start/limit/offset file …`).
+ */
+export function viaGo(bytes: Uint8Array): GoRaw {
+  const lines = goRaw(bytes).split('\n')
+  const at = lines.indexOf('Samples:')
+  // The header names each sample type as type/unit; the default one is marked [dflt].
+  const sampleTypes = lines[at + 1]!.trim().split(/\s+/).map((t) => t.replace(/\[dflt\]$/, ''))
+  const samples: [number[], number[]][] = []
+  let i = at + 2
+  for (; i < lines.length && !/^[A-Z]/.test(lines[i]!); i++) {
+    const m = /^\s*(-?\d+(?:\s+-?\d+)*):((?:\s+\d+)*)\s*$/.exec(lines[i]!)
+    if (m) samples.push([m[1]!.trim().split(/\s+/).map(Number), m[2]!.trim().split(/\s+/).filter(Boolean).map(Number)])
+  }
+  const locs = new Map<number, { address: number; mapping: number; names: string[] }>()
+  const files = new Map<number, string>()
+  let last: { names: string[] } | undefined
+  for (; i < lines.length; i++) {
+    const line = lines[i]!
+    const loc = /^\s*(\d+): (0x[0-9a-f]+) (?:M=(\d+) )?(?:\[F\] )?(.*)$/.exec(line)
+    const map = /^(\d+): 0x[0-9a-f]+\/0x[0-9a-f]+\/0x[0-9a-f]+ (\S*)/.exec(line)
+    const lineName = (rest: string): string => {
+      const m = /^(.*) \S*:\d+(?::\d+)? s=\d+(?:\((.*)\))?$/.exec(rest)
+      return m ? m[1] || m[2] || '' : ''
+    }
+    if (map) files.set(Number(map[1]), map[2]!)
+    else if (loc) {
+      last = { address: parseInt(loc[2]!, 16), mapping: Number(loc[3] ?? 0), names: loc[4]!.trim() ? [lineName(loc[4]!)] : [] }
+      locs.set(Number(loc[1]), last as { address: number; mapping: number; names: string[] })
+    } else if (last && /^ {13}\S/.test(line)) last.names.push(lineName(line.trim()))
+    else last = undefined
+  }
+  const frames = (id: number): string[] => {
+    const l = locs.get(id)!
+    const file = files.get(l.mapping) ?? ''
+    const fallback = file ? file.split('/').pop()! : l.address ? `0x${l.address.toString(16)}` : '[unknown]'
+    return l.names.length ? l.names.map((n) => n || fallback).reverse() : [fallback]
+  }
+  const totals = sampleTypes.map(() => 0)
+  const merged = sampleTypes.map(() => new Map<string, number>())
+  for (const [values, ids] of samples) {
+    const key = [...ids].reverse().flatMap(frames).join(';')
+    values.forEach((v, j) => {
+      totals[j]! += v
+      if (v) merged[j]!.set(key, (merged[j]!.get(key) ?? 0) + v)
+    })
+  }
+  const folded = merged.map((m) =>
+    [...m.entries()]
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([k, v]) => `${k} ${v}\n`)
+      .join(''),
+  )
+  return { sampleTypes, totals, folded }
+}
