@@ -25,8 +25,8 @@ interface Column {
 }
 
 /** Builds levels from a tree with one or more value columns (1: single, 2: diff). */
-function encodeLevels(tree: CallTree, cols: Column[], maxNodes: number): { names: string[]; levels: number[][]; maxSelf: number } {
-  tree.sortChildren()
+function encodeLevels(tree: CallTree, cols: Column[], maxNodes: number, keepOrder = false): { names: string[]; levels: number[][]; maxSelf: number } {
+  if (!keepOrder) tree.sortChildren()
   const weight = (n: number) => {
     let w = 0
     for (const c of cols) w += c.total[n]!
@@ -101,9 +101,10 @@ function pruneThreshold(tree: CallTree, weight: (n: number) => number, maxNodes:
   return w[w.length - maxNodes]!
 }
 
-/** A tree's flame graph, keeping about `maxNodes` nodes (0 = all), the rest merged into "other". */
-export function flameGraph(tree: CallTree, maxNodes = 0): FlameGraph {
-  const { names, levels, maxSelf } = encodeLevels(tree, [{ self: tree.self, total: tree.total }], maxNodes)
+/** A tree's flame graph, keeping about `maxNodes` nodes (0 = all), the rest merged into "other";
+ * children by name unless `keepOrder` (flame charts keep the tree's insertion order). */
+export function flameGraph(tree: CallTree, maxNodes = 0, options: { keepOrder?: boolean } = {}): FlameGraph {
+  const { names, levels, maxSelf } = encodeLevels(tree, [{ self: tree.self, total: tree.total }], maxNodes, options.keepOrder)
   return { names, levels, total: tree.total[0]!, maxSelf }
 }
 

@@ -57,6 +57,25 @@ export class CallTree {
     this.self[n]! += value
   }
 
+  /** Adds `value` to a stack of names, root first, merging a frame only with its parent's last
+   * child: input order is time order, as flame charts draw (`flamegraph.pl --flamechart`). */
+  addInOrder(stack: readonly string[], value: number): void {
+    let n = 0
+    this.total[0]! += value
+    for (const f of stack) {
+      const id = this.nameId(f)
+      const ch = this.children[n]!
+      const last = ch[ch.length - 1]
+      if (last !== undefined && this.name[last] === id) n = last
+      else {
+        this.childIndex[n]!.delete(id) // a later same-named sibling is a new node
+        n = this.child(n, id)
+      }
+      this.total[n]! += value
+    }
+    this.self[n]! += value
+  }
+
   /** Adds `value` to a stack of name ids (from `nameId`), root first. */
   addIds(stack: ArrayLike<number>, value: number): void {
     let n = 0

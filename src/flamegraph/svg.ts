@@ -1,0 +1,140 @@
+import type { FlameGraph, FlameGraphDiff } from '../model/flamegraph.ts'
+import { KilnError } from '../model/errors.ts'
+import { background, diffColor, frameColor, type Palette, type Rgb } from './palette.ts'
+import { SVG_SCRIPT } from './svg-script.ts'
+import { fitText, layoutFrames, type LayoutOptions } from './svg-layout.ts'
+
+/** flamegraph.pl's options, as renderSvg takes them. */
+export interface SvgOptions extends Omit<LayoutOptions, 'subtitle'> {
+  title?: string
+  subtitle?: string
+  fontType?: string
+  fontWidth?: number
+  /** What a count is ("samples"). */
+  countName?: string
+  /** The label before a frame's details ("Function:"). */
+  nameType?: string
+  colors?: Palette
+  /** yellow, blue, green, grey or #rrggbb. */
+  bgColors?: string
+  /** Colour by a hash of the name weighted to its start (similar names look alike). */
+  hash?: boolean
+  /** A consistent palette, read and extended (`--cp`): name → colour. */
+  paletteMap?: Map<string, Rgb>
+  /** Swap red and blue in a differential graph. */
+  negate?: boolean
+  /** A flame chart: the title says so (the layout is the caller's input order). */
+  flamechart?: boolean
+  /** Put into the SVG as a comment. */
+  notes?: string
+  /** Multiply displayed counts and percentages' counts by this. */
+  factor?: number
+}
+
+const esc = (s: string): string =>
+  // XML 1.0 forbids most control characters even as references; show them as '?'.
+  s.replace(/[&<>"]|[\x00-\x08\x0b\x0c\x0e-\x1f]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '?'))
+
+/** "1234567" → "1,234,567" (the integer part only). */
+const commas = (n: number): string => {
+  const s = Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)))
+  const [i, f] = s.split('.') as [string, string | undefined]
+  return i.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (f ? '.' + f : '')
+}
+
+const px = (n: number): string => String(Math.round(n * 100) / 100)
+
+/**
+ * An interactive SVG flame graph (flamegraph.pl's look: frames with titles "name (N samples,
+ * P%)", click to zoom, Ctrl-F search) drawn from Kiln's flame graph levels. A `FlameGraphDiff`
+ * draws a differential graph: widths from the second ("after") profile, red where it grew and
+ * blue where it shrank.
+ */
+export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions = {}): string {
+  const o = options
+  if (o.notes !== undefined && /[<>]|--/.test(o.notes)) throw new KilnError('KILN_USAGE', "--notes may not contain '<', '>' or '--' (it goes into an SVG comment)")
+  const fontSize = o.fontSize ?? 12
+  const fontWidth = o.fontWidth ?? 0.59
+  const fontType = o.fontType ?? 'Verdana'
+  const countName = o.countName ?? 'samples'
+  const palette = o.colors ?? 'hot'
+  const factor = o.factor ?? 1
+  const L = layoutFrames(fg, { ...o, fontSize, subtitle: o.subtitle !== undefined && o.subtitle !== '' })
+  const title = o.title ?? (o.inverted ? 'Icicle Graph' : o.flamechart ? 'Flame Chart' : 'Flame Graph')
+  const [bg1, bg2] = background(palette, o.bgColors)
+  const maxDelta = L.frames.reduce((m, f) => Math.max(m, Math.abs(f.delta ?? 0)), 0)
+  const colorOf = (name: string, delta: number | undefined): Rgb => {
+    if (delta !== undefined) return diffColor(delta, maxDelta, !!o.negate)
+    if (!o.paletteMap) return frameColor(palette, name, o.hash)
+    let c = o.paletteMap.get(name)
+    if (!c) o.paletteMap.set(name, (c = frameColor(palette, name, o.hash)))
+    return c
+  }
+  const W = L.width
+  const H = L.height
+  const out: string[] = []
+  out.push(
+    '<?xml version="1.0" standalone="no"?>\n',
+    '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n',
+    `<svg version="1.1" width="${W}" height="${H}" onload="init(evt)" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"`,
+    ` data-fontsize="${fontSize}" data-fontwidth="${fontWidth}" data-xpad="${L.xpad}" data-nametype="${esc(o.nameType ?? 'Function:')}">\n`,
+    '<!-- Flame graph drawn by Kiln (kiln flamegraph); the layout and interaction follow Brendan Gregg\'s flamegraph.pl. -->\n',
+  )
+  if (o.notes !== undefined) out.push(`<!-- NOTES: ${o.notes} -->\n`)
+  out.push(
+    '<defs>\n',
+    `\t<linearGradient id="background" y1="0" y2="1" x1="0" x2="0"><stop stop-color="${esc(bg1)}" offset="5%"/><stop stop-color="${esc(bg2)}" offset="95%"/></linearGradient>\n`,
+    '</defs>\n',
+    '<style type="text/css">\n',
+    `\ttext { font-family: ${esc(fontType)}; font-size: ${fontSize}px; fill: rgb(0,0,0); }\n`,
+    `\t#title { text-anchor: middle; font-size: ${fontSize + 5}px; }\n`,
+    '\t#subtitle { text-anchor: middle; fill: rgb(160,160,160); }\n',
+    '\t#search, #ignorecase { opacity: 0.1; cursor: pointer; }\n',
+    '\t#search:hover, #search.show, #ignorecase:hover, #ignorecase.show { opacity: 1; }\n',
+    '\t#unzoom { cursor: pointer; }\n',
+    '\t#frames > *:hover { stroke: black; stroke-width: 0.5; cursor: pointer; }\n',
+    '\t.hide { display: none; }\n',
+    '\t.parent { opacity: 0.5; }\n',
+    '</style>\n',
+    `<script type="text/ecmascript"><![CDATA[${SVG_SCRIPT}]]></script>\n`,
+    `<rect x="0" y="0" width="${W}" height="${H}" fill="url(#background)"/>\n`,
+    `<text id="title" x="${W / 2}" y="${fontSize * 2}">${esc(title)}</text>\n`,
+  )
+  if (o.subtitle) out.push(`<text id="subtitle" x="${W / 2}" y="${fontSize * 4}">${esc(o.subtitle)}</text>\n`)
+  out.push(
+    `<text id="details" x="${L.xpad}" y="${H - L.ypadBottom / 2}"> </text>\n`,
+    `<text id="unzoom" class="hide" x="${L.xpad}" y="${fontSize * 2}">Reset Zoom</text>\n`,
+    `<text id="search" x="${W - L.xpad - 100}" y="${fontSize * 2}">Search</text>\n`,
+    `<text id="ignorecase" x="${W - L.xpad - 16}" y="${fontSize * 2}">ic</text>\n`,
+    `<text id="matched" class="hide" x="${W - L.xpad - 100}" y="${H - L.ypadBottom / 2}"> </text>\n`,
+    '<g id="frames">\n',
+  )
+  const shown = L.total * factor
+  for (const f of L.frames) {
+    const samples = f.value * factor
+    const pct = shown > 0 ? ((100 * samples) / shown).toFixed(2) : '0.00'
+    let info = `${f.name} (${commas(samples)} ${countName}, ${pct}%`
+    if (f.delta !== undefined) {
+      const d = shown > 0 ? ((100 * f.delta * factor) / shown).toFixed(2) : '0.00'
+      info += `; ${f.delta > 0 ? '+' : ''}${d}%`
+    }
+    info += ')'
+    const [r, g, b] = colorOf(f.name, f.delta)
+    out.push(
+      `<g data-d="${f.depth}" data-name="${esc(f.name)}"><title>${esc(info)}</title>`,
+      `<rect x="${px(f.x)}" y="${px(f.y)}" width="${px(f.w)}" height="${px(f.h)}" data-x="${px(f.x)}" data-w="${px(f.w)}" fill="rgb(${r},${g},${b})" rx="2" ry="2"/>`,
+      `<text x="${px(f.x + 3)}" y="${px(f.y + f.h / 2 + fontSize / 3)}">${esc(fitText(f.name, f.w, fontSize, fontWidth))}</text></g>\n`,
+    )
+  }
+  out.push('</g>\n</svg>\n')
+  return out.join('')
+}
+
+/** The SVG flamegraph.pl draws for empty input: a message instead of frames. */
+export function emptySvg(message: string, width = 1200): string {
+  return (
+    '<?xml version="1.0" standalone="no"?>\n' +
+    `<svg version="1.1" width="${width}" height="60" viewBox="0 0 ${width} 60" xmlns="http://www.w3.org/2000/svg">\n` +
+    `<text x="${width / 2}" y="36" text-anchor="middle" font-family="Verdana" font-size="17">${esc(message)}</text>\n</svg>\n`
+  )
+}
