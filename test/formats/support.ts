@@ -140,7 +140,7 @@ export function viaGo(bytes: Uint8Array): GoRaw {
   }
   const locs = new Map<number, { address: number; mapping: number; names: string[] }>()
   const files = new Map<number, string>()
-  let last: { names: string[] } | undefined
+  let last: { address: number; mapping: number; names: string[] } | undefined
   for (; i < lines.length; i++) {
     const line = lines[i]!
     const loc = /^\s*(\d+): (0x[0-9a-f]+) (?:M=(\d+) )?(?:\[F\] )?(.*)$/.exec(line)
@@ -152,7 +152,7 @@ export function viaGo(bytes: Uint8Array): GoRaw {
     if (map) files.set(Number(map[1]), map[2]!)
     else if (loc) {
       last = { address: parseInt(loc[2]!, 16), mapping: Number(loc[3] ?? 0), names: loc[4]!.trim() ? [lineName(loc[4]!)] : [] }
-      locs.set(Number(loc[1]), last as { address: number; mapping: number; names: string[] })
+      locs.set(Number(loc[1]), last)
     } else if (last && /^ {13}\S/.test(line)) last.names.push(lineName(line.trim()))
     else last = undefined
   }
