@@ -10,6 +10,8 @@ export interface CommandModule {
 
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   server: { summary: 'run the Kiln server (ingest, store, query API, web UI)', load: () => import('./server.ts') },
+  ingest: { summary: 'send profile files (pprof, folded, perf script, speedscope) to a server', load: () => import('./ingest.ts') },
+  query: { summary: 'query merged profiles: top table, or export folded/pprof/speedscope/json', load: () => import('./query.ts') },
   collapse: { summary: 'perf script output → folded stacks (stackcollapse-perf.pl)', load: () => import('./collapse.ts') },
   flamegraph: { summary: 'folded stacks → interactive SVG flame graph (flamegraph.pl)', load: () => import('./flamegraph.ts') },
 }
