@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { openClient, type StoreOptions } from './client.ts'
-import { schemaStatements } from './schema.ts'
+import { schemaStatements, retentionStatements } from './schema.ts'
 import { Writer } from './writer.ts'
 import { Reader } from './reader.ts'
 import { KilnError } from '../model/errors.ts'
@@ -26,6 +26,8 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; fl
   const { client, kind } = await openClient(opts)
   try {
     for (const q of schemaStatements(db, opts.retentionDays)) await client.command({ query: q })
+    // REMOVE TTL fails on a table without one; that is the state wanted.
+    for (const q of retentionStatements(db, opts.retentionDays)) await client.command({ query: q }).catch(() => {})
   } catch (e) {
     await client.close().catch(() => {})
     throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)

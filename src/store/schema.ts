@@ -72,3 +72,21 @@ export function schemaStatements(db: string, retentionDays: number): string[] {
 }
 
 export const tables = ['series', 'profiles', 'samples', 'stacks', 'functions'] as const
+
+const ttlColumn: Record<(typeof tables)[number], [string, number]> = {
+  series: ['last_seen', 0],
+  profiles: ['time', 0],
+  samples: ['time', 0],
+  stacks: ['last_seen', 1],
+  functions: ['last_seen', 1],
+}
+
+/** Statements that bring existing tables to the configured retention (a changed --retention). */
+export function retentionStatements(db: string, retentionDays: number): string[] {
+  return tables.map((t) => {
+    const [col, extra] = ttlColumn[t]
+    return retentionDays > 0
+      ? `ALTER TABLE ${db}.${t} MODIFY TTL toDateTime(${col}) + INTERVAL ${retentionDays + extra} DAY SETTINGS materialize_ttl_after_modify = 0`
+      : `ALTER TABLE ${db}.${t} REMOVE TTL`
+  })
+}

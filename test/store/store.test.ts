@@ -55,3 +55,11 @@ test('writes series, merges stacks in SQL and reads them back by selector and ti
   assert.equal(other.find((r) => r.name === 'work')!.self, 1000, 'tenants are apart')
   await store.close()
 })
+
+test('a changed retention is applied to existing tables', async () => {
+  const store = await openStore({ dataDir: dir, retentionDays: 9 })
+  const rs = await store.client.query({ query: "SELECT engine_full FROM system.tables WHERE database = 'kiln' AND name = 'samples'", format: 'JSONCompactEachRow' })
+  const [[engine]] = (await rs.json()) as [[string]]
+  assert.match(engine, /TTL toDateTime\(time\) \+ toIntervalDay\(9\)/)
+  await store.close()
+})
