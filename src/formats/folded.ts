@@ -5,6 +5,7 @@
  * follows the last space.
  */
 import { KilnError } from '../model/errors.ts'
+import { sniffText } from './sniff.ts'
 import { ProfileBuilder, defaultLimits, defaultTypeIndex, toFolded, type Limits, type Profile, type ValueType } from '../model/profile.ts'
 
 export interface FoldedOptions {
@@ -16,16 +17,6 @@ export interface FoldedOptions {
 const samplesCount: ValueType = { type: 'samples', unit: 'count' }
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 const COUNT_RE = /^\d+(\.\d+)?$/
-
-/** True when the bytes look like text: no NUL or other control bytes in the first 4 KiB. */
-export function sniffText(bytes: Uint8Array): boolean {
-  const n = Math.min(bytes.length, 4096)
-  for (let i = 0; i < n; i++) {
-    const c = bytes[i]!
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false
-  }
-  return true
-}
 
 /** Decodes folded stacks `a;b;c 100`; null when the bytes are not text. */
 export function decodeFolded(bytes: Uint8Array, opts: FoldedOptions = {}): Profile | null {

@@ -10,6 +10,7 @@ import { ProfileBuilder, defaultLimits, type Limits, type Profile } from '../mod
 import { ProtoError, ProtoReader, ProtoWriter, WIRE_LEN, WIRE_VARINT } from './proto.ts'
 import { gzip, maybeGunzip, type GunzipOptions } from './gzip.ts'
 import { frameBudget } from './budget.ts'
+import { sniffText } from './sniff.ts'
 
 export interface DecodeOptions extends GunzipOptions {
   limits?: Limits
@@ -36,11 +37,13 @@ const PROFILE_FIELDS: ReadonlyArray<readonly [string, number] | undefined> = [
 ]
 
 /**
- * True when the bytes (already gunzipped) read as a pprof message: the first fields are pprof's
- * field numbers with their wire types. Text fails within a few bytes ('a' is field 12 with the
- * wrong wire type); a truncated pprof still passes, so that it is reported as a broken pprof.
+ * True when the bytes (already gunzipped) read as a pprof message: not text (a pprof's first
+ * bytes hold small varints, control characters as text) and the first fields are pprof's field
+ * numbers with their wire types. A truncated pprof still passes, so that it is reported as a
+ * broken pprof rather than as an unknown format.
  */
 export function sniffPprof(bytes: Uint8Array): boolean {
+  if (sniffText(bytes)) return false
   const r = new ProtoReader(bytes)
   let complete = 0
   try {

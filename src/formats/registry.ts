@@ -8,7 +8,8 @@ import type { Profile, ValueType } from '../model/profile.ts'
 import { maybeGunzip } from './gzip.ts'
 import { decodePprof, sniffPprof, type DecodeOptions } from './pprof.ts'
 import { decodeSpeedscope, sniffJsonObject } from './speedscope.ts'
-import { decodeFolded, decodeLines, sniffText } from './folded.ts'
+import { decodeFolded, decodeLines } from './folded.ts'
+import { sniffText } from './sniff.ts'
 
 export interface AnyOptions extends DecodeOptions {
   /** A format name (`pprof`, `folded`/`groups`, `lines`, `speedscope`) or a file name. */
@@ -27,7 +28,8 @@ export interface Format {
   decode(bytes: Uint8Array, opts?: AnyOptions): Profile | null
 }
 
-const sniffFolded = (b: Uint8Array): boolean => sniffText(b) && !sniffJsonObject(b) && !sniffPprof(b)
+// Text that is not a JSON object (sniffPprof is false for all text).
+const sniffFolded = (b: Uint8Array): boolean => sniffText(b) && !sniffJsonObject(b)
 
 export const formats = {
   pprof: {

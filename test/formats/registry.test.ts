@@ -29,6 +29,12 @@ test('content sniffs are disjoint: at most one format claims any input', () => {
   }
 })
 
+test('text that happens to parse as protobuf fields is still text', () => {
+  // 'H' is field 9 (time_nanos) as a varint and 'P' a one-byte value: a valid protobuf prefix.
+  assert.equal(sniffFormat(enc('HPHP')), 'folded')
+  assert.throws(() => decodeAny(enc('HPHP')), { code: 'KILN_BAD_FOLDED', message: /^line 1: expected a count/ })
+})
+
 test('detection by content agrees with detection by name', () => {
   let compared = 0
   for (const [name, bytes] of namedFiles()) {
