@@ -14,4 +14,5 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   query: { summary: 'query merged profiles: top table, or export folded/pprof/speedscope/json', load: () => import('./query.ts') },
   collapse: { summary: 'perf script output → folded stacks (stackcollapse-perf.pl)', load: () => import('./collapse.ts') },
   flamegraph: { summary: 'folded stacks → interactive SVG flame graph (flamegraph.pl)', load: () => import('./flamegraph.ts') },
+  'diff-folded': { summary: 'two folded profiles → stack before after lines (difffolded.pl)', load: () => import('./diff-folded.ts') },
 }
