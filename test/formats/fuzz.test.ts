@@ -57,6 +57,12 @@ function tally(outcomes: Record<string, number>, name: string, fn: () => unknown
   outcomes[r] = (outcomes[r] ?? 0) + 1
 }
 
+/** Both outcomes must occur (else the cases do not reach the decoder's depths); FUZZ_VERBOSE=1 prints them. */
+function report(outcomes: Record<string, number>, needOk: boolean): void {
+  if (process.env.FUZZ_VERBOSE) console.log(outcomes)
+  assert.ok(outcomes.error! > 0 && (!needOk || outcomes.ok! > 0), JSON.stringify(outcomes))
+}
+
 test(`pprof: ${CASES} mutated and truncated fixtures, raw and gzipped`, { timeout }, () => {
   const rnd = prng(SEED)
   const fixtures = pprofFixtures().filter((f) => !BROKEN_FIXTURES.has(f)).map((f) => [f, readFixture(f)] as const)
@@ -71,8 +77,21 @@ test(`pprof: ${CASES} mutated and truncated fixtures, raw and gzipped`, { timeou
     if (i % 7 === 0) tally(outcomes, `${where} gzipped`, () => decodePprof(gzip(m)))
     if (i % 11 === 0) tally(outcomes, `${where} truncated`, () => decodePprof(src.subarray(0, int(rnd, src.length))))
   }
-  if (process.env.FUZZ_VERBOSE) console.log(outcomes)
-  assert.ok(outcomes.ok! > 0 && outcomes.error! > 0, JSON.stringify(outcomes))
+  report(outcomes, true)
+})
+
+test(`decodeAny: ${CASES} random byte strings, with and without gzip and a hint`, { timeout }, () => {
+  const rnd = prng(SEED + 3)
+  const hints = [undefined, 'pprof', 'groups', 'lines', 'speedscope', 'x.pb.gz', 'README']
+  const outcomes: Record<string, number> = {}
+  for (let i = 0; i < CASES; i++) {
+    // Random bytes biased towards the first bytes of each format, so each decoder is reached.
+    const head = [[], [0x0a], [0x1f, 0x8b, 0x08, 0x00], [0x7b], [0x61, 0x3b]][int(rnd, 5)]!
+    const b = Uint8Array.from([...head, ...Array.from({ length: int(rnd, 200) }, () => int(rnd, 256))])
+    const nameHint = hints[int(rnd, hints.length)]
+    tally(outcomes, `seed ${SEED + 3} case ${i}`, () => decodeAny(i % 2 ? gzip(b) : b, nameHint ? { nameHint } : {}))
+  }
+  report(outcomes, false)
 })
 
 const alphabet = ['main', 'work', 'a b', 'ü', '日本', ';', ' ', '  ', '\t', '\r', '0', '12', '-', '.', '{', '"', '\\', 'x'.repeat(50)]
@@ -97,8 +116,7 @@ test(`folded and lines: ${CASES} generated texts, mutated`, { timeout }, () => {
     tally(outcomes, `${where} lines`, () => decodeLines(m))
     if (i % 3 === 0) tally(outcomes, `${where} decodeAny`, () => decodeAny(m))
   }
-  if (process.env.FUZZ_VERBOSE) console.log(outcomes)
-  assert.ok(outcomes.ok! > 0 && outcomes.error! > 0, JSON.stringify(outcomes))
+  report(outcomes, true)
 })
 
 /** A random speedscope file: Kiln's own sampled export, or an evented profile. */
@@ -156,6 +174,5 @@ test(`speedscope: ${CASES} generated files, mutated structurally and byte-wise`,
     tally(outcomes, where, () => decodeSpeedscope(m))
     if (i % 3 === 0) tally(outcomes, `${where} decodeAny`, () => decodeAny(m))
   }
-  if (process.env.FUZZ_VERBOSE) console.log(outcomes)
-  assert.ok(outcomes.ok! > 0 && outcomes.error! > 0, JSON.stringify(outcomes))
+  report(outcomes, true)
 })
