@@ -28,7 +28,7 @@ export interface ServerConfig {
   selfProfile: boolean
   /** Directory of the built web UI. */
   uiDir: string
-  /** Group-commit window for writes, ms. */
+  /** Extra wait (ms) before an idle writer flushes; 0: group commit without delay. */
   flushMs: number
 }
 
@@ -45,7 +45,7 @@ export const defaults: ServerConfig = {
   multitenancy: false,
   selfProfile: true,
   uiDir: new URL('../../ui/dist', import.meta.url).pathname,
-  flushMs: 25,
+  flushMs: 0,
 }
 
 type Raw = Record<string, unknown>

@@ -32,7 +32,7 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; fl
     await client.close().catch(() => {})
     throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)
   }
-  const writer = new Writer(client, db, { flushMs: opts.flushMs ?? 25, maxPendingRows: 200_000 })
+  const writer = new Writer(client, db, { flushMs: opts.flushMs ?? 0 })
   return {
     client,
     kind,

@@ -1,4 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client'
+import { Readable } from 'node:stream'
 import { KilnError } from '../model/errors.ts'
 import { hash64 } from '../model/hash.ts'
 import { getLabel, labelsHash, type Labels } from '../model/labels.ts'
@@ -19,8 +20,9 @@ export interface SeriesWrite {
 
 interface Pending {
   series: object[]
-  profiles: object[]
-  samples: object[]
+  /** TabSeparated lines: 4× cheaper to build and parse than JSON for the bulk tables. */
+  profiles: string[]
+  samples: string[]
   stacks: object[]
   functions: object[]
   /** Cache keys this batch writes; marked written when the insert succeeds. */
@@ -37,14 +39,15 @@ const REFRESH_MS = 3_600_000
 const CACHE_LIMIT = 2_000_000
 
 /**
- * Group commit: writes arriving within `flushMs` of each other go to ClickHouse as one insert per
- * table, and each caller's promise resolves only after that insert returned (fsynced): an
- * acknowledged ingest is durable. Fewer, larger inserts also keep MergeTree's part count low.
+ * Group commit: writes that arrive while an insert is running go to ClickHouse together as the
+ * next insert (one per table), and each caller's promise resolves only after its insert returned
+ * (fsynced): an acknowledged ingest is durable. An idle writer flushes at once; under load the
+ * batches grow by themselves, which also keeps MergeTree's part count low.
  */
 export class Writer {
   private pending = emptyPending()
-  private timer: NodeJS.Timeout | null = null
-  private flushing: Promise<void> = Promise.resolve()
+  private scheduled = false
+  private running: Promise<void> | null = null
   private readonly seen = new Map<string, number>() // tenant/stack or function key → last written ms
   private readonly seenSeries = new Map<string, number>()
   samplesWritten = 0
@@ -53,7 +56,8 @@ export class Writer {
   constructor(
     private readonly client: ClickHouseClient,
     private readonly db: string,
-    private readonly opts: { flushMs: number; maxPendingRows: number } = { flushMs: 25, maxPendingRows: 200_000 },
+    /** flushMs: extra wait before an idle writer flushes, to gather more (0: none). */
+    private readonly opts: { flushMs: number } = { flushMs: 0 },
   ) {}
 
   /** Queues the writes; resolves once they are durable. */
@@ -102,12 +106,12 @@ export class Writer {
         } else merged.set(stackId, prev + v)
         total += v
       }
-      for (const [stackId, value] of merged) p.samples.push({ tenant, profile_type: w.profileType, series_id: seriesId, time: w.timeMs, stack_id: stackId, value: Math.round(value) })
-      p.profiles.push({ tenant, profile_type: w.profileType, series_id: seriesId, time: w.timeMs, duration_ns: Math.max(0, Math.round(w.durationNs)), total: Math.round(total) })
+      const head = `${tsv(tenant)}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
+      for (const [stackId, value] of merged) p.samples.push(`${head}${stackId}\t${Math.round(value)}\n`)
+      p.profiles.push(`${head}${Math.max(0, Math.round(w.durationNs))}\t${Math.round(total)}\n`)
     }
     const done = new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }))
-    if (p.samples.length >= this.opts.maxPendingRows) this.flushSoon(0)
-    else this.flushSoon(this.opts.flushMs)
+    this.flushSoon()
     return done
   }
 
@@ -117,23 +121,32 @@ export class Writer {
     return t === undefined || (t >= 0 && t <= now - REFRESH_MS)
   }
 
-  private flushSoon(ms: number): void {
-    if (this.timer && ms > 0) return
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = setTimeout(() => {
-      this.timer = null
-      this.flushing = this.flushing.then(() => this.flush())
-    }, ms)
+  private flushSoon(): void {
+    if (this.scheduled || this.running) return
+    this.scheduled = true
+    const go = () => {
+      this.scheduled = false
+      this.running = this.loop()
+    }
+    if (this.opts.flushMs > 0) setTimeout(go, this.opts.flushMs)
+    else setImmediate(go)
   }
 
-  /** Writes everything pending now; resolves when done (used on shutdown). */
-  async drain(): Promise<void> {
-    if (this.timer) {
-      clearTimeout(this.timer)
-      this.timer = null
-      this.flushing = this.flushing.then(() => this.flush())
+  /** Flushes until nothing is pending; writes that arrive meanwhile join the next flush. */
+  private async loop(): Promise<void> {
+    try {
+      while (this.pending.waiters.length) await this.flush()
+    } finally {
+      this.running = null
     }
-    await this.flushing
+  }
+
+  /** Resolves once everything queued so far is written (used on shutdown). */
+  async drain(): Promise<void> {
+    while (this.scheduled || this.running) {
+      if (this.running) await this.running
+      else await new Promise((r) => setTimeout(r, Math.max(1, this.opts.flushMs)))
+    }
   }
 
   private async flush(): Promise<void> {
@@ -142,15 +155,20 @@ export class Writer {
     if (p.waiters.length === 0) return
     try {
       // Metadata first: a sample is never visible before its stack and series are.
-      const order: [string, object[]][] = [
+      const meta: [string, object[]][] = [
         ['functions', p.functions],
         ['stacks', p.stacks],
         ['series', p.series],
+      ]
+      for (const [table, rows] of meta) {
+        if (rows.length) await this.client.insert({ table: `${this.db}.${table}`, values: rows, format: 'JSONEachRow' })
+      }
+      const bulk: [string, string[]][] = [
         ['samples', p.samples],
         ['profiles', p.profiles],
       ]
-      for (const [table, rows] of order) {
-        if (rows.length) await this.client.insert({ table: `${this.db}.${table}`, values: rows, format: 'JSONEachRow' })
+      for (const [table, lines] of bulk) {
+        if (lines.length) await this.client.insert({ table: `${this.db}.${table}`, values: Readable.from([Buffer.from(lines.join(''))], { objectMode: false }), format: 'TabSeparated' })
       }
       const now = Date.now()
       for (const k of p.newKeys) this.seen.set(k, now)
@@ -173,4 +191,9 @@ export class Writer {
       for (const w of p.waiters) w.reject(err)
     }
   }
+}
+
+/** Escapes a string for ClickHouse's TabSeparated format. */
+function tsv(s: string): string {
+  return /[\\\t\n]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n') : s
 }
