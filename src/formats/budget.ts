@@ -6,7 +6,7 @@ import { KilnError } from '../model/errors.ts'
  * 1 MB body could otherwise expand to gigabytes of stacks while every single stack stays within
  * the depth limit. Real profiles stay well under 16 frames per input byte.
  */
-export function frameBudget(inputBytes: number): (frames: number, where: string) => void {
+export function frameBudget(inputBytes: number): (frames: number, where: { toString(): string }) => void {
   const max = (1 << 20) + 16 * inputBytes
   let used = 0
   return (frames, where) => {

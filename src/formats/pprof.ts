@@ -93,21 +93,43 @@ class Tables {
   readonly lineFunction: number[] = [] // function ids of all locations' lines, flat; a location owns [locLineStart[i], locLineStart[i+1])
 }
 
+/**
+ * Where the decoder is, kept as numbers and formatted only for an error message: building a
+ * "sample #12" string per sample took more than half of the decoding time.
+ */
+class Cursor {
+  field = 'the profile'
+  n = 0
+  byte = -1
+  set(field: string, n: number, byte: number): void {
+    this.field = field
+    this.n = n
+    this.byte = byte
+  }
+  toString(): string {
+    return this.n ? `${this.field} #${this.n}` : this.field
+  }
+  detail(): string {
+    return this.byte >= 0 ? `${this} (byte ${this.byte})` : `${this}`
+  }
+}
+type Where = { toString(): string }
+
 /** Decodes a pprof profile (raw or gzipped). Throws a located KILN_BAD_PPROF when it is broken. */
 export function decodePprof(input: Uint8Array, opts: DecodeOptions = {}): Profile {
   const bytes = maybeGunzip(input, opts)
   if (bytes.length === 0) throw new KilnError('KILN_BAD_PPROF', 'pprof is empty (0 bytes); send a profile with at least one sample type')
-  let where = 'the profile'
+  const at = new Cursor()
   try {
-    const t = readTables(bytes, (w) => (where = w))
-    return buildProfile(bytes, t, opts.limits ?? defaultLimits, (w) => (where = w))
+    const t = readTables(bytes, at)
+    return buildProfile(bytes, t, opts.limits ?? defaultLimits, at)
   } catch (e) {
-    if (e instanceof ProtoError) throw new KilnError('KILN_BAD_PPROF', `pprof is corrupt or truncated: ${e.message}, in ${where}`)
+    if (e instanceof ProtoError) throw new KilnError('KILN_BAD_PPROF', `pprof is corrupt or truncated: ${e.message}, in ${at.detail()}`)
     throw e
   }
 }
 
-function readTables(buf: Uint8Array, at: (where: string) => void): Tables {
+function readTables(buf: Uint8Array, at: Cursor): Tables {
   const t = new Tables()
   const counts = new Array<number>(PROFILE_FIELDS.length).fill(0)
   const r = new ProtoReader(buf)
@@ -121,7 +143,7 @@ function readTables(buf: Uint8Array, at: (where: string) => void): Tables {
       continue
     }
     const n = counts[field]!++
-    at(`${spec[0]} #${n + 1} (byte ${r.pos})`)
+    at.set(spec[0], n + 1, r.pos)
     if (wire !== spec[1] && !(field === 13 && wire === WIRE_VARINT)) throw new ProtoError(`field ${spec[0]} has wire type ${wire}, expected ${spec[1]}`)
     switch (field) {
       case 1:
@@ -227,12 +249,12 @@ function readLocation(r: ProtoReader, t: Tables): void {
   t.locations.set(id, index)
 }
 
-function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: (where: string) => void): Profile {
+function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: Cursor): Profile {
   const S = t.strings
-  at('the string table')
+  at.set('the string table', 0, -1)
   if (S.length === 0) throw new KilnError('KILN_BAD_PPROF', 'pprof has no string table; is this really a pprof profile?')
   if (S[0] !== '') throw new KilnError('KILN_BAD_PPROF', `pprof string table must start with the empty string, not ${JSON.stringify(S[0]!.slice(0, 40))}`)
-  const str = (i: number, where: string): string => {
+  const str = (i: number, where: Where): string => {
     const s = S[i]
     if (s === undefined) throw new KilnError('KILN_BAD_PPROF', `pprof ${where} refers to string ${i}, but the string table has ${S.length} entries`)
     return s
@@ -283,9 +305,10 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: (where: st
   const locIds: number[] = []
   const values: number[] = []
   const spend = frameBudget(buf.length)
+  const nTypes = sampleTypes.length
+  const labelAt: Where = { toString: () => `${at} label` }
   for (let si = 0; si < t.sampleRanges.length; si += 2) {
-    const where = `sample #${si / 2 + 1}`
-    at(`${where} (byte ${t.sampleRanges[si]})`)
+    at.set('sample', si / 2 + 1, t.sampleRanges[si]!)
     const r = new ProtoReader(buf, t.sampleRanges[si]!, t.sampleRanges[si + 1]!)
     locIds.length = 0
     values.length = 0
@@ -298,33 +321,36 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: (where: st
         while (!v.eof()) values.push(v.int64())
       } else if (k === 0x10) values.push(r.int64())
       else if (k === 0x1a) {
-        const label = readLabel(r.sub(), str, where)
+        const label = readLabel(r.sub(), str, labelAt)
         if (label) (labels ??= []).push(label)
       } else r.skip(k & 7)
     }
     const stack: number[] = []
     for (let i = locIds.length - 1; i >= 0; i--) {
       const li = t.locations.get(locIds[i]!)
-      if (li === undefined) throw new KilnError('KILN_BAD_PPROF', `pprof ${where} refers to location ${locIds[i]}, which is not in the profile`)
+      if (li === undefined) throw new KilnError('KILN_BAD_PPROF', `pprof ${at} refers to location ${locIds[i]}, which is not in the profile`)
       const f = framesOf(li)
       for (let j = 0; j < f.length; j++) stack.push(f[j]!)
       // Checked while growing: a few bytes of repeated location ids must not build a huge array.
       if (stack.length > limits.maxStackDepth) {
-        throw new KilnError('KILN_LIMIT', `${where}: stack is more than ${limits.maxStackDepth} frames deep; the limit is ${limits.maxStackDepth} (server option --max-stack-depth)`)
+        throw new KilnError('KILN_LIMIT', `${at}: stack is more than ${limits.maxStackDepth} frames deep; the limit is ${limits.maxStackDepth} (server option --max-stack-depth)`)
       }
     }
-    spend(stack.length, where)
-    b.add(stack, values.slice(), labels && sortLabels(labels), where)
+    spend(stack.length, at)
+    let valid = values.length === nTypes
+    for (let i = 0; i < values.length; i++) if (!(values[i]! >= 0)) valid = false
+    // The builder rejects invalid values; it gets the location only then, to say where.
+    b.add(stack, values.slice(), labels && sortLabels(labels), valid ? undefined : `${at}`)
   }
   return b.build()
 }
 
 /** Label { key = 1; str = 2; num = 3; num_unit = 4 }: string labels only, numeric ones are dropped. */
-function readLabel(r: ProtoReader, str: (i: number, where: string) => string, where: string): [string, string] | undefined {
+function readLabel(r: ProtoReader, str: (i: number, where: Where) => string, where: Where): [string, string] | undefined {
   const [, key = 0, value = 0] = readVarints(r, 2)
   if (value === 0) return undefined
-  const v = str(value, `${where} label`)
-  return v ? [str(key, `${where} label`), v] : undefined
+  const v = str(value, where)
+  return v ? [str(key, where), v] : undefined
 }
 
 /** Sorted by name, names unique (the last one wins), as `Labels` requires. */
