@@ -49,9 +49,10 @@ function decodeText(
   } catch {
     throw new KilnError('KILN_BAD_FOLDED', `${format} text is not valid UTF-8; send the stacks as UTF-8`)
   }
+  const limits = opts.limits ?? defaultLimits
   const b = new ProfileBuilder(
     { sampleTypes: [opts.sampleType ?? samplesCount], periodType: opts.sampleType ?? samplesCount, period: 0, timeMs: 0, durationNanos: 0 },
-    opts.limits ?? defaultLimits,
+    limits,
   )
   let n = 0
   for (let start = 0; start < text.length; ) {
@@ -63,7 +64,10 @@ function decodeText(
     if (line.trim() === '') continue
     const [stack, count] = split(line, n)
     if (stack === '') throw new KilnError('KILN_BAD_FOLDED', `line ${n}: the stack before the count is empty`)
-    b.add(stack.split(';').map((name) => b.fn(name)), [count], undefined, `line ${n}`)
+    const frames = stack.split(';').map((name) => b.fn(name))
+    // The builder says where only when it will reject the line: a string per line costs time.
+    const rejected = frames.length > limits.maxStackDepth || !Number.isFinite(count)
+    b.add(frames, [count], undefined, rejected ? `line ${n}` : undefined)
   }
   return b.build()
 }
