@@ -128,7 +128,7 @@ test('sandwich view shows callers above and callees below', { skip }, async () =
   await page.locator('[data-testid=sandwich-fn]').waitFor()
   assert.equal(await page.locator('[data-testid=sandwich-fn]').innerText(), 'db.Query')
   const sw = sandwich(await apiFlame(), 'db.Query')
-  const h = async (id: string) => (await page.locator(`[data-testid=${id}] canvas`).boundingBox())!.height
+  const h = async (id: string) => (await page.locator(`[data-testid=${id}] .flame-canvas`).boundingBox())!.height
   assert.equal(await h('callers'), levelCount(sw.callers) * 18)
   assert.equal(await h('callees'), levelCount(sw.callees) * 18)
   await shot('sandwich')

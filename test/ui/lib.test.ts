@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { packageOf, frameColor, diffColor, shareChange, rgbOf } from '../../ui/src/lib/color.ts'
-import { formatValue, formatPercent, formatChange, profileTypeLabel } from '../../ui/src/lib/format.ts'
+import { formatValue, formatPercent, formatChange, profileTypeLabel, timeText } from '../../ui/src/lib/format.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
 import { toSvg } from '../../ui/src/lib/paint.ts'
@@ -9,6 +9,8 @@ import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
 import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
 import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
+import { fillSeries, valueColor } from '../../ui/src/lib/series.ts'
+import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
 import { flameOf, diffOf, drawRects } from './helpers.ts'
 
@@ -183,4 +185,25 @@ test('a label explorer click adds a matcher to the selector', () => {
 test('internal labels and the chosen service are not offered for exploring or grouping', () => {
   assert.deepEqual(userLabels(['__name__', 'env', 'region', 'service_name'], 'shop'), ['env', 'region'])
   assert.deepEqual(userLabels(['env', 'service_name'], ''), ['env', 'service_name'])
+})
+
+test('timeline series get zeros where the store had no samples; times from drag-to-zoom read as ISO', () => {
+  assert.deepEqual(fillSeries([[20_000, 5], [50_000, 7]], 0, 60_000, 10_000), [
+    [0, 0],
+    [10_000, 0],
+    [20_000, 5],
+    [30_000, 0],
+    [40_000, 0],
+    [50_000, 7],
+  ])
+  assert.deepEqual(fillSeries([[25_000, 1]], 0, 30_000, 0), [[25_000, 1]], 'no step: points as sent')
+  assert.equal(timeText('1767261600000'), '2026-01-01T10:00Z')
+  assert.equal(timeText('1767261601000'), '2026-01-01T10:00:01Z')
+  assert.equal(timeText('now-1h'), 'now-1h')
+  assert.equal(parseTime(timeText('1767261600000')), 1767261600000, 'the shown text reads back as the same time')
+})
+
+test('a label value keeps its colour wherever it is listed', () => {
+  assert.equal(valueColor(['prod', 'staging'], 'staging'), valueColor(['staging', 'prod', 'prod'], 'staging'))
+  assert.notEqual(valueColor(['prod', 'staging'], 'prod'), valueColor(['prod', 'staging'], 'staging'))
 })

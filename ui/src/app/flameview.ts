@@ -37,15 +37,23 @@ export class FlameView {
   private vp: Viewport | null = null
   private rects: Rect[] = []
   private hover = -1
+  private tipNode = -1
   private zoomNode = 0
   private frame = 0
+  /** The blocks' fills, computed once per layout (not per hover repaint). */
+  private fills: string[] = []
+  /** A transparent canvas over the graph for the hover outline, so hovering never repaints the blocks. */
+  private readonly overlay: HTMLCanvasElement
+  private painted = false
   private readonly resize: ResizeObserver
 
   constructor(private readonly opts: FlameViewOptions) {
     this.canvas = h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas' })
     this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
-    this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.tip)
+    this.overlay = h('canvas', { class: 'flame-overlay' })
+    this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.overlay, this.tip)
     this.canvas.addEventListener('mousemove', (e) => this.onMove(e))
+    // The overlay lets events through to the canvas below (pointer-events: none in the CSS).
     this.canvas.addEventListener('mouseleave', () => this.setHover(-1, null))
     this.canvas.addEventListener('click', (e) => this.onClick(e))
     this.canvas.addEventListener('contextmenu', (e) => {
@@ -62,6 +70,7 @@ export class FlameView {
   /** Shows a flame graph (or the same one with other options). */
   set(s: FlameViewState): void {
     this.s = s
+    this.tipNode = -1
     const z = nodeByPath(s.flame, s.zoom)
     this.zoomNode = z > 0 ? z : 0
     this.relayout()
@@ -83,6 +92,9 @@ export class FlameView {
     const base = fullViewport(s.flame, width, { rowHeight: ROW, orientation: s.orientation, minWidth: 2 })
     this.vp = this.zoomNode > 0 ? zoomTo(s.flame, base, this.zoomNode) : base
     this.rects = layout(s.flame, this.vp)
+    const paint = { theme: s.theme, matches: s.matches }
+    this.fills = this.rects.map((r) => fillOf(s.flame, r, paint))
+    this.painted = false
     this.schedule()
   }
 
@@ -90,7 +102,7 @@ export class FlameView {
     if (!this.frame) this.frame = requestAnimationFrame(() => ((this.frame = 0), this.draw()))
   }
 
-  /** Paints the laid-out blocks; devicePixelRatio is read here, at draw time. */
+  /** Paints the laid-out blocks when the layout changed, and the hover outline; devicePixelRatio is read here, at draw time. */
   draw(): void {
     const s = this.s
     const vp = this.vp
@@ -100,40 +112,52 @@ export class FlameView {
     const pw = Math.round(vp.width * dpr)
     const ph = Math.round(cssH * dpr)
     if (this.canvas.width !== pw || this.canvas.height !== ph) {
-      this.canvas.width = pw
-      this.canvas.height = ph
-      this.canvas.style.width = `${vp.width}px`
-      this.canvas.style.height = `${cssH}px`
-    }
-    const ctx = this.canvas.getContext('2d')!
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
-    ctx.clearRect(0, 0, vp.width, cssH)
-    ctx.font = FONT
-    ctx.textBaseline = 'middle'
-    const charW = ctx.measureText('M').width
-    const paint = { theme: s.theme, matches: s.matches }
-    const zoomLevel = s.flame.level[this.zoomNode]!
-    for (const r of this.rects) {
-      ctx.fillStyle = fillOf(s.flame, r, paint)
-      // Ancestors of a zoomed frame are drawn faded: they are context, not part of the view.
-      ctx.globalAlpha = r.level < zoomLevel ? 0.55 : 1
-      ctx.fillRect(r.x, r.y, Math.max(r.w - 1, 0.5), ROW - 1)
-      if (r.count === 1 && r.w > 3 * charW) {
-        const label = labelFor(s.flame.names[s.flame.name[r.node]!]!, r.w, charW)
-        if (label) {
-          ctx.fillStyle = textFill[s.theme]
-          ctx.fillText(label, r.x + 3, r.y + ROW / 2)
-        }
+      for (const c of [this.canvas, this.overlay]) {
+        c.width = pw
+        c.height = ph
+        c.style.width = `${vp.width}px`
+        c.style.height = `${cssH}px`
       }
+      this.painted = false
     }
-    ctx.globalAlpha = 1
+    if (!this.painted) {
+      this.paintBlocks(this.canvas.getContext('2d')!, s, dpr, vp.width, cssH)
+      this.painted = true
+    }
+    const o = this.overlay.getContext('2d')!
+    o.setTransform(dpr, 0, 0, dpr, 0, 0)
+    o.clearRect(0, 0, vp.width, cssH)
     if (this.hover >= 0) {
       const r = this.rects.find((q) => q.node === this.hover && q.count === 1)
       if (r) {
-        ctx.strokeStyle = s.theme === 'light' ? '#000' : '#fff'
-        ctx.lineWidth = 1.5
-        ctx.strokeRect(r.x + 0.75, r.y + 0.75, Math.max(r.w - 2.5, 1), ROW - 2.5)
+        o.strokeStyle = s.theme === 'light' ? '#000' : '#fff'
+        o.lineWidth = 1.5
+        o.strokeRect(r.x + 0.75, r.y + 0.75, Math.max(r.w - 2.5, 1), ROW - 2.5)
       }
+    }
+  }
+
+  private paintBlocks(ctx: CanvasRenderingContext2D, s: FlameViewState, dpr: number, width: number, height: number): void {
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
+    ctx.clearRect(0, 0, width, height)
+    ctx.font = FONT
+    ctx.textBaseline = 'middle'
+    const charW = ctx.measureText('M').width
+    const zoomLevel = s.flame.level[this.zoomNode]!
+    const rects = this.rects
+    for (let k = 0; k < rects.length; k++) {
+      const r = rects[k]!
+      ctx.fillStyle = this.fills[k]!
+      // Ancestors of a zoomed frame are drawn faded: they are context, not part of the view.
+      ctx.globalAlpha = r.level < zoomLevel ? 0.55 : 1
+      ctx.fillRect(r.x, r.y, Math.max(r.w - 1, 0.5), ROW - 1)
+    }
+    ctx.globalAlpha = 1
+    ctx.fillStyle = textFill[s.theme]
+    for (const r of rects) {
+      if (r.count !== 1 || r.w < 3 * charW) continue
+      const label = labelFor(s.flame.names[s.flame.name[r.node]!]!, r.w, charW)
+      if (label) ctx.fillText(label, r.x + 3, r.y + ROW / 2)
     }
   }
 
@@ -154,9 +178,13 @@ export class FlameView {
     }
     if (i < 0 || !e || !this.s) {
       this.tip.hidden = true
+      this.tipNode = -1
       return
     }
-    this.tip.replaceChildren(...tooltipRows(this.s, i))
+    if (this.tipNode !== i) {
+      this.tip.replaceChildren(...tooltipRows(this.s, i))
+      this.tipNode = i
+    }
     this.tip.hidden = false
     const b = this.el.getBoundingClientRect()
     const x = e.clientX - b.left

@@ -1,10 +1,10 @@
 import type { Breakdown } from './api.ts'
 import { formatValue, formatPercent } from '../lib/format.ts'
-import { frameColor, type Theme } from '../lib/color.ts'
+import { valueColor } from '../lib/series.ts'
 import { h } from './dom.ts'
 
 /** The label explorer's body: the share of each value of one label as bars and a table; a click filters by the value. */
-export function labelBreakdown(b: Breakdown, unit: string, theme: Theme, onPick: (value: string) => void): HTMLElement {
+export function labelBreakdown(b: Breakdown, unit: string, onPick: (value: string) => void): HTMLElement {
   const values = [...b.values].sort((x, y) => y.total - x.total)
   const max = values[0]?.share ?? 1
   return h(
@@ -18,7 +18,7 @@ export function labelBreakdown(b: Breakdown, unit: string, theme: Theme, onPick:
           'div',
           { class: 'bar-row', onclick: () => onPick(v.value), title: `Filter by ${b.name}="${v.value}"` },
           h('span', { class: 'bar-label' }, v.value || '(none)'),
-          h('span', { class: 'bar-track' }, h('span', { class: 'bar', style: { width: `${(v.share / (max || 1)) * 100}%`, background: frameColor(v.value, theme) } })),
+          h('span', { class: 'bar-track' }, h('span', { class: 'bar', style: { width: `${(v.share / (max || 1)) * 100}%`, background: valueColor(values.map((x) => x.value), v.value) } })),
           h('span', { class: 'bar-share' }, formatPercent(v.share)),
         ),
       ),

@@ -1,5 +1,5 @@
 import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, userLabels } from '../lib/viewstate.ts'
-import { profileTypeLabel } from '../lib/format.ts'
+import { profileTypeLabel, timeText } from '../lib/format.ts'
 import type { Theme } from '../lib/color.ts'
 import { parseRange } from '../../../src/model/time.ts'
 import { ApiCache } from './cache.ts'
@@ -144,7 +144,7 @@ export class Shell {
         h('button', { onclick: (e: Event) => void navigator.clipboard?.writeText(firstProfileCommand).then(() => ((e.target as HTMLElement).textContent = 'Copied')) }, 'Copy command'),
         ' ',
         h('button', { onclick: () => this.refresh() }, 'Refresh'),
-        h('p', { class: 'muted' }, 'Then reload this page. Time range: ', `${this.state.from} → ${this.state.until}`, ' ', h('a', { href: '?from=now-7d' }, 'look at the last 7 days')),
+        h('p', { class: 'muted' }, 'Then reload this page. Time range: ', `${timeText(this.state.from)} → ${timeText(this.state.until)}`, ' ', h('a', { href: '?from=now-7d' }, 'look at the last 7 days')),
       ),
     )
   }
@@ -163,8 +163,8 @@ export class Shell {
     const s = this.state
     if (!this.changed('header', JSON.stringify([s.service, s.type, s.query, s.from, s.until, this.theme, this.services, this.types.length]))) return
     const preset = presets.some(([v]) => v === s.from) && s.until === 'now' ? s.from : ''
-    const from = h('input', { class: 'time', value: s.from, 'data-testid': 'from', title: 'From: now-1h, unix seconds/ms, or an ISO date' })
-    const until = h('input', { class: 'time', value: s.until, 'data-testid': 'until', title: 'Until' })
+    const from = h('input', { class: 'time', value: timeText(s.from), 'data-testid': 'from', title: 'From: now-1h, unix seconds/ms, or an ISO date' })
+    const until = h('input', { class: 'time', value: timeText(s.until), 'data-testid': 'until', title: 'Until' })
     const applyTime = () => this.go({ from: from.value.trim() || 'now-1h', until: until.value.trim() || 'now' })
     from.addEventListener('keydown', (e) => e.key === 'Enter' && applyTime())
     until.addEventListener('keydown', (e) => e.key === 'Enter' && applyTime())
@@ -219,7 +219,7 @@ export class Shell {
           h('span', { class: 'spacer' }),
           h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), userLabels(names, s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
         ),
-        timeline({ series: tl.series, from: r.from, until: r.until, unit: this.unit, theme: this.theme, groupBy: s.groupBy, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
+        timeline({ series: tl.series, step: tl.step, from: r.from, until: r.until, unit: this.unit, groupBy: s.groupBy, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
       )
     } catch (e) {
       this.keys.timeline = ''

@@ -1,6 +1,6 @@
 import type { Series } from './api.ts'
 import { formatValue } from '../lib/format.ts'
-import { frameColor, type Theme } from '../lib/color.ts'
+import { fillSeries, valueColor } from '../lib/series.ts'
 
 const NS = 'http://www.w3.org/2000/svg'
 const svg = (tag: string, attrs: Record<string, string | number>): SVGElement => {
@@ -19,7 +19,7 @@ const fmtTime = (ms: number, span: number) => {
  * The timeline: one line per series (one per label value with group-by), in UTC. Dragging
  * across it selects a new time range.
  */
-export function timeline(opts: { series: Series[]; from: number; until: number; unit: string; theme: Theme; onRange: (from: number, until: number) => void; groupBy: string }): HTMLElement {
+export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; onRange: (from: number, until: number) => void; groupBy: string }): HTMLElement {
   const W = 1000
   const H = 120
   const pad = { l: 56, r: 8, t: 8, b: 20 }
@@ -28,8 +28,9 @@ export function timeline(opts: { series: Series[]; from: number; until: number; 
   const el = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', class: 'timeline-svg', 'data-testid': 'timeline' }) as SVGSVGElement
   root.append(el)
   const span = opts.until - opts.from
+  const series = opts.series.map((s) => ({ labels: s.labels, points: fillSeries(s.points, opts.from, opts.until, opts.step * 1000) }))
   let max = 0
-  for (const s of opts.series) for (const [, v] of s.points) max = Math.max(max, v)
+  for (const s of series) for (const [, v] of s.points) max = Math.max(max, v)
   const X = (t: number) => pad.l + ((t - opts.from) / span) * (W - pad.l - pad.r)
   const Y = (v: number) => H - pad.b - (max ? (v / max) * (H - pad.t - pad.b) : 0)
   for (let k = 0; k <= 4; k++) {
@@ -44,9 +45,10 @@ export function timeline(opts: { series: Series[]; from: number; until: number; 
   el.append(maxLabel, svg('line', { x1: pad.l, x2: W - pad.r, y1: H - pad.b, y2: H - pad.b, class: 'base' }))
   const legend = document.createElement('div')
   legend.className = 'legend'
-  for (const s of opts.series) {
-    const name = opts.groupBy ? (s.labels[opts.groupBy] ?? '(none)') : 'all'
-    const color = opts.groupBy ? frameColor(name, opts.theme) : 'var(--accent)'
+  const names = series.map((s) => s.labels[opts.groupBy] ?? '')
+  for (const [k, s] of series.entries()) {
+    const name = names[k] || '(none)'
+    const color = opts.groupBy ? valueColor(names, names[k]!) : 'var(--accent)'
     const d = s.points.map(([t, v], k) => `${k ? 'L' : 'M'}${X(t).toFixed(1)},${Y(v).toFixed(1)}`).join('')
     if (!opts.groupBy && s.points.length) el.append(svg('path', { d: `${d}L${X(s.points.at(-1)![0]).toFixed(1)},${H - pad.b}L${X(s.points[0]![0]).toFixed(1)},${H - pad.b}Z`, class: 'area' }))
     el.append(svg('path', { d, fill: 'none', stroke: color, 'stroke-width': 1.5, 'vector-effect': 'non-scaling-stroke' }))

@@ -4,7 +4,7 @@ import { type Flame, toFlame, pathOf } from '../lib/flame.ts'
 import { search, widestNamed, type Matches } from '../lib/layout.ts'
 import { topRows, type Row } from '../lib/top.ts'
 import { sandwich } from '../lib/sandwich.ts'
-import { formatPercent } from '../lib/format.ts'
+import { formatPercent, timeText } from '../lib/format.ts'
 import type { ApiCache } from './cache.ts'
 import { apiUrl, type FlameResponse, type DiffResponse, type Breakdown } from './api.ts'
 import { FlameView } from './flameview.ts'
@@ -46,7 +46,7 @@ export async function renderContent(el: HTMLElement, c: Ctx): Promise<void> {
   try {
     if (s.view === 'diff') return await diffView(el, c)
     if (s.view === 'labels') return await labelsView(el, c)
-    const data = await c.cache.load<FlameResponse, Loaded>('flamegraph', { type: s.type, query: c.query, from: s.from, until: s.until }, loaded)
+    const data = await c.cache.load<FlameResponse, Loaded>('flamegraph', { type: s.type, query: c.query, from: s.from, until: s.until, maxNodes: s.maxNodes }, loaded)
     if (s.view === 'sandwich') return sandwichView(el, c, data)
     singleView(el, c, data, ['both', 'flame', 'table'].includes(s.view) ? s.view : 'both')
   } catch (e) {
@@ -180,19 +180,19 @@ function diffSides(c: Ctx) {
 async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const d = diffSides(c)
-  const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: d.lfrom, leftUntil: d.luntil, rightQuery: effectiveQuery(s.service, d.rq), rightFrom: d.rfrom, rightUntil: d.runtil }, loaded)
+  const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: d.lfrom, leftUntil: d.luntil, rightQuery: effectiveQuery(s.service, d.rq), rightFrom: d.rfrom, rightUntil: d.runtil, maxNodes: s.maxNodes }, loaded)
   const { m, bad } = matchesOf(data.flame, s.search)
   const fv = flameView(c, 'main', (p) => c.go({ zoom: p.join(';') }))
   const tv = tableView(c, (n) => focus(c, data.flame, n))
   fv.set({ flame: data.flame, unit: data.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
   if (c.changed('table', JSON.stringify(['diff', s.type, d, c.query]))) tv.set(data.rows, data.flame.rootTotal, data.unit)
   const side = (label: string, q: string, from: string, until: string, keys: ['lquery' | 'rquery', 'lfrom' | 'rfrom', 'luntil' | 'runtil']) => {
-    const f = h('input', { class: 'time', value: from, 'data-testid': `${keys[1]}` })
-    const u = h('input', { class: 'time', value: until, 'data-testid': `${keys[2]}` })
+    const f = h('input', { class: 'time', value: timeText(from), 'data-testid': `${keys[1]}` })
+    const u = h('input', { class: 'time', value: timeText(until), 'data-testid': `${keys[2]}` })
     const apply = () => c.go({ [keys[1]]: f.value.trim(), [keys[2]]: u.value.trim() })
     f.addEventListener('keydown', (e) => e.key === 'Enter' && apply())
     u.addEventListener('keydown', (e) => e.key === 'Enter' && apply())
-    return h('div', { class: `diff-side ${keys[0]}` }, h('b', null, label), selectorEditor({ value: q, suggest: c.suggest, onApply: (v) => c.go({ [keys[0]]: v }), testid: keys[0] }), f, h('span', { class: 'muted' }, '→'), u, h('span', { class: 'muted small' }, rangeText(from, until)))
+    return h('div', { class: `diff-side ${keys[0]}` }, h('b', null, label), selectorEditor({ value: q, suggest: c.suggest, onApply: (v) => c.go({ [keys[0]]: v }), testid: keys[0] }), f, h('span', { class: 'muted' }, '→'), u, h('span', { class: 'muted small' }, 'UTC'))
   }
   const bar = toolbar(c, m, bad, [h('span', { class: 'legend-diff' }, h('i', { class: 'less' }), 'less', h('i', { class: 'same' }), 'same', h('i', { class: 'more' }), 'more (share of total)')])
   const key = JSON.stringify(['diff', s.type, d, c.query, c.theme])
@@ -206,11 +206,6 @@ async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
   } else el.querySelector('.toolbar')!.replaceWith(bar)
 }
 
-function rangeText(from: string, until: string): string {
-  const iso = (t: string) => (/^\d{12,14}$/.test(t) ? new Date(Number(t)).toISOString().slice(0, 19).replace('T', ' ') : t)
-  return `${iso(from)} → ${iso(until)} UTC`
-}
-
 async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const names = userLabels(await c.suggest.names(), s.service)
@@ -220,5 +215,5 @@ async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
   if (!label) return mount(el, h('div', { class: 'empty' }, 'These profiles have no labels besides the service.'))
   const b = await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: s.from, until: s.until })
   const pick = (v: string) => c.go({ query: withMatcher(s.query, label, v), view: 'both', zoom: '' })
-  mount(el, h('div', { class: 'toolbar' }, h('label', null, 'Label ', picker), h('span', { class: 'muted small' }, 'Share of the total per value — click a value to filter by it')), labelBreakdown(b, c.unit, c.theme, pick))
+  mount(el, h('div', { class: 'toolbar' }, h('label', null, 'Label ', picker), h('span', { class: 'muted small' }, 'Share of the total per value — click a value to filter by it')), labelBreakdown(b, c.unit, pick))
 }

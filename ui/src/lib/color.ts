@@ -31,9 +31,21 @@ function fnv(s: string): number {
 
 export type Theme = 'light' | 'dark'
 
+const memo: Record<Theme, Map<string, string>> = { light: new Map(), dark: new Map() }
+
 /** The fill of a frame coloured by package: same package, same colour. */
 export function frameColor(name: string, theme: Theme): string {
-  const h = fnv(packageOf(name))
+  let c = memo[theme].get(name)
+  if (c === undefined) {
+    // Bounded: a 100,000-function profile must not keep every name alive forever.
+    if (memo[theme].size > 200_000) memo[theme].clear()
+    memo[theme].set(name, (c = packageColor(packageOf(name), theme)))
+  }
+  return c
+}
+
+function packageColor(pkg: string, theme: Theme): string {
+  const h = fnv(pkg)
   // Warm-to-cool hues over the whole wheel, with lightness varied a little per package so that
   // neighbouring packages with close hues still differ.
   const hue = h % 360

@@ -31,6 +31,8 @@ export interface ViewState {
   rquery: string
   rfrom: string
   runtil: string
+  /** Flame graph node budget sent to the API ("" = the server's default, 8192). */
+  maxNodes: string
 }
 
 export const defaultState: ViewState = {
@@ -52,6 +54,7 @@ export const defaultState: ViewState = {
   rquery: '',
   rfrom: '',
   runtil: '',
+  maxNodes: '',
 }
 
 const keys = Object.keys(defaultState) as (keyof ViewState)[]

@@ -1,0 +1,150 @@
+/**
+ * Frame time of Kiln's canvas flame graph on a 100,000-node profile in Chromium, against the same
+ * profile opened in speedscope (npm) in the same browser in the same run. Method: bench/README.md
+ * ("Web UI render").
+ */
+import { createServer } from 'node:http'
+import { readFileSync, existsSync, mkdirSync } from 'node:fs'
+import { join, extname, normalize } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import type { Page } from 'playwright-core'
+import { CallTree } from '../src/model/tree.ts'
+import { root, buildUi, startKiln, launchChromium, ingestFolded } from '../test/ui/kiln.ts'
+
+const NODES = 100_000
+const MOVES = 60
+const ZOOMS = 20
+
+/** A random call tree of NODES nodes (each new node under a uniformly chosen one: depth ~ln n), as folded stacks. */
+function profile(): { folded: string; nodes: number } {
+  let seed = 42
+  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  const parent: number[] = [-1]
+  const name: string[] = ['']
+  const kids: number[] = [0]
+  for (let n = 1; n < NODES; n++) {
+    const p = Math.floor(rnd() * n)
+    parent.push(p)
+    // Names unique among siblings (the k-th child of p), drawn from 400 packages so colours vary.
+    name.push(`p${(p * 7 + kids[p]!) % 400}.f${kids[p]!}_${p % 97}`)
+    kids[p]!++
+    kids.push(0)
+  }
+  const lines: string[] = []
+  const t = new CallTree()
+  for (let n = 1; n < NODES; n++) {
+    if (kids[n] !== 0) continue
+    const stack: string[] = []
+    for (let a = n; a > 0; a = parent[a]!) stack.push(name[a]!)
+    stack.reverse()
+    const v = 1 + Math.floor(rnd() * 20)
+    lines.push(`${stack.join(';')} ${v}`)
+    t.add(stack, v)
+  }
+  return { folded: lines.join('\n') + '\n', nodes: t.size - 1 }
+}
+
+const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.txt': 'text/plain' }
+
+/** Serves speedscope's release build and the profile from loopback. */
+async function serveSpeedscope(folded: string) {
+  const dir = join(root, 'node_modules/speedscope/dist/release')
+  const srv = createServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
+    if (path === '/profile.txt') return res.writeHead(200, { 'content-type': 'text/plain' }).end(folded)
+    const file = join(dir, path === '/' ? 'index.html' : path)
+    if (!file.startsWith(dir) || !existsSync(file)) return res.writeHead(404).end()
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file))
+  })
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, close: () => srv.close() }
+}
+
+/** Main-thread busy time (CDP Performance.TaskDuration, ms) of each action, each ending after two animation frames. */
+async function frameTimes(page: Page, actions: (() => Promise<void>)[]): Promise<number[]> {
+  const cdp = await page.context().newCDPSession(page)
+  await cdp.send('Performance.enable')
+  const busy = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'TaskDuration')!.value * 1000
+  const out: number[] = []
+  for (const act of actions) {
+    const t0 = await busy()
+    await act()
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+    out.push((await busy()) - t0)
+  }
+  return out
+}
+
+const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!
+const fmt = (xs: number[]) => `median ${q(xs, 0.5).toFixed(2)} ms, p95 ${q(xs, 0.95).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`
+
+async function hoverActions(page: Page, box: { x: number; y: number; width: number; height: number }) {
+  return Array.from({ length: MOVES }, (_, k) => async () => {
+    await page.mouse.move(box.x + ((k * 37) % 97) / 97 * box.width, box.y + Math.min(box.height - 2, 4 + ((k * 13) % 11) * 18))
+  })
+}
+
+const { folded, nodes } = profile()
+console.log(`profile: ${nodes} nodes, ${(folded.length / 1e6).toFixed(1)} MB of folded stacks`)
+buildUi()
+const kiln = await startKiln()
+const ss = await serveSpeedscope(folded)
+const browser = await launchChromium()
+try {
+  const now = Math.floor(Date.now() / 1000)
+  await ingestFolded(kiln.url, 'bench.cpu', folded, now - 120, now - 60)
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1 })
+
+  // Kiln: the flame graph view with every node (maxNodes above the node count).
+  const kp = await ctx.newPage()
+  await kp.goto(`${kiln.url}/?service=bench&view=flame&maxNodes=${NODES * 2}&from=now-1h`)
+  const canvas = kp.locator('[data-testid=flame-canvas]')
+  await canvas.waitFor({ timeout: 120_000 })
+  const fg = await (await fetch(`${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent('process_cpu:cpu:nanoseconds:cpu:nanoseconds')}&query=${encodeURIComponent('{service_name="bench"}')}&from=now-1h&maxNodes=${NODES * 2}`)).json()
+  console.log(`kiln flame graph: ${fg.flamegraph.levels.reduce((n: number, l: number[]) => n + l.length / 4, 0)} nodes in ${fg.flamegraph.levels.length} levels`)
+  const idle = await frameTimes(kp, Array.from({ length: 20 }, () => async () => {}))
+  console.log(`measurement floor (no action): ${fmt(idle)}`)
+  const kbox = (await canvas.boundingBox())!
+  const kHover = await frameTimes(kp, await hoverActions(kp, kbox))
+  const kZoom = await frameTimes(
+    kp,
+    Array.from({ length: ZOOMS }, (_, k) => async () => {
+      // Alternate: click a frame on the second row (zoom in), then the root (zoom back out).
+      await kp.mouse.click(kbox.x + (k % 2 ? 2 : ((k * 53) % 89) / 89 * kbox.width), kbox.y + (k % 2 ? 9 : 27))
+    }),
+  )
+
+  // speedscope: the same folded profile, Left Heavy view (its flame graph).
+  const sp = await ctx.newPage()
+  await sp.goto(`${ss.url}/index.html#profileURL=${encodeURIComponent(`${ss.url}/profile.txt`)}`)
+  await sp.waitForSelector('canvas', { timeout: 120_000 })
+  await sp.waitForTimeout(1000)
+  await sp.keyboard.press('2')
+  await sp.waitForTimeout(500)
+  const sbox = { x: 0, y: 60, width: 1280, height: 400 }
+  const sHover = await frameTimes(sp, await hoverActions(sp, sbox))
+  const sZoom = await frameTimes(
+    sp,
+    Array.from({ length: ZOOMS }, (_, k) => async () => {
+      // speedscope zooms with ctrl+wheel at the pointer; alternate in and out.
+      await sp.mouse.move(200 + ((k * 53) % 89) * 10, 150)
+      await sp.keyboard.down('Control')
+      await sp.mouse.wheel(0, k % 2 ? 300 : -300)
+      await sp.keyboard.up('Control')
+    }),
+  )
+
+  mkdirSync(join(root, 'bench/out'), { recursive: true })
+  await kp.screenshot({ path: join(root, 'bench/out/ui-render-kiln.png') })
+  await sp.screenshot({ path: join(root, 'bench/out/ui-render-speedscope.png') })
+  console.log(`kiln       hover: ${fmt(kHover)}`)
+  console.log(`speedscope hover: ${fmt(sHover)}`)
+  console.log(`kiln       zoom:  ${fmt(kZoom)}`)
+  console.log(`speedscope zoom:  ${fmt(sZoom)}`)
+  console.log(`ratio kiln/speedscope (median main-thread time per frame, lower is better): hover ${(q(kHover, 0.5) / q(sHover, 0.5)).toFixed(2)}, zoom ${(q(kZoom, 0.5) / q(sZoom, 0.5)).toFixed(2)}`)
+  console.log(`kiln frames over 16 ms: ${[...kHover, ...kZoom].filter((t) => t > 16).length} of ${kHover.length + kZoom.length}`)
+} finally {
+  await browser.close()
+  ss.close()
+  await kiln.stop()
+}
