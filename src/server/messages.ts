@@ -119,3 +119,10 @@ const RawProfileSeries = d('push.v1.RawProfileSeries', [
 ])
 export const PushRequest = d('push.v1.PushRequest', [{ no: 1, json: 'series', kind: 'message', repeated: true, msg: () => RawProfileSeries }])
 export const PushResponse = d('push.v1.PushResponse', [])
+
+export const GetProfileStatsRequest = d('types.v1.GetProfileStatsRequest', [])
+export const GetProfileStatsResponse = d('types.v1.GetProfileStatsResponse', [
+  { no: 1, json: 'dataIngested', kind: 'bool' },
+  { no: 2, json: 'oldestProfileTime', kind: 'int64' },
+  { no: 3, json: 'newestProfileTime', kind: 'int64' },
+])

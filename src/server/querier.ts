@@ -164,6 +164,15 @@ export function querierMethods(ctx: Context): Method[] {
       },
     },
     {
+      path: base + 'GetProfileStats',
+      input: M.GetProfileStatsRequest,
+      output: M.GetProfileStatsResponse,
+      async run(req) {
+        const s = await r.profileStats(req.tenant)
+        return { dataIngested: s.count > 0, oldestProfileTime: s.oldest, newestProfileTime: s.newest }
+      },
+    },
+    {
       path: base + 'Diff',
       input: M.DiffRequest,
       output: M.DiffResponse,

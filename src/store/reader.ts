@@ -170,6 +170,15 @@ export class Reader {
     return out
   }
 
+  /** Oldest and newest profile time of a tenant, ms (0 when there is none). */
+  async profileStats(tenant: string): Promise<{ count: number; oldest: number; newest: number }> {
+    const [row] = await this.rows<[string, string, string]>(
+      `SELECT count(), toUnixTimestamp64Milli(min(time)), toUnixTimestamp64Milli(max(time)) FROM ${this.db}.profiles WHERE tenant = ${sqlString(tenant)}`,
+    )
+    const n = Number(row?.[0] ?? 0)
+    return { count: n, oldest: n ? Number(row![1]) : 0, newest: n ? Number(row![2]) : 0 }
+  }
+
   /** Total per value of one label, largest first. */
   async breakdown(s: Selection, label: string): Promise<{ value: string; total: number }[]> {
     const r = await this.rows<[string, string]>(

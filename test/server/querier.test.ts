@@ -148,6 +148,14 @@ test('/pyroscope/render and /render-diff answer flamebearer JSON', async () => {
   assert.deepEqual(lv.json, [CPU])
 })
 
+test('GetProfileStats tells the Drilldown app that data was ingested, and when', async () => {
+  const r = await call(`${kiln.url}/querier.v1.QuerierService/GetProfileStats`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  assert.equal(r.status, 200, r.text)
+  assert.equal(r.json.dataIngested, true)
+  assert.equal(Number(r.json.oldestProfileTime), now - 300_000)
+  assert.equal(Number(r.json.newestProfileTime), now - 100_000)
+})
+
 test('Connect errors are JSON {code, message} with Connect codes', async () => {
   const r = await call(`${kiln.url}/querier.v1.QuerierService/SelectMergeStacktraces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ profileTypeID: CPU, labelSelector: '{a=', start: String(start), end: String(now) }) })
   assert.equal(r.status, 400)
