@@ -155,6 +155,7 @@ export class Writer {
     if (p.waiters.length === 0) return
     try {
       // Metadata first: a sample is never visible before its stack and series are.
+      const t0 = performance.now()
       const meta: [string, object[]][] = [
         ['functions', p.functions],
         ['stacks', p.stacks],
@@ -170,6 +171,7 @@ export class Writer {
       for (const [table, lines] of bulk) {
         if (lines.length) await this.client.insert({ table: `${this.db}.${table}`, values: Readable.from([Buffer.from(lines.join(''))], { objectMode: false }), format: 'TabSeparated' })
       }
+      if (process.env.KILN_DEBUG_WRITES) process.stderr.write(`flush: ${p.waiters.length} writes, ${p.samples.length} samples, ${p.stacks.length} stacks, ${p.functions.length} functions, ${p.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`)
       const now = Date.now()
       for (const k of p.newKeys) this.seen.set(k, now)
       for (const k of p.newSeries) this.seenSeries.set(k, now)
