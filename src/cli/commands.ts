@@ -15,4 +15,5 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   collapse: { summary: 'perf script output → folded stacks (stackcollapse-perf.pl)', load: () => import('./collapse.ts') },
   flamegraph: { summary: 'folded stacks → interactive SVG flame graph (flamegraph.pl)', load: () => import('./flamegraph.ts') },
   'diff-folded': { summary: 'two folded profiles → stack before after lines (difffolded.pl)', load: () => import('./diff-folded.ts') },
+  profile: { summary: 'profile one process with perf → SVG flame graph, folded stacks, or a server push', load: () => import('./profile.ts') },
 }

@@ -17,6 +17,8 @@ export interface CollapsePerfOptions {
   addrs?: boolean
   /** Keep samples of this event only (default: the first event seen). */
   eventFilter?: string
+  /** Count samples (1 each) instead of periods: what a profile pushed with a sample rate needs. */
+  countSamples?: boolean
 }
 
 // Perl's \s on byte strings is ASCII whitespace (with \v since 5.18); JS's \s also takes NBSP
@@ -48,6 +50,8 @@ const falsy = (s: string | undefined): boolean => s === undefined || s === '' ||
  */
 export class PerfCollapser {
   private readonly o: Required<Omit<CollapsePerfOptions, 'eventFilter'>>
+  /** Samples counted so far (of the kept event type). */
+  samples = 0
   private eventFilter: string
   private defaulted = false
   /** The event type that was dropped, once (for one warning). */
@@ -66,6 +70,7 @@ export class PerfCollapser {
       jit: all || !!options.jit,
       all,
       addrs: !!options.addrs,
+      countSamples: !!options.countSamples,
     }
     this.eventFilter = options.eventFilter ?? ''
   }
@@ -89,6 +94,7 @@ export class PerfCollapser {
     this.counts.set(key, prev === undefined ? perlAdd(0, this.period) : perlAdd(prev, this.period))
     this.stack = []
     this.pname = undefined
+    this.samples++
   }
 
   private header(line: string, m: RegExpExecArray): void {
@@ -113,7 +119,7 @@ export class PerfCollapser {
         return
       }
     }
-    this.period = falsy(period) ? 1 : perlNumber(period!)
+    this.period = falsy(period) || this.o.countSamples ? 1 : perlNumber(period!)
     const name = this.o.tid ? `${comm}-${pid}/${tid}` : this.o.pid ? `${comm}-${pid}` : comm
     this.pname = name.replaceAll(' ', '_')
   }
