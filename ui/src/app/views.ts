@@ -89,13 +89,21 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
   )
 }
 
+// The last search per graph: zooming must not search 100,000 frames again.
+const lastSearch = new WeakMap<Flame, { text: string; m: Matches | null; bad: boolean }>()
+
 function matchesOf(f: Flame, text: string): { m: Matches | null; bad: boolean } {
   if (!text) return { m: null, bad: false }
+  const last = lastSearch.get(f)
+  if (last && last.text === text) return last
+  let r: { text: string; m: Matches | null; bad: boolean }
   try {
-    return { m: search(f, new RegExp(text, 'i')), bad: false }
+    r = { text, m: search(f, new RegExp(text, 'i')), bad: false }
   } catch {
-    return { m: null, bad: true }
+    r = { text, m: null, bad: true }
   }
+  lastSearch.set(f, r)
+  return r
 }
 
 function flameView(c: Ctx, key: 'main' | 'callers' | 'callees', onZoom: (p: string[]) => void): FlameView {
@@ -126,12 +134,24 @@ function singleView(el: HTMLElement, c: Ctx, d: Loaded, view: 'both' | 'flame' |
   fv.set({ flame: d.flame, unit: d.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
   const focused = /^\^(.*)\$$/.exec(s.search)?.[1]?.replace(/\\(.)/g, '$1') ?? ''
   if (c.changed('table', JSON.stringify([s.type, c.query, s.from, s.until, focused, d.rows.length]))) tv.set(d.rows, d.flame.rootTotal, d.unit, focused)
-  const bar = toolbar(c, m, bad)
-  const layoutKey = JSON.stringify([view, s.type, c.query, s.from, s.until])
-  if (c.changed('content', layoutKey) || !el.querySelector('.toolbar')) {
-    const graph = h('div', { class: 'graph' }, fv.el)
-    mount(el, bar, h('div', { class: `panes ${view}` }, view !== 'flame' ? h('div', { class: 'pane table-pane' }, tv.el) : null, view !== 'table' ? h('div', { class: 'pane flame-pane' }, graph) : null))
-  } else el.querySelector('.toolbar')!.replaceWith(bar)
+  placeContent(el, c, JSON.stringify([view, s.type, c.query, s.from, s.until]), () => toolbar(c, m, bad), (bar) => [
+    bar,
+    h('div', { class: `panes ${view}` }, view !== 'flame' ? h('div', { class: 'pane table-pane' }, tv.el) : null, view !== 'table' ? h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el)) : null),
+  ])
+}
+
+/**
+ * Mounts a view's content when its data changed; otherwise only swaps the toolbar, and only when
+ * what it shows changed, so that zooming a big graph rebuilds no DOM.
+ */
+function placeContent(el: HTMLElement, c: Ctx, contentKey: string, bar: () => HTMLElement, content: (bar: HTMLElement) => HTMLElement[]): void {
+  const s = c.state
+  const barKey = JSON.stringify([s.search, s.orientation, !!s.zoom, c.theme])
+  const current = el.querySelector(':scope > .toolbar')
+  if (c.changed('content', contentKey) || !current) {
+    c.changed('toolbar', barKey)
+    mount(el, content(bar()))
+  } else if (c.changed('toolbar', barKey)) current.replaceWith(bar())
 }
 
 function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
@@ -194,16 +214,12 @@ async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
     u.addEventListener('keydown', (e) => e.key === 'Enter' && apply())
     return h('div', { class: `diff-side ${keys[0]}` }, h('b', null, label), selectorEditor({ value: q, suggest: c.suggest, onApply: (v) => c.go({ [keys[0]]: v }), testid: keys[0] }), f, h('span', { class: 'muted' }, '→'), u, h('span', { class: 'muted small' }, 'UTC'))
   }
-  const bar = toolbar(c, m, bad, [h('span', { class: 'legend-diff' }, h('i', { class: 'less' }), 'less', h('i', { class: 'same' }), 'same', h('i', { class: 'more' }), 'more (share of total)')])
-  const key = JSON.stringify(['diff', s.type, d, c.query, c.theme])
-  if (c.changed('content', key) || !el.querySelector('.toolbar')) {
-    mount(
-      el,
-      h('div', { class: 'diff-sides' }, side('Baseline', d.lq, d.lfrom, d.luntil, ['lquery', 'lfrom', 'luntil']), side('Comparison', d.rq, d.rfrom, d.runtil, ['rquery', 'rfrom', 'runtil'])),
-      bar,
-      h('div', { class: 'panes both' }, h('div', { class: 'pane table-pane' }, tv.el), h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el))),
-    )
-  } else el.querySelector('.toolbar')!.replaceWith(bar)
+  const legend = () => h('span', { class: 'legend-diff' }, h('i', { class: 'less' }), 'less', h('i', { class: 'same' }), 'same', h('i', { class: 'more' }), 'more (share of total)')
+  placeContent(el, c, JSON.stringify(['diff', s.type, d, c.query, c.theme]), () => toolbar(c, m, bad, [legend()]), (bar) => [
+    h('div', { class: 'diff-sides' }, side('Baseline', d.lq, d.lfrom, d.luntil, ['lquery', 'lfrom', 'luntil']), side('Comparison', d.rq, d.rfrom, d.runtil, ['rquery', 'rfrom', 'runtil'])),
+    bar,
+    h('div', { class: 'panes both' }, h('div', { class: 'pane table-pane' }, tv.el), h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el))),
+  ])
 }
 
 async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
