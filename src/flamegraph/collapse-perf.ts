@@ -1,5 +1,6 @@
 import { perlAdd, perlFormat, perlNumber, type PerlNum } from './perl-number.ts'
 import { cmp } from '../model/tree.ts'
+import { LineSplitter } from './lines.ts'
 
 /** The options of stackcollapse-perf.pl that `kiln collapse perf` offers. */
 export interface CollapsePerfOptions {
@@ -169,11 +170,8 @@ export class PerfCollapser {
 /** Collapses a whole `perf script` text (latin1) into folded stacks. */
 export function collapsePerf(text: string, options: CollapsePerfOptions = {}): string {
   const c = new PerfCollapser(options)
-  let start = 0
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
-    c.line(text.slice(start, i))
-    start = i + 1
-  }
-  if (start < text.length) c.line(text.slice(start))
+  const lines = new LineSplitter((l) => c.line(l))
+  lines.push(text)
+  lines.end()
   return c.folded()
 }

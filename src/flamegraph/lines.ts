@@ -11,17 +11,9 @@ import { KilnError } from '../model/errors.ts'
 export async function forEachLine(file: string | undefined, onLine: (line: string) => void): Promise<void> {
   const stream: Readable = !file || file === '-' ? process.stdin : createReadStream(file)
   stream.setEncoding('latin1')
-  let rest = ''
+  const lines = new LineSplitter(onLine)
   try {
-    for await (const chunk of stream as AsyncIterable<string>) {
-      let start = 0
-      const text = rest ? rest + chunk : chunk
-      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
-        onLine(text.slice(start, i))
-        start = i + 1
-      }
-      rest = text.slice(start)
-    }
+    for await (const chunk of stream as AsyncIterable<string>) lines.push(chunk)
   } catch (e) {
     if (isKilnErrorLike(e)) throw e
     const err = e as NodeJS.ErrnoException
@@ -29,7 +21,34 @@ export async function forEachLine(file: string | undefined, onLine: (line: strin
     if (err.code === 'EISDIR') throw new KilnError('KILN_USAGE', `${file}: is a directory; give a file or '-' for stdin`)
     throw new KilnError('KILN_BAD_REQUEST', `${file ?? 'stdin'}: cannot read: ${err.message}`)
   }
-  if (rest) onLine(rest)
+  lines.end()
+}
+
+/** Splits text that arrives in chunks into lines on "\n"; `end()` passes a last unterminated line. */
+export class LineSplitter {
+  private rest = ''
+  /** The last complete line passed on ('' when the text ended with a blank line). */
+  last = ''
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: string): void {
+    const text = this.rest ? this.rest + chunk : chunk
+    let start = 0
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
+      this.last = text.slice(start, i)
+      this.onLine(this.last)
+      start = i + 1
+    }
+    this.rest = text.slice(start)
+  }
+
+  /** Passes on what is left after the last "\n"; returns whether there was any. */
+  end(): boolean {
+    const partial = this.rest !== ''
+    if (partial) this.onLine(this.rest)
+    this.rest = ''
+    return partial
+  }
 }
 
 const isKilnErrorLike = (e: unknown): boolean => e instanceof KilnError

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs'
 import { KilnError } from '../model/errors.ts'
 import { PerfCollapser } from './collapse-perf.ts'
+import { LineSplitter } from './lines.ts'
 
 /** What to record: one running process for a while, or a command until it exits. */
 export interface RecordOptions {
@@ -140,19 +141,9 @@ export function collapsePerfData(dataFile: string, options: { expectedSamples?: 
   return new Promise((resolve, reject) => {
     const child = spawn('perf', ['script', '-i', dataFile], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
-    let rest = ''
-    let last = ''
+    const lines = new LineSplitter((l) => c.line(l))
     child.stdout.setEncoding('latin1')
-    child.stdout.on('data', (chunk: string) => {
-      const text = rest + chunk
-      let start = 0
-      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', start)) {
-        last = text.slice(start, i)
-        c.line(last)
-        start = i + 1
-      }
-      rest = text.slice(start)
-    })
+    child.stdout.on('data', (chunk: string) => lines.push(chunk))
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (t: string) => (stderr += t))
     child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf)') : e))
@@ -160,7 +151,7 @@ export function collapsePerfData(dataFile: string, options: { expectedSamples?: 
       const said = stderr.trim().split('\n').slice(-2).join(' / ')
       if (code !== 0) return reject(new KilnError('KILN_BAD_FORMAT', `perf script failed on ${dataFile} (exit ${code}): ${said}`))
       if (/failed to process|truncated|Invalid argument/i.test(stderr)) return reject(new KilnError('KILN_BAD_FORMAT', `perf output is truncated (${said}); record again`))
-      if (rest !== '' || (c.samples > 0 && last !== '')) return reject(new KilnError('KILN_BAD_FORMAT', 'perf output is truncated: the last sample does not end with a blank line; record again'))
+      if (lines.end() || (c.samples > 0 && lines.last !== '')) return reject(new KilnError('KILN_BAD_FORMAT', 'perf output is truncated: the last sample does not end with a blank line; record again'))
       if (options.expectedSamples !== undefined && c.samples < options.expectedSamples) {
         return reject(new KilnError('KILN_BAD_FORMAT', `perf output is truncated: perf record wrote ${options.expectedSamples} samples, perf script gave ${c.samples}; record again`))
       }
