@@ -9,6 +9,7 @@ export interface CommandModule {
 }
 
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  run: { summary: 'Run a k6 load-test script', load: () => import('./run.ts') },
   server: { summary: 'run the Kiln server (ingest, store, query API, web UI)', load: () => import('./server.ts') },
   ingest: { summary: 'send profile files (pprof, folded, perf script, speedscope) to a server', load: () => import('./ingest.ts') },
   query: { summary: 'query merged profiles: top table, or export folded/pprof/speedscope/json', load: () => import('./query.ts') },

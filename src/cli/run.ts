@@ -1,0 +1,146 @@
+/** `kiln run`: runs a k6 script unchanged, with k6's flags, summary and exit codes. */
+import { readFileSync } from 'node:fs'
+import { parseCommand, str, bool, list, type CommandSpec } from './args.ts'
+import { ConfigError, EXIT } from '../loadtest/host.ts'
+import { Runner } from '../loadtest/runner.ts'
+import { attachOutputs } from '../loadtest/outputs.ts'
+
+export const spec: CommandSpec = {
+  name: 'run',
+  usage: 'kiln run [OPTIONS] script.js',
+  summary: 'Run a k6 load-test script (k6-compatible options, summary and exit codes)',
+  description:
+    'Runs the script as k6 would: every VU is its own JS runtime, http calls are synchronous, and the end-of-test\n' +
+    'summary and exit codes (0, 99 thresholds crossed, 104 invalid options, 105 interrupted, 107 script error,\n' +
+    '108 test.abort(), 110 test.fail()) are k6\'s. Flags override the script\'s `options`.',
+  options: {
+    vus: { type: 'string', short: 'u', arg: 'N', help: 'number of virtual users' },
+    duration: { type: 'string', short: 'd', arg: 'DURATION', help: 'test duration, e.g. 30s, 1m30s' },
+    iterations: { type: 'string', short: 'i', arg: 'N', help: 'total iterations, shared by the VUs' },
+    stage: { type: 'string', short: 's', multiple: true, arg: 'DURATION:TARGET', help: 'a ramping stage, repeatable (e.g. -s 20s:50)' },
+    env: { type: 'string', short: 'e', multiple: true, arg: 'K=V', help: 'an __ENV variable, repeatable' },
+    tag: { type: 'string', multiple: true, arg: 'K=V', help: 'a tag added to every metric sample, repeatable' },
+    out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE', help: 'write every sample to an output, repeatable' },
+    'summary-export': { type: 'string', arg: 'FILE', help: "write the summary as k6's legacy JSON" },
+    'summary-trend-stats': { type: 'string', arg: 'LIST', help: 'trend columns, e.g. avg,p(99),max' },
+    'summary-time-unit': { type: 'string', arg: 's|ms|us', help: 'fixed time unit in the summary' },
+    'summary-mode': { type: 'string', arg: 'MODE', help: 'compact (default), full or disabled' },
+    'no-summary': { type: 'boolean', help: 'print no end-of-test summary (k6 0.x/1.x; same as --summary-mode=disabled)' },
+    'no-thresholds': { type: 'boolean', help: "don't evaluate thresholds" },
+    'no-setup': { type: 'boolean', help: "don't run setup()" },
+    'no-teardown': { type: 'boolean', help: "don't run teardown()" },
+    'http-debug': { type: 'string', arg: '[full]', help: 'log every HTTP request (--http-debug or --http-debug=full)' },
+    quiet: { type: 'boolean', short: 'q', help: 'no banner or progress lines' },
+    'insecure-skip-tls-verify': { type: 'boolean', help: 'accept any TLS certificate' },
+    'discard-response-bodies': { type: 'boolean', help: "don't keep response bodies (saves memory)" },
+    'max-redirects': { type: 'string', arg: 'N', help: 'redirects followed per request (default 10)' },
+    'user-agent': { type: 'string', arg: 'UA', help: 'User-Agent header of requests' },
+    'batch-per-host': { type: 'string', arg: 'N', help: 'parallel connections per host and VU (default 6)' },
+    'min-iteration-duration': { type: 'string', arg: 'DURATION', help: 'minimum time an iteration takes' },
+    throw: { type: 'boolean', short: 'w', help: 'throw on failed HTTP requests' },
+    config: { type: 'string', short: 'c', arg: 'FILE', help: 'JSON file of options (below the script options)' },
+    'include-system-env-vars': { type: 'string', arg: 'true|false', help: 'pass the environment to __ENV (default true)' },
+    'no-color': { type: 'boolean', help: 'no colors (Kiln prints none)' },
+  },
+  examples: ['kiln run script.js', 'kiln run -u 10 -i 20 test.js', 'kiln run -u 0 -s 20s:50 -s 60s:50 -s 10s:0 test.js', 'kiln run -o json=out.json --summary-export sum.json test.js'],
+}
+
+function kv(items: string[], what: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const it of items) {
+    const i = it.indexOf('=')
+    if (i <= 0) throw new ConfigError(`${what} '${it}' must be KEY=VALUE`)
+    out[it.slice(0, i)] = it.slice(i + 1)
+  }
+  return out
+}
+
+const intFlag = (v: string | undefined, what: string): number | undefined => {
+  if (v === undefined) return undefined
+  if (!/^\d+$/.test(v)) throw new ConfigError(`${what} must be a whole number, got '${v}'`)
+  return Number(v)
+}
+
+/** The CLI option layer: only the flags given, so they override the script's options. */
+function cliLayer(p: ReturnType<typeof parseCommand> & object): Record<string, unknown> {
+  const o: Record<string, unknown> = {}
+  const set = (k: string, v: unknown): void => {
+    if (v !== undefined && v !== false) o[k] = v
+  }
+  set('vus', intFlag(str(p, 'vus'), '--vus'))
+  set('iterations', intFlag(str(p, 'iterations'), '--iterations'))
+  set('duration', str(p, 'duration'))
+  const stages = list(p, 'stage').map((s) => {
+    const m = /^([^:]+):(\d+)$/.exec(s)
+    if (!m) throw new ConfigError(`--stage '${s}' must be DURATION:TARGET, e.g. 20s:50`)
+    return { duration: m[1], target: Number(m[2]) }
+  })
+  if (stages.length) o.stages = stages
+  const tags = kv(list(p, 'tag'), '--tag')
+  if (Object.keys(tags).length) o.tags = tags
+  const stats = str(p, 'summary-trend-stats')
+  if (stats !== undefined) o.summaryTrendStats = stats.split(',').map((s) => s.trim()).filter(Boolean)
+  set('summaryTimeUnit', str(p, 'summary-time-unit'))
+  set('noSetup', bool(p, 'no-setup'))
+  set('noTeardown', bool(p, 'no-teardown'))
+  set('insecureSkipTLSVerify', bool(p, 'insecure-skip-tls-verify'))
+  set('discardResponseBodies', bool(p, 'discard-response-bodies'))
+  set('maxRedirects', intFlag(str(p, 'max-redirects'), '--max-redirects'))
+  set('batchPerHost', intFlag(str(p, 'batch-per-host'), '--batch-per-host'))
+  set('userAgent', str(p, 'user-agent'))
+  set('minIterationDuration', str(p, 'min-iteration-duration'))
+  set('throw', bool(p, 'throw'))
+  return o
+}
+
+export async function run(argv: string[]): Promise<number> {
+  // k6 accepts a bare `--http-debug`; parseArgs needs a value.
+  const args = argv.map((a) => (a === '--http-debug' ? '--http-debug=headers' : a))
+  const p = parseCommand(spec, args)
+  if (!p) return 0
+  const script = p.positionals[0]
+  if (!script || p.positionals.length > 1) throw new ConfigError("kiln run takes one script: 'kiln run script.js' (see --help)")
+  let configLayer: Record<string, unknown> = {}
+  const configFile = str(p, 'config')
+  if (configFile) {
+    try {
+      configLayer = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>
+    } catch (e) {
+      throw new ConfigError(`cannot read the config file '${configFile}': ${(e as Error).message}`)
+    }
+  }
+  const mode = bool(p, 'no-summary') ? 'disabled' : (str(p, 'summary-mode') ?? 'compact')
+  if (mode !== 'compact' && mode !== 'full' && mode !== 'disabled') throw new ConfigError(`--summary-mode must be compact, full or disabled, got '${mode}'`)
+  const debug = str(p, 'http-debug')
+  const sysEnv = str(p, 'include-system-env-vars') !== 'false'
+  const outs = list(p, 'out')
+  const runner = new Runner({
+    scriptPath: script,
+    configLayer,
+    cliLayer: cliLayer(p),
+    env: { ...(sysEnv ? (process.env as Record<string, string>) : {}), ...kv(list(p, 'env'), '--env') },
+    quiet: bool(p, 'quiet'),
+    httpDebug: debug === undefined ? '' : debug === 'full' ? 'full' : 'headers',
+    summaryMode: mode,
+    noThresholds: bool(p, 'no-thresholds'),
+    ...(str(p, 'summary-export') ? { summaryExport: str(p, 'summary-export')! } : {}),
+    attach: (registry, r) => (outs.length ? attachOutputs(outs, registry, () => r.thresholds) : undefined),
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+  })
+  // Ctrl-C: stop the scenarios, then teardown, summary and outputs; exit 105. A second one quits at once.
+  let signals = 0
+  const onSignal = (): void => {
+    if (++signals > 1) process.exit(EXIT.interrupted)
+    process.stderr.write('\nstopping: running teardown and the summary (Ctrl-C again to quit now)\n')
+    runner.stop(EXIT.interrupted)
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    return await runner.run()
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

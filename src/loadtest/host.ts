@@ -1,0 +1,64 @@
+/** What a VU needs from the run it belongs to, and the errors that carry k6's exit codes. */
+import { KilnError } from '../model/errors.ts'
+import type { Registry, Tags } from './metrics.ts'
+
+/** k6's exit codes ([k6:errext/exitcodes]). */
+export const EXIT = {
+  ok: 0,
+  thresholds: 99,
+  config: 104,
+  interrupted: 105,
+  script: 107,
+  aborted: 108,
+  failed: 110,
+} as const
+
+/** An exception in the script's init code, setup or teardown, or a syntax error: exit 107. */
+export class ScriptError extends KilnError {
+  constructor(message: string) {
+    super('KILN_LOADTEST_SCRIPT', message)
+  }
+  override get exitCode(): number {
+    return EXIT.script
+  }
+}
+
+/** An invalid option, threshold or flag value: exit 104. */
+export class ConfigError extends KilnError {
+  constructor(message: string) {
+    super('KILN_LOADTEST_CONFIG', message)
+  }
+  override get exitCode(): number {
+    return EXIT.config
+  }
+}
+
+/** HTTP-related options a VU reads. */
+export interface VuOptions {
+  userAgent: string
+  insecureSkipTLSVerify: boolean
+  discardResponseBodies: boolean
+  batchPerHost: number
+  maxRedirects: number
+  throw: boolean
+  noCookiesReset: boolean
+}
+
+export interface Host {
+  readonly options: VuOptions
+  readonly httpDebug: '' | 'headers' | 'full'
+  readonly script: { path: string; source: string }
+  readonly env: Record<string, string>
+  readonly registry: Registry
+  emit(metric: string, value: number, tags: Tags): void
+  /** Registers a custom metric; returns '' or an error message for the script. */
+  defineMetric(name: string, type: string, isTime: boolean): string
+  log(level: string, message: string): void
+  /** A module's source, by absolute path (archives serve them from memory). */
+  readFile(path: string): string
+  /** A file for open(), resolved against the script's folder. */
+  readBytes(path: string): Buffer
+  execState(vu: { id: number; iteration: number; iterationInScenario: number; scenario: string | null }): unknown
+  abort(message: string): void
+  markFailed(message: string): void
+}

@@ -1,0 +1,83 @@
+/**
+ * `-o/--out` outputs in k6's formats: `json=FILE` (NDJSON: a Metric line before each metric's
+ * first Point) and `csv=FILE` (metric_name,timestamp,metric_value, system-tag columns, extra_tags).
+ */
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { createGzip } from 'node:zlib'
+import { ConfigError } from './host.ts'
+import type { Metric, Registry, Sample } from './metrics.ts'
+import type { Threshold } from './thresholds.ts'
+
+/** The indexable system tags, sorted: CSV columns between metric_value and extra_tags. */
+const CSV_TAGS = ['check', 'error', 'error_code', 'expected_response', 'group', 'method', 'name', 'proto', 'scenario', 'service', 'status', 'subproto', 'tls_version', 'url']
+
+function open(file: string): { write(s: string): void; close(): Promise<void> } {
+  const fsStream: WriteStream = createWriteStream(file)
+  const gz = file.endsWith('.gz') ? createGzip() : null
+  if (gz) gz.pipe(fsStream)
+  const target = gz ?? fsStream
+  let buf = ''
+  return {
+    write(s) {
+      buf += s
+      // 64 KiB batches: few syscalls at tens of thousands of samples per second.
+      if (buf.length > 65536) {
+        target.write(buf)
+        buf = ''
+      }
+    },
+    close: () =>
+      new Promise<void>((res, rej) => {
+        if (buf) target.write(buf)
+        fsStream.on('finish', res).on('error', rej)
+        target.end()
+      }),
+  }
+}
+
+const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+
+/** Subscribes the outputs named by `-o` flags; returns a function that flushes and closes them. */
+export function attachOutputs(specs: string[], registry: Registry, thresholds: () => Threshold[]): () => Promise<void> {
+  const closers: (() => Promise<void>)[] = []
+  for (const spec of specs) {
+    const eq = spec.indexOf('=')
+    const kind = eq < 0 ? spec : spec.slice(0, eq)
+    const arg = eq < 0 ? '' : spec.slice(eq + 1)
+    if (kind === 'json') {
+      if (!arg) throw new ConfigError("output 'json' needs a file: -o json=results.json")
+      const f = open(arg)
+      const announced = new Set<string>()
+      registry.onSample((s: Sample, m: Metric) => {
+        if (!announced.has(m.name)) {
+          announced.add(m.name)
+          const ths = thresholds().filter((t) => t.metric === m.name || t.metric.startsWith(`${m.name}{`))
+          const subs = m.submetrics.map((x) => ({ name: x.name, suffix: x.suffix, tags: x.tags }))
+          const data = { name: m.name, type: m.type, contains: m.contains, thresholds: ths.map((t) => t.source), submetrics: subs.length ? subs : null }
+          f.write(JSON.stringify({ type: 'Metric', data, metric: m.name }) + '\n')
+        }
+        f.write(JSON.stringify({ metric: s.metric, type: 'Point', data: { time: new Date(s.time).toISOString(), value: s.value, tags: s.tags } }) + '\n')
+      })
+      closers.push(f.close)
+    } else if (kind === 'csv') {
+      const file = arg.startsWith('fileName=') ? arg.slice('fileName='.length) : arg
+      if (!file) throw new ConfigError("output 'csv' needs a file: -o csv=results.csv")
+      const f = open(file)
+      f.write(['metric_name', 'timestamp', 'metric_value', ...CSV_TAGS, 'extra_tags', 'metadata'].join(',') + '\n')
+      registry.onSample((s: Sample) => {
+        const extra = Object.entries(s.tags)
+          .filter(([k]) => !CSV_TAGS.includes(k))
+          .map(([k, v]) => `${k}=${v}`)
+          .join('&')
+        const row = [s.metric, String(Math.floor(s.time / 1000)), s.value.toFixed(6), ...CSV_TAGS.map((t) => csvField(s.tags[t] ?? '')), csvField(extra), '']
+        f.write(row.join(',') + '\n')
+      })
+      closers.push(f.close)
+    } else {
+      throw new ConfigError(`unknown output '${kind}': Kiln supports json=FILE and csv=FILE`)
+    }
+  }
+  return async () => {
+    for (const c of closers) await c()
+  }
+}

@@ -1,0 +1,399 @@
+/**
+ * One test run, in k6's order: init (per VU) → setup → scenarios → teardown → summary, with
+ * thresholds checked during the run and at the end, and k6's exit codes.
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { dirname, resolve, isAbsolute } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Registry, type Tags } from './metrics.ts'
+import { buildThresholds, evaluate, type Threshold } from './thresholds.ts'
+import { consolidate, describe, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
+import { executors, type ExecContext } from './executors.ts'
+import { VU } from './vu.ts'
+import { EXIT, ConfigError, ScriptError, type Host } from './host.ts'
+import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from './summary.ts'
+import { formatDuration } from './duration.ts'
+import { KilnError } from '../model/errors.ts'
+
+export interface RunConfig {
+  scriptPath: string
+  /** Files by absolute path (an archive); absent → read from disk. */
+  files?: Map<string, Buffer>
+  /** Option layers below the script's `options` (a --config file). */
+  configLayer: Record<string, unknown>
+  /** Option layer above the script (CLI flags). */
+  cliLayer: Record<string, unknown>
+  env: Record<string, string>
+  quiet: boolean
+  httpDebug: '' | 'headers' | 'full'
+  summaryMode: 'compact' | 'full' | 'disabled'
+  summaryExport?: string
+  noThresholds: boolean
+  /** Called with the registry before the run starts (outputs subscribe here). */
+  attach?: (registry: Registry, runner: Runner) => void | (() => Promise<void>)
+  out: (s: string) => void
+  err: (s: string) => void
+}
+
+interface ScenarioRun {
+  scenario: Scenario
+  vus: VU[]
+  ctx: ExecContext | null
+  done: number
+  interrupted: number
+  iterations: number
+  finished: boolean
+}
+
+export class Runner implements Host {
+  readonly registry = new Registry()
+  options!: Options['vu']
+  httpDebug: '' | 'headers' | 'full'
+  script: { path: string; source: string }
+  env: Record<string, string>
+  opts!: Options
+  thresholds: Threshold[] = []
+  readonly checks: CheckTree = newGroup('', '')
+  readonly runs: ScenarioRun[] = []
+  readonly vus: VU[] = []
+  private t0 = 0
+  private activeVUs = 0
+  private stopping = false
+  private stopResolve!: () => void
+  private stopSignal = new Promise<void>((r) => (this.stopResolve = r))
+  private exitCode: number = EXIT.ok
+  private failedMark = false
+  paused = false
+  private resumeWaiters: (() => void)[] = []
+  private setupJson = ''
+
+  constructor(private readonly cfg: RunConfig) {
+    this.httpDebug = cfg.httpDebug
+    this.env = cfg.env
+    const path = resolve(cfg.scriptPath)
+    let source: string
+    try {
+      source = this.readFile(path)
+    } catch {
+      throw new KilnError('KILN_NOT_FOUND', `cannot read the script '${cfg.scriptPath}': check the path`)
+    }
+    this.script = { path, source }
+    // Defaults until the options are known (the first VU's init needs them).
+    this.options = consolidate([]).vu
+  }
+
+  // ---- Host ----------------------------------------------------------------------------------
+  emit(metric: string, value: number, tags: Tags): void {
+    if (metric === 'checks') recordCheck(this.checks, tags.group ?? '', tags.check ?? '', value !== 0)
+    else if (metric === 'group_duration') groupNode(this.checks, tags.group ?? '')
+    this.registry.add(metric, value, tags)
+  }
+  defineMetric(name: string, type: string, isTime: boolean): string {
+    try {
+      this.registry.define(name, type as 'counter', isTime ? 'time' : 'default')
+      return ''
+    } catch (e) {
+      return (e as Error).message
+    }
+  }
+  log(level: string, message: string): void {
+    const secs = String(Math.max(0, Math.floor((performance.now() - (this.t0 || performance.now())) / 1000))).padStart(4, '0')
+    const tag = { info: 'INFO', warn: 'WARN', error: 'ERRO', debug: 'DEBU' }[level] ?? 'INFO'
+    if (level === 'debug') return
+    this.cfg.err(`${tag}[${secs}] ${message}${level === 'info' || level === 'error' ? '  source=console' : ''}\n`)
+  }
+  readFile(path: string): string {
+    return this.readBytes(path).toString('utf8')
+  }
+  readBytes(path: string): Buffer {
+    const abs = isAbsolute(path) ? path : resolve(dirname(this.script?.path ?? resolve(this.cfg.scriptPath)), path)
+    const f = this.cfg.files?.get(abs)
+    if (f) return f
+    if (this.cfg.files) throw new Error(`file '${path}' is not in the archive`)
+    try {
+      return readFileSync(abs)
+    } catch {
+      throw new Error(`open ${abs}: no such file or directory`)
+    }
+  }
+  execState(vu: { id: number; iteration: number; iterationInScenario: number; scenario: string | null }): unknown {
+    const run = this.runs.find((r) => r.scenario.name === vu.scenario)
+    const now = performance.now()
+    const done = this.runs.reduce((a, r) => a + r.done, 0)
+    const s = run?.scenario
+    return {
+      vu: vu.id > 0 ? { idInInstance: vu.id, idInTest: vu.id, iterationInInstance: vu.iteration, iterationInScenario: vu.iterationInScenario, tags: (this.vus[vu.id - 1]?.baseTags ?? {}), metrics: { tags: {}, metadata: {} } } : null,
+      scenario: s && run?.ctx
+        ? { name: s.name, executor: s.executor, startTime: Date.now() - (now - run.ctx.start), progress: Math.min(1, (now - run.ctx.start) / (scenarioDuration(s) || 1)), iterationInInstance: run.iterations - 1, iterationInTest: run.iterations - 1 }
+        : null,
+      instance: { currentTestRunDuration: this.t0 ? now - this.t0 : 0, iterationsCompleted: done, iterationsInterrupted: this.runs.reduce((a, r) => a + r.interrupted, 0), vusActive: this.activeVUs, vusInitialized: this.vus.length },
+      options: this.opts?.raw ?? {},
+    }
+  }
+  abort(message: string): void {
+    this.cfg.err(`ERRO[${this.elapsedSecs()}] test aborted: ${message || 'test.abort() was called'}  source=console\n`)
+    this.stop(EXIT.aborted)
+  }
+  markFailed(message: string): void {
+    if (message) this.cfg.err(`ERRO[${this.elapsedSecs()}] test marked as failed: ${message}\n`)
+    this.failedMark = true
+  }
+
+  // ---- control (Ctrl-C, REST API) ------------------------------------------------------------
+  /** Stops every scenario now and interrupts running iterations; teardown and summary still run. */
+  stop(code: number): void {
+    if (this.stopping) return
+    this.stopping = true
+    this.exitCode = code
+    this.setPaused(false)
+    this.stopResolve()
+    for (const vu of this.vus) vu.interrupt()
+  }
+  setPaused(p: boolean): void {
+    this.paused = p
+    if (!p) for (const w of this.resumeWaiters.splice(0)) w()
+  }
+  get elapsedMs(): number {
+    return this.t0 ? performance.now() - this.t0 : 0
+  }
+  get active(): number {
+    return this.activeVUs
+  }
+  /** Sleeps `ms`, or less when the test stops; leaves no timer behind (it would keep Node alive). */
+  private async delay(ms: number): Promise<void> {
+    if (ms <= 0 || this.stopping) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), this.stopSignal])
+    clearTimeout(timer)
+  }
+  private elapsedSecs(): string {
+    return String(Math.floor(this.elapsedMs / 1000)).padStart(4, '0')
+  }
+
+  // ---- the run -------------------------------------------------------------------------------
+  private async newVU(id: number): Promise<VU> {
+    const vu = new VU(id, this)
+    await vu.init()
+    return vu
+  }
+
+  /** Runs the whole test; returns k6's exit code. */
+  async run(): Promise<number> {
+    const cfg = this.cfg
+    if (/\.ts$/.test(this.script.path)) throw new ScriptError(`${this.script.path}: TypeScript scripts are not supported yet; run the compiled .js`)
+    // VU 0 runs setup, teardown and handleSummary; its init also gives the script's options.
+    const vu0 = await this.newVU(0)
+    let scriptOptions: Record<string, unknown>
+    try {
+      scriptOptions = JSON.parse(vu0.optionsJson()) as Record<string, unknown>
+    } catch {
+      throw new ConfigError(`${this.script.path}: the exported options can't be serialised to JSON`)
+    }
+    try {
+      this.opts = consolidate([cfg.configLayer, scriptOptions, cfg.cliLayer])
+      this.options = this.opts.vu
+      if (!cfg.noThresholds) this.thresholds = buildThresholds(this.opts.thresholds, this.registry)
+    } catch (e) {
+      if (e instanceof ConfigError) throw e
+      throw new ConfigError((e as Error).message)
+    }
+    const o = this.opts
+    for (const s of o.scenarios) {
+      if (!vu0.exports.includes(s.exec)) {
+        throw new ConfigError(`scenario '${s.name}': the script exports no function '${s.exec}'${s.exec === 'default' ? ' (export default function () { … })' : ''}`)
+      }
+    }
+    const finishOutputs = cfg.attach?.(this.registry, this)
+    this.banner()
+    for (const s of o.scenarios) {
+      const vus: VU[] = []
+      for (let i = 0; i < scenarioVUs(s); i++) {
+        const vu = await this.newVU(this.vus.length + 1)
+        vu.assign(s.name, { ...o.tags, ...s.tags, scenario: s.name }, s.env)
+        this.vus.push(vu)
+        vus.push(vu)
+      }
+      this.runs.push({ scenario: s, vus, ctx: null, done: 0, interrupted: 0, iterations: 0, finished: false })
+    }
+    vu0.baseTags = { ...o.tags }
+    this.t0 = performance.now()
+    if (vu0.exports.includes('setup') && !o.noSetup) {
+      vu0.phase = 'setup'
+      const r = await vu0.call('setup', '')
+      if (r.kind === 'error') throw new ScriptError(`setup() failed: ${r.value}`)
+      if (r.kind === 'abort') this.stop(EXIT.aborted)
+      this.setupJson = r.value
+    }
+    for (const vu of this.vus) vu.setSetupData(this.setupJson)
+    vu0.setSetupData(this.setupJson)
+    const ticker = this.startTicker()
+    if (!this.stopping) await Promise.all(this.runs.map((r) => this.runScenario(r)))
+    clearInterval(ticker)
+    const durationMs = this.elapsedMs
+    if (vu0.exports.includes('teardown') && !o.noTeardown) {
+      vu0.phase = 'teardown'
+      const r = await vu0.call('teardown', this.setupJson)
+      if (r.kind === 'error') {
+        this.cfg.err(`ERRO[${this.elapsedSecs()}] teardown() failed: ${r.value}\n`)
+        if (this.exitCode === EXIT.ok) this.exitCode = EXIT.script
+      }
+    }
+    evaluate(this.thresholds, durationMs, true)
+    await this.summary(vu0, durationMs)
+    if (typeof finishOutputs === 'function') await finishOutputs()
+    for (const vu of [vu0, ...this.vus]) vu.close()
+    const crossed = this.thresholds.filter((t) => !t.ok)
+    if (crossed.length) {
+      const names = [...new Set(crossed.map((t) => t.metric))].join("', '")
+      this.cfg.err(`ERRO[${this.elapsedSecs()}] thresholds on metrics '${names}' have been crossed\n`)
+      if (this.exitCode === EXIT.ok) this.exitCode = EXIT.thresholds
+    }
+    if (this.failedMark && this.exitCode === EXIT.ok) this.exitCode = EXIT.failed
+    return this.exitCode
+  }
+
+  private async runScenario(run: ScenarioRun): Promise<void> {
+    const s = run.scenario
+    await this.delay(s.startTimeMs)
+    if (this.stopping) return
+    const vus = run.vus
+    const tags = { ...this.opts.tags, ...s.tags, scenario: s.name }
+    const ctx: ExecContext = {
+      scenario: s,
+      start: performance.now(),
+      vus,
+      newVU: async () => {
+        if (this.stopping) return null
+        const vu = await this.newVU(this.vus.length + 1)
+        vu.assign(s.name, tags, s.env)
+        vu.setSetupData(this.setupJson)
+        this.vus.push(vu)
+        this.registry.add('vus_max', this.vus.length, { ...this.opts.tags })
+        return vu
+      },
+      iterate: (vu) => this.iterate(vu, run),
+      stopped: () => this.stopping,
+      stopSignal: this.stopSignal,
+      unpaused: () => (this.paused ? new Promise<void>((r) => this.resumeWaiters.push(r)) : Promise.resolve()),
+      active: (d) => {
+        this.activeVUs += d
+        // Looping executors change the count rarely: record each change, so short runs show it too.
+        if (d > 0 && !s.executor.endsWith('arrival-rate')) this.registry.add('vus', this.activeVUs, { ...this.opts.tags })
+      },
+      dropped: (n) => this.registry.add('dropped_iterations', n, tags),
+      targetVUs: 0,
+    }
+    run.ctx = ctx
+    await executors[s.executor](ctx)
+    run.finished = true
+  }
+
+  private async iterate(vu: VU, run: ScenarioRun): Promise<void> {
+    vu.iteration++
+    vu.iterationInScenario++
+    run.iterations++
+    const t0 = performance.now()
+    const r = await vu.call(run.scenario.exec, undefined, vu.iterationInScenario)
+    if (r.kind === 'abort') {
+      this.stop(EXIT.aborted)
+      run.interrupted++
+      return
+    }
+    if (r.kind === 'error') {
+      if (r.value === 'interrupted') {
+        run.interrupted++
+        return
+      }
+      this.cfg.err(`ERRO[${this.elapsedSecs()}] ${r.value}  executor=${run.scenario.executor} scenario=${run.scenario.name} source=stacktrace\n`)
+    }
+    const min = this.opts.minIterationDurationMs
+    const spent = performance.now() - t0
+    if (min > spent) await this.delay(min - spent)
+    const tags = { ...vu.baseTags, group: '' }
+    this.registry.add('iteration_duration', performance.now() - t0, tags)
+    this.registry.add('iterations', 1, tags)
+    run.done++
+  }
+
+  /** Every second: the vus gauge and a progress line; every 2 s: thresholds with abortOnFail. */
+  private startTicker(): NodeJS.Timeout {
+    const tags = { ...this.opts.tags }
+    this.registry.add('vus', this.activeVUs, tags)
+    this.registry.add('vus_max', this.vus.length, tags)
+    let n = 0
+    return setInterval(() => {
+      n++
+      this.registry.add('vus', this.activeVUs, tags)
+      this.registry.add('vus_max', this.vus.length, tags)
+      if (n % 2 === 0 && this.thresholds.length) {
+        const abort = evaluate(this.thresholds, this.elapsedMs, false)
+        if (abort.length) {
+          this.cfg.err(`ERRO[${this.elapsedSecs()}] thresholds on metrics '${[...new Set(abort.map((t) => t.metric))].join("', '")}' were crossed; at least one has abortOnFail enabled, stopping test prematurely\n`)
+          this.stop(EXIT.thresholds)
+        }
+      }
+      if (!this.cfg.quiet) this.cfg.err(this.progress())
+    }, 1000)
+  }
+
+  /** k6's plain progress lines (used when stdout is not a terminal). */
+  progress(): string {
+    const t = this.elapsedMs / 1000
+    const done = this.runs.reduce((a, r) => a + r.done, 0)
+    const intr = this.runs.reduce((a, r) => a + r.interrupted, 0)
+    const head = `running (${String(Math.floor(t / 60)).padStart(2, '0')}m${(t % 60).toFixed(1).padStart(4, '0')}s), ${this.activeVUs}/${this.vus.length} VUs, ${done} complete and ${intr} interrupted iterations\n`
+    return (
+      head +
+      this.runs
+        .map((r) => {
+          const total = scenarioDuration(r.scenario)
+          const el = r.ctx ? performance.now() - r.ctx.start : 0
+          const frac = r.finished ? 1 : Math.min(1, el / (total || 1))
+          const bar = '='.repeat(Math.round(frac * 40)).padEnd(40, '-')
+          return `${r.scenario.name.padEnd(10)} [${bar}] ${Math.round(frac * 100)}%  ${r.done} iters  ${formatDuration(Math.round(el / 100) * 100)}/${formatDuration(total)}\n`
+        })
+        .join('')
+    )
+  }
+
+  private banner(): void {
+    if (this.cfg.quiet) return
+    const sc = this.opts.scenarios
+    const maxVUs = sc.reduce((a, s) => a + (s.executor.endsWith('arrival-rate') ? s.maxVUs : scenarioVUs(s)), 0)
+    const maxDur = Math.max(...sc.map((s) => s.startTimeMs + scenarioDuration(s) + s.gracefulStopMs))
+    const lines = [
+      '',
+      `     execution: local`,
+      `        script: ${this.cfg.scriptPath}`,
+      `        output: -`,
+      '',
+      `     scenarios: (100.00%) ${sc.length} scenario${sc.length > 1 ? 's' : ''}, ${maxVUs} max VUs, ${formatDuration(maxDur)} max duration (incl. graceful stop):`,
+      ...sc.map((s) => `              * ${s.name}: ${describe(s)}`),
+      '',
+      '',
+    ]
+    this.cfg.out(lines.join('\n'))
+  }
+
+  private async summary(vu0: VU, durationMs: number): Promise<void> {
+    const o = this.opts
+    const inp = { registry: this.registry, thresholds: this.thresholds, checks: this.checks, durationMs, trendStats: o.summaryTrendStats, timeUnit: o.summaryTimeUnit, setupData: this.setupJson ? JSON.parse(this.setupJson) : undefined }
+    const data = summaryData(inp, { isStdOutTTY: !!process.stdout.isTTY, isStdErrTTY: !!process.stderr.isTTY })
+    if (this.cfg.summaryExport) writeFileSync(this.cfg.summaryExport, JSON.stringify(exportSummary(data), null, 4))
+    if (vu0.exports.includes('handleSummary')) {
+      const r = await vu0.handleSummary(JSON.stringify(data))
+      if (r.kind === 'error') {
+        this.cfg.err(`ERRO[${this.elapsedSecs()}] handleSummary() failed: ${r.value}\n`)
+      } else {
+        for (const [key, v] of Object.entries(JSON.parse(r.value) as Record<string, { s?: string; b?: string }>)) {
+          const buf = v.s !== undefined ? Buffer.from(v.s) : Buffer.from(v.b ?? '', 'base64')
+          if (key === 'stdout') this.cfg.out(buf.toString())
+          else if (key === 'stderr') this.cfg.err(buf.toString())
+          else writeFileSync(resolve(key), buf)
+        }
+        return
+      }
+    }
+    if (this.cfg.summaryMode !== 'disabled') this.cfg.out(textSummary(data, inp, this.cfg.summaryMode))
+  }
+}

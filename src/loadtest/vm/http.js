@@ -1,0 +1,183 @@
+// Runs inside each VU's QuickJS runtime: the JS side of `k6/http`. The host (src/loadtest/http.ts)
+// sends the request and records the metrics; this builds the request and the Response object.
+;(function () {
+  const H = globalThis.__kh
+  const U = globalThis.__k6util
+  let defaultExpected = null // set by setResponseCallback; null = k6's default 200–399
+
+  class FileData {
+    constructor(data, filename, contentType) {
+      this.data = data
+      this.filename = filename
+      this.content_type = contentType || 'application/octet-stream'
+    }
+  }
+  const enc = encodeURIComponent
+  function encodeBody(body, headers) {
+    if (body === undefined || body === null) return {}
+    if (typeof body === 'string') return { body }
+    if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return { body: U.b64encode(body), bodyB64: true }
+    const keys = Object.keys(body)
+    if (keys.some((k) => body[k] instanceof FileData)) {
+      const boundary = '----kilnboundary' + Math.floor(Math.random() * 1e12)
+      const parts = []
+      for (const k of keys) {
+        const v = body[k]
+        let head = `--${boundary}\r\nContent-Disposition: form-data; name="${k}"`
+        if (v instanceof FileData) {
+          head += `; filename="${v.filename || k}"\r\nContent-Type: ${v.content_type}\r\n\r\n`
+          parts.push(U.utf8(head), U.bytesOf(v.data), U.utf8('\r\n'))
+        } else parts.push(U.utf8(`${head}\r\n\r\n${String(v)}\r\n`))
+      }
+      parts.push(U.utf8(`--${boundary}--\r\n`))
+      const total = parts.reduce((n, p) => n + p.length, 0)
+      const all = new Uint8Array(total)
+      let o = 0
+      for (const p of parts) {
+        all.set(p, o)
+        o += p.length
+      }
+      headers['Content-Type'] = headers['Content-Type'] || `multipart/form-data; boundary=${boundary}`
+      return { body: U.b64encode(all), bodyB64: true }
+    }
+    if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded'
+    return { body: keys.map((k) => `${enc(k)}=${enc(String(body[k]))}`).join('&') }
+  }
+  function parseTimeout(t) {
+    if (t === undefined || t === null) return 60000
+    if (typeof t === 'number') return t
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(t).trim())
+    if (!m) throw new Error(`invalid timeout '${t}'`)
+    return Number(m[1]) * ({ ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] || 's'])
+  }
+
+  /** gjson-style path: `a.b`, `items.0.id`, `items.#` (length), `items.#.id` (map). */
+  function select(v, path) {
+    const parts = String(path).split('.')
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i]
+      if (v === undefined || v === null) return undefined
+      if (p === '#' && Array.isArray(v)) {
+        const rest = parts.slice(i + 1).join('.')
+        return rest ? v.map((x) => select(x, rest)) : v.length
+      }
+      v = v[p]
+    }
+    return v
+  }
+
+  class Response {
+    constructor(r) {
+      Object.assign(this, r)
+      if (r.bodyB64) this.body = U.b64bytes(r.body).buffer
+      delete this.bodyB64
+    }
+    json(selector) {
+      if (this.body === null || this.body === undefined) throw new Error('the body is null, so it cannot be parsed as JSON')
+      const s = typeof this.body === 'string' ? this.body : U.fromUtf8(new Uint8Array(this.body))
+      const v = JSON.parse(s)
+      return selector === undefined ? v : select(v, selector)
+    }
+    html() {
+      throw new Error('Response.html() is not supported by Kiln yet')
+    }
+  }
+
+  function request(method, url, body, params) {
+    U.vuOnly('http requests')
+    params = params || {}
+    let name
+    if (url && typeof url === 'object' && url.__k6url) {
+      name = url.name
+      url = url.url
+    }
+    url = String(url)
+    const headers = {}
+    for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k])
+    if (params.auth === 'digest' || params.auth === 'ntlm') throw new Error(`auth '${params.auth}' is not supported by Kiln yet`)
+    if (params.cookies) {
+      const c = Object.keys(params.cookies).map((k) => {
+        const v = params.cookies[k]
+        return `${k}=${v && typeof v === 'object' ? v.value : v}`
+      })
+      if (c.length) headers['Cookie'] = c.join('; ')
+    }
+    const b = encodeBody(body, headers)
+    const tags = U.toTags(params.tags)
+    if (name !== undefined && tags.name === undefined) tags.name = name
+    const cb = params.responseCallback !== undefined ? params.responseCallback : defaultExpected
+    const spec = {
+      method: String(method).toUpperCase(),
+      url,
+      headers,
+      tags,
+      timeoutMs: parseTimeout(params.timeout),
+      redirects: params.redirects === undefined ? -1 : Number(params.redirects),
+      responseType: params.responseType || '',
+      expected: cb === null ? null : cb && cb.__k6expected ? cb.__k6expected : null,
+      body: b.body,
+      bodyB64: b.bodyB64,
+    }
+    const r = new Response(JSON.parse(H.request(JSON.stringify(spec))))
+    if (r.error && (params.throw || H.throwOnError())) throw new Error(r.error)
+    return r
+  }
+  const withBody = (m) => (url, body, params) => request(m, url, body, params)
+  function batch(reqs) {
+    const one = (r) => {
+      if (typeof r === 'string' || (r && r.__k6url)) return request('GET', r)
+      if (Array.isArray(r)) return request(r[0], r[1], r[2], r[3])
+      return request(r.method || 'GET', r.url, r.body, r.params)
+    }
+    if (Array.isArray(reqs)) return reqs.map(one)
+    const out = {}
+    for (const k of Object.keys(reqs)) out[k] = one(reqs[k])
+    return out
+  }
+  function expectedStatuses(...args) {
+    const statuses = []
+    const ranges = []
+    for (const a of args) {
+      if (typeof a === 'number') statuses.push(a)
+      else if (a && typeof a.min === 'number' && typeof a.max === 'number') ranges.push([a.min, a.max])
+      else throw new Error('expectedStatuses takes status numbers or {min, max} objects')
+    }
+    return { __k6expected: { statuses, ranges } }
+  }
+  function url(strings, ...values) {
+    let u = ''
+    let n = ''
+    strings.forEach((s, i) => {
+      u += s
+      n += s
+      if (i < values.length) {
+        u += String(values[i])
+        n += '${}'
+      }
+    })
+    return { __k6url: true, url: u, name: n, toString: () => u }
+  }
+  const http = {
+    get: (u, params) => request('GET', u, null, params),
+    head: (u, params) => request('HEAD', u, null, params),
+    post: withBody('POST'),
+    put: withBody('PUT'),
+    patch: withBody('PATCH'),
+    del: withBody('DELETE'),
+    options: withBody('OPTIONS'),
+    request,
+    asyncRequest: (m, u, b, p) => new Promise((res) => res(request(m, u, b, p))),
+    batch,
+    file: (data, filename, contentType) => new FileData(data, filename, contentType),
+    expectedStatuses,
+    setResponseCallback: (cb) => {
+      defaultExpected = cb
+    },
+    url,
+    TLS_1_0: 'tls1.0',
+    TLS_1_1: 'tls1.1',
+    TLS_1_2: 'tls1.2',
+    TLS_1_3: 'tls1.3',
+  }
+  globalThis.__k6mods['k6/http'] = Object.assign({ default: http }, http)
+})()

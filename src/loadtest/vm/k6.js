@@ -1,0 +1,266 @@
+// Runs inside each VU's QuickJS runtime (not in Node): the JS side of the k6 modules `k6`,
+// `k6/metrics`, `k6/execution`, `k6/encoding`, the globals, and the entry points the host calls.
+// Host calls go through `__kh` (see src/loadtest/vu.ts); http lives in vm/http.js.
+;(function () {
+  const H = globalThis.__kh
+  const mods = (globalThis.__k6mods = {})
+  const state = { group: '', setup: undefined }
+  globalThis.__k6state = state
+
+  const toTags = (extra) => {
+    const t = { group: state.group }
+    if (extra) for (const k of Object.keys(extra)) t[k] = String(extra[k])
+    return t
+  }
+  const emit = (name, value, tags) => H.emit(name, value, JSON.stringify(toTags(tags)))
+  const initOnly = (what) => {
+    if (H.phase() !== 'init') throw new Error(`${what} is only available in the init context (outside of functions)`)
+  }
+  const vuOnly = (what) => {
+    if (H.phase() === 'init') throw new Error(`${what} cannot be used in the init context; call it inside a function such as default`)
+  }
+
+  // --- k6 -------------------------------------------------------------------------------------
+  function check(val, sets, tags) {
+    vuOnly('check')
+    let all = true
+    for (const name of Object.keys(sets || {})) {
+      if (name.includes('::')) throw new Error(`check name '${name}' may not contain '::'`)
+      const f = sets[name]
+      let ok = false
+      let err
+      try {
+        ok = typeof f === 'function' ? !!f(val) : !!f
+      } catch (e) {
+        err = e
+      }
+      emit('checks', ok ? 1 : 0, Object.assign({}, tags, { check: name }))
+      if (err) throw err
+      if (!ok) all = false
+    }
+    return all
+  }
+  function group(name, fn) {
+    vuOnly('group')
+    if (String(name).includes('::')) throw new Error(`group name '${name}' may not contain '::'`)
+    const prev = state.group
+    state.group = prev + '::' + name
+    const t0 = H.now()
+    try {
+      return fn()
+    } finally {
+      H.emit('group_duration', H.now() - t0, JSON.stringify({ group: state.group }))
+      state.group = prev
+    }
+  }
+  function sleep(secs) {
+    vuOnly('sleep')
+    H.sleep(Number(secs) * 1000)
+  }
+  function fail(msg) {
+    throw new Error(msg === undefined ? 'fail' : String(msg))
+  }
+  function randomSeed(seed) {
+    let a = Number(seed) >>> 0
+    // mulberry32: a small, fast seeded PRNG, so `randomSeed(n)` repeats the same sequence per VU.
+    Math.random = function () {
+      a = (a + 0x6d2b79f5) >>> 0
+      let t = a
+      t = Math.imul(t ^ (t >>> 15), t | 1)
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+  }
+  mods['k6'] = { check, group, sleep, fail, randomSeed }
+
+  // --- k6/metrics -----------------------------------------------------------------------------
+  function metricClass(type) {
+    return class {
+      constructor(name, isTime) {
+        initOnly(`new ${type[0].toUpperCase()}${type.slice(1)}()`)
+        const err = H.metric(String(name), type, !!isTime)
+        if (err) throw new Error(err)
+        this.name = String(name)
+      }
+      add(value, tags) {
+        vuOnly('metric.add')
+        const v = type === 'rate' ? (value ? 1 : 0) : Number(value)
+        emit(this.name, v, tags)
+        return true
+      }
+    }
+  }
+  mods['k6/metrics'] = {
+    Counter: metricClass('counter'),
+    Gauge: metricClass('gauge'),
+    Rate: metricClass('rate'),
+    Trend: metricClass('trend'),
+  }
+
+  // --- k6/execution ---------------------------------------------------------------------------
+  class Abort extends Error {}
+  const exec = () => JSON.parse(H.exec())
+  const execution = {
+    get vu() {
+      const s = exec()
+      if (!s.vu) throw new Error('exec.vu is not available in the init context of the first VU or setup/teardown')
+      return s.vu
+    },
+    get scenario() {
+      const s = exec()
+      if (!s.scenario) throw new Error('exec.scenario is only available inside a scenario')
+      return s.scenario
+    },
+    get instance() {
+      return exec().instance
+    },
+    test: {
+      abort(msg) {
+        H.abort(msg === undefined ? '' : String(msg))
+        throw new Abort(msg === undefined ? 'test aborted' : String(msg))
+      },
+      fail(msg) {
+        H.markFailed(msg === undefined ? '' : String(msg))
+      },
+      get options() {
+        return exec().options
+      },
+    },
+  }
+  mods['k6/execution'] = { default: execution }
+
+  // --- k6/encoding ----------------------------------------------------------------------------
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  function utf8(str) {
+    const out = []
+    for (const ch of str) {
+      let c = ch.codePointAt(0)
+      if (c < 0x80) out.push(c)
+      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63))
+      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
+      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
+    }
+    return new Uint8Array(out)
+  }
+  function fromUtf8(bytes) {
+    let s = ''
+    for (let i = 0; i < bytes.length; ) {
+      const b = bytes[i++]
+      let c
+      if (b < 0x80) c = b
+      else if (b < 0xe0) c = ((b & 31) << 6) | (bytes[i++] & 63)
+      else if (b < 0xf0) c = ((b & 15) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63)
+      else c = ((b & 7) << 18) | ((bytes[i++] & 63) << 12) | ((bytes[i++] & 63) << 6) | (bytes[i++] & 63)
+      s += String.fromCodePoint(c)
+    }
+    return s
+  }
+  const bytesOf = (x) =>
+    typeof x === 'string' ? utf8(x) : x instanceof ArrayBuffer ? new Uint8Array(x) : ArrayBuffer.isView(x) ? new Uint8Array(x.buffer, x.byteOffset, x.byteLength) : utf8(String(x))
+  function b64encode(input, enc) {
+    const b = bytesOf(input)
+    let s = ''
+    for (let i = 0; i < b.length; i += 3) {
+      const n = (b[i] << 16) | ((b[i + 1] || 0) << 8) | (b[i + 2] || 0)
+      s += B64[n >> 18] + B64[(n >> 12) & 63] + (i + 1 < b.length ? B64[(n >> 6) & 63] : '=') + (i + 2 < b.length ? B64[n & 63] : '=')
+    }
+    if (enc === 'url' || enc === 'rawurl') s = s.replace(/\+/g, '-').replace(/\//g, '_')
+    if (enc === 'rawstd' || enc === 'rawurl') s = s.replace(/=+$/, '')
+    return s
+  }
+  function b64bytes(s) {
+    s = String(s).replace(/-/g, '+').replace(/_/g, '/').replace(/[=\s]/g, '')
+    const out = new Uint8Array(Math.floor((s.length * 3) / 4))
+    let j = 0
+    for (let i = 0; i < s.length; i += 4) {
+      const n = (B64.indexOf(s[i]) << 18) | (B64.indexOf(s[i + 1]) << 12) | ((B64.indexOf(s[i + 2]) & 63) << 6) | (B64.indexOf(s[i + 3]) & 63)
+      out[j++] = n >> 16
+      if (i + 2 < s.length) out[j++] = (n >> 8) & 255
+      if (i + 3 < s.length) out[j++] = n & 255
+    }
+    return out.slice(0, j)
+  }
+  function b64decode(input, _enc, format) {
+    const b = b64bytes(input)
+    return format === 's' ? fromUtf8(b) : b.buffer
+  }
+  mods['k6/encoding'] = { b64encode, b64decode, default: { b64encode, b64decode } }
+  globalThis.__k6util = { b64encode, b64bytes, utf8, fromUtf8, bytesOf, toTags, vuOnly, initOnly, Abort }
+
+  // --- globals --------------------------------------------------------------------------------
+  const fmt = (a) => {
+    if (typeof a === 'string') return a
+    if (a instanceof Error) return String(a)
+    try {
+      const s = JSON.stringify(a)
+      return s === undefined ? String(a) : s
+    } catch (_e) {
+      return String(a)
+    }
+  }
+  const log = (level) => (...args) => H.log(level, args.map(fmt).join(' '))
+  globalThis.console = { log: log('info'), info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') }
+  globalThis.open = function (path, mode) {
+    initOnly('open()')
+    const s = H.open(String(path), mode === 'b')
+    return mode === 'b' ? b64bytes(s).buffer : s
+  }
+  globalThis.global = globalThis
+
+  // --- entry points for the host --------------------------------------------------------------
+  const errText = (e) => {
+    if (e instanceof Error) {
+      // Drop Kiln's own frames (the prelude and the host's call), keep the script's.
+      const stack = String(e.stack || '')
+        .split('\n')
+        .filter((l) => l.trim() && !/\((vm\/[a-z0-9]+\.js|call):/.test(l))
+        .join('\n')
+      return `${e.name === 'Error' ? 'Error' : e.name}: ${e.message}${stack ? '\n' + stack.replace(/^ {4}/gm, '\tat ').replace(/\tat at /g, '\tat ') : ''}`
+    }
+    return fmt(e)
+  }
+  /** Calls an exported function; returns 'R'+JSON(result), 'A'+message (test.abort) or 'E'+error. */
+  globalThis.__k6call = function (name, argJson) {
+    state.group = name === 'setup' ? '::setup' : name === 'teardown' ? '::teardown' : ''
+    const fn = name === 'default' ? globalThis.__main.default : globalThis.__main[name]
+    if (typeof fn !== 'function') return 'E' + `function '${name}' is not exported by the script`
+    try {
+      const arg = argJson === undefined ? state.setup : argJson === '' ? undefined : JSON.parse(argJson)
+      const r = fn(arg)
+      let json
+      try {
+        json = JSON.stringify(r)
+      } catch (_e) {
+        json = undefined
+      }
+      return 'R' + (json === undefined ? '' : json)
+    } catch (e) {
+      if (e instanceof Abort) return 'A' + e.message
+      return 'E' + errText(e)
+    } finally {
+      state.group = ''
+    }
+  }
+  globalThis.__k6setSetup = (json) => {
+    state.setup = json === '' ? undefined : JSON.parse(json)
+  }
+  /** handleSummary: returns JSON of {key: {s: string} | {b: base64}}. */
+  globalThis.__k6summary = function (dataJson) {
+    try {
+      const r = globalThis.__main.handleSummary(JSON.parse(dataJson))
+      const out = {}
+      for (const k of Object.keys(r || {})) {
+        const v = r[k]
+        out[k] = typeof v === 'string' ? { s: v } : { b: b64encode(v) }
+      }
+      return 'R' + JSON.stringify(out)
+    } catch (e) {
+      return 'E' + errText(e)
+    }
+  }
+  globalThis.__k6options = () => {
+    const o = globalThis.__main.options
+    return o === undefined ? '{}' : JSON.stringify(o)
+  }
+  globalThis.__k6exports = () => JSON.stringify(Object.keys(globalThis.__main).filter((k) => typeof globalThis.__main[k] === 'function'))
+})()

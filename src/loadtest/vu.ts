@@ -1,0 +1,268 @@
+/**
+ * One virtual user: its own QuickJS runtime (WebAssembly, asyncify build), so `http.get` and
+ * `sleep` suspend the whole VM stack and look synchronous to the script, also inside callbacks,
+ * constructors and getters. Each VU runs the script's init code itself, as in k6.
+ */
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
+import { newQuickJSAsyncWASMModuleFromVariant, newVariant, type QuickJSAsyncContext, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
+import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
+import { request, newClient, type HttpClient, type RequestSpec } from './http.ts'
+import type { Tags } from './metrics.ts'
+import { ScriptError, type Host } from './host.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+const preludes = ['vm/k6.js', 'vm/http.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+
+// Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
+let variantPromise: Promise<QuickJSAsyncVariant> | null = null
+function variant(): Promise<QuickJSAsyncVariant> {
+  variantPromise ??= (async () => {
+    const pkg = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-asyncify/package.json')
+    const wasm = await WebAssembly.compile(readFileSync(join(dirname(pkg), 'dist', 'emscripten-module.wasm')))
+    // The package's default export is the variant; under CommonJS interop it may sit in `.default`.
+    const v = ((baseVariant as unknown as { default?: QuickJSAsyncVariant }).default ?? baseVariant) as unknown as QuickJSAsyncVariant
+    return newVariant(v, { wasmModule: wasm }) as QuickJSAsyncVariant
+  })()
+  return variantPromise
+}
+
+/** Per-module export names, read once from the first VU's prelude. */
+let moduleExports: Record<string, string[]> | null = null
+
+export type Phase = 'init' | 'setup' | 'vu' | 'teardown' | 'summary'
+
+export interface CallResult {
+  kind: 'ok' | 'error' | 'abort'
+  value: string // JSON (ok), error text, or abort message
+}
+
+export class VU {
+  ctx!: QuickJSAsyncContext
+  phase: Phase = 'init'
+  iteration = -1
+  iterationInScenario = -1
+  scenario: string | null = null
+  baseTags: Tags = {}
+  exports: string[] = []
+  private client: HttpClient
+  private interrupted = false
+  private wake: (() => void) | null = null
+  private sleepTimer: NodeJS.Timeout | null = null
+
+  constructor(
+    readonly id: number,
+    private readonly host: Host,
+  ) {
+    const o = host.options
+    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost })
+    if (host.httpDebug) this.client.debug = (l) => host.log('info', l)
+  }
+
+  /** Creates the runtime and runs the script's init code; throws ScriptError (exit 107). */
+  async init(): Promise<void> {
+    const mod = await newQuickJSAsyncWASMModuleFromVariant(await variant())
+    const rt = mod.newRuntime()
+    rt.setMaxStackSize(1024 * 1024)
+    rt.setInterruptHandler(() => this.interrupted)
+    const ctx = (this.ctx = rt.newContext())
+    const script = this.host.script
+    rt.setModuleLoader(
+      (name) => this.loadModule(name),
+      (base, requested) => {
+        if (requested.startsWith('k6') || /^[a-z]+:/.test(requested)) return requested
+        return resolve(dirname(base), requested)
+      },
+    )
+    this.installHost()
+    this.evalGlobal(`globalThis.__ENV = ${JSON.stringify(this.host.env)}; globalThis.__VU = ${this.id}; globalThis.__ITER = 0`, 'env')
+    for (const p of preludes) this.evalGlobal(p.src, p.name)
+    if (!moduleExports) {
+      moduleExports = JSON.parse(this.evalGlobal('JSON.stringify(Object.fromEntries(Object.entries(__k6mods).map(([k, v]) => [k, Object.keys(v)])))', 'exports'))
+    }
+    const r = ctx.evalCode(script.source, script.path, { type: 'module' })
+    if (r.error) throw new ScriptError(this.errorText(r.error, script.path))
+    let ns: QuickJSHandle = r.value
+    const state = ctx.getPromiseState(ns)
+    if (state.type === 'pending') {
+      rt.executePendingJobs()
+      ns.dispose()
+      throw new ScriptError(`${script.path}: top-level await is not supported in the init context`)
+    }
+    if (state.type === 'rejected') {
+      ns.dispose()
+      throw new ScriptError(this.errorText(state.error, script.path))
+    }
+    if (state.type === 'fulfilled' && !state.notAPromise) {
+      ns.dispose()
+      ns = state.value
+    }
+    ctx.setProp(ctx.global, '__main', ns)
+    ns.dispose()
+    this.exports = JSON.parse(this.evalGlobal('__k6exports()', 'exports'))
+    this.phase = 'vu'
+  }
+
+  private loadModule(name: string): string {
+    const known = moduleExports?.[name]
+    if (known) {
+      const named = known.filter((k) => k !== 'default').map((k) => `export const ${k} = m.${k};`)
+      const def = known.includes('default') ? 'm.default' : 'm'
+      return `const m = globalThis.__k6mods[${JSON.stringify(name)}]; export default ${def}; ${named.join(' ')}`
+    }
+    if (/^https?:/.test(name)) {
+      throw new Error(`remote module '${name}' cannot be loaded: Kiln does not fetch modules over the network yet; download it next to the script and import the local path`)
+    }
+    if (name.startsWith('k6')) throw new Error(`unknown module '${name}' (Kiln supports: ${Object.keys(moduleExports ?? {}).join(', ')})`)
+    try {
+      return this.host.readFile(name)
+    } catch {
+      throw new Error(`cannot find module '${name}'`)
+    }
+  }
+
+  private evalGlobal(code: string, file: string): string {
+    const r = this.ctx.evalCode(code, file)
+    if (r.error) throw new ScriptError(this.errorText(r.error, file))
+    const v = this.ctx.dump(r.value)
+    r.value.dispose()
+    return typeof v === 'string' ? v : ''
+  }
+
+  private errorText(h: QuickJSHandle, file: string): string {
+    const e = this.ctx.dump(h) as { name?: string; message?: string; stack?: string } | string
+    h.dispose()
+    if (typeof e !== 'object' || e === null) return `${file}: ${String(e)}`
+    const stack = (e.stack ?? '').trimEnd()
+    return `${e.name ?? 'Error'}: ${e.message ?? ''}${stack ? '\n' + stack : ''}`
+  }
+
+  private installHost(): void {
+    const ctx = this.ctx
+    const kh = ctx.newObject()
+    const fn = (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => {
+      const h = ctx.newFunction(name, f)
+      ctx.setProp(kh, name, h)
+      h.dispose()
+    }
+    const host = this.host
+    fn('phase', () => ctx.newString(this.phase === 'vu' || this.phase === 'setup' || this.phase === 'teardown' || this.phase === 'summary' ? 'vu' : 'init'))
+    fn('now', () => ctx.newNumber(performance.now()))
+    fn('emit', (n, v, t) => {
+      host.emit(ctx.getString(n), ctx.getNumber(v), { ...this.baseTags, ...(JSON.parse(ctx.getString(t)) as Tags) })
+      return undefined
+    })
+    fn('metric', (n, t, isTime) => ctx.newString(host.defineMetric(ctx.getString(n), ctx.getString(t), ctx.dump(isTime) === true)))
+    fn('log', (l, m) => {
+      host.log(ctx.getString(l), ctx.getString(m))
+      return undefined
+    })
+    fn('open', (p, b) => {
+      try {
+        const buf = host.readBytes(ctx.getString(p))
+        return ctx.newString(ctx.dump(b) === true ? buf.toString('base64') : buf.toString('utf8'))
+      } catch (e) {
+        return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
+      }
+    })
+    fn('exec', () => ctx.newString(JSON.stringify(host.execState(this))))
+    fn('abort', (m) => {
+      host.abort(ctx.getString(m))
+      return undefined
+    })
+    fn('markFailed', (m) => {
+      host.markFailed(ctx.getString(m))
+      return undefined
+    })
+    fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
+    const req = ctx.newAsyncifiedFunction('request', async (j) => {
+      const spec = JSON.parse(ctx.getString(j)) as RequestSpec
+      if (spec.redirects < 0) spec.redirects = host.options.maxRedirects
+      if (!spec.responseType) spec.responseType = host.options.discardResponseBodies ? 'none' : 'text'
+      let res
+      try {
+        new URL(spec.url)
+      } catch {
+        return { error: ctx.newError(`invalid URL '${spec.url}'`) }
+      }
+      res = await request(this.client, spec, host.registry, this.baseTags)
+      if (res.error) host.log('warn', `Request Failed error="${res.error}"`)
+      return ctx.newString(JSON.stringify(res))
+    })
+    ctx.setProp(kh, 'request', req)
+    req.dispose()
+    const sl = ctx.newAsyncifiedFunction('sleep', async (ms) => {
+      const d = ctx.getNumber(ms)
+      if (this.interrupted || !(d > 0)) return
+      await new Promise<void>((r) => {
+        this.wake = r
+        this.sleepTimer = setTimeout(r, d)
+      })
+      this.wake = null
+    })
+    ctx.setProp(kh, 'sleep', sl)
+    sl.dispose()
+    ctx.setProp(ctx.global, '__kh', kh)
+    kh.dispose()
+  }
+
+  /** Calls an exported function (`default`, `setup`, a scenario's exec…). */
+  async call(name: string, argJson?: string, iter = 0): Promise<CallResult> {
+    this.interrupted = false
+    // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
+    if (!this.host.options.noCookiesReset) this.client.jar.clear()
+    const arg = argJson === undefined ? '' : `, ${JSON.stringify(argJson)}`
+    const r = await this.ctx.evalCodeAsync(`__ITER = ${iter}; __k6call(${JSON.stringify(name)}${arg})`, 'call')
+    if (r.error) {
+      const text = this.errorText(r.error, 'call')
+      return { kind: 'error', value: this.interrupted ? 'interrupted' : text }
+    }
+    const s = this.ctx.getString(r.value)
+    r.value.dispose()
+    const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
+    return { kind, value: s.slice(1) }
+  }
+
+  /** Dedicates the VU to a scenario: its tags, and `__ENV` with the scenario's env on top. */
+  assign(scenario: string, tags: Tags, env: Record<string, string>): void {
+    this.scenario = scenario
+    this.baseTags = tags
+    this.iterationInScenario = -1
+    if (Object.keys(env).length) this.evalGlobal(`Object.assign(__ENV, ${JSON.stringify(env)}); ''`, 'env')
+  }
+
+  /** Gives every VU the JSON result of setup(). */
+  setSetupData(json: string): void {
+    const r = this.ctx.evalCode(`__k6setSetup(${JSON.stringify(json)})`, 'setup-data')
+    if (r.error) throw new ScriptError(this.errorText(r.error, 'setup-data'))
+    r.value.dispose()
+  }
+
+  async handleSummary(dataJson: string): Promise<CallResult> {
+    this.phase = 'summary'
+    const r = await this.ctx.evalCodeAsync(`__k6summary(${JSON.stringify(dataJson)})`, 'summary')
+    if (r.error) return { kind: 'error', value: this.errorText(r.error, 'handleSummary') }
+    const s = this.ctx.getString(r.value)
+    r.value.dispose()
+    return { kind: s[0] === 'R' ? 'ok' : 'error', value: s.slice(1) }
+  }
+
+  optionsJson(): string {
+    return this.evalGlobal('__k6options()', 'options')
+  }
+
+  /** Stops the running iteration now: wakes a sleep and interrupts the JS (gracefulStop ran out). */
+  interrupt(): void {
+    this.interrupted = true
+    if (this.sleepTimer) clearTimeout(this.sleepTimer)
+    this.wake?.()
+  }
+
+  close(): void {
+    this.client.agent.destroy()
+    this.client.tlsAgent.destroy()
+  }
+}

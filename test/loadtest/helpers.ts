@@ -1,0 +1,90 @@
+/** Test helpers: a counting HTTP server on 127.0.0.1 and `kiln run` as a real process. */
+import http from 'node:http'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const kiln = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'kiln.js')
+
+export interface TestServer {
+  url: string
+  /** Requests seen, by path (without query). */
+  hits: Map<string, number>
+  total(): number
+  close(): Promise<void>
+}
+
+/** A server answering `/` with "hello", `/json` with JSON, `/status/N` with status N, `/slow?ms=N`. */
+export async function startServer(): Promise<TestServer> {
+  const hits = new Map<string, number>()
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x')
+    hits.set(u.pathname, (hits.get(u.pathname) ?? 0) + 1)
+    const m = /^\/status\/(\d+)$/.exec(u.pathname)
+    if (m) {
+      res.statusCode = Number(m[1])
+      res.end('status')
+    } else if (u.pathname === '/json') {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ user: { name: 'ada', tags: ['a', 'b'] }, n: 3 }))
+    } else if (u.pathname === '/echo') {
+      let body = ''
+      req.on('data', (c: Buffer) => (body += c.toString()))
+      req.on('end', () => res.end(JSON.stringify({ method: req.method, headers: req.headers, body })))
+    } else if (u.pathname === '/cookie') {
+      res.setHeader('set-cookie', 'sid=42; Path=/')
+      res.end('ok')
+    } else if (u.pathname === '/redirect') {
+      res.statusCode = 302
+      res.setHeader('location', '/')
+      res.end()
+    } else if (u.pathname === '/slow') {
+      setTimeout(() => res.end('slow'), Number(u.searchParams.get('ms') ?? 100))
+    } else res.end('hello')
+  })
+  server.keepAliveTimeout = 5000
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const port = (server.address() as { port: number }).port
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    total: () => [...hits.values()].reduce((a, b) => a + b, 0),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections()
+        server.close(() => r())
+      }),
+  }
+}
+
+export interface RunResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `kiln ARGS` in `cwd` (20 s at most, so a hang fails the test instead of blocking it). */
+export function kilnRun(args: string[], opts: { cwd?: string; env?: Record<string, string>; onStart?: (pid: number) => void } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [kiln, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
+    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000)
+    if (opts.onStart && p.pid) opts.onStart(p.pid)
+    p.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** A fresh folder with the given files; returns its path. */
+export function workdir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-loadtest-'))
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+  return dir
+}
