@@ -149,7 +149,8 @@ export function* arrivals(startRate: number, stages: Stage[], timeUnitMs: number
     for (;;) {
       const k = next - done
       const t = Math.abs(a) < 1e-15 ? (r0 > 0 ? k / r0 : Infinity) : (-r0 + Math.sqrt(Math.max(0, r0 * r0 + 4 * a * k))) / (2 * a)
-      if (!(t < d)) break
+      // 1e-6 ms: float error must not let the start due exactly at the stage end slip in.
+      if (!(t < d - 1e-6)) break
       yield base + t
       next++
     }

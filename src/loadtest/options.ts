@@ -247,7 +247,11 @@ export function consolidate(layers: Obj[]): Options {
       delete o.scenarios
       for (const k of SHORTCUTS) delete o[k]
     }
-    for (const [k, v] of Object.entries(layer)) if (v !== undefined) o[k] = v
+    for (const [k, v] of Object.entries(layer)) {
+      // Tags from --tag add to the script's tags instead of replacing them.
+      if (k === 'tags' && isObj(v) && isObj(o.tags)) o.tags = { ...o.tags, ...v }
+      else if (v !== undefined) o[k] = v
+    }
   }
   const scenarios = toScenarios(o)
   const stats = o.summaryTrendStats === undefined ? ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'] : o.summaryTrendStats
