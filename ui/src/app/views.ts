@@ -78,7 +78,8 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
       h('summary', { class: 'button' }, 'Export'),
       h(
         'div',
-        { class: 'menu-items' },
+        // Choosing an item closes the menu.
+        { class: 'menu-items', onclick: (e: Event) => (e.currentTarget as HTMLElement).parentElement!.removeAttribute('open') },
         exp('pprof', 'pprof (.pb.gz)'),
         exp('folded', 'Folded stacks'),
         exp('speedscope', 'speedscope JSON'),
