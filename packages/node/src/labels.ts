@@ -1,0 +1,97 @@
+/**
+ * Dynamic labels: `wrapWithLabels` records when the label set changes on the main thread
+ * (a timeline on V8's profiler clock); each CPU sample later takes the set in force at its time.
+ */
+export type LabelSet = readonly (readonly [string, string])[]
+
+// Transitions kept before an early cut of the CPU profile is asked for, and the hard bound
+// beyond which transitions are dropped (12 bytes each: 200k ≈ 2.4 MB, 1M ≈ 12 MB).
+const SOFT_CAP = 200_000
+const HARD_CAP = 1_000_000
+
+/** Label-set changes over time, interned label sets, and the set in force now. */
+export class LabelTimeline {
+  private times: number[] = []
+  private ids: number[] = []
+  private readonly sets: LabelSet[] = [[]]
+  private readonly index = new Map<string, number>([['', 0]])
+  // performance.now() is ms since timeOrigin on the same monotonic clock as V8's profiler (µs).
+  private readonly originUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000
+  current = 0
+  private recording = false
+  dropped = 0
+  /** Called once when the soft cap is reached, so the owner cuts the profile early. */
+  onFull: (() => void) | undefined
+
+  /** The microsecond clock V8's CPU profiles use for startTime and sample times. */
+  nowUs(): number {
+    return this.originUs + performance.now() * 1000
+  }
+
+  /** The id of the current set with `labels` added (later keys replace earlier ones). */
+  merged(labels: Record<string, string | number>): number {
+    const m = new Map(this.sets[this.current])
+    for (const k in labels) m.set(k, String(labels[k]))
+    const set = [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    const key = set.map(([k, v]) => `${k}\u0000${v}`).join('\u0001')
+    let id = this.index.get(key)
+    if (id === undefined) {
+      id = this.sets.length
+      this.sets.push(set)
+      this.index.set(key, id)
+    }
+    return id
+  }
+
+  /** Makes `id` the set in force from now on. */
+  enter(id: number): void {
+    this.current = id
+    if (!this.recording) return
+    const n = this.times.length
+    if (n >= HARD_CAP) {
+      this.dropped++
+      return
+    }
+    this.times.push(this.nowUs())
+    this.ids.push(id)
+    if (n + 1 === SOFT_CAP) this.onFull?.()
+  }
+
+  set(id: number): LabelSet {
+    return this.sets[id]!
+  }
+
+  /** A lookup of the set in force at a time, for times in increasing order. */
+  cursor(): (timeUs: number) => number {
+    let i = 0
+    let last = this.ids[0] ?? this.current
+    return (t) => {
+      while (i < this.times.length && this.times[i]! <= t) last = this.ids[i++]!
+      return last
+    }
+  }
+
+  /** Forgets transitions up to `untilUs`, keeping the set then in force. */
+  forget(untilUs: number): void {
+    let i = 0
+    while (i < this.times.length && this.times[i]! <= untilUs) i++
+    if (i === 0) return
+    const keepId = this.ids[i - 1]!
+    this.times = [untilUs, ...this.times.slice(i)]
+    this.ids = [keepId, ...this.ids.slice(i)]
+  }
+
+  /** Stops recording; the set in force stays known. */
+  stop(): void {
+    this.recording = false
+    this.times = []
+    this.ids = []
+  }
+
+  /** Starts recording, with the set now in force as the first entry. */
+  start(): void {
+    this.recording = true
+    this.times = [this.nowUs()]
+    this.ids = [this.current]
+  }
+}
