@@ -89,8 +89,8 @@ export class PerfCollapser {
 
   private endSample(): void {
     if (!this.pname) return
-    this.stack.unshift(this.pname)
-    const key = this.stack.join(';')
+    this.stack.push(this.pname)
+    const key = this.stack.reverse().join(';')
     const prev = this.counts.get(key)
     this.counts.set(key, prev === undefined ? perlAdd(0, this.period) : perlAdd(prev, this.period))
     this.stack = []
@@ -126,28 +126,31 @@ export class PerfCollapser {
   }
 
   private frame(pc: string, raw: string, mod: string): void {
-    const rawfunc = raw.replace(SYMOFF, '')
+    const rawfunc = raw.includes('+0x') ? raw.replace(SYMOFF, '') : raw
     if (rawfunc.charCodeAt(0) === 40 /* ( */) return // a process name, not a frame
-    const parts = rawfunc.split('->')
+    const parts = rawfunc.includes('->') ? rawfunc.split('->') : rawfunc === '' ? [] : [rawfunc]
     while (parts.length && parts[parts.length - 1] === '') parts.pop() // Perl's split drops trailing empties
     const java = this.pname!.startsWith('java')
-    const frames: string[] = []
-    for (let func of parts) {
-      if (func === '[unknown]') {
-        // An unknown symbol is named after its dso's basename, which is often all there is.
-        const name = mod !== '[unknown]' ? mod.replace(/.*\//s, '') : 'unknown'
-        func = this.o.addrs ? `[${name} <${pc}>]` : `[${name}]`
-      }
-      func = func.replaceAll(';', ':')
-      if (!GO_METHOD.test(func)) func = func.replace(ARGS, '')
-      func = func.replace(QUOTES, '')
-      if (java && func.includes('/')) func = func.replace(/^L/, '')
-      if (frames.length > 0) func += '_[i]'
-      else if (this.o.kernel && KERNEL_DSO.test(mod) && !mod.includes('unknown')) func += '_[k]'
-      else if (this.o.jit && JIT_DSO.test(mod)) func += '_[j]'
-      frames.push(func)
+    // The stack is kept leaf first and reversed when the sample ends; an inline chain is pushed
+    // in reverse so that it reads outer→inner once reversed.
+    for (let i = parts.length - 1; i >= 0; i--) this.stack.push(this.tidy(parts[i]!, i, pc, mod, java))
+  }
+
+  private tidy(part: string, index: number, pc: string, mod: string, java: boolean): string {
+    let func = part
+    if (func === '[unknown]') {
+      // An unknown symbol is named after its dso's basename, which is often all there is.
+      const name = mod !== '[unknown]' ? mod.replace(/.*\//s, '') : 'unknown'
+      func = this.o.addrs ? `[${name} <${pc}>]` : `[${name}]`
     }
-    this.stack.unshift(...frames)
+    if (func.includes(';')) func = func.replaceAll(';', ':')
+    if (func.includes('(') && !GO_METHOD.test(func)) func = func.replace(ARGS, '')
+    if (func.includes('"') || func.includes("'")) func = func.replace(QUOTES, '')
+    if (java && func.charCodeAt(0) === 76 /* L */ && func.includes('/')) func = func.slice(1)
+    if (index > 0) func += '_[i]'
+    else if (this.o.kernel && KERNEL_DSO.test(mod) && !mod.includes('unknown')) func += '_[k]'
+    else if (this.o.jit && JIT_DSO.test(mod)) func += '_[j]'
+    return func
   }
 
   /** The folded stacks so far, sorted in byte order, one `stack count` per line. */

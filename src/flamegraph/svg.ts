@@ -31,9 +31,11 @@ export interface SvgOptions extends Omit<LayoutOptions, 'subtitle'> {
   factor?: number
 }
 
-const esc = (s: string): string =>
-  // XML 1.0 forbids most control characters even as references; show them as '?'.
-  s.replace(/[&<>"]|[\x00-\x08\x0b\x0c\x0e-\x1f]/g, (c) => (c === '&' ? '&amp;' : c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '"' ? '&quot;' : '?'))
+const SPECIAL = /[&<>"\x00-\x08\x0b\x0c\x0e-\x1f]/
+const SPECIALS = /[&<>"\x00-\x08\x0b\x0c\x0e-\x1f]/g
+const ENTITY: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }
+// XML 1.0 forbids most control characters even as references; they show as '?'.
+const esc = (s: string): string => (SPECIAL.test(s) ? s.replace(SPECIALS, (c) => ENTITY[c] ?? '?') : s)
 
 /** "1234567" → "1,234,567" (the integer part only). */
 const commas = (n: number): string => {
@@ -120,10 +122,14 @@ export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions =
     }
     info += ')'
     const [r, g, b] = colorOf(f.name, f.delta)
+    const name = esc(f.name)
+    const x = px(f.x)
+    const w = px(f.w)
+    const label = fitText(f.name, f.w, fontSize, fontWidth)
     out.push(
-      `<g data-d="${f.depth}" data-name="${esc(f.name)}"><title>${esc(info)}</title>`,
-      `<rect x="${px(f.x)}" y="${px(f.y)}" width="${px(f.w)}" height="${px(f.h)}" data-x="${px(f.x)}" data-w="${px(f.w)}" fill="rgb(${r},${g},${b})" rx="2" ry="2"/>`,
-      `<text x="${px(f.x + 3)}" y="${px(f.y + f.h / 2 + fontSize / 3)}">${esc(fitText(f.name, f.w, fontSize, fontWidth))}</text></g>\n`,
+      `<g data-d="${f.depth}" data-name="${name}"><title>${esc(info)}</title>` +
+        `<rect x="${x}" y="${px(f.y)}" width="${w}" height="${px(f.h)}" data-x="${x}" data-w="${w}" fill="rgb(${r},${g},${b})" rx="2" ry="2"/>` +
+        `<text x="${px(f.x + 3)}" y="${px(f.y + f.h / 2 + fontSize / 3)}">${label === f.name ? name : esc(label)}</text></g>\n`,
     )
   }
   out.push('</g>\n</svg>\n')
