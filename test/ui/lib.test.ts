@@ -207,3 +207,24 @@ test('a label value keeps its colour wherever it is listed', () => {
   assert.equal(valueColor(['prod', 'staging'], 'staging'), valueColor(['staging', 'prod', 'prod'], 'staging'))
   assert.notEqual(valueColor(['prod', 'staging'], 'prod'), valueColor(['prod', 'staging'], 'staging'))
 })
+
+test('fuzz: selector completion and URL state take any text without throwing or hanging', () => {
+  let seed = 11
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+    return seed % n
+  }
+  const alphabet = '{}=~!",\\ ab_.z'
+  for (let k = 0; k < 2000; k++) {
+    const text = Array.from({ length: rnd(24) }, () => alphabet[rnd(alphabet.length)]).join('')
+    const caret = rnd(text.length + 1)
+    const c = completionAt(text, caret)
+    if (c) {
+      assert.ok(c.start <= caret && caret <= c.end && c.end <= text.length, JSON.stringify({ text, caret, c }))
+      const r = applyCompletion(text, c, 'v"1')
+      assert.ok(r.caret <= r.text.length)
+    }
+    const s = searchToState('?' + text)
+    assert.ok(s.view.length > 0)
+  }
+})

@@ -216,7 +216,11 @@ function tooltipText(s: FlameViewState, i: number): string {
 
 function tooltipRows(s: FlameViewState, i: number): HTMLElement[] {
   const [[, name], ...rest] = tooltipLines(s, i) as [[string, string], ...[string, string][]]
-  return [h('div', { class: 'tip-name' }, name), h('table', null, rest.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, v))))]
+  return [
+    h('div', { class: 'tip-name' }, name),
+    h('table', null, rest.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, v)))),
+    h('div', { class: 'tip-hint' }, 'Click to zoom · right-click for the sandwich view'),
+  ]
 }
 
 /** The tooltip's content: the function, then self and total in units and % of total (both sides for a diff). */

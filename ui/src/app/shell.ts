@@ -42,6 +42,7 @@ export class Shell {
   private types: ProfileType[] = []
   private services: string[] = []
   private readonly views: Ctx['views'] = {}
+  private generation = 0
 
   constructor(root: HTMLElement) {
     mount(root, this.header, this.errors, this.timelineEl, this.nav, this.content)
@@ -102,8 +103,12 @@ export class Shell {
     this.renderHeader()
     this.renderTabs()
     void this.renderTimeline()
-    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest() }
+    const gen = ++this.generation
+    const stale = () => gen !== this.generation
+    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest(), stale }
+    this.content.classList.add('loading')
     await renderContent(this.content, ctx)
+    if (!stale()) this.content.classList.remove('loading')
   }
 
   /** The selected profile type's unit, for formatting before data arrives. */

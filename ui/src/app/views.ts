@@ -26,6 +26,8 @@ export interface Ctx {
   views: { main?: FlameView; table?: TableView; callers?: FlameView; callees?: FlameView }
   changed: (part: string, key: string) => boolean
   suggest: Suggest
+  /** True once a newer update started: a slow response must not replace a newer view. */
+  stale: () => boolean
 }
 
 interface Loaded {
@@ -47,6 +49,7 @@ export async function renderContent(el: HTMLElement, c: Ctx): Promise<void> {
     if (s.view === 'diff') return await diffView(el, c)
     if (s.view === 'labels') return await labelsView(el, c)
     const data = await c.cache.load<FlameResponse, Loaded>('flamegraph', { type: s.type, query: c.query, from: s.from, until: s.until, maxNodes: s.maxNodes }, loaded)
+    if (c.stale()) return
     if (s.view === 'sandwich') return sandwichView(el, c, data)
     singleView(el, c, data, ['both', 'flame', 'table'].includes(s.view) ? s.view : 'both')
   } catch (e) {
@@ -202,6 +205,7 @@ async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const d = diffSides(c)
   const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: d.lfrom, leftUntil: d.luntil, rightQuery: effectiveQuery(s.service, d.rq), rightFrom: d.rfrom, rightUntil: d.runtil, maxNodes: s.maxNodes }, loaded)
+  if (c.stale()) return
   const { m, bad } = matchesOf(data.flame, s.search)
   const fv = flameView(c, 'main', (p) => c.go({ zoom: p.join(';') }))
   const tv = tableView(c, (n) => focus(c, data.flame, n))
@@ -227,10 +231,10 @@ async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const names = userLabels(await c.suggest.names(), s.service)
   const label = s.label && names.includes(s.label) ? s.label : (names[0] ?? '')
-  if (!c.changed('content', JSON.stringify(['labels', s.type, c.query, s.from, s.until, label, c.theme]))) return
+  const b = label ? await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: s.from, until: s.until }) : null
+  if (c.stale() || !c.changed('content', JSON.stringify(['labels', s.type, c.query, s.from, s.until, label, c.theme]))) return
   const picker = h('select', { 'data-testid': 'label-name', onchange: (e: Event) => c.go({ label: (e.target as HTMLSelectElement).value }) }, names.map((n) => h('option', { value: n, selected: n === label }, n)))
-  if (!label) return mount(el, h('div', { class: 'empty' }, 'These profiles have no labels besides the service.'))
-  const b = await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: s.from, until: s.until })
+  if (!b) return mount(el, h('div', { class: 'empty' }, 'These profiles have no labels besides the service.'))
   const pick = (v: string) => c.go({ query: withMatcher(s.query, label, v), view: 'both', zoom: '' })
   mount(el, h('div', { class: 'toolbar' }, h('label', null, 'Label ', picker), h('span', { class: 'muted small' }, 'Share of the total per value — click a value to filter by it')), labelBreakdown(b, c.unit, pick))
 }
