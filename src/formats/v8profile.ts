@@ -35,8 +35,10 @@ export function frameName(cf: CallFrame): string {
   return `${fn} ${file}:${cf.lineNumber + 1}`
 }
 
-// V8's synthetic nodes: the root and the idle/GC/program markers are not the program's frames.
+// V8's synthetic root is not a frame.
 const skip = new Set(['(root)'])
+// Time V8 spent idle (waiting in the event loop) is not CPU time: such samples are dropped.
+const IDLE = '(idle)'
 
 /** A CPU profile as process_cpu nanoseconds: each sample weighs the time until the next one. */
 export function decodeCpuProfile(p: CpuProfile): Profile {
@@ -72,6 +74,7 @@ export function decodeCpuProfile(p: CpuProfile): Profile {
     if (us > 0) weights.set(samples[i]!, (weights.get(samples[i]!) ?? 0) + us * 1000)
   }
   for (const [id, ns] of weights) {
+    if (byId.get(id)!.callFrame.functionName === IDLE) continue
     const s = stack(id)
     if (s.length) b.add(s, [ns])
   }
