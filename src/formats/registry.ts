@@ -10,6 +10,7 @@ import { decodePprof, sniffPprof, type DecodeOptions } from './pprof.ts'
 import { decodeSpeedscope, sniffJsonObject } from './speedscope.ts'
 import { decodeFolded, decodeLines } from './folded.ts'
 import { sniffText } from './sniff.ts'
+import { decodeJfr, sniffJfr } from './jfr.ts'
 
 export interface AnyOptions extends DecodeOptions {
   /** A format name (`pprof`, `folded`/`groups`, `lines`, `speedscope`) or a file name. */
@@ -50,6 +51,18 @@ export const formats = {
     sniff: sniffFolded,
     decode: (b, o) => (sniffFolded(b) ? decodeFolded(b, o) : null),
   },
+  jfr: {
+    name: 'jfr',
+    extensions: ['.jfr'],
+    sniff: sniffJfr,
+    // A recording holds several profiles (CPU, allocations, locks): this gives the first; decodeJfr gives all.
+    decode: (b, o) => {
+      if (!sniffJfr(b)) return null
+      const first = decodeJfr(b, o)[0]
+      if (!first) throw new KilnError('KILN_BAD_JFR', 'the JFR recording holds no samples (no execution, allocation or lock events); record with profiling enabled')
+      return first.profile
+    },
+  },
   lines: {
     name: 'lines',
     extensions: ['.lines'],
@@ -62,7 +75,7 @@ export type FormatName = keyof typeof formats
 const formatList: readonly Format[] = Object.values(formats)
 
 // Pyroscope's `format=` values that name the same thing differently.
-const aliases: Record<string, FormatName> = { groups: 'folded', collapsed: 'folded', speedscope: 'speedscope', pprof: 'pprof', folded: 'folded', lines: 'lines' }
+const aliases: Record<string, FormatName> = { jfr: 'jfr', groups: 'folded', collapsed: 'folded', speedscope: 'speedscope', pprof: 'pprof', folded: 'folded', lines: 'lines' }
 
 /** The format a name says: a format name (`groups`, `pprof`, …) or a file name by its ending. */
 export function formatForName(name: string): FormatName | undefined {

@@ -4,7 +4,7 @@ import { KilnError } from '../model/errors.ts'
 import { parseAppName } from '../model/labels.ts'
 import { parseTime } from '../model/time.ts'
 import type { Profile } from '../model/profile.ts'
-import { decodeFolded, decodeLines, decodePprof, decodeSpeedscope, maybeGunzip } from '../formats/index.ts'
+import { decodeFolded, decodeJfr, decodeLines, decodePprof, decodeSpeedscope, maybeGunzip } from '../formats/index.ts'
 import { parseMultipart } from './multipart.ts'
 import { legacyWrites, pprofWrites, type SampleTypeConfig } from './convert.ts'
 import type { Req } from './http.ts'
@@ -50,7 +50,18 @@ export async function handleIngest(ctx: Context, req: Req, res: ServerResponse):
   if (format === 'trie' || format === 'tree' || contentType.includes('octet-stream+trie') || contentType.includes('octet-stream+tree')) {
     throw new KilnError('KILN_UNSUPPORTED', `format ${format || contentType} (Pyroscope 0.x's binary trie/tree) is not supported: send folded stacks, pprof, speedscope or JFR`)
   } else if (format === 'jfr') {
-    throw new KilnError('KILN_UNSUPPORTED', 'JFR ingest is not available in this build yet: convert with async-profiler to pprof (jfrconv) and send format=pprof')
+    // The Pyroscope Java agent: the recording raw, or multipart fields `jfr` and `labels` (its LabelsSnapshot).
+    let jfr: Uint8Array = body
+    let jfrLabels: Uint8Array | undefined
+    if (contentType.includes('multipart/form-data')) {
+      const parts = parseMultipart(body, contentType)
+      const part = parts.find((p) => p.name === 'jfr')
+      if (!part) throw new KilnError('KILN_BAD_REQUEST', `multipart body has no 'jfr' field (fields: ${parts.map((p) => p.name).join(', ') || 'none'})`)
+      jfr = part.data
+      jfrLabels = parts.find((p) => p.name === 'labels')?.data
+    }
+    const decoded = decodeJfr(jfr, { ...limits, labels: jfrLabels, sampleRate: q.get('sampleRate') ? sampleRate : undefined })
+    writes = decoded.flatMap((j) => pprofWrites(j.profile, meta, { metricName: j.metric }))
   } else if (format === 'pprof' && !contentType.includes('multipart/form-data')) {
     writes = pprofWrites(decodePprof(body, limits), meta)
   } else if (contentType.includes('multipart/form-data')) {
