@@ -66,7 +66,7 @@ export function layoutFrames(fg: FlameGraph | FlameGraphDiff, options: LayoutOpt
   const minCounts = total > 0 ? minWidthCounts(options.minWidth ?? 0.1, total, 1 / pxPerCount) : 0
   const ypadTop = fontSize * 3 + (options.subtitle ? fontSize * 2 : 0)
   const ypadBottom = fontSize * 2 + 10
-  const raw: Omit<FrameBox, 'y' | 'h'>[] = []
+  const frames: FrameBox[] = []
   let maxDepth = 0
   const levels = decodeLevels(fg.levels, diff)
   for (let d = 0; d < levels.length; d++) {
@@ -75,17 +75,14 @@ export function layoutFrames(fg: FlameGraph | FlameGraphDiff, options: LayoutOpt
       const offset = diff ? n.rx! : n.x
       if (value <= 0 || value < minCounts) continue
       const name = d === 0 ? 'all' : fg.names[n.name]!
-      const box: Omit<FrameBox, 'y' | 'h'> = { name, depth: d, value, offset, x: XPAD + offset * pxPerCount, w: value * pxPerCount }
+      const box: FrameBox = { name, depth: d, value, offset, x: XPAD + offset * pxPerCount, y: 0, w: value * pxPerCount, h: fh - FRAME_PAD }
       if (diff) box.delta = n.rTotal! - n.total
-      raw.push(box)
+      frames.push(box)
       if (d > maxDepth) maxDepth = d
     }
   }
   const height = (maxDepth + 1) * fh + ypadTop + ypadBottom
-  const frames = raw.map((b) => {
-    const y = options.inverted ? ypadTop + b.depth * fh : height - ypadBottom - (b.depth + 1) * fh + FRAME_PAD
-    return { ...b, y, h: fh - FRAME_PAD }
-  })
+  for (const b of frames) b.y = options.inverted ? ypadTop + b.depth * fh : height - ypadBottom - (b.depth + 1) * fh + FRAME_PAD
   return { frames, width, height, total, maxDepth, xpad: XPAD, ypadTop, ypadBottom }
 }
 

@@ -40,8 +40,16 @@ const esc = (s: string): string => (SPECIAL.test(s) ? s.replace(SPECIALS, (c) =>
 /** "1234567" → "1,234,567" (the integer part only). */
 const commas = (n: number): string => {
   const s = Number.isInteger(n) ? String(n) : String(Number(n.toFixed(6)))
-  const [i, f] = s.split('.') as [string, string | undefined]
-  return i.replace(/\B(?=(\d{3})+(?!\d))/g, ',') + (f ? '.' + f : '')
+  const dot = s.indexOf('.')
+  const int = dot < 0 ? s : s.slice(0, dot)
+  if (int.length <= 3) return s
+  let out = ''
+  const neg = int[0] === '-' ? 1 : 0
+  for (let i = neg; i < int.length; i++) {
+    if (i > neg && (int.length - i) % 3 === 0) out += ','
+    out += int[i]
+  }
+  return (neg ? '-' : '') + out + (dot < 0 ? '' : s.slice(dot))
 }
 
 const px = (n: number): string => String(Math.round(n * 100) / 100)
