@@ -20,8 +20,9 @@ export interface SeriesWrite {
 
 interface Pending {
   series: object[]
-  /** TabSeparated lines: 4× cheaper to build and parse than JSON for the bulk tables. */
-  profiles: string[]
+  /** Profiles in this batch (their timeline rows come from the samples insert, via profiles_mv). */
+  profiles: number
+  /** TabSeparated lines: 4× cheaper to build and parse than JSON. */
   samples: string[]
   stacks: object[]
   functions: object[]
@@ -31,7 +32,7 @@ interface Pending {
   waiters: { resolve: () => void; reject: (e: unknown) => void }[]
 }
 
-const emptyPending = (): Pending => ({ series: [], profiles: [], samples: [], stacks: [], functions: [], newKeys: [], newSeries: [], waiters: [] })
+const emptyPending = (): Pending => ({ series: [], profiles: 0, samples: [], stacks: [], functions: [], newKeys: [], newSeries: [], waiters: [] })
 
 // A stack or function is rewritten at most once per hour while in use, which keeps its
 // `last_seen` fresh for retention without re-inserting it with every profile.
@@ -74,7 +75,6 @@ export class Writer {
       }
       const fnIds: string[] = new Array(w.functions.length)
       const merged = new Map<string, number>()
-      let total = 0
       for (let i = 0; i < w.stacks.length; i++) {
         const v = w.values[i]!
         if (!v) continue
@@ -104,11 +104,11 @@ export class Writer {
             p.newKeys.push(sk)
           }
         } else merged.set(stackId, prev + v)
-        total += v
       }
       const head = `${tsv(tenant)}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
-      for (const [stackId, value] of merged) p.samples.push(`${head}${stackId}\t${Math.round(value)}\n`)
-      p.profiles.push(`${head}${Math.max(0, Math.round(w.durationNs))}\t${Math.round(total)}\n`)
+      const tail = `\t${Math.max(0, Math.round(w.durationNs))}\n`
+      for (const [stackId, value] of merged) p.samples.push(`${head}${stackId}\t${Math.round(value)}${tail}`)
+      p.profiles += 1
     }
     const done = new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }))
     this.flushSoon()
@@ -164,12 +164,8 @@ export class Writer {
       for (const [table, rows] of meta) {
         if (rows.length) await this.client.insert({ table: `${this.db}.${table}`, values: rows, format: 'JSONEachRow' })
       }
-      const bulk: [string, string[]][] = [
-        ['samples', p.samples],
-        ['profiles', p.profiles],
-      ]
-      for (const [table, lines] of bulk) {
-        if (lines.length) await this.client.insert({ table: `${this.db}.${table}`, values: Readable.from([Buffer.from(lines.join(''))], { objectMode: false }), format: 'TabSeparated' })
+      if (p.samples.length) {
+        await this.client.insert({ table: `${this.db}.samples`, values: Readable.from([Buffer.from(p.samples.join(''))], { objectMode: false }), format: 'TabSeparated' })
       }
       if (process.env.KILN_DEBUG_WRITES) process.stderr.write(`flush: ${p.waiters.length} writes, ${p.samples.length} samples, ${p.stacks.length} stacks, ${p.functions.length} functions, ${p.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`)
       const now = Date.now()
@@ -178,7 +174,7 @@ export class Writer {
       if (this.seen.size > CACHE_LIMIT) this.seen.clear()
       if (this.seenSeries.size > CACHE_LIMIT) this.seenSeries.clear()
       this.samplesWritten += p.samples.length
-      this.profilesWritten += p.profiles.length
+      this.profilesWritten += p.profiles
       for (const w of p.waiters) w.resolve()
     } catch (e) {
       // Later batches may count on this batch's stacks, functions and series (claimed above):
