@@ -9,8 +9,8 @@ import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 
 export const JFR_DIR = join(import.meta.dirname, '../../../shared/fixtures/pyroscope/jfr')
-export const readJfrFixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(JFR_DIR, name)))
-export const gunzipped = (name: string): Uint8Array => new Uint8Array(gunzipSync(readJfrFixture(name)))
+export const readJfrFixture = (name: string) => readFileSync(join(JFR_DIR, name))
+export const gunzipped = (name: string) => gunzipSync(readJfrFixture(name))
 
 /** The expected folded stacks beside a fixture: `app.event{k=v}` → folded text (sample counts). */
 export function expectedFolded(name: string): Record<string, string> {
