@@ -1,0 +1,103 @@
+/**
+ * `kiln run` against wrk on the same local server with the same connection count (requests/s,
+ * printed as a ratio; goal ≥ 0.5× wrk), then memory and start-up time per VU
+ * (goal ≤ 1 MB/VU). Method: bench/README.md, "Load testing".
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir, loadavg } from 'node:os'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
+
+const kiln = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kiln.js')
+const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-lt-'))
+const CONNS = Number(process.env.KILN_BENCH_CONNS ?? 10)
+const SECS = Number(process.env.KILN_BENCH_SECS ?? 5)
+const VUS = Number(process.env.KILN_BENCH_VUS ?? 1000)
+
+writeFileSync(
+  join(dir, 'server.mjs'),
+  `import http from 'node:http'
+const s = http.createServer((req, res) => res.end('hello'))
+s.listen(0, '127.0.0.1', () => console.log(s.address().port))
+setTimeout(() => process.exit(0), 600000)`,
+)
+// The ceiling for any Node-based client: plain async loops over keep-alive http.get, no JS engine.
+writeFileSync(
+  join(dir, 'loop.mjs'),
+  `import http from 'node:http'
+const [url, conns, secs] = process.argv.slice(2)
+const agent = new http.Agent({ keepAlive: true })
+let n = 0
+const end = Date.now() + Number(secs) * 1000
+const one = () => new Promise((r) => http.get(url, { agent }, (res) => { res.resume(); res.on('end', r) }))
+await Promise.all(Array.from({ length: Number(conns) }, async () => { while (Date.now() < end) { await one(); n++ } }))
+console.log(n / Number(secs))
+process.exit(0)`,
+)
+writeFileSync(join(dir, 'get.js'), `import http from 'k6/http'\nexport default function () { http.get(__ENV.URL) }\n`)
+writeFileSync(join(dir, 'idle.js'), `import { sleep } from 'k6'\nexport default function () { sleep(0.1) }\n`)
+
+/** The server runs in its own process, as the target would, so neither client shares its event loop. */
+async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, [join(dir, 'server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<string>((r) => proc.stdout!.once('data', (d: Buffer) => r(d.toString().trim())))
+  return { url: `http://127.0.0.1:${port}/`, proc }
+}
+
+/**
+ * Runs kiln; returns wall time, the last RSS seen (polled from /proc every 100 ms: the VUs are all
+ * alive then, while the peak would be tsx's start-up transient) and the exit code.
+ */
+async function runKiln(args: string[]): Promise<{ ms: number; rss: number; code: number | null }> {
+  const t0 = performance.now()
+  const p = spawn(process.execPath, [kiln, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+  let rss = 0
+  const poll = setInterval(() => {
+    try {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))
+      if (m) rss = Number(m[1]) * 1024
+    } catch {
+      /* the process has ended */
+    }
+  }, 100)
+  const code = await new Promise<number | null>((r) => p.on('close', r))
+  clearInterval(poll)
+  return { ms: performance.now() - t0, rss, code }
+}
+
+const hasWrk = spawnSync('wrk', ['--version']).error === undefined
+const srv = await startServer()
+try {
+  // The machine is shared: the load average says how far absolute numbers can be trusted.
+  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`)
+  console.log(`requests/s, ${CONNS} connections, ${SECS}s, one local Node server:`)
+  let wrkRps = NaN
+  if (hasWrk) {
+    const w = spawnSync('wrk', ['-t1', `-c${CONNS}`, `-d${SECS}s`, srv.url], { encoding: 'utf8' })
+    wrkRps = Number(/Requests\/sec:\s+([\d.]+)/.exec(w.stdout)?.[1])
+    console.log(`  wrk        ${wrkRps.toFixed(0)} req/s`)
+  } else console.log('  wrk        not installed (apt-get install wrk): no ratio')
+  const loop = spawnSync(process.execPath, [join(dir, 'loop.mjs'), srv.url, String(CONNS), String(SECS)], { encoding: 'utf8' })
+  const loopRps = Number(loop.stdout.trim())
+  console.log(`  node loop  ${loopRps.toFixed(0)} req/s (plain async http.get loops: the ceiling of a Node client)`)
+  const exp = join(dir, 'sum.json')
+  const k = await runKiln(['run', '-q', '-u', String(CONNS), '-d', `${SECS}s`, '-e', `URL=${srv.url}`, '--summary-export', exp, join(dir, 'get.js')])
+  const sum = JSON.parse(readFileSync(exp, 'utf8'))
+  const kilnRps = sum.metrics.http_reqs.rate as number
+  console.log(`  kiln run   ${kilnRps.toFixed(0)} req/s (${sum.metrics.http_reqs.count} requests, p95 ${sum.metrics.http_req_duration['p(95)'].toFixed(2)} ms, exit ${k.code})`)
+  if (hasWrk) console.log(`  ratio kiln/wrk = ${(kilnRps / wrkRps).toFixed(3)}  (goal ≥ 0.5)`)
+  console.log(`  ratio kiln/node loop = ${(kilnRps / loopRps).toFixed(3)}`)
+
+  console.log(`memory and start-up per VU (${VUS} vs 10 VUs, each VU sleeping 0.1 s per iteration for 1 s):`)
+  const small = await runKiln(['run', '-q', '--no-summary', '-u', '10', '-d', '1s', join(dir, 'idle.js')])
+  const big = await runKiln(['run', '-q', '--no-summary', '-u', String(VUS), '-d', '1s', join(dir, 'idle.js')])
+  const perVuMB = (big.rss - small.rss) / (VUS - 10) / 1e6
+  const perVuMs = (big.ms - small.ms) / (VUS - 10)
+  console.log(`  RSS        10 VUs ${(small.rss / 1e6).toFixed(0)} MB, ${VUS} VUs ${(big.rss / 1e6).toFixed(0)} MB`)
+  console.log(`  memory/VU  ${perVuMB.toFixed(3)} MB  (ratio to the 1 MB/VU limit = ${perVuMB.toFixed(3)}; k6 documents 1-5 MB)`)
+  console.log(`  start-up   ${perVuMs.toFixed(1)} ms/VU → ${perVuMs.toFixed(1)} s for 1,000 VUs`)
+} finally {
+  srv.proc.kill()
+}
