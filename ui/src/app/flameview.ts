@@ -23,6 +23,8 @@ export interface FlameViewState {
 }
 
 const ROW = 18
+// The page background (--bg in style.css), painted under the blocks of the opaque canvas.
+const pageFill: Record<Theme, string> = { light: '#ffffff', dark: '#17171c' }
 const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace'
 
 /**
@@ -121,7 +123,8 @@ export class FlameView {
       this.painted = false
     }
     if (!this.painted) {
-      this.paintBlocks(this.canvas.getContext('2d')!, s, dpr, vp.width, cssH)
+      // Opaque: the browser composites it without blending (measurably cheaper without a GPU).
+      this.paintBlocks(this.canvas.getContext('2d', { alpha: false })!, s, dpr, vp.width, cssH)
       this.painted = true
     }
     const o = this.overlay.getContext('2d')!
@@ -139,7 +142,8 @@ export class FlameView {
 
   private paintBlocks(ctx: CanvasRenderingContext2D, s: FlameViewState, dpr: number, width: number, height: number): void {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
-    ctx.clearRect(0, 0, width, height)
+    ctx.fillStyle = pageFill[s.theme]
+    ctx.fillRect(0, 0, width, height)
     ctx.font = FONT
     ctx.textBaseline = 'middle'
     const charW = ctx.measureText('M').width
