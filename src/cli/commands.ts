@@ -10,6 +10,11 @@ export interface CommandModule {
 
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: 'Run a k6 load-test script', load: () => import('./run.ts') },
+  status: { summary: 'Show the status of a running load test (kiln run --address)', load: () => import('./status.ts') },
+  pause: { summary: 'Pause a running load test', load: () => import('./pause.ts') },
+  resume: { summary: 'Resume a paused load test', load: () => import('./resume.ts') },
+  scale: { summary: 'Change the VUs of a running externally-controlled load test', load: () => import('./scale.ts') },
+  stats: { summary: 'Show the live metrics of a running load test', load: () => import('./stats.ts') },
   server: { summary: 'run the Kiln server (ingest, store, query API, web UI)', load: () => import('./server.ts') },
   ingest: { summary: 'send profile files (pprof, folded, perf script, speedscope) to a server', load: () => import('./ingest.ts') },
   query: { summary: 'query merged profiles: top table, or export folded/pprof/speedscope/json', load: () => import('./query.ts') },

@@ -40,6 +40,10 @@ export const spec: CommandSpec = {
     throw: { type: 'boolean', short: 'w', help: 'throw on failed HTTP requests' },
     config: { type: 'string', short: 'c', arg: 'FILE', help: 'JSON file of options (below the script options)' },
     'include-system-env-vars': { type: 'string', arg: 'true|false', help: 'pass the environment to __ENV (default true)' },
+    address: { type: 'string', short: 'a', arg: 'HOST:PORT', help: "start k6's REST API there (kiln status/pause/resume/scale/stats talk to it)" },
+    paused: { type: 'boolean', short: 'p', help: 'start paused; resume with kiln resume or the REST API' },
+    'execution-segment': { type: 'string', arg: 'SEGMENT', help: "this instance's part of the test, e.g. 1/3:2/3 (only 0:1 so far)" },
+    'execution-segment-sequence': { type: 'string', arg: 'LIST', help: 'all segments, e.g. 0,1/3,2/3,1' },
     'no-color': { type: 'boolean', help: 'no colors (Kiln prints none)' },
   },
   examples: ['kiln run script.js', 'kiln run -u 10 -i 20 test.js', 'kiln run -u 0 -s 20s:50 -s 60s:50 -s 10s:0 test.js', 'kiln run -o json=out.json --summary-export sum.json test.js'],
@@ -114,6 +118,10 @@ export async function run(argv: string[]): Promise<number> {
   const debug = str(p, 'http-debug')
   const sysEnv = str(p, 'include-system-env-vars') !== 'false'
   const outs = list(p, 'out')
+  const seg = str(p, 'execution-segment')
+  if (seg !== undefined && !/^(0|0%|0:1|0:100%|1|100%)$/.test(seg)) {
+    throw new ConfigError(`--execution-segment '${seg}': Kiln runs whole tests only so far (0:1); split the load with separate scripts`)
+  }
   const runner = new Runner({
     scriptPath: script,
     configLayer,
@@ -123,6 +131,8 @@ export async function run(argv: string[]): Promise<number> {
     httpDebug: debug === undefined ? '' : debug === 'full' ? 'full' : 'headers',
     summaryMode: mode,
     noThresholds: bool(p, 'no-thresholds'),
+    paused: bool(p, 'paused'),
+    ...(str(p, 'address') ? { address: str(p, 'address')! } : {}),
     ...(str(p, 'summary-export') ? { summaryExport: str(p, 'summary-export')! } : {}),
     attach: (registry, r) => (outs.length ? attachOutputs(outs, registry, () => r.thresholds) : undefined),
     out: (s) => process.stdout.write(s),

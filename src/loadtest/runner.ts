@@ -13,6 +13,7 @@ import { VU } from './vu.ts'
 import { EXIT, ConfigError, ScriptError, type Host } from './host.ts'
 import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from './summary.ts'
 import { formatDuration } from './duration.ts'
+import { startApi, STATUS } from './api.ts'
 import { KilnError } from '../model/errors.ts'
 
 export interface RunConfig {
@@ -29,6 +30,10 @@ export interface RunConfig {
   summaryMode: 'compact' | 'full' | 'disabled'
   summaryExport?: string
   noThresholds: boolean
+  /** Start the REST API on HOST:PORT (`--address`). */
+  address?: string
+  /** Wait for a resume (REST API / `kiln resume`) before starting (`--paused`). */
+  paused?: boolean
   /** Called with the registry before the run starts (outputs subscribe here). */
   attach?: (registry: Registry, runner: Runner) => void | (() => Promise<void>)
   out: (s: string) => void
@@ -64,6 +69,8 @@ export class Runner implements Host {
   private exitCode: number = EXIT.ok
   private failedMark = false
   paused = false
+  /** k6's execution status number (see api.ts). */
+  status: number = STATUS.created
   private resumeWaiters: (() => void)[] = []
   private setupJson = ''
 
@@ -156,6 +163,21 @@ export class Runner implements Host {
   get elapsedMs(): number {
     return this.t0 ? performance.now() - this.t0 : 0
   }
+  get stopped(): boolean {
+    return this.stopping
+  }
+  get setupData(): unknown {
+    return this.setupJson ? JSON.parse(this.setupJson) : null
+  }
+  /** Sets the VU count of the externally-controlled scenario; returns '' or what is wrong. */
+  setVUs(n: number | undefined): string {
+    const ext = this.runs.find((r) => r.scenario.executor === 'externally-controlled')
+    if (!ext?.ctx) return 'changing VUs needs a running externally-controlled scenario'
+    if (n === undefined) return ''
+    if (!Number.isInteger(n) || n < 0 || n > ext.scenario.maxVUs) return `vus must be an integer from 0 to ${ext.scenario.maxVUs} (the scenario's maxVUs)`
+    ext.ctx.targetVUs = n
+    return ''
+  }
   get active(): number {
     return this.activeVUs
   }
@@ -205,6 +227,8 @@ export class Runner implements Host {
     }
     const finishOutputs = cfg.attach?.(this.registry, this)
     this.banner()
+    this.status = STATUS.initVUs
+    const closeApi = cfg.address ? await startApi(cfg.address, this) : null
     for (const s of o.scenarios) {
       const vus: VU[] = []
       for (let i = 0; i < scenarioVUs(s); i++) {
@@ -216,8 +240,14 @@ export class Runner implements Host {
       this.runs.push({ scenario: s, vus, ctx: null, done: 0, interrupted: 0, iterations: 0, finished: false })
     }
     vu0.baseTags = { ...o.tags }
+    if (cfg.paused) {
+      this.status = STATUS.pausedBeforeRun
+      this.setPaused(true)
+      await new Promise<void>((r) => this.resumeWaiters.push(r))
+    }
     this.t0 = performance.now()
-    if (vu0.exports.includes('setup') && !o.noSetup) {
+    this.status = STATUS.setup
+    if (vu0.exports.includes('setup') && !o.noSetup && !this.stopping) {
       vu0.phase = 'setup'
       const r = await vu0.call('setup', '')
       if (r.kind === 'error') throw new ScriptError(`setup() failed: ${r.value}`)
@@ -226,10 +256,12 @@ export class Runner implements Host {
     }
     for (const vu of this.vus) vu.setSetupData(this.setupJson)
     vu0.setSetupData(this.setupJson)
+    this.status = STATUS.running
     const ticker = this.startTicker()
     if (!this.stopping) await Promise.all(this.runs.map((r) => this.runScenario(r)))
     clearInterval(ticker)
     const durationMs = this.elapsedMs
+    this.status = STATUS.teardown
     if (vu0.exports.includes('teardown') && !o.noTeardown) {
       vu0.phase = 'teardown'
       const r = await vu0.call('teardown', this.setupJson)
@@ -240,7 +272,9 @@ export class Runner implements Host {
     }
     evaluate(this.thresholds, durationMs, true)
     await this.summary(vu0, durationMs)
+    this.status = this.stopping ? STATUS.interrupted : STATUS.ended
     if (typeof finishOutputs === 'function') await finishOutputs()
+    await closeApi?.()
     for (const vu of [vu0, ...this.vus]) vu.close()
     const crossed = this.thresholds.filter((t) => !t.ok)
     if (crossed.length) {
