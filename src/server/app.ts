@@ -7,7 +7,7 @@ import { defaultLimits } from '../model/profile.ts'
 import { openStore } from '../store/index.ts'
 import { retentionDays, type ServerConfig } from './config.ts'
 import { Metrics, type Context } from './context.ts'
-import { Router, checkAuth, readBody, sendBytes, sendError, tenantOf, type Req } from './http.ts'
+import { Router, checkAuth, readBody, sendBytes, sendError, sendJson, tenantOf, type Req } from './http.ts'
 import { mountConnect, sendConnectError } from './connect.ts'
 import { handleIngest } from './ingest.ts'
 import { pushMethods } from './push.ts'
@@ -16,6 +16,7 @@ import { handleRender, handleRenderDiff, handleLabelValuesLegacy } from './rende
 import { mountApi } from './api.ts'
 import { staticHandler } from './static.ts'
 import { startSelfProfiling } from './selfprofile.ts'
+import { Scraper } from '../collect/scrape.ts'
 
 export interface RunningServer {
   url: string
@@ -53,6 +54,8 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   router.on('GET', '/pyroscope/label-values', wrap((req, res) => handleLabelValuesLegacy(ctx, req, res)))
   mountConnect(router, [...pushMethods(ctx), ...querierMethods(ctx)], log)
   mountApi(router, ctx, wrap)
+  let scraper: Scraper | null = null
+  router.on('GET', '/api/v1/scrape-targets', (_req, res) => sendJson(res, 200, scraper?.status() ?? []))
   router.prefix('GET', '/', staticHandler(config.uiDir))
 
   // 1 MiB of request line and headers: long `name=app{…}` parameters get a clear JSON error from
@@ -100,6 +103,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   })
   const port = (server.address() as AddressInfo).port
   const stopSelf = config.selfProfile ? await startSelfProfiling(ctx) : null
+  scraper = new Scraper(config.scrape, ctx)
   ready = true
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   return {
@@ -109,6 +113,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
     async close() {
       ready = false
       await stopSelf?.()
+      await scraper?.stop()
       await new Promise<void>((r) => {
         server.close(() => r())
         server.closeIdleConnections()

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { KilnError } from '../model/errors.ts'
 import { parseDuration } from '../model/time.ts'
+import { parseScrapeConfig, type ScrapeTarget } from '../collect/scrape-config.ts'
 
 /** Everything `kiln server` can be told, from flags, KILN_* environment variables or a YAML file. */
 export interface ServerConfig {
@@ -30,6 +31,8 @@ export interface ServerConfig {
   uiDir: string
   /** Extra wait (ms) before an idle writer flushes; 0: group commit without delay. */
   flushMs: number
+  /** Targets whose pprof endpoints the server scrapes (YAML `scrape:`, or KILN_SCRAPE as YAML/JSON). */
+  scrape: ScrapeTarget[]
 }
 
 export const defaults: ServerConfig = {
@@ -46,12 +49,13 @@ export const defaults: ServerConfig = {
   selfProfile: true,
   uiDir: new URL('../../ui/dist', import.meta.url).pathname,
   flushMs: 0,
+  scrape: [],
 }
 
 type Raw = Record<string, unknown>
 
 // Config keys, their YAML/env spellings and how to read them.
-const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 'str' | 'bool' }[] = [
+const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 'str' | 'bool' | 'scrape' }[] = [
   { key: 'port', env: 'KILN_PORT', yaml: 'port', kind: 'int' },
   { key: 'host', env: 'KILN_HOST', yaml: 'host', kind: 'str' },
   { key: 'dataDir', env: 'KILN_DATA_DIR', yaml: 'data-dir', kind: 'str' },
@@ -68,9 +72,11 @@ const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 
   { key: 'selfProfile', env: 'KILN_SELF_PROFILE', yaml: 'self-profile', kind: 'bool' },
   { key: 'uiDir', env: 'KILN_UI_DIR', yaml: 'ui-dir', kind: 'str' },
   { key: 'flushMs', env: 'KILN_FLUSH_MS', yaml: 'flush-ms', kind: 'int' },
+  { key: 'scrape', env: 'KILN_SCRAPE', yaml: 'scrape', kind: 'scrape' },
 ]
 
-function coerce(kind: 'int' | 'str' | 'bool', v: unknown, where: string): unknown {
+function coerce(kind: 'int' | 'str' | 'bool' | 'scrape', v: unknown, where: string): unknown {
+  if (kind === 'scrape') return parseScrapeConfig(typeof v === 'string' ? parseYaml(v) : v, where)
   if (kind === 'int') {
     const n = typeof v === 'number' ? v : Number(String(v))
     if (!Number.isInteger(n) || n < 0) throw new KilnError('KILN_USAGE', `${where}: expected a whole number ≥ 0, got ${JSON.stringify(v)}`)

@@ -139,6 +139,9 @@ export function heapPprof(agg: Aggregate, atMs: number, intervalBytes: number): 
 /** One inspector session: start/stop of the CPU profiler and the heap sampler. */
 export class V8Session {
   private readonly session = new Session()
+  // V8's heap sampler is one per isolate: a session stops only what it started.
+  private cpu = false
+  private heapSampling = false
   constructor() {
     this.session.connect()
   }
@@ -146,6 +149,7 @@ export class V8Session {
     await this.session.post('Profiler.enable')
     await this.session.post('Profiler.setSamplingInterval', { interval: intervalUs })
     await this.session.post('Profiler.start')
+    this.cpu = true
   }
   /** Stops the CPU profiler and returns its profile; `restart` starts the next one at once. */
   async stopCpu(restart: boolean): Promise<CpuProfile> {
@@ -156,13 +160,14 @@ export class V8Session {
   async startHeap(intervalBytes: number, stackDepth: number): Promise<void> {
     await this.session.post('HeapProfiler.enable')
     await this.session.post('HeapProfiler.startSampling', { samplingInterval: intervalBytes, stackDepth } as never)
+    this.heapSampling = true
   }
   async heap(): Promise<HeapProfile> {
     return (await this.session.post('HeapProfiler.getSamplingProfile')).profile as unknown as HeapProfile
   }
   async close(): Promise<void> {
-    await this.session.post('Profiler.stop').catch(() => {})
-    await this.session.post('HeapProfiler.stopSampling').catch(() => {})
+    if (this.cpu) await this.session.post('Profiler.stop').catch(() => {})
+    if (this.heapSampling) await this.session.post('HeapProfiler.stopSampling').catch(() => {})
     this.session.disconnect()
   }
 }
