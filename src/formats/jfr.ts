@@ -8,7 +8,8 @@ import { makeLabels, type Labels } from '../model/labels.ts'
 import { ProfileBuilder, defaultLimits, type Limits, type Profile, type ValueType } from '../model/profile.ts'
 import { maybeGunzip, type GunzipOptions } from './gzip.ts'
 import { frameBudget } from './budget.ts'
-import { CpRef, JfrError, readChunks, type Chunk, type JfrObject, type JfrValue } from './jfr-reader.ts'
+import { CpRef, JfrError, type JfrObject, type JfrValue } from './jfr-reader.ts'
+import { readChunks, type Chunk } from './jfr-chunk.ts'
 import { ProtoError, ProtoReader } from './proto.ts'
 
 export interface JfrOptions extends GunzipOptions {
