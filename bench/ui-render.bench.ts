@@ -146,5 +146,5 @@ try {
 } finally {
   await browser.close()
   ss.close()
-  await kiln.stop()
+  await kiln.dispose()
 }

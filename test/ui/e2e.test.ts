@@ -11,7 +11,7 @@ import { shareChange } from '../../ui/src/lib/color.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { searchToState } from '../../ui/src/lib/viewstate.ts'
 import { treeOf } from './helpers.ts'
-import { root, buildUi, startKiln, launchChromium, ingestFolded, type Kiln } from './kiln.ts'
+import { root, buildUi, startKiln, launchChromium, ingestFolded } from './kiln.ts'
 
 // Fixed data at fixed times, and a fixed clock in the page, so that screenshots are the same on every run.
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0) / 1000
@@ -33,7 +33,7 @@ const artifacts = join(root, 'test-artifacts', 'ui')
 const skip = existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium: apt-get install -y chromium'
 if (skip) console.log(`# skipping the web UI end-to-end test: ${skip}`)
 
-let kiln: Kiln
+let kiln: Awaited<ReturnType<typeof startKiln>>
 let browser: Browser
 let page: Page
 
@@ -52,7 +52,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close()
-  await kiln?.stop()
+  await kiln?.dispose()
 })
 
 const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) })
