@@ -102,8 +102,10 @@ export async function run(argv: string[]): Promise<number> {
   await forEachLine(p.positionals[0], (l) => reader.line(l))
   if (reader.ignored) process.stderr.write(`kiln: ignored ${reader.ignored} lines with invalid format (expected 'frame;frame;… count')\n`)
   if (reader.stacks === 0) {
+    // As flamegraph.pl: an SVG that says so (a pipeline still produces a file), and exit status 2.
     await writeLatin1(emptySvg('ERROR: No valid input provided to flamegraph', options.width))
-    throw new KilnError('KILN_BAD_FOLDED', 'no stack counts found in the input; expected folded stacks (kiln collapse perf prints them)')
+    process.stderr.write("kiln: no stack counts found in the input; expected folded stacks ('frame;frame;… count', as kiln collapse perf prints)\n")
+    return 2
   }
   const mapFile = 'palette.map'
   if (bool(p, 'cp')) options.paletteMap = existsSync(mapFile) ? parsePaletteMap(readFileSync(mapFile, 'latin1')) : new Map()

@@ -121,12 +121,12 @@ test('two counts per line draw a differential flame graph: widths from after, re
   assert.ok(nb > nr, '--negate swaps the hues')
 })
 
-test('flamegraph input errors: ignored lines counted, empty input gives an error SVG and exit 2, bad options', () => {
+test('flamegraph input errors: ignored lines counted, empty input gives an error SVG and exit 2 (as flamegraph.pl), bad options', () => {
   const r = kiln(['flamegraph'], 'a;b 1\nnot a stack\n')
   assert.equal(r.status, 0)
   assert.match(r.stderr, /ignored 1 lines with invalid format/)
   const e = kiln(['flamegraph'], 'nothing here\n')
-  assert.equal(e.status, 1)
+  assert.equal(e.status, 2)
   assert.match(e.stdout, /ERROR: No valid input/)
   assert.match(e.stderr, /no stack counts found/)
   assert.equal(kiln(['flamegraph', '--colors', 'pink'], FOLDED).status, 2)
