@@ -97,6 +97,10 @@ test('clicking a frame zooms into it; hover shows its share; the URL keeps the z
   await shot('zoomed-hover')
   await page.goBack()
   await page.waitForFunction(() => !location.search.includes('zoom='))
+  await page.goForward()
+  await page.waitForFunction(() => location.search.includes('zoom='))
+  await page.keyboard.press('Escape')
+  await page.waitForFunction(() => !location.search.includes('zoom='))
 })
 
 test('regex search highlights matches and shows their share', { skip }, async () => {

@@ -49,7 +49,8 @@ export class FlameView {
   private painted = false
   private readonly resize: ResizeObserver
 
-  constructor(private readonly opts: FlameViewOptions) {
+  /** The handlers, replaceable: one view instance serves several tabs. */
+  constructor(public opts: FlameViewOptions) {
     this.canvas = h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas' })
     this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
     this.overlay = h('canvas', { class: 'flame-overlay' })

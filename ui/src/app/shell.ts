@@ -51,6 +51,15 @@ export class Shell {
       void this.update()
     })
     document.documentElement.dataset.theme = this.theme
+    // Keys (outside text fields): Escape resets zoom and search, "/" jumps to the search box.
+    document.addEventListener('keydown', (e) => {
+      if ((e.target as HTMLElement).closest('input, select, textarea')) return
+      if (e.key === 'Escape' && (this.state.zoom || this.state.search)) this.go({ zoom: '', search: '' })
+      else if (e.key === '/') {
+        const box = document.querySelector<HTMLInputElement>('[data-testid=search]')
+        if (box) (e.preventDefault(), box.focus())
+      }
+    })
   }
 
   /** Changes the view; `replace` edits the current history entry instead of adding one. */

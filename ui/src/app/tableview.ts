@@ -23,7 +23,8 @@ export class TableView {
   private dir: 'asc' | 'desc' = 'desc'
   private focused = ''
 
-  constructor(private readonly opts: TableViewOptions) {
+  /** The handlers, replaceable: one table instance serves several tabs. */
+  constructor(public opts: TableViewOptions) {
     this.filter = h('input', { type: 'search', placeholder: 'Filter functions…', class: 'table-filter', 'data-testid': 'table-filter', oninput: () => this.render() })
     this.body = h('div', { class: 'table-scroll' })
     this.el = h('div', { class: 'top-table' }, this.filter, this.body)

@@ -111,16 +111,14 @@ function matchesOf(f: Flame, text: string): { m: Matches | null; bad: boolean } 
 }
 
 function flameView(c: Ctx, key: 'main' | 'callers' | 'callees', onZoom: (p: string[]) => void): FlameView {
-  let v = c.views[key]
-  if (!v) v = c.views[key] = new FlameView({ onZoom: (p) => onZoom(p), onSandwich: (fn) => c.go({ view: 'sandwich', fn }) })
-  else (v as unknown as { opts: { onZoom: (p: string[]) => void } }).opts.onZoom = onZoom
+  const v = (c.views[key] ??= new FlameView({ onZoom, onSandwich: (fn) => c.go({ view: 'sandwich', fn }) }))
+  v.opts.onZoom = onZoom
   return v
 }
 
 function tableView(c: Ctx, onFocus: (name: string) => void): TableView {
-  let t = c.views.table
-  if (!t) t = c.views.table = new TableView({ onFocus: (n) => onFocus(n), onSandwich: (fn) => c.go({ view: 'sandwich', fn }) })
-  ;(t as unknown as { opts: { onFocus: (n: string) => void } }).opts.onFocus = onFocus
+  const t = (c.views.table ??= new TableView({ onFocus, onSandwich: (fn) => c.go({ view: 'sandwich', fn }) }))
+  t.opts.onFocus = onFocus
   return t
 }
 
