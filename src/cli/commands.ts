@@ -10,6 +10,9 @@ export interface CommandModule {
 
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: 'Run a k6 load-test script', load: () => import('./run.ts') },
+  archive: { summary: 'Bundle a k6 script and its files into a tar for kiln run', load: () => import('./archive.ts') },
+  inspect: { summary: 'Print the resolved options and execution plan of a k6 script', load: () => import('./inspect.ts') },
+  new: { summary: 'Write a starter k6 script', load: () => import('./new.ts') },
   status: { summary: 'Show the status of a running load test (kiln run --address)', load: () => import('./status.ts') },
   pause: { summary: 'Pause a running load test', load: () => import('./pause.ts') },
   resume: { summary: 'Resume a paused load test', load: () => import('./resume.ts') },

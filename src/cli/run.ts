@@ -1,6 +1,7 @@
 /** `kiln run`: runs a k6 script unchanged, with k6's flags, summary and exit codes. */
 import { readFileSync } from 'node:fs'
-import { parseCommand, str, bool, list, type CommandSpec } from './args.ts'
+import { parseCommand, str, bool, list, type CommandSpec, type Parsed } from './args.ts'
+import { openArchive } from '../loadtest/archive.ts'
 import { ConfigError, EXIT } from '../loadtest/host.ts'
 import { Runner } from '../loadtest/runner.ts'
 import { attachOutputs } from '../loadtest/outputs.ts'
@@ -44,6 +45,7 @@ export const spec: CommandSpec = {
     paused: { type: 'boolean', short: 'p', help: 'start paused; resume with kiln resume or the REST API' },
     'execution-segment': { type: 'string', arg: 'SEGMENT', help: "this instance's part of the test, e.g. 1/3:2/3 (only 0:1 so far)" },
     'execution-segment-sequence': { type: 'string', arg: 'LIST', help: 'all segments, e.g. 0,1/3,2/3,1' },
+    type: { type: 'string', short: 't', arg: 'js|archive', help: 'what the file is (default: archive for .tar, else js)' },
     'no-color': { type: 'boolean', help: 'no colors (Kiln prints none)' },
   },
   examples: ['kiln run script.js', 'kiln run -u 10 -i 20 test.js', 'kiln run -u 0 -s 20s:50 -s 60s:50 -s 10s:0 test.js', 'kiln run -o json=out.json --summary-export sum.json test.js'],
@@ -66,7 +68,7 @@ const intFlag = (v: string | undefined, what: string): number | undefined => {
 }
 
 /** The CLI option layer: only the flags given, so they override the script's options. */
-function cliLayer(p: ReturnType<typeof parseCommand> & object): Record<string, unknown> {
+export function cliLayer(p: Parsed): Record<string, unknown> {
   const o: Record<string, unknown> = {}
   const set = (k: string, v: unknown): void => {
     if (v !== undefined && v !== false) o[k] = v
@@ -97,13 +99,31 @@ function cliLayer(p: ReturnType<typeof parseCommand> & object): Record<string, u
   return o
 }
 
-export async function run(argv: string[]): Promise<number> {
+/** Parses run-style flags (`kiln run`, `archive`, `inspect` share them); null after --help. */
+export function parseRunArgs(s: CommandSpec, argv: string[]): Parsed | null {
   // k6 accepts a bare `--http-debug`; parseArgs needs a value.
-  const args = argv.map((a) => (a === '--http-debug' ? '--http-debug=headers' : a))
-  const p = parseCommand(spec, args)
-  if (!p) return 0
+  return parseCommand(s, argv.map((a) => (a === '--http-debug' ? '--http-debug=headers' : a)))
+}
+
+/** A Runner for the script (or archive) and flags of a run-style command. */
+export function runnerFromArgs(p: Parsed, command: string): Runner {
   const script = p.positionals[0]
-  if (!script || p.positionals.length > 1) throw new ConfigError("kiln run takes one script: 'kiln run script.js' (see --help)")
+  if (!script || p.positionals.length > 1) throw new ConfigError(`kiln ${command} takes one script: 'kiln ${command} script.js' (see --help)`)
+  let files: Map<string, Buffer> | undefined
+  let scriptPath = script
+  let archived: Record<string, unknown> = {}
+  if (script.endsWith('.tar') || str(p, 'type') === 'archive') {
+    let buf: Buffer
+    try {
+      buf = readFileSync(script)
+    } catch {
+      throw new ConfigError(`cannot read the archive '${script}': check the path`)
+    }
+    const a = openArchive(buf)
+    files = a.files
+    scriptPath = a.meta.filename
+    archived = a.meta.options
+  }
   let configLayer: Record<string, unknown> = {}
   const configFile = str(p, 'config')
   if (configFile) {
@@ -122,22 +142,30 @@ export async function run(argv: string[]): Promise<number> {
   if (seg !== undefined && !/^(0|0%|0:1|0:100%|1|100%)$/.test(seg)) {
     throw new ConfigError(`--execution-segment '${seg}': Kiln runs whole tests only so far (0:1); split the load with separate scripts`)
   }
-  const runner = new Runner({
-    scriptPath: script,
+  return new Runner({
+    scriptPath,
+    ...(files ? { files } : {}),
     configLayer,
-    cliLayer: cliLayer(p),
+    cliLayer: { ...archived, ...cliLayer(p) },
     env: { ...(sysEnv ? (process.env as Record<string, string>) : {}), ...kv(list(p, 'env'), '--env') },
     quiet: bool(p, 'quiet'),
     httpDebug: debug === undefined ? '' : debug === 'full' ? 'full' : 'headers',
     summaryMode: mode,
     noThresholds: bool(p, 'no-thresholds'),
     paused: bool(p, 'paused'),
+    outputs: outs,
     ...(str(p, 'address') ? { address: str(p, 'address')! } : {}),
     ...(str(p, 'summary-export') ? { summaryExport: str(p, 'summary-export')! } : {}),
     attach: (registry, r) => (outs.length ? attachOutputs(outs, registry, () => r.thresholds) : undefined),
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
   })
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseRunArgs(spec, argv)
+  if (!p) return 0
+  const runner = runnerFromArgs(p, 'run')
   // Ctrl-C: stop the scenarios, then teardown, summary and outputs; exit 105. A second one quits at once.
   let signals = 0
   const onSignal = (): void => {

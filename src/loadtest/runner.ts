@@ -7,12 +7,12 @@ import { dirname, resolve, isAbsolute } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Registry, type Tags } from './metrics.ts'
 import { buildThresholds, evaluate, type Threshold } from './thresholds.ts'
-import { consolidate, describe, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
+import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
 import { VU } from './vu.ts'
 import { EXIT, ConfigError, ScriptError, type Host } from './host.ts'
 import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from './summary.ts'
-import { formatDuration } from './duration.ts'
+import { bannerText, progressText } from './ui.ts'
 import { startApi, STATUS } from './api.ts'
 import { KilnError } from '../model/errors.ts'
 
@@ -30,6 +30,8 @@ export interface RunConfig {
   summaryMode: 'compact' | 'full' | 'disabled'
   summaryExport?: string
   noThresholds: boolean
+  /** Output names for the banner (`json=out.json`). */
+  outputs?: string[]
   /** Start the REST API on HOST:PORT (`--address`). */
   address?: string
   /** Wait for a resume (REST API / `kiln resume`) before starting (`--paused`). */
@@ -114,6 +116,7 @@ export class Runner implements Host {
   }
   readBytes(path: string): Buffer {
     const abs = isAbsolute(path) ? path : resolve(dirname(this.script?.path ?? resolve(this.cfg.scriptPath)), path)
+    this.filesRead.add(abs)
     const f = this.cfg.files?.get(abs)
     if (f) return f
     if (this.cfg.files) throw new Error(`file '${path}' is not in the archive`)
@@ -199,11 +202,16 @@ export class Runner implements Host {
     return vu
   }
 
-  /** Runs the whole test; returns k6's exit code. */
-  async run(): Promise<number> {
+  /** Files the script's init read (modules and open()), by absolute path: what an archive holds. */
+  readonly filesRead = new Set<string>()
+
+  /**
+   * Runs the init code once (VU 0, which later runs setup, teardown and handleSummary) and
+   * resolves the options; throws ScriptError (107) or ConfigError (104) before any request.
+   */
+  async prepare(): Promise<VU> {
     const cfg = this.cfg
     if (/\.ts$/.test(this.script.path)) throw new ScriptError(`${this.script.path}: TypeScript scripts are not supported yet; run the compiled .js`)
-    // VU 0 runs setup, teardown and handleSummary; its init also gives the script's options.
     const vu0 = await this.newVU(0)
     let scriptOptions: Record<string, unknown>
     try {
@@ -225,6 +233,14 @@ export class Runner implements Host {
         throw new ConfigError(`scenario '${s.name}': the script exports no function '${s.exec}'${s.exec === 'default' ? ' (export default function () { … })' : ''}`)
       }
     }
+    return vu0
+  }
+
+  /** Runs the whole test; returns k6's exit code. */
+  async run(): Promise<number> {
+    const cfg = this.cfg
+    const vu0 = await this.prepare()
+    const o = this.opts
     const finishOutputs = cfg.attach?.(this.registry, this)
     this.banner()
     this.status = STATUS.initVUs
@@ -372,41 +388,11 @@ export class Runner implements Host {
 
   /** k6's plain progress lines (used when stdout is not a terminal). */
   progress(): string {
-    const t = this.elapsedMs / 1000
-    const done = this.runs.reduce((a, r) => a + r.done, 0)
-    const intr = this.runs.reduce((a, r) => a + r.interrupted, 0)
-    const head = `running (${String(Math.floor(t / 60)).padStart(2, '0')}m${(t % 60).toFixed(1).padStart(4, '0')}s), ${this.activeVUs}/${this.vus.length} VUs, ${done} complete and ${intr} interrupted iterations\n`
-    return (
-      head +
-      this.runs
-        .map((r) => {
-          const total = scenarioDuration(r.scenario)
-          const el = r.ctx ? performance.now() - r.ctx.start : 0
-          const frac = r.finished ? 1 : Math.min(1, el / (total || 1))
-          const bar = '='.repeat(Math.round(frac * 40)).padEnd(40, '-')
-          return `${r.scenario.name.padEnd(10)} [${bar}] ${Math.round(frac * 100)}%  ${r.done} iters  ${formatDuration(Math.round(el / 100) * 100)}/${formatDuration(total)}\n`
-        })
-        .join('')
-    )
+    return progressText(this.elapsedMs, this.activeVUs, this.vus.length, this.runs)
   }
 
   private banner(): void {
-    if (this.cfg.quiet) return
-    const sc = this.opts.scenarios
-    const maxVUs = sc.reduce((a, s) => a + (s.executor.endsWith('arrival-rate') ? s.maxVUs : scenarioVUs(s)), 0)
-    const maxDur = Math.max(...sc.map((s) => s.startTimeMs + scenarioDuration(s) + s.gracefulStopMs))
-    const lines = [
-      '',
-      `     execution: local`,
-      `        script: ${this.cfg.scriptPath}`,
-      `        output: -`,
-      '',
-      `     scenarios: (100.00%) ${sc.length} scenario${sc.length > 1 ? 's' : ''}, ${maxVUs} max VUs, ${formatDuration(maxDur)} max duration (incl. graceful stop):`,
-      ...sc.map((s) => `              * ${s.name}: ${describe(s)}`),
-      '',
-      '',
-    ]
-    this.cfg.out(lines.join('\n'))
+    if (!this.cfg.quiet) this.cfg.out(bannerText(this.cfg.scriptPath, this.opts.scenarios, this.cfg.outputs ?? []))
   }
 
   private async summary(vu0: VU, durationMs: number): Promise<void> {
