@@ -47,7 +47,8 @@ test('tar reader: round trip, long names, and damaged input gives a clean error'
   let seed = 3
   for (let i = 0; i < 500; i++) {
     const bad = Buffer.from(tar.subarray(0, (seed = (seed * 48271) % 2147483647) % tar.length))
-    bad[seed % Math.max(1, bad.length)] ^= 0xff
+    const k = seed % Math.max(1, bad.length)
+    bad[k] = (bad[k] ?? 0) ^ 0xff
     try {
       readTar(bad)
     } catch (e) {
