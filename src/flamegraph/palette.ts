@@ -27,16 +27,17 @@ function variation(name: string, weighted: boolean): [number, number, number] {
     }
     return [v1 / max, v2 / max, v2 / max]
   }
-  // FNV-1a, three draws.
+  // FNV-1a of the name, then three rounds of an integer mix for three draws.
   let h = 0x811c9dc5
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193)
-  const next = () => {
+  const out: [number, number, number] = [0, 0, 0]
+  for (let k = 0; k < 3; k++) {
     h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d)
     h = Math.imul(h ^ (h >>> 12), 0x297a2d39)
     h ^= h >>> 15
-    return (h >>> 0) / 4294967296
+    out[k] = (h >>> 0) / 4294967296
   }
-  return [next(), next(), next()]
+  return out
 }
 
 type Hue = Exclude<Palette, 'mem' | 'io' | 'wakeup' | 'chain' | 'java' | 'js' | 'perl'>

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readFolded } from '../../src/flamegraph/folded.ts'
 import { renderSvg } from '../../src/flamegraph/svg.ts'
+import { layoutFrames } from '../../src/flamegraph/svg-layout.ts'
 import { kiln } from './cli.ts'
 import { frameNamed, framesOf, rgb } from './svg.ts'
 
@@ -151,4 +152,25 @@ test('folded reader fuzz: random lines never crash, widths stay within the image
     const frames = framesOf(renderSvg(fg))
     for (const f of frames) assert.ok(f.x >= 10 - 1e-6 && f.x + f.w <= 1190.02, `${f.name} at ${f.x}+${f.w}`)
   }
+})
+
+test('layout: frames in px from flame graph levels, drawn as ASCII art (root at the bottom, inverted at the top)', () => {
+  const { fg } = readFolded('a;b 2\na;c 1\nd 1\n')
+  // 40 px per count between 10 px margins; one character per 5 px.
+  const draw = (inverted: boolean) => {
+    const L = layoutFrames(fg, { width: 180, inverted })
+    const rows = new Map<number, string>()
+    for (const f of L.frames) {
+      const row = (rows.get(f.y) ?? '').padEnd((f.x - 10) / 5, ' ')
+      rows.set(f.y, row + `[${f.name}`.padEnd(f.w / 5 - 1, '/') + ']')
+    }
+    return [...rows.entries()].sort((p, q) => p[0] - q[0]).map((e) => e[1])
+  }
+  const flame = [
+    '[b/////////////][c/////]',
+    '[a/////////////////////][d/////]',
+    '[all///////////////////////////]',
+  ]
+  assert.deepEqual(draw(false), flame)
+  assert.deepEqual(draw(true), [...flame].reverse())
 })
