@@ -4,7 +4,7 @@ import { packageOf, frameColor, diffColor, shareChange, rgbOf } from '../../ui/s
 import { formatValue, formatPercent, formatChange, profileTypeLabel, timeText } from '../../ui/src/lib/format.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
-import { toSvg } from '../../ui/src/lib/paint.ts'
+import { toSvg, labelFor } from '../../ui/src/lib/paint.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
 import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
@@ -227,4 +227,14 @@ test('fuzz: selector completion and URL state take any text without throwing or 
     const s = searchToState('?' + text)
     assert.ok(s.view.length > 0)
   }
+})
+
+test('frame labels drop the package path before cutting the function name', () => {
+  const go = 'github.com/pyroscope-io/pyroscope/pkg/storage/segment.(*Segment).Get'
+  assert.equal(labelFor(go, 1000, 7), go, 'fits: whole name')
+  assert.equal(labelFor(go, 7 * 23 + 6, 7), 'segment.(*Segment).Get')
+  assert.equal(labelFor(go, 7 * 10 + 6, 7), 'segment.(…')
+  assert.equal(labelFor('java/io/File.createTempFile', 7 * 20 + 6, 7), 'File.createTempFile')
+  assert.equal(labelFor('runtime.mallocgc', 7 * 8 + 6, 7), 'runtime…')
+  assert.equal(labelFor('a/b', 7 * 2 + 6, 7), '', 'under three characters: no label')
 })

@@ -99,19 +99,21 @@ export class Shell {
   async update(): Promise<void> {
     const s = this.state
     try {
-      const dataKey = JSON.stringify([s.from, s.until, this.keys.refresh])
-      if (this.changed('lists', dataKey)) {
+      if (this.changed('services', JSON.stringify([s.from, s.until, this.keys.refresh]))) {
         this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: s.from, until: s.until })
-        this.types = await this.cache.load<ProfileType[]>('profile-types', { from: s.from, until: s.until })
+      }
+      // Pick a service and a type when the URL names none (or a type with no data in range).
+      if (!s.service && this.services.length) return this.go({ service: this.services[0]! }, true)
+      if (this.changed('types', JSON.stringify([s.from, s.until, s.service, this.keys.refresh]))) {
+        this.types = await this.cache.load<ProfileType[]>('profile-types', { from: s.from, until: s.until, query: effectiveQuery(s.service, '{}') })
       }
       if (!this.types.length) return this.renderEmpty()
-      // Pick a service and a type when the URL names none (or one with no data in range).
-      if (!s.service && this.services.length) return this.go({ service: this.services[0]! }, true)
       if (!this.types.some((t) => t.id === s.type)) {
         const cpu = this.types.find((t) => /cpu/.test(t.id)) ?? this.types[0]!
         return this.go({ type: cpu.id }, true)
       }
     } catch (e) {
+      this.keys.services = this.keys.types = ''
       this.showError(e)
       return
     }
@@ -154,7 +156,8 @@ export class Shell {
     mount(this.header, this.brand())
     mount(this.nav)
     mount(this.timelineEl)
-    this.keys.content = ''
+    // Everything else is gone from the page: draw it again when data comes back.
+    this.keys.content = this.keys.header = this.keys.tabs = this.keys.timeline = ''
     mount(
       this.content,
       h(

@@ -1,5 +1,6 @@
 import { type Row, type SortKey, sortRows, filterRows } from '../lib/top.ts'
 import { formatValue, formatPercent, formatChange } from '../lib/format.ts'
+import { shortName } from '../lib/paint.ts'
 import { h, mount } from './dom.ts'
 
 export interface TableViewOptions {
@@ -61,7 +62,7 @@ export class TableView {
       h(
         'tr',
         { class: r.name === this.focused ? 'focused' : null, onclick: () => this.opts.onFocus(r.name), title: 'Click: focus in the flame graph' },
-        h('td', { class: 'name' }, h('span', { class: 'fn' }, r.name), h('button', { class: 'mini', title: 'Sandwich view: callers and callees', onclick: (e: Event) => (e.stopPropagation(), this.opts.onSandwich(r.name)) }, '⇅')),
+        h('td', { class: 'name', title: r.name }, h('span', { class: 'fn' }, shortName(r.name)), h('button', { class: 'mini', title: 'Sandwich view: callers and callees', onclick: (e: Event) => (e.stopPropagation(), this.opts.onSandwich(r.name)) }, '⇅')),
         diff
           ? [h('td', { class: 'num' }, u(r.left!.self)), h('td', { class: 'num' }, u(r.right!.self)), h('td', { class: `num ${r.change! > 0 ? 'more' : r.change! < 0 ? 'less' : ''}` }, formatChange(r.change!))]
           : [h('td', { class: 'num' }, u(r.self)), h('td', { class: 'num' }, pct(r.self)), h('td', { class: 'num' }, u(r.total)), h('td', { class: 'num' }, pct(r.total))],

@@ -25,11 +25,25 @@ export function fillOf(f: Flame, r: Rect, o: PaintOptions): string {
   return frameColor(f.names[f.name[i]!]!, o.theme)
 }
 
-/** The label drawn in a block `w` px wide, cut with an ellipsis to fit (`charWidth` px per char), or "". */
+/**
+ * The label drawn in a block `w` px wide (`charWidth` px per char), or "": the whole name when it
+ * fits, else without its package path (`github.com/a/b/store.(*DB).Get` → `store.(*DB).Get`,
+ * `java/io/File.read` → `File.read`), else that cut with an ellipsis.
+ */
 export function labelFor(name: string, w: number, charWidth: number): string {
   const fit = Math.floor((w - 6) / charWidth)
   if (fit < 3) return ''
-  return name.length <= fit ? name : name.slice(0, fit - 1) + '…'
+  if (name.length <= fit) return name
+  const s = shortName(name)
+  return s.length <= fit ? s : s.slice(0, fit - 1) + '…'
+}
+
+/** A function name without its package path: `github.com/a/b/store.(*DB).Get` → `store.(*DB).Get`. */
+export function shortName(name: string): string {
+  // The last '/' before any '(' (a Go receiver like `(*T)` may not hold one, but be safe).
+  const paren = name.indexOf('(')
+  const slash = (paren >= 0 ? name.slice(0, paren) : name).lastIndexOf('/')
+  return slash >= 0 && slash < name.length - 1 ? name.slice(slash + 1) : name
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
