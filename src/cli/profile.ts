@@ -128,7 +128,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!dataFile) {
       const what = o.pid !== undefined ? `pid ${o.pid}` : `'${o.command.join(' ')}'`
       process.stderr.write(`kiln: recording ${what} at ${o.frequency} Hz${o.durationMs !== undefined ? ` for ${o.durationMs / 1000}s` : ''}\n`)
-      const rec = await recordPerf({ ...(o.pid !== undefined ? { pid: o.pid } : { command: o.command }), ...(o.durationMs !== undefined ? { durationMs: o.durationMs } : {}), frequency: o.frequency, dataFile: join(dir, 'perf.data') })
+      const rec = await recordPerf({ ...(o.pid !== undefined ? { pid: o.pid } : { command: o.command }), ...(o.durationMs !== undefined ? { durationMs: o.durationMs } : {}), frequency: o.frequency, dataFile: join(dir, 'perf.data'), commandStdout: o.svg !== undefined || o.server ? 'stdout' : 'stderr' })
       ;({ from, until, dataFile } = rec)
       expected = rec.samples
     }

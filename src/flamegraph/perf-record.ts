@@ -14,6 +14,8 @@ export interface RecordOptions {
   frequency: number
   /** Where perf writes its data file. */
   dataFile: string
+  /** Where the command's own stdout goes: ours, or our stderr when stdout carries the profile. */
+  commandStdout?: 'stdout' | 'stderr'
 }
 
 export interface Recording {
@@ -58,7 +60,7 @@ export function recordPerf(o: RecordOptions, onStderr: (text: string) => void = 
   return new Promise((resolve, reject) => {
     const from = Date.now()
     // Its own process group, so that stopping after --duration reaches the workload as well.
-    const child = spawn('perf', args, { stdio: ['ignore', 2, 'pipe'], detached: true })
+    const child = spawn('perf', args, { stdio: ['ignore', o.commandStdout === 'stdout' ? 1 : 2, 'pipe'], detached: true })
     let stderr = ''
     let forwarded = 0
     child.stderr!.setEncoding('utf8')

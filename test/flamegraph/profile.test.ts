@@ -44,6 +44,18 @@ test('kiln profile -- CMD writes an SVG flame graph of the command', { skip }, (
   assert.match(frames[0]!.title, /^all \(\d+ samples, 100\.00%\)$/)
 })
 
+test('kiln profile --duration stops a command that would run forever; its output stays off the profile', { skip }, () => {
+  const r = kiln(['profile', '--duration', '1s', '--frequency', '199', '--', 'sh', '-c', 'echo from-the-command; while :; do :; done'])
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stdout, /^sh;\S.* \d+$/m)
+  assert.doesNotMatch(r.stdout, /from-the-command/)
+  assert.match(r.stderr, /from-the-command/)
+  const out = join(work, 'forever.svg')
+  const s = kiln(['profile', '--duration', '1s', '--svg', out, '--', 'sh', '-c', 'echo from-the-command; while :; do :; done'])
+  assert.equal(s.status, 0, s.stderr)
+  assert.equal(s.stdout, 'from-the-command\n', 'with --svg the command keeps its stdout')
+})
+
 test('kiln profile --pid records a running Node process for --duration; JIT frames named', { skip }, async () => {
   const node = spawn(process.execPath, ['--perf-basic-prof', '-e', 'function kilnPidLoop(n){let s=0;for(let i=0;i<n;i++)s+=Math.sqrt(i);return s}const t=Date.now();while(Date.now()-t<20000)kilnPidLoop(1e5)'], { stdio: 'ignore' })
   try {
