@@ -6,7 +6,7 @@ import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
 import { toSvg, labelFor } from '../../ui/src/lib/paint.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
-import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels } from '../../ui/src/lib/viewstate.ts'
+import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels, diffSides } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
 import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
 import { fillSeries, valueColor } from '../../ui/src/lib/series.ts'
@@ -237,4 +237,11 @@ test('frame labels drop the package path before cutting the function name', () =
   assert.equal(labelFor('java/io/File.createTempFile', 7 * 20 + 6, 7), 'File.createTempFile')
   assert.equal(labelFor('runtime.mallocgc', 7 * 8 + 6, 7), 'runtime…')
   assert.equal(labelFor('a/b', 7 * 2 + 6, 7), '', 'under three characters: no label')
+})
+
+test('a diff without sides in the URL compares the two halves of the range with the main selector', () => {
+  const s = { ...defaultState, query: '{env="prod"}' }
+  assert.deepEqual(diffSides(s, { from: 1000, until: 3000 }), { lq: '{env="prod"}', rq: '{env="prod"}', lfrom: '1000', luntil: '2000', rfrom: '2000', runtil: '3000' })
+  assert.equal(diffSides({ ...s, rquery: '{env="stage"}', lfrom: 'now-2h' }, { from: 0, until: 10 }).rq, '{env="stage"}')
+  assert.equal(diffSides({ ...s, rquery: '{env="stage"}', lfrom: 'now-2h' }, { from: 0, until: 10 }).lfrom, 'now-2h')
 })

@@ -1,7 +1,7 @@
-import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, userLabels } from '../lib/viewstate.ts'
+import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, userLabels, diffSides } from '../lib/viewstate.ts'
 import { profileTypeLabel, timeText } from '../lib/format.ts'
 import type { Theme } from '../lib/color.ts'
-import { parseRange } from '../../../src/model/time.ts'
+import { parseRange, parseTime } from '../../../src/model/time.ts'
 import { ApiCache } from './cache.ts'
 import { ApiError, type ProfileType, type TimelineResponse } from './api.ts'
 import { h, mount } from './dom.ts'
@@ -228,8 +228,9 @@ export class Shell {
 
   private async renderTimeline(): Promise<void> {
     const s = this.state
-    if (!this.changed('timeline', JSON.stringify([s.type, this.query, s.from, s.until, s.groupBy, this.theme]))) return
     const r = this.range()
+    const marks = s.view === 'diff' ? diffMarks(diffSides(s, r)) : []
+    if (!this.changed('timeline', JSON.stringify([s.type, this.query, s.from, s.until, s.groupBy, this.theme, marks]))) return
     try {
       const [tl, names] = await Promise.all([
         this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: s.from, until: s.until, groupBy: s.groupBy }),
@@ -244,11 +245,23 @@ export class Shell {
           h('span', { class: 'spacer' }),
           h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), userLabels(names, s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
         ),
-        timeline({ series: tl.series, step: tl.step, from: r.from, until: r.until, unit: this.unit, groupBy: s.groupBy, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
+        timeline({ series: tl.series, step: tl.step, from: r.from, until: r.until, unit: this.unit, groupBy: s.groupBy, marks, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
       )
     } catch (e) {
       this.keys.timeline = ''
       this.showError(e)
     }
   }
+}
+
+/** The diff's two ranges as timeline marks (unreadable times are left out: the diff view reports them). */
+function diffMarks(d: ReturnType<typeof diffSides>): { from: number; until: number; cls: string; label: string }[] {
+  const mark = (from: string, until: string, cls: string, label: string) => {
+    try {
+      return [{ from: parseTime(from), until: parseTime(until), cls, label }]
+    } catch {
+      return []
+    }
+  }
+  return [...mark(d.lfrom, d.luntil, 'baseline', 'Baseline'), ...mark(d.rfrom, d.runtil, 'comparison', 'Comparison')]
 }

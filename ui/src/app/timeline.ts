@@ -19,7 +19,7 @@ const fmtTime = (ms: number, span: number) => {
  * The timeline: one line per series (one per label value with group-by), in UTC. Dragging
  * across it selects a new time range.
  */
-export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; onRange: (from: number, until: number) => void; groupBy: string }): HTMLElement {
+export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; onRange: (from: number, until: number) => void; groupBy: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
   const W = 1000
   const H = 120
   const pad = { l: 56, r: 8, t: 8, b: 20 }
@@ -60,6 +60,17 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
     }
   }
   if (opts.groupBy) root.append(legend)
+  // Shaded ranges (the diff's baseline and comparison), clipped to the chart.
+  for (const m of opts.marks ?? []) {
+    const a = Math.max(pad.l, X(m.from))
+    const b = Math.min(W - pad.r, X(m.until))
+    if (b <= a) continue
+    const r = svg('rect', { x: a, y: pad.t, width: b - a, height: H - pad.t - pad.b, class: `mark ${m.cls}` })
+    const t = svg('title', {})
+    t.textContent = m.label
+    r.append(t)
+    el.insertBefore(r, el.firstChild)
+  }
   // Drag to zoom: a band follows the pointer; releasing selects its range.
   const band = svg('rect', { y: pad.t, height: H - pad.t - pad.b, class: 'band', visibility: 'hidden' })
   el.append(band)

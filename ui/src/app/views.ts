@@ -1,4 +1,4 @@
-import { type ViewState, effectiveQuery, withMatcher, userLabels } from '../lib/viewstate.ts'
+import { type ViewState, effectiveQuery, withMatcher, userLabels, diffSides } from '../lib/viewstate.ts'
 import type { Theme } from '../lib/color.ts'
 import { type Flame, toFlame, pathOf } from '../lib/flame.ts'
 import { search, widestNamed, type Matches } from '../lib/layout.ts'
@@ -185,23 +185,9 @@ function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
   draw()
 }
 
-/** The two sides of a diff, defaulting to the main selector and the two halves of the main range. */
-function diffSides(c: Ctx) {
-  const s = c.state
-  const mid = Math.round((c.range.from + c.range.until) / 2)
-  return {
-    lq: s.lquery || s.query,
-    rq: s.rquery || s.query,
-    lfrom: s.lfrom || String(c.range.from),
-    luntil: s.luntil || String(mid),
-    rfrom: s.rfrom || String(mid),
-    runtil: s.runtil || String(c.range.until),
-  }
-}
-
 async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
-  const d = diffSides(c)
+  const d = diffSides(s, c.range)
   const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: d.lfrom, leftUntil: d.luntil, rightQuery: effectiveQuery(s.service, d.rq), rightFrom: d.rfrom, rightUntil: d.runtil, maxNodes: s.maxNodes }, loaded)
   if (c.stale()) return
   const { m, bad } = matchesOf(data.flame, s.search)

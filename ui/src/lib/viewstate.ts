@@ -98,3 +98,16 @@ export function withMatcher(query: string, name: string, value: string, first = 
 export function userLabels(names: readonly string[], service: string): string[] {
   return names.filter((n) => !n.startsWith('__') && !(service && n === 'service_name'))
 }
+
+/** The two sides of a diff: the URL's, else the main selector and the two halves of the main range (unix ms). */
+export function diffSides(s: ViewState, range: { from: number; until: number }) {
+  const mid = Math.round((range.from + range.until) / 2)
+  return {
+    lq: s.lquery || s.query,
+    rq: s.rquery || s.query,
+    lfrom: s.lfrom || String(range.from),
+    luntil: s.luntil || String(mid),
+    rfrom: s.rfrom || String(mid),
+    runtil: s.runtil || String(range.until),
+  }
+}
