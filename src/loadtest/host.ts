@@ -50,6 +50,8 @@ export interface Host {
   readonly script: { path: string; source: string }
   readonly env: Record<string, string>
   readonly registry: Registry
+  /** SharedArray contents by name, as JSON (built by the first VU, parsed by the others). */
+  readonly shared: Map<string, string>
   emit(metric: string, value: number, tags: Tags): void
   /** Registers a custom metric; returns '' or an error message for the script. */
   defineMetric(name: string, type: string, isTime: boolean): string

@@ -54,6 +54,7 @@ interface ScenarioRun {
 
 export class Runner implements Host {
   readonly registry = new Registry()
+  readonly shared = new Map<string, string>()
   options!: Options['vu']
   httpDebug: '' | 'headers' | 'full'
   script: { path: string; source: string }

@@ -177,6 +177,11 @@ export class VU {
       host.markFailed(ctx.getString(m))
       return undefined
     })
+    fn('shared', (n) => ctx.newString(host.shared.get(ctx.getString(n)) ?? ''))
+    fn('setShared', (n, j) => {
+      host.shared.set(ctx.getString(n), ctx.getString(j))
+      return undefined
+    })
     fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
     const req = ctx.newAsyncifiedFunction('request', async (j) => {
       const spec = JSON.parse(ctx.getString(j)) as RequestSpec

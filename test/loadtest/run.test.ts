@@ -189,3 +189,26 @@ export function handleSummary(data) {
   assert.match(r.stdout, /custom summary: \d+ failed=$/m)
   assert.doesNotMatch(r.stdout, /TOTAL RESULTS/)
 })
+
+test('k6/data SharedArray: built once for the whole test, read-only in every VU', async () => {
+  srv.hits.clear()
+  const dir = workdir({
+    'users.json': JSON.stringify([{ name: 'ada' }, { name: 'bob' }, { name: 'cy' }]),
+    'script.js': `import http from 'k6/http'
+import { SharedArray } from 'k6/data'
+const users = new SharedArray('users', function () { console.log('building users'); return JSON.parse(open('./users.json')) })
+export const options = { scenarios: { each: { executor: 'per-vu-iterations', vus: 3, iterations: 1 } } }
+export default function () {
+  const u = users[(__VU - 1) % users.length]
+  let frozen = false
+  try { u.name = 'x' } catch (e) { frozen = true }
+  http.get(__ENV.BASE + '/u/' + u.name + '/' + users.length + '/' + frozen)
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '-e', `BASE=${srv.url}`, 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal((r.stderr.match(/building users/g) ?? []).length, 1, r.stderr)
+  assert.equal(srv.hits.get('/u/ada/3/true'), 1)
+  assert.equal(srv.hits.get('/u/bob/3/true'), 1)
+  assert.equal(srv.hits.get('/u/cy/3/true'), 1)
+})

@@ -97,6 +97,31 @@
     Trend: metricClass('trend'),
   }
 
+  // --- k6/data --------------------------------------------------------------------------------
+  const freeze = (v) => {
+    if (v && typeof v === 'object') {
+      Object.freeze(v)
+      for (const k of Object.keys(v)) freeze(v[k])
+    }
+    return v
+  }
+  class SharedArray {
+    constructor(name, fn) {
+      initOnly('new SharedArray()')
+      if (typeof fn !== 'function') throw new Error('SharedArray needs a name and a function that returns an array')
+      // The first VU runs fn; the others get its JSON from the host (k6: computed once per test).
+      let json = H.shared(String(name))
+      if (!json) {
+        const v = fn()
+        if (!Array.isArray(v)) throw new Error(`SharedArray '${name}': the function must return an array`)
+        json = JSON.stringify(v)
+        H.setShared(String(name), json)
+      }
+      return freeze(JSON.parse(json))
+    }
+  }
+  mods['k6/data'] = { SharedArray }
+
   // --- k6/execution ---------------------------------------------------------------------------
   class Abort extends Error {}
   const exec = () => JSON.parse(H.exec())
