@@ -40,7 +40,9 @@ export interface TypeDef {
 export class Chunk {
   readonly types = new Map<number, TypeDef>()
   readonly typesByName = new Map<string, TypeDef>()
-  private readonly pools = new Map<number, Map<number | bigint, JfrValue>>()
+  /** Constants by type and key: where each is in the chunk, and those decoded so far. */
+  private readonly offsets = new Map<number, Map<number | bigint, number>>()
+  private readonly values = new Map<number, Map<number | bigint, JfrValue>>()
   /** Offsets of the events of each type id, in file order (metadata and constants excluded). */
   readonly events = new Map<number, number[]>()
   private stringType = -1
@@ -50,6 +52,9 @@ export class Chunk {
    */
   private elements = 0
   private readonly maxElements: number
+  // One reader each for events and for constants decoded on first use (a hot path: no allocation).
+  private readonly eventReader: JfrReader
+  private readonly constantReader: JfrReader
 
   constructor(
     readonly buf: Uint8Array,
@@ -58,12 +63,16 @@ export class Chunk {
     const h = header
     const end = h.start + h.size
     this.maxElements = (1 << 20) + 16 * h.size
+    this.eventReader = this.reader(h.start, end)
+    this.constantReader = this.reader(h.start, end)
     this.readMetadata(h.start + h.metadataOffset)
     // One linear walk over the events: constants are read now (events refer to them), other
     // events are noted by type and read only if asked for.
     let pos = h.start + HEADER_SIZE
+    const r = this.reader(pos, end)
     while (pos < end) {
-      const r = this.reader(pos, end)
+      r.pos = pos
+      r.end = end
       const size = r.int()
       if (!(size > 0 && pos + size <= end)) r.fail(`event size ${size} runs past the chunk end ${end}`, pos)
       r.end = pos + size
@@ -163,41 +172,51 @@ export class Chunk {
       const typeId = r.long()
       const t = this.types.get(typeId)
       if (!t) r.fail(`constant pool of unknown type ${typeId}`, at)
-      let pool = this.pools.get(typeId)
-      if (!pool) this.pools.set(typeId, (pool = new Map()))
+      let pool = this.offsets.get(typeId)
+      if (!pool) this.offsets.set(typeId, (pool = new Map()))
       for (let n = r.count(`${t.name} constant`); n > 0; n--) {
         const key = r.key()
-        pool.set(key, this.readType(r, t, 0))
+        pool.set(key, r.pos)
+        this.readType(r, t, 0, false)
       }
     }
   }
 
   /** Reads one event at `pos` as an object of its fields. */
   readEvent(pos: number): JfrObject {
-    const r = this.reader(pos)
+    const r = this.eventReader
+    r.pos = pos
+    r.end = this.header.start + this.header.size
     r.end = pos + r.int()
     const type = this.types.get(r.long())!
     const o: JfrObject = {}
-    for (const f of type.fields) o[f.name] = this.readField(r, f, 1)
+    for (const f of type.fields) o[f.name] = this.readField(r, f, 1, true)
     return o
   }
 
-  private readField(r: JfrReader, f: FieldDef, depth: number): JfrValue {
-    if (!f.array) return this.readOne(r, f, depth)
-    const out: JfrValue[] = []
+  /** Reads a field's value, or with `build` false only walks over it (checked, nothing allocated). */
+  private readField(r: JfrReader, f: FieldDef, depth: number, build: boolean): JfrValue {
+    if (!f.array) return this.readOne(r, f, depth, build)
     const n = r.count(`${f.name} array`)
     this.elements += n
     if (this.elements > this.maxElements) r.fail(`more than ${this.maxElements} array elements in a chunk of ${this.header.size} bytes`)
-    for (let i = 0; i < n; i++) out.push(this.readOne(r, f, depth))
+    const out: JfrValue[] | null = build ? [] : null
+    for (let i = 0; i < n; i++) {
+      const v = this.readOne(r, f, depth, build)
+      out?.push(v)
+    }
     return out
   }
 
-  private readOne(r: JfrReader, f: FieldDef, depth: number): JfrValue {
-    if (f.constantPool) return new CpRef(f.type, r.key())
-    return this.readType(r, this.types.get(f.type)!, depth)
+  private readOne(r: JfrReader, f: FieldDef, depth: number, build: boolean): JfrValue {
+    if (f.constantPool) {
+      const key = r.key()
+      return build ? new CpRef(f.type, key) : null
+    }
+    return this.readType(r, this.types.get(f.type)!, depth, build)
   }
 
-  private readType(r: JfrReader, t: TypeDef, depth: number): JfrValue {
+  private readType(r: JfrReader, t: TypeDef, depth: number, build: boolean): JfrValue {
     switch (t.kind) {
       case enumKinds.long:
         return r.long()
@@ -214,21 +233,72 @@ export class Chunk {
       case enumKinds.double:
         return r.double()
       case enumKinds.string:
-        return r.string(this.stringType)
+        return r.string(this.stringType, !build)
     }
     if (depth > MAX_NESTING) r.fail(`type ${t.name} nests deeper than ${MAX_NESTING} levels`)
-    const o: JfrObject = {}
-    for (const f of t.fields) o[f.name] = this.readField(r, f, depth + 1)
+    const o: JfrObject | null = build ? {} : null
+    for (const f of t.fields) {
+      const v = this.readField(r, f, depth + 1, build)
+      if (o) o[f.name] = v
+    }
     return o
+  }
+
+  /**
+   * The methods of a stack-trace constant, leaf first, read straight from its bytes: the hot
+   * path of every decode (thousands of traces of tens of frames), so no frame objects are built.
+   * Undefined when the trace is missing or its type is not jdk.types.StackTrace's usual shape.
+   */
+  frameMethods(ref: JfrValue | undefined): CpRef[] | undefined {
+    if (!(ref instanceof CpRef)) return undefined
+    const t = this.types.get(ref.type)
+    const at = this.offsets.get(ref.type)?.get(ref.key)
+    const framesField = t?.fields.find((f) => f.name === 'frames')
+    const frame = framesField && this.types.get(framesField.type)
+    if (at === undefined || !t || !framesField?.array || framesField.constantPool || !frame) return undefined
+    const r = this.constantReader
+    r.pos = at
+    const out: CpRef[] = []
+    for (const f of t.fields) {
+      if (f !== framesField) {
+        this.readField(r, f, 1, false)
+        continue
+      }
+      const n = r.count('frames array')
+      this.elements += n
+      if (this.elements > this.maxElements) r.fail(`more than ${this.maxElements} array elements in a chunk of ${this.header.size} bytes`)
+      for (let i = 0; i < n; i++) {
+        for (const ff of frame.fields) {
+          if (ff.name === 'method' && ff.constantPool && !ff.array) out.push(new CpRef(ff.type, r.key()))
+          else this.readField(r, ff, 2, false)
+        }
+      }
+    }
+    return out
   }
 
   /** The constant a reference points to (undefined when the pool lacks it), or the value itself. */
   resolve(v: JfrValue | undefined): JfrValue | undefined {
     for (let hops = 0; v instanceof CpRef; hops++) {
       if (hops > 8) return undefined
-      v = this.pools.get(v.type)?.get(v.key)
+      v = this.constant(v.type, v.key)
     }
     return v
+  }
+
+  /** A constant, decoded from its offset on first use: most constants (threads, classes never sampled) are never used. */
+  private constant(type: number, key: number | bigint): JfrValue | undefined {
+    let cache = this.values.get(type)
+    const hit = cache?.get(key)
+    if (hit !== undefined) return hit
+    const at = this.offsets.get(type)?.get(key)
+    if (at === undefined) return undefined
+    const r = this.constantReader
+    r.pos = at
+    const value = this.readType(r, this.types.get(type)!, 0, true)
+    if (!cache) this.values.set(type, (cache = new Map()))
+    cache.set(key, value)
+    return value
   }
 }
 

@@ -147,29 +147,35 @@ export class JfrReader {
     return v
   }
 
-  /** Encodings: 0 null, 1 empty, 2 constant-pool reference, 3 UTF-8, 4 char array, 5 Latin-1. */
-  string(stringType: number): string | null | CpRef {
+  /** Encodings: 0 null, 1 empty, 2 constant-pool reference, 3 UTF-8, 4 char array, 5 Latin-1. `skip`: walk over it, return null. */
+  string(stringType: number, skip = false): string | null | CpRef {
     const at = this.pos
     const enc = this.u8()
     switch (enc) {
       case 0:
         return null
       case 1:
-        return ''
-      case 2:
-        return new CpRef(stringType, this.key())
+        return skip ? null : ''
+      case 2: {
+        const key = this.key()
+        return skip ? null : new CpRef(stringType, key)
+      }
       case 3:
       case 5: {
         const n = this.count('string byte')
         const bytes = this.buf.subarray(this.pos, this.pos + n)
         this.pos += n
+        if (skip) return null
         return enc === 3 ? utf8.decode(bytes) : latin1.decode(bytes)
       }
       case 4: {
         const n = this.count('string char')
         let out = ''
-        for (let i = 0; i < n; i++) out += String.fromCharCode(this.int() & 0xffff)
-        return out
+        for (let i = 0; i < n; i++) {
+          const c = this.int() & 0xffff
+          if (!skip) out += String.fromCharCode(c)
+        }
+        return skip ? null : out
       }
       default:
         return this.fail(`unknown string encoding ${enc}`, at)

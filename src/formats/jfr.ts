@@ -155,12 +155,49 @@ export function decodeLabelsSnapshot(bytes: Uint8Array): Map<number, Labels> {
   return out
 }
 
-interface Acc {
-  builder: ProfileBuilder
-  /** stack key + context id → sample values, summed. */
-  samples: Map<string, { stack: number[]; values: number[]; labels?: Labels }>
-  /** stack-trace constant → function indices, root first. */
-  stacks: Map<string, number[] | null>
+/** Where events are being read: the chunk (constant keys are per chunk) and its method names. */
+interface Site {
+  chunk: Chunk
+  index: number
+  names: Map<number | bigint, string>
+  /** "chunk 2 of 3, " when there are several, for messages. */
+  where: string
+  event: string
+  budget: ReturnType<typeof frameBudget>
+  contexts: Map<number, Labels>
+}
+
+/** One output profile being built: values summed per stack trace and context. */
+class Acc {
+  readonly builder: ProfileBuilder
+  private readonly samples = new Map<string, { stack: number[]; values: number[]; labels?: Labels }>()
+  /** Stack-trace constant → function indices, root first (null: no such trace). */
+  private readonly stacks = new Map<string, number[] | null>()
+  constructor(meta: ConstructorParameters<typeof ProfileBuilder>[0], limits: Limits) {
+    this.builder = new ProfileBuilder(meta, limits)
+  }
+
+  add(site: Site, ref: JfrValue | undefined, ctx: number, values: number[], pos: number): void {
+    const at = () => `${site.where}${site.event} event at byte ${pos}`
+    const refKey = ref instanceof CpRef ? `${site.index}:${ref.key}` : ''
+    let stack = this.stacks.get(refKey)
+    if (stack === undefined) {
+      stack = stackOf(site.chunk, this.builder, ref, site.names)
+      this.stacks.set(refKey, stack)
+      if (stack) site.budget(stack.length, { toString: at })
+    }
+    if (!stack) return
+    for (const v of values) if (!(v >= 0 && Number.isFinite(v))) throw new JfrError(`${at()}: value ${values.join(', ')} is not a non-negative number`)
+    const key = `${refKey}/${ctx}`
+    const s = this.samples.get(key)
+    if (s) for (let i = 0; i < values.length; i++) s.values[i]! += values[i]!
+    else this.samples.set(key, { stack, values: [...values], labels: site.contexts.get(ctx) })
+  }
+
+  build(): Profile {
+    for (const s of this.samples.values()) this.builder.add(s.stack, s.values, s.labels)
+    return this.builder.build()
+  }
 }
 
 /** Decodes a JFR recording (gzipped or not) into one profile per kind of event it holds. */
@@ -170,7 +207,6 @@ export function decodeJfr(input: Uint8Array, opts: JfrOptions = {}): JfrProfile[
     throw new KilnError('KILN_BAD_JFR', `not a JFR recording: it does not start with "FLR\\0" (${bytes.length} bytes); record with -XX:StartFlightRecording or async-profiler -o jfr`)
   }
   const contexts = opts.labels ? decodeLabelsSnapshot(maybeGunzip(opts.labels, opts)) : new Map<number, Labels>()
-  const limits = opts.limits ?? defaultLimits
   const budget = frameBudget(bytes.length)
   let chunks: Chunk[]
   try {
@@ -178,88 +214,65 @@ export function decodeJfr(input: Uint8Array, opts: JfrOptions = {}): JfrProfile[
   } catch (e) {
     throw located(e, '')
   }
+  const where = (i: number) => (chunks.length > 1 ? `chunk ${i + 1} of ${chunks.length}, ` : '')
   const settings = chunks.map((c, i) => {
     try {
       return readSettings(c)
     } catch (e) {
-      throw located(e, chunks.length > 1 ? `chunk ${i + 1} of ${chunks.length}, ` : '')
+      throw located(e, where(i))
     }
   })
   const own = settings.map((s) => s.periodNs).filter((p) => p > 0)
   const period = opts.sampleRate && opts.sampleRate > 0 ? 1e9 / opts.sampleRate : own.length ? Math.min(...own) : 1e7
-  const first = chunks[0]!.header
-  const timeMs = Math.floor(first.startNanos / 1e6)
+  const timeMs = Math.floor(chunks[0]!.header.startNanos / 1e6)
   const durationNanos = chunks.reduce((d, c) => d + c.header.durationNanos, 0)
   const accs = new Map<KindName, Acc>()
   const acc = (k: KindName): Acc => {
     let a = accs.get(k)
     if (!a) {
       const { sampleTypes, periodType } = kinds[k]
-      const builder = new ProfileBuilder({ sampleTypes: [...sampleTypes], periodType, period: k === 'cpu' || k === 'wall' ? period : 1, timeMs, durationNanos }, limits)
-      accs.set(k, (a = { builder, samples: new Map(), stacks: new Map() }))
+      const meta = { sampleTypes: [...sampleTypes], periodType, period: k === 'cpu' || k === 'wall' ? period : 1, timeMs, durationNanos }
+      accs.set(k, (a = new Acc(meta, opts.limits ?? defaultLimits)))
     }
     return a
   }
 
-  chunks.forEach((chunk, ci) => {
-    // Constant indices are per chunk: stacks and method names are cached per chunk too.
-    const names = new Map<number | bigint, string>()
-    const where = chunks.length > 1 ? `chunk ${ci + 1} of ${chunks.length}, ` : ''
+  chunks.forEach((chunk, index) => {
+    const site: Site = { chunk, index, names: new Map(), where: where(index), event: '', budget, contexts }
     try {
-      const engine = settings[ci]!.engine
+      const engine = settings[index]!.engine
       const ticksToNs = 1e9 / chunk.header.ticksPerSecond
       for (const [name, ek] of Object.entries(eventKinds)) {
         const type = chunk.typesByName.get(name)
         const offsets = type && chunk.events.get(type.id)
         if (!offsets) continue
+        site.event = name
         for (const pos of offsets) {
           const e = chunk.readEvent(pos)
           const ctx = contextOf(e)
-          const at = () => `${where}${name} event at byte ${pos}`
           if (ek.kind === 'cpu') {
             // Wall-clock mode samples sleeping threads too: those are wall time, not CPU time.
             const state = chunk.resolve(e.state)
             const stateName = isObject(state) ? chunk.resolve(state.name) : undefined
-            if (stateName !== 'STATE_SLEEPING') addSample(ci, names, chunk, acc('cpu'), e.stackTrace, ctx, [period], at)
-            if (engine === 'wall') addSample(ci, names, chunk, acc('wall'), e.stackTrace, ctx, [period], at)
+            if (stateName !== 'STATE_SLEEPING') acc('cpu').add(site, e.stackTrace, ctx, [period], pos)
+            if (engine === 'wall') acc('wall').add(site, e.stackTrace, ctx, [period], pos)
             continue
           }
           let second = ek.value ? num(chunk.resolve(e[ek.value])) : 0
           if (ek.ticks) second = Math.round(second * ticksToNs)
           const values = ek.kind === 'wall' ? [second * period] : ek.kind === 'live' ? [1] : [1, second]
-          addSample(ci, names, chunk, acc(ek.kind), e.stackTrace, ctx, values, at)
+          acc(ek.kind).add(site, e.stackTrace, ctx, values, pos)
         }
       }
     } catch (e) {
-      throw located(e, where)
+      throw located(e, site.where)
     }
   })
-
-  function addSample(ci: number, names: Map<number | bigint, string>, chunk: Chunk, a: Acc, ref: JfrValue | undefined, ctx: number, values: number[], at: () => string): void {
-    const refKey = ref instanceof CpRef ? `${ci}:${ref.key}` : ''
-    let stack = a.stacks.get(refKey)
-    if (stack === undefined) {
-      stack = stackOf(chunk, a.builder, ref, names)
-      a.stacks.set(refKey, stack)
-      if (stack) budget(stack.length, { toString: at })
-    }
-    if (!stack) return
-    if (values.some((v) => !(v >= 0 && Number.isFinite(v)))) throw new JfrError(`${at()}: value ${values.join(', ')} is not a non-negative number`)
-    const key = `${refKey}/${ctx}`
-    const s = a.samples.get(key)
-    if (s) {
-      for (let i = 0; i < values.length; i++) s.values[i]! += values[i]!
-    } else {
-      a.samples.set(key, { stack, values: [...values], labels: contexts.get(ctx) })
-    }
-  }
 
   const out: JfrProfile[] = []
   for (const k of Object.keys(kinds) as KindName[]) {
     const a = accs.get(k)
-    if (!a) continue
-    for (const s of a.samples.values()) a.builder.add(s.stack, s.values, s.labels)
-    out.push({ metric: kinds[k].metric, profile: a.builder.build() })
+    if (a) out.push({ metric: kinds[k].metric, profile: a.build() })
   }
   return out
 }
@@ -304,21 +317,19 @@ function contextOf(e: JfrObject): number {
  * `pkg/Class.method` as Pyroscope names Java frames. null when the trace is missing.
  */
 function stackOf(chunk: Chunk, b: ProfileBuilder, ref: JfrValue | undefined, names: Map<number | bigint, string>): number[] | null {
-  const st = chunk.resolve(ref)
-  if (!isObject(st) || !Array.isArray(st.frames)) return null
+  const methods = chunk.frameMethods(ref)
+  if (!methods) return null
   const out: number[] = []
-  for (let i = st.frames.length - 1; i >= 0; i--) {
-    const frame = st.frames[i]
-    if (!isObject(frame)) continue
-    const ref = frame.method
-    let name = ref instanceof CpRef ? names.get(ref.key) : undefined
+  for (let i = methods.length - 1; i >= 0; i--) {
+    const ref = methods[i]!
+    let name = names.get(ref.key)
     if (name === undefined) {
       const method = chunk.resolve(ref)
       if (!isObject(method)) continue
       const cls = chunk.resolve(method.type)
       const className = isObject(cls) ? symbol(chunk, cls.name) : ''
       name = `${className}.${symbol(chunk, method.name)}`
-      if (ref instanceof CpRef) names.set(ref.key, name)
+      names.set(ref.key, name)
     }
     out.push(b.fn(name))
   }
