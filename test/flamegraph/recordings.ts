@@ -3,11 +3,12 @@
  * --perf-basic-prof and Java with a perf map. Each is made once per process and cached.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync, existsSync, mkdirSync } from 'node:fs'
+import { mkdtempSync, writeFileSync, existsSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export const work = mkdtempSync(join(tmpdir(), 'kiln-fg-'))
+process.on('exit', () => rmSync(work, { recursive: true, force: true }))
 
 /** Why perf cannot record here, or null when it can. */
 export function perfUnavailable(): string | null {
