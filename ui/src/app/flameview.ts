@@ -51,7 +51,7 @@ export class FlameView {
 
   /** The handlers, replaceable: one view instance serves several tabs. */
   constructor(public opts: FlameViewOptions) {
-    this.canvas = h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas' })
+    this.canvas = h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas', role: 'img', 'aria-label': 'Flame graph: hover a frame for its values, click to zoom' })
     this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
     this.overlay = h('canvas', { class: 'flame-overlay' })
     this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.overlay, this.tip)

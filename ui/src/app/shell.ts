@@ -65,6 +65,8 @@ export class Shell {
   /** Changes the view; `replace` edits the current history entry instead of adding one. */
   go(patch: Partial<ViewState>, replace = false): void {
     this.state = { ...this.state, ...patch }
+    // A new view starts without the old view's errors (a lasting one is reported again).
+    this.errors.replaceChildren()
     const url = stateToSearch(this.state) || location.pathname
     // The history entry is written after the next frame: pushState costs ~4 ms in Chromium, and
     // the frame that shows a zoom should not wait for it.
