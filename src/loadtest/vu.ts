@@ -4,6 +4,7 @@
  * constructors and getters. Each VU runs the script's init code itself, as in k6.
  */
 import { readFileSync } from 'node:fs'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,7 +16,7 @@ import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const preludes = ['vm/k6.js', 'vm/http.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+const preludes = ['vm/k6.js', 'vm/http.js', 'vm/crypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
 
 // Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
 let variantPromise: Promise<QuickJSAsyncVariant> | null = null
@@ -182,6 +183,17 @@ export class VU {
       host.shared.set(ctx.getString(n), ctx.getString(j))
       return undefined
     })
+    fn('hash', (a, k, hasKey, d) => {
+      const alg = ctx.getString(a).replace('sha512_224', 'sha512-224').replace('sha512_256', 'sha512-256')
+      const data = Buffer.from(ctx.getString(d), 'base64')
+      try {
+        const h = ctx.dump(hasKey) === true ? createHmac(alg, Buffer.from(ctx.getString(k), 'base64')) : createHash(alg)
+        return ctx.newString(h.update(data).digest('base64'))
+      } catch (e) {
+        return ctx.newString(`!${ctx.getString(a)} is not available here: ${(e as Error).message}`)
+      }
+    })
+    fn('random', (n) => ctx.newString(randomBytes(Math.max(0, Math.min(65536, ctx.getNumber(n)))).toString('base64')))
     fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
     const req = ctx.newAsyncifiedFunction('request', async (j) => {
       const spec = JSON.parse(ctx.getString(j)) as RequestSpec

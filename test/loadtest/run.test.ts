@@ -212,3 +212,41 @@ export default function () {
   assert.equal(srv.hits.get('/u/bob/3/true'), 1)
   assert.equal(srv.hits.get('/u/cy/3/true'), 1)
 })
+
+test('k6/crypto, k6/encoding, crypto.randomUUID and TextEncoder give the same bytes as Node', async () => {
+  const { createHash, createHmac } = await import('node:crypto')
+  const text = 'héllo wörld ✓'
+  const exp = {
+    SHA256: createHash('sha256').update(text).digest('hex'),
+    MD5B64: createHash('md5').update(text).digest('base64'),
+    HMAC: createHmac('sha256', 'key').update(text).digest('hex'),
+    SHA1: createHash('sha1').update('ab').digest('hex'),
+    B64: Buffer.from(text).toString('base64url').replace(/=+$/, ''),
+  }
+  const dir = workdir({
+    'script.js': `import crypto from 'k6/crypto'
+import { sha256, md5 } from 'k6/crypto'
+import encoding from 'k6/encoding'
+import { check } from 'k6'
+export const options = { iterations: 1 }
+const T = ${JSON.stringify(text)}
+export default function () {
+  check(null, {
+    sha256: () => sha256(T, 'hex') === __ENV.SHA256,
+    md5: () => md5(T, 'base64') === __ENV.MD5B64,
+    hmac: () => crypto.hmac('sha256', 'key', T, 'hex') === __ENV.HMAC,
+    createHash: () => crypto.createHash('sha1').update('a').update('b').digest('hex') === __ENV.SHA1,
+    b64: () => encoding.b64encode(T, 'rawurl') === __ENV.B64 && encoding.b64decode(__ENV.B64, 'rawurl', 's') === T,
+    utf8: () => new TextDecoder().decode(new TextEncoder().encode(T)) === T && new TextEncoder().encode(T).length === ${Buffer.byteLength(text)},
+    uuid: () => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(globalThis.crypto.randomUUID()),
+    random: () => crypto.randomBytes(16).byteLength === 16,
+  })
+}`,
+  })
+  const env = Object.entries(exp).flatMap(([k, v]) => ['-e', `${k}=${v}`])
+  const r = await kilnRun(['run', '-q', ...env, '--summary-export', 's.json', 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const checks = readJson(join(dir, 's.json')).root_group.checks
+  assert.deepEqual(Object.entries(checks).filter(([, c]: [string, any]) => c.fails).map(([n]) => n), [])
+  assert.equal(Object.keys(checks).length, 8)
+})
