@@ -321,15 +321,15 @@ function stackOf(chunk: Chunk, b: ProfileBuilder, ref: JfrValue | undefined, nam
   if (!methods) return null
   const out: number[] = []
   for (let i = methods.length - 1; i >= 0; i--) {
-    const ref = methods[i]!
-    let name = names.get(ref.key)
+    const m = methods[i]!
+    let name = names.get(m.key)
     if (name === undefined) {
-      const method = chunk.resolve(ref)
+      const method = chunk.resolve(m)
       if (!isObject(method)) continue
       const cls = chunk.resolve(method.type)
       const className = isObject(cls) ? symbol(chunk, cls.name) : ''
       name = `${className}.${symbol(chunk, method.name)}`
-      names.set(ref.key, name)
+      names.set(m.key, name)
     }
     out.push(b.fn(name))
   }

@@ -50,7 +50,8 @@ export function noJdk(): string | undefined {
 let recording: string | undefined
 /**
  * Compiles Hot.java and records it for 1.5 s with the JDK's own Flight Recorder ("profile"
- * settings, plus TLAB events and every monitor wait), once per process; returns the .jfr path.
+ * settings, plus TLAB events, every monitor wait, samples every 20 ms), once per process;
+ * returns the .jfr path.
  */
 export function recordHot(): string {
   if (recording) return recording
@@ -65,6 +66,8 @@ export function recordHot(): string {
     'jdk.ObjectAllocationInNewTLAB#enabled=true',
     'jdk.ObjectAllocationOutsideTLAB#enabled=true',
     'jdk.JavaMonitorEnter#threshold=0ms',
+    // Not the 10 ms of settings=profile, nor Kiln's 100 Hz default: the period must come from the recording.
+    'jdk.ExecutionSample#period=20ms',
   ].join(',')
   const r = spawnSync('java', [`-XX:StartFlightRecording:${settings}`, '-cp', dir, 'Hot', '1500'], { encoding: 'utf8', timeout: 120_000 })
   if (r.status !== 0) throw new Error(`java failed: ${r.stderr}${r.stdout}`)
