@@ -44,8 +44,8 @@ export class FlameView {
   private frame = 0
   /** The blocks' fills, computed once per layout (not per hover repaint). */
   private fills: string[] = []
-  /** A transparent canvas over the graph for the hover outline, so hovering never repaints the blocks. */
-  private readonly overlay: HTMLCanvasElement
+  /** The hover outline: a positioned box over the canvas, so hovering never touches a canvas. */
+  private readonly outline: HTMLDivElement
   private painted = false
   private readonly resize: ResizeObserver
 
@@ -53,10 +53,9 @@ export class FlameView {
   constructor(public opts: FlameViewOptions) {
     this.canvas = h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas', role: 'img', 'aria-label': 'Flame graph: hover a frame for its values, click to zoom' })
     this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
-    this.overlay = h('canvas', { class: 'flame-overlay' })
-    this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.overlay, this.tip)
+    this.outline = h('div', { class: 'flame-outline', hidden: true })
+    this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.outline, this.tip)
     this.canvas.addEventListener('mousemove', (e) => this.onMove(e))
-    // The overlay lets events through to the canvas below (pointer-events: none in the CSS).
     this.canvas.addEventListener('mouseleave', () => this.setHover(-1, null))
     this.canvas.addEventListener('click', (e) => this.onClick(e))
     this.canvas.addEventListener('contextmenu', (e) => {
@@ -115,12 +114,10 @@ export class FlameView {
     const pw = Math.round(vp.width * dpr)
     const ph = Math.round(cssH * dpr)
     if (this.canvas.width !== pw || this.canvas.height !== ph) {
-      for (const c of [this.canvas, this.overlay]) {
-        c.width = pw
-        c.height = ph
-        c.style.width = `${vp.width}px`
-        c.style.height = `${cssH}px`
-      }
+      this.canvas.width = pw
+      this.canvas.height = ph
+      this.canvas.style.width = `${vp.width}px`
+      this.canvas.style.height = `${cssH}px`
       this.painted = false
     }
     if (!this.painted) {
@@ -128,17 +125,9 @@ export class FlameView {
       this.paintBlocks(this.canvas.getContext('2d', { alpha: false })!, s, dpr, vp.width, cssH)
       this.painted = true
     }
-    const o = this.overlay.getContext('2d')!
-    o.setTransform(dpr, 0, 0, dpr, 0, 0)
-    o.clearRect(0, 0, vp.width, cssH)
-    if (this.hover >= 0) {
-      const r = this.rects.find((q) => q.node === this.hover && q.count === 1)
-      if (r) {
-        o.strokeStyle = s.theme === 'light' ? '#000' : '#fff'
-        o.lineWidth = 1.5
-        o.strokeRect(r.x + 0.75, r.y + 0.75, Math.max(r.w - 2.5, 1), ROW - 2.5)
-      }
-    }
+    const r = this.hover >= 0 ? this.rects.find((q) => q.node === this.hover && q.count === 1) : undefined
+    this.outline.hidden = !r
+    if (r) Object.assign(this.outline.style, { left: `${r.x}px`, top: `${r.y}px`, width: `${Math.max(r.w - 1, 1)}px`, height: `${ROW - 1}px` })
   }
 
   private paintBlocks(ctx: CanvasRenderingContext2D, s: FlameViewState, dpr: number, width: number, height: number): void {
