@@ -4,12 +4,14 @@
  * metadata, constant pools and events instead of stopping at the header check — and with their
  * labels snapshot mutated. Each case must end in a list of profiles or a KilnError, never another
  * exception; the timeout turns a hang into a failure. FUZZ_SEED=n reruns with another seed.
+ * With a JDK installed, a recording the JDK writes joins them.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeJfr } from '../../src/formats/index.ts'
 import { expectProfileOrKilnError, prng } from './support.ts'
-import { gunzipped } from './jfr-support.ts'
+import { readFileSync } from 'node:fs'
+import { gunzipped, noJdk, recordHot } from './jfr-support.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122)
 const CASES = 300
@@ -53,10 +55,12 @@ function mutate(src: Uint8Array, rnd: Rnd, jfr: boolean): Uint8Array {
 
 test(`JFR: ${CASES} mutated recordings and labels, every case a profile list or a KilnError`, { timeout: 600_000 }, () => {
   const rnd = prng(SEED)
-  const recordings = [
+  const recordings: [string, Uint8Array][] = [
     ['dump1', new Uint8Array(gunzipped('dump1.jfr.gz'))],
     ['kafka', new Uint8Array(gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz'))],
-  ] as const
+  ]
+  // The JDK writes constants in several checkpoint events and many more event types.
+  if (!noJdk()) recordings.push(['jdk', new Uint8Array(readFileSync(recordHot()))])
   const labels = new Uint8Array(gunzipped('dump1.labels.pb.gz'))
   const outcomes: Record<string, number> = {}
   let samples = 0
