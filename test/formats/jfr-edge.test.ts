@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeJfr, type JfrProfile } from '../../src/formats/index.ts'
+import { decodeAny, decodeJfr, type JfrProfile } from '../../src/formats/index.ts'
 import { ProtoWriter } from '../../src/formats/proto.ts'
 import { profileTypeId, toFolded } from '../../src/model/profile.ts'
 import { isKilnError } from '../../src/model/errors.ts'
@@ -132,4 +132,10 @@ test('forged metadata: a type that contains itself, arrays of empty structs, unk
     /more than \d+ array elements in a chunk of \d+ bytes/,
   )
   assertBadJfr({ classes: [{ id: 44, name: 'Ghost', fields: ['x:#99'] }], constants: [], events: [] }, /field Ghost\.x has unknown type 99 at byte 68/)
+})
+
+test('a recording without samples: no profiles from decodeJfr; decodeAny says so', () => {
+  const empty = writeJfr({ classes, constants: [], events: [[30, { id: 0, name: 'event', value: 'cpu' }]] })
+  assert.deepEqual(decodeJfr(empty), [])
+  assert.throws(() => decodeAny(empty), { code: 'KILN_BAD_JFR', message: /holds no samples/ })
 })
