@@ -154,6 +154,7 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
     noThresholds: bool(p, 'no-thresholds'),
     paused: bool(p, 'paused'),
     outputs: outs,
+    tty: !!process.stderr.isTTY,
     ...(str(p, 'address') ? { address: str(p, 'address')! } : {}),
     ...(str(p, 'summary-export') ? { summaryExport: str(p, 'summary-export')! } : {}),
     attach: (registry, r) => (outs.length ? attachOutputs(outs, registry, () => r.thresholds) : undefined),

@@ -30,6 +30,8 @@ export interface RunConfig {
   summaryMode: 'compact' | 'full' | 'disabled'
   summaryExport?: string
   noThresholds: boolean
+  /** Whether stderr is a terminal (progress redrawn in place). */
+  tty?: boolean
   /** Output names for the banner (`json=out.json`). */
   outputs?: string[]
   /** Start the REST API on HOST:PORT (`--address`). */
@@ -76,6 +78,7 @@ export class Runner implements Host {
   status: number = STATUS.created
   private resumeWaiters: (() => void)[] = []
   private setupJson = ''
+  private progressLines = 0
 
   constructor(private readonly cfg: RunConfig) {
     this.httpDebug = cfg.httpDebug
@@ -369,7 +372,7 @@ export class Runner implements Host {
   /** Every second: the vus gauge and a progress line; every 2 s: thresholds with abortOnFail. */
   private startTicker(): NodeJS.Timeout {
     const tags = { ...this.opts.tags }
-    this.registry.add('vus', this.activeVUs, tags)
+    // No `vus` sample here: no VU has started yet, and k6 shows min=active VUs for a steady test.
     this.registry.add('vus_max', this.vus.length, tags)
     let n = 0
     return setInterval(() => {
@@ -383,7 +386,12 @@ export class Runner implements Host {
           this.stop(EXIT.thresholds)
         }
       }
-      if (!this.cfg.quiet) this.cfg.err(this.progress())
+      if (!this.cfg.quiet) {
+        const text = this.progress()
+        // On a terminal the progress block is redrawn in place; otherwise plain lines, as k6 does.
+        this.cfg.err(this.cfg.tty && this.progressLines ? `\x1b[${this.progressLines}A\x1b[0J${text}` : text)
+        this.progressLines = text.split('\n').length - 1
+      }
     }, 1000)
   }
 
