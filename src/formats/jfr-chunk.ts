@@ -9,18 +9,18 @@ import { CpRef, HEADER_SIZE, JfrError, JfrReader, readChunkHeader, type ChunkHea
 const MAX_NESTING = 32
 
 // Field kinds, precomputed per type so that reading a value is a switch, not a string compare.
-const enumKinds = { struct: 0, int: 1, long: 2, short: 3, char: 4, byte: 5, boolean: 6, float: 7, double: 8, string: 9 } as const
-const primitiveKinds: Record<string, number> = {
-  int: enumKinds.int,
-  long: enumKinds.long,
-  short: enumKinds.short,
-  char: enumKinds.char,
-  byte: enumKinds.byte,
-  boolean: enumKinds.boolean,
-  float: enumKinds.float,
-  double: enumKinds.double,
-  'java.lang.String': enumKinds.string,
-}
+const kinds = { struct: 0, int: 1, long: 2, short: 3, char: 4, byte: 5, boolean: 6, float: 7, double: 8, string: 9 } as const
+const primitiveKinds = new Map<string, number>([
+  ['int', kinds.int],
+  ['long', kinds.long],
+  ['short', kinds.short],
+  ['char', kinds.char],
+  ['byte', kinds.byte],
+  ['boolean', kinds.boolean],
+  ['float', kinds.float],
+  ['double', kinds.double],
+  ['java.lang.String', kinds.string],
+])
 
 export interface FieldDef {
   name: string
@@ -143,7 +143,7 @@ export class Chunk {
     for (const c of metadata.children) {
       if (c.name !== 'class') continue
       const name = c.attrs.get('name') ?? ''
-      const t: TypeDef = { id: num(c.attrs.get('id'), `class ${name} id`), name, kind: primitiveKinds[name] ?? enumKinds.struct, fields: [] }
+      const t: TypeDef = { id: num(c.attrs.get('id'), `class ${name} id`), name, kind: primitiveKinds.get(name) ?? kinds.struct, fields: [] }
       for (const f of c.children) {
         if (f.name !== 'field') continue
         t.fields.push({
@@ -218,21 +218,21 @@ export class Chunk {
 
   private readType(r: JfrReader, t: TypeDef, depth: number, build: boolean): JfrValue {
     switch (t.kind) {
-      case enumKinds.long:
+      case kinds.long:
         return r.long()
-      case enumKinds.int:
+      case kinds.int:
         return r.int()
-      case enumKinds.short:
-      case enumKinds.char:
+      case kinds.short:
+      case kinds.char:
         return r.short()
-      case enumKinds.byte:
-      case enumKinds.boolean:
+      case kinds.byte:
+      case kinds.boolean:
         return r.u8()
-      case enumKinds.float:
+      case kinds.float:
         return r.float()
-      case enumKinds.double:
+      case kinds.double:
         return r.double()
-      case enumKinds.string:
+      case kinds.string:
         return r.string(this.stringType, !build)
     }
     if (depth > MAX_NESTING) r.fail(`type ${t.name} nests deeper than ${MAX_NESTING} levels`)
