@@ -101,21 +101,18 @@ export class Shell {
   async update(): Promise<void> {
     const s = this.state
     try {
-      if (this.changed('services', JSON.stringify([s.from, s.until, this.keys.refresh]))) {
-        this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: s.from, until: s.until })
-      }
+      // Both lists come from the cache after the first time, so every update can ask for them.
+      this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: s.from, until: s.until })
       // Pick a service and a type when the URL names none (or a type with no data in range).
       if (!s.service && this.services.length) return this.go({ service: this.services[0]! }, true)
-      if (this.changed('types', JSON.stringify([s.from, s.until, s.service, this.keys.refresh]))) {
-        this.types = await this.cache.load<ProfileType[]>('profile-types', { from: s.from, until: s.until, query: effectiveQuery(s.service, '{}') })
-      }
+      this.types = await this.cache.load<ProfileType[]>('profile-types', { from: s.from, until: s.until, query: effectiveQuery(s.service, '{}') })
+      if (s !== this.state) return // a newer update took over while these loaded
       if (!this.types.length) return this.renderEmpty()
       if (!this.types.some((t) => t.id === s.type)) {
         const cpu = this.types.find((t) => /cpu/.test(t.id)) ?? this.types[0]!
         return this.go({ type: cpu.id }, true)
       }
     } catch (e) {
-      this.keys.services = this.keys.types = ''
       this.showError(e)
       return
     }
