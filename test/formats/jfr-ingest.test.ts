@@ -39,10 +39,13 @@ function selfByLeaf(folded: string): [string, number][] {
 }
 
 test('multipart jfr + labels (Pyroscope Java agent): one CPU series per thread_name, totals and top function as expected', async () => {
+  // As the agent's exporter sends it: gzipped parts named and filed `jfr` and `labels`, and these parameters.
   const form = new FormData()
   form.append('jfr', new Blob([readJfrFixture('dump1.jfr.gz')]), 'jfr')
-  form.append('labels', new Blob([readJfrFixture('dump1.labels.pb.gz')]), 'labels')
-  const r = await call(`${kiln.url}/ingest?${q({ name: 'javaapp.itimer{env=test}', format: 'jfr', spyName: 'javaspy', sampleRate: '100' })}`, { method: 'POST', body: form })
+  form.append('labels', new Blob([readJfrFixture('dump1.labels.pb.gz')], { type: 'application/x-protobuf' }), 'labels')
+  const now = Math.floor(Date.now() / 1000)
+  const params = { name: 'javaapp.itimer{env=test}', units: 'samples', aggregationType: 'sum', from: String(now - 10), until: String(now), spyName: 'javaspy', sampleRate: '100', format: 'jfr' }
+  const r = await call(`${kiln.url}/ingest?${q(params)}`, { method: 'POST', body: form })
   assert.equal(r.status, 200, r.text)
   assert.deepEqual(await types('{service_name="javaapp"}'), [CPU])
   const values = await call(`${kiln.url}/api/v1/label-values?${q({ name: 'thread_name', query: '{service_name="javaapp"}', ...range })}`)
