@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { newQuickJSAsyncWASMModuleFromVariant, newVariant, type QuickJSAsyncContext, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
 import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
-import { request, newClient, type HttpClient, type RequestSpec } from './http.ts'
+import { request, newClient, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
 
@@ -195,20 +195,29 @@ export class VU {
     })
     fn('random', (n) => ctx.newString(randomBytes(Math.max(0, Math.min(65536, ctx.getNumber(n)))).toString('base64')))
     fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
-    const req = ctx.newAsyncifiedFunction('request', async (j) => {
-      const spec = JSON.parse(ctx.getString(j)) as RequestSpec
+    const one = async (spec: RequestSpec): Promise<ResponseData | string> => {
       if (spec.redirects < 0) spec.redirects = host.options.maxRedirects
       if (!spec.responseType) spec.responseType = host.options.discardResponseBodies ? 'none' : 'text'
-      let res
       try {
         new URL(spec.url)
       } catch {
-        return { error: ctx.newError(`invalid URL '${spec.url}'`) }
+        return `invalid URL '${spec.url}'`
       }
-      res = await request(this.client, spec, host.registry, this.baseTags)
+      const res = await request(this.client, spec, host.registry, this.baseTags)
       if (res.error) host.log('warn', `Request Failed error="${res.error}"`)
-      return ctx.newString(JSON.stringify(res))
+      return res
+    }
+    const req = ctx.newAsyncifiedFunction('request', async (j) => {
+      const res = await one(JSON.parse(ctx.getString(j)) as RequestSpec)
+      return typeof res === 'string' ? { error: ctx.newError(res) } : ctx.newString(JSON.stringify(res))
     })
+    const batch = ctx.newAsyncifiedFunction('batch', async (j) => {
+      const all = await Promise.all((JSON.parse(ctx.getString(j)) as RequestSpec[]).map(one))
+      const bad = all.find((r): r is string => typeof r === 'string')
+      return bad ? { error: ctx.newError(bad) } : ctx.newString(JSON.stringify(all))
+    })
+    ctx.setProp(kh, 'batch', batch)
+    batch.dispose()
     ctx.setProp(kh, 'request', req)
     req.dispose()
     const sl = ctx.newAsyncifiedFunction('sleep', async (ms) => {

@@ -19,6 +19,7 @@ export interface TestServer {
 /** A server answering `/` with "hello", `/json` with JSON, `/status/N` with status N, `/slow?ms=N`. */
 export async function startServer(): Promise<TestServer> {
   const hits = new Map<string, number>()
+  const waiting: http.ServerResponse[] = []
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x')
     hits.set(u.pathname, (hits.get(u.pathname) ?? 0) + 1)
@@ -40,6 +41,16 @@ export async function startServer(): Promise<TestServer> {
       res.statusCode = 302
       res.setHeader('location', '/')
       res.end()
+    } else if (u.pathname === '/barrier') {
+      // Answers 'together' once n requests wait at once, 'alone' after 3 s: proves parallelism without timing it.
+      const n = Number(u.searchParams.get('n') ?? 2)
+      waiting.push(res)
+      const timer = setTimeout(() => {
+        waiting.splice(waiting.indexOf(res), 1)
+        res.end('alone')
+      }, 3000)
+      res.on('finish', () => clearTimeout(timer))
+      if (waiting.length >= n) for (const w of waiting.splice(0)) w.end('together')
     } else if (u.pathname === '/slow') {
       setTimeout(() => res.end('slow'), Number(u.searchParams.get('ms') ?? 100))
     } else res.end('hello')

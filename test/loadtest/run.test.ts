@@ -172,6 +172,8 @@ export default function () {
   check(refused, { refused: (r) => r.status === 0 && r.error_code === 1212 })
   const [b1, b2] = http.batch([B + '/b1', ['GET', B + '/b2']])
   check(b1, { batch: () => b1.status === 200 && b2.status === 200 })
+  const par = http.batch({ a: B + '/barrier?n=3', b: { method: 'GET', url: B + '/barrier?n=3' }, c: ['GET', B + '/barrier?n=3'] })
+  check(par, { 'batch is parallel': (p) => p.a.body === 'together' && p.b.body === 'together' && p.c.body === 'together' })
   const t = http.get(B + '/slow?ms=2000', { timeout: '100ms' })
   check(t, { timeout: (r) => r.error_code === 1050 })
   check(ok, { timings: (r) => r.timings.duration >= r.timings.waiting && typeof r.timings.blocked === 'number' && r.proto === 'HTTP/1.1' })

@@ -83,7 +83,8 @@
     }
   }
 
-  function request(method, url, body, params) {
+  /** Builds the host's request spec from k6's (method, url, body, params). */
+  function buildSpec(method, url, body, params) {
     U.vuOnly('http requests')
     params = params || {}
     let name
@@ -106,7 +107,7 @@
     const tags = U.toTags(params.tags)
     if (name !== undefined && tags.name === undefined) tags.name = name
     const cb = params.responseCallback !== undefined ? params.responseCallback : defaultExpected
-    const spec = {
+    return {
       method: String(method).toUpperCase(),
       url,
       headers,
@@ -117,21 +118,31 @@
       expected: cb === null ? null : cb && cb.__k6expected ? cb.__k6expected : null,
       body: b.body,
       bodyB64: b.bodyB64,
+      throw: !!params.throw,
     }
-    const r = new Response(JSON.parse(H.request(JSON.stringify(spec))))
-    if (r.error && (params.throw || H.throwOnError())) throw new Error(r.error)
+  }
+  function toResponse(data, spec) {
+    const r = new Response(data)
+    if (r.error && (spec.throw || H.throwOnError())) throw new Error(r.error)
     return r
   }
+  function request(method, url, body, params) {
+    const spec = buildSpec(method, url, body, params)
+    return toResponse(JSON.parse(H.request(JSON.stringify(spec))), spec)
+  }
   const withBody = (m) => (url, body, params) => request(m, url, body, params)
+  /** k6's batch: the requests go out in parallel (up to batchPerHost connections per host). */
   function batch(reqs) {
-    const one = (r) => {
-      if (typeof r === 'string' || (r && r.__k6url)) return request('GET', r)
-      if (Array.isArray(r)) return request(r[0], r[1], r[2], r[3])
-      return request(r.method || 'GET', r.url, r.body, r.params)
+    const spec = (r) => {
+      if (typeof r === 'string' || (r && r.__k6url)) return buildSpec('GET', r)
+      if (Array.isArray(r)) return buildSpec(r[0], r[1], r[2], r[3])
+      return buildSpec(r.method || 'GET', r.url, r.body, r.params)
     }
-    if (Array.isArray(reqs)) return reqs.map(one)
-    const out = {}
-    for (const k of Object.keys(reqs)) out[k] = one(reqs[k])
+    const keys = Object.keys(reqs)
+    const specs = keys.map((k) => spec(reqs[k]))
+    const results = JSON.parse(H.batch(JSON.stringify(specs)))
+    const out = Array.isArray(reqs) ? [] : {}
+    keys.forEach((k, i) => (out[k] = toResponse(results[i], specs[i])))
     return out
   }
   function expectedStatuses(...args) {
