@@ -2,7 +2,7 @@
  * Shared by the JFR tests: the Pyroscope fixtures and a recording the JDK writes here, of a small
  * Java program with a known hot method, a lock two threads fight over, and large allocations.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -51,11 +51,12 @@ let recording: string | undefined
 /**
  * Compiles Hot.java and records it for 1.5 s with the JDK's own Flight Recorder ("profile"
  * settings, plus TLAB events, every monitor wait, samples every 20 ms), once per process;
- * returns the .jfr path.
+ * returns the .jfr path, which lasts until the process exits.
  */
 export function recordHot(): string {
   if (recording) return recording
   const dir = mkdtempSync(join(tmpdir(), 'kiln-jfr-'))
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'Hot.java'), HOT_JAVA)
   const c = spawnSync('javac', ['Hot.java'], { cwd: dir, encoding: 'utf8', timeout: 120_000 })
   if (c.status !== 0) throw new Error(`javac failed: ${c.stderr}`)
