@@ -18,7 +18,7 @@ export const spec: CommandSpec = {
     name: { type: 'string', short: 'n', arg: "'APP{k=v}'", help: 'application name and labels (default: the file name)' },
     server: { type: 'string', short: 's', arg: 'URL', help: 'server address (default: $KILN_SERVER or http://localhost:4040)' },
     format: { type: 'string', arg: 'FORMAT', help: 'pprof, folded, lines, speedscope or perf (default: sniffed)' },
-    'sample-rate': { type: 'string', arg: 'HZ', help: 'sampling frequency of folded/perf input (perf record -F)', default: '100' },
+    'sample-rate': { type: 'string', arg: 'HZ', help: 'sampling frequency of folded/perf input (perf record -F); the server assumes 100; JFR and pprof carry their own' },
     from: { type: 'string', arg: 'TIME', help: 'start of the profile (unix time, now-1m, ISO date)' },
     until: { type: 'string', arg: 'TIME', help: 'end of the profile' },
     tenant: { type: 'string', arg: 'ID', help: 'X-Scope-OrgID for a multi-tenant server' },
@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
     let format = str(p, 'format') ?? (sniffPerfScript(plain) ? 'perf' : sniffFormat(plain))
     if (!format) throw new KilnError('KILN_BAD_FORMAT', `${file}: not a profile Kiln can read (pprof, folded, perf script, speedscope); pass --format if it is one`)
     let body: Uint8Array = bytes
-    let sampleRate = str(p, 'sample-rate')!
+    let sampleRate = str(p, 'sample-rate')
     if (format === 'perf') {
       // perf script's period is the count stackcollapse-perf keeps; for the clock events it is
       // nanoseconds already, so no scaling by a sampling rate.
@@ -61,7 +61,8 @@ export async function run(argv: string[]): Promise<number> {
       body = Buffer.from(folded, 'latin1')
       format = 'folded'
     }
-    const params = new URLSearchParams({ name, format, sampleRate })
+    const params = new URLSearchParams({ name, format })
+    if (sampleRate) params.set('sampleRate', sampleRate)
     if (str(p, 'from')) params.set('from', str(p, 'from')!)
     if (str(p, 'until')) params.set('until', str(p, 'until')!)
     await request({ server, tenant: str(p, 'tenant') }, `/ingest?${params}`, { method: 'POST', body: Buffer.from(body) })
