@@ -74,7 +74,7 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
     h('span', { class: 'spacer' }),
     ...extra,
     h('button', { 'data-testid': 'orientation', title: 'Flame: root at the bottom; icicle: root at the top', onclick: () => c.go({ orientation: s.orientation === 'icicle' ? 'flame' : 'icicle' }, true) }, s.orientation === 'icicle' ? 'Icicle ⇵' : 'Flame ⇵'),
-    h('button', { 'data-testid': 'reset', disabled: !s.zoom && !s.search, onclick: () => c.go({ zoom: '', search: '' }) }, 'Reset'),
+    h('button', { 'data-testid': 'reset', onclick: () => c.go({ zoom: '', search: '' }) }, 'Reset'),
     h(
       'details',
       { class: 'menu' },
@@ -148,12 +148,15 @@ function singleView(el: HTMLElement, c: Ctx, d: Loaded, view: 'both' | 'flame' |
  */
 function placeContent(el: HTMLElement, c: Ctx, contentKey: string, bar: () => HTMLElement, content: (bar: HTMLElement) => HTMLElement[]): void {
   const s = c.state
-  const barKey = JSON.stringify([s.search, s.orientation, !!s.zoom, c.theme])
+  const barKey = JSON.stringify([s.search, s.orientation, c.theme])
   const current = el.querySelector(':scope > .toolbar')
   if (c.changed('content', contentKey) || !current) {
     c.changed('toolbar', barKey)
     mount(el, content(bar()))
   } else if (c.changed('toolbar', barKey)) current.replaceWith(bar())
+  // Zooming only enables or disables Reset: an attribute, not a new toolbar.
+  const reset = el.querySelector<HTMLButtonElement>(':scope > .toolbar [data-testid=reset]')
+  if (reset) reset.disabled = !s.zoom && !s.search
 }
 
 function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
