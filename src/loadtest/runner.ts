@@ -3,6 +3,7 @@
  * thresholds checked during the run and at the end, and k6's exit codes.
  */
 import { readFileSync, writeFileSync } from 'node:fs'
+import { transformSync } from 'esbuild'
 import { dirname, resolve, isAbsolute } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Registry, type Tags } from './metrics.ts'
@@ -87,7 +88,8 @@ export class Runner implements Host {
     let source: string
     try {
       source = this.readFile(path)
-    } catch {
+    } catch (e) {
+      if (e instanceof ScriptError) throw e
       throw new KilnError('KILN_NOT_FOUND', `cannot read the script '${cfg.scriptPath}': check the path`)
     }
     this.script = { path, source }
@@ -116,7 +118,15 @@ export class Runner implements Host {
     this.cfg.err(`${tag}[${secs}] ${message}${level === 'info' || level === 'error' ? '  source=console' : ''}\n`)
   }
   readFile(path: string): string {
-    return this.readBytes(path).toString('utf8')
+    const src = this.readBytes(path).toString('utf8')
+    if (!/\.m?ts$/.test(path)) return src
+    // TypeScript scripts (k6 1.x+): esbuild strips the types, as k6 does; the lines stay in place.
+    try {
+      return transformSync(src, { loader: 'ts', format: 'esm', sourcefile: path, target: 'es2020' }).code
+    } catch (e) {
+      const err = (e as { errors?: { text: string; location?: { line: number; column: number } | null }[] }).errors?.[0]
+      throw new ScriptError(err ? `${path}:${err.location?.line ?? 0}:${err.location?.column ?? 0}: ${err.text}` : (e as Error).message)
+    }
   }
   readBytes(path: string): Buffer {
     const abs = isAbsolute(path) ? path : resolve(dirname(this.script?.path ?? resolve(this.cfg.scriptPath)), path)
@@ -215,7 +225,6 @@ export class Runner implements Host {
    */
   async prepare(): Promise<VU> {
     const cfg = this.cfg
-    if (/\.ts$/.test(this.script.path)) throw new ScriptError(`${this.script.path}: TypeScript scripts are not supported yet; run the compiled .js`)
     const vu0 = await this.newVU(0)
     let scriptOptions: Record<string, unknown>
     try {

@@ -120,8 +120,8 @@ export class VU {
     if (name.startsWith('k6')) throw new Error(`unknown module '${name}' (Kiln supports: ${Object.keys(moduleExports ?? {}).join(', ')})`)
     try {
       return this.host.readFile(name)
-    } catch {
-      throw new Error(`cannot find module '${name}'`)
+    } catch (e) {
+      throw new Error(e instanceof ScriptError ? e.message : `cannot find module '${name}'`)
     }
   }
 

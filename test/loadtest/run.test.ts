@@ -252,3 +252,24 @@ export default function () {
   assert.deepEqual(Object.entries(checks).filter(([, c]: [string, any]) => c.fails).map(([n]) => n), [])
   assert.equal(Object.keys(checks).length, 8)
 })
+
+test('TypeScript scripts and modules run (types stripped); a TypeScript syntax error exits 107 naming the line', async () => {
+  srv.hits.clear()
+  const dir = workdir({
+    'util.ts': `export interface Page { path: string }\nexport const pages: Page[] = [{ path: '/ts' }]`,
+    'script.ts': `import http from 'k6/http'
+import { pages, type Page } from './util.ts'
+export const options = { iterations: 2 }
+export default function (): void {
+  const p: Page = pages[0]!
+  http.get((__ENV.BASE as string) + p.path)
+}`,
+    'bad.ts': `export default function (): void {\n  const x: number = ;\n}`,
+  })
+  const r = await kilnRun(['run', '-q', '-e', `BASE=${srv.url}`, 'script.ts'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(srv.hits.get('/ts'), 2)
+  const bad = await kilnRun(['run', '-q', 'bad.ts'], { cwd: dir })
+  assert.equal(bad.code, 107, bad.stderr)
+  assert.match(bad.stderr, /bad\.ts:2:/)
+})
