@@ -23,6 +23,12 @@ export interface Options {
   heapSamplingIntervalBytes?: number
   /** Deepest heap stack kept (default 64). PYROSCOPE_HEAP_STACK_DEPTH. */
   heapStackDepth?: number
+  /**
+   * How often the heap profile is read, ms (default 60000, and at least one flush interval):
+   * V8's inspector runs a full garbage collection to report only live objects, so reading it at
+   * every 15 s flush would cost the application a major GC each time.
+   */
+  heapIntervalMs?: number
   /** Uploads waiting at most before the oldest is dropped (default 8). */
   maxQueue?: number
   /** Upload timeout, ms (default 10000). */
@@ -59,6 +65,7 @@ export function resolve(o: Options, env: NodeJS.ProcessEnv = process.env): Confi
     heap: o.heap ?? true,
     heapSamplingIntervalBytes: o.heapSamplingIntervalBytes ?? num(env.PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES, 'PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES') ?? 512 * 1024,
     heapStackDepth: o.heapStackDepth ?? num(env.PYROSCOPE_HEAP_STACK_DEPTH, 'PYROSCOPE_HEAP_STACK_DEPTH') ?? 64,
+    heapIntervalMs: o.heapIntervalMs ?? 60_000,
     maxQueue: o.maxQueue ?? 8,
     timeoutMs: o.timeoutMs ?? 10_000,
     attempts: o.attempts ?? 3,

@@ -34,6 +34,7 @@ const LOG_EVERY_MS = 60_000
 export class Exporter {
   private readonly queue: Upload[] = []
   private running: Promise<void> | null = null
+  private sending = false
   private lastLog = 0
   private droppedSinceLog = 0
   private lastError = ''
@@ -46,8 +47,8 @@ export class Exporter {
   /** Queues an upload; never waits for the network. */
   push(u: Upload): void {
     if (this.queue.length >= this.o.maxQueue) {
-      this.queue.shift()
-      this.drop(1, `queue full (${this.o.maxQueue} profiles waiting)`)
+      // The oldest waiting one: the head may be on the wire already.
+      if (this.queue.splice(this.sending ? 1 : 0, 1).length) this.drop(1, `queue full (${this.o.maxQueue} profiles waiting; ${this.lastError || 'server slow'})`)
     }
     this.queue.push(u)
     this.running ??= this.drain().finally(() => (this.running = null))
@@ -61,11 +62,10 @@ export class Exporter {
       await Promise.race([this.running, new Promise((r) => (timer = setTimeout(r, Math.max(1, until - Date.now()))))])
       clearTimeout(timer)
     }
-    if (this.queue.length) {
-      const n = this.queue.length
-      this.queue.length = 0
-      this.drop(n, `not sent before stop (${this.lastError || 'server slow'})`, true)
-    } else if (this.droppedSinceLog) this.drop(0, this.lastError, true)
+    // What waits is dropped; an upload on the wire finishes (or times out) and is counted then.
+    const n = this.queue.splice(this.sending ? 1 : 0).length
+    if (n) this.drop(n, `not sent before stop (${this.lastError || 'server slow'})`, true)
+    else if (this.droppedSinceLog) this.drop(0, this.lastError, true)
   }
 
   private async drain(): Promise<void> {
@@ -74,16 +74,16 @@ export class Exporter {
       let ok = false
       for (let attempt = 0; attempt < this.o.attempts && !ok; attempt++) {
         if (attempt > 0) await sleep(this.o.retryBaseMs * 2 ** (attempt - 1))
-        if (this.queue[0] !== u) break // dropped from a full queue while we waited
-        const r = await this.send(u)
+        if (this.queue[0] !== u) break // dropped (and counted) while waiting
+        this.sending = true
+        const r = await this.send(u).finally(() => (this.sending = false))
         if (r === 'ok') ok = true
         else if (r === 'refused') break
       }
-      if (this.queue[0] === u) {
-        this.queue.shift()
-        if (ok) this.sent++
-        else this.drop(1, this.lastError)
-      }
+      if (this.queue[0] !== u) continue
+      this.queue.shift()
+      if (ok) this.sent++
+      else this.drop(1, this.lastError)
     }
   }
 

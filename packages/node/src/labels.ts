@@ -15,6 +15,7 @@ export class LabelTimeline {
   private ids: number[] = []
   private readonly sets: LabelSet[] = [[]]
   private readonly index = new Map<string, number>([['', 0]])
+  private readonly memo = new Map<string, number>()
   // performance.now() is ms since timeOrigin on the same monotonic clock as V8's profiler (µs).
   private readonly originUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000
   current = 0
@@ -30,6 +31,18 @@ export class LabelTimeline {
 
   /** The id of the current set with `labels` added (later keys replace earlier ones). */
   merged(labels: Record<string, string | number>): number {
+    // Fast path: the same labels added to the same set map to the same id (no sort, no Map).
+    let fast = String(this.current)
+    for (const k in labels) fast += `\u0001${k}\u0000${labels[k]}`
+    const hit = this.memo.get(fast)
+    if (hit !== undefined) return hit
+    if (this.memo.size >= 10_000) this.memo.clear()
+    const id = this.intern(labels)
+    this.memo.set(fast, id)
+    return id
+  }
+
+  private intern(labels: Record<string, string | number>): number {
     const m = new Map(this.sets[this.current])
     for (const k in labels) m.set(k, String(labels[k]))
     const set = [...m].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))

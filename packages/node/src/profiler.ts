@@ -13,6 +13,7 @@ export class KilnProfiler {
   private timer: NodeJS.Timeout | null = null
   private agg = new Aggregate()
   private windowStartMs = 0
+  private lastHeapMs = 0
   // Profiler calls run one after another: a cut never overlaps a flush or a stop.
   private chain: Promise<unknown> = Promise.resolve()
 
@@ -33,7 +34,7 @@ export class KilnProfiler {
     await session.startCpu(c.samplingIntervalMicros)
     if (c.heap) await session.startHeap(c.heapSamplingIntervalBytes, c.heapStackDepth)
     this.labels.start()
-    this.windowStartMs = Date.now()
+    this.windowStartMs = this.lastHeapMs = Date.now()
     this.timer = setInterval(() => void this.serial(() => this.flush()), c.flushIntervalMs)
     // The profiler never keeps an application alive.
     this.timer.unref()
@@ -83,7 +84,9 @@ export class KilnProfiler {
     }
     this.agg = new Aggregate()
     this.windowStartMs = until
-    if (c.heap) {
+    // At most one heap read per heapIntervalMs (each is a full GC), and one at the end.
+    if (c.heap && (last || until - this.lastHeapMs >= c.heapIntervalMs - c.flushIntervalMs / 2)) {
+      this.lastHeapMs = until
       const heap = new Aggregate()
       foldHeap(await this.session.heap(), c.heapSamplingIntervalBytes, heap)
       if (heap.samples.size) this.exporter.push({ name, pprof: encodePprof(heapPprof(heap, until, c.heapSamplingIntervalBytes)), fromMs: from, untilMs: until })

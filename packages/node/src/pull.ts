@@ -25,14 +25,22 @@ export interface PullServer {
   close(): Promise<void>
 }
 
-/** Starts the pprof endpoints; heap sampling runs from now on. */
+/** Starts the pprof endpoints; CPU and heap sampling run from now on. */
 export async function startPullServer(o: PullOptions = {}): Promise<PullServer> {
   const intervalUs = o.samplingIntervalMicros ?? 10_000
   const heapInterval = o.heapSamplingIntervalBytes ?? 512 * 1024
   const maxSeconds = o.maxSeconds ?? 60
   const session = new V8Session()
   await session.startHeap(heapInterval, 64)
+  // The CPU profiler runs all along (a profiler started on request would count code optimized
+  // before it in the callers); a request cuts at its start and end. Unread samples are dropped
+  // every minute so that an unscraped app does not accumulate them.
+  await session.startCpu(intervalUs)
   let cpuBusy = false
+  const rotate = setInterval(() => {
+    if (!cpuBusy) session.stopCpu(true).catch(() => {})
+  }, 60_000)
+  rotate.unref()
   const send = (res: ServerResponse, status: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8') => {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...(typeof body === 'string' ? {} : { 'content-disposition': 'attachment; filename="profile"' }) })
     res.end(body)
@@ -46,17 +54,15 @@ export async function startPullServer(o: PullOptions = {}): Promise<PullServer> 
         // As in Go: one CPU profile at a time.
         if (cpuBusy) return send(res, 500, 'Could not enable CPU profiling: cpu profiling already in use\n')
         cpuBusy = true
-        const cpu = new V8Session()
         try {
+          await session.stopCpu(true)
           const from = Date.now()
-          await cpu.startCpu(intervalUs)
           await new Promise((r) => setTimeout(r, seconds * 1000))
           const agg = new Aggregate()
-          foldCpu(await cpu.stopCpu(false), agg)
+          foldCpu(await session.stopCpu(true), agg)
           return send(res, 200, encodePprof(cpuPprof(agg, from, Date.now(), intervalUs)), 'application/octet-stream')
         } finally {
           cpuBusy = false
-          await cpu.close()
         }
       }
       if (url.pathname === '/debug/pprof/heap') {
@@ -80,6 +86,7 @@ export async function startPullServer(o: PullOptions = {}): Promise<PullServer> 
     url: `http://${o.host ?? '127.0.0.1'}:${port}`,
     port,
     async close() {
+      clearInterval(rotate)
       await new Promise<void>((r) => {
         server.close(() => r())
         server.closeAllConnections()

@@ -4,6 +4,7 @@
  * pprof samples.
  */
 import { Session } from 'node:inspector/promises'
+import { console as inspectorConsole } from 'node:inspector'
 import type { Frame, PprofInput, PprofSample } from './pprof.ts'
 import type { LabelSet } from './labels.ts'
 
@@ -136,6 +137,8 @@ export function heapPprof(agg: Aggregate, atMs: number, intervalBytes: number): 
   }
 }
 
+let anchors = 0
+
 /** One inspector session: start/stop of the CPU profiler and the heap sampler. */
 export class V8Session {
   private readonly session = new Session()
@@ -153,9 +156,22 @@ export class V8Session {
   }
   /** Stops the CPU profiler and returns its profile; `restart` starts the next one at once. */
   async stopCpu(restart: boolean): Promise<CpuProfile> {
-    const { profile } = (await this.session.post('Profiler.stop')) as unknown as { profile: CpuProfile }
-    if (restart) await this.session.post('Profiler.start')
-    return profile
+    if (!restart) {
+      this.cpu = false
+      return ((await this.session.post('Profiler.stop')) as unknown as { profile: CpuProfile }).profile
+    }
+    // V8 disposes of its CpuProfiler when its last profile stops, and a new one re-logs all code
+    // (~15 ms) and loses code optimized before it started: such frames are then counted in their
+    // caller. A console.profile anchor keeps the same profiler alive from stop to start.
+    const anchor = `@kiln/node anchor ${++anchors}`
+    inspectorConsole.profile(anchor)
+    try {
+      const { profile } = (await this.session.post('Profiler.stop')) as unknown as { profile: CpuProfile }
+      await this.session.post('Profiler.start')
+      return profile
+    } finally {
+      inspectorConsole.profileEnd(anchor)
+    }
   }
   async startHeap(intervalBytes: number, stackDepth: number): Promise<void> {
     await this.session.post('HeapProfiler.enable')
