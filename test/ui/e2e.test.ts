@@ -114,6 +114,16 @@ test('regex search highlights matches and shows their share', { skip }, async ()
   await shot('search')
 })
 
+test('with a small node budget the flame graph merges frames into "other" but the table stays exact', { skip }, async () => {
+  await open('&maxNodes=4')
+  const expected = topTable(treeOf(all(baseline) + all(comparison)))
+  const total = expected.reduce((s, r) => s + r.self, 0)
+  const row = page.locator('[data-testid=top-table] tbody tr', { hasText: 'template.Render' })
+  await row.waitFor()
+  assert.equal((await row.locator('td').allInnerTexts())[2], formatPercent(expected.find((r) => r.name === 'template.Render')!.self / total))
+  assert.equal(await page.locator('[data-testid=top-table] tbody tr', { hasText: 'other' }).count(), 0)
+})
+
 test('table sorts, filters, and a row click focuses the function in the flame graph', { skip }, async () => {
   await open('')
   await page.click('[data-testid=top-table] th[data-sort=total]')

@@ -27,6 +27,11 @@ export interface DiffResponse {
   flamegraph: FlameGraphDiff
   unit: string
 }
+export interface TopResponse {
+  rows: { name: string; self: number; total: number }[]
+  total: number
+  unit: string
+}
 export interface Series {
   labels: Record<string, string>
   points: [number, number][]

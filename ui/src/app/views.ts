@@ -6,7 +6,7 @@ import { topRows, type Row } from '../lib/top.ts'
 import { sandwich } from '../lib/sandwich.ts'
 import { formatPercent, timeText } from '../lib/format.ts'
 import type { ApiCache } from './cache.ts'
-import { apiUrl, type FlameResponse, type DiffResponse, type Breakdown } from './api.ts'
+import { apiUrl, type FlameResponse, type DiffResponse, type Breakdown, type TopResponse } from './api.ts'
 import { FlameView } from './flameview.ts'
 import { TableView } from './tableview.ts'
 import { labelBreakdown } from './labels.ts'
@@ -35,9 +35,11 @@ interface Loaded {
   unit: string
   rows: Row[]
 }
+// A diff's table comes from its flame graph (both sides on one layout); a single profile's table
+// comes exact from /api/v1/top, as the flame graph merges small nodes into "other".
 const loaded = (r: FlameResponse | DiffResponse): Loaded => {
   const flame = toFlame(r.flamegraph)
-  return { flame, unit: r.unit, rows: topRows(flame) }
+  return { flame, unit: r.unit, rows: flame.diff ? topRows(flame) : [] }
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
@@ -48,8 +50,10 @@ export async function renderContent(el: HTMLElement, c: Ctx): Promise<void> {
   try {
     if (s.view === 'diff') return await diffView(el, c)
     if (s.view === 'labels') return await labelsView(el, c)
-    const data = await c.cache.load<FlameResponse, Loaded>('flamegraph', { type: s.type, query: c.query, from: s.from, until: s.until, maxNodes: s.maxNodes }, loaded)
+    const params = { type: s.type, query: c.query, from: s.from, until: s.until }
+    const [graph, top] = await Promise.all([c.cache.load<FlameResponse, Loaded>('flamegraph', { ...params, maxNodes: s.maxNodes }, loaded), c.cache.load<TopResponse>('top', params)])
     if (c.stale()) return
+    const data = { ...graph, rows: top.rows }
     if (s.view === 'sandwich') return sandwichView(el, c, data)
     singleView(el, c, data, ['both', 'flame', 'table'].includes(s.view) ? s.view : 'both')
   } catch (e) {
