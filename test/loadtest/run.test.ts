@@ -273,3 +273,19 @@ export default function (): void {
   assert.equal(bad.code, 107, bad.stderr)
   assert.match(bad.stderr, /bad\.ts:2:/)
 })
+
+test('k6/execution named exports read the live state of the VU and scenario', async () => {
+  srv.hits.clear()
+  const dir = workdir({
+    'script.js': `import http from 'k6/http'
+import { vu, scenario, instance } from 'k6/execution'
+export const options = { scenarios: { sc: { executor: 'per-vu-iterations', vus: 2, iterations: 2 } } }
+export default function () {
+  http.get(__ENV.BASE + '/x/' + scenario.name + '/vu' + vu.idInTest + '/it' + vu.iterationInScenario + '/init' + instance.vusInitialized)
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '-e', `BASE=${srv.url}`, 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const paths = [...srv.hits.keys()].sort()
+  assert.deepEqual(paths, ['/x/sc/vu1/it0/init2', '/x/sc/vu1/it1/init2', '/x/sc/vu2/it0/init2', '/x/sc/vu2/it1/init2'])
+})

@@ -185,10 +185,16 @@
       defaultExpected = cb
     },
     url,
+    SSL_3_0: 'ssl3.0',
     TLS_1_0: 'tls1.0',
     TLS_1_1: 'tls1.1',
     TLS_1_2: 'tls1.2',
     TLS_1_3: 'tls1.3',
+  }
+  // OCSP constants: the values k6 reports in Response.ocsp (Kiln does no OCSP stapling checks yet).
+  for (const s of ['good', 'revoked', 'server_failed', 'unknown']) http[`OCSP_STATUS_${s.toUpperCase()}`] = s
+  for (const r of ['aa_compromise', 'affiliation_changed', 'ca_compromise', 'certificate_hold', 'cessation_of_operation', 'key_compromise', 'privilege_withdrawn', 'remove_from_crl', 'superseded', 'unspecified']) {
+    http[`OCSP_REASON_${r.toUpperCase()}`] = r
   }
   globalThis.__k6mods['k6/http'] = Object.assign({ default: http }, http)
 })()

@@ -125,34 +125,37 @@
   // --- k6/execution ---------------------------------------------------------------------------
   class Abort extends Error {}
   const exec = () => JSON.parse(H.exec())
-  const execution = {
-    get vu() {
-      const s = exec()
-      if (!s.vu) throw new Error('exec.vu is not available in the init context of the first VU or setup/teardown')
-      return s.vu
+  /** An object whose fields read the VU's current state on each access (exec.vu.iterationInTest…). */
+  const live = (section, keys, missing) => {
+    const o = {}
+    for (const k of keys) {
+      Object.defineProperty(o, k, {
+        enumerable: true,
+        get() {
+          const s = exec()[section]
+          if (!s) throw new Error(missing)
+          return s[k]
+        },
+      })
+    }
+    return o
+  }
+  const vu = live('vu', ['idInInstance', 'idInTest', 'iterationInInstance', 'iterationInScenario', 'tags', 'metrics'], 'exec.vu is not available in the init context of the first VU or in setup/teardown')
+  const scenario = live('scenario', ['name', 'executor', 'startTime', 'progress', 'iterationInInstance', 'iterationInTest'], 'exec.scenario is only available inside a scenario')
+  const instance = live('instance', ['currentTestRunDuration', 'iterationsCompleted', 'iterationsInterrupted', 'vusActive', 'vusInitialized'], '')
+  const test = {
+    abort(msg) {
+      H.abort(msg === undefined ? '' : String(msg))
+      throw new Abort(msg === undefined ? 'test aborted' : String(msg))
     },
-    get scenario() {
-      const s = exec()
-      if (!s.scenario) throw new Error('exec.scenario is only available inside a scenario')
-      return s.scenario
+    fail(msg) {
+      H.markFailed(msg === undefined ? '' : String(msg))
     },
-    get instance() {
-      return exec().instance
-    },
-    test: {
-      abort(msg) {
-        H.abort(msg === undefined ? '' : String(msg))
-        throw new Abort(msg === undefined ? 'test aborted' : String(msg))
-      },
-      fail(msg) {
-        H.markFailed(msg === undefined ? '' : String(msg))
-      },
-      get options() {
-        return exec().options
-      },
+    get options() {
+      return exec().options
     },
   }
-  mods['k6/execution'] = { default: execution }
+  mods['k6/execution'] = { default: { vu, scenario, instance, test }, vu, scenario, instance, test }
 
   // --- k6/encoding ----------------------------------------------------------------------------
   const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
