@@ -25,4 +25,5 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   flamegraph: { summary: 'folded stacks → interactive SVG flame graph (flamegraph.pl)', load: () => import('./flamegraph.ts') },
   'diff-folded': { summary: 'two folded profiles → stack before after lines (difffolded.pl)', load: () => import('./diff-folded.ts') },
   profile: { summary: 'profile one process with perf → SVG flame graph, folded stacks, or a server push', load: () => import('./profile.ts') },
+  agent: { summary: 'profile every process on this host (perf) and upload one CPU profile per process', load: () => import('./agent.ts') },
 }

@@ -1,0 +1,124 @@
+/** `kiln agent`: samples every process on the host, labels each one, and uploads a profile per process per window. */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { hostname, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { collapsePerfData } from '../flamegraph/perf-record.ts'
+import { PerfSampler, samplerReason, type Window } from './perf-sampler.ts'
+import { PodDirectory, processLabels } from './process.ts'
+import { relabel, type RelabelRule } from './relabel.ts'
+import { Uploader, type Upload } from './upload.ts'
+
+export interface AgentOptions {
+  server: string
+  frequency: number
+  intervalMs: number
+  rules: RelabelRule[]
+  /** Where Kubernetes keeps its log links (`containers/`, `pods/`): /var/log on a node. */
+  logRoot: string
+  /** The `node` label (the host name by default; the DaemonSet passes the node's name). */
+  node: string
+  maxQueueBytes: number
+  log: (line: string) => void
+}
+
+/** perf script fields: the pid as well as the tid (a system-wide recording prints only the tid). */
+const FIELDS = 'comm,pid,tid,time,event,ip,sym,dso'
+
+/** Per-process folded stacks of one window: pid → (perf's comm, stack → samples). */
+export interface ProcessStacks {
+  comm: string
+  samples: number
+  folded: string
+}
+
+/**
+ * Splits collapsed stacks whose root frame is `comm-PID` (PerfCollapser's `pid` option) into
+ * one folded profile per pid, without the root. pid 0 is the idle task: not a process.
+ */
+export function splitByPid(entries: Iterable<[string, number]>): Map<number, ProcessStacks> {
+  const out = new Map<number, ProcessStacks>()
+  for (const [stack, n] of entries) {
+    const semi = stack.indexOf(';')
+    const root = semi < 0 ? stack : stack.slice(0, semi)
+    const dash = root.lastIndexOf('-')
+    const pid = Number(root.slice(dash + 1))
+    if (dash < 0 || !Number.isInteger(pid) || pid <= 0) continue
+    const comm = root.slice(0, dash)
+    let p = out.get(pid)
+    if (!p) out.set(pid, (p = { comm, samples: 0, folded: '' }))
+    p.samples += n
+    p.folded += `${semi < 0 ? comm : stack.slice(semi + 1)} ${n}\n`
+  }
+  return out
+}
+
+// The /ingest name splits labels on ',' and ends them at '}'; keep values from breaking it.
+const cleanValue = (v: string): string => v.replace(/[,{}\n]/g, '_')
+
+/** `app.cpu{k=v,…}` for a label set; the app is `service_name` when a rule set it, else the comm. */
+export function ingestName(labels: ReadonlyMap<string, string>, comm: string): string {
+  const visible = [...labels].filter(([k]) => !k.startsWith('__') && k !== 'service_name')
+  const app = (labels.get('service_name') || labels.get('comm') || comm).replace(/[{}\s]/g, '_') || 'unknown'
+  return `${app}.cpu{${visible.map(([k, v]) => `${k}=${cleanValue(v)}`).join(',')}}`
+}
+
+/** Runs until `signal` aborts; the last window is uploaded before it returns. */
+export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Uploader['stats']> {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-agent-'))
+  const pods = new PodDirectory(o.logRoot)
+  const uploader = new Uploader({ server: o.server, frequency: o.frequency, maxQueueBytes: o.maxQueueBytes, log: o.log })
+  const comms = new Map<number, Map<string, string>>()
+  let chain = Promise.resolve()
+
+  const processWindow = async (w: Window): Promise<void> => {
+    const c = await collapsePerfData(w.file, { collapse: { pid: true }, fields: FIELDS })
+    rmSync(w.file, { force: true })
+    const uploads: Upload[] = []
+    let dropped = 0
+    const seen = new Map<number, Map<string, string>>()
+    for (const [pid, p] of splitByPid(c.entries())) {
+      // Read /proc now; a process that has exited keeps what was read in the last window.
+      const fresh = processLabels(pid, pods, p.comm)
+      const base = fresh.has('exe') || !comms.has(pid) ? fresh : comms.get(pid)!
+      seen.set(pid, base)
+      const labels = relabel(new Map([['node', o.node], ...base]), o.rules)
+      if (!labels) {
+        dropped++
+        continue
+      }
+      uploads.push({ name: ingestName(labels, p.comm), folded: p.folded, samples: p.samples, from: w.from, until: w.until })
+    }
+    comms.clear()
+    for (const [k, v] of seen) comms.set(k, v)
+    uploader.enqueue(uploads)
+    const span = `${new Date(w.from).toISOString().slice(11, 19)}–${new Date(w.until).toISOString().slice(11, 19)}`
+    o.log(`window ${span}: ${c.samples} samples from ${seen.size} processes; ${uploads.length} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
+  }
+
+  const sampler = new PerfSampler({
+    frequency: o.frequency,
+    intervalMs: o.intervalMs,
+    dir,
+    onWindow: (w) => {
+      chain = chain.then(() => processWindow(w)).catch((e: Error) => o.log(`window lost: ${e.message}`))
+    },
+  })
+  o.log(samplerReason())
+  o.log(`perf ${sampler.args.join(' ')}; uploading to ${o.server} every ${Math.max(1, Math.round(o.intervalMs / 1000))}s as node ${o.node}`)
+  sampler.start()
+  const stop = () => void sampler.stop()
+  signal.addEventListener('abort', stop, { once: true })
+  try {
+    await sampler.done
+  } finally {
+    signal.removeEventListener('abort', stop)
+    await chain
+    rmSync(dir, { recursive: true, force: true })
+    await uploader.close(5000)
+  }
+  const s = uploader.stats
+  o.log(`stopped: ${s.sent} profiles (${s.sentSamples} samples) sent, ${s.dropped} dropped (${s.droppedSamples} samples), ${s.rejected} refused by the server`)
+  return s
+}
+
+export const defaultNode = (): string => process.env.NODE_NAME || hostname()

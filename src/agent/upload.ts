@@ -1,0 +1,131 @@
+/** The agent's upload queue: bounded in bytes, retried with back-off, every drop counted. */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { request } from '../cli/client.ts'
+import { KilnError } from '../model/errors.ts'
+
+/** One profile to POST: a process's folded stacks for one window. */
+export interface Upload {
+  /** `app.cpu{k=v,…}` */
+  name: string
+  folded: string
+  samples: number
+  from: number
+  until: number
+}
+
+export interface UploaderOptions {
+  server: string
+  frequency: number
+  /** Queue cap; the oldest profiles go first when it is full. */
+  maxQueueBytes: number
+  log: (line: string) => void
+  /** First and longest wait between retries while the server is unreachable. */
+  minBackoffMs?: number
+  maxBackoffMs?: number
+}
+
+export class Uploader {
+  private queue: Upload[] = []
+  private bytes = 0
+  private pumping: Promise<void> | undefined
+  private backoff: number
+  private wake: AbortController | undefined
+  private closing = false
+  /** Totals since start, for the log and the tests. */
+  readonly stats = { sent: 0, sentSamples: 0, dropped: 0, droppedSamples: 0, rejected: 0, retries: 0 }
+
+  constructor(private readonly o: UploaderOptions) {
+    this.backoff = o.minBackoffMs ?? 1000
+  }
+
+  get pending(): number {
+    return this.queue.length
+  }
+
+  /** Queues profiles and starts sending; drops the oldest past the byte cap. */
+  enqueue(items: Upload[]): void {
+    for (const u of items) {
+      this.queue.push(u)
+      this.bytes += u.folded.length
+    }
+    let dropped = 0
+    let samples = 0
+    while (this.bytes > this.o.maxQueueBytes && this.queue.length > 0) {
+      const old = this.queue.shift()!
+      this.bytes -= old.folded.length
+      dropped++
+      samples += old.samples
+    }
+    if (dropped) {
+      this.stats.dropped += dropped
+      this.stats.droppedSamples += samples
+      this.o.log(`dropped ${dropped} profiles (${samples} samples): queue over ${Math.round(this.o.maxQueueBytes / 1024)} KB while the server is unreachable; ${this.stats.dropped} dropped since start`)
+    }
+    this.pumping ??= this.pump().finally(() => (this.pumping = undefined))
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0) {
+      const u = this.queue[0]!
+      try {
+        await this.send(u)
+        this.stats.sent++
+        this.stats.sentSamples += u.samples
+        this.backoff = this.o.minBackoffMs ?? 1000
+      } catch (e) {
+        if (e instanceof KilnError && e.code === 'KILN_STORE' && !this.closing) {
+          // Unreachable or 5xx: keep the profile, wait, try again (doubling up to the cap).
+          this.stats.retries++
+          this.o.log(`${e.message}; ${this.queue.length} profiles queued, retrying in ${this.backoff / 1000}s`)
+          this.wake = new AbortController()
+          await sleep(this.backoff, undefined, { signal: this.wake.signal }).catch(() => undefined)
+          this.backoff = Math.min(this.backoff * 2, this.o.maxBackoffMs ?? 30_000)
+          continue
+        }
+        if (this.closing) return
+        // The server read it and said no (4xx): sending it again would not help.
+        this.stats.rejected++
+        this.o.log(`server refused ${u.name.slice(0, 120)}: ${(e as Error).message}`)
+      }
+      if (this.queue[0] === u) {
+        this.queue.shift()
+        this.bytes -= u.folded.length
+      }
+    }
+  }
+
+  private async send(u: Upload): Promise<void> {
+    const q = new URLSearchParams({
+      name: u.name,
+      format: 'folded',
+      sampleRate: String(this.o.frequency),
+      spyName: 'kiln-agent',
+      from: String(Math.floor(u.from / 1000)),
+      until: String(Math.max(Math.ceil(u.until / 1000), Math.floor(u.from / 1000) + 1)),
+    })
+    const res = await request({ server: this.o.server }, `/ingest?${q}`, { method: 'POST', body: Buffer.from(u.folded, 'latin1'), headers: { 'content-type': 'text/plain' } })
+    await res.arrayBuffer()
+  }
+
+  /** Sends what is queued, one last try each, giving up at the deadline; what is left counts as dropped. */
+  async close(deadlineMs: number): Promise<void> {
+    this.wake?.abort()
+    const ac = new AbortController()
+    const timer = sleep(deadlineMs, undefined, { signal: ac.signal }).then(
+      () => (this.closing = true),
+      () => undefined,
+    )
+    if (this.pumping) await Promise.race([this.pumping, timer])
+    ac.abort()
+    this.closing = true
+    this.wake?.abort()
+    if (this.queue.length) {
+      const samples = this.queue.reduce((a, u) => a + u.samples, 0)
+      this.stats.dropped += this.queue.length
+      this.stats.droppedSamples += samples
+      this.o.log(`dropped ${this.queue.length} profiles (${samples} samples) at exit: the server did not take them within ${deadlineMs / 1000}s`)
+      this.queue = []
+      this.bytes = 0
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs'
+import { parseCommand, str, type CommandSpec } from './args.ts'
+import { defaultServer } from './client.ts'
+import { KilnError } from '../model/errors.ts'
+import { parseDuration } from '../model/time.ts'
+import { defaultNode, runAgent } from '../agent/agent.ts'
+import { parseRelabelConfig, type RelabelRule } from '../agent/relabel.ts'
+
+export const spec: CommandSpec = {
+  name: 'agent',
+  usage: 'kiln agent --server URL [--frequency 19] [--upload-interval 10s] [--relabel-config FILE]',
+  summary: 'Profile every process on this host (perf, system-wide) and upload one CPU profile per process.',
+  description:
+    'Samples all CPUs with `perf record -a -g` at --frequency Hz, and every --upload-interval uploads\n' +
+    'each process\'s folded stacks to {server}/ingest as `<comm>.cpu{pid,comm,exe,cgroup,…}`. Labels:\n' +
+    'pid, comm, exe, cgroup, container_id and pod_uid (from the cgroup path), namespace, pod and\n' +
+    'container (from /var/log/containers on a Kubernetes node), node. --relabel-config takes\n' +
+    'Prometheus relabel_configs rules (keep, drop, replace, labeldrop, labelkeep, labelmap); meta\n' +
+    'labels __meta_process_cmdline and __meta_process_ppid are there for the rules, then dropped.\n' +
+    'Needs root (or CAP_PERFMON + CAP_SYS_ADMIN). Stops on SIGINT/SIGTERM after uploading the last window.',
+  options: {
+    server: { type: 'string', arg: 'URL', help: 'Kiln or Pyroscope server to upload to (default: $KILN_SERVER or http://localhost:4040)' },
+    frequency: { type: 'string', short: 'F', arg: 'HZ', default: '19', help: 'samples per second per CPU' },
+    'upload-interval': { type: 'string', arg: 'DURATION', default: '10s', help: 'window length and upload period (whole seconds)' },
+    'relabel-config': { type: 'string', arg: 'FILE', help: 'YAML relabel rules (a list, or relabel_configs: [...])' },
+    node: { type: 'string', arg: 'NAME', help: 'the node label (default: $NODE_NAME or the host name)' },
+    'log-root': { type: 'string', arg: 'DIR', default: '/var/log', help: "where the kubelet's containers/ and pods/ log links are" },
+    'max-queue': { type: 'string', arg: 'MB', default: '64', help: 'memory for profiles waiting while the server is unreachable' },
+  },
+  examples: [
+    'sudo kiln agent --server http://localhost:4040',
+    'sudo kiln agent --server http://kiln:4040 --frequency 49 --upload-interval 15s --relabel-config relabel.yaml',
+  ],
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const p = parseCommand(spec, argv)
+  if (!p) return 0
+  if (p.positionals.length) throw new KilnError('KILN_USAGE', `agent takes no arguments (got ${JSON.stringify(p.positionals[0])}); see kiln agent --help`)
+  const server = str(p, 'server') ?? defaultServer()
+  try {
+    new URL(server)
+  } catch {
+    throw new KilnError('KILN_USAGE', `--server ${server}: not a URL; e.g. http://localhost:4040`)
+  }
+  const frequency = Number(str(p, 'frequency'))
+  if (!Number.isInteger(frequency) || frequency < 1 || frequency > 10000) throw new KilnError('KILN_USAGE', `--frequency ${str(p, 'frequency')}: expected whole Hz between 1 and 10000 (19 is usual)`)
+  const every = str(p, 'upload-interval')!
+  const intervalMs = parseDuration(/^\d+(\.\d+)?$/.test(every) ? `${every}s` : every)
+  if (!(intervalMs >= 1000)) throw new KilnError('KILN_USAGE', `--upload-interval ${every}: must be at least 1s (perf switches files on whole seconds)`)
+  const maxMb = Number(str(p, 'max-queue'))
+  if (!(maxMb > 0)) throw new KilnError('KILN_USAGE', `--max-queue ${str(p, 'max-queue')}: expected megabytes, more than 0`)
+  let rules: RelabelRule[] = []
+  const file = str(p, 'relabel-config')
+  if (file !== undefined) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (e) {
+      throw new KilnError('KILN_NOT_FOUND', `cannot read --relabel-config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+    rules = parseRelabelConfig(text, file)
+  }
+  const log = (line: string) => process.stderr.write(`kiln agent: ${line}\n`)
+  const ac = new AbortController()
+  const stop = (sig: string) => {
+    if (ac.signal.aborted) return
+    log(`${sig}: uploading the last window, then exiting`)
+    ac.abort()
+  }
+  const onInt = () => stop('SIGINT')
+  const onTerm = () => stop('SIGTERM')
+  process.on('SIGINT', onInt)
+  process.on('SIGTERM', onTerm)
+  try {
+    await runAgent(
+      { server, frequency, intervalMs, rules, logRoot: str(p, 'log-root')!, node: str(p, 'node') ?? defaultNode(), maxQueueBytes: maxMb * 1024 * 1024, log },
+      ac.signal,
+    )
+  } finally {
+    process.off('SIGINT', onInt)
+    process.off('SIGTERM', onTerm)
+  }
+  // An upload still hanging on a dead server must not keep the process alive.
+  process.exit(0)
+}

@@ -1,0 +1,127 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { call, CPU, q, startKiln } from '../server/helpers.ts'
+import { bin, busyProgram, perfUnavailable, runAgent, startBusy, work } from './helpers.ts'
+
+const unavailable = perfUnavailable()
+if (unavailable) console.log(`# skipping the agent's sampling tests: ${unavailable}`)
+
+const RULES = `
+relabel_configs:
+  - source_labels: [comm]
+    regex: kiln_busy_drop
+    action: drop
+  - source_labels: [comm]
+    regex: 'kiln_busy_(.*)'
+    target_label: busy_role
+    replacement: role-$1
+  - source_labels: [__meta_process_cmdline]
+    regex: '.*--perf-basic-prof.*'
+    target_label: jit
+    replacement: perf-map
+  - action: labeldrop
+    regex: cgroup
+`
+
+test('kiln agent samples every process, labels it, relabels, and uploads to a real kiln server', { skip: unavailable ?? false }, async () => {
+  const keep = startBusy(busyProgram('kiln_busy_keep'), ['60'])
+  const drop = startBusy(busyProgram('kiln_busy_drop'), ['60'])
+  const js = startBusy(process.execPath, [
+    '--perf-basic-prof',
+    '-e',
+    'function kilnAgentJsHot(n){let s=0;for(let i=0;i<n;i++)s+=Math.sqrt(i)*i;return s}const t=Date.now();while(Date.now()-t<60000)kilnAgentJsHot(1e5)',
+  ])
+  const kiln = await startKiln()
+  try {
+    const rules = join(work, 'relabel.yaml')
+    writeFileSync(rules, RULES)
+    const r = await runAgent(['--server', kiln.url, '--upload-interval', '1s', '--relabel-config', rules], { windows: 3 })
+    assert.equal(r.status, 0, r.log)
+    assert.match(r.log, /sampler: perf \(/)
+    assert.match(r.log, /SIGINT: uploading the last window/)
+    const sent = Number(/stopped: (\d+) profiles/.exec(r.log)?.[1])
+    assert.ok(sent > 0, r.log)
+    assert.match(r.log, /stopped: .* 0 dropped \(0 samples\), 0 refused/)
+
+    const range = { from: 'now-1h', until: 'now' }
+    const values = async (name: string, query = '{}') => {
+      const v = await call(`${kiln.url}/api/v1/label-values?${q({ name, query, ...range })}`)
+      assert.equal(v.status, 200, v.text)
+      return v.json as string[]
+    }
+    const comms = await values('comm')
+    assert.ok(comms.includes('kiln_busy_keep'), JSON.stringify(comms))
+    assert.ok(!comms.includes('kiln_busy_drop'), 'the drop rule let kiln_busy_drop through')
+    const keepSel = `{service_name="kiln_busy_keep", pid="${keep.pid}"}`
+    assert.deepEqual(await values('pid', '{service_name="kiln_busy_keep"}'), [String(keep.pid)])
+    assert.deepEqual(await values('exe', keepSel), [busyProgram('kiln_busy_keep')])
+    assert.deepEqual(await values('busy_role', keepSel), ['role-keep'])
+    assert.deepEqual(await values('cgroup', keepSel), [], 'labeldrop left the cgroup label')
+    assert.ok((await values('node', keepSel)).length === 1)
+
+    const top = await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query: keepSel, ...range })}`)
+    assert.equal(top.status, 200, top.text)
+    const rows = (top.json as { rows: { name: string; self: number }[] }).rows
+    const hot = rows.find((x) => x.name === 'kiln_agent_hot_spin')
+    assert.ok(hot && hot.self > 0, JSON.stringify(rows.slice(0, 5)))
+
+    // JIT frames come named from the process's /tmp/perf-PID.map; the meta cmdline label fed a rule.
+    const jsSel = `{service_name="node", pid="${js.pid}"}`
+    assert.deepEqual(await values('jit', jsSel), ['perf-map'])
+    const jsTop = await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query: jsSel, ...range })}`)
+    const jsRows = (jsTop.json as { rows: { name: string }[] }).rows
+    assert.ok(jsRows.some((x) => x.name.includes('kilnAgentJsHot')), JSON.stringify(jsRows.slice(0, 8)))
+  } finally {
+    for (const c of [keep, drop, js]) c.kill('SIGKILL')
+    await kiln.dispose()
+  }
+})
+
+test('kiln agent with a dead server: retries with back-off, bounded queue, drops counted, clean exit on SIGTERM', { skip: unavailable ?? false }, async () => {
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port
+      s.close(() => resolve(p))
+    })
+  })
+  const busy = startBusy(busyProgram('kiln_busy_keep'), ['60'])
+  try {
+    const r = await runAgent(['--server', `http://127.0.0.1:${port}`, '--upload-interval', '1s', '--max-queue', '0.001'], { windows: 3, stopWith: 'SIGTERM' })
+    assert.equal(r.status, 0, r.log)
+    assert.match(r.log, /cannot reach Kiln at .*ECONNREFUSED.*retrying in 1s/)
+    assert.match(r.log, /retrying in 2s/, 'no back-off')
+    assert.match(r.log, /dropped \d+ profiles \(\d+ samples\): queue over 1 KB/)
+    assert.match(r.log, /SIGTERM: uploading the last window/)
+    const stopped = /stopped: 0 profiles \(0 samples\) sent, (\d+) dropped \((\d+) samples\)/.exec(r.log)
+    assert.ok(stopped && Number(stopped[1]) > 0 && Number(stopped[2]) > 0, r.log)
+  } finally {
+    busy.kill('SIGKILL')
+  }
+})
+
+test('kiln agent: bad options and relabel files are refused with a message before sampling', () => {
+  const agent = (...args: string[]) => spawnSync(process.execPath, [bin, 'agent', ...args], { encoding: 'utf8', timeout: 30000 })
+  const cases: [string[], RegExp][] = [
+    [['--frequency', '0'], /--frequency 0: expected whole Hz/],
+    [['--upload-interval', '200ms'], /--upload-interval 200ms: must be at least 1s/],
+    [['--server', 'not a url'], /--server not a url: not a URL/],
+    [['--relabel-config', join(work, 'missing.yaml')], /cannot read --relabel-config .*missing\.yaml: ENOENT/],
+    [['--max-queue', 'lots'], /--max-queue lots: expected megabytes/],
+    [['extra'], /agent takes no arguments/],
+  ]
+  const bad = join(work, 'bad.yaml')
+  writeFileSync(bad, '- action: explode\n')
+  cases.push([['--relabel-config', bad], /bad\.yaml: rule 1: unknown action "explode"/])
+  for (const [args, message] of cases) {
+    const r = agent(...args)
+    assert.notEqual(r.status, 0, args.join(' '))
+    assert.match(r.stderr, message)
+  }
+  const help = agent('--help')
+  assert.equal(help.status, 0)
+  assert.match(help.stdout, /--relabel-config FILE/)
+})
