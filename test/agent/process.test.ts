@@ -1,0 +1,95 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { cgroupOf, parseCgroupPath, PodDirectory, processLabels } from '../../src/agent/process.ts'
+import { ingestName, splitByPid } from '../../src/agent/agent.ts'
+import { parseAppName } from '../../src/model/labels.ts'
+
+const ID = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0918273645546372819aabbcc'
+const UID = '7c9d2e11-5a3b-4f6e-9d8c-0b1a2c3d4e5f'
+
+test('cgroup paths of the common runtimes give the container id and the pod UID', () => {
+  const cases: [string, { containerId?: string; podUid?: string }][] = [
+    // kubelet with the systemd driver and containerd (cgroup v2)
+    [`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID.replaceAll('-', '_')}.slice/cri-containerd-${ID}.scope`, { containerId: ID, podUid: UID }],
+    // kubelet with the cgroupfs driver
+    [`/kubepods/besteffort/pod${UID}/${ID}`, { containerId: ID, podUid: UID }],
+    // CRI-O, seen from inside the agent's own cgroup namespace
+    [`/../../kubepods-pod${UID.replaceAll('-', '_')}.slice/crio-${ID}.scope`, { containerId: ID, podUid: UID }],
+    // Docker without Kubernetes
+    [`/system.slice/docker-${ID}.scope`, { containerId: ID }],
+    [`/docker/${ID}`, { containerId: ID }],
+    // not a container
+    ['/user.slice/user-1000.slice/session-2.scope', {}],
+    ['/', {}],
+    [`/system.slice/x-${ID}1.scope`, {}],
+  ]
+  for (const [path, want] of cases) assert.deepEqual(parseCgroupPath(path), want, path)
+})
+
+test('the cgroup is the v2 line, else the v1 systemd line', () => {
+  assert.equal(cgroupOf('0::/system.slice/ssh.service\n'), '/system.slice/ssh.service')
+  assert.equal(cgroupOf('12:cpu,cpuacct:/docker/x\n1:name=systemd:/docker/y\n'), '/docker/y')
+  assert.equal(cgroupOf(''), undefined)
+  assert.equal(cgroupOf('0::\n'), undefined)
+})
+
+test("Kubernetes names come from the kubelet's log links: container id first, pod UID as fallback", () => {
+  const root = mkdtempSync(join(tmpdir(), 'kiln-agent-logs-'))
+  try {
+    mkdirSync(join(root, 'containers'))
+    mkdirSync(join(root, 'pods'))
+    writeFileSync(join(root, 'containers', `checkout-7d9f8-x2k4q_shop_api-server-${ID}.log`), '')
+    writeFileSync(join(root, 'containers', 'not-a-link.txt'), '')
+    mkdirSync(join(root, 'pods', `shop_checkout-7d9f8-x2k4q_${UID}`))
+    const pods = new PodDirectory(root)
+    assert.deepEqual(pods.lookup({ containerId: ID, podUid: UID }), { namespace: 'shop', pod: 'checkout-7d9f8-x2k4q', container: 'api-server' })
+    assert.deepEqual(pods.lookup({ containerId: 'f'.repeat(64), podUid: UID }), { namespace: 'shop', pod: 'checkout-7d9f8-x2k4q' })
+    assert.deepEqual(pods.lookup({ containerId: 'f'.repeat(64) }), {})
+    assert.deepEqual(pods.lookup({}), {})
+    assert.deepEqual(new PodDirectory(join(root, 'nowhere')).lookup({ containerId: ID }), {})
+  } finally {
+    rmSync(root, { recursive: true, force: true })
+  }
+})
+
+test('processLabels reads this very process from /proc', () => {
+  const l = processLabels(process.pid, new PodDirectory('/nonexistent'), 'fallback')
+  assert.equal(l.get('pid'), String(process.pid))
+  assert.equal(l.get('comm'), readFileSync('/proc/self/comm', 'utf8').trim())
+  assert.equal(l.get('exe'), process.execPath)
+  assert.equal(l.get('__meta_process_ppid'), String(process.ppid))
+  assert.ok(l.get('__meta_process_cmdline')!.includes(process.argv[1]!.split('/').pop()!))
+  assert.equal(l.get('cgroup'), cgroupOf(readFileSync('/proc/self/cgroup', 'utf8')))
+  // A process that is gone keeps its pid and perf's comm.
+  const gone = processLabels(2 ** 22 + 1, new PodDirectory('/nonexistent'), 'perf-comm')
+  assert.deepEqual([...gone], [['pid', String(2 ** 22 + 1)], ['comm', 'perf-comm']])
+})
+
+test('splitByPid turns comm-PID roots into one profile per process and leaves out the idle task', () => {
+  const out = splitByPid([
+    ['my-app-12;main;work', 3],
+    ['my-app-12;main', 1],
+    ['swapper-0;cpu_startup_entry', 50],
+    ['sh-7', 2],
+    ['no_pid_here', 1],
+  ])
+  assert.deepEqual([...out.keys()], [12, 7])
+  assert.deepEqual(out.get(12), { comm: 'my-app', samples: 4, folded: 'main;work 3\nmain 1\n' })
+  assert.deepEqual(out.get(7), { comm: 'sh', samples: 2, folded: 'sh 2\n' })
+})
+
+test('ingestName writes labels the ingest name parser reads back, whatever the values hold', () => {
+  const labels = new Map([
+    ['pid', '9'],
+    ['comm', 'kworker/0:1 {x}'],
+    ['cgroup', '/a,b}/c'],
+    ['__meta_process_cmdline', 'secret'],
+  ])
+  const { app, labels: parsed } = parseAppName(ingestName(labels, 'k'))
+  assert.equal(app, 'kworker/0:1__x_.cpu')
+  assert.deepEqual(Object.fromEntries(parsed), { cgroup: '/a_b_/c', comm: 'kworker/0:1 _x_', pid: '9' })
+  assert.equal(parseAppName(ingestName(new Map([['service_name', 'db'], ['pid', '1']]), 'x')).app, 'db.cpu')
+})
