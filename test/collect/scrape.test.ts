@@ -6,6 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer as createHttpServer } from 'node:http'
 import { createServer, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -55,6 +56,9 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     s.resume()
   })
   await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()))
+  // Answers 200 with text: not a profile.
+  const garbage = createHttpServer((_req, res) => res.end('hello, not a profile\n'))
+  await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', () => r()))
   const closed = createServer()
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()))
   const closedPort = (closed.address() as { port: number }).port
@@ -74,6 +78,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
       { url: node.url, labels: { service_name: 'node-app' }, interval: '2s', seconds: 1, profiles: ['cpu', 'heap', 'goroutine'] },
       { url: `http://127.0.0.1:${(hanging.address() as { port: number }).port}`, labels: { service_name: 'hangs' }, interval: '2s', timeout: '1s', profiles: ['heap'] },
       { url: `http://127.0.0.1:${closedPort}`, labels: { service_name: 'gone' }, interval: '2s', profiles: ['heap'] },
+      { url: `http://127.0.0.1:${(garbage.address() as { port: number }).port}`, labels: { service_name: 'garbage' }, interval: '2s', profiles: ['heap'] },
     ],
   }
   writeFileSync(join(dir, 'kiln.yaml'), stringify(config))
@@ -85,7 +90,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
       const s = await targets()
       const scraped = (i: number, path: string) => (s[i]!.profiles.find((p) => p.path === path)?.scrapes ?? 0) >= 2
       return ['/debug/pprof/profile', '/debug/pprof/heap', '/debug/pprof/mutex', '/debug/pprof/block', '/debug/pprof/goroutine', '/debug/pprof/threadcreate'].every((p) => scraped(0, p)) &&
-        ['/debug/pprof/profile', '/debug/pprof/heap'].every((p) => scraped(1, p)) && s[2]!.health === 'down' && s[3]!.health === 'down' || JSON.stringify(s)
+        ['/debug/pprof/profile', '/debug/pprof/heap'].every((p) => scraped(1, p)) && s[2]!.health === 'down' && s[3]!.health === 'down' && s[4]!.health === 'down' || JSON.stringify(s)
     })
     const s = await targets()
     assert.equal(s[0]!.health, 'up', JSON.stringify(s[0]))
@@ -93,6 +98,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     assert.match(s[1]!.lastError!, /goroutine.*HTTP 404/)
     assert.match(s[2]!.lastError!, /no complete answer within 1000 ms/)
     assert.match(s[3]!.lastError!, /ECONNREFUSED/)
+    assert.match(s[4]!.lastError!, /did not return a pprof profile: /)
     for (const x of s.slice(1)) assert.ok(Date.parse(x.lastErrorTime!) > Date.now() - 60_000, 'a recent error time')
 
     const types = async (service: string) => (await call(`${kiln.url}/api/v1/profile-types?${q({ query: `{service_name="${service}"}` })}`)).json.map((x: { id: string }) => x.id) as string[]
@@ -120,6 +126,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     await node.stop()
     for (const x of hung) x.destroy()
     await new Promise((r) => hanging.close(r))
+    await new Promise((r) => garbage.close(r))
     rmSync(dir, { recursive: true, force: true })
   }
 })
