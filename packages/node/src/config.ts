@@ -29,6 +29,8 @@ export interface Options {
    * every 15 s flush would cost the application a major GC each time.
    */
   heapIntervalMs?: number
+  /** Labels follow `await` in wrapWithLabels (async_hooks: a cost on every async step; default false). */
+  asyncLabels?: boolean
   /** Uploads waiting at most before the oldest is dropped (default 8). */
   maxQueue?: number
   /** Upload timeout, ms (default 10000). */
@@ -66,6 +68,7 @@ export function resolve(o: Options, env: NodeJS.ProcessEnv = process.env): Confi
     heapSamplingIntervalBytes: o.heapSamplingIntervalBytes ?? num(env.PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES, 'PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES') ?? 512 * 1024,
     heapStackDepth: o.heapStackDepth ?? num(env.PYROSCOPE_HEAP_STACK_DEPTH, 'PYROSCOPE_HEAP_STACK_DEPTH') ?? 64,
     heapIntervalMs: o.heapIntervalMs ?? 60_000,
+    asyncLabels: o.asyncLabels ?? false,
     maxQueue: o.maxQueue ?? 8,
     timeoutMs: o.timeoutMs ?? 10_000,
     attempts: o.attempts ?? 3,

@@ -28,16 +28,18 @@ export async function stop(deadlineMs?: number): Promise<void> {
 }
 
 /**
- * Runs `fn(...args)` with `labels` added to the CPU and wall samples taken while it runs
- * (its synchronous part: labels do not follow `await`).
+ * Runs `fn(...args)` with `labels` added to the CPU and wall samples taken while it runs: its
+ * synchronous part, and its `await` continuations too with `init({ asyncLabels: true })`.
  */
 export function wrapWithLabels<A extends unknown[], R>(labels: Record<string, string | number>, fn: (...args: A) => R, ...args: A): R {
   const t = profiler?.labels
   if (!t) return fn(...args)
   const prev = t.current
-  t.enter(t.merged(labels))
+  const id = t.merged(labels)
+  t.enter(id)
   try {
-    return fn(...args)
+    const a = profiler!.asyncLabels
+    return a ? a.run(id, () => fn(...args)) : fn(...args)
   } finally {
     t.enter(prev)
   }

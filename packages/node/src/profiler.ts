@@ -3,11 +3,13 @@ import { hostname } from 'node:os'
 import { encodePprof } from './pprof.ts'
 import { Exporter } from './exporter.ts'
 import { LabelTimeline } from './labels.ts'
+import { AsyncLabels } from './async-labels.ts'
 import { Aggregate, V8Session, cpuPprof, foldCpu, foldHeap, heapPprof } from './v8.ts'
 import type { Config } from './config.ts'
 
 export class KilnProfiler {
   readonly labels = new LabelTimeline()
+  asyncLabels: AsyncLabels | null = null
   readonly exporter: Exporter
   private session: V8Session | null = null
   private timer: NodeJS.Timeout | null = null
@@ -34,6 +36,7 @@ export class KilnProfiler {
     await session.startCpu(c.samplingIntervalMicros)
     if (c.heap) await session.startHeap(c.heapSamplingIntervalBytes, c.heapStackDepth)
     this.labels.start()
+    if (c.asyncLabels) this.asyncLabels = new AsyncLabels(this.labels)
     this.windowStartMs = this.lastHeapMs = Date.now()
     this.timer = setInterval(() => void this.serial(() => this.flush()), c.flushIntervalMs)
     // The profiler never keeps an application alive.
@@ -49,6 +52,8 @@ export class KilnProfiler {
     await this.serial(async () => {
       await this.session?.close()
       this.session = null
+      this.asyncLabels?.disable()
+      this.asyncLabels = null
       this.labels.stop()
     })
     await this.exporter.flush(deadlineMs)

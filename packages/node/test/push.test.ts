@@ -101,3 +101,39 @@ test('a server that never answers times out: the app finishes and the drops are 
     await new Promise((r) => silent.close(r))
   }
 })
+
+const asyncApp = `
+import { init, start, stop, wrapWithLabels } from SDK
+function kilnAfterAwait(ms) { const end = Date.now() + ms; let x = 0; while (Date.now() < end) x += Math.sqrt(x + 1); return x }
+function kilnOutside(ms) { const end = Date.now() + ms; let x = 0; while (Date.now() < end) x += Math.sqrt(x + 2); return x }
+init({ asyncLabels: process.env.ASYNC === '1' })
+await start()
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+for (let i = 0; i < 30; i++) {
+  await wrapWithLabels({ route: '/async' }, async () => { await sleep(2); kilnAfterAwait(50) })
+  kilnOutside(15)
+  await sleep(2)
+}
+await stop()
+`
+
+test('with asyncLabels, labels follow await; without, only the synchronous part is labelled', async () => {
+  const kiln = await startKiln()
+  try {
+    for (const on of ['1', '0']) {
+      const r = await runApp(asyncApp, { PYROSCOPE_SERVER_ADDRESS: kiln.url, PYROSCOPE_APPLICATION_NAME: `sdk-async-${on}`, PYROSCOPE_FLUSH_INTERVAL_MS: '1000', ASYNC: on })
+      assert.equal(r.code, 0, r.err)
+    }
+    const top = async (query: string) => (await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query })}`)).json as { rows: { name: string; total: number }[]; total: number }
+    const share = (t: Awaited<ReturnType<typeof top>>, fn: string) => (t.total ? t.rows.filter((x) => x.name.startsWith(`${fn} `)).reduce((a, x) => a + x.total, 0) / t.total : 0)
+    const on = await top('{service_name="sdk-async-1", route="/async"}')
+    assert.ok(share(on, 'kilnAfterAwait') > 0.8, `the work after await is labelled: ${JSON.stringify(on.rows.slice(0, 5))}`)
+    assert.ok(share(on, 'kilnOutside') < 0.05, `work outside the wrapped call is not: ${share(on, 'kilnOutside')}`)
+    const offAll = await top('{service_name="sdk-async-0"}')
+    const offLabelled = await top('{service_name="sdk-async-0", route="/async"}')
+    assert.ok(share(offAll, 'kilnAfterAwait') > 0.3, 'the work ran')
+    assert.ok(offLabelled.total < offAll.total * 0.05, `without asyncLabels the continuation is not labelled: ${offLabelled.total} of ${offAll.total}`)
+  } finally {
+    await kiln.dispose()
+  }
+})
