@@ -111,12 +111,16 @@ class TargetLoop {
       body = await readLimited(res, this.ctx.config.maxBodyBytes)
       if (res.status !== 200) {
         const text = new TextDecoder().decode(body.subarray(0, 300)).trim().split('\n')[0]
-        throw new KilnError('KILN_BAD_REQUEST', `GET ${url} answered HTTP ${res.status}${text ? `: ${text}` : ''}`)
+        const hint = res.status === 404 ? ' (does the target serve this path? remove it from the target\'s profiles otherwise)' : ''
+        throw new KilnError('KILN_BAD_REQUEST', `GET ${url} answered HTTP ${res.status}${text ? `: ${text}` : ''}${hint}`)
       }
     } catch (e) {
       if (e instanceof KilnError) throw e
       const err = e as Error & { cause?: { code?: string; message?: string } }
-      if (err.name === 'TimeoutError') throw new KilnError('KILN_BAD_REQUEST', `GET ${url}: no complete answer within ${timeoutMs} ms (timeout: ${this.t.timeoutMs} ms beyond the profile's seconds)`)
+      if (err.name === 'TimeoutError') {
+        const parts = p.seconds ? ` (the target's timeout ${this.t.timeoutMs} ms plus the profile's ${this.t.seconds} s)` : ''
+        throw new KilnError('KILN_BAD_REQUEST', `GET ${url}: no complete answer within ${timeoutMs} ms${parts}; raise the target's timeout if it is only slow`)
+      }
       throw new KilnError('KILN_BAD_REQUEST', `GET ${url}: ${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`)
     } finally {
       clearTimeout(timer)
