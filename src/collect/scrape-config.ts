@@ -10,6 +10,7 @@
  *     seconds: 14                          # CPU profile length, default interval − 1 s
  *     timeout: 10s                         # per request, beyond `seconds` for CPU; default 10s
  *     profiles: [cpu, heap, goroutine, mutex, block, /debug/pprof/custom]
+ *     headers: { authorization: Bearer s3cret }   # sent with every request
  * ```
  */
 import { KilnError } from '../model/errors.ts'
@@ -34,6 +35,8 @@ export interface ScrapeTarget {
   timeoutMs: number
   profiles: ScrapeProfile[]
   tenant: string
+  /** Sent with every request, e.g. `authorization: Bearer …`. */
+  headers: Record<string, string>
 }
 
 /** The profiles Go's net/http/pprof serves, by the names Alloy and Parca give them. */
@@ -49,7 +52,7 @@ knownProfiles.process_cpu = knownProfiles.cpu!
 knownProfiles.memory = knownProfiles.heap!
 
 const defaultProfiles = ['cpu', 'heap', 'goroutine', 'mutex', 'block']
-const targetKeys = ['url', 'labels', 'interval', 'seconds', 'timeout', 'profiles', 'tenant']
+const targetKeys = ['url', 'labels', 'interval', 'seconds', 'timeout', 'profiles', 'tenant', 'headers']
 
 function duration(v: unknown, where: string): number {
   if (typeof v === 'number' && v > 0) return v * 1000
@@ -75,6 +78,14 @@ function profileOf(v: unknown, where: string): ScrapeProfile {
   throw new KilnError('KILN_USAGE', `${where}: a profile is a name (cpu, heap, …), a path, or { path, metric, seconds, cumulative }`)
 }
 
+function mapping(v: unknown, where: string, what: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (v === undefined) return out
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new KilnError('KILN_USAGE', `${where}: expected a mapping of ${what}`)
+  for (const [k, val] of Object.entries(v)) out[k] = String(val)
+  return out
+}
+
 /** Validates the `scrape:` section; messages name the target and setting at fault. */
 export function parseScrapeConfig(v: unknown, where = 'scrape'): ScrapeTarget[] {
   if (v === null || v === undefined) return []
@@ -91,11 +102,8 @@ export function parseScrapeConfig(v: unknown, where = 'scrape'): ScrapeTarget[] 
       throw new KilnError('KILN_USAGE', `${at}.url: expected an http:// URL, got ${JSON.stringify(o.url)}`)
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KilnError('KILN_USAGE', `${at}.url: expected http:// or https://, got ${url.protocol}`)
-    const labels: Record<string, string> = {}
-    if (o.labels !== undefined) {
-      if (typeof o.labels !== 'object' || o.labels === null || Array.isArray(o.labels)) throw new KilnError('KILN_USAGE', `${at}.labels: expected a mapping of label names to values`)
-      for (const [k, val] of Object.entries(o.labels)) labels[k] = String(val)
-    }
+    const labels = mapping(o.labels, `${at}.labels`, 'label names to values')
+    const headers = mapping(o.headers, `${at}.headers`, 'header names to values (e.g. authorization: Bearer …)')
     const intervalMs = o.interval === undefined ? 15_000 : duration(o.interval, `${at}.interval`)
     const seconds = o.seconds === undefined ? Math.max(1, Math.floor(intervalMs / 1000) - 1) : Number(o.seconds)
     if (!(Number.isInteger(seconds) && seconds >= 1 && seconds * 1000 <= intervalMs)) throw new KilnError('KILN_USAGE', `${at}.seconds: expected whole seconds from 1 to the interval (${intervalMs / 1000}), got ${JSON.stringify(o.seconds)}`)
@@ -110,6 +118,7 @@ export function parseScrapeConfig(v: unknown, where = 'scrape'): ScrapeTarget[] 
       timeoutMs,
       profiles: list.map((p, j) => profileOf(p, `${at}.profiles[${j}]`)),
       tenant: o.tenant === undefined ? 'anonymous' : String(o.tenant),
+      headers,
     }
   })
 }

@@ -107,7 +107,7 @@ class TargetLoop {
     this.abort.signal.addEventListener('abort', onStop)
     let body: Uint8Array
     try {
-      const res = await fetch(url, { signal: ac.signal, headers: { accept: 'application/octet-stream' } })
+      const res = await fetch(url, { signal: ac.signal, headers: { accept: 'application/octet-stream', ...this.t.headers } })
       body = await readLimited(res, this.ctx.config.maxBodyBytes)
       if (res.status !== 200) {
         const text = new TextDecoder().decode(body.subarray(0, 300)).trim().split('\n')[0]

@@ -12,7 +12,7 @@ import { root } from '../server/helpers.ts'
 test('targets get Go-style defaults; names, paths and custom profiles resolve', () => {
   const [a, b] = parseScrapeConfig([
     { url: 'http://127.0.0.1:6060/', labels: { service_name: 'x', n: 1 } },
-    { url: 'http://h:1', interval: '10s', seconds: 5, timeout: 2, profiles: ['cpu', 'allocs', '/debug/pprof/x', { path: '/p', metric: 'm', seconds: true, cumulative: ['c'] }], tenant: 't' },
+    { url: 'http://h:1', interval: '10s', seconds: 5, timeout: 2, profiles: ['cpu', 'allocs', '/debug/pprof/x', { path: '/p', metric: 'm', seconds: true, cumulative: ['c'] }], tenant: 't', headers: { authorization: 'Bearer x' } },
   ])
   assert.equal(a!.url, 'http://127.0.0.1:6060')
   assert.deepEqual(a!.labels, { service_name: 'x', n: '1' })
@@ -22,6 +22,8 @@ test('targets get Go-style defaults; names, paths and custom profiles resolve', 
   assert.equal(b!.seconds, 5)
   assert.equal(b!.timeoutMs, 2000)
   assert.equal(b!.tenant, 't')
+  assert.deepEqual(b!.headers, { authorization: 'Bearer x' })
+  assert.deepEqual(a!.headers, {})
   assert.deepEqual(b!.profiles[3], { path: '/p', metric: 'm', seconds: true, cumulative: ['c'] })
   assert.deepEqual(b!.profiles[1]!.cumulative, ['alloc_objects', 'alloc_space'])
 })
@@ -42,6 +44,7 @@ test('each mistake is reported with the target and setting at fault', () => {
     [[{ url: 'http://h', profiles: [{ path: '/x', cumulative: 'a' }] }], /cumulative must be a list/],
     [[{ url: 'http://h', profiles: [3] }], /a profile is a name/],
     [[7], /scrape\[0\]: expected a mapping/],
+    [[{ url: 'http://h', headers: 'x' }], /scrape\[0\]\.headers: expected a mapping of header names/],
   ]
   for (const [input, re] of cases) assert.throws(() => parseScrapeConfig(input), (e: unknown) => e instanceof KilnError && re.test(e.message), `${JSON.stringify(input)} → ${re}`)
 })
@@ -54,7 +57,7 @@ test('fuzz: random config values give a target list or a KilnError, never anothe
     const r = rnd()
     if (depth > 3 || r < 0.5) return atoms[Math.floor(rnd() * atoms.length)]
     if (r < 0.7) return Array.from({ length: Math.floor(rnd() * 3) }, () => value(depth + 1))
-    const keys = ['url', 'labels', 'interval', 'seconds', 'timeout', 'profiles', 'tenant', 'path', 'metric', 'cumulative', 'zz']
+    const keys = ['url', 'labels', 'interval', 'seconds', 'timeout', 'profiles', 'tenant', 'headers', 'path', 'metric', 'cumulative', 'zz']
     return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [keys[Math.floor(rnd() * keys.length)]!, value(depth + 1)]))
   }
   let ok = 0

@@ -13,6 +13,8 @@ import { join } from 'node:path'
 import { stringify } from 'yaml'
 import { startKiln, call, q, root } from '../server/helpers.ts'
 import { buildGoApp, startListening } from './goapp.ts'
+import { ProfileBuilder } from '../../src/model/profile.ts'
+import { encodePprof } from '../../src/formats/pprof.ts'
 
 const nodeApp = `
 import { startPullServer } from ${JSON.stringify(join(root, 'packages/node/src/index.ts'))}
@@ -58,6 +60,15 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
   await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', () => r()))
   // Answers 200 with text: not a profile.
   const garbage = createHttpServer((_req, res) => res.end('hello, not a profile\n'))
+  // Serves a custom profile only with the right token.
+  const custom = new ProfileBuilder({ sampleTypes: [{ type: 'things', unit: 'count' }], periodType: { type: 'things', unit: 'count' }, period: 1, timeMs: Date.now(), durationNanos: 0 })
+  custom.addNames(['main', 'kilnAuthed'], [7])
+  const customBody = encodePprof(custom.build(), { gzip: true })
+  const authed = createHttpServer((req, res) => {
+    if (req.headers.authorization !== 'Bearer s3cret') return res.writeHead(401).end('unauthorized\n')
+    res.end(customBody)
+  })
+  await new Promise<void>((r) => authed.listen(0, '127.0.0.1', () => r()))
   await new Promise<void>((r) => garbage.listen(0, '127.0.0.1', () => r()))
   const closed = createServer()
   await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()))
@@ -79,6 +90,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
       { url: `http://127.0.0.1:${(hanging.address() as { port: number }).port}`, labels: { service_name: 'hangs' }, interval: '2s', timeout: '1s', profiles: ['heap'] },
       { url: `http://127.0.0.1:${closedPort}`, labels: { service_name: 'gone' }, interval: '2s', profiles: ['heap'] },
       { url: `http://127.0.0.1:${(garbage.address() as { port: number }).port}`, labels: { service_name: 'garbage' }, interval: '2s', profiles: ['heap'] },
+      { url: `http://127.0.0.1:${(authed.address() as { port: number }).port}`, labels: { service_name: 'authed' }, interval: '2s', headers: { authorization: 'Bearer s3cret' }, profiles: [{ path: '/debug/pprof/custom', metric: 'custom' }] },
     ],
   }
   writeFileSync(join(dir, 'kiln.yaml'), stringify(config))
@@ -90,7 +102,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
       const s = await targets()
       const scraped = (i: number, path: string) => (s[i]!.profiles.find((p) => p.path === path)?.scrapes ?? 0) >= 2
       return ['/debug/pprof/profile', '/debug/pprof/heap', '/debug/pprof/mutex', '/debug/pprof/block', '/debug/pprof/goroutine', '/debug/pprof/threadcreate'].every((p) => scraped(0, p)) &&
-        ['/debug/pprof/profile', '/debug/pprof/heap'].every((p) => scraped(1, p)) && s[2]!.health === 'down' && s[3]!.health === 'down' && s[4]!.health === 'down' || JSON.stringify(s)
+        ['/debug/pprof/profile', '/debug/pprof/heap'].every((p) => scraped(1, p)) && s[2]!.health === 'down' && s[3]!.health === 'down' && s[4]!.health === 'down' && s[5]!.health === 'up' || JSON.stringify(s)
     })
     const s = await targets()
     assert.equal(s[0]!.health, 'up', JSON.stringify(s[0]))
@@ -99,7 +111,8 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     assert.match(s[2]!.lastError!, /no complete answer within 1000 ms/)
     assert.match(s[3]!.lastError!, /ECONNREFUSED/)
     assert.match(s[4]!.lastError!, /did not return a pprof profile: /)
-    for (const x of s.slice(1)) assert.ok(Date.parse(x.lastErrorTime!) > Date.now() - 60_000, 'a recent error time')
+    assert.equal(s[5]!.lastError, undefined, 'the token was sent')
+    for (const x of s.slice(1, 5)) assert.ok(Date.parse(x.lastErrorTime!) > Date.now() - 60_000, 'a recent error time')
 
     const types = async (service: string) => (await call(`${kiln.url}/api/v1/profile-types?${q({ query: `{service_name="${service}"}` })}`)).json.map((x: { id: string }) => x.id) as string[]
     const goTypes = await types('go-app')
@@ -119,6 +132,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     assert.deepEqual(instances, [new URL(go.url).host])
 
     await has('process_cpu:cpu:nanoseconds:wall:nanoseconds', '{service_name="node-app"}', 'kilnPullHot')
+    await has('custom:things:count:things:count', '{service_name="authed"}', 'kilnAuthed')
     assert.ok((await types('node-app')).includes('memory:inuse_space:bytes:space:bytes'))
   } finally {
     await kiln.dispose()
@@ -127,6 +141,7 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     for (const x of hung) x.destroy()
     await new Promise((r) => hanging.close(r))
     await new Promise((r) => garbage.close(r))
+    await new Promise((r) => authed.close(r))
     rmSync(dir, { recursive: true, force: true })
   }
 })
