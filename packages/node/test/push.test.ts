@@ -49,7 +49,7 @@ test('an app using @kiln/node pushes CPU, wall and heap profiles with its dynami
     assert.deepEqual(routes, ['/checkout'])
     // The labelled series holds the wrapped calls only; the plain caller stays outside it.
     const labelled = await top(CPU, '{service_name="sdk-push", route="/checkout"}')
-    assert.ok(share(labelled, 'kilnSdkHot') > 0.8, `the labelled series is the wrapped hot loop: ${JSON.stringify(labelled.rows.slice(0, 5))}`)
+    assert.ok(share(labelled, 'kilnSdkHot') > 0.7, `the labelled series is the wrapped hot loop: ${JSON.stringify(labelled.rows.slice(0, 5))}`)
     const plainIn = (t: Awaited<ReturnType<typeof top>>) => t.rows.filter((x) => x.name.startsWith('kilnSdkPlain ')).reduce((a, x) => a + x.total, 0) / t.total
     assert.ok(plainIn(labelled) < 0.05, `kilnSdkPlain is (almost) never labelled: ${plainIn(labelled)}`)
     assert.ok(plainIn(all) > 0.05, `kilnSdkPlain shows in the unlabelled series: ${plainIn(all)}`)
@@ -127,7 +127,7 @@ test('with asyncLabels, labels follow await; without, only the synchronous part 
     const top = async (query: string) => (await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query })}`)).json as { rows: { name: string; total: number }[]; total: number }
     const share = (t: Awaited<ReturnType<typeof top>>, fn: string) => (t.total ? t.rows.filter((x) => x.name.startsWith(`${fn} `)).reduce((a, x) => a + x.total, 0) / t.total : 0)
     const on = await top('{service_name="sdk-async-1", route="/async"}')
-    assert.ok(share(on, 'kilnAfterAwait') > 0.8, `the work after await is labelled: ${JSON.stringify(on.rows.slice(0, 5))}`)
+    assert.ok(share(on, 'kilnAfterAwait') > 0.7, `the work after await is labelled: ${JSON.stringify(on.rows.slice(0, 5))}`)
     assert.ok(share(on, 'kilnOutside') < 0.05, `work outside the wrapped call is not: ${share(on, 'kilnOutside')}`)
     const offAll = await top('{service_name="sdk-async-0"}')
     const offLabelled = await top('{service_name="sdk-async-0", route="/async"}')
