@@ -1,8 +1,5 @@
 /** `kiln agent`: samples every process on the host, labels each one, and uploads a profile per process per window. */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { collapsePerfData } from '../flamegraph/perf-record.ts'
+import { hostname } from 'node:os'
 import { PerfSampler, samplerReason, type Window } from './perf-sampler.ts'
 import { PodDirectory, processLabels } from './process.ts'
 import { relabel, type RelabelRule } from './relabel.ts'
@@ -20,9 +17,6 @@ export interface AgentOptions {
   maxQueueBytes: number
   log: (line: string) => void
 }
-
-/** perf script fields: the pid as well as the tid (a system-wide recording prints only the tid). */
-const FIELDS = 'comm,pid,tid,time,event,ip,sym,dso'
 
 /** Per-process folded stacks of one window: pid → (perf's comm, stack → samples). */
 export interface ProcessStacks {
@@ -64,15 +58,12 @@ export function ingestName(labels: ReadonlyMap<string, string>, comm: string): s
 
 /** Runs until `signal` aborts; the last window is uploaded before it returns. */
 export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Uploader['stats']> {
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-agent-'))
   const pods = new PodDirectory(o.logRoot)
   const uploader = new Uploader({ server: o.server, frequency: o.frequency, maxQueueBytes: o.maxQueueBytes, log: o.log })
   const comms = new Map<number, Map<string, string>>()
-  let chain = Promise.resolve()
 
-  const processWindow = async (w: Window): Promise<void> => {
-    const c = await collapsePerfData(w.file, { collapse: { pid: true }, fields: FIELDS })
-    rmSync(w.file, { force: true })
+  const processWindow = (w: Window): void => {
+    const c = w.collapser
     const uploads: Upload[] = []
     let dropped = 0
     const seen = new Map<number, Map<string, string>>()
@@ -90,6 +81,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
     }
     comms.clear()
     for (const [k, v] of seen) comms.set(k, v)
+    sampler.retainMaps(new Set(seen.keys()))
     uploader.enqueue(uploads)
     const span = `${new Date(w.from).toISOString().slice(11, 19)}–${new Date(w.until).toISOString().slice(11, 19)}`
     o.log(`window ${span}: ${c.samples} samples from ${seen.size} processes; ${uploads.length} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
@@ -98,13 +90,16 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
   const sampler = new PerfSampler({
     frequency: o.frequency,
     intervalMs: o.intervalMs,
-    dir,
     onWindow: (w) => {
-      chain = chain.then(() => processWindow(w)).catch((e: Error) => o.log(`window lost: ${e.message}`))
+      try {
+        processWindow(w)
+      } catch (e) {
+        o.log(`window lost: ${(e as Error).message}`)
+      }
     },
   })
   o.log(samplerReason())
-  o.log(`perf ${sampler.args.join(' ')}; uploading to ${o.server} every ${Math.max(1, Math.round(o.intervalMs / 1000))}s as node ${o.node}`)
+  o.log(`${sampler.commands}; uploading to ${o.server} every ${Math.max(1, Math.round(o.intervalMs / 1000))}s as node ${o.node}`)
   sampler.start()
   const stop = () => void sampler.stop()
   signal.addEventListener('abort', stop, { once: true })
@@ -112,8 +107,6 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
     await sampler.done
   } finally {
     signal.removeEventListener('abort', stop)
-    await chain
-    rmSync(dir, { recursive: true, force: true })
     await uploader.close(5000)
   }
   const s = uploader.stats

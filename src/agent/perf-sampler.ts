@@ -1,12 +1,14 @@
-/** System-wide sampling with `perf record -a -g`, cut into windows by perf itself (--switch-output). */
+/** System-wide sampling: `perf record -a -g -o - | perf script`, cut into windows as the samples stream in. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { KilnError } from '../model/errors.ts'
+import { PerfCollapser } from '../flamegraph/collapse-perf.ts'
+import { LineSplitter } from '../flamegraph/lines.ts'
+import { PerfMaps } from './perf-map.ts'
 
-/** One window of samples: a perf.data file and the wall-clock span it covers (Unix ms). */
+/** One window of samples, collapsed with `comm-PID` roots, and the wall-clock span it covers (Unix ms). */
 export interface Window {
-  file: string
+  collapser: PerfCollapser
   from: number
   until: number
 }
@@ -14,27 +16,32 @@ export interface Window {
 export interface SamplerOptions {
   /** Samples per second per CPU. */
   frequency: number
-  /** Window length; perf switches files on whole seconds. */
+  /** Window length. */
   intervalMs: number
-  /** Where perf writes its rotating files. */
-  dir: string
   onWindow: (w: Window) => void
 }
 
-const DUMP = /\[ perf record: Dump (.+?) \]/
+/** perf script fields: the pid as well as the tid (a system-wide recording prints only the tid). */
+const FIELDS = 'comm,pid,tid,time,event,ip,sym,dso'
+// A JIT frame perf could not name: its map was loaded before that code was compiled.
+const JIT_UNKNOWN = /^(\s*)([0-9a-f]+) \[unknown\] \(\/tmp\/perf-(\d+)\.map\)$/
 
 /**
- * Runs `perf record -a -g` with `--switch-output=<N>s`: perf closes a file every N seconds and
- * starts the next without a gap, so no sample falls between windows. `-B -N`: no build-id pass
- * and no ~/.debug cache after each file (perf script finds symbols by path, which is all the
- * agent needs; the cache would copy every binary it ever sampled).
+ * One perf record and one perf script for the agent's whole life, joined by a pipe: perf script
+ * reads every binary's symbols once, where a perf script per window would pay ~0.5 CPU s each
+ * time to replay the mmap events of every process on the host. `-m 8` (32 KB per CPU) makes
+ * perf record pass samples on within about a second instead of when a 512 KB buffer is half
+ * full. `-B -N`: no build-id pass and no ~/.debug cache (perf script finds symbols by path).
  */
 export class PerfSampler {
-  private child: ChildProcess | undefined
-  private last = 0
-  private stderr = ''
+  private record: ChildProcess | undefined
+  private recordStderr = ''
   private stopping = false
-  /** Settles when perf exits: after stop(), or on its own with an error. */
+  private rotate = false
+  private from = 0
+  private collapser = PerfSampler.collapser()
+  private readonly maps = new PerfMaps()
+  /** Settles when perf has exited and the last window is out: after stop(), or on its own with an error. */
   readonly done: Promise<void>
   private settle!: { resolve: () => void; reject: (e: Error) => void }
 
@@ -42,47 +49,84 @@ export class PerfSampler {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }))
   }
 
-  /** The perf command line, for the log. */
-  get args(): string[] {
-    const seconds = Math.max(1, Math.round(this.o.intervalMs / 1000))
-    return ['record', '-a', '-g', '-F', String(this.o.frequency), '-B', '-N', '-o', join(this.o.dir, 'perf.data'), `--switch-output=${seconds}s`]
+  private static collapser(): PerfCollapser {
+    return new PerfCollapser({ pid: true, countSamples: true })
+  }
+
+  /** The perf command lines, for the log. */
+  get commands(): string {
+    return `perf ${this.recordArgs.join(' ')} | perf script -i - -F ${FIELDS}`
+  }
+
+  private get recordArgs(): string[] {
+    return ['record', '-a', '-g', '-F', String(this.o.frequency), '-m', '8', '-B', '-N', '-o', '-']
   }
 
   start(): void {
-    this.last = Date.now()
-    // Its own process group: a Ctrl-C meant for the agent must not cut perf's last file short.
-    const child = spawn('perf', this.args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
-    this.child = child
-    let pending = ''
-    child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (t: string) => {
-      this.stderr = (this.stderr + t).slice(-4000)
-      pending += t
-      const lines = pending.split('\n')
-      pending = lines.pop()!
-      for (const l of lines) {
-        const m = DUMP.exec(l)
-        if (!m) continue
-        const now = Date.now()
-        this.o.onWindow({ file: m[1]!, from: this.last, until: now })
-        this.last = now
+    this.from = Date.now()
+    const notInstalled = (e: NodeJS.ErrnoException) =>
+      this.settle.reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf) and start the agent again') : e)
+    // Their own process groups: a Ctrl-C meant for the agent must not cut the last window short.
+    const record = spawn('perf', this.recordArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    this.record = record
+    record.on('error', notInstalled)
+    record.stderr!.setEncoding('utf8')
+    record.stderr!.on('data', (t: string) => (this.recordStderr = (this.recordStderr + t).slice(-4000)))
+    const script = spawn('perf', ['script', '-i', '-', '-F', FIELDS], { stdio: [record.stdout!, 'pipe', 'ignore'], detached: true })
+    script.on('error', notInstalled)
+    const lines = new LineSplitter((l) => this.line(l))
+    script.stdout!.setEncoding('latin1')
+    script.stdout!.on('data', (chunk: string) => lines.push(chunk))
+    const timer = setInterval(() => (this.rotate = true), this.o.intervalMs)
+    let recordCode: number | null | undefined
+    record.on('close', (code) => (recordCode = code))
+    script.on('close', () => {
+      clearInterval(timer)
+      lines.end()
+      const finish = () => {
+        if (this.collapser.samples > 0) this.emit()
+        if (this.stopping || recordCode === 0) this.settle.resolve()
+        else this.settle.reject(perfFailure(this.recordStderr, recordCode ?? null))
       }
-    })
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      this.settle.reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf) and start the agent again') : e),
-    )
-    child.on('close', (code, signal) => {
-      if (this.stopping && (code === 0 || signal === 'SIGINT')) return this.settle.resolve()
-      this.settle.reject(perfFailure(this.stderr, code))
+      // perf record closes its stdout just before it exits; wait for its exit code.
+      if (recordCode !== undefined || record.exitCode !== null || record.signalCode !== null) finish()
+      else record.once('close', finish)
     })
   }
 
-  /** Asks perf to write its last window and waits for it to exit. */
+  private line(l: string): void {
+    if (l.charCodeAt(0) === 9 || l.charCodeAt(0) === 32) {
+      const m = l.endsWith('.map)') ? JIT_UNKNOWN.exec(l) : null
+      if (m) {
+        const name = this.maps.lookup(Number(m[3]), parseInt(m[2]!, 16))
+        if (name) l = `${m[1]}${m[2]} ${name} (/tmp/perf-${m[3]}.map)`
+      }
+    }
+    this.collapser.line(l)
+    if (l === '' && this.rotate) this.emit()
+  }
+
+  private emit(): void {
+    this.rotate = false
+    const now = Date.now()
+    const w = { collapser: this.collapser, from: this.from, until: now }
+    this.collapser = PerfSampler.collapser()
+    this.from = now
+    this.o.onWindow(w)
+  }
+
+  /** Forgets the JIT maps of processes that were not in the last window. */
+  retainMaps(alive: Set<number>): void {
+    this.maps.retain(alive)
+  }
+
+  /** Asks perf to stop; the samples still in the pipe make the last window. */
   async stop(): Promise<void> {
     this.stopping = true
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) {
+    const r = this.record
+    if (r && r.exitCode === null && r.signalCode === null) {
       try {
-        process.kill(-this.child.pid!, 'SIGINT')
+        process.kill(r.pid!, 'SIGINT')
       } catch {
         // already gone
       }

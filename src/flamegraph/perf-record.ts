@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, openSync, readSync, closeSync, statSync, readFileSync } from 'node:fs'
 import { KilnError } from '../model/errors.ts'
-import { PerfCollapser, type CollapsePerfOptions } from './collapse-perf.ts'
+import { PerfCollapser } from './collapse-perf.ts'
 import { LineSplitter } from './lines.ts'
 
 /** What to record: one running process for a while, or a command until it exits. */
@@ -137,15 +137,11 @@ export function checkPerfData(file: string): void {
 }
 
 /** Runs `perf script` on a data file and collapses its stacks, checking nothing was lost. */
-export function collapsePerfData(
-  dataFile: string,
-  options: { expectedSamples?: number; countSamples?: boolean; collapse?: CollapsePerfOptions; fields?: string } = {},
-): Promise<PerfCollapser> {
+export function collapsePerfData(dataFile: string, options: { expectedSamples?: number; countSamples?: boolean } = {}): Promise<PerfCollapser> {
   checkPerfData(dataFile)
-  const c = new PerfCollapser({ ...options.collapse, countSamples: options.countSamples ?? true })
+  const c = new PerfCollapser({ countSamples: options.countSamples ?? true })
   return new Promise((resolve, reject) => {
-    // `fields` is perf script's -F list: system-wide recordings print only the tid unless asked for the pid.
-    const child = spawn('perf', ['script', '-i', dataFile, ...(options.fields ? ['-F', options.fields] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('perf', ['script', '-i', dataFile], { stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     const lines = new LineSplitter((l) => c.line(l))
     child.stdout.setEncoding('latin1')

@@ -30,8 +30,10 @@ relabel_configs:
 test('kiln agent samples every process, labels it, relabels, and uploads to a real kiln server', { skip: unavailable ?? false }, async () => {
   const keep = startBusy(busyProgram('kiln_busy_keep'), ['60'])
   const drop = startBusy(busyProgram('kiln_busy_drop'), ['60'])
+  // Not inlined into the loop (V8 would, and the frame would be the eval script's).
   const js = startBusy(process.execPath, [
     '--perf-basic-prof',
+    '--no-turbo-inlining',
     '-e',
     'function kilnAgentJsHot(n){let s=0;for(let i=0;i<n;i++)s+=Math.sqrt(i)*i;return s}const t=Date.now();while(Date.now()-t<60000)kilnAgentJsHot(1e5)',
   ])

@@ -1,10 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cgroupOf, parseCgroupPath, PodDirectory, processLabels } from '../../src/agent/process.ts'
 import { ingestName, splitByPid } from '../../src/agent/agent.ts'
+import { PerfMaps } from '../../src/agent/perf-map.ts'
 import { parseAppName } from '../../src/model/labels.ts'
 
 const ID = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0918273645546372819aabbcc'
@@ -92,4 +93,27 @@ test('ingestName writes labels the ingest name parser reads back, whatever the v
   assert.equal(app, 'kworker/0:1__x_.cpu')
   assert.deepEqual(Object.fromEntries(parsed), { cgroup: '/a_b_/c', comm: 'kworker/0:1 _x_', pid: '9' })
   assert.equal(parseAppName(ingestName(new Map([['service_name', 'db'], ['pid', '1']]), 'x')).app, 'db.cpu')
+})
+
+test('JIT names come from the perf map through the process root, re-read as the map grows', () => {
+  const proc = mkdtempSync(join(tmpdir(), 'kiln-agent-proc-'))
+  try {
+    const tmp = join(proc, '4321', 'root', 'tmp')
+    mkdirSync(tmp, { recursive: true })
+    const map = join(tmp, 'perf-4321.map')
+    writeFileSync(map, '7f0000001000 40 JS:*hot file.js:1:1\n7f0000000000 100 Builtin:Stub\n7f00000020')
+    const maps = new PerfMaps(proc)
+    assert.equal(maps.lookup(4321, 0x7f0000001000), 'JS:*hot file.js:1:1')
+    assert.equal(maps.lookup(4321, 0x7f000000103f), 'JS:*hot file.js:1:1')
+    assert.equal(maps.lookup(4321, 0x7f00000000ff), 'Builtin:Stub')
+    assert.equal(maps.lookup(4321, 0x7f0000001040), undefined, 'past the end of the code')
+    // Code compiled later is appended (here finishing a half-written line) and found on a miss.
+    appendFileSync(map, '00 10 JS:~later file.js:9:1\n')
+    assert.equal(maps.lookup(4321, 0x7f0000002008), 'JS:~later file.js:9:1')
+    assert.equal(maps.lookup(999, 0x7f0000001000), undefined, 'no map for that process')
+    maps.retain(new Set([999]))
+    assert.equal(maps.lookup(4321, 0x7f0000001000), 'JS:*hot file.js:1:1', 're-read after being forgotten')
+  } finally {
+    rmSync(proc, { recursive: true, force: true })
+  }
 })
