@@ -128,6 +128,7 @@ export default function () { http.get(__ENV.BASE + '/t'); if (__ITER % 2 === 0) 
 import exec from 'k6/execution'
 export const options = { vus: 1, duration: '10s' }
 export default function () { http.get(__ENV.BASE + '/abort'); if (exec.scenario.iterationInTest === 2) exec.test.abort('enough') }`,
+    'async.js': `export const options = { iterations: 1 }\nexport default async function () {}`,
     'fail.js': `import exec from 'k6/execution'
 export const options = { iterations: 1 }
 export default function () { exec.test.fail('marked') }`,
@@ -142,6 +143,8 @@ export default function () { exec.test.fail('marked') }`,
   assert.equal(a.code, 108, a.stderr)
   assert.equal(srv.hits.get('/abort'), 3)
   assert.match(a.stdout, /TOTAL RESULTS/, 'the summary is still printed')
+  const as = await kilnRun(['run', '-q', 'async.js'], { cwd: dir })
+  assert.match(as.stderr, /default\(\) is async: Kiln does not run async functions yet/)
   const f = await kilnRun(['run', '-q', 'fail.js'], { cwd: dir })
   assert.equal(f.code, 110, f.stderr)
 })

@@ -255,6 +255,10 @@
     try {
       const arg = argJson === undefined ? state.setup : argJson === '' ? undefined : JSON.parse(argJson)
       const r = fn(arg)
+      if (r && typeof r.then === 'function') {
+        // Say so instead of dropping the rest of the function after its first await.
+        return 'E' + `${name}() is async: Kiln does not run async functions yet; drop async/await (http calls are synchronous)`
+      }
       let json
       try {
         json = JSON.stringify(r)
