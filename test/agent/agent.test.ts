@@ -127,3 +127,27 @@ test('kiln agent: bad options and relabel files are refused with a message befor
   assert.equal(help.status, 0)
   assert.match(help.stdout, /--relabel-config FILE/)
 })
+
+test('kiln agent: profiles the server refuses (4xx) are logged and not retried; a labelkeep rule makes them fit', { skip: unavailable ?? false }, async () => {
+  const busy = startBusy(busyProgram('kiln_busy_keep'), ['60'])
+  // At most 5 labels per series (the server's own count included): service_name, node, pid, comm, exe, cgroup is too many.
+  const kiln = await startKiln(['--max-labels', '5'])
+  try {
+    const refused = await runAgent(['--server', kiln.url, '--upload-interval', '1s'], { windows: 2 })
+    assert.equal(refused.status, 0, refused.log)
+    assert.match(refused.log, /server refused kiln_busy_keep\.cpu\{.*server answered 400: .*more than 5 labels/)
+    assert.doesNotMatch(refused.log, /retrying in/)
+    assert.match(refused.log, /stopped: 0 profiles \(0 samples\) sent, 0 dropped \(0 samples\), [1-9]\d* refused by the server/)
+
+    const rules = join(work, 'keep-two.yaml')
+    writeFileSync(rules, '- {action: labelkeep, regex: pid|comm}\n')
+    const fits = await runAgent(['--server', kiln.url, '--upload-interval', '1s', '--relabel-config', rules], { windows: 2 })
+    assert.match(fits.log, /stopped: [1-9]\d* profiles .* 0 refused by the server/)
+    const names = await call(`${kiln.url}/api/v1/label-names?${q({ query: `{service_name="kiln_busy_keep"}`, from: 'now-1h', until: 'now' })}`)
+    // pyroscope_spy is the server's, from spyName=kiln-agent.
+    assert.deepEqual((names.json as string[]).filter((n) => !n.startsWith('__')).sort(), ['comm', 'pid', 'pyroscope_spy', 'service_name'])
+  } finally {
+    busy.kill('SIGKILL')
+    await kiln.dispose()
+  }
+})
