@@ -33,9 +33,9 @@ function typeInfo(id: string) {
   return { id, name: t.name, sampleType: t.sampleType, sampleUnit: t.sampleUnit, periodType: t.periodType, periodUnit: t.periodUnit }
 }
 
-export function mountApi(router: Router, ctx: Context, wrap: (h: (req: Req, res: ServerResponse) => Promise<void>) => (req: Req, res: ServerResponse) => Promise<void>): void {
+export function mountApi(router: Router, ctx: Context): void {
   const r = ctx.store.reader
-  const get = (path: string, h: (req: Req, res: ServerResponse) => Promise<void>) => router.on('GET', `/api/v1/${path}`, wrap(h))
+  const get = (path: string, h: (req: Req, res: ServerResponse) => Promise<void>) => router.on('GET', `/api/v1/${path}`, h)
 
   get('profile-types', async (req, res) => {
     sendJson(res, 200, (await r.profileTypes(sel(req, { needType: false }))).map(typeInfo))

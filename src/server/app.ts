@@ -1,5 +1,5 @@
 /** `kiln server`: wires the store, the ingest and query APIs, the web UI and self-profiling. */
-import { createServer, type Server, type ServerResponse } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { KilnError } from '../model/errors.ts'
 import { defaultLabelLimits } from '../model/labels.ts'
@@ -36,24 +36,17 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
     log,
   }
   const router = new Router()
-  const wrap = (h: (req: Req, res: ServerResponse) => Promise<void> | void) => async (req: Req, res: ServerResponse) => {
-    try {
-      await h(req, res)
-    } catch (e) {
-      if (e instanceof KilnError) ctx.metrics.error(e.status)
-      sendError(res, e, log)
-    }
-  }
+  // Handlers throw; the one catch in the request handler below answers with the error.
   let ready = false
   router.on('GET', '/ready', (_req, res) => sendBytes(res, ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : 'starting\n'))
   router.on('GET', '/metrics', (_req, res) => sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx)))
-  router.on('POST', '/ingest', wrap((req, res) => handleIngest(ctx, req, res)))
-  router.on('POST', '/pyroscope/ingest', wrap((req, res) => handleIngest(ctx, req, res)))
-  router.on('GET', '/pyroscope/render', wrap((req, res) => handleRender(ctx, req, res)))
-  router.on('GET', '/pyroscope/render-diff', wrap((req, res) => handleRenderDiff(ctx, req, res)))
-  router.on('GET', '/pyroscope/label-values', wrap((req, res) => handleLabelValuesLegacy(ctx, req, res)))
-  mountConnect(router, [...pushMethods(ctx), ...querierMethods(ctx)], log)
-  mountApi(router, ctx, wrap)
+  router.on('POST', '/ingest', (req, res) => handleIngest(ctx, req, res))
+  router.on('POST', '/pyroscope/ingest', (req, res) => handleIngest(ctx, req, res))
+  router.on('GET', '/pyroscope/render', (req, res) => handleRender(ctx, req, res))
+  router.on('GET', '/pyroscope/render-diff', (req, res) => handleRenderDiff(ctx, req, res))
+  router.on('GET', '/pyroscope/label-values', (req, res) => handleLabelValuesLegacy(ctx, req, res))
+  mountConnect(router, [...pushMethods(ctx), ...querierMethods(ctx)])
+  mountApi(router, ctx)
   let scraper: Scraper | null = null
   router.on('GET', '/api/v1/scrape-targets', (_req, res) => sendJson(res, 200, scraper?.status() ?? []))
   router.prefix('GET', '/', staticHandler(config.uiDir))

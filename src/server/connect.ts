@@ -34,41 +34,37 @@ export function sendConnectError(res: ServerResponse, e: unknown, log: (m: strin
   sendJson(res, http, { code, message })
 }
 
-/** Registers unary Connect methods on the router. */
-export function mountConnect(router: Router, methods: Method[], log: (m: string) => void): void {
+/** Registers unary Connect methods; their errors are answered by the server as Connect errors. */
+export function mountConnect(router: Router, methods: Method[]): void {
   for (const m of methods) {
     router.on('POST', m.path, async (req, res) => {
-      try {
-        const ct = String(req.raw.headers['content-type'] ?? '').split(';')[0]!.trim()
-        const json = ct === 'application/json'
-        if (!json && ct !== 'application/proto' && ct !== 'application/protobuf') {
-          throw new KilnError('KILN_UNSUPPORTED', `content type ${JSON.stringify(ct)} is not supported: use application/proto or application/json (Connect protocol)`)
-        }
-        let body: Uint8Array = await req.body()
-        const enc = String(req.raw.headers['content-encoding'] ?? '')
-        if (enc === 'gzip') {
-          try {
-            body = gunzipSync(body, { maxOutputLength: 64 << 20 })
-          } catch (e) {
-            throw new KilnError('KILN_BAD_GZIP', `request body is not valid gzip: ${(e as Error).message}`)
-          }
-        } else if (enc && enc !== 'identity') throw new KilnError('KILN_UNSUPPORTED', `content encoding ${enc} is not supported; use gzip or none`)
-        let input: Msg
-        try {
-          input = json ? fromJson(m.input, body.length ? JSON.parse(Buffer.from(body).toString('utf8')) : {}) : decodeMsg(m.input, body)
-        } catch (e) {
-          if (e instanceof ProtoError || e instanceof TypeError || e instanceof SyntaxError) throw new KilnError('KILN_BAD_REQUEST', `cannot read ${m.input.name}: ${e.message}`)
-          throw e
-        }
-        const out = await m.run(req, input)
-        if (out instanceof Uint8Array) {
-          if (json) throw new KilnError('KILN_UNSUPPORTED', `${m.path} answers a pprof profile: call it with application/proto`)
-          sendBytes(res, 200, 'application/proto', out)
-        } else if (json) sendJson(res, 200, toJson(m.output, out))
-        else sendBytes(res, 200, 'application/proto', encodeMsg(m.output, out))
-      } catch (e) {
-        sendConnectError(res, e, log)
+      const ct = String(req.raw.headers['content-type'] ?? '').split(';')[0]!.trim()
+      const json = ct === 'application/json'
+      if (!json && ct !== 'application/proto' && ct !== 'application/protobuf') {
+        throw new KilnError('KILN_UNSUPPORTED', `content type ${JSON.stringify(ct)} is not supported: use application/proto or application/json (Connect protocol)`)
       }
+      let body: Uint8Array = await req.body()
+      const enc = String(req.raw.headers['content-encoding'] ?? '')
+      if (enc === 'gzip') {
+        try {
+          body = gunzipSync(body, { maxOutputLength: 64 << 20 })
+        } catch (e) {
+          throw new KilnError('KILN_BAD_GZIP', `request body is not valid gzip: ${(e as Error).message}`)
+        }
+      } else if (enc && enc !== 'identity') throw new KilnError('KILN_UNSUPPORTED', `content encoding ${enc} is not supported; use gzip or none`)
+      let input: Msg
+      try {
+        input = json ? fromJson(m.input, body.length ? JSON.parse(Buffer.from(body).toString('utf8')) : {}) : decodeMsg(m.input, body)
+      } catch (e) {
+        if (e instanceof ProtoError || e instanceof TypeError || e instanceof SyntaxError) throw new KilnError('KILN_BAD_REQUEST', `cannot read ${m.input.name}: ${e.message}`)
+        throw e
+      }
+      const out = await m.run(req, input)
+      if (out instanceof Uint8Array) {
+        if (json) throw new KilnError('KILN_UNSUPPORTED', `${m.path} answers a pprof profile: call it with application/proto`)
+        sendBytes(res, 200, 'application/proto', out)
+      } else if (json) sendJson(res, 200, toJson(m.output, out))
+      else sendBytes(res, 200, 'application/proto', encodeMsg(m.output, out))
     })
   }
 }

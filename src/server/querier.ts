@@ -28,9 +28,14 @@ export function selection(tenant: string, profileType: string | undefined, selec
   return { tenant, profileType: type, matchers: sel.matchers, from, until }
 }
 
-/** Matchers from several selector strings (Pyroscope's `matchers` fields), combined with OR per string → we AND them, as one selector each is the norm. */
-function matchersOf(list: unknown): Matcher[] {
-  return (list as string[]).flatMap((s) => parseSelector(s).matchers)
+/**
+ * The selection of a request with Pyroscope's `matchers` (a list of selectors) and start/end.
+ * Pyroscope ORs the selectors; clients send one, and Kiln ANDs them.
+ */
+function matcherSelection(tenant: string, m: Msg): Selection {
+  const sel = selection(tenant, undefined, '{}', Number(m.start), Number(m.end))
+  sel.matchers = (m.matchers as string[]).flatMap((s): Matcher[] => parseSelector(s).matchers)
+  return sel
 }
 
 export function maxNodesOf(v: unknown): number {
@@ -84,8 +89,7 @@ export function querierMethods(ctx: Context): Method[] {
       input: M.LabelNamesRequest,
       output: M.LabelNamesResponse,
       async run(req, m) {
-        const sel = selection(req.tenant, undefined, '{}', Number(m.start), Number(m.end))
-        sel.matchers = matchersOf(m.matchers)
+        const sel = matcherSelection(req.tenant, m)
         return { names: await r.labelNames(sel) }
       },
     },
@@ -95,8 +99,7 @@ export function querierMethods(ctx: Context): Method[] {
       output: M.LabelValuesResponse,
       async run(req, m) {
         if (!m.name) throw new KilnError('KILN_BAD_REQUEST', 'name is required: the label whose values to list')
-        const sel = selection(req.tenant, undefined, '{}', Number(m.start), Number(m.end))
-        sel.matchers = matchersOf(m.matchers)
+        const sel = matcherSelection(req.tenant, m)
         return { names: await r.labelValues(sel, String(m.name)) }
       },
     },
@@ -105,8 +108,7 @@ export function querierMethods(ctx: Context): Method[] {
       input: M.SeriesRequest,
       output: M.SeriesResponse,
       async run(req, m) {
-        const sel = selection(req.tenant, undefined, '{}', Number(m.start), Number(m.end))
-        sel.matchers = matchersOf(m.matchers)
+        const sel = matcherSelection(req.tenant, m)
         const only = (m.labelNames as string[]).length ? new Set(m.labelNames as string[]) : null
         const seen = new Set<string>()
         const labelsSet: Msg[] = []

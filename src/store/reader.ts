@@ -52,17 +52,22 @@ export class Reader {
       .join('')
   }
 
-  /** Series ids matching the selection's type and labels (a subquery). */
-  private seriesIds(s: Selection): string {
-    const type = s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''
-    return `SELECT series_id FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)}${type}${this.labelConds(s.matchers)}`
+  /** `tenant = … [AND profile_type = …]`, on a table alias or none. */
+  private scope(s: Selection, alias = ''): string {
+    const a = alias ? `${alias}.` : ''
+    return `${a}tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND ${a}profile_type = ${sqlString(s.profileType)}` : ''}`
+  }
+
+  /** `series` rows matching the selection's type and labels, with extra columns. */
+  private seriesSelect(s: Selection, columns = 'series_id'): string {
+    return `SELECT ${columns} FROM ${this.db}.series WHERE ${this.scope(s)}${this.labelConds(s.matchers)}`
   }
 
   /** WHERE clause over `samples` or `profiles` for a selection. */
-  private where(s: Selection): string {
-    const type = s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''
-    const series = s.matchers.length ? ` AND series_id IN (${this.seriesIds(s)})` : ''
-    return `tenant = ${sqlString(s.tenant)}${type} AND time >= ${ms(s.from)} AND time < ${ms(s.until)}${series}`
+  private where(s: Selection, alias = ''): string {
+    const a = alias ? `${alias}.` : ''
+    const series = s.matchers.length ? ` AND ${a}series_id IN (${this.seriesSelect(s)})` : ''
+    return `${this.scope(s, alias)} AND ${a}time >= ${ms(s.from)} AND ${a}time < ${ms(s.until)}${series}`
   }
 
   /** Profile types with data in the range. */
@@ -137,13 +142,13 @@ export class Reader {
     const groups = opts.groupBy.map((g, i) => `labels[${sqlString(g)}] AS g${i}`)
     const gcols = opts.groupBy.map((_, i) => `g${i}`)
     const agg = opts.aggregation === 'average' ? 'sum(p.total) / count()' : 'sum(p.total)'
-    const seriesSel = `SELECT series_id${groups.length ? ', ' + groups.join(', ') : ''} FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''}${this.labelConds(s.matchers)}`
+    const seriesSel = this.seriesSelect(s, ['series_id', ...groups].join(', '))
     const bucket = `toUnixTimestamp(toStartOfInterval(p.time, INTERVAL ${step} SECOND)) * 1000`
     const r = await this.rows<unknown[]>(
       `SELECT ${bucket} AS t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}, ${agg} AS v
        FROM ${this.db}.profiles AS p
        INNER JOIN (SELECT * FROM (${seriesSel}) LIMIT 1 BY series_id) AS s ON s.series_id = p.series_id
-       WHERE p.tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND p.profile_type = ${sqlString(s.profileType)}` : ''} AND p.time >= ${ms(s.from)} AND p.time < ${ms(s.until)}
+       WHERE ${this.where({ ...s, matchers: [] }, 'p')}
        GROUP BY t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}
        ORDER BY t`,
     )
@@ -183,9 +188,9 @@ export class Reader {
   async breakdown(s: Selection, label: string): Promise<{ value: string; total: number }[]> {
     const r = await this.rows<[string, string]>(
       `SELECT s.v, sum(p.total) AS tot FROM ${this.db}.profiles AS p
-       INNER JOIN (SELECT series_id, any(labels[${sqlString(label)}]) AS v FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND profile_type = ${sqlString(s.profileType)}` : ''}${this.labelConds(s.matchers)} GROUP BY series_id) AS s
+       INNER JOIN (${this.seriesSelect(s, `series_id, any(labels[${sqlString(label)}]) AS v`)} GROUP BY series_id) AS s
        ON s.series_id = p.series_id
-       WHERE p.tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND p.profile_type = ${sqlString(s.profileType)}` : ''} AND p.time >= ${ms(s.from)} AND p.time < ${ms(s.until)}
+       WHERE ${this.where({ ...s, matchers: [] }, 'p')}
        GROUP BY s.v ORDER BY tot DESC`,
     )
     return r.map(([value, total]) => ({ value, total: Number(total) }))
