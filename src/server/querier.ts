@@ -156,7 +156,7 @@ export function querierMethods(ctx: Context): Method[] {
         const step = Number(m.step) > 0 ? Number(m.step) : Math.max(10, (sel.until - sel.from) / 1000 / 300)
         if ((sel.until - sel.from) / 1000 / step > 100_000) throw new KilnError('KILN_LIMIT', `step ${step}s gives more than 100,000 points for this range; use a larger step`)
         const groupBy = m.groupBy as string[]
-        const series = await r.timeline(sel, { stepS: step, groupBy, aggregation: Number(m.aggregation) === 1 ? 'average' : 'sum', limit: Number(m.limit) || undefined })
+        const series = await r.timeline(sel, { stepS: step, groupBy, aggregation: Number(m.aggregation) === 1 ? 'average' : 'sum', limit: Number(m.limit) || undefined, callSite: callSiteOf(m) })
         return {
           series: series.map((s) => ({
             labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })),

@@ -2,6 +2,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { CallTree } from '../model/tree.ts'
 import type { Matcher } from '../model/selector.ts'
 import { sqlString } from './client.ts'
+import { hash64 } from '../model/hash.ts'
 
 /** What a query selects: a tenant, an optional profile type, label matchers and a time range. */
 export interface Selection {
@@ -137,8 +138,17 @@ export class Reader {
    * Totals over time in steps of `stepS` seconds, one series per combination of `groupBy` labels.
    * `average` divides each bucket's sum by the number of profiles in it (Pyroscope's AVERAGE).
    */
-  async timeline(s: Selection, opts: { stepS: number; groupBy: string[]; aggregation: 'sum' | 'average'; limit?: number }): Promise<TimelineSeries[]> {
+  async timeline(s: Selection, opts: { stepS: number; groupBy: string[]; aggregation: 'sum' | 'average'; limit?: number; callSite?: string[] }): Promise<TimelineSeries[]> {
     const step = Math.max(1, Math.round(opts.stepS))
+    // Per-profile totals: from the profiles table, or — for the stacks through a call site
+    // (a root-first prefix of function names) — summed from the samples of those stacks.
+    const inRange = this.where({ ...s, matchers: [] })
+    const site = opts.callSite ?? []
+    const source = site.length
+      ? `(SELECT series_id, time, sum(value) AS total FROM ${this.db}.samples WHERE ${inRange} AND stack_id IN (
+           SELECT stack_id FROM ${this.db}.stacks WHERE tenant = ${sqlString(s.tenant)}
+           AND arraySlice(function_ids, 1, ${site.length}) = [${site.map((f) => hash64(f)).join(', ')}]) GROUP BY series_id, time)`
+      : `(SELECT series_id, time, total FROM ${this.db}.profiles WHERE ${inRange})`
     const groups = opts.groupBy.map((g, i) => `labels[${sqlString(g)}] AS g${i}`)
     const gcols = opts.groupBy.map((_, i) => `g${i}`)
     const agg = opts.aggregation === 'average' ? 'sum(p.total) / count()' : 'sum(p.total)'
@@ -146,9 +156,8 @@ export class Reader {
     const bucket = `toUnixTimestamp(toStartOfInterval(p.time, INTERVAL ${step} SECOND)) * 1000`
     const r = await this.rows<unknown[]>(
       `SELECT ${bucket} AS t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}, ${agg} AS v
-       FROM ${this.db}.profiles AS p
+       FROM ${source} AS p
        INNER JOIN (SELECT * FROM (${seriesSel}) LIMIT 1 BY series_id) AS s ON s.series_id = p.series_id
-       WHERE ${this.where({ ...s, matchers: [] }, 'p')}
        GROUP BY t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}
        ORDER BY t`,
     )

@@ -31,7 +31,7 @@ message FlameGraphDiff { repeated string names = 1; repeated Level levels = 2; i
 message SelectMergeStacktracesResponse { FlameGraph flamegraph = 1; }
 message Point { double value = 1; int64 timestamp = 2; }
 message Series { repeated LabelPair labels = 1; repeated Point points = 2; }
-message SelectSeriesRequest { string profile_typeID = 1; string label_selector = 2; int64 start = 3; int64 end = 4; repeated string group_by = 5; optional double step = 6; optional int32 aggregation = 7; optional int64 limit = 9; }
+message SelectSeriesRequest { string profile_typeID = 1; string label_selector = 2; int64 start = 3; int64 end = 4; repeated string group_by = 5; optional double step = 6; optional int32 aggregation = 7; StackTraceSelector stack_trace_selector = 8; optional int64 limit = 9; }
 message SelectSeriesResponse { repeated Series series = 1; }
 message SelectMergeProfileRequest { string profile_typeID = 1; string label_selector = 2; int64 start = 3; int64 end = 4; }
 message DiffRequest { SelectMergeStacktracesRequest left = 1; SelectMergeStacktracesRequest right = 2; }
@@ -110,6 +110,8 @@ test('SelectSeries: step, group_by, limit and average', async () => {
   for (const p of byService.api) assert.equal(p.timestamp % 60_000, 0, 'points are aligned to the step')
   const top1 = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', { profileTypeID: CPU, labelSelector: '{}', start, end: now, step: 600, groupBy: ['service_name'], limit: 1 })
   assert.deepEqual(top1.series.map((s: any) => s.labels[0].value), ['api'])
+  const site = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', { profileTypeID: CPU, labelSelector: '{service_name="api"}', start, end: now, step: 600, stackTraceSelector: { callSite: [{ name: 'main' }, { name: 'handle' }, { name: 'json' }] } })
+  assert.equal(site.series[0].points.reduce((a: number, p: any) => a + p.value, 0), 60 * 1e7, 'a call-site selector counts only the stacks through main;handle;json')
 })
 
 test('SelectMergeProfile answers a pprof; Diff answers both sides on one layout', async () => {
