@@ -1,12 +1,15 @@
 /** `kiln agent`: samples every process on the host, labels each one, and uploads a profile per process per window. */
 import { hostname } from 'node:os'
 import { PerfSampler, samplerReason, type Window } from './perf-sampler.ts'
+import { BpftraceSampler, type StackWindow } from './bpftrace-sampler.ts'
 import { PodDirectory, processLabels } from './process.ts'
 import { relabel, type RelabelRule } from './relabel.ts'
 import { Uploader, type Upload } from './upload.ts'
 
 export interface AgentOptions {
   server: string
+  /** perf (default: names every frame) or bpftrace (counts in the kernel). */
+  sampler: 'perf' | 'bpftrace'
   frequency: number
   intervalMs: number
   rules: RelabelRule[]
@@ -62,12 +65,11 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
   const uploader = new Uploader({ server: o.server, frequency: o.frequency, maxQueueBytes: o.maxQueueBytes, log: o.log })
   const comms = new Map<number, Map<string, string>>()
 
-  const processWindow = (w: Window): void => {
-    const c = w.collapser
+  const processWindow = (w: StackWindow): void => {
     const uploads: Upload[] = []
     let dropped = 0
     const seen = new Map<number, Map<string, string>>()
-    for (const [pid, p] of splitByPid(c.entries())) {
+    for (const [pid, p] of w.stacks) {
       // Read /proc now; a process that has exited keeps what was read in the last window.
       const fresh = processLabels(pid, pods, p.comm)
       const base = fresh.has('exe') || !comms.has(pid) ? fresh : comms.get(pid)!
@@ -84,21 +86,29 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
     sampler.retainMaps(new Set(seen.keys()))
     uploader.enqueue(uploads)
     const span = `${new Date(w.from).toISOString().slice(11, 19)}–${new Date(w.until).toISOString().slice(11, 19)}`
-    o.log(`window ${span}: ${c.samples} samples from ${seen.size} processes; ${uploads.length} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
+    o.log(`window ${span}: ${w.samples} samples from ${seen.size} processes; ${uploads.length} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
   }
 
-  const sampler = new PerfSampler({
-    frequency: o.frequency,
-    intervalMs: o.intervalMs,
-    onWindow: (w) => {
-      try {
-        processWindow(w)
-      } catch (e) {
-        o.log(`window lost: ${(e as Error).message}`)
-      }
-    },
-  })
-  o.log(samplerReason())
+  const onWindow = (w: StackWindow) => {
+    try {
+      processWindow(w)
+    } catch (e) {
+      o.log(`window lost: ${(e as Error).message}`)
+    }
+  }
+  const sampler =
+    o.sampler === 'bpftrace'
+      ? new BpftraceSampler({ frequency: o.frequency, intervalMs: o.intervalMs, onWindow })
+      : new PerfSampler({
+          frequency: o.frequency,
+          intervalMs: o.intervalMs,
+          onWindow: (w: Window) => onWindow({ stacks: splitByPid(w.collapser.entries()), samples: w.collapser.samples, from: w.from, until: w.until }),
+        })
+  o.log(
+    o.sampler === 'bpftrace'
+      ? 'sampler: bpftrace (--sampler bpftrace): stacks counted in the kernel; JIT frames named by the agent from /tmp/perf-PID.map, user frames of processes that exit before the window is printed stay [unknown]'
+      : samplerReason(),
+  )
   o.log(`${sampler.commands}; uploading to ${o.server} every ${Math.max(1, Math.round(o.intervalMs / 1000))}s as node ${o.node}`)
   sampler.start()
   const stop = () => void sampler.stop()

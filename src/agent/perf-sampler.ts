@@ -123,16 +123,20 @@ export class PerfSampler {
   /** Asks perf to stop; the samples still in the pipe make the last window. */
   async stop(): Promise<void> {
     this.stopping = true
-    const r = this.record
-    if (r && r.exitCode === null && r.signalCode === null) {
-      try {
-        process.kill(r.pid!, 'SIGINT')
-      } catch {
-        // already gone
-      }
-    }
-    await this.done.catch(() => undefined)
+    await interrupt(this.record, this.done)
   }
+}
+
+/** SIGINT to a sampler's process (perf and bpftrace both finish their output on it), then waits for `done`. */
+export async function interrupt(child: ChildProcess | undefined, done: Promise<void>): Promise<void> {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    try {
+      process.kill(child.pid!, 'SIGINT')
+    } catch {
+      // already gone
+    }
+  }
+  await done.catch(() => undefined)
 }
 
 function perfFailure(stderr: string, code: number | null): KilnError {
@@ -153,15 +157,15 @@ function perfFailure(stderr: string, code: number | null): KilnError {
 }
 
 /**
- * Which sampler the agent uses and why, for its log. bpftrace's `profile:hz` probe attaches on
- * this kernel, but its ustack() (v0.17 here) prints JIT frames as bare addresses — it does not
- * read /tmp/perf-PID.map — and names user frames only for processes still alive when the map is
- * printed; perf script does both, so perf samples and bpftrace is only reported.
+ * Why perf is the default, for the log. bpftrace's `profile:hz` probe attaches on this kernel,
+ * but its ustack() (v0.17 here) prints JIT frames as bare addresses (the agent names them from
+ * /tmp/perf-PID.map), names user frames only of processes still alive when the map is printed,
+ * and took 10–45 s to print one 2 s window of a 2-core host (48 s to exit on SIGINT).
  */
 export function samplerReason(): string {
   const r = spawnSync('bpftrace', ['--version'], { encoding: 'utf8', timeout: 5000 })
   const version = r.status === 0 ? r.stdout.trim() : undefined
   return version
-    ? `sampler: perf (${version} is installed, but its ustack leaves JIT frames from /tmp/perf-PID.map unnamed and loses user symbols of processes that exit mid-window)`
+    ? `sampler: perf (${version} is installed — --sampler bpftrace uses it — but its ustack loses user symbols of processes that exit mid-window and symbolizes slowly: 10–45 s per printed window on this 2-core host)`
     : 'sampler: perf (bpftrace is not installed)'
 }

@@ -20,6 +20,7 @@ export const spec: CommandSpec = {
     'Needs root (or CAP_PERFMON + CAP_SYS_ADMIN). Stops on SIGINT/SIGTERM after uploading the last window.',
   options: {
     server: { type: 'string', arg: 'URL', help: 'Kiln or Pyroscope server to upload to (default: $KILN_SERVER or http://localhost:4040)' },
+    sampler: { type: 'string', arg: 'perf|bpftrace', default: 'perf', help: 'perf record -a -g, or bpftrace profile:hz (see the log for what each names)' },
     frequency: { type: 'string', short: 'F', arg: 'HZ', default: '19', help: 'samples per second per CPU' },
     'upload-interval': { type: 'string', arg: 'DURATION', default: '10s', help: 'window length and upload period (whole seconds)' },
     'relabel-config': { type: 'string', arg: 'FILE', help: 'YAML relabel rules (a list, or relabel_configs: [...])' },
@@ -45,6 +46,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const frequency = Number(str(p, 'frequency'))
   if (!Number.isInteger(frequency) || frequency < 1 || frequency > 10000) throw new KilnError('KILN_USAGE', `--frequency ${str(p, 'frequency')}: expected whole Hz between 1 and 10000 (19 is usual)`)
+  const sampler = str(p, 'sampler')!
+  if (sampler !== 'perf' && sampler !== 'bpftrace') throw new KilnError('KILN_USAGE', `--sampler ${sampler}: use perf or bpftrace`)
   const every = str(p, 'upload-interval')!
   const intervalMs = parseDuration(/^\d+(\.\d+)?$/.test(every) ? `${every}s` : every)
   if (!(intervalMs >= 1000)) throw new KilnError('KILN_USAGE', `--upload-interval ${every}: must be at least 1s (perf switches files on whole seconds)`)
@@ -74,7 +77,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onTerm)
   try {
     await runAgent(
-      { server, frequency, intervalMs, rules, logRoot: str(p, 'log-root')!, node: str(p, 'node') ?? defaultNode(), maxQueueBytes: maxMb * 1024 * 1024, log },
+      { server, sampler, frequency, intervalMs, rules, logRoot: str(p, 'log-root')!, node: str(p, 'node') ?? defaultNode(), maxQueueBytes: maxMb * 1024 * 1024, log },
       ac.signal,
     )
   } finally {

@@ -114,6 +114,7 @@ test('kiln agent: bad options and relabel files are refused with a message befor
     [['--relabel-config', join(work, 'missing.yaml')], /cannot read --relabel-config .*missing\.yaml: ENOENT/],
     [['--max-queue', 'lots'], /--max-queue lots: expected megabytes/],
     [['extra'], /agent takes no arguments/],
+    [['--sampler', 'dtrace'], /--sampler dtrace: use perf or bpftrace/],
   ]
   const bad = join(work, 'bad.yaml')
   writeFileSync(bad, '- action: explode\n')

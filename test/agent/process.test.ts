@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { cgroupOf, parseCgroupPath, PodDirectory, processLabels } from '../../src/agent/process.ts'
 import { ingestName, splitByPid } from '../../src/agent/agent.ts'
 import { PerfMaps } from '../../src/agent/perf-map.ts'
+import { foldBpftraceMap } from '../../src/agent/bpftrace-sampler.ts'
 import { parseAppName } from '../../src/model/labels.ts'
 
 const ID = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0918273645546372819aabbcc'
@@ -113,6 +114,34 @@ test('JIT names come from the perf map through the process root, re-read as the 
     assert.equal(maps.lookup(999, 0x7f0000001000), undefined, 'no map for that process')
     maps.retain(new Set([999]))
     assert.equal(maps.lookup(4321, 0x7f0000001000), 'JS:*hot file.js:1:1', 're-read after being forgotten')
+  } finally {
+    rmSync(proc, { recursive: true, force: true })
+  }
+})
+
+test('bpftrace map keys (pid, comm, kstack, ustack as -f json prints them) fold into per-process stacks', () => {
+  const proc = mkdtempSync(join(tmpdir(), 'kiln-agent-proc-'))
+  try {
+    mkdirSync(join(proc, '2828', 'root', 'tmp'), { recursive: true })
+    writeFileSync(join(proc, '2828', 'root', 'tmp', 'perf-2828.map'), '7f9014106a00 100 JS:*handler app.js:3:1\n')
+    const map = {
+      // user stack only, one JIT frame the map names and one it does not
+      '2828,node,,\n    0x7f9014106add\n    0x1385e756996d\n    Builtins_JSEntry+131\n    main+12\n': 3,
+      // kernel stack then user stack
+      '2573,my, app,\n    tcp_sendmsg+43\n    do_syscall_64+113\n,\n    __writev+77\n    main+9\n': 2,
+      // a kernel thread: no user stack
+      '77,kworker/0:1,\n    worker_thread+30\n    kthread+200\n,': 1,
+      // the idle task, and keys that are not this shape
+      '0,swapper/0,\n    default_idle+4\n,': 50,
+      'nonsense': 4,
+      '5,x,,': -1,
+    }
+    const { stacks, samples } = foldBpftraceMap(map, new PerfMaps(proc))
+    assert.equal(samples, 6)
+    assert.deepEqual(stacks.get(2828), { comm: 'node', samples: 3, folded: 'main;Builtins_JSEntry;[unknown];JS:*handler app.js:3:1 3\n' })
+    assert.deepEqual(stacks.get(2573), { comm: 'my, app', samples: 2, folded: 'main;__writev;do_syscall_64;tcp_sendmsg 2\n' })
+    assert.deepEqual(stacks.get(77), { comm: 'kworker/0:1', samples: 1, folded: 'kthread;worker_thread 1\n' })
+    assert.deepEqual([...stacks.keys()].sort((a, b) => a - b), [77, 2573, 2828])
   } finally {
     rmSync(proc, { recursive: true, force: true })
   }
