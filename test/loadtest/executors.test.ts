@@ -129,3 +129,20 @@ export function teardown() { http.get(__ENV.BASE + '/teardown') }`,
   assert.equal(srv.hits.get('/teardown'), 1)
   assert.match(r.stdout, /TOTAL RESULTS/)
 })
+
+test('gracefulStop interrupts an iteration that keeps running JS after a host call; teardown still runs', async () => {
+  srv.hits.clear()
+  // Without a working interrupt the endless loop would hold the process until the 20 s kill.
+  const dir = workdir({
+    'test.js': `import http from 'k6/http'
+import { sleep } from 'k6'
+export const options = { scenarios: { s: { executor: 'constant-vus', vus: 1, duration: '1s', gracefulStop: '0s' } } }
+export default function () { http.get(__ENV.BASE + '/loop'); sleep(5); for (;;) {} }
+export function teardown() { http.get(__ENV.BASE + '/teardown') }`,
+  })
+  const r = await kilnRun(['run', '-q', '-e', `BASE=${srv.url}`, 'test.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(srv.hits.get('/loop'), 1)
+  assert.equal(srv.hits.get('/teardown'), 1)
+  assert.doesNotMatch(r.stdout, /iterations\.+: [1-9]/) // the interrupted one does not count
+})
