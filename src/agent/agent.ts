@@ -66,7 +66,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
   const comms = new Map<number, Map<string, string>>()
 
   const processWindow = (w: StackWindow): void => {
-    const uploads: Upload[] = []
+    // One upload per label set: processes that rules made alike (labelkeep, say) share one.
+    const uploads = new Map<string, Upload>()
     let dropped = 0
     const seen = new Map<number, Map<string, string>>()
     for (const [pid, p] of w.stacks) {
@@ -79,14 +80,19 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
         dropped++
         continue
       }
-      uploads.push({ name: ingestName(labels, p.comm), folded: p.folded, samples: p.samples, from: w.from, until: w.until })
+      const name = ingestName(labels, p.comm)
+      const same = uploads.get(name)
+      if (same) {
+        same.folded += p.folded
+        same.samples += p.samples
+      } else uploads.set(name, { name, folded: p.folded, samples: p.samples, from: w.from, until: w.until })
     }
     comms.clear()
     for (const [k, v] of seen) comms.set(k, v)
     sampler.retainMaps(new Set(seen.keys()))
-    uploader.enqueue(uploads)
+    uploader.enqueue([...uploads.values()])
     const span = `${new Date(w.from).toISOString().slice(11, 19)}–${new Date(w.until).toISOString().slice(11, 19)}`
-    o.log(`window ${span}: ${w.samples} samples from ${seen.size} processes; ${uploads.length} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
+    o.log(`window ${span}: ${w.samples} samples from ${seen.size} processes; ${uploads.size} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
   }
 
   const onWindow = (w: StackWindow) => {

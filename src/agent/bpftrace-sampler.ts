@@ -15,7 +15,7 @@ export interface StackWindow {
 
 // A map key as bpftrace -f json prints `@[pid, comm, kstack, ustack]`: stacks are "" or
 // "\n" followed by one indented frame per line, innermost first.
-const KEY = /^(\d+),(.*?),((?:\n {4}[^\n]*)*\n?),((?:\n {4}[^\n]*)*\n?)$/s
+const KEY = /^(\d+),(.*?),((?:\n {4}[^\n]*)*\n?),((?:\n {4}[^\n]*)*\n?)$/
 const OFFSET = /\+\d+$/
 const ADDRESS = /^0x([0-9a-f]+)$/
 
@@ -40,7 +40,7 @@ export function foldBpftraceMap(map: Record<string, number>, maps: PerfMaps): { 
           return (user && maps.lookup(pid, parseInt(a[1]!, 16))?.replaceAll(';', ':')) || '[unknown]'
         })
         .reverse()
-    const stack = [...frames(m[4]!, true), ...frames(m[3]!, false)].join(';') || m[2]!
+    const stack = [...frames(m[4]!, true), ...frames(m[3]!, false)].join(';') || m[2]! || '[unknown]'
     let p = stacks.get(pid)
     if (!p) stacks.set(pid, (p = { comm: m[2]!, samples: 0, folded: '' }))
     p.samples += n

@@ -80,3 +80,20 @@ export function runAgent(args: string[], opts: { windows: number; stopWith?: Nod
     })
   })
 }
+
+/** Seeded random edits (delete, insert, replace up to `maxEdits` characters from `alphabet`) for fuzz tests. */
+export function mutator(seed: number, alphabet: string, maxEdits: number) {
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+  const mutate = (text: string): string => {
+    const chars = [...text]
+    for (let m = 0, k = 1 + rand(maxEdits); m < k; m++) {
+      const at = rand(chars.length + 1)
+      const op = rand(3)
+      if (op === 0) chars.splice(at, 1)
+      else if (op === 1) chars.splice(at, 0, alphabet[rand(alphabet.length)]!)
+      else chars[at] = alphabet[rand(alphabet.length)]!
+    }
+    return chars.join('')
+  }
+  return { rand, mutate }
+}

@@ -7,6 +7,7 @@ import { cgroupOf, parseCgroupPath, PodDirectory, processLabels } from '../../sr
 import { ingestName, splitByPid } from '../../src/agent/agent.ts'
 import { PerfMaps } from '../../src/agent/perf-map.ts'
 import { foldBpftraceMap } from '../../src/agent/bpftrace-sampler.ts'
+import { mutator } from './helpers.ts'
 import { parseAppName } from '../../src/model/labels.ts'
 
 const ID = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0918273645546372819aabbcc'
@@ -142,6 +143,35 @@ test('bpftrace map keys (pid, comm, kstack, ustack as -f json prints them) fold 
     assert.deepEqual(stacks.get(2573), { comm: 'my, app', samples: 2, folded: 'main;__writev;do_syscall_64;tcp_sendmsg 2\n' })
     assert.deepEqual(stacks.get(77), { comm: 'kworker/0:1', samples: 1, folded: 'kthread;worker_thread 1\n' })
     assert.deepEqual([...stacks.keys()].sort((a, b) => a - b), [77, 2573, 2828])
+  } finally {
+    rmSync(proc, { recursive: true, force: true })
+  }
+})
+
+test('fuzz: mutated bpftrace keys and perf map files give stacks or nothing, never a crash or a hang', () => {
+  const proc = mkdtempSync(join(tmpdir(), 'kiln-agent-proc-'))
+  const { rand, mutate } = mutator(11, '0123456789abcdefx, \n+:;[]()_-', 8)
+  try {
+    const tmp = join(proc, '42', 'root', 'tmp')
+    mkdirSync(tmp, { recursive: true })
+    const mapSeed = '7f0000001000 40 JS:*hot file.js:1:1\n7f0000000000 100 Builtin:Stub\n'
+    const keySeeds = ['42,node,,\n    0x7f0000001010\n    main+12\n', '42,my app,\n    tcp_sendmsg+43\n,\n    __writev+77\n    0x7f0000000010\n', '42,k,\n    kthread+2\n,']
+    for (let i = 0; i < 2000; i++) {
+      writeFileSync(join(tmp, 'perf-42.map'), mutate(mapSeed))
+      const maps = new PerfMaps(proc)
+      const key = mutate(keySeeds[i % keySeeds.length]!)
+      // A long run of a repeated character as well: the key regex must stay linear.
+      const long = `42,${'a,'.repeat(2000)}\n    f\n`.slice(0, 2 + rand(4000))
+      const { stacks, samples } = foldBpftraceMap({ [key]: 1 + rand(5), [long]: 1 }, maps)
+      let sum = 0
+      for (const [pid, p] of stacks) {
+        assert.ok(Number.isInteger(pid) && pid > 0)
+        assert.match(p.folded, /^([^\n]*[^\n ][^\n]* \d+\n)+$/, 'no empty stacks')
+        sum += p.samples
+      }
+      assert.equal(sum, samples)
+      maps.lookup(42, rand(2 ** 47))
+    }
   } finally {
     rmSync(proc, { recursive: true, force: true })
   }

@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { parseRelabelConfig, relabel } from '../../src/agent/relabel.ts'
 import { isKilnError } from '../../src/model/errors.ts'
+import { mutator } from './helpers.ts'
 
 const proc = new Map([
   ['pid', '4242'],
@@ -106,19 +107,9 @@ test('fuzz: mutated rule files give rules or a KilnError, never a crash or a han
     'relabel_configs:\n  - source_labels: [comm, pid]\n    separator: ";"\n    regex: "(.*);(\\d+)"\n    target_label: x\n    replacement: "$2-$1"\n',
     '- {action: drop, source_labels: [exe], regex: ".*/bin/(sh|bash)"}\n- {action: labelmap, regex: "__meta_(.*)"}\n',
   ]
-  let seed = 7
-  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
-  const alphabet = '-:[]{}(),.*$\\"\' \n\tabc_0123'
+  const { mutate } = mutator(7, '-:[]{}(),.*$\\"\' \n\tabc_0123', 6)
   for (let i = 0; i < 3000; i++) {
-    const chars = [...seeds[i % seeds.length]!]
-    for (let m = 0, k = 1 + rand(6); m < k; m++) {
-      const at = rand(chars.length + 1)
-      const op = rand(3)
-      if (op === 0) chars.splice(at, 1)
-      else if (op === 1) chars.splice(at, 0, alphabet[rand(alphabet.length)]!)
-      else chars[at] = alphabet[rand(alphabet.length)]!
-    }
-    const text = chars.join('')
+    const text = mutate(seeds[i % seeds.length]!)
     try {
       const rules = parseRelabelConfig(text)
       const out = relabel(proc, rules)
