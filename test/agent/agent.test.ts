@@ -152,3 +152,23 @@ test('kiln agent: profiles the server refuses (4xx) are logged and not retried; 
     await kiln.dispose()
   }
 })
+
+const noBpftrace = unavailable ?? (spawnSync('bpftrace', ['--version']).status === 0 ? null : 'bpftrace is not installed')
+
+test('kiln agent --sampler bpftrace: stacks counted by a profile:hz probe reach the server', { skip: noBpftrace ?? false }, async () => {
+  const busy = startBusy(busyProgram('kiln_busy_keep'), ['90'])
+  const kiln = await startKiln()
+  try {
+    const r = await runAgent(['--server', kiln.url, '--sampler', 'bpftrace', '--upload-interval', '1s'], { windows: 1 })
+    assert.equal(r.status, 0, r.log)
+    assert.match(r.log, /sampler: bpftrace/)
+    assert.match(r.log, /stopped: [1-9]\d* profiles/)
+    const sel = `{service_name="kiln_busy_keep", pid="${busy.pid}"}`
+    const top = await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query: sel, from: 'now-1h', until: 'now' })}`)
+    const rows = (top.json as { rows: { name: string; self: number }[] }).rows
+    assert.ok(rows.find((x) => x.name === 'kiln_agent_hot_spin' && x.self > 0), JSON.stringify(rows.slice(0, 5)))
+  } finally {
+    busy.kill('SIGKILL')
+    await kiln.dispose()
+  }
+})
