@@ -1,6 +1,7 @@
 /** System-wide sampling: `perf record -a -g -o - | perf script`, cut into windows as the samples stream in. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { once } from 'node:events'
 import { KilnError } from '../model/errors.ts'
 import { PerfCollapser } from '../flamegraph/collapse-perf.ts'
 import { LineSplitter } from '../flamegraph/lines.ts'
@@ -78,19 +79,17 @@ export class PerfSampler {
     script.stdout!.setEncoding('latin1')
     script.stdout!.on('data', (chunk: string) => lines.push(chunk))
     const timer = setInterval(() => (this.rotate = true), this.o.intervalMs)
-    let recordCode: number | null | undefined
-    record.on('close', (code) => (recordCode = code))
+    // perf record's 'close' never comes (its stdout went on to perf script): its exit code and
+    // the end of its stderr (the error message, if any) are what to wait for.
+    const recordDone = Promise.all([once(record, 'exit'), once(record.stderr!, 'end')]).then(() => record.exitCode)
     script.on('close', () => {
       clearInterval(timer)
       lines.end()
-      const finish = () => {
+      void recordDone.then((code) => {
         if (this.collapser.samples > 0) this.emit()
-        if (this.stopping || recordCode === 0) this.settle.resolve()
-        else this.settle.reject(perfFailure(this.recordStderr, recordCode ?? null))
-      }
-      // perf record closes its stdout just before it exits; wait for its exit code.
-      if (recordCode !== undefined || record.exitCode !== null || record.signalCode !== null) finish()
-      else record.once('close', finish)
+        if (this.stopping || code === 0) this.settle.resolve()
+        else this.settle.reject(perfFailure(this.recordStderr, code))
+      })
     })
   }
 

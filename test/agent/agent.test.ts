@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { call, CPU, q, startKiln } from '../server/helpers.ts'
@@ -171,4 +172,17 @@ test('kiln agent --sampler bpftrace: stacks counted by a profile:hz probe reach 
     busy.kill('SIGKILL')
     await kiln.dispose()
   }
+})
+
+test('kiln agent without the right to use perf: a message that says what to do, and a non-zero exit', { skip: unavailable ?? false }, (t) => {
+  const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'))
+  if (process.getuid?.() !== 0 || paranoid < 1) return t.skip(`needs root to drop to nobody, and perf_event_paranoid ≥ 1 (it is ${paranoid})`)
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'agent', '--server', 'http://127.0.0.1:9'], {
+    encoding: 'utf8',
+    timeout: 60000,
+    env: { ...process.env, HOME: tmpdir() },
+  })
+  if (r.error) return t.skip(`setpriv is not available: ${r.error.message}`)
+  assert.equal(r.status, 1, r.stderr)
+  assert.match(r.stderr, /kiln: perf may not sample the whole host: run kiln agent as root .*perf_event_paranoid to -1 \(now \d\)/)
 })
