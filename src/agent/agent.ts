@@ -63,7 +63,7 @@ export function ingestName(labels: ReadonlyMap<string, string>, comm: string): s
 export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Uploader['stats']> {
   const pods = new PodDirectory(o.logRoot)
   const uploader = new Uploader({ server: o.server, frequency: o.frequency, maxQueueBytes: o.maxQueueBytes, log: o.log })
-  const comms = new Map<number, Map<string, string>>()
+  const lastLabels = new Map<number, Map<string, string>>()
 
   const processWindow = (w: StackWindow): void => {
     // One upload per label set: processes that rules made alike (labelkeep, say) share one.
@@ -73,7 +73,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
     for (const [pid, p] of w.stacks) {
       // Read /proc now; a process that has exited keeps what was read in the last window.
       const fresh = processLabels(pid, pods, p.comm)
-      const base = fresh.has('exe') || !comms.has(pid) ? fresh : comms.get(pid)!
+      const base = fresh.has('exe') || !lastLabels.has(pid) ? fresh : lastLabels.get(pid)!
       seen.set(pid, base)
       const labels = relabel(new Map([['node', o.node], ...base]), o.rules)
       if (!labels) {
@@ -87,8 +87,8 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
         same.samples += p.samples
       } else uploads.set(name, { name, folded: p.folded, samples: p.samples, from: w.from, until: w.until })
     }
-    comms.clear()
-    for (const [k, v] of seen) comms.set(k, v)
+    lastLabels.clear()
+    for (const [k, v] of seen) lastLabels.set(k, v)
     sampler.retainMaps(new Set(seen.keys()))
     uploader.enqueue([...uploads.values()])
     const span = `${new Date(w.from).toISOString().slice(11, 19)}–${new Date(w.until).toISOString().slice(11, 19)}`
