@@ -123,7 +123,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
     await sampler.done
   } finally {
     signal.removeEventListener('abort', stop)
-    await uploader.close(5000)
+    await uploader.close(15_000)
   }
   const s = uploader.stats
   o.log(`stopped: ${s.sent} profiles (${s.sentSamples} samples) sent, ${s.dropped} dropped (${s.droppedSamples} samples), ${s.rejected} refused by the server`)

@@ -24,6 +24,9 @@ export interface UploaderOptions {
   maxBackoffMs?: number
 }
 
+/** POSTs in flight at once. */
+const PARALLEL = 4
+
 export class Uploader {
   private queue: Upload[] = []
   private bytes = 0
@@ -31,6 +34,8 @@ export class Uploader {
   private backoff: number
   private wake: AbortController | undefined
   private closing = false
+  /** close() was called: one more try for what is queued, no more waiting on an unreachable server. */
+  private draining = false
   /** Totals since start, for the log and the tests. */
   readonly stats = { sent: 0, sentSamples: 0, dropped: 0, droppedSamples: 0, rejected: 0, retries: 0 }
 
@@ -66,32 +71,46 @@ export class Uploader {
 
   private async pump(): Promise<void> {
     while (this.queue.length > 0) {
-      const u = this.queue[0]!
-      try {
-        await this.send(u)
-        this.stats.sent++
-        this.stats.sentSamples += u.samples
-        this.backoff = this.o.minBackoffMs ?? 1000
-      } catch (e) {
-        if (e instanceof KilnError && e.code === 'KILN_STORE' && !this.closing) {
-          // Unreachable or 5xx: keep the profile, wait, try again (doubling up to the cap).
-          this.stats.retries++
-          this.o.log(`${e.message}; ${this.queue.length} profiles queued, retrying in ${this.backoff / 1000}s`)
-          this.wake = new AbortController()
-          await sleep(this.backoff, undefined, { signal: this.wake.signal }).catch(() => undefined)
-          this.backoff = Math.min(this.backoff * 2, this.o.maxBackoffMs ?? 30_000)
-          continue
+      // A few at a time: one POST per process per window adds up on a busy host.
+      const batch = this.queue.slice(0, PARALLEL)
+      const results = await Promise.allSettled(batch.map((u) => this.send(u)))
+      let unreachable: KilnError | undefined
+      batch.forEach((u, i) => {
+        const r = results[i]!
+        if (r.status === 'fulfilled') {
+          this.stats.sent++
+          this.stats.sentSamples += u.samples
+          this.remove(u)
+        } else if (r.reason instanceof KilnError && r.reason.code === 'KILN_STORE') {
+          unreachable = r.reason
+        } else {
+          // The server read it and said no (4xx): sending it again would not help.
+          this.stats.rejected++
+          this.o.log(`server refused ${u.name.slice(0, 120)}: ${(r.reason as Error).message}`)
+          this.remove(u)
         }
-        if (this.closing) return
-        // The server read it and said no (4xx): sending it again would not help.
-        this.stats.rejected++
-        this.o.log(`server refused ${u.name.slice(0, 120)}: ${(e as Error).message}`)
+      })
+      if (!unreachable) {
+        this.backoff = this.o.minBackoffMs ?? 1000
+        continue
       }
-      if (this.queue[0] === u) {
-        this.queue.shift()
-        this.bytes -= u.folded.length
-      }
+      // Unreachable or 5xx: keep the profiles, wait, try again (doubling up to the cap); when
+      // closing, that was the last try.
+      if (this.closing || this.draining) return
+      this.stats.retries++
+      this.o.log(`${unreachable.message}; ${this.queue.length} profiles queued, retrying in ${this.backoff / 1000}s`)
+      this.wake = new AbortController()
+      await sleep(this.backoff, undefined, { signal: this.wake.signal }).catch(() => undefined)
+      this.backoff = Math.min(this.backoff * 2, this.o.maxBackoffMs ?? 30_000)
     }
+  }
+
+  private remove(u: Upload): void {
+    // A full queue may have dropped it while it was being sent.
+    const i = this.queue.indexOf(u)
+    if (i < 0) return
+    this.queue.splice(i, 1)
+    this.bytes -= u.folded.length
   }
 
   private async send(u: Upload): Promise<void> {
@@ -109,7 +128,10 @@ export class Uploader {
 
   /** Sends what is queued, one last try each, giving up at the deadline; what is left counts as dropped. */
   async close(deadlineMs: number): Promise<void> {
+    this.draining = true
     this.wake?.abort()
+    // A retry that was waiting has returned; start the last try.
+    if (this.queue.length) this.pumping ??= this.pump().finally(() => (this.pumping = undefined))
     const ac = new AbortController()
     const timer = sleep(deadlineMs, undefined, { signal: ac.signal }).then(
       () => (this.closing = true),

@@ -8,7 +8,7 @@ import { parseRelabelConfig, type RelabelRule } from '../agent/relabel.ts'
 
 export const spec: CommandSpec = {
   name: 'agent',
-  usage: 'kiln agent --server URL [--frequency 19] [--upload-interval 10s] [--relabel-config FILE]',
+  usage: 'kiln agent --server URL [--frequency 19] [--upload-interval 10s] [--relabel-config FILE] [--sampler perf|bpftrace]',
   summary: 'Profile every process on this host (perf, system-wide) and upload one CPU profile per process.',
   description:
     'Samples all CPUs with `perf record -a -g` at --frequency Hz, and every --upload-interval uploads\n' +
@@ -22,7 +22,7 @@ export const spec: CommandSpec = {
     server: { type: 'string', arg: 'URL', help: 'Kiln or Pyroscope server to upload to (default: $KILN_SERVER or http://localhost:4040)' },
     sampler: { type: 'string', arg: 'perf|bpftrace', default: 'perf', help: 'perf record -a -g, or bpftrace profile:hz (see the log for what each names)' },
     frequency: { type: 'string', short: 'F', arg: 'HZ', default: '19', help: 'samples per second per CPU' },
-    'upload-interval': { type: 'string', arg: 'DURATION', default: '10s', help: 'window length and upload period (whole seconds)' },
+    'upload-interval': { type: 'string', arg: 'DURATION', default: '10s', help: 'window length and upload period (at least 1s)' },
     'relabel-config': { type: 'string', arg: 'FILE', help: 'YAML relabel rules (a list, or relabel_configs: [...])' },
     node: { type: 'string', arg: 'NAME', help: 'the node label (default: $NODE_NAME or the host name)' },
     'log-root': { type: 'string', arg: 'DIR', default: '/var/log', help: "where the kubelet's containers/ and pods/ log links are" },
@@ -50,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   if (sampler !== 'perf' && sampler !== 'bpftrace') throw new KilnError('KILN_USAGE', `--sampler ${sampler}: use perf or bpftrace`)
   const every = str(p, 'upload-interval')!
   const intervalMs = parseDuration(/^\d+(\.\d+)?$/.test(every) ? `${every}s` : every)
-  if (!(intervalMs >= 1000)) throw new KilnError('KILN_USAGE', `--upload-interval ${every}: must be at least 1s (perf switches files on whole seconds)`)
+  if (!(intervalMs >= 1000)) throw new KilnError('KILN_USAGE', `--upload-interval ${every}: must be at least 1s (a profile per process per window; 10s is usual)`)
   const maxMb = Number(str(p, 'max-queue'))
   if (!(maxMb > 0)) throw new KilnError('KILN_USAGE', `--max-queue ${str(p, 'max-queue')}: expected megabytes, more than 0`)
   let rules: RelabelRule[] = []
