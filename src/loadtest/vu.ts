@@ -128,6 +128,7 @@ export class VU {
     ctx.setProp(ctx.global, '__main', ns)
     ns.dispose()
     this.exports = JSON.parse(this.evalGlobal('__k6exports()', 'exports'))
+    this.evalGlobal("__k6state.inInit = false; ''", 'phase')
     this.phase = 'vu'
   }
 
@@ -174,7 +175,6 @@ export class VU {
       h.dispose()
     }
     const host = this.host
-    fn('phase', () => ctx.newString(this.phase === 'vu' || this.phase === 'setup' || this.phase === 'teardown' || this.phase === 'summary' ? 'vu' : 'init'))
     fn('now', () => ctx.newNumber(performance.now()))
     fn('emit', (n, v, t) => {
       host.emit(ctx.getString(n), ctx.getNumber(v), { ...this.baseTags, ...(JSON.parse(ctx.getString(t)) as Tags) })
@@ -237,10 +237,15 @@ export class VU {
       ctx.setProp(kh, name, h)
       h.dispose()
     }
-    asyncFn('request', async (j) => {
-      const res = await one(JSON.parse(ctx.getString(j)) as RequestSpec)
+    const answer = async (spec: RequestSpec) => {
+      const res = await one(spec)
       return typeof res === 'string' ? { error: ctx.newError(res) } : ctx.newString(JSON.stringify(res))
-    })
+    }
+    asyncFn('request', (j) => answer(JSON.parse(ctx.getString(j)) as RequestSpec))
+    // `http.get(url)` without params: what vm/http.js buildSpec gives for no params, built here.
+    asyncFn('requestPlain', (m, u, g) =>
+      answer({ method: ctx.getString(m), url: ctx.getString(u), headers: {}, tags: { group: ctx.getString(g) }, timeoutMs: 60000, redirects: -1, responseType: host.options.discardResponseBodies ? 'none' : 'text', expected: null }),
+    )
     asyncFn('batch', async (j) => {
       const all = await Promise.all((JSON.parse(ctx.getString(j)) as RequestSpec[]).map(one))
       const bad = all.find((r): r is string => typeof r === 'string')

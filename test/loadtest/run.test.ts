@@ -95,6 +95,7 @@ test('bad scripts and options fail before any request: 107 for script errors, 10
   const cases: [string, number, RegExp][] = [
     [`import http from 'k6/http'\nhttp.get('${srv.url}/x')\nexport default function () {\n  let x = ;\n}`, 107, /SyntaxError.*\n?.*script\.js:4/],
     [`import x from 'k6/nope'\nexport default function () {}`, 107, /unknown module 'k6\/nope'/],
+    [`import http from 'k6/http'\nhttp.get('${srv.url}/x')\nexport default function () {}`, 107, /http requests cannot be used in the init context/],
     [`import x from './missing.js'\nexport default function () {}`, 107, /missing\.js/],
     [`throw new Error('init boom')\nexport default function () {}`, 107, /init boom/],
     [`export const options = { duration: '1s', scenarios: { a: { executor: 'constant-vus', duration: '1s' } } }\nexport default function () {}`, 104, /scenarios.*duration/],
@@ -291,4 +292,31 @@ export default function () {
   assert.equal(r.code, 0, r.stderr)
   const paths = [...srv.hits.keys()].sort()
   assert.deepEqual(paths, ['/x/sc/vu1/it0/init2', '/x/sc/vu1/it1/init2', '/x/sc/vu2/it0/init2', '/x/sc/vu2/it1/init2'])
+})
+
+test('a plain http.get(url) (the fast path) keeps the group tag and follows setResponseCallback', async () => {
+  srv.hits.clear()
+  const dir = workdir({
+    'script.js': `import http from 'k6/http'
+import { group } from 'k6'
+http.setResponseCallback(http.expectedStatuses(404))
+export default function () {
+  http.get(__ENV.BASE + '/status/404')
+  http.setResponseCallback(null)
+  group('g', () => http.get(__ENV.BASE + '/status/404'))
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '-i', '1', '-e', `BASE=${srv.url}`, '-o', 'json=out.json', 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const failed = readFileSync(join(dir, 'out.json'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { metric: string; type: string; data: { value: number; tags: Record<string, string> } })
+    .filter((p) => p.type === 'Point' && p.metric === 'http_req_failed')
+    .map((p) => [p.data.tags.group, p.data.tags.expected_response, p.data.value])
+  assert.deepEqual(failed, [
+    ['', 'true', 0],
+    ['::g', 'false', 1],
+  ])
+  assert.equal(srv.hits.get('/status/404'), 2)
 })

@@ -126,7 +126,13 @@
     if (r.error && (spec.throw || H.throwOnError())) throw new Error(r.error)
     return r
   }
+  const plain = { throw: false }
   function request(method, url, body, params) {
+    // The common `http.get(url)`: no spec object to build and serialise (~15 µs in the VM).
+    if (typeof url === 'string' && params == null && body == null && defaultExpected === null) {
+      U.vuOnly('http requests')
+      return toResponse(JSON.parse(H.requestPlain(String(method).toUpperCase(), url, globalThis.__k6state.group)), plain)
+    }
     const spec = buildSpec(method, url, body, params)
     return toResponse(JSON.parse(H.request(JSON.stringify(spec))), spec)
   }

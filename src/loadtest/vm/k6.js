@@ -4,7 +4,8 @@
 ;(function () {
   const H = globalThis.__kh
   const mods = (globalThis.__k6mods = {})
-  const state = { group: '', setup: undefined }
+  // inInit: the host sets it to false once the init code has run (a flag here, not a host call per check).
+  const state = { group: '', setup: undefined, inInit: true }
   globalThis.__k6state = state
 
   const toTags = (extra) => {
@@ -14,10 +15,10 @@
   }
   const emit = (name, value, tags) => H.emit(name, value, JSON.stringify(toTags(tags)))
   const initOnly = (what) => {
-    if (H.phase() !== 'init') throw new Error(`${what} is only available in the init context (outside of functions)`)
+    if (!state.inInit) throw new Error(`${what} is only available in the init context (outside of functions)`)
   }
   const vuOnly = (what) => {
-    if (H.phase() === 'init') throw new Error(`${what} cannot be used in the init context; call it inside a function such as default`)
+    if (state.inInit) throw new Error(`${what} cannot be used in the init context; call it inside a function such as default`)
   }
 
   // --- k6 -------------------------------------------------------------------------------------
