@@ -57,14 +57,14 @@ export interface AgentRun {
   log: string
 }
 
-/** Runs `kiln agent ARGS` until `windows` windows have been logged, then sends `stopWith`. */
-export function runAgent(args: string[], opts: { windows: number; stopWith?: NodeJS.Signals }): Promise<AgentRun> {
+/** Runs `kiln agent ARGS` until `windows` windows have been logged, then sends `stopWith`; SIGKILL after `limitMs`. */
+export function runAgent(args: string[], opts: { windows: number; stopWith?: NodeJS.Signals; limitMs?: number }): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [bin, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
     let log = ''
     let stopped = false
     // Bounded: a stuck agent fails the test rather than hanging it.
-    const guard = setTimeout(() => c.kill('SIGKILL'), 60_000)
+    const guard = setTimeout(() => c.kill('SIGKILL'), opts.limitMs ?? 60_000)
     c.stderr.setEncoding('utf8')
     c.stderr.on('data', (t: string) => {
       log += t
