@@ -107,20 +107,22 @@ export class Reader {
   async mergedTree(s: Selection): Promise<CallTree> {
     const where = this.where(s)
     const t = sqlString(s.tenant)
-    const [stacks, names] = await Promise.all([
-      this.rows<[string[], string]>(
-        `WITH agg AS (SELECT stack_id, sum(value) AS v FROM ${this.db}.samples WHERE ${where} GROUP BY stack_id)
-         SELECT st.function_ids, agg.v FROM agg
-         INNER JOIN (SELECT stack_id, any(function_ids) AS function_ids FROM ${this.db}.stacks
-                     WHERE tenant = ${t} AND stack_id IN (SELECT stack_id FROM agg) GROUP BY stack_id) AS st
-         ON st.stack_id = agg.stack_id`,
-      ),
-      this.rows<[string, string]>(
-        `SELECT function_id, any(name) FROM ${this.db}.functions WHERE tenant = ${t} AND function_id IN (
-           SELECT arrayJoin(function_ids) FROM ${this.db}.stacks WHERE tenant = ${t} AND stack_id IN (
-             SELECT DISTINCT stack_id FROM ${this.db}.samples WHERE ${where})) GROUP BY function_id`,
-      ),
-    ])
+    const stacks = await this.rows<[string[], string]>(
+      `WITH agg AS (SELECT stack_id, sum(value) AS v FROM ${this.db}.samples WHERE ${where} GROUP BY stack_id)
+       SELECT st.function_ids, agg.v FROM agg
+       INNER JOIN (SELECT stack_id, any(function_ids) AS function_ids FROM ${this.db}.stacks
+                   WHERE tenant = ${t} AND stack_id IN (SELECT stack_id FROM agg) GROUP BY stack_id) AS st
+       ON st.stack_id = agg.stack_id`,
+    )
+    // Names only of the functions in the merged stacks (ids are decimal digits: safe to inline),
+    // rather than a second scan of the samples.
+    const fnIds = new Set<string>()
+    for (const [fns] of stacks) for (const f of fns) fnIds.add(f)
+    const names = fnIds.size
+      ? await this.rows<[string, string]>(
+          `SELECT function_id, any(name) FROM ${this.db}.functions WHERE tenant = ${t} AND function_id IN (${[...fnIds].join(',')}) GROUP BY function_id`,
+        )
+      : []
     const tree = new CallTree()
     const nameId = new Map<string, number>()
     for (const [id, name] of names) nameId.set(id, tree.nameId(name))
