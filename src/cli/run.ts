@@ -21,7 +21,8 @@ export const spec: CommandSpec = {
     stage: { type: 'string', short: 's', multiple: true, arg: 'DURATION:TARGET', help: 'a ramping stage, repeatable (e.g. -s 20s:50)' },
     env: { type: 'string', short: 'e', multiple: true, arg: 'K=V', help: 'an __ENV variable, repeatable' },
     tag: { type: 'string', multiple: true, arg: 'K=V', help: 'a tag added to every metric sample, repeatable' },
-    out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE', help: 'write every sample to an output, repeatable' },
+    out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE|kiln=URL', help: 'write every sample to an output, repeatable; kiln=URL stores the run in a Kiln server' },
+    profile: { type: 'string', arg: 'SELECTOR', help: "with -o kiln=URL: the target's profiles for the run, e.g. '{service_name=\"api\"}'" },
     'summary-export': { type: 'string', arg: 'FILE', help: "write the summary as k6's legacy JSON" },
     'summary-trend-stats': { type: 'string', arg: 'LIST', help: 'trend columns, e.g. avg,p(99),max' },
     'summary-time-unit': { type: 'string', arg: 's|ms|us', help: 'fixed time unit in the summary' },
@@ -157,7 +158,15 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
     tty: !!process.stderr.isTTY,
     ...(str(p, 'address') ? { address: str(p, 'address')! } : {}),
     ...(str(p, 'summary-export') ? { summaryExport: str(p, 'summary-export')! } : {}),
-    attach: (registry, r) => (outs.length ? attachOutputs(outs, registry, () => r.thresholds) : undefined),
+    attach: (registry, r) =>
+      outs.length
+        ? attachOutputs(outs, registry, () => r.thresholds, {
+            script: scriptPath,
+            tags: kv(list(p, 'tag'), '--tag'),
+            ...(str(p, 'profile') ? { profile: str(p, 'profile')! } : {}),
+            warn: (s) => process.stderr.write(s),
+          })
+        : undefined,
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
   })

@@ -7,6 +7,7 @@ import { createGzip } from 'node:zlib'
 import { ConfigError } from './host.ts'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
+import { attachKilnOutput, type KilnRunMeta } from './kiln-output.ts'
 
 /** The indexable system tags, sorted: CSV columns between metric_value and extra_tags. */
 const CSV_TAGS = ['check', 'error', 'error_code', 'expected_response', 'group', 'method', 'name', 'proto', 'scenario', 'service', 'status', 'subproto', 'tls_version', 'url']
@@ -38,12 +39,17 @@ function open(file: string): { write(s: string): void; close(): Promise<void> } 
 const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
 /** Subscribes the outputs named by `-o` flags; returns a function that flushes and closes them. */
-export function attachOutputs(specs: string[], registry: Registry, thresholds: () => Threshold[]): () => Promise<void> {
+export function attachOutputs(specs: string[], registry: Registry, thresholds: () => Threshold[], kiln?: KilnRunMeta & { warn: (s: string) => void }): () => Promise<void> {
   const closers: (() => Promise<void>)[] = []
   for (const spec of specs) {
     const eq = spec.indexOf('=')
     const kind = eq < 0 ? spec : spec.slice(0, eq)
     const arg = eq < 0 ? '' : spec.slice(eq + 1)
+    if (kind === 'kiln') {
+      if (!/^https?:\/\//.test(arg)) throw new ConfigError("output 'kiln' needs a server URL: -o kiln=http://localhost:4040")
+      closers.push(attachKilnOutput(arg, registry, thresholds, kiln ?? { script: '', tags: {} }, kiln?.warn ?? ((s) => process.stderr.write(s))))
+      continue
+    }
     if (kind === 'json') {
       if (!arg) throw new ConfigError("output 'json' needs a file: -o json=results.json")
       const f = open(arg)
@@ -74,7 +80,7 @@ export function attachOutputs(specs: string[], registry: Registry, thresholds: (
       })
       closers.push(f.close)
     } else {
-      throw new ConfigError(`unknown output '${kind}': Kiln supports json=FILE and csv=FILE`)
+      throw new ConfigError(`unknown output '${kind}': Kiln supports json=FILE, csv=FILE and kiln=URL`)
     }
   }
   return async () => {

@@ -14,6 +14,7 @@ import { pushMethods } from './push.ts'
 import { querierMethods } from './querier.ts'
 import { handleRender, handleRenderDiff, handleLabelValuesLegacy } from './render.ts'
 import { mountApi } from './api.ts'
+import { mountRuns } from './runs.ts'
 import { staticHandler } from './static.ts'
 import { startSelfProfiling } from './selfprofile.ts'
 import { Scraper } from '../collect/scrape.ts'
@@ -47,6 +48,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   router.on('GET', '/pyroscope/label-values', (req, res) => handleLabelValuesLegacy(ctx, req, res))
   mountConnect(router, [...pushMethods(ctx), ...querierMethods(ctx)])
   mountApi(router, ctx)
+  mountRuns(router, ctx)
   let scraper: Scraper | null = null
   router.on('GET', '/api/v1/scrape-targets', (_req, res) => sendJson(res, 200, scraper?.status() ?? []))
   router.prefix('GET', '/', staticHandler(config.uiDir))

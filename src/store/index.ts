@@ -1,6 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { openClient, type StoreOptions } from './client.ts'
-import { schemaStatements, retentionStatements } from './schema.ts'
+import { schemaStatements, retentionStatements, runStatements } from './schema.ts'
+import { Runs } from './runs.ts'
 import { Writer } from './writer.ts'
 import { Reader } from './reader.ts'
 import { KilnError } from '../model/errors.ts'
@@ -14,6 +15,7 @@ export interface Store {
   db: string
   writer: Writer
   reader: Reader
+  runs: Runs
   /** Bytes on disk and rows of the samples table (for stats and the bytes/sample benchmark). */
   stats(): Promise<{ table: string; rows: number; bytes: number }[]>
   close(): Promise<void>
@@ -25,7 +27,7 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; fl
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new KilnError('KILN_USAGE', `invalid database name ${JSON.stringify(db)}`)
   const { client, kind } = await openClient(opts)
   try {
-    for (const q of schemaStatements(db, opts.retentionDays)) await client.command({ query: q })
+    for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db)]) await client.command({ query: q })
     // REMOVE TTL fails on a table without one; that is the state wanted.
     for (const q of retentionStatements(db, opts.retentionDays)) await client.command({ query: q }).catch(() => {})
   } catch (e) {
@@ -39,6 +41,7 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; fl
     db,
     writer,
     reader: new Reader(client, db),
+    runs: new Runs(client, db),
     async stats() {
       const rs = await client.query({
         query: `SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = '${db}' AND active GROUP BY table ORDER BY table`,

@@ -81,6 +81,39 @@ export function schemaStatements(db: string, retentionDays: number): string[] {
   ]
 }
 
+/** Load-test runs (`kiln run --out kiln=URL`): one row per run state, and per-second aggregates. */
+export function runStatements(db: string): string[] {
+  const durable = 'fsync_after_insert = 1, fsync_part_directory = 1'
+  return [
+    `CREATE TABLE IF NOT EXISTS ${db}.runs (
+      tenant LowCardinality(String),
+      run_id String,
+      script String,
+      tags Map(String, String),
+      profile String,
+      started DateTime64(3),
+      ended DateTime64(3),
+      thresholds String,
+      updated DateTime64(3)
+    ) ENGINE = ReplacingMergeTree(updated)
+    ORDER BY (tenant, run_id)
+    SETTINGS ${durable}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.run_points (
+      tenant LowCardinality(String),
+      run_id String,
+      metric LowCardinality(String),
+      type LowCardinality(String),
+      time DateTime,
+      count UInt64,
+      sum Float64,
+      min Float64,
+      max Float64
+    ) ENGINE = MergeTree
+    ORDER BY (tenant, run_id, metric, time)
+    SETTINGS ${durable}`,
+  ]
+}
+
 export const tables = ['series', 'profiles', 'samples', 'stacks', 'functions'] as const
 
 const ttlColumn: Record<(typeof tables)[number], [string, number]> = {

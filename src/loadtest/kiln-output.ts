@@ -1,0 +1,85 @@
+/**
+ * `-o kiln=http://localhost:4040`: stores the run in a Kiln server — per-second aggregates of every
+ * metric, the thresholds' outcome, the script and tags, and (with `--profile SELECTOR`) which
+ * profiles cover the run's window, so the server shows the target's flame graph for this run.
+ */
+import { basename } from 'node:path'
+import type { Metric, Registry, Sample } from './metrics.ts'
+import type { Threshold } from './thresholds.ts'
+
+export interface KilnRunMeta {
+  script: string
+  tags: Record<string, string>
+  profile?: string
+}
+
+interface Agg {
+  metric: string
+  type: string
+  t: number
+  count: number
+  sum: number
+  min: number
+  max: number
+}
+
+/** Subscribes to samples; returns the closer that sends what is left and the thresholds' outcome. */
+export function attachKilnOutput(server: string, registry: Registry, thresholds: () => Threshold[], meta: KilnRunMeta, warn: (s: string) => void): () => Promise<void> {
+  const base = server.replace(/\/+$/, '')
+  const post = async (path: string, body: unknown) => {
+    const r = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
+    if (!r.ok) throw new Error(`${r.status} ${(await r.text()).slice(0, 200)}`)
+    return (await r.json()) as { id?: string }
+  }
+  let failed = false
+  const fail = (e: unknown) => {
+    if (!failed) warn(`output kiln=${server}: ${(e as Error).message}; the run goes on, its results are not stored\n`)
+    failed = true
+  }
+  const created = post('/api/v1/runs', { script: basename(meta.script), tags: meta.tags, profile: meta.profile ?? '', started: Date.now() })
+    .then((r) => r.id!)
+    .catch((e: unknown) => {
+      fail(e)
+      return ''
+    })
+  const buckets = new Map<string, Agg>()
+  registry.onSample((s: Sample, m: Metric) => {
+    const t = Math.floor(s.time / 1000) * 1000
+    const key = `${s.metric}\u0000${t}`
+    let a = buckets.get(key)
+    if (!a) buckets.set(key, (a = { metric: s.metric, type: m.type, t, count: 0, sum: 0, min: Infinity, max: -Infinity }))
+    a.count++
+    a.sum += s.value
+    if (s.value < a.min) a.min = s.value
+    if (s.value > a.max) a.max = s.value
+  })
+  let sending: Promise<void> = Promise.resolve()
+  const flush = (all: boolean) => {
+    const now = Math.floor(Date.now() / 1000) * 1000
+    const points: Agg[] = []
+    for (const [k, a] of buckets) {
+      if (all || a.t < now) {
+        points.push(a)
+        buckets.delete(k)
+      }
+    }
+    if (!points.length) return sending
+    sending = sending.then(async () => {
+      const id = await created
+      if (id && !failed) await post(`/api/v1/runs/points?run=${encodeURIComponent(id)}`, { points }).catch(fail)
+    })
+    return sending
+  }
+  // Once a second, the finished seconds.
+  const timer = setInterval(() => void flush(false), 1000)
+  timer.unref()
+  return async () => {
+    clearInterval(timer)
+    await flush(true)
+    const id = await created
+    if (!id || failed) return
+    const ths = thresholds().map((t) => ({ metric: t.metric, source: t.source, ok: t.ok }))
+    await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, { ended: Date.now(), thresholds: ths }).catch(fail)
+    if (!failed) warn(`run stored in Kiln: ${base}/api/v1/runs/get?run=${id}\n`)
+  }
+}

@@ -1,0 +1,121 @@
+/** Load-test runs stored by `kiln run --out kiln=URL`: list, read, compare, and their profiles. */
+import { randomUUID } from 'node:crypto'
+import { KilnError } from '../model/errors.ts'
+import { parseSelector } from '../model/selector.ts'
+import type { RunInfo, RunPoint } from '../store/runs.ts'
+import { sendJson, type Req, type Router } from './http.ts'
+import type { Context } from './context.ts'
+
+const ID_RE = /^[A-Za-z0-9_.-]{1,100}$/
+const PROFILE_PERIOD_MS = 15_000
+
+async function jsonBody(req: Req): Promise<Record<string, unknown>> {
+  const raw = (await req.body()).toString('utf8')
+  try {
+    const v = JSON.parse(raw || '{}') as unknown
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>
+  } catch {
+    /* reported below */
+  }
+  throw new KilnError('KILN_BAD_REQUEST', 'expected a JSON object body')
+}
+
+function runId(req: Req): string {
+  const id = req.query.get('run') ?? ''
+  if (!ID_RE.test(id)) throw new KilnError('KILN_BAD_REQUEST', "missing or invalid 'run' parameter: a run id of letters, digits, '.', '_' and '-'")
+  return id
+}
+
+async function getRun(ctx: Context, req: Req, id: string): Promise<RunInfo> {
+  const [run] = await ctx.store.runs.list(req.tenant, id)
+  if (!run) throw new KilnError('KILN_NOT_FOUND', `no run ${id}; list runs at /api/v1/runs`)
+  return run
+}
+
+/** Per-metric totals of a run: count, sum, min, max, avg (trends: avg of values; counters: sum). */
+function summarize(points: RunPoint[]): Record<string, { type: string; count: number; sum: number; min: number; max: number; avg: number }> {
+  const out: Record<string, { type: string; count: number; sum: number; min: number; max: number; avg: number }> = {}
+  for (const p of points) {
+    const m = (out[p.metric] ??= { type: p.type, count: 0, sum: 0, min: Infinity, max: -Infinity, avg: 0 })
+    m.count += p.count
+    m.sum += p.sum
+    m.min = Math.min(m.min, p.min)
+    m.max = Math.max(m.max, p.max)
+  }
+  for (const m of Object.values(out)) m.avg = m.count ? m.sum / m.count : 0
+  return out
+}
+
+export function mountRuns(router: Router, ctx: Context): void {
+  const runs = ctx.store.runs
+  router.on('POST', '/api/v1/runs', async (req, res) => {
+    const b = await jsonBody(req)
+    const id = b.id === undefined ? randomUUID() : String(b.id)
+    if (!ID_RE.test(id)) throw new KilnError('KILN_BAD_REQUEST', `invalid run id ${JSON.stringify(id.slice(0, 100))}`)
+    const profile = String(b.profile ?? '')
+    if (profile) parseSelector(profile.startsWith('{') ? profile : `{${profile}}`)
+    const tags = (b.tags && typeof b.tags === 'object' ? b.tags : {}) as Record<string, unknown>
+    const run: RunInfo = {
+      id,
+      script: String(b.script ?? ''),
+      tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])),
+      profile: profile && !profile.startsWith('{') ? `{${profile}}` : profile,
+      started: Number(b.started ?? Date.now()),
+      ended: 0,
+      thresholds: [],
+    }
+    await runs.save(req.tenant, run)
+    sendJson(res, 200, { id })
+  })
+  router.on('POST', '/api/v1/runs/points', async (req, res) => {
+    const id = runId(req)
+    const b = await jsonBody(req)
+    if (!Array.isArray(b.points)) throw new KilnError('KILN_BAD_REQUEST', "expected {points: [{metric, type, t, count, sum, min, max}]}")
+    const points = (b.points as Record<string, unknown>[]).map((p, i) => {
+      const n = (k: string) => {
+        const v = Number(p[k])
+        if (!Number.isFinite(v)) throw new KilnError('KILN_BAD_REQUEST', `points[${i}].${k} is not a number`)
+        return v
+      }
+      if (typeof p.metric !== 'string' || !p.metric) throw new KilnError('KILN_BAD_REQUEST', `points[${i}].metric is missing`)
+      return { metric: p.metric, type: String(p.type ?? ''), t: n('t'), count: n('count'), sum: n('sum'), min: n('min'), max: n('max') }
+    })
+    await runs.addPoints(req.tenant, id, points)
+    sendJson(res, 200, { stored: points.length })
+  })
+  router.on('POST', '/api/v1/runs/finish', async (req, res) => {
+    const id = runId(req)
+    const b = await jsonBody(req)
+    const run = await getRun(ctx, req, id)
+    run.ended = Number(b.ended ?? Date.now())
+    run.thresholds = Array.isArray(b.thresholds) ? (b.thresholds as RunInfo['thresholds']).map((t) => ({ metric: String(t.metric), source: String(t.source), ok: Boolean(t.ok) })) : []
+    await runs.save(req.tenant, run)
+    sendJson(res, 200, { id })
+  })
+  router.on('GET', '/api/v1/runs', async (req, res) => {
+    const list = await runs.list(req.tenant)
+    sendJson(res, 200, list.map((r) => ({ ...r, thresholdsOk: r.thresholds.every((t) => t.ok) })))
+  })
+  router.on('GET', '/api/v1/runs/get', async (req, res) => {
+    const run = await getRun(ctx, req, runId(req))
+    const points = await runs.points(req.tenant, run.id)
+    const until = run.ended || Date.now()
+    // A profile is stamped with the start of its period (10–15 s for the SDKs): the window reaches
+    // back one period so the profile that was running when the test started is included.
+    const from = run.started - PROFILE_PERIOD_MS
+    let profileTypes: string[] = []
+    if (run.profile) profileTypes = await ctx.store.reader.profileTypes({ tenant: req.tenant, matchers: parseSelector(run.profile).matchers, from, until })
+    sendJson(res, 200, { run, metrics: summarize(points), points, profile: run.profile ? { query: run.profile, from, until, types: profileTypes } : null })
+  })
+  router.on('GET', '/api/v1/runs/compare', async (req, res) => {
+    const ids = [req.query.get('a') ?? '', req.query.get('b') ?? '']
+    if (!ids.every((id) => ID_RE.test(id))) throw new KilnError('KILN_BAD_REQUEST', "compare needs two run ids: ?a=RUN&b=RUN")
+    const [a, b] = await Promise.all(ids.map(async (id) => ({ run: await getRun(ctx, req, id), metrics: summarize(await runs.points(req.tenant, id)) })))
+    const change: Record<string, number | null> = {}
+    for (const [name, m] of Object.entries(a!.metrics)) {
+      const other = b!.metrics[name]
+      change[name] = other && m.avg ? other.avg / m.avg - 1 : null
+    }
+    sendJson(res, 200, { a, b, change })
+  })
+}

@@ -1,0 +1,56 @@
+/** `kiln run -o kiln=URL --profile SEL`: the run, its per-second metrics and thresholds stored in a real Kiln server. */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { startServer, kilnRun, workdir } from './helpers.ts'
+import { startKiln, call, q } from '../server/helpers.ts'
+
+test('runs are stored in Kiln with metrics, thresholds and the profiles of their window; two runs compare', async () => {
+  const target = await startServer()
+  const kiln = await startKiln()
+  try {
+    // The target's profile during the run window (as an SDK would send it).
+    const ingest = await call(`${kiln.url}/ingest?${q({ name: 'target.cpu', from: 'now' })}`, { method: 'POST', body: 'main;serve 10\n' })
+    assert.equal(ingest.status, 200)
+    const dir = workdir({
+      'test.js': `import http from 'k6/http'
+import { check } from 'k6'
+export const options = { thresholds: { http_req_failed: ['rate<0.5'], http_req_duration: ['max<0'] } }
+export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status === 200 }) }
+`,
+    })
+    const ids: string[] = []
+    for (const n of ['6', '10']) {
+      const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', 'team=web', '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', join(dir, 'test.js')])
+      assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
+      const m = /runs\/get\?run=([\w-]+)/.exec(r.stderr)
+      assert.ok(m, r.stderr)
+      ids.push(m![1]!)
+    }
+    const list = await call(`${kiln.url}/api/v1/runs`)
+    assert.deepEqual(list.json.map((r: { id: string }) => r.id).sort(), [...ids].sort())
+    const got = await call(`${kiln.url}/api/v1/runs/get?run=${ids[1]}`)
+    assert.equal(got.status, 200, got.text)
+    assert.equal(got.json.run.script, 'test.js')
+    assert.deepEqual(got.json.run.tags, { team: 'web' })
+    assert.equal(got.json.metrics.http_reqs.count, 10, 'every request is counted')
+    assert.equal(got.json.metrics.iterations.count, 10)
+    assert.deepEqual(got.json.run.thresholds.map((t: { source: string; ok: boolean }) => [t.source, t.ok]).sort(), [['max<0', false], ['rate<0.5', true]])
+    assert.ok(got.json.run.ended >= got.json.run.started)
+    assert.deepEqual(got.json.profile.types, ['process_cpu:cpu:nanoseconds:cpu:nanoseconds'], "the target's profiles in the run window")
+    const cmp = await call(`${kiln.url}/api/v1/runs/compare?a=${ids[0]}&b=${ids[1]}`)
+    assert.equal(cmp.json.a.metrics.http_reqs.count, 6)
+    assert.equal(cmp.json.b.metrics.http_reqs.count, 10)
+    assert.equal(typeof cmp.json.change.http_req_duration, 'number')
+    const missing = await call(`${kiln.url}/api/v1/runs/get?run=nope`)
+    assert.equal(missing.status, 404)
+    assert.equal((await call(`${kiln.url}/api/v1/runs/points?run=x`, { method: 'POST', body: '{"points":[{"metric":"a","t":"x"}]}' })).status, 400)
+    // A dead Kiln server does not stop the run.
+    const dead = await kilnRun(['run', '-q', '-i', '1', '-e', `URL=${target.url}/`, '-o', 'kiln=http://127.0.0.1:1', join(dir, 'test.js')])
+    assert.equal(dead.code, 99)
+    assert.match(dead.stderr, /output kiln=http:\/\/127\.0\.0\.1:1: .*not stored/)
+  } finally {
+    await kiln.dispose()
+    await target.close()
+  }
+})
