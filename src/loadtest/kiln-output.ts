@@ -6,6 +6,7 @@
 import { basename } from 'node:path'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
+import type { RunPoint } from '../model/run.ts'
 
 export interface KilnRunMeta {
   script: string
@@ -13,15 +14,6 @@ export interface KilnRunMeta {
   profile?: string
 }
 
-interface Agg {
-  metric: string
-  type: string
-  t: number
-  count: number
-  sum: number
-  min: number
-  max: number
-}
 
 /** Subscribes to samples; returns the closer that sends what is left and the thresholds' outcome. */
 export function attachKilnOutput(server: string, registry: Registry, thresholds: () => Threshold[], meta: KilnRunMeta, warn: (s: string) => void): () => Promise<void> {
@@ -42,7 +34,7 @@ export function attachKilnOutput(server: string, registry: Registry, thresholds:
       fail(e)
       return ''
     })
-  const buckets = new Map<string, Agg>()
+  const buckets = new Map<string, RunPoint>()
   registry.onSample((s: Sample, m: Metric) => {
     const t = Math.floor(s.time / 1000) * 1000
     const key = `${s.metric}\u0000${t}`
@@ -56,7 +48,7 @@ export function attachKilnOutput(server: string, registry: Registry, thresholds:
   let sending: Promise<void> = Promise.resolve()
   const flush = (all: boolean) => {
     const now = Math.floor(Date.now() / 1000) * 1000
-    const points: Agg[] = []
+    const points: RunPoint[] = []
     for (const [k, a] of buckets) {
       if (all || a.t < now) {
         points.push(a)

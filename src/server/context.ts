@@ -8,7 +8,6 @@ export class Metrics {
   ingestRequests = 0
   ingestSeries = 0
   ingestBytes = 0
-  queryRequests = 0
   errors = new Map<number, number>()
   ingested(series: number, bytes: number): void {
     this.ingestRequests++

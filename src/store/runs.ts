@@ -1,5 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { sqlString } from './client.ts'
+import type { RunPoint } from '../model/run.ts'
+
+export type { RunPoint }
 
 export interface RunInfo {
   id: string
@@ -12,17 +15,6 @@ export interface RunInfo {
   thresholds: { metric: string; source: string; ok: boolean }[]
 }
 
-/** One metric's aggregate over one second of a run. */
-export interface RunPoint {
-  metric: string
-  type: string
-  /** Second, ms since the epoch. */
-  t: number
-  count: number
-  sum: number
-  min: number
-  max: number
-}
 
 /** Load-test runs and their per-second metric aggregates. */
 export class Runs {

@@ -20,8 +20,6 @@ export interface SeriesWrite {
 
 interface Pending {
   series: object[]
-  /** Profiles in this batch (their timeline rows come from the samples insert, via profiles_mv). */
-  profiles: number
   /** TabSeparated lines: 4× cheaper to build and parse than JSON. */
   samples: string[]
   stacks: object[]
@@ -32,7 +30,7 @@ interface Pending {
   waiters: { resolve: () => void; reject: (e: unknown) => void }[]
 }
 
-const emptyPending = (): Pending => ({ series: [], profiles: 0, samples: [], stacks: [], functions: [], newKeys: [], newSeries: [], waiters: [] })
+const emptyPending = (): Pending => ({ series: [], samples: [], stacks: [], functions: [], newKeys: [], newSeries: [], waiters: [] })
 
 // A stack or function is rewritten at most once per hour while in use, which keeps its
 // `last_seen` fresh for retention without re-inserting it with every profile.
@@ -52,7 +50,6 @@ export class Writer {
   private readonly seen = new Map<string, number>() // tenant/stack or function key → last written ms
   private readonly seenSeries = new Map<string, number>()
   samplesWritten = 0
-  profilesWritten = 0
 
   constructor(
     private readonly client: ClickHouseClient,
@@ -108,7 +105,6 @@ export class Writer {
       const head = `${tsv(tenant)}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
       const tail = `\t${Math.max(0, Math.round(w.durationNs))}\n`
       for (const [stackId, value] of merged) p.samples.push(`${head}${stackId}\t${Math.round(value)}${tail}`)
-      p.profiles += 1
     }
     const done = new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }))
     this.flushSoon()
@@ -174,7 +170,6 @@ export class Writer {
       if (this.seen.size > CACHE_LIMIT) this.seen.clear()
       if (this.seenSeries.size > CACHE_LIMIT) this.seenSeries.clear()
       this.samplesWritten += p.samples.length
-      this.profilesWritten += p.profiles
       for (const w of p.waiters) w.resolve()
     } catch (e) {
       // Later batches may count on this batch's stacks, functions and series (claimed above):
