@@ -2,11 +2,11 @@
  * The host side of `k6/http`: one request (following redirects) with k6's timings, system tags,
  * error codes and metrics. The VU's JS side builds the request and wraps the result in a Response.
  */
-import http from 'node:http'
-import https from 'node:https'
 import zlib from 'node:zlib'
-import { performance } from 'node:perf_hooks'
 import type { Registry, Tags } from './metrics.ts'
+import { closeTransport, newTransport, send, zeroTimings, type Raw, type Timings, type Transport } from './transport.ts'
+
+export type { Timings }
 
 /** What the VU's JS sends for one request (already normalised). */
 export interface RequestSpec {
@@ -20,17 +20,6 @@ export interface RequestSpec {
   redirects: number
   responseType: 'text' | 'binary' | 'none'
   expected?: { statuses: number[]; ranges: [number, number][] } | null
-}
-
-export interface Timings {
-  duration: number
-  blocked: number
-  looking_up: number
-  connecting: number
-  tls_handshaking: number
-  sending: number
-  waiting: number
-  receiving: number
 }
 
 export interface ResponseData {
@@ -53,8 +42,7 @@ export interface ResponseData {
 
 /** Per-VU HTTP state: its connection pool and cookie jar. */
 export interface HttpClient {
-  agent: http.Agent
-  tlsAgent: https.Agent
+  transport: Transport
   userAgent: string
   insecure: boolean
   discardBodies: boolean
@@ -65,8 +53,7 @@ export interface HttpClient {
 
 export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number }): HttpClient {
   return {
-    agent: new http.Agent({ keepAlive: true, maxSockets: o.maxSockets }),
-    tlsAgent: new https.Agent({ keepAlive: true, maxSockets: o.maxSockets, rejectUnauthorized: !o.insecure }),
+    transport: newTransport({ maxSockets: o.maxSockets, insecure: o.insecure }),
     userAgent: o.userAgent,
     insecure: o.insecure,
     discardBodies: o.discardBodies,
@@ -74,9 +61,14 @@ export function newClient(o: { userAgent: string; insecure: boolean; discardBodi
   }
 }
 
+export function closeClient(c: HttpClient): void {
+  closeTransport(c.transport)
+}
+
 /** Go-style canonical header name, as k6 shows: content-type → Content-Type. */
 export const canonical = (h: string): string => h.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase())
 
+/** k6's error codes for network-level failures (javascript-api/error-codes). */
 function errorCode(e: NodeJS.ErrnoException): number {
   switch (e.code) {
     case 'ECONNREFUSED':
@@ -86,10 +78,20 @@ function errorCode(e: NodeJS.ErrnoException): number {
       return 1101
     case 'ECONNRESET':
       return 1220
+    case 'EPIPE':
+      return 1201
     case 'KILN_TIMEOUT':
       return 1050
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return 1311
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+      return 1310
   }
-  if (e.code?.startsWith('ERR_TLS') || e.code?.includes('CERT')) return 1300
+  if (e.code?.startsWith('ERR_TLS') || e.code?.includes('CERT') || e.code?.startsWith('ERR_SSL')) return 1300
   return 1000
 }
 
@@ -98,104 +100,29 @@ function isExpected(status: number, exp: RequestSpec['expected']): boolean {
   return exp.statuses.includes(status) || exp.ranges.some(([a, b]) => status >= a && status <= b)
 }
 
-interface Raw {
-  status: number
-  statusText: string
-  headers: http.IncomingHttpHeaders
-  body: Buffer
-  t: Timings
-  ip: string
-  port: number
-  tls: string
-  sent: number
-  received: number
-  error?: NodeJS.ErrnoException
+/** The request line and headers as sent on the wire; throws on a header that would split the request. */
+function serialise(method: string, url: URL, headers: Record<string, string>): string {
+  let head = `${method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n`
+  for (const k in headers) {
+    const v = headers[k]!
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(k)) throw new Error(`invalid header name '${k}'`)
+    if (/[\r\n\0]/.test(v)) throw new Error(`invalid value for header '${k}': it contains a line break`)
+    head += `${k}: ${v}\r\n`
+  }
+  return head + '\r\n'
 }
 
-function once(client: HttpClient, spec: RequestSpec, url: URL, headers: Record<string, string>, body: Buffer | undefined): Promise<Raw> {
-  return new Promise((resolve) => {
-    const tls = url.protocol === 'https:'
-    const t0 = performance.now()
-    let tSocket = t0
-    let tLookup = -1
-    let tConnect = -1
-    let tTls = -1
-    let tSent = -1
-    let tHeaders = -1
-    let startRead = 0
-    let startWrite = 0
-    let sock: import('node:net').Socket | null = null
-    const raw: Raw = { status: 0, statusText: '', headers: {}, body: Buffer.alloc(0), t: zero(), ip: '', port: 0, tls: '', sent: 0, received: 0 }
-    let done = false
-    const finish = (err?: NodeJS.ErrnoException): void => {
-      if (done) return
-      done = true
-      clearTimeout(timer)
-      const tEnd = performance.now()
-      const connStart = tLookup >= 0 ? tLookup : tSocket
-      const ready = Math.max(tTls, tConnect, tSocket)
-      const sentAt = Math.max(tSent, ready)
-      const t = raw.t
-      t.blocked = tSocket - t0
-      t.looking_up = tLookup >= 0 ? tLookup - tSocket : 0
-      t.connecting = tConnect >= 0 ? tConnect - connStart : 0
-      t.tls_handshaking = tTls >= 0 ? tTls - tConnect : 0
-      if (tHeaders >= 0) {
-        t.sending = Math.max(0, sentAt - ready)
-        t.waiting = Math.max(0, tHeaders - sentAt)
-        t.receiving = tEnd - tHeaders
-      }
-      t.duration = t.sending + t.waiting + t.receiving
-      if (sock) {
-        raw.sent = sock.bytesWritten - startWrite
-        raw.received = sock.bytesRead - startRead
-        raw.ip = sock.remoteAddress ?? ''
-        raw.port = sock.remotePort ?? 0
-      }
-      if (err) raw.error = err
-      resolve(raw)
-    }
-    const opts: https.RequestOptions = { method: spec.method, headers, agent: tls ? client.tlsAgent : client.agent }
-    const req = (tls ? https : http).request(url, opts, (res) => {
-      tHeaders = performance.now()
-      raw.status = res.statusCode ?? 0
-      raw.statusText = `${res.statusCode} ${res.statusMessage ?? ''}`
-      raw.headers = res.headers
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        raw.body = Buffer.concat(chunks)
-        finish()
-      })
-      res.on('error', (e) => finish(e))
-    })
-    const timer = setTimeout(() => {
-      const e: NodeJS.ErrnoException = new Error('request timeout')
-      e.code = 'KILN_TIMEOUT'
-      finish(e)
-      req.destroy()
-    }, spec.timeoutMs)
-    req.on('socket', (s) => {
-      sock = s
-      tSocket = performance.now()
-      startRead = s.bytesRead
-      startWrite = s.bytesWritten
-      if (s.connecting) {
-        s.once('lookup', () => (tLookup = performance.now()))
-        s.once('connect', () => (tConnect = performance.now()))
-        if (tls) s.once('secureConnect', () => {
-          tTls = performance.now()
-          raw.tls = (s as import('node:tls').TLSSocket).getProtocol?.() ?? ''
-        })
-      } else if (tls) raw.tls = (s as import('node:tls').TLSSocket).getProtocol?.() ?? ''
-    })
-    req.on('finish', () => (tSent = performance.now()))
-    req.on('error', (e) => finish(e))
-    req.end(body)
-  })
+async function once(client: HttpClient, spec: RequestSpec, method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined): Promise<Raw> {
+  let head: string
+  try {
+    head = serialise(method, url, headers)
+  } catch (e) {
+    const r: Raw = { status: 0, statusText: '', headers: {}, body: Buffer.alloc(0), t: zeroTimings(), ip: '', port: 0, tls: '', sent: 0, received: 0 }
+    r.error = Object.assign(e as Error, { code: 'KILN_BAD_REQUEST' })
+    return r
+  }
+  return send(client.transport, url, method, head, body, spec.timeoutMs)
 }
-
-const zero = (): Timings => ({ duration: 0, blocked: 0, looking_up: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0 })
 
 function decompress(buf: Buffer, enc: string | undefined): Buffer {
   try {
@@ -223,7 +150,7 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: R
     if (cookies.length) headers['Cookie'] = [headers['Cookie'], ...cookies].filter(Boolean).join('; ')
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length)
     client.debug?.(`Request:\n${method} ${url.pathname}${url.search} HTTP/1.1\nHost: ${url.host}\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`)
-    const raw = await once(client, spec, url, headers, body)
+    const raw = await once(client, spec, method, url, headers, body)
     for (const c of [raw.headers['set-cookie'] ?? []].flat()) {
       const [pair] = c.split(';')
       const eq = pair?.indexOf('=') ?? -1

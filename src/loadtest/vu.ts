@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { newQuickJSAsyncWASMModuleFromVariant, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
 import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
-import { request, newClient, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
+import { request, newClient, closeClient, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
 
@@ -320,7 +320,6 @@ export class VU {
   }
 
   close(): void {
-    this.client.agent.destroy()
-    this.client.tlsAgent.destroy()
+    closeClient(this.client)
   }
 }

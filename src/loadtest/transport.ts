@@ -1,0 +1,349 @@
+/**
+ * HTTP/1.1 on plain sockets for `kiln run`: one request → one write, a small response parser,
+ * keep-alive pools per origin. Node's http client spends most of a request's host time on
+ * machinery k6 does not need here (agents' event plumbing, IncomingMessage streams, header
+ * objects built twice); see src/loadtest/README.md for what it cost.
+ *
+ * As Go's transport (which k6 uses) does, a request that fails on a reused keep-alive connection
+ * before any byte of the response arrived is sent again on a new connection: the server may have
+ * closed the idle connection while the request was on its way.
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import { performance } from 'node:perf_hooks'
+import type { IncomingHttpHeaders } from 'node:http'
+
+export interface Timings {
+  duration: number
+  blocked: number
+  looking_up: number
+  connecting: number
+  tls_handshaking: number
+  sending: number
+  waiting: number
+  receiving: number
+}
+
+/** Response headers as Node names them: lower-case keys, `set-cookie` a list, others joined by ', '. */
+export type RawHeaders = IncomingHttpHeaders
+
+export interface Raw {
+  status: number
+  statusText: string
+  headers: RawHeaders
+  body: Buffer
+  t: Timings
+  ip: string
+  port: number
+  tls: string
+  sent: number
+  received: number
+  error?: NodeJS.ErrnoException
+}
+
+export const zeroTimings = (): Timings => ({ duration: 0, blocked: 0, looking_up: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0 })
+
+interface Conn {
+  sock: net.Socket
+  tlsVersion: string
+  /** The response being read; null while idle. */
+  onData: ((chunk: Buffer) => void) | null
+  onEnd: ((err?: NodeJS.ErrnoException) => void) | null
+  dead: boolean
+}
+
+/** One origin's connections: idle ones to reuse, and a limit with waiters beyond it. */
+interface Origin {
+  idle: Conn[]
+  open: number
+  waiters: (() => void)[]
+}
+
+export interface Transport {
+  origins: Map<string, Origin>
+  maxSockets: number
+  insecure: boolean
+}
+
+export function newTransport(o: { maxSockets: number; insecure: boolean }): Transport {
+  return { origins: new Map(), maxSockets: Math.max(1, o.maxSockets), insecure: o.insecure }
+}
+
+export function closeTransport(t: Transport): void {
+  for (const o of t.origins.values()) for (const c of o.idle) c.sock.destroy()
+  t.origins.clear()
+}
+
+function errno(message: string, code: string): NodeJS.ErrnoException {
+  const e: NodeJS.ErrnoException = new Error(message)
+  e.code = code
+  return e
+}
+
+/**
+ * Sends one request and reads its response. `head` is the request line and headers, already
+ * serialised (ending with the blank line); never rejects: errors come back in `error`.
+ */
+export async function send(tr: Transport, url: URL, method: string, head: string, body: Buffer | undefined, timeoutMs: number): Promise<Raw> {
+  const t0 = performance.now()
+  const key = `${url.protocol}//${url.host}`
+  let origin = tr.origins.get(key)
+  if (!origin) tr.origins.set(key, (origin = { idle: [], open: 0, waiters: [] }))
+  const deadline = t0 + timeoutMs
+  while (!origin.idle.length && origin.open >= tr.maxSockets) await new Promise<void>((r) => origin.waiters.push(r))
+  let conn = origin.idle.pop()
+  let raw = await exchange(tr, origin, url, method, head, body, conn, t0, deadline)
+  // A reused connection that the server had closed: nothing of the response came back.
+  if (conn && raw.error && raw.received === 0 && raw.error.code !== 'KILN_TIMEOUT') {
+    conn = undefined
+    raw = await exchange(tr, origin, url, method, head, body, undefined, t0, deadline)
+  }
+  return raw
+}
+
+function release(tr: Transport, origin: Origin, conn: Conn, reuse: boolean): void {
+  conn.onData = null
+  conn.onEnd = null
+  if (reuse && !conn.dead) origin.idle.push(conn)
+  else {
+    origin.open--
+    conn.dead = true
+    conn.sock.destroy()
+  }
+  origin.waiters.shift()?.()
+  void tr
+}
+
+function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: number; connect: number; tls: number }): Conn {
+  const secure = url.protocol === 'https:'
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const port = Number(url.port) || (secure ? 443 : 80)
+  const sock = secure
+    ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['http/1.1'] })
+    : net.connect({ host, port })
+  sock.setNoDelay(true)
+  origin.open++
+  const conn: Conn = { sock, tlsVersion: '', onData: null, onEnd: null, dead: false }
+  sock.once('lookup', () => (marks.lookup = performance.now()))
+  sock.once('connect', () => (marks.connect = performance.now()))
+  if (secure) {
+    sock.once('secureConnect', () => {
+      marks.tls = performance.now()
+      conn.tlsVersion = (sock as tls.TLSSocket).getProtocol() ?? ''
+    })
+  }
+  sock.on('data', (c: Buffer) => conn.onData?.(c))
+  const gone = (err?: NodeJS.ErrnoException): void => {
+    if (conn.dead) return
+    conn.dead = true
+    const end = conn.onEnd
+    if (end) end(err)
+    else {
+      // Closed while idle: forget it.
+      const i = origin.idle.indexOf(conn)
+      if (i >= 0) origin.idle.splice(i, 1)
+      origin.open--
+      origin.waiters.shift()?.()
+    }
+  }
+  sock.on('error', (e) => gone(e))
+  sock.on('end', () => gone())
+  sock.on('close', () => gone())
+  return conn
+}
+
+function exchange(tr: Transport, origin: Origin, url: URL, method: string, head: string, body: Buffer | undefined, reused: Conn | undefined, t0: number, deadline: number): Promise<Raw> {
+  return new Promise((resolve) => {
+    const marks = { lookup: -1, connect: -1, tls: -1 }
+    const tSocket = performance.now()
+    const conn = reused ?? connect(tr, origin, url, marks)
+    const sock = conn.sock
+    const raw: Raw = { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: conn.tlsVersion, sent: 0, received: 0 }
+    const parser = new ResponseParser(method === 'HEAD')
+    let tSent = -1
+    let tFirst = -1
+    let settled = false
+    const finish = (err?: NodeJS.ErrnoException): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      const tEnd = performance.now()
+      const ready = Math.max(marks.tls, marks.connect, tSocket)
+      const sentAt = Math.max(tSent, ready)
+      const t = raw.t
+      t.blocked = tSocket - t0
+      t.looking_up = marks.lookup >= 0 ? marks.lookup - tSocket : 0
+      t.connecting = marks.connect >= 0 ? marks.connect - (marks.lookup >= 0 ? marks.lookup : tSocket) : 0
+      t.tls_handshaking = marks.tls >= 0 ? marks.tls - marks.connect : 0
+      if (parser.headersDone) {
+        t.sending = Math.max(0, sentAt - ready)
+        t.waiting = Math.max(0, tFirst - sentAt)
+        t.receiving = tEnd - tFirst
+      }
+      t.duration = t.sending + t.waiting + t.receiving
+      raw.tls = conn.tlsVersion
+      raw.ip = sock.remoteAddress ?? ''
+      raw.port = sock.remotePort ?? 0
+      if (err) raw.error = err
+      else {
+        raw.status = parser.status
+        raw.statusText = parser.statusText
+        raw.headers = parser.headers
+        raw.body = parser.body()
+      }
+      release(tr, origin, conn, !err && parser.keepAlive)
+      resolve(raw)
+    }
+    const timer = setTimeout(() => finish(errno('request timeout', 'KILN_TIMEOUT')), Math.max(0, deadline - performance.now()))
+    conn.onData = (chunk) => {
+      if (tFirst < 0) tFirst = performance.now()
+      raw.received += chunk.length
+      try {
+        if (parser.push(chunk)) finish()
+      } catch (e) {
+        finish(errno(`malformed HTTP response: ${(e as Error).message}`, 'KILN_BAD_RESPONSE'))
+      }
+    }
+    conn.onEnd = (err) => {
+      // A response without a length ends with the connection.
+      if (!err && parser.headersDone && parser.endsAtClose()) return finish()
+      finish(err ?? errno(raw.received ? 'unexpected EOF' : 'connection reset by peer', 'ECONNRESET'))
+    }
+    const msg = body && body.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head
+    raw.sent = typeof msg === 'string' ? msg.length : msg.length
+    sock.write(msg, typeof msg === 'string' ? 'latin1' : undefined, () => (tSent = performance.now()))
+  })
+}
+
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * An HTTP/1.x response parser fed chunk by chunk: status line, headers, then a body delimited
+ * by Content-Length, chunked encoding, or the end of the connection. 1xx responses are skipped.
+ */
+export class ResponseParser {
+  status = 0
+  statusText = ''
+  headers: RawHeaders = {}
+  headersDone = false
+  keepAlive = true
+  private buf: Buffer = EMPTY
+  private chunks: Buffer[] = []
+  private remaining = -1 // body bytes left (Content-Length), -1 unknown
+  private chunked = false
+  private chunkLeft = 0 // bytes left in the current chunk (+2 for its CRLF), 0 = at a size line
+  private untilClose = false
+  private done = false
+
+  constructor(private readonly noBody: boolean) {}
+
+  /** Feeds bytes; true when the response is complete. Throws on malformed input. */
+  push(chunk: Buffer): boolean {
+    if (this.done) return true
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk
+    while (!this.headersDone) {
+      const end = this.buf.indexOf('\r\n\r\n')
+      if (end < 0) {
+        if (this.buf.length > 1 << 20) throw new Error('response headers over 1 MiB')
+        return false
+      }
+      const block = this.buf.toString('latin1', 0, end)
+      this.buf = this.buf.subarray(end + 4)
+      this.head(block)
+    }
+    return this.bodyBytes()
+  }
+
+  /** Whether the body runs until the server closes the connection. */
+  endsAtClose(): boolean {
+    if (this.untilClose) this.done = true
+    return this.untilClose
+  }
+
+  body(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : this.chunks.length ? Buffer.concat(this.chunks) : EMPTY
+  }
+
+  private head(block: string): void {
+    const lines = block.split('\r\n')
+    const m = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0] ?? '')
+    if (!m) throw new Error(`bad status line '${(lines[0] ?? '').slice(0, 80)}'`)
+    const status = Number(m[3])
+    const headers: RawHeaders = {}
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i]!
+      const c = l.indexOf(':')
+      if (c <= 0) throw new Error(`bad header line '${l.slice(0, 80)}'`)
+      const k = l.slice(0, c).trim().toLowerCase()
+      const v = l.slice(c + 1).trim()
+      if (k === 'set-cookie') (headers['set-cookie'] ??= []).push(v)
+      else {
+        const had = headers[k]
+        headers[k] = had === undefined ? v : `${had as string}, ${v}`
+      }
+    }
+    if (status >= 100 && status < 200) return // 100 Continue, 103 Early Hints: the real one follows
+    this.status = status
+    this.statusText = `${status} ${m[4] ?? ''}`.trimEnd()
+    this.headers = headers
+    this.headersDone = true
+    const conn = String(headers['connection'] ?? '').toLowerCase()
+    const http10 = m[1] === '1' && m[2] === '0'
+    this.keepAlive = http10 ? conn.includes('keep-alive') : !conn.includes('close')
+    const te = String(headers['transfer-encoding'] ?? '').toLowerCase()
+    if (this.noBody || status === 204 || status === 304) this.remaining = 0
+    else if (te.includes('chunked')) this.chunked = true
+    else if (headers['content-length'] !== undefined) {
+      const n = Number(String(headers['content-length']).split(',')[0])
+      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`bad Content-Length '${String(headers['content-length'])}'`)
+      this.remaining = n
+    } else {
+      this.untilClose = true
+      this.keepAlive = false
+    }
+  }
+
+  private bodyBytes(): boolean {
+    if (this.untilClose) {
+      if (this.buf.length) this.chunks.push(this.buf)
+      this.buf = EMPTY
+      return false
+    }
+    if (!this.chunked) {
+      const take = Math.min(this.remaining, this.buf.length)
+      if (take) this.chunks.push(this.buf.subarray(0, take))
+      this.remaining -= take
+      this.buf = EMPTY
+      return (this.done = this.remaining === 0)
+    }
+    for (;;) {
+      if (this.chunkLeft > 0) {
+        const take = Math.min(this.chunkLeft, this.buf.length)
+        // The chunk's data, then its trailing CRLF (the last 2 of chunkLeft), which is dropped.
+        const data = Math.min(take, Math.max(0, this.chunkLeft - 2))
+        if (data) this.chunks.push(this.buf.subarray(0, data))
+        this.chunkLeft -= take
+        this.buf = this.buf.subarray(take)
+        if (this.chunkLeft > 0) return false
+        continue
+      }
+      const nl = this.buf.indexOf('\r\n')
+      if (nl < 0) {
+        if (this.buf.length > 4096) throw new Error('chunk size line too long')
+        return false
+      }
+      const line = this.buf.toString('latin1', 0, nl)
+      const size = parseInt(line, 16)
+      if (!/^[0-9a-fA-F]+/.test(line) || !Number.isSafeInteger(size)) throw new Error(`bad chunk size '${line.slice(0, 40)}'`)
+      if (size === 0) {
+        // Trailers end with an empty line.
+        const end = this.buf.indexOf('\r\n\r\n', nl)
+        if (end < 0 && this.buf.indexOf('\r\n', nl + 2) !== nl + 2) return false
+        this.buf = EMPTY
+        return (this.done = true)
+      }
+      this.buf = this.buf.subarray(nl + 2)
+      this.chunkLeft = size + 2
+    }
+  }
+}
