@@ -14,9 +14,11 @@ import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
 import { request, newClient, closeClient, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
+import { HtmlStore } from './html.ts'
+import { ELEMENT_METHODS } from './html-element.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const preludes = ['vm/k6.js', 'vm/http.js', 'vm/crypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+const preludes = ['vm/k6.js', 'vm/http.js', 'vm/crypto.js', 'vm/html.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
 
 // Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
 let variantPromise: Promise<QuickJSAsyncVariant> | null = null
@@ -70,6 +72,7 @@ export class VU {
   baseTags: Tags = {}
   exports: string[] = []
   private client: HttpClient
+  private readonly html = new HtmlStore()
   private interrupted = false
   private rt: QuickJSAsyncRuntime | null = null
   private wake: (() => void) | null = null
@@ -130,6 +133,7 @@ export class VU {
     this.exports = JSON.parse(this.evalGlobal('__k6exports()', 'exports'))
     this.evalGlobal("__k6state.inInit = false; ''", 'phase')
     this.phase = 'vu'
+    this.html.keepNew = false
   }
 
   private loadModule(name: string): string {
@@ -217,6 +221,15 @@ export class VU {
         return ctx.newString(`!${ctx.getString(a)} is not available here: ${(e as Error).message}`)
       }
     })
+    fn('htmlParse', (src, url) => ctx.newNumber(this.html.parse(ctx.getString(src), ctx.getString(url))))
+    fn('htmlMethods', () => ctx.newString(JSON.stringify(ELEMENT_METHODS)))
+    fn('html', (j) => {
+      try {
+        return ctx.newString(this.html.call(ctx.getString(j)))
+      } catch (e) {
+        return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
+      }
+    })
     fn('random', (n) => ctx.newString(randomBytes(Math.max(0, Math.min(65536, ctx.getNumber(n)))).toString('base64')))
     fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
     const one = async (spec: RequestSpec): Promise<ResponseData | string> => {
@@ -273,6 +286,7 @@ export class VU {
     if (!this.host.options.noCookiesReset) this.client.jar.clear()
     const arg = argJson === undefined ? '' : `, ${JSON.stringify(argJson)}`
     const r = await this.ctx.evalCodeAsync(`__ITER = ${iter}; __k6call(${JSON.stringify(name)}${arg})`, 'call')
+    this.html.endIteration()
     if (r.error) {
       const text = this.errorText(r.error, 'call')
       return { kind: 'error', value: this.interrupted ? 'interrupted' : text }

@@ -78,8 +78,38 @@
       const v = JSON.parse(s)
       return selector === undefined ? v : select(v, selector)
     }
-    html() {
-      throw new Error('Response.html() is not supported by Kiln yet')
+    /** The body as a k6/html Selection (of `selector` when given); links resolve against `url`. */
+    html(selector) {
+      const s = typeof this.body === 'string' ? this.body : this.body ? U.fromUtf8(new Uint8Array(this.body)) : ''
+      const doc = globalThis.__k6html.parse(s, this.url)
+      return selector === undefined ? doc : doc.find(selector)
+    }
+    /** Fills and submits a form of this page, as k6: its fields, `fields` on top, the submit button's name. */
+    submitForm(o) {
+      o = o || {}
+      const formSelector = o.formSelector || 'form'
+      const form = this.html(formSelector).first()
+      if (form.size() === 0) throw new Error(`submitForm: no form found for selector '${formSelector}' in the response of ${this.url}`)
+      const el = form.get(0)
+      const fields = form.serializeObject()
+      const button = form.find(o.submitSelector || '[type="submit"]').first()
+      if (button.size() && button.attr('name')) fields[button.attr('name')] = button.val() || ''
+      for (const k of Object.keys(o.fields || {})) fields[k] = String(o.fields[k])
+      const method = (el.getAttribute('method') || 'GET').toUpperCase()
+      const action = el.action()
+      if (method === 'GET') {
+        const q = Object.keys(fields).map((k) => `${enc(k)}=${enc(fields[k])}`).join('&')
+        return request('GET', action.replace(/[?#].*$/, '') + (q ? '?' + q : ''), null, o.params)
+      }
+      return request(method, action, fields, o.params)
+    }
+    /** Follows a link of this page (the first `a[href]`, or `selector`'s). */
+    clickLink(o) {
+      o = o || {}
+      const selector = o.selector || 'a[href]'
+      const a = this.html(selector).get(0)
+      if (!a) throw new Error(`clickLink: no link found for selector '${selector}' in the response of ${this.url}`)
+      return request('GET', a.href(), null, o.params)
     }
   }
 
