@@ -99,7 +99,11 @@ try {
   const kp = await ctx.newPage()
   await kp.goto(`${kiln.url}/?service=bench&view=flame&maxNodes=${NODES * 2}&from=now-1h`)
   const canvas = kp.locator('[data-testid=flame-canvas]')
-  await canvas.waitFor({ timeout: 120_000 })
+  kp.on('pageerror', (e) => console.log(`page error: ${e.message}`))
+  await canvas.waitFor({ timeout: 60_000 }).catch(async (e) => {
+    await kp.screenshot({ path: join(root, 'bench/out/ui-render-failed.png') })
+    throw new Error(`the flame graph did not appear; the page shows: ${(await kp.locator('#app').innerText()).slice(0, 300)}\nserver log: ${kiln.stderr().slice(-2000)}`, { cause: e })
+  })
   const fg = await (await fetch(`${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent('process_cpu:cpu:nanoseconds:cpu:nanoseconds')}&query=${encodeURIComponent('{service_name="bench"}')}&from=now-1h&maxNodes=${NODES * 2}`)).json()
   console.log(`kiln flame graph: ${fg.flamegraph.levels.reduce((n: number, l: number[]) => n + l.length / 4, 0)} nodes in ${fg.flamegraph.levels.length} levels`)
   const idle = await frameTimes(kp, Array.from({ length: 20 }, () => async () => {}))

@@ -118,11 +118,16 @@ export class Reader {
     // rather than a second scan of the samples.
     const fnIds = new Set<string>()
     for (const [fns] of stacks) for (const f of fns) fnIds.add(f)
-    const names = fnIds.size
-      ? await this.rows<[string, string]>(
-          `SELECT function_id, any(name) FROM ${this.db}.functions WHERE tenant = ${t} AND function_id IN (${[...fnIds].join(',')}) GROUP BY function_id`,
-        )
-      : []
+    // In chunks: ClickHouse rejects a query text over max_query_size (256 KiB), ~13,000 inlined ids.
+    const all = [...fnIds]
+    const names: [string, string][] = []
+    for (let k = 0; k < all.length; k += 8192) {
+      names.push(
+        ...(await this.rows<[string, string]>(
+          `SELECT function_id, any(name) FROM ${this.db}.functions WHERE tenant = ${t} AND function_id IN (${all.slice(k, k + 8192).join(',')}) GROUP BY function_id`,
+        )),
+      )
+    }
     const tree = new CallTree()
     const nameId = new Map<string, number>()
     for (const [id, name] of names) nameId.set(id, tree.nameId(name))

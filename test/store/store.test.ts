@@ -56,6 +56,20 @@ test('writes series, merges stacks in SQL and reads them back by selector and ti
   await store.close()
 })
 
+test('a merged tree of 20,000 distinct functions names every one (the names query stays under max_query_size)', async () => {
+  const store = await openStore({ dataDir: dir, retentionDays: 0 })
+  const t0 = Date.UTC(2026, 0, 2, 12)
+  const n = 20_000
+  const functions = ['', 'main', ...Array.from({ length: n }, (_, k) => `pkg${k}.fn`)]
+  await store.writer.write('wide', [
+    { profileType: CPU, labels: makeLabels([['service_name', 'wide']]), timeMs: t0, durationNs: 10e9, functions, stacks: Array.from({ length: n }, (_, k) => [1, k + 2]), values: Array.from({ length: n }, () => 1) },
+  ])
+  const rows = topTable(await store.reader.mergedTree({ tenant: 'wide', profileType: CPU, matchers: [], from: t0, until: t0 + 1000 }))
+  assert.equal(rows.length, n + 1)
+  assert.ok(!rows.some((r) => r.name === '[unknown]'))
+  await store.close()
+})
+
 test('a changed retention is applied to existing tables', async () => {
   const store = await openStore({ dataDir: dir, retentionDays: 9 })
   const rs = await store.client.query({ query: "SELECT engine_full FROM system.tables WHERE database = 'kiln' AND name = 'samples'", format: 'JSONCompactEachRow' })
