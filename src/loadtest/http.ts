@@ -4,6 +4,7 @@
  */
 import zlib from 'node:zlib'
 import type { Registry, Tags } from './metrics.ts'
+import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
 import { closeTransport, newTransport, send, zeroTimings, type Raw, type Timings, type Transport } from './transport.ts'
 
 export type { Timings }
@@ -20,6 +21,12 @@ export interface RequestSpec {
   redirects: number
   responseType: 'text' | 'binary' | 'none'
   expected?: { statuses: number[]; ranges: [number, number][] } | null
+  /** `params.cookies`, sent with the jar's. */
+  cookies?: Record<string, RequestCookie>
+  /** `params.jar` as the VM names it: a jar id, or null for no jar (the VU's jar when absent). */
+  jar?: number | null
+  /** The jar the host resolved `jar` to (null: none; absent: the VU's). */
+  cookieJar?: CookieJar | null
 }
 
 export interface ResponseData {
@@ -28,7 +35,7 @@ export interface ResponseData {
   url: string
   proto: string
   headers: Record<string, string>
-  cookies: Record<string, { name: string; value: string }[]>
+  cookies: Record<string, ResponseCookie[]>
   body: string | null
   bodyB64?: boolean
   timings: Timings
@@ -37,7 +44,7 @@ export interface ResponseData {
   tls_version: string
   error: string
   error_code: number
-  request: { method: string; url: string; headers: Record<string, string[]>; body: string }
+  request: { method: string; url: string; headers: Record<string, string[]>; body: string; cookies: Record<string, { name: string; value: string; replace: boolean }[]> }
 }
 
 /** Per-VU HTTP state: its connection pool and cookie jar. */
@@ -46,7 +53,8 @@ export interface HttpClient {
   userAgent: string
   insecure: boolean
   discardBodies: boolean
-  jar: Map<string, string> // host → name → value, flattened as `host\tname`
+  /** The VU's cookie jar (`http.cookieJar()`). */
+  jar: CookieJar
   /** Called for each request before it is sent (`--http-debug`). */
   debug?: (line: string) => void
 }
@@ -57,7 +65,7 @@ export function newClient(o: { userAgent: string; insecure: boolean; discardBodi
     userAgent: o.userAgent,
     insecure: o.insecure,
     discardBodies: o.discardBodies,
-    jar: new Map(),
+    jar: new CookieJar(),
   }
 }
 
@@ -137,25 +145,29 @@ function decompress(buf: Buffer, enc: string | undefined): Buffer {
 
 const tlsName = (p: string): string => ({ 'TLSv1.3': 'tls1.3', 'TLSv1.2': 'tls1.2', 'TLSv1.1': 'tls1.1', TLSv1: 'tls1.0' })[p] ?? p
 
+const NO_JAR = new CookieJar()
+
+/** Adds the Cookie header: an explicit one first, then the jar's cookies and `params.cookies`. */
+function addCookies(headers: Record<string, string>, jar: CookieJar | null, url: URL, extra: RequestSpec['cookies']): void {
+  const own = (jar ?? NO_JAR).header(url, extra)
+  if (own) headers['Cookie'] = [headers['Cookie'], own].filter(Boolean).join('; ')
+}
+
 /** Performs one k6 request (with redirects), records its metrics, and returns k6's Response fields. */
 export async function request(client: HttpClient, spec: RequestSpec, registry: Registry, baseTags: Tags): Promise<ResponseData> {
   let url = new URL(spec.url)
   let method = spec.method
   let body = spec.body === undefined ? undefined : Buffer.from(spec.body, spec.bodyB64 ? 'base64' : 'utf8')
   const reqHeaders: Record<string, string> = { 'User-Agent': client.userAgent, ...spec.headers }
+  const jar = spec.cookieJar === undefined ? client.jar : spec.cookieJar
   let hops = 0
   for (;;) {
     const headers = { ...reqHeaders }
-    const cookies = [...client.jar.entries()].filter(([k]) => k.startsWith(url.host + '\t')).map(([k, v]) => `${k.slice(url.host.length + 1)}=${v}`)
-    if (cookies.length) headers['Cookie'] = [headers['Cookie'], ...cookies].filter(Boolean).join('; ')
+    addCookies(headers, jar, url, spec.cookies)
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length)
     client.debug?.(`Request:\n${method} ${url.pathname}${url.search} HTTP/1.1\nHost: ${url.host}\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`)
     const raw = await once(client, spec, method, url, headers, body)
-    for (const c of [raw.headers['set-cookie'] ?? []].flat()) {
-      const [pair] = c.split(';')
-      const eq = pair?.indexOf('=') ?? -1
-      if (pair && eq > 0) client.jar.set(`${url.host}\t${pair.slice(0, eq).trim()}`, pair.slice(eq + 1).trim())
-    }
+    jar?.store(url, raw.headers['set-cookie'])
     const res = record(raw, spec, method, url, registry, baseTags, headers, body)
     const loc = raw.headers.location
     if (!raw.error && raw.status >= 300 && raw.status < 400 && raw.status !== 304 && loc && hops < spec.redirects) {
@@ -214,12 +226,7 @@ function record(raw: Raw, spec: RequestSpec, method: string, url: URL, registry:
   if (raw.received) registry.add('data_received', raw.received, netTags, now)
   const resHeaders: Record<string, string> = {}
   for (const [k, v] of Object.entries(raw.headers)) if (v !== undefined) resHeaders[canonical(k)] = Array.isArray(v) ? v.join(', ') : v
-  const cookies: ResponseData['cookies'] = {}
-  for (const c of [raw.headers['set-cookie'] ?? []].flat()) {
-    const [pair] = c.split(';')
-    const eq = pair?.indexOf('=') ?? -1
-    if (pair && eq > 0) (cookies[pair.slice(0, eq).trim()] ??= []).push({ name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim() })
-  }
+  const cookies = responseCookies(raw.headers['set-cookie'], url)
   return {
     status: raw.status,
     status_text: raw.statusText,
@@ -239,6 +246,7 @@ function record(raw: Raw, spec: RequestSpec, method: string, url: URL, registry:
       url: shownUrl,
       headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [canonical(k), [v]])),
       body: body ? body.toString('utf8') : '',
+      cookies: Object.fromEntries(Object.entries(spec.cookies ?? {}).map(([n, c]) => [n, [{ name: n, value: c.value, replace: c.replace }]])),
     },
   }
 }

@@ -15,6 +15,7 @@ import { request, newClient, closeClient, type HttpClient, type RequestSpec, typ
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
 import { HtmlStore } from './html.ts'
+import { JarStore } from './cookies.ts'
 import { ELEMENT_METHODS } from './html-element.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -73,6 +74,7 @@ export class VU {
   exports: string[] = []
   private client: HttpClient
   private readonly html = new HtmlStore()
+  private readonly jars: JarStore
   private interrupted = false
   private rt: QuickJSAsyncRuntime | null = null
   private wake: (() => void) | null = null
@@ -84,6 +86,7 @@ export class VU {
   ) {
     const o = host.options
     this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost })
+    this.jars = new JarStore(this.client.jar)
     if (host.httpDebug) this.client.debug = (l) => host.log('info', l)
   }
 
@@ -134,6 +137,7 @@ export class VU {
     this.evalGlobal("__k6state.inInit = false; ''", 'phase')
     this.phase = 'vu'
     this.html.keepNew = false
+    this.jars.keepNew = false
   }
 
   private loadModule(name: string): string {
@@ -223,13 +227,17 @@ export class VU {
     })
     fn('htmlParse', (src, url) => ctx.newNumber(this.html.parse(ctx.getString(src), ctx.getString(url))))
     fn('htmlMethods', () => ctx.newString(JSON.stringify(ELEMENT_METHODS)))
-    fn('html', (j) => {
-      try {
-        return ctx.newString(this.html.call(ctx.getString(j)))
-      } catch (e) {
-        return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
-      }
-    })
+    /** A synchronous host call taking and returning a string; an Error it throws is the script's. */
+    const strFn = (name: string, f: (s: string) => string) =>
+      fn(name, (j) => {
+        try {
+          return ctx.newString(f(ctx.getString(j)))
+        } catch (e) {
+          return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
+        }
+      })
+    strFn('html', (j) => this.html.call(j))
+    strFn('jar', (j) => this.jars.call(j))
     fn('random', (n) => ctx.newString(randomBytes(Math.max(0, Math.min(65536, ctx.getNumber(n)))).toString('base64')))
     fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
     const one = async (spec: RequestSpec): Promise<ResponseData | string> => {
@@ -239,6 +247,13 @@ export class VU {
         new URL(spec.url)
       } catch {
         return `invalid URL '${spec.url}'`
+      }
+      if (spec.jar !== undefined) {
+        try {
+          spec.cookieJar = spec.jar === null ? null : this.jars.get(spec.jar)
+        } catch (e) {
+          return (e as Error).message
+        }
       }
       const res = await request(this.client, spec, host.registry, this.baseTags)
       if (res.error) host.log('warn', `Request Failed error="${res.error}"`)
@@ -287,6 +302,7 @@ export class VU {
     const arg = argJson === undefined ? '' : `, ${JSON.stringify(argJson)}`
     const r = await this.ctx.evalCodeAsync(`__ITER = ${iter}; __k6call(${JSON.stringify(name)}${arg})`, 'call')
     this.html.endIteration()
+    this.jars.endIteration()
     if (r.error) {
       const text = this.errorText(r.error, 'call')
       return { kind: 'error', value: this.interrupted ? 'interrupted' : text }

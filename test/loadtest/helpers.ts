@@ -99,3 +99,21 @@ export function workdir(files: Record<string, string>): string {
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
   return dir
 }
+
+/**
+ * Runs `body` as the default function of a one-iteration k6 script (k6/http imported, `extra`
+ * at the top) and returns what it returns, carried out in a console line as JSON.
+ */
+export async function runBody(body: string, env: Record<string, string>, extra = ''): Promise<{ code: number | null; out: any; stderr: string }> {
+  const dir = workdir({
+    'script.js': `import http from 'k6/http'
+${extra}
+export const options = { iterations: 1 }
+export default function () { console.log('RESULT ' + JSON.stringify((function () { ${body} })())) }`,
+  })
+  const r = await kilnRun(['run', '-q', '--no-summary', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), 'script.js'], { cwd: dir })
+  // console.log lines: INFO[0000] RESULT {json}  source=console
+  const line = r.stderr.split('\n').find((l) => l.includes(' RESULT '))
+  const raw = line ? line.slice(line.indexOf(' RESULT ') + 8).replace(/\s+source=console$/, '') : 'null'
+  return { code: r.code, out: JSON.parse(raw), stderr: r.stderr }
+}

@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { kilnRun, workdir } from './helpers.ts'
+import { runBody } from './helpers.ts'
 import { HtmlStore } from '../../src/loadtest/html.ts'
 import { ELEMENT_METHODS } from '../../src/loadtest/html-element.ts'
 
@@ -41,21 +41,7 @@ before(async () => {
 })
 after(() => new Promise<void>((r) => server.close(() => r())))
 
-/** Runs `body` as the default function; what it returns comes back in a console line. */
-async function run(body: string, extra = ''): Promise<{ code: number | null; out: any; stderr: string }> {
-  const dir = workdir({
-    'script.js': `import http from 'k6/http'
-import { parseHTML, NodeType } from 'k6/html'
-${extra}
-export const options = { iterations: 1 }
-export default function () { console.log('RESULT ' + JSON.stringify((function () { ${body} })())) }`,
-  })
-  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `BASE=${base}`, 'script.js'], { cwd: dir })
-  // console.log lines: INFO[0000] RESULT {json}  source=console
-  const line = r.stderr.split('\n').find((l) => l.includes(' RESULT '))
-  const raw = line ? line.slice(line.indexOf(' RESULT ') + 8).replace(/\s+source=console$/, '') : 'null'
-  return { code: r.code, out: JSON.parse(raw), stderr: r.stderr }
-}
+const run = (body: string, extra = '') => runBody(body, { BASE: base }, `import { parseHTML, NodeType } from 'k6/html'\n${extra}`)
 
 test('Response.html(): selections, traversal, values and Elements as k6 gives them', async () => {
   const r = await run(`

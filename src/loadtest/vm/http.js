@@ -126,12 +126,19 @@
     const headers = {}
     for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k])
     if (params.auth === 'digest' || params.auth === 'ntlm') throw new Error(`auth '${params.auth}' is not supported by Kiln yet`)
+    let cookies
     if (params.cookies) {
-      const c = Object.keys(params.cookies).map((k) => {
+      cookies = {}
+      for (const k of Object.keys(params.cookies)) {
         const v = params.cookies[k]
-        return `${k}=${v && typeof v === 'object' ? v.value : v}`
-      })
-      if (c.length) headers['Cookie'] = c.join('; ')
+        cookies[k] = v && typeof v === 'object' ? { value: String(v.value), replace: !!v.replace } : { value: String(v), replace: false }
+      }
+    }
+    let jar
+    if (params.jar === null) jar = null
+    else if (params.jar !== undefined) {
+      if (!(params.jar instanceof CookieJar)) throw new Error('params.jar must be an http.CookieJar (or null for no jar)')
+      jar = params.jar[J]
     }
     const b = encodeBody(body, headers)
     const tags = U.toTags(params.tags)
@@ -149,6 +156,8 @@
       body: b.body,
       bodyB64: b.bodyB64,
       throw: !!params.throw,
+      cookies,
+      jar,
     }
   }
   function toResponse(data, spec) {
@@ -166,6 +175,29 @@
     const spec = buildSpec(method, url, body, params)
     return toResponse(JSON.parse(H.request(JSON.stringify(spec))), spec)
   }
+  // Cookie jars live on the host (src/loadtest/cookies.ts); a CookieJar here is an id (0: the VU's).
+  const J = Symbol('kiln.jar')
+  const jarCall = (op, id, url, name, value, opts) => JSON.parse(H.jar(JSON.stringify([op, id, String(url), name, value, opts || null])))
+  class CookieJar {
+    constructor(id) {
+      this[J] = id === vuJarToken ? 0 : jarCall('new', 0, '')
+    }
+    cookiesForURL(url) {
+      return jarCall('forURL', this[J], url)
+    }
+    set(url, name, value, options) {
+      jarCall('set', this[J], url, String(name), String(value), options)
+    }
+    clear(url) {
+      jarCall('clear', this[J], url)
+    }
+    delete(url, name) {
+      jarCall('delete', this[J], url, String(name))
+    }
+  }
+  const vuJarToken = {}
+  let vuJar = null
+  const cookieJar = () => (vuJar = vuJar || new CookieJar(vuJarToken))
   const withBody = (m) => (url, body, params) => request(m, url, body, params)
   /** k6's batch: the requests go out in parallel (up to batchPerHost connections per host). */
   function batch(reqs) {
@@ -216,6 +248,8 @@
     asyncRequest: (m, u, b, p) => new Promise((res) => res(request(m, u, b, p))),
     batch,
     file: (data, filename, contentType) => new FileData(data, filename, contentType),
+    cookieJar,
+    CookieJar,
     expectedStatuses,
     setResponseCallback: (cb) => {
       defaultExpected = cb
