@@ -125,7 +125,9 @@
     url = String(url)
     const headers = {}
     for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k])
-    if (params.auth === 'digest' || params.auth === 'ntlm') throw new Error(`auth '${params.auth}' is not supported by Kiln yet`)
+    if (params.auth !== undefined && params.auth !== null && params.auth !== 'basic' && params.auth !== 'digest') {
+      throw new Error(params.auth === 'ntlm' ? "auth 'ntlm' is not supported by Kiln yet (basic and digest are)" : `unknown auth '${params.auth}': use 'basic', 'digest' or 'ntlm'`)
+    }
     let cookies
     if (params.cookies) {
       cookies = {}
@@ -158,6 +160,7 @@
       throw: !!params.throw,
       cookies,
       jar,
+      auth: params.auth || undefined,
     }
   }
   function toResponse(data, spec) {
