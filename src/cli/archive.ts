@@ -20,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
   const runner = runnerFromArgs(p, 'archive')
   await runner.prepare()
   const files = new Map<string, Buffer>([[runner.script.path, Buffer.from(runner.script.source)]])
-  for (const f of runner.filesRead) files.set(f, readFileSync(f))
+  for (const f of runner.filesRead) files.set(f, runner.remote.has(f) ? Buffer.from(runner.remote.get(f)!) : readFileSync(f))
   const out = str(p, 'archive-out') ?? 'archive.tar'
   writeFileSync(out, makeArchive({ filename: runner.script.path, options: cliLayer(p), kiln: '0.1.0' }, files))
   process.stdout.write(`${out}: ${files.size} file${files.size > 1 ? 's' : ''} (${[...files.keys()].join(', ')})\n`)

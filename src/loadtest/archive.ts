@@ -78,7 +78,8 @@ export interface ArchiveMeta {
 /** Bundles the script and the files it read. */
 export function makeArchive(meta: ArchiveMeta, files: Map<string, Buffer>): Buffer {
   const entries = new Map<string, Buffer>([['metadata.json', Buffer.from(JSON.stringify(meta, null, 2))]])
-  for (const [abs, data] of files) entries.set(`files${abs}`, data)
+  // Remote modules (by URL) go under remote/, so an archive runs without the network.
+  for (const [abs, data] of files) entries.set(/^https?:\/\//i.test(abs) ? `remote/${abs}` : `files${abs}`, data)
   return writeTar(entries)
 }
 
@@ -89,7 +90,10 @@ export function openArchive(buf: Buffer): { meta: ArchiveMeta; files: Map<string
   if (!m) throw new ScriptError('not a Kiln archive: metadata.json is missing (make one with kiln archive)')
   const meta = JSON.parse(m.toString()) as ArchiveMeta
   const files = new Map<string, Buffer>()
-  for (const [name, data] of tar) if (name.startsWith('files/')) files.set(name.slice('files'.length), data)
+  for (const [name, data] of tar) {
+    if (name.startsWith('files/')) files.set(name.slice('files'.length), data)
+    else if (name.startsWith('remote/')) files.set(name.slice('remote/'.length), data)
+  }
   if (!files.has(meta.filename)) throw new ScriptError(`damaged archive: the script ${meta.filename} is missing`)
   return { meta, files }
 }

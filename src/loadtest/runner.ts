@@ -7,6 +7,7 @@ import { transformSync } from 'esbuild'
 import { dirname, resolve, isAbsolute } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Registry, type Tags } from './metrics.ts'
+import { fetchRemoteModules } from './remote.ts'
 import { buildThresholds, evaluate, type Threshold } from './thresholds.ts'
 import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
@@ -118,6 +119,12 @@ export class Runner implements Host {
     this.cfg.err(`${tag}[${secs}] ${message}${level === 'info' || level === 'error' ? '  source=console' : ''}\n`)
   }
   readFile(path: string): string {
+    if (/^https?:\/\//i.test(path)) {
+      const remote = this.remote.get(path)
+      if (remote === undefined) throw new ScriptError(`the remote module '${path}' was not fetched before the run (only static imports are): import it statically`)
+      this.filesRead.add(path)
+      return remote
+    }
     const src = this.readBytes(path).toString('utf8')
     if (!/\.m?ts$/.test(path)) return src
     // TypeScript scripts (k6 1.x+): esbuild strips the types, as k6 does; the lines stay in place.
@@ -216,8 +223,10 @@ export class Runner implements Host {
     return vu
   }
 
-  /** Files the script's init read (modules and open()), by absolute path: what an archive holds. */
+  /** Files the script's init read (modules and open()), by absolute path or URL: what an archive holds. */
   readonly filesRead = new Set<string>()
+  /** Remote modules by URL, fetched once before the first VU (see remote.ts). */
+  readonly remote = new Map<string, string>()
 
   /**
    * Runs the init code once (VU 0, which later runs setup, teardown and handleSummary) and
@@ -225,6 +234,7 @@ export class Runner implements Host {
    */
   async prepare(): Promise<VU> {
     const cfg = this.cfg
+    await fetchRemoteModules(this.script, (p) => this.readFile(p), this.remote, (u) => this.cfg.files?.get(u)?.toString('utf8'))
     const vu0 = await this.newVU(0)
     let scriptOptions: Record<string, unknown>
     try {

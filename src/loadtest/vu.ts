@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { newQuickJSAsyncWASMModuleFromVariant, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
@@ -15,6 +15,7 @@ import { request, newClient, closeClient, type HttpClient, type RequestSpec, typ
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
 import { HtmlStore } from './html.ts'
+import { resolveModule } from './remote.ts'
 import { JarStore } from './cookies.ts'
 import { ELEMENT_METHODS } from './html-element.ts'
 
@@ -103,10 +104,7 @@ export class VU {
     const script = this.host.script
     rt.setModuleLoader(
       (name) => this.loadModule(name),
-      (base, requested) => {
-        if (requested.startsWith('k6') || /^[a-z]+:/.test(requested)) return requested
-        return resolve(dirname(base), requested)
-      },
+      (base, requested) => resolveModule(base, requested) ?? requested,
     )
     this.installHost()
     this.evalGlobal(`globalThis.__ENV = ${JSON.stringify(this.host.env)}; globalThis.__VU = ${this.id}; globalThis.__ITER = 0`, 'env')
@@ -146,9 +144,6 @@ export class VU {
       const named = known.filter((k) => k !== 'default').map((k) => `export const ${k} = m.${k};`)
       const def = known.includes('default') ? 'm.default' : 'm'
       return `const m = globalThis.__k6mods[${JSON.stringify(name)}]; export default ${def}; ${named.join(' ')}`
-    }
-    if (/^https?:/.test(name)) {
-      throw new Error(`remote module '${name}' cannot be loaded: Kiln does not fetch modules over the network yet; download it next to the script and import the local path`)
     }
     if (name.startsWith('k6')) throw new Error(`unknown module '${name}' (Kiln supports: ${Object.keys(moduleExports ?? {}).join(', ')})`)
     try {
