@@ -44,7 +44,7 @@ export const spec: CommandSpec = {
     'include-system-env-vars': { type: 'string', arg: 'true|false', help: 'pass the environment to __ENV (default true)' },
     address: { type: 'string', short: 'a', arg: 'HOST:PORT', help: "start k6's REST API there (kiln status/pause/resume/scale/stats talk to it)" },
     paused: { type: 'boolean', short: 'p', help: 'start paused; resume with kiln resume or the REST API' },
-    'execution-segment': { type: 'string', arg: 'SEGMENT', help: "this instance's part of the test, e.g. 1/3:2/3 (only 0:1 so far)" },
+    'execution-segment': { type: 'string', arg: 'SEGMENT', help: "this instance's part of the test, e.g. 1/3:2/3: its share of VUs, iterations and arrival rates" },
     'execution-segment-sequence': { type: 'string', arg: 'LIST', help: 'all segments, e.g. 0,1/3,2/3,1' },
     type: { type: 'string', short: 't', arg: 'js|archive', help: 'what the file is (default: archive for .tar, else js)' },
     'no-color': { type: 'boolean', help: 'no colors (Kiln prints none)' },
@@ -97,6 +97,8 @@ export function cliLayer(p: Parsed): Record<string, unknown> {
   set('userAgent', str(p, 'user-agent'))
   set('minIterationDuration', str(p, 'min-iteration-duration'))
   set('throw', bool(p, 'throw'))
+  set('executionSegment', str(p, 'execution-segment'))
+  set('executionSegmentSequence', str(p, 'execution-segment-sequence'))
   return o
 }
 
@@ -139,10 +141,6 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
   const debug = str(p, 'http-debug')
   const sysEnv = str(p, 'include-system-env-vars') !== 'false'
   const outs = list(p, 'out')
-  const seg = str(p, 'execution-segment')
-  if (seg !== undefined && !/^(0|0%|0:1|0:100%|1|100%)$/.test(seg)) {
-    throw new ConfigError(`--execution-segment '${seg}': Kiln runs whole tests only so far (0:1); split the load with separate scripts`)
-  }
   return new Runner({
     scriptPath,
     ...(files ? { files } : {}),

@@ -126,7 +126,8 @@ async function dynamicVUs(ctx: ExecContext, target: () => number, end: number, r
 async function rampingVUs(ctx: ExecContext): Promise<void> {
   const s = ctx.scenario
   const total = s.stages.reduce((a, x) => a + x.durationMs, 0)
-  await dynamicVUs(ctx, () => Math.round(stageTarget(s.startVUs, s.stages, now() - ctx.start)), ctx.start + total, s.gracefulRampDownMs)
+  const target = (): number => Math.round(stageTarget(s.startVUs, s.stages, now() - ctx.start))
+  await dynamicVUs(ctx, s.segment ? () => s.segment!.scale(target()) : target, ctx.start + total, s.gracefulRampDownMs)
 }
 
 async function externallyControlled(ctx: ExecContext): Promise<void> {
@@ -160,8 +161,15 @@ export function* arrivals(startRate: number, stages: Stage[], timeUnitMs: number
   }
 }
 
-async function arrivalRate(ctx: ExecContext, times: Iterable<number>, end: number): Promise<void> {
+/** The starts of the whole test's schedule that are this instance's segment's. */
+function* ownStarts(times: Iterable<number>, segment: Scenario['segment']): Generator<number> {
+  let i = 0
+  for (const t of times) if (!segment || segment.owns(i++)) yield t
+}
+
+async function arrivalRate(ctx: ExecContext, allTimes: Iterable<number>, end: number): Promise<void> {
   const s = ctx.scenario
+  const times = ownStarts(allTimes, s.segment)
   const free = [...ctx.vus]
   const all = [...ctx.vus]
   let allocated = free.length

@@ -5,6 +5,7 @@
 import { ConfigError, type VuOptions } from './host.ts'
 import { parseDuration, formatDuration } from './duration.ts'
 import type { Tags } from './metrics.ts'
+import { executionSegment, type Segment } from './segments.ts'
 
 export const EXECUTORS = [
   'shared-iterations',
@@ -42,6 +43,8 @@ export interface Scenario {
   timeUnitMs: number
   preAllocatedVUs: number
   maxVUs: number
+  /** This instance's execution segment (absent: the whole test). */
+  segment?: Segment
 }
 
 export interface Options {
@@ -152,8 +155,10 @@ export function scenario(name: string, s: unknown): Scenario {
 /** How many VUs a scenario needs at most (VUs initialised before the test starts). */
 export function scenarioVUs(s: Scenario): number {
   switch (s.executor) {
-    case 'ramping-vus':
-      return Math.max(s.startVUs, ...s.stages.map((x) => x.target))
+    case 'ramping-vus': {
+      const most = Math.max(s.startVUs, ...s.stages.map((x) => x.target))
+      return s.segment ? s.segment.scale(most) : most
+    }
     case 'constant-arrival-rate':
     case 'ramping-arrival-rate':
       return s.preAllocatedVUs
@@ -184,7 +189,7 @@ export function describe(s: Scenario): string {
   const gs = `gracefulStop: ${formatDuration(s.gracefulStopMs)}`
   const extra = [s.exec !== 'default' ? `exec: ${s.exec}` : '', s.startTimeMs ? `startTime: ${formatDuration(s.startTimeMs)}` : ''].filter(Boolean)
   const tail = (parts: string[]) => `(${[...extra, ...parts].join(', ')})`
-  const rate = (r: number) => `${(r / (s.timeUnitMs / 1000)).toFixed(2)} iterations/s`
+  const rate = (r: number) => `${((r * (s.segment?.length ?? 1)) / (s.timeUnitMs / 1000)).toFixed(2)} iterations/s`
   switch (s.executor) {
     case 'shared-iterations':
       return `${s.iterations} iterations shared among ${s.vus} VUs ${tail([`maxDuration: ${d}`, gs])}`
@@ -236,6 +241,21 @@ function toScenarios(o: Obj): Scenario[] {
 }
 
 /**
+ * A scenario's share for this instance's execution segment: fixed counts are scaled here; a
+ * ramping-vus target and arrival-rate starts follow `segment` while running (executors.ts).
+ */
+function segmented(s: Scenario, segment: Segment): Scenario {
+  const out = { ...s, segment }
+  if (s.executor === 'shared-iterations') out.iterations = segment.scale(s.iterations)
+  if (s.executor !== 'ramping-vus') {
+    out.vus = segment.scale(s.vus)
+    out.preAllocatedVUs = segment.scale(s.preAllocatedVUs)
+    out.maxVUs = segment.scale(s.maxVUs)
+  }
+  return out
+}
+
+/**
  * Consolidates the layers, lowest first. A layer that sets a shortcut (duration, iterations,
  * stages) replaces the execution settings of the layers below it, as a k6 CLI flag does.
  */
@@ -253,7 +273,8 @@ export function consolidate(layers: Obj[]): Options {
       else if (v !== undefined) o[k] = v
     }
   }
-  const scenarios = toScenarios(o)
+  const segment = executionSegment(o.executionSegment, o.executionSegmentSequence)
+  const scenarios = segment ? toScenarios(o).map((s) => segmented(s, segment)) : toScenarios(o)
   const stats = o.summaryTrendStats === undefined ? ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)'] : o.summaryTrendStats
   if (!Array.isArray(stats) || stats.some((s) => typeof s !== 'string' || !/^(avg|min|med|max|count|p\(\d+(\.\d+)?\))$/.test(s))) {
     throw new ConfigError(`summaryTrendStats must list avg, min, med, max, count or p(N), got ${JSON.stringify(stats)}`)
