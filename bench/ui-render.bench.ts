@@ -127,6 +127,19 @@ try {
     }),
   )
 
+  const slow = await kp.evaluate(() => (window as unknown as { slowClicks: number[] }).slowClicks.splice(0))
+  // The same browser's floor for a click: a button whose handler only changes its own text.
+  await kp.evaluate(() => {
+    const b = document.createElement('button')
+    b.id = 'bench-floor'
+    b.textContent = '0'
+    b.onclick = () => (b.textContent = String(Number(b.textContent) + 1))
+    document.body.prepend(b)
+  })
+  const fbox = (await kp.locator('#bench-floor').boundingBox())!
+  const clickFloor = await frameTimes(kp, Array.from({ length: ZOOMS }, () => () => kp.mouse.click(fbox.x + 5, fbox.y + 5)))
+  const slowFloor = await kp.evaluate(() => (window as unknown as { slowClicks: number[] }).slowClicks.splice(0))
+
   // speedscope: the same folded profile, Left Heavy view (its flame graph).
   const sp = await ctx.newPage()
   await sp.goto(`${ss.url}/index.html#profileURL=${encodeURIComponent(`${ss.url}/profile.txt`)}`)
@@ -156,8 +169,11 @@ try {
   console.log(`speedscope zoom:  ${fmt(sZoom)}`)
   console.log(`ratio kiln/speedscope (median main-thread time per frame, lower is better): hover ${(q(kHover, 0.5) / q(sHover, 0.5)).toFixed(2)}, zoom ${(q(kZoom, 0.5) / q(sZoom, 0.5)).toFixed(2)}`)
   console.log(`kiln frames over 16 ms of main-thread time: ${[...kHover, ...kZoom].filter((t) => t > 16).length} of ${kHover.length + kZoom.length}`)
-  const slow = await kp.evaluate(() => (window as unknown as { slowClicks: number[] }).slowClicks)
-  console.log(`kiln zoom clicks over 16 ms from input to next paint (Event Timing): ${slow.length} of ${ZOOMS}${slow.length ? `, max ${Math.max(...slow)} ms` : ''}`)
+  const over = (xs: number[]) => `${xs.length} of ${ZOOMS}${xs.length ? `, max ${Math.max(...xs)} ms` : ''}`
+  console.log(`clicks over 16 ms from input to next paint (Event Timing): kiln zoom ${over(slow)}; a button that only changes its text ${over(slowFloor)}`)
+  console.log(`click floor (that button): ${fmt(clickFloor)}`)
+  const load = (await import('node:os')).loadavg()
+  console.log(`load average: ${load.map((x) => x.toFixed(2)).join(' ')}`)
 } finally {
   await browser.close()
   ss.close()

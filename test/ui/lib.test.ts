@@ -4,7 +4,7 @@ import { packageOf, frameColor, diffColor, shareChange, rgbOf } from '../../ui/s
 import { formatValue, formatPercent, formatChange, profileTypeLabel, timeText } from '../../ui/src/lib/format.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
-import { toSvg, labelFor } from '../../ui/src/lib/paint.ts'
+import { toSvg, labelFor, fillBatches } from '../../ui/src/lib/paint.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
 import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels, diffSides } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
@@ -244,4 +244,15 @@ test('a diff without sides in the URL compares the two halves of the range with 
   assert.deepEqual(diffSides(s, { from: 1000, until: 3000 }), { lq: '{env="prod"}', rq: '{env="prod"}', lfrom: '1000', luntil: '2000', rfrom: '2000', runtil: '3000' })
   assert.equal(diffSides({ ...s, rquery: '{env="stage"}', lfrom: 'now-2h' }, { from: 0, until: 10 }).rq, '{env="stage"}')
   assert.equal(diffSides({ ...s, rquery: '{env="stage"}', lfrom: 'now-2h' }, { from: 0, until: 10 }).lfrom, 'now-2h')
+})
+
+test('blocks are batched by fill and fading, each block exactly once', () => {
+  const fills = ['red', 'blue', 'red', 'red', 'blue']
+  const b = fillBatches(fills, (k) => k === 3)
+  assert.deepEqual(b, [
+    { fill: 'red', faded: false, blocks: [0, 2] },
+    { fill: 'blue', faded: false, blocks: [1, 4] },
+    { fill: 'red', faded: true, blocks: [3] },
+  ])
+  assert.deepEqual(fillBatches([], () => false), [])
 })

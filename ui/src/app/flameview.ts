@@ -1,6 +1,6 @@
 import { type Flame, pathOf, nodeByPath } from '../lib/flame.ts'
 import { type Viewport, type Rect, type Matches, layout, fullViewport, zoomTo, hitTest, graphHeight } from '../lib/layout.ts'
-import { fillOf, labelFor, textFill, toSvg } from '../lib/paint.ts'
+import { fillOf, fillBatches, labelFor, textFill, toSvg, type FillBatch } from '../lib/paint.ts'
 import { shareChange, type Theme } from '../lib/color.ts'
 import { formatValue, formatPercent, formatChange } from '../lib/format.ts'
 import { h } from './dom.ts'
@@ -42,12 +42,14 @@ export class FlameView {
   private tipNode = -1
   private zoomNode = 0
   private frame = 0
-  /** The blocks' fills, computed once per layout (not per hover repaint). */
-  private fills: string[] = []
+  /** The blocks grouped by fill, computed once per layout (not per hover repaint). */
+  private batches: FillBatch[] = []
   /** The hover outline: a positioned box over the canvas, so hovering never touches a canvas. */
   private readonly outline: HTMLDivElement
   private painted = false
   private readonly resize: ResizeObserver
+  /** The wrapper's width as the ResizeObserver last saw it: reading clientWidth after a DOM change would force a layout in the click that zooms. */
+  private width = 0
 
   /** The handlers, replaceable: one view instance serves several tabs. */
   constructor(public opts: FlameViewOptions) {
@@ -65,7 +67,10 @@ export class FlameView {
         this.opts.onSandwich(this.s.flame.names[this.s.flame.name[i]!]!)
       }
     })
-    this.resize = new ResizeObserver(() => this.relayout())
+    this.resize = new ResizeObserver((es) => {
+      this.width = es[0]!.contentRect.width
+      this.relayout()
+    })
     this.resize.observe(this.el)
   }
 
@@ -90,12 +95,18 @@ export class FlameView {
   private relayout(): void {
     const s = this.s
     if (!s) return
-    const width = Math.max(100, this.el.clientWidth)
+    if (!this.width) this.width = this.el.clientWidth
+    const width = Math.max(100, this.width)
     const base = fullViewport(s.flame, width, { rowHeight: ROW, orientation: s.orientation, minWidth: 2 })
     this.vp = this.zoomNode > 0 ? zoomTo(s.flame, base, this.zoomNode) : base
     this.rects = layout(s.flame, this.vp)
     const paint = { theme: s.theme, matches: s.matches }
-    this.fills = this.rects.map((r) => fillOf(s.flame, r, paint))
+    const zoomLevel = s.flame.level[this.zoomNode]!
+    const rects = this.rects
+    this.batches = fillBatches(
+      rects.map((r) => fillOf(s.flame, r, paint)),
+      (k) => rects[k]!.level < zoomLevel,
+    )
     this.painted = false
     this.schedule()
   }
@@ -137,14 +148,15 @@ export class FlameView {
     ctx.font = FONT
     ctx.textBaseline = 'middle'
     const charW = ctx.measureText('M').width
-    const zoomLevel = s.flame.level[this.zoomNode]!
     const rects = this.rects
-    for (let k = 0; k < rects.length; k++) {
-      const r = rects[k]!
-      ctx.fillStyle = this.fills[k]!
+    for (const b of this.batches) {
+      ctx.fillStyle = b.fill
       // Ancestors of a zoomed frame are drawn faded: they are context, not part of the view.
-      ctx.globalAlpha = r.level < zoomLevel ? 0.55 : 1
-      ctx.fillRect(r.x, r.y, Math.max(r.w - 1, 0.5), ROW - 1)
+      ctx.globalAlpha = b.faded ? 0.55 : 1
+      for (const k of b.blocks) {
+        const r = rects[k]!
+        ctx.fillRect(r.x, r.y, Math.max(r.w - 1, 0.5), ROW - 1)
+      }
     }
     ctx.globalAlpha = 1
     ctx.fillStyle = textFill[s.theme]
@@ -155,22 +167,30 @@ export class FlameView {
     }
   }
 
-  private nodeAt(e: MouseEvent): number {
-    if (!this.s || !this.vp) return -1
+  /** The frame under the pointer and the pointer in canvas px (the canvas sits at the wrapper's top-left). */
+  private pointer(e: MouseEvent): { node: number; x: number; y: number } {
+    if (!this.s || !this.vp) return { node: -1, x: 0, y: 0 }
     const b = this.canvas.getBoundingClientRect()
-    return hitTest(this.s.flame, this.vp, e.clientX - b.left, e.clientY - b.top)
+    const x = e.clientX - b.left
+    const y = e.clientY - b.top
+    return { node: hitTest(this.s.flame, this.vp, x, y), x, y }
+  }
+
+  private nodeAt(e: MouseEvent): number {
+    return this.pointer(e).node
   }
 
   private onMove(e: MouseEvent): void {
-    this.setHover(this.nodeAt(e), e)
+    const p = this.pointer(e)
+    this.setHover(p.node, p)
   }
 
-  private setHover(i: number, e: MouseEvent | null): void {
+  private setHover(i: number, at: { x: number; y: number } | null): void {
     if (i !== this.hover) {
       this.hover = i
       this.schedule()
     }
-    if (i < 0 || !e || !this.s) {
+    if (i < 0 || !at || !this.s || !this.vp) {
       this.tip.hidden = true
       this.tipNode = -1
       return
@@ -180,12 +200,12 @@ export class FlameView {
       this.tipNode = i
     }
     this.tip.hidden = false
-    const b = this.el.getBoundingClientRect()
-    const x = e.clientX - b.left
-    const y = e.clientY - b.top
-    const tw = this.tip.offsetWidth
-    this.tip.style.left = `${Math.min(x + 14, b.width - tw - 4)}px`
-    this.tip.style.top = `${y + 16}px`
+    // Right of the pointer on the left part of the graph, left of it on the right part: placed
+    // without measuring the tooltip (a read that would force a layout on every move).
+    const right = at.x > this.vp.width * 0.6
+    this.tip.style.left = right ? '' : `${at.x + 14}px`
+    this.tip.style.right = right ? `${this.vp.width - at.x + 14}px` : ''
+    this.tip.style.top = `${at.y + 16}px`
   }
 
   private onClick(e: MouseEvent): void {
