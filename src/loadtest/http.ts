@@ -58,8 +58,10 @@ export interface HttpClient {
   discardBodies: boolean
   /** The VU's cookie jar (`http.cookieJar()`). */
   jar: CookieJar
-  /** Called for each request before it is sent (`--http-debug`). */
+  /** Called with each request before it is sent and each response (`--http-debug`). */
   debug?: (line: string) => void
+  /** `--http-debug=full`: the dumps include the bodies. */
+  debugBodies?: boolean
 }
 
 export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number }): HttpClient {
@@ -148,6 +150,22 @@ function decompress(buf: Buffer, enc: string | undefined): Buffer {
 
 const tlsName = (p: string): string => ({ 'TLSv1.3': 'tls1.3', 'TLSv1.2': 'tls1.2', 'TLSv1.1': 'tls1.1', TLSv1: 'tls1.0' })[p] ?? p
 
+/** `--http-debug`: the request as sent (Go's DumpRequestOut layout; the body only with =full). */
+function dumpRequest(method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined): string {
+  const lines = [`${method} ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
+  return `Request:\n${lines.join('\n')}\n\n${body ? body.toString('utf8') : ''}`
+}
+
+/** `--http-debug`: the response as received, headers sorted by name as Go writes them; the body only with =full. */
+function dumpResponse(raw: Raw, full: boolean): string {
+  const lines = Object.entries(raw.headers)
+    .map(([k, v]) => [canonical(k), v] as const)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .flatMap(([k, v]) => [v ?? []].flat().map((x) => `${k}: ${x}`))
+  const body = full ? decompress(raw.body, raw.headers['content-encoding'] as string | undefined).toString('utf8') : ''
+  return `Response:\nHTTP/1.1 ${raw.statusText}\n${lines.join('\n')}\n\n${body}`
+}
+
 /** Authorization from the URL's credentials: basic at once, digest once the server's challenge is in. */
 function authorize(headers: Record<string, string>, c: Credentials, challenge: Record<string, string> | null, method: string, url: URL, body: Buffer | undefined): void {
   if (Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) return
@@ -178,9 +196,10 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: R
     addCookies(headers, jar, url, spec.cookies)
     if (credentials) authorize(headers, credentials, challenge, method, url, body)
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length)
-    client.debug?.(`Request:\n${method} ${url.pathname}${url.search} HTTP/1.1\nHost: ${url.host}\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`)
+    client.debug?.(dumpRequest(method, url, headers, client.debugBodies ? body : undefined))
     const raw = await once(client, spec, method, url, headers, body)
     jar?.store(url, raw.headers['set-cookie'])
+    if (client.debug && !raw.error) client.debug(dumpResponse(raw, !!client.debugBodies))
     // k6 sends a digest request twice: the 401 with the challenge (not a failure), then the answer.
     const digestStep = credentials?.kind === 'digest' && !challenge && raw.status === 401
     const res = record(raw, spec, method, url, registry, baseTags, headers, body, digestStep || undefined)

@@ -116,7 +116,8 @@ export class Runner implements Host {
     const secs = String(Math.max(0, Math.floor((performance.now() - (this.t0 || performance.now())) / 1000))).padStart(4, '0')
     const tag = { info: 'INFO', warn: 'WARN', error: 'ERRO', debug: 'DEBU' }[level] ?? 'INFO'
     if (level === 'debug') return
-    this.cfg.err(`${tag}[${secs}] ${message}${level === 'info' || level === 'error' ? '  source=console' : ''}\n`)
+    const source = level === 'info' || level === 'error' ? '  source=console' : level === 'http-debug' ? '  source=http-debug' : ''
+    this.cfg.err(`${tag}[${secs}] ${message}${source}\n`)
   }
   readFile(path: string): string {
     if (/^https?:\/\//i.test(path)) {

@@ -88,7 +88,10 @@ export class VU {
     const o = host.options
     this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost })
     this.jars = new JarStore(this.client.jar)
-    if (host.httpDebug) this.client.debug = (l) => host.log('info', l)
+    if (host.httpDebug) {
+      this.client.debug = (l) => host.log('http-debug', l)
+      this.client.debugBodies = host.httpDebug === 'full'
+    }
   }
 
   /** Creates the runtime and runs the script's init code; throws ScriptError (exit 107). */
