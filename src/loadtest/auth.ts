@@ -1,20 +1,22 @@
 /**
  * HTTP authentication from credentials in the URL, as k6 does it: `basic` (the default) sends
  * them at once; `digest` (RFC 7616) sends the request without them, answers the server's 401
- * challenge, and sends it again authorized.
+ * challenge, and sends it again authorized; `ntlm` (ntlm.ts) negotiates, then answers the
+ * challenge on the same connection.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { authenticateMessage, negotiateMessage, parseChallengeMessage, type Challenge } from './ntlm.ts'
 
 export interface Credentials {
   user: string
   pass: string
-  kind: 'basic' | 'digest'
+  kind: 'basic' | 'digest' | 'ntlm'
 }
 
 /** Takes the credentials out of `url` (they are never sent as part of it). */
 export function takeCredentials(url: URL, kind: string | undefined): Credentials | null {
   if (!url.username && !url.password) return null
-  const c = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password), kind: kind === 'digest' ? ('digest' as const) : ('basic' as const) }
+  const c: Credentials = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password), kind: kind === 'digest' || kind === 'ntlm' ? kind : 'basic' }
   url.username = ''
   url.password = ''
   return c
@@ -60,4 +62,34 @@ export function digestAuthorization(c: Credentials, challenge: Record<string, st
   if (challenge.opaque !== undefined) parts.push(`opaque=${q(challenge.opaque)}`)
   if (qop) parts.push(`qop=${qop}`, `nc=${nc}`, `cnonce=${q(cnonce)}`)
   return 'Digest ' + parts.join(', ')
+}
+
+/**
+ * One request's authentication: the Authorization header of each send, and whether a response
+ * was the challenge step (a 401 that k6 does not count as failed, followed by the answer).
+ */
+export class AuthFlow {
+  private digest: Record<string, string> | null = null
+  private ntlm: Challenge | null = null
+
+  constructor(private readonly c: Credentials) {}
+
+  header(method: string, url: URL, body: Buffer | undefined): string | null {
+    switch (this.c.kind) {
+      case 'basic':
+        return basicAuthorization(this.c)
+      case 'digest':
+        return this.digest ? digestAuthorization(this.c, this.digest, { method, uri: url.pathname + url.search, body }) : null
+      case 'ntlm':
+        return 'NTLM ' + (this.ntlm ? authenticateMessage(this.c.user, this.c.pass, this.ntlm) : negotiateMessage())
+    }
+  }
+
+  /** Takes in a response; true when it carried the challenge and the request goes again. */
+  challenged(status: number, wwwAuthenticate: string | string[] | undefined): boolean {
+    if (status !== 401 || this.digest || this.ntlm) return false
+    if (this.c.kind === 'digest') this.digest = parseDigestChallenge(wwwAuthenticate)
+    if (this.c.kind === 'ntlm') this.ntlm = parseChallengeMessage(wwwAuthenticate)
+    return !!(this.digest || this.ntlm)
+  }
 }

@@ -4,7 +4,7 @@
  */
 import zlib from 'node:zlib'
 import type { Registry, Tags } from './metrics.ts'
-import { basicAuthorization, digestAuthorization, parseDigestChallenge, takeCredentials, type Credentials } from './auth.ts'
+import { AuthFlow, takeCredentials } from './auth.ts'
 import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
 import { closeTransport, newTransport, send, zeroTimings, type Raw, type Timings, type Transport } from './transport.ts'
 
@@ -166,13 +166,6 @@ function dumpResponse(raw: Raw, full: boolean): string {
   return `Response:\nHTTP/1.1 ${raw.statusText}\n${lines.join('\n')}\n\n${body}`
 }
 
-/** Authorization from the URL's credentials: basic at once, digest once the server's challenge is in. */
-function authorize(headers: Record<string, string>, c: Credentials, challenge: Record<string, string> | null, method: string, url: URL, body: Buffer | undefined): void {
-  if (Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) return
-  const value = c.kind === 'basic' ? basicAuthorization(c) : challenge ? digestAuthorization(c, challenge, { method, uri: url.pathname + url.search, body }) : null
-  if (value) headers['Authorization'] = value
-}
-
 const NO_JAR = new CookieJar()
 
 /** Adds the Cookie header: an explicit one first, then the jar's cookies and `params.cookies`. */
@@ -185,7 +178,7 @@ function addCookies(headers: Record<string, string>, jar: CookieJar | null, url:
 export async function request(client: HttpClient, spec: RequestSpec, registry: Registry, baseTags: Tags): Promise<ResponseData> {
   let url = new URL(spec.url)
   const credentials = takeCredentials(url, spec.auth)
-  let challenge: Record<string, string> | null = null
+  const auth = credentials ? new AuthFlow(credentials) : null
   let method = spec.method
   let body = spec.body === undefined ? undefined : Buffer.from(spec.body, spec.bodyB64 ? 'base64' : 'utf8')
   const reqHeaders: Record<string, string> = { 'User-Agent': client.userAgent, ...spec.headers }
@@ -194,16 +187,17 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: R
   for (;;) {
     const headers = { ...reqHeaders }
     addCookies(headers, jar, url, spec.cookies)
-    if (credentials) authorize(headers, credentials, challenge, method, url, body)
+    const authorization = auth && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? auth.header(method, url, body) : null
+    if (authorization) headers['Authorization'] = authorization
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length)
     client.debug?.(dumpRequest(method, url, headers, client.debugBodies ? body : undefined))
     const raw = await once(client, spec, method, url, headers, body)
     jar?.store(url, raw.headers['set-cookie'])
     if (client.debug && !raw.error) client.debug(dumpResponse(raw, !!client.debugBodies))
-    // k6 sends a digest request twice: the 401 with the challenge (not a failure), then the answer.
-    const digestStep = credentials?.kind === 'digest' && !challenge && raw.status === 401
-    const res = record(raw, spec, method, url, registry, baseTags, headers, body, digestStep || undefined)
-    if (digestStep && (challenge = parseDigestChallenge(raw.headers['www-authenticate']))) continue
+    // Digest and NTLM send a request twice: the 401 with the challenge (not a failure), then the answer.
+    const challengeStep = !raw.error && !!auth?.challenged(raw.status, raw.headers['www-authenticate'])
+    const res = record(raw, spec, method, url, registry, baseTags, headers, body, challengeStep || undefined)
+    if (challengeStep) continue
     const loc = raw.headers.location
     if (!raw.error && raw.status >= 300 && raw.status < 400 && raw.status !== 304 && loc && hops < spec.redirects) {
       hops++

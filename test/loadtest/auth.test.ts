@@ -1,12 +1,14 @@
-/** params.auth in `kiln run`: basic and digest (RFC 7616) against a loopback server that checks the answer. */
+/** params.auth in `kiln run`: basic, digest (RFC 7616) and NTLM (v2) against a loopback server that checks the answers. */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
+import type { Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { kilnRun, workdir } from './helpers.ts'
 import { parseDigestChallenge } from '../../src/loadtest/auth.ts'
+import { md4, ntowfv2, ntlmv2Response, parseChallengeMessage } from '../../src/loadtest/ntlm.ts'
 
 const USER = 'ada'
 const PASS = 's3cret:pw'
@@ -24,12 +26,51 @@ function digestOk(h: string, method: string, nonces: Set<string>, alg: string): 
   return nonces.has(p.nonce!) && p.opaque === 'op4que' && p.qop === 'auth' && p.response === H(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`)
 }
 
+/** A CHALLENGE message (type 2) with a target info of NbDomainName "KILN" and the end marker. */
+function challengeMessage(serverChallenge: Buffer): string {
+  const name = Buffer.from('KILN', 'utf16le')
+  const info = Buffer.concat([Buffer.from([2, 0, name.length, 0]), name, Buffer.alloc(4)])
+  const m = Buffer.alloc(48)
+  m.write('NTLMSSP\0', 'latin1')
+  m.writeUInt32LE(2, 8)
+  m.writeUInt32LE(0xa2898205, 20)
+  serverChallenge.copy(m, 24)
+  m.writeUInt16LE(info.length, 40)
+  m.writeUInt16LE(info.length, 42)
+  m.writeUInt32LE(48, 44)
+  return Buffer.concat([m, info]).toString('base64')
+}
+
+/** The server's check of an AUTHENTICATE message (type 3): NTProofStr = HMAC-MD5(NTOWFv2, challenge ‖ blob). */
+function ntlmOk(type3: Buffer, serverChallenge: Buffer): boolean {
+  const field = (i: number) => type3.subarray(type3.readUInt32LE(16 + i * 8), type3.readUInt32LE(16 + i * 8) + type3.readUInt16LE(12 + i * 8))
+  const nt = field(1)
+  const [domain, user] = [field(2).toString('utf16le'), field(3).toString('utf16le')]
+  const proof = createHmac('md5', ntowfv2(user, domain, PASS)).update(Buffer.concat([serverChallenge, nt.subarray(16)])).digest()
+  return domain === 'CORP' && user === USER && proof.equals(nt.subarray(0, 16))
+}
+
 before(async () => {
   const nonces = new Set<string>()
+  const ntlmChallenges = new WeakMap<Socket, Buffer>()
   server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x')
     const auth = req.headers.authorization ?? ''
     log.push(`${u.pathname} ${auth.split(' ')[0] || '-'}`)
+    if (u.pathname === '/ntlm') {
+      // NTLM authenticates the connection: the answer must come on the socket that got the challenge.
+      const msg = Buffer.from(auth.slice(5), 'base64')
+      const type = auth.startsWith('NTLM ') && msg.length >= 12 ? msg.readUInt32LE(8) : 0
+      const challenge = ntlmChallenges.get(req.socket)
+      if (type === 3 && challenge && ntlmOk(msg, challenge)) return res.end('ntlm ok')
+      res.statusCode = 401
+      if (type === 1) {
+        const c = randomBytes(8)
+        ntlmChallenges.set(req.socket, c)
+        res.setHeader('www-authenticate', 'NTLM ' + challengeMessage(c))
+      } else res.setHeader('www-authenticate', 'NTLM')
+      return res.end('who?')
+    }
     if (u.pathname.startsWith('/digest')) {
       const alg = u.searchParams.get('alg') ?? 'MD5'
       if (auth.startsWith('Digest ') && digestOk(auth, req.method ?? '', nonces, alg)) return res.end(`ok ${req.method} ${u.pathname}${u.search}`)
@@ -48,7 +89,7 @@ before(async () => {
 })
 after(() => new Promise<void>((r) => server.close(() => r())))
 
-test('digest auth: a 401 challenge then the authorized request (MD5 and SHA-256, GET and POST); basic from the URL; ntlm named as missing', async () => {
+test('digest and NTLM auth: a 401 challenge then the authorized request (digest MD5 and SHA-256, GET and POST; NTLMv2 on one connection); basic from the URL', async () => {
   log.length = 0
   const dir = workdir({
     'script.js': `import http from 'k6/http'
@@ -61,8 +102,10 @@ export default function () {
     post: http.post(cred + '/digest/c', 'payload', { auth: 'digest' }).body,
     wrong: http.get('http://ada:nope@' + __ENV.HOST + '/digest/d', { auth: 'digest' }).status,
     basic: http.get(cred + '/basic').body,
+    ntlm: http.get('http://CORP%5Cada:' + encodeURIComponent('s3cret:pw') + '@' + __ENV.HOST + '/ntlm', { auth: 'ntlm' }).body,
+    ntlmWrong: http.get('http://CORP%5Cada:nope@' + __ENV.HOST + '/ntlm', { auth: 'ntlm' }).status,
   }
-  try { http.get(cred + '/basic', { auth: 'ntlm' }) } catch (e) { out.ntlm = e.message }
+  try { http.get(cred + '/basic', { auth: 'kerberos' }) } catch (e) { out.unknown = e.message }
   console.log('RESULT ' + JSON.stringify(out))
 }`,
   })
@@ -75,12 +118,15 @@ export default function () {
   assert.equal(o.post, 'ok POST /digest/c')
   assert.equal(o.wrong, 401)
   assert.equal(o.basic, 'basic ok')
-  assert.match(o.ntlm, /ntlm.*not supported/)
-  assert.deepEqual(log, ['/digest/a -', '/digest/a Digest', '/digest/b -', '/digest/b Digest', '/digest/c -', '/digest/c Digest', '/digest/d -', '/digest/d Digest', '/basic Basic'])
+  assert.equal(o.ntlm, 'ntlm ok')
+  assert.equal(o.ntlmWrong, 401)
+  assert.match(o.unknown, /unknown auth 'kerberos'/)
+  const digest = ['a', 'b', 'c', 'd'].flatMap((p) => [`/digest/${p} -`, `/digest/${p} Digest`])
+  assert.deepEqual(log, [...digest, '/basic Basic', '/ntlm NTLM', '/ntlm NTLM', '/ntlm NTLM', '/ntlm NTLM'])
   const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))
-  assert.equal(sum.metrics.http_reqs.count, 9, 'both requests of each digest exchange are counted')
-  // Failed: only the final 401 of the wrong password; the challenges are expected responses.
-  assert.equal(sum.metrics.http_req_failed.passes, 1)
+  assert.equal(sum.metrics.http_reqs.count, 13, 'both requests of each digest and NTLM exchange are counted')
+  // Failed: only the final 401s of the wrong passwords; the challenges are expected responses.
+  assert.equal(sum.metrics.http_req_failed.passes, 2)
 })
 
 test('fuzz: Digest challenge parsing never throws; a challenge without a nonce is none', () => {
@@ -94,4 +140,33 @@ test('fuzz: Digest challenge parsing never throws; a challenge without a nonce i
   }
   assert.equal(parseDigestChallenge('Digest realm="x"'), null)
   assert.deepEqual(parseDigestChallenge(['Basic realm="b"', 'Digest realm="a \\"q\\"", nonce="n1", qop=auth']), { realm: 'a "q"', nonce: 'n1', qop: 'auth' })
+})
+
+test('MD4 and NTLMv2 give the published test vectors (RFC 1320; MS-NLMP 4.2.4)', () => {
+  const hex = (s: string, enc: BufferEncoding = 'latin1') => md4(Buffer.from(s, enc)).toString('hex')
+  assert.equal(hex(''), '31d6cfe0d16ae931b73c59d7e0c089c0')
+  assert.equal(hex('abc'), 'a448017aaf21d8525fc10ae87aa6729d')
+  assert.equal(hex('message digest'), 'd9130a8164549fe818874806e1c7014b')
+  assert.equal(hex('12345678901234567890123456789012345678901234567890123456789012345678901234567890'), 'e33b4ddc9c38f2199c3e7b164fcc0536')
+  assert.equal(hex('Password', 'utf16le'), 'a4f49c406510bdcab6824ee7c30fd852')
+  const key = ntowfv2('User', 'Domain', 'Password')
+  assert.equal(key.toString('hex'), '0c868a403bfd7a93a3001ef22ef02e3f')
+  const av = (id: number, s: string) => Buffer.concat([Buffer.from([id, 0, s.length * 2, 0]), Buffer.from(s, 'utf16le')])
+  const info = Buffer.concat([av(2, 'Domain'), av(1, 'Server'), Buffer.alloc(4)])
+  const r = ntlmv2Response(key, Buffer.from('0123456789abcdef', 'hex'), info, Buffer.alloc(8, 0xaa), 0n)
+  assert.equal(r.subarray(0, 16).toString('hex'), '68cd0ab851e51c96aabc927bebef6a1c')
+})
+
+test('fuzz: NTLM challenge parsing of random and truncated messages never throws', () => {
+  let a = 5
+  const next = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296)
+  const good = Buffer.from(challengeMessage(Buffer.alloc(8, 1)), 'base64')
+  assert.ok(parseChallengeMessage('NTLM ' + good.toString('base64')))
+  for (let i = 0; i < 3000; i++) {
+    const b = Buffer.from(good)
+    for (let k = 0; k < 1 + next() * 6; k++) b[Math.floor(next() * b.length)] = Math.floor(next() * 256)
+    const cut = b.subarray(0, Math.floor(next() * (b.length + 1)))
+    const c = parseChallengeMessage(['Basic x', 'NTLM ' + cut.toString('base64')])
+    if (c) assert.equal(c.serverChallenge.length, 8)
+  }
 })

@@ -125,8 +125,8 @@
     url = String(url)
     const headers = {}
     for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k])
-    if (params.auth !== undefined && params.auth !== null && params.auth !== 'basic' && params.auth !== 'digest') {
-      throw new Error(params.auth === 'ntlm' ? "auth 'ntlm' is not supported by Kiln yet (basic and digest are)" : `unknown auth '${params.auth}': use 'basic', 'digest' or 'ntlm'`)
+    if (params.auth !== undefined && params.auth !== null && !['basic', 'digest', 'ntlm'].includes(params.auth)) {
+      throw new Error(`unknown auth '${params.auth}': use 'basic', 'digest' or 'ntlm'`)
     }
     let cookies
     if (params.cookies) {
