@@ -200,9 +200,20 @@ test('diff view colours by change in share and lists both sides', { skip }, asyn
   await row.waitFor()
   const l = treeOf(all(baseline))
   const r = treeOf(all(comparison))
-  const self = (t: CallTree, n: string) => topTable(t).find((x) => x.name === n)!.self
+  const side = (t: CallTree, n: string) => topTable(t).find((x) => x.name === n)!
   const cells = await row.locator('td').allInnerTexts()
-  assert.equal(cells[3], formatChange(shareChange(self(l, 'db.Query'), self(r, 'db.Query'), l.total[0]!, r.total[0]!)))
+  const [ql, qr] = [side(l, 'db.Query'), side(r, 'db.Query')]
+  // Both sides as shares of their own totals, and the change in total share (what the colour shows).
+  assert.deepEqual(cells.slice(1), [
+    formatPercent(ql.self / l.total[0]!),
+    formatPercent(ql.total / l.total[0]!),
+    formatPercent(qr.self / r.total[0]!),
+    formatPercent(qr.total / r.total[0]!),
+    formatChange(shareChange(ql.total, qr.total, l.total[0]!, r.total[0]!)),
+  ])
+  await page.click('[data-testid=top-table] th[data-sort=change]')
+  const changes = await page.locator('[data-testid=top-table] tbody tr td:last-child').allInnerTexts()
+  assert.ok(changes.length > 3)
   assert.equal(await page.locator('[data-testid=errors] .error').count(), 0)
   await shot('diff')
 })
@@ -229,6 +240,54 @@ test('label explorer: share per value; a click filters by it', { skip }, async (
   const s = searchToState(new URL(page.url()).search)
   assert.equal(s.query, '{env="staging"}')
   assert.equal(s.view, 'both')
+})
+
+test('a relative range is resolved again on Refresh and on auto-refresh, and stays relative in the URL', { skip }, async () => {
+  const share = (o: Record<string, string>) => {
+    const rows = topTable(treeOf(all(o)))
+    const total = rows.reduce((n, r) => n + r.self, 0)
+    return formatPercent(rows.find((r) => r.name === 'db.Query')!.self / total)
+  }
+  const dbShare = () => page.locator('[data-testid=top-table] tbody tr', { hasText: 'db.Query' }).locator('td').nth(2)
+  const waitShare = (want: string, timeout = 10_000) => page.waitForFunction((w) => [...document.querySelectorAll('[data-testid=top-table] tbody tr')].some((tr) => tr.textContent!.includes('db.Query') && tr.children[2]!.textContent === w), want, { timeout })
+  try {
+    // At T0+700, the last 15 minutes hold the baseline only; at T0+2400, the comparison only.
+    await page.clock.setFixedTime(new Date((T0 + 700) * 1000))
+    await page.goto(`${kiln.url}/?service=shop&type=${encodeURIComponent(TYPE)}&from=now-15m&view=table`)
+    await waitShare(share(baseline))
+    await page.clock.setFixedTime(new Date((T0 + 2400) * 1000))
+    await page.click('[data-testid=refresh]')
+    await waitShare(share(comparison))
+    assert.equal(await dbShare().innerText(), share(comparison))
+    assert.equal(searchToState(new URL(page.url()).search).from, 'now-15m', 'the link stays relative')
+    await page.clock.setFixedTime(new Date((T0 + 700) * 1000))
+    await page.selectOption('[data-testid=auto-refresh]', '5s')
+    await page.waitForFunction(() => location.search.includes('refresh=5s'))
+    // No click: the 5 s timer asks again with the new "now".
+    await waitShare(share(baseline), 15_000)
+    await page.selectOption('[data-testid=auto-refresh]', '')
+  } finally {
+    await page.clock.setFixedTime(new Date((T0 + 3600) * 1000))
+  }
+})
+
+test('the top table reaches every row by scrolling, rendering only the rows in view', { skip }, async () => {
+  const n = 3000
+  const lines = Array.from({ length: n }, (_, k) => `main;f${String(k).padStart(4, '0')} ${k + 1}`)
+  await ingestFolded(kiln.url, 'wide.cpu', lines.join('\n') + '\n', T0 + 100, T0 + 200)
+  await page.goto(`${kiln.url}/?service=wide&type=${encodeURIComponent(TYPE)}&${range}&view=table`)
+  const rows = page.locator('[data-testid=top-table] tbody tr')
+  await rows.first().waitFor()
+  assert.equal((await rows.first().locator('.fn').innerText()).trim(), 'f2999')
+  assert.ok((await rows.count()) < 150, `${await rows.count()} rows in the DOM for ${n + 1} functions`)
+  await page.locator('[data-testid=table-scroll]').evaluate((el) => (el.scrollTop = el.scrollHeight))
+  await page.locator('[data-testid=top-table] tbody tr', { hasText: 'f0000' }).waitFor()
+  const names = await page.locator('[data-testid=top-table] tbody tr .fn').allInnerTexts()
+  assert.deepEqual(names.slice(-2), ['f0000', 'main'], 'the last rows: the smallest self, then main (self 0)')
+  // Every row is as tall as the window assumes, so the spacers match the rows they stand for.
+  const heights = await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect().height))
+  assert.ok(heights.every((h) => Math.abs(h - 24) < 0.01), JSON.stringify(heights.slice(0, 5)))
+  await shot('table-scrolled')
 })
 
 test('dark theme, empty store and server errors are shown to people', { skip }, async () => {

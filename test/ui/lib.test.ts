@@ -3,10 +3,10 @@ import assert from 'node:assert/strict'
 import { packageOf, frameColor, diffColor, shareChange, rgbOf } from '../../ui/src/lib/color.ts'
 import { formatValue, formatPercent, formatChange, profileTypeLabel, timeText } from '../../ui/src/lib/format.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
-import { topRows, sortRows, filterRows } from '../../ui/src/lib/top.ts'
-import { toSvg, labelFor, fillBatches } from '../../ui/src/lib/paint.ts'
+import { topRows, sortRows, filterRows, rowWindow } from '../../ui/src/lib/top.ts'
+import { toSvg, labelFor, fillBatches, fillOf } from '../../ui/src/lib/paint.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
-import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels, diffSides } from '../../ui/src/lib/viewstate.ts'
+import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels, diffSides, resolveTime } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
 import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
 import { fillSeries, valueColor } from '../../ui/src/lib/series.ts'
@@ -73,11 +73,12 @@ test('sandwich: callers inverted above the function, callees merged below, recur
   const icicle = (g: typeof f) => drawRects(g, layout(g, fullViewport(g, 20, { rowHeight: 1, minWidth: 1 })), 20, 1)
   // work's total: 3 + 3 + 4 (the recursive call under main;work counts once) = 10 → 2 px per unit.
   assert.equal(callers.rootTotal, 10)
+  assert.equal(callers.names[callers.name[0]!], 'work', 'no synthetic "total" above the function')
+  assert.notEqual(fillOf(callers, { node: 0, count: 1, level: 0, x: 0, y: 0, w: 20 }, { theme: 'light' }), fillOf(f, { node: 0, count: 1, level: 0, x: 0, y: 0, w: 20 }, { theme: 'light' }), 'the root is coloured as a function, not as "total"')
   assert.equal(
     icicle(callers),
     [
-      '[total/////////////]', //
-      '[work//////////////]',
+      '[work//////////////]', //
       '[a///][b///][main//]',
       '[main][main]',
     ].join('\n'),
@@ -85,8 +86,7 @@ test('sandwich: callers inverted above the function, callees merged below, recur
   assert.equal(
     icicle(callees),
     [
-      '[total/////////////]', //
-      '[work//////////////]',
+      '[work//////////////]', //
       '[work//][x///][y/]',
       '[x/////]',
     ].join('\n'),
@@ -107,6 +107,22 @@ test('top table from the flame graph; a diff carries both sides and the change; 
   assert.equal(a.change, 15 / 40 / 0.5 - 1)
   assert.equal(d.find((r) => r.name === 'c')!.change, Infinity)
   assert.equal(d.find((r) => r.name === 'b')!.change, 5 / 40 / 0.5 - 1)
+  assert.deepEqual(sortRows(d, 'rtotal', 'desc').map((r) => r.name).slice(0, 2), ['main', 'c'])
+  assert.deepEqual(sortRows(d, 'ltotal', 'asc').map((r) => r.name)[0], 'c', 'absent on the left: 0')
+})
+
+test('the diff table compares what the diff flame graph colours: each function\'s share of total', () => {
+  // a's self share falls (50% → 10%) while its total share stays 100%: the frame is grey, so is the row.
+  const g = diffOf('main;a 5\nmain;a;k 5\n', 'main;a 2\nmain;a;k 18\n')
+  const rows = topRows(g)
+  const d = g.diff!
+  for (const name of ['main', 'a', 'k']) {
+    const i = widestNamed(g, name)
+    assert.equal(rows.find((r) => r.name === name)!.change, shareChange(d.lTotal[i]!, d.rTotal[i]!, d.leftTicks, d.rightTicks), name)
+    assert.equal(fillOf(g, { node: i, count: 1, level: 0, x: 0, y: 0, w: 9 }, { theme: 'light' }), diffColor(rows.find((r) => r.name === name)!.change!, 'light'))
+  }
+  assert.equal(rows.find((r) => r.name === 'a')!.change, 0)
+  assert.deepEqual(rows.find((r) => r.name === 'a')!.left, { self: 5, total: 10 })
 })
 
 test('a diff flame graph draws both sides on one layout', () => {
@@ -255,4 +271,22 @@ test('blocks are batched by fill and fading, each block exactly once', () => {
     { fill: 'red', faded: true, blocks: [3] },
   ])
   assert.deepEqual(fillBatches([], () => false), [])
+})
+
+test('relative times are resolved against the given clock for the API; others go as typed', () => {
+  const now = Date.UTC(2026, 0, 1, 12)
+  assert.equal(resolveTime('now-1h', now), String(now - 3_600_000))
+  assert.equal(resolveTime('now', now), String(now))
+  assert.equal(resolveTime('2026-01-01T10:00Z', now), '2026-01-01T10:00Z')
+  assert.equal(resolveTime('1767261600000', now), '1767261600000')
+  assert.equal(resolveTime('now-bogus', now), 'now-bogus', 'unreadable: the server reports it')
+  assert.equal(searchToState('?refresh=30s').refresh, '30s')
+})
+
+test('the table window covers the rows in view plus overscan, clamped to the rows there are', () => {
+  assert.deepEqual(rowWindow({ scrollTop: 0, height: 240, rowHeight: 24, count: 1000, overscan: 5 }), [0, 15])
+  assert.deepEqual(rowWindow({ scrollTop: 2400, height: 240, rowHeight: 24, count: 1000, overscan: 5 }), [95, 115])
+  assert.deepEqual(rowWindow({ scrollTop: 24_000, height: 240, rowHeight: 24, count: 1000, overscan: 5 }), [995, 1000])
+  assert.deepEqual(rowWindow({ scrollTop: 0, height: 240, rowHeight: 24, count: 0, overscan: 5 }), [0, 0])
+  assert.deepEqual(rowWindow({ scrollTop: 99_999, height: 240, rowHeight: 24, count: 3, overscan: 5 }), [3, 3])
 })

@@ -1,7 +1,7 @@
-import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, userLabels, diffSides } from '../lib/viewstate.ts'
+import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, userLabels, diffSides, resolveTime } from '../lib/viewstate.ts'
 import { profileTypeLabel, timeText } from '../lib/format.ts'
 import type { Theme } from '../lib/color.ts'
-import { parseRange, parseTime } from '../../../src/model/time.ts'
+import { parseRange, parseTime, parseDuration } from '../../../src/model/time.ts'
 import { ApiCache } from './cache.ts'
 import { ApiError, type ProfileType, type TimelineResponse } from './api.ts'
 import { h, mount } from './dom.ts'
@@ -16,6 +16,14 @@ const presets: [string, string][] = [
   ['now-6h', 'Last 6 hours'],
   ['now-24h', 'Last 24 hours'],
   ['now-7d', 'Last 7 days'],
+]
+const refreshes: [string, string][] = [
+  ['', 'off'],
+  ['5s', 'every 5 s'],
+  ['10s', 'every 10 s'],
+  ['30s', 'every 30 s'],
+  ['1m', 'every minute'],
+  ['5m', 'every 5 min'],
 ]
 const tabs: [ViewName, string][] = [
   ['both', 'Both'],
@@ -43,6 +51,10 @@ export class Shell {
   private services: string[] = []
   private readonly views: Ctx['views'] = {}
   private generation = 0
+  /** The clock relative ranges are resolved against: set at load, on Refresh, on each auto-refresh and when the range changes. */
+  private now = Date.now()
+  private readonly at = (t: string) => resolveTime(t, this.now)
+  private timer: { every: string; id: number } | null = null
 
   constructor(root: HTMLElement) {
     mount(root, this.header, this.errors, this.timelineEl, this.nav, this.content)
@@ -66,6 +78,7 @@ export class Shell {
 
   /** Changes the view; `replace` edits the current history entry instead of adding one. */
   go(patch: Partial<ViewState>, replace = false): void {
+    if ('from' in patch || 'until' in patch) this.now = Date.now()
     this.state = { ...this.state, ...patch }
     // A new view starts without the old view's errors (a lasting one is reported again).
     if (this.errors.firstChild) this.errors.replaceChildren()
@@ -110,14 +123,31 @@ export class Shell {
     return effectiveQuery(this.state.service, this.state.query)
   }
 
+  /** Keeps one interval timer that matches the state's auto-refresh setting. */
+  private autoRefresh(): void {
+    const every = this.state.refresh
+    if (this.timer?.every === every) return
+    if (this.timer) clearInterval(this.timer.id)
+    this.timer = null
+    let ms = 0
+    try {
+      ms = every ? parseDuration(every) : 0
+    } catch {
+      ms = 0
+    }
+    // At least 5 s: a 100,000-node graph takes a second or two to query and draw.
+    if (ms > 0) this.timer = { every, id: window.setInterval(() => this.refresh(), Math.max(5000, ms)) }
+  }
+
   async update(): Promise<void> {
     const s = this.state
+    this.autoRefresh()
     try {
       // Both lists come from the cache after the first time, so every update can ask for them.
-      this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: s.from, until: s.until })
+      this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: this.at(s.from), until: this.at(s.until) })
       // Pick a service and a type when the URL names none (or a type with no data in range).
       if (!s.service && this.services.length) return this.go({ service: this.services[0]! }, true)
-      this.types = await this.cache.load<ProfileType[]>('profile-types', { from: s.from, until: s.until, query: effectiveQuery(s.service, '{}') })
+      this.types = await this.cache.load<ProfileType[]>('profile-types', { from: this.at(s.from), until: this.at(s.until), query: effectiveQuery(s.service, '{}') })
       if (s !== this.state) return // a newer update took over while these loaded
       if (!this.types.length) return this.renderEmpty()
       if (!this.types.some((t) => t.id === s.type)) {
@@ -133,7 +163,7 @@ export class Shell {
     void this.renderTimeline()
     const gen = ++this.generation
     const stale = () => gen !== this.generation
-    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest(), stale }
+    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), from: this.at(s.from), until: this.at(s.until), at: this.at, unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest(), stale }
     // Dim the view only when a response is slow (not for zooms served from the cache).
     const slow = setTimeout(() => this.content.classList.add('loading'), 150)
     await renderContent(this.content, ctx)
@@ -148,7 +178,7 @@ export class Shell {
 
   private range(): { from: number; until: number } {
     try {
-      return parseRange(this.state.from, this.state.until)
+      return parseRange(this.state.from, this.state.until, { now: this.now })
     } catch (e) {
       this.showError(e)
       return parseRange('now-1h', 'now')
@@ -158,8 +188,8 @@ export class Shell {
   private suggest(query = this.query): Ctx['suggest'] {
     const s = this.state
     return {
-      names: () => this.cache.load<string[]>('label-names', { from: s.from, until: s.until, query, type: s.type }),
-      values: (name) => this.cache.load<string[]>('label-values', { name, from: s.from, until: s.until, query, type: s.type }),
+      names: () => this.cache.load<string[]>('label-names', { from: this.at(s.from), until: this.at(s.until), query, type: s.type }),
+      values: (name) => this.cache.load<string[]>('label-values', { name, from: this.at(s.from), until: this.at(s.until), query, type: s.type }),
     }
   }
 
@@ -186,6 +216,7 @@ export class Shell {
   }
 
   private refresh(): void {
+    this.now = Date.now()
     this.cache.clear()
     this.keys = { refresh: String(Date.now()) }
     void this.update()
@@ -220,7 +251,7 @@ export class Shell {
         h('button', { onclick: applyTime, title: 'Apply the time range' }, 'Go'),
       ),
       h('span', { class: 'spacer' }),
-      h('button', { class: 'icon', title: 'Refresh', onclick: () => this.refresh() }, '⟳'),
+      h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh: ask the server again (relative ranges move to now)', onclick: () => this.refresh() }, '⟳'),
       h('button', { class: 'icon', 'data-testid': 'theme', title: `Switch to ${this.theme === 'light' ? 'dark' : 'light'} theme`, onclick: () => this.toggleTheme() }, this.theme === 'light' ? '☾' : '☀'),
     )
   }
@@ -240,11 +271,11 @@ export class Shell {
   private async renderTimeline(): Promise<void> {
     const s = this.state
     const r = this.range()
-    const marks = s.view === 'diff' ? diffMarks(diffSides(s, r)) : []
-    if (!this.changed('timeline', JSON.stringify([s.type, this.query, s.from, s.until, s.groupBy, this.theme, marks]))) return
+    const marks = s.view === 'diff' ? diffMarks(diffSides(s, r), this.now) : []
+    if (!this.changed('timeline', JSON.stringify([s.type, this.query, this.at(s.from), this.at(s.until), s.groupBy, s.refresh, this.theme, marks]))) return
     try {
       const [tl, names] = await Promise.all([
-        this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: s.from, until: s.until, groupBy: s.groupBy }),
+        this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: this.at(s.from), until: this.at(s.until), groupBy: s.groupBy }),
         this.suggest().names(),
       ])
       mount(
@@ -254,6 +285,7 @@ export class Shell {
           { class: 'timeline-bar' },
           h('span', { class: 'muted small' }, 'Drag across the timeline to zoom in'),
           h('span', { class: 'spacer' }),
+          h('label', { class: 'small', title: 'Ask the server again every …; relative ranges (now-1h) move with the clock' }, 'Auto-refresh ', h('select', { 'data-testid': 'auto-refresh', onchange: (e: Event) => this.go({ refresh: (e.target as HTMLSelectElement).value }, true) }, refreshes.map(([v, l]) => h('option', { value: v, selected: v === s.refresh }, l)))),
           h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), userLabels(names, s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
         ),
         timeline({ series: tl.series, step: tl.step, from: r.from, until: r.until, unit: this.unit, groupBy: s.groupBy, marks, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
@@ -266,10 +298,10 @@ export class Shell {
 }
 
 /** The diff's two ranges as timeline marks (unreadable times are left out: the diff view reports them). */
-function diffMarks(d: ReturnType<typeof diffSides>): { from: number; until: number; cls: string; label: string }[] {
+function diffMarks(d: ReturnType<typeof diffSides>, now: number): { from: number; until: number; cls: string; label: string }[] {
   const mark = (from: string, until: string, cls: string, label: string) => {
     try {
-      return [{ from: parseTime(from), until: parseTime(until), cls, label }]
+      return [{ from: parseTime(from, now), until: parseTime(until, now), cls, label }]
     } catch {
       return []
     }

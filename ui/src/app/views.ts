@@ -22,6 +22,11 @@ export interface Ctx {
   go: (patch: Partial<ViewState>, replace?: boolean) => void
   error: (e: unknown) => void
   range: { from: number; until: number }
+  /** The range as sent to the API (relative times resolved at the last load or refresh). */
+  from: string
+  until: string
+  /** Resolves a relative time the same way. */
+  at: (t: string) => string
   unit: string
   views: { main?: FlameView; table?: TableView; callers?: FlameView; callees?: FlameView }
   changed: (part: string, key: string) => boolean
@@ -50,7 +55,7 @@ export async function renderContent(el: HTMLElement, c: Ctx): Promise<void> {
   try {
     if (s.view === 'diff') return await diffView(el, c)
     if (s.view === 'labels') return await labelsView(el, c)
-    const params = { type: s.type, query: c.query, from: s.from, until: s.until }
+    const params = { type: s.type, query: c.query, from: c.from, until: c.until }
     const [graph, top] = await Promise.all([c.cache.load<FlameResponse, Loaded>('flamegraph', { ...params, maxNodes: s.maxNodes }, loaded), c.cache.load<TopResponse>('top', params)])
     if (c.stale()) return
     const data = { ...graph, rows: top.rows }
@@ -68,7 +73,7 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
   const input = h('input', { type: 'search', class: `search${badRe ? ' invalid' : ''}`, placeholder: 'Search (regex)', value: s.search, 'data-testid': 'search', title: 'A regular expression over function names' })
   input.addEventListener('keydown', (e) => e.key === 'Enter' && c.go({ search: input.value }, true))
   input.addEventListener('search', () => c.go({ search: input.value }, true))
-  const dataParams = { type: s.type, query: c.query, from: s.from, until: s.until }
+  const dataParams = { type: s.type, query: c.query, from: c.from, until: c.until }
   const exp = (format: string, label: string) => h('a', { class: 'button', href: apiUrl('export', { format, ...dataParams }), download: '', 'data-testid': `export-${format}` }, label)
   return h(
     'div',
@@ -139,8 +144,8 @@ function singleView(el: HTMLElement, c: Ctx, d: Loaded, view: 'both' | 'flame' |
   const tv = tableView(c, (n) => focus(c, d.flame, n))
   fv.set({ flame: d.flame, unit: d.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
   const focused = /^\^(.*)\$$/.exec(s.search)?.[1]?.replace(/\\(.)/g, '$1') ?? ''
-  if (c.changed('table', JSON.stringify([s.type, c.query, s.from, s.until, focused, d.rows.length]))) tv.set(d.rows, d.flame.rootTotal, d.unit, focused)
-  placeContent(el, c, JSON.stringify([view, s.type, c.query, s.from, s.until]), () => toolbar(c, m, bad), (bar) => [
+  if (c.changed('table', JSON.stringify([s.type, c.query, c.from, c.until, focused, d.rows.length]))) tv.set(d.rows, d.flame.rootTotal, d.unit, focused)
+  placeContent(el, c, JSON.stringify([view, s.type, c.query, c.from, c.until]), () => toolbar(c, m, bad), (bar) => [
     bar,
     h('div', { class: `panes ${view}` }, view !== 'flame' ? h('div', { class: 'pane table-pane' }, tv.el) : null, view !== 'table' ? h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el)) : null),
   ])
@@ -166,9 +171,9 @@ function placeContent(el: HTMLElement, c: Ctx, contentKey: string, bar: () => HT
 function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
   const s = c.state
   const fn = s.fn && d.flame.names.includes(s.fn) ? s.fn : (d.rows[0]?.name ?? '')
-  const key = JSON.stringify(['sandwich', s.type, c.query, s.from, s.until, fn, c.theme])
+  const key = JSON.stringify(['sandwich', s.type, c.query, c.from, c.until, fn, c.theme])
   const tv = tableView(c, (n) => c.go({ fn: n }))
-  if (c.changed('table', JSON.stringify(['sw', s.type, c.query, s.from, s.until, fn]))) tv.set(d.rows, d.flame.rootTotal, d.unit, fn)
+  if (c.changed('table', JSON.stringify(['sw', s.type, c.query, c.from, c.until, fn]))) tv.set(d.rows, d.flame.rootTotal, d.unit, fn)
   if (!c.changed('content', key)) return
   const sw = sandwich(d.flame, fn)
   let zc: string[] = []
@@ -195,13 +200,13 @@ function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
 async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const d = diffSides(s, c.range)
-  const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: d.lfrom, leftUntil: d.luntil, rightQuery: effectiveQuery(s.service, d.rq), rightFrom: d.rfrom, rightUntil: d.runtil, maxNodes: s.maxNodes }, loaded)
+  const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: c.at(d.lfrom), leftUntil: c.at(d.luntil), rightQuery: effectiveQuery(s.service, d.rq), rightFrom: c.at(d.rfrom), rightUntil: c.at(d.runtil), maxNodes: s.maxNodes }, loaded)
   if (c.stale()) return
   const { m, bad } = matchesOf(data.flame, s.search)
   const fv = flameView(c, 'main', (p) => c.go({ zoom: p.join(';') }))
   const tv = tableView(c, (n) => focus(c, data.flame, n))
   fv.set({ flame: data.flame, unit: data.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
-  if (c.changed('table', JSON.stringify(['diff', s.type, d, c.query]))) tv.set(data.rows, data.flame.rootTotal, data.unit)
+  if (c.changed('table', JSON.stringify(['diff', s.type, d, c.query, c.from]))) tv.set(data.rows, data.flame.rootTotal, data.unit, '', { left: data.flame.diff!.leftTicks, right: data.flame.diff!.rightTicks })
   const side = (label: string, q: string, from: string, until: string, keys: ['lquery' | 'rquery', 'lfrom' | 'rfrom', 'luntil' | 'runtil']) => {
     const f = h('input', { class: 'time', value: timeText(from), 'data-testid': `${keys[1]}` })
     const u = h('input', { class: 'time', value: timeText(until), 'data-testid': `${keys[2]}` })
@@ -211,10 +216,10 @@ async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
     return h('div', { class: `diff-side ${keys[0]}` }, h('b', null, label), selectorEditor({ value: q, suggest: c.suggest, onApply: (v) => c.go({ [keys[0]]: v }), testid: keys[0] }), f, h('span', { class: 'muted' }, '→'), u, h('span', { class: 'muted small' }, 'UTC'))
   }
   const legend = () => h('span', { class: 'legend-diff' }, h('i', { class: 'less' }), 'less', h('i', { class: 'same' }), 'same', h('i', { class: 'more' }), 'more (share of total)')
-  placeContent(el, c, JSON.stringify(['diff', s.type, d, c.query, c.theme]), () => toolbar(c, m, bad, [legend()]), (bar) => [
+  placeContent(el, c, JSON.stringify(['diff', s.type, d, c.query, c.theme, c.from]), () => toolbar(c, m, bad, [legend()]), (bar) => [
     h('div', { class: 'diff-sides' }, side('Baseline', d.lq, d.lfrom, d.luntil, ['lquery', 'lfrom', 'luntil']), side('Comparison', d.rq, d.rfrom, d.runtil, ['rquery', 'rfrom', 'runtil'])),
     bar,
-    h('div', { class: 'panes both' }, h('div', { class: 'pane table-pane' }, tv.el), h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el))),
+    h('div', { class: 'panes both diff' }, h('div', { class: 'pane table-pane' }, tv.el), h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el))),
   ])
 }
 
@@ -222,8 +227,8 @@ async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const names = userLabels(await c.suggest.names(), s.service)
   const label = s.label && names.includes(s.label) ? s.label : (names[0] ?? '')
-  const b = label ? await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: s.from, until: s.until }) : null
-  if (c.stale() || !c.changed('content', JSON.stringify(['labels', s.type, c.query, s.from, s.until, label, c.theme]))) return
+  const b = label ? await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: c.from, until: c.until }) : null
+  if (c.stale() || !c.changed('content', JSON.stringify(['labels', s.type, c.query, c.from, c.until, label, c.theme]))) return
   const picker = h('select', { 'data-testid': 'label-name', onchange: (e: Event) => c.go({ label: (e.target as HTMLSelectElement).value }) }, names.map((n) => h('option', { value: n, selected: n === label }, n)))
   if (!b) return mount(el, h('div', { class: 'empty' }, 'These profiles have no labels besides the service.'))
   const pick = (v: string) => c.go({ query: withMatcher(s.query, label, v), view: 'both', zoom: '' })

@@ -17,7 +17,8 @@ export function fillOf(f: Flame, r: Rect, o: PaintOptions): string {
   if (r.count > 1) return mergedFill[o.theme]
   const i = r.node
   if (o.matches && !o.matches.hit[i]) return dimFill[o.theme]
-  if (i === 0) return mergedFill[o.theme]
+  // The synthetic root (name 0, "total") is grey; a sandwich's root is a real function, coloured.
+  if (i === 0 && f.name[0] === 0) return mergedFill[o.theme]
   if (f.diff) {
     const d = f.diff
     return diffColor(shareChange(d.lTotal[i]!, d.rTotal[i]!, d.leftTicks, d.rightTicks), o.theme)

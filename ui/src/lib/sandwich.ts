@@ -1,5 +1,5 @@
 import { CallTree } from '../../../src/model/tree.ts'
-import { flameGraph } from '../../../src/model/flamegraph.ts'
+import { flameGraph, type FlameGraph } from '../../../src/model/flamegraph.ts'
 import { type Flame, toFlame, nodeCount } from './flame.ts'
 
 /** Frames named `name` with no ancestor of the same name (so recursion counts once). */
@@ -21,8 +21,9 @@ function outermost(f: Flame, name: string): number[] {
 /**
  * The sandwich for one function: `callers`, an inverted tree with the function at its root and
  * its callers above it (draw as a flame, root at the bottom), and `callees`, everything it calls
- * merged over all its call sites (draw as an icicle). Both are flame graphs, so they draw, search
- * and hover like the main one.
+ * merged over all its call sites (draw as an icicle). Both are flame graphs rooted at the function
+ * itself (no synthetic "total" above it: it would repeat the function's own width), so they draw,
+ * search and hover like the main one.
  */
 export function sandwich(f: Flame, name: string): { callers: Flame; callees: Flame } {
   const nodes = outermost(f, name)
@@ -47,5 +48,10 @@ export function sandwich(f: Flame, name: string): { callers: Flame; callees: Fla
     callees.self[id]! += f.self[i]!
     if (isStart.has(i)) callees.total[0]! += f.total[i]!
   }
-  return { callers: toFlame(flameGraph(callers)), callees: toFlame(flameGraph(callees)) }
+  return { callers: toFlame(rootedAtChild(flameGraph(callers))), callees: toFlame(rootedAtChild(flameGraph(callees))) }
+}
+
+/** A flame graph whose "total" has one child, rooted at that child (both span the same value). */
+function rootedAtChild(fg: FlameGraph): FlameGraph {
+  return fg.levels.length > 1 && fg.levels[1]!.length === 4 ? { ...fg, levels: fg.levels.slice(1) } : fg
 }

@@ -1,3 +1,5 @@
+import { parseTime } from '../../../src/model/time.ts'
+
 /** Which main view is shown. */
 export type ViewName = 'flame' | 'table' | 'both' | 'sandwich' | 'diff' | 'labels'
 export const viewNames: readonly ViewName[] = ['both', 'flame', 'table', 'sandwich', 'diff', 'labels']
@@ -33,6 +35,8 @@ export interface ViewState {
   runtil: string
   /** Flame graph node budget sent to the API ("" = the server's default, 8192). */
   maxNodes: string
+  /** Auto-refresh interval (`30s`, `1m`…; "" = off): relative ranges move with the clock. */
+  refresh: string
 }
 
 export const defaultState: ViewState = {
@@ -55,6 +59,7 @@ export const defaultState: ViewState = {
   rfrom: '',
   runtil: '',
   maxNodes: '',
+  refresh: '',
 }
 
 const keys = Object.keys(defaultState) as (keyof ViewState)[]
@@ -109,5 +114,18 @@ export function diffSides(s: ViewState, range: { from: number; until: number }) 
     luntil: s.luntil || String(mid),
     rfrom: s.rfrom || String(mid),
     runtil: s.runtil || String(range.until),
+  }
+}
+
+/**
+ * A time as sent to the API: a relative one (`now-1h`) resolved against `now` (unix ms), so that
+ * responses are cached by what they cover and a refresh (a new `now`) asks again; others as typed.
+ */
+export function resolveTime(t: string, now: number): string {
+  if (!/now/.test(t)) return t
+  try {
+    return String(parseTime(t, now))
+  } catch {
+    return t // the server reports the error
   }
 }
