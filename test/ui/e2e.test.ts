@@ -6,7 +6,7 @@ import type { Browser, Page } from 'playwright-core'
 import { topTable, CallTree } from '../../src/model/tree.ts'
 import { toFlame, levelCount } from '../../ui/src/lib/flame.ts'
 import { layout, fullViewport, widestNamed, search } from '../../ui/src/lib/layout.ts'
-import { formatPercent, formatChange } from '../../ui/src/lib/format.ts'
+import { formatPercent, formatChange, timeText } from '../../ui/src/lib/format.ts'
 import { shareChange } from '../../ui/src/lib/color.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { searchToState } from '../../ui/src/lib/viewstate.ts'
@@ -216,6 +216,39 @@ test('diff view colours by change in share and lists both sides', { skip }, asyn
   assert.ok(changes.length > 3)
   assert.equal(await page.locator('[data-testid=errors] .error').count(), 0)
   await shot('diff')
+})
+
+test('diff view: dragging on the timeline chooses the baseline, then the comparison range', { skip }, async () => {
+  // Start by comparing the comparison with itself: every change ±0%.
+  await open(`&view=diff&lfrom=${ms(T0 + 1800)}&luntil=${ms(T0 + 2400)}&rfrom=${ms(T0 + 1800)}&runtil=${ms(T0 + 2400)}`)
+  await page.locator('[data-testid=top-table] tbody tr').first().waitFor()
+  const box = (await page.locator('[data-testid=timeline]').boundingBox())!
+  // The plot spans viewBox x 56…992 of 1000 over the main range T0-300 … T0+2700.
+  const px = (t: number) => box.x + (box.width * (56 + ((t - (T0 - 300)) / 3000) * 936)) / 1000
+  const drag = async (a: number, b: number) => {
+    await page.mouse.move(px(a), box.y + 40)
+    await page.mouse.down()
+    await page.mouse.move(px(b), box.y + 40, { steps: 4 })
+    await page.mouse.up()
+  }
+  await page.click('[data-testid=brush-baseline]')
+  await drag(T0 - 150, T0 + 300)
+  await page.waitForFunction(() => location.search.includes('lfrom='))
+  assert.equal(await page.locator('[data-testid=brush-comparison]').getAttribute('aria-pressed'), 'true', 'the next drag chooses the comparison')
+  await drag(T0 + 1650, T0 + 2100)
+  await page.waitForFunction(() => location.search.includes('rfrom='))
+  const s = searchToState(new URL(page.url()).search)
+  const near = (v: string, t: number) => Math.abs(Number(v) - t * 1000) < 30_000
+  assert.ok(near(s.lfrom, T0 - 150) && near(s.luntil, T0 + 300) && near(s.rfrom, T0 + 1650) && near(s.runtil, T0 + 2100), JSON.stringify(s))
+  assert.equal(s.from, ms(T0 - 300), 'the main range stays')
+  await page.waitForFunction(([l, r]) => document.querySelector<HTMLInputElement>('[data-testid=lfrom]')?.value === l && document.querySelector<HTMLInputElement>('[data-testid=rfrom]')?.value === r, [timeText(s.lfrom), timeText(s.rfrom)])
+  // The chosen ranges hold exactly the baseline and the comparison profiles.
+  const l = treeOf(all(baseline))
+  const r = treeOf(all(comparison))
+  const q = (t: CallTree) => topTable(t).find((x) => x.name === 'db.Query')!
+  const want = formatChange(shareChange(q(l).total, q(r).total, l.total[0]!, r.total[0]!))
+  await page.waitForFunction((w) => [...document.querySelectorAll('[data-testid=top-table] tbody tr')].some((tr) => tr.textContent!.includes('db.Query') && tr.lastElementChild!.textContent === w), want)
+  await shot('diff-brushed')
 })
 
 test('sandwich view shows callers above and callees below', { skip }, async () => {

@@ -55,6 +55,8 @@ export class Shell {
   private now = Date.now()
   private readonly at = (t: string) => resolveTime(t, this.now)
   private timer: { every: string; id: number } | null = null
+  /** In the diff view, which side a drag on the timeline chooses; it moves to the other side after each drag. */
+  private brush: 'baseline' | 'comparison' = 'baseline'
 
   constructor(root: HTMLElement) {
     mount(root, this.header, this.errors, this.timelineEl, this.nav, this.content)
@@ -268,11 +270,26 @@ export class Shell {
     mount(this.nav, tabs.map(([v, label]) => h('button', { class: `tab${v === this.state.view ? ' active' : ''}`, 'data-testid': `tab-${v}`, onclick: () => this.go({ view: v }) }, label)))
   }
 
+  /** A drag on the timeline: the main range, or in the diff view the side being chosen (then the other side). */
+  private onRange(a: number, b: number): void {
+    if (this.state.view !== 'diff') return this.go({ from: String(a), until: String(b) })
+    const side = this.brush
+    this.brush = side === 'baseline' ? 'comparison' : 'baseline'
+    this.go(side === 'baseline' ? { lfrom: String(a), luntil: String(b), zoom: '' } : { rfrom: String(a), runtil: String(b), zoom: '' })
+  }
+
+  /** "Drag to choose the [Baseline|Comparison] range": which side the next drag sets. */
+  private brushPicker(): HTMLElement {
+    const pick = (side: 'baseline' | 'comparison', label: string) =>
+      h('button', { class: `seg ${side}${this.brush === side ? ' active' : ''}`, 'data-testid': `brush-${side}`, 'aria-pressed': String(this.brush === side), onclick: () => ((this.brush = side), (this.keys.timeline = ''), void this.renderTimeline()) }, label)
+    return h('span', { class: 'small brush-picker' }, h('span', { class: 'muted' }, 'Drag on the timeline to choose the '), pick('baseline', 'Baseline'), pick('comparison', 'Comparison'), h('span', { class: 'muted' }, ' range'))
+  }
+
   private async renderTimeline(): Promise<void> {
     const s = this.state
     const r = this.range()
     const marks = s.view === 'diff' ? diffMarks(diffSides(s, r), this.now) : []
-    if (!this.changed('timeline', JSON.stringify([s.type, this.query, this.at(s.from), this.at(s.until), s.groupBy, s.refresh, this.theme, marks]))) return
+    if (!this.changed('timeline', JSON.stringify([s.type, this.query, this.at(s.from), this.at(s.until), s.groupBy, s.refresh, this.theme, marks, s.view === 'diff' && this.brush]))) return
     try {
       const [tl, names] = await Promise.all([
         this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: this.at(s.from), until: this.at(s.until), groupBy: s.groupBy }),
@@ -283,12 +300,12 @@ export class Shell {
         h(
           'div',
           { class: 'timeline-bar' },
-          h('span', { class: 'muted small' }, 'Drag across the timeline to zoom in'),
+          s.view === 'diff' ? this.brushPicker() : h('span', { class: 'muted small' }, 'Drag across the timeline to zoom in'),
           h('span', { class: 'spacer' }),
           h('label', { class: 'small', title: 'Ask the server again every …; relative ranges (now-1h) move with the clock' }, 'Auto-refresh ', h('select', { 'data-testid': 'auto-refresh', onchange: (e: Event) => this.go({ refresh: (e.target as HTMLSelectElement).value }, true) }, refreshes.map(([v, l]) => h('option', { value: v, selected: v === s.refresh }, l)))),
           h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), userLabels(names, s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
         ),
-        timeline({ series: tl.series, step: tl.step, from: r.from, until: r.until, unit: this.unit, groupBy: s.groupBy, marks, onRange: (a, b) => this.go({ from: String(a), until: String(b) }) }),
+        timeline({ series: tl.series, step: tl.step, from: r.from, until: r.until, unit: this.unit, groupBy: s.groupBy, marks, band: s.view === 'diff' ? this.brush : '', onRange: (a, b) => this.onRange(a, b) }),
       )
     } catch (e) {
       this.keys.timeline = ''

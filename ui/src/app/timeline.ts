@@ -19,7 +19,7 @@ const fmtTime = (ms: number, span: number) => {
  * The timeline: one line per series (one per label value with group-by), in UTC. Dragging
  * across it selects a new time range.
  */
-export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; onRange: (from: number, until: number) => void; groupBy: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
+export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; onRange: (from: number, until: number) => void; groupBy: string; /** The drag band's class: "" (zoom), `baseline` or `comparison` (a diff side). */ band?: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
   const W = 1000
   const H = 120
   const pad = { l: 56, r: 8, t: 8, b: 20 }
@@ -72,7 +72,7 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
     el.insertBefore(r, el.firstChild)
   }
   // Drag to zoom: a band follows the pointer; releasing selects its range.
-  const band = svg('rect', { y: pad.t, height: H - pad.t - pad.b, class: 'band', visibility: 'hidden' })
+  const band = svg('rect', { y: pad.t, height: H - pad.t - pad.b, class: `band ${opts.band ?? ''}`, visibility: 'hidden' })
   el.append(band)
   let start: number | null = null
   const toX = (e: MouseEvent) => {
@@ -100,7 +100,9 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
     start = null
     band.setAttribute('visibility', 'hidden')
     if (b - a < 3) return
-    const t = (px: number) => Math.round(opts.from + ((px - pad.l) / (W - pad.l - pad.r)) * span)
+    // Whole minutes over an hour or more (a pixel is ~4 s there), else whole seconds: times that read well.
+    const unit = span >= 3_600_000 ? 60_000 : 1000
+    const t = (px: number) => Math.round((opts.from + ((px - pad.l) / (W - pad.l - pad.r)) * span) / unit) * unit
     opts.onRange(t(a), t(b))
   })
   return root
