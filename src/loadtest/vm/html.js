@@ -171,5 +171,6 @@
   }
   const parseHTML = (src) => parse(src, '')
   globalThis.__k6html = { parse, Selection, Element }
-  globalThis.__k6mods['k6/html'] = { default: { parseHTML, NodeType }, parseHTML, NodeType }
+  // Replaces the loading getter vu.ts put there (this file is evaluated on first use).
+  Object.defineProperty(globalThis.__k6mods, 'k6/html', { value: { default: { parseHTML, NodeType }, parseHTML, NodeType }, enumerable: true, writable: true, configurable: true })
 })()

@@ -81,7 +81,7 @@
     /** The body as a k6/html Selection (of `selector` when given); links resolve against `url`. */
     html(selector) {
       const s = typeof this.body === 'string' ? this.body : this.body ? U.fromUtf8(new Uint8Array(this.body)) : ''
-      const doc = globalThis.__k6html.parse(s, this.url)
+      const doc = (globalThis.__k6mods['k6/html'], globalThis.__k6html).parse(s, this.url) // the first read loads k6/html
       return selector === undefined ? doc : doc.find(selector)
     }
     /** Fills and submits a form of this page, as k6: its fields, `fields` on top, the submit button's name. */
