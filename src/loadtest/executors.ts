@@ -34,7 +34,14 @@ function sleepUntil(ctx: ExecContext, t: number, also?: Promise<unknown>): Promi
   const d = t - now()
   if (d <= 0 || ctx.stopped()) return Promise.resolve()
   let timer: NodeJS.Timeout | undefined
-  const waits: Promise<unknown>[] = [new Promise<void>((r) => (timer = setTimeout(r, d))), ctx.stopSignal]
+  // A timer may fire up to 1 ms before performance.now() reaches t: wait again, or a VU would
+  // see `now() < end` after its interrupt and start another iteration.
+  const fire = (r: () => void): void => {
+    const left = t - now()
+    if (left > 0) timer = setTimeout(fire, left, r)
+    else r()
+  }
+  const waits: Promise<unknown>[] = [new Promise<void>((r) => (timer = setTimeout(fire, d, r))), ctx.stopSignal]
   if (also) waits.push(also)
   return Promise.race(waits).finally(() => clearTimeout(timer))
 }

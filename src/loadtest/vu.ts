@@ -18,9 +18,10 @@ import { HtmlStore } from './html.ts'
 import { resolveModule } from './remote.ts'
 import { JarStore } from './cookies.ts'
 import { ELEMENT_METHODS } from './html-element.ts'
+import { EventLoop } from './eventloop.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const preludes = ['vm/k6.js', 'vm/http.js', 'vm/crypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
 /**
  * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
  * evaluating vm/html.js cost ~5 ms per VU (the other preludes ~18 ms, measured together), which
@@ -89,6 +90,12 @@ export class VU {
   private rt: QuickJSAsyncRuntime | null = null
   private wake: (() => void) | null = null
   private sleepTimer: NodeJS.Timeout | null = null
+  private readonly loop = new EventLoop()
+  /** Set by the VM when a callback threw or the function's promise was rejected. */
+  private loopFailed = false
+  private tick: QuickJSHandle | null = null
+  private jobError = ''
+  private ffiAsync: ReturnType<VU['asyncFfi']> | undefined
 
   constructor(
     readonly id: number,
@@ -122,17 +129,22 @@ export class VU {
     this.evalGlobal(`globalThis.__ENV = ${JSON.stringify(this.host.env)}; globalThis.__VU = ${this.id}; globalThis.__ITER = 0`, 'env')
     for (const p of preludes) this.evalGlobal(p.src, p.name)
     this.evalGlobal(`${lazyGetters}; ''`, 'lazy-modules')
+    this.tick = ctx.getProp(ctx.global, '__k6tick')
     if (!moduleExports) {
       moduleExports = JSON.parse(this.evalGlobal('JSON.stringify(Object.fromEntries(Object.entries(__k6mods).map(([k, v]) => [k, Object.keys(v)])))', 'exports'))
     }
     const r = ctx.evalCode(script.source, script.path, { type: 'module' })
     if (r.error) throw new ScriptError(this.errorText(r.error, script.path))
     let ns: QuickJSHandle = r.value
-    const state = ctx.getPromiseState(ns)
+    let state = ctx.getPromiseState(ns)
     if (state.type === 'pending') {
-      rt.executePendingJobs()
-      ns.dispose()
-      throw new ScriptError(`${script.path}: top-level await is not supported in the init context`)
+      // Top-level await: run the event loop until the module's evaluation settles.
+      await this.drive()
+      state = ctx.getPromiseState(ns)
+      if (state.type === 'pending') {
+        ns.dispose()
+        throw new ScriptError(`${script.path}: the init code awaits a promise that never settles`)
+      }
     }
     if (state.type === 'rejected') {
       ns.dispose()
@@ -145,6 +157,7 @@ export class VU {
     ctx.setProp(ctx.global, '__main', ns)
     ns.dispose()
     this.exports = JSON.parse(this.evalGlobal('__k6exports()', 'exports'))
+    this.loop.reset()
     this.evalGlobal("__k6state.inInit = false; ''", 'phase')
     this.phase = 'vu'
     this.html.keepNew = false
@@ -298,8 +311,101 @@ export class VU {
       this.wake = null
       return undefined
     })
+    // The event loop (vm/loop.js): timers, async operations, and one event per __k6tick().
+    fn('timer', (id, ms) => {
+      this.loop.timer(ctx.getNumber(id), ctx.getNumber(ms))
+      return undefined
+    })
+    fn('cancel', (id) => {
+      this.loop.cancel(ctx.getNumber(id))
+      return undefined
+    })
+    fn('nextEvent', () => {
+      const e = this.loop.take()
+      return ctx.newString(e ? `${e[0]} ${e[1] ? 1 : 0} ${e[2]}` : '')
+    })
+    fn('loopFailed', () => {
+      this.loopFailed = true
+      return undefined
+    })
+    fn('requestStart', (id, j) => {
+      const res = one(JSON.parse(ctx.getString(j)) as RequestSpec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : JSON.stringify(r)))
+      this.loop.op(ctx.getNumber(id), res)
+      return undefined
+    })
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
+  }
+
+  /**
+   * Runs the event loop until it is empty: the VM's promise jobs, then one host event (a timer, a
+   * finished async call, a socket message) at a time. Each step may suspend the VM in a host call
+   * (asyncify); the next step starts only when it has finished, so the VM is never re-entered.
+   */
+  private async drive(): Promise<void> {
+    for (;;) {
+      await this.runJobs()
+      if (this.interrupted || this.loopFailed || this.loop.idle()) break
+      await this.loop.next()
+      if (this.interrupted) break
+      if (this.loop.ready()) await this.callTick()
+    }
+    this.loop.reset()
+  }
+
+  /**
+   * The asyncify-aware entry points of the WASM module. quickjs-emscripten's `…_MaybeAsync` FFI
+   * functions for these take numbers only, and emscripten's cwrap then returns the bare export,
+   * which does not wait when the VM suspends; `{ async: true }` gives the wrapper that does.
+   */
+  private asyncFfi(): { runJob(rt: number, n: number, out: number): Promise<number>; call(ctx: number, fn: number, self: number, argc: number, argv: number): Promise<number> } {
+    const m = (this.rt as unknown as { module: { cwrap(name: string, ret: string, args: string[], opts: { async: boolean }): (...a: number[]) => Promise<number> } }).module
+    this.ffiAsync ??= {
+      runJob: m.cwrap('QTS_ExecutePendingJob', 'number', ['number', 'number', 'number'], { async: true }),
+      call: m.cwrap('QTS_Call', 'number', ['number', 'number', 'number', 'number', 'number'], { async: true }),
+    }
+    return this.ffiAsync
+  }
+
+  /** The VM's pending promise jobs, run one by one through asyncify (a job may call http.get). */
+  private async runJobs(): Promise<void> {
+    const rt = this.rt as unknown as { ffi: { QTS_FreeValuePointerRuntime(rt: number, v: number): void }; rt: { value: number }; module: { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array }; hasPendingJob(): boolean }
+    const ffi = this.asyncFfi()
+    while (rt.hasPendingJob() && !this.interrupted) {
+      const out = rt.module._malloc(4)
+      let valuePtr: number
+      let ctxPtr: number
+      try {
+        new Int32Array(rt.module.HEAPU8.buffer, out, 1)[0] = 0
+        valuePtr = await ffi.runJob(rt.rt.value, 1, out)
+        ctxPtr = new Int32Array(rt.module.HEAPU8.buffer, out, 1)[0]!
+      } finally {
+        rt.module._free(out)
+      }
+      if (ctxPtr === 0) {
+        rt.ffi.QTS_FreeValuePointerRuntime(rt.rt.value, valuePtr)
+        continue
+      }
+      const h = (this.ctx as unknown as { getMemory(rt: number): { heapValueHandle(p: number): QuickJSHandle } }).getMemory(rt.rt.value).heapValueHandle(valuePtr)
+      // A number: jobs run. Anything else: an exception no promise caught (the interrupt).
+      if (this.ctx.typeof(h) === 'number') h.dispose()
+      else {
+        this.loopFailed = true
+        this.jobError = this.errorText(h, 'job')
+      }
+    }
+  }
+
+  /** `__k6tick()` through asyncify: the callback it runs may suspend the VM. */
+  private async callTick(): Promise<void> {
+    const c = this.ctx as unknown as { ffi: { QTS_ResolveException(ctx: number, p: number): number; QTS_FreeValuePointer(ctx: number, p: number): void }; ctx: { value: number }; memory: { heapValueHandle(p: number): QuickJSHandle } }
+    const res = await this.asyncFfi().call(c.ctx.value, this.tick!.value as unknown as number, this.ctx.undefined.value as unknown as number, 0, 0)
+    const err = c.ffi.QTS_ResolveException(c.ctx.value, res)
+    c.ffi.QTS_FreeValuePointer(c.ctx.value, res)
+    if (err) {
+      this.loopFailed = true
+      this.jobError = this.errorText(c.memory.heapValueHandle(err), 'tick')
+    }
   }
 
   /** Calls an exported function (`default`, `setup`, a scenario's exec…). */
@@ -309,15 +415,32 @@ export class VU {
     // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
     if (!this.host.options.noCookiesReset) this.client.jar.clear()
     const arg = argJson === undefined ? '' : `, ${JSON.stringify(argJson)}`
+    this.loopFailed = false
+    this.jobError = ''
     const r = await this.ctx.evalCodeAsync(`__ITER = ${iter}; __k6call(${JSON.stringify(name)}${arg})`, 'call')
-    this.html.endIteration()
-    this.jars.endIteration()
+    try {
+      return await this.outcome(r)
+    } finally {
+      this.html.endIteration()
+      this.jars.endIteration()
+    }
+  }
+
+  private async outcome(r: Awaited<ReturnType<QuickJSAsyncContext['evalCodeAsync']>>): Promise<CallResult> {
     if (r.error) {
       const text = this.errorText(r.error, 'call')
+      this.loop.reset()
       return { kind: 'error', value: this.interrupted ? 'interrupted' : text }
     }
-    const s = this.ctx.getString(r.value)
+    let s = this.ctx.getString(r.value)
     r.value.dispose()
+    // Promises, timers or async calls left: the call ends when the event loop is empty (k6).
+    if (s === 'P' || ((s[0] === 'R') && (!this.loop.idle() || this.rt!.hasPendingJob()))) {
+      await this.drive()
+      if (this.interrupted) return { kind: 'error', value: 'interrupted' }
+      if (this.jobError) return { kind: 'error', value: this.jobError }
+      s = this.evalGlobal('__k6result()', 'result')
+    } else if (s[0] !== 'R') this.loop.reset()
     const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
     return { kind, value: s.slice(1) }
   }
@@ -356,9 +479,12 @@ export class VU {
     this.interrupted = true
     if (this.sleepTimer) clearTimeout(this.sleepTimer)
     this.wake?.()
+    this.loop.interrupt()
   }
 
   close(): void {
+    this.loop.reset()
+    this.tick?.dispose()
     closeClient(this.client)
   }
 }

@@ -119,7 +119,7 @@ test('bad scripts and options fail before any request: 107 for script errors, 10
   assert.match(bad.stderr, /--stage '20s' must be DURATION:TARGET/)
 })
 
-test('exceptions inside iterations are logged and the test goes on; test.abort() exits 108; test.fail() exits 110', async () => {
+test('exceptions inside iterations are logged and the test goes on; test.abort() exits 108; test.fail() exits 110 (async: async.test.ts)', async () => {
   srv.hits.clear()
   const dir = workdir({
     'throws.js': `import http from 'k6/http'
@@ -129,7 +129,6 @@ export default function () { http.get(__ENV.BASE + '/t'); if (__ITER % 2 === 0) 
 import exec from 'k6/execution'
 export const options = { vus: 1, duration: '10s' }
 export default function () { http.get(__ENV.BASE + '/abort'); if (exec.scenario.iterationInTest === 2) exec.test.abort('enough') }`,
-    'async.js': `export const options = { iterations: 1 }\nexport default async function () {}`,
     'fail.js': `import exec from 'k6/execution'
 export const options = { iterations: 1 }
 export default function () { exec.test.fail('marked') }`,
@@ -144,8 +143,6 @@ export default function () { exec.test.fail('marked') }`,
   assert.equal(a.code, 108, a.stderr)
   assert.equal(srv.hits.get('/abort'), 3)
   assert.match(a.stdout, /TOTAL RESULTS/, 'the summary is still printed')
-  const as = await kilnRun(['run', '-q', 'async.js'], { cwd: dir })
-  assert.match(as.stderr, /default\(\) is async: Kiln does not run async functions yet/)
   const f = await kilnRun(['run', '-q', 'fail.js'], { cwd: dir })
   assert.equal(f.code, 110, f.stderr)
 })

@@ -201,6 +201,15 @@
   const vuJarToken = {}
   let vuJar = null
   const cookieJar = () => (vuJar = vuJar || new CookieJar(vuJarToken))
+  /** Sends the request without waiting: the promise settles through the VU's event loop. */
+  function asyncRequest(method, url, body, params) {
+    try {
+      const spec = buildSpec(method, url, body, params)
+      return globalThis.__k6loop.op((id) => H.requestStart(id, JSON.stringify(spec)), (data) => toResponse(JSON.parse(data), spec))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+  }
   const withBody = (m) => (url, body, params) => request(m, url, body, params)
   /** k6's batch: the requests go out in parallel (up to batchPerHost connections per host). */
   function batch(reqs) {
@@ -248,7 +257,7 @@
     del: withBody('DELETE'),
     options: withBody('OPTIONS'),
     request,
-    asyncRequest: (m, u, b, p) => new Promise((res) => res(request(m, u, b, p))),
+    asyncRequest,
     batch,
     file: (data, filename, contentType) => new FileData(data, filename, contentType),
     cookieJar,

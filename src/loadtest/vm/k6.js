@@ -248,31 +248,48 @@
     }
     return fmt(e)
   }
-  /** Calls an exported function; returns 'R'+JSON(result), 'A'+message (test.abort) or 'E'+error. */
+  const outcome = (r) => {
+    let json
+    try {
+      json = JSON.stringify(r)
+    } catch (_e) {
+      json = undefined
+    }
+    return 'R' + (json === undefined ? '' : json)
+  }
+  const failure = (e) => (e instanceof Abort ? 'A' + e.message : 'E' + errText(e))
+  /**
+   * Calls an exported function; returns 'R'+JSON(result), 'A'+message (test.abort), 'E'+error, or
+   * 'P' when it returned a promise: the host then runs the event loop and asks __k6result().
+   */
   globalThis.__k6call = function (name, argJson) {
     state.group = name === 'setup' ? '::setup' : name === 'teardown' ? '::teardown' : ''
     const fn = name === 'default' ? globalThis.__main.default : globalThis.__main[name]
     if (typeof fn !== 'function') return 'E' + `function '${name}' is not exported by the script`
+    const loop = globalThis.__k6loop
+    loop.reset()
+    let sync = true
     try {
       const arg = argJson === undefined ? state.setup : argJson === '' ? undefined : JSON.parse(argJson)
       const r = fn(arg)
       if (r && typeof r.then === 'function') {
-        // Say so instead of dropping the rest of the function after its first await.
-        return 'E' + `${name}() is async: Kiln does not run async functions yet; drop async/await (http calls are synchronous)`
+        sync = false
+        loop.main(r)
+        return 'P'
       }
-      let json
-      try {
-        json = JSON.stringify(r)
-      } catch (_e) {
-        json = undefined
-      }
-      return 'R' + (json === undefined ? '' : json)
+      loop.state.result = r
+      return outcome(r)
     } catch (e) {
-      if (e instanceof Abort) return 'A' + e.message
-      return 'E' + errText(e)
+      return failure(e)
     } finally {
-      state.group = ''
+      if (sync) state.group = ''
     }
+  }
+  /** After the event loop ran dry: the outcome of the last __k6call, as __k6call reports it. */
+  globalThis.__k6result = function () {
+    state.group = ''
+    const L = globalThis.__k6loop.state
+    return L.failed ? failure(L.error) : outcome(L.result)
   }
   globalThis.__k6setSetup = (json) => {
     state.setup = json === '' ? undefined : JSON.parse(json)
