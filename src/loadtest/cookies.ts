@@ -10,6 +10,8 @@ export interface Cookie {
   value: string
   domain: string
   hostOnly: boolean
+  /** The Domain attribute as the server sent it (without a leading dot), '' when absent. */
+  domainAttr: string
   path: string
   /** ms since the epoch; null = a session cookie. */
   expires: number | null
@@ -55,8 +57,11 @@ function defaultPath(path: string): string {
   return i <= 0 ? '/' : path.slice(0, i)
 }
 
-/** Parses one Set-Cookie header as received from `url`; null when it is malformed. */
-export function parseSetCookie(header: string, url: URL, now = Date.now()): Cookie | null {
+/**
+ * Parses one Set-Cookie header as received from `url`; null when it is malformed, or (unless
+ * `anyDomain`, for Response.cookies, which shows every cookie) when its Domain is not the URL's.
+ */
+export function parseSetCookie(header: string, url: URL, now = Date.now(), anyDomain = false): Cookie | null {
   const [pair = '', ...attrs] = header.split(';')
   const eq = pair.indexOf('=')
   if (eq <= 0) return null
@@ -65,7 +70,7 @@ export function parseSetCookie(header: string, url: URL, now = Date.now()): Cook
   let value = pair.slice(eq + 1).trim()
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '')
-  const c: Cookie = { name, value, domain: host, hostOnly: true, path: defaultPath(url.pathname), expires: null, secure: false, httpOnly: false, maxAge: 0, created: now }
+  const c: Cookie = { name, value, domain: host, hostOnly: true, domainAttr: '', path: defaultPath(url.pathname), expires: null, secure: false, httpOnly: false, maxAge: 0, created: now }
   let maxAgeSet = false
   for (const a of attrs) {
     const i = a.indexOf('=')
@@ -73,8 +78,9 @@ export function parseSetCookie(header: string, url: URL, now = Date.now()): Cook
     const val = i < 0 ? '' : a.slice(i + 1).trim()
     if (key === 'domain' && val) {
       const d = val.replace(/^\./, '').toLowerCase()
-      if (!domainMatch(host, d)) return null // a server may not set cookies for another domain
+      if (!anyDomain && !domainMatch(host, d)) return null // a server may not set cookies for another domain
       c.domain = d
+      c.domainAttr = d
       c.hostOnly = isIP(host) // an IP host keeps host-only cookies (Go's jar does the same)
     } else if (key === 'path') c.path = val.startsWith('/') ? val : defaultPath(url.pathname)
     else if (key === 'secure') c.secure = true
@@ -172,9 +178,9 @@ export class CookieJar {
 export function responseCookies(headers: string[] | string | undefined, url: URL): Record<string, ResponseCookie[]> {
   const out: Record<string, ResponseCookie[]> = {}
   for (const h of [headers ?? []].flat()) {
-    const c = parseSetCookie(h, url)
+    const c = parseSetCookie(h, url, Date.now(), true)
     if (!c) continue
-    ;(out[c.name] ??= []).push({ name: c.name, value: c.value, domain: c.hostOnly ? '' : c.domain, path: c.path, httpOnly: c.httpOnly, secure: c.secure, maxAge: c.maxAge, expires: c.expires ?? 0 })
+    ;(out[c.name] ??= []).push({ name: c.name, value: c.value, domain: c.domainAttr, path: c.path, httpOnly: c.httpOnly, secure: c.secure, maxAge: c.maxAge, expires: c.expires ?? 0 })
   }
   return out
 }

@@ -35,7 +35,7 @@ test('the VU jar follows RFC 6265 as k6 does: paths, expiry, Secure, foreign dom
     const B = __ENV.BASE
     const jar = http.cookieJar()
     const set = http.get(B + '/set/x')
-    const out = { resCookie: set.cookies.a[0], resB: set.cookies.b[0].path }
+    const out = { resCookie: set.cookies.a[0], resB: set.cookies.b[0].path, resOther: set.cookies.other[0].domain }
     out.root = jar.cookiesForURL(B + '/')
     out.sub = jar.cookiesForURL(B + '/sub/page')
     out.dir = jar.cookiesForURL(B + '/set/y')
@@ -67,6 +67,7 @@ test('the VU jar follows RFC 6265 as k6 does: paths, expiry, Secure, foreign dom
   const o = r.out
   assert.deepEqual(o.resCookie, { name: 'a', value: '1', domain: '', path: '/', httpOnly: true, secure: false, maxAge: 0, expires: 0 })
   assert.equal(o.resB, '/sub')
+  assert.equal(o.resOther, 'example.invalid', 'Response.cookies shows a cookie the jar refuses')
   assert.deepEqual(o.root, { a: ['1'] }, 'no /sub cookie at /, no expired, no Secure over http, no foreign domain')
   assert.deepEqual(o.sub, { b: ['2'], a: ['1'] }, 'the longer path first')
   assert.deepEqual(o.dir, { a: ['1'], dir: ['7'] }, 'a cookie without Path is scoped to the directory of the URL that set it')
