@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks'
 import type { ExecutorName, Scenario, Stage } from './options.ts'
-import type { VU } from './vu.ts'
+import type { VuHandle as VU } from './pool.ts'
 
 export interface ExecContext {
   scenario: Scenario

@@ -1,6 +1,7 @@
 /** What a VU needs from the run it belongs to, and the errors that carry k6's exit codes. */
 import { KilnError } from '../model/errors.ts'
-import type { Registry, Tags } from './metrics.ts'
+import type { SampleSink, Tags } from './metrics.ts'
+import type { BoardVU } from './board.ts'
 
 /** k6's exit codes ([k6:errext/exitcodes]). */
 export const EXIT = {
@@ -49,10 +50,10 @@ export interface Host {
   readonly httpDebug: '' | 'headers' | 'full'
   readonly script: { path: string; source: string }
   readonly env: Record<string, string>
-  readonly registry: Registry
+  readonly registry: SampleSink
   /** SharedArray contents by name, as JSON (built by the first VU, parsed by the others). */
   readonly shared: Map<string, string>
-  emit(metric: string, value: number, tags: Tags): void
+  emit(metric: string, value: number, tags: Tags, time?: number): void
   /** Registers a custom metric; returns '' or an error message for the script. */
   defineMetric(name: string, type: string, isTime: boolean): string
   log(level: string, message: string): void
@@ -60,7 +61,7 @@ export interface Host {
   readFile(path: string): string
   /** A file for open(), resolved against the script's folder. */
   readBytes(path: string): Buffer
-  execState(vu: { id: number; iteration: number; iterationInScenario: number; scenario: string | null }): unknown
+  execState(vu: BoardVU): unknown
   abort(message: string): void
   markFailed(message: string): void
 }

@@ -3,7 +3,7 @@
  * error codes and metrics. The VU's JS side builds the request and wraps the result in a Response.
  */
 import zlib from 'node:zlib'
-import type { Registry, Tags } from './metrics.ts'
+import type { SampleSink, Tags } from './metrics.ts'
 import { AuthFlow, takeCredentials } from './auth.ts'
 import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
 import { closeTransport, newTransport, send, zeroTimings, type Raw, type Timings, type Transport } from './transport.ts'
@@ -175,7 +175,7 @@ function addCookies(headers: Record<string, string>, jar: CookieJar | null, url:
 }
 
 /** Performs one k6 request (with redirects), records its metrics, and returns k6's Response fields. */
-export async function request(client: HttpClient, spec: RequestSpec, registry: Registry, baseTags: Tags): Promise<ResponseData> {
+export async function request(client: HttpClient, spec: RequestSpec, registry: SampleSink, baseTags: Tags): Promise<ResponseData> {
   let url = new URL(spec.url)
   const credentials = takeCredentials(url, spec.auth)
   const auth = credentials ? new AuthFlow(credentials) : null
@@ -220,7 +220,7 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: R
   }
 }
 
-function record(raw: Raw, spec: RequestSpec, method: string, url: URL, registry: Registry, baseTags: Tags, headers: Record<string, string>, body: Buffer | undefined, expectedAnyway?: boolean): ResponseData {
+function record(raw: Raw, spec: RequestSpec, method: string, url: URL, registry: SampleSink, baseTags: Tags, headers: Record<string, string>, body: Buffer | undefined, expectedAnyway?: boolean): ResponseData {
   const e = raw.error
   const code = e ? errorCode(e) : raw.status >= 400 ? 1000 + raw.status : 0
   const message = e ? (e.code === 'ECONNREFUSED' ? `dial tcp ${url.host}: connect: connection refused` : e.message) : ''

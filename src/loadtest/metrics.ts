@@ -15,6 +15,11 @@ export interface Sample {
   tags: Tags
 }
 
+/** Where samples go: the run's Registry, or a worker thread's batch bound for it. */
+export interface SampleSink {
+  add(metric: string, value: number, tags: Tags, time?: number): void
+}
+
 /** Aggregation of one metric (or submetric). */
 export class Sink {
   count = 0

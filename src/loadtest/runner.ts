@@ -2,17 +2,19 @@
  * One test run, in k6's order: init (per VU) → setup → scenarios → teardown → summary, with
  * thresholds checked during the run and at the end, and k6's exit codes.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { transformSync } from 'esbuild'
-import { dirname, resolve, isAbsolute } from 'node:path'
+import { writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Registry, type Tags } from './metrics.ts'
 import { fetchRemoteModules } from './remote.ts'
 import { buildThresholds, evaluate, type Threshold } from './thresholds.ts'
-import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
+import { consolidate, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
 import { VU } from './vu.ts'
 import { EXIT, ConfigError, ScriptError, type Host } from './host.ts'
+import { ScriptFiles } from './script-files.ts'
+import { ExecBoard, type BoardVU } from './board.ts'
+import { VuPool, threadCount, type VuHandle } from './pool.ts'
 import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from './summary.ts'
 import { bannerText, progressText } from './ui.ts'
 import { startApi, STATUS } from './api.ts'
@@ -48,7 +50,7 @@ export interface RunConfig {
 
 interface ScenarioRun {
   scenario: Scenario
-  vus: VU[]
+  vus: VuHandle[]
   ctx: ExecContext | null
   done: number
   interrupted: number
@@ -67,7 +69,12 @@ export class Runner implements Host {
   thresholds: Threshold[] = []
   readonly checks: CheckTree = newGroup('', '')
   readonly runs: ScenarioRun[] = []
-  readonly vus: VU[] = []
+  readonly vus: VuHandle[] = []
+  private readonly files: ScriptFiles
+  private board = new ExecBoard([], {})
+  private pool: VuPool | null = null
+  /** The last VU id handed out (ids are reserved before the VU starts: several can start at once). */
+  private lastVuId = 0
   private t0 = 0
   private activeVUs = 0
   private stopping = false
@@ -86,6 +93,7 @@ export class Runner implements Host {
     this.httpDebug = cfg.httpDebug
     this.env = cfg.env
     const path = resolve(cfg.scriptPath)
+    this.files = new ScriptFiles(path, cfg.files)
     let source: string
     try {
       source = this.readFile(path)
@@ -99,10 +107,10 @@ export class Runner implements Host {
   }
 
   // ---- Host ----------------------------------------------------------------------------------
-  emit(metric: string, value: number, tags: Tags): void {
+  emit(metric: string, value: number, tags: Tags, time?: number): void {
     if (metric === 'checks') recordCheck(this.checks, tags.group ?? '', tags.check ?? '', value !== 0)
     else if (metric === 'group_duration') groupNode(this.checks, tags.group ?? '')
-    this.registry.add(metric, value, tags)
+    this.registry.add(metric, value, tags, time)
   }
   defineMetric(name: string, type: string, isTime: boolean): string {
     try {
@@ -120,47 +128,13 @@ export class Runner implements Host {
     this.cfg.err(`${tag}[${secs}] ${message}${source}\n`)
   }
   readFile(path: string): string {
-    if (/^https?:\/\//i.test(path)) {
-      const remote = this.remote.get(path)
-      if (remote === undefined) throw new ScriptError(`the remote module '${path}' was not fetched before the run (only static imports are): import it statically`)
-      this.filesRead.add(path)
-      return remote
-    }
-    const src = this.readBytes(path).toString('utf8')
-    if (!/\.m?ts$/.test(path)) return src
-    // TypeScript scripts (k6 1.x+): esbuild strips the types, as k6 does; the lines stay in place.
-    try {
-      return transformSync(src, { loader: 'ts', format: 'esm', sourcefile: path, target: 'es2020' }).code
-    } catch (e) {
-      const err = (e as { errors?: { text: string; location?: { line: number; column: number } | null }[] }).errors?.[0]
-      throw new ScriptError(err ? `${path}:${err.location?.line ?? 0}:${err.location?.column ?? 0}: ${err.text}` : (e as Error).message)
-    }
+    return this.files.module(path)
   }
   readBytes(path: string): Buffer {
-    const abs = isAbsolute(path) ? path : resolve(dirname(this.script?.path ?? resolve(this.cfg.scriptPath)), path)
-    this.filesRead.add(abs)
-    const f = this.cfg.files?.get(abs)
-    if (f) return f
-    if (this.cfg.files) throw new Error(`file '${path}' is not in the archive`)
-    try {
-      return readFileSync(abs)
-    } catch {
-      throw new Error(`open ${abs}: no such file or directory`)
-    }
+    return this.files.bytes(path)
   }
-  execState(vu: { id: number; iteration: number; iterationInScenario: number; scenario: string | null }): unknown {
-    const run = this.runs.find((r) => r.scenario.name === vu.scenario)
-    const now = performance.now()
-    const done = this.runs.reduce((a, r) => a + r.done, 0)
-    const s = run?.scenario
-    return {
-      vu: vu.id > 0 ? { idInInstance: vu.id, idInTest: vu.id, iterationInInstance: vu.iteration, iterationInScenario: vu.iterationInScenario, tags: (this.vus[vu.id - 1]?.baseTags ?? {}), metrics: { tags: {}, metadata: {} } } : null,
-      scenario: s && run?.ctx
-        ? { name: s.name, executor: s.executor, startTime: Date.now() - (now - run.ctx.start), progress: Math.min(1, (now - run.ctx.start) / (scenarioDuration(s) || 1)), iterationInInstance: run.iterations - 1, iterationInTest: run.iterations - 1 }
-        : null,
-      instance: { currentTestRunDuration: this.t0 ? now - this.t0 : 0, iterationsCompleted: done, iterationsInterrupted: this.runs.reduce((a, r) => a + r.interrupted, 0), vusActive: this.activeVUs, vusInitialized: this.vus.length },
-      options: this.opts?.raw ?? {},
-    }
+  execState(vu: BoardVU): unknown {
+    return this.board.state(vu)
   }
   abort(message: string): void {
     this.cfg.err(`ERRO[${this.elapsedSecs()}] test aborted: ${message || 'test.abort() was called'}  source=console\n`)
@@ -218,16 +192,21 @@ export class Runner implements Host {
   }
 
   // ---- the run -------------------------------------------------------------------------------
-  private async newVU(id: number): Promise<VU> {
+  private async newVU(id: number): Promise<VuHandle> {
+    if (this.pool) return this.pool.newVU(id)
     const vu = new VU(id, this)
     await vu.init()
     return vu
   }
 
   /** Files the script's init read (modules and open()), by absolute path or URL: what an archive holds. */
-  readonly filesRead = new Set<string>()
+  get filesRead(): Set<string> {
+    return this.files.read
+  }
   /** Remote modules by URL, fetched once before the first VU (see remote.ts). */
-  readonly remote = new Map<string, string>()
+  get remote(): Map<string, string> {
+    return this.files.remote
+  }
 
   /**
    * Runs the init code once (VU 0, which later runs setup, teardown and handleSummary) and
@@ -236,7 +215,8 @@ export class Runner implements Host {
   async prepare(): Promise<VU> {
     const cfg = this.cfg
     await fetchRemoteModules(this.script, (p) => this.readFile(p), this.remote, (u) => this.cfg.files?.get(u)?.toString('utf8'))
-    const vu0 = await this.newVU(0)
+    const vu0 = new VU(0, this)
+    await vu0.init()
     let scriptOptions: Record<string, unknown>
     try {
       scriptOptions = JSON.parse(vu0.optionsJson()) as Record<string, unknown>
@@ -247,6 +227,7 @@ export class Runner implements Host {
       this.opts = consolidate([cfg.configLayer, scriptOptions, cfg.cliLayer])
       this.options = this.opts.vu
       if (!cfg.noThresholds) this.thresholds = buildThresholds(this.opts.thresholds, this.registry)
+      this.board = new ExecBoard(this.opts.scenarios, this.opts.raw)
     } catch (e) {
       if (e instanceof ConfigError) throw e
       throw new ConfigError((e as Error).message)
@@ -264,28 +245,46 @@ export class Runner implements Host {
   async run(): Promise<number> {
     const cfg = this.cfg
     const vu0 = await this.prepare()
-    const o = this.opts
     const finishOutputs = cfg.attach?.(this.registry, this)
     this.banner()
     this.status = STATUS.initVUs
     const closeApi = cfg.address ? await startApi(cfg.address, this) : null
+    try {
+      return await this.runWith(vu0, closeApi, finishOutputs)
+    } finally {
+      await this.pool?.close()
+    }
+  }
+
+  private async runWith(vu0: VU, closeApi: (() => Promise<void>) | null, finishOutputs: void | (() => Promise<void>)): Promise<number> {
+    const o = this.opts
+    const maxVUs = o.scenarios.reduce((a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0), 0)
+    const threads = threadCount(maxVUs)
+    if (threads > 1) {
+      this.pool = new VuPool(threads, { script: this.script, env: this.env, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios, rawOptions: o.raw }, this)
+    }
     for (const s of o.scenarios) {
-      const vus: VU[] = []
-      for (let i = 0; i < scenarioVUs(s); i++) {
-        const vu = await this.newVU(this.vus.length + 1)
+      const n = scenarioVUs(s)
+      const first = this.lastVuId + 1
+      this.lastVuId += n
+      // Worker threads start their VUs side by side; on the main thread they start one by one.
+      const vus = this.pool ? await Promise.all(Array.from({ length: n }, (_, i) => this.newVU(first + i))) : []
+      if (!this.pool) for (let i = 0; i < n; i++) vus.push(await this.newVU(first + i))
+      for (const vu of vus) {
         vu.assign(s.name, { ...o.tags, ...s.tags, scenario: s.name }, s.env)
         this.vus.push(vu)
-        vus.push(vu)
       }
+      this.board.initializedVUs(this.vus.length)
       this.runs.push({ scenario: s, vus, ctx: null, done: 0, interrupted: 0, iterations: 0, finished: false })
     }
     vu0.baseTags = { ...o.tags }
-    if (cfg.paused) {
+    if (this.cfg.paused) {
       this.status = STATUS.pausedBeforeRun
       this.setPaused(true)
       await new Promise<void>((r) => this.resumeWaiters.push(r))
     }
     this.t0 = performance.now()
+    this.board.testStarted(Date.now())
     this.status = STATUS.setup
     if (vu0.exports.includes('setup') && !o.noSetup && !this.stopping) {
       vu0.phase = 'setup'
@@ -299,6 +298,7 @@ export class Runner implements Host {
     this.status = STATUS.running
     const ticker = this.startTicker()
     if (!this.stopping) await Promise.all(this.runs.map((r) => this.runScenario(r)))
+    await this.pool?.flush()
     clearInterval(ticker)
     const durationMs = this.elapsedMs
     this.status = STATUS.teardown
@@ -332,16 +332,18 @@ export class Runner implements Host {
     if (this.stopping) return
     const vus = run.vus
     const tags = { ...this.opts.tags, ...s.tags, scenario: s.name }
+    this.board.scenarioStarted(s.name, Date.now())
     const ctx: ExecContext = {
       scenario: s,
       start: performance.now(),
       vus,
       newVU: async () => {
         if (this.stopping) return null
-        const vu = await this.newVU(this.vus.length + 1)
+        const vu = await this.newVU(++this.lastVuId)
         vu.assign(s.name, tags, s.env)
         vu.setSetupData(this.setupJson)
         this.vus.push(vu)
+        this.board.initializedVUs(this.vus.length)
         this.registry.add('vus_max', this.vus.length, { ...this.opts.tags })
         return vu
       },
@@ -351,6 +353,7 @@ export class Runner implements Host {
       unpaused: () => (this.paused ? new Promise<void>((r) => this.resumeWaiters.push(r)) : Promise.resolve()),
       active: (d) => {
         this.activeVUs += d
+        this.board.activeVUs(d)
         // Looping executors change the count rarely: record each change, so short runs show it too.
         if (d > 0 && !s.executor.endsWith('arrival-rate')) this.registry.add('vus', this.activeVUs, { ...this.opts.tags })
       },
@@ -362,20 +365,23 @@ export class Runner implements Host {
     run.finished = true
   }
 
-  private async iterate(vu: VU, run: ScenarioRun): Promise<void> {
+  private async iterate(vu: VuHandle, run: ScenarioRun): Promise<void> {
     vu.iteration++
     vu.iterationInScenario++
     run.iterations++
+    vu.iterationInTest = this.board.iterationStarted(run.scenario.name)
     const t0 = performance.now()
     const r = await vu.call(run.scenario.exec, undefined, vu.iterationInScenario)
     if (r.kind === 'abort') {
       this.stop(EXIT.aborted)
       run.interrupted++
+      this.board.iterationEnded(true)
       return
     }
     if (r.kind === 'error') {
       if (r.value === 'interrupted') {
         run.interrupted++
+        this.board.iterationEnded(true)
         return
       }
       this.cfg.err(`ERRO[${this.elapsedSecs()}] ${r.value}  executor=${run.scenario.executor} scenario=${run.scenario.name} source=stacktrace\n`)
@@ -387,6 +393,7 @@ export class Runner implements Host {
     this.registry.add('iteration_duration', performance.now() - t0, tags)
     this.registry.add('iterations', 1, tags)
     run.done++
+    this.board.iterationEnded(false)
   }
 
   /** Every second: the vus gauge and a progress line; every 2 s: thresholds with abortOnFail. */

@@ -80,6 +80,7 @@ export class VU {
   phase: Phase = 'init'
   iteration = -1
   iterationInScenario = -1
+  iterationInTest = -1
   scenario: string | null = null
   baseTags: Tags = {}
   exports: string[] = []

@@ -1,0 +1,200 @@
+/**
+ * VUs on worker threads, seen from the main thread: a RemoteVU stands for a VU living in one of
+ * the pool's workers (worker.ts) and is driven like a local VU by the executors. VUs go to the
+ * worker that holds the fewest, so a run's load is spread over every core.
+ */
+import { Worker } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
+import type { Tags } from './metrics.ts'
+import type { CallResult } from './vu.ts'
+import { ConfigError, ScriptError } from './host.ts'
+import { SampleTables } from './samples.ts'
+import type { FromWorker, ToWorker, WorkerInit } from './worker.ts'
+
+/** What the runner and executors need of a VU, wherever it runs. */
+export interface VuHandle {
+  readonly id: number
+  iteration: number
+  iterationInScenario: number
+  iterationInTest: number
+  scenario: string | null
+  baseTags: Tags
+  call(name: string, argJson?: string, iter?: number): Promise<CallResult>
+  assign(scenario: string, tags: Tags, env: Record<string, string>): void
+  setSetupData(json: string): void
+  interrupt(): void
+  close(): void
+}
+
+/** Where a worker's messages go: the runner. */
+export interface PoolSink {
+  emit(metric: string, value: number, tags: Tags, time?: number): void
+  defineMetric(name: string, type: string, isTime: boolean): string
+  log(level: string, message: string): void
+  abort(message: string): void
+  markFailed(message: string): void
+}
+
+/**
+ * Worker threads for a run of `maxVUs`: one per core (KILN_RUN_THREADS overrides; 0 or 1 keeps
+ * every VU on the main thread), never more than the VUs.
+ */
+export function threadCount(maxVUs: number): number {
+  const env = process.env.KILN_RUN_THREADS
+  const n = env !== undefined && env !== '' ? Number(env) : availableParallelism()
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`KILN_RUN_THREADS must be a whole number, not '${env}'`)
+  return Math.min(n, maxVUs)
+}
+
+class PoolWorker {
+  readonly worker: Worker
+  readonly vus = new Map<number, RemoteVU>()
+  readonly starting = new Map<number, { resolve: (v: RemoteVU) => void; reject: (e: Error) => void }>()
+  private tables = new SampleTables()
+  private setupJson: string | null = null
+  dead: string | null = null
+  /** Waiting for the answers to 'flush'. */
+  readonly flushed: (() => void)[] = []
+
+  constructor(init: WorkerInit, sink: PoolSink) {
+    this.worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: init, transferList: [] })
+    this.worker.on('message', (m: FromWorker) => this.receive(m, sink))
+    const die = (why: string): void => {
+      if (this.dead) return
+      this.dead = why
+      for (const s of this.starting.values()) s.reject(new Error(why))
+      this.starting.clear()
+      for (const vu of this.vus.values()) vu.settle({ kind: 'error', value: why })
+      for (const f of this.flushed.splice(0)) f()
+    }
+    this.worker.on('error', (e) => die(`a VU worker thread failed: ${e.message}`))
+    this.worker.on('exit', (code) => die(`a VU worker thread exited (code ${code})`))
+  }
+
+  post(m: ToWorker): void {
+    if (!this.dead) this.worker.postMessage(m)
+  }
+
+  setup(json: string): void {
+    if (json === this.setupJson) return
+    this.setupJson = json
+    this.post({ t: 'setup', json })
+  }
+
+  private receive(m: FromWorker, sink: PoolSink): void {
+    switch (m.t) {
+      case 'ready': {
+        const vu = new RemoteVU(m.id, this)
+        this.vus.set(m.id, vu)
+        this.starting.get(m.id)?.resolve(vu)
+        this.starting.delete(m.id)
+        break
+      }
+      case 'failed':
+        this.starting.get(m.id)?.reject(m.script ? new ScriptError(m.message) : new Error(m.message))
+        this.starting.delete(m.id)
+        break
+      case 'result':
+        this.vus.get(m.id)?.settle({ kind: m.kind, value: m.value })
+        break
+      case 'samples':
+        if (m.samples) this.tables.unpack(m.samples, (n, v, t, time) => sink.emit(n, v, t, time))
+        if (m.flushed) this.flushed.shift()?.()
+        break
+      case 'log':
+        sink.log(m.level, m.message)
+        break
+      case 'define':
+        sink.defineMetric(m.name, m.type, m.isTime)
+        break
+      case 'abort':
+        sink.abort(m.message)
+        break
+      case 'markFailed':
+        sink.markFailed(m.message)
+        break
+    }
+  }
+}
+
+export class RemoteVU implements VuHandle {
+  iteration = -1
+  iterationInScenario = -1
+  iterationInTest = -1
+  scenario: string | null = null
+  baseTags: Tags = {}
+  private pending: ((r: CallResult) => void) | null = null
+
+  constructor(
+    readonly id: number,
+    private readonly home: PoolWorker,
+  ) {}
+
+  call(name: string, argJson?: string, iter = 0): Promise<CallResult> {
+    if (argJson !== undefined) throw new Error('VUs on worker threads run iterations only; setup and teardown run on VU 0')
+    if (this.home.dead) return Promise.resolve({ kind: 'error', value: this.home.dead })
+    return new Promise((resolve) => {
+      this.pending = resolve
+      this.home.post({ t: 'call', id: this.id, name, iter, iteration: this.iteration, iterationInScenario: this.iterationInScenario, iterationInTest: this.iterationInTest })
+    })
+  }
+
+  settle(r: CallResult): void {
+    const p = this.pending
+    this.pending = null
+    p?.(r)
+  }
+
+  assign(scenario: string, tags: Tags, env: Record<string, string>): void {
+    this.scenario = scenario
+    this.baseTags = tags
+    this.iterationInScenario = -1
+    this.home.post({ t: 'assign', id: this.id, scenario, tags, env })
+  }
+
+  setSetupData(json: string): void {
+    this.home.setup(json)
+  }
+
+  interrupt(): void {
+    this.home.post({ t: 'interrupt', id: this.id })
+  }
+
+  close(): void {}
+}
+
+export class VuPool {
+  private readonly workers: PoolWorker[]
+
+  constructor(threads: number, init: WorkerInit, sink: PoolSink) {
+    this.workers = Array.from({ length: threads }, () => new PoolWorker(init, sink))
+  }
+
+  /** Starts VU `id` (its init code runs in the worker); rejects with ScriptError as a local VU would. */
+  newVU(id: number): Promise<RemoteVU> {
+    const w = this.workers.reduce((a, b) => (b.vus.size + b.starting.size < a.vus.size + a.starting.size ? b : a))
+    if (w.dead) return Promise.reject(new Error(w.dead))
+    return new Promise((resolve, reject) => {
+      w.starting.set(id, { resolve, reject })
+      w.post({ t: 'new', id })
+    })
+  }
+
+  /** Resolves when every sample the workers made so far has been emitted. */
+  async flush(): Promise<void> {
+    await Promise.all(
+      this.workers.map((w) =>
+        w.dead
+          ? undefined
+          : new Promise<void>((r) => {
+              w.flushed.push(r)
+              w.post({ t: 'flush' })
+            }),
+      ),
+    )
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.worker.terminate()))
+  }
+}

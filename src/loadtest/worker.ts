@@ -1,0 +1,171 @@
+/**
+ * A worker thread hosting a share of the run's VUs, so every core generates load. The main
+ * thread keeps the schedule (executors), the metrics and VU 0 (init, setup, teardown,
+ * handleSummary); this thread runs iterations when told and sends back each iteration's result
+ * with the samples it made. Started through worker-boot.mjs (TypeScript via tsx).
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { Registry, type Tags } from './metrics.ts'
+import { VU } from './vu.ts'
+import { ScriptError, type Host, type VuOptions } from './host.ts'
+import { ScriptFiles } from './script-files.ts'
+import { ExecBoard } from './board.ts'
+import { SampleBatch, type PackedSamples } from './samples.ts'
+import type { Scenario } from './options.ts'
+
+export interface WorkerInit {
+  script: { path: string; source: string }
+  env: Record<string, string>
+  options: VuOptions
+  httpDebug: '' | 'headers' | 'full'
+  shared: [string, string][]
+  files?: Map<string, Buffer>
+  /** Remote modules by URL, fetched by the main thread before the first VU. */
+  remote: [string, string][]
+  board: SharedArrayBuffer
+  scenarios: Scenario[]
+  rawOptions: Record<string, unknown>
+}
+
+export type ToWorker =
+  | { t: 'new'; id: number }
+  | { t: 'assign'; id: number; scenario: string; tags: Tags; env: Record<string, string> }
+  | { t: 'setup'; json: string }
+  | { t: 'call'; id: number; name: string; iter: number; iteration: number; iterationInScenario: number; iterationInTest: number }
+  | { t: 'interrupt'; id: number }
+  | { t: 'flush' }
+
+export type FromWorker =
+  | { t: 'ready'; id: number }
+  | { t: 'failed'; id: number; message: string; script: boolean }
+  | { t: 'result'; id: number; kind: 'ok' | 'error' | 'abort'; value: string }
+  | { t: 'samples'; samples: PackedSamples | null; flushed: boolean }
+  | { t: 'log'; level: string; message: string }
+  | { t: 'define'; name: string; type: string; isTime: boolean }
+  | { t: 'abort'; message: string }
+  | { t: 'markFailed'; message: string }
+
+/**
+ * Samples go to the main thread in batches, at least this often (live thresholds and outputs),
+ * or sooner when MAX_BATCH are waiting: a message per iteration cost ~8% of a worker's time.
+ */
+const FLUSH_MS = 100
+const MAX_BATCH = 4096
+
+class WorkerHost implements Host {
+  readonly options: VuOptions
+  readonly httpDebug: '' | 'headers' | 'full'
+  readonly script: { path: string; source: string }
+  readonly env: Record<string, string>
+  readonly registry = new SampleBatch()
+  readonly shared: Map<string, string>
+  private readonly definitions = new Registry()
+  private readonly files: ScriptFiles
+  private readonly board: ExecBoard
+
+  constructor(
+    init: WorkerInit,
+    private readonly send: (m: FromWorker) => void,
+  ) {
+    this.options = init.options
+    this.httpDebug = init.httpDebug
+    this.script = init.script
+    this.env = init.env
+    this.shared = new Map(init.shared)
+    this.files = new ScriptFiles(init.script.path, init.files, init.remote)
+    this.board = new ExecBoard(init.scenarios, init.rawOptions, init.board)
+  }
+
+  emit(metric: string, value: number, tags: Tags): void {
+    this.registry.add(metric, value, tags)
+  }
+  defineMetric(name: string, type: string, isTime: boolean): string {
+    try {
+      this.definitions.define(name, type as 'counter', isTime ? 'time' : 'default')
+    } catch (e) {
+      return (e as Error).message
+    }
+    this.send({ t: 'define', name, type, isTime })
+    return ''
+  }
+  log(level: string, message: string): void {
+    this.send({ t: 'log', level, message })
+  }
+  readFile(path: string): string {
+    return this.files.module(path)
+  }
+  readBytes(path: string): Buffer {
+    return this.files.bytes(path)
+  }
+  execState(vu: VU): unknown {
+    return this.board.state(vu)
+  }
+  abort(message: string): void {
+    this.send({ t: 'abort', message })
+  }
+  markFailed(message: string): void {
+    this.send({ t: 'markFailed', message })
+  }
+}
+
+const port = parentPort
+if (port) {
+  const init = workerData as WorkerInit
+  const send = (m: FromWorker): void => {
+    const s = m.t === 'samples' ? m.samples : null
+    port.postMessage(m, s ? [s.nums.buffer as ArrayBuffer] : [])
+  }
+  const flushSamples = (flushed: boolean): void => {
+    const samples = host.registry.take()
+    if (samples || flushed) send({ t: 'samples', samples, flushed })
+  }
+  const host = new WorkerHost(init, send)
+  const vus = new Map<number, VU>()
+  let setupJson: string | null = null
+  const flush = setInterval(() => flushSamples(false), FLUSH_MS)
+  flush.unref()
+  port.on('message', (m: ToWorker) => {
+    switch (m.t) {
+      case 'new': {
+        const vu = new VU(m.id, host)
+        vu.init().then(
+          () => {
+            if (setupJson !== null) vu.setSetupData(setupJson)
+            vus.set(m.id, vu)
+            send({ t: 'ready', id: m.id })
+          },
+          (e: Error) => send({ t: 'failed', id: m.id, message: e.message, script: e instanceof ScriptError }),
+        )
+        break
+      }
+      case 'assign':
+        vus.get(m.id)?.assign(m.scenario, m.tags, m.env)
+        break
+      case 'setup':
+        setupJson = m.json
+        for (const vu of vus.values()) vu.setSetupData(m.json)
+        break
+      case 'call': {
+        const vu = vus.get(m.id)
+        if (!vu) return
+        vu.iteration = m.iteration
+        vu.iterationInScenario = m.iterationInScenario
+        vu.iterationInTest = m.iterationInTest
+        vu.call(m.name, undefined, m.iter).then(
+          (r) => {
+            if (host.registry.size >= MAX_BATCH) flushSamples(false)
+            send({ t: 'result', id: m.id, kind: r.kind, value: r.value })
+          },
+          (e: Error) => send({ t: 'result', id: m.id, kind: 'error', value: e.message }),
+        )
+        break
+      }
+      case 'interrupt':
+        vus.get(m.id)?.interrupt()
+        break
+      case 'flush':
+        flushSamples(true)
+        break
+    }
+  })
+}
