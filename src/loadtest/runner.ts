@@ -58,6 +58,13 @@ interface ScenarioRun {
   finished: boolean
 }
 
+/** A value without its functions (execution-segment stripes), to send to a worker thread. */
+function dataOnly<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(dataOnly) as T
+  if (v === null || typeof v !== 'object') return v
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x !== 'function').map(([k, x]) => [k, dataOnly(x)])) as T
+}
+
 export class Runner implements Host {
   readonly registry = new Registry()
   readonly shared = new Map<string, string>()
@@ -261,7 +268,7 @@ export class Runner implements Host {
     const maxVUs = o.scenarios.reduce((a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0), 0)
     const threads = threadCount(maxVUs)
     if (threads > 1) {
-      this.pool = new VuPool(threads, { script: this.script, env: this.env, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios, rawOptions: o.raw }, this)
+      this.pool = new VuPool(threads, { script: this.script, env: this.env, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios.map(dataOnly), rawOptions: o.raw }, this)
     }
     for (const s of o.scenarios) {
       const n = scenarioVUs(s)
