@@ -1,8 +1,8 @@
 /**
  * k6/html: where parsing runs. The same work on a generated 100 KB page — parse, select
  * `div.r3 a`, read each link's href — by Kiln's host-side HtmlStore (what `parseHTML` uses, the
- * VM holding only ids) against the same parser (htmlparser2 + css-select) bundled by esbuild and
- * run inside a QuickJS VM like a VU's. Method: bench/README.md.
+ * VM holding only ids; parse5) against htmlparser2 + css-select bundled by esbuild and run inside
+ * a QuickJS VM like a VU's. Method: bench/README.md.
  */
 import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'

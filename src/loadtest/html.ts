@@ -1,10 +1,12 @@
 /**
- * The host side of `k6/html`: pages are parsed by htmlparser2 and queried with css-select in Node;
- * the VU only holds document and node ids (vm/html.js). Measured on a 100 KB page: parsing it
- * inside the QuickJS VM took ~950 ms (plus ~830 ms to load the parser there), on the host ~10–30 ms
- * (see src/loadtest/README.md), so the DOM lives here and each Selection call is one host call.
+ * The host side of `k6/html`: pages are parsed by parse5 (into domhandler nodes) and queried with
+ * css-select in Node; the VU only holds document and node ids (vm/html.js). On a 100 KB page,
+ * parsing inside the QuickJS VM took 30–60× longer than here (`npm run bench -- k6-html`), so the
+ * DOM lives here and each Selection call is one host call.
  */
-import { parseDocument, DomUtils } from 'htmlparser2'
+import { DomUtils } from 'htmlparser2'
+import { parse as parseHtml5 } from 'parse5'
+import { adapter } from 'parse5-htmlparser2-tree-adapter'
 import { compile } from 'css-select'
 import { isTag, isDocument, hasChildren, type AnyNode, type Element, type Document } from 'domhandler'
 import { formFields, elementMethod, value, type Ctx } from './html-element.ts'
@@ -32,7 +34,9 @@ export class HtmlStore {
 
   /** Parses a page; returns its document id (the Selection of the document root is node 0). */
   parse(src: string, url: string): number {
-    const root = parseDocument(src, { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true })
+    // HTML5 tree building (implied html/head/body/tbody, misnested tags) as Go's x/net/html does for
+    // k6's goquery, into the domhandler nodes css-select and DomUtils work on.
+    const root = parseHtml5(src, { treeAdapter: adapter }) as Document
     const id = this.nextDoc++
     this.docs.set(id, { root, url, nodes: [root], ids: new Map([[root, 0]]), keep: this.keepNew })
     return id

@@ -72,6 +72,7 @@ test('Response.html(): selections, traversal, values and Elements as k6 gives th
       each: (() => { const o = []; li.each((i, e) => o.push(i + ':' + e.textContent())); return o })(),
       toArray: li.toArray().map((s) => s.text()), slice: li.slice(1).size(), scoped: li.find('li').size(), empty: doc.find('nothing').text(),
       parsed: parseHTML('<div><p>x</p><p>y</p></div>').find('p').last().text(),
+      html5: [doc.find('table > tbody > tr').size(), parseHTML('<p>a<p>b<b>c<i>d</b>e</i>').find('body > p').size(), parseHTML('text only').find('html > body').text()],
     }`)
   assert.equal(r.code, 0, r.stderr)
   const o = r.out
@@ -102,6 +103,7 @@ test('Response.html(): selections, traversal, values and Elements as k6 gives th
   assert.deepEqual([o.cells, o.rowIndex], [['c', 'd'], 1])
   assert.deepEqual(o.each, ['0:Home', '1:Shop', '2:Cart'])
   assert.deepEqual([o.toArray, o.slice, o.scoped, o.empty, o.parsed], [['Home', 'Shop', 'Cart'], 2, 0, '', 'y'])
+  assert.deepEqual(o.html5, [2, 2, 'text only'], 'HTML5 tree building: implied tbody, implied </p>, implied html/body')
 })
 
 test('submitForm posts the form with its fields, the given ones and the submit button; clickLink follows a link', async () => {
