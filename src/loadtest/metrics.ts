@@ -128,6 +128,12 @@ const builtins: [string, MetricType, Contains][] = [
   ['http_req_sending', 'trend', 'time'],
   ['http_req_waiting', 'trend', 'time'],
   ['http_req_receiving', 'trend', 'time'],
+  ['ws_sessions', 'counter', 'default'],
+  ['ws_msgs_sent', 'counter', 'default'],
+  ['ws_msgs_received', 'counter', 'default'],
+  ['ws_ping', 'trend', 'time'],
+  ['ws_session_duration', 'trend', 'time'],
+  ['ws_connecting', 'trend', 'time'],
 ]
 
 /** Parses a submetric suffix `tag:value,tag2:value2` (quotes around values allowed). */

@@ -19,9 +19,10 @@ import { resolveModule } from './remote.ts'
 import { JarStore } from './cookies.ts'
 import { ELEMENT_METHODS } from './html-element.ts'
 import { EventLoop } from './eventloop.ts'
+import { WsConn, type WsSpec } from './ws.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/ws.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
 /**
  * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
  * evaluating vm/html.js cost ~5 ms per VU (the other preludes ~18 ms, measured together), which
@@ -92,6 +93,8 @@ export class VU {
   private wake: (() => void) | null = null
   private sleepTimer: NodeJS.Timeout | null = null
   private readonly loop = new EventLoop()
+  /** Open WebSockets by the VM's id; `k6/ws` ones also queue their events here for wsWait. */
+  private sockets = new Map<number, { conn: WsConn; queue?: string[] }>()
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   private tick: QuickJSHandle | null = null
@@ -334,8 +337,89 @@ export class VU {
       this.loop.op(ctx.getNumber(id), res)
       return undefined
     })
+    this.installWs(fn, asyncFn)
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
+  }
+
+  /** Host functions of vm/ws.js: `k6/ws` waits on a socket's own queue, `k6/websockets` on the event loop. */
+  private installWs(fn: (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => void, asyncFn: (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => void): void {
+    const ctx = this.ctx
+    const host = this.host
+    const open = (specJson: string, sink: (kind: string, payload: string) => void): WsConn => {
+      const spec = JSON.parse(specJson) as WsSpec
+      const emit = (m: string, v: number, t: Tags) => host.emit(m, v, { ...this.baseTags, ...t })
+      return new WsConn(spec, emit, sink, host.options.insecureSkipTLSVerify)
+    }
+    const waitEvent = async (id: number, ms: number): Promise<string | null> => {
+      const s = this.sockets.get(id)
+      if (!s?.queue) return null
+      if (!s.queue.length && !this.interrupted) {
+        let timer: NodeJS.Timeout | undefined
+        await new Promise<void>((r) => {
+          this.wake = r
+          if (ms >= 0) timer = setTimeout(r, ms)
+        })
+        clearTimeout(timer)
+        this.wake = null
+      }
+      if (this.interrupted) return null
+      return s.queue.shift() ?? ''
+    }
+    asyncFn('wsConnect', async (i, j) => {
+      const id = ctx.getNumber(i)
+      const queue: string[] = []
+      const conn = open(ctx.getString(j), (kind, payload) => {
+        queue.push(`${kind} ${payload}`)
+        this.wake?.()
+      })
+      this.sockets.set(id, { conn, queue })
+      const first = await waitEvent(id, -1)
+      if (first?.startsWith('open ')) return ctx.newString(first.slice(5))
+      this.sockets.delete(id)
+      conn.destroy()
+      return { error: ctx.newError(first === null ? 'interrupted' : first.startsWith('error ') ? first.slice(6) : `websocket: ${first}`) }
+    })
+    asyncFn('wsWait', async (i, ms) => {
+      const ev = await waitEvent(ctx.getNumber(i), ctx.getNumber(ms))
+      return ev === null ? { error: ctx.newError('interrupted') } : ctx.newString(ev)
+    })
+    fn('wsStart', (i, j) => {
+      const id = ctx.getNumber(i)
+      const conn = open(ctx.getString(j), (kind, payload) => {
+        this.loop.push(id, true, `${kind} ${payload}`)
+        if (kind === 'close') {
+          this.sockets.delete(id)
+          this.loop.end(id)
+        }
+      })
+      this.sockets.set(id, { conn })
+      this.loop.stream(id, () => {
+        this.sockets.delete(id)
+        conn.destroy()
+      })
+      return undefined
+    })
+    const withConn = (name: string, f: (c: WsConn, ...a: QuickJSHandle[]) => void) =>
+      fn(name, (i, ...a) => {
+        const s = this.sockets.get(ctx.getNumber(i))
+        if (!s) return undefined
+        try {
+          f(s.conn, ...a)
+        } catch (e) {
+          return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
+        }
+        return undefined
+      })
+    withConn('wsSend', (c, d, b) => c.send(ctx.getString(d), ctx.dump(b) === true))
+    withConn('wsPing', (c) => c.ping())
+    withConn('wsClose', (c, code, reason) => c.close(ctx.getNumber(code), ctx.getString(reason)))
+    fn('wsDone', (i) => {
+      const id = ctx.getNumber(i)
+      this.sockets.get(id)?.conn.destroy()
+      this.sockets.delete(id)
+      return undefined
+    })
   }
 
   /**
@@ -485,6 +569,8 @@ export class VU {
 
   close(): void {
     this.loop.reset()
+    for (const s of this.sockets.values()) s.conn.destroy()
+    this.sockets.clear()
     this.tick?.dispose()
     closeClient(this.client)
   }

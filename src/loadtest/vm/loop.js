@@ -103,5 +103,5 @@
     L.failed = false
     L.result = undefined
   }
-  globalThis.__k6loop = { op, stream, drop, fail, main, reset, state: L }
+  globalThis.__k6loop = { id: () => nextId++, op, stream, drop, fail, main, reset, state: L }
 })()

@@ -1,0 +1,128 @@
+/**
+ * The host side of one WebSocket connection for `k6/ws` and `k6/websockets` (the `ws` package as
+ * the client): k6's ws metrics, and every event handed to a sink as (kind, payload) strings.
+ * Kinds: open (JSON {status, headers, subproto}), message (text), binary (base64), ping, pong,
+ * close ("code reason"), error (message). After close or error nothing more is sent.
+ */
+import { performance } from 'node:perf_hooks'
+import WebSocket from 'ws'
+import type { Tags } from './metrics.ts'
+
+export interface WsSpec {
+  url: string
+  headers: Record<string, string>
+  protocols: string[]
+  /** group + the script's tags */
+  tags: Tags
+  compression: string
+}
+
+export type WsSink = (kind: string, payload: string) => void
+export type Emit = (metric: string, value: number, tags: Tags) => void
+
+export class WsConn {
+  private ws: WebSocket | null = null
+  private readonly t0 = performance.now()
+  private readonly tags: Tags
+  private pings: number[] = []
+  private done = false
+  private opened = false
+
+  constructor(
+    spec: WsSpec,
+    private readonly emit: Emit,
+    private readonly sink: WsSink,
+    insecure: boolean,
+  ) {
+    this.tags = { ...spec.tags, url: spec.url }
+    let ws: WebSocket
+    try {
+      ws = new WebSocket(spec.url, spec.protocols, {
+        headers: spec.headers,
+        perMessageDeflate: spec.compression === 'deflate',
+        rejectUnauthorized: !insecure,
+        handshakeTimeout: 60_000,
+      })
+    } catch (e) {
+      queueMicrotask(() => this.fail((e as Error).message))
+      return
+    }
+    this.ws = ws
+    ws.on('upgrade', (res) => {
+      this.tags.status = String(res.statusCode ?? 101)
+    })
+    ws.on('unexpected-response', (_req, res) => {
+      this.tags.status = String(res.statusCode)
+      res.resume()
+      this.fail(`websocket: bad handshake (status ${res.statusCode})`)
+    })
+    ws.on('open', () => {
+      this.opened = true
+      this.tags.subproto = ws.protocol
+      this.emit('ws_sessions', 1, this.tags)
+      this.emit('ws_connecting', performance.now() - this.t0, this.tags)
+      this.sink('open', JSON.stringify({ status: 101, headers: {}, subproto: ws.protocol }))
+    })
+    ws.on('message', (data, isBinary) => {
+      this.emit('ws_msgs_received', 1, this.tags)
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer)
+      this.sink(isBinary ? 'binary' : 'message', isBinary ? buf.toString('base64') : buf.toString('utf8'))
+    })
+    ws.on('ping', () => this.sink('ping', ''))
+    ws.on('pong', () => {
+      const t = this.pings.shift()
+      if (t !== undefined) this.emit('ws_ping', performance.now() - t, this.tags)
+      this.sink('pong', '')
+    })
+    ws.on('error', (e) => this.fail(e.message))
+    ws.on('close', (code, reason) => this.end('close', `${code} ${reason.toString()}`))
+  }
+
+  get open(): boolean {
+    return this.opened && !this.done
+  }
+
+  /** Text (`binary` false) or base64 bytes. */
+  send(data: string, binary: boolean): void {
+    if (!this.open) throw new Error('the WebSocket is not open')
+    this.ws!.send(binary ? Buffer.from(data, 'base64') : data, { binary })
+    this.emit('ws_msgs_sent', 1, this.tags)
+  }
+
+  ping(): void {
+    if (!this.open) return
+    this.pings.push(performance.now())
+    this.ws!.ping()
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.done || !this.ws) return
+    if (this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate()
+    else this.ws.close(code ?? 1000, reason)
+  }
+
+  /** Tears the connection down without a close handshake (end of the test). */
+  destroy(): void {
+    this.ws?.terminate()
+    this.done = true
+  }
+
+  private fail(message: string): void {
+    if (this.done) return
+    this.sink('error', message)
+    this.ws?.terminate()
+    this.end('close', '1006 ')
+  }
+
+  private end(kind: string, payload: string): void {
+    if (this.done) return
+    this.done = true
+    const sock = (this.ws as unknown as { _socket?: { bytesRead: number; bytesWritten: number } } | null)?._socket
+    if (sock) {
+      this.emit('data_received', sock.bytesRead, this.tags)
+      this.emit('data_sent', sock.bytesWritten, this.tags)
+    }
+    if (this.opened) this.emit('ws_session_duration', performance.now() - this.t0, this.tags)
+    this.sink(kind, payload)
+  }
+}
