@@ -181,3 +181,36 @@ test('fuzz: random and mutated HTML through every Selection and Element operatio
   }
   assert.ok(calls > 3000, `${calls} calls answered`)
 })
+
+test('fuzz through a VU: random pages (NULs, lone surrogates, broken tags) and every Selection/Element call never crash the VU', async () => {
+  const r = await run(`
+    let seed = 17
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296)
+    const pick = (xs) => xs[Math.floor(rnd() * xs.length)]
+    const pieces = ['<div class=a>', '</div>', '<p>', '<a href="?q=1">', '</a>', '<form><input name=n value=v>', '<select name=s><option selected>o', '<table><td>', '<!--', '-->', '<script>', '</script>', '&amp;', '&#0;', '\\u0000', '\\ud800', 'é', '<', '>', '"', '<li data-x="{bad">', 'txt']
+    const sels = ['div', 'p', '.a', 'a[href]', 'div > p', ':contains(txt)', '*', 'li:nth-child(odd)', 'p[', 'select option']
+    const methods = ['nodeName', 'textContent', 'innerHTML', 'attributes', 'children', 'parentNode', 'href', 'value', 'options', 'form', 'rows', 'classList', 'id', 'toString']
+    let calls = 0, selectorErrors = 0
+    for (let i = 0; i < 150; i++) {
+      const src = Array.from({ length: Math.floor(rnd() * 30) }, () => pick(pieces)).join('')
+      let s = parseHTML(src)
+      for (let k = 0; k < 8; k++) {
+        try {
+          const next = pick([(x) => x.find(pick(sels)), (x) => x.children(), (x) => x.parent(), (x) => x.next(), (x) => x.siblings(), (x) => x.closest(pick(sels)), (x) => x.filter(pick(sels)), (x) => x.add(pick(sels)), (x) => x.contents()])(s)
+          if (next.size()) s = next
+          s.text(); s.html(); s.val(); s.attr('href'); s.data(); s.serialize()
+          const el = s.get(Math.floor(rnd() * s.size()))
+          if (el) el[pick(methods)]()
+          calls++
+        } catch (e) {
+          if (!String(e.message).startsWith('invalid selector')) throw e
+          selectorErrors++
+        }
+      }
+    }
+    return { calls, selectorErrors }`)
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(r.out, r.stderr)
+  assert.ok(r.out.calls > 800, `${r.out.calls} rounds completed`)
+  assert.ok(r.out.selectorErrors > 0, 'bad selectors were tried')
+})
