@@ -9,3 +9,16 @@ export interface RunPoint {
   min: number
   max: number
 }
+
+/** A stored load-test run: what `kiln run -o kiln=URL` creates and finishes, and `/api/v1/runs` lists. */
+export interface RunInfo {
+  id: string
+  script: string
+  tags: Record<string, string>
+  /** Label selector of the target's profiles for this run's window ('' when none). */
+  profile: string
+  started: number
+  /** 0 while the run has not finished. */
+  ended: number
+  thresholds: { metric: string; source: string; ok: boolean }[]
+}

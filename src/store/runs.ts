@@ -1,20 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { sqlString } from './client.ts'
-import type { RunPoint } from '../model/run.ts'
+import type { RunPoint, RunInfo } from '../model/run.ts'
 
-export type { RunPoint }
-
-export interface RunInfo {
-  id: string
-  script: string
-  tags: Record<string, string>
-  /** Label selector of the target's profiles for this run's window ('' when none). */
-  profile: string
-  started: number
-  ended: number
-  thresholds: { metric: string; source: string; ok: boolean }[]
-}
-
+export type { RunPoint, RunInfo }
 
 /** Load-test runs and their per-second metric aggregates. */
 export class Runs {

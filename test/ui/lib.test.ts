@@ -12,6 +12,7 @@ import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
 import { fillSeries, valueColor } from '../../ui/src/lib/series.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
+import { runFigures, perSecond, compareRuns, formatRunChange, flameLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
 import { flameOf, diffOf, drawRects } from './helpers.ts'
 
 test('functions of one package share a colour; other packages differ', () => {
@@ -289,4 +290,33 @@ test('the table window covers the rows in view plus overscan, clamped to the row
   assert.deepEqual(rowWindow({ scrollTop: 24_000, height: 240, rowHeight: 24, count: 1000, overscan: 5 }), [995, 1000])
   assert.deepEqual(rowWindow({ scrollTop: 0, height: 240, rowHeight: 24, count: 0, overscan: 5 }), [0, 0])
   assert.deepEqual(rowWindow({ scrollTop: 99_999, height: 240, rowHeight: 24, count: 3, overscan: 5 }), [3, 3])
+})
+
+test('runs: figures, per-second series, comparison direction and the flame graph link of a run', () => {
+  const p = (metric: string, type: string, t: number, count: number, sum: number, min: number, max: number) => ({ metric, type, t, count, sum, min, max })
+  const points = [p('http_reqs', 'counter', 2000, 4, 4, 1, 1), p('http_reqs', 'counter', 1000, 2, 2, 1, 1), p('http_req_duration', 'trend', 1000, 2, 30, 10, 20), p('checks', 'rate', 1000, 4, 3, 0, 1)]
+  const m = (type: string, count: number, sum: number, min: number, max: number) => ({ type, count, sum, min, max, avg: count ? sum / count : 0 })
+  const run = (id: string, reqs: number, avgMs: number, durationMs: number): RunDetail => ({
+    run: { id, script: 's.js', tags: {}, profile: '{service_name="api", env="prod"}', started: 1000, ended: 1000 + durationMs, thresholds: [{ metric: 'http_req_duration', source: 'p(95)<100', ok: false }] },
+    metrics: { http_reqs: m('counter', reqs, reqs, 1, 1), http_req_duration: m('trend', reqs, reqs * avgMs, 1, 50), vus: m('gauge', 3, 6, 1, 3), checks: m('rate', 4, 3, 0, 1) },
+    points,
+    profile: { query: '{service_name="api", env="prod"}', from: 0, until: 1000 + durationMs, types: ['memory:alloc_space:bytes:space:bytes', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'] },
+  })
+  const a = run('a', 10, 20, 2000)
+  assert.deepEqual(runFigures(a), { durationMs: 2000, vus: 3, requests: 10, rps: 5, avgMs: 20, maxMs: 50, failedChecks: 1, failedThresholds: ['http_req_duration: p(95)<100'] })
+  assert.deepEqual(perSecond(points, 'http_reqs', 'sum'), [[1000, 2], [2000, 4]], 'in time order')
+  assert.deepEqual(perSecond(points, 'http_req_duration', 'avg'), [[1000, 15]])
+  assert.deepEqual(perSecond(points, 'checks', 'rate'), [[1000, 0.75]])
+  const rows = compareRuns(a, run('b', 30, 10, 2000))
+  assert.deepEqual(rows.map((r) => r.metric), ['http_reqs', 'http_req_duration', 'checks', 'vus'])
+  const by = (n: string) => rows.find((r) => r.metric === n)!
+  assert.deepEqual([by('http_reqs').a, by('http_reqs').b, by('http_reqs').change, by('http_reqs').better], [5, 15, 2, true], 'counters per second; more throughput is better')
+  assert.deepEqual([by('http_req_duration').change, by('http_req_duration').better], [-0.5, true], 'lower latency is better')
+  assert.equal(by('vus').better, null, 'VUs are neither')
+  assert.equal(formatRunChange(null), '—')
+  const s = searchToState(flameLink(a.profile!))
+  assert.deepEqual([s.service, s.query, s.type, s.from, s.until], ['api', '{env="prod"}', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', '0', '3000'])
+  assert.equal(formatMetric(0.5, 'checks', 'rate'), '50%')
+  assert.equal(formatMetric(2048, 'data_received', 'counter'), '2 KiB')
+  assert.equal(formatMetric(1.5, 'http_req_duration', 'trend'), '1.5 ms')
 })

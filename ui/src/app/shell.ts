@@ -8,6 +8,7 @@ import { h, mount } from './dom.ts'
 import { selectorEditor } from './selector.ts'
 import { timeline } from './timeline.ts'
 import { renderContent, type Ctx } from './views.ts'
+import { renderRuns } from './runs.ts'
 
 const presets: [string, string][] = [
   ['now-5m', 'Last 5 minutes'],
@@ -144,11 +145,13 @@ export class Shell {
   async update(): Promise<void> {
     const s = this.state
     this.autoRefresh()
+    if (s.page === 'runs') return this.renderRunsPage()
     try {
       // Both lists come from the cache after the first time, so every update can ask for them.
       this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: this.at(s.from), until: this.at(s.until) })
       // Pick a service and a type when the URL names none (or a type with no data in range).
-      if (!s.service && this.services.length) return this.go({ service: this.services[0]! }, true)
+      // (A link with a selector of its own, e.g. from a load-test run, keeps it as it is.)
+      if (!s.service && this.services.length && /^\{\s*\}$/.test(s.query.trim() || '{}')) return this.go({ service: this.services[0]! }, true)
       this.types = await this.cache.load<ProfileType[]>('profile-types', { from: this.at(s.from), until: this.at(s.until), query: effectiveQuery(s.service, '{}') })
       if (s !== this.state) return // a newer update took over while these loaded
       if (!this.types.length) return this.renderEmpty()
@@ -195,12 +198,40 @@ export class Shell {
     }
   }
 
-  private renderEmpty(): void {
-    mount(this.header, this.brand())
+  /** Clears what only the profiles page shows; it is drawn again when the profiles come back. */
+  private leaveProfiles(): void {
     mount(this.nav)
     mount(this.timelineEl)
+    this.keys.content = this.keys.header = this.keys.tabs = this.keys.timeline = this.keys.table = ''
+  }
+
+  /** The load-test runs page: its own header, no timeline or tabs. */
+  private async renderRunsPage(): Promise<void> {
+    this.leaveProfiles()
+    mount(this.header, this.brand(), this.pageLinks(), h('span', { class: 'spacer' }), h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh', onclick: () => this.refresh() }, '⟳'), this.themeButton())
+    const gen = ++this.generation
+    try {
+      await renderRuns(this.content, { state: this.state, cache: this.cache, go: (p, r) => this.go(p, r), stale: () => gen !== this.generation })
+    } catch (e) {
+      this.showError(e)
+    }
+  }
+
+  /** Links between the profiles and the load-test runs. */
+  private pageLinks(): HTMLElement {
+    const runs = this.state.page === 'runs'
+    const link = (on: boolean, label: string, patch: Partial<ViewState>, id: string) => h('a', { class: `page-link${on ? ' active' : ''}`, href: on ? null : '#', 'data-testid': id, onclick: (e: Event) => (e.preventDefault(), on || this.go(patch)) }, label)
+    return h('nav', { class: 'page-links' }, link(!runs, 'Profiles', { page: '', run: '', compare: '' }, 'page-profiles'), link(runs, 'Load tests', { page: 'runs' }, 'page-runs'))
+  }
+
+  private themeButton(): HTMLElement {
+    return h('button', { class: 'icon', 'data-testid': 'theme', title: `Switch to ${this.theme === 'light' ? 'dark' : 'light'} theme`, onclick: () => this.toggleTheme() }, this.theme === 'light' ? '☾' : '☀')
+  }
+
+  private renderEmpty(): void {
+    mount(this.header, this.brand(), this.pageLinks())
     // Everything else is gone from the page: draw it again when data comes back.
-    this.keys.content = this.keys.header = this.keys.tabs = this.keys.timeline = ''
+    this.leaveProfiles()
     mount(
       this.content,
       h(
@@ -240,6 +271,7 @@ export class Shell {
     mount(
       this.header,
       this.brand(),
+      this.pageLinks(),
       h('select', { 'data-testid': 'service', title: 'Service', onchange: (e: Event) => this.go({ service: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.services.map((v) => h('option', { value: v, selected: v === s.service }, v))),
       h('select', { 'data-testid': 'profile-type', title: 'Profile type', onchange: (e: Event) => this.go({ type: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.types.map((t) => h('option', { value: t.id, selected: t.id === s.type }, profileTypeLabel(t.id)))),
       selectorEditor({ value: s.query, suggest: this.suggest(effectiveQuery(s.service, '{}')), onApply: (q) => q !== s.query && this.go({ query: q, zoom: '' }) }),
@@ -254,7 +286,7 @@ export class Shell {
       ),
       h('span', { class: 'spacer' }),
       h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh: ask the server again (relative ranges move to now)', onclick: () => this.refresh() }, '⟳'),
-      h('button', { class: 'icon', 'data-testid': 'theme', title: `Switch to ${this.theme === 'light' ? 'dark' : 'light'} theme`, onclick: () => this.toggleTheme() }, this.theme === 'light' ? '☾' : '☀'),
+      this.themeButton(),
     )
   }
 

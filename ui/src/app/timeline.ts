@@ -12,15 +12,15 @@ const svg = (tag: string, attrs: Record<string, string | number>): SVGElement =>
 const fmtTime = (ms: number, span: number) => {
   const d = new Date(ms)
   const iso = d.toISOString()
-  return span > 2 * 86_400_000 ? iso.slice(5, 16).replace('T', ' ') : iso.slice(11, 16)
+  return span > 2 * 86_400_000 ? iso.slice(5, 16).replace('T', ' ') : span < 600_000 ? iso.slice(11, 19) : iso.slice(11, 16)
 }
 
 /**
  * The timeline: one line per series (one per label value with group-by), in UTC. Dragging
  * across it selects a new time range.
  */
-export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; onRange: (from: number, until: number) => void; groupBy: string; /** The drag band's class: "" (zoom), `baseline` or `comparison` (a diff side). */ band?: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
-  const W = 1000
+export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; /** Formats the axis maximum (default: the profile unit). */ format?: (v: number) => string; /** Drag-to-select; no dragging without it. */ onRange?: (from: number, until: number) => void; /** About the drawn width in px (the text keeps its shape); 1000 by default. */ width?: number; groupBy: string; /** The drag band's class: "" (zoom), `baseline` or `comparison` (a diff side). */ band?: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
+  const W = opts.width ?? 1000
   const H = 120
   const pad = { l: 56, r: 8, t: 8, b: 20 }
   const root = document.createElement('div')
@@ -41,7 +41,7 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
     el.append(label)
   }
   const maxLabel = svg('text', { x: pad.l - 4, y: pad.t + 9, class: 'axis', 'text-anchor': 'end' })
-  maxLabel.textContent = formatValue(max, opts.unit)
+  maxLabel.textContent = opts.format ? opts.format(max) : formatValue(max, opts.unit)
   el.append(maxLabel, svg('line', { x1: pad.l, x2: W - pad.r, y1: H - pad.b, y2: H - pad.b, class: 'base' }))
   const legend = document.createElement('div')
   legend.className = 'legend'
@@ -70,6 +70,11 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
     t.textContent = m.label
     r.append(t)
     el.insertBefore(r, el.firstChild)
+  }
+  const onRange = opts.onRange
+  if (!onRange) {
+    el.classList.add('static')
+    return root
   }
   // Drag to zoom: a band follows the pointer; releasing selects its range.
   const band = svg('rect', { y: pad.t, height: H - pad.t - pad.b, class: `band ${opts.band ?? ''}`, visibility: 'hidden' })
@@ -103,7 +108,7 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
     // Whole minutes over an hour or more (a pixel is ~4 s there), else whole seconds: times that read well.
     const unit = span >= 3_600_000 ? 60_000 : 1000
     const t = (px: number) => Math.round((opts.from + ((px - pad.l) / (W - pad.l - pad.r)) * span) / unit) * unit
-    opts.onRange(t(a), t(b))
+    onRange(t(a), t(b))
   })
   return root
 }

@@ -37,6 +37,11 @@ export interface ViewState {
   maxNodes: string
   /** Auto-refresh interval (`30s`, `1m`…; "" = off): relative ranges move with the clock. */
   refresh: string
+  /** "runs": the load-test runs page instead of the profiles ("" = profiles). */
+  page: string
+  /** Runs page: the run shown, or two runs compared (`a,b`). */
+  run: string
+  compare: string
 }
 
 export const defaultState: ViewState = {
@@ -60,6 +65,9 @@ export const defaultState: ViewState = {
   runtil: '',
   maxNodes: '',
   refresh: '',
+  page: '',
+  run: '',
+  compare: '',
 }
 
 const keys = Object.keys(defaultState) as (keyof ViewState)[]

@@ -1,0 +1,111 @@
+/** The load-test runs page in Chromium, on runs stored by a real `kiln run -o kiln=URL --profile SEL` against a loopback target. */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { startServer, kilnRun, workdir } from '../loadtest/helpers.ts'
+import { root, buildUi, startKiln, launchChromium } from './kiln.ts'
+import { compareRuns, formatRunChange, type RunDetail } from '../../ui/src/lib/runs.ts'
+import { searchToState } from '../../ui/src/lib/viewstate.ts'
+
+const artifacts = join(root, 'test-artifacts', 'ui')
+const skip = existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium: apt-get install -y chromium'
+
+let kiln: Awaited<ReturnType<typeof startKiln>>
+let target: Awaited<ReturnType<typeof startServer>>
+let browser: Browser
+let page: Page
+const ids: string[] = []
+
+before(async () => {
+  if (skip) return
+  buildUi()
+  mkdirSync(artifacts, { recursive: true })
+  ;[kiln, target] = await Promise.all([startKiln(), startServer()])
+  // The target's profile, sent as its SDK would just before the runs (inside their windows).
+  const ingest = await fetch(`${kiln.url}/ingest?name=target.cpu&from=now`, { method: 'POST', body: 'main;http.serve;handler 7\nmain;gc 3\n' })
+  assert.equal(ingest.status, 200)
+  const dir = workdir({
+    'shop.js': `import http from 'k6/http'
+import { check } from 'k6'
+export const options = { thresholds: { http_req_failed: ['rate<0.5'], http_req_duration: ['max<0'] } }
+export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status === 200 }) }
+`,
+  })
+  for (const n of ['6', '10']) {
+    const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', `build=b${n}`, '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', join(dir, 'shop.js')])
+    assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
+    ids.push(/runs\/get\?run=([\w-]+)/.exec(r.stderr)![1]!)
+  }
+  browser = await launchChromium()
+  page = await (await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })).newPage()
+})
+
+after(async () => {
+  await browser?.close()
+  await kiln?.dispose()
+  await target?.close()
+})
+
+const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) })
+const detail = async (id: string) => (await (await fetch(`${kiln.url}/api/v1/runs/get?run=${id}`)).json()) as RunDetail
+
+test('the runs list shows each run with its requests, VUs and failed thresholds', { skip }, async () => {
+  await page.goto(`${kiln.url}/?page=runs`)
+  const rows = page.locator('[data-testid=runs-table] tbody tr')
+  await rows.first().waitFor()
+  assert.equal(await rows.count(), 2)
+  for (const [id, n] of [[ids[0]!, '6'], [ids[1]!, '10']]) {
+    const row = page.locator(`[data-testid=runs-table] tbody tr[data-run="${id}"]`)
+    assert.equal(await row.locator('td[data-col=requests]').innerText(), n)
+    assert.equal(await row.locator('td[data-col=thresholds]').innerText(), '✗ 1 of 2')
+    assert.match(await row.innerText(), new RegExp(`shop\\.js[\\s\\S]*build=b${n}`))
+  }
+  await shot('runs')
+})
+
+test("a run's page: per-second charts, thresholds, metrics, and the target's flame graph for exactly its window", { skip }, async () => {
+  await page.locator(`[data-testid=runs-table] tbody tr[data-run="${ids[1]}"] td.name`).click()
+  await page.locator('[data-testid=run-script]').waitFor()
+  await page.waitForFunction(() => location.search.includes('run='))
+  assert.equal(searchToState(new URL(page.url()).search).run, ids[1])
+  assert.deepEqual((await page.locator('[data-testid=thresholds] li').allInnerTexts()).sort(), ['✓ http_req_failed: rate<0.5', '✗ http_req_duration: max<0'].sort())
+  for (const m of ['http_reqs', 'http_req_duration', 'vus', 'checks']) assert.ok((await page.locator(`[data-testid=chart-${m}] svg path`).count()) > 0, `a line for ${m}`)
+  const reqs = page.locator('[data-testid=run-metrics] tbody tr', { hasText: /^http_reqs/ })
+  assert.equal((await reqs.locator('td').allInnerTexts())[2], '10')
+  await shot('run')
+  await page.click('[data-testid=theme]')
+  await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark')
+  await shot('run-dark')
+  await page.click('[data-testid=theme]')
+
+  const d = await detail(ids[1]!)
+  await page.click('[data-testid=run-flamegraph]')
+  await page.waitForFunction(() => !location.search.includes('page=runs'))
+  const s = searchToState(new URL(page.url()).search)
+  assert.deepEqual([s.service, s.from, s.until], ['target', String(d.profile!.from), String(d.profile!.until)])
+  assert.ok(d.profile!.from < d.run.started && d.run.ended === d.profile!.until)
+  const handler = page.locator('[data-testid=top-table] tbody tr', { hasText: 'handler' })
+  await handler.waitFor()
+  assert.equal((await handler.locator('td').allInnerTexts())[2], '70%')
+  await page.goBack()
+  await page.locator('[data-testid=run-script]').waitFor()
+})
+
+test('two runs compare metric by metric', { skip }, async () => {
+  await page.goto(`${kiln.url}/?page=runs`)
+  await page.locator('[data-testid=runs-table] tbody tr').first().waitFor()
+  assert.ok(await page.locator('[data-testid=compare-runs]').isDisabled())
+  for (const id of ids) await page.check(`input[data-run="${id}"]`)
+  await page.click('[data-testid=compare-runs]')
+  await page.locator('[data-testid=compare-table]').waitFor()
+  await page.waitForFunction(() => location.search.includes('compare='))
+  assert.equal(searchToState(new URL(page.url()).search).compare, ids.join(','))
+  const want = compareRuns(await detail(ids[0]!), await detail(ids[1]!))
+  for (const m of ['http_reqs', 'http_req_duration', 'iterations']) {
+    const cells = await page.locator(`[data-testid=compare-table] tr[data-metric=${m}] td`).allInnerTexts()
+    assert.equal(cells[4], formatRunChange(want.find((r) => r.metric === m)!.change), m)
+  }
+  await shot('runs-compare')
+})

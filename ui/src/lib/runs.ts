@@ -1,0 +1,146 @@
+import type { RunPoint, RunInfo } from '../../../src/model/run.ts'
+
+export type { RunInfo }
+import { parseSelector } from '../../../src/model/selector.ts'
+import { formatValue, formatPercent, formatChange } from './format.ts'
+import { defaultState, stateToSearch } from './viewstate.ts'
+
+
+export interface MetricSummary {
+  type: string
+  count: number
+  sum: number
+  min: number
+  max: number
+  avg: number
+}
+
+/** `/api/v1/runs/get`: the run, its metrics over the whole run and per second, and its profiles' window. */
+export interface RunDetail {
+  run: RunInfo
+  metrics: Record<string, MetricSummary>
+  points: RunPoint[]
+  profile: { query: string; from: number; until: number; types: string[] } | null
+}
+
+/** The figures a runs list shows for one run. */
+export interface RunFigures {
+  durationMs: number
+  vus: number
+  requests: number
+  /** Requests per second over the run. */
+  rps: number
+  /** http_req_duration in ms (k6 stores no percentiles per second: avg and max are exact). */
+  avgMs: number
+  maxMs: number
+  failedChecks: number
+  failedThresholds: string[]
+}
+
+export function runFigures(d: RunDetail): RunFigures {
+  const m = d.metrics
+  const durationMs = d.run.ended ? Math.max(0, d.run.ended - d.run.started) : 0
+  const requests = m.http_reqs?.count ?? 0
+  return {
+    durationMs,
+    vus: m.vus?.max ?? m.vus_max?.max ?? 0,
+    requests,
+    rps: durationMs ? requests / (durationMs / 1000) : 0,
+    avgMs: m.http_req_duration?.avg ?? 0,
+    maxMs: m.http_req_duration?.count ? m.http_req_duration.max : 0,
+    failedChecks: m.checks ? m.checks.count - m.checks.sum : 0,
+    failedThresholds: d.run.thresholds.filter((t) => !t.ok).map((t) => `${t.metric}: ${t.source}`),
+  }
+}
+
+/** How one second of a metric is summed up: a counter's sum, a trend's avg or max, a gauge's max, a rate's share. */
+export type PerSecond = 'sum' | 'avg' | 'max' | 'rate'
+
+/** One value per second of a metric, in time order. */
+export function perSecond(points: readonly RunPoint[], metric: string, how: PerSecond): [number, number][] {
+  const out: [number, number][] = []
+  for (const p of points) {
+    if (p.metric !== metric) continue
+    const v = how === 'sum' ? p.sum : how === 'max' ? p.max : p.count ? p.sum / p.count : 0
+    out.push([p.t, v])
+  }
+  return out.sort((a, b) => a[0] - b[0])
+}
+
+/** The unit a k6 metric is measured in: time trends in ms, data in bytes, rates as shares, others counts. */
+export function metricUnit(name: string, type: string): 'milliseconds' | 'bytes' | 'share' | 'count' {
+  if (type === 'rate') return 'share'
+  if (name.startsWith('data_')) return 'bytes'
+  if (type === 'trend' && (name.startsWith('http_req_') || name.endsWith('_duration'))) return 'milliseconds'
+  return 'count'
+}
+
+export function formatMetric(v: number, name: string, type: string): string {
+  const u = metricUnit(name, type)
+  return u === 'share' ? formatPercent(v) : formatValue(v, u)
+}
+
+/** The one number a comparison puts side by side: counters per second, trends' average, gauges' maximum, rates' share. */
+export function comparable(m: MetricSummary, durationMs: number): number {
+  if (m.type === 'counter') return durationMs ? m.sum / (durationMs / 1000) : 0
+  if (m.type === 'gauge') return m.max
+  return m.avg
+}
+
+export const comparableLabel = (type: string): string => (type === 'counter' ? 'per second' : type === 'gauge' ? 'max' : type === 'rate' ? 'share' : 'avg')
+
+// The metrics people look at first, in this order; the rest follow by name.
+const firstMetrics = ['http_reqs', 'http_req_duration', 'http_req_failed', 'checks', 'iterations', 'iteration_duration', 'vus']
+
+/** Metric names in reading order. */
+export function metricOrder(names: Iterable<string>): string[] {
+  const rank = (n: string) => (firstMetrics.includes(n) ? firstMetrics.indexOf(n) : firstMetrics.length)
+  return [...new Set(names)].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
+}
+
+export interface CompareRow {
+  metric: string
+  type: string
+  a: number | null
+  b: number | null
+  /** b / a - 1, or null when either side lacks the metric or a is 0. */
+  change: number | null
+  /** Whether the change is good news: lower latency and failures, higher throughput; null when neither. */
+  better: boolean | null
+}
+
+/** Two runs side by side, one row per metric of either run. */
+export function compareRuns(a: RunDetail, b: RunDetail): CompareRow[] {
+  const da = runFigures(a).durationMs
+  const db = runFigures(b).durationMs
+  return metricOrder([...Object.keys(a.metrics), ...Object.keys(b.metrics)]).map((metric) => {
+    const ma = a.metrics[metric]
+    const mb = b.metrics[metric]
+    const va = ma ? comparable(ma, da) : null
+    const vb = mb ? comparable(mb, db) : null
+    const change = va !== null && vb !== null && va !== 0 ? vb / va - 1 : null
+    const dir = direction(metric)
+    return { metric, type: (ma ?? mb)!.type, a: va, b: vb, change, better: change === null || change === 0 || dir === 0 ? null : change * dir > 0 }
+  })
+}
+
+/** +1: more is better (throughput, passing checks); -1: less is better (latency, failures); 0: neither. */
+function direction(metric: string): number {
+  if (/failed|duration|blocked|connecting|tls_handshaking|sending|waiting|receiving|dropped/.test(metric)) return -1
+  if (metric === 'http_reqs' || metric === 'iterations' || metric === 'checks') return 1
+  return 0
+}
+
+export const formatRunChange = (c: number | null): string => (c === null ? '—' : formatChange(c))
+
+/**
+ * The URL (query string) of the flame graph of a run's target over exactly the run's window: the
+ * selector's `service_name="…"` becomes the service, its other matchers the label selector.
+ */
+export function flameLink(p: NonNullable<RunDetail['profile']>): string {
+  const matchers = parseSelector(p.query).matchers
+  const svc = matchers.find((m) => m.name === 'service_name' && m.op === '=')
+  const rest = matchers.filter((m) => m !== svc).map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`)
+  const type = p.types.find((t) => /cpu/.test(t)) ?? p.types[0] ?? ''
+  return stateToSearch({ ...defaultState, service: svc?.value ?? '', query: `{${rest.join(', ')}}`, type, from: String(p.from), until: String(p.until) })
+}
