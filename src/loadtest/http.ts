@@ -59,7 +59,7 @@ export interface HttpClient {
   /** The VU's cookie jar (`http.cookieJar()`). */
   jar: CookieJar
   /** Called with each request before it is sent and each response (`--http-debug`). */
-  debug?: (line: string) => void
+  debug?: (line: string, group: string) => void
   /** `--http-debug=full`: the dumps include the bodies. */
   debugBodies?: boolean
 }
@@ -190,10 +190,10 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: S
     const authorization = auth && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? auth.header(method, url, body) : null
     if (authorization) headers['Authorization'] = authorization
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length)
-    client.debug?.(dumpRequest(method, url, headers, client.debugBodies ? body : undefined))
+    client.debug?.(dumpRequest(method, url, headers, client.debugBodies ? body : undefined), spec.tags.group ?? '')
     const raw = await once(client, spec, method, url, headers, body)
     jar?.store(url, raw.headers['set-cookie'])
-    if (client.debug && !raw.error) client.debug(dumpResponse(raw, !!client.debugBodies))
+    if (client.debug && !raw.error) client.debug(dumpResponse(raw, !!client.debugBodies), spec.tags.group ?? '')
     // Digest and NTLM send a request twice: the 401 with the challenge (not a failure), then the answer.
     const challengeStep = !raw.error && !!auth?.challenged(raw.status, raw.headers['www-authenticate'])
     const res = record(raw, spec, method, url, registry, baseTags, headers, body, challengeStep || undefined)

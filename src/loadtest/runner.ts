@@ -131,7 +131,7 @@ export class Runner implements Host {
     const secs = String(Math.max(0, Math.floor((performance.now() - (this.t0 || performance.now())) / 1000))).padStart(4, '0')
     const tag = { info: 'INFO', warn: 'WARN', error: 'ERRO', debug: 'DEBU' }[level] ?? 'INFO'
     if (level === 'debug') return
-    const source = level === 'info' || level === 'error' ? '  source=console' : level === 'http-debug' ? '  source=http-debug' : ''
+    const source = level === 'info' || level === 'error' ? '  source=console' : ''
     this.cfg.err(`${tag}[${secs}] ${message}${source}\n`)
   }
   readFile(path: string): string {

@@ -109,7 +109,8 @@ export class VU {
     this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost })
     this.jars = new JarStore(this.client.jar)
     if (host.httpDebug) {
-      this.client.debug = (l) => host.log('http-debug', l)
+      // k6's fields after the dump, in logrus's (alphabetical) order.
+      this.client.debug = (l, group) => host.log('http-debug', `${l}  group=${group} iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`)
       this.client.debugBodies = host.httpDebug === 'full'
     }
   }
