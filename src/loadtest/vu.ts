@@ -20,9 +20,10 @@ import { JarStore } from './cookies.ts'
 import { ELEMENT_METHODS } from './html-element.ts'
 import { EventLoop } from './eventloop.ts'
 import { WsConn, type WsSpec } from './ws.ts'
+import { KeyStore } from './webcrypto.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/ws.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/webcrypto.js', 'vm/ws.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
 /**
  * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
  * evaluating vm/html.js cost ~5 ms per VU (the other preludes ~18 ms, measured together), which
@@ -95,6 +96,7 @@ export class VU {
   private readonly loop = new EventLoop()
   /** Open WebSockets by the VM's id; `k6/ws` ones also queue their events here for wsWait. */
   private sockets = new Map<number, { conn: WsConn; queue?: string[] }>()
+  private readonly keys = new KeyStore()
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   private tick: QuickJSHandle | null = null
@@ -336,6 +338,14 @@ export class VU {
     fn('requestStart', (id, j) => {
       const res = one(JSON.parse(ctx.getString(j)) as RequestSpec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : JSON.stringify(r)))
       this.loop.op(ctx.getNumber(id), res)
+      return undefined
+    })
+    fn('keyFree', (id) => {
+      this.keys.free(ctx.getString(id))
+      return undefined
+    })
+    fn('subtle', (id, op, args) => {
+      this.loop.op(ctx.getNumber(id), this.keys.run(ctx.getString(op), ctx.getString(args)))
       return undefined
     })
     this.installWs(fn, asyncFn)
