@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kilnRun, workdir } from './helpers.ts'
-import { K6_MODULES, typedExports, coverageReport } from '../../src/loadtest/coverage.ts'
+import { K6_MODULES, typedExports, typedMembers, coverageReport } from '../../src/loadtest/coverage.ts'
 
 const reportPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'loadtest', 'API-COVERAGE.md')
 
@@ -31,7 +31,23 @@ export function handleSummary() { return { stdout: JSON.stringify(Object.keys(m)
     assert.deepEqual(invented, [], `${mod} exports names k6 does not have`)
   }
   assert.ok((kiln['k6/http'] ?? []).includes('get'))
-  const report = coverageReport(kiln)
+  // The methods of the objects scripts get: a Selection, an Element, a CookieJar.
+  const probe = workdir({
+    'probe.js': `import http from 'k6/http'
+import { parseHTML } from 'k6/html'
+export const options = { iterations: 1 }
+export default function () {}
+const methods = (o) => { const s = new Set(); for (let p = Object.getPrototypeOf(o); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) Object.getOwnPropertyNames(p).forEach((n) => n !== 'constructor' && s.add(n)); return [...s].sort() }
+export function handleSummary() {
+  const doc = parseHTML('<p>x</p>')
+  return { stdout: JSON.stringify({ Selection: methods(doc), Element: methods(doc.find('p').get(0)), CookieJar: methods(http.cookieJar()) }) }
+}`,
+  })
+  const r = await kilnRun(['run', '-q', 'probe.js'], { cwd: probe })
+  assert.equal(r.code, 0, r.stderr)
+  const members = JSON.parse(r.stdout) as Record<string, string[]>
+  assert.ok(typedMembers('k6/html', /^Selection$/).includes('serializeObject'), 'the @types class parser finds methods')
+  const report = coverageReport(kiln, members)
   if (process.env.KILN_UPDATE_COVERAGE) writeFileSync(reportPath, report)
   assert.ok(existsSync(reportPath), 'run with KILN_UPDATE_COVERAGE=1 to create the report')
   assert.equal(readFileSync(reportPath, 'utf8'), report, 'stale: regenerate with KILN_UPDATE_COVERAGE=1 node scripts/test.js loadtest/coverage')
