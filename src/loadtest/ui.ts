@@ -20,7 +20,7 @@ export function bannerText(script: string, sc: Scenario[], outputs: string[]): s
     `        script: ${script}`,
     `        output: ${outputs.length ? outputs.join(', ') : '-'}`,
     '',
-    `     scenarios: (100.00%) ${sc.length} scenario${sc.length > 1 ? 's' : ''}, ${req.maxVUs} max VUs, ${formatDuration(req.totalDurationMs)} max duration (incl. graceful stop):`,
+    `     scenarios: (${(100 * (sc[0]?.segment?.length ?? 1)).toFixed(2)}%) ${sc.length} scenario${sc.length > 1 ? 's' : ''}, ${req.maxVUs} max VUs, ${formatDuration(req.totalDurationMs)} max duration (incl. graceful stop):`,
     ...sc.map((s) => `              * ${s.name}: ${describe(s)}`),
     '',
     '',

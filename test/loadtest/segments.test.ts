@@ -93,6 +93,7 @@ export function each() { http.get(__ENV.BASE + '/each') }`,
   }
   assert.equal(srv.hits.get('/shared'), 10, 'shared-iterations: 10 in all')
   assert.equal(srv.hits.get('/each'), 8, 'per-vu-iterations: 4 VUs × 2 in all')
+  srv.hits.clear()
   assert.deepEqual(counts, [4 + 4, 3 + 2, 3 + 2])
   assert.deepEqual(vus, [4, 3, 2], 'VUs split 2/2/1 and 2/1/1')
   const plan = workdir({ 'rate.js': `export const options = { scenarios: { r: { executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: '5s', preAllocatedVUs: 10 }, v: { executor: 'ramping-vus', stages: [{ duration: '5s', target: 7 }] } } }\nexport default function () {}` })
@@ -102,6 +103,8 @@ export function each() { http.get(__ENV.BASE + '/each') }`,
   assert.match(o.scenarios.r.plan, /^3\.33 iterations\/s for 5s \(maxVUs: 4-4/, 'a third of the rate, 4 of the 10 VUs')
   assert.equal(o.scenarios.v.vus, 3, '3 of the 7 ramping VUs')
   assert.equal(o.executionSegment, '0:1/3')
+  const banner = await kilnRun(['run', '--no-summary', '--execution-segment', '1/3:2/3', '--execution-segment-sequence', seq, '-e', `BASE=${srv.url}`, 'script.js'], { cwd: dir })
+  assert.match(banner.stdout + banner.stderr, /scenarios: \(33\.33%\) 2 scenarios, 3 max VUs/, "k6's banner shows the segment's share")
   const bad = await kilnRun(['run', '--execution-segment', '1/2:3/4', '--execution-segment-sequence', seq, 'script.js'], { cwd: dir })
   assert.equal(bad.code, 104)
   assert.match(bad.stderr, /executionSegment '1\/2:3\/4' is not one of the segments/)
