@@ -9,9 +9,15 @@ import { ScriptError } from './host.ts'
 
 const isRemote = (s: string): boolean => /^https?:\/\//i.test(s)
 
+/** The source with its comments blanked (strings kept), so a commented-out import is not one. */
+function withoutComments(source: string): string {
+  return source.replace(/("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (_m, str: string | undefined) => str ?? ' ')
+}
+
 /** Import specifiers of a module's source (static imports, re-exports, require()). */
 export function specifiers(source: string): string[] {
   const out = new Set<string>()
+  source = withoutComments(source)
   const re = /(?:^|[^\w$.])(?:import|export)\s*(?:[\w$*{}\s,]*?\sfrom\s*)?(['"])([^'"\n]+)\1|(?:^|[^\w$.])require\s*\(\s*(['"])([^'"\n]+)\3\s*\)/g
   for (const m of source.matchAll(re)) out.add((m[2] ?? m[4])!)
   return [...out]
@@ -41,8 +47,16 @@ async function fetchModule(url: string): Promise<string> {
 /**
  * Finds and fetches every remote module the script reaches into `cache` (URL → source).
  * `have(url)` serves modules already at hand (an archive's); `read(path)` reads local modules.
+ * A module that cannot be fetched goes to `failed` (URL → message): the VU's loader reports it if
+ * the module is really imported (the scan may also see an import inside a string).
  */
-export async function fetchRemoteModules(script: { path: string; source: string }, read: (path: string) => string, cache: Map<string, string>, have: (url: string) => string | undefined = () => undefined): Promise<void> {
+export async function fetchRemoteModules(
+  script: { path: string; source: string },
+  read: (path: string) => string,
+  cache: Map<string, string>,
+  failed: Map<string, string>,
+  have: (url: string) => string | undefined = () => undefined,
+): Promise<void> {
   const seen = new Set<string>([script.path])
   const queue: [string, string][] = [[script.path, script.source]]
   for (let item = queue.pop(); item; item = queue.pop()) {
@@ -53,7 +67,12 @@ export async function fetchRemoteModules(script: { path: string; source: string 
       seen.add(target)
       if (isRemote(target)) {
         let src = cache.get(target) ?? have(target)
-        if (src === undefined) src = await fetchModule(target)
+        try {
+          src ??= await fetchModule(target)
+        } catch (e) {
+          failed.set(target, (e as Error).message)
+          continue
+        }
         cache.set(target, src)
         queue.push([target, src])
       } else if (!/^[a-z][a-z0-9+.-]*:/i.test(target)) {

@@ -221,7 +221,7 @@ export class Runner implements Host {
    */
   async prepare(): Promise<VU> {
     const cfg = this.cfg
-    await fetchRemoteModules(this.script, (p) => this.readFile(p), this.remote, (u) => this.cfg.files?.get(u)?.toString('utf8'))
+    await fetchRemoteModules(this.script, (p) => this.readFile(p), this.remote, this.files.remoteFailed, (u) => this.cfg.files?.get(u)?.toString('utf8'))
     const vu0 = new VU(0, this)
     await vu0.init()
     let scriptOptions: Record<string, unknown>

@@ -36,11 +36,15 @@ export class ScriptFiles {
 
   /** Remote modules by URL, fetched once before the first VU (see remote.ts). */
   readonly remote = new Map<string, string>()
+  /** Remote modules that could not be fetched, by URL → why: an error once really imported. */
+  readonly remoteFailed = new Map<string, string>()
 
   /** A module's source; TypeScript has its types stripped by esbuild (as k6 does), lines kept. */
   module(path: string): string {
     if (/^https?:\/\//i.test(path)) {
       const remote = this.remote.get(path)
+      const failed = this.remoteFailed.get(path)
+      if (failed) throw new ScriptError(failed)
       if (remote === undefined) throw new ScriptError(`the remote module '${path}' was not fetched before the run (only static imports are): import it statically`)
       this.read.add(path)
       return remote

@@ -28,7 +28,10 @@ before(async () => {
 })
 after(() => new Promise<void>((r) => server.close(() => r())))
 
-const script = (url: string) => `import greet from '${url}'
+const script = (url: string) => `// import old from 'http://127.0.0.1:9/gone.js' (a commented-out import is not fetched)
+/* import older from 'http://127.0.0.1:9/gone2.js' */
+const note = "import x from 'http://127.0.0.1:9/in-a-string.js'"
+import greet from '${url}'
 export const options = { vus: 3, iterations: 3 }
 export default function () { console.log('GOT ' + greet(__VU)) }`
 
@@ -77,6 +80,7 @@ const h = require('./h.js')
 const reimport = x; myimport('./no.js')
 import k6 from 'k6'`
   assert.deepEqual(specifiers(src), ['./a.js', './b.js', './c.js', './side.js', './f.js', './g.js', './h.js', 'k6'])
+  assert.deepEqual(specifiers("// import a from './x.js'\n/* import b from './y.js' */\nconst s = '// not a comment'; import c from './z.js'"), ['./z.js'])
 })
 
 test('fuzz: the specifier scanner takes any source and returns only quoted strings from it', () => {
