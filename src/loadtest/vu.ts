@@ -9,7 +9,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { newQuickJSAsyncWASMModuleFromVariant, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
+import { QuickJSAsyncWASMModule, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
 import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
 import { request, newClient, closeClient, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
@@ -45,6 +45,28 @@ function variant(): Promise<QuickJSAsyncVariant> {
     return newVariant(v, { wasmModule: wasm }) as QuickJSAsyncVariant
   })()
   return variantPromise
+}
+
+type EmscriptenLoader = () => Promise<{ type?: string }>
+type FFIClass = new (m: unknown) => unknown
+/** A module namespace's default export, through CommonJS interop's extra `default` levels. */
+function unwrap(m: unknown): unknown {
+  while (m && typeof m === 'object' && 'default' in m) m = (m as { default: unknown }).default
+  return m
+}
+let partsPromise: Promise<[EmscriptenLoader, FFIClass]> | null = null
+
+/**
+ * A new WASM instance of the engine. newQuickJSAsyncWASMModuleFromVariant does three dynamic
+ * import() calls per instance; under tsx each goes through the module-hooks thread and back
+ * (29 ms of a VU's start-up, most of it waiting). Here they happen once per thread.
+ */
+async function newEngine(): Promise<QuickJSAsyncWASMModule> {
+  partsPromise ??= variant().then((v) => Promise.all([v.importModuleLoader().then((l) => unwrap(l) as EmscriptenLoader), v.importFFI().then((f) => unwrap(f) as FFIClass)]))
+  const [loader, FFI] = await partsPromise
+  const em = await loader()
+  em.type = 'async'
+  return new QuickJSAsyncWASMModule(em as never, new FFI(em) as never)
 }
 
 /** Per-module export names, read once from the first VU's prelude. */
@@ -119,7 +141,7 @@ export class VU {
 
   /** Creates the runtime and runs the script's init code; throws ScriptError (exit 107). */
   async init(): Promise<void> {
-    const mod = await newQuickJSAsyncWASMModuleFromVariant(await variant())
+    const mod = await newEngine()
     const rt = (this.rt = mod.newRuntime())
     rt.setMaxStackSize(1024 * 1024)
     // No interrupt handler until interrupt(): QuickJS polls it every few thousand bytecodes, a call
