@@ -2,6 +2,7 @@
  * The host side of `k6/http`: one request (following redirects) with k6's timings, system tags,
  * error codes and metrics. The VU's JS side builds the request and wraps the result in a Response.
  */
+import { randomUUID } from 'node:crypto'
 import zlib from 'node:zlib'
 import type { SampleSink, Tags } from './metrics.ts'
 import { AuthFlow, takeCredentials } from './auth.ts'
@@ -59,7 +60,7 @@ export interface HttpClient {
   /** The VU's cookie jar (`http.cookieJar()`). */
   jar: CookieJar
   /** Called with each request before it is sent and each response (`--http-debug`). */
-  debug?: (line: string, group: string) => void
+  debug?: (line: string, group: string, requestId: string) => void
   /** `--http-debug=full`: the dumps include the bodies. */
   debugBodies?: boolean
 }
@@ -190,10 +191,12 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: S
     const authorization = auth && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? auth.header(method, url, body) : null
     if (authorization) headers['Authorization'] = authorization
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length)
-    client.debug?.(dumpRequest(method, url, headers, client.debugBodies ? body : undefined), spec.tags.group ?? '')
+    // k6's request_id: one per request sent, shared by its request and response dumps.
+    const debugId = client.debug ? randomUUID() : ''
+    client.debug?.(dumpRequest(method, url, headers, client.debugBodies ? body : undefined), spec.tags.group ?? '', debugId)
     const raw = await once(client, spec, method, url, headers, body)
     jar?.store(url, raw.headers['set-cookie'])
-    if (client.debug && !raw.error) client.debug(dumpResponse(raw, !!client.debugBodies), spec.tags.group ?? '')
+    if (client.debug && !raw.error) client.debug(dumpResponse(raw, !!client.debugBodies), spec.tags.group ?? '', debugId)
     // Digest and NTLM send a request twice: the 401 with the challenge (not a failure), then the answer.
     const challengeStep = !raw.error && !!auth?.challenged(raw.status, raw.headers['www-authenticate'])
     const res = record(raw, spec, method, url, registry, baseTags, headers, body, challengeStep || undefined)

@@ -134,7 +134,7 @@ export class VU {
     this.jars = new JarStore(this.client.jar)
     if (host.httpDebug) {
       // k6's fields after the dump, in logrus's (alphabetical) order.
-      this.client.debug = (l, group) => host.log('http-debug', `${l}  group=${group} iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`)
+      this.client.debug = (l, group, id) => host.log('http-debug', `${l}  group=${group} iter=${Math.max(0, this.iteration)} request_id=${id} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`)
       this.client.debugBodies = host.httpDebug === 'full'
     }
   }
