@@ -6,7 +6,7 @@
 import { basename } from 'node:path'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
-import type { RunPoint } from '../model/run.ts'
+import { histAdd, type RunPoint } from '../model/run.ts'
 
 export interface KilnRunMeta {
   script: string
@@ -44,6 +44,7 @@ export function attachKilnOutput(server: string, registry: Registry, thresholds:
     a.sum += s.value
     if (s.value < a.min) a.min = s.value
     if (s.value > a.max) a.max = s.value
+    if (m.type === 'trend') histAdd((a.hist ??= {}), s.value)
   })
   let sending: Promise<void> = Promise.resolve()
   const flush = (all: boolean) => {

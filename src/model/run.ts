@@ -8,7 +8,65 @@ export interface RunPoint {
   sum: number
   min: number
   max: number
+  /** Trends: the second's values as a log-bucket histogram (bucket → count), see histBucket. */
+  hist?: Record<string, number>
 }
+
+/**
+ * Log-bucket histograms: bucket i holds values in (γ^(i−1), γ^i] with γ = 1.02, so any quantile
+ * read back is within 2% of an exact one, and the histograms of seconds or runs merge by adding
+ * counts (the store sums them). Values ≤ 0 share bucket ZERO_BUCKET (read back as 0).
+ */
+const GAMMA = 1.02
+const LOG_GAMMA = Math.log(GAMMA)
+export const ZERO_BUCKET = -32768
+
+export function histBucket(v: number): number {
+  if (!(v > 0)) return ZERO_BUCKET
+  return Math.max(ZERO_BUCKET + 1, Math.min(32767, Math.ceil(Math.log(v) / LOG_GAMMA)))
+}
+
+/** The value a bucket stands for: the middle of its range (relative error ≤ 1%). */
+export function histValue(bucket: number): number {
+  return bucket === ZERO_BUCKET ? 0 : (GAMMA ** bucket * 2) / (1 + GAMMA)
+}
+
+export function histAdd(h: Record<string, number>, v: number): void {
+  const b = histBucket(v)
+  h[b] = (h[b] ?? 0) + 1
+}
+
+export function histMerge(into: Record<string, number>, h: Record<string, number>): void {
+  for (const k in h) into[k] = (into[k] ?? 0) + h[k]!
+}
+
+/**
+ * The q-quantile (0…1) of a histogram by k6's method — the values at the ranks around q·(n−1),
+ * linearly interpolated — with each value read as its bucket's middle (within 1%), clamped to
+ * the exact min and max when known. NaN for an empty histogram.
+ */
+export function histQuantile(h: Record<string, number>, q: number, min = -Infinity, max = Infinity): number {
+  const buckets = Object.keys(h)
+    .map(Number)
+    .sort((x, y) => x - y)
+  const n = buckets.reduce((acc, b) => acc + h[b]!, 0)
+  if (!n) return NaN
+  const i = q * (n - 1)
+  const lo = Math.floor(i)
+  const at = (rank: number): number => {
+    let seen = 0
+    for (const b of buckets) {
+      seen += h[b]!
+      if (seen > rank) return Math.min(max, Math.max(min, histValue(b)))
+    }
+    return Math.min(max, Math.max(min, histValue(buckets[buckets.length - 1]!)))
+  }
+  const a = at(lo)
+  return lo + 1 < n ? a + (at(lo + 1) - a) * (i - lo) : a
+}
+
+/** The percentiles a run's trends are shown with. */
+export const RUN_PERCENTILES = [50, 90, 95, 99] as const
 
 /** A stored load-test run: what `kiln run -o kiln=URL` creates and finishes, and `/api/v1/runs` lists. */
 export interface RunInfo {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { KilnError } from '../model/errors.ts'
 import { parseSelector } from '../model/selector.ts'
 import type { RunInfo, RunPoint } from '../store/runs.ts'
+import { RUN_PERCENTILES, histMerge, histQuantile } from '../model/run.ts'
 import { sendJson, type Req, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
@@ -32,17 +33,55 @@ async function getRun(ctx: Context, req: Req, id: string): Promise<RunInfo> {
   return run
 }
 
+interface MetricTotals {
+  type: string
+  count: number
+  sum: number
+  min: number
+  max: number
+  avg: number
+  /** Trends: p50, p90, p95, p99 of the whole run (from the merged per-second histograms, ±2%). */
+  [percentile: `p${number}`]: number
+}
+
 /** Per-metric totals of a run: count, sum, min, max, avg (trends: avg of values; counters: sum). */
-function summarize(points: RunPoint[]): Record<string, { type: string; count: number; sum: number; min: number; max: number; avg: number }> {
-  const out: Record<string, { type: string; count: number; sum: number; min: number; max: number; avg: number }> = {}
+function summarize(points: RunPoint[]): Record<string, MetricTotals> {
+  const out: Record<string, MetricTotals> = {}
+  const hists: Record<string, Record<string, number>> = {}
   for (const p of points) {
     const m = (out[p.metric] ??= { type: p.type, count: 0, sum: 0, min: Infinity, max: -Infinity, avg: 0 })
     m.count += p.count
     m.sum += p.sum
     m.min = Math.min(m.min, p.min)
     m.max = Math.max(m.max, p.max)
+    if (p.hist) histMerge((hists[p.metric] ??= {}), p.hist)
   }
-  for (const m of Object.values(out)) m.avg = m.count ? m.sum / m.count : 0
+  for (const [name, m] of Object.entries(out)) {
+    m.avg = m.count ? m.sum / m.count : 0
+    const h = hists[name]
+    if (h) for (const q of RUN_PERCENTILES) m[`p${q}`] = histQuantile(h, q / 100, m.min, m.max)
+  }
+  return out
+}
+
+/** A stored second as the API shows it: the histogram read as percentiles. */
+function showPoint(p: RunPoint): Omit<RunPoint, 'hist'> & Record<string, unknown> {
+  const { hist, ...rest } = p
+  if (!hist) return rest
+  return { ...rest, ...Object.fromEntries(RUN_PERCENTILES.map((q) => [`p${q}`, histQuantile(hist, q / 100, p.min, p.max)])) }
+}
+
+/** A point's histogram as sent: bucket numbers (Int16) to whole counts; anything else is a 400. */
+function readHist(v: unknown, at: string): Record<string, number> | undefined {
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'object' || Array.isArray(v)) throw new KilnError('KILN_BAD_REQUEST', `${at} must be an object of bucket → count`)
+  const out: Record<string, number> = {}
+  for (const [k, c] of Object.entries(v as Record<string, unknown>)) {
+    const b = Number(k)
+    if (!Number.isInteger(b) || b < -32768 || b > 32767) throw new KilnError('KILN_BAD_REQUEST', `${at}: bucket '${k.slice(0, 20)}' is not a 16-bit integer`)
+    if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) throw new KilnError('KILN_BAD_REQUEST', `${at}[${b}]: the count must be a whole number ≥ 0`)
+    out[b] = c
+  }
   return out
 }
 
@@ -78,7 +117,10 @@ export function mountRuns(router: Router, ctx: Context): void {
         return v
       }
       if (typeof p.metric !== 'string' || !p.metric) throw new KilnError('KILN_BAD_REQUEST', `points[${i}].metric is missing`)
-      return { metric: p.metric, type: String(p.type ?? ''), t: n('t'), count: n('count'), sum: n('sum'), min: n('min'), max: n('max') }
+      const point: RunPoint = { metric: p.metric, type: String(p.type ?? ''), t: n('t'), count: n('count'), sum: n('sum'), min: n('min'), max: n('max') }
+      const hist = readHist(p.hist, `points[${i}].hist`)
+      if (hist) point.hist = hist
+      return point
     })
     await runs.addPoints(req.tenant, id, points)
     sendJson(res, 200, { stored: points.length })
@@ -105,7 +147,7 @@ export function mountRuns(router: Router, ctx: Context): void {
     const from = run.started - PROFILE_PERIOD_MS
     let profileTypes: string[] = []
     if (run.profile) profileTypes = await ctx.store.reader.profileTypes({ tenant: req.tenant, matchers: parseSelector(run.profile).matchers, from, until })
-    sendJson(res, 200, { run, metrics: summarize(points), points, profile: run.profile ? { query: run.profile, from, until, types: profileTypes } : null })
+    sendJson(res, 200, { run, metrics: summarize(points), points: points.map(showPoint), profile: run.profile ? { query: run.profile, from, until, types: profileTypes } : null })
   })
   router.on('GET', '/api/v1/runs/compare', async (req, res) => {
     const ids = [req.query.get('a') ?? '', req.query.get('b') ?? '']

@@ -21,7 +21,7 @@ export class Runs {
 
   async addPoints(tenant: string, id: string, points: RunPoint[]): Promise<void> {
     if (!points.length) return
-    const values = points.map((p) => ({ tenant, run_id: id, metric: p.metric, type: p.type, time: Math.floor(p.t / 1000), count: p.count, sum: p.sum, min: p.min, max: p.max }))
+    const values = points.map((p) => ({ tenant, run_id: id, metric: p.metric, type: p.type, time: Math.floor(p.t / 1000), count: p.count, sum: p.sum, min: p.min, max: p.max, hist: p.hist ?? {} }))
     await this.client.insert({ table: `${this.db}.run_points`, values, format: 'JSONEachRow' })
   }
 
@@ -37,10 +37,15 @@ export class Runs {
 
   async points(tenant: string, id: string): Promise<RunPoint[]> {
     const rs = await this.client.query({
-      query: `SELECT metric, any(type), toUnixTimestamp(time) * 1000, sum(count), sum(sum), min(min), max(max) FROM ${this.db}.run_points
+      query: `SELECT metric, any(type), toUnixTimestamp(time) * 1000, sum(count), sum(sum), min(min), max(max), sumMap(hist) FROM ${this.db}.run_points
               WHERE tenant = ${sqlString(tenant)} AND run_id = ${sqlString(id)} GROUP BY metric, time ORDER BY metric, time`,
       format: 'JSONCompactEachRow',
     })
-    return ((await rs.json()) as [string, string, string, string, number, number, number][]).map(([metric, type, t, count, sum, min, max]) => ({ metric, type, t: Number(t), count: Number(count), sum, min, max }))
+    type Row = [string, string, string, string, number, number, number, Record<string, string | number>]
+    return ((await rs.json()) as Row[]).map(([metric, type, t, count, sum, min, max, hist]) => {
+      const p: RunPoint = { metric, type, t: Number(t), count: Number(count), sum, min, max }
+      if (Object.keys(hist).length) p.hist = Object.fromEntries(Object.entries(hist).map(([k, v]) => [k, Number(v)]))
+      return p
+    })
   }
 }

@@ -111,6 +111,9 @@ export function runStatements(db: string): string[] {
     ) ENGINE = MergeTree
     ORDER BY (tenant, run_id, metric, time)
     SETTINGS ${durable}`,
+    // Trends' values per second as a log-bucket histogram (src/model/run.ts): percentiles per
+    // second and per run, merged by adding counts.
+    `ALTER TABLE ${db}.run_points ADD COLUMN IF NOT EXISTS hist Map(Int16, UInt64)`,
   ]
 }
 
