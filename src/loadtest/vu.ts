@@ -537,30 +537,26 @@ export class VU {
     this.jobError = ''
     const r = await this.ctx.evalCodeAsync(`__ITER = ${iter}; __k6call(${JSON.stringify(name)}${arg})`, 'call')
     try {
-      return await this.outcome(r)
+      if (r.error) {
+        const text = this.errorText(r.error, 'call')
+        this.loop.reset()
+        return { kind: 'error', value: this.interrupted ? 'interrupted' : text }
+      }
+      let s = this.ctx.getString(r.value)
+      r.value.dispose()
+      // Promises, timers or async calls left: the call ends when the event loop is empty (k6).
+      if (s === 'P' || (s[0] === 'R' && (!this.loop.idle() || this.rt!.hasPendingJob()))) {
+        await this.drive()
+        if (this.interrupted) return { kind: 'error', value: 'interrupted' }
+        if (this.jobError) return { kind: 'error', value: this.jobError }
+        s = this.evalGlobal('__k6result()', 'result')
+      } else if (s[0] !== 'R') this.loop.reset()
+      const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
+      return { kind, value: s.slice(1) }
     } finally {
       this.html.endIteration()
       this.jars.endIteration()
     }
-  }
-
-  private async outcome(r: Awaited<ReturnType<QuickJSAsyncContext['evalCodeAsync']>>): Promise<CallResult> {
-    if (r.error) {
-      const text = this.errorText(r.error, 'call')
-      this.loop.reset()
-      return { kind: 'error', value: this.interrupted ? 'interrupted' : text }
-    }
-    let s = this.ctx.getString(r.value)
-    r.value.dispose()
-    // Promises, timers or async calls left: the call ends when the event loop is empty (k6).
-    if (s === 'P' || ((s[0] === 'R') && (!this.loop.idle() || this.rt!.hasPendingJob()))) {
-      await this.drive()
-      if (this.interrupted) return { kind: 'error', value: 'interrupted' }
-      if (this.jobError) return { kind: 'error', value: this.jobError }
-      s = this.evalGlobal('__k6result()', 'result')
-    } else if (s[0] !== 'R') this.loop.reset()
-    const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
-    return { kind, value: s.slice(1) }
   }
 
   /** Dedicates the VU to a scenario: its tags, and `__ENV` with the scenario's env on top. */

@@ -73,7 +73,10 @@ test('errors in async code and in timer callbacks are iteration errors; the test
     'script.js': `
 import http from 'k6/http'
 export const options = { iterations: 3 }
-export default async function () {
+// A synchronous setup that leaves a timer: its result is still the setup data.
+export function setup() { setTimeout(() => {}, 1); return { v: 7 } }
+export default async function (data) {
+  if (data.v !== 7) throw new Error('no setup data')
   await http.asyncRequest('GET', __ENV.BASE + '/')
   if (__ITER === 0) throw new Error('boom after await')
   if (__ITER === 1) setTimeout(() => { throw new Error('boom in timer') }, 1)
@@ -92,6 +95,7 @@ export default async function () {
   const r = await kilnRun(['run', '-q', '-e', `BASE=${srv.url}`, '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, /ERRO\[\d+\] Error: boom after await/)
+  assert.doesNotMatch(r.stderr, /no setup data/)
   assert.match(r.stderr, /ERRO\[\d+\] Error: boom in timer/)
   assert.match(r.stderr, /ERRO\[\d+\] Error: invalid URL 'not a url'/)
   assert.equal(readJson(join(dir, 'sum.json')).metrics.iterations.count, 3)

@@ -277,8 +277,10 @@
         loop.main(r)
         return 'P'
       }
-      loop.state.result = r
-      return outcome(r)
+      const o = outcome(r)
+      // Kept for __k6result() in case timers or jobs are left (then the host runs the loop first).
+      if (o.length > 1 || loop.state.result !== undefined) loop.keep(r)
+      return o
     } catch (e) {
       return failure(e)
     } finally {

@@ -7,10 +7,12 @@
   const handlers = new Map() // id → (ok, payload) => void
   const once = new Set() // ids whose handler runs for one event only
   let nextId = 1
+  let dirty = false // anything for reset() to clear: a sync iteration that used no callbacks skips it
   const L = { error: undefined, failed: false, result: undefined }
 
   function fail(e) {
     if (!L.failed) {
+      dirty = true
       L.failed = true
       L.error = e
       H.loopFailed()
@@ -20,6 +22,7 @@
   function op(start, decode) {
     return new Promise((resolve, reject) => {
       const id = nextId++
+      dirty = true
       handlers.set(id, (ok, payload) => {
         if (!ok) return reject(new Error(payload))
         try {
@@ -35,6 +38,7 @@
   /** Registers a source of many events (a socket); `start(id)` tells the host. Returns the id. */
   function stream(onEvent, start) {
     const id = nextId++
+    dirty = true
     handlers.set(id, onEvent)
     start(id)
     return id
@@ -47,6 +51,7 @@
   function timer(repeat, fn, ms, args) {
     if (typeof fn !== 'function') throw new TypeError('setTimeout/setInterval need a function as first argument')
     const id = nextId++
+    dirty = true
     ms = Math.max(0, Number(ms) || 0)
     handlers.set(id, () => {
       if (repeat) H.timer(id, ms)
@@ -91,17 +96,24 @@
   function main(p) {
     p.then(
       (v) => {
+        dirty = true
         L.result = v
       },
       fail,
     )
   }
   function reset() {
+    if (!dirty) return
+    dirty = false
     handlers.clear()
     once.clear()
     L.error = undefined
     L.failed = false
     L.result = undefined
   }
-  globalThis.__k6loop = { id: () => nextId++, op, stream, drop, fail, main, reset, state: L }
+  function keep(result) {
+    dirty = true
+    L.result = result
+  }
+  globalThis.__k6loop = { id: () => nextId++, op, stream, drop, fail, main, keep, reset, state: L }
 })()
