@@ -18,6 +18,37 @@ export interface Ctx {
 const FIELDS = new Set(['input', 'select', 'textarea', 'button', 'keygen', 'output', 'fieldset', 'object'])
 const SUBMITTABLE = new Set(['input', 'select', 'textarea', 'keygen'])
 
+const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr'])
+const RAW_TEXT = new Set(['iframe', 'noembed', 'noframes', 'noscript', 'plaintext', 'script', 'style', 'xmp'])
+const ESCAPES: Record<string, string> = { '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;', '"': '&#34;', '\r': '&#13;' }
+const escape = (s: string): string => s.replace(/[&'<>"\r]/g, (c) => ESCAPES[c]!)
+
+/** A node as Go's html.Render writes it (what goquery's Html() returns): characters as they are, & ' < > " escaped. */
+function render(n: AnyNode, out: string[]): void {
+  if (isText(n)) out.push(n.parent && isTag(n.parent) && RAW_TEXT.has(n.parent.name) ? n.data : escape(n.data))
+  else if (isComment(n)) out.push(`<!--${n.data}-->`)
+  else if (isDirective(n)) out.push(`<${n.data}>`)
+  else if (isTag(n)) {
+    out.push(`<${n.name}`)
+    for (const [k, v] of Object.entries(n.attribs)) out.push(` ${k}="${escape(v)}"`)
+    out.push('>')
+    if (VOID.has(n.name)) return
+    // Go writes the newline that the parser drops after <pre>, <textarea> and <listing>.
+    const first = n.children[0]
+    if ((n.name === 'pre' || n.name === 'textarea' || n.name === 'listing') && first && isText(first) && first.data.startsWith('\n')) out.push('\n')
+    for (const c of n.children) render(c, out)
+    out.push(`</${n.name}>`)
+  } else if (hasChildren(n)) for (const c of n.children) render(c, out)
+}
+
+/** Inner HTML as goquery gives it. */
+export function innerHtml(n: AnyNode): string | undefined {
+  if (!hasChildren(n)) return undefined
+  const out: string[] = []
+  for (const c of n.children) render(c, out)
+  return out.join('')
+}
+
 const attr = (n: AnyNode, name: string): string | undefined => (isTag(n) ? n.attribs[name] : undefined)
 const bool = (n: AnyNode, name: string): boolean => attr(n, name) !== undefined
 const text = (n: AnyNode): string => DomUtils.textContent(n)
@@ -142,7 +173,7 @@ const methods: Record<string, Method> = {
     return { attrs: x === undefined ? {} : { [k]: { name: k, value: x } } }
   },
   textContent: (n) => v(text(n)),
-  innerHTML: (n) => v(hasChildren(n) ? DomUtils.getInnerHTML(n) : undefined),
+  innerHTML: (n) => v(innerHtml(n)),
   toString: (n: AnyNode) => v(isTag(n) ? `[object html.${n.name.toUpperCase()}Element]` : '[object html.Node]'),
   childNodes: (n, _a, c) => many(c, hasChildren(n) ? n.children : []),
   children: (n, _a, c) => many(c, hasChildren(n) ? n.children.filter(isTag) : []),

@@ -9,7 +9,7 @@ import { parse as parseHtml5 } from 'parse5'
 import { adapter } from 'parse5-htmlparser2-tree-adapter'
 import { compile } from 'css-select'
 import { isTag, isDocument, hasChildren, type AnyNode, type Element, type Document } from 'domhandler'
-import { formFields, elementMethod, value, type Ctx } from './html-element.ts'
+import { formFields, elementMethod, innerHtml, value, type Ctx } from './html-element.ts'
 
 interface Doc {
   root: Document
@@ -168,7 +168,7 @@ export class HtmlStore {
       case 'text':
         return DomUtils.textContent(nodes)
       case 'html':
-        return first && hasChildren(first) ? DomUtils.getInnerHTML(first) : undefined
+        return first ? innerHtml(first) : undefined
       case 'val':
         return first && isTag(first) ? value(first) : undefined
       case 'data':

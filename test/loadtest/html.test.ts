@@ -72,6 +72,7 @@ test('Response.html(): selections, traversal, values and Elements as k6 gives th
       each: (() => { const o = []; li.each((i, e) => o.push(i + ':' + e.textContent())); return o })(),
       toArray: li.toArray().map((s) => s.text()), slice: li.slice(1).size(), scoped: li.find('li').size(), empty: doc.find('nothing').text(),
       parsed: parseHTML('<div><p>x</p><p>y</p></div>').find('p').last().text(),
+      goHtml: parseHTML('<p title="a&quot;b">é "q" &amp; <br><!--c--></p>').find('body').html(),
       html5: [doc.find('table > tbody > tr').size(), parseHTML('<p>a<p>b<b>c<i>d</b>e</i>').find('body > p').size(), parseHTML('text only').find('html > body').text()],
     }`)
   assert.equal(r.code, 0, r.stderr)
@@ -103,6 +104,7 @@ test('Response.html(): selections, traversal, values and Elements as k6 gives th
   assert.deepEqual([o.cells, o.rowIndex], [['c', 'd'], 1])
   assert.deepEqual(o.each, ['0:Home', '1:Shop', '2:Cart'])
   assert.deepEqual([o.toArray, o.slice, o.scoped, o.empty, o.parsed], [['Home', 'Shop', 'Cart'], 2, 0, '', 'y'])
+  assert.equal(o.goHtml, '<p title="a&#34;b">é &#34;q&#34; &amp; <br><!--c--></p>', "html() escapes as Go's html.Render (goquery)")
   assert.deepEqual(o.html5, [2, 2, 'text only'], 'HTML5 tree building: implied tbody, implied </p>, implied html/body')
 })
 
