@@ -13,6 +13,7 @@ const LOGIN = `<!DOCTYPE html><html><head><title>Log in &amp; go</title></head><
   <input name="user" value="">
   <input type="checkbox" name="remember" checked>
   <input type="checkbox" name="news">
+  <input type="checkbox" name="topic" value="a" checked><input type="checkbox" name="topic" value="b" checked>
   <select name="lang"><option value="en">English</option><option value="fr" selected>Français</option></select>
   <textarea name="note">line1
 line2</textarea>
@@ -92,8 +93,8 @@ test('Response.html(): selections, traversal, values and Elements as k6 gives th
   assert.equal(o.dataKey, 7)
   assert.equal(o.html, 'Home')
   assert.deepEqual([o.sel, o.area, o.checkbox], ['fr', 'line1\nline2', 'on'])
-  assert.equal(o.serialize, 'csrf=tok123&user=&remember=on&lang=fr&note=line1%0D%0Aline2')
-  assert.deepEqual(o.object, { csrf: 'tok123', user: '', remember: 'on', lang: 'fr', note: 'line1\r\nline2' })
+  assert.equal(o.serialize, 'csrf=tok123&user=&remember=on&topic=a&topic=b&lang=fr&note=line1%0D%0Aline2')
+  assert.deepEqual(o.object, { csrf: 'tok123', user: '', remember: 'on', topic: 'b', lang: 'fr', note: 'line1\r\nline2' })
   assert.deepEqual(o.array, [{ name: 'q', value: 'old' }])
   assert.deepEqual([o.nodeName, o.isElement, o.textType], ['LI', true, 3])
   assert.deepEqual([o.className, o.classList, o.dataAttr, o.attrNode], ['item', ['item', 'active'], '7', '7'])
@@ -122,7 +123,7 @@ test('submitForm posts the form with its fields, the given ones and the submit b
   const post = seen.find((s) => s.method === 'POST')
   assert.ok(post, 'the form was posted')
   assert.equal(post.url, '/login?from=page')
-  assert.deepEqual(Object.fromEntries(new URLSearchParams(post.body)), { csrf: 'tok123', user: 'ada', remember: 'on', lang: 'fr', note: 'line1\r\nline2', action: 'Sign in' })
+  assert.deepEqual([...new URLSearchParams(post.body)], [['csrf', 'tok123'], ['remember', 'on'], ['topic', 'a'], ['topic', 'b'], ['lang', 'fr'], ['note', 'line1\r\nline2'], ['action', 'Sign in'], ['user', 'ada']], 'every pair, repeated names kept, fields given replace theirs')
   assert.equal(r.out.posted, '<p>POST /login?from=page</p>')
   assert.equal(r.out.searched, '<p>GET /app/search?q=a%20b</p>')
   assert.equal(r.out.clicked, '<p>GET /page/2?x=1</p>')

@@ -91,17 +91,22 @@
       const form = this.html(formSelector).first()
       if (form.size() === 0) throw new Error(`submitForm: no form found for selector '${formSelector}' in the response of ${this.url}`)
       const el = form.get(0)
-      const fields = form.serializeObject()
+      // Every pair (checkbox groups and multiple selects repeat a name); `fields` replace a name's values.
+      let pairs = form.serializeArray()
       const button = form.find(o.submitSelector || '[type="submit"]').first()
-      if (button.size() && button.attr('name')) fields[button.attr('name')] = button.val() || ''
-      for (const k of Object.keys(o.fields || {})) fields[k] = String(o.fields[k])
+      if (button.size() && button.attr('name')) pairs.push({ name: button.attr('name'), value: button.val() || '' })
+      const given = o.fields || {}
+      pairs = pairs.filter((p) => !Object.prototype.hasOwnProperty.call(given, p.name))
+      for (const k of Object.keys(given)) pairs.push({ name: k, value: String(given[k]) })
+      const query = pairs.map((p) => `${enc(p.name)}=${enc(p.value)}`).join('&')
       const method = (el.getAttribute('method') || 'GET').toUpperCase()
       const action = el.action()
-      if (method === 'GET') {
-        const q = Object.keys(fields).map((k) => `${enc(k)}=${enc(fields[k])}`).join('&')
-        return request('GET', action.replace(/[?#].*$/, '') + (q ? '?' + q : ''), null, o.params)
-      }
-      return request(method, action, fields, o.params)
+      if (method === 'GET') return request('GET', action.replace(/[?#].*$/, '') + (query ? '?' + query : ''), null, o.params)
+      const params = Object.assign({}, o.params)
+      const headers = Object.assign({}, params.headers)
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded'
+      params.headers = headers
+      return request(method, action, query, params)
     }
     /** Follows a link of this page (the first `a[href]`, or `selector`'s). */
     clickLink(o) {
