@@ -129,7 +129,9 @@ export class CookieJar {
   }
 
   /** The Cookie header for `url`, with `params.cookies` merged in (replace: true hides the jar's). */
-  header(url: URL, extra: Record<string, RequestCookie> = {}): string {
+  header(url: URL, extra?: Record<string, RequestCookie>): string {
+    if (!this.cookies.length && !extra) return '' // the common case: nothing to send, nothing to allocate
+    extra ??= {}
     const own = Object.entries(extra)
     const hidden = new Set(own.filter(([, c]) => c.replace).map(([n]) => n))
     const pairs = this.matching(url)
