@@ -31,6 +31,15 @@ export interface RequestSpec {
   jar?: number | null
   /** The jar the host resolved `jar` to (null: none; absent: the VU's). */
   cookieJar?: CookieJar | null
+  /** `params.compression`: the body's encodings in the order applied ('gzip', 'deflate', 'br'). */
+  compression?: string[]
+}
+
+const compressors: Record<string, (b: Buffer) => Buffer> = { gzip: zlib.gzipSync, deflate: zlib.deflateSync, br: zlib.brotliCompressSync }
+
+/** `params.compression` applied to a body, as k6: each encoding in turn, named in Content-Encoding. */
+function compressBody(body: Buffer, encodings: string[]): Buffer {
+  return encodings.reduce((b, e) => compressors[e]!(b), body)
 }
 
 export interface ResponseData {
@@ -181,8 +190,12 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: S
   const credentials = takeCredentials(url, spec.auth)
   const auth = credentials ? new AuthFlow(credentials) : null
   let method = spec.method
-  let body = spec.body === undefined ? undefined : Buffer.from(spec.body, spec.bodyB64 ? 'base64' : 'utf8')
+  let body: Buffer | undefined = spec.body === undefined ? undefined : Buffer.from(spec.body, spec.bodyB64 ? 'base64' : 'utf8')
   const reqHeaders: Record<string, string> = { 'User-Agent': client.userAgent, ...spec.headers }
+  if (spec.compression?.length && body?.length) {
+    body = compressBody(body, spec.compression)
+    reqHeaders['Content-Encoding'] = spec.compression.join(', ')
+  }
   const jar = spec.cookieJar === undefined ? client.jar : spec.cookieJar
   let hops = 0
   for (;;) {

@@ -118,6 +118,17 @@
     }
   }
 
+  /** `params.compression` ('gzip', 'gzip, br', …) as a list; k6 rejects what it cannot apply. */
+  function compressionOf(c) {
+    if (c === undefined || c === null || c === '') return undefined
+    const list = String(c).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+    for (const e of list) {
+      if (e === 'zstd') throw new Error("compression 'zstd' is not available in Kiln (Node's zlib here has no zstd); use gzip, deflate or br")
+      if (e !== 'gzip' && e !== 'deflate' && e !== 'br') throw new Error(`unknown compression algorithm '${e}'; supported: gzip, deflate, br`)
+    }
+    return list
+  }
+
   /** Builds the host's request spec from k6's (method, url, body, params). */
   function buildSpec(method, url, body, params) {
     U.vuOnly('http requests')
@@ -163,6 +174,7 @@
       body: b.body,
       bodyB64: b.bodyB64,
       throw: !!params.throw,
+      compression: compressionOf(params.compression),
       cookies,
       jar,
       auth: params.auth || undefined,
