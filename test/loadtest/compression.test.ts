@@ -13,7 +13,7 @@ test('request bodies are compressed with gzip, deflate, br and stacks of them; u
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const enc = String(req.headers['content-encoding'] ?? '')
-      let body = Buffer.concat(chunks)
+      let body: Buffer = Buffer.concat(chunks)
       const wire = body.length
       try {
         // Undone in the reverse order of application, as the header lists them.
