@@ -382,7 +382,17 @@ export class VU {
     const open = (specJson: string, sink: (kind: string, payload: string) => void): WsConn => {
       const spec = JSON.parse(specJson) as WsSpec
       const emit = (m: string, v: number, t: Tags) => host.emit(m, v, { ...this.baseTags, ...t })
-      return new WsConn(spec, emit, sink, host.options.insecureSkipTLSVerify)
+      // The handshake is an HTTP request: the jar's cookies go with it and its Set-Cookie comes back.
+      const jar = spec.jar === null ? null : spec.jar === undefined ? this.client.jar : this.jars.get(spec.jar)
+      let httpUrl: URL | null = null
+      try {
+        httpUrl = new URL(spec.url.replace(/^ws/i, 'http'))
+      } catch {
+        // WsConn reports the bad URL.
+      }
+      const cookies = jar && httpUrl ? jar.header(httpUrl) : ''
+      if (cookies) spec.headers['Cookie'] = [cookies, spec.headers['Cookie']].filter(Boolean).join('; ')
+      return new WsConn(spec, emit, sink, host.options.insecureSkipTLSVerify, (h) => jar && httpUrl && jar.store(httpUrl, h['set-cookie']))
     }
     const waitEvent = async (id: number, ms: number): Promise<string | null> => {
       const s = this.sockets.get(id)

@@ -15,6 +15,8 @@ export interface WsSpec {
   /** group + the script's tags */
   tags: Tags
   compression: string
+  /** `params.jar`: a jar id, null for none, absent for the VU's jar (resolved by the VU). */
+  jar?: number | null
 }
 
 export type WsSink = (kind: string, payload: string) => void
@@ -33,6 +35,8 @@ export class WsConn {
     private readonly emit: Emit,
     private readonly sink: WsSink,
     insecure: boolean,
+    /** The handshake response's headers (the VU stores its Set-Cookie in the jar). */
+    onUpgrade?: (headers: import('node:http').IncomingHttpHeaders) => void,
   ) {
     this.tags = { ...spec.tags, url: spec.url }
     let ws: WebSocket
@@ -50,6 +54,7 @@ export class WsConn {
     this.ws = ws
     ws.on('upgrade', (res) => {
       this.tags.status = String(res.statusCode ?? 101)
+      onUpgrade?.(res.headers)
     })
     ws.on('unexpected-response', (_req, res) => {
       this.tags.status = String(res.statusCode)

@@ -2,11 +2,13 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
+import { WebSocketServer } from 'ws'
 import { kilnRun, runBody, workdir } from './helpers.ts'
 import { CookieJar, parseSetCookie } from '../../src/loadtest/cookies.ts'
 
 let server: http.Server
 let base = ''
+const wsCookies: string[] = []
 before(async () => {
   server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x')
@@ -23,6 +25,13 @@ before(async () => {
     }
     // Every answer shows the Cookie header it got.
     res.end(req.headers.cookie ?? '')
+  })
+  // WebSocket handshakes on /ws: the Cookie header they carry is kept, and each sets a cookie.
+  const wss = new WebSocketServer({ server, path: '/ws' })
+  wss.on('headers', (headers) => headers.push('Set-Cookie: fromws=1; Path=/'))
+  wss.on('connection', (ws, req) => {
+    wsCookies.push(req.headers.cookie ?? '')
+    ws.close()
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
@@ -118,4 +127,25 @@ test('fuzz: Set-Cookie parsing of random headers never throws and never stores a
     }
   }
   for (const c of jar.matching(url)) assert.ok(c.expires === null || c.expires > Date.now())
+})
+
+test('WebSocket handshakes (k6/ws) send the jar\'s cookies and store the ones they get; params.jar picks the jar', async () => {
+  wsCookies.length = 0
+  const r = await runBody(
+    `
+    const B = __ENV.BASE, W = B.replace('http', 'ws') + '/ws'
+    http.cookieJar().set(B, 'vu', '1')
+    ws.connect(W, {}, (s) => s.on('open', () => s.close()))
+    const own = new http.CookieJar()
+    own.set(B, 'own', '2')
+    ws.connect(W, { jar: own, cookies: { extra: 'x' } }, (s) => s.on('open', () => s.close()))
+    ws.connect(W, { jar: null }, (s) => s.on('open', () => s.close()))
+    return { vu: http.cookieJar().cookiesForURL(B + '/'), own: own.cookiesForURL(B + '/') }`,
+    { BASE: base },
+    "import ws from 'k6/ws'",
+  )
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(r.out, r.stderr)
+  assert.deepEqual(wsCookies, ['vu=1', 'own=2; extra=x', ''])
+  assert.deepEqual(r.out, { vu: { vu: ['1'], fromws: ['1'] }, own: { own: ['2'], fromws: ['1'] } })
 })

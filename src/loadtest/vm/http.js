@@ -152,12 +152,7 @@
         cookies[k] = v && typeof v === 'object' ? { value: String(v.value), replace: !!v.replace } : { value: String(v), replace: false }
       }
     }
-    let jar
-    if (params.jar === null) jar = null
-    else if (params.jar !== undefined) {
-      if (!(params.jar instanceof CookieJar)) throw new Error('params.jar must be an http.CookieJar (or null for no jar)')
-      jar = params.jar[J]
-    }
+    const jar = jarOf(params.jar)
     const b = encodeBody(body, headers)
     const tags = U.toTags(params.tags)
     if (name !== undefined && tags.name === undefined) tags.name = name
@@ -215,6 +210,13 @@
       jarCall('delete', this[J], url, String(name))
     }
   }
+  /** `params.jar` as the host names it: undefined (the VU's jar), null (none) or a jar id. */
+  function jarOf(j) {
+    if (j === undefined || j === null) return j
+    if (!(j instanceof CookieJar)) throw new Error('params.jar must be an http.CookieJar (or null for no jar)')
+    return j[J]
+  }
+  U.jarOf = jarOf // k6/ws and k6/websockets take params.jar too
   const vuJarToken = {}
   let vuJar = null
   const cookieJar = () => (vuJar = vuJar || new CookieJar(vuJarToken))

@@ -18,7 +18,7 @@
       const c = Object.keys(params.cookies).map((k) => `${k}=${params.cookies[k]}`)
       if (c.length) headers['Cookie'] = c.join('; ')
     }
-    return JSON.stringify({ url: String(url), headers, protocols: protocols || [], tags: U.toTags(params.tags), compression: params.compression || '' })
+    return JSON.stringify({ url: String(url), headers, protocols: protocols || [], tags: U.toTags(params.tags), compression: params.compression || '', jar: U.jarOf(params.jar) })
   }
   const b64 = (data) => U.b64encode(U.bytesOf(data))
 
