@@ -69,6 +69,15 @@ async function newEngine(): Promise<QuickJSAsyncWASMModule> {
   return new QuickJSAsyncWASMModule(em as never, new FFI(em) as never)
 }
 
+/** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
+const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
+const warnedMoved = new Set<string>()
+/** Experimental k6 modules k6 removed (importing them is an error there too), with what replaced them. */
+const REMOVED_MODULES: Record<string, string> = {
+  'k6/experimental/timers': "use 'k6/timers' or the global setTimeout/setInterval",
+  'k6/experimental/webcrypto': 'use the global crypto (crypto.subtle)',
+}
+
 /** Per-module export names, read once from the first VU's prelude. */
 let moduleExports: Record<string, string[]> | null = null
 
@@ -194,11 +203,18 @@ export class VU {
   }
 
   private loadModule(name: string): string {
-    const known = moduleExports?.[name]
+    const removed = REMOVED_MODULES[name]
+    if (removed) throw new Error(`module '${name}' was removed from k6: ${removed}`)
+    const target = MOVED_MODULES[name] ?? name
+    if (target !== name && !warnedMoved.has(name)) {
+      warnedMoved.add(name)
+      this.host.log('warn', `'${name}' is deprecated: import '${target}' instead (Kiln loads it for now)`)
+    }
+    const known = moduleExports?.[target]
     if (known) {
       const named = known.filter((k) => k !== 'default').map((k) => `export const ${k} = m.${k};`)
       const def = known.includes('default') ? 'm.default' : 'm'
-      return `const m = globalThis.__k6mods[${JSON.stringify(name)}]; export default ${def}; ${named.join(' ')}`
+      return `const m = globalThis.__k6mods[${JSON.stringify(target)}]; export default ${def}; ${named.join(' ')}`
     }
     if (name.startsWith('k6')) throw new Error(`unknown module '${name}' (Kiln supports: ${Object.keys(moduleExports ?? {}).join(', ')})`)
     try {
@@ -390,7 +406,8 @@ export class VU {
       } catch {
         // WsConn reports the bad URL.
       }
-      const cookies = jar && httpUrl ? jar.header(httpUrl) : ''
+      const extra = spec.cookies ?? {}
+      const cookies = jar && httpUrl ? jar.header(httpUrl, extra) : Object.entries(extra).map(([n, c]) => `${n}=${c.value}`).join('; ')
       if (cookies) spec.headers['Cookie'] = [cookies, spec.headers['Cookie']].filter(Boolean).join('; ')
       return new WsConn(spec, emit, sink, host.options.insecureSkipTLSVerify, (h) => jar && httpUrl && jar.store(httpUrl, h['set-cookie']))
     }

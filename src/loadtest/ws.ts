@@ -7,10 +7,14 @@
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import type { Tags } from './metrics.ts'
+import type { RequestCookie } from './cookies.ts'
+import { canonical } from './http.ts'
 
 export interface WsSpec {
   url: string
   headers: Record<string, string>
+  /** `params.cookies`, sent with the jar's (the VU builds the Cookie header) */
+  cookies?: Record<string, RequestCookie>
   protocols: string[]
   /** group + the script's tags */
   tags: Tags
@@ -29,6 +33,8 @@ export class WsConn {
   private pings: number[] = []
   private done = false
   private opened = false
+  /** The handshake response's headers, canonicalised as k6's Response.headers. */
+  private headers: Record<string, string> = {}
 
   constructor(
     spec: WsSpec,
@@ -55,6 +61,7 @@ export class WsConn {
     ws.on('upgrade', (res) => {
       this.tags.status = String(res.statusCode ?? 101)
       onUpgrade?.(res.headers)
+      for (const [k, v] of Object.entries(res.headers)) this.headers[canonical(k)] = [v ?? ''].flat().join(', ')
     })
     ws.on('unexpected-response', (_req, res) => {
       this.tags.status = String(res.statusCode)
@@ -66,7 +73,7 @@ export class WsConn {
       this.tags.subproto = ws.protocol
       this.emit('ws_sessions', 1, this.tags)
       this.emit('ws_connecting', performance.now() - this.t0, this.tags)
-      this.sink('open', JSON.stringify({ status: 101, headers: {}, subproto: ws.protocol }))
+      this.sink('open', JSON.stringify({ status: 101, headers: this.headers, subproto: ws.protocol }))
     })
     ws.on('message', (data, isBinary) => {
       this.emit('ws_msgs_received', 1, this.tags)

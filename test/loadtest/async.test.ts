@@ -103,6 +103,32 @@ export default async function () {
   assert.equal(a.code, 108, a.stderr)
 })
 
+test('async callbacks in group() and check() are errors as in k6; k6/experimental/websockets loads with a warning; removed experimental modules exit 107', async () => {
+  const dir = workdir({
+    'script.js': `
+import { group, check } from 'k6'
+import { WebSocket } from 'k6/experimental/websockets'
+export const options = { iterations: 2 }
+export default function () {
+  if (typeof WebSocket !== 'function') throw new Error('no WebSocket')
+  if (__ITER === 0) group('g', async () => {})
+  else check(1, { 'async check': async () => true })
+}
+`,
+    'removed.js': `import { setTimeout } from 'k6/experimental/timers'
+export default function () {}`,
+  })
+  const r = await kilnRun(['run', '-q', 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.match(r.stderr, /WARN.*'k6\/experimental\/websockets' is deprecated: import 'k6\/websockets'/)
+  assert.match(r.stderr, /ERRO.*group 'g': async functions are not supported/)
+  assert.match(r.stderr, /ERRO.*check 'async check': async functions are not supported/)
+  assert.doesNotMatch(r.stderr, /no WebSocket/)
+  const x = await kilnRun(['run', '-q', 'removed.js'], { cwd: dir })
+  assert.equal(x.code, 107)
+  assert.match(x.stderr, /'k6\/experimental\/timers' was removed from k6: use 'k6\/timers'/)
+})
+
 test('an interval never cleared ends with the test (gracefulStop); top-level await runs in the init context', async () => {
   const dir = workdir({
     'script.js': `

@@ -9,13 +9,15 @@ import { kilnRun, workdir } from './helpers.ts'
 
 let wss: WebSocketServer
 let base = ''
-const seen = { connections: 0, messages: 0, headers: [] as string[], protocols: [] as string[] }
+const seen = { connections: 0, messages: 0, headers: [] as string[], protocols: [] as string[], cookies: [] as string[] }
 before(async () => {
   // Echoes every message (binary as binary); 'close' → closes with 4000; pings each new client.
   wss = new WebSocketServer({ host: '127.0.0.1', port: 0, handleProtocols: (p) => [...p][0] ?? false })
+  wss.on('headers', (headers) => headers.push('Set-Cookie: wsid=7; Path=/'))
   wss.on('connection', (s, req) => {
     seen.connections++
     seen.headers.push(String(req.headers['x-test'] ?? ''))
+    seen.cookies.push(String(req.headers.cookie ?? ''))
     seen.protocols.push(s.protocol)
     s.on('message', (d, binary) => {
       seen.messages++
@@ -42,16 +44,19 @@ async function closedPort(): Promise<number> {
 }
 
 test('k6/ws: connect runs until the socket closes; events, send/sendBinary/ping, socket timers, ws metrics with tags', async () => {
-  Object.assign(seen, { connections: 0, messages: 0, headers: [] })
+  Object.assign(seen, { connections: 0, messages: 0, headers: [], cookies: [] })
   const dir = workdir({
     'script.js': `
 import ws from 'k6/ws'
+import http from 'k6/http'
 import { check } from 'k6'
 export const options = { vus: 2, iterations: 4, thresholds: { 'ws_msgs_sent{t:a}': ['count==16'], ws_connecting: ['p(95)<10000'] } }
+const H = __ENV.WS.replace('ws:', 'http:')
 export default function () {
   const got = []
   let ticks = 0
-  const res = ws.connect(__ENV.WS + '/chat', { headers: { 'X-Test': 'yes' }, tags: { t: 'a' } }, function (socket) {
+  http.cookieJar().set(H, 'jarc', 'j1')
+  const res = ws.connect(__ENV.WS + '/chat', { headers: { 'X-Test': 'yes' }, cookies: { p: 'v' }, tags: { t: 'a' } }, function (socket) {
     socket.on('open', () => {
       socket.send('hello')
       socket.sendBinary(new Uint8Array([1, 2, 3]).buffer)
@@ -65,7 +70,8 @@ export default function () {
     socket.on('message', (m) => { if (m === 'ticked') socket.send('close') })
     socket.on('close', (code) => got.push('close:' + code))
   })
-  check(res, { '101': (r) => r.status === 101 })
+  check(res, { '101': (r) => r.status === 101, 'handshake headers': (r) => r.headers['Set-Cookie'] === 'wsid=7; Path=/' })
+  check(http.cookieJar().cookiesForURL(H), { 'handshake cookie kept': (c) => c.wsid[0] === '7' })
   check(got, {
     'all events': (g) => ['text:hello', 'bin:1,2,3', 'ping', 'pong', 'text:ticked', 'close:4000'].every((e) => g.includes(e)),
     'closed last': (g) => g[g.length - 1] === 'close:4000',
@@ -77,6 +83,9 @@ export default function () {
   assert.equal(r.code, 0, r.stderr + r.stdout)
   const sum = readJson(join(dir, 'sum.json'))
   assert.equal(sum.root_group.checks['101'].passes, 4)
+  assert.equal(sum.root_group.checks['handshake headers'].passes, 4)
+  assert.equal(sum.root_group.checks['handshake cookie kept'].passes, 4)
+  assert.deepEqual(seen.cookies, ['jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v'], 'the jar is reset between iterations as for HTTP')
   assert.equal(sum.root_group.checks['all events'].passes, 4)
   assert.equal(sum.root_group.checks['closed last'].passes, 4)
   assert.equal(seen.connections, 4)

@@ -22,12 +22,15 @@
   }
 
   // --- k6 -------------------------------------------------------------------------------------
+  // k6 rejects async callbacks here: their promise would pass a check and end a group too early.
+  const isAsync = (f) => typeof f === 'function' && f[Symbol.toStringTag] === 'AsyncFunction'
   function check(val, sets, tags) {
     vuOnly('check')
     let all = true
     for (const name of Object.keys(sets || {})) {
       if (name.includes('::')) throw new Error(`check name '${name}' may not contain '::'`)
       const f = sets[name]
+      if (isAsync(f)) throw new Error(`check '${name}': async functions are not supported in check(); await the value first, then check it`)
       let ok = false
       let err
       try {
@@ -44,6 +47,7 @@
   function group(name, fn) {
     vuOnly('group')
     if (String(name).includes('::')) throw new Error(`group name '${name}' may not contain '::'`)
+    if (isAsync(fn)) throw new Error(`group '${name}': async functions are not supported in group(); call group() with a synchronous function`)
     const prev = state.group
     state.group = prev + '::' + name
     const t0 = H.now()

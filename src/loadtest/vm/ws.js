@@ -14,11 +14,13 @@
     params = params || {}
     const headers = {}
     for (const k of Object.keys(params.headers || {})) headers[k] = String(params.headers[k])
-    if (params.cookies) {
-      const c = Object.keys(params.cookies).map((k) => `${k}=${params.cookies[k]}`)
-      if (c.length) headers['Cookie'] = c.join('; ')
+    // params.cookies as in k6/http: name → value or {value, replace}; the host adds the VU jar's.
+    const cookies = {}
+    for (const k of Object.keys(params.cookies || {})) {
+      const v = params.cookies[k]
+      cookies[k] = v && typeof v === 'object' ? { value: String(v.value), replace: !!v.replace } : { value: String(v), replace: false }
     }
-    return JSON.stringify({ url: String(url), headers, protocols: protocols || [], tags: U.toTags(params.tags), compression: params.compression || '', jar: U.jarOf(params.jar) })
+    return JSON.stringify({ url: String(url), headers, cookies, protocols: protocols || [], tags: U.toTags(params.tags), compression: params.compression || '', jar: U.jarOf(params.jar) })
   }
   const b64 = (data) => U.b64encode(U.bytesOf(data))
 
