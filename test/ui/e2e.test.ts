@@ -55,7 +55,11 @@ after(async () => {
   await kiln?.dispose()
 })
 
-const shot = (name: string) => page.screenshot({ path: join(artifacts, `${name}.png`) })
+const shot = async (name: string) => {
+  // The flame graph is painted by a worker: wait until it has drawn the latest view.
+  await page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
+  await page.screenshot({ path: join(artifacts, `${name}.png`) })
+}
 const open = async (query: string) => {
   await page.goto(kiln.url + base + query)
   await page.waitForLoadState('networkidle')
@@ -232,11 +236,12 @@ test('diff view: dragging on the timeline chooses the baseline, then the compari
     await page.mouse.up()
   }
   await page.click('[data-testid=brush-baseline]')
+  const changed = (key: string) => page.waitForFunction(([k, v]) => new URLSearchParams(location.search).get(k!) !== v, [key, ms(T0 + 1800)])
   await drag(T0 - 150, T0 + 300)
-  await page.waitForFunction(() => location.search.includes('lfrom='))
+  await changed('lfrom')
   assert.equal(await page.locator('[data-testid=brush-comparison]').getAttribute('aria-pressed'), 'true', 'the next drag chooses the comparison')
   await drag(T0 + 1650, T0 + 2100)
-  await page.waitForFunction(() => location.search.includes('rfrom='))
+  await changed('rfrom')
   const s = searchToState(new URL(page.url()).search)
   const near = (v: string, t: number) => Math.abs(Number(v) - t * 1000) < 30_000
   assert.ok(near(s.lfrom, T0 - 150) && near(s.luntil, T0 + 300) && near(s.rfrom, T0 + 1650) && near(s.runtil, T0 + 2100), JSON.stringify(s))

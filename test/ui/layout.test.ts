@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { layout, fullViewport, zoomTo, hitTest, search, widestNamed, graphHeight } from '../../ui/src/lib/layout.ts'
+import { layout, fullViewport, zoomTo, hitTest, search, widestNamed, graphHeight, nodeRect } from '../../ui/src/lib/layout.ts'
 import { pathOf, nodeByPath } from '../../ui/src/lib/flame.ts'
 import { flameOf, drawRects } from './helpers.ts'
 
@@ -85,4 +85,16 @@ test('a zoom path (stack of names) finds its frame again, or -1 once the frame i
   for (let i = 0; i < f.level.length; i++) assert.equal(nodeByPath(f, pathOf(f, i)), i)
   assert.equal(nodeByPath(f, ['main', 'nope']), -1)
   assert.equal(nodeByPath(f, ['main', 'run', 'exec', 'deeper']), -1)
+})
+
+test('a frame drawn on its own has the rectangle the layout gives it; a merged or hidden one has none', () => {
+  const vp = fullViewport(f, 20, { rowHeight: 10, minWidth: 1 })
+  for (const r of layout(f, vp)) {
+    if (r.count !== 1) continue
+    const n = nodeRect(f, vp, r.node)!
+    assert.deepEqual([n.x, n.y, n.w], [r.x, r.y, r.w], f.names[f.name[r.node]!])
+  }
+  const zoomed = zoomTo(f, vp, widestNamed(f, 'run'))
+  assert.equal(nodeRect(f, zoomed, widestNamed(f, 'idle')), null, 'outside the zoomed span')
+  assert.equal(nodeRect(f, { ...vp, minWidth: 5 }, widestNamed(f, 'lex')), null, 'narrower than minWidth: merged')
 })

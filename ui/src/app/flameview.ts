@@ -1,6 +1,8 @@
 import { type Flame, pathOf, nodeByPath } from '../lib/flame.ts'
-import { type Viewport, type Rect, type Matches, layout, fullViewport, zoomTo, hitTest, graphHeight } from '../lib/layout.ts'
-import { fillOf, fillBatches, labelFor, textFill, toSvg, type FillBatch } from '../lib/paint.ts'
+import { type Viewport, type Matches, layout, fullViewport, zoomTo, hitTest, graphHeight, nodeRect } from '../lib/layout.ts'
+import { toSvg } from '../lib/paint.ts'
+import { paintFlame } from './flamepaint.ts'
+import type { ToWorker, FromWorker } from './flame.worker.ts'
 import { shareChange, type Theme } from '../lib/color.ts'
 import { formatValue, formatPercent, formatChange } from '../lib/format.ts'
 import { h } from './dom.ts'
@@ -23,13 +25,11 @@ export interface FlameViewState {
 }
 
 const ROW = 18
-// The page background (--bg in style.css), painted under the blocks of the opaque canvas.
-const pageFill: Record<Theme, string> = { light: '#ffffff', dark: '#17171c' }
-const FONT = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace'
 
 /**
  * The canvas flame graph: a thin layer over the pure layout (rectangles for a viewport) and
- * hit-testing. Layout runs when the data, zoom or width change; hovering only repaints.
+ * hit-testing. A worker paints it on an OffscreenCanvas when the data, zoom or width change (on
+ * the page where workers cannot); hovering moves a box over it and never repaints.
  */
 export class FlameView {
   readonly el: HTMLDivElement
@@ -37,13 +37,16 @@ export class FlameView {
   private readonly tip: HTMLDivElement
   private s: FlameViewState | null = null
   private vp: Viewport | null = null
-  private rects: Rect[] = []
   private hover = -1
   private tipNode = -1
   private zoomNode = 0
   private frame = 0
-  /** The blocks grouped by fill, computed once per layout (not per hover repaint). */
-  private batches: FillBatch[] = []
+  /** The painting worker and what it holds (null: painting on the page). */
+  private worker: Worker | null = null
+  private sent: { flame: Flame | null; matches: Matches | null | undefined } = { flame: null, matches: undefined }
+  private drawSeq = 0
+  private pngSeq = 0
+  private readonly pngs = new Map<number, (b: Blob | null) => void>()
   /** The hover outline: a positioned box over the canvas, so hovering never touches a canvas. */
   private readonly outline: HTMLDivElement
   private painted = false
@@ -57,6 +60,7 @@ export class FlameView {
     this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
     this.outline = h('div', { class: 'flame-outline', hidden: true })
     this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.outline, this.tip)
+    this.startWorker()
     this.canvas.addEventListener('mousemove', (e) => this.onMove(e))
     this.canvas.addEventListener('mouseleave', () => this.setHover(-1, null))
     this.canvas.addEventListener('click', (e) => this.onClick(e))
@@ -90,6 +94,7 @@ export class FlameView {
 
   destroy(): void {
     this.resize.disconnect()
+    this.worker?.terminate()
   }
 
   private relayout(): void {
@@ -99,14 +104,6 @@ export class FlameView {
     const width = Math.max(100, this.width)
     const base = fullViewport(s.flame, width, { rowHeight: ROW, orientation: s.orientation, minWidth: 2 })
     this.vp = this.zoomNode > 0 ? zoomTo(s.flame, base, this.zoomNode) : base
-    this.rects = layout(s.flame, this.vp)
-    const paint = { theme: s.theme, matches: s.matches }
-    const zoomLevel = s.flame.level[this.zoomNode]!
-    const rects = this.rects
-    this.batches = fillBatches(
-      rects.map((r) => fillOf(s.flame, r, paint)),
-      (k) => rects[k]!.level < zoomLevel,
-    )
     this.painted = false
     this.schedule()
   }
@@ -115,56 +112,64 @@ export class FlameView {
     if (!this.frame) this.frame = requestAnimationFrame(() => ((this.frame = 0), this.draw()))
   }
 
-  /** Paints the laid-out blocks when the layout changed, and the hover outline; devicePixelRatio is read here, at draw time. */
+  /** Sends the graph to a painting worker when the browser can hand a canvas to one. */
+  private startWorker(): void {
+    if (typeof Worker === 'undefined' || !('transferControlToOffscreen' in this.canvas)) return
+    try {
+      const w = new Worker(new URL('./flame.worker.ts', import.meta.url), { type: 'module' })
+      const offscreen = this.canvas.transferControlToOffscreen()
+      w.postMessage({ t: 'canvas', canvas: offscreen } satisfies ToWorker, [offscreen])
+      w.onmessage = (e: MessageEvent<FromWorker>) => {
+        const m = e.data
+        if (m.t === 'drawn' && m.seq === this.drawSeq) this.canvas.removeAttribute('data-pending')
+        else if (m.t === 'png') {
+          this.pngs.get(m.seq)?.(m.blob)
+          this.pngs.delete(m.seq)
+        }
+      }
+      this.worker = w
+    } catch {
+      this.worker = null
+    }
+  }
+
+  private post(m: ToWorker): void {
+    this.worker!.postMessage(m)
+  }
+
+  /** Paints when the view changed (on the worker, or here), and places the hover box; devicePixelRatio is read here, at draw time. */
   draw(): void {
     const s = this.s
     const vp = this.vp
     if (!s || !vp) return
     const dpr = window.devicePixelRatio || 1
     const cssH = graphHeight(s.flame, vp)
-    const pw = Math.round(vp.width * dpr)
-    const ph = Math.round(cssH * dpr)
-    if (this.canvas.width !== pw || this.canvas.height !== ph) {
-      this.canvas.width = pw
-      this.canvas.height = ph
+    if (this.canvas.style.width !== `${vp.width}px` || this.canvas.style.height !== `${cssH}px`) {
       this.canvas.style.width = `${vp.width}px`
       this.canvas.style.height = `${cssH}px`
-      this.painted = false
     }
     if (!this.painted) {
-      // Opaque: the browser composites it without blending (measurably cheaper without a GPU).
-      this.paintBlocks(this.canvas.getContext('2d', { alpha: false })!, s, dpr, vp.width, cssH)
+      const input = { vp, zoomNode: this.zoomNode, theme: s.theme, dpr }
+      if (this.worker) {
+        // The graph crosses once per data (a structured clone of its typed arrays), not per zoom.
+        if (this.sent.flame !== s.flame) this.post({ t: 'flame', flame: (this.sent.flame = s.flame) })
+        if (this.sent.matches !== s.matches) this.post({ t: 'matches', matches: (this.sent.matches = s.matches) })
+        this.canvas.setAttribute('data-pending', '')
+        this.post({ t: 'draw', seq: ++this.drawSeq, input })
+      } else paintFlame(this.canvas, { ...input, flame: s.flame, matches: s.matches })
       this.painted = true
     }
-    const r = this.hover >= 0 ? this.rects.find((q) => q.node === this.hover && q.count === 1) : undefined
+    const r = this.hover >= 0 ? nodeRect(s.flame, vp, this.hover) : null
     this.outline.hidden = !r
     if (r) Object.assign(this.outline.style, { left: `${r.x}px`, top: `${r.y}px`, width: `${Math.max(r.w - 1, 1)}px`, height: `${ROW - 1}px` })
   }
 
-  private paintBlocks(ctx: CanvasRenderingContext2D, s: FlameViewState, dpr: number, width: number, height: number): void {
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0)
-    ctx.fillStyle = pageFill[s.theme]
-    ctx.fillRect(0, 0, width, height)
-    ctx.font = FONT
-    ctx.textBaseline = 'middle'
-    const charW = ctx.measureText('M').width
-    const rects = this.rects
-    for (const b of this.batches) {
-      ctx.fillStyle = b.fill
-      // Ancestors of a zoomed frame are drawn faded: they are context, not part of the view.
-      ctx.globalAlpha = b.faded ? 0.55 : 1
-      for (const k of b.blocks) {
-        const r = rects[k]!
-        ctx.fillRect(r.x, r.y, Math.max(r.w - 1, 0.5), ROW - 1)
-      }
-    }
-    ctx.globalAlpha = 1
-    ctx.fillStyle = textFill[s.theme]
-    for (const r of rects) {
-      if (r.count !== 1 || r.w < 3 * charW) continue
-      const label = labelFor(s.flame.names[s.flame.name[r.node]!]!, r.w, charW)
-      if (label) ctx.fillText(label, r.x + 3, r.y + ROW / 2)
-    }
+  /** The graph as drawn, as a PNG image. */
+  png(): Promise<Blob | null> {
+    if (!this.worker) return new Promise((resolve) => this.canvas.toBlob(resolve))
+    const seq = ++this.pngSeq
+    this.post({ t: 'png', seq })
+    return new Promise((resolve) => this.pngs.set(seq, resolve))
   }
 
   /** The frame under the pointer and the pointer in canvas px (the canvas sits at the wrapper's top-left). */
@@ -218,7 +223,7 @@ export class FlameView {
   toSvg(): string {
     if (!this.s || !this.vp) return ''
     const s = this.s
-    return toSvg(s.flame, this.rects, { width: this.vp.width, height: graphHeight(s.flame, this.vp), rowHeight: ROW }, { theme: s.theme, matches: s.matches }, (i) => tooltipText(s, i))
+    return toSvg(s.flame, layout(s.flame, this.vp), { width: this.vp.width, height: graphHeight(s.flame, this.vp), rowHeight: ROW }, { theme: s.theme, matches: s.matches }, (i) => tooltipText(s, i))
   }
 }
 

@@ -96,7 +96,7 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
         exp('folded', 'Folded stacks'),
         exp('speedscope', 'speedscope JSON'),
         h('button', { onclick: () => c.views.main && download('flamegraph.svg', c.views.main.toSvg(), 'image/svg+xml') }, 'SVG flame graph'),
-        h('button', { onclick: () => c.views.main?.canvas.toBlob((b) => b && download('flamegraph.png', b)) }, 'PNG image'),
+        h('button', { onclick: () => void c.views.main?.png().then((b) => b && download('flamegraph.png', b)) }, 'PNG image'),
       ),
     ),
   )

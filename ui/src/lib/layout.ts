@@ -131,3 +131,13 @@ export function widestNamed(f: Flame, name: string): number {
   }
   return best
 }
+
+/** Where frame `node` is drawn as a block of its own (CSS px), or null when it is off screen or merged (under `minWidth`). */
+export function nodeRect(f: Flame, vp: Viewport, node: number): { x: number; y: number; w: number } | null {
+  const scale = vp.width / (vp.x1 - vp.x0)
+  const x = f.x[node]!
+  const left = Math.max(0, (x - vp.x0) * scale)
+  const right = Math.min(vp.width, (x + f.total[node]! - vp.x0) * scale)
+  if (right - left < vp.minWidth) return null
+  return { x: left, y: rowY(f, vp, f.level[node]!), w: right - left }
+}
