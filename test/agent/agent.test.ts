@@ -93,7 +93,7 @@ test('kiln agent with a dead server: retries with back-off, bounded queue, drops
   })
   const busy = startBusy(busyProgram('kiln_busy_keep'), ['60'])
   try {
-    const r = await runAgent(['--server', `http://127.0.0.1:${port}`, '--upload-interval', '1s', '--max-queue', '0.001'], { windows: 3, stopWith: 'SIGTERM' })
+    const r = await runAgent(['--server', `http://127.0.0.1:${port}`, '--upload-interval', '1s', '--max-queue', '0.001'], { windows: 6, stopWith: 'SIGTERM' })
     assert.equal(r.status, 0, r.log)
     assert.match(r.log, /cannot reach Kiln at .*ECONNREFUSED.*retrying in 1s/)
     assert.match(r.log, /retrying in 2s/, 'no back-off')
