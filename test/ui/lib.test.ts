@@ -303,12 +303,17 @@ test('runs: figures, per-second series, comparison direction and the flame graph
     profile: { query: '{service_name="api", env="prod"}', from: 0, until: 1000 + durationMs, types: ['memory:alloc_space:bytes:space:bytes', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'] },
   })
   const a = run('a', 10, 20, 2000)
-  assert.deepEqual(runFigures(a), { durationMs: 2000, vus: 3, requests: 10, rps: 5, avgMs: 20, maxMs: 50, failedChecks: 1, failedThresholds: ['http_req_duration: p(95)<100'] })
+  assert.deepEqual(runFigures(a), { durationMs: 2000, vus: 3, requests: 10, rps: 5, avgMs: 20, p95Ms: null, maxMs: 50, failedChecks: 1, failedThresholds: ['http_req_duration: p(95)<100'] })
+  assert.deepEqual(perSecond([...points, { ...points[2]!, t: 2000, p95: 19 }], 'http_req_duration', 'p95'), [[2000, 19]], 'seconds without a p95 are left out')
   assert.deepEqual(perSecond(points, 'http_reqs', 'sum'), [[1000, 2], [2000, 4]], 'in time order')
   assert.deepEqual(perSecond(points, 'http_req_duration', 'avg'), [[1000, 15]])
   assert.deepEqual(perSecond(points, 'checks', 'rate'), [[1000, 0.75]])
-  const rows = compareRuns(a, run('b', 30, 10, 2000))
-  assert.deepEqual(rows.map((r) => r.metric), ['http_reqs', 'http_req_duration', 'checks', 'vus'])
+  const b = run('b', 30, 10, 2000)
+  b.metrics.http_req_duration!.p95 = 40
+  const rows = compareRuns(a, b)
+  assert.deepEqual(rows.map((r) => `${r.metric} ${r.stat}`), ['http_reqs per second', 'http_req_duration avg', 'http_req_duration p95', 'checks share', 'vus max'])
+  const p95 = rows.find((r) => r.stat === 'p95')!
+  assert.deepEqual([p95.a, p95.b, p95.change], [null, 40, null], 'a p95 only one run stored: no change')
   const by = (n: string) => rows.find((r) => r.metric === n)!
   assert.deepEqual([by('http_reqs').a, by('http_reqs').b, by('http_reqs').change, by('http_reqs').better], [5, 15, 2, true], 'counters per second; more throughput is better')
   assert.deepEqual([by('http_req_duration').change, by('http_req_duration').better], [-0.5, true], 'lower latency is better')

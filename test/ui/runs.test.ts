@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { startServer, kilnRun, workdir } from '../loadtest/helpers.ts'
 import { root, buildUi, startKiln, launchChromium } from './kiln.ts'
-import { compareRuns, formatRunChange, type RunDetail } from '../../ui/src/lib/runs.ts'
+import { compareRuns, formatRunChange, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
 import { searchToState } from '../../ui/src/lib/viewstate.ts'
 
 const artifacts = join(root, 'test-artifacts', 'ui')
@@ -56,10 +56,14 @@ test('the runs list shows each run with its requests, VUs and failed thresholds'
   const rows = page.locator('[data-testid=runs-table] tbody tr')
   await rows.first().waitFor()
   assert.equal(await rows.count(), 2)
-  for (const [id, n] of [[ids[0]!, '6'], [ids[1]!, '10']]) {
+  for (const [id, n] of [[ids[0]!, '6'], [ids[1]!, '10']] as const) {
     const row = page.locator(`[data-testid=runs-table] tbody tr[data-run="${id}"]`)
     assert.equal(await row.locator('td[data-col=requests]').innerText(), n)
     assert.equal(await row.locator('td[data-col=thresholds]').innerText(), '✗ 1 of 2')
+    const d = await detail(id)
+    const ms = (v: number) => formatMetric(v, 'http_req_duration', 'trend')
+    const dur = d.metrics.http_req_duration!
+    assert.equal(await row.locator('td[data-col=duration]').innerText(), `${ms(dur.avg)} / ${ms(dur.p95!)} / ${ms(dur.max)}`, 'avg / p95 / max')
     assert.match(await row.innerText(), new RegExp(`shop\\.js[\\s\\S]*build=b${n}`))
   }
   await shot('runs')
@@ -71,6 +75,7 @@ test("a run's page: per-second charts, thresholds, metrics, and the target's fla
   await page.waitForFunction(() => location.search.includes('run='))
   assert.equal(searchToState(new URL(page.url()).search).run, ids[1])
   assert.deepEqual((await page.locator('[data-testid=thresholds] li').allInnerTexts()).sort(), ['✓ http_req_failed: rate<0.5', '✗ http_req_duration: max<0'].sort())
+  assert.ok((await page.locator('[data-testid=chart-http_req_duration] .legend').innerText()).includes('p95'))
   for (const m of ['http_reqs', 'http_req_duration', 'vus', 'checks']) assert.ok((await page.locator(`[data-testid=chart-${m}] svg path`).count()) > 0, `a line for ${m}`)
   const reqs = page.locator('[data-testid=run-metrics] tbody tr', { hasText: /^http_reqs/ })
   assert.equal((await reqs.locator('td').allInnerTexts())[2], '10')
@@ -103,9 +108,9 @@ test('two runs compare metric by metric', { skip }, async () => {
   await page.waitForFunction(() => location.search.includes('compare='))
   assert.equal(searchToState(new URL(page.url()).search).compare, ids.join(','))
   const want = compareRuns(await detail(ids[0]!), await detail(ids[1]!))
-  for (const m of ['http_reqs', 'http_req_duration', 'iterations']) {
-    const cells = await page.locator(`[data-testid=compare-table] tr[data-metric=${m}] td`).allInnerTexts()
-    assert.equal(cells[4], formatRunChange(want.find((r) => r.metric === m)!.change), m)
+  for (const [m, stat] of [['http_reqs', 'per second'], ['http_req_duration', 'avg'], ['http_req_duration', 'p95'], ['iterations', 'per second']]) {
+    const cells = await page.locator(`[data-testid=compare-table] tr[data-metric=${m}][data-stat="${stat}"] td`).allInnerTexts()
+    assert.equal(cells[4], formatRunChange(want.find((r) => r.metric === m && r.stat === stat)!.change), `${m} ${stat}`)
   }
   await shot('runs-compare')
 })

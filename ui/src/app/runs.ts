@@ -1,6 +1,6 @@
 import type { ViewState } from '../lib/viewstate.ts'
 import { searchToState } from '../lib/viewstate.ts'
-import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, compareRuns, comparableLabel, formatRunChange, metricOrder } from '../lib/runs.ts'
+import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, compareRuns, formatRunChange, metricOrder } from '../lib/runs.ts'
 import { formatDuration, formatCount, formatPercent } from '../lib/format.ts'
 import { get } from './api.ts'
 import type { ApiCache } from './cache.ts'
@@ -82,7 +82,7 @@ async function listView(el: HTMLElement, c: RunsCtx): Promise<void> {
       h('td', { class: 'num' }, f ? String(f.vus) : ''),
       h('td', { class: 'num', 'data-col': 'requests' }, f ? String(f.requests) : ''),
       h('td', { class: 'num' }, f ? formatCount(f.rps) : ''),
-      h('td', { class: 'num', title: 'http_req_duration: average / maximum (percentiles are not stored per second)' }, f?.requests ? `${formatMetric(f.avgMs, 'http_req_duration', 'trend')} / ${formatMetric(f.maxMs, 'http_req_duration', 'trend')}` : ''),
+      h('td', { class: 'num', 'data-col': 'duration', title: 'http_req_duration: average / 95th percentile / maximum' }, f?.requests ? [f.avgMs, f.p95Ms, f.maxMs].map((v) => (v === null ? '—' : formatMetric(v, 'http_req_duration', 'trend'))).join(' / ') : ''),
       h('td', { class: 'num' }, f ? (f.failedChecks ? h('span', { class: 'bad' }, String(f.failedChecks)) : '0') : ''),
       h('td', { 'data-col': 'thresholds' }, th),
       h('td', { class: 'tags' }, tagChips(r.tags)),
@@ -97,7 +97,7 @@ async function listView(el: HTMLElement, c: RunsCtx): Promise<void> {
       h(
         'table',
         { 'data-testid': 'runs-table', class: 'runs' },
-        h('thead', null, h('tr', null, ['', 'Script', 'Started (UTC)', 'Duration', 'VUs', 'Requests', 'Req/s', 'Duration avg / max', 'Failed checks', 'Thresholds', 'Tags'].map((t, k) => h('th', { class: k >= 3 && k <= 8 ? 'num' : null }, t)))),
+        h('thead', null, h('tr', null, ['', 'Script', 'Started (UTC)', 'Duration', 'VUs', 'Requests', 'Req/s', 'Duration avg / p95 / max', 'Failed checks', 'Thresholds', 'Tags'].map((t, k) => h('th', { class: k >= 3 && k <= 8 ? 'num' : null }, t)))),
         h('tbody', null, rows),
       ),
     ),
@@ -147,7 +147,7 @@ async function detailView(el: HTMLElement, c: RunsCtx, id: string): Promise<void
         ['Duration', dur(f.durationMs)],
         ['VUs (max)', String(f.vus)],
         ['Requests', `${f.requests} (${formatCount(f.rps)}/s)`],
-        ['Duration avg / max', f.requests ? `${ms(f.avgMs)} / ${ms(f.maxMs)}` : '—'],
+        ['Duration avg / p95 / max', f.requests ? `${ms(f.avgMs)} / ${f.p95Ms === null ? '—' : ms(f.p95Ms)} / ${ms(f.maxMs)}` : '—'],
         ['Failed checks', String(f.failedChecks)],
       ].map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
       Object.keys(r.tags).length ? h('div', null, h('dt', null, 'Tags'), h('dd', null, tagChips(r.tags))) : null,
@@ -159,7 +159,7 @@ async function detailView(el: HTMLElement, c: RunsCtx, id: string): Promise<void
       'div',
       { class: 'run-charts' },
       chart(d, 'Requests per second', 'http_reqs', [['requests', 'sum']], formatCount),
-      chart(d, 'Request duration', 'http_req_duration', [['avg', 'avg'], ['max', 'max']], ms),
+      chart(d, 'Request duration', 'http_req_duration', [['avg', 'avg'], ['p95', 'p95'], ['max', 'max']], ms),
       chart(d, 'Virtual users', 'vus', [['VUs', 'max']], formatCount),
       chart(d, 'Checks passed', 'checks', [['passed', 'rate']], formatPercent),
     ),
@@ -172,7 +172,7 @@ function metricsTable(d: RunDetail): HTMLElement {
   return h(
     'table',
     { class: 'run-metrics', 'data-testid': 'run-metrics' },
-    h('thead', null, h('tr', null, h('th', { class: 'name' }, 'Metric'), ['Type', 'Count', 'Total', 'Avg', 'Min', 'Max'].map((t) => h('th', { class: 'num' }, t)))),
+    h('thead', null, h('tr', null, h('th', { class: 'name' }, 'Metric'), ['Type', 'Count', 'Total', 'Avg', 'Min', 'p90', 'p95', 'p99', 'Max'].map((t) => h('th', { class: 'num' }, t)))),
     h(
       'tbody',
       null,
@@ -188,6 +188,7 @@ function metricsTable(d: RunDetail): HTMLElement {
           h('td', { class: 'num' }, m.type === 'counter' ? fmt(name, m.type, m.sum) : '—'),
           h('td', { class: 'num' }, m.type === 'counter' ? '—' : fmt(name, m.type, m.avg)),
           h('td', { class: 'num' }, trendish ? fmt(name, m.type, m.min) : '—'),
+          ([m.p90, m.p95, m.p99] as (number | undefined)[]).map((v) => h('td', { class: 'num' }, v === undefined ? '—' : fmt(name, m.type, v))),
           h('td', { class: 'num' }, trendish ? fmt(name, m.type, m.max) : '—'),
         )
       }),
@@ -218,9 +219,9 @@ async function compareView(el: HTMLElement, c: RunsCtx, a: string, b: string): P
         rows.map((r) =>
           h(
             'tr',
-            { 'data-metric': r.metric },
+            { 'data-metric': r.metric, 'data-stat': r.stat },
             h('td', { class: 'name' }, r.metric),
-            h('td', { class: 'muted small' }, comparableLabel(r.type)),
+            h('td', { class: 'muted small' }, r.stat),
             h('td', { class: 'num' }, val(r.a, r.metric, r.type)),
             h('td', { class: 'num' }, val(r.b, r.metric, r.type)),
             h('td', { class: `num ${r.better === true ? 'less' : r.better === false ? 'more' : ''}`, title: r.better === null ? '' : r.better ? 'better' : 'worse' }, formatRunChange(r.change)),
@@ -231,8 +232,8 @@ async function compareView(el: HTMLElement, c: RunsCtx, a: string, b: string): P
     h(
       'div',
       { class: 'run-charts' },
-      chart(da, `A: request duration`, 'http_req_duration', [['avg', 'avg'], ['max', 'max']], (v) => formatMetric(v, 'http_req_duration', 'trend')),
-      chart(db, `B: request duration`, 'http_req_duration', [['avg', 'avg'], ['max', 'max']], (v) => formatMetric(v, 'http_req_duration', 'trend')),
+      chart(da, `A: request duration`, 'http_req_duration', [['avg', 'avg'], ['p95', 'p95'], ['max', 'max']], (v) => formatMetric(v, 'http_req_duration', 'trend')),
+      chart(db, `B: request duration`, 'http_req_duration', [['avg', 'avg'], ['p95', 'p95'], ['max', 'max']], (v) => formatMetric(v, 'http_req_duration', 'trend')),
     ),
   )
 }

@@ -13,13 +13,21 @@ export interface MetricSummary {
   min: number
   max: number
   avg: number
+  /** Trends: percentiles of the whole run (from per-second histograms, within 2%). */
+  p50?: number
+  p90?: number
+  p95?: number
+  p99?: number
 }
+
+/** One stored second as the API shows it: trends carry their percentiles. */
+export type ShownPoint = Omit<RunPoint, 'hist'> & { p50?: number; p90?: number; p95?: number; p99?: number }
 
 /** `/api/v1/runs/get`: the run, its metrics over the whole run and per second, and its profiles' window. */
 export interface RunDetail {
   run: RunInfo
   metrics: Record<string, MetricSummary>
-  points: RunPoint[]
+  points: ShownPoint[]
   profile: { query: string; from: number; until: number; types: string[] } | null
 }
 
@@ -30,8 +38,9 @@ export interface RunFigures {
   requests: number
   /** Requests per second over the run. */
   rps: number
-  /** http_req_duration in ms (k6 stores no percentiles per second: avg and max are exact). */
+  /** http_req_duration in ms: avg and max exact, p95 within 2% (null when not stored). */
   avgMs: number
+  p95Ms: number | null
   maxMs: number
   failedChecks: number
   failedThresholds: string[]
@@ -47,21 +56,23 @@ export function runFigures(d: RunDetail): RunFigures {
     requests,
     rps: durationMs ? requests / (durationMs / 1000) : 0,
     avgMs: m.http_req_duration?.avg ?? 0,
+    p95Ms: m.http_req_duration?.p95 ?? null,
     maxMs: m.http_req_duration?.count ? m.http_req_duration.max : 0,
     failedChecks: m.checks ? m.checks.count - m.checks.sum : 0,
     failedThresholds: d.run.thresholds.filter((t) => !t.ok).map((t) => `${t.metric}: ${t.source}`),
   }
 }
 
-/** How one second of a metric is summed up: a counter's sum, a trend's avg or max, a gauge's max, a rate's share. */
-export type PerSecond = 'sum' | 'avg' | 'max' | 'rate'
+/** How one second of a metric is summed up: a counter's sum, a trend's avg, p95 or max, a gauge's max, a rate's share. */
+export type PerSecond = 'sum' | 'avg' | 'p95' | 'max' | 'rate'
 
-/** One value per second of a metric, in time order. */
-export function perSecond(points: readonly RunPoint[], metric: string, how: PerSecond): [number, number][] {
+/** One value per second of a metric, in time order (seconds without the value are left out). */
+export function perSecond(points: readonly ShownPoint[], metric: string, how: PerSecond): [number, number][] {
   const out: [number, number][] = []
   for (const p of points) {
     if (p.metric !== metric) continue
-    const v = how === 'sum' ? p.sum : how === 'max' ? p.max : p.count ? p.sum / p.count : 0
+    if (how === 'p95' && p.p95 === undefined) continue
+    const v = how === 'sum' ? p.sum : how === 'max' ? p.max : how === 'p95' ? p.p95! : p.count ? p.sum / p.count : 0
     out.push([p.t, v])
   }
   return out.sort((a, b) => a[0] - b[0])
@@ -80,14 +91,22 @@ export function formatMetric(v: number, name: string, type: string): string {
   return u === 'share' ? formatPercent(v) : formatValue(v, u)
 }
 
-/** The one number a comparison puts side by side: counters per second, trends' average, gauges' maximum, rates' share. */
-export function comparable(m: MetricSummary, durationMs: number): number {
-  if (m.type === 'counter') return durationMs ? m.sum / (durationMs / 1000) : 0
-  if (m.type === 'gauge') return m.max
-  return m.avg
+/** What a comparison puts side by side for a metric: counters per second, trends' average (and p95), gauges' maximum, rates' share. */
+export type Stat = 'per second' | 'avg' | 'p95' | 'max' | 'share'
+
+function statsOf(type: string): Stat[] {
+  if (type === 'counter') return ['per second']
+  if (type === 'gauge') return ['max']
+  if (type === 'rate') return ['share']
+  return ['avg', 'p95']
 }
 
-export const comparableLabel = (type: string): string => (type === 'counter' ? 'per second' : type === 'gauge' ? 'max' : type === 'rate' ? 'share' : 'avg')
+export function statValue(m: MetricSummary, stat: Stat, durationMs: number): number | null {
+  if (stat === 'per second') return durationMs ? m.sum / (durationMs / 1000) : 0
+  if (stat === 'max') return m.max
+  if (stat === 'p95') return m.p95 ?? null
+  return m.avg
+}
 
 // The metrics people look at first, in this order; the rest follow by name.
 const firstMetrics = ['http_reqs', 'http_req_duration', 'http_req_failed', 'checks', 'iterations', 'iteration_duration', 'vus']
@@ -101,26 +120,32 @@ export function metricOrder(names: Iterable<string>): string[] {
 export interface CompareRow {
   metric: string
   type: string
+  stat: Stat
   a: number | null
   b: number | null
-  /** b / a - 1, or null when either side lacks the metric or a is 0. */
+  /** b / a - 1, or null when either side lacks the value or a is 0. */
   change: number | null
   /** Whether the change is good news: lower latency and failures, higher throughput; null when neither. */
   better: boolean | null
 }
 
-/** Two runs side by side, one row per metric of either run. */
+/** Two runs side by side, one row per metric and statistic of either run (trends: avg and p95). */
 export function compareRuns(a: RunDetail, b: RunDetail): CompareRow[] {
   const da = runFigures(a).durationMs
   const db = runFigures(b).durationMs
-  return metricOrder([...Object.keys(a.metrics), ...Object.keys(b.metrics)]).map((metric) => {
+  return metricOrder([...Object.keys(a.metrics), ...Object.keys(b.metrics)]).flatMap((metric) => {
     const ma = a.metrics[metric]
     const mb = b.metrics[metric]
-    const va = ma ? comparable(ma, da) : null
-    const vb = mb ? comparable(mb, db) : null
-    const change = va !== null && vb !== null && va !== 0 ? vb / va - 1 : null
-    const dir = direction(metric)
-    return { metric, type: (ma ?? mb)!.type, a: va, b: vb, change, better: change === null || change === 0 || dir === 0 ? null : change * dir > 0 }
+    const type = (ma ?? mb)!.type
+    return statsOf(type).flatMap((stat): CompareRow[] => {
+      const va = ma ? statValue(ma, stat, da) : null
+      const vb = mb ? statValue(mb, stat, db) : null
+      // A p95 neither run stored is no row.
+      if (stat === 'p95' && va === null && vb === null) return []
+      const change = va !== null && vb !== null && va !== 0 ? vb / va - 1 : null
+      const dir = direction(metric)
+      return [{ metric, type, stat, a: va, b: vb, change, better: change === null || change === 0 || dir === 0 ? null : change * dir > 0 }]
+    })
   })
 }
 
