@@ -573,10 +573,8 @@ export class VU {
       r.value.dispose()
       // Promises, timers or async calls left: the call ends when the event loop is empty (k6).
       if (s === 'P' || (s[0] === 'R' && (!this.loop.idle() || this.rt!.hasPendingJob()))) {
-        await this.drive()
+        s = await this.settle('__k6result()')
         if (this.interrupted) return { kind: 'error', value: 'interrupted' }
-        if (this.jobError) return { kind: 'error', value: this.jobError }
-        s = this.evalGlobal('__k6result()', 'result')
       } else if (s[0] !== 'R') this.loop.reset()
       const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
       return { kind, value: s.slice(1) }
@@ -601,12 +599,23 @@ export class VU {
     r.value.dispose()
   }
 
+  /** Runs the event loop dry after a call that left work, then reads the call's outcome with `resultCode`. */
+  private async settle(resultCode: string): Promise<string> {
+    await this.drive()
+    if (this.interrupted) return 'Einterrupted'
+    if (this.jobError) return 'E' + this.jobError
+    return this.evalGlobal(resultCode, 'result')
+  }
+
   async handleSummary(dataJson: string): Promise<CallResult> {
     this.phase = 'summary'
+    this.loopFailed = false
+    this.jobError = ''
     const r = await this.ctx.evalCodeAsync(`__k6summary(${JSON.stringify(dataJson)})`, 'summary')
     if (r.error) return { kind: 'error', value: this.errorText(r.error, 'handleSummary') }
-    const s = this.ctx.getString(r.value)
+    let s = this.ctx.getString(r.value)
     r.value.dispose()
+    if (s === 'P') s = await this.settle('__k6summaryResult()')
     return { kind: s[0] === 'R' ? 'ok' : 'error', value: s.slice(1) }
   }
 

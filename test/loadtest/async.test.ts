@@ -75,6 +75,10 @@ import http from 'k6/http'
 export const options = { iterations: 3 }
 // A synchronous setup that leaves a timer: its result is still the setup data.
 export function setup() { setTimeout(() => {}, 1); return { v: 7 } }
+export async function handleSummary(d) {
+  const h = await crypto.subtle.digest('SHA-256', new TextEncoder().encode('x'))
+  return { stdout: 'async summary ' + d.metrics.iterations.values.count + ' ' + new Uint8Array(h)[0] }
+}
 export default async function (data) {
   if (data.v !== 7) throw new Error('no setup data')
   await http.asyncRequest('GET', __ENV.BASE + '/')
@@ -96,6 +100,7 @@ export default async function () {
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, /ERRO\[\d+\] Error: boom after await/)
   assert.doesNotMatch(r.stderr, /no setup data/)
+  assert.match(r.stdout, /async summary 3 45/, 'an async handleSummary (45 = first byte of sha256("x"))')
   assert.match(r.stderr, /ERRO\[\d+\] Error: boom in timer/)
   assert.match(r.stderr, /ERRO\[\d+\] Error: invalid URL 'not a url'/)
   assert.equal(readJson(join(dir, 'sum.json')).metrics.iterations.count, 3)

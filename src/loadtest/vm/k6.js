@@ -300,16 +300,34 @@
   globalThis.__k6setSetup = (json) => {
     state.setup = json === '' ? undefined : JSON.parse(json)
   }
-  /** handleSummary: returns JSON of {key: {s: string} | {b: base64}}. */
+  const summaryOut = (r) => {
+    if (r === null || typeof r !== 'object') throw new Error('handleSummary() must return an object: {stdout: text, "file.json": text, …}')
+    const out = {}
+    for (const k of Object.keys(r)) {
+      const v = r[k]
+      out[k] = typeof v === 'string' ? { s: v } : { b: b64encode(v) }
+    }
+    return 'R' + JSON.stringify(out)
+  }
+  /** handleSummary: returns 'R'+JSON of {key: {s: string} | {b: base64}}, 'E'+error, or 'P' (async: see __k6call). */
   globalThis.__k6summary = function (dataJson) {
+    const loop = globalThis.__k6loop
+    loop.reset()
     try {
       const r = globalThis.__main.handleSummary(JSON.parse(dataJson))
-      const out = {}
-      for (const k of Object.keys(r || {})) {
-        const v = r[k]
-        out[k] = typeof v === 'string' ? { s: v } : { b: b64encode(v) }
+      if (r && typeof r.then === 'function') {
+        loop.main(r)
+        return 'P'
       }
-      return 'R' + JSON.stringify(out)
+      return summaryOut(r)
+    } catch (e) {
+      return 'E' + errText(e)
+    }
+  }
+  globalThis.__k6summaryResult = function () {
+    const L = globalThis.__k6loop.state
+    try {
+      return L.failed ? 'E' + errText(L.error) : summaryOut(L.result)
     } catch (e) {
       return 'E' + errText(e)
     }
