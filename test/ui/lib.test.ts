@@ -9,7 +9,7 @@ import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
 import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels, diffSides, resolveTime } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
 import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
-import { fillSeries, valueColor } from '../../ui/src/lib/series.ts'
+import { fillSeries, valueColor, seriesPath } from '../../ui/src/lib/series.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
 import { runFigures, perSecond, compareRuns, formatRunChange, flameLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
@@ -324,4 +324,13 @@ test('runs: figures, per-second series, comparison direction and the flame graph
   assert.equal(formatMetric(0.5, 'checks', 'rate'), '50%')
   assert.equal(formatMetric(2048, 'data_received', 'counter'), '2 KiB')
   assert.equal(formatMetric(1.5, 'http_req_duration', 'trend'), '1.5 ms')
+})
+
+test('series paths: lines through the points, or steps that hold each value for its second', () => {
+  const pts: [number, number][] = [[0, 1], [1000, 3]]
+  const x = (t: number) => t / 100
+  const y = (v: number) => 10 - v
+  assert.deepEqual(seriesPath(pts, x, y), { d: 'M0.0,9.0L10.0,7.0', x0: 0, x1: 10 })
+  assert.deepEqual(seriesPath(pts, x, y, 1000), { d: 'M0.0,9.0L10.0,9.0L10.0,7.0L20.0,7.0', x0: 0, x1: 20 })
+  assert.equal(seriesPath([], x, y, 1000).d, '')
 })

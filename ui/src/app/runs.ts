@@ -115,7 +115,7 @@ function chart(d: RunDetail, title: string, metric: string, lines: [string, PerS
     'figure',
     { class: 'run-chart', 'data-testid': `chart-${metric}` },
     h('figcaption', null, title, type ? null : h('span', { class: 'muted' }, ' (no data)')),
-    timeline({ series, step: 1, from, until: Math.max(until, from + 1000), unit: '', format, groupBy: lines.length > 1 ? 'stat' : '', width: 620 }),
+    timeline({ series, step: 1, from, until: Math.max(until, from + 1000), unit: '', format, groupBy: lines.length > 1 ? 'stat' : '', width: 620, steps: true }),
   )
 }
 
@@ -204,7 +204,8 @@ async function compareView(el: HTMLElement, c: RunsCtx, a: string, b: string): P
     return h('div', { class: `run-side ${label === 'A' ? 'lquery' : 'rquery'}` }, h('b', null, label), ' ', h('a', { href: `?page=runs&run=${d.run.id}`, onclick: (e: Event) => (e.preventDefault(), c.go({ compare: '', run: d.run.id })) }, d.run.script || d.run.id), h('span', { class: 'muted small' }, ` ${utc(d.run.started)} UTC · ${dur(f.durationMs)} · ${f.vus} VUs · ${f.requests} requests`), tagChips(d.run.tags))
   }
   const rows = compareRuns(da, db)
-  const val = (v: number | null, name: string, type: string) => (v === null ? '—' : type === 'counter' && !name.startsWith('data_') ? formatCount(v) : formatMetric(v, name, type))
+  const val = (v: number | null, name: string, type: string, stat: string) =>
+    v === null ? '—' : (type === 'counter' && !name.startsWith('data_') ? formatCount(v) : formatMetric(v, name, type)) + (stat === 'per second' ? '/s' : '')
   mount(
     el,
     h('div', { class: 'toolbar' }, back(c)),
@@ -222,8 +223,8 @@ async function compareView(el: HTMLElement, c: RunsCtx, a: string, b: string): P
             { 'data-metric': r.metric, 'data-stat': r.stat },
             h('td', { class: 'name' }, r.metric),
             h('td', { class: 'muted small' }, r.stat),
-            h('td', { class: 'num' }, val(r.a, r.metric, r.type)),
-            h('td', { class: 'num' }, val(r.b, r.metric, r.type)),
+            h('td', { class: 'num' }, val(r.a, r.metric, r.type, r.stat)),
+            h('td', { class: 'num' }, val(r.b, r.metric, r.type, r.stat)),
             h('td', { class: `num ${r.better === true ? 'less' : r.better === false ? 'more' : ''}`, title: r.better === null ? '' : r.better ? 'better' : 'worse' }, formatRunChange(r.change)),
           ),
         ),

@@ -1,6 +1,6 @@
 import type { Series } from './api.ts'
 import { formatValue } from '../lib/format.ts'
-import { fillSeries, valueColor } from '../lib/series.ts'
+import { fillSeries, valueColor, seriesPath } from '../lib/series.ts'
 
 const NS = 'http://www.w3.org/2000/svg'
 const svg = (tag: string, attrs: Record<string, string | number>): SVGElement => {
@@ -19,7 +19,7 @@ const fmtTime = (ms: number, span: number) => {
  * The timeline: one line per series (one per label value with group-by), in UTC. Dragging
  * across it selects a new time range.
  */
-export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; /** Formats the axis maximum (default: the profile unit). */ format?: (v: number) => string; /** Drag-to-select; no dragging without it. */ onRange?: (from: number, until: number) => void; /** About the drawn width in px (the text keeps its shape); 1000 by default. */ width?: number; groupBy: string; /** The drag band's class: "" (zoom), `baseline` or `comparison` (a diff side). */ band?: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
+export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; /** Formats the axis maximum (default: the profile unit). */ format?: (v: number) => string; /** Drag-to-select; no dragging without it. */ onRange?: (from: number, until: number) => void; /** About the drawn width in px (the text keeps its shape); 1000 by default. */ width?: number; /** Each point holds its value for one step (measurements per step, drawn as steps). */ steps?: boolean; groupBy: string; /** The drag band's class: "" (zoom), `baseline` or `comparison` (a diff side). */ band?: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
   const W = opts.width ?? 1000
   const H = 120
   const pad = { l: 56, r: 8, t: 8, b: 20 }
@@ -49,8 +49,9 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
   for (const [k, s] of series.entries()) {
     const name = names[k] || '(none)'
     const color = opts.groupBy ? valueColor(names, names[k]!) : 'var(--accent)'
-    const d = s.points.map(([t, v], k) => `${k ? 'L' : 'M'}${X(t).toFixed(1)},${Y(v).toFixed(1)}`).join('')
-    if (!opts.groupBy && s.points.length) el.append(svg('path', { d: `${d}L${X(s.points.at(-1)![0]).toFixed(1)},${H - pad.b}L${X(s.points[0]![0]).toFixed(1)},${H - pad.b}Z`, class: 'area' }))
+    // Clamped to the plot: a step may hold past the end of the range.
+    const { d, x0, x1 } = seriesPath(s.points, (t) => Math.min(W - pad.r, Math.max(pad.l, X(t))), Y, opts.steps ? opts.step * 1000 : 0)
+    if (!opts.groupBy && s.points.length) el.append(svg('path', { d: `${d}L${x1.toFixed(1)},${H - pad.b}L${x0.toFixed(1)},${H - pad.b}Z`, class: 'area' }))
     el.append(svg('path', { d, fill: 'none', stroke: color, 'stroke-width': 1.5, 'vector-effect': 'non-scaling-stroke' }))
     if (opts.groupBy) {
       const item = document.createElement('span')

@@ -23,3 +23,19 @@ export function valueColor(all: readonly string[], value: string): string {
   const sorted = [...new Set(all)].sort()
   return seriesPalette[Math.max(0, sorted.indexOf(value)) % seriesPalette.length]!
 }
+
+/**
+ * An SVG path through `points` placed by `x` and `y`; with `holdMs`, each point keeps its value
+ * for that long (per-second measurements drawn as steps, not as ramps between seconds). Also
+ * where it starts and ends on x, to close an area under it.
+ */
+export function seriesPath(points: readonly [number, number][], x: (t: number) => number, y: (v: number) => number, holdMs = 0): { d: string; x0: number; x1: number } {
+  const f = (n: number) => n.toFixed(1)
+  let d = ''
+  for (const [k, [t, v]] of points.entries()) {
+    d += `${k ? 'L' : 'M'}${f(x(t))},${f(y(v))}`
+    if (holdMs) d += `L${f(x(t + holdMs))},${f(y(v))}`
+  }
+  const last = points.at(-1)?.[0] ?? 0
+  return { d, x0: x(points[0]?.[0] ?? 0), x1: x(last + holdMs) }
+}
