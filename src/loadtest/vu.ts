@@ -23,13 +23,15 @@ import { WsConn, type WsSpec } from './ws.ts'
 import { KeyStore } from './webcrypto.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/webcrypto.js', 'vm/ws.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/webcrypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
 /**
  * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
  * evaluating vm/html.js cost ~5 ms per VU (the other preludes ~18 ms, measured together), which
  * 1,000 VUs that never parse HTML would pay.
  */
-const lazyModules: Record<string, string> = { 'k6/html': readFileSync(join(here, 'vm/html.js'), 'utf8') }
+// vm/ws.js (k6/ws and k6/websockets, whichever is imported first) cost ~2.7 ms per VU.
+const wsSource = readFileSync(join(here, 'vm/ws.js'), 'utf8')
+const lazyModules: Record<string, string> = { 'k6/html': readFileSync(join(here, 'vm/html.js'), 'utf8'), 'k6/ws': wsSource, 'k6/websockets': wsSource }
 const lazyGetters = Object.keys(lazyModules)
   .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)
   .join('; ')

@@ -1,4 +1,4 @@
-// Runs inside each VU's QuickJS runtime: `k6/ws` (blocking: ws.connect runs its own loop until the
+// Runs inside each VU's QuickJS runtime (evaluated on first import): `k6/ws` (blocking: ws.connect runs its own loop until the
 // socket closes) and `k6/websockets` (browser-style WebSocket and Blob, driven by the VU's event
 // loop, vm/loop.js). The connection itself lives on the host (src/loadtest/ws.ts); events come as
 // 'kind payload' strings.
@@ -109,7 +109,9 @@
     return { url: String(url), status: info.status, status_text: '101 Switching Protocols', headers: info.headers, body: null, error: '', error_code: 0 }
   }
   const ws = { connect }
-  globalThis.__k6mods['k6/ws'] = Object.assign({ default: ws }, ws)
+  // This file is evaluated on first use of either module: replace both loading getters (vu.ts).
+  const define = (name, value) => Object.defineProperty(globalThis.__k6mods, name, { value, enumerable: true, writable: true, configurable: true })
+  define('k6/ws', Object.assign({ default: ws }, ws))
 
   // --- k6/websockets ----------------------------------------------------------------------------
   class Blob {
@@ -209,5 +211,5 @@
   Object.assign(WebSocket, STATES)
   Object.assign(WebSocket.prototype, STATES)
   const websockets = { WebSocket, Blob }
-  globalThis.__k6mods['k6/websockets'] = Object.assign({ default: websockets }, websockets)
+  define('k6/websockets', Object.assign({ default: websockets }, websockets))
 })()
