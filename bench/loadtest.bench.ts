@@ -52,21 +52,25 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
  * once read 73 MB at 1,000 VUs, below 10 VUs). The peak of the 10-VU run includes tsx's start-up
  * transient, which makes the per-VU figure slightly lower than the truth.
  */
-async function runKiln(args: string[]): Promise<{ ms: number; rss: number; code: number | null }> {
+async function runKiln(args: string[], env: Record<string, string> = {}): Promise<{ ms: number; rss: number; cpuMs: number; code: number | null }> {
   const t0 = performance.now()
-  const p = spawn(process.execPath, [kiln, ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const p = spawn(process.execPath, [kiln, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } })
   let rss = 0
+  let ticks = 0
   const poll = setInterval(() => {
     try {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))
       if (m) rss = Math.max(rss, Number(m[1]) * 1024)
+      // utime + stime of every thread so far (clock ticks; the last poll is ≤ 50 ms before the end).
+      const f = readFileSync(`/proc/${p.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      ticks = Number(f[11]) + Number(f[12])
     } catch {
       /* the process has ended */
     }
-  }, 100)
+  }, 50)
   const code = await new Promise<number | null>((r) => p.on('close', r))
   clearInterval(poll)
-  return { ms: performance.now() - t0, rss, code }
+  return { ms: performance.now() - t0, rss, cpuMs: ticks * 10, code }
 }
 
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined
@@ -85,10 +89,20 @@ try {
   const loopRps = Number(loop.stdout.trim())
   console.log(`  node loop  ${loopRps.toFixed(0)} req/s (plain async http.get loops: the ceiling of a Node client)`)
   const exp = join(dir, 'sum.json')
-  const k = await runKiln(['run', '-q', '-u', String(CONNS), '-d', `${SECS}s`, '-e', `URL=${srv.url}`, '--summary-export', exp, join(dir, 'get.js')])
-  const sum = JSON.parse(readFileSync(exp, 'utf8'))
-  const kilnRps = sum.metrics.http_reqs.rate as number
-  console.log(`  kiln run   ${kilnRps.toFixed(0)} req/s (${sum.metrics.http_reqs.count} requests, p95 ${sum.metrics.http_req_duration['p(95)'].toFixed(2)} ms, exit ${k.code})`)
+  const kilnRun = async (threads: string | undefined): Promise<number> => {
+    const env: Record<string, string> = threads === undefined ? {} : { KILN_RUN_THREADS: threads }
+    // The CPU a run costs besides its requests (start-up of Node, tsx, the threads and VUs).
+    const idle = await runKiln(['run', '-q', '--no-summary', '-u', String(CONNS), '-i', String(CONNS), join(dir, 'idle.js')], env)
+    const k = await runKiln(['run', '-q', '-u', String(CONNS), '-d', `${SECS}s`, '-e', `URL=${srv.url}`, '--summary-export', exp, join(dir, 'get.js')], env)
+    const sum = JSON.parse(readFileSync(exp, 'utf8'))
+    const n = sum.metrics.http_reqs.count as number
+    const rps = sum.metrics.http_reqs.rate as number
+    const perReq = ((k.cpuMs - idle.cpuMs) * 1000) / n
+    console.log(`  kiln run   ${rps.toFixed(0)} req/s, ${threads === '0' ? 'all VUs on the main thread' : 'VUs on worker threads (one per core)'} (${n} requests, p95 ${sum.metrics.http_req_duration['p(95)'].toFixed(2)} ms, ~${perReq.toFixed(0)} µs CPU per request, exit ${k.code})`)
+    return rps
+  }
+  await kilnRun('0')
+  const kilnRps = await kilnRun(undefined)
   if (hasWrk) console.log(`  ratio kiln/wrk = ${(kilnRps / wrkRps).toFixed(3)}  (goal ≥ 0.5)`)
   console.log(`  ratio kiln/node loop = ${(kilnRps / loopRps).toFixed(3)}`)
 
