@@ -113,10 +113,10 @@ export class WsConn {
     else this.ws.close(code ?? 1000, reason)
   }
 
-  /** Tears the connection down without a close handshake (end of the test). */
+  /** Tears the connection down without a close handshake (an interrupted iteration, the end of the test). */
   destroy(): void {
+    if (!this.done) this.finish()
     this.ws?.terminate()
-    this.done = true
   }
 
   private fail(message: string): void {
@@ -128,6 +128,12 @@ export class WsConn {
 
   private end(kind: string, payload: string): void {
     if (this.done) return
+    this.finish()
+    this.sink(kind, payload)
+  }
+
+  /** The session's closing metrics. */
+  private finish(): void {
     this.done = true
     const sock = (this.ws as unknown as { _socket?: { bytesRead: number; bytesWritten: number } } | null)?._socket
     if (sock) {
@@ -135,6 +141,5 @@ export class WsConn {
       this.emit('data_sent', sock.bytesWritten, this.tags)
     }
     if (this.opened) this.emit('ws_session_duration', performance.now() - this.t0, this.tags)
-    this.sink(kind, payload)
   }
 }

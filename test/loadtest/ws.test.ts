@@ -192,5 +192,7 @@ export default function () {
   assert.match(r.stderr, /websockets: .*ECONNREFUSED.* \/ 1006/)
   const e = await kilnRun(['run', '-q', '-e', `WS=${base}`, '--summary-export', 'sum.json', 'endless.js'], { cwd: dir })
   assert.equal(e.code, 0, e.stderr)
-  assert.ok(readJson(join(dir, 'sum.json')).metrics.ws_msgs_sent.count > 0)
+  const sum = readJson(join(dir, 'sum.json'))
+  assert.ok(sum.metrics.ws_msgs_sent.count > 0)
+  assert.ok(sum.metrics.ws_session_duration.max > 0, 'an interrupted session still records its duration')
 })
