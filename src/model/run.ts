@@ -65,6 +65,24 @@ export function histQuantile(h: Record<string, number>, q: number, min = -Infini
   return lo + 1 < n ? a + (at(lo + 1) - a) * (i - lo) : a
 }
 
+/** A metric's totals over a run, as `/api/v1/runs/get` shows them. */
+export interface MetricSummary {
+  type: string
+  count: number
+  sum: number
+  min: number
+  max: number
+  avg: number
+  /** Trends: percentiles of the whole run (from the merged per-second histograms, within 2%). */
+  p50?: number
+  p90?: number
+  p95?: number
+  p99?: number
+}
+
+/** One stored second as the API shows it: trends carry that second's percentiles. */
+export type ShownPoint = Omit<RunPoint, 'hist'> & Pick<MetricSummary, 'p50' | 'p90' | 'p95' | 'p99'>
+
 /** The percentiles a run's trends are shown with. */
 export const RUN_PERCENTILES = [50, 90, 95, 99] as const
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { KilnError } from '../model/errors.ts'
 import { parseSelector } from '../model/selector.ts'
 import type { RunInfo, RunPoint } from '../store/runs.ts'
-import { RUN_PERCENTILES, histMerge, histQuantile } from '../model/run.ts'
+import { RUN_PERCENTILES, histMerge, histQuantile, type MetricSummary, type ShownPoint } from '../model/run.ts'
 import { sendJson, type Req, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
@@ -33,20 +33,9 @@ async function getRun(ctx: Context, req: Req, id: string): Promise<RunInfo> {
   return run
 }
 
-interface MetricTotals {
-  type: string
-  count: number
-  sum: number
-  min: number
-  max: number
-  avg: number
-  /** Trends: p50, p90, p95, p99 of the whole run (from the merged per-second histograms, ±2%). */
-  [percentile: `p${number}`]: number
-}
-
 /** Per-metric totals of a run: count, sum, min, max, avg (trends: avg of values; counters: sum). */
-function summarize(points: RunPoint[]): Record<string, MetricTotals> {
-  const out: Record<string, MetricTotals> = {}
+function summarize(points: RunPoint[]): Record<string, MetricSummary> {
+  const out: Record<string, MetricSummary> = {}
   const hists: Record<string, Record<string, number>> = {}
   for (const p of points) {
     const m = (out[p.metric] ??= { type: p.type, count: 0, sum: 0, min: Infinity, max: -Infinity, avg: 0 })
@@ -65,7 +54,7 @@ function summarize(points: RunPoint[]): Record<string, MetricTotals> {
 }
 
 /** A stored second as the API shows it: the histogram read as percentiles. */
-function showPoint(p: RunPoint): Omit<RunPoint, 'hist'> & Record<string, unknown> {
+function showPoint(p: RunPoint): ShownPoint {
   const { hist, ...rest } = p
   if (!hist) return rest
   return { ...rest, ...Object.fromEntries(RUN_PERCENTILES.map((q) => [`p${q}`, histQuantile(hist, q / 100, p.min, p.max)])) }

@@ -1,27 +1,10 @@
-import type { RunPoint, RunInfo } from '../../../src/model/run.ts'
+import type { RunInfo, MetricSummary, ShownPoint } from '../../../src/model/run.ts'
 
-export type { RunInfo }
+export type { RunInfo, MetricSummary, ShownPoint }
 import { parseSelector } from '../../../src/model/selector.ts'
 import { formatValue, formatPercent, formatChange } from './format.ts'
 import { defaultState, stateToSearch } from './viewstate.ts'
 
-
-export interface MetricSummary {
-  type: string
-  count: number
-  sum: number
-  min: number
-  max: number
-  avg: number
-  /** Trends: percentiles of the whole run (from per-second histograms, within 2%). */
-  p50?: number
-  p90?: number
-  p95?: number
-  p99?: number
-}
-
-/** One stored second as the API shows it: trends carry their percentiles. */
-export type ShownPoint = Omit<RunPoint, 'hist'> & { p50?: number; p90?: number; p95?: number; p99?: number }
 
 /** `/api/v1/runs/get`: the run, its metrics over the whole run and per second, and its profiles' window. */
 export interface RunDetail {
