@@ -122,11 +122,17 @@ try {
     // user sees it; Chromium reports only entries of 16 ms or more. And from pointer down to the
     // worker's paint of the zoomed graph (what the user waits for).
     await kp.evaluate(() => {
-      const w = window as unknown as { slowClicks: number[]; paints: number[]; down: number }
+      const w = window as unknown as { slowClicks: number[]; paints: number[]; down: number; parts: number[][] }
       w.slowClicks = []
       w.paints = []
+      w.parts = []
       new PerformanceObserver((l) => {
-        for (const e of l.getEntries()) if (e.name === 'click') w.slowClicks.push(e.duration)
+        for (const e of l.getEntries() as PerformanceEventTiming[]) {
+          if (e.name !== 'click') continue
+          w.slowClicks.push(e.duration)
+          // Where a slow click's time went: waiting for the main thread, the handlers, the rest to the paint.
+          w.parts.push([e.processingStart - e.startTime, e.processingEnd - e.processingStart, e.startTime + e.duration - e.processingEnd])
+        }
       }).observe({ type: 'event', durationThreshold: 16 } as PerformanceObserverInit)
       addEventListener('pointerdown', () => (w.down = performance.now()), true)
       const c = document.querySelector('[data-testid=flame-canvas]')!
@@ -139,11 +145,11 @@ try {
         await kp.mouse.click(kbox.x + (k % 2 ? 2 : ((k * 53) % 89) / 89 * kbox.width), kbox.y + (k % 2 ? 9 : 27))
       }),
     )
-    const { slowClicks, paints } = await kp.evaluate(() => {
-      const w = window as unknown as { slowClicks: number[]; paints: number[] }
-      return { slowClicks: w.slowClicks, paints: w.paints }
+    const { slowClicks, paints, parts } = await kp.evaluate(() => {
+      const w = window as unknown as { slowClicks: number[]; paints: number[]; parts: number[][] }
+      return { slowClicks: w.slowClicks, paints: w.paints, parts: w.parts }
     })
-    return { page: kp, hover, zoom, slowClicks, paints }
+    return { page: kp, hover, zoom, slowClicks, paints, parts }
   }
   const kiln1 = await measureKiln(false)
   const kiln0 = await measureKiln(true)
@@ -191,6 +197,7 @@ try {
   for (const [name, k] of [['kiln (worker paints)', kiln1], ['kiln (page paints)', kiln0]] as const) {
     console.log(`${name.padEnd(21)} hover: ${fmt(k.hover)}`)
     console.log(`${name.padEnd(21)} zoom:  ${fmt(k.zoom)}`)
+    if (k.parts.length) console.log(`${name.padEnd(21)} slow clicks, median ms: input delay ${q(k.parts.map((p) => p[0]!), 0.5).toFixed(1)}, handlers ${q(k.parts.map((p) => p[1]!), 0.5).toFixed(1)}, handlers to next paint ${q(k.parts.map((p) => p[2]!), 0.5).toFixed(1)}`)
     console.log(`${name.padEnd(21)} frames over 16 ms of main-thread time: ${[...k.hover, ...k.zoom].filter((t) => t > 16).length} of ${k.hover.length + k.zoom.length}; zoom clicks over 16 ms from input to next paint (Event Timing): ${over(k.slowClicks)}`)
   }
   if (kiln1.paints.length) console.log(`kiln (worker paints) zoom, pointer down → graph painted: ${fmt(kiln1.paints)}`)
