@@ -100,10 +100,11 @@ export default function () { let x = 0; for (let i = 0; i < 300000; i++) x += i 
   const total = [...peak.values()].reduce((x, y) => x + y, 0)
   const busy = [...peak.entries()].filter(([tid]) => tid !== String(pid)).map(([, ticks]) => ticks).sort((x, y) => y - x)
   // The iterations are the work: with both workers running them, each of the two busiest
-  // threads besides the main one used a quarter or more of the process's CPU time. With every
-  // VU on the main thread, the others (GC, loader) stay under a tenth (measured: 8%).
+  // threads besides the main one used 15% or more of the process's CPU time (measured: 23–35%,
+  // the least on a machine at load 11). With every VU on the main thread, no other thread (GC,
+  // loader) reaches 10% (measured: 7.5–8.9%).
   const shares = busy.slice(0, 2).map((x) => x / total)
-  assert.ok(total > 0 && shares.length === 2 && shares.every((x) => x >= 0.25), `CPU ticks: main ${peak.get(String(pid))}, others ${busy.join(', ')}`)
+  assert.ok(total > 0 && shares.length === 2 && shares.every((x) => x >= 0.15), `CPU ticks: main ${peak.get(String(pid))}, others ${busy.join(', ')}`)
 })
 
 test('a VU whose init fails in a worker thread exits 107 with the error; a bad KILN_RUN_THREADS exits 104', async () => {
