@@ -13,7 +13,9 @@ export const spec: CommandSpec = {
   description:
     'Runs the script as k6 would: every VU is its own JS runtime, http calls are synchronous, and the end-of-test\n' +
     'summary and exit codes (0, 99 thresholds crossed, 104 invalid options, 105 interrupted, 107 script error,\n' +
-    '108 test.abort(), 110 test.fail()) are k6\'s. Flags override the script\'s `options`.',
+    '108 test.abort(), 110 test.fail()) are k6\'s. Flags override the script\'s `options`; k6\'s K6_* environment\n' +
+    'variables (K6_VUS, K6_DURATION, K6_ITERATIONS, K6_STAGES, K6_OUT, K6_SUMMARY_EXPORT, K6_NO_THRESHOLDS…) sit\n' +
+    'between the two. VUs run on one worker thread per core (KILN_RUN_THREADS=N to choose, 0 for none).',
   options: {
     vus: { type: 'string', short: 'u', arg: 'N', help: 'number of virtual users' },
     duration: { type: 'string', short: 'd', arg: 'DURATION', help: 'test duration, e.g. 30s, 1m30s' },
@@ -102,6 +104,59 @@ export function cliLayer(p: Parsed): Record<string, unknown> {
   return o
 }
 
+/** Go's strconv.ParseBool, as k6 reads boolean K6_* variables. */
+function envBool(v: string | undefined, name: string): boolean | undefined {
+  if (v === undefined || v === '') return undefined
+  if (/^(1|t|T|TRUE|true|True)$/.test(v)) return true
+  if (/^(0|f|F|FALSE|false|False)$/.test(v)) return false
+  throw new ConfigError(`${name} must be true or false, got '${v}'`)
+}
+
+/**
+ * k6's K6_* environment variables: the options layer between the script's options and the
+ * flags (K6_VUS=10 K6_DURATION=30s kiln run script.js), named as k6 names them.
+ */
+export function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const o: Record<string, unknown> = {}
+  const text = (k: string, name: string): void => {
+    const v = env[k]
+    if (v !== undefined && v !== '') o[name] = v
+  }
+  const int = (k: string, name: string): void => {
+    const v = intFlag(env[k] || undefined, k)
+    if (v !== undefined) o[name] = v
+  }
+  const flag = (k: string, name: string): void => {
+    const v = envBool(env[k], k)
+    if (v !== undefined) o[name] = v
+  }
+  int('K6_VUS', 'vus')
+  int('K6_ITERATIONS', 'iterations')
+  text('K6_DURATION', 'duration')
+  if (env.K6_STAGES) {
+    o.stages = env.K6_STAGES.split(',').map((st) => {
+      const m = /^\s*([^:]+):(\d+)\s*$/.exec(st)
+      if (!m) throw new ConfigError(`K6_STAGES '${env.K6_STAGES}' must be DURATION:TARGET,…, e.g. 20s:50,1m:0`)
+      return { duration: m[1], target: Number(m[2]) }
+    })
+  }
+  if (env.K6_SUMMARY_TREND_STATS) o.summaryTrendStats = env.K6_SUMMARY_TREND_STATS.split(',').map((x) => x.trim()).filter(Boolean)
+  text('K6_SUMMARY_TIME_UNIT', 'summaryTimeUnit')
+  flag('K6_NO_SETUP', 'noSetup')
+  flag('K6_NO_TEARDOWN', 'noTeardown')
+  flag('K6_INSECURE_SKIP_TLS_VERIFY', 'insecureSkipTLSVerify')
+  flag('K6_DISCARD_RESPONSE_BODIES', 'discardResponseBodies')
+  flag('K6_NO_COOKIES_RESET', 'noCookiesReset')
+  flag('K6_THROW', 'throw')
+  int('K6_MAX_REDIRECTS', 'maxRedirects')
+  int('K6_BATCH_PER_HOST', 'batchPerHost')
+  text('K6_USER_AGENT', 'userAgent')
+  text('K6_MIN_ITERATION_DURATION', 'minIterationDuration')
+  text('K6_EXECUTION_SEGMENT', 'executionSegment')
+  text('K6_EXECUTION_SEGMENT_SEQUENCE', 'executionSegmentSequence')
+  return o
+}
+
 /** Parses run-style flags (`kiln run`, `archive`, `inspect` share them); null after --help. */
 export function parseRunArgs(s: CommandSpec, argv: string[]): Parsed | null {
   // k6 accepts a bare `--http-debug`; parseArgs needs a value.
@@ -136,26 +191,30 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
       throw new ConfigError(`cannot read the config file '${configFile}': ${(e as Error).message}`)
     }
   }
-  const mode = bool(p, 'no-summary') ? 'disabled' : (str(p, 'summary-mode') ?? 'compact')
+  const env = process.env
+  // Flags first, then k6's K6_* variables for what is not an option of the script.
+  const mode = bool(p, 'no-summary') || envBool(env.K6_NO_SUMMARY, 'K6_NO_SUMMARY') ? 'disabled' : (str(p, 'summary-mode') ?? (env.K6_SUMMARY_MODE || 'compact'))
   if (mode !== 'compact' && mode !== 'full' && mode !== 'disabled') throw new ConfigError(`--summary-mode must be compact, full or disabled, got '${mode}'`)
-  const debug = str(p, 'http-debug')
+  const debug = str(p, 'http-debug') ?? (env.K6_HTTP_DEBUG ? (env.K6_HTTP_DEBUG === 'full' ? 'full' : 'headers') : undefined)
   const sysEnv = str(p, 'include-system-env-vars') !== 'false'
-  const outs = list(p, 'out')
+  const flagOuts = list(p, 'out')
+  const outs = flagOuts.length ? flagOuts : (env.K6_OUT ?? '').split(',').map((x) => x.trim()).filter(Boolean)
+  const summaryExport = str(p, 'summary-export') ?? (env.K6_SUMMARY_EXPORT || undefined)
   return new Runner({
     scriptPath,
     ...(files ? { files } : {}),
     configLayer,
-    cliLayer: { ...archived, ...cliLayer(p) },
+    cliLayer: { ...archived, ...envLayer(env), ...cliLayer(p) },
     env: { ...(sysEnv ? (process.env as Record<string, string>) : {}), ...kv(list(p, 'env'), '--env') },
     quiet: bool(p, 'quiet'),
     httpDebug: debug === undefined ? '' : debug === 'full' ? 'full' : 'headers',
     summaryMode: mode,
-    noThresholds: bool(p, 'no-thresholds'),
-    paused: bool(p, 'paused'),
+    noThresholds: bool(p, 'no-thresholds') || envBool(env.K6_NO_THRESHOLDS, 'K6_NO_THRESHOLDS') === true,
+    paused: bool(p, 'paused') || envBool(env.K6_PAUSED, 'K6_PAUSED') === true,
     outputs: outs,
     tty: !!process.stderr.isTTY,
     ...(str(p, 'address') ? { address: str(p, 'address')! } : {}),
-    ...(str(p, 'summary-export') ? { summaryExport: str(p, 'summary-export')! } : {}),
+    ...(summaryExport ? { summaryExport } : {}),
     attach: (registry, r) =>
       outs.length
         ? attachOutputs(outs, registry, () => r.thresholds, {
