@@ -27,7 +27,7 @@ export default function () {}`,
   assert.equal(outs.code, 99, 'thresholds count without K6_NO_THRESHOLDS')
   assert.ok(existsSync(join(dir, 'out.json')) && readFileSync(join(dir, 'out.json'), 'utf8').includes('"metric":"iterations"'), 'K6_OUT=json=…')
   assert.equal(iterations(dir, 'd.json'), 1, 'K6_SUMMARY_EXPORT')
-  for (const [k, v] of [['K6_VUS', 'many'], ['K6_NO_THRESHOLDS', 'maybe'], ['K6_STAGES', '10s']]) {
+  for (const [k, v] of [['K6_VUS', 'many'], ['K6_NO_THRESHOLDS', 'maybe'], ['K6_STAGES', '10s']] as const) {
     const bad = await kilnRun(['run', '-q', 's.js'], { cwd: dir, env: { [k]: v } })
     assert.equal(bad.code, 104, `${k}=${v}: ${bad.stderr}`)
     assert.match(bad.stderr, new RegExp(k))
