@@ -133,6 +133,8 @@ export class VU {
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   private tick: QuickJSHandle | null = null
+  /** `__k6result`: called by handle (compiling `__k6result()` each time cost more than the call). */
+  private result: QuickJSHandle | null = null
   private jobError = ''
   private ffiAsync: ReturnType<VU['asyncFfi']> | undefined
 
@@ -170,6 +172,7 @@ export class VU {
     for (const p of preludes) this.evalGlobal(p.src, p.name)
     this.evalGlobal(`${lazyGetters}; ''`, 'lazy-modules')
     this.tick = ctx.getProp(ctx.global, '__k6tick')
+    this.result = ctx.getProp(ctx.global, '__k6result')
     if (!moduleExports) {
       moduleExports = JSON.parse(this.evalGlobal('JSON.stringify(Object.fromEntries(Object.entries(__k6mods).map(([k, v]) => [k, Object.keys(v)])))', 'exports'))
     }
@@ -340,9 +343,8 @@ export class VU {
     }
     asyncFn('request', (j) => answer(JSON.parse(ctx.getString(j)) as RequestSpec))
     // `http.get(url)` without params: what vm/http.js buildSpec gives for no params, built here.
-    asyncFn('requestPlain', (m, u, g) =>
-      answer({ method: ctx.getString(m), url: ctx.getString(u), headers: {}, tags: { group: ctx.getString(g) }, timeoutMs: 60000, redirects: -1, responseType: host.options.discardResponseBodies ? 'none' : 'text', expected: null }),
-    )
+    const plainSpec = (m: QuickJSHandle, u: QuickJSHandle, g: QuickJSHandle): RequestSpec => ({ method: ctx.getString(m), url: ctx.getString(u), headers: {}, tags: { group: ctx.getString(g) }, timeoutMs: 60000, redirects: -1, responseType: host.options.discardResponseBodies ? 'none' : 'text', expected: null })
+    asyncFn('requestPlain', (m, u, g) => answer(plainSpec(m, u, g)))
     asyncFn('batch', async (j) => {
       const all = await Promise.all((JSON.parse(ctx.getString(j)) as RequestSpec[]).map(one))
       const bad = all.find((r): r is string => typeof r === 'string')
@@ -375,11 +377,13 @@ export class VU {
       this.loopFailed = true
       return undefined
     })
-    fn('requestStart', (id, j) => {
-      const res = one(JSON.parse(ctx.getString(j)) as RequestSpec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : JSON.stringify(r)))
-      this.loop.op(ctx.getNumber(id), res)
+    // http.asyncRequest: the request goes out now; its Response comes back as an event-loop event.
+    const start = (id: QuickJSHandle, spec: RequestSpec) => {
+      this.loop.op(ctx.getNumber(id), one(spec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : JSON.stringify(r))))
       return undefined
-    })
+    }
+    fn('requestStart', (id, j) => start(id, JSON.parse(ctx.getString(j)) as RequestSpec))
+    fn('requestPlainStart', (id, m, u, g) => start(id, plainSpec(m, u, g)))
     fn('keyFree', (id) => {
       this.keys.free(ctx.getString(id))
       return undefined
@@ -575,7 +579,7 @@ export class VU {
       r.value.dispose()
       // Promises, timers or async calls left: the call ends when the event loop is empty (k6).
       if (s === 'P' || (s[0] === 'R' && (!this.loop.idle() || this.rt!.hasPendingJob()))) {
-        s = await this.settle('__k6result()')
+        s = await this.settle('result')
         if (this.interrupted) return { kind: 'error', value: 'interrupted' }
       } else if (s[0] !== 'R') this.loop.reset()
       const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
@@ -602,12 +606,18 @@ export class VU {
   }
 
   /** Runs the event loop dry after a call that left work, then reads the call's outcome with `resultCode`. */
-  private async settle(resultCode: string): Promise<string> {
+  private async settle(which: 'result' | 'summary'): Promise<string> {
     await this.drive()
     if (this.interrupted) return 'Einterrupted'
     if (this.jobError) return 'E' + this.jobError
-    return this.evalGlobal(resultCode, 'result')
+    if (which === 'summary') return this.evalGlobal('__k6summaryResult()', 'result')
+    const r = this.ctx.callFunction(this.result!, this.ctx.undefined)
+    if (r.error) return 'E' + this.errorText(r.error, 'result')
+    const out = this.ctx.getString(r.value)
+    r.value.dispose()
+    return out
   }
+
 
   async handleSummary(dataJson: string): Promise<CallResult> {
     this.phase = 'summary'
@@ -617,7 +627,7 @@ export class VU {
     if (r.error) return { kind: 'error', value: this.errorText(r.error, 'handleSummary') }
     let s = this.ctx.getString(r.value)
     r.value.dispose()
-    if (s === 'P') s = await this.settle('__k6summaryResult()')
+    if (s === 'P') s = await this.settle('summary')
     return { kind: s[0] === 'R' ? 'ok' : 'error', value: s.slice(1) }
   }
 
@@ -639,6 +649,7 @@ export class VU {
     for (const s of this.sockets.values()) s.conn.destroy()
     this.sockets.clear()
     this.tick?.dispose()
+    this.result?.dispose()
     closeClient(this.client)
   }
 }

@@ -223,6 +223,12 @@
   /** Sends the request without waiting: the promise settles through the VU's event loop. */
   function asyncRequest(method, url, body, params) {
     try {
+      if (typeof url === 'string' && params == null && body == null && defaultExpected === null) {
+        U.vuOnly('http requests')
+        const m = String(method).toUpperCase()
+        const g = globalThis.__k6state.group
+        return globalThis.__k6loop.op((id) => H.requestPlainStart(id, m, url, g), (data) => toResponse(JSON.parse(data), plain))
+      }
       const spec = buildSpec(method, url, body, params)
       return globalThis.__k6loop.op((id) => H.requestStart(id, JSON.stringify(spec)), (data) => toResponse(JSON.parse(data), spec))
     } catch (e) {
