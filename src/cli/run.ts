@@ -13,7 +13,7 @@ export const spec: CommandSpec = {
   description:
     'Runs the script as k6 would: every VU is its own JS runtime, http calls are synchronous, and the end-of-test\n' +
     'summary and exit codes (0, 99 thresholds crossed, 104 invalid options, 105 interrupted, 107 script error,\n' +
-    '108 test.abort(), 110 test.fail()) are k6\'s. Flags override the script\'s `options`; k6\'s K6_* environment\n' +
+    '108 test.abort(), 109 Kiln failed, 110 test.fail()) are k6\'s. Flags override the script\'s `options`; k6\'s K6_* environment\n' +
     'variables (K6_VUS, K6_DURATION, K6_ITERATIONS, K6_STAGES, K6_OUT, K6_SUMMARY_EXPORT, K6_NO_THRESHOLDS…) sit\n' +
     'between the two. VUs run on one worker thread per core (KILN_RUN_THREADS=N to choose, 0 for none).',
   options: {

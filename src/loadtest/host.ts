@@ -11,6 +11,8 @@ export const EXIT = {
   interrupted: 105,
   script: 107,
   aborted: 108,
+  /** k6's GoPanic: Kiln itself failed (a VU worker thread died). */
+  panic: 109,
   failed: 110,
 } as const
 

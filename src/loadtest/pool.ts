@@ -33,6 +33,8 @@ export interface PoolSink {
   log(level: string, message: string): void
   abort(message: string): void
   markFailed(message: string): void
+  /** A worker thread died during the run: its VUs are gone. */
+  workerFailed(why: string): void
 }
 
 /**
@@ -53,6 +55,8 @@ class PoolWorker {
   private tables = new SampleTables()
   private setupJson: string | null = null
   dead: string | null = null
+  /** Set by VuPool.close: the exit that follows is the end of the run, not a failure. */
+  closing = false
   /** Waiting for the answers to 'flush'. */
   readonly flushed: (() => void)[] = []
 
@@ -66,6 +70,7 @@ class PoolWorker {
       this.starting.clear()
       for (const vu of this.vus.values()) vu.settle({ kind: 'error', value: why })
       for (const f of this.flushed.splice(0)) f()
+      if (!this.closing) sink.workerFailed(why)
     }
     this.worker.on('error', (e) => die(`a VU worker thread failed: ${e.message}`))
     this.worker.on('exit', (code) => die(`a VU worker thread exited (code ${code})`))
@@ -195,6 +200,7 @@ export class VuPool {
   }
 
   async close(): Promise<void> {
+    for (const w of this.workers) w.closing = true
     await Promise.all(this.workers.map((w) => w.worker.terminate()))
   }
 }

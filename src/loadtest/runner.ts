@@ -147,6 +147,10 @@ export class Runner implements Host {
     this.cfg.err(`ERRO[${this.elapsedSecs()}] test aborted: ${message || 'test.abort() was called'}  source=console\n`)
     this.stop(EXIT.aborted)
   }
+  workerFailed(why: string): void {
+    this.cfg.err(`ERRO[${this.elapsedSecs()}] ${why}: its VUs are gone, so the test stops (exit 109)\n`)
+    this.stop(EXIT.panic)
+  }
   markFailed(message: string): void {
     if (message) this.cfg.err(`ERRO[${this.elapsedSecs()}] test marked as failed: ${message}\n`)
     this.failedMark = true

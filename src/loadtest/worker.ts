@@ -148,6 +148,8 @@ if (port) {
       case 'call': {
         const vu = vus.get(m.id)
         if (!vu) return
+        // Test seam: the thread ends as a crash would (test/loadtest/threads.test.ts).
+        if (process.env.KILN_TEST_WORKER_EXIT === String(m.id)) process.exit(3)
         vu.iteration = m.iteration
         vu.iterationInScenario = m.iterationInScenario
         vu.iterationInTest = m.iterationInTest

@@ -123,3 +123,11 @@ export default function () {}
   assert.equal(t.code, 104, t.stderr)
   assert.match(t.stderr, /KILN_RUN_THREADS/)
 })
+
+test('a worker thread that dies stops the run with exit 109 and a message, not a hang or a busy loop', async () => {
+  const dir = workdir({ 's.js': `export const options = { vus: 4, duration: '20s' }\nexport default function () {}` })
+  const r = await kilnRun(['run', '-q', 's.js'], { cwd: dir, env: { KILN_RUN_THREADS: '2', KILN_TEST_WORKER_EXIT: '2' } })
+  assert.equal(r.code, 109, r.stderr)
+  assert.match(r.stderr, /a VU worker thread exited \(code 3\): its VUs are gone, so the test stops/)
+  assert.match(r.stdout, /iterations/, 'the summary is still printed')
+})
