@@ -107,6 +107,28 @@ test('clicking a frame zooms into it; hover shows its share; the URL keeps the z
   await page.waitForFunction(() => !location.search.includes('zoom='))
 })
 
+test('the painting worker and the page fallback draw the same pixels', { skip }, async () => {
+  await open('&view=flame')
+  await page.mouse.move(0, 0)
+  await page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
+  const worker = await page.locator('[data-testid=flame-canvas]').screenshot()
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })
+  try {
+    const p = await ctx.newPage()
+    await p.clock.setFixedTime(new Date((T0 + 3600) * 1000))
+    // No OffscreenCanvas: the page paints the graph itself.
+    await p.addInitScript({ content: 'delete HTMLCanvasElement.prototype.transferControlToOffscreen' })
+    await p.goto(kiln.url + base + '&view=flame')
+    await p.locator('[data-testid=flame-canvas]').waitFor()
+    await p.waitForLoadState('networkidle')
+    assert.equal(await p.locator('[data-testid=flame-canvas]').evaluate((c) => (c as HTMLCanvasElement).getContext('2d') !== null), true, 'painted on the page')
+    const onPage = await p.locator('[data-testid=flame-canvas]').screenshot()
+    assert.ok(worker.equals(onPage), 'identical screenshots of the canvas')
+  } finally {
+    await ctx.close()
+  }
+})
+
 test('regex search highlights matches and shows their share', { skip }, async () => {
   const f = await apiFlame()
   await page.fill('[data-testid=search]', 'json|template')
