@@ -99,6 +99,12 @@ test('clicking a frame zooms into it; hover shows its share; the URL keeps the z
   assert.match(text, /db\.Query/)
   assert.ok(text.includes(formatPercent(f.total[target]! / f.rootTotal)), text)
   await shot('zoomed-hover')
+  // On the right part of the graph the tooltip sits left of the pointer, inside the page.
+  const px = box.x + box.width - 5
+  await page.mouse.move(px, box.y + rect.y + 9)
+  await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid=tooltip]')!.style.transform.includes('calc'))
+  const tb = (await tip.boundingBox())!
+  assert.ok(tb.x + tb.width <= px && tb.x >= 0, JSON.stringify(tb))
   await page.goBack()
   await page.waitForFunction(() => !location.search.includes('zoom='))
   await page.goForward()

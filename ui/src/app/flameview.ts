@@ -161,7 +161,7 @@ export class FlameView {
     }
     const r = this.hover >= 0 ? nodeRect(s.flame, vp, this.hover) : null
     this.outline.hidden = !r
-    if (r) Object.assign(this.outline.style, { left: `${r.x}px`, top: `${r.y}px`, width: `${Math.max(r.w - 1, 1)}px`, height: `${ROW - 1}px` })
+    if (r) Object.assign(this.outline.style, { transform: `translate(${r.x}px, ${r.y}px)`, width: `${Math.max(r.w - 1, 1)}px`, height: `${ROW - 1}px` })
   }
 
   /** The graph as drawn, as a PNG image. */
@@ -207,10 +207,9 @@ export class FlameView {
     this.tip.hidden = false
     // Right of the pointer on the left part of the graph, left of it on the right part: placed
     // without measuring the tooltip (a read that would force a layout on every move).
-    const right = at.x > this.vp.width * 0.6
-    this.tip.style.left = right ? '' : `${at.x + 14}px`
-    this.tip.style.right = right ? `${this.vp.width - at.x + 14}px` : ''
-    this.tip.style.top = `${at.y + 16}px`
+    // (A percentage in translate is of the tooltip's own width: no measuring.)
+    const x = at.x > this.vp.width * 0.6 ? `calc(${at.x - 14}px - 100%)` : `${at.x + 14}px`
+    this.tip.style.transform = `translate(${x}, ${at.y + 16}px)`
   }
 
   private onClick(e: MouseEvent): void {
