@@ -44,6 +44,14 @@ export default async function (data) {
   setTimeout(() => [1, 2].forEach(() => http.get(B + '/late')), 5)
   const r = await http.asyncRequest('GET', B + '/json')
   check(r, { json: (x) => x.json('user.name') === 'ada' })
+  // Order: synchronous code, then promise jobs, then timers by due time.
+  const order = []
+  setTimeout(() => order.push('t10'), 10)
+  setTimeout(() => order.push('t0'), 0)
+  Promise.resolve().then(() => order.push('job'))
+  order.push('sync')
+  await new Promise((res) => setTimeout(res, 20))
+  check(order, { order: (o) => o.join() === 'sync,job,t0,t10' })
 }
 export async function teardown(data) {
   await null
@@ -59,6 +67,7 @@ export async function teardown(data) {
   assert.equal(sum.root_group.checks.together.passes, 4)
   assert.equal(sum.root_group.checks['setup data'].passes, 4)
   assert.equal(sum.root_group.checks.json.passes, 4)
+  assert.equal(sum.root_group.checks.order.passes, 4)
   assert.equal(sum.metrics.ticks.count, 12)
   assert.equal(srv.hits.get('/barrier'), 8)
   assert.equal(srv.hits.get('/late'), 8)
