@@ -12,7 +12,7 @@ import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
 import { fillSeries, valueColor, seriesPath } from '../../ui/src/lib/series.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
-import { runFigures, perSecond, compareRuns, formatRunChange, flameLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
+import { runFigures, perSecond, compareRuns, formatRunChange, flameLink, diffLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
 import { flameOf, diffOf, drawRects } from './helpers.ts'
 
 test('functions of one package share a colour; other packages differ', () => {
@@ -321,6 +321,16 @@ test('runs: figures, per-second series, comparison direction and the flame graph
   assert.equal(formatRunChange(null), '—')
   const s = searchToState(flameLink(a.profile!))
   assert.deepEqual([s.service, s.query, s.type, s.from, s.until], ['api', '{env="prod"}', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', '0', '3000'])
+  const other = { ...a.profile!, query: '{service_name="api", env="canary"}', from: 5000, until: 9000, types: ['process_cpu:cpu:nanoseconds:cpu:nanoseconds'] }
+  const d = searchToState(diffLink(a.profile, other)!)
+  assert.deepEqual(
+    [d.view, d.service, d.type, d.lquery, d.lfrom, d.luntil, d.rquery, d.rfrom, d.runtil, d.from, d.until],
+    ['diff', 'api', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{env="prod"}', '0', '3000', '{env="canary"}', '5000', '9000', '0', '9000'],
+  )
+  assert.equal(diffLink(a.profile, { ...other, query: '{service_name="web"}' }), null, 'two services: no diff')
+  assert.equal(diffLink(a.profile, null), null)
+  assert.equal(searchToState(diffLink(a.profile, { ...other, types: ['memory:alloc_space:bytes:space:bytes'] })!).type, 'memory:alloc_space:bytes:space:bytes', 'a type both runs have')
+  assert.equal(diffLink(a.profile, { ...other, types: ['goroutine:goroutine:count::'] }), null, 'no type in common: no diff')
   assert.equal(formatMetric(0.5, 'checks', 'rate'), '50%')
   assert.equal(formatMetric(2048, 'data_received', 'counter'), '2 KiB')
   assert.equal(formatMetric(1.5, 'http_req_duration', 'trend'), '1.5 ms')

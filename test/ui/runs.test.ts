@@ -113,4 +113,11 @@ test('two runs compare metric by metric', { skip }, async () => {
     assert.equal(cells[4], formatRunChange(want.find((r) => r.metric === m && r.stat === stat)!.change), `${m} ${stat}`)
   }
   await shot('runs-compare')
+  // The target's diff flame graph: run A's window as the baseline, run B's as the comparison.
+  const [da, db] = [await detail(ids[0]!), await detail(ids[1]!)]
+  await page.click('[data-testid=runs-diff]')
+  await page.waitForFunction(() => location.search.includes('view=diff'))
+  const s = searchToState(new URL(page.url()).search)
+  assert.deepEqual([s.service, s.lfrom, s.luntil, s.rfrom, s.runtil], ['target', String(da.profile!.from), String(da.profile!.until), String(db.profile!.from), String(db.profile!.until)])
+  await page.locator('[data-testid=top-table] tbody tr', { hasText: 'handler' }).waitFor()
 })

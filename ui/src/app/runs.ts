@@ -1,6 +1,6 @@
 import type { ViewState } from '../lib/viewstate.ts'
 import { searchToState } from '../lib/viewstate.ts'
-import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, compareRuns, formatRunChange, metricOrder } from '../lib/runs.ts'
+import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, diffLink, compareRuns, formatRunChange, metricOrder } from '../lib/runs.ts'
 import { formatDuration, formatCount, formatPercent } from '../lib/format.ts'
 import { get } from './api.ts'
 import type { ApiCache } from './cache.ts'
@@ -206,9 +206,18 @@ async function compareView(el: HTMLElement, c: RunsCtx, a: string, b: string): P
   const rows = compareRuns(da, db)
   const val = (v: number | null, name: string, type: string, stat: string) =>
     v === null ? '—' : (type === 'counter' && !name.startsWith('data_') ? formatCount(v) : formatMetric(v, name, type)) + (stat === 'per second' ? '/s' : '')
+  const diff = diffLink(da.profile, db.profile)
   mount(
     el,
-    h('div', { class: 'toolbar' }, back(c)),
+    h(
+      'div',
+      { class: 'toolbar' },
+      back(c),
+      h('span', { class: 'spacer' }),
+      diff
+        ? h('a', { class: 'button primary', href: diff, 'data-testid': 'runs-diff', title: "The target's profiles: run A's window as the baseline, run B's as the comparison", onclick: (e: Event) => (e.preventDefault(), c.go(searchToState(diff))) }, 'Diff flame graph A → B')
+        : h('span', { class: 'muted small' }, 'Both runs need --profile with the same service for a diff flame graph'),
+    ),
     h('div', { class: 'run-sides' }, side('A', da), side('B', db)),
     h(
       'table',

@@ -141,14 +141,50 @@ function direction(metric: string): number {
 
 export const formatRunChange = (c: number | null): string => (c === null ? '—' : formatChange(c))
 
+/** A selector split into its `service_name="…"` (the UI's service) and the other matchers. */
+function splitService(query: string): { service: string; rest: string } {
+  const matchers = parseSelector(query).matchers
+  const svc = matchers.find((m) => m.name === 'service_name' && m.op === '=')
+  const rest = matchers.filter((m) => m !== svc).map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`)
+  return { service: svc?.value ?? '', rest: `{${rest.join(', ')}}` }
+}
+
+const pickType = (types: readonly string[]) => types.find((t) => /cpu/.test(t)) ?? types[0] ?? ''
+
 /**
  * The URL (query string) of the flame graph of a run's target over exactly the run's window: the
  * selector's `service_name="…"` becomes the service, its other matchers the label selector.
  */
 export function flameLink(p: NonNullable<RunDetail['profile']>): string {
-  const matchers = parseSelector(p.query).matchers
-  const svc = matchers.find((m) => m.name === 'service_name' && m.op === '=')
-  const rest = matchers.filter((m) => m !== svc).map((m) => `${m.name}${m.op}${JSON.stringify(m.value)}`)
-  const type = p.types.find((t) => /cpu/.test(t)) ?? p.types[0] ?? ''
-  return stateToSearch({ ...defaultState, service: svc?.value ?? '', query: `{${rest.join(', ')}}`, type, from: String(p.from), until: String(p.until) })
+  const { service, rest } = splitService(p.query)
+  return stateToSearch({ ...defaultState, service, query: rest, type: pickType(p.types), from: String(p.from), until: String(p.until) })
+}
+
+/**
+ * The URL of the diff flame graph of two runs' target: run A's window and selector as the
+ * baseline, run B's as the comparison; null when either run has no profiles or their targets are
+ * different services (a diff view has one service).
+ */
+export function diffLink(a: RunDetail['profile'], b: RunDetail['profile']): string | null {
+  if (!a || !b) return null
+  const sa = splitService(a.query)
+  const sb = splitService(b.query)
+  if (sa.service !== sb.service) return null
+  const type = pickType(a.types.filter((t) => b.types.includes(t)))
+  if (!type) return null
+  return stateToSearch({
+    ...defaultState,
+    service: sa.service,
+    query: sa.rest,
+    type,
+    view: 'diff',
+    from: String(Math.min(a.from, b.from)),
+    until: String(Math.max(a.until, b.until)),
+    lquery: sa.rest,
+    lfrom: String(a.from),
+    luntil: String(a.until),
+    rquery: sb.rest,
+    rfrom: String(b.from),
+    runtil: String(b.until),
+  })
 }
