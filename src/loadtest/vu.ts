@@ -180,9 +180,14 @@ export class VU {
     if (r.error) throw new ScriptError(this.errorText(r.error, script.path))
     let ns: QuickJSHandle = r.value
     let state = ctx.getPromiseState(ns)
-    if (state.type === 'pending') {
-      // Top-level await: run the event loop until the module's evaluation settles.
+    if (state.type === 'pending' || !this.loop.idle() || rt.hasPendingJob()) {
+      // Top-level await, timers or promises in the init code: run the event loop dry first.
       await this.drive()
+      if (this.loopFailed) {
+        ns.dispose()
+        const text = this.jobError || this.evalGlobal('__k6result()', 'init').slice(1)
+        throw new ScriptError(text)
+      }
       state = ctx.getPromiseState(ns)
       if (state.type === 'pending') {
         ns.dispose()

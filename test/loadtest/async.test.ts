@@ -131,6 +131,8 @@ export default function () {
 `,
     'removed.js': `import { setTimeout } from 'k6/experimental/timers'
 export default function () {}`,
+    'inittimer.js': `setTimeout(() => { throw new Error('init timer boom') }, 1)
+export default function () {}`,
   })
   const r = await kilnRun(['run', '-q', 'script.js'], { cwd: dir })
   assert.equal(r.code, 0, r.stderr)
@@ -141,15 +143,21 @@ export default function () {}`,
   const x = await kilnRun(['run', '-q', 'removed.js'], { cwd: dir })
   assert.equal(x.code, 107)
   assert.match(x.stderr, /'k6\/experimental\/timers' was removed from k6: use 'k6\/timers'/)
+  const t = await kilnRun(['run', '-q', 'inittimer.js'], { cwd: dir })
+  assert.equal(t.code, 107, 'an exception in an init-context callback is an init error')
+  assert.match(t.stderr, /init timer boom/)
 })
 
 test('an interval never cleared ends with the test (gracefulStop); top-level await runs in the init context', async () => {
   const dir = workdir({
     'script.js': `
 const base = await Promise.resolve(__ENV.BASE)
+let fromTimer = ''
+setTimeout(() => (fromTimer = 'init timer ran'), 1)
 export const options = { scenarios: { s: { executor: 'constant-vus', vus: 1, duration: '1s', gracefulStop: '0s' } } }
 import http from 'k6/http'
 export default function () {
+  if (!fromTimer) throw new Error('the init timer did not run')
   setInterval(() => http.get(base + '/forever'), 50)
 }
 `,
@@ -158,5 +166,6 @@ export default function () {
   assert.equal(r.code, 0, r.stderr)
   const sum = readJson(join(dir, 'sum.json'))
   assert.ok((srv.hits.get('/forever') ?? 0) > 0)
+  assert.doesNotMatch(r.stderr, /init timer did not run/)
   assert.equal(sum.metrics.iterations?.count ?? 0, 0, 'the only iteration never completed')
 })
