@@ -73,6 +73,6 @@ export function attachKilnOutput(server: string, registry: Registry, thresholds:
     if (!id || failed) return
     const ths = thresholds().map((t) => ({ metric: t.metric, source: t.source, ok: t.ok }))
     await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, { ended: Date.now(), thresholds: ths }).catch(fail)
-    if (!failed) warn(`run stored in Kiln: ${base}/api/v1/runs/get?run=${id}\n`)
+    if (!failed) warn(`run stored in Kiln: ${base}/?page=runs&run=${id} (API: ${base}/api/v1/runs/get?run=${id})\n`)
   }
 }

@@ -26,6 +26,7 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
       assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
       const m = /runs\/get\?run=([\w-]+)/.exec(r.stderr)
       assert.ok(m, r.stderr)
+      assert.ok(r.stderr.includes(`${kiln.url}/?page=runs&run=${m![1]}`), 'the run page in the web UI is named')
       ids.push(m![1]!)
     }
     const list = await call(`${kiln.url}/api/v1/runs`)
