@@ -130,6 +130,8 @@ export class VU {
   /** Open WebSockets by the VM's id; `k6/ws` ones also queue their events here for wsWait. */
   private sockets = new Map<number, { conn: WsConn; queue?: string[] }>()
   private readonly keys = new KeyStore()
+  /** Wakes a `k6/ws` wait (not `wake`: a message must not cut short a sleep() in a handler). */
+  private wsWake: (() => void) | null = null
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   private tick: QuickJSHandle | null = null
@@ -428,11 +430,11 @@ export class VU {
       if (!s.queue.length && !this.interrupted) {
         let timer: NodeJS.Timeout | undefined
         await new Promise<void>((r) => {
-          this.wake = r
+          this.wsWake = r
           if (ms >= 0) timer = setTimeout(r, ms)
         })
         clearTimeout(timer)
-        this.wake = null
+        this.wsWake = null
       }
       if (this.interrupted) return null
       return s.queue.shift() ?? ''
@@ -442,7 +444,7 @@ export class VU {
       const queue: string[] = []
       const conn = open(ctx.getString(j), (kind, payload) => {
         queue.push(`${kind} ${payload}`)
-        this.wake?.()
+        this.wsWake?.()
       })
       this.sockets.set(id, { conn, queue })
       const first = await waitEvent(id, -1)
@@ -610,7 +612,7 @@ export class VU {
     r.value.dispose()
   }
 
-  /** Runs the event loop dry after a call that left work, then reads the call's outcome with `resultCode`. */
+  /** Runs the event loop dry after a call that left work, then reads the call's outcome ('R…', 'E…', 'A…'). */
   private async settle(which: 'result' | 'summary'): Promise<string> {
     await this.drive()
     if (this.interrupted) return 'Einterrupted'
@@ -622,7 +624,6 @@ export class VU {
     r.value.dispose()
     return out
   }
-
 
   async handleSummary(dataJson: string): Promise<CallResult> {
     this.phase = 'summary'
@@ -646,6 +647,7 @@ export class VU {
     this.interrupted = true
     if (this.sleepTimer) clearTimeout(this.sleepTimer)
     this.wake?.()
+    this.wsWake?.()
     this.loop.interrupt()
   }
 

@@ -49,18 +49,23 @@ test('k6/ws: connect runs until the socket closes; events, send/sendBinary/ping,
     'script.js': `
 import ws from 'k6/ws'
 import http from 'k6/http'
-import { check } from 'k6'
+import { check, sleep } from 'k6'
 export const options = { vus: 2, iterations: 4, thresholds: { 'ws_msgs_sent{t:a}': ['count==16'], ws_connecting: ['p(95)<10000'] } }
 const H = __ENV.WS.replace('ws:', 'http:')
 export default function () {
   const got = []
   let ticks = 0
+  let slept = 0
   http.cookieJar().set(H, 'jarc', 'j1')
   const res = ws.connect(__ENV.WS + '/chat', { headers: { 'X-Test': 'yes' }, cookies: { p: 'v' }, tags: { t: 'a' } }, function (socket) {
     socket.on('open', () => {
       socket.send('hello')
       socket.sendBinary(new Uint8Array([1, 2, 3]).buffer)
       socket.ping()
+      // The echoes arrive meanwhile: they must not cut the sleep short (a lower bound, not a timing).
+      const t0 = Date.now()
+      sleep(0.05)
+      slept = Date.now() - t0
     })
     socket.on('message', (m) => got.push('text:' + m))
     socket.on('binaryMessage', (b) => got.push('bin:' + new Uint8Array(b).join(',')))
@@ -76,6 +81,7 @@ export default function () {
     'all events': (g) => ['text:hello', 'bin:1,2,3', 'ping', 'pong', 'text:ticked', 'close:4000'].every((e) => g.includes(e)),
     'closed last': (g) => g[g.length - 1] === 'close:4000',
   })
+  check(slept, { 'sleep in a handler': (ms) => ms >= 50 })
 }
 `,
   })
@@ -88,6 +94,7 @@ export default function () {
   assert.deepEqual(seen.cookies, ['jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v'], 'the jar is reset between iterations as for HTTP')
   assert.equal(sum.root_group.checks['all events'].passes, 4)
   assert.equal(sum.root_group.checks['closed last'].passes, 4)
+  assert.equal(sum.root_group.checks['sleep in a handler'].passes, 4)
   assert.equal(seen.connections, 4)
   assert.deepEqual(seen.headers, ['yes', 'yes', 'yes', 'yes'])
   // hello, binary, 'ticked', 'close' per session
