@@ -25,6 +25,7 @@ export interface FlameViewState {
 }
 
 const ROW = 18
+const newCanvas = () => h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas', role: 'img', 'aria-label': 'Flame graph: hover a frame for its values, click to zoom' })
 
 /**
  * The canvas flame graph: a thin layer over the pure layout (rectangles for a viewport) and
@@ -33,7 +34,7 @@ const ROW = 18
  */
 export class FlameView {
   readonly el: HTMLDivElement
-  readonly canvas: HTMLCanvasElement
+  canvas: HTMLCanvasElement
   private readonly tip: HTMLDivElement
   private s: FlameViewState | null = null
   private vp: Viewport | null = null
@@ -56,15 +57,16 @@ export class FlameView {
 
   /** The handlers, replaceable: one view instance serves several tabs. */
   constructor(public opts: FlameViewOptions) {
-    this.canvas = h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas', role: 'img', 'aria-label': 'Flame graph: hover a frame for its values, click to zoom' })
+    this.canvas = newCanvas()
     this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
     this.outline = h('div', { class: 'flame-outline', hidden: true })
     this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.outline, this.tip)
     this.startWorker()
-    this.canvas.addEventListener('mousemove', (e) => this.onMove(e))
-    this.canvas.addEventListener('mouseleave', () => this.setHover(-1, null))
-    this.canvas.addEventListener('click', (e) => this.onClick(e))
-    this.canvas.addEventListener('contextmenu', (e) => {
+    // On the wrapper: the canvas may be replaced (see startWorker); the box and tooltip let pointers through.
+    this.el.addEventListener('mousemove', (e) => this.onMove(e))
+    this.el.addEventListener('mouseleave', () => this.setHover(-1, null))
+    this.el.addEventListener('click', (e) => this.onClick(e))
+    this.el.addEventListener('contextmenu', (e) => {
       const i = this.nodeAt(e)
       if (i > 0 && this.opts.onSandwich && this.s) {
         e.preventDefault()
@@ -126,6 +128,16 @@ export class FlameView {
           this.pngs.get(m.seq)?.(m.blob)
           this.pngs.delete(m.seq)
         }
+      }
+      // A worker that fails to load (no module workers) leaves a canvas nobody paints: paint on the page, on a fresh one.
+      w.onerror = () => {
+        w.terminate()
+        this.worker = null
+        const fresh = newCanvas()
+        this.canvas.replaceWith(fresh)
+        this.canvas = fresh
+        this.painted = false
+        this.schedule()
       }
       this.worker = w
     } catch {
