@@ -133,6 +133,8 @@ export class FlameView {
       w.onerror = () => {
         w.terminate()
         this.worker = null
+        for (const done of this.pngs.values()) done(null)
+        this.pngs.clear()
         const fresh = newCanvas()
         this.canvas.replaceWith(fresh)
         this.canvas = fresh
