@@ -50,6 +50,14 @@ export async function setup() {
   const theirs = await S.importKey('jwk', JSON.parse(__ENV.PEER), { name: 'ECDH', namedCurve: 'P-256' }, true, [])
   out.shared = b64(await S.deriveBits({ name: 'ECDH', public: theirs }, mine.privateKey, 256))
   out.ecdhPub = await S.exportKey('jwk', mine.publicKey)
+  const big = crypto.getRandomValues(new Uint8Array(65536))
+  out.randomFilled = big.slice(65536 - 64).some((b) => b !== 0)
+  try {
+    crypto.getRandomValues(new Uint8Array(65537))
+    out.quota = 'filled'
+  } catch (e) {
+    out.quota = String(e.message)
+  }
   try {
     await S.decrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, gk, new Uint8Array(32))
     out.tampered = 'decrypted'
@@ -97,4 +105,6 @@ export function handleSummary(data) {
   const shared = diffieHellman({ privateKey: createPrivateKey(peer.privateKey.export({ format: 'pem', type: 'pkcs8' })), publicKey: createPublicKey({ key: o.ecdhPub, format: 'jwk' }) })
   assert.equal(o.shared, b64(shared))
   assert.match(o.tampered, /OperationError/)
+  assert.equal(o.randomFilled, true, 'getRandomValues fills a 64 KiB array to its end')
+  assert.match(o.quota, /QuotaExceededError/)
 })
