@@ -101,7 +101,7 @@ export async function send(tr: Transport, url: URL, method: string, head: string
   return raw
 }
 
-function release(tr: Transport, origin: Origin, conn: Conn, reuse: boolean): void {
+function release(origin: Origin, conn: Conn, reuse: boolean): void {
   conn.onData = null
   conn.onEnd = null
   if (reuse && !conn.dead) origin.idle.push(conn)
@@ -111,7 +111,6 @@ function release(tr: Transport, origin: Origin, conn: Conn, reuse: boolean): voi
     conn.sock.destroy()
   }
   origin.waiters.shift()?.()
-  void tr
 }
 
 function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: number; connect: number; tls: number }): Conn {
@@ -191,7 +190,7 @@ function exchange(tr: Transport, origin: Origin, url: URL, method: string, head:
         raw.headers = parser.headers
         raw.body = parser.body()
       }
-      release(tr, origin, conn, !err && parser.keepAlive)
+      release(origin, conn, !err && parser.keepAlive)
       resolve(raw)
     }
     const timer = setTimeout(() => finish(errno('request timeout', 'KILN_TIMEOUT')), Math.max(0, deadline - performance.now()))
