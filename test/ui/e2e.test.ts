@@ -366,6 +366,11 @@ test('the top table reaches every row by scrolling, rendering only the rows in v
   await page.locator('[data-testid=top-table] tbody tr', { hasText: 'f0000' }).waitFor()
   const names = await page.locator('[data-testid=top-table] tbody tr .fn').allInnerTexts()
   assert.deepEqual(names.slice(-2), ['f0000', 'main'], 'the last rows: the smallest self, then main (self 0)')
+  // A refresh asks again and updates the table in place: it stays scrolled where it was.
+  await page.click('[data-testid=refresh]')
+  await page.waitForLoadState('networkidle')
+  assert.ok((await page.locator('[data-testid=table-scroll]').evaluate((el) => el.scrollTop)) > 1000)
+  assert.deepEqual((await page.locator('[data-testid=top-table] tbody tr .fn').allInnerTexts()).slice(-1), ['main'])
   // Every row is as tall as the window assumes, so the spacers match the rows they stand for.
   const heights = await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect().height))
   assert.ok(heights.every((h) => Math.abs(h - 24) < 0.01), JSON.stringify(heights.slice(0, 5)))

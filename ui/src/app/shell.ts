@@ -255,7 +255,9 @@ export class Shell {
   private refresh(): void {
     this.now = Date.now()
     this.cache.clear()
-    this.keys = { refresh: String(Date.now()) }
+    // Data views draw again; the flame graph and top table views update in place (see placeContent).
+    this.keys.table = this.keys.timeline = this.keys.header = ''
+    if (!['both', 'flame', 'table'].includes(this.state.view)) this.keys.content = ''
     void this.update()
   }
 

@@ -145,7 +145,8 @@ function singleView(el: HTMLElement, c: Ctx, d: Loaded, view: 'both' | 'flame' |
   fv.set({ flame: d.flame, unit: d.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
   const focused = /^\^(.*)\$$/.exec(s.search)?.[1]?.replace(/\\(.)/g, '$1') ?? ''
   if (c.changed('table', JSON.stringify([s.type, c.query, c.from, c.until, focused, d.rows.length]))) tv.set(d.rows, d.flame.rootTotal, d.unit, focused)
-  placeContent(el, c, JSON.stringify([view, s.type, c.query, c.from, c.until]), () => toolbar(c, m, bad), (bar) => [
+  // Not the range: a refresh updates the graph and the table in place (the table keeps its scroll).
+  placeContent(el, c, JSON.stringify([view, s.type, c.query]), () => toolbar(c, m, bad), (bar) => [
     bar,
     h('div', { class: `panes ${view}` }, view !== 'flame' ? h('div', { class: 'pane table-pane' }, tv.el) : null, view !== 'table' ? h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el)) : null),
   ])
@@ -157,7 +158,8 @@ function singleView(el: HTMLElement, c: Ctx, d: Loaded, view: 'both' | 'flame' |
  */
 function placeContent(el: HTMLElement, c: Ctx, contentKey: string, bar: () => HTMLElement, content: (bar: HTMLElement) => HTMLElement[]): void {
   const s = c.state
-  const barKey = JSON.stringify([s.search, s.orientation, c.theme])
+  // The export links carry the range.
+  const barKey = JSON.stringify([s.search, s.orientation, c.theme, c.from, c.until])
   const current = el.querySelector(':scope > .toolbar')
   if (c.changed('content', contentKey) || !current) {
     c.changed('toolbar', barKey)
