@@ -279,7 +279,7 @@ export class Shell {
       this.brand(),
       this.pageLinks(),
       h('select', { 'data-testid': 'service', title: 'Service', onchange: (e: Event) => this.go({ service: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.services.map((v) => h('option', { value: v, selected: v === s.service }, v))),
-      h('select', { 'data-testid': 'profile-type', title: 'Profile type', onchange: (e: Event) => this.go({ type: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.types.map((t) => h('option', { value: t.id, selected: t.id === s.type }, profileTypeLabel(t.id)))),
+      h('select', { 'data-testid': 'profile-type', title: `Profile type: ${profileTypeLabel(s.type)}`, onchange: (e: Event) => this.go({ type: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.types.map((t) => h('option', { value: t.id, selected: t.id === s.type }, profileTypeLabel(t.id)))),
       selectorEditor({ value: s.query, suggest: this.suggest(effectiveQuery(s.service, '{}')), onApply: (q) => q !== s.query && this.go({ query: q, zoom: '' }) }),
       h(
         'div',
