@@ -3,6 +3,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import https from 'node:https'
+import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { WebSocketServer } from 'ws'
 import { kilnRun, workdir } from './helpers.ts'
@@ -202,4 +204,51 @@ export default function () {
   const sum = readJson(join(dir, 'sum.json'))
   assert.ok(sum.metrics.ws_msgs_sent.count > 0)
   assert.ok(sum.metrics.ws_session_duration.max > 0, 'an interrupted session still records its duration')
+})
+
+test('wss://: a self-signed server is refused unless --insecure-skip-tls-verify, for k6/ws and k6/websockets', async (t) => {
+  const dir = workdir({
+    'tls.js': `
+import ws from 'k6/ws'
+import { WebSocket } from 'k6/websockets'
+export const options = { iterations: 1 }
+export default async function () {
+  let a = ''
+  try {
+    ws.connect(__ENV.WSS, (s) => s.on('open', () => { a = 'open'; s.close() }))
+  } catch (e) {
+    a = 'refused: ' + e.message
+  }
+  const b = await new Promise((resolve) => {
+    const w = new WebSocket(__ENV.WSS)
+    w.onopen = () => { w.close(); resolve('open') }
+    w.onerror = (e) => resolve('refused: ' + e.error)
+  })
+  console.log(JSON.stringify({ a, b }))
+}
+`,
+  })
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
+  if (gen.error || gen.status !== 0) {
+    t.skip(`openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}`)
+    return
+  }
+  const srv = https.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) })
+  const secure = new WebSocketServer({ server: srv })
+  secure.on('connection', (s) => s.on('message', (d) => s.send(d)))
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const wssUrl = `wss://127.0.0.1:${(srv.address() as { port: number }).port}/`
+  const seen = (stderr: string) => JSON.parse(/\{"a".*\}/.exec(stderr)?.[0] ?? 'null') as { a: string; b: string } | null
+  try {
+    const strict = await kilnRun(['run', '-q', '--no-summary', '-e', `WSS=${wssUrl}`, 'tls.js'], { cwd: dir })
+    const s = seen(strict.stderr)
+    assert.match(s?.a ?? '', /^refused: .*certificate/, strict.stderr)
+    assert.match(s?.b ?? '', /^refused: .*certificate/, strict.stderr)
+    const loose = await kilnRun(['run', '-q', '--no-summary', '--insecure-skip-tls-verify', '-e', `WSS=${wssUrl}`, 'tls.js'], { cwd: dir })
+    assert.deepEqual(seen(loose.stderr), { a: 'open', b: 'open' }, loose.stderr)
+  } finally {
+    for (const c of secure.clients) c.terminate()
+    srv.closeAllConnections()
+    await new Promise((r) => srv.close(r))
+  }
 })
