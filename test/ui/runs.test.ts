@@ -23,9 +23,6 @@ before(async () => {
   buildUi()
   mkdirSync(artifacts, { recursive: true })
   ;[kiln, target] = await Promise.all([startKiln(), startServer()])
-  // The target's profile, sent as its SDK would just before the runs (inside their windows).
-  const ingest = await fetch(`${kiln.url}/ingest?name=target.cpu&from=now`, { method: 'POST', body: 'main;http.serve;handler 7\nmain;gc 3\n' })
-  assert.equal(ingest.status, 200)
   const dir = workdir({
     'shop.js': `import http from 'k6/http'
 import { check } from 'k6'
@@ -34,6 +31,9 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
 `,
   })
   for (const n of ['6', '10']) {
+    // The target's profile, sent as its SDK would just before each run (inside the run's window however long the runs take).
+    const ingest = await fetch(`${kiln.url}/ingest?name=target.cpu&from=now`, { method: 'POST', body: 'main;http.serve;handler 7\nmain;gc 3\n' })
+    assert.equal(ingest.status, 200)
     const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', `build=b${n}`, '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', join(dir, 'shop.js')])
     assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
     ids.push(/runs\/get\?run=([\w-]+)/.exec(r.stderr)![1]!)
