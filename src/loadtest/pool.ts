@@ -9,6 +9,7 @@ import type { Tags } from './metrics.ts'
 import type { CallResult } from './vu.ts'
 import { ConfigError, ScriptError } from './host.ts'
 import { SampleTables } from './samples.ts'
+import { Outbox } from './outbox.ts'
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts'
 
 /** What the runner and executors need of a VU, wherever it runs. */
@@ -55,6 +56,7 @@ class PoolWorker {
   private tables = new SampleTables()
   private setupJson: string | null = null
   dead: string | null = null
+  private readonly outbox: Outbox<ToWorker>
   /** Set by VuPool.close: the exit that follows is the end of the run, not a failure. */
   closing = false
   /** Waiting for the answers to 'flush'. */
@@ -62,7 +64,10 @@ class PoolWorker {
 
   constructor(init: WorkerInit, sink: PoolSink) {
     this.worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: init, transferList: [] })
-    this.worker.on('message', (m: FromWorker) => this.receive(m, sink))
+    this.outbox = new Outbox<ToWorker>((items) => this.worker.postMessage(items))
+    this.worker.on('message', (batch: FromWorker[]) => {
+      for (const m of batch) this.receive(m, sink)
+    })
     const die = (why: string): void => {
       if (this.dead) return
       this.dead = why
@@ -77,7 +82,7 @@ class PoolWorker {
   }
 
   post(m: ToWorker): void {
-    if (!this.dead) this.worker.postMessage(m)
+    if (!this.dead) this.outbox.send(m)
   }
 
   setup(json: string): void {

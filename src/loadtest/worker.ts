@@ -11,6 +11,7 @@ import { ScriptError, type Host, type VuOptions } from './host.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
 import { SampleBatch, type PackedSamples } from './samples.ts'
+import { Outbox } from './outbox.ts'
 import type { Scenario } from './options.ts'
 
 export interface WorkerInit {
@@ -111,10 +112,8 @@ class WorkerHost implements Host {
 const port = parentPort
 if (port) {
   const init = workerData as WorkerInit
-  const send = (m: FromWorker): void => {
-    const s = m.t === 'samples' ? m.samples : null
-    port.postMessage(m, s ? [s.nums.buffer as ArrayBuffer] : [])
-  }
+  const outbox = new Outbox<FromWorker>((items, transfer) => port.postMessage(items, transfer))
+  const send = (m: FromWorker): void => outbox.send(m, m.t === 'samples' && m.samples ? (m.samples.nums.buffer as ArrayBuffer) : undefined)
   const flushSamples = (flushed: boolean): void => {
     const samples = host.registry.take()
     if (samples || flushed) send({ t: 'samples', samples, flushed })
@@ -124,7 +123,10 @@ if (port) {
   let setupJson: string | null = null
   const flush = setInterval(() => flushSamples(false), FLUSH_MS)
   flush.unref()
-  port.on('message', (m: ToWorker) => {
+  port.on('message', (batch: ToWorker[]) => {
+    for (const m of batch) receive(m)
+  })
+  function receive(m: ToWorker): void {
     switch (m.t) {
       case 'new': {
         const vu = new VU(m.id, host)
@@ -169,5 +171,5 @@ if (port) {
         flushSamples(true)
         break
     }
-  })
+  }
 }
