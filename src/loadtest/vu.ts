@@ -135,6 +135,8 @@ export class VU {
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   private tick: QuickJSHandle | null = null
+  /** `__k6invoke`, through which exported functions are called (see invoke()). */
+  private invoker: QuickJSHandle | null = null
   /** `__k6result`: called by handle (compiling `__k6result()` each time cost more than the call). */
   private result: QuickJSHandle | null = null
   private jobError = ''
@@ -174,6 +176,8 @@ export class VU {
     for (const p of preludes) this.evalGlobal(p.src, p.name)
     this.evalGlobal(`${lazyGetters}; ''`, 'lazy-modules')
     this.tick = ctx.getProp(ctx.global, '__k6tick')
+    this.evalGlobal("globalThis.__k6invoke = function () { return __k6call(__k6callName, __k6callArg) }; ''", 'invoke')
+    this.invoker = ctx.getProp(ctx.global, '__k6invoke')
     this.result = ctx.getProp(ctx.global, '__k6result')
     if (!moduleExports) {
       moduleExports = JSON.parse(this.evalGlobal('JSON.stringify(Object.fromEntries(Object.entries(__k6mods).map(([k, v]) => [k, Object.keys(v)])))', 'exports'))
@@ -566,16 +570,39 @@ export class VU {
     }
   }
 
+  /**
+   * `__k6call(name[, arg])` with `__ITER = iter`, called through the FFI: evalCodeAsync compiled
+   * that snippet for every iteration.
+   */
+  private async invoke(name: string, argJson: string | undefined, iter: number): Promise<{ error: QuickJSHandle; value?: undefined } | { error?: undefined; value: QuickJSHandle }> {
+    const ctx = this.ctx
+    const set = (k: string, h: QuickJSHandle): void => {
+      ctx.setProp(ctx.global, k, h)
+      h.dispose()
+    }
+    set('__ITER', ctx.newNumber(iter))
+    set('__k6callName', ctx.newString(name))
+    if (argJson === undefined) ctx.setProp(ctx.global, '__k6callArg', ctx.undefined)
+    else set('__k6callArg', ctx.newString(argJson))
+    const c = ctx as unknown as { ffi: { QTS_ResolveException(ctx: number, p: number): number; QTS_FreeValuePointer(ctx: number, p: number): void }; ctx: { value: number }; memory: { heapValueHandle(p: number): QuickJSHandle } }
+    const res = await this.asyncFfi().call(c.ctx.value, this.invoker!.value as unknown as number, ctx.undefined.value as unknown as number, 0, 0)
+    const err = c.ffi.QTS_ResolveException(c.ctx.value, res)
+    if (err) {
+      c.ffi.QTS_FreeValuePointer(c.ctx.value, res)
+      return { error: c.memory.heapValueHandle(err) }
+    }
+    return { value: c.memory.heapValueHandle(res) }
+  }
+
   /** Calls an exported function (`default`, `setup`, a scenario's exec…). */
   async call(name: string, argJson?: string, iter = 0): Promise<CallResult> {
     if (this.interrupted) this.rt?.removeInterruptHandler()
     this.interrupted = false
     // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
     if (!this.host.options.noCookiesReset) this.client.jar.clear()
-    const arg = argJson === undefined ? '' : `, ${JSON.stringify(argJson)}`
     this.loopFailed = false
     this.jobError = ''
-    const r = await this.ctx.evalCodeAsync(`__ITER = ${iter}; __k6call(${JSON.stringify(name)}${arg})`, 'call')
+    const r = await this.invoke(name, argJson, iter)
     try {
       if (r.error) {
         const text = this.errorText(r.error, 'call')
