@@ -3,14 +3,10 @@
  * `sleep` suspend the whole VM stack and look synchronous to the script, also inside callbacks,
  * constructors and getters. Each VU runs the script's init code itself, as in k6.
  */
-import { readFileSync } from 'node:fs'
 import { createHash, createHmac, randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
-import { QuickJSAsyncWASMModule, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
-import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
+import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'quickjs-emscripten-core'
+import { asyncEntryPoints, callAsync, lazyGetters, lazyModules, newEngine, preludes, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
 import { request, newClient, closeClient, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
@@ -21,55 +17,6 @@ import { ELEMENT_METHODS } from './html-element.ts'
 import { EventLoop } from './eventloop.ts'
 import { WsConn, type WsSpec } from './ws.ts'
 import { KeyStore } from './webcrypto.ts'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/webcrypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
-/**
- * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
- * evaluating vm/html.js cost ~5 ms per VU (the other preludes ~18 ms, measured together), which
- * 1,000 VUs that never parse HTML would pay.
- */
-// vm/ws.js (k6/ws and k6/websockets, whichever is imported first) cost ~2.7 ms per VU.
-const wsSource = readFileSync(join(here, 'vm/ws.js'), 'utf8')
-const lazyModules: Record<string, string> = { 'k6/html': readFileSync(join(here, 'vm/html.js'), 'utf8'), 'k6/ws': wsSource, 'k6/websockets': wsSource }
-const lazyGetters = Object.keys(lazyModules)
-  .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)
-  .join('; ')
-
-// Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
-let variantPromise: Promise<QuickJSAsyncVariant> | null = null
-function variant(): Promise<QuickJSAsyncVariant> {
-  variantPromise ??= (async () => {
-    const pkg = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-asyncify/package.json')
-    const wasm = await WebAssembly.compile(readFileSync(join(dirname(pkg), 'dist', 'emscripten-module.wasm')))
-    // The package's default export is the variant; under CommonJS interop it may sit in `.default`.
-    const v = ((baseVariant as unknown as { default?: QuickJSAsyncVariant }).default ?? baseVariant) as unknown as QuickJSAsyncVariant
-    return newVariant(v, { wasmModule: wasm }) as QuickJSAsyncVariant
-  })()
-  return variantPromise
-}
-
-type EmscriptenLoader = () => Promise<{ type?: string }>
-type FFIClass = new (m: unknown) => unknown
-/** A module namespace's default export, through CommonJS interop's extra `default` levels. */
-function unwrap(m: unknown): unknown {
-  while (m && typeof m === 'object' && 'default' in m) m = (m as { default: unknown }).default
-  return m
-}
-let partsPromise: Promise<[EmscriptenLoader, FFIClass]> | null = null
-
-/**
- * A new WASM instance of the engine. newQuickJSAsyncWASMModuleFromVariant does three dynamic
- * import() calls per instance; under tsx each goes through the module-hooks thread and back
- * (29 ms of a VU's start-up, most of it waiting). Here they happen once per thread.
- */
-async function newEngine(): Promise<QuickJSAsyncWASMModule> {
-  partsPromise ??= variant().then((v) => Promise.all([v.importModuleLoader().then((l) => unwrap(l) as EmscriptenLoader), v.importFFI().then((f) => unwrap(f) as FFIClass)]))
-  const [loader, FFI] = await partsPromise
-  const em = await loader()
-  em.type = 'async'
-  return new QuickJSAsyncWASMModule(em as never, new FFI(em) as never)
-}
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -82,26 +29,6 @@ const REMOVED_MODULES: Record<string, string> = {
 
 /** Per-module export names, read once from the first VU's prelude. */
 let moduleExports: Record<string, string[]> | null = null
-
-/**
- * quickjs-emscripten records every suspension as an Error (kept for its "already suspended"
- * message), built right after the host function hands back its promise. Capturing that Error's
- * stack through the deep WASM frames cost about half of a suspension (`kiln run` of 10 `sleep(0)`
- * per iteration: 1.8–2.4k → 4.6–5.4k iterations/s without it), so no stack is captured from here
- * until the current job ends. Nested uses (several VUs resuming in one job) restore once.
- */
-let quietDepth = 0
-let savedLimit = 0
-function withoutSuspendStack<T>(p: T): T {
-  if (quietDepth++ === 0) {
-    savedLimit = Error.stackTraceLimit
-    Error.stackTraceLimit = 0
-  }
-  queueMicrotask(() => {
-    if (--quietDepth === 0) Error.stackTraceLimit = savedLimit
-  })
-  return p
-}
 
 export type Phase = 'init' | 'setup' | 'vu' | 'teardown' | 'summary'
 
@@ -140,7 +67,7 @@ export class VU {
   /** `__k6result`: called by handle (compiling `__k6result()` each time cost more than the call). */
   private result: QuickJSHandle | null = null
   private jobError = ''
-  private ffiAsync: ReturnType<VU['asyncFfi']> | undefined
+  private entryPoints: AsyncEntryPoints | undefined
 
   constructor(
     readonly id: number,
@@ -515,24 +442,15 @@ export class VU {
     this.loop.reset()
   }
 
-  /**
-   * The asyncify-aware entry points of the WASM module. quickjs-emscripten's `…_MaybeAsync` FFI
-   * functions for these take numbers only, and emscripten's cwrap then returns the bare export,
-   * which does not wait when the VM suspends; `{ async: true }` gives the wrapper that does.
-   */
-  private asyncFfi(): { runJob(rt: number, n: number, out: number): Promise<number>; call(ctx: number, fn: number, self: number, argc: number, argv: number): Promise<number> } {
-    const m = (this.rt as unknown as { module: { cwrap(name: string, ret: string, args: string[], opts: { async: boolean }): (...a: number[]) => Promise<number> } }).module
-    this.ffiAsync ??= {
-      runJob: m.cwrap('QTS_ExecutePendingJob', 'number', ['number', 'number', 'number'], { async: true }),
-      call: m.cwrap('QTS_Call', 'number', ['number', 'number', 'number', 'number', 'number'], { async: true }),
-    }
-    return this.ffiAsync
+  private entries(): AsyncEntryPoints {
+    this.entryPoints ??= asyncEntryPoints(this.rt!)
+    return this.entryPoints
   }
 
   /** The VM's pending promise jobs, run one by one through asyncify (a job may call http.get). */
   private async runJobs(): Promise<void> {
     const rt = this.rt as unknown as { ffi: { QTS_FreeValuePointerRuntime(rt: number, v: number): void }; rt: { value: number }; module: { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array }; hasPendingJob(): boolean }
-    const ffi = this.asyncFfi()
+    const ffi = this.entries()
     while (rt.hasPendingJob() && !this.interrupted) {
       const out = rt.module._malloc(4)
       let valuePtr: number
@@ -560,21 +478,18 @@ export class VU {
 
   /** `__k6tick()` through asyncify: the callback it runs may suspend the VM. */
   private async callTick(): Promise<void> {
-    const c = this.ctx as unknown as { ffi: { QTS_ResolveException(ctx: number, p: number): number; QTS_FreeValuePointer(ctx: number, p: number): void }; ctx: { value: number }; memory: { heapValueHandle(p: number): QuickJSHandle } }
-    const res = await this.asyncFfi().call(c.ctx.value, this.tick!.value as unknown as number, this.ctx.undefined.value as unknown as number, 0, 0)
-    const err = c.ffi.QTS_ResolveException(c.ctx.value, res)
-    c.ffi.QTS_FreeValuePointer(c.ctx.value, res)
-    if (err) {
+    const r = await callAsync(this.ctx, this.entries(), this.tick!)
+    if (r.error) {
       this.loopFailed = true
-      this.jobError = this.errorText(c.memory.heapValueHandle(err), 'tick')
-    }
+      this.jobError = this.errorText(r.error, 'tick')
+    } else r.value.dispose()
   }
 
   /**
    * `__k6call(name[, arg])` with `__ITER = iter`, called through the FFI: evalCodeAsync compiled
    * that snippet for every iteration.
    */
-  private async invoke(name: string, argJson: string | undefined, iter: number): Promise<{ error: QuickJSHandle; value?: undefined } | { error?: undefined; value: QuickJSHandle }> {
+  private async invoke(name: string, argJson: string | undefined, iter: number): Promise<CallOutcome> {
     const ctx = this.ctx
     const set = (k: string, h: QuickJSHandle): void => {
       ctx.setProp(ctx.global, k, h)
@@ -584,14 +499,7 @@ export class VU {
     set('__k6callName', ctx.newString(name))
     if (argJson === undefined) ctx.setProp(ctx.global, '__k6callArg', ctx.undefined)
     else set('__k6callArg', ctx.newString(argJson))
-    const c = ctx as unknown as { ffi: { QTS_ResolveException(ctx: number, p: number): number; QTS_FreeValuePointer(ctx: number, p: number): void }; ctx: { value: number }; memory: { heapValueHandle(p: number): QuickJSHandle } }
-    const res = await this.asyncFfi().call(c.ctx.value, this.invoker!.value as unknown as number, ctx.undefined.value as unknown as number, 0, 0)
-    const err = c.ffi.QTS_ResolveException(c.ctx.value, res)
-    if (err) {
-      c.ffi.QTS_FreeValuePointer(c.ctx.value, res)
-      return { error: c.memory.heapValueHandle(err) }
-    }
-    return { value: c.memory.heapValueHandle(res) }
+    return callAsync(ctx, this.entries(), this.invoker!)
   }
 
   /** Calls an exported function (`default`, `setup`, a scenario's exec…). */

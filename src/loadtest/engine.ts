@@ -1,0 +1,117 @@
+/**
+ * The JS engine of a VU: QuickJS compiled to WebAssembly with asyncify (quickjs-emscripten), the
+ * JS that runs inside every VU (vm/*.js), and the asyncify-aware calls into it that
+ * quickjs-emscripten does not offer. vu.ts builds a VU on these.
+ */
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { QuickJSAsyncWASMModule, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
+import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/webcrypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
+/**
+ * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
+ * evaluating vm/html.js cost ~5 ms per VU (the other preludes ~18 ms, measured together), which
+ * 1,000 VUs that never parse HTML would pay.
+ */
+// vm/ws.js (k6/ws and k6/websockets, whichever is imported first) cost ~2.7 ms per VU.
+const wsSource = readFileSync(join(here, 'vm/ws.js'), 'utf8')
+export const lazyModules: Record<string, string> = { 'k6/html': readFileSync(join(here, 'vm/html.js'), 'utf8'), 'k6/ws': wsSource, 'k6/websockets': wsSource }
+export const lazyGetters = Object.keys(lazyModules)
+  .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)
+  .join('; ')
+
+// Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
+let variantPromise: Promise<QuickJSAsyncVariant> | null = null
+function variant(): Promise<QuickJSAsyncVariant> {
+  variantPromise ??= (async () => {
+    const pkg = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-asyncify/package.json')
+    const wasm = await WebAssembly.compile(readFileSync(join(dirname(pkg), 'dist', 'emscripten-module.wasm')))
+    // The package's default export is the variant; under CommonJS interop it may sit in `.default`.
+    const v = ((baseVariant as unknown as { default?: QuickJSAsyncVariant }).default ?? baseVariant) as unknown as QuickJSAsyncVariant
+    return newVariant(v, { wasmModule: wasm }) as QuickJSAsyncVariant
+  })()
+  return variantPromise
+}
+
+type EmscriptenLoader = () => Promise<{ type?: string }>
+type FFIClass = new (m: unknown) => unknown
+/** A module namespace's default export, through CommonJS interop's extra `default` levels. */
+function unwrap(m: unknown): unknown {
+  while (m && typeof m === 'object' && 'default' in m) m = (m as { default: unknown }).default
+  return m
+}
+let partsPromise: Promise<[EmscriptenLoader, FFIClass]> | null = null
+
+/**
+ * A new WASM instance of the engine. newQuickJSAsyncWASMModuleFromVariant does three dynamic
+ * import() calls per instance; under tsx each goes through the module-hooks thread and back
+ * (29 ms of a VU's start-up, most of it waiting). Here they happen once per thread.
+ */
+export async function newEngine(): Promise<QuickJSAsyncWASMModule> {
+  partsPromise ??= variant().then((v) => Promise.all([v.importModuleLoader().then((l) => unwrap(l) as EmscriptenLoader), v.importFFI().then((f) => unwrap(f) as FFIClass)]))
+  const [loader, FFI] = await partsPromise
+  const em = await loader()
+  em.type = 'async'
+  return new QuickJSAsyncWASMModule(em as never, new FFI(em) as never)
+}
+
+/**
+ * quickjs-emscripten records every suspension as an Error (kept for its "already suspended"
+ * message), built right after the host function hands back its promise. Capturing that Error's
+ * stack through the deep WASM frames cost about half of a suspension (`kiln run` of 10 `sleep(0)`
+ * per iteration: 1.8–2.4k → 4.6–5.4k iterations/s without it), so no stack is captured from here
+ * until the current job ends. Nested uses (several VUs resuming in one job) restore once.
+ */
+let quietDepth = 0
+let savedLimit = 0
+export function withoutSuspendStack<T>(p: T): T {
+  if (quietDepth++ === 0) {
+    savedLimit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+  }
+  queueMicrotask(() => {
+    if (--quietDepth === 0) Error.stackTraceLimit = savedLimit
+  })
+  return p
+}
+
+/**
+ * The asyncify-aware entry points of a VU's WASM module. quickjs-emscripten's `…_MaybeAsync` FFI
+ * functions for these take numbers only, and emscripten's cwrap then returns the bare export,
+ * which does not wait when the VM suspends; `{ async: true }` gives the wrapper that does.
+ */
+export interface AsyncEntryPoints {
+  runJob(rt: number, n: number, out: number): Promise<number>
+  call(ctx: number, fn: number, self: number, argc: number, argv: number): Promise<number>
+}
+
+export function asyncEntryPoints(rt: QuickJSAsyncRuntime): AsyncEntryPoints {
+  const m = (rt as unknown as { module: { cwrap(name: string, ret: string, args: string[], opts: { async: boolean }): (...a: number[]) => Promise<number> } }).module
+  return {
+    runJob: m.cwrap('QTS_ExecutePendingJob', 'number', ['number', 'number', 'number'], { async: true }),
+    call: m.cwrap('QTS_Call', 'number', ['number', 'number', 'number', 'number', 'number'], { async: true }),
+  }
+}
+
+export type CallOutcome = { error: QuickJSHandle; value?: undefined } | { error?: undefined; value: QuickJSHandle }
+
+/**
+ * Calls `fn()` (no arguments, `this` undefined) so that host functions inside it may suspend the
+ * VM. Calling a function this way instead of evalCodeAsync of a snippet saves compiling the
+ * snippet each time and gives asyncify a shallower stack to save at each suspension (−12% CPU
+ * per request of a plain http.get iteration).
+ */
+export async function callAsync(ctx: QuickJSAsyncContext, entries: AsyncEntryPoints, fn: QuickJSHandle): Promise<CallOutcome> {
+  const c = ctx as unknown as { ffi: { QTS_ResolveException(ctx: number, p: number): number; QTS_FreeValuePointer(ctx: number, p: number): void }; ctx: { value: number }; memory: { heapValueHandle(p: number): QuickJSHandle } }
+  const res = await entries.call(c.ctx.value, fn.value as unknown as number, ctx.undefined.value as unknown as number, 0, 0)
+  const err = c.ffi.QTS_ResolveException(c.ctx.value, res)
+  if (err) {
+    c.ffi.QTS_FreeValuePointer(c.ctx.value, res)
+    return { error: c.memory.heapValueHandle(err) }
+  }
+  return { value: c.memory.heapValueHandle(res) }
+}
