@@ -7,7 +7,7 @@ import zlib from 'node:zlib'
 import type { SampleSink, Tags } from './metrics.ts'
 import { AuthFlow, takeCredentials } from './auth.ts'
 import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
-import { closeTransport, newTransport, send, zeroTimings, type Raw, type Timings, type Transport } from './transport.ts'
+import { closeTransport, newTransport, send, zeroTimings, type Pin, type Raw, type Timings, type Transport } from './transport.ts'
 
 export type { Timings }
 
@@ -135,7 +135,7 @@ function serialise(method: string, url: URL, headers: Record<string, string>): s
   return head + '\r\n'
 }
 
-async function once(client: HttpClient, spec: RequestSpec, method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined): Promise<Raw> {
+async function once(client: HttpClient, spec: RequestSpec, method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined, pin?: Pin): Promise<Raw> {
   let head: string
   try {
     head = serialise(method, url, headers)
@@ -144,7 +144,7 @@ async function once(client: HttpClient, spec: RequestSpec, method: string, url: 
     r.error = Object.assign(e as Error, { code: 'KILN_BAD_REQUEST' })
     return r
   }
-  return send(client.transport, url, method, head, body, spec.timeoutMs)
+  return send(client.transport, url, method, head, body, spec.timeoutMs, pin)
 }
 
 function decompress(buf: Buffer, enc: string | undefined): Buffer {
@@ -189,6 +189,7 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: S
   let url = new URL(spec.url)
   const credentials = takeCredentials(url, spec.auth)
   const auth = credentials ? new AuthFlow(credentials) : null
+  const pin: Pin | undefined = credentials?.kind === 'ntlm' ? {} : undefined
   let method = spec.method
   let body: Buffer | undefined = spec.body === undefined ? undefined : Buffer.from(spec.body, spec.bodyB64 ? 'base64' : 'utf8')
   const reqHeaders: Record<string, string> = { 'User-Agent': client.userAgent, ...spec.headers }
@@ -207,7 +208,7 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: S
     // k6's request_id: one per request sent, shared by its request and response dumps.
     const debugId = client.debug ? randomUUID() : ''
     client.debug?.(dumpRequest(method, url, headers, client.debugBodies ? body : undefined), spec.tags.group ?? '', debugId)
-    const raw = await once(client, spec, method, url, headers, body)
+    const raw = await once(client, spec, method, url, headers, body, pin)
     jar?.store(url, raw.headers['set-cookie'])
     if (client.debug && !raw.error) client.debug(dumpResponse(raw, !!client.debugBodies), spec.tags.group ?? '', debugId)
     // Digest and NTLM send a request twice: the 401 with the challenge (not a failure), then the answer.

@@ -81,22 +81,37 @@ function errno(message: string, code: string): NodeJS.ErrnoException {
 }
 
 /**
+ * Keeps a request's exchanges on one connection: NTLM authenticates the connection, not the
+ * request, so its challenge and answer must not be split over two (as parallel requests of a
+ * batch, releasing connections in between, would otherwise do).
+ */
+export interface Pin {
+  conn?: unknown
+}
+
+/** The pinned connection when it is idle, else the most recently released one. */
+function takeIdle(origin: Origin, pin: Pin | undefined): Conn | undefined {
+  const i = pin?.conn ? origin.idle.indexOf(pin.conn as Conn) : -1
+  return i >= 0 ? origin.idle.splice(i, 1)[0] : origin.idle.pop()
+}
+
+/**
  * Sends one request and reads its response. `head` is the request line and headers, already
  * serialised (ending with the blank line); never rejects: errors come back in `error`.
  */
-export async function send(tr: Transport, url: URL, method: string, head: string, body: Buffer | undefined, timeoutMs: number): Promise<Raw> {
+export async function send(tr: Transport, url: URL, method: string, head: string, body: Buffer | undefined, timeoutMs: number, pin?: Pin): Promise<Raw> {
   const t0 = performance.now()
   const key = `${url.protocol}//${url.host}`
   let origin = tr.origins.get(key)
   if (!origin) tr.origins.set(key, (origin = { idle: [], open: 0, waiters: [] }))
   const deadline = t0 + timeoutMs
   while (!origin.idle.length && origin.open >= tr.maxSockets) await new Promise<void>((r) => origin.waiters.push(r))
-  let conn = origin.idle.pop()
-  let raw = await exchange(tr, origin, url, method, head, body, conn, t0, deadline)
+  let conn = takeIdle(origin, pin)
+  let raw = await exchange(tr, origin, url, method, head, body, conn, t0, deadline, pin)
   // A reused connection that the server had closed: nothing of the response came back.
   if (conn && raw.error && raw.received === 0 && raw.error.code !== 'KILN_TIMEOUT') {
     conn = undefined
-    raw = await exchange(tr, origin, url, method, head, body, undefined, t0, deadline)
+    raw = await exchange(tr, origin, url, method, head, body, undefined, t0, deadline, pin)
   }
   return raw
 }
@@ -151,11 +166,12 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
   return conn
 }
 
-function exchange(tr: Transport, origin: Origin, url: URL, method: string, head: string, body: Buffer | undefined, reused: Conn | undefined, t0: number, deadline: number): Promise<Raw> {
+function exchange(tr: Transport, origin: Origin, url: URL, method: string, head: string, body: Buffer | undefined, reused: Conn | undefined, t0: number, deadline: number, pin?: Pin): Promise<Raw> {
   return new Promise((resolve) => {
     const marks = { lookup: -1, connect: -1, tls: -1 }
     const tSocket = performance.now()
     const conn = reused ?? connect(tr, origin, url, marks)
+    if (pin) pin.conn = conn
     const sock = conn.sock
     const raw: Raw = { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: conn.tlsVersion, sent: 0, received: 0 }
     const parser = new ResponseParser(method === 'HEAD')

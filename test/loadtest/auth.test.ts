@@ -170,3 +170,18 @@ test('fuzz: NTLM challenge parsing of random and truncated messages never throws
     if (c) assert.equal(c.serverChallenge.length, 8)
   }
 })
+
+test('NTLM inside http.batch: each request authenticates on a connection of its own exchange', async () => {
+  const dir = workdir({
+    'batch.js': `import http from 'k6/http'
+export default function () {
+  const u = 'http://CORP%5Cada:' + encodeURIComponent('s3cret:pw') + '@' + __ENV.HOST + '/ntlm'
+  const rs = http.batch([1, 2, 3, 4].map(() => ['GET', u, null, { auth: 'ntlm' }]))
+  console.log('BODIES ' + JSON.stringify(rs.map((r) => r.body)))
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '--no-summary', '-i', '1', '-e', `HOST=${base}`, 'batch.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const bodies = JSON.parse(/BODIES (\[.*?\])/.exec(r.stderr)?.[1] ?? 'null')
+  assert.deepEqual(bodies, ['ntlm ok', 'ntlm ok', 'ntlm ok', 'ntlm ok'], r.stderr)
+})

@@ -183,3 +183,36 @@ export default function () {
     await new Promise((r) => srv.close(r))
   }
 })
+
+test('a pinned request goes back to its own connection, not to the most recently freed one (NTLM exchanges)', async () => {
+  const hold: { answer?: () => void } = {}
+  const ids = new WeakMap<net.Socket, number>()
+  let next = 0
+  const srv = await rawServer((req, s) => {
+    if (!ids.has(s)) ids.set(s, ++next)
+    const id = String(ids.get(s))
+    const answer = (): void => void s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${id.length}\r\n\r\n${id}`)
+    if (req.split(' ')[1] === '/hold') hold.answer = answer
+    else answer()
+  })
+  const tr = newTransport({ maxSockets: 4, insecure: false })
+  try {
+    const u = new URL(srv.url + '/')
+    const pinA = {}
+    const a1 = send(tr, u, 'GET', GET('/id', u.host), undefined, 5000, pinA)
+    const b1 = send(tr, u, 'GET', GET('/hold', u.host), undefined, 5000)
+    const connA = (await a1).body.toString()
+    while (!hold.answer) await new Promise((r) => setImmediate(r))
+    hold.answer()
+    const connB = (await b1).body.toString()
+    assert.notEqual(connA, connB, 'two requests at once take two connections')
+    // Both idle now, B's freed last: an unpinned request would take B's.
+    const a2 = await send(tr, u, 'GET', GET('/id', u.host), undefined, 5000, pinA)
+    assert.equal(a2.body.toString(), connA)
+    const other = await send(tr, u, 'GET', GET('/id', u.host), undefined, 5000)
+    assert.equal(other.body.toString(), connA, 'unpinned: the most recently freed connection')
+  } finally {
+    closeTransport(tr)
+    await srv.close()
+  }
+})
