@@ -3,22 +3,15 @@
  * (and two at once through Promise.all) against the synchronous `http.get` in the same run, on
  * one local server; also the CPU time per request. Method: bench/README.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fmt, root } from './support.ts'
+import { fmt, root, startHelloServer } from './support.ts'
 
 const SECS = Number(process.env.BENCH_SECONDS ?? 4)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-async-'))
-writeFileSync(
-  join(dir, 'server.mjs'),
-  `import http from 'node:http'
-const s = http.createServer((req, res) => res.end('hello'))
-s.listen(0, '127.0.0.1', () => console.log(s.address().port))
-setTimeout(() => process.exit(0), 600000)`,
-)
 const scripts: Record<string, string> = {
   'sync http.get': `import http from 'k6/http'\nexport default function () { http.get(__ENV.URL) }`,
   'await asyncRequest': `import http from 'k6/http'\nexport default async function () { await http.asyncRequest('GET', __ENV.URL) }`,
@@ -27,9 +20,7 @@ const scripts: Record<string, string> = {
 const names = Object.keys(scripts)
 names.forEach((n, i) => writeFileSync(join(dir, `s${i}.js`), scripts[n]!))
 
-const server: ChildProcess = spawn(process.execPath, [join(dir, 'server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
-const port = await new Promise<string>((r) => server.stdout!.once('data', (d: Buffer) => r(d.toString().trim())))
-const url = `http://127.0.0.1:${port}/`
+const { url, proc: server } = await startHelloServer(dir)
 
 /**
  * One run; returns its requests/s and CPU µs per request. The CPU time (user+sys of the kiln

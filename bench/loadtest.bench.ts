@@ -3,7 +3,8 @@
  * printed as a ratio; goal ≥ 0.5× wrk), then memory and start-up time per VU
  * (goal ≤ 1 MB/VU). Method: bench/README.md, "Load testing".
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
+import { startHelloServer } from './support.ts'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir, loadavg } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -16,13 +17,6 @@ const CONNS = Number(process.env.KILN_BENCH_CONNS ?? 10)
 const SECS = Number(process.env.KILN_BENCH_SECS ?? 5)
 const VUS = Number(process.env.KILN_BENCH_VUS ?? 1000)
 
-writeFileSync(
-  join(dir, 'server.mjs'),
-  `import http from 'node:http'
-const s = http.createServer((req, res) => res.end('hello'))
-s.listen(0, '127.0.0.1', () => console.log(s.address().port))
-setTimeout(() => process.exit(0), 600000)`,
-)
 // The ceiling for any Node-based client: plain async loops over keep-alive http.get, no JS engine.
 writeFileSync(
   join(dir, 'loop.mjs'),
@@ -38,13 +32,6 @@ process.exit(0)`,
 )
 writeFileSync(join(dir, 'get.js'), `import http from 'k6/http'\nexport default function () { http.get(__ENV.URL) }\n`)
 writeFileSync(join(dir, 'idle.js'), `import { sleep } from 'k6'\nexport default function () { sleep(0.1) }\n`)
-
-/** The server runs in its own process, as the target would, so neither client shares its event loop. */
-async function startServer(): Promise<{ url: string; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, [join(dir, 'server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const port = await new Promise<string>((r) => proc.stdout!.once('data', (d: Buffer) => r(d.toString().trim())))
-  return { url: `http://127.0.0.1:${port}/`, proc }
-}
 
 /**
  * Runs kiln; returns wall time, the peak RSS (polled from /proc every 100 ms) and the exit code.
@@ -74,7 +61,7 @@ async function runKiln(args: string[], env: Record<string, string> = {}): Promis
 }
 
 const hasWrk = spawnSync('wrk', ['--version']).error === undefined
-const srv = await startServer()
+const srv = await startHelloServer(dir)
 try {
   // The machine is shared: the load average says how far absolute numbers can be trusted.
   console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`)

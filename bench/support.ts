@@ -1,6 +1,7 @@
 /** Shared by the benchmarks: realistic pprof bodies and a Kiln server process. */
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { decodePprof, encodePprof } from '../src/formats/pprof.ts'
 
 export const root = new URL('..', import.meta.url).pathname
@@ -17,3 +18,20 @@ export function realisticBodies(): { name: string; body: Uint8Array; samples: nu
 }
 
 export const fmt = (n: number, d = 1) => n.toLocaleString('en-US', { maximumFractionDigits: d })
+
+/**
+ * The load-test target: a Node HTTP server answering "hello", in its own process (as the target
+ * would be), so no client shares its event loop. It exits by itself after 10 minutes.
+ */
+export async function startHelloServer(dir: string): Promise<{ url: string; proc: ChildProcess }> {
+  writeFileSync(
+    join(dir, 'server.mjs'),
+    `import http from 'node:http'
+const s = http.createServer((req, res) => res.end('hello'))
+s.listen(0, '127.0.0.1', () => console.log(s.address().port))
+setTimeout(() => process.exit(0), 600000)`,
+  )
+  const proc = spawn(process.execPath, [join(dir, 'server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<string>((r) => proc.stdout!.once('data', (d: Buffer) => r(d.toString().trim())))
+  return { url: `http://127.0.0.1:${port}/`, proc }
+}

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import type { Tags } from './metrics.ts'
 import type { CallResult } from './vu.ts'
-import { ConfigError, ScriptError } from './host.ts'
+import { ConfigError, ScriptError, type Host } from './host.ts'
 import { SampleTables } from './samples.ts'
 import { Outbox } from './outbox.ts'
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts'
@@ -27,13 +27,8 @@ export interface VuHandle {
   close(): void
 }
 
-/** Where a worker's messages go: the runner. */
-export interface PoolSink {
-  emit(metric: string, value: number, tags: Tags, time?: number): void
-  defineMetric(name: string, type: string, isTime: boolean): string
-  log(level: string, message: string): void
-  abort(message: string): void
-  markFailed(message: string): void
+/** Where a worker's messages go: the runner, through the Host methods its VUs call. */
+export interface PoolSink extends Pick<Host, 'emit' | 'defineMetric' | 'log' | 'abort' | 'markFailed'> {
   /** A worker thread died during the run: its VUs are gone. */
   workerFailed(why: string): void
 }

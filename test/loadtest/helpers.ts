@@ -117,3 +117,14 @@ export default function () { console.log('RESULT ' + JSON.stringify((function ()
   const raw = line ? line.slice(line.indexOf(' RESULT ') + 8).replace(/\s+source=console$/, '') : 'null'
   return { code: r.code, out: JSON.parse(raw), stderr: r.stderr }
 }
+
+/** A seeded PRNG (mulberry32), so a failing fuzz case names the seed that replays it. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = Math.imul(a ^ (a >>> 15), a | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

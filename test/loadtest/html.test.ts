@@ -2,7 +2,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { runBody } from './helpers.ts'
+import { rng, runBody } from './helpers.ts'
 import { HtmlStore } from '../../src/loadtest/html.ts'
 import { ELEMENT_METHODS } from '../../src/loadtest/html-element.ts'
 
@@ -143,16 +143,6 @@ test('bad selectors and pages from an earlier iteration are script errors, not c
   assert.equal(r.out[3], 'kept', 'a page parsed in the init context lives for the whole run')
 })
 
-/** Deterministic PRNG (mulberry32) so a failing fuzz case can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('fuzz: random and mutated HTML through every Selection and Element operation only ever throws Errors', () => {
   const pieces = ['<div class="a">', '</div>', '<p id=x>', '</p>', '<a href="/q?x=1">', '</a>', '<form action=f>', '<input name=n value=v>', '<select name=s><option>o', '</select>', '<table><tr><td>', '<!--c-->', '<!DOCTYPE html>', '<script>if(a<b)</script>', '&amp;', '&#xZZ;', '<', '>', '"', "'", '=', 'text', '\u0000', '<br/>', '<textarea>x', '<li data-k=1>', '<![CDATA[x]]>']

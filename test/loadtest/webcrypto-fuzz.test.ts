@@ -2,17 +2,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { KeyStore } from '../../src/loadtest/webcrypto.ts'
+import { rng } from './helpers.ts'
 
-// A seeded PRNG, so a failure names the seed that reproduces it.
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), a | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 test('KeyStore.run: random operations and arguments settle: JSON, or a rejection with an Error that has a message', async () => {
   const ops = ['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'importKey', 'exportKey', 'deriveBits', 'deriveKey', 'wrapKey', 'unwrapKey', 'nope', '__proto__']
