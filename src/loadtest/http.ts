@@ -60,6 +60,17 @@ export interface ResponseData {
   request: { method: string; url: string; headers: Record<string, string[]>; body: string; cookies: Record<string, { name: string; value: string; replace: boolean }[]> }
 }
 
+/**
+ * A Response as the VU's JS reads it (vm/http.js decodeResponse): the scalar fields as a JSON array,
+ * a newline, headers/cookies/timings/request as JSON (parsed only if the script reads them), a
+ * newline, and the body as it is. JSON.stringify never writes a raw newline, so the first two
+ * newlines are the separators.
+ */
+export function encodeResponse(r: ResponseData): string {
+  const scalars = [r.status, r.status_text, r.url, r.proto, r.remote_ip, r.remote_port, r.tls_version, r.error, r.error_code, r.body === null ? 0 : r.bodyB64 ? 2 : 1]
+  return `${JSON.stringify(scalars)}\n${JSON.stringify({ headers: r.headers, cookies: r.cookies, timings: r.timings, request: r.request })}\n${r.body ?? ''}`
+}
+
 /** Per-VU HTTP state: its connection pool and cookie jar. */
 export interface HttpClient {
   transport: Transport

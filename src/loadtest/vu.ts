@@ -7,7 +7,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'quickjs-emscripten-core'
 import { asyncEntryPoints, callAsync, lazyGetters, lazyModules, newEngine, preludes, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
-import { request, newClient, closeClient, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
+import { request, newClient, closeClient, encodeResponse, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
 import { HtmlStore } from './html.ts'
@@ -277,7 +277,7 @@ export class VU {
     }
     const answer = async (spec: RequestSpec) => {
       const res = await one(spec)
-      return typeof res === 'string' ? { error: ctx.newError(res) } : ctx.newString(JSON.stringify(res))
+      return typeof res === 'string' ? { error: ctx.newError(res) } : ctx.newString(encodeResponse(res))
     }
     asyncFn('request', (j) => answer(JSON.parse(ctx.getString(j)) as RequestSpec))
     // `http.get(url)` without params: what vm/http.js buildSpec gives for no params, built here.
@@ -286,7 +286,7 @@ export class VU {
     asyncFn('batch', async (j) => {
       const all = await Promise.all((JSON.parse(ctx.getString(j)) as RequestSpec[]).map(one))
       const bad = all.find((r): r is string => typeof r === 'string')
-      return bad ? { error: ctx.newError(bad) } : ctx.newString(JSON.stringify(all))
+      return bad ? { error: ctx.newError(bad) } : ctx.newString(JSON.stringify(all.map((r) => encodeResponse(r as ResponseData))))
     })
     asyncFn('sleep', async (ms) => {
       const d = ctx.getNumber(ms)
@@ -317,7 +317,7 @@ export class VU {
     })
     // http.asyncRequest: the request goes out now; its Response comes back as an event-loop event.
     const start = (id: QuickJSHandle, spec: RequestSpec) => {
-      this.loop.op(ctx.getNumber(id), one(spec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : JSON.stringify(r))))
+      this.loop.op(ctx.getNumber(id), one(spec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : encodeResponse(r))))
       return undefined
     }
     fn('requestStart', (id, j) => start(id, JSON.parse(ctx.getString(j)) as RequestSpec))

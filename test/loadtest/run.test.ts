@@ -178,6 +178,21 @@ export default function () {
   const t = http.get(B + '/slow?ms=2000', { timeout: '100ms' })
   check(t, { timeout: (r) => r.error_code === 1050 })
   check(ok, { timings: (r) => r.timings.duration >= r.timings.waiting && typeof r.timings.blocked === 'number' && r.proto === 'HTTP/1.1' })
+  // Headers, cookies, timings and request are parsed on first use: they must look like own fields all the same.
+  const h = http.get(B + '/echo')
+  const shown = JSON.parse(JSON.stringify(h))
+  check(h, {
+    'every field in JSON': () => shown.status === 200 && Object.keys(shown.headers).length > 0 && typeof shown.timings.duration === 'number' && shown.request.method === 'GET' && typeof shown.cookies === 'object' && shown.body === h.body,
+    'own properties once read': (r) => Object.keys(r).includes('headers') && Object.keys(r).includes('timings'),
+    'fields can be replaced': (r) => { r.timings = 'mine'; r.status = 7; return r.timings === 'mine' && r.status === 7 },
+  })
+  const fresh = http.get(B + '/echo')
+  fresh.headers = { mine: '1' }
+  check(fresh, { 'replaced before it was read': (r) => r.headers.mine === '1' && typeof r.timings.duration === 'number' })
+  const lines = http.post(B + '/echo', 'a\\nb\\n\\nc')
+  check(lines, { 'a body with newlines arrives whole': (r) => r.json().body === 'a\\nb\\n\\nc' })
+  const bin = http.get(B + '/', { responseType: 'binary' })
+  check(bin, { 'binary body': (r) => r.body instanceof ArrayBuffer && r.body.byteLength === 5 && new Uint8Array(r.body)[0] === 104 })
 }
 export function handleSummary(data) {
   const failed = data.root_group.checks.filter((c) => c.fails > 0).map((c) => c.name)

@@ -66,11 +66,47 @@
     return v
   }
 
+  // A Response arrives as one string (src/loadtest/http.ts encodeResponse): its scalar fields as a
+  // JSON array, then headers/cookies/timings/request as JSON parsed on first use, then the body as
+  // is. Most iterations read the status and maybe the body: parsing the rest into objects was ~25 µs
+  // of VM time per request, and a body went through JSON escaping both ways.
+  const LAZY = Symbol('kiln.response.lazy')
+  const LAZY_FIELDS = ['headers', 'cookies', 'timings', 'request']
+  function decodeResponse(s) {
+    const i = s.indexOf('\n')
+    const j = s.indexOf('\n', i + 1)
+    const a = JSON.parse(s.slice(0, i))
+    return new Response(a, s.slice(i + 1, j), a[9] === 0 ? null : s.slice(j + 1))
+  }
+  /** Makes the lazy fields own properties, as if they had been there from the start. */
+  function materialise(r) {
+    const lazy = r[LAZY]
+    if (lazy === null) return
+    r[LAZY] = null
+    const o = JSON.parse(lazy)
+    for (const k of LAZY_FIELDS) {
+      if (!Object.prototype.hasOwnProperty.call(r, k)) Object.defineProperty(r, k, { value: o[k], writable: true, enumerable: true, configurable: true })
+    }
+  }
+
   class Response {
-    constructor(r) {
-      Object.assign(this, r)
-      if (r.bodyB64) this.body = U.b64bytes(r.body).buffer
-      delete this.bodyB64
+    constructor(a, lazy, body) {
+      this.status = a[0]
+      this.status_text = a[1]
+      this.url = a[2]
+      this.proto = a[3]
+      this.remote_ip = a[4]
+      this.remote_port = a[5]
+      this.tls_version = a[6]
+      this.error = a[7]
+      this.error_code = a[8]
+      this.body = a[9] === 2 ? U.b64bytes(body).buffer : body
+      this[LAZY] = lazy
+    }
+    /** JSON.stringify(res) and console.log show every field, as k6's. */
+    toJSON() {
+      materialise(this)
+      return Object.assign({}, this)
     }
     json(selector) {
       if (this.body === null || this.body === undefined) throw new Error('the body is null, so it cannot be parsed as JSON')
@@ -116,6 +152,20 @@
       if (!a) throw new Error(`clickLink: no link found for selector '${selector}' in the response of ${this.url}`)
       return request('GET', a.href(), null, o.params)
     }
+  }
+
+  for (const k of LAZY_FIELDS) {
+    Object.defineProperty(Response.prototype, k, {
+      get() {
+        materialise(this)
+        return this[k]
+      },
+      set(v) {
+        materialise(this)
+        this[k] = v
+      },
+      configurable: true,
+    })
   }
 
   /** `params.compression` ('gzip', 'gzip, br', …) as a list; k6 rejects what it cannot apply. */
@@ -176,7 +226,7 @@
     }
   }
   function toResponse(data, spec) {
-    const r = new Response(data)
+    const r = decodeResponse(data)
     if (r.error && (spec.throw || H.throwOnError())) throw new Error(r.error)
     return r
   }
@@ -185,10 +235,10 @@
     // The common `http.get(url)`: no spec object to build and serialise (~15 µs in the VM).
     if (typeof url === 'string' && params == null && body == null && defaultExpected === null) {
       U.vuOnly('http requests')
-      return toResponse(JSON.parse(H.requestPlain(String(method).toUpperCase(), url, globalThis.__k6state.group)), plain)
+      return toResponse(H.requestPlain(String(method).toUpperCase(), url, globalThis.__k6state.group), plain)
     }
     const spec = buildSpec(method, url, body, params)
-    return toResponse(JSON.parse(H.request(JSON.stringify(spec))), spec)
+    return toResponse(H.request(JSON.stringify(spec)), spec)
   }
   // Cookie jars live on the host (src/loadtest/cookies.ts); a CookieJar here is an id (0: the VU's).
   const J = Symbol('kiln.jar')
@@ -227,10 +277,10 @@
         U.vuOnly('http requests')
         const m = String(method).toUpperCase()
         const g = globalThis.__k6state.group
-        return globalThis.__k6loop.op((id) => H.requestPlainStart(id, m, url, g), (data) => toResponse(JSON.parse(data), plain))
+        return globalThis.__k6loop.op((id) => H.requestPlainStart(id, m, url, g), (data) => toResponse(data, plain))
       }
       const spec = buildSpec(method, url, body, params)
-      return globalThis.__k6loop.op((id) => H.requestStart(id, JSON.stringify(spec)), (data) => toResponse(JSON.parse(data), spec))
+      return globalThis.__k6loop.op((id) => H.requestStart(id, JSON.stringify(spec)), (data) => toResponse(data, spec))
     } catch (e) {
       return Promise.reject(e)
     }
