@@ -11,7 +11,9 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 
-const kiln = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'kiln.js')
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const kiln = join(root, 'bin', 'kiln.js')
+const runTs = join(root, 'bin', 'run-ts.js')
 const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-lt-'))
 const CONNS = Number(process.env.KILN_BENCH_CONNS ?? 10)
 const SECS = Number(process.env.KILN_BENCH_SECS ?? 5)
@@ -74,7 +76,17 @@ try {
   } else console.log('  wrk        not installed (apt-get install wrk): no ratio')
   const loop = spawnSync(process.execPath, [join(dir, 'loop.mjs'), srv.url, String(CONNS), String(SECS)], { encoding: 'utf8' })
   const loopRps = Number(loop.stdout.trim())
-  console.log(`  node loop  ${loopRps.toFixed(0)} req/s (plain async http.get loops: the ceiling of a Node client)`)
+  console.log(`  node loop  ${loopRps.toFixed(0)} req/s (plain async loops over Node's http.get)`)
+  // Kiln's own layers without the JS engine: what is left above them is the engine's (QuickJS under asyncify).
+  const layer = (mode: string): { rps: number; us: number } => {
+    const r = spawnSync(process.execPath, [runTs, join(root, 'bench', 'http-layers.ts'), srv.url, String(CONNS), String(SECS), mode], { encoding: 'utf8' })
+    const [rps, us] = r.stdout.trim().split(' ').map(Number) as [number, number]
+    return { rps, us }
+  }
+  const transport = layer('send')
+  console.log(`  transport  ${transport.rps.toFixed(0)} req/s, ~${transport.us.toFixed(0)} µs CPU per request (loops over Kiln's HTTP/1.1 client: the ceiling of kiln run)`)
+  const host = layer('request')
+  console.log(`  host side  ${host.rps.toFixed(0)} req/s, ~${host.us.toFixed(0)} µs CPU per request (loops over what http.get does on the host: timings, tags, metrics, the Response)`)
   const exp = join(dir, 'sum.json')
   const kilnRun = async (threads: string | undefined): Promise<number> => {
     const env: Record<string, string> = threads === undefined ? {} : { KILN_RUN_THREADS: threads }
@@ -91,7 +103,7 @@ try {
   await kilnRun('0')
   const kilnRps = await kilnRun(undefined)
   if (hasWrk) console.log(`  ratio kiln/wrk = ${(kilnRps / wrkRps).toFixed(3)}  (goal ≥ 0.5)`)
-  console.log(`  ratio kiln/node loop = ${(kilnRps / loopRps).toFixed(3)}`)
+  console.log(`  ratio kiln/node loop = ${(kilnRps / loopRps).toFixed(3)}, kiln/transport = ${(kilnRps / transport.rps).toFixed(3)}, kiln/host side = ${(kilnRps / host.rps).toFixed(3)}`)
 
   console.log(`memory and start-up per VU (${VUS} vs 10 VUs, each VU sleeping 0.1 s per iteration for 1 s):`)
   const small = await runKiln(['run', '-q', '--no-summary', '-u', '10', '-d', '1s', join(dir, 'idle.js')])

@@ -21,6 +21,7 @@ const MAX_TAG_SETS = 10_000
 export class SampleBatch implements SampleSink {
   private metricIds = new Map<string, number>()
   private tagIds = new Map<string, number>()
+  private objectIds = new WeakMap<Tags, number>()
   private newMetrics: string[] = []
   private newTags: string[] = []
   private lastTags: Tags | null = null
@@ -36,12 +37,17 @@ export class SampleBatch implements SampleSink {
       this.newMetrics.push(metric)
     }
     if (tags !== this.lastTags) {
-      const key = JSON.stringify(tags)
-      let t = this.tagIds.get(key)
+      // Tag objects that come back (http.ts keeps a VU's request tag sets) are found by identity.
+      let t = this.objectIds.get(tags)
       if (t === undefined) {
-        t = this.tagIds.size
-        this.tagIds.set(key, t)
-        this.newTags.push(key)
+        const key = JSON.stringify(tags)
+        t = this.tagIds.get(key)
+        if (t === undefined) {
+          t = this.tagIds.size
+          this.tagIds.set(key, t)
+          this.newTags.push(key)
+        }
+        this.objectIds.set(tags, t)
       }
       this.lastTags = tags
       this.lastTagId = t
@@ -65,6 +71,7 @@ export class SampleBatch implements SampleSink {
     if (this.tagIds.size > MAX_TAG_SETS) {
       this.metricIds.clear()
       this.tagIds.clear()
+      this.objectIds = new WeakMap()
       this.lastTags = null
       this.reset = true
     }
