@@ -5,6 +5,7 @@ import { openArchive } from '../loadtest/archive.ts'
 import { ConfigError, EXIT } from '../loadtest/host.ts'
 import { Runner } from '../loadtest/runner.ts'
 import { attachOutputs } from '../loadtest/outputs.ts'
+import { checkSecretSources, parseSecretSource } from '../loadtest/secrets.ts'
 
 export const spec: CommandSpec = {
   name: 'run',
@@ -22,6 +23,7 @@ export const spec: CommandSpec = {
     iterations: { type: 'string', short: 'i', arg: 'N', help: 'total iterations, shared by the VUs' },
     stage: { type: 'string', short: 's', multiple: true, arg: 'DURATION:TARGET', help: 'a ramping stage, repeatable (e.g. -s 20s:50)' },
     env: { type: 'string', short: 'e', multiple: true, arg: 'K=V', help: 'an __ENV variable, repeatable' },
+    'secret-source': { type: 'string', multiple: true, arg: 'TYPE=CONFIG', help: "secrets for k6/secrets, redacted from the log: file=PATH (key=value lines) or mock=KEY=VALUE[,…]; name=N and default to choose among several" },
     tag: { type: 'string', multiple: true, arg: 'K=V', help: 'a tag added to every metric sample, repeatable' },
     out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE|kiln=URL', help: 'write every sample to an output, repeatable; kiln=URL stores the run in a Kiln server' },
     profile: { type: 'string', arg: 'SELECTOR', help: "with -o kiln=URL: the target's profiles for the run, e.g. '{service_name=\"api\"}'" },
@@ -206,6 +208,7 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
     configLayer,
     cliLayer: { ...archived, ...envLayer(env), ...cliLayer(p) },
     env: { ...(sysEnv ? (process.env as Record<string, string>) : {}), ...kv(list(p, 'env'), '--env') },
+    secrets: checkSecretSources(list(p, 'secret-source').map(parseSecretSource)),
     quiet: bool(p, 'quiet'),
     httpDebug: debug === undefined ? '' : debug === 'full' ? 'full' : 'headers',
     summaryMode: mode,

@@ -2,6 +2,7 @@
 import { KilnError } from '../model/errors.ts'
 import type { SampleSink, Tags } from './metrics.ts'
 import type { BoardVU } from './board.ts'
+import type { SecretSource } from './secrets.ts'
 
 /** k6's exit codes ([k6:errext/exitcodes]). */
 export const EXIT = {
@@ -52,6 +53,8 @@ export interface Host {
   readonly httpDebug: '' | 'headers' | 'full'
   readonly script: { path: string; source: string }
   readonly env: Record<string, string>
+  /** `--secret-source` sources, for k6/secrets. */
+  readonly secrets: SecretSource[]
   readonly registry: SampleSink
   /** SharedArray contents by name, as JSON (built by the first VU, parsed by the others). */
   readonly shared: Map<string, string>

@@ -19,6 +19,7 @@ import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSumma
 import { bannerText, progressText } from './ui.ts'
 import { startApi, STATUS } from './api.ts'
 import { KilnError } from '../model/errors.ts'
+import { redactor, type SecretSource } from './secrets.ts'
 
 export interface RunConfig {
   scriptPath: string
@@ -29,6 +30,8 @@ export interface RunConfig {
   /** Option layer above the script (CLI flags). */
   cliLayer: Record<string, unknown>
   env: Record<string, string>
+  /** `--secret-source` sources (k6/secrets); their values are redacted from the log. */
+  secrets?: SecretSource[]
   quiet: boolean
   httpDebug: '' | 'headers' | 'full'
   summaryMode: 'compact' | 'full' | 'disabled'
@@ -72,6 +75,7 @@ export class Runner implements Host {
   httpDebug: '' | 'headers' | 'full'
   script: { path: string; source: string }
   env: Record<string, string>
+  readonly secrets: SecretSource[]
   opts!: Options
   thresholds: Threshold[] = []
   readonly checks: CheckTree = newGroup('', '')
@@ -99,6 +103,12 @@ export class Runner implements Host {
   constructor(private readonly cfg: RunConfig) {
     this.httpDebug = cfg.httpDebug
     this.env = cfg.env
+    this.secrets = cfg.secrets ?? []
+    if (this.secrets.length) {
+      const redact = redactor(this.secrets)
+      const write = cfg.err
+      this.cfg = { ...cfg, err: (s) => write(redact(s)) }
+    }
     const path = resolve(cfg.scriptPath)
     this.files = new ScriptFiles(path, cfg.files)
     let source: string
@@ -272,7 +282,7 @@ export class Runner implements Host {
     const maxVUs = o.scenarios.reduce((a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0), 0)
     const threads = threadCount(maxVUs)
     if (threads > 1) {
-      this.pool = new VuPool(threads, { script: this.script, env: this.env, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios.map(dataOnly), rawOptions: o.raw }, this)
+      this.pool = new VuPool(threads, { script: this.script, env: this.env, secrets: this.secrets, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios.map(dataOnly), rawOptions: o.raw }, this)
     }
     for (const s of o.scenarios) {
       const n = scenarioVUs(s)

@@ -7,6 +7,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'quickjs-emscripten-core'
 import { asyncEntryPoints, callAsync, lazyGetters, lazyModules, newEngine, preludes, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
+import { lookupSecret } from './secrets.ts'
 import { request, newClient, closeClient, encodeResponse, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
@@ -248,6 +249,12 @@ export class VU {
       })
     strFn('html', (j) => this.html.call(j))
     strFn('jar', (j) => this.jars.call(j))
+    strFn('secret', (j) => {
+      const [source, key] = JSON.parse(j) as [string | null, string]
+      const r = lookupSecret(host.secrets, source, key)
+      if ('error' in r) throw new Error(r.error)
+      return r.value
+    })
     fn('random', (n) => ctx.newString(randomBytes(Math.max(0, Math.min(65536, ctx.getNumber(n)))).toString('base64')))
     fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
     const one = async (spec: RequestSpec): Promise<ResponseData | string> => {

@@ -12,11 +12,13 @@ import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
 import { SampleBatch, type PackedSamples } from './samples.ts'
 import { Outbox } from './outbox.ts'
+import type { SecretSource } from './secrets.ts'
 import type { Scenario } from './options.ts'
 
 export interface WorkerInit {
   script: { path: string; source: string }
   env: Record<string, string>
+  secrets: SecretSource[]
   options: VuOptions
   httpDebug: '' | 'headers' | 'full'
   shared: [string, string][]
@@ -58,6 +60,7 @@ class WorkerHost implements Host {
   readonly httpDebug: '' | 'headers' | 'full'
   readonly script: { path: string; source: string }
   readonly env: Record<string, string>
+  readonly secrets: SecretSource[]
   readonly registry = new SampleBatch()
   readonly shared: Map<string, string>
   private readonly definitions = new Registry()
@@ -72,6 +75,7 @@ class WorkerHost implements Host {
     this.httpDebug = init.httpDebug
     this.script = init.script
     this.env = init.env
+    this.secrets = init.secrets
     this.shared = new Map(init.shared)
     this.files = new ScriptFiles(init.script.path, init.files, init.remote)
     this.board = new ExecBoard(init.scenarios, init.rawOptions, init.board)

@@ -218,6 +218,15 @@
     return format === 's' ? fromUtf8(b) : b.buffer
   }
   mods['k6/encoding'] = { b64encode, b64decode, default: { b64encode, b64decode } }
+
+  // --- k6/secrets: values from --secret-source, read on the host; promises as in k6 -----------
+  const secretOf = (source, key) =>
+    new Promise((resolve) => resolve(H.secret(JSON.stringify([source, String(key)]))))
+  const secrets = {
+    get: (key) => secretOf(null, key),
+    source: (name) => ({ get: (key) => secretOf(String(name), key) }),
+  }
+  mods['k6/secrets'] = { default: secrets }
   globalThis.__k6util = { b64encode, b64bytes, utf8, fromUtf8, bytesOf, toTags, vuOnly, initOnly, Abort }
 
   // --- globals --------------------------------------------------------------------------------
