@@ -65,6 +65,8 @@ export class VU {
   private tick: QuickJSHandle | null = null
   /** `__k6invoke`, through which exported functions are called (see invoke()). */
   private invoker: QuickJSHandle | null = null
+  private lastCallName: string | null = null
+  private lastCallArg: string | undefined = undefined
   /** `__k6result`: called by handle (compiling `__k6result()` each time cost more than the call). */
   private result: QuickJSHandle | null = null
   private jobError = ''
@@ -104,7 +106,7 @@ export class VU {
     for (const p of preludes) this.evalGlobal(p.src, p.name)
     this.evalGlobal(`${lazyGetters}; ''`, 'lazy-modules')
     this.tick = ctx.getProp(ctx.global, '__k6tick')
-    this.evalGlobal("globalThis.__k6invoke = function () { return __k6call(__k6callName, __k6callArg) }; ''", 'invoke')
+    this.evalGlobal("globalThis.__k6callArg = undefined; globalThis.__k6invoke = function () { return __k6call(__k6callName, __k6callArg) }; ''", 'invoke')
     this.invoker = ctx.getProp(ctx.global, '__k6invoke')
     this.result = ctx.getProp(ctx.global, '__k6result')
     if (!moduleExports) {
@@ -503,9 +505,16 @@ export class VU {
       h.dispose()
     }
     set('__ITER', ctx.newNumber(iter))
-    set('__k6callName', ctx.newString(name))
-    if (argJson === undefined) ctx.setProp(ctx.global, '__k6callArg', ctx.undefined)
-    else set('__k6callArg', ctx.newString(argJson))
+    // Iterations call the same function without an argument: set those only when they change.
+    if (name !== this.lastCallName) {
+      set('__k6callName', ctx.newString(name))
+      this.lastCallName = name
+    }
+    if (argJson !== undefined || this.lastCallArg !== undefined) {
+      if (argJson === undefined) ctx.setProp(ctx.global, '__k6callArg', ctx.undefined)
+      else set('__k6callArg', ctx.newString(argJson))
+      this.lastCallArg = argJson
+    }
     return callAsync(ctx, this.entries(), this.invoker!)
   }
 
