@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
 /** The k6 modules of @types/k6 that scripts import (browser and experimental left out). */
-export const K6_MODULES = ['k6', 'k6/http', 'k6/metrics', 'k6/execution', 'k6/data', 'k6/encoding', 'k6/crypto', 'k6/html', 'k6/timers', 'k6/ws', 'k6/websockets', 'k6/secrets', 'k6/net/grpc']
+export const K6_MODULES = ['k6', 'k6/http', 'k6/metrics', 'k6/execution', 'k6/data', 'k6/encoding', 'k6/crypto', 'k6/html', 'k6/timers', 'k6/ws', 'k6/websockets', 'k6/secrets', 'k6/net/grpc', 'k6/experimental/fs', 'k6/experimental/csv']
 
 /** Runtime names a module exports according to @types/k6 (functions, consts, classes, default). */
 export function typedExports(module: string): string[] {

@@ -19,7 +19,15 @@ export const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js',
  */
 // vm/ws.js (k6/ws and k6/websockets, whichever is imported first) cost ~2.7 ms per VU.
 const wsSource = readFileSync(join(here, 'vm/ws.js'), 'utf8')
-export const lazyModules: Record<string, string> = { 'k6/html': readFileSync(join(here, 'vm/html.js'), 'utf8'), 'k6/ws': wsSource, 'k6/websockets': wsSource }
+// vm/fs.js holds k6/experimental/fs and k6/experimental/csv.
+const fsSource = readFileSync(join(here, 'vm/fs.js'), 'utf8')
+export const lazyModules: Record<string, string> = {
+  'k6/html': readFileSync(join(here, 'vm/html.js'), 'utf8'),
+  'k6/ws': wsSource,
+  'k6/websockets': wsSource,
+  'k6/experimental/fs': fsSource,
+  'k6/experimental/csv': fsSource,
+}
 export const lazyGetters = Object.keys(lazyModules)
   .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)
   .join('; ')

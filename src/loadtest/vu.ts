@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'quickjs-emscripten-core'
 import { asyncEntryPoints, callAsync, lazyGetters, lazyModules, newEngine, preludes, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
 import { lookupSecret } from './secrets.ts'
+import { csvOptions, csvRows } from './csv.ts'
 import { request, newClient, closeClient, encodeResponse, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
@@ -251,6 +252,10 @@ export class VU {
       })
     strFn('html', (j) => this.html.call(j))
     strFn('jar', (j) => this.jars.call(j))
+    strFn('csv', (j) => {
+      const [path, options] = JSON.parse(j) as [string, Record<string, unknown> | null]
+      return JSON.stringify(csvRows(host.readBytes(path).toString('utf8'), csvOptions(options)))
+    })
     strFn('secret', (j) => {
       const [source, key] = JSON.parse(j) as [string | null, string]
       const r = lookupSecret(host.secrets, source, key)
