@@ -162,7 +162,7 @@ async function once(client: HttpClient, spec: RequestSpec, method: string, url: 
   try {
     head = serialise(method, url, headers)
   } catch (e) {
-    const r: Raw = { status: 0, statusText: '', headers: {}, body: Buffer.alloc(0), t: zeroTimings(), ip: '', port: 0, tls: '', sent: 0, received: 0 }
+    const r: Raw = { status: 0, statusText: '', headers: {}, body: Buffer.alloc(0), t: zeroTimings(), ip: '', port: 0, tls: '', proto: '', sent: 0, received: 0 }
     r.error = Object.assign(e as Error, { code: 'KILN_BAD_REQUEST' })
     return r
   }
@@ -195,7 +195,7 @@ function dumpResponse(raw: Raw, full: boolean): string {
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .flatMap(([k, v]) => [v ?? []].flat().map((x) => `${k}: ${x}`))
   const body = full ? decompress(raw.body, raw.headers['content-encoding'] as string | undefined).toString('utf8') : ''
-  return `Response:\nHTTP/1.1 ${raw.statusText}\n${lines.join('\n')}\n\n${body}`
+  return `Response:\n${raw.proto} ${raw.statusText}\n${lines.join('\n')}\n\n${body}`
 }
 
 const NO_JAR = new CookieJar()
@@ -286,13 +286,13 @@ function tagMemo(memo: TagMemo, baseTags: Tags): TagMemo {
 }
 
 function requestTags(memo: TagMemo, baseTags: Tags, raw: Raw, spec: RequestSpec, method: string, shownUrl: string, expected: boolean, code: number, message: string): Tags {
-  let key = `${raw.status}\u0001${method}\u0001${shownUrl}\u0001${expected}\u0001${code}\u0001${message}\u0001${raw.tls}`
+  let key = `${raw.status}\u0001${method}\u0001${shownUrl}\u0001${expected}\u0001${code}\u0001${message}\u0001${raw.tls}\u0001${raw.proto}`
   for (const k in spec.tags) key += `\u0001${k}\u0002${spec.tags[k]}`
   const known = memo.request.get(key)
   if (known) return known
   const tags: Tags = {
     ...baseTags,
-    proto: 'HTTP/1.1',
+    proto: raw.proto || 'HTTP/1.1',
     status: String(raw.status),
     method,
     url: shownUrl,
@@ -341,7 +341,7 @@ function record(raw: Raw, spec: RequestSpec, method: string, url: URL, registry:
     status: raw.status,
     status_text: raw.statusText,
     url: shownUrl,
-    proto: raw.status ? 'HTTP/1.1' : '',
+    proto: raw.status ? raw.proto : '',
     headers: resHeaders,
     cookies,
     body: null,

@@ -10,6 +10,8 @@
  */
 import net from 'node:net'
 import tls from 'node:tls'
+import http2 from 'node:http2'
+import { STATUS_CODES } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { IncomingHttpHeaders } from 'node:http'
 
@@ -36,6 +38,8 @@ export interface Raw {
   ip: string
   port: number
   tls: string
+  /** 'HTTP/1.1', or 'HTTP/2.0' when the server chose h2 in the TLS handshake (as Go's client does). */
+  proto: string
   sent: number
   received: number
   error?: NodeJS.ErrnoException
@@ -46,6 +50,8 @@ export const zeroTimings = (): Timings => ({ duration: 0, blocked: 0, looking_up
 interface Conn {
   sock: net.Socket
   tlsVersion: string
+  /** TLS connections: undefined until the handshake says; then an h2 session, or null for HTTP/1.1. */
+  h2: http2.ClientHttp2Session | null | undefined
   /** The response being read; null while idle. */
   onData: ((chunk: Buffer) => void) | null
   onEnd: ((err?: NodeJS.ErrnoException) => void) | null
@@ -70,7 +76,12 @@ export function newTransport(o: { maxSockets: number; insecure: boolean }): Tran
 }
 
 export function closeTransport(t: Transport): void {
-  for (const o of t.origins.values()) for (const c of o.idle) c.sock.destroy()
+  for (const o of t.origins.values()) {
+    for (const c of o.idle) {
+      c.h2?.destroy()
+      c.sock.destroy()
+    }
+  }
   t.origins.clear()
 }
 
@@ -123,6 +134,7 @@ function release(origin: Origin, conn: Conn, reuse: boolean): void {
   else {
     origin.open--
     conn.dead = true
+    conn.h2?.destroy()
     conn.sock.destroy()
   }
   origin.waiters.shift()?.()
@@ -133,20 +145,27 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   const port = Number(url.port) || (secure ? 443 : 80)
   const sock = secure
-    ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['http/1.1'] })
+    ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['h2', 'http/1.1'] })
     : net.connect({ host, port })
   sock.setNoDelay(true)
   origin.open++
-  const conn: Conn = { sock, tlsVersion: '', onData: null, onEnd: null, dead: false }
+  const conn: Conn = { sock, tlsVersion: '', h2: secure ? undefined : null, onData: null, onEnd: null, dead: false }
   sock.once('lookup', () => (marks.lookup = performance.now()))
   sock.once('connect', () => (marks.connect = performance.now()))
+  const readH1 = (): void => void sock.on('data', (c: Buffer) => conn.onData?.(c))
   if (secure) {
     sock.once('secureConnect', () => {
       marks.tls = performance.now()
       conn.tlsVersion = (sock as tls.TLSSocket).getProtocol() ?? ''
+      // After a GOAWAY the session takes no new request: retired when idle, closed after the one in flight.
+      const retire = (): void => (conn.onEnd ? void (conn.dead = true) : gone())
+      if ((sock as tls.TLSSocket).alpnProtocol === 'h2') conn.h2 = openH2(url, sock as tls.TLSSocket, retire, gone)
+      else {
+        conn.h2 = null
+        readH1()
+      }
     })
-  }
-  sock.on('data', (c: Buffer) => conn.onData?.(c))
+  } else readH1()
   const gone = (err?: NodeJS.ErrnoException): void => {
     if (conn.dead) return
     conn.dead = true
@@ -160,9 +179,10 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
       origin.waiters.shift()?.()
     }
   }
-  sock.on('error', (e) => gone(e))
-  sock.on('end', () => gone())
-  sock.on('close', () => gone())
+  // An h2 connection ends through its session (after the streams in flight have ended).
+  sock.on('error', (e) => conn.h2 || gone(e))
+  sock.on('end', () => conn.h2 || gone())
+  sock.on('close', () => conn.h2 || gone())
   return conn
 }
 
@@ -173,8 +193,11 @@ function exchange(tr: Transport, origin: Origin, url: URL, method: string, head:
     const conn = reused ?? connect(tr, origin, url, marks)
     if (pin) pin.conn = conn
     const sock = conn.sock
-    const raw: Raw = { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: conn.tlsVersion, sent: 0, received: 0 }
+    const raw: Raw = { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: conn.tlsVersion, proto: 'HTTP/1.1', sent: 0, received: 0 }
     const parser = new ResponseParser(method === 'HEAD')
+    /** The response of an HTTP/2 stream (no parser: the session gives headers and data). */
+    let h2res: { status: number; headers: RawHeaders; chunks: Buffer[] } | null = null
+    let h2stream: http2.ClientHttp2Stream | null = null
     let tSent = -1
     let tFirst = -1
     let settled = false
@@ -190,7 +213,7 @@ function exchange(tr: Transport, origin: Origin, url: URL, method: string, head:
       t.looking_up = marks.lookup >= 0 ? marks.lookup - tSocket : 0
       t.connecting = marks.connect >= 0 ? marks.connect - (marks.lookup >= 0 ? marks.lookup : tSocket) : 0
       t.tls_handshaking = marks.tls >= 0 ? marks.tls - marks.connect : 0
-      if (parser.headersDone) {
+      if (parser.headersDone || h2res) {
         t.sending = Math.max(0, sentAt - ready)
         t.waiting = Math.max(0, tFirst - sentAt)
         t.receiving = tEnd - tFirst
@@ -199,14 +222,23 @@ function exchange(tr: Transport, origin: Origin, url: URL, method: string, head:
       raw.tls = conn.tlsVersion
       raw.ip = sock.remoteAddress ?? ''
       raw.port = sock.remotePort ?? 0
-      if (err) raw.error = err
-      else {
+      if (err) {
+        raw.error = err
+        h2stream?.close(http2.constants.NGHTTP2_CANCEL)
+      } else if (h2res) {
+        raw.proto = 'HTTP/2.0'
+        raw.status = h2res.status
+        // HTTP/2 has no reason phrase: Go (so k6) shows the code's text, as here.
+        raw.statusText = `${h2res.status} ${STATUS_CODES[h2res.status] ?? ''}`.trimEnd()
+        raw.headers = h2res.headers
+        raw.body = h2res.chunks.length === 1 ? h2res.chunks[0]! : Buffer.concat(h2res.chunks)
+      } else {
         raw.status = parser.status
         raw.statusText = parser.statusText
         raw.headers = parser.headers
         raw.body = parser.body()
       }
-      release(origin, conn, !err && parser.keepAlive)
+      release(origin, conn, !err && (h2res !== null || parser.keepAlive))
       resolve(raw)
     }
     const timer = setTimeout(() => finish(errno('request timeout', 'KILN_TIMEOUT')), Math.max(0, deadline - performance.now()))
@@ -224,10 +256,75 @@ function exchange(tr: Transport, origin: Origin, url: URL, method: string, head:
       if (!err && parser.headersDone && parser.endsAtClose()) return finish()
       finish(err ?? errno(raw.received ? 'unexpected EOF' : 'connection reset by peer', 'ECONNRESET'))
     }
-    const msg = body && body.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head
-    raw.sent = typeof msg === 'string' ? msg.length : msg.length
-    sock.write(msg, typeof msg === 'string' ? 'latin1' : undefined, () => (tSent = performance.now()))
+    const sendH1 = (): void => {
+      const msg = body && body.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head
+      raw.sent = msg.length
+      sock.write(msg, typeof msg === 'string' ? 'latin1' : undefined, () => (tSent = performance.now()))
+    }
+    const sendH2 = (session: http2.ClientHttp2Session): void => {
+      let stream: http2.ClientHttp2Stream
+      try {
+        stream = h2stream = session.request(h2Headers(head), { endStream: !body?.length })
+      } catch (e) {
+        return finish(errno(`HTTP/2 request failed: ${(e as Error).message}`, 'ECONNRESET'))
+      }
+      if (body?.length) stream.end(body)
+      raw.sent = head.length + (body?.length ?? 0)
+      tSent = performance.now()
+      const chunks: Buffer[] = []
+      stream.on('response', (h) => {
+        tFirst = performance.now()
+        const headers: RawHeaders = {}
+        for (const k of Object.keys(h)) if (k[0] !== ':') headers[k] = h[k] as string
+        h2res = { status: Number(h[':status']), headers, chunks }
+        raw.received += Object.keys(h).reduce((n, k) => n + k.length + String(h[k]).length + 4, 0)
+      })
+      stream.on('data', (c: Buffer) => {
+        chunks.push(c)
+        raw.received += c.length
+      })
+      stream.on('end', () => (h2res ? finish() : finish(errno('the HTTP/2 stream ended without a response', 'ECONNRESET'))))
+      stream.on('error', (e: NodeJS.ErrnoException) => finish(errno(`HTTP/2 stream error: ${e.message}`, 'ECONNRESET')))
+      // After 'end' this is a no-op; before it, the stream was reset or its session went away.
+      stream.on('close', () => finish(errno(h2res ? 'the HTTP/2 stream closed before the body ended' : 'the HTTP/2 stream closed without a response', 'ECONNRESET')))
+    }
+    const go = (): void => (conn.h2 ? sendH2(conn.h2) : sendH1())
+    // A new TLS connection: h2 or HTTP/1.1 is known when the handshake is done.
+    if (conn.h2 === undefined) sock.once('secureConnect', go)
+    else go()
   })
+}
+
+/** The HTTP/2 session on a TLS socket whose handshake chose h2. */
+function openH2(url: URL, sock: tls.TLSSocket, retire: () => void, gone: (err?: NodeJS.ErrnoException) => void): http2.ClientHttp2Session {
+  const session = http2.connect(url.origin, { createConnection: () => sock })
+  session.on('goaway', retire)
+  session.on('error', (e: NodeJS.ErrnoException) => gone(e))
+  session.on('close', () => gone())
+  return session
+}
+
+// Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2); Host becomes :authority.
+const H1_ONLY = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host'])
+
+/** The request's serialised HTTP/1.1 head as HTTP/2 headers. */
+function h2Headers(head: string): http2.OutgoingHttpHeaders {
+  const lines = head.split('\r\n')
+  const first = lines[0]!.split(' ')
+  const out: http2.OutgoingHttpHeaders = { ':method': first[0], ':path': first[1], ':scheme': 'https' }
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!
+    if (!l) continue
+    const c = l.indexOf(':')
+    const k = l.slice(0, c).toLowerCase()
+    const v = l.slice(c + 1).trim()
+    if (k === 'host') out[':authority'] = v
+    else if (!H1_ONLY.has(k)) {
+      const had = out[k]
+      out[k] = had === undefined ? v : [...[had].flat().map(String), v]
+    }
+  }
+  return out
 }
 
 const EMPTY = Buffer.alloc(0)

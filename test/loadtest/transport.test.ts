@@ -7,6 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import https from 'node:https'
+import http2 from 'node:http2'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -181,6 +182,72 @@ export default function () {
   } finally {
     srv.closeAllConnections()
     await new Promise((r) => srv.close(r))
+  }
+})
+
+test('HTTP/2: a server that offers h2 in the TLS handshake is spoken to in HTTP/2 (proto HTTP/2.0), one session per VU reused; an HTTP/1.1-only one stays on HTTP/1.1', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-h2-'))
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
+  if (gen.error || gen.status !== 0) {
+    t.skip(`openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}`)
+    return
+  }
+  const creds = { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }
+  let sessions = 0
+  let goaway = false
+  const h2srv = http2.createSecureServer({ ...creds, allowHTTP1: true }, (req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => (body += c))
+    req.on('end', () => {
+      res.setHeader('set-cookie', ['sid=7; Path=/'])
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ v: req.httpVersion, method: req.method, path: req.url, body, cookie: req.headers.cookie ?? '' }))
+      // Once: the server closes this session after answering; the next request needs a new one.
+      if (req.url === '/bye' && !goaway) {
+        goaway = true
+        req.stream.session?.close()
+      }
+    })
+  })
+  h2srv.on('session', () => sessions++)
+  const h1srv = https.createServer(creds, (_req, res) => res.end('one'))
+  await Promise.all([new Promise<void>((r) => h2srv.listen(0, '127.0.0.1', r)), new Promise<void>((r) => h1srv.listen(0, '127.0.0.1', r))])
+  const h2url = `https://127.0.0.1:${(h2srv.address() as net.AddressInfo).port}`
+  const h1url = `https://127.0.0.1:${(h1srv.address() as net.AddressInfo).port}/`
+  try {
+    writeFileSync(
+      join(dir, 's.js'),
+      `import http from 'k6/http'
+import { check } from 'k6'
+export const options = { vus: 1, iterations: 3 }
+export default function () {
+  const g = http.get(__ENV.H2 + '/get?x=1')
+  const p = http.post(__ENV.H2 + '/post', 'payload', { headers: { 'X-A': '1' } })
+  const bye = http.get(__ENV.H2 + '/bye')
+  const after = http.get(__ENV.H2 + '/after')
+  const one = http.get(__ENV.H1)
+  check(null, {
+    'h2 GET': () => g.proto === 'HTTP/2.0' && g.status === 200 && g.status_text === '200 OK' && g.json().v === '2.0' && g.json().path === '/get?x=1',
+    'h2 POST body': () => p.json().method === 'POST' && p.json().body === 'payload',
+    'h2 cookies': () => g.cookies.sid[0].value === '7' && p.json().cookie === 'sid=7',
+    'h2 headers': () => g.headers['Content-Type'] === 'application/json' && g.timings.duration > 0,
+    'a new session after the server closed one': () => bye.status === 200 && after.status === 200 && after.proto === 'HTTP/2.0',
+    'HTTP/1.1-only server': () => one.proto === 'HTTP/1.1' && one.body === 'one',
+  })
+}`,
+    )
+    const r = await runKiln(['run', '-q', '--insecure-skip-tls-verify', '--summary-export', join(dir, 'sum.json'), '-o', `json=${join(dir, 'out.json')}`, '-e', `H2=${h2url}`, '-e', `H1=${h1url}`, join(dir, 's.js')])
+    assert.equal(r.code, 0, r.stderr)
+    const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))
+    assert.equal(sum.metrics.checks.fails, 0, r.stderr)
+    assert.equal(sum.metrics.checks.passes, 18)
+    // One session for the VU, plus the one opened after the server closed it (cookies reset per iteration, connections do not).
+    assert.equal(sessions, 2)
+    const protos = new Set(readFileSync(join(dir, 'out.json'), 'utf8').split('\n').filter((l) => l.includes('"metric":"http_reqs"') && l.includes('"type":"Point"')).map((l) => JSON.parse(l).data.tags.proto))
+    assert.deepEqual([...protos].sort(), ['HTTP/1.1', 'HTTP/2.0'])
+  } finally {
+    h1srv.closeAllConnections()
+    await Promise.all([new Promise((r) => h2srv.close(r)), new Promise((r) => h1srv.close(r))])
   }
 })
 
