@@ -42,6 +42,11 @@ export const spec: CommandSpec = {
     'max-redirects': { type: 'string', arg: 'N', help: 'redirects followed per request (default 10)' },
     'user-agent': { type: 'string', arg: 'UA', help: 'User-Agent header of requests' },
     'batch-per-host': { type: 'string', arg: 'N', help: 'parallel connections per host and VU (default 6)' },
+    batch: { type: 'string', arg: 'N', help: 'requests in flight at once in one http.batch() (default 20)' },
+    'no-connection-reuse': { type: 'boolean', help: 'a new connection for every request' },
+    'no-vu-connection-reuse': { type: 'boolean', help: "close a VU's connections after each iteration" },
+    'blacklist-ip': { type: 'string', multiple: true, arg: 'CIDR[,CIDR…]', help: 'IP ranges no request may reach (k6 error 1110), repeatable' },
+    'block-hostnames': { type: 'string', multiple: true, arg: 'NAME[,NAME…]', help: 'hostnames (with a leading *. wildcard) no request may reach (k6 error 1111)' },
     'min-iteration-duration': { type: 'string', arg: 'DURATION', help: 'minimum time an iteration takes' },
     throw: { type: 'boolean', short: 'w', help: 'throw on failed HTTP requests' },
     config: { type: 'string', short: 'c', arg: 'FILE', help: 'JSON file of options (below the script options)' },
@@ -98,6 +103,15 @@ export function cliLayer(p: Parsed): Record<string, unknown> {
   set('discardResponseBodies', bool(p, 'discard-response-bodies'))
   set('maxRedirects', intFlag(str(p, 'max-redirects'), '--max-redirects'))
   set('batchPerHost', intFlag(str(p, 'batch-per-host'), '--batch-per-host'))
+  set('batch', intFlag(str(p, 'batch'), '--batch'))
+  set('noConnectionReuse', bool(p, 'no-connection-reuse'))
+  set('noVUConnectionReuse', bool(p, 'no-vu-connection-reuse'))
+  const commaList = (name: string): string[] | undefined => {
+    const v = list(p, name).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)
+    return v.length ? v : undefined
+  }
+  set('blacklistIPs', commaList('blacklist-ip'))
+  set('blockHostnames', commaList('block-hostnames'))
   set('userAgent', str(p, 'user-agent'))
   set('minIterationDuration', str(p, 'min-iteration-duration'))
   set('throw', bool(p, 'throw'))
@@ -152,6 +166,11 @@ export function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
   flag('K6_THROW', 'throw')
   int('K6_MAX_REDIRECTS', 'maxRedirects')
   int('K6_BATCH_PER_HOST', 'batchPerHost')
+  int('K6_BATCH', 'batch')
+  flag('K6_NO_CONNECTION_REUSE', 'noConnectionReuse')
+  flag('K6_NO_VU_CONNECTION_REUSE', 'noVUConnectionReuse')
+  text('K6_BLACKLIST_IPS', 'blacklistIPs')
+  text('K6_BLOCK_HOSTNAMES', 'blockHostnames')
   text('K6_USER_AGENT', 'userAgent')
   text('K6_MIN_ITERATION_DURATION', 'minIterationDuration')
   text('K6_EXECUTION_SEGMENT', 'executionSegment')

@@ -3,6 +3,7 @@ import { KilnError } from '../model/errors.ts'
 import type { SampleSink, Tags } from './metrics.ts'
 import type { BoardVU } from './board.ts'
 import type { SecretSource } from './secrets.ts'
+import type { NetOptions } from './netrules.ts'
 
 /** k6's exit codes ([k6:errext/exitcodes]). */
 export const EXIT = {
@@ -46,6 +47,11 @@ export interface VuOptions {
   maxRedirects: number
   throw: boolean
   noCookiesReset: boolean
+  /** Requests in flight at once in one http.batch() call. */
+  batch: number
+  /** Close a VU's connections when each iteration ends. */
+  noVUConnectionReuse: boolean
+  net: NetOptions
 }
 
 export interface Host {

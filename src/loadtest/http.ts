@@ -7,6 +7,7 @@ import zlib from 'node:zlib'
 import type { SampleSink, Tags } from './metrics.ts'
 import { AuthFlow, takeCredentials } from './auth.ts'
 import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
+import { netRules, type NetOptions } from './netrules.ts'
 import { closeTransport, newTransport, send, zeroTimings, type Pin, type Raw, type Timings, type Transport } from './transport.ts'
 
 export type { Timings }
@@ -87,9 +88,9 @@ export interface HttpClient {
   tags: TagMemo
 }
 
-export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number }): HttpClient {
+export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number; net?: NetOptions }): HttpClient {
   return {
-    transport: newTransport({ maxSockets: o.maxSockets, insecure: o.insecure }),
+    transport: newTransport({ maxSockets: o.maxSockets, insecure: o.insecure, rules: netRules(o.net) }),
     userAgent: o.userAgent,
     insecure: o.insecure,
     discardBodies: o.discardBodies,
@@ -127,6 +128,10 @@ function errorCode(e: NodeJS.ErrnoException): number {
       return 1201
     case 'KILN_TIMEOUT':
       return 1050
+    case 'KILN_BLACKLISTED_IP':
+      return 1110
+    case 'KILN_BLOCKED_HOSTNAME':
+      return 1111
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return 1311
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':

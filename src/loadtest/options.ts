@@ -6,6 +6,7 @@ import { ConfigError, type VuOptions } from './host.ts'
 import { parseDuration, formatDuration } from './duration.ts'
 import type { Tags } from './metrics.ts'
 import { executionSegment, type Segment } from './segments.ts'
+import { netOptions } from './netrules.ts'
 
 export const EXECUTORS = [
   'shared-iterations',
@@ -299,6 +300,9 @@ export function consolidate(layers: Obj[]): Options {
       maxRedirects: int(o.maxRedirects, 'maxRedirects', 10),
       throw: o.throw === true,
       noCookiesReset: o.noCookiesReset === true,
+      batch: int(o.batch, 'batch', 20, 1),
+      noVUConnectionReuse: o.noVUConnectionReuse === true,
+      net: netOptions(o),
     },
   }
 }

@@ -12,6 +12,8 @@ import net from 'node:net'
 import tls from 'node:tls'
 import http2 from 'node:http2'
 import { STATUS_CODES } from 'node:http'
+import dns from 'node:dns'
+import { netRules, type NetRules } from './netrules.ts'
 import { performance } from 'node:perf_hooks'
 import type { IncomingHttpHeaders } from 'node:http'
 
@@ -69,10 +71,17 @@ export interface Transport {
   origins: Map<string, Origin>
   maxSockets: number
   insecure: boolean
+  /** hosts, blacklistIPs, blockHostnames, noConnectionReuse, TLS versions and client certificates. */
+  rules: NetRules
 }
 
-export function newTransport(o: { maxSockets: number; insecure: boolean }): Transport {
-  return { origins: new Map(), maxSockets: Math.max(1, o.maxSockets), insecure: o.insecure }
+export function newTransport(o: { maxSockets: number; insecure: boolean; rules?: NetRules }): Transport {
+  return { origins: new Map(), maxSockets: Math.max(1, o.maxSockets), insecure: o.insecure, rules: o.rules ?? netRules(undefined) }
+}
+
+/** An error before any connection: a Raw with nothing sent. */
+function refused(error: NodeJS.ErrnoException): Raw {
+  return { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: '', proto: '', sent: 0, received: 0, error }
 }
 
 export function closeTransport(t: Transport): void {
@@ -112,6 +121,13 @@ function takeIdle(origin: Origin, pin: Pin | undefined): Conn | undefined {
  */
 export async function send(tr: Transport, url: URL, method: string, head: string, body: Buffer | undefined, timeoutMs: number, pin?: Pin): Promise<Raw> {
   const t0 = performance.now()
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const pattern = tr.rules.blockedBy(hostname)
+  if (pattern) return refused(errno(`hostname (${hostname}) is in a blocked pattern (${pattern})`, 'KILN_BLOCKED_HOSTNAME'))
+  // An address written in the URL (or given by `hosts`) is not looked up: check it here.
+  const dialled = tr.rules.target(hostname, Number(url.port) || (url.protocol === 'https:' ? 443 : 80)).host
+  const range = net.isIP(dialled) ? tr.rules.blacklistedBy(dialled) : null
+  if (range) return refused(errno(`IP (${dialled}) is in a blacklisted range (${range})`, 'KILN_BLACKLISTED_IP'))
   const key = `${url.protocol}//${url.host}`
   let origin = tr.origins.get(key)
   if (!origin) tr.origins.set(key, (origin = { idle: [], open: 0, waiters: [] }))
@@ -142,11 +158,12 @@ function release(origin: Origin, conn: Conn, reuse: boolean): void {
 
 function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: number; connect: number; tls: number }): Conn {
   const secure = url.protocol === 'https:'
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-  const port = Number(url.port) || (secure ? 443 : 80)
+  const name = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
+  const { host, port } = tr.rules.target(name, Number(url.port) || (secure ? 443 : 80))
+  const lookup = checkedLookup(tr.rules)
   const sock = secure
-    ? tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['h2', 'http/1.1'] })
-    : net.connect({ host, port })
+    ? tls.connect({ host, port, lookup, servername: net.isIP(name) ? undefined : name, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['h2', 'http/1.1'], ...tr.rules.tls(name) })
+    : net.connect({ host, port, lookup })
   sock.setNoDelay(true)
   origin.open++
   const conn: Conn = { sock, tlsVersion: '', h2: secure ? undefined : null, onData: null, onEnd: null, dead: false }
@@ -184,6 +201,28 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
   sock.on('end', () => conn.h2 || gone())
   sock.on('close', () => conn.h2 || gone())
   return conn
+}
+
+/**
+ * DNS through the blacklist: an address in a blacklisted range fails the connection before it is
+ * dialled (k6 error 1110). Node calls this with `all: true` (trying each address in turn).
+ */
+function checkedLookup(rules: NetRules): net.LookupFunction {
+  return (hostname, options, callback) => {
+    const banned = (ip: string): NodeJS.ErrnoException | null => {
+      const range = rules.blacklistedBy(ip)
+      return range ? errno(`IP (${ip}) is in a blacklisted range (${range})`, 'KILN_BLACKLISTED_IP') : null
+    }
+    dns.lookup(hostname, options, (err, address, family) => {
+      if (err) return callback(err, address as string, family)
+      if (Array.isArray(address)) {
+        const bad = address.map((a) => banned(a.address)).find(Boolean)
+        return bad ? callback(bad, '', 4) : (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, address)
+      }
+      const bad = banned(address)
+      return bad ? callback(bad, '', 4) : callback(null, address, family)
+    })
+  }
 }
 
 function exchange(tr: Transport, origin: Origin, url: URL, method: string, head: string, body: Buffer | undefined, reused: Conn | undefined, t0: number, deadline: number, pin?: Pin): Promise<Raw> {
@@ -238,7 +277,7 @@ function exchange(tr: Transport, origin: Origin, url: URL, method: string, head:
         raw.headers = parser.headers
         raw.body = parser.body()
       }
-      release(origin, conn, !err && (h2res !== null || parser.keepAlive))
+      release(origin, conn, !err && !tr.rules.noReuse && (h2res !== null || parser.keepAlive))
       resolve(raw)
     }
     const timer = setTimeout(() => finish(errno('request timeout', 'KILN_TIMEOUT')), Math.max(0, deadline - performance.now()))

@@ -9,6 +9,7 @@ import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'qu
 import { asyncEntryPoints, callAsync, lazyGetters, lazyModules, newEngine, preludes, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
 import { lookupSecret } from './secrets.ts'
 import { csvOptions, csvRows } from './csv.ts'
+import { closeTransport } from './transport.ts'
 import { request, newClient, closeClient, encodeResponse, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 import type { Tags } from './metrics.ts'
 import { ScriptError, type Host } from './host.ts'
@@ -33,6 +34,20 @@ const REMOVED_MODULES: Record<string, string> = {
 let moduleExports: Record<string, string[]> | null = null
 
 export type Phase = 'init' | 'setup' | 'vu' | 'teardown' | 'summary'
+
+/** k6's `batch` option: at most `limit` of the items in flight at once; results in order. */
+async function inBatches<T, R>(items: T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await f(items[i]!)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, lane))
+  return out
+}
 
 export interface CallResult {
   kind: 'ok' | 'error' | 'abort'
@@ -78,7 +93,7 @@ export class VU {
     private readonly host: Host,
   ) {
     const o = host.options
-    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost })
+    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost, net: o.net })
     this.jars = new JarStore(this.client.jar)
     if (host.httpDebug) {
       // k6's fields after the dump, in logrus's (alphabetical) order.
@@ -298,7 +313,7 @@ export class VU {
     const plainSpec = (m: QuickJSHandle, u: QuickJSHandle, g: QuickJSHandle): RequestSpec => ({ method: ctx.getString(m), url: ctx.getString(u), headers: {}, tags: { group: ctx.getString(g) }, timeoutMs: 60000, redirects: -1, responseType: host.options.discardResponseBodies ? 'none' : 'text', expected: null })
     asyncFn('requestPlain', (m, u, g) => answer(plainSpec(m, u, g)))
     asyncFn('batch', async (j) => {
-      const all = await Promise.all((JSON.parse(ctx.getString(j)) as RequestSpec[]).map(one))
+      const all = await inBatches(JSON.parse(ctx.getString(j)) as RequestSpec[], host.options.batch, one)
       const bad = all.find((r): r is string => typeof r === 'string')
       return bad ? { error: ctx.newError(bad) } : ctx.newString(JSON.stringify(all.map((r) => encodeResponse(r as ResponseData))))
     })
@@ -550,6 +565,8 @@ export class VU {
     } finally {
       this.html.endIteration()
       this.jars.endIteration()
+      // noVUConnectionReuse: the next iteration opens new connections.
+      if (this.host.options.noVUConnectionReuse) closeTransport(this.client.transport)
     }
   }
 

@@ -1,0 +1,140 @@
+/**
+ * k6's network options for `kiln run`, checked once (options.ts) and compiled per VU (transport):
+ * `hosts` (names to addresses, `*.` wildcards, ports on either side), `blacklistIPs` (CIDR ranges
+ * no request may reach: k6 error 1110), `blockHostnames` (names no request may even look up:
+ * 1111), `noConnectionReuse`, `tlsVersion` ({min, max} or one version) and `tlsAuth` (client
+ * certificates by domain).
+ */
+import net from 'node:net'
+import type tls from 'node:tls'
+import { ConfigError } from './host.ts'
+
+/** The options as the script (or --config, or flags) gave them: plain data, sent to worker threads. */
+export interface NetOptions {
+  hosts: Record<string, string>
+  blacklistIPs: string[]
+  blockHostnames: string[]
+  noConnectionReuse: boolean
+  tlsMin?: string
+  tlsMax?: string
+  tlsAuth: { domains: string[]; cert: string; key: string; password?: string }[]
+}
+
+const TLS_VERSIONS: Record<string, string> = { 'tls1.0': 'TLSv1', 'tls1.1': 'TLSv1.1', 'tls1.2': 'TLSv1.2', 'tls1.3': 'TLSv1.3' }
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** Reads a list option given as an array or a comma-separated string (as the flags and K6_* give it). */
+function stringList(v: unknown, name: string): string[] {
+  if (v === undefined || v === null) return []
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean)
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[]
+  throw new ConfigError(`${name} must be a list of strings, got ${JSON.stringify(v)}`)
+}
+
+/** `name`, `name:port`, `1.2.3.4:port`, `::1` or `[::1]:port` as host and port (null: any). */
+function hostPort(s: string): { host: string; port: number | null } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s)
+  if (v6) return { host: v6[1]!, port: v6[2] === undefined ? null : Number(v6[2]) }
+  if ((s.match(/:/g) ?? []).length > 1) return { host: s, port: null }
+  const m = /^(.*):(\d+)$/.exec(s)
+  return m ? { host: m[1]!, port: Number(m[2]) } : { host: s, port: null }
+}
+
+/** Validates the network options of a consolidated options object; throws ConfigError (exit 104). */
+export function netOptions(o: Record<string, unknown>): NetOptions {
+  const hosts: Record<string, string> = {}
+  if (o.hosts !== undefined && o.hosts !== null) {
+    if (!isObj(o.hosts)) throw new ConfigError(`hosts must map names to addresses, e.g. { "test.example": "127.0.0.1" }, got ${JSON.stringify(o.hosts)}`)
+    for (const [k, v] of Object.entries(o.hosts)) {
+      if (typeof v !== 'string' || !net.isIP(hostPort(v).host)) throw new ConfigError(`hosts: '${k}' must map to an IP address (with an optional :port), got ${JSON.stringify(v)}`)
+      hosts[k.toLowerCase()] = v
+    }
+  }
+  const blacklistIPs = stringList(o.blacklistIPs, 'blacklistIPs')
+  for (const c of blacklistIPs) cidr(c)
+  const blockHostnames = stringList(o.blockHostnames, 'blockHostnames').map((p) => p.toLowerCase())
+  for (const p of blockHostnames) {
+    if (!/^(\*\.)?[a-z0-9.-]+$/.test(p) && p !== '*') throw new ConfigError(`blockHostnames: '${p}' must be a hostname, with an optional leading *. wildcard`)
+  }
+  let tlsMin: string | undefined
+  let tlsMax: string | undefined
+  const tv = o.tlsVersion
+  const version = (v: unknown, what: string): string => {
+    const name = TLS_VERSIONS[String(v)]
+    if (!name) throw new ConfigError(`${what} must be one of ${Object.keys(TLS_VERSIONS).join(', ')}, got ${JSON.stringify(v)}`)
+    return name
+  }
+  if (typeof tv === 'string') tlsMin = tlsMax = version(tv, 'tlsVersion')
+  else if (isObj(tv)) {
+    if (tv.min !== undefined) tlsMin = version(tv.min, 'tlsVersion.min')
+    if (tv.max !== undefined) tlsMax = version(tv.max, 'tlsVersion.max')
+  } else if (tv !== undefined && tv !== null) throw new ConfigError(`tlsVersion must be a version or {min, max}, got ${JSON.stringify(tv)}`)
+  const tlsAuth: NetOptions['tlsAuth'] = []
+  if (o.tlsAuth !== undefined && o.tlsAuth !== null) {
+    if (!Array.isArray(o.tlsAuth)) throw new ConfigError('tlsAuth must be a list of {domains, cert, key}')
+    for (const [i, a] of o.tlsAuth.entries()) {
+      if (!isObj(a) || typeof a.cert !== 'string' || typeof a.key !== 'string') throw new ConfigError(`tlsAuth[${i}] needs cert and key (PEM text, e.g. from open())`)
+      tlsAuth.push({ domains: stringList(a.domains, `tlsAuth[${i}].domains`).map((d) => d.toLowerCase()), cert: a.cert, key: a.key, ...(typeof a.password === 'string' ? { password: a.password } : {}) })
+    }
+  }
+  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth }
+}
+
+function cidr(c: string): { text: string; list: net.BlockList } {
+  const [ip, bits] = c.split('/')
+  const family = net.isIP(ip ?? '')
+  const n = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits)
+  if (!family || !Number.isInteger(n) || n < 0 || n > (family === 6 ? 128 : 32)) throw new ConfigError(`blacklistIPs: '${c}' is not an IP range; write it as CIDR, e.g. 10.0.0.0/8`)
+  const list = new net.BlockList()
+  list.addSubnet(ip!, n, family === 6 ? 'ipv6' : 'ipv4')
+  return { text: c, list }
+}
+
+/** The rules a VU's transport applies to every connection. */
+export interface NetRules {
+  /** The address to dial for a URL's host and port (the name stays in Host, SNI and tags). */
+  target(host: string, port: number): { host: string; port: number }
+  /** The blocked pattern `host` matches, or null. */
+  blockedBy(host: string): string | null
+  /** The blacklisted range `ip` is in, or null. */
+  blacklistedBy(ip: string): string | null
+  noReuse: boolean
+  /** tls.connect options for a host: versions and a client certificate. */
+  tls(host: string): { minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; cert?: string; key?: string; passphrase?: string }
+}
+
+const matches = (pattern: string, host: string): boolean => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : pattern === '*' || pattern === host)
+
+export function netRules(o: NetOptions | undefined): NetRules {
+  const hosts = Object.entries(o?.hosts ?? {}).map(([k, v]) => ({ from: hostPort(k), to: hostPort(v) }))
+  const ranges = (o?.blacklistIPs ?? []).map(cidr)
+  const blocked = o?.blockHostnames ?? []
+  const auth = o?.tlsAuth ?? []
+  return {
+    target(host, port) {
+      const h = host.toLowerCase()
+      // An entry with the port wins over one without; exact names over wildcards.
+      const hit =
+        hosts.find((e) => e.from.port === port && e.from.host === h) ??
+        hosts.find((e) => e.from.port === null && e.from.host === h) ??
+        hosts.find((e) => e.from.port === port && matches(e.from.host, h)) ??
+        hosts.find((e) => e.from.port === null && matches(e.from.host, h))
+      return hit ? { host: hit.to.host, port: hit.to.port ?? port } : { host, port }
+    },
+    blockedBy: (host) => blocked.find((p) => matches(p, host.toLowerCase())) ?? null,
+    blacklistedBy(ip) {
+      const family = net.isIP(ip) === 6 ? 'ipv6' : 'ipv4'
+      return ranges.find((r) => r.list.check(ip, family))?.text ?? null
+    },
+    noReuse: o?.noConnectionReuse === true,
+    tls(host) {
+      const a = auth.find((x) => x.domains.some((d) => matches(d, host.toLowerCase())))
+      return {
+        ...(o?.tlsMin ? { minVersion: o.tlsMin as tls.SecureVersion } : {}),
+        ...(o?.tlsMax ? { maxVersion: o.tlsMax as tls.SecureVersion } : {}),
+        ...(a ? { cert: a.cert, key: a.key, ...(a.password ? { passphrase: a.password } : {}) } : {}),
+      }
+    },
+  }
+}
