@@ -27,6 +27,7 @@ export const lazyModules: Record<string, string> = {
   'k6/websockets': wsSource,
   'k6/experimental/fs': fsSource,
   'k6/experimental/csv': fsSource,
+  'k6/net/grpc': readFileSync(join(here, 'vm/grpc.js'), 'utf8'),
 }
 export const lazyGetters = Object.keys(lazyModules)
   .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)

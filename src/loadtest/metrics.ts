@@ -134,6 +134,7 @@ const builtins: [string, MetricType, Contains][] = [
   ['ws_ping', 'trend', 'time'],
   ['ws_session_duration', 'trend', 'time'],
   ['ws_connecting', 'trend', 'time'],
+  ['grpc_req_duration', 'trend', 'time'],
 ]
 
 /** Parses a submetric suffix `tag:value,tag2:value2` (quotes around values allowed). */

@@ -181,7 +181,7 @@ function metricCols(type: string, contains: string, vals: Record<string, number>
 
 const HTTP_COMPACT = new Set(['http_req_duration', 'http_req_failed', 'http_reqs'])
 const sectionOf = (name: string): string =>
-  name.startsWith('http_req') ? 'HTTP' : name.startsWith('ws_') ? 'WEBSOCKET' : ['iteration_duration', 'iterations', 'vus', 'vus_max', 'dropped_iterations'].includes(name) ? 'EXECUTION' : ['data_received', 'data_sent'].includes(name) ? 'NETWORK' : name === 'group_duration' ? 'EXECUTION' : 'CUSTOM'
+  name.startsWith('http_req') ? 'HTTP' : name.startsWith('ws_') ? 'WEBSOCKET' : name.startsWith('grpc_') ? 'GRPC' : ['iteration_duration', 'iterations', 'vus', 'vus_max', 'dropped_iterations'].includes(name) ? 'EXECUTION' : ['data_received', 'data_sent'].includes(name) ? 'NETWORK' : name === 'group_duration' ? 'EXECUTION' : 'CUSTOM'
 
 function render(lines: Line[], width: number): string[] {
   const colW: number[] = []
@@ -245,7 +245,7 @@ export function textSummary(data: Record<string, unknown>, inp: SummaryInput, mo
     )
   }
   const names = Object.keys(metrics).filter((n) => !n.includes('{') && n !== 'checks' && (mode === 'full' || sectionOf(n) !== 'HTTP' || HTTP_COMPACT.has(n)))
-  const sections = ['CUSTOM', 'HTTP', 'EXECUTION', 'NETWORK', 'WEBSOCKET']
+  const sections = ['CUSTOM', 'HTTP', 'EXECUTION', 'NETWORK', 'GRPC', 'WEBSOCKET']
   const lines = new Map<string, Line[]>(sections.map((s) => [s, []]))
   for (const n of names.sort()) {
     const m = metrics[n]!

@@ -20,6 +20,7 @@ import { ELEMENT_METHODS } from './html-element.ts'
 import { EventLoop } from './eventloop.ts'
 import { WsConn, type WsSpec } from './ws.ts'
 import { KeyStore } from './webcrypto.ts'
+import { GrpcClients } from './grpc.ts'
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -74,6 +75,8 @@ export class VU {
   /** Open WebSockets by the VM's id; `k6/ws` ones also queue their events here for wsWait. */
   private sockets = new Map<number, { conn: WsConn; queue?: string[] }>()
   private readonly keys = new KeyStore()
+  /** `k6/net/grpc` clients by the VM's id (created on first use). */
+  private grpcClients: GrpcClients | null = null
   /** Wakes a `k6/ws` wait (not `wake`: a message must not cut short a sleep() in a handler). */
   private wsWake: (() => void) | null = null
   /** Set by the VM when a callback threw or the function's promise was rejected. */
@@ -360,8 +363,57 @@ export class VU {
       return undefined
     })
     this.installWs(fn, asyncFn)
+    this.installGrpc(fn, asyncFn)
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
+  }
+
+  private get grpc(): GrpcClients {
+    const host = this.host
+    this.grpcClients ??= new GrpcClients({
+      readBytes: (p) => host.readBytes(p),
+      emit: (m, v, t) => host.emit(m, v, { ...this.baseTags, ...t }),
+      insecure: host.options.insecureSkipTLSVerify,
+      userAgent: host.options.userAgent,
+    })
+    return this.grpcClients
+  }
+
+  /** Host functions of vm/grpc.js: load (init), connect and invoke (the VM waits), invokeStart (event loop). */
+  private installGrpc(fn: (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => void, asyncFn: (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => void): void {
+    const ctx = this.ctx
+    const thrown = (e: unknown) => ({ error: ctx.newError((e as Error).message) })
+    fn('grpcLoad', (i, j) => {
+      try {
+        const { importPaths, files } = JSON.parse(ctx.getString(j)) as { importPaths: string[]; files: string[] }
+        return ctx.newString(this.grpc.load(ctx.getNumber(i), importPaths, files))
+      } catch (e) {
+        return thrown(e) as unknown as QuickJSHandle
+      }
+    })
+    asyncFn('grpcConnect', async (i, a, p) => {
+      try {
+        await this.grpc.connect(ctx.getNumber(i), ctx.getString(a), JSON.parse(ctx.getString(p)) as Record<string, unknown>)
+        return undefined
+      } catch (e) {
+        return thrown(e)
+      }
+    })
+    asyncFn('grpcInvoke', async (j) => {
+      try {
+        return ctx.newString(await this.grpc.invoke(JSON.parse(ctx.getString(j))))
+      } catch (e) {
+        return thrown(e)
+      }
+    })
+    fn('grpcInvokeStart', (id, j) => {
+      this.loop.op(ctx.getNumber(id), this.grpc.invoke(JSON.parse(ctx.getString(j))))
+      return undefined
+    })
+    fn('grpcClose', (i) => {
+      this.grpcClients?.close(ctx.getNumber(i))
+      return undefined
+    })
   }
 
   /** Host functions of vm/ws.js: `k6/ws` waits on a socket's own queue, `k6/websockets` on the event loop. */
@@ -621,6 +673,7 @@ export class VU {
     if (this.sleepTimer) clearTimeout(this.sleepTimer)
     this.wake?.()
     this.wsWake?.()
+    this.grpcClients?.interrupt()
     this.loop.interrupt()
   }
 
@@ -628,6 +681,7 @@ export class VU {
     this.loop.reset()
     for (const s of this.sockets.values()) s.conn.destroy()
     this.sockets.clear()
+    this.grpcClients?.closeAll()
     this.tick?.dispose()
     this.result?.dispose()
     closeClient(this.client)

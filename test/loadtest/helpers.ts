@@ -1,7 +1,7 @@
 /** Test helpers: a counting HTTP server on 127.0.0.1 and `kiln run` as a real process. */
 import http from 'node:http'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -127,4 +127,11 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
+}
+
+/** A self-signed certificate for CN=localhost made by openssl in `dir` (k.pem, c.pem), or why it could not be made. */
+export function selfSignedCert(dir: string): { key: Buffer; cert: Buffer } | { skip: string } {
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
+  if (gen.error || gen.status !== 0) return { skip: `openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}` }
+  return { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }
 }

@@ -8,12 +8,11 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import https from 'node:https'
 import http2 from 'node:http2'
-import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ResponseParser, newTransport, send, closeTransport } from '../../src/loadtest/transport.ts'
-import { kilnRun as runKiln } from './helpers.ts'
+import { kilnRun as runKiln, selfSignedCert } from './helpers.ts'
 
 /** Parses `wire` fed in pieces of `step` bytes; returns what the parser saw, or the error text. */
 function parse(wire: string, step: number, head = false): { status: number; text: string; headers: Record<string, unknown>; body: string; complete: boolean; keepAlive: boolean } | string {
@@ -156,12 +155,12 @@ test('real sockets: keep-alive reuse, a closed idle connection is retried, close
 
 test('HTTPS: a self-signed server fails with k6 error code 1310 unless --insecure-skip-tls-verify; tls_version is tagged', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-tls-'))
-  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
-  if (gen.error || gen.status !== 0) {
-    t.skip(`openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}`)
+  const pem = selfSignedCert(dir)
+  if ('skip' in pem) {
+    t.skip(pem.skip)
     return
   }
-  const srv = https.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }, (_req, res) => res.end('secure'))
+  const srv = https.createServer(pem, (_req, res) => res.end('secure'))
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
   const url = `https://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`
   try {
@@ -187,12 +186,11 @@ export default function () {
 
 test('HTTP/2: a server that offers h2 in the TLS handshake is spoken to in HTTP/2 (proto HTTP/2.0), one session per VU reused; an HTTP/1.1-only one stays on HTTP/1.1', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-h2-'))
-  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
-  if (gen.error || gen.status !== 0) {
-    t.skip(`openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}`)
+  const creds = selfSignedCert(dir)
+  if ('skip' in creds) {
+    t.skip(creds.skip)
     return
   }
-  const creds = { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }
   let sessions = 0
   let goaway = false
   const h2srv = http2.createSecureServer({ ...creds, allowHTTP1: true }, (req, res) => {

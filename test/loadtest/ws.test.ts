@@ -4,10 +4,9 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import https from 'node:https'
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { WebSocketServer } from 'ws'
-import { kilnRun, workdir } from './helpers.ts'
+import { kilnRun, workdir, selfSignedCert } from './helpers.ts'
 
 let wss: WebSocketServer
 let base = ''
@@ -228,12 +227,12 @@ export default async function () {
 }
 `,
   })
-  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
-  if (gen.error || gen.status !== 0) {
-    t.skip(`openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}`)
+  const pem = selfSignedCert(dir)
+  if ('skip' in pem) {
+    t.skip(pem.skip)
     return
   }
-  const srv = https.createServer({ key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) })
+  const srv = https.createServer(pem)
   const secure = new WebSocketServer({ server: srv })
   secure.on('connection', (s) => s.on('message', (d) => s.send(d)))
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))

@@ -1,0 +1,465 @@
+/**
+ * The host side of `k6/net/grpc` (unary calls): .proto files parsed by protobufjs (once per thread
+ * and set of files), messages as ProtoJSON (protobufjs's ext/protojson, with unpopulated fields
+ * filled in as k6's protojson `EmitUnpopulated` does), and gRPC over Node's http2: 5-byte
+ * length-prefixed messages, `te: trailers`, `grpc-timeout`, the status in `grpc-status` /
+ * `grpc-message`. k6's `grpc_req_duration` (tags name, method, service, status, url) and
+ * data_sent / data_received from the connection's byte counters.
+ */
+import http2 from 'node:http2'
+import { performance } from 'node:perf_hooks'
+import { isAbsolute, join } from 'node:path'
+import zlib from 'node:zlib'
+import protobuf from 'protobufjs'
+import protojson from 'protobufjs/ext/protojson.js'
+import type { Tags } from './metrics.ts'
+import { parseDuration } from './duration.ts'
+
+/** gRPC status codes by k6's constant names (`grpc.StatusOK` …). */
+export const STATUS = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'] as const
+const S = Object.fromEntries(STATUS.map((n, i) => [n, i])) as Record<(typeof STATUS)[number], number>
+
+interface MethodDef {
+  request: protobuf.Type
+  response: protobuf.Type
+  stream: boolean
+}
+type Methods = Map<string, MethodDef>
+
+/** Parsed sets of .proto files on this thread, by import paths + files: VUs on a thread share them. */
+const loaded = new Map<string, Methods>()
+
+const HEALTH_PROTO = `syntax = "proto3"; package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; }
+service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }`
+export const HEALTH_CHECK = '/grpc.health.v1.Health/Check'
+let healthMethods: Methods | null = null
+
+function methodsOf(root: protobuf.Root): Methods {
+  root.resolveAll()
+  const out: Methods = new Map()
+  const walk = (ns: protobuf.NamespaceBase): void => {
+    for (const o of ns.nestedArray) {
+      if (o instanceof protobuf.Service) {
+        for (const m of o.methodsArray) {
+          m.resolve()
+          out.set(`/${o.fullName.slice(1)}/${m.name}`, { request: m.resolvedRequestType!, response: m.resolvedResponseType!, stream: !!(m.requestStream || m.responseStream) })
+        }
+      }
+      if (o instanceof protobuf.Namespace) walk(o)
+    }
+  }
+  walk(root)
+  return out
+}
+
+/**
+ * `client.load(importPaths, ...files)`: each file (and each file it imports) is looked up in the
+ * import paths (the script's folder when there are none; relative ones against it, as `read` does);
+ * google/protobuf/*.proto come with protobufjs. Throws with the file and line of a parse error.
+ */
+export function loadProtos(read: (path: string) => Buffer, importPaths: string[], files: string[]): Methods {
+  const key = JSON.stringify([importPaths, files])
+  const known = loaded.get(key)
+  if (known) return known
+  const paths = importPaths.length ? importPaths : ['.']
+  const root = new protobuf.Root()
+  const seen = new Set<string>()
+  const find = (name: string): [string, Buffer] => {
+    const tried: string[] = []
+    for (const p of isAbsolute(name) ? [''] : paths) {
+      const full = p ? join(p, name) : name
+      try {
+        return [full, read(full)]
+      } catch (e) {
+        tried.push((e as Error).message)
+      }
+    }
+    throw new Error(`${name}: cannot find the file in the import paths [${paths.join(', ')}] (${tried.join('; ')})`)
+  }
+  const add = (name: string): void => {
+    if (seen.has(name)) return
+    seen.add(name)
+    const common = protobuf.common.get(name)
+    if (common) {
+      root.addJSON(common.nested!)
+      return
+    }
+    const [full, src] = find(name)
+    let parsed: protobuf.IParserResult
+    try {
+      parsed = protobuf.parse(src.toString('utf8'), root, { keepCase: true, alternateCommentMode: true })
+    } catch (e) {
+      throw new Error(`${full}: ${(e as Error).message}`)
+    }
+    for (const i of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) add(i)
+  }
+  for (const f of files) add(f)
+  let methods: Methods
+  try {
+    methods = methodsOf(root)
+  } catch (e) {
+    throw new Error(`${files.join(', ')}: ${(e as Error).message}`)
+  }
+  loaded.set(key, methods)
+  return methods
+}
+
+/** protojson with `EmitUnpopulated`: every field that is not in a oneof, at its default when unset. */
+function withDefaults(type: protobuf.Type, json: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const f of type.fieldsArray) {
+    f.resolve()
+    const k = f.jsonName ?? f.name
+    const rt = f.resolvedType
+    const msg = rt instanceof protobuf.Type && !rt.fullName.startsWith('.google.protobuf.') ? rt : null
+    if (k in json) {
+      const v = json[k]
+      if (msg && v && typeof v === 'object') {
+        if (f.map) out[k] = Object.fromEntries(Object.entries(v as Record<string, Record<string, unknown>>).map(([mk, mv]) => [mk, withDefaults(msg, mv)]))
+        else if (Array.isArray(v)) out[k] = v.map((x) => withDefaults(msg, x as Record<string, unknown>))
+        else out[k] = withDefaults(msg, v as Record<string, unknown>)
+      } else out[k] = v
+      continue
+    }
+    if (f.partOf) continue // oneof members and proto3 `optional` fields stay absent when unset
+    if (f.map) out[k] = {}
+    else if (f.repeated) out[k] = []
+    else if (rt instanceof protobuf.Enum) out[k] = rt.valuesById[0] ?? 0
+    else if (rt) out[k] = null
+    else if (f.type === 'bool') out[k] = false
+    else if (f.type === 'string' || f.type === 'bytes') out[k] = ''
+    else out[k] = f.long ? '0' : 0
+  }
+  return out
+}
+
+/** A reply message as k6 shows it: protojson with lowerCamelCase names and unpopulated fields. */
+function replyJson(type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
+  return withDefaults(type, protojson.toJson(type, type.decode(bytes)) as Record<string, unknown>)
+}
+
+export interface ConnectParams {
+  plaintext: boolean
+  timeoutMs: number
+  maxReceiveSize: number
+  maxSendSize: number
+  tls: { cert?: string; key?: string; cacerts?: string | string[] } | null
+  authority: string
+}
+
+/** `client.connect()` params, checked as k6 checks them (unknown names are errors). */
+function connectParams(raw: Record<string, unknown>): ConnectParams {
+  const p: ConnectParams = { plaintext: false, timeoutMs: 60_000, maxReceiveSize: 4 * 1024 * 1024, maxSendSize: 2 ** 31 - 1, tls: null, authority: '' }
+  const size = (k: string, v: unknown): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`invalid ${k} value: '${String(v)}', it needs to be a positive integer`)
+    return v
+  }
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === 'plaintext' || k === 'reflect') {
+      if (typeof v !== 'boolean') throw new Error(`invalid ${k} value: '${String(v)}', it needs to be boolean`)
+      if (k === 'plaintext') p.plaintext = v
+      else if (v) throw new Error('reflect: true (the gRPC server reflection protocol) is not supported by Kiln yet: load the .proto files with client.load() in the init context')
+    } else if (k === 'timeout') p.timeoutMs = parseDuration(v, 'invalid timeout value')
+    else if (k === 'maxReceiveSize') p.maxReceiveSize = size(k, v) || p.maxReceiveSize
+    else if (k === 'maxSendSize') p.maxSendSize = size(k, v) || p.maxSendSize
+    else if (k === 'tls') p.tls = v && typeof v === 'object' ? (v as ConnectParams['tls']) : null
+    else if (k === 'authority') p.authority = String(v)
+    else if (k === 'reflectMetadata' || k === 'connectionSharing') continue
+    else throw new Error(`unknown connect param: "${k}"`)
+  }
+  return p
+}
+
+/** host:port as Go's net.SplitHostPort reads it. */
+function splitAddress(addr: string): [string, number] {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(addr)
+  if (!m) throw new Error(`address ${addr}: ${addr.includes(':') ? 'invalid address' : 'missing port in address'} (write host:port, e.g. 127.0.0.1:50051)`)
+  return [m[1] ?? m[2] ?? '', Number(m[3])]
+}
+
+/** HTTP status → gRPC status when a reply has no grpc-status (gRPC's http-grpc-status-mapping). */
+const HTTP_STATUS: Record<number, number> = { 400: S.Internal, 401: S.Unauthenticated, 403: S.PermissionDenied, 404: S.Unimplemented, 429: S.Unavailable, 502: S.Unavailable, 503: S.Unavailable, 504: S.Unavailable }
+
+interface Reply {
+  status: number
+  statusMessage: string
+  message: Buffer | null
+  headers: Record<string, string[]>
+  trailers: Record<string, string[]>
+}
+
+const RESERVED = new Set(['grpc-status', 'grpc-message', 'grpc-status-details-bin', 'grpc-encoding', 'grpc-accept-encoding', 'te'])
+function metadataOf(h: http2.IncomingHttpHeaders, into: Record<string, string[]>): void {
+  for (const [k, v] of Object.entries(h)) {
+    if (k.startsWith(':') || RESERVED.has(k) || v === undefined) continue
+    const vals = Array.isArray(v) ? v : k.endsWith('-bin') ? v.split(',') : [v]
+    into[k] = vals.map((x) => (k.endsWith('-bin') ? Buffer.from(x.trim(), 'base64').toString('utf8') : x))
+  }
+}
+
+/** One connection (an HTTP/2 session) to a gRPC server. */
+class GrpcConn {
+  private session: http2.ClientHttp2Session | null = null
+  private sent = 0
+  private received = 0
+
+  constructor(
+    readonly addr: string,
+    private readonly p: ConnectParams,
+    private readonly insecure: boolean,
+  ) {}
+
+  /** Opens the session; rejects with k6-like text when it cannot within the connect timeout. */
+  open(cancels: Set<() => void>): Promise<void> {
+    const [host, port] = splitAddress(this.addr)
+    const tls = this.p.tls
+    const s = http2.connect(`${this.p.plaintext ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`, {
+      rejectUnauthorized: !this.insecure,
+      ...(tls?.cacerts ? { ca: tls.cacerts } : {}),
+      ...(tls?.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
+      ...(this.p.authority ? { servername: this.p.authority.replace(/:\d+$/, '') } : {}),
+    })
+    this.session = s
+    s.on('error', () => {}) // reported through the pending connect or call
+    return new Promise<void>((resolve, reject) => {
+      const done = (err?: string) => {
+        clearTimeout(timer)
+        cancels.delete(cancel)
+        s.off('connect', ok)
+        s.off('error', bad)
+        if (err === undefined) return resolve()
+        s.destroy()
+        this.session = null
+        reject(new Error(err))
+      }
+      const ok = () => done()
+      const bad = (e: Error) => done(`connection error: desc = "transport: error while dialing: dial tcp ${this.addr}: ${e.message}"`)
+      const cancel = () => done('context canceled')
+      const timer = setTimeout(() => done(`context deadline exceeded: could not connect to ${this.addr} within ${this.p.timeoutMs} ms`), this.p.timeoutMs)
+      cancels.add(cancel)
+      s.once('connect', ok)
+      s.once('error', bad)
+    })
+  }
+
+  /** Bytes written and read since the last call. */
+  traffic(): [number, number] {
+    const sock = this.session?.socket as { bytesWritten?: number; bytesRead?: number } | undefined
+    if (!sock) return [0, 0]
+    const w = sock.bytesWritten ?? 0
+    const r = sock.bytesRead ?? 0
+    const out: [number, number] = [w - this.sent, r - this.received]
+    this.sent = w
+    this.received = r
+    return out
+  }
+
+  /** One unary call; never rejects: transport failures are statuses, as grpc-go reports them. */
+  async call(path: string, body: Uint8Array, metadata: Record<string, string>, timeoutMs: number, userAgent: string, cancels: Set<() => void>): Promise<Reply> {
+    const reply: Reply = { status: S.OK, statusMessage: '', message: null, headers: {}, trailers: {} }
+    const fail = (status: number, msg: string): Reply => Object.assign(reply, { status, statusMessage: msg, message: null })
+    if (body.length > this.p.maxSendSize) return fail(S.ResourceExhausted, `grpc: trying to send message larger than max (${body.length} vs. ${this.p.maxSendSize})`)
+    if (!this.session || this.session.closed || this.session.destroyed) {
+      this.sent = this.received = 0
+      try {
+        await this.open(cancels)
+      } catch (e) {
+        return fail(S.Unavailable, (e as Error).message)
+      }
+    }
+    const frame = Buffer.alloc(5 + body.length)
+    frame.writeUInt32BE(body.length, 1)
+    frame.set(body, 5)
+    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': userAgent }
+    if (this.p.authority) headers[':authority'] = this.p.authority
+    if (timeoutMs > 0) headers['grpc-timeout'] = timeoutMs < 1e8 ? `${Math.ceil(timeoutMs)}m` : `${Math.min(99_999_999, Math.ceil(timeoutMs / 1000))}S`
+    for (const [k, v] of Object.entries(metadata)) headers[k.toLowerCase()] = k.toLowerCase().endsWith('-bin') ? Buffer.from(v).toString('base64') : v
+    let req: http2.ClientHttp2Stream
+    try {
+      req = this.session!.request(headers)
+    } catch (e) {
+      return fail(S.Unavailable, (e as Error).message)
+    }
+    return new Promise<Reply>((resolve) => {
+      const chunks: Buffer[] = []
+      let httpStatus = 200
+      let grpcStatus: string | undefined
+      let grpcMessage = ''
+      let encoding = ''
+      let settled = false
+      const finish = (r: Reply) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        cancels.delete(cancel)
+        resolve(r)
+      }
+      const statusFrom = (h: http2.IncomingHttpHeaders) => {
+        if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status'])
+        if (h['grpc-message'] !== undefined) grpcMessage = decodeURIComponent(String(h['grpc-message']))
+      }
+      const cancel = () => {
+        req.close(http2.constants.NGHTTP2_CANCEL)
+        finish(fail(S.Canceled, 'context canceled'))
+      }
+      const timer = setTimeout(() => {
+        req.close(http2.constants.NGHTTP2_CANCEL)
+        finish(fail(S.DeadlineExceeded, 'context deadline exceeded'))
+      }, timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1)
+      cancels.add(cancel)
+      req.on('response', (h, flags) => {
+        httpStatus = Number(h[':status'] ?? 200)
+        encoding = String(h['grpc-encoding'] ?? '')
+        // A trailers-only reply (an error without a message): its metadata are trailers.
+        const trailersOnly = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0 || h['grpc-status'] !== undefined
+        metadataOf(h, trailersOnly ? reply.trailers : reply.headers)
+        statusFrom(h)
+      })
+      req.on('trailers', (h) => {
+        metadataOf(h, reply.trailers)
+        statusFrom(h)
+      })
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('error', (e) => finish(fail(S.Unavailable, e.message)))
+      req.on('close', () => {
+        if (settled) return
+        if (grpcStatus === undefined) {
+          if (httpStatus !== 200) return finish(fail(HTTP_STATUS[httpStatus] ?? S.Unknown, `unexpected HTTP status code received from server: ${httpStatus}`))
+          return finish(fail(req.rstCode ? S.Unavailable : S.Internal, req.rstCode ? `stream closed with error code ${req.rstCode}` : 'server closed the stream without sending trailers'))
+        }
+        const code = Number(grpcStatus)
+        if (code !== S.OK) return finish(fail(code, grpcMessage))
+        const data = Buffer.concat(chunks)
+        if (data.length < 5) return finish(fail(S.Internal, 'grpc: the server sent no reply message'))
+        const len = data.readUInt32BE(1)
+        if (len > this.p.maxReceiveSize) return finish(fail(S.ResourceExhausted, `grpc: received message larger than max (${len} vs. ${this.p.maxReceiveSize})`))
+        let msg = data.subarray(5, 5 + len)
+        if (data[0] === 1) {
+          try {
+            msg = encoding === 'gzip' ? zlib.gunzipSync(msg) : encoding === 'deflate' ? zlib.inflateSync(msg) : msg
+          } catch (e) {
+            return finish(fail(S.Internal, `grpc: failed to decompress the received message: ${(e as Error).message}`))
+          }
+        }
+        reply.message = msg
+        finish(reply)
+      })
+      req.end(frame)
+    })
+  }
+
+  close(): void {
+    this.session?.close()
+    this.session = null
+  }
+}
+
+/** What a call needs from its VU. */
+export interface GrpcHost {
+  readBytes(path: string): Buffer
+  emit(metric: string, value: number, tags: Tags): void
+  insecure: boolean
+  userAgent: string
+}
+
+interface InvokeSpec {
+  client: number
+  method: string
+  /** the request as JSON */
+  message: string
+  metadata: Record<string, string>
+  /** group + the params' tags */
+  tags: Tags
+  timeout: unknown
+}
+
+/** A VU's gRPC clients by the VM's id: their loaded methods and connection. */
+export class GrpcClients {
+  private clients = new Map<number, { methods: Methods; conn: GrpcConn | null }>()
+  /** Cancels pending connects and calls (the VU was interrupted). */
+  private readonly cancels = new Set<() => void>()
+
+  constructor(private readonly host: GrpcHost) {}
+
+  private client(id: number) {
+    let c = this.clients.get(id)
+    if (!c) this.clients.set(id, (c = { methods: new Map(), conn: null }))
+    return c
+  }
+
+  /** `client.load()`: returns k6's method infos as JSON. */
+  load(id: number, importPaths: string[], files: string[]): string {
+    const methods = loadProtos((p) => this.host.readBytes(p), importPaths, files)
+    const c = this.client(id)
+    for (const [k, v] of methods) c.methods.set(k, v)
+    return JSON.stringify([...methods.keys()].map((m) => ({ package: m.slice(1, m.lastIndexOf('.', m.lastIndexOf('/'))), service: m.slice(m.lastIndexOf('.', m.lastIndexOf('/')) + 1, m.lastIndexOf('/')), full_method: m })))
+  }
+
+  async connect(id: number, addr: string, rawParams: Record<string, unknown>): Promise<void> {
+    const c = this.client(id)
+    const conn = new GrpcConn(addr, connectParams(rawParams), this.host.insecure)
+    c.conn?.close()
+    c.conn = null
+    await conn.open(this.cancels)
+    c.conn = conn
+  }
+
+  /** A unary call; throws (the script's exception) for bad input, answers k6's Response as JSON otherwise. */
+  async invoke(spec: InvokeSpec): Promise<string> {
+    const c = this.clients.get(spec.client)
+    if (!c?.conn) throw new Error('no gRPC connection, you must call connect first')
+    const method = spec.method.startsWith('/') ? spec.method : `/${spec.method}`
+    const def = c.methods.get(method) ?? (method === HEALTH_CHECK ? (healthMethods ??= methodsOf(protobuf.parse(HEALTH_PROTO, { keepCase: true }).root)).get(method) : undefined)
+    if (!def) throw new Error(`method "${method}" not found in file descriptors (load its .proto file with client.load() in the init context)`)
+    if (def.stream) throw new Error(`method "${method}" is a streaming RPC: Kiln supports unary calls only (client.invoke / client.asyncInvoke)`)
+    const timeoutMs = spec.timeout === undefined || spec.timeout === null ? 60_000 : parseDuration(spec.timeout, 'invalid grpc.invoke() parameters: invalid timeout value')
+    let body: Uint8Array
+    try {
+      body = def.request.encode(protojson.fromJson(def.request, JSON.parse(spec.message))).finish()
+    } catch (e) {
+      throw new Error(`unable to serialise request object to protocol buffer: ${(e as Error).message}`)
+    }
+    const conn = c.conn
+    const t0 = performance.now()
+    const r = await conn.call(method, body, spec.metadata, timeoutMs, this.host.userAgent, this.cancels)
+    const ms = performance.now() - t0
+    const slash = method.lastIndexOf('/')
+    const tags: Tags = { ...spec.tags, url: `${conn.addr}${method}`, service: method.slice(1, slash), method: method.slice(slash + 1), status: String(r.status) }
+    if (spec.tags.name === undefined) tags.name = method
+    this.host.emit('grpc_req_duration', ms, tags)
+    const [sent, received] = conn.traffic()
+    const netTags: Tags = spec.tags.group === undefined ? {} : { group: spec.tags.group }
+    if (sent) this.host.emit('data_sent', sent, netTags)
+    if (received) this.host.emit('data_received', received, netTags)
+    let message: Record<string, unknown>
+    let status = r.status
+    let statusMessage = r.statusMessage
+    try {
+      message = r.message ? replyJson(def.response, r.message) : withDefaults(def.response, {})
+    } catch (e) {
+      status = S.Internal
+      statusMessage = `grpc: failed to unmarshal the received message: ${(e as Error).message}`
+      message = withDefaults(def.response, {})
+    }
+    const error = status === S.OK ? null : { code: status, message: statusMessage, details: [] }
+    return JSON.stringify({ status, message, headers: r.headers, trailers: r.trailers, error })
+  }
+
+  close(id: number): void {
+    const c = this.clients.get(id)
+    c?.conn?.close()
+    if (c) c.conn = null
+  }
+
+  interrupt(): void {
+    for (const c of [...this.cancels]) c()
+  }
+
+  closeAll(): void {
+    this.interrupt()
+    for (const c of this.clients.values()) c.conn?.close()
+    this.clients.clear()
+  }
+}

@@ -1,0 +1,83 @@
+// Runs inside each VU's QuickJS runtime (evaluated on first import): `k6/net/grpc`, unary calls.
+// The .proto files, the connection and the call live on the host (src/loadtest/grpc.ts); a Client
+// here is an id. invoke() waits (the VM suspends), asyncInvoke() settles through the event loop.
+;(function () {
+  const H = globalThis.__kh
+  const U = globalThis.__k6util
+  const L = globalThis.__k6loop
+  const state = globalThis.__k6state
+  const ID = Symbol('kiln.grpc.client')
+  let nextClient = 1
+
+  function invokeSpec(client, method, request, params) {
+    if (state.inInit) throw new Error('invoking RPC methods in the init context is not supported')
+    if (typeof method !== 'string' || method === '') throw new Error('method to invoke cannot be empty')
+    if (request === undefined || request === null) throw new Error('request cannot be nil')
+    const metadata = {}
+    let tags = U.toTags()
+    let timeout = null
+    for (const k of Object.keys(params || {})) {
+      const v = params[k]
+      if (k === 'metadata' || k === 'headers') {
+        if (!v || typeof v !== 'object') throw new Error('invalid grpc.invoke() parameters: metadata must be an object with key-value pairs')
+        for (const mk of Object.keys(v)) {
+          if (typeof v[mk] !== 'string') throw new Error(`invalid grpc.invoke() parameters: metadata "${mk}" value must be a string`)
+          metadata[mk] = v[mk]
+        }
+      } else if (k === 'tags') tags = U.toTags(v)
+      else if (k === 'timeout') timeout = v
+      else if (k === 'discardResponseMessage' || k === 'authority') continue
+      else throw new Error(`invalid grpc.invoke() parameters: unknown param: "${k}"`)
+    }
+    return JSON.stringify({ client: client[ID], method, message: JSON.stringify(request), metadata, tags, timeout })
+  }
+
+  class Client {
+    constructor() {
+      this[ID] = nextClient++
+    }
+    load(importPaths, ...protoFiles) {
+      if (!state.inInit) throw new Error('load must be called in the init context')
+      const paths = importPaths === undefined || importPaths === null ? [] : Array.from(importPaths, String)
+      return JSON.parse(H.grpcLoad(this[ID], JSON.stringify({ importPaths: paths, files: protoFiles.map(String) })))
+    }
+    loadProtoset() {
+      throw new Error('client.loadProtoset() is not supported by Kiln yet: load the .proto files with client.load(importPaths, ...protoFiles)')
+    }
+    connect(address, params) {
+      if (state.inInit) throw new Error('connecting to a gRPC server in the init context is not supported')
+      H.grpcConnect(this[ID], String(address), JSON.stringify(params || {}))
+      return true
+    }
+    invoke(method, request, params) {
+      return JSON.parse(H.grpcInvoke(invokeSpec(this, method, request, params)))
+    }
+    asyncInvoke(method, request, params) {
+      let spec
+      try {
+        spec = invokeSpec(this, method, request, params)
+      } catch (e) {
+        return Promise.reject(e)
+      }
+      return L.op((id) => H.grpcInvokeStart(id, spec), JSON.parse)
+    }
+    healthCheck(service) {
+      return this.invoke('/grpc.health.v1.Health/Check', { service: service === undefined || service === null ? '' : String(service) })
+    }
+    close() {
+      H.grpcClose(this[ID])
+    }
+  }
+  class Stream {
+    constructor() {
+      throw new Error('grpc.Stream (streaming RPCs) is not supported by Kiln yet: only unary calls (client.invoke / client.asyncInvoke)')
+    }
+  }
+
+  const grpc = { Client, Stream }
+  const names = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated']
+  names.forEach((n, i) => (grpc['Status' + n] = i))
+  Object.assign(grpc, { HealthCheckUnknown: 'UNKNOWN', HealthCheckServing: 'SERVING', HealthCheckNotServing: 'NOT_SERVING', HealthCheckServiceUnkown: 'SERVICE_UNKNOWN' })
+  // This file is evaluated on first use: replace the loading getter (vu.ts).
+  Object.defineProperty(globalThis.__k6mods, 'k6/net/grpc', { value: Object.assign({ default: grpc }, grpc), enumerable: true, writable: true, configurable: true })
+})()

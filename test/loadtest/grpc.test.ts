@@ -1,0 +1,269 @@
+/** k6/net/grpc: unchanged k6 scripts against a real gRPC server (@grpc/grpc-js) on 127.0.0.1. */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as grpcjs from '@grpc/grpc-js'
+import * as protoLoader from '@grpc/proto-loader'
+import { kilnRun, selfSignedCert, workdir } from './helpers.ts'
+
+const PROTO = `syntax = "proto3";
+package kiln.test;
+
+enum Mood { MOOD_UNKNOWN = 0; HAPPY = 1; GRUMPY = 2; }
+message Point { int32 x = 1; int32 y = 2; }
+message EchoRequest {
+  string user_name = 1;
+  int64 big_count = 2;
+  Mood mood = 3;
+  Point where = 4;
+  repeated string tags = 5;
+  bytes blob = 6;
+  bool flag = 7;
+}
+message EchoReply {
+  string greeting = 1;
+  int64 big_count = 2;
+  Mood mood = 3;
+  Point where = 4;
+  repeated string tags = 5;
+  bytes blob = 6;
+  bool flag = 7;
+  double ratio = 8;
+  Point nowhere = 9;
+}
+service Echo {
+  rpc Echo(EchoRequest) returns (EchoReply);
+  rpc Fail(EchoRequest) returns (EchoReply);
+}
+`
+
+let server: grpcjs.Server
+let addr = ''
+let calls = 0
+let protoDir = ''
+
+before(async () => {
+  protoDir = workdir({})
+  writeFileSync(join(protoDir, 'echo.proto'), PROTO)
+  const def = protoLoader.loadSync(join(protoDir, 'echo.proto'), { keepCase: true, longs: String, enums: String, defaults: true })
+  const pkg = grpcjs.loadPackageDefinition(def) as unknown as { kiln: { test: { Echo: grpcjs.ServiceClientConstructor } } }
+  server = new grpcjs.Server()
+  type Req = { user_name: string; big_count: string; mood: string; where: { x: number; y: number } | null; tags: string[]; blob: Buffer; flag: boolean }
+  server.addService(pkg.kiln.test.Echo.service, {
+    Echo: (call: grpcjs.ServerUnaryCall<Req, unknown>, cb: grpcjs.sendUnaryData<unknown>) => {
+      calls++
+      const r = call.request
+      const md = new grpcjs.Metadata()
+      md.set('x-echo', String(call.metadata.get('x-req')[0] ?? 'none'))
+      call.sendMetadata(md)
+      const trailer = new grpcjs.Metadata()
+      trailer.set('x-trail', `t-${r.user_name}`)
+      const reply = () => cb(null, { greeting: `hello ${r.user_name}`, big_count: String(BigInt(r.big_count) + 1n), mood: r.mood === 'HAPPY' ? 'GRUMPY' : 'HAPPY', where: r.where ? { x: r.where.y, y: r.where.x } : null, tags: [...r.tags].reverse(), blob: r.blob, flag: !r.flag }, trailer)
+      if (r.user_name === 'slow') setTimeout(reply, 1500)
+      else reply()
+    },
+    Fail: (call: grpcjs.ServerUnaryCall<Req, unknown>, cb: grpcjs.sendUnaryData<unknown>) => {
+      calls++
+      cb({ code: grpcjs.status.NOT_FOUND, details: `no such user: ${call.request.user_name}` })
+    },
+  })
+  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))))
+  addr = `127.0.0.1:${port}`
+})
+
+after(() => server.forceShutdown())
+
+/** A k6 script as k6's docs write them: load in init, connect/invoke/close in the default function. */
+const SCRIPT = `import grpc from 'k6/net/grpc'
+import { check } from 'k6'
+
+const client = new grpc.Client()
+client.load(['protos'], 'echo.proto')
+
+export const options = { vus: 2, iterations: 4 }
+
+export default async function () {
+  client.connect(__ENV.ADDR, { plaintext: true, timeout: '5s' })
+  const req = { userName: 'ada', bigCount: '9007199254740993', mood: 'HAPPY', where: { x: 1, y: 2 }, tags: ['a', 'b'], blob: 'AQID', flag: true }
+  const r = client.invoke('kiln.test.Echo/Echo', req, { metadata: { 'x-req': 'v' + __VU }, tags: { kind: 'echo' } })
+  check(r, {
+    'status OK': (r) => r.status === grpc.StatusOK && r.error === null,
+    'fields': (r) => r.message.greeting === 'hello ada' && r.message.bigCount === '9007199254740994' && r.message.mood === 'GRUMPY',
+    'nested, repeated, bytes': (r) => r.message.where.x === 2 && r.message.where.y === 1 && r.message.tags.join() === 'b,a' && r.message.blob === 'AQID',
+    'unpopulated': (r) => r.message.flag === false && r.message.ratio === 0 && r.message.nowhere === null,
+    'metadata': (r) => r.headers['x-echo'][0] === 'v' + __VU && r.trailers['x-trail'][0] === 't-ada',
+  })
+  const f = client.invoke('/kiln.test.Echo/Fail', { user_name: 'bob' })
+  check(f, {
+    'error status': (f) => f.status === grpc.StatusNotFound && f.error.code === 5 && f.error.message === 'no such user: bob',
+  })
+  const [a, b] = await Promise.all([client.asyncInvoke('kiln.test.Echo/Echo', { userName: 'x' }), client.asyncInvoke('kiln.test.Echo/Echo', { userName: 'y' })])
+  check(a, { 'async': () => a.message.greeting === 'hello x' && b.message.greeting === 'hello y' && a.message.bigCount === '1' })
+  if (__VU === 1 && __ITER === 0) console.log('REPLY ' + JSON.stringify(r) + ' FAIL ' + JSON.stringify(f))
+  client.close()
+}
+`
+
+for (const threads of ['default', '0']) {
+  test(`load, connect, invoke (fields, int64, enum, nested, repeated, bytes, metadata), error status, asyncInvoke; grpc_req_duration (threads: ${threads})`, async () => {
+    const dir = workdir({ 'script.js': SCRIPT })
+    mkdirSync(join(dir, 'protos'))
+    writeFileSync(join(dir, 'protos', 'echo.proto'), PROTO)
+    const before = calls
+    const env: Record<string, string> = threads === '0' ? { KILN_RUN_THREADS: '0' } : {}
+    const r = await kilnRun(['run', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'avg,count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir, env })
+    assert.equal(r.code, 0, r.stderr)
+    assert.doesNotMatch(r.stderr, /ERRO/)
+    assert.equal(calls - before, 16)
+    const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))
+    for (const [name, c] of Object.entries(sum.root_group.checks as Record<string, { passes: number; fails: number }>)) assert.deepEqual([c.passes, c.fails], [4, 0], name)
+    assert.equal(Object.keys(sum.root_group.checks).length, 7)
+    assert.equal(sum.metrics.grpc_req_duration.count, 16)
+    assert.ok(sum.metrics.data_sent.count > 0 && sum.metrics.data_received.count > 0)
+    assert.match(r.stdout, /GRPC\n\s+grpc_req_duration\.+: avg=/)
+    const line = r.stderr.split('\n').find((l) => l.includes(' REPLY '))!
+    const [reply, fail] = line.slice(line.indexOf(' REPLY ') + 7).replace(/\s+source=console$/, '').split(' FAIL ').map((s) => JSON.parse(s))
+    assert.deepEqual(reply.message, { greeting: 'hello ada', bigCount: '9007199254740994', mood: 'GRUMPY', where: { x: 2, y: 1 }, tags: ['b', 'a'], blob: 'AQID', flag: false, ratio: 0, nowhere: null })
+    assert.deepEqual(reply.headers['x-echo'], ['v1'])
+    assert.match(reply.headers['content-type'][0], /^application\/grpc/)
+    assert.equal(reply.trailers['grpc-status'], undefined)
+    assert.deepEqual(fail.error, { code: 5, message: 'no such user: bob', details: [] })
+    assert.equal(fail.status, 5)
+  })
+}
+
+test('tags on grpc_req_duration as k6 sets them (name, method, service, status, url, and the params tags)', async () => {
+  const dir = workdir({
+    'echo.proto': PROTO,
+    'script.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load(null, 'echo.proto')
+export const options = { iterations: 1, thresholds: {
+  'grpc_req_duration{name:/kiln.test.Echo/Echo}': ['max>=0'],
+  'grpc_req_duration{method:Fail}': ['max>=0'],
+  'grpc_req_duration{service:kiln.test.Echo}': ['max>=0'],
+  'grpc_req_duration{status:5}': ['max>=0'],
+  'grpc_req_duration{url:${'${'}__ENV.ADDR}/kiln.test.Echo/Echo}': ['max>=0'],
+  'grpc_req_duration{kind:mine}': ['max>=0'],
+} }
+export default function () {
+  client.connect(__ENV.ADDR, { plaintext: true })
+  client.invoke('kiln.test.Echo/Echo', {}, { tags: { kind: 'mine' } })
+  client.invoke('kiln.test.Echo/Fail', {})
+  client.invoke('kiln.test.Echo/Fail', {})
+}`,
+  })
+  // The threshold's url names ADDR: write it in, as the options are evaluated before -e values reach URLs.
+  writeFileSync(join(dir, 'script.js'), readFileSync(join(dir, 'script.js'), 'utf8').replace('${__ENV.ADDR}', addr))
+  const r = await kilnRun(['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const m = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8')).metrics
+  const count = (k: string) => m[`grpc_req_duration{${k}}`]?.count
+  assert.equal(count('name:/kiln.test.Echo/Echo'), 1)
+  assert.equal(count('method:Fail'), 2)
+  assert.equal(count('service:kiln.test.Echo'), 3)
+  assert.equal(count('status:5'), 2)
+  assert.equal(count(`url:${addr}/kiln.test.Echo/Echo`), 1)
+  assert.equal(count('kind:mine'), 1)
+})
+
+test('bad input is the script’s error: load outside init, unknown method or field, bad .proto, no connection, unreachable address', async () => {
+  const dir = workdir({
+    'echo.proto': PROTO,
+    'bad.proto': 'syntax = "proto3";\nmessage {',
+    'script.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load([], 'echo.proto')
+export const options = { iterations: 1 }
+const tryIt = (f) => { try { f(); return 'no error' } catch (e) { return String(e.message || e) } }
+export default async function () {
+  const out = {}
+  out.loadInVU = tryIt(() => client.load([], 'echo.proto'))
+  out.noConn = tryIt(() => client.invoke('kiln.test.Echo/Echo', {}))
+  out.refused = tryIt(() => client.connect('127.0.0.1:1', { plaintext: true, timeout: '3s' }))
+  out.noPort = tryIt(() => client.connect('127.0.0.1', { plaintext: true }))
+  out.badParam = tryIt(() => client.connect(__ENV.ADDR, { plaintxt: true }))
+  client.connect(__ENV.ADDR, { plaintext: true })
+  out.unknownMethod = tryIt(() => client.invoke('kiln.test.Echo/Nope', {}))
+  out.unknownField = tryIt(() => client.invoke('kiln.test.Echo/Echo', { nope: 1 }))
+  out.badEnum = tryIt(() => client.invoke('kiln.test.Echo/Echo', { mood: 'SAD' }))
+  out.asyncUnknown = await client.asyncInvoke('x.Y/Z', {}).then(() => 'no error', (e) => e.message)
+  out.stream = tryIt(() => new grpc.Stream(client, 'kiln.test.Echo/Echo'))
+  out.reflect = tryIt(() => client.connect(__ENV.ADDR, { plaintext: true, reflect: true }))
+  out.deadline = client.invoke('kiln.test.Echo/Echo', { userName: 'slow' }, { timeout: '100ms' }).status
+  client.close()
+  console.log('OUT ' + JSON.stringify(out))
+}`,
+    'badproto.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load([], 'bad.proto')
+export default function () {}`,
+    'missing.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load([], 'nothere.proto')
+export default function () {}`,
+  })
+  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `ADDR=${addr}`, 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const line = r.stderr.split('\n').find((l) => l.includes(' OUT '))!
+  const out = JSON.parse(line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, ''))
+  assert.equal(out.loadInVU, 'load must be called in the init context')
+  assert.equal(out.noConn, 'no gRPC connection, you must call connect first')
+  assert.match(out.refused, /^connection error: .*127\.0\.0\.1:1.*ECONNREFUSED/)
+  assert.match(out.noPort, /missing port in address/)
+  assert.equal(out.badParam, 'unknown connect param: "plaintxt"')
+  assert.match(out.unknownMethod, /^method "\/kiln\.test\.Echo\/Nope" not found in file descriptors/)
+  assert.match(out.unknownField, /^unable to serialise request object to protocol buffer: .*unknown field: "nope"/)
+  assert.match(out.badEnum, /^unable to serialise request object to protocol buffer: .*SAD/)
+  assert.match(out.asyncUnknown, /^method "\/x\.Y\/Z" not found/)
+  assert.match(out.stream, /not supported by Kiln yet/)
+  assert.match(out.reflect, /not supported by Kiln yet/)
+  assert.equal(out.deadline, 4)
+  for (const [file, why] of [['badproto.js', /bad\.proto: illegal .*line 2/], ['missing.js', /nothere\.proto: cannot find the file in the import paths/]] as const) {
+    const b = await kilnRun(['run', '-q', '--no-summary', file], { cwd: dir })
+    assert.equal(b.code, 107, b.stderr)
+    assert.match(b.stderr, why)
+  }
+})
+
+test('TLS (no plaintext): a self-signed server is refused unless --insecure-skip-tls-verify', async (t) => {
+  const dir = workdir({
+    'echo.proto': PROTO,
+    'script.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load([], 'echo.proto')
+export default function () {
+  let out
+  try {
+    client.connect(__ENV.ADDR)
+    out = client.invoke('kiln.test.Echo/Echo', { userName: 'tls' }).message.greeting
+  } catch (e) {
+    out = 'refused: ' + e.message
+  }
+  console.log('OUT ' + out)
+}`,
+  })
+  const pem = selfSignedCert(dir)
+  if ('skip' in pem) {
+    t.skip(pem.skip)
+    return
+  }
+  const def = protoLoader.loadSync(join(dir, 'echo.proto'), { keepCase: true })
+  const pkg = grpcjs.loadPackageDefinition(def) as unknown as { kiln: { test: { Echo: grpcjs.ServiceClientConstructor } } }
+  const tls = new grpcjs.Server()
+  tls.addService(pkg.kiln.test.Echo.service, { Echo: (call: grpcjs.ServerUnaryCall<{ user_name: string }, unknown>, cb: grpcjs.sendUnaryData<unknown>) => cb(null, { greeting: `secure ${call.request.user_name}` }), Fail: () => {} })
+  const port = await new Promise<number>((res, rej) => tls.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createSsl(null, [{ private_key: pem.key, cert_chain: pem.cert }]), (e, p) => (e ? rej(e) : res(p))))
+  try {
+    const out = async (flags: string[]) => {
+      const r = await kilnRun(['run', '-q', '--no-summary', '-i', '1', ...flags, '-e', `ADDR=127.0.0.1:${port}`, 'script.js'], { cwd: dir })
+      assert.equal(r.code, 0, r.stderr)
+      const line = r.stderr.split('\n').find((l) => l.includes(' OUT '))!
+      return line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, '')
+    }
+    assert.match(await out([]), /^refused: connection error: .*(self[- ]signed|certificate)/i)
+    assert.equal(await out(['--insecure-skip-tls-verify']), 'secure tls')
+  } finally {
+    tls.forceShutdown()
+  }
+})
