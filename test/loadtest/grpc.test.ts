@@ -68,6 +68,12 @@ before(async () => {
       cb({ code: grpcjs.status.NOT_FOUND, details: `no such user: ${call.request.user_name}` })
     },
   })
+  // The standard health service, which client.healthCheck() calls (its .proto is built into Kiln).
+  writeFileSync(join(protoDir, 'health.proto'), 'syntax = "proto3"; package grpc.health.v1; message HealthCheckRequest { string service = 1; } message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; } service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }')
+  const health = grpcjs.loadPackageDefinition(protoLoader.loadSync(join(protoDir, 'health.proto'))) as unknown as { grpc: { health: { v1: { Health: grpcjs.ServiceClientConstructor } } } }
+  server.addService(health.grpc.health.v1.Health.service, {
+    Check: (call: grpcjs.ServerUnaryCall<{ service: string }, unknown>, cb: grpcjs.sendUnaryData<unknown>) => cb(null, { status: !call.request.service ? 'SERVING' : 'SERVICE_UNKNOWN' }),
+  })
   const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))))
   addr = `127.0.0.1:${port}`
 })
@@ -99,6 +105,7 @@ export default async function () {
     'error status': (f) => f.status === grpc.StatusNotFound && f.error.code === 5 && f.error.message === 'no such user: bob',
   })
   const [a, b] = await Promise.all([client.asyncInvoke('kiln.test.Echo/Echo', { userName: 'x' }), client.asyncInvoke('kiln.test.Echo/Echo', { userName: 'y' })])
+  check(client.healthCheck(), { 'health': (h) => h.status === grpc.StatusOK && h.message.status === grpc.HealthCheckServing && client.healthCheck('other').message.status === grpc.HealthCheckServiceUnkown })
   check(a, { 'async': () => a.message.greeting === 'hello x' && b.message.greeting === 'hello y' && a.message.bigCount === '1' })
   if (__VU === 1 && __ITER === 0) console.log('REPLY ' + JSON.stringify(r) + ' FAIL ' + JSON.stringify(f))
   client.close()
@@ -106,7 +113,7 @@ export default async function () {
 `
 
 for (const threads of ['default', '0']) {
-  test(`load, connect, invoke (fields, int64, enum, nested, repeated, bytes, metadata), error status, asyncInvoke; grpc_req_duration (threads: ${threads})`, async () => {
+  test(`load, connect, invoke (fields, int64, enum, nested, repeated, bytes, metadata), error status, asyncInvoke, healthCheck; grpc_req_duration (threads: ${threads})`, async () => {
     const dir = workdir({ 'script.js': SCRIPT })
     mkdirSync(join(dir, 'protos'))
     writeFileSync(join(dir, 'protos', 'echo.proto'), PROTO)
@@ -115,11 +122,11 @@ for (const threads of ['default', '0']) {
     const r = await kilnRun(['run', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'avg,count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir, env })
     assert.equal(r.code, 0, r.stderr)
     assert.doesNotMatch(r.stderr, /ERRO/)
-    assert.equal(calls - before, 16)
+    assert.equal(calls - before, 16) // Echo and Fail; 8 health checks besides
     const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))
     for (const [name, c] of Object.entries(sum.root_group.checks as Record<string, { passes: number; fails: number }>)) assert.deepEqual([c.passes, c.fails], [4, 0], name)
-    assert.equal(Object.keys(sum.root_group.checks).length, 7)
-    assert.equal(sum.metrics.grpc_req_duration.count, 16)
+    assert.equal(Object.keys(sum.root_group.checks).length, 8)
+    assert.equal(sum.metrics.grpc_req_duration.count, 24)
     assert.ok(sum.metrics.data_sent.count > 0 && sum.metrics.data_received.count > 0)
     assert.match(r.stdout, /GRPC\n\s+grpc_req_duration\.+: avg=/)
     const line = r.stderr.split('\n').find((l) => l.includes(' REPLY '))!
