@@ -12,6 +12,7 @@ import { isAbsolute, join } from 'node:path'
 import zlib from 'node:zlib'
 import protobuf from 'protobufjs'
 import protojson from 'protobufjs/ext/protojson.js'
+import descriptor from 'protobufjs/ext/descriptor.js' // also adds Root.fromDescriptor
 import type { Tags } from './metrics.ts'
 import { parseDuration } from './duration.ts'
 
@@ -106,6 +107,43 @@ export function loadProtos(read: (path: string) => Buffer, importPaths: string[]
   return methods
 }
 
+/** `client.loadProtoset(path)`: a serialised FileDescriptorSet (`protoc --descriptor_set_out --include_imports`). */
+export function loadProtoset(read: (path: string) => Buffer, path: string): Methods {
+  const key = `protoset:${path}`
+  const known = loaded.get(key)
+  if (known) return known
+  let buf: Buffer
+  try {
+    buf = read(path)
+  } catch (e) {
+    throw new Error(`couldn't open protoset: ${(e as Error).message}`)
+  }
+  let methods: Methods
+  try {
+    methods = methodsOf(protobuf.Root.fromDescriptor(buf, { keepCase: true }))
+  } catch (e) {
+    throw new Error(`couldn't unmarshal protoset file ${path}: ${(e as Error).message}`)
+  }
+  loaded.set(key, methods)
+  return methods
+}
+
+// The server reflection protocol (grpc.reflection.v1, same messages as v1alpha): what Kiln asks.
+const REFLECTION_PROTO = `syntax = "proto3"; package grpc.reflection.v1;
+message ServerReflectionRequest { string host = 1; oneof message_request { string file_by_filename = 3; string file_containing_symbol = 4; string list_services = 7; } }
+message ServerReflectionResponse { string valid_host = 1; oneof message_response { FileDescriptorResponse file_descriptor_response = 4; ListServiceResponse list_services_response = 6; ErrorResponse error_response = 7; } }
+message FileDescriptorResponse { repeated bytes file_descriptor_proto = 1; }
+message ListServiceResponse { repeated ServiceResponse service = 1; }
+message ServiceResponse { string name = 1; }
+message ErrorResponse { int32 error_code = 1; string error_message = 2; }`
+let reflectionTypes: [protobuf.Type, protobuf.Type] | null = null
+
+interface ReflectionReply {
+  file_descriptor_response?: { file_descriptor_proto: Uint8Array[] }
+  list_services_response?: { service: { name: string }[] }
+  error_response?: { error_code: number; error_message: string }
+}
+
 /** protojson with `EmitUnpopulated`: every field that is not in a oneof, at its default when unset. */
 function withDefaults(type: protobuf.Type, json: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
@@ -147,11 +185,13 @@ export interface ConnectParams {
   maxSendSize: number
   tls: { cert?: string; key?: string; cacerts?: string | string[] } | null
   authority: string
+  reflect: boolean
+  reflectMetadata: Record<string, string>
 }
 
 /** `client.connect()` params, checked as k6 checks them (unknown names are errors). */
 function connectParams(raw: Record<string, unknown>): ConnectParams {
-  const p: ConnectParams = { plaintext: false, timeoutMs: 60_000, maxReceiveSize: 4 * 1024 * 1024, maxSendSize: 2 ** 31 - 1, tls: null, authority: '' }
+  const p: ConnectParams = { plaintext: false, timeoutMs: 60_000, maxReceiveSize: 4 * 1024 * 1024, maxSendSize: 2 ** 31 - 1, tls: null, authority: '', reflect: false, reflectMetadata: {} }
   const size = (k: string, v: unknown): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`invalid ${k} value: '${String(v)}', it needs to be a positive integer`)
     return v
@@ -160,13 +200,16 @@ function connectParams(raw: Record<string, unknown>): ConnectParams {
     if (k === 'plaintext' || k === 'reflect') {
       if (typeof v !== 'boolean') throw new Error(`invalid ${k} value: '${String(v)}', it needs to be boolean`)
       if (k === 'plaintext') p.plaintext = v
-      else if (v) throw new Error('reflect: true (the gRPC server reflection protocol) is not supported by Kiln yet: load the .proto files with client.load() in the init context')
+      else p.reflect = v
     } else if (k === 'timeout') p.timeoutMs = parseDuration(v, 'invalid timeout value')
     else if (k === 'maxReceiveSize') p.maxReceiveSize = size(k, v) || p.maxReceiveSize
     else if (k === 'maxSendSize') p.maxSendSize = size(k, v) || p.maxSendSize
     else if (k === 'tls') p.tls = v && typeof v === 'object' ? (v as ConnectParams['tls']) : null
     else if (k === 'authority') p.authority = String(v)
-    else if (k === 'reflectMetadata' || k === 'connectionSharing') continue
+    else if (k === 'reflectMetadata') {
+      if (!v || typeof v !== 'object') throw new Error('invalid reflectMetadata value: it needs to be an object with string values')
+      p.reflectMetadata = Object.fromEntries(Object.entries(v).map(([mk, mv]) => [mk, String(mv)]))
+    } else if (k === 'connectionSharing') continue
     else throw new Error(`unknown connect param: "${k}"`)
   }
   return p
@@ -350,6 +393,60 @@ class GrpcConn {
     })
   }
 
+  /**
+   * `reflect: true`: the server's services and their files through the reflection protocol (v1,
+   * then v1alpha), one request per stream, as a Methods table.
+   */
+  async reflect(userAgent: string, cancels: Set<() => void>): Promise<Methods> {
+    const [Req, Res] = (reflectionTypes ??= (() => {
+      const root = protobuf.parse(REFLECTION_PROTO, { keepCase: true }).root
+      return [root.lookupType('grpc.reflection.v1.ServerReflectionRequest'), root.lookupType('grpc.reflection.v1.ServerReflectionResponse')] as [protobuf.Type, protobuf.Type]
+    })())
+    let path = '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo'
+    const ask = async (req: Record<string, string>): Promise<ReflectionReply> => {
+      const body = Req.encode(Req.create(req)).finish()
+      let r = await this.call(path, body, this.p.reflectMetadata, this.p.timeoutMs, userAgent, cancels)
+      if (r.status === S.Unimplemented && !path.includes('v1alpha')) {
+        path = '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo'
+        r = await this.call(path, body, this.p.reflectMetadata, this.p.timeoutMs, userAgent, cancels)
+      }
+      if (r.status !== S.OK || !r.message) throw new Error(`can't get method info through reflection: rpc error: code = ${STATUS[r.status] ?? r.status} desc = ${r.statusMessage}`)
+      const out = Res.decode(r.message) as unknown as ReflectionReply
+      if (out.error_response) throw new Error(`can't get method info through reflection (${JSON.stringify(req)}): ${out.error_response.error_message}`)
+      return out
+    }
+    const services = (await ask({ list_services: '*' })).list_services_response?.service.map((x) => x.name).filter((n) => !n.startsWith('grpc.reflection.')) ?? []
+    const files = new Map<string, protobuf.Message & { name: string; dependency: string[] }>()
+    const add = (reply: ReflectionReply) => {
+      for (const b of reply.file_descriptor_response?.file_descriptor_proto ?? []) {
+        const fd = descriptor.FileDescriptorProto.decode(b) as protobuf.Message & { name: string; dependency: string[] }
+        if (!files.has(fd.name)) files.set(fd.name, fd)
+      }
+    }
+    for (const svc of services) add(await ask({ file_containing_symbol: svc }))
+    // Imports the server did not send with the files (google/protobuf/* are not always served).
+    for (let more = true; more; ) {
+      more = false
+      for (const dep of [...files.values()].flatMap((f) => f.dependency ?? [])) {
+        if (files.has(dep)) continue
+        const common = protobuf.common.get(dep)
+        if (common) files.set(dep, { name: dep, dependency: [] } as never)
+        else {
+          add(await ask({ file_by_filename: dep }))
+          more = true
+        }
+        if (!files.has(dep)) throw new Error(`can't get method info through reflection: the server did not send ${dep}`)
+      }
+    }
+    const real = [...files.values()].filter((f) => !protobuf.common.get(f.name))
+    const root = protobuf.Root.fromDescriptor({ file: real } as never, { keepCase: true })
+    for (const f of files.keys()) {
+      const common = protobuf.common.get(f)
+      if (common && !real.some((r) => r.name === f)) root.addJSON(common.nested!)
+    }
+    return methodsOf(root)
+  }
+
   close(): void {
     this.session?.close()
     this.session = null
@@ -391,7 +488,15 @@ export class GrpcClients {
 
   /** `client.load()`: returns k6's method infos as JSON. */
   load(id: number, importPaths: string[], files: string[]): string {
-    const methods = loadProtos((p) => this.host.readBytes(p), importPaths, files)
+    return this.addMethods(id, loadProtos((p) => this.host.readBytes(p), importPaths, files))
+  }
+
+  /** `client.loadProtoset()`: returns k6's method infos as JSON. */
+  loadProtoset(id: number, path: string): string {
+    return this.addMethods(id, loadProtoset((p) => this.host.readBytes(p), path))
+  }
+
+  private addMethods(id: number, methods: Methods): string {
     const c = this.client(id)
     for (const [k, v] of methods) c.methods.set(k, v)
     return JSON.stringify([...methods.keys()].map((m) => ({ package: m.slice(1, m.lastIndexOf('.', m.lastIndexOf('/'))), service: m.slice(m.lastIndexOf('.', m.lastIndexOf('/')) + 1, m.lastIndexOf('/')), full_method: m })))
@@ -399,10 +504,19 @@ export class GrpcClients {
 
   async connect(id: number, addr: string, rawParams: Record<string, unknown>): Promise<void> {
     const c = this.client(id)
-    const conn = new GrpcConn(addr, connectParams(rawParams), this.host.insecure)
+    const p = connectParams(rawParams)
+    const conn = new GrpcConn(addr, p, this.host.insecure)
     c.conn?.close()
     c.conn = null
     await conn.open(this.cancels)
+    if (p.reflect) {
+      try {
+        this.addMethods(id, await conn.reflect(this.host.userAgent, this.cancels))
+      } catch (e) {
+        conn.close()
+        throw e
+      }
+    }
     c.conn = conn
   }
 

@@ -383,14 +383,20 @@ export class VU {
   private installGrpc(fn: (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => void, asyncFn: (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => void): void {
     const ctx = this.ctx
     const thrown = (e: unknown) => ({ error: ctx.newError((e as Error).message) })
-    fn('grpcLoad', (i, j) => {
-      try {
-        const { importPaths, files } = JSON.parse(ctx.getString(j)) as { importPaths: string[]; files: string[] }
-        return ctx.newString(this.grpc.load(ctx.getNumber(i), importPaths, files))
-      } catch (e) {
-        return thrown(e) as unknown as QuickJSHandle
-      }
+    /** A synchronous call answering a string; what it throws is the script's exception. */
+    const syncFn = (name: string, f: (...a: QuickJSHandle[]) => string) =>
+      fn(name, (...a) => {
+        try {
+          return ctx.newString(f(...a))
+        } catch (e) {
+          return thrown(e) as unknown as QuickJSHandle
+        }
+      })
+    syncFn('grpcLoad', (i, j) => {
+      const { importPaths, files } = JSON.parse(ctx.getString(j)) as { importPaths: string[]; files: string[] }
+      return this.grpc.load(ctx.getNumber(i), importPaths, files)
     })
+    syncFn('grpcLoadProtoset', (i, p) => this.grpc.loadProtoset(ctx.getNumber(i), ctx.getString(p)))
     asyncFn('grpcConnect', async (i, a, p) => {
       try {
         await this.grpc.connect(ctx.getNumber(i), ctx.getString(a), JSON.parse(ctx.getString(p)) as Record<string, unknown>)

@@ -42,6 +42,16 @@ let server: grpcjs.Server
 let addr = ''
 let calls = 0
 let protoDir = ''
+let fileDescriptors: Buffer[] = []
+
+const REFLECTION_PROTO = `syntax = "proto3"; package grpc.reflection.v1alpha;
+service ServerReflection { rpc ServerReflectionInfo(stream ServerReflectionRequest) returns (stream ServerReflectionResponse); }
+message ServerReflectionRequest { string host = 1; oneof message_request { string file_by_filename = 3; string file_containing_symbol = 4; string list_services = 7; } }
+message ServerReflectionResponse { string valid_host = 1; oneof message_response { FileDescriptorResponse file_descriptor_response = 4; ListServiceResponse list_services_response = 6; ErrorResponse error_response = 7; } }
+message FileDescriptorResponse { repeated bytes file_descriptor_proto = 1; }
+message ListServiceResponse { repeated ServiceResponse service = 1; }
+message ServiceResponse { string name = 1; }
+message ErrorResponse { int32 error_code = 1; string error_message = 2; }`
 
 before(async () => {
   protoDir = workdir({})
@@ -73,6 +83,20 @@ before(async () => {
   const health = grpcjs.loadPackageDefinition(protoLoader.loadSync(join(protoDir, 'health.proto'))) as unknown as { grpc: { health: { v1: { Health: grpcjs.ServiceClientConstructor } } } }
   server.addService(health.grpc.health.v1.Health.service, {
     Check: (call: grpcjs.ServerUnaryCall<{ service: string }, unknown>, cb: grpcjs.sendUnaryData<unknown>) => cb(null, { status: !call.request.service ? 'SERVING' : 'SERVICE_UNKNOWN' }),
+  })
+  // Server reflection, v1alpha only (Kiln asks v1 first), answering from proto-loader's descriptors.
+  writeFileSync(join(protoDir, 'reflection.proto'), REFLECTION_PROTO)
+  const refl = grpcjs.loadPackageDefinition(protoLoader.loadSync(join(protoDir, 'reflection.proto'), { keepCase: true, oneofs: true })) as unknown as { grpc: { reflection: { v1alpha: { ServerReflection: grpcjs.ServiceClientConstructor } } } }
+  fileDescriptors = (def['kiln.test.EchoRequest'] as unknown as { fileDescriptorProtos: Buffer[] }).fileDescriptorProtos
+  server.addService(refl.grpc.reflection.v1alpha.ServerReflection.service, {
+    ServerReflectionInfo: (call: grpcjs.ServerDuplexStream<Record<string, string>, unknown>) => {
+      call.on('data', (req) => {
+        if (req.message_request === 'list_services') call.write({ list_services_response: { service: [{ name: 'kiln.test.Echo' }, { name: 'grpc.reflection.v1alpha.ServerReflection' }] } })
+        else if (req.file_containing_symbol === 'kiln.test.Echo') call.write({ file_descriptor_response: { file_descriptor_proto: fileDescriptors } })
+        else call.write({ error_response: { error_code: 5, error_message: `not found: ${JSON.stringify(req)}` } })
+      })
+      call.on('end', () => call.end())
+    },
   })
   const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))))
   addr = `127.0.0.1:${port}`
@@ -175,6 +199,36 @@ export default function () {
   assert.equal(count('kind:mine'), 1)
 })
 
+test('reflect: true finds the methods through server reflection; loadProtoset reads a FileDescriptorSet', async () => {
+  // A FileDescriptorSet: its `file` field (1, length-delimited) once per FileDescriptorProto.
+  const set = Buffer.concat(fileDescriptors.flatMap((fd) => [Buffer.from([0x0a, ...varint(fd.length)]), fd]))
+  const dir = workdir({
+    'script.js': `import grpc from 'k6/net/grpc'
+const fromSet = new grpc.Client()
+const methods = fromSet.loadProtoset('echo.protoset')
+const reflecting = new grpc.Client()
+export default function () {
+  reflecting.connect(__ENV.ADDR, { plaintext: true, reflect: true })
+  fromSet.connect(__ENV.ADDR, { plaintext: true })
+  const a = reflecting.invoke('kiln.test.Echo/Echo', { userName: 'r', mood: 'HAPPY' }).message
+  const b = fromSet.invoke('kiln.test.Echo/Echo', { userName: 's', bigCount: 41 }).message
+  console.log('OUT ' + JSON.stringify([methods.map((m) => m.full_method), a.greeting, a.mood, b.greeting, b.bigCount]))
+}`,
+  })
+  writeFileSync(join(dir, 'echo.protoset'), set)
+  const r = await kilnRun(['run', '-q', '--no-summary', '-i', '1', '-e', `ADDR=${addr}`, 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const line = r.stderr.split('\n').find((l) => l.includes(' OUT '))!
+  assert.deepEqual(JSON.parse(line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, '')), [['/kiln.test.Echo/Echo', '/kiln.test.Echo/Fail'], 'hello r', 'GRUMPY', 'hello s', '42'])
+})
+
+function varint(n: number): number[] {
+  const out: number[] = []
+  for (; n > 0x7f; n >>>= 7) out.push((n & 0x7f) | 0x80)
+  out.push(n)
+  return out
+}
+
 test('bad input is the script’s error: load outside init, unknown method or field, bad .proto, no connection, unreachable address', async () => {
   const dir = workdir({
     'echo.proto': PROTO,
@@ -197,7 +251,7 @@ export default async function () {
   out.badEnum = tryIt(() => client.invoke('kiln.test.Echo/Echo', { mood: 'SAD' }))
   out.asyncUnknown = await client.asyncInvoke('x.Y/Z', {}).then(() => 'no error', (e) => e.message)
   out.stream = tryIt(() => new grpc.Stream(client, 'kiln.test.Echo/Echo'))
-  out.reflect = tryIt(() => client.connect(__ENV.ADDR, { plaintext: true, reflect: true }))
+  out.protoset = tryIt(() => client.loadProtoset('echo.proto'))
   out.deadline = client.invoke('kiln.test.Echo/Echo', { userName: 'slow' }, { timeout: '100ms' }).status
   client.close()
   console.log('OUT ' + JSON.stringify(out))
@@ -225,7 +279,7 @@ export default function () {}`,
   assert.match(out.badEnum, /^unable to serialise request object to protocol buffer: .*SAD/)
   assert.match(out.asyncUnknown, /^method "\/x\.Y\/Z" not found/)
   assert.match(out.stream, /not supported by Kiln yet/)
-  assert.match(out.reflect, /not supported by Kiln yet/)
+  assert.equal(out.protoset, 'load must be called in the init context')
   assert.equal(out.deadline, 4)
   for (const [file, why] of [['badproto.js', /bad\.proto: illegal .*line 2/], ['missing.js', /nothere\.proto: cannot find the file in the import paths/]] as const) {
     const b = await kilnRun(['run', '-q', '--no-summary', file], { cwd: dir })

@@ -41,8 +41,9 @@
       const paths = importPaths === undefined || importPaths === null ? [] : Array.from(importPaths, String)
       return JSON.parse(H.grpcLoad(this[ID], JSON.stringify({ importPaths: paths, files: protoFiles.map(String) })))
     }
-    loadProtoset() {
-      throw new Error('client.loadProtoset() is not supported by Kiln yet: load the .proto files with client.load(importPaths, ...protoFiles)')
+    loadProtoset(path) {
+      if (!state.inInit) throw new Error('load must be called in the init context')
+      return JSON.parse(H.grpcLoadProtoset(this[ID], String(path)))
     }
     connect(address, params) {
       if (state.inInit) throw new Error('connecting to a gRPC server in the init context is not supported')
