@@ -30,6 +30,7 @@ export const spec: CommandSpec = {
     'summary-export': { type: 'string', arg: 'FILE', help: "write the summary as k6's legacy JSON" },
     'summary-trend-stats': { type: 'string', arg: 'LIST', help: 'trend columns, e.g. avg,p(99),max' },
     'summary-time-unit': { type: 'string', arg: 's|ms|us', help: 'fixed time unit in the summary' },
+    'system-tags': { type: 'string', arg: 'LIST', help: 'the system tags samples keep, e.g. status,method,scenario (k6 default: all but vu, iter, ip, ocsp_status)' },
     'summary-mode': { type: 'string', arg: 'MODE', help: 'compact (default), full or disabled' },
     'no-summary': { type: 'boolean', help: 'print no end-of-test summary (k6 0.x/1.x; same as --summary-mode=disabled)' },
     'no-thresholds': { type: 'boolean', help: "don't evaluate thresholds" },
@@ -97,6 +98,7 @@ export function cliLayer(p: Parsed): Record<string, unknown> {
   const stats = str(p, 'summary-trend-stats')
   if (stats !== undefined) o.summaryTrendStats = stats.split(',').map((s) => s.trim()).filter(Boolean)
   set('summaryTimeUnit', str(p, 'summary-time-unit'))
+  set('systemTags', str(p, 'system-tags'))
   set('noSetup', bool(p, 'no-setup'))
   set('noTeardown', bool(p, 'no-teardown'))
   set('insecureSkipTLSVerify', bool(p, 'insecure-skip-tls-verify'))
@@ -158,6 +160,7 @@ export function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
   }
   if (env.K6_SUMMARY_TREND_STATS) o.summaryTrendStats = env.K6_SUMMARY_TREND_STATS.split(',').map((x) => x.trim()).filter(Boolean)
   text('K6_SUMMARY_TIME_UNIT', 'summaryTimeUnit')
+  text('K6_SYSTEM_TAGS', 'systemTags')
   flag('K6_NO_SETUP', 'noSetup')
   flag('K6_NO_TEARDOWN', 'noTeardown')
   flag('K6_INSECURE_SKIP_TLS_VERIFY', 'insecureSkipTLSVerify')

@@ -155,9 +155,15 @@ export function parseTagSuffix(suffix: string): Tags {
 }
 
 /** The run's metrics: built-ins, custom metrics, submetrics, and listeners (outputs). */
+/** k6's system tags; `systemTags` keeps some of them (k6's default: all but vu, iter, ip, ocsp_status). */
+export const SYSTEM_TAGS = ['proto', 'subproto', 'status', 'method', 'url', 'name', 'group', 'check', 'error', 'error_code', 'tls_version', 'scenario', 'service', 'expected_response', 'vu', 'iter', 'ip', 'ocsp_status']
+
 export class Registry {
   readonly metrics = new Map<string, Metric>()
   private listeners: ((s: Sample, m: Metric) => void)[] = []
+  /** System tags `systemTags` leaves out (none by default), and tag sets already filtered. */
+  private dropped: string[] = []
+  private filtered = new WeakMap<Tags, Tags>()
 
   constructor() {
     for (const [name, type, contains] of builtins) this.define(name, type, contains)
@@ -205,10 +211,28 @@ export class Registry {
     this.listeners.push(fn)
   }
 
+  /** `systemTags`: the system tags samples keep; the others are dropped from every sample. */
+  keepSystemTags(keep: string[]): void {
+    // vu, iter, ip and ocsp_status are not added to samples by Kiln: nothing to drop there.
+    this.dropped = SYSTEM_TAGS.filter((t) => !['vu', 'iter', 'ip', 'ocsp_status'].includes(t) && !keep.includes(t))
+    this.filtered = new WeakMap()
+  }
+
+  private withoutDropped(tags: Tags): Tags {
+    let out = this.filtered.get(tags)
+    if (!out) {
+      out = { ...tags }
+      for (const t of this.dropped) delete out[t]
+      this.filtered.set(tags, out)
+    }
+    return out
+  }
+
   /** Records one sample into its metric, its matching submetrics, and the outputs. */
   add(metric: string, value: number, tags: Tags, time = Date.now()): void {
     const m = this.metrics.get(metric)
     if (!m) return
+    if (this.dropped.length) tags = this.withoutDropped(tags)
     m.seen = true
     m.sink.add(value)
     for (const s of m.submetrics) {

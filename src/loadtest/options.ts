@@ -4,7 +4,7 @@
  */
 import { ConfigError, type VuOptions } from './host.ts'
 import { parseDuration, formatDuration } from './duration.ts'
-import type { Tags } from './metrics.ts'
+import { SYSTEM_TAGS, type Tags } from './metrics.ts'
 import { executionSegment, type Segment } from './segments.ts'
 import { netOptions } from './netrules.ts'
 
@@ -56,6 +56,8 @@ export interface Options {
   tags: Tags
   summaryTrendStats: string[]
   summaryTimeUnit: string
+  /** The system tags samples keep (`systemTags`). */
+  systemTags: string[]
   noSetup: boolean
   noTeardown: boolean
   minIterationDurationMs: number
@@ -256,6 +258,17 @@ function segmented(s: Scenario, segment: Segment): Scenario {
   return out
 }
 
+const DEFAULT_SYSTEM_TAGS = SYSTEM_TAGS.filter((t) => !['vu', 'iter', 'ip', 'ocsp_status'].includes(t))
+
+/** `systemTags` as a list (array, or comma-separated from --system-tags / K6_SYSTEM_TAGS). */
+function systemTags(v: unknown): string[] {
+  if (v === undefined || v === null) return DEFAULT_SYSTEM_TAGS
+  const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v
+  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string')) throw new ConfigError(`systemTags must be a list of tag names, got ${JSON.stringify(v)}`)
+  for (const t of list as string[]) if (!SYSTEM_TAGS.includes(t)) throw new ConfigError(`systemTags: unknown system tag '${t}'; known: ${SYSTEM_TAGS.join(', ')}`)
+  return list as string[]
+}
+
 /**
  * Consolidates the layers, lowest first. A layer that sets a shortcut (duration, iterations,
  * stages) replaces the execution settings of the layers below it, as a k6 CLI flag does.
@@ -289,6 +302,7 @@ export function consolidate(layers: Obj[]): Options {
     tags: strMap(o.tags, 'options.tags'),
     summaryTrendStats: stats as string[],
     summaryTimeUnit: unit,
+    systemTags: systemTags(o.systemTags),
     noSetup: o.noSetup === true,
     noTeardown: o.noTeardown === true,
     minIterationDurationMs: dur(o.minIterationDuration, 'minIterationDuration', 0),

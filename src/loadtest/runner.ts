@@ -247,6 +247,7 @@ export class Runner implements Host {
     try {
       this.opts = consolidate([cfg.configLayer, scriptOptions, cfg.cliLayer])
       this.options = this.opts.vu
+      this.registry.keepSystemTags(this.opts.systemTags)
       if (!cfg.noThresholds) this.thresholds = buildThresholds(this.opts.thresholds, this.registry)
       this.board = new ExecBoard(this.opts.scenarios, this.opts.raw)
     } catch (e) {

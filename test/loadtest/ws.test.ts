@@ -82,7 +82,8 @@ export default function () {
     'all events': (g) => ['text:hello', 'bin:1,2,3', 'ping', 'pong', 'text:ticked', 'close:4000'].every((e) => g.includes(e)),
     'closed last': (g) => g[g.length - 1] === 'close:4000',
   })
-  check(slept, { 'sleep in a handler': (ms) => ms >= 50 })
+  // Timers may fire up to a millisecond early by Date.now(); cut short would be ~0.
+  check(slept, { 'sleep in a handler': (ms) => ms >= 40 })
 }
 `,
   })
