@@ -299,22 +299,22 @@ class GrpcConn {
     return out
   }
 
-  /** One unary call; never rejects: transport failures are statuses, as grpc-go reports them. */
-  async call(path: string, body: Uint8Array, metadata: Record<string, string>, timeoutMs: number, userAgent: string, cancels: Set<() => void>): Promise<Reply> {
+  /**
+   * Starts a call: its request stream (null when the call failed at once) and its end as a status;
+   * each reply message goes to `onMessage` as it arrives. Never rejects: transport failures are
+   * statuses, as grpc-go reports them.
+   */
+  async start(path: string, metadata: Record<string, string>, timeoutMs: number, userAgent: string, cancels: Set<() => void>, onMessage: (m: Buffer) => void): Promise<{ req: http2.ClientHttp2Stream | null; done: Promise<Reply> }> {
     const reply: Reply = { status: S.OK, statusMessage: '', message: null, headers: {}, trailers: {} }
     const fail = (status: number, msg: string): Reply => Object.assign(reply, { status, statusMessage: msg, message: null })
-    if (body.length > this.p.maxSendSize) return fail(S.ResourceExhausted, `grpc: trying to send message larger than max (${body.length} vs. ${this.p.maxSendSize})`)
     if (!this.session || this.session.closed || this.session.destroyed) {
       this.sent = this.received = 0
       try {
         await this.open(cancels)
       } catch (e) {
-        return fail(S.Unavailable, (e as Error).message)
+        return { req: null, done: Promise.resolve(fail(S.Unavailable, (e as Error).message)) }
       }
     }
-    const frame = Buffer.alloc(5 + body.length)
-    frame.writeUInt32BE(body.length, 1)
-    frame.set(body, 5)
     const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': userAgent }
     if (this.p.authority) headers[':authority'] = this.p.authority
     if (timeoutMs > 0) headers['grpc-timeout'] = timeoutMs < 1e8 ? `${Math.ceil(timeoutMs)}m` : `${Math.min(99_999_999, Math.ceil(timeoutMs / 1000))}S`
@@ -323,10 +323,10 @@ class GrpcConn {
     try {
       req = this.session!.request(headers)
     } catch (e) {
-      return fail(S.Unavailable, (e as Error).message)
+      return { req: null, done: Promise.resolve(fail(S.Unavailable, (e as Error).message)) }
     }
-    return new Promise<Reply>((resolve) => {
-      const chunks: Buffer[] = []
+    const done = new Promise<Reply>((resolve) => {
+      let pending: Buffer = Buffer.alloc(0)
       let httpStatus = 200
       let grpcStatus: string | undefined
       let grpcMessage = ''
@@ -339,18 +339,16 @@ class GrpcConn {
         cancels.delete(cancel)
         resolve(r)
       }
+      const abort = (status: number, msg: string) => {
+        req.close(http2.constants.NGHTTP2_CANCEL)
+        finish(fail(status, msg))
+      }
       const statusFrom = (h: http2.IncomingHttpHeaders) => {
         if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status'])
         if (h['grpc-message'] !== undefined) grpcMessage = decodeURIComponent(String(h['grpc-message']))
       }
-      const cancel = () => {
-        req.close(http2.constants.NGHTTP2_CANCEL)
-        finish(fail(S.Canceled, 'context canceled'))
-      }
-      const timer = setTimeout(() => {
-        req.close(http2.constants.NGHTTP2_CANCEL)
-        finish(fail(S.DeadlineExceeded, 'context deadline exceeded'))
-      }, timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1)
+      const cancel = () => abort(S.Canceled, 'context canceled')
+      const timer = setTimeout(() => abort(S.DeadlineExceeded, 'context deadline exceeded'), timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1)
       cancels.add(cancel)
       req.on('response', (h, flags) => {
         httpStatus = Number(h[':status'] ?? 200)
@@ -364,33 +362,61 @@ class GrpcConn {
         metadataOf(h, reply.trailers)
         statusFrom(h)
       })
-      req.on('data', (c: Buffer) => chunks.push(c))
+      // Length-prefixed messages, split across DATA frames however the server sent them.
+      req.on('data', (c: Buffer) => {
+        pending = pending.length ? Buffer.concat([pending, c]) : c
+        while (!settled && pending.length >= 5) {
+          const len = pending.readUInt32BE(1)
+          if (len > this.p.maxReceiveSize) return abort(S.ResourceExhausted, `grpc: received message larger than max (${len} vs. ${this.p.maxReceiveSize})`)
+          if (pending.length < 5 + len) break
+          let msg = pending.subarray(5, 5 + len)
+          if (pending[0] === 1) {
+            try {
+              msg = encoding === 'gzip' ? zlib.gunzipSync(msg) : encoding === 'deflate' ? zlib.inflateSync(msg) : msg
+            } catch (e) {
+              return abort(S.Internal, `grpc: failed to decompress the received message: ${(e as Error).message}`)
+            }
+          }
+          pending = pending.subarray(5 + len)
+          onMessage(msg)
+        }
+      })
       req.on('error', (e) => finish(fail(S.Unavailable, e.message)))
       req.on('close', () => {
-        if (settled) return
-        if (grpcStatus === undefined) {
-          if (httpStatus !== 200) return finish(fail(HTTP_STATUS[httpStatus] ?? S.Unknown, `unexpected HTTP status code received from server: ${httpStatus}`))
-          return finish(fail(req.rstCode ? S.Unavailable : S.Internal, req.rstCode ? `stream closed with error code ${req.rstCode}` : 'server closed the stream without sending trailers'))
-        }
-        const code = Number(grpcStatus)
-        if (code !== S.OK) return finish(fail(code, grpcMessage))
-        const data = Buffer.concat(chunks)
-        if (data.length < 5) return finish(fail(S.Internal, 'grpc: the server sent no reply message'))
-        const len = data.readUInt32BE(1)
-        if (len > this.p.maxReceiveSize) return finish(fail(S.ResourceExhausted, `grpc: received message larger than max (${len} vs. ${this.p.maxReceiveSize})`))
-        let msg = data.subarray(5, 5 + len)
-        if (data[0] === 1) {
-          try {
-            msg = encoding === 'gzip' ? zlib.gunzipSync(msg) : encoding === 'deflate' ? zlib.inflateSync(msg) : msg
-          } catch (e) {
-            return finish(fail(S.Internal, `grpc: failed to decompress the received message: ${(e as Error).message}`))
-          }
-        }
-        reply.message = msg
-        finish(reply)
+        if (grpcStatus !== undefined) return finish(Number(grpcStatus) === S.OK ? reply : fail(Number(grpcStatus), grpcMessage))
+        if (httpStatus !== 200) return finish(fail(HTTP_STATUS[httpStatus] ?? S.Unknown, `unexpected HTTP status code received from server: ${httpStatus}`))
+        finish(fail(req.rstCode ? S.Unavailable : S.Internal, req.rstCode ? `stream closed with error code ${req.rstCode}` : 'server closed the stream without sending trailers'))
       })
-      req.end(frame)
     })
+    return { req, done }
+  }
+
+  /** A message as gRPC frames it: a compressed flag, a 4-byte length, the bytes. */
+  frame(body: Uint8Array): Buffer {
+    if (body.length > this.p.maxSendSize) throw new Error(`grpc: trying to send message larger than max (${body.length} vs. ${this.p.maxSendSize})`)
+    const frame = Buffer.alloc(5 + body.length)
+    frame.writeUInt32BE(body.length, 1)
+    frame.set(body, 5)
+    return frame
+  }
+
+  /** One unary call: one message each way. */
+  async call(path: string, body: Uint8Array, metadata: Record<string, string>, timeoutMs: number, userAgent: string, cancels: Set<() => void>): Promise<Reply> {
+    let frame: Buffer
+    try {
+      frame = this.frame(body)
+    } catch (e) {
+      return { status: S.ResourceExhausted, statusMessage: (e as Error).message, message: null, headers: {}, trailers: {} }
+    }
+    const msgs: Buffer[] = []
+    const { req, done } = await this.start(path, metadata, timeoutMs, userAgent, cancels, (m) => msgs.push(m))
+    req?.end(frame)
+    const r = await done
+    if (r.status === S.OK) {
+      if (!msgs.length) Object.assign(r, { status: S.Internal, statusMessage: 'grpc: the server sent no reply message' })
+      else r.message = msgs[0]!
+    }
+    return r
   }
 
   /**
@@ -461,15 +487,90 @@ export interface GrpcHost {
   userAgent: string
 }
 
-interface InvokeSpec {
+interface CallSpec {
   client: number
   method: string
-  /** the request as JSON */
-  message: string
+  /** the request as JSON (unary calls) */
+  message?: string
   metadata: Record<string, string>
   /** group + the params' tags */
   tags: Tags
   timeout: unknown
+}
+
+const encodeRequest = (type: protobuf.Type, json: string): Uint8Array => {
+  try {
+    return type.encode(protojson.fromJson(type, JSON.parse(json))).finish()
+  } catch (e) {
+    throw new Error(`unable to serialise request object to protocol buffer: ${(e as Error).message}`)
+  }
+}
+
+/** One `new grpc.Stream()`: writes wait for the call to start; events go to `sink` until 'end'. */
+class GrpcStream {
+  private req: http2.ClientHttp2Stream | null = null
+  private queued: Buffer[] = []
+  private ending = false
+  private over = false
+  /** Cancels this stream only (the VU's reset); interrupt() cancels every call through `cancels`. */
+  private readonly own = new Set<() => void>()
+
+  constructor(
+    private readonly conn: GrpcConn,
+    private readonly def: MethodDef,
+    private readonly emit: (metric: string, value: number, tags?: Tags) => void,
+  ) {}
+
+  async run(method: string, spec: CallSpec, userAgent: string, cancels: Set<() => void>, sink: (kind: string, payload: string) => void): Promise<Reply> {
+    const timeoutMs = spec.timeout === undefined || spec.timeout === null ? 0 : parseDuration(spec.timeout, 'invalid timeout value')
+    const both = new Set<() => void>()
+    const { req, done } = await this.conn.start(method, spec.metadata, timeoutMs, userAgent, both, (m) => {
+      this.emit('grpc_streams_msgs_received', 1)
+      let json: string
+      try {
+        json = JSON.stringify(replyJson(this.def.response, m))
+      } catch (e) {
+        return sink('error', JSON.stringify({ code: S.Internal, details: [], message: `grpc: failed to unmarshal the received message: ${(e as Error).message}` }))
+      }
+      sink('data', `${Date.now()} ${json}`)
+    })
+    // A cancel registered with the connection is reachable from both the VU's interrupt and this stream.
+    for (const c of both) {
+      cancels.add(c)
+      this.own.add(c)
+    }
+    this.req = req
+    if (req) {
+      for (const f of this.queued.splice(0)) req.write(f)
+      if (this.ending) req.end()
+      if (this.over) for (const c of this.own) c()
+    }
+    const r = await done
+    for (const c of both) cancels.delete(c)
+    this.over = true
+    if (r.status !== S.OK) sink('error', JSON.stringify({ code: r.status, details: [], message: r.statusMessage }))
+    sink('end', '')
+    return r
+  }
+
+  write(json: string): void {
+    if (this.over || this.ending) throw new Error('the stream is closed (end() was called or the server ended it)')
+    const frame = this.conn.frame(encodeRequest(this.def.request, json))
+    if (this.req) this.req.write(frame)
+    else this.queued.push(frame)
+    this.emit('grpc_streams_msgs_sent', 1)
+  }
+
+  end(): void {
+    if (this.ending || this.over) return
+    this.ending = true
+    this.req?.end()
+  }
+
+  cancel(): void {
+    this.over = true
+    for (const c of this.own) c()
+  }
 }
 
 /** A VU's gRPC clients by the VM's id: their loaded methods and connection. */
@@ -477,6 +578,8 @@ export class GrpcClients {
   private clients = new Map<number, { methods: Methods; conn: GrpcConn | null }>()
   /** Cancels pending connects and calls (the VU was interrupted). */
   private readonly cancels = new Set<() => void>()
+  /** Open streams by the VM's event-loop id. */
+  private readonly streams = new Map<number, GrpcStream>()
 
   constructor(private readonly host: GrpcHost) {}
 
@@ -520,33 +623,37 @@ export class GrpcClients {
     c.conn = conn
   }
 
-  /** A unary call; throws (the script's exception) for bad input, answers k6's Response as JSON otherwise. */
-  async invoke(spec: InvokeSpec): Promise<string> {
+  /** The connection and method of a call; throws the script's exception when there is none. */
+  private target(spec: CallSpec, stream: boolean): { conn: GrpcConn; def: MethodDef; method: string } {
     const c = this.clients.get(spec.client)
     if (!c?.conn) throw new Error('no gRPC connection, you must call connect first')
     const method = spec.method.startsWith('/') ? spec.method : `/${spec.method}`
     const def = c.methods.get(method) ?? (method === HEALTH_CHECK ? (healthMethods ??= methodsOf(protobuf.parse(HEALTH_PROTO, { keepCase: true }).root)).get(method) : undefined)
     if (!def) throw new Error(`method "${method}" not found in file descriptors (load its .proto file with client.load() in the init context)`)
-    if (def.stream) throw new Error(`method "${method}" is a streaming RPC: Kiln supports unary calls only (client.invoke / client.asyncInvoke)`)
-    const timeoutMs = spec.timeout === undefined || spec.timeout === null ? 60_000 : parseDuration(spec.timeout, 'invalid grpc.invoke() parameters: invalid timeout value')
-    let body: Uint8Array
-    try {
-      body = def.request.encode(protojson.fromJson(def.request, JSON.parse(spec.message))).finish()
-    } catch (e) {
-      throw new Error(`unable to serialise request object to protocol buffer: ${(e as Error).message}`)
-    }
-    const conn = c.conn
-    const t0 = performance.now()
-    const r = await conn.call(method, body, spec.metadata, timeoutMs, this.host.userAgent, this.cancels)
-    const ms = performance.now() - t0
+    if (def.stream !== stream) throw new Error(stream ? `method "${method}" is a unary RPC: call it with client.invoke() or client.asyncInvoke()` : `method "${method}" is a streaming RPC: use new grpc.Stream(client, '${method.slice(1)}')`)
+    return { conn: c.conn, def, method }
+  }
+
+  /** grpc_req_duration with k6's tags, and the connection's traffic since the last call. */
+  private record(conn: GrpcConn, method: string, spec: CallSpec, status: number, ms: number): void {
     const slash = method.lastIndexOf('/')
-    const tags: Tags = { ...spec.tags, url: `${conn.addr}${method}`, service: method.slice(1, slash), method: method.slice(slash + 1), status: String(r.status) }
+    const tags: Tags = { ...spec.tags, url: `${conn.addr}${method}`, service: method.slice(1, slash), method: method.slice(slash + 1), status: String(status) }
     if (spec.tags.name === undefined) tags.name = method
     this.host.emit('grpc_req_duration', ms, tags)
     const [sent, received] = conn.traffic()
     const netTags: Tags = spec.tags.group === undefined ? {} : { group: spec.tags.group }
     if (sent) this.host.emit('data_sent', sent, netTags)
     if (received) this.host.emit('data_received', received, netTags)
+  }
+
+  /** A unary call; throws (the script's exception) for bad input, answers k6's Response as JSON otherwise. */
+  async invoke(spec: CallSpec): Promise<string> {
+    const { conn, def, method } = this.target(spec, false)
+    const timeoutMs = spec.timeout === undefined || spec.timeout === null ? 60_000 : parseDuration(spec.timeout, 'invalid grpc.invoke() parameters: invalid timeout value')
+    const body = encodeRequest(def.request, spec.message ?? '{}')
+    const t0 = performance.now()
+    const r = await conn.call(method, body, spec.metadata, timeoutMs, this.host.userAgent, this.cancels)
+    this.record(conn, method, spec, r.status, performance.now() - t0)
     let message: Record<string, unknown>
     let status = r.status
     let statusMessage = r.statusMessage
@@ -561,6 +668,42 @@ export class GrpcClients {
     return JSON.stringify({ status, message, headers: r.headers, trailers: r.trailers, error })
   }
 
+  /**
+   * `new grpc.Stream(client, method, params)`: throws at once for bad input; then `sink` gets
+   * 'data' (`ts json`), 'error' (k6's error object as JSON) and finally 'end'.
+   */
+  openStream(id: number, spec: CallSpec, sink: (kind: string, payload: string) => void): void {
+    const { conn, def, method } = this.target(spec, true)
+    const emit = (m: string, v: number, t?: Tags) => this.host.emit(m, v, t ?? (spec.tags.group === undefined ? {} : { group: spec.tags.group }))
+    const s = new GrpcStream(conn, def, emit)
+    this.streams.set(id, s)
+    emit('grpc_streams', 1)
+    const t0 = performance.now()
+    s.run(method, spec, this.host.userAgent, this.cancels, sink).then((r) => {
+      this.streams.delete(id)
+      this.record(conn, method, spec, r.status, performance.now() - t0)
+    })
+  }
+
+  private stream(id: number): GrpcStream {
+    const s = this.streams.get(id)
+    if (!s) throw new Error('the stream is closed (the server ended it)')
+    return s
+  }
+
+  streamWrite(id: number, json: string): void {
+    this.stream(id).write(json)
+  }
+
+  streamEnd(id: number): void {
+    this.streams.get(id)?.end()
+  }
+
+  streamCancel(id: number): void {
+    this.streams.get(id)?.cancel()
+    this.streams.delete(id)
+  }
+
   close(id: number): void {
     const c = this.clients.get(id)
     c?.conn?.close()
@@ -573,6 +716,8 @@ export class GrpcClients {
 
   closeAll(): void {
     this.interrupt()
+    for (const s of this.streams.values()) s.cancel()
+    this.streams.clear()
     for (const c of this.clients.values()) c.conn?.close()
     this.clients.clear()
   }

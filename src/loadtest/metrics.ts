@@ -135,6 +135,9 @@ const builtins: [string, MetricType, Contains][] = [
   ['ws_session_duration', 'trend', 'time'],
   ['ws_connecting', 'trend', 'time'],
   ['grpc_req_duration', 'trend', 'time'],
+  ['grpc_streams', 'counter', 'default'],
+  ['grpc_streams_msgs_sent', 'counter', 'default'],
+  ['grpc_streams_msgs_received', 'counter', 'default'],
 ]
 
 /** Parses a submetric suffix `tag:value,tag2:value2` (quotes around values allowed). */

@@ -416,6 +416,29 @@ export class VU {
       this.loop.op(ctx.getNumber(id), this.grpc.invoke(JSON.parse(ctx.getString(j))))
       return undefined
     })
+    // new grpc.Stream(): an event-loop stream (vm/loop.js) fed by the host until 'end'.
+    fn('grpcStreamStart', (id, j) => {
+      const sid = ctx.getNumber(id)
+      this.loop.stream(sid, () => this.grpcClients?.streamCancel(sid))
+      try {
+        this.grpc.openStream(sid, JSON.parse(ctx.getString(j)), (kind, payload) => {
+          this.loop.push(sid, true, `${kind} ${payload}`)
+          if (kind === 'end') this.loop.end(sid)
+        })
+      } catch (e) {
+        this.loop.cancel(sid)
+        return thrown(e) as unknown as QuickJSHandle
+      }
+      return undefined
+    })
+    syncFn('grpcStreamWrite', (id, j) => {
+      this.grpc.streamWrite(ctx.getNumber(id), ctx.getString(j))
+      return ''
+    })
+    fn('grpcStreamEnd', (id) => {
+      this.grpcClients?.streamEnd(ctx.getNumber(id))
+      return undefined
+    })
     fn('grpcClose', (i) => {
       this.grpcClients?.close(ctx.getNumber(i))
       return undefined

@@ -35,6 +35,8 @@ message EchoReply {
 service Echo {
   rpc Echo(EchoRequest) returns (EchoReply);
   rpc Fail(EchoRequest) returns (EchoReply);
+  rpc Count(EchoRequest) returns (stream EchoReply);
+  rpc Chat(stream EchoRequest) returns (stream EchoReply);
 }
 `
 
@@ -76,6 +78,17 @@ before(async () => {
     Fail: (call: grpcjs.ServerUnaryCall<Req, unknown>, cb: grpcjs.sendUnaryData<unknown>) => {
       calls++
       cb({ code: grpcjs.status.NOT_FOUND, details: `no such user: ${call.request.user_name}` })
+    },
+    // Server streaming: big_count replies, then an error status when the name is 'fail'.
+    Count: (call: grpcjs.ServerWritableStream<Req, unknown>) => {
+      for (let i = 1; i <= Number(call.request.big_count); i++) call.write({ greeting: `${call.request.user_name} ${i}`, big_count: String(i) })
+      if (call.request.user_name === 'fail') call.emit('error', { code: grpcjs.status.OUT_OF_RANGE, details: 'counted too far' })
+      else call.end()
+    },
+    // Bidirectional: one reply per request; the server ends when the client does.
+    Chat: (call: grpcjs.ServerDuplexStream<Req, unknown>) => {
+      call.on('data', (r: Req) => call.write({ greeting: `hi ${r.user_name}`, tags: r.tags }))
+      call.on('end', () => call.end())
     },
   })
   // The standard health service, which client.healthCheck() calls (its .proto is built into Kiln).
@@ -219,7 +232,7 @@ export default function () {
   const r = await kilnRun(['run', '-q', '--no-summary', '-i', '1', '-e', `ADDR=${addr}`, 'script.js'], { cwd: dir })
   assert.equal(r.code, 0, r.stderr)
   const line = r.stderr.split('\n').find((l) => l.includes(' OUT '))!
-  assert.deepEqual(JSON.parse(line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, '')), [['/kiln.test.Echo/Echo', '/kiln.test.Echo/Fail'], 'hello r', 'GRUMPY', 'hello s', '42'])
+  assert.deepEqual(JSON.parse(line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, '')), [['/kiln.test.Echo/Echo', '/kiln.test.Echo/Fail', '/kiln.test.Echo/Count', '/kiln.test.Echo/Chat'], 'hello r', 'GRUMPY', 'hello s', '42'])
 })
 
 function varint(n: number): number[] {
@@ -228,6 +241,62 @@ function varint(n: number): number[] {
   out.push(n)
   return out
 }
+
+test('grpc.Stream: server streaming, bidirectional, an error status; grpc_streams metrics; the iteration waits for the streams', async () => {
+  const dir = workdir({
+    'echo.proto': PROTO,
+    'script.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load([], 'echo.proto')
+export const options = { vus: 2, iterations: 2 }
+export default function () {
+  client.connect(__ENV.ADDR, { plaintext: true })
+  const seen = { count: [], chat: [], failed: [], errors: [], ends: 0 }
+  const count = new grpc.Stream(client, 'kiln.test.Echo/Count', { tags: { kind: 'count' } })
+  count.on('data', (m, meta) => seen.count.push(m.greeting + (meta.ts > 1e12 ? '' : ' (no ts)')))
+  count.on('end', () => seen.ends++)
+  count.write({ userName: 'n', bigCount: 3 })
+  count.end()
+  const chat = new grpc.Stream(client, '/kiln.test.Echo/Chat')
+  chat.on('data', (m) => seen.chat.push(m.greeting + ':' + m.tags.join('+')))
+  chat.on('end', () => {
+    seen.ends++
+    const failing = new grpc.Stream(client, 'kiln.test.Echo/Count')
+    failing.on('data', (m) => seen.failed.push(m.bigCount))
+    failing.on('error', (e) => seen.errors.push(e))
+    failing.on('end', () => {
+      seen.ends++
+      console.log('SEEN ' + JSON.stringify(seen))
+      client.close()
+    })
+    failing.write({ userName: 'fail', bigCount: 2 })
+    failing.end()
+  })
+  chat.write({ userName: 'a', tags: ['x'] })
+  chat.write({ userName: 'b', tags: ['y', 'z'] })
+  chat.end()
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.doesNotMatch(r.stderr, /ERRO/)
+  const lines = r.stderr.split('\n').filter((l) => l.includes(' SEEN '))
+  assert.equal(lines.length, 2)
+  for (const line of lines) {
+    assert.deepEqual(JSON.parse(line.slice(line.indexOf(' SEEN ') + 6).replace(/\s+source=console$/, '')), {
+      count: ['n 1', 'n 2', 'n 3'],
+      chat: ['hi a:x', 'hi b:y+z'],
+      failed: ['1', '2'],
+      errors: [{ code: 11, details: [], message: 'counted too far' }],
+      ends: 3,
+    })
+  }
+  const m = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8')).metrics
+  assert.equal(m.grpc_streams.count, 6)
+  assert.equal(m.grpc_streams_msgs_sent.count, 8)
+  assert.equal(m.grpc_streams_msgs_received.count, 14)
+  assert.equal(m.grpc_req_duration.count, 6)
+})
 
 test('bad input is the script’s error: load outside init, unknown method or field, bad .proto, no connection, unreachable address', async () => {
   const dir = workdir({
@@ -251,6 +320,7 @@ export default async function () {
   out.badEnum = tryIt(() => client.invoke('kiln.test.Echo/Echo', { mood: 'SAD' }))
   out.asyncUnknown = await client.asyncInvoke('x.Y/Z', {}).then(() => 'no error', (e) => e.message)
   out.stream = tryIt(() => new grpc.Stream(client, 'kiln.test.Echo/Echo'))
+  out.invokeStream = tryIt(() => client.invoke('kiln.test.Echo/Chat', {}))
   out.protoset = tryIt(() => client.loadProtoset('echo.proto'))
   out.deadline = client.invoke('kiln.test.Echo/Echo', { userName: 'slow' }, { timeout: '100ms' }).status
   client.close()
@@ -278,7 +348,8 @@ export default function () {}`,
   assert.match(out.unknownField, /^unable to serialise request object to protocol buffer: .*unknown field: "nope"/)
   assert.match(out.badEnum, /^unable to serialise request object to protocol buffer: .*SAD/)
   assert.match(out.asyncUnknown, /^method "\/x\.Y\/Z" not found/)
-  assert.match(out.stream, /not supported by Kiln yet/)
+  assert.match(out.stream, /^method "\/kiln\.test\.Echo\/Echo" is a unary RPC/)
+  assert.match(out.invokeStream, /^method "\/kiln\.test\.Echo\/Chat" is a streaming RPC/)
   assert.equal(out.protoset, 'load must be called in the init context')
   assert.equal(out.deadline, 4)
   for (const [file, why] of [['badproto.js', /bad\.proto: illegal .*line 2/], ['missing.js', /nothere\.proto: cannot find the file in the import paths/]] as const) {

@@ -9,10 +9,10 @@
   const ID = Symbol('kiln.grpc.client')
   let nextClient = 1
 
-  function invokeSpec(client, method, request, params) {
-    if (state.inInit) throw new Error('invoking RPC methods in the init context is not supported')
+  /** What the host needs for a call; `request` undefined for a stream. */
+  function callSpec(client, method, request, params, stream) {
     if (typeof method !== 'string' || method === '') throw new Error('method to invoke cannot be empty')
-    if (request === undefined || request === null) throw new Error('request cannot be nil')
+    if (!stream && (request === undefined || request === null)) throw new Error('request cannot be nil')
     const metadata = {}
     let tags = U.toTags()
     let timeout = null
@@ -29,7 +29,11 @@
       else if (k === 'discardResponseMessage' || k === 'authority') continue
       else throw new Error(`invalid grpc.invoke() parameters: unknown param: "${k}"`)
     }
-    return JSON.stringify({ client: client[ID], method, message: JSON.stringify(request), metadata, tags, timeout })
+    return JSON.stringify({ client: client[ID], method, message: stream ? undefined : JSON.stringify(request), metadata, tags, timeout })
+  }
+  function invokeSpec(client, method, request, params) {
+    if (state.inInit) throw new Error('invoking RPC methods in the init context is not supported')
+    return callSpec(client, method, request, params, false)
   }
 
   class Client {
@@ -69,9 +73,55 @@
       H.grpcClose(this[ID])
     }
   }
+  /** A streaming RPC on the VU's event loop: the iteration goes on until the stream ends. */
   class Stream {
-    constructor() {
-      throw new Error('grpc.Stream (streaming RPCs) is not supported by Kiln yet: only unary calls (client.invoke / client.asyncInvoke)')
+    constructor(client, method, params) {
+      if (!(client instanceof Client)) throw new Error('new grpc.Stream() needs a grpc.Client as its first argument')
+      if (state.inInit) throw new Error('creating a gRPC stream in the init context is not supported')
+      const spec = callSpec(client, method, undefined, params, true)
+      this._on = { data: [], error: [], end: [] }
+      let id = 0
+      try {
+        this._id = L.stream(
+          (_ok, ev) => this._event(ev),
+          (sid) => {
+            id = sid
+            H.grpcStreamStart(sid, spec)
+          },
+        )
+      } catch (e) {
+        if (id) L.drop(id)
+        throw e
+      }
+    }
+    on(event, handler) {
+      if (!this._on[event]) throw new Error(`unknown stream event "${event}" (a gRPC stream has data, error and end)`)
+      if (typeof handler !== 'function') throw new TypeError('stream.on() needs a function')
+      this._on[event].push(handler)
+    }
+    write(message) {
+      if (message === undefined || message === null) throw new Error('stream.write() needs a message')
+      H.grpcStreamWrite(this._id, JSON.stringify(message))
+    }
+    end() {
+      H.grpcStreamEnd(this._id)
+    }
+    _event(ev) {
+      const i = ev.indexOf(' ')
+      const kind = ev.slice(0, i)
+      const payload = ev.slice(i + 1)
+      if (kind === 'data') {
+        const j = payload.indexOf(' ')
+        const meta = { ts: Number(payload.slice(0, j)) }
+        const msg = JSON.parse(payload.slice(j + 1))
+        for (const h of this._on.data) h.call(this, msg, meta)
+      } else if (kind === 'error') {
+        const e = JSON.parse(payload)
+        for (const h of this._on.error) h.call(this, e)
+      } else if (kind === 'end') {
+        L.drop(this._id)
+        for (const h of this._on.end) h.call(this)
+      }
     }
   }
 
