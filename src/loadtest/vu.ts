@@ -397,19 +397,21 @@ export class VU {
       return this.grpc.load(ctx.getNumber(i), importPaths, files)
     })
     syncFn('grpcLoadProtoset', (i, p) => this.grpc.loadProtoset(ctx.getNumber(i), ctx.getString(p)))
+    // A call cut short by interrupt() must not hand the script a value to go on with.
     asyncFn('grpcConnect', async (i, a, p) => {
       try {
         await this.grpc.connect(ctx.getNumber(i), ctx.getString(a), JSON.parse(ctx.getString(p)) as Record<string, unknown>)
-        return undefined
+        return this.interrupted ? thrown(new Error('interrupted')) : undefined
       } catch (e) {
-        return thrown(e)
+        return thrown(this.interrupted ? new Error('interrupted') : e)
       }
     })
     asyncFn('grpcInvoke', async (j) => {
       try {
-        return ctx.newString(await this.grpc.invoke(JSON.parse(ctx.getString(j))))
+        const r = await this.grpc.invoke(JSON.parse(ctx.getString(j)))
+        return this.interrupted ? thrown(new Error('interrupted')) : ctx.newString(r)
       } catch (e) {
-        return thrown(e)
+        return thrown(this.interrupted ? new Error('interrupted') : e)
       }
     })
     fn('grpcInvokeStart', (id, j) => {

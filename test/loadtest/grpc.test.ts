@@ -73,7 +73,7 @@ before(async () => {
       trailer.set('x-trail', `t-${r.user_name}`)
       const reply = () => cb(null, { greeting: `hello ${r.user_name}`, big_count: String(BigInt(r.big_count) + 1n), mood: r.mood === 'HAPPY' ? 'GRUMPY' : 'HAPPY', where: r.where ? { x: r.where.y, y: r.where.x } : null, tags: [...r.tags].reverse(), blob: r.blob, flag: !r.flag }, trailer)
       if (r.user_name === 'slow') setTimeout(reply, 1500)
-      else reply()
+      else if (r.user_name !== 'hang') reply() // a hung call ends only when the client gives up
     },
     Fail: (call: grpcjs.ServerUnaryCall<Req, unknown>, cb: grpcjs.sendUnaryData<unknown>) => {
       calls++
@@ -357,6 +357,29 @@ export default function () {}`,
     assert.equal(b.code, 107, b.stderr)
     assert.match(b.stderr, why)
   }
+})
+
+test('a call that never returns is cancelled when the scenario’s gracefulStop runs out', async () => {
+  const dir = workdir({
+    'echo.proto': PROTO,
+    'script.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load([], 'echo.proto')
+export const options = {
+  scenarios: { s: { executor: 'per-vu-iterations', vus: 1, iterations: 1, maxDuration: '1s', gracefulStop: '0s' } },
+  thresholds: { 'grpc_req_duration{status:1}': ['max>=0'] },
+}
+export default function () {
+  client.connect(__ENV.ADDR, { plaintext: true })
+  client.invoke('kiln.test.Echo/Echo', { userName: 'hang' })
+  console.log('not interrupted')
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  assert.doesNotMatch(r.stderr, /not interrupted/)
+  const m = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8')).metrics
+  assert.equal(m['grpc_req_duration{status:1}'].count, 1)
 })
 
 test('TLS (no plaintext): a self-signed server is refused unless --insecure-skip-tls-verify', async (t) => {
