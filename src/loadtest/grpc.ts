@@ -7,6 +7,8 @@
  * data_sent / data_received from the connection's byte counters.
  */
 import http2 from 'node:http2'
+import net from 'node:net'
+import tls from 'node:tls'
 import { performance } from 'node:perf_hooks'
 import { isAbsolute, join } from 'node:path'
 import zlib from 'node:zlib'
@@ -15,6 +17,8 @@ import protojson from 'protobufjs/ext/protojson.js'
 import descriptor from 'protobufjs/ext/descriptor.js' // also adds Root.fromDescriptor
 import type { Tags } from './metrics.ts'
 import { parseDuration } from './duration.ts'
+import { netRules, type NetOptions, type NetRules } from './netrules.ts'
+import { checkedLookup } from './transport.ts'
 
 /** gRPC status codes by k6's constant names (`grpc.StatusOK` …). */
 export const STATUS = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'] as const
@@ -252,17 +256,37 @@ class GrpcConn {
     readonly addr: string,
     private readonly p: ConnectParams,
     private readonly insecure: boolean,
+    private readonly rules: NetRules,
   ) {}
 
-  /** Opens the session; rejects with k6-like text when it cannot within the connect timeout. */
+  /**
+   * Opens the session; rejects with k6-like text when it cannot within the connect timeout. The
+   * network options apply as to HTTP: `hosts`, `blockHostnames`, `blacklistIPs`, `tlsVersion`, `tlsAuth`.
+   */
   open(cancels: Set<() => void>): Promise<void> {
     const [host, port] = splitAddress(this.addr)
-    const tls = this.p.tls
+    const dialError = (why: string) => new Error(`connection error: desc = "transport: error while dialing: dial tcp ${this.addr}: ${why}"`)
+    const pattern = this.rules.blockedBy(host)
+    if (pattern) return Promise.reject(dialError(`hostname (${host}) is in a blocked pattern (${pattern})`))
+    const to = this.rules.target(host, port)
+    const lookup = checkedLookup(this.rules)
+    const tlsOpts = this.p.tls
+    const servername = this.p.authority ? this.p.authority.replace(/:\d+$/, '') : net.isIP(host) ? undefined : host
     const s = http2.connect(`${this.p.plaintext ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`, {
-      rejectUnauthorized: !this.insecure,
-      ...(tls?.cacerts ? { ca: tls.cacerts } : {}),
-      ...(tls?.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
-      ...(this.p.authority ? { servername: this.p.authority.replace(/:\d+$/, '') } : {}),
+      createConnection: () =>
+        this.p.plaintext
+          ? net.connect({ host: to.host, port: to.port, lookup })
+          : tls.connect({
+              host: to.host,
+              port: to.port,
+              lookup,
+              servername,
+              ALPNProtocols: ['h2'],
+              rejectUnauthorized: !this.insecure,
+              ...(tlsOpts?.cacerts ? { ca: tlsOpts.cacerts } : {}),
+              ...this.rules.tls(host),
+              ...(tlsOpts?.cert && tlsOpts.key ? { cert: tlsOpts.cert, key: tlsOpts.key } : {}),
+            }),
     })
     this.session = s
     s.on('error', () => {}) // reported through the pending connect or call
@@ -278,7 +302,7 @@ class GrpcConn {
         reject(new Error(err))
       }
       const ok = () => done()
-      const bad = (e: Error) => done(`connection error: desc = "transport: error while dialing: dial tcp ${this.addr}: ${e.message}"`)
+      const bad = (e: Error) => done(dialError(e.message).message)
       const cancel = () => done('context canceled')
       const timer = setTimeout(() => done(`context deadline exceeded: could not connect to ${this.addr} within ${this.p.timeoutMs} ms`), this.p.timeoutMs)
       cancels.add(cancel)
@@ -485,6 +509,8 @@ export interface GrpcHost {
   emit(metric: string, value: number, tags: Tags): void
   insecure: boolean
   userAgent: string
+  /** k6's network options (hosts, blockHostnames, blacklistIPs, tlsVersion, tlsAuth). */
+  net: NetOptions
 }
 
 interface CallSpec {
@@ -581,7 +607,11 @@ export class GrpcClients {
   /** Open streams by the VM's event-loop id. */
   private readonly streams = new Map<number, GrpcStream>()
 
-  constructor(private readonly host: GrpcHost) {}
+  private readonly rules: NetRules
+
+  constructor(private readonly host: GrpcHost) {
+    this.rules = netRules(host.net)
+  }
 
   private client(id: number) {
     let c = this.clients.get(id)
@@ -608,7 +638,7 @@ export class GrpcClients {
   async connect(id: number, addr: string, rawParams: Record<string, unknown>): Promise<void> {
     const c = this.client(id)
     const p = connectParams(rawParams)
-    const conn = new GrpcConn(addr, p, this.host.insecure)
+    const conn = new GrpcConn(addr, p, this.host.insecure, this.rules)
     c.conn?.close()
     c.conn = null
     await conn.open(this.cancels)

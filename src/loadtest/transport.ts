@@ -207,7 +207,7 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
  * DNS through the blacklist: an address in a blacklisted range fails the connection before it is
  * dialled (k6 error 1110). Node calls this with `all: true` (trying each address in turn).
  */
-function checkedLookup(rules: NetRules): net.LookupFunction {
+export function checkedLookup(rules: NetRules): net.LookupFunction {
   return (hostname, options, callback) => {
     const banned = (ip: string): NodeJS.ErrnoException | null => {
       const range = rules.blacklistedBy(ip)

@@ -375,6 +375,7 @@ export class VU {
       emit: (m, v, t) => host.emit(m, v, { ...this.baseTags, ...t }),
       insecure: host.options.insecureSkipTLSVerify,
       userAgent: host.options.userAgent,
+      net: host.options.net,
     })
     return this.grpcClients
   }

@@ -298,14 +298,14 @@ export default function () {
   assert.equal(m.grpc_req_duration.count, 6)
 })
 
-test('bad input is the script’s error: load outside init, unknown method or field, bad .proto, no connection, unreachable address', async () => {
+test('bad input is the script’s error: load outside init, unknown method or field, bad .proto, no connection, unreachable or blocked address; the hosts option applies', async () => {
   const dir = workdir({
     'echo.proto': PROTO,
     'bad.proto': 'syntax = "proto3";\nmessage {',
     'script.js': `import grpc from 'k6/net/grpc'
 const client = new grpc.Client()
 client.load([], 'echo.proto')
-export const options = { iterations: 1 }
+export const options = { iterations: 1, hosts: { 'echo.kiln.test': '127.0.0.1' }, blockHostnames: ['*.blocked.test'] }
 const tryIt = (f) => { try { f(); return 'no error' } catch (e) { return String(e.message || e) } }
 export default async function () {
   const out = {}
@@ -314,7 +314,9 @@ export default async function () {
   out.refused = tryIt(() => client.connect('127.0.0.1:1', { plaintext: true, timeout: '3s' }))
   out.noPort = tryIt(() => client.connect('127.0.0.1', { plaintext: true }))
   out.badParam = tryIt(() => client.connect(__ENV.ADDR, { plaintxt: true }))
-  client.connect(__ENV.ADDR, { plaintext: true })
+  out.blocked = tryIt(() => client.connect('a.blocked.test:1', { plaintext: true }))
+  client.connect(__ENV.ADDR.replace('127.0.0.1', 'echo.kiln.test'), { plaintext: true })
+  out.viaHosts = client.invoke('kiln.test.Echo/Echo', { userName: 'h' }).message.greeting
   out.unknownMethod = tryIt(() => client.invoke('kiln.test.Echo/Nope', {}))
   out.unknownField = tryIt(() => client.invoke('kiln.test.Echo/Echo', { nope: 1 }))
   out.badEnum = tryIt(() => client.invoke('kiln.test.Echo/Echo', { mood: 'SAD' }))
@@ -344,6 +346,8 @@ export default function () {}`,
   assert.match(out.refused, /^connection error: .*127\.0\.0\.1:1.*ECONNREFUSED/)
   assert.match(out.noPort, /missing port in address/)
   assert.equal(out.badParam, 'unknown connect param: "plaintxt"')
+  assert.match(out.blocked, /hostname \(a\.blocked\.test\) is in a blocked pattern \(\*\.blocked\.test\)/)
+  assert.equal(out.viaHosts, 'hello h')
   assert.match(out.unknownMethod, /^method "\/kiln\.test\.Echo\/Nope" not found in file descriptors/)
   assert.match(out.unknownField, /^unable to serialise request object to protocol buffer: .*unknown field: "nope"/)
   assert.match(out.badEnum, /^unable to serialise request object to protocol buffer: .*SAD/)
