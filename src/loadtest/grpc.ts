@@ -522,6 +522,8 @@ interface CallSpec {
   /** group + the params' tags */
   tags: Tags
   timeout: unknown
+  /** `discardResponseMessage`: the Response's message is null (not decoded). */
+  discard?: boolean
 }
 
 const encodeRequest = (type: protobuf.Type, json: string): Uint8Array => {
@@ -684,11 +686,11 @@ export class GrpcClients {
     const t0 = performance.now()
     const r = await conn.call(method, body, spec.metadata, timeoutMs, this.host.userAgent, this.cancels)
     this.record(conn, method, spec, r.status, performance.now() - t0)
-    let message: Record<string, unknown>
+    let message: Record<string, unknown> | null
     let status = r.status
     let statusMessage = r.statusMessage
     try {
-      message = r.message ? replyJson(def.response, r.message) : withDefaults(def.response, {})
+      message = spec.discard ? null : r.message ? replyJson(def.response, r.message) : withDefaults(def.response, {})
     } catch (e) {
       status = S.Internal
       statusMessage = `grpc: failed to unmarshal the received message: ${(e as Error).message}`

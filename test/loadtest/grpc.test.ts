@@ -177,7 +177,7 @@ for (const threads of ['default', '0']) {
   })
 }
 
-test('tags on grpc_req_duration as k6 sets them (name, method, service, status, url, and the params tags)', async () => {
+test('tags on grpc_req_duration as k6 sets them (name, method, service, status, url, and the params tags); discardResponseMessage', async () => {
   const dir = workdir({
     'echo.proto': PROTO,
     'script.js': `import grpc from 'k6/net/grpc'
@@ -193,7 +193,8 @@ export const options = { iterations: 1, thresholds: {
 } }
 export default function () {
   client.connect(__ENV.ADDR, { plaintext: true })
-  client.invoke('kiln.test.Echo/Echo', {}, { tags: { kind: 'mine' } })
+  const r = client.invoke('kiln.test.Echo/Echo', {}, { tags: { kind: 'mine' }, discardResponseMessage: true })
+  if (r.status !== grpc.StatusOK || r.message !== null) throw new Error('discardResponseMessage: ' + JSON.stringify(r))
   client.invoke('kiln.test.Echo/Fail', {})
   client.invoke('kiln.test.Echo/Fail', {})
 }`,

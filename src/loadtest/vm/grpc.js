@@ -16,6 +16,7 @@
     const metadata = {}
     let tags = U.toTags()
     let timeout = null
+    let discard = false
     for (const k of Object.keys(params || {})) {
       const v = params[k]
       if (k === 'metadata' || k === 'headers') {
@@ -26,10 +27,11 @@
         }
       } else if (k === 'tags') tags = U.toTags(v)
       else if (k === 'timeout') timeout = v
-      else if (k === 'discardResponseMessage' || k === 'authority') continue
+      else if (k === 'discardResponseMessage') discard = !!v
+      else if (k === 'authority') continue
       else throw new Error(`invalid grpc.invoke() parameters: unknown param: "${k}"`)
     }
-    return JSON.stringify({ client: client[ID], method, message: stream ? undefined : JSON.stringify(request), metadata, tags, timeout })
+    return JSON.stringify({ client: client[ID], method, message: stream ? undefined : JSON.stringify(request), metadata, tags, timeout, discard })
   }
   function invokeSpec(client, method, request, params) {
     if (state.inInit) throw new Error('invoking RPC methods in the init context is not supported')
