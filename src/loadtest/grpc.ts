@@ -237,6 +237,15 @@ interface Reply {
   trailers: Record<string, string[]>
 }
 
+/** grpc-message is percent-encoded; a malformed escape stays as sent (grpc-go does the same). */
+function percentDecoded(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
+
 const RESERVED = new Set(['grpc-status', 'grpc-message', 'grpc-status-details-bin', 'grpc-encoding', 'grpc-accept-encoding', 'te'])
 function metadataOf(h: http2.IncomingHttpHeaders, into: Record<string, string[]>): void {
   for (const [k, v] of Object.entries(h)) {
@@ -369,7 +378,7 @@ class GrpcConn {
       }
       const statusFrom = (h: http2.IncomingHttpHeaders) => {
         if (h['grpc-status'] !== undefined) grpcStatus = String(h['grpc-status'])
-        if (h['grpc-message'] !== undefined) grpcMessage = decodeURIComponent(String(h['grpc-message']))
+        if (h['grpc-message'] !== undefined) grpcMessage = percentDecoded(String(h['grpc-message']))
       }
       const cancel = () => abort(S.Canceled, 'context canceled')
       const timer = setTimeout(() => abort(S.DeadlineExceeded, 'context deadline exceeded'), timeoutMs > 0 ? timeoutMs : 2 ** 31 - 1)
@@ -407,7 +416,10 @@ class GrpcConn {
       })
       req.on('error', (e) => finish(fail(S.Unavailable, e.message)))
       req.on('close', () => {
-        if (grpcStatus !== undefined) return finish(Number(grpcStatus) === S.OK ? reply : fail(Number(grpcStatus), grpcMessage))
+        if (grpcStatus !== undefined) {
+          const code = /^\d+$/.test(grpcStatus) ? Number(grpcStatus) : S.Unknown
+          return finish(code === S.OK ? reply : fail(code, grpcMessage))
+        }
         if (httpStatus !== 200) return finish(fail(HTTP_STATUS[httpStatus] ?? S.Unknown, `unexpected HTTP status code received from server: ${httpStatus}`))
         finish(fail(req.rstCode ? S.Unavailable : S.Internal, req.rstCode ? `stream closed with error code ${req.rstCode}` : 'server closed the stream without sending trailers'))
       })
@@ -437,7 +449,7 @@ class GrpcConn {
     req?.end(frame)
     const r = await done
     if (r.status === S.OK) {
-      if (!msgs.length) Object.assign(r, { status: S.Internal, statusMessage: 'grpc: the server sent no reply message' })
+      if (msgs.length !== 1) Object.assign(r, { status: S.Internal, statusMessage: msgs.length ? `grpc: ${msgs.length} reply messages to a unary call (cardinality violation)` : 'grpc: the server sent no reply message' })
       else r.message = msgs[0]!
     }
     return r
