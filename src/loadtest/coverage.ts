@@ -38,6 +38,8 @@ export const K6_CLASSES = [
   { module: 'k6/html', name: 'Selection', classes: /^Selection$/ },
   { module: 'k6/html', name: 'Element', classes: /Element$/ }, // Element and every tag's subclass
   { module: 'k6/http', name: 'CookieJar', classes: /^CookieJar$/ },
+  { module: 'k6/net/grpc', name: 'grpc Client', classes: /^Client$/ },
+  { module: 'k6/net/grpc', name: 'grpc Stream', classes: /^Stream$/ },
 ] as const
 
 /** Method names of the exported classes of `module` whose names match `classes`, per @types/k6. */
