@@ -299,24 +299,29 @@ class GrpcConn {
     })
     this.session = s
     s.on('error', () => {}) // reported through the pending connect or call
+    // Connected once the server's SETTINGS arrive (grpc-go waits for the server preface too), so a
+    // server that does not speak HTTP/2 fails connect() rather than the first call.
     return new Promise<void>((resolve, reject) => {
       const done = (err?: string) => {
         clearTimeout(timer)
         cancels.delete(cancel)
-        s.off('connect', ok)
+        s.off('remoteSettings', ok)
         s.off('error', bad)
+        s.off('close', closed)
         if (err === undefined) return resolve()
         s.destroy()
         this.session = null
         reject(new Error(err))
       }
       const ok = () => done()
-      const bad = (e: Error) => done(dialError(e.message).message)
+      const bad = (e: Error) => done(dialError(e.message.trim()).message)
+      const closed = () => done(`connection error: desc = "error reading server preface: the connection to ${this.addr} closed before an HTTP/2 SETTINGS frame (is it a gRPC server${this.p.plaintext ? ' speaking plaintext' : ' speaking TLS'}?)"`)
       const cancel = () => done('context canceled')
       const timer = setTimeout(() => done(`context deadline exceeded: could not connect to ${this.addr} within ${this.p.timeoutMs} ms`), this.p.timeoutMs)
       cancels.add(cancel)
-      s.once('connect', ok)
+      s.once('remoteSettings', ok)
       s.once('error', bad)
+      s.once('close', closed)
     })
   }
 

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as grpcjs from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
-import { kilnRun, selfSignedCert, workdir } from './helpers.ts'
+import { kilnRun, selfSignedCert, startServer, workdir } from './helpers.ts'
 
 const PROTO = `syntax = "proto3";
 package kiln.test;
@@ -316,6 +316,7 @@ export default async function () {
   out.noPort = tryIt(() => client.connect('127.0.0.1', { plaintext: true }))
   out.badParam = tryIt(() => client.connect(__ENV.ADDR, { plaintxt: true }))
   out.blocked = tryIt(() => client.connect('a.blocked.test:1', { plaintext: true }))
+  out.notGrpc = tryIt(() => client.connect(__ENV.HTTP1, { plaintext: true, timeout: '5s' }))
   client.connect(__ENV.ADDR.replace('127.0.0.1', 'echo.kiln.test'), { plaintext: true })
   out.viaHosts = client.invoke('kiln.test.Echo/Echo', { userName: 'h' }).message.greeting
   out.unknownMethod = tryIt(() => client.invoke('kiln.test.Echo/Nope', {}))
@@ -338,7 +339,9 @@ const client = new grpc.Client()
 client.load([], 'nothere.proto')
 export default function () {}`,
   })
-  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `ADDR=${addr}`, 'script.js'], { cwd: dir })
+  const http1 = await startServer() // an HTTP/1.1 server: no HTTP/2 preface
+  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `ADDR=${addr}`, '-e', `HTTP1=${http1.url.slice('http://'.length)}`, 'script.js'], { cwd: dir })
+  await http1.close()
   assert.equal(r.code, 0, r.stderr)
   const line = r.stderr.split('\n').find((l) => l.includes(' OUT '))!
   const out = JSON.parse(line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, ''))
@@ -349,6 +352,7 @@ export default function () {}`,
   assert.equal(out.badParam, 'unknown connect param: "plaintxt"')
   assert.match(out.blocked, /hostname \(a\.blocked\.test\) is in a blocked pattern \(\*\.blocked\.test\)/)
   assert.equal(out.viaHosts, 'hello h')
+  assert.match(out.notGrpc, /^connection error: /)
   assert.match(out.unknownMethod, /^method "\/kiln\.test\.Echo\/Nope" not found in file descriptors/)
   assert.match(out.unknownField, /^unable to serialise request object to protocol buffer: .*unknown field: "nope"/)
   assert.match(out.badEnum, /^unable to serialise request object to protocol buffer: .*SAD/)
