@@ -1,9 +1,10 @@
 /**
- * The host side of `k6/net/grpc` (unary calls): .proto files parsed by protobufjs (once per thread
- * and set of files), messages as ProtoJSON (protobufjs's ext/protojson, with unpopulated fields
- * filled in as k6's protojson `EmitUnpopulated` does), and gRPC over Node's http2: 5-byte
- * length-prefixed messages, `te: trailers`, `grpc-timeout`, the status in `grpc-status` /
- * `grpc-message`. k6's `grpc_req_duration` (tags name, method, service, status, url) and
+ * The host side of `k6/net/grpc` (unary calls and streams): .proto files parsed by protobufjs (once
+ * per thread and set of files), or a protoset, or the server's reflection service; messages as
+ * ProtoJSON (protobufjs's ext/protojson, with unpopulated fields filled in as k6's protojson
+ * `EmitUnpopulated` does); gRPC over Node's http2: 5-byte length-prefixed messages,
+ * `te: trailers`, `grpc-timeout`, the status in `grpc-status` / `grpc-message`. k6's
+ * `grpc_req_duration` (tags name, method, service, status, url), `grpc_streams*`, and
  * data_sent / data_received from the connection's byte counters.
  */
 import http2 from 'node:http2'
@@ -21,8 +22,8 @@ import { netRules, type NetOptions, type NetRules } from './netrules.ts'
 import { checkedLookup } from './transport.ts'
 
 /** gRPC status codes by k6's constant names (`grpc.StatusOK` …). */
-export const STATUS = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'] as const
-const S = Object.fromEntries(STATUS.map((n, i) => [n, i])) as Record<(typeof STATUS)[number], number>
+const CODES = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'] as const
+const S = Object.fromEntries(CODES.map((n, i) => [n, i])) as Record<(typeof CODES)[number], number>
 
 interface MethodDef {
   request: protobuf.Type
@@ -38,7 +39,7 @@ const HEALTH_PROTO = `syntax = "proto3"; package grpc.health.v1;
 message HealthCheckRequest { string service = 1; }
 message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; }
 service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }`
-export const HEALTH_CHECK = '/grpc.health.v1.Health/Check'
+const HEALTH_CHECK = '/grpc.health.v1.Health/Check'
 let healthMethods: Methods | null = null
 
 function methodsOf(root: protobuf.Root): Methods {
@@ -477,7 +478,7 @@ class GrpcConn {
         path = '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo'
         r = await this.call(path, body, this.p.reflectMetadata, this.p.timeoutMs, userAgent, cancels)
       }
-      if (r.status !== S.OK || !r.message) throw new Error(`can't get method info through reflection: rpc error: code = ${STATUS[r.status] ?? r.status} desc = ${r.statusMessage}`)
+      if (r.status !== S.OK || !r.message) throw new Error(`can't get method info through reflection: rpc error: code = ${CODES[r.status] ?? r.status} desc = ${r.statusMessage}`)
       const out = Res.decode(r.message) as unknown as ReflectionReply
       if (out.error_response) throw new Error(`can't get method info through reflection (${JSON.stringify(req)}): ${out.error_response.error_message}`)
       return out
