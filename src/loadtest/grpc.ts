@@ -326,6 +326,12 @@ class GrpcConn {
     })
   }
 
+  /** The server's address as dialled (`--http-debug`). */
+  remote(): string {
+    const sock = this.session?.socket
+    return sock?.remoteAddress ? `${sock.remoteAddress}:${sock.remotePort}` : this.addr
+  }
+
   /** Bytes written and read since the last call. */
   traffic(): [number, number] {
     const sock = this.session?.socket as { bytesWritten?: number; bytesRead?: number } | undefined
@@ -529,6 +535,8 @@ export interface GrpcHost {
   userAgent: string
   /** k6's network options (hosts, blockHostnames, blacklistIPs, tlsVersion, tlsAuth). */
   net: NetOptions
+  /** `--http-debug`: a unary call's headers and trailers are logged here (payloads too with =full). */
+  debug?: { log(text: string): void; full: boolean }
 }
 
 interface CallSpec {
@@ -704,6 +712,7 @@ export class GrpcClients {
     const t0 = performance.now()
     const r = await conn.call(method, body, spec.metadata, timeoutMs, this.host.userAgent, this.cancels)
     this.record(conn, method, spec, r.status, performance.now() - t0)
+    if (this.host.debug) this.debug(this.host.debug, conn, method, def.response, spec, body, r)
     let message: Record<string, unknown> | null
     let status = r.status
     let statusMessage = r.statusMessage
@@ -716,6 +725,26 @@ export class GrpcClients {
     }
     const error = status === S.OK ? null : { code: status, message: statusMessage, details: [] }
     return JSON.stringify({ status, message, headers: r.headers, trailers: r.trailers, error })
+  }
+
+  /**
+   * `--http-debug` for a unary call, in k6's layout (Out Header, Out Payload, In Header, In
+   * Trailer, In Payload; the payloads with =full, here as ProtoJSON rather than prototext).
+   */
+  private debug(d: NonNullable<GrpcHost['debug']>, conn: GrpcConn, method: string, response: protobuf.Type, spec: CallSpec, body: Uint8Array, r: Reply): void {
+    const md = (m: Record<string, string[] | string>) => Object.entries(m).map(([k, v]) => `${k}: ${[v].flat().join(', ')}\n`).join('')
+    d.log(`Out Header:\nFull Method: ${method}\nRemote Address: ${conn.remote()}\n${md({ 'content-type': 'application/grpc', 'user-agent': this.host.userAgent, ...spec.metadata })}`)
+    if (d.full) d.log(`Out Payload:\nWire Length: ${body.length + 5}\n${spec.message ?? '{}'}\n`)
+    if (Object.keys(r.headers).length) d.log(`In Header:\n${md(r.headers)}`)
+    if (Object.keys(r.trailers).length) d.log(`In Trailer:\n${md(r.trailers)}`)
+    if (!d.full || !r.message) return
+    let text: string
+    try {
+      text = JSON.stringify(protojson.toJson(response, response.decode(r.message)))
+    } catch (e) {
+      text = `(not a ${response.name}: ${(e as Error).message})`
+    }
+    d.log(`In Payload:\nWire Length: ${r.message.length + 5}\n${text}\n`)
   }
 
   /**

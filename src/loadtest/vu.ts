@@ -376,6 +376,8 @@ export class VU {
       insecure: host.options.insecureSkipTLSVerify,
       userAgent: host.options.userAgent,
       net: host.options.net,
+      // k6 logs gRPC calls with --http-debug too (its fields after the text, as for HTTP).
+      debug: host.httpDebug ? { log: (t) => host.log('http-debug', `${t}  iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`), full: host.httpDebug === 'full' } : undefined,
     })
     return this.grpcClients
   }

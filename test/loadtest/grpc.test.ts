@@ -177,7 +177,7 @@ for (const threads of ['default', '0']) {
   })
 }
 
-test('tags on grpc_req_duration as k6 sets them (name, method, service, status, url, and the params tags); discardResponseMessage', async () => {
+test('tags on grpc_req_duration as k6 sets them (name, method, service, status, url, and the params tags); discardResponseMessage; --http-debug', async () => {
   const dir = workdir({
     'echo.proto': PROTO,
     'script.js': `import grpc from 'k6/net/grpc'
@@ -201,8 +201,11 @@ export default function () {
   })
   // The threshold's url names ADDR: write it in, as the options are evaluated before -e values reach URLs.
   writeFileSync(join(dir, 'script.js'), readFileSync(join(dir, 'script.js'), 'utf8').replace('${__ENV.ADDR}', addr))
-  const r = await kilnRun(['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
+  const r = await kilnRun(['run', '-q', '--http-debug=full', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
   assert.equal(r.code, 0, r.stderr)
+  // --http-debug logs gRPC calls too (k6's Out Header / In Trailer…; payloads with =full).
+  assert.match(r.stderr, /Out Header:\nFull Method: \/kiln\.test\.Echo\/Fail\nRemote Address: 127\.0\.0\.1:\d+\n/)
+  assert.match(r.stderr, /In Payload:\nWire Length: \d+\n\{"greeting":"hello ","bigCount":"1","mood":"HAPPY","flag":true\}\n {2}iter=0 scenario=default source=http-debug vu=1/)
   const m = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8')).metrics
   const count = (k: string) => m[`grpc_req_duration{${k}}`]?.count
   assert.equal(count('name:/kiln.test.Echo/Echo'), 1)
