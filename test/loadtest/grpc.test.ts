@@ -302,13 +302,15 @@ export default function () {
   assert.equal(m.grpc_req_duration.count, 6)
 })
 
-test('bad input is the script’s error: load outside init, unknown method or field, bad .proto, no connection, unreachable or blocked address; the hosts option applies', async () => {
+test('bad input is the script’s error: load outside init, unknown method or field, bad .proto, no connection, unreachable or blocked address, message size limits; the hosts option applies', async () => {
   const dir = workdir({
     'echo.proto': PROTO,
     'bad.proto': 'syntax = "proto3";\nmessage {',
     'script.js': `import grpc from 'k6/net/grpc'
 const client = new grpc.Client()
 client.load([], 'echo.proto')
+const small = new grpc.Client()
+small.load([], 'echo.proto')
 export const options = { iterations: 1, hosts: { 'echo.kiln.test': '127.0.0.1' }, blockHostnames: ['*.blocked.test'] }
 const tryIt = (f) => { try { f(); return 'no error' } catch (e) { return String(e.message || e) } }
 export default async function () {
@@ -330,6 +332,9 @@ export default async function () {
   out.invokeStream = tryIt(() => client.invoke('kiln.test.Echo/Chat', {}))
   out.protoset = tryIt(() => client.loadProtoset('echo.proto'))
   out.deadline = client.invoke('kiln.test.Echo/Echo', { userName: 'slow' }, { timeout: '100ms' }).status
+  small.connect(__ENV.ADDR, { plaintext: true, maxReceiveSize: 4, maxSendSize: 1000 })
+  out.tooBig = client.invoke('kiln.test.Echo/Echo', { tags: ['x'.repeat(2000)] }).status
+  out.limits = [small.invoke('kiln.test.Echo/Echo', { userName: 'long enough' }).error, small.invoke('kiln.test.Echo/Echo', { tags: ['x'.repeat(2000)] }).error]
   client.close()
   console.log('OUT ' + JSON.stringify(out))
 }`,
@@ -364,6 +369,10 @@ export default function () {}`,
   assert.match(out.invokeStream, /^method "\/kiln\.test\.Echo\/Chat" is a streaming RPC/)
   assert.equal(out.protoset, 'load must be called in the init context')
   assert.equal(out.deadline, 4)
+  assert.equal(out.tooBig, 0)
+  assert.match(out.limits[0].message, /^grpc: received message larger than max \(\d+ vs\. 4\)/)
+  assert.equal(out.limits[0].code, 8)
+  assert.deepEqual(out.limits[1], { code: 8, message: 'grpc: trying to send message larger than max (2003 vs. 1000)', details: [] })
   for (const [file, why] of [['badproto.js', /bad\.proto: illegal .*line 2/], ['missing.js', /nothere\.proto: cannot find the file in the import paths/]] as const) {
     const b = await kilnRun(['run', '-q', '--no-summary', file], { cwd: dir })
     assert.equal(b.code, 107, b.stderr)
