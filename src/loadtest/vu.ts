@@ -21,6 +21,7 @@ import { EventLoop } from './eventloop.ts'
 import { WsConn, type WsSpec } from './ws.ts'
 import { KeyStore } from './webcrypto.ts'
 import { GrpcClients } from './grpc.ts'
+import { installGrpc } from './vu-grpc.ts'
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -363,7 +364,7 @@ export class VU {
       return undefined
     })
     this.installWs(fn, asyncFn)
-    this.installGrpc(fn, asyncFn)
+    installGrpc({ ctx, loop: this.loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted: () => this.interrupted, fn, asyncFn })
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
   }
@@ -380,74 +381,6 @@ export class VU {
       debug: host.httpDebug ? { log: (t) => host.log('http-debug', `${t}  iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`), full: host.httpDebug === 'full' } : undefined,
     })
     return this.grpcClients
-  }
-
-  /** Host functions of vm/grpc.js: load (init), connect and invoke (the VM waits), invokeStart (event loop). */
-  private installGrpc(fn: (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => void, asyncFn: (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => void): void {
-    const ctx = this.ctx
-    const thrown = (e: unknown) => ({ error: ctx.newError((e as Error).message) })
-    /** A synchronous call answering a string; what it throws is the script's exception. */
-    const syncFn = (name: string, f: (...a: QuickJSHandle[]) => string) =>
-      fn(name, (...a) => {
-        try {
-          return ctx.newString(f(...a))
-        } catch (e) {
-          return thrown(e) as unknown as QuickJSHandle
-        }
-      })
-    syncFn('grpcLoad', (i, j) => {
-      const { importPaths, files } = JSON.parse(ctx.getString(j)) as { importPaths: string[]; files: string[] }
-      return this.grpc.load(ctx.getNumber(i), importPaths, files)
-    })
-    syncFn('grpcLoadProtoset', (i, p) => this.grpc.loadProtoset(ctx.getNumber(i), ctx.getString(p)))
-    // A call cut short by interrupt() must not hand the script a value to go on with.
-    asyncFn('grpcConnect', async (i, a, p) => {
-      try {
-        await this.grpc.connect(ctx.getNumber(i), ctx.getString(a), JSON.parse(ctx.getString(p)) as Record<string, unknown>)
-        return this.interrupted ? thrown(new Error('interrupted')) : undefined
-      } catch (e) {
-        return thrown(this.interrupted ? new Error('interrupted') : e)
-      }
-    })
-    asyncFn('grpcInvoke', async (j) => {
-      try {
-        const r = await this.grpc.invoke(JSON.parse(ctx.getString(j)))
-        return this.interrupted ? thrown(new Error('interrupted')) : ctx.newString(r)
-      } catch (e) {
-        return thrown(this.interrupted ? new Error('interrupted') : e)
-      }
-    })
-    fn('grpcInvokeStart', (id, j) => {
-      this.loop.op(ctx.getNumber(id), this.grpc.invoke(JSON.parse(ctx.getString(j))))
-      return undefined
-    })
-    // new grpc.Stream(): an event-loop stream (vm/loop.js) fed by the host until 'end'.
-    fn('grpcStreamStart', (id, j) => {
-      const sid = ctx.getNumber(id)
-      this.loop.stream(sid, () => this.grpcClients?.streamCancel(sid))
-      try {
-        this.grpc.openStream(sid, JSON.parse(ctx.getString(j)), (kind, payload) => {
-          this.loop.push(sid, true, `${kind} ${payload}`)
-          if (kind === 'end') this.loop.end(sid)
-        })
-      } catch (e) {
-        this.loop.cancel(sid)
-        return thrown(e) as unknown as QuickJSHandle
-      }
-      return undefined
-    })
-    syncFn('grpcStreamWrite', (id, j) => {
-      this.grpc.streamWrite(ctx.getNumber(id), ctx.getString(j))
-      return ''
-    })
-    fn('grpcStreamEnd', (id) => {
-      this.grpcClients?.streamEnd(ctx.getNumber(id))
-      return undefined
-    })
-    fn('grpcClose', (i) => {
-      this.grpcClients?.close(ctx.getNumber(i))
-      return undefined
-    })
   }
 
   /** Host functions of vm/ws.js: `k6/ws` waits on a socket's own queue, `k6/websockets` on the event loop. */
