@@ -129,9 +129,9 @@ export function rng(seed: number): () => number {
   }
 }
 
-/** A self-signed certificate for CN=localhost made by openssl in `dir` (k.pem, c.pem), or why it could not be made. */
-export function selfSignedCert(dir: string): { key: Buffer; cert: Buffer } | { skip: string } {
-  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
+/** A self-signed certificate for CN=`cn` made by openssl in `dir` (CN.key, CN.crt), or why it could not be made. */
+export function selfSignedCert(dir: string, cn = 'localhost'): { key: Buffer; cert: Buffer } | { skip: string } {
+  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${cn}.key`), '-out', join(dir, `${cn}.crt`), '-days', '1', '-subj', `/CN=${cn}`], { encoding: 'utf8' })
   if (gen.error || gen.status !== 0) return { skip: `openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}` }
-  return { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(join(dir, 'c.pem')) }
+  return { key: readFileSync(join(dir, `${cn}.key`)), cert: readFileSync(join(dir, `${cn}.crt`)) }
 }

@@ -6,11 +6,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import https from 'node:https'
-import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
-import { kilnRun, workdir } from './helpers.ts'
+import { kilnRun, selfSignedCert, workdir } from './helpers.ts'
 
 /** A server that counts requests, connections and the most requests in flight at once. */
 async function countingServer(): Promise<{ port: number; stats: { requests: number; connections: number; maxInFlight: number; hosts: string[] }; close(): Promise<void> }> {
@@ -127,16 +126,14 @@ export default function () {
 
 test('tlsVersion bounds the handshake (k6 TLS error) and tlsAuth presents a client certificate to the domains it names', async (t) => {
   const dir = workdir({})
-  const cert = (name: string) => spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${name}.key`), '-out', join(dir, `${name}.crt`), '-days', '1', '-subj', `/CN=${name}`], { encoding: 'utf8' })
-  for (const n of ['server', 'client']) {
-    const g = cert(n)
-    if (g.error || g.status !== 0) {
-      t.skip(`openssl cannot make test certificates here: ${g.error?.message ?? g.stderr}`)
-      return
-    }
+  const server = selfSignedCert(dir, 'server')
+  const client = selfSignedCert(dir, 'client')
+  if ('skip' in server || 'skip' in client) {
+    t.skip('skip' in server ? server.skip : (client as { skip: string }).skip)
+    return
   }
   const srv = https.createServer(
-    { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.crt')), maxVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true, ca: readFileSync(join(dir, 'client.crt')) },
+    { key: server.key, cert: server.cert, maxVersion: 'TLSv1.2', requestCert: true, rejectUnauthorized: true, ca: client.cert },
     (req, res) => res.end(`hello ${(req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN}`),
   )
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
