@@ -8,7 +8,7 @@ import type { SampleSink, Tags } from './metrics.ts'
 import { AuthFlow, takeCredentials } from './auth.ts'
 import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
 import { netRules, type NetOptions } from './netrules.ts'
-import { closeTransport, newTransport, send, zeroTimings, type Pin, type Raw, type Timings, type Transport } from './transport.ts'
+import { closeTransport, newTransport, refused, send, type Pin, type Raw, type Timings, type Transport } from './transport.ts'
 
 export type { Timings }
 
@@ -167,9 +167,7 @@ async function once(client: HttpClient, spec: RequestSpec, method: string, url: 
   try {
     head = serialise(method, url, headers)
   } catch (e) {
-    const r: Raw = { status: 0, statusText: '', headers: {}, body: Buffer.alloc(0), t: zeroTimings(), ip: '', port: 0, tls: '', proto: '', sent: 0, received: 0 }
-    r.error = Object.assign(e as Error, { code: 'KILN_BAD_REQUEST' })
-    return r
+    return refused(Object.assign(e as Error, { code: 'KILN_BAD_REQUEST' }))
   }
   return send(client.transport, url, method, head, body, spec.timeoutMs, pin)
 }

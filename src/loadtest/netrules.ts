@@ -25,7 +25,7 @@ const TLS_VERSIONS: Record<string, string> = { 'tls1.0': 'TLSv1', 'tls1.1': 'TLS
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
 /** Reads a list option given as an array or a comma-separated string (as the flags and K6_* give it). */
-function stringList(v: unknown, name: string): string[] {
+export function stringList(v: unknown, name: string): string[] {
   if (v === undefined || v === null) return []
   if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean)
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[]

@@ -6,7 +6,7 @@ import { ConfigError, type VuOptions } from './host.ts'
 import { parseDuration, formatDuration } from './duration.ts'
 import { SYSTEM_TAGS, type Tags } from './metrics.ts'
 import { executionSegment, type Segment } from './segments.ts'
-import { netOptions } from './netrules.ts'
+import { netOptions, stringList } from './netrules.ts'
 
 export const EXECUTORS = [
   'shared-iterations',
@@ -263,10 +263,9 @@ const DEFAULT_SYSTEM_TAGS = SYSTEM_TAGS.filter((t) => !['vu', 'iter', 'ip', 'ocs
 /** `systemTags` as a list (array, or comma-separated from --system-tags / K6_SYSTEM_TAGS). */
 function systemTags(v: unknown): string[] {
   if (v === undefined || v === null) return DEFAULT_SYSTEM_TAGS
-  const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v
-  if (!Array.isArray(list) || list.some((t) => typeof t !== 'string')) throw new ConfigError(`systemTags must be a list of tag names, got ${JSON.stringify(v)}`)
-  for (const t of list as string[]) if (!SYSTEM_TAGS.includes(t)) throw new ConfigError(`systemTags: unknown system tag '${t}'; known: ${SYSTEM_TAGS.join(', ')}`)
-  return list as string[]
+  const list = stringList(v, 'systemTags')
+  for (const t of list) if (!SYSTEM_TAGS.includes(t)) throw new ConfigError(`systemTags: unknown system tag '${t}'; known: ${SYSTEM_TAGS.join(', ')}`)
+  return list
 }
 
 /**

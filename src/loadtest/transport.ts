@@ -80,7 +80,7 @@ export function newTransport(o: { maxSockets: number; insecure: boolean; rules?:
 }
 
 /** An error before any connection: a Raw with nothing sent. */
-function refused(error: NodeJS.ErrnoException): Raw {
+export function refused(error: NodeJS.ErrnoException): Raw {
   return { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: '', proto: '', sent: 0, received: 0, error }
 }
 

@@ -48,7 +48,7 @@
   function open(path) {
     U.initOnly('fs.open()')
     try {
-      return Promise.resolve(new File(String(path), U.b64bytes(H.open(String(path), true))))
+      return Promise.resolve(new File(String(path), new Uint8Array(globalThis.open(String(path), 'b'))))
     } catch (e) {
       return Promise.reject(e)
     }
