@@ -16,6 +16,7 @@ export const spec: CommandSpec = {
     'clickhouse-url': { type: 'string', arg: 'URL', help: 'use a ClickHouse server or cluster instead, e.g. http://user:pass@ch:8123' },
     database: { type: 'string', arg: 'NAME', help: "ClickHouse database for Kiln's tables", default: 'kiln' },
     retention: { type: 'string', arg: 'DURATION', help: 'drop data older than this (e.g. 30d, 12h; 0 keeps it forever)', default: '30d' },
+    'trace-retention': { type: 'string', arg: 'DURATION', help: 'drop request-tracing rows (http_events, …) older than this (0 keeps them)', default: '24h' },
     config: { type: 'string', short: 'c', arg: 'FILE', help: 'YAML file with the same settings (port, data-dir, retention, …)' },
     'max-body-bytes': { type: 'string', arg: 'N', help: 'largest request body accepted', default: String(16 << 20) },
     'max-stack-depth': { type: 'string', arg: 'N', help: 'deepest stack accepted', default: '4096' },
@@ -36,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const flags: Partial<Record<keyof ServerConfig, unknown>> = {}
   const map: [string, keyof ServerConfig][] = [
     ['port', 'port'], ['host', 'host'], ['data-dir', 'dataDir'], ['clickhouse-url', 'clickhouseUrl'], ['database', 'database'],
-    ['retention', 'retention'], ['max-body-bytes', 'maxBodyBytes'], ['max-stack-depth', 'maxStackDepth'], ['max-labels', 'maxLabels'],
+    ['retention', 'retention'], ['trace-retention', 'traceRetention'], ['max-body-bytes', 'maxBodyBytes'], ['max-stack-depth', 'maxStackDepth'], ['max-labels', 'maxLabels'],
     ['auth-token', 'authToken'], ['basic-auth', 'basicAuth'],
   ]
   for (const [flag, key] of map) if (given(flag)) flags[key] = str(p, flag)

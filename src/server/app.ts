@@ -5,7 +5,7 @@ import { KilnError } from '../model/errors.ts'
 import { defaultLabelLimits } from '../model/labels.ts'
 import { defaultLimits } from '../model/profile.ts'
 import { openStore } from '../store/index.ts'
-import { retentionDays, type ServerConfig } from './config.ts'
+import { retentionDays, retentionHours, type ServerConfig } from './config.ts'
 import { Metrics, type Context } from './context.ts'
 import { Router, checkAuth, readBody, sendBytes, sendError, sendJson, tenantOf, type Req } from './http.ts'
 import { mountConnect, sendConnectError } from './connect.ts'
@@ -15,6 +15,7 @@ import { querierMethods } from './querier.ts'
 import { handleRender, handleRenderDiff, handleLabelValuesLegacy } from './render.ts'
 import { mountApi } from './api.ts'
 import { mountRuns } from './runs.ts'
+import { mountTrace } from './trace.ts'
 import { staticHandler } from './static.ts'
 import { startSelfProfiling } from './selfprofile.ts'
 import { Scraper } from '../collect/scrape.ts'
@@ -27,7 +28,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServerConfig, log: (m: string) => void = (m) => process.stderr.write(`${new Date().toISOString()} ${m}\n`)): Promise<RunningServer> {
-  const store = await openStore({ dataDir: config.dataDir, clickhouseUrl: config.clickhouseUrl, database: config.database, retentionDays: retentionDays(config.retention), flushMs: config.flushMs })
+  const store = await openStore({ dataDir: config.dataDir, clickhouseUrl: config.clickhouseUrl, database: config.database, retentionDays: retentionDays(config.retention), traceRetentionHours: retentionHours(config.traceRetention), flushMs: config.flushMs })
   const ctx: Context = {
     config,
     store,
@@ -49,6 +50,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   mountConnect(router, [...pushMethods(ctx), ...querierMethods(ctx)])
   mountApi(router, ctx)
   mountRuns(router, ctx)
+  mountTrace(router, ctx)
   let scraper: Scraper | null = null
   router.on('GET', '/api/v1/scrape-targets', (_req, res) => sendJson(res, 200, scraper?.status() ?? []))
   router.prefix('GET', '/', staticHandler(config.uiDir))
@@ -136,6 +138,9 @@ function metricsText(ctx: Context): string {
     '# HELP kiln_http_errors_total Requests answered with an error, by status.',
     '# TYPE kiln_http_errors_total counter',
     ...[...m.errors].map(([s, n]) => `kiln_http_errors_total{status="${s}"} ${n}`),
+    '# HELP kiln_trace_rows_written_total Request-tracing rows written, by table.',
+    '# TYPE kiln_trace_rows_written_total counter',
+    ...[...ctx.store.trace.written].map(([t, n]) => `kiln_trace_rows_written_total{table="${t}"} ${n}`),
   ]
   return lines.join('\n') + '\n'
 }

@@ -13,6 +13,8 @@ export interface ServerConfig {
   database: string
   /** Retention as given (e.g. 30d); 0 or "0" keeps data forever. */
   retention: string
+  /** Retention of the request-tracing tables (e.g. 24h); 0 keeps them forever. */
+  traceRetention: string
   /** Largest request body accepted, bytes. */
   maxBodyBytes: number
   /** Largest decompressed profile, bytes (decompression bombs stop here). */
@@ -41,6 +43,7 @@ export const defaults: ServerConfig = {
   dataDir: './data',
   database: 'kiln',
   retention: '30d',
+  traceRetention: '24h',
   maxBodyBytes: 16 << 20,
   maxDecompressedBytes: 64 << 20,
   maxStackDepth: 4096,
@@ -62,6 +65,7 @@ const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 
   { key: 'clickhouseUrl', env: 'KILN_CLICKHOUSE_URL', yaml: 'clickhouse-url', kind: 'str' },
   { key: 'database', env: 'KILN_DATABASE', yaml: 'database', kind: 'str' },
   { key: 'retention', env: 'KILN_RETENTION', yaml: 'retention', kind: 'str' },
+  { key: 'traceRetention', env: 'KILN_TRACE_RETENTION', yaml: 'trace-retention', kind: 'str' },
   { key: 'maxBodyBytes', env: 'KILN_MAX_BODY_BYTES', yaml: 'max-body-bytes', kind: 'int' },
   { key: 'maxDecompressedBytes', env: 'KILN_MAX_DECOMPRESSED_BYTES', yaml: 'max-decompressed-bytes', kind: 'int' },
   { key: 'maxStackDepth', env: 'KILN_MAX_STACK_DEPTH', yaml: 'max-stack-depth', kind: 'int' },
@@ -124,6 +128,7 @@ export function resolveConfig(flags: Partial<Record<keyof ServerConfig, unknown>
   const cfg = out as unknown as ServerConfig
   if (cfg.port > 65535) throw new KilnError('KILN_USAGE', `port ${cfg.port} is out of range (0–65535)`)
   retentionDays(cfg.retention)
+  retentionHours(cfg.traceRetention)
   if (cfg.basicAuth && !cfg.basicAuth.includes(':')) throw new KilnError('KILN_USAGE', 'basic auth must be user:password')
   return cfg
 }
@@ -133,4 +138,10 @@ export function retentionDays(retention: string): number {
   if (retention === '0' || retention === '' || retention === 'forever') return 0
   const ms = parseDuration(retention)
   return Math.max(1, Math.ceil(ms / 86_400_000))
+}
+
+/** Retention in whole hours (at least 1), or 0 for "keep forever". */
+export function retentionHours(retention: string): number {
+  if (retention === '0' || retention === '' || retention === 'forever') return 0
+  return Math.max(1, Math.ceil(parseDuration(retention) / 3_600_000))
 }

@@ -2,6 +2,8 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { openClient, type StoreOptions } from './client.ts'
 import { schemaStatements, retentionStatements, runStatements } from './schema.ts'
 import { Runs } from './runs.ts'
+import { TraceStore } from './trace.ts'
+import { traceStatements, traceRetentionStatements } from './trace-schema.ts'
 import { Writer } from './writer.ts'
 import { Reader } from './reader.ts'
 import { KilnError } from '../model/errors.ts'
@@ -16,20 +18,24 @@ export interface Store {
   writer: Writer
   reader: Reader
   runs: Runs
+  /** Request-tracing tables (http_events, …), with their own retention. */
+  trace: TraceStore
   /** Bytes on disk and rows of the samples table (for stats and the bytes/sample benchmark). */
   stats(): Promise<{ table: string; rows: number; bytes: number }[]>
   close(): Promise<void>
 }
 
 /** Opens the store and creates Kiln's tables if missing. `retentionDays` 0 keeps data forever. */
-export async function openStore(opts: StoreOptions & { retentionDays: number; flushMs?: number }): Promise<Store> {
+/** `traceRetentionHours` (default 24) is the tracing tables' retention; 0 keeps them forever. */
+export async function openStore(opts: StoreOptions & { retentionDays: number; traceRetentionHours?: number; flushMs?: number }): Promise<Store> {
   const db = opts.database ?? 'kiln'
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new KilnError('KILN_USAGE', `invalid database name ${JSON.stringify(db)}`)
   const { client, kind } = await openClient(opts)
   try {
-    for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db)]) await client.command({ query: q })
+    const traceHours = opts.traceRetentionHours ?? 24
+    for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db), ...traceStatements(db, traceHours)]) await client.command({ query: q })
     // REMOVE TTL fails on a table without one; that is the state wanted.
-    for (const q of retentionStatements(db, opts.retentionDays)) await client.command({ query: q }).catch(() => {})
+    for (const q of [...retentionStatements(db, opts.retentionDays), ...traceRetentionStatements(db, traceHours)]) await client.command({ query: q }).catch(() => {})
   } catch (e) {
     await client.close().catch(() => {})
     throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)
@@ -42,6 +48,7 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; fl
     writer,
     reader: new Reader(client, db),
     runs: new Runs(client, db),
+    trace: new TraceStore(client, db),
     async stats() {
       const rs = await client.query({
         query: `SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = '${db}' AND active GROUP BY table ORDER BY table`,

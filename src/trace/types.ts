@@ -1,0 +1,39 @@
+/**
+ * The contract between capture (eBPF → ordered bytes per connection) and the protocol parsers
+ * (bytes → request/response records). Capture never parses protocols; parsers never see sockets.
+ */
+import type { TrafficProtocol } from '../model/trace-tables.ts'
+
+export type Protocol = Exclude<keyof typeof TrafficProtocol, 'unknown' | 'cql'>
+
+/** One send or receive on a connection, as the traced process saw it, in order. */
+export interface DataEvent {
+  /** Wall-clock time of the syscall (or SSL_read/SSL_write) return, ns since the epoch. */
+  timeNs: bigint
+  /** true when the bytes travel from the client side to the server side of the connection. */
+  fromClient: boolean
+  /** The captured bytes: the first `data.length` of the transfer. */
+  data: Buffer
+  /** Bytes the transfer really moved; `size > data.length` means the rest was not captured (a gap). */
+  size: number
+}
+
+/** A finished record: a row of one tracing table without the connection and process columns. */
+export interface TraceRecord {
+  table: 'http_events' | 'dns_events' | 'mysql_events' | 'pgsql_events' | 'redis_events'
+  /** Time of the request (its first byte), ns since the epoch; the row's `time_`. */
+  timeNs: bigint
+  /** Protocol columns of the row (latency included, in ns), named as in model/trace-tables.ts. */
+  row: Record<string, string | number | boolean>
+}
+
+/** Parses one direction-tagged byte stream of one connection. One instance per connection. */
+export interface StreamParser {
+  readonly protocol: Protocol
+  /** Feeds one event; returns the records it completed (a request paired with its response). */
+  push(ev: DataEvent): TraceRecord[]
+  /** The connection closed (or went idle past the agent's limit): returns what can still be recorded. */
+  end(timeNs: bigint): TraceRecord[]
+  /** Counters for the agent's log and /metrics: malformed input skipped, requests left unanswered. */
+  readonly stats: { records: number; errors: number; unmatched: number }
+}
