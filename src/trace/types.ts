@@ -37,3 +37,20 @@ export interface StreamParser {
   /** Counters for the agent's log and /metrics: malformed input skipped, requests left unanswered. */
   readonly stats: { records: number; errors: number; unmatched: number }
 }
+
+/** Rows for the ingest API: table name → rows with every column but `tenant` (see model/trace-rows.ts). */
+export type TraceRows = Map<string, Record<string, string | number | boolean>[]>
+
+/**
+ * One kind of host data the agent collects with `--trace` (sockets, process stats, block I/O, …).
+ * A source emits rows whenever it has them; the agent batches them and uploads.
+ */
+export interface TraceSource {
+  readonly name: string
+  /** Starts collecting; rejects with a KilnError saying what to do when the host cannot (no root, no BPF). */
+  start(emit: (table: string, rows: Record<string, string | number | boolean>[]) => void): Promise<void>
+  /** Stops and emits what it still holds. */
+  stop(): Promise<void>
+  /** Counters for the agent's log: events seen, rows emitted, events dropped (never silent). */
+  stats(): Record<string, number>
+}
