@@ -13,8 +13,11 @@ const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
 const UINT128_MAX = 2n ** 128n - 1n
 
-/** Validates a parsed JSON body; returns rows per table with times as `seconds.nanoseconds` strings. */
-export function checkTraceBatch(body: unknown): { batch: TraceBatch; rows: number } {
+/**
+ * Validates a parsed JSON body; returns rows per table with times as `seconds.nanoseconds` strings.
+ * Rows older than `oldestNs` (now − retention) are refused: the TTL would drop them unseen.
+ */
+export function checkTraceBatch(body: unknown, oldestNs = 0n): { batch: TraceBatch; rows: number } {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new KilnError('KILN_BAD_REQUEST', 'expected a JSON object of table name → array of rows, e.g. {"http_events": [{"time_": "1764676289123456789", …}]}')
   }
@@ -35,6 +38,9 @@ export function checkTraceBatch(body: unknown): { batch: TraceBatch; rows: numbe
         r[k] = convert(v, type, () => `${name} row ${i} column ${k}`)
       }
       if (r.time_ === undefined) throw new KilnError('KILN_BAD_REQUEST', `${name} row ${i}: time_ is required (nanoseconds since the epoch)`)
+      if (BigInt((r.time_ as string).replace('.', '')) < oldestNs) {
+        throw new KilnError('KILN_BAD_TIME', `${name} row ${i}: time_ ${(r.time_ as string)} is older than the tracing retention; send current rows, or start the server with a longer --trace-retention`)
+      }
       out.push(r)
     })
     rows += out.length

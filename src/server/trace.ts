@@ -3,6 +3,7 @@ import { KilnError } from '../model/errors.ts'
 import { checkTraceBatch } from '../model/trace-rows.ts'
 import { traceTables } from '../model/trace-tables.ts'
 import { maybeGunzip } from '../formats/gzip.ts'
+import { retentionHours } from './config.ts'
 import { sendJson, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
@@ -16,7 +17,9 @@ export function mountTrace(router: Router, ctx: Context): void {
     } catch (e) {
       throw new KilnError('KILN_BAD_REQUEST', `body is not JSON: ${(e as Error).message}`)
     }
-    const { batch, rows } = checkTraceBatch(body)
+    const hours = retentionHours(ctx.config.traceRetention)
+    const oldest = hours > 0 ? BigInt(Date.now() - hours * 3_600_000) * 1_000_000n : 0n
+    const { batch, rows } = checkTraceBatch(body, oldest)
     await ctx.store.trace.insert(req.tenant, batch)
     sendJson(res, 200, { rows })
   })
