@@ -10,7 +10,7 @@ const NS = (BigInt(Date.now()) - 600_000n) * 1_000_000n + 456_789n
 const T = NS.toString()
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  return call(`${url}/api/v1/trace/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === "string" ? body : body instanceof Uint8Array ? new Blob([body]) : JSON.stringify(body) })
+  return call(`${url}/api/v1/trace/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === "string" ? body : body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : JSON.stringify(body) })
 }
 
 /** Runs SQL on a stopped server's data directory with the same embedded engine. */
