@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { makeUpid } from '../../../src/model/trace-tables.ts'
 import { hostSources, ProcessMeta } from '../../../src/trace/sources/index.ts'
 import { ProcessStatsSource } from '../../../src/trace/sources/process-stats.ts'
-import { parseStat } from '../../../src/trace/sources/proc.ts'
+import { listPids, parseStat, PF_KTHREAD, readProc } from '../../../src/trace/sources/proc.ts'
 import { collect, isRoot, root, startChild, waitFor, work } from './helpers.ts'
 
 const MiB = 1024 * 1024
@@ -52,7 +52,12 @@ test('process_stats reads a known child: rss, wchar, CPU, threads, upid and meta
   assert.equal(row.service, readFileSync(`/proc/${pid}/comm`, 'utf8').trim())
   assert.match(String(row.cmdline), /--kiln-marker-ps/)
   assert.equal(row.container_id, '')
-  assert.ok(!rows.some((r) => r.cmdline === '' && r.vsize_bytes === 0), 'no kernel threads')
+  // Kernel threads (PF_KTHREAD in /proc/PID/stat's flags) have no row; zombies do, with vsize 0.
+  const kthreads = listPids().filter((p) => {
+    const st = parseStat(readProc(`/proc/${p}/stat`) ?? '')
+    return st !== undefined && (st.flags & PF_KTHREAD) !== 0
+  })
+  assert.ok(!rows.some((r) => kthreads.includes(Number(r.pid))), 'no kernel threads')
 
   // stop() takes one last reading: the counters at the end of the run.
   const before = rows.length
