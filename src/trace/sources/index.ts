@@ -6,6 +6,8 @@ import type { TraceSource } from '../types.ts'
 import { ProcessMeta } from './process-meta.ts'
 import { ProcessStatsSource } from './process-stats.ts'
 import { NetworkStatsSource } from './network-stats.ts'
+import { BlockIoSource } from './block-io.ts'
+import { FsSlowerSource } from './fs-slower.ts'
 
 export { ProcessMeta, type ProcessColumns, type ProcessInfo, type KnownProcess } from './process-meta.ts'
 
@@ -29,6 +31,8 @@ export interface HostSourceOptions {
 const makers = {
   process_stats: (o: HostSourceOptions, meta: ProcessMeta) => new ProcessStatsSource({ meta, intervalMs: o.intervalMs }),
   network_stats: (o: HostSourceOptions, meta: ProcessMeta) => new NetworkStatsSource({ meta, intervalMs: o.intervalMs }),
+  block_io_events: (_o: HostSourceOptions, meta: ProcessMeta) => new BlockIoSource({ meta }),
+  fs_slow_events: (o: HostSourceOptions, meta: ProcessMeta) => new FsSlowerSource({ meta, thresholdMs: o.fsSlowerThanMs }),
 } as const satisfies Record<string, (o: HostSourceOptions, meta: ProcessMeta) => TraceSource>
 
 export type HostSourceName = keyof typeof makers

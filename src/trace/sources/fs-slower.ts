@@ -1,0 +1,116 @@
+/**
+ * fs_slow_events: reads, writes, opens and fsyncs of regular files slower than a threshold, as
+ * Inspektor Gadget's `trace fsslower --min-latency 10ms` reports them.
+ *
+ * Method: Inspektor Gadget (like BCC's fsslower) probes the file system's own functions
+ * (vfs_read, ext4_file_open, …) with kprobes. Kernels built without CONFIG_KPROBES, and hosts
+ * where fentry cannot attach, have neither, so Kiln times the system calls instead, with the
+ * syscall tracepoints: sys_enter_* stores (time, fd, size, offset) per thread, sys_exit_* computes
+ * the latency and, only for the few calls over the threshold, walks the task's file table through
+ * BTF (`curtask->files->fdt->fd[fd]`) to keep regular files (`i_mode & S_IFMT == S_IFREG`) and
+ * read the file's name (`f_path.dentry->d_name`, the last path component, ≤ 127 bytes).
+ * Limits, against the kprobe gadget: the latency is the whole system call's (scheduling delays
+ * while in the call count, as they do for the application); readv/writev/preadv/pwritev, mmap'd
+ * I/O, io_uring and sendfile are not seen; a file's name is its last component; every read and
+ * write on the host pays the two tracepoints (~0.3 µs each here, see bench/README.md) whether or
+ * not the file is regular, since the type check happens only after the threshold.
+ */
+import type { TraceSource } from '../types.ts'
+import type { ProcessMeta } from './process-meta.ts'
+import { BpftraceRun, monotonicToEpoch } from './bpftrace-run.ts'
+import { requireRoot } from './proc.ts'
+import { RowBuffer, ticksOfBoottime } from './event-rows.ts'
+
+/** op letter → the syscalls it times, and how each finds its fd, size and offset (-1: from the file position after the call). */
+const CALLS = [
+  { op: 'R', sys: 'read', fd: 'args->fd', count: 'args->count', pos: '-1' },
+  { op: 'R', sys: 'pread64', fd: 'args->fd', count: 'args->count', pos: 'args->pos' },
+  { op: 'W', sys: 'write', fd: 'args->fd', count: 'args->count', pos: '-1' },
+  { op: 'W', sys: 'pwrite64', fd: 'args->fd', count: 'args->count', pos: 'args->pos' },
+  // open: the file is the fd the call returns.
+  { op: 'O', sys: 'openat', fd: '-1', count: '0', pos: '0' },
+  { op: 'F', sys: 'fsync', fd: 'args->fd', count: '0', pos: '0' },
+  { op: 'F', sys: 'fdatasync', fd: 'args->fd', count: '0', pos: '0' },
+] as const
+
+/** The bpftrace program for a threshold in ns. */
+export function fsSlowerProgram(thresholdNs: bigint): string {
+  const probes = CALLS.map(
+    (c) => `
+tracepoint:syscalls:sys_enter_${c.sys} { @s[tid] = (nsecs, (int64)${c.fd}, (int64)${c.count}, (int64)${c.pos}); }
+tracepoint:syscalls:sys_exit_${c.sys} {
+  $s = @s[tid];
+  delete(@s[tid]);
+  $d = nsecs - $s.0;
+  if ($s.0 != 0 && $d >= ${thresholdNs} && args->ret >= 0) {
+    $fd = ${c.op === 'O' ? 'args->ret' : '$s.1'};
+    $f = *(curtask->files->fdt->fd + $fd);
+    if ($f != 0 && ($f->f_inode->i_mode & 0xf000) == 0x8000) {
+      printf("F ${c.op} %llu %llu %lld %lld %lld %d %llu %s\\x1f%s\\n", $s.0, $d, ${c.op === 'R' || c.op === 'W' ? '$s.2' : '0'}, ${c.op === 'R' || c.op === 'W' ? '$s.3 >= 0 ? $s.3 : (int64)$f->f_pos - args->ret' : '-1'}, args->ret, pid, curtask->group_leader->start_boottime, comm, str($f->f_path.dentry->d_name.name));
+    }
+  }
+}`,
+  )
+  // Nothing of a call in flight is printed when bpftrace exits.
+  return probes.join('\n') + '\nEND { clear(@s); }'
+}
+
+// op, start (monotonic ns), latency, bytes, offset, ret, pid, start_boottime, comm \x1f file.
+const LINE = /^F ([RWOF]) (\d+) (\d+) (-?\d+) (-?\d+) (-?\d+) (-?\d+) (\d+) ([^\x1f]*)\x1f(.*)$/
+
+export interface FsSlowerOptions {
+  meta: ProcessMeta
+  /** Operations at least this slow are kept (`--fs-slower-than`, 10 ms by default as in Inspektor Gadget's examples). */
+  thresholdMs: number
+}
+
+export class FsSlowerSource implements TraceSource {
+  readonly name = 'fs_slow_events'
+  private run: BpftraceRun | undefined
+  private readonly rows = new RowBuffer('fs_slow_events')
+  private readonly counts = { events: 0, unparsed: 0 }
+
+  constructor(private readonly o: FsSlowerOptions) {}
+
+  get program(): string {
+    return fsSlowerProgram(BigInt(Math.round(this.o.thresholdMs * 1e6)))
+  }
+
+  async start(emit: (table: string, rows: Record<string, string | number | boolean>[]) => void): Promise<void> {
+    requireRoot(this.name, 'loading BPF programs on the syscall tracepoints')
+    this.rows.emit = emit
+    const epoch = monotonicToEpoch()
+    this.run = new BpftraceRun({ name: this.name, program: this.program, onLine: (l) => this.line(l, epoch), env: { BPFTRACE_STRLEN: '128' } })
+    await this.run.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.run?.stop()
+    this.rows.flush()
+    this.rows.emit = undefined
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counts, rows: this.rows.emitted, lost: this.run?.lost ?? 0, died: this.run?.died ? 1 : 0 }
+  }
+
+  private line(l: string, epoch: (mono: bigint) => bigint): void {
+    const m = LINE.exec(l)
+    if (!m) {
+      this.counts.unparsed++
+      return
+    }
+    this.counts.events++
+    const op = m[1]!
+    this.rows.push({
+      time_: epoch(BigInt(m[2]!)).toString(),
+      op,
+      bytes: Number(m[4]),
+      offset: op === 'R' || op === 'W' ? Number(m[5]) : -1,
+      // d_name bytes as printed (latin1 here): back to the UTF-8 the name was written in.
+      file: Buffer.from(m[10]!, 'latin1').toString('utf8'),
+      latency: Number(m[3]),
+      ...this.o.meta.columns(Number(m[7]), { startTicks: ticksOfBoottime(BigInt(m[8]!)), comm: m[9]! }),
+    })
+  }
+}
