@@ -1,0 +1,74 @@
+/** Every host source at once, as `kiln agent --trace` starts them, with their rows posted to a real `kiln server` and read back from its tables. */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { call, startKiln } from '../../server/helpers.ts'
+import { openClient } from '../../../src/store/client.ts'
+import { hostSourceNames, hostSources } from '../../../src/trace/sources/index.ts'
+import { isRoot, type Row, work } from './helpers.ts'
+
+async function sql(dataDir: string, query: string): Promise<Record<string, unknown>[]> {
+  const { client } = await openClient({ dataDir })
+  try {
+    return (await (await client.query({ query, format: 'JSONEachRow' })).json()) as Record<string, unknown>[]
+  } finally {
+    await client.close()
+  }
+}
+
+function dd(args: string[]): Promise<number> {
+  const c = spawn('dd', args, { stdio: 'ignore' })
+  return new Promise((resolve, reject) => c.on('close', (code) => (code === 0 ? resolve(c.pid!) : reject(new Error(`dd ${args.join(' ')}: ${code}`)))))
+}
+
+test('hostSources: all four sources, their rows through POST /api/v1/trace/events, found in process_stats, network_stats, block_io_events and fs_slow_events', { skip: isRoot ? false : 'needs root' }, async () => {
+  const kiln = await startKiln()
+  try {
+    const batches = new Map<string, Row[]>()
+    const log: string[] = []
+    const sources = hostSources({ node: 'e2e-node', asid: 9, intervalMs: 1000, fsSlowerThanMs: 2, log: (l) => log.push(l) })
+    assert.deepEqual(
+      sources.map((s) => s.name),
+      hostSourceNames,
+    )
+    assert.deepEqual(hostSourceNames, ['process_stats', 'network_stats', 'block_io_events', 'fs_slow_events'])
+    const emit = (table: string, rows: Row[]) => batches.set(table, [...(batches.get(table) ?? []), ...rows])
+    for (const s of sources) await s.start(emit)
+    const file = join(work, 'e2e.bin')
+    const writer = await dd(['if=/dev/zero', `of=${file}`, 'bs=32M', 'count=1', 'oflag=direct', 'conv=fsync'])
+    for (const s of sources) await s.stop()
+    // As the agent uploads: one gzip'd JSON object of table → rows.
+    const r = await call(`${kiln.url}/api/v1/trace/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: new Blob([gzipSync(JSON.stringify(Object.fromEntries(batches)))]) })
+    assert.equal(r.status, 200, r.text)
+    const sent = [...batches.values()].reduce((n, rows) => n + rows.length, 0)
+    assert.deepEqual(r.json, { rows: sent })
+    await kiln.stop()
+
+    const counts = await sql(kiln.dataDir, `SELECT 'p' AS t, count() AS n FROM kiln.process_stats UNION ALL SELECT 'n', count() FROM kiln.network_stats UNION ALL SELECT 'b', count() FROM kiln.block_io_events UNION ALL SELECT 'f', count() FROM kiln.fs_slow_events`)
+    const n = Object.fromEntries(counts.map((c) => [c.t, Number(c.n)]))
+    assert.equal(n.p, batches.get('process_stats')!.length)
+    assert.equal(n.n, batches.get('network_stats')!.length)
+    assert.equal(n.b, batches.get('block_io_events')!.length)
+    assert.equal(n.f, batches.get('fs_slow_events')!.length)
+
+    // The test process itself in process_stats, once a second from start to stop, with its upid and node.
+    const me = await sql(kiln.dataDir, `SELECT toString(upid) AS upid, rss_bytes, node, service FROM kiln.process_stats WHERE pid = ${process.pid}`)
+    assert.ok(me.length >= 2, JSON.stringify(me))
+    assert.equal(new Set(me.map((r) => r.upid)).size, 1)
+    assert.equal(me[0]!.node, 'e2e-node')
+    assert.equal(BigInt(me[0]!.upid as string) >> 96n, 9n)
+    assert.ok(Number(me[0]!.rss_bytes) > 10 << 20)
+    // The host's loopback among network_stats' interfaces.
+    assert.ok((await sql(kiln.dataDir, `SELECT rx_bytes FROM kiln.network_stats WHERE pod_id = 'lo'`)).length >= 2)
+    // dd's 32 MiB O_DIRECT write as block requests, and as one slow write.
+    const blocks = await sql(kiln.dataDir, `SELECT sum(bytes) AS bytes, any(service) AS service FROM kiln.block_io_events WHERE pid = ${writer} AND op = 'W'`)
+    assert.ok(Number(blocks[0]!.bytes) >= 32 << 20, JSON.stringify(blocks))
+    assert.equal(blocks[0]!.service, 'dd')
+    const slow = await sql(kiln.dataDir, `SELECT op, bytes, file, latency >= 2000000 AS slow FROM kiln.fs_slow_events WHERE pid = ${writer} AND op = 'W'`)
+    assert.deepEqual(slow, [{ op: 'W', bytes: String(32 << 20), file: 'e2e.bin', slow: 1 }])
+  } finally {
+    await kiln.dispose()
+  }
+})
