@@ -25,6 +25,7 @@ export const spec: CommandSpec = {
     'auth-token': { type: 'string', arg: 'TOKEN', help: "require 'Authorization: Bearer TOKEN' on every route" },
     'basic-auth': { type: 'string', arg: 'USER:PASS', help: 'require HTTP Basic auth on every route' },
     'no-self-profile': { type: 'boolean', help: 'do not profile the server itself into its store' },
+    dashboards: { type: 'string', arg: 'DIR', help: "the Live view's dashboards: YAML or JSON files of panels, each a pxl_script" },
   },
   examples: ['kiln server', 'kiln server --port 4040 --data-dir /var/lib/kiln --retention 14d', 'kiln server --clickhouse-url http://clickhouse:8123'],
 }
@@ -38,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const map: [string, keyof ServerConfig][] = [
     ['port', 'port'], ['host', 'host'], ['data-dir', 'dataDir'], ['clickhouse-url', 'clickhouseUrl'], ['database', 'database'],
     ['retention', 'retention'], ['trace-retention', 'traceRetention'], ['max-body-bytes', 'maxBodyBytes'], ['max-stack-depth', 'maxStackDepth'], ['max-labels', 'maxLabels'],
-    ['auth-token', 'authToken'], ['basic-auth', 'basicAuth'],
+    ['auth-token', 'authToken'], ['basic-auth', 'basicAuth'], ['dashboards', 'dashboards'],
   ]
   for (const [flag, key] of map) if (given(flag)) flags[key] = str(p, flag)
   if (bool(p, 'multitenancy')) flags.multitenancy = true

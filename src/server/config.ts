@@ -35,6 +35,8 @@ export interface ServerConfig {
   flushMs: number
   /** Targets whose pprof endpoints the server scrapes (YAML `scrape:`, or KILN_SCRAPE as YAML/JSON). */
   scrape: ScrapeTarget[]
+  /** Directory of dashboards (YAML/JSON files of PxL panels) for the Live view. */
+  dashboards?: string
 }
 
 export const defaults: ServerConfig = {
@@ -77,6 +79,7 @@ const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 
   { key: 'uiDir', env: 'KILN_UI_DIR', yaml: 'ui-dir', kind: 'str' },
   { key: 'flushMs', env: 'KILN_FLUSH_MS', yaml: 'flush-ms', kind: 'int' },
   { key: 'scrape', env: 'KILN_SCRAPE', yaml: 'scrape', kind: 'scrape' },
+  { key: 'dashboards', env: 'KILN_DASHBOARDS', yaml: 'dashboards', kind: 'str' },
 ]
 
 function coerce(kind: 'int' | 'str' | 'bool' | 'scrape', v: unknown, where: string): unknown {

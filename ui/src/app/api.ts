@@ -56,10 +56,19 @@ export function apiUrl(path: string, params: Params): string {
 }
 
 /** GETs a Kiln API endpoint, throwing ApiError with the server's message on failure. */
-export async function get<T>(path: string, params: Params, signal?: AbortSignal): Promise<T> {
+export function get<T>(path: string, params: Params, signal?: AbortSignal): Promise<T> {
+  return request<T>(apiUrl(path, params), { signal })
+}
+
+/** POSTs JSON to a Kiln API endpoint (the PxL run API), with the same errors as get. */
+export function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  return request<T>(`/api/v1/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal })
+}
+
+async function request<T>(url: string, init: RequestInit): Promise<T> {
   let res: Response
   try {
-    res = await fetch(apiUrl(path, params), { signal })
+    res = await fetch(url, init)
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e
     throw new ApiError('NETWORK', `cannot reach the Kiln server (${(e as Error).message}); is \`kiln server\` running?`, 0)

@@ -9,6 +9,7 @@ import { selectorEditor } from './selector.ts'
 import { timeline } from './timeline.ts'
 import { renderContent, type Ctx } from './views.ts'
 import { renderRuns } from './runs.ts'
+import { LivePage } from './live.ts'
 
 const presets: [string, string][] = [
   ['now-5m', 'Last 5 minutes'],
@@ -58,6 +59,9 @@ export class Shell {
   private timer: { every: string; id: number } | null = null
   /** In the diff view, which side a drag on the timeline chooses; it moves to the other side after each drag. */
   private brush: 'baseline' | 'comparison' = 'baseline'
+  /** The Live page (kept while away: its editor keeps the text and caret) and its URL. */
+  private live: LivePage | null = null
+  private liveSearch = location.search
 
   constructor(root: HTMLElement) {
     mount(root, this.header, this.errors, this.timelineEl, this.nav, this.content)
@@ -66,6 +70,7 @@ export class Shell {
       if (this.history) clearTimeout(this.history.timer)
       this.history = null
       this.state = searchToState(location.search)
+      this.liveSearch = location.search
       void this.update()
     })
     document.documentElement.dataset.theme = this.theme
@@ -150,6 +155,7 @@ export class Shell {
     const s = this.state
     this.autoRefresh()
     if (s.page === 'runs') return this.renderRunsPage()
+    if (s.page === 'live') return this.renderLivePage()
     try {
       // Both lists come from the cache after the first time, so every update can ask for them.
       this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: this.at(s.from), until: this.at(s.until) })
@@ -221,11 +227,39 @@ export class Shell {
     }
   }
 
-  /** Links between the profiles and the load-test runs. */
+  /** The Live page: its own header; the page keeps its URL (script, arguments) apart from the profiles' state. */
+  private async renderLivePage(): Promise<void> {
+    this.leaveProfiles()
+    mount(this.header, this.brand(), this.pageLinks(), h('span', { class: 'spacer' }), h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Run again', onclick: () => this.refresh() }, '⟳'), this.themeButton())
+    this.live ??= new LivePage({ navigate: (search, replace) => this.goLive(search, replace), refreshes })
+    if (this.content.firstChild !== this.live.el) mount(this.content, this.live.el)
+    try {
+      await this.live.show(this.liveSearch)
+    } catch (e) {
+      this.showError(e)
+    }
+  }
+
+  /** Goes to a Live URL (`?page=live&…`). */
+  private goLive(search: string, replace = false): void {
+    this.liveSearch = search
+    this.state = searchToState(search)
+    if (this.errors.firstChild) this.errors.replaceChildren()
+    this.writeHistory(search, replace)
+    void this.update()
+  }
+
+  /** Links between the profiles, the load-test runs and the Live view. */
   private pageLinks(): HTMLElement {
-    const runs = this.state.page === 'runs'
-    const link = (on: boolean, label: string, patch: Partial<ViewState>, id: string) => h('a', { class: `page-link${on ? ' active' : ''}`, href: on ? null : '#', 'data-testid': id, onclick: (e: Event) => (e.preventDefault(), on || this.go(patch)) }, label)
-    return h('nav', { class: 'page-links' }, link(!runs, 'Profiles', { page: '', run: '', compare: '' }, 'page-profiles'), link(runs, 'Load tests', { page: 'runs' }, 'page-runs'))
+    const page = this.state.page
+    const link = (on: boolean, label: string, go: () => void, id: string) => h('a', { class: `page-link${on ? ' active' : ''}`, href: on ? null : '#', 'data-testid': id, onclick: (e: Event) => (e.preventDefault(), on || go()) }, label)
+    return h(
+      'nav',
+      { class: 'page-links' },
+      link(page !== 'runs' && page !== 'live', 'Profiles', () => this.go({ page: '', run: '', compare: '', refresh: '' }), 'page-profiles'),
+      link(page === 'runs', 'Load tests', () => this.go({ page: 'runs', refresh: '' }), 'page-runs'),
+      link(page === 'live', 'Live', () => this.goLive(this.liveSearch.includes('page=live') ? this.liveSearch : '?page=live'), 'page-live'),
+    )
   }
 
   private themeButton(): HTMLElement {
@@ -253,6 +287,7 @@ export class Shell {
   }
 
   private refresh(): void {
+    if (this.state.page === 'live') return this.live?.rerun()
     this.now = Date.now()
     this.cache.clear()
     // Data views draw again; the flame graph and top table views update in place (see placeContent).
