@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'KILN_USAGE'
   | 'KILN_LOADTEST_CONFIG'
   | 'KILN_LOADTEST_SCRIPT'
+  | 'KILN_PXL'
   | 'KILN_INTERNAL'
 
 const httpStatus: Record<ErrorCode, number> = {
@@ -45,16 +46,20 @@ const httpStatus: Record<ErrorCode, number> = {
   KILN_USAGE: 400,
   KILN_LOADTEST_CONFIG: 400,
   KILN_LOADTEST_SCRIPT: 422,
+  KILN_PXL: 400,
   KILN_INTERNAL: 500,
 }
 
 /** An error a user can act on: `message` says what is wrong and, where it helps, what to do. */
 export class KilnError extends Error {
   readonly code: ErrorCode
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Extra JSON fields the server sends beside `code` and `message` (e.g. a PxL error's line and column). */
+  readonly details?: Record<string, unknown>
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
     super(message, options)
     this.name = 'KilnError'
     this.code = code
+    if (options?.details) this.details = options.details
   }
   get status(): number {
     return httpStatus[this.code]

@@ -33,7 +33,7 @@ export function sendError(res: ServerResponse, e: unknown, log: (msg: string) =>
     return
   }
   if (isKilnError(e)) {
-    sendJson(res, e.status, { code: e.code, message: e.message })
+    sendJson(res, e.status, { ...e.details, code: e.code, message: e.message })
     return
   }
   log(`internal error: ${(e as Error)?.stack ?? String(e)}`)

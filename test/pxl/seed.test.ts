@@ -1,0 +1,122 @@
+/**
+ * The seed document's four PxL examples and its dashboard one-liner, as written there, run over
+ * recorded rows in the embedded store; results are checked value by value.
+ */
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { openFixture, objects, type Fixture } from './helpers.ts'
+
+let f: Fixture
+before(async () => (f = await openFixture()))
+after(async () => f?.close())
+
+const httpSummary = `# HTTP请求延迟P99
+import px
+
+df = px.DataFrame('http_events')
+df = df[df.ctx['namespace'] == 'production']
+df = df.groupby(['service', 'endpoint']).agg(
+    latency_p99=('latency_ms', px.quantiles(0.99)),
+    error_rate=('resp_status', lambda x: (x >= 400).mean()),
+    rps=('time_', px.count)
+)
+px.display(df, 'http_summary')
+`
+
+const slowQueries = `# MySQL慢查询(>100ms)
+import px
+
+df = px.DataFrame('mysql_events')
+df = df[df.latency_ms > 100]
+df = df[df.ctx['namespace'] == 'production']
+df = df.groupby('query_text').agg(
+    count=('query_text', px.count),
+    avg_latency=('latency_ms', px.mean),
+    max_latency=('latency_ms', px.max)
+)
+df = df.sort_values('max_latency', ascending=False)
+px.display(df.head(10), 'slow_queries')
+`
+
+const serviceGraph = `# 服务调用拓扑图
+import px
+
+df = px.DataFrame('http_events')
+df = df[df.ctx['namespace'] == 'production']
+df = df.groupby(['source_service', 'dest_service']).agg(
+    request_count=('time_', px.count),
+    error_count=('resp_status', lambda x: (x >= 400).sum()),
+    avg_latency=('latency_ms', px.mean)
+)
+px.display(df, 'service_graph')
+`
+
+const podTraffic = `# Pod流入/流出流量
+import px
+
+df = px.DataFrame('conn_stats')
+df = df[df.ctx['namespace'] == 'production']
+df = df.groupby(['pod', 'remote_addr']).agg(
+    bytes_sent=('bytes_sent', px.sum),
+    bytes_recv=('bytes_recv', px.sum),
+    conn_count=('conn_open', px.count)
+)
+px.display(df, 'network_traffic')
+`
+
+const dashboard = "import px; df = px.DataFrame('http_events'); px.display(df.groupby('time_').agg(rps=('time_', px.count)))"
+
+test('seed 1: HTTP p99 latency, error rate and requests per service and endpoint', async () => {
+  const r = await f.run(httpSummary)
+  assert.equal(r.tables.length, 1)
+  const t = r.tables[0]!
+  assert.equal(t.name, 'http_summary')
+  assert.deepEqual(t.columns.map((c) => `${c.name}:${c.type}`), ['service:STRING', 'endpoint:STRING', 'latency_p99:FLOAT64', 'error_rate:FLOAT64', 'rps:INT64'])
+  assert.deepEqual(objects(t), [
+    { service: 'production/checkout', endpoint: '/api/cart', latency_p99: 12, error_rate: 0, rps: 1 },
+    { service: 'production/checkout', endpoint: '/checkout', latency_p99: 250, error_rate: 1 / 3, rps: 3 },
+    { service: 'production/frontend', endpoint: '/api/cart', latency_p99: 40, error_rate: 0.5, rps: 4 },
+    { service: 'production/frontend', endpoint: '/api/pay', latency_p99: 100, error_rate: 0, rps: 1 },
+    { service: 'production/frontend', endpoint: '/old', latency_p99: 1, error_rate: 0, rps: 1 },
+  ])
+  assert.ok(r.compileMs >= 0 && r.runMs >= 0)
+})
+
+test('seed 2: MySQL queries slower than 100 ms, slowest first', async () => {
+  const t = (await f.run(slowQueries)).tables[0]!
+  assert.equal(t.name, 'slow_queries')
+  assert.deepEqual(t.rows, [
+    ['SELECT * FROM orders WHERE id = 1', 2, 200, 250],
+    ['UPDATE carts SET n = 2', 1, 120, 120],
+  ])
+})
+
+test('seed 3: service dependency graph (source_service → dest_service)', async () => {
+  const t = (await f.run(serviceGraph)).tables[0]!
+  assert.deepEqual(objects(t), [
+    { source_service: '10.0.0.9', dest_service: 'production/checkout', request_count: 3, error_count: 1, avg_latency: 90 },
+    { source_service: '10.0.0.9', dest_service: 'production/frontend', request_count: 6, error_count: 2, avg_latency: 33.5 },
+    { source_service: 'production/checkout', dest_service: '10.0.0.7', request_count: 1, error_count: 0, avg_latency: 12 },
+  ])
+})
+
+test('seed 4: pod network traffic by remote address', async () => {
+  const t = (await f.run(podTraffic)).tables[0]!
+  assert.deepEqual(t.columns.map((c) => c.name), ['pod', 'remote_addr', 'bytes_sent', 'bytes_recv', 'conn_count'])
+  const rows = objects(t)
+  assert.deepEqual(rows.map((r) => [r.pod, r.remote_addr, r.conn_count]), [
+    ['production/checkout-5c4', '10.0.0.30', 2],
+    ['production/frontend-7d9', '10.0.0.20', 3],
+  ])
+})
+
+test("seed dashboard: the pxl_script one-liner with ';' separators", async () => {
+  const t = (await f.run(dashboard)).tables[0]!
+  assert.equal(t.name, 'output')
+  assert.deepEqual(t.columns, [
+    { name: 'time_', type: 'TIME64NS', semanticType: 'ST_NONE' },
+    { name: 'rps', type: 'INT64', semanticType: 'ST_NONE' },
+  ])
+  assert.equal(t.rows.length, 12, 'one row per distinct time, this tenant only')
+  assert.ok(t.rows.every((r) => typeof r[0] === 'string' && /^\d{19}$/.test(r[0] as string) && r[1] === 1))
+})
