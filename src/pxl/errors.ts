@@ -23,7 +23,7 @@ export interface PxlErrorDetails {
 /** Throws a located PxL error: `line:col: message (did you mean …?)`. */
 export function pxlError(pos: Pos | undefined, message: string, extra: { name?: string; valid?: readonly string[]; tail?: string } = {}): never {
   const p = pos ?? { line: 1, col: 1 }
-  const suggestions = extra.name !== undefined && extra.valid ? nearest(extra.name, extra.valid, 3) : []
+  const suggestions = extra.name !== undefined && extra.valid ? closest(extra.name, extra.valid) : []
   const hint = suggestions.length ? ` (did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?)` : ''
   const details: PxlErrorDetails = { line: p.line, column: p.col }
   if (extra.name !== undefined) details.name = extra.name
@@ -33,6 +33,13 @@ export function pxlError(pos: Pos | undefined, message: string, extra: { name?: 
 
 /** An unknown name: the message lists the valid ones when there are few. */
 export function unknownName(pos: Pos | undefined, what: string, name: string, valid: readonly string[]): never {
-  const list = valid.length <= 12 ? `; ${what}s: ${valid.join(', ')}` : ''
+  const list = valid.length <= 12 ? `; valid: ${valid.join(', ')}` : ''
   pxlError(pos, `unknown ${what} '${name}'`, { name, valid, tail: list })
+}
+
+/** Misspellings (edit distance) first, then names that start with what was written ('start' → 'start_time'). */
+function closest(name: string, valid: readonly string[]): string[] {
+  const out = nearest(name, valid, 3)
+  if (name.length >= 3) for (const v of valid) if (out.length < 3 && v !== name && v.toLowerCase().startsWith(name.toLowerCase()) && !out.includes(v)) out.push(v)
+  return out
 }

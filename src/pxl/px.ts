@@ -35,9 +35,11 @@ function timeBound(v: Value, what: string, pos: Pos): CExpr | null {
       if (d > 0) pxlError(pos, `${what} '${v.v}' is in the future; a relative time is negative, e.g. '-${v.v.trim().replace(/^\+/, '')}'`)
       return applyFn("'+'", { sig: '', doc: '', type: () => 'TIME64NS', sql: ([a, b]) => `plus(${a}, ${b})` }, [NOW, { k: 'lit', value: d, type: 'INT64', sem: 'ST_NONE' }], pos)
     }
+    // Nanoseconds since the epoch are past 2^53: they travel as decimal strings.
+    if (/^\d{1,19}$/.test(v.v.trim())) return { k: 'lit', value: v.v.trim(), type: 'TIME64NS', sem: 'ST_NONE' }
     const ms = Date.parse(v.v)
-    if (/^\d{4}-\d\d-\d\d/.test(v.v) && Number.isFinite(ms)) return { k: 'lit', value: ms * 1e6, type: 'TIME64NS', sem: 'ST_NONE' }
-    pxlError(pos, `${what} '${v.v}' is neither a relative time ('-5m', '-1h30m') nor an ISO time ('2026-01-02T15:04:05Z')`)
+    if (/^\d{4}-\d\d-\d\d/.test(v.v) && Number.isFinite(ms)) return { k: 'lit', value: (BigInt(ms) * 1_000_000n).toString(), type: 'TIME64NS', sem: 'ST_NONE' }
+    pxlError(pos, `${what} '${v.v}' is neither a relative time ('-5m', '-1h30m') nor an ISO time ('2026-01-02T15:04:05Z') nor nanoseconds since the epoch`)
   }
   if (v.t === 'col' && (v.e.type === 'TIME64NS' || v.e.type === 'INT64') && !v.from) return v.e
   pxlError(pos, `${what} is a string such as '-5m', nanoseconds or px.now() - px.minutes(5); got ${kindOf(v)}`)

@@ -5,66 +5,11 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { openFixture, objects, type Fixture } from './helpers.ts'
+import { dashboard, httpSummary, podTraffic, serviceGraph, slowQueries } from './scripts.ts'
 
 let f: Fixture
 before(async () => (f = await openFixture()))
 after(async () => f?.close())
-
-const httpSummary = `# HTTP请求延迟P99
-import px
-
-df = px.DataFrame('http_events')
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby(['service', 'endpoint']).agg(
-    latency_p99=('latency_ms', px.quantiles(0.99)),
-    error_rate=('resp_status', lambda x: (x >= 400).mean()),
-    rps=('time_', px.count)
-)
-px.display(df, 'http_summary')
-`
-
-const slowQueries = `# MySQL慢查询(>100ms)
-import px
-
-df = px.DataFrame('mysql_events')
-df = df[df.latency_ms > 100]
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby('query_text').agg(
-    count=('query_text', px.count),
-    avg_latency=('latency_ms', px.mean),
-    max_latency=('latency_ms', px.max)
-)
-df = df.sort_values('max_latency', ascending=False)
-px.display(df.head(10), 'slow_queries')
-`
-
-const serviceGraph = `# 服务调用拓扑图
-import px
-
-df = px.DataFrame('http_events')
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby(['source_service', 'dest_service']).agg(
-    request_count=('time_', px.count),
-    error_count=('resp_status', lambda x: (x >= 400).sum()),
-    avg_latency=('latency_ms', px.mean)
-)
-px.display(df, 'service_graph')
-`
-
-const podTraffic = `# Pod流入/流出流量
-import px
-
-df = px.DataFrame('conn_stats')
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby(['pod', 'remote_addr']).agg(
-    bytes_sent=('bytes_sent', px.sum),
-    bytes_recv=('bytes_recv', px.sum),
-    conn_count=('conn_open', px.count)
-)
-px.display(df, 'network_traffic')
-`
-
-const dashboard = "import px; df = px.DataFrame('http_events'); px.display(df.groupby('time_').agg(rps=('time_', px.count)))"
 
 test('seed 1: HTTP p99 latency, error rate and requests per service and endpoint', async () => {
   const r = await f.run(httpSummary)
