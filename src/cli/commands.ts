@@ -20,6 +20,7 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   stats: { summary: 'show the live metrics of a running load test', load: () => import('./stats.ts') },
   server: { summary: 'run the Kiln server (ingest, store, query API, web UI)', load: () => import('./server.ts') },
   ingest: { summary: 'send profile files (pprof, folded, perf script, speedscope) to a server', load: () => import('./ingest.ts') },
+  px: { summary: "run a PxL script (Pixie's query language) over the request-tracing tables", load: () => import('./px.ts') },
   query: { summary: 'query merged profiles: top table, or export folded/pprof/speedscope/json', load: () => import('./query.ts') },
   collapse: { summary: 'perf script output → folded stacks (stackcollapse-perf.pl)', load: () => import('./collapse.ts') },
   flamegraph: { summary: 'folded stacks → interactive SVG flame graph (flamegraph.pl)', load: () => import('./flamegraph.ts') },

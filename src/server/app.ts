@@ -16,6 +16,7 @@ import { handleRender, handleRenderDiff, handleLabelValuesLegacy } from './rende
 import { mountApi } from './api.ts'
 import { mountRuns } from './runs.ts'
 import { mountTrace } from './trace.ts'
+import { mountPxl } from './pxl.ts'
 import { mountDashboards } from './dashboards.ts'
 import { staticHandler } from './static.ts'
 import { startSelfProfiling } from './selfprofile.ts'
@@ -52,6 +53,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   mountApi(router, ctx)
   mountRuns(router, ctx)
   mountTrace(router, ctx)
+  mountPxl(router, ctx)
   mountDashboards(router, ctx)
   let scraper: Scraper | null = null
   router.on('GET', '/api/v1/scrape-targets', (_req, res) => sendJson(res, 200, scraper?.status() ?? []))
