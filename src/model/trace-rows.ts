@@ -26,6 +26,7 @@ export function checkTraceBatch(body: unknown, oldestNs = 0n): { batch: TraceBat
   for (const [name, list] of Object.entries(body)) {
     const table = traceTable(name)
     if (!table) throw new KilnError('KILN_BAD_REQUEST', `unknown table ${JSON.stringify(name)}${hint(name, traceTableNames)}; tables: ${traceTableNames.join(', ')}`)
+    if (table.view) throw new KilnError('KILN_BAD_REQUEST', `${name} is read-only: Kiln fills it from the stored profiles; send profiles to /ingest instead`)
     if (!Array.isArray(list)) throw new KilnError('KILN_BAD_REQUEST', `${name}: expected an array of rows`)
     const types = new Map(table.columns.map((c) => [c.name, c.type]))
     const out: TraceRow[] = []

@@ -18,6 +18,8 @@ export interface TraceTable {
   name: string
   desc: string
   columns: TraceColumn[]
+  /** Read-only: a view over Kiln's profile tables, not written by the ingest API. */
+  view?: true
 }
 
 const col = (name: string, type: PxType, desc: string): TraceColumn => ({ name, type, desc })
@@ -198,6 +200,18 @@ const tables: TraceTable[] = [
       col('offset', 'INT64', 'file offset (R/W), -1 when unknown'),
       col('file', 'STRING', 'file name'),
       latency,
+    ],
+  },
+  {
+    name: 'stack_traces.beta',
+    desc: "Kiln's CPU profiles as Pixie's profiler table: one row per stack per stored profile (read-only)",
+    view: true,
+    columns: [
+      ...head,
+      col('stack_trace_id', 'INT64', 'id of the stack (its hash)'),
+      col('stack_trace', 'STRING', 'the stack, folded: root first, frames joined by ";"'),
+      col('count', 'INT64', "the stack's value in the profile: CPU nanoseconds for process_cpu profiles"),
+      col('profile_type', 'STRING', "the profile's type (Kiln: process_cpu:cpu:nanoseconds:cpu:nanoseconds, …)"),
     ],
   },
 ]

@@ -61,6 +61,7 @@ test('bad batches are refused with a 400 naming the table, row and column; nothi
     const cases: [unknown, RegExp][] = [
       ['{"http_events": [', /not JSON/],
       [[], /expected a JSON object of table name/],
+      [{ 'stack_traces.beta': [] }, /stack_traces.beta is read-only: Kiln fills it from the stored profiles/],
       [{ http_event: [] }, /unknown table "http_event" \(did you mean "http_events"\?\)/],
       [{ http_events: {} }, /http_events: expected an array of rows/],
       [{ http_events: [42] }, /http_events row 0: expected an object/],
