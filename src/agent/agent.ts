@@ -4,7 +4,9 @@ import { PerfSampler, samplerReason, type Window } from './perf-sampler.ts'
 import { BpftraceSampler, type StackWindow } from './bpftrace-sampler.ts'
 import { PodDirectory, processLabels } from './process.ts'
 import { relabel, type RelabelRule } from './relabel.ts'
-import { Uploader, type Upload } from './upload.ts'
+import { profileItem, Uploader, type Upload } from './upload.ts'
+import { TraceRunner } from './trace.ts'
+import type { TraceSource } from '../trace/types.ts'
 
 export interface AgentOptions {
   server: string
@@ -19,6 +21,16 @@ export interface AgentOptions {
   node: string
   maxQueueBytes: number
   log: (line: string) => void
+  /** Request tracing: off (profiles only), with profiles (--trace), or alone (--trace-only). */
+  trace?: 'off' | 'on' | 'only'
+  /** The TraceSources to start with tracing on; the first (socket capture) is required. */
+  traceSources?: TraceSource[]
+}
+
+/** What the agent sent and dropped: profiles, and trace rows when tracing was on. */
+export interface AgentStats {
+  profiles: Uploader['stats']
+  trace?: Uploader['stats']
 }
 
 /** Per-process folded stacks of one window: pid → (perf's comm, stack → samples). */
@@ -60,9 +72,26 @@ export function ingestName(labels: ReadonlyMap<string, string>, comm: string): s
 }
 
 /** Runs until `signal` aborts; the last window is uploaded before it returns. */
-export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Uploader['stats']> {
+export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<AgentStats> {
+  let tracer: TraceRunner | undefined
+  if (o.trace && o.trace !== 'off') {
+    tracer = new TraceRunner({ server: o.server, maxQueueBytes: o.maxQueueBytes, log: o.log, sources: o.traceSources ?? [] })
+    await tracer.start()
+  }
+  let profiles: Uploader['stats'] | undefined
+  let trace: Uploader['stats'] | undefined
+  try {
+    if (o.trace !== 'only') profiles = await runProfiler(o, signal)
+    else if (!signal.aborted) await new Promise((r) => signal.addEventListener('abort', r, { once: true }))
+  } finally {
+    trace = await tracer?.stop()
+  }
+  return { profiles: profiles ?? { sent: 0, sentUnits: 0, dropped: 0, droppedUnits: 0, rejected: 0, retries: 0 }, ...(trace ? { trace } : {}) }
+}
+
+async function runProfiler(o: AgentOptions, signal: AbortSignal): Promise<Uploader['stats']> {
   const pods = new PodDirectory(o.logRoot)
-  const uploader = new Uploader({ server: o.server, frequency: o.frequency, maxQueueBytes: o.maxQueueBytes, log: o.log })
+  const uploader = new Uploader({ server: o.server, maxQueueBytes: o.maxQueueBytes, log: o.log })
   const lastLabels = new Map<number, Map<string, string>>()
 
   const processWindow = (w: StackWindow): void => {
@@ -90,7 +119,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
     lastLabels.clear()
     for (const [k, v] of seen) lastLabels.set(k, v)
     sampler.retainMaps(new Set(seen.keys()))
-    uploader.enqueue([...uploads.values()])
+    uploader.enqueue([...uploads.values()].map((u) => profileItem(u, o.frequency)))
     const span = `${new Date(w.from).toISOString().slice(11, 19)}–${new Date(w.until).toISOString().slice(11, 19)}`
     o.log(`window ${span}: ${w.samples} samples from ${seen.size} processes; ${uploads.size} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
   }
@@ -126,7 +155,7 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Up
     await uploader.close(15_000)
   }
   const s = uploader.stats
-  o.log(`stopped: ${s.sent} profiles (${s.sentSamples} samples) sent, ${s.dropped} dropped (${s.droppedSamples} samples), ${s.rejected} refused by the server`)
+  o.log(`stopped: ${s.sent} profiles (${s.sentUnits} samples) sent, ${s.dropped} dropped (${s.droppedUnits} samples), ${s.rejected} refused by the server`)
   return s
 }
 

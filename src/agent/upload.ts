@@ -1,7 +1,20 @@
-/** The agent's upload queue: bounded in bytes, retried with back-off, every drop counted. */
+/**
+ * The agent's upload queue, for profiles and trace batches alike: bounded in bytes, retried with
+ * back-off, every drop counted.
+ */
 import { setTimeout as sleep } from 'node:timers/promises'
+import { gzipSync } from 'node:zlib'
 import { request } from '../cli/client.ts'
 import { KilnError } from '../model/errors.ts'
+
+/** One thing to POST: its size for the queue cap, its weight (samples, rows) for the log. */
+export interface QueueItem {
+  /** Names it in the log when the server refuses it. */
+  label: string
+  bytes: number
+  count: number
+  send: (server: string) => Promise<void>
+}
 
 /** One profile to POST: a process's folded stacks for one window. */
 export interface Upload {
@@ -13,10 +26,48 @@ export interface Upload {
   until: number
 }
 
+/** A profile as a queue item: POST /ingest?format=folded. */
+export function profileItem(u: Upload, frequency: number): QueueItem {
+  return {
+    label: u.name,
+    bytes: u.folded.length,
+    count: u.samples,
+    send: async (server) => {
+      const q = new URLSearchParams({
+        name: u.name,
+        format: 'folded',
+        sampleRate: String(frequency),
+        spyName: 'kiln-agent',
+        from: String(Math.floor(u.from / 1000)),
+        until: String(Math.max(Math.ceil(u.until / 1000), Math.floor(u.from / 1000) + 1)),
+      })
+      const res = await request({ server }, `/ingest?${q}`, { method: 'POST', body: Buffer.from(u.folded, 'latin1'), headers: { 'content-type': 'text/plain' } })
+      await res.arrayBuffer()
+    },
+  }
+}
+
+/** Tracing rows as a queue item: POST /api/v1/trace/events, gzipped (repetitive JSON shrinks ~10×). */
+export function traceItem(rows: Map<string, Record<string, string | number | boolean>[]>): QueueItem {
+  let count = 0
+  for (const r of rows.values()) count += r.length
+  const body = gzipSync(JSON.stringify(Object.fromEntries(rows)))
+  return {
+    label: `${count} rows of ${[...rows.keys()].join(', ')}`,
+    bytes: body.length,
+    count,
+    send: async (server) => {
+      const res = await request({ server }, '/api/v1/trace/events', { method: 'POST', body, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+      await res.arrayBuffer()
+    },
+  }
+}
+
 export interface UploaderOptions {
   server: string
-  frequency: number
-  /** Queue cap; the oldest profiles go first when it is full. */
+  /** What the queue holds, for the log: ['profiles', 'samples'] or ['trace batches', 'rows']. */
+  nouns?: [items: string, units: string]
+  /** Queue cap; the oldest items go first when it is full. */
   maxQueueBytes: number
   log: (line: string) => void
   /** First and longest wait between retries while the server is unreachable. */
@@ -28,7 +79,7 @@ export interface UploaderOptions {
 const PARALLEL = 4
 
 export class Uploader {
-  private queue: Upload[] = []
+  private queue: QueueItem[] = []
   private bytes = 0
   private pumping: Promise<void> | undefined
   private backoff: number
@@ -37,34 +88,37 @@ export class Uploader {
   /** close() was called: one more try for what is queued, no more waiting on an unreachable server. */
   private draining = false
   /** Totals since start, for the log and the tests. */
-  readonly stats = { sent: 0, sentSamples: 0, dropped: 0, droppedSamples: 0, rejected: 0, retries: 0 }
+  readonly stats = { sent: 0, sentUnits: 0, dropped: 0, droppedUnits: 0, rejected: 0, retries: 0 }
+  private readonly items: string
+  private readonly units: string
 
   constructor(private readonly o: UploaderOptions) {
     this.backoff = o.minBackoffMs ?? 1000
+    ;[this.items, this.units] = o.nouns ?? ['profiles', 'samples']
   }
 
   get pending(): number {
     return this.queue.length
   }
 
-  /** Queues profiles and starts sending; drops the oldest past the byte cap. */
-  enqueue(items: Upload[]): void {
+  /** Queues items and starts sending; drops the oldest past the byte cap. */
+  enqueue(items: QueueItem[]): void {
     for (const u of items) {
       this.queue.push(u)
-      this.bytes += u.folded.length
+      this.bytes += u.bytes
     }
     let dropped = 0
     let samples = 0
     while (this.bytes > this.o.maxQueueBytes && this.queue.length > 0) {
       const old = this.queue.shift()!
-      this.bytes -= old.folded.length
+      this.bytes -= old.bytes
       dropped++
-      samples += old.samples
+      samples += old.count
     }
     if (dropped) {
       this.stats.dropped += dropped
-      this.stats.droppedSamples += samples
-      this.o.log(`dropped ${dropped} profiles (${samples} samples): queue over ${Math.round(this.o.maxQueueBytes / 1024)} KB while the server is unreachable; ${this.stats.dropped} dropped since start`)
+      this.stats.droppedUnits += samples
+      this.o.log(`dropped ${dropped} ${this.items} (${samples} ${this.units}): queue over ${Math.round(this.o.maxQueueBytes / 1024)} KB while the server is unreachable; ${this.stats.dropped} dropped since start`)
     }
     this.pumping ??= this.pump().finally(() => (this.pumping = undefined))
   }
@@ -73,20 +127,20 @@ export class Uploader {
     while (this.queue.length > 0) {
       // A few at a time: one POST per process per window adds up on a busy host.
       const batch = this.queue.slice(0, PARALLEL)
-      const results = await Promise.allSettled(batch.map((u) => this.send(u)))
+      const results = await Promise.allSettled(batch.map((u) => u.send(this.o.server)))
       let unreachable: KilnError | undefined
       batch.forEach((u, i) => {
         const r = results[i]!
         if (r.status === 'fulfilled') {
           this.stats.sent++
-          this.stats.sentSamples += u.samples
+          this.stats.sentUnits += u.count
           this.remove(u)
         } else if (r.reason instanceof KilnError && r.reason.code === 'KILN_STORE') {
           unreachable = r.reason
         } else {
           // The server read it and said no (4xx): sending it again would not help.
           this.stats.rejected++
-          this.o.log(`server refused ${u.name.slice(0, 120)}: ${(r.reason as Error).message}`)
+          this.o.log(`server refused ${u.label.slice(0, 120)}: ${(r.reason as Error).message}`)
           this.remove(u)
         }
       })
@@ -98,32 +152,19 @@ export class Uploader {
       // closing, that was the last try.
       if (this.closing || this.draining) return
       this.stats.retries++
-      this.o.log(`${unreachable.message}; ${this.queue.length} profiles queued, retrying in ${this.backoff / 1000}s`)
+      this.o.log(`${unreachable.message}; ${this.queue.length} ${this.items} queued, retrying in ${this.backoff / 1000}s`)
       this.wake = new AbortController()
       await sleep(this.backoff, undefined, { signal: this.wake.signal }).catch(() => undefined)
       this.backoff = Math.min(this.backoff * 2, this.o.maxBackoffMs ?? 30_000)
     }
   }
 
-  private remove(u: Upload): void {
+  private remove(u: QueueItem): void {
     // A full queue may have dropped it while it was being sent.
     const i = this.queue.indexOf(u)
     if (i < 0) return
     this.queue.splice(i, 1)
-    this.bytes -= u.folded.length
-  }
-
-  private async send(u: Upload): Promise<void> {
-    const q = new URLSearchParams({
-      name: u.name,
-      format: 'folded',
-      sampleRate: String(this.o.frequency),
-      spyName: 'kiln-agent',
-      from: String(Math.floor(u.from / 1000)),
-      until: String(Math.max(Math.ceil(u.until / 1000), Math.floor(u.from / 1000) + 1)),
-    })
-    const res = await request({ server: this.o.server }, `/ingest?${q}`, { method: 'POST', body: Buffer.from(u.folded, 'latin1'), headers: { 'content-type': 'text/plain' } })
-    await res.arrayBuffer()
+    this.bytes -= u.bytes
   }
 
   /** Sends what is queued, one last try each, giving up at the deadline; what is left counts as dropped. */
@@ -142,10 +183,10 @@ export class Uploader {
     this.closing = true
     this.wake?.abort()
     if (this.queue.length) {
-      const samples = this.queue.reduce((a, u) => a + u.samples, 0)
+      const samples = this.queue.reduce((a, u) => a + u.count, 0)
       this.stats.dropped += this.queue.length
-      this.stats.droppedSamples += samples
-      this.o.log(`dropped ${this.queue.length} profiles (${samples} samples) at exit: the server did not take them within ${deadlineMs / 1000}s`)
+      this.stats.droppedUnits += samples
+      this.o.log(`dropped ${this.queue.length} ${this.items} (${samples} ${this.units}) at exit: the server did not take them within ${deadlineMs / 1000}s`)
       this.queue = []
       this.bytes = 0
     }

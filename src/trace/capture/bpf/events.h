@@ -1,0 +1,49 @@
+/* The wire format between socket.bpf.c, loader.c and the agent (events.ts reads it): little-endian,
+ * one fixed 112-byte header per event, then `cap` bytes. Change it in all three together. */
+#ifndef KILN_EVENTS_H
+#define KILN_EVENTS_H
+
+#define EV_DATA 1   /* bytes sent or received on a socket, or TLS plaintext (FL_SSL) */
+#define EV_OPEN 2   /* connect() (role client) or accept() (role server) returned a socket */
+#define EV_CLOSE 3  /* close() of a socket fd */
+#define EV_STATS 4  /* loader: data = u64 ring-buffer drops, u64 events, u64 uprobe attach count */
+#define EV_LOG 5    /* loader: data = one text line */
+#define EV_HELLO 6  /* loader: data = i64 CLOCK_REALTIME - CLOCK_MONOTONIC in ns */
+
+#define FL_SSL 1        /* plaintext seen at SSL_write/SSL_read */
+#define FL_IN_SSL 2     /* a socket transfer made inside an SSL call: ciphertext */
+#define FL_NO_SK 4      /* TLS plaintext whose socket is not known yet: `sk` is 0, `ssl` names the session */
+
+#define DIR_SEND 0
+#define DIR_RECV 1
+
+/* 16 KiB per transfer: HTTP headers, SQL text and HTTP/2 HEADERS frames fit; larger bodies are
+ * cut and `size` says by how much. A power of two, so the verifier can bound offsets with a mask. */
+#define MAX_CAP 16384
+
+struct event {
+  unsigned long long ts;     /* CLOCK_MONOTONIC ns */
+  unsigned long long sk;     /* struct sock * (the connection's identity with tgid) */
+  unsigned long long ssl;    /* SSL * of TLS plaintext events, else 0 */
+  unsigned int tgid;
+  unsigned int fd;
+  unsigned int size;         /* bytes the call moved */
+  unsigned int cap;          /* bytes that follow the header */
+  unsigned char type;
+  unsigned char dir;
+  unsigned char flags;
+  unsigned char role;        /* EV_OPEN: 1 client, 2 server */
+  unsigned short family;     /* 2 AF_INET, 10 AF_INET6 */
+  unsigned short protocol;   /* 6 TCP, 17 UDP */
+  unsigned short lport;
+  unsigned short rport;
+  unsigned int pad;
+  unsigned char laddr[16];
+  unsigned char raddr[16];
+  unsigned long long start;  /* the process's start, ns since boot (/proc/PID/stat field 22 × 10^7) */
+  char comm[16];             /* the process's name: short-lived clients exit before /proc is read */
+};
+
+_Static_assert(sizeof(struct event) == 112, "wire.ts reads a 112-byte header");
+
+#endif

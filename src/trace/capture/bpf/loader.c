@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kiln-capture: loads socket.bpf.c, attaches its tracepoints, and streams the ring buffer's events
+ * to stdout in events.h's format. Commands on stdin, one per line:
+ *   uprobe PATH   attach the SSL_read/SSL_write probes to a libssl or a binary with OpenSSL inside
+ *   skip PID      do not trace this process (nor its children)
+ * Exits when stdin closes (the agent is gone) or stdout breaks.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include "events.h"
+#include "socket.skel.h"
+
+static struct socket_bpf *skel;
+static unsigned long long written;
+
+static void emit(unsigned char type, const void *data, unsigned int n) {
+  struct event e;
+  memset(&e, 0, sizeof(e));
+  e.type = type;
+  e.cap = n;
+  fwrite(&e, sizeof(e), 1, stdout);
+  if (n) fwrite(data, n, 1, stdout);
+}
+
+static void logf_(const char *fmt, const char *a, long b) {
+  char line[600];
+  int n = snprintf(line, sizeof(line), fmt, a, b);
+  emit(EV_LOG, line, n < 0 ? 0 : (n >= (int)sizeof(line) ? sizeof(line) - 1 : n));
+}
+
+static int on_event(void *ctx, void *data, size_t size) {
+  (void)ctx;
+  if (fwrite(data, size, 1, stdout) != 1) exit(0);
+  written++;
+  return 0;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) {
+  if (level == LIBBPF_DEBUG) return 0;
+  return vfprintf(stderr, fmt, ap);
+}
+
+static void attach_ssl(const char *path) {
+  static const struct { const char *fn; int ex; int write; } fns[] = {
+    { "SSL_write", 0, 1 }, { "SSL_read", 0, 0 }, { "SSL_write_ex", 1, 1 }, { "SSL_read_ex", 1, 0 },
+  };
+  int ok = 0;
+  for (unsigned i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+    struct bpf_program *entry = fns[i].ex ? (fns[i].write ? skel->progs.ssl_write_ex : skel->progs.ssl_read_ex)
+                                          : (fns[i].write ? skel->progs.ssl_write : skel->progs.ssl_read);
+    LIBBPF_OPTS(bpf_uprobe_opts, in, .func_name = fns[i].fn, .retprobe = false);
+    LIBBPF_OPTS(bpf_uprobe_opts, out, .func_name = fns[i].fn, .retprobe = true);
+    struct bpf_link *a = bpf_program__attach_uprobe_opts(entry, -1, path, 0, &in);
+    if (!a) continue;
+    struct bpf_link *b = bpf_program__attach_uprobe_opts(skel->progs.ssl_ret, -1, path, 0, &out);
+    if (!b) {
+      bpf_link__destroy(a);
+      continue;
+    }
+    ok++;
+  }
+  logf_(ok ? "uprobe %s: %ld SSL functions attached" : "uprobe %s: no SSL_read/SSL_write symbol attached (%ld)", path, ok);
+}
+
+static void command(char *line) {
+  line[strcspn(line, "\n")] = 0;
+  if (!strncmp(line, "uprobe ", 7)) {
+    attach_ssl(line + 7);
+  } else if (!strncmp(line, "skip ", 5)) {
+    unsigned int pid = strtoul(line + 5, 0, 10);
+    unsigned char one = 1;
+    bpf_map__update_elem(skel->maps.skip, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+  } else if (*line) {
+    logf_("unknown command %s (%ld)", line, 0);
+  }
+}
+
+static void stats(void) {
+  int ncpu = libbpf_num_possible_cpus();
+  unsigned long long totals[2] = { 0, 0 };
+  unsigned long long *vals = calloc(ncpu, sizeof(unsigned long long));
+  for (unsigned int k = 0; k < 2; k++) {
+    if (bpf_map__lookup_elem(skel->maps.counters, &k, sizeof(k), vals, ncpu * sizeof(unsigned long long), 0)) continue;
+    for (int c = 0; c < ncpu; c++) totals[k] += vals[c];
+  }
+  free(vals);
+  unsigned long long out[3] = { totals[0], totals[1], written };
+  emit(EV_STATS, out, sizeof(out));
+}
+
+int main(int argc, char **argv) {
+  unsigned int cap = 16384;
+  for (int i = 1; i + 1 < argc; i++)
+    if (!strcmp(argv[i], "--cap")) cap = strtoul(argv[++i], 0, 10);
+  if (cap > MAX_CAP) cap = MAX_CAP;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  signal(SIGPIPE, SIG_DFL);
+  static char outbuf[1 << 20];
+  setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+  libbpf_set_print(libbpf_log);
+
+  skel = socket_bpf__open();
+  if (!skel) {
+    fprintf(stderr, "kiln-capture: cannot open the BPF object: %s\n", strerror(errno));
+    return 2;
+  }
+  skel->rodata->max_cap = cap;
+  bpf_map__set_max_entries(skel->maps.scratch, libbpf_num_possible_cpus());
+  int err = socket_bpf__load(skel);
+  if (err) {
+    fprintf(stderr, "kiln-capture: cannot load the BPF programs: %s\n", strerror(-err));
+    return 3;
+  }
+  struct bpf_program *prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    if (!strncmp(bpf_program__name(prog), "ssl_", 4)) continue;
+    if (!bpf_program__attach(prog)) {
+      fprintf(stderr, "kiln-capture: cannot attach %s: %s\n", bpf_program__name(prog), strerror(errno));
+      return 4;
+    }
+  }
+  struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, 0, 0);
+  if (!rb) {
+    fprintf(stderr, "kiln-capture: cannot open the ring buffer: %s\n", strerror(errno));
+    return 5;
+  }
+  struct timespec rt, mono;
+  clock_gettime(CLOCK_REALTIME, &rt);
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  long long offset = (rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+  emit(EV_HELLO, &offset, sizeof(offset));
+  fflush(stdout);
+
+  struct pollfd fds[2] = { { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN }, { .fd = 0, .events = POLLIN } };
+  char line[4096];
+  size_t have = 0;
+  time_t last = time(0);
+  for (;;) {
+    int n = poll(fds, 2, 200);
+    if (n < 0 && errno != EINTR) break;
+    ring_buffer__consume(rb);
+    if (fds[1].revents & (POLLIN | POLLHUP)) {
+      ssize_t r = read(0, line + have, sizeof(line) - 1 - have);
+      if (r <= 0) break;
+      have += r;
+      line[have] = 0;
+      char *nl;
+      while ((nl = memchr(line, '\n', have))) {
+        *nl = 0;
+        command(line);
+        have -= nl + 1 - line;
+        memmove(line, nl + 1, have);
+      }
+      if (have == sizeof(line) - 1) have = 0;
+    }
+    if (time(0) != last) {
+      last = time(0);
+      stats();
+    }
+    if (fflush(stdout)) break;
+  }
+  /* What the ring still holds goes out before the exit: the last requests before a stop count. */
+  ring_buffer__consume(rb);
+  stats();
+  fflush(stdout);
+  ring_buffer__free(rb);
+  socket_bpf__destroy(skel);
+  return 0;
+}

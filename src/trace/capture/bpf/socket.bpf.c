@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kiln's socket capture: syscall tracepoints (no kprobes: many kernels, this CI's included, are
+ * built without CONFIG_KPROBES) and OpenSSL uprobes. At a data syscall's entry the fd is resolved
+ * to its struct sock through the task's file table (CO-RE reads), so file I/O costs one lookup and
+ * no map write; at the exit, up to MAX_CAP bytes of the user buffer go to a ring buffer with the
+ * connection's addresses. Protocol parsing is the agent's job.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile unsigned int max_cap = 4096;
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+
+enum kind { K_WRITE = 1, K_READ, K_SENDTO, K_RECVFROM, K_WRITEV, K_READV, K_SENDMSG, K_RECVMSG, K_SENDMMSG, K_RECVMMSG };
+
+struct inflight {
+  __u64 sk;
+  __u64 buf;   /* buffer, iovec array, msghdr or mmsghdr array */
+  __u64 addr;  /* sockaddr (sendto/recvfrom) */
+  __u64 addrlen;
+  __u32 fd;
+  __u32 count; /* iovcnt or vlen */
+  __u32 kind;
+  __u32 in_ssl;
+};
+
+struct ssl_call {
+  __u64 ssl;
+  __u64 buf;
+  __u64 out;   /* size_t * of SSL_read_ex/SSL_write_ex, else 0 */
+  __u64 sk;    /* socket seen by a syscall nested in the call */
+  __u32 dir;
+  __u32 pad;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/* Header + 2 × MAX_CAP: a copy at offset < MAX_CAP of length ≤ MAX_CAP stays inside, as the verifier wants. */
+struct scratch {
+  struct event ev;
+  __u8 data[2 * MAX_CAP];
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);   /* the loader sets the number of CPUs */
+  __type(key, __u32);
+  __type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, struct inflight);
+} inflight SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, struct ssl_call);
+} ssl_calls SEC(".maps");
+
+/* SSL * → struct sock *, learned from a syscall nested in SSL_read/SSL_write (socket BIOs) or from
+ * the socket the thread last read (memory BIOs, as Node's TLSWrap uses). */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, __u64);
+} ssl_sock SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, __u64);
+} last_recv SEC(".maps");
+
+/* tid → an SSL * whose SSL_write found no socket: bound to the next socket this thread sends on. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u64);
+} unbound_write SEC(".maps");
+
+/* Processes not to trace: the agent and its loader, so uploads do not trace themselves. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 64);
+  __type(key, __u32);
+  __type(value, __u8);
+} skip SEC(".maps");
+
+/* [0] ring-buffer drops, [1] events written; per CPU, summed by the loader. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 2);
+  __type(key, __u32);
+  __type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 i) {
+  __u64 *c = bpf_map_lookup_elem(&counters, &i);
+  if (c) *c += 1;
+}
+
+static __always_inline int skipped(void) {
+  __u32 tgid = bpf_get_current_pid_tgid() >> 32;
+  if (bpf_map_lookup_elem(&skip, &tgid)) return 1;
+  struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+  __u32 parent = BPF_CORE_READ(t, real_parent, tgid);
+  return bpf_map_lookup_elem(&skip, &parent) != 0;
+}
+
+/* The inet (TCP or UDP) sock behind an fd of the current task, else 0. */
+static __always_inline __u64 sock_of_fd(int fd) {
+  if (fd < 0) return 0;
+  struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+  struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+  if (!fdt) return 0;
+  if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds)) return 0;
+  struct file **fds = BPF_CORE_READ(fdt, fd);
+  struct file *f = 0;
+  bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+  if (!f) return 0;
+  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+  if ((mode & S_IFMT) != S_IFSOCK) return 0;
+  struct socket *so = BPF_CORE_READ(f, private_data);
+  struct sock *sk = BPF_CORE_READ(so, sk);
+  if (!sk) return 0;
+  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  if (family != 2 && family != 10) return 0;
+  __u16 proto = BPF_CORE_READ(sk, sk_protocol);
+  if (proto != 6 && proto != 17) return 0;
+  return (__u64)sk;
+}
+
+static __always_inline void fill_addrs(struct event *e, __u64 skp) {
+  struct sock *sk = (struct sock *)skp;
+  e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  e->protocol = BPF_CORE_READ(sk, sk_protocol);
+  e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  __builtin_memset(e->laddr, 0, 32);
+  if (e->family == 2) {
+    BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
+    BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+  } else {
+    BPF_CORE_READ_INTO((struct in6_addr *)e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+    BPF_CORE_READ_INTO((struct in6_addr *)e->raddr, sk, __sk_common.skc_v6_daddr);
+  }
+}
+
+/* An unconnected UDP socket's peer comes from the call's sockaddr (sendto, recvfrom, msg_name). */
+static __always_inline void peer_from_user(struct event *e, __u64 uaddr) {
+  if (!uaddr || e->rport) return;
+  struct { __u16 family; __u16 port; __u32 v4; __u8 v6[16]; } sa = {};
+  if (bpf_probe_read_user(&sa, sizeof(sa), (void *)uaddr)) return;
+  if (sa.family == 2) {
+    __builtin_memset(e->raddr, 0, 16);
+    *(__u32 *)e->raddr = sa.v4;
+    e->rport = bpf_ntohs(sa.port);
+  } else if (sa.family == 10) {
+    __builtin_memcpy(e->raddr, sa.v6, 16);
+    e->rport = bpf_ntohs(sa.port);
+  }
+}
+
+static __always_inline struct scratch *scratch_buf(void) {
+  __u32 cpu = bpf_get_smp_processor_id();
+  return bpf_map_lookup_elem(&scratch, &cpu);
+}
+
+static __always_inline void submit(struct scratch *s) {
+  __u32 n = s->ev.cap;
+  if (n > MAX_CAP) n = MAX_CAP;
+  s->ev.cap = n;
+  /* A no-op mask for sizes ≤ 80 + MAX_CAP that tells the verifier the size fits the scratch value
+   * (in asm: clang drops a C mask it can prove redundant, and the verifier cannot). */
+  __u64 len = sizeof(struct event) + n;
+  asm volatile("%0 &= %1" : "+r"(len) : "i"(2 * MAX_CAP - 1));
+  if (bpf_ringbuf_output(&events, s, len, 0)) count(0);
+  else count(1);
+}
+
+/* Copies up to `len` bytes from `src` to data[off…]; returns bytes copied. */
+static __always_inline __u32 copy_at(struct scratch *s, __u32 off, __u64 src, __u64 len) {
+  __u32 room = max_cap > MAX_CAP ? MAX_CAP : max_cap;
+  if (off >= room) return 0;
+  if (len > room - off) len = room - off;
+  off &= MAX_CAP - 1;
+  len &= 2 * MAX_CAP - 1;
+  if (len > MAX_CAP) len = MAX_CAP;
+  if (len == 0) return 0;
+  if (bpf_probe_read_user(&s->data[off], len, (void *)src)) return 0;
+  return len;
+}
+
+/* Copies the first segments of an iovec array holding `total` bytes. */
+static __always_inline __u32 copy_iov(struct scratch *s, __u64 iov, __u32 iovcnt, __u64 total) {
+  __u32 off = 0;
+#pragma unroll
+  for (int i = 0; i < 4; i++) {
+    if (i >= iovcnt || total == 0) break;
+    struct iovec v = {};
+    if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(struct iovec)))) break;
+    __u64 len = v.iov_len < total ? v.iov_len : total;
+    __u32 got = copy_at(s, off, (__u64)v.iov_base, len);
+    off += got;
+    total -= len;
+    if (got < len) break;
+  }
+  return off;
+}
+
+static __always_inline struct scratch *begin(__u64 sk, __u32 fd, __u32 dir, __u32 size, __u8 flags) {
+  struct scratch *s = scratch_buf();
+  if (!s) return 0;
+  s->ev.ts = bpf_ktime_get_ns();
+  s->ev.sk = sk;
+  s->ev.ssl = 0;
+  s->ev.tgid = bpf_get_current_pid_tgid() >> 32;
+  s->ev.fd = fd;
+  s->ev.size = size;
+  s->ev.cap = 0;
+  s->ev.type = EV_DATA;
+  s->ev.dir = dir;
+  s->ev.flags = flags;
+  s->ev.role = 0;
+  s->ev.pad = 0;
+  fill_addrs(&s->ev, sk);
+  struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+  struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+  s->ev.start = BPF_CORE_READ(leader, start_boottime);
+  BPF_CORE_READ_STR_INTO(&s->ev.comm, leader, comm);
+  return s;
+}
+
+/* ---- data syscalls ---- */
+
+static __always_inline int enter(__u32 kind, int fd, __u64 buf, __u64 count_, __u64 addr, __u64 addrlen) {
+  if (skipped()) return 0;
+  __u64 sk = sock_of_fd(fd);
+  if (!sk) return 0;
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct inflight f = { .sk = sk, .buf = buf, .addr = addr, .addrlen = addrlen, .fd = fd, .count = count_, .kind = kind };
+  struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
+  if (c) {
+    c->sk = sk;
+    __u64 ssl = c->ssl;
+    bpf_map_update_elem(&ssl_sock, &ssl, &sk, BPF_ANY);
+    f.in_ssl = 1;
+  } else if (kind == K_WRITE || kind == K_WRITEV || kind == K_SENDTO || kind == K_SENDMSG) {
+    __u64 *ssl = bpf_map_lookup_elem(&unbound_write, &tid);
+    if (ssl) {
+      __u64 key = *ssl;
+      bpf_map_update_elem(&ssl_sock, &key, &sk, BPF_NOEXIST);
+      bpf_map_delete_elem(&unbound_write, &tid);
+    }
+  }
+  bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
+  return 0;
+}
+
+static __always_inline int leave(long ret) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct inflight *f = bpf_map_lookup_elem(&inflight, &tid);
+  if (!f) return 0;
+  struct inflight a = *f;
+  bpf_map_delete_elem(&inflight, &tid);
+  if (ret <= 0) return 0;
+  __u32 dir = (a.kind == K_WRITE || a.kind == K_SENDTO || a.kind == K_WRITEV || a.kind == K_SENDMSG || a.kind == K_SENDMMSG) ? DIR_SEND : DIR_RECV;
+  if (dir == DIR_RECV) bpf_map_update_elem(&last_recv, &tid, &a.sk, BPF_ANY);
+  __u8 flags = a.in_ssl ? FL_IN_SSL : 0;
+
+  if (a.kind == K_SENDMMSG || a.kind == K_RECVMMSG) {
+    /* One event per message, the first four (glibc's resolver sends A and AAAA in one sendmmsg). */
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      if (i >= ret) break;
+      struct mmsghdr m = {};
+      if (bpf_probe_read_user(&m, sizeof(m), (void *)(a.buf + i * sizeof(struct mmsghdr)))) break;
+      struct scratch *s = begin(a.sk, a.fd, dir, m.msg_len, flags);
+      if (!s) return 0;
+      peer_from_user(&s->ev, (__u64)m.msg_hdr.msg_name);
+      if (!a.in_ssl) s->ev.cap = copy_iov(s, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+      submit(s);
+    }
+    return 0;
+  }
+
+  struct scratch *s = begin(a.sk, a.fd, dir, ret, flags);
+  if (!s) return 0;
+  __u32 cap = 0;
+  if (a.kind == K_SENDMSG || a.kind == K_RECVMSG) {
+    struct user_msghdr m = {};
+    if (!bpf_probe_read_user(&m, sizeof(m), (void *)a.buf)) {
+      peer_from_user(&s->ev, (__u64)m.msg_name);
+      if (!a.in_ssl) cap = copy_iov(s, (__u64)m.msg_iov, m.msg_iovlen, ret);
+    }
+  } else if (a.kind == K_WRITEV || a.kind == K_READV) {
+    if (!a.in_ssl) cap = copy_iov(s, a.buf, a.count, ret);
+  } else {
+    peer_from_user(&s->ev, a.addr);
+    if (!a.in_ssl) cap = copy_at(s, 0, a.buf, ret);
+  }
+  s->ev.cap = cap;
+  submit(s);
+  return 0;
+}
+
+#define ARGS struct trace_event_raw_sys_enter
+#define RET struct trace_event_raw_sys_exit
+
+SEC("tracepoint/syscalls/sys_enter_write") int enter_write(ARGS *c) { return enter(K_WRITE, c->args[0], c->args[1], 0, 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_read") int enter_read(ARGS *c) { return enter(K_READ, c->args[0], c->args[1], 0, 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_sendto") int enter_sendto(ARGS *c) { return enter(K_SENDTO, c->args[0], c->args[1], 0, c->args[4], 0); }
+SEC("tracepoint/syscalls/sys_enter_recvfrom") int enter_recvfrom(ARGS *c) { return enter(K_RECVFROM, c->args[0], c->args[1], 0, c->args[4], c->args[5]); }
+SEC("tracepoint/syscalls/sys_enter_writev") int enter_writev(ARGS *c) { return enter(K_WRITEV, c->args[0], c->args[1], c->args[2], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_readv") int enter_readv(ARGS *c) { return enter(K_READV, c->args[0], c->args[1], c->args[2], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_sendmsg") int enter_sendmsg(ARGS *c) { return enter(K_SENDMSG, c->args[0], c->args[1], 0, 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_recvmsg") int enter_recvmsg(ARGS *c) { return enter(K_RECVMSG, c->args[0], c->args[1], 0, 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_sendmmsg") int enter_sendmmsg(ARGS *c) { return enter(K_SENDMMSG, c->args[0], c->args[1], c->args[2], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_recvmmsg") int enter_recvmmsg(ARGS *c) { return enter(K_RECVMMSG, c->args[0], c->args[1], c->args[2], 0, 0); }
+
+SEC("tracepoint/syscalls/sys_exit_write") int exit_write(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_read") int exit_read(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendto") int exit_sendto(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvfrom") int exit_recvfrom(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_writev") int exit_writev(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_readv") int exit_readv(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendmsg") int exit_sendmsg(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvmsg") int exit_recvmsg(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendmmsg") int exit_sendmmsg(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvmmsg") int exit_recvmmsg(RET *c) { return leave(c->ret); }
+
+/* ---- connection lifecycle: connect, accept, close ---- */
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u32);
+  __type(value, __u32);
+} connecting SEC(".maps");
+
+static __always_inline void lifecycle(__u8 type, __u64 sk, __u32 fd, __u8 role) {
+  struct scratch *s = begin(sk, fd, 0, 0, 0);
+  if (!s) return;
+  s->ev.type = type;
+  s->ev.role = role;
+  submit(s);
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect") int enter_connect(ARGS *c) {
+  if (skipped()) return 0;
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  __u32 fd = c->args[0];
+  bpf_map_update_elem(&connecting, &tid, &fd, BPF_ANY);
+  return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect") int exit_connect(RET *c) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  __u32 *fd = bpf_map_lookup_elem(&connecting, &tid);
+  if (!fd) return 0;
+  __u32 f = *fd;
+  bpf_map_delete_elem(&connecting, &tid);
+  if (c->ret != 0 && c->ret != -EINPROGRESS) return 0;
+  __u64 sk = sock_of_fd(f);
+  if (sk) lifecycle(EV_OPEN, sk, f, 1);
+  return 0;
+}
+
+static __always_inline int accepted(long ret) {
+  if (ret < 0 || skipped()) return 0;
+  __u64 sk = sock_of_fd(ret);
+  if (sk) lifecycle(EV_OPEN, sk, ret, 2);
+  return 0;
+}
+SEC("tracepoint/syscalls/sys_exit_accept") int exit_accept(RET *c) { return accepted(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_accept4") int exit_accept4(RET *c) { return accepted(c->ret); }
+
+SEC("tracepoint/syscalls/sys_enter_close") int enter_close(ARGS *c) {
+  if (skipped()) return 0;
+  __u64 sk = sock_of_fd(c->args[0]);
+  if (sk) lifecycle(EV_CLOSE, sk, c->args[0], 0);
+  return 0;
+}
+
+/* ---- TLS plaintext: OpenSSL's SSL_write/SSL_read (and _ex), in libssl or a static binary ---- */
+
+static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u32 dir) {
+  if (skipped()) return 0;
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct ssl_call c = { .ssl = ssl, .buf = buf, .out = out, .dir = dir };
+  /* Memory BIOs (Node): the ciphertext was read from a socket just before SSL_read runs. */
+  if (dir == DIR_RECV && !bpf_map_lookup_elem(&ssl_sock, &ssl)) {
+    __u64 *sk = bpf_map_lookup_elem(&last_recv, &tid);
+    if (sk) bpf_map_update_elem(&ssl_sock, &ssl, sk, BPF_ANY);
+  }
+  bpf_map_update_elem(&ssl_calls, &tid, &c, BPF_ANY);
+  return 0;
+}
+
+static __always_inline int ssl_leave(long ret) {
+  __u32 tid = (__u32)bpf_get_current_pid_tgid();
+  struct ssl_call *p = bpf_map_lookup_elem(&ssl_calls, &tid);
+  if (!p) return 0;
+  struct ssl_call c = *p;
+  bpf_map_delete_elem(&ssl_calls, &tid);
+  __u64 n = 0;
+  if (c.out) {
+    if (ret != 1) return 0;
+    bpf_probe_read_user(&n, sizeof(n), (void *)c.out);
+  } else if (ret > 0) {
+    n = ret;
+  }
+  if (n == 0) return 0;
+  __u64 sk = c.sk;
+  if (!sk) {
+    __u64 *known = bpf_map_lookup_elem(&ssl_sock, &c.ssl);
+    if (known) sk = *known;
+  }
+  /* Memory BIOs (Node): the ciphertext of this SSL_write goes out on the socket right after it. */
+  if (!sk && c.dir == DIR_SEND) bpf_map_update_elem(&unbound_write, &tid, &c.ssl, BPF_ANY);
+  struct scratch *s = begin(sk, 0, c.dir, n, sk ? FL_SSL : FL_SSL | FL_NO_SK);
+  if (!s) return 0;
+  s->ev.ssl = c.ssl;
+  s->ev.cap = copy_at(s, 0, c.buf, n);
+  submit(s);
+  return 0;
+}
+
+SEC("uprobe") int BPF_KPROBE(ssl_write, void *ssl, void *buf, int num) { return ssl_enter((__u64)ssl, (__u64)buf, 0, DIR_SEND); }
+SEC("uprobe") int BPF_KPROBE(ssl_read, void *ssl, void *buf, int num) { return ssl_enter((__u64)ssl, (__u64)buf, 0, DIR_RECV); }
+SEC("uprobe") int BPF_KPROBE(ssl_write_ex, void *ssl, void *buf, size_t num, size_t *written) { return ssl_enter((__u64)ssl, (__u64)buf, (__u64)written, DIR_SEND); }
+SEC("uprobe") int BPF_KPROBE(ssl_read_ex, void *ssl, void *buf, size_t num, size_t *read) { return ssl_enter((__u64)ssl, (__u64)buf, (__u64)read, DIR_RECV); }
+/* int: SSL_read's -1 is 0xffffffff in a 64-bit register. */
+SEC("uretprobe") int BPF_KRETPROBE(ssl_ret, int ret) { return ssl_leave(ret); }

@@ -1,0 +1,289 @@
+/**
+ * Connection tracking: capture events (per process and kernel socket) → one state per connection,
+ * its protocol and role decided by the parsers' `inferProtocol` when connect/accept was not seen,
+ * its bytes fed to that protocol's parser, and Pixie's `conn_stats` counters.
+ */
+import { TraceRole, TrafficProtocol } from '../../model/trace-tables.ts'
+import { createParser, inferProtocol } from '../protocols/index.ts'
+import type { Protocol, StreamParser, TraceRecord } from '../types.ts'
+import { EventFlag, EventType, formatAddr, type CaptureEvent } from './wire.ts'
+import { ConnStats, type ConnKey } from './conn-stats.ts'
+
+type Row = Record<string, string | number | boolean>
+
+export interface TrackerOptions {
+  /** A finished row (records and conn_stats) of a process; the caller adds its metadata columns. */
+  emit: (table: string, row: Row, proc: Proc) => void
+  /** Whether a process still runs (to end the connections of processes that exited without close()). */
+  alive: (tgid: number) => boolean
+  /** A connection of this process was seen: read its metadata now, while it still runs (curl may be gone by the next window). */
+  seen?: (proc: Proc) => void
+  /** Remote endpoints never traced (the agent's own sockets, seen from a server on the same host). */
+  ignoreRemote?: (addr: string, port: number) => boolean
+  maxConns?: number
+}
+
+/** A process as the kernel named it in the event: pid, start (clock ticks since boot), comm. */
+export interface Proc {
+  tgid: number
+  startTicks: bigint
+  comm: string
+}
+
+export interface Conn extends Proc {
+  family: number
+  /** 6 TCP, 17 UDP */
+  transport: number
+  laddr: string
+  lport: number
+  raddr: string
+  rport: number
+  role: number
+  /** undefined: not decided yet; null: no parser recognised the bytes. */
+  protocol: Protocol | null | undefined
+  tries: number
+  /** Transfers before the protocol was known: replayed into the parser once it is (a 2-byte DNS/TCP length read alone, say). */
+  held: { ev: CaptureEvent; egress: boolean }[]
+  parser?: StreamParser
+  /** Ciphertext seen on the socket: its bytes are counted, never parsed. */
+  tls: boolean
+  /** TLS plaintext from the SSL uprobes feeds the parser: rows get encrypted=true. */
+  encrypted: boolean
+  sent: number
+  recv: number
+  lastMs: number
+  ignored: boolean
+}
+
+// An inference that has failed on 8 transfers will not succeed: stop paying for it.
+const MAX_TRIES = 8
+// A TLS record header: content type 20–23, version 3.0–3.4 (SSL 3.0 … TLS 1.3's legacy value).
+const looksTls = (b: Buffer) => b.length >= 3 && b[0]! >= 0x14 && b[0]! <= 0x17 && b[1] === 3 && b[2]! <= 4
+// UDP has no close to wait for; a UDP peer idle for 30 s is done (DNS answers come within 5 s).
+const UDP_IDLE_MS = 30_000
+// TCP connections idle for 10 minutes are ended (their parser's pending request is recorded unanswered).
+const TCP_IDLE_MS = 600_000
+
+export class ConnTracker {
+  /** Sockets by `tgid:sk`; inside, connections by remote endpoint (TCP: one, key ''). */
+  private readonly socks = new Map<string, Map<string, Conn>>()
+  private count = 0
+  readonly connStats = new ConnStats()
+  readonly stats = { events: 0, opened: 0, closed: 0, records: 0, parseErrors: 0, unmatched: 0, evicted: 0, untracked: 0 }
+  /** CLOCK_REALTIME − CLOCK_MONOTONIC, from the loader's hello. */
+  offsetNs = 0n
+
+  constructor(private readonly o: TrackerOptions) {}
+
+  get size(): number {
+    return this.count
+  }
+
+  /** Handles one data, open or close event. */
+  handle(ev: CaptureEvent): void {
+    this.stats.events++
+    if (ev.type === EventType.close) return this.close(ev)
+    const conn = this.conn(ev)
+    if (!conn) return
+    if (ev.type === EventType.open) {
+      // connect()/accept() names the role; a socket reused for a new connection starts afresh.
+      if (conn.role === TraceRole.unknown) conn.role = ev.role
+      this.stats.opened++
+      this.connStats.opened(this.key(conn))
+      return
+    }
+    if (ev.type !== EventType.data || conn.ignored) return
+    conn.lastMs = Date.now()
+    const egress = ev.dir === 0
+    if (ev.flags & EventFlag.ssl) {
+      conn.encrypted = true
+      if (!(ev.flags & EventFlag.noSock)) this.adopt(conn, ev)
+      return this.feed(conn, ev, egress)
+    }
+    if (egress) conn.sent += ev.size
+    else conn.recv += ev.size
+    if (ev.flags & EventFlag.inSsl || (conn.protocol === undefined && looksTls(ev.data))) conn.tls = true
+    if (conn.tls || conn.encrypted) return
+    this.feed(conn, ev, egress)
+  }
+
+  /**
+   * TLS plaintext seen before its socket was known (Node's first SSL_write: a memory BIO, the
+   * socket write comes after) went to a connection named by the SSL session; once the session's
+   * socket is known, that connection's parser continues on the socket's.
+   */
+  private adopt(conn: Conn, ev: CaptureEvent): void {
+    const key = `${ev.tgid}:ssl${ev.ssl.toString(16)}`
+    const early = this.socks.get(key)?.get('')
+    if (!early) return
+    this.socks.delete(key)
+    this.count--
+    if (conn.protocol !== undefined) return
+    conn.protocol = early.protocol
+    conn.tries = early.tries
+    conn.held = early.held
+    if (early.parser) conn.parser = early.parser
+    if (conn.role === TraceRole.unknown) conn.role = early.role
+  }
+
+  private feed(conn: Conn, ev: CaptureEvent, egress: boolean): void {
+    if (conn.protocol === undefined) {
+      // This direction's earlier bytes with these: a message read in pieces is recognised whole.
+      const earlier = conn.held.filter((h) => h.egress === egress).map((h) => h.ev.data)
+      const bytes = earlier.length ? Buffer.concat([...earlier, ev.data]) : ev.data
+      const r = bytes.length ? inferProtocol(bytes, egress, { local: conn.lport, remote: conn.rport }) : null
+      if (!r) {
+        if (++conn.tries >= MAX_TRIES || ev.size > ev.data.length) {
+          conn.protocol = null
+          conn.held = []
+        } else conn.held.push({ ev, egress })
+        return
+      }
+      conn.protocol = r.protocol
+      if (conn.role === TraceRole.unknown) conn.role = r.fromClient === egress ? TraceRole.client : TraceRole.server
+      conn.parser = createParser(r.protocol)
+      const held = conn.held
+      conn.held = []
+      for (const h of held) this.push(conn, h.ev, h.egress)
+    }
+    this.push(conn, ev, egress)
+  }
+
+  private push(conn: Conn, ev: CaptureEvent, egress: boolean): void {
+    if (!conn.parser) return
+    const fromClient = conn.role === TraceRole.client ? egress : !egress
+    this.records(conn, conn.parser.push({ timeNs: ev.ts + this.offsetNs, fromClient, data: ev.data, size: ev.size }))
+  }
+
+  private records(conn: Conn, recs: TraceRecord[]): void {
+    for (const r of recs) {
+      this.stats.records++
+      this.o.emit(
+        r.table,
+        {
+          ...r.row,
+          time_: r.timeNs.toString(),
+          remote_addr: conn.raddr,
+          remote_port: conn.rport,
+          local_addr: conn.laddr,
+          local_port: conn.lport,
+          trace_role: conn.role,
+          encrypted: conn.encrypted,
+        },
+        conn,
+      )
+    }
+  }
+
+  private conn(ev: CaptureEvent): Conn | undefined {
+    const noSock = (ev.flags & EventFlag.noSock) !== 0
+    const sockKey = noSock ? `${ev.tgid}:ssl${ev.ssl.toString(16)}` : `${ev.tgid}:${ev.sk.toString(16)}`
+    const raddr = noSock ? '' : formatAddr(ev.family, ev.raddr)
+    const sub = ev.protocol === 17 ? `${raddr}:${ev.rport}` : ''
+    let conns = this.socks.get(sockKey)
+    let conn = conns?.get(sub)
+    if (conn && ev.type === EventType.open && (conn.protocol !== undefined || conn.sent + conn.recv > 0)) {
+      // The socket's previous connection ended without a close() we saw (its process exited).
+      this.end(conn, ev.ts + this.offsetNs)
+      conns!.delete(sub)
+      conn = undefined
+    }
+    if (conn) return conn
+    if (this.count >= (this.o.maxConns ?? 100_000)) {
+      this.stats.untracked++
+      return undefined
+    }
+    conn = {
+      tgid: ev.tgid,
+      startTicks: ev.startTicks,
+      comm: ev.comm,
+      family: ev.family,
+      transport: ev.protocol,
+      laddr: noSock ? '' : formatAddr(ev.family, ev.laddr),
+      lport: ev.lport,
+      raddr,
+      rport: ev.rport,
+      role: TraceRole.unknown,
+      protocol: undefined,
+      tries: 0,
+      held: [],
+      tls: false,
+      encrypted: false,
+      sent: 0,
+      recv: 0,
+      lastMs: Date.now(),
+      ignored: !noSock && (this.o.ignoreRemote?.(raddr, ev.rport) ?? false),
+    }
+    if (!conns) this.socks.set(sockKey, (conns = new Map()))
+    conns.set(sub, conn)
+    this.count++
+    this.o.seen?.(conn)
+    return conn
+  }
+
+  private close(ev: CaptureEvent): void {
+    const sockKey = `${ev.tgid}:${ev.sk.toString(16)}`
+    const conns = this.socks.get(sockKey)
+    if (!conns) return
+    for (const c of conns.values()) this.end(c, ev.ts + this.offsetNs)
+    this.socks.delete(sockKey)
+  }
+
+  /** Ends a connection: its parser's last records, its bytes into the closed counters. */
+  private end(conn: Conn, timeNs: bigint): void {
+    this.count--
+    this.stats.closed++
+    if (conn.parser) {
+      this.records(conn, conn.parser.end(timeNs))
+      this.stats.parseErrors += conn.parser.stats.errors
+      this.stats.unmatched += conn.parser.stats.unmatched
+    }
+    if (!conn.ignored) this.connStats.closed(this.key(conn), conn.sent, conn.recv)
+  }
+
+  private key(c: Conn): ConnKey {
+    return {
+      tgid: c.tgid,
+      startTicks: c.startTicks,
+      comm: c.comm,
+      raddr: c.raddr,
+      rport: c.rport,
+      role: c.role,
+      family: c.family,
+      protocol: c.protocol ? TrafficProtocol[c.protocol] : 0,
+      ssl: c.tls || c.encrypted,
+    }
+  }
+
+  /** Ends idle UDP peers, connections of processes that are gone, and TCP connections idle past 10 minutes. */
+  sweep(now = Date.now()): void {
+    const nowNs = BigInt(now) * 1_000_000n
+    const gone = new Map<number, boolean>()
+    for (const [sockKey, conns] of this.socks) {
+      for (const [sub, c] of conns) {
+        const idle = now - c.lastMs
+        if (idle < 5_000) continue
+        let dead = gone.get(c.tgid)
+        if (dead === undefined) gone.set(c.tgid, (dead = !this.o.alive(c.tgid)))
+        if (dead || (c.transport === 17 && idle > UDP_IDLE_MS) || idle > TCP_IDLE_MS) {
+          this.end(c, nowNs)
+          conns.delete(sub)
+        }
+      }
+      if (conns.size === 0) this.socks.delete(sockKey)
+    }
+  }
+
+  /** Emits conn_stats rows: cumulative counters per (process, remote endpoint, role). */
+  flushConnStats(timeNs: bigint): void {
+    const live: { key: ConnKey; sent: number; recv: number }[] = []
+    for (const conns of this.socks.values()) for (const c of conns.values()) if (!c.ignored) live.push({ key: this.key(c), sent: c.sent, recv: c.recv })
+    for (const { proc, row } of this.connStats.rows(live)) this.o.emit('conn_stats', { ...row, time_: timeNs.toString() }, proc)
+  }
+
+  /** Ends every connection (the agent is stopping). */
+  endAll(timeNs: bigint): void {
+    for (const conns of this.socks.values()) for (const c of conns.values()) this.end(c, timeNs)
+    this.socks.clear()
+  }
+}

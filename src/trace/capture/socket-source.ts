@@ -1,0 +1,184 @@
+/**
+ * The socket capture as a TraceSource: runs the libbpf loader (bpf/), reads its event stream,
+ * tracks connections, parses their protocols, and emits rows for http/dns/mysql/pgsql/redis_events
+ * and conn_stats with each process's metadata columns.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { KilnError } from '../../model/errors.ts'
+import type { ProcessMeta } from '../sources/index.ts'
+import type { TraceSource } from '../types.ts'
+import { buildLoader } from './build.ts'
+import { ConnTracker } from './connections.ts'
+import { OwnSockets } from './own-sockets.ts'
+import { TlsTargets, systemLibssl } from './tls-targets.ts'
+import { EventDecoder, EventType } from './wire.ts'
+
+type Row = Record<string, string | number | boolean>
+
+export interface SocketSourceOptions {
+  meta: ProcessMeta
+  log: (line: string) => void
+  /** Bytes captured per send/receive (at most 16 KiB, the BPF program's buffer). */
+  captureBytes?: number
+  /** conn_stats rows are emitted this often (Pixie: every push period). */
+  connStatsIntervalMs?: number
+  /** Where the built loader is cached (see build.ts). */
+  cacheDir?: string
+  /** TLS uprobes on libssl and Node (default on). */
+  tls?: boolean
+}
+
+// New processes are scanned for libssl and Node every 5 s: a uprobe added then covers every
+// later process mapping the same file, so only the first minutes of a new runtime can be missed.
+const SCAN_MS = 5_000
+
+export class SocketSource implements TraceSource {
+  readonly name = 'socket'
+  private child: ChildProcess | undefined
+  private tracker: ConnTracker | undefined
+  private timers: NodeJS.Timeout[] = []
+  private readonly counts = { ringDrops: 0, loaderEvents: 0, uprobeFiles: 0, errors: 0 }
+  private stderr = ''
+
+  constructor(private readonly o: SocketSourceOptions) {}
+
+  async start(emit: (table: string, rows: Row[]) => void): Promise<void> {
+    preflight()
+    const bin = buildLoader(this.o.cacheDir, this.o.log)
+    const own = new OwnSockets()
+    const tracker = (this.tracker = new ConnTracker({
+      emit: (table, row, p) => emit(table, [{ ...row, ...this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }) }]),
+      alive: (tgid) => existsSync(`/proc/${tgid}`),
+      seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
+      ignoreRemote: (addr, port) => own.has(addr, port),
+    }))
+    const child = (this.child = spawn(bin, ['--cap', String(this.o.captureBytes ?? 16384)], { stdio: ['pipe', 'pipe', 'pipe'] }))
+    child.stdin!.write(`skip ${process.pid}\n`)
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (t: string) => {
+      // libbpf warnings; kept for the error message when loading fails.
+      this.stderr = (this.stderr + t).slice(-4000)
+    })
+    child.stdin!.on('error', () => undefined)
+
+    const decoder = new EventDecoder()
+    let hello: (() => void) | undefined
+    const ready = new Promise<void>((resolve, reject) => {
+      hello = resolve
+      child.once('error', (e) => reject(new KilnError('KILN_UNSUPPORTED', `cannot run the capture loader ${bin}: ${e.message}`)))
+      child.once('exit', (code, sig) => reject(loadError(code, sig, this.stderr)))
+    })
+    child.stdout!.on('data', (chunk: Buffer) => {
+      let events
+      try {
+        events = decoder.push(chunk)
+      } catch (e) {
+        this.o.log(`capture: ${(e as Error).message}; stopping the capture`)
+        child.kill('SIGKILL')
+        return
+      }
+      for (const ev of events) {
+        try {
+          if (ev.type === EventType.hello) {
+            tracker.offsetNs = ev.data.readBigInt64LE(0)
+            hello?.()
+          } else if (ev.type === EventType.stats) this.onStats(ev.data)
+          else if (ev.type === EventType.log) this.onLog(ev.data.toString('utf8'))
+          else tracker.handle(ev)
+        } catch (e) {
+          // A bug for one event costs that event, never the agent.
+          if (this.counts.errors++ < 5) this.o.log(`capture: event skipped: ${(e as Error).stack ?? e}`)
+        }
+      }
+    })
+    await ready
+    child.removeAllListeners('exit')
+    child.on('exit', (code, sig) => {
+      if (this.child) this.o.log(`capture loader exited (${sig ?? code}): request tracing stopped; ${this.stderr.trim().split('\n').slice(-2).join(' ')}`)
+    })
+
+    if (this.o.tls !== false) {
+      const targets = new TlsTargets('/proc', new Set([process.pid]))
+      const attach = (paths: string[]) => {
+        for (const p of paths) child.stdin!.write(`uprobe ${p}\n`)
+      }
+      attach(systemLibssl().filter((p) => targets.claim(p)))
+      attach(targets.scan())
+      this.timers.push(setInterval(() => attach(targets.scan()), SCAN_MS))
+    }
+    this.timers.push(setInterval(() => tracker.sweep(), SCAN_MS))
+    this.timers.push(setInterval(() => tracker.flushConnStats(nowNs()), this.o.connStatsIntervalMs ?? 10_000))
+    for (const t of this.timers) t.unref()
+    this.o.log(`socket capture: libbpf loader ${bin} (syscall tracepoints, ${this.o.captureBytes ?? 16384} bytes per transfer${this.o.tls !== false ? ', OpenSSL uprobes' : ''})`)
+  }
+
+  private onStats(data: Buffer): void {
+    const drops = Number(data.readBigUInt64LE(0))
+    this.counts.loaderEvents = Number(data.readBigUInt64LE(16))
+    if (drops > this.counts.ringDrops) {
+      this.o.log(`capture: ${drops - this.counts.ringDrops} events dropped (ring buffer full: the agent fell behind the kernel); ${drops} since start`)
+      this.counts.ringDrops = drops
+    }
+  }
+
+  private onLog(line: string): void {
+    const m = /^uprobe (.*): (\d+) SSL functions attached/.exec(line)
+    if (m) this.counts.uprobeFiles++
+    this.o.log(`capture: ${line}`)
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    const child = this.child
+    this.child = undefined
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r))
+      // Closing stdin ends the loader's loop; it prints what its ring buffer still holds first.
+      child.stdin!.end()
+      const t = setTimeout(() => child.kill('SIGKILL'), 2000)
+      await exited
+      clearTimeout(t)
+    }
+    if (this.tracker) {
+      this.tracker.endAll(nowNs())
+      this.tracker.flushConnStats(nowNs())
+    }
+  }
+
+  stats(): Record<string, number> {
+    const t = this.tracker
+    return {
+      ...(t ? { ...t.stats, connections: t.size } : {}),
+      ringDrops: this.counts.ringDrops,
+      loaderEvents: this.counts.loaderEvents,
+      uprobeFiles: this.counts.uprobeFiles,
+      eventErrors: this.counts.errors,
+    }
+  }
+}
+
+const nowNs = () => BigInt(Date.now()) * 1_000_000n
+
+/** Root, BPF and tracefs: what the loader needs, checked first so the error says what to do. */
+function preflight(): void {
+  if (process.getuid?.() !== 0) {
+    throw new KilnError('KILN_UNSUPPORTED', 'request tracing loads eBPF programs and needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it as sudo kiln agent --trace …, or without --trace/--trace-only to profile only')
+  }
+  if (!existsSync('/sys/kernel/tracing/events/syscalls')) {
+    mkdirSync('/sys/kernel/tracing', { recursive: true })
+    spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'])
+    if (!existsSync('/sys/kernel/tracing/events/syscalls')) {
+      throw new KilnError('KILN_UNSUPPORTED', 'request tracing needs tracefs with syscall tracepoints (CONFIG_FTRACE_SYSCALLS): mount -t tracefs nodev /sys/kernel/tracing failed; in a container, mount the host\'s /sys/kernel/tracing')
+    }
+  }
+}
+
+function loadError(code: number | null, sig: NodeJS.Signals | null, stderr: string): KilnError {
+  const tail = stderr.trim().split('\n').filter((l) => !/^\d+: /.test(l)).slice(-3).join(' ')
+  const hint = /Operation not permitted|EPERM/.test(stderr)
+    ? 'the kernel refused BPF: run as root with CAP_BPF/CAP_SYS_ADMIN (in Kubernetes, privileged: true), and check kernel.unprivileged_bpf_disabled / lockdown'
+    : 'the kernel needs BPF ring buffers (5.8+), BTF and syscall tracepoints'
+  return new KilnError('KILN_UNSUPPORTED', `the capture loader exited (${sig ?? code}) before it started: ${tail || 'no message'}; ${hint}`)
+}
