@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { tokenize, lineColumn, offsetOf, type TokenKind } from '../../ui/src/lib/pxl-tokens.ts'
-import { pxlCompletions, applyPxlCompletion, tablesRead, columnsMade } from '../../ui/src/lib/pxl-complete.ts'
+import { pxlCompletions, applyPxlCompletion, tablesRead, columnsMade, pxlSchema } from '../../ui/src/lib/pxl-complete.ts'
 import { pxlDefs, runPlan, errorLocation, displaysAtTopLevel, readVis } from '../../ui/src/lib/pxl-args.ts'
 import { chooseWidgets, formatCell, sortTable, chartsOf, edgeColumns, columnUnit, cellTimeMs, type PxlTable } from '../../ui/src/lib/pxl-result.ts'
 import { serviceGraph, layeredLayout, edgePath, errorColor, edgeWidth, type GraphLayout } from '../../ui/src/lib/pxl-graph.ts'
@@ -71,7 +71,7 @@ test('completion: tables in px.DataFrame, columns of the tables read, px functio
   const at = (text: string) => {
     const caret = text.indexOf('|')
     const t = text.replace('|', '')
-    const c = pxlCompletions(t, caret, traceTables)
+    const c = pxlCompletions(t, caret, pxlSchema(traceTables))
     return c ? { prefix: c.prefix, labels: c.items.map((i) => i.label), apply: (label: string) => applyPxlCompletion(t, c, label) } : null
   }
   assert.deepEqual(at("df = px.DataFrame('ht|')")?.labels, ['http_events'])
@@ -94,6 +94,10 @@ test('completion: tables in px.DataFrame, columns of the tables read, px functio
   assert.equal(at("start_time = '-5|'"), null)
   assert.equal(at('# a comment px.|'), null)
   assert.equal(at('x = 12|'), null)
+  // With the compiler's catalog: its functions and columns.
+  const cat = pxlSchema(traceTables, { tables: [{ name: 'http_events', columns: [{ name: 'latency', type: 'INT64' }, { name: 'endpoint', type: 'STRING', derived: true, doc: 'path' }] }], functions: [{ name: 'px.upid_to_pod_name', sig: '(UINT128) → STRING', doc: 'pod' }], ctxKeys: ['pod'] })
+  assert.deepEqual(pxlCompletions('px.upid_to_p', 12, cat)?.items, [{ label: 'upid_to_pod_name', kind: 'function', detail: '(UINT128) → STRING — pod' }])
+  assert.deepEqual(pxlCompletions('df.en', 5, cat)?.items[0], { label: 'endpoint', kind: 'column', detail: 'STRING · http_events — path' })
   assert.deepEqual(tablesRead("a = px.DataFrame('http_events')\nb = px.DataFrame(table=\"conn_stats\")"), ['http_events', 'conn_stats'])
   assert.deepEqual(columnsMade("df.a = 1\ndf['b'] = 2\ndf = df.agg(c=('x', px.count), d=('y', px.sum))\nz = 1"), ['a', 'b', 'c', 'd'])
 })
@@ -104,7 +108,7 @@ test('completion never throws or hangs on any text and caret', () => {
   const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed / 2 ** 31)
   for (let n = 0; n < 2000; n++) {
     const text = Array.from({ length: Math.floor(rnd() * 14) }, () => bits[Math.floor(rnd() * bits.length)]).join('')
-    pxlCompletions(text, Math.floor(rnd() * (text.length + 1)), traceTables)
+    pxlCompletions(text, Math.floor(rnd() * (text.length + 1)), pxlSchema(traceTables))
     pxlDefs(text)
   }
 })
@@ -196,7 +200,7 @@ test('widgets: a graph for source and destination columns, a chart for time_, al
     c.charts.map((ch) => [ch.column.name, ch.unit, ch.series.map((s) => `${s.labels.service}: ${s.points.map((p) => p[1]).join(' ')}`)]),
     [
       ['latency_p99', 'ns', ['cart: 12000000 30000000', 'web: 2000000']],
-      ['rps', 'rate', ['web: 20', 'cart: 5 7']],
+      ['rps', 'rate', ['cart: 5 7', 'web: 20']],
     ],
   )
 })
@@ -217,6 +221,8 @@ test('cells read by PxL type and column name; sorting by number, time or text, e
   assert.equal(formatCell(true, c('encrypted', 'BOOLEAN')), 'true')
   assert.equal(formatCell(null, c('x', 'STRING')), '')
   assert.equal(columnUnit(c('avg_latency', 'FLOAT64')), 'ns')
+  assert.equal(columnUnit({ name: 'x', type: 'FLOAT64', semanticType: 'ST_PERCENT' }), 'fraction', "the compiler's semantic type")
+  assert.equal(columnUnit({ name: 'p99_ms', type: 'FLOAT64', semanticType: 'ST_DURATION_NS' }), 'ms', 'a name in ms wins')
   const rows = [['b', 10], ['a', null], ['c', 9], ['d', '9007199254740993'], ['e', '9007199254740992']]
   assert.deepEqual(sortTable(rows, 1, 'INT64', 'desc').map((r) => r[0]), ['d', 'e', 'b', 'c', 'a'])
   assert.deepEqual(sortTable(rows, 1, 'INT64', 'asc').map((r) => r[0]), ['c', 'b', 'e', 'd', 'a'])

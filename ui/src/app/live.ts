@@ -2,6 +2,7 @@ import { traceTables, type TraceTable } from '../../../src/model/trace-tables.ts
 import { type LiveState, liveToSearch, searchToLive } from '../lib/livestate.ts'
 import { runPlan, readVis, errorLocation, type Vis, type RunRequest, type ArgSpec } from '../lib/pxl-args.ts'
 import { chooseWidgets, type PxlResult, type PxlTable } from '../lib/pxl-result.ts'
+import { pxlSchema, type PxlCatalog, type PxlSchema } from '../lib/pxl-complete.ts'
 import { examples, type PxlScript } from '../lib/pxl-examples.ts'
 import { ApiError, get, post } from './api.ts'
 import { PxlEditor } from './pxleditor.ts'
@@ -147,7 +148,7 @@ export class LivePage {
 
   private renderEditorPage(): void {
     const text = this.text
-    if (!this.editor) this.editor = new PxlEditor({ value: text, tables: () => get<TraceTable[]>('trace/tables', {}).catch(() => traceTables), onChange: () => this.renderArgs(), onRun: () => this.submit() })
+    if (!this.editor) this.editor = new PxlEditor({ value: text, schema: () => loadSchema(), onChange: () => this.renderArgs(), onRun: () => this.submit() })
     else this.editor.value = text
     this.renderToolbar()
     this.renderArgs()
@@ -281,6 +282,12 @@ export class LivePage {
       }),
     )
   }
+}
+
+/** Completion's schema: the compiler's catalog when the server has one, else the tracing tables (the API's, or the model's). */
+async function loadSchema(): Promise<PxlSchema> {
+  const [tables, catalog] = await Promise.all([get<TraceTable[]>('trace/tables', {}).catch(() => traceTables), get<PxlCatalog>('pxl/catalog', {}).catch(() => null)])
+  return pxlSchema(tables, catalog)
 }
 
 /** One display: its name, row count and widgets. */

@@ -1,5 +1,5 @@
 import { type PxlTable, type Widget, type ColumnUnit, formatCell, formatNumber, sortTable, chartsOf } from '../lib/pxl-result.ts'
-import { serviceGraph, layeredLayout, edgePath, errorColor, edgeWidth, defaultLayout, type GraphEdge } from '../lib/pxl-graph.ts'
+import { serviceGraph, layeredLayout, edgePath, errorColor, edgeWidth, layoutFor, type GraphEdge } from '../lib/pxl-graph.ts'
 import { formatBytes, formatCount, formatDuration, formatPercent } from '../lib/format.ts'
 import { valueColor } from '../lib/series.ts'
 import { timeline } from './timeline.ts'
@@ -25,7 +25,7 @@ function tableWidget(t: PxlTable, key: string): HTMLElement {
     const rows = s ? sortTable(t.rows, s.col, t.columns[s.col]?.type ?? 'STRING', s.dir) : t.rows
     const head = t.columns.map((c, k) => {
       const on = s?.col === k
-      const numeric = c.type !== 'STRING' && c.type !== 'BOOLEAN' && c.type !== 'UINT128'
+      const numeric = c.type === 'INT64' || c.type === 'FLOAT64'
       return h(
         'th',
         {
@@ -56,7 +56,7 @@ function tableWidget(t: PxlTable, key: string): HTMLElement {
       wrap,
       h('table', { class: 'pxl-table', 'data-testid': 'pxl-table' }, h('thead', null, h('tr', null, head)), h('tbody', null, body)),
       t.rows.length === 0 ? h('div', { class: 'muted small table-note' }, 'No rows.') : null,
-      t.rows.length > MAX_ROWS ? h('div', { class: 'muted small table-note' }, `First ${MAX_ROWS} of ${t.rows.length} rows; add .head(n) or a filter to the script.`) : null,
+      t.rows.length > MAX_ROWS || t.truncated ? h('div', { class: 'muted small table-note', 'data-testid': 'pxl-truncated' }, `First ${Math.min(MAX_ROWS, t.rows.length)} rows of more; add .head(n) or a filter to the script.`) : null,
     )
   }
   draw()
@@ -94,20 +94,21 @@ const svg = (tag: string, attrs: Record<string, string | number>, ...children: (
   return el
 }
 
-/** An edge's label: requests (or rate), error share, latency; bytes for a net flow. */
-export function edgeLabel(e: GraphEdge): string {
-  const parts: string[] = []
-  if (e.rps !== null) parts.push(`${formatCount(e.rps)}/s`)
-  else if (e.bytes === null) parts.push(`${formatCount(e.requests)} req`)
-  if (e.bytes !== null) parts.push(formatBytes(e.bytes))
-  if (e.errorRate !== null) parts.push(`${formatPercent(e.errorRate)} err`)
-  if (e.latencyNs !== null) parts.push(`${e.latencyLabel} ${formatDuration(e.latencyNs)}`)
-  return parts.join(' · ')
+/** An edge's label, two lines: requests (or their rate, or bytes), then error share and latency. */
+export function edgeLabel(e: GraphEdge): [string, string] {
+  const first: string[] = []
+  if (e.rps !== null) first.push(`${formatCount(e.rps)} req/s`)
+  else if (e.bytes === null) first.push(`${formatCount(e.requests)} req`)
+  if (e.bytes !== null) first.push(formatBytes(e.bytes))
+  const second: string[] = []
+  if (e.errorRate !== null) second.push(`${formatPercent(e.errorRate)} err`)
+  if (e.latencyNs !== null) second.push(`${e.latencyLabel} ${formatDuration(e.latencyNs)}`)
+  return [first.join(' · '), second.join(' · ')]
 }
 
 function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLElement {
   const g = serviceGraph(t, w.from, w.to)
-  const o = defaultLayout
+  const o = layoutFor(g.nodes.map((n) => n.id))
   const l = layeredLayout(
     g.nodes.map((n) => n.id),
     g.edges,
@@ -115,7 +116,10 @@ function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLEl
   )
   const weight = (e: GraphEdge) => e.rps ?? e.bytes ?? e.requests
   const max = Math.max(0, ...g.edges.map(weight))
-  const root = svg('svg', { class: 'pxl-graph-svg', viewBox: `0 0 ${l.width} ${l.height + o.gapY}`, width: l.width, height: l.height + o.gapY, 'data-testid': 'pxl-graph-svg' })
+  // Room under the boxes for edges that loop back (cycles).
+  const loops = g.edges.some((e) => e.from !== e.to && l.nodes.get(e.to)!.rank <= l.nodes.get(e.from)!.rank)
+  const height = l.height + (loops ? o.gapY * 1.5 : 0)
+  const root = svg('svg', { class: 'pxl-graph-svg', viewBox: `0 0 ${l.width} ${height}`, width: l.width, height, 'data-testid': 'pxl-graph-svg' })
   const defs = svg('defs', {})
   const arrows = new Set<string>()
   const arrow = (color: string) => {
@@ -134,16 +138,16 @@ function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLEl
     if (a === b) continue
     const { d, mid } = edgePath(a, b, o)
     const color = errorColor(e.errorRate)
-    const text = edgeLabel(e)
-    root.append(svg('path', { d, class: 'edge', stroke: color, 'stroke-width': edgeWidth(weight(e), max), fill: 'none', 'marker-end': arrow(color), 'data-edge': `${e.from}→${e.to}` }, svg('title', {}, `${e.from} → ${e.to}\n${text}`)))
-    labels.push(svg('text', { x: mid[0], y: mid[1] - 5, class: 'edge-label', 'text-anchor': 'middle' }, text))
+    const [l1, l2] = edgeLabel(e)
+    root.append(svg('path', { d, class: 'edge', stroke: color, 'stroke-width': edgeWidth(weight(e), max), fill: 'none', 'marker-end': arrow(color), 'data-edge': `${e.from}→${e.to}` }, svg('title', {}, `${e.from} → ${e.to}\n${[l1, l2].filter(Boolean).join(' · ')}`)))
+    labels.push(svg('text', { x: mid[0], y: mid[1] - (l2 ? 18 : 6), class: 'edge-label', 'text-anchor': 'middle' }, svg('tspan', { x: mid[0], dy: 0 }, l1), l2 ? svg('tspan', { x: mid[0], dy: 13 }, l2) : ''))
   }
   // Labels over every edge, nodes over everything.
   root.append(...labels)
   const ids = g.nodes.map((n) => n.id)
   for (const n of g.nodes) {
     const p = l.nodes.get(n.id)!
-    const name = n.id.length > 20 ? `${n.id.slice(0, 19)}…` : n.id || '(none)'
+    const name = n.id.length > 26 ? `${n.id.slice(0, 25)}…` : n.id || '(none)'
     const sub = n.requestsIn ? `${formatCount(n.requestsIn)} in${n.errorRateIn ? ` · ${formatPercent(n.errorRateIn)} err` : ''}` : n.requestsOut ? `${formatCount(n.requestsOut)} out` : ''
     root.append(
       svg(
@@ -162,7 +166,7 @@ function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLEl
     { class: 'legend graph-legend' },
     h('span', null, h('i', { style: { background: errorColor(0) } }), 'errors < 1%'),
     h('span', null, h('i', { style: { background: errorColor(0.02) } }), '1–5%'),
-    h('span', null, h('i', { style: { background: errorColor(0.1) } }), '> 5%'),
+    h('span', null, h('i', { style: { background: errorColor(0.1) } }), '≥ 5%'),
     h('span', null, 'width: ', g.edges.some((e) => e.rps !== null) ? 'requests per second' : g.edges.some((e) => e.bytes !== null) ? 'bytes' : 'requests'),
   )
   return h('div', { class: 'pxl-graph', 'data-testid': 'pxl-graph' }, h('div', { class: 'pxl-graph-scroll' }, root), legend)

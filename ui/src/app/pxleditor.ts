@@ -1,12 +1,11 @@
-import type { TraceTable } from '../../../src/model/trace-tables.ts'
 import { tokenize, offsetOf, lineColumn } from '../lib/pxl-tokens.ts'
-import { pxlCompletions, applyPxlCompletion, type PxlCompletion } from '../lib/pxl-complete.ts'
+import { pxlCompletions, applyPxlCompletion, type PxlCompletion, type PxlSchema } from '../lib/pxl-complete.ts'
 import { h } from './dom.ts'
 
 export interface PxlEditorOptions {
   value: string
-  /** The tracing tables, for completing table and column names. */
-  tables: () => Promise<readonly TraceTable[]>
+  /** Tables, columns and functions, for completion. */
+  schema: () => Promise<PxlSchema>
   onChange: (text: string) => void
   /** Ctrl/Cmd+Enter. */
   onRun: () => void
@@ -30,7 +29,7 @@ export class PxlEditor {
   private readonly scroller: HTMLElement
   private readonly errLine: HTMLElement
   private readonly list: HTMLUListElement
-  private tables: readonly TraceTable[] = []
+  private schema: PxlSchema = { tables: [], functions: [], ctxKeys: [] }
   private completion: PxlCompletion | null = null
   private active = 0
   private error: { line: number; column: number } | null = null
@@ -56,7 +55,7 @@ export class PxlEditor {
     this.input.addEventListener('blur', () => setTimeout(() => this.close(), 150))
     this.input.addEventListener('click', () => this.close())
     this.scroller.addEventListener('scroll', () => this.close())
-    void opts.tables().then((t) => (this.tables = t)).catch(() => undefined)
+    void opts.schema().then((x) => (this.schema = x)).catch(() => undefined)
     this.render()
   }
 
@@ -174,7 +173,7 @@ export class PxlEditor {
     if (caret !== this.input.selectionEnd) return this.close()
     const typed = this.input.value[caret - 1] ?? ''
     if (!asked && !/[\w.'"[]/.test(typed)) return this.close()
-    this.completion = pxlCompletions(this.input.value, caret, this.tables)
+    this.completion = pxlCompletions(this.input.value, caret, this.schema)
     this.active = 0
     this.show()
   }

@@ -5,7 +5,34 @@
  */
 import type { TraceTable } from '../../../src/model/trace-tables.ts'
 import { tokenize, stringValue, keywords, type Token } from './pxl-tokens.ts'
-import { pxFunctions, dataFrameMethods, derivedColumns, ctxKeys } from './pxl-functions.ts'
+import { pxFunctions, dataFrameMethods, derivedColumns, ctxKeys, type PxFunction } from './pxl-functions.ts'
+
+/** What completion knows: tables with their columns (derived ones included), px functions, ctx keys. */
+export interface PxlSchema {
+  tables: readonly { name: string; desc?: string; columns: readonly { name: string; type: string; desc?: string }[] }[]
+  functions: readonly PxFunction[]
+  ctxKeys: readonly string[]
+}
+
+/** GET /api/v1/pxl/catalog's answer (the compiler's own lists). */
+export interface PxlCatalog {
+  tables: { name: string; columns: { name: string; type: string; derived?: boolean; doc?: string }[] }[]
+  functions: { name: string; kind?: string; sig?: string; doc?: string }[]
+  ctxKeys?: string[]
+}
+
+/** The schema from the compiler's catalog, else from the tracing tables and the UI's own lists. */
+export function pxlSchema(tables: readonly TraceTable[], catalog: PxlCatalog | null = null): PxlSchema {
+  if (catalog?.tables?.length) {
+    const desc = new Map(tables.map((t) => [t.name, t.desc]))
+    return {
+      tables: catalog.tables.map((t) => ({ name: t.name, desc: desc.get(t.name) ?? '', columns: t.columns.map((c) => ({ name: c.name, type: c.type, desc: c.doc ?? '' })) })),
+      functions: catalog.functions.map((f) => ({ name: f.name.replace(/^px\./, ''), sig: f.sig ?? '', doc: f.doc || f.kind || '' })),
+      ctxKeys: catalog.ctxKeys ?? ctxKeys,
+    }
+  }
+  return { tables: tables.map((t) => ({ ...t, columns: [...t.columns, ...(derivedColumns[t.name] ?? [])] })), functions: pxFunctions, ctxKeys }
+}
 
 export type SuggestionKind = 'table' | 'column' | 'function' | 'method' | 'keyword' | 'name' | 'key'
 
@@ -51,7 +78,7 @@ export function columnsMade(text: string): string[] {
 }
 
 /** The completions at `caret`, or null where nothing completes (comments, ordinary strings, numbers). */
-export function pxlCompletions(text: string, caret: number, tables: readonly TraceTable[]): PxlCompletion | null {
+export function pxlCompletions(text: string, caret: number, schema: PxlSchema): PxlCompletion | null {
   const all = tokenize(text)
   const at = all.findIndex((t) => t.start < caret && caret <= t.end)
   const tok = all[at]
@@ -70,7 +97,7 @@ export function pxlCompletions(text: string, caret: number, tables: readonly Tra
     const prefix = text.slice(start, caret)
     const kind = stringContext(before)
     if (!kind) return null
-    const items = kind === 'table' ? tableItems(tables) : kind === 'key' ? ctxKeys.map((k) => ({ label: k, kind: 'key' as const, detail: 'process metadata' })) : columnItems(text, tables)
+    const items = kind === 'table' ? tableItems(schema) : kind === 'key' ? schema.ctxKeys.map((k) => ({ label: k, kind: 'key' as const, detail: 'process metadata' })) : columnItems(text, schema)
     return rank({ start, end: contentEnd, prefix, items })
   }
   let start = caret
@@ -87,9 +114,9 @@ export function pxlCompletions(text: string, caret: number, tables: readonly Tra
     dotBefore = prev
   } else return null
   if (dotBefore) {
-    if (dotBefore.kind === 'px') return rank({ start, end, prefix, items: pxFunctions.map((f) => ({ label: f.name, kind: 'function', detail: `${f.sig}${f.sig ? ' — ' : ''}${f.doc}` })) })
+    if (dotBefore.kind === 'px') return rank({ start, end, prefix, items: schema.functions.map((f) => ({ label: f.name, kind: 'function', detail: [f.sig, f.doc].filter(Boolean).join(' — ') })) })
     if (dotBefore.kind === 'number' || dotBefore.kind === 'string') return null
-    return rank({ start, end, prefix, items: [...columnItems(text, tables), ...dataFrameMethods.map((m) => ({ label: m.name, kind: 'method' as const, detail: `${m.sig} — ${m.doc}` }))] })
+    return rank({ start, end, prefix, items: [...columnItems(text, schema), ...dataFrameMethods.map((m) => ({ label: m.name, kind: 'method' as const, detail: `${m.sig} — ${m.doc}` }))] })
   }
   if (!prefix) return null
   const names = new Set(solid(all).filter((t) => (t.kind === 'name' || t.kind === 'defname') && t.end !== end).map((t) => t.text))
@@ -139,17 +166,17 @@ function enclosingCall(before: readonly Token[]): Token | undefined {
   return undefined
 }
 
-function tableItems(tables: readonly TraceTable[]): Suggestion[] {
-  return tables.map((t) => ({ label: t.name, kind: 'table', detail: t.desc }))
+function tableItems(schema: PxlSchema): Suggestion[] {
+  return schema.tables.map((t) => ({ label: t.name, kind: 'table', detail: t.desc ?? '' }))
 }
 
 /** Columns of the tables the script reads (of all tables when it names none), then those it makes. */
-function columnItems(text: string, tables: readonly TraceTable[]): Suggestion[] {
+function columnItems(text: string, schema: PxlSchema): Suggestion[] {
   const read = tablesRead(text)
-  const from = read.length ? tables.filter((t) => read.includes(t.name)) : tables
+  const from = read.length ? schema.tables.filter((t) => read.includes(t.name)) : schema.tables
   const seen = new Map<string, Suggestion>()
   for (const t of from) {
-    for (const c of [...t.columns, ...(derivedColumns[t.name] ?? [])]) if (!seen.has(c.name)) seen.set(c.name, { label: c.name, kind: 'column', detail: `${c.type} · ${t.name}${c.desc ? ` — ${c.desc}` : ''}` })
+    for (const c of t.columns) if (!seen.has(c.name)) seen.set(c.name, { label: c.name, kind: 'column', detail: `${c.type} · ${t.name}${c.desc ? ` — ${c.desc}` : ''}` })
   }
   for (const n of columnsMade(text)) if (!seen.has(n)) seen.set(n, { label: n, kind: 'column', detail: 'made in this script' })
   return [...seen.values()]

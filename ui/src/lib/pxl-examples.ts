@@ -1,6 +1,6 @@
 /**
  * Scripts the Live view offers before (and beside) the server's script library: the seed's four
- * Pixie examples as written (Kiln runs their pandas forms and friendlier columns, issue 10 §1).
+ * Pixie examples as written, comments in English (Kiln runs their pandas forms and friendlier columns, issue 10 §1).
  */
 export interface PxlScript {
   name: string
@@ -14,7 +14,7 @@ export const examples: readonly PxlScript[] = [
   {
     name: 'examples/http_summary',
     description: 'HTTP p99 latency, error rate and requests per service and endpoint',
-    script: `# HTTP请求延迟P99
+    script: `# HTTP request latency p99
 import px
 
 df = px.DataFrame('http_events')
@@ -30,7 +30,7 @@ px.display(df, 'http_summary')
   {
     name: 'examples/slow_queries',
     description: 'MySQL queries slower than 100 ms',
-    script: `# MySQL慢查询(>100ms)
+    script: `# Slow MySQL queries, > 100 ms
 import px
 
 df = px.DataFrame('mysql_events')
@@ -48,7 +48,7 @@ px.display(df.head(10), 'slow_queries')
   {
     name: 'examples/service_graph',
     description: 'Which service calls which: requests, errors and latency per edge',
-    script: `# 服务调用拓扑图
+    script: `# Service call graph
 import px
 
 df = px.DataFrame('http_events')
@@ -64,7 +64,7 @@ px.display(df, 'service_graph')
   {
     name: 'examples/network_traffic',
     description: 'Bytes sent and received per pod and remote address',
-    script: `# Pod流入/流出流量
+    script: `# Pod traffic in and out
 import px
 
 df = px.DataFrame('conn_stats')

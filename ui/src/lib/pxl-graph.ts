@@ -3,7 +3,7 @@
  * draws for px/net_flow_graph and px/service_stats): nodes, edges with request rate, error rate
  * and latency, and a layered layout (callers left of callees) as pure functions.
  */
-import { type PxlTable, cellNumber } from './pxl-result.ts'
+import { type PxlTable, type PxlColumn, cellNumber, columnUnit } from './pxl-result.ts'
 
 export interface GraphEdge {
   from: string
@@ -43,8 +43,8 @@ const first = (names: readonly string[], res: RegExp[]) => {
 }
 
 /** The metric columns of an edge table, by their names as Pixie's and the seed's scripts spell them. */
-export function edgeMetricColumns(names: readonly string[]) {
-  const lower = names.map((n) => n.toLowerCase())
+export function edgeMetricColumns(columns: readonly PxlColumn[]) {
+  const lower = columns.map((c) => c.name.toLowerCase())
   const p99 = first(lower, [/(^|_)p99(_|$)/])
   const p50 = first(lower, [/(^|_)p50(_|$)/])
   const avg = first(lower, [/avg_latency|latency_avg|latency_mean|mean_latency|^latency_ms$|^latency$/])
@@ -56,7 +56,7 @@ export function edgeMetricColumns(names: readonly string[]) {
     errorRate: first(lower, [/^(error_rate|err_rate|failure_rate)$/]),
     latency: lat,
     latencyLabel: lat < 0 ? '' : lat === p99 ? 'p99' : lat === p50 ? 'p50' : 'avg',
-    latencyMs: lat >= 0 && /(^|_)ms(_|$)/.test(lower[lat]!),
+    latencyMs: lat >= 0 && (/(^|_)ms(_|$)/.test(lower[lat]!) || columnUnit(columns[lat]!) === 'ms'),
     bytes: first(lower, [/^bytes_total$|^total_bytes$|^bytes$/]),
     bytesSent: lower.indexOf('bytes_sent'),
     bytesRecv: lower.indexOf('bytes_recv'),
@@ -65,7 +65,7 @@ export function edgeMetricColumns(names: readonly string[]) {
 
 /** Nodes and edges from a table's rows; rows of the same pair (e.g. per time bin) are merged, weighting rates by requests. */
 export function serviceGraph(t: PxlTable, from: number, to: number): ServiceGraph {
-  const m = edgeMetricColumns(t.columns.map((c) => c.name))
+  const m = edgeMetricColumns(t.columns)
   const edges = new Map<string, GraphEdge & { errW: number; latW: number; errSum: number; latSum: number }>()
   for (const r of t.rows) {
     const a = String(r[from] ?? '')
@@ -131,6 +131,12 @@ export interface LayoutOptions {
 }
 
 export const defaultLayout: LayoutOptions = { nodeW: 150, nodeH: 40, gapX: 110, gapY: 28, pad: 16 }
+
+/** Boxes wide enough for the longest name (7.2 px a monospace character at 12 px, 26 at most) and gaps that hold two lines of edge label. */
+export function layoutFor(ids: readonly string[]): LayoutOptions {
+  const longest = Math.min(26, Math.max(0, ...ids.map((id) => id.length)))
+  return { nodeW: Math.max(120, Math.ceil(24 + longest * 7.2)), nodeH: 40, gapX: 170, gapY: 34, pad: 16 }
+}
 
 /**
  * A layered layout: back edges of cycles are turned around (depth-first from the nodes with no
@@ -232,7 +238,10 @@ export function edgePath(a: LaidNode, b: LaidNode, o: LayoutOptions = defaultLay
   if (b.rank > a.rank) {
     const [x1, y1, x2, y2] = [a.x + o.nodeW, a.y + o.nodeH / 2, b.x, b.y + o.nodeH / 2]
     const dx = (x2 - x1) / 2
-    return { d: `M${f(x1)},${f(y1)} C${f(x1 + dx)},${f(y1)} ${f(x2 - dx)},${f(y2)} ${f(x2)},${f(y2)}`, mid: [f((x1 + x2) / 2), f((y1 + y2) / 2)] }
+    // The label sits 60% along the curve, where the edges fanning out of one caller are already apart.
+    const t = 0.6
+    const bez = (p0: number, p1: number, p2: number, p3: number) => (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t ** 2 * p2 + t ** 3 * p3
+    return { d: `M${f(x1)},${f(y1)} C${f(x1 + dx)},${f(y1)} ${f(x2 - dx)},${f(y2)} ${f(x2)},${f(y2)}`, mid: [f(bez(x1, x1 + dx, x2 - dx, x2)), f(bez(y1, y1, y2, y2))] }
   }
   const [x1, y1, x2, y2] = [a.x + o.nodeW / 2, a.y + o.nodeH, b.x + o.nodeW / 2 + (a === b ? 20 : 0), b.y + o.nodeH]
   const low = Math.max(y1, y2) + o.gapY * 0.9

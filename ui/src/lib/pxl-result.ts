@@ -10,11 +10,15 @@ export interface PxlColumn {
   name: string
   /** TIME64NS, INT64, FLOAT64, STRING, BOOLEAN, UINT128. */
   type: string
+  /** Pixie's semantic type when the compiler knows it: ST_DURATION_NS, ST_PERCENT, ST_BYTES … */
+  semanticType?: string
 }
 export interface PxlTable {
   name: string
   columns: PxlColumn[]
   rows: unknown[][]
+  /** More rows matched than were sent. */
+  truncated?: boolean
 }
 export interface PxlResult {
   tables: PxlTable[]
@@ -33,7 +37,11 @@ export function columnUnit(c: PxlColumn): ColumnUnit {
   if (c.type === 'BOOLEAN') return 'bool'
   if (c.type !== 'INT64' && c.type !== 'FLOAT64') return 'text'
   if (/(^|_)ms$|_ms_|milli/.test(n)) return 'ms'
-  if (/latency|duration|(^|_)ns$|_time_ns|elapsed/.test(n)) return 'ns'
+  // The compiler's semantic type, then the name as Pixie's and the seed's scripts spell it.
+  const sem = ({ ST_DURATION_NS: 'ns', ST_PERCENT: 'fraction', ST_BYTES: 'bytes' } as const)[c.semanticType ?? '']
+  if (sem) return sem
+  // A latency the compiler does not mark as nanoseconds has been divided (latency_ms / 1e6 …): milliseconds.
+  if (/latency|duration|(^|_)ns$|_time_ns|elapsed/.test(n)) return c.semanticType === undefined || /(^|_)ns$/.test(n) ? 'ns' : 'ms'
   if (/bytes|(^|_)size$/.test(n) && !/per_s|_rate/.test(n)) return 'bytes'
   if (/error_rate|err_rate|ratio|fraction|_share$|percent|pct/.test(n)) return 'fraction'
   if (/(^|_)rps$|per_s(ec(ond)?)?$|_rate$|throughput/.test(n)) return 'rate'
@@ -220,7 +228,11 @@ export function chartsOf(t: PxlTable, w: Extract<Widget, { kind: 'chart' }>): { 
     }
     const all = [...by.entries()].map(([key, points]) => ({ labels: w.series >= 0 ? { [t.columns[w.series]!.name]: key } : {}, points: points.sort((a, b) => a[0] - b[0]), sum: points.reduce((s, p) => s + p[1], 0) }))
     all.sort((a, b) => b.sum - a.sum)
-    const kept = all.slice(0, 10).map(({ labels, points }) => ({ labels, points }))
+    // The 10 largest, listed by name (their colours follow the name too, as on the timeline).
+    const kept = all
+      .slice(0, 10)
+      .sort((a, b) => Object.values(a.labels).join().localeCompare(Object.values(b.labels).join()))
+      .map(({ labels, points }) => ({ labels, points }))
     const column = t.columns[v]!
     return { column, unit: columnUnit(column), series: kept, hidden: all.length - kept.length }
   })
