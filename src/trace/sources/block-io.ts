@@ -72,6 +72,11 @@ export class BlockIoSource implements TraceSource {
     this.rows.emit = undefined
   }
 
+  /** The bpftrace child's pid while the source runs. */
+  get bpftracePid(): number | undefined {
+    return this.run?.pid
+  }
+
   stats(): Record<string, number> {
     return { ...this.counts, rows: this.rows.emitted, lost: this.run?.lost ?? 0, died: this.run?.died ? 1 : 0 }
   }
