@@ -7,7 +7,7 @@ import * as frame from './frame.ts'
 import { aggFns } from './functions.ts'
 import type { Interp } from './interp.ts'
 import { aggregate } from './ops.ts'
-import type { Node } from './plan.ts'
+import { findCol, type Node } from './plan.ts'
 import { hasAgg, type CExpr } from './types.ts'
 import { int, kindOf, literal, type Arg, type Args, type Value } from './values.ts'
 
@@ -18,7 +18,7 @@ export function aggSpec(interp: Interp, n: Node, name: string, arg: Arg): CExpr 
   const [colV, fn] = v.items as [Value, Value]
   if (colV.t !== 'str') pxlError(arg.pos, `aggregate '${name}': the first item names a column (a string), got ${kindOf(colV)}`)
   const col = frame.column(n, colV.v, arg.pos)
-  if (fn.t === 'uda') return aggregate(fn.name, col, arg.pos, fn.q)
+  if (fn.t === 'uda') return aggregate(fn.name, fn.name === 'sum' ? increaseOf(n, col) : col, arg.pos, fn.q)
   if (fn.t === 'lambda' || fn.t === 'func') {
     const out = interp.callUser(fn, { pos: arg.pos, args: [{ v: { t: 'col', e: col, from: n }, pos: arg.pos }], kwargs: new Map() })
     if (out.t !== 'col' || !hasAgg(out.e)) pxlError(arg.pos, `aggregate '${name}': the function must aggregate its column, e.g. lambda x: (x >= 400).mean(); it returned ${kindOf(out)}`)
@@ -26,6 +26,12 @@ export function aggSpec(interp: Interp, n: Node, name: string, arg: Arg): CExpr 
     return out.e
   }
   pxlError(arg.pos, `aggregate '${name}': the second item is an aggregate such as px.count, px.mean or a lambda, got ${kindOf(fn)}`, { name: fn.t === 'builtin' ? fn.name : undefined, valid: Object.keys(aggFns).map((k) => `px.${k}`) })
+}
+
+/** A cumulative counter read straight from its table sums as its increase (see tables.ts). */
+function increaseOf(n: Node, col: CExpr): CExpr {
+  const inc = col.k === 'col' ? findCol(n, `$inc.${col.name}`) : undefined
+  return inc ? { k: 'col', name: inc.name, type: inc.type, sem: inc.sem } : col
 }
 
 /** Outside an aggregate, an `.agg()` expression may hold constants only (each group is one row). */

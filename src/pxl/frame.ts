@@ -42,7 +42,7 @@ export function assign(n: Node, name: string, e: CExpr, pos: Pos): Node {
   const def: ColDef = { name, type: e.type, sem: e.sem }
   const replaced = n.cols.some((c) => c.name === name)
   const cols = replaced ? n.cols.map((c) => (c.name === name ? def : c)) : [...n.cols, def]
-  const hidden = n.hidden.filter((c) => c.name !== name)
+  const hidden = n.hidden.filter((c) => c.name !== name && c.name !== `$inc.${name}`)
   const outs = [...passthrough({ ...n, cols: n.cols.filter((c) => c.name !== name), hidden }), { name, expr: e }]
   return node({ k: 'project', input: n, outs, cols, hidden })
 }

@@ -159,14 +159,16 @@ export function compileQuery(root: Node, db: string, maxRows: number): CompiledQ
       }
       case 'filter': {
         let s = compile(n.input)
-        if (s.limit !== null) s = wrap(s)
+        // Window functions are computed after WHERE: a filter on one reads it from a subquery.
+        if (s.limit !== null || windowed(s, columnsOf(n.pred))) s = wrap(s)
         const r = over(s, [n.pred])
         const p = r.sql[0]!
         return r.s.groupBy !== null ? { ...r.s, having: [...r.s.having, p] } : { ...r.s, where: [...r.s.where, p] }
       }
       case 'agg': {
         let s = compile(n.input)
-        if (s.groupBy !== null || s.limit !== null || s.orderBy.length) s = wrap(s)
+        const reads = new Set([...n.keys, ...n.aggs.filter((o) => need.has(o.name)).flatMap((o) => [...columnsOf(o.expr)])])
+        if (s.groupBy !== null || s.limit !== null || s.orderBy.length || windowed(s, reads)) s = wrap(s)
         const aggs = n.aggs.filter((o) => need.has(o.name))
         const cols = new Map<string, string>()
         for (const k of n.keys) cols.set(k, s.cols.get(k)!)
@@ -209,6 +211,8 @@ export function compileQuery(root: Node, db: string, maxRows: number): CompiledQ
   const values = { ...params.values }
   return { sql: emit(limited, shown), params: values }
 }
+
+const windowed = (s: Sel, names: Iterable<string>): boolean => [...names].some((n) => s.cols.get(n)?.includes(' OVER (') ?? false)
 
 /** How a column leaves the store: 64-bit and wider integers as text, quantiles as Pixie's JSON. */
 function output(sql: string, type: ColType): string {

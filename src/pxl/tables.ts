@@ -68,6 +68,21 @@ const derived: Record<string, SourceCol[]> = {
 
 const columnSem: Record<string, SemType> = { latency: 'ST_DURATION_NS', resp_status: 'ST_HTTP_RESP_STATUS', bytes_sent: 'ST_BYTES', bytes_recv: 'ST_BYTES', req_body_size: 'ST_BYTES', resp_body_size: 'ST_BYTES', rss_bytes: 'ST_BYTES', vsize_bytes: 'ST_BYTES', read_bytes: 'ST_BYTES', write_bytes: 'ST_BYTES', rx_bytes: 'ST_BYTES', tx_bytes: 'ST_BYTES', bytes: 'ST_BYTES' }
 
+/**
+ * Cumulative counters and the columns that identify one series of readings. `px.sum` of such a
+ * counter sums its increase within the window (the max − min Pixie's scripts compute by hand),
+ * read from a hidden `$inc.<counter>` column: each reading minus the previous one of its series
+ * (0 for the first in the window; a counter that went down restarted, so its value is the increase).
+ */
+const cumulative: Record<string, { series: string[]; counters: string[] }> = {
+  conn_stats: { series: ['upid', 'remote_addr', 'remote_port', 'trace_role'], counters: ['conn_open', 'conn_close', 'bytes_sent', 'bytes_recv'] },
+  process_stats: { series: ['upid'], counters: ['major_faults', 'minor_faults', 'cpu_utime_ns', 'cpu_ktime_ns', 'rchar_bytes', 'wchar_bytes', 'read_bytes', 'write_bytes'] },
+  network_stats: { series: ['pod_id'], counters: ['rx_bytes', 'rx_packets', 'rx_errors', 'rx_drops', 'tx_bytes', 'tx_packets', 'tx_errors', 'tx_drops'] },
+}
+
+/** The hidden column holding the per-reading increase of a cumulative counter, if it is one. */
+export const increaseColumn = (table: string, counter: string): string | undefined => (cumulative[table]?.counters.includes(counter) ? `$inc.${counter}` : undefined)
+
 /** The columns of a table as PxL reads them, or undefined for an unknown table. */
 export function sourceSchema(table: string): SourceSchema | undefined {
   const t = traceTable(table)
@@ -81,6 +96,11 @@ export function sourceSchema(table: string): SourceSchema | undefined {
     doc: c.desc,
   }))
   const hidden: SourceCol[] = [...(derived[table] ?? [])]
+  const cum = cumulative[table]
+  for (const name of cum?.counters ?? []) {
+    const prev = `lagInFrame(${q(name)}, 1, ${q(name)}) OVER (PARTITION BY ${cum!.series.map(q).join(', ')} ORDER BY ${q('time_')} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)`
+    hidden.push({ name: `$inc.${name}`, type: 'INT64', sem: columnSem[name] ?? 'ST_NONE', sql: `if(${q(name)} >= ${prev}, ${q(name)} - ${prev}, ${q(name)})` })
+  }
   if (hasMeta) {
     for (const key of new Set(Object.values(ctxKeys))) {
       const c = cols.find((x) => x.name === key)!

@@ -169,3 +169,25 @@ test('maxRows truncates and says so; px.debug tables are marked', async () => {
   assert.equal(r.tables[1]!.debug, true)
   assert.equal(r.tables[1]!.truncated, false)
 })
+
+test("cumulative counters: Pixie's max − min per series reads raw values; px.sum sums increases, also after a filter", async () => {
+  const t = (await f.run(`import px
+df = px.DataFrame('conn_stats', start_time='-10m')
+df.pod = df.ctx['pod']
+df = df.groupby(['pod', 'upid', 'remote_addr']).agg(lo=('bytes_sent', px.min), hi=('bytes_sent', px.max), n=('bytes_sent', px.sum))
+df.sent = df.hi - df.lo
+px.display(df[['pod', 'sent', 'n']].sort_values('pod'))
+late = px.DataFrame('conn_stats', start_time='-10m')
+late = late[late.time_ >= px.now() - px.seconds(595)]
+px.display(late.groupby('pod').agg(sent=('bytes_sent', px.sum), raw=('bytes_sent', px.max)).sort_values('pod'), 'late')`)).tables
+  assert.deepEqual(t[0]!.rows, [
+    ['production/checkout-5c4', 100, 100],
+    ['production/frontend-7d9', 2000, 2000],
+    ['staging/frontend-1aa', 0, 0],
+  ])
+  // Only the readings at 10 s and 20 s: frontend grew from 2000 to 3000; checkout has one reading.
+  assert.deepEqual(t[1]!.rows, [
+    ['production/checkout-5c4', 0, 400],
+    ['production/frontend-7d9', 1000, 3000],
+  ])
+})

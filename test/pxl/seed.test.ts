@@ -45,13 +45,13 @@ test('seed 3: service dependency graph (source_service → dest_service)', async
   ])
 })
 
-test('seed 4: pod network traffic by remote address', async () => {
+test('seed 4: pod network traffic by remote address; px.sum of a cumulative counter sums its increase', async () => {
   const t = (await f.run(podTraffic)).tables[0]!
   assert.deepEqual(t.columns.map((c) => c.name), ['pod', 'remote_addr', 'bytes_sent', 'bytes_recv', 'conn_count'])
-  const rows = objects(t)
-  assert.deepEqual(rows.map((r) => [r.pod, r.remote_addr, r.conn_count]), [
-    ['production/checkout-5c4', '10.0.0.30', 2],
-    ['production/frontend-7d9', '10.0.0.20', 3],
+  // frontend's readings 1000, 2000, 3000 sent grew by 2000; checkout's 300, 400 by 100.
+  assert.deepEqual(objects(t), [
+    { pod: 'production/checkout-5c4', remote_addr: '10.0.0.30', bytes_sent: 100, bytes_recv: 100, conn_count: 2 },
+    { pod: 'production/frontend-7d9', remote_addr: '10.0.0.20', bytes_sent: 2000, bytes_recv: 10000, conn_count: 3 },
   ])
 })
 
