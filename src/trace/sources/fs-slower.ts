@@ -57,6 +57,11 @@ tracepoint:syscalls:sys_exit_${c.sys} {
   return probes.join('\n') + '\nEND { clear(@s); }'
 }
 
+// One entry per thread inside a timed call — threads blocked in read() on sockets and pipes
+// included — so bpftrace's default of 4,096 would silently stop timing calls on a busy server.
+// 65,536 entries of 8 + 32 bytes: 6.8 MB of kernel memory (bpftool map list, measured).
+const MAP_KEYS = 65_536
+
 // op, start (monotonic ns), latency, bytes, offset, ret, pid, start_boottime, comm \x1f file.
 const LINE = /^F ([RWOF]) (\d+) (\d+) (-?\d+) (-?\d+) (-?\d+) (-?\d+) (\d+) ([^\x1f]*)\x1f(.*)$/
 
@@ -84,7 +89,7 @@ export class FsSlowerSource implements TraceSource {
     requireRoot(this.name, 'loading BPF programs on the syscall tracepoints')
     this.rows.emit = emit
     const epoch = monotonicToEpoch()
-    this.run = new BpftraceRun({ name: this.name, program: this.program, onLine: (l) => this.line(l, epoch), env: { BPFTRACE_STRLEN: '128' } })
+    this.run = new BpftraceRun({ name: this.name, program: this.program, onLine: (l) => this.line(l, epoch), env: { BPFTRACE_STRLEN: '128', BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS) } })
     await this.run.start()
   }
 
