@@ -136,7 +136,7 @@ def other():
   // vis.json: variables are the arguments; widgets sharing a function and arguments share one run.
   const vis = readVis(
     JSON.stringify({
-      variables: [{ name: 'start_time', type: 'PX_STRING', defaultValue: '-5m', description: 'window' }, { name: 'svc', type: 'PX_SERVICE', defaultValue: { value: 'x' } }],
+      variables: [{ name: 'start_time', type: 'PX_STRING', defaultValue: '-5m', description: 'window' }, { name: 'svc', type: 'PX_SERVICE', defaultValue: { value: 'x' } }, { name: 'role', validValues: ['1', '2'], defaultValue: '2' }],
       globalFuncs: [{ outputName: 'stats', func: { name: 'http_data', args: [{ name: 'start_time', variable: 'start_time' }, { name: 'svc', variable: 'svc' }] } }],
       widgets: [
         { name: 'Latency', globalFuncOutputName: 'stats', displaySpec: { '@type': 'types.px.dev/px.vispb.TimeseriesChart', timeseries: [{ value: 'latency', series: 'service' }] } },
@@ -146,7 +146,7 @@ def other():
     }),
   )
   const v = runPlan(lib, vis, { svc: 'ns/api' })
-  assert.deepEqual(v.args.map((a) => [a.name, a.type, a.default]), [['start_time', 'PX_STRING', '-5m'], ['svc', 'PX_SERVICE', 'x']])
+  assert.deepEqual(v.args.map((a) => [a.name, a.type, a.default, a.options]), [['start_time', 'PX_STRING', '-5m', undefined], ['svc', 'PX_SERVICE', 'x', undefined], ['role', '', '2', ['1', '2']]])
   assert.deepEqual(
     v.requests.map((r) => [r.func, r.args, r.widgets.map((w) => w.name)]),
     [

@@ -86,7 +86,9 @@ export class LivePage {
 
   private async load(): Promise<void> {
     const [scripts, dashboards] = await Promise.all([listOrEmpty<PxlScript>('pxl/scripts', 'scripts').catch(() => []), listOrEmpty<Dashboard>('pxl/dashboards', 'dashboards').catch(() => [])])
-    this.scripts = [...scripts, ...examples]
+    // The library's folders may name their description `short` (manifest.yaml) instead.
+    const described = scripts.map((x) => ({ ...x, description: x.description ?? (x as { short?: string }).short ?? '' }))
+    this.scripts = [...described, ...examples]
     this.dashboards = dashboards
   }
 
@@ -170,7 +172,9 @@ export class LivePage {
         'label',
         { class: 'pxl-arg', title: a.description || null },
         h('span', { class: 'arg-name' }, a.name, a.type ? h('span', { class: 'muted' }, `: ${a.type}`) : null),
-        h('input', { 'data-arg': a.name, value: this.state.args[a.name] ?? a.default, placeholder: a.default || (a.type.includes('Service') || a.type === 'PX_SERVICE' ? 'ns/name' : ''), spellcheck: 'false', onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && this.submit() }),
+        a.options?.length
+          ? h('select', { 'data-arg': a.name, onchange: () => this.submit() }, a.options.map((v) => h('option', { value: v, selected: v === (this.state.args[a.name] ?? a.default) }, v || '(any)')))
+          : h('input', { 'data-arg': a.name, value: this.state.args[a.name] ?? a.default, placeholder: a.default || (a.type.includes('Service') || a.type === 'PX_SERVICE' ? 'ns/name' : ''), spellcheck: 'false', onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && this.submit() }),
       )
     const showFuncs = !this.vis && plan.requests[0]?.func !== undefined && plan.funcs.length > 1
     mount(
@@ -190,7 +194,7 @@ export class LivePage {
     const plan = runPlan(text, this.vis, {}, this.state.func)
     const args: Record<string, string> = {}
     for (const a of plan.args) {
-      const v = this.argsEl.querySelector<HTMLInputElement>(`input[data-arg="${CSS.escape(a.name)}"]`)?.value ?? ''
+      const v = this.argsEl.querySelector<HTMLInputElement | HTMLSelectElement>(`[data-arg="${CSS.escape(a.name)}"]`)?.value ?? ''
       if (v !== a.default) args[a.name] = v
     }
     const func = this.argsEl.querySelector<HTMLSelectElement>('[data-arg-func]')?.value ?? this.state.func

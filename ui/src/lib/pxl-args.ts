@@ -12,6 +12,8 @@ export interface ArgSpec {
   /** The default value as text ("" = none). */
   default: string
   description: string
+  /** The values allowed (vis.json `validValues`), shown as a choice. */
+  options?: string[]
 }
 
 export interface PxlDef {
@@ -22,7 +24,7 @@ export interface PxlDef {
 
 /** Pixie's vis.json, the parts the Live view reads. */
 export interface Vis {
-  variables?: { name: string; type?: string; defaultValue?: string | { value?: string }; description?: string }[]
+  variables?: { name: string; type?: string; defaultValue?: string | { value?: string }; description?: string; validValues?: string[] }[]
   globalFuncs?: { outputName: string; func: VisFunc }[]
   widgets?: VisWidget[]
 }
@@ -115,7 +117,7 @@ export function runPlan(text: string, vis: Vis | null, values: Record<string, st
   const funcs = defs.map((d) => d.name)
   const val = (a: ArgSpec) => values[a.name] ?? a.default
   if (vis?.widgets?.length) {
-    const args: ArgSpec[] = (vis.variables ?? []).map((v) => ({ name: v.name, type: v.type ?? '', default: strValue(v.defaultValue), description: v.description ?? '' }))
+    const args: ArgSpec[] = (vis.variables ?? []).map((v) => ({ name: v.name, type: v.type ?? '', default: strValue(v.defaultValue), description: v.description ?? '', ...(v.validValues?.length ? { options: v.validValues } : {}) }))
     const vals = Object.fromEntries(args.map((a) => [a.name, val(a)]))
     const byKey = new Map<string, RunRequest>()
     for (const [k, w] of vis.widgets.entries()) {
