@@ -157,6 +157,10 @@ ${yamlScript(slowest)}
       px.display(px.DataFrame('http_event'))
 `,
   )
+  // Files that are not dashboards are listed with what is wrong; other files are ignored.
+  writeFileSync(join(dashDir, 'zz-broken.json'), '{"title": "Broken", "panels": [{"title": "no script"}]}')
+  writeFileSync(join(dashDir, 'zz-bad-yaml.yml'), 'panels: [unclosed')
+  writeFileSync(join(dashDir, 'notes.txt'), 'not a dashboard')
   kiln = await startKiln(['--dashboards', dashDir])
   await push(events(Date.now()))
   browser = await launchChromium()
@@ -299,14 +303,19 @@ test('auto-refresh runs the script again with new rows', { skip }, async () => {
 })
 
 test('dashboards: listed from --dashboards DIR (YAML, JSON, the seed ConfigMap); each panel runs its own script', { skip }, async () => {
-  const list = (await (await fetch(`${kiln.url}/api/v1/pxl/dashboards`)).json()) as { name: string; title: string; panels: { title: string }[] }[]
+  const list = (await (await fetch(`${kiln.url}/api/v1/pxl/dashboards`)).json()) as { name: string; title: string; panels: { title: string }[]; error?: string }[]
   assert.deepEqual(
     list.map((d) => [d.name, d.title, d.panels.map((p) => p.title)]),
     [
       ['http-overview', 'HTTP Overview', ['Request Rate']],
       ['shop', 'Shop services', ['Service graph', 'Requests per 30 s', 'Slowest endpoints', 'Broken panel']],
+      ['zz-bad-yaml', 'zz-bad-yaml', []],
+      ['zz-broken', 'zz-broken', []],
     ],
   )
+  assert.match(list[2]!.error!, /^zz-bad-yaml\.yml: /)
+  assert.equal(list[3]!.error, 'zz-broken.json: panel 1 has no pxl_script')
+  await assert.rejects(startKiln(['--dashboards', join(dashDir, 'notes.txt')]), /--dashboards .*notes\.txt: not a directory/)
   // The seed's one-line panel: groups by time_, so a chart of rps over time.
   await page.goto(live({ dashboard: 'http-overview' }))
   await page.locator('[data-testid=dashboard-panel] [data-testid=pxl-chart]').waitFor()
