@@ -55,6 +55,7 @@ export function select(n: Node, names: string[], pos: Pos): Node {
     return c
   })
   if (new Set(names).size !== names.length) pxlError(pos, 'a column is selected twice')
+  if (names.length === 0) pxlError(pos, 'a DataFrame keeps at least one column')
   const hidden = n.hidden.filter((c) => !names.includes(c.name))
   return node({ k: 'project', input: n, outs: [...cols, ...hidden].map((c) => ({ name: c.name, expr: colRef(c) })), cols, hidden })
 }

@@ -73,6 +73,7 @@ function dataFrame(a: Args): Value {
       return c
     })
   }
+  if (cols.length === 0) pxlError(sel!.pos, 'select lists at least one column')
   const hidden = schema.hidden.map(({ name, type, sem }) => ({ name, type, sem }))
   const n = node({ k: 'source', table: t.v.v, start: start ? timeBound(start.v, 'start_time', start.pos) : null, end: end ? timeBound(end.v, 'end_time', end.pos) : null, cols, hidden })
   return { t: 'df', box: { node: n } }

@@ -84,7 +84,10 @@ export class PxlRunner {
     const truncated = rows.length > maxRows
     if (truncated) rows.length = maxRows
     const decode = t.columns.map((c) => decoder(c.type))
-    for (const r of rows) for (let i = 0; i < r.length; i++) r[i] = decode[i]!(r[i])
+    for (const r of rows) {
+      r.length = decode.length
+      for (let i = 0; i < r.length; i++) r[i] = decode[i]!(r[i])
+    }
     const out: PxlTable = { name: t.name, columns: t.columns, rows, truncated }
     if (t.debug) out.debug = true
     return out

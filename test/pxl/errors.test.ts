@@ -54,4 +54,6 @@ test('calls: wrong arguments, recursion, and scripts that display nothing', () =
   fails('import px\ndef a(n: int):\n    return px.DataFrame("http_events").head(n)\n', /unknown function 'b'/, {}, { func: 'b' })
   fails(pre + 'px.display(df.latency)', /px\.display shows a DataFrame, got a column expression/)
   fails(pre + "px.display(df, 'x', 'y', 'z')", /takes at most 3 arguments/)
+  fails("import px\npx.display(px.DataFrame('http_events', select=[]))", /^2:40: select lists at least one column/)
+  fails(pre + "px.display(df[[]])", /a DataFrame keeps at least one column/)
 })
