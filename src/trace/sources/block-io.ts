@@ -46,6 +46,7 @@ export function opOf(rwbs: string): string {
 
 export interface BlockIoOptions {
   meta: ProcessMeta
+  log?: (line: string) => void
 }
 
 export class BlockIoSource implements TraceSource {
@@ -62,7 +63,7 @@ export class BlockIoSource implements TraceSource {
     requireRoot(this.name, 'loading BPF programs on the block tracepoints')
     this.rows.emit = emit
     const epoch = monotonicToEpoch()
-    this.run = new BpftraceRun({ name: this.name, program: PROGRAM, onLine: (l) => this.line(l, epoch) })
+    this.run = new BpftraceRun({ name: this.name, program: PROGRAM, onLine: (l) => this.line(l, epoch), ...(this.o.log ? { log: this.o.log } : {}) })
     await this.run.start()
   }
 

@@ -43,6 +43,8 @@ export interface BpftraceRunOptions {
   onLine: (line: string) => void
   /** How long attaching may take: bpftrace 0.17 compiles with LLVM first (~0.3 s idle, several s on a loaded 2-core host). */
   readyTimeoutMs?: number
+  /** The agent's log: told when bpftrace dies after it attached. */
+  log?: (line: string) => void
   /** bpftrace's settings (BPFTRACE_STRLEN, …). */
   env?: Record<string, string>
 }
@@ -90,6 +92,7 @@ export class BpftraceRun {
       )
       child.on('close', (code) => {
         lines.end()
+        if (this.ready && !this.stopping) this.o.log?.(`${this.o.name}: bpftrace exited (code ${code}) while tracing, no more rows from it: ${this.said()}`)
         resolve(code)
       })
     })

@@ -71,6 +71,7 @@ export interface FsSlowerOptions {
   thresholdMs: number
   /** Only this process (as Inspektor Gadget's --pid); every process by default. */
   pid?: number
+  log?: (line: string) => void
 }
 
 export class FsSlowerSource implements TraceSource {
@@ -89,7 +90,7 @@ export class FsSlowerSource implements TraceSource {
     requireRoot(this.name, 'loading BPF programs on the syscall tracepoints')
     this.rows.emit = emit
     const epoch = monotonicToEpoch()
-    this.run = new BpftraceRun({ name: this.name, program: this.program, onLine: (l) => this.line(l, epoch), env: { BPFTRACE_STRLEN: '128', BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS) } })
+    this.run = new BpftraceRun({ name: this.name, program: this.program, onLine: (l) => this.line(l, epoch), ...(this.o.log ? { log: this.o.log } : {}), env: { BPFTRACE_STRLEN: '128', BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS) } })
     await this.run.start()
   }
 

@@ -31,8 +31,8 @@ export interface HostSourceOptions {
 const makers = {
   process_stats: (o: HostSourceOptions, meta: ProcessMeta) => new ProcessStatsSource({ meta, intervalMs: o.intervalMs }),
   network_stats: (o: HostSourceOptions, meta: ProcessMeta) => new NetworkStatsSource({ meta, intervalMs: o.intervalMs }),
-  block_io_events: (_o: HostSourceOptions, meta: ProcessMeta) => new BlockIoSource({ meta }),
-  fs_slow_events: (o: HostSourceOptions, meta: ProcessMeta) => new FsSlowerSource({ meta, thresholdMs: o.fsSlowerThanMs }),
+  block_io_events: (o: HostSourceOptions, meta: ProcessMeta) => new BlockIoSource({ meta, log: o.log }),
+  fs_slow_events: (o: HostSourceOptions, meta: ProcessMeta) => new FsSlowerSource({ meta, thresholdMs: o.fsSlowerThanMs, log: o.log }),
 } as const satisfies Record<string, (o: HostSourceOptions, meta: ProcessMeta) => TraceSource>
 
 export type HostSourceName = keyof typeof makers

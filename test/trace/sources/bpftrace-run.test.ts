@@ -25,3 +25,15 @@ test('lines before the ready probe and after it reach onLine; stop() ends bpftra
   assert.ok(lines.filter((l) => l === 'tick').length >= 2, lines.join(','))
   assert.equal(run.died, false)
 })
+
+test('bpftrace dying while it traces is logged and shows in died, never silent', { skip: isRoot ? false : 'needs root (bpftrace)' }, async () => {
+  const log: string[] = []
+  const run = new BpftraceRun({ name: 'probe-test', program: 'interval:ms:100 { printf("tick\\n"); }', onLine: () => {}, log: (l) => log.push(l) })
+  await run.start()
+  process.kill(run.pid!, 'SIGKILL')
+  const t = Date.now()
+  while (log.length === 0 && Date.now() - t < 10_000) await new Promise((r) => setTimeout(r, 50))
+  assert.equal(run.died, true)
+  assert.match(log.join('\n'), /^probe-test: bpftrace exited \(code null\) while tracing, no more rows from it/)
+  await run.stop()
+})
