@@ -237,6 +237,10 @@ test('an error is shown with its line and column, and marked in the editor', { s
   assert.equal(await page.locator('.pxl-gutter .err').innerText(), '4')
   assert.equal(await page.locator('.pxl-highlight .squiggle').first().innerText(), bad.split('\n')[3]!.slice(at.column - 1).match(/^\w+/)?.[0] ?? '')
   await shot('live-error')
+  // A script name the server does not have.
+  await page.goto(live({ script: 'px/no_such_script' }))
+  await page.locator('[data-testid=pxl-error]:not([hidden])').waitFor()
+  assert.match(await page.locator('[data-testid=pxl-error]').innerText(), /KILN_NOT_FOUND\s+no script named px\/no_such_script/)
 })
 
 test('the editor completes columns of the table read, and Ctrl+Enter runs the edited script into the URL', { skip }, async () => {
@@ -250,7 +254,13 @@ test('the editor completes columns of the table read, and Ctrl+Enter runs the ed
   assert.deepEqual(await suggest.locator('li').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-label'))), ['resp_status'])
   await shot('live-completion')
   await page.keyboard.press('Tab')
-  await page.keyboard.type(" >= 500]\npx.display(df.groupby('service').agg(failed=('latency', px.count)), 'failures')")
+  // Enter keeps the indentation (one level more after a colon); Shift+Tab takes one level off.
+  await page.keyboard.type(' >= 500]\nif True:\nx = 1')
+  assert.ok((await editor.inputValue()).endsWith('>= 500]\nif True:\n    x = 1'))
+  await page.keyboard.press('Shift+Tab')
+  assert.ok((await editor.inputValue()).endsWith('>= 500]\nif True:\nx = 1'))
+  for (let k = 0; k < '\nif True:\nx = 1'.length; k++) await page.keyboard.press('Backspace')
+  await page.keyboard.type("\npx.display(df.groupby('service').agg(failed=('latency', px.count)), 'failures')")
   assert.ok((await editor.inputValue()).includes('df = df[df.resp_status >= 500]'))
   await page.keyboard.press('Control+Enter')
   await tableRows('failures').first().waitFor()

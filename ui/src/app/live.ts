@@ -207,6 +207,13 @@ export class LivePage {
   private async run(): Promise<void> {
     const gen = ++this.gen
     const text = this.editor?.value ?? this.text
+    if (this.state.script && !this.bundled && !this.state.pxl) {
+      const lib = this.scripts.filter((x) => !x.name.startsWith('examples/')).length
+      this.showError(new ApiError('KILN_NOT_FOUND', `no script named ${this.state.script} on this server (${lib ? `it has ${lib}; pick one above` : 'it lists no bundled scripts'})`, 404))
+      mount(this.results)
+      this.status.textContent = ''
+      return
+    }
     const plan = runPlan(text, this.vis, this.state.args, this.state.func)
     this.status.textContent = 'Running…'
     this.results.classList.add('loading')

@@ -138,6 +138,17 @@ export class PxlEditor {
     if (e.key === 'Tab' && !e.shiftKey) {
       e.preventDefault()
       this.insert('    ')
+    } else if (e.key === 'Tab') {
+      // Shift+Tab: one level less on the caret's line.
+      e.preventDefault()
+      const v = this.input.value
+      const caret = this.input.selectionStart
+      const start = v.lastIndexOf('\n', caret - 1) + 1
+      const n = /^ {1,4}/.exec(v.slice(start))?.[0].length ?? 0
+      if (n) {
+        this.insert('', start, start + n)
+        this.input.setSelectionRange(Math.max(start, caret - n), Math.max(start, caret - n))
+      }
     } else if (e.key === 'Enter' && !e.shiftKey) {
       // Keep the indentation; one level more after a colon.
       const before = this.input.value.slice(0, this.input.selectionStart)
