@@ -34,6 +34,9 @@ export interface PxlResult {
 
 // Distinct (script, arguments) pairs kept compiled; a dashboard has tens, a Live view a few.
 const CACHE_SIZE = 256
+// A script is a user's query on a shared server: one that would scan for longer (a merge on a
+// constant key of two large tables) stops with a KILN_PXL error instead of holding the store.
+const QUERY_SECONDS = 60
 
 export class PxlRunner {
   private readonly cache = new Map<string, CompiledScript>()
@@ -70,7 +73,7 @@ export class PxlRunner {
   private async query(t: CompiledScript['tables'][number], tenant: string, nowNs: bigint, maxRows: number): Promise<PxlTable> {
     let rows: unknown[][]
     try {
-      const rs = await this.client.query({ query: t.sql, query_params: { ...t.params, tenant, now: nowNs.toString() }, format: 'JSONCompactEachRow' })
+      const rs = await this.client.query({ query: t.sql, query_params: { ...t.params, tenant, now: nowNs.toString() }, format: 'JSONCompactEachRow', clickhouse_settings: { max_execution_time: QUERY_SECONDS } })
       rows = (await rs.json()) as unknown[][]
     } catch (e) {
       const err = e as { code?: string; message?: string }

@@ -143,7 +143,7 @@ export function compileQuery(root: Node, db: string, maxRows: number): CompiledQ
       case 'source': {
         const schema = sourceSchema(n.table)!
         const all = [...schema.cols, ...schema.hidden]
-        const cols = new Map([...need].map((name) => [name, all.find((c) => c.name === name)!.sql]))
+        const cols = new Map([...need].map((name) => [name, all.find((c) => c.name === name)!.sql.replaceAll('$db.', `${db}.`)]))
         const s = fresh(`${db}.\`${n.table}\``, cols)
         s.where.push('tenant = {tenant:String}')
         if (n.start) s.where.push(`time_ >= fromUnixTimestamp64Nano(toInt64(${tr(n.start, cols)}))`)

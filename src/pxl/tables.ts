@@ -43,6 +43,14 @@ export const ctxKeys: Record<string, string> = {
 const metaSem: Record<string, SemType> = { namespace: 'ST_NAMESPACE_NAME', service: 'ST_SERVICE_NAME', pod: 'ST_POD_NAME', node: 'ST_NODE_NAME', container: 'ST_CONTAINER_NAME', upid: 'ST_UPID' }
 const metaSql: Record<string, string> = { pod: nsName('pod'), service: nsName('service') }
 
+/**
+ * Address → service, from the server-side rows of http_events (a scalar subquery, computed once
+ * per query and only when a script reads source_service or dest_service). `$db` is replaced by
+ * the compiler; the tenant is the query's.
+ */
+const addrMap = `(SELECT tuple(groupArray(toString(a)), groupArray(s)) FROM (SELECT ${q('local_addr')} AS a, any(${nsName('service')}) AS s FROM $db.http_events WHERE tenant = {tenant:String} AND ${q('trace_role')} = 2 AND ${q('local_addr')} != '' GROUP BY a))`
+const peer = `transform(toString(${q('remote_addr')}), tupleElement(${addrMap}, 1), tupleElement(${addrMap}, 2), toString(${q('remote_addr')}))`
+
 /** Derived columns by table: friendlier names the seed's scripts use, documented in docs/pxl.md. */
 const derived: Record<string, SourceCol[]> = {
   http_events: [
@@ -54,9 +62,10 @@ const derived: Record<string, SourceCol[]> = {
       doc: 'req_path without its query string',
     },
     latencyMs,
-    // The process that saw the request is one end; the other is known by its address.
-    { name: 'source_service', type: 'STRING', sem: 'ST_SERVICE_NAME', sql: `if(${q('trace_role')} = 1, ${nsName('service')}, ${q('remote_addr')})`, doc: 'client side: the tracing process; server side: the remote address' },
-    { name: 'dest_service', type: 'STRING', sem: 'ST_SERVICE_NAME', sql: `if(${q('trace_role')} = 1, ${q('remote_addr')}, ${nsName('service')})`, doc: 'server side: the tracing process; client side: the remote address' },
+    // The process that saw the request is one end; the other is its remote address, named by the
+    // service that answered requests on that address (server-side rows' local_addr), if any did.
+    { name: 'source_service', type: 'STRING', sem: 'ST_SERVICE_NAME', sql: `if(${q('trace_role')} = 1, ${nsName('service')}, ${peer})`, doc: 'client side: the tracing process; server side: the service seen serving on the remote address, else the address' },
+    { name: 'dest_service', type: 'STRING', sem: 'ST_SERVICE_NAME', sql: `if(${q('trace_role')} = 1, ${peer}, ${nsName('service')})`, doc: 'server side: the tracing process; client side: the service seen serving on the remote address, else the address' },
   ],
   mysql_events: [{ name: 'query_text', type: 'STRING', sem: 'ST_NONE', sql: q('req_body'), doc: 'the statement text (req_body)' }, latencyMs],
   pgsql_events: [{ name: 'query_text', type: 'STRING', sem: 'ST_NONE', sql: q('req'), doc: 'the statement text (req)' }, latencyMs],

@@ -1,8 +1,9 @@
 /** PxL features beyond the seed: Pixie's own scripts, joins, functions with arguments, metadata, time windows. */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { openFixture, objects, T0, type Fixture } from './helpers.ts'
-import { httpRequestStats } from './scripts.ts'
+import { openFixture, objects, T0, frontend, checkout, type Fixture } from './helpers.ts'
+import { httpRequestStats, serviceGraph } from './scripts.ts'
+import { checkTraceBatch } from '../../src/model/trace-rows.ts'
 
 let f: Fixture
 before(async () => (f = await openFixture()))
@@ -189,5 +190,22 @@ px.display(late.groupby('pod').agg(sent=('bytes_sent', px.sum), raw=('bytes_sent
   assert.deepEqual(t[1]!.rows, [
     ['production/checkout-5c4', 0, 400],
     ['production/frontend-7d9', 1000, 3000],
+  ])
+})
+
+test("source_service and dest_service name a peer address by the service seen serving on it (server-side rows' local_addr)", async () => {
+  const row = (at: number, p: typeof frontend, role: number, local: string, remote: string) => ({ time_: String(T0 + BigInt(at) * 1_000_000_000n), ...p, trace_role: role, local_addr: local, remote_addr: remote, req_path: '/x', resp_status: 200, latency: 1_000_000 })
+  const { batch } = checkTraceBatch({
+    http_events: [
+      row(1, frontend, 2, '10.0.0.7', '10.0.0.5'), // frontend serving a request from checkout's address
+      row(2, checkout, 1, '10.0.0.5', '10.0.0.7'), // checkout calling frontend's address
+      row(3, checkout, 2, '10.0.0.5', '10.0.0.99'), // an unknown client calling checkout
+    ],
+  })
+  await f.store.trace.insert('mesh', batch)
+  const t = (await f.run(serviceGraph, 'mesh')).tables[0]!
+  assert.deepEqual(objects(t).map((r) => [r.source_service, r.dest_service, r.request_count]), [
+    ['10.0.0.99', 'production/checkout', 1],
+    ['production/checkout', 'production/frontend', 2],
   ])
 })
