@@ -181,6 +181,11 @@ test('the Live tab opens the view; a script with time_ becomes time-series chart
   await page.goto(`${kiln.url}/?page=runs`)
   await page.click('[data-testid=page-live]')
   await page.locator('[data-testid=pxl-editor]').waitFor()
+  // With no script named, the seed's first example runs: p99, error rate and rps per service and endpoint.
+  await tableRows('http_summary').first().waitFor()
+  assert.equal(await tableRows('http_summary').count(), calls.length)
+  assert.equal(await page.locator('[data-testid=pxl-script]').inputValue(), 'examples/http_summary')
+  await shot('live')
   await page.goto(live({ pxl: timeseries }))
   const want = (await runApi(timeseries)).tables[0]!
   await tableRows('http_timeseries').first().waitFor()

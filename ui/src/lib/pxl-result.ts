@@ -44,7 +44,8 @@ export function columnUnit(c: PxlColumn): ColumnUnit {
   if (/latency|duration|(^|_)ns$|_time_ns|elapsed/.test(n)) return c.semanticType === undefined || /(^|_)ns$/.test(n) ? 'ns' : 'ms'
   if (/bytes|(^|_)size$/.test(n) && !/per_s|_rate/.test(n)) return 'bytes'
   if (/error_rate|err_rate|ratio|fraction|_share$|percent|pct/.test(n)) return 'fraction'
-  if (/(^|_)rps$|per_s(ec(ond)?)?$|_rate$|throughput/.test(n)) return 'rate'
+  // Rates are divisions (FLOAT64); an INT64 named rps is a count (the seed's rps=('time_', px.count)).
+  if (c.type === 'FLOAT64' && /(^|_)rps$|per_s(ec(ond)?)?$|_rate$|throughput/.test(n)) return 'rate'
   return 'number'
 }
 
