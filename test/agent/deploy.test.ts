@@ -37,6 +37,25 @@ test('the DaemonSet runs the agent privileged in the host PID namespace, with th
   assert.equal(parsed.values['relabel-config'], '/etc/kiln/relabel.yaml')
 })
 
+test('the DaemonSet traces requests: --trace, hostPID, privileged, tracefs, BTF, bpffs and a build cache on the host; the image has the build tools', () => {
+  const docs = parseAllDocuments(readFileSync(join(deploy, 'kiln-agent.daemonset.yaml'), 'utf8')).map((d) => d.toJS())
+  const pod = docs.find((d) => d?.kind === 'DaemonSet').spec.template.spec
+  const c = pod.containers[0]
+  const parsed = parseCommand(spec, c.args.slice(1))!
+  assert.equal(parsed.values['trace'], true)
+  assert.equal(pod.hostPID, true, 'pids from BPF must be the host pids /proc shows')
+  assert.equal(c.securityContext.privileged, true, 'loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN')
+  const volumes = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]))
+  const mounts = Object.fromEntries(c.volumeMounts.map((m: { name: string; mountPath: string }) => [m.mountPath, volumes[m.name]]))
+  assert.equal(mounts['/sys/kernel/tracing'].hostPath.path, '/sys/kernel/tracing')
+  assert.equal(mounts['/sys/kernel/btf'].hostPath.path, '/sys/kernel/btf')
+  assert.equal(mounts['/sys/fs/bpf'].hostPath.path, '/sys/fs/bpf')
+  // The loader is built into /var/cache/kiln/capture (build.ts's default as root), kept on the host.
+  assert.equal(mounts['/var/cache/kiln'].hostPath.path, '/var/cache/kiln')
+  const image = readFileSync(join(deploy, 'Dockerfile.agent'), 'utf8')
+  for (const pkg of ['clang', 'libbpf-dev', 'bpftool', 'libelf-dev', 'gcc']) assert.match(image, new RegExp(`\\b${pkg}\\b`), `Dockerfile.agent does not install ${pkg}`)
+})
+
 test('the systemd unit passes systemd-analyze verify and starts kiln agent with options it accepts', () => {
   const unit = readFileSync(join(deploy, 'kiln-agent.service'), 'utf8')
   const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(/\s+/)
