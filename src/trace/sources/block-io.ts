@@ -1,16 +1,19 @@
 /**
  * block_io_events: one row per block-device request, as Inspektor Gadget's `top block-io` sees
- * them (it sums per process; Kiln keeps each request and lets the query sum). Three tracepoints
- * of this kernel's `block` group, keyed by device and first sector:
- *   block_rq_insert — the request enters the I/O scheduler, in the submitting task;
- *   block_rq_issue  — it goes to the driver: the latency starts here (and the submitter is taken
- *                     here when no insert was seen, i.e. the request was issued directly);
- *   block_rq_complete — the device finished: runs in interrupt context, so `pid` there is
- *                     whoever was interrupted; the row takes the submitter recorded earlier.
+ * them (it sums per process; Kiln keeps each request and lets the query sum). Tracepoints of
+ * this kernel's `block` group, keyed by device and first sector:
+ *   block_getrq — a request is made for a bio, in the task that submitted it: the submitter;
+ *   block_bio_frontmerge — a bio joined the front of a request, whose first sector moves;
+ *   block_rq_merge — a request was folded into another and disappears;
+ *   block_rq_insert / block_rq_issue — the submitter when no getrq was seen (flushes, requests
+ *                     made elsewhere); issue, when the request goes to the driver, starts the latency.
+ *                     Neither is bound to run in the submitter (a busy queue is re-run from
+ *                     kblockd, a kworker); getrq is, which is why it names the process;
+ *   block_rq_complete — the device finished: interrupt context, so `pid` there is whoever was
+ *                     interrupted; the row takes the submitter recorded earlier.
  * Buffered writes are submitted by the kernel's writeback threads (kworker/…), so they are
  * theirs, as in Inspektor Gadget; O_DIRECT and reads are the process's own.
- * (block_io_start/done also exist since 6.5 but mark bio accounting, not the request's trip to
- * the device.)
+ * (block_io_start/done, since 6.5, mark bio accounting; getrq exists on every kernel.)
  */
 import type { TraceSource } from '../types.ts'
 import type { ProcessMeta } from './process-meta.ts'
@@ -21,12 +24,17 @@ import { RowBuffer, ticksOfBoottime } from './event-rows.ts'
 // The submitter as (pid, group leader's start_boottime in ns, comm); the issue time and size.
 // The END block empties the maps so bpftrace prints none of the in-flight requests at exit.
 const PROGRAM = `
-tracepoint:block:block_rq_insert { @who[args->dev, args->sector] = (pid, curtask->group_leader->start_boottime, comm); }
+tracepoint:block:block_getrq { @who[args->dev, args->sector] = (pid, curtask->group_leader->start_boottime, comm); }
+tracepoint:block:block_bio_frontmerge /@who[args->dev, args->sector + args->nr_sector].0 != 0/ {
+  @who[args->dev, args->sector] = @who[args->dev, args->sector + args->nr_sector];
+  delete(@who[args->dev, args->sector + args->nr_sector]);
+}
+tracepoint:block:block_rq_merge { delete(@who[args->dev, args->sector]); }
+tracepoint:block:block_rq_insert /@who[args->dev, args->sector].0 == 0/ { @who[args->dev, args->sector] = (pid, curtask->group_leader->start_boottime, comm); }
 tracepoint:block:block_rq_issue {
   if (@who[args->dev, args->sector].0 == 0) { @who[args->dev, args->sector] = (pid, curtask->group_leader->start_boottime, comm); }
   @start[args->dev, args->sector] = (nsecs, args->bytes);
 }
-tracepoint:block:block_rq_merge { delete(@who[args->dev, args->sector]); }
 tracepoint:block:block_rq_complete /@start[args->dev, args->sector].0 != 0/ {
   $s = @start[args->dev, args->sector];
   $w = @who[args->dev, args->sector];
