@@ -12,7 +12,7 @@
  * Limits, against the kprobe gadget: the latency is the whole system call's (scheduling delays
  * while in the call count, as they do for the application); readv/writev/preadv/pwritev, mmap'd
  * I/O, io_uring and sendfile are not seen; a file's name is its last component; every read and
- * write on the host pays the two tracepoints (+0.7–0.95 µs per call here, bench/README.md)
+ * write on the host pays the two tracepoints (+0.5–0.95 µs per call here, bench/README.md)
  * whether or not the file is regular, since the type check happens only after the threshold.
  */
 import type { TraceSource } from '../types.ts'
