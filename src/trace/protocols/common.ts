@@ -79,26 +79,39 @@ export abstract class GuardedParser implements ProtocolParser {
  * message's time is its first byte's even when it started in an earlier event.
  */
 export class ByteQueue {
-  private buf: Buffer = Buffer.alloc(0)
-  /** Stream offset of buf[0]. */
+  /** Storage with room to grow: bytes held are store[start, end). Doubling keeps appends O(1) amortised. */
+  private store: Buffer = Buffer.alloc(0)
+  private start = 0
+  private end = 0
+  /** Stream offset of the first byte held. */
   private base = 0
-  /** Events still (partly) in buf: stream offset just past each one's bytes, and its time. */
+  /** Events still (partly) held: stream offset just past each one's bytes, and its time. */
   private segs: { end: number; time: bigint }[] = []
   private segStart = 0
 
   get length(): number {
-    return this.buf.length
+    return this.end - this.start
   }
 
+  /** The bytes held (a view, valid until the next append or consume). */
   bytes(): Buffer {
-    return this.buf
+    return this.store.subarray(this.start, this.end)
   }
 
   append(data: Buffer, timeNs: bigint): void {
     if (data.length === 0) return
-    // Copy: capture may reuse its buffers once push() returns.
-    this.buf = this.buf.length === 0 ? Buffer.from(data) : Buffer.concat([this.buf, data])
-    this.segs.push({ end: this.base + this.buf.length, time: timeNs })
+    const len = this.length
+    if (this.end + data.length > this.store.length) {
+      // Copy (capture may reuse its buffers once push() returns) into a store twice the size needed.
+      const next = Buffer.allocUnsafe(Math.max(256, (len + data.length) * 2))
+      this.store.copy(next, 0, this.start, this.end)
+      this.store = next
+      this.start = 0
+      this.end = len
+    }
+    data.copy(this.store, this.end)
+    this.end += data.length
+    this.segs.push({ end: this.base + this.length, time: timeNs })
   }
 
   /** Time of the event that brought the byte at `offset` (0 = the first byte held). */
@@ -112,8 +125,8 @@ export class ByteQueue {
   }
 
   consume(n: number): void {
-    n = Math.min(n, this.buf.length)
-    this.buf = this.buf.subarray(n)
+    n = Math.min(n, this.length)
+    this.start += n
     this.base += n
     while (this.segStart < this.segs.length && this.segs[this.segStart]!.end <= this.base) this.segStart++
     // Drop the consumed prefix of the list now and then (an index, not shift(): shift is O(n)).
@@ -121,15 +134,17 @@ export class ByteQueue {
       this.segs = this.segs.slice(this.segStart)
       this.segStart = 0
     }
-    if (this.buf.length === 0) {
-      this.buf = Buffer.alloc(0)
+    if (this.length === 0) {
+      this.start = this.end = 0
       this.segs = []
       this.segStart = 0
+      // Give back a store grown by one large message.
+      if (this.store.length > 16384) this.store = Buffer.alloc(0)
     }
   }
 
   clear(): void {
-    this.consume(this.buf.length)
+    this.consume(this.length)
   }
 }
 

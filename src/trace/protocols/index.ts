@@ -6,6 +6,9 @@ import type { DataEvent, Protocol, TraceRecord } from '../types.ts'
 import { GuardedParser, type ParserOptions, type ProtocolParser } from './common.ts'
 import { DnsParser } from './dns/parser.ts'
 import { Http1Parser } from './http1/parser.ts'
+import { MysqlParser } from './mysql/parser.ts'
+import { PgsqlParser } from './pgsql/parser.ts'
+import { RedisParser } from './redis/parser.ts'
 
 export { inferProtocol, type Inferred, type Ports } from './infer.ts'
 export type { ParserOptions, ProtocolParser } from './common.ts'
@@ -26,10 +29,10 @@ class Opaque extends GuardedParser {
 const parsers: Record<Protocol, (opts: ParserOptions) => ProtocolParser> = {
   http: (o) => new Http1Parser(o),
   http2: () => new Opaque('http2'),
-  mysql: () => new Opaque('mysql'),
-  pgsql: () => new Opaque('pgsql'),
+  mysql: (o) => new MysqlParser(o),
+  pgsql: (o) => new PgsqlParser(o),
   dns: (o) => new DnsParser(o),
-  redis: () => new Opaque('redis'),
+  redis: (o) => new RedisParser(o),
 }
 
 /** A parser for one connection of `protocol`. */

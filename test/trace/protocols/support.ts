@@ -89,12 +89,14 @@ export function fuzz(protocol: Protocol, inputs: DataEvent[][], max = 2 * 64 * 1
   let records = 0
   let errors = 0
   for (const evs of inputs) {
+    const t0 = Date.now()
     const p = createParser(protocol)
     for (const e of evs) {
       records += p.push(e).length
       if (p.buffered() > max) throw new Error(`${protocol} parser holds ${p.buffered()} bytes (limit ${max})`)
     }
     records += p.end(2n ** 62n).length
+    if (process.env.FUZZ_SLOW && Date.now() - t0 > 300) console.log('slow input', inputs.indexOf(evs), Date.now() - t0, 'ms', evs.length, 'events')
     if (p.faults) throw new Error(`${protocol} parser threw inside (${p.faults}×) on input ${inputs.indexOf(evs)}`)
     errors += p.stats.errors
   }
