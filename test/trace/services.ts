@@ -318,6 +318,12 @@ export async function startPostgres(): Promise<Started> {
   )
   return guarded(dir, proc, async () => {
     await waitTcp(port, proc, log, 'postgres')
+    // The port opens before recovery ends ("the database system is starting up"): wait for pg_isready.
+    const until = Date.now() + 20_000
+    while (spawnSync(join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port)]).status !== 0) {
+      if (Date.now() > until) throw new Error(`postgres did not become ready within 20 s: ${log()}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
     return service(port, dir, proc, { user: 'postgres', database: 'postgres', socketDir: dir })
   })
 }

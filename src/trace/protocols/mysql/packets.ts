@@ -67,8 +67,9 @@ export class PacketReader {
         q.consume(4 + len)
         continue
       }
-      if (4 + len > this.maxBuffer || (gap > 0 && gap <= 4 + len - b.length)) {
-        // Too large to hold, or a gap inside it: deliver its beginning, count past the rest.
+      if (4 + len > this.maxBuffer || gap > 0) {
+        // Too large to hold, or cut by a capture gap: deliver its beginning, count past the rest
+        // (a gap running past its end loses the framing below).
         const rest = 4 + len - b.length
         onPacket({ seq, len, payload: Buffer.from(b.subarray(4, 4 + keptOfBig)), whole: false, timeNs: time })
         q.clear()

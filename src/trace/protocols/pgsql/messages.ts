@@ -86,7 +86,8 @@ export class MessageReader {
         q.consume(total)
         continue
       }
-      if (total > this.maxBuffer || (gap > 0 && gap <= total - b.length)) {
+      if (total > this.maxBuffer || gap > 0) {
+        // Too large to hold, or cut by a capture gap: deliver its beginning, count past the rest.
         const rest = total - b.length
         on({ type, len, payload: Buffer.from(b.subarray(payloadAt, payloadAt + keptOfBig)), whole: false, timeNs: time })
         q.clear()

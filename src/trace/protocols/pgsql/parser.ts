@@ -61,8 +61,14 @@ export class PgsqlParser extends GuardedParser {
       if (!this.req.push(ev.data, ev.size, ev.timeNs, (m) => this.onClient(m))) this.stats.errors++
     } else if (!this.resp.push(ev.data, ev.size, ev.timeNs, (m) => this.onServer(m))) {
       this.stats.errors++
-      // The responses in flight are lost with the framing.
-      this.stats.unmatched += this.ops.length - this.head
+      // The responses in flight are lost with the framing; a query with a result so far is recorded with it.
+      for (let i = this.head; i < this.ops.length; i++) {
+        const op = this.ops[i]!
+        if (op.k === 'Q' && (op.out.length || op.error || op.nrows)) {
+          if (op.nrows) op.out.push(this.table(op.cols, op.rows, op.nrows) + '(cut by capture)')
+          this.out.push(this.queryRow(op, ev.timeNs))
+        } else if (op.k === 'Q' || op.k === 'E') this.stats.unmatched++
+      }
       this.ops = []
       this.head = 0
     }
@@ -283,7 +289,7 @@ export class PgsqlParser extends GuardedParser {
   /** Column names and the first rows, one line each, before the command tag. */
   private table(cols: string[], rows: string[][], n: number): string {
     if (cols.length === 0 && n === 0) return ''
-    const lines = [cols.join(','), ...rows.map((r) => r.join(','))]
+    const lines = [...(cols.length ? [cols.join(',')] : []), ...rows.map((r) => r.join(','))]
     if (n > rows.length) lines.push(`… ${n - rows.length} more rows`)
     let s = lines.join('\n')
     if (s.length > this.maxBody) s = s.slice(0, this.maxBody) + '…'
