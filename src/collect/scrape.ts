@@ -8,10 +8,16 @@ import { KilnError } from '../model/errors.ts'
 import { makeLabels } from '../model/labels.ts'
 import { ProfileBuilder, type Profile } from '../model/profile.ts'
 import { decodePprof } from '../formats/index.ts'
-import { pprofWrites } from '../server/convert.ts'
-import { writeSeries } from '../server/ingest.ts'
-import type { Context } from '../server/context.ts'
+import type { Ingester } from '../ingest/index.ts'
 import type { ScrapeProfile, ScrapeTarget } from './scrape-config.ts'
+
+/** What the scraper needs of the server: the ingest path, the size limits, a log. */
+export interface ScrapeContext {
+  ingest: Ingester
+  /** Largest answer read from a target, bytes. */
+  maxBodyBytes: number
+  log(msg: string): void
+}
 
 /** What the API shows of one profile path of a target. */
 export interface ProfileStatus {
@@ -49,7 +55,7 @@ class TargetLoop {
 
   constructor(
     readonly t: ScrapeTarget,
-    private readonly ctx: Context,
+    private readonly ctx: ScrapeContext,
   ) {
     this.status = t.profiles.map((p) => ({ path: p.path, health: 'unknown', scrapes: 0 }))
   }
@@ -108,7 +114,7 @@ class TargetLoop {
     let body: Uint8Array
     try {
       const res = await fetch(url, { signal: ac.signal, headers: { accept: 'application/octet-stream', ...this.t.headers } })
-      body = await readLimited(res, this.ctx.config.maxBodyBytes)
+      body = await readLimited(res, this.ctx.maxBodyBytes)
       if (res.status !== 200) {
         const text = new TextDecoder().decode(body.subarray(0, 300)).trim().split('\n')[0]
         const hint = res.status === 404 ? ' (does the target serve this path? remove it from the target\'s profiles otherwise)' : ''
@@ -127,7 +133,8 @@ class TargetLoop {
       this.abort.signal.removeEventListener('abort', onStop)
     }
     try {
-      return decodePprof(body, { maxBytes: this.ctx.config.maxDecompressedBytes, limits: this.ctx.limits })
+      const { maxDecompressedBytes, limits } = this.ctx.ingest.config
+      return decodePprof(body, { maxBytes: maxDecompressedBytes, limits })
     } catch (e) {
       throw new KilnError('KILN_BAD_PPROF', `GET ${url} did not return a pprof profile: ${(e as Error).message}`)
     }
@@ -145,14 +152,12 @@ class TargetLoop {
     }
     const { service_name: service, ...rest } = this.t.labels
     const instance = new URL(this.t.url).host
-    const labels = makeLabels([['instance', instance], ...Object.entries(rest)], this.ctx.labelLimits)
+    const labels = makeLabels([['instance', instance], ...Object.entries(rest)], this.ctx.ingest.config.labelLimits)
     const fromMs = prev ? prev.atMs : p.seconds ? now - this.t.seconds * 1000 : startedMs
     // Deltas span the time since the previous scrape, not the profile's own time stamp.
     if (p.cumulative.length) out = { ...out, timeMs: 0, durationNanos: 0 }
-    const meta = { app: service ?? instance, labels, fromMs, untilMs: now, sampleRate: 100, spyName: 'scrape', labelLimits: this.ctx.labelLimits }
-    const writes = pprofWrites(out, meta, p.metric ? { metricName: p.metric } : {})
-    await writeSeries(this.ctx, this.t.tenant, writes)
-    return writes.length
+    const meta = { app: service ?? instance, labels, fromMs, untilMs: now, sampleRate: 100, spyName: 'scrape', labelLimits: this.ctx.ingest.config.labelLimits }
+    return this.ctx.ingest.profile(this.t.tenant, out, meta, p.metric ? { metricName: p.metric } : {})
   }
 }
 
@@ -202,7 +207,7 @@ export function delta(p: Profile, cumulative: string[], previous: Counters | und
 /** Runs every target's loop; `status()` is what the API lists. */
 export class Scraper {
   private readonly loops: TargetLoop[]
-  constructor(targets: ScrapeTarget[], ctx: Context) {
+  constructor(targets: ScrapeTarget[], ctx: ScrapeContext) {
     this.loops = targets.map((t) => new TargetLoop(t, ctx))
     for (const l of this.loops) l.start()
     if (targets.length) ctx.log(`scraping ${targets.length} target(s): ${targets.map((t) => t.url).join(', ')}`)

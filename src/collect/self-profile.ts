@@ -6,11 +6,19 @@ import { Session } from 'node:inspector/promises'
 import { hostname } from 'node:os'
 import { decodeCpuProfile, decodeHeapProfile, type CpuProfile, type HeapProfileNode } from '../formats/v8profile.ts'
 import { makeLabels } from '../model/labels.ts'
-import { pprofWrites } from './convert.ts'
-import type { Context } from './context.ts'
+import type { Ingester } from '../ingest/index.ts'
+
+export interface SelfProfileOptions {
+  ingest: Ingester
+  /** The tenant the profiles are written to. */
+  tenant: string
+  log(msg: string): void
+  periodMs?: number
+}
 
 /** Starts profiling; every `periodMs` the last period's profiles are written. Returns a stop function. */
-export async function startSelfProfiling(ctx: Context, periodMs = 15_000): Promise<() => Promise<void>> {
+export async function startSelfProfiling(opts: SelfProfileOptions): Promise<() => Promise<void>> {
+  const periodMs = opts.periodMs ?? 15_000
   const session = new Session()
   session.connect()
   // 10 ms (100 Hz), as Pyroscope's SDKs sample.
@@ -29,11 +37,11 @@ export async function startSelfProfiling(ctx: Context, periodMs = 15_000): Promi
     if (!stopped) await session.post('Profiler.start')
     const heap = (await session.post('HeapProfiler.getSamplingProfile')) as unknown as { profile: { head: HeapProfileNode } }
     const meta = { app: 'kiln', labels, fromMs: until - periodMs, untilMs: until, sampleRate: 100, spyName: 'kiln' }
-    const writes = [...pprofWrites(decodeCpuProfile(profile), meta), ...pprofWrites(decodeHeapProfile(heap.profile.head, until), meta)]
-    if (writes.length) await ctx.store.writer.write('anonymous', writes)
+    await opts.ingest.profile(opts.tenant, decodeCpuProfile(profile), meta)
+    await opts.ingest.profile(opts.tenant, decodeHeapProfile(heap.profile.head, until), meta)
   }
   const timer = setInterval(() => {
-    busy = busy.then(flush).catch((e: unknown) => ctx.log(`self-profiling: ${(e as Error).message}`))
+    busy = busy.then(flush).catch((e: unknown) => opts.log(`self-profiling: ${(e as Error).message}`))
   }, periodMs)
   timer.unref()
   return async () => {

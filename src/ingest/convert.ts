@@ -1,7 +1,7 @@
 /**
  * From a decoded Profile and Pyroscope's ingest metadata to the series the store writes: the
  * profile-type mapping, label rules and time fix-ups Pyroscope applies, in one place for
- * /ingest, push.v1 and `kiln ingest`.
+ * /ingest, push.v1, scraping and self-profiling.
  */
 import { KilnError } from '../model/errors.ts'
 import { makeLabels, type LabelLimits, type Labels } from '../model/labels.ts'
@@ -56,6 +56,8 @@ export interface IngestMeta {
   sampleRate: number
   spyName?: string
   labelLimits?: LabelLimits
+  /** from/until replace the time the profile carries (re-timing an old recording). */
+  retime?: boolean
 }
 
 // Year 1971 in ms: a profile time before it is "not set" (0, or py-spy's ms-as-ns).
@@ -72,7 +74,7 @@ function baseLabels(meta: IngestMeta, metric: string, extra: Labels = []): Label
 }
 
 function timeOf(p: Profile, meta: IngestMeta): { timeMs: number; durationNs: number } {
-  const timeMs = p.timeMs > EPOCH_GUARD_MS ? p.timeMs : meta.fromMs
+  const timeMs = p.timeMs > EPOCH_GUARD_MS && !meta.retime ? p.timeMs : meta.fromMs
   const durationNs = p.durationNanos > 0 ? p.durationNanos : Math.max(0, meta.untilMs - meta.fromMs) * 1e6
   return { timeMs, durationNs }
 }

@@ -1,31 +1,29 @@
 /** Kiln's own JSON API (`/api/v1/…`) for the web UI and the CLI; see docs/api.md. */
 import type { ServerResponse } from 'node:http'
 import { KilnError } from '../model/errors.ts'
-import { parseSelector } from '../model/selector.ts'
-import { parseRange } from '../model/time.ts'
 import { parseProfileTypeId } from '../model/profile.ts'
 import { flameGraph, diffFlameGraph } from '../model/flamegraph.ts'
 import { topTable } from '../model/tree.ts'
 import { encodePprof, encodeSpeedscope, encodeFolded } from '../formats/index.ts'
 import type { Selection } from '../store/index.ts'
+import { maxNodesOf, selection, stepOf, treeToProfile } from '../query/index.ts'
 import { sendBytes, sendJson, type Req, type Router } from './http.ts'
 import type { Context } from './context.ts'
-import { maxNodesOf } from './querier.ts'
-import { treeToProfile } from './export.ts'
 
+const TYPE_HINT = "missing 'type': a profile type id such as process_cpu:cpu:nanoseconds:cpu:nanoseconds (list them at /api/v1/profile-types)"
+
+/** The request's selection: `type`, `query`, `from`, `until` (or `leftQuery`, `leftFrom`, … with a prefix). */
 function sel(req: Req, opts: { needType: boolean; prefix?: string }): Selection {
   const q = req.query
-  const p = opts.prefix ?? ''
-  const type = q.get('type') ?? undefined
-  if (opts.needType && !type) throw new KilnError('KILN_BAD_REQUEST', "missing 'type': a profile type id such as process_cpu:cpu:nanoseconds:cpu:nanoseconds (list them at /api/v1/profile-types)")
-  if (type) parseProfileTypeId(type)
-  const selector = parseSelector(q.get(p ? `${p}Query` : 'query') ?? '{}')
-  if (selector.prefix) {
-    if (type) throw new KilnError('KILN_SELECTOR_SYNTAX', `query ${JSON.stringify(selector.prefix.slice(0, 100))} has text before '{': write the selector as {label="value", …}`)
-    parseProfileTypeId(selector.prefix)
-  }
-  const { from, until } = parseRange(q.get(p ? `${p}From` : 'from') ?? undefined, q.get(p ? `${p}Until` : 'until') ?? undefined)
-  return { tenant: req.tenant, profileType: type ?? (selector.prefix || undefined), matchers: selector.matchers, from, until }
+  const name = (n: string) => (opts.prefix ? `${opts.prefix}${n[0]!.toUpperCase()}${n.slice(1)}` : n)
+  return selection({
+    tenant: req.tenant,
+    profileType: q.get('type'),
+    selectors: [q.get(name('query'))],
+    from: q.get(name('from')),
+    until: q.get(name('until')),
+    requireType: opts.needType ? TYPE_HINT : undefined,
+  })
 }
 
 function typeInfo(id: string) {
@@ -62,9 +60,7 @@ export function mountApi(router: Router, ctx: Context): void {
   })
   get('timeline', async (req, res) => {
     const s = sel(req, { needType: true })
-    const stepParam = Number(req.query.get('step') ?? 0)
-    const step = stepParam > 0 ? stepParam : Math.max(10, Math.round((s.until - s.from) / 1000 / 300))
-    if ((s.until - s.from) / 1000 / step > 100_000) throw new KilnError('KILN_LIMIT', 'step too small for this range: more than 100,000 points')
+    const step = stepOf(s, req.query.get('step'), { minS: 10, points: 300 })
     const groupBy = (req.query.get('groupBy') ?? '').split(',').filter(Boolean)
     const series = await r.timeline(s, { stepS: step, groupBy, aggregation: req.query.get('aggregation') === 'average' ? 'average' : 'sum' })
     sendJson(res, 200, { step, series })

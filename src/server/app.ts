@@ -19,7 +19,8 @@ import { mountTrace } from './trace.ts'
 import { mountPxl } from './pxl.ts'
 import { mountDashboards } from './dashboards.ts'
 import { staticHandler } from './static.ts'
-import { startSelfProfiling } from './selfprofile.ts'
+import { Ingester } from '../ingest/index.ts'
+import { startSelfProfiling } from '../collect/self-profile.ts'
 import { Scraper } from '../collect/scrape.ts'
 
 export interface RunningServer {
@@ -31,14 +32,17 @@ export interface RunningServer {
 
 export async function startServer(config: ServerConfig, log: (m: string) => void = (m) => process.stderr.write(`${new Date().toISOString()} ${m}\n`)): Promise<RunningServer> {
   const store = await openStore({ dataDir: config.dataDir, clickhouseUrl: config.clickhouseUrl, database: config.database, retentionDays: retentionDays(config.retention), traceRetentionHours: retentionHours(config.traceRetention), flushMs: config.flushMs })
-  const ctx: Context = {
-    config,
-    store,
-    labelLimits: { ...defaultLabelLimits, maxLabels: config.maxLabels },
-    limits: { ...defaultLimits, maxStackDepth: config.maxStackDepth },
-    metrics: new Metrics(),
-    log,
-  }
+  const labelLimits = { ...defaultLabelLimits, maxLabels: config.maxLabels }
+  const limits = { ...defaultLimits, maxStackDepth: config.maxStackDepth }
+  const ingest = new Ingester(store, {
+    maxDecompressedBytes: config.maxDecompressedBytes,
+    limits,
+    labelLimits,
+    retentionDays: retentionDays(config.retention),
+    retention: config.retention,
+    traceRetentionHours: retentionHours(config.traceRetention),
+  })
+  const ctx: Context = { config, store, ingest, labelLimits, limits, metrics: new Metrics(), log }
   const router = new Router()
   // Handlers throw; the one catch in the request handler below answers with the error.
   let ready = false
@@ -103,8 +107,8 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
     server.listen(config.port, config.host, () => resolve())
   })
   const port = (server.address() as AddressInfo).port
-  const stopSelf = config.selfProfile ? await startSelfProfiling(ctx) : null
-  scraper = new Scraper(config.scrape, ctx)
+  const stopSelf = config.selfProfile ? await startSelfProfiling({ ingest, tenant: 'anonymous', log }) : null
+  scraper = new Scraper(config.scrape, { ingest, maxBodyBytes: config.maxBodyBytes, log })
   ready = true
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
   return {
@@ -126,16 +130,17 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
 
 function metricsText(ctx: Context): string {
   const m = ctx.metrics
+  const ingest = m.ingest()
   const lines = [
     '# HELP kiln_ingest_requests_total Ingest requests accepted.',
     '# TYPE kiln_ingest_requests_total counter',
-    `kiln_ingest_requests_total ${m.ingestRequests}`,
+    `kiln_ingest_requests_total ${ingest.requests}`,
     '# HELP kiln_ingest_series_total Series written by ingest requests.',
     '# TYPE kiln_ingest_series_total counter',
-    `kiln_ingest_series_total ${m.ingestSeries}`,
+    `kiln_ingest_series_total ${ingest.series}`,
     '# HELP kiln_ingest_bytes_total Request body bytes accepted by ingest.',
     '# TYPE kiln_ingest_bytes_total counter',
-    `kiln_ingest_bytes_total ${m.ingestBytes}`,
+    `kiln_ingest_bytes_total ${ingest.bytes}`,
     '# HELP kiln_store_samples_written_total Sample rows written to the store.',
     '# TYPE kiln_store_samples_written_total counter',
     `kiln_store_samples_written_total ${ctx.store.writer.samplesWritten}`,

@@ -1,58 +1,19 @@
 /** Pyroscope's querier.v1.QuerierService over Connect, as Grafana's Pyroscope data source calls it. */
 import { KilnError } from '../model/errors.ts'
-import { parseSelector, type Matcher } from '../model/selector.ts'
 import { parseProfileTypeId } from '../model/profile.ts'
 import { flameGraph, diffFlameGraph } from '../model/flamegraph.ts'
 import type { CallTree } from '../model/tree.ts'
 import type { Msg } from '../formats/protomsg.ts'
 import { encodePprof } from '../formats/pprof.ts'
 import type { Selection } from '../store/index.ts'
+import { maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../query/index.ts'
 import * as M from './messages.ts'
 import type { Method } from './connect.ts'
 import type { Context } from './context.ts'
-import { treeToProfile } from './export.ts'
 
-export const DEFAULT_MAX_NODES = 8192
-export const MAX_NODES_LIMIT = 1_048_576
-
-/** Builds a store selection; `start`/`end` in ms (0: the last hour up to now). */
-export function selection(tenant: string, profileType: string | undefined, selector: string, start: number, end: number): Selection {
-  const now = Date.now()
-  const until = end > 0 ? end : now
-  const from = start > 0 ? start : until - 3_600_000
-  if (!(from < until)) throw new KilnError('KILN_BAD_TIME', `time range is empty: start ${from} must be before end ${until} (ms since the epoch)`)
-  const sel = parseSelector(selector || '{}')
-  let type = profileType || undefined
-  if (!type && sel.prefix) type = sel.prefix
-  if (type) parseProfileTypeId(type)
-  return { tenant, profileType: type, matchers: sel.matchers, from, until }
-}
-
-/**
- * The selection of a request with Pyroscope's `matchers` (a list of selectors) and start/end.
- * Pyroscope ORs the selectors; clients send one, and Kiln ANDs them.
- */
+/** Connect's start/end are ms since the epoch (0: unset); `matchers` are ANDed. */
 function matcherSelection(tenant: string, m: Msg): Selection {
-  const sel = selection(tenant, undefined, '{}', Number(m.start), Number(m.end))
-  sel.matchers = (m.matchers as string[]).flatMap((s): Matcher[] => parseSelector(s).matchers)
-  return sel
-}
-
-export function maxNodesOf(v: unknown): number {
-  const n = Number(v ?? 0)
-  if (!n) return DEFAULT_MAX_NODES
-  if (n < 0) throw new KilnError('KILN_BAD_REQUEST', 'max_nodes must be positive')
-  return Math.min(n, MAX_NODES_LIMIT)
-}
-
-/** Keeps only stacks that pass through the call site (a root-first prefix of function names). */
-export function filterCallSite(tree: CallTree, callSite: string[]): CallTree {
-  if (!callSite.length) return tree
-  const out = new (tree.constructor as new () => CallTree)()
-  for (const [stack, v] of tree.stacks()) {
-    if (stack.length >= callSite.length && callSite.every((f, i) => stack[i] === f)) out.add(stack, v)
-  }
-  return out
+  return selection({ tenant, selectors: m.matchers as string[], from: Number(m.start), until: Number(m.end) })
 }
 
 function callSiteOf(m: Msg): string[] {
@@ -60,10 +21,14 @@ function callSiteOf(m: Msg): string[] {
   return ((sts?.callSite as Msg[] | undefined) ?? []).map((l) => String(l.name))
 }
 
+const TYPE_HINT = 'profile_typeID is required, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds'
+
+function typedSelection(tenant: string, m: Msg): Selection {
+  return selection({ tenant, profileType: String(m.profileTypeID ?? ''), selectors: [String(m.labelSelector ?? '')], from: Number(m.start), until: Number(m.end), requireType: TYPE_HINT })
+}
+
 async function mergedFor(ctx: Context, tenant: string, m: Msg): Promise<CallTree> {
-  if (!m.profileTypeID) throw new KilnError('KILN_BAD_REQUEST', 'profile_typeID is required, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds')
-  const sel = selection(tenant, String(m.profileTypeID), String(m.labelSelector ?? ''), Number(m.start), Number(m.end))
-  return filterCallSite(await ctx.store.reader.mergedTree(sel), callSiteOf(m))
+  return mergedTree(ctx.store.reader, typedSelection(tenant, m), callSiteOf(m))
 }
 
 export function querierMethods(ctx: Context): Method[] {
@@ -75,7 +40,7 @@ export function querierMethods(ctx: Context): Method[] {
       input: M.ProfileTypesRequest,
       output: M.ProfileTypesResponse,
       async run(req, m) {
-        const types = await r.profileTypes(selection(req.tenant, undefined, '{}', Number(m.start), Number(m.end)))
+        const types = await r.profileTypes(selection({ tenant: req.tenant, from: Number(m.start), until: Number(m.end) }))
         return {
           profileTypes: types.map((id) => {
             const t = parseProfileTypeId(id)
@@ -151,10 +116,8 @@ export function querierMethods(ctx: Context): Method[] {
       input: M.SelectSeriesRequest,
       output: M.SelectSeriesResponse,
       async run(req, m) {
-        if (!m.profileTypeID) throw new KilnError('KILN_BAD_REQUEST', 'profile_typeID is required')
-        const sel = selection(req.tenant, String(m.profileTypeID), String(m.labelSelector ?? ''), Number(m.start), Number(m.end))
-        const step = Number(m.step) > 0 ? Number(m.step) : Math.max(10, (sel.until - sel.from) / 1000 / 300)
-        if ((sel.until - sel.from) / 1000 / step > 100_000) throw new KilnError('KILN_LIMIT', `step ${step}s gives more than 100,000 points for this range; use a larger step`)
+        const sel = typedSelection(req.tenant, m)
+        const step = stepOf(sel, m.step, { minS: 10, points: 300 })
         const groupBy = m.groupBy as string[]
         const series = await r.timeline(sel, { stepS: step, groupBy, aggregation: Number(m.aggregation) === 1 ? 'average' : 'sum', limit: Number(m.limit) || undefined, callSite: callSiteOf(m) })
         return {

@@ -9,7 +9,7 @@ import { Reader } from './reader.ts'
 import { KilnError } from '../model/errors.ts'
 
 export type { SeriesWrite } from './writer.ts'
-export type { Selection, TimelineSeries } from './reader.ts'
+export type { Reader, Selection, TimelineSeries } from './reader.ts'
 
 export interface Store {
   client: ClickHouseClient
