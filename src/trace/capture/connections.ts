@@ -96,13 +96,20 @@ export class ConnTracker {
     conn.lastMs = Date.now()
     const egress = ev.dir === 0
     if (ev.flags & EventFlag.ssl) {
-      conn.encrypted = true
+      if (!conn.encrypted) {
+        // Bytes held from the socket were ciphertext (or a peek at it), not this plaintext's start.
+        conn.encrypted = true
+        conn.held = []
+      }
       if (!(ev.flags & EventFlag.noSock)) this.adopt(conn, ev)
       return this.feed(conn, ev, egress)
     }
     if (egress) conn.sent += ev.size
     else conn.recv += ev.size
-    if (ev.flags & EventFlag.inSsl || (conn.protocol === undefined && looksTls(ev.data))) conn.tls = true
+    if (ev.flags & EventFlag.inSsl || (conn.protocol === undefined && looksTls(ev.data))) {
+      if (!conn.encrypted) conn.held = []
+      conn.tls = true
+    }
     if (conn.tls || conn.encrypted) return
     this.feed(conn, ev, egress)
   }
@@ -158,20 +165,16 @@ export class ConnTracker {
   private records(conn: Conn, recs: TraceRecord[]): void {
     for (const r of recs) {
       this.stats.records++
-      this.o.emit(
-        r.table,
-        {
-          ...r.row,
-          time_: r.timeNs.toString(),
-          remote_addr: conn.raddr,
-          remote_port: conn.rport,
-          local_addr: conn.laddr,
-          local_port: conn.lport,
-          trace_role: conn.role,
-          encrypted: conn.encrypted,
-        },
-        conn,
-      )
+      // The parser's row object, completed in place: a copy per row was 5 % of the agent's CPU under wrk.
+      const row = r.row
+      row.time_ = r.timeNs.toString()
+      row.remote_addr = conn.raddr
+      row.remote_port = conn.rport
+      row.local_addr = conn.laddr
+      row.local_port = conn.lport
+      row.trace_role = conn.role
+      row.encrypted = conn.encrypted
+      this.o.emit(r.table, row, conn)
     }
   }
 

@@ -48,7 +48,7 @@ export class SocketSource implements TraceSource {
     const bin = buildLoader(this.o.cacheDir, this.o.log)
     const own = new OwnSockets()
     const tracker = (this.tracker = new ConnTracker({
-      emit: (table, row, p) => emit(table, [{ ...row, ...this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }) }]),
+      emit: (table, row, p) => emit(table, [Object.assign(row, this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }))]),
       alive: (tgid) => existsSync(`/proc/${tgid}`),
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
       ignoreRemote: (addr, port) => own.has(addr, port),

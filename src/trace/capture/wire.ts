@@ -7,6 +7,7 @@ export const EventType = { data: 1, open: 2, close: 3, stats: 4, log: 5, hello: 
 export const EventFlag = { ssl: 1, inSsl: 2, noSock: 4 } as const
 
 const HEADER = 112
+const EMPTY = Buffer.alloc(0)
 /** The loader never sends more than MAX_CAP (16 KiB) after a header; anything larger is a broken stream. */
 const MAX_PAYLOAD = 64 * 1024
 
@@ -76,12 +77,12 @@ export class EventDecoder {
         raddr: buf.subarray(at + 72, at + 88),
         startTicks: buf.readBigUInt64LE(at + 88) / 10_000_000n,
         comm: cString(buf.subarray(at + 96, at + 112)),
-        // A copy: parsers may keep it after the pipe's chunk is reused.
-        data: Buffer.from(buf.subarray(at + HEADER, at + HEADER + cap)),
+        // A view, not a copy: the pipe's chunks are fresh buffers, never reused by Node.
+        data: buf.subarray(at + HEADER, at + HEADER + cap),
       })
       at += HEADER + cap
     }
-    this.pending = Buffer.from(buf.subarray(at))
+    this.pending = at === buf.length ? EMPTY : Buffer.from(buf.subarray(at))
     return out
   }
 }

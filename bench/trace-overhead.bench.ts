@@ -1,0 +1,146 @@
+/**
+ * The request tracer's cost: nginx requests per second under wrk with and without
+ * the BPF capture alone and with `kiln agent --trace-only`, interleaved, plus the agent's own CPU and memory and the
+ * capture events it handled per second (with its drops). Method: bench/README.md
+ * ("trace-overhead"). Root only; skips with a reason otherwise.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { readFileSync, readdirSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fmt, root } from './support.ts'
+import { createServer } from 'node:http'
+import { startNginx } from '../test/trace/services.ts'
+import { captureUnavailable, startAgent } from '../test/trace/capture/helpers.ts'
+import { buildLoader } from '../src/trace/capture/build.ts'
+
+const SECONDS = Number(process.env.KILN_BENCH_SECONDS ?? 5)
+const PAIRS = Number(process.env.KILN_BENCH_PAIRS ?? 3)
+
+const why = captureUnavailable() ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? null : 'wrk is not installed (apt-get install wrk)')
+if (why) {
+  console.log(`trace-overhead: skipped: ${why}`)
+  process.exit(0)
+}
+
+/** utime + stime + reaped children's, in 10 ms ticks, of a pid and its live children. */
+function cpuTicks(pid: number): number {
+  let sum = 0
+  const one = (p: number) => {
+    try {
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' ')
+      sum += Number(v[11]) + Number(v[12]) + Number(v[13]) + Number(v[14])
+    } catch {
+      // gone
+    }
+  }
+  for (const p of tree(pid)) one(p)
+  return sum
+}
+
+function tree(pid: number): number[] {
+  const out = [pid]
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim()
+      if (kids) for (const k of kids.split(' ')) out.push(...tree(Number(k)))
+    }
+  } catch {
+    // gone
+  }
+  return out
+}
+
+const rssKb = (pids: number[]) =>
+  pids.reduce((a, p) => {
+    try {
+      return a + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0)
+    } catch {
+      return a
+    }
+  }, 0)
+
+/** wrk for SECONDS against url; requests per second. */
+async function wrk(url: string): Promise<number> {
+  const out = await new Promise<string>((resolve) => {
+    const c = spawn('wrk', ['-t1', '-c16', `-d${SECONDS}s`, url], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let s = ''
+    c.stdout.setEncoding('utf8').on('data', (t: string) => (s += t))
+    c.on('close', () => resolve(s))
+  })
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(out)
+  if (!m) throw new Error(`wrk said: ${out}`)
+  return Number(m[1])
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+const nginx = await startNginx()
+if ('skip' in nginx) {
+  console.log(`trace-overhead: skipped: ${nginx.skip}`)
+  process.exit(0)
+}
+// The upload target: a sink that reads each POST and answers 200. A Kiln server's ingest on the
+// same 2 cores would take its CPU from nginx and wrk too; its cost is ingest.bench.ts's subject.
+const sink = createServer((req, res) => {
+  req.on('data', () => undefined)
+  req.on('end', () => res.end('{}'))
+})
+await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r))
+const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`
+const url = `http://127.0.0.1:${nginx.port}/`
+const off: number[] = []
+// The kernel side alone: the loader with its events thrown away (no parsing, no upload).
+const bare: number[] = []
+const loader = buildLoader()
+const on: { rps: number; cpuS: number; rssMb: number; events: number; drops: number; rows: number }[] = []
+try {
+  await wrk(url) // warm-up: nginx's first connections, the page cache
+  for (let i = 0; i < PAIRS; i++) {
+    // Alternate which goes first, so a drift of the machine's load falls on both sides.
+    for (const mode of i % 2 ? ['agent', 'bpf', 'off'] : ['off', 'bpf', 'agent']) {
+      if (mode === 'off') {
+        off.push(await wrk(url))
+        continue
+      }
+      if (mode === 'bpf') {
+        const l = spawn(loader, [], { stdio: ['pipe', 'ignore', 'ignore'] })
+        await sleep(1500)
+        bare.push(await wrk(url))
+        l.stdin.end()
+        await new Promise((r) => l.on('close', r))
+        continue
+      }
+      const agent = await startAgent(['--server', sinkUrl, '--trace-only'])
+      await sleep(500)
+      const pid = agent.proc.pid!
+      const t0 = cpuTicks(pid)
+      let peak = 0
+      const sampler = setInterval(() => (peak = Math.max(peak, rssKb(tree(pid)))), 500)
+      const rps = await wrk(url)
+      const ticks = cpuTicks(pid) - t0
+      clearInterval(sampler)
+      const r = await agent.stop()
+      const stat = (k: string) => Number(new RegExp(`trace source socket: .*\\b${k}=(\\d+)`).exec(r.log)?.[1] ?? NaN)
+      const rows = Number(/trace stopped: (\d+) rows sent/.exec(r.log)?.[1] ?? NaN)
+      on.push({ rps, cpuS: ticks / 100, rssMb: peak / 1024, events: stat('events'), drops: stat('ringDrops'), rows })
+    }
+  }
+} finally {
+  await nginx.stop()
+  sink.close()
+}
+
+const offRps = median(off)
+const onRps = median(on.map((x) => x.rps))
+console.log(`nginx under wrk (-t1 -c16, ${SECONDS} s runs, ${PAIRS} interleaved pairs, root ${root}):`)
+console.log(`  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(offRps, 0)})`)
+console.log(`  with the BPF capture alone (events read and discarded): ${bare.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(median(bare), 0)}, ratio ${(median(bare) / offRps).toFixed(3)})`)
+console.log(`  with kiln agent --trace-only: ${on.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(onRps, 0)})`)
+console.log(`  ratio traced/untraced: ${(onRps / offRps).toFixed(3)} (${fmt((1 - onRps / offRps) * 100)} % fewer requests per second)`)
+for (const x of on) {
+  console.log(
+    `  agent: ${fmt(x.cpuS, 2)} CPU s in ${SECONDS} s (${fmt((x.cpuS / SECONDS) * 100)} % of a core), peak RSS ${fmt(x.rssMb, 0)} MB (node + loader), ` +
+      `${fmt(x.events / SECONDS, 0)} capture events/s handled, ${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded`,
+  )
+}
