@@ -20,7 +20,7 @@ test('databases: redis-cli → redis-server, mariadb → MariaDB (COM_QUERY and 
     for (const s of started) if (!('skip' in s)) await s.stop()
     return t.skip(skip?.skip ?? 'redis-cli or psql is not installed')
   }
-  const [redis, maria, pg] = started as Service[]
+  const [redis, maria, pg] = started as [Service, Service, Service]
   const mysql = which('mariadb') ?? which('mysql')!
   try {
     const s = await traceSession(async () => {
