@@ -5,7 +5,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ProcessMeta } from '../../../src/trace/sources/index.ts'
 import { BlockIoSource, opOf } from '../../../src/trace/sources/block-io.ts'
-import { collect, isRoot, type Row, waitFor, work } from './helpers.ts'
+import { collect, isRoot, type Row, work } from './helpers.ts'
 
 test('rwbs flags → op', () => {
   assert.equal(opOf('WS'), 'W')
@@ -42,10 +42,11 @@ function dd(args: string[]): Promise<number> {
 }
 
 // O_DIRECT: the requests are dd's own (buffered writes would reach the disk later, from writeback threads).
-test('block_io_events: a 4 MiB O_DIRECT write and read by dd, with its pid, device, op, bytes and latency', { skip }, async () => {
+test('block_io_events: a 4 MiB O_DIRECT write and read by dd, with its pid, device, op, bytes and latency', { skip }, async (t) => {
   const { major, minor } = disk as { major: number; minor: number }
   const source = new BlockIoSource({ meta: new ProcessMeta({ node: 'n', asid: 3 }) })
   const got = await collect(source)
+  t.after(() => source.stop())
   const file = join(work, 'direct.bin')
   const writer = await dd(['if=/dev/zero', `of=${file}`, 'bs=1M', 'count=4', 'oflag=direct'])
   const reader = await dd([`if=${file}`, 'of=/dev/null', 'bs=1M', 'iflag=direct'])
@@ -56,8 +57,9 @@ test('block_io_events: a 4 MiB O_DIRECT write and read by dd, with its pid, devi
   const sum = (rs: Row[]) => rs.reduce((n, r) => n + Number(r.bytes), 0)
   const writes = of(writer, 'W')
   const reads = of(reader, 'R')
-  assert.ok(sum(writes) >= 4 << 20, `dd's writes: ${sum(writes)} bytes in ${writes.length} requests of ${rows.length}`)
-  assert.ok(sum(reads) >= 4 << 20, `dd's reads: ${sum(reads)} bytes in ${reads.length} requests`)
+  // ≥ 75 %: about 0.15 % of requests get no row (README.md, known gap), and dd's requests are up to 1 MiB of the 4.
+  assert.ok(sum(writes) >= 0.75 * (4 << 20), `dd's writes: ${sum(writes)} bytes in ${writes.length} requests of ${rows.length}`)
+  assert.ok(sum(reads) >= 0.75 * (4 << 20), `dd's reads: ${sum(reads)} bytes in ${reads.length} requests`)
   const uptimeTicks = Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 100
   for (const r of [...writes, ...reads]) {
     assert.equal(r.major, major)
@@ -84,8 +86,9 @@ test('block_io_events: a 4 MiB O_DIRECT write and read by dd, with its pid, devi
 test('block_io_events: stop() is prompt and a second stop() is harmless', { skip }, async () => {
   const source = new BlockIoSource({ meta: new ProcessMeta({ node: 'n', asid: 3 }) })
   await collect(source)
-  const t = Date.now()
+  const t0 = Date.now()
   await source.stop()
   await source.stop()
-  await waitFor('stop', () => Date.now() - t < 6000)
+  // The drain waits ≤ 2 s for the ready probe's line, then bpftrace gets ≤ 5 s to exit.
+  assert.ok(Date.now() - t0 < 7500, `stop took ${Date.now() - t0} ms`)
 })

@@ -34,8 +34,11 @@ test('hostSources: all four sources, their rows through POST /api/v1/trace/event
   assert.deepEqual(hostSourceNames, ['process_stats', 'network_stats', 'block_io_events', 'fs_slow_events'])
   const emit = (table: string, rows: Row[]) => batches.set(table, [...(batches.get(table) ?? []), ...rows])
   // Side by side, as the agent may start them: the server and bpftrace's compiles take seconds each on a loaded host.
-  const [kiln] = await Promise.all([startKiln(), ...sources.map((s) => s.start(emit))])
+  const started = await Promise.allSettled([startKiln(), ...sources.map((s) => s.start(emit))])
+  const kiln = started[0].status === 'fulfilled' ? started[0].value : undefined
   try {
+    for (const r of started) if (r.status === 'rejected') throw r.reason
+    if (!kiln) throw new Error('unreachable')
     const file = join(work, 'e2e.bin')
     const writer = await dd(['if=/dev/zero', `of=${file}`, 'bs=32M', 'count=1', 'oflag=direct', 'conv=fsync'])
     for (const s of sources) await s.stop()
@@ -67,12 +70,15 @@ test('hostSources: all four sources, their rows through POST /api/v1/trace/event
     // dd's 32 MiB O_DIRECT write as block requests, and as one slow write.
     const blocks = await sql(kiln.dataDir, `SELECT sum(bytes) AS bytes, any(service) AS service FROM kiln.block_io_events WHERE pid = ${writer} AND op = 'W'`)
     const byWho = async () => JSON.stringify(await sql(kiln.dataDir, `SELECT pid, service, op, sum(bytes) AS bytes, count() AS n FROM kiln.block_io_events GROUP BY pid, service, op`))
-    assert.ok(Number(blocks[0]!.bytes) >= 32 << 20, `dd ${writer}: ${JSON.stringify(blocks)}; all: ${await byWho()}; ${JSON.stringify(sources[2]!.stats())}`)
+    // ≥ 90 %: about 0.15 % of requests get no row (src/trace/sources/README.md, known gap), and one of dd's ~1 MiB requests is 3 %.
+    assert.ok(Number(blocks[0]!.bytes) >= 0.9 * (32 << 20), `dd ${writer}: ${JSON.stringify(blocks)}; all: ${await byWho()}; ${JSON.stringify(sources[2]!.stats())}`)
     assert.equal(blocks[0]!.service, 'dd')
     const slow = await sql(kiln.dataDir, `SELECT op, bytes, file, latency >= 2000000 AS slow FROM kiln.fs_slow_events WHERE pid = ${writer} AND op = 'W'`)
     assert.deepEqual(slow, [{ op: 'W', bytes: String(32 << 20), file: 'e2e.bin', slow: 1 }])
     await db.close()
   } finally {
-    await kiln.dispose()
+    // A failed start must not leave bpftrace running (it would keep the test process alive).
+    for (const s of sources) await s.stop()
+    await kiln?.dispose()
   }
 })

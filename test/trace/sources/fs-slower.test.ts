@@ -19,9 +19,10 @@ function dd(args: string[]): Promise<number> {
 // 46 ms for 16 MiB here) and fsync then writes 64 MiB to the disk (29 ms for 32 MiB), both far
 // over 2 ms; dd from /dev/zero to /dev/null moves as much through character devices, which
 // must not count.
-test('fs_slow_events: dd’s 32 MiB writes and its fsync pass a 2 ms threshold; character devices and fast calls do not', { skip }, async () => {
+test('fs_slow_events: dd’s 32 MiB writes and its fsync pass a 2 ms threshold; character devices and fast calls do not', { skip }, async (t) => {
   const source = new FsSlowerSource({ meta: new ProcessMeta({ node: 'n', asid: 5 }), thresholdMs: 2 })
   const got = await collect(source)
+  t.after(() => source.stop())
   const file = join(work, `kiln-fsslower-${process.pid}.bin`)
   const writer = await dd(['if=/dev/zero', `of=${file}`, 'bs=32M', 'count=2', 'conv=fsync'])
   const devices = await dd(['if=/dev/zero', 'of=/dev/null', 'bs=32M', 'count=2'])
@@ -55,9 +56,10 @@ test('fs_slow_events: dd’s 32 MiB writes and its fsync pass a 2 ms threshold; 
 // With no threshold every regular-file call shows: the test's own open, pread and write, with the
 // name (UTF-8), size and offset of each. Only this process: the whole host's calls at threshold 0
 // are more than bpftrace's perf buffer holds on a busy machine.
-test('fs_slow_events: open, pread and write of a regular file with name, bytes and offsets (threshold 0, one pid)', { skip }, async () => {
+test('fs_slow_events: open, pread and write of a regular file with name, bytes and offsets (threshold 0, one pid)', { skip }, async (t) => {
   const source = new FsSlowerSource({ meta: new ProcessMeta({ node: 'n', asid: 5 }), thresholdMs: 0, pid: process.pid })
   const got = await collect(source)
+  t.after(() => source.stop())
   const name = `kiln-ä-${process.pid}.txt`
   const path = join(work, name)
   const fd = openSync(path, 'w+')
