@@ -181,10 +181,13 @@ test('the Live tab opens the view; a script with time_ becomes time-series chart
   await page.goto(`${kiln.url}/?page=runs`)
   await page.click('[data-testid=page-live]')
   await page.locator('[data-testid=pxl-editor]').waitFor()
-  // With no script named, the seed's first example runs: p99, error rate and rps per service and endpoint.
+  // With no script named, the library's px/http_data runs: the most recent requests.
+  await tableRows('HTTP requests').first().waitFor()
+  assert.equal(await page.locator('[data-testid=pxl-script]').inputValue(), 'px/http_data')
+  // The seed's first example: p99, error rate and rps per service and endpoint.
+  await page.selectOption('[data-testid=pxl-script]', 'examples/http_summary')
   await tableRows('http_summary').first().waitFor()
   assert.equal(await tableRows('http_summary').count(), calls.length)
-  assert.equal(await page.locator('[data-testid=pxl-script]').inputValue(), 'examples/http_summary')
   await shot('live')
   await page.goto(live({ pxl: timeseries }))
   const want = (await runApi(timeseries)).tables[0]!
@@ -224,6 +227,24 @@ test('source and destination columns become a service graph with request counts,
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark')
   await shot('live-graph-dark')
   await page.click('[data-testid=theme]')
+})
+
+test('the bundled library is in the picker: px/service_stats draws its charts, px/service_edge_stats its graph', { skip }, async () => {
+  await page.goto(live({ script: 'px/service_stats' }))
+  // The vis.json's two calls: a time series (charted) and a summary, each titled by its first widget.
+  await tableRows('Service summary').first().waitFor()
+  assert.equal(await tableRows('Service summary').count(), calls.length)
+  const charts = page.locator('[data-display="Service rate, errors and latency"] [data-testid=pxl-chart] figure')
+  assert.deepEqual(await charts.evaluateAll((fs) => fs.map((f) => f.getAttribute('data-column'))), ['rps', 'error_rate', 'p50_ms', 'p99_ms'])
+  const options = await page.locator('[data-testid=pxl-script] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
+  for (const n of ['px/http_data', 'px/service_edge_stats', 'px/perf_flamegraph']) assert.ok(options.includes(n), `${n} not in the picker: ${options.join(', ')}`)
+  await shot('live-library')
+  await page.selectOption('[data-testid=pxl-script]', 'px/service_edge_stats')
+  const svg = page.locator('[data-display="Service edges"] [data-testid=pxl-graph-svg]')
+  await svg.waitFor()
+  // Server-side rows: each caller is known by its address, each callee by its service.
+  assert.deepEqual((await svg.locator('[data-edge]').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')))).sort(), ['10.0.0.1→production/frontend', '10.0.1.10→production/cart', '10.0.1.10→production/catalog', '10.0.2.20→production/payments'])
+  assert.match(page.url(), /script=px%2Fservice_edge_stats/)
 })
 
 test('an error is shown with its line and column, and marked in the editor', { skip }, async () => {

@@ -92,13 +92,15 @@ export class LivePage {
     this.dashboards = dashboards
   }
 
+  /** The named script; with neither a name nor a text, the library's px/http_data (or the first example), vis.json included. */
   private get bundled(): PxlScript | undefined {
-    return this.scripts.find((x) => x.name === this.state.script)
+    const name = this.state.script || (this.state.pxl || this.state.dashboard ? '' : (this.scripts.find((x) => x.name === 'px/http_data') ?? examples[0]!).name)
+    return this.scripts.find((x) => x.name === name)
   }
 
   /** The script shown: the URL's text, else the named script's, else the library's px/http_data or the first example. */
   private get text(): string {
-    return this.state.pxl || this.bundled?.script || (this.state.script ? '' : (this.scripts.find((x) => x.name === 'px/http_data') ?? examples[0]!).script)
+    return this.state.pxl || this.bundled?.script || ''
   }
 
   private get vis(): Vis | null {
