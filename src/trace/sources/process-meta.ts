@@ -98,15 +98,17 @@ export class ProcessMeta {
     const now = Date.now()
     if (now - this.sweptAt > IDLE_MS) this.sweep(now)
     const hit = this.cache.get(pid)
-    if (hit) {
+    // exec keeps the pid and the start time but changes the program (a shell or node forking
+    // `curl`): a name that differs from the cached one means the process must be read again.
+    if (hit && (known.comm === undefined || known.comm === hit.info.comm)) {
       if (known.startTicks !== undefined ? hit.info.startTicks === known.startTicks : now - hit.checkedAt < RECHECK_MS) {
         hit.usedAt = now
         return hit.info
       }
       if (known.startTicks === undefined) {
-        const start = this.startTicks(pid)
+        const now2 = this.stat(pid)
         // Gone: its last events still belong to it.
-        if (start === undefined || start === hit.info.startTicks) {
+        if (now2 === undefined || (now2.startTicks === hit.info.startTicks && now2.comm === hit.info.comm)) {
           hit.checkedAt = hit.usedAt = now
           return hit.info
         }
@@ -121,9 +123,9 @@ export class ProcessMeta {
     return this.cache.size
   }
 
-  private startTicks(pid: number): bigint | undefined {
+  private stat(pid: number): { startTicks: bigint; comm: string } | undefined {
     const text = readProc(join(this.procRoot, String(pid), 'stat'))
-    return text === undefined ? undefined : parseStat(text)?.startTicks
+    return text === undefined ? undefined : parseStat(text)
   }
 
   private read(pid: number, known: KnownProcess): ProcessInfo {

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeUpid } from '../../../src/model/trace-tables.ts'
 import { hostSources, ProcessMeta } from '../../../src/trace/sources/index.ts'
@@ -96,6 +96,31 @@ test('process-meta: the cache keeps a process that exited, and a reused pid is n
   assert.equal(other.columns.cmdline, '')
   assert.equal(other.columns.upid, makeUpid(1, c.pid!, live.startTicks + 1n).toString())
   assert.equal(meta.counts.gone, 1)
+})
+
+test('process-meta: a process that execs another program (same pid, same start) is read again', async () => {
+  const meta = new ProcessMeta({ node: 'n', asid: 1 })
+  // sh waits for the file, then becomes `sleep`: what node forking curl looks like to the agent.
+  const go = `/tmp/kiln-exec-${process.pid}`
+  const c = spawn('sh', ['-c', `while [ ! -e ${go} ]; do sleep 0.05; done; exec sleep 30`])
+  try {
+    await waitFor('sh to start', () => readProc(`/proc/${c.pid}/comm`)?.trim() === 'sh')
+    const before = meta.info(c.pid!)
+    assert.equal(before.columns.service, 'sh')
+    writeFileSync(go, '')
+    await waitFor('sh to exec sleep', () => readProc(`/proc/${c.pid}/comm`)?.trim() === 'sleep')
+    // The caller (BPF) names the program: a different name is read again at once.
+    const after = meta.info(c.pid!, { startTicks: before.startTicks, comm: 'sleep' })
+    assert.equal(after.columns.service, 'sleep')
+    assert.equal(after.columns.cmdline, 'sleep 30')
+    assert.equal(after.columns.upid, before.columns.upid)
+    // A caller that knows only the pid sees the change at the next re-check (once a second).
+    const meta2 = new ProcessMeta({ node: 'n', asid: 1 })
+    assert.equal(meta2.columns(c.pid!).service, 'sleep')
+  } finally {
+    c.kill('SIGKILL')
+    rmSync(go, { force: true })
+  }
 })
 
 test('without root every host source refuses to start with KILN_UNAUTHORIZED and what to do', { skip: isRoot ? false : 'runs the check as uid 65534, which needs root to switch to' }, async () => {
