@@ -5,6 +5,7 @@ import { formatValue, formatPercent, formatChange, profileTypeLabel, timeText } 
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
 import { topRows, sortRows, filterRows, rowWindow } from '../../ui/src/lib/top.ts'
 import { toSvg, labelFor, fillBatches, fillOf } from '../../ui/src/lib/paint.ts'
+import { nameParts, displayName, fitName, middleCut } from '../../ui/src/lib/names.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
 import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels, diffSides, resolveTime } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
@@ -246,14 +247,45 @@ test('fuzz: selector completion and URL state take any text without throwing or 
   }
 })
 
-test('frame labels drop the package path before cutting the function name', () => {
+test('frame labels put the function first and cut the file side, then the middle, never dropping the function', () => {
   const go = 'github.com/pyroscope-io/pyroscope/pkg/storage/segment.(*Segment).Get'
-  assert.equal(labelFor(go, 1000, 7), go, 'fits: whole name')
-  assert.equal(labelFor(go, 7 * 23 + 6, 7), 'segment.(*Segment).Get')
-  assert.equal(labelFor(go, 7 * 10 + 6, 7), 'segment.(…')
-  assert.equal(labelFor('java/io/File.createTempFile', 7 * 20 + 6, 7), 'File.createTempFile')
-  assert.equal(labelFor('runtime.mallocgc', 7 * 8 + 6, 7), 'runtime…')
+  const px = (chars: number) => 7 * chars + 6
+  assert.equal(labelFor(go, 1000, 7), 'segment.(*Segment).Get github.com/pyroscope-io/pyroscope/pkg/storage', 'fits: function, then package')
+  assert.equal(labelFor(go, px(34), 7), 'segment.(*Segment).Get …/storage')
+  assert.equal(labelFor(go, px(24), 7), 'segment.(*Segment).Get …')
+  assert.equal(labelFor(go, px(10), 7), 'segme….Get')
+  assert.equal(labelFor('java/io/File.createTempFile', px(20), 7), 'File.createTempFile…')
+  assert.equal(labelFor('runtime.mallocgc', px(8), 7), 'runt…cgc')
+  assert.equal(labelFor('sha app-kiln/app.mjs:5', px(30), 7), 'sha app-kiln/app.mjs:5')
+  assert.equal(labelFor('sha app-kiln/app.mjs:5', px(16), 7), 'sha …/app.mjs:5')
+  assert.equal(labelFor('sha app-kiln/app.mjs:5', px(9), 7), 'sha …js:5')
   assert.equal(labelFor('a/b', 7 * 2 + 6, 7), '', 'under three characters: no label')
+})
+
+test('names split into function and file; whole display names of different functions differ', () => {
+  const cases: [string, string, string][] = [
+    ['sha app-kiln/app.mjs:5', 'sha', 'app-kiln/app.mjs:5'],
+    ['(anonymous) model/labels.ts:1', '(anonymous)', 'model/labels.ts:1'],
+    ['work (app.py:12)', 'work', 'app.py:12'],
+    ['github.com/a/b/store.(*DB).Get', 'store.(*DB).Get', 'github.com/a/b'],
+    ['java/io/File.read', 'File.read', 'java/io'],
+    ['runtime.mallocgc', 'runtime.mallocgc', ''],
+    ['Object.<anonymous> x', 'Object.<anonymous> x', ''],
+    ['(program)', '(program)', ''],
+  ]
+  for (const [name, fn, file] of cases) assert.deepEqual(nameParts(name), { fn, file }, name)
+  // The issue's case: three functions in labels.ts, all shown as `labels.ts:1` before.
+  const names = ['parseLabels src/model/labels.ts:1', 'labelsKey src/model/labels.ts:1', '(anonymous) src/model/labels.ts:1', 'a/store.Get', 'b/store.Get']
+  assert.equal(new Set(names.map(displayName)).size, names.length)
+  assert.equal(displayName(names[0]!), 'parseLabels src/model/labels.ts:1')
+  assert.equal(middleCut('processTicksAndRejections', 9), 'proc…ions')
+  // Any width: a label is the whole display name or carries an ellipsis, and starts with the function's start.
+  for (const n of names) for (let fit = 3; fit < 40; fit++) {
+    const l = fitName(n, fit)
+    assert.ok(l.length <= fit, `${n} @${fit}: ${l}`)
+    assert.ok(l === displayName(n) || l.includes('…'), `${n} @${fit}: ${l}`)
+    assert.ok(l.startsWith(nameParts(n).fn.slice(0, 1)), `${n} @${fit}: ${l}`)
+  }
 })
 
 test('a diff without sides in the URL compares the two halves of the range with the main selector', () => {

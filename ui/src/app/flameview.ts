@@ -6,6 +6,7 @@ import type { ToWorker, FromWorker } from './flame.worker.ts'
 import { shareChange, type Theme } from '../lib/color.ts'
 import { formatValue, formatPercent, formatChange } from '../lib/format.ts'
 import { h } from './dom.ts'
+import { nameParts, displayName } from '../lib/names.ts'
 
 export interface FlameViewOptions {
   /** Called with the zoomed frame's stack ([] = reset) when the user clicks a frame. */
@@ -242,14 +243,16 @@ export class FlameView {
 
 function tooltipText(s: FlameViewState, i: number): string {
   return tooltipLines(s, i)
-    .map(([k, v]) => (k ? `${k}: ${v}` : v))
+    .map(([k, v]) => (k ? `${k}: ${v}` : displayName(v)))
     .join('\n')
 }
 
-function tooltipRows(s: FlameViewState, i: number): HTMLElement[] {
+function tooltipRows(s: FlameViewState, i: number): (HTMLElement | string)[] {
   const [[, name], ...rest] = tooltipLines(s, i) as [[string, string], ...[string, string][]]
+  const { fn, file } = nameParts(name)
   return [
-    h('div', { class: 'tip-name' }, name),
+    h('div', { class: 'tip-name' }, fn),
+    file ? h('div', { class: 'tip-file' }, file) : '',
     h('table', null, rest.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, v)))),
     h('div', { class: 'tip-hint' }, 'Click to zoom · right-click for the sandwich view'),
   ]

@@ -1,6 +1,6 @@
 import { type Row, type SortKey, sortRows, filterRows, rowWindow } from '../lib/top.ts'
 import { formatValue, formatPercent, formatChange } from '../lib/format.ts'
-import { shortName } from '../lib/paint.ts'
+import { nameParts } from '../lib/names.ts'
 import { h, mount } from './dom.ts'
 
 export interface TableViewOptions {
@@ -118,7 +118,7 @@ export class TableView {
     return h(
       'tr',
       { class: r.name === this.focused ? 'focused' : null, onclick: () => this.opts.onFocus(r.name), title: 'Click: focus in the flame graph' },
-      h('td', { class: 'name', title: r.name }, h('span', { class: 'fn' }, shortName(r.name)), h('button', { class: 'mini', title: 'Sandwich view: callers and callees', onclick: (e: Event) => (e.stopPropagation(), this.opts.onSandwich(r.name)) }, '⇅')),
+      h('td', { class: 'name', title: r.name }, nameCell(r.name), h('button', { class: 'mini', title: 'Sandwich view: callers and callees', onclick: (e: Event) => (e.stopPropagation(), this.opts.onSandwich(r.name)) }, '⇅')),
       d
         ? [
             share(r.left!.self, d.left, 'Baseline self'),
@@ -130,4 +130,10 @@ export class TableView {
         : [h('td', { class: 'num' }, u(r.self)), h('td', { class: 'num' }, pct(r.self, this.total)), h('td', { class: 'num' }, u(r.total)), h('td', { class: 'num' }, pct(r.total, this.total))],
     )
   }
+}
+
+/** The function, then its file muted: the cell cuts the file side when narrow (CSS ellipsis). */
+export function nameCell(name: string): (HTMLElement | string)[] {
+  const { fn, file } = nameParts(name)
+  return [h('span', { class: 'fn' }, fn), file ? h('span', { class: 'file' }, ' ', file) : '']
 }

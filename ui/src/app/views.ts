@@ -8,7 +8,7 @@ import { formatPercent, timeText } from '../lib/format.ts'
 import type { ApiCache } from './cache.ts'
 import { apiUrl, type FlameResponse, type DiffResponse, type Breakdown, type TopResponse } from './api.ts'
 import { FlameView } from './flameview.ts'
-import { TableView } from './tableview.ts'
+import { TableView, nameCell } from './tableview.ts'
 import { labelBreakdown } from './labels.ts'
 import { selectorEditor, type Suggest } from './selector.ts'
 import { h, mount, download } from './dom.ts'
@@ -188,7 +188,7 @@ function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
   }
   mount(
     el,
-    h('div', { class: 'toolbar' }, h('span', null, 'Sandwich of ', h('code', { 'data-testid': 'sandwich-fn' }, fn), h('span', { class: 'muted' }, ' — pick another function in the table'))),
+    h('div', { class: 'toolbar' }, h('span', null, 'Sandwich of ', h('code', { 'data-testid': 'sandwich-fn', title: fn }, ...nameCell(fn)), h('span', { class: 'muted' }, ' — pick another function in the table'))),
     h(
       'div',
       { class: 'panes both' },

@@ -1,6 +1,7 @@
 import type { Flame } from './flame.ts'
 import type { Matches, Rect } from './layout.ts'
 import { diffColor, frameColor, shareChange, type Theme } from './color.ts'
+import { fitName } from './names.ts'
 
 /** How blocks are filled: by package, or dimmed except search matches; diffs by change in share. */
 export interface PaintOptions {
@@ -49,25 +50,9 @@ export function fillBatches(fills: readonly string[], faded: (k: number) => bool
   return [...by.values()]
 }
 
-/**
- * The label drawn in a block `w` px wide (`charWidth` px per char), or "": the whole name when it
- * fits, else without its package path (`github.com/a/b/store.(*DB).Get` → `store.(*DB).Get`,
- * `java/io/File.read` → `File.read`), else that cut with an ellipsis.
- */
+/** The label drawn in a block `w` px wide (`charWidth` px per char), or "": see `fitName`. */
 export function labelFor(name: string, w: number, charWidth: number): string {
-  const fit = Math.floor((w - 6) / charWidth)
-  if (fit < 3) return ''
-  if (name.length <= fit) return name
-  const s = shortName(name)
-  return s.length <= fit ? s : s.slice(0, fit - 1) + '…'
-}
-
-/** A function name without its package path: `github.com/a/b/store.(*DB).Get` → `store.(*DB).Get`. */
-export function shortName(name: string): string {
-  // The last '/' before any '(' (a Go receiver like `(*T)` may not hold one, but be safe).
-  const paren = name.indexOf('(')
-  const slash = (paren >= 0 ? name.slice(0, paren) : name).lastIndexOf('/')
-  return slash >= 0 && slash < name.length - 1 ? name.slice(slash + 1) : name
+  return fitName(name, Math.floor((w - 6) / charWidth))
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
