@@ -9,6 +9,7 @@ import { layout, fullViewport, widestNamed, search } from '../../ui/src/lib/layo
 import { formatPercent, formatChange, timeText } from '../../ui/src/lib/format.ts'
 import { shareChange } from '../../ui/src/lib/color.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
+import { formatPoints } from '../../ui/src/lib/top.ts'
 import { searchToState } from '../../ui/src/lib/viewstate.ts'
 import { treeOf } from './helpers.ts'
 import { root, buildUi, startKiln, launchChromium, ingestFolded } from './kiln.ts'
@@ -257,6 +258,7 @@ test('diff view colours by change in share and lists both sides', { skip }, asyn
     formatPercent(ql.total / l.total[0]!),
     formatPercent(qr.self / r.total[0]!),
     formatPercent(qr.total / r.total[0]!),
+    formatPoints(qr.total / r.total[0]! - ql.total / l.total[0]!),
     formatChange(shareChange(ql.total, qr.total, l.total[0]!, r.total[0]!)),
   ])
   await page.click('[data-testid=top-table] th[data-sort=change]')
@@ -305,6 +307,7 @@ test('sandwich view shows callers above and callees below', { skip }, async () =
   await page.locator('[data-testid=sandwich-fn]').waitFor()
   assert.equal(await page.locator('[data-testid=sandwich-fn]').innerText(), 'db.Query')
   const sw = sandwich(await apiFlame(), 'db.Query')
+  await page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
   const h = async (id: string) => (await page.locator(`[data-testid=${id}] .flame-canvas`).boundingBox())!.height
   assert.equal(await h('callers'), levelCount(sw.callers) * 18)
   assert.equal(await h('callees'), levelCount(sw.callees) * 18)

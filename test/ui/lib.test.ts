@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { packageOf, frameColor, diffColor, shareChange, rgbOf } from '../../ui/src/lib/color.ts'
 import { formatValue, formatPercent, formatChange, profileTypeLabel, timeText } from '../../ui/src/lib/format.ts'
 import { sandwich } from '../../ui/src/lib/sandwich.ts'
-import { topRows, sortRows, filterRows, rowWindow } from '../../ui/src/lib/top.ts'
+import { topRows, sortRows, filterRows, rowWindow, changeText, formatPoints } from '../../ui/src/lib/top.ts'
 import { toSvg, labelFor, fillBatches, fillOf } from '../../ui/src/lib/paint.ts'
 import { nameParts, displayName, fitName, middleCut } from '../../ui/src/lib/names.ts'
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
@@ -262,6 +262,21 @@ test('frame labels put the function first and cut the file side, then the middle
   assert.equal(labelFor('a/b', 7 * 2 + 6, 7), '', 'under three characters: no label')
 })
 
+test('diff rows: ordered by the size of the change in share; new and gone say their share', () => {
+  // Baseline: db 30 of 100; comparison: db 50, cache 10 (new) of 100; xml 0.1 of 100 gone.
+  const f = diffOf('main;db 300\nmain;other 699\nmain;xml 1', 'main;db 500\nmain;cache 100\nmain;other 400')
+  const rows = sortRows(topRows(f), 'delta', 'desc')
+  assert.deepEqual(rows.map((r) => r.name), ['other', 'db', 'cache', 'xml', 'main'])
+  const by = (n: string) => rows.find((r) => r.name === n)!
+  const sides = { left: f.diff!.leftTicks, right: f.diff!.rightTicks }
+  assert.equal(changeText(by('cache'), sides), 'new, 10%')
+  assert.equal(changeText(by('xml'), sides), 'gone, 0.1%')
+  assert.equal(changeText(by('db'), sides), '+66.7%')
+  assert.equal(formatPoints(by('db').delta!), '+20 pp')
+  assert.equal(formatPoints(by('xml').delta!), '-0.1 pp')
+  assert.equal(formatPoints(0), '±0 pp')
+})
+
 test('names split into function and file; whole display names of different functions differ', () => {
   const cases: [string, string, string][] = [
     ['sha app-kiln/app.mjs:5', 'sha', 'app-kiln/app.mjs:5'],
@@ -288,9 +303,9 @@ test('names split into function and file; whole display names of different funct
   }
 })
 
-test('a diff without sides in the URL compares the two halves of the range with the main selector', () => {
+test('a diff without sides in the URL compares the range with the same length before it, with the main selector', () => {
   const s = { ...defaultState, query: '{env="prod"}' }
-  assert.deepEqual(diffSides(s, { from: 1000, until: 3000 }), { lq: '{env="prod"}', rq: '{env="prod"}', lfrom: '1000', luntil: '2000', rfrom: '2000', runtil: '3000' })
+  assert.deepEqual(diffSides(s, { from: 3000, until: 5000 }), { lq: '{env="prod"}', rq: '{env="prod"}', lfrom: '1000', luntil: '3000', rfrom: '3000', runtil: '5000' })
   assert.equal(diffSides({ ...s, rquery: '{env="stage"}', lfrom: 'now-2h' }, { from: 0, until: 10 }).rq, '{env="stage"}')
   assert.equal(diffSides({ ...s, rquery: '{env="stage"}', lfrom: 'now-2h' }, { from: 0, until: 10 }).lfrom, 'now-2h')
 })

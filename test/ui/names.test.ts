@@ -80,6 +80,7 @@ test('tooltip, sandwich and diff name the function first, with its file', { skip
   await page.goto(kiln.url + url('&view=flame'))
   const canvas = page.locator('[data-testid=flame-canvas]').first()
   await canvas.waitFor()
+  await page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
   const r = await fetch(`${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent(TYPE)}&query=${encodeURIComponent('{service_name="names"}')}&from=${(T0 - 300) * 1000}&until=${(T0 + 900) * 1000}`)
   const f = toFlame((await r.json()).flamegraph)
   const box = (await canvas.boundingBox())!

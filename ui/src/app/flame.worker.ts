@@ -4,7 +4,7 @@
  * so a zoom costs the page only its event handling. The page keeps hit-testing and the hover box.
  */
 import type { Flame } from '../lib/flame.ts'
-import type { Matches } from '../lib/layout.ts'
+import { type Matches, graphHeight } from '../lib/layout.ts'
 import { paintFlame, type PaintInput } from './flamepaint.ts'
 
 /** Page → worker messages. */
@@ -15,7 +15,7 @@ export type ToWorker =
   | { t: 'draw'; seq: number; input: Omit<PaintInput, 'flame' | 'matches'> }
   | { t: 'png'; seq: number }
 /** Worker → page messages. */
-export type FromWorker = { t: 'drawn'; seq: number } | { t: 'png'; seq: number; blob: Blob | null }
+export type FromWorker = { t: 'drawn'; seq: number; width: number; height: number } | { t: 'png'; seq: number; blob: Blob | null }
 
 const scope = self as unknown as { onmessage: ((e: MessageEvent<ToWorker>) => void) | null; postMessage: (m: FromWorker) => void }
 let canvas: OffscreenCanvas | null = null
@@ -29,7 +29,8 @@ const drawLatest = () => {
   pending = null
   if (!d || !canvas || !flame) return
   paintFlame(canvas, { ...d.input, flame, matches })
-  scope.postMessage({ t: 'drawn', seq: d.seq })
+  // The CSS size the bitmap was painted for: the page sizes the canvas box to it.
+  scope.postMessage({ t: 'drawn', seq: d.seq, width: d.input.vp.width, height: graphHeight(flame, d.input.vp) })
 }
 
 scope.onmessage = (e) => {

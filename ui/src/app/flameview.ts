@@ -76,7 +76,7 @@ export class FlameView {
     })
     this.resize = new ResizeObserver((es) => {
       this.width = es[0]!.contentRect.width
-      this.relayout()
+      if (this.width) this.relayout()
     })
     this.resize.observe(this.el)
   }
@@ -103,6 +103,15 @@ export class FlameView {
   private relayout(): void {
     const s = this.s
     if (!s) return
+    // Not in the page yet (a tab being built): its width is unknown, and a canvas laid out at a
+    // guess would be painted for one width and shown at another. The ResizeObserver lays it out
+    // once it is placed.
+    if (!this.el.isConnected) {
+      // In case it is placed at the width the observer saw last (which then reports nothing).
+      this.vp = null
+      requestAnimationFrame(() => this.el.isConnected && !this.vp && this.relayout())
+      return
+    }
     if (!this.width) this.width = this.el.clientWidth
     const width = Math.max(100, this.width)
     const base = fullViewport(s.flame, width, { rowHeight: ROW, orientation: s.orientation, minWidth: 2 })
@@ -124,7 +133,12 @@ export class FlameView {
       w.postMessage({ t: 'canvas', canvas: offscreen } satisfies ToWorker, [offscreen])
       w.onmessage = (e: MessageEvent<FromWorker>) => {
         const m = e.data
-        if (m.t === 'drawn' && m.seq === this.drawSeq) this.canvas.removeAttribute('data-pending')
+        if (m.t === 'drawn') {
+          // The bitmap of this size is on its way to the screen: only now does the box take that
+          // size, so the canvas never shows a bitmap stretched to another width (issue 15 §2).
+          this.sizeCanvas(m.width, m.height)
+          if (m.seq === this.drawSeq) this.canvas.removeAttribute('data-pending')
+        }
         else if (m.t === 'png') {
           this.pngs.get(m.seq)?.(m.blob)
           this.pngs.delete(m.seq)
@@ -158,11 +172,6 @@ export class FlameView {
     const vp = this.vp
     if (!s || !vp) return
     const dpr = window.devicePixelRatio || 1
-    const cssH = graphHeight(s.flame, vp)
-    if (this.canvas.style.width !== `${vp.width}px` || this.canvas.style.height !== `${cssH}px`) {
-      this.canvas.style.width = `${vp.width}px`
-      this.canvas.style.height = `${cssH}px`
-    }
     if (!this.painted) {
       const input = { vp, zoomNode: this.zoomNode, theme: s.theme, dpr }
       if (this.worker) {
@@ -171,12 +180,23 @@ export class FlameView {
         if (this.sent.matches !== s.matches) this.post({ t: 'matches', matches: (this.sent.matches = s.matches) })
         this.canvas.setAttribute('data-pending', '')
         this.post({ t: 'draw', seq: ++this.drawSeq, input })
-      } else paintFlame(this.canvas, { ...input, flame: s.flame, matches: s.matches })
+      } else {
+        paintFlame(this.canvas, { ...input, flame: s.flame, matches: s.matches })
+        this.sizeCanvas(vp.width, graphHeight(s.flame, vp))
+      }
       this.painted = true
     }
     const r = this.hover >= 0 ? nodeRect(s.flame, vp, this.hover) : null
     this.outline.hidden = !r
     if (r) Object.assign(this.outline.style, { transform: `translate(${r.x}px, ${r.y}px)`, width: `${Math.max(r.w - 1, 1)}px`, height: `${ROW - 1}px` })
+  }
+
+  /** Gives the canvas box the CSS size its bitmap was painted for. */
+  private sizeCanvas(width: number, height: number): void {
+    if (this.canvas.style.width !== `${width}px` || this.canvas.style.height !== `${height}px`) {
+      this.canvas.style.width = `${width}px`
+      this.canvas.style.height = `${height}px`
+    }
   }
 
   /** The graph as drawn, as a PNG image. */

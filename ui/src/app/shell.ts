@@ -362,10 +362,14 @@ export class Shell {
     const s = this.state
     const r = this.range()
     const marks = s.view === 'diff' ? diffMarks(diffSides(s, r), this.now) : []
-    if (!this.changed('timeline', JSON.stringify([s.type, this.query, this.at(s.from), this.at(s.until), s.groupBy, s.refresh, this.theme, marks, s.view === 'diff' && this.brush]))) return
+    // A diff's sides may lie outside the range (the default baseline is the same length before
+    // it): the timeline then spans both, so that both are seen and can be dragged.
+    const span = { from: Math.min(r.from, ...marks.map((m) => m.from)), until: Math.max(r.until, ...marks.map((m) => m.until)) }
+    const [tFrom, tUntil] = span.from === r.from && span.until === r.until ? [this.at(s.from), this.at(s.until)] : [String(span.from), String(span.until)]
+    if (!this.changed('timeline', JSON.stringify([s.type, this.query, tFrom, tUntil, s.groupBy, s.refresh, this.theme, marks, s.view === 'diff' && this.brush]))) return
     try {
       const [tl, names] = await Promise.all([
-        this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: this.at(s.from), until: this.at(s.until), groupBy: s.groupBy }),
+        this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: tFrom, until: tUntil, groupBy: s.groupBy }),
         this.suggest().names(),
       ])
       mount(
@@ -378,7 +382,7 @@ export class Shell {
           h('label', { class: 'small', title: 'Ask the server again every …; relative ranges (now-1h) move with the clock' }, 'Auto-refresh ', h('select', { 'data-testid': 'auto-refresh', onchange: (e: Event) => this.go({ refresh: (e.target as HTMLSelectElement).value }, true) }, refreshes.map(([v, l]) => h('option', { value: v, selected: v === s.refresh }, l)))),
           h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), userLabels(names, s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
         ),
-        timeline({ series: tl.series, step: tl.step, from: r.from, until: r.until, unit: this.unit, groupBy: s.groupBy, marks, band: s.view === 'diff' ? this.brush : '', onRange: (a, b) => this.onRange(a, b) }),
+        timeline({ series: tl.series, step: tl.step, from: span.from, until: span.until, unit: this.unit, groupBy: s.groupBy, marks, band: s.view === 'diff' ? this.brush : '', onRange: (a, b) => this.onRange(a, b) }),
       )
     } catch (e) {
       this.keys.timeline = ''

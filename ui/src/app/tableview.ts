@@ -1,5 +1,5 @@
-import { type Row, type SortKey, sortRows, filterRows, rowWindow } from '../lib/top.ts'
-import { formatValue, formatPercent, formatChange } from '../lib/format.ts'
+import { type Row, type SortKey, sortRows, filterRows, rowWindow, changeText, formatPoints } from '../lib/top.ts'
+import { formatValue, formatPercent } from '../lib/format.ts'
 import { nameParts } from '../lib/names.ts'
 import { h, mount } from './dom.ts'
 
@@ -60,7 +60,7 @@ export class TableView {
     this.focused = focused
     this.sides = sides
     if (!sides && this.key !== 'name' && this.key !== 'self' && this.key !== 'total') this.key = 'self'
-    if (sides && (this.key === 'self' || this.key === 'total')) this.key = 'change'
+    if (sides && (this.key === 'self' || this.key === 'total')) this.key = 'delta'
     this.render()
   }
 
@@ -82,7 +82,7 @@ export class TableView {
       const group = (label: string, cls: string) => h('th', { class: `num group ${cls}`, colspan: 2 }, label)
       mount(
         this.thead,
-        h('tr', null, h('th', { class: 'name' }), group('Baseline', 'lside'), group('Comparison', 'rside'), h('th')),
+        h('tr', null, h('th', { class: 'name' }), group('Baseline', 'lside'), group('Comparison', 'rside'), h('th'), h('th')),
         h(
           'tr',
           null,
@@ -91,7 +91,8 @@ export class TableView {
           head('ltotal', 'Total', 'Baseline total, as a share of the baseline total'),
           head('rself', 'Self', 'Comparison self, as a share of the comparison total'),
           head('rtotal', 'Total', 'Comparison total, as a share of the comparison total'),
-          head('change', 'Change', 'Change in the share of total: what the flame graph colours'),
+          head('delta', 'Δ share', 'Comparison share of total − baseline share, in percentage points (sorted by size)'),
+          head('change', 'Change', 'Relative change in the share of total: what the flame graph colours'),
         ),
       )
     } else mount(this.thead, h('tr', null, head('name', 'Function', '', 'name'), head('self', 'Self'), h('th', { class: 'num' }, 'Self %'), head('total', 'Total'), h('th', { class: 'num' }, 'Total %')))
@@ -125,7 +126,8 @@ export class TableView {
             share(r.left!.total, d.left, 'Baseline total'),
             share(r.right!.self, d.right, 'Comparison self'),
             share(r.right!.total, d.right, 'Comparison total'),
-            h('td', { class: `num ${r.change! > 0 ? 'more' : r.change! < 0 ? 'less' : ''}` }, formatChange(r.change!)),
+            h('td', { class: `num ${r.delta! > 0 ? 'more' : r.delta! < 0 ? 'less' : ''}`, 'data-col': 'delta' }, formatPoints(r.delta!)),
+            h('td', { class: `num ${r.change! > 0 ? 'more' : r.change! < 0 ? 'less' : ''}`, 'data-col': 'change' }, changeText(r, d)),
           ]
         : [h('td', { class: 'num' }, u(r.self)), h('td', { class: 'num' }, pct(r.self, this.total)), h('td', { class: 'num' }, u(r.total)), h('td', { class: 'num' }, pct(r.total, this.total))],
     )

@@ -112,15 +112,19 @@ export function userLabels(names: readonly string[], service: string): string[] 
   return names.filter((n) => !n.startsWith('__') && !(service && n === 'service_name'))
 }
 
-/** The two sides of a diff: the URL's, else the main selector and the two halves of the main range (unix ms). */
+/**
+ * The two sides of a diff: the URL's, else the main selector, the selected range as the
+ * comparison and the same length just before it as the baseline (unix ms) — "what changed
+ * against before", as Pyroscope's comparison view defaults to.
+ */
 export function diffSides(s: ViewState, range: { from: number; until: number }) {
-  const mid = Math.round((range.from + range.until) / 2)
+  const len = range.until - range.from
   return {
     lq: s.lquery || s.query,
     rq: s.rquery || s.query,
-    lfrom: s.lfrom || String(range.from),
-    luntil: s.luntil || String(mid),
-    rfrom: s.rfrom || String(mid),
+    lfrom: s.lfrom || String(range.from - len),
+    luntil: s.luntil || String(range.from),
+    rfrom: s.rfrom || String(range.from),
     runtil: s.runtil || String(range.until),
   }
 }
