@@ -14,6 +14,8 @@ export interface SelfProfileOptions {
   tenant: string
   log(msg: string): void
   periodMs?: number
+  /** When the first profile is written (3 s by default), then every `periodMs`. */
+  firstMs?: number
 }
 
 /** Starts profiling; every `periodMs` the last period's profiles are written. Returns a stop function. */
@@ -30,22 +32,31 @@ export async function startSelfProfiling(opts: SelfProfileOptions): Promise<() =
   const labels = makeLabels([['hostname', hostname()], ['pid', String(process.pid)]])
   let stopped = false
   let busy: Promise<void> = Promise.resolve()
+  let since = Date.now()
 
   const flush = async () => {
     const until = Date.now()
+    const fromMs = since
+    since = until
     const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile }
     if (!stopped) await session.post('Profiler.start')
     const heap = (await session.post('HeapProfiler.getSamplingProfile')) as unknown as { profile: { head: HeapProfileNode } }
-    const meta = { app: 'kiln', labels, fromMs: until - periodMs, untilMs: until, sampleRate: 100, spyName: 'kiln' }
+    const meta = { app: 'kiln', labels, fromMs, untilMs: until, sampleRate: 100, spyName: 'kiln' }
     await opts.ingest.profile(opts.tenant, decodeCpuProfile(profile), meta)
     await opts.ingest.profile(opts.tenant, decodeHeapProfile(heap.profile.head, until), meta)
   }
-  const timer = setInterval(() => {
+  const tick = () => {
     busy = busy.then(flush).catch((e: unknown) => opts.log(`self-profiling: ${(e as Error).message}`))
-  }, periodMs)
+  }
+  // The first profile after 3 s: a fresh server has its own service to show within seconds, not
+  // one period (15 s, plus the UI's next look) later.
+  const first = setTimeout(tick, Math.min(opts.firstMs ?? 3_000, periodMs))
+  first.unref()
+  const timer = setInterval(tick, periodMs)
   timer.unref()
   return async () => {
     stopped = true
+    clearTimeout(first)
     clearInterval(timer)
     await busy
     await session.post('Profiler.stop').catch(() => {})
