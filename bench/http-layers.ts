@@ -5,9 +5,9 @@
  * Usage: node bin/run-ts.js bench/http-layers.ts URL CONNS SECS send|request
  * Prints "REQUESTS_PER_SECOND CPU_MICROSECONDS_PER_REQUEST".
  */
-import { encodeResponse, newClient, request, type HttpClient } from '../src/loadtest/http.ts'
-import { send } from '../src/loadtest/transport.ts'
-import { SampleBatch } from '../src/loadtest/samples.ts'
+import { encodeResponse, newClient, request, type HttpClient } from '../src/loadtest/modules/http/http.ts'
+import { send } from '../src/loadtest/modules/http/transport.ts'
+import { SampleBatch } from '../src/loadtest/results/samples.ts'
 
 const [url, conns, secs, mode] = process.argv.slice(2) as [string, string, string, string]
 const u = new URL(url)

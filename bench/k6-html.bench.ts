@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks'
 import { build } from 'esbuild'
 import { newQuickJSAsyncWASMModuleFromVariant, type QuickJSAsyncVariant } from 'quickjs-emscripten-core'
 import variant from '@jitl/quickjs-wasmfile-release-asyncify'
-import { HtmlStore } from '../src/loadtest/html.ts'
+import { HtmlStore } from '../src/loadtest/modules/html/html.ts'
 import { fmt, root } from './support.ts'
 
 function page(kb: number): string {

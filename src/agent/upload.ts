@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { gzipSync } from 'node:zlib'
-import { request } from '../cli/client.ts'
+import { request } from '../client/client.ts'
 import { KilnError } from '../model/errors.ts'
 
 /** One thing to POST: its size for the queue cap, its weight (samples, rows) for the log. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { parseCommand, str, type CommandSpec } from './args.ts'
-import { defaultServer } from './client.ts'
+import { defaultServer } from '../client/client.ts'
 import { KilnError } from '../model/errors.ts'
 import { parseDuration } from '../model/time.ts'
 import { defaultNode, runAgent } from '../agent/agent.ts'

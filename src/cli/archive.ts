@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import type { CommandSpec } from './args.ts'
 import { str } from './args.ts'
 import { spec as runSpec, parseRunArgs, runnerFromArgs, cliLayer } from './run.ts'
-import { makeArchive } from '../loadtest/archive.ts'
+import { makeArchive } from '../loadtest/run/archive.ts'
 
 export const spec: CommandSpec = {
   name: 'archive',

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { basename } from 'node:path'
 import { parseCommand, str, type CommandSpec } from './args.ts'
-import { defaultServer, request } from './client.ts'
+import { defaultServer, request } from '../client/client.ts'
 import { KilnError } from '../model/errors.ts'
 import { maybeGunzip, sniffFormat } from '../formats/index.ts'
 import { collapsePerf } from '../flamegraph/collapse-perf.ts'

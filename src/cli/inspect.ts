@@ -2,8 +2,8 @@
 import type { CommandSpec } from './args.ts'
 import { bool } from './args.ts'
 import { spec as runSpec, parseRunArgs, runnerFromArgs } from './run.ts'
-import { describe, scenarioVUs } from '../loadtest/options.ts'
-import { requirements } from '../loadtest/ui.ts'
+import { describe, scenarioVUs } from '../loadtest/run/options.ts'
+import { requirements } from '../loadtest/run/ui.ts'
 
 export const spec: CommandSpec = {
   name: 'inspect',

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { parseCommand, str, type CommandSpec } from './args.ts'
-import { defaultServer, request } from './client.ts'
+import { defaultServer, request } from '../client/client.ts'
 import { KilnError } from '../model/errors.ts'
 import type { PxlResult, PxlTable } from '../pxl/index.ts'
 import { bundledScripts, readScriptFolder } from '../pxl/library.ts'

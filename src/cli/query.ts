@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import { parseCommand, str, type CommandSpec } from './args.ts'
-import { defaultServer, request } from './client.ts'
+import { defaultServer, request } from '../client/client.ts'
 import { KilnError } from '../model/errors.ts'
 import { parseSelector } from '../model/selector.ts'
 import { formatValue } from '../model/units.ts'

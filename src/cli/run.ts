@@ -1,11 +1,12 @@
 /** `kiln run`: runs a k6 script unchanged, with k6's flags, summary and exit codes. */
 import { readFileSync } from 'node:fs'
 import { parseCommand, str, bool, list, type CommandSpec, type Parsed } from './args.ts'
-import { openArchive } from '../loadtest/archive.ts'
-import { ConfigError, EXIT } from '../loadtest/host.ts'
-import { Runner } from '../loadtest/runner.ts'
-import { attachOutputs } from '../loadtest/outputs.ts'
-import { checkSecretSources, parseSecretSource } from '../loadtest/secrets.ts'
+import { openArchive } from '../loadtest/run/archive.ts'
+import { ConfigError, EXIT } from '../loadtest/errors.ts'
+import { Runner } from '../loadtest/run/runner.ts'
+import { watchSigint } from '../loadtest/run/stops.ts'
+import { attachOutputs } from '../loadtest/results/outputs.ts'
+import { checkSecretSources, parseSecretSource } from '../loadtest/modules/secrets/secrets.ts'
 
 export const spec: CommandSpec = {
   name: 'run',
@@ -26,6 +27,7 @@ export const spec: CommandSpec = {
     'secret-source': { type: 'string', multiple: true, arg: 'TYPE=CONFIG', help: "secrets for k6/secrets, redacted from the log: file=PATH (key=value lines) or mock=KEY=VALUE[,…]; name=N and default to choose among several" },
     tag: { type: 'string', multiple: true, arg: 'K=V', help: 'a tag added to every metric sample, repeatable' },
     out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE|kiln=URL', help: 'write every sample to an output, repeatable; kiln=URL stores the run in a Kiln server' },
+    tenant: { type: 'string', arg: 'ID', help: 'with -o kiln=URL: X-Scope-OrgID for a multi-tenant server (the token comes from KILN_AUTH_TOKEN)' },
     profile: { type: 'string', arg: 'SELECTOR', help: "with -o kiln=URL: the target's profiles for the run, e.g. '{service_name=\"api\"}'" },
     'summary-export': { type: 'string', arg: 'FILE', help: "write the summary as k6's legacy JSON" },
     'summary-trend-stats': { type: 'string', arg: 'LIST', help: 'trend columns, e.g. avg,p(99),max' },
@@ -246,6 +248,7 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
             script: scriptPath,
             tags: kv(list(p, 'tag'), '--tag'),
             ...(str(p, 'profile') ? { profile: str(p, 'profile')! } : {}),
+            ...(str(p, 'tenant') ? { tenant: str(p, 'tenant')! } : {}),
             warn: (s) => process.stderr.write(s),
           })
         : undefined,
@@ -260,16 +263,24 @@ export async function run(argv: string[]): Promise<number> {
   const runner = runnerFromArgs(p, 'run')
   // Ctrl-C: stop the scenarios, then teardown, summary and outputs; exit 105. A second one quits at once.
   let signals = 0
-  const onSignal = (): void => {
+  runner.onSigint = (): void => {
     if (++signals > 1) process.exit(EXIT.interrupted)
     process.stderr.write('\nstopping: running teardown and the summary (Ctrl-C again to quit now)\n')
     runner.stop(EXIT.interrupted)
   }
+  // SIGINT is caught by a watcher thread, which also reaches a VU holding the main thread
+  // (run/stops.ts); this listener takes the signals that come while the watcher is not waiting.
+  const onSignal = (): void => {
+    Atomics.add(runner.sigint, 0, 1)
+    runner.pollSigint()
+  }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  const unwatch = await watchSigint(runner.sigint, () => runner.pollSigint())
   try {
     return await runner.run()
   } finally {
+    await unwatch()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }

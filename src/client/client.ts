@@ -1,4 +1,4 @@
-/** The CLI's HTTP client for a Kiln server: clear errors when the server is down or says no. */
+/** The HTTP client for a Kiln server (CLI commands, the agent, `kiln run -o kiln=`): tenant and token headers, clear errors when the server is down or says no. */
 import { KilnError } from '../model/errors.ts'
 
 export interface ClientOptions {
@@ -22,7 +22,7 @@ export async function request(opts: ClientOptions, path: string, init: RequestIn
   }
   let res: Response
   try {
-    res = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(120_000) })
+    res = await fetch(url, { ...init, headers, signal: init.signal ?? AbortSignal.timeout(120_000) })
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message
     throw new KilnError('KILN_STORE', `cannot reach Kiln at ${opts.server} (${cause}): is 'kiln server' running there? Set --server or KILN_SERVER.`)

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startServer, kilnRun, workdir, type TestServer } from './helpers.ts'
-import { readTar, writeTar } from '../../src/loadtest/archive.ts'
+import { readTar, writeTar } from '../../src/loadtest/run/archive.ts'
 import { KilnError } from '../../src/model/errors.ts'
 
 let srv: TestServer

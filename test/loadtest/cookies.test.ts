@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import http from 'node:http'
 import { WebSocketServer } from 'ws'
 import { kilnRun, runBody, workdir } from './helpers.ts'
-import { CookieJar, parseSetCookie } from '../../src/loadtest/cookies.ts'
+import { CookieJar, parseSetCookie } from '../../src/loadtest/modules/http/cookies.ts'
 
 let server: http.Server
 let base = ''

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { kilnRun, rng, workdir } from './helpers.ts'
-import { csvOptions, csvRows, parseCsvRecords } from '../../src/loadtest/csv.ts'
+import { csvOptions, csvRows, parseCsvRecords } from '../../src/loadtest/modules/fs/csv.ts'
 
 test('CSV records: quotes, doubled quotes, delimiters and line breaks inside quotes, CRLF, a BOM, no final newline', () => {
   assert.deepEqual(parseCsvRecords('\ufeffa,b\r\n"x,1","say ""hi"""\n"two\nlines",\nlast,row'), [

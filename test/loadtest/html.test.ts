@@ -3,8 +3,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { rng, runBody } from './helpers.ts'
-import { HtmlStore } from '../../src/loadtest/html.ts'
-import { ELEMENT_METHODS } from '../../src/loadtest/html-element.ts'
+import { HtmlStore } from '../../src/loadtest/modules/html/html.ts'
+import { ELEMENT_METHODS } from '../../src/loadtest/modules/html/element.ts'
 
 const LOGIN = `<!DOCTYPE html><html><head><title>Log in &amp; go</title></head><body>
 <ul id="nav"><li class="item" data-id="7" data-opts='{"a":1}'>Home</li><li class="item active">Shop</li><li class="item">Cart</li></ul>

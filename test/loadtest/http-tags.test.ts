@@ -6,8 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import { closeClient, newClient, request, type RequestSpec } from '../../src/loadtest/http.ts'
-import type { SampleSink, Tags } from '../../src/loadtest/metrics.ts'
+import { closeClient, newClient, request, type RequestSpec } from '../../src/loadtest/modules/http/http.ts'
+import type { SampleSink, Tags } from '../../src/loadtest/results/metrics.ts'
 
 test('request samples carry k6 system tags; repeated requests share one tag set, any change gives its own', async () => {
   const server = http.createServer((req, res) => {

@@ -67,3 +67,27 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
     await target.close()
   }
 })
+
+test('-o kiln= sends the tenant (--tenant) and the token (KILN_AUTH_TOKEN) as the rest of the CLI does', async () => {
+  const target = await startServer()
+  const kiln = await startKiln(['--multitenancy', '--auth-token', 's3cret'])
+  try {
+    const dir = workdir({ 'test.js': `import http from 'k6/http'\nexport default function () { http.get(__ENV.URL) }\n` })
+    const args = ['run', '-q', '-i', '2', '-e', `URL=${target.url}/`, '-o', `kiln=${kiln.url}`, '--tenant', 'team-a', join(dir, 'test.js')]
+    const ok = await kilnRun(args, { env: { KILN_AUTH_TOKEN: 's3cret' } })
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.match(ok.stderr, /run stored in Kiln/)
+    const auth = { authorization: 'Bearer s3cret' }
+    const mine = await call(`${kiln.url}/api/v1/runs`, { headers: { ...auth, 'x-scope-orgid': 'team-a' } })
+    assert.equal(mine.json.length, 1, 'stored under the tenant')
+    const other = await call(`${kiln.url}/api/v1/runs`, { headers: { ...auth, 'x-scope-orgid': 'team-b' } })
+    assert.equal(other.json.length, 0, 'not under another tenant')
+    // Without the token the server says 401: the run goes on and says why nothing was stored.
+    const denied = await kilnRun(args, { env: { KILN_AUTH_TOKEN: '' } })
+    assert.equal(denied.code, 0)
+    assert.match(denied.stderr, /output kiln=.*401.*not stored/)
+  } finally {
+    await kiln.dispose()
+    await target.close()
+  }
+})

@@ -1,12 +1,12 @@
 /** The pure parts: k6's percentile method, threshold and duration parsers (with fuzzing), formats. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Sink, Registry } from '../../src/loadtest/metrics.ts'
-import { buildThresholds, evaluate, parseExpression } from '../../src/loadtest/thresholds.ts'
-import { parseDuration, formatDuration } from '../../src/loadtest/duration.ts'
-import { humanDuration, humanBytes } from '../../src/loadtest/summary.ts'
-import { arrivals, stageTarget } from '../../src/loadtest/executors.ts'
-import { consolidate } from '../../src/loadtest/options.ts'
+import { Sink, Registry } from '../../src/loadtest/results/metrics.ts'
+import { buildThresholds, evaluate, parseExpression } from '../../src/loadtest/results/thresholds.ts'
+import { parseDuration, formatDuration } from '../../src/loadtest/run/duration.ts'
+import { humanDuration, humanBytes } from '../../src/loadtest/results/summary.ts'
+import { arrivals, stageTarget } from '../../src/loadtest/run/executors.ts'
+import { consolidate } from '../../src/loadtest/run/options.ts'
 import { KilnError } from '../../src/model/errors.ts'
 
 test("trend percentiles are exact: sorted values, linear interpolation at p·(n−1) (k6's method)", () => {

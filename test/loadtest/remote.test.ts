@@ -5,7 +5,7 @@ import http from 'node:http'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { kilnRun, workdir } from './helpers.ts'
-import { specifiers } from '../../src/loadtest/remote.ts'
+import { specifiers } from '../../src/loadtest/run/remote.ts'
 
 let server: http.Server
 let base = ''

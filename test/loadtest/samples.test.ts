@@ -1,7 +1,7 @@
 /** Samples packed on a worker thread and unpacked on the main one come out as they went in, also across a table reset. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { SampleBatch, SampleTables } from '../../src/loadtest/samples.ts'
+import { SampleBatch, SampleTables } from '../../src/loadtest/results/samples.ts'
 
 test('packed samples unpack to the same metric, value, tags and time, in order; the tag table starts over past its bound', () => {
   const batch = new SampleBatch()

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { kilnRun, startServer, workdir } from './helpers.ts'
-import { lookupSecret, parseSecretSource, redactor } from '../../src/loadtest/secrets.ts'
+import { lookupSecret, parseSecretSource, redactor } from '../../src/loadtest/modules/secrets/secrets.ts'
 
 test('secrets.get and secrets.source(name).get read --secret-source values; logs show ***SECRET_REDACTED***; the request carries the value', async () => {
   const srv = await startServer()

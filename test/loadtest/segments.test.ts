@@ -3,8 +3,8 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { executionSegment } from '../../src/loadtest/segments.ts'
-import { ConfigError } from '../../src/loadtest/host.ts'
+import { executionSegment } from '../../src/loadtest/run/segments.ts'
+import { ConfigError } from '../../src/loadtest/errors.ts'
 import { kilnRun, startServer, workdir, type TestServer } from './helpers.ts'
 
 let srv: TestServer

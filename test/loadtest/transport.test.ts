@@ -11,7 +11,7 @@ import http2 from 'node:http2'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ResponseParser, newTransport, send, closeTransport } from '../../src/loadtest/transport.ts'
+import { ResponseParser, newTransport, send, closeTransport } from '../../src/loadtest/modules/http/transport.ts'
 import { kilnRun as runKiln, selfSignedCert } from './helpers.ts'
 
 /** Parses `wire` fed in pieces of `step` bytes; returns what the parser saw, or the error text. */

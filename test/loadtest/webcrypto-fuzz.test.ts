@@ -1,7 +1,7 @@
 /** Fuzz: WebCrypto requests as a script could send them (random JSON arguments) never crash the host. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { KeyStore } from '../../src/loadtest/webcrypto.ts'
+import { KeyStore } from '../../src/loadtest/modules/webcrypto/webcrypto.ts'
 import { rng } from './helpers.ts'
 
 

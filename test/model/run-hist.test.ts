@@ -1,7 +1,7 @@
 /** Load-test runs' per-second histograms: quantiles within 2% of k6's exact method, and merging. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Sink } from '../../src/loadtest/metrics.ts'
+import { Sink } from '../../src/loadtest/results/metrics.ts'
 import { ZERO_BUCKET, histAdd, histBucket, histMerge, histQuantile, histValue } from '../../src/model/run.ts'
 
 test('a bucket holds its value within 1%, in order, with zero and negatives in one bucket', () => {

@@ -1,37 +1,13 @@
 /**
- * The JS engine of a VU: QuickJS compiled to WebAssembly with asyncify (quickjs-emscripten), the
- * JS that runs inside every VU (vm/*.js), and the asyncify-aware calls into it that
- * quickjs-emscripten does not offer. vu.ts builds a VU on these.
+ * The JS engine of a VU: QuickJS compiled to WebAssembly with asyncify (quickjs-emscripten), and
+ * the asyncify-aware calls into it that quickjs-emscripten does not offer. vu.ts builds a VU on
+ * these and the modules' VM sources (../modules/index.ts).
  */
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { QuickJSAsyncWASMModule, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
 import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
-
-const here = dirname(fileURLToPath(import.meta.url))
-export const preludes = ['vm/k6.js', 'vm/loop.js', 'vm/http.js', 'vm/crypto.js', 'vm/webcrypto.js'].map((f) => ({ name: f, src: readFileSync(join(here, f), 'utf8') }))
-/**
- * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
- * evaluating vm/html.js cost ~5 ms per VU (the other preludes ~18 ms, measured together), which
- * 1,000 VUs that never parse HTML would pay.
- */
-// vm/ws.js (k6/ws and k6/websockets, whichever is imported first) cost ~2.7 ms per VU.
-const wsSource = readFileSync(join(here, 'vm/ws.js'), 'utf8')
-// vm/fs.js holds k6/experimental/fs and k6/experimental/csv.
-const fsSource = readFileSync(join(here, 'vm/fs.js'), 'utf8')
-export const lazyModules: Record<string, string> = {
-  'k6/html': readFileSync(join(here, 'vm/html.js'), 'utf8'),
-  'k6/ws': wsSource,
-  'k6/websockets': wsSource,
-  'k6/experimental/fs': fsSource,
-  'k6/experimental/csv': fsSource,
-  'k6/net/grpc': readFileSync(join(here, 'vm/grpc.js'), 'utf8'),
-}
-export const lazyGetters = Object.keys(lazyModules)
-  .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)
-  .join('; ')
 
 // Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
 let variantPromise: Promise<QuickJSAsyncVariant> | null = null

@@ -3,25 +3,31 @@
  * `sleep` suspend the whole VM stack and look synchronous to the script, also inside callbacks,
  * constructors and getters. Each VU runs the script's init code itself, as in k6.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'quickjs-emscripten-core'
-import { asyncEntryPoints, callAsync, lazyGetters, lazyModules, newEngine, preludes, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
-import { lookupSecret } from './secrets.ts'
-import { csvOptions, csvRows } from './csv.ts'
-import { closeTransport } from './transport.ts'
-import { request, newClient, closeClient, encodeResponse, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
-import type { Tags } from './metrics.ts'
-import { ScriptError, type Host } from './host.ts'
-import { HtmlStore } from './html.ts'
-import { resolveModule } from './remote.ts'
-import { JarStore } from './cookies.ts'
-import { ELEMENT_METHODS } from './html-element.ts'
+import { asyncEntryPoints, callAsync, newEngine, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
+import { hostBinder } from './host-api.ts'
 import { EventLoop } from './eventloop.ts'
-import { WsConn, type WsSpec } from './ws.ts'
-import { KeyStore } from './webcrypto.ts'
-import { GrpcClients } from './grpc.ts'
-import { installGrpc } from './vu-grpc.ts'
+import { type Host } from './host.ts'
+import { ScriptError } from '../errors.ts'
+import { lazyGetters, lazyModules, preludes } from '../modules/index.ts'
+import { resolveModule } from '../run/remote.ts'
+import type { Tags } from '../results/metrics.ts'
+import { installK6 } from '../modules/k6/host.ts'
+import { installSecrets } from '../modules/secrets/host.ts'
+import { closeTransport } from '../modules/http/transport.ts'
+import { closeClient, newClient, type HttpClient } from '../modules/http/http.ts'
+import { JarStore } from '../modules/http/cookies.ts'
+import { installHttp } from '../modules/http/host.ts'
+import { HtmlStore } from '../modules/html/html.ts'
+import { installHtml } from '../modules/html/host.ts'
+import { installCrypto } from '../modules/crypto/host.ts'
+import { KeyStore } from '../modules/webcrypto/webcrypto.ts'
+import { installWebCrypto } from '../modules/webcrypto/host.ts'
+import { installFs } from '../modules/fs/host.ts'
+import { WsSockets } from '../modules/ws/host.ts'
+import { GrpcClients } from '../modules/grpc/grpc.ts'
+import { installGrpc } from '../modules/grpc/host.ts'
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -36,20 +42,6 @@ const REMOVED_MODULES: Record<string, string> = {
 let moduleExports: Record<string, string[]> | null = null
 
 export type Phase = 'init' | 'setup' | 'vu' | 'teardown' | 'summary'
-
-/** k6's `batch` option: at most `limit` of the items in flight at once; results in order. */
-async function inBatches<T, R>(items: T[], limit: number, f: (t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length)
-  let next = 0
-  const lane = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++
-      out[i] = await f(items[i]!)
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, lane))
-  return out
-}
 
 export interface CallResult {
   kind: 'ok' | 'error' | 'abort'
@@ -69,17 +61,27 @@ export class VU {
   private readonly html = new HtmlStore()
   private readonly jars: JarStore
   private interrupted = false
+  /**
+   * One word per VU, shared with the main thread (run/stops.ts): non-zero stops this VU's call.
+   * The interrupt handler reads it, so a VU stuck in CPU-bound JS on a worker thread (whose event
+   * loop is held, so no message reaches it) still stops when the main thread says so.
+   */
+  stopFlags: Int32Array | null = null
+  /** A count of Ctrl-Cs bumped by a watcher thread (run/stops.ts); a change stops the call. */
+  sigint: Int32Array | null = null
+  private sigintSeen = 0
+  /** performance.now() after which the current call stops (gracefulStop ended while this thread was held). */
+  private deadline = Infinity
+  /** Inside call() or handleSummary(): only these can be stopped (evals between calls never are). */
+  private inCall = false
   private rt: QuickJSAsyncRuntime | null = null
   private wake: (() => void) | null = null
   private sleepTimer: NodeJS.Timeout | null = null
   private readonly loop = new EventLoop()
-  /** Open WebSockets by the VM's id; `k6/ws` ones also queue their events here for wsWait. */
-  private sockets = new Map<number, { conn: WsConn; queue?: string[] }>()
+  private readonly ws = new WsSockets()
   private readonly keys = new KeyStore()
   /** `k6/net/grpc` clients by the VM's id (created on first use). */
   private grpcClients: GrpcClients | null = null
-  /** Wakes a `k6/ws` wait (not `wake`: a message must not cut short a sleep() in a handler). */
-  private wsWake: (() => void) | null = null
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   private tick: QuickJSHandle | null = null
@@ -111,10 +113,9 @@ export class VU {
     const mod = await newEngine()
     const rt = (this.rt = mod.newRuntime())
     rt.setMaxStackSize(1024 * 1024)
-    // No interrupt handler until interrupt(): QuickJS polls it every few thousand bytecodes, a call
-    // out of WASM each time, which cost ~30% of a JSON-heavy iteration. The VM cannot be stopped
-    // while it runs JS anyway (it holds the thread); interrupt() happens while it is suspended in a
-    // host call, and the handler then stops it as soon as it resumes.
+    // QuickJS polls the handler about every 10,000 backward jumps and calls (~10 ms of a CPU-bound
+    // loop here): unmeasurable per iteration (README, "Stopping CPU-bound JS").
+    rt.setInterruptHandler(() => this.shouldStop())
     const ctx = (this.ctx = rt.newContext())
     const script = this.host.script
     rt.setModuleLoader(
@@ -209,162 +210,49 @@ export class VU {
   private installHost(): void {
     const ctx = this.ctx
     const kh = ctx.newObject()
-    const fn = (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => {
+    const raw = (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => {
       const h = ctx.newFunction(name, f)
       ctx.setProp(kh, name, h)
       h.dispose()
     }
-    const host = this.host
-    fn('now', () => ctx.newNumber(performance.now()))
-    fn('emit', (n, v, t) => {
-      host.emit(ctx.getString(n), ctx.getNumber(v), { ...this.baseTags, ...(JSON.parse(ctx.getString(t)) as Tags) })
-      return undefined
-    })
-    fn('metric', (n, t, isTime) => ctx.newString(host.defineMetric(ctx.getString(n), ctx.getString(t), ctx.dump(isTime) === true)))
-    fn('log', (l, m) => {
-      host.log(ctx.getString(l), ctx.getString(m))
-      return undefined
-    })
-    fn('open', (p, b) => {
-      try {
-        const buf = host.readBytes(ctx.getString(p))
-        return ctx.newString(ctx.dump(b) === true ? buf.toString('base64') : buf.toString('utf8'))
-      } catch (e) {
-        return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
-      }
-    })
-    fn('exec', () => ctx.newString(JSON.stringify(host.execState(this))))
-    fn('abort', (m) => {
-      host.abort(ctx.getString(m))
-      return undefined
-    })
-    fn('markFailed', (m) => {
-      host.markFailed(ctx.getString(m))
-      return undefined
-    })
-    fn('shared', (n) => ctx.newString(host.shared.get(ctx.getString(n)) ?? ''))
-    fn('setShared', (n, j) => {
-      host.shared.set(ctx.getString(n), ctx.getString(j))
-      return undefined
-    })
-    fn('hash', (a, k, hasKey, d) => {
-      const alg = ctx.getString(a).replace('sha512_224', 'sha512-224').replace('sha512_256', 'sha512-256')
-      const data = Buffer.from(ctx.getString(d), 'base64')
-      try {
-        const h = ctx.dump(hasKey) === true ? createHmac(alg, Buffer.from(ctx.getString(k), 'base64')) : createHash(alg)
-        return ctx.newString(h.update(data).digest('base64'))
-      } catch (e) {
-        return ctx.newString(`!${ctx.getString(a)} is not available here: ${(e as Error).message}`)
-      }
-    })
-    fn('htmlParse', (src, url) => ctx.newNumber(this.html.parse(ctx.getString(src), ctx.getString(url))))
-    fn('lazyModule', (m) => ctx.newString(lazyModules[ctx.getString(m)] ?? ''))
-    fn('htmlMethods', () => ctx.newString(JSON.stringify(ELEMENT_METHODS)))
-    /** A synchronous host call taking and returning a string; an Error it throws is the script's. */
-    const strFn = (name: string, f: (s: string) => string) =>
-      fn(name, (j) => {
-        try {
-          return ctx.newString(f(ctx.getString(j)))
-        } catch (e) {
-          return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
-        }
-      })
-    strFn('html', (j) => this.html.call(j))
-    strFn('jar', (j) => this.jars.call(j))
-    strFn('csv', (j) => {
-      const [path, options] = JSON.parse(j) as [string, Record<string, unknown> | null]
-      return JSON.stringify(csvRows(host.readBytes(path).toString('utf8'), csvOptions(options)))
-    })
-    strFn('secret', (j) => {
-      const [source, key] = JSON.parse(j) as [string | null, string]
-      const r = lookupSecret(host.secrets, source, key)
-      if ('error' in r) throw new Error(r.error)
-      return r.value
-    })
-    fn('random', (n) => ctx.newString(randomBytes(Math.max(0, Math.min(65536, ctx.getNumber(n)))).toString('base64')))
-    fn('throwOnError', () => (host.options.throw ? ctx.true : ctx.false))
-    const one = async (spec: RequestSpec): Promise<ResponseData | string> => {
-      if (spec.redirects < 0) spec.redirects = host.options.maxRedirects
-      if (!spec.responseType) spec.responseType = host.options.discardResponseBodies ? 'none' : 'text'
-      try {
-        new URL(spec.url)
-      } catch {
-        return `invalid URL '${spec.url}'`
-      }
-      if (spec.jar !== undefined) {
-        try {
-          spec.cookieJar = spec.jar === null ? null : this.jars.get(spec.jar)
-        } catch (e) {
-          return (e as Error).message
-        }
-      }
-      const res = await request(this.client, spec, host.registry, this.baseTags)
-      if (res.error) host.log('warn', `Request Failed error="${res.error}"`)
-      return res
-    }
     /** A host function the VM waits for: the whole WASM stack unwinds until its promise settles. */
-    const asyncFn = (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => {
+    const rawAsync = (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => {
       const h = ctx.newAsyncifiedFunction(name, (...a) => withoutSuspendStack(f(...a)))
       ctx.setProp(kh, name, h)
       h.dispose()
     }
-    const answer = async (spec: RequestSpec) => {
-      const res = await one(spec)
-      return typeof res === 'string' ? { error: ctx.newError(res) } : ctx.newString(encodeResponse(res))
-    }
-    asyncFn('request', (j) => answer(JSON.parse(ctx.getString(j)) as RequestSpec))
-    // `http.get(url)` without params: what vm/http.js buildSpec gives for no params, built here.
-    const plainSpec = (m: QuickJSHandle, u: QuickJSHandle, g: QuickJSHandle): RequestSpec => ({ method: ctx.getString(m), url: ctx.getString(u), headers: {}, tags: { group: ctx.getString(g) }, timeoutMs: 60000, redirects: -1, responseType: host.options.discardResponseBodies ? 'none' : 'text', expected: null })
-    asyncFn('requestPlain', (m, u, g) => answer(plainSpec(m, u, g)))
-    asyncFn('batch', async (j) => {
-      const all = await inBatches(JSON.parse(ctx.getString(j)) as RequestSpec[], host.options.batch, one)
-      const bad = all.find((r): r is string => typeof r === 'string')
-      return bad ? { error: ctx.newError(bad) } : ctx.newString(JSON.stringify(all.map((r) => encodeResponse(r as ResponseData))))
-    })
-    asyncFn('sleep', async (ms) => {
-      const d = ctx.getNumber(ms)
+    const b = hostBinder(ctx, raw, rawAsync)
+    const host = this.host
+    const baseTags = () => this.baseTags
+    const interrupted = () => this.interrupted
+    b.def('lazyModule', ['s'], (m) => lazyModules[m] ?? '')
+    b.defAsync('sleep', ['n'], async (d) => {
       if (this.interrupted || !(d > 0)) return
       await new Promise<void>((r) => {
         this.wake = r
         this.sleepTimer = setTimeout(r, d)
       })
       this.wake = null
-      return undefined
     })
-    // The event loop (vm/loop.js): timers, async operations, and one event per __k6tick().
-    fn('timer', (id, ms) => {
-      this.loop.timer(ctx.getNumber(id), ctx.getNumber(ms))
-      return undefined
-    })
-    fn('cancel', (id) => {
-      this.loop.cancel(ctx.getNumber(id))
-      return undefined
-    })
-    fn('nextEvent', () => {
+    // The event loop (loop.js): timers, async operations, and one event per __k6tick().
+    b.def('timer', ['n', 'n'], (id, ms) => this.loop.timer(id, ms))
+    b.def('cancel', ['n'], (id) => this.loop.cancel(id))
+    b.def('nextEvent', [], () => {
       const e = this.loop.take()
-      return ctx.newString(e ? `${e[0]} ${e[1] ? 1 : 0} ${e[2]}` : '')
+      return e ? `${e[0]} ${e[1] ? 1 : 0} ${e[2]}` : ''
     })
-    fn('loopFailed', () => {
+    b.def('loopFailed', [], () => {
       this.loopFailed = true
-      return undefined
     })
-    // http.asyncRequest: the request goes out now; its Response comes back as an event-loop event.
-    const start = (id: QuickJSHandle, spec: RequestSpec) => {
-      this.loop.op(ctx.getNumber(id), one(spec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : encodeResponse(r))))
-      return undefined
-    }
-    fn('requestStart', (id, j) => start(id, JSON.parse(ctx.getString(j)) as RequestSpec))
-    fn('requestPlainStart', (id, m, u, g) => start(id, plainSpec(m, u, g)))
-    fn('keyFree', (id) => {
-      this.keys.free(ctx.getString(id))
-      return undefined
-    })
-    fn('subtle', (id, op, args) => {
-      this.loop.op(ctx.getNumber(id), this.keys.run(ctx.getString(op), ctx.getString(args)))
-      return undefined
-    })
-    this.installWs(fn, asyncFn)
-    installGrpc({ ctx, loop: this.loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted: () => this.interrupted, fn, asyncFn })
+    installK6(b, { host, vu: this })
+    installSecrets(b, host.secrets)
+    installHttp(b, { host, client: this.client, jars: this.jars, loop: this.loop, baseTags })
+    installHtml(b, this.html)
+    installCrypto(b)
+    installWebCrypto(b, this.keys, this.loop)
+    installFs(b, (p) => host.readBytes(p))
+    this.ws.install(b, { host, jar: this.client.jar, jars: this.jars, loop: this.loop, baseTags, interrupted })
+    installGrpc(b, { loop: this.loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
   }
@@ -381,97 +269,6 @@ export class VU {
       debug: host.httpDebug ? { log: (t) => host.log('http-debug', `${t}  iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`), full: host.httpDebug === 'full' } : undefined,
     })
     return this.grpcClients
-  }
-
-  /** Host functions of vm/ws.js: `k6/ws` waits on a socket's own queue, `k6/websockets` on the event loop. */
-  private installWs(fn: (name: string, f: (...a: QuickJSHandle[]) => QuickJSHandle | undefined) => void, asyncFn: (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => void): void {
-    const ctx = this.ctx
-    const host = this.host
-    const open = (specJson: string, sink: (kind: string, payload: string) => void): WsConn => {
-      const spec = JSON.parse(specJson) as WsSpec
-      const emit = (m: string, v: number, t: Tags) => host.emit(m, v, { ...this.baseTags, ...t })
-      // The handshake is an HTTP request: the jar's cookies go with it and its Set-Cookie comes back.
-      const jar = spec.jar === null ? null : spec.jar === undefined ? this.client.jar : this.jars.get(spec.jar)
-      let httpUrl: URL | null = null
-      try {
-        httpUrl = new URL(spec.url.replace(/^ws/i, 'http'))
-      } catch {
-        // WsConn reports the bad URL.
-      }
-      const extra = spec.cookies ?? {}
-      const cookies = jar && httpUrl ? jar.header(httpUrl, extra) : Object.entries(extra).map(([n, c]) => `${n}=${c.value}`).join('; ')
-      if (cookies) spec.headers['Cookie'] = [cookies, spec.headers['Cookie']].filter(Boolean).join('; ')
-      return new WsConn(spec, emit, sink, host.options.insecureSkipTLSVerify, (h) => jar && httpUrl && jar.store(httpUrl, h['set-cookie']))
-    }
-    const waitEvent = async (id: number, ms: number): Promise<string | null> => {
-      const s = this.sockets.get(id)
-      if (!s?.queue) return null
-      if (!s.queue.length && !this.interrupted) {
-        let timer: NodeJS.Timeout | undefined
-        await new Promise<void>((r) => {
-          this.wsWake = r
-          if (ms >= 0) timer = setTimeout(r, ms)
-        })
-        clearTimeout(timer)
-        this.wsWake = null
-      }
-      if (this.interrupted) return null
-      return s.queue.shift() ?? ''
-    }
-    asyncFn('wsConnect', async (i, j) => {
-      const id = ctx.getNumber(i)
-      const queue: string[] = []
-      const conn = open(ctx.getString(j), (kind, payload) => {
-        queue.push(`${kind} ${payload}`)
-        this.wsWake?.()
-      })
-      this.sockets.set(id, { conn, queue })
-      const first = await waitEvent(id, -1)
-      if (first?.startsWith('open ')) return ctx.newString(first.slice(5))
-      this.sockets.delete(id)
-      conn.destroy()
-      return { error: ctx.newError(first === null ? 'interrupted' : first.startsWith('error ') ? first.slice(6) : `websocket: ${first}`) }
-    })
-    asyncFn('wsWait', async (i, ms) => {
-      const ev = await waitEvent(ctx.getNumber(i), ctx.getNumber(ms))
-      return ev === null ? { error: ctx.newError('interrupted') } : ctx.newString(ev)
-    })
-    fn('wsStart', (i, j) => {
-      const id = ctx.getNumber(i)
-      const conn = open(ctx.getString(j), (kind, payload) => {
-        this.loop.push(id, true, `${kind} ${payload}`)
-        if (kind === 'close') {
-          this.sockets.delete(id)
-          this.loop.end(id)
-        }
-      })
-      this.sockets.set(id, { conn })
-      this.loop.stream(id, () => {
-        this.sockets.delete(id)
-        conn.destroy()
-      })
-      return undefined
-    })
-    const withConn = (name: string, f: (c: WsConn, ...a: QuickJSHandle[]) => void) =>
-      fn(name, (i, ...a) => {
-        const s = this.sockets.get(ctx.getNumber(i))
-        if (!s) return undefined
-        try {
-          f(s.conn, ...a)
-        } catch (e) {
-          return { error: ctx.newError((e as Error).message) } as unknown as QuickJSHandle
-        }
-        return undefined
-      })
-    withConn('wsSend', (c, d, b) => c.send(ctx.getString(d), ctx.dump(b) === true))
-    withConn('wsPing', (c) => c.ping())
-    withConn('wsClose', (c, code, reason) => c.close(ctx.getNumber(code), ctx.getString(reason)))
-    fn('wsDone', (i) => {
-      const id = ctx.getNumber(i)
-      this.sockets.get(id)?.conn.destroy()
-      this.sockets.delete(id)
-      return undefined
-    })
   }
 
   /**
@@ -557,10 +354,37 @@ export class VU {
     return callAsync(ctx, this.entries(), this.invoker!)
   }
 
-  /** Calls an exported function (`default`, `setup`, a scenario's exec…). */
-  async call(name: string, argJson?: string, iter = 0): Promise<CallResult> {
-    if (this.interrupted) this.rt?.removeInterruptHandler()
+  /** Polled by QuickJS while the VM runs JS: interrupt(), the shared stop word, or the deadline. */
+  private shouldStop(): boolean {
+    if (!this.inCall) return false
+    if (this.interrupted) return true
+    if ((this.stopFlags !== null && Atomics.load(this.stopFlags, this.id) !== 0) || (this.sigint !== null && Atomics.load(this.sigint, 0) !== this.sigintSeen) || performance.now() > this.deadline) this.interrupt()
+    return this.interrupted
+  }
+
+  /** Clears a stop left from the previous call. */
+  private rearm(deadline: number): void {
     this.interrupted = false
+    this.deadline = deadline
+    if (this.sigint !== null) this.sigintSeen = Atomics.load(this.sigint, 0)
+    if (this.stopFlags !== null && this.id < this.stopFlags.length) Atomics.store(this.stopFlags, this.id, 0)
+  }
+
+  /**
+   * Calls an exported function (`default`, `setup`, a scenario's exec…). `deadline`
+   * (performance.now() of this thread) stops it even when this thread's timers cannot run.
+   */
+  async call(name: string, argJson?: string, iter = 0, deadline = Infinity): Promise<CallResult> {
+    this.rearm(deadline)
+    this.inCall = true
+    try {
+      return await this.callInner(name, argJson, iter)
+    } finally {
+      this.inCall = false
+    }
+  }
+
+  private async callInner(name: string, argJson: string | undefined, iter: number): Promise<CallResult> {
     // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
     if (!this.host.options.noCookiesReset) this.client.jar.clear()
     this.loopFailed = false
@@ -619,6 +443,16 @@ export class VU {
 
   async handleSummary(dataJson: string): Promise<CallResult> {
     this.phase = 'summary'
+    this.rearm(Infinity)
+    this.inCall = true
+    try {
+      return await this.summaryInner(dataJson)
+    } finally {
+      this.inCall = false
+    }
+  }
+
+  private async summaryInner(dataJson: string): Promise<CallResult> {
     this.loopFailed = false
     this.jobError = ''
     const r = await this.ctx.evalCodeAsync(`__k6summary(${JSON.stringify(dataJson)})`, 'summary')
@@ -635,19 +469,17 @@ export class VU {
 
   /** Stops the running iteration now: wakes a sleep and interrupts the JS (gracefulStop ran out). */
   interrupt(): void {
-    if (!this.interrupted) this.rt?.setInterruptHandler(() => true)
     this.interrupted = true
     if (this.sleepTimer) clearTimeout(this.sleepTimer)
     this.wake?.()
-    this.wsWake?.()
+    this.ws.interrupt()
     this.grpcClients?.interrupt()
     this.loop.interrupt()
   }
 
   close(): void {
     this.loop.reset()
-    for (const s of this.sockets.values()) s.conn.destroy()
-    this.sockets.clear()
+    this.ws.closeAll()
     this.grpcClients?.closeAll()
     this.tick?.dispose()
     this.result?.dispose()

@@ -6,21 +6,24 @@
 import { basename } from 'node:path'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
-import { histAdd, type RunPoint } from '../model/run.ts'
+import { histAdd, type RunPoint } from '../../model/run.ts'
+import { request } from '../../client/client.ts'
 
 export interface KilnRunMeta {
   script: string
   tags: Record<string, string>
   profile?: string
+  /** X-Scope-OrgID for a multi-tenant server (`--tenant`); the token comes from KILN_AUTH_TOKEN, as for every CLI command. */
+  tenant?: string
 }
 
 
 /** Subscribes to samples; returns the closer that sends what is left and the thresholds' outcome. */
 export function attachKilnOutput(server: string, registry: Registry, thresholds: () => Threshold[], meta: KilnRunMeta, warn: (s: string) => void): () => Promise<void> {
   const base = server.replace(/\/+$/, '')
+  const client = { server: base, ...(meta.tenant ? { tenant: meta.tenant } : {}) }
   const post = async (path: string, body: unknown) => {
-    const r = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
-    if (!r.ok) throw new Error(`${r.status} ${(await r.text()).slice(0, 200)}`)
+    const r = await request(client, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
     return (await r.json()) as { id?: string }
   }
   let failed = false

@@ -2,7 +2,7 @@
  * k6's metric model: four metric types, samples with tags, and sinks that aggregate them.
  * Trend sinks keep every value, so percentiles are exact as in k6 (sort, interpolate at p·(n−1)).
  */
-import { KilnError } from '../model/errors.ts'
+import { KilnError } from '../../model/errors.ts'
 
 export type MetricType = 'counter' | 'gauge' | 'rate' | 'trend'
 export type Contains = 'default' | 'time' | 'data'

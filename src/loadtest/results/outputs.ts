@@ -4,7 +4,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs'
 import { createGzip } from 'node:zlib'
-import { ConfigError } from './host.ts'
+import { ConfigError } from '../errors.ts'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
 import { attachKilnOutput, type KilnRunMeta } from './kiln-output.ts'

@@ -2,9 +2,9 @@
  * k6 thresholds: `{ 'metric{tag:v}': ['p(95)<200', { threshold: 'rate<0.01', abortOnFail: true }] }`.
  * Grammar `aggregation operator number`; the aggregations allowed depend on the metric type.
  */
-import { KilnError } from '../model/errors.ts'
+import { KilnError } from '../../model/errors.ts'
 import type { MetricType, Registry, Sink } from './metrics.ts'
-import { parseDuration } from './duration.ts'
+import { parseDuration } from '../run/duration.ts'
 
 export interface Threshold {
   source: string // as written, e.g. 'p(95)<200'

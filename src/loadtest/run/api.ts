@@ -5,8 +5,8 @@
 import http from 'node:http'
 import { createHash } from 'node:crypto'
 import type { Runner } from './runner.ts'
-import type { CheckTree } from './summary.ts'
-import { ConfigError } from './host.ts'
+import type { CheckTree } from '../results/summary.ts'
+import { ConfigError } from '../errors.ts'
 
 /** k6's run status values (lib.ExecutionStatus). */
 export const STATUS = { created: 0, initVUs: 2, pausedBeforeRun: 5, setup: 7, running: 8, teardown: 9, ended: 10, interrupted: 11 } as const

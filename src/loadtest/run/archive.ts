@@ -3,7 +3,7 @@
  * the script's init read (modules, open()), stored under `files/<absolute path>`. `kiln run x.tar`
  * reads them from memory, so the archive runs on another machine without the original tree.
  */
-import { ScriptError } from './host.ts'
+import { ScriptError } from '../errors.ts'
 
 const BLOCK = 512
 

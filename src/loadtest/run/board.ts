@@ -5,7 +5,7 @@
  * every VU of that worker).
  */
 import { scenarioDuration, type Scenario } from './options.ts'
-import type { Tags } from './metrics.ts'
+import type { Tags } from '../results/metrics.ts'
 
 const T0 = 0
 const COMPLETED = 1

@@ -1,5 +1,5 @@
 /** k6 durations: Go's `1h2m3.5s`/`500ms`/`10us` strings, or a number of milliseconds. */
-import { KilnError } from '../model/errors.ts'
+import { KilnError } from '../../model/errors.ts'
 
 const UNITS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 }
 const PART = /(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/y

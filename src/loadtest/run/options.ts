@@ -2,11 +2,12 @@
  * k6 options: layering (config file < script `options` < CLI flags), the shortcut rules that turn
  * vus/duration/iterations/stages into one `default` scenario, and scenario validation.
  */
-import { ConfigError, type VuOptions } from './host.ts'
+import { type VuOptions } from '../engine/host.ts'
+import { ConfigError } from '../errors.ts'
 import { parseDuration, formatDuration } from './duration.ts'
-import { SYSTEM_TAGS, type Tags } from './metrics.ts'
+import { SYSTEM_TAGS, type Tags } from '../results/metrics.ts'
 import { executionSegment, type Segment } from './segments.ts'
-import { netOptions, stringList } from './netrules.ts'
+import { netOptions, stringList } from '../modules/http/netrules.ts'
 
 export const EXECUTORS = [
   'shared-iterations',

@@ -5,11 +5,13 @@
  */
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
-import type { Tags } from './metrics.ts'
-import type { CallResult } from './vu.ts'
-import { ConfigError, ScriptError, type Host } from './host.ts'
-import { SampleTables } from './samples.ts'
+import type { Tags } from '../results/metrics.ts'
+import type { CallResult } from '../engine/vu.ts'
+import { type Host } from '../engine/host.ts'
+import { ConfigError, ScriptError } from '../errors.ts'
+import { SampleTables } from '../results/samples.ts'
 import { Outbox } from './outbox.ts'
+import { stopVU } from './stops.ts'
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts'
 
 /** What the runner and executors need of a VU, wherever it runs. */
@@ -20,7 +22,8 @@ export interface VuHandle {
   iterationInTest: number
   scenario: string | null
   baseTags: Tags
-  call(name: string, argJson?: string, iter?: number): Promise<CallResult>
+  /** `deadline`: performance.now() of the main thread after which a VU holding it stops by itself. */
+  call(name: string, argJson?: string, iter?: number, deadline?: number): Promise<CallResult>
   assign(scenario: string, tags: Tags, env: Record<string, string>): void
   setSetupData(json: string): void
   interrupt(): void
@@ -57,7 +60,9 @@ class PoolWorker {
   /** Waiting for the answers to 'flush'. */
   readonly flushed: (() => void)[] = []
 
+  readonly stops: Int32Array
   constructor(init: WorkerInit, sink: PoolSink) {
+    this.stops = new Int32Array(init.stops)
     this.worker = new Worker(new URL('./worker-boot.mjs', import.meta.url), { workerData: init, transferList: [] })
     this.outbox = new Outbox<ToWorker>((items) => this.worker.postMessage(items))
     this.worker.on('message', (batch: FromWorker[]) => {
@@ -162,6 +167,8 @@ export class RemoteVU implements VuHandle {
   }
 
   interrupt(): void {
+    // The word reaches a VU stuck in CPU-bound JS; the message wakes one waiting in a host call.
+    stopVU(this.home.stops, this.id)
     this.home.post({ t: 'interrupt', id: this.id })
   }
 

@@ -5,7 +5,7 @@
  * for static import/export-from/require specifiers, following local and remote modules.
  */
 import { dirname, resolve } from 'node:path'
-import { ScriptError } from './host.ts'
+import { ScriptError } from '../errors.ts'
 
 const isRemote = (s: string): boolean => /^https?:\/\//i.test(s)
 

@@ -5,21 +5,23 @@
 import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
-import { Registry, type Tags } from './metrics.ts'
+import { Registry, type Tags } from '../results/metrics.ts'
 import { fetchRemoteModules } from './remote.ts'
-import { buildThresholds, evaluate, type Threshold } from './thresholds.ts'
-import { consolidate, scenarioVUs, type Options, type Scenario } from './options.ts'
+import { buildThresholds, evaluate, type Threshold } from '../results/thresholds.ts'
+import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
-import { VU } from './vu.ts'
-import { EXIT, ConfigError, ScriptError, type Host } from './host.ts'
+import { VU } from '../engine/vu.ts'
+import { type Host } from '../engine/host.ts'
+import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard, type BoardVU } from './board.ts'
 import { VuPool, threadCount, type VuHandle } from './pool.ts'
-import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from './summary.ts'
+import { sigintWord, stopWords } from './stops.ts'
+import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from '../results/summary.ts'
 import { bannerText, progressText } from './ui.ts'
 import { startApi, STATUS } from './api.ts'
-import { KilnError } from '../model/errors.ts'
-import { redactor, type SecretSource } from './secrets.ts'
+import { KilnError } from '../../model/errors.ts'
+import { redactor, type SecretSource } from '../modules/secrets/secrets.ts'
 
 export interface RunConfig {
   scriptPath: string
@@ -176,6 +178,27 @@ export class Runner implements Host {
     this.stopResolve()
     for (const vu of this.vus) vu.interrupt()
   }
+
+  /** Words that stop a VU held by CPU-bound JS (run/stops.ts); sized once the VUs are known. */
+  private stops: Int32Array = stopWords(0)
+  /** Bumped by the CLI's SIGINT watcher (watchSigint): stops the main thread's VUs at once. */
+  readonly sigint = sigintWord()
+  private sigintHandled = 0
+  /** Called once per Ctrl-C, on the main thread (the CLI's handler; see pollSigint). */
+  onSigint: (() => void) | null = null
+
+  /**
+   * Hands each Ctrl-C counted in `sigint` to cfg.onSigint, once. Called by the watcher's message
+   * and after any call that was interrupted: a VU that stopped on the count must not start its
+   * next iteration before the run has heard of the signal.
+   */
+  pollSigint(): void {
+    const n = Atomics.load(this.sigint, 0)
+    while (this.sigintHandled < n) {
+      this.sigintHandled++
+      this.onSigint?.()
+    }
+  }
   setPaused(p: boolean): void {
     this.paused = p
     if (!p) for (const w of this.resumeWaiters.splice(0)) w()
@@ -217,6 +240,8 @@ export class Runner implements Host {
     if (this.pool) return this.pool.newVU(id)
     const vu = new VU(id, this)
     await vu.init()
+    vu.stopFlags = this.stops
+    vu.sigint = this.sigint
     return vu
   }
 
@@ -238,6 +263,7 @@ export class Runner implements Host {
     await fetchRemoteModules(this.script, (p) => this.readFile(p), this.remote, this.files.remoteFailed, (u) => this.cfg.files?.get(u)?.toString('utf8'))
     const vu0 = new VU(0, this)
     await vu0.init()
+    vu0.sigint = this.sigint
     let scriptOptions: Record<string, unknown>
     try {
       scriptOptions = JSON.parse(vu0.optionsJson()) as Record<string, unknown>
@@ -282,8 +308,10 @@ export class Runner implements Host {
     const o = this.opts
     const maxVUs = o.scenarios.reduce((a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0), 0)
     const threads = threadCount(maxVUs)
+    this.stops = stopWords(maxVUs)
+    vu0.stopFlags = this.stops
     if (threads > 1) {
-      this.pool = new VuPool(threads, { script: this.script, env: this.env, secrets: this.secrets, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios.map(dataOnly), rawOptions: o.raw }, this)
+      this.pool = new VuPool(threads, { stops: this.stops.buffer as SharedArrayBuffer, script: this.script, env: this.env, secrets: this.secrets, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios.map(dataOnly), rawOptions: o.raw }, this)
     }
     for (const s of o.scenarios) {
       const n = scenarioVUs(s)
@@ -311,9 +339,11 @@ export class Runner implements Host {
     if (vu0.exports.includes('setup') && !o.noSetup && !this.stopping) {
       vu0.phase = 'setup'
       const r = await vu0.call('setup', '')
+      this.pollSigint()
+      if (r.kind === 'error' && this.stopping && r.value === 'interrupted') r.kind = 'abort'
       if (r.kind === 'error') throw new ScriptError(`setup() failed: ${r.value}`)
-      if (r.kind === 'abort') this.stop(EXIT.aborted)
-      this.setupJson = r.value
+      else if (r.kind === 'abort') this.stop(EXIT.aborted)
+      this.setupJson = r.kind === 'ok' ? r.value : ''
     }
     for (const vu of this.vus) vu.setSetupData(this.setupJson)
     vu0.setSetupData(this.setupJson)
@@ -393,7 +423,12 @@ export class Runner implements Host {
     run.iterations++
     vu.iterationInTest = this.board.iterationStarted(run.scenario.name)
     const t0 = performance.now()
-    const r = await vu.call(run.scenario.exec, undefined, vu.iterationInScenario)
+    // Past the scenario's end + gracefulStop, a VU holding the main thread stops by itself: its
+    // executor's timer cannot fire while the thread is held (a VU on a worker is stopped through its word).
+    const s = run.scenario
+    const deadline = run.ctx ? run.ctx.start + scenarioDuration(s) + s.gracefulStopMs : Infinity
+    const r = await vu.call(s.exec, undefined, vu.iterationInScenario, deadline)
+    if (r.value === 'interrupted') this.pollSigint()
     if (r.kind === 'abort') {
       this.stop(EXIT.aborted)
       run.interrupted++

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { transformSync } from 'esbuild'
-import { ScriptError } from './host.ts'
+import { ScriptError } from '../errors.ts'
 
 export class ScriptFiles {
   /** Every file read so far, by absolute path: what an archive must hold. */

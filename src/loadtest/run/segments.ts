@@ -5,7 +5,7 @@
  * numbers, iteration numbers, arrival-rate starts) between the segments in proportion to their
  * lengths, spreading each segment's items as evenly as possible. Pure: no I/O.
  */
-import { ConfigError } from './host.ts'
+import { ConfigError } from '../errors.ts'
 
 interface Rat {
   n: number

@@ -5,14 +5,15 @@
  * with the samples it made. Started through worker-boot.mjs (TypeScript via tsx).
  */
 import { parentPort, workerData } from 'node:worker_threads'
-import { Registry, type Tags } from './metrics.ts'
-import { VU } from './vu.ts'
-import { ScriptError, type Host, type VuOptions } from './host.ts'
+import { Registry, type Tags } from '../results/metrics.ts'
+import { VU } from '../engine/vu.ts'
+import { type Host, type VuOptions } from '../engine/host.ts'
+import { ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
-import { SampleBatch, type PackedSamples } from './samples.ts'
+import { SampleBatch, type PackedSamples } from '../results/samples.ts'
 import { Outbox } from './outbox.ts'
-import type { SecretSource } from './secrets.ts'
+import type { SecretSource } from '../modules/secrets/secrets.ts'
 import type { Scenario } from './options.ts'
 
 export interface WorkerInit {
@@ -26,6 +27,8 @@ export interface WorkerInit {
   /** Remote modules by URL, fetched by the main thread before the first VU. */
   remote: [string, string][]
   board: SharedArrayBuffer
+  /** A word per VU that stops its call (run/stops.ts). */
+  stops: SharedArrayBuffer
   scenarios: Scenario[]
   rawOptions: Record<string, unknown>
 }
@@ -124,6 +127,7 @@ if (port) {
   }
   const host = new WorkerHost(init, send)
   const vus = new Map<number, VU>()
+  const stops = new Int32Array(init.stops)
   let setupJson: string | null = null
   const flush = setInterval(() => flushSamples(false), FLUSH_MS)
   flush.unref()
@@ -134,6 +138,7 @@ if (port) {
     switch (m.t) {
       case 'new': {
         const vu = new VU(m.id, host)
+        vu.stopFlags = stops
         vu.init().then(
           () => {
             if (setupJson !== null) vu.setSetupData(setupJson)

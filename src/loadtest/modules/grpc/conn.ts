@@ -9,10 +9,10 @@ import tls from 'node:tls'
 import zlib from 'node:zlib'
 import protobuf from 'protobufjs'
 import descriptor from 'protobufjs/ext/descriptor.js'
-import { parseDuration } from './duration.ts'
-import type { NetRules } from './netrules.ts'
-import { checkedLookup } from './transport.ts'
-import { CODES, Code, methodsOf, type Methods } from './grpc-proto.ts'
+import { parseDuration } from '../../run/duration.ts'
+import type { NetRules } from '../http/netrules.ts'
+import { checkedLookup } from '../http/transport.ts'
+import { CODES, Code, methodsOf, type Methods } from './proto.ts'
 
 // The server reflection protocol (grpc.reflection.v1, same messages as v1alpha): what Kiln asks.
 const REFLECTION_PROTO = `syntax = "proto3"; package grpc.reflection.v1;

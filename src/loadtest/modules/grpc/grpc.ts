@@ -8,11 +8,11 @@ import http2 from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import protobuf from 'protobufjs'
 import protojson from 'protobufjs/ext/protojson.js'
-import type { Tags } from './metrics.ts'
-import { parseDuration } from './duration.ts'
-import { netRules, type NetOptions, type NetRules } from './netrules.ts'
-import { Code, encodeRequest, loadProtos, loadProtoset, methodsOf, replyJson, withDefaults, type MethodDef, type Methods } from './grpc-proto.ts'
-import { connectParams, GrpcConn, type Reply } from './grpc-conn.ts'
+import type { Tags } from '../../results/metrics.ts'
+import { parseDuration } from '../../run/duration.ts'
+import { netRules, type NetOptions, type NetRules } from '../http/netrules.ts'
+import { Code, encodeRequest, loadProtos, loadProtoset, methodsOf, replyJson, withDefaults, type MethodDef, type Methods } from './proto.ts'
+import { connectParams, GrpcConn, type Reply } from './conn.ts'
 
 const HEALTH_PROTO = `syntax = "proto3"; package grpc.health.v1;
 message HealthCheckRequest { string service = 1; }

@@ -40,7 +40,7 @@
     if (!(o instanceof Selection)) throw new Error('expected a selector string, a function or a Selection')
     return o[K].d === s[K].d ? o[K].ids : []
   }
-  const P = Selection.prototype
+  const P = /** @type {any} */ (Selection.prototype)
   // Traversals: a selector string (optional for most), a new Selection remembering this one for end().
   for (const op of ['find', 'children', 'contents', 'parent', 'parents', 'parentsUntil', 'closest', 'siblings', 'next', 'nextAll', 'nextUntil', 'prev', 'prevAll', 'prevUntil', 'has']) {
     P[op] = function (sel) {
@@ -161,7 +161,7 @@
       return wrap(this, name, call('el', k.d, [k.id], name, args.map((a) => argOf(this, a))))
     }
   }
-  Element.prototype.selection = function () {
+  /** @type {any} */ (Element.prototype).selection = function () {
     return new Selection(this[K].d, [this[K].id], null)
   }
 

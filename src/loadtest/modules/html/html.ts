@@ -9,7 +9,7 @@ import { parse as parseHtml5 } from 'parse5'
 import { adapter } from 'parse5-htmlparser2-tree-adapter'
 import { compile } from 'css-select'
 import { isTag, isDocument, hasChildren, type AnyNode, type Element, type Document } from 'domhandler'
-import { formFields, elementMethod, innerHtml, value, type Ctx } from './html-element.ts'
+import { formFields, elementMethod, innerHtml, value, type Ctx } from './element.ts'
 
 interface Doc {
   root: Document

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import zlib from 'node:zlib'
-import type { SampleSink, Tags } from './metrics.ts'
+import type { SampleSink, Tags } from '../../results/metrics.ts'
 import { AuthFlow, takeCredentials } from './auth.ts'
 import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
 import { netRules, type NetOptions } from './netrules.ts'

@@ -7,7 +7,7 @@
  */
 import net from 'node:net'
 import type tls from 'node:tls'
-import { ConfigError } from './host.ts'
+import { ConfigError } from '../../errors.ts'
 
 /** The options as the script (or --config, or flags) gave them: plain data, sent to worker threads. */
 export interface NetOptions {

@@ -6,7 +6,7 @@
  * log line as `***SECRET_REDACTED***`.
  */
 import { readFileSync } from 'node:fs'
-import { ConfigError } from './host.ts'
+import { ConfigError } from '../../errors.ts'
 
 export interface SecretSource {
   name: string

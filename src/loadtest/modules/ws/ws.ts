@@ -6,9 +6,9 @@
  */
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
-import type { Tags } from './metrics.ts'
-import type { RequestCookie } from './cookies.ts'
-import { canonical } from './http.ts'
+import type { Tags } from '../../results/metrics.ts'
+import type { RequestCookie } from '../http/cookies.ts'
+import { canonical } from '../http/http.ts'
 
 export interface WsSpec {
   url: string

@@ -1,0 +1,130 @@
+/**
+ * The host functions a VU's JS calls as `__kh.name(…)`: the one contract between the in-VM JS
+ * (`modules/<module>/*.js`, type-checked against `HostApi` through JSDoc, see
+ * ../modules/tsconfig.json) and the host side (each module's `host.ts`, which binds its part with
+ * `bind()` and so is checked against the same signatures). Only strings, numbers and booleans
+ * cross; structured values travel as JSON strings. A host function that throws raises that
+ * error in the VM. Async ones suspend the VM (asyncify) until their promise settles.
+ */
+import type { QuickJSAsyncContext, QuickJSHandle } from 'quickjs-emscripten-core'
+
+export interface HostApi {
+  // k6, k6/metrics, k6/execution, k6/data, globals (modules/k6)
+  now(): number
+  /** A sample of a metric; `tagsJson` is the script's tags, merged over the VU's. */
+  emit(metric: string, value: number, tagsJson: string): void
+  /** Registers a custom metric: '' or the error for the script. */
+  metric(name: string, type: string, isTime: boolean): string
+  log(level: string, message: string): void
+  /** open(): the file's text, or base64 when `binary`. */
+  open(path: string, binary: boolean): string
+  /** k6/execution's state as JSON. */
+  exec(): string
+  abort(message: string): void
+  markFailed(message: string): void
+  /** A SharedArray's JSON ('' when not built yet). */
+  shared(name: string): string
+  setShared(name: string, json: string): void
+  /** A k6/secrets value: `[source|null, key]` as JSON. */
+  secret(json: string): string
+  /** The source of a module evaluated on first import. */
+  lazyModule(name: string): string
+  sleep(ms: number): Promise<void>
+  // the event loop (engine/loop.js)
+  timer(id: number, ms: number): void
+  cancel(id: number): void
+  /** The next event as 'id ok payload', or ''. */
+  nextEvent(): string
+  loopFailed(): void
+  // k6/http (modules/http)
+  throwOnError(): boolean
+  /** A request spec as JSON; the encoded Response. */
+  request(specJson: string): Promise<string>
+  /** `http.get(url)` without params. */
+  requestPlain(method: string, url: string, group: string): Promise<string>
+  /** Specs as a JSON array; the encoded Responses as a JSON array. */
+  batch(specsJson: string): Promise<string>
+  requestStart(id: number, specJson: string): void
+  requestPlainStart(id: number, method: string, url: string, group: string): void
+  /** A cookie jar operation, `[op, id, url, …]` as JSON. */
+  jar(json: string): string
+  // k6/html (modules/html)
+  htmlParse(src: string, url: string): number
+  htmlMethods(): string
+  html(json: string): string
+  // k6/crypto, crypto.getRandomValues (modules/crypto)
+  /** base64 digest, or '!' and why. */
+  hash(alg: string, keyB64: string, hasKey: boolean, dataB64: string): string
+  random(n: number): string
+  // crypto.subtle (modules/webcrypto)
+  subtle(id: number, op: string, argsJson: string): void
+  keyFree(ids: string): void
+  // k6/experimental/csv (modules/fs)
+  csv(json: string): string
+  // k6/ws and k6/websockets (modules/ws)
+  wsConnect(id: number, specJson: string): Promise<string>
+  wsWait(id: number, ms: number): Promise<string>
+  wsStart(id: number, specJson: string): void
+  wsSend(id: number, data: string, binary: boolean): void
+  wsPing(id: number): void
+  wsClose(id: number, code: number, reason: string): void
+  wsDone(id: number): void
+  // k6/net/grpc (modules/grpc)
+  grpcLoad(id: number, json: string): string
+  grpcLoadProtoset(id: number, path: string): string
+  grpcConnect(id: number, address: string, paramsJson: string): Promise<void>
+  grpcInvoke(specJson: string): Promise<string>
+  grpcInvokeStart(id: number, specJson: string): void
+  grpcStreamStart(id: number, specJson: string): void
+  grpcStreamWrite(id: number, json: string): string
+  grpcStreamEnd(id: number): void
+  grpcClose(id: number): void
+}
+
+type Scalar = string | number | boolean | void
+type Kind<T> = T extends string ? 's' : T extends number ? 'n' : T extends boolean ? 'b' : never
+type Kinds<P extends unknown[]> = { [I in keyof P]: Kind<P[I]> }
+type Sync<K extends keyof HostApi> = ReturnType<HostApi[K]> extends Promise<unknown> ? never : K
+type Async<K extends keyof HostApi> = ReturnType<HostApi[K]> extends Promise<unknown> ? K : never
+
+/** Binds host functions into `__kh`, each checked against its HostApi signature. */
+export interface HostBinder {
+  def<K extends keyof HostApi>(name: Sync<K>, kinds: Kinds<Parameters<HostApi[K]>>, f: HostApi[K]): void
+  defAsync<K extends keyof HostApi>(name: Async<K>, kinds: Kinds<Parameters<HostApi[K]>>, f: HostApi[K]): void
+}
+
+type RawFn = (...a: QuickJSHandle[]) => QuickJSHandle | undefined
+type RawAsyncFn = (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>
+
+/**
+ * A binder over the VU's raw `newFunction` / `newAsyncifiedFunction` installers. The argument
+ * kinds are given at run time too: reading a handle by its declared kind (getString/getNumber)
+ * costs one FFI call, where asking QuickJS for each value's type first would cost two.
+ */
+export function hostBinder(ctx: QuickJSAsyncContext, raw: (name: string, f: RawFn) => void, rawAsync: (name: string, f: RawAsyncFn) => void): HostBinder {
+  const read = (kinds: readonly string[], a: QuickJSHandle[]): Scalar[] => kinds.map((k, i) => (k === 's' ? ctx.getString(a[i]!) : k === 'n' ? ctx.getNumber(a[i]!) : ctx.dump(a[i]!) === true))
+  const out = (v: unknown): QuickJSHandle | undefined => (typeof v === 'string' ? ctx.newString(v) : typeof v === 'number' ? ctx.newNumber(v) : typeof v === 'boolean' ? (v ? ctx.true : ctx.false) : undefined)
+  const fail = (e: unknown) => ({ error: ctx.newError(e instanceof Error ? e.message : String(e)) })
+  return {
+    def(name, kinds, f) {
+      const g = f as (...a: Scalar[]) => Scalar
+      raw(name, (...a) => {
+        try {
+          return out(g(...read(kinds as readonly string[], a)))
+        } catch (e) {
+          return fail(e) as unknown as QuickJSHandle
+        }
+      })
+    },
+    defAsync(name, kinds, f) {
+      const g = f as (...a: Scalar[]) => Promise<Scalar>
+      rawAsync(name, async (...a) => {
+        try {
+          return out(await g(...read(kinds as readonly string[], a)))
+        } catch (e) {
+          return fail(e)
+        }
+      })
+    },
+  }
+}
