@@ -1,5 +1,5 @@
 /** `kiln scale --vus N`: sets the VUs of a running externally-controlled scenario. */
-import { controlCommand, patchStatus, printStatus } from '../loadtest/run/control.ts'
+import { controlCommand, patchStatus, printStatus } from './control.ts'
 import { str } from './args.ts'
 import { KilnError } from '../model/errors.ts'
 

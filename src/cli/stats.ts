@@ -1,5 +1,5 @@
 /** `kiln stats`: the live metrics of a running `kiln run --address` test. */
-import { controlCommand, apiCall } from '../loadtest/run/control.ts'
+import { controlCommand, apiCall } from './control.ts'
 
 export const { spec, run } = controlCommand('stats', 'Show the live metrics of a running load test', {}, async (address) => {
   const doc = await apiCall(address, 'GET', '/v1/metrics')

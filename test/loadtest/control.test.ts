@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { startServer, kilnRun, workdir, type TestServer } from './helpers.ts'
-import { apiCall } from '../../src/loadtest/run/control.ts'
+import { apiCall } from '../../src/cli/control.ts'
 
 let srv: TestServer
 before(async () => {

@@ -41,3 +41,33 @@ export default function () { check(http.get(__ENV.B + '/'), { ok: (r) => r.statu
     await srv.close()
   }
 })
+
+test('systemTags vu, iter and ip (off by default): every sample of an iteration carries vu and iter, HTTP samples the remote ip', async () => {
+  const srv = await startServer()
+  try {
+    const dir = workdir({
+      'script.js': `import http from 'k6/http'
+export const options = { vus: 2, iterations: 4, systemTags: ['vu', 'iter', 'ip', 'status'] }
+export default function () { http.get(__ENV.B + '/') }`,
+    })
+    const r = await kilnRun(['run', '-q', '-o', 'json=out.json', '-e', `B=${srv.url}`, 'script.js'], { cwd: dir })
+    assert.equal(r.code, 0, r.stderr)
+    const tags = reqTags(dir)
+    assert.equal(tags.length, 4)
+    for (const t of tags) assert.deepEqual(Object.keys(t).sort(), ['ip', 'iter', 'status', 'vu'])
+    assert.deepEqual([...new Set(tags.map((t) => t.ip))], ['127.0.0.1'])
+    assert.deepEqual([...new Set(tags.map((t) => t.vu))].sort(), ['1', '2'])
+    // Each VU's iterations are numbered from 0 in its tags.
+    const pairs = tags.map((t) => `${t.vu}:${t.iter}`)
+    assert.equal(new Set(pairs).size, 4, pairs.join(' '))
+    assert.ok(pairs.every((p) => /^[12]:[0-3]$/.test(p)), pairs.join(' '))
+    const iters = readFileSync(join(dir, 'out.json'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"metric":"iterations"') && l.includes('"type":"Point"'))
+      .map((l) => JSON.parse(l).data.tags)
+    assert.equal(iters.length, 4)
+    for (const t of iters) assert.ok(t.vu && t.iter !== undefined, JSON.stringify(t))
+  } finally {
+    await srv.close()
+  }
+})

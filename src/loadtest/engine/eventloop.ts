@@ -1,6 +1,6 @@
 /**
  * The host half of a VU's event loop (k6's semantics: an iteration ends when its promise has
- * settled and no timer, pending async call or open socket is left). The VM half is vm/loop.js.
+ * settled and no timer, pending async call or open socket is left). The VM half is loop.js.
  *
  * Every source of callbacks has an id the VM chose: a timer, an async operation (a promise in the
  * VM, settled by one event), or a stream (a WebSocket: many events until `done`). Their events go

@@ -1,6 +1,5 @@
 /** What a VU needs from the run it belongs to. */
 import type { SampleSink, Tags } from '../results/metrics.ts'
-import type { BoardVU } from '../run/board.ts'
 import type { SecretSource } from '../modules/secrets/secrets.ts'
 import type { NetOptions } from '../modules/http/netrules.ts'
 
@@ -18,6 +17,19 @@ export interface VuOptions {
   /** Close a VU's connections when each iteration ends. */
   noVUConnectionReuse: boolean
   net: NetOptions
+  /** The optional system tags `systemTags` turns on: `vu` and `iter` on every sample of an iteration, `ip` on HTTP samples. */
+  vuTags: ('vu' | 'iter' | 'ip')[]
+}
+
+/** Who a VU is and where it is in its scenario: what k6/execution reads of it. */
+export interface BoardVU {
+  id: number
+  iteration: number
+  iterationInScenario: number
+  /** The running iteration's number in its scenario, across all VUs (k6's iterationInTest). */
+  iterationInTest: number
+  scenario: string | null
+  baseTags: Tags
 }
 
 export interface Host {

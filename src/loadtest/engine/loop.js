@@ -1,5 +1,5 @@
 // Runs inside each VU's QuickJS runtime: the VM half of the VU's event loop (the host half is
-// src/loadtest/eventloop.ts), the global timers and `k6/timers`. Callback sources (timers, async
+// eventloop.ts), the global timers and `k6/timers`. Callback sources (timers, async
 // operations, sockets) get an id here; the host queues their events and calls __k6tick() once per
 // event, running the promise jobs in between.
 ;(function () {

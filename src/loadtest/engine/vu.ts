@@ -56,6 +56,8 @@ export class VU {
   iterationInTest = -1
   scenario: string | null = null
   baseTags: Tags = {}
+  /** The scenario's tags, under the per-iteration `vu`/`iter` system tags. */
+  private scenarioTags: Tags | null = null
   exports: string[] = []
   private client: HttpClient
   private readonly html = new HtmlStore()
@@ -99,7 +101,7 @@ export class VU {
     private readonly host: Host,
   ) {
     const o = host.options
-    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost, net: o.net })
+    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost, net: o.net, tagIp: o.vuTags.includes('ip') })
     this.jars = new JarStore(this.client.jar)
     if (host.httpDebug) {
       // k6's fields after the dump, in logrus's (alphabetical) order.
@@ -385,6 +387,11 @@ export class VU {
   }
 
   private async callInner(name: string, argJson: string | undefined, iter: number): Promise<CallResult> {
+    // systemTags with vu / iter: every sample of the iteration carries them (a new tag set per iteration then).
+    const vt = this.host.options.vuTags
+    if (this.scenarioTags && (vt.includes('vu') || vt.includes('iter'))) {
+      this.baseTags = { ...this.scenarioTags, ...(vt.includes('vu') ? { vu: String(this.id) } : {}), ...(vt.includes('iter') ? { iter: String(Math.max(0, this.iteration)) } : {}) }
+    }
     // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
     if (!this.host.options.noCookiesReset) this.client.jar.clear()
     this.loopFailed = false
@@ -417,6 +424,7 @@ export class VU {
   assign(scenario: string, tags: Tags, env: Record<string, string>): void {
     this.scenario = scenario
     this.baseTags = tags
+    this.scenarioTags = tags
     this.iterationInScenario = -1
     if (Object.keys(env).length) this.evalGlobal(`Object.assign(__ENV, ${JSON.stringify(env)}); ''`, 'env')
   }

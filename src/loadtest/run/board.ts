@@ -5,7 +5,7 @@
  * every VU of that worker).
  */
 import { scenarioDuration, type Scenario } from './options.ts'
-import type { Tags } from '../results/metrics.ts'
+import type { BoardVU } from '../engine/host.ts'
 
 const T0 = 0
 const COMPLETED = 1
@@ -14,15 +14,6 @@ const ACTIVE = 3
 const INITIALIZED = 4
 const PER_SCENARIO = 2 // start (epoch ms, 0 = not started), iterations started
 
-export interface BoardVU {
-  id: number
-  iteration: number
-  iterationInScenario: number
-  /** The running iteration's number in its scenario, across all VUs (k6's iterationInTest). */
-  iterationInTest: number
-  scenario: string | null
-  baseTags: Tags
-}
 
 export class ExecBoard {
   readonly cells: Float64Array

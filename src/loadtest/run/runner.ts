@@ -11,10 +11,10 @@ import { buildThresholds, evaluate, type Threshold } from '../results/thresholds
 import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
 import { VU } from '../engine/vu.ts'
-import { type Host } from '../engine/host.ts'
+import { type BoardVU, type Host } from '../engine/host.ts'
 import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
-import { ExecBoard, type BoardVU } from './board.ts'
+import { ExecBoard } from './board.ts'
 import { VuPool, threadCount, type VuHandle } from './pool.ts'
 import { sigintWord, stopWords } from './stops.ts'
 import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from '../results/summary.ts'
@@ -446,7 +446,10 @@ export class Runner implements Host {
     const min = this.opts.minIterationDurationMs
     const spent = performance.now() - t0
     if (min > spent) await this.delay(min - spent)
-    const tags = { ...vu.baseTags, group: '' }
+    const vt = this.options.vuTags
+    const tags: Tags = { ...vu.baseTags, group: '' }
+    if (vt.includes('vu')) tags.vu = String(vu.id)
+    if (vt.includes('iter')) tags.iter = String(Math.max(0, vu.iteration))
     this.registry.add('iteration_duration', performance.now() - t0, tags)
     this.registry.add('iterations', 1, tags)
     run.done++

@@ -1,7 +1,7 @@
 // Runs inside a VU when first imported: `k6/experimental/fs` (files opened in the init context,
 // read through promises) and `k6/experimental/csv` (parse into a SharedArray, or a Parser giving
 // one record per next()). The bytes come from the host once per VU; CSV is parsed on the host
-// (src/loadtest/csv.ts).
+// (csv.ts).
 ;(function () {
   const H = globalThis.__kh
   const U = globalThis.__k6util

@@ -1,5 +1,5 @@
 // Runs inside each VU's QuickJS runtime (evaluated on first import): `k6/net/grpc`, unary calls.
-// The .proto files, the connection and the call live on the host (src/loadtest/grpc.ts); a Client
+// The .proto files, the connection and the call live on the host (grpc.ts); a Client
 // here is an id. invoke() waits (the VM suspends), asyncInvoke() settles through the event loop.
 ;(function () {
   const H = globalThis.__kh

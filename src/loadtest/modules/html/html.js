@@ -1,5 +1,5 @@
 // Runs inside each VU's QuickJS runtime: the JS side of `k6/html`. The page itself lives on the
-// host (src/loadtest/html.ts): a Selection here is a document id and node ids, and each query is
+// host (html.ts): a Selection here is a document id and node ids, and each query is
 // one synchronous host call.
 ;(function () {
   const H = globalThis.__kh

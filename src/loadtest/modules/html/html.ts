@@ -1,6 +1,6 @@
 /**
  * The host side of `k6/html`: pages are parsed by parse5 (into domhandler nodes) and queried with
- * css-select in Node; the VU only holds document and node ids (vm/html.js). On a 100 KB page,
+ * css-select in Node; the VU only holds document and node ids (html.js). On a 100 KB page,
  * parsing inside the QuickJS VM took 30–60× longer than here (`npm run bench -- k6-html`), so the
  * DOM lives here and each Selection call is one host call.
  */

@@ -1,4 +1,4 @@
-// Runs inside each VU's QuickJS runtime: the JS side of `k6/http`. The host (src/loadtest/http.ts)
+// Runs inside each VU's QuickJS runtime: the JS side of `k6/http`. The host (http.ts)
 // sends the request and records the metrics; this builds the request and the Response object.
 ;(function () {
   const H = globalThis.__kh
@@ -18,11 +18,10 @@
     if (typeof body === 'string') return { body }
     if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return { body: U.b64encode(body), bodyB64: true }
     const keys = Object.keys(body)
-    if (keys.some((k) => body[k] instanceof FileData)) {
+    if (keys.some((k) => body[k] instanceof FileData || (Array.isArray(body[k]) && body[k].some((v) => v instanceof FileData)))) {
       const boundary = '----kilnboundary' + Math.floor(Math.random() * 1e12)
       const parts = []
-      for (const k of keys) {
-        const v = body[k]
+      for (const k of keys) for (const v of Array.isArray(body[k]) ? body[k] : [body[k]]) {
         let head = `--${boundary}\r\nContent-Disposition: form-data; name="${k}"`
         if (v instanceof FileData) {
           head += `; filename="${v.filename || k}"\r\nContent-Type: ${v.content_type}\r\n\r\n`
@@ -41,7 +40,8 @@
       return { body: U.b64encode(all), bodyB64: true }
     }
     if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded'
-    return { body: keys.map((k) => `${enc(k)}=${enc(String(body[k]))}`).join('&') }
+    // An array value is the key repeated, as k6's url.Values gives it: topping=onion&topping=bacon.
+    return { body: keys.flatMap((k) => (Array.isArray(body[k]) ? body[k] : [body[k]]).map((v) => `${enc(k)}=${enc(String(v))}`)).join('&') }
   }
   function parseTimeout(t) {
     if (t === undefined || t === null) return 60000
@@ -66,7 +66,7 @@
     return v
   }
 
-  // A Response arrives as one string (src/loadtest/http.ts encodeResponse): its scalar fields as a
+  // A Response arrives as one string (http.ts encodeResponse): its scalar fields as a
   // JSON array, then headers/cookies/timings/request as JSON parsed on first use, then the body as
   // is. Most iterations read the status and maybe the body: parsing the rest into objects was ~25 µs
   // of VM time per request, and a body went through JSON escaping both ways.
@@ -240,7 +240,7 @@
     const spec = buildSpec(method, url, body, params)
     return toResponse(H.request(JSON.stringify(spec)), spec)
   }
-  // Cookie jars live on the host (src/loadtest/cookies.ts); a CookieJar here is an id (0: the VU's).
+  // Cookie jars live on the host (cookies.ts); a CookieJar here is an id (0: the VU's).
   const J = Symbol('kiln.jar')
   const jarCall = (op, id, url, name, value, opts) => JSON.parse(H.jar(JSON.stringify([op, id, String(url), name, value, opts || null])))
   class CookieJar {

@@ -62,7 +62,7 @@ export interface ResponseData {
 }
 
 /**
- * A Response as the VU's JS reads it (vm/http.js decodeResponse): the scalar fields as a JSON array,
+ * A Response as the VU's JS reads it (http.js decodeResponse): the scalar fields as a JSON array,
  * a newline, headers/cookies/timings/request as JSON (parsed only if the script reads them), a
  * newline, and the body as it is. JSON.stringify never writes a raw newline, so the first two
  * newlines are the separators.
@@ -88,14 +88,14 @@ export interface HttpClient {
   tags: TagMemo
 }
 
-export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number; net?: NetOptions }): HttpClient {
+export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number; net?: NetOptions; tagIp?: boolean }): HttpClient {
   return {
     transport: newTransport({ maxSockets: o.maxSockets, insecure: o.insecure, rules: netRules(o.net) }),
     userAgent: o.userAgent,
     insecure: o.insecure,
     discardBodies: o.discardBodies,
     jar: new CookieJar(),
-    tags: newTagMemo(),
+    tags: newTagMemo(o.tagIp === true),
   }
 }
 
@@ -272,12 +272,14 @@ export interface TagMemo {
   request: Map<string, Tags>
   /** data_sent / data_received: the base tags and the group, by group ('\u0000': none). */
   net: Map<string, Tags>
+  /** `systemTags` has `ip`: requests are tagged with the remote address. */
+  ip: boolean
 }
 
 /** Distinct tag sets a VU keeps before it starts over (unique URLs as tags…). */
 const MAX_MEMO = 1000
 
-export const newTagMemo = (): TagMemo => ({ base: null, request: new Map(), net: new Map() })
+export const newTagMemo = (ip = false): TagMemo => ({ base: null, request: new Map(), net: new Map(), ip })
 
 function tagMemo(memo: TagMemo, baseTags: Tags): TagMemo {
   if (memo.base !== baseTags || memo.request.size > MAX_MEMO || memo.net.size > MAX_MEMO) {
@@ -289,7 +291,9 @@ function tagMemo(memo: TagMemo, baseTags: Tags): TagMemo {
 }
 
 function requestTags(memo: TagMemo, baseTags: Tags, raw: Raw, spec: RequestSpec, method: string, shownUrl: string, expected: boolean, code: number, message: string): Tags {
+  const tagIp = memo.ip
   let key = `${raw.status}\u0001${method}\u0001${shownUrl}\u0001${expected}\u0001${code}\u0001${message}\u0001${raw.tls}\u0001${raw.proto}`
+  if (tagIp) key += `\u0001${raw.ip}`
   for (const k in spec.tags) key += `\u0001${k}\u0002${spec.tags[k]}`
   const known = memo.request.get(key)
   if (known) return known
@@ -306,6 +310,7 @@ function requestTags(memo: TagMemo, baseTags: Tags, raw: Raw, spec: RequestSpec,
   if (code) tags.error_code = String(code)
   if (raw.error) tags.error = message
   if (raw.tls) tags.tls_version = tlsName(raw.tls)
+  if (tagIp && raw.ip) tags.ip = raw.ip
   memo.request.set(key, tags)
   return tags
 }

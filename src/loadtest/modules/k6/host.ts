@@ -1,8 +1,7 @@
 /** Host functions of k6.js: `k6`, `k6/metrics`, `k6/execution`, `k6/data`, `open()`, `console`. */
 import { performance } from 'node:perf_hooks'
 import type { HostBinder } from '../../engine/host-api.ts'
-import type { Host } from '../../engine/host.ts'
-import type { BoardVU } from '../../run/board.ts'
+import type { BoardVU, Host } from '../../engine/host.ts'
 import type { Tags } from '../../results/metrics.ts'
 
 /** What of its VU these functions read. */

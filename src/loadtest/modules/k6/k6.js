@@ -1,6 +1,6 @@
 // Runs inside each VU's QuickJS runtime (not in Node): the JS side of the k6 modules `k6`,
 // `k6/metrics`, `k6/execution`, `k6/encoding`, the globals, and the entry points the host calls.
-// Host calls go through `__kh` (see src/loadtest/vu.ts); http lives in vm/http.js.
+// Host calls go through `__kh` (typed in src/loadtest/engine/host-api.ts); http lives in modules/http/http.js.
 ;(function () {
   const H = globalThis.__kh
   const mods = (globalThis.__k6mods = {})

@@ -1,6 +1,6 @@
 // Runs inside each VU's QuickJS runtime: WebCrypto `crypto.subtle`. Every method is computed on
-// the host by node:crypto's webcrypto (src/loadtest/webcrypto.ts) and returns a promise settled
-// through the VU's event loop (vm/loop.js). Across the boundary, bytes travel as {$b: base64} and
+// the host by node:crypto's webcrypto (webcrypto.ts) and returns a promise settled
+// through the VU's event loop (engine/loop.js). Across the boundary, bytes travel as {$b: base64} and
 // keys as {$k: id} (the CryptoKey itself stays on the host).
 ;(function () {
   const H = globalThis.__kh

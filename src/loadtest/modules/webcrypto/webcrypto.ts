@@ -1,5 +1,5 @@
 /**
- * The host side of WebCrypto `crypto.subtle` for a VU (vm/webcrypto.js): node:crypto's webcrypto
+ * The host side of WebCrypto `crypto.subtle` for a VU (webcrypto.js): node:crypto's webcrypto
  * computes; the VU's CryptoKeys stay here, numbered. Arguments and results cross as JSON with
  * bytes as {$b: base64} and keys as {$k: id, type, extractable, algorithm, usages}.
  */

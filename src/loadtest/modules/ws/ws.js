@@ -1,6 +1,6 @@
 // Runs inside each VU's QuickJS runtime (evaluated on first import): `k6/ws` (blocking: ws.connect runs its own loop until the
 // socket closes) and `k6/websockets` (browser-style WebSocket and Blob, driven by the VU's event
-// loop, vm/loop.js). The connection itself lives on the host (src/loadtest/ws.ts); events come as
+// loop, engine/loop.js). The connection itself lives on the host (ws.ts beside this file); events come as
 // 'kind payload' strings.
 ;(function () {
   const H = globalThis.__kh

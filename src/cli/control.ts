@@ -1,7 +1,7 @@
 /** The client side of k6's REST API: the `kiln status|pause|resume|scale|stats` commands. */
 import http from 'node:http'
-import { parseCommand, str, type CommandSpec, type OptionSpec, type Parsed } from '../../cli/args.ts'
-import { KilnError } from '../../model/errors.ts'
+import { parseCommand, str, type CommandSpec, type OptionSpec, type Parsed } from './args.ts'
+import { KilnError } from '../model/errors.ts'
 
 /** One API call; returns the parsed JSON:API document or throws a KilnError saying what to check. */
 export function apiCall(address: string, method: string, path: string, body?: unknown): Promise<{ data: unknown }> {
