@@ -10,7 +10,7 @@ before(async () => (f = await openFixture()))
 after(async () => f?.close())
 
 
-test("Pixie's px/http_request_stats runs unchanged: quantiles plucked, a windowed rate, a merge with suffixes", async () => {
+test("a script in the style of Pixie's px/http_request_stats: quantiles plucked, a windowed rate, a merge with suffixes", async () => {
   const t = (await f.run(httpRequestStats)).tables[0]!
   assert.deepEqual(t.columns.map((c) => `${c.name}:${c.type}:${c.semanticType}`), [
     'service:STRING:ST_SERVICE_NAME',
