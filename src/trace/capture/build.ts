@@ -10,9 +10,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { KilnError } from '../../model/errors.ts'
+import { sourceDir } from '../../assets.ts'
 
 const SOURCES = ['socket.bpf.c', 'loader.c', 'events.h']
-const srcDir = join(import.meta.dirname, 'bpf')
+const srcDir = join(sourceDir(import.meta.url), 'bpf')
 
 /** Debian package per tool the build needs (README "Request tracing" lists the same). */
 const TOOLS: [cmd: string, pkg: string][] = [
