@@ -12,7 +12,7 @@ export function buildUi(): void {
 }
 
 /** A real `kiln server` on a free loopback port with a fresh data directory (the server tests' helper), keeping data of any age: UI test data has fixed old times. */
-export const startKiln = (args: string[] = []) => startServer(['--retention', '0', ...args])
+export const startKiln = (args: string[] = [], opts: { selfProfile?: boolean } = {}) => startServer(['--retention', '0', ...args], opts)
 
 /** Debian's Chromium, headless, driven by playwright-core. */
 export function launchChromium(): Promise<Browser> {

@@ -9,7 +9,8 @@ import { nameParts, displayName, fitName, middleCut } from '../../ui/src/lib/nam
 import { layout, fullViewport, widestNamed } from '../../ui/src/lib/layout.ts'
 import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher, userLabels, diffSides, resolveTime } from '../../ui/src/lib/viewstate.ts'
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
-import { completionAt, applyCompletion } from '../../ui/src/lib/complete.ts'
+import { completionAt, applyCompletion, rankSuggestions } from '../../ui/src/lib/complete.ts'
+import { defaultType, typeGroups } from '../../ui/src/lib/types.ts'
 import { fillSeries, valueColor, seriesPath } from '../../ui/src/lib/series.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
@@ -390,4 +391,30 @@ test('series paths: lines through the points, or steps that hold each value for 
   assert.deepEqual(seriesPath(pts, x, y), { d: 'M0.0,9.0L10.0,7.0', x0: 0, x1: 10 })
   assert.deepEqual(seriesPath(pts, x, y, 1000), { d: 'M0.0,9.0L10.0,9.0L10.0,7.0L20.0,7.0', x0: 0, x1: 20 })
   assert.equal(seriesPath([], x, y, 1000).d, '')
+})
+
+test('selector suggestions: prefix matches first, then word starts, then any match', () => {
+  const names = ['pyroscope_spy', 'service_name', 'route', 'http_route', 'region', 'env']
+  assert.deepEqual(rankSuggestions(names, 'ro'), ['route', 'http_route', 'pyroscope_spy'])
+  assert.deepEqual(rankSuggestions(names, 'RE'), ['region'])
+  assert.deepEqual(rankSuggestions(names, 'route'), ['http_route'], 'the exact text is not suggested')
+  assert.equal(rankSuggestions(names, '').length, names.length)
+})
+
+test('a service opens on CPU, then wall, then memory; the type picker groups by profile name', () => {
+  const t = (id: string) => ({ id })
+  const mem = t('memory:alloc_space:bytes:space:bytes')
+  const wall = t('wall:wall:nanoseconds:wall:nanoseconds')
+  const cpu = t('process_cpu:cpu:nanoseconds:cpu:nanoseconds')
+  const goroutine = t('goroutines:goroutine:count::')
+  assert.equal(defaultType([mem, goroutine, wall, cpu]), cpu)
+  assert.equal(defaultType([mem, goroutine, wall]), wall)
+  assert.equal(defaultType([goroutine, mem]), mem)
+  assert.equal(defaultType([]), undefined)
+  const g = typeGroups([mem, t('memory:inuse_space:bytes:space:bytes'), goroutine, cpu])
+  assert.deepEqual(g.map((x) => [x.name, x.options.map((o) => o.label)]), [
+    ['process_cpu', ['cpu (nanoseconds)']],
+    ['memory', ['alloc_space (bytes)', 'inuse_space (bytes)']],
+    ['goroutines', ['goroutine (count)']],
+  ])
 })

@@ -6,6 +6,7 @@ import { get } from './api.ts'
 import type { ApiCache } from './cache.ts'
 import { timeline } from './timeline.ts'
 import { h, mount } from './dom.ts'
+import { firstRunCommand } from '../lib/empty.ts'
 
 /** What the runs page needs from the shell. */
 export interface RunsCtx {
@@ -15,7 +16,6 @@ export interface RunsCtx {
   stale: () => boolean
 }
 
-export const firstRunCommand = `kiln run -o kiln=http://localhost:4040 --profile '{service_name="api"}' script.js`
 
 // The list shows the newest runs with their figures (one request each); older ones on demand.
 const PAGE = 25
@@ -51,7 +51,7 @@ async function listView(el: HTMLElement, c: RunsCtx): Promise<void> {
         { class: 'empty', 'data-testid': 'runs-empty' },
         h('h2', null, 'No load-test runs yet'),
         h('p', null, 'Run a k6 script with ', h('code', null, 'kiln run'), ' and store its results here; ', h('code', null, '--profile'), " links the run to the target's flame graph for the run's window:"),
-        h('pre', { class: 'command' }, h('code', null, firstRunCommand)),
+        h('pre', { class: 'command' }, h('code', null, firstRunCommand(location.origin))),
       ),
     )
   }

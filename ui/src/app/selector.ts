@@ -1,4 +1,4 @@
-import { completionAt, applyCompletion, type Completion } from '../lib/complete.ts'
+import { completionAt, applyCompletion, rankSuggestions, type Completion } from '../lib/complete.ts'
 import { parseSelector } from '../../../src/model/selector.ts'
 import { h } from './dom.ts'
 
@@ -12,7 +12,7 @@ export interface Suggest {
  * The label selector editor: a text field that suggests label names after `{` or `,` and
  * values inside quotes; Enter or blur applies it when it parses, else shows the parse error.
  */
-export function selectorEditor(opts: { value: string; suggest: Suggest; onApply: (q: string) => void; testid?: string; placeholder?: string }): HTMLElement {
+export function selectorEditor(opts: { value: string; suggest: Suggest; onApply: (q: string) => void; /** Called on each edit (errors about the old text go). */ onEdit?: () => void; testid?: string; placeholder?: string }): HTMLElement {
   const input = h('input', { class: 'selector', value: opts.value, spellcheck: 'false', autocomplete: 'off', placeholder: opts.placeholder ?? '{env="prod"}', 'data-testid': opts.testid ?? 'selector' })
   const list = h('ul', { class: 'suggest', hidden: true, role: 'listbox' })
   const err = h('div', { class: 'field-error', hidden: true })
@@ -48,8 +48,7 @@ export function selectorEditor(opts: { value: string; suggest: Suggest; onApply:
       all = []
     }
     if (my !== seq || !ctx) return
-    const p = ctx.prefix.toLowerCase()
-    items = all.filter((s) => s.toLowerCase().includes(p) && s !== ctx!.prefix).slice(0, 12)
+    items = rankSuggestions(all, ctx.prefix)
     active = 0
     show()
   }
@@ -66,7 +65,12 @@ export function selectorEditor(opts: { value: string; suggest: Suggest; onApply:
       input.classList.add('invalid')
     }
   }
-  input.addEventListener('input', () => void refresh())
+  input.addEventListener('input', () => {
+    // An error about the text before this edit no longer applies to it.
+    if (!err.hidden) ((err.hidden = true), input.classList.remove('invalid'))
+    opts.onEdit?.()
+    void refresh()
+  })
   input.addEventListener('focus', () => void refresh())
   input.addEventListener('click', () => void refresh())
   input.addEventListener('blur', () => {

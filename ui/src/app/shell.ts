@@ -10,6 +10,8 @@ import { timeline } from './timeline.ts'
 import { renderContent, type Ctx } from './views.ts'
 import { renderRuns } from './runs.ts'
 import { LivePage } from './live.ts'
+import { defaultType, typeGroups } from '../lib/types.ts'
+import { emptyStore, noDataInRange, profileStats } from './empty.ts'
 
 const presets: [string, string][] = [
   ['now-5m', 'Last 5 minutes'],
@@ -36,8 +38,6 @@ const tabs: [ViewName, string][] = [
   ['labels', 'Labels'],
 ]
 
-export const firstProfileCommand = `curl -X POST --data-binary 'main;work 100' 'http://localhost:4040/ingest?name=myapp.cpu&format=folded'`
-
 /** The application: header (what to look at), timeline, view tabs and the current view; the URL holds the state. */
 export class Shell {
   private state: ViewState = searchToState(location.search)
@@ -57,6 +57,10 @@ export class Shell {
   private now = Date.now()
   private readonly at = (t: string) => resolveTime(t, this.now)
   private timer: { every: string; id: number } | null = null
+  /** Why the URL's range cannot be read ('' when it can): the field is marked and the last hour is shown meanwhile. */
+  private rangeError = ''
+  /** While the store is empty, the next look for the server's first profile. */
+  private emptyPoll = 0
   /** In the diff view, which side a drag on the timeline chooses; it moves to the other side after each drag. */
   private brush: 'baseline' | 'comparison' = 'baseline'
   /** The Live page (kept while away: its editor keeps the text and caret) and its URL. */
@@ -151,23 +155,36 @@ export class Shell {
     if (ms > 0) this.timer = { every, id: window.setInterval(() => this.refresh(), Math.max(5000, ms)) }
   }
 
+  /** The range as sent to the API: the URL's, resolved; the last hour while it cannot be read. */
+  private get apiFrom(): string {
+    return this.at(this.rangeError ? 'now-1h' : this.state.from)
+  }
+  private get apiUntil(): string {
+    return this.at(this.rangeError ? 'now' : this.state.until)
+  }
+
   async update(): Promise<void> {
     const s = this.state
     this.autoRefresh()
+    try {
+      parseRange(s.from, s.until, { now: this.now })
+      this.rangeError = ''
+    } catch (e) {
+      this.rangeError = (e as Error).message
+    }
     if (s.page === 'runs') return this.renderRunsPage()
     if (s.page === 'live') return this.renderLivePage()
     try {
       // Both lists come from the cache after the first time, so every update can ask for them.
-      this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: this.at(s.from), until: this.at(s.until) })
+      this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: this.apiFrom, until: this.apiUntil })
       // Pick a service and a type when the URL names none (or a type with no data in range).
       // (A link with a selector of its own, e.g. from a load-test run, keeps it as it is.)
       if (!s.service && this.services.length && /^\{\s*\}$/.test(s.query.trim() || '{}')) return this.go({ service: this.services[0]! }, true)
-      this.types = await this.cache.load<ProfileType[]>('profile-types', { from: this.at(s.from), until: this.at(s.until), query: effectiveQuery(s.service, '{}') })
+      this.types = await this.cache.load<ProfileType[]>('profile-types', { from: this.apiFrom, until: this.apiUntil, query: effectiveQuery(s.service, '{}') })
       if (s !== this.state) return // a newer update took over while these loaded
-      if (!this.types.length) return this.renderEmpty()
+      if (!this.types.length) return await this.renderEmpty(s)
       if (!this.types.some((t) => t.id === s.type)) {
-        const cpu = this.types.find((t) => /cpu/.test(t.id)) ?? this.types[0]!
-        return this.go({ type: cpu.id }, true)
+        return this.go({ type: defaultType(this.types)!.id }, true)
       }
     } catch (e) {
       this.showError(e)
@@ -178,7 +195,7 @@ export class Shell {
     void this.renderTimeline()
     const gen = ++this.generation
     const stale = () => gen !== this.generation
-    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), from: this.at(s.from), until: this.at(s.until), at: this.at, unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest(), stale }
+    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), from: this.apiFrom, until: this.apiUntil, at: this.at, unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest(), stale }
     // Dim the view only when a response is slow (not for zooms served from the cache).
     const slow = setTimeout(() => this.content.classList.add('loading'), 150)
     await renderContent(this.content, ctx)
@@ -194,17 +211,17 @@ export class Shell {
   private range(): { from: number; until: number } {
     try {
       return parseRange(this.state.from, this.state.until, { now: this.now })
-    } catch (e) {
-      this.showError(e)
-      return parseRange('now-1h', 'now')
+    } catch {
+      // Marked on the range fields (see renderHeader); the last hour is shown meanwhile.
+      return parseRange('now-1h', 'now', { now: this.now })
     }
   }
 
   private suggest(query = this.query): Ctx['suggest'] {
     const s = this.state
     return {
-      names: () => this.cache.load<string[]>('label-names', { from: this.at(s.from), until: this.at(s.until), query, type: s.type }),
-      values: (name) => this.cache.load<string[]>('label-values', { name, from: this.at(s.from), until: this.at(s.until), query, type: s.type }),
+      names: () => this.cache.load<string[]>('label-names', { from: this.apiFrom, until: this.apiUntil, query, type: s.type }),
+      values: (name) => this.cache.load<string[]>('label-values', { name, from: this.apiFrom, until: this.apiUntil, query, type: s.type }),
     }
   }
 
@@ -266,24 +283,30 @@ export class Shell {
     return h('button', { class: 'icon', 'data-testid': 'theme', title: `Switch to ${this.theme === 'light' ? 'dark' : 'light'} theme`, onclick: () => this.toggleTheme() }, this.theme === 'light' ? '☾' : '☀')
   }
 
-  private renderEmpty(): void {
+  /**
+   * Nothing in the chosen range. With data elsewhere, the pickers stay and say where the data is;
+   * with an empty store, the page shows how to send a first profile and looks again every 2 s for
+   * the server's own (self-profiling writes its first after ~3 s).
+   */
+  private async renderEmpty(s: ViewState): Promise<void> {
+    const stats = await profileStats().catch(() => null)
+    if (s !== this.state) return
+    if (stats && stats.newest > 0) {
+      const wide = { from: String(stats.oldest), until: String(stats.newest + 1000) }
+      this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', ...wide })
+      this.types = await this.cache.load<ProfileType[]>('profile-types', { ...wide, query: effectiveQuery(s.service, '{}') })
+      if (s !== this.state) return
+      this.renderHeader()
+      this.leaveProfiles()
+      const r = this.range()
+      mount(this.content, noDataInRange({ from: r.from, until: r.until, newest: stats.newest, service: s.service, go: (p) => this.go(p) }))
+      return
+    }
     mount(this.header, this.brand(), this.pageLinks())
-    // Everything else is gone from the page: draw it again when data comes back.
     this.leaveProfiles()
-    mount(
-      this.content,
-      h(
-        'div',
-        { class: 'empty', 'data-testid': 'empty' },
-        h('h2', null, 'No profiles yet'),
-        h('p', null, 'Kiln has no profiles in this time range. Send a first one — from a Pyroscope SDK, ', h('code', null, 'kiln agent'), ', or by hand:'),
-        h('pre', { class: 'command' }, h('code', null, firstProfileCommand)),
-        h('button', { onclick: (e: Event) => void navigator.clipboard?.writeText(firstProfileCommand).then(() => ((e.target as HTMLElement).textContent = 'Copied')) }, 'Copy command'),
-        ' ',
-        h('button', { onclick: () => this.refresh() }, 'Refresh'),
-        h('p', { class: 'muted' }, 'Then reload this page. Time range: ', `${timeText(this.state.from)} → ${timeText(this.state.until)}`, ' ', h('a', { href: '?from=now-7d' }, 'look at the last 7 days')),
-      ),
-    )
+    mount(this.content, emptyStore({ origin: location.origin, refresh: () => this.refresh() }))
+    clearTimeout(this.emptyPoll)
+    this.emptyPoll = window.setTimeout(() => s === this.state && this.refresh(), 2000)
   }
 
   private refresh(): void {
@@ -302,9 +325,10 @@ export class Shell {
 
   private renderHeader(): void {
     const s = this.state
-    if (!this.changed('header', JSON.stringify([s.service, s.type, s.query, s.from, s.until, this.theme, this.services, this.types.length]))) return
+    if (!this.changed('header', JSON.stringify([s.service, s.type, s.query, s.from, s.until, this.theme, this.services, this.types.length, this.rangeError]))) return
     const preset = presets.some(([v]) => v === s.from) && s.until === 'now' ? s.from : ''
-    const from = h('input', { class: 'time', value: timeText(s.from), 'data-testid': 'from', title: 'From: now-1h, unix seconds/ms, or an ISO date' })
+    const bad = this.rangeError
+    const from = h('input', { class: `time${bad ? ' invalid' : ''}`, value: timeText(s.from), 'data-testid': 'from', title: bad ? `${bad} — showing the last hour meanwhile` : 'From: now-1h, unix seconds/ms, or an ISO date', 'aria-invalid': bad ? 'true' : null })
     const until = h('input', { class: 'time', value: timeText(s.until), 'data-testid': 'until', title: 'Until' })
     const applyTime = () => this.go({ from: from.value.trim() || 'now-1h', until: until.value.trim() || 'now' })
     from.addEventListener('keydown', (e) => e.key === 'Enter' && applyTime())
@@ -313,9 +337,9 @@ export class Shell {
       this.header,
       this.brand(),
       this.pageLinks(),
-      h('select', { 'data-testid': 'service', title: 'Service', onchange: (e: Event) => this.go({ service: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.services.map((v) => h('option', { value: v, selected: v === s.service }, v))),
-      h('select', { 'data-testid': 'profile-type', title: `Profile type: ${profileTypeLabel(s.type)}`, onchange: (e: Event) => this.go({ type: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, this.types.map((t) => h('option', { value: t.id, selected: t.id === s.type }, profileTypeLabel(t.id)))),
-      selectorEditor({ value: s.query, suggest: this.suggest(effectiveQuery(s.service, '{}')), onApply: (q) => q !== s.query && this.go({ query: q, zoom: '' }) }),
+      h('select', { 'data-testid': 'service', title: 'Service', onchange: (e: Event) => this.go({ service: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, [...(this.services.includes(s.service) ? [] : [h('option', { value: s.service, selected: true, disabled: true }, s.service || 'Service…')]), ...this.services.map((v) => h('option', { value: v, selected: v === s.service }, v))]),
+      h('select', { 'data-testid': 'profile-type', title: `Profile type: ${profileTypeLabel(s.type)}`, onchange: (e: Event) => this.go({ type: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, typeGroups(this.types).map((g) => h('optgroup', { label: g.name }, g.options.map((o) => h('option', { value: o.type.id, selected: o.type.id === s.type, title: o.type.id }, `${g.name} · ${o.label}`))))),
+      selectorEditor({ value: s.query, suggest: this.suggest(effectiveQuery(s.service, '{}')), onApply: (q) => q !== s.query && this.go({ query: q, zoom: '' }), onEdit: () => this.errors.firstChild && this.errors.replaceChildren() }),
       h(
         'div',
         { class: 'timepick' },
@@ -324,6 +348,7 @@ export class Shell {
         h('span', { class: 'muted' }, '→'),
         until,
         h('button', { onclick: applyTime, title: 'Apply the time range' }, 'Go'),
+        bad ? h('span', { class: 'field-error-inline', 'data-testid': 'range-error', title: bad }, 'unreadable time: showing the last hour') : null,
       ),
       h('span', { class: 'spacer' }),
       h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh: ask the server again (relative ranges move to now)', onclick: () => this.refresh() }, '⟳'),
@@ -365,7 +390,7 @@ export class Shell {
     // A diff's sides may lie outside the range (the default baseline is the same length before
     // it): the timeline then spans both, so that both are seen and can be dragged.
     const span = { from: Math.min(r.from, ...marks.map((m) => m.from)), until: Math.max(r.until, ...marks.map((m) => m.until)) }
-    const [tFrom, tUntil] = span.from === r.from && span.until === r.until ? [this.at(s.from), this.at(s.until)] : [String(span.from), String(span.until)]
+    const [tFrom, tUntil] = span.from === r.from && span.until === r.until ? [this.apiFrom, this.apiUntil] : [String(span.from), String(span.until)]
     if (!this.changed('timeline', JSON.stringify([s.type, this.query, tFrom, tUntil, s.groupBy, s.refresh, this.theme, marks, s.view === 'diff' && this.brush]))) return
     try {
       const [tl, names] = await Promise.all([

@@ -37,3 +37,25 @@ export function applyCompletion(text: string, c: Completion, suggestion: string)
   const body = text.slice(0, c.start) + esc + closing
   return { text: body + after, caret: c.start + esc.length + 1 }
 }
+
+/**
+ * The suggestions for a typed prefix, best first: names that start with it, then those with a
+ * word in them that does (`ro` → `route`, then `http_route`), then any other containing it
+ * (`pyroscope_spy`); alphabetical within each; the exact text itself is left out.
+ */
+export function rankSuggestions(all: readonly string[], prefix: string, limit = 12): string[] {
+  const p = prefix.toLowerCase()
+  const rank = (s: string): number => {
+    const l = s.toLowerCase()
+    if (l.startsWith(p)) return 0
+    if (new RegExp(`[^a-z0-9]${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`).test(l)) return 1
+    return l.includes(p) ? 2 : -1
+  }
+  return all
+    .filter((s) => s !== prefix)
+    .map((s) => ({ s, r: rank(s) }))
+    .filter((x) => x.r >= 0)
+    .sort((a, b) => a.r - b.r || (a.s < b.s ? -1 : a.s > b.s ? 1 : 0))
+    .slice(0, limit)
+    .map((x) => x.s)
+}
