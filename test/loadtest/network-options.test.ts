@@ -182,3 +182,34 @@ test('bad network options stop the run with exit 104 and name the option', async
     assert.match(r.stderr, message)
   }
 })
+
+test('tlsCipherSuites restricts the TLS 1.2 cipher suites offered (k6 names); an unknown name is exit 104', async (t) => {
+  const dir = workdir({})
+  const cert = selfSignedCert(dir, 'server')
+  if ('skip' in cert) return t.skip(cert.skip)
+  const srv = https.createServer({ key: cert.key, cert: cert.cert, maxVersion: 'TLSv1.2' }, (req, res) => res.end((req.socket as import('node:tls').TLSSocket).getCipher().name))
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/`
+  try {
+    const script = (suites: string[]) =>
+      workdir({
+        'script.js': `import http from 'k6/http'
+export const options = { iterations: 1, insecureSkipTLSVerify: true, tlsCipherSuites: ${JSON.stringify(suites)} }
+export default function () { console.log('CIPHER ' + http.get(__ENV.URL).body) }`,
+      })
+    for (const [suites, want] of [
+      [['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384'], 'ECDHE-RSA-AES256-GCM-SHA384'],
+      [['TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA', 'TLS_AES_128_GCM_SHA256'], 'ECDHE-RSA-AES128-SHA'],
+    ] as const) {
+      const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, 'script.js'], { cwd: script([...suites]) })
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stderr, new RegExp(`CIPHER ${want}\\b`), r.stderr)
+    }
+    const bad = await kilnRun(['run', '-q', '-e', `URL=${url}`, 'script.js'], { cwd: script(['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 'TLS_MADE_UP']) })
+    assert.equal(bad.code, 104)
+    assert.match(bad.stderr, /tlsCipherSuites: unknown cipher suite 'TLS_MADE_UP'/)
+  } finally {
+    srv.closeAllConnections()
+    await new Promise<void>((r) => srv.close(() => r()))
+  }
+})

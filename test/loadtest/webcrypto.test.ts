@@ -62,7 +62,7 @@ export async function setup() {
     await S.decrypt({ name: 'AES-GCM', iv: new Uint8Array(12) }, gk, new Uint8Array(32))
     out.tampered = 'decrypted'
   } catch (e) {
-    out.tampered = String(e.message)
+    out.tampered = e.name + ": " + e.message
   }
   return out
 }
@@ -107,4 +107,45 @@ export function handleSummary(data) {
   assert.match(o.tampered, /OperationError/)
   assert.equal(o.randomFilled, true, 'getRandomValues fills a 64 KiB array to its end')
   assert.match(o.quota, /QuotaExceededError/)
+})
+
+test('crypto.subtle.importKey: ECDSA keys as JWK (P-256, P-384) sign and verify; a crv other than the namedCurve is a DataError', async () => {
+  const keys = { 'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }) }
+  const jwks = Object.fromEntries(Object.entries(keys).map(([c, k]) => [c, { priv: k.privateKey.export({ format: 'jwk' }), pub: k.publicKey.export({ format: 'jwk' }) }]))
+  const dir = workdir({
+    'script.js': `
+import encoding from 'k6/encoding'
+export const options = { iterations: 1 }
+const J = ${JSON.stringify(jwks)}
+const S = crypto.subtle
+export default async function () {
+  const out = {}
+  for (const [crv, hash] of [['P-256', 'SHA-256'], ['P-384', 'SHA-384']]) {
+    const priv = await S.importKey('jwk', J[crv].priv, { name: 'ECDSA', namedCurve: crv }, true, ['sign'])
+    const pub = await S.importKey('jwk', J[crv].pub, { name: 'ECDSA', namedCurve: crv }, true, ['verify'])
+    const sig = await S.sign({ name: 'ECDSA', hash }, priv, new TextEncoder().encode('signed'))
+    out[crv] = { sig: encoding.b64encode(sig), ok: await S.verify({ name: 'ECDSA', hash }, pub, sig, new TextEncoder().encode('signed')), type: priv.type, curve: priv.algorithm.namedCurve }
+  }
+  for (const [name, jwk, curve] of [['mismatch', J['P-256'].pub, 'P-384'], ['unknown', { ...J['P-256'].pub, crv: 'P-999' }, 'P-256']]) {
+    try {
+      await S.importKey('jwk', jwk, { name: 'ECDSA', namedCurve: curve }, true, ['verify'])
+      out[name] = 'imported'
+    } catch (e) {
+      out[name] = e.name
+    }
+  }
+  console.log('RESULT ' + JSON.stringify(out))
+}
+`,
+  })
+  const r = await kilnRun(['run', '-q', '--no-summary', 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const line = r.stderr.split('\n').find((l) => l.includes(' RESULT '))!
+  const o = JSON.parse(line.slice(line.indexOf(' RESULT ') + 8).replace(/\s+source=console$/, ''))
+  for (const [crv, hash] of [['P-256', 'sha256'], ['P-384', 'sha384']] as const) {
+    assert.deepEqual([o[crv].ok, o[crv].type, o[crv].curve], [true, 'private', crv])
+    assert.ok(verify(hash, Buffer.from('signed'), { key: keys[crv].publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(o[crv].sig, 'base64')), `${crv}: the signature verifies in Node`)
+  }
+  assert.equal(o.mismatch, 'DataError')
+  assert.equal(o.unknown, 'DataError')
 })

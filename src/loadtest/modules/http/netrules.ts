@@ -18,6 +18,51 @@ export interface NetOptions {
   tlsMin?: string
   tlsMax?: string
   tlsAuth: { domains: string[]; cert: string; key: string; password?: string }[]
+  /** `tlsCipherSuites` as OpenSSL names (TLS 1.2 ciphers and TLS 1.3 suites apart). */
+  ciphers?: { tls12: string; tls13: string }
+}
+
+/**
+ * k6's `tlsCipherSuites` names (Go's crypto/tls constants) to OpenSSL's. Go cannot choose TLS 1.3
+ * suites, but k6 accepts their names: they restrict Node's TLS 1.3 list here.
+ */
+const CIPHER_SUITES: Record<string, string> = {
+  TLS_RSA_WITH_AES_128_CBC_SHA: 'AES128-SHA',
+  TLS_RSA_WITH_AES_256_CBC_SHA: 'AES256-SHA',
+  TLS_RSA_WITH_AES_128_CBC_SHA256: 'AES128-SHA256',
+  TLS_RSA_WITH_AES_128_GCM_SHA256: 'AES128-GCM-SHA256',
+  TLS_RSA_WITH_AES_256_GCM_SHA384: 'AES256-GCM-SHA384',
+  TLS_RSA_WITH_3DES_EDE_CBC_SHA: 'DES-CBC3-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA: 'ECDHE-ECDSA-AES128-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA: 'ECDHE-ECDSA-AES256-SHA',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA: 'ECDHE-RSA-AES128-SHA',
+  TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA: 'ECDHE-RSA-AES256-SHA',
+  TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256: 'ECDHE-ECDSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256: 'ECDHE-RSA-AES128-GCM-SHA256',
+  TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+  TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384: 'ECDHE-RSA-AES256-GCM-SHA384',
+  TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384: 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-RSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256: 'ECDHE-ECDSA-CHACHA20-POLY1305',
+  TLS_AES_128_GCM_SHA256: 'TLS_AES_128_GCM_SHA256',
+  TLS_AES_256_GCM_SHA384: 'TLS_AES_256_GCM_SHA384',
+  TLS_CHACHA20_POLY1305_SHA256: 'TLS_CHACHA20_POLY1305_SHA256',
+}
+
+function cipherSuites(v: unknown): NetOptions['ciphers'] {
+  if (v === undefined || v === null) return undefined
+  const names = stringList(v, 'tlsCipherSuites')
+  const tls12: string[] = []
+  const tls13: string[] = []
+  for (const n of names) {
+    const o = CIPHER_SUITES[n]
+    if (!o) throw new ConfigError(`tlsCipherSuites: unknown cipher suite '${n}'; known: ${Object.keys(CIPHER_SUITES).join(', ')}`)
+    ;(o.startsWith('TLS_') ? tls13 : tls12).push(o)
+  }
+  return { tls12: tls12.join(':'), tls13: tls13.join(':') }
 }
 
 const TLS_VERSIONS: Record<string, string> = { 'tls1.0': 'TLSv1', 'tls1.1': 'TLSv1.1', 'tls1.2': 'TLSv1.2', 'tls1.3': 'TLSv1.3' }
@@ -78,7 +123,8 @@ export function netOptions(o: Record<string, unknown>): NetOptions {
       tlsAuth.push({ domains: stringList(a.domains, `tlsAuth[${i}].domains`).map((d) => d.toLowerCase()), cert: a.cert, key: a.key, ...(typeof a.password === 'string' ? { password: a.password } : {}) })
     }
   }
-  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth }
+  const ciphers = cipherSuites(o.tlsCipherSuites)
+  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth, ...(ciphers ? { ciphers } : {}) }
 }
 
 function cidr(c: string): { text: string; list: net.BlockList } {
@@ -101,7 +147,7 @@ export interface NetRules {
   blacklistedBy(ip: string): string | null
   noReuse: boolean
   /** tls.connect options for a host: versions and a client certificate. */
-  tls(host: string): { minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; cert?: string; key?: string; passphrase?: string }
+  tls(host: string): { minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; cert?: string; key?: string; passphrase?: string; ciphers?: string }
 }
 
 const matches = (pattern: string, host: string): boolean => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : pattern === '*' || pattern === host)
@@ -134,6 +180,8 @@ export function netRules(o: NetOptions | undefined): NetRules {
         ...(o?.tlsMin ? { minVersion: o.tlsMin as tls.SecureVersion } : {}),
         ...(o?.tlsMax ? { maxVersion: o.tlsMax as tls.SecureVersion } : {}),
         ...(a ? { cert: a.cert, key: a.key, ...(a.password ? { passphrase: a.password } : {}) } : {}),
+        // One list, as Node takes it: it hands TLS 1.3 suite names to OpenSSL apart from the others.
+        ...(o?.ciphers ? { ciphers: [o.ciphers.tls13, o.ciphers.tls12].filter(Boolean).join(':') } : {}),
       }
     },
   }

@@ -58,7 +58,15 @@
   const call = (op, args) => {
     try {
       const json = JSON.stringify(encode(args))
-      return L.op((id) => H.subtle(id, op, json), (r) => decode(JSON.parse(r)))
+      // The host's error reads 'DataError: …': the script sees WebCrypto's name (e.name === 'DataError'), as in k6.
+      return L.op((id) => H.subtle(id, op, json), (r) => decode(JSON.parse(r))).catch((e) => {
+        const m = /^([A-Za-z]+Error): ([\s\S]*)$/.exec(e.message)
+        if (m) {
+          e.name = m[1]
+          e.message = m[2]
+        }
+        throw e
+      })
     } catch (e) {
       return Promise.reject(e)
     }
