@@ -3,11 +3,11 @@
  * RecordingFile) doing the same job — every sampled event's stack turned into frame names and
  * counted per stack — on the same recordings, in interleaved rounds. Method: bench/README.md.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { spawn, spawnSync } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 import { decodeJfr } from '../src/formats/jfr.ts'
 import { noJdk, recordHot } from '../test/formats/jfr-support.ts'
@@ -19,10 +19,15 @@ if (why) {
   process.exit(0)
 }
 const dir = mkdtempSync(join(tmpdir(), 'kiln-jfr-bench-'))
-const fixtures = join(import.meta.dirname, '../../shared/fixtures/pyroscope/jfr')
-const files = ['dump1.jfr.gz', 'cortex-dev-01__kafka-0__cpu__0.jfr.gz'].map((f) => {
-  const path = join(dir, f.replace(/\.gz$/, ''))
-  writeFileSync(path, gunzipSync(readFileSync(join(fixtures, f))))
+// The repository's JDK recording (scripts/fixtures/make-jfr.sh), and Pyroscope's async-profiler
+// recordings when a sibling ../shared checkout has them (AGPL-3.0: never copied in).
+const shared = join(import.meta.dirname, '../../shared/fixtures/pyroscope/jfr')
+const gz = [join(import.meta.dirname, '../test/fixtures/jfr/hot.jfr.gz')]
+if (existsSync(shared)) gz.push(join(shared, 'dump1.jfr.gz'), join(shared, 'cortex-dev-01__kafka-0__cpu__0.jfr.gz'))
+else console.log(`../shared/fixtures is absent: the JDK recordings only`)
+const files = gz.map((f) => {
+  const path = join(dir, basename(f).replace(/\.gz$/, ''))
+  writeFileSync(path, gunzipSync(readFileSync(f)))
   return path
 })
 files.push(recordHot())

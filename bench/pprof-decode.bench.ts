@@ -10,7 +10,8 @@ import { Profile as PprofFormat } from 'pprof-format'
 import { decodePprof } from '../src/formats/pprof.ts'
 import { gzip, isGzip } from '../src/formats/gzip.ts'
 
-const dir = join(import.meta.dirname, '../../shared/fixtures/pyroscope/pprof')
+// The repository's pprof fixtures (scripts/fixtures/make-pprof.sh).
+const dir = join(import.meta.dirname, '../test/fixtures/pprof')
 const bodies = readdirSync(dir)
   .filter((f) => !f.endsWith('.json') && f !== 'invalid_utf8.pb.gz')
   .sort()

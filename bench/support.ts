@@ -5,11 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { decodePprof, encodePprof } from '../src/formats/pprof.ts'
 
 export const root = new URL('..', import.meta.url).pathname
-export const fixtureDir = join(root, '..', 'shared', 'fixtures', 'pyroscope', 'pprof')
+/** pprof files made by the real tools (scripts/fixtures/make-pprof.sh; test/fixtures/README.md). */
+export const fixtureDir = join(root, 'test', 'fixtures', 'pprof')
 
-/** The SDK-sent pprof fixtures, re-timed to now and gzipped as SDKs send them. */
+/** The repository's pprof fixtures (Go, @pyroscope/nodejs), re-timed to now and gzipped as SDKs send them. */
 export function realisticBodies(): { name: string; body: Uint8Array; samples: number }[] {
-  const files = ['cpu.pb.gz', 'heap.pb.gz', 'nodejs-wall.pb.gz', 'nodejs-heap.pb.gz', 'profile_java', 'profile_python', 'cpu-js.pb.gz', 'req_5.pprof']
+  const files = ['cpu.pb.gz', 'heap.pb.gz', 'nodejs-wall.pb.gz', 'nodejs-heap.pb.gz', 'goroutine.pprof', 'block.pprof', 'mutex.pprof']
   return files.map((f) => {
     const p = decodePprof(readFileSync(join(fixtureDir, f)))
     p.timeMs = Date.now()

@@ -7,6 +7,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { call, CPU, q, startKiln } from '../server/helpers.ts'
 import { bin, busyProgram, perfUnavailable, runAgent, startBusy, work } from './helpers.ts'
+import { nobodyCannotRun } from '../nobody.ts'
 
 const unavailable = perfUnavailable()
 if (unavailable) console.log(`# skipping the agent's sampling tests: ${unavailable}`)
@@ -178,6 +179,8 @@ test('kiln agent --sampler bpftrace: stacks counted by a profile:hz probe reach 
 test('kiln agent without the right to use perf: a message that says what to do, and a non-zero exit', { skip: unavailable ?? false }, (t) => {
   const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'))
   if (process.getuid?.() !== 0 || paranoid < 1) return t.skip(`needs root to drop to nobody, and perf_event_paranoid ≥ 1 (it is ${paranoid})`)
+  const unreadable = nobodyCannotRun()
+  if (unreadable) return t.skip(unreadable)
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'agent', '--server', 'http://127.0.0.1:9'], {
     encoding: 'utf8',
     timeout: 60000,

@@ -11,7 +11,8 @@ import assert from 'node:assert/strict'
 import { decodeJfr } from '../../src/formats/index.ts'
 import { expectProfileOrKilnError, prng } from './support.ts'
 import { readFileSync } from 'node:fs'
-import { gunzipped, noJdk, recordHot } from './jfr-support.ts'
+import { ProtoWriter } from '../../src/formats/proto.ts'
+import { gunzipped, hotJfr, noJdk, noSharedJfr, recordHot } from './jfr-support.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122)
 const CASES = 300
@@ -53,15 +54,25 @@ function mutate(src: Uint8Array, rnd: Rnd, jfr: boolean): Uint8Array {
   return b
 }
 
+/** LabelsSnapshot { contexts: {1 → [request=/checkout]}, strings: {1: request, 2: /checkout} }. */
+function labelsSnapshot(): Uint8Array {
+  const w = new ProtoWriter()
+  w.message(1, (e) => e.varint(1, 1).message(2, (c) => c.message(1, (l) => l.varint(1, 1).varint(2, 2))))
+  w.message(2, (e) => e.varint(1, 1).string(2, 'request'))
+  w.message(2, (e) => e.varint(1, 2).string(2, '/checkout'))
+  return w.finish()
+}
+
 test(`JFR: ${CASES} mutated recordings and labels, every case a profile list or a KilnError`, { timeout: 600_000 }, () => {
   const rnd = prng(SEED)
-  const recordings: [string, Uint8Array][] = [
-    ['dump1', new Uint8Array(gunzipped('dump1.jfr.gz'))],
-    ['kafka', new Uint8Array(gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz'))],
-  ]
+  // The repository's JDK recording; Pyroscope's async-profiler ones (with their labels) when ../shared is there.
+  const recordings: [string, Uint8Array][] = [['hot', new Uint8Array(hotJfr())]]
+  if (!noSharedJfr) recordings.push(['dump1', new Uint8Array(gunzipped('dump1.jfr.gz'))], ['kafka', new Uint8Array(gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz'))])
+  else console.log(`# ${noSharedJfr}`)
   // The JDK writes constants in several checkpoint events and many more event types.
   if (!noJdk()) recordings.push(['jdk', new Uint8Array(readFileSync(recordHot()))])
-  const labels = new Uint8Array(gunzipped('dump1.labels.pb.gz'))
+  // A LabelsSnapshot (context 1 → request=/checkout) as Pyroscope's Java agent sends beside the recording.
+  const labels = noSharedJfr ? labelsSnapshot() : new Uint8Array(gunzipped('dump1.labels.pb.gz'))
   const outcomes: Record<string, number> = {}
   let samples = 0
   for (let i = 0; i < CASES; i++) {

@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { startKiln, call, q, CPU, type TestServer } from '../server/helpers.ts'
-import { expectedFolded, gunzipped, noJdk, readJfrFixture, recordHot } from './jfr-support.ts'
+import { HOT_JFR_GZ, expectedFolded, hotJfr, noJdk, noSharedJfr, readJfrFixture, recordHot } from './jfr-support.ts'
 
 let kiln: TestServer
 before(async () => {
@@ -38,7 +38,7 @@ function selfByLeaf(folded: string): [string, number][] {
   return [...m].sort((a, b) => b[1] - a[1])
 }
 
-test('multipart jfr + labels (Pyroscope Java agent): one CPU series per thread_name, totals and top function as expected', async () => {
+test('multipart jfr + labels (Pyroscope Java agent): one CPU series per thread_name, totals and top function as expected', { skip: noSharedJfr }, async () => {
   // As the agent's exporter sends it: gzipped parts named and filed `jfr` and `labels`, and these parameters.
   const form = new FormData()
   form.append('jfr', new Blob([readJfrFixture('dump1.jfr.gz')]), 'jfr')
@@ -62,7 +62,7 @@ test('multipart jfr + labels (Pyroscope Java agent): one CPU series per thread_n
   }
 })
 
-test('raw gzipped body (async-profiler cpu): process_cpu with the expected top function', async () => {
+test('raw gzipped body (async-profiler cpu): process_cpu with the expected top function', { skip: noSharedJfr }, async () => {
   const r = await call(`${kiln.url}/ingest?${q({ name: 'kafka', format: 'jfr' })}`, { method: 'POST', body: readJfrFixture('cortex-dev-01__kafka-0__cpu__0.jfr.gz') })
   assert.equal(r.status, 200, r.text)
   assert.deepEqual(await types('{service_name="kafka"}'), [CPU])
@@ -72,6 +72,17 @@ test('raw gzipped body (async-profiler cpu): process_cpu with the expected top f
   assert.equal(bySelf[0]!.name, leaves[0]![0])
   // No sampleRate: each sample is worth the recording's own interval.
   assert.equal(t.total, leaves.reduce((n, [, v]) => n + v, 0) * 1e7)
+})
+
+test('raw gzipped body (the repository\'s JDK recording): CPU series, Hot.spin on top, total = samples × 20 ms', async () => {
+  const r = await call(`${kiln.url}/ingest?${q({ name: 'hotgz', format: 'jfr' })}`, { method: 'POST', body: readFileSync(HOT_JFR_GZ) })
+  assert.equal(r.status, 200, r.text)
+  assert.ok((await types('{service_name="hotgz"}')).includes(CPU))
+  const t = await top(CPU, '{service_name="hotgz"}')
+  const bySelf = [...t.rows].sort((a, b) => b.self - a.self)
+  assert.equal(bySelf[0]!.name, 'Hot.spin')
+  assert.equal(t.total % 2e7, 0, 'each Java sample is worth the recording\'s 20 ms')
+  assert.ok(t.total > 0)
 })
 
 test('raw recording from the JDK: CPU, allocation and lock profile types; Hot.spin on top', { skip: noJdk(), timeout: 300_000 }, async () => {
@@ -90,7 +101,7 @@ test('raw recording from the JDK: CPU, allocation and lock profile types; Hot.sp
 })
 
 test('broken uploads: truncated recording → 422 KILN_BAD_JFR; multipart without jfr → 400; bad labels → 422', async () => {
-  const bytes = gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz')
+  const bytes = hotJfr()
   let r = await call(`${kiln.url}/ingest?${q({ name: 'broken', format: 'jfr' })}`, { method: 'POST', body: bytes.subarray(0, bytes.length - 100) })
   assert.equal(r.status, 422, r.text)
   assert.equal(r.json.code, 'KILN_BAD_JFR')

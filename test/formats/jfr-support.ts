@@ -2,41 +2,32 @@
  * Shared by the JFR tests: the Pyroscope fixtures and a recording the JDK writes here, of a small
  * Java program with a known hot method, a lock two threads fight over, and large allocations.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gunzipSync } from 'node:zlib'
 
+/**
+ * Pyroscope's Java fixtures (async-profiler, AGPL-3.0, never copied into the repository), read
+ * from a sibling checkout when there is one: cross-checks against Pyroscope's expected output.
+ */
 export const JFR_DIR = join(import.meta.dirname, '../../../shared/fixtures/pyroscope/jfr')
+/** Why the cross-checks against Pyroscope's recordings are skipped, or undefined when they run. */
+export const noSharedJfr = existsSync(JFR_DIR) ? undefined : `../shared/fixtures is absent (${JFR_DIR}): cross-check against Pyroscope's async-profiler recordings skipped; the repository's JDK recording (test/fixtures/jfr) and jfr-edge's written recordings cover the decoder`
 export const readJfrFixture = (name: string) => readFileSync(join(JFR_DIR, name))
 export const gunzipped = (name: string) => gunzipSync(readJfrFixture(name))
+/** The repository's recording of Hot.java by the JDK (scripts/fixtures/make-jfr.sh), gzipped as committed. */
+export const HOT_JFR_GZ = join(import.meta.dirname, '../fixtures/jfr/hot.jfr.gz')
+export const hotJfr = () => gunzipSync(readFileSync(HOT_JFR_GZ))
 
 /** The expected folded stacks beside a fixture: `app.event{k=v}` → folded text (sample counts). */
 export function expectedFolded(name: string): Record<string, string> {
   return JSON.parse(gunzipSync(readJfrFixture(name)).toString('utf8')) as Record<string, string>
 }
 
-const HOT_JAVA = `
-public class Hot {
-  static volatile long sink;
-  // The hot method: pure arithmetic, so nearly every CPU sample lands in it.
-  static long spin(long n) { long x = 0; for (long i = 0; i < n; i++) { x += i * 31 ^ (x >>> 3); } return x; }
-  static byte[] alloc(int n) { return new byte[n]; }
-  public static void main(String[] a) throws Exception {
-    long end = System.currentTimeMillis() + Long.parseLong(a[0]);
-    Object lock = new Object();
-    Thread t = new Thread(() -> { while (System.currentTimeMillis() < end) synchronized (lock) { sink += spin(2_000_000); } });
-    t.start();
-    while (System.currentTimeMillis() < end) {
-      sink += spin(1_000_000);
-      sink += alloc(1 << 16).length;
-      synchronized (lock) { sink++; }
-    }
-    t.join();
-  }
-}
-`
+/** Hot.java: one source for the recording made at test time and the committed fixture. */
+const HOT_JAVA = readFileSync(join(import.meta.dirname, '../../scripts/fixtures/Hot.java'), 'utf8')
 
 /** Why a JDK recording cannot be made here, or undefined when javac, java and jfr all run. */
 export function noJdk(): string | undefined {

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { decodeJfr, decodeLabelsSnapshot, decodeAny, sniffFormat, formats, gzip, type JfrProfile } from '../../src/formats/index.ts'
 import { profileTypeId, toFolded, totals, type Profile } from '../../src/model/profile.ts'
 import { isKilnError } from '../../src/model/errors.ts'
-import { expectedFolded, gunzipped, jfrTool, noJdk, readJfrFixture, recordHot } from './jfr-support.ts'
+import { expectedFolded, gunzipped, hotJfr, jfrTool, noJdk, noSharedJfr, readJfrFixture, recordHot } from './jfr-support.ts'
 
 const typeIds = (ps: JfrProfile[]) =>
   ps.flatMap((p) => p.profile.sampleTypes.map((t) => profileTypeId({ name: p.metric, sampleType: t.type, sampleUnit: t.unit, periodType: p.profile.periodType.type, periodUnit: p.profile.periodType.unit })))
@@ -39,18 +39,18 @@ function compareWithExpected(jfr: string, labels: string | undefined, expected: 
   assert.equal(covered * 1e7, totals(cpu)[0], 'every sample belongs to one expected series')
 }
 
-test('dump1 (async-profiler itimer, Pyroscope context labels): folded stacks per thread_name as expected', () => {
+test('dump1 (async-profiler itimer, Pyroscope context labels): folded stacks per thread_name as expected', { skip: noSharedJfr }, () => {
   compareWithExpected('dump1.jfr.gz', 'dump1.labels.pb.gz', 'dump1.json.gz')
 })
 
-test('Kafka recording (async-profiler cpu): folded stacks as expected, native and JIT frames named like Pyroscope', () => {
+test('Kafka recording (async-profiler cpu): folded stacks as expected, native and JIT frames named like Pyroscope', { skip: noSharedJfr }, () => {
   compareWithExpected('cortex-dev-01__kafka-0__cpu__0.jfr.gz', undefined, 'cortex-dev-01__kafka-0__cpu__0.json.gz')
   const cpu = decodeJfr(readJfrFixture('cortex-dev-01__kafka-0__cpu__0.jfr.gz'))[0]!.profile
   assert.ok(cpu.functions.includes('libc-2.31.so.clock_gettime'), 'native frames are library.symbol')
   assert.ok(cpu.functions.includes('.unknown_Java'), 'async-profiler pseudo-frames keep their empty class')
 })
 
-test('labels snapshot: context id → sorted label pairs; without it samples carry no labels', () => {
+test('labels snapshot: context id → sorted label pairs; without it samples carry no labels', { skip: noSharedJfr }, () => {
   const ctx = decodeLabelsSnapshot(gunzipped('dump1.labels.pb.gz'))
   assert.deepEqual([...ctx.keys()].sort(), [1, 2, 3, 4])
   assert.deepEqual(new Set([...ctx.values()].map((l) => l.map(([k, v]) => `${k}=${v}`).join())), new Set(['thread_name=pool-2-thread-1', 'thread_name=pool-2-thread-3', 'thread_name=pool-2-thread-5', 'thread_name=pool-2-thread-7']))
@@ -61,21 +61,25 @@ test('labels snapshot: context id → sorted label pairs; without it samples car
 })
 
 test('profile time is the recording start; period is the request rate, else the recording interval', () => {
-  const bytes = gunzipped('dump1.jfr.gz')
-  const dv = new DataView(bytes.buffer, bytes.byteOffset)
-  const startNs = Number(dv.getBigInt64(32))
-  const durationNs = Number(dv.getBigInt64(40))
-  const own = decodeJfr(bytes)[0]!.profile
-  assert.equal(own.timeMs, Math.floor(startNs / 1e6))
-  assert.equal(own.durationNanos, durationNs)
-  assert.equal(own.period, 1e7, 'async-profiler recorded interval=10000000 ns')
-  const at50 = decodeJfr(bytes, { sampleRate: 50 })[0]!.profile
-  assert.equal(at50.period, 2e7)
-  assert.equal(totals(at50)[0], 2 * totals(own)[0]!)
+  const cases: [string, Uint8Array, number][] = [['hot.jfr (JDK, Java samples every 20 ms)', hotJfr(), 2e7]]
+  if (!noSharedJfr) cases.push(['dump1 (async-profiler, interval=10000000 ns)', gunzipped('dump1.jfr.gz'), 1e7])
+  const cpu = (ps: JfrProfile[]) => ps.find((p) => p.metric === 'process_cpu')!.profile
+  for (const [name, bytes, interval] of cases) {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset)
+    const startNs = Number(dv.getBigInt64(32))
+    const durationNs = Number(dv.getBigInt64(40))
+    const own = cpu(decodeJfr(bytes))
+    assert.equal(own.timeMs, Math.floor(startNs / 1e6), name)
+    assert.equal(own.durationNanos, durationNs, name)
+    assert.equal(own.period, interval, name)
+    const at25 = cpu(decodeJfr(bytes, { sampleRate: 25 }))
+    assert.equal(at25.period, 4e7, name)
+    assert.equal(totals(at25)[0], (4e7 / interval) * totals(own)[0]!, name)
+  }
 })
 
 test('format registry: sniffed as jfr by content and name; decodeAny gives the first profile', () => {
-  const bytes = gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz')
+  const bytes = hotJfr()
   assert.equal(sniffFormat(bytes), 'jfr')
   const claims = Object.values(formats).filter((f) => f.sniff(bytes)).map((f) => f.name)
   assert.deepEqual(claims, ['jfr'])
@@ -142,7 +146,7 @@ function assertBadJfr(fn: () => unknown, message: RegExp): void {
 }
 
 test('not a recording, truncated, unfinished, corrupt labels: KILN_BAD_JFR saying where', () => {
-  const bytes = gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz')
+  const bytes = new Uint8Array(hotJfr())
   assertBadJfr(() => decodeJfr(new TextEncoder().encode('main;foo 1\n')), /not a JFR recording: it does not start with "FLR\\0"/)
   assertBadJfr(() => decodeJfr(bytes.subarray(0, 40)), /truncated chunk header: 40 of 68 bytes at byte 0/)
   for (const n of [100, 5000, bytes.length >> 1, bytes.length - 1]) {
@@ -163,7 +167,7 @@ test('not a recording, truncated, unfinished, corrupt labels: KILN_BAD_JFR sayin
 })
 
 test('two whole chunks: every sample counted once per chunk', () => {
-  const bytes = gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz')
+  const bytes = new Uint8Array(hotJfr())
   const two = new Uint8Array(bytes.length * 2)
   two.set(bytes)
   two.set(bytes, bytes.length)

@@ -2,7 +2,7 @@
  * Shared by the format tests: where the real fixtures are, a seeded PRNG, and two decoders that
  * are not Kiln's — `pprof-format` (npm) and Go's `go tool pprof -raw` — to check Kiln against.
  */
-import { readFileSync, readdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
@@ -10,15 +10,27 @@ import { gunzipSync } from 'node:zlib'
 import { Profile as PprofFormat } from 'pprof-format'
 import { isKilnError } from '../../src/model/errors.ts'
 
-export const PPROF_DIR = join(import.meta.dirname, '../../../shared/fixtures/pyroscope/pprof')
+/** pprof files made here by the real tools (scripts/fixtures/make-pprof.sh; test/fixtures/README.md). */
+export const PPROF_DIR = join(import.meta.dirname, '../fixtures/pprof')
+/**
+ * Pyroscope's SDK-sent fixtures (AGPL-3.0, never copied into the repository), read from a sibling
+ * checkout when there is one: extra cross-checks, named `pyroscope/FILE` in `pprofFixtures()`.
+ */
+export const SHARED_PPROF_DIR = join(import.meta.dirname, '../../../shared/fixtures/pyroscope/pprof')
+export const haveShared = existsSync(SHARED_PPROF_DIR)
+export const NO_SHARED = `../shared/fixtures is absent (${SHARED_PPROF_DIR}): the cross-checks against Pyroscope's fixtures are skipped; the repository's own fixtures cover the same ground`
 export const GOLDEN_DIR = join(import.meta.dirname, '../golden')
 
-/** The pprof fixtures (not the sample_type_config JSON beside some of them). */
+/** The pprof fixtures (not the sample_type_config JSON beside some of them), the repository's first. */
 export function pprofFixtures(): string[] {
-  return readdirSync(PPROF_DIR).filter((f) => !f.endsWith('.json')).sort()
+  const own = readdirSync(PPROF_DIR).filter((f) => !f.endsWith('.json')).sort()
+  const shared = haveShared ? readdirSync(SHARED_PPROF_DIR).filter((f) => !f.endsWith('.json')).sort().map((f) => `pyroscope/${f}`) : []
+  return [...own, ...shared]
 }
-export const BROKEN_FIXTURES = new Set(['invalid_utf8.pb.gz'])
-export const readFixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(PPROF_DIR, name)))
+export const BROKEN_FIXTURES = new Set(['invalid_utf8.pb.gz', 'pyroscope/invalid_utf8.pb.gz'])
+/** Path of a fixture: `NAME` in the repository, `pyroscope/NAME` in ../shared. */
+export const fixturePath = (name: string): string => (name.startsWith('pyroscope/') ? join(SHARED_PPROF_DIR, name.slice('pyroscope/'.length)) : join(PPROF_DIR, name))
+export const readFixture = (name: string): Uint8Array => new Uint8Array(readFileSync(fixturePath(name)))
 export const ungzip = (b: Uint8Array): Uint8Array => (b[0] === 0x1f && b[1] === 0x8b ? new Uint8Array(gunzipSync(b)) : b)
 
 /** mulberry32: small, seeded, good enough to pick mutations reproducibly. */

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export const root = new URL('../..', import.meta.url).pathname
-export const fixtures = join(root, '..', 'shared', 'fixtures', 'pyroscope')
+/** pprof files made by the real tools (scripts/fixtures/make-pprof.sh; test/fixtures/README.md). */
+export const fixtures = join(root, 'test', 'fixtures')
 export const CPU = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
 
 export interface TestServer {

@@ -62,9 +62,9 @@ test('lines format counts each line once; memory suffix maps to its type without
 
 test('multipart pprof with sample_type_config, as the Go SDK sends it', async () => {
   for (const [file, expect] of [
-    ['req_3', ['block:contentions:count:contentions:count', 'block:delay:nanoseconds:contentions:count']],
-    ['req_4', ['mutex:contentions:count:contentions:count', 'mutex:delay:nanoseconds:contentions:count']],
-    ['req_2', ['goroutines:goroutine:count:goroutine:count']],
+    ['block', ['block:contentions:count:contentions:count', 'block:delay:nanoseconds:contentions:count']],
+    ['mutex', ['mutex:contentions:count:contentions:count', 'mutex:delay:nanoseconds:contentions:count']],
+    ['goroutine', ['goroutines:goroutine:count:goroutine:count']],
   ] as const) {
     const form = new FormData()
     form.append('profile', new Blob([readFileSync(join(fixtures, 'pprof', `${file}.pprof`))]), 'profile.pprof')
@@ -79,8 +79,8 @@ test('multipart pprof with sample_type_config, as the Go SDK sends it', async ()
 
 test('prev_profile is refused as Pyroscope refuses it', async () => {
   const form = new FormData()
-  form.append('profile', new Blob([readFileSync(join(fixtures, 'pprof', 'req_2.pprof'))]), 'profile.pprof')
-  form.append('prev_profile', new Blob([readFileSync(join(fixtures, 'pprof', 'req_2.pprof'))]), 'profile.pprof')
+  form.append('profile', new Blob([readFileSync(join(fixtures, 'pprof', 'goroutine.pprof'))]), 'profile.pprof')
+  form.append('prev_profile', new Blob([readFileSync(join(fixtures, 'pprof', 'goroutine.pprof'))]), 'profile.pprof')
   const r = await call(`${kiln.url}/ingest?${q({ name: 'prev' })}`, { method: 'POST', body: form })
   assert.equal(r.status, 422)
   assert.match(r.json.message, /prev_profile/)
@@ -89,7 +89,7 @@ test('prev_profile is refused as Pyroscope refuses it', async () => {
 test('every pprof fixture ingests; each sample type is a series with the decoded total', async () => {
   const dir = join(fixtures, 'pprof')
   const files = readdirSync(dir).filter((f) => !f.endsWith('.json') && f !== 'invalid_utf8.pb.gz')
-  assert.ok(files.length >= 12)
+  assert.ok(files.length >= 8, `${files.length} fixtures`)
   for (const [i, f] of files.entries()) {
     const bytes = readFileSync(join(dir, f))
     const r = await call(`${kiln.url}/ingest?${q({ name: `fx${i}`, format: 'pprof', from: 'now-10s', until: 'now' })}`, { method: 'POST', body: bytes })

@@ -13,7 +13,7 @@ test('bad input: clear 4xx errors, the server keeps serving, stored data intact'
     assert.equal(ok.status, 200)
     const cpu = readFileSync(join(fixtures, 'pprof', 'cpu.pb.gz'))
     const { gunzipSync } = await import('node:zlib')
-    const raw = gunzipSync(readFileSync(join(fixtures, 'pprof', 'profile_java')))
+    const raw = gunzipSync(cpu)
     const deep = Array.from({ length: 100_000 }, (_, i) => `f${i}`).join(';') + ' 1\n'
     const manyLabels = `app{${Array.from({ length: 10_000 }, (_, i) => `l${i}=v`).join(',')}}`
     const cases: [string, string, RequestInit, number, string][] = [

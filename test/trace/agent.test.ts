@@ -6,11 +6,12 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { bin, captureUnavailable, startAgent, waitFor } from './capture/helpers.ts'
+import { nobodyCannotRun } from '../nobody.ts'
 
 const unavailable = captureUnavailable()
 const root = process.getuid?.() === 0
 
-test('kiln agent --trace-only without root exits 1 and says what to do', { skip: root ? false : 'needs root to switch to nobody' }, () => {
+test('kiln agent --trace-only without root exits 1 and says what to do', { skip: nobodyCannotRun() ?? false }, () => {
   const r = spawnSync(process.execPath, [bin, 'agent', '--trace-only', '--server', 'http://127.0.0.1:1'], { uid: 65534, gid: 65534, encoding: 'utf8', timeout: 60_000, env: { ...process.env, HOME: tmpdir() } })
   assert.equal(r.status, 1, r.stderr)
   assert.match(r.stderr, /needs root \(or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\): run it as sudo kiln agent --trace/)

@@ -8,6 +8,7 @@ import { hostSources, ProcessMeta } from '../../../src/trace/sources/index.ts'
 import { ProcessStatsSource } from '../../../src/trace/sources/process-stats.ts'
 import { listPids, parseStat, PF_KTHREAD, readProc } from '../../../src/trace/sources/proc.ts'
 import { collect, isRoot, root, startChild, waitFor, work } from './helpers.ts'
+import { nobodyCannotRun } from '../../nobody.ts'
 
 const MiB = 1024 * 1024
 // A child with a known footprint: 96 MiB touched, 3 MiB written to a file, ~300 ms of CPU.
@@ -123,7 +124,7 @@ test('process-meta: a process that execs another program (same pid, same start) 
   }
 })
 
-test('without root every host source refuses to start with KILN_UNAUTHORIZED and what to do', { skip: isRoot ? false : 'runs the check as uid 65534, which needs root to switch to' }, async () => {
+test('without root every host source refuses to start with KILN_UNAUTHORIZED and what to do', { skip: nobodyCannotRun() ?? false }, async () => {
   const script = `
 import { hostSources } from './src/trace/sources/index.ts'
 for (const s of hostSources({ node: 'n', asid: 1, intervalMs: 1000, fsSlowerThanMs: 10, log: () => {} })) {
