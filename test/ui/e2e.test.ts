@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { topTable, CallTree } from '../../src/model/tree.ts'
@@ -225,9 +225,11 @@ test('dragging across the timeline selects that time range', { skip }, async () 
 
 test('exports: folded stacks and pprof from the API, SVG and PNG of the flame graph', { skip }, async () => {
   await open('')
+  const names: string[] = []
   const grab = async (what: string) => {
     await page.click('.menu summary')
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click(what)])
+    names.push(dl.suggestedFilename())
     const chunks: Buffer[] = []
     for await (const c of (await dl.createReadStream())!) chunks.push(c as Buffer)
     return Buffer.concat(chunks)
@@ -239,8 +241,15 @@ test('exports: folded stacks and pprof from the API, SVG and PNG of the flame gr
   const svg = (await grab('text=SVG flame graph')).toString()
   assert.match(svg, /^<svg xmlns/)
   assert.ok(svg.includes('<title>db.Query'), 'a tooltip per frame')
+  // The title says what and when (issue 15 §6).
+  assert.ok(svg.includes('<title>shop · process_cpu · cpu (nanoseconds) · 2026-01-01T09:55Z → 2026-01-01T10:45Z UTC</title>'), svg.slice(0, 400))
   const png = await grab('text=PNG image')
   assert.equal(png.subarray(1, 4).toString(), 'PNG')
+  writeFileSync(join(artifacts, 'export.png'), png)
+  writeFileSync(join(artifacts, 'export.svg'), svg)
+  // File names carry the service, the type and the range.
+  const stem = `shop_process_cpu-cpu_${new Date((T0 - 300) * 1000).toISOString().replace(/[-:]/g, '').replace(/00\.000Z$/, 'Z')}-${new Date((T0 + 2700) * 1000).toISOString().replace(/[-:]/g, '').replace(/00\.000Z$/, 'Z')}`
+  assert.deepEqual(names, ['folded', 'pb.gz', 'svg', 'png'].map((e) => `${stem}.${e}`))
 })
 
 test('diff view colours by change in share and lists both sides', { skip }, async () => {

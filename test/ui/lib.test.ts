@@ -11,6 +11,7 @@ import { stateToSearch, searchToState, defaultState, effectiveQuery, withMatcher
 import { toFlame, nodeCount } from '../../ui/src/lib/flame.ts'
 import { completionAt, applyCompletion, rankSuggestions } from '../../ui/src/lib/complete.ts'
 import { defaultType, typeGroups } from '../../ui/src/lib/types.ts'
+import { exportName, exportTitle } from '../../ui/src/lib/exportname.ts'
 import { fillSeries, valueColor, seriesPath } from '../../ui/src/lib/series.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
@@ -417,4 +418,19 @@ test('a service opens on CPU, then wall, then memory; the type picker groups by 
     ['memory', ['alloc_space (bytes)', 'inuse_space (bytes)']],
     ['goroutines', ['goroutine (count)']],
   ])
+})
+
+test('exports are named and titled by service, type and range', () => {
+  const at = (iso: string) => Date.parse(iso)
+  const w = { service: 'shop', type: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', from: at('2026-01-01T09:55:00Z'), until: at('2026-01-01T10:45:30Z') }
+  assert.equal(exportName(w), 'shop_process_cpu-cpu_20260101T0955Z-20260101T104530Z')
+  assert.equal(exportTitle(w), 'shop · process_cpu · cpu (nanoseconds) · 2026-01-01T09:55Z → 2026-01-01T10:45:30Z UTC')
+  const d = { ...w, baseline: [at('2026-01-01T09:00:00Z'), at('2026-01-01T09:50:00Z')] as [number, number] }
+  assert.equal(exportName(d), 'shop_process_cpu-cpu_diff_20260101T0900Z-20260101T0950Z_vs_20260101T0955Z-20260101T104530Z')
+  assert.match(exportTitle(d), /baseline 2026-01-01T09:00Z → 2026-01-01T09:50Z vs comparison 2026-01-01T09:55Z → /)
+  assert.equal(exportName({ ...w, service: '', type: 'memory:alloc space:bytes::' }), 'all_memory-alloc-space_20260101T0955Z-20260101T104530Z')
+  const f = flameOf('a;b 1')
+  const svg = toSvg(f, layout(f, fullViewport(f, 200, { rowHeight: 18 })), { width: 200, height: 36, rowHeight: 18, heading: 'shop & co' }, { theme: 'light' })
+  assert.match(svg, /height="60"/)
+  assert.ok(svg.includes('<title>shop &amp; co</title>') && svg.includes('<g transform="translate(0,24)">'))
 })

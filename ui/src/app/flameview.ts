@@ -1,6 +1,6 @@
 import { type Flame, pathOf, nodeByPath } from '../lib/flame.ts'
 import { type Viewport, type Matches, layout, fullViewport, zoomTo, hitTest, graphHeight, nodeRect } from '../lib/layout.ts'
-import { toSvg } from '../lib/paint.ts'
+import { toSvg, HEADING, textFill } from '../lib/paint.ts'
 import { paintFlame } from './flamepaint.ts'
 import type { ToWorker, FromWorker } from './flame.worker.ts'
 import { shareChange, type Theme } from '../lib/color.ts'
@@ -199,12 +199,30 @@ export class FlameView {
     }
   }
 
-  /** The graph as drawn, as a PNG image. */
-  png(): Promise<Blob | null> {
-    if (!this.worker) return new Promise((resolve) => this.canvas.toBlob(resolve))
-    const seq = ++this.pngSeq
-    this.post({ t: 'png', seq })
-    return new Promise((resolve) => this.pngs.set(seq, resolve))
+  /** The graph as drawn, as a PNG image, under a title line when `heading` is given. */
+  async png(heading = ''): Promise<Blob | null> {
+    const graph = await (this.worker
+      ? new Promise<Blob | null>((resolve) => {
+          const seq = ++this.pngSeq
+          this.post({ t: 'png', seq })
+          this.pngs.set(seq, resolve)
+        })
+      : new Promise<Blob | null>((resolve) => this.canvas.toBlob(resolve)))
+    if (!graph || !heading || !this.s) return graph
+    const img = await createImageBitmap(graph)
+    // The graph's bitmap is in device pixels: the title line is drawn at the same scale.
+    const scale = this.vp ? img.width / this.vp.width : 1
+    const c = new OffscreenCanvas(img.width, img.height + Math.round(HEADING * scale))
+    const ctx = c.getContext('2d')!
+    ctx.fillStyle = this.s.theme === 'light' ? '#ffffff' : '#17171c'
+    ctx.fillRect(0, 0, c.width, c.height)
+    ctx.scale(scale, scale)
+    ctx.fillStyle = textFill[this.s.theme]
+    ctx.font = 'bold 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace'
+    ctx.fillText(heading, 3, 16)
+    ctx.setTransform(1, 0, 0, 1, 0, 0)
+    ctx.drawImage(img, 0, Math.round(HEADING * scale))
+    return c.convertToBlob({ type: 'image/png' })
   }
 
   /** The frame under the pointer and the pointer in canvas px (the canvas sits at the wrapper's top-left). */
@@ -253,11 +271,11 @@ export class FlameView {
     this.opts.onZoom(i === this.zoomNode ? pathOf(this.s.flame, Math.max(0, this.s.flame.parent[i]!)) : pathOf(this.s.flame, i))
   }
 
-  /** The current view as an SVG document. */
-  toSvg(): string {
+  /** The current view as an SVG document, under a title line when `heading` is given. */
+  toSvg(heading = ''): string {
     if (!this.s || !this.vp) return ''
     const s = this.s
-    return toSvg(s.flame, layout(s.flame, this.vp), { width: this.vp.width, height: graphHeight(s.flame, this.vp), rowHeight: ROW }, { theme: s.theme, matches: s.matches }, (i) => tooltipText(s, i))
+    return toSvg(s.flame, layout(s.flame, this.vp), { width: this.vp.width, height: graphHeight(s.flame, this.vp), rowHeight: ROW, heading }, { theme: s.theme, matches: s.matches }, (i) => tooltipText(s, i))
   }
 }
 

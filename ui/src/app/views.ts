@@ -5,8 +5,9 @@ import { search, widestNamed, type Matches } from '../lib/layout.ts'
 import { topRows, type Row } from '../lib/top.ts'
 import { sandwich } from '../lib/sandwich.ts'
 import { formatPercent, timeText } from '../lib/format.ts'
+import { exportName, exportTitle, type ExportWhat } from '../lib/exportname.ts'
 import type { ApiCache } from './cache.ts'
-import { apiUrl, type FlameResponse, type DiffResponse, type Breakdown, type TopResponse } from './api.ts'
+import { ApiError, apiUrl, type FlameResponse, type DiffResponse, type Breakdown, type TopResponse } from './api.ts'
 import { FlameView } from './flameview.ts'
 import { TableView, nameCell } from './tableview.ts'
 import { labelBreakdown } from './labels.ts'
@@ -67,6 +68,27 @@ export async function renderContent(el: HTMLElement, c: Ctx): Promise<void> {
   }
 }
 
+/** What the data exports (the main range) and the picture exports (the view: a diff's two sides) show. */
+function exportsOf(c: Ctx): { data: ExportWhat; picture: ExportWhat } {
+  const s = c.state
+  const data = { service: s.service, type: s.type, from: Number(c.from) || c.range.from, until: Number(c.until) || c.range.until }
+  if (s.view !== 'diff') return { data, picture: data }
+  const d = diffSides(s, c.range)
+  const t = (x: string) => Number(c.at(x))
+  return { data, picture: { ...data, from: t(d.rfrom), until: t(d.runtil), baseline: [t(d.lfrom), t(d.luntil)] } }
+}
+
+/** Downloads an export from the API under a name that says what it holds (the server's names carry no service). */
+async function saveExport(c: Ctx, href: string, name: string): Promise<void> {
+  try {
+    const res = await fetch(href)
+    if (!res.ok) throw new ApiError(`HTTP_${res.status}`, (await res.text()).slice(0, 300), res.status)
+    download(name, await res.blob())
+  } catch (e) {
+    c.error(e)
+  }
+}
+
 /** Search box + match share, orientation, reset and export: the flame graph's toolbar. */
 function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | string)[] = []): HTMLElement {
   const s = c.state
@@ -74,7 +96,15 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
   input.addEventListener('keydown', (e) => e.key === 'Enter' && c.go({ search: input.value }, true))
   input.addEventListener('search', () => c.go({ search: input.value }, true))
   const dataParams = { type: s.type, query: c.query, from: c.from, until: c.until }
-  const exp = (format: string, label: string) => h('a', { class: 'button', href: apiUrl('export', { format, ...dataParams }), download: '', 'data-testid': `export-${format}` }, label)
+  const what = exportsOf(c)
+  const dataName = exportName(what.data)
+  const picName = exportName(what.picture)
+  const heading = exportTitle(what.picture)
+  const ext: Record<string, string> = { pprof: 'pb.gz', folded: 'folded', speedscope: 'speedscope.json' }
+  const exp = (format: string, label: string) => {
+    const href = apiUrl('export', { format, ...dataParams })
+    return h('a', { class: 'button', href, download: `${dataName}.${ext[format]}`, 'data-testid': `export-${format}`, onclick: (e: Event) => (e.preventDefault(), void saveExport(c, href, `${dataName}.${ext[format]}`)) }, label)
+  }
   return h(
     'div',
     { class: 'toolbar' },
@@ -95,8 +125,8 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
         exp('pprof', 'pprof (.pb.gz)'),
         exp('folded', 'Folded stacks'),
         exp('speedscope', 'speedscope JSON'),
-        h('button', { onclick: () => c.views.main && download('flamegraph.svg', c.views.main.toSvg(), 'image/svg+xml') }, 'SVG flame graph'),
-        h('button', { onclick: () => void c.views.main?.png().then((b) => b && download('flamegraph.png', b)) }, 'PNG image'),
+        h('button', { 'data-testid': 'export-svg', onclick: () => c.views.main && download(`${picName}.svg`, c.views.main.toSvg(heading), 'image/svg+xml') }, 'SVG flame graph'),
+        h('button', { 'data-testid': 'export-png', onclick: () => void c.views.main?.png(heading).then((b) => b && download(`${picName}.png`, b)) }, 'PNG image'),
       ),
     ),
   )

@@ -55,14 +55,22 @@ export function labelFor(name: string, w: number, charWidth: number): string {
   return fitName(name, Math.floor((w - 6) / charWidth))
 }
 
+/** The height of an export's title line, px. */
+export const HEADING = 24
+
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 /** The laid-out flame graph as a standalone SVG document (the "SVG" export), with a tooltip per frame. */
-export function toSvg(f: Flame, rects: readonly Rect[], size: { width: number; height: number; rowHeight: number }, o: PaintOptions, title = (i: number) => f.names[f.name[i]!]!): string {
+export function toSvg(f: Flame, rects: readonly Rect[], size: { width: number; height: number; rowHeight: number; /** A title line above the graph (what, which range). */ heading?: string }, o: PaintOptions, title = (i: number) => f.names[f.name[i]!]!): string {
+  const top = size.heading ? HEADING : 0
+  const height = size.height + top
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${size.width}" height="${size.height}" viewBox="0 0 ${size.width} ${size.height}" font-family="ui-monospace, monospace" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${size.width}" height="${height}" viewBox="0 0 ${size.width} ${height}" font-family="ui-monospace, monospace" font-size="12">`,
     `<rect width="100%" height="100%" fill="${o.theme === 'light' ? '#ffffff' : '#17171c'}"/>`,
   ]
+  if (size.heading) {
+    out.push(`<title>${esc(size.heading)}</title>`, `<text x="3" y="16" font-weight="bold" fill="${textFill[o.theme]}">${esc(size.heading)}</text>`, `<g transform="translate(0,${top})">`)
+  }
   for (const r of rects) {
     const name = r.count > 1 ? `${r.count} small frames` : title(r.node)
     const label = r.count > 1 ? '' : labelFor(f.names[f.name[r.node]!]!, r.w, 7.2)
@@ -72,6 +80,7 @@ export function toSvg(f: Flame, rects: readonly Rect[], size: { width: number; h
         '</g>',
     )
   }
+  if (size.heading) out.push('</g>')
   out.push('</svg>')
   return out.join('\n')
 }
