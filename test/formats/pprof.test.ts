@@ -7,12 +7,13 @@ import { ProtoWriter } from '../../src/formats/proto.ts'
 import { gzip } from '../../src/formats/gzip.ts'
 import { toFolded, totals, type Profile } from '../../src/model/profile.ts'
 import { KilnError } from '../../src/model/errors.ts'
-import { BROKEN_FIXTURES, GOLDEN_DIR, foldedViaPprofFormat, haveGo, pprofFixtures, readFixture, viaGo, viaPprofFormat } from './support.ts'
+import { BROKEN_FIXTURES, GOLDEN_DIR, NO_SHARED, foldedViaPprofFormat, haveGo, haveShared, pprofFixtures, readFixture, viaGo, viaPprofFormat } from './support.ts'
 
 const good = pprofFixtures().filter((f) => !BROKEN_FIXTURES.has(f))
 const typeNames = (p: Profile) => p.sampleTypes.map((t) => `${t.type}/${t.unit}`)
 
-test('every pprof fixture decodes; sample types, totals and metadata agree with pprof-format', () => {
+test('every pprof fixture decodes; sample types, totals and metadata agree with pprof-format', (t) => {
+  if (!haveShared) t.diagnostic(NO_SHARED)
   assert.ok(good.length >= 8, `expected the pprof fixtures, found ${good.length}`)
   for (const f of good) {
     const bytes = readFixture(f)
