@@ -213,3 +213,28 @@ export default function () { console.log('CIPHER ' + http.get(__ENV.URL).body) }
     await new Promise<void>((r) => srv.close(() => r()))
   }
 })
+
+test('localIPs: VU n connects from the nth address of the pool (ranges and CIDRs, round robin); a bad one is exit 104', async () => {
+  const srv = http.createServer((req, res) => res.end(req.socket.remoteAddress))
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`
+  try {
+    const dir = workdir({
+      'script.js': `import http from 'k6/http'
+export const options = { vus: 4, iterations: 8, localIPs: __ENV.IPS }
+export default function () { console.log('FROM ' + __VU + ' ' + http.get(__ENV.URL).body) }`,
+    })
+    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, '-e', 'IPS=127.0.0.2-127.0.0.3,127.0.0.8/31', 'script.js'], { cwd: dir })
+    assert.equal(r.code, 0, r.stderr)
+    const seen = new Map<string, Set<string>>()
+    for (const m of r.stderr.matchAll(/FROM (\d+) (\S+)/g)) (seen.get(m[1]!) ?? seen.set(m[1]!, new Set()).get(m[1]!)!).add(m[2]!)
+    const byVu = Object.fromEntries([...seen].map(([vu, ips]) => [vu, [...ips]]))
+    assert.deepEqual(byVu, { '1': ['127.0.0.2'], '2': ['127.0.0.3'], '3': ['127.0.0.8'], '4': ['127.0.0.9'] }, r.stderr)
+    const bad = await kilnRun(['run', '-q', '-e', `URL=${url}`, '-e', 'IPS=127.0.0.5-127.0.0.2', 'script.js'], { cwd: dir })
+    assert.equal(bad.code, 104)
+    assert.match(bad.stderr, /localIPs: '127\.0\.0\.5-127\.0\.0\.2' ends before it starts/)
+  } finally {
+    srv.closeAllConnections()
+    await new Promise<void>((r) => srv.close(() => r()))
+  }
+})

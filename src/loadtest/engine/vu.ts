@@ -101,7 +101,7 @@ export class VU {
     private readonly host: Host,
   ) {
     const o = host.options
-    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost, net: o.net, tagIp: o.vuTags.includes('ip') })
+    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost, net: o.net, tagIp: o.vuTags.includes('ip'), vu: id })
     this.jars = new JarStore(this.client.jar)
     if (host.httpDebug) {
       // k6's fields after the dump, in logrus's (alphabetical) order.

@@ -88,9 +88,9 @@ export interface HttpClient {
   tags: TagMemo
 }
 
-export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number; net?: NetOptions; tagIp?: boolean }): HttpClient {
+export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number; net?: NetOptions; tagIp?: boolean; vu?: number }): HttpClient {
   return {
-    transport: newTransport({ maxSockets: o.maxSockets, insecure: o.insecure, rules: netRules(o.net) }),
+    transport: newTransport({ maxSockets: o.maxSockets, insecure: o.insecure, rules: netRules(o.net, o.vu) }),
     userAgent: o.userAgent,
     insecure: o.insecure,
     discardBodies: o.discardBodies,

@@ -18,6 +18,8 @@ export interface NetOptions {
   tlsMin?: string
   tlsMax?: string
   tlsAuth: { domains: string[]; cert: string; key: string; password?: string }[]
+  /** `localIPs` as IPv4 ranges [first, last] (numbers): VU n connects from the (n−1)th address, round robin. */
+  localIPs?: [number, number][]
   /** `tlsCipherSuites` as OpenSSL names (TLS 1.2 ciphers and TLS 1.3 suites apart). */
   ciphers?: { tls12: string; tls13: string }
 }
@@ -50,6 +52,44 @@ const CIPHER_SUITES: Record<string, string> = {
   TLS_AES_128_GCM_SHA256: 'TLS_AES_128_GCM_SHA256',
   TLS_AES_256_GCM_SHA384: 'TLS_AES_256_GCM_SHA384',
   TLS_CHACHA20_POLY1305_SHA256: 'TLS_CHACHA20_POLY1305_SHA256',
+}
+
+const ip4 = (s: string, what: string): number => {
+  if (net.isIP(s) !== 4) throw new ConfigError(`${what}: '${s}' is not an IPv4 address (Kiln takes IPv4 addresses, ranges a-b and CIDRs)`)
+  return s.split('.').reduce((a, p) => a * 256 + Number(p), 0)
+}
+const ip4Text = (n: number): string => [24, 16, 8, 0].map((b) => Math.floor(n / 2 ** b) % 256).join('.')
+
+/** k6's `localIPs` ('10.0.0.2-10.0.0.5,10.0.1.0/30', or a list of those): ranges of source addresses. */
+function localIPs(v: unknown): NetOptions['localIPs'] {
+  if (v === undefined || v === null || v === '') return undefined
+  const parts = (typeof v === 'string' ? v.split(',') : stringList(v, 'localIPs')).map((p) => p.trim()).filter(Boolean)
+  return parts.map((p): [number, number] => {
+    const slash = p.indexOf('/')
+    if (slash >= 0) {
+      const bits = Number(p.slice(slash + 1))
+      if (!Number.isInteger(bits) || bits < 0 || bits > 32) throw new ConfigError(`localIPs: bad prefix length in '${p}'`)
+      const size = 2 ** (32 - bits)
+      const first = Math.floor(ip4(p.slice(0, slash), 'localIPs') / size) * size
+      return [first, first + size - 1]
+    }
+    const dash = p.indexOf('-')
+    const [a, b] = dash >= 0 ? [ip4(p.slice(0, dash).trim(), 'localIPs'), ip4(p.slice(dash + 1).trim(), 'localIPs')] : [ip4(p, 'localIPs'), ip4(p, 'localIPs')]
+    if (b < a) throw new ConfigError(`localIPs: '${p}' ends before it starts`)
+    return [a, b]
+  })
+}
+
+/** The source address of VU `vu` (1, 2, …): k6 hands the pool's addresses out in order, round robin. */
+export function localAddress(ranges: NetOptions['localIPs'], vu: number): string | undefined {
+  if (!ranges?.length) return undefined
+  const total = ranges.reduce((n, [a, b]) => n + b - a + 1, 0)
+  let i = (Math.max(1, vu) - 1) % total
+  for (const [a, b] of ranges) {
+    if (i <= b - a) return ip4Text(a + i)
+    i -= b - a + 1
+  }
+  return undefined
 }
 
 function cipherSuites(v: unknown): NetOptions['ciphers'] {
@@ -124,7 +164,8 @@ export function netOptions(o: Record<string, unknown>): NetOptions {
     }
   }
   const ciphers = cipherSuites(o.tlsCipherSuites)
-  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth, ...(ciphers ? { ciphers } : {}) }
+  const local = localIPs(o.localIPs)
+  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth, ...(ciphers ? { ciphers } : {}), ...(local ? { localIPs: local } : {}) }
 }
 
 function cidr(c: string): { text: string; list: net.BlockList } {
@@ -146,13 +187,16 @@ export interface NetRules {
   /** The blacklisted range `ip` is in, or null. */
   blacklistedBy(ip: string): string | null
   noReuse: boolean
+  /** The address this VU's connections start from (`localIPs`), if any. */
+  localAddress?: string
   /** tls.connect options for a host: versions and a client certificate. */
   tls(host: string): { minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; cert?: string; key?: string; passphrase?: string; ciphers?: string }
 }
 
 const matches = (pattern: string, host: string): boolean => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : pattern === '*' || pattern === host)
 
-export function netRules(o: NetOptions | undefined): NetRules {
+export function netRules(o: NetOptions | undefined, vu = 0): NetRules {
+  const local = localAddress(o?.localIPs, vu)
   const hosts = Object.entries(o?.hosts ?? {}).map(([k, v]) => ({ from: hostPort(k), to: hostPort(v) }))
   const ranges = (o?.blacklistIPs ?? []).map(cidr)
   const blocked = o?.blockHostnames ?? []
@@ -174,6 +218,7 @@ export function netRules(o: NetOptions | undefined): NetRules {
       return ranges.find((r) => r.list.check(ip, family))?.text ?? null
     },
     noReuse: o?.noConnectionReuse === true,
+    ...(local ? { localAddress: local } : {}),
     tls(host) {
       const a = auth.find((x) => x.domains.some((d) => matches(d, host.toLowerCase())))
       return {

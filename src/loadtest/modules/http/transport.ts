@@ -161,9 +161,10 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
   const name = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   const { host, port } = tr.rules.target(name, Number(url.port) || (secure ? 443 : 80))
   const lookup = checkedLookup(tr.rules)
+  const local = tr.rules.localAddress ? { localAddress: tr.rules.localAddress } : {}
   const sock = secure
-    ? tls.connect({ host, port, lookup, servername: net.isIP(name) ? undefined : name, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['h2', 'http/1.1'], ...tr.rules.tls(name) })
-    : net.connect({ host, port, lookup })
+    ? tls.connect({ host, port, lookup, ...local, servername: net.isIP(name) ? undefined : name, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['h2', 'http/1.1'], ...tr.rules.tls(name) })
+    : net.connect({ host, port, lookup, ...local })
   sock.setNoDelay(true)
   origin.open++
   const conn: Conn = { sock, tlsVersion: '', h2: secure ? undefined : null, onData: null, onEnd: null, dead: false }
