@@ -39,6 +39,15 @@ export function formatBytes(b: number): string {
   return `${k === 0 ? Math.round(v) : sig(v)} ${byteUnits[k]}`
 }
 
+/** SI bytes as k6's summary prints them (kB = 1000 B): `8 B`, `519 kB`, `1.2 MB` — load-test data, where the UI must read as the CLI did. */
+export function formatSiBytes(b: number): string {
+  if (b < 10) return `${Math.round(b)} B`
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB']
+  const e = Math.min(units.length - 1, Math.floor(Math.log(b) / Math.log(1000)))
+  const v = Math.floor((b / 1000 ** e) * 10 + 0.5) / 10
+  return `${v.toFixed(v < 10 && e > 0 ? 1 : 0)} ${units[e]}`
+}
+
 export function formatCount(n: number): string {
   const a = Math.abs(n)
   if (a < 1e3) return sig(n)

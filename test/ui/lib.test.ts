@@ -15,7 +15,7 @@ import { exportName, exportTitle } from '../../ui/src/lib/exportname.ts'
 import { fillSeries, valueColor, seriesPath } from '../../ui/src/lib/series.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
-import { runFigures, perSecond, compareRuns, formatRunChange, flameLink, diffLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
+import { runWindow, runFigures, perSecond, compareRuns, formatRunChange, flameLink, diffLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
 import { flameOf, diffOf, drawRects } from './helpers.ts'
 
 test('functions of one package share a colour; other packages differ', () => {
@@ -381,7 +381,7 @@ test('runs: figures, per-second series, comparison direction and the flame graph
   assert.equal(searchToState(diffLink(a.profile, { ...other, types: ['memory:alloc_space:bytes:space:bytes'] })!).type, 'memory:alloc_space:bytes:space:bytes', 'a type both runs have')
   assert.equal(diffLink(a.profile, { ...other, types: ['goroutine:goroutine:count::'] }), null, 'no type in common: no diff')
   assert.equal(formatMetric(0.5, 'checks', 'rate'), '50%')
-  assert.equal(formatMetric(2048, 'data_received', 'counter'), '2 KiB')
+  assert.equal(formatMetric(2048, 'data_received', 'counter'), '2.0 kB')
   assert.equal(formatMetric(1.5, 'http_req_duration', 'trend'), '1.5 ms')
 })
 
@@ -433,4 +433,15 @@ test('exports are named and titled by service, type and range', () => {
   const svg = toSvg(f, layout(f, fullViewport(f, 200, { rowHeight: 18 })), { width: 200, height: 36, rowHeight: 18, heading: 'shop & co' }, { theme: 'light' })
   assert.match(svg, /height="60"/)
   assert.ok(svg.includes('<title>shop &amp; co</title>') && svg.includes('<g transform="translate(0,24)">'))
+})
+
+test('a run\'s charts span its samples; its data reads as k6 printed it', () => {
+  const run = { id: 'r', script: 's.js', tags: {}, profile: '', started: 1_000_000, ended: 1_020_500, thresholds: [] }
+  const pt = (t: number) => ({ metric: 'http_reqs', type: 'counter', t, count: 1, sum: 1, min: 1, max: 1 })
+  const d = { run, metrics: {}, points: [pt(1_009_000), pt(1_015_000), pt(1_012_000)], profile: null } as unknown as RunDetail
+  assert.deepEqual(runWindow(d), { from: 1_009_000, until: 1_016_000 }, 'not from the run record\'s start, 9 s before the first sample')
+  assert.deepEqual(runWindow({ ...d, points: [] }), { from: 1_000_000, until: 1_020_500 })
+  assert.equal(formatMetric(1234, 'data_received', 'counter'), '1.2 kB')
+  assert.equal(formatMetric(519_000, 'data_sent', 'counter'), '519 kB')
+  assert.equal(formatMetric(8, 'data_sent', 'counter'), '8 B')
 })

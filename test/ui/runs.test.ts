@@ -17,6 +17,8 @@ let target: Awaited<ReturnType<typeof startServer>>
 let browser: Browser
 let page: Page
 const ids: string[] = []
+/** What `kiln run`'s summary printed for data_received, per run. */
+const printed: string[] = []
 
 before(async () => {
   if (skip) return
@@ -37,6 +39,7 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
     const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', `build=b${n}`, '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', join(dir, 'shop.js')])
     assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
     ids.push(/runs\/get\?run=([\w-]+)/.exec(r.stderr)![1]!)
+    printed.push(/data_received\.*:\s+(\d[\d.]* \w?B)/.exec(r.stdout)?.[1] ?? `no data_received in:\n${r.stdout}`)
   }
   browser = await launchChromium()
   page = await (await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })).newPage()
@@ -79,6 +82,9 @@ test("a run's page: per-second charts, thresholds, metrics, and the target's fla
   for (const m of ['http_reqs', 'http_req_duration', 'vus', 'checks']) assert.ok((await page.locator(`[data-testid=chart-${m}] svg path`).count()) > 0, `a line for ${m}`)
   const reqs = page.locator('[data-testid=run-metrics] tbody tr', { hasText: /^http_reqs/ })
   assert.equal((await reqs.locator('td').allInnerTexts())[2], '10')
+  // Data as the CLI's summary printed it (SI bytes, issue 15 §5).
+  const data = page.locator('[data-testid=run-metrics] tbody tr', { hasText: /^data_received/ })
+  assert.equal((await data.locator('td').allInnerTexts())[3], printed[1])
   await shot('run')
   await page.click('[data-testid=theme]')
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark')

@@ -1,6 +1,6 @@
 import type { ViewState } from '../lib/viewstate.ts'
 import { searchToState } from '../lib/viewstate.ts'
-import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, diffLink, compareRuns, formatRunChange, metricOrder } from '../lib/runs.ts'
+import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, diffLink, compareRuns, formatRunChange, metricOrder, runWindow } from '../lib/runs.ts'
 import { formatDuration, formatCount, formatPercent } from '../lib/format.ts'
 import { get } from './api.ts'
 import type { ApiCache } from './cache.ts'
@@ -109,13 +109,12 @@ async function listView(el: HTMLElement, c: RunsCtx): Promise<void> {
 function chart(d: RunDetail, title: string, metric: string, lines: [string, PerSecond][], format: (v: number) => string): HTMLElement {
   const type = d.metrics[metric]?.type ?? ''
   const series = lines.map(([label, how]) => ({ labels: { stat: label }, points: perSecond(d.points, metric, how) }))
-  const until = d.run.ended || Math.max(d.run.started + 1000, ...d.points.map((p) => p.t + 1000))
-  const from = Math.floor(d.run.started / 1000) * 1000
+  const { from, until } = runWindow(d)
   return h(
     'figure',
     { class: 'run-chart', 'data-testid': `chart-${metric}` },
     h('figcaption', null, title, type ? null : h('span', { class: 'muted' }, ' (no data)')),
-    timeline({ series, step: 1, from, until: Math.max(until, from + 1000), unit: '', format, groupBy: lines.length > 1 ? 'stat' : '', width: 620, steps: true }),
+    timeline({ series, step: 1, from, until, unit: '', format, groupBy: lines.length > 1 ? 'stat' : '', width: 620, steps: true }),
   )
 }
 

@@ -2,7 +2,7 @@ import type { RunInfo, MetricSummary, ShownPoint } from '../../../src/model/run.
 
 export type { RunInfo, MetricSummary, ShownPoint }
 import { parseSelector } from '../../../src/model/selector.ts'
-import { formatValue, formatPercent, formatChange } from './format.ts'
+import { formatValue, formatPercent, formatChange, formatSiBytes } from './format.ts'
 import { defaultState, stateToSearch } from './viewstate.ts'
 
 
@@ -69,9 +69,29 @@ export function metricUnit(name: string, type: string): 'milliseconds' | 'bytes'
   return 'count'
 }
 
+/** A metric's value as k6's summary prints it (data in SI bytes: 1.2 MB, as `kiln run` printed). */
 export function formatMetric(v: number, name: string, type: string): string {
   const u = metricUnit(name, type)
-  return u === 'share' ? formatPercent(v) : formatValue(v, u)
+  return u === 'share' ? formatPercent(v) : u === 'bytes' ? formatSiBytes(v) : formatValue(v, u)
+}
+
+/**
+ * The span a run's charts cover: from its first sample's second to the end of its last (the run
+ * record starts when `kiln run` starts, seconds before the first VU runs); the run's own start
+ * and end when it has no samples.
+ */
+export function runWindow(d: RunDetail): { from: number; until: number } {
+  let from = Infinity
+  let until = -Infinity
+  for (const p of d.points) {
+    if (p.t < from) from = p.t
+    if (p.t + 1000 > until) until = p.t + 1000
+  }
+  if (from === Infinity) {
+    from = Math.floor(d.run.started / 1000) * 1000
+    until = d.run.ended || from + 1000
+  }
+  return { from, until: Math.max(until, from + 1000) }
 }
 
 /** What a comparison puts side by side for a metric: counters per second, trends' average (and p95), gauges' maximum, rates' share. */
