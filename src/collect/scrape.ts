@@ -213,8 +213,9 @@ export class Scraper {
     if (targets.length) ctx.log(`scraping ${targets.length} target(s): ${targets.map((t) => t.url).join(', ')}`)
   }
 
-  status(): TargetStatus[] {
-    return this.loops.map((l) => {
+  /** Every target's status, or only those writing to `tenant`. */
+  status(tenant?: string): TargetStatus[] {
+    return this.loops.filter((l) => tenant === undefined || l.t.tenant === tenant).map((l) => {
       const failed = l.status.filter((s) => s.lastErrorTime).sort((a, b) => (a.lastErrorTime! < b.lastErrorTime! ? 1 : -1))[0]
       const health = l.status.some((s) => s.health === 'down') ? 'down' : l.status.every((s) => s.health === 'up') ? 'up' : 'unknown'
       return {

@@ -9,74 +9,58 @@ import { maybeGunzip } from '../formats/gzip.ts'
 import type { SeriesWrite, Store } from '../store/index.ts'
 import { pprofWrites, type IngestMeta } from './convert.ts'
 import { ingestWrites, pushWrites, type DecodeLimits, type IngestParams, type PushSeries } from './request.ts'
+import { checkWrites, type WriteRules } from './prepare.ts'
+import type { IngestPool } from './pool.ts'
 
-export interface IngestConfig extends DecodeLimits {
-  /** Profile retention in days (0: forever) and as the user wrote it, for messages. */
-  retentionDays: number
-  retention: string
+export interface IngestConfig extends DecodeLimits, WriteRules {
   /** Request-tracing retention in hours (0: forever). */
   traceRetentionHours: number
-}
-
-// Int64's largest value as a double rounds up to 2^63, which no longer fits: refuse from there.
-const INT64_LIMIT = 2 ** 63
-// DateTime64(3) holds years up to 2299, but the retention TTL goes through DateTime (to 2106):
-// times from 2100 on are refused rather than failing the whole group commit.
-const LATEST_MS = Date.UTC(2100, 0, 1)
-
-/** Checks what the store could not hold, so one bad upload is refused alone instead of failing its batch. */
-export function checkWrites(writes: SeriesWrite[]): void {
-  for (const w of writes) {
-    if (!(w.timeMs >= 0 && w.timeMs < LATEST_MS)) {
-      throw new KilnError('KILN_BAD_TIME', `profile time ${w.timeMs} ms is outside 1970–2099; send the time the profile was taken`)
-    }
-    let sum = 0
-    for (const v of w.values) sum += Math.abs(v)
-    if (!(sum < INT64_LIMIT)) {
-      throw new KilnError('KILN_LIMIT', `the values of series ${w.profileType} add up to more than a 64-bit integer holds (9.2e18); a sample count that large is not a profile`)
-    }
-    if (!(w.durationNs >= 0 && w.durationNs < INT64_LIMIT)) throw new KilnError('KILN_BAD_TIME', `profile duration ${w.durationNs} ns is out of range`)
-  }
 }
 
 export class Ingester {
   constructor(
     private readonly store: Store,
     readonly config: IngestConfig,
+    /** Worker threads for decoding; without them uploads are decoded on the calling thread. */
+    private readonly pool?: IngestPool,
   ) {}
 
-  /**
-   * Writes series durably, refusing profiles that retention would drop at once (acknowledging
-   * them would be a silent loss) and values the store cannot hold.
-   */
+  /** Writes series durably once `checkWrites` passes them. */
   async write(tenant: string, writes: SeriesWrite[]): Promise<void> {
-    checkWrites(writes)
-    const days = this.config.retentionDays
-    if (days > 0) {
-      const oldest = Date.now() - days * 86_400_000
-      const old = writes.find((w) => w.timeMs < oldest)
-      if (old) {
-        throw new KilnError(
-          'KILN_LIMIT',
-          `profile time ${new Date(old.timeMs).toISOString()} is older than the retention period (${this.config.retention}); send current profiles, re-time an old recording (kiln ingest --at now, or --from TIME; /ingest?retime=1&from=…), or start the server with a longer --retention`,
-        )
-      }
-    }
+    checkWrites(writes, this.config)
     if (writes.length) await this.store.writer.write(tenant, writes)
   }
 
   /** One `/ingest` upload: decode, convert, write durably. Returns the series written. */
   async request(tenant: string, params: IngestParams, body: Uint8Array): Promise<number> {
-    const writes = ingestWrites(params, body, this.config)
-    await this.write(tenant, writes)
-    return writes.length
+    if (!this.pool) {
+      const writes = ingestWrites(params, body, this.config)
+      await this.write(tenant, writes)
+      return writes.length
+    }
+    // A copy of its own to move to the worker: the body may share Node's pooled buffer.
+    const own = new Uint8Array(body)
+    const done = await this.pool.run({ kind: 'ingest', tenant, now: Date.now(), params, body: own }, [own.buffer as ArrayBuffer])
+    if (done.writes.length) await this.store.writer.writePrepared(tenant, done.writes)
+    return done.series
   }
 
   /** One push.v1 Push: every series' raw pprof samples. Returns the series written. */
   async push(tenant: string, series: PushSeries[]): Promise<number> {
-    const writes = pushWrites(series, this.config)
-    await this.write(tenant, writes)
-    return writes.length
+    if (!this.pool) {
+      const writes = pushWrites(series, this.config)
+      await this.write(tenant, writes)
+      return writes.length
+    }
+    // Each sample in a buffer of its own, moved: a view would clone the whole request body with it.
+    const own = series.map((s) => ({ labels: s.labels, samples: s.samples.map((x) => new Uint8Array(x)) }))
+    const done = await this.pool.run({ kind: 'push', tenant, now: Date.now(), series: own }, own.flatMap((s) => s.samples.map((x) => x.buffer as ArrayBuffer)))
+    if (done.writes.length) await this.store.writer.writePrepared(tenant, done.writes)
+    return done.series
+  }
+
+  async close(): Promise<void> {
+    await this.pool?.close()
   }
 
   /** A profile a collector inside the server made (scraping, self-profiling). Returns the series written. */

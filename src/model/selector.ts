@@ -18,8 +18,35 @@ const fail = (src: string, pos: number, what: string): never => {
   throw new KilnError('KILN_SELECTOR_SYNTAX', `selector ${JSON.stringify(src.slice(0, 200))}, column ${pos + 1}: ${what}. Example: {service_name="api", env=~"prod|stage"}`)
 }
 
+/**
+ * 64 KiB of selector: Grafana's multi-value variables make long `=~"a|b|…"` alternations, but
+ * nothing real comes near; ClickHouse refuses query text over 256 KiB with an error, not a 4xx.
+ */
+export const MAX_SELECTOR_LENGTH = 65_536
+
+// What JavaScript's regexes accept and RE2 (ClickHouse's match) does not: lookarounds, backreferences, atomic groups.
+const NOT_RE2 = /\(\?<?[=!]|\(\?>|\\[1-9]|\\k</
+
+/** The construct of a regex RE2 cannot run (outside character classes), or null. */
+export function re2Incompatible(re: string): string | null {
+  let inClass = false
+  for (let i = 0; i < re.length; i++) {
+    const c = re[i]!
+    if (c === '\\') {
+      if (!inClass && NOT_RE2.test(re.slice(i, i + 3))) return re.slice(i, i + 3)
+      i++
+    } else if (c === '[') inClass = true
+    else if (c === ']') inClass = false
+    else if (!inClass && c === '(' && NOT_RE2.test(re.slice(i, i + 4))) return re.slice(i, i + 4)
+  }
+  return null
+}
+
 /** Parses a PromQL-style selector: `{a="b", c=~"x|y", d!="e", f!~"g"}`, optionally prefixed. */
 export function parseSelector(src: string): Selector {
+  if (src.length > MAX_SELECTOR_LENGTH) {
+    throw new KilnError('KILN_SELECTOR_SYNTAX', `selector of ${src.length} characters is over the limit of ${MAX_SELECTOR_LENGTH}; select with fewer or shorter values`)
+  }
   let i = 0
   const ws = () => {
     while (i < src.length && /\s/.test(src[i]!)) i++
@@ -55,8 +82,10 @@ export function parseSelector(src: string): Selector {
       try {
         new RegExp(`^(?:${value})$`)
       } catch (e) {
-        fail(src, i, `invalid regular expression ${JSON.stringify(value)}: ${(e as Error).message}`)
+        fail(src, i, `invalid regular expression ${JSON.stringify(value.slice(0, 200))}: ${(e as Error).message}`)
       }
+      const bad = re2Incompatible(value)
+      if (bad) fail(src, i, `regular expression ${JSON.stringify(value.slice(0, 200))} uses ${JSON.stringify(bad)}: lookarounds, backreferences and atomic groups are not supported (RE2 syntax)`)
     }
     matchers.push({ name, op: op!, value })
     ws()

@@ -45,8 +45,15 @@ export function timeRange(from: TimeInput, until: TimeInput, opts: { defaultFrom
   const u = timeOf(until, now) ?? now
   const f = timeOf(from, now) ?? (opts.defaultFrom ? parseTime(opts.defaultFrom, now) : u - 3_600_000)
   if (!(f < u)) throw new KilnError('KILN_BAD_TIME', `time range is empty: from (${iso(f)}) must be before until (${iso(u)})`)
-  return { from: f, until: u }
+  const range = { from: clampTime(f), until: clampTime(u) }
+  if (!(range.from < range.until)) throw new KilnError('KILN_BAD_TIME', `time range ${iso(f)} to ${iso(u)} holds no time the store can hold (1970 to 2299)`)
+  return range
 }
+
+// Times are cut to what DateTime64(3) holds (1970 to 2299): `now-100000y` reads as the beginning.
+const EARLIEST_MS = 0
+const LATEST_MS = Date.UTC(2299, 0, 1)
+const clampTime = (ms: number) => Math.min(LATEST_MS, Math.max(EARLIEST_MS, ms))
 
 const iso = (ms: number) => (Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : String(ms))
 

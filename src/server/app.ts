@@ -1,13 +1,14 @@
 /** `kiln server`: wires the store, the ingest and query APIs, the web UI and self-profiling. */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { KilnError } from '../model/errors.ts'
 import { defaultLabelLimits } from '../model/labels.ts'
 import { defaultLimits } from '../model/profile.ts'
 import { openStore } from '../store/index.ts'
 import { retentionDays, retentionHours, type ServerConfig } from './config.ts'
 import { Metrics, type Context } from './context.ts'
-import { Router, checkAuth, readBody, sendBytes, sendError, sendJson, tenantOf, type Req } from './http.ts'
+import { Router, checkAuth, drainBody, readBody, sendBytes, sendError, sendJson, tenantOf, type Req } from './http.ts'
 import { mountConnect, sendConnectError } from './connect.ts'
 import { handleIngest } from './ingest.ts'
 import { pushMethods } from './push.ts'
@@ -19,9 +20,12 @@ import { mountTrace } from './trace.ts'
 import { mountPxl } from './pxl.ts'
 import { mountDashboards } from './dashboards.ts'
 import { staticHandler } from './static.ts'
-import { Ingester } from '../ingest/index.ts'
+import { Ingester, IngestPool } from '../ingest/index.ts'
 import { startSelfProfiling } from '../collect/self-profile.ts'
 import { Scraper } from '../collect/scrape.ts'
+
+// Draining costs bandwidth only (nothing is kept): 1 GiB is ~1 s on a LAN; the 30 s cap stops slow senders.
+const DRAIN_MAX_BYTES = 1 << 30
 
 export interface RunningServer {
   url: string
@@ -34,20 +38,28 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   const store = await openStore({ dataDir: config.dataDir, clickhouseUrl: config.clickhouseUrl, database: config.database, retentionDays: retentionDays(config.retention), traceRetentionHours: retentionHours(config.traceRetention), flushMs: config.flushMs })
   const labelLimits = { ...defaultLabelLimits, maxLabels: config.maxLabels }
   const limits = { ...defaultLimits, maxStackDepth: config.maxStackDepth }
-  const ingest = new Ingester(store, {
+  const ingestConfig = {
     maxDecompressedBytes: config.maxDecompressedBytes,
     limits,
     labelLimits,
     retentionDays: retentionDays(config.retention),
     retention: config.retention,
     traceRetentionHours: retentionHours(config.traceRetention),
-  })
+  }
+  const ingest = new Ingester(store, ingestConfig, new IngestPool(ingestWorkers(), ingestConfig, log))
   const ctx: Context = { config, store, ingest, labelLimits, limits, metrics: new Metrics(), log }
   const router = new Router()
   // Handlers throw; the one catch in the request handler below answers with the error.
   let ready = false
-  router.on('GET', '/ready', (_req, res) => sendBytes(res, ready ? 200 : 503, 'text/plain', ready ? 'ready\n' : 'starting\n'))
-  router.on('GET', '/metrics', (_req, res) => sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx)))
+  router.on('GET', '/ready', (_req, res) => {
+    // A store that refuses writes (disk full) fails every ingest: a load balancer should stop
+    // sending there until a group commit succeeds again.
+    const refusing = store.writer.lastError
+    const status = !ready ? 'starting\n' : refusing ? `the store refuses writes: ${refusing}\n` : 'ready\n'
+    sendBytes(res, ready && !refusing ? 200 : 503, 'text/plain', status)
+  })
+  // Under --multitenancy a tenant sees only its own counters (the tenant header is required there).
+  router.on('GET', '/metrics', (req, res) => sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx, config.multitenancy ? req.tenant : undefined)))
   router.on('POST', '/ingest', (req, res) => handleIngest(ctx, req, res))
   router.on('POST', '/pyroscope/ingest', (req, res) => handleIngest(ctx, req, res))
   router.on('GET', '/pyroscope/render', (req, res) => handleRender(ctx, req, res))
@@ -60,7 +72,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   mountPxl(router, ctx)
   mountDashboards(router, ctx)
   let scraper: Scraper | null = null
-  router.on('GET', '/api/v1/scrape-targets', (_req, res) => sendJson(res, 200, scraper?.status() ?? []))
+  router.on('GET', '/api/v1/scrape-targets', (req, res) => sendJson(res, 200, scraper?.status(config.multitenancy ? req.tenant : undefined) ?? []))
   router.prefix('GET', '/', staticHandler(config.uiDir))
 
   // 1 MiB of request line and headers: long `name=app{…}` parameters get a clear JSON error from
@@ -70,23 +82,25 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
     const path = url.pathname
     const connect = path.startsWith('/querier.v1.') || path.startsWith('/push.v1.')
     try {
+      // Credentials first: without them a client learns nothing, not even which routes exist.
+      if (path !== '/ready') checkAuth(raw, config)
       const h = router.find(raw.method ?? 'GET', path)
       if (h === undefined) throw new KilnError('KILN_NOT_FOUND', `no route ${raw.method} ${path}; the APIs are listed in docs/api.md`)
-      if (h === 'method') throw new KilnError('KILN_BAD_REQUEST', `${raw.method} is not allowed on ${path}`)
-      if (path !== '/ready') checkAuth(raw, config)
+      if (h === 'method') throw new KilnError('KILN_METHOD', `${raw.method} is not allowed on ${path}`)
       const req: Req = {
         raw,
         method: raw.method ?? 'GET',
         path,
         query: url.searchParams,
-        tenant: path === '/ready' || path === '/metrics' ? 'anonymous' : tenantOf(raw, config.multitenancy),
+        tenant: path === '/ready' ? 'anonymous' : tenantOf(raw, config.multitenancy),
         body: () => readBody(raw, config.maxBodyBytes),
       }
       await h(req, res)
     } catch (e) {
       if (e instanceof KilnError) ctx.metrics.error(e.status)
-      // An unread body would otherwise be parsed as the next request on a keep-alive connection.
-      if (!raw.readableEnded) res.setHeader('connection', 'close')
+      // The client may still be sending (a body over the limit): read it to the end first, so the
+      // answer reaches it rather than a reset (EPIPE). Up to 1 GiB or 30 s, then the connection closes.
+      if (!raw.readableEnded && !(await drainBody(raw, DRAIN_MAX_BYTES))) res.setHeader('connection', 'close')
       if (connect) sendConnectError(res, e, log)
       else sendError(res, e, log)
     }
@@ -107,7 +121,11 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
     server.listen(config.port, config.host, () => resolve())
   })
   const port = (server.address() as AddressInfo).port
-  const stopSelf = config.selfProfile ? await startSelfProfiling({ ingest, tenant: 'anonymous', log }) : null
+  // Under --multitenancy any tenant name can be claimed by a client, so no tenant is safe to hold
+  // the server's own stacks (file paths, internals): self-profiling is off there.
+  const selfProfile = config.selfProfile && !config.multitenancy
+  if (config.selfProfile && config.multitenancy) log('self-profiling is off under --multitenancy: every tenant name is a client\'s to claim')
+  const stopSelf = selfProfile ? await startSelfProfiling({ ingest, tenant: 'anonymous', log }) : null
   scraper = new Scraper(config.scrape, { ingest, maxBodyBytes: config.maxBodyBytes, log })
   ready = true
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
@@ -123,14 +141,26 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
         server.close(() => r())
         server.closeIdleConnections()
       })
+      await ingest.close()
       await store.close()
     },
   }
 }
 
-function metricsText(ctx: Context): string {
+/** Prometheus text; with a tenant, only that tenant's ingest counters (the rest are the whole server's). */
+/**
+ * Decoding threads: one per core beyond the first, at least 1, at most 4 (KILN_INGEST_WORKERS
+ * overrides); the main thread keeps HTTP and the group commit, the engine has its own threads.
+ */
+function ingestWorkers(): number {
+  const n = Number(process.env.KILN_INGEST_WORKERS)
+  if (Number.isInteger(n) && n > 0) return n
+  return Math.max(1, Math.min(4, availableParallelism() - 1))
+}
+
+function metricsText(ctx: Context, tenant?: string): string {
   const m = ctx.metrics
-  const ingest = m.ingest()
+  const ingest = m.ingest(tenant)
   const lines = [
     '# HELP kiln_ingest_requests_total Ingest requests accepted.',
     '# TYPE kiln_ingest_requests_total counter',
@@ -141,6 +171,9 @@ function metricsText(ctx: Context): string {
     '# HELP kiln_ingest_bytes_total Request body bytes accepted by ingest.',
     '# TYPE kiln_ingest_bytes_total counter',
     `kiln_ingest_bytes_total ${ingest.bytes}`,
+  ]
+  if (tenant !== undefined) return lines.join('\n') + '\n'
+  lines.push(
     '# HELP kiln_store_samples_written_total Sample rows written to the store.',
     '# TYPE kiln_store_samples_written_total counter',
     `kiln_store_samples_written_total ${ctx.store.writer.samplesWritten}`,
@@ -150,6 +183,6 @@ function metricsText(ctx: Context): string {
     '# HELP kiln_trace_rows_written_total Request-tracing rows written, by table.',
     '# TYPE kiln_trace_rows_written_total counter',
     ...[...ctx.store.trace.written].map(([t, n]) => `kiln_trace_rows_written_total{table="${t}"} ${n}`),
-  ]
+  )
   return lines.join('\n') + '\n'
 }

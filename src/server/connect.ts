@@ -19,6 +19,7 @@ const connectCodes: Record<number, [string, number]> = {
   400: ['invalid_argument', 400],
   401: ['unauthenticated', 401],
   404: ['not_found', 404],
+  405: ['unimplemented', 405],
   413: ['resource_exhausted', 429],
   415: ['unimplemented', 501],
   422: ['invalid_argument', 400],

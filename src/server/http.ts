@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { KilnError, isKilnError } from '../model/errors.ts'
 
 /** A request as handlers see it: parsed URL, tenant, and the body on demand. */
@@ -91,25 +92,51 @@ export function tenantOf(req: IncomingMessage, multitenancy: boolean): string {
   return id
 }
 
-/** Checks bearer or basic auth when configured; constant-time comparison. */
+/** Checks bearer or basic auth when configured (schemes case-insensitive, RFC 9110 §11.1). */
 export function checkAuth(req: IncomingMessage, opts: { authToken?: string; basicAuth?: string }): void {
   if (!opts.authToken && !opts.basicAuth) return
   const h = req.headers.authorization ?? ''
-  if (opts.authToken && h.startsWith('Bearer ') && same(h.slice(7).trim(), opts.authToken)) return
-  if (opts.basicAuth && h.startsWith('Basic ')) {
-    const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8')
-    if (same(decoded, opts.basicAuth)) return
-  }
-  throw new KilnError('KILN_UNAUTHORIZED', `missing or wrong credentials: send ${opts.authToken ? "'Authorization: Bearer <token>'" : "HTTP Basic auth"}`)
+  const m = /^(\S+)\s+(.*)$/.exec(h.trim())
+  const scheme = m?.[1]!.toLowerCase()
+  const cred = m?.[2]!.trim() ?? ''
+  if (opts.authToken && scheme === 'bearer' && same(cred, opts.authToken)) return
+  if (opts.basicAuth && scheme === 'basic' && same(Buffer.from(cred, 'base64').toString('utf8'), opts.basicAuth)) return
+  throw new KilnError('KILN_UNAUTHORIZED', `missing or wrong credentials: send ${opts.authToken ? "'Authorization: Bearer <token>'" : 'HTTP Basic auth'}`)
 }
 
+/** Constant time, length included: both sides are compared as SHA-256 digests (always 32 bytes). */
 function same(a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  if (x.length !== y.length) return false
-  let d = 0
-  for (let i = 0; i < x.length; i++) d |= x[i]! ^ y[i]!
-  return d === 0
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  return timingSafeEqual(digest(a), digest(b))
+}
+
+/**
+ * Reads and discards what is left of a request body, so a client still sending gets the answer
+ * (413, 401, …) instead of a reset (EPIPE) when the connection closes under it. Resolves true
+ * once the body ended, false after `maxBytes` or `maxMs` (then the connection is closed).
+ */
+export function drainBody(req: IncomingMessage, maxBytes: number, maxMs = 30_000): Promise<boolean> {
+  if (req.readableEnded || req.destroyed) return Promise.resolve(req.readableEnded)
+  return new Promise((resolve) => {
+    let seen = 0
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onEnd)
+      resolve(ok)
+    }
+    const onData = (c: Buffer) => {
+      seen += c.length
+      if (seen > maxBytes) done(false)
+    }
+    const onEnd = () => done(req.readableEnded)
+    const timer = setTimeout(() => done(false), maxMs)
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onEnd)
+    req.resume()
+  })
 }
 
 /** Exact-path routes per method, plus prefix routes (static files). */

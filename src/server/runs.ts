@@ -33,6 +33,18 @@ async function getRun(ctx: Context, req: Req, id: string): Promise<RunInfo> {
   return run
 }
 
+// Runs seen to exist, so a run's points (posted every second) cost no lookup after the first.
+const known = new Set<string>()
+const KNOWN_LIMIT = 10_000
+
+async function knownRun(ctx: Context, req: Req, id: string): Promise<void> {
+  const key = `${req.tenant}\u0000${id}`
+  if (known.has(key)) return
+  await getRun(ctx, req, id)
+  if (known.size >= KNOWN_LIMIT) known.clear()
+  known.add(key)
+}
+
 /** Per-metric totals of a run: count, sum, min, max, avg (trends: avg of values; counters: sum). */
 function summarize(points: RunPoint[]): Record<string, MetricSummary> {
   const out: Record<string, MetricSummary> = {}
@@ -98,6 +110,8 @@ export function mountRuns(router: Router, ctx: Context): void {
   router.on('POST', '/api/v1/runs/points', async (req, res) => {
     const id = runId(req)
     const b = await jsonBody(req)
+    // Points of a run never created would be stored where no listing shows them.
+    await knownRun(ctx, req, id)
     if (!Array.isArray(b.points)) throw new KilnError('KILN_BAD_REQUEST', "expected {points: [{metric, type, t, count, sum, min, max}]}")
     const points = (b.points as Record<string, unknown>[]).map((p, i) => {
       const n = (k: string) => {

@@ -27,7 +27,12 @@ export function staticHandler(dir: string) {
       sendBytes(res, 200, 'text/html; charset=utf-8', placeholder)
       return
     }
-    let rel = decodeURIComponent(req.path)
+    let rel: string
+    try {
+      rel = decodeURIComponent(req.path)
+    } catch {
+      throw new KilnError('KILN_BAD_REQUEST', `path ${JSON.stringify(req.path.slice(0, 200))} has malformed percent-encoding (a % not followed by two hex digits of UTF-8)`)
+    }
     if (rel.endsWith('/')) rel += 'index.html'
     const file = normalize(join(dir, rel))
     const inside = file.startsWith(dir.endsWith(sep) ? dir : dir + sep)

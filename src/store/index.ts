@@ -8,7 +8,7 @@ import { Writer } from './writer.ts'
 import { Reader } from './reader.ts'
 import { KilnError } from '../model/errors.ts'
 
-export type { SeriesWrite } from './writer.ts'
+export type { SeriesWrite, PreparedWrite } from './writer.ts'
 export type { Reader, Selection, TimelineSeries } from './reader.ts'
 
 export interface Store {

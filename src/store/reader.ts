@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { CallTree } from '../model/tree.ts'
 import type { Matcher } from '../model/selector.ts'
-import { sqlString } from './client.ts'
+import { KilnError } from '../model/errors.ts'
 import { hash64 } from '../model/hash.ts'
 
 /** What a query selects: a tenant, an optional profile type, label matchers and a time range. */
@@ -19,7 +19,23 @@ export interface TimelineSeries {
   points: [number, number][]
 }
 
-const ms = (t: number) => `fromUnixTimestamp64Milli(toInt64(${Math.floor(t)}))`
+/** Query parameters: every value a user gave goes to ClickHouse bound, never spliced into the SQL. */
+class Params {
+  readonly values: Record<string, unknown> = {}
+  private n = 0
+  /** Binds a value; returns its `{pN:Type}` placeholder. */
+  bind(value: unknown, type: string): string {
+    const k = `p${this.n++}`
+    this.values[k] = value
+    return `{${k}:${type}}`
+  }
+  ms(t: number): string {
+    return `fromUnixTimestamp64Milli(${this.bind(Math.floor(t), 'Int64')})`
+  }
+}
+
+// ClickHouse's CANNOT_COMPILE_REGEXP: RE2 refuses what JavaScript accepted (lookahead, backreferences).
+const CANNOT_COMPILE_REGEXP = '427'
 
 /** Read queries over Kiln's tables: aggregation in SQL, only merged results cross into JS. */
 export class Reader {
@@ -28,25 +44,33 @@ export class Reader {
     private readonly db: string,
   ) {}
 
-  private async rows<T = unknown[]>(query: string): Promise<T[]> {
-    const rs = await this.client.query({ query, format: 'JSONCompactEachRow' })
-    return (await rs.json()) as T[]
+  private async rows<T = unknown[]>(query: string, p: Params): Promise<T[]> {
+    try {
+      const rs = await this.client.query({ query, format: 'JSONCompactEachRow', query_params: p.values })
+      return (await rs.json()) as T[]
+    } catch (e) {
+      const err = e as Error & { code?: string }
+      if (err.code === CANNOT_COMPILE_REGEXP) {
+        throw new KilnError('KILN_SELECTOR_SYNTAX', `a regular expression of the selector is not one ClickHouse (RE2) can run: ${err.message.split('\n')[0]!.slice(0, 300)}; lookarounds and backreferences are not supported`)
+      }
+      throw e
+    }
   }
 
   /** SQL condition on `series` rows for the label matchers. */
-  private labelConds(matchers: Matcher[]): string {
+  private labelConds(matchers: Matcher[], p: Params): string {
     return matchers
       .map((m) => {
-        const v = `labels[${sqlString(m.name)}]`
+        const v = `labels[${p.bind(m.name, 'String')}]`
         switch (m.op) {
           case '=':
-            return `${v} = ${sqlString(m.value)}`
+            return `${v} = ${p.bind(m.value, 'String')}`
           case '!=':
-            return `${v} != ${sqlString(m.value)}`
+            return `${v} != ${p.bind(m.value, 'String')}`
           case '=~':
-            return `match(${v}, ${sqlString(`^(?:${m.value})$`)})`
+            return `match(${v}, ${p.bind(`^(?:${m.value})$`, 'String')})`
           case '!~':
-            return `NOT match(${v}, ${sqlString(`^(?:${m.value})$`)})`
+            return `NOT match(${v}, ${p.bind(`^(?:${m.value})$`, 'String')})`
         }
       })
       .map((c) => ` AND ${c}`)
@@ -54,77 +78,87 @@ export class Reader {
   }
 
   /** `tenant = … [AND profile_type = …]`, on a table alias or none. */
-  private scope(s: Selection, alias = ''): string {
+  private scope(s: Selection, p: Params, alias = ''): string {
     const a = alias ? `${alias}.` : ''
-    return `${a}tenant = ${sqlString(s.tenant)}${s.profileType ? ` AND ${a}profile_type = ${sqlString(s.profileType)}` : ''}`
+    return `${a}tenant = ${p.bind(s.tenant, 'String')}${s.profileType ? ` AND ${a}profile_type = ${p.bind(s.profileType, 'String')}` : ''}`
   }
 
   /** `series` rows matching the selection's type and labels, with extra columns. */
-  private seriesSelect(s: Selection, columns = 'series_id'): string {
-    return `SELECT ${columns} FROM ${this.db}.series WHERE ${this.scope(s)}${this.labelConds(s.matchers)}`
+  private seriesSelect(s: Selection, p: Params, columns = 'series_id'): string {
+    return `SELECT ${columns} FROM ${this.db}.series WHERE ${this.scope(s, p)}${this.labelConds(s.matchers, p)}`
   }
 
   /** WHERE clause over `samples` or `profiles` for a selection. */
-  private where(s: Selection, alias = ''): string {
+  private where(s: Selection, p: Params, alias = ''): string {
     const a = alias ? `${alias}.` : ''
-    const series = s.matchers.length ? ` AND ${a}series_id IN (${this.seriesSelect(s)})` : ''
-    return `${this.scope(s, alias)} AND ${a}time >= ${ms(s.from)} AND ${a}time < ${ms(s.until)}${series}`
+    const series = s.matchers.length ? ` AND ${a}series_id IN (${this.seriesSelect(s, p)})` : ''
+    return `${this.scope(s, p, alias)} AND ${a}time >= ${p.ms(s.from)} AND ${a}time < ${p.ms(s.until)}${series}`
   }
 
   /** Profile types with data in the range. */
   async profileTypes(s: Selection): Promise<string[]> {
-    const r = await this.rows<[string]>(`SELECT DISTINCT profile_type FROM ${this.db}.profiles WHERE ${this.where(s)} ORDER BY profile_type`)
+    const p = new Params()
+    const r = await this.rows<[string]>(`SELECT DISTINCT profile_type FROM ${this.db}.profiles WHERE ${this.where(s, p)} ORDER BY profile_type`, p)
     return r.map((x) => x[0])
   }
 
-  private activeSeries(s: Selection): string {
-    return `SELECT DISTINCT series_id FROM ${this.db}.profiles WHERE ${this.where(s)}`
+  private activeSeries(s: Selection, p: Params): string {
+    return `SELECT DISTINCT series_id FROM ${this.db}.profiles WHERE ${this.where(s, p)}`
   }
 
   async labelNames(s: Selection): Promise<string[]> {
+    const p = new Params()
     const r = await this.rows<[string]>(
-      `SELECT DISTINCT arrayJoin(mapKeys(labels)) AS n FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)} AND series_id IN (${this.activeSeries(s)}) ORDER BY n`,
+      `SELECT DISTINCT arrayJoin(mapKeys(labels)) AS n FROM ${this.db}.series WHERE tenant = ${p.bind(s.tenant, 'String')} AND series_id IN (${this.activeSeries(s, p)}) ORDER BY n`,
+      p,
     )
     return r.map((x) => x[0])
   }
 
   async labelValues(s: Selection, name: string): Promise<string[]> {
+    const p = new Params()
     const r = await this.rows<[string]>(
-      `SELECT DISTINCT labels[${sqlString(name)}] AS v FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)} AND series_id IN (${this.activeSeries(s)}) AND v != '' ORDER BY v`,
+      `SELECT DISTINCT labels[${p.bind(name, 'String')}] AS v FROM ${this.db}.series WHERE tenant = ${p.bind(s.tenant, 'String')} AND series_id IN (${this.activeSeries(s, p)}) AND v != '' ORDER BY v`,
+      p,
     )
     return r.map((x) => x[0])
   }
 
   /** Label sets (with their profile type) of series with data in the range. */
   async series(s: Selection): Promise<{ profileType: string; labels: Record<string, string> }[]> {
+    const p = new Params()
     const r = await this.rows<[string, Record<string, string>]>(
-      `SELECT profile_type, any(labels) FROM ${this.db}.series WHERE tenant = ${sqlString(s.tenant)} AND series_id IN (${this.activeSeries(s)}) GROUP BY profile_type, series_id ORDER BY profile_type, series_id`,
+      `SELECT profile_type, any(labels) FROM ${this.db}.series WHERE tenant = ${p.bind(s.tenant, 'String')} AND series_id IN (${this.activeSeries(s, p)}) GROUP BY profile_type, series_id ORDER BY profile_type, series_id`,
+      p,
     )
     return r.map(([profileType, labels]) => ({ profileType, labels }))
   }
 
   /** The merged call tree of every sample in the selection. */
   async mergedTree(s: Selection): Promise<CallTree> {
-    const where = this.where(s)
-    const t = sqlString(s.tenant)
+    const p = new Params()
+    const where = this.where(s, p)
+    const t = p.bind(s.tenant, 'String')
     const stacks = await this.rows<[string[], string]>(
       `WITH agg AS (SELECT stack_id, sum(value) AS v FROM ${this.db}.samples WHERE ${where} GROUP BY stack_id)
        SELECT st.function_ids, agg.v FROM agg
        INNER JOIN (SELECT stack_id, any(function_ids) AS function_ids FROM ${this.db}.stacks
                    WHERE tenant = ${t} AND stack_id IN (SELECT stack_id FROM agg) GROUP BY stack_id) AS st
        ON st.stack_id = agg.stack_id`,
+      p,
     )
-    // Names only of the functions in the merged stacks (ids are decimal digits: safe to inline),
-    // rather than a second scan of the samples.
+    // Names only of the functions in the merged stacks, rather than a second scan of the samples.
     const fnIds = new Set<string>()
     for (const [fns] of stacks) for (const f of fns) fnIds.add(f)
-    // In chunks: ClickHouse rejects a query text over max_query_size (256 KiB), ~13,000 inlined ids.
     const all = [...fnIds]
     const names: [string, string][] = []
+    // In chunks of 8,192 ids (~160 KiB of parameter), well inside what a URL carries to a ClickHouse server.
     for (let k = 0; k < all.length; k += 8192) {
+      const q = new Params()
       names.push(
         ...(await this.rows<[string, string]>(
-          `SELECT function_id, any(name) FROM ${this.db}.functions WHERE tenant = ${t} AND function_id IN (${all.slice(k, k + 8192).join(',')}) GROUP BY function_id`,
+          `SELECT function_id, any(name) FROM ${this.db}.functions WHERE tenant = ${q.bind(s.tenant, 'String')} AND function_id IN ${q.bind(all.slice(k, k + 8192).map(BigInt), 'Array(UInt64)')} GROUP BY function_id`,
+          q,
         )),
       )
     }
@@ -149,24 +183,26 @@ export class Reader {
     const step = Math.max(1, Math.round(opts.stepS))
     // Per-profile totals: from the profiles table, or — for the stacks through a call site
     // (a root-first prefix of function names) — summed from the samples of those stacks.
-    const inRange = this.where({ ...s, matchers: [] })
+    const p = new Params()
+    const inRange = this.where({ ...s, matchers: [] }, p)
     const site = opts.callSite ?? []
     const source = site.length
       ? `(SELECT series_id, time, sum(value) AS total FROM ${this.db}.samples WHERE ${inRange} AND stack_id IN (
-           SELECT stack_id FROM ${this.db}.stacks WHERE tenant = ${sqlString(s.tenant)}
-           AND arraySlice(function_ids, 1, ${site.length}) = [${site.map((f) => hash64(f)).join(', ')}]) GROUP BY series_id, time)`
+           SELECT stack_id FROM ${this.db}.stacks WHERE tenant = ${p.bind(s.tenant, 'String')}
+           AND arraySlice(function_ids, 1, ${site.length}) = ${p.bind(site.map((f) => BigInt(hash64(f))), 'Array(UInt64)')}) GROUP BY series_id, time)`
       : `(SELECT series_id, time, total FROM ${this.db}.profiles WHERE ${inRange})`
-    const groups = opts.groupBy.map((g, i) => `labels[${sqlString(g)}] AS g${i}`)
+    const groups = opts.groupBy.map((g, i) => `labels[${p.bind(g, 'String')}] AS g${i}`)
     const gcols = opts.groupBy.map((_, i) => `g${i}`)
     const agg = opts.aggregation === 'average' ? 'sum(p.total) / count()' : 'sum(p.total)'
-    const seriesSel = this.seriesSelect(s, ['series_id', ...groups].join(', '))
-    const bucket = `toUnixTimestamp(toStartOfInterval(p.time, INTERVAL ${step} SECOND)) * 1000`
+    const seriesSel = this.seriesSelect(s, p, ['series_id', ...groups].join(', '))
+    const bucket = `toUnixTimestamp(toStartOfInterval(p.time, INTERVAL ${p.bind(step, 'UInt32')} SECOND)) * 1000`
     const r = await this.rows<unknown[]>(
       `SELECT ${bucket} AS t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}, ${agg} AS v
        FROM ${source} AS p
        INNER JOIN (SELECT * FROM (${seriesSel}) LIMIT 1 BY series_id) AS s ON s.series_id = p.series_id
        GROUP BY t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}
        ORDER BY t`,
+      p,
     )
     const bySeries = new Map<string, TimelineSeries>()
     for (const row of r) {
@@ -193,8 +229,10 @@ export class Reader {
 
   /** Oldest and newest profile time of a tenant, ms (0 when there is none). */
   async profileStats(tenant: string): Promise<{ count: number; oldest: number; newest: number }> {
+    const p = new Params()
     const [row] = await this.rows<[string, string, string]>(
-      `SELECT count(), toUnixTimestamp64Milli(min(time)), toUnixTimestamp64Milli(max(time)) FROM ${this.db}.profiles WHERE tenant = ${sqlString(tenant)}`,
+      `SELECT count(), toUnixTimestamp64Milli(min(time)), toUnixTimestamp64Milli(max(time)) FROM ${this.db}.profiles WHERE tenant = ${p.bind(tenant, 'String')}`,
+      p,
     )
     const n = Number(row?.[0] ?? 0)
     return { count: n, oldest: n ? Number(row![1]) : 0, newest: n ? Number(row![2]) : 0 }
@@ -202,12 +240,14 @@ export class Reader {
 
   /** Total per value of one label, largest first. */
   async breakdown(s: Selection, label: string): Promise<{ value: string; total: number }[]> {
+    const q = new Params()
     const r = await this.rows<[string, string]>(
       `SELECT s.v, sum(p.total) AS tot FROM ${this.db}.profiles AS p
-       INNER JOIN (${this.seriesSelect(s, `series_id, any(labels[${sqlString(label)}]) AS v`)} GROUP BY series_id) AS s
+       INNER JOIN (${this.seriesSelect(s, q, `series_id, any(labels[${q.bind(label, 'String')}]) AS v`)} GROUP BY series_id) AS s
        ON s.series_id = p.series_id
-       WHERE ${this.where({ ...s, matchers: [] }, 'p')}
+       WHERE ${this.where({ ...s, matchers: [] }, q, 'p')}
        GROUP BY s.v ORDER BY tot DESC`,
+      q,
     )
     return r.map(([value, total]) => ({ value, total: Number(total) }))
   }

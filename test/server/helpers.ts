@@ -20,9 +20,10 @@ export interface TestServer {
   dispose(): Promise<void>
 }
 
-export async function startKiln(args: string[] = [], opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startKiln(args: string[] = [], opts: { dataDir?: string; env?: Record<string, string>; selfProfile?: boolean } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-test-'))
-  const proc = spawn(process.execPath, [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-self-profile', ...args], {
+  const self = opts.selfProfile ? [] : ['--no-self-profile']
+  const proc = spawn(process.execPath, [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...self, ...args], {
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,0 +1,23 @@
+/**
+ * An ingest worker thread: decode, convert, check and prepare (hash) one upload, off the event
+ * loop. Answers `{ id, writes }` or `{ id, error: { code, message } }`.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { isKilnError } from '../model/errors.ts'
+import { prepareWrite } from '../store/prepare.ts'
+import { prepareUpload, type Job } from './prepare.ts'
+import type { IngestConfig } from './ingester.ts'
+
+const config = workerData as IngestConfig
+
+parentPort!.on('message', (job: Job) => {
+  try {
+    const writes = prepareUpload(job, config)
+    const nowS = Math.floor(job.now / 1000)
+    const prepared = writes.map((w) => prepareWrite(job.tenant, w, nowS))
+    parentPort!.postMessage({ id: job.id, writes: prepared, series: writes.length })
+  } catch (e) {
+    const error = isKilnError(e) ? { code: e.code, message: e.message } : { code: 'KILN_INTERNAL', message: (e as Error)?.stack ?? String(e) }
+    parentPort!.postMessage({ id: job.id, error })
+  }
+})

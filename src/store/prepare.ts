@@ -1,0 +1,88 @@
+/**
+ * The CPU-heavy half of a write, with no store in reach: ids of the series, functions and stacks
+ * (hashes), samples merged by stack. Pure, so ingest runs it in a worker thread beside decoding;
+ * the writer then only checks its caches and appends rows.
+ */
+import { hash64 } from '../model/hash.ts'
+import { getLabel, labelsHash, type Labels } from '../model/labels.ts'
+
+/** One series' part of one ingested profile: what the writer stores. */
+export interface SeriesWrite {
+  profileType: string
+  /** Full series labels, including __name__ and service_name. */
+  labels: Labels
+  timeMs: number
+  durationNs: number
+  /** The profile's function table (index 0 unused). */
+  functions: string[]
+  /** Stacks as function indices, root first, with one value each. */
+  stacks: number[][]
+  values: number[]
+}
+
+/**
+ * A SeriesWrite as the rows it may add, ids computed: strings only, so it crosses from a worker
+ * thread as a few flat arrays (cloning 10,000 small objects costs the main thread more than
+ * hashing them did). The writer keeps the rows whose keys it has not written lately.
+ */
+export interface PreparedWrite {
+  seriesId: string
+  /** The `series` row (labels are a map: JSON is the simplest text of it). */
+  seriesRow: Record<string, unknown>
+  /** Distinct functions: ids and their `functions` rows (TabSeparated, as all the rows below). */
+  fnIds: string[]
+  fnRows: string[]
+  /** Distinct stacks: ids and their `stacks` rows. */
+  stackIds: string[]
+  stackRows: string[]
+  /** The `samples` rows (TabSeparated, merged by stack) and how many. */
+  samples: string
+  sampleCount: number
+}
+
+/** Escapes a string for ClickHouse's TabSeparated format. */
+function tsv(s: string): string {
+  return /[\\\t\n\r]/.test(s) ? s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : s
+}
+
+/** Hashes a write's series, functions and stacks, merges its samples by stack and renders the rows. */
+export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): PreparedWrite {
+  const ids: (string | undefined)[] = new Array(w.functions.length)
+  const fnIds: string[] = []
+  const fnRows: string[] = []
+  const stackIds: string[] = []
+  const stackRows: string[] = []
+  const merged = new Map<string, number>()
+  const t = tsv(tenant)
+  for (let i = 0; i < w.stacks.length; i++) {
+    const v = w.values[i]!
+    if (!v) continue
+    const stack = w.stacks[i]!
+    let key = ''
+    for (let k = 0; k < stack.length; k++) {
+      const f = stack[k]!
+      let id = ids[f]
+      if (id === undefined) {
+        id = ids[f] = hash64(w.functions[f]!)
+        fnIds.push(id)
+        fnRows.push(`${t}\t${id}\t${tsv(w.functions[f]!)}\t${nowS}\n`)
+      }
+      key += id + ','
+    }
+    const stackId = hash64(key)
+    const prev = merged.get(stackId)
+    if (prev === undefined) {
+      merged.set(stackId, v)
+      stackIds.push(stackId)
+      // key is the function ids joined by ',' with a trailing one: the array's text but for brackets.
+      stackRows.push(`${t}\t${stackId}\t[${key.slice(0, -1)}]\t${nowS}\n`)
+    } else merged.set(stackId, prev + v)
+  }
+  const seriesId = labelsHash([['__profile_type__', w.profileType], ...w.labels])
+  const seriesRow = { tenant, profile_type: w.profileType, series_id: seriesId, service_name: getLabel(w.labels, 'service_name') ?? '', labels: Object.fromEntries(w.labels), last_seen: nowS }
+  const head = `${t}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
+  const tail = `\t${Math.max(0, Math.round(w.durationNs))}\n`
+  let samples = ''
+  for (const [stackId, value] of merged) samples += `${head}${stackId}\t${Math.round(value)}${tail}`
+  return { seriesId, seriesRow, fnIds, fnRows, stackIds, stackRows, samples, sampleCount: merged.size }
+}
