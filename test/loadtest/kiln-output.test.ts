@@ -55,7 +55,8 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
     assert.equal(typeof cmp.json.change.http_req_duration, 'number')
     const missing = await call(`${kiln.url}/api/v1/runs/get?run=nope`)
     assert.equal(missing.status, 404)
-    assert.equal((await call(`${kiln.url}/api/v1/runs/points?run=x`, { method: 'POST', body: '{"points":[{"metric":"a","t":"x"}]}' })).status, 400)
+    assert.equal((await call(`${kiln.url}/api/v1/runs/points?run=${ids[0]}`, { method: 'POST', body: '{"points":[{"metric":"a","t":"x"}]}' })).status, 400)
+    assert.equal((await call(`${kiln.url}/api/v1/runs/points?run=x`, { method: 'POST', body: '{"points":[]}' })).status, 404, 'points of a run never created')
     const badHist = await call(`${kiln.url}/api/v1/runs/points?run=${ids[0]}`, { method: 'POST', body: JSON.stringify({ points: [{ metric: 'a', type: 'trend', t: 0, count: 1, sum: 1, min: 1, max: 1, hist: { '99999': 1 } }] }) })
     assert.deepEqual([badHist.status, badHist.json.code], [400, 'KILN_BAD_REQUEST'])
     // A dead Kiln server does not stop the run.
