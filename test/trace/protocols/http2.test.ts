@@ -137,6 +137,12 @@ test('capture gaps: a DATA frame cut by capture is counted; joining mid-connecti
   const c = rows(cut(base, 4096))
   assert.deepEqual(c.slice(0, 3), full.slice(0, 3))
   for (const x of c.slice(3)) assert.ok((x.resp_body_size as number) <= 100000)
+  // 16 KiB (the capture's cap): node writes the 100 KB response at once, so its END_STREAM is past the
+  // cut; the stream is still recorded, when the connection ends (its body size a lower bound).
+  const c16 = rows(cut(base, 16384))
+  assert.deepEqual(c16.map((x) => x.req_path).sort(), full.map((x) => x.req_path).sort())
+  const big = c16.find((x) => x.req_path === '/big')!
+  assert.ok((big.resp_body_size as number) >= 16000 && (big.resp_body_size as number) <= 100000, String(big.resp_body_size))
   // Without the first two client and server events (preface, SETTINGS, first HEADERS), later streams still parse.
   const late = base.filter((_, i) => i >= 4)
   const { records, parser } = parse('http2', late)

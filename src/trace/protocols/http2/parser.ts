@@ -121,7 +121,10 @@ export class Http2Parser extends GuardedParser {
     if (gap > 0) this.lose(s)
   }
 
-  protected onEnd(): void {
+  protected onEnd(_timeNs: bigint, out: TraceRecord[]): void {
+    // Streams whose END_STREAM a capture gap swallowed (a 50 KB response written at once is cut
+    // at 16 KiB) are recorded here: into this call's array, not the last event's.
+    this.out = out
     for (const st of this.streams.values()) {
       if (st.req && st.resp) this.record(st)
       else if (st.req) this.stats.unmatched++

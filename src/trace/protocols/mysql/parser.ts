@@ -80,7 +80,8 @@ export class MysqlParser extends GuardedParser {
     }
   }
 
-  protected onEnd(): void {
+  protected onEnd(_timeNs: bigint, out: TraceRecord[]): void {
+    this.out = out
     const c = this.cur
     if (c && c.packets > 0) this.finish(c)
     else if (c) this.stats.unmatched++
