@@ -42,6 +42,7 @@ export const spec: CommandSpec = {
     'trace-only': { type: 'boolean', help: 'trace requests without profiling' },
     'capture-bytes': { type: 'string', arg: 'BYTES', default: '16384', help: 'bytes captured per socket send/receive (64 to 16384)' },
     'fs-slower-than': { type: 'string', arg: 'DURATION', default: '10ms', help: 'fs_slow_events keeps file-system operations at least this slow' },
+    'trace-sources': { type: 'string', arg: 'LIST', default: 'all', help: 'what --trace collects: all, or some of socket,process_stats,network_stats,block_io_events,fs_slow_events' },
   },
   examples: [
     'sudo kiln agent --server http://localhost:4040',
@@ -92,7 +93,12 @@ export async function run(argv: string[]): Promise<number> {
   if (trace !== 'off') {
     const asid = agentAsid(node)
     const meta = new ProcessMeta({ node, asid, logRoot: str(p, 'log-root')! })
-    traceSources = [new SocketSource({ meta, log, captureBytes, connStatsIntervalMs: intervalMs }), ...hostSources({ node, asid, intervalMs, fsSlowerThanMs, log, meta })]
+    const all = [new SocketSource({ meta, log, captureBytes, connStatsIntervalMs: intervalMs }), ...hostSources({ node, asid, intervalMs, fsSlowerThanMs, log, meta })]
+    const names = all.map((s) => s.name)
+    const want = str(p, 'trace-sources')!
+    const picked = want === 'all' ? names : want.split(',').map((n) => n.trim())
+    for (const n of picked) if (!names.includes(n)) throw new KilnError('KILN_USAGE', `--trace-sources ${want}: ${JSON.stringify(n)} is not a source; use all or some of ${names.join(',')}`)
+    traceSources = all.filter((s) => picked.includes(s.name))
   }
   const ac = new AbortController()
   const stop = (sig: string) => {

@@ -29,10 +29,13 @@ test('kiln agent --trace without the tools to build its BPF program exits 1 and 
   }
 })
 
-test('kiln agent --trace-only: bad --capture-bytes is refused', () => {
+test('kiln agent --trace-only: bad --capture-bytes and --trace-sources are refused', () => {
   const r = spawnSync(process.execPath, [bin, 'agent', '--trace-only', '--capture-bytes', '1000000'], { encoding: 'utf8', timeout: 30_000 })
   assert.equal(r.status, 2)
   assert.match(r.stderr, /--capture-bytes 1000000: expected a whole number of bytes from 64 to 16384/)
+  const u = spawnSync(process.execPath, [bin, 'agent', '--trace-only', '--trace-sources', 'socket,packets'], { encoding: 'utf8', timeout: 30_000 })
+  assert.equal(u.status, 2)
+  assert.match(u.stderr, /--trace-sources socket,packets: "packets" is not a source; use all or some of socket,process_stats,network_stats,block_io_events,fs_slow_events/)
 })
 
 test('kiln agent --trace-only with the Kiln server down: retries with back-off, bounded queue, drops counted, clean exit', { skip: unavailable ?? false, timeout: 120_000 }, async () => {

@@ -26,8 +26,8 @@ export interface Agent {
 }
 
 /** Starts `kiln agent ARGS` and resolves once it logs that tracing has started. */
-export async function startAgent(args: string[], opts: { env?: Record<string, string>; readyMs?: number } = {}): Promise<Agent> {
-  const proc = spawn(process.execPath, [bin, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } })
+export async function startAgent(args: string[], opts: { env?: Record<string, string>; readyMs?: number; bin?: string } = {}): Promise<Agent> {
+  const proc = spawn(process.execPath, [opts.bin ?? bin, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } })
   process.on('exit', () => proc.kill('SIGKILL'))
   let log = ''
   proc.stderr!.setEncoding('utf8')
@@ -83,7 +83,9 @@ export interface Traced {
 export async function traceSession(traffic: () => Promise<void>, agentArgs: string[] = []): Promise<Traced> {
   const kiln = await startKiln()
   try {
-    const agent = await startAgent(['--server', kiln.url, '--trace-only', '--upload-interval', '1s', ...agentArgs])
+    // The socket capture alone: the bpftrace sources (block I/O, slow fs) take seconds to compile on a
+    // loaded host and have their own tests (test/trace/sources).
+    const agent = await startAgent(['--server', kiln.url, '--trace-only', '--upload-interval', '1s', '--trace-sources', 'socket', ...agentArgs])
     try {
       await traffic()
     } finally {

@@ -42,7 +42,7 @@ test('HTTP/1: curl → nginx over HTTP and HTTPS, Node keep-alive and pipelining
   await new Promise<void>((r) => node.listen(0, '127.0.0.1', r))
   const nodePort = (node.address() as { port: number }).port
   try {
-    const agent = await startAgent(['--server', kiln.url, '--trace-only', '--upload-interval', '1s'])
+    const agent = await startAgent(['--server', kiln.url, '--trace-only', '--upload-interval', '1s', '--trace-sources', 'socket'])
     let log = ''
     try {
       assert.equal(curl(`http://127.0.0.1:${nginx.port}/`), '200')
