@@ -15,6 +15,9 @@ import { buildLoader } from '../src/trace/capture/build.ts'
 
 const SECONDS = Number(process.env.KILN_BENCH_SECONDS ?? 5)
 const PAIRS = Number(process.env.KILN_BENCH_PAIRS ?? 3)
+// Another Kiln's bin/kiln.js (a checkout of an earlier commit, say): its agent runs in every round
+// too, interleaved with this one, for a before/after on the same machine in the same minutes.
+const BASELINE = process.env.KILN_BENCH_BASELINE
 
 const why = captureUnavailable() ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? null : 'wrk is not installed (apt-get install wrk)')
 if (why) {
@@ -93,12 +96,15 @@ const off: number[] = []
 // The kernel side alone: the loader with its events thrown away (no parsing, no upload).
 const bare: number[] = []
 const loader = buildLoader()
-const on: { rps: number; cpuS: number; rssMb: number; events: number; drops: number; rows: number }[] = []
+type AgentRun = { rps: number; cpuS: number; rssMb: number; events: number; drops: number; rows: number }
+const on: AgentRun[] = []
+const base: AgentRun[] = []
 try {
   await wrk(url) // warm-up: nginx's first connections, the page cache
   for (let i = 0; i < PAIRS; i++) {
     // Alternate which goes first, so a drift of the machine's load falls on both sides.
-    for (const mode of i % 2 ? ['agent', 'bpf', 'off'] : ['off', 'bpf', 'agent']) {
+    const modes = ['off', 'bpf', 'agent', ...(BASELINE ? ['base'] : [])]
+    for (const mode of i % 2 ? modes.reverse() : modes) {
       if (mode === 'off') {
         off.push(await wrk(url))
         continue
@@ -111,7 +117,7 @@ try {
         await new Promise((r) => l.on('close', r))
         continue
       }
-      const agent = await startAgent(['--server', sinkUrl, '--trace-only'])
+      const agent = await startAgent(['--server', sinkUrl, '--trace-only'], mode === 'base' ? { bin: BASELINE } : {})
       await sleep(500)
       const pid = agent.proc.pid!
       const t0 = cpuTicks(pid)
@@ -123,7 +129,7 @@ try {
       const r = await agent.stop()
       const stat = (k: string) => Number(new RegExp(`trace source socket: .*\\b${k}=(\\d+)`).exec(r.log)?.[1] ?? NaN)
       const rows = Number(/trace stopped: (\d+) rows sent/.exec(r.log)?.[1] ?? NaN)
-      on.push({ rps, cpuS: ticks / 100, rssMb: peak / 1024, events: stat('events'), drops: stat('ringDrops'), rows })
+      ;(mode === 'base' ? base : on).push({ rps, cpuS: ticks / 100, rssMb: peak / 1024, events: stat('events'), drops: stat('ringDrops'), rows })
     }
   }
 } finally {
@@ -138,9 +144,12 @@ console.log(`  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (me
 console.log(`  with the BPF capture alone (events read and discarded): ${bare.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(median(bare), 0)}, ratio ${(median(bare) / offRps).toFixed(3)})`)
 console.log(`  with kiln agent --trace-only: ${on.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(onRps, 0)})`)
 console.log(`  ratio traced/untraced: ${(onRps / offRps).toFixed(3)} (${fmt((1 - onRps / offRps) * 100)} % fewer requests per second)`)
-for (const x of on) {
-  console.log(
-    `  agent: ${fmt(x.cpuS, 2)} CPU s in ${SECONDS} s (${fmt((x.cpuS / SECONDS) * 100)} % of a core), peak RSS ${fmt(x.rssMb, 0)} MB (node + loader), ` +
-      `${fmt(x.events / SECONDS, 0)} capture events/s handled, ${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded`,
-  )
+const describe = (x: AgentRun) =>
+  `${fmt(x.cpuS, 2)} CPU s in ${SECONDS} s (${fmt((x.cpuS / SECONDS) * 100)} % of a core), peak RSS ${fmt(x.rssMb, 0)} MB (node + loader), ` +
+  `${fmt(x.events / SECONDS, 0)} capture events/s handled (${fmt((x.cpuS / x.events) * 1e6, 1)} µs each), ${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded`
+for (const x of on) console.log(`  agent: ${describe(x)}`)
+if (BASELINE) {
+  const baseRps = median(base.map((x) => x.rps))
+  console.log(`  with the baseline agent (${BASELINE}): ${base.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(baseRps, 0)}, ratio ${(baseRps / offRps).toFixed(3)})`)
+  for (const x of base) console.log(`  baseline agent: ${describe(x)}`)
 }

@@ -3,10 +3,8 @@
  * batches the rows they emit and uploads them through the agent's one upload queue.
  */
 import { createHash } from 'node:crypto'
-import type { TraceSource } from '../trace/types.ts'
+import type { EmittedRow, TraceSource } from '../trace/types.ts'
 import { traceItem, Uploader } from './upload.ts'
-
-type Row = Record<string, string | number | boolean>
 
 export interface TraceRunnerOptions {
   server: string
@@ -24,7 +22,9 @@ export interface TraceRunnerOptions {
 const MAX_BATCH_ROWS = 5000
 
 export class TraceRunner {
-  private pending = new Map<string, Row[]>()
+  /** Rows as JSON text by table: serialised when emitted, so no row object lives until the flush
+   *  (held for a second, 20k rows/s of objects were promoted to the old generation: GC was 11 % of the agent). */
+  private pending = new Map<string, string[]>()
   private pendingRows = 0
   private readonly uploader: Uploader
   private readonly started: TraceSource[] = []
@@ -38,7 +38,7 @@ export class TraceRunner {
 
   /** Starts the sources; rejects with the required source's error, logs an optional one's. */
   async start(): Promise<void> {
-    const emit = (table: string, rows: Row[]) => this.add(table, rows)
+    const emit = (table: string, rows: EmittedRow[]) => this.add(table, rows)
     for (const [i, s] of this.o.sources.entries()) {
       try {
         await s.start(emit)
@@ -56,11 +56,11 @@ export class TraceRunner {
     this.o.log(`trace: capturing with ${this.started.map((s) => s.name).join(', ')}; uploading to ${this.o.server}/api/v1/trace/events`)
   }
 
-  private add(table: string, rows: Row[]): void {
+  private add(table: string, rows: EmittedRow[]): void {
     if (!rows.length) return
     let list = this.pending.get(table)
     if (!list) this.pending.set(table, (list = []))
-    for (const r of rows) list.push(r)
+    for (const r of rows) list.push(typeof r === 'string' ? r : JSON.stringify(r))
     this.pendingRows += rows.length
     this.emitted.set(table, (this.emitted.get(table) ?? 0) + rows.length)
     if (this.pendingRows >= MAX_BATCH_ROWS) this.flush()

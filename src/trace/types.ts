@@ -42,13 +42,19 @@ export interface StreamParser {
 export type TraceRows = Map<string, Record<string, string | number | boolean>[]>
 
 /**
+ * A row as a source emits it: columns, or the row already as JSON object text (the socket capture
+ * writes its rows so, with each process's columns serialised once: see capture/socket-source.ts).
+ */
+export type EmittedRow = Record<string, string | number | boolean> | string
+
+/**
  * One kind of host data the agent collects with `--trace` (sockets, process stats, block I/O, …).
  * A source emits rows whenever it has them; the agent batches them and uploads.
  */
 export interface TraceSource {
   readonly name: string
   /** Starts collecting; rejects with a KilnError saying what to do when the host cannot (no root, no BPF). */
-  start(emit: (table: string, rows: Record<string, string | number | boolean>[]) => void): Promise<void>
+  start(emit: (table: string, rows: EmittedRow[]) => void): Promise<void>
   /** Stops and emits what it still holds. */
   stop(): Promise<void>
   /** Counters for the agent's log: events seen, rows emitted, events dropped (never silent). */

@@ -181,8 +181,10 @@ export class ConnTracker {
   private conn(ev: CaptureEvent): Conn | undefined {
     const noSock = (ev.flags & EventFlag.noSock) !== 0
     const sockKey = noSock ? `${ev.tgid}:ssl${ev.ssl.toString(16)}` : `${ev.tgid}:${ev.sk.toString(16)}`
-    const raddr = noSock ? '' : formatAddr(ev.family, ev.raddr)
-    const sub = ev.protocol === 17 ? `${raddr}:${ev.rport}` : ''
+    // The remote address as text only where it keys the connection (UDP) or one is created.
+    const udp = ev.protocol === 17
+    let raddr = udp && !noSock ? formatAddr(ev.family, ev.raddr) : undefined
+    const sub = udp ? `${raddr ?? ''}:${ev.rport}` : ''
     let conns = this.socks.get(sockKey)
     let conn = conns?.get(sub)
     if (conn && ev.type === EventType.open && (conn.protocol !== undefined || conn.sent + conn.recv > 0)) {
@@ -196,6 +198,7 @@ export class ConnTracker {
       this.stats.untracked++
       return undefined
     }
+    raddr ??= noSock ? '' : formatAddr(ev.family, ev.raddr)
     conn = {
       tgid: ev.tgid,
       startTicks: ev.startTicks,

@@ -7,14 +7,13 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
 import { KilnError } from '../../model/errors.ts'
 import type { ProcessMeta } from '../sources/index.ts'
-import type { TraceSource } from '../types.ts'
+import type { EmittedRow, TraceSource } from '../types.ts'
 import { buildLoader } from './build.ts'
 import { ConnTracker } from './connections.ts'
 import { OwnSockets } from './own-sockets.ts'
 import { TlsTargets, systemLibssl } from './tls-targets.ts'
 import { EventDecoder, EventType } from './wire.ts'
 
-type Row = Record<string, string | number | boolean>
 
 export interface SocketSourceOptions {
   meta: ProcessMeta
@@ -43,12 +42,17 @@ export class SocketSource implements TraceSource {
 
   constructor(private readonly o: SocketSourceOptions) {}
 
-  async start(emit: (table: string, rows: Row[]) => void): Promise<void> {
+  async start(emit: (table: string, rows: EmittedRow[]) => void): Promise<void> {
     preflight()
     const bin = buildLoader(this.o.cacheDir, this.o.log)
     const own = new OwnSockets()
     const tracker = (this.tracker = new ConnTracker({
-      emit: (table, row, p) => emit(table, [Object.assign(row, this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }))]),
+      // The row as JSON text, the process's columns appended as text serialised once per process:
+      // no object per row outlives this call.
+      emit: (table, row, p) => {
+        const text = JSON.stringify(row)
+        emit(table, [`${text.slice(0, -1)},${this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })}}`])
+      },
       alive: (tgid) => existsSync(`/proc/${tgid}`),
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
       ignoreRemote: (addr, port) => own.has(addr, port),

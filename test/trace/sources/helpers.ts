@@ -58,7 +58,7 @@ export async function collect(source: TraceSource): Promise<Map<string, Row[]>> 
   const got = new Map<string, Row[]>()
   await source.start((table, rows) => {
     const list = got.get(table) ?? []
-    list.push(...rows)
+    for (const r of rows) list.push(typeof r === 'string' ? (JSON.parse(r) as Row) : r)
     got.set(table, list)
   })
   return got
