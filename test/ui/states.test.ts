@@ -74,6 +74,8 @@ test('a range without data keeps the pickers and says where the data is; a bad `
   try {
     await ingestFolded(kiln.url, 'shop.cpu', 'main;work 100\n', T0, T0 + 600)
     await ingestFolded(kiln.url, 'shop.alloc_space', 'main;alloc 100\n', T0, T0 + 600)
+    // Another service's newer data: the latest data of shop is still 10:00.
+    await ingestFolded(kiln.url, 'other.cpu', 'main;work 100\n', T0 + 3000, T0 + 3060)
     const away = `from=${(T0 - 86400 * 30) * 1000}&until=${(T0 - 86400 * 29) * 1000}`
     await page.goto(`${kiln.url}/?service=shop&${away}`)
     await page.locator('[data-testid=no-data]').waitFor()

@@ -61,6 +61,7 @@ export class Shell {
   private rangeError = ''
   /** While the store is empty, the next look for the server's first profile. */
   private emptyPoll = 0
+  private emptyRetries = 0
   /** In the diff view, which side a drag on the timeline chooses; it moves to the other side after each drag. */
   private brush: 'baseline' | 'comparison' = 'baseline'
   /** The Live page (kept while away: its editor keeps the text and caret) and its URL. */
@@ -291,15 +292,24 @@ export class Shell {
   private async renderEmpty(s: ViewState): Promise<void> {
     const stats = await profileStats().catch(() => null)
     if (s !== this.state) return
+    const r = this.range()
+    // Data that arrived in the range after the range was asked about (a fresh server's first
+    // self-profile): look again rather than say "no data between".
+    if (stats && stats.newest >= r.from && stats.newest <= r.until && !s.service && this.emptyRetries++ < 20) {
+      clearTimeout(this.emptyPoll)
+      this.emptyPoll = window.setTimeout(() => s === this.state && this.refresh(), 500)
+      return
+    }
     if (stats && stats.newest > 0) {
       const wide = { from: String(stats.oldest), until: String(stats.newest + 1000) }
       this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', ...wide })
+      if (!s.service && this.services.length) return this.go({ service: this.services[0]! }, true)
       this.types = await this.cache.load<ProfileType[]>('profile-types', { ...wide, query: effectiveQuery(s.service, '{}') })
+      const newest = s.service && this.types.length ? await this.latestOf(s.service, wide).catch(() => stats.newest) : stats.newest
       if (s !== this.state) return
       this.renderHeader()
       this.leaveProfiles()
-      const r = this.range()
-      mount(this.content, noDataInRange({ from: r.from, until: r.until, newest: stats.newest, service: s.service, go: (p) => this.go(p) }))
+      mount(this.content, noDataInRange({ from: r.from, until: r.until, newest, service: s.service, go: (p) => this.go(p) }))
       return
     }
     mount(this.header, this.brand(), this.pageLinks())
@@ -307,6 +317,21 @@ export class Shell {
     mount(this.content, emptyStore({ origin: location.origin, refresh: () => this.refresh() }))
     clearTimeout(this.emptyPoll)
     this.emptyPoll = window.setTimeout(() => s === this.state && this.refresh(), 2000)
+  }
+
+  /** When a service last had data (to the timeline's 10 s step): its busiest type's timeline over all the data, then over its last step. */
+  private async latestOf(service: string, wide: { from: string; until: string }): Promise<number> {
+    const type = defaultType(this.types)!.id
+    const last = async (from: string, until: string) => {
+      const tl = await this.cache.load<TimelineResponse>('timeline', { type, query: effectiveQuery(service, '{}'), from, until })
+      let t = -1
+      for (const sr of tl.series) for (const [ts, v] of sr.points) if (v > 0 && ts > t) t = ts
+      return { t, step: tl.step * 1000 }
+    }
+    const coarse = await last(wide.from, wide.until)
+    if (coarse.t < 0) throw new Error('no points')
+    const fine = await last(String(coarse.t), String(coarse.t + coarse.step))
+    return fine.t >= 0 ? fine.t : coarse.t
   }
 
   private refresh(): void {
