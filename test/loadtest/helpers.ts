@@ -77,14 +77,14 @@ export interface RunResult {
 }
 
 /** Runs `kiln ARGS` in `cwd` (20 s at most, so a hang fails the test instead of blocking it). */
-export function kilnRun(args: string[], opts: { cwd?: string; env?: Record<string, string>; onStart?: (pid: number) => void } = {}): Promise<RunResult> {
+export function kilnRun(args: string[], opts: { cwd?: string; env?: Record<string, string>; onStart?: (pid: number) => void; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [kiln, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
     p.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    const timer = setTimeout(() => p.kill('SIGKILL'), 20_000)
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 20_000)
     if (opts.onStart && p.pid) opts.onStart(p.pid)
     p.on('close', (code) => {
       clearTimeout(timer)

@@ -238,3 +238,32 @@ export default function () { console.log('FROM ' + __VU + ' ' + http.get(__ENV.U
     await new Promise<void>((r) => srv.close(() => r()))
   }
 })
+
+test('rps caps the requests per second of the whole run, VUs on every thread together; a bad value is exit 104', async () => {
+  const arrivals: number[] = []
+  const srv = http.createServer((_req, res) => {
+    arrivals.push(performance.now())
+    res.end('ok')
+  })
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`
+  try {
+    const dir = workdir({
+      'script.js': `import http from 'k6/http'
+export const options = { vus: 4, iterations: 21, rps: Number(__ENV.RPS) }
+export default function () { http.get(__ENV.URL) }`,
+    })
+    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, '-e', 'RPS=20', 'script.js'], { cwd: dir, env: { KILN_RUN_THREADS: '2' }, timeoutMs: 90_000 })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(arrivals.length, 21)
+    // 21 requests at 20/s: the last leaves at least 1 s after the first (a lower bound: a busy machine only adds to it).
+    const span = arrivals[20]! - arrivals[0]!
+    assert.ok(span >= 950, `21 requests arrived within ${span.toFixed(0)} ms`)
+    const bad = await kilnRun(['run', '-q', '-e', `URL=${url}`, '-e', 'RPS=-1', 'script.js'], { cwd: dir })
+    assert.equal(bad.code, 104)
+    assert.match(bad.stderr, /rps must be an integer/)
+  } finally {
+    srv.closeAllConnections()
+    await new Promise<void>((r) => srv.close(() => r()))
+  }
+})

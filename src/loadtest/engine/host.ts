@@ -19,6 +19,10 @@ export interface VuOptions {
   net: NetOptions
   /** The optional system tags `systemTags` turns on: `vu` and `iter` on every sample of an iteration, `ip` on HTTP samples. */
   vuTags: ('vu' | 'iter' | 'ip')[]
+  /** `rps`: requests per second over the whole run (0: no limit). */
+  rps: number
+  /** With `rps`: the next free send time (µs since the epoch), shared by every thread's VUs. */
+  rpsNext?: BigInt64Array
 }
 
 /** Who a VU is and where it is in its scenario: what k6/execution reads of it. */

@@ -248,7 +248,7 @@ export class VU {
     })
     installK6(b, { host, vu: this })
     installSecrets(b, host.secrets)
-    installHttp(b, { host, client: this.client, jars: this.jars, loop: this.loop, baseTags })
+    installHttp(b, { host, client: this.client, jars: this.jars, loop: this.loop, baseTags, interrupted })
     installHtml(b, this.html)
     installCrypto(b)
     installWebCrypto(b, this.keys, this.loop)

@@ -317,6 +317,7 @@ export function consolidate(layers: Obj[]): Options {
       batch: int(o.batch, 'batch', 20, 1),
       noVUConnectionReuse: o.noVUConnectionReuse === true,
       net: netOptions(o),
+      rps: int(o.rps, 'rps', 0),
       vuTags: ['vu', 'iter', 'ip'].filter((t) => systemTags(o.systemTags).includes(t)) as ('vu' | 'iter' | 'ip')[],
     },
   }

@@ -273,6 +273,8 @@ export class Runner implements Host {
     try {
       this.opts = consolidate([cfg.configLayer, scriptOptions, cfg.cliLayer])
       this.options = this.opts.vu
+      // One clock for the run's requests, wherever their VU runs (a SharedArrayBuffer crosses to the workers shared).
+      if (this.options.rps > 0) this.options = { ...this.options, rpsNext: new BigInt64Array(new SharedArrayBuffer(8)) }
       this.registry.keepSystemTags(this.opts.systemTags)
       if (!cfg.noThresholds) this.thresholds = buildThresholds(this.opts.thresholds, this.registry)
       this.board = new ExecBoard(this.opts.scenarios, this.opts.raw)

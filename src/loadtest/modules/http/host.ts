@@ -13,6 +13,34 @@ export interface HttpBridge {
   jars: JarStore
   loop: EventLoop
   baseTags(): Tags
+  interrupted(): boolean
+}
+
+/**
+ * k6's `rps`: at most that many requests a second over the whole run, spaced evenly (a token
+ * bucket of one, as Go's rate.Limiter that k6 uses). Each request takes the next free send time
+ * from a word every thread shares (compare-and-swap), then waits for it; false when the VU was
+ * interrupted meanwhile (the request is not sent).
+ */
+async function rpsTurn(next: BigInt64Array, rps: number, interrupted: () => boolean): Promise<boolean> {
+  const step = BigInt(Math.max(1, Math.round(1e6 / rps)))
+  const now = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000))
+  let cur = Atomics.load(next, 0)
+  let mine: bigint
+  for (;;) {
+    mine = cur > now ? cur : now
+    const seen = Atomics.compareExchange(next, 0, cur, mine + step)
+    if (seen === cur) break
+    cur = seen
+  }
+  let waitMs = Number(mine - now) / 1000
+  // In slices, so an interrupt (gracefulStop, Ctrl-C) is not held up by a long queue.
+  while (waitMs > 0 && !interrupted()) {
+    const d = Math.min(waitMs, 100)
+    await new Promise((r) => setTimeout(r, d))
+    waitMs -= d
+  }
+  return !interrupted()
 }
 
 /** k6's `batch` option: at most `limit` of the items in flight at once; results in order. */
@@ -29,7 +57,7 @@ async function inBatches<T, R>(items: T[], limit: number, f: (t: T) => Promise<R
   return out
 }
 
-export function installHttp(b: HostBinder, { host, client, jars, loop, baseTags }: HttpBridge): void {
+export function installHttp(b: HostBinder, { host, client, jars, loop, baseTags, interrupted }: HttpBridge): void {
   const o = host.options
   /** One request: its Response, or the error text for the script. */
   const one = async (spec: RequestSpec): Promise<ResponseData | string> => {
@@ -47,6 +75,7 @@ export function installHttp(b: HostBinder, { host, client, jars, loop, baseTags 
         return (e as Error).message
       }
     }
+    if (o.rpsNext && !(await rpsTurn(o.rpsNext, o.rps, interrupted))) return 'interrupted'
     const res = await request(client, spec, host.registry, baseTags())
     if (res.error) host.log('warn', `Request Failed error="${res.error}"`)
     return res
