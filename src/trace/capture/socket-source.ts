@@ -5,6 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { KilnError } from '../../model/errors.ts'
 import type { ProcessMeta } from '../sources/index.ts'
 import type { EmittedRow, TraceSource } from '../types.ts'
@@ -39,6 +40,9 @@ export class SocketSource implements TraceSource {
   private timers: NodeJS.Timeout[] = []
   private readonly counts = { ringDrops: 0, loaderEvents: 0, uprobeFiles: 0, errors: 0 }
   private stderr = ''
+  /** Uprobe paths asked for at start and not yet answered by the loader. */
+  private awaiting = new Set<string>()
+  private acked: (() => void) | undefined
 
   constructor(private readonly o: SocketSourceOptions) {}
 
@@ -107,8 +111,18 @@ export class SocketSource implements TraceSource {
       const attach = (paths: string[]) => {
         for (const p of paths) child.stdin!.write(`uprobe ${p}\n`)
       }
-      attach(systemLibssl().filter((p) => targets.claim(p)))
-      attach(targets.scan())
+      const first = [...systemLibssl().filter((p) => targets.claim(p)), ...targets.scan()]
+      // Started means TLS of the runtimes already running is seen: the loader answers every uprobe
+      // line, and attaching to node's 100 MB binary took seconds at load 14 (an https request made
+      // right after start went unseen). At most 15 s, then the rest attaches in the background.
+      const acked = new Promise<void>((resolve) => {
+        this.awaiting = new Set(first)
+        this.acked = resolve
+        if (!first.length) resolve()
+      })
+      attach(first)
+      await Promise.race([acked, sleep(15_000, undefined, { ref: false })])
+      this.acked = undefined
       this.timers.push(setInterval(() => attach(targets.scan()), SCAN_MS))
     }
     this.timers.push(setInterval(() => tracker.sweep(), SCAN_MS))
@@ -129,6 +143,8 @@ export class SocketSource implements TraceSource {
   private onLog(line: string): void {
     const m = /^uprobe (.*): (\d+) SSL functions attached/.exec(line)
     if (m) this.counts.uprobeFiles++
+    const u = /^uprobe (.*?): /.exec(line)
+    if (u && this.acked && this.awaiting.delete(u[1]!) && this.awaiting.size === 0) this.acked()
     this.o.log(`capture: ${line}`)
   }
 
