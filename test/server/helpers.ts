@@ -31,7 +31,12 @@ export async function startKiln(args: string[] = [], opts: { dataDir?: string; e
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()))
   proc.stdout!.on('data', (d: Buffer) => (err += d.toString()))
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in 30 s:\n${err}`)), 30_000)
+    // A server that does not start is killed: left running, it keeps the test file's process (and
+    // the whole npm test) waiting for ever.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL')
+      reject(new Error(`server did not start in 30 s:\n${err}`))
+    }, 30_000)
     const check = () => {
       const m = /listening on (http:\/\/\S+)/.exec(err)
       if (m) {
