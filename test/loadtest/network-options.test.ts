@@ -267,3 +267,31 @@ export default function () { http.get(__ENV.URL) }`,
     await new Promise<void>((r) => srv.close(() => r()))
   }
 })
+
+test('dns: policy filters the families dialled (onlyIPv6 finds no address for an IPv4-only name), select and ttl accepted as k6 spells them; a bad value is exit 104', async () => {
+  const srv = http.createServer((_req, res) => res.end('ok'))
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const port = (srv.address() as AddressInfo).port
+  try {
+    const dir = workdir({
+      'script.js': `import http from 'k6/http'
+export const options = { iterations: 1, dns: JSON.parse(__ENV.DNS) }
+export default function () { const r = http.get('http://localhost:${port}/'); console.log('GOT ' + r.status + ' ' + r.error) }`,
+    })
+    const run = (d: unknown) => kilnRun(['run', '-q', '--no-summary', '-e', `DNS=${JSON.stringify(d)}`, 'script.js'], { cwd: dir })
+    for (const d of [{ policy: 'onlyIPv4', select: 'first', ttl: '1m' }, 'ttl=inf,select=roundRobin,policy=any', { policy: 'preferIPv6', select: 'random', ttl: '0' }]) {
+      const r = await run(d)
+      assert.equal(r.code, 0, r.stderr)
+      assert.match(r.stderr, /GOT 200 /, `${JSON.stringify(d)}: ${r.stderr}`)
+    }
+    // Assumes localhost has no IPv6 address here; where it has one, the request goes to ::1, where nothing listens.
+    const v6 = await run({ policy: 'onlyIPv6' })
+    assert.match(v6.stderr, /GOT 0 /, v6.stderr)
+    const bad = await run({ select: 'sometimes' })
+    assert.equal(bad.code, 104)
+    assert.match(bad.stderr, /dns\.select must be one of first, random, roundRobin/)
+  } finally {
+    srv.closeAllConnections()
+    await new Promise<void>((r) => srv.close(() => r()))
+  }
+})

@@ -20,6 +20,8 @@ export interface NetOptions {
   tlsAuth: { domains: string[]; cert: string; key: string; password?: string }[]
   /** `localIPs` as IPv4 ranges [first, last] (numbers): VU n connects from the (n−1)th address, round robin. */
   localIPs?: [number, number][]
+  /** k6's `dns` option: how long a VU keeps a name's addresses, which one it dials, which families. */
+  dns?: DnsOptions
   /** `tlsCipherSuites` as OpenSSL names (TLS 1.2 ciphers and TLS 1.3 suites apart). */
   ciphers?: { tls12: string; tls13: string }
 }
@@ -90,6 +92,32 @@ export function localAddress(ranges: NetOptions['localIPs'], vu: number): string
     i -= b - a + 1
   }
   return undefined
+}
+
+export interface DnsOptions {
+  /** ms; Infinity for k6's 'inf'. */
+  ttlMs: number
+  select: 'first' | 'random' | 'roundRobin'
+  policy: 'preferIPv4' | 'preferIPv6' | 'onlyIPv4' | 'onlyIPv6' | 'any'
+}
+const DNS_SELECT = ['first', 'random', 'roundRobin'] as const
+const DNS_POLICY = ['preferIPv4', 'preferIPv6', 'onlyIPv4', 'onlyIPv6', 'any'] as const
+
+/** k6's `dns`: {ttl, select, policy} or 'ttl=5m,select=random,policy=preferIPv4' (K6_DNS, --dns); k6's defaults. */
+function dnsOptions(v: unknown): DnsOptions | undefined {
+  if (v === undefined || v === null || v === '') return undefined
+  const o: Record<string, unknown> = typeof v === 'string' ? Object.fromEntries(v.split(',').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string])) : isObj(v) ? v : {}
+  if (typeof v !== 'string' && !isObj(v)) throw new ConfigError(`dns must be {ttl, select, policy}, got ${JSON.stringify(v)}`)
+  for (const k of Object.keys(o)) if (!['ttl', 'select', 'policy'].includes(k)) throw new ConfigError(`dns: unknown field '${k}' (ttl, select, policy)`)
+  const ttl = o.ttl === undefined ? '5m' : String(o.ttl)
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(ttl)
+  const ttlMs = ttl === 'inf' ? Infinity : m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms'] : NaN
+  if (Number.isNaN(ttlMs)) throw new ConfigError(`dns.ttl: '${ttl}' is not a duration or 'inf'`)
+  const select = (o.select ?? 'random') as DnsOptions['select']
+  if (!DNS_SELECT.includes(select)) throw new ConfigError(`dns.select must be one of ${DNS_SELECT.join(', ')}, got '${String(select)}'`)
+  const policy = (o.policy ?? 'preferIPv4') as DnsOptions['policy']
+  if (!DNS_POLICY.includes(policy)) throw new ConfigError(`dns.policy must be one of ${DNS_POLICY.join(', ')}, got '${String(policy)}'`)
+  return { ttlMs, select, policy }
 }
 
 function cipherSuites(v: unknown): NetOptions['ciphers'] {
@@ -165,7 +193,8 @@ export function netOptions(o: Record<string, unknown>): NetOptions {
   }
   const ciphers = cipherSuites(o.tlsCipherSuites)
   const local = localIPs(o.localIPs)
-  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth, ...(ciphers ? { ciphers } : {}), ...(local ? { localIPs: local } : {}) }
+  const dnsOpts = dnsOptions(o.dns)
+  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth, ...(ciphers ? { ciphers } : {}), ...(local ? { localIPs: local } : {}), ...(dnsOpts ? { dns: dnsOpts } : {}) }
 }
 
 function cidr(c: string): { text: string; list: net.BlockList } {
@@ -187,6 +216,8 @@ export interface NetRules {
   /** The blacklisted range `ip` is in, or null. */
   blacklistedBy(ip: string): string | null
   noReuse: boolean
+  /** k6's `dns` option, if given. */
+  dns?: DnsOptions
   /** The address this VU's connections start from (`localIPs`), if any. */
   localAddress?: string
   /** tls.connect options for a host: versions and a client certificate. */
@@ -219,6 +250,7 @@ export function netRules(o: NetOptions | undefined, vu = 0): NetRules {
     },
     noReuse: o?.noConnectionReuse === true,
     ...(local ? { localAddress: local } : {}),
+    ...(o?.dns ? { dns: o.dns } : {}),
     tls(host) {
       const a = auth.find((x) => x.domains.some((d) => matches(d, host.toLowerCase())))
       return {
