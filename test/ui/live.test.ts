@@ -244,7 +244,8 @@ test('the bundled library is in the picker: px/service_stats draws its charts, p
   await svg.waitFor()
   // Server-side rows: each caller is known by its address, each callee by its service.
   assert.deepEqual((await svg.locator('[data-edge]').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')))).sort(), ['10.0.0.1→production/frontend', '10.0.1.10→production/cart', '10.0.1.10→production/catalog', '10.0.2.20→production/payments'])
-  assert.match(page.url(), /script=px%2Fservice_edge_stats/)
+  // The URL follows the pick (written as the view settles, so waited for rather than read at once).
+  await page.waitForURL(/script=px%2Fservice_edge_stats/)
 })
 
 test('an error is shown with its line and column, and marked in the editor', { skip }, async () => {
