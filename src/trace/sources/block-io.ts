@@ -21,26 +21,32 @@ import { BpftraceRun, monotonicToEpoch } from './bpftrace-run.ts'
 import { requireRoot } from './proc.ts'
 import { RowBuffer, ticksOfBoottime } from './event-rows.ts'
 
-// The submitter as (pid, group leader's start_boottime in ns, comm); the issue time and size.
+// The submitter as (pid, group leader's start_boottime in ns, comm); the issue time and size. Keyed by
+// device, first sector and whether it is a discard: ext4 discards the blocks of deleted files from
+// jbd2 while new writes reuse them, so a discard and a write can start at the same sector at once
+// (the likeliest reading of a CI run where 1 MiB of dd's 4 went to another submitter).
 // The END block empties the maps so bpftrace prints none of the in-flight requests at exit.
 const PROGRAM = `
-tracepoint:block:block_getrq { @who[args->dev, args->sector] = (pid, curtask->group_leader->start_boottime, comm); }
-tracepoint:block:block_bio_frontmerge /@who[args->dev, args->sector + args->nr_sector].0 != 0/ {
-  @who[args->dev, args->sector] = @who[args->dev, args->sector + args->nr_sector];
-  delete(@who[args->dev, args->sector + args->nr_sector]);
+tracepoint:block:block_getrq { @who[args->dev, args->sector, strncmp(args->rwbs, "D", 1) == 0] = (pid, curtask->group_leader->start_boottime, comm); }
+tracepoint:block:block_bio_frontmerge /@who[args->dev, args->sector + args->nr_sector, strncmp(args->rwbs, "D", 1) == 0].0 != 0/ {
+  $d = strncmp(args->rwbs, "D", 1) == 0;
+  @who[args->dev, args->sector, $d] = @who[args->dev, args->sector + args->nr_sector, $d];
+  delete(@who[args->dev, args->sector + args->nr_sector, $d]);
 }
-tracepoint:block:block_rq_merge { delete(@who[args->dev, args->sector]); }
-tracepoint:block:block_rq_insert /@who[args->dev, args->sector].0 == 0/ { @who[args->dev, args->sector] = (pid, curtask->group_leader->start_boottime, comm); }
+tracepoint:block:block_rq_merge { delete(@who[args->dev, args->sector, strncmp(args->rwbs, "D", 1) == 0]); }
+tracepoint:block:block_rq_insert /@who[args->dev, args->sector, strncmp(args->rwbs, "D", 1) == 0].0 == 0/ { @who[args->dev, args->sector, strncmp(args->rwbs, "D", 1) == 0] = (pid, curtask->group_leader->start_boottime, comm); }
 tracepoint:block:block_rq_issue {
-  if (@who[args->dev, args->sector].0 == 0) { @who[args->dev, args->sector] = (pid, curtask->group_leader->start_boottime, comm); }
-  @start[args->dev, args->sector] = (nsecs, args->bytes);
+  $d = strncmp(args->rwbs, "D", 1) == 0;
+  if (@who[args->dev, args->sector, $d].0 == 0) { @who[args->dev, args->sector, $d] = (pid, curtask->group_leader->start_boottime, comm); }
+  @start[args->dev, args->sector, $d] = (nsecs, args->bytes);
 }
-tracepoint:block:block_rq_complete /@start[args->dev, args->sector].0 != 0/ {
-  $s = @start[args->dev, args->sector];
-  $w = @who[args->dev, args->sector];
+tracepoint:block:block_rq_complete /@start[args->dev, args->sector, strncmp(args->rwbs, "D", 1) == 0].0 != 0/ {
+  $d = strncmp(args->rwbs, "D", 1) == 0;
+  $s = @start[args->dev, args->sector, $d];
+  $w = @who[args->dev, args->sector, $d];
   printf("B %llu %llu %u %llu %u %s %d %llu %s\\n", $s.0, nsecs - $s.0, args->dev, args->sector, $s.1, args->rwbs, $w.0, $w.1, $w.2);
-  delete(@start[args->dev, args->sector]);
-  delete(@who[args->dev, args->sector]);
+  delete(@start[args->dev, args->sector, $d]);
+  delete(@who[args->dev, args->sector, $d]);
 }
 END { clear(@who); clear(@start); }`
 
