@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib'
 import { Profile as PprofFormat } from 'pprof-format'
 import { decodePprof } from '../src/formats/pprof.ts'
 import { gzip, isGzip } from '../src/formats/gzip.ts'
+import { interleavedRates } from './support.ts'
 
 // The repository's pprof fixtures (scripts/fixtures/make-pprof.sh).
 const dir = join(import.meta.dirname, '../test/fixtures/pprof')
@@ -28,25 +29,9 @@ const contenders: Record<string, () => number> = {
   'pprof-format': () => bodies.reduce((n, b) => n + PprofFormat.decode(gunzipSync(b)).sample.length, 0),
   'gunzip only': () => bodies.reduce((n, b) => n + gunzipSync(b).length, 0),
 }
-const spent: Record<string, number> = {}
-const rounds: Record<string, number> = {}
-// Interleaved rounds of ~50 ms each, so both contenders see the same machine noise.
-const deadline = Date.now() + Number(process.env.BENCH_SECONDS ?? 6) * 1000
-for (let warm = 0; warm < 20; warm++) for (const run of Object.values(contenders)) run()
-while (Date.now() < deadline) {
-  for (const [name, run] of Object.entries(contenders)) {
-    const t0 = process.hrtime.bigint()
-    let n = 0
-    do {
-      run()
-      n++
-    } while (process.hrtime.bigint() - t0 < 50_000_000n)
-    spent[name] = (spent[name] ?? 0) + Number(process.hrtime.bigint() - t0) / 1e9
-    rounds[name] = (rounds[name] ?? 0) + n
-  }
-}
+const rates = interleavedRates(contenders, 20)
 console.log(`${bodies.length} bodies: ${(gzBytes / 1024).toFixed(0)} KiB gzipped, ${(rawBytes / 1024).toFixed(0)} KiB raw, ${samples} samples`)
-const rate = (name: string) => rounds[name]! / spent[name]!
+const rate = (name: string) => rates[name]!
 for (const name of Object.keys(contenders)) {
   const r = rate(name)
   console.log(`${name.padEnd(13)} ${(r * rawBytes / 1e6).toFixed(1).padStart(7)} MB/s raw  ${(r * gzBytes / 1e6).toFixed(1).padStart(6)} MB/s gzipped  ${(r * samples / 1e6).toFixed(2).padStart(6)} M samples/s`)

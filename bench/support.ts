@@ -36,3 +36,27 @@ setTimeout(() => process.exit(0), 600000)`,
   const port = await new Promise<string>((r) => proc.stdout!.once('data', (d: Buffer) => r(d.toString().trim())))
   return { url: `http://127.0.0.1:${port}/`, proc }
 }
+
+/**
+ * In-process contenders timed in interleaved rounds of ~50 ms each (so every one sees the same
+ * machine noise) until BENCH_SECONDS (default 6) have passed; returns runs per second by name.
+ */
+export function interleavedRates(contenders: Record<string, () => unknown>, warmRuns = 10): Record<string, number> {
+  const spent: Record<string, number> = {}
+  const rounds: Record<string, number> = {}
+  for (let warm = 0; warm < warmRuns; warm++) for (const run of Object.values(contenders)) run()
+  const deadline = Date.now() + Number(process.env.BENCH_SECONDS ?? 6) * 1000
+  while (Date.now() < deadline) {
+    for (const [name, run] of Object.entries(contenders)) {
+      const t0 = process.hrtime.bigint()
+      let n = 0
+      do {
+        run()
+        n++
+      } while (process.hrtime.bigint() - t0 < 50_000_000n)
+      spent[name] = (spent[name] ?? 0) + Number(process.hrtime.bigint() - t0) / 1e9
+      rounds[name] = (rounds[name] ?? 0) + n
+    }
+  }
+  return Object.fromEntries(Object.keys(contenders).map((name) => [name, rounds[name]! / spent[name]!]))
+}

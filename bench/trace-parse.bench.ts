@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module'
 import { createParser } from '../src/trace/protocols/index.ts'
 import type { DataEvent } from '../src/trace/types.ts'
+import { interleavedRates } from './support.ts'
 
 const require = createRequire(import.meta.url)
 const { HTTPParser } = require('_http_common') as { HTTPParser: any }
@@ -64,24 +65,8 @@ const contenders: Record<string, () => number> = {
 if (contenders.kiln!() !== 2000) throw new Error('kiln parser did not pair 2000 requests')
 if (contenders.llhttp!() !== 4000) throw new Error('llhttp did not see 4000 messages')
 
-const spent: Record<string, number> = {}
-const rounds: Record<string, number> = {}
-const deadline = Date.now() + Number(process.env.BENCH_SECONDS ?? 6) * 1000
-for (let warm = 0; warm < 10; warm++) for (const run of Object.values(contenders)) run()
-// Interleaved rounds of ~50 ms each, so every contender sees the same machine noise.
-while (Date.now() < deadline) {
-  for (const [name, run] of Object.entries(contenders)) {
-    const t0 = process.hrtime.bigint()
-    let n = 0
-    do {
-      run()
-      n++
-    } while (process.hrtime.bigint() - t0 < 50_000_000n)
-    spent[name] = (spent[name] ?? 0) + Number(process.hrtime.bigint() - t0) / 1e9
-    rounds[name] = (rounds[name] ?? 0) + n
-  }
-}
-const rate = (name: string) => rounds[name]! / spent[name]!
+const rates = interleavedRates(contenders, 10)
+const rate = (name: string) => rates[name]!
 console.log(`one keep-alive connection: 2000 request/response pairs, ${(bytes / 1e6).toFixed(2)} MB`)
 for (const name of Object.keys(contenders)) {
   const r = rate(name)
