@@ -1,60 +1,17 @@
 /** PxL scripts the tests run: the seed document's examples (as written there) and a script in the style of Pixie's px/http_request_stats. */
+import { pxlExamples, seedDashboard, seedScript } from '../../src/model/pxl-examples.ts'
 
-export const httpSummary = `# HTTP请求延迟P99
-import px
+const example = (name: string) => pxlExamples.find((e) => e.name === name)!
 
-df = px.DataFrame('http_events')
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby(['service', 'endpoint']).agg(
-    latency_p99=('latency_ms', px.quantiles(0.99)),
-    error_rate=('resp_status', lambda x: (x >= 400).mean()),
-    rps=('time_', px.count)
-)
-px.display(df, 'http_summary')
-`
+export const httpSummary = seedScript(example('examples/http_summary'))
 
-export const slowQueries = `# MySQL慢查询(>100ms)
-import px
+export const slowQueries = seedScript(example('examples/slow_queries'))
 
-df = px.DataFrame('mysql_events')
-df = df[df.latency_ms > 100]
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby('query_text').agg(
-    count=('query_text', px.count),
-    avg_latency=('latency_ms', px.mean),
-    max_latency=('latency_ms', px.max)
-)
-df = df.sort_values('max_latency', ascending=False)
-px.display(df.head(10), 'slow_queries')
-`
+export const serviceGraph = seedScript(example('examples/service_graph'))
 
-export const serviceGraph = `# 服务调用拓扑图
-import px
+export const podTraffic = seedScript(example('examples/network_traffic'))
 
-df = px.DataFrame('http_events')
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby(['source_service', 'dest_service']).agg(
-    request_count=('time_', px.count),
-    error_count=('resp_status', lambda x: (x >= 400).sum()),
-    avg_latency=('latency_ms', px.mean)
-)
-px.display(df, 'service_graph')
-`
-
-export const podTraffic = `# Pod流入/流出流量
-import px
-
-df = px.DataFrame('conn_stats')
-df = df[df.ctx['namespace'] == 'production']
-df = df.groupby(['pod', 'remote_addr']).agg(
-    bytes_sent=('bytes_sent', px.sum),
-    bytes_recv=('bytes_recv', px.sum),
-    conn_count=('conn_open', px.count)
-)
-px.display(df, 'network_traffic')
-`
-
-export const dashboard = "import px; df = px.DataFrame('http_events'); px.display(df.groupby('time_').agg(rps=('time_', px.count)))"
+export const dashboard = seedDashboard
 
 /**
  * A script written for these tests in the style of Pixie's px/http_request_stats (not a copy of

@@ -4,6 +4,8 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { openFixture, objects, type Fixture } from './helpers.ts'
 import { dashboard, httpSummary, podTraffic, serviceGraph, slowQueries } from './scripts.ts'
 
@@ -64,4 +66,14 @@ test("seed dashboard: the pxl_script one-liner with ';' separators", async () =>
   ])
   assert.equal(t.rows.length, 12, 'one row per distinct time, this tenant only')
   assert.ok(t.rows.every((r) => typeof r[0] === 'string' && /^\d{19}$/.test(r[0] as string) && r[1] === 1))
+})
+
+// The scripts above are the seed's, character for character (src/model/pxl-examples.ts keeps one
+// copy for the tests and the Live view). The seed is outside the repository: checked where present.
+const seedFile = join(import.meta.dirname, '..', '..', '..', 'shared', 'seeds', '000_2d55b9c1672367ca.txt')
+const noSeed = existsSync(seedFile) ? false : 'the seed document (../shared/seeds) is not beside this checkout'
+test('the four scripts and the dashboard line are the seed text as written', { skip: noSeed }, () => {
+  const seed = readFileSync(seedFile, 'utf8').replace(/\r\n/g, '\n')
+  for (const script of [httpSummary, slowQueries, serviceGraph, podTraffic]) assert.ok(seed.includes(script.trimEnd()), script.split('\n')[0])
+  assert.ok(seed.includes(dashboard))
 })
