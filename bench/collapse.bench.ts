@@ -1,25 +1,46 @@
 /**
- * `kiln collapse perf` throughput on a ~100 MB generated `perf script` file, as a ratio to the
- * limit: reading and splitting the same file into lines in Node (latin1, the way collapse reads).
- * Method: bench/README.md, "Flame-graph tools".
+ * `kiln collapse perf` end to end (a whole process, as a user runs it) against
+ * stackcollapse-perf.pl and against the repository's own Perl statement of the same rules
+ * (test/flamegraph/collapse-rules.pl), on a generated ~50 MB `perf script` file, in interleaved
+ * rounds; then where Kiln's time goes, in-process. Method: bench/README.md, "collapse".
  */
-import { rmSync } from 'node:fs'
-import { forEachLine } from '../src/flamegraph/lines.ts'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { forEachChunk } from '../src/flamegraph/lines.ts'
 import { PerfCollapser } from '../src/flamegraph/collapse-perf.ts'
-import { benchPerfScript, bestOf3 as time } from '../test/flamegraph/perf-script-gen.ts'
+import { benchPerfScript, bestOf3 } from '../test/flamegraph/perf-script-gen.ts'
+import { findPerlTool, howToGetPerlTools, interleave, kilnBin, load, report, requireBuild, root, type Contender } from './flamegraph-peers.ts'
 
-const { file, ...gen } = benchPerfScript('collapse-perf-script.txt', 1)
+requireBuild()
+const ROUNDS = Number(process.env.RUNS ?? 5)
+const { file, ...gen } = benchPerfScript('collapse-perf-script.txt', 1, 50)
+const out = (name: string) => join(root, 'bench', 'out', `collapse-${name}.folded`)
+const rules = join(root, 'test', 'flamegraph', 'collapse-rules.pl')
+const contenders: Contender[] = [
+  { name: 'kiln collapse perf', cmd: process.execPath, args: [kilnBin, 'collapse', 'perf', file], out: out('kiln') },
+  // collapse-rules.pl reads stdin; sh execs perl, so the timing is perl's.
+  { name: 'collapse-rules.pl', cmd: 'sh', args: ['-c', 'exec perl "$0" < "$1"', rules, file], out: out('rules') },
+]
+const perlTool = findPerlTool('stackcollapse-perf.pl')
+if (perlTool) contenders.push({ name: 'stackcollapse-perf.pl', cmd: 'perl', args: [perlTool, file], out: out('perl') })
+else console.log(`stackcollapse-perf.pl not found (${howToGetPerlTools}); comparing with collapse-rules.pl only`)
 
-let lines = 0
-const bare = await time(() => forEachLine(file, () => void lines++))
-let stacks = 0
-const collapse = await time(async () => {
+console.log(`${ROUNDS} interleaved rounds, load ${load()}`)
+const results = interleave(contenders, ROUNDS)
+report(results, 'kiln collapse perf')
+const kilnOut = readFileSync(out('kiln'))
+console.log(`kiln output = collapse-rules.pl output: ${kilnOut.equals(readFileSync(out('rules')))} (${kilnOut.length} bytes, ${kilnOut.toString('latin1').split('\n').length - 1} stacks)`)
+if (perlTool) console.log(`kiln output = stackcollapse-perf.pl output: ${kilnOut.equals(readFileSync(out('perl')))}`)
+
+// Where Kiln's time goes, in this process (no start-up): reading the file, then collapsing it.
+const read = await bestOf3(() => forEachChunk(file, () => {}))
+const collapse = await bestOf3(async () => {
   const c = new PerfCollapser()
-  await forEachLine(file, (l) => c.line(l))
-  stacks = c.folded().split('\n').length - 1
+  await forEachChunk(file, (chunk) => c.push(chunk))
+  c.end()
+  c.folded()
 })
+const node = interleave([{ name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'], out: out('node') }], ROUNDS)[0]!
 const mbps = (ms: number) => ((gen.bytes / 1e6) / (ms / 1000)).toFixed(0)
-console.log(`read + split lines (limit): ${bare.toFixed(0)} ms, ${mbps(bare)} MB/s (${lines / 3} lines)`)
-console.log(`kiln collapse perf:         ${collapse.toFixed(0)} ms, ${mbps(collapse)} MB/s (${stacks} folded stacks)`)
-console.log(`ratio collapse / read+split: ${(collapse / bare).toFixed(2)}x (best of 3 each)`)
-rmSync(file)
+console.log(`in-process, best of 3: read ${read.toFixed(0)} ms (${mbps(read)} MB/s); read + collapse ${collapse.toFixed(0)} ms (${mbps(collapse)} MB/s); node -e 0 ${node.wall.toFixed(0)} ms wall, ${node.cpu.toFixed(0)} ms CPU`)
+for (const f of [file, ...contenders.map((c) => c.out), out('node')]) rmSync(f, { force: true })

@@ -1,39 +1,39 @@
 /**
- * `perf script` → SVG flame graph throughput (collapse, merge into flame graph levels, render) on
- * a ~100 MB generated `perf script` file, as a ratio to the limit: reading and splitting the same
- * file into lines in Node. Method: bench/README.md, "Flame-graph tools".
+ * `kiln flamegraph` end to end (a whole process, folded file → SVG file) against flamegraph.pl
+ * on 8,000 distinct stacks, in interleaved rounds; then where Kiln's time goes, in-process.
+ * Method: bench/README.md, "flamegraph-svg".
  */
-import { rmSync } from 'node:fs'
-import { forEachLine } from '../src/flamegraph/lines.ts'
-import { PerfCollapser } from '../src/flamegraph/collapse-perf.ts'
-import { FoldedReader } from '../src/flamegraph/folded.ts'
+import { readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { readFolded } from '../src/flamegraph/folded.ts'
 import { renderSvg } from '../src/flamegraph/svg.ts'
-import { benchPerfScript, bestOf3 as time } from '../test/flamegraph/perf-script-gen.ts'
+import { bestOf3, writeFolded } from '../test/flamegraph/perf-script-gen.ts'
+import { findPerlTool, howToGetPerlTools, interleave, kilnBin, load, report, requireBuild, root, type Contender } from './flamegraph-peers.ts'
 
-const { file, ...gen } = benchPerfScript('svg-perf-script.txt', 2)
+requireBuild()
+const ROUNDS = Number(process.env.RUNS ?? 9)
+const STACKS = Number(process.env.KILN_BENCH_STACKS ?? 8000)
+const file = join(root, 'bench', 'out', 'flamegraph-input.folded')
+const gen = writeFolded(file, STACKS, 3)
+console.log(`input: ${gen.stacks} distinct stacks, ${(gen.bytes / 1e6).toFixed(1)} MB folded`)
+const out = (name: string) => join(root, 'bench', 'out', `flamegraph-${name}.svg`)
+const contenders: Contender[] = [
+  { name: 'kiln flamegraph', cmd: process.execPath, args: [kilnBin, 'flamegraph', file], out: out('kiln') },
+  { name: 'node -e 0 (start-up floor)', cmd: process.execPath, args: ['-e', '0'], out: out('node') },
+]
+const perlTool = findPerlTool('flamegraph.pl')
+if (perlTool) contenders.push({ name: 'flamegraph.pl', cmd: 'perl', args: [perlTool, file], out: out('perl') })
+else console.log(`flamegraph.pl not found (${howToGetPerlTools}): Kiln's times only`)
 
-let lines = 0
-const bare = await time(() => forEachLine(file, () => void lines++))
-let folded = ''
-let svgBytes = 0
-let frames = 0
-const render = (text: string) => {
-  const r = new FoldedReader()
-  for (const l of text.split('\n')) r.line(l)
-  const svg = renderSvg(r.result().fg)
-  svgBytes = svg.length
-  frames = (svg.match(/<g data-d=/g) ?? []).length
-}
-const pipeline = await time(async () => {
-  const c = new PerfCollapser()
-  await forEachLine(file, (l) => c.line(l))
-  folded = c.folded()
-  render(folded)
-})
-const svgOnly = await time(() => render(folded))
-const mbps = (ms: number) => ((gen.bytes / 1e6) / (ms / 1000)).toFixed(0)
-console.log(`read + split lines (limit):       ${bare.toFixed(0)} ms, ${mbps(bare)} MB/s`)
-console.log(`perf script → SVG (whole):        ${pipeline.toFixed(0)} ms, ${mbps(pipeline)} MB/s`)
-console.log(`  of which folded → SVG:          ${svgOnly.toFixed(0)} ms (${(folded.length / 1e6).toFixed(1)} MB folded, ${frames} frames, ${(svgBytes / 1e6).toFixed(1)} MB SVG)`)
-console.log(`ratio perf script → SVG / read+split: ${(pipeline / bare).toFixed(2)}x (best of 3 each)`)
-rmSync(file)
+console.log(`${ROUNDS} interleaved rounds, load ${load()}`)
+report(interleave(contenders, ROUNDS), 'kiln flamegraph')
+const frames = (f: string) => (readFileSync(f, 'latin1').match(/<rect /g) ?? []).length
+console.log(`frames drawn: kiln ${frames(out('kiln')) - 1}${perlTool ? `, flamegraph.pl ${frames(out('perl')) - 1}` : ''} (≥ 0.1 px wide)`)
+
+// Where Kiln's time goes, in this process (no start-up): parsing and merging, then drawing.
+const text = readFileSync(file, 'latin1')
+const parse = await bestOf3(() => readFolded(text))
+const { fg } = readFolded(text)
+const draw = await bestOf3(() => renderSvg(fg))
+console.log(`in-process, best of 3: folded → flame graph ${parse.toFixed(0)} ms; flame graph → SVG ${draw.toFixed(0)} ms`)
+for (const f of [file, ...contenders.map((c) => c.out)]) rmSync(f, { force: true })

@@ -1,7 +1,7 @@
 import { bool, parseCommand, str, type CommandSpec } from './args.ts'
 import { KilnError } from '../model/errors.ts'
 import { PerfCollapser } from '../flamegraph/collapse-perf.ts'
-import { forEachLine, writeLatin1 } from '../flamegraph/lines.ts'
+import { forEachChunk, writeLatin1 } from '../flamegraph/lines.ts'
 
 export const spec: CommandSpec = {
   name: 'collapse',
@@ -44,7 +44,8 @@ export async function run(argv: string[]): Promise<number> {
     addrs: bool(p, 'addrs'),
     ...(str(p, 'event-filter') !== undefined ? { eventFilter: str(p, 'event-filter')! } : {}),
   })
-  await forEachLine(file, (l) => c.line(l))
+  await forEachChunk(file, (chunk) => c.push(chunk))
+  c.end()
   if (c.droppedEvent !== undefined) {
     process.stderr.write(`kiln: kept only the first event type; dropped samples of '${c.droppedEvent}' (choose one with --event-filter)\n`)
   }

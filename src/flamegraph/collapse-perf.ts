@@ -1,6 +1,6 @@
 import { perlAdd, perlFormat, perlNumber, type PerlNum } from './perl-number.ts'
 import { cmp } from '../model/tree.ts'
-import { LineSplitter } from './lines.ts'
+import { blockEnd, blockKey, framesOnly, isSpace, LFLF, matchEvent, matchHeader } from './perf-bytes.ts'
 
 /** The options of stackcollapse-perf.pl that `kiln collapse perf` offers. */
 export interface CollapsePerfOptions {
@@ -41,13 +41,46 @@ const QUOTES = /["']/g
 const KERNEL_DSO = /(^\[|vmlinux$)/
 const JIT_DSO = /\/tmp\/perf-\d+\.map/
 
+const latin1 = (b: Buffer, s: number, e: number): string => b.toString('latin1', s, e)
+
 /** Perl's falsy strings. */
 const falsy = (s: string | undefined): boolean => s === undefined || s === '' || s === '0'
 
+/** One folded stack's count, kept in a cell so that the byte path bumps it without a lookup. */
+interface Cell {
+  key: string
+  n: PerlNum
+}
+
+/** A sample's frame lines seen before, byte for byte, and the folded frames they gave. */
+interface Block {
+  bytes: Buffer
+  /** The frames root first, joined by ";" (undefined for none), for a non-java and a java process; null until needed. */
+  frames: string | undefined | null
+  javaFrames: string | undefined | null
+  /** The count cell per process name, the last one at hand. */
+  lastName: string
+  lastCell: Cell | undefined
+  cells: Map<string, Cell>
+}
+
+/** The longest unfinished sample the byte path waits for across chunks. */
+const MAX_CARRY = 4 << 20
+/** Blocks with the same key compared at most; past it, new ones are not kept. */
+const MAX_BUCKET = 16
+/** Past this many bytes of remembered blocks, new stacks are collapsed without being kept. */
+const BLOCK_CACHE_BYTES = 64 << 20
+
 /**
- * `perf script` output → folded stacks, line by line, with stackcollapse-perf.pl's state machine:
- * a header line starts a sample (root frame = process name), indented frame lines follow innermost
- * first, a blank line ends the sample (a sample not ended by a blank line is not counted, as there).
+ * `perf script` output → folded stacks, with stackcollapse-perf.pl's state machine: a header line
+ * starts a sample (root frame = process name), indented frame lines follow innermost first, a
+ * blank line ends the sample (a sample not ended by a blank line is not counted, as there).
+ *
+ * Two ways in, one set of rules: `line()` takes a line as a latin1 string; `push()` takes raw
+ * bytes in any chunks. The byte path reads a sample's header where it lies and hashes its frame
+ * lines; a sample whose frame lines were seen before (byte for byte, so the same addresses) adds
+ * its period to the stack they gave, so each distinct stack is parsed once. Whatever it is not
+ * sure of (comments, a header inside a sample, unindented lines) goes through `line()`.
  */
 export class PerfCollapser {
   private readonly o: Required<Omit<CollapsePerfOptions, 'eventFilter'>>
@@ -60,7 +93,11 @@ export class PerfCollapser {
   private stack: string[] = []
   private pname: string | undefined
   private period: PerlNum = 1
-  private readonly counts = new Map<string, PerlNum>()
+  private readonly counts = new Map<string, Cell>()
+  private readonly blocks = new Map<number, Block[]>()
+  private blockBytes = 0
+  /** Bytes of the last push not yet taken: a partial line, or an unfinished sample from its header. */
+  private carry: Buffer | undefined
 
   constructor(options: CollapsePerfOptions = {}) {
     const all = !!options.all
@@ -81,36 +118,172 @@ export class PerfCollapser {
     if (line.charCodeAt(0) === 35 /* # */) return
     if (line === '') return this.endSample()
     let m = HEADER_HINT.test(line) ? HEADER.exec(line) : null
-    if (m) return this.header(line, m)
+    if (m) {
+      const ev = EVENT.exec(line)
+      return this.header(m[1]!, m[2]!, m[3], ev ? ev[1] : undefined, ev ? ev[2]! : undefined)
+    }
     if (!this.pname) return
     m = FRAME.exec(line)
     if (m) this.frame(m[1]!, m[2]!, m[3]!)
+  }
+
+  /** Feeds raw `perf script` bytes; chunks may split lines and samples anywhere. */
+  push(chunk: Buffer): void {
+    let rest = chunk
+    if (this.carry) {
+      // Finish what the last chunk left open with this chunk's bytes up to its first blank line,
+      // so that the rest of the chunk is read where it lies, not copied.
+      const carry = this.carry
+      const junction = carry[carry.length - 1] === 10 && chunk[0] === 10 // a blank line across the cut
+      const j = junction ? 0 : chunk.indexOf(LFLF)
+      const cut = junction ? 1 : j < 0 ? chunk.length : j + 2
+      const joined = Buffer.concat([carry, chunk.subarray(0, cut)])
+      this.carry = undefined
+      rest = chunk.subarray(cut)
+      const at = this.scan(joined)
+      // Still open (a sample longer than that): the two parts go on together.
+      if (at < joined.length) rest = Buffer.concat([joined.subarray(at), rest])
+    }
+    const at = this.scan(rest)
+    this.carry = at < rest.length ? Buffer.from(rest.subarray(at)) : undefined
+  }
+
+  /** Ends the input: passes on what `push` held back (a last line without "\n" counts, as in Perl). */
+  end(): void {
+    const rest = this.carry
+    this.carry = undefined
+    if (!rest) return
+    const text = rest.toString('latin1')
+    const lines = text.split('\n')
+    if (lines[lines.length - 1] === '') lines.pop()
+    for (const l of lines) this.line(l)
+  }
+
+  /** Takes the complete lines of `b`; returns where the part to keep for the next chunk starts. */
+  private scan(b: Buffer): number {
+    let pos = 0
+    for (;;) {
+      const nl = b.indexOf(10, pos)
+      if (nl < 0) return pos
+      if (this.pname === undefined && this.stack.length === 0 && nl > pos) {
+        const c = b[pos]!
+        // With no sample open, an indented line is a frame of a dropped sample: nothing to do.
+        if (isSpace(c)) {
+          pos = nl + 1
+          continue
+        }
+        if (c !== 35 /* # */) {
+          const next = this.sample(b, pos, nl)
+          if (next === -1) return pos
+          if (next >= 0) {
+            pos = next
+            continue
+          }
+        }
+      }
+      this.line(latin1(b, pos, nl))
+      pos = nl + 1
+    }
+  }
+
+  /**
+   * A whole sample from its header line [hs, he): returns the offset after its blank line, -1
+   * when the buffer ends first, -2 when `line()` must take it from the header on.
+   */
+  private sample(b: Buffer, hs: number, he: number): number {
+    const h = matchHeader(b, hs, he)
+    if (!h) return -2
+    const end = blockEnd(b, he + 1)
+    // A sample longer than this is left to line(), so that waiting for its end stays linear.
+    if (end === -1) return b.length - hs > MAX_CARRY ? -2 : -1
+    const s = he + 1
+    const e = end - 1
+    const key = blockKey(b, s, e)
+    let block = this.find(b, s, e, key)
+    // Blocks seen before are frame lines only; a new one must be, or the line rules decide.
+    if (!block && !framesOnly(b, s, e)) return -2
+    const ev = matchEvent(b, hs, he)
+    const tid = h.tidEnd > h.tidStart ? latin1(b, h.tidStart, h.tidEnd) : undefined
+    const period = ev && ev.periodEnd > ev.periodStart ? latin1(b, ev.periodStart, ev.periodEnd) : undefined
+    this.header(latin1(b, hs, h.commEnd), latin1(b, h.pidStart, h.pidEnd), tid, period, ev ? latin1(b, ev.eventStart, ev.eventEnd) : undefined)
+    const name = this.pname
+    if (name === undefined) return end // a dropped event: its frames are ignored
+    this.pname = undefined
+    this.samples++
+    block ??= this.remember(b, s, e, key)
+    let cell = block.lastName === name ? block.lastCell : block.cells.get(name)
+    if (!cell) {
+      const frames = this.framesOf(block, name.startsWith('java'))
+      const k = frames === undefined ? name : `${name};${frames}`
+      cell = this.counts.get(k)
+      if (!cell) this.counts.set(k, (cell = { key: k, n: 0 }))
+      block.cells.set(name, cell)
+    }
+    block.lastName = name
+    block.lastCell = cell
+    cell.n = perlAdd(cell.n, this.period)
+    return end
+  }
+
+  private find(b: Buffer, s: number, e: number, key: number): Block | undefined {
+    const bucket = this.blocks.get(key)
+    if (bucket) for (const k of bucket) if (k.bytes.length === e - s && b.compare(k.bytes, 0, e - s, s, e) === 0) return k
+    return undefined
+  }
+
+  /** A new block of frame lines [s, e): kept (a copy) while the cache has room. */
+  private remember(b: Buffer, s: number, e: number, key: number): Block {
+    const block: Block = { bytes: b.subarray(s, e), frames: null, javaFrames: null, lastName: '', lastCell: undefined, cells: new Map() }
+    const bucket = this.blocks.get(key)
+    if (this.blockBytes + (e - s) <= BLOCK_CACHE_BYTES && (bucket?.length ?? 0) < MAX_BUCKET) {
+      block.bytes = Buffer.from(block.bytes) // a copy: the chunk it came from is not kept
+      this.blockBytes += e - s
+      if (bucket) bucket.push(block)
+      else this.blocks.set(key, [block])
+    } else {
+      block.bytes = Buffer.from(block.bytes)
+    }
+    return block
+  }
+
+  /** The block's frames root first, joined by ";" (undefined for none), parsed as line() would. */
+  private framesOf(block: Block, java: boolean): string | undefined {
+    const have = java ? block.javaFrames : block.frames
+    if (have !== null) return have
+    const b = block.bytes
+    this.pname = java ? 'java' : '-' // frame() reads only whether the process name starts with java
+    for (let at = 0; at < b.length; ) {
+      const nl = b.indexOf(10, at)
+      const m = FRAME.exec(latin1(b, at, nl))
+      if (m) this.frame(m[1]!, m[2]!, m[3]!)
+      at = nl + 1
+    }
+    this.pname = undefined
+    const frames = this.stack.length ? this.stack.reverse().join(';') : undefined
+    this.stack = []
+    if (java) block.javaFrames = frames
+    else block.frames = frames
+    return frames
   }
 
   private endSample(): void {
     if (!this.pname) return
     this.stack.push(this.pname)
     const key = this.stack.reverse().join(';')
-    const prev = this.counts.get(key)
-    this.counts.set(key, prev === undefined ? perlAdd(0, this.period) : perlAdd(prev, this.period))
+    const cell = this.counts.get(key)
+    if (cell) cell.n = perlAdd(cell.n, this.period)
+    else this.counts.set(key, { key, n: perlAdd(0, this.period) })
     this.stack = []
     this.pname = undefined
     this.samples++
   }
 
-  private header(line: string, m: RegExpExecArray): void {
-    const comm = m[1]!
-    let pid = m[2]!
-    let tid = m[3]
+  private header(comm: string, pid: string, tid: string | undefined, period: string | undefined, event: string | undefined): void {
     if (falsy(tid)) {
       tid = pid
       pid = '?'
     }
-    let period: string | undefined
-    const ev = EVENT.exec(line)
-    if (ev) {
-      period = ev[1]
-      const event = ev[2]!
+    if (event !== undefined) {
       if (this.eventFilter === '') {
         // Only the first event type by default: summing cycles with instructions would mislead.
         this.eventFilter = event
@@ -122,7 +295,7 @@ export class PerfCollapser {
     }
     this.period = falsy(period) || this.o.countSamples ? 1 : perlNumber(period!)
     const name = this.o.tid ? `${comm}-${pid}/${tid}` : this.o.pid ? `${comm}-${pid}` : comm
-    this.pname = name.replaceAll(' ', '_')
+    this.pname = name.includes(' ') ? name.replaceAll(' ', '_') : name
   }
 
   private frame(pc: string, raw: string, mod: string): void {
@@ -157,24 +330,22 @@ export class PerfCollapser {
   folded(): string {
     const keys = [...this.counts.keys()].sort(cmp)
     let out = ''
-    for (const k of keys) out += `${k} ${perlFormat(this.counts.get(k)!)}\n`
+    for (const k of keys) out += `${k} ${perlFormat(this.counts.get(k)!.n)}\n`
     return out
   }
 
   /** The folded stacks as [stack, count] pairs (counts as numbers), sorted. */
   entries(): [string, number][] {
     return [...this.counts.keys()].sort(cmp).map((k) => {
-      const v = this.counts.get(k)!
+      const v = this.counts.get(k)!.n
       return [k, typeof v === 'object' ? v.nv : Number(v)]
     })
   }
 }
-
-/** Collapses a whole `perf script` text (latin1) into folded stacks. */
-export function collapsePerf(text: string, options: CollapsePerfOptions = {}): string {
+/** Collapses a whole `perf script` text (latin1 string or bytes) into folded stacks. */
+export function collapsePerf(text: string | Buffer, options: CollapsePerfOptions = {}): string {
   const c = new PerfCollapser(options)
-  const lines = new LineSplitter((l) => c.line(l))
-  lines.push(text)
-  lines.end()
+  c.push(typeof text === 'string' ? Buffer.from(text, 'latin1') : text)
+  c.end()
   return c.folded()
 }

@@ -42,7 +42,9 @@ export class FoldedReader {
     }
     let stack = m[1]!
     const count = Number(m[2]!)
-    const m2 = LINE.exec(stack)
+    // A second count needs the stack to end in a digit or ".": most lines are not differential.
+    const last = stack.charCodeAt(stack.length - 1)
+    const m2 = (last >= 48 && last <= 57) || last === 46 ? LINE.exec(stack) : null
     let frames: string[]
     const add = (t: CallTree, v: number) => (this.options.flamechart ? t.addInOrder(frames, v) : t.add(frames, v))
     if (m2) {

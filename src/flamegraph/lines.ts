@@ -9,11 +9,19 @@ import { KilnError } from '../model/errors.ts'
  * does: a last line without "\n" still counts, "\r" stays in the line.
  */
 export async function forEachLine(file: string | undefined, onLine: (line: string) => void): Promise<void> {
-  const stream: Readable = !file || file === '-' ? process.stdin : createReadStream(file)
-  stream.setEncoding('latin1')
   const lines = new LineSplitter(onLine)
+  await forEachChunk(file, (chunk) => lines.push(chunk.toString('latin1')))
+  lines.end()
+}
+
+/**
+ * Reads a file (or stdin for `-`/undefined) as raw byte chunks of about 1 MiB, for the tools that
+ * parse bytes where they lie; errors become messages that say what to give instead.
+ */
+export async function forEachChunk(file: string | undefined, onChunk: (chunk: Buffer) => void): Promise<void> {
+  const stream: Readable = !file || file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 })
   try {
-    for await (const chunk of stream as AsyncIterable<string>) lines.push(chunk)
+    for await (const chunk of stream as AsyncIterable<Buffer>) onChunk(chunk)
   } catch (e) {
     if (isKilnErrorLike(e)) throw e
     const err = e as NodeJS.ErrnoException
@@ -21,7 +29,6 @@ export async function forEachLine(file: string | undefined, onLine: (line: strin
     if (err.code === 'EISDIR') throw new KilnError('KILN_USAGE', `${file}: is a directory; give a file or '-' for stdin`)
     throw new KilnError('KILN_BAD_REQUEST', `${file ?? 'stdin'}: cannot read: ${err.message}`)
   }
-  lines.end()
 }
 
 /** Splits text that arrives in chunks into lines on "\n"; `end()` passes a last unterminated line. */

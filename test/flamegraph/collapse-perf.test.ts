@@ -1,11 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { collapsePerf, type CollapsePerfOptions } from '../../src/flamegraph/collapse-perf.ts'
+import { collapsePerf, PerfCollapser, type CollapsePerfOptions } from '../../src/flamegraph/collapse-perf.ts'
 import { cRecording, javaRecording, nodeRecording, perfUnavailable, work } from './recordings.ts'
 import { kiln } from './cli.ts'
+import { writePerfScript } from './perf-script-gen.ts'
 
 const rulesScript = join(import.meta.dirname, 'collapse-rules.pl')
 const OPTION_SETS = ['', '--pid', '--tid', '--kernel', '--jit', '--all', '--addrs'] as const
@@ -172,4 +173,59 @@ test('collapse perf fuzz: mutated perf output gives a result like the rules, nev
     const opt = OPTION_SETS[rnd(OPTION_SETS.length)]!
     assert.equal(collapsePerf(input, optionsOf(opt)), perlCollapse(input, opt), `mutation ${i} (${opt})`)
   }
+})
+
+/** The line path alone: each line as a string through PerfCollapser.line (the regexes). */
+function byLines(text: string, options: CollapsePerfOptions = {}): string {
+  const c = new PerfCollapser(options)
+  const lines = text.split('\n')
+  if (lines[lines.length - 1] === '') lines.pop()
+  for (const l of lines) c.line(l)
+  return c.folded()
+}
+
+/** The byte path, fed in chunks of the given sizes (cycled). */
+function byChunks(text: string, sizes: number[], options: CollapsePerfOptions = {}): string {
+  const c = new PerfCollapser(options)
+  const buf = Buffer.from(text, 'latin1')
+  for (let at = 0, k = 0; at < buf.length; k++) {
+    const n = sizes[k % sizes.length]!
+    c.push(buf.subarray(at, at + n))
+    at += n
+  }
+  c.end()
+  return c.folded()
+}
+
+test('collapse perf byte path: the same folded stacks as the line rules, however the input is chunked', () => {
+  const file = join(work, 'gen.perf.txt')
+  writePerfScript(file, 300_000, 5)
+  const text = readFileSync(file, 'latin1')
+  const want = byLines(text)
+  assert.ok(want.split('\n').length > 100)
+  assert.equal(collapsePerf(text), want)
+  for (const sizes of [[1 << 16], [4093, 17, 1], [7, 3000]]) assert.equal(byChunks(text, sizes), want, `chunks of ${sizes}`)
+  for (const opt of OPTION_SETS) assert.equal(collapsePerf(text, optionsOf(opt)), byLines(text, optionsOf(opt)), `option '${opt}'`)
+  // Every byte in its own chunk, on a small part.
+  const small = text.slice(0, 20_000)
+  assert.equal(byChunks(small, [1]), byLines(small))
+})
+
+test('collapse perf byte path: headers of every shape read as the regexes read them', () => {
+  let seed = 9
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!
+  const comms = ['app', 'V8 WorkerThread', 'java', 'a', 'x1 2', 'ab', 'Web Content 12', 'kworker/0:1', '\u00e9t\u00e9', '1 2 3']
+  const ids = ['4242', '4242/4243', '0', '7/0', '12//34', '00', '99999999']
+  const mids = [' [000] 1.000001:', ' 15285.517811:', '', ' [001]', ':', ' 1.0: 10101010', '\t1.0:  \t7']
+  const events = [' cycles:', ' cpu-clock:ppp: ', ' instructions:u:', ' 5 cycles:', 'cycles:', ' : ', ' ev:\r', '']
+  let text = ''
+  for (let i = 0; i < 3000; i++) {
+    const sep = pick([' ', '  ', '\t', ' \v'])
+    text += `${pick(comms)}${sep}${pick(ids)}${pick([' ', '\t', '/'])}${pick(mids)}${pick(events)}\n`
+    for (let d = rnd(3); d > 0; d--) text += `\t${rnd(99)} f${rnd(5)}+0x1 (/lib/x${rnd(2)}.so)\n`
+    if (rnd(10)) text += '\n'
+  }
+  for (const opt of ['', '--pid', '--tid']) assert.equal(byChunks(text, [977], optionsOf(opt)), byLines(text, optionsOf(opt)), `option '${opt}'`)
+  assert.equal(collapsePerf(text), perlCollapse(text, ''), 'and as the Perl statement of the rules')
 })

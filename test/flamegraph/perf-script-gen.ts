@@ -3,7 +3,7 @@
  * header and frame layouts perf prints here (cpu-clock with a period, symoffs, kernel, JIT and
  * [unknown] frames), a few thousand distinct stacks sampled with a skew, as real profiles have.
  */
-import { openSync, writeSync, closeSync, mkdirSync } from 'node:fs'
+import { openSync, writeSync, closeSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export function writePerfScript(file: string, bytes: number, seed = 1): { samples: number; bytes: number } {
@@ -47,12 +47,12 @@ export function writePerfScript(file: string, bytes: number, seed = 1): { sample
   return { samples, bytes: written }
 }
 
-/** For the benchmarks: a generated file of KILN_BENCH_MB (default 100) MB under bench/out/. */
-export function benchPerfScript(name: string, seed: number): { file: string; samples: number; bytes: number } {
+/** For the benchmarks: a generated file of KILN_BENCH_MB (default `mb`) MB under bench/out/. */
+export function benchPerfScript(name: string, seed: number, mb = 100): { file: string; samples: number; bytes: number } {
   const dir = join(import.meta.dirname, '..', '..', 'bench', 'out')
   mkdirSync(dir, { recursive: true })
   const file = join(dir, name)
-  const gen = writePerfScript(file, Number(process.env.KILN_BENCH_MB ?? 100) * 1e6, seed)
+  const gen = writePerfScript(file, Number(process.env.KILN_BENCH_MB ?? mb) * 1e6, seed)
   console.log(`input: ${(gen.bytes / 1e6).toFixed(1)} MB, ${gen.samples} samples`)
   return { file, ...gen }
 }
@@ -66,4 +66,26 @@ export async function bestOf3(f: () => Promise<unknown> | unknown): Promise<numb
     best = Math.min(best, performance.now() - t)
   }
   return best
+}
+
+/**
+ * Writes a folded-stacks file of `count` distinct stacks (sorted, as collapse tools print them),
+ * deterministic for a seed: 4-45 frames deep over 800 function names in the shapes profiles
+ * have (C++ methods, kernel, JIT, Go), shallow frames shared so stacks merge, counts skewed.
+ */
+export function writeFolded(file: string, count: number, seed = 1): { stacks: number; bytes: number } {
+  let s = seed >>> 0
+  const rnd = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % n
+  const shapes = [(i: number) => `ns${i % 13}::Class${i % 50}::method_${i}`, (i: number) => `do_syscall_${i}_[k]`, (i: number) => `LazyCompile:*handler_${i} /srv/app/route${i % 37}.js:${i}_[j]`, (i: number) => `main.(*Server).serve${i}`, (i: number) => `compute_${i}`]
+  const funcs = Array.from({ length: 800 }, (_, i) => shapes[i % shapes.length]!(i))
+  const seen = new Set<string>()
+  while (seen.size < count) {
+    const depth = 4 + rnd(42)
+    const frames = ['app']
+    for (let d = 0; d < depth; d++) frames.push(funcs[d < 5 ? d * 9 + rnd(3) : rnd(funcs.length)]!)
+    seen.add(frames.join(';'))
+  }
+  const text = [...seen].sort().map((st) => `${st} ${1 + Math.min(rnd(2000), rnd(2000))}\n`).join('')
+  writeFileSync(file, text, 'latin1')
+  return { stacks: count, bytes: text.length }
 }
