@@ -11,6 +11,7 @@ import type { DataEvent } from '../src/trace/types.ts'
 import { interleavedRates } from './support.ts'
 
 const require = createRequire(import.meta.url)
+// biome-ignore lint/style/useNodejsImportProtocol: an internal module of Node's, not reachable as node:_http_common
 const { HTTPParser } = require('_http_common') as { HTTPParser: any }
 
 /** 2,000 request/response pairs as nginx and curl exchange them: mixed GET/POST, lengths and chunked bodies. */

@@ -51,7 +51,7 @@ export function runBody(target: string, args: Record<string, string>, maxRows: n
     if (func) throw new KilnError('KILN_USAGE', '--func goes with a .pxl file; a bundled script runs the functions its vis.json names')
     return { name: target, args }
   }
-  let st
+  let st: ReturnType<typeof statSync>
   try {
     st = statSync(target)
   } catch {

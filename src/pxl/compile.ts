@@ -115,8 +115,7 @@ function argValue(raw: PxlArg, ann: Value | undefined, def: Value | undefined, w
     case 'bool':
       if (raw === true || /^(true|1|yes)$/i.test(text)) return { t: 'bool', v: true }
       if (raw === false || /^(false|0|no)$/i.test(text)) return { t: 'bool', v: false }
-      pxlError(pos, `${what} is true or false, got '${text}'`)
-    // eslint-disable-next-line no-fallthrough
+      return pxlError(pos, `${what} is true or false, got '${text}'`)
     default:
       return { t: 'str', v: text }
   }

@@ -104,9 +104,8 @@ export class Interp {
         const v = scope.get(e.id)
         if (v) return v
         if (e.id === 'px') pxlError(e, "name 'px' is not defined: start the script with 'import px'")
-        unknownName(e, 'name', e.id, scope.names())
+        return unknownName(e, 'name', e.id, scope.names())
       }
-      // eslint-disable-next-line no-fallthrough
       case 'list':
         return { t: 'list', items: e.items.map((x) => this.eval(x, scope)), tuple: e.tuple }
       case 'dict':
@@ -145,8 +144,7 @@ export class Interp {
         return columnMethod(obj, name, pos)
       case 'groupby':
         if (name === 'agg') return { t: 'builtin', name: 'agg', call: (a) => ({ t: 'df', box: { node: this.aggCall(obj.node, obj.keys, a) } }) }
-        unknownName(pos, 'groupby method', name, ['agg'])
-      // eslint-disable-next-line no-fallthrough
+        return unknownName(pos, 'groupby method', name, ['agg'])
       default:
         pxlError(pos, `${kindOf(obj)} has no attribute '${name}'`, { name })
     }
@@ -193,8 +191,7 @@ export class Interp {
           if (a.args.length !== 1 || a.kwargs.size || (q?.t !== 'float' && q?.t !== 'int') || q.v < 0 || q.v > 1) pxlError(a.pos, 'px.quantiles(q) takes one level between 0 and 1, e.g. px.quantiles(0.99)')
           return { t: 'uda', name: 'quantiles', q: q.v }
         }
-        pxlError(a.pos, `px.${fn.name} is an aggregate: use it in .agg(name=('column', px.${fn.name}))`)
-      // eslint-disable-next-line no-fallthrough
+        return pxlError(a.pos, `px.${fn.name} is an aggregate: use it in .agg(name=('column', px.${fn.name}))`)
       case 'type':
         return convert(fn.name, a)
       default:

@@ -6,7 +6,7 @@ import { decodePprof, encodePprof } from '../../src/formats/pprof.ts'
 import { ProtoWriter } from '../../src/formats/proto.ts'
 import { gzip } from '../../src/formats/gzip.ts'
 import { toFolded, totals, type Profile } from '../../src/model/profile.ts'
-import { KilnError } from '../../src/model/errors.ts'
+import type { KilnError } from '../../src/model/errors.ts'
 import { BROKEN_FIXTURES, GOLDEN_DIR, NO_SHARED, foldedViaPprofFormat, haveGo, haveShared, pprofFixtures, readFixture, viaGo, viaPprofFormat } from './support.ts'
 
 const good = pprofFixtures().filter((f) => !BROKEN_FIXTURES.has(f))
@@ -136,7 +136,7 @@ test('stacks are root first, inlined lines expand caller last, nameless frames f
 
 test('string labels become sample labels, numeric ones are dropped', () => {
   const p = decodePprof(
-    rawPprof({ ...base, samples: [{ locs: [1], values: [1], labels: [[7, 8, 0], [9, 0, 4096]] }, { locs: [1], values: [2] }], timeNanos: 1_700_000_000_123_456_789 }),
+    rawPprof({ ...base, samples: [{ locs: [1], values: [1], labels: [[7, 8, 0], [9, 0, 4096]] }, { locs: [1], values: [2] }], timeNanos: 1_700_000_000_123_456_000 }),
   )
   assert.deepEqual(p.samples[0]!.labels, [['thread', 'worker-1']])
   assert.equal(p.samples[1]!.labels, undefined)

@@ -68,6 +68,7 @@ test('bad batches are refused with a 400 naming the table, row and column; nothi
       [{ http_events: [{ time_: T, req_methd: 'GET' }] }, /row 0: unknown column "req_methd" \(did you mean "req_method"/],
       [{ http_events: [{ time_: T }, { req_method: 'GET' }] }, /row 1: time_ is required/],
       [{ http_events: [{ time_: T, resp_status: '2OO' }] }, /column resp_status: expected an integer/],
+      // biome-ignore lint/correctness/noPrecisionLoss: a JSON number past Int64 is what this row tests
       [{ http_events: [{ time_: T, resp_status: 99999999999999999999 }] }, /column resp_status: 100000000000000000000 does not fit in Int64/],
       [{ http_events: [{ time_: '1764676289123456789' }] }, /row 0: time_ 1764676289.123456789 is older than the tracing retention/],
       [{ http_events: [{ time_: T, latency: '99999999999999999999' }] }, /99999999999999999999 does not fit in Int64/],

@@ -7,7 +7,7 @@ import { startRedis, which } from '../services.ts'
 import { tcpProxy } from './proxy.ts'
 import { cut, fuzz, junk, mutate, parse, rng, run, script, split } from './support.ts'
 
-let recorded: DataEvent[][] = []
+const recorded: DataEvent[][] = []
 const rows = (events: DataEvent[]) => parse('redis', events).records.map((r) => [r.row.req_cmd, r.row.req_args, r.row.resp])
 
 const resp = (...args: string[]) => `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')
