@@ -63,6 +63,8 @@ function removeEmpty(dir) {
 // 1. The kiln package: src/ → dist/, same depth, so paths like ../../ui/dist and ../../pxl
 // resolve the same from either. Worker entries (.mjs) are copied beside their worker.js; the
 // other non-TypeScript files stay in src/ and are read from there (src/assets.ts).
+// The RPC message types are generated from proto/ first (scripts/gen-proto.js; not committed).
+run('gen-proto', process.execPath, [join(root, 'scripts', 'gen-proto.js')])
 const dist = join(root, 'dist')
 if (existsSync(dist) && prune(dist, join(root, 'src')) > 0) rmSync(join(dist, '.tsbuildinfo'), { force: true })
 tsc('tsconfig.build.json')

@@ -8,11 +8,10 @@ import { defaultLimits } from '../model/profile.ts'
 import { openStore } from '../store/index.ts'
 import { retentionDays, retentionHours, type ServerConfig } from './config.ts'
 import { Metrics, type Context } from './context.ts'
-import { Router, checkAuth, drainBody, readBody, sendBytes, sendError, sendJson, tenantOf, type Req } from './http.ts'
-import { mountConnect, sendConnectError } from './connect.ts'
+import { Router, checkAuth, drainBody, readBody, sendBytes, sendError, sendJson, tenantOf, type Req, type RequestHeaders } from './http.ts'
+import { createRpc } from './rpc/connect.ts'
+import { acceptH2c } from './rpc/h2c.ts'
 import { handleIngest } from './ingest.ts'
-import { pushMethods } from './push.ts'
-import { querierMethods } from './querier.ts'
 import { handleRender, handleRenderDiff, handleLabelValuesLegacy } from './render.ts'
 import { mountApi } from './api.ts'
 import { mountRuns } from './runs.ts'
@@ -49,6 +48,11 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   const ingest = new Ingester(store, ingestConfig, new IngestPool(ingestWorkers(), ingestConfig, log))
   const ctx: Context = { config, store, ingest, labelLimits, limits, metrics: new Metrics(), log }
   const router = new Router()
+  // Credentials first: without them a client learns nothing, not even which routes exist.
+  const admit = (raw: RequestHeaders): string => {
+    checkAuth(raw, config)
+    return tenantOf(raw, config.multitenancy)
+  }
   // Handlers throw; the one catch in the request handler below answers with the error.
   let ready = false
   router.on('GET', '/ready', (_req, res) => {
@@ -65,7 +69,8 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   router.on('GET', '/pyroscope/render', (req, res) => handleRender(ctx, req, res))
   router.on('GET', '/pyroscope/render-diff', (req, res) => handleRenderDiff(ctx, req, res))
   router.on('GET', '/pyroscope/label-values', (req, res) => handleLabelValuesLegacy(ctx, req, res))
-  mountConnect(router, [...pushMethods(ctx), ...querierMethods(ctx)])
+  // Pyroscope's RPCs (push.v1, querier.v1, …): Connect, gRPC and gRPC-web, HTTP/1.1 and h2c.
+  const rpc = createRpc(ctx)
   mountApi(router, ctx)
   mountRuns(router, ctx)
   mountTrace(router, ctx)
@@ -80,7 +85,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   const server: Server = createServer({ maxHeaderSize: 1 << 20 }, async (raw, res) => {
     const url = new URL(raw.url ?? '/', 'http://x')
     const path = url.pathname
-    const connect = path.startsWith('/querier.v1.') || path.startsWith('/push.v1.')
+    if (rpc.claims(path)) return rpc.handle(raw, res, () => admit(raw))
     try {
       // Credentials first: without them a client learns nothing, not even which routes exist.
       if (path !== '/ready') checkAuth(raw, config)
@@ -101,9 +106,15 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
       // The client may still be sending (a body over the limit): read it to the end first, so the
       // answer reaches it rather than a reset (EPIPE). Up to 1 GiB or 30 s, then the connection closes.
       if (!raw.readableEnded && !(await drainBody(raw, DRAIN_MAX_BYTES))) res.setHeader('connection', 'close')
-      if (connect) sendConnectError(res, e, log)
-      else sendError(res, e, log)
+      sendError(res, e, log)
     }
+  })
+  // Over HTTP/2 (h2c: gRPC clients) only the RPCs are served; the HTTP API stays on HTTP/1.1.
+  const h2c = acceptH2c(server, (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!
+    if (rpc.claims(path)) return void rpc.handle(req, res, () => admit(req))
+    res.writeHead(404, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ code: 'KILN_NOT_FOUND', message: `over HTTP/2 Kiln serves the RPCs only (/package.Service/Method): call ${path.slice(0, 200)} over HTTP/1.1` }))
   })
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy()
@@ -137,6 +148,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
       ready = false
       await stopSelf?.()
       await scraper?.stop()
+      h2c.close()
       await new Promise<void>((r) => {
         server.close(() => r())
         server.closeIdleConnections()

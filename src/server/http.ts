@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { KilnError, isKilnError } from '../model/errors.ts'
 
@@ -11,6 +11,11 @@ export interface Req {
   tenant: string
   /** Reads the whole body, refusing more than the configured limit (413). */
   body(): Promise<Buffer>
+}
+
+/** What credential and tenant checks read: the headers of an HTTP/1.1 or HTTP/2 request. */
+export interface RequestHeaders {
+  headers: IncomingHttpHeaders
 }
 
 export type Handler = (req: Req, res: ServerResponse) => Promise<void> | void
@@ -81,7 +86,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 const TENANT_RE = /^[A-Za-z0-9!\-_.*'()]{1,150}$/
 
 /** The tenant of a request: X-Scope-OrgID when multi-tenancy is on, else "anonymous". */
-export function tenantOf(req: IncomingMessage, multitenancy: boolean): string {
+export function tenantOf(req: RequestHeaders, multitenancy: boolean): string {
   if (!multitenancy) return 'anonymous'
   const h = req.headers['x-scope-orgid']
   const id = Array.isArray(h) ? h[0] : h
@@ -93,7 +98,7 @@ export function tenantOf(req: IncomingMessage, multitenancy: boolean): string {
 }
 
 /** Checks bearer or basic auth when configured (schemes case-insensitive, RFC 9110 §11.1). */
-export function checkAuth(req: IncomingMessage, opts: { authToken?: string; basicAuth?: string }): void {
+export function checkAuth(req: RequestHeaders, opts: { authToken?: string; basicAuth?: string }): void {
   if (!opts.authToken && !opts.basicAuth) return
   const h = req.headers.authorization ?? ''
   const m = /^(\S+)\s+(.*)$/.exec(h.trim())

@@ -6,9 +6,6 @@ import { parseAppName } from '../../src/model/labels.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { KilnError } from '../../src/model/errors.ts'
 import { parseMultipart } from '../../src/ingest/multipart.ts'
-import { decodeMsg, encodeMsg, fromJson } from '../../src/formats/protomsg.ts'
-import { ProtoError } from '../../src/formats/proto.ts'
-import * as M from '../../src/server/messages.ts'
 
 let seed = 7
 const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
@@ -52,18 +49,5 @@ test('multipart parser survives truncation and mutation', () => {
     const cut = b.subarray(0, Math.floor(rand() * (b.length + 1)))
     for (let k = 0; k < 3; k++) if (cut.length) cut[Math.floor(rand() * cut.length)] = Math.floor(rand() * 256)
     expectClean(() => parseMultipart(cut, `multipart/form-data; boundary=${boundary}`), cut.toString('latin1'))
-  }
-})
-
-test('Connect message decoding survives mutated protobuf and JSON', () => {
-  const req = { profileTypeID: 'process_cpu:cpu:nanoseconds:cpu:nanoseconds', labelSelector: '{a="b"}', start: 1, end: 1700000000000, maxNodes: 100, format: 1, stackTraceSelector: { callSite: [{ name: 'main' }] } }
-  const bytes = encodeMsg(M.SelectMergeStacktracesRequest, req)
-  assert.deepEqual(decodeMsg(M.SelectMergeStacktracesRequest, bytes), req)
-  for (let i = 0; i < 10_000; i++) {
-    const b = new Uint8Array(bytes.subarray(0, Math.floor(rand() * (bytes.length + 1))))
-    for (let k = 0; k < 2; k++) if (b.length) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256)
-    expectClean(() => decodeMsg(M.SelectMergeStacktracesRequest, b), [...b], ProtoError)
-    const j = mutate(JSON.stringify(req))
-    expectClean(() => fromJson(M.DiffRequest, JSON.parse(j)), j, SyntaxError, TypeError)
   }
 })

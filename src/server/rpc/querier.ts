@@ -1,0 +1,118 @@
+/** Pyroscope's querier.v1.QuerierService, as Grafana's Pyroscope data source and Drilldown call it. */
+import { fromBinary } from '@bufbuild/protobuf'
+import type { ServiceImpl } from '@connectrpc/connect'
+import { KilnError } from '../../model/errors.ts'
+import { parseProfileTypeId } from '../../model/profile.ts'
+import { flameGraph, diffFlameGraph, type FlameGraph as FlameGraphData } from '../../model/flamegraph.ts'
+import type { CallTree } from '../../model/tree.ts'
+import { encodePprof } from '../../formats/pprof.ts'
+import type { Selection } from '../../store/index.ts'
+import { maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../../query/index.ts'
+import type { Context } from '../context.ts'
+import { ProfileSchema } from './gen/google/v1/profile_pb.ts'
+import { TimeSeriesAggregationType, type StackTraceSelector } from './gen/types/v1/types_pb.ts'
+import { ProfileFormat, type QuerierService } from './gen/querier/v1/querier_pb.ts'
+import { tenantOf } from './tenant.ts'
+
+/** The fields every typed query shares (SelectMergeStacktraces, SelectSeries, SelectMergeProfile, Diff's sides). */
+interface TypedQuery {
+  profileTypeID: string
+  labelSelector: string
+  start: bigint
+  end: bigint
+  stackTraceSelector?: StackTraceSelector
+}
+
+const TYPE_HINT = 'profile_typeID is required, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds'
+
+/** Connect's start/end are ms since the epoch (0: unset); int64 arrive as bigint. */
+function typedSelection(tenant: string, m: TypedQuery): Selection {
+  return selection({ tenant, profileType: m.profileTypeID, selectors: [m.labelSelector], from: Number(m.start), until: Number(m.end), requireType: TYPE_HINT })
+}
+
+/** A label query's selection: its matchers are ANDed. */
+const matcherSelection = (tenant: string, m: { matchers: string[]; start: bigint; end: bigint }): Selection => selection({ tenant, selectors: m.matchers, from: Number(m.start), until: Number(m.end) })
+
+// Sums of Int64 columns: integers, and far below 2^53 in practice; int64 fields take bigint.
+const big = (n: number): bigint => BigInt(Math.round(n))
+
+const callSiteOf = (m: TypedQuery): string[] => (m.stackTraceSelector?.callSite ?? []).map((l) => l.name)
+
+function flameGraphMessage(fg: FlameGraphData): { names: string[]; levels: { values: bigint[] }[]; total: bigint; maxSelf: bigint } {
+  return { names: fg.names, levels: fg.levels.map((values) => ({ values: values.map(big) })), total: big(fg.total), maxSelf: big(fg.maxSelf) }
+}
+
+export function querierService(ctx: Context): Partial<ServiceImpl<typeof QuerierService>> {
+  const r = ctx.store.reader
+  const merged = (tenant: string, m: TypedQuery): Promise<CallTree> => mergedTree(r, typedSelection(tenant, m), callSiteOf(m))
+  return {
+    async profileTypes(m, call) {
+      const types = await r.profileTypes(selection({ tenant: tenantOf(call), from: Number(m.start), until: Number(m.end) }))
+      return {
+        profileTypes: types.map((id) => {
+          const t = parseProfileTypeId(id)
+          return { ID: id, name: t.name, sampleType: t.sampleType, sampleUnit: t.sampleUnit, periodType: t.periodType, periodUnit: t.periodUnit }
+        }),
+      }
+    },
+    async labelNames(m, call) {
+      return { names: await r.labelNames(matcherSelection(tenantOf(call), m)) }
+    },
+    async labelValues(m, call) {
+      if (!m.name) throw new KilnError('KILN_BAD_REQUEST', 'name is required: the label whose values to list')
+      return { names: await r.labelValues(matcherSelection(tenantOf(call), m), m.name) }
+    },
+    async series(m, call) {
+      const only = m.labelNames.length ? new Set(m.labelNames) : null
+      const seen = new Set<string>()
+      const labelsSet: { labels: { name: string; value: string }[] }[] = []
+      for (const s of await r.series(matcherSelection(tenantOf(call), m))) {
+        const pairs = Object.entries({ ...s.labels, __profile_type__: s.profileType })
+          .filter(([k]) => !only || only.has(k))
+          .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+        const key = JSON.stringify(pairs)
+        if (seen.has(key)) continue
+        seen.add(key)
+        labelsSet.push({ labels: pairs.map(([name, value]) => ({ name, value })) })
+      }
+      return { labelsSet }
+    },
+    async selectMergeStacktraces(m, call) {
+      const tree = await merged(tenantOf(call), m)
+      if (m.format === ProfileFormat.PPROF) return { pprof: { profile: encodePprof(treeToProfile(tree, m.profileTypeID), { gzip: false }) } }
+      if (m.format === ProfileFormat.TREE || m.format === ProfileFormat.DOT) throw new KilnError('KILN_UNSUPPORTED', 'format TREE and DOT are not supported yet; use FLAMEGRAPH or PPROF')
+      return { flamegraph: flameGraphMessage(flameGraph(tree, maxNodesOf(m.maxNodes))) }
+    },
+    async selectMergeProfile(m, call) {
+      const sel = typedSelection(tenantOf(call), m)
+      const tree = await mergedTree(r, sel, callSiteOf(m))
+      // The profile spans the range asked for. The pprof encoder is Kiln's one writer of the
+      // format; the message is read back from its bytes.
+      const profile = treeToProfile(tree, m.profileTypeID, sel.from, (sel.until - sel.from) * 1e6)
+      return fromBinary(ProfileSchema, encodePprof(profile, { gzip: false }))
+    },
+    async selectSeries(m, call) {
+      const sel = typedSelection(tenantOf(call), m)
+      const step = stepOf(sel, m.step, { minS: 10, points: 300 })
+      const aggregation = m.aggregation === TimeSeriesAggregationType.AVERAGE ? 'average' : 'sum'
+      const series = await r.timeline(sel, { stepS: step, groupBy: m.groupBy, aggregation, limit: Number(m.limit ?? 0) || undefined, callSite: callSiteOf(m) })
+      return {
+        series: series.map((s) => ({
+          labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })),
+          points: s.points.map(([timestamp, value]) => ({ timestamp: big(timestamp), value })),
+        })),
+      }
+    },
+    async getProfileStats(_m, call) {
+      const s = await r.profileStats(tenantOf(call))
+      return { dataIngested: s.count > 0, oldestProfileTime: big(s.oldest), newestProfileTime: big(s.newest) }
+    },
+    async diff(m, call) {
+      if (!m.left || !m.right) throw new KilnError('KILN_BAD_REQUEST', 'left and right are both required')
+      const tenant = tenantOf(call)
+      const [l, rt] = await Promise.all([merged(tenant, m.left), merged(tenant, m.right)])
+      const fg = diffFlameGraph(l, rt, maxNodesOf(m.left.maxNodes || m.right.maxNodes))
+      return { flamegraph: { ...flameGraphMessage(fg), leftTicks: big(fg.leftTicks), rightTicks: big(fg.rightTicks) } }
+    },
+  }
+}
