@@ -12,7 +12,7 @@ import { bin, work } from './helpers.ts'
 const deploy = join(import.meta.dirname, '..', '..', 'deploy')
 
 test('the DaemonSet runs the agent privileged in the host PID namespace, with the mounts and node name it needs', () => {
-  const docs = parseAllDocuments(readFileSync(join(deploy, 'kiln-agent.daemonset.yaml'), 'utf8')).map((d) => d.toJS())
+  const docs = parseAllDocuments(readFileSync(join(deploy, 'kustomize', 'base', 'agent.yaml'), 'utf8')).map((d) => d.toJS())
   const kind = (k: string) => docs.find((d) => d?.kind === k)
   const ds = kind('DaemonSet')
   const pod = ds.spec.template.spec
@@ -38,7 +38,7 @@ test('the DaemonSet runs the agent privileged in the host PID namespace, with th
 })
 
 test('the DaemonSet traces requests: --trace, hostPID, privileged, tracefs, BTF, bpffs and a build cache on the host; the image has the build tools', () => {
-  const docs = parseAllDocuments(readFileSync(join(deploy, 'kiln-agent.daemonset.yaml'), 'utf8')).map((d) => d.toJS())
+  const docs = parseAllDocuments(readFileSync(join(deploy, 'kustomize', 'base', 'agent.yaml'), 'utf8')).map((d) => d.toJS())
   const pod = docs.find((d) => d?.kind === 'DaemonSet').spec.template.spec
   const c = pod.containers[0]
   const parsed = parseCommand(spec, c.args.slice(1))!
