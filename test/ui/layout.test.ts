@@ -52,6 +52,25 @@ test('frames under minWidth px merge with narrow neighbours into one block', () 
   assert.equal(rects.length, 4, 'four blocks drawn for 103 frames')
 })
 
+test('the frames under a merged block become one block per level, counted, without gaps', () => {
+  // Five 2 px frames under "wide" (under minWidth 3: merged); each has a 1 px child and 1 px of its own.
+  const lines = ['big 10']
+  for (let i = 0; i < 5; i++) lines.push(`wide;f${i};g 1`, `wide;f${i} 1`)
+  const g = flameOf(lines.join('\n'))
+  const rects = layout(g, fullViewport(g, 20, { rowHeight: 1, minWidth: 3 }))
+  assert.equal(drawRects(g, rects, 20, 1), ['[total/////////////]', '[big/////][wide////]', '          [~~~~~~~~]', '          [~~~~~~~]'].join('\n'))
+  assert.deepEqual(
+    rects.filter((r) => r.count > 1).map((r) => [r.level, r.count]),
+    [
+      [2, 5],
+      [3, 5],
+    ],
+  )
+  // Zoomed to one of them, the same frames are drawn one by one.
+  const zoomed = layout(g, zoomTo(g, fullViewport(g, 20, { rowHeight: 1, minWidth: 3 }), widestNamed(g, 'f0')))
+  assert.equal(drawRects(g, zoomed, 20, 1), ['[total/////////////]', '[wide//////////////]', '[f0////////////////]', '[g///////]'].join('\n'))
+})
+
 test('a pixel maps to the frame under it in both orientations, and to nothing outside', () => {
   const ice = fullViewport(f, 20, { rowHeight: 10, minWidth: 1 })
   const name = (i: number) => (i < 0 ? null : f.names[f.name[i]!])

@@ -41,37 +41,64 @@ const rowY = (f: Flame, vp: Viewport, level: number) =>
 /**
  * The blocks to draw for a viewport, level by level: frames outside the range are skipped,
  * frames are clipped to the width, and runs of frames under `minWidth` px become one block, so
- * that a 100,000-node graph draws only as many blocks as fit on screen.
+ * that a 100,000-node graph draws only as many blocks as fit on screen. The frames under a merged
+ * block are narrower still (a child lies within its parent): they become one block per level
+ * without being visited one by one — unzoomed, most of a big graph's frames are such.
  */
 export function layout(f: Flame, vp: Viewport): Rect[] {
   const out: Rect[] = []
   const scale = vp.width / (vp.x1 - vp.x0)
+  // The value spans of the previous level's merged blocks ([from, to) pairs, left to right), and this level's.
+  let above: number[] = []
+  let here: number[] = []
   for (let d = 0; d < levelCount(f); d++) {
     const y = rowY(f, vp, d)
     const end = f.levelStart[d + 1]!
     let run: Rect | null = null
+    let k = 0
     for (let i = firstEndingAfter(f, d, vp.x0); i < end; i++) {
       const x = f.x[i]!
       if (x >= vp.x1) break
+      while (k < above.length && above[k + 1]! <= x) k += 2
+      // Under a merged block: every frame of this level up to its end is narrow; take them all.
+      const under = k < above.length && above[k]! <= x
+      const last = under ? firstAtOrAfter(f, i, end, Math.min(above[k + 1]!, vp.x1)) - 1 : i
       const left = Math.max(0, (x - vp.x0) * scale)
-      const right = Math.min(vp.width, (x + f.total[i]! - vp.x0) * scale)
+      const right = Math.min(vp.width, (f.x[last]! + f.total[last]! - vp.x0) * scale)
       const w = right - left
-      if (w < vp.minWidth) {
+      if (under || w < vp.minWidth) {
         // Extend the current run when this frame touches it (within half a pixel).
         if (run && left - (run.x + run.w) < 0.5) {
           run.w = right - run.x
-          run.count++
+          run.count += last - i + 1
+          here[here.length - 1] = f.x[last]! + f.total[last]!
         } else {
-          run = { node: i, count: 1, level: d, x: left, y, w }
+          run = { node: i, count: last - i + 1, level: d, x: left, y, w }
           out.push(run)
+          here.push(x, f.x[last]! + f.total[last]!)
         }
+        i = last
         continue
       }
       run = null
       out.push({ node: i, count: 1, level: d, x: left, y, w })
     }
+    ;[above, here] = [here, above]
+    here.length = 0
   }
   return out
+}
+
+/** The first node in [from, end) of one level whose x is at or after `value` (binary search), or `end`. */
+function firstAtOrAfter(f: Flame, from: number, end: number, value: number): number {
+  let lo = from
+  let hi = end
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if (f.x[mid]! < value) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 /** The frame under a point (CSS px from the graph's top-left), or -1. */
