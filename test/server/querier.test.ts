@@ -74,7 +74,7 @@ test('ProfileTypes, LabelNames, LabelValues, Series (protobuf)', async () => {
   const pt = await rpc('ProfileTypes', 'ProfileTypesRequest', 'ProfileTypesResponse', { start, end: now })
   assert.deepEqual(pt.profileTypes.map((t: any) => [t.ID, t.name, t.sampleType, t.sampleUnit, t.periodType, t.periodUnit]), [[CPU, 'process_cpu', 'cpu', 'nanoseconds', 'cpu', 'nanoseconds']])
   const names = await rpc('LabelNames', 'LabelNamesRequest', 'NamesResponse', { matchers: ['{service_name="api"}'], start, end: now })
-  assert.deepEqual(names.names, ['__name__', 'env', 'region', 'service_name'])
+  assert.deepEqual(names.names, ['__name__', '__period_type__', '__period_unit__', '__profile_type__', '__type__', '__unit__', 'env', 'region', 'service_name'])
   const values = await rpc('LabelValues', 'LabelValuesRequest', 'NamesResponse', { name: 'service_name', matchers: [], start, end: now })
   assert.deepEqual(values.names, ['api', 'web'])
   const prodOnly = await rpc('LabelValues', 'LabelValuesRequest', 'NamesResponse', { name: 'region', matchers: ['{env="prod"}'], start, end: now })

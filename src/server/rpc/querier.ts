@@ -13,6 +13,7 @@ import { ProfileSchema } from './gen/google/v1/profile_pb.ts'
 import { TimeSeriesAggregationType, type StackTraceSelector } from './gen/types/v1/types_pb.ts'
 import { ProfileFormat, type QuerierService } from './gen/querier/v1/querier_pb.ts'
 import { tenantOf } from './tenant.ts'
+import { TYPE_LABELS, isTypeLabel, matcherSelections, settleTypeMatchers, typeLabels } from './labels.ts'
 
 /** The fields every typed query shares (SelectMergeStacktraces, SelectSeries, SelectMergeProfile, Diff's sides). */
 interface TypedQuery {
@@ -27,14 +28,16 @@ const TYPE_HINT = 'profile_typeID is required, e.g. process_cpu:cpu:nanoseconds:
 
 /** Connect's start/end are ms since the epoch (0: unset); int64 arrive as bigint. */
 function typedSelection(tenant: string, m: TypedQuery): Selection {
-  return selection({ tenant, profileType: m.profileTypeID, selectors: [m.labelSelector], from: Number(m.start), until: Number(m.end), requireType: TYPE_HINT })
+  return settleTypeMatchers(selection({ tenant, profileType: m.profileTypeID, selectors: [m.labelSelector], from: Number(m.start), until: Number(m.end), requireType: TYPE_HINT }))
 }
 
-/** A label query's selection: its matchers are ANDed. */
-const matcherSelection = (tenant: string, m: { matchers: string[]; start: bigint; end: bigint }): Selection => selection({ tenant, selectors: m.matchers, from: Number(m.start), until: Number(m.end) })
+/** A label query's matchers and range, as matcherSelections takes them. */
+const matcherQuery = (tenant: string, m: { matchers: string[]; start: bigint; end: bigint }) => ({ tenant, matchers: m.matchers, start: Number(m.start), end: Number(m.end) })
 
 // Sums of Int64 columns: integers, and far below 2^53 in practice; int64 fields take bigint.
 const big = (n: number): bigint => BigInt(Math.round(n))
+
+const union = (lists: string[][]): string[] => [...new Set(lists.flat())].sort()
 
 const callSiteOf = (m: TypedQuery): string[] => (m.stackTraceSelector?.callSite ?? []).map((l) => l.name)
 
@@ -56,24 +59,37 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
       }
     },
     async labelNames(m, call) {
-      return { names: await r.labelNames(matcherSelection(tenantOf(call), m)) }
+      const sels = await matcherSelections(r, matcherQuery(tenantOf(call), m))
+      // A selection with series has the type's labels too, as Pyroscope lists them.
+      const names = await Promise.all(sels.map(async (s) => {
+        const stored = await r.labelNames(s)
+        return stored.length ? [...stored, ...TYPE_LABELS] : stored
+      }))
+      return { names: union(names) }
     },
     async labelValues(m, call) {
       if (!m.name) throw new KilnError('KILN_BAD_REQUEST', 'name is required: the label whose values to list')
-      return { names: await r.labelValues(matcherSelection(tenantOf(call), m), m.name) }
+      const sels = await matcherSelections(r, matcherQuery(tenantOf(call), m))
+      const values = await Promise.all(sels.map(async (s) => {
+        if (!isTypeLabel(m.name)) return r.labelValues(s, m.name)
+        return (await r.profileTypes(s)).map((t) => typeLabels(t)[m.name]!).filter((v) => v !== '')
+      }))
+      return { names: union(values) }
     },
     async series(m, call) {
       const only = m.labelNames.length ? new Set(m.labelNames) : null
       const seen = new Set<string>()
       const labelsSet: { labels: { name: string; value: string }[] }[] = []
-      for (const s of await r.series(matcherSelection(tenantOf(call), m))) {
-        const pairs = Object.entries({ ...s.labels, __profile_type__: s.profileType })
-          .filter(([k]) => !only || only.has(k))
-          .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-        const key = JSON.stringify(pairs)
-        if (seen.has(key)) continue
-        seen.add(key)
-        labelsSet.push({ labels: pairs.map(([name, value]) => ({ name, value })) })
+      for (const sel of await matcherSelections(r, matcherQuery(tenantOf(call), m))) {
+        for (const s of await r.series(sel)) {
+          const pairs = Object.entries({ ...s.labels, ...typeLabels(s.profileType) })
+            .filter(([k]) => !only || only.has(k))
+            .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+          const key = JSON.stringify(pairs)
+          if (seen.has(key)) continue
+          seen.add(key)
+          labelsSet.push({ labels: pairs.map(([name, value]) => ({ name, value })) })
+        }
       }
       return { labelsSet }
     },
