@@ -1,7 +1,7 @@
 /**
  * Merged flame graph over one hour of 100 series at 10 s intervals (36,000 profiles), through
  * Kiln's whole query path, against a bare ClickHouse `GROUP BY stack_id` over the same rows in the
- * same engine; then the bytes stored per sample.
+ * same engine; then the bytes stored per sample; then the scale curve (bench/query-scale.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,6 +10,7 @@ import { openStore, type SeriesWrite } from '../src/store/index.ts'
 import { makeLabels } from '../src/model/labels.ts'
 import { flameGraph } from '../src/model/flamegraph.ts'
 import { fmt } from './support.ts'
+import { bareGroupBy, scaleCurve } from './query-scale.ts'
 
 const SERIES = 100
 const STEPS = Number(process.env.BENCH_STEPS ?? 360) // one hour at 10 s
@@ -63,13 +64,7 @@ const median = async (n: number, f: () => Promise<unknown>) => {
   return times.sort((a, b) => a - b)[Math.floor(n / 2)]!
 }
 const kiln = await median(5, async () => flameGraph(await store.reader.mergedTree(sel), 8192))
-const bare = await median(5, async () => {
-  const rs = await store.client.query({
-    query: `SELECT stack_id, sum(value) FROM kiln.samples WHERE tenant = 'bench' AND profile_type = '${TYPE}' AND time >= fromUnixTimestamp64Milli(toInt64(${t0})) AND time < fromUnixTimestamp64Milli(toInt64(${t0 + 3_600_000})) GROUP BY stack_id`,
-    format: 'JSONCompactEachRow',
-  })
-  await rs.json()
-})
+const bare = await median(5, () => bareGroupBy(store, sel))
 const sel10 = { ...sel, matchers: [{ name: 'service_name', op: '=' as const, value: 'svc3' }] }
 const kiln10 = await median(5, async () => flameGraph(await store.reader.mergedTree(sel10), 8192))
 
@@ -82,5 +77,6 @@ console.log(`kiln merged flame graph (SQL merge + stacks + names + tree + levels
 console.log(`kiln merged flame graph for 10 of the 100 series (selector {service_name="svc3"}): ${fmt(kiln10)} ms`)
 console.log(`ratio kiln / bare GROUP BY: ${(kiln / bare).toFixed(2)}`)
 console.log(`bytes per sample: ${(bytes('samples') / sampleRows).toFixed(2)} in the samples table, ${(all / sampleRows).toFixed(2)} with stacks, functions, series and profiles`)
+if (process.env.BENCH_SCALE !== '0') await scaleCurve(store, { functions, stacks, type: TYPE })
 await store.close()
 rmSync(dir, { recursive: true, force: true })

@@ -25,22 +25,28 @@ export interface Store {
   close(): Promise<void>
 }
 
-/** Opens the store and creates Kiln's tables if missing. `retentionDays` 0 keeps data forever. */
-/** `traceRetentionHours` (default 24) is the tracing tables' retention; 0 keeps them forever. */
-export async function openStore(opts: StoreOptions & { retentionDays: number; traceRetentionHours?: number; flushMs?: number }): Promise<Store> {
+/**
+ * Opens the store and creates Kiln's tables if missing. `retentionDays` 0 keeps data forever;
+ * `traceRetentionHours` (default 24) is the tracing tables' retention, 0 keeps them forever;
+ * `commits`: group commits in flight at once (default 4).
+ */
+export async function openStore(opts: StoreOptions & { retentionDays: number; traceRetentionHours?: number; flushMs?: number; commits?: number }): Promise<Store> {
   const db = opts.database ?? 'kiln'
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new KilnError('KILN_USAGE', `invalid database name ${JSON.stringify(db)}`)
-  const { client, kind } = await openClient(opts)
+  // KILN_WRITE_COMMITS: a knob for measuring (bench/README.md, ingest), not a setting users need.
+  const commits = opts.commits ?? (Number(process.env.KILN_WRITE_COMMITS) || 4)
+  // A commit's three metadata inserts run at once: room for two commits' worth of them.
+  const { client, kind, insertRows, close } = await openClient({ ...opts, writers: Math.max(2, commits * 2) })
   try {
     const traceHours = opts.traceRetentionHours ?? 24
     for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db), ...traceStatements(db, traceHours)]) await client.command({ query: q })
     // REMOVE TTL fails on a table without one; that is the state wanted.
     for (const q of [...retentionStatements(db, opts.retentionDays), ...traceRetentionStatements(db, traceHours)]) await client.command({ query: q }).catch(() => {})
   } catch (e) {
-    await client.close().catch(() => {})
+    await close().catch(() => {})
     throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)
   }
-  const writer = new Writer(client, db, { flushMs: opts.flushMs ?? 0 })
+  const writer = new Writer(insertRows, db, { flushMs: opts.flushMs ?? 0, commits })
   return {
     client,
     kind,
@@ -58,7 +64,7 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; tr
     },
     async close() {
       await writer.drain()
-      await client.close()
+      await close()
     },
   }
 }

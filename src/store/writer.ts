@@ -1,58 +1,68 @@
-import type { ClickHouseClient } from '@clickhouse/client'
-import { Readable } from 'node:stream'
 import { KilnError } from '../model/errors.ts'
+import type { InsertRows } from './client.ts'
 import { prepareWrite, type PreparedWrite, type SeriesWrite } from './prepare.ts'
 
 export type { SeriesWrite, PreparedWrite }
 
-interface Pending {
-  series: Record<string, unknown>[]
+/** One group commit: the rows of every write that arrived since the last one began. */
+interface Batch {
+  /** Its number; a cache entry of -seq is an id this batch claimed. */
+  seq: number
+  series: string[]
   /** TabSeparated lines (as functions and stacks), rendered by prepareWrite: 4× cheaper to build and parse than JSON. */
   samples: string[]
   sampleCount: number
   stacks: string[]
   functions: string[]
-  /** Cache keys this batch writes; marked written when the insert succeeds. */
   /** Cache entries this batch claims, as parallel arrays (cache, id): half a million in a large batch. */
-  newCaches: Map<string, number>[]
-  newIds: string[]
-  newSeries: string[]
+  claimedIn: Map<string, number>[]
+  claimed: string[]
   waiters: { resolve: () => void; reject: (e: unknown) => void }[]
 }
-
-const emptyPending = (): Pending => ({ series: [], samples: [], sampleCount: 0, stacks: [], functions: [], newCaches: [], newIds: [], newSeries: [], waiters: [] })
 
 // A stack or function is rewritten at most once per hour while in use, which keeps its
 // `last_seen` fresh for retention without re-inserting it with every profile.
 const REFRESH_MS = 3_600_000
 const CACHE_LIMIT = 2_000_000
-const INSERT_CHUNK = 4 << 20
+// Text is encoded into bytes 4 MiB at a time, with a turn of the event loop between.
+const ENCODE_CHUNK = 4 << 20
 const SLICE = 32_768
 
 /**
- * Group commit: writes that arrive while an insert is running go to ClickHouse together as the
- * next insert (one per table), and each caller's promise resolves only after its insert returned
- * (fsynced): an acknowledged ingest is durable. An idle writer flushes at once; under load the
- * batches grow by themselves, which also keeps MergeTree's part count low.
+ * Group commit, pipelined: writes that arrive while commits are running go to ClickHouse together
+ * as the next commit (one insert per table), which starts at once while fewer than `commits` are
+ * in flight — so a write waits for its own commit, not for the one before it. Each caller's promise
+ * resolves only after its commit's inserts returned (fsynced): an acknowledged ingest is durable.
+ * A commit writes every stack, function and series its samples use that is not durable yet, even
+ * when a commit still in flight writes it too (ReplacingMergeTree folds the copies): commits never
+ * wait for each other, and one that fails fails its own writes only.
  */
 export class Writer {
-  private pending = emptyPending()
+  private seq = 1
+  private pending: Batch = this.newBatch()
   private scheduled = false
-  private running: Promise<void> | null = null
-  // Per tenant and kind (`tenant\0f`, `tenant\0s`): id → last written ms (-1: claimed by a batch in
-  // flight). Keyed by the id as it comes, so a lookup hashes no concatenated string.
+  private readonly inFlight = new Set<Promise<void>>()
+  // Per tenant and kind (`tenant\0f`, `tenant\0s`): id → ms it was last durably written, or -seq
+  // while batch seq (not yet committed) writes it. Keyed by the id as it comes, so a lookup hashes
+  // no concatenated string.
   private readonly seen = new Map<string, Map<string, number>>()
-  private readonly seenSeries = new Map<string, number>()
   samplesWritten = 0
   /** The store's message while its last group commit failed; undefined once one succeeds. */
   lastError: string | undefined
 
   constructor(
-    private readonly client: ClickHouseClient,
+    private readonly insertRows: InsertRows,
     private readonly db: string,
-    /** flushMs: extra wait before an idle writer flushes, to gather more (0: none). */
-    private readonly opts: { flushMs: number } = { flushMs: 0 },
+    /**
+     * flushMs: extra wait before an idle writer commits, to gather more (0: none); commits: how
+     * many may be in flight at once (each is up to four fsynced parts).
+     */
+    private readonly opts: { flushMs: number; commits?: number } = { flushMs: 0 },
   ) {}
+
+  private newBatch(): Batch {
+    return { seq: this.seq++, series: [], samples: [], sampleCount: 0, stacks: [], functions: [], claimedIn: [], claimed: [], waiters: [] }
+  }
 
   /** Queues the writes; resolves once they are durable. */
   write(tenant: string, writes: SeriesWrite[]): Promise<void> {
@@ -63,47 +73,46 @@ export class Writer {
   /**
    * Queues writes already prepared for `tenant` (e.g. in a worker thread); resolves once they are
    * durable. A large upload is taken in slices of 32,768 ids with a turn of the event loop between
-   * them (a 15 MB body of 250,000 distinct stacks held it for 0.6 s in one go); rows a flush took
-   * meanwhile are awaited with their batch.
+   * them (a 15 MB body of 250,000 distinct stacks held it for 0.6 s in one go); rows a commit took
+   * meanwhile are awaited with it.
    */
   async writePrepared(tenant: string, writes: PreparedWrite[]): Promise<void> {
     const now = Date.now()
-    const batches: Promise<void>[] = []
+    const commits: Promise<void>[] = []
+    const seriesCache = this.cache(`${tenant}\u0000r`)
     const fnCache = this.cache(`${tenant}\u0000f`)
     const stackCache = this.cache(`${tenant}\u0000s`)
-    let work = 0
     for (const w of writes) {
-      const skey = `${tenant}\u0000${w.seriesId}`
-      if (!((this.seenSeries.get(skey) ?? 0) > now - REFRESH_MS)) {
-        this.pending.series.push(w.seriesRow)
-        this.pending.newSeries.push(skey)
-      }
+      this.claimLines(this.pending, 'series', seriesCache, w.seriesId + '\n', w.seriesRow, 0, 0, now)
       for (const [cache, ids, rows, table] of [
         [fnCache, w.fnIds, w.fnRows, 'functions'],
         [stackCache, w.stackIds, w.stackRows, 'stacks'],
       ] as const) {
-        for (let from = 0; from < ids.length; from += SLICE) {
+        // Walks the id and row lines together, SLICE lines at a time.
+        let i = 0
+        let r = 0
+        while (i < ids.length) {
           const p = this.pending
-          this.claim(p, p[table], cache, ids, rows, from, Math.min(ids.length, from + SLICE), now)
-          work += SLICE
-          if (work >= SLICE && from + SLICE < ids.length) {
-            batches.push(this.waitFor(p))
-            await new Promise((r) => setImmediate(r))
-            work = 0
+          const [ni, nr] = this.claimLines(p, table, cache, ids, rows, i, r, now)
+          i = ni
+          r = nr
+          if (i < ids.length) {
+            commits.push(this.waitFor(p))
+            await new Promise((res) => setImmediate(res))
           }
         }
       }
       this.pending.samples.push(w.samples)
       this.pending.sampleCount += w.sampleCount
     }
-    batches.push(this.waitFor(this.pending))
-    await Promise.all(batches)
+    commits.push(this.waitFor(this.pending))
+    await Promise.all(commits)
   }
 
-  /** A promise of the batch `p`'s commit; schedules a flush. */
-  private waitFor(p: Pending): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => p.waiters.push({ resolve, reject }))
-    this.flushSoon()
+  /** A promise of batch `b`'s commit; schedules commits. */
+  private waitFor(b: Batch): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => b.waiters.push({ resolve, reject }))
+    this.commitSoon()
     return done
   }
 
@@ -113,106 +122,106 @@ export class Writer {
     return c
   }
 
-  /** Adds the rows whose ids were never written, or over an hour ago (and are not claimed), claiming them. */
-  private claim(p: Pending, rows: string[], cache: Map<string, number>, ids: readonly string[], lines: readonly string[], from: number, to: number, now: number): void {
+  /**
+   * Adds to `b` the rows (lines of `rows` from `r`) whose ids (lines of `ids` from `i`) are not
+   * durable as of the last hour and not already in `b`, claiming them; stops after SLICE lines.
+   * Returns where it stopped in both.
+   */
+  private claimLines(b: Batch, table: 'series' | 'functions' | 'stacks', cache: Map<string, number>, ids: string, rows: string, i: number, r: number, now: number): [number, number] {
     const stale = now - REFRESH_MS
-    for (let i = from; i < to; i++) {
-      const id = ids[i]!
+    const out = b[table]
+    for (let n = 0; n < SLICE && i < ids.length; n++) {
+      const ie = ids.indexOf('\n', i)
+      const re = rows.indexOf('\n', r) + 1
+      const id = ids.slice(i, ie)
       const t = cache.get(id)
-      if (t === undefined || (t >= 0 && t <= stale)) {
-        cache.set(id, -1)
-        rows.push(lines[i]!)
-        p.newCaches.push(cache)
-        p.newIds.push(id)
+      // Claimed by an earlier commit still in flight (t < 0, not this batch's): written again here.
+      if (t === undefined || (t >= 0 ? t <= stale : t !== -b.seq)) {
+        cache.set(id, -b.seq)
+        out.push(rows.slice(r, re))
+        b.claimedIn.push(cache)
+        b.claimed.push(id)
       }
+      i = ie + 1
+      r = re
     }
+    return [i, r]
   }
 
-  private flushSoon(): void {
-    if (this.scheduled || this.running) return
+  /** Starts commits of what is pending, up to the limit in flight, on the next turn (or after flushMs). */
+  private commitSoon(): void {
+    if (this.scheduled) return
     this.scheduled = true
     const go = () => {
       this.scheduled = false
-      this.running = this.loop()
+      if (!this.pending.waiters.length || this.inFlight.size >= (this.opts.commits ?? 4)) return
+      const b = this.pending
+      this.pending = this.newBatch()
+      const c: Promise<void> = this.commit(b).finally(() => {
+        this.inFlight.delete(c)
+        if (this.pending.waiters.length) this.commitSoon()
+      })
+      this.inFlight.add(c)
     }
     if (this.opts.flushMs > 0) setTimeout(go, this.opts.flushMs)
     else setImmediate(go)
   }
 
-  /** Flushes until nothing is pending; writes that arrive meanwhile join the next flush. */
-  private async loop(): Promise<void> {
-    try {
-      while (this.pending.waiters.length) await this.flush()
-    } finally {
-      this.running = null
-    }
-  }
-
   /** Resolves once everything queued so far is written (used on shutdown). */
   async drain(): Promise<void> {
-    while (this.scheduled || this.running) {
-      if (this.running) await this.running
+    while (this.scheduled || this.inFlight.size || this.pending.waiters.length) {
+      if (this.inFlight.size) await Promise.allSettled([...this.inFlight])
       else await new Promise((r) => setTimeout(r, Math.max(1, this.opts.flushMs)))
     }
   }
 
-  /** One insert of rendered TabSeparated rows, sent as they are (no per-row serialization by the client). */
-  private async insert(table: string, rows: string[]): Promise<void> {
-    // In inserts of at most 4 MiB of text: the embedded engine takes its input on the calling
-    // thread, and 30 MB in one insert held the event loop for seconds (measured with two 15 MB uploads).
+  /** One insert of rendered lines, encoded to bytes a slice at a time (no per-row serialization by the client). */
+  private async insert(table: string, format: 'TabSeparated' | 'JSONEachRow', rows: string[]): Promise<void> {
+    const chunks: Buffer[] = []
     let from = 0
     let size = 0
     for (let i = 0; i < rows.length; i++) {
       size += rows[i]!.length
-      if (size < INSERT_CHUNK && i < rows.length - 1) continue
-      const text = rows.slice(from, i + 1).join('')
-      await this.client.insert({ table: `${this.db}.${table}`, values: Readable.from([Buffer.from(text)], { objectMode: false }), format: 'TabSeparated' })
+      if (size < ENCODE_CHUNK && i < rows.length - 1) continue
+      chunks.push(Buffer.from(rows.slice(from, i + 1).join('')))
       from = i + 1
       size = 0
+      if (i < rows.length - 1) await new Promise((r) => setImmediate(r))
     }
+    await this.insertRows(`${this.db}.${table}`, format, chunks)
   }
 
-  private async flush(): Promise<void> {
-    const p = this.pending
-    this.pending = emptyPending()
-    if (p.waiters.length === 0) return
+  private async commit(b: Batch): Promise<void> {
     try {
-      // Metadata first: a sample is never visible before its stack and series are.
       const t0 = performance.now()
-      // The three are independent of each other: written together, then the samples that use them.
+      // Metadata first: a sample is never visible before its stack and series are. The three are
+      // independent of each other: written together, then the samples that use them.
       await Promise.all([
-        p.functions.length ? this.insert('functions', p.functions) : null,
-        p.stacks.length ? this.insert('stacks', p.stacks) : null,
-        p.series.length ? this.client.insert({ table: `${this.db}.series`, values: p.series, format: 'JSONEachRow' }) : null,
+        b.functions.length ? this.insert('functions', 'TabSeparated', b.functions) : null,
+        b.stacks.length ? this.insert('stacks', 'TabSeparated', b.stacks) : null,
+        b.series.length ? this.insert('series', 'JSONEachRow', b.series) : null,
       ])
-      if (p.sampleCount) await this.insert('samples', p.samples)
-      if (process.env.KILN_DEBUG_WRITES) process.stderr.write(`flush: ${p.waiters.length} writes, ${p.sampleCount} samples, ${p.stacks.length} stacks, ${p.functions.length} functions, ${p.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`)
+      if (b.sampleCount) await this.insert('samples', 'TabSeparated', b.samples)
+      if (process.env.KILN_DEBUG_WRITES) process.stderr.write(`commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`)
       const now = Date.now()
-      for (let i = 0; i < p.newIds.length; i++) p.newCaches[i]!.set(p.newIds[i]!, now)
-      for (const k of p.newSeries) this.seenSeries.set(k, now)
-      for (const c of this.seen.values()) if (c.size > CACHE_LIMIT) c.clear()
-      if (this.seenSeries.size > CACHE_LIMIT) this.seenSeries.clear()
-      this.samplesWritten += p.sampleCount
-      this.lastError = undefined
-      for (const w of p.waiters) w.resolve()
-    } catch (e) {
-      // Later batches may count on this batch's stacks, functions and series (claimed above):
-      // carry them over so the next insert writes them.
-      const next = this.pending
-      // Loops, not push(...rows): a batch can hold more rows than a call has room for arguments.
-      for (const r of p.functions) next.functions.push(r)
-      for (const r of p.stacks) next.stacks.push(r)
-      for (const r of p.series) next.series.push(r)
-      for (let i = 0; i < p.newIds.length; i++) {
-        next.newCaches.push(p.newCaches[i]!)
-        next.newIds.push(p.newIds[i]!)
+      // An id a later batch claimed again is left to that batch's commit to mark.
+      for (let i = 0; i < b.claimed.length; i++) {
+        const c = b.claimedIn[i]!
+        if (c.get(b.claimed[i]!) === -b.seq) c.set(b.claimed[i]!, now)
       }
-      for (const k of p.newSeries) next.newSeries.push(k)
+      for (const c of this.seen.values()) if (c.size > CACHE_LIMIT) c.clear()
+      this.samplesWritten += b.sampleCount
+      this.lastError = undefined
+      for (const w of b.waiters) w.resolve()
+    } catch (e) {
+      // What this batch claimed is not durable: the next write of those ids writes them.
+      for (let i = 0; i < b.claimed.length; i++) {
+        const c = b.claimedIn[i]!
+        if (c.get(b.claimed[i]!) === -b.seq) c.delete(b.claimed[i]!)
+      }
       this.lastError = (e as Error).message.split('\n')[0]!.slice(0, 300)
       const err = new KilnError('KILN_STORE', `the store did not accept the write (retry later): ${(e as Error).message}`)
-      for (const w of p.waiters) w.reject(err)
+      for (const w of b.waiters) w.reject(err)
     }
   }
 }
-
-

@@ -77,3 +77,34 @@ test('a changed retention is applied to existing tables', async () => {
   assert.match(engine, /TTL toDateTime\(time\) \+ toIntervalDay\(9\)/)
   await store.close()
 })
+
+test('pipelined commits: a write whose new stacks a commit in flight is writing writes them too, and each is whole', async () => {
+  const store = await openStore({ dataDir: dir, retentionDays: 0, commits: 2 })
+  // Copies stay apart to be counted: no merge folds them meanwhile.
+  for (const t of ['stacks', 'functions']) await store.client.command({ query: `SYSTEM STOP MERGES kiln.${t}` })
+  const t0 = Date.UTC(2026, 0, 3, 12)
+  const w = (time: number, v: number) => ({ profileType: CPU, labels: makeLabels([['service_name', 'pipe']]), timeMs: time, durationNs: 10e9, functions: fns, stacks: [[1, 2], [1, 3, 4]], values: [v, 1] })
+  let firstDone = false
+  const first = store.writer.write('pipe', [w(t0, 10)]).then(() => (firstDone = true))
+  // The first commit begins on the next turn of the event loop; its inserts (fsynced) take longer than two turns.
+  await new Promise((r) => setImmediate(r))
+  await new Promise((r) => setImmediate(r))
+  assert.equal(firstDone, false, 'the first commit is still in flight')
+  const second = store.writer.write('pipe', [w(t0 + 10_000, 20)])
+  await Promise.all([first, second])
+  // Both commits carry the two stacks and four functions: neither waits on the other for them.
+  const count = async (table: string) => {
+    const rs = await store.client.query({ query: `SELECT count() FROM kiln.${table} WHERE tenant = 'pipe'`, format: 'JSONCompactEachRow' })
+    return Number(((await rs.json()) as [[string]])[0][0])
+  }
+  assert.equal(await count('stacks'), 4)
+  assert.equal(await count('functions'), 8)
+  const rows = topTable(await store.reader.mergedTree({ tenant: 'pipe', profileType: CPU, matchers: [], from: t0, until: t0 + 60_000 }))
+  assert.deepEqual(rows.find((r) => r.name === 'work'), { name: 'work', self: 30, total: 30 })
+  assert.deepEqual(rows.find((r) => r.name === 'hash'), { name: 'hash', self: 2, total: 2 })
+  // A third write of the same stacks, once both are durable, writes no stack again.
+  await store.writer.write('pipe', [w(t0 + 20_000, 1)])
+  assert.equal(await count('stacks'), 4)
+  for (const t of ['stacks', 'functions']) await store.client.command({ query: `SYSTEM START MERGES kiln.${t}` })
+  await store.close()
+})
