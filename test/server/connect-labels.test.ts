@@ -1,13 +1,19 @@
 /**
  * Label queries as Grafana and Pyroscope's UIs send them (matchers on `__profile_type__` and the
- * other private labels, several matchers ORed), through a connect-node client over Connect.
+ * other private labels, several matchers ORed), and the neighbours of querier.v1 the Drilldown app
+ * calls (settings, status, version, capabilities, TREE and DOT formats), through a connect-node
+ * client over the Connect protocol.
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createClient } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import { startKiln, call, q, CPU, type TestServer } from './helpers.ts'
-import { QuerierService } from '../../src/server/rpc/gen/querier/v1/querier_pb.ts'
+import { ProfileFormat, QuerierService } from '../../src/server/rpc/gen/querier/v1/querier_pb.ts'
+import { SettingsService } from '../../src/server/rpc/gen/settings/v1/setting_pb.ts'
+import { Version } from '../../src/server/rpc/gen/version/v1/version_pb.ts'
+import { StatusService } from '../../src/server/rpc/gen/status/v1/status_pb.ts'
+import { FeatureFlagsService } from '../../src/server/rpc/gen/capabilities/v1/feature_flags_pb.ts'
 
 const HEAP = 'memory:inuse_space:bytes:space:bytes'
 let kiln: TestServer
@@ -59,4 +65,67 @@ test("the old UI's app list: Series with __type__ and the other private labels",
   )
   const grafana = await querier.series({ matchers: [`{__profile_type__="${CPU}"}`], labelNames: ['service_name'], start: BigInt(start), end: BigInt(now) })
   assert.deepEqual(grafana.labelsSet.map((l) => l.labels[0]!.value).sort(), ['api', 'web'])
+})
+
+test('SelectMergeStacktraces answers TREE bytes and a DOT call graph', async () => {
+  const querier = createClient(QuerierService, transport())
+  const req = { profileTypeID: CPU, labelSelector: '{service_name="api"}', start: BigInt(start), end: BigInt(now) }
+  const { tree } = await querier.selectMergeStacktraces({ ...req, format: ProfileFormat.TREE })
+  // Read back as the format says: depth first, varint name length, name, varint self, varint children.
+  let at = 0
+  const varint = () => {
+    let v = 0
+    for (let shift = 1; ; shift *= 128) {
+      const b = tree[at++]!
+      v += (b & 0x7f) * shift
+      if (b < 0x80) return v
+    }
+  }
+  const folded: string[] = []
+  const read = (path: string[]) => {
+    const len = varint()
+    const name = Buffer.from(tree.subarray(at, at + len)).toString()
+    at += len
+    const self = varint()
+    const stack = name ? [...path, name] : path
+    if (self) folded.push(`${stack.join(';')} ${self}`)
+    for (let n = varint(); n > 0; n--) read(stack)
+  }
+  read([])
+  assert.equal(at, tree.length, 'every byte is read')
+  assert.deepEqual(folded.sort(), ['main;gc 100000000', 'main;handle;db 500000000'])
+  const { dot } = await querier.selectMergeStacktraces({ ...req, format: ProfileFormat.DOT })
+  assert.match(dot, /^digraph /)
+  const label = (fn: string) => new RegExp(`N(\\d+) \\[label="${fn}\\\\n`).exec(dot)?.[1]
+  assert.ok(label('main') && label('handle') && label('db'), dot)
+  assert.match(dot, new RegExp(`N${label('main')} -> N${label('handle')} \\[label="500000000"`))
+})
+
+test('AnalyzeQuery counts the series a query reads', async () => {
+  const querier = createClient(QuerierService, transport())
+  const r = await querier.analyzeQuery({ query: `${CPU}{service_name="api"}`, start: BigInt(start), end: BigInt(now) })
+  assert.equal(r.queryImpact?.totalQueriedSeries, 1n)
+  assert.deepEqual(r.queryScopes.map((s) => [s.componentType, s.seriesCount]), [['ClickHouse store', 1n]])
+  const all = await querier.analyzeQuery({ query: '{}', start: BigInt(start), end: BigInt(now) })
+  assert.equal(all.queryImpact?.totalQueriedSeries, 3n)
+})
+
+test('settings.v1 keeps a tenant\'s settings; version, status, capabilities and buildinfo answer', async () => {
+  const settings = createClient(SettingsService, transport())
+  assert.deepEqual((await settings.get({})).settings, [])
+  const set = await settings.set({ setting: { name: 'pluginSettings', value: '{"maxNodes":16384}', modifiedAt: 1000n } })
+  assert.equal(set.setting?.value, '{"maxNodes":16384}')
+  await settings.set({ setting: { name: 'pluginSettings', value: 'stale', modifiedAt: 999n } })
+  const got = await settings.get({})
+  assert.deepEqual(got.settings.map((s) => [s.name, s.value, s.modifiedAt]), [['pluginSettings', '{"maxNodes":16384}', 1000n]], 'an older write leaves the newer setting')
+  const noName = await settings.set({ setting: { value: 'x' } }).catch((e) => e)
+  assert.match(noName.message, /setting.name is required/)
+  assert.equal((await createClient(Version, transport()).version({})).QuerierAPI, 1n)
+  const info = await createClient(StatusService, transport()).getBuildInfo({})
+  assert.equal(info.status, 'success')
+  assert.match(info.data?.version ?? '', /^\d+\.\d+\.\d+/)
+  assert.deepEqual((await createClient(FeatureFlagsService, transport()).getFeatureFlags({})).featureFlags, [])
+  const http = await call(`${kiln.url}/api/v1/status/buildinfo`)
+  assert.equal(http.status, 200)
+  assert.deepEqual(http.json, { status: 'success', data: { version: info.data!.version, goVersion: process.version } })
 })

@@ -11,8 +11,14 @@ import type { Context } from '../context.ts'
 import { mendParseError, toConnectError, writeRpcError } from './errors.ts'
 import { QuerierService } from './gen/querier/v1/querier_pb.ts'
 import { PusherService } from './gen/push/v1/push_pb.ts'
+import { Version } from './gen/version/v1/version_pb.ts'
+import { StatusService } from './gen/status/v1/status_pb.ts'
+import { FeatureFlagsService } from './gen/capabilities/v1/feature_flags_pb.ts'
+import { SettingsService } from './gen/settings/v1/setting_pb.ts'
 import { querierService } from './querier.ts'
 import { pushService } from './push.ts'
+import { settingsService } from './settings.ts'
+import { buildInfoJson, featureFlagsService, statusService, versionService } from './status.ts'
 import { tenantKey } from './tenant.ts'
 
 export type RpcRequest = IncomingMessage | Http2ServerRequest
@@ -21,6 +27,9 @@ export type RpcResponse = ServerResponse | Http2ServerResponse
 // `/package.Service/Method`: every such path is answered here, so an unknown method is
 // `unimplemented` in the client's protocol rather than the HTTP API's 404.
 const RPC_PATH = /^\/[a-z]\w*(?:\.\w+)*\.[A-Z]\w*\/\w+$/
+
+// HTTP forms of RPCs Pyroscope also serves as plain GET routes (status.v1's build info).
+const httpForms: Record<string, () => unknown> = { '/api/v1/status/buildinfo': buildInfoJson }
 
 export interface Rpc {
   claims(path: string): boolean
@@ -47,6 +56,10 @@ export function createRpc(ctx: Context): Rpc {
   })
   router.service(QuerierService, querierService(ctx))
   router.service(PusherService, pushService(ctx))
+  router.service(SettingsService, settingsService(ctx))
+  router.service(Version, versionService)
+  router.service(StatusService, statusService)
+  router.service(FeatureFlagsService, featureFlagsService)
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, h]))
 
   const refuse = (req: RpcRequest, res: RpcResponse, err: ConnectError) => {
@@ -54,7 +67,7 @@ export function createRpc(ctx: Context): Rpc {
     writeRpcError(req, res, err)
   }
   return {
-    claims: (path) => RPC_PATH.test(path),
+    claims: (path) => RPC_PATH.test(path) || Object.hasOwn(httpForms, path),
     async handle(req, res, admit) {
       const path = (req.url ?? '/').split('?', 1)[0]!
       let tenant: string
@@ -62,6 +75,15 @@ export function createRpc(ctx: Context): Rpc {
         tenant = admit()
       } catch (e) {
         return refuse(req, res, toConnectError(e, ctx.log))
+      }
+      const form = Object.hasOwn(httpForms, path) ? httpForms[path] : undefined
+      if (form) {
+        const get = req.method === 'GET' || req.method === 'HEAD'
+        const body = JSON.stringify(get ? form() : { code: 'KILN_METHOD', message: `${req.method} is not allowed on ${path}: use GET` })
+        const out = res as ServerResponse
+        out.writeHead(get ? 200 : 405, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        out.end(req.method === 'HEAD' ? undefined : body)
+        return
       }
       const h = handlers.get(path)
       if (!h) return refuse(req, res, new ConnectError(`${path.slice(0, 200)} is not a method Kiln serves (docs/pyroscope-compat.md lists them)`, Code.Unimplemented))

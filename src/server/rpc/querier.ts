@@ -13,6 +13,7 @@ import { ProfileSchema } from './gen/google/v1/profile_pb.ts'
 import { TimeSeriesAggregationType, type StackTraceSelector } from './gen/types/v1/types_pb.ts'
 import { ProfileFormat, type QuerierService } from './gen/querier/v1/querier_pb.ts'
 import { tenantOf } from './tenant.ts'
+import { treeBytes, treeDot } from './tree-format.ts'
 import { TYPE_LABELS, isTypeLabel, matcherSelections, settleTypeMatchers, typeLabels } from './labels.ts'
 
 /** The fields every typed query shares (SelectMergeStacktraces, SelectSeries, SelectMergeProfile, Diff's sides). */
@@ -96,7 +97,9 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     async selectMergeStacktraces(m, call) {
       const tree = await merged(tenantOf(call), m)
       if (m.format === ProfileFormat.PPROF) return { pprof: { profile: encodePprof(treeToProfile(tree, m.profileTypeID), { gzip: false }) } }
-      if (m.format === ProfileFormat.TREE || m.format === ProfileFormat.DOT) throw new KilnError('KILN_UNSUPPORTED', 'format TREE and DOT are not supported yet; use FLAMEGRAPH or PPROF')
+      if (m.format === ProfileFormat.TREE) return { tree: treeBytes(tree, maxNodesOf(m.maxNodes)) }
+      // A call graph is read, not zoomed: 100 functions unless asked (pprof shows 80).
+      if (m.format === ProfileFormat.DOT) return { dot: treeDot(tree, m.maxNodes ? maxNodesOf(m.maxNodes) : 100, m.profileTypeID) }
       return { flamegraph: flameGraphMessage(flameGraph(tree, maxNodesOf(m.maxNodes))) }
     },
     async selectMergeProfile(m, call) {
@@ -122,6 +125,16 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     async getProfileStats(_m, call) {
       const s = await r.profileStats(tenantOf(call))
       return { dataIngested: s.count > 0, oldestProfileTime: big(s.oldest), newestProfileTime: big(s.newest) }
+    },
+    async analyzeQuery(m, call) {
+      // What the query reads: Kiln answers from one store, so one scope; its series are counted.
+      // Byte counts are not tracked per query and stay 0.
+      const sel = settleTypeMatchers(selection({ tenant: tenantOf(call), selectors: [m.query], from: Number(m.start), until: Number(m.end) }))
+      const series = BigInt((await r.series(sel)).length)
+      return {
+        queryScopes: [{ componentType: 'ClickHouse store', componentCount: 1n, seriesCount: series }],
+        queryImpact: { totalQueriedSeries: series, deduplicationNeeded: false },
+      }
     },
     async diff(m, call) {
       if (!m.left || !m.right) throw new KilnError('KILN_BAD_REQUEST', 'left and right are both required')
