@@ -8,8 +8,10 @@ import { gzipSync } from 'node:zlib'
 import { startKiln, call, q, CPU } from './helpers.ts'
 import { encodePprof } from '../../src/formats/pprof.ts'
 import { ProfileBuilder } from '../../src/model/profile.ts'
-import { encodeMsg } from '../../src/formats/protomsg.ts'
-import * as M from '../../src/server/messages.ts'
+import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
+import { PushRequestSchema } from '../../src/server/rpc/gen/push/v1/push_pb.ts'
+
+const pushRequest = (init: MessageInitShape<typeof PushRequestSchema>) => toBinary(PushRequestSchema, create(PushRequestSchema, init))
 
 /** A small valid pprof, gzipped, optionally padded with an unknown field of `pad` zero bytes (decoders skip it). */
 function pprof(opts: { timeMs?: number; pad?: number } = {}): Uint8Array {
@@ -69,12 +71,12 @@ test('a Push whose samples inflate past the budget together is refused (413), no
   try {
     // 40 samples of 300 KiB each: every one alone is within the 1 MiB limit, together 12 MiB.
     const sample = pprof({ pad: 300 << 10 })
-    const push = encodeMsg(M.PushRequest, { series: [{ labels: [{ name: 'service_name', value: 'bomb' }, { name: '__name__', value: 'process_cpu' }], samples: Array.from({ length: 40 }, () => ({ rawProfile: sample, ID: '' })) }] })
+    const push = pushRequest({ series: [{ labels: [{ name: 'service_name', value: 'bomb' }, { name: '__name__', value: 'process_cpu' }], samples: Array.from({ length: 40 }, () => ({ rawProfile: sample, ID: '' })) }] })
     const r = await call(`${kiln.url}/push.v1.PusherService/Push`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from(push) })
     assert.equal(r.status, 429, r.text) // Connect's resource_exhausted
     assert.equal(r.json.code, 'resource_exhausted')
     assert.match(r.json.message, /inflate to more than 1048576 bytes together/)
-    const one = encodeMsg(M.PushRequest, { series: [{ labels: [{ name: 'service_name', value: 'fine' }], samples: [{ rawProfile: sample, ID: '' }] }] })
+    const one = pushRequest({ series: [{ labels: [{ name: 'service_name', value: 'fine' }], samples: [{ rawProfile: sample, ID: '' }] }] })
     const ok = await call(`${kiln.url}/push.v1.PusherService/Push`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from(one) })
     assert.equal(ok.status, 200, ok.text)
   } finally {
