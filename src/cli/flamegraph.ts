@@ -2,9 +2,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { bool, parseCommand, str, type CommandSpec, type Parsed } from './args.ts'
 import { KilnError } from '../model/errors.ts'
 import { FoldedReader } from '../flamegraph/folded.ts'
-import { forEachLine, writeLatin1 } from '../flamegraph/lines.ts'
+import { forEachLine, Latin1Writer, writeLatin1 } from '../flamegraph/lines.ts'
 import { PALETTES, formatPaletteMap, parsePaletteMap, type Palette } from '../flamegraph/palette.ts'
-import { emptySvg, renderSvg, type SvgOptions } from '../flamegraph/svg.ts'
+import { emptySvg, renderFrames, renderSvg, type SvgOptions } from '../flamegraph/svg.ts'
+import { flowFolded } from '../flamegraph/flow.ts'
 
 export const spec: CommandSpec = {
   name: 'flamegraph',
@@ -98,10 +99,21 @@ export async function run(argv: string[]): Promise<number> {
   if (!p) return 0
   if (p.positionals.length > 1) throw new KilnError('KILN_USAGE', `flamegraph: one input file at most, got ${p.positionals.length}`)
   const options = svgOptions(p)
-  const reader = new FoldedReader({ reverse: bool(p, 'reverse'), flamechart: bool(p, 'flamechart') })
-  await forEachLine(p.positionals[0], (l) => reader.line(l))
-  if (reader.ignored) process.stderr.write(`kiln: ignored ${reader.ignored} lines with invalid format (expected 'frame;frame;… count')\n`)
-  if (reader.stacks === 0) {
+  const lines: string[] = []
+  await forEachLine(p.positionals[0], (l) => lines.push(l))
+  // The common case (one count per line, not a flame chart) merges the sorted stacks directly;
+  // flame charts and differential graphs go through the call tree.
+  const flow = bool(p, 'flamechart') ? null : flowFolded(lines, bool(p, 'reverse'))
+  const out = new Latin1Writer()
+  let read: { ignored: number; stacks: number; draw: (o: SvgOptions) => void }
+  if (flow) read = { ...flow, draw: (o) => renderFrames(flow.frames, flow.total, o, out.write) }
+  else {
+    const reader = new FoldedReader({ reverse: bool(p, 'reverse'), flamechart: bool(p, 'flamechart') })
+    for (const l of lines) reader.line(l)
+    read = { ignored: reader.ignored, stacks: reader.stacks, draw: (o) => out.write(renderSvg(reader.result().fg, o)) }
+  }
+  if (read.ignored) process.stderr.write(`kiln: ignored ${read.ignored} lines with invalid format (expected 'frame;frame;… count')\n`)
+  if (read.stacks === 0) {
     // As flamegraph.pl: an SVG that says so (a pipeline still produces a file), and exit status 2.
     await writeLatin1(emptySvg('ERROR: No valid input provided to flamegraph', options.width))
     process.stderr.write("kiln: no stack counts found in the input; expected folded stacks ('frame;frame;… count', as kiln collapse perf prints)\n")
@@ -109,8 +121,8 @@ export async function run(argv: string[]): Promise<number> {
   }
   const mapFile = 'palette.map'
   if (bool(p, 'cp')) options.paletteMap = existsSync(mapFile) ? parsePaletteMap(readFileSync(mapFile, 'latin1')) : new Map()
-  const svg = renderSvg(reader.result().fg, options)
+  read.draw(options)
   if (options.paletteMap) writeFileSync(mapFile, formatPaletteMap(options.paletteMap), 'latin1')
-  await writeLatin1(svg)
+  await out.end()
   return 0
 }

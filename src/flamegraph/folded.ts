@@ -20,7 +20,8 @@ export interface FoldedInput {
 
 // flamegraph.pl's line rule: the count is the last run of digits (a decimal point allowed)
 // after whitespace; a second such count makes the line differential.
-const LINE = /^(.*)[\t\n\v\f\r ]+?(\d+(?:\.\d*)?)$/s
+export const FOLDED_LINE = /^(.*)[\t\n\v\f\r ]+?(\d+(?:\.\d*)?)$/s
+const LINE = FOLDED_LINE
 
 /** Folded lines → a flame graph (or a differential one when lines carry two counts). */
 export class FoldedReader {

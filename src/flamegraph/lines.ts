@@ -73,3 +73,34 @@ export function writeLatin1(text: string): Promise<void> {
     process.stdout.write(Buffer.from(text, 'latin1'), (e) => (e ? reject(e) : resolve()))
   })
 }
+
+/**
+ * Writes latin1 text handed over in pieces to stdout through a 1 MiB buffer: a large output is
+ * never held whole, neither as one string nor as one Buffer. `end()` flushes and waits.
+ */
+export class Latin1Writer {
+  private buf = Buffer.allocUnsafe(1 << 20)
+  private at = 0
+
+  readonly write = (...parts: string[]): void => {
+    for (const s of parts) {
+      if (this.at + s.length > this.buf.length) this.flush()
+      if (s.length > this.buf.length) process.stdout.write(Buffer.from(s, 'latin1'))
+      else this.at += this.buf.write(s, this.at, 'latin1')
+    }
+  }
+
+  private flush(): void {
+    if (this.at === 0) return
+    process.stdout.write(this.buf.subarray(0, this.at))
+    // stdout may still hold the flushed bytes (a pipe written asynchronously): a new buffer, not a reuse.
+    this.buf = Buffer.allocUnsafe(this.buf.length)
+    this.at = 0
+  }
+
+  end(): Promise<void> {
+    const last = this.buf.subarray(0, this.at)
+    this.at = 0
+    return new Promise((resolve, reject) => process.stdout.write(last, (e) => (e ? reject(e) : resolve())))
+  }
+}

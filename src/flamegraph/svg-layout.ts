@@ -54,13 +54,38 @@ export function minWidthCounts(minWidth: string | number, total: number, countsP
   return Number(s) * countsPerPx
 }
 
+/** A frame before placing: its depth, name and width and offset in counts. */
+export interface RawFrame {
+  name: string
+  depth: number
+  value: number
+  offset: number
+  delta?: number
+}
+
 /** Lays out a flame graph's levels as flamegraph.pl draws them (root "all" at the bottom). */
 export function layoutFrames(fg: FlameGraph | FlameGraphDiff, options: LayoutOptions = {}): Layout {
+  const diff = 'leftTicks' in fg
+  const raw: RawFrame[] = []
+  const levels = decodeLevels(fg.levels, diff)
+  for (let d = 0; d < levels.length; d++) {
+    for (const n of levels[d]!) {
+      const f: RawFrame = { name: d === 0 ? 'all' : fg.names[n.name]!, depth: d, value: diff ? n.rTotal! : n.total, offset: diff ? n.rx! : n.x }
+      if (diff) f.delta = n.rTotal! - n.total
+      raw.push(f)
+    }
+  }
+  return placeFrames(raw, diff ? fg.rightTicks : fg.total, options)
+}
+
+/**
+ * Places frames (depth by depth, each depth in x order) in px: widths against the total (or a
+ * larger `total` option), frames narrower than `minWidth` left out, the root at the bottom.
+ */
+export function placeFrames(raw: readonly RawFrame[], real: number, options: LayoutOptions = {}): Layout {
   const width = options.width ?? 1200
   const fh = options.frameHeight ?? 16
   const fontSize = options.fontSize ?? 12
-  const diff = 'leftTicks' in fg
-  const real = diff ? fg.rightTicks : fg.total
   const total = Math.max(real, options.total ?? 0)
   const pxPerCount = total > 0 ? (width - 2 * XPAD) / total : 0
   const minCounts = total > 0 ? minWidthCounts(options.minWidth ?? 0.1, total, 1 / pxPerCount) : 0
@@ -68,18 +93,12 @@ export function layoutFrames(fg: FlameGraph | FlameGraphDiff, options: LayoutOpt
   const ypadBottom = fontSize * 2 + 10
   const frames: FrameBox[] = []
   let maxDepth = 0
-  const levels = decodeLevels(fg.levels, diff)
-  for (let d = 0; d < levels.length; d++) {
-    for (const n of levels[d]!) {
-      const value = diff ? n.rTotal! : n.total
-      const offset = diff ? n.rx! : n.x
-      if (value <= 0 || value < minCounts) continue
-      const name = d === 0 ? 'all' : fg.names[n.name]!
-      const box: FrameBox = { name, depth: d, value, offset, x: XPAD + offset * pxPerCount, y: 0, w: value * pxPerCount, h: fh - FRAME_PAD }
-      if (diff) box.delta = n.rTotal! - n.total
-      frames.push(box)
-      if (d > maxDepth) maxDepth = d
-    }
+  for (const f of raw) {
+    if (f.value <= 0 || f.value < minCounts) continue
+    const box: FrameBox = { name: f.name, depth: f.depth, value: f.value, offset: f.offset, x: XPAD + f.offset * pxPerCount, y: 0, w: f.value * pxPerCount, h: fh - FRAME_PAD }
+    if (f.delta !== undefined) box.delta = f.delta
+    frames.push(box)
+    if (f.depth > maxDepth) maxDepth = f.depth
   }
   const height = (maxDepth + 1) * fh + ypadTop + ypadBottom
   for (const b of frames) b.y = options.inverted ? ypadTop + b.depth * fh : height - ypadBottom - (b.depth + 1) * fh + FRAME_PAD

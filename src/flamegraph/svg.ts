@@ -2,7 +2,7 @@ import type { FlameGraph, FlameGraphDiff } from '../model/flamegraph.ts'
 import { KilnError } from '../model/errors.ts'
 import { background, diffColor, frameColor, type Palette, type Rgb } from './palette.ts'
 import { SVG_SCRIPT } from './svg-script.ts'
-import { fitText, layoutFrames, type LayoutOptions } from './svg-layout.ts'
+import { fitText, layoutFrames, placeFrames, type Layout, type LayoutOptions, type RawFrame } from './svg-layout.ts'
 
 /** flamegraph.pl's options, as renderSvg takes them. */
 export interface SvgOptions extends Omit<LayoutOptions, 'subtitle'> {
@@ -61,6 +61,22 @@ const px = (n: number): string => String(Math.round(n * 100) / 100)
  * blue where it shrank.
  */
 export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions = {}): string {
+  const out: string[] = []
+  renderLayout((lo) => layoutFrames(fg, lo), options, (...s) => out.push(...s))
+  return out.join('')
+}
+
+/**
+ * The same SVG from frames already merged (`flowFolded`): no flame graph levels in between. With
+ * `emit`, the text goes out in pieces as it is made (a large graph is never one string).
+ */
+export function renderFrames(raw: readonly RawFrame[], total: number, options: SvgOptions = {}, emit?: (...s: string[]) => void): string {
+  const out: string[] = []
+  renderLayout((lo) => placeFrames(raw, total, lo), options, emit ?? ((...s) => out.push(...s)))
+  return out.join('')
+}
+
+function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions, emit: (...s: string[]) => void): void {
   const o = options
   if (o.notes !== undefined && /[<>]|--/.test(o.notes)) throw new KilnError('KILN_USAGE', "--notes may not contain '<', '>' or '--' (it goes into an SVG comment)")
   const fontSize = o.fontSize ?? 12
@@ -69,7 +85,7 @@ export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions =
   const countName = o.countName ?? 'samples'
   const palette = o.colors ?? 'hot'
   const factor = o.factor ?? 1
-  const L = layoutFrames(fg, { ...o, fontSize, subtitle: o.subtitle !== undefined && o.subtitle !== '' })
+  const L = layout({ ...o, fontSize, subtitle: o.subtitle !== undefined && o.subtitle !== '' })
   const title = o.title ?? (o.inverted ? 'Icicle Graph' : o.flamechart ? 'Flame Chart' : 'Flame Graph')
   const [bg1, bg2] = background(palette, o.bgColors)
   const maxDelta = L.frames.reduce((m, f) => Math.max(m, Math.abs(f.delta ?? 0)), 0)
@@ -82,7 +98,7 @@ export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions =
   }
   const W = L.width
   const H = L.height
-  const out: string[] = []
+  const out = { push: emit }
   out.push(
     '<?xml version="1.0" standalone="no"?>\n',
     '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n',
@@ -141,7 +157,6 @@ export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions =
     )
   }
   out.push('</g>\n</svg>\n')
-  return out.join('')
 }
 
 /** The SVG flamegraph.pl draws for empty input: a message instead of frames. */

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readFolded } from '../../src/flamegraph/folded.ts'
-import { renderSvg } from '../../src/flamegraph/svg.ts'
+import { renderFrames, renderSvg } from '../../src/flamegraph/svg.ts'
+import { flowFolded } from '../../src/flamegraph/flow.ts'
 import { layoutFrames } from '../../src/flamegraph/svg-layout.ts'
 import { kiln } from './cli.ts'
 import { frameNamed, framesOf, rgb } from './svg.ts'
@@ -173,4 +174,34 @@ test('layout: frames in px from flame graph levels, drawn as ASCII art (root at 
   ]
   assert.deepEqual(draw(false), flame)
   assert.deepEqual(draw(true), [...flame].reverse())
+})
+
+test('merging sorted stacks directly (flowFolded) draws the same SVG as the call tree, byte for byte', () => {
+  let seed = 11
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n
+  // Names that are prefixes of each other and sort around ";" and " ", empty frames, repeats.
+  const names = ['b', 'b!', 'bc', 'a', '', 'B', 'b b', 'x<y>', 'z&1', '\u00ff']
+  let compared = 0
+  for (let i = 0; i < 300; i++) {
+    const lines: string[] = []
+    for (let l = 1 + rnd(40); l > 0; l--) {
+      const depth = 1 + rnd(6)
+      lines.push(`${Array.from({ length: depth }, () => names[rnd(names.length)]).join(';')} ${rnd(4) ? rnd(500) : 0}`)
+    }
+    if (rnd(5) === 0) lines.push(lines[rnd(lines.length)]!) // a stack twice
+    if (rnd(7) === 0) lines.push('not a stack')
+    const reverse = rnd(3) === 0
+    const options = { minWidth: rnd(2) ? '0.1' : '3%', width: 600 + rnd(800) }
+    const flow = flowFolded(lines, reverse)!
+    const tree = readFolded(lines.join('\n'), { reverse })
+    assert.equal(flow.stacks, tree.stacks)
+    assert.equal(flow.ignored, tree.ignored)
+    if (!tree.stacks) continue
+    assert.equal(renderFrames(flow.frames, flow.total, options), renderSvg(tree.fg, options), `input ${i}: ${lines.join(' | ')}`)
+    compared++
+  }
+  assert.ok(compared > 250)
+  // What it leaves to the tree: differential lines, fractional counts.
+  assert.equal(flowFolded(['a;b 1 2']), null)
+  assert.equal(flowFolded(['a;b 1.5']), null)
 })
