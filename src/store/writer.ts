@@ -6,7 +6,7 @@ export type { SeriesWrite, PreparedWrite }
 
 /** One group commit: the rows of every write that arrived since the last one began. */
 interface Batch {
-  /** Its number; a cache entry of -seq is an id this batch claimed. */
+  /** Its number: cache entries of the ids it writes hold it. */
   seq: number
   series: string[]
   /** TabSeparated lines (as functions and stacks), rendered by prepareWrite: 4× cheaper to build and parse than JSON. */
@@ -14,9 +14,6 @@ interface Batch {
   sampleCount: number
   stacks: string[]
   functions: string[]
-  /** Cache entries this batch claims, as parallel arrays (cache, id): half a million in a large batch. */
-  claimedIn: Map<string, number>[]
-  claimed: string[]
   waiters: { resolve: () => void; reject: (e: unknown) => void }[]
 }
 
@@ -42,10 +39,11 @@ export class Writer {
   private pending: Batch = this.newBatch()
   private scheduled = false
   private readonly inFlight = new Set<Promise<void>>()
-  // Per tenant and kind (`tenant\0f`, `tenant\0s`): id → ms it was last durably written, or -seq
-  // while batch seq (not yet committed) writes it. Keyed by the id as it comes, so a lookup hashes
-  // no concatenated string.
+  // Per tenant and kind (`tenant\0f`, `tenant\0s`, `tenant\0r`): id → the batch that last wrote
+  // it; keyed by the id as it comes, so a lookup hashes no concatenated string. A batch's commit
+  // marks it in `committed` once (seq → ms), not each of its ids: 500,000 of them in a large upload.
   private readonly seen = new Map<string, Map<string, number>>()
+  private readonly committed = new Map<number, number>()
   samplesWritten = 0
   /** The store's message while its last group commit failed; undefined once one succeeds. */
   lastError: string | undefined
@@ -61,7 +59,7 @@ export class Writer {
   ) {}
 
   private newBatch(): Batch {
-    return { seq: this.seq++, series: [], samples: [], sampleCount: 0, stacks: [], functions: [], claimedIn: [], claimed: [], waiters: [] }
+    return { seq: this.seq++, series: [], samples: [], sampleCount: 0, stacks: [], functions: [], waiters: [] }
   }
 
   /** Queues the writes; resolves once they are durable. */
@@ -134,13 +132,11 @@ export class Writer {
       const ie = ids.indexOf('\n', i)
       const re = rows.indexOf('\n', r) + 1
       const id = ids.slice(i, ie)
-      const t = cache.get(id)
-      // Claimed by an earlier commit still in flight (t < 0, not this batch's): written again here.
-      if (t === undefined || (t >= 0 ? t <= stale : t !== -b.seq)) {
-        cache.set(id, -b.seq)
+      const by = cache.get(id)
+      // Written by a commit still in flight (or failed): written again here.
+      if (by === undefined || (by !== b.seq && !((this.committed.get(by) ?? 0) > stale))) {
+        cache.set(id, b.seq)
         out.push(rows.slice(r, re))
-        b.claimedIn.push(cache)
-        b.claimed.push(id)
       }
       i = ie + 1
       r = re
@@ -204,21 +200,18 @@ export class Writer {
       if (b.sampleCount) await this.insert('samples', 'TabSeparated', b.samples)
       if (process.env.KILN_DEBUG_WRITES) process.stderr.write(`commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`)
       const now = Date.now()
-      // An id a later batch claimed again is left to that batch's commit to mark.
-      for (let i = 0; i < b.claimed.length; i++) {
-        const c = b.claimedIn[i]!
-        if (c.get(b.claimed[i]!) === -b.seq) c.set(b.claimed[i]!, now)
+      this.committed.set(b.seq, now)
+      // Commits over an hour old count as not written (their ids are rewritten): forgotten.
+      for (const [seq, at] of this.committed) {
+        if (at > now - REFRESH_MS) break
+        this.committed.delete(seq)
       }
       for (const c of this.seen.values()) if (c.size > CACHE_LIMIT) c.clear()
       this.samplesWritten += b.sampleCount
       this.lastError = undefined
       for (const w of b.waiters) w.resolve()
     } catch (e) {
-      // What this batch claimed is not durable: the next write of those ids writes them.
-      for (let i = 0; i < b.claimed.length; i++) {
-        const c = b.claimedIn[i]!
-        if (c.get(b.claimed[i]!) === -b.seq) c.delete(b.claimed[i]!)
-      }
+      // Never marked committed: the next write of this batch's ids writes them.
       this.lastError = (e as Error).message.split('\n')[0]!.slice(0, 300)
       const err = new KilnError('KILN_STORE', `the store did not accept the write (retry later): ${(e as Error).message}`)
       for (const w of b.waiters) w.reject(err)
