@@ -5,11 +5,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { gzipSync } from 'node:zlib'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startKiln, call, q, CPU } from './helpers.ts'
 import { encodePprof } from '../../src/formats/pprof.ts'
 import { ProfileBuilder } from '../../src/model/profile.ts'
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import { PushRequestSchema } from '../../src/server/rpc/gen/push/v1/push_pb.ts'
+import { startServer } from '../../src/server/app.ts'
+import { defaults } from '../../src/server/config.ts'
 
 const pushRequest = (init: MessageInitShape<typeof PushRequestSchema>) => toBinary(PushRequestSchema, create(PushRequestSchema, init))
 
@@ -127,8 +132,10 @@ test('every bad query is a 4xx: RE2-incompatible regexes, huge selectors, infini
   }
 })
 
-// todo until the main thread's share of a large upload (the cache check of 250,000 stacks, the
-// engine taking the insert text) is cut further: measured 2.5–12 s of /ready delay (issue 12 §3).
+// todo until the main thread's share of a large upload is cut further (issue 12 §3): at load 17–21,
+// /ready waited up to 4.7 s (11.6 s in another run); the main thread's profile: the writer's cache
+// check of 500,000 ids (claimLines), encoding the insert text to bytes, GC. And a 100 ms bound is
+// a timing: on this shared machine it cannot pass reliably, whatever the server does.
 test('hostile bodies in flight do not stall the event loop: /ready answers within 100 ms', { todo: 'main-thread share of huge uploads still stalls /ready for seconds' }, async () => {
   const kiln = await startKiln(['--retention', '0'])
   try {
@@ -156,5 +163,35 @@ test('hostile bodies in flight do not stall the event loop: /ready answers withi
     assert.ok(worst < 100, `/ready took up to ${worst.toFixed(0)} ms while the uploads were decoded`)
   } finally {
     await kiln.dispose()
+  }
+})
+
+test('/ready turns 503 while the store refuses writes, and 200 once a commit succeeds again', async () => {
+  // In this process, to reach the engine: a MergeTree that holds as many parts as it allows
+  // refuses inserts with TOO_MANY_PARTS, as it does when merges cannot keep up (or the disk fills).
+  const dataDir = mkdtempSync(join(tmpdir(), 'kiln-ready-'))
+  const server = await startServer({ ...defaults, port: 0, host: '127.0.0.1', dataDir, retention: '0', selfProfile: false }, () => {})
+  const url = server.url.replace('localhost', '127.0.0.1')
+  const ingest = (body: string) => call(`${url}/ingest?${q({ name: 'ready.cpu' })}`, { method: 'POST', body })
+  const ready = () => call(`${url}/ready`)
+  const limitParts = (n: number) => server.ctx.store.client.command({ query: `ALTER TABLE ${server.ctx.store.db}.samples MODIFY SETTING parts_to_throw_insert = ${n}` })
+  try {
+    assert.equal((await ingest('main;work 1\n')).status, 200)
+    assert.equal((await ready()).status, 200)
+    await limitParts(1)
+    const refused = await ingest('main;work 2\n')
+    assert.equal(refused.status, 503, refused.text)
+    assert.equal(refused.json.code, 'KILN_STORE')
+    const down = await ready()
+    assert.equal(down.status, 503)
+    assert.match(down.text, /the store refuses writes: .*parts/i)
+    await limitParts(3000)
+    assert.equal((await ingest('main;work 3\n')).status, 200)
+    assert.equal((await ready()).status, 200)
+    const top = await call(`${url}/api/v1/top?${q({ type: CPU, query: '{service_name="ready"}', from: 'now-1h' })}`)
+    assert.equal(top.json.rows.find((r: { name: string }) => r.name === 'work')?.self, 4e7, 'the refused write is not stored; the others are')
+  } finally {
+    await server.close()
+    rmSync(dataDir, { recursive: true, force: true })
   }
 })
