@@ -26,6 +26,8 @@ export const spec: CommandSpec = {
     'basic-auth': { type: 'string', arg: 'USER:PASS', help: 'require HTTP Basic auth on every route' },
     'no-self-profile': { type: 'boolean', help: 'do not profile the server itself into its store' },
     dashboards: { type: 'string', arg: 'DIR', help: "the Live view's dashboards: YAML or JSON files of panels, each a pxl_script" },
+    'recording-rules-interval': { type: 'string', arg: 'DURATION', help: 'how often recording rules (config file, /api/v1/recording-rules) update their /metrics counters', default: '15s' },
+    'recording-rules-grace': { type: 'string', arg: 'DURATION', help: 'how late an upload may arrive and still be counted by recording rules', default: '10m' },
   },
   examples: ['kiln server', 'kiln server --port 4040 --data-dir /var/lib/kiln --retention 14d', 'kiln server --clickhouse-url http://clickhouse:8123'],
 }
@@ -40,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     ['port', 'port'], ['host', 'host'], ['data-dir', 'dataDir'], ['clickhouse-url', 'clickhouseUrl'], ['database', 'database'],
     ['retention', 'retention'], ['trace-retention', 'traceRetention'], ['max-body-bytes', 'maxBodyBytes'], ['max-stack-depth', 'maxStackDepth'], ['max-labels', 'maxLabels'],
     ['auth-token', 'authToken'], ['basic-auth', 'basicAuth'], ['dashboards', 'dashboards'],
+    ['recording-rules-interval', 'recordingRulesInterval'], ['recording-rules-grace', 'recordingRulesGrace'],
   ]
   for (const [flag, key] of map) if (given(flag)) flags[key] = str(p, flag)
   if (bool(p, 'multitenancy')) flags.multitenancy = true

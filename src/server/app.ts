@@ -18,6 +18,7 @@ import { mountRuns } from './runs.ts'
 import { mountTrace } from './trace.ts'
 import { mountPxl } from './pxl.ts'
 import { mountDashboards } from './dashboards.ts'
+import { startRecordingRules } from './recording-rules.ts'
 import { staticHandler } from './static.ts'
 import { Ingester, IngestPool } from '../ingest/index.ts'
 import { startSelfProfiling } from '../collect/self-profile.ts'
@@ -63,7 +64,10 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
     sendBytes(res, ready && !refusing ? 200 : 503, 'text/plain', status)
   })
   // Under --multitenancy a tenant sees only its own counters (the tenant header is required there).
-  router.on('GET', '/metrics', (req, res) => sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx, config.multitenancy ? req.tenant : undefined)))
+  router.on('GET', '/metrics', (req, res) => {
+    const tenant = config.multitenancy ? req.tenant : undefined
+    sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx, tenant) + recording.metricsText(tenant))
+  })
   router.on('POST', '/ingest', (req, res) => handleIngest(ctx, req, res))
   router.on('POST', '/pyroscope/ingest', (req, res) => handleIngest(ctx, req, res))
   router.on('GET', '/pyroscope/render', (req, res) => handleRender(ctx, req, res))
@@ -76,6 +80,8 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   mountTrace(router, ctx)
   mountPxl(router, ctx)
   mountDashboards(router, ctx)
+  // Profiles turned into counters for the /metrics above (recording rules, docs/recording-rules.md).
+  const recording = await startRecordingRules(router, ctx)
   let scraper: Scraper | null = null
   router.on('GET', '/api/v1/scrape-targets', (req, res) => sendJson(res, 200, scraper?.status(config.multitenancy ? req.tenant : undefined) ?? []))
   router.prefix('GET', '/', staticHandler(config.uiDir))
@@ -148,6 +154,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
       ready = false
       await stopSelf?.()
       await scraper?.stop()
+      await recording.close()
       h2c.close()
       await new Promise<void>((r) => {
         server.close(() => r())

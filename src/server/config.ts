@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml'
 import { KilnError } from '../model/errors.ts'
 import { parseDuration } from '../model/time.ts'
 import { parseScrapeConfig, type ScrapeTarget } from '../collect/scrape-config.ts'
+import { parseRecordingRule, type RecordingRule } from '../model/recording-rules.ts'
 
 /** Everything `kiln server` can be told, from flags, KILN_* environment variables or a YAML file. */
 export interface ServerConfig {
@@ -37,6 +38,12 @@ export interface ServerConfig {
   scrape: ScrapeTarget[]
   /** Directory of dashboards (YAML/JSON files of PxL panels) for the Live view. */
   dashboards?: string
+  /** Profiles turned into Prometheus counters on /metrics (YAML `recording-rules:`). */
+  recordingRules: RecordingRule[]
+  /** How often recording rules are evaluated, ms. */
+  recordingRulesInterval: number
+  /** How late an upload may arrive and still count in a recording rule, ms. */
+  recordingRulesGrace: number
 }
 
 export const defaults: ServerConfig = {
@@ -55,12 +62,15 @@ export const defaults: ServerConfig = {
   uiDir: new URL('../../ui/dist', import.meta.url).pathname,
   flushMs: 0,
   scrape: [],
+  recordingRules: [],
+  recordingRulesInterval: 15_000,
+  recordingRulesGrace: 600_000,
 }
 
 type Raw = Record<string, unknown>
 
 // Config keys, their YAML/env spellings and how to read them.
-const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 'str' | 'bool' | 'scrape' }[] = [
+const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: Kind }[] = [
   { key: 'port', env: 'KILN_PORT', yaml: 'port', kind: 'int' },
   { key: 'host', env: 'KILN_HOST', yaml: 'host', kind: 'str' },
   { key: 'dataDir', env: 'KILN_DATA_DIR', yaml: 'data-dir', kind: 'str' },
@@ -80,10 +90,22 @@ const keys: { key: keyof ServerConfig; env: string; yaml: string; kind: 'int' | 
   { key: 'flushMs', env: 'KILN_FLUSH_MS', yaml: 'flush-ms', kind: 'int' },
   { key: 'scrape', env: 'KILN_SCRAPE', yaml: 'scrape', kind: 'scrape' },
   { key: 'dashboards', env: 'KILN_DASHBOARDS', yaml: 'dashboards', kind: 'str' },
+  { key: 'recordingRules', env: 'KILN_RECORDING_RULES', yaml: 'recording-rules', kind: 'rules' },
+  { key: 'recordingRulesInterval', env: 'KILN_RECORDING_RULES_INTERVAL', yaml: 'recording-rules-interval', kind: 'duration' },
+  { key: 'recordingRulesGrace', env: 'KILN_RECORDING_RULES_GRACE', yaml: 'recording-rules-grace', kind: 'duration' },
 ]
 
-function coerce(kind: 'int' | 'str' | 'bool' | 'scrape', v: unknown, where: string): unknown {
+type Kind = 'int' | 'str' | 'bool' | 'scrape' | 'rules' | 'duration'
+
+function coerce(kind: Kind, v: unknown, where: string): unknown {
   if (kind === 'scrape') return parseScrapeConfig(typeof v === 'string' ? parseYaml(v) : v, where)
+  if (kind === 'rules') return recordingRules(typeof v === 'string' ? parseYaml(v) : v, where)
+  if (kind === 'duration') {
+    // A number is milliseconds; a string a duration (15s, 1m).
+    const ms = typeof v === 'number' ? v : /^\d+$/.test(String(v)) ? Number(v) : parseDurationAt(String(v), where)
+    if (!Number.isFinite(ms) || ms < 100) throw new KilnError('KILN_USAGE', `${where}: expected a duration of at least 100ms (e.g. 15s), got ${JSON.stringify(v)}`)
+    return ms
+  }
   if (kind === 'int') {
     const n = typeof v === 'number' ? v : Number(String(v))
     if (!Number.isInteger(n) || n < 0) throw new KilnError('KILN_USAGE', `${where}: expected a whole number ≥ 0, got ${JSON.stringify(v)}`)
@@ -134,6 +156,32 @@ export function resolveConfig(flags: Partial<Record<keyof ServerConfig, unknown>
   retentionHours(cfg.traceRetention)
   if (cfg.basicAuth && !cfg.basicAuth.includes(':')) throw new KilnError('KILN_USAGE', 'basic auth must be user:password')
   return cfg
+}
+
+function parseDurationAt(v: string, where: string): number {
+  try {
+    return parseDuration(v)
+  } catch (e) {
+    throw new KilnError('KILN_USAGE', `${where}: ${(e as Error).message}`)
+  }
+}
+
+/** The `recording-rules:` list: each rule checked, ids unique. */
+function recordingRules(v: unknown, where: string): RecordingRule[] {
+  if (v === null || v === undefined) return []
+  if (!Array.isArray(v)) throw new KilnError('KILN_USAGE', `${where}: expected a list of recording rules (metric_name, profile_type, matchers, group_by, function_pattern)`)
+  const rules: RecordingRule[] = []
+  for (const [i, raw] of v.entries()) {
+    let r: RecordingRule
+    try {
+      r = parseRecordingRule(raw, `${where}[${i}]`)
+    } catch (e) {
+      throw new KilnError('KILN_USAGE', (e as Error).message)
+    }
+    if (rules.some((x) => x.id === r.id)) throw new KilnError('KILN_USAGE', `${where}[${i}]: a second rule with id ${JSON.stringify(r.id)}; give each an id of its own`)
+    rules.push(r)
+  }
+  return rules
 }
 
 /** Retention in whole days (at least 1), or 0 for "keep forever". */
