@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createClient } from '@connectrpc/connect'
+import { Code, createClient } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import { startKiln, call, q, CPU, type TestServer } from './helpers.ts'
 import { ProfileFormat, QuerierService } from '../../src/server/rpc/gen/querier/v1/querier_pb.ts'
@@ -99,6 +99,18 @@ test('SelectMergeStacktraces answers TREE bytes and a DOT call graph', async () 
   const label = (fn: string) => new RegExp(`N(\\d+) \\[label="${fn}\\\\n`).exec(dot)?.[1]
   assert.ok(label('main') && label('handle') && label('db'), dot)
   assert.match(dot, new RegExp(`N${label('main')} -> N${label('handle')} \\[label="500000000"`))
+})
+
+test('profile, span and trace id selectors are refused as unimplemented, not ignored', async () => {
+  const querier = createClient(QuerierService, transport())
+  const req = { profileTypeID: CPU, labelSelector: '{}', start: BigInt(start), end: BigInt(now) }
+  for (const extra of [{ profileIdSelector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'] }, { spanSelector: ['9a517183f26a089d'] }, { traceIdSelector: ['4bf92f3577b34da6a3ce929d0e0e4736'] }]) {
+    const e = await querier.selectMergeStacktraces({ ...req, ...extra }).catch((x) => x)
+    assert.equal(e.code, Code.Unimplemented, JSON.stringify(extra))
+    assert.match(e.message, /is not supported yet/)
+  }
+  const e = await querier.selectMergeProfile({ ...req, profileIdSelector: ['x'] }).catch((x) => x)
+  assert.equal(e.code, Code.Unimplemented)
 })
 
 test('AnalyzeQuery counts the series a query reads', async () => {

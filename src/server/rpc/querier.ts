@@ -42,6 +42,16 @@ const union = (lists: string[][]): string[] => [...new Set(lists.flat())].sort()
 
 const callSiteOf = (m: TypedQuery): string[] => (m.stackTraceSelector?.callSite ?? []).map((l) => l.name)
 
+/**
+ * Selectors of single profiles, spans or traces: the store keeps none of these ids yet, and
+ * ignoring them would answer the merge of everything as if it were the one asked for.
+ */
+function refuseIdSelectors(m: { profileIdSelector?: string[]; spanSelector?: string[]; traceIdSelector?: string[] }): void {
+  for (const [field, ids] of [['profile_id_selector', m.profileIdSelector], ['span_selector', m.spanSelector], ['trace_id_selector', m.traceIdSelector]] as const) {
+    if (ids?.length) throw new KilnError('KILN_UNSUPPORTED', `${field} is not supported yet: Kiln does not keep profile, span or trace ids (docs/pyroscope-compat.md)`)
+  }
+}
+
 function flameGraphMessage(fg: FlameGraphData): { names: string[]; levels: { values: bigint[] }[]; total: bigint; maxSelf: bigint } {
   return { names: fg.names, levels: fg.levels.map((values) => ({ values: values.map(big) })), total: big(fg.total), maxSelf: big(fg.maxSelf) }
 }
@@ -95,6 +105,7 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
       return { labelsSet }
     },
     async selectMergeStacktraces(m, call) {
+      refuseIdSelectors(m)
       const tree = await merged(tenantOf(call), m)
       if (m.format === ProfileFormat.PPROF) return { pprof: { profile: encodePprof(treeToProfile(tree, m.profileTypeID), { gzip: false }) } }
       if (m.format === ProfileFormat.TREE) return { tree: treeBytes(tree, maxNodesOf(m.maxNodes)) }
@@ -103,6 +114,7 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
       return { flamegraph: flameGraphMessage(flameGraph(tree, maxNodesOf(m.maxNodes))) }
     },
     async selectMergeProfile(m, call) {
+      refuseIdSelectors(m)
       const sel = typedSelection(tenantOf(call), m)
       const tree = await mergedTree(r, sel, callSiteOf(m))
       // The profile spans the range asked for. The pprof encoder is Kiln's one writer of the
