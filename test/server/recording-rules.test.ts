@@ -32,7 +32,7 @@ async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 30_0
 }
 
 const metrics = async (url: string) => (await fetch(`${url}/metrics`)).text()
-const valueOf = (text: string, series: string) => {
+const sampleValue = (text: string, series: string) => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `))
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
@@ -87,13 +87,13 @@ recording-rules-interval: 200ms
     await ingestFolded(kiln.url, 'app.cpu{service_name="api"}', 'main;burnCpu 300\nmain;idle 100\nmain;burnCpu;burnCpu 50')
     const series = 'kiln_function_cpu_seconds_total{function_name="burnCpu",service_name="api"}'
     // Recursion counts once: 300 + 50 samples = 3.5 s.
-    assert.equal(await until('the first window', async () => valueOf(await metrics(kiln.url), series)), 3.5)
+    assert.equal(await until('the first window', async () => sampleValue(await metrics(kiln.url), series)), 3.5)
     assert.ok(!(await metrics(kiln.url)).includes('function_name="idle"'), 'only functions matching the pattern')
     await ingestFolded(kiln.url, 'app.cpu{service_name="api"}', 'main;burnCpu 100')
-    assert.equal(await until('the second upload', async () => (valueOf(await metrics(kiln.url), series) === 4.5 ? 4.5 : undefined)), 4.5)
+    assert.equal(await until('the second upload', async () => (sampleValue(await metrics(kiln.url), series) === 4.5 ? 4.5 : undefined)), 4.5)
     // Several windows later the value stands: nothing is counted twice.
     await sleep(1500)
-    assert.equal(valueOf(await metrics(kiln.url), series), 4.5)
+    assert.equal(sampleValue(await metrics(kiln.url), series), 4.5)
     assert.match(await metrics(kiln.url), /# TYPE kiln_function_cpu_seconds_total counter/)
 
     // The API: a rule of its own, listed with its source; the file's rule cannot be changed there.
@@ -114,7 +114,7 @@ recording-rules-interval: 200ms
     // A rule counts from its creation on: this profile starts after the POST above.
     await ingestFolded(kiln.url, 'app.cpu{service_name="api"}', 'main;idle 200', Date.now() + 1500)
     const idle = 'kiln_idle_cpu_seconds_total{team="core"}'
-    assert.equal(await until('the API rule', async () => valueOf(await metrics(kiln.url), idle) || undefined), 2)
+    assert.equal(await until('the API rule', async () => sampleValue(await metrics(kiln.url), idle) || undefined), 2)
 
     await kiln.stop()
     kiln = await startKiln(['--config', config], { dataDir })
@@ -139,7 +139,7 @@ test('a counter settles what leaves the grace window, counts late uploads inside
     rules.upsert('anonymous', parseRecordingRule({ metric_name: 'burn_seconds_total', profile_type: CPU, function_name: 'burnCpu' }, 'r'), t0 - 60_000)
     const value = async (now: number) => {
       await rules.evaluate(now)
-      return valueOf(rules.metricsText(), 'burn_seconds_total')
+      return sampleValue(rules.metricsText(), 'burn_seconds_total')
     }
     await ingestFolded(server.url, 'app.cpu', 'main;burnCpu 100', t0 - 50_000)
     assert.equal(await value(t0), 1, 'settled: older than the grace')
