@@ -28,6 +28,8 @@ export interface Proc {
   tgid: number
   startTicks: bigint
   comm: string
+  /** The process's metadata columns as JSON members, once the emitter has looked them up. */
+  columnsJson?: string
 }
 
 export interface Conn extends Proc {
@@ -65,8 +67,12 @@ const UDP_IDLE_MS = 30_000
 const TCP_IDLE_MS = 600_000
 
 export class ConnTracker {
-  /** Sockets by `tgid:sk`; inside, connections by remote endpoint (TCP: one, key ''). */
-  private readonly socks = new Map<string, Map<string, Conn>>()
+  /**
+   * Connections by process, then socket (its kernel address; for TLS plaintext whose socket is not
+   * known yet, the SSL session's, negated), then remote endpoint (TCP: one, key ''). Number keys:
+   * a text key built per event was a string and a BigInt's hex per send/receive.
+   */
+  private readonly procs = new Map<number, Map<number, Map<string, Conn>>>()
   private count = 0
   readonly connStats = new ConnStats()
   readonly stats = { events: 0, opened: 0, closed: 0, records: 0, parseErrors: 0, unmatched: 0, evicted: 0, untracked: 0 }
@@ -120,10 +126,9 @@ export class ConnTracker {
    * socket is known, that connection's parser continues on the socket's.
    */
   private adopt(conn: Conn, ev: CaptureEvent): void {
-    const key = `${ev.tgid}:ssl${ev.ssl.toString(16)}`
-    const early = this.socks.get(key)?.get('')
+    const early = this.sock(ev.tgid, -ev.ssl - 1)?.get('')
     if (!early) return
-    this.socks.delete(key)
+    this.dropSock(ev.tgid, -ev.ssl - 1)
     this.count--
     if (conn.protocol !== undefined) return
     conn.protocol = early.protocol
@@ -180,12 +185,12 @@ export class ConnTracker {
 
   private conn(ev: CaptureEvent): Conn | undefined {
     const noSock = (ev.flags & EventFlag.noSock) !== 0
-    const sockKey = noSock ? `${ev.tgid}:ssl${ev.ssl.toString(16)}` : `${ev.tgid}:${ev.sk.toString(16)}`
+    const sockKey = noSock ? -ev.ssl - 1 : ev.sk
     // The remote address as text only where it keys the connection (UDP) or one is created.
     const udp = ev.protocol === 17
     let raddr = udp && !noSock ? formatAddr(ev.family, ev.raddr) : undefined
     const sub = udp ? `${raddr ?? ''}:${ev.rport}` : ''
-    let conns = this.socks.get(sockKey)
+    let conns = this.sock(ev.tgid, sockKey)
     let conn = conns?.get(sub)
     if (conn && ev.type === EventType.open && (conn.protocol !== undefined || conn.sent + conn.recv > 0)) {
       // The socket's previous connection ended without a close() we saw (its process exited).
@@ -219,8 +224,13 @@ export class ConnTracker {
       recv: 0,
       lastMs: Date.now(),
       ignored: !noSock && (this.o.ignoreRemote?.(raddr, ev.rport) ?? false),
+      columnsJson: undefined,
     }
-    if (!conns) this.socks.set(sockKey, (conns = new Map()))
+    if (!conns) {
+      let socks = this.procs.get(ev.tgid)
+      if (!socks) this.procs.set(ev.tgid, (socks = new Map()))
+      socks.set(sockKey, (conns = new Map()))
+    }
     conns.set(sub, conn)
     this.count++
     this.o.seen?.(conn)
@@ -228,11 +238,23 @@ export class ConnTracker {
   }
 
   private close(ev: CaptureEvent): void {
-    const sockKey = `${ev.tgid}:${ev.sk.toString(16)}`
-    const conns = this.socks.get(sockKey)
+    const conns = this.sock(ev.tgid, ev.sk)
     if (!conns) return
     for (const c of conns.values()) this.end(c, ev.ts + this.offsetNs)
-    this.socks.delete(sockKey)
+    this.dropSock(ev.tgid, ev.sk)
+  }
+
+  private sock(tgid: number, key: number): Map<string, Conn> | undefined {
+    return this.procs.get(tgid)?.get(key)
+  }
+
+  private dropSock(tgid: number, key: number): void {
+    const socks = this.procs.get(tgid)
+    if (socks?.delete(key) && socks.size === 0) this.procs.delete(tgid)
+  }
+
+  private *conns(): Generator<Conn> {
+    for (const socks of this.procs.values()) for (const conns of socks.values()) yield* conns.values()
   }
 
   /** Ends a connection: its parser's last records, its bytes into the closed counters. */
@@ -264,32 +286,34 @@ export class ConnTracker {
   /** Ends idle UDP peers, connections of processes that are gone, and TCP connections idle past 10 minutes. */
   sweep(now = Date.now()): void {
     const nowNs = BigInt(now) * 1_000_000n
-    const gone = new Map<number, boolean>()
-    for (const [sockKey, conns] of this.socks) {
-      for (const [sub, c] of conns) {
-        const idle = now - c.lastMs
-        if (idle < 5_000) continue
-        let dead = gone.get(c.tgid)
-        if (dead === undefined) gone.set(c.tgid, (dead = !this.o.alive(c.tgid)))
-        if (dead || (c.transport === 17 && idle > UDP_IDLE_MS) || idle > TCP_IDLE_MS) {
-          this.end(c, nowNs)
-          conns.delete(sub)
+    for (const [tgid, socks] of this.procs) {
+      let dead: boolean | undefined
+      for (const [sockKey, conns] of socks) {
+        for (const [sub, c] of conns) {
+          const idle = now - c.lastMs
+          if (idle < 5_000) continue
+          dead ??= !this.o.alive(tgid)
+          if (dead || (c.transport === 17 && idle > UDP_IDLE_MS) || idle > TCP_IDLE_MS) {
+            this.end(c, nowNs)
+            conns.delete(sub)
+          }
         }
+        if (conns.size === 0) socks.delete(sockKey)
       }
-      if (conns.size === 0) this.socks.delete(sockKey)
+      if (socks.size === 0) this.procs.delete(tgid)
     }
   }
 
   /** Emits conn_stats rows: cumulative counters per (process, remote endpoint, role). */
   flushConnStats(timeNs: bigint): void {
     const live: { key: ConnKey; sent: number; recv: number }[] = []
-    for (const conns of this.socks.values()) for (const c of conns.values()) if (!c.ignored) live.push({ key: this.key(c), sent: c.sent, recv: c.recv })
+    for (const c of this.conns()) if (!c.ignored) live.push({ key: this.key(c), sent: c.sent, recv: c.recv })
     for (const { proc, row } of this.connStats.rows(live)) this.o.emit('conn_stats', { ...row, time_: timeNs.toString() }, proc)
   }
 
   /** Ends every connection (the agent is stopping). */
   endAll(timeNs: bigint): void {
-    for (const conns of this.socks.values()) for (const c of conns.values()) this.end(c, timeNs)
-    this.socks.clear()
+    for (const c of this.conns()) this.end(c, timeNs)
+    this.procs.clear()
   }
 }

@@ -55,7 +55,9 @@ export class SocketSource implements TraceSource {
       // no object per row outlives this call.
       emit: (table, row, p) => {
         const text = JSON.stringify(row)
-        emit(table, [`${text.slice(0, -1)},${this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })}}`])
+        // Kept on the connection: one process lookup per connection, not per row.
+        p.columnsJson ??= this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
+        emit(table, [`${text.slice(0, -1)},${p.columnsJson}}`])
       },
       alive: (tgid) => existsSync(`/proc/${tgid}`),
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
@@ -154,11 +156,13 @@ export class SocketSource implements TraceSource {
     const child = this.child
     this.child = undefined
     if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child.once('exit', r))
-      // Closing stdin ends the loader's loop; it prints what its ring buffer still holds first.
+      // 'close': the loader has exited and its output is read to the end, the last drop count included.
+      const closed = new Promise((r) => child.once('close', r))
+      // Closing stdin ends the loader's loop; it writes what its ring buffer still holds first
+      // (up to 16 MB: seconds of parsing for an agent that had fallen behind).
       child.stdin!.end()
-      const t = setTimeout(() => child.kill('SIGKILL'), 2000)
-      await exited
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      await closed
       clearTimeout(t)
     }
     if (this.tracker) {

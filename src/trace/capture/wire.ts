@@ -24,10 +24,14 @@ const cString = (b: Buffer) => {
 export class CaptureEvent {
   /** CLOCK_MONOTONIC ns. */
   readonly ts: bigint
-  /** The kernel's struct sock address (with tgid, a connection's identity); 0 with FL_NO_SK. */
-  readonly sk: bigint
-  /** The SSL session of TLS plaintext events, else 0. */
-  readonly ssl: bigint
+  /**
+   * The kernel's struct sock address (with tgid, a connection's identity); 0 with FL_NO_SK. As a
+   * number of its low 53 bits (exact, and unique: kernel objects are never 2^53 bytes apart), so
+   * a connection is found by number keys — a BigInt and its hex text per event cost more.
+   */
+  readonly sk: number
+  /** The SSL session of TLS plaintext events (a user-space address, low 53 bits), else 0. */
+  readonly ssl: number
   readonly tgid: number
   readonly fd: number
   /** Bytes the call moved; `data.length < size` means the rest was not captured. */
@@ -51,8 +55,8 @@ export class CaptureEvent {
     cap: number,
   ) {
     this.ts = buf.readBigUInt64LE(at)
-    this.sk = buf.readBigUInt64LE(at + 8)
-    this.ssl = buf.readBigUInt64LE(at + 16)
+    this.sk = addr53(buf, at + 8)
+    this.ssl = addr53(buf, at + 16)
     this.tgid = buf.readUInt32LE(at + 24)
     this.fd = buf.readUInt32LE(at + 28)
     this.size = buf.readUInt32LE(at + 32)
@@ -84,6 +88,9 @@ export class CaptureEvent {
     return cString(this.buf.subarray(this.at + 96, this.at + 112))
   }
 }
+
+/** A 64-bit address as the number of its low 53 bits. */
+const addr53 = (b: Buffer, at: number) => (b.readUInt32LE(at + 4) & 0x1fffff) * 0x1_0000_0000 + b.readUInt32LE(at)
 
 /** Splits a byte stream into events; keeps at most one partial event between chunks. */
 export class EventDecoder {

@@ -22,6 +22,9 @@
 
 static struct socket_bpf *skel;
 static unsigned long long written;
+/* Events left before ring_buffer__consume returns to the loop (see on_event). */
+static unsigned int budget;
+#define SLICE 4096
 
 static void emit(unsigned char type, const void *data, unsigned int n) {
   struct event e;
@@ -38,11 +41,20 @@ static void logf_(const char *fmt, const char *a, long b) {
   emit(EV_LOG, line, n < 0 ? 0 : (n >= (int)sizeof(line) ? sizeof(line) - 1 : n));
 }
 
+/* A negative return ends ring_buffer__consume with this event consumed: after SLICE events the
+ * loop runs again, so the once-a-second stats (drops) and stdin commands are not held up while
+ * the agent reads slower than the kernel writes (consume would otherwise never return, and
+ * drops stayed unreported until the loader was killed at the agent's stop). */
 static int on_event(void *ctx, void *data, size_t size) {
   (void)ctx;
   if (fwrite(data, size, 1, stdout) != 1) exit(0);
   written++;
-  return 0;
+  return --budget ? 0 : -EAGAIN;
+}
+
+static int consume(struct ring_buffer *rb) {
+  budget = SLICE;
+  return ring_buffer__consume(rb);
 }
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap) {
@@ -145,11 +157,13 @@ int main(int argc, char **argv) {
   char line[4096];
   size_t have = 0;
   time_t last = time(0);
+  int more = 0;
   for (;;) {
-    /* 10 ms: the BPF side wakes us only past 64 KiB, so this bounds an event's wait. */
-    int n = poll(fds, 2, 10);
+    /* 10 ms: the BPF side wakes us only past 64 KiB, so this bounds an event's wait; no wait
+     * when the last slice left events in the ring. */
+    int n = poll(fds, 2, more ? 0 : 10);
     if (n < 0 && errno != EINTR) break;
-    ring_buffer__consume(rb);
+    more = consume(rb) == -EAGAIN;
     if (fds[1].revents & (POLLIN | POLLHUP)) {
       ssize_t r = read(0, line + have, sizeof(line) - 1 - have);
       if (r <= 0) break;
@@ -171,7 +185,8 @@ int main(int argc, char **argv) {
     if (fflush(stdout)) break;
   }
   /* What the ring still holds goes out before the exit: the last requests before a stop count. */
-  ring_buffer__consume(rb);
+  while (consume(rb) == -EAGAIN) {
+  }
   stats();
   fflush(stdout);
   ring_buffer__free(rb);
