@@ -40,8 +40,9 @@ export function looksLikeStart(b: Buffer, kind: 'req' | 'resp'): boolean {
  * capture gap parses too: the lines that are complete, and the start line as far as it goes.
  */
 export function parseHead(text: string, kind: 'req' | 'resp'): Head | null {
-  const lines = text.split(/\r?\n/)
-  const first = lines[0] ?? ''
+  // Lines split on LF with a CR before it dropped, as split(/\r?\n/) would, without the array.
+  let nl = text.indexOf('\n')
+  const first = line(text, 0, nl < 0 ? text.length : nl)
   const head: Head = { kind, method: '', path: '', status: 0, message: '', major: 1, minor: 1, headers: {}, lower: new Map() }
   if (kind === 'req') {
     const m = reqLine.exec(first)
@@ -60,12 +61,14 @@ export function parseHead(text: string, kind: 'req' | 'resp'): Head | null {
     head.status = Number(m[3])
     head.message = m[4] ?? ''
   }
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!
-    const colon = line.indexOf(':')
+  while (nl >= 0) {
+    const start = nl + 1
+    nl = text.indexOf('\n', start)
+    const l = line(text, start, nl < 0 ? text.length : nl)
+    const colon = l.indexOf(':')
     if (colon <= 0) continue
-    const name = line.slice(0, colon).trim()
-    const value = line.slice(colon + 1).trim()
+    const name = l.slice(0, colon).trim()
+    const value = l.slice(colon + 1).trim()
     if (name === '' || /[\s]/.test(name)) continue
     // Repeated fields join with ", " as RFC 9110 §5.3 allows (Set-Cookie included, as Pixie's JSON has one value per name).
     head.headers[name] = head.headers[name] === undefined ? value : `${head.headers[name]}, ${value}`
@@ -75,6 +78,9 @@ export function parseHead(text: string, kind: 'req' | 'resp'): Head | null {
   }
   return head
 }
+
+/** text[start, end) without a CR at its end. */
+const line = (text: string, start: number, end: number) => text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end)
 
 /** Body framing of a message (RFC 9112 §6.3). `bodyless` says the request was HEAD, or the status has no body. */
 export function framing(h: Head, bodyless: boolean): { mode: 'none' | 'length' | 'chunked' | 'close'; length: number } {

@@ -41,6 +41,8 @@ export interface ReaderHooks {
 /** 16 KiB: larger than any real request head (nginx's large_client_header_buffers is 4 × 8 KiB, per line). */
 const maxHead = 16 * 1024
 const maxLine = 1024
+const EMPTY = Buffer.alloc(0)
+const BLANK_LINE = Buffer.from('\r\n\r\n')
 
 export class Http1Reader {
   private st: State = { s: 'idle' }
@@ -99,12 +101,20 @@ export class Http1Reader {
       case 'idle': {
         // Stray CRLFs between messages are allowed (RFC 9112 §2.2).
         while (at < d.length && (d[at] === 0x0d || d[at] === 0x0a)) at++
-        if (at < d.length) this.st = { s: 'head', parts: [], len: 0, time, tail: Buffer.alloc(0) }
+        if (at < d.length) this.st = { s: 'head', parts: [], len: 0, time, tail: EMPTY }
         return at
       }
       case 'head': {
         // The blank line may straddle events: search the last 3 bytes held joined with the new ones.
         const tail = st.tail
+        if (st.len === 0) {
+          // The usual case, a whole head in one event: parsed from the event's bytes, no copy.
+          const idx = d.indexOf(BLANK_LINE, at)
+          if (idx >= 0 && idx - at <= maxHead) {
+            this.head(d.toString('latin1', at, idx), st.time, false)
+            return idx + 4
+          }
+        }
         const joined = tail.length ? Buffer.concat([tail, d.subarray(at)]) : d.subarray(at)
         const idx = joined.indexOf('\r\n\r\n')
         if (idx < 0) {
@@ -195,7 +205,11 @@ export class Http1Reader {
   }
 
   private headFromParts(parts: Buffer[], time: bigint, cut: boolean): void {
-    const text = Buffer.concat(parts).toString('latin1').replace(/\r?\n\r?\n$/, '')
+    this.head(Buffer.concat(parts).toString('latin1').replace(/\r?\n\r?\n$/, ''), time, cut)
+  }
+
+  /** A head's text without its blank line; `cut` when a gap or the close ended it early. */
+  private head(text: string, time: bigint, cut: boolean): void {
     const head = parseHead(text, this.kind)
     if (!head) {
       this.fail()
