@@ -3,6 +3,7 @@
  * batches the rows they emit and uploads them through the agent's one upload queue.
  */
 import { createHash } from 'node:crypto'
+import { GzipRowBatch } from '../trace/batch.ts'
 import type { EmittedRow, TraceSource } from '../trace/types.ts'
 import { traceItem, Uploader } from './upload.ts'
 
@@ -22,10 +23,9 @@ export interface TraceRunnerOptions {
 const MAX_BATCH_ROWS = 5000
 
 export class TraceRunner {
-  /** Rows as JSON text by table: serialised when emitted, so no row object lives until the flush
-   *  (held for a second, 20k rows/s of objects were promoted to the old generation: GC was 11 % of the agent). */
-  private pending = new Map<string, string[]>()
-  private pendingRows = 0
+  /** Rows serialised when emitted and compressed every ~128 KB (trace/batch.ts): neither row
+   *  objects nor their text live until the flush, where they outlived the young generation. */
+  private pending = new GzipRowBatch()
   private readonly uploader: Uploader
   private readonly started: TraceSource[] = []
   private timers: NodeJS.Timeout[] = []
@@ -58,20 +58,16 @@ export class TraceRunner {
 
   private add(table: string, rows: EmittedRow[]): void {
     if (!rows.length) return
-    let list = this.pending.get(table)
-    if (!list) this.pending.set(table, (list = []))
-    for (const r of rows) list.push(typeof r === 'string' ? r : JSON.stringify(r))
-    this.pendingRows += rows.length
+    for (const r of rows) this.pending.add(table, typeof r === 'string' ? r : JSON.stringify(r))
     this.emitted.set(table, (this.emitted.get(table) ?? 0) + rows.length)
-    if (this.pendingRows >= MAX_BATCH_ROWS) this.flush()
+    if (this.pending.count >= MAX_BATCH_ROWS) this.flush()
   }
 
   private flush(): void {
-    if (!this.pendingRows) return
-    const rows = this.pending
-    this.pending = new Map()
-    this.pendingRows = 0
-    this.uploader.enqueue([traceItem(rows)])
+    if (!this.pending.count) return
+    const batch = this.pending
+    this.pending = new GzipRowBatch()
+    this.uploader.enqueue([traceItem(batch)])
   }
 
   private report(): void {

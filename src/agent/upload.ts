@@ -3,9 +3,9 @@
  * back-off, every drop counted.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { gzipSync } from 'node:zlib'
 import { request } from '../client/client.ts'
 import { KilnError } from '../model/errors.ts'
+import type { GzipRowBatch } from '../trace/batch.ts'
 
 /** One thing to POST: its size for the queue cap, its weight (samples, rows) for the log. */
 export interface QueueItem {
@@ -49,18 +49,14 @@ export function profileItem(u: Upload, frequency: number): QueueItem {
 
 /**
  * Tracing rows as a queue item: POST /api/v1/trace/events, gzipped (repetitive JSON shrinks ~10×).
- * Rows come as JSON object text by table; the body is joined from them, never re-serialised.
+ * The batch compressed its rows as they came (trace/batch.ts): here its last rows are.
  */
-export function traceItem(rows: Map<string, string[]>): QueueItem {
-  let count = 0
-  const parts: string[] = []
-  for (const [table, r] of rows) {
-    count += r.length
-    parts.push(`${JSON.stringify(table)}:[${r.join(',')}]`)
-  }
-  const body = gzipSync(`{${parts.join(',')}}`, { level: 1 })
+export function traceItem(batch: GzipRowBatch): QueueItem {
+  const count = batch.count
+  const tables = batch.tableNames
+  const body = batch.finish()
   return {
-    label: `${count} rows of ${[...rows.keys()].join(', ')}`,
+    label: `${count} rows of ${tables.join(', ')}`,
     bytes: body.length,
     count,
     send: async (server) => {

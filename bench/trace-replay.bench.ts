@@ -1,0 +1,127 @@
+/**
+ * The trace agent's user-space cost per capture event, without nginx and wrk competing for the
+ * same cores: the capture loader's stream is recorded once under wrk against nginx, then replayed
+ * in this process through the agent's own pipeline — event decoding, connection tracking, protocol
+ * parsing and pairing, row text with the process columns, batching and gzip, the POST to a sink
+ * in another process — and its CPU time (process.cpuUsage) divided by the events. With
+ * `KILN_BENCH_BASELINE=/path/to/another/checkout` (its src/ is imported), that tree's pipeline
+ * replays the same recording in every round too, interleaved. Method: bench/README.md
+ * ("trace-replay"). Root only; skips with a reason otherwise.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fmt } from './support.ts'
+import { startNginx } from '../test/trace/services.ts'
+import { captureUnavailable } from '../test/trace/capture/helpers.ts'
+import { buildLoader } from '../src/trace/capture/build.ts'
+
+const SECONDS = Number(process.env.KILN_BENCH_SECONDS ?? 4)
+const ROUNDS = Number(process.env.KILN_BENCH_ROUNDS ?? 5)
+const BASELINE = process.env.KILN_BENCH_BASELINE
+const here = join(import.meta.dirname, '..')
+
+const why = captureUnavailable() ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? null : 'wrk is not installed (apt-get install wrk)')
+if (why) {
+  console.log(`trace-replay: skipped: ${why}`)
+  process.exit(0)
+}
+
+/** The loader's stream while wrk (-t1 -c16) loads nginx for SECONDS. */
+async function record(): Promise<Buffer> {
+  const nginx = await startNginx()
+  if ('skip' in nginx) {
+    console.log(`trace-replay: skipped: ${nginx.skip}`)
+    process.exit(0)
+  }
+  try {
+    // Nothing skipped: wrk is this process's child, and the agent's rule (its own pid and children) would hide it.
+    const loader = spawn(buildLoader(), [], { stdio: ['pipe', 'pipe', 'ignore'] })
+    const chunks: Buffer[] = []
+    loader.stdout.on('data', (c: Buffer) => chunks.push(c))
+    await sleep(1500)
+    const wrk = spawn('wrk', ['-t1', '-c16', `-d${SECONDS}s`, `http://127.0.0.1:${nginx.port}/`], { stdio: 'ignore' })
+    await new Promise((r) => wrk.on('close', r))
+    loader.stdin.end()
+    await new Promise((r) => loader.on('close', r))
+    return Buffer.concat(chunks)
+  } finally {
+    await nginx.stop()
+  }
+}
+
+/** A sink in its own process, so reading the uploads is not counted as the agent's CPU. */
+async function startSink(): Promise<{ url: string; stop: () => void }> {
+  const code = `const s=require('http').createServer((q,r)=>{q.resume();q.on('end',()=>r.end('{}'))});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`
+  const p = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const port = await new Promise<string>((r) => p.stdout.once('data', (d: Buffer) => r(d.toString().trim())))
+  return { url: `http://127.0.0.1:${port}`, stop: () => p.kill() }
+}
+
+type Result = { cpuUs: number; events: number; rows: number }
+
+/** Replays the recording through the pipeline of the tree at `root`, as socket-source.ts and the agent's runner run it. */
+async function replay(root: string, rec: Buffer, server: string): Promise<Result> {
+  const { EventDecoder, EventType } = await import(join(root, 'src/trace/capture/wire.ts'))
+  const { ConnTracker } = await import(join(root, 'src/trace/capture/connections.ts'))
+  const { ProcessMeta } = await import(join(root, 'src/trace/sources/process-meta.ts'))
+  const { TraceRunner } = await import(join(root, 'src/agent/trace.ts'))
+  const meta = new ProcessMeta({ node: 'bench', asid: 1 })
+  let events = 0
+  type P = { tgid: number; startTicks: bigint; comm: string; columnsJson?: string }
+  const source = {
+    name: 'socket',
+    async start(emit: (table: string, rows: string[]) => void) {
+      // socket-source.ts's emit: the row's text with the process's columns appended.
+      const tracker = new ConnTracker({
+        emit: (table: string, row: object, p: P) => {
+          const text = JSON.stringify(row)
+          const cols = p.columnsJson ?? meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
+          if ('columnsJson' in p) p.columnsJson = cols
+          emit(table, [`${text.slice(0, -1)},${cols}}`])
+        },
+        alive: () => true,
+      })
+      const decoder = new EventDecoder()
+      // 64 KiB chunks, as a pipe delivers the loader's output.
+      for (let at = 0; at < rec.length; at += 65536) {
+        for (const ev of decoder.push(rec.subarray(at, at + 65536))) {
+          events++
+          if (ev.type === EventType.hello) tracker.offsetNs = ev.data.readBigInt64LE(0)
+          else if (ev.type <= EventType.close) tracker.handle(ev)
+        }
+      }
+    },
+    async stop() {},
+    stats: () => ({}),
+  }
+  const runner = new TraceRunner({ server, maxQueueBytes: 1 << 30, log: () => undefined, sources: [source], flushMs: 1000 })
+  const t0 = process.cpuUsage()
+  await runner.start()
+  const u = await runner.stop()
+  const t = process.cpuUsage(t0)
+  return { cpuUs: t.user + t.system, events, rows: u.sentUnits }
+}
+
+const rec = await record()
+const sink = await startSink()
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+const trees: [string, string][] = [['this tree', here], ...(BASELINE ? [['baseline', BASELINE] as [string, string]] : [])]
+const results = new Map<string, Result[]>(trees.map(([n]) => [n, []]))
+try {
+  await replay(here, rec, sink.url) // warm-up: module loading and JIT
+  if (BASELINE) await replay(BASELINE, rec, sink.url)
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const [name, root] of i % 2 ? [...trees].reverse() : trees) results.get(name)!.push(await replay(root, rec, sink.url))
+  }
+} finally {
+  sink.stop()
+}
+const first = results.get('this tree')![0]!
+console.log(`recording: ${fmt(rec.length / 1e6, 1)} MB, ${fmt(first.events, 0)} capture events of ${SECONDS} s of wrk -t1 -c16 against nginx; ${ROUNDS} interleaved replays`)
+const per = (r: Result) => r.cpuUs / r.events
+for (const [name, rs] of results) {
+  const rows = rs.map((r) => r.rows)
+  console.log(`  ${name}: ${rs.map((r) => fmt(per(r), 2)).join(', ')} µs CPU per event (median ${fmt(median(rs.map(per)), 2)}), ${fmt(Math.min(...rows), 0)}–${fmt(Math.max(...rows), 0)} rows uploaded per replay`)
+}
+if (BASELINE) console.log(`  ratio this tree / baseline: ${(median(results.get('this tree')!.map(per)) / median(results.get('baseline')!.map(per))).toFixed(3)}`)
