@@ -1,34 +1,18 @@
-import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, userLabels, diffSides, resolveTime } from '../lib/viewstate.ts'
-import { profileTypeLabel, timeText } from '../lib/format.ts'
+import { type ViewState, type ViewName, searchToState, stateToSearch, effectiveQuery, diffSides, resolveTime } from '../lib/viewstate.ts'
 import type { Theme } from '../lib/color.ts'
-import { parseRange, parseTime, parseDuration } from '../../../src/model/time.ts'
+import { parseRange, parseDuration } from '../../../src/model/time.ts'
 import { ApiCache } from './cache.ts'
 import { ApiError, type ProfileType, type TimelineResponse } from './api.ts'
 import { h, mount } from './dom.ts'
-import { selectorEditor } from './selector.ts'
 import { timeline } from './timeline.ts'
 import { renderContent, type Ctx } from './views.ts'
 import { renderRuns } from './runs.ts'
 import { LivePage } from './live.ts'
-import { defaultType, typeGroups } from '../lib/types.ts'
+import { defaultType } from '../lib/types.ts'
 import { emptyStore, noDataInRange, profileStats } from './empty.ts'
+import { profilePickers } from './header.ts'
+import { refreshes, timelineBar, diffMarks, type Brush } from './timelinebar.ts'
 
-const presets: [string, string][] = [
-  ['now-5m', 'Last 5 minutes'],
-  ['now-15m', 'Last 15 minutes'],
-  ['now-1h', 'Last 1 hour'],
-  ['now-6h', 'Last 6 hours'],
-  ['now-24h', 'Last 24 hours'],
-  ['now-7d', 'Last 7 days'],
-]
-const refreshes: [string, string][] = [
-  ['', 'off'],
-  ['5s', 'every 5 s'],
-  ['10s', 'every 10 s'],
-  ['30s', 'every 30 s'],
-  ['1m', 'every minute'],
-  ['5m', 'every 5 min'],
-]
 const tabs: [ViewName, string][] = [
   ['both', 'Both'],
   ['flame', 'Flame graph'],
@@ -63,7 +47,7 @@ export class Shell {
   private emptyPoll = 0
   private emptyRetries = 0
   /** In the diff view, which side a drag on the timeline chooses; it moves to the other side after each drag. */
-  private brush: 'baseline' | 'comparison' = 'baseline'
+  private brush: Brush = 'baseline'
   /** The Live page (kept while away: its editor keeps the text and caret) and its URL. */
   private live: LivePage | null = null
   private liveSearch = location.search
@@ -351,30 +335,11 @@ export class Shell {
   private renderHeader(): void {
     const s = this.state
     if (!this.changed('header', JSON.stringify([s.service, s.type, s.query, s.from, s.until, this.theme, this.services, this.types.length, this.rangeError]))) return
-    const preset = presets.some(([v]) => v === s.from) && s.until === 'now' ? s.from : ''
-    const bad = this.rangeError
-    const from = h('input', { class: `time${bad ? ' invalid' : ''}`, value: timeText(s.from), 'data-testid': 'from', title: bad ? `${bad} — showing the last hour meanwhile` : 'From: now-1h, unix seconds/ms, or an ISO date', 'aria-invalid': bad ? 'true' : null })
-    const until = h('input', { class: 'time', value: timeText(s.until), 'data-testid': 'until', title: 'Until' })
-    const applyTime = () => this.go({ from: from.value.trim() || 'now-1h', until: until.value.trim() || 'now' })
-    from.addEventListener('keydown', (e) => e.key === 'Enter' && applyTime())
-    until.addEventListener('keydown', (e) => e.key === 'Enter' && applyTime())
     mount(
       this.header,
       this.brand(),
       this.pageLinks(),
-      h('select', { 'data-testid': 'service', title: 'Service', onchange: (e: Event) => this.go({ service: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, [...(this.services.includes(s.service) ? [] : [h('option', { value: s.service, selected: true, disabled: true }, s.service || 'Service…')]), ...this.services.map((v) => h('option', { value: v, selected: v === s.service }, v))]),
-      h('select', { 'data-testid': 'profile-type', title: `Profile type: ${profileTypeLabel(s.type)}`, onchange: (e: Event) => this.go({ type: (e.target as HTMLSelectElement).value, zoom: '', fn: '' }) }, typeGroups(this.types).map((g) => h('optgroup', { label: g.name }, g.options.map((o) => h('option', { value: o.type.id, selected: o.type.id === s.type, title: o.type.id }, `${g.name} · ${o.label}`))))),
-      selectorEditor({ value: s.query, suggest: this.suggest(effectiveQuery(s.service, '{}')), onApply: (q) => q !== s.query && this.go({ query: q, zoom: '' }), onEdit: () => this.errors.firstChild && this.errors.replaceChildren() }),
-      h(
-        'div',
-        { class: 'timepick' },
-        h('select', { 'data-testid': 'preset', onchange: (e: Event) => this.go({ from: (e.target as HTMLSelectElement).value, until: 'now' }) }, h('option', { value: '', selected: !preset, disabled: true }, 'Custom range'), presets.map(([v, l]) => h('option', { value: v, selected: v === preset }, l))),
-        from,
-        h('span', { class: 'muted' }, '→'),
-        until,
-        h('button', { onclick: applyTime, title: 'Apply the time range' }, 'Go'),
-        bad ? h('span', { class: 'field-error-inline', 'data-testid': 'range-error', title: bad }, 'unreadable time: showing the last hour') : null,
-      ),
+      ...profilePickers({ state: s, services: this.services, types: this.types, rangeError: this.rangeError, suggest: this.suggest(effectiveQuery(s.service, '{}')), go: (p) => this.go(p), onEdit: () => this.errors.firstChild && this.errors.replaceChildren() }),
       h('span', { class: 'spacer' }),
       h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh: ask the server again (relative ranges move to now)', onclick: () => this.refresh() }, '⟳'),
       this.themeButton(),
@@ -401,13 +366,6 @@ export class Shell {
     this.go(side === 'baseline' ? { lfrom: String(a), luntil: String(b), zoom: '' } : { rfrom: String(a), runtil: String(b), zoom: '' })
   }
 
-  /** "Drag to choose the [Baseline|Comparison] range": which side the next drag sets. */
-  private brushPicker(): HTMLElement {
-    const pick = (side: 'baseline' | 'comparison', label: string) =>
-      h('button', { class: `seg ${side}${this.brush === side ? ' active' : ''}`, 'data-testid': `brush-${side}`, 'aria-pressed': String(this.brush === side), onclick: () => ((this.brush = side), (this.keys.timeline = ''), void this.renderTimeline()) }, label)
-    return h('span', { class: 'small brush-picker' }, h('span', { class: 'muted' }, 'Drag on the timeline to choose the '), pick('baseline', 'Baseline'), pick('comparison', 'Comparison'), h('span', { class: 'muted' }, ' range'))
-  }
-
   private async renderTimeline(): Promise<void> {
     const s = this.state
     const r = this.range()
@@ -424,14 +382,7 @@ export class Shell {
       ])
       mount(
         this.timelineEl,
-        h(
-          'div',
-          { class: 'timeline-bar' },
-          s.view === 'diff' ? this.brushPicker() : h('span', { class: 'muted small' }, 'Drag across the timeline to zoom in'),
-          h('span', { class: 'spacer' }),
-          h('label', { class: 'small', title: 'Ask the server again every …; relative ranges (now-1h) move with the clock' }, 'Auto-refresh ', h('select', { 'data-testid': 'auto-refresh', onchange: (e: Event) => this.go({ refresh: (e.target as HTMLSelectElement).value }, true) }, refreshes.map(([v, l]) => h('option', { value: v, selected: v === s.refresh }, l)))),
-          h('label', { class: 'small' }, 'Group by ', h('select', { 'data-testid': 'group-by', onchange: (e: Event) => this.go({ groupBy: (e.target as HTMLSelectElement).value }) }, h('option', { value: '' }, '(none)'), userLabels(names, s.service).map((n) => h('option', { value: n, selected: n === s.groupBy }, n)))),
-        ),
+        timelineBar({ state: s, labelNames: names, brush: this.brush, pickBrush: (side) => ((this.brush = side), (this.keys.timeline = ''), void this.renderTimeline()), go: (p, r) => this.go(p, r) }),
         timeline({ series: tl.series, step: tl.step, from: span.from, until: span.until, unit: this.unit, groupBy: s.groupBy, marks, band: s.view === 'diff' ? this.brush : '', onRange: (a, b) => this.onRange(a, b) }),
       )
     } catch (e) {
@@ -439,16 +390,4 @@ export class Shell {
       this.showError(e)
     }
   }
-}
-
-/** The diff's two ranges as timeline marks (unreadable times are left out: the diff view reports them). */
-function diffMarks(d: ReturnType<typeof diffSides>, now: number): { from: number; until: number; cls: string; label: string }[] {
-  const mark = (from: string, until: string, cls: string, label: string) => {
-    try {
-      return [{ from: parseTime(from, now), until: parseTime(until, now), cls, label }]
-    } catch {
-      return []
-    }
-  }
-  return [...mark(d.lfrom, d.luntil, 'baseline', 'Baseline'), ...mark(d.rfrom, d.runtil, 'comparison', 'Comparison')]
 }
