@@ -1,8 +1,9 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { sqlString } from './client.ts'
-import type { RunPoint, RunInfo } from '../model/run.ts'
+import type { RunPoint } from '../model/run.ts'
+import type { StoredRun as RunInfo, RunSummary } from '../model/run-summary.ts'
 
-export type { RunPoint, RunInfo }
+export type { RunPoint, RunInfo, RunSummary }
 
 /** Load-test runs and their per-second metric aggregates. */
 export class Runs {
@@ -14,7 +15,7 @@ export class Runs {
   async save(tenant: string, r: RunInfo): Promise<void> {
     await this.client.insert({
       table: `${this.db}.runs`,
-      values: [{ tenant, run_id: r.id, script: r.script, tags: r.tags, profile: r.profile, started: r.started, ended: r.ended, thresholds: JSON.stringify(r.thresholds), updated: Date.now() }],
+      values: [{ tenant, run_id: r.id, script: r.script, tags: r.tags, profile: r.profile, started: r.started, ended: r.ended, thresholds: JSON.stringify(r.thresholds), summary: r.summary ? JSON.stringify(r.summary) : '', updated: Date.now() }],
       format: 'JSONEachRow',
     })
   }
@@ -27,12 +28,12 @@ export class Runs {
 
   async list(tenant: string, id?: string): Promise<RunInfo[]> {
     const rs = await this.client.query({
-      query: `SELECT run_id, script, tags, profile, toUnixTimestamp64Milli(started), toUnixTimestamp64Milli(ended), thresholds
+      query: `SELECT run_id, script, tags, profile, toUnixTimestamp64Milli(started), toUnixTimestamp64Milli(ended), thresholds, summary
               FROM ${this.db}.runs FINAL WHERE tenant = ${sqlString(tenant)}${id ? ` AND run_id = ${sqlString(id)}` : ''} ORDER BY started DESC LIMIT 1000`,
       format: 'JSONCompactEachRow',
     })
-    const rows = (await rs.json()) as [string, string, Record<string, string>, string, string, string, string][]
-    return rows.map(([id, script, tags, profile, started, ended, th]) => ({ id, script, tags, profile, started: Number(started), ended: Number(ended), thresholds: JSON.parse(th || '[]') }))
+    const rows = (await rs.json()) as [string, string, Record<string, string>, string, string, string, string, string][]
+    return rows.map(([id, script, tags, profile, started, ended, th, summary]) => ({ id, script, tags, profile, started: Number(started), ended: Number(ended), thresholds: JSON.parse(th || '[]'), ...(summary ? { summary: JSON.parse(summary) as RunSummary } : {}) }))
   }
 
   async points(tenant: string, id: string): Promise<RunPoint[]> {

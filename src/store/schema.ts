@@ -114,6 +114,8 @@ export function runStatements(db: string): string[] {
     // Trends' values per second as a log-bucket histogram (src/model/run.ts): percentiles per
     // second and per run, merged by adding counts.
     `ALTER TABLE ${db}.run_points ADD COLUMN IF NOT EXISTS hist Map(Int16, UInt64)`,
+    // The run's figures as kiln run's end-of-test summary printed them (JSON; '' before the run ends).
+    `ALTER TABLE ${db}.runs ADD COLUMN IF NOT EXISTS summary String DEFAULT ''`,
   ]
 }
 

@@ -15,7 +15,9 @@ import { exportName, exportTitle } from '../../ui/src/lib/exportname.ts'
 import { fillSeries, valueColor, seriesPath } from '../../ui/src/lib/series.ts'
 import { parseTime } from '../../src/model/time.ts'
 import { parseSelector } from '../../src/model/selector.ts'
-import { runWindow, runFigures, perSecond, compareRuns, formatRunChange, flameLink, diffLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
+import { toRunSummary, readRunSummary } from '../../src/model/run-summary.ts'
+import type { KilnError } from '../../src/model/errors.ts'
+import { runWindow, runFigures, counterRate, perSecond, compareRuns, formatRunChange, flameLink, diffLink, formatMetric, type RunDetail } from '../../ui/src/lib/runs.ts'
 import { flameOf, diffOf, drawRects } from './helpers.ts'
 
 test('functions of one package share a colour; other packages differ', () => {
@@ -444,4 +446,39 @@ test('a run\'s charts span its samples; its data reads as k6 printed it', () => 
   assert.equal(formatMetric(1234, 'data_received', 'counter'), '1.2 kB')
   assert.equal(formatMetric(519_000, 'data_sent', 'counter'), '519 kB')
   assert.equal(formatMetric(8, 'data_sent', 'counter'), '8 B')
+})
+
+test("a run's duration and rates are its end-of-test summary's, as kiln run printed them", () => {
+  const m = (type: string, count: number, sum: number) => ({ type, count, sum, min: 1, max: 1, avg: sum / count })
+  // The record spans kiln run's start to its end (20.5 s); the summary's clock ran 18.25 s.
+  const run = { id: 'r', script: 's.js', tags: {}, profile: '', started: 1_000_000, ended: 1_020_500, thresholds: [] }
+  const summary = { durationMs: 18_250, metrics: { http_reqs: { type: 'counter', values: { count: 40, rate: 2.191780821917808 } }, data_received: { type: 'counter', values: { count: 12_345, rate: 676.4383561643835 } } } }
+  const d: RunDetail = { run: { ...run, summary }, metrics: { http_reqs: m('counter', 40, 40), data_received: m('counter', 40, 12_345), vus: m('gauge', 2, 4) }, points: [], profile: null }
+  const f = runFigures(d)
+  assert.deepEqual([f.durationMs, f.requests, f.rps], [18_250, 40, 2.191780821917808])
+  assert.equal(counterRate(d, 'http_reqs'), '2.191781/s')
+  assert.equal(counterRate(d, 'data_received'), '676 B/s')
+  assert.equal(counterRate(d, 'vus'), null, 'a gauge has no rate')
+  // Without a summary (a run still going, or stopped before it printed one): the stored seconds.
+  const bare: RunDetail = { ...d, run }
+  assert.deepEqual([runFigures(bare).durationMs, runFigures(bare).rps], [20_500, 40 / 20.5])
+  assert.equal(counterRate(bare, 'http_reqs'), `${Number((40 / 20.5).toFixed(6))}/s`)
+})
+
+test('a run summary from the wire is read field by field; bad ones are 400s naming the field', () => {
+  const data = { metrics: { http_reqs: { type: 'counter', contains: 'default', values: { count: 3, rate: 1.5 }, thresholds: {} } }, state: { testRunDurationMs: 2000 } }
+  const s = toRunSummary(data)
+  assert.deepEqual(s, { durationMs: 2000, metrics: { http_reqs: { type: 'counter', values: { count: 3, rate: 1.5 } } } })
+  assert.deepEqual(readRunSummary(JSON.parse(JSON.stringify(s))), s)
+  // NaN (a trend with no values) crosses JSON as null: left out.
+  assert.deepEqual(readRunSummary({ durationMs: 1, metrics: { t: { type: 'trend', values: { avg: null, max: 2 } } } }).metrics.t!.values, { max: 2 })
+  for (const [bad, field] of [
+    [null, 'summary is not an object'],
+    [{ durationMs: -1, metrics: {} }, 'summary.durationMs'],
+    [{ durationMs: 1, metrics: [] }, 'summary.metrics is not'],
+    [{ durationMs: 1, metrics: { x: { type: 'counter' } } }, 'summary.metrics["x"] has no type or values'],
+    [{ durationMs: 1, metrics: { x: { type: 'counter', values: { count: '3' } } } }, 'summary.metrics["x"].values.count is not a number'],
+  ] as const) {
+    assert.throws(() => readRunSummary(bad), (e: KilnError) => e.code === 'KILN_BAD_REQUEST' && e.message.startsWith(field), JSON.stringify(bad))
+  }
 })

@@ -1,6 +1,6 @@
 import type { ViewState } from '../lib/viewstate.ts'
 import { searchToState } from '../lib/viewstate.ts'
-import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, diffLink, compareRuns, formatRunChange, metricOrder, runWindow } from '../lib/runs.ts'
+import { type RunInfo, type RunDetail, type PerSecond, runFigures, perSecond, formatMetric, flameLink, diffLink, compareRuns, formatRunChange, metricOrder, runWindow, counterRate } from '../lib/runs.ts'
 import { formatDuration, formatCount, formatPercent } from '../lib/format.ts'
 import { get } from './api.ts'
 import type { ApiCache } from './cache.ts'
@@ -145,7 +145,7 @@ async function detailView(el: HTMLElement, c: RunsCtx, id: string): Promise<void
         ['Started (UTC)', utc(r.started)],
         ['Duration', dur(f.durationMs)],
         ['VUs (max)', String(f.vus)],
-        ['Requests', `${f.requests} (${formatCount(f.rps)}/s)`],
+        ['Requests', h('span', { 'data-testid': 'run-requests' }, `${f.requests} (${counterRate(d, 'http_reqs') ?? `${formatCount(f.rps)}/s`})`)],
         ['Duration avg / p95 / max', f.requests ? `${ms(f.avgMs)} / ${f.p95Ms === null ? '—' : ms(f.p95Ms)} / ${ms(f.maxMs)}` : '—'],
         ['Failed checks', String(f.failedChecks)],
       ].map(([k, v]) => h('div', null, h('dt', null, k), h('dd', null, v))),
@@ -171,7 +171,7 @@ function metricsTable(d: RunDetail): HTMLElement {
   return h(
     'table',
     { class: 'run-metrics', 'data-testid': 'run-metrics' },
-    h('thead', null, h('tr', null, h('th', { class: 'name' }, 'Metric'), ['Type', 'Count', 'Total', 'Avg', 'Min', 'p90', 'p95', 'p99', 'Max'].map((t) => h('th', { class: 'num' }, t)))),
+    h('thead', null, h('tr', null, h('th', { class: 'name' }, 'Metric'), ['Type', 'Count', 'Total', 'Rate', 'Avg', 'Min', 'p90', 'p95', 'p99', 'Max'].map((t) => h('th', { class: 'num' }, t)))),
     h(
       'tbody',
       null,
@@ -185,6 +185,7 @@ function metricsTable(d: RunDetail): HTMLElement {
           h('td', { class: 'num muted' }, m.type),
           h('td', { class: 'num' }, formatCount(m.count)),
           h('td', { class: 'num' }, m.type === 'counter' ? fmt(name, m.type, m.sum) : '—'),
+          h('td', { class: 'num' }, counterRate(d, name) ?? '—'),
           h('td', { class: 'num' }, m.type === 'counter' ? '—' : fmt(name, m.type, m.avg)),
           h('td', { class: 'num' }, trendish ? fmt(name, m.type, m.min) : '—'),
           ([m.p90, m.p95, m.p99] as (number | undefined)[]).map((v) => h('td', { class: 'num' }, v === undefined ? '—' : fmt(name, m.type, v))),

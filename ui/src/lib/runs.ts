@@ -1,4 +1,5 @@
-import type { RunInfo, MetricSummary, ShownPoint } from '../../../src/model/run.ts'
+import type { MetricSummary, ShownPoint } from '../../../src/model/run.ts'
+import type { StoredRun as RunInfo } from '../../../src/model/run-summary.ts'
 
 export type { RunInfo, MetricSummary, ShownPoint }
 import { parseSelector } from '../../../src/model/selector.ts'
@@ -29,21 +30,36 @@ export interface RunFigures {
   failedThresholds: string[]
 }
 
+/**
+ * A run's figures. Duration, request count and rate are the end-of-test summary's, as `kiln run`
+ * printed them (its clock starts when the first scenario does, not when `kiln run` started);
+ * a run stored without one (still running, or interrupted) falls back to the stored seconds.
+ */
 export function runFigures(d: RunDetail): RunFigures {
   const m = d.metrics
-  const durationMs = d.run.ended ? Math.max(0, d.run.ended - d.run.started) : 0
-  const requests = m.http_reqs?.count ?? 0
+  const sum = d.run.summary
+  const durationMs = sum ? sum.durationMs : d.run.ended ? Math.max(0, d.run.ended - d.run.started) : 0
+  const reqs = sum?.metrics.http_reqs?.values
+  const requests = reqs?.count ?? m.http_reqs?.count ?? 0
   return {
     durationMs,
     vus: m.vus?.max ?? m.vus_max?.max ?? 0,
     requests,
-    rps: durationMs ? requests / (durationMs / 1000) : 0,
+    rps: reqs?.rate ?? (durationMs ? requests / (durationMs / 1000) : 0),
     avgMs: m.http_req_duration?.avg ?? 0,
     p95Ms: m.http_req_duration?.p95 ?? null,
     maxMs: m.http_req_duration?.count ? m.http_req_duration.max : 0,
     failedChecks: m.checks ? m.checks.count - m.checks.sum : 0,
     failedThresholds: d.run.thresholds.filter((t) => !t.ok).map((t) => `${t.metric}: ${t.source}`),
   }
+}
+
+/** A counter's rate over the run as the summary printed it: `9.954321/s`, data `1.2 kB/s`; null for other metrics. */
+export function counterRate(d: RunDetail, name: string): string | null {
+  const m = d.metrics[name]
+  if (m?.type !== 'counter') return null
+  const v = d.run.summary?.metrics[name]?.values.rate ?? statValue(m, 'per second', runFigures(d).durationMs) ?? 0
+  return name.startsWith('data_') ? `${formatSiBytes(v)}/s` : `${String(Number(v.toFixed(6)))}/s`
 }
 
 /** How one second of a metric is summed up: a counter's sum, a trend's avg, p95 or max, a gauge's max, a rate's share. */
