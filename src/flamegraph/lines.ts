@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs'
-import type { Readable } from 'node:stream'
+import { closeSync, openSync, readSync } from 'node:fs'
 import { KilnError } from '../model/errors.ts'
 
 /**
@@ -15,13 +14,24 @@ export async function forEachLine(file: string | undefined, onLine: (line: strin
 }
 
 /**
- * Reads a file (or stdin for `-`/undefined) as raw byte chunks of about 1 MiB, for the tools that
- * parse bytes where they lie; errors become messages that say what to give instead.
+ * Reads a file (or stdin for `-`/undefined) as raw byte chunks of up to 1 MiB, for the tools that
+ * parse bytes where they lie; errors become messages that say what to give instead. A file is
+ * read synchronously into one reused buffer (no allocation per chunk): `onChunk` must copy what
+ * it keeps.
  */
 export async function forEachChunk(file: string | undefined, onChunk: (chunk: Buffer) => void): Promise<void> {
-  const stream: Readable = !file || file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 })
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) onChunk(chunk)
+    if (!file || file === '-') {
+      for await (const chunk of process.stdin as AsyncIterable<Buffer>) onChunk(chunk)
+      return
+    }
+    const fd = openSync(file, 'r')
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20)
+      for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) onChunk(buf.subarray(0, n))
+    } finally {
+      closeSync(fd)
+    }
   } catch (e) {
     if (isKilnErrorLike(e)) throw e
     const err = e as NodeJS.ErrnoException
