@@ -8,7 +8,10 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Code, createClient } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
+import { toBinary } from '@bufbuild/protobuf'
 import { startKiln, call, q, CPU, type TestServer } from './helpers.ts'
+import { haveGo, viaGo } from '../formats/support.ts'
+import { ProfileSchema } from '../../src/server/rpc/gen/google/v1/profile_pb.ts'
 import { ProfileFormat, QuerierService } from '../../src/server/rpc/gen/querier/v1/querier_pb.ts'
 import { SettingsService } from '../../src/server/rpc/gen/settings/v1/setting_pb.ts'
 import { Version } from '../../src/server/rpc/gen/version/v1/version_pb.ts'
@@ -111,6 +114,18 @@ test('profile, span and trace id selectors are refused as unimplemented, not ign
   }
   const e = await querier.selectMergeProfile({ ...req, profileIdSelector: ['x'] }).catch((x) => x)
   assert.equal(e.code, Code.Unimplemented)
+})
+
+test('SelectMergeProfile opens in go tool pprof with the range as its time and duration', async (t) => {
+  if (!haveGo()) return t.skip('go is not installed (Debian golang-go; .ci/run installs it)')
+  const querier = createClient(QuerierService, transport())
+  const profile = await querier.selectMergeProfile({ profileTypeID: CPU, labelSelector: '{service_name="api"}', start: BigInt(start), end: BigInt(now) })
+  // In ms: the pprof writer carries nanoseconds as doubles, exact to about 256 ns in 2026.
+  assert.equal(Math.round(Number(profile.timeNanos) / 1e6), start)
+  assert.equal(Math.round(Number(profile.durationNanos) / 1e6), now - start)
+  const go = viaGo(toBinary(ProfileSchema, profile))
+  assert.deepEqual(go.sampleTypes, ['cpu/nanoseconds'])
+  assert.equal(go.folded[0], 'main;gc 100000000\nmain;handle;db 500000000\n')
 })
 
 test('AnalyzeQuery counts the series a query reads', async () => {
