@@ -11,6 +11,7 @@ export interface CommandModule {
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: 'run a k6 load-test script', load: () => import('./run.ts') },
   archive: { summary: 'bundle a k6 script and its files into a tar for kiln run', load: () => import('./archive.ts') },
+  compare: { summary: 'compare two stored load-test runs: functions that got hotter, metric changes, thresholds', load: () => import('./compare.ts') },
   inspect: { summary: 'print the resolved options and execution plan of a k6 script', load: () => import('./inspect.ts') },
   new: { summary: 'write a starter k6 script', load: () => import('./new.ts') },
   status: { summary: 'show the status of a running load test (kiln run --address)', load: () => import('./status.ts') },

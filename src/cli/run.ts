@@ -6,6 +6,9 @@ import { ConfigError, EXIT } from '../loadtest/errors.ts'
 import { Runner } from '../loadtest/run/runner.ts'
 import { watchSigint } from '../loadtest/run/stops.ts'
 import { attachOutputs } from '../loadtest/results/outputs.ts'
+import type { KilnOutput } from '../loadtest/results/kiln-output.ts'
+import type { SummaryLike } from '../loadtest/results/report-data.ts'
+import { judgeExternal, kilnOptions } from '../loadtest/results/profile-thresholds.ts'
 import { checkSecretSources, parseSecretSource } from '../loadtest/modules/secrets/secrets.ts'
 
 export const spec: CommandSpec = {
@@ -26,9 +29,10 @@ export const spec: CommandSpec = {
     env: { type: 'string', short: 'e', multiple: true, arg: 'K=V', help: 'an __ENV variable, repeatable' },
     'secret-source': { type: 'string', multiple: true, arg: 'TYPE=CONFIG', help: "secrets for k6/secrets, redacted from the log: file=PATH (key=value lines) or mock=KEY=VALUE[,…]; name=N and default to choose among several" },
     tag: { type: 'string', multiple: true, arg: 'K=V', help: 'a tag added to every metric sample, repeatable' },
-    out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE|kiln=URL', help: 'write every sample to an output, repeatable; kiln=URL stores the run in a Kiln server' },
+    out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE|junit=FILE|markdown=FILE|kiln=URL', help: 'write every sample to an output, repeatable; kiln=URL stores the run in a Kiln server; junit and markdown write the thresholds at the end (CI reports)' },
     tenant: { type: 'string', arg: 'ID', help: 'with -o kiln=URL: X-Scope-OrgID for a multi-tenant server (the token comes from KILN_AUTH_TOKEN)' },
-    profile: { type: 'string', arg: 'SELECTOR', help: "with -o kiln=URL: the target's profiles for the run, e.g. '{service_name=\"api\"}'" },
+    profile: { type: 'string', arg: 'SELECTOR', help: "with -o kiln=URL: the target's profiles for the run, e.g. '{service_name=\"api\"}' (or options.kiln.profile); profile_share{function:\"…\"} thresholds read them" },
+    baseline: { type: 'string', arg: 'RUN_ID|latest', help: "with -o kiln=URL: the stored run profile_share_change{…} and METRIC_change thresholds compare with (latest: this script's previous run; or options.kiln.baseline)" },
     'summary-export': { type: 'string', arg: 'FILE', help: "write the summary as k6's legacy JSON" },
     'summary-trend-stats': { type: 'string', arg: 'LIST', help: 'trend columns, e.g. avg,p(99),max' },
     'summary-time-unit': { type: 'string', arg: 's|ms|us', help: 'fixed time unit in the summary' },
@@ -61,7 +65,13 @@ export const spec: CommandSpec = {
     type: { type: 'string', short: 't', arg: 'js|archive', help: 'what the file is (default: archive for .tar, else js)' },
     'no-color': { type: 'boolean', help: 'no colors (Kiln prints none)' },
   },
-  examples: ['kiln run script.js', 'kiln run -u 10 -i 20 test.js', 'kiln run -u 0 -s 20s:50 -s 60s:50 -s 10s:0 test.js', 'kiln run -o json=out.json --summary-export sum.json test.js'],
+  examples: [
+    'kiln run script.js',
+    'kiln run -u 10 -i 20 test.js',
+    'kiln run -u 0 -s 20s:50 -s 60s:50 -s 10s:0 test.js',
+    'kiln run -o json=out.json --summary-export sum.json test.js',
+    "kiln run -o kiln=http://localhost:4040 --profile '{service_name=\"api\"}' --baseline latest -o junit=thresholds.xml gate.js",
+  ],
 }
 
 function kv(items: string[], what: string): Record<string, string> {
@@ -226,6 +236,7 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
   const flagOuts = list(p, 'out')
   const outs = flagOuts.length ? flagOuts : (env.K6_OUT ?? '').split(',').map((x) => x.trim()).filter(Boolean)
   const summaryExport = str(p, 'summary-export') ?? (env.K6_SUMMARY_EXPORT || undefined)
+  let stored: KilnOutput | null = null
   return new Runner({
     scriptPath,
     ...(files ? { files } : {}),
@@ -242,16 +253,41 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
     tty: !!process.stderr.isTTY,
     ...(str(p, 'address') ? { address: str(p, 'address')! } : {}),
     ...(summaryExport ? { summaryExport } : {}),
-    attach: (registry, r) =>
-      outs.length
-        ? attachOutputs(outs, registry, () => r.thresholds, {
-            script: scriptPath,
-            tags: kv(list(p, 'tag'), '--tag'),
-            ...(str(p, 'profile') ? { profile: str(p, 'profile')! } : {}),
-            ...(str(p, 'tenant') ? { tenant: str(p, 'tenant')! } : {}),
-            warn: (s) => process.stderr.write(s),
-          })
-        : undefined,
+    attach: (registry, r) => {
+      const ko = kilnOptions(r.opts.raw.kiln)
+      const profile = str(p, 'profile') ?? ko.profile
+      const external = r.thresholds.filter((t) => t.external)
+      if (external.length && !outs.some((o) => o.startsWith('kiln='))) {
+        throw new ConfigError(`thresholds on '${[...new Set(external.map((t) => t.metric))].join("', '")}' are judged from the run stored in Kiln: add -o kiln=URL${profile ? '' : " and --profile SELECTOR (the target's profiles)"}`)
+      }
+      if (!outs.length) return undefined
+      const o = attachOutputs(
+        outs,
+        registry,
+        () => r.thresholds,
+        { script: scriptPath, tags: kv(list(p, 'tag'), '--tag'), ...(profile ? { profile } : {}), ...(str(p, 'tenant') ? { tenant: str(p, 'tenant')! } : {}), warn: (s) => process.stderr.write(s) },
+        () => r.summaryData as SummaryLike | null,
+      )
+      stored = o.kiln
+      return o.close
+    },
+    judge: async (r) => {
+      const kiln = stored
+      if (!kiln || !r.thresholds.some((t) => t.external)) return
+      const ko = kilnOptions(r.opts.raw.kiln)
+      const baseline = str(p, 'baseline') ?? ko.baseline
+      await judgeExternal(r.thresholds, {
+        client: kiln.client,
+        current: async () => {
+          const id = await kiln.end()
+          if (!id) throw new Error(`the run is not stored in Kiln (${kiln.failure ?? 'unknown error'}), so it cannot be judged`)
+          return id
+        },
+        ...(baseline ? { baseline } : {}),
+        profileWaitMs: ko.profileWaitMs,
+        warn: (s) => process.stderr.write(s),
+      })
+    },
     out: (s) => process.stdout.write(s),
     err: (s) => process.stderr.write(s),
   })

@@ -98,3 +98,14 @@ export interface RunInfo {
   ended: number
   thresholds: { metric: string; source: string; ok: boolean }[]
 }
+
+/**
+ * A profile is stamped with the start of its period (10–15 s for the SDKs): a run's profile window
+ * reaches back one period so the profile that was running when the test started is included.
+ */
+export const PROFILE_PERIOD_MS = 15_000
+
+/** The time range of a run's target profiles, as the run page, its flame graph and profile thresholds read them. */
+export function runProfileWindow(run: Pick<RunInfo, 'started' | 'ended'>, now = Date.now()): { from: number; until: number } {
+  return { from: run.started - PROFILE_PERIOD_MS, until: run.ended || now }
+}

@@ -3,12 +3,11 @@ import { randomUUID } from 'node:crypto'
 import { KilnError } from '../model/errors.ts'
 import { parseSelector } from '../model/selector.ts'
 import type { RunInfo, RunPoint } from '../store/runs.ts'
-import { RUN_PERCENTILES, histMerge, histQuantile, type MetricSummary, type ShownPoint } from '../model/run.ts'
+import { RUN_PERCENTILES, histMerge, histQuantile, runProfileWindow, type MetricSummary, type ShownPoint } from '../model/run.ts'
 import { sendJson, type Req, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,100}$/
-const PROFILE_PERIOD_MS = 15_000
 
 async function jsonBody(req: Req): Promise<Record<string, unknown>> {
   const raw = (await req.body()).toString('utf8')
@@ -144,10 +143,7 @@ export function mountRuns(router: Router, ctx: Context): void {
   router.on('GET', '/api/v1/runs/get', async (req, res) => {
     const run = await getRun(ctx, req, runId(req))
     const points = await runs.points(req.tenant, run.id)
-    const until = run.ended || Date.now()
-    // A profile is stamped with the start of its period (10–15 s for the SDKs): the window reaches
-    // back one period so the profile that was running when the test started is included.
-    const from = run.started - PROFILE_PERIOD_MS
+    const { from, until } = runProfileWindow(run)
     let profileTypes: string[] = []
     if (run.profile) profileTypes = await ctx.store.reader.profileTypes({ tenant: req.tenant, matchers: parseSelector(run.profile).matchers, from, until })
     sendJson(res, 200, { run, metrics: summarize(points), points: points.map(showPoint), profile: run.profile ? { query: run.profile, from, until, types: profileTypes } : null })

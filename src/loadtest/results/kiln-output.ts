@@ -7,7 +7,7 @@ import { basename } from 'node:path'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
 import { histAdd, type RunPoint } from '../../model/run.ts'
-import { request } from '../../client/client.ts'
+import { request, type ClientOptions } from '../../client/client.ts'
 
 export interface KilnRunMeta {
   script: string
@@ -18,18 +18,35 @@ export interface KilnRunMeta {
 }
 
 
-/** Subscribes to samples; returns the closer that sends what is left and the thresholds' outcome. */
-export function attachKilnOutput(server: string, registry: Registry, thresholds: () => Threshold[], meta: KilnRunMeta, warn: (s: string) => void): () => Promise<void> {
+/** The stored run, as profile thresholds and baselines read it back. */
+export interface KilnOutput {
+  client: ClientOptions
+  /**
+   * Sends every point and the run's end; resolves to the run id, or '' with `failure` set when
+   * the run could not be stored. The end time is fixed by the first call.
+   */
+  end(): Promise<string>
+  /** Why the run is not stored (the server is down or refused it); null while all is well. */
+  failure: string | null
+  /** Sends the thresholds' final outcome (after `end`). */
+  close(): Promise<void>
+}
+
+/** Subscribes to samples; returns the stored run's handle. */
+export function attachKilnOutput(server: string, registry: Registry, thresholds: () => Threshold[], meta: KilnRunMeta, warn: (s: string) => void): KilnOutput {
   const base = server.replace(/\/+$/, '')
-  const client = { server: base, ...(meta.tenant ? { tenant: meta.tenant } : {}) }
+  const client: ClientOptions = { server: base, ...(meta.tenant ? { tenant: meta.tenant } : {}) }
+  // 30 s: a server's durable inserts took over 10 s at load 24 on a shared 2-core machine, and a
+  // run not stored cannot be judged by its profile thresholds.
   const post = async (path: string, body: unknown) => {
-    const r = await request(client, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) })
+    const r = await request(client, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) })
     return (await r.json()) as { id?: string }
   }
   let failed = false
   const fail = (e: unknown) => {
     if (!failed) warn(`output kiln=${server}: ${(e as Error).message}; the run goes on, its results are not stored\n`)
     failed = true
+    out.failure ??= (e as Error).message
   }
   const created = post('/api/v1/runs', { script: basename(meta.script), tags: meta.tags, profile: meta.profile ?? '', started: Date.now() })
     .then((r) => r.id!)
@@ -69,13 +86,32 @@ export function attachKilnOutput(server: string, registry: Registry, thresholds:
   // Once a second, the finished seconds.
   const timer = setInterval(() => void flush(false), 1000)
   timer.unref()
-  return async () => {
-    clearInterval(timer)
-    await flush(true)
+  let ended = 0
+  const finish = async (): Promise<string> => {
     const id = await created
-    if (!id || failed) return
+    if (!id || failed) return ''
     const ths = thresholds().map((t) => ({ metric: t.metric, source: t.source, ok: t.ok }))
-    await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, { ended: Date.now(), thresholds: ths }).catch(fail)
-    if (!failed) warn(`run stored in Kiln: ${base}/?page=runs&run=${id} (API: ${base}/api/v1/runs/get?run=${id})\n`)
+    await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, { ended, thresholds: ths }).catch(fail)
+    return failed ? '' : id
   }
+  let ending: Promise<string> | null = null
+  const out: KilnOutput = {
+    client,
+    failure: null,
+    end: () =>
+      (ending ??= (async () => {
+        clearInterval(timer)
+        ended = Date.now()
+        await flush(true)
+        return finish()
+      })()),
+    close: async () => {
+      // Ended before (to judge profile thresholds): send the end again, with their outcome.
+      const judged = ending !== null
+      let id = await out.end()
+      if (judged && id) id = await finish()
+      if (id) warn(`run stored in Kiln: ${base}/?page=runs&run=${id} (API: ${base}/api/v1/runs/get?run=${id})\n`)
+    },
+  }
+  return out
 }

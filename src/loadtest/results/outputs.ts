@@ -1,13 +1,18 @@
 /**
  * `-o/--out` outputs in k6's formats: `json=FILE` (NDJSON: a Metric line before each metric's
- * first Point) and `csv=FILE` (metric_name,timestamp,metric_value, system-tag columns, extra_tags).
+ * first Point) and `csv=FILE` (metric_name,timestamp,metric_value, system-tag columns, extra_tags);
+ * `junit=FILE` and `markdown=FILE` (Kiln's) write the thresholds' outcome once the run is over.
  */
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { createWriteStream, writeFileSync, type WriteStream } from 'node:fs'
+import { basename } from 'node:path'
 import { createGzip } from 'node:zlib'
 import { ConfigError } from '../errors.ts'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
-import { attachKilnOutput, type KilnRunMeta } from './kiln-output.ts'
+import { attachKilnOutput, type KilnOutput, type KilnRunMeta } from './kiln-output.ts'
+import type { SummaryLike } from './report-data.ts'
+import { junitXml } from './junit.ts'
+import { markdownSummary } from './markdown.ts'
 
 /** The indexable system tags, sorted: CSV columns between metric_value and extra_tags. */
 const CSV_TAGS = ['check', 'error', 'error_code', 'expected_response', 'group', 'method', 'name', 'proto', 'scenario', 'service', 'status', 'subproto', 'tls_version', 'url']
@@ -38,16 +43,36 @@ function open(file: string): { write(s: string): void; close(): Promise<void> } 
 
 const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
-/** Subscribes the outputs named by `-o` flags; returns a function that flushes and closes them. */
-export function attachOutputs(specs: string[], registry: Registry, thresholds: () => Threshold[], kiln?: KilnRunMeta & { warn: (s: string) => void }): () => Promise<void> {
+/** Subscribes the outputs named by `-o` flags; `close` flushes and closes them; `kiln` is the Kiln server's run, if any. */
+export function attachOutputs(
+  specs: string[],
+  registry: Registry,
+  thresholds: () => Threshold[],
+  kiln?: KilnRunMeta & { warn: (s: string) => void },
+  summary: () => SummaryLike | null = () => null,
+): { close: () => Promise<void>; kiln: KilnOutput | null } {
   const closers: (() => Promise<void>)[] = []
+  let stored: KilnOutput | null = null
   for (const spec of specs) {
     const eq = spec.indexOf('=')
     const kind = eq < 0 ? spec : spec.slice(0, eq)
     const arg = eq < 0 ? '' : spec.slice(eq + 1)
     if (kind === 'kiln') {
       if (!/^https?:\/\//.test(arg)) throw new ConfigError("output 'kiln' needs a server URL: -o kiln=http://localhost:4040")
-      closers.push(attachKilnOutput(arg, registry, thresholds, kiln ?? { script: '', tags: {} }, kiln?.warn ?? ((s) => process.stderr.write(s))))
+      const o = attachKilnOutput(arg, registry, thresholds, kiln ?? { script: '', tags: {} }, kiln?.warn ?? ((s) => process.stderr.write(s)))
+      // With two Kiln servers, profile thresholds and baselines read the first.
+      stored ??= o
+      closers.push(o.close)
+      continue
+    }
+    if (kind === 'junit' || kind === 'markdown') {
+      // End-of-run reports of the thresholds, written from the summary data.
+      if (!arg) throw new ConfigError(`output '${kind}' needs a file: -o ${kind}=${kind === 'junit' ? 'thresholds.xml' : 'summary.md'}`)
+      const title = kiln?.script ? basename(kiln.script) : undefined
+      closers.push(async () => {
+        const data = summary()
+        if (data) writeFileSync(arg, kind === 'junit' ? junitXml(data, title ? { name: title } : {}) : markdownSummary(data, title ? { title } : {}))
+      })
       continue
     }
     if (kind === 'json') {
@@ -80,10 +105,13 @@ export function attachOutputs(specs: string[], registry: Registry, thresholds: (
       })
       closers.push(f.close)
     } else {
-      throw new ConfigError(`unknown output '${kind}': Kiln supports json=FILE, csv=FILE and kiln=URL`)
+      throw new ConfigError(`unknown output '${kind}': Kiln supports json=FILE, csv=FILE, junit=FILE, markdown=FILE and kiln=URL`)
     }
   }
-  return async () => {
-    for (const c of closers) await c()
+  return {
+    close: async () => {
+      for (const c of closers) await c()
+    },
+    kiln: stored,
   }
 }

@@ -83,6 +83,12 @@ export function summaryData(inp: SummaryInput, state: { isStdOutTTY: boolean; is
       metrics[sub.name] = { type: m.type, contains: m.contains, values: values(m, sub.sink, inp), ...thresholdsOf(sths) }
     }
   }
+  // Metrics judged after the run (the target's profile, a baseline) have no sink: their values as judged.
+  for (const t of inp.thresholds) {
+    const e = t.external
+    if (!e || metrics[e.name]) continue
+    metrics[e.name] = { type: e.type, contains: 'default', values: e.values ?? {}, ...thresholdsOf(inp.thresholds.filter((x) => x.external === e)) }
+  }
   return {
     root_group: groupJson(inp.checks),
     options: { summaryTrendStats: inp.trendStats, summaryTimeUnit: inp.timeUnit, noColor: true },
@@ -92,7 +98,8 @@ export function summaryData(inp: SummaryInput, state: { isStdOutTTY: boolean; is
   }
 }
 
-const thresholdsOf = (ths: Threshold[]): object => (ths.length ? { thresholds: Object.fromEntries(ths.map((t) => [t.source, { ok: t.ok }])) } : {})
+// `reason` (Kiln's): why a threshold could not be judged, e.g. no profile in the run's window.
+const thresholdsOf = (ths: Threshold[]): object => (ths.length ? { thresholds: Object.fromEntries(ths.map((t) => [t.source, { ok: t.ok, ...(t.reason ? { reason: t.reason } : {}) }])) } : {})
 
 /** `--summary-export`: k6's legacy flat form; thresholds map to `true` when they FAILED. */
 export function exportSummary(data: Record<string, unknown>): Record<string, unknown> {
@@ -217,8 +224,8 @@ export function textSummary(data: Record<string, unknown>, inp: SummaryInput, mo
       out.push(`    ${name}`)
       for (const t of ths) {
         const m = metrics[name]
-        const shown = m?.type === 'rate' ? pct(t.actual) : t.agg === 'rate' ? `${plain(t.actual)}/s` : fmtValue(m?.contains ?? '', t.actual, unit)
-        out.push(`    ${t.ok ? '✓' : '✗'} '${t.source}' ${t.agg}=${shown}`)
+        const shown = t.external ? plain(t.actual) : m?.type === 'rate' ? pct(t.actual) : t.agg === 'rate' ? `${plain(t.actual)}/s` : fmtValue(m?.contains ?? '', t.actual, unit)
+        out.push(t.reason ? `    ✗ '${t.source}' ${t.reason}` : `    ${t.ok ? '✓' : '✗'} '${t.source}' ${t.agg}=${shown}`)
       }
       out.push('')
     }
@@ -244,9 +251,15 @@ export function textSummary(data: Record<string, unknown>, inp: SummaryInput, mo
       '',
     )
   }
-  const names = Object.keys(metrics).filter((n) => !n.includes('{') && n !== 'checks' && (mode === 'full' || sectionOf(n) !== 'HTTP' || HTTP_COMPACT.has(n)))
-  const sections = ['CUSTOM', 'HTTP', 'EXECUTION', 'NETWORK', 'GRPC', 'WEBSOCKET']
+  const external = new Set(inp.thresholds.flatMap((t) => (t.external ? [t.external.name] : [])))
+  const names = Object.keys(metrics).filter((n) => !external.has(n) && !n.includes('{') && n !== 'checks' && (mode === 'full' || sectionOf(n) !== 'HTTP' || HTTP_COMPACT.has(n)))
+  const sections = ['CUSTOM', 'HTTP', 'EXECUTION', 'NETWORK', 'GRPC', 'WEBSOCKET', 'PROFILE AND BASELINE']
   const lines = new Map<string, Line[]>(sections.map((s) => [s, []]))
+  // Values judged after the run: each as name=value pairs (a share, CPU seconds, a change).
+  for (const n of [...external].sort()) {
+    const v = Object.entries(metrics[n]!.values)
+    lines.get('PROFILE AND BASELINE')!.push({ name: n, cols: v.length ? v.map(([k, x]) => `${k}=${plain(x)}`) : ['(not judged)'], trend: true })
+  }
   for (const n of names.sort()) {
     const m = metrics[n]!
     lines.get(sectionOf(n))!.push({ name: n, ...metricCols(m.type, m.contains, m.values, unit) })

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 import { Registry, type Tags } from '../results/metrics.ts'
 import { fetchRemoteModules } from './remote.ts'
 import { buildThresholds, evaluate, type Threshold } from '../results/thresholds.ts'
+import { profileMetrics } from '../results/profile-thresholds.ts'
 import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
 import { VU } from '../engine/vu.ts'
@@ -49,6 +50,8 @@ export interface RunConfig {
   paused?: boolean
   /** Called with the registry before the run starts (outputs subscribe here). */
   attach?: (registry: Registry, runner: Runner) => void | (() => Promise<void>)
+  /** Called once the scenarios and teardown are over, before the thresholds' final evaluation: judges the external ones (the target's profile). */
+  judge?: (runner: Runner) => Promise<void>
   out: (s: string) => void
   err: (s: string) => void
 }
@@ -80,6 +83,8 @@ export class Runner implements Host {
   readonly secrets: SecretSource[]
   opts!: Options
   thresholds: Threshold[] = []
+  /** The end-of-test data handed to handleSummary, once made (end-of-run outputs write it). */
+  summaryData: Record<string, unknown> | null = null
   readonly checks: CheckTree = newGroup('', '')
   readonly runs: ScenarioRun[] = []
   readonly vus: VuHandle[] = []
@@ -276,7 +281,7 @@ export class Runner implements Host {
       // One clock for the run's requests, wherever their VU runs (a SharedArrayBuffer crosses to the workers shared).
       if (this.options.rps > 0) this.options = { ...this.options, rpsNext: new BigInt64Array(new SharedArrayBuffer(8)) }
       this.registry.keepSystemTags(this.opts.systemTags)
-      if (!cfg.noThresholds) this.thresholds = buildThresholds(this.opts.thresholds, this.registry)
+      if (!cfg.noThresholds) this.thresholds = buildThresholds(this.opts.thresholds, this.registry, profileMetrics((n) => this.registry.metrics.get(n)?.type))
       this.board = new ExecBoard(this.opts.scenarios, this.opts.raw)
     } catch (e) {
       if (e instanceof ConfigError) throw e
@@ -364,6 +369,7 @@ export class Runner implements Host {
         if (this.exitCode === EXIT.ok) this.exitCode = EXIT.script
       }
     }
+    await this.cfg.judge?.(this)
     evaluate(this.thresholds, durationMs, true)
     await this.summary(vu0, durationMs)
     this.status = this.stopping ? STATUS.interrupted : STATUS.ended
@@ -497,6 +503,7 @@ export class Runner implements Host {
     const o = this.opts
     const inp = { registry: this.registry, thresholds: this.thresholds, checks: this.checks, durationMs, trendStats: o.summaryTrendStats, timeUnit: o.summaryTimeUnit, setupData: this.setupJson ? JSON.parse(this.setupJson) : undefined }
     const data = summaryData(inp, { isStdOutTTY: !!process.stdout.isTTY, isStdErrTTY: !!process.stderr.isTTY })
+    this.summaryData = data
     if (this.cfg.summaryExport) writeFileSync(this.cfg.summaryExport, JSON.stringify(exportSummary(data), null, 4))
     if (vu0.exports.includes('handleSummary')) {
       const r = await vu0.handleSummary(JSON.stringify(data))
