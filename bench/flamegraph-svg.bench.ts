@@ -6,7 +6,8 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { readFolded } from '../src/flamegraph/folded.ts'
-import { renderSvg } from '../src/flamegraph/svg.ts'
+import { renderFrames, renderSvg } from '../src/flamegraph/svg.ts'
+import { flowFolded } from '../src/flamegraph/flow.ts'
 import { bestOf3, writeFolded } from '../test/flamegraph/perf-script-gen.ts'
 import { findPerlTool, howToGetPerlTools, interleave, kilnBin, load, report, requireBuild, root, type Contender } from './flamegraph-peers.ts'
 
@@ -30,10 +31,13 @@ report(interleave(contenders, ROUNDS), 'kiln flamegraph')
 const frames = (f: string) => (readFileSync(f, 'latin1').match(/<rect /g) ?? []).length
 console.log(`frames drawn: kiln ${frames(out('kiln')) - 1}${perlTool ? `, flamegraph.pl ${frames(out('perl')) - 1}` : ''} (≥ 0.1 px wide)`)
 
-// Where Kiln's time goes, in this process (no start-up): parsing and merging, then drawing.
-const text = readFileSync(file, 'latin1')
-const parse = await bestOf3(() => readFolded(text))
-const { fg } = readFolded(text)
-const draw = await bestOf3(() => renderSvg(fg))
-console.log(`in-process, best of 3: folded → flame graph ${parse.toFixed(0)} ms; flame graph → SVG ${draw.toFixed(0)} ms`)
+// Where Kiln's time goes, in this process (no start-up): merging the sorted stacks, then drawing
+// (what kiln flamegraph does); and the call-tree path differential graphs take, for comparison.
+const lines = readFileSync(file, 'latin1').split('\n')
+const merge = await bestOf3(() => flowFolded(lines))
+const flow = flowFolded(lines)!
+let bytes = 0
+const draw = await bestOf3(() => renderFrames(flow.frames, flow.total, {}, (...s) => s.forEach((x) => (bytes += x.length))))
+const tree = await bestOf3(() => renderSvg(readFolded(lines.join('\n')).fg))
+console.log(`in-process, best of 3: merge ${merge.toFixed(0)} ms; draw ${draw.toFixed(0)} ms (${(bytes / 3e6).toFixed(1)} MB of SVG); the call-tree path ${tree.toFixed(0)} ms`)
 for (const f of [file, ...contenders.map((c) => c.out)]) rmSync(f, { force: true })
