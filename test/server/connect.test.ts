@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { request, Agent } from 'node:http'
+import { connect } from 'node:http2'
 import * as grpc from '@grpc/grpc-js'
 import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf'
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from '@connectrpc/connect'
@@ -151,6 +152,27 @@ test('Connect edges: 415, 405 for GET, unimplemented, proto field names in JSON,
   const strings: string[] = pprof.json.stringTable
   assert.deepEqual(pprof.json.sampleType.map((t: { type: string; unit: string }) => [strings[Number(t.type)], strings[Number(t.unit)]]), [['cpu', 'nanoseconds']])
   assert.equal(pprof.json.sample.reduce((a: number, s: { value: string[] }) => a + Number(s.value[0]), 0), 80e7)
+})
+
+test('over h2c the HTTP routes answer a JSON 404 that says to use HTTP/1.1', async () => {
+  const session = connect(kiln.url)
+  try {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = session.request({ ':path': '/api/v1/profile-types', ...auth })
+      let status = 0
+      let body = ''
+      req.on('response', (h) => (status = Number(h[':status'])))
+      req.on('data', (c: Buffer) => (body += c.toString()))
+      req.on('end', () => resolve({ status, body }))
+      req.on('error', reject)
+      req.end()
+    })
+    assert.equal(status, 404)
+    assert.equal(JSON.parse(body).code, 'KILN_NOT_FOUND')
+    assert.match(JSON.parse(body).message, /over HTTP\/1\.1/)
+  } finally {
+    session.close()
+  }
 })
 
 test('an error answered before the body is read keeps the connection open for the next request', async () => {
