@@ -20,7 +20,10 @@ export const spec: CommandSpec = {
     'summary and exit codes (0, 99 thresholds crossed, 104 invalid options, 105 interrupted, 107 script error,\n' +
     '108 test.abort(), 109 Kiln failed, 110 test.fail()) are k6\'s. Flags override the script\'s `options`; k6\'s K6_* environment\n' +
     'variables (K6_VUS, K6_DURATION, K6_ITERATIONS, K6_STAGES, K6_OUT, K6_SUMMARY_EXPORT, K6_NO_THRESHOLDS…) sit\n' +
-    'between the two. VUs run on one worker thread per core (KILN_RUN_THREADS=N to choose, 0 for none).',
+    'between the two. VUs run on one worker thread per core (KILN_RUN_THREADS=N to choose, 0 for none).\n' +
+    "With -o kiln=URL, thresholds may also judge the target's profile over the run's window and a baseline run:\n" +
+    "'profile_share{function:\"handleSearch\"}': ['value<0.2'], profile_cpu_seconds, profile_share_change{…} and\n" +
+    'METRIC_change with --baseline (docs/load-test-gate.md).',
   options: {
     vus: { type: 'string', short: 'u', arg: 'N', help: 'number of virtual users' },
     duration: { type: 'string', short: 'd', arg: 'DURATION', help: 'test duration, e.g. 30s, 1m30s' },
