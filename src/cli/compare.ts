@@ -25,7 +25,7 @@ export const spec: CommandSpec = {
     "  'profile_share_change{function:\"handleSearch\"}=value<0.05'   at most 5 points hotter in B\n" +
     "  'http_req_duration_change=p(95)<0.1'                          p(95) at most 10% slower\n" +
     "  'profile_share{function:\"json.*\",match:\"regex\"}=value<0.2'    B's share through any function the regex matches\n" +
-    'Exit codes: 0, 99 when a threshold is crossed (as kiln run), 1 on errors.',
+    'Exit codes: 0, 99 when a threshold is crossed (as kiln run), 2 on a usage mistake, 1 on other errors.',
   options: {
     format: { type: 'string', short: 'f', arg: 'text|json|junit|markdown', help: 'output format', default: 'text' },
     top: { type: 'string', short: 'n', arg: 'N', help: 'functions listed', default: '10' },
