@@ -37,6 +37,7 @@ export class FlameView {
   readonly el: HTMLDivElement
   canvas: HTMLCanvasElement
   private readonly tip: HTMLDivElement
+  private readonly tipText = new TooltipText()
   private s: FlameViewState | null = null
   private vp: Viewport | null = null
   private hover = -1
@@ -59,7 +60,7 @@ export class FlameView {
   /** The handlers, replaceable: one view instance serves several tabs. */
   constructor(public opts: FlameViewOptions) {
     this.canvas = newCanvas()
-    this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' })
+    this.tip = h('div', { class: 'tooltip', hidden: true, 'data-testid': 'tooltip' }, ...this.tipText.els)
     this.outline = h('div', { class: 'flame-outline', hidden: true })
     this.el = h('div', { class: 'flame-wrap' }, this.canvas, this.outline, this.tip)
     this.startWorker()
@@ -254,7 +255,7 @@ export class FlameView {
       return
     }
     if (this.tipNode !== i) {
-      this.tip.replaceChildren(...tooltipRows(this.s, i))
+      this.tipText.show(tooltipLines(this.s, i))
       this.tipNode = i
     }
     this.tip.hidden = false
@@ -285,15 +286,31 @@ function tooltipText(s: FlameViewState, i: number): string {
     .join('\n')
 }
 
-function tooltipRows(s: FlameViewState, i: number): (HTMLElement | string)[] {
-  const [[, name], ...rest] = tooltipLines(s, i) as [[string, string], ...[string, string][]]
-  const { fn, file } = nameParts(name)
-  return [
-    h('div', { class: 'tip-name' }, fn),
-    file ? h('div', { class: 'tip-file' }, file) : '',
-    h('table', null, rest.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, v)))),
-    h('div', { class: 'tip-hint' }, 'Click to zoom · right-click for the sandwich view'),
-  ]
+/**
+ * The tooltip's elements, made once: moving to another frame changes their text (a few text nodes)
+ * rather than building a dozen elements per frame the pointer crosses.
+ */
+class TooltipText {
+  private readonly name = h('div', { class: 'tip-name' })
+  private readonly file = h('div', { class: 'tip-file' })
+  private readonly rows = h('tbody')
+  readonly els = [this.name, this.file, h('table', null, this.rows), h('div', { class: 'tip-hint' }, 'Click to zoom · right-click for the sandwich view')]
+
+  show(lines: [string, string][]): void {
+    const [[, full], ...rest] = lines as [[string, string], ...[string, string][]]
+    const { fn, file } = nameParts(full)
+    this.name.textContent = fn
+    this.file.textContent = file
+    this.file.hidden = !file
+    // Two rows for a profile, three for a diff: rows are added once and then reused.
+    while (this.rows.children.length < rest.length) this.rows.append(h('tr', null, h('th'), h('td')))
+    while (this.rows.children.length > rest.length) this.rows.lastElementChild!.remove()
+    rest.forEach(([k, v], n) => {
+      const tr = this.rows.children[n]!
+      if (tr.firstChild!.textContent !== k) tr.firstChild!.textContent = k
+      tr.lastChild!.textContent = v
+    })
+  }
 }
 
 /** The tooltip's content: the function, then self and total in units and % of total (both sides for a diff). */
