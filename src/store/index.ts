@@ -28,13 +28,13 @@ export interface Store {
 /**
  * Opens the store and creates Kiln's tables if missing. `retentionDays` 0 keeps data forever;
  * `traceRetentionHours` (default 24) is the tracing tables' retention, 0 keeps them forever;
- * `commits`: group commits in flight at once (default 4).
+ * `commits`: group commits in flight at once (default 2).
  */
 export async function openStore(opts: StoreOptions & { retentionDays: number; traceRetentionHours?: number; flushMs?: number; commits?: number }): Promise<Store> {
   const db = opts.database ?? 'kiln'
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new KilnError('KILN_USAGE', `invalid database name ${JSON.stringify(db)}`)
   // KILN_WRITE_COMMITS: a knob for measuring (bench/README.md, ingest), not a setting users need.
-  const commits = opts.commits ?? (Number(process.env.KILN_WRITE_COMMITS) || 4)
+  const commits = opts.commits ?? (Number(process.env.KILN_WRITE_COMMITS) || 2)
   // A commit's three metadata inserts run at once: room for two commits' worth of them.
   const { client, kind, insertRows, close } = await openClient({ ...opts, writers: Math.max(2, commits * 2) })
   try {

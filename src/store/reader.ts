@@ -37,8 +37,28 @@ class Params {
 // ClickHouse's CANNOT_COMPILE_REGEXP: RE2 refuses what JavaScript accepted (lookahead, backreferences).
 const CANNOT_COMPILE_REGEXP = '427'
 
+/**
+ * Stacks and function names already read, keyed `tenant\0id`. Both are named by a hash of their
+ * content, so a cached one never goes stale: a dashboard asking again reads only the merge. A
+ * stack is cached with its functions' names (read in the same query), and both maps start over
+ * together once they hold `limit` entries, so a cached stack always has its names.
+ */
+class Symbols {
+  readonly stacks = new Map<string, string[]>()
+  readonly names = new Map<string, string>()
+  constructor(private readonly limit: number) {}
+  /** Called before each read: makes room. */
+  trim(): void {
+    if (this.stacks.size + this.names.size <= this.limit) return
+    this.stacks.clear()
+    this.names.clear()
+  }
+}
+
 /** Read queries over Kiln's tables: aggregation in SQL, only merged results cross into JS. */
 export class Reader {
+  // 400,000 entries (stacks of ~20 frames, names): ~100 MB at most.
+  private readonly symbols = new Symbols(400_000)
   constructor(
     private readonly client: ClickHouseClient,
     private readonly db: string,
@@ -135,22 +155,34 @@ export class Reader {
   }
 
   /**
-   * The merged call tree of every sample in the selection. Two queries: the merge by stack id
-   * (the bare GROUP BY), then the stacks it names and their functions' names, by id. One query
-   * with the merge as a CTE joined to the stacks ran the merge twice (a CTE is inlined where it
-   * is used): 2.36× the bare GROUP BY (bench/query.bench.ts).
+   * The merged call tree of every sample in the selection: the merge by stack id (the bare GROUP
+   * BY), then the stacks it names and their functions' names, by id, for those not cached. One
+   * query with the merge as a CTE joined to the stacks ran the merge twice (a CTE is inlined where
+   * it is used): 2.36× the bare GROUP BY (bench/query.bench.ts).
    */
   async mergedTree(s: Selection): Promise<CallTree> {
     const p = new Params()
     const merged = await this.rows<[string, string]>(`SELECT stack_id, sum(value) FROM ${this.db}.samples WHERE ${this.where(s, p)} GROUP BY stack_id`, p)
-    const tree = new CallTree()
+    const { stacks: cachedStacks, names: cachedNames } = this.symbols
+    this.symbols.trim()
+    const key = `${s.tenant}\u0000`
+    // What this read uses, taken from the cache before any await (another read may clear it meanwhile).
     const stackFns = new Map<string, string[]>()
-    const nameId = new Map<string, number>()
+    const names = new Map<string, string | undefined>()
+    const missing: string[] = []
+    for (const [id] of merged) {
+      const fns = cachedStacks.get(key + id)
+      if (!fns) missing.push(id)
+      else {
+        stackFns.set(id, fns)
+        for (const f of fns) if (!names.has(f)) names.set(f, cachedNames.get(key + f))
+      }
+    }
     // In chunks of 8,192 ids (~160 KiB of parameter, well inside what a URL carries to a ClickHouse server).
-    for (let k = 0; k < merged.length; k += 8192) {
+    for (let k = 0; k < missing.length; k += 8192) {
       const q = new Params()
       const t = q.bind(s.tenant, 'String')
-      const ids = q.bind(merged.slice(k, k + 8192).map((m) => BigInt(m[0])), 'Array(UInt64)')
+      const ids = q.bind(missing.slice(k, k + 8192).map(BigInt), 'Array(UInt64)')
       // Stacks (kind 0) and the names of their functions (kind 1), in one round trip.
       const rows = await this.rows<[number, string, string[], string]>(
         `SELECT 0, stack_id, any(function_ids), '' FROM ${this.db}.stacks WHERE tenant = ${t} AND stack_id IN ${ids} GROUP BY stack_id
@@ -161,9 +193,17 @@ export class Reader {
       )
       for (const [kind, id, fns, name] of rows) {
         if (kind === 0) stackFns.set(id, fns)
-        else if (!nameId.has(id)) nameId.set(id, tree.nameId(name))
+        else names.set(id, name)
+      }
+      // Cached once the query answered: a cached stack always has its functions' names.
+      for (const [kind, id, fns, name] of rows) {
+        if (kind === 0) cachedStacks.set(key + id, fns)
+        else cachedNames.set(key + id, name)
       }
     }
+    const tree = new CallTree()
+    const nameId = new Map<string, number>()
+    for (const [id, name] of names) if (name !== undefined) nameId.set(id, tree.nameId(name))
     const unknown = tree.nameId('[unknown]')
     const path: number[] = []
     for (const [stackId, v] of merged) {

@@ -150,7 +150,7 @@ export class Writer {
     this.scheduled = true
     const go = () => {
       this.scheduled = false
-      if (!this.pending.waiters.length || this.inFlight.size >= (this.opts.commits ?? 4)) return
+      if (!this.pending.waiters.length || this.inFlight.size >= (this.opts.commits ?? 2)) return
       const b = this.pending
       this.pending = this.newBatch()
       const c: Promise<void> = this.commit(b).finally(() => {
