@@ -94,23 +94,47 @@ const addr53 = (b: Buffer, at: number) => (b.readUInt32LE(at + 4) & 0x1fffff) * 
 
 /** Splits a byte stream into events; keeps at most one partial event between chunks. */
 export class EventDecoder {
-  private pending: Buffer = Buffer.alloc(0)
+  private pending: Buffer = EMPTY
 
   /** Feeds a chunk; returns the events it completed. Throws when the stream is not the loader's. */
   push(chunk: Buffer): CaptureEvent[] {
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk
     const out: CaptureEvent[] = []
     let at = 0
-    while (buf.length - at >= HEADER) {
-      const cap = buf.readUInt32LE(at + 36)
-      if (cap > MAX_PAYLOAD) throw new Error(`capture stream out of step: an event says ${cap} bytes follow`)
-      if (buf.length - at < HEADER + cap) break
-      out.push(new CaptureEvent(buf, at, cap))
+    if (this.pending.length) {
+      // The event that straddles two chunks is completed in a buffer of its own and the rest read
+      // where it is: joining whole 64 KiB chunks copied every byte once more (6 % of the agent).
+      let p = this.pending
+      const fill = (n: number) => {
+        const take = Math.min(n - p.length, chunk.length - at)
+        if (take > 0) {
+          p = Buffer.concat([p, chunk.subarray(at, at + take)])
+          at += take
+        }
+        return p.length >= n
+      }
+      if (!fill(HEADER) || !fill(HEADER + payload(p, 0))) {
+        this.pending = p
+        return out
+      }
+      out.push(new CaptureEvent(p, 0, payload(p, 0)))
+    }
+    while (chunk.length - at >= HEADER) {
+      const cap = payload(chunk, at)
+      if (chunk.length - at < HEADER + cap) break
+      out.push(new CaptureEvent(chunk, at, cap))
       at += HEADER + cap
     }
-    this.pending = at === buf.length ? EMPTY : Buffer.from(buf.subarray(at))
+    // A view: the pipe's chunks are fresh buffers, never reused by Node.
+    this.pending = at === chunk.length ? EMPTY : chunk.subarray(at)
     return out
   }
+}
+
+/** The payload length of the event at `at`. */
+function payload(b: Buffer, at: number): number {
+  const cap = b.readUInt32LE(at + 36)
+  if (cap > MAX_PAYLOAD) throw new Error(`capture stream out of step: an event says ${cap} bytes follow`)
+  return cap
 }
 
 /** An address as text: dotted IPv4 (IPv4-mapped IPv6 included), else compressed IPv6. */

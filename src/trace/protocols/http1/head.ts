@@ -9,7 +9,7 @@ export interface Head {
   major: number
   minor: number
   headers: Record<string, string>
-  /** Lower-case name → value, for the framing decisions. */
+  /** Lower-case name → value of the fields the framing and content_type read (`kept` below), no others. */
   lower: Map<string, string>
 }
 
@@ -72,12 +72,18 @@ export function parseHead(text: string, kind: 'req' | 'resp'): Head | null {
     if (name === '' || /[\s]/.test(name)) continue
     // Repeated fields join with ", " as RFC 9110 §5.3 allows (Set-Cookie included, as Pixie's JSON has one value per name).
     head.headers[name] = head.headers[name] === undefined ? value : `${head.headers[name]}, ${value}`
+    // Lower-cased only when its length is a kept name's: most fields are never lower-cased.
+    if (!keptLengths.has(name.length)) continue
     const low = name.toLowerCase()
+    if (!kept.has(low)) continue
     const prev = head.lower.get(low)
     head.lower.set(low, prev === undefined ? value : `${prev}, ${value}`)
   }
   return head
 }
+
+const kept = new Set(['content-type', 'content-length', 'transfer-encoding'])
+const keptLengths = new Set([...kept].map((n) => n.length))
 
 /** text[start, end) without a CR at its end. */
 const line = (text: string, start: number, end: number) => text.slice(start, end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end)
