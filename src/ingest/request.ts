@@ -145,7 +145,7 @@ export function pushWrites(series: PushSeries[], lim: DecodeLimits, now = Date.n
     for (const [j, raw] of s.samples.entries()) {
       const at = `series ${i}, sample ${j}`
       if (!raw.length) throw new KilnError('KILN_BAD_PROFILE', `${at}: raw_profile is empty`)
-      let profile
+      let profile: ReturnType<typeof decodePprof>
       try {
         profile = decodePprof(budget.take(raw), { maxBytes: lim.maxDecompressedBytes, limits: lim.limits })
       } catch (e) {

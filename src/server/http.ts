@@ -102,8 +102,8 @@ export function checkAuth(req: RequestHeaders, opts: { authToken?: string; basic
   if (!opts.authToken && !opts.basicAuth) return
   const h = req.headers.authorization ?? ''
   const m = /^(\S+)\s+(.*)$/.exec(h.trim())
-  const scheme = m?.[1]!.toLowerCase()
-  const cred = m?.[2]!.trim() ?? ''
+  const scheme = m ? m[1]!.toLowerCase() : undefined
+  const cred = m ? m[2]!.trim() : ''
   if (opts.authToken && scheme === 'bearer' && same(cred, opts.authToken)) return
   if (opts.basicAuth && scheme === 'basic' && same(Buffer.from(cred, 'base64').toString('utf8'), opts.basicAuth)) return
   throw new KilnError('KILN_UNAUTHORIZED', `missing or wrong credentials: send ${opts.authToken ? "'Authorization: Bearer <token>'" : 'HTTP Basic auth'}`)

@@ -42,7 +42,7 @@ export async function openClient(opts: StoreOptions & { writers?: number }): Pro
   // Loaded lazily: the native engine is only needed when it is used.
   const { createChdbConnection } = await import('chdb/connection')
   type ChdbConnection = ReturnType<typeof createChdbConnection>
-  let connection
+  let connection: ChdbConnection
   try {
     connection = createChdbConnection({ path: dir })
   } catch (e) {

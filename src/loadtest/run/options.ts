@@ -2,7 +2,7 @@
  * k6 options: layering (config file < script `options` < CLI flags), the shortcut rules that turn
  * vus/duration/iterations/stages into one `default` scenario, and scenario validation.
  */
-import { type VuOptions } from '../engine/host.ts'
+import type { VuOptions } from '../engine/host.ts'
 import { ConfigError } from '../errors.ts'
 import { parseDuration, formatDuration } from './duration.ts'
 import { SYSTEM_TAGS, type Tags } from '../results/metrics.ts'

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Registry, type Tags } from '../results/metrics.ts'
 import { VU } from '../engine/vu.ts'
-import { type Host, type VuOptions } from '../engine/host.ts'
+import type { Host, VuOptions } from '../engine/host.ts'
 import { ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'

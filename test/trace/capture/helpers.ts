@@ -86,12 +86,14 @@ export async function traceSession(traffic: () => Promise<void>, agentArgs: stri
     // The socket capture alone: the bpftrace sources (block I/O, slow fs) take seconds to compile on a
     // loaded host and have their own tests (test/trace/sources).
     const agent = await startAgent(['--server', kiln.url, '--trace-only', '--upload-interval', '1s', '--trace-sources', 'socket', ...agentArgs])
-    try {
-      await traffic()
-    } finally {
-      const r = await agent.stop()
-      if (r.status !== 0) throw new Error(`the agent exited with ${r.status}:\n${r.log}`)
-    }
+    // The agent stops whatever the traffic did; its own failure is reported first.
+    const failed = await traffic().then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    const r = await agent.stop()
+    if (r.status !== 0) throw new Error(`the agent exited with ${r.status}:\n${r.log}`)
+    if (failed !== undefined) throw failed
     await kiln.stop()
     const log = agent.log()
     return { query: (q) => sql(kiln.dataDir, q), log, dispose: () => kiln.dispose() }

@@ -4,7 +4,7 @@
  * and data_sent / data_received from the connection's byte counters. Definitions (.proto,
  * protoset, ProtoJSON) are in grpc-proto.ts; one connection over http2 is grpc-conn.ts.
  */
-import http2 from 'node:http2'
+import type http2 from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import protobuf from 'protobufjs'
 import protojson from 'protobufjs/ext/protojson.js'

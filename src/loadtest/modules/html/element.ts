@@ -21,16 +21,16 @@ const SUBMITTABLE = new Set(['input', 'select', 'textarea', 'keygen'])
 const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr'])
 const RAW_TEXT = new Set(['iframe', 'noembed', 'noframes', 'noscript', 'plaintext', 'script', 'style', 'xmp'])
 const ESCAPES: Record<string, string> = { '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;', '"': '&#34;', '\r': '&#13;' }
-const escape = (s: string): string => s.replace(/[&'<>"\r]/g, (c) => ESCAPES[c]!)
+const escapeHtml = (s: string): string => s.replace(/[&'<>"\r]/g, (c) => ESCAPES[c]!)
 
 /** A node as Go's html.Render writes it (what goquery's Html() returns): characters as they are, & ' < > " escaped. */
 function render(n: AnyNode, out: string[]): void {
-  if (isText(n)) out.push(n.parent && isTag(n.parent) && RAW_TEXT.has(n.parent.name) ? n.data : escape(n.data))
+  if (isText(n)) out.push(n.parent && isTag(n.parent) && RAW_TEXT.has(n.parent.name) ? n.data : escapeHtml(n.data))
   else if (isComment(n)) out.push(`<!--${n.data}-->`)
   else if (isDirective(n)) out.push(`<${n.data}>`)
   else if (isTag(n)) {
     out.push(`<${n.name}`)
-    for (const [k, v] of Object.entries(n.attribs)) out.push(` ${k}="${escape(v)}"`)
+    for (const [k, v] of Object.entries(n.attribs)) out.push(` ${k}="${escapeHtml(v)}"`)
     out.push('>')
     if (VOID.has(n.name)) return
     // Go writes the newline that the parser drops after <pre>, <textarea> and <listing>.

@@ -122,6 +122,7 @@
         json = JSON.stringify(v)
         H.setShared(String(name), json)
       }
+      // biome-ignore lint/correctness/noConstructorReturn: k6's `new SharedArray()` gives the frozen array itself
       return freeze(JSON.parse(json))
     }
   }
@@ -167,7 +168,7 @@
   function utf8(str) {
     const out = []
     for (const ch of str) {
-      let c = ch.codePointAt(0)
+      const c = ch.codePointAt(0)
       if (c < 0x80) out.push(c)
       else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63))
       else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))

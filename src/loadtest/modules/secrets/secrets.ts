@@ -82,7 +82,7 @@ export function lookupSecret(sources: SecretSource[], sourceName: string | null,
     source = sources.find((s) => s.name === sourceName)
     if (!source) return { error: `no secret source named '${sourceName}'${sources.length ? `; configured: ${sources.map((s) => `'${s.name}'`).join(', ')}` : ''}` }
   }
-  return Object.prototype.hasOwnProperty.call(source.values, key) ? { value: source.values[key]! } : { error: `secret '${key}' not found in source '${source.name}'` }
+  return Object.hasOwn(source.values, key) ? { value: source.values[key]! } : { error: `secret '${key}' not found in source '${source.name}'` }
 }
 
 /** Replaces every secret value in `text` (longest first, so no value leaves a part of another). */
