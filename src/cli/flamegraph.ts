@@ -6,6 +6,7 @@ import { forEachLine, Latin1Writer, writeLatin1 } from '../flamegraph/lines.ts'
 import { PALETTES, formatPaletteMap, parsePaletteMap, type Palette } from '../flamegraph/palette.ts'
 import { emptySvg, renderFrames, renderSvg, type SvgOptions } from '../flamegraph/svg.ts'
 import { flowFolded } from '../flamegraph/flow.ts'
+import { minFrameValue } from '../flamegraph/svg-layout.ts'
 
 export const spec: CommandSpec = {
   name: 'flamegraph',
@@ -103,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
   await forEachLine(p.positionals[0], (l) => lines.push(l))
   // The common case (one count per line, not a flame chart) merges the sorted stacks directly;
   // flame charts and differential graphs go through the call tree.
-  const flow = bool(p, 'flamechart') ? null : flowFolded(lines, bool(p, 'reverse'))
+  const flow = bool(p, 'flamechart') ? null : flowFolded(lines, bool(p, 'reverse'), (real) => minFrameValue(real, options))
   const out = new Latin1Writer()
   let read: { ignored: number; stacks: number; draw: (o: SvgOptions) => void }
   if (flow) read = { ...flow, draw: (o) => renderFrames(flow.frames, flow.total, o, out.write) }

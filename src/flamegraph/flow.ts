@@ -32,10 +32,13 @@ function byFrames(a: Stack, b: Stack): number {
  * `FoldedReader` + `layoutFrames` give (children by name, left of the parent's self time).
  * null where that path must be taken: two counts per line (a differential graph), counts that
  * are not integers or sums past 2^53 (where summing in another order could round otherwise).
+ * `minValue(total)`, when given, leaves out the frames narrower than it (those `placeFrames`
+ * would leave out), so that no object is made for them.
  */
-export function flowFolded(lines: Iterable<string>, reverse = false): Flow | null {
+export function flowFolded(lines: Iterable<string>, reverse = false, minValue?: (total: number) => number): Flow | null {
   const stacks: Stack[] = []
   let ignored = 0
+  let sum = 0
   for (const raw of lines) {
     if (raw === '' || raw === '\r') continue
     const m = FOLDED_LINE.exec(raw)
@@ -51,7 +54,9 @@ export function flowFolded(lines: Iterable<string>, reverse = false): Flow | nul
     const frames = stack.split(';')
     if (reverse) frames.reverse()
     stacks.push({ frames, count })
+    sum += count
   }
+  const min = minValue ? Math.max(minValue(sum), Number.MIN_VALUE) : Number.MIN_VALUE
   stacks.sort(byFrames)
   const byDepth: RawFrame[][] = [[]]
   const starts: number[] = []
@@ -59,7 +64,10 @@ export function flowFolded(lines: Iterable<string>, reverse = false): Flow | nul
   let t = 0
   // Frames at one depth close in time order, so each depth's list is in x order.
   const close = (from: number) => {
-    for (let i = prev.length - 1; i >= from; i--) (byDepth[i + 1] ??= []).push({ name: prev[i]!, depth: i + 1, offset: starts[i]!, value: t - starts[i]! })
+    for (let i = prev.length - 1; i >= from; i--) {
+      const value = t - starts[i]!
+      if (value >= min) (byDepth[i + 1] ??= []).push({ name: prev[i]!, depth: i + 1, offset: starts[i]!, value })
+    }
   }
   for (const s of stacks) {
     const f = s.frames

@@ -63,6 +63,14 @@ export interface RawFrame {
   delta?: number
 }
 
+/** The narrowest frame drawn, in counts, for a graph whose counts sum to `real`. */
+export function minFrameValue(real: number, options: Pick<LayoutOptions, 'width' | 'minWidth' | 'total'> = {}): number {
+  const total = Math.max(real, options.total ?? 0)
+  if (!(total > 0)) return 0
+  const pxPerCount = ((options.width ?? 1200) - 2 * XPAD) / total
+  return minWidthCounts(options.minWidth ?? 0.1, total, 1 / pxPerCount)
+}
+
 /** Lays out a flame graph's levels as flamegraph.pl draws them (root "all" at the bottom). */
 export function layoutFrames(fg: FlameGraph | FlameGraphDiff, options: LayoutOptions = {}): Layout {
   const diff = 'leftTicks' in fg
@@ -88,7 +96,7 @@ export function placeFrames(raw: readonly RawFrame[], real: number, options: Lay
   const fontSize = options.fontSize ?? 12
   const total = Math.max(real, options.total ?? 0)
   const pxPerCount = total > 0 ? (width - 2 * XPAD) / total : 0
-  const minCounts = total > 0 ? minWidthCounts(options.minWidth ?? 0.1, total, 1 / pxPerCount) : 0
+  const minCounts = minFrameValue(real, options)
   const ypadTop = fontSize * 3 + (options.subtitle ? fontSize * 2 : 0)
   const ypadBottom = fontSize * 2 + 10
   const frames: FrameBox[] = []
