@@ -77,15 +77,17 @@ export class ProfileSource {
    * The merged profile of `selector` over a run's profile window (the run page's), of `type` or
    * of the type the run page picks (a CPU type first); null when the window holds no profile.
    */
-  stacks(selector: string, run: RunInfo, opts: { type?: string; cpu?: boolean } = {}): Promise<Stacks | null> {
-    const key = JSON.stringify([selector, run.started, run.ended, opts.type ?? '', opts.cpu ?? false])
+  stacks(selector: string, run: RunInfo, opts: { type?: string; cpu?: boolean; reachBackMs?: number } = {}): Promise<Stacks | null> {
+    const key = JSON.stringify([selector, run.started, run.ended, opts.type ?? '', opts.cpu ?? false, opts.reachBackMs ?? 0])
     let p = this.cache.get(key)
     if (!p) this.cache.set(key, (p = this.load(selector, run, opts)))
     return p
   }
 
-  private async load(selector: string, run: RunInfo, opts: { type?: string; cpu?: boolean }): Promise<Stacks | null> {
-    const { from, until } = runProfileWindow(run)
+  private async load(selector: string, run: RunInfo, opts: { type?: string; cpu?: boolean; reachBackMs?: number }): Promise<Stacks | null> {
+    const window = runProfileWindow(run)
+    const until = window.until
+    const from = window.from - (opts.reachBackMs ?? 0)
     const range = { query: selector, from: String(from), until: String(until) }
     const types = (await this.json<{ id: string }[]>(`/api/v1/profile-types?${new URLSearchParams(range)}`)).map((t) => t.id)
     if (!types.length) return null

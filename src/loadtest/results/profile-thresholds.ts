@@ -149,12 +149,12 @@ async function profileValue(source: ProfileSource, spec: ProfileSpec, selector: 
   if (!here) throw new Error(noProfileReason(selector, run))
   if (cpu) {
     const v = spec.fn ? through(here, spec.fn) : { value: here.total, seen: true }
-    if (!v.seen) throw new Error(absent(spec, here))
+    if (!v.seen) await knownFunction(source, spec, here, run)
     return { value: v.value / 1e9 }
   }
   const mine = through(here, spec.fn!)
   if (spec.kind === 'profile_share') {
-    if (!mine.seen) throw new Error(absent(spec, here))
+    if (!mine.seen) await knownFunction(source, spec, here, run)
     return { value: mine.value / here.total }
   }
   if (!baseline) throw new Error(baselineError)
@@ -187,12 +187,21 @@ export function through(s: Stacks, fn: NonNullable<ProfileSpec['fn']>): { value:
   return { value, seen }
 }
 
-/** A function not in the profile fails rather than passes at 0: a renamed function would otherwise pass for ever. */
+/**
+ * A function in no stack of the run's window is 0 when the target ran it in the hour before (a
+ * cheap function may go unsampled in a short run: at 100 Hz, 0.4% of 6 CPU seconds is 2 samples),
+ * and fails otherwise: a misspelt or renamed function would pass for ever at 0.
+ */
+async function knownFunction(source: ProfileSource, spec: ProfileSpec, here: Stacks, run: RunInfo): Promise<void> {
+  const before = await source.stacks(here.selector, run, { type: here.type, reachBackMs: 3_600_000 })
+  if (!before || !through(before, spec.fn!).seen) throw new Error(absent(spec, before ?? here))
+}
+
 function absent(spec: ProfileSpec, s: Stacks): string {
   const names = new Set(s.stacks.flatMap(([st]) => st))
   const needle = spec.fn!.text.toLowerCase().replace(/[^a-z0-9_$]/g, '')
   const like = [...names].filter((n) => needle && fnPart(n).toLowerCase().includes(needle.slice(0, 6))).slice(0, 3)
-  return `no function ${spec.fn!.text} in the ${s.type} profile of ${s.selector} during the run (${names.size} functions${like.length ? `; similar: ${like.join(', ')}` : ''})`
+  return `no function ${spec.fn!.text} in the ${s.type} profile of ${s.selector} during the run or the hour before (${names.size} functions${like.length ? `; similar: ${like.join(', ')}` : ''})`
 }
 
 /** A metric aggregate from a stored run's summary; undefined when the store does not keep it. */
