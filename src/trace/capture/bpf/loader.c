@@ -184,8 +184,9 @@ int main(int argc, char **argv) {
     }
     if (fflush(stdout)) break;
   }
-  /* What the ring still holds goes out before the exit: the last requests before a stop count. */
-  while (consume(rb) == -EAGAIN) {
+  /* What the ring still holds goes out before the exit: the last requests before a stop count.
+   * At most a ring's worth of slices: traced processes keep writing while this drains. */
+  for (int i = 0; i <= (16 << 20) / (int)sizeof(struct event) / SLICE && consume(rb) == -EAGAIN; i++) {
   }
   stats();
   fflush(stdout);
