@@ -6,8 +6,8 @@ import { readFileSync, existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
-/** The k6 modules of @types/k6 that scripts import (browser and experimental left out). */
-export const K6_MODULES = ['k6', 'k6/http', 'k6/metrics', 'k6/execution', 'k6/data', 'k6/encoding', 'k6/crypto', 'k6/html', 'k6/timers', 'k6/ws', 'k6/websockets', 'k6/secrets', 'k6/net/grpc', 'k6/experimental/fs', 'k6/experimental/csv']
+/** The k6 modules of @types/k6 that scripts import (browser left out; redis is not in @types/k6 2.x). */
+export const K6_MODULES = ['k6', 'k6/http', 'k6/metrics', 'k6/execution', 'k6/data', 'k6/encoding', 'k6/crypto', 'k6/html', 'k6/timers', 'k6/ws', 'k6/websockets', 'k6/secrets', 'k6/net/grpc', 'k6/experimental/fs', 'k6/experimental/csv', 'k6/experimental/streams']
 
 /** Runtime names a module exports according to @types/k6 (functions, consts, classes, default). */
 export function typedExports(module: string): string[] {
@@ -40,6 +40,8 @@ export const K6_CLASSES = [
   { module: 'k6/http', name: 'CookieJar', classes: /^CookieJar$/ },
   { module: 'k6/net/grpc', name: 'grpc Client', classes: /^Client$/ },
   { module: 'k6/net/grpc', name: 'grpc Stream', classes: /^Stream$/ },
+  { module: 'k6/experimental/streams', name: 'ReadableStream', classes: /^ReadableStream$/ },
+  { module: 'k6/experimental/streams', name: 'ReadableStreamDefaultReader', classes: /^ReadableStreamDefaultReader$/ },
 ] as const
 
 /** Method names of the exported classes of `module` whose names match `classes`, per @types/k6. */

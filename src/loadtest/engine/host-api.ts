@@ -79,6 +79,11 @@ export interface HostApi {
   grpcStreamWrite(id: number, json: string): string
   grpcStreamEnd(id: number): void
   grpcClose(id: number): void
+  // k6/experimental/redis (modules/redis)
+  /** A client's spec as JSON (URL or options); throws on a bad one. */
+  redisClient(id: number, specJson: string): void
+  /** Starts event-loop operation `op`: a command `[name, ...args]` as JSON; settles with the reply as JSON. */
+  redisCommand(op: number, id: number, argsJson: string): void
 }
 
 type Scalar = string | number | boolean | void

@@ -28,6 +28,8 @@ import { installFs } from '../modules/fs/host.ts'
 import { WsSockets } from '../modules/ws/host.ts'
 import { GrpcClients } from '../modules/grpc/grpc.ts'
 import { installGrpc } from '../modules/grpc/host.ts'
+import { RedisClients } from '../modules/redis/redis.ts'
+import { installRedis } from '../modules/redis/host.ts'
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -84,6 +86,8 @@ export class VU {
   private readonly keys = new KeyStore()
   /** `k6/net/grpc` clients by the VM's id (created on first use). */
   private grpcClients: GrpcClients | null = null
+  /** `k6/experimental/redis` clients by the VM's id (created on first use). */
+  private redis: RedisClients | null = null
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   private tick: QuickJSHandle | null = null
@@ -255,6 +259,7 @@ export class VU {
     installFs(b, (p) => host.readBytes(p))
     this.ws.install(b, { host, jar: this.client.jar, jars: this.jars, loop: this.loop, baseTags, interrupted })
     installGrpc(b, { loop: this.loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
+    installRedis(b, { loop: this.loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
   }
@@ -489,6 +494,7 @@ export class VU {
     this.loop.reset()
     this.ws.closeAll()
     this.grpcClients?.closeAll()
+    this.redis?.closeAll()
     this.tick?.dispose()
     this.result?.dispose()
     closeClient(this.client)

@@ -21,6 +21,8 @@ export const preludes = ['k6/k6.js', '../engine/loop.js', 'http/http.js', 'crypt
 const wsSource = read('ws/ws.js')
 // fs.js holds k6/experimental/fs and k6/experimental/csv.
 const fsSource = read('fs/fs.js')
+// redis.js holds k6/experimental/redis and k6/x/redis (the extension it moved to in k6 v1).
+const redisSource = read('redis/redis.js')
 export const lazyModules: Record<string, string> = {
   'k6/html': read('html/html.js'),
   'k6/ws': wsSource,
@@ -28,6 +30,9 @@ export const lazyModules: Record<string, string> = {
   'k6/experimental/fs': fsSource,
   'k6/experimental/csv': fsSource,
   'k6/net/grpc': read('grpc/grpc.js'),
+  'k6/experimental/redis': redisSource,
+  'k6/x/redis': redisSource,
+  'k6/experimental/streams': read('streams/streams.js'),
 }
 export const lazyGetters = Object.keys(lazyModules)
   .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)
