@@ -7,9 +7,13 @@ import { basename } from 'node:path'
 import type { Metric, Registry, Sample } from './metrics.ts'
 import type { Threshold } from './thresholds.ts'
 import { histAdd, type RunPoint } from '../../model/run.ts'
+import { toRunSummary } from '../../model/run-summary.ts'
+import type { SummaryLike } from './report-data.ts'
 import { request, type ClientOptions } from '../../client/client.ts'
 
 export interface KilnRunMeta {
+  /** The end-of-test summary once printed (null before): its duration and rates go with the run's end. */
+  summary?: () => SummaryLike | null
   script: string
   tags: Record<string, string>
   profile?: string
@@ -90,8 +94,9 @@ export function attachKilnOutput(server: string, registry: Registry, thresholds:
   const finish = async (): Promise<string> => {
     const id = await created
     if (!id || failed) return ''
+    const summary = meta.summary?.()
     const ths = thresholds().map((t) => ({ metric: t.metric, source: t.source, ok: t.ok }))
-    await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, { ended, thresholds: ths }).catch(fail)
+    await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, { ended, thresholds: ths, ...(summary ? { summary: toRunSummary(summary) } : {}) }).catch(fail)
     return failed ? '' : id
   }
   let ending: Promise<string> | null = null
