@@ -4,6 +4,7 @@ import { KilnError } from '../model/errors.ts'
 import { parseSelector } from '../model/selector.ts'
 import type { RunInfo, RunPoint } from '../store/runs.ts'
 import { RUN_PERCENTILES, histMerge, histQuantile, runProfileWindow, type MetricSummary, type ShownPoint } from '../model/run.ts'
+import { readRunSummary } from '../model/run-summary.ts'
 import { sendJson, type Req, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
@@ -132,6 +133,7 @@ export function mountRuns(router: Router, ctx: Context): void {
     const b = await jsonBody(req)
     const run = await getRun(ctx, req, id)
     run.ended = Number(b.ended ?? Date.now())
+    if (b.summary !== undefined) run.summary = readRunSummary(b.summary)
     run.thresholds = Array.isArray(b.thresholds) ? (b.thresholds as RunInfo['thresholds']).map((t) => ({ metric: String(t.metric), source: String(t.source), ok: Boolean(t.ok) })) : []
     await runs.save(req.tenant, run)
     sendJson(res, 200, { id })

@@ -19,6 +19,8 @@ let page: Page
 const ids: string[] = []
 /** What `kiln run`'s summary printed for data_received, per run. */
 const printed: string[] = []
+/** And for the rates of http_reqs and data_received. */
+const printedRates: { reqs: string; data: string }[] = []
 
 before(async () => {
   if (skip) return
@@ -36,10 +38,11 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
     // The target's profile, sent as its SDK would just before each run (inside the run's window however long the runs take).
     const ingest = await fetch(`${kiln.url}/ingest?name=target.cpu&from=now`, { method: 'POST', body: 'main;http.serve;handler 7\nmain;gc 3\n' })
     assert.equal(ingest.status, 200)
-    const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', `build=b${n}`, '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', join(dir, 'shop.js')])
+    const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', `build=b${n}`, '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', join(dir, 'shop.js')], { timeoutMs: 180_000 })
     assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
     ids.push(/runs\/get\?run=([\w-]+)/.exec(r.stderr)![1]!)
     printed.push(/data_received\.*:\s+(\d[\d.]* \w?B)/.exec(r.stdout)?.[1] ?? `no data_received in:\n${r.stdout}`)
+    printedRates.push({ reqs: /http_reqs\.*:\s+\d+\s+([\d.]+\/s)/.exec(r.stdout)?.[1] ?? `no http_reqs in:\n${r.stdout}`, data: /data_received\.*:\s+\d[\d.]* \w?B\s+(\d[\d.]* \w?B\/s)/.exec(r.stdout)?.[1] ?? `no data_received in:\n${r.stdout}` })
   }
   browser = await launchChromium()
   page = await (await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })).newPage()
@@ -85,6 +88,10 @@ test("a run's page: per-second charts, thresholds, metrics, and the target's fla
   // Data as the CLI's summary printed it (SI bytes, issue 15 §5).
   const data = page.locator('[data-testid=run-metrics] tbody tr', { hasText: /^data_received/ })
   assert.equal((await data.locator('td').allInnerTexts())[3], printed[1])
+  // Rates over the summary's duration, not over the run record's (which starts with kiln run itself).
+  assert.equal((await data.locator('td').allInnerTexts())[4], printedRates[1]!.data)
+  assert.equal((await reqs.locator('td').allInnerTexts())[4], printedRates[1]!.reqs)
+  assert.equal(await page.locator('[data-testid=run-requests]').innerText(), `10 (${printedRates[1]!.reqs})`)
   await shot('run')
   await page.click('[data-testid=theme]')
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark')

@@ -59,7 +59,7 @@ export function attachOutputs(
     const arg = eq < 0 ? '' : spec.slice(eq + 1)
     if (kind === 'kiln') {
       if (!/^https?:\/\//.test(arg)) throw new ConfigError("output 'kiln' needs a server URL: -o kiln=http://localhost:4040")
-      const o = attachKilnOutput(arg, registry, thresholds, kiln ?? { script: '', tags: {} }, kiln?.warn ?? ((s) => process.stderr.write(s)))
+      const o = attachKilnOutput(arg, registry, thresholds, { ...(kiln ?? { script: '', tags: {} }), summary }, kiln?.warn ?? ((s) => process.stderr.write(s)))
       // With two Kiln servers, profile thresholds and baselines read the first.
       stored ??= o
       closers.push(o.close)
