@@ -36,6 +36,8 @@ export interface HostApi {
   /** The next event as 'id ok payload', or ''. */
   nextEvent(): string
   loopFailed(): void
+  /** A promise was rejected with no handler: the host asks `__k6loop.unhandled()` once the jobs have run. */
+  rejection(): void
   // k6/http (modules/http)
   throwOnError(): boolean
   /** A request spec as JSON; the encoded Response. */

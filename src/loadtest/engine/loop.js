@@ -48,6 +48,102 @@
     once.delete(id)
   }
 
+  // --- Unhandled rejections (k6: "Uncaught (in promise) …" ends the iteration) ---------------
+  // QuickJS has a rejection tracker, but quickjs-emscripten does not let the host set one, so the
+  // global Promise is a subclass whose resolving functions note a rejection, and whose then()
+  // (which catch, finally, await and the combinators go through) marks it handled. Promises the
+  // engine makes itself (an async function's own) are not seen until then() is called on them;
+  // the ones then() derives are, as Promise's species is the subclass. A rejection still
+  // unhandled once the VM's jobs have run is reported by the host (vu.ts checkRejections), as
+  // k6's event loop reports one left after a callback and its jobs. Cost: bench/k6-rejections.
+  const Native = /** @type {any} */ (Promise) // subclassed below: typed loosely for tsc
+  const HANDLED = /** @type {any} */ (Symbol('kiln.handled'))
+  const pending = new Map() // promise → its rejection reason
+  function track(p, reason) {
+    if (p[HANDLED]) return
+    pending.set(p, reason)
+    dirty = true
+    if (pending.size === 1) H.rejection()
+  }
+  /** The spec's resolve function for `p`, except that a thenable's then() is called at once, not in a job. */
+  function follow(p, value, res, rej) {
+    let then
+    try {
+      if (value === p) throw new TypeError('a promise cannot be resolved with itself')
+      if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return res(value)
+      then = value.then
+      if (typeof then !== 'function') return res(value)
+    } catch (e) {
+      track(p, e)
+      return rej(e)
+    }
+    const [onValue, onError] = settlers(p, res, rej)
+    try {
+      then.call(value, onValue, onError)
+    } catch (e) {
+      onError(e)
+    }
+  }
+  /** `p`'s resolve and reject as a script gets them: the first call of either wins. */
+  function settlers(p, res, rej) {
+    let settled = false
+    return [
+      (value) => {
+        if (settled) return
+        settled = true
+        follow(p, value, res, rej)
+      },
+      (reason) => {
+        if (settled) return
+        settled = true
+        track(p, reason)
+        rej(reason)
+      },
+    ]
+  }
+  class TrackedPromise extends Native {
+    constructor(executor) {
+      if (typeof executor !== 'function') throw new TypeError('Promise resolver is not a function')
+      let res, rej
+      super((a, b) => ((res = a), (rej = b)))
+      const [resolve, reject] = settlers(this, res, rej)
+      try {
+        executor(resolve, reject)
+      } catch (e) {
+        reject(e)
+      }
+    }
+    /** An async function's promise is the engine's own, and still a Promise to scripts. */
+    static [Symbol.hasInstance](x) {
+      return x instanceof Native
+    }
+    then(onFulfilled, onRejected) {
+      if (!this[HANDLED]) {
+        this[HANDLED] = true
+        if (pending.size) pending.delete(this)
+      }
+      return super.then(onFulfilled, onRejected)
+    }
+  }
+  // The engine's own promises derive tracked ones too (`asyncFn().then(…)`); a data property,
+  // read on every then(), is cheaper than the standard getter.
+  Object.defineProperty(Native, Symbol.species, { configurable: true, value: TrackedPromise })
+  Object.defineProperty(TrackedPromise, 'name', { value: 'Promise' })
+  globalThis.Promise = /** @type {any} */ (TrackedPromise)
+  /** The first rejection nobody handled since the last call, as k6 words it ('' if none); forgets them all. */
+  function unhandled() {
+    let text = ''
+    for (const [p, reason] of pending) {
+      if (p[HANDLED]) continue
+      // As an uncaught exception reads (vu.ts errorText): name, message, then the stack.
+      const e = reason !== null && typeof reason === 'object' && 'stack' in reason ? reason : null
+      text = 'Uncaught (in promise) ' + (e ? `${e.name}: ${e.message}${e.stack ? '\n' + String(e.stack).trimEnd() : ''}` : String(reason))
+      break
+    }
+    pending.clear()
+    return text
+  }
+
   function timer(repeat, fn, ms, args) {
     if (typeof fn !== 'function') throw new TypeError('setTimeout/setInterval need a function as first argument')
     const id = nextId++
@@ -107,6 +203,7 @@
     dirty = false
     handlers.clear()
     once.clear()
+    pending.clear()
     L.error = undefined
     L.failed = false
     L.result = undefined
@@ -115,5 +212,5 @@
     dirty = true
     L.result = result
   }
-  globalThis.__k6loop = { id: () => nextId++, op, stream, drop, fail, main, keep, reset, state: L }
+  globalThis.__k6loop = { id: () => nextId++, op, stream, drop, fail, main, keep, reset, unhandled, state: L }
 })()

@@ -90,6 +90,8 @@ export class VU {
   private redis: RedisClients | null = null
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
+  /** Set by the VM when a promise was rejected with no handler (see checkRejections). */
+  private rejected = false
   private tick: QuickJSHandle | null = null
   /** `__k6invoke`, through which exported functions are called (see invoke()). */
   private invoker: QuickJSHandle | null = null
@@ -143,7 +145,7 @@ export class VU {
     if (r.error) throw new ScriptError(this.errorText(r.error, script.path))
     let ns: QuickJSHandle = r.value
     let state = ctx.getPromiseState(ns)
-    if (state.type === 'pending' || !this.loop.idle() || rt.hasPendingJob()) {
+    if (state.type === 'pending' || !this.loop.idle() || rt.hasPendingJob() || this.rejected) {
       // Top-level await, timers or promises in the init code: run the event loop dry first.
       await this.drive()
       if (this.loopFailed) {
@@ -250,6 +252,9 @@ export class VU {
     b.def('loopFailed', [], () => {
       this.loopFailed = true
     })
+    b.def('rejection', [], () => {
+      this.rejected = true
+    })
     installK6(b, { host, vu: this })
     installSecrets(b, host.secrets)
     installHttp(b, { host, client: this.client, jars: this.jars, loop: this.loop, baseTags, interrupted })
@@ -286,12 +291,25 @@ export class VU {
   private async drive(): Promise<void> {
     for (;;) {
       await this.runJobs()
+      if (this.rejected) this.checkRejections()
       if (this.interrupted || this.loopFailed || this.loop.idle()) break
       await this.loop.next()
       if (this.interrupted) break
       if (this.loop.ready()) await this.callTick()
     }
     this.loop.reset()
+  }
+
+  /**
+   * A rejection still unhandled once the jobs have run fails the call, as k6's event loop fails
+   * the iteration with "Uncaught (in promise) …" (a handler attached later comes too late there too).
+   */
+  private checkRejections(): void {
+    this.rejected = false
+    const text = this.evalGlobal('__k6loop.unhandled()', 'rejections')
+    if (!text) return
+    this.loopFailed = true
+    this.jobError ||= text
   }
 
   private entries(): AsyncEntryPoints {
@@ -400,6 +418,7 @@ export class VU {
     // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
     if (!this.host.options.noCookiesReset) this.client.jar.clear()
     this.loopFailed = false
+    this.rejected = false
     this.jobError = ''
     const r = await this.invoke(name, argJson, iter)
     try {
@@ -411,7 +430,7 @@ export class VU {
       let s = this.ctx.getString(r.value)
       r.value.dispose()
       // Promises, timers or async calls left: the call ends when the event loop is empty (k6).
-      if (s === 'P' || (s[0] === 'R' && (!this.loop.idle() || this.rt!.hasPendingJob()))) {
+      if (s === 'P' || (s[0] === 'R' && (!this.loop.idle() || this.rt!.hasPendingJob() || this.rejected))) {
         s = await this.settle('result')
         if (this.interrupted) return { kind: 'error', value: 'interrupted' }
       } else if (s[0] !== 'R') this.loop.reset()
