@@ -55,16 +55,16 @@ export async function openClient(opts: StoreOptions & { writers?: number }): Pro
   // on separate connections, and reads never queue behind them. chDB's raw insert hands the bytes
   // to the engine as they are, to be parsed on its own thread; through the client's insert the
   // rows became a JS string, joined to the statement and copied again, on the event loop.
-  let writers: ChdbConnection[]
-  try {
-    writers = Array.from({ length: opts.writers ?? 4 }, () => createChdbConnection({ path: dir }))
-  } catch (e) {
-    await client.close().catch(() => {})
-    throw new KilnError('KILN_STORE', `cannot open the embedded ClickHouse engine in ${dir}: ${(e as Error).message}`)
-  }
-  const idle = [...writers]
+  // Opened at the first insert: a process that only reads (tests looking into a stopped server's
+  // directory) holds no more than the one connection it closes.
+  const writers: ChdbConnection[] = []
+  const idle: ChdbConnection[] = []
   const queued: ((c: ChdbConnection) => void)[] = []
   const insertRows: InsertRows = async (table, format, chunks) => {
+    if (!writers.length) {
+      for (let i = 0; i < (opts.writers ?? 4); i++) writers.push(createChdbConnection({ path: dir }))
+      idle.push(...writers)
+    }
     const c = idle.pop() ?? (await new Promise<ChdbConnection>((r) => queued.push(r)))
     try {
       await c.chdb.rawInsert({ table, values: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), format })
