@@ -49,7 +49,7 @@ test("an absent function fails with the reason; the share is the UI top table's 
       'profile_cpu_seconds{service_name:"search-api"}': ['value>0'],
     },
     {},
-    "export function handleSummary(data) { return { 'data.json': JSON.stringify(data) } }",
+    "import { junit, markdown } from 'k6/x/kiln'\nexport function handleSummary(data) { return { 'data.json': JSON.stringify(data), 'out.xml': junit(data), 'out.md': markdown(data) } }",
   )
   const r = await runAgainst('absent.js', src, ['-o', `kiln=${kiln.url}`])
   assert.equal(r.code, 99, r.stdout + r.stderr)
@@ -73,6 +73,8 @@ test("an absent function fails with the reason; the share is the UI top table's 
     [['profile_cpu_seconds{service_name:search-api}', true], ['profile_share{function:handle.*,match:regex}', true], ['profile_share{function:handleSearch}', true], ['profile_share{function:noSuchFunction}', false]],
     'the stored run keeps the profile thresholds judged',
   )
+  assert.match(readFileSync(join(r.dir, 'out.xml'), 'utf8'), /<failure message="no function noSuchFunction/)
+  assert.match(readFileSync(join(r.dir, 'out.md'), 'utf8'), /^### ❌ Load test: 1 of 4 thresholds crossed/)
 })
 
 test('no profile in the window fails with the reason', async () => {

@@ -86,6 +86,9 @@ export interface HostApi {
   redisClient(id: number, specJson: string): void
   /** Starts event-loop operation `op`: a command `[name, ...args]` as JSON; settles with the reply as JSON. */
   redisCommand(op: number, id: number, argsJson: string): void
+  // k6/x/kiln (modules/kiln)
+  /** A report of handleSummary's data: kind junit or markdown, options as JSON. */
+  report(kind: string, dataJson: string, optsJson: string): string
 }
 
 type Scalar = string | number | boolean | void

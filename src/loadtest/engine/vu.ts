@@ -28,6 +28,7 @@ import { installFs } from '../modules/fs/host.ts'
 import { WsSockets } from '../modules/ws/host.ts'
 import { GrpcClients } from '../modules/grpc/grpc.ts'
 import { installGrpc } from '../modules/grpc/host.ts'
+import { installKiln } from '../modules/kiln/host.ts'
 import { RedisClients } from '../modules/redis/redis.ts'
 import { installRedis } from '../modules/redis/host.ts'
 
@@ -264,6 +265,7 @@ export class VU {
     installFs(b, (p) => host.readBytes(p))
     this.ws.install(b, { host, jar: this.client.jar, jars: this.jars, loop: this.loop, baseTags, interrupted })
     installGrpc(b, { loop: this.loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
+    installKiln(b)
     installRedis(b, { loop: this.loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()

@@ -30,6 +30,8 @@ export const lazyModules: Record<string, string> = {
   'k6/experimental/fs': fsSource,
   'k6/experimental/csv': fsSource,
   'k6/net/grpc': read('grpc/grpc.js'),
+  // Kiln's own, named as k6 names extensions: report writers for handleSummary.
+  'k6/x/kiln': read('kiln/kiln.js'),
   'k6/experimental/redis': redisSource,
   'k6/x/redis': redisSource,
   'k6/experimental/streams': read('streams/streams.js'),
