@@ -60,7 +60,10 @@ function tree(pid: number): { cpu: number; rssKb: number; byComm: Map<string, nu
 
 function busyProgram(): string {
   const src = join(dir, 'busy.c')
-  writeFileSync(src, 'volatile double s; __attribute__((noinline)) void kiln_bench_busy(void){for(int i=0;i<100000;i++)s+=i*0.5;} int main(void){for(;;)kiln_bench_busy();}\n')
+  writeFileSync(
+    src,
+    'volatile double s; __attribute__((noinline)) void kiln_bench_busy(void){for(int i=0;i<100000;i++)s+=i*0.5;} int main(void){for(;;)kiln_bench_busy();}\n',
+  )
   const r = spawnSync('gcc', ['-O0', '-fno-omit-frame-pointer', '-o', join(dir, 'kiln_bench_busy'), src], { encoding: 'utf8' })
   if (r.status !== 0) throw new Error(`gcc failed: ${r.stderr}`)
   return join(dir, 'kiln_bench_busy')
@@ -114,7 +117,9 @@ try {
   const agent = await phase(
     'kiln agent',
     () => {
-      const child = spawn(process.execPath, [join(root, 'bin', 'kiln.js'), 'agent', '--server', kiln.url], { stdio: ['ignore', 'ignore', 'pipe'] })
+      const child = spawn(process.execPath, [join(root, 'bin', 'kiln.js'), 'agent', '--server', kiln.url], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
       const ready = new Promise<void>((resolve) =>
         child.stderr!.on('data', (d: Buffer) => {
           log += d.toString()
@@ -125,12 +130,21 @@ try {
     },
     busy,
   )
-  const floor = await phase('bare perf record -a -g', () => ({ child: spawn('perf', ['record', '-a', '-g', '-F', '19', '-o', join(dir, 'bare.data')], { stdio: 'ignore' }), ready: sleep(3000) }), busy)
+  const floor = await phase(
+    'bare perf record -a -g',
+    () => ({
+      child: spawn('perf', ['record', '-a', '-g', '-F', '19', '-o', join(dir, 'bare.data')], { stdio: 'ignore' }),
+      ready: sleep(3000),
+    }),
+    busy,
+  )
   const sent = /stopped: (\d+) profiles \((\d+) samples\) sent/.exec(log)
   if (agent.code !== 0 || !sent) throw new Error(`the agent did not stop cleanly:\n${log}`)
   console.log(`agent uploaded ${sent[1]} profiles (${sent[2]} samples)`)
   // /proc counts CPU in 1/CLK_TCK s ticks: bare perf may use less than one tick in a phase.
-  console.log(`ratio agent CPU / bare perf record CPU: ${floor.cpu > 0 ? fmt(agent.cpu / floor.cpu, 1) : `over ${fmt(agent.cpu * tick, 0)} (perf used under one ${1000 / tick} ms tick)`}`)
+  console.log(
+    `ratio agent CPU / bare perf record CPU: ${floor.cpu > 0 ? fmt(agent.cpu / floor.cpu, 1) : `over ${fmt(agent.cpu * tick, 0)} (perf used under one ${1000 / tick} ms tick)`}`,
+  )
   console.log(`ratio agent CPU / busy work CPU: ${fmt(agent.cpu / agent.busyUsed, 4)}`)
 } finally {
   await kiln.dispose()

@@ -9,7 +9,17 @@ import { join } from 'node:path'
 import { forEachChunk } from '../src/flamegraph/lines.ts'
 import { PerfCollapser } from '../src/flamegraph/collapse-perf.ts'
 import { benchPerfScript, bestOf3 } from '../test/flamegraph/perf-script-gen.ts'
-import { findPerlTool, howToGetPerlTools, interleave, kilnBin, load, report, requireBuild, root, type Contender } from './flamegraph-peers.ts'
+import {
+  findPerlTool,
+  howToGetPerlTools,
+  interleave,
+  kilnBin,
+  load,
+  report,
+  requireBuild,
+  root,
+  type Contender,
+} from './flamegraph-peers.ts'
 
 requireBuild()
 const ROUNDS = Number(process.env.RUNS ?? 5)
@@ -29,7 +39,9 @@ console.log(`${ROUNDS} interleaved rounds, load ${load()}`)
 const results = interleave(contenders, ROUNDS)
 report(results, 'kiln collapse perf')
 const kilnOut = readFileSync(out('kiln'))
-console.log(`kiln output = collapse-rules.pl output: ${kilnOut.equals(readFileSync(out('rules')))} (${kilnOut.length} bytes, ${kilnOut.toString('latin1').split('\n').length - 1} stacks)`)
+console.log(
+  `kiln output = collapse-rules.pl output: ${kilnOut.equals(readFileSync(out('rules')))} (${kilnOut.length} bytes, ${kilnOut.toString('latin1').split('\n').length - 1} stacks)`,
+)
 if (perlTool) console.log(`kiln output = stackcollapse-perf.pl output: ${kilnOut.equals(readFileSync(out('perl')))}`)
 
 // Where Kiln's time goes, in this process (no start-up): reading the file, then collapsing it.
@@ -41,6 +53,8 @@ const collapse = await bestOf3(async () => {
   c.folded()
 })
 const node = interleave([{ name: 'node -e 0', cmd: process.execPath, args: ['-e', '0'], out: out('node') }], ROUNDS)[0]!
-const mbps = (ms: number) => ((gen.bytes / 1e6) / (ms / 1000)).toFixed(0)
-console.log(`in-process, best of 3: read ${read.toFixed(0)} ms (${mbps(read)} MB/s); read + collapse ${collapse.toFixed(0)} ms (${mbps(collapse)} MB/s); node -e 0 ${node.wall.toFixed(0)} ms wall, ${node.cpu.toFixed(0)} ms CPU`)
+const mbps = (ms: number) => (gen.bytes / 1e6 / (ms / 1000)).toFixed(0)
+console.log(
+  `in-process, best of 3: read ${read.toFixed(0)} ms (${mbps(read)} MB/s); read + collapse ${collapse.toFixed(0)} ms (${mbps(collapse)} MB/s); node -e 0 ${node.wall.toFixed(0)} ms wall, ${node.cpu.toFixed(0)} ms CPU`,
+)
 for (const f of [file, ...contenders.map((c) => c.out), out('node')]) rmSync(f, { force: true })

@@ -79,7 +79,11 @@ export function interleave(contenders: Contender[], rounds: number): { name: str
     })
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-  return contenders.map((c, k) => ({ name: c.name, wall: median(runs[k]!.map((t) => t.wallMs)), cpu: median(runs[k]!.map((t) => t.cpuMs)) }))
+  return contenders.map((c, k) => ({
+    name: c.name,
+    wall: median(runs[k]!.map((t) => t.wallMs)),
+    cpu: median(runs[k]!.map((t) => t.cpuMs)),
+  }))
 }
 
 export const load = (): string => loadavg()[0]!.toFixed(1)

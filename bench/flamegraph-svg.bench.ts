@@ -9,7 +9,17 @@ import { readFolded } from '../src/flamegraph/folded.ts'
 import { renderFrames, renderSvg } from '../src/flamegraph/svg.ts'
 import { flowFolded } from '../src/flamegraph/flow.ts'
 import { bestOf3, writeFolded } from '../test/flamegraph/perf-script-gen.ts'
-import { findPerlTool, howToGetPerlTools, interleave, kilnBin, load, report, requireBuild, root, type Contender } from './flamegraph-peers.ts'
+import {
+  findPerlTool,
+  howToGetPerlTools,
+  interleave,
+  kilnBin,
+  load,
+  report,
+  requireBuild,
+  root,
+  type Contender,
+} from './flamegraph-peers.ts'
 
 requireBuild()
 const ROUNDS = Number(process.env.RUNS ?? 9)
@@ -39,5 +49,7 @@ const flow = flowFolded(lines)!
 let bytes = 0
 const draw = await bestOf3(() => renderFrames(flow.frames, flow.total, {}, (...s) => s.forEach((x) => (bytes += x.length))))
 const tree = await bestOf3(() => renderSvg(readFolded(lines.join('\n')).fg))
-console.log(`in-process, best of 3: merge ${merge.toFixed(0)} ms; draw ${draw.toFixed(0)} ms (${(bytes / 3e6).toFixed(1)} MB of SVG); the call-tree path ${tree.toFixed(0)} ms`)
+console.log(
+  `in-process, best of 3: merge ${merge.toFixed(0)} ms; draw ${draw.toFixed(0)} ms (${(bytes / 3e6).toFixed(1)} MB of SVG); the call-tree path ${tree.toFixed(0)} ms`,
+)
 for (const f of [file, ...contenders.map((c) => c.out)]) rmSync(f, { force: true })

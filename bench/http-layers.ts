@@ -19,7 +19,12 @@ const one = async (client: HttpClient): Promise<void> => {
     await send(client.transport, u, 'GET', head, undefined, 60_000)
     return
   }
-  const res = await request(client, { method: 'GET', url, headers: {}, tags: { group: '' }, timeoutMs: 60_000, redirects: 10, responseType: 'text', expected: null }, samples, baseTags)
+  const res = await request(
+    client,
+    { method: 'GET', url, headers: {}, tags: { group: '' }, timeoutMs: 60_000, redirects: 10, responseType: 'text', expected: null },
+    samples,
+    baseTags,
+  )
   encodeResponse(res)
   // A worker hands its samples on in batches of this size.
   if (samples.size >= 4096) samples.take()

@@ -30,7 +30,11 @@ const decodeRate = decoded / decodeS
 
 // 2. Kiln: a server in its own process; this process is the client.
 const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-ingest-'))
-const proc = spawn(process.execPath, [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-self-profile'], { stdio: ['ignore', 'ignore', 'pipe'] })
+const proc = spawn(
+  process.execPath,
+  [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--no-self-profile'],
+  { stdio: ['ignore', 'ignore', 'pipe'] },
+)
 let log = ''
 const url = await new Promise<string>((resolve, reject) => {
   proc.stderr!.on('data', (d: Buffer) => {
@@ -50,7 +54,10 @@ await Promise.all(
     let i = w
     while (performance.now() < deadline) {
       const b = bodies[i++ % bodies.length]!
-      const r = await fetch(`${url}/ingest?name=bench${w % 4}{worker=w${w}}&format=pprof&spyName=gospy`, { method: 'POST', body: Buffer.from(b.body) })
+      const r = await fetch(`${url}/ingest?name=bench${w % 4}{worker=w${w}}&format=pprof&spyName=gospy`, {
+        method: 'POST',
+        body: Buffer.from(b.body),
+      })
       await r.arrayBuffer()
       if (r.ok) {
         sent++
@@ -65,7 +72,11 @@ await new Promise((r) => proc.on('exit', r))
 rmSync(dataDir, { recursive: true, force: true })
 
 const ingestRate = sent / ingestS
-console.log(`bodies: ${bodies.length} realistic pprof files (${fmt(bodies.reduce((a, b) => a + b.body.length, 0) / bodies.length / 1024)} KiB gzipped on average)`)
+console.log(
+  `bodies: ${bodies.length} realistic pprof files (${fmt(bodies.reduce((a, b) => a + b.body.length, 0) / bodies.length / 1024)} KiB gzipped on average)`,
+)
 console.log(`bare decode (1 thread):   ${fmt(decodeRate)} profiles/s, ${fmt(decodedSamples / decodeS / 1e3)} k samples/s`)
-console.log(`kiln ingest (HTTP, ${concurrency} clients, durable ack): ${fmt(ingestRate)} profiles/s, ${fmt(sentSamples / ingestS / 1e3)} k samples/s, ${failed} failed`)
+console.log(
+  `kiln ingest (HTTP, ${concurrency} clients, durable ack): ${fmt(ingestRate)} profiles/s, ${fmt(sentSamples / ingestS / 1e3)} k samples/s, ${failed} failed`,
+)
 console.log(`ratio ingest / bare decode: ${(ingestRate / decodeRate).toFixed(2)}`)

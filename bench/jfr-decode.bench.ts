@@ -106,5 +106,6 @@ java.stdin!.end()
 rmSync(dir, { recursive: true, force: true })
 console.log(`${bodies.length} recordings (dump1, kafka, a JDK recording): ${fmt(bytes / 1024, 0)} KiB`)
 const rate = (x: number[]) => x[0]! / x[1]!
-for (const [name, t] of Object.entries(total)) console.log(`${name.padEnd(5)} ${fmt((rate(t) * bytes) / 1e6).padStart(6)} MB/s  ${fmt(rate(t)).padStart(6)} passes/s`)
+for (const [name, t] of Object.entries(total))
+  console.log(`${name.padEnd(5)} ${fmt((rate(t) * bytes) / 1e6).padStart(6)} MB/s  ${fmt(rate(t)).padStart(6)} passes/s`)
 console.log(`ratio kiln / JDK jdk.jfr.consumer: ${(rate(total.kiln) / rate(total.jdk)).toFixed(2)} (higher is better for Kiln)`)

@@ -34,9 +34,13 @@ function run(i: number): Promise<{ rate: number; cpuUs: number }> {
     p.stdout!.on('data', (d: Buffer) => (out += d))
     p.on('close', () => {
       // `times`: the shell's user/sys, then its children's, as "XmY.YYYs XmY.YYYs".
-      const secs = [...(out.trim().split('\n')[1] ?? '').matchAll(/(\d+)m([\d.]+)s/g)].reduce((a, m) => a + Number(m[1]) * 60 + Number(m[2]), 0)
+      const secs = [...(out.trim().split('\n')[1] ?? '').matchAll(/(\d+)m([\d.]+)s/g)].reduce(
+        (a, m) => a + Number(m[1]) * 60 + Number(m[2]),
+        0,
+      )
       try {
-        const m = (JSON.parse(readFileSync(join(dir, `r${i}.json`), 'utf8')) as { metrics: { http_reqs: { rate: number; count: number } } }).metrics.http_reqs
+        const m = (JSON.parse(readFileSync(join(dir, `r${i}.json`), 'utf8')) as { metrics: { http_reqs: { rate: number; count: number } } })
+          .metrics.http_reqs
         resolve({ rate: m.rate, cpuUs: (secs * 1e6) / m.count })
       } catch (e) {
         reject(e)

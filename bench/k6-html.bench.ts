@@ -36,7 +36,12 @@ function host(): number {
 
 // VM: the parser itself inside QuickJS.
 const bundle = await build({
-  stdin: { contents: "import { parseDocument } from 'htmlparser2'; import { selectAll } from 'css-select'; globalThis.P = { parseDocument, selectAll }", resolveDir: root, loader: 'js' },
+  stdin: {
+    contents:
+      "import { parseDocument } from 'htmlparser2'; import { selectAll } from 'css-select'; globalThis.P = { parseDocument, selectAll }",
+    resolveDir: root,
+    loader: 'js',
+  },
   bundle: true,
   format: 'iife',
   write: false,
@@ -44,7 +49,9 @@ const bundle = await build({
   platform: 'neutral',
   mainFields: ['module', 'main'],
 })
-const mod = await newQuickJSAsyncWASMModuleFromVariant(((variant as unknown as { default?: QuickJSAsyncVariant }).default ?? variant) as QuickJSAsyncVariant)
+const mod = await newQuickJSAsyncWASMModuleFromVariant(
+  ((variant as unknown as { default?: QuickJSAsyncVariant }).default ?? variant) as QuickJSAsyncVariant,
+)
 const ctx = mod.newContext()
 let t0 = performance.now()
 ctx.unwrapResult(ctx.evalCode(bundle.outputFiles[0]!.text)).dispose()
@@ -64,7 +71,10 @@ const spent = { host: 0, vm: 0 }
 const passes = { host: 0, vm: 0 }
 const deadline = Date.now() + seconds * 1000
 while (Date.now() < deadline) {
-  for (const [name, run] of [['host', host], ['vm', vm]] as const) {
+  for (const [name, run] of [
+    ['host', host],
+    ['vm', vm],
+  ] as const) {
     t0 = performance.now()
     run()
     spent[name] += performance.now() - t0
@@ -74,6 +84,8 @@ while (Date.now() < deadline) {
 const ms = (k: 'host' | 'vm') => spent[k] / passes[k]
 console.log(`page ${fmt(html.length / 1024)} KB; load average ${loadavg()[0]!.toFixed(2)}`)
 console.log(`host (HtmlStore):   ${fmt(ms('host'), 2)} ms per page (${passes.host} passes)`)
-console.log(`inside the QuickJS VM: ${fmt(ms('vm'), 1)} ms per page (${passes.vm} passes), plus ${fmt(loadMs)} ms to load the ${fmt(bundle.outputFiles[0]!.text.length / 1024)} KB parser bundle per VU`)
+console.log(
+  `inside the QuickJS VM: ${fmt(ms('vm'), 1)} ms per page (${passes.vm} passes), plus ${fmt(loadMs)} ms to load the ${fmt(bundle.outputFiles[0]!.text.length / 1024)} KB parser bundle per VU`,
+)
 console.log(`ratio vm / host: ${fmt(ms('vm') / ms('host'))}×`)
 ctx.dispose()

@@ -15,7 +15,8 @@ let polls = 0
 const work: Record<string, string> = {
   'tight loop': 'let s = 0; for (let i = 0; i < 1e6; i++) s += i; return s',
   'function calls': 'function f(x) { return x + 1 } let s = 0; for (let i = 0; i < 3e5; i++) s = f(s); return s',
-  'JSON round trips': 'let o = { a: [1, 2, 3], b: "x".repeat(50), c: { d: 1.5, e: null } }; for (let i = 0; i < 1e4; i++) o = JSON.parse(JSON.stringify(o)); return 1',
+  'JSON round trips':
+    'let o = { a: [1, 2, 3], b: "x".repeat(50), c: { d: 1.5, e: null } }; for (let i = 0; i < 1e4; i++) o = JSON.parse(JSON.stringify(o)); return 1',
 }
 const cpuMs = (): number => {
   const u = process.cpuUsage()
@@ -45,5 +46,7 @@ for (const [name, code] of Object.entries(work)) {
   }
   rt.removeInterruptHandler()
   ratios.sort((x, y) => x - y)
-  console.log(`${name}: with/without CPU ratio median ${ratios[ratios.length >> 1]!.toFixed(3)} (${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}); ${((polls - p0) / (withMs / 1000)).toFixed(0)} polls per CPU second`)
+  console.log(
+    `${name}: with/without CPU ratio median ${ratios[ratios.length >> 1]!.toFixed(3)} (${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}); ${((polls - p0) / (withMs / 1000)).toFixed(0)} polls per CPU second`,
+  )
 }

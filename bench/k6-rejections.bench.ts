@@ -69,5 +69,7 @@ for (const [name, code] of Object.entries(work)) {
   }
   ratios.sort((x, y) => x - y)
   const perPromiseUs = ((trackedMs - plainMs) / PAIRS / N) * 1000
-  console.log(`${name}: tracked/plain CPU ratio median ${ratios[ratios.length >> 1]!.toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}); +${perPromiseUs.toFixed(2)} µs per promise`)
+  console.log(
+    `${name}: tracked/plain CPU ratio median ${ratios[ratios.length >> 1]!.toFixed(2)} (${ratios[0]!.toFixed(2)}–${ratios[ratios.length - 1]!.toFixed(2)}); +${perPromiseUs.toFixed(2)} µs per promise`,
+  )
 }

@@ -78,7 +78,12 @@ const peer = median(rates.get('node ws client')!)
 console.log(`${N} echo round trips per run, ${rounds} rounds interleaved; load average ${loadavg()[0]!.toFixed(2)}`)
 for (const [name] of sides) {
   const m = median(rates.get(name)!)
-  console.log(`${name.padEnd(20)} median ${fmt(m, 0)} round trips/s  (${rates.get(name)!.map((r) => fmt(r, 0)).join(', ')})  ratio to node: ${fmt(m / peer, 2)}×`)
+  console.log(
+    `${name.padEnd(20)} median ${fmt(m, 0)} round trips/s  (${rates
+      .get(name)!
+      .map((r) => fmt(r, 0))
+      .join(', ')})  ratio to node: ${fmt(m / peer, 2)}×`,
+  )
 }
 for (const c of wss.clients) c.terminate()
 wss.close()

@@ -41,7 +41,10 @@ writeFileSync(join(dir, 'idle.js'), `import { sleep } from 'k6'\nexport default 
  * once read 73 MB at 1,000 VUs, below 10 VUs). The peak of the 10-VU run includes tsx's start-up
  * transient, which makes the per-VU figure slightly lower than the truth.
  */
-async function runKiln(args: string[], env: Record<string, string> = {}): Promise<{ ms: number; rss: number; cpuMs: number; code: number | null }> {
+async function runKiln(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ ms: number; rss: number; cpuMs: number; code: number | null }> {
   const t0 = performance.now()
   const p = spawn(process.execPath, [kiln, ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } })
   let rss = 0
@@ -66,7 +69,11 @@ const hasWrk = spawnSync('wrk', ['--version']).error === undefined
 const srv = await startHelloServer(dir)
 try {
   // The machine is shared: the load average says how far absolute numbers can be trusted.
-  console.log(`load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores`)
+  console.log(
+    `load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} on ${(await import('node:os')).cpus().length} cores`,
+  )
   console.log(`requests/s, ${CONNS} connections, ${SECS}s, one local Node server:`)
   let wrkRps = NaN
   if (hasWrk) {
@@ -79,38 +86,53 @@ try {
   console.log(`  node loop  ${loopRps.toFixed(0)} req/s (plain async loops over Node's http.get)`)
   // Kiln's own layers without the JS engine: what is left above them is the engine's (QuickJS under asyncify).
   const layer = (mode: string): { rps: number; us: number } => {
-    const r = spawnSync(process.execPath, [runTs, join(root, 'bench', 'http-layers.ts'), srv.url, String(CONNS), String(SECS), mode], { encoding: 'utf8' })
+    const r = spawnSync(process.execPath, [runTs, join(root, 'bench', 'http-layers.ts'), srv.url, String(CONNS), String(SECS), mode], {
+      encoding: 'utf8',
+    })
     const [rps, us] = r.stdout.trim().split(' ').map(Number) as [number, number]
     return { rps, us }
   }
   const transport = layer('send')
-  console.log(`  transport  ${transport.rps.toFixed(0)} req/s, ~${transport.us.toFixed(0)} µs CPU per request (loops over Kiln's HTTP/1.1 client: the ceiling of kiln run)`)
+  console.log(
+    `  transport  ${transport.rps.toFixed(0)} req/s, ~${transport.us.toFixed(0)} µs CPU per request (loops over Kiln's HTTP/1.1 client: the ceiling of kiln run)`,
+  )
   const host = layer('request')
-  console.log(`  host side  ${host.rps.toFixed(0)} req/s, ~${host.us.toFixed(0)} µs CPU per request (loops over what http.get does on the host: timings, tags, metrics, the Response)`)
+  console.log(
+    `  host side  ${host.rps.toFixed(0)} req/s, ~${host.us.toFixed(0)} µs CPU per request (loops over what http.get does on the host: timings, tags, metrics, the Response)`,
+  )
   const exp = join(dir, 'sum.json')
   const kilnRun = async (threads: string | undefined): Promise<number> => {
     const env: Record<string, string> = threads === undefined ? {} : { KILN_RUN_THREADS: threads }
     // The CPU a run costs besides its requests (start-up of Node, tsx, the threads and VUs).
     const idle = await runKiln(['run', '-q', '--no-summary', '-u', String(CONNS), '-i', String(CONNS), join(dir, 'idle.js')], env)
-    const k = await runKiln(['run', '-q', '-u', String(CONNS), '-d', `${SECS}s`, '-e', `URL=${srv.url}`, '--summary-export', exp, join(dir, 'get.js')], env)
+    const k = await runKiln(
+      ['run', '-q', '-u', String(CONNS), '-d', `${SECS}s`, '-e', `URL=${srv.url}`, '--summary-export', exp, join(dir, 'get.js')],
+      env,
+    )
     const sum = JSON.parse(readFileSync(exp, 'utf8'))
     const n = sum.metrics.http_reqs.count as number
     const rps = sum.metrics.http_reqs.rate as number
     const perReq = ((k.cpuMs - idle.cpuMs) * 1000) / n
-    console.log(`  kiln run   ${rps.toFixed(0)} req/s, ${threads === '0' ? 'all VUs on the main thread' : 'VUs on worker threads (one per core)'} (${n} requests, p95 ${sum.metrics.http_req_duration['p(95)'].toFixed(2)} ms, ~${perReq.toFixed(0)} µs CPU per request, exit ${k.code})`)
+    console.log(
+      `  kiln run   ${rps.toFixed(0)} req/s, ${threads === '0' ? 'all VUs on the main thread' : 'VUs on worker threads (one per core)'} (${n} requests, p95 ${sum.metrics.http_req_duration['p(95)'].toFixed(2)} ms, ~${perReq.toFixed(0)} µs CPU per request, exit ${k.code})`,
+    )
     return rps
   }
   await kilnRun('0')
   const kilnRps = await kilnRun(undefined)
   if (hasWrk) console.log(`  ratio kiln/wrk = ${(kilnRps / wrkRps).toFixed(3)}  (goal ≥ 0.5)`)
-  console.log(`  ratio kiln/node loop = ${(kilnRps / loopRps).toFixed(3)}, kiln/transport = ${(kilnRps / transport.rps).toFixed(3)}, kiln/host side = ${(kilnRps / host.rps).toFixed(3)}`)
+  console.log(
+    `  ratio kiln/node loop = ${(kilnRps / loopRps).toFixed(3)}, kiln/transport = ${(kilnRps / transport.rps).toFixed(3)}, kiln/host side = ${(kilnRps / host.rps).toFixed(3)}`,
+  )
 
   console.log(`memory and start-up per VU (${VUS} vs 10 VUs, each VU sleeping 0.1 s per iteration for 1 s):`)
   const small = await runKiln(['run', '-q', '--no-summary', '-u', '10', '-d', '1s', join(dir, 'idle.js')])
   const big = await runKiln(['run', '-q', '--no-summary', '-u', String(VUS), '-d', '1s', join(dir, 'idle.js')])
   const perVuMB = (big.rss - small.rss) / (VUS - 10) / 1e6
   const perVuMs = (big.ms - small.ms) / (VUS - 10)
-  console.log(`  RSS        10 VUs ${(small.rss / 1e6).toFixed(0)} MB, ${VUS} VUs ${(big.rss / 1e6).toFixed(0)} MB (peaks; exit ${small.code}/${big.code})`)
+  console.log(
+    `  RSS        10 VUs ${(small.rss / 1e6).toFixed(0)} MB, ${VUS} VUs ${(big.rss / 1e6).toFixed(0)} MB (peaks; exit ${small.code}/${big.code})`,
+  )
   console.log(`  memory/VU  ${perVuMB.toFixed(3)} MB  (ratio to the 1 MB/VU limit = ${perVuMB.toFixed(3)}; k6 documents 1-5 MB)`)
   console.log(`  start-up   ${perVuMs.toFixed(1)} ms/VU → ${perVuMs.toFixed(1)} s for 1,000 VUs`)
 } finally {

@@ -17,16 +17,24 @@ const units = Number(process.env.BENCH_UNITS ?? 8000)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
 
 const app = (mode: string) => `
-${mode.startsWith('kiln') ? `import * as sdk from ${JSON.stringify(join(root, 'packages/node/src/index.ts'))}
+${
+  mode.startsWith('kiln')
+    ? `import * as sdk from ${JSON.stringify(join(root, 'packages/node/src/index.ts'))}
 sdk.init({ serverAddress: process.env.SINK, appName: 'bench', flushIntervalMs: 2000, samplingIntervalMicros: 10000, heapSamplingIntervalBytes: 524288, heapStackDepth: 64${mode === 'kiln' ? ', heapIntervalMs: 2000' : ''} })
 await sdk.start()
-const wrap = sdk.wrapWithLabels` : ''}
-${mode === 'pyroscope' ? `import { createRequire } from 'node:module'
+const wrap = sdk.wrapWithLabels`
+    : ''
+}
+${
+  mode === 'pyroscope'
+    ? `import { createRequire } from 'node:module'
 const sdk = createRequire(import.meta.url)(${JSON.stringify(join(root, 'node_modules/@pyroscope/nodejs'))})
 sdk.init({ serverAddress: process.env.SINK, appName: 'bench', flushIntervalMs: 2000,
   wall: { samplingDurationMs: 2000, samplingIntervalMicros: 10000, collectCpuTime: true }, heap: { samplingIntervalBytes: 524288, stackDepth: 64 } })
 sdk.start()
-const wrap = (labels, fn) => sdk.wrapWithLabels(labels, fn)` : ''}
+const wrap = (labels, fn) => sdk.wrapWithLabels(labels, fn)`
+    : ''
+}
 ${mode === 'none' ? 'const wrap = (labels, fn) => fn()' : ''}
 function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2) }
 function sortWork() { const a = Array.from({ length: 2000 }, (_, i) => (i * 7919) % 2003); return a.sort((x, y) => x - y)[1000] }
@@ -68,7 +76,12 @@ try {
     for (const m of modes) {
       // Async spawn: the sink in this process must keep answering while the child runs.
       const out = await new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, ['--import', 'tsx', join(dir, `${m}.mts`)], { cwd: root, env: { ...process.env, SINK } }, (err, stdout, stderr) => (err ? reject(new Error(`${m}: ${err.message}\n${stderr}`)) : resolve(stdout)))
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', join(dir, `${m}.mts`)],
+          { cwd: root, env: { ...process.env, SINK } },
+          (err, stdout, stderr) => (err ? reject(new Error(`${m}: ${err.message}\n${stderr}`)) : resolve(stdout)),
+        )
       })
       results[m]!.push(JSON.parse(out.trim().split('\n').pop()!))
     }
@@ -81,8 +94,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const cpu = Object.fromEntries(modes.map((m) => [m, median(results[m]!.map((x) => x.cpuMs))])) as Record<(typeof modes)[number], number>
 const wall = Object.fromEntries(modes.map((m) => [m, median(results[m]!.map((x) => x.wallMs))])) as Record<(typeof modes)[number], number>
 console.log(`${units} units of CPU-bound work, ${rounds} interleaved rounds, medians; ${uploads} uploads received`)
-for (const m of modes) console.log(`  ${m.padEnd(14)} CPU ${fmt(cpu[m], 0)} ms   wall ${fmt(wall[m], 0)} ms   CPU per unit ${fmt((cpu[m] / units) * 1000, 0)} µs`)
-console.log(`@kiln/node CPU overhead: ${fmt(((cpu.kiln - cpu.none) / cpu.none) * 100)}% (ratio to no profiling ${fmt(cpu.kiln / cpu.none, 3)})`)
-console.log(`@kiln/node with its default heap interval (60 s: no heap read, so no forced GC, within a run): ${fmt(((cpu['kiln-heap-60s'] - cpu.none) / cpu.none) * 100)}% (ratio ${fmt(cpu['kiln-heap-60s'] / cpu.none, 3)})`)
-console.log(`@pyroscope/nodejs CPU overhead: ${fmt(((cpu.pyroscope - cpu.none) / cpu.none) * 100)}% (ratio ${fmt(cpu.pyroscope / cpu.none, 3)})`)
-console.log(`ratio @kiln/node / @pyroscope/nodejs CPU at the same settings: ${fmt(cpu.kiln / cpu.pyroscope, 3)}; with Kiln's default heap interval: ${fmt(cpu['kiln-heap-60s'] / cpu.pyroscope, 3)} (below 1: Kiln costs less)`)
+for (const m of modes)
+  console.log(
+    `  ${m.padEnd(14)} CPU ${fmt(cpu[m], 0)} ms   wall ${fmt(wall[m], 0)} ms   CPU per unit ${fmt((cpu[m] / units) * 1000, 0)} µs`,
+  )
+console.log(
+  `@kiln/node CPU overhead: ${fmt(((cpu.kiln - cpu.none) / cpu.none) * 100)}% (ratio to no profiling ${fmt(cpu.kiln / cpu.none, 3)})`,
+)
+console.log(
+  `@kiln/node with its default heap interval (60 s: no heap read, so no forced GC, within a run): ${fmt(((cpu['kiln-heap-60s'] - cpu.none) / cpu.none) * 100)}% (ratio ${fmt(cpu['kiln-heap-60s'] / cpu.none, 3)})`,
+)
+console.log(
+  `@pyroscope/nodejs CPU overhead: ${fmt(((cpu.pyroscope - cpu.none) / cpu.none) * 100)}% (ratio ${fmt(cpu.pyroscope / cpu.none, 3)})`,
+)
+console.log(
+  `ratio @kiln/node / @pyroscope/nodejs CPU at the same settings: ${fmt(cpu.kiln / cpu.pyroscope, 3)}; with Kiln's default heap interval: ${fmt(cpu['kiln-heap-60s'] / cpu.pyroscope, 3)} (below 1: Kiln costs less)`,
+)

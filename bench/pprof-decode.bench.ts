@@ -30,10 +30,14 @@ const contenders: Record<string, () => number> = {
   'gunzip only': () => bodies.reduce((n, b) => n + gunzipSync(b).length, 0),
 }
 const rates = interleavedRates(contenders, 20)
-console.log(`${bodies.length} bodies: ${(gzBytes / 1024).toFixed(0)} KiB gzipped, ${(rawBytes / 1024).toFixed(0)} KiB raw, ${samples} samples`)
+console.log(
+  `${bodies.length} bodies: ${(gzBytes / 1024).toFixed(0)} KiB gzipped, ${(rawBytes / 1024).toFixed(0)} KiB raw, ${samples} samples`,
+)
 const rate = (name: string) => rates[name]!
 for (const name of Object.keys(contenders)) {
   const r = rate(name)
-  console.log(`${name.padEnd(13)} ${(r * rawBytes / 1e6).toFixed(1).padStart(7)} MB/s raw  ${(r * gzBytes / 1e6).toFixed(1).padStart(6)} MB/s gzipped  ${(r * samples / 1e6).toFixed(2).padStart(6)} M samples/s`)
+  console.log(
+    `${name.padEnd(13)} ${((r * rawBytes) / 1e6).toFixed(1).padStart(7)} MB/s raw  ${((r * gzBytes) / 1e6).toFixed(1).padStart(6)} MB/s gzipped  ${((r * samples) / 1e6).toFixed(2).padStart(6)} M samples/s`,
+  )
 }
 console.log(`ratio kiln / pprof-format: ${(rate('kiln') / rate('pprof-format')).toFixed(2)} (higher is better for Kiln)`)

@@ -52,7 +52,11 @@ INNER JOIN (SELECT service, avg(c) AS rate FROM (SELECT ${svc} AS service, intDi
       FROM ${store.db}.http_events WHERE ${where} GROUP BY service, w) GROUP BY service) AS r ON q.service = r.service
 WHERE q.service != ''`
 const hand = async () => {
-  const rs = await store.client.query({ query: handSql, query_params: { tenant: TENANT, from: (nowNs - 1_800_000_000_000n).toString() }, format: 'JSONCompactEachRow' })
+  const rs = await store.client.query({
+    query: handSql,
+    query_params: { tenant: TENANT, from: (nowNs - 1_800_000_000_000n).toString() },
+    format: 'JSONCompactEachRow',
+  })
   return ((await rs.json()) as unknown[]).length
 }
 
@@ -60,7 +64,15 @@ const [a, b] = [await kiln(), await hand()]
 if (a !== b) throw new Error(`the two queries disagree: ${a} rows from Kiln, ${b} hand-written`)
 const times: { kiln: number[]; hand: number[] } = { kiln: [], hand: [] }
 for (let i = 0; i < ROUNDS; i++) {
-  for (const [name, f] of i % 2 ? ([['hand', hand], ['kiln', kiln]] as const) : ([['kiln', kiln], ['hand', hand]] as const)) {
+  for (const [name, f] of i % 2
+    ? ([
+        ['hand', hand],
+        ['kiln', kiln],
+      ] as const)
+    : ([
+        ['kiln', kiln],
+        ['hand', hand],
+      ] as const)) {
     const s = performance.now()
     await f()
     times[name].push(performance.now() - s)
@@ -75,7 +87,14 @@ console.log(`the same query hand-written in ClickHouse SQL:            median ${
 console.log(`ratio kiln / hand-written: ${fmt(mk / mh, 2)} (goal ≤ 1.2)`)
 
 // Compile time: parse, evaluate and generate SQL, without the cache; median of 50 runs each.
-const scripts = { 'http_request_stats (style)': httpRequestStats, 'seed http_summary': httpSummary, 'seed slow_queries': slowQueries, 'seed service_graph': serviceGraph, 'seed network_traffic': podTraffic, 'seed dashboard one-liner': dashboard }
+const scripts = {
+  'http_request_stats (style)': httpRequestStats,
+  'seed http_summary': httpSummary,
+  'seed slow_queries': slowQueries,
+  'seed service_graph': serviceGraph,
+  'seed network_traffic': podTraffic,
+  'seed dashboard one-liner': dashboard,
+}
 for (const [name, src] of Object.entries(scripts)) {
   const ts: number[] = []
   for (let i = 0; i < 50; i++) {

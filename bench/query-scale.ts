@@ -51,7 +51,11 @@ async function pairs(rounds: number, kiln: () => Promise<unknown>, bare: () => P
  * Writes `series` series of the synthetic program for `hours` hours at 10 s, `STACKS` samples per
  * profile drawn Zipf-like from `stacks`, in tenant `tenant`; returns the rows written.
  */
-async function load(store: Store, tenant: string, opts: { series: number; hours: number; t0: number; functions: string[]; stacks: number[][]; type: string }): Promise<number> {
+async function load(
+  store: Store,
+  tenant: string,
+  opts: { series: number; hours: number; t0: number; functions: string[]; stacks: number[][]; type: string },
+): Promise<number> {
   const started = performance.now()
   // One profile per series an hour before the range, through the writer: the series rows, and
   // (in the first) every stack and function.
@@ -60,7 +64,11 @@ async function load(store: Store, tenant: string, opts: { series: number; hours:
     const all = s === 0
     writes.push({
       profileType: opts.type,
-      labels: makeLabels([['__name__', 'process_cpu'], ['service_name', `svc${s % 10}`], ['pod', `pod-${s}`]]),
+      labels: makeLabels([
+        ['__name__', 'process_cpu'],
+        ['service_name', `svc${s % 10}`],
+        ['pod', `pod-${s}`],
+      ]),
       timeMs: opts.t0 - HOUR,
       durationNs: 10e9,
       functions: opts.functions,
@@ -107,7 +115,13 @@ export async function scaleCurve(store: Store, program: { functions: string[]; s
     // The last hours of the data: the range a user opens.
     const until = t0 + 168 * HOUR * Number(tenant === 'scale100') + HOUR * Number(tenant === 'scale10k')
     const sel: Selection = { tenant, profileType: program.type, matchers: [], from: until - span, until }
-    const [kiln, bare, cold] = await pairs(ROUNDS, async () => flameGraph(await store.reader.mergedTree(sel), 8192), () => bareGroupBy(store, sel))
-    console.log(`${name.padEnd(20)}  ${fmt(rows, 0).padStart(11)}  ${fmt(bare, 0).padStart(10)} ms  ${fmt(kiln, 0).padStart(13)} ms   ${(kiln / bare).toFixed(2)}   ${fmt(cold, 0)} ms (${(cold / bare).toFixed(2)})`)
+    const [kiln, bare, cold] = await pairs(
+      ROUNDS,
+      async () => flameGraph(await store.reader.mergedTree(sel), 8192),
+      () => bareGroupBy(store, sel),
+    )
+    console.log(
+      `${name.padEnd(20)}  ${fmt(rows, 0).padStart(11)}  ${fmt(bare, 0).padStart(10)} ms  ${fmt(kiln, 0).padStart(13)} ms   ${(kiln / bare).toFixed(2)}   ${fmt(cold, 0)} ms (${(cold / bare).toFixed(2)})`,
+    )
   }
 }

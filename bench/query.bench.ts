@@ -19,7 +19,7 @@ const TYPE = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
 
 // A synthetic program: 400 functions, 3,000 distinct stacks 8–32 frames deep (root first).
 let seed = 42
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
 const functions = ['', ...Array.from({ length: 400 }, (_, i) => `pkg${i % 23}.(*Type${i % 37}).method${i}`)]
 const stacks = Array.from({ length: 3000 }, () => {
   const depth = 8 + Math.floor(rand() * 24)
@@ -43,7 +43,19 @@ for (let step = 0; step < STEPS; step++) {
       picked.push(stacks[Math.floor(stacks.length * rand() ** 3)]!)
       values.push(10_000_000 * (1 + Math.floor(rand() * 20)))
     }
-    writes.push({ profileType: TYPE, labels: makeLabels([['__name__', 'process_cpu'], ['service_name', `svc${s % 10}`], ['pod', `pod-${s}`]]), timeMs: t0 + step * 10_000, durationNs: 10e9, functions, stacks: picked, values })
+    writes.push({
+      profileType: TYPE,
+      labels: makeLabels([
+        ['__name__', 'process_cpu'],
+        ['service_name', `svc${s % 10}`],
+        ['pod', `pod-${s}`],
+      ]),
+      timeMs: t0 + step * 10_000,
+      durationNs: 10e9,
+      functions,
+      stacks: picked,
+      values,
+    })
     rows += STACKS_PER_PROFILE
   }
   await store.writer.write('bench', writes)
@@ -73,13 +85,17 @@ const kiln10 = await median(5, async () => flameGraph(await store.reader.mergedT
 const stats = await store.stats()
 const bytes = (t: string) => stats.find((s) => s.table === t)?.bytes ?? 0
 const all = stats.reduce((a, s) => a + s.bytes, 0)
-console.log(`data: ${SERIES} series × ${STEPS} profiles (1 h at 10 s), ${STACKS_PER_PROFILE} stacks each = ${fmt(rows, 0)} samples (${fmt(sampleRows, 0)} rows after merging); loaded in ${fmt(loadS)} s (${fmt(rows / loadS / 1e3)} k samples/s)`)
+console.log(
+  `data: ${SERIES} series × ${STEPS} profiles (1 h at 10 s), ${STACKS_PER_PROFILE} stacks each = ${fmt(rows, 0)} samples (${fmt(sampleRows, 0)} rows after merging); loaded in ${fmt(loadS)} s (${fmt(rows / loadS / 1e3)} k samples/s)`,
+)
 console.log(`bare ClickHouse GROUP BY stack_id: ${fmt(bare)} ms`)
 console.log(`kiln merged flame graph (SQL merge + stacks + names + tree + levels, max 8192 nodes): ${fmt(kiln)} ms`)
 console.log(`kiln, first read (stacks and names not cached yet): ${fmt(cold)} ms, ratio ${(cold / bare).toFixed(2)}`)
 console.log(`kiln merged flame graph for 10 of the 100 series (selector {service_name="svc3"}): ${fmt(kiln10)} ms`)
 console.log(`ratio kiln / bare GROUP BY: ${(kiln / bare).toFixed(2)}`)
-console.log(`bytes per sample: ${(bytes('samples') / sampleRows).toFixed(2)} in the samples table, ${(all / sampleRows).toFixed(2)} with stacks, functions, series and profiles`)
+console.log(
+  `bytes per sample: ${(bytes('samples') / sampleRows).toFixed(2)} in the samples table, ${(all / sampleRows).toFixed(2)} with stacks, functions, series and profiles`,
+)
 if (process.env.BENCH_SCALE !== '0') await scaleCurve(store, { functions, stacks, type: TYPE })
 await store.close()
 rmSync(dir, { recursive: true, force: true })

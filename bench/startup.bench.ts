@@ -11,7 +11,10 @@ import { cpus, loadavg } from 'node:os'
 const root = join(import.meta.dirname, '..')
 const RUNS = Number(process.env.RUNS ?? 20)
 const viaTsx = join(root, 'bin', '.kiln-tsx-startup.js')
-writeFileSync(viaTsx, `import { register } from 'tsx/esm/api'\nregister()\nawait import(${JSON.stringify(join(root, 'src/cli/main.ts'))})\n`)
+writeFileSync(
+  viaTsx,
+  `import { register } from 'tsx/esm/api'\nregister()\nawait import(${JSON.stringify(join(root, 'src/cli/main.ts'))})\n`,
+)
 const cases: [string, string[]][] = [
   ['kiln --help (dist/)', [join(root, 'bin/kiln.js'), '--help']],
   ['node -e 0', ['-e', '0']],
@@ -34,4 +37,6 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 const m = times.map(median)
 console.log(`${RUNS} interleaved runs each, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(1)}`)
 cases.forEach(([name], c) => console.log(`${name.padEnd(22)} median ${m[c]!.toFixed(0)} ms`))
-console.log(`kiln --help / node -e 0: ${(m[0]! / m[1]!).toFixed(2)}× (+${(m[0]! - m[1]!).toFixed(0)} ms); compiled / tsx: ${(m[0]! / m[2]!).toFixed(2)}×`)
+console.log(
+  `kiln --help / node -e 0: ${(m[0]! / m[1]!).toFixed(2)}× (+${(m[0]! - m[1]!).toFixed(0)} ms); compiled / tsx: ${(m[0]! / m[2]!).toFixed(2)}×`,
+)

@@ -19,7 +19,8 @@ const PAIRS = Number(process.env.KILN_BENCH_PAIRS ?? 3)
 // too, interleaved with this one, for a before/after on the same machine in the same minutes.
 const BASELINE = process.env.KILN_BENCH_BASELINE
 
-const why = captureUnavailable() ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? null : 'wrk is not installed (apt-get install wrk)')
+const why =
+  captureUnavailable() ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? null : 'wrk is not installed (apt-get install wrk)')
 if (why) {
   console.log(`trace-overhead: skipped: ${why}`)
   process.exit(0)
@@ -129,7 +130,14 @@ try {
       const r = await agent.stop()
       const stat = (k: string) => Number(new RegExp(`trace source socket: .*\\b${k}=(\\d+)`).exec(r.log)?.[1] ?? NaN)
       const rows = Number(/trace stopped: (\d+) rows sent/.exec(r.log)?.[1] ?? NaN)
-      ;(mode === 'base' ? base : on).push({ rps, cpuS: ticks / 100, rssMb: peak / 1024, events: stat('events'), drops: stat('ringDrops'), rows })
+      ;(mode === 'base' ? base : on).push({
+        rps,
+        cpuS: ticks / 100,
+        rssMb: peak / 1024,
+        events: stat('events'),
+        drops: stat('ringDrops'),
+        rows,
+      })
     }
   }
 } finally {
@@ -141,7 +149,9 @@ const offRps = median(off)
 const onRps = median(on.map((x) => x.rps))
 console.log(`nginx under wrk (-t1 -c16, ${SECONDS} s runs, ${PAIRS} interleaved pairs, root ${root}):`)
 console.log(`  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(offRps, 0)})`)
-console.log(`  with the BPF capture alone (events read and discarded): ${bare.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(median(bare), 0)}, ratio ${(median(bare) / offRps).toFixed(3)})`)
+console.log(
+  `  with the BPF capture alone (events read and discarded): ${bare.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(median(bare), 0)}, ratio ${(median(bare) / offRps).toFixed(3)})`,
+)
 console.log(`  with kiln agent --trace-only: ${on.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(onRps, 0)})`)
 console.log(`  ratio traced/untraced: ${(onRps / offRps).toFixed(3)} (${fmt((1 - onRps / offRps) * 100)} % fewer requests per second)`)
 const describe = (x: AgentRun) =>
@@ -150,6 +160,8 @@ const describe = (x: AgentRun) =>
 for (const x of on) console.log(`  agent: ${describe(x)}`)
 if (BASELINE) {
   const baseRps = median(base.map((x) => x.rps))
-  console.log(`  with the baseline agent (${BASELINE}): ${base.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(baseRps, 0)}, ratio ${(baseRps / offRps).toFixed(3)})`)
+  console.log(
+    `  with the baseline agent (${BASELINE}): ${base.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(baseRps, 0)}, ratio ${(baseRps / offRps).toFixed(3)})`,
+  )
   for (const x of base) console.log(`  baseline agent: ${describe(x)}`)
 }

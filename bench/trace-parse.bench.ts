@@ -25,11 +25,20 @@ function connection(): DataEvent[] {
   for (let i = 0; i < 2000; i++) {
     const post = i % 4 === 0
     const body = post ? JSON.stringify({ id: i, name: 'x'.repeat(i % 200) }) : ''
-    add(true, `${post ? 'POST' : 'GET'} /api/v1/items/${i}?page=${i % 7} HTTP/1.1\r\nHost: shop.internal:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n` + (post ? `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` : '') + `\r\n${body}`)
+    add(
+      true,
+      `${post ? 'POST' : 'GET'} /api/v1/items/${i}?page=${i % 7} HTTP/1.1\r\nHost: shop.internal:8080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n` +
+        (post ? `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` : '') +
+        `\r\n${body}`,
+    )
     const size = 100 + ((i * 37) % 1900)
     const resp = 'r'.repeat(size)
     const head = `HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Wed, 02 Dec 2026 12:00:00 GMT\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n`
-    if (i % 5 === 0) add(false, `${head}Transfer-Encoding: chunked\r\n\r\n${(size >> 1).toString(16)}\r\n${resp.slice(0, size >> 1)}\r\n${(size - (size >> 1)).toString(16)}\r\n${resp.slice(size >> 1)}\r\n0\r\n\r\n`)
+    if (i % 5 === 0)
+      add(
+        false,
+        `${head}Transfer-Encoding: chunked\r\n\r\n${(size >> 1).toString(16)}\r\n${resp.slice(0, size >> 1)}\r\n${(size - (size >> 1)).toString(16)}\r\n${resp.slice(size >> 1)}\r\n0\r\n\r\n`,
+      )
     else add(false, `${head}Content-Length: ${size}\r\n\r\n${resp}`)
   }
   return ev
@@ -71,7 +80,11 @@ const rate = (name: string) => rates[name]!
 console.log(`one keep-alive connection: 2000 request/response pairs, ${(bytes / 1e6).toFixed(2)} MB`)
 for (const name of Object.keys(contenders)) {
   const r = rate(name)
-  console.log(`${name.padEnd(13)} ${((r * bytes) / 1e6).toFixed(1).padStart(8)} MB/s  ${((r * 2000) / 1e3).toFixed(0).padStart(6)} k pairs/s`)
+  console.log(
+    `${name.padEnd(13)} ${((r * bytes) / 1e6).toFixed(1).padStart(8)} MB/s  ${((r * 2000) / 1e3).toFixed(0).padStart(6)} k pairs/s`,
+  )
 }
-console.log(`ratio kiln / llhttp: ${(rate('kiln') / rate('llhttp')).toFixed(2)} (llhttp parses only; Kiln also pairs, builds JSON headers and rows)`)
+console.log(
+  `ratio kiln / llhttp: ${(rate('kiln') / rate('llhttp')).toFixed(2)} (llhttp parses only; Kiln also pairs, builds JSON headers and rows)`,
+)
 console.log(`ratio kiln / indexOf scan: ${(rate('kiln') / rate('indexOf scan')).toFixed(3)}`)

@@ -21,7 +21,8 @@ const ROUNDS = Number(process.env.KILN_BENCH_ROUNDS ?? 5)
 const BASELINE = process.env.KILN_BENCH_BASELINE
 const here = join(import.meta.dirname, '..')
 
-const why = captureUnavailable() ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? null : 'wrk is not installed (apt-get install wrk)')
+const why =
+  captureUnavailable() ?? (spawnSync('sh', ['-c', 'command -v wrk']).status === 0 ? null : 'wrk is not installed (apt-get install wrk)')
 if (why) {
   console.log(`trace-replay: skipped: ${why}`)
   process.exit(0)
@@ -118,10 +119,17 @@ try {
   sink.stop()
 }
 const first = results.get('this tree')![0]!
-console.log(`recording: ${fmt(rec.length / 1e6, 1)} MB, ${fmt(first.events, 0)} capture events of ${SECONDS} s of wrk -t1 -c16 against nginx; ${ROUNDS} interleaved replays`)
+console.log(
+  `recording: ${fmt(rec.length / 1e6, 1)} MB, ${fmt(first.events, 0)} capture events of ${SECONDS} s of wrk -t1 -c16 against nginx; ${ROUNDS} interleaved replays`,
+)
 const per = (r: Result) => r.cpuUs / r.events
 for (const [name, rs] of results) {
   const rows = rs.map((r) => r.rows)
-  console.log(`  ${name}: ${rs.map((r) => fmt(per(r), 2)).join(', ')} µs CPU per event (median ${fmt(median(rs.map(per)), 2)}), ${fmt(Math.min(...rows), 0)}–${fmt(Math.max(...rows), 0)} rows uploaded per replay`)
+  console.log(
+    `  ${name}: ${rs.map((r) => fmt(per(r), 2)).join(', ')} µs CPU per event (median ${fmt(median(rs.map(per)), 2)}), ${fmt(Math.min(...rows), 0)}–${fmt(Math.max(...rows), 0)} rows uploaded per replay`,
+  )
 }
-if (BASELINE) console.log(`  ratio this tree / baseline: ${(median(results.get('this tree')!.map(per)) / median(results.get('baseline')!.map(per))).toFixed(3)}`)
+if (BASELINE)
+  console.log(
+    `  ratio this tree / baseline: ${(median(results.get('this tree')!.map(per)) / median(results.get('baseline')!.map(per))).toFixed(3)}`,
+  )

@@ -64,7 +64,9 @@ const bare = best(15, () => {
   for (const pid of allPids) read(`/proc/${pid}/stat`)
   for (const pid of withRow) read(`/proc/${pid}/io`)
 })
-console.log(`process_stats: ${processes} processes, scan ${fmt(scan, 2)} ms (${fmt((scan * 1000) / processes, 1)} µs/process); bare reads of the same ${allPids.length} stat and ${withRow.length} io files ${fmt(bare, 2)} ms; first scan (metadata read) ${fmt(cold, 1)} ms`)
+console.log(
+  `process_stats: ${processes} processes, scan ${fmt(scan, 2)} ms (${fmt((scan * 1000) / processes, 1)} µs/process); bare reads of the same ${allPids.length} stat and ${withRow.length} io files ${fmt(bare, 2)} ms; first scan (metadata read) ${fmt(cold, 1)} ms`,
+)
 verdict('process_stats scan / bare reads', scan / bare, 2)
 
 // ---- process-meta: a hit, a hit that re-reads the start time, a new process
@@ -77,10 +79,15 @@ const hitUs = ((performance.now() - t) * 1000) / N
 t = performance.now()
 for (let i = 0; i < 2000; i++) meta.columns(pid, { startTicks: BigInt(i) })
 const newUs = ((performance.now() - t) * 1000) / 2000
-const recheckUs = (best(5, () => {
-  for (let i = 0; i < 1000; i++) readFileSync(`/proc/${pid}/stat`, 'latin1')
-}) * 1000) / 1000
-console.log(`process-meta: cache hit ${fmt(hitUs, 3)} µs, once-a-second start-time check (a stat read) ${fmt(recheckUs, 1)} µs, new process (comm, cmdline, status, cgroup, exe read) ${fmt(newUs, 1)} µs`)
+const recheckUs =
+  (best(5, () => {
+    for (let i = 0; i < 1000; i++) readFileSync(`/proc/${pid}/stat`, 'latin1')
+  }) *
+    1000) /
+  1000
+console.log(
+  `process-meta: cache hit ${fmt(hitUs, 3)} µs, once-a-second start-time check (a stat read) ${fmt(recheckUs, 1)} µs, new process (comm, cmdline, status, cgroup, exe read) ${fmt(newUs, 1)} µs`,
+)
 
 // ---- network_stats
 const ns = new NetworkStatsSource({ meta, intervalMs: 60_000 })
@@ -117,7 +124,9 @@ await fs.start(() => {})
 const traced = await timed('dd', SYSCALLS)
 await fs.stop()
 const perCall = ((traced - plain) * 1e6) / 2_000_000
-console.log(`fs_slow_events: dd bs=1 (1 M reads + 1 M writes) ${fmt(plain, 0)} ms → ${fmt(traced, 0)} ms traced: +${fmt(perCall, 0)} ns per system call`)
+console.log(
+  `fs_slow_events: dd bs=1 (1 M reads + 1 M writes) ${fmt(plain, 0)} ms → ${fmt(traced, 0)} ms traced: +${fmt(perCall, 0)} ns per system call`,
+)
 verdict('fs_slow_events cost per read/write', perCall / 1000, 1.5, ' µs')
 
 // ---- block_io_events: per request, and the CPU each printed event costs

@@ -18,7 +18,7 @@ const ZOOMS = 20
 /** A random call tree of NODES nodes (each new node under a uniformly chosen one: depth ~ln n), as folded stacks. */
 function profile(): { folded: string; nodes: number } {
   let seed = 42
-  const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
   const parent: number[] = [-1]
   const name: string[] = ['']
   const kids: number[] = [0]
@@ -44,7 +44,13 @@ function profile(): { folded: string; nodes: number } {
   return { folded: lines.join('\n') + '\n', nodes: t.size - 1 }
 }
 
-const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.txt': 'text/plain' }
+const types: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain',
+}
 
 /** Serves speedscope's release build and the profile from loopback. */
 async function serveSpeedscope(folded: string) {
@@ -81,7 +87,10 @@ async function meter(page: Page): Promise<(act: () => Promise<void>) => Promise<
 }
 
 /** Runs the contenders' k-th actions one after another, round by round: each round a pair (or triple) under the same load. */
-async function interleaved(rounds: number, contenders: { measure: (act: () => Promise<void>) => Promise<number>; action: (k: number) => Promise<void> }[]): Promise<number[][]> {
+async function interleaved(
+  rounds: number,
+  contenders: { measure: (act: () => Promise<void>) => Promise<number>; action: (k: number) => Promise<void> }[],
+): Promise<number[][]> {
   const out: number[][] = contenders.map(() => [])
   for (let k = 0; k < rounds; k++) {
     // Who goes first alternates, so that neither always follows the other's frame.
@@ -95,7 +104,8 @@ const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs
 const fmt = (xs: number[]) => `median ${q(xs, 0.5).toFixed(2)} ms, p95 ${q(xs, 0.95).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms`
 
 function hoverAt(page: Page, box: { x: number; y: number; width: number; height: number }) {
-  return (k: number) => page.mouse.move(box.x + ((k * 37) % 97) / 97 * box.width, box.y + Math.min(box.height - 2, 4 + ((k * 13) % 11) * 18))
+  return (k: number) =>
+    page.mouse.move(box.x + (((k * 37) % 97) / 97) * box.width, box.y + Math.min(box.height - 2, 4 + ((k * 13) % 11) * 18))
 }
 
 const { folded, nodes } = profile()
@@ -111,8 +121,14 @@ try {
   // time (what is measured) holds none of another's (same-site pages of one context may share one).
   const newPage = async () => (await browser.newContext({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1 })).newPage()
 
-  const fg = await (await fetch(`${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent('process_cpu:cpu:nanoseconds:cpu:nanoseconds')}&query=${encodeURIComponent('{service_name="bench"}')}&from=now-1h&maxNodes=${NODES * 2}`)).json()
-  console.log(`kiln flame graph: ${fg.flamegraph.levels.reduce((n: number, l: number[]) => n + l.length / 4, 0)} nodes in ${fg.flamegraph.levels.length} levels`)
+  const fg = await (
+    await fetch(
+      `${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent('process_cpu:cpu:nanoseconds:cpu:nanoseconds')}&query=${encodeURIComponent('{service_name="bench"}')}&from=now-1h&maxNodes=${NODES * 2}`,
+    )
+  ).json()
+  console.log(
+    `kiln flame graph: ${fg.flamegraph.levels.reduce((n: number, l: number[]) => n + l.length / 4, 0)} nodes in ${fg.flamegraph.levels.length} levels`,
+  )
 
   /**
    * Kiln's flame graph view with every node (maxNodes above the node count), ready for hover and zoom.
@@ -128,7 +144,10 @@ try {
     // A 100,000-node query and first paint take a minute or more on a loaded 2-core machine.
     await canvas.waitFor({ timeout: 300_000 }).catch(async (e) => {
       await kp.screenshot({ path: join(root, 'bench/out/ui-render-failed.png') })
-      throw new Error(`the flame graph did not appear; the page shows: ${(await kp.locator('#app').innerText()).slice(0, 300)}\nserver log: ${kiln.stderr().slice(-2000)}`, { cause: e })
+      throw new Error(
+        `the flame graph did not appear; the page shows: ${(await kp.locator('#app').innerText()).slice(0, 300)}\nserver log: ${kiln.stderr().slice(-2000)}`,
+        { cause: e },
+      )
     })
     await kp.waitForFunction(() => !document.querySelector('canvas[data-pending]'), null, { timeout: 300_000 })
     const box = (await canvas.boundingBox())!
@@ -150,14 +169,17 @@ try {
       }).observe({ type: 'event', durationThreshold: 16 } as PerformanceObserverInit)
       addEventListener('pointerdown', () => (w.down = performance.now()), true)
       const c = document.querySelector('[data-testid=flame-canvas]')!
-      new MutationObserver(() => c.hasAttribute('data-pending') || w.paints.push(performance.now() - w.down)).observe(c, { attributes: true, attributeFilter: ['data-pending'] })
+      new MutationObserver(() => c.hasAttribute('data-pending') || w.paints.push(performance.now() - w.down)).observe(c, {
+        attributes: true,
+        attributeFilter: ['data-pending'],
+      })
     })
     return {
       page: kp,
       measure: await meter(kp),
       hover: hoverAt(kp, box),
       // Alternate: click a frame on the second row (zoom in), then the root (zoom back out).
-      zoom: (k: number) => kp.mouse.click(box.x + (k % 2 ? 2 : ((k * 53) % 89) / 89 * box.width), box.y + (k % 2 ? 9 : 27)),
+      zoom: (k: number) => kp.mouse.click(box.x + (k % 2 ? 2 : (((k * 53) % 89) / 89) * box.width), box.y + (k % 2 ? 9 : 27)),
       events: () =>
         kp.evaluate(() => {
           const w = window as unknown as { slowClicks: number[]; paints: number[]; parts: number[][] }
@@ -218,25 +240,50 @@ try {
   const clickFloor: number[] = []
   for (let k = 0; k < ZOOMS; k++) clickFloor.push(await measure(() => kp.mouse.click(fbox.x + 5, fbox.y + 5)))
   const slowFloor = (await k1.events()).slowClicks
-  const pairRatio = (a: number[], b: number[]) => q(a.map((x, k) => x / b[k]!), 0.5)
+  const pairRatio = (a: number[], b: number[]) =>
+    q(
+      a.map((x, k) => x / b[k]!),
+      0.5,
+    )
 
   mkdirSync(join(root, 'bench/out'), { recursive: true })
   await kp.screenshot({ path: join(root, 'bench/out/ui-render-kiln.png') })
   await sp.screenshot({ path: join(root, 'bench/out/ui-render-speedscope.png') })
   const over = (xs: number[]) => `${xs.length} of ${ZOOMS}${xs.length ? `, max ${Math.max(...xs)} ms` : ''}`
   console.log(`measurement floor (no action): ${fmt(idle)}; a click on a button that only changes its text: ${fmt(clickFloor)}`)
-  for (const [name, k] of [['kiln (worker paints)', kiln1], ['kiln (page paints)', kiln0]] as const) {
+  for (const [name, k] of [
+    ['kiln (worker paints)', kiln1],
+    ['kiln (page paints)', kiln0],
+  ] as const) {
     console.log(`${name.padEnd(21)} hover: ${fmt(k.hover)}`)
     console.log(`${name.padEnd(21)} zoom:  ${fmt(k.zoom)}`)
-    if (k.parts.length) console.log(`${name.padEnd(21)} slow clicks, median ms: input delay ${q(k.parts.map((p) => p[0]!), 0.5).toFixed(1)}, handlers ${q(k.parts.map((p) => p[1]!), 0.5).toFixed(1)}, handlers to next paint ${q(k.parts.map((p) => p[2]!), 0.5).toFixed(1)}`)
-    console.log(`${name.padEnd(21)} frames over 16 ms of main-thread time: ${[...k.hover, ...k.zoom].filter((t) => t > 16).length} of ${k.hover.length + k.zoom.length}; zoom clicks over 16 ms from input to next paint (Event Timing): ${over(k.slowClicks)}`)
+    if (k.parts.length)
+      console.log(
+        `${name.padEnd(21)} slow clicks, median ms: input delay ${q(
+          k.parts.map((p) => p[0]!),
+          0.5,
+        ).toFixed(1)}, handlers ${q(
+          k.parts.map((p) => p[1]!),
+          0.5,
+        ).toFixed(1)}, handlers to next paint ${q(
+          k.parts.map((p) => p[2]!),
+          0.5,
+        ).toFixed(1)}`,
+      )
+    console.log(
+      `${name.padEnd(21)} frames over 16 ms of main-thread time: ${[...k.hover, ...k.zoom].filter((t) => t > 16).length} of ${k.hover.length + k.zoom.length}; zoom clicks over 16 ms from input to next paint (Event Timing): ${over(k.slowClicks)}`,
+    )
   }
   if (kiln1.paints.length) console.log(`kiln (worker paints) zoom, pointer down → graph painted: ${fmt(kiln1.paints)}`)
   console.log(`speedscope            hover: ${fmt(sHover!)}`)
   console.log(`speedscope            zoom:  ${fmt(sZoom!)}`)
   console.log(`Event Timing floor (that button): ${over(slowFloor)}`)
-  console.log(`ratio kiln (worker) / speedscope, median of the interleaved pairs' ratios of main-thread time, lower is better: hover ${pairRatio(kiln1.hover, sHover!).toFixed(2)}, zoom ${pairRatio(kiln1.zoom, sZoom!).toFixed(2)}`)
-  console.log(`ratio kiln worker / page painting, median of the pairs' ratios: hover ${pairRatio(kiln1.hover, kiln0.hover).toFixed(2)}, zoom ${pairRatio(kiln1.zoom, kiln0.zoom).toFixed(2)}`)
+  console.log(
+    `ratio kiln (worker) / speedscope, median of the interleaved pairs' ratios of main-thread time, lower is better: hover ${pairRatio(kiln1.hover, sHover!).toFixed(2)}, zoom ${pairRatio(kiln1.zoom, sZoom!).toFixed(2)}`,
+  )
+  console.log(
+    `ratio kiln worker / page painting, median of the pairs' ratios: hover ${pairRatio(kiln1.hover, kiln0.hover).toFixed(2)}, zoom ${pairRatio(kiln1.zoom, kiln0.zoom).toFixed(2)}`,
+  )
   const load = (await import('node:os')).loadavg()
   console.log(`load average: ${load.map((x) => x.toFixed(2)).join(' ')}`)
 } finally {

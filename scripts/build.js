@@ -21,11 +21,16 @@ function run(what, cmd, args) {
     process.exit(1)
   }
 }
-const tsc = (project) => run(`tsc -p ${project}`, process.execPath, [join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', project])
+const tsc = (project) =>
+  run(`tsc -p ${project}`, process.execPath, [join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'), '-p', project])
 
 function walk(dir, out = []) {
   let names = []
-  try { names = readdirSync(dir) } catch { return out }
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return out
+  }
   for (const name of names) {
     const path = join(dir, name)
     if (statSync(path).isDirectory()) walk(path, out)
@@ -45,7 +50,10 @@ function prune(outDir, srcDir) {
     if (rel === '.tsbuildinfo') continue
     const base = rel.replace(/(\.d\.ts|\.js\.map|\.d\.ts\.map|\.js)$/, '')
     const source = rel.endsWith('.mjs') ? rel : `${base}.ts`
-    if (!existsSync(join(srcDir, source))) { rmSync(f); removed++ }
+    if (!existsSync(join(srcDir, source))) {
+      rmSync(f)
+      removed++
+    }
   }
   removeEmpty(outDir)
   return removed
@@ -76,7 +84,8 @@ for (const f of walk(join(root, 'src')).filter((f) => f.endsWith('.mjs'))) {
 
 // 2. @kiln/node: ES modules + declarations by tsc, and dist/index.cjs for require().
 const node = join(root, 'packages', 'node')
-if (existsSync(join(node, 'dist')) && prune(join(node, 'dist'), join(node, 'src')) > 0) rmSync(join(node, 'dist', '.tsbuildinfo'), { force: true })
+if (existsSync(join(node, 'dist')) && prune(join(node, 'dist'), join(node, 'src')) > 0)
+  rmSync(join(node, 'dist', '.tsbuildinfo'), { force: true })
 tsc('packages/node/tsconfig.build.json')
 const esbuild = await import('esbuild')
 await esbuild.build({
@@ -91,6 +100,13 @@ await esbuild.build({
 })
 
 // 3. The web UI, when asked (it takes longer and changes less often).
-if (process.argv.includes('--ui')) run('vite build ui', process.execPath, [join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js'), 'build', 'ui', '--logLevel', 'warn'])
+if (process.argv.includes('--ui'))
+  run('vite build ui', process.execPath, [
+    join(dirname(require.resolve('vite/package.json')), 'bin', 'vite.js'),
+    'build',
+    'ui',
+    '--logLevel',
+    'warn',
+  ])
 
 console.error(`build: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)

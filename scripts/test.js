@@ -10,7 +10,11 @@ import { spawnSync } from 'node:child_process'
 
 function walk(dir, out) {
   let names
-  try { names = readdirSync(dir) } catch { return out }
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return out
+  }
   for (const name of names) {
     if (name === 'node_modules' || name === 'fixtures') continue
     const path = join(dir, name)
@@ -22,8 +26,14 @@ function walk(dir, out) {
 
 const roots = ['test', ...readdirSafe('packages').map((p) => join('packages', p, 'test'))]
 const filter = process.argv[2]
-const files = roots.flatMap((r) => walk(r, [])).filter((f) => !filter || f.includes(filter)).sort()
-if (files.length === 0) { console.error('no test files found'); process.exit(1) }
+const files = roots
+  .flatMap((r) => walk(r, []))
+  .filter((f) => !filter || f.includes(filter))
+  .sort()
+if (files.length === 0) {
+  console.error('no test files found')
+  process.exit(1)
+}
 const build = spawnSync(process.execPath, [join(import.meta.dirname, 'build.js')], { stdio: 'inherit' })
 if (build.status !== 0) process.exit(build.status ?? 1)
 const first = runFiles(files)
@@ -38,22 +48,46 @@ if (failedFiles.length === 0 || failedFiles.length > 3) process.exit(first.statu
 console.log(`\n# ${failed.length} test(s) failed in ${failedFiles.length} file(s); running those files once more:`)
 for (const f of failed) console.log(`#   ${f.file}: ${f.name}`)
 const second = runFiles(failedFiles)
-console.log(second.status === 0
-  ? `# passed on the second run (flaky, to be mended): ${failedFiles.join(', ')}`
-  : `# failed again: ${[...new Set(second.failures.map((f) => f.file))].join(', ')}`)
+console.log(
+  second.status === 0
+    ? `# passed on the second run (flaky, to be mended): ${failedFiles.join(', ')}`
+    : `# failed again: ${[...new Set(second.failures.map((f) => f.file))].join(', ')}`,
+)
 process.exit(second.status)
 
 function runFiles(list) {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-test-'))
   const out = join(dir, 'failures.jsonl')
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1',
-    '--test-reporter=tap', '--test-reporter-destination=stdout',
-    `--test-reporter=${join(import.meta.dirname, 'test-failures.mjs')}`, `--test-reporter-destination=${out}`,
-    ...list], { stdio: 'inherit' })
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=1',
+      '--test-reporter=tap',
+      '--test-reporter-destination=stdout',
+      `--test-reporter=${join(import.meta.dirname, 'test-failures.mjs')}`,
+      `--test-reporter-destination=${out}`,
+      ...list,
+    ],
+    { stdio: 'inherit' },
+  )
   let failures = []
-  try { failures = readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) } catch {}
+  try {
+    failures = readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+  } catch {}
   rmSync(dir, { recursive: true, force: true })
   return { status: r.status ?? 1, failures }
 }
 
-function readdirSafe(dir) { try { return readdirSync(dir) } catch { return [] } }
+function readdirSafe(dir) {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}

@@ -86,7 +86,10 @@ export async function runAgent(o: AgentOptions, signal: AbortSignal): Promise<Ag
   } finally {
     trace = await tracer?.stop()
   }
-  return { profiles: profiles ?? { sent: 0, sentUnits: 0, dropped: 0, droppedUnits: 0, rejected: 0, retries: 0 }, ...(trace ? { trace } : {}) }
+  return {
+    profiles: profiles ?? { sent: 0, sentUnits: 0, dropped: 0, droppedUnits: 0, rejected: 0, retries: 0 },
+    ...(trace ? { trace } : {}),
+  }
 }
 
 async function runProfiler(o: AgentOptions, signal: AbortSignal): Promise<Uploader['stats']> {
@@ -121,7 +124,9 @@ async function runProfiler(o: AgentOptions, signal: AbortSignal): Promise<Upload
     sampler.retainMaps(new Set(seen.keys()))
     uploader.enqueue([...uploads.values()].map((u) => profileItem(u, o.frequency)))
     const span = `${new Date(w.from).toISOString().slice(11, 19)}–${new Date(w.until).toISOString().slice(11, 19)}`
-    o.log(`window ${span}: ${w.samples} samples from ${seen.size} processes; ${uploads.size} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`)
+    o.log(
+      `window ${span}: ${w.samples} samples from ${seen.size} processes; ${uploads.size} profiles queued, ${dropped} dropped by relabel rules; ${uploader.stats.sent} sent since start`,
+    )
   }
 
   const onWindow = (w: StackWindow) => {
@@ -137,7 +142,8 @@ async function runProfiler(o: AgentOptions, signal: AbortSignal): Promise<Upload
       : new PerfSampler({
           frequency: o.frequency,
           intervalMs: o.intervalMs,
-          onWindow: (w: Window) => onWindow({ stacks: splitByPid(w.collapser.entries()), samples: w.collapser.samples, from: w.from, until: w.until }),
+          onWindow: (w: Window) =>
+            onWindow({ stacks: splitByPid(w.collapser.entries()), samples: w.collapser.samples, from: w.from, until: w.until }),
         })
   o.log(
     o.sampler === 'bpftrace'
@@ -155,7 +161,9 @@ async function runProfiler(o: AgentOptions, signal: AbortSignal): Promise<Upload
     await uploader.close(15_000)
   }
   const s = uploader.stats
-  o.log(`stopped: ${s.sent} profiles (${s.sentUnits} samples) sent, ${s.dropped} dropped (${s.droppedUnits} samples), ${s.rejected} refused by the server`)
+  o.log(
+    `stopped: ${s.sent} profiles (${s.sentUnits} samples) sent, ${s.dropped} dropped (${s.droppedUnits} samples), ${s.rejected} refused by the server`,
+  )
   return s
 }
 

@@ -85,13 +85,27 @@ export class BpftraceSampler {
     child.stderr!.setEncoding('utf8')
     child.stderr!.on('data', (t: string) => (this.stderr = (this.stderr + t).slice(-4000)))
     child.on('error', (e: NodeJS.ErrnoException) =>
-      this.settle.reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', 'bpftrace is not installed; install it (Debian: apt-get install bpftrace) or use --sampler perf') : e),
+      this.settle.reject(
+        e.code === 'ENOENT'
+          ? new KilnError(
+              'KILN_UNSUPPORTED',
+              'bpftrace is not installed; install it (Debian: apt-get install bpftrace) or use --sampler perf',
+            )
+          : e,
+      ),
     )
     child.on('close', (code) => {
       lines.end()
       if (this.stopping || code === 0) return this.settle.resolve()
-      const said = this.stderr.trim().split('\n').filter((l) => !l.includes('RLIMIT_MEMLOCK')).slice(0, 3).join(' / ')
-      this.settle.reject(new KilnError('KILN_UNSUPPORTED', `bpftrace exited (code ${code}): ${said || 'no message'}; run as root, or use --sampler perf`))
+      const said = this.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes('RLIMIT_MEMLOCK'))
+        .slice(0, 3)
+        .join(' / ')
+      this.settle.reject(
+        new KilnError('KILN_UNSUPPORTED', `bpftrace exited (code ${code}): ${said || 'no message'}; run as root, or use --sampler perf`),
+      )
     })
   }
 

@@ -67,7 +67,14 @@ export class PerfSampler {
   start(): void {
     this.from = Date.now()
     const notInstalled = (e: NodeJS.ErrnoException) =>
-      this.settle.reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf) and start the agent again') : e)
+      this.settle.reject(
+        e.code === 'ENOENT'
+          ? new KilnError(
+              'KILN_UNSUPPORTED',
+              'perf is not installed; install it (Debian: apt-get install linux-perf) and start the agent again',
+            )
+          : e,
+      )
     // Their own process groups: a Ctrl-C meant for the agent must not cut the last window short.
     const record = spawn('perf', this.recordArgs, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     this.record = record

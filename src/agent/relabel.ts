@@ -30,17 +30,23 @@ function jsReplacement(r: string): string {
 
 /** Checks and normalises one rule as written in YAML (snake_case keys, Prometheus defaults). */
 export function compileRule(raw: unknown, where: string): RelabelRule {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new KilnError('KILN_USAGE', `${where}: expected a mapping with action, source_labels, regex, …`)
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new KilnError('KILN_USAGE', `${where}: expected a mapping with action, source_labels, regex, …`)
   const r = raw as Record<string, unknown>
   for (const k of Object.keys(r)) {
     if (!['action', 'source_labels', 'separator', 'regex', 'target_label', 'replacement'].includes(k)) {
-      throw new KilnError('KILN_USAGE', `${where}: unknown key ${JSON.stringify(k)}; use action, source_labels, separator, regex, target_label, replacement`)
+      throw new KilnError(
+        'KILN_USAGE',
+        `${where}: unknown key ${JSON.stringify(k)}; use action, source_labels, separator, regex, target_label, replacement`,
+      )
     }
   }
   const action = (r.action ?? 'replace') as RelabelAction
-  if (!ACTIONS.includes(action)) throw new KilnError('KILN_USAGE', `${where}: unknown action ${JSON.stringify(r.action)}; use one of ${ACTIONS.join(', ')}`)
+  if (!ACTIONS.includes(action))
+    throw new KilnError('KILN_USAGE', `${where}: unknown action ${JSON.stringify(r.action)}; use one of ${ACTIONS.join(', ')}`)
   const src = r.source_labels ?? []
-  if (!Array.isArray(src) || !src.every((s) => typeof s === 'string')) throw new KilnError('KILN_USAGE', `${where}: source_labels must be a list of label names, e.g. [comm]`)
+  if (!Array.isArray(src) || !src.every((s) => typeof s === 'string'))
+    throw new KilnError('KILN_USAGE', `${where}: source_labels must be a list of label names, e.g. [comm]`)
   const text = (k: string, def: string): string => {
     const v = r[k] ?? def
     if (typeof v !== 'string' && typeof v !== 'number') throw new KilnError('KILN_USAGE', `${where}: ${k} must be a string`)
@@ -53,8 +59,15 @@ export function compileRule(raw: unknown, where: string): RelabelRule {
   } catch (e) {
     throw new KilnError('KILN_USAGE', `${where}: regex ${JSON.stringify(pattern)} does not compile: ${(e as Error).message}`)
   }
-  const rule: RelabelRule = { action, sourceLabels: src as string[], separator: text('separator', ';'), regex, replacement: text('replacement', '$1') }
-  if ((action === 'keep' || action === 'drop') && rule.sourceLabels.length === 0) throw new KilnError('KILN_USAGE', `${where}: action ${action} needs source_labels`)
+  const rule: RelabelRule = {
+    action,
+    sourceLabels: src as string[],
+    separator: text('separator', ';'),
+    regex,
+    replacement: text('replacement', '$1'),
+  }
+  if ((action === 'keep' || action === 'drop') && rule.sourceLabels.length === 0)
+    throw new KilnError('KILN_USAGE', `${where}: action ${action} needs source_labels`)
   if (action === 'replace') {
     if (r.target_label === undefined) throw new KilnError('KILN_USAGE', `${where}: action replace needs target_label`)
     rule.targetLabel = text('target_label', '')

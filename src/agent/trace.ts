@@ -97,12 +97,17 @@ export class TraceRunner {
     await this.uploader.close(deadlineMs)
     const u = this.uploader.stats
     for (const s of sources) this.o.log(`trace source ${s.name}: ${fmt(s.stats())}`)
-    this.o.log(`trace stopped: ${u.sentUnits} rows sent in ${u.sent} batches, ${u.droppedUnits} rows dropped (${u.dropped} batches), ${u.rejected} batches refused by the server`)
+    this.o.log(
+      `trace stopped: ${u.sentUnits} rows sent in ${u.sent} batches, ${u.droppedUnits} rows dropped (${u.dropped} batches), ${u.rejected} batches refused by the server`,
+    )
     return u
   }
 }
 
-const fmt = (s: Record<string, number>) => Object.entries(s).map(([k, v]) => `${k}=${v}`).join(' ')
+const fmt = (s: Record<string, number>) =>
+  Object.entries(s)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')
 
 /** The agent's short id, the high half of every upid's pid word: a hash of the node name (Pixie assigns one per agent). */
 export function agentAsid(node: string): number {

@@ -41,7 +41,11 @@ export function profileItem(u: Upload, frequency: number): QueueItem {
         from: String(Math.floor(u.from / 1000)),
         until: String(Math.max(Math.ceil(u.until / 1000), Math.floor(u.from / 1000) + 1)),
       })
-      const res = await request({ server }, `/ingest?${q}`, { method: 'POST', body: Buffer.from(u.folded, 'latin1'), headers: { 'content-type': 'text/plain' } })
+      const res = await request({ server }, `/ingest?${q}`, {
+        method: 'POST',
+        body: Buffer.from(u.folded, 'latin1'),
+        headers: { 'content-type': 'text/plain' },
+      })
       await res.arrayBuffer()
     },
   }
@@ -60,7 +64,11 @@ export function traceItem(batch: GzipRowBatch): QueueItem {
     bytes: body.length,
     count,
     send: async (server) => {
-      const res = await request({ server }, '/api/v1/trace/events', { method: 'POST', body, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } })
+      const res = await request({ server }, '/api/v1/trace/events', {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      })
       await res.arrayBuffer()
     },
   }
@@ -121,7 +129,9 @@ export class Uploader {
     if (dropped) {
       this.stats.dropped += dropped
       this.stats.droppedUnits += samples
-      this.o.log(`dropped ${dropped} ${this.items} (${samples} ${this.units}): queue over ${Math.round(this.o.maxQueueBytes / 1024)} KB while the server is unreachable; ${this.stats.dropped} dropped since start`)
+      this.o.log(
+        `dropped ${dropped} ${this.items} (${samples} ${this.units}): queue over ${Math.round(this.o.maxQueueBytes / 1024)} KB while the server is unreachable; ${this.stats.dropped} dropped since start`,
+      )
     }
     this.pumping ??= this.pump().finally(() => (this.pumping = undefined))
   }
@@ -189,7 +199,9 @@ export class Uploader {
       const samples = this.queue.reduce((a, u) => a + u.count, 0)
       this.stats.dropped += this.queue.length
       this.stats.droppedUnits += samples
-      this.o.log(`dropped ${this.queue.length} ${this.items} (${samples} ${this.units}) at exit: the server did not take them within ${deadlineMs / 1000}s`)
+      this.o.log(
+        `dropped ${this.queue.length} ${this.items} (${samples} ${this.units}) at exit: the server did not take them within ${deadlineMs / 1000}s`,
+      )
       this.queue = []
       this.bytes = 0
     }

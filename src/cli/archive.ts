@@ -10,7 +10,10 @@ export const spec: CommandSpec = {
   usage: 'kiln archive [OPTIONS] script.js',
   summary: 'Bundle a k6 script, its modules and opened files into a tar for kiln run',
   description: 'Runs the init code once to find every module and open() file; flags given here are stored and apply when the archive runs.',
-  options: { 'archive-out': { type: 'string', short: 'O', arg: 'FILE', default: 'archive.tar', help: 'where to write the archive' }, ...runSpec.options },
+  options: {
+    'archive-out': { type: 'string', short: 'O', arg: 'FILE', default: 'archive.tar', help: 'where to write the archive' },
+    ...runSpec.options,
+  },
   examples: ['kiln archive -O test.tar script.js', 'kiln run test.tar'],
 }
 

@@ -32,7 +32,10 @@ export async function run(argv: string[]): Promise<number> {
   if (!p) return 0
   const [format, file, ...extra] = p.positionals
   if (format !== 'perf') {
-    throw new KilnError('KILN_USAGE', `collapse: ${format ? `unknown input format '${format}'` : 'missing input format'}; the supported one is 'perf' (kiln collapse perf FILE)`)
+    throw new KilnError(
+      'KILN_USAGE',
+      `collapse: ${format ? `unknown input format '${format}'` : 'missing input format'}; the supported one is 'perf' (kiln collapse perf FILE)`,
+    )
   }
   if (extra.length) throw new KilnError('KILN_USAGE', `collapse: one input file at most, got ${extra.length + 1}`)
   const c = new PerfCollapser({

@@ -11,7 +11,10 @@ export interface CommandModule {
 export const commands: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   run: { summary: 'run a k6 load-test script', load: () => import('./run.ts') },
   archive: { summary: 'bundle a k6 script and its files into a tar for kiln run', load: () => import('./archive.ts') },
-  compare: { summary: 'compare two stored load-test runs: functions that got hotter, metric changes, thresholds', load: () => import('./compare.ts') },
+  compare: {
+    summary: 'compare two stored load-test runs: functions that got hotter, metric changes, thresholds',
+    load: () => import('./compare.ts'),
+  },
   inspect: { summary: 'print the resolved options and execution plan of a k6 script', load: () => import('./inspect.ts') },
   new: { summary: 'write a starter k6 script', load: () => import('./new.ts') },
   status: { summary: 'show the status of a running load test (kiln run --address)', load: () => import('./status.ts') },
@@ -26,6 +29,9 @@ export const commands: Record<string, { summary: string; load: () => Promise<Com
   collapse: { summary: 'perf script output → folded stacks (stackcollapse-perf.pl)', load: () => import('./collapse.ts') },
   flamegraph: { summary: 'folded stacks → interactive SVG flame graph (flamegraph.pl)', load: () => import('./flamegraph.ts') },
   'diff-folded': { summary: 'two folded profiles → stack before after lines (difffolded.pl)', load: () => import('./diff-folded.ts') },
-  profile: { summary: 'profile one process with perf → SVG flame graph, folded stacks, or a server push', load: () => import('./profile.ts') },
+  profile: {
+    summary: 'profile one process with perf → SVG flame graph, folded stacks, or a server push',
+    load: () => import('./profile.ts'),
+  },
   agent: { summary: 'profile every process on this host (perf) and upload one CPU profile per process', load: () => import('./agent.ts') },
 }

@@ -17,12 +17,20 @@ export function apiCall(address: string, method: string, path: string, body?: un
         } catch {
           return reject(new KilnError('KILN_BAD_REQUEST', `${address} did not answer with JSON: is it a kiln run --address?`))
         }
-        if ((res.statusCode ?? 500) >= 400) return reject(new KilnError('KILN_BAD_REQUEST', doc.errors?.map((e) => e.title).join('; ') ?? `HTTP ${res.statusCode}`))
+        if ((res.statusCode ?? 500) >= 400)
+          return reject(new KilnError('KILN_BAD_REQUEST', doc.errors?.map((e) => e.title).join('; ') ?? `HTTP ${res.statusCode}`))
         resolve({ data: doc.data })
       })
     })
     req.on('timeout', () => req.destroy(new Error('timed out')))
-    req.on('error', (e) => reject(new KilnError('KILN_NOT_FOUND', `cannot reach a running test at ${address} (${e.message}): start it with kiln run --address ${address}`)))
+    req.on('error', (e) =>
+      reject(
+        new KilnError(
+          'KILN_NOT_FOUND',
+          `cannot reach a running test at ${address} (${e.message}): start it with kiln run --address ${address}`,
+        ),
+      ),
+    )
     req.end(body === undefined ? undefined : JSON.stringify(body))
   })
 }
@@ -50,7 +58,10 @@ export function controlCommand(
     name,
     usage: `kiln ${name} [OPTIONS]`,
     summary,
-    options: { address: { type: 'string', short: 'a', arg: 'HOST:PORT', default: 'localhost:6565', help: 'the REST API of kiln run --address' }, ...options },
+    options: {
+      address: { type: 'string', short: 'a', arg: 'HOST:PORT', default: 'localhost:6565', help: 'the REST API of kiln run --address' },
+      ...options,
+    },
   }
   return {
     spec,

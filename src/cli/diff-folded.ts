@@ -22,10 +22,14 @@ export const spec: CommandSpec = {
 export async function run(argv: string[]): Promise<number> {
   const p = parseCommand(spec, argv)
   if (!p) return 0
-  if (p.positionals.length !== 2) throw new KilnError('KILN_USAGE', `diff-folded: expected two folded files (BEFORE AFTER), got ${p.positionals.length}`)
+  if (p.positionals.length !== 2)
+    throw new KilnError('KILN_USAGE', `diff-folded: expected two folded files (BEFORE AFTER), got ${p.positionals.length}`)
   const [before, after] = p.positionals as [string, string]
   if (before === '-' && after === '-') throw new KilnError('KILN_USAGE', 'diff-folded: only one of BEFORE and AFTER can be stdin (-)')
-  const out = diffFolded(await readLines(before), await readLines(after), { normalize: bool(p, 'normalize'), stripHex: bool(p, 'strip-hex') })
+  const out = diffFolded(await readLines(before), await readLines(after), {
+    normalize: bool(p, 'normalize'),
+    stripHex: bool(p, 'strip-hex'),
+  })
   await writeLatin1(out)
   return 0
 }

@@ -61,11 +61,14 @@ const normalize = (argv: string[]): string[] => argv.map((a) => (/^-[a-z]{2,}/.t
 
 export function svgOptions(p: Parsed): SvgOptions {
   const colors = str(p, 'colors') ?? 'hot'
-  if (!(PALETTES as readonly string[]).includes(colors)) throw new KilnError('KILN_USAGE', `--colors ${colors}: unknown palette; choose one of ${PALETTES.join(', ')}`)
+  if (!(PALETTES as readonly string[]).includes(colors))
+    throw new KilnError('KILN_USAGE', `--colors ${colors}: unknown palette; choose one of ${PALETTES.join(', ')}`)
   const bg = str(p, 'bgcolors')
-  if (bg !== undefined && !/^(yellow|blue|green|grey|#[0-9a-fA-F]{6})$/.test(bg)) throw new KilnError('KILN_USAGE', `--bgcolors ${bg}: expected yellow, blue, green, grey or #rrggbb`)
+  if (bg !== undefined && !/^(yellow|blue|green|grey|#[0-9a-fA-F]{6})$/.test(bg))
+    throw new KilnError('KILN_USAGE', `--bgcolors ${bg}: expected yellow, blue, green, grey or #rrggbb`)
   const minwidth = str(p, 'minwidth') ?? '0.1'
-  if (!/^\d+(\.\d*)?%?$/.test(minwidth)) throw new KilnError('KILN_USAGE', `--minwidth ${minwidth}: expected pixels (0.1) or a percentage (0.5%)`)
+  if (!/^\d+(\.\d*)?%?$/.test(minwidth))
+    throw new KilnError('KILN_USAGE', `--minwidth ${minwidth}: expected pixels (0.1) or a percentage (0.5%)`)
   const o: SvgOptions = {
     width: num(p, 'width', 1)!,
     frameHeight: num(p, 'height', 1)!,
@@ -117,7 +120,9 @@ export async function run(argv: string[]): Promise<number> {
   if (read.stacks === 0) {
     // As flamegraph.pl: an SVG that says so (a pipeline still produces a file), and exit status 2.
     await writeLatin1(emptySvg('ERROR: No valid input provided to flamegraph', options.width))
-    process.stderr.write("kiln: no stack counts found in the input; expected folded stacks ('frame;frame;… count', as kiln collapse perf prints)\n")
+    process.stderr.write(
+      "kiln: no stack counts found in the input; expected folded stacks ('frame;frame;… count', as kiln collapse perf prints)\n",
+    )
     return 2
   }
   const mapFile = 'palette.map'

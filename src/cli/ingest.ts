@@ -10,7 +10,8 @@ import { parseAppName } from '../model/labels.ts'
 export const spec: CommandSpec = {
   name: 'ingest',
   usage: "kiln ingest FILE… [--name 'app.cpu{k=v}'] [--at TIME] [--server URL]",
-  summary: 'Send profile files to a Kiln (or Pyroscope) server. The format is sniffed: pprof (gzipped or not), folded stacks, perf script output, speedscope JSON.',
+  summary:
+    'Send profile files to a Kiln (or Pyroscope) server. The format is sniffed: pprof (gzipped or not), folded stacks, perf script output, speedscope JSON.',
   description:
     "Folded stacks and perf script are typed by the name's suffix, as Pyroscope does: app.cpu (default), app.wall,\n" +
     'app.alloc_space, app.inuse_objects, … For pprof every sample type becomes its own series. Bodies are sent gzipped.\n' +
@@ -20,13 +21,21 @@ export const spec: CommandSpec = {
     name: { type: 'string', short: 'n', arg: "'APP{k=v}'", help: 'application name and labels (default: the file name)' },
     server: { type: 'string', short: 's', arg: 'URL', help: 'server address (default: $KILN_SERVER or http://localhost:4040)' },
     format: { type: 'string', arg: 'FORMAT', help: 'pprof, folded, lines, speedscope or perf (default: sniffed)' },
-    'sample-rate': { type: 'string', arg: 'HZ', help: 'sampling frequency of folded/perf input (perf record -F); the server assumes 100; JFR and pprof carry their own' },
+    'sample-rate': {
+      type: 'string',
+      arg: 'HZ',
+      help: 'sampling frequency of folded/perf input (perf record -F); the server assumes 100; JFR and pprof carry their own',
+    },
     from: { type: 'string', arg: 'TIME', help: "start of the profile (unix time, now-1m, ISO date); replaces the file's own time" },
     at: { type: 'string', arg: 'TIME', help: 'store the profile as taken at TIME (e.g. now), whatever time the file carries' },
     until: { type: 'string', arg: 'TIME', help: 'end of the profile' },
     tenant: { type: 'string', arg: 'ID', help: 'X-Scope-OrgID for a multi-tenant server' },
   },
-  examples: ["kiln ingest cpu.pb.gz --name 'checkout{env=prod}'", "kiln ingest old-recording.pb.gz --at now", "perf script | kiln collapse perf > out.folded && kiln ingest out.folded --name 'db.cpu' --sample-rate 99"],
+  examples: [
+    "kiln ingest cpu.pb.gz --name 'checkout{env=prod}'",
+    'kiln ingest old-recording.pb.gz --at now',
+    "perf script | kiln collapse perf > out.folded && kiln ingest out.folded --name 'db.cpu' --sample-rate 99",
+  ],
 }
 
 /** True when text looks like `perf script` output: a header line, then indented address + symbol lines. */
@@ -47,11 +56,19 @@ export async function run(argv: string[]): Promise<number> {
     } catch (e) {
       throw new KilnError('KILN_USAGE', `cannot read ${file}: ${(e as Error).message}`)
     }
-    const name = str(p, 'name') ?? basename(file).replace(/\.(gz|pb|pprof|prof|folded|txt|json|perf)$/g, '').replace(/[^A-Za-z0-9_.-]/g, '_')
+    const name =
+      str(p, 'name') ??
+      basename(file)
+        .replace(/\.(gz|pb|pprof|prof|folded|txt|json|perf)$/g, '')
+        .replace(/[^A-Za-z0-9_.-]/g, '_')
     parseAppName(name)
     const plain = maybeGunzip(bytes)
     let format = str(p, 'format') ?? (sniffPerfScript(plain) ? 'perf' : sniffFormat(plain))
-    if (!format) throw new KilnError('KILN_BAD_FORMAT', `${file}: not a profile Kiln can read (pprof, folded, perf script, speedscope); pass --format if it is one`)
+    if (!format)
+      throw new KilnError(
+        'KILN_BAD_FORMAT',
+        `${file}: not a profile Kiln can read (pprof, folded, perf script, speedscope); pass --format if it is one`,
+      )
     let body: Uint8Array = bytes
     let sampleRate = str(p, 'sample-rate')
     if (format === 'perf') {

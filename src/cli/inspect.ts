@@ -24,7 +24,12 @@ export async function run(argv: string[]): Promise<number> {
     ? plan
     : {
         ...runner.opts.raw,
-        scenarios: Object.fromEntries(sc.map((s) => [s.name, { executor: s.executor, plan: describe(s), vus: scenarioVUs(s), exec: s.exec, startTime: `${s.startTimeMs / 1000}s` }])),
+        scenarios: Object.fromEntries(
+          sc.map((s) => [
+            s.name,
+            { executor: s.executor, plan: describe(s), vus: scenarioVUs(s), exec: s.exec, startTime: `${s.startTimeMs / 1000}s` },
+          ]),
+        ),
         executionRequirements: plan,
       }
   process.stdout.write(JSON.stringify(out, null, 2) + '\n')

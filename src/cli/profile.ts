@@ -25,7 +25,12 @@ export const spec: CommandSpec = {
     'Node with --perf-basic-prof, Java with -XX:+DumpPerfMapAtExit or a perf map agent.',
   options: {
     pid: { type: 'string', short: 'p', arg: 'PID', help: 'the process to record' },
-    duration: { type: 'string', short: 'd', arg: 'DURATION', help: 'how long to record (default 30s with --pid; with a command, until it exits)' },
+    duration: {
+      type: 'string',
+      short: 'd',
+      arg: 'DURATION',
+      help: 'how long to record (default 30s with --pid; with a command, until it exits)',
+    },
     frequency: { type: 'string', short: 'F', arg: 'HZ', default: '99', help: 'samples per second' },
     svg: { type: 'string', arg: 'FILE', help: 'write an SVG flame graph' },
     server: { type: 'string', arg: 'URL', help: 'push to this Kiln/Pyroscope server' },
@@ -56,11 +61,14 @@ function plan(p: NonNullable<ReturnType<typeof parseCommand>>): Plan {
   const command = p.positionals
   const input = str(p, 'input')
   const sources = [pidText !== undefined, command.length > 0, input !== undefined].filter(Boolean).length
-  if (sources !== 1) throw new KilnError('KILN_USAGE', "profile: give one of --pid PID, a command after -- (kiln profile -- ./app), or --input perf.data")
+  if (sources !== 1)
+    throw new KilnError('KILN_USAGE', 'profile: give one of --pid PID, a command after -- (kiln profile -- ./app), or --input perf.data')
   const out: Plan = { command, frequency: Number(str(p, 'frequency')) }
-  if (!Number.isInteger(out.frequency) || out.frequency < 1 || out.frequency > 100000) throw new KilnError('KILN_USAGE', `--frequency ${str(p, 'frequency')}: expected whole Hz between 1 and 100000 (99 is usual)`)
+  if (!Number.isInteger(out.frequency) || out.frequency < 1 || out.frequency > 100000)
+    throw new KilnError('KILN_USAGE', `--frequency ${str(p, 'frequency')}: expected whole Hz between 1 and 100000 (99 is usual)`)
   if (pidText !== undefined) {
-    if (!/^\d+$/.test(pidText) || Number(pidText) < 1) throw new KilnError('KILN_USAGE', `--pid ${pidText}: expected a process id (a positive number)`)
+    if (!/^\d+$/.test(pidText) || Number(pidText) < 1)
+      throw new KilnError('KILN_USAGE', `--pid ${pidText}: expected a process id (a positive number)`)
     out.pid = Number(pidText)
     if (!existsSync(`/proc/${out.pid}`)) throw new KilnError('KILN_NOT_FOUND', `no process with pid ${out.pid}; list processes with ps -e`)
   }
@@ -70,7 +78,8 @@ function plan(p: NonNullable<ReturnType<typeof parseCommand>>): Plan {
   if (out.durationMs !== undefined && !(out.durationMs > 0)) throw new KilnError('KILN_USAGE', `--duration ${d}: must be more than 0`)
   const svg = str(p, 'svg')
   const server = str(p, 'server')
-  if (svg !== undefined && server !== undefined) throw new KilnError('KILN_USAGE', 'profile: --svg and --server are exclusive; run twice or use kiln flamegraph on the folded output')
+  if (svg !== undefined && server !== undefined)
+    throw new KilnError('KILN_USAGE', 'profile: --svg and --server are exclusive; run twice or use kiln flamegraph on the folded output')
   if (svg !== undefined) out.svg = svg
   if (server !== undefined) {
     try {
@@ -98,10 +107,18 @@ async function push(o: Plan, folded: string, from: number, until: number): Promi
   url.searchParams.set('spyName', 'perf')
   let res: Response
   try {
-    res = await fetch(url, { method: 'POST', body: Buffer.from(folded, 'latin1'), headers: { 'content-type': 'text/plain' }, signal: AbortSignal.timeout(30000) })
+    res = await fetch(url, {
+      method: 'POST',
+      body: Buffer.from(folded, 'latin1'),
+      headers: { 'content-type': 'text/plain' },
+      signal: AbortSignal.timeout(30000),
+    })
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause
-    throw new KilnError('KILN_BAD_REQUEST', `cannot reach ${o.server!.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}; is the server running?`)
+    throw new KilnError(
+      'KILN_BAD_REQUEST',
+      `cannot reach ${o.server!.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}; is the server running?`,
+    )
   }
   if (!res.ok) {
     const body = (await res.text().catch(() => '')).slice(0, 300)
@@ -127,19 +144,32 @@ export async function run(argv: string[]): Promise<number> {
     let dataFile = o.input
     if (!dataFile) {
       const what = o.pid !== undefined ? `pid ${o.pid}` : `'${o.command.join(' ')}'`
-      process.stderr.write(`kiln: recording ${what} at ${o.frequency} Hz${o.durationMs !== undefined ? ` for ${o.durationMs / 1000}s` : ''}\n`)
-      const rec = await recordPerf({ ...(o.pid !== undefined ? { pid: o.pid } : { command: o.command }), ...(o.durationMs !== undefined ? { durationMs: o.durationMs } : {}), frequency: o.frequency, dataFile: join(dir, 'perf.data'), commandStdout: o.svg !== undefined || o.server ? 'stdout' : 'stderr' })
+      process.stderr.write(
+        `kiln: recording ${what} at ${o.frequency} Hz${o.durationMs !== undefined ? ` for ${o.durationMs / 1000}s` : ''}\n`,
+      )
+      const rec = await recordPerf({
+        ...(o.pid !== undefined ? { pid: o.pid } : { command: o.command }),
+        ...(o.durationMs !== undefined ? { durationMs: o.durationMs } : {}),
+        frequency: o.frequency,
+        dataFile: join(dir, 'perf.data'),
+        commandStdout: o.svg !== undefined || o.server ? 'stdout' : 'stderr',
+      })
       ;({ from, until, dataFile } = rec)
       expected = rec.samples
     }
     const c = await collapsePerfData(dataFile, expected !== undefined ? { expectedSamples: expected } : {})
-    if (c.samples === 0) throw new KilnError('KILN_NOT_FOUND', 'perf recorded no samples: the process used no CPU while recorded; record longer or while it is busy')
+    if (c.samples === 0)
+      throw new KilnError(
+        'KILN_NOT_FOUND',
+        'perf recorded no samples: the process used no CPU while recorded; record longer or while it is busy',
+      )
     const folded = c.folded()
     if (o.server) {
       await push(o, folded, from, until)
       process.stderr.write(`kiln: pushed ${c.samples} samples to ${o.server.origin} as ${o.name}\n`)
     } else if (o.svg !== undefined) {
-      const title = str(p, 'title') ?? `CPU: ${o.pid !== undefined ? `pid ${o.pid}` : o.input ? basename(o.input) : basename(o.command[0]!)}`
+      const title =
+        str(p, 'title') ?? `CPU: ${o.pid !== undefined ? `pid ${o.pid}` : o.input ? basename(o.input) : basename(o.command[0]!)}`
       const svg = renderSvg(flameGraph(treeOf(c)), { title, subtitle: `${c.samples} samples at ${o.frequency} Hz (kiln profile)` })
       writeFileSync(o.svg, svg, 'latin1')
       process.stderr.write(`kiln: wrote ${o.svg} (${c.samples} samples)\n`)

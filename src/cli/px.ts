@@ -12,10 +12,11 @@ import { bundledScripts, readScriptFolder } from '../pxl/library.ts'
 
 export const spec: CommandSpec = {
   name: 'px',
-  usage: 'kiln px run (FILE.pxl | DIR | px/NAME) [--func NAME] [-o table|json|csv] [--server URL] [-- --ARG=VALUE …]\n       kiln px scripts',
+  usage:
+    'kiln px run (FILE.pxl | DIR | px/NAME) [--func NAME] [-o table|json|csv] [--server URL] [-- --ARG=VALUE …]\n       kiln px scripts',
   summary: "Run a PxL script (Pixie's query language) over the request-tracing tables and print each table it displays.",
   description: [
-    'A script is a .pxl file, a folder in Pixie\'s layout (one .pxl, vis.json, manifest.yaml: every',
+    "A script is a .pxl file, a folder in Pixie's layout (one .pxl, vis.json, manifest.yaml: every",
     'function vis.json calls is run with its variables, defaults from vis.json) or a bundled script',
     '(px/http_data, px/service_stats, …: `kiln px scripts` lists them).',
     'Arguments after -- are passed to the script function: `-- --start_time=-5m --svc=ns/name`.',
@@ -29,7 +30,13 @@ export const spec: CommandSpec = {
     server: { type: 'string', short: 's', arg: 'URL', help: 'server address (default: $KILN_SERVER or http://localhost:4040)' },
     tenant: { type: 'string', arg: 'ID', help: 'X-Scope-OrgID for a multi-tenant server' },
   },
-  examples: ['kiln px scripts', 'kiln px run px/http_request_stats -- --start_time=-15m', 'kiln px run ./my_script_dir -- --svc=checkout', 'kiln px run slow.pxl', 'kiln px run http.pxl --func http_data -o csv -- --start_time=-15m --svc=production/frontend'],
+  examples: [
+    'kiln px scripts',
+    'kiln px run px/http_request_stats -- --start_time=-15m',
+    'kiln px run ./my_script_dir -- --svc=checkout',
+    'kiln px run slow.pxl',
+    'kiln px run http.pxl --func http_data -o csv -- --start_time=-15m --svc=production/frontend',
+  ],
 }
 
 /** Script arguments after `--`: `--name=value` or `--name value`. */
@@ -55,7 +62,10 @@ export function runBody(target: string, args: Record<string, string>, maxRows: n
   try {
     st = statSync(target)
   } catch {
-    throw new KilnError('KILN_USAGE', `no such script file or folder: ${target}${target.startsWith('px/') ? " (bundled scripts are named px/NAME: 'kiln px scripts' lists them)" : ''}`)
+    throw new KilnError(
+      'KILN_USAGE',
+      `no such script file or folder: ${target}${target.startsWith('px/') ? " (bundled scripts are named px/NAME: 'kiln px scripts' lists them)" : ''}`,
+    )
   }
   if (st.isDirectory()) {
     const folder = readScriptFolder(target)
@@ -74,7 +84,10 @@ function listScripts(name: string | undefined): number {
   if (name) {
     const s = all.find((x) => x.name === name)
     if (!s) throw new KilnError('KILN_USAGE', `no bundled script ${name}; bundled: ${all.map((x) => x.name).join(', ')}`)
-    const vars = (s.vis?.variables ?? []).map((v) => `  --${v.name}  ${v.type}${v.defaultValue ? ` (default ${JSON.stringify(v.defaultValue.value)})` : ''}  ${v.description ?? ''}`)
+    const vars = (s.vis?.variables ?? []).map(
+      (v) =>
+        `  --${v.name}  ${v.type}${v.defaultValue ? ` (default ${JSON.stringify(v.defaultValue.value)})` : ''}  ${v.description ?? ''}`,
+    )
     process.stdout.write(`${s.name}: ${s.short}\n\n${s.long}\n\nvariables:\n${vars.join('\n') || '  (none)'}\n\n${s.script}`)
     return 0
   }
@@ -91,20 +104,31 @@ export async function run(argv: string[]): Promise<number> {
   if (!p) return 0
   const [sub, target, ...extra] = p.positionals
   if (sub === 'scripts') return listScripts(target ?? extra[0])
-  if (sub !== 'run') throw new KilnError('KILN_USAGE', `${sub ? `unknown subcommand '${sub}'` : 'missing subcommand'}: use 'kiln px run FILE.pxl|DIR|px/NAME' or 'kiln px scripts'`)
-  if (!target) throw new KilnError('KILN_USAGE', "kiln px run needs a script: 'kiln px run FILE.pxl', a script folder, or a bundled px/NAME")
-  if (extra.length) throw new KilnError('KILN_USAGE', `unexpected ${JSON.stringify(extra[0])}; script arguments go after --, e.g. -- --start_time=-5m`)
+  if (sub !== 'run')
+    throw new KilnError(
+      'KILN_USAGE',
+      `${sub ? `unknown subcommand '${sub}'` : 'missing subcommand'}: use 'kiln px run FILE.pxl|DIR|px/NAME' or 'kiln px scripts'`,
+    )
+  if (!target)
+    throw new KilnError('KILN_USAGE', "kiln px run needs a script: 'kiln px run FILE.pxl', a script folder, or a bundled px/NAME")
+  if (extra.length)
+    throw new KilnError('KILN_USAGE', `unexpected ${JSON.stringify(extra[0])}; script arguments go after --, e.g. -- --start_time=-5m`)
   const format = str(p, 'output')!
   if (!['table', 'json', 'csv'].includes(format)) throw new KilnError('KILN_USAGE', `unknown -o ${format}: use table, json or csv`)
   const maxRows = Number(str(p, 'max-rows'))
   if (!Number.isInteger(maxRows) || maxRows < 1) throw new KilnError('KILN_USAGE', '--max-rows is a positive integer')
   const body = runBody(target, args, maxRows, str(p, 'func'))
   const client = { server: str(p, 'server') ?? defaultServer(), tenant: str(p, 'tenant') }
-  const res = await request(client, '/api/v1/pxl/run', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const res = await request(client, '/api/v1/pxl/run', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   const result = (await res.json()) as PxlResult
   if (format === 'json') process.stdout.write(JSON.stringify(result) + '\n')
   else process.stdout.write(result.tables.map((t) => (format === 'csv' ? csvText(t, result.tables.length > 1) : tableText(t))).join('\n'))
-  for (const t of result.tables) if (t.truncated) process.stderr.write(`kiln: ${t.name}: only the first ${t.rows.length} rows are shown (--max-rows)\n`)
+  for (const t of result.tables)
+    if (t.truncated) process.stderr.write(`kiln: ${t.name}: only the first ${t.rows.length} rows are shown (--max-rows)\n`)
   return 0
 }
 
@@ -131,6 +155,9 @@ export function tableText(t: PxlTable): string {
 const csvCell = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
 export function csvText(t: PxlTable, titled: boolean): string {
-  const lines = [t.columns.map((c) => csvCell(c.name)).join(','), ...t.rows.map((r) => r.map((v, i) => csvCell(cellText(v, t.columns[i]!.type))).join(','))]
+  const lines = [
+    t.columns.map((c) => csvCell(c.name)).join(','),
+    ...t.rows.map((r) => r.map((v, i) => csvCell(cellText(v, t.columns[i]!.type))).join(',')),
+  ]
   return (titled ? `# ${t.name}\n` : '') + lines.join('\n') + '\n'
 }

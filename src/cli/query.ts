@@ -13,13 +13,22 @@ export const spec: CommandSpec = {
     type: { type: 'string', short: 't', arg: 'TYPE', help: 'profile type id (default: the CPU type, or the only one there is)' },
     from: { type: 'string', arg: 'TIME', help: 'start: unix time, now-1h, ISO date', default: 'now-1h' },
     until: { type: 'string', arg: 'TIME', help: 'end', default: 'now' },
-    format: { type: 'string', short: 'f', arg: 'FORMAT', help: 'top (a table), folded, pprof (gzipped), speedscope or json (flame graph levels)', default: 'top' },
+    format: {
+      type: 'string',
+      short: 'f',
+      arg: 'FORMAT',
+      help: 'top (a table), folded, pprof (gzipped), speedscope or json (flame graph levels)',
+      default: 'top',
+    },
     output: { type: 'string', short: 'o', arg: 'FILE', help: 'write the export to FILE instead of standard output' },
     limit: { type: 'string', short: 'n', arg: 'N', help: 'rows of the top table', default: '20' },
     server: { type: 'string', short: 's', arg: 'URL', help: 'server address (default: $KILN_SERVER or http://localhost:4040)' },
     tenant: { type: 'string', arg: 'ID', help: 'X-Scope-OrgID for a multi-tenant server' },
   },
-  examples: ["kiln query '{service_name=\"api\"}'", "kiln query '{service_name=\"api\", env=~\"prod|stage\"}' --from now-24h --format pprof -o api.pb.gz"],
+  examples: [
+    'kiln query \'{service_name="api"}\'',
+    'kiln query \'{service_name="api", env=~"prod|stage"}\' --from now-24h --format pprof -o api.pb.gz',
+  ],
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -32,9 +41,14 @@ export async function run(argv: string[]): Promise<number> {
   let type = str(p, 'type')
   if (!type) {
     const types = (await (await request(client, `/api/v1/profile-types?${new URLSearchParams(base)}`)).json()) as { id: string }[]
-    if (!types.length) throw new KilnError('KILN_NOT_FOUND', `no profiles match ${selector} between ${base.from} and ${base.until}; widen --from or check the selector`)
+    if (!types.length)
+      throw new KilnError(
+        'KILN_NOT_FOUND',
+        `no profiles match ${selector} between ${base.from} and ${base.until}; widen --from or check the selector`,
+      )
     type = (types.find((t) => t.id.startsWith('process_cpu:cpu:')) ?? (types.length === 1 ? types[0] : undefined))?.id
-    if (!type) throw new KilnError('KILN_USAGE', `several profile types match; pick one with --type:\n  ${types.map((t) => t.id).join('\n  ')}`)
+    if (!type)
+      throw new KilnError('KILN_USAGE', `several profile types match; pick one with --type:\n  ${types.map((t) => t.id).join('\n  ')}`)
   }
   const params = new URLSearchParams({ ...base, type })
   const format = str(p, 'format')!
@@ -45,7 +59,11 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (format === 'top') {
     params.set('limit', str(p, 'limit')!)
-    const r = (await (await request(client, `/api/v1/top?${params}`)).json()) as { rows: { name: string; self: number; total: number }[]; total: number; unit: string }
+    const r = (await (await request(client, `/api/v1/top?${params}`)).json()) as {
+      rows: { name: string; self: number; total: number }[]
+      total: number
+      unit: string
+    }
     out(topText(r.rows, r.total, r.unit, type))
   } else if (format === 'json') {
     out(await (await request(client, `/api/v1/flamegraph?${params}`)).text())

@@ -18,7 +18,7 @@ export const spec: CommandSpec = {
   description:
     'Runs the script as k6 would: every VU is its own JS runtime, http calls are synchronous, and the end-of-test\n' +
     'summary and exit codes (0, 99 thresholds crossed, 104 invalid options, 105 interrupted, 107 script error,\n' +
-    '108 test.abort(), 109 Kiln failed, 110 test.fail()) are k6\'s. Flags override the script\'s `options`; k6\'s K6_* environment\n' +
+    "108 test.abort(), 109 Kiln failed, 110 test.fail()) are k6's. Flags override the script's `options`; k6's K6_* environment\n" +
     'variables (K6_VUS, K6_DURATION, K6_ITERATIONS, K6_STAGES, K6_OUT, K6_SUMMARY_EXPORT, K6_NO_THRESHOLDS…) sit\n' +
     'between the two. VUs run on one worker thread per core (KILN_RUN_THREADS=N to choose, 0 for none).\n' +
     "With -o kiln=URL, thresholds may also judge the target's profile over the run's window and a baseline run:\n" +
@@ -30,16 +30,43 @@ export const spec: CommandSpec = {
     iterations: { type: 'string', short: 'i', arg: 'N', help: 'total iterations, shared by the VUs' },
     stage: { type: 'string', short: 's', multiple: true, arg: 'DURATION:TARGET', help: 'a ramping stage, repeatable (e.g. -s 20s:50)' },
     env: { type: 'string', short: 'e', multiple: true, arg: 'K=V', help: 'an __ENV variable, repeatable' },
-    'secret-source': { type: 'string', multiple: true, arg: 'TYPE=CONFIG', help: "secrets for k6/secrets, redacted from the log: file=PATH (key=value lines) or mock=KEY=VALUE[,…]; name=N and default to choose among several" },
+    'secret-source': {
+      type: 'string',
+      multiple: true,
+      arg: 'TYPE=CONFIG',
+      help: 'secrets for k6/secrets, redacted from the log: file=PATH (key=value lines) or mock=KEY=VALUE[,…]; name=N and default to choose among several',
+    },
     tag: { type: 'string', multiple: true, arg: 'K=V', help: 'a tag added to every metric sample, repeatable' },
-    out: { type: 'string', short: 'o', multiple: true, arg: 'json=FILE|csv=FILE|junit=FILE|markdown=FILE|kiln=URL', help: 'write every sample to an output, repeatable; kiln=URL stores the run in a Kiln server; junit and markdown write the thresholds at the end (CI reports)' },
-    tenant: { type: 'string', arg: 'ID', help: 'with -o kiln=URL: X-Scope-OrgID for a multi-tenant server (the token comes from KILN_AUTH_TOKEN)' },
-    profile: { type: 'string', arg: 'SELECTOR', help: "with -o kiln=URL: the target's profiles for the run, e.g. '{service_name=\"api\"}' (or options.kiln.profile); profile_share{function:\"…\"} thresholds read them" },
-    baseline: { type: 'string', arg: 'RUN_ID|latest', help: "with -o kiln=URL: the stored run profile_share_change{…} and METRIC_change thresholds compare with (latest: this script's previous run; or options.kiln.baseline)" },
+    out: {
+      type: 'string',
+      short: 'o',
+      multiple: true,
+      arg: 'json=FILE|csv=FILE|junit=FILE|markdown=FILE|kiln=URL',
+      help: 'write every sample to an output, repeatable; kiln=URL stores the run in a Kiln server; junit and markdown write the thresholds at the end (CI reports)',
+    },
+    tenant: {
+      type: 'string',
+      arg: 'ID',
+      help: 'with -o kiln=URL: X-Scope-OrgID for a multi-tenant server (the token comes from KILN_AUTH_TOKEN)',
+    },
+    profile: {
+      type: 'string',
+      arg: 'SELECTOR',
+      help: 'with -o kiln=URL: the target\'s profiles for the run, e.g. \'{service_name="api"}\' (or options.kiln.profile); profile_share{function:"…"} thresholds read them',
+    },
+    baseline: {
+      type: 'string',
+      arg: 'RUN_ID|latest',
+      help: "with -o kiln=URL: the stored run profile_share_change{…} and METRIC_change thresholds compare with (latest: this script's previous run; or options.kiln.baseline)",
+    },
     'summary-export': { type: 'string', arg: 'FILE', help: "write the summary as k6's legacy JSON" },
     'summary-trend-stats': { type: 'string', arg: 'LIST', help: 'trend columns, e.g. avg,p(99),max' },
     'summary-time-unit': { type: 'string', arg: 's|ms|us', help: 'fixed time unit in the summary' },
-    'system-tags': { type: 'string', arg: 'LIST', help: 'the system tags samples keep, e.g. status,method,scenario (k6 default: all but vu, iter, ip, ocsp_status)' },
+    'system-tags': {
+      type: 'string',
+      arg: 'LIST',
+      help: 'the system tags samples keep, e.g. status,method,scenario (k6 default: all but vu, iter, ip, ocsp_status)',
+    },
     'summary-mode': { type: 'string', arg: 'MODE', help: 'compact (default), full or disabled' },
     'no-summary': { type: 'boolean', help: 'print no end-of-test summary (k6 0.x/1.x; same as --summary-mode=disabled)' },
     'no-thresholds': { type: 'boolean', help: "don't evaluate thresholds" },
@@ -55,15 +82,34 @@ export const spec: CommandSpec = {
     batch: { type: 'string', arg: 'N', help: 'requests in flight at once in one http.batch() (default 20)' },
     'no-connection-reuse': { type: 'boolean', help: 'a new connection for every request' },
     'no-vu-connection-reuse': { type: 'boolean', help: "close a VU's connections after each iteration" },
-    'blacklist-ip': { type: 'string', multiple: true, arg: 'CIDR[,CIDR…]', help: 'IP ranges no request may reach (k6 error 1110), repeatable' },
-    'block-hostnames': { type: 'string', multiple: true, arg: 'NAME[,NAME…]', help: 'hostnames (with a leading *. wildcard) no request may reach (k6 error 1111)' },
+    'blacklist-ip': {
+      type: 'string',
+      multiple: true,
+      arg: 'CIDR[,CIDR…]',
+      help: 'IP ranges no request may reach (k6 error 1110), repeatable',
+    },
+    'block-hostnames': {
+      type: 'string',
+      multiple: true,
+      arg: 'NAME[,NAME…]',
+      help: 'hostnames (with a leading *. wildcard) no request may reach (k6 error 1111)',
+    },
     'min-iteration-duration': { type: 'string', arg: 'DURATION', help: 'minimum time an iteration takes' },
     throw: { type: 'boolean', short: 'w', help: 'throw on failed HTTP requests' },
     config: { type: 'string', short: 'c', arg: 'FILE', help: 'JSON file of options (below the script options)' },
     'include-system-env-vars': { type: 'string', arg: 'true|false', help: 'pass the environment to __ENV (default true)' },
-    address: { type: 'string', short: 'a', arg: 'HOST:PORT', help: "start k6's REST API there (kiln status/pause/resume/scale/stats talk to it)" },
+    address: {
+      type: 'string',
+      short: 'a',
+      arg: 'HOST:PORT',
+      help: "start k6's REST API there (kiln status/pause/resume/scale/stats talk to it)",
+    },
     paused: { type: 'boolean', short: 'p', help: 'start paused; resume with kiln resume or the REST API' },
-    'execution-segment': { type: 'string', arg: 'SEGMENT', help: "this instance's part of the test, e.g. 1/3:2/3: its share of VUs, iterations and arrival rates" },
+    'execution-segment': {
+      type: 'string',
+      arg: 'SEGMENT',
+      help: "this instance's part of the test, e.g. 1/3:2/3: its share of VUs, iterations and arrival rates",
+    },
     'execution-segment-sequence': { type: 'string', arg: 'LIST', help: 'all segments, e.g. 0,1/3,2/3,1' },
     type: { type: 'string', short: 't', arg: 'js|archive', help: 'what the file is (default: archive for .tar, else js)' },
     'no-color': { type: 'boolean', help: 'no colors (Kiln prints none)' },
@@ -73,7 +119,7 @@ export const spec: CommandSpec = {
     'kiln run -u 10 -i 20 test.js',
     'kiln run -u 0 -s 20s:50 -s 60s:50 -s 10s:0 test.js',
     'kiln run -o json=out.json --summary-export sum.json test.js',
-    "kiln run -o kiln=http://localhost:4040 --profile '{service_name=\"api\"}' --baseline latest -o junit=thresholds.xml gate.js",
+    'kiln run -o kiln=http://localhost:4040 --profile \'{service_name="api"}\' --baseline latest -o junit=thresholds.xml gate.js',
   ],
 }
 
@@ -111,7 +157,11 @@ export function cliLayer(p: Parsed): Record<string, unknown> {
   const tags = kv(list(p, 'tag'), '--tag')
   if (Object.keys(tags).length) o.tags = tags
   const stats = str(p, 'summary-trend-stats')
-  if (stats !== undefined) o.summaryTrendStats = stats.split(',').map((s) => s.trim()).filter(Boolean)
+  if (stats !== undefined)
+    o.summaryTrendStats = stats
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   set('summaryTimeUnit', str(p, 'summary-time-unit'))
   set('systemTags', str(p, 'system-tags'))
   set('noSetup', bool(p, 'no-setup'))
@@ -124,7 +174,10 @@ export function cliLayer(p: Parsed): Record<string, unknown> {
   set('noConnectionReuse', bool(p, 'no-connection-reuse'))
   set('noVUConnectionReuse', bool(p, 'no-vu-connection-reuse'))
   const commaList = (name: string): string[] | undefined => {
-    const v = list(p, name).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean)
+    const v = list(p, name)
+      .flatMap((x) => x.split(','))
+      .map((x) => x.trim())
+      .filter(Boolean)
     return v.length ? v : undefined
   }
   set('blacklistIPs', commaList('blacklist-ip'))
@@ -173,7 +226,10 @@ export function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
       return { duration: m[1], target: Number(m[2]) }
     })
   }
-  if (env.K6_SUMMARY_TREND_STATS) o.summaryTrendStats = env.K6_SUMMARY_TREND_STATS.split(',').map((x) => x.trim()).filter(Boolean)
+  if (env.K6_SUMMARY_TREND_STATS)
+    o.summaryTrendStats = env.K6_SUMMARY_TREND_STATS.split(',')
+      .map((x) => x.trim())
+      .filter(Boolean)
   text('K6_SUMMARY_TIME_UNIT', 'summaryTimeUnit')
   text('K6_SYSTEM_TAGS', 'systemTags')
   flag('K6_NO_SETUP', 'noSetup')
@@ -199,13 +255,17 @@ export function envLayer(env: NodeJS.ProcessEnv): Record<string, unknown> {
 /** Parses run-style flags (`kiln run`, `archive`, `inspect` share them); null after --help. */
 export function parseRunArgs(s: CommandSpec, argv: string[]): Parsed | null {
   // k6 accepts a bare `--http-debug`; parseArgs needs a value.
-  return parseCommand(s, argv.map((a) => (a === '--http-debug' ? '--http-debug=headers' : a)))
+  return parseCommand(
+    s,
+    argv.map((a) => (a === '--http-debug' ? '--http-debug=headers' : a)),
+  )
 }
 
 /** A Runner for the script (or archive) and flags of a run-style command. */
 export function runnerFromArgs(p: Parsed, command: string): Runner {
   const script = p.positionals[0]
-  if (!script || p.positionals.length > 1) throw new ConfigError(`kiln ${command} takes one script: 'kiln ${command} script.js' (see --help)`)
+  if (!script || p.positionals.length > 1)
+    throw new ConfigError(`kiln ${command} takes one script: 'kiln ${command} script.js' (see --help)`)
   let files: Map<string, Buffer> | undefined
   let scriptPath = script
   let archived: Record<string, unknown> = {}
@@ -232,12 +292,21 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
   }
   const env = process.env
   // Flags first, then k6's K6_* variables for what is not an option of the script.
-  const mode = bool(p, 'no-summary') || envBool(env.K6_NO_SUMMARY, 'K6_NO_SUMMARY') ? 'disabled' : (str(p, 'summary-mode') ?? (env.K6_SUMMARY_MODE || 'compact'))
-  if (mode !== 'compact' && mode !== 'full' && mode !== 'disabled') throw new ConfigError(`--summary-mode must be compact, full or disabled, got '${mode}'`)
+  const mode =
+    bool(p, 'no-summary') || envBool(env.K6_NO_SUMMARY, 'K6_NO_SUMMARY')
+      ? 'disabled'
+      : (str(p, 'summary-mode') ?? (env.K6_SUMMARY_MODE || 'compact'))
+  if (mode !== 'compact' && mode !== 'full' && mode !== 'disabled')
+    throw new ConfigError(`--summary-mode must be compact, full or disabled, got '${mode}'`)
   const debug = str(p, 'http-debug') ?? (env.K6_HTTP_DEBUG ? (env.K6_HTTP_DEBUG === 'full' ? 'full' : 'headers') : undefined)
   const sysEnv = str(p, 'include-system-env-vars') !== 'false'
   const flagOuts = list(p, 'out')
-  const outs = flagOuts.length ? flagOuts : (env.K6_OUT ?? '').split(',').map((x) => x.trim()).filter(Boolean)
+  const outs = flagOuts.length
+    ? flagOuts
+    : (env.K6_OUT ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
   const summaryExport = str(p, 'summary-export') ?? (env.K6_SUMMARY_EXPORT || undefined)
   let stored: KilnOutput | null = null
   return new Runner({
@@ -261,14 +330,22 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
       const profile = str(p, 'profile') ?? ko.profile
       const external = r.thresholds.filter((t) => t.external)
       if (external.length && !outs.some((o) => o.startsWith('kiln='))) {
-        throw new ConfigError(`thresholds on '${[...new Set(external.map((t) => t.metric))].join("', '")}' are judged from the run stored in Kiln: add -o kiln=URL${profile ? '' : " and --profile SELECTOR (the target's profiles)"}`)
+        throw new ConfigError(
+          `thresholds on '${[...new Set(external.map((t) => t.metric))].join("', '")}' are judged from the run stored in Kiln: add -o kiln=URL${profile ? '' : " and --profile SELECTOR (the target's profiles)"}`,
+        )
       }
       if (!outs.length) return undefined
       const o = attachOutputs(
         outs,
         registry,
         () => r.thresholds,
-        { script: scriptPath, tags: kv(list(p, 'tag'), '--tag'), ...(profile ? { profile } : {}), ...(str(p, 'tenant') ? { tenant: str(p, 'tenant')! } : {}), warn: (s) => process.stderr.write(s) },
+        {
+          script: scriptPath,
+          tags: kv(list(p, 'tag'), '--tag'),
+          ...(profile ? { profile } : {}),
+          ...(str(p, 'tenant') ? { tenant: str(p, 'tenant')! } : {}),
+          warn: (s) => process.stderr.write(s),
+        },
         () => r.summaryData as SummaryLike | null,
       )
       stored = o.kiln

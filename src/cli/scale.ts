@@ -9,7 +9,8 @@ export const { spec, run } = controlCommand(
   { vus: { type: 'string', short: 'u', arg: 'N', help: 'the number of active VUs' } },
   async (address, p) => {
     const v = str(p, 'vus')
-    if (v === undefined || !/^\d+$/.test(v)) throw new KilnError('KILN_USAGE', "kiln scale needs --vus N (a whole number), e.g. 'kiln scale --vus 20'")
+    if (v === undefined || !/^\d+$/.test(v))
+      throw new KilnError('KILN_USAGE', "kiln scale needs --vus N (a whole number), e.g. 'kiln scale --vus 20'")
     printStatus(await patchStatus(address, { vus: Number(v) }))
   },
 )

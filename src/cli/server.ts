@@ -16,7 +16,12 @@ export const spec: CommandSpec = {
     'clickhouse-url': { type: 'string', arg: 'URL', help: 'use a ClickHouse server or cluster instead, e.g. http://user:pass@ch:8123' },
     database: { type: 'string', arg: 'NAME', help: "ClickHouse database for Kiln's tables", default: 'kiln' },
     retention: { type: 'string', arg: 'DURATION', help: 'drop data older than this (e.g. 30d, 12h; 0 keeps it forever)', default: '30d' },
-    'trace-retention': { type: 'string', arg: 'DURATION', help: 'drop request-tracing rows (http_events, …) older than this (0 keeps them)', default: '24h' },
+    'trace-retention': {
+      type: 'string',
+      arg: 'DURATION',
+      help: 'drop request-tracing rows (http_events, …) older than this (0 keeps them)',
+      default: '24h',
+    },
     config: { type: 'string', short: 'c', arg: 'FILE', help: 'YAML file with the same settings (port, data-dir, retention, …)' },
     'max-body-bytes': { type: 'string', arg: 'N', help: 'largest request body accepted', default: String(16 << 20) },
     'max-stack-depth': { type: 'string', arg: 'N', help: 'deepest stack accepted', default: '4096' },
@@ -26,10 +31,24 @@ export const spec: CommandSpec = {
     'basic-auth': { type: 'string', arg: 'USER:PASS', help: 'require HTTP Basic auth on every route' },
     'no-self-profile': { type: 'boolean', help: 'do not profile the server itself into its store' },
     dashboards: { type: 'string', arg: 'DIR', help: "the Live view's dashboards: YAML or JSON files of panels, each a pxl_script" },
-    'recording-rules-interval': { type: 'string', arg: 'DURATION', help: 'how often recording rules (config file, /api/v1/recording-rules) update their /metrics counters', default: '15s' },
-    'recording-rules-grace': { type: 'string', arg: 'DURATION', help: 'how late an upload may arrive and still be counted by recording rules', default: '10m' },
+    'recording-rules-interval': {
+      type: 'string',
+      arg: 'DURATION',
+      help: 'how often recording rules (config file, /api/v1/recording-rules) update their /metrics counters',
+      default: '15s',
+    },
+    'recording-rules-grace': {
+      type: 'string',
+      arg: 'DURATION',
+      help: 'how late an upload may arrive and still be counted by recording rules',
+      default: '10m',
+    },
   },
-  examples: ['kiln server', 'kiln server --port 4040 --data-dir /var/lib/kiln --retention 14d', 'kiln server --clickhouse-url http://clickhouse:8123'],
+  examples: [
+    'kiln server',
+    'kiln server --port 4040 --data-dir /var/lib/kiln --retention 14d',
+    'kiln server --clickhouse-url http://clickhouse:8123',
+  ],
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -39,10 +58,21 @@ export async function run(argv: string[]): Promise<number> {
   const given = (name: string) => argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`) || (name === 'port' && a === '-p'))
   const flags: Partial<Record<keyof ServerConfig, unknown>> = {}
   const map: [string, keyof ServerConfig][] = [
-    ['port', 'port'], ['host', 'host'], ['data-dir', 'dataDir'], ['clickhouse-url', 'clickhouseUrl'], ['database', 'database'],
-    ['retention', 'retention'], ['trace-retention', 'traceRetention'], ['max-body-bytes', 'maxBodyBytes'], ['max-stack-depth', 'maxStackDepth'], ['max-labels', 'maxLabels'],
-    ['auth-token', 'authToken'], ['basic-auth', 'basicAuth'], ['dashboards', 'dashboards'],
-    ['recording-rules-interval', 'recordingRulesInterval'], ['recording-rules-grace', 'recordingRulesGrace'],
+    ['port', 'port'],
+    ['host', 'host'],
+    ['data-dir', 'dataDir'],
+    ['clickhouse-url', 'clickhouseUrl'],
+    ['database', 'database'],
+    ['retention', 'retention'],
+    ['trace-retention', 'traceRetention'],
+    ['max-body-bytes', 'maxBodyBytes'],
+    ['max-stack-depth', 'maxStackDepth'],
+    ['max-labels', 'maxLabels'],
+    ['auth-token', 'authToken'],
+    ['basic-auth', 'basicAuth'],
+    ['dashboards', 'dashboards'],
+    ['recording-rules-interval', 'recordingRulesInterval'],
+    ['recording-rules-grace', 'recordingRulesGrace'],
   ]
   for (const [flag, key] of map) if (given(flag)) flags[key] = str(p, flag)
   if (bool(p, 'multitenancy')) flags.multitenancy = true

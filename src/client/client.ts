@@ -25,7 +25,10 @@ export async function request(opts: ClientOptions, path: string, init: RequestIn
     res = await fetch(url, { ...init, headers, signal: init.signal ?? AbortSignal.timeout(120_000) })
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message
-    throw new KilnError('KILN_STORE', `cannot reach Kiln at ${opts.server} (${cause}): is 'kiln server' running there? Set --server or KILN_SERVER.`)
+    throw new KilnError(
+      'KILN_STORE',
+      `cannot reach Kiln at ${opts.server} (${cause}): is 'kiln server' running there? Set --server or KILN_SERVER.`,
+    )
   }
   if (!res.ok) {
     const text = await res.text()
@@ -36,7 +39,10 @@ export async function request(opts: ClientOptions, path: string, init: RequestIn
     } catch {
       /* not JSON */
     }
-    throw new KilnError(res.status === 401 ? 'KILN_UNAUTHORIZED' : res.status >= 500 ? 'KILN_STORE' : 'KILN_BAD_REQUEST', `server answered ${res.status}: ${msg}`)
+    throw new KilnError(
+      res.status === 401 ? 'KILN_UNAUTHORIZED' : res.status >= 500 ? 'KILN_STORE' : 'KILN_BAD_REQUEST',
+      `server answered ${res.status}: ${msg}`,
+    )
   }
   return res
 }

@@ -66,13 +66,18 @@ function profileOf(v: unknown, where: string): ScrapeProfile {
     const known = knownProfiles[v]
     if (known) return known
     if (v.startsWith('/')) return { path: v, seconds: false, cumulative: [] }
-    throw new KilnError('KILN_USAGE', `${where}: unknown profile ${JSON.stringify(v)}: use ${Object.keys(knownProfiles).join(', ')} or a path starting with /`)
+    throw new KilnError(
+      'KILN_USAGE',
+      `${where}: unknown profile ${JSON.stringify(v)}: use ${Object.keys(knownProfiles).join(', ')} or a path starting with /`,
+    )
   }
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     const o = v as Record<string, unknown>
-    if (typeof o.path !== 'string' || !o.path.startsWith('/')) throw new KilnError('KILN_USAGE', `${where}: a custom profile needs path: /debug/pprof/…`)
+    if (typeof o.path !== 'string' || !o.path.startsWith('/'))
+      throw new KilnError('KILN_USAGE', `${where}: a custom profile needs path: /debug/pprof/…`)
     const cumulative = o.cumulative ?? []
-    if (!Array.isArray(cumulative) || !cumulative.every((c) => typeof c === 'string')) throw new KilnError('KILN_USAGE', `${where}: cumulative must be a list of sample types`)
+    if (!Array.isArray(cumulative) || !cumulative.every((c) => typeof c === 'string'))
+      throw new KilnError('KILN_USAGE', `${where}: cumulative must be a list of sample types`)
     return { path: o.path, seconds: o.seconds === true, cumulative, ...(typeof o.metric === 'string' ? { metric: o.metric } : {}) }
   }
   throw new KilnError('KILN_USAGE', `${where}: a profile is a name (cpu, heap, …), a path, or { path, metric, seconds, cumulative }`)
@@ -92,21 +97,28 @@ export function parseScrapeConfig(v: unknown, where = 'scrape'): ScrapeTarget[] 
   if (!Array.isArray(v)) throw new KilnError('KILN_USAGE', `${where}: expected a list of targets (- url: http://host:6060 …)`)
   return v.map((t: unknown, i) => {
     const at = `${where}[${i}]`
-    if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new KilnError('KILN_USAGE', `${at}: expected a mapping with url, labels, interval, profiles`)
+    if (typeof t !== 'object' || t === null || Array.isArray(t))
+      throw new KilnError('KILN_USAGE', `${at}: expected a mapping with url, labels, interval, profiles`)
     const o = t as Record<string, unknown>
-    for (const k of Object.keys(o)) if (!targetKeys.includes(k)) throw new KilnError('KILN_USAGE', `${at}: unknown setting '${k}'; known: ${targetKeys.join(', ')}`)
+    for (const k of Object.keys(o))
+      if (!targetKeys.includes(k)) throw new KilnError('KILN_USAGE', `${at}: unknown setting '${k}'; known: ${targetKeys.join(', ')}`)
     let url: URL
     try {
       url = new URL(String(o.url))
     } catch {
       throw new KilnError('KILN_USAGE', `${at}.url: expected an http:// URL, got ${JSON.stringify(o.url)}`)
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new KilnError('KILN_USAGE', `${at}.url: expected http:// or https://, got ${url.protocol}`)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new KilnError('KILN_USAGE', `${at}.url: expected http:// or https://, got ${url.protocol}`)
     const labels = mapping(o.labels, `${at}.labels`, 'label names to values')
     const headers = mapping(o.headers, `${at}.headers`, 'header names to values (e.g. authorization: Bearer …)')
     const intervalMs = o.interval === undefined ? 15_000 : duration(o.interval, `${at}.interval`)
     const seconds = o.seconds === undefined ? Math.max(1, Math.floor(intervalMs / 1000) - 1) : Number(o.seconds)
-    if (!(Number.isInteger(seconds) && seconds >= 1 && seconds * 1000 <= intervalMs)) throw new KilnError('KILN_USAGE', `${at}.seconds: expected whole seconds from 1 to the interval (${intervalMs / 1000}), got ${JSON.stringify(o.seconds)}`)
+    if (!(Number.isInteger(seconds) && seconds >= 1 && seconds * 1000 <= intervalMs))
+      throw new KilnError(
+        'KILN_USAGE',
+        `${at}.seconds: expected whole seconds from 1 to the interval (${intervalMs / 1000}), got ${JSON.stringify(o.seconds)}`,
+      )
     const timeoutMs = o.timeout === undefined ? 10_000 : duration(o.timeout, `${at}.timeout`)
     const list = o.profiles ?? defaultProfiles
     if (!Array.isArray(list) || list.length === 0) throw new KilnError('KILN_USAGE', `${at}.profiles: expected a list such as [cpu, heap]`)

@@ -117,7 +117,7 @@ class TargetLoop {
       body = await readLimited(res, this.ctx.maxBodyBytes)
       if (res.status !== 200) {
         const text = new TextDecoder().decode(body.subarray(0, 300)).trim().split('\n')[0]
-        const hint = res.status === 404 ? ' (does the target serve this path? remove it from the target\'s profiles otherwise)' : ''
+        const hint = res.status === 404 ? " (does the target serve this path? remove it from the target's profiles otherwise)" : ''
         throw new KilnError('KILN_BAD_REQUEST', `GET ${url} answered HTTP ${res.status}${text ? `: ${text}` : ''}${hint}`)
       }
     } catch (e) {
@@ -125,7 +125,10 @@ class TargetLoop {
       const err = e as Error & { cause?: { code?: string; message?: string } }
       if (err.name === 'TimeoutError') {
         const parts = p.seconds ? ` (the target's timeout ${this.t.timeoutMs} ms plus the profile's ${this.t.seconds} s)` : ''
-        throw new KilnError('KILN_BAD_REQUEST', `GET ${url}: no complete answer within ${timeoutMs} ms${parts}; raise the target's timeout if it is only slow`)
+        throw new KilnError(
+          'KILN_BAD_REQUEST',
+          `GET ${url}: no complete answer within ${timeoutMs} ms${parts}; raise the target's timeout if it is only slow`,
+        )
       }
       throw new KilnError('KILN_BAD_REQUEST', `GET ${url}: ${err.message}${err.cause ? ` (${err.cause.code ?? err.cause.message})` : ''}`)
     } finally {
@@ -156,7 +159,15 @@ class TargetLoop {
     const fromMs = prev ? prev.atMs : p.seconds ? now - this.t.seconds * 1000 : startedMs
     // Deltas span the time since the previous scrape, not the profile's own time stamp.
     if (p.cumulative.length) out = { ...out, timeMs: 0, durationNanos: 0 }
-    const meta = { app: service ?? instance, labels, fromMs, untilMs: now, sampleRate: 100, spyName: 'scrape', labelLimits: this.ctx.ingest.config.labelLimits }
+    const meta = {
+      app: service ?? instance,
+      labels,
+      fromMs,
+      untilMs: now,
+      sampleRate: 100,
+      spyName: 'scrape',
+      labelLimits: this.ctx.ingest.config.labelLimits,
+    }
     return this.ctx.ingest.profile(this.t.tenant, out, meta, p.metric ? { metricName: p.metric } : {})
   }
 }
@@ -192,14 +203,25 @@ export function delta(p: Profile, cumulative: string[], previous: Counters | und
       firsts.set(key, s)
     }
   }
-  const restarted = previous !== undefined && [...counters].some(([key, now]) => which.some((w, i) => w && now[i]! < (previous.get(key)?.[i] ?? 0)))
-  const b = new ProfileBuilder({ sampleTypes: p.sampleTypes, periodType: p.periodType, period: p.period, timeMs: p.timeMs, durationNanos: p.durationNanos })
+  const restarted =
+    previous !== undefined && [...counters].some(([key, now]) => which.some((w, i) => w && now[i]! < (previous.get(key)?.[i] ?? 0)))
+  const b = new ProfileBuilder({
+    sampleTypes: p.sampleTypes,
+    periodType: p.periodType,
+    period: p.period,
+    timeMs: p.timeMs,
+    durationNanos: p.durationNanos,
+  })
   // Same function indices as `p`: its names are already unique.
   for (let i = 1; i < p.functions.length; i++) b.fn(p.functions[i]!)
   for (const [key, now] of counters) {
     const before = restarted ? undefined : previous?.get(key)
     const s = firsts.get(key)!
-    b.add(s.stack, now.map((v, i) => (!which[i] ? v : !previous ? 0 : Math.max(0, v - (before?.[i] ?? 0)))), s.labels)
+    b.add(
+      s.stack,
+      now.map((v, i) => (!which[i] ? v : !previous ? 0 : Math.max(0, v - (before?.[i] ?? 0)))),
+      s.labels,
+    )
   }
   return { profile: b.build(), counters }
 }
@@ -215,18 +237,20 @@ export class Scraper {
 
   /** Every target's status, or only those writing to `tenant`. */
   status(tenant?: string): TargetStatus[] {
-    return this.loops.filter((l) => tenant === undefined || l.t.tenant === tenant).map((l) => {
-      const failed = l.status.filter((s) => s.lastErrorTime).sort((a, b) => (a.lastErrorTime! < b.lastErrorTime! ? 1 : -1))[0]
-      const health = l.status.some((s) => s.health === 'down') ? 'down' : l.status.every((s) => s.health === 'up') ? 'up' : 'unknown'
-      return {
-        url: l.t.url,
-        labels: l.t.labels,
-        interval: `${l.t.intervalMs / 1000}s`,
-        health,
-        ...(failed ? { lastError: `${failed.path}: ${failed.lastError}`, lastErrorTime: failed.lastErrorTime } : {}),
-        profiles: l.status,
-      }
-    })
+    return this.loops
+      .filter((l) => tenant === undefined || l.t.tenant === tenant)
+      .map((l) => {
+        const failed = l.status.filter((s) => s.lastErrorTime).sort((a, b) => (a.lastErrorTime! < b.lastErrorTime! ? 1 : -1))[0]
+        const health = l.status.some((s) => s.health === 'down') ? 'down' : l.status.every((s) => s.health === 'up') ? 'up' : 'unknown'
+        return {
+          url: l.t.url,
+          labels: l.t.labels,
+          interval: `${l.t.intervalMs / 1000}s`,
+          health,
+          ...(failed ? { lastError: `${failed.path}: ${failed.lastError}`, lastErrorTime: failed.lastErrorTime } : {}),
+          profiles: l.status,
+        }
+      })
   }
 
   async stop(): Promise<void> {

@@ -29,7 +29,10 @@ export async function startSelfProfiling(opts: SelfProfileOptions): Promise<() =
   await session.post('Profiler.start')
   await session.post('HeapProfiler.enable')
   await session.post('HeapProfiler.startSampling', { samplingInterval: 512 * 1024 })
-  const labels = makeLabels([['hostname', hostname()], ['pid', String(process.pid)]])
+  const labels = makeLabels([
+    ['hostname', hostname()],
+    ['pid', String(process.pid)],
+  ])
   let stopped = false
   let busy: Promise<void> = Promise.resolve()
   let since = Date.now()

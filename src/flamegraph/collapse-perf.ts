@@ -205,7 +205,13 @@ export class PerfCollapser {
     const ev = matchEvent(b, hs, he)
     const tid = h.tidEnd > h.tidStart ? latin1(b, h.tidStart, h.tidEnd) : undefined
     const period = ev && ev.periodEnd > ev.periodStart ? latin1(b, ev.periodStart, ev.periodEnd) : undefined
-    this.header(latin1(b, hs, h.commEnd), latin1(b, h.pidStart, h.pidEnd), tid, period, ev ? latin1(b, ev.eventStart, ev.eventEnd) : undefined)
+    this.header(
+      latin1(b, hs, h.commEnd),
+      latin1(b, h.pidStart, h.pidEnd),
+      tid,
+      period,
+      ev ? latin1(b, ev.eventStart, ev.eventEnd) : undefined,
+    )
     const name = this.pname
     if (name === undefined) return end // a dropped event: its frames are ignored
     this.pname = undefined

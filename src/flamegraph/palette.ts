@@ -3,7 +3,23 @@
  * The hue within the range comes from the name (deterministic) — by default a scrambled hash so
  * neighbours differ, with `hash` one weighted to the name's start so similar names look alike.
  */
-export const PALETTES = ['hot', 'mem', 'io', 'wakeup', 'chain', 'java', 'js', 'perl', 'red', 'green', 'blue', 'aqua', 'yellow', 'purple', 'orange'] as const
+export const PALETTES = [
+  'hot',
+  'mem',
+  'io',
+  'wakeup',
+  'chain',
+  'java',
+  'js',
+  'perl',
+  'red',
+  'green',
+  'blue',
+  'aqua',
+  'yellow',
+  'purple',
+  'orange',
+] as const
 export type Palette = (typeof PALETTES)[number]
 
 export type Rgb = [number, number, number]
@@ -115,7 +131,15 @@ export function diffColor(delta: number, maxDelta: number, negate: boolean): Rgb
 
 /** The background gradient (top, bottom) that goes with a palette, or a flat #rrggbb. */
 export function background(palette: Palette, bgcolors?: string): [string, string] {
-  const which = bgcolors ?? (palette === 'mem' ? 'green' : ['io', 'wakeup', 'chain'].includes(palette) ? 'blue' : ['red', 'green', 'blue', 'aqua', 'yellow', 'purple', 'orange'].includes(palette) ? 'grey' : 'yellow')
+  const which =
+    bgcolors ??
+    (palette === 'mem'
+      ? 'green'
+      : ['io', 'wakeup', 'chain'].includes(palette)
+        ? 'blue'
+        : ['red', 'green', 'blue', 'aqua', 'yellow', 'purple', 'orange'].includes(palette)
+          ? 'grey'
+          : 'yellow')
   switch (which) {
     case 'yellow':
       return ['#eeeeee', '#eeeeb0']

@@ -44,7 +44,8 @@ function perfError(stderr: string, o: RecordOptions): KilnError {
       `perf has no permission to profile${o.pid ? ` pid ${o.pid}` : ''}: run kiln profile as root, give perf CAP_PERFMON, or lower kernel.perf_event_paranoid (now ${paranoid()}; sysctl -w kernel.perf_event_paranoid=1). perf said: ${said}`,
     )
   }
-  if (o.pid && /No such process|Couldn't create thread/.test(stderr)) return new KilnError('KILN_NOT_FOUND', `process ${o.pid} exited before perf could attach; check the pid (ps -p ${o.pid})`)
+  if (o.pid && /No such process|Couldn't create thread/.test(stderr))
+    return new KilnError('KILN_NOT_FOUND', `process ${o.pid} exited before perf could attach; check the pid (ps -p ${o.pid})`)
   const workload = /Failed to collect .* workload: (.*)/.exec(stderr)
   if (workload) return new KilnError('KILN_USAGE', `cannot run '${o.command?.[0]}': ${workload[1]}; check the command after --`)
   return new KilnError('KILN_INTERNAL', `perf record failed: ${said || 'no message'}`)
@@ -55,7 +56,8 @@ export function recordPerf(o: RecordOptions, onStderr: (text: string) => void = 
   if (o.pid !== undefined && !existsSync(`/proc/${o.pid}`)) {
     return Promise.reject(new KilnError('KILN_NOT_FOUND', `no process with pid ${o.pid}; list processes with ps -e`))
   }
-  const target = o.pid !== undefined ? ['-p', String(o.pid), '--', 'sleep', String((o.durationMs ?? 30000) / 1000)] : ['--', ...(o.command ?? [])]
+  const target =
+    o.pid !== undefined ? ['-p', String(o.pid), '--', 'sleep', String((o.durationMs ?? 30000) / 1000)] : ['--', ...(o.command ?? [])]
   const args = ['record', '-F', String(o.frequency), '-g', '-o', o.dataFile, ...target]
   return new Promise((resolve, reject) => {
     const from = Date.now()
@@ -73,7 +75,8 @@ export function recordPerf(o: RecordOptions, onStderr: (text: string) => void = 
         .split('\n')
         .filter((l) => l && !l.startsWith('[ perf record:'))
       forwarded = end
-      if (own.length && !/Access to performance|perf_event_paranoid|Failed to collect|No such process/.test(stderr)) onStderr(own.join('\n') + '\n')
+      if (own.length && !/Access to performance|perf_event_paranoid|Failed to collect|No such process/.test(stderr))
+        onStderr(own.join('\n') + '\n')
     })
     const stop = () => {
       try {
@@ -87,7 +90,11 @@ export function recordPerf(o: RecordOptions, onStderr: (text: string) => void = 
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer)
       process.off('SIGINT', stop)
-      reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf) and try again') : e)
+      reject(
+        e.code === 'ENOENT'
+          ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf) and try again')
+          : e,
+      )
     })
     child.on('close', (code) => {
       clearTimeout(timer)
@@ -117,10 +124,16 @@ export function checkPerfData(file: string): void {
   try {
     const head = read(0, 104)
     if (head.length < 104 || head.toString('latin1', 0, 8) !== 'PERFILE2') {
-      throw new KilnError('KILN_BAD_FORMAT', `${file} is not a perf.data file (or is cut short before its header ends); record again with perf record -g`)
+      throw new KilnError(
+        'KILN_BAD_FORMAT',
+        `${file} is not a perf.data file (or is cut short before its header ends); record again with perf record -g`,
+      )
     }
     const truncated = (what: string, end: number) =>
-      new KilnError('KILN_BAD_FORMAT', `${file} is truncated: its ${what} ends at byte ${end}, the file has ${size} bytes; record again (was perf killed, or the disk full?)`)
+      new KilnError(
+        'KILN_BAD_FORMAT',
+        `${file} is truncated: its ${what} ends at byte ${end}, the file has ${size} bytes; record again (was perf killed, or the disk full?)`,
+      )
     const dataEnd = Number(head.readBigUInt64LE(40) + head.readBigUInt64LE(48))
     if (dataEnd > size) throw truncated('sample data', dataEnd)
     let features = 0
@@ -137,7 +150,10 @@ export function checkPerfData(file: string): void {
 }
 
 /** Runs `perf script` on a data file and collapses its stacks, checking nothing was lost. */
-export function collapsePerfData(dataFile: string, options: { expectedSamples?: number; countSamples?: boolean } = {}): Promise<PerfCollapser> {
+export function collapsePerfData(
+  dataFile: string,
+  options: { expectedSamples?: number; countSamples?: boolean } = {},
+): Promise<PerfCollapser> {
   checkPerfData(dataFile)
   const c = new PerfCollapser({ countSamples: options.countSamples ?? true })
   return new Promise((resolve, reject) => {
@@ -148,14 +164,29 @@ export function collapsePerfData(dataFile: string, options: { expectedSamples?: 
     child.stdout.on('data', (chunk: string) => lines.push(chunk))
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (t: string) => (stderr += t))
-    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf)') : e))
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'ENOENT'
+          ? new KilnError('KILN_UNSUPPORTED', 'perf is not installed; install it (Debian: apt-get install linux-perf)')
+          : e,
+      ),
+    )
     child.on('close', (code) => {
       const said = stderr.trim().split('\n').slice(-2).join(' / ')
       if (code !== 0) return reject(new KilnError('KILN_BAD_FORMAT', `perf script failed on ${dataFile} (exit ${code}): ${said}`))
-      if (/failed to process|truncated|Invalid argument/i.test(stderr)) return reject(new KilnError('KILN_BAD_FORMAT', `perf output is truncated (${said}); record again`))
-      if (lines.end() || (c.samples > 0 && lines.last !== '')) return reject(new KilnError('KILN_BAD_FORMAT', 'perf output is truncated: the last sample does not end with a blank line; record again'))
+      if (/failed to process|truncated|Invalid argument/i.test(stderr))
+        return reject(new KilnError('KILN_BAD_FORMAT', `perf output is truncated (${said}); record again`))
+      if (lines.end() || (c.samples > 0 && lines.last !== ''))
+        return reject(
+          new KilnError('KILN_BAD_FORMAT', 'perf output is truncated: the last sample does not end with a blank line; record again'),
+        )
       if (options.expectedSamples !== undefined && c.samples < options.expectedSamples) {
-        return reject(new KilnError('KILN_BAD_FORMAT', `perf output is truncated: perf record wrote ${options.expectedSamples} samples, perf script gave ${c.samples}; record again`))
+        return reject(
+          new KilnError(
+            'KILN_BAD_FORMAT',
+            `perf output is truncated: perf record wrote ${options.expectedSamples} samples, perf script gave ${c.samples}; record again`,
+          ),
+        )
       }
       resolve(c)
     })

@@ -78,7 +78,12 @@ export function layoutFrames(fg: FlameGraph | FlameGraphDiff, options: LayoutOpt
   const levels = decodeLevels(fg.levels, diff)
   for (let d = 0; d < levels.length; d++) {
     for (const n of levels[d]!) {
-      const f: RawFrame = { name: d === 0 ? 'all' : fg.names[n.name]!, depth: d, value: diff ? n.rTotal! : n.total, offset: diff ? n.rx! : n.x }
+      const f: RawFrame = {
+        name: d === 0 ? 'all' : fg.names[n.name]!,
+        depth: d,
+        value: diff ? n.rTotal! : n.total,
+        offset: diff ? n.rx! : n.x,
+      }
       if (diff) f.delta = n.rTotal! - n.total
       raw.push(f)
     }
@@ -103,7 +108,16 @@ export function placeFrames(raw: readonly RawFrame[], real: number, options: Lay
   let maxDepth = 0
   for (const f of raw) {
     if (f.value <= 0 || f.value < minCounts) continue
-    const box: FrameBox = { name: f.name, depth: f.depth, value: f.value, offset: f.offset, x: XPAD + f.offset * pxPerCount, y: 0, w: f.value * pxPerCount, h: fh - FRAME_PAD }
+    const box: FrameBox = {
+      name: f.name,
+      depth: f.depth,
+      value: f.value,
+      offset: f.offset,
+      x: XPAD + f.offset * pxPerCount,
+      y: 0,
+      w: f.value * pxPerCount,
+      h: fh - FRAME_PAD,
+    }
     if (f.delta !== undefined) box.delta = f.delta
     frames.push(box)
     if (f.depth > maxDepth) maxDepth = f.depth

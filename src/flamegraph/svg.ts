@@ -62,7 +62,11 @@ const px = (n: number): string => String(Math.round(n * 100) / 100)
  */
 export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions = {}): string {
   const out: string[] = []
-  renderLayout((lo) => layoutFrames(fg, lo), options, (...s) => out.push(...s))
+  renderLayout(
+    (lo) => layoutFrames(fg, lo),
+    options,
+    (...s) => out.push(...s),
+  )
   return out.join('')
 }
 
@@ -78,7 +82,8 @@ export function renderFrames(raw: readonly RawFrame[], total: number, options: S
 
 function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions, emit: (...s: string[]) => void): void {
   const o = options
-  if (o.notes !== undefined && /[<>]|--/.test(o.notes)) throw new KilnError('KILN_USAGE', "--notes may not contain '<', '>' or '--' (it goes into an SVG comment)")
+  if (o.notes !== undefined && /[<>]|--/.test(o.notes))
+    throw new KilnError('KILN_USAGE', "--notes may not contain '<', '>' or '--' (it goes into an SVG comment)")
   const fontSize = o.fontSize ?? 12
   const fontWidth = o.fontWidth ?? 0.59
   const fontType = o.fontType ?? 'Verdana'
@@ -104,7 +109,7 @@ function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions,
     '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n',
     `<svg version="1.1" width="${W}" height="${H}" onload="init(evt)" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"`,
     ` data-fontsize="${fontSize}" data-fontwidth="${fontWidth}" data-xpad="${L.xpad}" data-nametype="${esc(o.nameType ?? 'Function:')}">\n`,
-    '<!-- Flame graph drawn by Kiln (kiln flamegraph); the layout and interaction follow Brendan Gregg\'s flamegraph.pl. -->\n',
+    "<!-- Flame graph drawn by Kiln (kiln flamegraph); the layout and interaction follow Brendan Gregg's flamegraph.pl. -->\n",
   )
   if (o.notes !== undefined) out.push(`<!-- NOTES: ${o.notes} -->\n`)
   out.push(

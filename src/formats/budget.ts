@@ -12,7 +12,10 @@ export function frameBudget(inputBytes: number): (frames: number, where: { toStr
   return (frames, where) => {
     used += frames
     if (used > max) {
-      throw new KilnError('KILN_LIMIT', `${where}: the stacks add up to more than ${max} frames for a ${inputBytes}-byte profile; no real profile repeats its stacks this much`)
+      throw new KilnError(
+        'KILN_LIMIT',
+        `${where}: the stacks add up to more than ${max} frames for a ${inputBytes}-byte profile; no real profile repeats its stacks this much`,
+      )
     }
   }
 }

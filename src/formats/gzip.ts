@@ -31,7 +31,10 @@ export function maybeGunzip(bytes: Uint8Array, opts: GunzipOptions = {}): Uint8A
   } catch (e) {
     const code = (e as { code?: string }).code
     if (code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
-      throw new KilnError('KILN_TOO_LARGE', `gzip body inflates to more than ${maxBytes} bytes; send a smaller profile or raise the decompressed-size limit`)
+      throw new KilnError(
+        'KILN_TOO_LARGE',
+        `gzip body inflates to more than ${maxBytes} bytes; send a smaller profile or raise the decompressed-size limit`,
+      )
     }
     const what = code === 'Z_BUF_ERROR' ? 'is truncated (unexpected end of data)' : `is corrupt (${(e as Error).message})`
     throw new KilnError('KILN_BAD_GZIP', `gzip body of ${bytes.length} bytes ${what}; send the whole file, or send it uncompressed`)

@@ -143,7 +143,12 @@ export class Chunk {
     for (const c of metadata.children) {
       if (c.name !== 'class') continue
       const name = c.attrs.get('name') ?? ''
-      const t: TypeDef = { id: num(c.attrs.get('id'), `class ${name} id`), name, kind: primitiveKinds.get(name) ?? kinds.struct, fields: [] }
+      const t: TypeDef = {
+        id: num(c.attrs.get('id'), `class ${name} id`),
+        name,
+        kind: primitiveKinds.get(name) ?? kinds.struct,
+        fields: [],
+      }
       for (const f of c.children) {
         if (f.name !== 'field') continue
         t.fields.push({

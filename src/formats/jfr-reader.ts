@@ -188,11 +188,13 @@ const latin1 = new TextDecoder('latin1')
 
 /** Reads the chunk header at `start`. */
 export function readChunkHeader(buf: Uint8Array, start: number): ChunkHeader {
-  if (buf.length - start < HEADER_SIZE) throw new JfrError(`truncated chunk header: ${buf.length - start} of ${HEADER_SIZE} bytes at byte ${start}`)
+  if (buf.length - start < HEADER_SIZE)
+    throw new JfrError(`truncated chunk header: ${buf.length - start} of ${HEADER_SIZE} bytes at byte ${start}`)
   const dv = new DataView(buf.buffer, buf.byteOffset + start, HEADER_SIZE)
   if (dv.getUint32(0) !== MAGIC) throw new JfrError(`no chunk magic "FLR\\0" at byte ${start}`)
   const major = dv.getUint16(4)
-  if (major !== 2 && major !== 1) throw new JfrError(`unsupported JFR version ${major}.${dv.getUint16(6)} at byte ${start + 4} (JDK 11+ and async-profiler write 2.x)`)
+  if (major !== 2 && major !== 1)
+    throw new JfrError(`unsupported JFR version ${major}.${dv.getUint16(6)} at byte ${start + 4} (JDK 11+ and async-profiler write 2.x)`)
   const i64 = (o: number) => Number(dv.getBigInt64(o))
   const h: ChunkHeader = {
     start,
@@ -204,12 +206,19 @@ export function readChunkHeader(buf: Uint8Array, start: number): ChunkHeader {
     ticksPerSecond: i64(56),
     compressed: (dv.getUint32(64) & 1) === 1,
   }
-  if (h.size === 0) throw new JfrError(`chunk at byte ${start} is unfinished (size 0): the recording was still being written; dump it with jcmd JFR.dump or stop it first`)
+  if (h.size === 0)
+    throw new JfrError(
+      `chunk at byte ${start} is unfinished (size 0): the recording was still being written; dump it with jcmd JFR.dump or stop it first`,
+    )
   if (!(h.size >= HEADER_SIZE && start + h.size <= buf.length)) {
     throw new JfrError(`chunk at byte ${start} says it is ${h.size} bytes but ${buf.length - start} are left (truncated file?)`)
   }
-  for (const [name, off] of [['metadata', h.metadataOffset], ['constant pool', h.constantPoolOffset]] as const) {
-    if (!(off >= HEADER_SIZE && off < h.size)) throw new JfrError(`chunk at byte ${start}: ${name} offset ${off} is outside the chunk of ${h.size} bytes`)
+  for (const [name, off] of [
+    ['metadata', h.metadataOffset],
+    ['constant pool', h.constantPoolOffset],
+  ] as const) {
+    if (!(off >= HEADER_SIZE && off < h.size))
+      throw new JfrError(`chunk at byte ${start}: ${name} offset ${off} is outside the chunk of ${h.size} bytes`)
   }
   if (!(h.ticksPerSecond > 0)) throw new JfrError(`chunk at byte ${start}: ticks per second is ${h.ticksPerSecond}`)
   return h

@@ -40,23 +40,53 @@ const kinds = {
   wall: { metric: 'wall', sampleTypes: [{ type: 'wall', unit: 'nanoseconds' }], periodType: { type: 'wall', unit: 'nanoseconds' } },
   inTlab: {
     metric: 'memory',
-    sampleTypes: [{ type: 'alloc_in_new_tlab_objects', unit: 'count' }, { type: 'alloc_in_new_tlab_bytes', unit: 'bytes' }],
+    sampleTypes: [
+      { type: 'alloc_in_new_tlab_objects', unit: 'count' },
+      { type: 'alloc_in_new_tlab_bytes', unit: 'bytes' },
+    ],
     periodType: { type: 'space', unit: 'bytes' },
   },
   outTlab: {
     metric: 'memory',
-    sampleTypes: [{ type: 'alloc_outside_tlab_objects', unit: 'count' }, { type: 'alloc_outside_tlab_bytes', unit: 'bytes' }],
+    sampleTypes: [
+      { type: 'alloc_outside_tlab_objects', unit: 'count' },
+      { type: 'alloc_outside_tlab_bytes', unit: 'bytes' },
+    ],
     periodType: { type: 'space', unit: 'bytes' },
   },
-  lock: { metric: 'mutex', sampleTypes: [{ type: 'contentions', unit: 'count' }, { type: 'delay', unit: 'nanoseconds' }], periodType: { type: 'mutex', unit: 'count' } },
-  park: { metric: 'block', sampleTypes: [{ type: 'contentions', unit: 'count' }, { type: 'delay', unit: 'nanoseconds' }], periodType: { type: 'block', unit: 'count' } },
+  lock: {
+    metric: 'mutex',
+    sampleTypes: [
+      { type: 'contentions', unit: 'count' },
+      { type: 'delay', unit: 'nanoseconds' },
+    ],
+    periodType: { type: 'mutex', unit: 'count' },
+  },
+  park: {
+    metric: 'block',
+    sampleTypes: [
+      { type: 'contentions', unit: 'count' },
+      { type: 'delay', unit: 'nanoseconds' },
+    ],
+    periodType: { type: 'block', unit: 'count' },
+  },
   live: { metric: 'memory', sampleTypes: [{ type: 'live', unit: 'count' }], periodType: { type: 'objects', unit: 'count' } },
   allocSample: {
     metric: 'memory',
-    sampleTypes: [{ type: 'alloc_sample_objects', unit: 'count' }, { type: 'alloc_sample_bytes', unit: 'bytes' }],
+    sampleTypes: [
+      { type: 'alloc_sample_objects', unit: 'count' },
+      { type: 'alloc_sample_bytes', unit: 'bytes' },
+    ],
     periodType: { type: 'space', unit: 'bytes' },
   },
-  malloc: { metric: 'memory', sampleTypes: [{ type: 'malloc_objects', unit: 'count' }, { type: 'malloc_bytes', unit: 'bytes' }], periodType: { type: 'space', unit: 'bytes' } },
+  malloc: {
+    metric: 'memory',
+    sampleTypes: [
+      { type: 'malloc_objects', unit: 'count' },
+      { type: 'malloc_bytes', unit: 'bytes' },
+    ],
+    periodType: { type: 'space', unit: 'bytes' },
+  },
 } as const satisfies Record<string, Kind>
 type KindName = keyof typeof kinds
 
@@ -144,7 +174,11 @@ export function decodeLabelsSnapshot(bytes: Uint8Array): Map<number, Labels> {
       } else r.skip(k & 7)
     }
   } catch (e) {
-    if (e instanceof ProtoError) throw new KilnError('KILN_BAD_JFR', `labels (LabelsSnapshot protobuf) ${e.message}; send the labels the Pyroscope Java agent wrote, gzipped or not`)
+    if (e instanceof ProtoError)
+      throw new KilnError(
+        'KILN_BAD_JFR',
+        `labels (LabelsSnapshot protobuf) ${e.message}; send the labels the Pyroscope Java agent wrote, gzipped or not`,
+      )
     throw e
   }
   const out = new Map<number, Labels>()
@@ -187,7 +221,8 @@ class Acc {
       if (stack) site.budget(stack.length, { toString: at })
     }
     if (!stack) return
-    for (const v of values) if (!(v >= 0 && Number.isFinite(v))) throw new JfrError(`${at()}: value ${values.join(', ')} is not a non-negative number`)
+    for (const v of values)
+      if (!(v >= 0 && Number.isFinite(v))) throw new JfrError(`${at()}: value ${values.join(', ')} is not a non-negative number`)
     const key = `${refKey}/${ctx}`
     const s = this.samples.get(key)
     if (s) for (let i = 0; i < values.length; i++) s.values[i]! += values[i]!
@@ -204,7 +239,10 @@ class Acc {
 export function decodeJfr(input: Uint8Array, opts: JfrOptions = {}): JfrProfile[] {
   const bytes = maybeGunzip(input, opts)
   if (!sniffJfr(bytes)) {
-    throw new KilnError('KILN_BAD_JFR', `not a JFR recording: it does not start with "FLR\\0" (${bytes.length} bytes); record with -XX:StartFlightRecording or async-profiler -o jfr`)
+    throw new KilnError(
+      'KILN_BAD_JFR',
+      `not a JFR recording: it does not start with "FLR\\0" (${bytes.length} bytes); record with -XX:StartFlightRecording or async-profiler -o jfr`,
+    )
   }
   const contexts = opts.labels ? decodeLabelsSnapshot(maybeGunzip(opts.labels, opts)) : new Map<number, Labels>()
   const budget = frameBudget(bytes.length)
@@ -348,7 +386,11 @@ function isObject(v: JfrValue | undefined): v is JfrObject {
 
 /** A reader error as KILN_BAD_JFR saying where; KilnErrors (limits) pass through. */
 function located(e: unknown, where: string): unknown {
-  if (e instanceof JfrError) return new KilnError('KILN_BAD_JFR', `JFR recording: ${where}${e.message}; send the whole .jfr file as the JVM or async-profiler wrote it`)
+  if (e instanceof JfrError)
+    return new KilnError(
+      'KILN_BAD_JFR',
+      `JFR recording: ${where}${e.message}; send the whole .jfr file as the JVM or async-profiler wrote it`,
+    )
   if (e instanceof RangeError) return new KilnError('KILN_BAD_JFR', `JFR recording: ${where}${e.message}`)
   return e
 }

@@ -144,7 +144,8 @@ function readTables(buf: Uint8Array, at: Cursor): Tables {
     }
     const n = counts[field]!++
     at.set(spec[0], n + 1, r.pos)
-    if (wire !== spec[1] && !(field === 13 && wire === WIRE_VARINT)) throw new ProtoError(`field ${spec[0]} has wire type ${wire}, expected ${spec[1]}`)
+    if (wire !== spec[1] && !(field === 13 && wire === WIRE_VARINT))
+      throw new ProtoError(`field ${spec[0]} has wire type ${wire}, expected ${spec[1]}`)
     switch (field) {
       case 1:
         readValueType(r.sub(), t.sampleTypes)
@@ -253,17 +254,23 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: Cursor): P
   const S = t.strings
   at.set('the string table', 0, -1)
   if (S.length === 0) throw new KilnError('KILN_BAD_PPROF', 'pprof has no string table; is this really a pprof profile?')
-  if (S[0] !== '') throw new KilnError('KILN_BAD_PPROF', `pprof string table must start with the empty string, not ${JSON.stringify(S[0]!.slice(0, 40))}`)
+  if (S[0] !== '')
+    throw new KilnError('KILN_BAD_PPROF', `pprof string table must start with the empty string, not ${JSON.stringify(S[0]!.slice(0, 40))}`)
   const str = (i: number, where: Where): string => {
     const s = S[i]
-    if (s === undefined) throw new KilnError('KILN_BAD_PPROF', `pprof ${where} refers to string ${i}, but the string table has ${S.length} entries`)
+    if (s === undefined)
+      throw new KilnError('KILN_BAD_PPROF', `pprof ${where} refers to string ${i}, but the string table has ${S.length} entries`)
     return s
   }
   const sampleTypes = []
   for (let i = 0; i < t.sampleTypes.length; i += 2) {
-    sampleTypes.push({ type: str(t.sampleTypes[i]!, `sample_type #${i / 2 + 1}`), unit: str(t.sampleTypes[i + 1]!, `sample_type #${i / 2 + 1}`) })
+    sampleTypes.push({
+      type: str(t.sampleTypes[i]!, `sample_type #${i / 2 + 1}`),
+      unit: str(t.sampleTypes[i + 1]!, `sample_type #${i / 2 + 1}`),
+    })
   }
-  if (sampleTypes.length === 0) throw new KilnError('KILN_BAD_PPROF', 'pprof has no sample types; a profile needs at least one (e.g. cpu/nanoseconds)')
+  if (sampleTypes.length === 0)
+    throw new KilnError('KILN_BAD_PPROF', 'pprof has no sample types; a profile needs at least one (e.g. cpu/nanoseconds)')
   const defaultSampleType = str(t.defaultSampleType, 'default_sample_type')
   const b = new ProfileBuilder(
     {
@@ -280,7 +287,8 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: Cursor): P
   const nameOf = (li: number, fnId: number): string => {
     if (fnId !== 0) {
       const nameIdx = t.functionName.get(fnId)
-      if (nameIdx === undefined) throw new KilnError('KILN_BAD_PPROF', `pprof location #${li + 1} has a line of function ${fnId}, which is not in the profile`)
+      if (nameIdx === undefined)
+        throw new KilnError('KILN_BAD_PPROF', `pprof location #${li + 1} has a line of function ${fnId}, which is not in the profile`)
       const name = str(nameIdx, `function ${fnId}`)
       if (name) return name
     }
@@ -328,12 +336,16 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: Cursor): P
     const stack: number[] = []
     for (let i = locIds.length - 1; i >= 0; i--) {
       const li = t.locations.get(locIds[i]!)
-      if (li === undefined) throw new KilnError('KILN_BAD_PPROF', `pprof ${at} refers to location ${locIds[i]}, which is not in the profile`)
+      if (li === undefined)
+        throw new KilnError('KILN_BAD_PPROF', `pprof ${at} refers to location ${locIds[i]}, which is not in the profile`)
       const f = framesOf(li)
       for (let j = 0; j < f.length; j++) stack.push(f[j]!)
       // Checked while growing: a few bytes of repeated location ids must not build a huge array.
       if (stack.length > limits.maxStackDepth) {
-        throw new KilnError('KILN_LIMIT', `${at}: stack is more than ${limits.maxStackDepth} frames deep; the limit is ${limits.maxStackDepth} (server option --max-stack-depth)`)
+        throw new KilnError(
+          'KILN_LIMIT',
+          `${at}: stack is more than ${limits.maxStackDepth} frames deep; the limit is ${limits.maxStackDepth} (server option --max-stack-depth)`,
+        )
       }
     }
     spend(stack.length, at)

@@ -59,7 +59,11 @@ export const formats = {
     decode: (b, o) => {
       if (!sniffJfr(b)) return null
       const first = decodeJfr(b, o)[0]
-      if (!first) throw new KilnError('KILN_BAD_JFR', 'the JFR recording holds no samples (no execution, allocation or lock events); record with profiling enabled')
+      if (!first)
+        throw new KilnError(
+          'KILN_BAD_JFR',
+          'the JFR recording holds no samples (no execution, allocation or lock events); record with profiling enabled',
+        )
       return first.profile
     },
   },
@@ -75,7 +79,15 @@ export type FormatName = keyof typeof formats
 const formatList: readonly Format[] = Object.values(formats)
 
 // Pyroscope's `format=` values that name the same thing differently.
-const aliases: Record<string, FormatName> = { jfr: 'jfr', groups: 'folded', collapsed: 'folded', speedscope: 'speedscope', pprof: 'pprof', folded: 'folded', lines: 'lines' }
+const aliases: Record<string, FormatName> = {
+  jfr: 'jfr',
+  groups: 'folded',
+  collapsed: 'folded',
+  speedscope: 'speedscope',
+  pprof: 'pprof',
+  folded: 'folded',
+  lines: 'lines',
+}
 
 /** The format a name says: a format name (`groups`, `pprof`, …) or a file name by its ending. */
 export function formatForName(name: string): FormatName | undefined {
@@ -95,13 +107,19 @@ export function sniffFormat(bytes: Uint8Array): FormatName | undefined {
 /** Decodes any known format, gunzipping first; a name hint picks the format, else the content does. */
 export function decodeAny(input: Uint8Array, opts: AnyOptions = {}): { format: FormatName; profile: Profile } {
   const bytes = maybeGunzip(input, opts)
-  if (bytes.length === 0) throw new KilnError('KILN_BAD_FORMAT', 'the profile is empty (0 bytes); send pprof, folded stacks or speedscope JSON')
+  if (bytes.length === 0)
+    throw new KilnError('KILN_BAD_FORMAT', 'the profile is empty (0 bytes); send pprof, folded stacks or speedscope JSON')
   const sniffed = sniffFormat(bytes)
   const hinted = opts.nameHint ? formatForName(opts.nameHint) : undefined
   const format = hinted ?? sniffed
   if (!format) throw new KilnError('KILN_BAD_FORMAT', 'cannot tell the format: the content is not pprof, speedscope JSON or folded text')
   const profile = formats[format].decode(bytes, opts)
   if (profile) return { format, profile }
-  const looks = sniffed && sniffed !== format ? `it looks like ${sniffed}` : sniffed ? 'it is JSON but not a speedscope file ($schema, shared.frames, profiles)' : 'it is none of pprof, speedscope JSON or folded text'
+  const looks =
+    sniffed && sniffed !== format
+      ? `it looks like ${sniffed}`
+      : sniffed
+        ? 'it is JSON but not a speedscope file ($schema, shared.frames, profiles)'
+        : 'it is none of pprof, speedscope JSON or folded text'
   throw new KilnError('KILN_BAD_FORMAT', `the profile is not ${format}: ${looks}; fix the format or leave it out to detect it`)
 }

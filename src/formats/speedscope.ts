@@ -65,7 +65,10 @@ export function decodeSpeedscope(bytes: Uint8Array, opts: SpeedscopeOptions = {}
   let duration = 0
   for (const [i, p] of profiles.entries()) {
     if (!isObject(p)) throw bad(`profiles[${i}] must be an object`)
-    if (p.unit !== unit) throw bad(`profiles[${i}] has unit ${JSON.stringify(p.unit)} but profiles[0] has ${JSON.stringify(unit)}; Kiln merges the profiles of one file into one sample type`)
+    if (p.unit !== unit)
+      throw bad(
+        `profiles[${i}] has unit ${JSON.stringify(p.unit)} but profiles[0] has ${JSON.stringify(unit)}; Kiln merges the profiles of one file into one sample type`,
+      )
     duration = Math.max(duration, numberAt(p.endValue, `profiles[${i}].endValue`) - numberAt(p.startValue, `profiles[${i}].startValue`))
   }
   const sampleType = sampleTypeOf(unit)
@@ -130,9 +133,14 @@ function addEvented({ b, frame, spend, maxDepth }: Ctx, p: Record<string, unknow
     const f = frame(e.frame, `${where}.frame`)
     if (e.type === 'O') {
       stack.push(f)
-      if (stack.length > maxDepth) throw new KilnError('KILN_LIMIT', `${where}: more than ${maxDepth} frames open at once; the limit is ${maxDepth} (server option --max-stack-depth)`)
+      if (stack.length > maxDepth)
+        throw new KilnError(
+          'KILN_LIMIT',
+          `${where}: more than ${maxDepth} frames open at once; the limit is ${maxDepth} (server option --max-stack-depth)`,
+        )
     } else if (e.type === 'C') {
-      if (stack[stack.length - 1] !== f) throw bad(`${where} closes frame ${JSON.stringify(e.frame)}, which is not the innermost open frame`)
+      if (stack[stack.length - 1] !== f)
+        throw bad(`${where} closes frame ${JSON.stringify(e.frame)}, which is not the innermost open frame`)
       stack.pop()
     } else throw bad(`${where}.type ${JSON.stringify(e.type)} is neither "O" nor "C"`)
   }

@@ -92,7 +92,10 @@ export function legacyWrites(p: Profile, meta: IngestMeta): SeriesWrite[] {
 }
 
 /** Per-sample-type settings the Go SDK sends beside a pprof (`sample_type_config`). */
-export type SampleTypeConfig = Record<string, { units?: string; 'display-name'?: string; aggregation?: string; cumulative?: boolean; sampled?: boolean }>
+export type SampleTypeConfig = Record<
+  string,
+  { units?: string; 'display-name'?: string; aggregation?: string; cumulative?: boolean; sampled?: boolean }
+>
 
 /** pprof uploads: each sample type becomes its own series, `__name__` derived from it. */
 export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: SampleTypeConfig; metricName?: string } = {}): SeriesWrite[] {
@@ -102,7 +105,13 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
     const display = opts.config?.[st.type]?.['display-name'] ?? st.type
     if (opts.config && Object.keys(opts.config).length && !opts.config[st.type]) return
     const metric = opts.metricName ?? metricNameForSampleType(display, p.periodType.type)
-    const id = profileTypeId({ name: metric, sampleType: st.type, sampleUnit: st.unit, periodType: p.periodType.type, periodUnit: p.periodType.unit })
+    const id = profileTypeId({
+      name: metric,
+      sampleType: st.type,
+      sampleUnit: st.unit,
+      periodType: p.periodType.type,
+      periodUnit: p.periodType.unit,
+    })
     out.push(...splitBySampleLabels(p, i, 1, id, (extra) => baseLabels(meta, metric, extra), time))
   })
   return out
@@ -112,7 +121,14 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
 const notSeriesLabels = new Set(['span_id', 'trace_id', 'span_name', 'profile_id'])
 
 /** One series per distinct set of sample labels (dynamic labels become series labels). */
-function splitBySampleLabels(p: Profile, typeIndex: number, scale: number, profileType: string, labelsFor: (extra: Labels) => Labels, time: { timeMs: number; durationNs: number }): SeriesWrite[] {
+function splitBySampleLabels(
+  p: Profile,
+  typeIndex: number,
+  scale: number,
+  profileType: string,
+  labelsFor: (extra: Labels) => Labels,
+  time: { timeMs: number; durationNs: number },
+): SeriesWrite[] {
   const groups = new Map<string, { extra: Labels; stacks: number[][]; values: number[] }>()
   for (const s of p.samples) {
     const v = s.values[typeIndex]!
@@ -124,7 +140,11 @@ function splitBySampleLabels(p: Profile, typeIndex: number, scale: number, profi
     g.stacks.push(s.stack)
     g.values.push(v * scale)
   }
-  if (groups.size > 1000) throw new KilnError('KILN_LIMIT', `profile splits into ${groups.size} series by its sample labels; the limit is 1000 — use fewer distinct dynamic labels`)
+  if (groups.size > 1000)
+    throw new KilnError(
+      'KILN_LIMIT',
+      `profile splits into ${groups.size} series by its sample labels; the limit is 1000 — use fewer distinct dynamic labels`,
+    )
   return [...groups.values()].map((g) => ({
     profileType,
     labels: labelsFor(g.extra),

@@ -54,7 +54,10 @@ export class Ingester {
     }
     // Each sample in a buffer of its own, moved: a view would clone the whole request body with it.
     const own = series.map((s) => ({ labels: s.labels, samples: s.samples.map((x) => new Uint8Array(x)) }))
-    const done = await this.pool.run({ kind: 'push', tenant, now: Date.now(), series: own }, own.flatMap((s) => s.samples.map((x) => x.buffer as ArrayBuffer)))
+    const done = await this.pool.run(
+      { kind: 'push', tenant, now: Date.now(), series: own },
+      own.flatMap((s) => s.samples.map((x) => x.buffer as ArrayBuffer)),
+    )
     if (done.writes.length) await this.store.writer.writePrepared(tenant, done.writes)
     return done.series
   }

@@ -39,12 +39,16 @@ export class IngestPool {
       const w = slot.jobs.get(a.id)
       if (!w) return
       slot.jobs.delete(a.id)
-      if ('error' in a) w.reject(a.error.code === 'KILN_INTERNAL' ? new Error(a.error.message) : new KilnError(a.error.code, a.error.message))
+      if ('error' in a)
+        w.reject(a.error.code === 'KILN_INTERNAL' ? new Error(a.error.message) : new KilnError(a.error.code, a.error.message))
       else w.resolve(a)
     })
     // A worker that dies (out of memory on a hostile body) fails its own jobs only, and is replaced.
     const died = (why: string) => {
-      for (const w of slot.jobs.values()) w.reject(new KilnError('KILN_LIMIT', `the upload could not be decoded: the decoding thread stopped (${why}); send a smaller profile`))
+      for (const w of slot.jobs.values())
+        w.reject(
+          new KilnError('KILN_LIMIT', `the upload could not be decoded: the decoding thread stopped (${why}); send a smaller profile`),
+        )
       slot.jobs.clear()
       const i = this.slots.indexOf(slot)
       if (i >= 0 && !this.closed) {

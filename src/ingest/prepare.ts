@@ -32,9 +32,13 @@ export function checkWrites(writes: SeriesWrite[], rules: WriteRules, now = Date
     let sum = 0
     for (const v of w.values) sum += Math.abs(v)
     if (!(sum < INT64_LIMIT)) {
-      throw new KilnError('KILN_LIMIT', `the values of series ${w.profileType} add up to more than a 64-bit integer holds (9.2e18); a sample count that large is not a profile`)
+      throw new KilnError(
+        'KILN_LIMIT',
+        `the values of series ${w.profileType} add up to more than a 64-bit integer holds (9.2e18); a sample count that large is not a profile`,
+      )
     }
-    if (!(w.durationNs >= 0 && w.durationNs < INT64_LIMIT)) throw new KilnError('KILN_BAD_TIME', `profile duration ${w.durationNs} ns is out of range`)
+    if (!(w.durationNs >= 0 && w.durationNs < INT64_LIMIT))
+      throw new KilnError('KILN_BAD_TIME', `profile duration ${w.durationNs} ns is out of range`)
   }
   if (rules.retentionDays > 0) {
     const oldest = now - rules.retentionDays * 86_400_000

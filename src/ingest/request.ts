@@ -57,7 +57,10 @@ export class InflateBudget {
     return out
   }
   private tooLarge(): KilnError {
-    return new KilnError('KILN_TOO_LARGE', `the request's profiles inflate to more than ${this.max} bytes together (server option --max-decompressed-bytes); send fewer or smaller profiles per request`)
+    return new KilnError(
+      'KILN_TOO_LARGE',
+      `the request's profiles inflate to more than ${this.max} bytes together (server option --max-decompressed-bytes); send fewer or smaller profiles per request`,
+    )
   }
 }
 
@@ -82,7 +85,10 @@ export function ingestWrites(p: IngestParams, body: Uint8Array, lim: DecodeLimit
   const budget = new InflateBudget(lim.maxDecompressedBytes)
   const decodeOpts = { maxBytes: lim.maxDecompressedBytes, limits: lim.limits }
   if (format === 'trie' || format === 'tree' || contentType.includes('octet-stream+trie') || contentType.includes('octet-stream+tree')) {
-    throw new KilnError('KILN_UNSUPPORTED', `format ${format || contentType} (Pyroscope 0.x's binary trie/tree) is not supported: send folded stacks, pprof, speedscope or JFR`)
+    throw new KilnError(
+      'KILN_UNSUPPORTED',
+      `format ${format || contentType} (Pyroscope 0.x's binary trie/tree) is not supported: send folded stacks, pprof, speedscope or JFR`,
+    )
   }
   if (format === 'jfr') {
     // The Pyroscope Java agent: the recording raw, or multipart fields `jfr` and `labels` (its LabelsSnapshot).
@@ -91,20 +97,35 @@ export function ingestWrites(p: IngestParams, body: Uint8Array, lim: DecodeLimit
     if (multipart) {
       const parts = parseMultipart(Buffer.from(body.buffer, body.byteOffset, body.length), contentType)
       const part = parts.find((x) => x.name === 'jfr')
-      if (!part) throw new KilnError('KILN_BAD_REQUEST', `multipart body has no 'jfr' field (fields: ${parts.map((x) => x.name).join(', ') || 'none'})`)
+      if (!part)
+        throw new KilnError(
+          'KILN_BAD_REQUEST',
+          `multipart body has no 'jfr' field (fields: ${parts.map((x) => x.name).join(', ') || 'none'})`,
+        )
       jfr = part.data
       jfrLabels = parts.find((x) => x.name === 'labels')?.data
     }
-    const decoded = decodeJfr(budget.take(jfr), { ...decodeOpts, labels: jfrLabels, sampleRate: p.sampleRate ? meta.sampleRate : undefined })
+    const decoded = decodeJfr(budget.take(jfr), {
+      ...decodeOpts,
+      labels: jfrLabels,
+      sampleRate: p.sampleRate ? meta.sampleRate : undefined,
+    })
     return decoded.flatMap((j) => pprofWrites(j.profile, meta, { metricName: j.metric }))
   }
   if (multipart) {
     const parts = parseMultipart(Buffer.from(body.buffer, body.byteOffset, body.length), contentType)
     if (parts.some((x) => x.name === 'prev_profile')) {
-      throw new KilnError('KILN_BAD_PROFILE', 'prev_profile is not supported (cumulative profiles from old SDKs): please update pyroscope-go to a version that sends delta profiles')
+      throw new KilnError(
+        'KILN_BAD_PROFILE',
+        'prev_profile is not supported (cumulative profiles from old SDKs): please update pyroscope-go to a version that sends delta profiles',
+      )
     }
     const profile = parts.find((x) => x.name === 'profile')
-    if (!profile) throw new KilnError('KILN_BAD_REQUEST', `multipart body has no 'profile' field (fields: ${parts.map((x) => x.name).join(', ') || 'none'})`)
+    if (!profile)
+      throw new KilnError(
+        'KILN_BAD_REQUEST',
+        `multipart body has no 'profile' field (fields: ${parts.map((x) => x.name).join(', ') || 'none'})`,
+      )
     let config: SampleTypeConfig | undefined
     const st = parts.find((x) => x.name === 'sample_type_config')
     if (st) {
@@ -113,17 +134,26 @@ export function ingestWrites(p: IngestParams, body: Uint8Array, lim: DecodeLimit
       } catch (e) {
         throw new KilnError('KILN_BAD_REQUEST', `sample_type_config is not valid JSON: ${(e as Error).message}`)
       }
-      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new KilnError('KILN_BAD_REQUEST', 'sample_type_config must be a JSON object keyed by sample type')
+      if (typeof config !== 'object' || config === null || Array.isArray(config))
+        throw new KilnError('KILN_BAD_REQUEST', 'sample_type_config must be a JSON object keyed by sample type')
     }
     return pprofWrites(decodePprof(budget.take(profile.data), decodeOpts), meta, { config })
   }
   // One body of one format, named by `format=` (Pyroscope's default: folded), through the registry.
   const name: FormatName | undefined = format === '' ? 'folded' : formatForName(format)
-  if (!name || name === 'jfr') throw new KilnError('KILN_BAD_FORMAT', `unknown format ${JSON.stringify(format)}: use folded (default), lines, pprof, speedscope or jfr`)
+  if (!name || name === 'jfr')
+    throw new KilnError(
+      'KILN_BAD_FORMAT',
+      `unknown format ${JSON.stringify(format)}: use folded (default), lines, pprof, speedscope or jfr`,
+    )
   const bytes = budget.take(body)
   if (name === 'pprof') return pprofWrites(decodePprof(bytes, decodeOpts), meta)
   const profile = formats[name].decode(bytes, { limits: lim.limits })
-  if (!profile) throw new KilnError('KILN_BAD_FORMAT', `the body is not ${format || 'folded'} data; set format= to what you send (pprof, speedscope, lines, folded)`)
+  if (!profile)
+    throw new KilnError(
+      'KILN_BAD_FORMAT',
+      `the body is not ${format || 'folded'} data; set format= to what you send (pprof, speedscope, lines, folded)`,
+    )
   return legacyWrites(profile, meta)
 }
 

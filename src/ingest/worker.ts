@@ -17,7 +17,9 @@ parentPort!.on('message', (job: Job) => {
     const prepared = writes.map((w) => prepareWrite(job.tenant, w, nowS))
     parentPort!.postMessage({ id: job.id, writes: prepared, series: writes.length })
   } catch (e) {
-    const error = isKilnError(e) ? { code: e.code, message: e.message } : { code: 'KILN_INTERNAL', message: (e as Error)?.stack ?? String(e) }
+    const error = isKilnError(e)
+      ? { code: e.code, message: e.message }
+      : { code: 'KILN_INTERNAL', message: (e as Error)?.stack ?? String(e) }
     parentPort!.postMessage({ id: job.id, error })
   }
 })

@@ -25,7 +25,12 @@ interface Column {
 }
 
 /** Builds levels from a tree with one or more value columns (1: single, 2: diff). */
-function encodeLevels(tree: CallTree, cols: Column[], maxNodes: number, keepOrder = false): { names: string[]; levels: number[][]; maxSelf: number } {
+function encodeLevels(
+  tree: CallTree,
+  cols: Column[],
+  maxNodes: number,
+  keepOrder = false,
+): { names: string[]; levels: number[][]; maxSelf: number } {
   if (!keepOrder) tree.sortChildren()
   const weight = (n: number) => {
     let w = 0

@@ -24,10 +24,14 @@ export function makeLabels(pairs: Iterable<readonly [string, string]>, limits: L
   const map = new Map<string, string>()
   for (const [n, v] of pairs) {
     if (!isValidLabelName(n)) {
-      throw new KilnError('KILN_BAD_LABELS', `invalid label name ${JSON.stringify(n.slice(0, 80))}: use letters, digits, '_' and '.', not starting with a digit`)
+      throw new KilnError(
+        'KILN_BAD_LABELS',
+        `invalid label name ${JSON.stringify(n.slice(0, 80))}: use letters, digits, '_' and '.', not starting with a digit`,
+      )
     }
     if (n.length > limits.maxNameLength) throw new KilnError('KILN_BAD_LABELS', `label name longer than ${limits.maxNameLength} characters`)
-    if (v.length > limits.maxValueLength) throw new KilnError('KILN_BAD_LABELS', `value of label ${n} is longer than ${limits.maxValueLength} characters`)
+    if (v.length > limits.maxValueLength)
+      throw new KilnError('KILN_BAD_LABELS', `value of label ${n} is longer than ${limits.maxValueLength} characters`)
     map.set(n, v)
     if (map.size > limits.maxLabels) {
       throw new KilnError('KILN_BAD_LABELS', `more than ${limits.maxLabels} labels in one series; drop some labels or raise --max-labels`)
@@ -65,7 +69,11 @@ export function labelsHash(labels: Labels): string {
 export function parseAppName(name: string, limits: LabelLimits = defaultLabelLimits): { app: string; labels: Labels } {
   const open = name.indexOf('{')
   const app = (open < 0 ? name : name.slice(0, open)).trim()
-  if (!app) throw new KilnError('KILN_BAD_LABELS', `name ${JSON.stringify(name.slice(0, 100))} has no application name before '{': send name=myapp.cpu{env=prod}`)
+  if (!app)
+    throw new KilnError(
+      'KILN_BAD_LABELS',
+      `name ${JSON.stringify(name.slice(0, 100))} has no application name before '{': send name=myapp.cpu{env=prod}`,
+    )
   if (open < 0) return { app, labels: [] }
   const close = name.lastIndexOf('}')
   if (close < open) throw new KilnError('KILN_BAD_LABELS', `name ${JSON.stringify(name.slice(0, 100))} has '{' without a closing '}'`)

@@ -67,21 +67,31 @@ export class ProfileBuilder {
 
   /** Adds a stack given as function names, root first. */
   addNames(stack: readonly string[], values: number[], labels?: Labels): void {
-    this.add(stack.map((n) => this.fn(n)), values, labels)
+    this.add(
+      stack.map((n) => this.fn(n)),
+      values,
+      labels,
+    )
   }
 
   /** Adds a stack given as function indices (from `fn`), root first. */
   add(stack: number[], values: number[], labels?: Labels, where?: string): void {
     const at = where ? `${where}: ` : ''
     if (values.length !== this.meta.sampleTypes.length) {
-      throw new KilnError('KILN_BAD_PROFILE', `${at}sample has ${values.length} values, expected ${this.meta.sampleTypes.length} (one per sample type)`)
+      throw new KilnError(
+        'KILN_BAD_PROFILE',
+        `${at}sample has ${values.length} values, expected ${this.meta.sampleTypes.length} (one per sample type)`,
+      )
     }
     for (const v of values) {
       if (!Number.isFinite(v)) throw new KilnError('KILN_BAD_PROFILE', `${at}sample value ${v} is not a finite number`)
       if (v < 0) throw new KilnError('KILN_BAD_PROFILE', `${at}sample value ${v} is negative`)
     }
     if (stack.length > this.limits.maxStackDepth) {
-      throw new KilnError('KILN_LIMIT', `${at}stack is ${stack.length} frames deep; the limit is ${this.limits.maxStackDepth} (server option --max-stack-depth)`)
+      throw new KilnError(
+        'KILN_LIMIT',
+        `${at}stack is ${stack.length} frames deep; the limit is ${this.limits.maxStackDepth} (server option --max-stack-depth)`,
+      )
     }
     for (const f of stack) {
       if (!(f > 0 && f < this.functions.length)) throw new KilnError('KILN_BAD_PROFILE', `${at}stack refers to unknown function ${f}`)
@@ -114,7 +124,10 @@ export function profileTypeId(t: ProfileType): string {
 export function parseProfileTypeId(id: string): ProfileType {
   const p = id.split(':')
   if (p.length < 5 || p.length > 6 || !p[0]) {
-    throw new KilnError('KILN_BAD_REQUEST', `profile type ${JSON.stringify(id)} is not name:sample_type:sample_unit:period_type:period_unit, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds`)
+    throw new KilnError(
+      'KILN_BAD_REQUEST',
+      `profile type ${JSON.stringify(id)} is not name:sample_type:sample_unit:period_type:period_unit, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds`,
+    )
   }
   return { name: p[0]!, sampleType: p[1]!, sampleUnit: p[2]!, periodType: p[3]!, periodUnit: p[4]! }
 }
@@ -157,8 +170,10 @@ export function toFolded(p: Profile, typeIndex = 0): string {
     const k = s.stack.map((f) => p.functions[f]).join(';')
     m.set(k, (m.get(k) ?? 0) + v)
   }
-  return [...m.entries()]
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map(([k, v]) => `${k} ${v}`)
-    .join('\n') + (m.size ? '\n' : '')
+  return (
+    [...m.entries()]
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([k, v]) => `${k} ${v}`)
+      .join('\n') + (m.size ? '\n' : '')
+  )
 }

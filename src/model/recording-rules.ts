@@ -46,11 +46,15 @@ function strings(v: unknown, where: string, what: string): string[] {
 
 /** Checks one rule as YAML or the API gives it; `where` names it in errors (`recording_rules[2]`). */
 export function parseRecordingRule(raw: unknown, where: string): RecordingRule {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return bad(where, 'a recording rule is an object with metric_name, profile_type and matchers')
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    return bad(where, 'a recording rule is an object with metric_name, profile_type and matchers')
   const o = raw as Record<string, unknown>
   const metricName = pick(o, 'metric_name', 'metricName')
   if (typeof metricName !== 'string' || !METRIC.test(metricName)) {
-    return bad(where, `metric_name ${JSON.stringify(metricName ?? null)} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), e.g. kiln_function_cpu_seconds_total`)
+    return bad(
+      where,
+      `metric_name ${JSON.stringify(metricName ?? null)} is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*), e.g. kiln_function_cpu_seconds_total`,
+    )
   }
   const matchers = strings(pick(o, 'matchers', 'selector'), where, 'matchers')
   let profileType = pick(o, 'profile_type', 'profileType')
@@ -61,14 +65,24 @@ export function parseRecordingRule(raw: unknown, where: string): RecordingRule {
     for (const x of sel) if (x.op === '=~' || x.op === '!~') re2Check(x.value, where)
   }
   if (typeof profileType !== 'string' || profileType.split(':').length !== 5) {
-    return bad(where, `profile_type ${JSON.stringify(profileType ?? null)} is not name:sample_type:sample_unit:period_type:period_unit, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds`)
+    return bad(
+      where,
+      `profile_type ${JSON.stringify(profileType ?? null)} is not name:sample_type:sample_unit:period_type:period_unit, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds`,
+    )
   }
   const groupBy = strings(pick(o, 'group_by', 'groupBy'), where, 'group_by')
-  for (const g of groupBy) if (!LABEL.test(g) || g === 'function_name') bad(where, `group_by label ${JSON.stringify(g)} is not a label name (function_name comes from function_pattern)`)
+  for (const g of groupBy)
+    if (!LABEL.test(g) || g === 'function_name')
+      bad(where, `group_by label ${JSON.stringify(g)} is not a label name (function_name comes from function_pattern)`)
   const externalLabels = labelsOf(pick(o, 'external_labels', 'externalLabels'), where)
   const filter = pick(o, 'stacktrace_filter', 'stacktraceFilter') as Record<string, unknown> | undefined
-  const fnObj = filter && typeof filter === 'object' ? (pick(filter, 'function_name', 'functionName') as Record<string, unknown> | undefined) : undefined
-  const functionName = pick(o, 'function_name', 'functionName') ?? (fnObj && typeof fnObj === 'object' ? pick(fnObj, 'function_name', 'functionName') : undefined)
+  const fnObj =
+    filter && typeof filter === 'object'
+      ? (pick(filter, 'function_name', 'functionName') as Record<string, unknown> | undefined)
+      : undefined
+  const functionName =
+    pick(o, 'function_name', 'functionName') ??
+    (fnObj && typeof fnObj === 'object' ? pick(fnObj, 'function_name', 'functionName') : undefined)
   const functionPattern = pick(o, 'function_pattern', 'functionPattern')
   if (functionName !== undefined && (typeof functionName !== 'string' || !functionName)) bad(where, 'function_name is a function name')
   if (functionPattern !== undefined) {
@@ -77,7 +91,8 @@ export function parseRecordingRule(raw: unknown, where: string): RecordingRule {
     if (functionName !== undefined) bad(where, 'give function_name (one function) or function_pattern (each matching function), not both')
   }
   const id = pick(o, 'id')
-  if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id))) bad(where, 'id is up to 128 letters, digits, _ . : -')
+  if (id !== undefined && (typeof id !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(id)))
+    bad(where, 'id is up to 128 letters, digits, _ . : -')
   return {
     id: (id as string | undefined) ?? metricName,
     metricName,
@@ -117,7 +132,8 @@ function labelsOf(v: unknown, where: string): Record<string, string> {
       : bad(where, 'external_labels is a map of label → value')
   const out: Record<string, string> = {}
   for (const [n, val] of pairs) {
-    if (typeof n !== 'string' || !LABEL.test(n) || typeof val !== 'string') bad(where, `external label ${JSON.stringify(n)}=${JSON.stringify(val)} is not name="value"`)
+    if (typeof n !== 'string' || !LABEL.test(n) || typeof val !== 'string')
+      bad(where, `external label ${JSON.stringify(n)}=${JSON.stringify(val)} is not name="value"`)
     out[n as string] = val as string
   }
   return out

@@ -15,7 +15,10 @@ export interface Selector {
 }
 
 const fail = (src: string, pos: number, what: string): never => {
-  throw new KilnError('KILN_SELECTOR_SYNTAX', `selector ${JSON.stringify(src.slice(0, 200))}, column ${pos + 1}: ${what}. Example: {service_name="api", env=~"prod|stage"}`)
+  throw new KilnError(
+    'KILN_SELECTOR_SYNTAX',
+    `selector ${JSON.stringify(src.slice(0, 200))}, column ${pos + 1}: ${what}. Example: {service_name="api", env=~"prod|stage"}`,
+  )
 }
 
 /**
@@ -45,7 +48,10 @@ export function re2Incompatible(re: string): string | null {
 /** Parses a PromQL-style selector: `{a="b", c=~"x|y", d!="e", f!~"g"}`, optionally prefixed. */
 export function parseSelector(src: string): Selector {
   if (src.length > MAX_SELECTOR_LENGTH) {
-    throw new KilnError('KILN_SELECTOR_SYNTAX', `selector of ${src.length} characters is over the limit of ${MAX_SELECTOR_LENGTH}; select with fewer or shorter values`)
+    throw new KilnError(
+      'KILN_SELECTOR_SYNTAX',
+      `selector of ${src.length} characters is over the limit of ${MAX_SELECTOR_LENGTH}; select with fewer or shorter values`,
+    )
   }
   let i = 0
   const ws = () => {
@@ -85,7 +91,12 @@ export function parseSelector(src: string): Selector {
         fail(src, i, `invalid regular expression ${JSON.stringify(value.slice(0, 200))}: ${(e as Error).message}`)
       }
       const bad = re2Incompatible(value)
-      if (bad) fail(src, i, `regular expression ${JSON.stringify(value.slice(0, 200))} uses ${JSON.stringify(bad)}: lookarounds, backreferences and atomic groups are not supported (RE2 syntax)`)
+      if (bad)
+        fail(
+          src,
+          i,
+          `regular expression ${JSON.stringify(value.slice(0, 200))} uses ${JSON.stringify(bad)}: lookarounds, backreferences and atomic groups are not supported (RE2 syntax)`,
+        )
     }
     matchers.push({ name, op: op!, value })
     ws()

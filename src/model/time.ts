@@ -41,15 +41,26 @@ export function parseTime(text: string, now: number = Date.now()): number {
     const t = Date.parse(s)
     if (!Number.isNaN(t)) return t
   }
-  throw new KilnError('KILN_BAD_TIME', `cannot read time ${JSON.stringify(s.slice(0, 60))}: use unix seconds/ms/µs/ns, now-1h, or an ISO date like 2026-01-02T15:04:05Z`)
+  throw new KilnError(
+    'KILN_BAD_TIME',
+    `cannot read time ${JSON.stringify(s.slice(0, 60))}: use unix seconds/ms/µs/ns, now-1h, or an ISO date like 2026-01-02T15:04:05Z`,
+  )
 }
 
 /** Parses a time range and checks from < until. */
-export function parseRange(from: string | undefined, until: string | undefined, opts: { defaultFrom?: string; now?: number } = {}): { from: number; until: number } {
+export function parseRange(
+  from: string | undefined,
+  until: string | undefined,
+  opts: { defaultFrom?: string; now?: number } = {},
+): { from: number; until: number } {
   const now = opts.now ?? Date.now()
   const f = parseTime(from ?? opts.defaultFrom ?? 'now-1h', now)
   const u = parseTime(until ?? 'now', now)
-  if (!(f < u)) throw new KilnError('KILN_BAD_TIME', `time range is empty: from (${new Date(f).toISOString()}) must be before until (${new Date(u).toISOString()})`)
+  if (!(f < u))
+    throw new KilnError(
+      'KILN_BAD_TIME',
+      `time range is empty: from (${new Date(f).toISOString()}) must be before until (${new Date(u).toISOString()})`,
+    )
   return { from: f, until: u }
 }
 

@@ -24,7 +24,10 @@ export interface TraceTable {
 
 const col = (name: string, type: PxType, desc: string): TraceColumn => ({ name, type, desc })
 
-const head = [col('time_', 'TIME64NS', 'time of the event'), col('upid', 'UINT128', 'unique process id (agent id, pid, process start time)')]
+const head = [
+  col('time_', 'TIME64NS', 'time of the event'),
+  col('upid', 'UINT128', 'unique process id (agent id, pid, process start time)'),
+]
 
 const endpoints = [
   col('remote_addr', 'STRING', 'IP address of the remote endpoint'),
@@ -235,5 +238,5 @@ export const TrafficProtocol = { unknown: 0, http: 1, http2: 2, mysql: 3, cql: 4
 
 /** A `upid` as Pixie builds it: high 64 bits asid << 32 | pid, low 64 bits the process start time (clock ticks). */
 export function makeUpid(asid: number, pid: number, startTicks: bigint): bigint {
-  return ((BigInt(asid >>> 0) << 32n) | BigInt(pid >>> 0)) << 64n | (startTicks & 0xffffffffffffffffn)
+  return (((BigInt(asid >>> 0) << 32n) | BigInt(pid >>> 0)) << 64n) | (startTicks & 0xffffffffffffffffn)
 }

@@ -14,18 +14,26 @@ import { int, kindOf, literal, type Arg, type Args, type Value } from './values.
 /** One `name=(column, fn)` of `.agg()` as a typed aggregate expression. */
 export function aggSpec(interp: Interp, n: Node, name: string, arg: Arg): CExpr {
   const v = arg.v
-  if (v.t !== 'list' || v.items.length !== 2) pxlError(arg.pos, `aggregate '${name}' is a tuple (column, function), e.g. ${name}=('latency', px.mean); got ${kindOf(v)}`)
+  if (v.t !== 'list' || v.items.length !== 2)
+    pxlError(arg.pos, `aggregate '${name}' is a tuple (column, function), e.g. ${name}=('latency', px.mean); got ${kindOf(v)}`)
   const [colV, fn] = v.items as [Value, Value]
   if (colV.t !== 'str') pxlError(arg.pos, `aggregate '${name}': the first item names a column (a string), got ${kindOf(colV)}`)
   const col = frame.column(n, colV.v, arg.pos)
   if (fn.t === 'uda') return aggregate(fn.name, fn.name === 'sum' ? increaseOf(n, col) : col, arg.pos, fn.q)
   if (fn.t === 'lambda' || fn.t === 'func') {
     const out = interp.callUser(fn, { pos: arg.pos, args: [{ v: { t: 'col', e: col, from: n }, pos: arg.pos }], kwargs: new Map() })
-    if (out.t !== 'col' || !hasAgg(out.e)) pxlError(arg.pos, `aggregate '${name}': the function must aggregate its column, e.g. lambda x: (x >= 400).mean(); it returned ${kindOf(out)}`)
+    if (out.t !== 'col' || !hasAgg(out.e))
+      pxlError(
+        arg.pos,
+        `aggregate '${name}': the function must aggregate its column, e.g. lambda x: (x >= 400).mean(); it returned ${kindOf(out)}`,
+      )
     checkAggregated(out.e, arg.pos, name)
     return out.e
   }
-  pxlError(arg.pos, `aggregate '${name}': the second item is an aggregate such as px.count, px.mean or a lambda, got ${kindOf(fn)}`, { name: fn.t === 'builtin' ? fn.name : undefined, valid: Object.keys(aggFns).map((k) => `px.${k}`) })
+  pxlError(arg.pos, `aggregate '${name}': the second item is an aggregate such as px.count, px.mean or a lambda, got ${kindOf(fn)}`, {
+    name: fn.t === 'builtin' ? fn.name : undefined,
+    valid: Object.keys(aggFns).map((k) => `px.${k}`),
+  })
 }
 
 /** A cumulative counter read straight from its table sums as its increase (see tables.ts). */

@@ -59,11 +59,19 @@ export function compilePxl(script: string, opts: CompileOptions = {}): CompiledS
     let func = opts.func
     if (!func && interp.sinks.length === 0) {
       if (funcs.length === 1) func = funcs[0]
-      else if (funcs.length > 1) pxlError({ line: 1, col: 1 }, `the script displays nothing; name the function to run (func, or --func on the command line): ${funcs.join(', ')}`)
+      else if (funcs.length > 1)
+        pxlError(
+          { line: 1, col: 1 },
+          `the script displays nothing; name the function to run (func, or --func on the command line): ${funcs.join(', ')}`,
+        )
       else pxlError({ line: 1, col: 1 }, "the script displays nothing: add px.display(df, 'name')")
     }
     if (func) callFunction(interp, func, funcs, opts.args ?? {})
-    else if (opts.args && Object.keys(opts.args).length) pxlError({ line: 1, col: 1 }, `arguments were given (${Object.keys(opts.args).join(', ')}) but no function takes them; name one with func (--func)`)
+    else if (opts.args && Object.keys(opts.args).length)
+      pxlError(
+        { line: 1, col: 1 },
+        `arguments were given (${Object.keys(opts.args).join(', ')}) but no function takes them; name one with func (--func)`,
+      )
     const tables = interp.sinks.map((s) => ({
       name: s.name,
       debug: s.debug,
@@ -74,7 +82,10 @@ export function compilePxl(script: string, opts: CompileOptions = {}): CompiledS
   } catch (e) {
     if (e instanceof KilnError) throw e
     // A stack overflow or a compiler bug still reaches the user as a PxL error, never a 500.
-    throw new KilnError('KILN_PXL', `the script could not be compiled: ${e instanceof RangeError ? 'it nests too deeply' : (e as Error).message}`)
+    throw new KilnError(
+      'KILN_PXL',
+      `the script could not be compiled: ${e instanceof RangeError ? 'it nests too deeply' : (e as Error).message}`,
+    )
   }
 }
 
@@ -85,7 +96,13 @@ function callFunction(interp: Interp, name: string, funcs: string[], args: Recor
   const kwargs = new Map<string, { v: Value; pos: typeof pos }>()
   for (const [k, raw] of Object.entries(args)) {
     const i = fn.params.findIndex((p) => p.name === k)
-    if (i < 0) unknownName(pos, `argument of ${name}()`, k, fn.params.map((p) => p.name))
+    if (i < 0)
+      unknownName(
+        pos,
+        `argument of ${name}()`,
+        k,
+        fn.params.map((p) => p.name),
+      )
     const p = fn.params[i]!
     kwargs.set(k, { v: argValue(raw, fn.annotations[i], fn.defaults[i], `${name}(${k})`, p), pos: p })
   }

@@ -21,7 +21,11 @@ export interface PxlErrorDetails {
 }
 
 /** Throws a located PxL error: `line:col: message (did you mean …?)`. */
-export function pxlError(pos: Pos | undefined, message: string, extra: { name?: string; valid?: readonly string[]; tail?: string } = {}): never {
+export function pxlError(
+  pos: Pos | undefined,
+  message: string,
+  extra: { name?: string; valid?: readonly string[]; tail?: string } = {},
+): never {
   const p = pos ?? { line: 1, col: 1 }
   const suggestions = extra.name !== undefined && extra.valid ? closest(extra.name, extra.valid) : []
   const hint = suggestions.length ? ` (did you mean ${suggestions.map((s) => `'${s}'`).join(' or ')}?)` : ''
@@ -40,6 +44,8 @@ export function unknownName(pos: Pos | undefined, what: string, name: string, va
 /** Misspellings (edit distance) first, then names that start with what was written ('start' → 'start_time'). */
 function closest(name: string, valid: readonly string[]): string[] {
   const out = nearest(name, valid, 3)
-  if (name.length >= 3) for (const v of valid) if (out.length < 3 && v !== name && v.toLowerCase().startsWith(name.toLowerCase()) && !out.includes(v)) out.push(v)
+  if (name.length >= 3)
+    for (const v of valid)
+      if (out.length < 3 && v !== name && v.toLowerCase().startsWith(name.toLowerCase()) && !out.includes(v)) out.push(v)
   return out
 }

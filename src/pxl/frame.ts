@@ -62,8 +62,19 @@ export function select(n: Node, names: string[], pos: Pos): Node {
 
 /** `df.drop(['a'])`. */
 export function drop(n: Node, names: string[], pos: Pos): Node {
-  for (const name of names) if (!n.cols.some((c) => c.name === name)) unknownName(pos, 'column', name, n.cols.map((c) => c.name))
-  return select(n, n.cols.filter((c) => !names.includes(c.name)).map((c) => c.name), pos)
+  for (const name of names)
+    if (!n.cols.some((c) => c.name === name))
+      unknownName(
+        pos,
+        'column',
+        name,
+        n.cols.map((c) => c.name),
+      )
+  return select(
+    n,
+    n.cols.filter((c) => !names.includes(c.name)).map((c) => c.name),
+    pos,
+  )
 }
 
 /** `df[predicate]`. */
@@ -102,22 +113,39 @@ export function aggregate(n: Node, keys: string[], aggs: Out[], pos: Pos): Node 
 
 /** `left.merge(right, how=, left_on=, right_on=, suffixes=)`. */
 export function merge(l: Node, r: Node, how: JoinHow, leftOn: string[], rightOn: string[], suffixes: [string, string], pos: Pos): Node {
-  if (leftOn.length === 0 || leftOn.length !== rightOn.length) pxlError(pos, `merge needs as many left_on as right_on columns (got ${leftOn.length} and ${rightOn.length})`)
+  if (leftOn.length === 0 || leftOn.length !== rightOn.length)
+    pxlError(pos, `merge needs as many left_on as right_on columns (got ${leftOn.length} and ${rightOn.length})`)
   leftOn.forEach((name, i) => {
     const a = l.cols.find((c) => c.name === name)
-    if (!a) unknownName(pos, 'column', name, l.cols.map((c) => c.name))
+    if (!a)
+      unknownName(
+        pos,
+        'column',
+        name,
+        l.cols.map((c) => c.name),
+      )
     const b = r.cols.find((c) => c.name === rightOn[i])
-    if (!b) unknownName(pos, 'column', rightOn[i]!, r.cols.map((c) => c.name))
+    if (!b)
+      unknownName(
+        pos,
+        'column',
+        rightOn[i]!,
+        r.cols.map((c) => c.name),
+      )
     if (a.type !== b.type) pxlError(pos, `merge key '${name}' is ${a.type} on the left and '${b.name}' is ${b.type} on the right`)
   })
   const rightNames = new Set(r.cols.map((c) => c.name))
   const leftNames = new Set(l.cols.map((c) => c.name))
   const outs: { name: string; side: 'l' | 'r'; col: string }[] = []
   const cols: ColDef[] = []
-  for (const [side, src, other, suffix] of [['l', l, rightNames, suffixes[0]], ['r', r, leftNames, suffixes[1]]] as const) {
+  for (const [side, src, other, suffix] of [
+    ['l', l, rightNames, suffixes[0]],
+    ['r', r, leftNames, suffixes[1]],
+  ] as const) {
     for (const c of src.cols) {
       const name = other.has(c.name) ? c.name + suffix : c.name
-      if (cols.some((x) => x.name === name)) pxlError(pos, `merge would make two columns named '${name}'; pass suffixes=('_x', '_y') that differ`)
+      if (cols.some((x) => x.name === name))
+        pxlError(pos, `merge would make two columns named '${name}'; pass suffixes=('_x', '_y') that differ`)
       outs.push({ name, side, col: c.name })
       cols.push({ ...c, name })
     }
@@ -135,7 +163,13 @@ export function append(a: Node, b: Node, pos: Pos): Node {
 export function sort(n: Node, keys: { name: string; asc: boolean }[], pos: Pos): Node {
   for (const k of keys) {
     const c = n.cols.find((x) => x.name === k.name)
-    if (!c) unknownName(pos, 'column', k.name, n.cols.map((x) => x.name))
+    if (!c)
+      unknownName(
+        pos,
+        'column',
+        k.name,
+        n.cols.map((x) => x.name),
+      )
     if (c.type === 'QUANTILES') pxlError(pos, `cannot sort by '${k.name}': pluck a quantile first`)
   }
   return node({ k: 'sort', input: n, keys, cols: n.cols, hidden: n.hidden })

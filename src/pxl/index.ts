@@ -9,7 +9,15 @@ import { ctxKeys, derivedColumns, sourceSchema, tableNames } from './tables.ts'
 import { shownType } from './types.ts'
 import { dataFrameMethods } from './methods.ts'
 
-export { compilePxl, DEFAULT_MAX_ROWS, type CompileOptions, type CompiledScript, type CompiledTable, type PxlArg, type PxlColumn } from './compile.ts'
+export {
+  compilePxl,
+  DEFAULT_MAX_ROWS,
+  type CompileOptions,
+  type CompiledScript,
+  type CompiledTable,
+  type PxlArg,
+  type PxlColumn,
+} from './compile.ts'
 export { PxlRunner, type PxlRequest, type PxlResult, type PxlTable } from './runner.ts'
 export { parse } from './parser.ts'
 export { tokenize } from './lexer.ts'
@@ -39,7 +47,12 @@ export function pxlCatalog(): PxlCatalog {
   const functions: PxlCatalog['functions'] = [
     ...Object.entries(scalarFns).map(([n, f]) => ({ name: `px.${n}`, kind: 'scalar' as const, sig: f.sig, doc: f.doc })),
     ...Object.entries(aggFns).map(([n, f]) => ({ name: `px.${n}`, kind: 'aggregate' as const, sig: f.sig, doc: f.doc })),
-    ...Object.entries(upidMetadataFns).map(([n, k]) => ({ name: `px.${n}`, kind: 'metadata' as const, sig: '(UINT128) → STRING', doc: `the process's ${k}, as df.ctx['${k}']` })),
+    ...Object.entries(upidMetadataFns).map(([n, k]) => ({
+      name: `px.${n}`,
+      kind: 'metadata' as const,
+      sig: '(UINT128) → STRING',
+      doc: `the process's ${k}, as df.ctx['${k}']`,
+    })),
   ]
   const listed = new Set(functions.map((f) => f.name))
   for (const n of pxNames) if (!listed.has(`px.${n}`)) functions.push({ name: `px.${n}`, kind: 'other', sig: '', doc: '' })

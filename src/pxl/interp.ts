@@ -45,7 +45,8 @@ export class Interp {
   private exec(s: Stmt, scope: Scope): void {
     switch (s.k) {
       case 'import':
-        if (s.module !== 'px') pxlError(s, `module '${s.module}' is not available; PxL scripts import px`, { name: s.module, valid: ['px'] })
+        if (s.module !== 'px')
+          pxlError(s, `module '${s.module}' is not available; PxL scripts import px`, { name: s.module, valid: ['px'] })
         scope.vars.set(s.alias, { t: 'module', name: 'px' })
         return
       case 'pass':
@@ -85,7 +86,12 @@ export class Interp {
         name = key.v
       }
       if (name === 'ctx') pxlError(target, "'ctx' is the metadata accessor; name the column differently")
-      const e = v.t === 'col' ? v.e : v.t === 'int' || v.t === 'float' || v.t === 'str' || v.t === 'bool' ? undefined : pxlError(pos, `a column is assigned an expression or a value, got ${kindOf(v)}`)
+      const e =
+        v.t === 'col'
+          ? v.e
+          : v.t === 'int' || v.t === 'float' || v.t === 'str' || v.t === 'bool'
+            ? undefined
+            : pxlError(pos, `a column is assigned an expression or a value, got ${kindOf(v)}`)
       obj.box.node = frame.assign(obj.box.node, name, e ?? literalOf(v, pos), pos)
       return
     }
@@ -143,7 +149,8 @@ export class Interp {
       case 'col':
         return columnMethod(obj, name, pos)
       case 'groupby':
-        if (name === 'agg') return { t: 'builtin', name: 'agg', call: (a) => ({ t: 'df', box: { node: this.aggCall(obj.node, obj.keys, a) } }) }
+        if (name === 'agg')
+          return { t: 'builtin', name: 'agg', call: (a) => ({ t: 'df', box: { node: this.aggCall(obj.node, obj.keys, a) } }) }
         return unknownName(pos, 'groupby method', name, ['agg'])
       default:
         pxlError(pos, `${kindOf(obj)} has no attribute '${name}'`, { name })
@@ -154,9 +161,20 @@ export class Interp {
     if (obj.t === 'df') {
       const n = obj.box.node
       if (key.t === 'str') return { t: 'col', e: frame.column(n, key.v, pos), from: n }
-      if (key.t === 'list') return { t: 'df', box: { node: frame.select(n, key.items.map((k) => (k.t === 'str' ? k.v : pxlError(pos, `column names are strings, got ${kindOf(k)}`))), pos) } }
+      if (key.t === 'list')
+        return {
+          t: 'df',
+          box: {
+            node: frame.select(
+              n,
+              key.items.map((k) => (k.t === 'str' ? k.v : pxlError(pos, `column names are strings, got ${kindOf(k)}`))),
+              pos,
+            ),
+          },
+        }
       if (key.t === 'col') return { t: 'df', box: { node: frame.filter(n, key.e, pos) } }
-      if (key.t === 'bool') return key.v ? obj : { t: 'df', box: { node: frame.filter(n, { k: 'lit', value: false, type: 'BOOLEAN', sem: 'ST_NONE' }, pos) } }
+      if (key.t === 'bool')
+        return key.v ? obj : { t: 'df', box: { node: frame.filter(n, { k: 'lit', value: false, type: 'BOOLEAN', sem: 'ST_NONE' }, pos) } }
       pxlError(pos, `a DataFrame is indexed by a column name, a list of names or a filter expression, got ${kindOf(key)}`)
     }
     if (obj.t === 'ctx') {
@@ -188,7 +206,8 @@ export class Interp {
       case 'uda':
         if (fn.name === 'quantiles' && fn.q === undefined) {
           const q = a.args[0]?.v
-          if (a.args.length !== 1 || a.kwargs.size || (q?.t !== 'float' && q?.t !== 'int') || q.v < 0 || q.v > 1) pxlError(a.pos, 'px.quantiles(q) takes one level between 0 and 1, e.g. px.quantiles(0.99)')
+          if (a.args.length !== 1 || a.kwargs.size || (q?.t !== 'float' && q?.t !== 'int') || q.v < 0 || q.v > 1)
+            pxlError(a.pos, 'px.quantiles(q) takes one level between 0 and 1, e.g. px.quantiles(0.99)')
           return { t: 'uda', name: 'quantiles', q: q.v }
         }
         return pxlError(a.pos, `px.${fn.name} is an aggregate: use it in .agg(name=('column', px.${fn.name}))`)
@@ -228,14 +247,26 @@ export class Interp {
   }
 }
 
-
 /** Binds call arguments to parameters: positional, then keywords, then defaults. */
-export function bindParams(name: string, params: Param[], defaults: (Value | undefined)[], a: Args, set: (name: string, v: Value) => void): void {
-  if (a.args.length > params.length) pxlError(a.pos, `${name}() takes ${params.length} argument${params.length === 1 ? '' : 's'}, got ${a.args.length}`)
+export function bindParams(
+  name: string,
+  params: Param[],
+  defaults: (Value | undefined)[],
+  a: Args,
+  set: (name: string, v: Value) => void,
+): void {
+  if (a.args.length > params.length)
+    pxlError(a.pos, `${name}() takes ${params.length} argument${params.length === 1 ? '' : 's'}, got ${a.args.length}`)
   const bound = new Map<string, Arg>()
   a.args.forEach((arg, i) => bound.set(params[i]!.name, arg))
   for (const [k, arg] of a.kwargs) {
-    if (!params.some((p) => p.name === k)) unknownName(arg.pos, `parameter of ${name}()`, k, params.map((p) => p.name))
+    if (!params.some((p) => p.name === k))
+      unknownName(
+        arg.pos,
+        `parameter of ${name}()`,
+        k,
+        params.map((p) => p.name),
+      )
     if (bound.has(k)) pxlError(arg.pos, `${name}() got two values for '${k}'`)
     bound.set(k, arg)
   }

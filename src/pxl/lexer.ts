@@ -14,13 +14,63 @@ export interface Token extends Pos {
   value: string
 }
 
-const OPS = ['**', '//', '==', '!=', '<=', '>=', '<<', '>>', '->', '+=', '-=', '*=', '/=', '+', '-', '*', '/', '%', '<', '>', '=', '(', ')', '[', ']', '{', '}', ',', ':', '.', ';', '&', '|', '^', '~', '@']
+const OPS = [
+  '**',
+  '//',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '<<',
+  '>>',
+  '->',
+  '+=',
+  '-=',
+  '*=',
+  '/=',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '<',
+  '>',
+  '=',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ':',
+  '.',
+  ';',
+  '&',
+  '|',
+  '^',
+  '~',
+  '@',
+]
 const OPEN = new Set(['(', '[', '{'])
 const CLOSE: Record<string, string> = { ')': '(', ']': '[', '}': '{' }
 // Deeper bracket nesting than any script needs; the parser's recursion stays far from Node's stack limit.
 const MAX_NESTING = 200
 
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' }
+const ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  '0': '\0',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '\n': '',
+}
 
 /** Splits a script into tokens; a lexical error throws a located KILN_PXL error. */
 export function tokenize(src: string): Token[] {
@@ -116,9 +166,12 @@ export function tokenize(src: string): Token[] {
       continue
     }
     if (/[0-9]/.test(c) || (c === '.' && /[0-9]/.test(src[i + 1] ?? ''))) {
-      const m = /^(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:[0-9][0-9_]*)?\.?[0-9_]*(?:[eE][+-]?[0-9]+)?)/.exec(src.slice(i, i + 400))!
+      const m = /^(0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:[0-9][0-9_]*)?\.?[0-9_]*(?:[eE][+-]?[0-9]+)?)/.exec(
+        src.slice(i, i + 400),
+      )!
       const text = m[0]
-      if (/[A-Za-z_]/.test(src[i + text.length] ?? '') && !/[eE]/.test(src[i + text.length] ?? '!')) pxlError(start, `invalid number '${src.slice(i, i + text.length + 1)}'`)
+      if (/[A-Za-z_]/.test(src[i + text.length] ?? '') && !/[eE]/.test(src[i + text.length] ?? '!'))
+        pxlError(start, `invalid number '${src.slice(i, i + text.length + 1)}'`)
       push('number', text, start)
       i += text.length
       continue
@@ -166,7 +219,8 @@ function readString(src: string, i: number, quote: string, raw: boolean, start: 
     if (j >= src.length) pxlError(start, triple ? 'triple-quoted string is never closed' : 'string is never closed')
     const c = src[j]!
     if (src.startsWith(quote, j)) return { value, end: j + quote.length }
-    if (!triple && (c === '\n' || c === '\r')) pxlError(start, 'string is never closed on its line (use triple quotes for text over several lines)')
+    if (!triple && (c === '\n' || c === '\r'))
+      pxlError(start, 'string is never closed on its line (use triple quotes for text over several lines)')
     if (c === '\\') {
       const n = src[j + 1]
       if (n === undefined) pxlError(start, 'string is never closed')

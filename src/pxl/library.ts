@@ -65,7 +65,11 @@ export function readScriptFolder(path: string, name = basename(path)): ScriptFol
   if (!statSync(path).isDirectory()) return { name, short: '', long: '', script: readFileSync(path, 'utf8'), vis: null }
   const files = readdirSync(path)
   const pxl = files.filter((f) => f.endsWith('.pxl'))
-  if (pxl.length !== 1) throw new KilnError('KILN_USAGE', `${path}: a script folder holds exactly one .pxl file (found ${pxl.length ? pxl.join(', ') : 'none'})`)
+  if (pxl.length !== 1)
+    throw new KilnError(
+      'KILN_USAGE',
+      `${path}: a script folder holds exactly one .pxl file (found ${pxl.length ? pxl.join(', ') : 'none'})`,
+    )
   const script = readFileSync(join(path, pxl[0]!), 'utf8')
   let vis: Vis | null = null
   if (files.includes('vis.json')) vis = parseVis(readFileSync(join(path, 'vis.json'), 'utf8'), join(path, 'vis.json'))
@@ -128,7 +132,9 @@ export function parseVis(text: string, where = 'vis.json'): Vis {
   })
   for (const [i, w] of widgets.entries()) {
     if (w.globalFuncOutputName && !globalFuncs.some((g) => g.outputName === w.globalFuncOutputName)) {
-      bad(`widgets[${i}].globalFuncOutputName '${w.globalFuncOutputName}' is not an outputName of globalFuncs (${globalFuncs.map((g) => g.outputName).join(', ') || 'none'})`)
+      bad(
+        `widgets[${i}].globalFuncOutputName '${w.globalFuncOutputName}' is not an outputName of globalFuncs (${globalFuncs.map((g) => g.outputName).join(', ') || 'none'})`,
+      )
     }
   }
   return { variables, globalFuncs, widgets }
@@ -141,18 +147,35 @@ export function parseVis(text: string, where = 'vis.json'): Vis {
 export function visCalls(vis: Vis, given: Record<string, string> = {}): VisCall[] {
   const known = new Set(vis.variables.map((v) => v.name))
   for (const k of Object.keys(given)) {
-    if (!known.has(k)) throw new KilnError('KILN_USAGE', `unknown argument --${k}; this script takes ${[...known].map((n) => `--${n}`).join(', ') || 'no arguments'}`)
+    if (!known.has(k))
+      throw new KilnError(
+        'KILN_USAGE',
+        `unknown argument --${k}; this script takes ${[...known].map((n) => `--${n}`).join(', ') || 'no arguments'}`,
+      )
   }
   const values = new Map<string, PxlArg>()
   for (const v of vis.variables) {
     const raw = given[v.name] ?? v.defaultValue?.value
     if (raw === undefined) throw new KilnError('KILN_USAGE', `argument --${v.name} is required (${v.description ?? v.type})`)
-    if (v.validValues?.length && !v.validValues.includes(raw)) throw new KilnError('KILN_USAGE', `--${v.name}: ${JSON.stringify(raw)} is not one of ${v.validValues.join(', ')}`)
+    if (v.validValues?.length && !v.validValues.includes(raw))
+      throw new KilnError('KILN_USAGE', `--${v.name}: ${JSON.stringify(raw)} is not one of ${v.validValues.join(', ')}`)
     values.set(v.name, typed(v, raw))
   }
   const argsOf = (f: VisFunc): Record<string, PxlArg> =>
-    Object.fromEntries(f.args.map((a) => [a.name, a.variable !== undefined ? values.get(a.variable) ?? fail(`function ${f.name}: argument ${a.name} names an unknown variable '${a.variable}'`) : a.value!]))
-  const calls: VisCall[] = vis.globalFuncs.map((g) => ({ output: g.outputName, func: g.func.name, args: argsOf(g.func), widgets: vis.widgets.filter((w) => w.globalFuncOutputName === g.outputName) }))
+    Object.fromEntries(
+      f.args.map((a) => [
+        a.name,
+        a.variable !== undefined
+          ? (values.get(a.variable) ?? fail(`function ${f.name}: argument ${a.name} names an unknown variable '${a.variable}'`))
+          : a.value!,
+      ]),
+    )
+  const calls: VisCall[] = vis.globalFuncs.map((g) => ({
+    output: g.outputName,
+    func: g.func.name,
+    args: argsOf(g.func),
+    widgets: vis.widgets.filter((w) => w.globalFuncOutputName === g.outputName),
+  }))
   vis.widgets.forEach((w, i) => {
     if (w.func) calls.push({ output: w.name || `widget ${i + 1}`, func: w.func.name, args: argsOf(w.func), widgets: [w] })
   })
@@ -163,12 +186,16 @@ function typed(v: VisVariable, raw: string): PxlArg {
   if (v.type === 'PX_INT64' || v.type === 'PX_FLOAT64') {
     const n = Number(raw)
     if (raw.trim() === '' || !Number.isFinite(n) || (v.type === 'PX_INT64' && !Number.isInteger(n))) {
-      throw new KilnError('KILN_USAGE', `--${v.name}: expected ${v.type === 'PX_INT64' ? 'a whole number' : 'a number'}, got ${JSON.stringify(raw)}`)
+      throw new KilnError(
+        'KILN_USAGE',
+        `--${v.name}: expected ${v.type === 'PX_INT64' ? 'a whole number' : 'a number'}, got ${JSON.stringify(raw)}`,
+      )
     }
     return n
   }
   if (v.type === 'PX_BOOLEAN') {
-    if (!['true', 'false', '1', '0'].includes(raw.toLowerCase())) throw new KilnError('KILN_USAGE', `--${v.name}: expected true or false, got ${JSON.stringify(raw)}`)
+    if (!['true', 'false', '1', '0'].includes(raw.toLowerCase()))
+      throw new KilnError('KILN_USAGE', `--${v.name}: expected true or false, got ${JSON.stringify(raw)}`)
     return raw === 'true' || raw === '1'
   }
   return raw
@@ -192,7 +219,8 @@ export function bundledScripts(root = bundledRoot): ScriptFolder[] {
 export function bundledScript(name: string, root = bundledRoot): ScriptFolder {
   const all = bundledScripts(root)
   const s = all.find((x) => x.name === name)
-  if (!s) throw new KilnError('KILN_NOT_FOUND', `no bundled script ${name}; \`kiln px scripts\` lists them: ${all.map((x) => x.name).join(', ')}`)
+  if (!s)
+    throw new KilnError('KILN_NOT_FOUND', `no bundled script ${name}; \`kiln px scripts\` lists them: ${all.map((x) => x.name).join(', ')}`)
   return s
 }
 
@@ -205,7 +233,13 @@ export interface FolderResult extends PxlResult {
  * Runs a script folder: with a vis.json, each of its calls (in parallel, one query each); without,
  * the script itself (its `px.display` calls). `given` are the variables' values as text.
  */
-export async function runFolder(runner: PxlRunner, tenant: string, folder: ScriptFolder, given: Record<string, string> = {}, nowNs?: bigint): Promise<FolderResult> {
+export async function runFolder(
+  runner: PxlRunner,
+  tenant: string,
+  folder: ScriptFolder,
+  given: Record<string, string> = {},
+  nowNs?: bigint,
+): Promise<FolderResult> {
   if (!folder.vis) return runner.run(tenant, { script: folder.script, args: given }, nowNs)
   const calls = visCalls(folder.vis, given)
   const results = await Promise.all(calls.map((c) => runner.run(tenant, { script: folder.script, func: c.func, args: c.args }, nowNs)))

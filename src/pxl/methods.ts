@@ -12,12 +12,14 @@ const HOWS = ['inner', 'left', 'right', 'outer']
 function names(a: Arg | undefined, what: string, pos: Pos): string[] {
   if (!a) pxlError(pos, `${what} is missing`)
   if (a.v.t === 'str') return [a.v.v]
-  if (a.v.t === 'list') return a.v.items.map((x) => (x.t === 'str' ? x.v : pxlError(a.pos, `${what} lists column names (strings), got ${kindOf(x)}`)))
+  if (a.v.t === 'list')
+    return a.v.items.map((x) => (x.t === 'str' ? x.v : pxlError(a.pos, `${what} lists column names (strings), got ${kindOf(x)}`)))
   pxlError(a.pos, `${what} is a column name or a list of them, got ${kindOf(a.v)}`)
 }
 
 function only(a: Args, fn: string, allowed: string[]): void {
-  if (a.args.length > allowed.length) pxlError(a.pos, `${fn}() takes at most ${allowed.length} argument${allowed.length === 1 ? '' : 's'} (${allowed.join(', ')})`)
+  if (a.args.length > allowed.length)
+    pxlError(a.pos, `${fn}() takes at most ${allowed.length} argument${allowed.length === 1 ? '' : 's'} (${allowed.join(', ')})`)
   for (const [k, v] of a.kwargs) if (!allowed.includes(k)) unknownName(v.pos, `argument of ${fn}()`, k, allowed)
 }
 
@@ -70,9 +72,19 @@ export function dataFrameAttr(interp: Interp, df: Extract<Value, { t: 'df' }>, n
         only(a, 'sort_values', ['by', 'ascending'])
         const by = names(get(a, 0, 'by'), 'sort_values by', a.pos)
         const asc = get(a, 1, 'ascending')
-        const flags = !asc ? by.map(() => true) : asc.v.t === 'list' ? asc.v.items.map((x) => truthy(x, asc.pos)) : by.map(() => truthy(asc.v, asc.pos))
+        const flags = !asc
+          ? by.map(() => true)
+          : asc.v.t === 'list'
+            ? asc.v.items.map((x) => truthy(x, asc.pos))
+            : by.map(() => truthy(asc.v, asc.pos))
         if (flags.length !== by.length) pxlError(asc!.pos, `ascending lists ${flags.length} flags for ${by.length} columns`)
-        return wrap(frame.sort(n, by.map((name, i) => ({ name, asc: flags[i]! })), a.pos))
+        return wrap(
+          frame.sort(
+            n,
+            by.map((name, i) => ({ name, asc: flags[i]! })),
+            a.pos,
+          ),
+        )
       })
     case 'stream':
       // Pixie streams new rows; a Kiln query reads what is stored, so this is the same DataFrame.
@@ -82,14 +94,19 @@ export function dataFrameAttr(interp: Interp, df: Extract<Value, { t: 'df' }>, n
         only(a, 'merge', ['right', 'how', 'left_on', 'right_on', 'suffixes', 'on'])
         const right = otherFrame(get(a, 0, 'right'), 'merge', a.pos)
         const howA = get(a, 1, 'how')
-        const how = howA ? (howA.v.t === 'str' && HOWS.includes(howA.v.v) ? howA.v.v : unknownName(howA.pos, 'join type', howA.v.t === 'str' ? howA.v.v : kindOf(howA.v), HOWS)) : 'inner'
+        const how = howA
+          ? howA.v.t === 'str' && HOWS.includes(howA.v.v)
+            ? howA.v.v
+            : unknownName(howA.pos, 'join type', howA.v.t === 'str' ? howA.v.v : kindOf(howA.v), HOWS)
+          : 'inner'
         const on = a.kwargs.get('on')
         const leftOn = names(a.kwargs.get('left_on') ?? on, 'left_on', a.pos)
         const rightOn = names(a.kwargs.get('right_on') ?? on, 'right_on', a.pos)
         const s = a.kwargs.get('suffixes')
         let suffixes: [string, string] = ['_x', '_y']
         if (s) {
-          if (s.v.t !== 'list' || s.v.items.length !== 2 || s.v.items.some((x) => x.t !== 'str')) pxlError(s.pos, "suffixes is a pair of strings, e.g. ('_x', '_y')")
+          if (s.v.t !== 'list' || s.v.items.length !== 2 || s.v.items.some((x) => x.t !== 'str'))
+            pxlError(s.pos, "suffixes is a pair of strings, e.g. ('_x', '_y')")
           suffixes = s.v.items.map((x) => (x as { v: string }).v) as [string, string]
         }
         return wrap(frame.merge(n, right, how as JoinHow, leftOn, rightOn, suffixes, a.pos))

@@ -19,7 +19,15 @@ export function applyFn(name: string, fn: ScalarFn, args: CExpr[], pos: Pos): CE
 /** `px.NAME(args)` for a scalar function. */
 export function callScalar(name: string, args: Value[], argPos: Pos[], pos: Pos): Value {
   const fn = scalarFns[name]!
-  return { t: 'col', e: applyFn(`px.${name}`, fn, args.map((a, i) => literal(a, argPos[i] ?? pos)), pos) }
+  return {
+    t: 'col',
+    e: applyFn(
+      `px.${name}`,
+      fn,
+      args.map((a, i) => literal(a, argPos[i] ?? pos)),
+      pos,
+    ),
+  }
 }
 
 function pyNumber(v: Value): number | undefined {
@@ -115,7 +123,11 @@ export function binary(op: string, l: Value, r: Value, pos: Pos): Value {
   if (!fn) pxlError(pos, `'${op}' is not supported on columns`)
   const le = literal(l, pos)
   const re = literal(r, pos)
-  return { t: 'col', e: applyFn(`'${op}'`, fn, [le, re], pos), ...(l.t === 'col' && l.from ? { from: l.from } : r.t === 'col' && r.from ? { from: r.from } : {}) }
+  return {
+    t: 'col',
+    e: applyFn(`'${op}'`, fn, [le, re], pos),
+    ...(l.t === 'col' && l.from ? { from: l.from } : r.t === 'col' && r.from ? { from: r.from } : {}),
+  }
 }
 
 /** `and` / `or`: Python's on scalars, logical on columns. */
@@ -157,5 +169,13 @@ export function aggregate(name: string, arg: CExpr, pos: Pos, q?: number): CExpr
   if (type === null) pxlError(pos, `px.${name} does not apply to ${arg.type}; it takes ${fn.sig}`, { name: `px.${name}` })
   if (name === 'quantiles' && q !== undefined) type = 'FLOAT64'
   const argType = arg.type
-  return { k: 'agg', fn: name, arg: name === 'count' ? null : arg, ...(q !== undefined ? { q } : {}), type, sem: fn.keepSem ? arg.sem : 'ST_NONE', sql: (a, qs) => fn.sql(a, argType, qs) }
+  return {
+    k: 'agg',
+    fn: name,
+    arg: name === 'count' ? null : arg,
+    ...(q !== undefined ? { q } : {}),
+    type,
+    sem: fn.keepSem ? arg.sem : 'ST_NONE',
+    sql: (a, qs) => fn.sql(a, argType, qs),
+  }
 }

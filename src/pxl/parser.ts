@@ -7,8 +7,46 @@ import type { BinOp, Expr, Param, Script, Stmt } from './ast.ts'
 import { pxlError, type Pos } from './errors.ts'
 import { tokenize, type Token } from './lexer.ts'
 
-const UNSUPPORTED = new Set(['if', 'elif', 'else', 'for', 'while', 'class', 'with', 'try', 'except', 'finally', 'raise', 'global', 'nonlocal', 'del', 'yield', 'assert', 'async', 'await', 'break', 'continue'])
-const KEYWORDS = new Set([...UNSUPPORTED, 'import', 'from', 'def', 'return', 'pass', 'lambda', 'and', 'or', 'not', 'in', 'is', 'True', 'False', 'None', 'as'])
+const UNSUPPORTED = new Set([
+  'if',
+  'elif',
+  'else',
+  'for',
+  'while',
+  'class',
+  'with',
+  'try',
+  'except',
+  'finally',
+  'raise',
+  'global',
+  'nonlocal',
+  'del',
+  'yield',
+  'assert',
+  'async',
+  'await',
+  'break',
+  'continue',
+])
+const KEYWORDS = new Set([
+  ...UNSUPPORTED,
+  'import',
+  'from',
+  'def',
+  'return',
+  'pass',
+  'lambda',
+  'and',
+  'or',
+  'not',
+  'in',
+  'is',
+  'True',
+  'False',
+  'None',
+  'as',
+])
 const COMPARE = new Set(['==', '!=', '<', '<=', '>', '>='])
 // Expression nesting beyond any real script; keeps recursion well inside Node's stack.
 const MAX_DEPTH = 150
@@ -86,7 +124,8 @@ class Parser {
 
   private simple(): Stmt {
     const t = this.t
-    if (t.kind === 'name' && UNSUPPORTED.has(t.value)) this.fail(`'${t.value}' statements are not part of PxL (a script is assignments, function definitions and calls)`)
+    if (t.kind === 'name' && UNSUPPORTED.has(t.value))
+      this.fail(`'${t.value}' statements are not part of PxL (a script is assignments, function definitions and calls)`)
     if (this.isName('import')) {
       this.next()
       const mod = this.dotted()
@@ -106,12 +145,14 @@ class Parser {
     const e = this.exprList()
     if (this.isOp('=')) {
       const eq = this.next()
-      if (e.k !== 'name' && e.k !== 'attr' && e.k !== 'index') this.fail('can only assign to a name, an attribute (df.col) or a subscript (df["col"])', e)
+      if (e.k !== 'name' && e.k !== 'attr' && e.k !== 'index')
+        this.fail('can only assign to a name, an attribute (df.col) or a subscript (df["col"])', e)
       const value = this.exprList()
       if (this.isOp('=')) this.fail('chained assignment (a = b = …) is not part of PxL')
       return { k: 'assign', target: e, value, line: eq.line, col: eq.col }
     }
-    if (this.t.kind === 'op' && ['+=', '-=', '*=', '/='].includes(this.t.value)) this.fail(`augmented assignment '${this.t.value}' is not part of PxL; write x = x ${this.t.value[0]} …`)
+    if (this.t.kind === 'op' && ['+=', '-=', '*=', '/='].includes(this.t.value))
+      this.fail(`augmented assignment '${this.t.value}' is not part of PxL; write x = x ${this.t.value[0]} …`)
     return { k: 'expr', e, line: t.line, col: t.col }
   }
 
@@ -184,7 +225,7 @@ class Parser {
     try {
       if (this.isName('lambda')) return this.lambda()
       const e = this.or()
-      if (this.isName('if')) this.fail("conditional expressions (a if c else b) are not part of PxL; use px.select(c, a, b)")
+      if (this.isName('if')) this.fail('conditional expressions (a if c else b) are not part of PxL; use px.select(c, a, b)')
       return e
     } finally {
       this.depth--
@@ -226,11 +267,13 @@ class Parser {
   }
   private comparison(): Expr {
     const l = this.binary(0)
-    if (this.isName('in') || this.isName('is') || (this.isName('not') && this.peek().value === 'in')) this.fail(`'${this.t.value}' is not part of PxL; compare with == and combine with |`)
+    if (this.isName('in') || this.isName('is') || (this.isName('not') && this.peek().value === 'in'))
+      this.fail(`'${this.t.value}' is not part of PxL; compare with == and combine with |`)
     if (this.t.kind !== 'op' || !COMPARE.has(this.t.value)) return l
     const t = this.next()
     const r = this.binary(0)
-    if (this.t.kind === 'op' && COMPARE.has(this.t.value)) this.fail('chained comparisons (a < b < c) are not part of PxL; write (a < b) & (b < c)')
+    if (this.t.kind === 'op' && COMPARE.has(this.t.value))
+      this.fail('chained comparisons (a < b < c) are not part of PxL; write (a < b) & (b < c)')
     return { k: 'bin', op: t.value as BinOp, l, r, line: t.line, col: t.col }
   }
 

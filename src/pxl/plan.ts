@@ -19,7 +19,15 @@ export type Node =
   | (Base & { k: 'project'; input: Node; outs: Out[] })
   | (Base & { k: 'filter'; input: Node; pred: CExpr })
   | (Base & { k: 'agg'; input: Node; keys: string[]; aggs: Out[] })
-  | (Base & { k: 'join'; left: Node; right: Node; how: JoinHow; leftOn: string[]; rightOn: string[]; outs: { name: string; side: 'l' | 'r'; col: string }[] })
+  | (Base & {
+      k: 'join'
+      left: Node
+      right: Node
+      how: JoinHow
+      leftOn: string[]
+      rightOn: string[]
+      outs: { name: string; side: 'l' | 'r'; col: string }[]
+    })
   | (Base & { k: 'union'; inputs: Node[] })
   | (Base & { k: 'sort'; input: Node; keys: { name: string; asc: boolean }[] })
   | (Base & { k: 'limit'; input: Node; n: number })

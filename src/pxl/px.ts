@@ -8,7 +8,15 @@ import { sourceSchema, tableNames } from './tables.ts'
 import type { CExpr } from './types.ts'
 import { int, kindOf, type Args, type Value } from './values.ts'
 
-const DURATIONS: Record<string, number> = { nanoseconds: 1, microseconds: 1e3, milliseconds: 1e6, seconds: 1e9, minutes: 60e9, hours: 3600e9, days: 86400e9 }
+const DURATIONS: Record<string, number> = {
+  nanoseconds: 1,
+  microseconds: 1e3,
+  milliseconds: 1e6,
+  seconds: 1e9,
+  minutes: 60e9,
+  hours: 3600e9,
+  days: 86400e9,
+}
 const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, min: 60e9, h: 3600e9, d: 86400e9 }
 /** Types for function parameters (`def f(svc: px.Service)`); arguments arrive as strings. */
 const TYPES = ['Service', 'Pod', 'Namespace', 'Node', 'Container', 'UPID', 'Time', 'Duration']
@@ -33,13 +41,22 @@ function timeBound(v: Value, what: string, pos: Pos): CExpr | null {
     const d = parseDuration(v.v)
     if (d !== null) {
       if (d > 0) pxlError(pos, `${what} '${v.v}' is in the future; a relative time is negative, e.g. '-${v.v.trim().replace(/^\+/, '')}'`)
-      return applyFn("'+'", { sig: '', doc: '', type: () => 'TIME64NS', sql: ([a, b]) => `plus(${a}, ${b})` }, [NOW, { k: 'lit', value: d, type: 'INT64', sem: 'ST_NONE' }], pos)
+      return applyFn(
+        "'+'",
+        { sig: '', doc: '', type: () => 'TIME64NS', sql: ([a, b]) => `plus(${a}, ${b})` },
+        [NOW, { k: 'lit', value: d, type: 'INT64', sem: 'ST_NONE' }],
+        pos,
+      )
     }
     // Nanoseconds since the epoch are past 2^53: they travel as decimal strings.
     if (/^\d{1,19}$/.test(v.v.trim())) return { k: 'lit', value: v.v.trim(), type: 'TIME64NS', sem: 'ST_NONE' }
     const ms = Date.parse(v.v)
-    if (/^\d{4}-\d\d-\d\d/.test(v.v) && Number.isFinite(ms)) return { k: 'lit', value: (BigInt(ms) * 1_000_000n).toString(), type: 'TIME64NS', sem: 'ST_NONE' }
-    pxlError(pos, `${what} '${v.v}' is neither a relative time ('-5m', '-1h30m') nor an ISO time ('2026-01-02T15:04:05Z') nor nanoseconds since the epoch`)
+    if (/^\d{4}-\d\d-\d\d/.test(v.v) && Number.isFinite(ms))
+      return { k: 'lit', value: (BigInt(ms) * 1_000_000n).toString(), type: 'TIME64NS', sem: 'ST_NONE' }
+    pxlError(
+      pos,
+      `${what} '${v.v}' is neither a relative time ('-5m', '-1h30m') nor an ISO time ('2026-01-02T15:04:05Z') nor nanoseconds since the epoch`,
+    )
   }
   if (v.t === 'col' && (v.e.type === 'TIME64NS' || v.e.type === 'INT64') && !v.from) return v.e
   pxlError(pos, `${what} is a string such as '-5m', nanoseconds or px.now() - px.minutes(5); got ${kindOf(v)}`)
@@ -69,13 +86,26 @@ function dataFrame(a: Args): Value {
     cols = sel.v.items.map((x) => {
       if (x.t !== 'str') pxlError(sel.pos, `select lists column names (strings), got ${kindOf(x)}`)
       const c = cols.find((y) => y.name === x.v)
-      if (!c) unknownName(sel.pos, 'column', x.v, schema.cols.map((y) => y.name))
+      if (!c)
+        unknownName(
+          sel.pos,
+          'column',
+          x.v,
+          schema.cols.map((y) => y.name),
+        )
       return c
     })
   }
   if (cols.length === 0) pxlError(sel!.pos, 'select lists at least one column')
   const hidden = schema.hidden.map(({ name, type, sem }) => ({ name, type, sem }))
-  const n = node({ k: 'source', table: t.v.v, start: start ? timeBound(start.v, 'start_time', start.pos) : null, end: end ? timeBound(end.v, 'end_time', end.pos) : null, cols, hidden })
+  const n = node({
+    k: 'source',
+    table: t.v.v,
+    start: start ? timeBound(start.v, 'start_time', start.pos) : null,
+    end: end ? timeBound(end.v, 'end_time', end.pos) : null,
+    cols,
+    hidden,
+  })
   return { t: 'df', box: { node: n } }
 }
 
@@ -98,12 +128,27 @@ function upidMeta(name: string, key: string, a: Args): Value {
   const from = x.v.from
   const e = x.v.e
   const c = from && e.k === 'col' && (e.name === 'upid' || e.name === '$ctx.upid') ? findCol(from, `$ctx.${key}`) : undefined
-  if (!c) pxlError(x.pos, `px.${name} reads the process metadata stored with each row: apply it to df.upid before an aggregation, or keep 'upid' in the groupby keys`)
+  if (!c)
+    pxlError(
+      x.pos,
+      `px.${name} reads the process metadata stored with each row: apply it to df.upid before an aggregation, or keep 'upid' in the groupby keys`,
+    )
   return { t: 'col', e: { k: 'col', name: c.name, type: c.type, sem: c.sem }, from: from! }
 }
 
 /** Every name `px.` offers, for suggestions and completion. */
-export const pxNames = ['DataFrame', 'display', 'debug', 'now', 'parse_duration', ...Object.keys(DURATIONS), ...Object.keys(scalarFns), ...Object.keys(upidMetadataFns), ...Object.keys(aggFns), ...TYPES]
+export const pxNames = [
+  'DataFrame',
+  'display',
+  'debug',
+  'now',
+  'parse_duration',
+  ...Object.keys(DURATIONS),
+  ...Object.keys(scalarFns),
+  ...Object.keys(upidMetadataFns),
+  ...Object.keys(aggFns),
+  ...TYPES,
+]
 
 export function pxAttr(interp: Interp, name: string, pos: Pos): Value {
   const builtin = (call: (a: Args) => Value): Value => ({ t: 'builtin', name: `px.${name}`, call })
@@ -138,9 +183,19 @@ export function pxAttr(interp: Interp, name: string, pos: Pos): Value {
       // Semantic wrappers keep Python scalars scalar: px.DurationNanos(px.seconds(5)) is still 5e9.
       if (SEMANTIC.includes(name) && a.args.length === 1 && a.args[0]!.v.t !== 'col') return a.args[0]!.v
       const from = a.args.map((x) => (x.v.t === 'col' ? x.v.from : undefined)).find((f) => f)
-      const out = callScalar(name, a.args.map((x) => x.v), a.args.map((x) => x.pos), a.pos)
+      const out = callScalar(
+        name,
+        a.args.map((x) => x.v),
+        a.args.map((x) => x.pos),
+        a.pos,
+      )
       return from && out.t === 'col' ? { ...out, from } : out
     })
   }
-  unknownName(pos, 'px function', `px.${name}`, pxNames.map((n) => `px.${n}`))
+  unknownName(
+    pos,
+    'px function',
+    `px.${name}`,
+    pxNames.map((n) => `px.${n}`),
+  )
 }

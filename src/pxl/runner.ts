@@ -73,14 +73,21 @@ export class PxlRunner {
   private async query(t: CompiledScript['tables'][number], tenant: string, nowNs: bigint, maxRows: number): Promise<PxlTable> {
     let rows: unknown[][]
     try {
-      const rs = await this.client.query({ query: t.sql, query_params: { ...t.params, tenant, now: nowNs.toString() }, format: 'JSONCompactEachRow', clickhouse_settings: { max_execution_time: QUERY_SECONDS } })
+      const rs = await this.client.query({
+        query: t.sql,
+        query_params: { ...t.params, tenant, now: nowNs.toString() },
+        format: 'JSONCompactEachRow',
+        clickhouse_settings: { max_execution_time: QUERY_SECONDS },
+      })
       rows = (await rs.json()) as unknown[][]
     } catch (e) {
       const err = e as { code?: string; message?: string }
       // A ClickHouse exception (it has a numeric code) means the compiled query was refused: report
       // it as a script problem with the engine's reason; anything else is the store being unreachable.
       if (err.code && /^\d+$/.test(err.code)) {
-        throw new KilnError('KILN_PXL', `table '${t.name}': the store refused the compiled query: ${firstLine(err.message ?? '')}`, { details: { table: t.name } })
+        throw new KilnError('KILN_PXL', `table '${t.name}': the store refused the compiled query: ${firstLine(err.message ?? '')}`, {
+          details: { table: t.name },
+        })
       }
       throw new KilnError('KILN_STORE', `table '${t.name}': the store did not answer: ${err.message ?? String(e)}`)
     }

@@ -96,7 +96,10 @@ export interface CompiledQuery {
 /** Compiles the plan under one displayed node to a single query returning its shown columns. */
 export function compileQuery(root: Node, db: string, maxRows: number): CompiledQuery {
   const params = new Params()
-  const needs = columnNeeds(root, root.cols.map((c) => c.name))
+  const needs = columnNeeds(
+    root,
+    root.cols.map((c) => c.name),
+  )
   let alias = 0
   const tr = (e: CExpr, cols: Map<string, string>): string => {
     switch (e.k) {
@@ -128,7 +131,15 @@ export function compileQuery(root: Node, db: string, maxRows: number): CompiledQ
     const cols = new Map(names.map((n, i) => [n, outs[i]![1]]))
     return { from: `(${emit(s, outs)})`, cols, where: [], groupBy: null, having: [], orderBy: [], limit: null }
   }
-  const fresh = (from: string, cols: Map<string, string>): Sel => ({ from, cols, where: [], groupBy: null, having: [], orderBy: [], limit: null })
+  const fresh = (from: string, cols: Map<string, string>): Sel => ({
+    from,
+    cols,
+    where: [],
+    groupBy: null,
+    having: [],
+    orderBy: [],
+    limit: null,
+  })
   /** Translates expressions over `s`, nesting `s` first when the result would grow too large. */
   const over = (s: Sel, exprs: CExpr[]): { s: Sel; sql: string[] } => {
     const sql = exprs.map((e) => tr(e, s.cols))
@@ -154,7 +165,10 @@ export function compileQuery(root: Node, db: string, maxRows: number): CompiledQ
         let s = compile(n.input)
         if (s.limit !== null) s = wrap(s)
         const outs = n.outs.filter((o) => need.has(o.name))
-        const r = over(s, outs.map((o) => o.expr))
+        const r = over(
+          s,
+          outs.map((o) => o.expr),
+        )
         return { ...r.s, cols: new Map(outs.map((o, i) => [o.name, r.sql[i]!])) }
       }
       case 'filter': {
@@ -191,7 +205,11 @@ export function compileQuery(root: Node, db: string, maxRows: number): CompiledQ
         const ra = `__r${alias++}`
         const on = n.leftOn.map((k, i) => `${la}.${l.cols.get(k)!} = ${ra}.${r.cols.get(n.rightOn[i]!)!}`).join(' AND ')
         const kind = { inner: 'INNER', left: 'LEFT', right: 'RIGHT', outer: 'FULL OUTER' }[n.how]
-        const cols = new Map(n.outs.filter((o) => need.has(o.name)).map((o) => [o.name, o.side === 'l' ? `${la}.${l.cols.get(o.col)!}` : `${ra}.${r.cols.get(o.col)!}`]))
+        const cols = new Map(
+          n.outs
+            .filter((o) => need.has(o.name))
+            .map((o) => [o.name, o.side === 'l' ? `${la}.${l.cols.get(o.col)!}` : `${ra}.${r.cols.get(o.col)!}`]),
+        )
         return fresh(`${l.from} AS ${la} ALL ${kind} JOIN ${r.from} AS ${ra} ON ${on}`, cols)
       }
       case 'union': {
@@ -199,7 +217,9 @@ export function compileQuery(root: Node, db: string, maxRows: number): CompiledQ
         const parts = n.inputs.map((i) => wrap(compile(i), order))
         const first = [...parts[0]!.cols.values()]
         // Later parts are renamed to the first part's aliases, as UNION ALL takes names from the first.
-        const bodies = parts.map((p, pi) => (pi === 0 ? p.from.slice(1, -1) : `SELECT ${[...p.cols.values()].map((a, i) => `${a} AS ${first[i]}`).join(', ')} FROM ${p.from}`))
+        const bodies = parts.map((p, pi) =>
+          pi === 0 ? p.from.slice(1, -1) : `SELECT ${[...p.cols.values()].map((a, i) => `${a} AS ${first[i]}`).join(', ')} FROM ${p.from}`,
+        )
         return fresh(`(${bodies.join(' UNION ALL ')})`, parts[0]!.cols)
       }
     }

@@ -19,7 +19,13 @@ export interface SourceSchema {
 const q = (name: string) => `\`${name}\``
 // Pixie's ctx['pod'] and ctx['service'] are `namespace/name`; outside Kubernetes (no namespace), the name alone.
 const nsName = (col: string) => `if(${q('namespace')} = '', ${q(col)}, concat(${q('namespace')}, '/', ${q(col)}))`
-const latencyMs = { name: 'latency_ms', type: 'FLOAT64' as const, sem: 'ST_NONE' as const, sql: `divide(${q('latency')}, 1000000)`, doc: 'latency in milliseconds (latency / 1e6)' }
+const latencyMs = {
+  name: 'latency_ms',
+  type: 'FLOAT64' as const,
+  sem: 'ST_NONE' as const,
+  sql: `divide(${q('latency')}, 1000000)`,
+  doc: 'latency in milliseconds (latency / 1e6)',
+}
 
 /** `df.ctx[key]`: Pixie's keys (and their aliases) → the metadata column Kiln stores. */
 export const ctxKeys: Record<string, string> = {
@@ -40,7 +46,14 @@ export const ctxKeys: Record<string, string> = {
   upid: 'upid',
 }
 
-const metaSem: Record<string, SemType> = { namespace: 'ST_NAMESPACE_NAME', service: 'ST_SERVICE_NAME', pod: 'ST_POD_NAME', node: 'ST_NODE_NAME', container: 'ST_CONTAINER_NAME', upid: 'ST_UPID' }
+const metaSem: Record<string, SemType> = {
+  namespace: 'ST_NAMESPACE_NAME',
+  service: 'ST_SERVICE_NAME',
+  pod: 'ST_POD_NAME',
+  node: 'ST_NODE_NAME',
+  container: 'ST_CONTAINER_NAME',
+  upid: 'ST_UPID',
+}
 const metaSql: Record<string, string> = { pod: nsName('pod'), service: nsName('service') }
 
 /**
@@ -64,10 +77,25 @@ const derived: Record<string, SourceCol[]> = {
     latencyMs,
     // The process that saw the request is one end; the other is its remote address, named by the
     // service that answered requests on that address (server-side rows' local_addr), if any did.
-    { name: 'source_service', type: 'STRING', sem: 'ST_SERVICE_NAME', sql: `if(${q('trace_role')} = 1, ${nsName('service')}, ${peer})`, doc: 'client side: the tracing process; server side: the service seen serving on the remote address, else the address' },
-    { name: 'dest_service', type: 'STRING', sem: 'ST_SERVICE_NAME', sql: `if(${q('trace_role')} = 1, ${peer}, ${nsName('service')})`, doc: 'server side: the tracing process; client side: the service seen serving on the remote address, else the address' },
+    {
+      name: 'source_service',
+      type: 'STRING',
+      sem: 'ST_SERVICE_NAME',
+      sql: `if(${q('trace_role')} = 1, ${nsName('service')}, ${peer})`,
+      doc: 'client side: the tracing process; server side: the service seen serving on the remote address, else the address',
+    },
+    {
+      name: 'dest_service',
+      type: 'STRING',
+      sem: 'ST_SERVICE_NAME',
+      sql: `if(${q('trace_role')} = 1, ${peer}, ${nsName('service')})`,
+      doc: 'server side: the tracing process; client side: the service seen serving on the remote address, else the address',
+    },
   ],
-  mysql_events: [{ name: 'query_text', type: 'STRING', sem: 'ST_NONE', sql: q('req_body'), doc: 'the statement text (req_body)' }, latencyMs],
+  mysql_events: [
+    { name: 'query_text', type: 'STRING', sem: 'ST_NONE', sql: q('req_body'), doc: 'the statement text (req_body)' },
+    latencyMs,
+  ],
   pgsql_events: [{ name: 'query_text', type: 'STRING', sem: 'ST_NONE', sql: q('req'), doc: 'the statement text (req)' }, latencyMs],
   redis_events: [latencyMs],
   dns_events: [latencyMs],
@@ -75,7 +103,21 @@ const derived: Record<string, SourceCol[]> = {
   fs_slow_events: [latencyMs],
 }
 
-const columnSem: Record<string, SemType> = { latency: 'ST_DURATION_NS', resp_status: 'ST_HTTP_RESP_STATUS', bytes_sent: 'ST_BYTES', bytes_recv: 'ST_BYTES', req_body_size: 'ST_BYTES', resp_body_size: 'ST_BYTES', rss_bytes: 'ST_BYTES', vsize_bytes: 'ST_BYTES', read_bytes: 'ST_BYTES', write_bytes: 'ST_BYTES', rx_bytes: 'ST_BYTES', tx_bytes: 'ST_BYTES', bytes: 'ST_BYTES' }
+const columnSem: Record<string, SemType> = {
+  latency: 'ST_DURATION_NS',
+  resp_status: 'ST_HTTP_RESP_STATUS',
+  bytes_sent: 'ST_BYTES',
+  bytes_recv: 'ST_BYTES',
+  req_body_size: 'ST_BYTES',
+  resp_body_size: 'ST_BYTES',
+  rss_bytes: 'ST_BYTES',
+  vsize_bytes: 'ST_BYTES',
+  read_bytes: 'ST_BYTES',
+  write_bytes: 'ST_BYTES',
+  rx_bytes: 'ST_BYTES',
+  tx_bytes: 'ST_BYTES',
+  bytes: 'ST_BYTES',
+}
 
 /**
  * Cumulative counters and the columns that identify one series of readings. `px.sum` of such a
@@ -84,13 +126,23 @@ const columnSem: Record<string, SemType> = { latency: 'ST_DURATION_NS', resp_sta
  * (0 for the first in the window; a counter that went down restarted, so its value is the increase).
  */
 const cumulative: Record<string, { series: string[]; counters: string[] }> = {
-  conn_stats: { series: ['upid', 'remote_addr', 'remote_port', 'trace_role'], counters: ['conn_open', 'conn_close', 'bytes_sent', 'bytes_recv'] },
-  process_stats: { series: ['upid'], counters: ['major_faults', 'minor_faults', 'cpu_utime_ns', 'cpu_ktime_ns', 'rchar_bytes', 'wchar_bytes', 'read_bytes', 'write_bytes'] },
-  network_stats: { series: ['pod_id'], counters: ['rx_bytes', 'rx_packets', 'rx_errors', 'rx_drops', 'tx_bytes', 'tx_packets', 'tx_errors', 'tx_drops'] },
+  conn_stats: {
+    series: ['upid', 'remote_addr', 'remote_port', 'trace_role'],
+    counters: ['conn_open', 'conn_close', 'bytes_sent', 'bytes_recv'],
+  },
+  process_stats: {
+    series: ['upid'],
+    counters: ['major_faults', 'minor_faults', 'cpu_utime_ns', 'cpu_ktime_ns', 'rchar_bytes', 'wchar_bytes', 'read_bytes', 'write_bytes'],
+  },
+  network_stats: {
+    series: ['pod_id'],
+    counters: ['rx_bytes', 'rx_packets', 'rx_errors', 'rx_drops', 'tx_bytes', 'tx_packets', 'tx_errors', 'tx_drops'],
+  },
 }
 
 /** The hidden column holding the per-reading increase of a cumulative counter, if it is one. */
-export const increaseColumn = (table: string, counter: string): string | undefined => (cumulative[table]?.counters.includes(counter) ? `$inc.${counter}` : undefined)
+export const increaseColumn = (table: string, counter: string): string | undefined =>
+  cumulative[table]?.counters.includes(counter) ? `$inc.${counter}` : undefined
 
 /** The columns of a table as PxL reads them, or undefined for an unknown table. */
 export function sourceSchema(table: string): SourceSchema | undefined {
@@ -108,7 +160,12 @@ export function sourceSchema(table: string): SourceSchema | undefined {
   const cum = cumulative[table]
   for (const name of cum?.counters ?? []) {
     const prev = `lagInFrame(${q(name)}, 1, ${q(name)}) OVER (PARTITION BY ${cum!.series.map(q).join(', ')} ORDER BY ${q('time_')} ROWS BETWEEN 1 PRECEDING AND CURRENT ROW)`
-    hidden.push({ name: `$inc.${name}`, type: 'INT64', sem: columnSem[name] ?? 'ST_NONE', sql: `if(${q(name)} >= ${prev}, ${q(name)} - ${prev}, ${q(name)})` })
+    hidden.push({
+      name: `$inc.${name}`,
+      type: 'INT64',
+      sem: columnSem[name] ?? 'ST_NONE',
+      sql: `if(${q(name)} >= ${prev}, ${q(name)} - ${prev}, ${q(name)})`,
+    })
   }
   if (hasMeta) {
     for (const key of new Set(Object.values(ctxKeys))) {
@@ -123,5 +180,7 @@ export const tableNames = traceTableNames
 
 /** The derived columns of each table, for docs and completion. */
 export function derivedColumns(): Record<string, { name: string; type: ColType; doc: string }[]> {
-  return Object.fromEntries(Object.entries(derived).map(([t, cs]) => [t, cs.map((c) => ({ name: c.name, type: c.type, doc: c.doc ?? '' }))]))
+  return Object.fromEntries(
+    Object.entries(derived).map(([t, cs]) => [t, cs.map((c) => ({ name: c.name, type: c.type, doc: c.doc ?? '' }))]),
+  )
 }

@@ -8,7 +8,19 @@ import type { PxType } from '../model/trace-tables.ts'
 export type ColType = PxType | 'QUANTILES'
 
 /** Pixie's semantic types, for display (durations, percentages, bytes, entity names). */
-export type SemType = 'ST_NONE' | 'ST_DURATION_NS' | 'ST_PERCENT' | 'ST_BYTES' | 'ST_SERVICE_NAME' | 'ST_POD_NAME' | 'ST_NAMESPACE_NAME' | 'ST_NODE_NAME' | 'ST_CONTAINER_NAME' | 'ST_UPID' | 'ST_QUANTILES' | 'ST_HTTP_RESP_STATUS'
+export type SemType =
+  | 'ST_NONE'
+  | 'ST_DURATION_NS'
+  | 'ST_PERCENT'
+  | 'ST_BYTES'
+  | 'ST_SERVICE_NAME'
+  | 'ST_POD_NAME'
+  | 'ST_NAMESPACE_NAME'
+  | 'ST_NODE_NAME'
+  | 'ST_CONTAINER_NAME'
+  | 'ST_UPID'
+  | 'ST_QUANTILES'
+  | 'ST_HTTP_RESP_STATUS'
 
 /** A typed column expression over the columns of one DataFrame. */
 export type CExpr =
@@ -44,4 +56,13 @@ export function columnsOf(e: CExpr, out: Set<string> = new Set()): Set<string> {
 }
 
 /** ClickHouse type of a query parameter holding a literal of this type. */
-export const paramType = (t: ColType): string => ({ STRING: 'String', INT64: 'Int64', FLOAT64: 'Float64', BOOLEAN: 'Bool', TIME64NS: 'Int64', UINT128: 'UInt128', QUANTILES: 'Array(Float64)' })[t]
+export const paramType = (t: ColType): string =>
+  ({
+    STRING: 'String',
+    INT64: 'Int64',
+    FLOAT64: 'Float64',
+    BOOLEAN: 'Bool',
+    TIME64NS: 'Int64',
+    UINT128: 'UInt128',
+    QUANTILES: 'Array(Float64)',
+  })[t]

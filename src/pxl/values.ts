@@ -18,7 +18,15 @@ export type Value =
   | { t: 'dict'; entries: [Value, Value][] }
   | { t: 'module'; name: string }
   | { t: 'builtin'; name: string; call: (a: Args) => Value }
-  | { t: 'func'; name: string; params: Param[]; defaults: (Value | undefined)[]; annotations: (Value | undefined)[]; body: Stmt[]; scope: Scope }
+  | {
+      t: 'func'
+      name: string
+      params: Param[]
+      defaults: (Value | undefined)[]
+      annotations: (Value | undefined)[]
+      body: Stmt[]
+      scope: Scope
+    }
   | { t: 'lambda'; params: Param[]; body: Expr; scope: Scope }
   | { t: 'df'; box: { node: Node } }
   | { t: 'col'; e: CExpr; from?: Node }
@@ -97,7 +105,8 @@ export function kindOf(v: Value): string {
   }
 }
 
-export const isScalar = (v: Value): v is Extract<Value, { t: 'bool' | 'int' | 'float' | 'str' }> => v.t === 'bool' || v.t === 'int' || v.t === 'float' || v.t === 'str'
+export const isScalar = (v: Value): v is Extract<Value, { t: 'bool' | 'int' | 'float' | 'str' }> =>
+  v.t === 'bool' || v.t === 'int' || v.t === 'float' || v.t === 'str'
 
 /** A Python scalar as a typed literal column expression. */
 export function literal(v: Value, pos: Pos): CExpr {
@@ -140,4 +149,5 @@ export function truthy(v: Value, pos: Pos): boolean {
 }
 
 /** Column type of a Python scalar kind. */
-export const scalarType = (v: Value): ColType | undefined => (v.t === 'int' ? 'INT64' : v.t === 'float' ? 'FLOAT64' : v.t === 'str' ? 'STRING' : v.t === 'bool' ? 'BOOLEAN' : undefined)
+export const scalarType = (v: Value): ColType | undefined =>
+  v.t === 'int' ? 'INT64' : v.t === 'float' ? 'FLOAT64' : v.t === 'str' ? 'STRING' : v.t === 'bool' ? 'BOOLEAN' : undefined

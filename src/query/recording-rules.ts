@@ -55,7 +55,8 @@ export class RecordingRules {
   }
 
   delete(tenant: string, id: string): void {
-    if (!this.entries.delete(key(tenant, id))) throw new KilnError('KILN_NOT_FOUND', `no recording rule ${JSON.stringify(id)}; GET /api/v1/recording-rules lists them`)
+    if (!this.entries.delete(key(tenant, id)))
+      throw new KilnError('KILN_NOT_FOUND', `no recording rule ${JSON.stringify(id)}; GET /api/v1/recording-rules lists them`)
   }
 
   list(tenant: string): RecordingRule[] {
@@ -63,7 +64,10 @@ export class RecordingRules {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.evaluate().catch((e) => this.o.log?.(`recording rules: ${(e as Error).message}`)), this.o.intervalMs)
+    this.timer = setInterval(
+      () => void this.evaluate().catch((e) => this.o.log?.(`recording rules: ${(e as Error).message}`)),
+      this.o.intervalMs,
+    )
     this.timer.unref()
   }
 
@@ -133,7 +137,8 @@ export class RecordingRules {
         add(all, e.settled.values())
         add(all, e.recent.values())
         // A rule without labels to wait for is exposed at 0 before it has counted anything.
-        if (!all.size && !e.rule.groupBy.length && e.rule.functionPattern === undefined) all.set('[]', { labels: { ...e.rule.externalLabels }, value: 0 })
+        if (!all.size && !e.rule.groupBy.length && e.rule.functionPattern === undefined)
+          all.set('[]', { labels: { ...e.rule.externalLabels }, value: 0 })
         return { rule: e.rule, samples: [...all.values()] }
       })
     return exposition(ms)

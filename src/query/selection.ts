@@ -40,13 +40,18 @@ function timeOf(t: TimeInput, now: number): number | undefined {
 }
 
 /** A time range in ms, [from, until): unset until is now, unset from an hour (or `defaultFrom`) before. */
-export function timeRange(from: TimeInput, until: TimeInput, opts: { defaultFrom?: string; now?: number } = {}): { from: number; until: number } {
+export function timeRange(
+  from: TimeInput,
+  until: TimeInput,
+  opts: { defaultFrom?: string; now?: number } = {},
+): { from: number; until: number } {
   const now = opts.now ?? Date.now()
   const u = timeOf(until, now) ?? now
   const f = timeOf(from, now) ?? (opts.defaultFrom ? parseTime(opts.defaultFrom, now) : u - 3_600_000)
   if (!(f < u)) throw new KilnError('KILN_BAD_TIME', `time range is empty: from (${iso(f)}) must be before until (${iso(u)})`)
   const range = { from: clampTime(f), until: clampTime(u) }
-  if (!(range.from < range.until)) throw new KilnError('KILN_BAD_TIME', `time range ${iso(f)} to ${iso(u)} holds no time the store can hold (1970 to 2299)`)
+  if (!(range.from < range.until))
+    throw new KilnError('KILN_BAD_TIME', `time range ${iso(f)} to ${iso(u)} holds no time the store can hold (1970 to 2299)`)
   return range
 }
 
@@ -65,7 +70,10 @@ export function selection(input: SelectionInput): Selection {
     const sel = parseSelector(text || '{}')
     if (sel.prefix) {
       if (type && type !== sel.prefix) {
-        throw new KilnError('KILN_SELECTOR_SYNTAX', `query ${JSON.stringify(sel.prefix.slice(0, 100))} has text before '{' that is not the profile type ${type}: write the selector as {label="value", …}`)
+        throw new KilnError(
+          'KILN_SELECTOR_SYNTAX',
+          `query ${JSON.stringify(sel.prefix.slice(0, 100))} has text before '{' that is not the profile type ${type}: write the selector as {label="value", …}`,
+        )
       }
       type = sel.prefix
     }
@@ -86,11 +94,16 @@ export function stepOf(sel: Selection, requested: unknown, rule: { minS: number;
   let step = 0
   if (requested !== undefined && requested !== null && requested !== '') {
     step = Number(requested)
-    if (!Number.isFinite(step)) throw new KilnError('KILN_BAD_REQUEST', `step ${JSON.stringify(String(requested).slice(0, 40))} is not a number of seconds`)
+    if (!Number.isFinite(step))
+      throw new KilnError('KILN_BAD_REQUEST', `step ${JSON.stringify(String(requested).slice(0, 40))} is not a number of seconds`)
   }
   if (!(step > 0)) step = Math.max(rule.minS, Math.round(rangeS / rule.points))
   step = Math.min(step, Math.max(1, Math.ceil(rangeS)))
-  if (rangeS / step > MAX_POINTS) throw new KilnError('KILN_LIMIT', `step ${step}s gives more than ${MAX_POINTS.toLocaleString('en-US')} points for this range; use a larger step`)
+  if (rangeS / step > MAX_POINTS)
+    throw new KilnError(
+      'KILN_LIMIT',
+      `step ${step}s gives more than ${MAX_POINTS.toLocaleString('en-US')} points for this range; use a larger step`,
+    )
   return step
 }
 

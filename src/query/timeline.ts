@@ -10,7 +10,11 @@ export interface LegacyTimeline {
 }
 
 /** Timeline and, with `groupBy`, one per value of that label; step as Pyroscope computes it: range/1500, at least 15 s. */
-export async function legacyTimeline(reader: Reader, sel: Selection, groupBy?: string): Promise<{ timeline: LegacyTimeline; groups: Record<string, LegacyTimeline> | null }> {
+export async function legacyTimeline(
+  reader: Reader,
+  sel: Selection,
+  groupBy?: string,
+): Promise<{ timeline: LegacyTimeline; groups: Record<string, LegacyTimeline> | null }> {
   const step = stepOf(sel, undefined, { minS: 15, points: 1500 })
   const startTime = Math.floor(sel.from / 1000 / step) * step
   const n = Math.ceil((sel.until / 1000 - startTime) / step)

@@ -10,7 +10,8 @@ import { maxNodesOf, selection, stepOf, treeToProfile } from '../query/index.ts'
 import { sendBytes, sendJson, type Req, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
-const TYPE_HINT = "missing 'type': a profile type id such as process_cpu:cpu:nanoseconds:cpu:nanoseconds (list them at /api/v1/profile-types)"
+const TYPE_HINT =
+  "missing 'type': a profile type id such as process_cpu:cpu:nanoseconds:cpu:nanoseconds (list them at /api/v1/profile-types)"
 
 /** The request's selection: `type`, `query`, `from`, `until` (or `leftQuery`, `leftFrom`, … with a prefix). */
 function sel(req: Req, opts: { needType: boolean; prefix?: string }): Selection {
@@ -56,20 +57,31 @@ export function mountApi(router: Router, ctx: Context): void {
     const tree = await r.mergedTree(s)
     const limit = Number(req.query.get('limit') ?? 0)
     const rows = topTable(tree)
-    sendJson(res, 200, { rows: limit > 0 ? rows.slice(0, limit) : rows, total: tree.total[0], unit: parseProfileTypeId(s.profileType!).sampleUnit })
+    sendJson(res, 200, {
+      rows: limit > 0 ? rows.slice(0, limit) : rows,
+      total: tree.total[0],
+      unit: parseProfileTypeId(s.profileType!).sampleUnit,
+    })
   })
   get('timeline', async (req, res) => {
     const s = sel(req, { needType: true })
     const step = stepOf(s, req.query.get('step'), { minS: 10, points: 300 })
     const groupBy = (req.query.get('groupBy') ?? '').split(',').filter(Boolean)
-    const series = await r.timeline(s, { stepS: step, groupBy, aggregation: req.query.get('aggregation') === 'average' ? 'average' : 'sum' })
+    const series = await r.timeline(s, {
+      stepS: step,
+      groupBy,
+      aggregation: req.query.get('aggregation') === 'average' ? 'average' : 'sum',
+    })
     sendJson(res, 200, { step, series })
   })
   get('diff', async (req, res) => {
     const left = sel(req, { needType: true, prefix: 'left' })
     const right = sel(req, { needType: true, prefix: 'right' })
     const [l, rt] = await Promise.all([r.mergedTree(left), r.mergedTree(right)])
-    sendJson(res, 200, { flamegraph: diffFlameGraph(l, rt, maxNodesOf(req.query.get('maxNodes'))), unit: parseProfileTypeId(left.profileType!).sampleUnit })
+    sendJson(res, 200, {
+      flamegraph: diffFlameGraph(l, rt, maxNodesOf(req.query.get('maxNodes'))),
+      unit: parseProfileTypeId(left.profileType!).sampleUnit,
+    })
   })
   get('label-breakdown', async (req, res) => {
     const name = req.query.get('name')
@@ -87,7 +99,8 @@ export function mountApi(router: Router, ctx: Context): void {
     const disp = (ext: string) => ({ 'content-disposition': `attachment; filename="${base}.${ext}"` })
     if (format === 'pprof') sendBytes(res, 200, 'application/octet-stream', encodePprof(profile, { gzip: true }), disp('pb.gz'))
     else if (format === 'folded') sendBytes(res, 200, 'text/plain; charset=utf-8', encodeFolded(profile), disp('folded'))
-    else if (format === 'speedscope') sendBytes(res, 200, 'application/json', encodeSpeedscope(profile, { name: base }), disp('speedscope.json'))
+    else if (format === 'speedscope')
+      sendBytes(res, 200, 'application/json', encodeSpeedscope(profile, { name: base }), disp('speedscope.json'))
     else throw new KilnError('KILN_BAD_REQUEST', `unknown export format ${JSON.stringify(format)}: use pprof, folded or speedscope`)
   })
 }

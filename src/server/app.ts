@@ -34,8 +34,18 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-export async function startServer(config: ServerConfig, log: (m: string) => void = (m) => process.stderr.write(`${new Date().toISOString()} ${m}\n`)): Promise<RunningServer> {
-  const store = await openStore({ dataDir: config.dataDir, clickhouseUrl: config.clickhouseUrl, database: config.database, retentionDays: retentionDays(config.retention), traceRetentionHours: retentionHours(config.traceRetention), flushMs: config.flushMs })
+export async function startServer(
+  config: ServerConfig,
+  log: (m: string) => void = (m) => process.stderr.write(`${new Date().toISOString()} ${m}\n`),
+): Promise<RunningServer> {
+  const store = await openStore({
+    dataDir: config.dataDir,
+    clickhouseUrl: config.clickhouseUrl,
+    database: config.database,
+    retentionDays: retentionDays(config.retention),
+    traceRetentionHours: retentionHours(config.traceRetention),
+    flushMs: config.flushMs,
+  })
   const labelLimits = { ...defaultLabelLimits, maxLabels: config.maxLabels }
   const limits = { ...defaultLimits, maxStackDepth: config.maxStackDepth }
   const ingestConfig = {
@@ -83,7 +93,9 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   // Profiles turned into counters for the /metrics above (recording rules, docs/recording-rules.md).
   const recording = await startRecordingRules(router, ctx)
   let scraper: Scraper | null = null
-  router.on('GET', '/api/v1/scrape-targets', (req, res) => sendJson(res, 200, scraper?.status(config.multitenancy ? req.tenant : undefined) ?? []))
+  router.on('GET', '/api/v1/scrape-targets', (req, res) =>
+    sendJson(res, 200, scraper?.status(config.multitenancy ? req.tenant : undefined) ?? []),
+  )
   router.prefix('GET', '/', staticHandler(config.uiDir))
 
   // 1 MiB of request line and headers: long `name=app{…}` parameters get a clear JSON error from
@@ -120,20 +132,34 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
     const path = (req.url ?? '/').split('?', 1)[0]!
     if (rpc.claims(path)) return void rpc.handle(req, res, () => admit(req))
     res.writeHead(404, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ code: 'KILN_NOT_FOUND', message: `over HTTP/2 Kiln serves the RPCs only (/package.Service/Method): call ${path.slice(0, 200)} over HTTP/1.1` }))
+    res.end(
+      JSON.stringify({
+        code: 'KILN_NOT_FOUND',
+        message: `over HTTP/2 Kiln serves the RPCs only (/package.Service/Method): call ${path.slice(0, 200)} over HTTP/1.1`,
+      }),
+    )
   })
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     if (!socket.writable) return socket.destroy()
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW'
-    const body = JSON.stringify({ code: tooLarge ? 'KILN_TOO_LARGE' : 'KILN_BAD_REQUEST', message: tooLarge ? 'request line and headers are over 1 MiB' : `malformed HTTP request: ${err.message}` })
-    socket.end(`HTTP/1.1 ${tooLarge ? 431 : 400} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`)
+    const body = JSON.stringify({
+      code: tooLarge ? 'KILN_TOO_LARGE' : 'KILN_BAD_REQUEST',
+      message: tooLarge ? 'request line and headers are over 1 MiB' : `malformed HTTP request: ${err.message}`,
+    })
+    socket.end(
+      `HTTP/1.1 ${tooLarge ? 431 : 400} Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    )
   })
   server.keepAliveTimeout = 65_000
   server.headersTimeout = 66_000
   server.requestTimeout = 120_000
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new KilnError('KILN_USAGE', `port ${config.port} is in use: stop the other server or pick another with --port`) : e),
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new KilnError('KILN_USAGE', `port ${config.port} is in use: stop the other server or pick another with --port`)
+          : e,
+      ),
     )
     server.listen(config.port, config.host, () => resolve())
   })
@@ -141,7 +167,7 @@ export async function startServer(config: ServerConfig, log: (m: string) => void
   // Under --multitenancy any tenant name can be claimed by a client, so no tenant is safe to hold
   // the server's own stacks (file paths, internals): self-profiling is off there.
   const selfProfile = config.selfProfile && !config.multitenancy
-  if (config.selfProfile && config.multitenancy) log('self-profiling is off under --multitenancy: every tenant name is a client\'s to claim')
+  if (config.selfProfile && config.multitenancy) log("self-profiling is off under --multitenancy: every tenant name is a client's to claim")
   const stopSelf = selfProfile ? await startSelfProfiling({ ingest, tenant: 'anonymous', log }) : null
   scraper = new Scraper(config.scrape, { ingest, maxBodyBytes: config.maxBodyBytes, log })
   ready = true

@@ -103,7 +103,8 @@ function coerce(kind: Kind, v: unknown, where: string): unknown {
   if (kind === 'duration') {
     // A number is milliseconds; a string a duration (15s, 1m).
     const ms = typeof v === 'number' ? v : /^\d+$/.test(String(v)) ? Number(v) : parseDurationAt(String(v), where)
-    if (!Number.isFinite(ms) || ms < 100) throw new KilnError('KILN_USAGE', `${where}: expected a duration of at least 100ms (e.g. 15s), got ${JSON.stringify(v)}`)
+    if (!Number.isFinite(ms) || ms < 100)
+      throw new KilnError('KILN_USAGE', `${where}: expected a duration of at least 100ms (e.g. 15s), got ${JSON.stringify(v)}`)
     return ms
   }
   if (kind === 'int') {
@@ -122,7 +123,11 @@ function coerce(kind: Kind, v: unknown, where: string): unknown {
 }
 
 /** Merges defaults < YAML file < environment < flags, and validates the result. */
-export function resolveConfig(flags: Partial<Record<keyof ServerConfig, unknown>>, configFile: string | undefined, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function resolveConfig(
+  flags: Partial<Record<keyof ServerConfig, unknown>>,
+  configFile: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): ServerConfig {
   const out: Raw = { ...defaults }
   const file = configFile ?? env.KILN_CONFIG
   if (file) {
@@ -133,7 +138,8 @@ export function resolveConfig(flags: Partial<Record<keyof ServerConfig, unknown>
       throw new KilnError('KILN_USAGE', `cannot read config file ${file}: ${(e as Error).message}`)
     }
     if (doc !== null && doc !== undefined) {
-      if (typeof doc !== 'object' || Array.isArray(doc)) throw new KilnError('KILN_USAGE', `config file ${file}: expected a YAML mapping of settings`)
+      if (typeof doc !== 'object' || Array.isArray(doc))
+        throw new KilnError('KILN_USAGE', `config file ${file}: expected a YAML mapping of settings`)
       const known = new Map(keys.map((k) => [k.yaml, k]))
       for (const [k, v] of Object.entries(doc as Raw)) {
         const spec = known.get(k)
@@ -169,7 +175,11 @@ function parseDurationAt(v: string, where: string): number {
 /** The `recording-rules:` list: each rule checked, ids unique. */
 function recordingRules(v: unknown, where: string): RecordingRule[] {
   if (v === null || v === undefined) return []
-  if (!Array.isArray(v)) throw new KilnError('KILN_USAGE', `${where}: expected a list of recording rules (metric_name, profile_type, matchers, group_by, function_pattern)`)
+  if (!Array.isArray(v))
+    throw new KilnError(
+      'KILN_USAGE',
+      `${where}: expected a list of recording rules (metric_name, profile_type, matchers, group_by, function_pattern)`,
+    )
   const rules: RecordingRule[] = []
   for (const [i, raw] of v.entries()) {
     let r: RecordingRule
@@ -178,7 +188,8 @@ function recordingRules(v: unknown, where: string): RecordingRule[] {
     } catch (e) {
       throw new KilnError('KILN_USAGE', (e as Error).message)
     }
-    if (rules.some((x) => x.id === r.id)) throw new KilnError('KILN_USAGE', `${where}[${i}]: a second rule with id ${JSON.stringify(r.id)}; give each an id of its own`)
+    if (rules.some((x) => x.id === r.id))
+      throw new KilnError('KILN_USAGE', `${where}[${i}]: a second rule with id ${JSON.stringify(r.id)}; give each an id of its own`)
     rules.push(r)
   }
   return rules

@@ -75,7 +75,10 @@ export function readDashboard(name: string, doc: unknown, where: string): Dashbo
     const q = (p ?? {}) as Record<string, unknown>
     const script = q.pxl_script ?? q.pxlScript ?? q.script
     if (typeof script !== 'string' || !script.trim()) throw new Error(`${where}: panel ${k + 1} has no pxl_script`)
-    const args = q.args && typeof q.args === 'object' && !Array.isArray(q.args) ? Object.fromEntries(Object.entries(q.args).map(([a, v]) => [a, String(v)])) : undefined
+    const args =
+      q.args && typeof q.args === 'object' && !Array.isArray(q.args)
+        ? Object.fromEntries(Object.entries(q.args).map(([a, v]) => [a, String(v)]))
+        : undefined
     return { title: String(q.title ?? `Panel ${k + 1}`), pxl_script: script, ...(args ? { args } : {}) }
   })
   return { name, title: String(d.title ?? name), panels }

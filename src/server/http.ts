@@ -27,8 +27,18 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.end(body)
 }
 
-export function sendBytes(res: ServerResponse, status: number, contentType: string, body: Uint8Array | string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length, ...extra })
+export function sendBytes(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: Uint8Array | string,
+  extra: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+    ...extra,
+  })
   res.end(body)
 }
 
@@ -50,7 +60,12 @@ export function sendError(res: ServerResponse, e: unknown, log: (msg: string) =>
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > limit) {
-    return Promise.reject(new KilnError('KILN_TOO_LARGE', `request body of ${declared} bytes is over the limit of ${limit} bytes (server option --max-body-bytes)`))
+    return Promise.reject(
+      new KilnError(
+        'KILN_TOO_LARGE',
+        `request body of ${declared} bytes is over the limit of ${limit} bytes (server option --max-body-bytes)`,
+      ),
+    )
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -92,7 +107,10 @@ export function tenantOf(req: RequestHeaders, multitenancy: boolean): string {
   const id = Array.isArray(h) ? h[0] : h
   if (!id) throw new KilnError('KILN_BAD_TENANT', 'no tenant: multi-tenancy is on, so send the X-Scope-OrgID header')
   if (!TENANT_RE.test(id) || id === '.' || id === '..') {
-    throw new KilnError('KILN_BAD_TENANT', `invalid tenant id ${JSON.stringify(id.slice(0, 160))}: use up to 150 characters of letters, digits and !-_.*'()`)
+    throw new KilnError(
+      'KILN_BAD_TENANT',
+      `invalid tenant id ${JSON.stringify(id.slice(0, 160))}: use up to 150 characters of letters, digits and !-_.*'()`,
+    )
   }
   return id
 }
@@ -106,7 +124,10 @@ export function checkAuth(req: RequestHeaders, opts: { authToken?: string; basic
   const cred = m ? m[2]!.trim() : ''
   if (opts.authToken && scheme === 'bearer' && same(cred, opts.authToken)) return
   if (opts.basicAuth && scheme === 'basic' && same(Buffer.from(cred, 'base64').toString('utf8'), opts.basicAuth)) return
-  throw new KilnError('KILN_UNAUTHORIZED', `missing or wrong credentials: send ${opts.authToken ? "'Authorization: Bearer <token>'" : 'HTTP Basic auth'}`)
+  throw new KilnError(
+    'KILN_UNAUTHORIZED',
+    `missing or wrong credentials: send ${opts.authToken ? "'Authorization: Bearer <token>'" : 'HTTP Basic auth'}`,
+  )
 }
 
 /** Constant time, length included: both sides are compared as SHA-256 digests (always 32 bytes). */

@@ -20,7 +20,11 @@ export interface RecordingRulesService {
 /** Loads the rules (file, then store), starts their evaluation, and mounts the API routes. */
 export async function startRecordingRules(router: Router, ctx: Context): Promise<RecordingRulesService> {
   const { config, store } = ctx
-  const rules = new RecordingRules(store.reader, { intervalMs: config.recordingRulesInterval, graceMs: config.recordingRulesGrace, log: ctx.log })
+  const rules = new RecordingRules(store.reader, {
+    intervalMs: config.recordingRulesInterval,
+    graceMs: config.recordingRulesGrace,
+    log: ctx.log,
+  })
   const fromFile = new Set<string>()
   // The file's rules belong to the tenant a server without --multitenancy uses.
   for (const r of config.recordingRules) {
@@ -33,15 +37,23 @@ export async function startRecordingRules(router: Router, ctx: Context): Promise
   rules.start()
 
   const fileRule = (req: Req, id: string) => {
-    if (req.tenant === 'anonymous' && fromFile.has(id)) throw new KilnError('KILN_BAD_REQUEST', `recording rule ${JSON.stringify(id)} comes from the configuration file; change it there`)
+    if (req.tenant === 'anonymous' && fromFile.has(id))
+      throw new KilnError('KILN_BAD_REQUEST', `recording rule ${JSON.stringify(id)} comes from the configuration file; change it there`)
   }
-  router.on('GET', '/api/v1/recording-rules', (req, res) => sendJson(res, 200, { rules: rules.list(req.tenant).map((r) => ({ ...r, source: req.tenant === 'anonymous' && fromFile.has(r.id) ? 'file' : 'api' })) }))
+  router.on('GET', '/api/v1/recording-rules', (req, res) =>
+    sendJson(res, 200, {
+      rules: rules.list(req.tenant).map((r) => ({ ...r, source: req.tenant === 'anonymous' && fromFile.has(r.id) ? 'file' : 'api' })),
+    }),
+  )
   router.on('POST', '/api/v1/recording-rules', async (req, res) => {
     let raw: unknown
     try {
       raw = JSON.parse((await req.body()).toString('utf8'))
     } catch {
-      throw new KilnError('KILN_BAD_REQUEST', 'expected a JSON recording rule: {"metric_name": "...", "profile_type": "...", "matchers": ["{...}"], "group_by": [...], "function_pattern": "..."}')
+      throw new KilnError(
+        'KILN_BAD_REQUEST',
+        'expected a JSON recording rule: {"metric_name": "...", "profile_type": "...", "matchers": ["{...}"], "group_by": [...], "function_pattern": "..."}',
+      )
     }
     const rule: RecordingRule = parseRecordingRule(raw, 'recording rule')
     fileRule(req, rule.id)

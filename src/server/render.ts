@@ -9,8 +9,15 @@ import { sendJson, type Req } from './http.ts'
 import type { Context } from './context.ts'
 
 function renderSelection(req: Req, query: string | null, from: string | null, until: string | null): Selection {
-  if (!query) throw new KilnError('KILN_BAD_REQUEST', "missing 'query': send query=process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name=\"app\"}")
-  return selection({ tenant: req.tenant, selectors: [query], from, until, requireType: `query ${JSON.stringify(query.slice(0, 100))} names no profile type before '{'` })
+  if (!query)
+    throw new KilnError('KILN_BAD_REQUEST', 'missing \'query\': send query=process_cpu:cpu:nanoseconds:cpu:nanoseconds{service_name="app"}')
+  return selection({
+    tenant: req.tenant,
+    selectors: [query],
+    from,
+    until,
+    requireType: `query ${JSON.stringify(query.slice(0, 100))} names no profile type before '{'`,
+  })
 }
 
 /** Flamebearer metadata units and sample rate, as Pyroscope reports them per profile type. */
@@ -26,9 +33,13 @@ function unitsOf(typeId: string): { units: string; sampleRate: number } {
 
 export async function handleRender(ctx: Context, req: Req, res: ServerResponse): Promise<void> {
   const q = req.query
-  if (q.get('format') && q.get('format') !== 'json') throw new KilnError('KILN_UNSUPPORTED', `format ${q.get('format')} is not supported; use format=json`)
+  if (q.get('format') && q.get('format') !== 'json')
+    throw new KilnError('KILN_UNSUPPORTED', `format ${q.get('format')} is not supported; use format=json`)
   const sel = renderSelection(req, q.get('query'), q.get('from'), q.get('until'))
-  const [tree, tl] = await Promise.all([ctx.store.reader.mergedTree(sel), legacyTimeline(ctx.store.reader, sel, q.get('groupBy') ?? undefined)])
+  const [tree, tl] = await Promise.all([
+    ctx.store.reader.mergedTree(sel),
+    legacyTimeline(ctx.store.reader, sel, q.get('groupBy') ?? undefined),
+  ])
   const fg = flameGraph(tree, maxNodesOf(q.get('maxNodes') ?? q.get('max-nodes')))
   const { units, sampleRate } = unitsOf(sel.profileType!)
   const svc = sel.matchers.find((m) => m.name === 'service_name' && m.op === '=')?.value ?? ''
@@ -46,7 +57,11 @@ export async function handleRenderDiff(ctx: Context, req: Req, res: ServerRespon
   const q = req.query
   const left = renderSelection(req, q.get('leftQuery'), q.get('leftFrom'), q.get('leftUntil'))
   const right = renderSelection(req, q.get('rightQuery'), q.get('rightFrom'), q.get('rightUntil'))
-  const [l, r, tl] = await Promise.all([ctx.store.reader.mergedTree(left), ctx.store.reader.mergedTree(right), legacyTimeline(ctx.store.reader, left)])
+  const [l, r, tl] = await Promise.all([
+    ctx.store.reader.mergedTree(left),
+    ctx.store.reader.mergedTree(right),
+    legacyTimeline(ctx.store.reader, left),
+  ])
   const fg = diffFlameGraph(l, r, maxNodesOf(q.get('maxNodes') ?? q.get('max-nodes')))
   const { units, sampleRate } = unitsOf(left.profileType!)
   sendJson(res, 200, {

@@ -23,7 +23,8 @@ async function jsonBody(req: Req): Promise<Record<string, unknown>> {
 
 function runId(req: Req): string {
   const id = req.query.get('run') ?? ''
-  if (!ID_RE.test(id)) throw new KilnError('KILN_BAD_REQUEST', "missing or invalid 'run' parameter: a run id of letters, digits, '.', '_' and '-'")
+  if (!ID_RE.test(id))
+    throw new KilnError('KILN_BAD_REQUEST', "missing or invalid 'run' parameter: a run id of letters, digits, '.', '_' and '-'")
   return id
 }
 
@@ -79,8 +80,10 @@ function readHist(v: unknown, at: string): Record<string, number> | undefined {
   const out: Record<string, number> = {}
   for (const [k, c] of Object.entries(v as Record<string, unknown>)) {
     const b = Number(k)
-    if (!Number.isInteger(b) || b < -32768 || b > 32767) throw new KilnError('KILN_BAD_REQUEST', `${at}: bucket '${k.slice(0, 20)}' is not a 16-bit integer`)
-    if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0) throw new KilnError('KILN_BAD_REQUEST', `${at}[${b}]: the count must be a whole number ≥ 0`)
+    if (!Number.isInteger(b) || b < -32768 || b > 32767)
+      throw new KilnError('KILN_BAD_REQUEST', `${at}: bucket '${k.slice(0, 20)}' is not a 16-bit integer`)
+    if (typeof c !== 'number' || !Number.isSafeInteger(c) || c < 0)
+      throw new KilnError('KILN_BAD_REQUEST', `${at}[${b}]: the count must be a whole number ≥ 0`)
     out[b] = c
   }
   return out
@@ -112,7 +115,7 @@ export function mountRuns(router: Router, ctx: Context): void {
     const b = await jsonBody(req)
     // Points of a run never created would be stored where no listing shows them.
     await knownRun(ctx, req, id)
-    if (!Array.isArray(b.points)) throw new KilnError('KILN_BAD_REQUEST', "expected {points: [{metric, type, t, count, sum, min, max}]}")
+    if (!Array.isArray(b.points)) throw new KilnError('KILN_BAD_REQUEST', 'expected {points: [{metric, type, t, count, sum, min, max}]}')
     const points = (b.points as Record<string, unknown>[]).map((p, i) => {
       const n = (k: string) => {
         const v = Number(p[k])
@@ -120,7 +123,15 @@ export function mountRuns(router: Router, ctx: Context): void {
         return v
       }
       if (typeof p.metric !== 'string' || !p.metric) throw new KilnError('KILN_BAD_REQUEST', `points[${i}].metric is missing`)
-      const point: RunPoint = { metric: p.metric, type: String(p.type ?? ''), t: n('t'), count: n('count'), sum: n('sum'), min: n('min'), max: n('max') }
+      const point: RunPoint = {
+        metric: p.metric,
+        type: String(p.type ?? ''),
+        t: n('t'),
+        count: n('count'),
+        sum: n('sum'),
+        min: n('min'),
+        max: n('max'),
+      }
       const hist = readHist(p.hist, `points[${i}].hist`)
       if (hist) point.hist = hist
       return point
@@ -134,26 +145,40 @@ export function mountRuns(router: Router, ctx: Context): void {
     const run = await getRun(ctx, req, id)
     run.ended = Number(b.ended ?? Date.now())
     if (b.summary !== undefined) run.summary = readRunSummary(b.summary)
-    run.thresholds = Array.isArray(b.thresholds) ? (b.thresholds as RunInfo['thresholds']).map((t) => ({ metric: String(t.metric), source: String(t.source), ok: Boolean(t.ok) })) : []
+    run.thresholds = Array.isArray(b.thresholds)
+      ? (b.thresholds as RunInfo['thresholds']).map((t) => ({ metric: String(t.metric), source: String(t.source), ok: Boolean(t.ok) }))
+      : []
     await runs.save(req.tenant, run)
     sendJson(res, 200, { id })
   })
   router.on('GET', '/api/v1/runs', async (req, res) => {
     const list = await runs.list(req.tenant)
-    sendJson(res, 200, list.map((r) => ({ ...r, thresholdsOk: r.thresholds.every((t) => t.ok) })))
+    sendJson(
+      res,
+      200,
+      list.map((r) => ({ ...r, thresholdsOk: r.thresholds.every((t) => t.ok) })),
+    )
   })
   router.on('GET', '/api/v1/runs/get', async (req, res) => {
     const run = await getRun(ctx, req, runId(req))
     const points = await runs.points(req.tenant, run.id)
     const { from, until } = runProfileWindow(run)
     let profileTypes: string[] = []
-    if (run.profile) profileTypes = await ctx.store.reader.profileTypes({ tenant: req.tenant, matchers: parseSelector(run.profile).matchers, from, until })
-    sendJson(res, 200, { run, metrics: summarize(points), points: points.map(showPoint), profile: run.profile ? { query: run.profile, from, until, types: profileTypes } : null })
+    if (run.profile)
+      profileTypes = await ctx.store.reader.profileTypes({ tenant: req.tenant, matchers: parseSelector(run.profile).matchers, from, until })
+    sendJson(res, 200, {
+      run,
+      metrics: summarize(points),
+      points: points.map(showPoint),
+      profile: run.profile ? { query: run.profile, from, until, types: profileTypes } : null,
+    })
   })
   router.on('GET', '/api/v1/runs/compare', async (req, res) => {
     const ids = [req.query.get('a') ?? '', req.query.get('b') ?? '']
-    if (!ids.every((id) => ID_RE.test(id))) throw new KilnError('KILN_BAD_REQUEST', "compare needs two run ids: ?a=RUN&b=RUN")
-    const [a, b] = await Promise.all(ids.map(async (id) => ({ run: await getRun(ctx, req, id), metrics: summarize(await runs.points(req.tenant, id)) })))
+    if (!ids.every((id) => ID_RE.test(id))) throw new KilnError('KILN_BAD_REQUEST', 'compare needs two run ids: ?a=RUN&b=RUN')
+    const [a, b] = await Promise.all(
+      ids.map(async (id) => ({ run: await getRun(ctx, req, id), metrics: summarize(await runs.points(req.tenant, id)) })),
+    )
     const change: Record<string, number | null> = {}
     for (const [name, m] of Object.entries(a!.metrics)) {
       const other = b!.metrics[name]

@@ -31,7 +31,10 @@ export function staticHandler(dir: string) {
     try {
       rel = decodeURIComponent(req.path)
     } catch {
-      throw new KilnError('KILN_BAD_REQUEST', `path ${JSON.stringify(req.path.slice(0, 200))} has malformed percent-encoding (a % not followed by two hex digits of UTF-8)`)
+      throw new KilnError(
+        'KILN_BAD_REQUEST',
+        `path ${JSON.stringify(req.path.slice(0, 200))} has malformed percent-encoding (a % not followed by two hex digits of UTF-8)`,
+      )
     }
     if (rel.endsWith('/')) rel += 'index.html'
     const file = normalize(join(dir, rel))

@@ -20,7 +20,9 @@ const settings = { output_format_json_quote_64bit_integers: 1 } as const
 export type InsertRows = (table: string, format: 'TabSeparated' | 'JSONEachRow', chunks: Buffer[]) => Promise<void>
 
 /** Opens the ClickHouse engine: chDB embedded in this process, or a ClickHouse server over HTTP. */
-export async function openClient(opts: StoreOptions & { writers?: number }): Promise<{ client: ClickHouseClient; kind: 'chdb' | 'http'; insertRows: InsertRows; close: () => Promise<void> }> {
+export async function openClient(
+  opts: StoreOptions & { writers?: number },
+): Promise<{ client: ClickHouseClient; kind: 'chdb' | 'http'; insertRows: InsertRows; close: () => Promise<void> }> {
   if (opts.clickhouseUrl) {
     const client = createClient({ url: opts.clickhouseUrl, clickhouse_settings: settings, request_timeout: 60_000 })
     try {
@@ -46,7 +48,10 @@ export async function openClient(opts: StoreOptions & { writers?: number }): Pro
   try {
     connection = createChdbConnection({ path: dir })
   } catch (e) {
-    throw new KilnError('KILN_STORE', `cannot open the embedded ClickHouse engine in ${dir}: ${(e as Error).message}. Is another Kiln process using this --data-dir?`)
+    throw new KilnError(
+      'KILN_STORE',
+      `cannot open the embedded ClickHouse engine in ${dir}: ${(e as Error).message}. Is another Kiln process using this --data-dir?`,
+    )
   }
   const client = createClient({ connection, clickhouse_settings: settings } as Parameters<typeof createClient>[0])
   // Inserts go through connections of their own, `writers` of them: one chDB connection runs one

@@ -30,7 +30,9 @@ export interface Store {
  * `traceRetentionHours` (default 24) is the tracing tables' retention, 0 keeps them forever;
  * `commits`: group commits in flight at once (default 2).
  */
-export async function openStore(opts: StoreOptions & { retentionDays: number; traceRetentionHours?: number; flushMs?: number; commits?: number }): Promise<Store> {
+export async function openStore(
+  opts: StoreOptions & { retentionDays: number; traceRetentionHours?: number; flushMs?: number; commits?: number },
+): Promise<Store> {
   const db = opts.database ?? 'kiln'
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new KilnError('KILN_USAGE', `invalid database name ${JSON.stringify(db)}`)
   // KILN_WRITE_COMMITS: a knob for measuring (bench/README.md, ingest), not a setting users need.
@@ -39,9 +41,11 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; tr
   const { client, kind, insertRows, close } = await openClient({ ...opts, writers: Math.max(2, commits * 2) })
   try {
     const traceHours = opts.traceRetentionHours ?? 24
-    for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db), ...traceStatements(db, traceHours)]) await client.command({ query: q })
+    for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db), ...traceStatements(db, traceHours)])
+      await client.command({ query: q })
     // REMOVE TTL fails on a table without one; that is the state wanted.
-    for (const q of [...retentionStatements(db, opts.retentionDays), ...traceRetentionStatements(db, traceHours)]) await client.command({ query: q }).catch(() => {})
+    for (const q of [...retentionStatements(db, opts.retentionDays), ...traceRetentionStatements(db, traceHours)])
+      await client.command({ query: q }).catch(() => {})
   } catch (e) {
     await close().catch(() => {})
     throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)
@@ -60,7 +64,11 @@ export async function openStore(opts: StoreOptions & { retentionDays: number; tr
         query: `SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts WHERE database = '${db}' AND active GROUP BY table ORDER BY table`,
         format: 'JSONCompactEachRow',
       })
-      return ((await rs.json()) as [string, string, string][]).map(([table, rows, bytes]) => ({ table, rows: Number(rows), bytes: Number(bytes) }))
+      return ((await rs.json()) as [string, string, string][]).map(([table, rows, bytes]) => ({
+        table,
+        rows: Number(rows),
+        bytes: Number(bytes),
+      }))
     },
     async close() {
       await writer.drain()

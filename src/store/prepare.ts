@@ -81,7 +81,15 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
     } else merged.set(stackId, prev + v)
   }
   const seriesId = labelsHash([['__profile_type__', w.profileType], ...w.labels])
-  const seriesRow = JSON.stringify({ tenant, profile_type: w.profileType, series_id: seriesId, service_name: getLabel(w.labels, 'service_name') ?? '', labels: Object.fromEntries(w.labels), last_seen: nowS }) + '\n'
+  const seriesRow =
+    JSON.stringify({
+      tenant,
+      profile_type: w.profileType,
+      series_id: seriesId,
+      service_name: getLabel(w.labels, 'service_name') ?? '',
+      labels: Object.fromEntries(w.labels),
+      last_seen: nowS,
+    }) + '\n'
   const head = `${t}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
   const tail = `\t${Math.max(0, Math.round(w.durationNs))}\n`
   let samples = ''

@@ -71,7 +71,10 @@ export class Reader {
     } catch (e) {
       const err = e as Error & { code?: string }
       if (err.code === CANNOT_COMPILE_REGEXP) {
-        throw new KilnError('KILN_SELECTOR_SYNTAX', `a regular expression of the selector is not one ClickHouse (RE2) can run: ${err.message.split('\n')[0]!.slice(0, 300)}; lookarounds and backreferences are not supported`)
+        throw new KilnError(
+          'KILN_SELECTOR_SYNTAX',
+          `a regular expression of the selector is not one ClickHouse (RE2) can run: ${err.message.split('\n')[0]!.slice(0, 300)}; lookarounds and backreferences are not supported`,
+        )
       }
       throw e
     }
@@ -118,7 +121,10 @@ export class Reader {
   /** Profile types with data in the range. */
   async profileTypes(s: Selection): Promise<string[]> {
     const p = new Params()
-    const r = await this.rows<[string]>(`SELECT DISTINCT profile_type FROM ${this.db}.profiles WHERE ${this.where(s, p)} ORDER BY profile_type`, p)
+    const r = await this.rows<[string]>(
+      `SELECT DISTINCT profile_type FROM ${this.db}.profiles WHERE ${this.where(s, p)} ORDER BY profile_type`,
+      p,
+    )
     return r.map((x) => x[0])
   }
 
@@ -162,7 +168,10 @@ export class Reader {
    */
   async mergedTree(s: Selection): Promise<CallTree> {
     const p = new Params()
-    const merged = await this.rows<[string, string]>(`SELECT stack_id, sum(value) FROM ${this.db}.samples WHERE ${this.where(s, p)} GROUP BY stack_id`, p)
+    const merged = await this.rows<[string, string]>(
+      `SELECT stack_id, sum(value) FROM ${this.db}.samples WHERE ${this.where(s, p)} GROUP BY stack_id`,
+      p,
+    )
     const { stacks: cachedStacks, names: cachedNames } = this.symbols
     this.symbols.trim()
     const key = `${s.tenant}\u0000`
@@ -220,7 +229,10 @@ export class Reader {
    * Totals over time in steps of `stepS` seconds, one series per combination of `groupBy` labels.
    * `average` divides each bucket's sum by the number of profiles in it (Pyroscope's AVERAGE).
    */
-  async timeline(s: Selection, opts: { stepS: number; groupBy: string[]; aggregation: 'sum' | 'average'; limit?: number; callSite?: string[] }): Promise<TimelineSeries[]> {
+  async timeline(
+    s: Selection,
+    opts: { stepS: number; groupBy: string[]; aggregation: 'sum' | 'average'; limit?: number; callSite?: string[] },
+  ): Promise<TimelineSeries[]> {
     const step = Math.max(1, Math.round(opts.stepS))
     // Per-profile totals: from the profiles table, or — for the stacks through a call site
     // (a root-first prefix of function names) — summed from the samples of those stacks.
@@ -230,7 +242,10 @@ export class Reader {
     const source = site.length
       ? `(SELECT series_id, time, sum(value) AS total FROM ${this.db}.samples WHERE ${inRange} AND stack_id IN (
            SELECT stack_id FROM ${this.db}.stacks WHERE tenant = ${p.bind(s.tenant, 'String')}
-           AND arraySlice(function_ids, 1, ${site.length}) = ${p.bind(site.map((f) => BigInt(hash64(f))), 'Array(UInt64)')}) GROUP BY series_id, time)`
+           AND arraySlice(function_ids, 1, ${site.length}) = ${p.bind(
+             site.map((f) => BigInt(hash64(f))),
+             'Array(UInt64)',
+           )}) GROUP BY series_id, time)`
       : `(SELECT series_id, time, total FROM ${this.db}.profiles WHERE ${inRange})`
     const groups = opts.groupBy.map((g, i) => `labels[${p.bind(g, 'String')}] AS g${i}`)
     const gcols = opts.groupBy.map((_, i) => `g${i}`)

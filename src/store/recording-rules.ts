@@ -27,11 +27,19 @@ export class RuleStore {
   }
 
   async upsert(tenant: string, rule: RecordingRule): Promise<void> {
-    await this.client.insert({ table: `${this.db}.recording_rules`, values: [{ tenant, id: rule.id, rule: JSON.stringify(rule), deleted: 0, updated: Date.now() }], format: 'JSONEachRow' })
+    await this.client.insert({
+      table: `${this.db}.recording_rules`,
+      values: [{ tenant, id: rule.id, rule: JSON.stringify(rule), deleted: 0, updated: Date.now() }],
+      format: 'JSONEachRow',
+    })
   }
 
   async delete(tenant: string, id: string): Promise<void> {
-    await this.client.insert({ table: `${this.db}.recording_rules`, values: [{ tenant, id, rule: '', deleted: 1, updated: Date.now() }], format: 'JSONEachRow' })
+    await this.client.insert({
+      table: `${this.db}.recording_rules`,
+      values: [{ tenant, id, rule: '', deleted: 1, updated: Date.now() }],
+      format: 'JSONEachRow',
+    })
   }
 
   /** Every tenant's live rules. */

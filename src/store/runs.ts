@@ -15,14 +15,38 @@ export class Runs {
   async save(tenant: string, r: RunInfo): Promise<void> {
     await this.client.insert({
       table: `${this.db}.runs`,
-      values: [{ tenant, run_id: r.id, script: r.script, tags: r.tags, profile: r.profile, started: r.started, ended: r.ended, thresholds: JSON.stringify(r.thresholds), summary: r.summary ? JSON.stringify(r.summary) : '', updated: Date.now() }],
+      values: [
+        {
+          tenant,
+          run_id: r.id,
+          script: r.script,
+          tags: r.tags,
+          profile: r.profile,
+          started: r.started,
+          ended: r.ended,
+          thresholds: JSON.stringify(r.thresholds),
+          summary: r.summary ? JSON.stringify(r.summary) : '',
+          updated: Date.now(),
+        },
+      ],
       format: 'JSONEachRow',
     })
   }
 
   async addPoints(tenant: string, id: string, points: RunPoint[]): Promise<void> {
     if (!points.length) return
-    const values = points.map((p) => ({ tenant, run_id: id, metric: p.metric, type: p.type, time: Math.floor(p.t / 1000), count: p.count, sum: p.sum, min: p.min, max: p.max, hist: p.hist ?? {} }))
+    const values = points.map((p) => ({
+      tenant,
+      run_id: id,
+      metric: p.metric,
+      type: p.type,
+      time: Math.floor(p.t / 1000),
+      count: p.count,
+      sum: p.sum,
+      min: p.min,
+      max: p.max,
+      hist: p.hist ?? {},
+    }))
     await this.client.insert({ table: `${this.db}.run_points`, values, format: 'JSONEachRow' })
   }
 
@@ -33,7 +57,16 @@ export class Runs {
       format: 'JSONCompactEachRow',
     })
     const rows = (await rs.json()) as [string, string, Record<string, string>, string, string, string, string, string][]
-    return rows.map(([id, script, tags, profile, started, ended, th, summary]) => ({ id, script, tags, profile, started: Number(started), ended: Number(ended), thresholds: JSON.parse(th || '[]'), ...(summary ? { summary: JSON.parse(summary) as RunSummary } : {}) }))
+    return rows.map(([id, script, tags, profile, started, ended, th, summary]) => ({
+      id,
+      script,
+      tags,
+      profile,
+      started: Number(started),
+      ended: Number(ended),
+      thresholds: JSON.parse(th || '[]'),
+      ...(summary ? { summary: JSON.parse(summary) as RunSummary } : {}),
+    }))
   }
 
   async points(tenant: string, id: string): Promise<RunPoint[]> {

@@ -11,7 +11,8 @@
  * the writer rewrites a stack at most once an hour while it is in use (see Writer's cache).
  */
 export function schemaStatements(db: string, retentionDays: number): string[] {
-  const ttl = (col: string, extraDays = 0) => (retentionDays > 0 ? `TTL toDateTime(${col}) + INTERVAL ${retentionDays + extraDays} DAY` : '')
+  const ttl = (col: string, extraDays = 0) =>
+    retentionDays > 0 ? `TTL toDateTime(${col}) + INTERVAL ${retentionDays + extraDays} DAY` : ''
   // fsync before an insert returns: an acknowledged ingest survives kill -9 and power loss.
   const durable = 'fsync_after_insert = 1, fsync_part_directory = 1'
   return [

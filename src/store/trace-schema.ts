@@ -15,7 +15,22 @@ const chType: Record<PxType, string> = {
 }
 
 // Strings with few distinct values: dictionary-encoded (LowCardinality) for size and GROUP BY speed.
-const lowCardinality = new Set(['remote_addr', 'local_addr', 'req_method', 'resp_message', 'req_cmd', 'cmdline', 'container_id', 'namespace', 'pod', 'container', 'service', 'node', 'pod_id', 'op'])
+const lowCardinality = new Set([
+  'remote_addr',
+  'local_addr',
+  'req_method',
+  'resp_message',
+  'req_cmd',
+  'cmdline',
+  'container_id',
+  'namespace',
+  'pod',
+  'container',
+  'service',
+  'node',
+  'pod_id',
+  'op',
+])
 
 /** The ClickHouse type of a tracing column. */
 export function traceColumnType(name: string, type: PxType): string {
@@ -27,7 +42,12 @@ export function traceStatements(db: string, retentionHours: number): string[] {
   const durable = 'fsync_after_insert = 1, fsync_part_directory = 1, ttl_only_drop_parts = 1'
   return traceTables.flatMap((t) => {
     if (t.view) return [profileView(db, t.name)]
-    const cols = ['tenant LowCardinality(String)', ...t.columns.map((c) => `\`${c.name}\` ${traceColumnType(c.name, c.type)}${c.name === 'time_' ? ' CODEC(DoubleDelta, ZSTD(1))' : ''}`)]
+    const cols = [
+      'tenant LowCardinality(String)',
+      ...t.columns.map(
+        (c) => `\`${c.name}\` ${traceColumnType(c.name, c.type)}${c.name === 'time_' ? ' CODEC(DoubleDelta, ZSTD(1))' : ''}`,
+      ),
+    ]
     return [
       `CREATE TABLE IF NOT EXISTS ${db}.${t.name} (${cols.join(', ')})
        ENGINE = MergeTree PARTITION BY toStartOfHour(time_) ORDER BY (tenant, time_)
@@ -41,11 +61,13 @@ export function traceStatements(db: string, retentionHours: number): string[] {
 
 /** Statements that bring existing tracing tables to the configured retention. */
 export function traceRetentionStatements(db: string, retentionHours: number): string[] {
-  return traceTables.filter((t) => !t.view).map((t) =>
-    retentionHours > 0
-      ? `ALTER TABLE ${db}.${t.name} MODIFY TTL toDateTime(time_) + INTERVAL ${retentionHours} HOUR SETTINGS materialize_ttl_after_modify = 0`
-      : `ALTER TABLE ${db}.${t.name} REMOVE TTL`,
-  )
+  return traceTables
+    .filter((t) => !t.view)
+    .map((t) =>
+      retentionHours > 0
+        ? `ALTER TABLE ${db}.${t.name} MODIFY TTL toDateTime(time_) + INTERVAL ${retentionHours} HOUR SETTINGS materialize_ttl_after_modify = 0`
+        : `ALTER TABLE ${db}.${t.name} REMOVE TTL`,
+    )
 }
 
 /**

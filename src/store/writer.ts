@@ -65,7 +65,10 @@ export class Writer {
   /** Queues the writes; resolves once they are durable. */
   write(tenant: string, writes: SeriesWrite[]): Promise<void> {
     const nowS = Math.floor(Date.now() / 1000)
-    return this.writePrepared(tenant, writes.map((w) => prepareWrite(tenant, w, nowS)))
+    return this.writePrepared(
+      tenant,
+      writes.map((w) => prepareWrite(tenant, w, nowS)),
+    )
   }
 
   /**
@@ -125,7 +128,16 @@ export class Writer {
    * durable as of the last hour and not already in `b`, claiming them; stops after SLICE lines.
    * Returns where it stopped in both.
    */
-  private claimLines(b: Batch, table: 'series' | 'functions' | 'stacks', cache: Map<string, number>, ids: string, rows: string, i: number, r: number, now: number): [number, number] {
+  private claimLines(
+    b: Batch,
+    table: 'series' | 'functions' | 'stacks',
+    cache: Map<string, number>,
+    ids: string,
+    rows: string,
+    i: number,
+    r: number,
+    now: number,
+  ): [number, number] {
     const stale = now - REFRESH_MS
     const out = b[table]
     for (let n = 0; n < SLICE && i < ids.length; n++) {
@@ -198,7 +210,10 @@ export class Writer {
         b.series.length ? this.insert('series', 'JSONEachRow', b.series) : null,
       ])
       if (b.sampleCount) await this.insert('samples', 'TabSeparated', b.samples)
-      if (process.env.KILN_DEBUG_WRITES) process.stderr.write(`commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`)
+      if (process.env.KILN_DEBUG_WRITES)
+        process.stderr.write(
+          `commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`,
+        )
       const now = Date.now()
       this.committed.set(b.seq, now)
       // Commits over an hour old count as not written (their ids are rewritten): forgotten.

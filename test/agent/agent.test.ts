@@ -29,7 +29,9 @@ relabel_configs:
     regex: cgroup
 `
 
-test('kiln agent samples every process, labels it, relabels, and uploads to a real kiln server', { skip: unavailable ?? false }, async () => {
+test('kiln agent samples every process, labels it, relabels, and uploads to a real kiln server', {
+  skip: unavailable ?? false,
+}, async () => {
   const keep = startBusy(busyProgram('kiln_busy_keep'), ['60'])
   const drop = startBusy(busyProgram('kiln_busy_drop'), ['60'])
   // Not inlined into the loop (V8 would, and the frame would be the eval script's).
@@ -78,14 +80,19 @@ test('kiln agent samples every process, labels it, relabels, and uploads to a re
     assert.deepEqual(await values('jit', jsSel), ['perf-map'])
     const jsTop = await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query: jsSel, ...range })}`)
     const jsRows = (jsTop.json as { rows: { name: string }[] }).rows
-    assert.ok(jsRows.some((x) => x.name.includes('kilnAgentJsHot')), JSON.stringify(jsRows.slice(0, 8)))
+    assert.ok(
+      jsRows.some((x) => x.name.includes('kilnAgentJsHot')),
+      JSON.stringify(jsRows.slice(0, 8)),
+    )
   } finally {
     for (const c of [keep, drop, js]) c.kill('SIGKILL')
     await kiln.dispose()
   }
 })
 
-test('kiln agent with a dead server: retries with back-off, bounded queue, drops counted, clean exit on SIGTERM', { skip: unavailable ?? false }, async () => {
+test('kiln agent with a dead server: retries with back-off, bounded queue, drops counted, clean exit on SIGTERM', {
+  skip: unavailable ?? false,
+}, async () => {
   const port = await new Promise<number>((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => {
       const p = (s.address() as { port: number }).port
@@ -94,7 +101,10 @@ test('kiln agent with a dead server: retries with back-off, bounded queue, drops
   })
   const busy = startBusy(busyProgram('kiln_busy_keep'), ['60'])
   try {
-    const r = await runAgent(['--server', `http://127.0.0.1:${port}`, '--upload-interval', '1s', '--max-queue', '0.001'], { windows: 6, stopWith: 'SIGTERM' })
+    const r = await runAgent(['--server', `http://127.0.0.1:${port}`, '--upload-interval', '1s', '--max-queue', '0.001'], {
+      windows: 6,
+      stopWith: 'SIGTERM',
+    })
     assert.equal(r.status, 0, r.log)
     assert.match(r.log, /cannot reach Kiln at .*ECONNREFUSED.*retrying in 1s/)
     assert.match(r.log, /retrying in 2s/, 'no back-off')
@@ -131,7 +141,9 @@ test('kiln agent: bad options and relabel files are refused with a message befor
   assert.match(help.stdout, /--relabel-config FILE/)
 })
 
-test('kiln agent: profiles the server refuses (4xx) are logged and not retried; a labelkeep rule makes them fit', { skip: unavailable ?? false }, async () => {
+test('kiln agent: profiles the server refuses (4xx) are logged and not retried; a labelkeep rule makes them fit', {
+  skip: unavailable ?? false,
+}, async () => {
   const busy = startBusy(busyProgram('kiln_busy_keep'), ['60'])
   // At most 5 labels per series (the server's own count included): service_name, node, pid, comm, exe, cgroup is too many.
   const kiln = await startKiln(['--max-labels', '5'])
@@ -146,7 +158,9 @@ test('kiln agent: profiles the server refuses (4xx) are logged and not retried; 
     writeFileSync(rules, '- {action: labelkeep, regex: pid|comm}\n')
     const fits = await runAgent(['--server', kiln.url, '--upload-interval', '1s', '--relabel-config', rules], { windows: 2 })
     assert.match(fits.log, /stopped: [1-9]\d* profiles .* 0 refused by the server/)
-    const names = await call(`${kiln.url}/api/v1/label-names?${q({ query: `{service_name="kiln_busy_keep"}`, from: 'now-1h', until: 'now' })}`)
+    const names = await call(
+      `${kiln.url}/api/v1/label-names?${q({ query: `{service_name="kiln_busy_keep"}`, from: 'now-1h', until: 'now' })}`,
+    )
     // pyroscope_spy is the server's, from spyName=kiln-agent.
     assert.deepEqual((names.json as string[]).filter((n) => !n.startsWith('__')).sort(), ['comm', 'pid', 'pyroscope_spy', 'service_name'])
   } finally {
@@ -169,23 +183,33 @@ test('kiln agent --sampler bpftrace: stacks counted by a profile:hz probe reach 
     const sel = `{service_name="kiln_busy_keep", pid="${busy.pid}"}`
     const top = await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query: sel, from: 'now-1h', until: 'now' })}`)
     const rows = (top.json as { rows: { name: string; self: number }[] }).rows
-    assert.ok(rows.find((x) => x.name === 'kiln_agent_hot_spin' && x.self > 0), JSON.stringify(rows.slice(0, 5)))
+    assert.ok(
+      rows.find((x) => x.name === 'kiln_agent_hot_spin' && x.self > 0),
+      JSON.stringify(rows.slice(0, 5)),
+    )
   } finally {
     busy.kill('SIGKILL')
     await kiln.dispose()
   }
 })
 
-test('kiln agent without the right to use perf: a message that says what to do, and a non-zero exit', { skip: unavailable ?? false }, (t) => {
+test('kiln agent without the right to use perf: a message that says what to do, and a non-zero exit', {
+  skip: unavailable ?? false,
+}, (t) => {
   const paranoid = Number(readFileSync('/proc/sys/kernel/perf_event_paranoid', 'utf8'))
-  if (process.getuid?.() !== 0 || paranoid < 1) return t.skip(`needs root to drop to nobody, and perf_event_paranoid ≥ 1 (it is ${paranoid})`)
+  if (process.getuid?.() !== 0 || paranoid < 1)
+    return t.skip(`needs root to drop to nobody, and perf_event_paranoid ≥ 1 (it is ${paranoid})`)
   const unreadable = nobodyCannotRun()
   if (unreadable) return t.skip(unreadable)
-  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'agent', '--server', 'http://127.0.0.1:9'], {
-    encoding: 'utf8',
-    timeout: 60000,
-    env: { ...process.env, HOME: tmpdir() },
-  })
+  const r = spawnSync(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bin, 'agent', '--server', 'http://127.0.0.1:9'],
+    {
+      encoding: 'utf8',
+      timeout: 60000,
+      env: { ...process.env, HOME: tmpdir() },
+    },
+  )
   if (r.error) return t.skip(`setpriv is not available: ${r.error.message}`)
   assert.equal(r.status, 1, r.stderr)
   assert.match(r.stderr, /kiln: perf may not sample the whole host: run kiln agent as root .*perf_event_paranoid to -1 \(now \d\)/)

@@ -53,14 +53,17 @@ test('the DaemonSet traces requests: --trace, hostPID, privileged, tracefs, BTF,
   // The loader is built into /var/cache/kiln/capture (build.ts's default as root), kept on the host.
   assert.equal(mounts['/var/cache/kiln'].hostPath.path, '/var/cache/kiln')
   const image = readFileSync(join(deploy, 'Dockerfile.agent'), 'utf8')
-  for (const pkg of ['clang', 'libbpf-dev', 'bpftool', 'libelf-dev', 'gcc']) assert.match(image, new RegExp(`\\b${pkg}\\b`), `Dockerfile.agent does not install ${pkg}`)
+  for (const pkg of ['clang', 'libbpf-dev', 'bpftool', 'libelf-dev', 'gcc'])
+    assert.match(image, new RegExp(`\\b${pkg}\\b`), `Dockerfile.agent does not install ${pkg}`)
 })
 
 test('the systemd unit passes systemd-analyze verify and starts kiln agent with options it accepts', () => {
   const unit = readFileSync(join(deploy, 'kiln-agent.service'), 'utf8')
   const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(/\s+/)
   assert.equal(exec[1], 'agent')
-  const args = exec.slice(2).flatMap((a) => (a === '$KILN_AGENT_ARGS' ? ['--upload-interval', '15s'] : [a.replace('${KILN_SERVER}', 'http://h:4040')]))
+  const args = exec
+    .slice(2)
+    .flatMap((a) => (a === '$KILN_AGENT_ARGS' ? ['--upload-interval', '15s'] : [a.replace('${KILN_SERVER}', 'http://h:4040')]))
   assert.equal(parseCommand(spec, args)!.values['server'], 'http://h:4040')
   const verify = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' })
   if (verify.error) return console.log('# systemd-analyze is not installed: the unit file was only read')

@@ -14,7 +14,10 @@ export function perfUnavailable(): string | null {
     mkdirSync('/sys/kernel/tracing', { recursive: true })
     spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'])
   }
-  const r = spawnSync('perf', ['record', '-q', '-a', '-g', '-F', '19', '-o', join(work, 'probe.data'), '--', 'true'], { encoding: 'utf8', timeout: 20000 })
+  const r = spawnSync('perf', ['record', '-q', '-a', '-g', '-F', '19', '-o', join(work, 'probe.data'), '--', 'true'], {
+    encoding: 'utf8',
+    timeout: 20000,
+  })
   if (r.error) return `perf is not installed (${r.error.message}); apt-get install linux-perf`
   if (r.status !== 0) return `perf record -a fails here: ${r.stderr.trim().split('\n').slice(-2).join(' ')}`
   return null

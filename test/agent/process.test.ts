@@ -16,7 +16,10 @@ const UID = '7c9d2e11-5a3b-4f6e-9d8c-0b1a2c3d4e5f'
 test('cgroup paths of the common runtimes give the container id and the pod UID', () => {
   const cases: [string, { containerId?: string; podUid?: string }][] = [
     // kubelet with the systemd driver and containerd (cgroup v2)
-    [`/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID.replaceAll('-', '_')}.slice/cri-containerd-${ID}.scope`, { containerId: ID, podUid: UID }],
+    [
+      `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${UID.replaceAll('-', '_')}.slice/cri-containerd-${ID}.scope`,
+      { containerId: ID, podUid: UID },
+    ],
     // kubelet with the cgroupfs driver
     [`/kubepods/besteffort/pod${UID}/${ID}`, { containerId: ID, podUid: UID }],
     // CRI-O, seen from inside the agent's own cgroup namespace
@@ -48,7 +51,11 @@ test("Kubernetes names come from the kubelet's log links: container id first, po
     writeFileSync(join(root, 'containers', 'not-a-link.txt'), '')
     mkdirSync(join(root, 'pods', `shop_checkout-7d9f8-x2k4q_${UID}`))
     const pods = new PodDirectory(root)
-    assert.deepEqual(pods.lookup({ containerId: ID, podUid: UID }), { namespace: 'shop', pod: 'checkout-7d9f8-x2k4q', container: 'api-server' })
+    assert.deepEqual(pods.lookup({ containerId: ID, podUid: UID }), {
+      namespace: 'shop',
+      pod: 'checkout-7d9f8-x2k4q',
+      container: 'api-server',
+    })
     assert.deepEqual(pods.lookup({ containerId: 'f'.repeat(64), podUid: UID }), { namespace: 'shop', pod: 'checkout-7d9f8-x2k4q' })
     assert.deepEqual(pods.lookup({ containerId: 'f'.repeat(64) }), {})
     assert.deepEqual(pods.lookup({}), {})
@@ -68,7 +75,13 @@ test('processLabels reads this very process from /proc', () => {
   assert.equal(l.get('cgroup'), cgroupOf(readFileSync('/proc/self/cgroup', 'utf8')))
   // A process that is gone keeps its pid and perf's comm.
   const gone = processLabels(2 ** 22 + 1, new PodDirectory('/nonexistent'), 'perf-comm')
-  assert.deepEqual([...gone], [['pid', String(2 ** 22 + 1)], ['comm', 'perf-comm']])
+  assert.deepEqual(
+    [...gone],
+    [
+      ['pid', String(2 ** 22 + 1)],
+      ['comm', 'perf-comm'],
+    ],
+  )
 })
 
 test('splitByPid turns comm-PID roots into one profile per process and leaves out the idle task', () => {
@@ -94,7 +107,18 @@ test('ingestName writes labels the ingest name parser reads back, whatever the v
   const { app, labels: parsed } = parseAppName(ingestName(labels, 'k'))
   assert.equal(app, 'kworker/0:1__x_.cpu')
   assert.deepEqual(Object.fromEntries(parsed), { cgroup: '/a_b_/c', comm: 'kworker/0:1 _x_', pid: '9' })
-  assert.equal(parseAppName(ingestName(new Map([['service_name', 'db'], ['pid', '1']]), 'x')).app, 'db.cpu')
+  assert.equal(
+    parseAppName(
+      ingestName(
+        new Map([
+          ['service_name', 'db'],
+          ['pid', '1'],
+        ]),
+        'x',
+      ),
+    ).app,
+    'db.cpu',
+  )
 })
 
 test('JIT names come from the perf map through the process root, re-read as the map grows', () => {
@@ -134,7 +158,7 @@ test('bpftrace map keys (pid, comm, kstack, ustack as -f json prints them) fold 
       '77,kworker/0:1,\n    worker_thread+30\n    kthread+200\n,': 1,
       // the idle task, and keys that are not this shape
       '0,swapper/0,\n    default_idle+4\n,': 50,
-      'nonsense': 4,
+      nonsense: 4,
       '5,x,,': -1,
     }
     const { stacks, samples } = foldBpftraceMap(map, new PerfMaps(proc))
@@ -142,7 +166,10 @@ test('bpftrace map keys (pid, comm, kstack, ustack as -f json prints them) fold 
     assert.deepEqual(stacks.get(2828), { comm: 'node', samples: 3, folded: 'main;Builtins_JSEntry;[unknown];JS:*handler app.js:3:1 3\n' })
     assert.deepEqual(stacks.get(2573), { comm: 'my, app', samples: 2, folded: 'main;__writev;do_syscall_64;tcp_sendmsg 2\n' })
     assert.deepEqual(stacks.get(77), { comm: 'kworker/0:1', samples: 1, folded: 'kthread;worker_thread 1\n' })
-    assert.deepEqual([...stacks.keys()].sort((a, b) => a - b), [77, 2573, 2828])
+    assert.deepEqual(
+      [...stacks.keys()].sort((a, b) => a - b),
+      [77, 2573, 2828],
+    )
   } finally {
     rmSync(proc, { recursive: true, force: true })
   }
@@ -155,7 +182,11 @@ test('fuzz: mutated bpftrace keys and perf map files give stacks or nothing, nev
     const tmp = join(proc, '42', 'root', 'tmp')
     mkdirSync(tmp, { recursive: true })
     const mapSeed = '7f0000001000 40 JS:*hot file.js:1:1\n7f0000000000 100 Builtin:Stub\n'
-    const keySeeds = ['42,node,,\n    0x7f0000001010\n    main+12\n', '42,my app,\n    tcp_sendmsg+43\n,\n    __writev+77\n    0x7f0000000010\n', '42,k,\n    kthread+2\n,']
+    const keySeeds = [
+      '42,node,,\n    0x7f0000001010\n    main+12\n',
+      '42,my app,\n    tcp_sendmsg+43\n,\n    __writev+77\n    0x7f0000000010\n',
+      '42,k,\n    kthread+2\n,',
+    ]
     for (let i = 0; i < 2000; i++) {
       writeFileSync(join(tmp, 'perf-42.map'), mutate(mapSeed))
       const maps = new PerfMaps(proc)

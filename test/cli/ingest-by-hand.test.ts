@@ -14,7 +14,11 @@ import { ProfileBuilder } from '../../src/model/profile.ts'
 let kiln: TestServer
 let dir: string
 const kilnCli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], { encoding: 'utf8', env: { ...process.env, KILN_SERVER: kiln.url }, timeout: 120_000 })
+  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, KILN_SERVER: kiln.url },
+    timeout: 120_000,
+  })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
@@ -36,7 +40,11 @@ test('a body over the limit gets its 413 every time, with or without a content-l
   }
   // Chunked: the limit is found while reading.
   const chunks = Array.from({ length: 25 }, () => Buffer.alloc(1 << 20, 0x61))
-  const streamed = await call(`${kiln.url}/ingest?${q({ name: 'big.cpu' })}`, { method: 'POST', body: Readable.toWeb(Readable.from(chunks)) as ReadableStream, duplex: 'half' } as RequestInit)
+  const streamed = await call(`${kiln.url}/ingest?${q({ name: 'big.cpu' })}`, {
+    method: 'POST',
+    body: Readable.toWeb(Readable.from(chunks)) as ReadableStream,
+    duplex: 'half',
+  } as RequestInit)
   assert.equal(streamed.status, 413, streamed.text)
   assert.equal((await call(`${kiln.url}/ingest?${q({ name: 'small.cpu' })}`, { method: 'POST', body: 'main 1\n' })).status, 200)
 })
@@ -61,7 +69,13 @@ test('kiln ingest: over the limit even gzipped is a 413 message (not EPIPE), eve
 })
 
 test('an old recording is refused by retention with a hint, and stored as now with --at now (or --from)', async () => {
-  const b = new ProfileBuilder({ sampleTypes: [{ type: 'cpu', unit: 'nanoseconds' }], periodType: { type: 'cpu', unit: 'nanoseconds' }, period: 10_000_000, timeMs: Date.UTC(2021, 5, 1), durationNanos: 10e9 })
+  const b = new ProfileBuilder({
+    sampleTypes: [{ type: 'cpu', unit: 'nanoseconds' }],
+    periodType: { type: 'cpu', unit: 'nanoseconds' },
+    period: 10_000_000,
+    timeMs: Date.UTC(2021, 5, 1),
+    durationNanos: 10e9,
+  })
   b.add([b.fn('main'), b.fn('old_work')], [50_000_000])
   writeFileSync(join(dir, 'old.pb.gz'), encodePprof(b.build(), { gzip: true }))
   const refused = kilnCli(['ingest', join(dir, 'old.pb.gz'), '--name', 'oldapp'])

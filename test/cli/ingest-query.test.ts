@@ -12,7 +12,12 @@ import { toFolded } from '../../src/model/profile.ts'
 let kiln: TestServer
 let dir: string
 const kilnCli = (args: string[], input?: string) => {
-  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], { encoding: 'utf8', input, env: { ...process.env, KILN_SERVER: kiln.url }, timeout: 60_000 })
+  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], {
+    encoding: 'utf8',
+    input,
+    env: { ...process.env, KILN_SERVER: kiln.url },
+    timeout: 60_000,
+  })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
@@ -27,7 +32,16 @@ after(async () => {
 
 test('kiln ingest sniffs folded, perf script and pprof; kiln query prints a top table', async () => {
   writeFileSync(join(dir, 'app.folded'), 'main;parse 30\nmain;compute;sqrt 70\n')
-  const perf = ['myprog 1234 100.000001:     250000 cpu-clock:', '\t    55d0 hot (/usr/bin/myprog)', '\t    5600 main (/usr/bin/myprog)', '', 'myprog 1234 100.000002:     250000 cpu-clock:', '\t    5600 main (/usr/bin/myprog)', '', ''].join('\n')
+  const perf = [
+    'myprog 1234 100.000001:     250000 cpu-clock:',
+    '\t    55d0 hot (/usr/bin/myprog)',
+    '\t    5600 main (/usr/bin/myprog)',
+    '',
+    'myprog 1234 100.000002:     250000 cpu-clock:',
+    '\t    5600 main (/usr/bin/myprog)',
+    '',
+    '',
+  ].join('\n')
   writeFileSync(join(dir, 'rec.perf'), perf)
   let r = kilnCli(['ingest', join(dir, 'app.folded'), '--name', 'cliapp.cpu{env=test}'])
   assert.equal(r.code, 0, r.err)
@@ -52,7 +66,10 @@ test('kiln query exports pprof and speedscope files that decode to the same stac
   assert.equal(toFolded(decodePprof(readFileSync(out))), 'main;compute;sqrt 700000000\nmain;parse 300000000\n')
   r = kilnCli(['query', '{service_name="cliapp"}', '--format', 'speedscope'])
   const ss = JSON.parse(r.out)
-  assert.equal(ss.profiles[0].weights.reduce((a: number, b: number) => a + b, 0), 1e9)
+  assert.equal(
+    ss.profiles[0].weights.reduce((a: number, b: number) => a + b, 0),
+    1e9,
+  )
   assert.ok(gunzipSync(readFileSync(out)).length > 0)
 })
 

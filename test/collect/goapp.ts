@@ -89,13 +89,21 @@ export function buildGoApp(): { binary: string } | { skip: string } {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-goapp-'))
   writeFileSync(join(dir, 'main.go'), source)
   const binary = join(dir, 'goapp')
-  const r = spawnSync('go', ['build', '-o', binary, 'main.go'], { cwd: dir, encoding: 'utf8', env: { ...process.env, GO111MODULE: 'off', GOCACHE: join(tmpdir(), 'kiln-go-cache') } })
+  const r = spawnSync('go', ['build', '-o', binary, 'main.go'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: { ...process.env, GO111MODULE: 'off', GOCACHE: join(tmpdir(), 'kiln-go-cache') },
+  })
   if (r.status !== 0) throw new Error(`go build failed:\n${r.stderr}`)
   return { binary }
 }
 
 /** Starts a program that prints `listening on URL` and resolves with the URL. */
-export async function startListening(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
+export async function startListening(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string } = {},
+): Promise<{ url: string; proc: ChildProcess; stop(): Promise<void> }> {
   const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd })
   let out = ''
   const url = await new Promise<string>((resolve, reject) => {

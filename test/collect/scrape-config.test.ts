@@ -12,13 +12,24 @@ import { root } from '../server/helpers.ts'
 test('targets get Go-style defaults; names, paths and custom profiles resolve', () => {
   const [a, b] = parseScrapeConfig([
     { url: 'http://127.0.0.1:6060/', labels: { service_name: 'x', n: 1 } },
-    { url: 'http://h:1', interval: '10s', seconds: 5, timeout: 2, profiles: ['cpu', 'allocs', '/debug/pprof/x', { path: '/p', metric: 'm', seconds: true, cumulative: ['c'] }], tenant: 't', headers: { authorization: 'Bearer x' } },
+    {
+      url: 'http://h:1',
+      interval: '10s',
+      seconds: 5,
+      timeout: 2,
+      profiles: ['cpu', 'allocs', '/debug/pprof/x', { path: '/p', metric: 'm', seconds: true, cumulative: ['c'] }],
+      tenant: 't',
+      headers: { authorization: 'Bearer x' },
+    },
   ])
   assert.equal(a!.url, 'http://127.0.0.1:6060')
   assert.deepEqual(a!.labels, { service_name: 'x', n: '1' })
   assert.equal(a!.intervalMs, 15_000)
   assert.equal(a!.seconds, 14)
-  assert.deepEqual(a!.profiles.map((p) => p.path), ['/debug/pprof/profile', '/debug/pprof/heap', '/debug/pprof/goroutine', '/debug/pprof/mutex', '/debug/pprof/block'])
+  assert.deepEqual(
+    a!.profiles.map((p) => p.path),
+    ['/debug/pprof/profile', '/debug/pprof/heap', '/debug/pprof/goroutine', '/debug/pprof/mutex', '/debug/pprof/block'],
+  )
   assert.equal(b!.seconds, 5)
   assert.equal(b!.timeoutMs, 2000)
   assert.equal(b!.tenant, 't')
@@ -46,19 +57,26 @@ test('each mistake is reported with the target and setting at fault', () => {
     [[7], /scrape\[0\]: expected a mapping/],
     [[{ url: 'http://h', headers: 'x' }], /scrape\[0\]\.headers: expected a mapping of header names/],
   ]
-  for (const [input, re] of cases) assert.throws(() => parseScrapeConfig(input), (e: unknown) => e instanceof KilnError && re.test(e.message), `${JSON.stringify(input)} → ${re}`)
+  for (const [input, re] of cases)
+    assert.throws(
+      () => parseScrapeConfig(input),
+      (e: unknown) => e instanceof KilnError && re.test(e.message),
+      `${JSON.stringify(input)} → ${re}`,
+    )
 })
 
 test('fuzz: random config values give a target list or a KilnError, never another error', () => {
   let seed = 7
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32)
+  const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32
   const atoms = [null, 0, -1, 3, 1.5, '', 'x', '/p', 'cpu', '10s', 'http://h:1', 'https://h/x/', true, [], {}]
   const value = (depth: number): unknown => {
     const r = rnd()
     if (depth > 3 || r < 0.5) return atoms[Math.floor(rnd() * atoms.length)]
     if (r < 0.7) return Array.from({ length: Math.floor(rnd() * 3) }, () => value(depth + 1))
     const keys = ['url', 'labels', 'interval', 'seconds', 'timeout', 'profiles', 'tenant', 'headers', 'path', 'metric', 'cumulative', 'zz']
-    return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 5) }, () => [keys[Math.floor(rnd() * keys.length)]!, value(depth + 1)]))
+    return Object.fromEntries(
+      Array.from({ length: Math.floor(rnd() * 5) }, () => [keys[Math.floor(rnd() * keys.length)]!, value(depth + 1)]),
+    )
   }
   let ok = 0
   for (let i = 0; i < 5000; i++) {
@@ -78,7 +96,11 @@ test('kiln server refuses a bad scrape section at start, naming the file and set
   const dir = mkdtempSync(join(tmpdir(), 'kiln-scrape-cfg-'))
   try {
     writeFileSync(join(dir, 'kiln.yaml'), 'scrape:\n  - url: http://127.0.0.1:6060\n    profiles: [cpu, heapp]\n')
-    const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--data-dir', join(dir, 'data'), '--config', join(dir, 'kiln.yaml')], { encoding: 'utf8', timeout: 60_000 })
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--data-dir', join(dir, 'data'), '--config', join(dir, 'kiln.yaml')],
+      { encoding: 'utf8', timeout: 60_000 },
+    )
     assert.notEqual(r.status, 0)
     assert.match(r.stderr, /kiln: config file .*kiln\.yaml, scrape\[0\]\.profiles\[1\]: unknown profile "heapp"/)
   } finally {

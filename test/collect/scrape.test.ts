@@ -61,7 +61,13 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
   // Answers 200 with text: not a profile.
   const garbage = createHttpServer((_req, res) => res.end('hello, not a profile\n'))
   // Serves a custom profile only with the right token.
-  const custom = new ProfileBuilder({ sampleTypes: [{ type: 'things', unit: 'count' }], periodType: { type: 'things', unit: 'count' }, period: 1, timeMs: Date.now(), durationNanos: 0 })
+  const custom = new ProfileBuilder({
+    sampleTypes: [{ type: 'things', unit: 'count' }],
+    periodType: { type: 'things', unit: 'count' },
+    period: 1,
+    timeMs: Date.now(),
+    durationNanos: 0,
+  })
   custom.addNames(['main', 'kilnAuthed'], [7])
   const customBody = encodePprof(custom.build(), { gzip: true })
   const authed = createHttpServer((req, res) => {
@@ -87,10 +93,27 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
         profiles: ['cpu', 'heap', 'goroutine', 'mutex', 'block', { path: '/debug/pprof/threadcreate', metric: 'threadcreate' }],
       },
       { url: node.url, labels: { service_name: 'node-app' }, interval: '2s', seconds: 1, profiles: ['cpu', 'heap', 'goroutine'] },
-      { url: `http://127.0.0.1:${(hanging.address() as { port: number }).port}`, labels: { service_name: 'hangs' }, interval: '2s', timeout: '1s', profiles: ['heap'] },
+      {
+        url: `http://127.0.0.1:${(hanging.address() as { port: number }).port}`,
+        labels: { service_name: 'hangs' },
+        interval: '2s',
+        timeout: '1s',
+        profiles: ['heap'],
+      },
       { url: `http://127.0.0.1:${closedPort}`, labels: { service_name: 'gone' }, interval: '2s', profiles: ['heap'] },
-      { url: `http://127.0.0.1:${(garbage.address() as { port: number }).port}`, labels: { service_name: 'garbage' }, interval: '2s', profiles: ['heap'] },
-      { url: `http://127.0.0.1:${(authed.address() as { port: number }).port}`, labels: { service_name: 'authed' }, interval: '2s', headers: { authorization: 'Bearer s3cret' }, profiles: [{ path: '/debug/pprof/custom', metric: 'custom' }] },
+      {
+        url: `http://127.0.0.1:${(garbage.address() as { port: number }).port}`,
+        labels: { service_name: 'garbage' },
+        interval: '2s',
+        profiles: ['heap'],
+      },
+      {
+        url: `http://127.0.0.1:${(authed.address() as { port: number }).port}`,
+        labels: { service_name: 'authed' },
+        interval: '2s',
+        headers: { authorization: 'Bearer s3cret' },
+        profiles: [{ path: '/debug/pprof/custom', metric: 'custom' }],
+      },
     ],
   }
   writeFileSync(join(dir, 'kiln.yaml'), stringify(config))
@@ -101,8 +124,22 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     await until('every Go and Node profile was scraped twice and the bad targets failed', async () => {
       const s = await targets()
       const scraped = (i: number, path: string) => (s[i]!.profiles.find((p) => p.path === path)?.scrapes ?? 0) >= 2
-      return ['/debug/pprof/profile', '/debug/pprof/heap', '/debug/pprof/mutex', '/debug/pprof/block', '/debug/pprof/goroutine', '/debug/pprof/threadcreate'].every((p) => scraped(0, p)) &&
-        ['/debug/pprof/profile', '/debug/pprof/heap'].every((p) => scraped(1, p)) && s[2]!.health === 'down' && s[3]!.health === 'down' && s[4]!.health === 'down' && s[5]!.health === 'up' || JSON.stringify(s)
+      return (
+        ([
+          '/debug/pprof/profile',
+          '/debug/pprof/heap',
+          '/debug/pprof/mutex',
+          '/debug/pprof/block',
+          '/debug/pprof/goroutine',
+          '/debug/pprof/threadcreate',
+        ].every((p) => scraped(0, p)) &&
+          ['/debug/pprof/profile', '/debug/pprof/heap'].every((p) => scraped(1, p)) &&
+          s[2]!.health === 'down' &&
+          s[3]!.health === 'down' &&
+          s[4]!.health === 'down' &&
+          s[5]!.health === 'up') ||
+        JSON.stringify(s)
+      )
     })
     const s = await targets()
     assert.equal(s[0]!.health, 'up', JSON.stringify(s[0]))
@@ -114,15 +151,30 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     assert.equal(s[5]!.lastError, undefined, 'the token was sent')
     for (const x of s.slice(1, 5)) assert.ok(Date.parse(x.lastErrorTime!) > Date.now() - 60_000, 'a recent error time')
 
-    const types = async (service: string) => (await call(`${kiln.url}/api/v1/profile-types?${q({ query: `{service_name="${service}"}` })}`)).json.map((x: { id: string }) => x.id) as string[]
+    const types = async (service: string) =>
+      (await call(`${kiln.url}/api/v1/profile-types?${q({ query: `{service_name="${service}"}` })}`)).json.map(
+        (x: { id: string }) => x.id,
+      ) as string[]
     const goTypes = await types('go-app')
-    for (const id of ['process_cpu:cpu:nanoseconds:cpu:nanoseconds', 'memory:inuse_space:bytes:space:bytes', 'memory:alloc_space:bytes:space:bytes', 'goroutines:goroutine:count:goroutine:count', 'mutex:delay:nanoseconds:contentions:count', 'block:delay:nanoseconds:contentions:count', 'threadcreate:threadcreate:count:threadcreate:count']) {
+    for (const id of [
+      'process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+      'memory:inuse_space:bytes:space:bytes',
+      'memory:alloc_space:bytes:space:bytes',
+      'goroutines:goroutine:count:goroutine:count',
+      'mutex:delay:nanoseconds:contentions:count',
+      'block:delay:nanoseconds:contentions:count',
+      'threadcreate:threadcreate:count:threadcreate:count',
+    ]) {
       assert.ok(goTypes.includes(id), `${id} in ${goTypes}`)
     }
-    const top = async (type: string, query: string) => (await call(`${kiln.url}/api/v1/top?${q({ type, query })}`)).json as { rows: { name: string; total: number }[]; total: number }
+    const top = async (type: string, query: string) =>
+      (await call(`${kiln.url}/api/v1/top?${q({ type, query })}`)).json as { rows: { name: string; total: number }[]; total: number }
     const has = async (type: string, query: string, fn: string) => {
       const r = await top(type, query)
-      assert.ok(r.rows.some((x) => x.name.includes(fn) && x.total > 0), `${fn} in ${type}: ${r.rows.slice(0, 8).map((x) => x.name)}`)
+      assert.ok(
+        r.rows.some((x) => x.name.includes(fn) && x.total > 0),
+        `${fn} in ${type}: ${r.rows.slice(0, 8).map((x) => x.name)}`,
+      )
     }
     await has('process_cpu:cpu:nanoseconds:cpu:nanoseconds', '{service_name="go-app", env="test"}', 'main.kilnGoHot')
     await has('memory:alloc_space:bytes:space:bytes', '{service_name="go-app"}', 'main.kilnGoAlloc')

@@ -33,13 +33,25 @@ export function finalStage(d: Dockerfile): Stage {
   const froms = d.getFROMs()
   const last = froms[froms.length - 1]!
   const start = last.getRange().start.line
-  const stage: Stage = { from: last.getImageName() ?? '', env: {}, user: '', volumes: [], exposed: [], healthcheck: [], healthcheckFlags: {}, entrypoint: [], cmd: [], runs: [] }
+  const stage: Stage = {
+    from: last.getImageName() ?? '',
+    env: {},
+    user: '',
+    volumes: [],
+    exposed: [],
+    healthcheck: [],
+    healthcheckFlags: {},
+    entrypoint: [],
+    cmd: [],
+    runs: [],
+  }
   for (const i of d.getInstructions()) {
     if (i.getRange().start.line < start) continue
     const args = i.getArgumentsContent() ?? ''
     switch (i.getKeyword()) {
       case 'ENV':
-        for (const p of (i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties()) stage.env[p.getName()] = p.getValue() ?? ''
+        for (const p of (i as unknown as { getProperties(): { getName(): string; getValue(): string | null }[] }).getProperties())
+          stage.env[p.getName()] = p.getValue() ?? ''
         break
       case 'USER':
         stage.user = args.trim()
@@ -75,5 +87,8 @@ export function finalStage(d: Dockerfile): Stage {
 export function buildRuns(d: Dockerfile): string[] {
   const froms = d.getFROMs()
   const start = froms[froms.length - 1]!.getRange().start.line
-  return d.getInstructions().filter((i) => i.getKeyword() === 'RUN' && i.getRange().start.line < start).map((i) => i.getArgumentsContent() ?? '')
+  return d
+    .getInstructions()
+    .filter((i) => i.getKeyword() === 'RUN' && i.getRange().start.line < start)
+    .map((i) => i.getArgumentsContent() ?? '')
 }

@@ -29,7 +29,9 @@ type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; n
 function render(dir: string): K8sObject[] {
   const r = spawnSync('kubectl', ['kustomize', join(kustomize, dir)], { encoding: 'utf8' })
   assert.equal(r.status, 0, `kubectl kustomize ${dir}: ${r.stderr}`)
-  return parseAllDocuments(r.stdout).map((d) => d.toJS()).filter(Boolean)
+  return parseAllDocuments(r.stdout)
+    .map((d) => d.toJS())
+    .filter(Boolean)
 }
 
 /** Validates an object with the schema of its apiVersion and kind (kubernetes-models/GROUP/VERSION/Kind). */
@@ -40,7 +42,10 @@ async function validate(o: K8sObject): Promise<void> {
   const Model = mod[o.kind] ?? mod.default
   // kustomize folds long base64 values over lines; the API server's decoder skips the newlines
   // (Go's encoding/base64 does), the schema's "byte" format does not: compare them unfolded.
-  const obj = o.kind === 'Secret' && o.data ? { ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, String(v).replace(/\s+/g, '')])) } : o
+  const obj =
+    o.kind === 'Secret' && o.data
+      ? { ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, String(v).replace(/\s+/g, '')])) }
+      : o
   assert.doesNotThrow(() => new Model(obj).validate(), `${o.kind}/${o.metadata.name} does not match the ${o.apiVersion} schema`)
 }
 
@@ -65,7 +70,9 @@ test('every kustomization renders, and every object validates against the Kubern
   await assert.rejects(validate(bad))
 })
 
-test('base: the server keeps its data on a volume, as the image user, with resources, /ready probes and an optional ClickHouse URL', { skip: noKubectl }, () => {
+test('base: the server keeps its data on a volume, as the image user, with resources, /ready probes and an optional ClickHouse URL', {
+  skip: noKubectl,
+}, () => {
   const objs = render('base')
   const sts = find(objs, 'StatefulSet', 'kiln')
   const pod = sts.spec.template.spec
@@ -98,7 +105,10 @@ test('base: the server keeps its data on a volume, as the image user, with resou
   const agent = ds.spec.template.spec.containers[0]
   assert.equal(agent.args[0], 'agent')
   assert.ok(parseCommand(agentSpec, agent.args.slice(1)))
-  assert.equal(envOf(agent).KILN_SERVER.value, `http://${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:${svc.spec.ports[0].port}`)
+  assert.equal(
+    envOf(agent).KILN_SERVER.value,
+    `http://${svc.metadata.name}.${svc.metadata.namespace}.svc.cluster.local:${svc.spec.ports[0].port}`,
+  )
   assert.equal(ds.spec.template.spec.hostPID, true)
   assert.equal(agent.securityContext.privileged, true)
 })
@@ -109,7 +119,9 @@ test('single-node overlay: a bigger volume and more resources than the base', { 
   const big = find(render('overlays/single-node'), 'StatefulSet', 'kiln')
   const storage = (s: K8sObject) => gi(s.spec.volumeClaimTemplates[0].spec.resources.requests.storage)
   assert.ok(storage(big) > storage(base))
-  assert.ok(gi(big.spec.template.spec.containers[0].resources.limits.memory) > gi(base.spec.template.spec.containers[0].resources.limits.memory))
+  assert.ok(
+    gi(big.spec.template.spec.containers[0].resources.limits.memory) > gi(base.spec.template.spec.containers[0].resources.limits.memory),
+  )
 })
 
 test('external-clickhouse overlay: stateless replicas, no volume claim, the URL from the Secret', { skip: noKubectl }, () => {
@@ -127,7 +139,9 @@ test('external-clickhouse overlay: stateless replicas, no volume claim, the URL 
   assert.ok(find(objs, 'DaemonSet', 'kiln-agent'))
 })
 
-test('loadtest overlay: Jobs run kiln run with options it accepts, on the script in the ConfigMap, into the server', { skip: noKubectl }, () => {
+test('loadtest overlay: Jobs run kiln run with options it accepts, on the script in the ConfigMap, into the server', {
+  skip: noKubectl,
+}, () => {
   const objs = render('overlays/loadtest')
   const svc = find(objs, 'Service', 'kiln')
   const jobs = objs.filter((o) => o.kind === 'Job')
@@ -158,7 +172,10 @@ test('loadtest overlay: Jobs run kiln run with options it accepts, on the script
   assert.ok(line.includes(`exec node ${image.entrypoint[1]} run `), 'it execs the kiln of the image')
   const segments: string[] = []
   for (let i = 0; i < dist.spec.completions; i++) {
-    const r = spawnSync(c.command[0], [c.command[1], line.replace(`exec node ${image.entrypoint[1]}`, "printf '%s\\n'")], { encoding: 'utf8', env: { JOB_COMPLETION_INDEX: String(i), PATH: process.env.PATH } })
+    const r = spawnSync(c.command[0], [c.command[1], line.replace(`exec node ${image.entrypoint[1]}`, "printf '%s\\n'")], {
+      encoding: 'utf8',
+      env: { JOB_COMPLETION_INDEX: String(i), PATH: process.env.PATH },
+    })
     const argv = r.stdout.trim().split('\n')
     const parsed = parseCommand(runSpec, argv.slice(1))!
     segments.push(parsed.values['execution-segment'] as string)

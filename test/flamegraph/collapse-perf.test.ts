@@ -76,17 +76,19 @@ const cases: { rule: string; input: string; options?: CollapsePerfOptions; want:
       '\t6 (anonymous namespace)::skipped(int) (/a)\n' +
       '\t4 RegExp:[&<>\\"\\\'] (/tmp/perf-1.map)\n' +
       '\t5 Lorg/x/Y;.call(Lorg/Z;)V (/tmp/perf-1.map)\n\n',
-    want: "app;Lorg/x/Y:.call;RegExp:[&<>\\\\];ns::(anonymous namespace)::run;main.(*Server).Serve(0xc0000);std::vector<int>::push_back 1\n",
+    want: 'app;Lorg/x/Y:.call;RegExp:[&<>\\\\];ns::(anonymous namespace)::run;main.(*Server).Serve(0xc0000);std::vector<int>::push_back 1\n',
   },
   {
     rule: 'java processes lose the L of class names',
-    input: 'java 12688 [002] 6544038.708352: 235 cpu-clock:\n\t1 Lorg/x/Y;.call(Lorg/Z;)V (/tmp/perf-12688.map)\n\t2 Interpreter (/tmp/perf-12688.map)\n\n',
+    input:
+      'java 12688 [002] 6544038.708352: 235 cpu-clock:\n\t1 Lorg/x/Y;.call(Lorg/Z;)V (/tmp/perf-12688.map)\n\t2 Interpreter (/tmp/perf-12688.map)\n\n',
     options: { jit: true },
     want: 'java;Interpreter_[j];org/x/Y:.call_[j] 235\n',
   },
   {
     rule: '--kernel marks [..] and vmlinux dsos but not [unknown]; inline chains get _[i]',
-    input: 'app 1 1.0: 2 cycles:\n\t1 do_sys (/lib/modules/6.1/build/vmlinux)\n\t2 tcp_send+0x1 ([kernel.kallsyms])\n\t3 [unknown] ([unknown])\n\t4 outer->mid->inner (/a)\n\n',
+    input:
+      'app 1 1.0: 2 cycles:\n\t1 do_sys (/lib/modules/6.1/build/vmlinux)\n\t2 tcp_send+0x1 ([kernel.kallsyms])\n\t3 [unknown] ([unknown])\n\t4 outer->mid->inner (/a)\n\n',
     options: { kernel: true },
     want: 'app;outer;mid_[i];inner_[i];[unknown];tcp_send_[k];do_sys_[k] 2\n',
   },
@@ -141,13 +143,19 @@ for (const [name, make] of Object.entries(recordings)) {
     const folded = collapsePerf(text)
     const lines = folded.trimEnd().split('\n')
     assert.deepEqual([...lines].sort(), lines)
-    assert.equal(lines.reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0), periods)
+    assert.equal(
+      lines.reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0),
+      periods,
+    )
   })
 }
 
 test('collapse perf names the hot functions of each real program', { skip: unavailable ?? false }, () => {
   const sum = (folded: string, re: RegExp) =>
-    folded.split('\n').filter((l) => re.test(l)).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+    folded
+      .split('\n')
+      .filter((l) => re.test(l))
+      .reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
   const c = collapsePerf(cRecording())
   // spin_alpha does three times spin_beta's work: it must get more samples.
   assert.ok(sum(c, /;main;spin_alpha;leaf_work /) > sum(c, /;main;spin_beta;leaf_work /), c)
@@ -226,6 +234,7 @@ test('collapse perf byte path: headers of every shape read as the regexes read t
     for (let d = rnd(3); d > 0; d--) text += `\t${rnd(99)} f${rnd(5)}+0x1 (/lib/x${rnd(2)}.so)\n`
     if (rnd(10)) text += '\n'
   }
-  for (const opt of ['', '--pid', '--tid']) assert.equal(byChunks(text, [977], optionsOf(opt)), byLines(text, optionsOf(opt)), `option '${opt}'`)
+  for (const opt of ['', '--pid', '--tid'])
+    assert.equal(byChunks(text, [977], optionsOf(opt)), byLines(text, optionsOf(opt)), `option '${opt}'`)
   assert.equal(collapsePerf(text), perlCollapse(text, ''), 'and as the Perl statement of the rules')
 })

@@ -20,7 +20,7 @@ test('diff-folded pairs stacks, 0 where missing, repeated stacks summed, byte or
   assert.equal(r.stdout, 'm;a 12 0\nm;b 5 7\nm;c 0 1\n')
 })
 
-test('diff-folded -n scales BEFORE to AFTER\'s total; -s merges stacks differing in hex addresses', () => {
+test("diff-folded -n scales BEFORE to AFTER's total; -s merges stacks differing in hex addresses", () => {
   const before = file('b2.folded', 'm;a 10\nm;b 30\n')
   const after = file('a2.folded', 'm;a 10\nm;b 10\n')
   assert.equal(kiln(['diff-folded', '-n', before, after]).stdout, 'm;a 5 10\nm;b 15 10\n')

@@ -13,7 +13,10 @@ let page: Page
 
 before(async () => {
   if (noBrowser) return
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  })
 })
 after(async () => browser?.close())
 
@@ -34,7 +37,13 @@ const rectOf = (p: Page, name: string) =>
   p.evaluate((n) => {
     const g = document.querySelector(`#frames > g[data-name="${n}"]`)!
     const r = g.querySelector('rect')!
-    return { x: +r.getAttribute('x')!, w: +r.getAttribute('width')!, cls: g.getAttribute('class') ?? '', fill: r.getAttribute('fill')!, text: g.querySelector('text')!.textContent }
+    return {
+      x: +r.getAttribute('x')!,
+      w: +r.getAttribute('width')!,
+      cls: g.getAttribute('class') ?? '',
+      fill: r.getAttribute('fill')!,
+      text: g.querySelector('text')!.textContent,
+    }
   }, name)
 
 const FOLDED = 'app;main;alpha;work 60\napp;main;beta;spin 30\napp;idle 10\n'

@@ -39,7 +39,26 @@ test('flamegraph draws one frame per merged node, widths proportional to counts,
 })
 
 test('flamegraph options are honoured', () => {
-  const svg = svgOf(['--title', 'T & <x>', '--subtitle', 'Sub', '--width', '600', '--height', '20', '--fonttype', 'Courier', '--fontsize', '10', '--countname', 'bytes', '--nametype', 'Frame:', '--notes', 'run 42'])
+  const svg = svgOf([
+    '--title',
+    'T & <x>',
+    '--subtitle',
+    'Sub',
+    '--width',
+    '600',
+    '--height',
+    '20',
+    '--fonttype',
+    'Courier',
+    '--fontsize',
+    '10',
+    '--countname',
+    'bytes',
+    '--nametype',
+    'Frame:',
+    '--notes',
+    'run 42',
+  ])
   const frames = framesOf(svg)
   assert.match(svg, /<text id="title"[^>]*>T &amp; &lt;x&gt;<\/text>/)
   assert.match(svg, /<text id="subtitle"[^>]*>Sub<\/text>/)
@@ -53,8 +72,14 @@ test('flamegraph options are honoured', () => {
 
   // --minwidth in % and px prunes narrow frames.
   assert.equal(framesOf(svgOf(['--minwidth', '15%'])).filter((f) => f.name === 'idle').length, 0)
-  assert.equal(framesOf(svgOf(['--minwidth', '400'])).some((f) => f.name === 'beta'), false)
-  assert.equal(framesOf(svgOf(['--minwidth', '100'])).some((f) => f.name === 'beta'), true)
+  assert.equal(
+    framesOf(svgOf(['--minwidth', '400'])).some((f) => f.name === 'beta'),
+    false,
+  )
+  assert.equal(
+    framesOf(svgOf(['--minwidth', '100'])).some((f) => f.name === 'beta'),
+    true,
+  )
 
   // --total draws against a larger total; --factor scales the displayed counts.
   assert.equal(frameNamed(framesOf(svgOf(['--total', '200'])), 'all').w, 590)
@@ -65,11 +90,19 @@ test('flamegraph options are honoured', () => {
   assert.ok(frameNamed(framesOf(inv), 'all').y < frameNamed(framesOf(inv), 'app').y)
   assert.match(inv, />Icicle Graph</)
   const rev = framesOf(svgOf(['--reverse']))
-  assert.deepEqual(rev.filter((f) => f.depth === 1).map((f) => f.name), ['beta', 'idle', 'work'])
+  assert.deepEqual(
+    rev.filter((f) => f.depth === 1).map((f) => f.name),
+    ['beta', 'idle', 'work'],
+  )
 
   // --flamechart keeps input order and merges only adjacent frames.
   const chart = svgOf(['--flamechart'], 'x;b 1\nx;a 1\nx;b 1\n')
-  assert.deepEqual(framesOf(chart).filter((f) => f.depth === 2).map((f) => f.name), ['b', 'a', 'b'])
+  assert.deepEqual(
+    framesOf(chart)
+      .filter((f) => f.depth === 2)
+      .map((f) => f.name),
+    ['b', 'a', 'b'],
+  )
   assert.match(chart, />Flame Chart</)
 })
 
@@ -167,11 +200,7 @@ test('layout: frames in px from flame graph levels, drawn as ASCII art (root at 
     }
     return [...rows.entries()].sort((p, q) => p[0] - q[0]).map((e) => e[1])
   }
-  const flame = [
-    '[b/////////////][c/////]',
-    '[a/////////////////////][d/////]',
-    '[all///////////////////////////]',
-  ]
+  const flame = ['[b/////////////][c/////]', '[a/////////////////////][d/////]', '[all///////////////////////////]']
   assert.deepEqual(draw(false), flame)
   assert.deepEqual(draw(true), [...flame].reverse())
 })

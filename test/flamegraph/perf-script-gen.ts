@@ -9,10 +9,26 @@ import { join } from 'node:path'
 export function writePerfScript(file: string, bytes: number, seed = 1): { samples: number; bytes: number } {
   let s = seed >>> 0
   const rnd = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % n
-  const dsos = ['/usr/bin/app', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/libssl.so.3', '[kernel.kallsyms]', '/tmp/perf-4242.map', '[unknown]']
+  const dsos = [
+    '/usr/bin/app',
+    '/usr/lib/x86_64-linux-gnu/libc.so.6',
+    '/usr/lib/libssl.so.3',
+    '[kernel.kallsyms]',
+    '/tmp/perf-4242.map',
+    '[unknown]',
+  ]
   const fn = (i: number) => {
     const d = i % dsos.length
-    const name = d === 3 ? `do_sys_call_${i}` : d === 4 ? `JS:*handler_${i} /srv/app/route${i % 37}.js:${i}` : d === 5 ? '[unknown]' : i % 3 ? `ns::Class${i % 50}::method_${i}(int, std::string const&)` : `compute_${i}`
+    const name =
+      d === 3
+        ? `do_sys_call_${i}`
+        : d === 4
+          ? `JS:*handler_${i} /srv/app/route${i % 37}.js:${i}`
+          : d === 5
+            ? '[unknown]'
+            : i % 3
+              ? `ns::Class${i % 50}::method_${i}(int, std::string const&)`
+              : `compute_${i}`
     return { name, dso: dsos[d]! }
   }
   const funcs = Array.from({ length: 600 }, (_, i) => fn(i))
@@ -76,7 +92,13 @@ export async function bestOf3(f: () => Promise<unknown> | unknown): Promise<numb
 export function writeFolded(file: string, count: number, seed = 1): { stacks: number; bytes: number } {
   let s = seed >>> 0
   const rnd = (n: number) => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8) % n
-  const shapes = [(i: number) => `ns${i % 13}::Class${i % 50}::method_${i}`, (i: number) => `do_syscall_${i}_[k]`, (i: number) => `LazyCompile:*handler_${i} /srv/app/route${i % 37}.js:${i}_[j]`, (i: number) => `main.(*Server).serve${i}`, (i: number) => `compute_${i}`]
+  const shapes = [
+    (i: number) => `ns${i % 13}::Class${i % 50}::method_${i}`,
+    (i: number) => `do_syscall_${i}_[k]`,
+    (i: number) => `LazyCompile:*handler_${i} /srv/app/route${i % 37}.js:${i}_[j]`,
+    (i: number) => `main.(*Server).serve${i}`,
+    (i: number) => `compute_${i}`,
+  ]
   const funcs = Array.from({ length: 800 }, (_, i) => shapes[i % shapes.length]!(i))
   const seen = new Set<string>()
   while (seen.size < count) {
@@ -85,7 +107,10 @@ export function writeFolded(file: string, count: number, seed = 1): { stacks: nu
     for (let d = 0; d < depth; d++) frames.push(funcs[d < 5 ? d * 9 + rnd(3) : rnd(funcs.length)]!)
     seen.add(frames.join(';'))
   }
-  const text = [...seen].sort().map((st) => `${st} ${1 + Math.min(rnd(2000), rnd(2000))}\n`).join('')
+  const text = [...seen]
+    .sort()
+    .map((st) => `${st} ${1 + Math.min(rnd(2000), rnd(2000))}\n`)
+    .join('')
   writeFileSync(file, text, 'latin1')
   return { stacks: count, bytes: text.length }
 }

@@ -12,7 +12,11 @@ test('kiln profile --server into a real kiln server: the pushed CPU profile is q
   const kiln = await startKiln()
   try {
     const r = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
-      const c = spawn(process.execPath, [bin, 'profile', '--server', kiln.url, '--name', 'spin.cpu{env=e2e}', '--frequency', '499', '--', cProgram(), '60'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      const c = spawn(
+        process.execPath,
+        [bin, 'profile', '--server', kiln.url, '--name', 'spin.cpu{env=e2e}', '--frequency', '499', '--', cProgram(), '60'],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      )
       let stderr = ''
       c.stderr.on('data', (d) => (stderr += d))
       c.on('close', (status) => resolve({ status, stderr }))

@@ -41,7 +41,8 @@ test('kiln profile -- CMD writes an SVG flame graph of the command', { skip }, (
   assert.match(r.stderr, /wrote .*profile-c\.svg \((\d+) samples\)/)
   const frames = framesOf(readFileSync(out, 'latin1'))
   const names = new Set(frames.map((f) => f.name))
-  for (const n of ['all', 'spin', 'main', 'spin_alpha', 'spin_beta', 'leaf_work']) assert.ok(names.has(n), `frame ${n} in ${[...names].join(',')}`)
+  for (const n of ['all', 'spin', 'main', 'spin_alpha', 'spin_beta', 'leaf_work'])
+    assert.ok(names.has(n), `frame ${n} in ${[...names].join(',')}`)
   assert.match(frames[0]!.title, /^all \(\d+ samples, 100\.00%\)$/)
 })
 
@@ -58,7 +59,15 @@ test('kiln profile --duration stops a command that would run forever; its output
 })
 
 test('kiln profile --pid records a running Node process for --duration; JIT frames named', { skip }, async () => {
-  const node = spawn(process.execPath, ['--perf-basic-prof', '-e', 'function kilnPidLoop(n){let s=0;for(let i=0;i<n;i++)s+=Math.sqrt(i);return s}const t=Date.now();while(Date.now()-t<20000)kilnPidLoop(1e5)'], { stdio: 'ignore' })
+  const node = spawn(
+    process.execPath,
+    [
+      '--perf-basic-prof',
+      '-e',
+      'function kilnPidLoop(n){let s=0;for(let i=0;i<n;i++)s+=Math.sqrt(i);return s}const t=Date.now();while(Date.now()-t<20000)kilnPidLoop(1e5)',
+    ],
+    { stdio: 'ignore' },
+  )
   try {
     await new Promise((r) => setTimeout(r, 500))
     const r = await kilnAsync(['profile', '--pid', String(node.pid), '--duration', '1.5s', '--frequency', '199'])
@@ -87,7 +96,18 @@ test('kiln profile --server pushes folded stacks to /ingest with name, from, unt
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   try {
     const before = Math.floor(Date.now() / 1000)
-    const r = await kilnAsync(['profile', '--server', url, '--name', 'spin.cpu{env=test,host=ci}', '--frequency', '299', '--', cProgram(), '30'])
+    const r = await kilnAsync([
+      'profile',
+      '--server',
+      url,
+      '--name',
+      'spin.cpu{env=test,host=ci}',
+      '--frequency',
+      '299',
+      '--',
+      cProgram(),
+      '30',
+    ])
     const after = Math.ceil(Date.now() / 1000)
     assert.equal(r.status, 0, r.stderr)
     assert.equal(seen.length, 1)
@@ -125,7 +145,24 @@ test('kiln profile errors: missing pid, no permission, truncated perf data, usag
   // An unprivileged user may not profile root's process (perf_event_paranoid ≥ 0 here).
   const sleeper = spawn('sleep', ['30'])
   try {
-    const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, bin, 'profile', '--pid', String(sleeper.pid), '--duration', '1s'], { encoding: 'utf8', cwd: '/', timeout: 60000 })
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid',
+        '65534',
+        '--regid',
+        '65534',
+        '--clear-groups',
+        process.execPath,
+        bin,
+        'profile',
+        '--pid',
+        String(sleeper.pid),
+        '--duration',
+        '1s',
+      ],
+      { encoding: 'utf8', cwd: '/', timeout: 60000 },
+    )
     if (r.error) console.log(`# setpriv unavailable: ${r.error.message}`)
     else if (nobodyCannotRun()) console.log(`# ${nobodyCannotRun()}: the no-permission case is not checked`)
     else {
@@ -155,7 +192,14 @@ test('kiln profile errors: missing pid, no permission, truncated perf data, usag
   truncateSync(cut, 20)
   assert.match(kiln(['profile', '--input', cut]).stderr, /not a perf\.data file/)
 
-  for (const args of [[], ['--pid', 'abc'], ['--pid', '1', '--', 'ls'], ['--pid', '1', '--server', 'http://x'], ['--pid', '1', '--frequency', '0'], ['--pid', '1', '--svg', 'a.svg', '--server', 'http://x', '--name', 'a']]) {
+  for (const args of [
+    [],
+    ['--pid', 'abc'],
+    ['--pid', '1', '--', 'ls'],
+    ['--pid', '1', '--server', 'http://x'],
+    ['--pid', '1', '--frequency', '0'],
+    ['--pid', '1', '--svg', 'a.svg', '--server', 'http://x', '--name', 'a'],
+  ]) {
     const u = kiln(['profile', ...args])
     assert.equal(u.status, 2, `${args.join(' ')}: ${u.stderr}`)
   }

@@ -91,5 +91,13 @@ export const javaRecording = (): string =>
     )
     const c = spawnSync('javac', ['-d', dir, join(dir, 'KilnHot.java')], { encoding: 'utf8', timeout: 60000 })
     if (c.status !== 0) throw new Error(`javac failed: ${c.stderr}`)
-    return record('java', ['java', '-XX:+UnlockDiagnosticVMOptions', '-XX:+DumpPerfMapAtExit', '-XX:+PreserveFramePointer', '-cp', dir, 'KilnHot'])
+    return record('java', [
+      'java',
+      '-XX:+UnlockDiagnosticVMOptions',
+      '-XX:+DumpPerfMapAtExit',
+      '-XX:+PreserveFramePointer',
+      '-cp',
+      dir,
+      'KilnHot',
+    ])
   })

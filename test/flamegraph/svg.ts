@@ -11,13 +11,29 @@ export interface SvgFrame {
   text: string
 }
 
-const unesc = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&')
+const unesc = (s: string) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
 
 export function framesOf(svg: string): SvgFrame[] {
   const out: SvgFrame[] = []
-  const re = /<g data-d="(\d+)" data-name="([^"]*)"><title>([^<]*)<\/title><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"[^>]* fill="([^"]+)"[^>]*\/><text[^>]*>([^<]*)<\/text><\/g>/g
+  const re =
+    /<g data-d="(\d+)" data-name="([^"]*)"><title>([^<]*)<\/title><rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"[^>]* fill="([^"]+)"[^>]*\/><text[^>]*>([^<]*)<\/text><\/g>/g
   for (const m of svg.matchAll(re)) {
-    out.push({ depth: +m[1]!, name: unesc(m[2]!), title: unesc(m[3]!), x: +m[4]!, y: +m[5]!, w: +m[6]!, h: +m[7]!, fill: m[8]!, text: unesc(m[9]!) })
+    out.push({
+      depth: +m[1]!,
+      name: unesc(m[2]!),
+      title: unesc(m[3]!),
+      x: +m[4]!,
+      y: +m[5]!,
+      w: +m[6]!,
+      h: +m[7]!,
+      fill: m[8]!,
+      text: unesc(m[9]!),
+    })
   }
   return out
 }

@@ -30,8 +30,14 @@ test('errors name the line', () => {
     ['a 1\n 4\n', /^line 2: the stack before the count is empty/],
   ]
   for (const [text, re] of cases) assert.throws(() => decodeFolded(enc(text)), { code: 'KILN_BAD_FOLDED', message: re }, text)
-  assert.throws(() => decodeFolded(enc(`a 1\nb ${'9'.repeat(400)}\n`)), { code: 'KILN_BAD_PROFILE', message: /^line 2: sample value Infinity is not a finite number/ })
-  assert.throws(() => decodeFolded(Uint8Array.from([0x61, 0x20, 0x31, 0x0a, 0xc3, 0x28, 0x20, 0x31])), { code: 'KILN_BAD_FOLDED', message: /not valid UTF-8/ })
+  assert.throws(() => decodeFolded(enc(`a 1\nb ${'9'.repeat(400)}\n`)), {
+    code: 'KILN_BAD_PROFILE',
+    message: /^line 2: sample value Infinity is not a finite number/,
+  })
+  assert.throws(() => decodeFolded(Uint8Array.from([0x61, 0x20, 0x31, 0x0a, 0xc3, 0x28, 0x20, 0x31])), {
+    code: 'KILN_BAD_FOLDED',
+    message: /not valid UTF-8/,
+  })
 })
 
 test('a stack 100,000 frames deep is KILN_LIMIT with its line', () => {

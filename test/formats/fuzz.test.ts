@@ -65,7 +65,9 @@ function report(outcomes: Record<string, number>, needOk: boolean): void {
 
 test(`pprof: ${CASES} mutated and truncated fixtures, raw and gzipped`, { timeout }, () => {
   const rnd = prng(SEED)
-  const fixtures = pprofFixtures().filter((f) => !BROKEN_FIXTURES.has(f)).map((f) => [f, readFixture(f)] as const)
+  const fixtures = pprofFixtures()
+    .filter((f) => !BROKEN_FIXTURES.has(f))
+    .map((f) => [f, readFixture(f)] as const)
   const raw = fixtures.map(([f, b]) => [f, ungzip(b)] as const)
   const outcomes: Record<string, number> = {}
   for (let i = 0; i < CASES; i++) {
@@ -98,7 +100,9 @@ const alphabet = ['main', 'work', 'a b', 'ü', '日本', ';', ' ', '  ', '\t', '
 function randomFolded(rnd: Rnd): string {
   const lines: string[] = []
   for (let l = int(rnd, 30); l > 0; l--) {
-    const frames = Array.from({ length: 1 + int(rnd, 12) }, () => Array.from({ length: 1 + int(rnd, 3) }, () => alphabet[int(rnd, alphabet.length)]).join(''))
+    const frames = Array.from({ length: 1 + int(rnd, 12) }, () =>
+      Array.from({ length: 1 + int(rnd, 3) }, () => alphabet[int(rnd, alphabet.length)]).join(''),
+    )
     lines.push(`${frames.join(';')} ${rnd() < 0.9 ? int(rnd, 1000) : rnd() * 10}`)
   }
   return lines.join(rnd() < 0.3 ? '\r\n' : '\n') + (rnd() < 0.5 ? '\n' : '')
@@ -123,8 +127,18 @@ test(`folded and lines: ${CASES} generated texts, mutated`, { timeout }, () => {
 function randomSpeedscope(rnd: Rnd): unknown {
   const names = Array.from({ length: 1 + int(rnd, 8) }, (_, i) => `f${i}`)
   if (rnd() < 0.5) {
-    const b = new ProfileBuilder({ sampleTypes: [{ type: 'cpu', unit: 'nanoseconds' }], periodType: { type: 'cpu', unit: 'nanoseconds' }, period: 0, timeMs: 0, durationNanos: 0 })
-    for (let s = int(rnd, 20); s > 0; s--) b.addNames(Array.from({ length: 1 + int(rnd, 6) }, () => names[int(rnd, names.length)]!), [1 + int(rnd, 100)])
+    const b = new ProfileBuilder({
+      sampleTypes: [{ type: 'cpu', unit: 'nanoseconds' }],
+      periodType: { type: 'cpu', unit: 'nanoseconds' },
+      period: 0,
+      timeMs: 0,
+      durationNanos: 0,
+    })
+    for (let s = int(rnd, 20); s > 0; s--)
+      b.addNames(
+        Array.from({ length: 1 + int(rnd, 6) }, () => names[int(rnd, names.length)]!),
+        [1 + int(rnd, 100)],
+      )
     return JSON.parse(new TextDecoder().decode(encodeSpeedscope(b.build())))
   }
   const events: object[] = []
@@ -147,7 +161,26 @@ function randomSpeedscope(rnd: Rnd): unknown {
   }
 }
 
-const oddValues: unknown[] = [null, -1, 0, 1e308, -1e308, 0.5, 'O', 'C', 'sampled', 'evented', '', [], {}, [[0]], 2 ** 53, 99999, true, { name: 1 }]
+const oddValues: unknown[] = [
+  null,
+  -1,
+  0,
+  1e308,
+  -1e308,
+  0.5,
+  'O',
+  'C',
+  'sampled',
+  'evented',
+  '',
+  [],
+  {},
+  [[0]],
+  2 ** 53,
+  99999,
+  true,
+  { name: 1 },
+]
 /** Replaces one value somewhere in the JSON tree with an odd one, or deletes it. */
 function mutateJson(v: unknown, rnd: Rnd): unknown {
   if (v === null || typeof v !== 'object' || rnd() < 0.15) return oddValues[int(rnd, oddValues.length)]

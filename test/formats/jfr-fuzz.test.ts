@@ -67,7 +67,11 @@ test(`JFR: ${CASES} mutated recordings and labels, every case a profile list or 
   const rnd = prng(SEED)
   // The repository's JDK recording; Pyroscope's async-profiler ones (with their labels) when ../shared is there.
   const recordings: [string, Uint8Array][] = [['hot', new Uint8Array(hotJfr())]]
-  if (!noSharedJfr) recordings.push(['dump1', new Uint8Array(gunzipped('dump1.jfr.gz'))], ['kafka', new Uint8Array(gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz'))])
+  if (!noSharedJfr)
+    recordings.push(
+      ['dump1', new Uint8Array(gunzipped('dump1.jfr.gz'))],
+      ['kafka', new Uint8Array(gunzipped('cortex-dev-01__kafka-0__cpu__0.jfr.gz'))],
+    )
   else console.log(`# ${noSharedJfr}`)
   // The JDK writes constants in several checkpoint events and many more event types.
   if (!noJdk()) recordings.push(['jdk', new Uint8Array(readFileSync(recordHot()))])

@@ -38,13 +38,24 @@ function selfByLeaf(folded: string): [string, number][] {
   return [...m].sort((a, b) => b[1] - a[1])
 }
 
-test('multipart jfr + labels (Pyroscope Java agent): one CPU series per thread_name, totals and top function as expected', { skip: noSharedJfr }, async () => {
+test('multipart jfr + labels (Pyroscope Java agent): one CPU series per thread_name, totals and top function as expected', {
+  skip: noSharedJfr,
+}, async () => {
   // As the agent's exporter sends it: gzipped parts named and filed `jfr` and `labels`, and these parameters.
   const form = new FormData()
   form.append('jfr', new Blob([readJfrFixture('dump1.jfr.gz')]), 'jfr')
   form.append('labels', new Blob([readJfrFixture('dump1.labels.pb.gz')], { type: 'application/x-protobuf' }), 'labels')
   const now = Math.floor(Date.now() / 1000)
-  const params = { name: 'javaapp.itimer{env=test}', units: 'samples', aggregationType: 'sum', from: String(now - 10), until: String(now), spyName: 'javaspy', sampleRate: '100', format: 'jfr' }
+  const params = {
+    name: 'javaapp.itimer{env=test}',
+    units: 'samples',
+    aggregationType: 'sum',
+    from: String(now - 10),
+    until: String(now),
+    spyName: 'javaspy',
+    sampleRate: '100',
+    format: 'jfr',
+  }
   const r = await call(`${kiln.url}/ingest?${q(params)}`, { method: 'POST', body: form })
   assert.equal(r.status, 200, r.text)
   assert.deepEqual(await types('{service_name="javaapp"}'), [CPU])
@@ -63,7 +74,10 @@ test('multipart jfr + labels (Pyroscope Java agent): one CPU series per thread_n
 })
 
 test('raw gzipped body (async-profiler cpu): process_cpu with the expected top function', { skip: noSharedJfr }, async () => {
-  const r = await call(`${kiln.url}/ingest?${q({ name: 'kafka', format: 'jfr' })}`, { method: 'POST', body: readJfrFixture('cortex-dev-01__kafka-0__cpu__0.jfr.gz') })
+  const r = await call(`${kiln.url}/ingest?${q({ name: 'kafka', format: 'jfr' })}`, {
+    method: 'POST',
+    body: readJfrFixture('cortex-dev-01__kafka-0__cpu__0.jfr.gz'),
+  })
   assert.equal(r.status, 200, r.text)
   assert.deepEqual(await types('{service_name="kafka"}'), [CPU])
   const leaves = selfByLeaf(expectedFolded('cortex-dev-01__kafka-0__cpu__0.json.gz')['kafka.app.cpu{}']!)
@@ -74,35 +88,52 @@ test('raw gzipped body (async-profiler cpu): process_cpu with the expected top f
   assert.equal(t.total, leaves.reduce((n, [, v]) => n + v, 0) * 1e7)
 })
 
-test('raw gzipped body (the repository\'s JDK recording): CPU series, Hot.spin on top, total = samples × 20 ms', async () => {
+test("raw gzipped body (the repository's JDK recording): CPU series, Hot.spin on top, total = samples × 20 ms", async () => {
   const r = await call(`${kiln.url}/ingest?${q({ name: 'hotgz', format: 'jfr' })}`, { method: 'POST', body: readFileSync(HOT_JFR_GZ) })
   assert.equal(r.status, 200, r.text)
   assert.ok((await types('{service_name="hotgz"}')).includes(CPU))
   const t = await top(CPU, '{service_name="hotgz"}')
   const bySelf = [...t.rows].sort((a, b) => b.self - a.self)
   assert.equal(bySelf[0]!.name, 'Hot.spin')
-  assert.equal(t.total % 2e7, 0, 'each Java sample is worth the recording\'s 20 ms')
+  assert.equal(t.total % 2e7, 0, "each Java sample is worth the recording's 20 ms")
   assert.ok(t.total > 0)
 })
 
-test('raw recording from the JDK: CPU, allocation and lock profile types; Hot.spin on top', { skip: noJdk(), timeout: 300_000 }, async () => {
+test('raw recording from the JDK: CPU, allocation and lock profile types; Hot.spin on top', {
+  skip: noJdk(),
+  timeout: 300_000,
+}, async () => {
   const file = recordHot()
-  const r = await call(`${kiln.url}/ingest?${q({ name: 'hot', format: 'jfr', from: 'now-1m', until: 'now' })}`, { method: 'POST', body: readFileSync(file) })
+  const r = await call(`${kiln.url}/ingest?${q({ name: 'hot', format: 'jfr', from: 'now-1m', until: 'now' })}`, {
+    method: 'POST',
+    body: readFileSync(file),
+  })
   assert.equal(r.status, 200, r.text)
   const ids = await types('{service_name="hot"}')
-  for (const id of [CPU, 'memory:alloc_in_new_tlab_bytes:bytes:space:bytes', 'memory:alloc_outside_tlab_objects:count:space:bytes', 'mutex:delay:nanoseconds:mutex:count']) {
+  for (const id of [
+    CPU,
+    'memory:alloc_in_new_tlab_bytes:bytes:space:bytes',
+    'memory:alloc_outside_tlab_objects:count:space:bytes',
+    'mutex:delay:nanoseconds:mutex:count',
+  ]) {
     assert.ok(ids.includes(id), `${id} in ${ids.join(' ')}`)
   }
   const t = await top(CPU, '{service_name="hot"}')
   const bySelf = [...t.rows].sort((a, b) => b.self - a.self)
   assert.equal(bySelf[0]!.name, 'Hot.spin')
   const alloc = await top('memory:alloc_outside_tlab_bytes:bytes:space:bytes', '{service_name="hot"}')
-  assert.ok(alloc.rows.some((x) => x.name === 'Hot.alloc' && x.self > 0.5 * alloc.total), JSON.stringify(alloc.rows.slice(0, 3)))
+  assert.ok(
+    alloc.rows.some((x) => x.name === 'Hot.alloc' && x.self > 0.5 * alloc.total),
+    JSON.stringify(alloc.rows.slice(0, 3)),
+  )
 })
 
 test('broken uploads: truncated recording → 422 KILN_BAD_JFR; multipart without jfr → 400; bad labels → 422', async () => {
   const bytes = hotJfr()
-  let r = await call(`${kiln.url}/ingest?${q({ name: 'broken', format: 'jfr' })}`, { method: 'POST', body: bytes.subarray(0, bytes.length - 100) })
+  let r = await call(`${kiln.url}/ingest?${q({ name: 'broken', format: 'jfr' })}`, {
+    method: 'POST',
+    body: bytes.subarray(0, bytes.length - 100),
+  })
   assert.equal(r.status, 422, r.text)
   assert.equal(r.json.code, 'KILN_BAD_JFR')
   assert.match(r.json.message, /truncated file/)

@@ -14,7 +14,9 @@ import { gunzipSync } from 'node:zlib'
  */
 export const JFR_DIR = join(import.meta.dirname, '../../../shared/fixtures/pyroscope/jfr')
 /** Why the cross-checks against Pyroscope's recordings are skipped, or undefined when they run. */
-export const noSharedJfr = existsSync(JFR_DIR) ? undefined : `../shared/fixtures is absent (${JFR_DIR}): cross-check against Pyroscope's async-profiler recordings skipped; the repository's JDK recording (test/fixtures/jfr) and jfr-edge's written recordings cover the decoder`
+export const noSharedJfr = existsSync(JFR_DIR)
+  ? undefined
+  : `../shared/fixtures is absent (${JFR_DIR}): cross-check against Pyroscope's async-profiler recordings skipped; the repository's JDK recording (test/fixtures/jfr) and jfr-edge's written recordings cover the decoder`
 export const readJfrFixture = (name: string) => readFileSync(join(JFR_DIR, name))
 export const gunzipped = (name: string) => gunzipSync(readJfrFixture(name))
 /** The repository's recording of Hot.java by the JDK (scripts/fixtures/make-jfr.sh), gzipped as committed. */

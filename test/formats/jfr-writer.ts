@@ -28,7 +28,16 @@ export interface ChunkSpec {
 
 /** The primitive types every chunk declares, with the ids the specs refer to. */
 export const PRIM = { long: 10, int: 11, boolean: 12, String: 13, byte: 14, float: 15, double: 16, short: 17 }
-const primNames: Record<number, string> = { 10: 'long', 11: 'int', 12: 'boolean', 13: 'java.lang.String', 14: 'byte', 15: 'float', 16: 'double', 17: 'short' }
+const primNames: Record<number, string> = {
+  10: 'long',
+  11: 'int',
+  12: 'boolean',
+  13: 'java.lang.String',
+  14: 'byte',
+  15: 'float',
+  16: 'double',
+  17: 'short',
+}
 
 class Out {
   b: number[] = []
@@ -108,7 +117,8 @@ export function writeJfr(spec: ChunkSpec): Uint8Array {
   }
   const value = (o: Out, type: number, v: Val): void => {
     const t = primNames[type]
-    if (t === 'long' || t === 'int' || t === 'short') return (t === 'long' ? o.long(v as number) : t === 'int' || o.compressed ? o.int(v as number) : o.fixed(BigInt(v as number), 2))
+    if (t === 'long' || t === 'int' || t === 'short')
+      return t === 'long' ? o.long(v as number) : t === 'int' || o.compressed ? o.int(v as number) : o.fixed(BigInt(v as number), 2)
     if (t === 'boolean' || t === 'byte') return void o.b.push(v as number)
     if (t === 'float' || t === 'double') {
       const dv = new DataView(new ArrayBuffer(8))
@@ -148,28 +158,40 @@ export function writeJfr(spec: ChunkSpec): Uint8Array {
     for (const c of children) c(o)
   }
   const tree = new Out(compressed)
-  el(tree, 'root', [], [
-    (o) =>
-      el(
-        o,
-        'metadata',
-        [],
-        classes.map((c) => (o2: Out) =>
-          el(
-            o2,
-            'class',
-            [['name', c.name], ['id', String(c.id)]],
-            fields.get(c.id)!.map((f) => (o3: Out) => {
-              const attrs: [string, string][] = [['name', f.name], ['class', String(f.type)]]
-              if (f.cp) attrs.push(['constantPool', 'true'])
-              if (f.array) attrs.push(['dimension', '1'])
-              el(o3, 'field', attrs, [])
-            }),
+  el(
+    tree,
+    'root',
+    [],
+    [
+      (o) =>
+        el(
+          o,
+          'metadata',
+          [],
+          classes.map(
+            (c) => (o2: Out) =>
+              el(
+                o2,
+                'class',
+                [
+                  ['name', c.name],
+                  ['id', String(c.id)],
+                ],
+                fields.get(c.id)!.map((f) => (o3: Out) => {
+                  const attrs: [string, string][] = [
+                    ['name', f.name],
+                    ['class', String(f.type)],
+                  ]
+                  if (f.cp) attrs.push(['constantPool', 'true'])
+                  if (f.array) attrs.push(['dimension', '1'])
+                  el(o3, 'field', attrs, [])
+                }),
+              ),
           ),
         ),
-      ),
-    (o) => el(o, 'region', [], []),
-  ])
+      (o) => el(o, 'region', [], []),
+    ],
+  )
   const meta = new Out(compressed)
   meta.long(0) // type: metadata
   meta.long(0)

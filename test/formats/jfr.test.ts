@@ -12,12 +12,24 @@ import { isKilnError } from '../../src/model/errors.ts'
 import { expectedFolded, gunzipped, hotJfr, jfrTool, noJdk, noSharedJfr, readJfrFixture, recordHot } from './jfr-support.ts'
 
 const typeIds = (ps: JfrProfile[]) =>
-  ps.flatMap((p) => p.profile.sampleTypes.map((t) => profileTypeId({ name: p.metric, sampleType: t.type, sampleUnit: t.unit, periodType: p.profile.periodType.type, periodUnit: p.profile.periodType.unit })))
+  ps.flatMap((p) =>
+    p.profile.sampleTypes.map((t) =>
+      profileTypeId({
+        name: p.metric,
+        sampleType: t.type,
+        sampleUnit: t.unit,
+        periodType: p.profile.periodType.type,
+        periodUnit: p.profile.periodType.unit,
+      }),
+    ),
+  )
 
 /** Folded stacks of the samples whose labels are exactly `want`, values divided by `div`. */
 function foldedFor(p: Profile, want: string[][], div: number, typeIndex = 0): string {
   const key = JSON.stringify(want)
-  const samples = p.samples.filter((s) => JSON.stringify((s.labels ?? []).map((l) => [...l])) === key).map((s) => ({ ...s, values: s.values.map((v) => v / div) }))
+  const samples = p.samples
+    .filter((s) => JSON.stringify((s.labels ?? []).map((l) => [...l])) === key)
+    .map((s) => ({ ...s, values: s.values.map((v) => v / div) }))
   return toFolded({ ...p, samples }, typeIndex)
 }
 const sorted = (folded: string) => folded.trim().split('\n').sort().join('\n')
@@ -34,7 +46,10 @@ function compareWithExpected(jfr: string, labels: string | undefined, expected: 
     const labelPairs = m[2] ? m[2].split(',').map((kv) => kv.split('=')) : []
     // 100 Hz: each execution sample is 1e7 ns; the expectation counts samples.
     assert.equal(sorted(foldedFor(cpu, labelPairs, 1e7)), sorted(folded), key)
-    covered += folded.trim().split('\n').reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
+    covered += folded
+      .trim()
+      .split('\n')
+      .reduce((n, line) => n + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
   }
   assert.equal(covered * 1e7, totals(cpu)[0], 'every sample belongs to one expected series')
 }
@@ -43,7 +58,9 @@ test('dump1 (async-profiler itimer, Pyroscope context labels): folded stacks per
   compareWithExpected('dump1.jfr.gz', 'dump1.labels.pb.gz', 'dump1.json.gz')
 })
 
-test('Kafka recording (async-profiler cpu): folded stacks as expected, native and JIT frames named like Pyroscope', { skip: noSharedJfr }, () => {
+test('Kafka recording (async-profiler cpu): folded stacks as expected, native and JIT frames named like Pyroscope', {
+  skip: noSharedJfr,
+}, () => {
   compareWithExpected('cortex-dev-01__kafka-0__cpu__0.jfr.gz', undefined, 'cortex-dev-01__kafka-0__cpu__0.json.gz')
   const cpu = decodeJfr(readJfrFixture('cortex-dev-01__kafka-0__cpu__0.jfr.gz'))[0]!.profile
   assert.ok(cpu.functions.includes('libc-2.31.so.clock_gettime'), 'native frames are library.symbol')
@@ -53,7 +70,10 @@ test('Kafka recording (async-profiler cpu): folded stacks as expected, native an
 test('labels snapshot: context id → sorted label pairs; without it samples carry no labels', { skip: noSharedJfr }, () => {
   const ctx = decodeLabelsSnapshot(gunzipped('dump1.labels.pb.gz'))
   assert.deepEqual([...ctx.keys()].sort(), [1, 2, 3, 4])
-  assert.deepEqual(new Set([...ctx.values()].map((l) => l.map(([k, v]) => `${k}=${v}`).join())), new Set(['thread_name=pool-2-thread-1', 'thread_name=pool-2-thread-3', 'thread_name=pool-2-thread-5', 'thread_name=pool-2-thread-7']))
+  assert.deepEqual(
+    new Set([...ctx.values()].map((l) => l.map(([k, v]) => `${k}=${v}`).join())),
+    new Set(['thread_name=pool-2-thread-1', 'thread_name=pool-2-thread-3', 'thread_name=pool-2-thread-5', 'thread_name=pool-2-thread-7']),
+  )
   const plain = decodeJfr(readJfrFixture('dump1.jfr.gz'))[0]!.profile
   assert.ok(plain.samples.every((s) => !s.labels))
   const labelled = decodeJfr(readJfrFixture('dump1.jfr.gz'), { labels: readJfrFixture('dump1.labels.pb.gz') })[0]!.profile
@@ -81,7 +101,9 @@ test('profile time is the recording start; period is the request rate, else the 
 test('format registry: sniffed as jfr by content and name; decodeAny gives the first profile', () => {
   const bytes = hotJfr()
   assert.equal(sniffFormat(bytes), 'jfr')
-  const claims = Object.values(formats).filter((f) => f.sniff(bytes)).map((f) => f.name)
+  const claims = Object.values(formats)
+    .filter((f) => f.sniff(bytes))
+    .map((f) => f.name)
   assert.deepEqual(claims, ['jfr'])
   const r = decodeAny(gzip(bytes), { nameHint: 'x.jfr' })
   assert.equal(r.format, 'jfr')
@@ -90,7 +112,10 @@ test('format registry: sniffed as jfr by content and name; decodeAny gives the f
 
 const jdkSkip = noJdk()
 
-test('a recording the JDK writes here: hot method dominates CPU; counts, stacks and delays agree with `jfr`', { skip: jdkSkip, timeout: 300_000 }, () => {
+test('a recording the JDK writes here: hot method dominates CPU; counts, stacks and delays agree with `jfr`', {
+  skip: jdkSkip,
+  timeout: 300_000,
+}, () => {
   const file = recordHot()
   const out = decodeJfr(new Uint8Array(readFileSync(file)))
   const ids = typeIds(out)
@@ -123,14 +148,21 @@ test('a recording the JDK writes here: hot method dominates CPU; counts, stacks 
 
   // CPU stacks, and lock delays in ns, from `jfr print --json`.
   type Ev = { values: { duration?: string; stackTrace: { frames: { method: { name: string; type: { name: string } } }[] } } }
-  const events = (type: string) => (JSON.parse(jfrTool(['print', '--json', '--stack-depth', '64', '--events', type, file])).recording.events as Ev[])
+  const events = (type: string) =>
+    JSON.parse(jfrTool(['print', '--json', '--stack-depth', '64', '--events', type, file])).recording.events as Ev[]
   const lambda = (s: string) => s.replace(/\$\$Lambda[$\w+./]*$/, () => '$$Lambda$_')
   const theirs = new Map<string, number>()
   for (const e of events('jdk.ExecutionSample')) {
-    const k = e.values.stackTrace.frames.map((f) => `${lambda(f.method.type.name)}.${f.method.name}`).reverse().join(';')
+    const k = e.values.stackTrace.frames
+      .map((f) => `${lambda(f.method.type.name)}.${f.method.name}`)
+      .reverse()
+      .join(';')
     theirs.set(k, (theirs.get(k) ?? 0) + 1)
   }
-  const ours = toFolded(cpu).trim().split('\n').map((l) => l.replace(/ (\d+)$/, (_, n: string) => ` ${Number(n) / 2e7}`))
+  const ours = toFolded(cpu)
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/ (\d+)$/, (_, n: string) => ` ${Number(n) / 2e7}`))
   assert.deepEqual(ours.sort(), [...theirs].map(([k, v]) => `${k} ${v}`).sort())
   const delay = events('jdk.JavaMonitorEnter').reduce((n, e) => n + Number(/^PT([\d.]+)S$/.exec(e.values.duration!)![1]) * 1e9, 0)
   assert.ok(Math.abs(totals(lock)[1]! - delay) < 1e3 * count('jdk.JavaMonitorEnter'), `delay ${totals(lock)[1]} ns vs jfr's ${delay} ns`)
@@ -150,7 +182,10 @@ test('not a recording, truncated, unfinished, corrupt labels: KILN_BAD_JFR sayin
   assertBadJfr(() => decodeJfr(new TextEncoder().encode('main;foo 1\n')), /not a JFR recording: it does not start with "FLR\\0"/)
   assertBadJfr(() => decodeJfr(bytes.subarray(0, 40)), /truncated chunk header: 40 of 68 bytes at byte 0/)
   for (const n of [100, 5000, bytes.length >> 1, bytes.length - 1]) {
-    assertBadJfr(() => decodeJfr(bytes.subarray(0, n)), new RegExp(`chunk at byte 0 says it is ${bytes.length} bytes but ${n} are left \\(truncated file\\?\\)`))
+    assertBadJfr(
+      () => decodeJfr(bytes.subarray(0, n)),
+      new RegExp(`chunk at byte 0 says it is ${bytes.length} bytes but ${n} are left \\(truncated file\\?\\)`),
+    )
   }
   const unfinished = Uint8Array.from(bytes)
   new DataView(unfinished.buffer).setBigInt64(8, 0n)
@@ -158,7 +193,10 @@ test('not a recording, truncated, unfinished, corrupt labels: KILN_BAD_JFR sayin
   const badMeta = Uint8Array.from(bytes)
   new DataView(badMeta.buffer).setBigInt64(24, 70n)
   assertBadJfr(() => decodeJfr(badMeta), /at byte \d+/)
-  assertBadJfr(() => decodeJfr(bytes, { labels: Uint8Array.from([0x0a, 0x20, 0x08]) }), /labels \(LabelsSnapshot protobuf\) length 32 at byte 2 runs past the end/)
+  assertBadJfr(
+    () => decodeJfr(bytes, { labels: Uint8Array.from([0x0a, 0x20, 0x08]) }),
+    /labels \(LabelsSnapshot protobuf\) length 32 at byte 2 runs past the end/,
+  )
   // Two chunks where the second is cut: the error names the chunk's offset.
   const two = new Uint8Array(bytes.length * 2 - 10)
   two.set(bytes)
@@ -174,5 +212,8 @@ test('two whole chunks: every sample counted once per chunk', () => {
   const one = decodeJfr(bytes)[0]!.profile
   const both = decodeJfr(two)[0]!.profile
   assert.equal(totals(both)[0], 2 * totals(one)[0]!)
-  assert.equal(toFolded(both), toFolded(one).replace(/ (\d+)$/gm, (_, n: string) => ` ${2 * Number(n)}`))
+  assert.equal(
+    toFolded(both),
+    toFolded(one).replace(/ (\d+)$/gm, (_, n: string) => ` ${2 * Number(n)}`),
+  )
 })

@@ -7,7 +7,18 @@ import { ProtoWriter } from '../../src/formats/proto.ts'
 import { gzip } from '../../src/formats/gzip.ts'
 import { toFolded, totals, type Profile } from '../../src/model/profile.ts'
 import type { KilnError } from '../../src/model/errors.ts'
-import { BROKEN_FIXTURES, GOLDEN_DIR, NO_SHARED, foldedViaPprofFormat, haveGo, haveShared, pprofFixtures, readFixture, viaGo, viaPprofFormat } from './support.ts'
+import {
+  BROKEN_FIXTURES,
+  GOLDEN_DIR,
+  NO_SHARED,
+  foldedViaPprofFormat,
+  haveGo,
+  haveShared,
+  pprofFixtures,
+  readFixture,
+  viaGo,
+  viaPprofFormat,
+} from './support.ts'
 
 const good = pprofFixtures().filter((f) => !BROKEN_FIXTURES.has(f))
 const typeNames = (p: Profile) => p.sampleTypes.map((t) => `${t.type}/${t.unit}`)
@@ -66,11 +77,14 @@ test('golden folded dumps of small fixtures, also rebuilt from pprof-format and 
 })
 
 test('invalid UTF-8 in the string table is KILN_BAD_PPROF, saying where', () => {
-  assert.throws(() => decodePprof(readFixture('invalid_utf8.pb.gz')), (e: KilnError) => {
-    assert.equal(e.code, 'KILN_BAD_PPROF')
-    assert.match(e.message, /invalid UTF-8 .*byte \d+.*string_table #\d+/)
-    return true
-  })
+  assert.throws(
+    () => decodePprof(readFixture('invalid_utf8.pb.gz')),
+    (e: KilnError) => {
+      assert.equal(e.code, 'KILN_BAD_PPROF')
+      assert.match(e.message, /invalid UTF-8 .*byte \d+.*string_table #\d+/)
+      return true
+    },
+  )
 })
 
 /** A small pprof written field by field, so each case states exactly what it contains. */
@@ -95,11 +109,19 @@ function rawPprof(r: Raw): Uint8Array {
   for (const m of r.mappings ?? []) w.message(3, (x) => x.varint(1, m.id).varint(5, m.filename))
   for (const l of r.locations ?? []) {
     w.message(4, (x) => {
-      x.varint(1, l.id).varint(2, l.mapping ?? 0).varint(3, l.address ?? 0)
+      x.varint(1, l.id)
+        .varint(2, l.mapping ?? 0)
+        .varint(3, l.address ?? 0)
       for (const fn of l.lines) x.message(4, (ln) => ln.varint(1, fn).varint(2, 10))
     })
   }
-  for (const f of r.functions ?? []) w.message(5, (x) => x.varint(1, f.id).varint(2, f.name).varint(3, f.systemName ?? 0))
+  for (const f of r.functions ?? [])
+    w.message(5, (x) =>
+      x
+        .varint(1, f.id)
+        .varint(2, f.name)
+        .varint(3, f.systemName ?? 0),
+    )
   for (const s of r.strings) w.string(6, s, true)
   w.varint(9, r.timeNanos ?? 0)
   return w.finish()
@@ -128,7 +150,15 @@ const base: Raw = {
 }
 
 test('stacks are root first, inlined lines expand caller last, nameless frames fall back', () => {
-  const p = decodePprof(rawPprof({ ...base, samples: [{ locs: [3, 2, 1], values: [5] }, { locs: [5, 4, 6, 1], values: [7] }] }))
+  const p = decodePprof(
+    rawPprof({
+      ...base,
+      samples: [
+        { locs: [3, 2, 1], values: [5] },
+        { locs: [5, 4, 6, 1], values: [7] },
+      ],
+    }),
+  )
   assert.equal(toFolded(p), 'main;sys_work;0xabc;[unknown] 7\nmain;work;inlined;libc.so.6 5\n')
   assert.equal(p.timeMs, 0, 'time_nanos 0 stays 0')
   assert.equal(p.defaultSampleType, undefined)
@@ -136,7 +166,21 @@ test('stacks are root first, inlined lines expand caller last, nameless frames f
 
 test('string labels become sample labels, numeric ones are dropped', () => {
   const p = decodePprof(
-    rawPprof({ ...base, samples: [{ locs: [1], values: [1], labels: [[7, 8, 0], [9, 0, 4096]] }, { locs: [1], values: [2] }], timeNanos: 1_700_000_000_123_456_000 }),
+    rawPprof({
+      ...base,
+      samples: [
+        {
+          locs: [1],
+          values: [1],
+          labels: [
+            [7, 8, 0],
+            [9, 0, 4096],
+          ],
+        },
+        { locs: [1], values: [2] },
+      ],
+      timeNanos: 1_700_000_000_123_456_000,
+    }),
   )
   assert.deepEqual(p.samples[0]!.labels, [['thread', 'worker-1']])
   assert.equal(p.samples[1]!.labels, undefined)
@@ -149,15 +193,27 @@ test('broken references and values are located errors', () => {
     [{ ...base, samples: [{ locs: [42], values: [1] }] }, 'KILN_BAD_PPROF', /sample #1 refers to location 42/],
     [{ ...base, samples: [{ locs: [1], values: [1, 2] }] }, 'KILN_BAD_PROFILE', /sample #1: sample has 2 values, expected 1/],
     [{ ...base, samples: [{ locs: [1], values: [-3] }] }, 'KILN_BAD_PROFILE', /sample #1: sample value -3 is negative/],
-    [{ ...base, functions: [{ id: 1, name: 77 }], samples: [{ locs: [1], values: [1] }] }, 'KILN_BAD_PPROF', /function 1 refers to string 77/],
-    [{ ...base, locations: [{ id: 1, lines: [9] }], samples: [{ locs: [1], values: [1] }] }, 'KILN_BAD_PPROF', /location #1 has a line of function 9, which is not in the profile/],
+    [
+      { ...base, functions: [{ id: 1, name: 77 }], samples: [{ locs: [1], values: [1] }] },
+      'KILN_BAD_PPROF',
+      /function 1 refers to string 77/,
+    ],
+    [
+      { ...base, locations: [{ id: 1, lines: [9] }], samples: [{ locs: [1], values: [1] }] },
+      'KILN_BAD_PPROF',
+      /location #1 has a line of function 9, which is not in the profile/,
+    ],
     [{ ...base, sampleTypes: [] }, 'KILN_BAD_PPROF', /no sample types/],
     [{ ...base, strings: ['x', ...S.slice(1)] }, 'KILN_BAD_PPROF', /must start with the empty string/],
     [{ ...base, strings: [] }, 'KILN_BAD_PPROF', /no string table/],
     [{ ...base, samples: [{ locs: [1], values: [1], labels: [[7, 55, 0]] }] }, 'KILN_BAD_PPROF', /sample #1 label refers to string 55/],
   ]
   for (const [raw, code, re] of cases) {
-    assert.throws(() => decodePprof(rawPprof(raw)), (e: KilnError) => e.code === code && re.test(e.message), re.source)
+    assert.throws(
+      () => decodePprof(rawPprof(raw)),
+      (e: KilnError) => e.code === code && re.test(e.message),
+      re.source,
+    )
   }
   assert.throws(() => decodePprof(new Uint8Array(0)), { code: 'KILN_BAD_PPROF', message: /empty/ })
 })
@@ -165,18 +221,24 @@ test('broken references and values are located errors', () => {
 test('truncation is KILN_BAD_PPROF saying where, in raw and gzipped bodies', () => {
   const raw = rawPprof({ ...base, samples: [{ locs: [3, 2, 1], values: [5] }] })
   // Cut inside the last string of the table: a length that runs past the end.
-  assert.throws(() => decodePprof(raw.subarray(0, raw.length - 12)), (e: KilnError) => {
-    assert.equal(e.code, 'KILN_BAD_PPROF')
-    assert.match(e.message, /corrupt or truncated: .*byte \d+.*, in string_table #\d+ \(byte \d+\)/)
-    return true
-  })
+  assert.throws(
+    () => decodePprof(raw.subarray(0, raw.length - 12)),
+    (e: KilnError) => {
+      assert.equal(e.code, 'KILN_BAD_PPROF')
+      assert.match(e.message, /corrupt or truncated: .*byte \d+.*, in string_table #\d+ \(byte \d+\)/)
+      return true
+    },
+  )
   const gz = gzip(raw)
   assert.throws(() => decodePprof(gz.subarray(0, gz.length - 5)), { code: 'KILN_BAD_GZIP' })
 })
 
 test('a stack 100,000 frames deep is KILN_LIMIT, without building it', () => {
   const locs = new Array<number>(100_000).fill(1)
-  assert.throws(() => decodePprof(rawPprof({ ...base, samples: [{ locs, values: [1] }] })), { code: 'KILN_LIMIT', message: /sample #1: stack is more than 4096 frames deep/ })
+  assert.throws(() => decodePprof(rawPprof({ ...base, samples: [{ locs, values: [1] }] })), {
+    code: 'KILN_LIMIT',
+    message: /sample #1: stack is more than 4096 frames deep/,
+  })
 })
 
 test('encodePprof round-trips every fixture and is read the same by pprof-format (and Go)', (t) => {
@@ -189,7 +251,11 @@ test('encodePprof round-trips every fixture and is read the same by pprof-format
       assert.deepEqual(q.sampleTypes, p.sampleTypes, f)
       assert.deepEqual({ ...q, functions: [], samples: [] }, { ...p, functions: [], samples: [] }, f)
       for (let i = 0; i < p.sampleTypes.length; i++) assert.equal(toFolded(q, i), toFolded(p, i), `${f} type ${i}`)
-      assert.deepEqual(q.samples.map((s) => s.labels), p.samples.map((s) => s.labels), f)
+      assert.deepEqual(
+        q.samples.map((s) => s.labels),
+        p.samples.map((s) => s.labels),
+        f,
+      )
       const ind = viaPprofFormat(bytes)
       assert.deepEqual(ind.totals, totals(p), f)
       assert.equal(foldedViaPprofFormat(bytes, 0), toFolded(p, 0), f)
@@ -197,7 +263,10 @@ test('encodePprof round-trips every fixture and is read the same by pprof-format
     // Dedup: one function and one location per distinct name.
     const ind = viaPprofFormat(encodePprof(p))
     const used = new Set(p.samples.flatMap((s) => s.stack.map((i) => p.functions[i])))
-    assert.ok(ind.p.function.length <= p.functions.length - 1 && ind.p.function.length >= used.size, `${f}: ${ind.p.function.length} functions for ${used.size} used names`)
+    assert.ok(
+      ind.p.function.length <= p.functions.length - 1 && ind.p.function.length >= used.size,
+      `${f}: ${ind.p.function.length} functions for ${used.size} used names`,
+    )
     assert.equal(ind.p.location.length, ind.p.function.length, f)
   }
   if (!haveGo()) return t.skip('go is not installed: Go did not read the encoded files')

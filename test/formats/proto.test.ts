@@ -4,7 +4,11 @@ import { ProtoReader, ProtoWriter, ProtoError, WIRE_LEN, WIRE_VARINT, WIRE_I64 }
 
 test('writer and reader agree on every field kind', () => {
   const w = new ProtoWriter()
-  w.varint(1, 300).varint(2, -5).string(3, 'héllo').packedVarints(4, [1, 128, 2 ** 40]).double(5, 1.5)
+  w.varint(1, 300)
+    .varint(2, -5)
+    .string(3, 'héllo')
+    .packedVarints(4, [1, 128, 2 ** 40])
+    .double(5, 1.5)
   w.message(6, (m) => m.string(1, 'inner'))
   const r = new ProtoReader(w.finish())
   const seen: unknown[] = []
@@ -41,7 +45,12 @@ test('truncated and malformed input throws ProtoError, never reads past the end'
       r.string()
     }, ProtoError)
   }
-  assert.throws(() => new ProtoReader(Uint8Array.from([0x0a, 0x02, 0xff, 0xfe])).sub() && new ProtoReader(Uint8Array.from([0x0a, 0x02, 0xff, 0xfe]), 2).string(), ProtoError)
+  assert.throws(
+    () =>
+      new ProtoReader(Uint8Array.from([0x0a, 0x02, 0xff, 0xfe])).sub() &&
+      new ProtoReader(Uint8Array.from([0x0a, 0x02, 0xff, 0xfe]), 2).string(),
+    ProtoError,
+  )
   assert.throws(() => new ProtoReader(Uint8Array.from([0x0f])).skip(7), ProtoError)
   assert.throws(() => new ProtoReader(Uint8Array.from(new Array(11).fill(0xff))).varint(), ProtoError)
   assert.equal(WIRE_VARINT, 0)

@@ -1,6 +1,17 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeAny, formatForName, formats, sniffFormat, encodePprof, encodeSpeedscope, encodeFolded, gzip, decodePprof, type FormatName } from '../../src/formats/index.ts'
+import {
+  decodeAny,
+  formatForName,
+  formats,
+  sniffFormat,
+  encodePprof,
+  encodeSpeedscope,
+  encodeFolded,
+  gzip,
+  decodePprof,
+  type FormatName,
+} from '../../src/formats/index.ts'
 import { toFolded } from '../../src/model/profile.ts'
 import { pprofFixtures, readFixture, ungzip } from './support.ts'
 
@@ -24,7 +35,9 @@ function namedFiles(): [string, Uint8Array][] {
 test('content sniffs are disjoint: at most one format claims any input', () => {
   const inputs = [...namedFiles().map(([, b]) => ungzip(b)), enc(''), enc('{}'), enc('a'), enc('\n'), Uint8Array.from([0, 1, 2])]
   for (const b of inputs) {
-    const claims = Object.values(formats).filter((f) => f.sniff(b)).map((f) => f.name)
+    const claims = Object.values(formats)
+      .filter((f) => f.sniff(b))
+      .map((f) => f.name)
     assert.ok(claims.length <= 1, `claimed by ${claims.join(', ')}`)
   }
 })
@@ -44,7 +57,14 @@ test('detection by content agrees with detection by name', () => {
     compared++
   }
   assert.ok(compared >= 12, `compared ${compared}`)
-  const names: [string, FormatName | undefined][] = [['groups', 'folded'], ['PPROF', 'pprof'], ['lines', 'lines'], ['x.lines', 'lines'], ['profile.json', undefined], ['README', undefined]]
+  const names: [string, FormatName | undefined][] = [
+    ['groups', 'folded'],
+    ['PPROF', 'pprof'],
+    ['lines', 'lines'],
+    ['x.lines', 'lines'],
+    ['profile.json', undefined],
+    ['README', undefined],
+  ]
   for (const [n, f] of names) assert.equal(formatForName(n), f, n)
 })
 
@@ -63,9 +83,17 @@ test('decodeAny decodes every format, gzipped or not, to the same stacks', () =>
 test('a name hint picks the format; a hint the content contradicts is KILN_BAD_FORMAT', () => {
   assert.equal(toFolded(decodeAny(enc('a;b\na;b\n'), { nameHint: 'lines' }).profile), 'a;b 2\n')
   assert.equal(decodeAny(enc('a;b 3\n'), { nameHint: 'groups' }).format, 'folded')
-  assert.deepEqual(decodeAny(enc('a 3'), { sampleType: { type: 'cpu', unit: 'nanoseconds' } }).profile.sampleTypes, [{ type: 'cpu', unit: 'nanoseconds' }])
-  assert.throws(() => decodeAny(enc('a;b 3\n'), { nameHint: 'pprof' }), { code: 'KILN_BAD_FORMAT', message: /not pprof: it looks like folded/ })
-  assert.throws(() => decodeAny(readFixture('cpu.pb.gz'), { nameHint: 'x.folded' }), { code: 'KILN_BAD_FORMAT', message: /not folded: it looks like pprof/ })
+  assert.deepEqual(decodeAny(enc('a 3'), { sampleType: { type: 'cpu', unit: 'nanoseconds' } }).profile.sampleTypes, [
+    { type: 'cpu', unit: 'nanoseconds' },
+  ])
+  assert.throws(() => decodeAny(enc('a;b 3\n'), { nameHint: 'pprof' }), {
+    code: 'KILN_BAD_FORMAT',
+    message: /not pprof: it looks like folded/,
+  })
+  assert.throws(() => decodeAny(readFixture('cpu.pb.gz'), { nameHint: 'x.folded' }), {
+    code: 'KILN_BAD_FORMAT',
+    message: /not folded: it looks like pprof/,
+  })
   assert.throws(() => decodeAny(enc('{"nodes": []}')), { code: 'KILN_BAD_FORMAT', message: /JSON but not a speedscope file/ })
   assert.throws(() => decodeAny(new Uint8Array(0)), { code: 'KILN_BAD_FORMAT', message: /empty/ })
   assert.throws(() => decodeAny(gzip(new Uint8Array(0))), { code: 'KILN_BAD_FORMAT', message: /empty/ })

@@ -16,7 +16,13 @@ import { readFixture } from './support.ts'
 
 const release = join(import.meta.dirname, '../../node_modules/speedscope/dist/release')
 const CHROMIUM = '/usr/bin/chromium'
-const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm' }
+const types: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+}
 
 /** Polls from Node (page functions would carry tsx's helpers into the page). */
 async function until(ok: () => Promise<boolean>, ms = 30_000): Promise<boolean> {
@@ -30,18 +36,27 @@ test('speedscope opens Kiln exports and refuses a broken file', { timeout: 120_0
     '/heap.speedscope.json': encodeSpeedscope(decodePprof(readFixture('heap.pb.gz')), { name: 'kiln heap export' }),
     '/wall.speedscope.json': encodeSpeedscope(decodePprof(readFixture('nodejs-wall.pb.gz')), { name: 'kiln wall export' }),
     '/broken.speedscope.json': new TextEncoder().encode(
-      JSON.stringify({ ...JSON.parse(new TextDecoder().decode(encodeSpeedscope(decodePprof(readFixture('cpu.pb.gz')), { name: 'kiln broken' }))), profiles: [{ type: 'sampled', name: 'kiln broken', unit: 'none', startValue: 0, endValue: 1, samples: [[0]], weights: [] }] }),
+      JSON.stringify({
+        ...JSON.parse(new TextDecoder().decode(encodeSpeedscope(decodePprof(readFixture('cpu.pb.gz')), { name: 'kiln broken' }))),
+        profiles: [{ type: 'sampled', name: 'kiln broken', unit: 'none', startValue: 0, endValue: 1, samples: [[0]], weights: [] }],
+      }),
     ),
   }
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!
     const body = files[path] ?? (existsSync(join(release, path)) && !path.includes('..') ? readFileSync(join(release, path)) : undefined)
-    res.writeHead(body ? 200 : 404, { 'content-type': types[extname(path)] ?? 'application/octet-stream', 'access-control-allow-origin': '*' })
+    res.writeHead(body ? 200 : 404, {
+      'content-type': types[extname(path)] ?? 'application/octet-stream',
+      'access-control-allow-origin': '*',
+    })
     res.end(body)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] })
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  })
   try {
     // A new page per file: speedscope reads #profileURL= once, at load.
     const open = async (file: string) => {
@@ -49,13 +64,22 @@ test('speedscope opens Kiln exports and refuses a broken file', { timeout: 120_0
       await page.goto(`${base}/index.html#profileURL=${encodeURIComponent(base + file)}`)
       return page
     }
-    for (const [file, name] of [['/heap.speedscope.json', 'kiln heap export'], ['/wall.speedscope.json', 'kiln wall export']] as const) {
+    for (const [file, name] of [
+      ['/heap.speedscope.json', 'kiln heap export'],
+      ['/wall.speedscope.json', 'kiln wall export'],
+    ] as const) {
       const page = await open(file)
       const opened = await until(async () => (await page.title()) === `${name} - speedscope`)
-      assert.ok(opened, `speedscope did not open ${file}: title ${JSON.stringify(await page.title())}, page ${JSON.stringify((await page.innerText('body')).slice(0, 200))}`)
+      assert.ok(
+        opened,
+        `speedscope did not open ${file}: title ${JSON.stringify(await page.title())}, page ${JSON.stringify((await page.innerText('body')).slice(0, 200))}`,
+      )
     }
     const page = await open('/broken.speedscope.json')
-    assert.ok(await until(async () => /went wrong|error/i.test(await page.innerText('body'))), 'speedscope showed no error for a broken file')
+    assert.ok(
+      await until(async () => /went wrong|error/i.test(await page.innerText('body'))),
+      'speedscope showed no error for a broken file',
+    )
     assert.notEqual(await page.title(), 'kiln broken - speedscope')
   } finally {
     await browser.close()

@@ -7,8 +7,29 @@ import { BROKEN_FIXTURES, pprofFixtures, readFixture } from './support.ts'
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v))
 const frames = [{ name: 'main' }, { name: 'work', file: 'w.js', line: 3 }, { name: 'idle' }]
-const sampled = (over: object = {}) => ({ type: 'sampled', name: 's', unit: 'milliseconds', startValue: 0, endValue: 10, samples: [[0, 1], [0, 2], [0, 1]], weights: [2, 3, 4.5], ...over })
-const evented = (events: object[], over: object = {}) => ({ type: 'evented', name: 'e', unit: 'milliseconds', startValue: 0, endValue: 10, events, ...over })
+const sampled = (over: object = {}) => ({
+  type: 'sampled',
+  name: 's',
+  unit: 'milliseconds',
+  startValue: 0,
+  endValue: 10,
+  samples: [
+    [0, 1],
+    [0, 2],
+    [0, 1],
+  ],
+  weights: [2, 3, 4.5],
+  ...over,
+})
+const evented = (events: object[], over: object = {}) => ({
+  type: 'evented',
+  name: 'e',
+  unit: 'milliseconds',
+  startValue: 0,
+  endValue: 10,
+  events,
+  ...over,
+})
 const file = (...profiles: object[]) => ({ $schema: SPEEDSCOPE_SCHEMA, shared: { frames }, profiles })
 const decode = (v: unknown): Profile => decodeSpeedscope(enc(v))!
 
@@ -46,17 +67,39 @@ test('broken files are KILN_BAD_SPEEDSCOPE saying where; other JSON is not speed
   const cases: [unknown, RegExp][] = [
     ['{"$schema": ', /not valid JSON/],
     [file(sampled({ weights: [1] })), /profiles\[0\] has 3 samples but 1 weights/],
-    [file(sampled({ samples: [[0, 7]], weights: [1] })), /profiles\[0\]\.samples\[0\]\[1\] is 7, not an index into shared\.frames \(3 frames\)/],
+    [
+      file(sampled({ samples: [[0, 7]], weights: [1] })),
+      /profiles\[0\]\.samples\[0\]\[1\] is 7, not an index into shared\.frames \(3 frames\)/,
+    ],
     [file(sampled(), sampled({ unit: 'bytes' })), /profiles\[1\] has unit "bytes" but profiles\[0\] has "milliseconds"/],
     [file(sampled({ unit: 'parsecs' })), /profiles\[0\]\.unit "parsecs" is not one of/],
     [file(sampled({ type: 'other' })), /profiles\[0\]\.type "other" is neither/],
-    [file(evented([{ type: 'O', frame: 0, at: 5 }, { type: 'C', frame: 0, at: 4 }])), /events\[1\]\.at is 4, earlier than the event before it/],
-    [file(evented([{ type: 'O', frame: 0, at: 0 }, { type: 'C', frame: 1, at: 4 }])), /events\[1\] closes frame 1, which is not the innermost open frame/],
+    [
+      file(
+        evented([
+          { type: 'O', frame: 0, at: 5 },
+          { type: 'C', frame: 0, at: 4 },
+        ]),
+      ),
+      /events\[1\]\.at is 4, earlier than the event before it/,
+    ],
+    [
+      file(
+        evented([
+          { type: 'O', frame: 0, at: 0 },
+          { type: 'C', frame: 1, at: 4 },
+        ]),
+      ),
+      /events\[1\] closes frame 1, which is not the innermost open frame/,
+    ],
     [file(evented([{ type: 'O', frame: 0, at: 0 }])), /ends with 1 frames still open/],
     [{ ...file(sampled()), shared: { frames: [{ nom: 'x' }] } }, /shared\.frames\[0\]\.name must be a string/],
   ]
   for (const [v, re] of cases) assert.throws(() => decodeSpeedscope(enc(v)), { code: 'KILN_BAD_SPEEDSCOPE', message: re }, re.source)
-  assert.throws(() => decode(file(sampled({ weights: [1, -1, 1] }))), { code: 'KILN_BAD_PROFILE', message: /samples\[1\]: sample value -1 is negative/ })
+  assert.throws(() => decode(file(sampled({ weights: [1, -1, 1] }))), {
+    code: 'KILN_BAD_PROFILE',
+    message: /samples\[1\]: sample value -1 is negative/,
+  })
   assert.equal(decodeSpeedscope(enc({ nodes: [], samples: [], timeDeltas: [] })), null, 'a Chrome .cpuprofile is not speedscope')
   assert.equal(decodeSpeedscope(enc('a;b 1')), null)
 })
@@ -96,5 +139,8 @@ test('export → import → export is stable for every pprof fixture and sample 
 test('an evented file that repeats a deep stack is stopped by the frame budget', () => {
   const events: object[] = Array.from({ length: 4000 }, () => ({ type: 'O', frame: 0, at: 0 }))
   for (let t = 1; t <= 2000; t++) events.push({ type: 'O', frame: 1, at: t }, { type: 'C', frame: 1, at: t + 0.5 })
-  assert.throws(() => decode(file(evented(events))), { code: 'KILN_LIMIT', message: /events\[\d+\]: the stacks add up to more than \d+ frames/ })
+  assert.throws(() => decode(file(evented(events))), {
+    code: 'KILN_LIMIT',
+    message: /events\[\d+\]: the stacks add up to more than \d+ frames/,
+  })
 })

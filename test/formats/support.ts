@@ -23,13 +23,21 @@ export const GOLDEN_DIR = join(import.meta.dirname, '../golden')
 
 /** The pprof fixtures (not the sample_type_config JSON beside some of them), the repository's first. */
 export function pprofFixtures(): string[] {
-  const own = readdirSync(PPROF_DIR).filter((f) => !f.endsWith('.json')).sort()
-  const shared = haveShared ? readdirSync(SHARED_PPROF_DIR).filter((f) => !f.endsWith('.json')).sort().map((f) => `pyroscope/${f}`) : []
+  const own = readdirSync(PPROF_DIR)
+    .filter((f) => !f.endsWith('.json'))
+    .sort()
+  const shared = haveShared
+    ? readdirSync(SHARED_PPROF_DIR)
+        .filter((f) => !f.endsWith('.json'))
+        .sort()
+        .map((f) => `pyroscope/${f}`)
+    : []
   return [...own, ...shared]
 }
 export const BROKEN_FIXTURES = new Set(['invalid_utf8.pb.gz', 'pyroscope/invalid_utf8.pb.gz'])
 /** Path of a fixture: `NAME` in the repository, `pyroscope/NAME` in ../shared. */
-export const fixturePath = (name: string): string => (name.startsWith('pyroscope/') ? join(SHARED_PPROF_DIR, name.slice('pyroscope/'.length)) : join(PPROF_DIR, name))
+export const fixturePath = (name: string): string =>
+  name.startsWith('pyroscope/') ? join(SHARED_PPROF_DIR, name.slice('pyroscope/'.length)) : join(PPROF_DIR, name)
 export const readFixture = (name: string): Uint8Array => new Uint8Array(readFileSync(fixturePath(name)))
 export const ungzip = (b: Uint8Array): Uint8Array => (b[0] === 0x1f && b[1] === 0x8b ? new Uint8Array(gunzipSync(b)) : b)
 
@@ -143,7 +151,9 @@ export function viaGo(bytes: Uint8Array): GoRaw {
   const lines = goRaw(bytes).split('\n')
   const at = lines.indexOf('Samples:')
   // The header names each sample type as type/unit; the default one is marked [dflt].
-  const sampleTypes = lines[at + 1]!.trim().split(/\s+/).map((t) => t.replace(/\[dflt\]$/, ''))
+  const sampleTypes = lines[at + 1]!.trim()
+    .split(/\s+/)
+    .map((t) => t.replace(/\[dflt\]$/, ''))
   const samples: [number[], number[]][] = []
   let i = at + 2
   for (; i < lines.length && !/^[A-Z]/.test(lines[i]!); i++) {

@@ -26,7 +26,11 @@ test('a V8 CPU profile: samples weigh the time to the next sample; idle time is 
 })
 
 test('a V8 sampling heap profile becomes inuse_space bytes', () => {
-  const head: HeapProfileNode = { callFrame: frame('(root)'), selfSize: 0, children: [{ callFrame: frame('alloc', 4), selfSize: 4096, children: [{ callFrame: frame('inner', 5), selfSize: 100, children: [] }] }] }
+  const head: HeapProfileNode = {
+    callFrame: frame('(root)'),
+    selfSize: 0,
+    children: [{ callFrame: frame('alloc', 4), selfSize: 4096, children: [{ callFrame: frame('inner', 5), selfSize: 100, children: [] }] }],
+  }
   const prof = decodeHeapProfile(head, 5)
   assert.deepEqual(prof.sampleTypes, [{ type: 'inuse_space', unit: 'bytes' }])
   assert.deepEqual(totals(prof), [4196])

@@ -39,7 +39,10 @@ export default function () { http.get(__ENV.BASE + page(users[__ITER % users.len
 
 test('tar reader: round trip, long names, and damaged input gives a clean error', () => {
   const long = 'files/' + 'd'.repeat(120) + '/x.js'
-  const entries = new Map([['a.txt', Buffer.from('hello')], [long, Buffer.alloc(1000, 7)]])
+  const entries = new Map([
+    ['a.txt', Buffer.from('hello')],
+    [long, Buffer.alloc(1000, 7)],
+  ])
   const back = readTar(writeTar(entries))
   assert.deepEqual([...back.keys()], ['a.txt', long])
   assert.equal(back.get(long)!.length, 1000)

@@ -20,10 +20,18 @@ const log: string[] = []
 function digestOk(h: string, method: string, nonces: Set<string>, alg: string): boolean {
   const p: Record<string, string> = {}
   for (const m of h.slice(7).matchAll(/(\w+)=(?:"([^"]*)"|([^,\s]*))/g)) p[m[1]!] = m[2] ?? m[3]!
-  const H = (s: string) => createHash(alg === 'SHA-256' ? 'sha256' : 'md5').update(s).digest('hex')
+  const H = (s: string) =>
+    createHash(alg === 'SHA-256' ? 'sha256' : 'md5')
+      .update(s)
+      .digest('hex')
   const ha1 = H(`${USER}:kiln:${PASS}`)
   const ha2 = H(`${method}:${p.uri}`)
-  return nonces.has(p.nonce!) && p.opaque === 'op4que' && p.qop === 'auth' && p.response === H(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`)
+  return (
+    nonces.has(p.nonce!) &&
+    p.opaque === 'op4que' &&
+    p.qop === 'auth' &&
+    p.response === H(`${ha1}:${p.nonce}:${p.nc}:${p.cnonce}:auth:${ha2}`)
+  )
 }
 
 /** A CHALLENGE message (type 2) with a target info of NbDomainName "KILN" and the end marker. */
@@ -43,10 +51,13 @@ function challengeMessage(serverChallenge: Buffer): string {
 
 /** The server's check of an AUTHENTICATE message (type 3): NTProofStr = HMAC-MD5(NTOWFv2, challenge ‖ blob). */
 function ntlmOk(type3: Buffer, serverChallenge: Buffer): boolean {
-  const field = (i: number) => type3.subarray(type3.readUInt32LE(16 + i * 8), type3.readUInt32LE(16 + i * 8) + type3.readUInt16LE(12 + i * 8))
+  const field = (i: number) =>
+    type3.subarray(type3.readUInt32LE(16 + i * 8), type3.readUInt32LE(16 + i * 8) + type3.readUInt16LE(12 + i * 8))
   const nt = field(1)
   const [domain, user] = [field(2).toString('utf16le'), field(3).toString('utf16le')]
-  const proof = createHmac('md5', ntowfv2(user, domain, PASS)).update(Buffer.concat([serverChallenge, nt.subarray(16)])).digest()
+  const proof = createHmac('md5', ntowfv2(user, domain, PASS))
+    .update(Buffer.concat([serverChallenge, nt.subarray(16)]))
+    .digest()
   return domain === 'CORP' && user === USER && proof.equals(nt.subarray(0, 16))
 }
 
@@ -73,7 +84,8 @@ before(async () => {
     }
     if (u.pathname.startsWith('/digest')) {
       const alg = u.searchParams.get('alg') ?? 'MD5'
-      if (auth.startsWith('Digest ') && digestOk(auth, req.method ?? '', nonces, alg)) return res.end(`ok ${req.method} ${u.pathname}${u.search}`)
+      if (auth.startsWith('Digest ') && digestOk(auth, req.method ?? '', nonces, alg))
+        return res.end(`ok ${req.method} ${u.pathname}${u.search}`)
       const nonce = randomBytes(8).toString('hex')
       nonces.add(nonce)
       res.statusCode = 401
@@ -131,15 +143,34 @@ export default function () {
 
 test('fuzz: Digest challenge parsing never throws; a challenge without a nonce is none', () => {
   let a = 11
-  const next = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296)
-  const parts = ['Digest ', 'Basic ', 'realm="r"', 'nonce="n"', 'nonce=n', 'qop="auth"', ',', ' ', '"', '\\', '=', 'algorithm=SHA-256', 'opaque=', 'x']
+  const next = () => (a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296
+  const parts = [
+    'Digest ',
+    'Basic ',
+    'realm="r"',
+    'nonce="n"',
+    'nonce=n',
+    'qop="auth"',
+    ',',
+    ' ',
+    '"',
+    '\\',
+    '=',
+    'algorithm=SHA-256',
+    'opaque=',
+    'x',
+  ]
   for (let i = 0; i < 5000; i++) {
     const h = Array.from({ length: Math.floor(next() * 10) }, () => parts[Math.floor(next() * parts.length)]).join('')
     const c = parseDigestChallenge(h)
     if (c) assert.equal(typeof c.nonce, 'string', h)
   }
   assert.equal(parseDigestChallenge('Digest realm="x"'), null)
-  assert.deepEqual(parseDigestChallenge(['Basic realm="b"', 'Digest realm="a \\"q\\"", nonce="n1", qop=auth']), { realm: 'a "q"', nonce: 'n1', qop: 'auth' })
+  assert.deepEqual(parseDigestChallenge(['Basic realm="b"', 'Digest realm="a \\"q\\"", nonce="n1", qop=auth']), {
+    realm: 'a "q"',
+    nonce: 'n1',
+    qop: 'auth',
+  })
 })
 
 test('MD4 and NTLMv2 give the published test vectors (RFC 1320; MS-NLMP 4.2.4)', () => {
@@ -159,7 +190,7 @@ test('MD4 and NTLMv2 give the published test vectors (RFC 1320; MS-NLMP 4.2.4)',
 
 test('fuzz: NTLM challenge parsing of random and truncated messages never throws', () => {
   let a = 5
-  const next = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296)
+  const next = () => (a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296
   const good = Buffer.from(challengeMessage(Buffer.alloc(8, 1)), 'base64')
   assert.ok(parseChallengeMessage('NTLM ' + good.toString('base64')))
   for (let i = 0; i < 3000; i++) {

@@ -7,7 +7,11 @@ import type { AddressInfo } from 'node:net'
 import { kilnRun, workdir } from './helpers.ts'
 
 test('request bodies are compressed with gzip, deflate, br and stacks of them; unknown algorithms are script errors', async () => {
-  const decoders: Record<string, (b: Buffer) => Buffer> = { gzip: zlib.gunzipSync, deflate: zlib.inflateSync, br: zlib.brotliDecompressSync }
+  const decoders: Record<string, (b: Buffer) => Buffer> = {
+    gzip: zlib.gunzipSync,
+    deflate: zlib.inflateSync,
+    br: zlib.brotliDecompressSync,
+  }
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
@@ -17,7 +21,12 @@ test('request bodies are compressed with gzip, deflate, br and stacks of them; u
       const wire = body.length
       try {
         // Undone in the reverse order of application, as the header lists them.
-        for (const e of enc.split(',').map((s) => s.trim()).filter(Boolean).reverse()) body = decoders[e]!(body)
+        for (const e of enc
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+          .reverse())
+          body = decoders[e]!(body)
         res.end(JSON.stringify({ enc, body: body.toString(), wire, length: Number(req.headers['content-length']) }))
       } catch (e) {
         res.statusCode = 400
@@ -44,7 +53,11 @@ export default function () {
     })
     const r = await kilnRun(['run', '-q', '--no-summary', '-i', '1', '-e', `URL=${url}`, 'c.js'], { cwd: dir })
     assert.equal(r.code, 0, r.stderr)
-    const results = [...r.stderr.matchAll(/RESULT ([\w, ]+?) (\d+) (\{.*?\})  source/g)].map((m) => ({ c: m[1], status: Number(m[2]), ...JSON.parse(m[3]!) }))
+    const results = [...r.stderr.matchAll(/RESULT ([\w, ]+?) (\d+) (\{.*?\})  source/g)].map((m) => ({
+      c: m[1],
+      status: Number(m[2]),
+      ...JSON.parse(m[3]!),
+    }))
     assert.equal(results.length, 4, r.stderr)
     for (const x of results) {
       assert.equal(x.status, 200, JSON.stringify(x))

@@ -103,18 +103,47 @@ export default function () {
   http.get(__ENV.BASE + '/set/x', { jar: kept })
 }`
   const seen = async (reset: string) => {
-    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `BASE=${base}`, 'script.js'], { cwd: workdir({ 'script.js': script(reset) }) })
+    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `BASE=${base}`, 'script.js'], {
+      cwd: workdir({ 'script.js': script(reset) }),
+    })
     assert.equal(r.code, 0, r.stderr)
-    return r.stderr.split('\n').filter((l) => l.includes('SEEN ')).map((l) => JSON.parse(l.slice(l.indexOf('SEEN ') + 5).replace(/\s+source=console$/, '')))
+    return r.stderr
+      .split('\n')
+      .filter((l) => l.includes('SEEN '))
+      .map((l) => JSON.parse(l.slice(l.indexOf('SEEN ') + 5).replace(/\s+source=console$/, '')))
   }
-  assert.deepEqual(await seen(''), [[[], []], [[], ['a']]])
-  assert.deepEqual(await seen(', noCookiesReset: true'), [[[], []], [['a'], ['a']]])
+  assert.deepEqual(await seen(''), [
+    [[], []],
+    [[], ['a']],
+  ])
+  assert.deepEqual(await seen(', noCookiesReset: true'), [
+    [[], []],
+    [['a'], ['a']],
+  ])
 })
 
 test('fuzz: Set-Cookie parsing of random headers never throws and never stores a cookie for another domain', () => {
   let a = 7
-  const next = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296)
-  const parts = ['a=1', 'b', '=', ';', ' ', 'Path=/x', 'Path=', 'Domain=.127.0.0.1', 'Domain=evil.invalid', 'Max-Age=-1', 'Max-Age=abc', 'Expires=garbage', 'Secure', 'HttpOnly', '"q"', '\u0000', 'é']
+  const next = () => (a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296
+  const parts = [
+    'a=1',
+    'b',
+    '=',
+    ';',
+    ' ',
+    'Path=/x',
+    'Path=',
+    'Domain=.127.0.0.1',
+    'Domain=evil.invalid',
+    'Max-Age=-1',
+    'Max-Age=abc',
+    'Expires=garbage',
+    'Secure',
+    'HttpOnly',
+    '"q"',
+    '\u0000',
+    'é',
+  ]
   const url = new URL('http://127.0.0.1:1/p/q')
   const jar = new CookieJar()
   for (let i = 0; i < 3000; i++) {
@@ -129,7 +158,7 @@ test('fuzz: Set-Cookie parsing of random headers never throws and never stores a
   for (const c of jar.matching(url)) assert.ok(c.expires === null || c.expires > Date.now())
 })
 
-test('WebSocket handshakes (k6/ws) send the jar\'s cookies and store the ones they get; params.jar picks the jar', async () => {
+test("WebSocket handshakes (k6/ws) send the jar's cookies and store the ones they get; params.jar picks the jar", async () => {
   wsCookies.length = 0
   const r = await runBody(
     `

@@ -52,5 +52,9 @@ export function handleSummary() {
   const report = coverageReport(kiln, members)
   if (process.env.KILN_UPDATE_COVERAGE) writeFileSync(reportPath, report)
   assert.ok(existsSync(reportPath), 'run with KILN_UPDATE_COVERAGE=1 to create the report')
-  assert.equal(readFileSync(reportPath, 'utf8'), report, 'stale: regenerate with KILN_UPDATE_COVERAGE=1 node scripts/test.js loadtest/coverage')
+  assert.equal(
+    readFileSync(reportPath, 'utf8'),
+    report,
+    'stale: regenerate with KILN_UPDATE_COVERAGE=1 node scripts/test.js loadtest/coverage',
+  )
 })

@@ -25,7 +25,8 @@ const points = (file: string): Point[] =>
 /** Sum of a metric's points by the value of one tag. */
 function sumBy(ps: Point[], metric: string, tag: string): Record<string, number> {
   const out: Record<string, number> = {}
-  for (const p of ps) if (p.type === 'Point' && p.metric === metric) out[p.data.tags[tag] ?? ''] = (out[p.data.tags[tag] ?? ''] ?? 0) + p.data.value
+  for (const p of ps)
+    if (p.type === 'Point' && p.metric === metric) out[p.data.tags[tag] ?? ''] = (out[p.data.tags[tag] ?? ''] ?? 0) + p.data.value
   return out
 }
 
@@ -49,7 +50,10 @@ export function hit() { http.get(__ENV.BASE + '/' + exec.scenario.name + (__ENV.
 export function slow() { sleep(0.45) }
 export default function () { throw new Error('default is not used') }`,
   })
-  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `BASE=${srv.url}`, '-o', 'json=out.json', '--summary-export', 's.json', 'script.js'], { cwd: dir })
+  const r = await kilnRun(
+    ['run', '-q', '--no-summary', '-e', `BASE=${srv.url}`, '-o', 'json=out.json', '--summary-export', 's.json', 'script.js'],
+    { cwd: dir },
+  )
   assert.equal(r.code, 0, r.stderr)
   const ps = points(join(dir, 'out.json'))
   const it = sumBy(ps, 'iterations', 'scenario')
@@ -82,7 +86,9 @@ export default function () { http.get(__ENV.BASE + '/cli') }`,
     'config.json': JSON.stringify({ summaryTrendStats: ['avg', 'p(99)', 'count'] }),
   })
   const env = ['-e', `BASE=${srv.url}`]
-  const a = await kilnRun(['run', '-u', '2', '-i', '4', ...env, '--tag', 'run=a', '-o', 'csv=out.csv', '-c', 'config.json', 'test.js'], { cwd: dir })
+  const a = await kilnRun(['run', '-u', '2', '-i', '4', ...env, '--tag', 'run=a', '-o', 'csv=out.csv', '-c', 'config.json', 'test.js'], {
+    cwd: dir,
+  })
   assert.equal(a.code, 0, a.stderr)
   assert.equal(srv.hits.get('/cli'), 4, '-i overrides the script scenarios')
   assert.match(a.stdout, /\* default: 4 iterations shared among 2 VUs/)
@@ -93,11 +99,16 @@ export default function () { http.get(__ENV.BASE + '/cli') }`,
   assert.equal(header.at(-2), 'extra_tags')
   const reqs = csv.filter((l) => l.startsWith('http_reqs,'))
   assert.equal(reqs.length, 4)
-  assert.ok(reqs.every((l) => l.includes('run=a') && l.includes('from=script')), reqs[0])
+  assert.ok(
+    reqs.every((l) => l.includes('run=a') && l.includes('from=script')),
+    reqs[0],
+  )
   assert.match(reqs[0]!, /^http_reqs,\d+,1\.000000,/)
 
   srv.hits.clear()
-  const b = await kilnRun(['run', '-q', '-u', '0', '-s', '300ms:2', '-s', '300ms:0', ...env, '--summary-export', 's.json', 'test.js'], { cwd: dir })
+  const b = await kilnRun(['run', '-q', '-u', '0', '-s', '300ms:2', '-s', '300ms:0', ...env, '--summary-export', 's.json', 'test.js'], {
+    cwd: dir,
+  })
   assert.equal(b.code, 0, b.stderr)
   const sum = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'))
   assert.equal(sum.metrics.iterations.count, srv.hits.get('/cli'))

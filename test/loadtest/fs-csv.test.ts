@@ -21,10 +21,26 @@ test('CSV records: quotes, doubled quotes, delimiters and line breaks inside quo
 test("CSV rows under k6's options: skipFirstLine, fromLine/toLine, asObjects; bad options are named", () => {
   const text = 'name,age\nada,36\nbob,41\ncy,29\n'
   const rows = (o: Record<string, unknown>) => csvRows(text, csvOptions(o))
-  assert.deepEqual(rows({}), [['name', 'age'], ['ada', '36'], ['bob', '41'], ['cy', '29']])
-  assert.deepEqual(rows({ skipFirstLine: true }), [['ada', '36'], ['bob', '41'], ['cy', '29']])
-  assert.deepEqual(rows({ fromLine: 2, toLine: 3 }), [['bob', '41'], ['cy', '29']])
-  assert.deepEqual(rows({ asObjects: true }), [{ name: 'ada', age: '36' }, { name: 'bob', age: '41' }, { name: 'cy', age: '29' }])
+  assert.deepEqual(rows({}), [
+    ['name', 'age'],
+    ['ada', '36'],
+    ['bob', '41'],
+    ['cy', '29'],
+  ])
+  assert.deepEqual(rows({ skipFirstLine: true }), [
+    ['ada', '36'],
+    ['bob', '41'],
+    ['cy', '29'],
+  ])
+  assert.deepEqual(rows({ fromLine: 2, toLine: 3 }), [
+    ['bob', '41'],
+    ['cy', '29'],
+  ])
+  assert.deepEqual(rows({ asObjects: true }), [
+    { name: 'ada', age: '36' },
+    { name: 'bob', age: '41' },
+    { name: 'cy', age: '29' },
+  ])
   assert.throws(() => csvOptions({ fromLine: -1 }), /fromLine must be a whole number/)
 })
 
@@ -33,7 +49,9 @@ test('CSV fuzz: written records parse back the same; mutated text parses or thro
   const alphabet = ['a', 'b', ',', '"', '\n', '\r', ' ', 'é', ';']
   const pick = (n: number) => Math.floor(rand() * n)
   for (let k = 0; k < 2000; k++) {
-    const records = Array.from({ length: 1 + pick(4) }, () => Array.from({ length: 1 + pick(4) }, () => Array.from({ length: pick(6) }, () => alphabet[pick(alphabet.length)]).join('')))
+    const records = Array.from({ length: 1 + pick(4) }, () =>
+      Array.from({ length: 1 + pick(4) }, () => Array.from({ length: pick(6) }, () => alphabet[pick(alphabet.length)]).join('')),
+    )
     // A record of one empty field is an empty line, which writers do not produce for data.
     const kept = records.filter((r) => !(r.length === 1 && r[0] === ''))
     const text = kept.map((r) => r.map((f) => `"${f.replace(/"/g, '""')}"`).join(',')).join(k % 2 ? '\r\n' : '\n')
@@ -92,6 +110,13 @@ export default async function () {
   const rows = [...r.stderr.matchAll(/ROW (\d) (\{.*?\})\s/g)].map((m) => [m[1], JSON.parse(m[2]!)] as const)
   assert.equal(rows.length, 6, r.stderr)
   for (const vu of ['1', '2', '3']) {
-    assert.deepEqual(rows.filter(([v]) => v === vu).map(([, x]) => x.value), [['ada', 'a1'], ['bob', 'b2']], `VU ${vu}`)
+    assert.deepEqual(
+      rows.filter(([v]) => v === vu).map(([, x]) => x.value),
+      [
+        ['ada', 'a1'],
+        ['bob', 'b2'],
+      ],
+      `VU ${vu}`,
+    )
   }
 })

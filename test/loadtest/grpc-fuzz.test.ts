@@ -44,7 +44,9 @@ test(`invoke survives mangled replies (seed ${SEED}: KILN_FUZZ_SEED replays it)`
       const r = rng(SEED + i)
       const msg = reply(i)
       let frame = Buffer.concat([Buffer.from([0, 0, 0, 0, msg.length]), msg])
-      const kind = ['intact', 'intact', 'mutated', 'truncated', 'status', 'no-trailers', 'reset', 'two-messages', 'http-status'][Math.floor(r() * 9)]!
+      const kind = ['intact', 'intact', 'mutated', 'truncated', 'status', 'no-trailers', 'reset', 'two-messages', 'http-status'][
+        Math.floor(r() * 9)
+      ]!
       kinds[i] = kind
       if (kind === 'mutated') for (let k = 0; k < 3; k++) frame[Math.floor(r() * frame.length)] = Math.floor(r() * 256)
       if (kind === 'truncated') frame = frame.subarray(0, Math.floor(r() * frame.length))

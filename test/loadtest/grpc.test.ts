@@ -61,7 +61,15 @@ before(async () => {
   const def = protoLoader.loadSync(join(protoDir, 'echo.proto'), { keepCase: true, longs: String, enums: String, defaults: true })
   const pkg = grpcjs.loadPackageDefinition(def) as unknown as { kiln: { test: { Echo: grpcjs.ServiceClientConstructor } } }
   server = new grpcjs.Server()
-  type Req = { user_name: string; big_count: string; mood: string; where: { x: number; y: number } | null; tags: string[]; blob: Buffer; flag: boolean }
+  type Req = {
+    user_name: string
+    big_count: string
+    mood: string
+    where: { x: number; y: number } | null
+    tags: string[]
+    blob: Buffer
+    flag: boolean
+  }
   server.addService(pkg.kiln.test.Echo.service, {
     Echo: (call: grpcjs.ServerUnaryCall<Req, unknown>, cb: grpcjs.sendUnaryData<unknown>) => {
       calls++
@@ -71,7 +79,20 @@ before(async () => {
       call.sendMetadata(md)
       const trailer = new grpcjs.Metadata()
       trailer.set('x-trail', `t-${r.user_name}`)
-      const reply = () => cb(null, { greeting: `hello ${r.user_name}`, big_count: String(BigInt(r.big_count) + 1n), mood: r.mood === 'HAPPY' ? 'GRUMPY' : 'HAPPY', where: r.where ? { x: r.where.y, y: r.where.x } : null, tags: [...r.tags].reverse(), blob: r.blob, flag: !r.flag }, trailer)
+      const reply = () =>
+        cb(
+          null,
+          {
+            greeting: `hello ${r.user_name}`,
+            big_count: String(BigInt(r.big_count) + 1n),
+            mood: r.mood === 'HAPPY' ? 'GRUMPY' : 'HAPPY',
+            where: r.where ? { x: r.where.y, y: r.where.x } : null,
+            tags: [...r.tags].reverse(),
+            blob: r.blob,
+            flag: !r.flag,
+          },
+          trailer,
+        )
       if (r.user_name === 'slow') setTimeout(reply, 1500)
       else if (r.user_name !== 'hang') reply() // a hung call ends only when the client gives up
     },
@@ -81,7 +102,8 @@ before(async () => {
     },
     // Server streaming: big_count replies, then an error status when the name is 'fail'.
     Count: (call: grpcjs.ServerWritableStream<Req, unknown>) => {
-      for (let i = 1; i <= Number(call.request.big_count); i++) call.write({ greeting: `${call.request.user_name} ${i}`, big_count: String(i) })
+      for (let i = 1; i <= Number(call.request.big_count); i++)
+        call.write({ greeting: `${call.request.user_name} ${i}`, big_count: String(i) })
       if (call.request.user_name === 'fail') call.emit('error', { code: grpcjs.status.OUT_OF_RANGE, details: 'counted too far' })
       else call.end()
     },
@@ -92,26 +114,40 @@ before(async () => {
     },
   })
   // The standard health service, which client.healthCheck() calls (its .proto is built into Kiln).
-  writeFileSync(join(protoDir, 'health.proto'), 'syntax = "proto3"; package grpc.health.v1; message HealthCheckRequest { string service = 1; } message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; } service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }')
-  const health = grpcjs.loadPackageDefinition(protoLoader.loadSync(join(protoDir, 'health.proto'))) as unknown as { grpc: { health: { v1: { Health: grpcjs.ServiceClientConstructor } } } }
+  writeFileSync(
+    join(protoDir, 'health.proto'),
+    'syntax = "proto3"; package grpc.health.v1; message HealthCheckRequest { string service = 1; } message HealthCheckResponse { enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; } ServingStatus status = 1; } service Health { rpc Check(HealthCheckRequest) returns (HealthCheckResponse); }',
+  )
+  const health = grpcjs.loadPackageDefinition(protoLoader.loadSync(join(protoDir, 'health.proto'))) as unknown as {
+    grpc: { health: { v1: { Health: grpcjs.ServiceClientConstructor } } }
+  }
   server.addService(health.grpc.health.v1.Health.service, {
-    Check: (call: grpcjs.ServerUnaryCall<{ service: string }, unknown>, cb: grpcjs.sendUnaryData<unknown>) => cb(null, { status: !call.request.service ? 'SERVING' : 'SERVICE_UNKNOWN' }),
+    Check: (call: grpcjs.ServerUnaryCall<{ service: string }, unknown>, cb: grpcjs.sendUnaryData<unknown>) =>
+      cb(null, { status: !call.request.service ? 'SERVING' : 'SERVICE_UNKNOWN' }),
   })
   // Server reflection, v1alpha only (Kiln asks v1 first), answering from proto-loader's descriptors.
   writeFileSync(join(protoDir, 'reflection.proto'), REFLECTION_PROTO)
-  const refl = grpcjs.loadPackageDefinition(protoLoader.loadSync(join(protoDir, 'reflection.proto'), { keepCase: true, oneofs: true })) as unknown as { grpc: { reflection: { v1alpha: { ServerReflection: grpcjs.ServiceClientConstructor } } } }
+  const refl = grpcjs.loadPackageDefinition(
+    protoLoader.loadSync(join(protoDir, 'reflection.proto'), { keepCase: true, oneofs: true }),
+  ) as unknown as { grpc: { reflection: { v1alpha: { ServerReflection: grpcjs.ServiceClientConstructor } } } }
   fileDescriptors = (def['kiln.test.EchoRequest'] as unknown as { fileDescriptorProtos: Buffer[] }).fileDescriptorProtos
   server.addService(refl.grpc.reflection.v1alpha.ServerReflection.service, {
     ServerReflectionInfo: (call: grpcjs.ServerDuplexStream<Record<string, string>, unknown>) => {
       call.on('data', (req) => {
-        if (req.message_request === 'list_services') call.write({ list_services_response: { service: [{ name: 'kiln.test.Echo' }, { name: 'grpc.reflection.v1alpha.ServerReflection' }] } })
-        else if (req.file_containing_symbol === 'kiln.test.Echo') call.write({ file_descriptor_response: { file_descriptor_proto: fileDescriptors } })
+        if (req.message_request === 'list_services')
+          call.write({
+            list_services_response: { service: [{ name: 'kiln.test.Echo' }, { name: 'grpc.reflection.v1alpha.ServerReflection' }] },
+          })
+        else if (req.file_containing_symbol === 'kiln.test.Echo')
+          call.write({ file_descriptor_response: { file_descriptor_proto: fileDescriptors } })
         else call.write({ error_response: { error_code: 5, error_message: `not found: ${JSON.stringify(req)}` } })
       })
       call.on('end', () => call.end())
     },
   })
-  const port = await new Promise<number>((res, rej) => server.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))))
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  )
   addr = `127.0.0.1:${port}`
 })
 
@@ -156,19 +192,37 @@ for (const threads of ['default', '0']) {
     writeFileSync(join(dir, 'protos', 'echo.proto'), PROTO)
     const before = calls
     const env: Record<string, string> = threads === '0' ? { KILN_RUN_THREADS: '0' } : {}
-    const r = await kilnRun(['run', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'avg,count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir, env })
+    const r = await kilnRun(
+      ['run', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'avg,count', '--summary-export', 'sum.json', 'script.js'],
+      { cwd: dir, env },
+    )
     assert.equal(r.code, 0, r.stderr)
     assert.doesNotMatch(r.stderr, /ERRO/)
     assert.equal(calls - before, 16) // Echo and Fail; 8 health checks besides
     const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))
-    for (const [name, c] of Object.entries(sum.root_group.checks as Record<string, { passes: number; fails: number }>)) assert.deepEqual([c.passes, c.fails], [4, 0], name)
+    for (const [name, c] of Object.entries(sum.root_group.checks as Record<string, { passes: number; fails: number }>))
+      assert.deepEqual([c.passes, c.fails], [4, 0], name)
     assert.equal(Object.keys(sum.root_group.checks).length, 8)
     assert.equal(sum.metrics.grpc_req_duration.count, 24)
     assert.ok(sum.metrics.data_sent.count > 0 && sum.metrics.data_received.count > 0)
     assert.match(r.stdout, /GRPC\n\s+grpc_req_duration\.+: avg=/)
     const line = r.stderr.split('\n').find((l) => l.includes(' REPLY '))!
-    const [reply, fail] = line.slice(line.indexOf(' REPLY ') + 7).replace(/\s+source=console$/, '').split(' FAIL ').map((s) => JSON.parse(s))
-    assert.deepEqual(reply.message, { greeting: 'hello ada', bigCount: '9007199254740994', mood: 'GRUMPY', where: { x: 2, y: 1 }, tags: ['b', 'a'], blob: 'AQID', flag: false, ratio: 0, nowhere: null })
+    const [reply, fail] = line
+      .slice(line.indexOf(' REPLY ') + 7)
+      .replace(/\s+source=console$/, '')
+      .split(' FAIL ')
+      .map((s) => JSON.parse(s))
+    assert.deepEqual(reply.message, {
+      greeting: 'hello ada',
+      bigCount: '9007199254740994',
+      mood: 'GRUMPY',
+      where: { x: 2, y: 1 },
+      tags: ['b', 'a'],
+      blob: 'AQID',
+      flag: false,
+      ratio: 0,
+      nowhere: null,
+    })
     assert.deepEqual(reply.headers['x-echo'], ['v1'])
     assert.match(reply.headers['content-type'][0], /^application\/grpc/)
     assert.equal(reply.trailers['grpc-status'], undefined)
@@ -201,11 +255,17 @@ export default function () {
   })
   // The threshold's url names ADDR: write it in, as the options are evaluated before -e values reach URLs.
   writeFileSync(join(dir, 'script.js'), readFileSync(join(dir, 'script.js'), 'utf8').replace('${__ENV.ADDR}', addr))
-  const r = await kilnRun(['run', '-q', '--http-debug=full', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
+  const r = await kilnRun(
+    ['run', '-q', '--http-debug=full', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'],
+    { cwd: dir },
+  )
   assert.equal(r.code, 0, r.stderr)
   // --http-debug logs gRPC calls too (k6's Out Header / In Trailer…; payloads with =full).
   assert.match(r.stderr, /Out Header:\nFull Method: \/kiln\.test\.Echo\/Fail\nRemote Address: 127\.0\.0\.1:\d+\n/)
-  assert.match(r.stderr, /In Payload:\nWire Length: \d+\n\{"greeting":"hello ","bigCount":"1","mood":"HAPPY","flag":true\}\n {2}iter=0 scenario=default source=http-debug vu=1/)
+  assert.match(
+    r.stderr,
+    /In Payload:\nWire Length: \d+\n\{"greeting":"hello ","bigCount":"1","mood":"HAPPY","flag":true\}\n {2}iter=0 scenario=default source=http-debug vu=1/,
+  )
   const m = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8')).metrics
   const count = (k: string) => m[`grpc_req_duration{${k}}`]?.count
   assert.equal(count('name:/kiln.test.Echo/Echo'), 1)
@@ -236,7 +296,13 @@ export default function () {
   const r = await kilnRun(['run', '-q', '--no-summary', '-i', '1', '-e', `ADDR=${addr}`, 'script.js'], { cwd: dir })
   assert.equal(r.code, 0, r.stderr)
   const line = r.stderr.split('\n').find((l) => l.includes(' OUT '))!
-  assert.deepEqual(JSON.parse(line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, '')), [['/kiln.test.Echo/Echo', '/kiln.test.Echo/Fail', '/kiln.test.Echo/Count', '/kiln.test.Echo/Chat'], 'hello r', 'GRUMPY', 'hello s', '42'])
+  assert.deepEqual(JSON.parse(line.slice(line.indexOf(' OUT ') + 5).replace(/\s+source=console$/, '')), [
+    ['/kiln.test.Echo/Echo', '/kiln.test.Echo/Fail', '/kiln.test.Echo/Count', '/kiln.test.Echo/Chat'],
+    'hello r',
+    'GRUMPY',
+    'hello s',
+    '42',
+  ])
 })
 
 function varint(n: number): number[] {
@@ -281,7 +347,10 @@ export default function () {
   chat.end()
 }`,
   })
-  const r = await kilnRun(['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
+  const r = await kilnRun(
+    ['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'],
+    { cwd: dir },
+  )
   assert.equal(r.code, 0, r.stderr)
   assert.doesNotMatch(r.stderr, /ERRO/)
   const lines = r.stderr.split('\n').filter((l) => l.includes(' SEEN '))
@@ -348,7 +417,10 @@ client.load([], 'nothere.proto')
 export default function () {}`,
   })
   const http1 = await startServer() // an HTTP/1.1 server: no HTTP/2 preface
-  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `ADDR=${addr}`, '-e', `HTTP1=${http1.url.slice('http://'.length)}`, 'script.js'], { cwd: dir })
+  const r = await kilnRun(
+    ['run', '-q', '--no-summary', '-e', `ADDR=${addr}`, '-e', `HTTP1=${http1.url.slice('http://'.length)}`, 'script.js'],
+    { cwd: dir },
+  )
   await http1.close()
   assert.equal(r.code, 0, r.stderr)
   const line = r.stderr.split('\n').find((l) => l.includes(' OUT '))!
@@ -373,7 +445,10 @@ export default function () {}`,
   assert.match(out.limits[0].message, /^grpc: received message larger than max \(\d+ vs\. 4\)/)
   assert.equal(out.limits[0].code, 8)
   assert.deepEqual(out.limits[1], { code: 8, message: 'grpc: trying to send message larger than max (2003 vs. 1000)', details: [] })
-  for (const [file, why] of [['badproto.js', /bad\.proto: illegal .*line 2/], ['missing.js', /nothere\.proto: cannot find the file in the import paths/]] as const) {
+  for (const [file, why] of [
+    ['badproto.js', /bad\.proto: illegal .*line 2/],
+    ['missing.js', /nothere\.proto: cannot find the file in the import paths/],
+  ] as const) {
     const b = await kilnRun(['run', '-q', '--no-summary', file], { cwd: dir })
     assert.equal(b.code, 107, b.stderr)
     assert.match(b.stderr, why)
@@ -396,7 +471,10 @@ export default function () {
   console.log('not interrupted')
 }`,
   })
-  const r = await kilnRun(['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'], { cwd: dir })
+  const r = await kilnRun(
+    ['run', '-q', '-e', `ADDR=${addr}`, '--summary-trend-stats', 'count', '--summary-export', 'sum.json', 'script.js'],
+    { cwd: dir },
+  )
   assert.equal(r.code, 0, r.stderr)
   assert.doesNotMatch(r.stderr, /not interrupted/)
   const m = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8')).metrics
@@ -428,8 +506,16 @@ export default function () {
   const def = protoLoader.loadSync(join(dir, 'echo.proto'), { keepCase: true })
   const pkg = grpcjs.loadPackageDefinition(def) as unknown as { kiln: { test: { Echo: grpcjs.ServiceClientConstructor } } }
   const tls = new grpcjs.Server()
-  tls.addService(pkg.kiln.test.Echo.service, { Echo: (call: grpcjs.ServerUnaryCall<{ user_name: string }, unknown>, cb: grpcjs.sendUnaryData<unknown>) => cb(null, { greeting: `secure ${call.request.user_name}` }), Fail: () => {} })
-  const port = await new Promise<number>((res, rej) => tls.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createSsl(null, [{ private_key: pem.key, cert_chain: pem.cert }]), (e, p) => (e ? rej(e) : res(p))))
+  tls.addService(pkg.kiln.test.Echo.service, {
+    Echo: (call: grpcjs.ServerUnaryCall<{ user_name: string }, unknown>, cb: grpcjs.sendUnaryData<unknown>) =>
+      cb(null, { greeting: `secure ${call.request.user_name}` }),
+    Fail: () => {},
+  })
+  const port = await new Promise<number>((res, rej) =>
+    tls.bindAsync('127.0.0.1:0', grpcjs.ServerCredentials.createSsl(null, [{ private_key: pem.key, cert_chain: pem.cert }]), (e, p) =>
+      e ? rej(e) : res(p),
+    ),
+  )
   try {
     const out = async (flags: string[]) => {
       const r = await kilnRun(['run', '-q', '--no-summary', '-i', '1', ...flags, '-e', `ADDR=127.0.0.1:${port}`, 'script.js'], { cwd: dir })

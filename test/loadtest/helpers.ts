@@ -77,9 +77,16 @@ export interface RunResult {
 }
 
 /** Runs `kiln ARGS` in `cwd` (20 s at most, so a hang fails the test instead of blocking it). */
-export function kilnRun(args: string[], opts: { cwd?: string; env?: Record<string, string>; onStart?: (pid: number) => void; timeoutMs?: number } = {}): Promise<RunResult> {
+export function kilnRun(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; onStart?: (pid: number) => void; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [kiln, ...args], { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = spawn(process.execPath, [kiln, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
@@ -104,14 +111,20 @@ export function workdir(files: Record<string, string>): string {
  * Runs `body` as the default function of a one-iteration k6 script (k6/http imported, `extra`
  * at the top) and returns what it returns, carried out in a console line as JSON.
  */
-export async function runBody(body: string, env: Record<string, string>, extra = ''): Promise<{ code: number | null; out: any; stderr: string }> {
+export async function runBody(
+  body: string,
+  env: Record<string, string>,
+  extra = '',
+): Promise<{ code: number | null; out: any; stderr: string }> {
   const dir = workdir({
     'script.js': `import http from 'k6/http'
 ${extra}
 export const options = { iterations: 1 }
 export default function () { console.log('RESULT ' + JSON.stringify((function () { ${body} })())) }`,
   })
-  const r = await kilnRun(['run', '-q', '--no-summary', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), 'script.js'], { cwd: dir })
+  const r = await kilnRun(['run', '-q', '--no-summary', ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]), 'script.js'], {
+    cwd: dir,
+  })
   // console.log lines: INFO[0000] RESULT {json}  source=console
   const line = r.stderr.split('\n').find((l) => l.includes(' RESULT '))
   const raw = line ? line.slice(line.indexOf(' RESULT ') + 8).replace(/\s+source=console$/, '') : 'null'
@@ -131,7 +144,25 @@ export function rng(seed: number): () => number {
 
 /** A self-signed certificate for CN=`cn` made by openssl in `dir` (CN.key, CN.crt), or why it could not be made. */
 export function selfSignedCert(dir: string, cn = 'localhost'): { key: Buffer; cert: Buffer } | { skip: string } {
-  const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, `${cn}.key`), '-out', join(dir, `${cn}.crt`), '-days', '1', '-subj', `/CN=${cn}`], { encoding: 'utf8' })
+  const gen = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, `${cn}.key`),
+      '-out',
+      join(dir, `${cn}.crt`),
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${cn}`,
+    ],
+    { encoding: 'utf8' },
+  )
   if (gen.error || gen.status !== 0) return { skip: `openssl cannot make a test certificate here: ${gen.error?.message ?? gen.stderr}` }
   return { key: readFileSync(join(dir, `${cn}.key`)), cert: readFileSync(join(dir, `${cn}.crt`)) }
 }

@@ -123,7 +123,20 @@ test('submitForm posts the form with its fields, the given ones and the submit b
   const post = seen.find((s) => s.method === 'POST')
   assert.ok(post, 'the form was posted')
   assert.equal(post.url, '/login?from=page')
-  assert.deepEqual([...new URLSearchParams(post.body)], [['csrf', 'tok123'], ['remember', 'on'], ['topic', 'a'], ['topic', 'b'], ['lang', 'fr'], ['note', 'line1\r\nline2'], ['action', 'Sign in'], ['user', 'ada']], 'every pair, repeated names kept, fields given replace theirs')
+  assert.deepEqual(
+    [...new URLSearchParams(post.body)],
+    [
+      ['csrf', 'tok123'],
+      ['remember', 'on'],
+      ['topic', 'a'],
+      ['topic', 'b'],
+      ['lang', 'fr'],
+      ['note', 'line1\r\nline2'],
+      ['action', 'Sign in'],
+      ['user', 'ada'],
+    ],
+    'every pair, repeated names kept, fields given replace theirs',
+  )
   assert.equal(r.out.posted, '<p>POST /login?from=page</p>')
   assert.equal(r.out.searched, '<p>GET /app/search?q=a%20b</p>')
   assert.equal(r.out.clicked, '<p>GET /page/2?x=1</p>')
@@ -132,22 +145,93 @@ test('submitForm posts the form with its fields, the given ones and the submit b
 })
 
 test('bad selectors and pages from an earlier iteration are script errors, not crashes', async () => {
-  const r = await run(`
+  const r = await run(
+    `
     const doc = parseHTML('<p>x</p>')
     const out = []
     for (const s of ['p[', ':nope(1)', '>>>']) { try { doc.find(s); out.push('ok ' + s) } catch (e) { out.push(String(e.message).startsWith("invalid selector '" + s + "': ")) } }
     try { kept.find('p').text(); out.push('kept') } catch (e) { out.push(e.message) }
-    return out`, "const kept = parseHTML('<p>init</p>')")
+    return out`,
+    "const kept = parseHTML('<p>init</p>')",
+  )
   assert.equal(r.code, 0, r.stderr)
   assert.deepEqual(r.out.slice(0, 3), [true, true, true], 'each bad selector is named in its error')
   assert.equal(r.out[3], 'kept', 'a page parsed in the init context lives for the whole run')
 })
 
-
 test('fuzz: random and mutated HTML through every Selection and Element operation only ever throws Errors', () => {
-  const pieces = ['<div class="a">', '</div>', '<p id=x>', '</p>', '<a href="/q?x=1">', '</a>', '<form action=f>', '<input name=n value=v>', '<select name=s><option>o', '</select>', '<table><tr><td>', '<!--c-->', '<!DOCTYPE html>', '<script>if(a<b)</script>', '&amp;', '&#xZZ;', '<', '>', '"', "'", '=', 'text', '\u0000', '<br/>', '<textarea>x', '<li data-k=1>', '<![CDATA[x]]>']
-  const selectors = ['div', 'p', '.a', '#x', 'a[href]', 'div > p', 'li:first-child', ':contains(text)', 'div p, a', '*', 'p[', ':has(a)', 'input[name=n]', 'td:nth-child(2n+1)']
-  const ops = ['find', 'children', 'contents', 'parent', 'parents', 'parentsUntil', 'closest', 'siblings', 'next', 'nextAll', 'nextUntil', 'prev', 'prevAll', 'prevUntil', 'filter', 'not', 'is', 'has', 'add', 'attr', 'text', 'html', 'val', 'data', 'serializeArray']
+  const pieces = [
+    '<div class="a">',
+    '</div>',
+    '<p id=x>',
+    '</p>',
+    '<a href="/q?x=1">',
+    '</a>',
+    '<form action=f>',
+    '<input name=n value=v>',
+    '<select name=s><option>o',
+    '</select>',
+    '<table><tr><td>',
+    '<!--c-->',
+    '<!DOCTYPE html>',
+    '<script>if(a<b)</script>',
+    '&amp;',
+    '&#xZZ;',
+    '<',
+    '>',
+    '"',
+    "'",
+    '=',
+    'text',
+    '\u0000',
+    '<br/>',
+    '<textarea>x',
+    '<li data-k=1>',
+    '<![CDATA[x]]>',
+  ]
+  const selectors = [
+    'div',
+    'p',
+    '.a',
+    '#x',
+    'a[href]',
+    'div > p',
+    'li:first-child',
+    ':contains(text)',
+    'div p, a',
+    '*',
+    'p[',
+    ':has(a)',
+    'input[name=n]',
+    'td:nth-child(2n+1)',
+  ]
+  const ops = [
+    'find',
+    'children',
+    'contents',
+    'parent',
+    'parents',
+    'parentsUntil',
+    'closest',
+    'siblings',
+    'next',
+    'nextAll',
+    'nextUntil',
+    'prev',
+    'prevAll',
+    'prevUntil',
+    'filter',
+    'not',
+    'is',
+    'has',
+    'add',
+    'attr',
+    'text',
+    'html',
+    'val',
+    'data',
+    'serializeArray',
+  ]
   const next = rng(5)
   const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)]!
   const store = new HtmlStore()

@@ -10,12 +10,17 @@ before(async () => {
 after(() => srv.close())
 
 test('--http-debug dumps requests and responses with headers; =full with their bodies', async () => {
-  const dir = workdir({ 'script.js': `import http from 'k6/http'\nexport default function () { http.post(__ENV.BASE + '/echo?q=1', 'the-request-body', { headers: { 'X-Test': 'yes' } }) }` })
+  const dir = workdir({
+    'script.js': `import http from 'k6/http'\nexport default function () { http.post(__ENV.BASE + '/echo?q=1', 'the-request-body', { headers: { 'X-Test': 'yes' } }) }`,
+  })
   const run = (flag: string) => kilnRun(['run', '-q', '--no-summary', flag, '-e', `BASE=${srv.url}`, 'script.js'], { cwd: dir })
   const headers = await run('--http-debug')
   assert.equal(headers.code, 0, headers.stderr)
   const fields = ' {2}group= iter=0 request_id=[0-9a-f-]{36} scenario=default source=http-debug vu=1\n'
-  assert.match(headers.stderr, new RegExp(`INFO\\[\\d+\\] Request:\nPOST /echo\\?q=1 HTTP/1\\.1\nHost: 127\\.0\\.0\\.1:\\d+\n(.+\n)*X-Test: yes\n(.+\n)*\n${fields}`))
+  assert.match(
+    headers.stderr,
+    new RegExp(`INFO\\[\\d+\\] Request:\nPOST /echo\\?q=1 HTTP/1\\.1\nHost: 127\\.0\\.0\\.1:\\d+\n(.+\n)*X-Test: yes\n(.+\n)*\n${fields}`),
+  )
   assert.match(headers.stderr, new RegExp(`INFO\\[\\d+\\] Response:\nHTTP/1\\.1 200 OK\n(.+\n)*Content-Length: \\d+\n(.+\n)*\n${fields}`))
   assert.doesNotMatch(headers.stderr, /the-request-body/)
   const ids = [...headers.stderr.matchAll(/request_id=([0-9a-f-]+)/g)].map((m) => m[1])

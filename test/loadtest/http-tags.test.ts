@@ -19,7 +19,16 @@ test('request samples carry k6 system tags; repeated requests share one tag set,
   const client = newClient({ userAgent: 'kiln-test', insecure: false, discardBodies: false, maxSockets: 2 })
   const seen: { metric: string; tags: Tags }[] = []
   const sink: SampleSink = { add: (metric, _v, tags) => void seen.push({ metric, tags }) }
-  const spec = (path: string, tags: Tags = { group: '' }): RequestSpec => ({ method: 'GET', url: base + path, headers: {}, tags, timeoutMs: 5000, redirects: 10, responseType: 'text', expected: null })
+  const spec = (path: string, tags: Tags = { group: '' }): RequestSpec => ({
+    method: 'GET',
+    url: base + path,
+    headers: {},
+    tags,
+    timeoutMs: 5000,
+    redirects: 10,
+    responseType: 'text',
+    expected: null,
+  })
   const durationTags = async (path: string, baseTags: Tags, tags?: Tags): Promise<Tags> => {
     seen.length = 0
     await request(client, spec(path, tags), sink, baseTags)
@@ -28,13 +37,40 @@ test('request samples carry k6 system tags; repeated requests share one tag set,
   try {
     const scenario = { scenario: 'default' }
     const a = await durationTags('/a', scenario)
-    assert.deepEqual(a, { scenario: 'default', proto: 'HTTP/1.1', status: '200', method: 'GET', url: `${base}/a`, name: `${base}/a`, group: '', expected_response: 'true' })
+    assert.deepEqual(a, {
+      scenario: 'default',
+      proto: 'HTTP/1.1',
+      status: '200',
+      method: 'GET',
+      url: `${base}/a`,
+      name: `${base}/a`,
+      group: '',
+      expected_response: 'true',
+    })
     assert.equal(await durationTags('/a', scenario), a, 'the same request reuses its tag set')
-    assert.deepEqual(a, { scenario: 'default', proto: 'HTTP/1.1', status: '200', method: 'GET', url: `${base}/a`, name: `${base}/a`, group: '', expected_response: 'true' }, 'unchanged by reuse')
+    assert.deepEqual(
+      a,
+      {
+        scenario: 'default',
+        proto: 'HTTP/1.1',
+        status: '200',
+        method: 'GET',
+        url: `${base}/a`,
+        name: `${base}/a`,
+        group: '',
+        expected_response: 'true',
+      },
+      'unchanged by reuse',
+    )
     const missing = await durationTags('/missing', scenario)
     assert.deepEqual([missing.status, missing.expected_response, missing.error_code], ['404', 'false', '1404'])
     assert.equal((await durationTags('/b', scenario)).url, `${base}/b`)
-    assert.deepEqual(await durationTags('/a', scenario, { group: '::login', name: 'home', kind: 'x' }), { ...a, group: '::login', name: 'home', kind: 'x' })
+    assert.deepEqual(await durationTags('/a', scenario, { group: '::login', name: 'home', kind: 'x' }), {
+      ...a,
+      group: '::login',
+      name: 'home',
+      kind: 'x',
+    })
     const other = await durationTags('/a', { scenario: 'second' })
     assert.equal(other.scenario, 'second', 'a new scenario (new base tags) starts new tag sets')
     seen.length = 0

@@ -22,7 +22,25 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
     })
     const ids: string[] = []
     for (const n of ['6', '10']) {
-      const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', 'team=web', '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', '--summary-export', join(dir, `sum${n}.json`), join(dir, 'test.js')])
+      const r = await kilnRun([
+        'run',
+        '-q',
+        '-u',
+        '2',
+        '-i',
+        n,
+        '-e',
+        `URL=${target.url}/`,
+        '--tag',
+        'team=web',
+        '-o',
+        `kiln=${kiln.url}`,
+        '--profile',
+        '{service_name="target"}',
+        '--summary-export',
+        join(dir, `sum${n}.json`),
+        join(dir, 'test.js'),
+      ])
       assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
       const m = /runs\/get\?run=([\w-]+)/.exec(r.stderr)
       assert.ok(m, r.stderr)
@@ -39,14 +57,24 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
     assert.equal(got.json.metrics.iterations.count, 10)
     // Percentiles from the stored per-second histograms agree with k6's exact ones within 2%.
     const exact = JSON.parse(readFileSync(join(dir, 'sum10.json'), 'utf8')).metrics.http_req_duration
-    for (const [mine, k6] of [['p50', 'med'], ['p90', 'p(90)'], ['p95', 'p(95)']] as const) {
+    for (const [mine, k6] of [
+      ['p50', 'med'],
+      ['p90', 'p(90)'],
+      ['p95', 'p(95)'],
+    ] as const) {
       const want = exact[k6] as number
-      assert.ok(Math.abs(got.json.metrics.http_req_duration[mine] - want) <= want * 0.02, `${mine}: ${got.json.metrics.http_req_duration[mine]} vs k6's ${want}`)
+      assert.ok(
+        Math.abs(got.json.metrics.http_req_duration[mine] - want) <= want * 0.02,
+        `${mine}: ${got.json.metrics.http_req_duration[mine]} vs k6's ${want}`,
+      )
     }
     const second = got.json.points.find((p: { metric: string }) => p.metric === 'http_req_duration')
     assert.ok(second.p95 >= second.min && second.p95 <= second.max, 'each second of a trend has its percentiles')
     assert.equal(got.json.points.find((p: { metric: string }) => p.metric === 'http_reqs').p95, undefined, 'counters have none')
-    assert.deepEqual(got.json.run.thresholds.map((t: { source: string; ok: boolean }) => [t.source, t.ok]).sort(), [['max<0', false], ['rate<0.5', true]])
+    assert.deepEqual(got.json.run.thresholds.map((t: { source: string; ok: boolean }) => [t.source, t.ok]).sort(), [
+      ['max<0', false],
+      ['rate<0.5', true],
+    ])
     assert.ok(got.json.run.ended >= got.json.run.started)
     assert.deepEqual(got.json.profile.types, ['process_cpu:cpu:nanoseconds:cpu:nanoseconds'], "the target's profiles in the run window")
     const cmp = await call(`${kiln.url}/api/v1/runs/compare?a=${ids[0]}&b=${ids[1]}`)
@@ -55,9 +83,19 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
     assert.equal(typeof cmp.json.change.http_req_duration, 'number')
     const missing = await call(`${kiln.url}/api/v1/runs/get?run=nope`)
     assert.equal(missing.status, 404)
-    assert.equal((await call(`${kiln.url}/api/v1/runs/points?run=${ids[0]}`, { method: 'POST', body: '{"points":[{"metric":"a","t":"x"}]}' })).status, 400)
-    assert.equal((await call(`${kiln.url}/api/v1/runs/points?run=x`, { method: 'POST', body: '{"points":[]}' })).status, 404, 'points of a run never created')
-    const badHist = await call(`${kiln.url}/api/v1/runs/points?run=${ids[0]}`, { method: 'POST', body: JSON.stringify({ points: [{ metric: 'a', type: 'trend', t: 0, count: 1, sum: 1, min: 1, max: 1, hist: { '99999': 1 } }] }) })
+    assert.equal(
+      (await call(`${kiln.url}/api/v1/runs/points?run=${ids[0]}`, { method: 'POST', body: '{"points":[{"metric":"a","t":"x"}]}' })).status,
+      400,
+    )
+    assert.equal(
+      (await call(`${kiln.url}/api/v1/runs/points?run=x`, { method: 'POST', body: '{"points":[]}' })).status,
+      404,
+      'points of a run never created',
+    )
+    const badHist = await call(`${kiln.url}/api/v1/runs/points?run=${ids[0]}`, {
+      method: 'POST',
+      body: JSON.stringify({ points: [{ metric: 'a', type: 'trend', t: 0, count: 1, sum: 1, min: 1, max: 1, hist: { '99999': 1 } }] }),
+    })
     assert.deepEqual([badHist.status, badHist.json.code], [400, 'KILN_BAD_REQUEST'])
     // A dead Kiln server does not stop the run.
     const dead = await kilnRun(['run', '-q', '-i', '1', '-e', `URL=${target.url}/`, '-o', 'kiln=http://127.0.0.1:1', join(dir, 'test.js')])

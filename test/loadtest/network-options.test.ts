@@ -12,17 +12,24 @@ import type { AddressInfo } from 'node:net'
 import { kilnRun, selfSignedCert, workdir } from './helpers.ts'
 
 /** A server that counts requests, connections and the most requests in flight at once. */
-async function countingServer(): Promise<{ port: number; stats: { requests: number; connections: number; maxInFlight: number; hosts: string[] }; close(): Promise<void> }> {
+async function countingServer(): Promise<{
+  port: number
+  stats: { requests: number; connections: number; maxInFlight: number; hosts: string[] }
+  close(): Promise<void>
+}> {
   const stats = { requests: 0, connections: 0, maxInFlight: 0, hosts: [] as string[] }
   let inFlight = 0
   const srv = http.createServer((req, res) => {
     stats.requests++
     stats.hosts.push(req.headers.host ?? '')
     stats.maxInFlight = Math.max(stats.maxInFlight, ++inFlight)
-    setTimeout(() => {
-      inFlight--
-      res.end('ok')
-    }, req.url === '/slow' ? 30 : 0)
+    setTimeout(
+      () => {
+        inFlight--
+        res.end('ok')
+      },
+      req.url === '/slow' ? 30 : 0,
+    )
   })
   srv.on('connection', () => stats.connections++)
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
@@ -147,7 +154,11 @@ export default function () {
   console.log('RESULT ' + JSON.stringify({ status: r.status, body: r.body, code: r.error_code, tls: r.tls_version }))
 }`
     const result = async (opts: string) => {
-      const d = workdir({ 'script.js': script(opts), 'client.crt': readFileSync(join(dir, 'client.crt'), 'utf8'), 'client.key': readFileSync(join(dir, 'client.key'), 'utf8') })
+      const d = workdir({
+        'script.js': script(opts),
+        'client.crt': readFileSync(join(dir, 'client.crt'), 'utf8'),
+        'client.key': readFileSync(join(dir, 'client.key'), 'utf8'),
+      })
       const r = await kilnRun(['run', '-q', 'script.js'], { cwd: d })
       assert.equal(r.code, 0, r.stderr)
       return JSON.parse(/RESULT (.*?)\s+source=/.exec(r.stderr)?.[1] ?? 'null')
@@ -187,7 +198,9 @@ test('tlsCipherSuites restricts the TLS 1.2 cipher suites offered (k6 names); an
   const dir = workdir({})
   const cert = selfSignedCert(dir, 'server')
   if ('skip' in cert) return t.skip(cert.skip)
-  const srv = https.createServer({ key: cert.key, cert: cert.cert, maxVersion: 'TLSv1.2' }, (req, res) => res.end((req.socket as import('node:tls').TLSSocket).getCipher().name))
+  const srv = https.createServer({ key: cert.key, cert: cert.cert, maxVersion: 'TLSv1.2' }, (req, res) =>
+    res.end((req.socket as import('node:tls').TLSSocket).getCipher().name),
+  )
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
   const url = `https://127.0.0.1:${(srv.address() as AddressInfo).port}/`
   try {
@@ -205,7 +218,9 @@ export default function () { console.log('CIPHER ' + http.get(__ENV.URL).body) }
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stderr, new RegExp(`CIPHER ${want}\\b`), r.stderr)
     }
-    const bad = await kilnRun(['run', '-q', '-e', `URL=${url}`, 'script.js'], { cwd: script(['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 'TLS_MADE_UP']) })
+    const bad = await kilnRun(['run', '-q', '-e', `URL=${url}`, 'script.js'], {
+      cwd: script(['TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384', 'TLS_MADE_UP']),
+    })
     assert.equal(bad.code, 104)
     assert.match(bad.stderr, /tlsCipherSuites: unknown cipher suite 'TLS_MADE_UP'/)
   } finally {
@@ -224,7 +239,9 @@ test('localIPs: VU n connects from the nth address of the pool (ranges and CIDRs
 export const options = { vus: 4, iterations: 8, localIPs: __ENV.IPS }
 export default function () { console.log('FROM ' + __VU + ' ' + http.get(__ENV.URL).body) }`,
     })
-    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, '-e', 'IPS=127.0.0.2-127.0.0.3,127.0.0.8/31', 'script.js'], { cwd: dir })
+    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, '-e', 'IPS=127.0.0.2-127.0.0.3,127.0.0.8/31', 'script.js'], {
+      cwd: dir,
+    })
     assert.equal(r.code, 0, r.stderr)
     const seen = new Map<string, Set<string>>()
     for (const m of r.stderr.matchAll(/FROM (\d+) (\S+)/g)) (seen.get(m[1]!) ?? seen.set(m[1]!, new Set()).get(m[1]!)!).add(m[2]!)
@@ -253,7 +270,11 @@ test('rps caps the requests per second of the whole run, VUs on every thread tog
 export const options = { vus: 4, iterations: 21, rps: Number(__ENV.RPS) }
 export default function () { http.get(__ENV.URL) }`,
     })
-    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, '-e', 'RPS=20', 'script.js'], { cwd: dir, env: { KILN_RUN_THREADS: '2' }, timeoutMs: 90_000 })
+    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, '-e', 'RPS=20', 'script.js'], {
+      cwd: dir,
+      env: { KILN_RUN_THREADS: '2' },
+      timeoutMs: 90_000,
+    })
     assert.equal(r.code, 0, r.stderr)
     assert.equal(arrivals.length, 21)
     // 21 requests at 20/s: the last leaves at least 1 s after the first (a lower bound: a busy machine only adds to it).
@@ -279,7 +300,11 @@ export const options = { iterations: 1, dns: JSON.parse(__ENV.DNS) }
 export default function () { const r = http.get('http://localhost:${port}/'); console.log('GOT ' + r.status + ' ' + r.error) }`,
     })
     const run = (d: unknown) => kilnRun(['run', '-q', '--no-summary', '-e', `DNS=${JSON.stringify(d)}`, 'script.js'], { cwd: dir })
-    for (const d of [{ policy: 'onlyIPv4', select: 'first', ttl: '1m' }, 'ttl=inf,select=roundRobin,policy=any', { policy: 'preferIPv6', select: 'random', ttl: '0' }]) {
+    for (const d of [
+      { policy: 'onlyIPv4', select: 'first', ttl: '1m' },
+      'ttl=inf,select=roundRobin,policy=any',
+      { policy: 'preferIPv6', select: 'random', ttl: '0' },
+    ]) {
       const r = await run(d)
       assert.equal(r.code, 0, r.stderr)
       assert.match(r.stderr, /GOT 200 /, `${JSON.stringify(d)}: ${r.stderr}`)

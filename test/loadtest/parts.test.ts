@@ -28,14 +28,26 @@ test("trend percentiles are exact: sorted values, linear interpolation at pÂ·(nâ
 test('thresholds: k6 grammar, per-type aggregations, submetrics, evaluation', () => {
   assert.deepEqual(parseExpression('p(99.9) <= 250'), { agg: 'p(99.9)', op: '<=', value: 250 })
   const reg = new Registry()
-  const ths = buildThresholds({ 'http_req_duration{status:200}': ['p(95)<100', { threshold: 'max<50', abortOnFail: true, delayAbortEval: '1s' }], http_reqs: ['count>1'] }, reg)
+  const ths = buildThresholds(
+    {
+      'http_req_duration{status:200}': ['p(95)<100', { threshold: 'max<50', abortOnFail: true, delayAbortEval: '1s' }],
+      http_reqs: ['count>1'],
+    },
+    reg,
+  )
   assert.equal(ths.length, 3)
   reg.add('http_req_duration', 70, { status: '200' })
   reg.add('http_req_duration', 900, { status: '500' })
   reg.add('http_reqs', 1, {})
   assert.deepEqual(evaluate(ths, 500, false), [], 'abortOnFail waits for delayAbortEval')
-  assert.deepEqual(evaluate(ths, 1500, false).map((t) => t.source), ['max<50'])
-  assert.deepEqual(ths.map((t) => t.ok), [true, false, false])
+  assert.deepEqual(
+    evaluate(ths, 1500, false).map((t) => t.source),
+    ['max<50'],
+  )
+  assert.deepEqual(
+    ths.map((t) => t.ok),
+    [true, false, false],
+  )
   for (const bad of ['p95<1', 'avg', 'avg<', 'rate<<1', 'count<1e', '(p95)<1', '']) {
     assert.throws(() => parseExpression(bad), KilnError, bad)
   }
@@ -81,9 +93,34 @@ test('durations and k6 number formats', () => {
 })
 
 test('arrival schedules and ramps follow the integral of the rate', () => {
-  assert.deepEqual([...arrivals(10, [{ durationMs: 1000, target: 10 }], 1000)].map((t) => Math.round(t)), [0, 100, 200, 300, 400, 500, 600, 700, 800, 900])
-  assert.equal([...arrivals(0, [{ durationMs: 2000, target: 10 }, { durationMs: 1000, target: 0 }], 1000)].length, 15)
-  assert.equal(stageTarget(0, [{ durationMs: 1000, target: 10 }, { durationMs: 1000, target: 0 }], 1500), 5)
+  assert.deepEqual(
+    [...arrivals(10, [{ durationMs: 1000, target: 10 }], 1000)].map((t) => Math.round(t)),
+    [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+  )
+  assert.equal(
+    [
+      ...arrivals(
+        0,
+        [
+          { durationMs: 2000, target: 10 },
+          { durationMs: 1000, target: 0 },
+        ],
+        1000,
+      ),
+    ].length,
+    15,
+  )
+  assert.equal(
+    stageTarget(
+      0,
+      [
+        { durationMs: 1000, target: 10 },
+        { durationMs: 1000, target: 0 },
+      ],
+      1500,
+    ),
+    5,
+  )
 })
 
 test("k6's shortcut rules and their conflicts", () => {
@@ -97,5 +134,8 @@ test("k6's shortcut rules and their conflicts", () => {
   assert.throws(() => ex({ iterations: 2, scenarios: { a: { executor: 'shared-iterations' } } }), /together with 'iterations'/)
   assert.throws(() => ex({ vus: 5, iterations: 2 }), /can't be less than the number of VUs/)
   // A higher layer's shortcut replaces the lower layer's scenarios, like a k6 CLI flag.
-  assert.deepEqual(consolidate([{ scenarios: { a: { executor: 'constant-vus', duration: '1s' } } }, { iterations: 3 }]).scenarios.map((s) => s.executor), ['shared-iterations'])
+  assert.deepEqual(
+    consolidate([{ scenarios: { a: { executor: 'constant-vus', duration: '1s' } } }, { iterations: 3 }]).scenarios.map((s) => s.executor),
+    ['shared-iterations'],
+  )
 })

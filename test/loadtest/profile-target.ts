@@ -34,7 +34,11 @@ export interface Target {
 
 /** Starts the page's service sending to `kilnUrl` (SLOW=1: the slowed handleSearch); resolves once it listens. */
 export async function startTarget(dir: string, kilnUrl: string, env: Record<string, string> = {}): Promise<Target> {
-  const p = spawn(process.execPath, [join(dir, 'service.mjs')], { cwd: dir, env: { ...process.env, KILN_URL: kilnUrl, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const p = spawn(process.execPath, [join(dir, 'service.mjs')], {
+    cwd: dir,
+    env: { ...process.env, KILN_URL: kilnUrl, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   p.stdout.on('data', (d: Buffer) => (out += d.toString()))
   p.stderr.on('data', (d: Buffer) => (out += d.toString()))
@@ -42,7 +46,7 @@ export async function startTarget(dir: string, kilnUrl: string, env: Record<stri
     const timer = setTimeout(() => (p.kill('SIGKILL'), reject(new Error(`the service did not start in 30 s:\n${out}`))), 30_000)
     p.stdout.on('data', () => {
       const m = /on (http:\/\/\S+)/.exec(out)
-      if (m) (clearTimeout(timer), resolve(m[1]!))
+      if (m) clearTimeout(timer), resolve(m[1]!)
     })
     p.on('exit', (code) => (clearTimeout(timer), reject(new Error(`the service exited with ${code}:\n${out}`))))
   })

@@ -23,7 +23,24 @@ async function gate(slow: boolean) {
   const dir = gateDir()
   const target = await startTarget(dir, kiln.url, slow ? { SLOW: '1' } : {})
   try {
-    const r = await kilnRun(['run', '-q', '-e', `TARGET=${target.url}`, '-o', `kiln=${kiln.url}`, '-o', `junit=${join(dir, 'thresholds.xml')}`, '-o', `markdown=${join(dir, 'summary.md')}`, '--summary-export', join(dir, 'summary.json'), 'gate.js'], { cwd: dir, timeoutMs: 120_000 })
+    const r = await kilnRun(
+      [
+        'run',
+        '-q',
+        '-e',
+        `TARGET=${target.url}`,
+        '-o',
+        `kiln=${kiln.url}`,
+        '-o',
+        `junit=${join(dir, 'thresholds.xml')}`,
+        '-o',
+        `markdown=${join(dir, 'summary.md')}`,
+        '--summary-export',
+        join(dir, 'summary.json'),
+        'gate.js',
+      ],
+      { cwd: dir, timeoutMs: 120_000 },
+    )
     return { ...r, dir, read: (f: string) => readFileSync(join(dir, f), 'utf8') }
   } finally {
     await target.stop()
@@ -50,6 +67,12 @@ test('the documented gate fails when handleSearch is slowed down', async () => {
   assert.ok(share.value >= 0.1, `handleSearch's share ${share.value}`)
   const xml = r.read('thresholds.xml')
   assert.match(xml, /failures="1"/)
-  assert.match(xml, /<testcase classname="profile_share\{function:handleSearch\}" name="profile_share\{function:handleSearch\}: value&lt;0.1">\n\s*<failure message="value&lt;0.1 crossed: \d+\.\d+%"/)
-  assert.match(r.read('summary.md'), /^### ❌ Load test — gate.js: 1 of 3 thresholds crossed\n\n\| \| Metric \| Threshold \| Value \|\n\|---\|---\|---\|---\|\n\| ❌ \| `profile_share\{function:handleSearch\}` \| `value<0.1` \| \d+\.\d+% \|/)
+  assert.match(
+    xml,
+    /<testcase classname="profile_share\{function:handleSearch\}" name="profile_share\{function:handleSearch\}: value&lt;0.1">\n\s*<failure message="value&lt;0.1 crossed: \d+\.\d+%"/,
+  )
+  assert.match(
+    r.read('summary.md'),
+    /^### ❌ Load test — gate.js: 1 of 3 thresholds crossed\n\n\| \| Metric \| Threshold \| Value \|\n\|---\|---\|---\|---\|\n\| ❌ \| `profile_share\{function:handleSearch\}` \| `value<0.1` \| \d+\.\d+% \|/,
+  )
 })

@@ -32,7 +32,10 @@ async function runAgainst(name: string, source: string, args: string[], env: Rec
   writeFileSync(join(dir, name), source)
   const target: Target = await startTarget(dir, kiln.url, env)
   try {
-    const r = await kilnRun(['run', '-q', '-e', `TARGET=${target.url}`, '--summary-export', join(dir, 'summary.json'), ...args, name], { cwd: dir, timeoutMs: 120_000 })
+    const r = await kilnRun(['run', '-q', '-e', `TARGET=${target.url}`, '--summary-export', join(dir, 'summary.json'), ...args, name], {
+      cwd: dir,
+      timeoutMs: 120_000,
+    })
     const exported = () => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')).metrics
     return { ...r, dir, exported }
   } finally {
@@ -56,7 +59,10 @@ test("an absent function fails with the reason; the share is the UI top table's 
   const data = JSON.parse(readFileSync(join(r.dir, 'data.json'), 'utf8')).metrics
   const absent = data['profile_share{function:noSuchFunction}'].thresholds['value<0.9']
   assert.equal(absent.ok, false, 'a function in no stack fails, it does not pass at 0')
-  assert.match(absent.reason, /^no function noSuchFunction in the process_cpu:\S+ profile of \{service_name="search-api"\} during the run or the hour before \(\d+ functions/)
+  assert.match(
+    absent.reason,
+    /^no function noSuchFunction in the process_cpu:\S+ profile of \{service_name="search-api"\} during the run or the hour before \(\d+ functions/,
+  )
   const share = data['profile_share{function:handleSearch}']
   assert.deepEqual(share.thresholds, { 'value<0.9': { ok: true } })
   assert.ok(data['profile_share{function:handle.*,match:regex}'].values.value >= share.values.value, 'the regex takes in handleSearch')
@@ -64,13 +70,28 @@ test("an absent function fails with the reason; the share is the UI top table's 
   // The UI's top table for the run: its window and type from the run page's API, rows from /api/v1/top.
   const run = (await call(`${kiln.url}/api/v1/runs/get?run=${runIdOf(r.stderr)}`)).json
   const type = run.profile.types.find((t: string) => /cpu/.test(t))
-  const top = (await call(`${kiln.url}/api/v1/top?${q({ type, query: run.profile.query, from: String(run.profile.from), until: String(run.profile.until) })}`)).json
+  const top = (
+    await call(
+      `${kiln.url}/api/v1/top?${q({ type, query: run.profile.query, from: String(run.profile.from), until: String(run.profile.until) })}`,
+    )
+  ).json
   const rows = top.rows.filter((x: { name: string }) => x.name.split(' ')[0] === 'handleSearch')
   assert.equal(rows.length, 1, JSON.stringify(rows))
-  assert.ok(Math.abs(rows[0].total / top.total - share.values.value) < 1e-12, `UI ${rows[0].total / top.total} vs threshold ${share.values.value}`)
+  assert.ok(
+    Math.abs(rows[0].total / top.total - share.values.value) < 1e-12,
+    `UI ${rows[0].total / top.total} vs threshold ${share.values.value}`,
+  )
   assert.deepEqual(
-    run.run.thresholds.filter((t: { metric: string }) => t.metric.startsWith('profile_')).map((t: { source: string; ok: boolean; metric: string }) => [t.metric, t.ok]).sort(),
-    [['profile_cpu_seconds{service_name:search-api}', true], ['profile_share{function:handle.*,match:regex}', true], ['profile_share{function:handleSearch}', true], ['profile_share{function:noSuchFunction}', false]],
+    run.run.thresholds
+      .filter((t: { metric: string }) => t.metric.startsWith('profile_'))
+      .map((t: { source: string; ok: boolean; metric: string }) => [t.metric, t.ok])
+      .sort(),
+    [
+      ['profile_cpu_seconds{service_name:search-api}', true],
+      ['profile_share{function:handle.*,match:regex}', true],
+      ['profile_share{function:handleSearch}', true],
+      ['profile_share{function:noSuchFunction}', false],
+    ],
     'the stored run keeps the profile thresholds judged',
   )
   assert.match(readFileSync(join(r.dir, 'out.xml'), 'utf8'), /<failure message="no function noSuchFunction/)
@@ -78,9 +99,16 @@ test("an absent function fails with the reason; the share is the UI top table's 
 })
 
 test('no profile in the window fails with the reason', async () => {
-  const r = await runAgainst('none.js', script({ 'profile_share{function:"handleSearch"}': ['value<0.9'] }, { profile: '{service_name="nobody"}', profileWait: '1s' }), ['-o', `kiln=${kiln.url}`])
+  const r = await runAgainst(
+    'none.js',
+    script({ 'profile_share{function:"handleSearch"}': ['value<0.9'] }, { profile: '{service_name="nobody"}', profileWait: '1s' }),
+    ['-o', `kiln=${kiln.url}`],
+  )
   assert.equal(r.code, 99, r.stdout + r.stderr)
-  assert.match(r.stdout, /✗ 'value<0\.9' no profile of \{service_name="nobody"\} from \d\d:\d\d:\d\d to \d\d:\d\d:\d\d UTC \(the run's window\)/)
+  assert.match(
+    r.stdout,
+    /✗ 'value<0\.9' no profile of \{service_name="nobody"\} from \d\d:\d\d:\d\d to \d\d:\d\d:\d\d UTC \(the run's window\)/,
+  )
   assert.match(r.stderr, /no profile of \{service_name="nobody"\} came in within 1 s after the run/)
   assert.equal(r.exported()['profile_share{function:handleSearch}'].thresholds['value<0.9'], true, 'crossed in --summary-export')
 })
@@ -93,7 +121,11 @@ test('a Kiln server that is down: the run ends and the profile thresholds fail w
       s.close(() => res(p))
     })
   })
-  const r = await runAgainst('down.js', script({ 'profile_share{function:"handleSearch"}': ['value<0.9'], http_req_failed: ['rate<0.5'] }), ['-o', `kiln=http://127.0.0.1:${port}`])
+  const r = await runAgainst(
+    'down.js',
+    script({ 'profile_share{function:"handleSearch"}': ['value<0.9'], http_req_failed: ['rate<0.5'] }),
+    ['-o', `kiln=http://127.0.0.1:${port}`],
+  )
   assert.equal(r.code, 99, r.stdout + r.stderr)
   assert.match(r.stdout, /✓ 'rate<0\.5'/, 'the other thresholds are judged as usual')
   assert.match(r.stdout, /✗ 'value<0\.9' the run is not stored in Kiln \(cannot reach Kiln at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/)
@@ -102,12 +134,18 @@ test('a Kiln server that is down: the run ends and the profile thresholds fail w
 test('bad profile thresholds are refused before the run (exit 104)', async () => {
   const dir = gateDir()
   const cases: [string, RegExp][] = [
-    ["{ 'profile_share{function:\"f\"}': [{ threshold: 'value<0.1', abortOnFail: true }] }", /abortOnFail is not supported on 'profile_share\{function:"f"\}': it is judged once, after the run/],
+    [
+      "{ 'profile_share{function:\"f\"}': [{ threshold: 'value<0.1', abortOnFail: true }] }",
+      /abortOnFail is not supported on 'profile_share\{function:"f"\}': it is judged once, after the run/,
+    ],
     ["{ 'profile_share{function:\"f\"}': ['p(95)<0.1'] }", /'p\(95\)' does not apply to profile_share \(allowed: value\)/],
     ["{ profile_share: ['value<0.1'] }", /profile_share needs a function tag/],
-    ["{ 'profile_share{function:\"(\",match:\"regex\"}': ['value<0.1'] }", /function regex "\(":/],
+    ['{ \'profile_share{function:"(",match:"regex"}\': [\'value<0.1\'] }', /function regex "\(":/],
     ["{ 'http_req_duration_change{status:200}': ['avg<0.1'] }", /takes no tags/],
-    ["{ 'profile_share{function:\"f\"}': ['value<0.1'] }", /are judged from the run stored in Kiln: add -o kiln=URL and --profile SELECTOR/],
+    [
+      "{ 'profile_share{function:\"f\"}': ['value<0.1'] }",
+      /are judged from the run stored in Kiln: add -o kiln=URL and --profile SELECTOR/,
+    ],
   ]
   for (const [i, [th, re]] of cases.entries()) {
     const name = `bad${i}.js`
@@ -119,7 +157,11 @@ test('bad profile thresholds are refused before the run (exit 104)', async () =>
 })
 
 test('against a baseline: --baseline latest and kiln compare judge the change', async () => {
-  const src = script({ 'profile_share_change{function:"handleSearch"}': ['value<0.1'], http_req_duration_change: ['avg>-1'], http_reqs_change: ['count>-1'] })
+  const src = script({
+    'profile_share_change{function:"handleSearch"}': ['value<0.1'],
+    http_req_duration_change: ['avg>-1'],
+    http_reqs_change: ['count>-1'],
+  })
   // One folder for both runs: @kiln/node names frames by file, and the service's file is the same.
   const dir = gateDir()
   const first = await runAgainst('base.js', src, ['-o', `kiln=${kiln.url}`, '--baseline', 'latest'], {}, dir)
@@ -146,8 +188,19 @@ test('against a baseline: --baseline latest and kiln compare judge the change', 
   const fn = out.functions.find((f: { name: string }) => f.name.startsWith('handleSearch '))
   assert.ok(fn && Math.abs(fn.delta - change.value) < 1e-12, JSON.stringify(out.functions))
   assert.ok(out.metrics.some((x: { metric: string; stat: string }) => x.metric === 'http_req_duration' && x.stat === 'p(95)'))
-  assert.deepEqual(out.thresholds.map((t: { ok: boolean }) => t.ok), [false])
-  const pass = await kilnRun(['compare', '--server', kiln.url, '-t', 'profile_share_change{function:"handleSearch"}=value<1.01', 'latest', b])
+  assert.deepEqual(
+    out.thresholds.map((t: { ok: boolean }) => t.ok),
+    [false],
+  )
+  const pass = await kilnRun([
+    'compare',
+    '--server',
+    kiln.url,
+    '-t',
+    'profile_share_change{function:"handleSearch"}=value<1.01',
+    'latest',
+    b,
+  ])
   assert.equal(pass.code, 0, pass.stderr)
   assert.match(pass.stdout, /FUNCTIONS whose share of process_cpu\S+ changed most/)
   assert.match(pass.stdout, /✓ profile_share_change\{function:handleSearch\} 'value<1.01' \+\d+\.\d+ points/)

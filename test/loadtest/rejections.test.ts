@@ -32,7 +32,12 @@ export default async function () {
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('ERRO['))
   assert.deepEqual(
     errors.map((l) => l.replace(/^ERRO\[\d+\] /, '')),
-    ['Uncaught (in promise) Error: plain reject', 'Uncaught (in promise) TypeError: thrown in an executor', 'Uncaught (in promise) Error: async function', 'Uncaught (in promise) handled later  executor=shared-iterations scenario=default source=stacktrace'],
+    [
+      'Uncaught (in promise) Error: plain reject',
+      'Uncaught (in promise) TypeError: thrown in an executor',
+      'Uncaught (in promise) Error: async function',
+      'Uncaught (in promise) handled later  executor=shared-iterations scenario=default source=stacktrace',
+    ],
     r.stderr,
   )
   assert.match(r.stderr, /Uncaught \(in promise\) Error: plain reject\n\s+at default \(.*script\.js:9:/)

@@ -80,13 +80,36 @@ const h = require('./h.js')
 const reimport = x; myimport('./no.js')
 import k6 from 'k6'`
   assert.deepEqual(specifiers(src), ['./a.js', './b.js', './c.js', './side.js', './f.js', './g.js', './h.js', 'k6'])
-  assert.deepEqual(specifiers("// import a from './x.js'\n/* import b from './y.js' */\nconst s = '// not a comment'; import c from './z.js'"), ['./z.js'])
+  assert.deepEqual(
+    specifiers("// import a from './x.js'\n/* import b from './y.js' */\nconst s = '// not a comment'; import c from './z.js'"),
+    ['./z.js'],
+  )
 })
 
 test('fuzz: the specifier scanner takes any source and returns only quoted strings from it', () => {
   let a = 3
-  const next = () => ((a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296)
-  const parts = ['import', 'export', 'from', 'require(', ')', ' ', '\n', "'", '"', './x.js', '{', '}', '*', 'as', ',', 'k6/http', '`', '//', '$']
+  const next = () => (a = (Math.imul(a, 1103515245) + 12345) >>> 0) / 4294967296
+  const parts = [
+    'import',
+    'export',
+    'from',
+    'require(',
+    ')',
+    ' ',
+    '\n',
+    "'",
+    '"',
+    './x.js',
+    '{',
+    '}',
+    '*',
+    'as',
+    ',',
+    'k6/http',
+    '`',
+    '//',
+    '$',
+  ]
   for (let i = 0; i < 3000; i++) {
     const src = Array.from({ length: Math.floor(next() * 30) }, () => parts[Math.floor(next() * parts.length)]).join('')
     for (const s of specifiers(src)) assert.ok(s.length > 0 && src.includes(s) && !/['"\n]/.test(s), JSON.stringify(src))

@@ -93,17 +93,49 @@ export default function () { http.get(__ENV.BASE + '/status/500') }`,
 test('bad scripts and options fail before any request: 107 for script errors, 104 for options', async () => {
   srv.hits.clear()
   const cases: [string, number, RegExp][] = [
-    [`import http from 'k6/http'\nhttp.get('${srv.url}/x')\nexport default function () {\n  let x = ;\n}`, 107, /SyntaxError.*\n?.*script\.js:4/],
+    [
+      `import http from 'k6/http'\nhttp.get('${srv.url}/x')\nexport default function () {\n  let x = ;\n}`,
+      107,
+      /SyntaxError.*\n?.*script\.js:4/,
+    ],
     [`import x from 'k6/nope'\nexport default function () {}`, 107, /unknown module 'k6\/nope'/],
-    [`import http from 'k6/http'\nhttp.get('${srv.url}/x')\nexport default function () {}`, 107, /http requests cannot be used in the init context/],
+    [
+      `import http from 'k6/http'\nhttp.get('${srv.url}/x')\nexport default function () {}`,
+      107,
+      /http requests cannot be used in the init context/,
+    ],
     [`import x from './missing.js'\nexport default function () {}`, 107, /missing\.js/],
     [`throw new Error('init boom')\nexport default function () {}`, 107, /init boom/],
-    [`export const options = { duration: '1s', scenarios: { a: { executor: 'constant-vus', duration: '1s' } } }\nexport default function () {}`, 104, /scenarios.*duration/],
-    [`export const options = { thresholds: { http_req_duration: ['p95 < 200'] } }\nexport default function () {}`, 104, /invalid threshold on 'http_req_duration'/],
-    [`export const options = { thresholds: { checks: ['avg<1'] } }\nexport default function () {}`, 104, /'avg' does not apply to a rate metric/],
-    [`export const options = { thresholds: { no_such_metric: ['count<1'] } }\nexport default function () {}`, 104, /no metric named 'no_such_metric'/],
-    [`export const options = { scenarios: { s: { executor: 'constant-vus', vus: 1 } } }\nexport default function () {}`, 104, /duration is required/],
-    [`export const options = { scenarios: { s: { executor: 'warp-speed' } } }\nexport default function () {}`, 104, /executor must be one of/],
+    [
+      `export const options = { duration: '1s', scenarios: { a: { executor: 'constant-vus', duration: '1s' } } }\nexport default function () {}`,
+      104,
+      /scenarios.*duration/,
+    ],
+    [
+      `export const options = { thresholds: { http_req_duration: ['p95 < 200'] } }\nexport default function () {}`,
+      104,
+      /invalid threshold on 'http_req_duration'/,
+    ],
+    [
+      `export const options = { thresholds: { checks: ['avg<1'] } }\nexport default function () {}`,
+      104,
+      /'avg' does not apply to a rate metric/,
+    ],
+    [
+      `export const options = { thresholds: { no_such_metric: ['count<1'] } }\nexport default function () {}`,
+      104,
+      /no metric named 'no_such_metric'/,
+    ],
+    [
+      `export const options = { scenarios: { s: { executor: 'constant-vus', vus: 1 } } }\nexport default function () {}`,
+      104,
+      /duration is required/,
+    ],
+    [
+      `export const options = { scenarios: { s: { executor: 'warp-speed' } } }\nexport default function () {}`,
+      104,
+      /executor must be one of/,
+    ],
     [`export const options = { vus: -1 }\nexport default function () {}`, 104, /vus must be an integer/],
     [`export function setup() { throw new Error('setup boom') }\nexport default function () { }`, 107, /setup boom/],
   ]
@@ -265,7 +297,12 @@ export default function () {
   const r = await kilnRun(['run', '-q', ...env, '--summary-export', 's.json', 'script.js'], { cwd: dir })
   assert.equal(r.code, 0, r.stderr)
   const checks = readJson(join(dir, 's.json')).root_group.checks
-  assert.deepEqual(Object.entries(checks).filter(([, c]: [string, any]) => c.fails).map(([n]) => n), [])
+  assert.deepEqual(
+    Object.entries(checks)
+      .filter(([, c]: [string, any]) => c.fails)
+      .map(([n]) => n),
+    [],
+  )
   assert.equal(Object.keys(checks).length, 8)
 })
 

@@ -29,7 +29,21 @@ export default async function () {
   })
 }`,
     })
-    const r = await kilnRun(['run', '-q', '--summary-export', 's.json', '--secret-source', 'file=default,secrets.txt', '--secret-source=mock=name=cli,api=mock-api-key', '-e', `BASE=${srv.url}`, 'script.js'], { cwd: dir })
+    const r = await kilnRun(
+      [
+        'run',
+        '-q',
+        '--summary-export',
+        's.json',
+        '--secret-source',
+        'file=default,secrets.txt',
+        '--secret-source=mock=name=cli,api=mock-api-key',
+        '-e',
+        `BASE=${srv.url}`,
+        'script.js',
+      ],
+      { cwd: dir },
+    )
     assert.equal(r.code, 0, r.stderr)
     assert.equal(srv.hits.get('/auth/s3cr3t-file-token'), 4, 'every VU (on worker threads too) sent the value')
     assert.match(r.stderr, /token is \*\*\*SECRET_REDACTED\*\*\*/)
@@ -60,7 +74,10 @@ test('bad --secret-source values stop the run with exit 104 and say what to writ
     [['--secret-source', 'file=bad.txt'], /bad\.txt line 2 has no '='/],
     [['--secret-source', 'mock=novalue'], /unknown setting 'novalue' for a mock source/],
     [['--secret-source', 'mock=a=1', '--secret-source', 'mock=b=2'], /two secret sources are named 'mock'/],
-    [['--secret-source', 'mock=default,a=1', '--secret-source', 'mock=name=x,default,b=2'], /more than one secret source is marked default/],
+    [
+      ['--secret-source', 'mock=default,a=1', '--secret-source', 'mock=name=x,default,b=2'],
+      /more than one secret source is marked default/,
+    ],
   ]
   for (const [flags, message] of cases) {
     const r = await kilnRun(['run', '-q', ...flags, 's.js'], { cwd: dir })
@@ -77,5 +94,8 @@ test('secret lookup and redaction: the default source, names, and values inside 
   assert.deepEqual(lookupSecret([b], null, 'k'), { value: 'xyz' }, 'a single source is the default')
   assert.match((lookupSecret([], null, 'k') as { error: string }).error, /no secret sources are configured/)
   const redact = redactor([a, b])
-  assert.equal(redact('abcdef and abc and xyz, not ab'), '***SECRET_REDACTED*** and ***SECRET_REDACTED*** and ***SECRET_REDACTED***, not ab')
+  assert.equal(
+    redact('abcdef and abc and xyz, not ab'),
+    '***SECRET_REDACTED*** and ***SECRET_REDACTED*** and ***SECRET_REDACTED***, not ab',
+  )
 })

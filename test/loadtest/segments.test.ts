@@ -24,19 +24,26 @@ test('striping: for any sequence, the segments take every item exactly once and 
   for (let round = 0; round < 200; round++) {
     // A random increasing sequence of fractions with small denominators.
     const d = 2 + Math.floor(next() * 11)
-    const cuts = [...new Set(Array.from({ length: 1 + Math.floor(next() * 4) }, () => 1 + Math.floor(next() * (d - 1))))].sort((a, b) => a - b)
+    const cuts = [...new Set(Array.from({ length: 1 + Math.floor(next() * 4) }, () => 1 + Math.floor(next() * (d - 1))))].sort(
+      (a, b) => a - b,
+    )
     const points = ['0', ...cuts.map((c) => `${c}/${d}`), '1']
     const sequence = points.join(',')
     const segs = points.slice(1).map((to, i) => executionSegment(`${points[i]}:${to}`, sequence)!)
     for (const n of [0, 1, 2, 3, 7, 10, 99, 1000, Math.floor(next() * 5000)]) {
       const parts = segs.map((s) => s.scale(n))
-      assert.equal(parts.reduce((a, b) => a + b, 0), n, `${sequence} of ${n}: ${parts}`)
+      assert.equal(
+        parts.reduce((a, b) => a + b, 0),
+        n,
+        `${sequence} of ${n}: ${parts}`,
+      )
     }
     // Over whole cycles (multiples of the common denominator, which divides d) each share is exact.
     for (const n of [d, 7 * d]) segs.forEach((s) => assert.equal(s.scale(n), Math.round(n * s.length), `${s.text} of ${n}`))
     for (let i = 0; i < 3 * d; i++) assert.equal(segs.filter((s) => s.owns(i)).length, 1, `${sequence}: item ${i}`)
     // scale(n) is how many of the first n items the segment owns.
-    for (const s of segs) for (let n = 0; n <= 2 * d; n++) assert.equal(s.scale(n), Array.from({ length: n }, (_, i) => i).filter((i) => s.owns(i)).length)
+    for (const s of segs)
+      for (let n = 0; n <= 2 * d; n++) assert.equal(s.scale(n), Array.from({ length: n }, (_, i) => i).filter((i) => s.owns(i)).length)
   }
 })
 
@@ -46,7 +53,10 @@ test('segment syntax: fractions, decimals, percentages, a lone end; bad input is
   assert.equal(executionSegment('1/3', undefined)!.text, '0:1/3')
   assert.equal(executionSegment('1/3:2/3', undefined)!.scale(10), 3)
   // Equal thirds of 10 VUs: the first segment takes the extra one.
-  assert.deepEqual(['0:1/3', '1/3:2/3', '2/3:1'].map((s) => executionSegment(s, '0,1/3,2/3,1')!.scale(10)), [4, 3, 3])
+  assert.deepEqual(
+    ['0:1/3', '1/3:2/3', '2/3:1'].map((s) => executionSegment(s, '0,1/3,2/3,1')!.scale(10)),
+    [4, 3, 3],
+  )
   for (const [seg, seq, msg] of [
     ['2/3:1/3', undefined, /start must be less/],
     ['1/2:3/4', '0,1/3,1', /not one of the segments of the sequence 0,1\/3,1/],
@@ -54,13 +64,18 @@ test('segment syntax: fractions, decimals, percentages, a lone end; bad input is
     ['0:3/2', undefined, /more than 1/],
     ['0:1/2', '0,1/2,1/4,1', /must be increasing/],
   ] as const) {
-    assert.throws(() => executionSegment(seg, seq), (e: unknown) => e instanceof ConfigError && msg.test(e.message), `${seg} ${seq}`)
+    assert.throws(
+      () => executionSegment(seg, seq),
+      (e: unknown) => e instanceof ConfigError && msg.test(e.message),
+      `${seg} ${seq}`,
+    )
   }
   const next = lcg(9)
   const parts = ['0', '1', '/', ':', ',', '%', '.', '3', ' ', '-', 'x']
   for (let i = 0; i < 3000; i++) {
     const seg = Array.from({ length: Math.floor(next() * 8) }, () => parts[Math.floor(next() * parts.length)]).join('')
-    const seq = next() < 0.5 ? undefined : Array.from({ length: Math.floor(next() * 8) }, () => parts[Math.floor(next() * parts.length)]).join('')
+    const seq =
+      next() < 0.5 ? undefined : Array.from({ length: Math.floor(next() * 8) }, () => parts[Math.floor(next() * parts.length)]).join('')
     try {
       const s = executionSegment(seg, seq)
       if (s) assert.ok(s.scale(100) >= 0 && s.scale(100) <= 100)
@@ -85,7 +100,22 @@ export function each() { http.get(__ENV.BASE + '/each') }`,
   const counts: number[] = []
   const vus: number[] = []
   for (const [i, seg] of ['0:1/3', '1/3:2/3', '2/3:1'].entries()) {
-    const r = await kilnRun(['run', '-q', '--execution-segment', seg, '--execution-segment-sequence', seq, '--summary-export', `s${i}.json`, '-e', `BASE=${srv.url}`, 'script.js'], { cwd: dir })
+    const r = await kilnRun(
+      [
+        'run',
+        '-q',
+        '--execution-segment',
+        seg,
+        '--execution-segment-sequence',
+        seq,
+        '--summary-export',
+        `s${i}.json`,
+        '-e',
+        `BASE=${srv.url}`,
+        'script.js',
+      ],
+      { cwd: dir },
+    )
     assert.equal(r.code, 0, r.stderr)
     const sum = JSON.parse(readFileSync(join(dir, `s${i}.json`), 'utf8'))
     counts.push(sum.metrics.iterations.count)
@@ -96,14 +126,19 @@ export function each() { http.get(__ENV.BASE + '/each') }`,
   srv.hits.clear()
   assert.deepEqual(counts, [4 + 4, 3 + 2, 3 + 2])
   assert.deepEqual(vus, [4, 3, 2], 'VUs split 2/2/1 and 2/1/1')
-  const plan = workdir({ 'rate.js': `export const options = { scenarios: { r: { executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: '5s', preAllocatedVUs: 10 }, v: { executor: 'ramping-vus', stages: [{ duration: '5s', target: 7 }] } } }\nexport default function () {}` })
+  const plan = workdir({
+    'rate.js': `export const options = { scenarios: { r: { executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: '5s', preAllocatedVUs: 10 }, v: { executor: 'ramping-vus', stages: [{ duration: '5s', target: 7 }] } } }\nexport default function () {}`,
+  })
   const inspect = await kilnRun(['inspect', '--execution-segment', '0:1/3', '--execution-segment-sequence', seq, 'rate.js'], { cwd: plan })
   assert.equal(inspect.code, 0, inspect.stderr)
   const o = JSON.parse(inspect.stdout)
   assert.match(o.scenarios.r.plan, /^3\.33 iterations\/s for 5s \(maxVUs: 4-4/, 'a third of the rate, 4 of the 10 VUs')
   assert.equal(o.scenarios.v.vus, 3, '3 of the 7 ramping VUs')
   assert.equal(o.executionSegment, '0:1/3')
-  const banner = await kilnRun(['run', '--no-summary', '--execution-segment', '1/3:2/3', '--execution-segment-sequence', seq, '-e', `BASE=${srv.url}`, 'script.js'], { cwd: dir })
+  const banner = await kilnRun(
+    ['run', '--no-summary', '--execution-segment', '1/3:2/3', '--execution-segment-sequence', seq, '-e', `BASE=${srv.url}`, 'script.js'],
+    { cwd: dir },
+  )
   assert.match(banner.stdout + banner.stderr, /scenarios: \(33\.33%\) 2 scenarios, 3 max VUs/, "k6's banner shows the segment's share")
   const bad = await kilnRun(['run', '--execution-segment', '1/2:3/4', '--execution-segment-sequence', seq, 'script.js'], { cwd: dir })
   assert.equal(bad.code, 104)

@@ -28,7 +28,7 @@ function start(args: string[], env: Record<string, string> = {}): Proc {
   let stderr = ''
   const waiters: { text: string; resolve: () => void }[] = []
   const check = () => {
-    for (const w of [...waiters]) if (stdout.includes(w.text) || stderr.includes(w.text)) (waiters.splice(waiters.indexOf(w), 1), w.resolve())
+    for (const w of [...waiters]) if (stdout.includes(w.text) || stderr.includes(w.text)) waiters.splice(waiters.indexOf(w), 1), w.resolve()
   }
   p.stdout.on('data', (c: Buffer) => ((stdout += c.toString()), check()))
   p.stderr.on('data', (c: Buffer) => ((stderr += c.toString()), check()))
@@ -58,7 +58,9 @@ for (const [name, vus, env] of [
   ['VUs on worker threads', 2, { KILN_RUN_THREADS: '2' }],
 ] as const) {
   test(`${name}: a CPU-bound iteration stops at the scenario's end + gracefulStop`, async () => {
-    const dir = workdir({ 'spin.js': `export const options = { scenarios: { s: { executor: 'constant-vus', vus: ${vus}, duration: '1s', gracefulStop: '1s' } } }\n${SPIN}` })
+    const dir = workdir({
+      'spin.js': `export const options = { scenarios: { s: { executor: 'constant-vus', vus: ${vus}, duration: '1s', gracefulStop: '1s' } } }\n${SPIN}`,
+    })
     const r = await start(['run', '--summary-export', join(dir, 'sum.json'), join(dir, 'spin.js')], env).done
     assert.equal(r.code, 0, r.stderr)
     const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))

@@ -37,7 +37,15 @@ test('pull fills the queue up to highWaterMark and no further; reads drain it in
   await reader.closed
   return { before, pulls, locked, values, again: await reader.read(), second: err(() => s.getReader()), instance: reader instanceof ReadableStreamDefaultReader }`)
   // Three pulls while nobody reads (desiredSize 3, 2, 1); then one per chunk read, and the one that closes.
-  assert.deepEqual(r, { before: 3, pulls: [3, 2, 1, 1, 1, 1], locked: true, values: [1, 2, 3, 4, 5], again: { done: true }, second: 'TypeError: the stream is already locked to a reader', instance: true })
+  assert.deepEqual(r, {
+    before: 3,
+    pulls: [3, 2, 1, 1, 1, 1],
+    locked: true,
+    values: [1, 2, 3, 4, 5],
+    again: { done: true },
+    second: 'TypeError: the stream is already locked to a reader',
+    instance: true,
+  })
 })
 
 test('start enqueues from timers (the docs numbersStream); a read waits for the next chunk', async () => {
@@ -71,8 +79,15 @@ test('error() rejects pending and later reads with its reason; cancel() calls th
   out.pullThrows = await rejection(s3.getReader().read())
   return out`)
   assert.deepEqual(r, {
-    pending: 'Error: boom', later: 'Error: boom', closed: 'Error: boom', desired: null, enqueue: 'TypeError: the stream is closed or closing: no chunk can be enqueued',
-    cancelLocked: 'TypeError: the stream is locked to a reader: cancel through the reader', cancel: 'resolved undefined', reasons: ['enough'], afterCancel: { done: true },
+    pending: 'Error: boom',
+    later: 'Error: boom',
+    closed: 'Error: boom',
+    desired: null,
+    enqueue: 'TypeError: the stream is closed or closing: no chunk can be enqueued',
+    cancelLocked: 'TypeError: the stream is locked to a reader: cancel through the reader',
+    cancel: 'resolved undefined',
+    reasons: ['enough'],
+    afterCancel: { done: true },
     pullThrows: 'Error: pull failed',
   })
 })
@@ -99,11 +114,15 @@ test('releaseLock rejects waiting reads; a size() strategy counts chunks by weig
   out.notStream = err(() => new ReadableStreamDefaultReader({}))
   return out`)
   assert.deepEqual(r, {
-    waiting: 'TypeError: the reader released its lock', afterRelease: 'TypeError: the reader has released its lock: it cannot read', unlocked: false,
-    desired: 6, closeTwice: 'TypeError: the stream is closed or closing: it cannot be closed again',
+    waiting: 'TypeError: the reader released its lock',
+    afterRelease: 'TypeError: the reader has released its lock: it cannot read',
+    unlocked: false,
+    desired: 6,
+    closeTwice: 'TypeError: the stream is closed or closing: it cannot be closed again',
     badSize: 'RangeError: the queuing strategy size() must return a finite, non-negative number',
     bytes: 'TypeError: byte streams (type: "bytes") are not supported, as in k6: use the default type',
     hwm: 'RangeError: highWaterMark must be a non-negative number',
-    byob: 'TypeError: BYOB readers are not supported, as in k6', notStream: 'TypeError: ReadableStreamDefaultReader needs a ReadableStream',
+    byob: 'TypeError: BYOB readers are not supported, as in k6',
+    notStream: 'TypeError: ReadableStreamDefaultReader needs a ReadableStream',
   })
 })

@@ -20,17 +20,31 @@ import { check } from 'k6'
 export const options = { iterations: 1, tags: { team: 'core' }, thresholds: { 'http_reqs{status:200}': ['count==0'] } }
 export default function () { check(http.get(__ENV.B + '/'), { ok: (r) => r.status === 200 }) }`,
     })
-    const run = (...args: string[]) => kilnRun(['run', '-q', '-o', 'json=out.json', '-e', `B=${srv.url}`, ...args, 'script.js'], { cwd: dir })
+    const run = (...args: string[]) =>
+      kilnRun(['run', '-q', '-o', 'json=out.json', '-e', `B=${srv.url}`, ...args, 'script.js'], { cwd: dir })
     // The threshold fails (99) exactly when its submetric sees the request, i.e. when samples keep status.
     const byDefault = await run()
     assert.equal(byDefault.code, 99, byDefault.stderr)
-    assert.deepEqual(Object.keys(reqTags(dir)[0]!).sort(), ['expected_response', 'group', 'method', 'name', 'proto', 'scenario', 'status', 'team', 'url'])
+    assert.deepEqual(Object.keys(reqTags(dir)[0]!).sort(), [
+      'expected_response',
+      'group',
+      'method',
+      'name',
+      'proto',
+      'scenario',
+      'status',
+      'team',
+      'url',
+    ])
 
     const flag = await run('--system-tags', 'status,method')
     assert.equal(flag.code, 99, 'the status submetric still sees its tag: ' + flag.stderr)
     assert.deepEqual(reqTags(dir), [{ status: '200', method: 'GET', team: 'core' }])
 
-    const env = await kilnRun(['run', '-q', '-o', 'json=out.json', '-e', `B=${srv.url}`, 'script.js'], { cwd: dir, env: { K6_SYSTEM_TAGS: 'url' } })
+    const env = await kilnRun(['run', '-q', '-o', 'json=out.json', '-e', `B=${srv.url}`, 'script.js'], {
+      cwd: dir,
+      env: { K6_SYSTEM_TAGS: 'url' },
+    })
     assert.equal(env.code, 0, 'without status the submetric http_reqs{status:200} sees nothing')
     assert.deepEqual(reqTags(dir), [{ url: `${srv.url}/`, team: 'core' }])
 
@@ -60,7 +74,10 @@ export default function () { http.get(__ENV.B + '/') }`,
     // Each VU's iterations are numbered from 0 in its tags.
     const pairs = tags.map((t) => `${t.vu}:${t.iter}`)
     assert.equal(new Set(pairs).size, 4, pairs.join(' '))
-    assert.ok(pairs.every((p) => /^[12]:[0-3]$/.test(p)), pairs.join(' '))
+    assert.ok(
+      pairs.every((p) => /^[12]:[0-3]$/.test(p)),
+      pairs.join(' '),
+    )
     const iters = readFileSync(join(dir, 'out.json'), 'utf8')
       .split('\n')
       .filter((l) => l.includes('"metric":"iterations"') && l.includes('"type":"Point"'))

@@ -37,7 +37,10 @@ export function other() { http.get(__ENV.BASE + '/other?vu=' + __VU) }
   const results = []
   for (const threads of ['0', '2']) {
     srv.hits.clear()
-    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `BASE=${srv.url}`, '--summary-export', `sum${threads}.json`, 'script.js'], { cwd: dir, env: { KILN_RUN_THREADS: threads } })
+    const r = await kilnRun(['run', '-q', '--no-summary', '-e', `BASE=${srv.url}`, '--summary-export', `sum${threads}.json`, 'script.js'], {
+      cwd: dir,
+      env: { KILN_RUN_THREADS: threads },
+    })
     assert.equal(r.code, 0, r.stderr)
     const m = readJson(join(dir, `sum${threads}.json`)).metrics
     const logs = [...r.stderr.matchAll(/vu=(\d+) it=(\d+) scenario=a/g)]
@@ -53,7 +56,16 @@ export function other() { http.get(__ENV.BASE + '/other?vu=' + __VU) }
       iterationNumbers: [...new Set(logs.map((l) => Number(l[2])))].sort((x, y) => x - y).join(','),
     })
   }
-  const want = { json: 40, other: 10, reqs: 50, iterations: 50, checks: 40, seen: 40, vus: 4, iterationNumbers: Array.from({ length: 40 }, (_, i) => i).join(',') }
+  const want = {
+    json: 40,
+    other: 10,
+    reqs: 50,
+    iterations: 50,
+    checks: 40,
+    seen: 40,
+    vus: 4,
+    iterationNumbers: Array.from({ length: 40 }, (_, i) => i).join(','),
+  }
   assert.deepEqual(results[0], want, 'main thread')
   assert.deepEqual(results[1], want, 'two worker threads')
 })
@@ -98,13 +110,19 @@ export default function () { let x = 0; for (let i = 0; i < 300000; i++) x += i 
   clearInterval(poll)
   assert.equal(r.code, 0, r.stderr)
   const total = [...peak.values()].reduce((x, y) => x + y, 0)
-  const busy = [...peak.entries()].filter(([tid]) => tid !== String(pid)).map(([, ticks]) => ticks).sort((x, y) => y - x)
+  const busy = [...peak.entries()]
+    .filter(([tid]) => tid !== String(pid))
+    .map(([, ticks]) => ticks)
+    .sort((x, y) => y - x)
   // The iterations are the work: with both workers running them, each of the two busiest
   // threads besides the main one used 15% or more of the process's CPU time (measured: 23–35%,
   // the least on a machine at load 11). With every VU on the main thread, no other thread (GC,
   // loader) reaches 10% (measured: 7.5–8.9%).
   const shares = busy.slice(0, 2).map((x) => x / total)
-  assert.ok(total > 0 && shares.length === 2 && shares.every((x) => x >= 0.15), `CPU ticks: main ${peak.get(String(pid))}, others ${busy.join(', ')}`)
+  assert.ok(
+    total > 0 && shares.length === 2 && shares.every((x) => x >= 0.15),
+    `CPU ticks: main ${peak.get(String(pid))}, others ${busy.join(', ')}`,
+  )
 })
 
 test('a VU whose init fails in a worker thread exits 107 with the error; a bad KILN_RUN_THREADS exits 104', async () => {

@@ -15,7 +15,11 @@ import { ResponseParser, newTransport, send, closeTransport } from '../../src/lo
 import { kilnRun as runKiln, selfSignedCert } from './helpers.ts'
 
 /** Parses `wire` fed in pieces of `step` bytes; returns what the parser saw, or the error text. */
-function parse(wire: string, step: number, head = false): { status: number; text: string; headers: Record<string, unknown>; body: string; complete: boolean; keepAlive: boolean } | string {
+function parse(
+  wire: string,
+  step: number,
+  head = false,
+): { status: number; text: string; headers: Record<string, unknown>; body: string; complete: boolean; keepAlive: boolean } | string {
   const p = new ResponseParser(head)
   const buf = Buffer.from(wire, 'latin1')
   let complete = false
@@ -25,14 +29,33 @@ function parse(wire: string, step: number, head = false): { status: number; text
     return (e as Error).message
   }
   if (!complete && p.headersDone) complete = p.endsAtClose()
-  return { status: p.status, text: p.statusText, headers: { ...p.headers }, body: p.body().toString('latin1'), complete, keepAlive: p.keepAlive }
+  return {
+    status: p.status,
+    text: p.statusText,
+    headers: { ...p.headers },
+    body: p.body().toString('latin1'),
+    complete,
+    keepAlive: p.keepAlive,
+  }
 }
 
 test('the response parser gives the same result however the bytes are split', () => {
   const cases: [string, string, Partial<{ status: number; text: string; body: string; keepAlive: boolean }>][] = [
-    ['length', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nX-A: 2\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello', { status: 200, text: '200 OK', body: 'hello', keepAlive: true }],
-    ['chunked with trailer', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n', { body: 'wikipedia' }],
-    ['chunked, no trailer', 'HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n', { status: 201, body: '0123456789' }],
+    [
+      'length',
+      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nX-A: 2\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello',
+      { status: 200, text: '200 OK', body: 'hello', keepAlive: true },
+    ],
+    [
+      'chunked with trailer',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n5;ext=1\r\npedia\r\n0\r\nX-Trailer: t\r\n\r\n',
+      { body: 'wikipedia' },
+    ],
+    [
+      'chunked, no trailer',
+      'HTTP/1.1 201 Created\r\ntransfer-encoding: chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n',
+      { status: 201, body: '0123456789' },
+    ],
     ['1xx skipped', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\nX: y\r\n\r\n', { status: 204, body: '' }],
     ['close ends the body', 'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end', { body: 'until the end', keepAlive: false }],
     ['HTTP/1.0 without keep-alive', 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok', { body: 'ok', keepAlive: false }],
@@ -41,7 +64,8 @@ test('the response parser gives the same result however the bytes are split', ()
   for (const [name, wire, want] of cases) {
     const whole = parse(wire, wire.length)
     assert.equal(typeof whole, 'object', `${name}: ${String(whole)}`)
-    for (const k of Object.keys(want) as (keyof typeof want)[]) assert.equal((whole as Record<string, unknown>)[k], want[k], `${name}: ${k}`)
+    for (const k of Object.keys(want) as (keyof typeof want)[])
+      assert.equal((whole as Record<string, unknown>)[k], want[k], `${name}: ${k}`)
     assert.equal((whole as { complete: boolean }).complete, true, name)
     for (let step = 1; step < 8; step++) assert.deepEqual(parse(wire, step), whole, `${name}, pieces of ${step}`)
   }
@@ -49,15 +73,25 @@ test('the response parser gives the same result however the bytes are split', ()
   assert.deepEqual([h.headers['x-a'], h.headers['set-cookie']], ['1, 2', ['a=1', 'b=2']])
   const head = parse('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', 4, true) as { complete: boolean; body: string }
   assert.deepEqual([head.complete, head.body], [true, ''], 'a HEAD response has no body whatever its length says')
-  for (const bad of ['HTTP/1.1 2OO OK\r\n\r\n', 'FTP 200\r\n\r\n', 'HTTP/1.1 200 OK\r\nno colon\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n']) {
+  for (const bad of [
+    'HTTP/1.1 2OO OK\r\n\r\n',
+    'FTP 200\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nno colon\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+  ]) {
     assert.equal(typeof parse(bad, 2), 'string', JSON.stringify(bad))
   }
 })
 
 test('fuzz: the response parser never hangs or throws anything but an Error on mutated input', () => {
-  const seeds = ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\n', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nx']
+  const seeds = [
+    'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nwiki\r\n0\r\n\r\n',
+    'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\nx',
+  ]
   let seed = 42
-  const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n)
+  const rnd = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n
   for (let i = 0; i < 3000; i++) {
     const b = Buffer.from(seeds[i % seeds.length]!, 'latin1')
     for (let m = 0; m < 1 + rnd(4); m++) b[rnd(b.length)] = rnd(256)
@@ -75,7 +109,9 @@ test('fuzz: the response parser never hangs or throws anything but an Error on m
 })
 
 /** A raw TCP server: `answer(request, socket)` writes whatever bytes the case needs. */
-async function rawServer(answer: (req: string, s: net.Socket) => void): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
+async function rawServer(
+  answer: (req: string, s: net.Socket) => void,
+): Promise<{ url: string; connections: () => number; close: () => Promise<void> }> {
   let n = 0
   const socks = new Set<net.Socket>()
   const srv = net.createServer((s) => {
@@ -145,7 +181,14 @@ test('real sockets: keep-alive reuse, a closed idle connection is retried, close
     assert.equal(slow.error?.code, 'KILN_TIMEOUT')
     const port = srv.url.split(':')[2]
     await srv.close()
-    const refused = await send(newTransport({ maxSockets: 1, insecure: false }), new URL(`http://127.0.0.1:${port}/`), 'GET', GET('/', `127.0.0.1:${port}`), undefined, 2000)
+    const refused = await send(
+      newTransport({ maxSockets: 1, insecure: false }),
+      new URL(`http://127.0.0.1:${port}/`),
+      'GET',
+      GET('/', `127.0.0.1:${port}`),
+      undefined,
+      2000,
+    )
     assert.equal(refused.error?.code, 'ECONNREFUSED')
   } finally {
     closeTransport(tr)
@@ -175,9 +218,26 @@ export default function () {
     const strict = await runKiln(['run', '-q', '--no-summary', '-i', '1', '-e', `URL=${url}`, join(dir, 's.js')])
     const seen = JSON.parse(/\{"status".*\}/.exec(strict.stderr)?.[0] ?? 'null')
     assert.equal(seen?.code, 1310, strict.stderr)
-    const loose = await runKiln(['run', '-q', '--no-summary', '-i', '2', '--insecure-skip-tls-verify', '-e', `URL=${url}`, join(dir, 's.js')])
+    const loose = await runKiln([
+      'run',
+      '-q',
+      '--no-summary',
+      '-i',
+      '2',
+      '--insecure-skip-tls-verify',
+      '-e',
+      `URL=${url}`,
+      join(dir, 's.js'),
+    ])
     const ok = [...loose.stderr.matchAll(/\{"status".*\}/g)].map((m) => JSON.parse(m[0]))
-    assert.deepEqual(ok, [{ status: 200, code: 0, body: 'secure', tls: 'tls1.3' }, { status: 200, code: 0, body: 'secure', tls: 'tls1.3' }], loose.stderr)
+    assert.deepEqual(
+      ok,
+      [
+        { status: 200, code: 0, body: 'secure', tls: 'tls1.3' },
+        { status: 200, code: 0, body: 'secure', tls: 'tls1.3' },
+      ],
+      loose.stderr,
+    )
   } finally {
     srv.closeAllConnections()
     await new Promise((r) => srv.close(r))
@@ -234,14 +294,32 @@ export default function () {
   })
 }`,
     )
-    const r = await runKiln(['run', '-q', '--insecure-skip-tls-verify', '--summary-export', join(dir, 'sum.json'), '-o', `json=${join(dir, 'out.json')}`, '-e', `H2=${h2url}`, '-e', `H1=${h1url}`, join(dir, 's.js')])
+    const r = await runKiln([
+      'run',
+      '-q',
+      '--insecure-skip-tls-verify',
+      '--summary-export',
+      join(dir, 'sum.json'),
+      '-o',
+      `json=${join(dir, 'out.json')}`,
+      '-e',
+      `H2=${h2url}`,
+      '-e',
+      `H1=${h1url}`,
+      join(dir, 's.js'),
+    ])
     assert.equal(r.code, 0, r.stderr)
     const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))
     assert.equal(sum.metrics.checks.fails, 0, r.stderr)
     assert.equal(sum.metrics.checks.passes, 18)
     // One session for the VU, plus the one opened after the server closed it (cookies reset per iteration, connections do not).
     assert.equal(sessions, 2)
-    const protos = new Set(readFileSync(join(dir, 'out.json'), 'utf8').split('\n').filter((l) => l.includes('"metric":"http_reqs"') && l.includes('"type":"Point"')).map((l) => JSON.parse(l).data.tags.proto))
+    const protos = new Set(
+      readFileSync(join(dir, 'out.json'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"metric":"http_reqs"') && l.includes('"type":"Point"'))
+        .map((l) => JSON.parse(l).data.tags.proto),
+    )
     assert.deepEqual([...protos].sort(), ['HTTP/1.1', 'HTTP/2.0'])
   } finally {
     h1srv.closeAllConnections()

@@ -4,9 +4,23 @@ import assert from 'node:assert/strict'
 import { KeyStore } from '../../src/loadtest/modules/webcrypto/webcrypto.ts'
 import { rng } from './helpers.ts'
 
-
 test('KeyStore.run: random operations and arguments settle: JSON, or a rejection with an Error that has a message', async () => {
-  const ops = ['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'importKey', 'exportKey', 'deriveBits', 'deriveKey', 'wrapKey', 'unwrapKey', 'nope', '__proto__']
+  const ops = [
+    'digest',
+    'encrypt',
+    'decrypt',
+    'sign',
+    'verify',
+    'generateKey',
+    'importKey',
+    'exportKey',
+    'deriveBits',
+    'deriveKey',
+    'wrapKey',
+    'unwrapKey',
+    'nope',
+    '__proto__',
+  ]
   const names = ['SHA-256', 'HMAC', 'AES-GCM', 'AES-CBC', 'ECDSA', 'ECDH', 'RSA-OAEP', 'x', '']
   for (let seed = 1; seed <= 300; seed++) {
     const r = rng(seed)
@@ -16,7 +30,14 @@ test('KeyStore.run: random operations and arguments settle: JSON, or a rejection
       if (k === 0) return { $b: Buffer.from(Array.from({ length: Math.floor(r() * 40) }, () => Math.floor(r() * 256))).toString('base64') }
       if (k === 1) return { $k: Math.floor(r() * 5) }
       if (k === 2) return pick(names)
-      if (k === 3) return { name: pick(names), hash: pick(names), length: pick([128, 256, -1, 7]), namedCurve: pick(['P-256', 'P-1']), iv: { $b: 'AAAAAAAAAAAAAAAA' } }
+      if (k === 3)
+        return {
+          name: pick(names),
+          hash: pick(names),
+          length: pick([128, 256, -1, 7]),
+          namedCurve: pick(['P-256', 'P-1']),
+          iv: { $b: 'AAAAAAAAAAAAAAAA' },
+        }
       if (k === 4) return depth > 2 ? null : Array.from({ length: Math.floor(r() * 4) }, () => value(depth + 1))
       if (k === 5) return r() < 0.5
       if (k === 6) return Math.floor(r() * 1000) - 10

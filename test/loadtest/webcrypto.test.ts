@@ -1,7 +1,16 @@
 /** WebCrypto `crypto.subtle` in `kiln run`: results computed in a VU, checked here against node:crypto. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createCipheriv, createHash, createHmac, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, verify } from 'node:crypto'
+import {
+  createCipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  verify,
+} from 'node:crypto'
 import { kilnRun, workdir } from './helpers.ts'
 
 test('crypto.subtle: digest, HMAC, AES-CBC/CTR/GCM, generate/import/export (raw, jwk), ECDSA and ECDH agree with node:crypto', async () => {
@@ -75,7 +84,20 @@ export function handleSummary(data) {
 }
 `,
   })
-  const r = await kilnRun(['run', '-q', '-e', `KEY=${key.toString('base64')}`, '-e', `IV=${iv.toString('base64')}`, '-e', `PEER=${JSON.stringify(peerJwk)}`, 'script.js'], { cwd: dir })
+  const r = await kilnRun(
+    [
+      'run',
+      '-q',
+      '-e',
+      `KEY=${key.toString('base64')}`,
+      '-e',
+      `IV=${iv.toString('base64')}`,
+      '-e',
+      `PEER=${JSON.stringify(peerJwk)}`,
+      'script.js',
+    ],
+    { cwd: dir },
+  )
   assert.equal(r.code, 0, r.stderr)
   const { setup: o, checks } = JSON.parse(r.stdout) as { setup: Record<string, any>; checks: number }
   const b64 = (b: Buffer) => b.toString('base64')
@@ -101,8 +123,14 @@ export function handleSummary(data) {
   assert.equal(o.genJwk, 'oct,A256GCM,32')
   assert.equal(o.reimported, true)
   const pub = createPublicKey({ key: o.ecdsaPub, format: 'jwk' })
-  assert.ok(verify('sha256', Buffer.from('signed'), { key: pub, dsaEncoding: 'ieee-p1363' }, Buffer.from(o.ecdsaSig, 'base64')), 'ECDSA signature verifies in Node')
-  const shared = diffieHellman({ privateKey: createPrivateKey(peer.privateKey.export({ format: 'pem', type: 'pkcs8' })), publicKey: createPublicKey({ key: o.ecdhPub, format: 'jwk' }) })
+  assert.ok(
+    verify('sha256', Buffer.from('signed'), { key: pub, dsaEncoding: 'ieee-p1363' }, Buffer.from(o.ecdsaSig, 'base64')),
+    'ECDSA signature verifies in Node',
+  )
+  const shared = diffieHellman({
+    privateKey: createPrivateKey(peer.privateKey.export({ format: 'pem', type: 'pkcs8' })),
+    publicKey: createPublicKey({ key: o.ecdhPub, format: 'jwk' }),
+  })
   assert.equal(o.shared, b64(shared))
   assert.match(o.tampered, /OperationError/)
   assert.equal(o.randomFilled, true, 'getRandomValues fills a 64 KiB array to its end')
@@ -111,7 +139,9 @@ export function handleSummary(data) {
 
 test('crypto.subtle.importKey: ECDSA keys as JWK (P-256, P-384) sign and verify; a crv other than the namedCurve is a DataError', async () => {
   const keys = { 'P-256': generateKeyPairSync('ec', { namedCurve: 'P-256' }), 'P-384': generateKeyPairSync('ec', { namedCurve: 'P-384' }) }
-  const jwks = Object.fromEntries(Object.entries(keys).map(([c, k]) => [c, { priv: k.privateKey.export({ format: 'jwk' }), pub: k.publicKey.export({ format: 'jwk' }) }]))
+  const jwks = Object.fromEntries(
+    Object.entries(keys).map(([c, k]) => [c, { priv: k.privateKey.export({ format: 'jwk' }), pub: k.publicKey.export({ format: 'jwk' }) }]),
+  )
   const dir = workdir({
     'script.js': `
 import encoding from 'k6/encoding'
@@ -142,9 +172,15 @@ export default async function () {
   assert.equal(r.code, 0, r.stderr)
   const line = r.stderr.split('\n').find((l) => l.includes(' RESULT '))!
   const o = JSON.parse(line.slice(line.indexOf(' RESULT ') + 8).replace(/\s+source=console$/, ''))
-  for (const [crv, hash] of [['P-256', 'sha256'], ['P-384', 'sha384']] as const) {
+  for (const [crv, hash] of [
+    ['P-256', 'sha256'],
+    ['P-384', 'sha384'],
+  ] as const) {
     assert.deepEqual([o[crv].ok, o[crv].type, o[crv].curve], [true, 'private', crv])
-    assert.ok(verify(hash, Buffer.from('signed'), { key: keys[crv].publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(o[crv].sig, 'base64')), `${crv}: the signature verifies in Node`)
+    assert.ok(
+      verify(hash, Buffer.from('signed'), { key: keys[crv].publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(o[crv].sig, 'base64')),
+      `${crv}: the signature verifies in Node`,
+    )
   }
   assert.equal(o.mismatch, 'DataError')
   assert.equal(o.unknown, 'DataError')

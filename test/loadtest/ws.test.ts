@@ -93,7 +93,11 @@ export default function () {
   assert.equal(sum.root_group.checks['101'].passes, 4)
   assert.equal(sum.root_group.checks['handshake headers'].passes, 4)
   assert.equal(sum.root_group.checks['handshake cookie kept'].passes, 4)
-  assert.deepEqual(seen.cookies, ['jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v'], 'the jar is reset between iterations as for HTTP')
+  assert.deepEqual(
+    seen.cookies,
+    ['jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v', 'jarc=j1; p=v'],
+    'the jar is reset between iterations as for HTTP',
+  )
   assert.equal(sum.root_group.checks['all events'].passes, 4)
   assert.equal(sum.root_group.checks['closed last'].passes, 4)
   assert.equal(sum.root_group.checks['sleep in a handler'].passes, 4)

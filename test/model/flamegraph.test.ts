@@ -37,10 +37,7 @@ test('levels use Pyroscope encoding: [delta, total, self, name], children by nam
   ])
   assert.equal(fg.total, 10)
   assert.equal(fg.maxSelf, 4)
-  assert.equal(
-    draw(fg.levels, fg.names),
-    ['[total/////////////]', '[a///////][b///////]', '[c/]      [d/////]'].join('\n'),
-  )
+  assert.equal(draw(fg.levels, fg.names), ['[total/////////////]', '[a///////][b///////]', '[c/]      [d/////]'].join('\n'))
 })
 
 test('levels decode back to the same folded stacks', () => {
@@ -68,7 +65,10 @@ test('top table counts recursion once in total', () => {
 
 test('deep stacks do not overflow', () => {
   const t = new CallTree()
-  t.add(Array.from({ length: 50_000 }, (_, i) => `f${i % 7}`), 1)
+  t.add(
+    Array.from({ length: 50_000 }, (_, i) => `f${i % 7}`),
+    1,
+  )
   assert.equal(topTable(t).length, 7)
   assert.equal(flameGraph(t).levels.length, 50_001)
 })
@@ -80,9 +80,12 @@ test('diff puts both sides on one layout as 7-tuples', () => {
   assert.deepEqual(d.names, ['total', 'a', 'b', 'c'])
   assert.deepEqual(d.levels[1], [0, 2, 2, 0, 0, 0, 1, 0, 3, 3, 0, 1, 1, 2, 0, 0, 0, 0, 4, 4, 3])
   const nodes = decodeLevels(d.levels, true)[1]!
-  assert.deepEqual(nodes.map((n) => [d.names[n.name], n.x, n.total, n.rx, n.rTotal]), [
-    ['a', 0, 2, 0, 0],
-    ['b', 2, 3, 0, 1],
-    ['c', 5, 0, 1, 4],
-  ])
+  assert.deepEqual(
+    nodes.map((n) => [d.names[n.name], n.x, n.total, n.rx, n.rTotal]),
+    [
+      ['a', 0, 2, 0, 0],
+      ['b', 2, 3, 0, 1],
+      ['c', 5, 0, 1, 4],
+    ],
+  )
 })

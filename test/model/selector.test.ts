@@ -14,10 +14,48 @@ test('parses PromQL-style selectors with every operator', () => {
     { name: 'pod', op: '!~', value: 'x.*' },
   ])
   const m = matchesLabels(s.matchers)
-  assert.equal(m(makeLabels([['service_name', 'api'], ['env', 'stage'], ['region', 'us'], ['pod', 'y1']])), true)
-  assert.equal(m(makeLabels([['service_name', 'api'], ['env', 'stage2'], ['region', 'us']])), false, 'regex is anchored')
-  assert.equal(m(makeLabels([['service_name', 'api'], ['env', 'prod'], ['region', 'eu']])), false)
-  assert.equal(m(makeLabels([['service_name', 'api'], ['env', 'prod'], ['pod', 'x1']])), false)
+  assert.equal(
+    m(
+      makeLabels([
+        ['service_name', 'api'],
+        ['env', 'stage'],
+        ['region', 'us'],
+        ['pod', 'y1'],
+      ]),
+    ),
+    true,
+  )
+  assert.equal(
+    m(
+      makeLabels([
+        ['service_name', 'api'],
+        ['env', 'stage2'],
+        ['region', 'us'],
+      ]),
+    ),
+    false,
+    'regex is anchored',
+  )
+  assert.equal(
+    m(
+      makeLabels([
+        ['service_name', 'api'],
+        ['env', 'prod'],
+        ['region', 'eu'],
+      ]),
+    ),
+    false,
+  )
+  assert.equal(
+    m(
+      makeLabels([
+        ['service_name', 'api'],
+        ['env', 'prod'],
+        ['pod', 'x1'],
+      ]),
+    ),
+    false,
+  )
 })
 
 test('selector with a profile-type prefix, escapes and empty braces', () => {
@@ -30,19 +68,32 @@ test('selector with a profile-type prefix, escapes and empty braces', () => {
 
 test('bad selectors fail with a located KILN_SELECTOR_SYNTAX error', () => {
   for (const bad of ['{a=b}', '{a="b"', '{a~"b"}', '{="x"}', '{a="b"} junk', '{a=~"("}', '{a="b" c="d"}']) {
-    assert.throws(() => parseSelector(bad), (e: unknown) => e instanceof KilnError && e.code === 'KILN_SELECTOR_SYNTAX' && /column \d+/.test(e.message), bad)
+    assert.throws(
+      () => parseSelector(bad),
+      (e: unknown) => e instanceof KilnError && e.code === 'KILN_SELECTOR_SYNTAX' && /column \d+/.test(e.message),
+      bad,
+    )
   }
 })
 
 test('parses the ingest name parameter as Pyroscope does', () => {
-  assert.deepEqual(parseAppName('myapp.cpu{env=prod, region = us-east ,}'), { app: 'myapp.cpu', labels: [['env', 'prod'], ['region', 'us-east']] })
+  assert.deepEqual(parseAppName('myapp.cpu{env=prod, region = us-east ,}'), {
+    app: 'myapp.cpu',
+    labels: [
+      ['env', 'prod'],
+      ['region', 'us-east'],
+    ],
+  })
   assert.deepEqual(parseAppName('plain'), { app: 'plain', labels: [] })
   assert.throws(() => parseAppName('{a=b}'), /no application name/)
   assert.throws(() => parseAppName('app{a}'), /has no '='/)
   assert.throws(() => parseAppName('app{1a=b}'), /invalid label name/)
   assert.throws(() => parseAppName('app{__name__=b}'), /reserved/)
   const many = Array.from({ length: 10_000 }, (_, i) => `l${i}=v`).join(',')
-  assert.throws(() => parseAppName(`app{${many}}`), (e: unknown) => e instanceof KilnError && e.code === 'KILN_BAD_LABELS')
+  assert.throws(
+    () => parseAppName(`app{${many}}`),
+    (e: unknown) => e instanceof KilnError && e.code === 'KILN_BAD_LABELS',
+  )
 })
 
 test('parses times in every form Pyroscope accepts', () => {

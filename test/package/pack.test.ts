@@ -28,11 +28,14 @@ function install(app: string, tarballs: string[]): string | null {
   let r = npm(['install', '--offline', ...tarballs], app)
   if (r.status !== 0 && /ENOTCACHED/.test(r.stderr)) r = npm(['install', '--prefer-offline', ...tarballs], app)
   if (r.status === 0) return null
-  if (/ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ENOTCACHED/.test(r.stderr)) return `npm could not get the dependencies (no cache, no registry): ${r.stderr.split('\n')[0]}`
+  if (/ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ENOTCACHED/.test(r.stderr))
+    return `npm could not get the dependencies (no cache, no registry): ${r.stderr.split('\n')[0]}`
   assert.fail(`npm install of the tarballs failed:\n${r.stdout}${r.stderr}`)
 }
 
-test('npm pack → install in an empty folder → kiln --help, kiln server with the UI, kiln run; @kiln/node from ESM and CommonJS', { timeout: 900_000 }, async (t) => {
+test('npm pack → install in an empty folder → kiln --help, kiln server with the UI, kiln run; @kiln/node from ESM and CommonJS', {
+  timeout: 900_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-pack-'))
   t.after(() => rmSync(dir, { recursive: true, force: true }))
   const kilnTgz = pack(root, dir)
@@ -52,7 +55,10 @@ test('npm pack → install in an empty folder → kiln --help, kiln server with 
   assert.equal(help.status, 0, help.stderr)
   assert.match(help.stdout, /^Usage: kiln COMMAND/)
 
-  const server = spawn(kiln, ['server', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(app, 'data'), '--no-self-profile'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] })
+  const server = spawn(kiln, ['server', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(app, 'data'), '--no-self-profile'], {
+    cwd: app,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   t.after(() => server.kill('SIGKILL'))
   let log = ''
   server.stdout.on('data', (d) => (log += d))
@@ -61,9 +67,15 @@ test('npm pack → install in an empty folder → kiln --help, kiln server with 
     server.stderr.on('data', (d) => {
       log += d
       const m = /listening on (http:\/\/\S+)/.exec(log)
-      if (m) { clearTimeout(timer); resolve(m[1]!.replace('localhost', '127.0.0.1')) }
+      if (m) {
+        clearTimeout(timer)
+        resolve(m[1]!.replace('localhost', '127.0.0.1'))
+      }
     })
-    server.on('exit', (code) => { clearTimeout(timer); reject(new Error(`kiln server exited with ${code}:\n${log}`)) })
+    server.on('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`kiln server exited with ${code}:\n${log}`))
+    })
   })
   assert.equal((await (await fetch(`${url}/ready`)).text()).trim(), 'ready')
   const page = await fetch(`${url}/`)
@@ -75,11 +87,14 @@ test('npm pack → install in an empty folder → kiln --help, kiln server with 
   assert.equal((await fetch(`${url}${script[1]}`)).status, 200, 'the built UI script is served')
 
   // kiln run: VUs in worker threads, the k6 modules' in-VM JavaScript read from the package.
-  writeFileSync(join(app, 'load.js'), `import http from 'k6/http'
+  writeFileSync(
+    join(app, 'load.js'),
+    `import http from 'k6/http'
 import { check } from 'k6'
 export const options = { vus: 2, iterations: 6, thresholds: { checks: ['rate==1'] } }
 export default function () { check(http.get(__ENV.BASE + '/ready'), { ready: (r) => r.status === 200 }) }
-`)
+`,
+  )
   const run = spawnSync(kiln, ['run', '-e', `BASE=${url}`, 'load.js'], { cwd: app, encoding: 'utf8', timeout: 120_000 })
   assert.equal(run.status, 0, `${run.stdout}${run.stderr}`)
   assert.match(run.stdout + run.stderr, /checks_succeeded\.+: 100\.00% 6 out of 6/)

@@ -10,7 +10,7 @@ import { openFixture, type Fixture } from './helpers.ts'
 import { httpRequestStats } from './scripts.ts'
 
 let seed = 20260302
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff)
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!
 
 const corpus = [
@@ -19,7 +19,52 @@ const corpus = [
   "import px\ndf = px.DataFrame('conn_stats', start_time='-5m')\ndf.pod = df.ctx['pod']\ndf = df.groupby(['pod', 'upid', 'remote_addr']).agg(lo=('bytes_sent', px.min), hi=('bytes_sent', px.max))\ndf.sent = df.hi - df.lo\ndf.j = 1\nw = df.agg(t=('sent', px.sum))\nw.j = 1\ndf = df.merge(w, how='inner', left_on='j', right_on='j')\npx.display(df.drop(['j_x', 'j_y']))\n",
   "import px\ndef f(start: str, svc: px.Service, n: int = 3):\n    df = px.DataFrame(table='mysql_events', start_time=start)\n    df = df[px.contains(df.ctx['service'], svc) | ~(df.latency_ms < 5)]\n    df.q = px.replace('[0-9]+', df.query_text, '?')\n    return df.sort_values('latency', ascending=False).head(n)\npx.display(f('-1h', 'check'), 'slow')\n",
 ]
-const fragments = ['(', ')', '[', ']', ':', ',', '.', '=', '==', "'", '"', '"""', '\n', '\n    ', 'px.', 'df', 'lambda x:', ' and ', ' not ', '~', '&', '|', '-', '*', '/', '#', '\\', ';', 'def ', 'return ', '0', '1e999', '99999999999999999999', "'time_'", 'px.count', 'px.display(df)', 'df.ctx', "['pod']", 'None', 'True', '.agg(', '.groupby(', '.merge(', '**']
+const fragments = [
+  '(',
+  ')',
+  '[',
+  ']',
+  ':',
+  ',',
+  '.',
+  '=',
+  '==',
+  "'",
+  '"',
+  '"""',
+  '\n',
+  '\n    ',
+  'px.',
+  'df',
+  'lambda x:',
+  ' and ',
+  ' not ',
+  '~',
+  '&',
+  '|',
+  '-',
+  '*',
+  '/',
+  '#',
+  '\\',
+  ';',
+  'def ',
+  'return ',
+  '0',
+  '1e999',
+  '99999999999999999999',
+  "'time_'",
+  'px.count',
+  'px.display(df)',
+  'df.ctx',
+  "['pod']",
+  'None',
+  'True',
+  '.agg(',
+  '.groupby(',
+  '.merge(',
+  '**',
+]
 
 function mutate(src: string): string {
   let s = src
@@ -46,7 +91,10 @@ after(async () => f?.close())
 
 test('2,000 mutated scripts and 500 random token strings: KILN_PXL or a compiled script, nothing else', () => {
   let compiled = 0
-  const inputs = [...Array.from({ length: 2000 }, () => mutate(pick(corpus))), ...Array.from({ length: 500 }, () => Array.from({ length: 5 + Math.floor(rand() * 40) }, () => pick(fragments)).join(''))]
+  const inputs = [
+    ...Array.from({ length: 2000 }, () => mutate(pick(corpus))),
+    ...Array.from({ length: 500 }, () => Array.from({ length: 5 + Math.floor(rand() * 40) }, () => pick(fragments)).join('')),
+  ]
   for (const src of inputs) {
     try {
       compilePxl(src)

@@ -16,12 +16,30 @@ export const TENANT = 'acme'
 const ms = 1_000_000n
 const sec = 1_000_000_000n
 
-const proc = (ns: string, service: string, pod: string, pid: number) => ({ namespace: ns, service, pod, container: service, node: 'node-1', pid, cmdline: `/bin/${service}`, upid: String((BigInt(pid) << 64n) | 1000n) })
+const proc = (ns: string, service: string, pod: string, pid: number) => ({
+  namespace: ns,
+  service,
+  pod,
+  container: service,
+  node: 'node-1',
+  pid,
+  cmdline: `/bin/${service}`,
+  upid: String((BigInt(pid) << 64n) | 1000n),
+})
 export const frontend = proc('production', 'frontend', 'frontend-7d9', 101)
 export const checkout = proc('production', 'checkout', 'checkout-5c4', 202)
 export const stagingWeb = proc('staging', 'frontend', 'frontend-1aa', 303)
 
-const http = (at: bigint, p: typeof frontend, method: string, path: string, status: number, latencyMs: number, role = 2, remote = '10.0.0.9') => ({
+const http = (
+  at: bigint,
+  p: typeof frontend,
+  method: string,
+  path: string,
+  status: number,
+  latencyMs: number,
+  role = 2,
+  remote = '10.0.0.9',
+) => ({
   time_: String(T0 + at),
   ...p,
   trace_role: role,
@@ -53,8 +71,22 @@ export const httpRows = [
 ]
 
 export const mysqlRows = [
-  { time_: String(T0 + 1n * sec), ...checkout, req_cmd: 3, req_body: 'SELECT * FROM orders WHERE id = 1', resp_status: 1, latency: Number(150n * ms) },
-  { time_: String(T0 + 2n * sec), ...checkout, req_cmd: 3, req_body: 'SELECT * FROM orders WHERE id = 1', resp_status: 1, latency: Number(250n * ms) },
+  {
+    time_: String(T0 + 1n * sec),
+    ...checkout,
+    req_cmd: 3,
+    req_body: 'SELECT * FROM orders WHERE id = 1',
+    resp_status: 1,
+    latency: Number(150n * ms),
+  },
+  {
+    time_: String(T0 + 2n * sec),
+    ...checkout,
+    req_cmd: 3,
+    req_body: 'SELECT * FROM orders WHERE id = 1',
+    resp_status: 1,
+    latency: Number(250n * ms),
+  },
   { time_: String(T0 + 3n * sec), ...checkout, req_cmd: 3, req_body: 'UPDATE carts SET n = 2', resp_status: 1, latency: Number(120n * ms) },
   { time_: String(T0 + 4n * sec), ...checkout, req_cmd: 3, req_body: 'SELECT 1', resp_status: 1, latency: Number(2n * ms) },
   { time_: String(T0 + 5n * sec), ...stagingWeb, req_cmd: 3, req_body: 'SELECT * FROM slow', resp_status: 1, latency: Number(900n * ms) },
@@ -62,9 +94,42 @@ export const mysqlRows = [
 
 /** Cumulative counters as the agent reports them: readings every 10 s per (process, remote). */
 export const connRows = [
-  ...[0n, 10n, 20n].map((t, i) => ({ time_: String(T0 + t * sec), ...frontend, remote_addr: '10.0.0.20', remote_port: 5432, trace_role: 1, conn_open: 1 + i, conn_close: i, conn_active: 1, bytes_sent: 1000 * (i + 1), bytes_recv: 5000 * (i + 1) })),
-  ...[0n, 10n].map((t, i) => ({ time_: String(T0 + t * sec), ...checkout, remote_addr: '10.0.0.30', remote_port: 6379, trace_role: 1, conn_open: 1, conn_close: 0, conn_active: 1, bytes_sent: 300 + 100 * i, bytes_recv: 700 + 100 * i })),
-  { time_: String(T0), ...stagingWeb, remote_addr: '10.0.0.40', remote_port: 80, trace_role: 1, conn_open: 9, conn_close: 0, conn_active: 1, bytes_sent: 9, bytes_recv: 9 },
+  ...[0n, 10n, 20n].map((t, i) => ({
+    time_: String(T0 + t * sec),
+    ...frontend,
+    remote_addr: '10.0.0.20',
+    remote_port: 5432,
+    trace_role: 1,
+    conn_open: 1 + i,
+    conn_close: i,
+    conn_active: 1,
+    bytes_sent: 1000 * (i + 1),
+    bytes_recv: 5000 * (i + 1),
+  })),
+  ...[0n, 10n].map((t, i) => ({
+    time_: String(T0 + t * sec),
+    ...checkout,
+    remote_addr: '10.0.0.30',
+    remote_port: 6379,
+    trace_role: 1,
+    conn_open: 1,
+    conn_close: 0,
+    conn_active: 1,
+    bytes_sent: 300 + 100 * i,
+    bytes_recv: 700 + 100 * i,
+  })),
+  {
+    time_: String(T0),
+    ...stagingWeb,
+    remote_addr: '10.0.0.40',
+    remote_port: 80,
+    trace_role: 1,
+    conn_open: 9,
+    conn_close: 0,
+    conn_active: 1,
+    bytes_sent: 9,
+    bytes_recv: 9,
+  },
 ]
 
 export interface Fixture {
@@ -94,5 +159,7 @@ export async function openFixture(): Promise<Fixture> {
 
 /** Rows as objects keyed by column name, sorted by their JSON for order-free comparison. */
 export function objects(t: PxlResult['tables'][number]): Record<string, unknown>[] {
-  return t.rows.map((r) => Object.fromEntries(t.columns.map((c, i) => [c.name, r[i]]))).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
+  return t.rows
+    .map((r) => Object.fromEntries(t.columns.map((c, i) => [c.name, r[i]])))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)))
 }

@@ -9,24 +9,29 @@ let f: Fixture
 before(async () => (f = await openFixture()))
 after(async () => f?.close())
 
-
 test("a script in the style of Pixie's px/http_request_stats: quantiles plucked, a windowed rate, a merge with suffixes", async () => {
   const t = (await f.run(httpRequestStats)).tables[0]!
-  assert.deepEqual(t.columns.map((c) => `${c.name}:${c.type}:${c.semanticType}`), [
-    'service:STRING:ST_SERVICE_NAME',
-    'latency(p50):INT64:ST_DURATION_NS',
-    'latency(p90):INT64:ST_DURATION_NS',
-    'latency(p99):INT64:ST_DURATION_NS',
-    'errors:FLOAT64:ST_PERCENT',
-    'throughput:FLOAT64:ST_NONE',
-    'throughput total:INT64:ST_NONE',
-  ])
+  assert.deepEqual(
+    t.columns.map((c) => `${c.name}:${c.type}:${c.semanticType}`),
+    [
+      'service:STRING:ST_SERVICE_NAME',
+      'latency(p50):INT64:ST_DURATION_NS',
+      'latency(p90):INT64:ST_DURATION_NS',
+      'latency(p99):INT64:ST_DURATION_NS',
+      'errors:FLOAT64:ST_PERCENT',
+      'throughput:FLOAT64:ST_NONE',
+      'throughput total:INT64:ST_NONE',
+    ],
+  )
   const rows = objects(t)
-  assert.deepEqual(rows.map((r) => [r.service, r.errors, r['throughput total']]), [
-    ['production/checkout', 1 / 4, 4],
-    ['production/frontend', 2 / 5, 5],
-    ['staging/frontend', 1 / 2, 2],
-  ])
+  assert.deepEqual(
+    rows.map((r) => [r.service, r.errors, r['throughput total']]),
+    [
+      ['production/checkout', 1 / 4, 4],
+      ['production/frontend', 2 / 5, 5],
+      ['staging/frontend', 1 / 2, 2],
+    ],
+  )
   const fe = rows.find((r) => r.service === 'production/frontend')!
   assert.equal(fe['latency(p99)'], 100_000_000, 'p99 of 10, 20, 30, 40, 100 ms')
   assert.ok((fe['latency(p50)'] as number) >= 20_000_000 && (fe['latency(p50)'] as number) <= 30_000_000)
@@ -35,10 +40,12 @@ test("a script in the style of Pixie's px/http_request_stats: quantiles plucked,
 })
 
 test('px.quantiles shows as Pixie JSON with p01…p99 keys', async () => {
-  const t = (await f.run(`import px
+  const t = (
+    await f.run(`import px
 df = px.DataFrame('http_events', start_time='-30m')
 df = df[df.ctx['service'] == 'production/frontend']
-px.display(df.agg(q=('latency_ms', px.quantiles)), 'q')`)).tables[0]!
+px.display(df.agg(q=('latency_ms', px.quantiles)), 'q')`)
+  ).tables[0]!
   assert.equal(t.columns[0]!.type, 'STRING')
   const q = JSON.parse(t.rows[0]![0] as string)
   assert.deepEqual(Object.keys(q), ['p01', 'p10', 'p50', 'p90', 'p99'])
@@ -61,29 +68,45 @@ def http_data(start_time: str, svc: px.Service, num_head: int = 100):
   const r = await f.run({ script, func: 'http_data', args: { start_time: '-15m', svc: 'production/checkout', num_head: '2' } })
   const t = r.tables[0]!
   assert.equal(t.name, 'http_data')
-  assert.deepEqual(t.columns.map((c) => c.name), ['time_', 'pod', 'req_method', 'req_path', 'resp_status', 'latency'])
+  assert.deepEqual(
+    t.columns.map((c) => c.name),
+    ['time_', 'pod', 'req_method', 'req_path', 'resp_status', 'latency'],
+  )
   assert.equal(t.rows.length, 2)
   assert.ok(t.rows.every((row) => row[1] === 'production/checkout-5c4'))
   const all = await f.run({ script, args: { start_time: '-15m', svc: 'frontend' } })
   assert.equal(all.tables[0]!.rows.length, 7, 'the only function runs without naming it; -15m leaves out the hour-old row')
-  await assert.rejects(f.run({ script, func: 'http_data', args: { start_time: '-5m', svc: 'x', num_head: 'ten' } }), /num_head\) is an integer, got 'ten'/)
-  await assert.rejects(f.run({ script, func: 'http_data', args: { start: '-5m' } }), /unknown argument of http_data\(\) 'start' \(did you mean 'start_time'\?\)/)
+  await assert.rejects(
+    f.run({ script, func: 'http_data', args: { start_time: '-5m', svc: 'x', num_head: 'ten' } }),
+    /num_head\) is an integer, got 'ten'/,
+  )
+  await assert.rejects(
+    f.run({ script, func: 'http_data', args: { start: '-5m' } }),
+    /unknown argument of http_data\(\) 'start' \(did you mean 'start_time'\?\)/,
+  )
   await assert.rejects(f.run({ script, func: 'http_data', args: {} }), /missing the argument 'start_time'/)
 })
 
 test('time windows: relative start_time, end_time, px.now() arithmetic, px.bin over time_', async () => {
-  const count = async (args: string) => (await f.run(`import px\ndf = px.DataFrame('http_events', ${args})\npx.display(df.agg(n=('time_', px.count)))`)).tables[0]!.rows[0]![0]
+  const count = async (args: string) =>
+    (await f.run(`import px\ndf = px.DataFrame('http_events', ${args})\npx.display(df.agg(n=('time_', px.count)))`)).tables[0]!.rows[0]![0]
   assert.equal(await count("start_time='-1h30m'"), 12)
   assert.equal(await count("start_time='-10m'"), 11)
-  assert.equal(await count("start_time=px.now() - px.minutes(10), end_time=px.now() - px.seconds(590)"), 6, 'rows in the first 10 s')
+  assert.equal(await count('start_time=px.now() - px.minutes(10), end_time=px.now() - px.seconds(590)'), 6, 'rows in the first 10 s')
   assert.equal(await count(`start_time='2026-03-02T10:00:05Z', end_time='2026-03-02T10:00:12Z'`), 3, 'end_time is exclusive')
   assert.equal(await count(`start_time='${T0 + 5_000_000_000n}'`), 7)
-  const t = (await f.run(`import px
+  const t = (
+    await f.run(`import px
 df = px.DataFrame('http_events', start_time='-10m')
 df.window = px.bin(df.time_, px.seconds(10))
 df = df.groupby('window').agg(n=('time_', px.count))
-px.display(df.sort_values('window'))`)).tables[0]!
-  assert.deepEqual(t.rows, [[String(T0), 6], [String(T0 + 10_000_000_000n), 3], [String(T0 + 20_000_000_000n), 2]])
+px.display(df.sort_values('window'))`)
+  ).tables[0]!
+  assert.deepEqual(t.rows, [
+    [String(T0), 6],
+    [String(T0 + 10_000_000_000n), 3],
+    [String(T0 + 20_000_000_000n), 2],
+  ])
 })
 
 test('merge how= left/outer, append, head, sort_values on several columns, drop, df[[...]]', async () => {
@@ -113,7 +136,8 @@ px.display(both.groupby('service').agg(n=('reqs', px.sum)).sort_values('service'
 })
 
 test('strings and regular expressions: px.regex_match, px.replace, px.pluck, px.select, px.length, and/or/not on columns', async () => {
-  const t = (await f.run(`import px
+  const t = (
+    await f.run(`import px
 df = px.DataFrame('http_events', start_time='-10m')
 df = df[px.regex_match('/api/.*', df.req_path) and not (df.resp_status == 404)]
 df.path = px.replace('[0-9]+', df.req_path, 'N')
@@ -123,7 +147,8 @@ df.a = px.pluck(df.doc, 'a')
 df.n = px.pluck_float64(df.doc, 'n')
 df.len = px.length(df.req_path)
 df = df[df.ctx['namespace'] == 'production' or df.ctx['pod'] == 'nothing']
-px.display(df[['path', 'kind', 'a', 'n', 'len']].sort_values(['path', 'kind']))`)).tables[0]!
+px.display(df[['path', 'kind', 'a', 'n', 'len']].sort_values(['path', 'kind']))`)
+  ).tables[0]!
   assert.deepEqual(t.rows, [
     ['/api/cart', 'error', 'x', 2.5, 9],
     ['/api/cart', 'ok', 'x', 2.5, 9],
@@ -134,7 +159,8 @@ px.display(df[['path', 'kind', 'a', 'n', 'len']].sort_values(['path', 'kind']))`
 })
 
 test('metadata: ctx keys, upid helpers, and metadata that follows upid through a groupby', async () => {
-  const t = (await f.run(`import px
+  const t = (
+    await f.run(`import px
 df = px.DataFrame('http_events', start_time='-10m')
 df.pid = px.upid_to_pid(df.upid)
 df.ns = px.upid_to_namespace(df.upid)
@@ -142,7 +168,8 @@ df = df.groupby(['upid', 'pid', 'ns']).agg(n=('time_', px.count))
 df.pod = df.ctx['pod']
 df.node = df.ctx['node']
 df.cmd = df.ctx['cmdline']
-px.display(df.drop('upid').sort_values('pid'))`)).tables[0]!
+px.display(df.drop('upid').sort_values('pid'))`)
+  ).tables[0]!
   assert.deepEqual(t.rows, [
     [101, 'production', 5, 'production/frontend-7d9', 'node-1', '/bin/frontend'],
     [202, 'production', 4, 'production/checkout-5c4', 'node-1', '/bin/checkout'],
@@ -164,7 +191,10 @@ test('a compiled script is cached: the second run compiles in no time and gives 
 })
 
 test('maxRows truncates and says so; px.debug tables are marked', async () => {
-  const r = await f.run({ script: "import px\ndf = px.DataFrame('http_events')\npx.display(df, 'all')\npx.debug(df.head(1), 'peek')", maxRows: 3 })
+  const r = await f.run({
+    script: "import px\ndf = px.DataFrame('http_events')\npx.display(df, 'all')\npx.debug(df.head(1), 'peek')",
+    maxRows: 3,
+  })
   assert.equal(r.tables[0]!.rows.length, 3)
   assert.equal(r.tables[0]!.truncated, true)
   assert.equal(r.tables[1]!.debug, true)
@@ -172,7 +202,8 @@ test('maxRows truncates and says so; px.debug tables are marked', async () => {
 })
 
 test("cumulative counters: Pixie's max − min per series reads raw values; px.sum sums increases, also after a filter", async () => {
-  const t = (await f.run(`import px
+  const t = (
+    await f.run(`import px
 df = px.DataFrame('conn_stats', start_time='-10m')
 df.pod = df.ctx['pod']
 df = df.groupby(['pod', 'upid', 'remote_addr']).agg(lo=('bytes_sent', px.min), hi=('bytes_sent', px.max), n=('bytes_sent', px.sum))
@@ -180,7 +211,8 @@ df.sent = df.hi - df.lo
 px.display(df[['pod', 'sent', 'n']].sort_values('pod'))
 late = px.DataFrame('conn_stats', start_time='-10m')
 late = late[late.time_ >= px.now() - px.seconds(595)]
-px.display(late.groupby('pod').agg(sent=('bytes_sent', px.sum), raw=('bytes_sent', px.max)).sort_values('pod'), 'late')`)).tables
+px.display(late.groupby('pod').agg(sent=('bytes_sent', px.sum), raw=('bytes_sent', px.max)).sort_values('pod'), 'late')`)
+  ).tables
   assert.deepEqual(t[0]!.rows, [
     ['production/checkout-5c4', 100, 100],
     ['production/frontend-7d9', 2000, 2000],
@@ -194,7 +226,16 @@ px.display(late.groupby('pod').agg(sent=('bytes_sent', px.sum), raw=('bytes_sent
 })
 
 test("source_service and dest_service name a peer address by the service seen serving on it (server-side rows' local_addr)", async () => {
-  const row = (at: number, p: typeof frontend, role: number, local: string, remote: string) => ({ time_: String(T0 + BigInt(at) * 1_000_000_000n), ...p, trace_role: role, local_addr: local, remote_addr: remote, req_path: '/x', resp_status: 200, latency: 1_000_000 })
+  const row = (at: number, p: typeof frontend, role: number, local: string, remote: string) => ({
+    time_: String(T0 + BigInt(at) * 1_000_000_000n),
+    ...p,
+    trace_role: role,
+    local_addr: local,
+    remote_addr: remote,
+    req_path: '/x',
+    resp_status: 200,
+    latency: 1_000_000,
+  })
   const { batch } = checkTraceBatch({
     http_events: [
       row(1, frontend, 2, '10.0.0.7', '10.0.0.5'), // frontend serving a request from checkout's address
@@ -204,8 +245,11 @@ test("source_service and dest_service name a peer address by the service seen se
   })
   await f.store.trace.insert('mesh', batch)
   const t = (await f.run(serviceGraph, 'mesh')).tables[0]!
-  assert.deepEqual(objects(t).map((r) => [r.source_service, r.dest_service, r.request_count]), [
-    ['10.0.0.99', 'production/checkout', 1],
-    ['production/checkout', 'production/frontend', 2],
-  ])
+  assert.deepEqual(
+    objects(t).map((r) => [r.source_service, r.dest_service, r.request_count]),
+    [
+      ['10.0.0.99', 'production/checkout', 1],
+      ['production/checkout', 'production/frontend', 2],
+    ],
+  )
 })

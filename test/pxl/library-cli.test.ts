@@ -9,21 +9,39 @@ import { startKiln, call, root, type TestServer } from '../server/helpers.ts'
 
 let kiln: TestServer
 let dir: string
-const post = (body: unknown) => call(`${kiln.url}/api/v1/pxl/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+const post = (body: unknown) =>
+  call(`${kiln.url}/api/v1/pxl/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 const kilnCli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], { encoding: 'utf8', env: { ...process.env, KILN_SERVER: kiln.url }, timeout: 60_000 })
+  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, KILN_SERVER: kiln.url },
+    timeout: 60_000,
+  })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
 // A minute ago: inside the library's default window (-5m).
 const base = (BigInt(Date.now()) - 60_000n) * 1_000_000n
-const row = (i: number, path: string, status: number, latencyMs: number) => ({ time_: String(base + BigInt(i) * 1_000_000n), trace_role: 2, service: 'api', req_method: 'GET', req_path: path, resp_status: status, latency: latencyMs * 1_000_000, remote_addr: '127.0.0.1' })
+const row = (i: number, path: string, status: number, latencyMs: number) => ({
+  time_: String(base + BigInt(i) * 1_000_000n),
+  trace_role: 2,
+  service: 'api',
+  req_method: 'GET',
+  req_path: path,
+  resp_status: status,
+  latency: latencyMs * 1_000_000,
+  remote_addr: '127.0.0.1',
+})
 
 before(async () => {
   kiln = await startKiln()
   dir = mkdtempSync(join(tmpdir(), 'kiln-pxlib-'))
   const rows = [row(1, '/search?q=a', 200, 5), row(2, '/search?q=b', 200, 7), row(3, '/search', 500, 9), row(4, '/login', 200, 300)]
-  const r = await call(`${kiln.url}/api/v1/trace/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ http_events: rows }) })
+  const r = await call(`${kiln.url}/api/v1/trace/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ http_events: rows }),
+  })
   assert.equal(r.status, 200, r.text)
 })
 after(async () => {
@@ -35,7 +53,15 @@ test('GET /api/v1/pxl/scripts lists the bundled library with each script, vis.js
   const r = await call(`${kiln.url}/api/v1/pxl/scripts`)
   assert.equal(r.status, 200)
   const names = r.json.map((s: { name: string }) => s.name)
-  for (const n of ['px/http_data', 'px/http_request_stats', 'px/service_stats', 'px/net_flow_graph', 'px/disk_io_stats', 'px/perf_flamegraph']) assert.ok(names.includes(n), n)
+  for (const n of [
+    'px/http_data',
+    'px/http_request_stats',
+    'px/service_stats',
+    'px/net_flow_graph',
+    'px/disk_io_stats',
+    'px/perf_flamegraph',
+  ])
+    assert.ok(names.includes(n), n)
   const stats = r.json.find((s: { name: string }) => s.name === 'px/service_stats')
   assert.match(stats.script, /def service_timeseries/)
   assert.ok(stats.vis.widgets.length >= 2 && stats.short)
@@ -51,9 +77,17 @@ test('POST {name: "px/…", args} runs every function its vis.json calls; {scrip
   assert.deepEqual(byEndpoint, { '/search': [3, 1], '/login': [1, 0] })
   assert.ok(t.widgets?.length, 'tables carry the widgets that show them')
   const two = await post({ name: 'px/service_stats', args: { window: '1m' } })
-  assert.deepEqual(two.json.tables.map((x: { name: string }) => x.name), ['service_timeseries', 'service_summary'])
-  const vis = { variables: [{ name: 'min_ms', type: 'PX_INT64', defaultValue: { value: '100' } }], globalFuncs: [{ outputName: 'slow', func: { name: 'slow', args: [{ name: 'min_ms', variable: 'min_ms' }] } }], widgets: [{ globalFuncOutputName: 'slow' }] }
-  const script = "import px\ndef slow(min_ms: int):\n    df = px.DataFrame('http_events', start_time='-5m')\n    df = df[df.latency_ms >= min_ms]\n    return df[['req_path']]\n"
+  assert.deepEqual(
+    two.json.tables.map((x: { name: string }) => x.name),
+    ['service_timeseries', 'service_summary'],
+  )
+  const vis = {
+    variables: [{ name: 'min_ms', type: 'PX_INT64', defaultValue: { value: '100' } }],
+    globalFuncs: [{ outputName: 'slow', func: { name: 'slow', args: [{ name: 'min_ms', variable: 'min_ms' }] } }],
+    widgets: [{ globalFuncOutputName: 'slow' }],
+  }
+  const script =
+    "import px\ndef slow(min_ms: int):\n    df = px.DataFrame('http_events', start_time='-5m')\n    df = df[df.latency_ms >= min_ms]\n    return df[['req_path']]\n"
   const f = await post({ script, vis })
   assert.equal(f.status, 200, f.text)
   assert.deepEqual(f.json.tables[0].rows, [['/login']])
@@ -87,11 +121,24 @@ test('kiln px scripts, kiln px run px/NAME and kiln px run DIR (Pixie layout) as
   assert.match(one.out, /--min_latency_ms {2}PX_FLOAT64 \(default "100"\)/)
   const run = kilnCli(['px', 'run', 'px/slow_http_requests', '-o', 'csv', '--', '--min_latency_ms=100'])
   assert.equal(run.code, 0, run.err)
-  assert.match(run.out, /^time_,service,trace_role,remote_addr,req_method,req_path,resp_status,latency_ms\n.*,api,2,127\.0\.0\.1,GET,\/login,200,300\n$/)
+  assert.match(
+    run.out,
+    /^time_,service,trace_role,remote_addr,req_method,req_path,resp_status,latency_ms\n.*,api,2,127\.0\.0\.1,GET,\/login,200,300\n$/,
+  )
   const folder = join(dir, 'errors')
   mkdirSync(folder)
-  writeFileSync(join(folder, 'errors.pxl'), "import px\n\ndef errors(start: str):\n    df = px.DataFrame('http_events', start_time=start)\n    df = df[df.resp_status >= 500]\n    return df.groupby('endpoint').agg(n=('latency', px.count))\n")
-  writeFileSync(join(folder, 'vis.json'), JSON.stringify({ variables: [{ name: 'start', type: 'PX_STRING', defaultValue: { value: '-5m' } }], globalFuncs: [{ outputName: 'errors_by_endpoint', func: { name: 'errors', args: [{ name: 'start', variable: 'start' }] } }], widgets: [{ globalFuncOutputName: 'errors_by_endpoint' }] }))
+  writeFileSync(
+    join(folder, 'errors.pxl'),
+    "import px\n\ndef errors(start: str):\n    df = px.DataFrame('http_events', start_time=start)\n    df = df[df.resp_status >= 500]\n    return df.groupby('endpoint').agg(n=('latency', px.count))\n",
+  )
+  writeFileSync(
+    join(folder, 'vis.json'),
+    JSON.stringify({
+      variables: [{ name: 'start', type: 'PX_STRING', defaultValue: { value: '-5m' } }],
+      globalFuncs: [{ outputName: 'errors_by_endpoint', func: { name: 'errors', args: [{ name: 'start', variable: 'start' }] } }],
+      widgets: [{ globalFuncOutputName: 'errors_by_endpoint' }],
+    }),
+  )
   const d = kilnCli(['px', 'run', folder])
   assert.equal(d.code, 0, d.err)
   assert.equal(d.out, 'errors_by_endpoint (1 row)\nendpoint  n\n/search   1\n')

@@ -8,16 +8,71 @@ const kinds = (src: string) => tokenize(src).map((t) => (t.kind === 'op' || t.ki
 
 test('INDENT and DEDENT from leading white space; blank and comment lines do not count', () => {
   const src = 'def f(a: str, b=2):\n    x = a\n\n    # note\n    return x\ny = f(1)\n'
-  assert.deepEqual(kinds(src), ['def', 'f', '(', 'a', ':', 'str', ',', 'b', '=', 'number', ')', ':', 'newline', 'indent', 'x', '=', 'a', 'newline', 'return', 'x', 'newline', 'dedent', 'y', '=', 'f', '(', 'number', ')', 'newline', 'eof'])
+  assert.deepEqual(kinds(src), [
+    'def',
+    'f',
+    '(',
+    'a',
+    ':',
+    'str',
+    ',',
+    'b',
+    '=',
+    'number',
+    ')',
+    ':',
+    'newline',
+    'indent',
+    'x',
+    '=',
+    'a',
+    'newline',
+    'return',
+    'x',
+    'newline',
+    'dedent',
+    'y',
+    '=',
+    'f',
+    '(',
+    'number',
+    ')',
+    'newline',
+    'eof',
+  ])
 })
 
 test('brackets join lines; backslash continues one; semicolons separate statements', () => {
-  assert.deepEqual(kinds('x = f(1,\n      2)\ny = 1 + \\\n  2; z = 3'), ['x', '=', 'f', '(', 'number', ',', 'number', ')', 'newline', 'y', '=', 'number', '+', 'number', ';', 'z', '=', 'number', 'newline', 'eof'])
+  assert.deepEqual(kinds('x = f(1,\n      2)\ny = 1 + \\\n  2; z = 3'), [
+    'x',
+    '=',
+    'f',
+    '(',
+    'number',
+    ',',
+    'number',
+    ')',
+    'newline',
+    'y',
+    '=',
+    'number',
+    '+',
+    'number',
+    ';',
+    'z',
+    '=',
+    'number',
+    'newline',
+    'eof',
+  ])
 })
 
 test('strings: single, double, triple quoted, raw, escapes, adjacent ones joined', () => {
   const toks = tokenize(`a = 'it\\'s'\nb = "t\\tab"\nc = '''two\nlines'''\nd = r'\\d+'\n`)
-  assert.deepEqual(toks.filter((t) => t.kind === 'string').map((t) => t.value), ["it's", 't\tab', 'two\nlines', '\\d+'])
+  assert.deepEqual(
+    toks.filter((t) => t.kind === 'string').map((t) => t.value),
+    ["it's", 't\tab', 'two\nlines', '\\d+'],
+  )
   const s = parse('x = "a" \'b\'').body[0]!
   assert.equal(s.k === 'assign' && s.value.k === 'str' && s.value.value, 'ab')
   const after = tokenize('"""doc\nstring"""\nx = 1').find((t) => t.value === 'x')!
@@ -81,13 +136,16 @@ test('syntax errors are KILN_PXL with line:column', () => {
     ['def f():\n    x = 1\n  y = 2', /^3:3: unindent does not match/],
   ]
   for (const [src, re] of cases) {
-    assert.throws(() => parse(src), (e: unknown) => {
-      assert.ok(e instanceof KilnError, `${src}: ${e}`)
-      assert.equal(e.code, 'KILN_PXL')
-      assert.match(e.message, re, src)
-      assert.equal(typeof e.details?.line, 'number')
-      return true
-    })
+    assert.throws(
+      () => parse(src),
+      (e: unknown) => {
+        assert.ok(e instanceof KilnError, `${src}: ${e}`)
+        assert.equal(e.code, 'KILN_PXL')
+        assert.match(e.message, re, src)
+        assert.equal(typeof e.details?.line, 'number')
+        return true
+      },
+    )
   }
 })
 

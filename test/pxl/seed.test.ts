@@ -18,7 +18,10 @@ test('seed 1: HTTP p99 latency, error rate and requests per service and endpoint
   assert.equal(r.tables.length, 1)
   const t = r.tables[0]!
   assert.equal(t.name, 'http_summary')
-  assert.deepEqual(t.columns.map((c) => `${c.name}:${c.type}`), ['service:STRING', 'endpoint:STRING', 'latency_p99:FLOAT64', 'error_rate:FLOAT64', 'rps:INT64'])
+  assert.deepEqual(
+    t.columns.map((c) => `${c.name}:${c.type}`),
+    ['service:STRING', 'endpoint:STRING', 'latency_p99:FLOAT64', 'error_rate:FLOAT64', 'rps:INT64'],
+  )
   assert.deepEqual(objects(t), [
     { service: 'production/checkout', endpoint: '/api/cart', latency_p99: 12, error_rate: 0, rps: 1 },
     { service: 'production/checkout', endpoint: '/checkout', latency_p99: 250, error_rate: 1 / 3, rps: 3 },
@@ -49,7 +52,10 @@ test('seed 3: service dependency graph (source_service → dest_service)', async
 
 test('seed 4: pod network traffic by remote address; px.sum of a cumulative counter sums its increase', async () => {
   const t = (await f.run(podTraffic)).tables[0]!
-  assert.deepEqual(t.columns.map((c) => c.name), ['pod', 'remote_addr', 'bytes_sent', 'bytes_recv', 'conn_count'])
+  assert.deepEqual(
+    t.columns.map((c) => c.name),
+    ['pod', 'remote_addr', 'bytes_sent', 'bytes_recv', 'conn_count'],
+  )
   // frontend's readings 1000, 2000, 3000 sent grew by 2000; checkout's 300, 400 by 100.
   assert.deepEqual(objects(t), [
     { pod: 'production/checkout-5c4', remote_addr: '10.0.0.30', bytes_sent: 100, bytes_recv: 100, conn_count: 2 },
@@ -74,6 +80,7 @@ const seedFile = join(import.meta.dirname, '..', '..', '..', 'shared', 'seeds', 
 const noSeed = existsSync(seedFile) ? false : 'the seed document (../shared/seeds) is not beside this checkout'
 test('the four scripts and the dashboard line are the seed text as written', { skip: noSeed }, () => {
   const seed = readFileSync(seedFile, 'utf8').replace(/\r\n/g, '\n')
-  for (const script of [httpSummary, slowQueries, serviceGraph, podTraffic]) assert.ok(seed.includes(script.trimEnd()), script.split('\n')[0])
+  for (const script of [httpSummary, slowQueries, serviceGraph, podTraffic])
+    assert.ok(seed.includes(script.trimEnd()), script.split('\n')[0])
   assert.ok(seed.includes(dashboard))
 })

@@ -11,16 +11,29 @@ import { slowQueries } from './scripts.ts'
 
 let kiln: TestServer
 let dir: string
-const post = (body: unknown, headers: Record<string, string> = {}) => call(`${kiln.url}/api/v1/pxl/run`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  call(`${kiln.url}/api/v1/pxl/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
 const kilnCli = (args: string[]) => {
-  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], { encoding: 'utf8', env: { ...process.env, KILN_SERVER: kiln.url }, timeout: 60_000 })
+  const r = spawnSync(process.execPath, [join(root, 'bin/kiln.js'), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, KILN_SERVER: kiln.url },
+    timeout: 60_000,
+  })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
 before(async () => {
   kiln = await startKiln(['--trace-retention', '0'])
   dir = mkdtempSync(join(tmpdir(), 'kiln-px-'))
-  const r = await call(`${kiln.url}/api/v1/trace/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ http_events: httpRows, mysql_events: mysqlRows }) })
+  const r = await call(`${kiln.url}/api/v1/trace/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ http_events: httpRows, mysql_events: mysqlRows }),
+  })
   assert.equal(r.status, 200, r.text)
 })
 after(async () => {
@@ -64,7 +77,14 @@ test('POST /api/v1/pxl/run: tables with typed columns and rows, compile and run 
 test('script errors are 400 with code, message, line and column; bad bodies are 400; never a 500', async () => {
   const e = await post({ script: "import px\ndf = px.DataFrame('http_event')\npx.display(df)" })
   assert.equal(e.status, 400)
-  assert.deepEqual(e.json, { code: 'KILN_PXL', message: e.json.message, line: 2, column: 19, name: 'http_event', suggestions: ['http_events'] })
+  assert.deepEqual(e.json, {
+    code: 'KILN_PXL',
+    message: e.json.message,
+    line: 2,
+    column: 19,
+    name: 'http_event',
+    suggestions: ['http_events'],
+  })
   assert.match(e.json.message, /^2:19: unknown table 'http_event' \(did you mean 'http_events'\?\)/)
   for (const [body, re] of [
     ['{', /body is not JSON/],
@@ -101,13 +121,16 @@ test('kiln px run FILE prints each displayed table; -o json and -o csv; argument
   writeFileSync(file, slowQueries)
   let r = kilnCli(['px', 'run', file])
   assert.equal(r.code, 0, r.err)
-  assert.equal(r.out, [
-    'slow_queries (2 rows)',
-    'query_text                         count  avg_latency  max_latency',
-    'SELECT * FROM orders WHERE id = 1  2      200          250',
-    'UPDATE carts SET n = 2             1      120          120',
-    '',
-  ].join('\n'))
+  assert.equal(
+    r.out,
+    [
+      'slow_queries (2 rows)',
+      'query_text                         count  avg_latency  max_latency',
+      'SELECT * FROM orders WHERE id = 1  2      200          250',
+      'UPDATE carts SET n = 2             1      120          120',
+      '',
+    ].join('\n'),
+  )
   r = kilnCli(['px', 'run', file, '-o', 'json'])
   assert.equal(JSON.parse(r.out).tables[0].rows.length, 2)
   const fn = join(dir, 'svc.pxl')
@@ -116,7 +139,10 @@ test('kiln px run FILE prints each displayed table; -o json and -o csv; argument
   assert.equal(r.code, 0, r.err)
   assert.equal(r.out, 'service,requests,errors\nproduction/checkout,4,1\nproduction/frontend,6,2\n')
   const times = join(dir, 'times.pxl')
-  writeFileSync(times, "import px\ndf = px.DataFrame('http_events')\ndf = df[df.req_path == '/api/pay']\npx.display(df[['time_', 'latency']], 'pay')\npx.display(df[['req_method']], 'method')")
+  writeFileSync(
+    times,
+    "import px\ndf = px.DataFrame('http_events')\ndf = df[df.req_path == '/api/pay']\npx.display(df[['time_', 'latency']], 'pay')\npx.display(df[['req_method']], 'method')",
+  )
   r = kilnCli(['px', 'run', times, '-o', 'csv'])
   assert.equal(r.out, '# pay\ntime_,latency\n2026-03-02T10:00:11.000000000Z,100000000\n\n# method\nreq_method\nPOST\n')
 })

@@ -27,7 +27,10 @@ const transport = () => createConnectTransport({ baseUrl: kiln.url, httpVersion:
 before(async () => {
   kiln = await startKiln()
   const ingest = async (name: string, body: string) => {
-    const r = await call(`${kiln.url}/ingest?${q({ name, from: String(now - 120_000), until: String(now - 110_000), sampleRate: '100' })}`, { method: 'POST', body })
+    const r = await call(
+      `${kiln.url}/ingest?${q({ name, from: String(now - 120_000), until: String(now - 110_000), sampleRate: '100' })}`,
+      { method: 'POST', body },
+    )
     assert.equal(r.status, 200, r.text)
   }
   await ingest('api.cpu{env=prod}', 'main;handle;db 50\nmain;gc 10\n')
@@ -41,18 +44,44 @@ test("Grafana's label queries: matchers on __profile_type__ and the other privat
   const range = { start: BigInt(start), end: BigInt(now) }
   // What Grafana's query editor sends for label autocompletion and the group-by list.
   const grafana = `{__profile_type__="${CPU}", service_name="api"}`
-  assert.deepEqual((await querier.labelNames({ matchers: [grafana], ...range })).names, ['__name__', '__period_type__', '__period_unit__', '__profile_type__', '__type__', '__unit__', 'env', 'service_name'])
+  assert.deepEqual((await querier.labelNames({ matchers: [grafana], ...range })).names, [
+    '__name__',
+    '__period_type__',
+    '__period_unit__',
+    '__profile_type__',
+    '__type__',
+    '__unit__',
+    'env',
+    'service_name',
+  ])
   assert.deepEqual((await querier.labelValues({ name: 'env', matchers: [grafana], ...range })).names, ['prod'])
   assert.deepEqual((await querier.labelValues({ name: 'pod', matchers: [grafana], ...range })).names, [], 'pod is only on the heap series')
   assert.deepEqual((await querier.labelValues({ name: 'pod', matchers: [`{__profile_type__="${HEAP}"}`], ...range })).names, ['a'])
-  assert.deepEqual((await querier.labelValues({ name: '__profile_type__', matchers: ['{service_name="api"}'], ...range })).names, [CPU, HEAP].sort())
+  assert.deepEqual(
+    (await querier.labelValues({ name: '__profile_type__', matchers: ['{service_name="api"}'], ...range })).names,
+    [CPU, HEAP].sort(),
+  )
   assert.deepEqual((await querier.labelValues({ name: '__type__', matchers: [], ...range })).names, ['cpu', 'inuse_space'])
   assert.deepEqual((await querier.labelValues({ name: 'service_name', matchers: ['{__unit__="bytes"}'], ...range })).names, ['api'])
-  assert.deepEqual((await querier.labelValues({ name: 'service_name', matchers: ['{__type__=~"cpu|nothing", __period_unit__!="bytes"}'], ...range })).names, ['api', 'web'])
-  assert.deepEqual((await querier.labelValues({ name: 'service_name', matchers: ['{__profile_type__="no:such:type:at:all"}'], ...range })).names, [])
+  assert.deepEqual(
+    (await querier.labelValues({ name: 'service_name', matchers: ['{__type__=~"cpu|nothing", __period_unit__!="bytes"}'], ...range }))
+      .names,
+    ['api', 'web'],
+  )
+  assert.deepEqual(
+    (await querier.labelValues({ name: 'service_name', matchers: ['{__profile_type__="no:such:type:at:all"}'], ...range })).names,
+    [],
+  )
   // Several matchers are ORed, as in Pyroscope.
-  assert.deepEqual((await querier.labelValues({ name: 'service_name', matchers: ['{env="stage"}', `{__profile_type__="${HEAP}"}`], ...range })).names, ['api', 'web'])
-  const typed = await querier.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: `{__profile_type__="${CPU}", service_name="api"}`, ...range })
+  assert.deepEqual(
+    (await querier.labelValues({ name: 'service_name', matchers: ['{env="stage"}', `{__profile_type__="${HEAP}"}`], ...range })).names,
+    ['api', 'web'],
+  )
+  const typed = await querier.selectMergeStacktraces({
+    profileTypeID: CPU,
+    labelSelector: `{__profile_type__="${CPU}", service_name="api"}`,
+    ...range,
+  })
   assert.equal(Number(typed.flamegraph?.total), 60e7, 'a selector naming the same type selects as without it')
   const other = await querier.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: `{__type__="inuse_space"}`, ...range })
   assert.equal(Number(other.flamegraph?.total ?? 0), 0, 'a selector naming another type selects nothing')
@@ -60,13 +89,24 @@ test("Grafana's label queries: matchers on __profile_type__ and the other privat
 
 test("the old UI's app list: Series with __type__ and the other private labels", async () => {
   const querier = createClient(QuerierService, transport())
-  const r = await querier.series({ matchers: [], labelNames: ['service_name', '__profile_type__', '__type__', '__name__'], start: BigInt(start), end: BigInt(now) })
+  const r = await querier.series({
+    matchers: [],
+    labelNames: ['service_name', '__profile_type__', '__type__', '__name__'],
+    start: BigInt(start),
+    end: BigInt(now),
+  })
   const sets = r.labelsSet.map((l) => Object.fromEntries(l.labels.map((p) => [p.name, p.value])))
-  assert.deepEqual(
-    sets.map((s) => `${s.service_name} ${s.__name__} ${s.__type__} ${s.__profile_type__}`).sort(),
-    [`api memory inuse_space ${HEAP}`, `api process_cpu cpu ${CPU}`, `web process_cpu cpu ${CPU}`],
-  )
-  const grafana = await querier.series({ matchers: [`{__profile_type__="${CPU}"}`], labelNames: ['service_name'], start: BigInt(start), end: BigInt(now) })
+  assert.deepEqual(sets.map((s) => `${s.service_name} ${s.__name__} ${s.__type__} ${s.__profile_type__}`).sort(), [
+    `api memory inuse_space ${HEAP}`,
+    `api process_cpu cpu ${CPU}`,
+    `web process_cpu cpu ${CPU}`,
+  ])
+  const grafana = await querier.series({
+    matchers: [`{__profile_type__="${CPU}"}`],
+    labelNames: ['service_name'],
+    start: BigInt(start),
+    end: BigInt(now),
+  })
   assert.deepEqual(grafana.labelsSet.map((l) => l.labels[0]!.value).sort(), ['api', 'web'])
 })
 
@@ -107,7 +147,11 @@ test('SelectMergeStacktraces answers TREE bytes and a DOT call graph', async () 
 test('profile, span and trace id selectors are refused as unimplemented, not ignored', async () => {
   const querier = createClient(QuerierService, transport())
   const req = { profileTypeID: CPU, labelSelector: '{}', start: BigInt(start), end: BigInt(now) }
-  for (const extra of [{ profileIdSelector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'] }, { spanSelector: ['9a517183f26a089d'] }, { traceIdSelector: ['4bf92f3577b34da6a3ce929d0e0e4736'] }]) {
+  for (const extra of [
+    { profileIdSelector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'] },
+    { spanSelector: ['9a517183f26a089d'] },
+    { traceIdSelector: ['4bf92f3577b34da6a3ce929d0e0e4736'] },
+  ]) {
     const e = await querier.selectMergeStacktraces({ ...req, ...extra }).catch((x) => x)
     assert.equal(e.code, Code.Unimplemented, JSON.stringify(extra))
     assert.match(e.message, /is not supported yet/)
@@ -119,7 +163,12 @@ test('profile, span and trace id selectors are refused as unimplemented, not ign
 test('SelectMergeProfile opens in go tool pprof with the range as its time and duration', async (t) => {
   if (!haveGo()) return t.skip('go is not installed (Debian golang-go; .ci/run installs it)')
   const querier = createClient(QuerierService, transport())
-  const profile = await querier.selectMergeProfile({ profileTypeID: CPU, labelSelector: '{service_name="api"}', start: BigInt(start), end: BigInt(now) })
+  const profile = await querier.selectMergeProfile({
+    profileTypeID: CPU,
+    labelSelector: '{service_name="api"}',
+    start: BigInt(start),
+    end: BigInt(now),
+  })
   // In ms: the pprof writer carries nanoseconds as doubles, exact to about 256 ns in 2026.
   assert.equal(Math.round(Number(profile.timeNanos) / 1e6), start)
   assert.equal(Math.round(Number(profile.durationNanos) / 1e6), now - start)
@@ -132,19 +181,26 @@ test('AnalyzeQuery counts the series a query reads', async () => {
   const querier = createClient(QuerierService, transport())
   const r = await querier.analyzeQuery({ query: `${CPU}{service_name="api"}`, start: BigInt(start), end: BigInt(now) })
   assert.equal(r.queryImpact?.totalQueriedSeries, 1n)
-  assert.deepEqual(r.queryScopes.map((s) => [s.componentType, s.seriesCount]), [['ClickHouse store', 1n]])
+  assert.deepEqual(
+    r.queryScopes.map((s) => [s.componentType, s.seriesCount]),
+    [['ClickHouse store', 1n]],
+  )
   const all = await querier.analyzeQuery({ query: '{}', start: BigInt(start), end: BigInt(now) })
   assert.equal(all.queryImpact?.totalQueriedSeries, 3n)
 })
 
-test('settings.v1 keeps a tenant\'s settings; version, status, capabilities and buildinfo answer', async () => {
+test("settings.v1 keeps a tenant's settings; version, status, capabilities and buildinfo answer", async () => {
   const settings = createClient(SettingsService, transport())
   assert.deepEqual((await settings.get({})).settings, [])
   const set = await settings.set({ setting: { name: 'pluginSettings', value: '{"maxNodes":16384}', modifiedAt: 1000n } })
   assert.equal(set.setting?.value, '{"maxNodes":16384}')
   await settings.set({ setting: { name: 'pluginSettings', value: 'stale', modifiedAt: 999n } })
   const got = await settings.get({})
-  assert.deepEqual(got.settings.map((s) => [s.name, s.value, s.modifiedAt]), [['pluginSettings', '{"maxNodes":16384}', 1000n]], 'an older write leaves the newer setting')
+  assert.deepEqual(
+    got.settings.map((s) => [s.name, s.value, s.modifiedAt]),
+    [['pluginSettings', '{"maxNodes":16384}', 1000n]],
+    'an older write leaves the newer setting',
+  )
   const noName = await settings.set({ setting: { value: 'x' } }).catch((e) => e)
   assert.match(noName.message, /setting.name is required/)
   assert.equal((await createClient(Version, transport()).version({})).QuerierAPI, 1n)

@@ -8,7 +8,7 @@ import { KilnError } from '../../src/model/errors.ts'
 import { parseMultipart } from '../../src/ingest/multipart.ts'
 
 let seed = 7
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32)
+const rand = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
 const pick = <T>(a: readonly T[]): T => a[Math.floor(rand() * a.length)]!
 const mutate = (s: string): string => {
   const chars = [...s]
@@ -17,7 +17,8 @@ const mutate = (s: string): string => {
     const at = Math.floor(rand() * (chars.length + 1))
     const op = rand()
     if (op < 0.33) chars.splice(at, 1)
-    else if (op < 0.66) chars.splice(at, 0, pick(['{', '}', '"', '=', '~', '!', ',', '\\', ' ', 'a', '`', "'", '(', '|', '\n', '\u0000', 'é']))
+    else if (op < 0.66)
+      chars.splice(at, 0, pick(['{', '}', '"', '=', '~', '!', ',', '\\', ' ', 'a', '`', "'", '(', '|', '\n', '\u0000', 'é']))
     else chars.splice(at, 1, String.fromCharCode(Math.floor(rand() * 128)))
   }
   return chars.join('')
@@ -26,12 +27,23 @@ const expectClean = (f: () => unknown, input: unknown, ...allowed: (new (...a: n
   try {
     f()
   } catch (e) {
-    assert.ok(e instanceof KilnError || allowed.some((c) => e instanceof c), `unexpected ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} for ${JSON.stringify(input)}`)
+    assert.ok(
+      e instanceof KilnError || allowed.some((c) => e instanceof c),
+      `unexpected ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} for ${JSON.stringify(input)}`,
+    )
   }
 }
 
 test('selector, app name and time parsers survive 20,000 mutated inputs', () => {
-  const seeds = ['{service_name="api", env=~"prod|stage", region!="eu", pod!~`x.*`}', 'process_cpu:cpu:nanoseconds:cpu:nanoseconds{a="b"}', '{}', 'myapp.cpu{env=prod,region=eu}', 'now-1h', '1700000000123', '2026-01-01T00:00:00Z']
+  const seeds = [
+    '{service_name="api", env=~"prod|stage", region!="eu", pod!~`x.*`}',
+    'process_cpu:cpu:nanoseconds:cpu:nanoseconds{a="b"}',
+    '{}',
+    'myapp.cpu{env=prod,region=eu}',
+    'now-1h',
+    '1700000000123',
+    '2026-01-01T00:00:00Z',
+  ]
   for (let i = 0; i < 20_000; i++) {
     const s = mutate(pick(seeds))
     expectClean(() => parseSelector(s), s)
@@ -42,8 +54,16 @@ test('selector, app name and time parsers survive 20,000 mutated inputs', () => 
 
 test('multipart parser survives truncation and mutation', () => {
   const boundary = 'XyZ'
-  const body = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="profile"; filename="p"\r\nContent-Type: application/octet-stream\r\n\r\nabc\r\n--${boundary}\r\nContent-Disposition: form-data; name="sample_type_config"\r\n\r\n{}\r\n--${boundary}--\r\n`)
-  assert.deepEqual(parseMultipart(body, `multipart/form-data; boundary=${boundary}`).map((p) => [p.name, p.data.toString()]), [['profile', 'abc'], ['sample_type_config', '{}']])
+  const body = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="profile"; filename="p"\r\nContent-Type: application/octet-stream\r\n\r\nabc\r\n--${boundary}\r\nContent-Disposition: form-data; name="sample_type_config"\r\n\r\n{}\r\n--${boundary}--\r\n`,
+  )
+  assert.deepEqual(
+    parseMultipart(body, `multipart/form-data; boundary=${boundary}`).map((p) => [p.name, p.data.toString()]),
+    [
+      ['profile', 'abc'],
+      ['sample_type_config', '{}'],
+    ],
+  )
   for (let i = 0; i < 5_000; i++) {
     const b = Buffer.from(body)
     const cut = b.subarray(0, Math.floor(rand() * (b.length + 1)))

@@ -20,13 +20,20 @@ export interface TestServer {
   dispose(): Promise<void>
 }
 
-export async function startKiln(args: string[] = [], opts: { dataDir?: string; env?: Record<string, string>; selfProfile?: boolean } = {}): Promise<TestServer> {
+export async function startKiln(
+  args: string[] = [],
+  opts: { dataDir?: string; env?: Record<string, string>; selfProfile?: boolean } = {},
+): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kiln-test-'))
   const self = opts.selfProfile ? [] : ['--no-self-profile']
-  const proc = spawn(process.execPath, [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...self, ...args], {
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const proc = spawn(
+    process.execPath,
+    [join(root, 'bin/kiln.js'), 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, ...self, ...args],
+    {
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let err = ''
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()))
   proc.stdout!.on('data', (d: Buffer) => (err += d.toString()))

@@ -34,14 +34,23 @@ test('@pyroscope/nodejs pushes wall and heap profiles that Kiln stores and merge
     child.stderr.on('data', (d) => (out += d))
     const code = await new Promise<number | null>((r) => child.on('exit', r))
     assert.equal(code, 0, out)
-    const types = (await call(`${kiln.url}/api/v1/profile-types?${q({ query: '{service_name="sdk-demo"}' })}`)).json.map((t: { id: string }) => t.id)
+    const types = (await call(`${kiln.url}/api/v1/profile-types?${q({ query: '{service_name="sdk-demo"}' })}`)).json.map(
+      (t: { id: string }) => t.id,
+    )
     const wallType = types.find((t: string) => t.startsWith('wall:wall:'))
     assert.ok(wallType, `wall:wall:… type in ${types}`)
-    assert.ok(types.includes('process_cpu:cpu:nanoseconds:wall:nanoseconds'), `CPU time collected beside wall time is process_cpu: ${types}`)
-    assert.ok(types.some((t: string) => t.startsWith('memory:')), `a memory type in ${types}`)
+    assert.ok(
+      types.includes('process_cpu:cpu:nanoseconds:wall:nanoseconds'),
+      `CPU time collected beside wall time is process_cpu: ${types}`,
+    )
+    assert.ok(
+      types.some((t: string) => t.startsWith('memory:')),
+      `a memory type in ${types}`,
+    )
     const names = (await call(`${kiln.url}/api/v1/label-names?${q({ query: '{service_name="sdk-demo"}' })}`)).json
     assert.ok(names.includes('region'), 'SDK tags become labels')
-    const fg = (await call(`${kiln.url}/api/v1/flamegraph?${q({ type: wallType, query: '{service_name="sdk-demo", region="test"}' })}`)).json.flamegraph
+    const fg = (await call(`${kiln.url}/api/v1/flamegraph?${q({ type: wallType, query: '{service_name="sdk-demo", region="test"}' })}`))
+      .json.flamegraph
     const nodes = decodeLevels(fg.levels).flat()
     const hot = nodes.filter((n) => String(fg.names[n.name]).includes('kilnHotLoop'))
     assert.ok(hot.length > 0, `kilnHotLoop in the flame graph (names: ${fg.names.slice(0, 30).join(', ')})`)

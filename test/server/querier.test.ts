@@ -51,7 +51,11 @@ const start = now - 600_000
 async function rpc(method: string, reqType: string, resType: string, body: Record<string, unknown>) {
   const T = root.lookupType(`q.${reqType}`)
   const bytes = T.encode(T.fromObject(body)).finish()
-  const r = await fetch(`${kiln.url}/querier.v1.QuerierService/${method}`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from(bytes) })
+  const r = await fetch(`${kiln.url}/querier.v1.QuerierService/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/proto' },
+    body: Buffer.from(bytes),
+  })
   const buf = new Uint8Array(await r.arrayBuffer())
   assert.equal(r.status, 200, `${method}: ${Buffer.from(buf).toString()}`)
   assert.equal(r.headers.get('content-type'), 'application/proto')
@@ -61,7 +65,10 @@ async function rpc(method: string, reqType: string, resType: string, body: Recor
 before(async () => {
   kiln = await startKiln()
   const ingest = async (name: string, body: string, at: number) => {
-    const r = await call(`${kiln.url}/ingest?${q({ name, from: String(at), until: String(at + 10_000), sampleRate: '100' })}`, { method: 'POST', body })
+    const r = await call(`${kiln.url}/ingest?${q({ name, from: String(at), until: String(at + 10_000), sampleRate: '100' })}`, {
+      method: 'POST',
+      body,
+    })
     assert.equal(r.status, 200, r.text)
   }
   await ingest('api.cpu{env=prod,region=eu}', 'main;handle;db 50\nmain;handle;json 20\nmain;gc 10\n', now - 300_000)
@@ -72,51 +79,137 @@ after(async () => kiln?.dispose())
 
 test('ProfileTypes, LabelNames, LabelValues, Series (protobuf)', async () => {
   const pt = await rpc('ProfileTypes', 'ProfileTypesRequest', 'ProfileTypesResponse', { start, end: now })
-  assert.deepEqual(pt.profileTypes.map((t: any) => [t.ID, t.name, t.sampleType, t.sampleUnit, t.periodType, t.periodUnit]), [[CPU, 'process_cpu', 'cpu', 'nanoseconds', 'cpu', 'nanoseconds']])
+  assert.deepEqual(
+    pt.profileTypes.map((t: any) => [t.ID, t.name, t.sampleType, t.sampleUnit, t.periodType, t.periodUnit]),
+    [[CPU, 'process_cpu', 'cpu', 'nanoseconds', 'cpu', 'nanoseconds']],
+  )
   const names = await rpc('LabelNames', 'LabelNamesRequest', 'NamesResponse', { matchers: ['{service_name="api"}'], start, end: now })
-  assert.deepEqual(names.names, ['__name__', '__period_type__', '__period_unit__', '__profile_type__', '__type__', '__unit__', 'env', 'region', 'service_name'])
+  assert.deepEqual(names.names, [
+    '__name__',
+    '__period_type__',
+    '__period_unit__',
+    '__profile_type__',
+    '__type__',
+    '__unit__',
+    'env',
+    'region',
+    'service_name',
+  ])
   const values = await rpc('LabelValues', 'LabelValuesRequest', 'NamesResponse', { name: 'service_name', matchers: [], start, end: now })
   assert.deepEqual(values.names, ['api', 'web'])
-  const prodOnly = await rpc('LabelValues', 'LabelValuesRequest', 'NamesResponse', { name: 'region', matchers: ['{env="prod"}'], start, end: now })
+  const prodOnly = await rpc('LabelValues', 'LabelValuesRequest', 'NamesResponse', {
+    name: 'region',
+    matchers: ['{env="prod"}'],
+    start,
+    end: now,
+  })
   assert.deepEqual(prodOnly.names, ['eu'])
-  const series = await rpc('Series', 'SeriesRequest', 'SeriesResponse', { matchers: ['{service_name="api"}'], labelNames: ['env', 'service_name'], start, end: now })
-  assert.deepEqual(series.labelsSet.map((l: any) => l.labels.map((p: any) => `${p.name}=${p.value}`).join(',')).sort(), ['env=prod,service_name=api', 'env=stage,service_name=api'])
+  const series = await rpc('Series', 'SeriesRequest', 'SeriesResponse', {
+    matchers: ['{service_name="api"}'],
+    labelNames: ['env', 'service_name'],
+    start,
+    end: now,
+  })
+  assert.deepEqual(series.labelsSet.map((l: any) => l.labels.map((p: any) => `${p.name}=${p.value}`).join(',')).sort(), [
+    'env=prod,service_name=api',
+    'env=stage,service_name=api',
+  ])
 })
 
 test('SelectMergeStacktraces returns flame graph levels over protobuf and JSON alike', async () => {
   const req = { profileTypeID: CPU, labelSelector: '{service_name="api"}', start, end: now }
   const pb = await rpc('SelectMergeStacktraces', 'SelectMergeStacktracesRequest', 'SelectMergeStacktracesResponse', req)
-  const fg = { names: pb.flamegraph.names, levels: pb.flamegraph.levels.map((l: any) => l.values), total: pb.flamegraph.total, maxSelf: pb.flamegraph.maxSelf }
+  const fg = {
+    names: pb.flamegraph.names,
+    levels: pb.flamegraph.levels.map((l: any) => l.values),
+    total: pb.flamegraph.total,
+    maxSelf: pb.flamegraph.maxSelf,
+  }
   assert.equal(fg.total, 125 * 1e7)
   assert.equal(fg.maxSelf, 60 * 1e7)
   assert.equal(flameGraphToFolded(fg), ['main;gc 100000000', 'main;handle;db 550000000', 'main;handle;json 600000000', ''].join('\n'))
-  const j = await call(`${kiln.url}/querier.v1.QuerierService/SelectMergeStacktraces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...req, start: String(start) }) })
+  const j = await call(`${kiln.url}/querier.v1.QuerierService/SelectMergeStacktraces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...req, start: String(start) }),
+  })
   assert.equal(j.status, 200, j.text)
   assert.equal(j.json.flamegraph.total, String(125 * 1e7), 'int64 as strings in JSON')
-  assert.deepEqual(j.json.flamegraph.levels.map((l: any) => l.values.map(Number)), fg.levels)
-  const small = await rpc('SelectMergeStacktraces', 'SelectMergeStacktracesRequest', 'SelectMergeStacktracesResponse', { ...req, maxNodes: 2 })
-  const kept = decodeLevels(small.flamegraph.levels.map((l: any) => l.values)).flat().map((n) => small.flamegraph.names[n.name])
-  assert.deepEqual(kept, ['total', 'main', 'handle', 'other', 'other'], 'max_nodes=2 keeps the 2 largest nodes, the rest merge into "other" per parent')
-  const site = await rpc('SelectMergeStacktraces', 'SelectMergeStacktracesRequest', 'SelectMergeStacktracesResponse', { ...req, stackTraceSelector: { callSite: [{ name: 'main' }, { name: 'handle' }] } })
+  assert.deepEqual(
+    j.json.flamegraph.levels.map((l: any) => l.values.map(Number)),
+    fg.levels,
+  )
+  const small = await rpc('SelectMergeStacktraces', 'SelectMergeStacktracesRequest', 'SelectMergeStacktracesResponse', {
+    ...req,
+    maxNodes: 2,
+  })
+  const kept = decodeLevels(small.flamegraph.levels.map((l: any) => l.values))
+    .flat()
+    .map((n) => small.flamegraph.names[n.name])
+  assert.deepEqual(
+    kept,
+    ['total', 'main', 'handle', 'other', 'other'],
+    'max_nodes=2 keeps the 2 largest nodes, the rest merge into "other" per parent',
+  )
+  const site = await rpc('SelectMergeStacktraces', 'SelectMergeStacktracesRequest', 'SelectMergeStacktracesResponse', {
+    ...req,
+    stackTraceSelector: { callSite: [{ name: 'main' }, { name: 'handle' }] },
+  })
   assert.equal(site.flamegraph.total, 115 * 1e7, 'call-site filter keeps stacks through main;handle')
 })
 
 test('SelectSeries: step, group_by, limit and average', async () => {
-  const r = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', { profileTypeID: CPU, labelSelector: '{}', start, end: now, step: 60, groupBy: ['service_name'] })
+  const r = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', {
+    profileTypeID: CPU,
+    labelSelector: '{}',
+    start,
+    end: now,
+    step: 60,
+    groupBy: ['service_name'],
+  })
   const byService = Object.fromEntries(r.series.map((s: any) => [s.labels[0].value, s.points]))
   assert.deepEqual(Object.keys(byService).sort(), ['api', 'web'])
-  assert.equal(byService.api.reduce((a: number, p: any) => a + p.value, 0), 125 * 1e7)
+  assert.equal(
+    byService.api.reduce((a: number, p: any) => a + p.value, 0),
+    125 * 1e7,
+  )
   assert.equal(byService.api.length, 2, 'two profiles in different minutes')
   for (const p of byService.api) assert.equal(p.timestamp % 60_000, 0, 'points are aligned to the step')
-  const top1 = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', { profileTypeID: CPU, labelSelector: '{}', start, end: now, step: 600, groupBy: ['service_name'], limit: 1 })
-  assert.deepEqual(top1.series.map((s: any) => s.labels[0].value), ['api'])
-  const site = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', { profileTypeID: CPU, labelSelector: '{service_name="api"}', start, end: now, step: 600, stackTraceSelector: { callSite: [{ name: 'main' }, { name: 'handle' }, { name: 'json' }] } })
-  assert.equal(site.series[0].points.reduce((a: number, p: any) => a + p.value, 0), 60 * 1e7, 'a call-site selector counts only the stacks through main;handle;json')
+  const top1 = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', {
+    profileTypeID: CPU,
+    labelSelector: '{}',
+    start,
+    end: now,
+    step: 600,
+    groupBy: ['service_name'],
+    limit: 1,
+  })
+  assert.deepEqual(
+    top1.series.map((s: any) => s.labels[0].value),
+    ['api'],
+  )
+  const site = await rpc('SelectSeries', 'SelectSeriesRequest', 'SelectSeriesResponse', {
+    profileTypeID: CPU,
+    labelSelector: '{service_name="api"}',
+    start,
+    end: now,
+    step: 600,
+    stackTraceSelector: { callSite: [{ name: 'main' }, { name: 'handle' }, { name: 'json' }] },
+  })
+  assert.equal(
+    site.series[0].points.reduce((a: number, p: any) => a + p.value, 0),
+    60 * 1e7,
+    'a call-site selector counts only the stacks through main;handle;json',
+  )
 })
 
 test('SelectMergeProfile answers a pprof; Diff answers both sides on one layout', async () => {
   const T = root.lookupType('q.SelectMergeProfileRequest')
-  const res = await fetch(`${kiln.url}/querier.v1.QuerierService/SelectMergeProfile`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from(T.encode(T.fromObject({ profileTypeID: CPU, labelSelector: `{env="prod"}`, start, end: now })).finish()) })
+  const res = await fetch(`${kiln.url}/querier.v1.QuerierService/SelectMergeProfile`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/proto' },
+    body: Buffer.from(T.encode(T.fromObject({ profileTypeID: CPU, labelSelector: `{env="prod"}`, start, end: now })).finish()),
+  })
   assert.equal(res.status, 200)
   const P = root.lookupType('q.Profile')
   const prof = P.toObject(P.decode(new Uint8Array(await res.arrayBuffer())), { longs: Number }) as any
@@ -129,20 +222,30 @@ test('SelectMergeProfile answers a pprof; Diff answers both sides on one layout'
   })
   assert.equal(diff.flamegraph.leftTicks, 80 * 1e7)
   assert.equal(diff.flamegraph.rightTicks, 45 * 1e7)
-  const nodes = decodeLevels(diff.flamegraph.levels.map((l: any) => l.values), true).flat()
+  const nodes = decodeLevels(
+    diff.flamegraph.levels.map((l: any) => l.values),
+    true,
+  ).flat()
   const json = nodes.find((n) => diff.flamegraph.names[n.name] === 'json')!
   assert.deepEqual([json.total, json.rTotal], [20 * 1e7, 40 * 1e7])
 })
 
 test('/pyroscope/render and /render-diff answer flamebearer JSON', async () => {
-  const r = await call(`${kiln.url}/pyroscope/render?${q({ query: `${CPU}{service_name="api"}`, from: String(start), until: String(now) })}`)
+  const r = await call(
+    `${kiln.url}/pyroscope/render?${q({ query: `${CPU}{service_name="api"}`, from: String(start), until: String(now) })}`,
+  )
   assert.equal(r.status, 200, r.text)
   assert.equal(r.json.flamebearer.numTicks, 125 * 1e7)
   assert.equal(r.json.metadata.format, 'single')
   assert.equal(r.json.metadata.units, 'samples')
   assert.equal(r.json.timeline.durationDelta, 15)
-  assert.equal(r.json.timeline.samples.reduce((a: number, b: number) => a + b, 0), 125 * 1e7)
-  const d = await call(`${kiln.url}/pyroscope/render-diff?${q({ leftQuery: `${CPU}{env="prod"}`, leftFrom: String(start), leftUntil: String(now), rightQuery: `${CPU}{env="stage"}`, rightFrom: String(start), rightUntil: String(now) })}`)
+  assert.equal(
+    r.json.timeline.samples.reduce((a: number, b: number) => a + b, 0),
+    125 * 1e7,
+  )
+  const d = await call(
+    `${kiln.url}/pyroscope/render-diff?${q({ leftQuery: `${CPU}{env="prod"}`, leftFrom: String(start), leftUntil: String(now), rightQuery: `${CPU}{env="stage"}`, rightFrom: String(start), rightUntil: String(now) })}`,
+  )
   assert.equal(d.status, 200, d.text)
   assert.equal(d.json.metadata.format, 'double')
   assert.deepEqual([d.json.leftTicks, d.json.rightTicks], [87 * 1e7, 45 * 1e7])
@@ -151,7 +254,11 @@ test('/pyroscope/render and /render-diff answer flamebearer JSON', async () => {
 })
 
 test('GetProfileStats tells the Drilldown app that data was ingested, and when', async () => {
-  const r = await call(`${kiln.url}/querier.v1.QuerierService/GetProfileStats`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+  const r = await call(`${kiln.url}/querier.v1.QuerierService/GetProfileStats`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  })
   assert.equal(r.status, 200, r.text)
   assert.equal(r.json.dataIngested, true)
   assert.equal(Number(r.json.oldestProfileTime), now - 300_000)
@@ -159,11 +266,19 @@ test('GetProfileStats tells the Drilldown app that data was ingested, and when',
 })
 
 test('Connect errors are JSON {code, message} with Connect codes', async () => {
-  const r = await call(`${kiln.url}/querier.v1.QuerierService/SelectMergeStacktraces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ profileTypeID: CPU, labelSelector: '{a=', start: String(start), end: String(now) }) })
+  const r = await call(`${kiln.url}/querier.v1.QuerierService/SelectMergeStacktraces`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ profileTypeID: CPU, labelSelector: '{a=', start: String(start), end: String(now) }),
+  })
   assert.equal(r.status, 400)
   assert.equal(r.json.code, 'invalid_argument')
   assert.match(r.json.message, /selector/)
-  const bad = await call(`${kiln.url}/querier.v1.QuerierService/ProfileTypes`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: new Uint8Array([0x0a, 0xff]) })
+  const bad = await call(`${kiln.url}/querier.v1.QuerierService/ProfileTypes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/proto' },
+    body: new Uint8Array([0x0a, 0xff]),
+  })
   assert.equal(bad.status, 400)
   assert.equal(bad.json.code, 'invalid_argument')
 })

@@ -37,15 +37,35 @@ const sampleValue = (text: string, series: string) => {
   return line === undefined ? undefined : Number(line.slice(series.length + 1))
 }
 async function ingestFolded(url: string, name: string, body: string, at = Date.now()) {
-  const r = await fetch(`${url}/ingest?name=${encodeURIComponent(name)}&from=${Math.floor(at / 1000)}&sampleRate=100&format=folded`, { method: 'POST', body })
+  const r = await fetch(`${url}/ingest?name=${encodeURIComponent(name)}&from=${Math.floor(at / 1000)}&sampleRate=100&format=folded`, {
+    method: 'POST',
+    body,
+  })
   assert.equal(r.status, 200, await r.text())
 }
 
 test('a rule checks what it is given: metric name, profile type, RE2, labels', () => {
-  const ok = parseRecordingRule({ metric_name: 'x_total', matchers: [`{__profile_type__="${CPU}", service_name="api"}`], group_by: ['service_name'], function_pattern: 'json.*' }, 'r')
+  const ok = parseRecordingRule(
+    {
+      metric_name: 'x_total',
+      matchers: [`{__profile_type__="${CPU}", service_name="api"}`],
+      group_by: ['service_name'],
+      function_pattern: 'json.*',
+    },
+    'r',
+  )
   assert.equal(ok.profileType, CPU, 'the profile type may come from the selector')
   assert.equal(ok.id, 'x_total')
-  const camel = parseRecordingRule({ metricName: 'y_total', profileType: CPU, matchers: ['{}'], stacktraceFilter: { functionName: { functionName: 'main' } }, externalLabels: [{ name: 'team', value: 'a' }] }, 'r')
+  const camel = parseRecordingRule(
+    {
+      metricName: 'y_total',
+      profileType: CPU,
+      matchers: ['{}'],
+      stacktraceFilter: { functionName: { functionName: 'main' } },
+      externalLabels: [{ name: 'team', value: 'a' }],
+    },
+    'r',
+  )
   assert.equal(camel.functionName, 'main')
   assert.deepEqual(camel.externalLabels, { team: 'a' })
   const bad: [unknown, RegExp][] = [
@@ -60,7 +80,10 @@ test('a rule checks what it is given: metric name, profile type, RE2, labels', (
   for (const [raw, re] of bad) assert.throws(() => parseRecordingRule(raw, 'r'), re)
   const dir = mkdtempSync(join(tmpdir(), 'kiln-rules-'))
   const file = join(dir, 'kiln.yaml')
-  writeFileSync(file, `recording-rules:\n  - metric_name: a_total\n    profile_type: ${CPU}\n  - metric_name: a_total\n    profile_type: ${CPU}\n`)
+  writeFileSync(
+    file,
+    `recording-rules:\n  - metric_name: a_total\n    profile_type: ${CPU}\n  - metric_name: a_total\n    profile_type: ${CPU}\n`,
+  )
   assert.throws(() => resolveConfig({}, file, {}), /a second rule with id "a_total"/)
   writeFileSync(file, 'recording-rules-interval: 10ms\n')
   assert.throws(() => resolveConfig({}, file, {}), /at least 100ms/)
@@ -90,22 +113,38 @@ recording-rules-interval: 200ms
     assert.equal(await until('the first window', async () => sampleValue(await metrics(kiln.url), series)), 3.5)
     assert.ok(!(await metrics(kiln.url)).includes('function_name="idle"'), 'only functions matching the pattern')
     await ingestFolded(kiln.url, 'app.cpu{service_name="api"}', 'main;burnCpu 100')
-    assert.equal(await until('the second upload', async () => (sampleValue(await metrics(kiln.url), series) === 4.5 ? 4.5 : undefined)), 4.5)
+    assert.equal(
+      await until('the second upload', async () => (sampleValue(await metrics(kiln.url), series) === 4.5 ? 4.5 : undefined)),
+      4.5,
+    )
     // Several windows later the value stands: nothing is counted twice.
     await sleep(1500)
     assert.equal(sampleValue(await metrics(kiln.url), series), 4.5)
     assert.match(await metrics(kiln.url), /# TYPE kiln_function_cpu_seconds_total counter/)
 
     // The API: a rule of its own, listed with its source; the file's rule cannot be changed there.
-    const rule = { metric_name: 'kiln_idle_cpu_seconds_total', profile_type: CPU, matchers: ['{service_name="api"}'], function_name: 'idle', external_labels: { team: 'core' } }
+    const rule = {
+      metric_name: 'kiln_idle_cpu_seconds_total',
+      profile_type: CPU,
+      matchers: ['{service_name="api"}'],
+      function_name: 'idle',
+      external_labels: { team: 'core' },
+    }
     const posted = await call(`${kiln.url}/api/v1/recording-rules`, { method: 'POST', body: JSON.stringify(rule) })
     assert.equal(posted.status, 200)
     const listed = await call(`${kiln.url}/api/v1/recording-rules`)
-    assert.deepEqual(listed.json.rules.map((r: { id: string; source: string }) => `${r.id}:${r.source}`).sort(), ['kiln_function_cpu_seconds_total:file', 'kiln_idle_cpu_seconds_total:api'])
+    assert.deepEqual(listed.json.rules.map((r: { id: string; source: string }) => `${r.id}:${r.source}`).sort(), [
+      'kiln_function_cpu_seconds_total:file',
+      'kiln_idle_cpu_seconds_total:api',
+    ])
     const fromFile = await call(`${kiln.url}/api/v1/recording-rules?id=kiln_function_cpu_seconds_total`, { method: 'DELETE' })
     assert.equal(fromFile.status, 400)
     assert.match(fromFile.json.message, /configuration file/)
-    for (const body of ['not json', JSON.stringify({ metric_name: 'x-y', profile_type: CPU }), JSON.stringify({ metric_name: 'x_total', profile_type: CPU, function_pattern: '\\1' })]) {
+    for (const body of [
+      'not json',
+      JSON.stringify({ metric_name: 'x-y', profile_type: CPU }),
+      JSON.stringify({ metric_name: 'x_total', profile_type: CPU, function_pattern: '\\1' }),
+    ]) {
       const r = await call(`${kiln.url}/api/v1/recording-rules`, { method: 'POST', body })
       assert.equal(r.status, 400, body)
       assert.equal(r.json.code, 'KILN_BAD_REQUEST')
@@ -119,11 +158,17 @@ recording-rules-interval: 200ms
     await kiln.stop()
     kiln = await startKiln(['--config', config], { dataDir })
     const after = await call(`${kiln.url}/api/v1/recording-rules`)
-    assert.ok(after.json.rules.some((r: { id: string }) => r.id === 'kiln_idle_cpu_seconds_total'), 'the API rule is stored')
+    assert.ok(
+      after.json.rules.some((r: { id: string }) => r.id === 'kiln_idle_cpu_seconds_total'),
+      'the API rule is stored',
+    )
     assert.equal((await call(`${kiln.url}/api/v1/recording-rules?id=kiln_idle_cpu_seconds_total`, { method: 'DELETE' })).status, 200)
     await kiln.stop()
     kiln = await startKiln(['--config', config], { dataDir })
-    assert.deepEqual((await call(`${kiln.url}/api/v1/recording-rules`)).json.rules.map((r: { id: string }) => r.id), ['kiln_function_cpu_seconds_total'])
+    assert.deepEqual(
+      (await call(`${kiln.url}/api/v1/recording-rules`)).json.rules.map((r: { id: string }) => r.id),
+      ['kiln_function_cpu_seconds_total'],
+    )
   } finally {
     await kiln.stop()
   }
@@ -136,7 +181,11 @@ test('a counter settles what leaves the grace window, counts late uploads inside
     const t0 = Math.floor(Date.now() / 1000) * 1000
     // Evaluated by hand at chosen times: a grace of 10 s.
     const rules = new RecordingRules(server.ctx.store.reader, { intervalMs: 60_000, graceMs: 10_000 })
-    rules.upsert('anonymous', parseRecordingRule({ metric_name: 'burn_seconds_total', profile_type: CPU, function_name: 'burnCpu' }, 'r'), t0 - 60_000)
+    rules.upsert(
+      'anonymous',
+      parseRecordingRule({ metric_name: 'burn_seconds_total', profile_type: CPU, function_name: 'burnCpu' }, 'r'),
+      t0 - 60_000,
+    )
     const value = async (now: number) => {
       await rules.evaluate(now)
       return sampleValue(rules.metricsText(), 'burn_seconds_total')
@@ -215,7 +264,11 @@ scrape_configs:
   )
   const check = spawnSync(prometheus!.replace(/prometheus$/, 'promtool'), ['check', 'rules', join(dir, 'alerts.yml')], { encoding: 'utf8' })
   if (check.status !== null && !check.error) assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`)
-  const prom = spawn(prometheus!, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const prom = spawn(
+    prometheus!,
+    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${port}`],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  )
   let promLog = ''
   prom.stderr.on('data', (d) => (promLog = (promLog + d).slice(-4000)))
   // A Node app burning CPU in kilnSdkHot for up to 60 s, profiled by @kiln/node (1 s uploads).
@@ -251,8 +304,13 @@ await stop(3000)
     })
     assert.match(alert.labels.function_name!, /^kilnSdkHot /)
     // What Prometheus scraped is Kiln's counter, with the labels the rule asked for.
-    const q = await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=kiln_function_cpu_seconds_total`)).json() as { data: { result: { metric: Record<string, string> }[] } }
-    assert.ok(q.data.result.some((s) => s.metric.service_name === 'burner' && /^kilnSdkHot /.test(s.metric.function_name ?? '')), JSON.stringify(q.data.result))
+    const q = (await (await fetch(`http://127.0.0.1:${port}/api/v1/query?query=kiln_function_cpu_seconds_total`)).json()) as {
+      data: { result: { metric: Record<string, string> }[] }
+    }
+    assert.ok(
+      q.data.result.some((s) => s.metric.service_name === 'burner' && /^kilnSdkHot /.test(s.metric.function_name ?? '')),
+      JSON.stringify(q.data.result),
+    )
   } finally {
     burner.kill('SIGKILL')
     prom.kill('SIGTERM')

@@ -67,7 +67,11 @@ test('tenants are kept apart with multi-tenancy on; invalid tenant ids are refus
     assert.equal((await call(`${kiln.url}/api/v1/profile-types`, { headers: { 'x-scope-orgid': 'a' } })).status, 401)
     assert.equal((await call(`${kiln.url}/ready`)).status, 200, '/ready needs no auth')
     for (const t of ['team-a', 'team-b']) {
-      const r = await call(`${kiln.url}/ingest?${q({ name: 'svc.cpu' })}`, { method: 'POST', headers: { ...auth, 'x-scope-orgid': t }, body: `main;${t} 10\n` })
+      const r = await call(`${kiln.url}/ingest?${q({ name: 'svc.cpu' })}`, {
+        method: 'POST',
+        headers: { ...auth, 'x-scope-orgid': t },
+        body: `main;${t} 10\n`,
+      })
       assert.equal(r.status, 200, r.text)
     }
     const a = await call(`${kiln.url}/api/v1/top?${q({ type: CPU })}`, { headers: { ...auth, 'x-scope-orgid': 'team-a' } })
@@ -82,7 +86,11 @@ test('tenants are kept apart with multi-tenancy on; invalid tenant ids are refus
     const basic = await startKiln(['--basic-auth', 'u:p'])
     try {
       assert.equal((await call(`${basic.url}/api/v1/profile-types`)).status, 401)
-      assert.equal((await call(`${basic.url}/api/v1/profile-types`, { headers: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` } })).status, 200)
+      assert.equal(
+        (await call(`${basic.url}/api/v1/profile-types`, { headers: { authorization: `Basic ${Buffer.from('u:p').toString('base64')}` } }))
+          .status,
+        200,
+      )
     } finally {
       await basic.dispose()
     }
@@ -96,7 +104,10 @@ test('acknowledged writes survive kill -9 and a restart', async () => {
   const dataDir = kiln.dataDir
   let total = 0
   for (let i = 0; i < 20; i++) {
-    const r = await call(`${kiln.url}/ingest?${q({ name: 'durable.cpu', sampleRate: '1000000000' })}`, { method: 'POST', body: `main;step${i % 4} ${i + 1}\n` })
+    const r = await call(`${kiln.url}/ingest?${q({ name: 'durable.cpu', sampleRate: '1000000000' })}`, {
+      method: 'POST',
+      body: `main;step${i % 4} ${i + 1}\n`,
+    })
     assert.equal(r.status, 200)
     total += i + 1
   }
@@ -120,20 +131,50 @@ test('push.v1 Push over Connect JSON and protobuf', async () => {
     const p = decodePprof(raw)
     p.timeMs = Date.now() - 5000
     const fresh = encodePprof(p, { gzip: true })
-    const body = { series: [{ labels: [{ name: '__name__', value: 'process_cpu' }, { name: 'service_name', value: 'alloy-app' }, { name: 'pod', value: 'p1' }], samples: [{ ID: 'x', rawProfile: Buffer.from(fresh).toString('base64') }] }] }
-    const r = await call(`${kiln.url}/push.v1.PusherService/Push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const body = {
+      series: [
+        {
+          labels: [
+            { name: '__name__', value: 'process_cpu' },
+            { name: 'service_name', value: 'alloy-app' },
+            { name: 'pod', value: 'p1' },
+          ],
+          samples: [{ ID: 'x', rawProfile: Buffer.from(fresh).toString('base64') }],
+        },
+      ],
+    }
+    const r = await call(`${kiln.url}/push.v1.PusherService/Push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
     assert.equal(r.status, 200, r.text)
     const types = await call(`${kiln.url}/api/v1/profile-types?${q({ query: '{service_name="alloy-app", pod="p1"}' })}`)
-    assert.deepEqual(types.json.map((t: { id: string }) => t.id).sort(), ['process_cpu:cpu:nanoseconds:cpu:nanoseconds', 'process_cpu:samples:count:cpu:nanoseconds'])
+    assert.deepEqual(types.json.map((t: { id: string }) => t.id).sort(), [
+      'process_cpu:cpu:nanoseconds:cpu:nanoseconds',
+      'process_cpu:samples:count:cpu:nanoseconds',
+    ])
     const protobuf = (await import('protobufjs')).default
-    const { root } = protobuf.parse(`syntax="proto3"; message LP {string name=1; string value=2;} message RS {bytes raw_profile=1; string ID=2;} message S {repeated LP labels=1; repeated RS samples=2;} message Req {repeated S series=1;}`)
+    const { root } = protobuf.parse(
+      `syntax="proto3"; message LP {string name=1; string value=2;} message RS {bytes raw_profile=1; string ID=2;} message S {repeated LP labels=1; repeated RS samples=2;} message Req {repeated S series=1;}`,
+    )
     const Req = root.lookupType('Req')
-    const bytes = Req.encode(Req.fromObject({ series: [{ labels: [{ name: 'service_name', value: 'pb-app' }], samples: [{ rawProfile: fresh }] }] })).finish()
-    const r2 = await fetch(`${kiln.url}/push.v1.PusherService/Push`, { method: 'POST', headers: { 'content-type': 'application/proto' }, body: Buffer.from(bytes) })
+    const bytes = Req.encode(
+      Req.fromObject({ series: [{ labels: [{ name: 'service_name', value: 'pb-app' }], samples: [{ rawProfile: fresh }] }] }),
+    ).finish()
+    const r2 = await fetch(`${kiln.url}/push.v1.PusherService/Push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/proto' },
+      body: Buffer.from(bytes),
+    })
     assert.equal(r2.status, 200)
     const top = await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query: '{service_name="pb-app"}' })}`)
     assert.ok(top.json.total > 0)
-    const bad = await call(`${kiln.url}/push.v1.PusherService/Push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ series: [{ labels: [], samples: [{ rawProfile: Buffer.from('junk').toString('base64') }] }] }) })
+    const bad = await call(`${kiln.url}/push.v1.PusherService/Push`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ series: [{ labels: [], samples: [{ rawProfile: Buffer.from('junk').toString('base64') }] }] }),
+    })
     assert.equal(bad.status, 400)
     assert.match(bad.json.message, /series 0, sample 0/)
   } finally {

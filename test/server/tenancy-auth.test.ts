@@ -12,13 +12,22 @@ test('auth is checked before 404/405; Bearer is case-insensitive; tenants see on
   try {
     const auth = (tenant: string, scheme = 'Bearer') => ({ authorization: `${scheme} ${TOKEN}`, 'x-scope-orgid': tenant })
     // Without credentials nothing tells which routes exist.
-    for (const [method, path] of [['GET', '/api/v1/no-such-route'], ['DELETE', '/api/v1/profile-types'], ['GET', '/metrics'], ['GET', '/api/v1/scrape-targets']]) {
+    for (const [method, path] of [
+      ['GET', '/api/v1/no-such-route'],
+      ['DELETE', '/api/v1/profile-types'],
+      ['GET', '/metrics'],
+      ['GET', '/api/v1/scrape-targets'],
+    ]) {
       const r = await call(`${kiln.url}${path}`, { method })
       assert.equal(r.status, 401, `${method} ${path}: ${r.text}`)
       assert.equal(r.json.code, 'KILN_UNAUTHORIZED')
     }
     for (const wrong of ['Bearer s3cret-tokeN', 'Bearer s3cret-token-and-more', 'Bearer s', 'Basic czNjcmV0LXRva2Vu', TOKEN]) {
-      assert.equal((await call(`${kiln.url}/api/v1/profile-types`, { headers: { authorization: wrong, 'x-scope-orgid': 'a' } })).status, 401, wrong)
+      assert.equal(
+        (await call(`${kiln.url}/api/v1/profile-types`, { headers: { authorization: wrong, 'x-scope-orgid': 'a' } })).status,
+        401,
+        wrong,
+      )
     }
     assert.equal((await call(`${kiln.url}/api/v1/no-such-route`, { headers: auth('a') })).status, 404)
     const wrongMethod = await call(`${kiln.url}/api/v1/profile-types`, { method: 'DELETE', headers: auth('a') })
@@ -31,15 +40,26 @@ test('auth is checked before 404/405; Bearer is case-insensitive; tenants see on
 
     // Tenant a ingests twice; b's metrics show none of it.
     for (let i = 0; i < 2; i++) {
-      assert.equal((await call(`${kiln.url}/ingest?${q({ name: 'app.cpu' })}`, { method: 'POST', body: 'main 1\n', headers: auth('a') })).status, 200)
+      assert.equal(
+        (await call(`${kiln.url}/ingest?${q({ name: 'app.cpu' })}`, { method: 'POST', body: 'main 1\n', headers: auth('a') })).status,
+        200,
+      )
     }
     const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1])
     const ma = await call(`${kiln.url}/metrics`, { headers: auth('a') })
     const mb = await call(`${kiln.url}/metrics`, { headers: auth('b') })
     assert.equal(metric(ma.text, 'kiln_ingest_requests_total'), 2)
     assert.equal(metric(mb.text, 'kiln_ingest_requests_total'), 0)
-    assert.doesNotMatch(mb.text, /kiln_store_samples_written_total|kiln_http_errors_total/, 'server-wide counters are not shown to a tenant')
-    assert.equal((await call(`${kiln.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 400, 'the tenant header is required')
+    assert.doesNotMatch(
+      mb.text,
+      /kiln_store_samples_written_total|kiln_http_errors_total/,
+      'server-wide counters are not shown to a tenant',
+    )
+    assert.equal(
+      (await call(`${kiln.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status,
+      400,
+      'the tenant header is required',
+    )
 
     const ops = await call(`${kiln.url}/api/v1/scrape-targets`, { headers: auth('ops') })
     assert.equal(ops.json.length, 1)
@@ -60,7 +80,10 @@ test('points for a run that does not exist are refused (404); for one that does,
   const kiln = await startKiln()
   try {
     const point = { points: [{ metric: 'http_reqs', type: 'counter', t: Date.now(), count: 1, sum: 1, min: 1, max: 1 }] }
-    const none = await call(`${kiln.url}/api/v1/runs/points?${q({ run: 'never-created' })}`, { method: 'POST', body: JSON.stringify(point) })
+    const none = await call(`${kiln.url}/api/v1/runs/points?${q({ run: 'never-created' })}`, {
+      method: 'POST',
+      body: JSON.stringify(point),
+    })
     assert.equal(none.status, 404, none.text)
     assert.equal(none.json.code, 'KILN_NOT_FOUND')
     const created = await call(`${kiln.url}/api/v1/runs`, { method: 'POST', body: JSON.stringify({ id: 'r1', script: 'x.js' }) })

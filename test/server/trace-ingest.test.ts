@@ -10,7 +10,11 @@ const NS = (BigInt(Date.now()) - 600_000n) * 1_000_000n + 456_789n
 const T = NS.toString()
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  return call(`${url}/api/v1/trace/events`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === "string" ? body : body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : JSON.stringify(body) })
+  return call(`${url}/api/v1/trace/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : body instanceof Uint8Array ? new Blob([new Uint8Array(body)]) : JSON.stringify(body),
+  })
 }
 
 /** Runs SQL on a stopped server's data directory with the same embedded engine. */
@@ -30,25 +34,69 @@ test('rows are stored with their columns, tenant and nanosecond times, and survi
       s.url,
       {
         http_events: [
-          { time_: NS.toString(), upid: '18446744073709551621', remote_addr: '127.0.0.1', remote_port: 51234, trace_role: 2, req_method: 'GET', req_path: '/a?x=1', resp_status: 200, latency: 1_500_000, encrypted: false, pid: 42, service: 'nginx' },
+          {
+            time_: NS.toString(),
+            upid: '18446744073709551621',
+            remote_addr: '127.0.0.1',
+            remote_port: 51234,
+            trace_role: 2,
+            req_method: 'GET',
+            req_path: '/a?x=1',
+            resp_status: 200,
+            latency: 1_500_000,
+            encrypted: false,
+            pid: 42,
+            service: 'nginx',
+          },
           { time_: (NS + 1n).toString(), req_method: 'POST', req_path: '/b', resp_status: 503, latency: '9007199254740993' },
         ],
-        conn_stats: [{ time_: NS.toString(), remote_addr: '10.0.0.1', remote_port: 3306, bytes_sent: 100, bytes_recv: 2000, conn_open: 3, ssl: 1 }],
+        conn_stats: [
+          { time_: NS.toString(), remote_addr: '10.0.0.1', remote_port: 3306, bytes_sent: 100, bytes_recv: 2000, conn_open: 3, ssl: 1 },
+        ],
       },
       { 'x-scope-orgid': 'team-a' },
     )
     assert.equal(r.status, 200, r.text)
     assert.deepEqual(r.json, { rows: 3 })
     // gzip bodies, as the agent sends them
-    const g = await post(s.url, gzipSync(JSON.stringify({ dns_events: [{ time_: NS.toString(), req_body: '{"queries":[]}' }] })), { 'x-scope-orgid': 'team-b' })
+    const g = await post(s.url, gzipSync(JSON.stringify({ dns_events: [{ time_: NS.toString(), req_body: '{"queries":[]}' }] })), {
+      'x-scope-orgid': 'team-b',
+    })
     assert.equal(g.status, 200, g.text)
     await s.stop({ kill9: true })
-    const rows = await sql(s.dataDir, 'SELECT tenant, toString(toUnixTimestamp64Nano(time_)) AS t, toString(upid) AS upid, req_method, req_path, resp_status, toString(latency) AS latency, pid, service, encrypted FROM kiln.http_events ORDER BY time_')
+    const rows = await sql(
+      s.dataDir,
+      'SELECT tenant, toString(toUnixTimestamp64Nano(time_)) AS t, toString(upid) AS upid, req_method, req_path, resp_status, toString(latency) AS latency, pid, service, encrypted FROM kiln.http_events ORDER BY time_',
+    )
     assert.deepEqual(rows, [
-      { tenant: 'team-a', t: NS.toString(), upid: '18446744073709551621', req_method: 'GET', req_path: '/a?x=1', resp_status: '200', latency: '1500000', pid: '42', service: 'nginx', encrypted: false },
-      { tenant: 'team-a', t: (NS + 1n).toString(), upid: '0', req_method: 'POST', req_path: '/b', resp_status: '503', latency: '9007199254740993', pid: '0', service: '', encrypted: false },
+      {
+        tenant: 'team-a',
+        t: NS.toString(),
+        upid: '18446744073709551621',
+        req_method: 'GET',
+        req_path: '/a?x=1',
+        resp_status: '200',
+        latency: '1500000',
+        pid: '42',
+        service: 'nginx',
+        encrypted: false,
+      },
+      {
+        tenant: 'team-a',
+        t: (NS + 1n).toString(),
+        upid: '0',
+        req_method: 'POST',
+        req_path: '/b',
+        resp_status: '503',
+        latency: '9007199254740993',
+        pid: '0',
+        service: '',
+        encrypted: false,
+      },
     ])
-    assert.deepEqual(await sql(s.dataDir, 'SELECT tenant, bytes_recv, ssl FROM kiln.conn_stats'), [{ tenant: 'team-a', bytes_recv: '2000', ssl: true }])
+    assert.deepEqual(await sql(s.dataDir, 'SELECT tenant, bytes_recv, ssl FROM kiln.conn_stats'), [
+      { tenant: 'team-a', bytes_recv: '2000', ssl: true },
+    ])
     assert.deepEqual(await sql(s.dataDir, 'SELECT tenant FROM kiln.dns_events'), [{ tenant: 'team-b' }])
   } finally {
     await s.dispose()
@@ -68,8 +116,11 @@ test('bad batches are refused with a 400 naming the table, row and column; nothi
       [{ http_events: [{ time_: T, req_methd: 'GET' }] }, /row 0: unknown column "req_methd" \(did you mean "req_method"/],
       [{ http_events: [{ time_: T }, { req_method: 'GET' }] }, /row 1: time_ is required/],
       [{ http_events: [{ time_: T, resp_status: '2OO' }] }, /column resp_status: expected an integer/],
-      // biome-ignore lint/correctness/noPrecisionLoss: a JSON number past Int64 is what this row tests
-      [{ http_events: [{ time_: T, resp_status: 99999999999999999999 }] }, /column resp_status: 100000000000000000000 does not fit in Int64/],
+      [
+        // biome-ignore lint/correctness/noPrecisionLoss: a JSON number past Int64 is what this row tests
+        { http_events: [{ time_: T, resp_status: 99999999999999999999 }] },
+        /column resp_status: 100000000000000000000 does not fit in Int64/,
+      ],
       [{ http_events: [{ time_: '1764676289123456789' }] }, /row 0: time_ 1764676289.123456789 is older than the tracing retention/],
       [{ http_events: [{ time_: T, latency: '99999999999999999999' }] }, /99999999999999999999 does not fit in Int64/],
       [{ http_events: [{ time_: T, upid: '-1' }] }, /-1 does not fit in UInt128/],
@@ -91,7 +142,11 @@ test('bad batches are refused with a 400 naming the table, row and column; nothi
     assert.equal(ok.status, 200)
     const tables = await call(`${s.url}/api/v1/trace/tables`)
     assert.equal(tables.status, 200)
-    assert.ok(tables.json.some((t: { name: string; columns: { name: string }[] }) => t.name === 'mysql_events' && t.columns.some((c) => c.name === 'req_cmd')))
+    assert.ok(
+      tables.json.some(
+        (t: { name: string; columns: { name: string }[] }) => t.name === 'mysql_events' && t.columns.some((c) => c.name === 'req_cmd'),
+      ),
+    )
     await s.stop()
     assert.deepEqual(await sql(s.dataDir, 'SELECT req_path FROM kiln.http_events'), [{ req_path: '/later' }])
   } finally {
@@ -102,7 +157,12 @@ test('bad batches are refused with a 400 naming the table, row and column; nothi
 test('--trace-retention sets the tracing tables TTL (24 h by default) and a restart with another value changes it', async () => {
   const s = await startKiln()
   await s.stop()
-  const ttl = async () => ((await sql(s.dataDir, "SELECT create_table_query AS q FROM system.tables WHERE database = 'kiln' AND name = 'redis_events'")) as { q: string }[])[0]!.q
+  const ttl = async () =>
+    (
+      (await sql(s.dataDir, "SELECT create_table_query AS q FROM system.tables WHERE database = 'kiln' AND name = 'redis_events'")) as {
+        q: string
+      }[]
+    )[0]!.q
   try {
     assert.match(await ttl(), /TTL toDateTime\(time_\) \+ toIntervalHour\(24\)/)
     const s2 = await startKiln(['--trace-retention', '2h'], { dataDir: s.dataDir })

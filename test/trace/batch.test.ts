@@ -12,7 +12,13 @@ function fill(batch: GzipRowBatch, n: number): Record<string, unknown[]> {
     // http_events every row, conn_stats every 7th, dns_events only late: tables first seen at different times.
     for (const t of tables) {
       if ((t === 'conn_stats' && i % 7) || (t === 'dns_events' && i < n - 3)) continue
-      const row = { time_: String(1_700_000_000_000_000_000n + BigInt(i)), req_path: `/r/${i}/${'x'.repeat(i % 300)}`, n: i, ok: i % 2 === 0, q: 'a "quoted" \\ ünïcode' }
+      const row = {
+        time_: String(1_700_000_000_000_000_000n + BigInt(i)),
+        req_path: `/r/${i}/${'x'.repeat(i % 300)}`,
+        n: i,
+        ok: i % 2 === 0,
+        q: 'a "quoted" \\ ünïcode',
+      }
       ;(want[t] ??= []).push(row)
       batch.add(t, JSON.stringify(row))
     }
@@ -24,7 +30,10 @@ test('a batch compressed piece by piece is one JSON body, tables whole and in fi
   for (const n of [1, 5, 2000]) {
     const batch = new GzipRowBatch()
     const want = fill(batch, n)
-    assert.equal(batch.count, Object.values(want).reduce((a, r) => a + r.length, 0))
+    assert.equal(
+      batch.count,
+      Object.values(want).reduce((a, r) => a + r.length, 0),
+    )
     const body = batch.finish()
     const text = gunzipSync(body).toString('utf8')
     assert.deepEqual(JSON.parse(text), want)

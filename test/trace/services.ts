@@ -64,7 +64,11 @@ process.once('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL')
 })
 
-function launch(cmd: string, args: string[], opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): { proc: ChildProcess; log: () => string } {
+function launch(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
+): { proc: ChildProcess; log: () => string } {
   let log = ''
   const proc = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] })
   const keep = (d: Buffer) => {
@@ -91,7 +95,8 @@ async function stopProc(proc: ChildProcess): Promise<void> {
 async function waitTcp(port: number, proc: ChildProcess, log: () => string, what: string): Promise<void> {
   const until = Date.now() + 20_000
   for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${what} exited (${proc.exitCode ?? proc.signalCode}): ${log()}`)
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`${what} exited (${proc.exitCode ?? proc.signalCode}): ${log()}`)
     const ok = await new Promise<boolean>((r) => {
       const c = connect(port, '127.0.0.1')
       c.once('connect', () => {
@@ -143,7 +148,25 @@ export async function startNginx(opts: { tls?: boolean } = {}): Promise<Started>
   let tlsBlock = ''
   const info: Record<string, string | number> = {}
   if (opts.tls) {
-    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { encoding: 'utf8' })
+    const gen = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { encoding: 'utf8' },
+    )
     if (gen.status !== 0) {
       rmSync(dir, { recursive: true, force: true })
       return { skip: `openssl cannot make a certificate: ${gen.error?.message ?? gen.stderr}` }
@@ -200,7 +223,20 @@ export async function startRedis(): Promise<Started> {
   if (!bin) return { skip: 'redis-server is not installed (Debian package redis-server)' }
   const dir = tempDir('redis')
   const port = await freePort()
-  const { proc, log } = launch(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'])
+  const { proc, log } = launch(bin, [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+  ])
   return guarded(dir, proc, async () => {
     await waitTcp(port, proc, log, 'redis-server')
     return service(port, dir, proc)
@@ -216,9 +252,20 @@ export async function startDnsmasq(): Promise<Started> {
   const dir = tempDir('dnsmasq')
   const port = await freePort()
   const args = [
-    '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--no-poll', `--port=${port}`,
-    '--listen-address=127.0.0.1', '--bind-interfaces', '--pid-file=', '--user=root', '--group=root',
-    '--host-record=web.kiln.test,10.0.0.7,fd00::7', '--cname=alias.kiln.test,web.kiln.test', '--txt-record=txt.kiln.test,hello',
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    '--no-poll',
+    `--port=${port}`,
+    '--listen-address=127.0.0.1',
+    '--bind-interfaces',
+    '--pid-file=',
+    '--user=root',
+    '--group=root',
+    '--host-record=web.kiln.test,10.0.0.7,fd00::7',
+    '--cname=alias.kiln.test,web.kiln.test',
+    '--txt-record=txt.kiln.test,hello',
     '--address=/nx.kiln.test/',
   ]
   const { proc, log } = launch(bin, args)
@@ -242,7 +289,11 @@ export async function startMariadb(): Promise<Started> {
   if (!existsSync(join(tpl, 'ready'))) {
     rmSync(tpl, { recursive: true, force: true })
     mkdirSync(tpl, { recursive: true })
-    const r = spawnSync(install, ['--no-defaults', `--datadir=${tpl}/data`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { encoding: 'utf8' })
+    const r = spawnSync(
+      install,
+      ['--no-defaults', `--datadir=${tpl}/data`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'],
+      { encoding: 'utf8' },
+    )
     if (r.status !== 0) return { skip: `mariadb-install-db failed: ${r.stderr || r.error?.message}` }
     writeFileSync(join(tpl, 'ready'), '')
   }
@@ -251,12 +302,31 @@ export async function startMariadb(): Promise<Started> {
   const port = await freePort()
   const socket = join(dir, 'mysqld.sock')
   const { proc, log } = launch(bin, [
-    '--no-defaults', `--datadir=${dir}/data`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1', '--user=root',
-    `--pid-file=${dir}/mysqld.pid`, '--skip-log-bin', '--innodb-buffer-pool-size=16M', '--skip-name-resolve', `--log-error=${dir}/error.log`,
+    '--no-defaults',
+    `--datadir=${dir}/data`,
+    `--socket=${socket}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    '--user=root',
+    `--pid-file=${dir}/mysqld.pid`,
+    '--skip-log-bin',
+    '--innodb-buffer-pool-size=16M',
+    '--skip-name-resolve',
+    `--log-error=${dir}/error.log`,
   ])
   return guarded(dir, proc, async () => {
     await waitTcp(port, proc, log, 'mariadbd')
-    const setup = spawnSync(client, ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', "CREATE DATABASE IF NOT EXISTS kiln; CREATE USER IF NOT EXISTS 'kiln'@'%' IDENTIFIED BY 'kiln'; GRANT ALL ON kiln.* TO 'kiln'@'%';"], { encoding: 'utf8' })
+    const setup = spawnSync(
+      client,
+      [
+        '--no-defaults',
+        `--socket=${socket}`,
+        '-uroot',
+        '-e',
+        "CREATE DATABASE IF NOT EXISTS kiln; CREATE USER IF NOT EXISTS 'kiln'@'%' IDENTIFIED BY 'kiln'; GRANT ALL ON kiln.* TO 'kiln'@'%';",
+      ],
+      { encoding: 'utf8' },
+    )
     if (setup.status !== 0) throw new Error(`MariaDB setup failed: ${setup.stderr}`)
     return service(port, dir, proc, { socket, user: 'kiln', password: 'kiln', database: 'kiln' })
   })
@@ -303,7 +373,11 @@ export async function startPostgres(): Promise<Started> {
       chownSync(templates, ids.uid, ids.gid)
       chownTree(tpl, ids.uid, ids.gid)
     }
-    const r = spawnSync(join(bin, 'initdb'), ['-D', join(tpl, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'], { ...run, encoding: 'utf8', cwd: tpl })
+    const r = spawnSync(
+      join(bin, 'initdb'),
+      ['-D', join(tpl, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'],
+      { ...run, encoding: 'utf8', cwd: tpl },
+    )
     if (r.status !== 0) return { skip: `initdb failed: ${r.stderr || r.error?.message}` }
     writeFileSync(join(tpl, 'ready'), '')
   }
@@ -313,7 +387,22 @@ export async function startPostgres(): Promise<Started> {
   const port = await freePort()
   const { proc, log } = launch(
     join(bin, 'postgres'),
-    ['-D', join(dir, 'data'), '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'ssl=off', '-c', 'shared_buffers=16MB'],
+    [
+      '-D',
+      join(dir, 'data'),
+      '-p',
+      String(port),
+      '-k',
+      dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'ssl=off',
+      '-c',
+      'shared_buffers=16MB',
+    ],
     { ...run, cwd: dir },
   )
   return guarded(dir, proc, async () => {

@@ -11,12 +11,15 @@ import { root, buildUi, startKiln, launchChromium, ingestFolded } from './kiln.t
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0) / 1000
 // Baseline 10:00–10:10, comparison 10:20–10:30: db.Query grows, cache.Get is new, a tiny
 // xml.Encode is gone (0.1%) and a tiny trace.Log is new (0.1%): these must not bury db.Query.
-const baseline = 'main;http.Serve;handler.Checkout;db.Query 300\nmain;http.Serve;handler.Checkout;json.Marshal 200\nmain;http.Serve;handler.Home;template.Render 299\nmain;runtime.gcBgMarkWorker 200\nmain;http.Serve;xml.Encode 1\n'
-const comparison = 'main;http.Serve;handler.Checkout;db.Query 500\nmain;http.Serve;handler.Checkout;cache.Get 100\nmain;http.Serve;handler.Checkout;json.Marshal 199\nmain;http.Serve;handler.Home;template.Render 100\nmain;runtime.gcBgMarkWorker 100\nmain;trace.Log 1\n'
+const baseline =
+  'main;http.Serve;handler.Checkout;db.Query 300\nmain;http.Serve;handler.Checkout;json.Marshal 200\nmain;http.Serve;handler.Home;template.Render 299\nmain;runtime.gcBgMarkWorker 200\nmain;http.Serve;xml.Encode 1\n'
+const comparison =
+  'main;http.Serve;handler.Checkout;db.Query 500\nmain;http.Serve;handler.Checkout;cache.Get 100\nmain;http.Serve;handler.Checkout;json.Marshal 199\nmain;http.Serve;handler.Home;template.Render 100\nmain;runtime.gcBgMarkWorker 100\nmain;trace.Log 1\n'
 const TYPE = 'process_cpu:cpu:nanoseconds:cpu:nanoseconds'
 const ms = (s: number) => String(s * 1000)
 const sides = `&lfrom=${ms(T0)}&luntil=${ms(T0 + 600)}&rfrom=${ms(T0 + 1200)}&runtil=${ms(T0 + 1800)}`
-const url = (q: string, range = `&from=${ms(T0 - 300)}&until=${ms(T0 + 2100)}`) => `/?service=shop&type=${encodeURIComponent(TYPE)}${range}${q}`
+const url = (q: string, range = `&from=${ms(T0 - 300)}&until=${ms(T0 + 2100)}`) =>
+  `/?service=shop&type=${encodeURIComponent(TYPE)}${range}${q}`
 const artifacts = join(root, 'test-artifacts', 'ui')
 
 const skip = existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium: apt-get install -y chromium'
@@ -73,17 +76,26 @@ async function totalLabel(settled: boolean): Promise<{ seen: { w: number; h: num
     // The first row (18 px; icicle: the root on top), the label's start region (the root spans the width).
     const W = Math.min(img.width, 120)
     const d = ctx.getImageData(0, 0, W, 18).data
-    let x0 = W, x1 = -1, y0 = 18, y1 = -1
+    let x0 = W,
+      x1 = -1,
+      y0 = 18,
+      y1 = -1
     for (let y = 0; y < 18; y++)
       for (let x = 0; x < W; x++) {
         const k = (y * W + x) * 4
         if (d[k]! + d[k + 1]! + d[k + 2]! < 300) {
-          x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y)
+          x0 = Math.min(x0, x)
+          x1 = Math.max(x1, x)
+          y0 = Math.min(y0, y)
+          y1 = Math.max(y1, y)
         }
       }
     ctx.font = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace'
     const m = ctx.measureText('total')
-    return { seen: { w: x1 - x0 + 1, h: y1 - y0 + 1 }, want: { w: m.actualBoundingBoxRight + m.actualBoundingBoxLeft, h: m.actualBoundingBoxAscent + m.actualBoundingBoxDescent } }
+    return {
+      seen: { w: x1 - x0 + 1, h: y1 - y0 + 1 },
+      want: { w: m.actualBoundingBoxRight + m.actualBoundingBoxLeft, h: m.actualBoundingBoxAscent + m.actualBoundingBoxDescent },
+    }
   }, png)
 }
 
@@ -92,7 +104,10 @@ const assertCrisp = async (what: string) => {
   for (const settled of [false, true]) {
     const { seen, want } = await totalLabel(settled)
     if (seen.w <= 0) continue // nothing on screen yet
-    assert.ok(Math.abs(seen.w - want.w) <= 2 && Math.abs(seen.h - want.h) <= 2, `${what}${settled ? '' : ' (before the paint settled)'}: "total" painted ${seen.w}×${seen.h} px, the font says ${want.w.toFixed(1)}×${want.h.toFixed(1)}`)
+    assert.ok(
+      Math.abs(seen.w - want.w) <= 2 && Math.abs(seen.h - want.h) <= 2,
+      `${what}${settled ? '' : ' (before the paint settled)'}: "total" painted ${seen.w}×${seen.h} px, the font says ${want.w.toFixed(1)}×${want.h.toFixed(1)}`,
+    )
   }
 }
 
@@ -130,7 +145,8 @@ test('the diff table leads with the biggest changes in share; new and gone show 
   // db.Query 30% → 50% (+20 points), handler.Checkout 50 → 79.9, template.Render 29.9 → 10: first;
   // trace.Log (new, 0.1%) and xml.Encode (gone, 0.1%) last.
   assert.deepEqual(names, ['handler.Checkout', 'db.Query', 'handler.Home'])
-  const row = (n: string) => page.locator('[data-testid=top-table] tbody tr', { has: page.locator('.fn', { hasText: new RegExp(`^${n.replace('.', '\\.')}$`) }) })
+  const row = (n: string) =>
+    page.locator('[data-testid=top-table] tbody tr', { has: page.locator('.fn', { hasText: new RegExp(`^${n.replace('.', '\\.')}$`) }) })
   assert.equal(await row('trace.Log').locator('td[data-col=change]').innerText(), 'new, 0.1%')
   assert.equal(await row('cache.Get').locator('td[data-col=change]').innerText(), 'new, 10%')
   assert.equal(await row('xml.Encode').locator('td[data-col=change]').innerText(), 'gone, 0.1%')

@@ -44,7 +44,8 @@ before(async () => {
   mkdirSync(artifacts, { recursive: true })
   kiln = await startKiln()
   for (const [env, folded] of Object.entries(baseline)) await ingestFolded(kiln.url, `shop.cpu{env=${env},region=eu}`, folded, T0, T0 + 600)
-  for (const [env, folded] of Object.entries(comparison)) await ingestFolded(kiln.url, `shop.cpu{env=${env},region=eu}`, folded, T0 + 1800, T0 + 2400)
+  for (const [env, folded] of Object.entries(comparison))
+    await ingestFolded(kiln.url, `shop.cpu{env=${env},region=eu}`, folded, T0 + 1800, T0 + 2400)
   browser = await launchChromium()
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })
   page = await ctx.newPage()
@@ -66,7 +67,9 @@ const open = async (query: string) => {
   await page.waitForLoadState('networkidle')
 }
 const apiFlame = async () => {
-  const r = await fetch(`${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent(TYPE)}&query=${encodeURIComponent('{service_name="shop"}')}&${range}`)
+  const r = await fetch(
+    `${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent(TYPE)}&query=${encodeURIComponent('{service_name="shop"}')}&${range}`,
+  )
   return toFlame((await r.json()).flamegraph)
 }
 
@@ -123,7 +126,8 @@ test('the painting worker and the page fallback draw the same pixels', { skip },
     // No OffscreenCanvas: the page paints the graph itself.
     'no OffscreenCanvas': 'delete HTMLCanvasElement.prototype.transferControlToOffscreen',
     // A worker that fails to load after the canvas went to it: the page paints on a fresh canvas.
-    'a worker that fails to load': "{ const W = Worker; window.Worker = class extends W { constructor(u, o) { super(new URL('/no-such-worker.js', location.href), o) } } }",
+    'a worker that fails to load':
+      "{ const W = Worker; window.Worker = class extends W { constructor(u, o) { super(new URL('/no-such-worker.js', location.href), o) } } }",
   }
   for (const [name, script] of Object.entries(fallbacks)) {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })
@@ -169,7 +173,10 @@ test('with a small node budget the flame graph merges frames into "other" but th
   const total = expected.reduce((s, r) => s + r.self, 0)
   const row = page.locator('[data-testid=top-table] tbody tr', { hasText: 'template.Render' })
   await row.waitFor()
-  assert.equal((await row.locator('td').allInnerTexts())[2], formatPercent(expected.find((r) => r.name === 'template.Render')!.self / total))
+  assert.equal(
+    (await row.locator('td').allInnerTexts())[2],
+    formatPercent(expected.find((r) => r.name === 'template.Render')!.self / total),
+  )
   assert.equal(await page.locator('[data-testid=top-table] tbody tr', { hasText: 'other' }).count(), 0)
 })
 
@@ -242,14 +249,26 @@ test('exports: folded stacks and pprof from the API, SVG and PNG of the flame gr
   assert.match(svg, /^<svg xmlns/)
   assert.ok(svg.includes('<title>db.Query'), 'a tooltip per frame')
   // The title says what and when (issue 15 §6).
-  assert.ok(svg.includes('<title>shop · process_cpu · cpu (nanoseconds) · 2026-01-01T09:55Z → 2026-01-01T10:45Z UTC</title>'), svg.slice(0, 400))
+  assert.ok(
+    svg.includes('<title>shop · process_cpu · cpu (nanoseconds) · 2026-01-01T09:55Z → 2026-01-01T10:45Z UTC</title>'),
+    svg.slice(0, 400),
+  )
   const png = await grab('text=PNG image')
   assert.equal(png.subarray(1, 4).toString(), 'PNG')
   writeFileSync(join(artifacts, 'export.png'), png)
   writeFileSync(join(artifacts, 'export.svg'), svg)
   // File names carry the service, the type and the range.
-  const stem = `shop_process_cpu-cpu_${new Date((T0 - 300) * 1000).toISOString().replace(/[-:]/g, '').replace(/00\.000Z$/, 'Z')}-${new Date((T0 + 2700) * 1000).toISOString().replace(/[-:]/g, '').replace(/00\.000Z$/, 'Z')}`
-  assert.deepEqual(names, ['folded', 'pb.gz', 'svg', 'png'].map((e) => `${stem}.${e}`))
+  const stem = `shop_process_cpu-cpu_${new Date((T0 - 300) * 1000)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/00\.000Z$/, 'Z')}-${new Date((T0 + 2700) * 1000)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/00\.000Z$/, 'Z')}`
+  assert.deepEqual(
+    names,
+    ['folded', 'pb.gz', 'svg', 'png'].map((e) => `${stem}.${e}`),
+  )
 })
 
 test('diff view colours by change in share and lists both sides', { skip }, async () => {
@@ -291,23 +310,39 @@ test('diff view: dragging on the timeline chooses the baseline, then the compari
     await page.mouse.up()
   }
   await page.click('[data-testid=brush-baseline]')
-  const changed = (key: string) => page.waitForFunction(([k, v]) => new URLSearchParams(location.search).get(k!) !== v, [key, ms(T0 + 1800)])
+  const changed = (key: string) =>
+    page.waitForFunction(([k, v]) => new URLSearchParams(location.search).get(k!) !== v, [key, ms(T0 + 1800)])
   await drag(T0 - 150, T0 + 300)
   await changed('lfrom')
-  assert.equal(await page.locator('[data-testid=brush-comparison]').getAttribute('aria-pressed'), 'true', 'the next drag chooses the comparison')
+  assert.equal(
+    await page.locator('[data-testid=brush-comparison]').getAttribute('aria-pressed'),
+    'true',
+    'the next drag chooses the comparison',
+  )
   await drag(T0 + 1650, T0 + 2100)
   await changed('rfrom')
   const s = searchToState(new URL(page.url()).search)
   const near = (v: string, t: number) => Math.abs(Number(v) - t * 1000) < 30_000
   assert.ok(near(s.lfrom, T0 - 150) && near(s.luntil, T0 + 300) && near(s.rfrom, T0 + 1650) && near(s.runtil, T0 + 2100), JSON.stringify(s))
   assert.equal(s.from, ms(T0 - 300), 'the main range stays')
-  await page.waitForFunction(([l, r]) => document.querySelector<HTMLInputElement>('[data-testid=lfrom]')?.value === l && document.querySelector<HTMLInputElement>('[data-testid=rfrom]')?.value === r, [timeText(s.lfrom), timeText(s.rfrom)])
+  await page.waitForFunction(
+    ([l, r]) =>
+      document.querySelector<HTMLInputElement>('[data-testid=lfrom]')?.value === l &&
+      document.querySelector<HTMLInputElement>('[data-testid=rfrom]')?.value === r,
+    [timeText(s.lfrom), timeText(s.rfrom)],
+  )
   // The chosen ranges hold exactly the baseline and the comparison profiles.
   const l = treeOf(all(baseline))
   const r = treeOf(all(comparison))
   const q = (t: CallTree) => topTable(t).find((x) => x.name === 'db.Query')!
   const want = formatChange(shareChange(q(l).total, q(r).total, l.total[0]!, r.total[0]!))
-  await page.waitForFunction((w) => [...document.querySelectorAll('[data-testid=top-table] tbody tr')].some((tr) => tr.textContent!.includes('db.Query') && tr.lastElementChild!.textContent === w), want)
+  await page.waitForFunction(
+    (w) =>
+      [...document.querySelectorAll('[data-testid=top-table] tbody tr')].some(
+        (tr) => tr.textContent!.includes('db.Query') && tr.lastElementChild!.textContent === w,
+      ),
+    want,
+  )
   await shot('diff-brushed')
 })
 
@@ -343,7 +378,15 @@ test('a relative range is resolved again on Refresh and on auto-refresh, and sta
     return formatPercent(rows.find((r) => r.name === 'db.Query')!.self / total)
   }
   const dbShare = () => page.locator('[data-testid=top-table] tbody tr', { hasText: 'db.Query' }).locator('td').nth(2)
-  const waitShare = (want: string, timeout = 10_000) => page.waitForFunction((w) => [...document.querySelectorAll('[data-testid=top-table] tbody tr')].some((tr) => tr.textContent!.includes('db.Query') && tr.children[2]!.textContent === w), want, { timeout })
+  const waitShare = (want: string, timeout = 10_000) =>
+    page.waitForFunction(
+      (w) =>
+        [...document.querySelectorAll('[data-testid=top-table] tbody tr')].some(
+          (tr) => tr.textContent!.includes('db.Query') && tr.children[2]!.textContent === w,
+        ),
+      want,
+      { timeout },
+    )
   try {
     // At T0+700, the last 15 minutes hold the baseline only; at T0+2400, the comparison only.
     await page.clock.setFixedTime(new Date((T0 + 700) * 1000))
@@ -385,7 +428,10 @@ test('the top table reaches every row by scrolling, rendering only the rows in v
   assert.deepEqual((await page.locator('[data-testid=top-table] tbody tr .fn').allInnerTexts()).slice(-1), ['main'])
   // Every row is as tall as the window assumes, so the spacers match the rows they stand for.
   const heights = await rows.evaluateAll((trs) => trs.map((tr) => tr.getBoundingClientRect().height))
-  assert.ok(heights.every((h) => Math.abs(h - 24) < 0.01), JSON.stringify(heights.slice(0, 5)))
+  assert.ok(
+    heights.every((h) => Math.abs(h - 24) < 0.01),
+    JSON.stringify(heights.slice(0, 5)),
+  )
   await shot('table-scrolled')
 })
 

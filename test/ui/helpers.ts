@@ -27,7 +27,10 @@ export function drawRects(f: Flame, rects: readonly Rect[], width: number, rowHe
     const row = (rows[r.y / rowHeight] ??= Array.from({ length: width }, () => ' '))
     const x0 = Math.round(r.x)
     const x1 = Math.round(r.x + r.w)
-    const body = r.count > 1 ? '~'.repeat(Math.max(0, x1 - x0 - 2)) : f.names[f.name[r.node]!]!.padEnd(x1 - x0 - 2, '/').slice(0, Math.max(0, x1 - x0 - 2))
+    const body =
+      r.count > 1
+        ? '~'.repeat(Math.max(0, x1 - x0 - 2))
+        : f.names[f.name[r.node]!]!.padEnd(x1 - x0 - 2, '/').slice(0, Math.max(0, x1 - x0 - 2))
     const s = x1 - x0 >= 2 ? `[${body}]` : '|'
     for (let k = 0; k < s.length && x0 + k < width; k++) row[x0 + k] = s[k]!
   }

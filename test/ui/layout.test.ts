@@ -58,7 +58,10 @@ test('the frames under a merged block become one block per level, counted, witho
   for (let i = 0; i < 5; i++) lines.push(`wide;f${i};g 1`, `wide;f${i} 1`)
   const g = flameOf(lines.join('\n'))
   const rects = layout(g, fullViewport(g, 20, { rowHeight: 1, minWidth: 3 }))
-  assert.equal(drawRects(g, rects, 20, 1), ['[total/////////////]', '[big/////][wide////]', '          [~~~~~~~~]', '          [~~~~~~~]'].join('\n'))
+  assert.equal(
+    drawRects(g, rects, 20, 1),
+    ['[total/////////////]', '[big/////][wide////]', '          [~~~~~~~~]', '          [~~~~~~~]'].join('\n'),
+  )
   assert.deepEqual(
     rects.filter((r) => r.count > 1).map((r) => [r.level, r.count]),
     [
@@ -68,7 +71,10 @@ test('the frames under a merged block become one block per level, counted, witho
   )
   // Zoomed to one of them, the same frames are drawn one by one.
   const zoomed = layout(g, zoomTo(g, fullViewport(g, 20, { rowHeight: 1, minWidth: 3 }), widestNamed(g, 'f0')))
-  assert.equal(drawRects(g, zoomed, 20, 1), ['[total/////////////]', '[wide//////////////]', '[f0////////////////]', '[g///////]'].join('\n'))
+  assert.equal(
+    drawRects(g, zoomed, 20, 1),
+    ['[total/////////////]', '[wide//////////////]', '[f0////////////////]', '[g///////]'].join('\n'),
+  )
 })
 
 test('a pixel maps to the frame under it in both orientations, and to nothing outside', () => {

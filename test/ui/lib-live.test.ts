@@ -4,13 +4,35 @@ import assert from 'node:assert/strict'
 import { tokenize, lineColumn, offsetOf, type TokenKind } from '../../ui/src/lib/pxl-tokens.ts'
 import { pxlCompletions, applyPxlCompletion, tablesRead, columnsMade, pxlSchema } from '../../ui/src/lib/pxl-complete.ts'
 import { pxlDefs, runPlan, errorLocation, displaysAtTopLevel, readVis } from '../../ui/src/lib/pxl-args.ts'
-import { chooseWidgets, formatCell, sortTable, chartsOf, edgeColumns, columnUnit, cellTimeMs, type PxlTable } from '../../ui/src/lib/pxl-result.ts'
+import {
+  chooseWidgets,
+  formatCell,
+  sortTable,
+  chartsOf,
+  edgeColumns,
+  columnUnit,
+  cellTimeMs,
+  type PxlTable,
+} from '../../ui/src/lib/pxl-result.ts'
 import { serviceGraph, layeredLayout, edgePath, errorColor, edgeWidth, type GraphLayout } from '../../ui/src/lib/pxl-graph.ts'
 import { liveToSearch, searchToLive, emptyLive } from '../../ui/src/lib/livestate.ts'
 import { examples } from '../../ui/src/lib/pxl-examples.ts'
 import { traceTables } from '../../src/model/trace-tables.ts'
 
-const letter: Record<TokenKind, string> = { keyword: 'k', px: 'p', pxfn: 'f', defname: 'd', name: 'n', string: 's', number: '1', comment: '#', op: 'o', punct: '.', space: ' ', error: '!' }
+const letter: Record<TokenKind, string> = {
+  keyword: 'k',
+  px: 'p',
+  pxfn: 'f',
+  defname: 'd',
+  name: 'n',
+  string: 's',
+  number: '1',
+  comment: '#',
+  op: 'o',
+  punct: '.',
+  space: ' ',
+  error: '!',
+}
 
 /** Each line of the text with a line under it: one letter per character naming its token's kind. */
 function drawTokens(text: string): string {
@@ -20,7 +42,10 @@ function drawTokens(text: string): string {
   let off = 0
   return lines
     .map((l) => {
-      const m = marks.slice(off, off + l.length).join('').trimEnd()
+      const m = marks
+        .slice(off, off + l.length)
+        .join('')
+        .trimEnd()
       off += l.length + 1
       return `${l}\n${m}`
     })
@@ -61,7 +86,11 @@ sssssss`,
     assert.equal(t.map((x) => x.text).join(''), text)
     for (let k = 1; k < t.length; k++) assert.equal(t[k]!.start, t[k - 1]!.end)
   }
-  assert.deepEqual(tokenize("'open\nx").map((t) => t.kind), ['error', 'space', 'name'], 'an unterminated string stops at the line end')
+  assert.deepEqual(
+    tokenize("'open\nx").map((t) => t.kind),
+    ['error', 'space', 'name'],
+    'an unterminated string stops at the line end',
+  )
   assert.deepEqual(lineColumn('ab\ncd', 4), { line: 2, column: 2 })
   assert.equal(offsetOf('ab\ncd', 2, 2), 4)
   assert.equal(offsetOf('ab\ncd', 9, 1), 5)
@@ -76,7 +105,11 @@ test('completion: tables in px.DataFrame, columns of the tables read, px functio
   }
   assert.deepEqual(at("df = px.DataFrame('ht|')")?.labels, ['http_events'])
   assert.deepEqual(at("df = px.DataFrame(table='my|', start_time='-5m')")?.labels, ['mysql_events'])
-  assert.deepEqual(at("df = px.DataFrame('|")!.labels.slice(0, 3), ['http_events', 'dns_events', 'mysql_events'], 'unterminated: still a table')
+  assert.deepEqual(
+    at("df = px.DataFrame('|")!.labels.slice(0, 3),
+    ['http_events', 'dns_events', 'mysql_events'],
+    'unterminated: still a table',
+  )
   const cols = "df = px.DataFrame('http_events')\ndf = df[df.resp_st|]"
   assert.deepEqual(at(cols)?.labels, ['resp_status'])
   assert.deepEqual(at(cols)?.apply('resp_status'), { text: "df = px.DataFrame('http_events')\ndf = df[df.resp_status]", caret: 55 })
@@ -84,7 +117,11 @@ test('completion: tables in px.DataFrame, columns of the tables read, px functio
   assert.ok(!at("df = px.DataFrame('http_events')\ndf.q|")?.labels.includes('query_text'), 'only the columns of the tables read')
   assert.deepEqual(at("df = px.DataFrame('http_events')\ndf.groupby(['req_me|'])")?.labels, ['req_method'])
   assert.deepEqual(at("df = px.DataFrame('http_events')\ndf.agg(n=('laten|', px.count))")?.labels, ['latency', 'latency_ms'])
-  assert.deepEqual(at("df = px.DataFrame('http_events')\ndf.x = 1\ndf.y = df.|")!.labels.filter((l) => l === 'x' || l === 'groupby'), ['x', 'groupby'], 'columns the script makes, then methods')
+  assert.deepEqual(
+    at("df = px.DataFrame('http_events')\ndf.x = 1\ndf.y = df.|")!.labels.filter((l) => l === 'x' || l === 'groupby'),
+    ['x', 'groupby'],
+    'columns the script makes, then methods',
+  )
   assert.deepEqual(at('px.quan|')?.labels, ['quantiles'])
   assert.ok(at('px.|')!.labels.includes('DataFrame'))
   assert.deepEqual(at("df.ctx['na|']")?.labels, ['namespace'])
@@ -95,10 +132,24 @@ test('completion: tables in px.DataFrame, columns of the tables read, px functio
   assert.equal(at('# a comment px.|'), null)
   assert.equal(at('x = 12|'), null)
   // With the compiler's catalog: its functions and columns.
-  const cat = pxlSchema(traceTables, { tables: [{ name: 'http_events', columns: [{ name: 'latency', type: 'INT64' }, { name: 'endpoint', type: 'STRING', derived: true, doc: 'path' }] }], functions: [{ name: 'px.upid_to_pod_name', sig: '(UINT128) → STRING', doc: 'pod' }], ctxKeys: ['pod'] })
-  assert.deepEqual(pxlCompletions('px.upid_to_p', 12, cat)?.items, [{ label: 'upid_to_pod_name', kind: 'function', detail: '(UINT128) → STRING — pod' }])
+  const cat = pxlSchema(traceTables, {
+    tables: [
+      {
+        name: 'http_events',
+        columns: [
+          { name: 'latency', type: 'INT64' },
+          { name: 'endpoint', type: 'STRING', derived: true, doc: 'path' },
+        ],
+      },
+    ],
+    functions: [{ name: 'px.upid_to_pod_name', sig: '(UINT128) → STRING', doc: 'pod' }],
+    ctxKeys: ['pod'],
+  })
+  assert.deepEqual(pxlCompletions('px.upid_to_p', 12, cat)?.items, [
+    { label: 'upid_to_pod_name', kind: 'function', detail: '(UINT128) → STRING — pod' },
+  ])
   assert.deepEqual(pxlCompletions('df.en', 5, cat)?.items[0], { label: 'endpoint', kind: 'column', detail: 'STRING · http_events — path' })
-  assert.deepEqual(tablesRead("a = px.DataFrame('http_events')\nb = px.DataFrame(table=\"conn_stats\")"), ['http_events', 'conn_stats'])
+  assert.deepEqual(tablesRead('a = px.DataFrame(\'http_events\')\nb = px.DataFrame(table="conn_stats")'), ['http_events', 'conn_stats'])
   assert.deepEqual(columnsMade("df.a = 1\ndf['b'] = 2\ndf = df.agg(c=('x', px.count), d=('y', px.sum))\nz = 1"), ['a', 'b', 'c', 'd'])
 })
 
@@ -122,7 +173,15 @@ def other():
     pass
 `
   assert.deepEqual(pxlDefs(lib), [
-    { name: 'http_data', line: 2, params: [{ name: 'start_time', type: 'str', default: '', description: '' }, { name: 'svc', type: 'px.Service', default: 'default/cart', description: '' }, { name: 'n', type: 'int', default: '10', description: '' }] },
+    {
+      name: 'http_data',
+      line: 2,
+      params: [
+        { name: 'start_time', type: 'str', default: '', description: '' },
+        { name: 'svc', type: 'px.Service', default: 'default/cart', description: '' },
+        { name: 'n', type: 'int', default: '10', description: '' },
+      ],
+    },
     { name: 'other', line: 5, params: [] },
   ])
   assert.equal(displaysAtTopLevel(lib), false)
@@ -136,17 +195,43 @@ def other():
   // vis.json: variables are the arguments; widgets sharing a function and arguments share one run.
   const vis = readVis(
     JSON.stringify({
-      variables: [{ name: 'start_time', type: 'PX_STRING', defaultValue: '-5m', description: 'window' }, { name: 'svc', type: 'PX_SERVICE', defaultValue: { value: 'x' } }, { name: 'role', validValues: ['1', '2'], defaultValue: '2' }],
-      globalFuncs: [{ outputName: 'stats', func: { name: 'http_data', args: [{ name: 'start_time', variable: 'start_time' }, { name: 'svc', variable: 'svc' }] } }],
+      variables: [
+        { name: 'start_time', type: 'PX_STRING', defaultValue: '-5m', description: 'window' },
+        { name: 'svc', type: 'PX_SERVICE', defaultValue: { value: 'x' } },
+        { name: 'role', validValues: ['1', '2'], defaultValue: '2' },
+      ],
+      globalFuncs: [
+        {
+          outputName: 'stats',
+          func: {
+            name: 'http_data',
+            args: [
+              { name: 'start_time', variable: 'start_time' },
+              { name: 'svc', variable: 'svc' },
+            ],
+          },
+        },
+      ],
       widgets: [
-        { name: 'Latency', globalFuncOutputName: 'stats', displaySpec: { '@type': 'types.px.dev/px.vispb.TimeseriesChart', timeseries: [{ value: 'latency', series: 'service' }] } },
+        {
+          name: 'Latency',
+          globalFuncOutputName: 'stats',
+          displaySpec: { '@type': 'types.px.dev/px.vispb.TimeseriesChart', timeseries: [{ value: 'latency', series: 'service' }] },
+        },
         { name: 'Table', globalFuncOutputName: 'stats', displaySpec: { '@type': 'types.px.dev/px.vispb.Table' } },
         { name: 'Other', func: { name: 'other', args: [{ name: 'n', value: '3' }] } },
       ],
     }),
   )
   const v = runPlan(lib, vis, { svc: 'ns/api' })
-  assert.deepEqual(v.args.map((a) => [a.name, a.type, a.default, a.options]), [['start_time', 'PX_STRING', '-5m', undefined], ['svc', 'PX_SERVICE', 'x', undefined], ['role', '', '2', ['1', '2']]])
+  assert.deepEqual(
+    v.args.map((a) => [a.name, a.type, a.default, a.options]),
+    [
+      ['start_time', 'PX_STRING', '-5m', undefined],
+      ['svc', 'PX_SERVICE', 'x', undefined],
+      ['role', '', '2', ['1', '2']],
+    ],
+  )
   assert.deepEqual(
     v.requests.map((r) => [r.func, r.args, r.widgets.map((w) => w.name)]),
     [
@@ -184,14 +269,47 @@ const httpStats: PxlTable = {
 
 test('widgets: a graph for source and destination columns, a chart for time_, always the table; vis.json specs decide when given', () => {
   assert.deepEqual(chooseWidgets(httpStats), [{ kind: 'chart', time: 0, values: [2, 3, 4], series: 1 }, { kind: 'table' }])
-  const edges: PxlTable = { name: 'g', columns: [{ name: 'requestor', type: 'STRING' }, { name: 'responder', type: 'STRING' }, { name: 'rps', type: 'FLOAT64' }], rows: [['a', 'b', 1]] }
+  const edges: PxlTable = {
+    name: 'g',
+    columns: [
+      { name: 'requestor', type: 'STRING' },
+      { name: 'responder', type: 'STRING' },
+      { name: 'rps', type: 'FLOAT64' },
+    ],
+    rows: [['a', 'b', 1]],
+  }
   assert.deepEqual(chooseWidgets(edges), [{ kind: 'graph', from: 0, to: 1 }, { kind: 'table' }])
-  assert.deepEqual(edgeColumns([{ name: 'source_service', type: 'STRING' }, { name: 'x', type: 'INT64' }, { name: 'dest_service', type: 'STRING' }]), { from: 0, to: 2 })
-  assert.deepEqual(edgeColumns([{ name: 'src_pod', type: 'STRING' }, { name: 'dst_pod', type: 'STRING' }]), { from: 0, to: 1 })
-  assert.equal(edgeColumns([{ name: 'source_service', type: 'STRING' }, { name: 'dest_port', type: 'INT64' }]), null)
+  assert.deepEqual(
+    edgeColumns([
+      { name: 'source_service', type: 'STRING' },
+      { name: 'x', type: 'INT64' },
+      { name: 'dest_service', type: 'STRING' },
+    ]),
+    { from: 0, to: 2 },
+  )
+  assert.deepEqual(
+    edgeColumns([
+      { name: 'src_pod', type: 'STRING' },
+      { name: 'dst_pod', type: 'STRING' },
+    ]),
+    { from: 0, to: 1 },
+  )
+  assert.equal(
+    edgeColumns([
+      { name: 'source_service', type: 'STRING' },
+      { name: 'dest_port', type: 'INT64' },
+    ]),
+    null,
+  )
   assert.deepEqual(chooseWidgets({ name: 't', columns: [{ name: 'service', type: 'STRING' }], rows: [] }), [{ kind: 'table' }])
-  assert.deepEqual(chooseWidgets(httpStats, { '@type': 'types.px.dev/px.vispb.TimeseriesChart', timeseries: [{ value: 'rps', series: 'service' }] }), [{ kind: 'chart', time: 0, values: [4], series: 1 }])
-  assert.deepEqual(chooseWidgets(edges, { '@type': 'types.px.dev/px.vispb.Graph', adjacencyList: { fromColumn: 'requestor', toColumn: 'responder' } }), [{ kind: 'graph', from: 0, to: 1 }])
+  assert.deepEqual(
+    chooseWidgets(httpStats, { '@type': 'types.px.dev/px.vispb.TimeseriesChart', timeseries: [{ value: 'rps', series: 'service' }] }),
+    [{ kind: 'chart', time: 0, values: [4], series: 1 }],
+  )
+  assert.deepEqual(
+    chooseWidgets(edges, { '@type': 'types.px.dev/px.vispb.Graph', adjacencyList: { fromColumn: 'requestor', toColumn: 'responder' } }),
+    [{ kind: 'graph', from: 0, to: 1 }],
+  )
   assert.deepEqual(chooseWidgets(edges, { '@type': 'types.px.dev/px.vispb.Table' }), [{ kind: 'table' }])
   // Charts: one per value column, a line per series value in time order.
   const c = chartsOf(httpStats, { kind: 'chart', time: 0, values: [2, 4], series: 1 })
@@ -223,11 +341,30 @@ test('cells read by PxL type and column name; sorting by number, time or text, e
   assert.equal(columnUnit(c('avg_latency', 'FLOAT64')), 'ns')
   assert.equal(columnUnit({ name: 'x', type: 'FLOAT64', semanticType: 'ST_PERCENT' }), 'fraction', "the compiler's semantic type")
   assert.equal(columnUnit({ name: 'p99_ms', type: 'FLOAT64', semanticType: 'ST_DURATION_NS' }), 'ms', 'a name in ms wins')
-  const rows = [['b', 10], ['a', null], ['c', 9], ['d', '9007199254740993'], ['e', '9007199254740992']]
-  assert.deepEqual(sortTable(rows, 1, 'INT64', 'desc').map((r) => r[0]), ['d', 'e', 'b', 'c', 'a'])
-  assert.deepEqual(sortTable(rows, 1, 'INT64', 'asc').map((r) => r[0]), ['c', 'b', 'e', 'd', 'a'])
-  assert.deepEqual(sortTable(rows, 0, 'STRING', 'desc').map((r) => r[0]), ['e', 'd', 'c', 'b', 'a'])
-  assert.deepEqual(sortTable(httpStats.rows, 0, 'TIME64NS', 'asc').map((r) => r[1]), ['cart', 'web', 'cart'], 'ties keep their order')
+  const rows = [
+    ['b', 10],
+    ['a', null],
+    ['c', 9],
+    ['d', '9007199254740993'],
+    ['e', '9007199254740992'],
+  ]
+  assert.deepEqual(
+    sortTable(rows, 1, 'INT64', 'desc').map((r) => r[0]),
+    ['d', 'e', 'b', 'c', 'a'],
+  )
+  assert.deepEqual(
+    sortTable(rows, 1, 'INT64', 'asc').map((r) => r[0]),
+    ['c', 'b', 'e', 'd', 'a'],
+  )
+  assert.deepEqual(
+    sortTable(rows, 0, 'STRING', 'desc').map((r) => r[0]),
+    ['e', 'd', 'c', 'b', 'a'],
+  )
+  assert.deepEqual(
+    sortTable(httpStats.rows, 0, 'TIME64NS', 'asc').map((r) => r[1]),
+    ['cart', 'web', 'cart'],
+    'ties keep their order',
+  )
 })
 
 /** A layout drawn as a grid: one column per rank, one row per position in the rank. */
@@ -235,7 +372,13 @@ function drawLayout(l: GraphLayout): string {
   const width = Math.max(...[...l.nodes.keys()].map((n) => n.length)) + 3
   const rows = Math.max(...l.ranks.map((r) => r.length))
   const out: string[] = []
-  for (let k = 0; k < rows; k++) out.push(l.ranks.map((r) => (r[k] ? `[${r[k]}]` : '').padEnd(width)).join('').trimEnd())
+  for (let k = 0; k < rows; k++)
+    out.push(
+      l.ranks
+        .map((r) => (r[k] ? `[${r[k]}]` : '').padEnd(width))
+        .join('')
+        .trimEnd(),
+    )
   return out.join('\n')
 }
 
@@ -266,11 +409,60 @@ test('service graph: edges merged per pair with requests, error share and latenc
     { id: 'db', requestsIn: 50, requestsOut: 0, errorRateIn: 0 },
   ])
   // Raw rows (no count column): each row is one request; latency in ms columns reads as ms.
-  const raw = serviceGraph({ name: 'r', columns: [{ name: 'requestor', type: 'STRING' }, { name: 'responder', type: 'STRING' }, { name: 'latency_ms', type: 'FLOAT64' }, { name: 'error_rate', type: 'FLOAT64' }], rows: [['a', 'b', 2, 0], ['a', 'b', 4, 0.5]] }, 0, 1)
-  assert.deepEqual(raw.edges[0], { from: 'a', to: 'b', requests: 2, rps: null, errorRate: 0.25, latencyNs: 3e6, latencyLabel: 'avg', bytes: null })
+  const raw = serviceGraph(
+    {
+      name: 'r',
+      columns: [
+        { name: 'requestor', type: 'STRING' },
+        { name: 'responder', type: 'STRING' },
+        { name: 'latency_ms', type: 'FLOAT64' },
+        { name: 'error_rate', type: 'FLOAT64' },
+      ],
+      rows: [
+        ['a', 'b', 2, 0],
+        ['a', 'b', 4, 0.5],
+      ],
+    },
+    0,
+    1,
+  )
+  assert.deepEqual(raw.edges[0], {
+    from: 'a',
+    to: 'b',
+    requests: 2,
+    rps: null,
+    errorRate: 0.25,
+    latencyNs: 3e6,
+    latencyLabel: 'avg',
+    bytes: null,
+  })
   // Net flow graphs: bytes both ways; latency from p99_ms when there is one.
-  const flow = serviceGraph({ name: 'f', columns: [{ name: 'from_entity', type: 'STRING' }, { name: 'to_entity', type: 'STRING' }, { name: 'bytes_sent', type: 'INT64' }, { name: 'bytes_recv', type: 'INT64' }, { name: 'p50_ms', type: 'FLOAT64' }, { name: 'p99_ms', type: 'FLOAT64' }], rows: [['a', 'b', 10, 5, 1, 9]] }, 0, 1)
-  assert.deepEqual(flow.edges[0], { from: 'a', to: 'b', requests: 1, rps: null, errorRate: null, latencyNs: 9e6, latencyLabel: 'p99', bytes: 15 })
+  const flow = serviceGraph(
+    {
+      name: 'f',
+      columns: [
+        { name: 'from_entity', type: 'STRING' },
+        { name: 'to_entity', type: 'STRING' },
+        { name: 'bytes_sent', type: 'INT64' },
+        { name: 'bytes_recv', type: 'INT64' },
+        { name: 'p50_ms', type: 'FLOAT64' },
+        { name: 'p99_ms', type: 'FLOAT64' },
+      ],
+      rows: [['a', 'b', 10, 5, 1, 9]],
+    },
+    0,
+    1,
+  )
+  assert.deepEqual(flow.edges[0], {
+    from: 'a',
+    to: 'b',
+    requests: 1,
+    rps: null,
+    errorRate: null,
+    latencyNs: 9e6,
+    latencyLabel: 'p99',
+    bytes: 15,
+  })
   assert.equal(errorColor(0.1), '#e15759')
   assert.equal(errorColor(0.001), '#59a14f')
   assert.equal(errorColor(null), 'var(--muted)')

@@ -62,12 +62,20 @@ function events(now: number, extra: { service: string; n: number } | null = null
 }
 
 async function push(body: unknown): Promise<void> {
-  const r = await fetch(`${kiln.url}/api/v1/trace/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const r = await fetch(`${kiln.url}/api/v1/trace/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   assert.equal(r.status, 200, await r.text())
 }
 
 async function runApi(script: string, args: Record<string, string> = {}, func?: string): Promise<PxlResult> {
-  const r = await fetch(`${kiln.url}/api/v1/pxl/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ script, args, ...(func ? { func } : {}) }) })
+  const r = await fetch(`${kiln.url}/api/v1/pxl/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ script, args, ...(func ? { func } : {}) }),
+  })
   const body = await r.json()
   assert.equal(r.status, 200, JSON.stringify(body))
   return body as PxlResult
@@ -137,7 +145,12 @@ data:
     }
 `,
   )
-  const yamlScript = (s: string) => s.trimEnd().split('\n').map((l) => `      ${l}`).join('\n')
+  const yamlScript = (s: string) =>
+    s
+      .trimEnd()
+      .split('\n')
+      .map((l) => `      ${l}`)
+      .join('\n')
   writeFileSync(
     join(dashDir, 'shop.yaml'),
     `title: Shop services
@@ -196,7 +209,12 @@ test('the Live tab opens the view; a script with time_ becomes time-series chart
   // One chart per value column, one line per service.
   const charts = page.locator('[data-display=http_timeseries] [data-testid=pxl-chart] figure')
   assert.deepEqual(await charts.evaluateAll((fs) => fs.map((f) => f.getAttribute('data-column'))), ['requests', 'error_rate', 'latency_ms'])
-  assert.deepEqual((await charts.first().locator('.legend span').allInnerTexts()).sort(), ['production/cart', 'production/catalog', 'production/frontend', 'production/payments'])
+  assert.deepEqual((await charts.first().locator('.legend span').allInnerTexts()).sort(), [
+    'production/cart',
+    'production/catalog',
+    'production/frontend',
+    'production/payments',
+  ])
   assert.ok((await page.locator('[data-testid=pxl-status]').innerText()).includes('1 table'))
   // Sort by requests, largest first, then smallest first.
   const reqCol = want.columns.findIndex((c) => c.name === 'requests')
@@ -209,19 +227,37 @@ test('the Live tab opens the view; a script with time_ becomes time-series chart
   await shot('live-chart')
 })
 
-test('source and destination columns become a service graph with request counts, error rates and latency on its edges', { skip }, async () => {
+test('source and destination columns become a service graph with request counts, error rates and latency on its edges', {
+  skip,
+}, async () => {
   await page.goto(live({ pxl: graph }))
   const svg = page.locator('[data-display=service_graph] [data-testid=pxl-graph-svg]')
   await svg.waitFor()
-  assert.deepEqual((await svg.locator('[data-node]').evaluateAll((ns) => ns.map((n) => n.getAttribute('data-node')))).sort(), ['cart', 'catalog', 'frontend', 'loadbalancer', 'payments'])
-  assert.deepEqual((await svg.locator('[data-edge]').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')))).sort(), ['cart→payments', 'frontend→cart', 'frontend→catalog', 'loadbalancer→frontend'])
+  assert.deepEqual((await svg.locator('[data-node]').evaluateAll((ns) => ns.map((n) => n.getAttribute('data-node')))).sort(), [
+    'cart',
+    'catalog',
+    'frontend',
+    'loadbalancer',
+    'payments',
+  ])
+  assert.deepEqual((await svg.locator('[data-edge]').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')))).sort(), [
+    'cart→payments',
+    'frontend→cart',
+    'frontend→catalog',
+    'loadbalancer→frontend',
+  ])
   // Callers left of callees.
-  const x = async (n: string) => Number((await svg.locator(`[data-node="${n}"]`).getAttribute('transform'))!.match(/translate\(([\d.]+)/)![1])
-  assert.ok((await x('loadbalancer')) < (await x('frontend')) && (await x('frontend')) < (await x('cart')) && (await x('cart')) < (await x('payments')))
+  const x = async (n: string) =>
+    Number((await svg.locator(`[data-node="${n}"]`).getAttribute('transform'))!.match(/translate\(([\d.]+)/)![1])
+  assert.ok(
+    (await x('loadbalancer')) < (await x('frontend')) &&
+      (await x('frontend')) < (await x('cart')) &&
+      (await x('cart')) < (await x('payments')),
+  )
   // The edge cart → payments: 12 requests, 3 failed (25%), drawn red.
   const pay = svg.locator('[data-edge="cart→payments"]')
   assert.equal(await pay.getAttribute('stroke'), '#e15759')
-  assert.match(await pay.locator('title').textContent() ?? '', /12 req · 25% err · p99 \d/)
+  assert.match((await pay.locator('title').textContent()) ?? '', /12 req · 25% err · p99 \d/)
   await shot('live-graph')
   await page.click('[data-testid=theme]')
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark')
@@ -235,22 +271,37 @@ test('the bundled library is in the picker: px/service_stats draws its charts, p
   await tableRows('Service summary').first().waitFor()
   assert.equal(await tableRows('Service summary').count(), calls.length)
   const charts = page.locator('[data-display="Service rate, errors and latency"] [data-testid=pxl-chart] figure')
-  assert.deepEqual(await charts.evaluateAll((fs) => fs.map((f) => f.getAttribute('data-column'))), ['rps', 'error_rate', 'p50_ms', 'p99_ms'])
+  assert.deepEqual(await charts.evaluateAll((fs) => fs.map((f) => f.getAttribute('data-column'))), [
+    'rps',
+    'error_rate',
+    'p50_ms',
+    'p99_ms',
+  ])
   const options = await page.locator('[data-testid=pxl-script] option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))
-  for (const n of ['px/http_data', 'px/service_edge_stats', 'px/perf_flamegraph']) assert.ok(options.includes(n), `${n} not in the picker: ${options.join(', ')}`)
+  for (const n of ['px/http_data', 'px/service_edge_stats', 'px/perf_flamegraph'])
+    assert.ok(options.includes(n), `${n} not in the picker: ${options.join(', ')}`)
   await shot('live-library')
   await page.selectOption('[data-testid=pxl-script]', 'px/service_edge_stats')
   const svg = page.locator('[data-display="Service edges"] [data-testid=pxl-graph-svg]')
   await svg.waitFor()
   // Server-side rows: each caller is known by its address, each callee by its service.
-  assert.deepEqual((await svg.locator('[data-edge]').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')))).sort(), ['10.0.0.1→production/frontend', '10.0.1.10→production/cart', '10.0.1.10→production/catalog', '10.0.2.20→production/payments'])
+  assert.deepEqual((await svg.locator('[data-edge]').evaluateAll((es) => es.map((e) => e.getAttribute('data-edge')))).sort(), [
+    '10.0.0.1→production/frontend',
+    '10.0.1.10→production/cart',
+    '10.0.1.10→production/catalog',
+    '10.0.2.20→production/payments',
+  ])
   // The URL follows the pick (written as the view settles, so waited for rather than read at once).
   await page.waitForURL(/script=px%2Fservice_edge_stats/)
 })
 
 test('an error is shown with its line and column, and marked in the editor', { skip }, async () => {
   const bad = "import px\n\ndf = px.DataFrame('http_events', start_time='-10m')\ndf = df[df.latncy > 1000]\npx.display(df)\n"
-  const r = await fetch(`${kiln.url}/api/v1/pxl/run`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ script: bad }) })
+  const r = await fetch(`${kiln.url}/api/v1/pxl/run`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ script: bad }),
+  })
   assert.equal(r.status, 400)
   const body = (await r.json()) as { code: string; message: string }
   const at = errorLocation(body.message)!
@@ -262,7 +313,13 @@ test('an error is shown with its line and column, and marked in the editor', { s
   assert.ok((await err.innerText()).includes("'latncy'"))
   assert.ok((await err.innerText()).includes('latency'), 'the nearest valid name')
   assert.equal(await page.locator('.pxl-gutter .err').innerText(), '4')
-  assert.equal(await page.locator('.pxl-highlight .squiggle').first().innerText(), bad.split('\n')[3]!.slice(at.column - 1).match(/^\w+/)?.[0] ?? '')
+  assert.equal(
+    await page.locator('.pxl-highlight .squiggle').first().innerText(),
+    bad
+      .split('\n')[3]!
+      .slice(at.column - 1)
+      .match(/^\w+/)?.[0] ?? '',
+  )
   await shot('live-error')
   // A script name the server does not have.
   await page.goto(live({ script: 'px/no_such_script' }))
@@ -275,7 +332,7 @@ test('the editor completes columns of the table read, and Ctrl+Enter runs the ed
   const editor = page.locator('[data-testid=pxl-editor]')
   await editor.click()
   await page.keyboard.press('Control+End')
-  await page.keyboard.type("df = df[df.resp_st")
+  await page.keyboard.type('df = df[df.resp_st')
   const suggest = page.locator('[data-testid=pxl-suggest]')
   await suggest.locator('li').first().waitFor()
   assert.deepEqual(await suggest.locator('li').evaluateAll((ls) => ls.map((l) => l.getAttribute('data-label'))), ['resp_status'])
@@ -327,7 +384,8 @@ def by_service(start_time: str, svc: str = 'cart'):
 })
 
 test('auto-refresh runs the script again with new rows', { skip }, async () => {
-  const perService = "import px\ndf = px.DataFrame('http_events', start_time='-10m')\npx.display(df.groupby('service').agg(n=('latency', px.count)), 'per_service')\n"
+  const perService =
+    "import px\ndf = px.DataFrame('http_events', start_time='-10m')\npx.display(df.groupby('service').agg(n=('latency', px.count)), 'per_service')\n"
   await page.goto(live({ pxl: perService }))
   await tableRows('per_service').first().waitFor()
   assert.equal(await tableRows('per_service').count(), 4)
@@ -340,7 +398,12 @@ test('auto-refresh runs the script again with new rows', { skip }, async () => {
 })
 
 test('dashboards: listed from --dashboards DIR (YAML, JSON, the seed ConfigMap); each panel runs its own script', { skip }, async () => {
-  const list = (await (await fetch(`${kiln.url}/api/v1/pxl/dashboards`)).json()) as { name: string; title: string; panels: { title: string }[]; error?: string }[]
+  const list = (await (await fetch(`${kiln.url}/api/v1/pxl/dashboards`)).json()) as {
+    name: string
+    title: string
+    panels: { title: string }[]
+    error?: string
+  }[]
   assert.deepEqual(
     list.map((d) => [d.name, d.title, d.panels.map((p) => p.title)]),
     [

@@ -70,9 +70,16 @@ test('the table shows each function first and its file after; no two functions l
   const cells = (await page.locator('[data-testid=top-table] tbody td.name').allInnerTexts()).map((t) => t.replace('⇅', '').trim())
   assert.deepEqual(new Set(cells), new Set(Object.values(names).map(displayName)))
   assert.equal(new Set(cells).size, cells.length, 'distinct functions, distinct rows')
-  assert.ok(cells.includes('sha app-kiln/app.mjs:5') && cells.includes('symdb.(*PartitionWriter).WriteStacks github.com/grafana/pyroscope/pkg/phlaredb'), cells.join('\n'))
+  assert.ok(
+    cells.includes('sha app-kiln/app.mjs:5') &&
+      cells.includes('symdb.(*PartitionWriter).WriteStacks github.com/grafana/pyroscope/pkg/phlaredb'),
+    cells.join('\n'),
+  )
   // The function is the part people read first: it is its own element, the file beside it.
-  assert.equal(await page.locator('[data-testid=top-table] tbody td.name', { hasText: 'labelsKey' }).locator('.fn').innerText(), 'labelsKey')
+  assert.equal(
+    await page.locator('[data-testid=top-table] tbody td.name', { hasText: 'labelsKey' }).locator('.fn').innerText(),
+    'labelsKey',
+  )
   await shot('names-table')
 })
 
@@ -81,7 +88,9 @@ test('tooltip, sandwich and diff name the function first, with its file', { skip
   const canvas = page.locator('[data-testid=flame-canvas]').first()
   await canvas.waitFor()
   await page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
-  const r = await fetch(`${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent(TYPE)}&query=${encodeURIComponent('{service_name="names"}')}&from=${(T0 - 300) * 1000}&until=${(T0 + 900) * 1000}`)
+  const r = await fetch(
+    `${kiln.url}/api/v1/flamegraph?type=${encodeURIComponent(TYPE)}&query=${encodeURIComponent('{service_name="names"}')}&from=${(T0 - 300) * 1000}&until=${(T0 + 900) * 1000}`,
+  )
   const f = toFlame((await r.json()).flamegraph)
   const box = (await canvas.boundingBox())!
   const target = widestNamed(f, names.parse)
@@ -98,7 +107,9 @@ test('tooltip, sandwich and diff name the function first, with its file', { skip
   assert.equal(await page.locator('[data-testid=sandwich-fn]').innerText(), displayName(names.key))
   await shot('names-sandwich')
 
-  await page.goto(kiln.url + url(`&view=diff&lfrom=${(T0 - 240) * 1000}&luntil=${(T0 - 60) * 1000}&rfrom=${T0 * 1000}&runtil=${(T0 + 600) * 1000}`))
+  await page.goto(
+    kiln.url + url(`&view=diff&lfrom=${(T0 - 240) * 1000}&luntil=${(T0 - 60) * 1000}&rfrom=${T0 * 1000}&runtil=${(T0 + 600) * 1000}`),
+  )
   await page.locator('[data-testid=top-table] tbody tr').first().waitFor()
   const fns = await page.locator('[data-testid=top-table] tbody td.name .fn').allInnerTexts()
   assert.deepEqual(new Set(fns), new Set(Object.values(names).map((n) => nameParts(n).fn)))

@@ -26,7 +26,10 @@ before(async () => {
   for (const name of ['api.alloc_space', 'api.inuse_space', 'api.cpu', 'api.goroutines'])
     await ingestFolded(kiln.url, `${name}{route=/cart,region=eu,pyroscope_spy=gospy}`, 'main;work 100\n', T0, T0 + 600)
   await ingestFolded(kiln.url, 'clock.alloc_space', 'main;alloc 100\n', T0, T0 + 600)
-  const wall = await fetch(`${kiln.url}/ingest?name=clock.wall&format=folded&from=${T0}&until=${T0 + 600}&units=nanoseconds&aggregationType=sum`, { method: 'POST', body: 'main;sleep 100\n' })
+  const wall = await fetch(
+    `${kiln.url}/ingest?name=clock.wall&format=folded&from=${T0}&until=${T0 + 600}&units=nanoseconds&aggregationType=sum`,
+    { method: 'POST', body: 'main;sleep 100\n' },
+  )
   assert.ok(wall.ok, await wall.text())
   browser = await launchChromium()
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })

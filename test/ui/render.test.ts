@@ -44,9 +44,20 @@ after(async () => {
 
 /** The canvas pixel (CSS px = device px at scale 1) at x, y as [r, g, b]. */
 const pixel = (x: number, y: number) =>
-  page.evaluate(([x, y]) => [...document.querySelector<HTMLCanvasElement>('[data-testid=flame-canvas]')!.getContext('2d')!.getImageData(x!, y!, 1, 1).data.slice(0, 3)], [x, y])
+  page.evaluate(
+    ([x, y]) => [
+      ...document
+        .querySelector<HTMLCanvasElement>('[data-testid=flame-canvas]')!
+        .getContext('2d')!
+        .getImageData(x!, y!, 1, 1)
+        .data.slice(0, 3),
+    ],
+    [x, y],
+  )
 
-test('frames under a merged block are painted as one block per level; the tooltip follows the pointer from frame to frame', { skip }, async () => {
+test('frames under a merged block are painted as one block per level; the tooltip follows the pointer from frame to frame', {
+  skip,
+}, async () => {
   await page.goto(`${kiln.url}/?service=tiny&view=flame&from=${(T0 - 60) * 1000}&until=${(T0 + 120) * 1000}`)
   const canvas = page.locator('[data-testid=flame-canvas]')
   await canvas.waitFor()

@@ -36,13 +36,38 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
   })
   for (const n of ['6', '10']) {
     // The target's profile, sent as its SDK would just before each run (inside the run's window however long the runs take).
-    const ingest = await fetch(`${kiln.url}/ingest?name=target.cpu&from=now`, { method: 'POST', body: 'main;http.serve;handler 7\nmain;gc 3\n' })
+    const ingest = await fetch(`${kiln.url}/ingest?name=target.cpu&from=now`, {
+      method: 'POST',
+      body: 'main;http.serve;handler 7\nmain;gc 3\n',
+    })
     assert.equal(ingest.status, 200)
-    const r = await kilnRun(['run', '-q', '-u', '2', '-i', n, '-e', `URL=${target.url}/`, '--tag', `build=b${n}`, '-o', `kiln=${kiln.url}`, '--profile', '{service_name="target"}', join(dir, 'shop.js')], { timeoutMs: 180_000 })
+    const r = await kilnRun(
+      [
+        'run',
+        '-q',
+        '-u',
+        '2',
+        '-i',
+        n,
+        '-e',
+        `URL=${target.url}/`,
+        '--tag',
+        `build=b${n}`,
+        '-o',
+        `kiln=${kiln.url}`,
+        '--profile',
+        '{service_name="target"}',
+        join(dir, 'shop.js'),
+      ],
+      { timeoutMs: 180_000 },
+    )
     assert.equal(r.code, 99, `max<0 is crossed: ${r.stderr}`)
     ids.push(/runs\/get\?run=([\w-]+)/.exec(r.stderr)![1]!)
     printed.push(/data_received\.*:\s+(\d[\d.]* \w?B)/.exec(r.stdout)?.[1] ?? `no data_received in:\n${r.stdout}`)
-    printedRates.push({ reqs: /http_reqs\.*:\s+\d+\s+([\d.]+\/s)/.exec(r.stdout)?.[1] ?? `no http_reqs in:\n${r.stdout}`, data: /data_received\.*:\s+\d[\d.]* \w?B\s+(\d[\d.]* \w?B\/s)/.exec(r.stdout)?.[1] ?? `no data_received in:\n${r.stdout}` })
+    printedRates.push({
+      reqs: /http_reqs\.*:\s+\d+\s+([\d.]+\/s)/.exec(r.stdout)?.[1] ?? `no http_reqs in:\n${r.stdout}`,
+      data: /data_received\.*:\s+\d[\d.]* \w?B\s+(\d[\d.]* \w?B\/s)/.exec(r.stdout)?.[1] ?? `no data_received in:\n${r.stdout}`,
+    })
   }
   browser = await launchChromium()
   page = await (await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })).newPage()
@@ -62,14 +87,21 @@ test('the runs list shows each run with its requests, VUs and failed thresholds'
   const rows = page.locator('[data-testid=runs-table] tbody tr')
   await rows.first().waitFor()
   assert.equal(await rows.count(), 2)
-  for (const [id, n] of [[ids[0]!, '6'], [ids[1]!, '10']] as const) {
+  for (const [id, n] of [
+    [ids[0]!, '6'],
+    [ids[1]!, '10'],
+  ] as const) {
     const row = page.locator(`[data-testid=runs-table] tbody tr[data-run="${id}"]`)
     assert.equal(await row.locator('td[data-col=requests]').innerText(), n)
     assert.equal(await row.locator('td[data-col=thresholds]').innerText(), '✗ 1 of 2')
     const d = await detail(id)
     const ms = (v: number) => formatMetric(v, 'http_req_duration', 'trend')
     const dur = d.metrics.http_req_duration!
-    assert.equal(await row.locator('td[data-col=duration]').innerText(), `${ms(dur.avg)} / ${ms(dur.p95!)} / ${ms(dur.max)}`, 'avg / p95 / max')
+    assert.equal(
+      await row.locator('td[data-col=duration]').innerText(),
+      `${ms(dur.avg)} / ${ms(dur.p95!)} / ${ms(dur.max)}`,
+      'avg / p95 / max',
+    )
     assert.match(await row.innerText(), new RegExp(`shop\\.js[\\s\\S]*build=b${n}`))
   }
   await shot('runs')
@@ -80,9 +112,13 @@ test("a run's page: per-second charts, thresholds, metrics, and the target's fla
   await page.locator('[data-testid=run-script]').waitFor()
   await page.waitForFunction(() => location.search.includes('run='))
   assert.equal(searchToState(new URL(page.url()).search).run, ids[1])
-  assert.deepEqual((await page.locator('[data-testid=thresholds] li').allInnerTexts()).sort(), ['✓ http_req_failed: rate<0.5', '✗ http_req_duration: max<0'].sort())
+  assert.deepEqual(
+    (await page.locator('[data-testid=thresholds] li').allInnerTexts()).sort(),
+    ['✓ http_req_failed: rate<0.5', '✗ http_req_duration: max<0'].sort(),
+  )
   assert.ok((await page.locator('[data-testid=chart-http_req_duration] .legend').innerText()).includes('p95'))
-  for (const m of ['http_reqs', 'http_req_duration', 'vus', 'checks']) assert.ok((await page.locator(`[data-testid=chart-${m}] svg path`).count()) > 0, `a line for ${m}`)
+  for (const m of ['http_reqs', 'http_req_duration', 'vus', 'checks'])
+    assert.ok((await page.locator(`[data-testid=chart-${m}] svg path`).count()) > 0, `a line for ${m}`)
   const reqs = page.locator('[data-testid=run-metrics] tbody tr', { hasText: /^http_reqs/ })
   assert.equal((await reqs.locator('td').allInnerTexts())[2], '10')
   // Data as the CLI's summary printed it (SI bytes, issue 15 §5).
@@ -121,7 +157,12 @@ test('two runs compare metric by metric', { skip }, async () => {
   await page.waitForFunction(() => location.search.includes('compare='))
   assert.equal(searchToState(new URL(page.url()).search).compare, ids.join(','))
   const want = compareRuns(await detail(ids[0]!), await detail(ids[1]!))
-  for (const [m, stat] of [['http_reqs', 'per second'], ['http_req_duration', 'avg'], ['http_req_duration', 'p95'], ['iterations', 'per second']]) {
+  for (const [m, stat] of [
+    ['http_reqs', 'per second'],
+    ['http_req_duration', 'avg'],
+    ['http_req_duration', 'p95'],
+    ['iterations', 'per second'],
+  ]) {
     const cells = await page.locator(`[data-testid=compare-table] tr[data-metric=${m}][data-stat="${stat}"] td`).allInnerTexts()
     assert.equal(cells[4], formatRunChange(want.find((r) => r.metric === m && r.stat === stat)!.change), `${m} ${stat}`)
   }
@@ -131,6 +172,9 @@ test('two runs compare metric by metric', { skip }, async () => {
   await page.click('[data-testid=runs-diff]')
   await page.waitForFunction(() => location.search.includes('view=diff'))
   const s = searchToState(new URL(page.url()).search)
-  assert.deepEqual([s.service, s.lfrom, s.luntil, s.rfrom, s.runtil], ['target', String(da.profile!.from), String(da.profile!.until), String(db.profile!.from), String(db.profile!.until)])
+  assert.deepEqual(
+    [s.service, s.lfrom, s.luntil, s.rfrom, s.runtil],
+    ['target', String(da.profile!.from), String(da.profile!.until), String(db.profile!.from), String(db.profile!.until)],
+  )
   await page.locator('[data-testid=top-table] tbody tr', { hasText: 'handler' }).waitFor()
 })

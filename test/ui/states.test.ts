@@ -79,7 +79,10 @@ test('a range without data keeps the pickers and says where the data is; a bad `
     const away = `from=${(T0 - 86400 * 30) * 1000}&until=${(T0 - 86400 * 29) * 1000}`
     await page.goto(`${kiln.url}/?service=shop&${away}`)
     await page.locator('[data-testid=no-data]').waitFor()
-    assert.equal(await page.locator('[data-testid=no-data-text]').innerText(), 'No data between 2025-12-02T10:00Z and 2025-12-03T10:00Z; latest data at 2026-01-01T10:00Z.')
+    assert.equal(
+      await page.locator('[data-testid=no-data-text]').innerText(),
+      'No data between 2025-12-02T10:00Z and 2025-12-03T10:00Z; latest data at 2026-01-01T10:00Z.',
+    )
     // The pickers stay, with the service and its types.
     assert.equal(await page.locator('[data-testid=service]').inputValue(), 'shop')
     assert.ok((await page.locator('[data-testid=profile-type] option').count()) >= 2)

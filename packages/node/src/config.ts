@@ -63,9 +63,13 @@ export function resolve(o: Options, env: NodeJS.ProcessEnv = process.env): Confi
     basicAuthUser: o.basicAuthUser ?? (env.PYROSCOPE_BASIC_AUTH_USER || undefined),
     basicAuthPassword: o.basicAuthPassword ?? (env.PYROSCOPE_BASIC_AUTH_PASSWORD || undefined),
     tenantID: o.tenantID ?? (env.PYROSCOPE_TENANT_ID || undefined),
-    samplingIntervalMicros: o.samplingIntervalMicros ?? num(env.PYROSCOPE_WALL_SAMPLING_INTERVAL_MICROS, 'PYROSCOPE_WALL_SAMPLING_INTERVAL_MICROS') ?? 10_000,
+    samplingIntervalMicros:
+      o.samplingIntervalMicros ?? num(env.PYROSCOPE_WALL_SAMPLING_INTERVAL_MICROS, 'PYROSCOPE_WALL_SAMPLING_INTERVAL_MICROS') ?? 10_000,
     heap: o.heap ?? true,
-    heapSamplingIntervalBytes: o.heapSamplingIntervalBytes ?? num(env.PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES, 'PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES') ?? 512 * 1024,
+    heapSamplingIntervalBytes:
+      o.heapSamplingIntervalBytes ??
+      num(env.PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES, 'PYROSCOPE_HEAP_SAMPLING_INTERVAL_BYTES') ??
+      512 * 1024,
     heapStackDepth: o.heapStackDepth ?? num(env.PYROSCOPE_HEAP_STACK_DEPTH, 'PYROSCOPE_HEAP_STACK_DEPTH') ?? 64,
     heapIntervalMs: o.heapIntervalMs ?? 60_000,
     asyncLabels: o.asyncLabels ?? false,
@@ -76,7 +80,9 @@ export function resolve(o: Options, env: NodeJS.ProcessEnv = process.env): Confi
     logger: o.logger ?? ((m) => process.stderr.write(`${m}\n`)),
   }
   if (!c.appName) throw new Error('@kiln/node: no appName: pass init({ appName }) or set PYROSCOPE_APPLICATION_NAME')
-  if (!/^https?:\/\//.test(c.serverAddress)) throw new Error(`@kiln/node: serverAddress ${JSON.stringify(c.serverAddress)} must start with http:// or https://`)
-  if (c.flushIntervalMs < 1000) throw new Error(`@kiln/node: flushIntervalMs ${c.flushIntervalMs} is under 1000; profiles that short are mostly noise`)
+  if (!/^https?:\/\//.test(c.serverAddress))
+    throw new Error(`@kiln/node: serverAddress ${JSON.stringify(c.serverAddress)} must start with http:// or https://`)
+  if (c.flushIntervalMs < 1000)
+    throw new Error(`@kiln/node: flushIntervalMs ${c.flushIntervalMs} is under 1000; profiles that short are mostly noise`)
   return c
 }

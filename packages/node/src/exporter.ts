@@ -48,7 +48,8 @@ export class Exporter {
   push(u: Upload): void {
     if (this.queue.length >= this.o.maxQueue) {
       // The oldest waiting one: the head may be on the wire already.
-      if (this.queue.splice(this.sending ? 1 : 0, 1).length) this.drop(1, `queue full (${this.o.maxQueue} profiles waiting; ${this.lastError || 'server slow'})`)
+      if (this.queue.splice(this.sending ? 1 : 0, 1).length)
+        this.drop(1, `queue full (${this.o.maxQueue} profiles waiting; ${this.lastError || 'server slow'})`)
     }
     this.queue.push(u)
     this.running ??= this.drain().finally(() => (this.running = null))
@@ -88,16 +89,27 @@ export class Exporter {
   }
 
   private async send(u: Upload): Promise<'ok' | 'retry' | 'refused'> {
-    const params = new URLSearchParams({ name: u.name, from: String(Math.floor(u.fromMs / 1000)), until: String(Math.ceil(u.untilMs / 1000)), spyName: 'nodespy' })
+    const params = new URLSearchParams({
+      name: u.name,
+      from: String(Math.floor(u.fromMs / 1000)),
+      until: String(Math.ceil(u.untilMs / 1000)),
+      spyName: 'nodespy',
+    })
     if (u.sampleRate) params.set('sampleRate', String(u.sampleRate))
     const form = new FormData()
     form.append('profile', new Blob([u.pprof as Uint8Array<ArrayBuffer>]), 'profile.pprof')
     const headers: Record<string, string> = {}
     if (this.o.authToken) headers.authorization = `Bearer ${this.o.authToken}`
-    else if (this.o.basicAuthUser) headers.authorization = `Basic ${Buffer.from(`${this.o.basicAuthUser}:${this.o.basicAuthPassword ?? ''}`).toString('base64')}`
+    else if (this.o.basicAuthUser)
+      headers.authorization = `Basic ${Buffer.from(`${this.o.basicAuthUser}:${this.o.basicAuthPassword ?? ''}`).toString('base64')}`
     if (this.o.tenantID) headers['x-scope-orgid'] = this.o.tenantID
     try {
-      const res = await fetch(`${this.o.serverAddress.replace(/\/+$/, '')}/ingest?${params}`, { method: 'POST', body: form, headers, signal: AbortSignal.timeout(this.o.timeoutMs) })
+      const res = await fetch(`${this.o.serverAddress.replace(/\/+$/, '')}/ingest?${params}`, {
+        method: 'POST',
+        body: form,
+        headers,
+        signal: AbortSignal.timeout(this.o.timeoutMs),
+      })
       const text = await res.text()
       if (res.ok) return 'ok'
       this.lastError = `server answered ${res.status}: ${text.slice(0, 200)}`
@@ -106,7 +118,8 @@ export class Exporter {
     } catch (e) {
       const err = e as Error & { cause?: { code?: string; message?: string } }
       const cause = err.cause?.code ?? err.cause?.message
-      this.lastError = err.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : `${err.message}${cause ? ` (${cause})` : ''}`
+      this.lastError =
+        err.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : `${err.message}${cause ? ` (${cause})` : ''}`
       return 'retry'
     }
   }

@@ -112,7 +112,14 @@ export function encodePprof(p: PprofInput): Buffer {
     let fid = fnIds.get(name)
     if (fid === undefined) {
       fnIds.set(name, (fid = fnIds.size + 1))
-      out.message(5, (m) => m.varint(1, fid!).varint(2, s(name)).varint(3, s(f.functionName || '(anonymous)')).varint(4, s(f.url)).varint(5, f.lineNumber + 1))
+      out.message(5, (m) =>
+        m
+          .varint(1, fid!)
+          .varint(2, s(name))
+          .varint(3, s(f.functionName || '(anonymous)'))
+          .varint(4, s(f.url))
+          .varint(5, f.lineNumber + 1),
+      )
     }
     out.message(4, (m) => m.varint(1, id).message(4, (l) => l.varint(1, fid!).varint(2, f.lineNumber + 1)))
   }

@@ -85,7 +85,13 @@ export class KilnProfiler {
     const c = this.config
     const name = seriesName(c)
     if (this.agg.samples.size) {
-      this.exporter.push({ name, pprof: encodePprof(cpuPprof(this.agg, from, until, c.samplingIntervalMicros)), fromMs: from, untilMs: until, sampleRate: Math.round(1e6 / c.samplingIntervalMicros) })
+      this.exporter.push({
+        name,
+        pprof: encodePprof(cpuPprof(this.agg, from, until, c.samplingIntervalMicros)),
+        fromMs: from,
+        untilMs: until,
+        sampleRate: Math.round(1e6 / c.samplingIntervalMicros),
+      })
     }
     this.agg = new Aggregate()
     this.windowStartMs = until
@@ -94,10 +100,13 @@ export class KilnProfiler {
       this.lastHeapMs = until
       const heap = new Aggregate()
       foldHeap(await this.session.heap(), c.heapSamplingIntervalBytes, heap)
-      if (heap.samples.size) this.exporter.push({ name, pprof: encodePprof(heapPprof(heap, until, c.heapSamplingIntervalBytes)), fromMs: from, untilMs: until })
+      if (heap.samples.size)
+        this.exporter.push({ name, pprof: encodePprof(heapPprof(heap, until, c.heapSamplingIntervalBytes)), fromMs: from, untilMs: until })
     }
     if (this.labels.dropped) {
-      c.logger(`@kiln/node: ${this.labels.dropped} label changes not recorded (over 1,000,000 in one period); samples after them keep the earlier labels`)
+      c.logger(
+        `@kiln/node: ${this.labels.dropped} label changes not recorded (over 1,000,000 in one period); samples after them keep the earlier labels`,
+      )
       this.labels.dropped = 0
     }
   }

@@ -42,7 +42,11 @@ export async function startPullServer(o: PullOptions = {}): Promise<PullServer> 
   }, 60_000)
   rotate.unref()
   const send = (res: ServerResponse, status: number, body: string | Uint8Array, type = 'text/plain; charset=utf-8') => {
-    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...(typeof body === 'string' ? {} : { 'content-disposition': 'attachment; filename="profile"' }) })
+    res.writeHead(status, {
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      ...(typeof body === 'string' ? {} : { 'content-disposition': 'attachment; filename="profile"' }),
+    })
     res.end(body)
   }
   const server: Server = createServer(async (req, res) => {
@@ -50,7 +54,8 @@ export async function startPullServer(o: PullOptions = {}): Promise<PullServer> 
     try {
       if (url.pathname === '/debug/pprof/profile') {
         const seconds = Number(url.searchParams.get('seconds') ?? 30)
-        if (!(seconds > 0 && seconds <= maxSeconds)) return send(res, 400, `seconds must be between 0 and ${maxSeconds}, got ${url.searchParams.get('seconds')}\n`)
+        if (!(seconds > 0 && seconds <= maxSeconds))
+          return send(res, 400, `seconds must be between 0 and ${maxSeconds}, got ${url.searchParams.get('seconds')}\n`)
         // As in Go: one CPU profile at a time.
         if (cpuBusy) return send(res, 500, 'Could not enable CPU profiling: cpu profiling already in use\n')
         cpuBusy = true

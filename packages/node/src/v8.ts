@@ -114,7 +114,10 @@ export function foldHeap(p: HeapProfile, intervalBytes: number, agg: Aggregate):
 /** The pprof of folded CPU samples: cpu and wall nanoseconds per stack. */
 export function cpuPprof(agg: Aggregate, fromMs: number, untilMs: number, intervalUs: number): PprofInput {
   return {
-    sampleTypes: [['cpu', 'nanoseconds'], ['wall', 'nanoseconds']],
+    sampleTypes: [
+      ['cpu', 'nanoseconds'],
+      ['wall', 'nanoseconds'],
+    ],
     periodType: ['wall', 'nanoseconds'],
     period: intervalUs * 1000,
     timeNanos: fromMs * 1e6,
@@ -127,7 +130,10 @@ export function cpuPprof(agg: Aggregate, fromMs: number, untilMs: number, interv
 /** The pprof of a heap snapshot: in-use objects and bytes per allocation stack. */
 export function heapPprof(agg: Aggregate, atMs: number, intervalBytes: number): PprofInput {
   return {
-    sampleTypes: [['inuse_objects', 'count'], ['inuse_space', 'bytes']],
+    sampleTypes: [
+      ['inuse_objects', 'count'],
+      ['inuse_space', 'bytes'],
+    ],
     periodType: ['space', 'bytes'],
     period: intervalBytes,
     timeNanos: atMs * 1e6,

@@ -8,7 +8,15 @@ async function server(handle: (req: IncomingMessage, res: ServerResponse, n: num
   let n = 0
   const s = createServer((req, res) => handle(req, res, ++n))
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))
-  return { url: `http://127.0.0.1:${(s.address() as { port: number }).port}`, count: () => n, close: () => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()) }) }
+  return {
+    url: `http://127.0.0.1:${(s.address() as { port: number }).port}`,
+    count: () => n,
+    close: () =>
+      new Promise<void>((r) => {
+        s.closeAllConnections()
+        s.close(() => r())
+      }),
+  }
 }
 const upload = (i: number) => ({ name: `app{i=${i}}`, pprof: new Uint8Array([i]), fromMs: 0, untilMs: 1000 })
 
@@ -32,15 +40,28 @@ test('5xx is retried with back-off; 4xx is not; auth headers and the form are se
   const seen: string[] = []
   const s = await server((req, res, n) => {
     let body = ''
-    req.on('data', (d) => (body += d)).on('end', () => {
-      const u = new URL(req.url!, 'http://x')
-      seen.push(`${u.searchParams.get('name')} ${req.headers.authorization} ${req.headers['x-scope-orgid']} ${/name="profile"/.test(body)}`)
-      res.statusCode = u.searchParams.get('name') === 'bad{}' ? 400 : n === 1 ? 503 : 200
-      res.end('no')
-    })
+    req
+      .on('data', (d) => (body += d))
+      .on('end', () => {
+        const u = new URL(req.url!, 'http://x')
+        seen.push(
+          `${u.searchParams.get('name')} ${req.headers.authorization} ${req.headers['x-scope-orgid']} ${/name="profile"/.test(body)}`,
+        )
+        res.statusCode = u.searchParams.get('name') === 'bad{}' ? 400 : n === 1 ? 503 : 200
+        res.end('no')
+      })
   })
   try {
-    const e = new Exporter({ serverAddress: s.url, authToken: 'tok', tenantID: 't1', maxQueue: 8, timeoutMs: 5000, attempts: 3, retryBaseMs: 10, log: () => {} })
+    const e = new Exporter({
+      serverAddress: s.url,
+      authToken: 'tok',
+      tenantID: 't1',
+      maxQueue: 8,
+      timeoutMs: 5000,
+      attempts: 3,
+      retryBaseMs: 10,
+      log: () => {},
+    })
     e.push({ ...upload(0), name: 'ok{}' })
     e.push({ ...upload(1), name: 'bad{}' })
     await e.flush(5000)

@@ -17,7 +17,14 @@ test('nested label sets merge; each time maps to the set in force then', () => {
   const backInA = t.nowUs()
   t.enter(0)
   const after = t.nowUs() + 1
-  assert.deepEqual(t.set(ab), [['route', '/b'], ['user', 'u1']], 'later keys replace, sorted by name')
+  assert.deepEqual(
+    t.set(ab),
+    [
+      ['route', '/b'],
+      ['user', 'u1'],
+    ],
+    'later keys replace, sorted by name',
+  )
   assert.equal(t.merged({ route: '/a' }), a, 'the same labels on the same base intern to one id')
   const at = t.cursor()
   assert.deepEqual([t0, inA, inAB, backInA, after].map(at), [0, a, ab, a, 0])

@@ -30,17 +30,30 @@ test('serves /debug/pprof/profile and /debug/pprof/heap as gzipped pprof; bad re
     const bytes = new Uint8Array(await res.arrayBuffer())
     assert.deepEqual([bytes[0], bytes[1]], [0x1f, 0x8b], 'gzipped')
     const cpu = decodePprof(bytes)
-    assert.deepEqual(cpu.sampleTypes.map((t) => `${t.type}/${t.unit}`), ['cpu/nanoseconds', 'wall/nanoseconds'])
+    assert.deepEqual(
+      cpu.sampleTypes.map((t) => `${t.type}/${t.unit}`),
+      ['cpu/nanoseconds', 'wall/nanoseconds'],
+    )
     const folded = toFolded(cpu, 0)
     assert.match(folded, /kilnPullTestHot \S*pull\.test\.ts:\d+/, 'the hot function, named with file and line')
     const wall = cpu.samples.reduce((a, x) => a + x.values[1]!, 0)
     assert.ok(wall > 0.5e9 && wall < 2e9, `about one second of wall time: ${wall}`)
 
     const heap = decodePprof(new Uint8Array(await (await fetch(`${s.url}/debug/pprof/heap`)).arrayBuffer()))
-    assert.deepEqual(heap.sampleTypes.map((t) => t.type), ['inuse_objects', 'inuse_space'])
-    assert.ok(heap.samples.some((x) => x.values[1]! > 0), 'in-use bytes')
+    assert.deepEqual(
+      heap.sampleTypes.map((t) => t.type),
+      ['inuse_objects', 'inuse_space'],
+    )
+    assert.ok(
+      heap.samples.some((x) => x.values[1]! > 0),
+      'in-use bytes',
+    )
 
-    for (const [path, status, re] of [['/debug/pprof/profile?seconds=0', 400, /seconds must be between 0 and 60/], ['/debug/pprof/profile?seconds=abc', 400, /seconds/], ['/debug/pprof/goroutine', 404, /serving \/debug\/pprof\/profile/]] as const) {
+    for (const [path, status, re] of [
+      ['/debug/pprof/profile?seconds=0', 400, /seconds must be between 0 and 60/],
+      ['/debug/pprof/profile?seconds=abc', 400, /seconds/],
+      ['/debug/pprof/goroutine', 404, /serving \/debug\/pprof\/profile/],
+    ] as const) {
       const r = await fetch(`${s.url}${path}`)
       assert.equal(r.status, status, path)
       assert.match(await r.text(), re)

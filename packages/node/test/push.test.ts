@@ -32,30 +32,52 @@ console.log(JSON.stringify({ ticks, ...stats() }))
 test('an app using @kiln/node pushes CPU, wall and heap profiles with its dynamic labels', async () => {
   const kiln = await startKiln()
   try {
-    const r = await runApp(app, { PYROSCOPE_SERVER_ADDRESS: kiln.url, PYROSCOPE_APPLICATION_NAME: 'sdk-push', PYROSCOPE_FLUSH_INTERVAL_MS: '1000' })
+    const r = await runApp(app, {
+      PYROSCOPE_SERVER_ADDRESS: kiln.url,
+      PYROSCOPE_APPLICATION_NAME: 'sdk-push',
+      PYROSCOPE_FLUSH_INTERVAL_MS: '1000',
+    })
     assert.equal(r.code, 0, r.err)
     const s = JSON.parse(r.out)
     assert.ok(s.sent >= 2 && s.dropped === 0, `profiles sent, none dropped: ${r.out} ${r.err}`)
-    const types = (await call(`${kiln.url}/api/v1/profile-types?${q({ query: '{service_name="sdk-push"}' })}`)).json.map((t: { id: string }) => t.id)
-    for (const t of [CPU, WALL, 'memory:inuse_space:bytes:space:bytes', 'memory:inuse_objects:count:space:bytes']) assert.ok(types.includes(t), `${t} in ${types}`)
+    const types = (await call(`${kiln.url}/api/v1/profile-types?${q({ query: '{service_name="sdk-push"}' })}`)).json.map(
+      (t: { id: string }) => t.id,
+    )
+    for (const t of [CPU, WALL, 'memory:inuse_space:bytes:space:bytes', 'memory:inuse_objects:count:space:bytes'])
+      assert.ok(types.includes(t), `${t} in ${types}`)
 
-    const top = async (type: string, query: string) => (await call(`${kiln.url}/api/v1/top?${q({ type, query })}`)).json as { rows: { name: string; self: number; total: number }[]; total: number }
-    const share = (t: Awaited<ReturnType<typeof top>>, fn: string) => t.rows.filter((x) => x.name.startsWith(`${fn} `)).reduce((a, x) => a + x.self, 0) / t.total
+    const top = async (type: string, query: string) =>
+      (await call(`${kiln.url}/api/v1/top?${q({ type, query })}`)).json as {
+        rows: { name: string; self: number; total: number }[]
+        total: number
+      }
+    const share = (t: Awaited<ReturnType<typeof top>>, fn: string) =>
+      t.rows.filter((x) => x.name.startsWith(`${fn} `)).reduce((a, x) => a + x.self, 0) / t.total
     const all = await top(CPU, '{service_name="sdk-push", region="test"}')
     assert.ok(share(all, 'kilnSdkHot') > 0.5, `kilnSdkHot is most of the CPU time: ${JSON.stringify(all.rows.slice(0, 5))}`)
-    assert.ok(all.rows.some((x) => /^kilnSdkHot .*app\.mts:\d+$/.test(x.name)), 'frames are named "function file:line"')
+    assert.ok(
+      all.rows.some((x) => /^kilnSdkHot .*app\.mts:\d+$/.test(x.name)),
+      'frames are named "function file:line"',
+    )
 
     const routes = (await call(`${kiln.url}/api/v1/label-values?${q({ name: 'route', query: '{service_name="sdk-push"}' })}`)).json
     assert.deepEqual(routes, ['/checkout'])
     // The labelled series holds the wrapped calls only; the plain caller stays outside it.
     const labelled = await top(CPU, '{service_name="sdk-push", route="/checkout"}')
-    assert.ok(share(labelled, 'kilnSdkHot') > 0.7, `the labelled series is the wrapped hot loop: ${JSON.stringify(labelled.rows.slice(0, 5))}`)
-    const plainIn = (t: Awaited<ReturnType<typeof top>>) => t.rows.filter((x) => x.name.startsWith('kilnSdkPlain ')).reduce((a, x) => a + x.total, 0) / t.total
+    assert.ok(
+      share(labelled, 'kilnSdkHot') > 0.7,
+      `the labelled series is the wrapped hot loop: ${JSON.stringify(labelled.rows.slice(0, 5))}`,
+    )
+    const plainIn = (t: Awaited<ReturnType<typeof top>>) =>
+      t.rows.filter((x) => x.name.startsWith('kilnSdkPlain ')).reduce((a, x) => a + x.total, 0) / t.total
     assert.ok(plainIn(labelled) < 0.05, `kilnSdkPlain is (almost) never labelled: ${plainIn(labelled)}`)
     assert.ok(plainIn(all) > 0.05, `kilnSdkPlain shows in the unlabelled series: ${plainIn(all)}`)
     // Wall time includes the idle waits; CPU time does not.
     const wall = await top(WALL, '{service_name="sdk-push"}')
-    assert.ok(wall.rows.some((x) => x.name === '(idle)'), 'idle time is wall time')
+    assert.ok(
+      wall.rows.some((x) => x.name === '(idle)'),
+      'idle time is wall time',
+    )
     assert.ok(!all.rows.some((x) => x.name === '(idle)'), 'idle time is not CPU time')
   } finally {
     await kiln.dispose()
@@ -71,7 +93,13 @@ test('a dead server (closed port) leaves the app running and counts the drops', 
   const probe = createServer()
   const port = await listen(probe)
   await new Promise((r) => probe.close(r))
-  const r = await runApp(app, { PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${port}`, PYROSCOPE_APPLICATION_NAME: 'sdk-dead', PYROSCOPE_FLUSH_INTERVAL_MS: '1000', ROUNDS: '25', STOP_MS: '1000' })
+  const r = await runApp(app, {
+    PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${port}`,
+    PYROSCOPE_APPLICATION_NAME: 'sdk-dead',
+    PYROSCOPE_FLUSH_INTERVAL_MS: '1000',
+    ROUNDS: '25',
+    STOP_MS: '1000',
+  })
   assert.equal(r.code, 0, r.err)
   const s = JSON.parse(r.out)
   assert.equal(s.ticks, 25)
@@ -88,7 +116,14 @@ test('a server that never answers times out: the app finishes and the drops are 
   })
   const port = await listen(silent)
   try {
-    const r = await runApp(app, { PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${port}`, PYROSCOPE_APPLICATION_NAME: 'sdk-silent', PYROSCOPE_FLUSH_INTERVAL_MS: '1000', ROUNDS: '25', STOP_MS: '1000', TIMEOUT_MS: '300' })
+    const r = await runApp(app, {
+      PYROSCOPE_SERVER_ADDRESS: `http://127.0.0.1:${port}`,
+      PYROSCOPE_APPLICATION_NAME: 'sdk-silent',
+      PYROSCOPE_FLUSH_INTERVAL_MS: '1000',
+      ROUNDS: '25',
+      STOP_MS: '1000',
+      TIMEOUT_MS: '300',
+    })
     assert.equal(r.code, 0, r.err)
     const s = JSON.parse(r.out)
     assert.equal(s.ticks, 25)
@@ -121,18 +156,28 @@ test('with asyncLabels, labels follow await; without, only the synchronous part 
   const kiln = await startKiln()
   try {
     for (const on of ['1', '0']) {
-      const r = await runApp(asyncApp, { PYROSCOPE_SERVER_ADDRESS: kiln.url, PYROSCOPE_APPLICATION_NAME: `sdk-async-${on}`, PYROSCOPE_FLUSH_INTERVAL_MS: '1000', ASYNC: on })
+      const r = await runApp(asyncApp, {
+        PYROSCOPE_SERVER_ADDRESS: kiln.url,
+        PYROSCOPE_APPLICATION_NAME: `sdk-async-${on}`,
+        PYROSCOPE_FLUSH_INTERVAL_MS: '1000',
+        ASYNC: on,
+      })
       assert.equal(r.code, 0, r.err)
     }
-    const top = async (query: string) => (await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query })}`)).json as { rows: { name: string; total: number }[]; total: number }
-    const share = (t: Awaited<ReturnType<typeof top>>, fn: string) => (t.total ? t.rows.filter((x) => x.name.startsWith(`${fn} `)).reduce((a, x) => a + x.total, 0) / t.total : 0)
+    const top = async (query: string) =>
+      (await call(`${kiln.url}/api/v1/top?${q({ type: CPU, query })}`)).json as { rows: { name: string; total: number }[]; total: number }
+    const share = (t: Awaited<ReturnType<typeof top>>, fn: string) =>
+      t.total ? t.rows.filter((x) => x.name.startsWith(`${fn} `)).reduce((a, x) => a + x.total, 0) / t.total : 0
     const on = await top('{service_name="sdk-async-1", route="/async"}')
     assert.ok(share(on, 'kilnAfterAwait') > 0.7, `the work after await is labelled: ${JSON.stringify(on.rows.slice(0, 5))}`)
     assert.ok(share(on, 'kilnOutside') < 0.05, `work outside the wrapped call is not: ${share(on, 'kilnOutside')}`)
     const offAll = await top('{service_name="sdk-async-0"}')
     const offLabelled = await top('{service_name="sdk-async-0", route="/async"}')
     assert.ok(share(offAll, 'kilnAfterAwait') > 0.3, 'the work ran')
-    assert.ok(offLabelled.total < offAll.total * 0.05, `without asyncLabels the continuation is not labelled: ${offLabelled.total} of ${offAll.total}`)
+    assert.ok(
+      offLabelled.total < offAll.total * 0.05,
+      `without asyncLabels the continuation is not labelled: ${offLabelled.total} of ${offAll.total}`,
+    )
   } finally {
     await kiln.dispose()
   }

@@ -6,7 +6,14 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { QuickJSAsyncWASMModule, newVariant, type QuickJSAsyncContext, type QuickJSAsyncRuntime, type QuickJSAsyncVariant, type QuickJSHandle } from 'quickjs-emscripten-core'
+import {
+  QuickJSAsyncWASMModule,
+  newVariant,
+  type QuickJSAsyncContext,
+  type QuickJSAsyncRuntime,
+  type QuickJSAsyncVariant,
+  type QuickJSHandle,
+} from 'quickjs-emscripten-core'
 import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
 
 // Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
@@ -37,7 +44,9 @@ let partsPromise: Promise<[EmscriptenLoader, FFIClass]> | null = null
  * (29 ms of a VU's start-up, most of it waiting). Here they happen once per thread.
  */
 export async function newEngine(): Promise<QuickJSAsyncWASMModule> {
-  partsPromise ??= variant().then((v) => Promise.all([v.importModuleLoader().then((l) => unwrap(l) as EmscriptenLoader), v.importFFI().then((f) => unwrap(f) as FFIClass)]))
+  partsPromise ??= variant().then((v) =>
+    Promise.all([v.importModuleLoader().then((l) => unwrap(l) as EmscriptenLoader), v.importFFI().then((f) => unwrap(f) as FFIClass)]),
+  )
   const [loader, FFI] = await partsPromise
   const em = await loader()
   em.type = 'async'
@@ -75,7 +84,11 @@ export interface AsyncEntryPoints {
 }
 
 export function asyncEntryPoints(rt: QuickJSAsyncRuntime): AsyncEntryPoints {
-  const m = (rt as unknown as { module: { cwrap(name: string, ret: string, args: string[], opts: { async: boolean }): (...a: number[]) => Promise<number> } }).module
+  const m = (
+    rt as unknown as {
+      module: { cwrap(name: string, ret: string, args: string[], opts: { async: boolean }): (...a: number[]) => Promise<number> }
+    }
+  ).module
   return {
     runJob: m.cwrap('QTS_ExecutePendingJob', 'number', ['number', 'number', 'number'], { async: true }),
     call: m.cwrap('QTS_Call', 'number', ['number', 'number', 'number', 'number', 'number'], { async: true }),
@@ -91,7 +104,11 @@ export type CallOutcome = { error: QuickJSHandle; value?: undefined } | { error?
  * per request of a plain http.get iteration).
  */
 export async function callAsync(ctx: QuickJSAsyncContext, entries: AsyncEntryPoints, fn: QuickJSHandle): Promise<CallOutcome> {
-  const c = ctx as unknown as { ffi: { QTS_ResolveException(ctx: number, p: number): number; QTS_FreeValuePointer(ctx: number, p: number): void }; ctx: { value: number }; memory: { heapValueHandle(p: number): QuickJSHandle } }
+  const c = ctx as unknown as {
+    ffi: { QTS_ResolveException(ctx: number, p: number): number; QTS_FreeValuePointer(ctx: number, p: number): void }
+    ctx: { value: number }
+    memory: { heapValueHandle(p: number): QuickJSHandle }
+  }
   const res = await entries.call(c.ctx.value, fn.value as unknown as number, ctx.undefined.value as unknown as number, 0, 0)
   const err = c.ffi.QTS_ResolveException(c.ctx.value, res)
   if (err) {

@@ -111,9 +111,23 @@ type RawAsyncFn = (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: Qu
  * kinds are given at run time too: reading a handle by its declared kind (getString/getNumber)
  * costs one FFI call, where asking QuickJS for each value's type first would cost two.
  */
-export function hostBinder(ctx: QuickJSAsyncContext, raw: (name: string, f: RawFn) => void, rawAsync: (name: string, f: RawAsyncFn) => void): HostBinder {
-  const read = (kinds: readonly string[], a: QuickJSHandle[]): Scalar[] => kinds.map((k, i) => (k === 's' ? ctx.getString(a[i]!) : k === 'n' ? ctx.getNumber(a[i]!) : ctx.dump(a[i]!) === true))
-  const out = (v: unknown): QuickJSHandle | undefined => (typeof v === 'string' ? ctx.newString(v) : typeof v === 'number' ? ctx.newNumber(v) : typeof v === 'boolean' ? (v ? ctx.true : ctx.false) : undefined)
+export function hostBinder(
+  ctx: QuickJSAsyncContext,
+  raw: (name: string, f: RawFn) => void,
+  rawAsync: (name: string, f: RawAsyncFn) => void,
+): HostBinder {
+  const read = (kinds: readonly string[], a: QuickJSHandle[]): Scalar[] =>
+    kinds.map((k, i) => (k === 's' ? ctx.getString(a[i]!) : k === 'n' ? ctx.getNumber(a[i]!) : ctx.dump(a[i]!) === true))
+  const out = (v: unknown): QuickJSHandle | undefined =>
+    typeof v === 'string'
+      ? ctx.newString(v)
+      : typeof v === 'number'
+        ? ctx.newNumber(v)
+        : typeof v === 'boolean'
+          ? v
+            ? ctx.true
+            : ctx.false
+          : undefined
   const fail = (e: unknown) => ({ error: ctx.newError(e instanceof Error ? e.message : String(e)) })
   return {
     def(name, kinds, f) {

@@ -190,13 +190,10 @@
   }
   /** The function's promise: its value is the call's result, its rejection the iteration's error. */
   function main(p) {
-    p.then(
-      (v) => {
-        dirty = true
-        L.result = v
-      },
-      fail,
-    )
+    p.then((v) => {
+      dirty = true
+      L.result = v
+    }, fail)
   }
   function reset() {
     if (!dirty) return

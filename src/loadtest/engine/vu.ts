@@ -8,7 +8,7 @@ import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'qu
 import { asyncEntryPoints, callAsync, newEngine, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
 import { hostBinder } from './host-api.ts'
 import { EventLoop } from './eventloop.ts'
-import { type Host } from './host.ts'
+import type { Host } from './host.ts'
 import { ScriptError } from '../errors.ts'
 import { lazyGetters, lazyModules, preludes } from '../modules/index.ts'
 import { resolveModule } from '../run/remote.ts'
@@ -108,11 +108,23 @@ export class VU {
     private readonly host: Host,
   ) {
     const o = host.options
-    this.client = newClient({ userAgent: o.userAgent, insecure: o.insecureSkipTLSVerify, discardBodies: o.discardResponseBodies, maxSockets: o.batchPerHost, net: o.net, tagIp: o.vuTags.includes('ip'), vu: id })
+    this.client = newClient({
+      userAgent: o.userAgent,
+      insecure: o.insecureSkipTLSVerify,
+      discardBodies: o.discardResponseBodies,
+      maxSockets: o.batchPerHost,
+      net: o.net,
+      tagIp: o.vuTags.includes('ip'),
+      vu: id,
+    })
     this.jars = new JarStore(this.client.jar)
     if (host.httpDebug) {
       // k6's fields after the dump, in logrus's (alphabetical) order.
-      this.client.debug = (l, group, id) => host.log('http-debug', `${l}  group=${group} iter=${Math.max(0, this.iteration)} request_id=${id} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`)
+      this.client.debug = (l, group, id) =>
+        host.log(
+          'http-debug',
+          `${l}  group=${group} iter=${Math.max(0, this.iteration)} request_id=${id} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`,
+        )
       this.client.debugBodies = host.httpDebug === 'full'
     }
   }
@@ -136,11 +148,16 @@ export class VU {
     for (const p of preludes) this.evalGlobal(p.src, p.name)
     this.evalGlobal(`${lazyGetters}; ''`, 'lazy-modules')
     this.tick = ctx.getProp(ctx.global, '__k6tick')
-    this.evalGlobal("globalThis.__k6callArg = undefined; globalThis.__k6invoke = function () { return __k6call(__k6callName, __k6callArg) }; ''", 'invoke')
+    this.evalGlobal(
+      "globalThis.__k6callArg = undefined; globalThis.__k6invoke = function () { return __k6call(__k6callName, __k6callArg) }; ''",
+      'invoke',
+    )
     this.invoker = ctx.getProp(ctx.global, '__k6invoke')
     this.result = ctx.getProp(ctx.global, '__k6result')
     if (!moduleExports) {
-      moduleExports = JSON.parse(this.evalGlobal('JSON.stringify(Object.fromEntries(Object.entries(__k6mods).map(([k, v]) => [k, Object.keys(v)])))', 'exports'))
+      moduleExports = JSON.parse(
+        this.evalGlobal('JSON.stringify(Object.fromEntries(Object.entries(__k6mods).map(([k, v]) => [k, Object.keys(v)])))', 'exports'),
+      )
     }
     const r = ctx.evalCode(script.source, script.path, { type: 'module' })
     if (r.error) throw new ScriptError(this.errorText(r.error, script.path))
@@ -280,7 +297,16 @@ export class VU {
       userAgent: host.options.userAgent,
       net: host.options.net,
       // k6 logs gRPC calls with --http-debug too (its fields after the text, as for HTTP).
-      debug: host.httpDebug ? { log: (t) => host.log('http-debug', `${t}  iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`), full: host.httpDebug === 'full' } : undefined,
+      debug: host.httpDebug
+        ? {
+            log: (t) =>
+              host.log(
+                'http-debug',
+                `${t}  iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`,
+              ),
+            full: host.httpDebug === 'full',
+          }
+        : undefined,
     })
     return this.grpcClients
   }
@@ -321,7 +347,12 @@ export class VU {
 
   /** The VM's pending promise jobs, run one by one through asyncify (a job may call http.get). */
   private async runJobs(): Promise<void> {
-    const rt = this.rt as unknown as { ffi: { QTS_FreeValuePointerRuntime(rt: number, v: number): void }; rt: { value: number }; module: { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array }; hasPendingJob(): boolean }
+    const rt = this.rt as unknown as {
+      ffi: { QTS_FreeValuePointerRuntime(rt: number, v: number): void }
+      rt: { value: number }
+      module: { _malloc(n: number): number; _free(p: number): void; HEAPU8: Uint8Array }
+      hasPendingJob(): boolean
+    }
     const ffi = this.entries()
     while (rt.hasPendingJob() && !this.interrupted) {
       const out = rt.module._malloc(4)
@@ -338,7 +369,9 @@ export class VU {
         rt.ffi.QTS_FreeValuePointerRuntime(rt.rt.value, valuePtr)
         continue
       }
-      const h = (this.ctx as unknown as { getMemory(rt: number): { heapValueHandle(p: number): QuickJSHandle } }).getMemory(rt.rt.value).heapValueHandle(valuePtr)
+      const h = (this.ctx as unknown as { getMemory(rt: number): { heapValueHandle(p: number): QuickJSHandle } })
+        .getMemory(rt.rt.value)
+        .heapValueHandle(valuePtr)
       // A number: jobs run. Anything else: an exception no promise caught (the interrupt).
       if (this.ctx.typeof(h) === 'number') h.dispose()
       else {
@@ -385,7 +418,12 @@ export class VU {
   private shouldStop(): boolean {
     if (!this.inCall) return false
     if (this.interrupted) return true
-    if ((this.stopFlags !== null && Atomics.load(this.stopFlags, this.id) !== 0) || (this.sigint !== null && Atomics.load(this.sigint, 0) !== this.sigintSeen) || performance.now() > this.deadline) this.interrupt()
+    if (
+      (this.stopFlags !== null && Atomics.load(this.stopFlags, this.id) !== 0) ||
+      (this.sigint !== null && Atomics.load(this.sigint, 0) !== this.sigintSeen) ||
+      performance.now() > this.deadline
+    )
+      this.interrupt()
     return this.interrupted
   }
 
@@ -415,7 +453,11 @@ export class VU {
     // systemTags with vu / iter: every sample of the iteration carries them (a new tag set per iteration then).
     const vt = this.host.options.vuTags
     if (this.scenarioTags && (vt.includes('vu') || vt.includes('iter'))) {
-      this.baseTags = { ...this.scenarioTags, ...(vt.includes('vu') ? { vu: String(this.id) } : {}), ...(vt.includes('iter') ? { iter: String(Math.max(0, this.iteration)) } : {}) }
+      this.baseTags = {
+        ...this.scenarioTags,
+        ...(vt.includes('vu') ? { vu: String(this.id) } : {}),
+        ...(vt.includes('iter') ? { iter: String(Math.max(0, this.iteration)) } : {}),
+      }
     }
     // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
     if (!this.host.options.noCookiesReset) this.client.jar.clear()

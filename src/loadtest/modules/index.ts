@@ -10,7 +10,10 @@ const here = sourceDir(import.meta.url)
 const read = (f: string): string => readFileSync(join(here, f), 'utf8')
 
 /** Evaluated in every VU before the script, in this order (k6.js defines what the others use). */
-export const preludes = ['k6/k6.js', '../engine/loop.js', 'http/http.js', 'crypto/crypto.js', 'webcrypto/webcrypto.js'].map((f) => ({ name: f.replace(/^.*\//, ''), src: read(f) }))
+export const preludes = ['k6/k6.js', '../engine/loop.js', 'http/http.js', 'crypto/crypto.js', 'webcrypto/webcrypto.js'].map((f) => ({
+  name: f.replace(/^.*\//, ''),
+  src: read(f),
+}))
 
 /**
  * Modules evaluated in a VU only when first used (`__k6mods[name]` is a getter until then):
@@ -37,5 +40,8 @@ export const lazyModules: Record<string, string> = {
   'k6/experimental/streams': read('streams/streams.js'),
 }
 export const lazyGetters = Object.keys(lazyModules)
-  .map((m) => `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`)
+  .map(
+    (m) =>
+      `Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`,
+  )
   .join('; ')

@@ -5,7 +5,13 @@
  */
 import { thresholdRows, type SummaryLike } from './report-data.ts'
 
-const xml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+const xml = (s: string): string =>
+  s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
 
 /** The thresholds of k6 summary data as a JUnit document; `name` names the suite (the script). */
 export function junitXml(data: SummaryLike, opts: { name?: string } = {}): string {

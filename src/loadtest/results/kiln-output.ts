@@ -21,7 +21,6 @@ export interface KilnRunMeta {
   tenant?: string
 }
 
-
 /** The stored run, as profile thresholds and baselines read it back. */
 export interface KilnOutput {
   client: ClientOptions
@@ -37,13 +36,24 @@ export interface KilnOutput {
 }
 
 /** Subscribes to samples; returns the stored run's handle. */
-export function attachKilnOutput(server: string, registry: Registry, thresholds: () => Threshold[], meta: KilnRunMeta, warn: (s: string) => void): KilnOutput {
+export function attachKilnOutput(
+  server: string,
+  registry: Registry,
+  thresholds: () => Threshold[],
+  meta: KilnRunMeta,
+  warn: (s: string) => void,
+): KilnOutput {
   const base = server.replace(/\/+$/, '')
   const client: ClientOptions = { server: base, ...(meta.tenant ? { tenant: meta.tenant } : {}) }
   // 30 s: a server's durable inserts took over 10 s at load 24 on a shared 2-core machine, and a
   // run not stored cannot be judged by its profile thresholds.
   const post = async (path: string, body: unknown) => {
-    const r = await request(client, path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) })
+    const r = await request(client, path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    })
     return (await r.json()) as { id?: string }
   }
   let failed = false
@@ -96,7 +106,11 @@ export function attachKilnOutput(server: string, registry: Registry, thresholds:
     if (!id || failed) return ''
     const summary = meta.summary?.()
     const ths = thresholds().map((t) => ({ metric: t.metric, source: t.source, ok: t.ok }))
-    await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, { ended, thresholds: ths, ...(summary ? { summary: toRunSummary(summary) } : {}) }).catch(fail)
+    await post(`/api/v1/runs/finish?run=${encodeURIComponent(id)}`, {
+      ended,
+      thresholds: ths,
+      ...(summary ? { summary: toRunSummary(summary) } : {}),
+    }).catch(fail)
     return failed ? '' : id
   }
   let ending: Promise<string> | null = null

@@ -19,10 +19,12 @@ export function markdownSummary(data: SummaryLike, opts: { title?: string } = {}
   else out.push(`### ✅ Load test${title}: all ${rows.length} thresholds passed`)
   if (rows.length) {
     out.push('', '| | Metric | Threshold | Value |', '|---|---|---|---|')
-    for (const r of [...failed, ...rows.filter((x) => x.ok)]) out.push(`| ${r.ok ? '✅' : '❌'} | ${code(r.metric)} | ${code(r.source)} | ${cell(r.reason ?? r.shown)} |`)
+    for (const r of [...failed, ...rows.filter((x) => x.ok)])
+      out.push(`| ${r.ok ? '✅' : '❌'} | ${code(r.metric)} | ${code(r.source)} | ${cell(r.reason ?? r.shown)} |`)
   }
   const metrics = requestMetrics(data)
-  if (metrics.length) out.push('', '<details><summary>Run metrics</summary>', '', '| Metric | Value |', '|---|---|', ...metrics, '', '</details>')
+  if (metrics.length)
+    out.push('', '<details><summary>Run metrics</summary>', '', '| Metric | Value |', '|---|---|', ...metrics, '', '</details>')
   return out.join('\n') + '\n'
 }
 
@@ -36,7 +38,13 @@ function requestMetrics(data: SummaryLike): string[] {
   }
   for (const name of ['http_req_duration', 'iteration_duration']) {
     const v = m[name]?.values
-    if (v) line(name, Object.entries(v).map(([k, x]) => `${k} ${show(name, 'trend', 'time', k, x)}`).join(', '))
+    if (v)
+      line(
+        name,
+        Object.entries(v)
+          .map(([k, x]) => `${k} ${show(name, 'trend', 'time', k, x)}`)
+          .join(', '),
+      )
   }
   for (const name of ['http_req_failed', 'checks']) {
     const v = m[name]?.values

@@ -159,7 +159,26 @@ export function parseTagSuffix(suffix: string): Tags {
 
 /** The run's metrics: built-ins, custom metrics, submetrics, and listeners (outputs). */
 /** k6's system tags; `systemTags` keeps some of them (k6's default: all but vu, iter, ip, ocsp_status). */
-export const SYSTEM_TAGS = ['proto', 'subproto', 'status', 'method', 'url', 'name', 'group', 'check', 'error', 'error_code', 'tls_version', 'scenario', 'service', 'expected_response', 'vu', 'iter', 'ip', 'ocsp_status']
+export const SYSTEM_TAGS = [
+  'proto',
+  'subproto',
+  'status',
+  'method',
+  'url',
+  'name',
+  'group',
+  'check',
+  'error',
+  'error_code',
+  'tls_version',
+  'scenario',
+  'service',
+  'expected_response',
+  'vu',
+  'iter',
+  'ip',
+  'ocsp_status',
+]
 
 export class Registry {
   readonly metrics = new Map<string, Metric>()

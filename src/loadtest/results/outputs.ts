@@ -15,7 +15,22 @@ import { junitXml } from './junit.ts'
 import { markdownSummary } from './markdown.ts'
 
 /** The indexable system tags, sorted: CSV columns between metric_value and extra_tags. */
-const CSV_TAGS = ['check', 'error', 'error_code', 'expected_response', 'group', 'method', 'name', 'proto', 'scenario', 'service', 'status', 'subproto', 'tls_version', 'url']
+const CSV_TAGS = [
+  'check',
+  'error',
+  'error_code',
+  'expected_response',
+  'group',
+  'method',
+  'name',
+  'proto',
+  'scenario',
+  'service',
+  'status',
+  'subproto',
+  'tls_version',
+  'url',
+]
 
 function open(file: string): { write(s: string): void; close(): Promise<void> } {
   const fsStream: WriteStream = createWriteStream(file)
@@ -59,7 +74,13 @@ export function attachOutputs(
     const arg = eq < 0 ? '' : spec.slice(eq + 1)
     if (kind === 'kiln') {
       if (!/^https?:\/\//.test(arg)) throw new ConfigError("output 'kiln' needs a server URL: -o kiln=http://localhost:4040")
-      const o = attachKilnOutput(arg, registry, thresholds, { ...(kiln ?? { script: '', tags: {} }), summary }, kiln?.warn ?? ((s) => process.stderr.write(s)))
+      const o = attachKilnOutput(
+        arg,
+        registry,
+        thresholds,
+        { ...(kiln ?? { script: '', tags: {} }), summary },
+        kiln?.warn ?? ((s) => process.stderr.write(s)),
+      )
       // With two Kiln servers, profile thresholds and baselines read the first.
       stored ??= o
       closers.push(o.close)
@@ -71,7 +92,11 @@ export function attachOutputs(
       const title = kiln?.script ? basename(kiln.script) : undefined
       closers.push(async () => {
         const data = summary()
-        if (data) writeFileSync(arg, kind === 'junit' ? junitXml(data, title ? { name: title } : {}) : markdownSummary(data, title ? { title } : {}))
+        if (data)
+          writeFileSync(
+            arg,
+            kind === 'junit' ? junitXml(data, title ? { name: title } : {}) : markdownSummary(data, title ? { title } : {}),
+          )
       })
       continue
     }
@@ -84,10 +109,22 @@ export function attachOutputs(
           announced.add(m.name)
           const ths = thresholds().filter((t) => t.metric === m.name || t.metric.startsWith(`${m.name}{`))
           const subs = m.submetrics.map((x) => ({ name: x.name, suffix: x.suffix, tags: x.tags }))
-          const data = { name: m.name, type: m.type, contains: m.contains, thresholds: ths.map((t) => t.source), submetrics: subs.length ? subs : null }
+          const data = {
+            name: m.name,
+            type: m.type,
+            contains: m.contains,
+            thresholds: ths.map((t) => t.source),
+            submetrics: subs.length ? subs : null,
+          }
           f.write(JSON.stringify({ type: 'Metric', data, metric: m.name }) + '\n')
         }
-        f.write(JSON.stringify({ metric: s.metric, type: 'Point', data: { time: new Date(s.time).toISOString(), value: s.value, tags: s.tags } }) + '\n')
+        f.write(
+          JSON.stringify({
+            metric: s.metric,
+            type: 'Point',
+            data: { time: new Date(s.time).toISOString(), value: s.value, tags: s.tags },
+          }) + '\n',
+        )
       })
       closers.push(f.close)
     } else if (kind === 'csv') {
@@ -100,7 +137,14 @@ export function attachOutputs(
           .filter(([k]) => !CSV_TAGS.includes(k))
           .map(([k, v]) => `${k}=${v}`)
           .join('&')
-        const row = [s.metric, String(Math.floor(s.time / 1000)), s.value.toFixed(6), ...CSV_TAGS.map((t) => csvField(s.tags[t] ?? '')), csvField(extra), '']
+        const row = [
+          s.metric,
+          String(Math.floor(s.time / 1000)),
+          s.value.toFixed(6),
+          ...CSV_TAGS.map((t) => csvField(s.tags[t] ?? '')),
+          csvField(extra),
+          '',
+        ]
         f.write(row.join(',') + '\n')
       })
       closers.push(f.close)

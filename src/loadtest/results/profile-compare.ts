@@ -2,7 +2,7 @@
  * Two stored runs side by side: the functions whose share of the target's profile changed most,
  * and the run metrics' changes — what `kiln compare` prints and judges thresholds on.
  */
-import { ProfileSource, type StoredRun } from './profile-source.ts'
+import type { ProfileSource, StoredRun } from './profile-source.ts'
 import { show } from './report-data.ts'
 import { Registry } from './metrics.ts'
 
@@ -43,7 +43,12 @@ function totals(stacks: [string[], number][]): Map<string, number> {
 }
 
 /** The comparison of runs `a` (the baseline) and `b`, with the `top` functions that moved most. */
-export async function compareRuns(source: ProfileSource, a: StoredRun, b: StoredRun, opts: { top: number; type?: string; selector?: string }): Promise<Comparison> {
+export async function compareRuns(
+  source: ProfileSource,
+  a: StoredRun,
+  b: StoredRun,
+  opts: { top: number; type?: string; selector?: string },
+): Promise<Comparison> {
   const out: Comparison = { a, b, type: '', functions: [], metrics: metricChanges(a, b) }
   const selA = opts.selector ?? a.run.profile
   const selB = opts.selector ?? b.run.profile
@@ -84,7 +89,17 @@ function metricChanges(a: StoredRun, b: StoredRun): MetricChange[] {
     if (!ma) continue
     for (const stat of STATS[mb.type] ?? []) {
       const pick = (m: typeof mb, r: StoredRun): number =>
-        stat === 'count' ? m.sum : stat === 'rate' ? (mb.type === 'rate' ? (m.count ? m.sum / m.count : 0) : m.sum / secs(r)) : stat === 'p95' ? (m.p95 ?? NaN) : m.avg
+        stat === 'count'
+          ? m.sum
+          : stat === 'rate'
+            ? mb.type === 'rate'
+              ? m.count
+                ? m.sum / m.count
+                : 0
+              : m.sum / secs(r)
+            : stat === 'p95'
+              ? (m.p95 ?? NaN)
+              : m.avg
       const x = pick(ma, a)
       const y = pick(mb, b)
       const rate = mb.type === 'rate'
@@ -92,7 +107,18 @@ function metricChanges(a: StoredRun, b: StoredRun): MetricChange[] {
       const agg = stat === 'p95' ? 'p(95)' : stat
       // The store keeps no metric's `contains`: k6's built-ins are known, custom ones shown as numbers.
       const contains = builtins.metrics.get(name)?.contains ?? 'default'
-      out.push({ metric: name, stat: agg, a: x, b: y, change, shown: { a: show(name, mb.type, contains, agg, x), b: show(name, mb.type, contains, agg, y), change: show(`${name}_change`, mb.type, 'default', agg, change) } })
+      out.push({
+        metric: name,
+        stat: agg,
+        a: x,
+        b: y,
+        change,
+        shown: {
+          a: show(name, mb.type, contains, agg, x),
+          b: show(name, mb.type, contains, agg, y),
+          change: show(`${name}_change`, mb.type, 'default', agg, change),
+        },
+      })
     }
   }
   return out

@@ -40,7 +40,11 @@ export class ProfileSource {
     try {
       return await this.json<StoredRun>(`/api/v1/runs/get?run=${encodeURIComponent(id)}`)
     } catch (e) {
-      if (/answered 404/.test((e as Error).message)) throw new KilnError('KILN_NOT_FOUND', `no run '${id}' in Kiln at ${this.client.server}: list runs at ${this.client.server}/api/v1/runs`)
+      if (/answered 404/.test((e as Error).message))
+        throw new KilnError(
+          'KILN_NOT_FOUND',
+          `no run '${id}' in Kiln at ${this.client.server}: list runs at ${this.client.server}/api/v1/runs`,
+        )
       throw e
     }
   }
@@ -53,7 +57,11 @@ export class ProfileSource {
     if (spec !== 'latest') return this.run(spec)
     const runs = await this.json<RunInfo[]>('/api/v1/runs')
     const prev = runs.find((r) => r.id !== current.id && r.ended > 0 && r.script === current.script && r.started < current.started)
-    if (!prev) throw new KilnError('KILN_NOT_FOUND', `no earlier finished run of ${current.script || 'this script'} in Kiln to compare with: store one first (kiln run -o kiln=URL without --baseline)`)
+    if (!prev)
+      throw new KilnError(
+        'KILN_NOT_FOUND',
+        `no earlier finished run of ${current.script || 'this script'} in Kiln to compare with: store one first (kiln run -o kiln=URL without --baseline)`,
+      )
     return this.run(prev.id)
   }
 
@@ -92,14 +100,26 @@ export class ProfileSource {
     const types = (await this.json<{ id: string }[]>(`/api/v1/profile-types?${new URLSearchParams(range)}`)).map((t) => t.id)
     if (!types.length) return null
     let type = opts.type
-    if (type && !types.includes(type)) throw new KilnError('KILN_NOT_FOUND', `no ${type} profile of ${selector} from ${utc(from)} to ${utc(until)} UTC (there are: ${types.join(', ')})`)
+    if (type && !types.includes(type))
+      throw new KilnError(
+        'KILN_NOT_FOUND',
+        `no ${type} profile of ${selector} from ${utc(from)} to ${utc(until)} UTC (there are: ${types.join(', ')})`,
+      )
     if (opts.cpu) {
       type ??= types.find((t) => /cpu/.test(t) && t.split(':')[2] === 'nanoseconds')
-      if (!type || !/cpu/.test(type)) throw new KilnError('KILN_NOT_FOUND', `no CPU profile (in nanoseconds) of ${selector} from ${utc(from)} to ${utc(until)} UTC (there are: ${types.join(', ')})`)
+      if (!type || !/cpu/.test(type))
+        throw new KilnError(
+          'KILN_NOT_FOUND',
+          `no CPU profile (in nanoseconds) of ${selector} from ${utc(from)} to ${utc(until)} UTC (there are: ${types.join(', ')})`,
+        )
     }
     // The run page's choice (ui/src/lib/runs.ts pickType): a CPU type, else the first.
     type ??= types.find((t) => /cpu/.test(t)) ?? types[0]!
-    const text = await (await request(this.client, `/api/v1/export?${new URLSearchParams({ ...range, type, format: 'folded' })}`, { signal: AbortSignal.timeout(60_000) })).text()
+    const text = await (
+      await request(this.client, `/api/v1/export?${new URLSearchParams({ ...range, type, format: 'folded' })}`, {
+        signal: AbortSignal.timeout(60_000),
+      })
+    ).text()
     const stacks: [string[], number][] = []
     let total = 0
     for (const line of text.split('\n')) {
@@ -117,7 +137,8 @@ export class ProfileSource {
 /** `base` (a selector such as `{service_name="api"}`, or '') narrowed by label equalities. */
 export function narrowSelector(base: string, labels: Record<string, string>): string {
   const matchers: Matcher[] = base ? parseSelector(base.startsWith('{') ? base : `{${base}}`).matchers : []
-  for (const [name, value] of Object.entries(labels)) if (!matchers.some((m) => m.name === name && m.op === '=' && m.value === value)) matchers.push({ name, op: '=', value })
+  for (const [name, value] of Object.entries(labels))
+    if (!matchers.some((m) => m.name === name && m.op === '=' && m.value === value)) matchers.push({ name, op: '=', value })
   return formatSelector(matchers)
 }
 

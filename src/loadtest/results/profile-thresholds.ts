@@ -74,10 +74,17 @@ export function profileMetrics(known: (name: string) => MetricType | undefined):
     const b = full.indexOf('{')
     const base = (b < 0 ? full : full.slice(0, b)).trim()
     const tags = b < 0 ? {} : parseTagSuffix(full.slice(b + 1, full.trimEnd().replace(/\}$/, '').length))
-    const canonical = `${base}${b < 0 ? '' : `{${Object.entries(tags).map(([k, v]) => `${k}:${v}`).join(',')}}`}`
+    const canonical = `${base}${
+      b < 0
+        ? ''
+        : `{${Object.entries(tags)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(',')}}`
+    }`
     if (PROFILE_KINDS.has(base)) {
       const { function: fn, match = 'exact', type, ...labels } = tags
-      if (base !== 'profile_cpu_seconds' && !fn) throw new KilnError('KILN_BAD_REQUEST', `${base} needs a function tag, e.g. ${base}{function:"handleSearch"}`)
+      if (base !== 'profile_cpu_seconds' && !fn)
+        throw new KilnError('KILN_BAD_REQUEST', `${base} needs a function tag, e.g. ${base}{function:"handleSearch"}`)
       if (match !== 'exact' && !fn) throw new KilnError('KILN_BAD_REQUEST', 'match applies to the function tag: add function:"…"')
       const spec: ProfileSpec = { kind: base as ProfileKind, fn: fn ? functionMatcher(fn, match) : null, labels, ...(type ? { type } : {}) }
       return { name: canonical, type: 'gauge', aggs: /^value$/, values: null, spec }
@@ -86,7 +93,13 @@ export function profileMetrics(known: (name: string) => MetricType | undefined):
     const metricType = m ? known(m[1]!) : undefined
     if (!m || !metricType) return null
     if (b >= 0) throw new KilnError('KILN_BAD_REQUEST', `${base} takes no tags: Kiln keeps each run's metrics whole, not by tag`)
-    return { name: canonical, type: metricType, aggs: CHANGE_AGGS[metricType], values: null, spec: { kind: 'change', metric: m[1]!, metricType } }
+    return {
+      name: canonical,
+      type: metricType,
+      aggs: CHANGE_AGGS[metricType],
+      values: null,
+      spec: { kind: 'change', metric: m[1]!, metricType },
+    }
   }
 }
 
@@ -130,20 +143,40 @@ export async function judgeExternal(ths: Threshold[], ctx: JudgeContext): Promis
         continue
       }
       const selector = narrowSelector(current.run.profile, spec.labels)
-      if (selector === '{}') throw new Error(`which profile? give kiln run --profile SELECTOR (e.g. '{service_name="api"}') or a label tag such as ${spec.kind}{service_name:"api"}`)
+      if (selector === '{}')
+        throw new Error(
+          `which profile? give kiln run --profile SELECTOR (e.g. '{service_name="api"}') or a label tag such as ${spec.kind}{service_name:"api"}`,
+        )
       if (ctx.profileWaitMs > 0 && !waited.has(selector)) {
         waited.add(selector)
         const ok = await source.waitForProfileAfter(selector, current.run.ended, ctx.profileWaitMs)
-        if (!ok) ctx.warn(`profile thresholds: no profile of ${selector} came in within ${ctx.profileWaitMs / 1000} s after the run; its last seconds may be missing (options.kiln.profileWait)\n`)
+        if (!ok)
+          ctx.warn(
+            `profile thresholds: no profile of ${selector} came in within ${ctx.profileWaitMs / 1000} s after the run; its last seconds may be missing (options.kiln.profileWait)\n`,
+          )
       }
-      m.values = await profileValue(source, spec, selector, current.run, spec.kind === 'profile_share_change' ? baseline : null, baselineError)
+      m.values = await profileValue(
+        source,
+        spec,
+        selector,
+        current.run,
+        spec.kind === 'profile_share_change' ? baseline : null,
+        baselineError,
+      )
     } catch (e) {
       m.reason = (e as Error).message
     }
   }
 }
 
-async function profileValue(source: ProfileSource, spec: ProfileSpec, selector: string, run: RunInfo, baseline: StoredRun | null, baselineError: string): Promise<Record<string, number>> {
+async function profileValue(
+  source: ProfileSource,
+  spec: ProfileSpec,
+  selector: string,
+  run: RunInfo,
+  baseline: StoredRun | null,
+  baselineError: string,
+): Promise<Record<string, number>> {
   const cpu = spec.kind === 'profile_cpu_seconds'
   const here = await source.stacks(selector, run, { ...(spec.type ? { type: spec.type } : {}), cpu })
   if (!here) throw new Error(noProfileReason(selector, run))
@@ -257,7 +290,9 @@ export function kilnOptions(v: unknown): KilnOptions {
   if (v === undefined || v === null) return { profileWaitMs: DEFAULT_PROFILE_WAIT_MS }
   if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError('options.kiln must be an object: { profile, baseline, profileWait }')
   const o = v as Record<string, unknown>
-  for (const k of Object.keys(o)) if (!['profile', 'baseline', 'profileWait'].includes(k)) throw new ConfigError(`options.kiln.${k} is not an option: Kiln reads profile, baseline and profileWait`)
+  for (const k of Object.keys(o))
+    if (!['profile', 'baseline', 'profileWait'].includes(k))
+      throw new ConfigError(`options.kiln.${k} is not an option: Kiln reads profile, baseline and profileWait`)
   const text = (k: string): string | undefined => {
     if (o[k] === undefined) return undefined
     if (typeof o[k] !== 'string' || !o[k]) throw new ConfigError(`options.kiln.${k} must be a non-empty string`)

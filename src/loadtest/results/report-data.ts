@@ -6,7 +6,10 @@ import { parseExpression } from './thresholds.ts'
 
 /** The parts of k6's summary data the report writers read. */
 export interface SummaryLike {
-  metrics: Record<string, { type: string; contains?: string; values: Record<string, number>; thresholds?: Record<string, { ok: boolean; reason?: string }> }>
+  metrics: Record<
+    string,
+    { type: string; contains?: string; values: Record<string, number>; thresholds?: Record<string, { ok: boolean; reason?: string }> }
+  >
   state?: { testRunDurationMs?: number }
 }
 
@@ -33,7 +36,14 @@ export function thresholdRows(data: SummaryLike): ThresholdRow[] {
         /* shown without a value */
       }
       const value = m.values[agg] ?? NaN
-      rows.push({ metric: name, source, ok: t.ok, value, shown: show(name, m.type, m.contains ?? 'default', agg, value), ...(t.reason ? { reason: t.reason } : {}) })
+      rows.push({
+        metric: name,
+        source,
+        ok: t.ok,
+        value,
+        shown: show(name, m.type, m.contains ?? 'default', agg, value),
+        ...(t.reason ? { reason: t.reason } : {}),
+      })
     }
   }
   return rows
@@ -48,7 +58,8 @@ export function show(metric: string, type: string, contains: string, agg: string
   if (base === 'profile_share') return `${(v * 100).toFixed(2)}%`
   if (base === 'profile_share_change') return `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} points`
   if (base === 'profile_cpu_seconds') return `${num(v)} s`
-  if (base.endsWith('_change')) return type === 'rate' ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} points` : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`
+  if (base.endsWith('_change'))
+    return type === 'rate' ? `${v >= 0 ? '+' : ''}${(v * 100).toFixed(2)} points` : `${v >= 0 ? '+' : ''}${(v * 100).toFixed(1)}%`
   if (type === 'rate') return `${(v * 100).toFixed(2)}%`
   if (agg === 'rate') return `${num(v)}/s`
   if (contains === 'time' && agg !== 'count') return `${num(v)} ms`

@@ -42,7 +42,13 @@ function groupJson(g: CheckTree): unknown {
     path: g.path,
     id: id(g.path),
     groups: [...g.groups.values()].map(groupJson),
-    checks: [...g.checks].map(([name, c]) => ({ name, path: `${g.path}::${name}`, id: id(`${g.path}::${name}`), passes: c.passes, fails: c.fails })),
+    checks: [...g.checks].map(([name, c]) => ({
+      name,
+      path: `${g.path}::${name}`,
+      id: id(`${g.path}::${name}`),
+      passes: c.passes,
+      fails: c.fails,
+    })),
   }
 }
 
@@ -87,7 +93,12 @@ export function summaryData(inp: SummaryInput, state: { isStdOutTTY: boolean; is
   for (const t of inp.thresholds) {
     const e = t.external
     if (!e || metrics[e.name]) continue
-    metrics[e.name] = { type: e.type, contains: 'default', values: e.values ?? {}, ...thresholdsOf(inp.thresholds.filter((x) => x.external === e)) }
+    metrics[e.name] = {
+      type: e.type,
+      contains: 'default',
+      values: e.values ?? {},
+      ...thresholdsOf(inp.thresholds.filter((x) => x.external === e)),
+    }
   }
   return {
     root_group: groupJson(inp.checks),
@@ -99,7 +110,8 @@ export function summaryData(inp: SummaryInput, state: { isStdOutTTY: boolean; is
 }
 
 // `reason` (Kiln's): why a threshold could not be judged, e.g. no profile in the run's window.
-const thresholdsOf = (ths: Threshold[]): object => (ths.length ? { thresholds: Object.fromEntries(ths.map((t) => [t.source, { ok: t.ok, ...(t.reason ? { reason: t.reason } : {}) }])) } : {})
+const thresholdsOf = (ths: Threshold[]): object =>
+  ths.length ? { thresholds: Object.fromEntries(ths.map((t) => [t.source, { ok: t.ok, ...(t.reason ? { reason: t.reason } : {}) }])) } : {}
 
 /** `--summary-export`: k6's legacy flat form; thresholds map to `true` when they FAILED. */
 export function exportSummary(data: Record<string, unknown>): Record<string, unknown> {
@@ -111,7 +123,9 @@ export function exportSummary(data: Record<string, unknown>): Record<string, unk
     checks: Object.fromEntries(g.checks.map((c) => [c.name, c])),
   })
   const metrics: Record<string, unknown> = {}
-  for (const [name, v] of Object.entries(data.metrics as Record<string, { type: string; values: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>)) {
+  for (const [name, v] of Object.entries(
+    data.metrics as Record<string, { type: string; values: Record<string, number>; thresholds?: Record<string, { ok: boolean }> }>,
+  )) {
     const out: Record<string, unknown> = { ...v.values }
     if (v.type === 'rate') {
       out.value = out.rate
@@ -173,10 +187,20 @@ function metricCols(type: string, contains: string, vals: Record<string, number>
   switch (type) {
     case 'counter': {
       const rate = fmtValue(contains, vals.rate ?? 0, unit)
-      return { cols: [fmtValue(contains, vals.count ?? 0, unit), contains === 'data' ? `${rate}/s` : `${plain(vals.rate ?? 0)}/s`], trend: false }
+      return {
+        cols: [fmtValue(contains, vals.count ?? 0, unit), contains === 'data' ? `${rate}/s` : `${plain(vals.rate ?? 0)}/s`],
+        trend: false,
+      }
     }
     case 'gauge':
-      return { cols: [fmtValue(contains, vals.value ?? 0, unit), `min=${fmtValue(contains, vals.min ?? 0, unit)}`, `max=${fmtValue(contains, vals.max ?? 0, unit)}`], trend: false }
+      return {
+        cols: [
+          fmtValue(contains, vals.value ?? 0, unit),
+          `min=${fmtValue(contains, vals.min ?? 0, unit)}`,
+          `max=${fmtValue(contains, vals.max ?? 0, unit)}`,
+        ],
+        trend: false,
+      }
     case 'rate': {
       const total = (vals.passes ?? 0) + (vals.fails ?? 0)
       return { cols: [pct(vals.rate ?? 0), `${vals.passes ?? 0} out of ${total}`], trend: false }
@@ -188,7 +212,19 @@ function metricCols(type: string, contains: string, vals: Record<string, number>
 
 const HTTP_COMPACT = new Set(['http_req_duration', 'http_req_failed', 'http_reqs'])
 const sectionOf = (name: string): string =>
-  name.startsWith('http_req') ? 'HTTP' : name.startsWith('ws_') ? 'WEBSOCKET' : name.startsWith('grpc_') ? 'GRPC' : ['iteration_duration', 'iterations', 'vus', 'vus_max', 'dropped_iterations'].includes(name) ? 'EXECUTION' : ['data_received', 'data_sent'].includes(name) ? 'NETWORK' : name === 'group_duration' ? 'EXECUTION' : 'CUSTOM'
+  name.startsWith('http_req')
+    ? 'HTTP'
+    : name.startsWith('ws_')
+      ? 'WEBSOCKET'
+      : name.startsWith('grpc_')
+        ? 'GRPC'
+        : ['iteration_duration', 'iterations', 'vus', 'vus_max', 'dropped_iterations'].includes(name)
+          ? 'EXECUTION'
+          : ['data_received', 'data_sent'].includes(name)
+            ? 'NETWORK'
+            : name === 'group_duration'
+              ? 'EXECUTION'
+              : 'CUSTOM'
 
 function render(lines: Line[], width: number): string[] {
   const colW: number[] = []
@@ -224,7 +260,13 @@ export function textSummary(data: Record<string, unknown>, inp: SummaryInput, mo
       out.push(`    ${name}`)
       for (const t of ths) {
         const m = metrics[name]
-        const shown = t.external ? plain(t.actual) : m?.type === 'rate' ? pct(t.actual) : t.agg === 'rate' ? `${plain(t.actual)}/s` : fmtValue(m?.contains ?? '', t.actual, unit)
+        const shown = t.external
+          ? plain(t.actual)
+          : m?.type === 'rate'
+            ? pct(t.actual)
+            : t.agg === 'rate'
+              ? `${plain(t.actual)}/s`
+              : fmtValue(m?.contains ?? '', t.actual, unit)
         out.push(t.reason ? `    ✗ '${t.source}' ${t.reason}` : `    ${t.ok ? '✓' : '✗'} '${t.source}' ${t.agg}=${shown}`)
       }
       out.push('')
@@ -252,18 +294,24 @@ export function textSummary(data: Record<string, unknown>, inp: SummaryInput, mo
     )
   }
   const external = new Set(inp.thresholds.flatMap((t) => (t.external ? [t.external.name] : [])))
-  const names = Object.keys(metrics).filter((n) => !external.has(n) && !n.includes('{') && n !== 'checks' && (mode === 'full' || sectionOf(n) !== 'HTTP' || HTTP_COMPACT.has(n)))
+  const names = Object.keys(metrics).filter(
+    (n) => !external.has(n) && !n.includes('{') && n !== 'checks' && (mode === 'full' || sectionOf(n) !== 'HTTP' || HTTP_COMPACT.has(n)),
+  )
   const sections = ['CUSTOM', 'HTTP', 'EXECUTION', 'NETWORK', 'GRPC', 'WEBSOCKET', 'PROFILE AND BASELINE']
   const lines = new Map<string, Line[]>(sections.map((s) => [s, []]))
   // Values judged after the run: each as name=value pairs (a share, CPU seconds, a change).
   for (const n of [...external].sort()) {
     const v = Object.entries(metrics[n]!.values)
-    lines.get('PROFILE AND BASELINE')!.push({ name: n, cols: v.length ? v.map(([k, x]) => `${k}=${plain(x)}`) : ['(not judged)'], trend: true })
+    lines
+      .get('PROFILE AND BASELINE')!
+      .push({ name: n, cols: v.length ? v.map(([k, x]) => `${k}=${plain(x)}`) : ['(not judged)'], trend: true })
   }
   for (const n of names.sort()) {
     const m = metrics[n]!
     lines.get(sectionOf(n))!.push({ name: n, ...metricCols(m.type, m.contains, m.values, unit) })
-    for (const sub of Object.keys(metrics).filter((k) => k.startsWith(`${n}{`)).sort()) {
+    for (const sub of Object.keys(metrics)
+      .filter((k) => k.startsWith(`${n}{`))
+      .sort()) {
       const sm = metrics[sub]!
       lines.get(sectionOf(n))!.push({ name: `  { ${sub.slice(n.length + 1, -1)} }`, ...metricCols(sm.type, sm.contains, sm.values, unit) })
     }

@@ -58,7 +58,10 @@ export function parseExpression(src: string): { agg: string; op: string; value: 
 }
 
 /** One entry of a metric's list: `'p(95)<200'` or `{ threshold, abortOnFail?, delayAbortEval? }`, parsed. */
-function readItem(name: string, item: unknown): { obj: Record<string, unknown>; src: string; parsed: { agg: string; op: string; value: number } } {
+function readItem(
+  name: string,
+  item: unknown,
+): { obj: Record<string, unknown>; src: string; parsed: { agg: string; op: string; value: number } } {
   const obj = typeof item === 'string' ? { threshold: item } : (item as Record<string, unknown>)
   if (!obj || typeof obj.threshold !== 'string') {
     throw new KilnError('KILN_BAD_REQUEST', `threshold on '${name}' must be a string or {threshold: string, abortOnFail?, delayAbortEval?}`)
@@ -93,12 +96,29 @@ export function buildThresholds(spec: unknown, registry: Registry, externals?: E
     for (const item of Array.isArray(list) ? list : [list]) {
       const { obj, src, parsed } = readItem(name, item)
       const [what, aggs] = ext ? [ext.name.split('{')[0]!, ext.aggs] : [`a ${found!.metric.type} metric`, allowed[found!.metric.type]]
-      if (!aggs.test(parsed.agg)) throw new KilnError('KILN_BAD_REQUEST', `invalid threshold '${src}' on '${name}': '${parsed.agg}' does not apply to ${what} (allowed: ${aggList(aggs)})`)
+      if (!aggs.test(parsed.agg))
+        throw new KilnError(
+          'KILN_BAD_REQUEST',
+          `invalid threshold '${src}' on '${name}': '${parsed.agg}' does not apply to ${what} (allowed: ${aggList(aggs)})`,
+        )
       if (ext) {
         if (obj.abortOnFail === true) {
-          throw new KilnError('KILN_BAD_REQUEST', `abortOnFail is not supported on '${name}': it is judged once, after the run, from the Kiln server; remove abortOnFail (a failed one still makes kiln run exit 99)`)
+          throw new KilnError(
+            'KILN_BAD_REQUEST',
+            `abortOnFail is not supported on '${name}': it is judged once, after the run, from the Kiln server; remove abortOnFail (a failed one still makes kiln run exit 99)`,
+          )
         }
-        out.push({ source: src, metric: ext.name, ...parsed, abortOnFail: false, delayAbortEvalMs: 0, sink: new Sink('gauge'), ok: true, actual: 0, external: ext })
+        out.push({
+          source: src,
+          metric: ext.name,
+          ...parsed,
+          abortOnFail: false,
+          delayAbortEvalMs: 0,
+          sink: new Sink('gauge'),
+          ok: true,
+          actual: 0,
+          external: ext,
+        })
         continue
       }
       const delay = obj.delayAbortEval

@@ -40,7 +40,11 @@ function metricsData(r: Runner, only?: string): unknown[] {
           : m.type === 'rate'
             ? { rate: s.stat('rate', secs) }
             : { value: s.last }
-    out.push({ type: 'metrics', id: m.name, attributes: { type: m.type, contains: m.contains, tainted: r.thresholds.some((t) => t.metric === m.name && !t.ok), sample } })
+    out.push({
+      type: 'metrics',
+      id: m.name,
+      attributes: { type: m.type, contains: m.contains, tainted: r.thresholds.some((t) => t.metric === m.name && !t.ok), sample },
+    })
   }
   return out
 }
@@ -51,7 +55,17 @@ function groupsData(root: CheckTree): unknown[] {
     out.push({
       type: 'groups',
       id: id(g.path),
-      attributes: { path: g.path, name: g.name, checks: [...g.checks].map(([name, c]) => ({ id: id(`${g.path}::${name}`), path: `${g.path}::${name}`, name, passes: c.passes, fails: c.fails })) },
+      attributes: {
+        path: g.path,
+        name: g.name,
+        checks: [...g.checks].map(([name, c]) => ({
+          id: id(`${g.path}::${name}`),
+          path: `${g.path}::${name}`,
+          name,
+          passes: c.passes,
+          fails: c.fails,
+        })),
+      },
     })
     for (const c of g.groups.values()) walk(c)
   }
@@ -74,7 +88,8 @@ export async function startApi(address: string, r: Runner): Promise<() => Promis
     req.on('data', (c: Buffer) => (body += c.toString()))
     req.on('end', () => {
       const p = url.pathname.replace(/\/+$/, '')
-      if (p === '/v1/status' && req.method === 'GET') return send(200, { data: { type: 'status', id: 'default', attributes: statusAttrs(r) } })
+      if (p === '/v1/status' && req.method === 'GET')
+        return send(200, { data: { type: 'status', id: 'default', attributes: statusAttrs(r) } })
       if (p === '/v1/status' && req.method === 'PATCH') {
         let a: Record<string, unknown>
         try {
@@ -105,7 +120,8 @@ export async function startApi(address: string, r: Runner): Promise<() => Promis
         }
         return send(200, { data: d })
       }
-      if (p === '/v1/setup' && req.method === 'GET') return send(200, { data: { type: 'setupData', id: 'default', attributes: { data: r.setupData } } })
+      if (p === '/v1/setup' && req.method === 'GET')
+        return send(200, { data: { type: 'setupData', id: 'default', attributes: { data: r.setupData } } })
       err(404, `no route ${req.method} ${p}`)
     })
   })

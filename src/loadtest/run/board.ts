@@ -14,7 +14,6 @@ const ACTIVE = 3
 const INITIALIZED = 4
 const PER_SCENARIO = 2 // start (epoch ms, 0 = not started), iterations started
 
-
 export class ExecBoard {
   readonly cells: Float64Array
 
@@ -65,12 +64,35 @@ export class ExecBoard {
     const s = i >= 0 ? this.scenarios[(i - 5) / PER_SCENARIO] : undefined
     const start = i >= 0 ? c[i]! : 0
     return {
-      vu: vu.id > 0 ? { idInInstance: vu.id, idInTest: vu.id, iterationInInstance: vu.iteration, iterationInScenario: vu.iterationInScenario, tags: vu.baseTags, metrics: { tags: {}, metadata: {} } } : null,
+      vu:
+        vu.id > 0
+          ? {
+              idInInstance: vu.id,
+              idInTest: vu.id,
+              iterationInInstance: vu.iteration,
+              iterationInScenario: vu.iterationInScenario,
+              tags: vu.baseTags,
+              metrics: { tags: {}, metadata: {} },
+            }
+          : null,
       scenario:
         s && start > 0
-          ? { name: s.name, executor: s.executor, startTime: start, progress: Math.min(1, (now - start) / (scenarioDuration(s) || 1)), iterationInInstance: vu.iterationInTest, iterationInTest: vu.iterationInTest }
+          ? {
+              name: s.name,
+              executor: s.executor,
+              startTime: start,
+              progress: Math.min(1, (now - start) / (scenarioDuration(s) || 1)),
+              iterationInInstance: vu.iterationInTest,
+              iterationInTest: vu.iterationInTest,
+            }
           : null,
-      instance: { currentTestRunDuration: c[T0]! > 0 ? now - c[T0]! : 0, iterationsCompleted: c[COMPLETED], iterationsInterrupted: c[INTERRUPTED], vusActive: c[ACTIVE], vusInitialized: c[INITIALIZED] },
+      instance: {
+        currentTestRunDuration: c[T0]! > 0 ? now - c[T0]! : 0,
+        iterationsCompleted: c[COMPLETED],
+        iterationsInterrupted: c[INTERRUPTED],
+        vusActive: c[ACTIVE],
+        vusInitialized: c[INITIALIZED],
+      },
       options: this.rawOptions,
     }
   }

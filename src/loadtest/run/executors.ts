@@ -70,7 +70,12 @@ async function loop(ctx: ExecContext, vu: VU, more: () => boolean): Promise<void
 
 async function constantVUs(ctx: ExecContext): Promise<void> {
   const end = ctx.start + ctx.scenario.durationMs
-  await finish(ctx, ctx.vus.map((vu) => loop(ctx, vu, () => now() < end)), end, ctx.vus)
+  await finish(
+    ctx,
+    ctx.vus.map((vu) => loop(ctx, vu, () => now() < end)),
+    end,
+    ctx.vus,
+  )
 }
 
 async function sharedIterations(ctx: ExecContext): Promise<void> {
@@ -78,7 +83,12 @@ async function sharedIterations(ctx: ExecContext): Promise<void> {
   const end = ctx.start + s.maxDurationMs
   let next = 0
   const more = (): boolean => now() < end && next < s.iterations && ++next > 0
-  await finish(ctx, ctx.vus.map((vu) => loop(ctx, vu, more)), end, ctx.vus)
+  await finish(
+    ctx,
+    ctx.vus.map((vu) => loop(ctx, vu, more)),
+    end,
+    ctx.vus,
+  )
 }
 
 async function perVUIterations(ctx: ExecContext): Promise<void> {

@@ -71,7 +71,8 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 function int(v: unknown, what: string, def: number, min = 0): number {
   if (v === undefined || v === null) return def
   const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) throw new ConfigError(`${what} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`)
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min)
+    throw new ConfigError(`${what} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`)
   return n
 }
 function dur(v: unknown, what: string, def: number): number {
@@ -145,13 +146,19 @@ export function scenario(name: string, s: unknown): Scenario {
     throw new ConfigError(`${w}: duration is required for ${executor}`)
   }
   if (executor === 'constant-vus' && sc.durationMs <= 0) throw new ConfigError(`${w}: duration must be more than 0`)
-  if (executor === 'constant-arrival-rate' && Number.isNaN(sc.rate)) throw new ConfigError(`${w}: rate is required for constant-arrival-rate`)
+  if (executor === 'constant-arrival-rate' && Number.isNaN(sc.rate))
+    throw new ConfigError(`${w}: rate is required for constant-arrival-rate`)
   if (arrival && Number.isNaN(sc.preAllocatedVUs)) throw new ConfigError(`${w}: preAllocatedVUs is required for ${executor}`)
   if (executor === 'shared-iterations' && sc.iterations < sc.vus) {
     throw new ConfigError(`${w}: the number of iterations (${sc.iterations}) can't be less than the number of VUs (${sc.vus})`)
   }
-  if (executor === 'externally-controlled' && s.duration === undefined) throw new ConfigError(`${w}: duration is required for externally-controlled`)
-  sc.maxVUs = arrival ? int(s.maxVUs, `${w}.maxVUs`, sc.preAllocatedVUs) : executor === 'externally-controlled' ? int(s.maxVUs, `${w}.maxVUs`, sc.vus) : 0
+  if (executor === 'externally-controlled' && s.duration === undefined)
+    throw new ConfigError(`${w}: duration is required for externally-controlled`)
+  sc.maxVUs = arrival
+    ? int(s.maxVUs, `${w}.maxVUs`, sc.preAllocatedVUs)
+    : executor === 'externally-controlled'
+      ? int(s.maxVUs, `${w}.maxVUs`, sc.vus)
+      : 0
   if (arrival && sc.maxVUs < sc.preAllocatedVUs) throw new ConfigError(`${w}: maxVUs can't be less than preAllocatedVUs`)
   return sc
 }
@@ -191,7 +198,9 @@ export function scenarioDuration(s: Scenario): number {
 export function describe(s: Scenario): string {
   const d = formatDuration(scenarioDuration(s))
   const gs = `gracefulStop: ${formatDuration(s.gracefulStopMs)}`
-  const extra = [s.exec !== 'default' ? `exec: ${s.exec}` : '', s.startTimeMs ? `startTime: ${formatDuration(s.startTimeMs)}` : ''].filter(Boolean)
+  const extra = [s.exec !== 'default' ? `exec: ${s.exec}` : '', s.startTimeMs ? `startTime: ${formatDuration(s.startTimeMs)}` : ''].filter(
+    Boolean,
+  )
   const tail = (parts: string[]) => `(${[...extra, ...parts].join(', ')})`
   const rate = (r: number) => `${((r * (s.segment?.length ?? 1)) / (s.timeUnitMs / 1000)).toFixed(2)} iterations/s`
   switch (s.executor) {
@@ -219,7 +228,9 @@ const has = (o: Obj, k: string): boolean => o[k] !== undefined && o[k] !== null
 function toScenarios(o: Obj): Scenario[] {
   const given = SHORTCUTS.filter((k) => has(o, k) && !(k === 'stages' && Array.isArray(o.stages) && o.stages.length === 0))
   if (has(o, 'scenarios') && given.length) {
-    throw new ConfigError(`using 'scenarios' together with '${given.join("', '")}' is not allowed: put everything in scenarios, or drop scenarios`)
+    throw new ConfigError(
+      `using 'scenarios' together with '${given.join("', '")}' is not allowed: put everything in scenarios, or drop scenarios`,
+    )
   }
   if (given.includes('stages') && given.length > 1) {
     throw new ConfigError(`'stages' can't be combined with '${given.filter((g) => g !== 'stages').join("', '")}': use one of them`)
@@ -231,7 +242,8 @@ function toScenarios(o: Obj): Scenario[] {
     return list
   }
   const vus = has(o, 'vus') ? o.vus : undefined
-  if (given.includes('stages')) return [scenario('default', { executor: 'ramping-vus', startVUs: vus ?? 1, stages: o.stages, gracefulRampDown: '30s' })]
+  if (given.includes('stages'))
+    return [scenario('default', { executor: 'ramping-vus', startVUs: vus ?? 1, stages: o.stages, gracefulRampDown: '30s' })]
   if (given.includes('iterations')) {
     const d = has(o, 'duration') ? { maxDuration: o.duration } : {}
     return [scenario('default', { executor: 'shared-iterations', vus: vus ?? 1, iterations: o.iterations, ...d })]
@@ -265,7 +277,8 @@ const DEFAULT_SYSTEM_TAGS = SYSTEM_TAGS.filter((t) => !['vu', 'iter', 'ip', 'ocs
 function systemTags(v: unknown): string[] {
   if (v === undefined || v === null) return DEFAULT_SYSTEM_TAGS
   const list = stringList(v, 'systemTags')
-  for (const t of list) if (!SYSTEM_TAGS.includes(t)) throw new ConfigError(`systemTags: unknown system tag '${t}'; known: ${SYSTEM_TAGS.join(', ')}`)
+  for (const t of list)
+    if (!SYSTEM_TAGS.includes(t)) throw new ConfigError(`systemTags: unknown system tag '${t}'; known: ${SYSTEM_TAGS.join(', ')}`)
   return list
 }
 

@@ -145,7 +145,15 @@ export class RemoteVU implements VuHandle {
     if (this.home.dead) return Promise.resolve({ kind: 'error', value: this.home.dead })
     return new Promise((resolve) => {
       this.pending = resolve
-      this.home.post({ t: 'call', id: this.id, name, iter, iteration: this.iteration, iterationInScenario: this.iterationInScenario, iterationInTest: this.iterationInTest })
+      this.home.post({
+        t: 'call',
+        id: this.id,
+        name,
+        iter,
+        iteration: this.iteration,
+        iterationInScenario: this.iterationInScenario,
+        iterationInTest: this.iterationInTest,
+      })
     })
   }
 

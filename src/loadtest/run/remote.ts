@@ -11,14 +11,18 @@ const isRemote = (s: string): boolean => /^https?:\/\//i.test(s)
 
 /** The source with its comments blanked (strings kept), so a commented-out import is not one. */
 function withoutComments(source: string): string {
-  return source.replace(/("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (_m, str: string | undefined) => str ?? ' ')
+  return source.replace(
+    /("(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`)|\/\*[\s\S]*?\*\/|\/\/[^\n]*/g,
+    (_m, str: string | undefined) => str ?? ' ',
+  )
 }
 
 /** Import specifiers of a module's source (static imports, re-exports, require()). */
 export function specifiers(source: string): string[] {
   const out = new Set<string>()
   source = withoutComments(source)
-  const re = /(?:^|[^\w$.])(?:import|export)\s*(?:[\w$*{}\s,]*?\sfrom\s*)?(['"])([^'"\n]+)\1|(?:^|[^\w$.])require\s*\(\s*(['"])([^'"\n]+)\3\s*\)/g
+  const re =
+    /(?:^|[^\w$.])(?:import|export)\s*(?:[\w$*{}\s,]*?\sfrom\s*)?(['"])([^'"\n]+)\1|(?:^|[^\w$.])require\s*\(\s*(['"])([^'"\n]+)\3\s*\)/g
   for (const m of source.matchAll(re)) out.add((m[2] ?? m[4])!)
   return [...out]
 }
@@ -38,7 +42,9 @@ async function fetchModule(url: string): Promise<string> {
     res = await fetch(url, { signal: AbortSignal.timeout(30_000), redirect: 'follow' })
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause
-    throw new ScriptError(`cannot load the remote module '${url}': ${cause?.code ?? cause?.message ?? (e as Error).message}; check that it is reachable, or download it next to the script and import the local path`)
+    throw new ScriptError(
+      `cannot load the remote module '${url}': ${cause?.code ?? cause?.message ?? (e as Error).message}; check that it is reachable, or download it next to the script and import the local path`,
+    )
   }
   if (!res.ok) throw new ScriptError(`cannot load the remote module '${url}': the server answered ${res.status} ${res.statusText}`)
   return await res.text()

@@ -12,7 +12,7 @@ import { profileMetrics } from '../results/profile-thresholds.ts'
 import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
 import { VU } from '../engine/vu.ts'
-import { type BoardVU, type Host } from '../engine/host.ts'
+import type { BoardVU, Host } from '../engine/host.ts'
 import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
@@ -70,7 +70,11 @@ interface ScenarioRun {
 function dataOnly<T>(v: T): T {
   if (Array.isArray(v)) return v.map(dataOnly) as T
   if (v === null || typeof v !== 'object') return v
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => typeof x !== 'function').map(([k, x]) => [k, dataOnly(x)])) as T
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => typeof x !== 'function')
+      .map(([k, x]) => [k, dataOnly(x)]),
+  ) as T
 }
 
 export class Runner implements Host {
@@ -222,7 +226,8 @@ export class Runner implements Host {
     const ext = this.runs.find((r) => r.scenario.executor === 'externally-controlled')
     if (!ext?.ctx) return 'changing VUs needs a running externally-controlled scenario'
     if (n === undefined) return ''
-    if (!Number.isInteger(n) || n < 0 || n > ext.scenario.maxVUs) return `vus must be an integer from 0 to ${ext.scenario.maxVUs} (the scenario's maxVUs)`
+    if (!Number.isInteger(n) || n < 0 || n > ext.scenario.maxVUs)
+      return `vus must be an integer from 0 to ${ext.scenario.maxVUs} (the scenario's maxVUs)`
     ext.ctx.targetVUs = n
     return ''
   }
@@ -265,7 +270,13 @@ export class Runner implements Host {
    */
   async prepare(): Promise<VU> {
     const cfg = this.cfg
-    await fetchRemoteModules(this.script, (p) => this.readFile(p), this.remote, this.files.remoteFailed, (u) => this.cfg.files?.get(u)?.toString('utf8'))
+    await fetchRemoteModules(
+      this.script,
+      (p) => this.readFile(p),
+      this.remote,
+      this.files.remoteFailed,
+      (u) => this.cfg.files?.get(u)?.toString('utf8'),
+    )
     const vu0 = new VU(0, this)
     await vu0.init()
     vu0.sigint = this.sigint
@@ -281,7 +292,12 @@ export class Runner implements Host {
       // One clock for the run's requests, wherever their VU runs (a SharedArrayBuffer crosses to the workers shared).
       if (this.options.rps > 0) this.options = { ...this.options, rpsNext: new BigInt64Array(new SharedArrayBuffer(8)) }
       this.registry.keepSystemTags(this.opts.systemTags)
-      if (!cfg.noThresholds) this.thresholds = buildThresholds(this.opts.thresholds, this.registry, profileMetrics((n) => this.registry.metrics.get(n)?.type))
+      if (!cfg.noThresholds)
+        this.thresholds = buildThresholds(
+          this.opts.thresholds,
+          this.registry,
+          profileMetrics((n) => this.registry.metrics.get(n)?.type),
+        )
       this.board = new ExecBoard(this.opts.scenarios, this.opts.raw)
     } catch (e) {
       if (e instanceof ConfigError) throw e
@@ -290,7 +306,9 @@ export class Runner implements Host {
     const o = this.opts
     for (const s of o.scenarios) {
       if (!vu0.exports.includes(s.exec)) {
-        throw new ConfigError(`scenario '${s.name}': the script exports no function '${s.exec}'${s.exec === 'default' ? ' (export default function () { … })' : ''}`)
+        throw new ConfigError(
+          `scenario '${s.name}': the script exports no function '${s.exec}'${s.exec === 'default' ? ' (export default function () { … })' : ''}`,
+        )
       }
     }
     return vu0
@@ -313,12 +331,32 @@ export class Runner implements Host {
 
   private async runWith(vu0: VU, closeApi: (() => Promise<void>) | null, finishOutputs: void | (() => Promise<void>)): Promise<number> {
     const o = this.opts
-    const maxVUs = o.scenarios.reduce((a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0), 0)
+    const maxVUs = o.scenarios.reduce(
+      (a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0),
+      0,
+    )
     const threads = threadCount(maxVUs)
     this.stops = stopWords(maxVUs)
     vu0.stopFlags = this.stops
     if (threads > 1) {
-      this.pool = new VuPool(threads, { stops: this.stops.buffer as SharedArrayBuffer, script: this.script, env: this.env, secrets: this.secrets, options: this.options, httpDebug: this.httpDebug, shared: [...this.shared], files: this.cfg.files, remote: [...this.remote], board: this.board.buffer, scenarios: o.scenarios.map(dataOnly), rawOptions: o.raw }, this)
+      this.pool = new VuPool(
+        threads,
+        {
+          stops: this.stops.buffer as SharedArrayBuffer,
+          script: this.script,
+          env: this.env,
+          secrets: this.secrets,
+          options: this.options,
+          httpDebug: this.httpDebug,
+          shared: [...this.shared],
+          files: this.cfg.files,
+          remote: [...this.remote],
+          board: this.board.buffer,
+          scenarios: o.scenarios.map(dataOnly),
+          rawOptions: o.raw,
+        },
+        this,
+      )
     }
     for (const s of o.scenarios) {
       const n = scenarioVUs(s)
@@ -449,7 +487,9 @@ export class Runner implements Host {
         this.board.iterationEnded(true)
         return
       }
-      this.cfg.err(`ERRO[${this.elapsedSecs()}] ${r.value}  executor=${run.scenario.executor} scenario=${run.scenario.name} source=stacktrace\n`)
+      this.cfg.err(
+        `ERRO[${this.elapsedSecs()}] ${r.value}  executor=${run.scenario.executor} scenario=${run.scenario.name} source=stacktrace\n`,
+      )
     }
     const min = this.opts.minIterationDurationMs
     const spent = performance.now() - t0
@@ -477,7 +517,9 @@ export class Runner implements Host {
       if (n % 2 === 0 && this.thresholds.length) {
         const abort = evaluate(this.thresholds, this.elapsedMs, false)
         if (abort.length) {
-          this.cfg.err(`ERRO[${this.elapsedSecs()}] thresholds on metrics '${[...new Set(abort.map((t) => t.metric))].join("', '")}' were crossed; at least one has abortOnFail enabled, stopping test prematurely\n`)
+          this.cfg.err(
+            `ERRO[${this.elapsedSecs()}] thresholds on metrics '${[...new Set(abort.map((t) => t.metric))].join("', '")}' were crossed; at least one has abortOnFail enabled, stopping test prematurely\n`,
+          )
           this.stop(EXIT.thresholds)
         }
       }
@@ -501,7 +543,15 @@ export class Runner implements Host {
 
   private async summary(vu0: VU, durationMs: number): Promise<void> {
     const o = this.opts
-    const inp = { registry: this.registry, thresholds: this.thresholds, checks: this.checks, durationMs, trendStats: o.summaryTrendStats, timeUnit: o.summaryTimeUnit, setupData: this.setupJson ? JSON.parse(this.setupJson) : undefined }
+    const inp = {
+      registry: this.registry,
+      thresholds: this.thresholds,
+      checks: this.checks,
+      durationMs,
+      trendStats: o.summaryTrendStats,
+      timeUnit: o.summaryTimeUnit,
+      setupData: this.setupJson ? JSON.parse(this.setupJson) : undefined,
+    }
     const data = summaryData(inp, { isStdOutTTY: !!process.stdout.isTTY, isStdErrTTY: !!process.stderr.isTTY })
     this.summaryData = data
     if (this.cfg.summaryExport) writeFileSync(this.cfg.summaryExport, JSON.stringify(exportSummary(data), null, 4))

@@ -45,7 +45,8 @@ export class ScriptFiles {
       const remote = this.remote.get(path)
       const failed = this.remoteFailed.get(path)
       if (failed) throw new ScriptError(failed)
-      if (remote === undefined) throw new ScriptError(`the remote module '${path}' was not fetched before the run (only static imports are): import it statically`)
+      if (remote === undefined)
+        throw new ScriptError(`the remote module '${path}' was not fetched before the run (only static imports are): import it statically`)
       this.read.add(path)
       return remote
     }

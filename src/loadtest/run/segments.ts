@@ -32,7 +32,8 @@ function point(s: string, what: string): Rat {
   if ((m = /^(\d+)\/(\d+)$/.exec(t)) && Number(m[2]) > 0) r = rat(Number(m[1]), Number(m[2]))
   else if ((m = /^(\d+)(?:\.(\d+))?%$/.exec(t))) r = rat(Number(m[1] + (m[2] ?? '')), 100 * 10 ** (m[2]?.length ?? 0))
   else if ((m = /^(\d+)(?:\.(\d+))?$/.exec(t))) r = rat(Number(m[1] + (m[2] ?? '')), 10 ** (m[2]?.length ?? 0))
-  if (!r || !Number.isSafeInteger(r.n) || !Number.isSafeInteger(r.d)) throw new ConfigError(`${what}: '${s}' is not a number such as 1/3, 0.25 or 25%`)
+  if (!r || !Number.isSafeInteger(r.n) || !Number.isSafeInteger(r.d))
+    throw new ConfigError(`${what}: '${s}' is not a number such as 1/3, 0.25 or 25%`)
   if (r.n > r.d) throw new ConfigError(`${what}: '${s}' is more than 1`)
   return r
 }
@@ -51,7 +52,8 @@ export interface Segment {
 
 /** Parses the flags; null when the segment is the whole test (0:1). */
 export function executionSegment(segment: unknown, sequence: unknown): Segment | null {
-  if ((segment === undefined || segment === null || segment === '') && (sequence === undefined || sequence === null || sequence === '')) return null
+  if ((segment === undefined || segment === null || segment === '') && (sequence === undefined || sequence === null || sequence === ''))
+    return null
   const segText = segment === undefined || segment === null || segment === '' ? '0:1' : String(segment)
   const parts = segText.split(':')
   if (parts.length > 2) throw new ConfigError(`executionSegment '${segText}' must be FROM:TO (e.g. 1/3:2/3) or a single TO`)
@@ -62,26 +64,35 @@ export function executionSegment(segment: unknown, sequence: unknown): Segment |
   let points: Rat[]
   if (sequence === undefined || sequence === null || sequence === '') points = [rat(0, 1), from, to, rat(1, 1)]
   else {
-    points = String(sequence).split(',').map((p) => point(p, 'executionSegmentSequence'))
+    points = String(sequence)
+      .split(',')
+      .map((p) => point(p, 'executionSegmentSequence'))
     for (let i = 1; i < points.length; i++) {
-      if (cmp(points[i - 1]!, points[i]!) >= 0) throw new ConfigError(`executionSegmentSequence '${sequence}' must be increasing, e.g. 0,1/3,2/3,1`)
+      if (cmp(points[i - 1]!, points[i]!) >= 0)
+        throw new ConfigError(`executionSegmentSequence '${sequence}' must be increasing, e.g. 0,1/3,2/3,1`)
     }
     points = [rat(0, 1), ...points, rat(1, 1)]
   }
   points = points.filter((p, i) => i === 0 || cmp(points[i - 1]!, p) !== 0)
   const index = points.findIndex((p, i) => i + 1 < points.length && cmp(p, from) === 0 && cmp(points[i + 1]!, to) === 0)
-  if (index < 0) throw new ConfigError(`executionSegment '${segText}' is not one of the segments of the sequence ${points.map(show).join(',')}`)
+  if (index < 0)
+    throw new ConfigError(`executionSegment '${segText}' is not one of the segments of the sequence ${points.map(show).join(',')}`)
   const lengths = points.slice(1).map((p, i) => sub(p, points[i]!))
   const lcd = lengths.reduce((l, r) => {
     const next = (l / gcd(l, r.d)) * r.d
-    if (next > MAX_LCD) throw new ConfigError(`executionSegmentSequence: the segments' common denominator is over ${MAX_LCD}; use simpler fractions`)
+    if (next > MAX_LCD)
+      throw new ConfigError(`executionSegmentSequence: the segments' common denominator is over ${MAX_LCD}; use simpler fractions`)
     return next
   }, 1)
-  const own = stripes(lengths.map((r) => (r.n * lcd) / r.d), lcd, index)
+  const own = stripes(
+    lengths.map((r) => (r.n * lcd) / r.d),
+    lcd,
+    index,
+  )
   const mine = new Set(own)
   return {
     text: `${show(from)}:${show(to)}`,
-    length: (to.n / to.d) - (from.n / from.d),
+    length: to.n / to.d - from.n / from.d,
     scale: (n) => Math.floor(n / lcd) * own.length + own.filter((p) => p < n % lcd).length,
     owns: (i) => mine.has(i % lcd),
   }

@@ -5,7 +5,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { Code, ConnectError, createConnectRouter, createContextValues, type Interceptor } from '@connectrpc/connect'
-import { compressionBrotli, compressionGzip, universalRequestFromNodeRequest, universalResponseToNodeResponse } from '@connectrpc/connect-node'
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from '@connectrpc/connect-node'
 import { codeToHttpStatus } from '@connectrpc/connect/protocol-connect'
 import type { Context } from '../context.ts'
 import { mendParseError, toConnectError, writeRpcError } from './errors.ts'
@@ -86,7 +91,12 @@ export function createRpc(ctx: Context): Rpc {
         return
       }
       const h = handlers.get(path)
-      if (!h) return refuse(req, res, new ConnectError(`${path.slice(0, 200)} is not a method Kiln serves (docs/pyroscope-compat.md lists them)`, Code.Unimplemented))
+      if (!h)
+        return refuse(
+          req,
+          res,
+          new ConnectError(`${path.slice(0, 200)} is not a method Kiln serves (docs/pyroscope-compat.md lists them)`, Code.Unimplemented),
+        )
       try {
         const uRes = await h(universalRequestFromNodeRequest(req, res, undefined, createContextValues().set(tenantKey, tenant)))
         await universalResponseToNodeResponse(await mendParseError(uRes), res)

@@ -39,7 +39,9 @@ export function writeRpcError(req: AnyReq, res: AnyRes, err: ConnectError): void
   const h = res as ServerResponse
   if (ct.startsWith('application/grpc')) {
     const web = ct.startsWith('application/grpc-web')
-    const headers = Object.fromEntries(setTrailerStatus(new Headers({ 'content-type': web ? 'application/grpc-web+proto' : 'application/grpc+proto' }), err))
+    const headers = Object.fromEntries(
+      setTrailerStatus(new Headers({ 'content-type': web ? 'application/grpc-web+proto' : 'application/grpc+proto' }), err),
+    )
     // gRPC over HTTP/2 reads the status from a HEADERS frame that ends the stream (trailers-only);
     // gRPC-web reads it from the response headers.
     if (!web && 'stream' in res) res.stream.respond({ ':status': 200, ...headers }, { endStream: true })
@@ -67,7 +69,8 @@ export async function mendParseError(r: UniversalServerResponse): Promise<Univer
     const body = r.body
     const mend = async function* () {
       if (body) yield* body
-      if (trailer.get('grpc-status') === String(Code.Internal) && decodeURIComponent(trailer.get('grpc-message') ?? '').startsWith(PARSE)) trailer.set('grpc-status', String(Code.InvalidArgument))
+      if (trailer.get('grpc-status') === String(Code.Internal) && decodeURIComponent(trailer.get('grpc-message') ?? '').startsWith(PARSE))
+        trailer.set('grpc-status', String(Code.InvalidArgument))
     }
     return { ...r, body: mend() }
   }
@@ -75,7 +78,12 @@ export async function mendParseError(r: UniversalServerResponse): Promise<Univer
   const chunks: Uint8Array[] = []
   for await (const c of r.body) chunks.push(c)
   const body = Buffer.concat(chunks)
-  const again = (b: Uint8Array) => ({ ...r, body: (async function* () { yield b })() })
+  const again = (b: Uint8Array) => ({
+    ...r,
+    body: (async function* () {
+      yield b
+    })(),
+  })
   let err: { code?: string; message?: string }
   try {
     err = JSON.parse(body.toString('utf8'))

@@ -14,7 +14,13 @@ export const TYPE_LABELS = ['__period_type__', '__period_unit__', '__profile_typ
 /** The labels a profile type stands for. */
 export function typeLabels(id: string): Record<string, string> {
   const t = parseProfileTypeId(id)
-  return { __period_type__: t.periodType, __period_unit__: t.periodUnit, __profile_type__: id, __type__: t.sampleType, __unit__: t.sampleUnit }
+  return {
+    __period_type__: t.periodType,
+    __period_unit__: t.periodUnit,
+    __profile_type__: id,
+    __type__: t.sampleType,
+    __unit__: t.sampleUnit,
+  }
 }
 
 export const isTypeLabel = (name: string): boolean => (TYPE_LABELS as readonly string[]).includes(name)

@@ -29,11 +29,25 @@ const TYPE_HINT = 'profile_typeID is required, e.g. process_cpu:cpu:nanoseconds:
 
 /** Connect's start/end are ms since the epoch (0: unset); int64 arrive as bigint. */
 function typedSelection(tenant: string, m: TypedQuery): Selection {
-  return settleTypeMatchers(selection({ tenant, profileType: m.profileTypeID, selectors: [m.labelSelector], from: Number(m.start), until: Number(m.end), requireType: TYPE_HINT }))
+  return settleTypeMatchers(
+    selection({
+      tenant,
+      profileType: m.profileTypeID,
+      selectors: [m.labelSelector],
+      from: Number(m.start),
+      until: Number(m.end),
+      requireType: TYPE_HINT,
+    }),
+  )
 }
 
 /** A label query's matchers and range, as matcherSelections takes them. */
-const matcherQuery = (tenant: string, m: { matchers: string[]; start: bigint; end: bigint }) => ({ tenant, matchers: m.matchers, start: Number(m.start), end: Number(m.end) })
+const matcherQuery = (tenant: string, m: { matchers: string[]; start: bigint; end: bigint }) => ({
+  tenant,
+  matchers: m.matchers,
+  start: Number(m.start),
+  end: Number(m.end),
+})
 
 // Sums of Int64 columns: integers, and far below 2^53 in practice; int64 fields take bigint.
 const big = (n: number): bigint => BigInt(Math.round(n))
@@ -47,13 +61,26 @@ const callSiteOf = (m: TypedQuery): string[] => (m.stackTraceSelector?.callSite 
  * ignoring them would answer the merge of everything as if it were the one asked for.
  */
 function refuseIdSelectors(m: { profileIdSelector?: string[]; spanSelector?: string[]; traceIdSelector?: string[] }): void {
-  for (const [field, ids] of [['profile_id_selector', m.profileIdSelector], ['span_selector', m.spanSelector], ['trace_id_selector', m.traceIdSelector]] as const) {
-    if (ids?.length) throw new KilnError('KILN_UNSUPPORTED', `${field} is not supported yet: Kiln does not keep profile, span or trace ids (docs/pyroscope-compat.md)`)
+  for (const [field, ids] of [
+    ['profile_id_selector', m.profileIdSelector],
+    ['span_selector', m.spanSelector],
+    ['trace_id_selector', m.traceIdSelector],
+  ] as const) {
+    if (ids?.length)
+      throw new KilnError(
+        'KILN_UNSUPPORTED',
+        `${field} is not supported yet: Kiln does not keep profile, span or trace ids (docs/pyroscope-compat.md)`,
+      )
   }
 }
 
 function flameGraphMessage(fg: FlameGraphData): { names: string[]; levels: { values: bigint[] }[]; total: bigint; maxSelf: bigint } {
-  return { names: fg.names, levels: fg.levels.map((values) => ({ values: values.map(big) })), total: big(fg.total), maxSelf: big(fg.maxSelf) }
+  return {
+    names: fg.names,
+    levels: fg.levels.map((values) => ({ values: values.map(big) })),
+    total: big(fg.total),
+    maxSelf: big(fg.maxSelf),
+  }
 }
 
 export function querierService(ctx: Context): Partial<ServiceImpl<typeof QuerierService>> {
@@ -65,26 +92,37 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
       return {
         profileTypes: types.map((id) => {
           const t = parseProfileTypeId(id)
-          return { ID: id, name: t.name, sampleType: t.sampleType, sampleUnit: t.sampleUnit, periodType: t.periodType, periodUnit: t.periodUnit }
+          return {
+            ID: id,
+            name: t.name,
+            sampleType: t.sampleType,
+            sampleUnit: t.sampleUnit,
+            periodType: t.periodType,
+            periodUnit: t.periodUnit,
+          }
         }),
       }
     },
     async labelNames(m, call) {
       const sels = await matcherSelections(r, matcherQuery(tenantOf(call), m))
       // A selection with series has the type's labels too, as Pyroscope lists them.
-      const names = await Promise.all(sels.map(async (s) => {
-        const stored = await r.labelNames(s)
-        return stored.length ? [...stored, ...TYPE_LABELS] : stored
-      }))
+      const names = await Promise.all(
+        sels.map(async (s) => {
+          const stored = await r.labelNames(s)
+          return stored.length ? [...stored, ...TYPE_LABELS] : stored
+        }),
+      )
       return { names: union(names) }
     },
     async labelValues(m, call) {
       if (!m.name) throw new KilnError('KILN_BAD_REQUEST', 'name is required: the label whose values to list')
       const sels = await matcherSelections(r, matcherQuery(tenantOf(call), m))
-      const values = await Promise.all(sels.map(async (s) => {
-        if (!isTypeLabel(m.name)) return r.labelValues(s, m.name)
-        return (await r.profileTypes(s)).map((t) => typeLabels(t)[m.name]!).filter((v) => v !== '')
-      }))
+      const values = await Promise.all(
+        sels.map(async (s) => {
+          if (!isTypeLabel(m.name)) return r.labelValues(s, m.name)
+          return (await r.profileTypes(s)).map((t) => typeLabels(t)[m.name]!).filter((v) => v !== '')
+        }),
+      )
       return { names: union(values) }
     },
     async series(m, call) {
@@ -107,7 +145,8 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     async selectMergeStacktraces(m, call) {
       refuseIdSelectors(m)
       const tree = await merged(tenantOf(call), m)
-      if (m.format === ProfileFormat.PPROF) return { pprof: { profile: encodePprof(treeToProfile(tree, m.profileTypeID), { gzip: false }) } }
+      if (m.format === ProfileFormat.PPROF)
+        return { pprof: { profile: encodePprof(treeToProfile(tree, m.profileTypeID), { gzip: false }) } }
       if (m.format === ProfileFormat.TREE) return { tree: treeBytes(tree, maxNodesOf(m.maxNodes)) }
       // A call graph is read, not zoomed: 100 functions unless asked (pprof shows 80).
       if (m.format === ProfileFormat.DOT) return { dot: treeDot(tree, m.maxNodes ? maxNodesOf(m.maxNodes) : 100, m.profileTypeID) }
@@ -126,7 +165,13 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
       const sel = typedSelection(tenantOf(call), m)
       const step = stepOf(sel, m.step, { minS: 10, points: 300 })
       const aggregation = m.aggregation === TimeSeriesAggregationType.AVERAGE ? 'average' : 'sum'
-      const series = await r.timeline(sel, { stepS: step, groupBy: m.groupBy, aggregation, limit: Number(m.limit ?? 0) || undefined, callSite: callSiteOf(m) })
+      const series = await r.timeline(sel, {
+        stepS: step,
+        groupBy: m.groupBy,
+        aggregation,
+        limit: Number(m.limit ?? 0) || undefined,
+        callSite: callSiteOf(m),
+      })
       return {
         series: series.map((s) => ({
           labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })),
@@ -141,7 +186,9 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     async analyzeQuery(m, call) {
       // What the query reads: Kiln answers from one store, so one scope; its series are counted.
       // Byte counts are not tracked per query and stay 0.
-      const sel = settleTypeMatchers(selection({ tenant: tenantOf(call), selectors: [m.query], from: Number(m.start), until: Number(m.end) }))
+      const sel = settleTypeMatchers(
+        selection({ tenant: tenantOf(call), selectors: [m.query], from: Number(m.start), until: Number(m.end) }),
+      )
       const series = BigInt((await r.series(sel)).length)
       return {
         queryScopes: [{ componentType: 'ClickHouse store', componentCount: 1n, seriesCount: series }],

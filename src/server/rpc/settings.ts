@@ -39,7 +39,10 @@ export function settingsService(ctx: Context): Partial<ServiceImpl<typeof Settin
   const queues = new Map<string, Promise<unknown>>()
   const serial = <T>(tenant: string, f: () => T): Promise<T> => {
     const next = (queues.get(tenant) ?? Promise.resolve()).then(f, f)
-    queues.set(tenant, next.catch(() => {}))
+    queues.set(
+      tenant,
+      next.catch(() => {}),
+    )
     return next
   }
   return {
@@ -50,7 +53,8 @@ export function settingsService(ctx: Context): Partial<ServiceImpl<typeof Settin
     async set(m, call) {
       const s = m.setting
       if (!s?.name) throw new KilnError('KILN_BAD_REQUEST', 'setting.name is required')
-      if (s.value.length > MAX_VALUE) throw new KilnError('KILN_LIMIT', `setting ${JSON.stringify(s.name.slice(0, 100))} is over ${MAX_VALUE} characters`)
+      if (s.value.length > MAX_VALUE)
+        throw new KilnError('KILN_LIMIT', `setting ${JSON.stringify(s.name.slice(0, 100))} is over ${MAX_VALUE} characters`)
       const tenant = tenantOf(call)
       const stored = await serial(tenant, () => {
         const all = load(tenant)

@@ -14,7 +14,10 @@ const QUERIER_API = 1n
 
 /** Build information; go_version carries the runtime Kiln runs on (Node's version). */
 function buildInfo() {
-  return create(GetBuildInfoResponseSchema, { status: 'success', data: { version: pkg.version, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: process.version } })
+  return create(GetBuildInfoResponseSchema, {
+    status: 'success',
+    data: { version: pkg.version, revision: '', branch: '', buildUser: '', buildDate: '', goVersion: process.version },
+  })
 }
 
 export const versionService: Partial<ServiceImpl<typeof Version>> = {

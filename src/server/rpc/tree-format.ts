@@ -85,7 +85,12 @@ export function treeDot(tree: CallTree, maxNodes: number, title: string): string
     for (const c of tree.children[x]!) stack.push(c)
   }
   const total = tree.total[0] || 1
-  const kept = new Set([...cum.entries()].sort((a, b) => b[1] - a[1]).slice(0, maxNodes).map(([f]) => f))
+  const kept = new Set(
+    [...cum.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, maxNodes)
+      .map(([f]) => f),
+  )
   const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
   const q = (s: string) => `"${esc(s)}"`
   const pct = (v: number) => `${((100 * v) / total).toFixed(2)}%`
@@ -99,7 +104,8 @@ export function treeDot(tree: CallTree, maxNodes: number, title: string): string
   }
   for (const [key, v] of edges) {
     const [from, to] = key.split(' ').map(Number) as [number, number]
-    if (kept.has(from) && kept.has(to)) lines.push(`  N${from} -> N${to} [label=${q(String(v))} weight=${Math.max(1, Math.round((100 * v) / total))}]`)
+    if (kept.has(from) && kept.has(to))
+      lines.push(`  N${from} -> N${to} [label=${q(String(v))} weight=${Math.max(1, Math.round((100 * v) / total))}]`)
   }
   lines.push('}')
   return lines.join('\n') + '\n'

@@ -39,10 +39,16 @@ export function buildLoader(cacheDir = defaultCacheDir(), log: (line: string) =>
   const missing = TOOLS.filter(([cmd]) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0)
   if (missing.length || !existsSync('/usr/include/bpf/libbpf.h')) {
     const what = [...missing.map(([c]) => c), ...(existsSync('/usr/include/bpf/libbpf.h') ? [] : ['libbpf headers'])]
-    throw new KilnError('KILN_UNSUPPORTED', `request tracing builds its eBPF program on the host and needs ${what.join(', ')}: apt-get install ${HOST_PACKAGES}`)
+    throw new KilnError(
+      'KILN_UNSUPPORTED',
+      `request tracing builds its eBPF program on the host and needs ${what.join(', ')}: apt-get install ${HOST_PACKAGES}`,
+    )
   }
   if (!existsSync('/sys/kernel/btf/vmlinux')) {
-    throw new KilnError('KILN_UNSUPPORTED', 'request tracing needs the kernel\'s BTF type information (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y; kernels since 5.4 in most distributions)')
+    throw new KilnError(
+      'KILN_UNSUPPORTED',
+      "request tracing needs the kernel's BTF type information (/sys/kernel/btf/vmlinux, CONFIG_DEBUG_INFO_BTF=y; kernels since 5.4 in most distributions)",
+    )
   }
   mkdirSync(cacheDir, { recursive: true })
   // Built beside its final place and renamed: two agents starting at once never see half a build.
@@ -50,7 +56,11 @@ export function buildLoader(cacheDir = defaultCacheDir(), log: (line: string) =>
   try {
     const run = (cmd: string, args: string[], stdout?: string) => {
       const r = spawnSync(cmd, args, { cwd: tmp, encoding: 'utf8', maxBuffer: 256 << 20 })
-      if (r.status !== 0) throw new KilnError('KILN_UNSUPPORTED', `building the capture program failed: ${cmd} ${args.join(' ')}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-6).join('\n')}`)
+      if (r.status !== 0)
+        throw new KilnError(
+          'KILN_UNSUPPORTED',
+          `building the capture program failed: ${cmd} ${args.join(' ')}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-6).join('\n')}`,
+        )
       if (stdout) writeFileSync(join(tmp, stdout), r.stdout)
     }
     for (const f of SOURCES) writeFileSync(join(tmp, f), readFileSync(join(srcDir, f)))

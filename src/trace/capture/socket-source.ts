@@ -15,7 +15,6 @@ import { OwnSockets } from './own-sockets.ts'
 import { TlsTargets, systemLibssl } from './tls-targets.ts'
 import { EventDecoder, EventType } from './wire.ts'
 
-
 export interface SocketSourceOptions {
   meta: ProcessMeta
   log: (line: string) => void
@@ -80,7 +79,7 @@ export class SocketSource implements TraceSource {
       child.once('exit', (code, sig) => reject(loadError(code, sig, this.stderr)))
     })
     child.stdout!.on('data', (chunk: Buffer) => {
-      let events
+      let events: ReturnType<typeof decoder.push>
       try {
         events = decoder.push(chunk)
       } catch (e) {
@@ -105,7 +104,8 @@ export class SocketSource implements TraceSource {
     await ready
     child.removeAllListeners('exit')
     child.on('exit', (code, sig) => {
-      if (this.child) this.o.log(`capture loader exited (${sig ?? code}): request tracing stopped; ${this.stderr.trim().split('\n').slice(-2).join(' ')}`)
+      if (this.child)
+        this.o.log(`capture loader exited (${sig ?? code}): request tracing stopped; ${this.stderr.trim().split('\n').slice(-2).join(' ')}`)
     })
 
     if (this.o.tls !== false) {
@@ -130,14 +130,18 @@ export class SocketSource implements TraceSource {
     this.timers.push(setInterval(() => tracker.sweep(), SCAN_MS))
     this.timers.push(setInterval(() => tracker.flushConnStats(nowNs()), this.o.connStatsIntervalMs ?? 10_000))
     for (const t of this.timers) t.unref()
-    this.o.log(`socket capture: libbpf loader ${bin} (syscall tracepoints, ${this.o.captureBytes ?? 16384} bytes per transfer${this.o.tls !== false ? ', OpenSSL uprobes' : ''})`)
+    this.o.log(
+      `socket capture: libbpf loader ${bin} (syscall tracepoints, ${this.o.captureBytes ?? 16384} bytes per transfer${this.o.tls !== false ? ', OpenSSL uprobes' : ''})`,
+    )
   }
 
   private onStats(data: Buffer): void {
     const drops = Number(data.readBigUInt64LE(0))
     this.counts.loaderEvents = Number(data.readBigUInt64LE(16))
     if (drops > this.counts.ringDrops) {
-      this.o.log(`capture: ${drops - this.counts.ringDrops} events dropped (ring buffer full: the agent fell behind the kernel); ${drops} since start`)
+      this.o.log(
+        `capture: ${drops - this.counts.ringDrops} events dropped (ring buffer full: the agent fell behind the kernel); ${drops} since start`,
+      )
       this.counts.ringDrops = drops
     }
   }
@@ -188,19 +192,30 @@ const nowNs = () => BigInt(Date.now()) * 1_000_000n
 /** Root, BPF and tracefs: what the loader needs, checked first so the error says what to do. */
 function preflight(): void {
   if (process.getuid?.() !== 0) {
-    throw new KilnError('KILN_UNSUPPORTED', 'request tracing loads eBPF programs and needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it as sudo kiln agent --trace …, or without --trace/--trace-only to profile only')
+    throw new KilnError(
+      'KILN_UNSUPPORTED',
+      'request tracing loads eBPF programs and needs root (or CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN): run it as sudo kiln agent --trace …, or without --trace/--trace-only to profile only',
+    )
   }
   if (!existsSync('/sys/kernel/tracing/events/syscalls')) {
     mkdirSync('/sys/kernel/tracing', { recursive: true })
     spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'])
     if (!existsSync('/sys/kernel/tracing/events/syscalls')) {
-      throw new KilnError('KILN_UNSUPPORTED', 'request tracing needs tracefs with syscall tracepoints (CONFIG_FTRACE_SYSCALLS): mount -t tracefs nodev /sys/kernel/tracing failed; in a container, mount the host\'s /sys/kernel/tracing')
+      throw new KilnError(
+        'KILN_UNSUPPORTED',
+        "request tracing needs tracefs with syscall tracepoints (CONFIG_FTRACE_SYSCALLS): mount -t tracefs nodev /sys/kernel/tracing failed; in a container, mount the host's /sys/kernel/tracing",
+      )
     }
   }
 }
 
 function loadError(code: number | null, sig: NodeJS.Signals | null, stderr: string): KilnError {
-  const tail = stderr.trim().split('\n').filter((l) => !/^\d+: /.test(l)).slice(-3).join(' ')
+  const tail = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !/^\d+: /.test(l))
+    .slice(-3)
+    .join(' ')
   const hint = /Operation not permitted|EPERM/.test(stderr)
     ? 'the kernel refused BPF: run as root with CAP_BPF/CAP_SYS_ADMIN (in Kubernetes, privileged: true), and check kernel.unprivileged_bpf_disabled / lockdown'
     : 'the kernel needs BPF ring buffers (5.8+), BTF and syscall tracepoints'

@@ -78,7 +78,14 @@ export class TlsTargets {
 export function systemLibssl(): string[] {
   const r = spawnSync('ldconfig', ['-p'], { encoding: 'utf8' })
   if (r.status !== 0) return ['/usr/lib/x86_64-linux-gnu/libssl.so.3'].filter((p) => existsSync(p))
-  return [...new Set(r.stdout.split('\n').map((l) => /=>\s*(\S*libssl\.so[\d.]*)$/.exec(l)?.[1]).filter((p): p is string => !!p))]
+  return [
+    ...new Set(
+      r.stdout
+        .split('\n')
+        .map((l) => /=>\s*(\S*libssl\.so[\d.]*)$/.exec(l)?.[1])
+        .filter((p): p is string => !!p),
+    ),
+  ]
 }
 
 const list = (dir: string): string[] => {

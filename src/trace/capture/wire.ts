@@ -141,7 +141,8 @@ function payload(b: Buffer, at: number): number {
 export function formatAddr(family: number, raw: Buffer): string {
   if (family === 2) return `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`
   if (family !== 10) return ''
-  if (raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff) return `${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}`
+  if (raw.subarray(0, 10).every((b) => b === 0) && raw[10] === 0xff && raw[11] === 0xff)
+    return `${raw[12]}.${raw[13]}.${raw[14]}.${raw[15]}`
   const groups: string[] = []
   for (let i = 0; i < 16; i += 2) groups.push(raw.readUInt16BE(i).toString(16))
   // The longest run of zero groups (two or more) becomes '::' (RFC 5952).

@@ -156,7 +156,8 @@ export function bodyText(b: Buffer): string {
   if (b.length === 0) return ''
   if (isText(b)) return b.toString('utf8')
   let s = ''
-  for (const c of b) s += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : '\\x' + c.toString(16).padStart(2, '0')
+  for (const c of b)
+    s += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : '\\x' + c.toString(16).padStart(2, '0')
   return s
 }
 

@@ -77,7 +77,12 @@ export class BlockIoSource implements TraceSource {
     requireRoot(this.name, 'loading BPF programs on the block tracepoints')
     this.rows.emit = emit
     const epoch = monotonicToEpoch()
-    this.run = new BpftraceRun({ name: this.name, program: PROGRAM, onLine: (l) => this.line(l, epoch), ...(this.o.log ? { log: this.o.log } : {}) })
+    this.run = new BpftraceRun({
+      name: this.name,
+      program: PROGRAM,
+      onLine: (l) => this.line(l, epoch),
+      ...(this.o.log ? { log: this.o.log } : {}),
+    })
     await this.run.start()
   }
 

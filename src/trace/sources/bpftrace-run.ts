@@ -31,7 +31,10 @@ export function ensureTracefs(): void {
   }
   const r = spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { encoding: 'utf8' })
   if (r.status !== 0 && !existsSync('/sys/kernel/tracing/events')) {
-    throw new KilnError('KILN_UNSUPPORTED', `tracefs is not mounted and mounting it failed (${(r.stderr || String(r.error)).trim()}): mount -t tracefs nodev /sys/kernel/tracing`)
+    throw new KilnError(
+      'KILN_UNSUPPORTED',
+      `tracefs is not mounted and mounting it failed (${(r.stderr || String(r.error)).trim()}): mount -t tracefs nodev /sys/kernel/tracing`,
+    )
   }
 }
 
@@ -67,7 +70,11 @@ export class BpftraceRun {
   /** Spawns bpftrace; resolves when the probes are attached, rejects with a KilnError when bpftrace cannot run the program. */
   async start(): Promise<void> {
     ensureTracefs()
-    const child = spawn('bpftrace', ['-B', 'line', '-e', this.program], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...this.o.env } })
+    const child = spawn('bpftrace', ['-B', 'line', '-e', this.program], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, ...this.o.env },
+    })
     this.child = child
     const readySeen = this.marker()
     const lines = new LineSplitter((l) => {
@@ -88,11 +95,16 @@ export class BpftraceRun {
     })
     this.exited = new Promise((resolve, reject) => {
       child.on('error', (e: NodeJS.ErrnoException) =>
-        reject(e.code === 'ENOENT' ? new KilnError('KILN_UNSUPPORTED', `${this.o.name} needs bpftrace: install it (Debian: apt-get install bpftrace)`) : e),
+        reject(
+          e.code === 'ENOENT'
+            ? new KilnError('KILN_UNSUPPORTED', `${this.o.name} needs bpftrace: install it (Debian: apt-get install bpftrace)`)
+            : e,
+        ),
       )
       child.on('close', (code) => {
         lines.end()
-        if (this.ready && !this.stopping) this.o.log?.(`${this.o.name}: bpftrace exited (code ${code}) while tracing, no more rows from it: ${this.said()}`)
+        if (this.ready && !this.stopping)
+          this.o.log?.(`${this.o.name}: bpftrace exited (code ${code}) while tracing, no more rows from it: ${this.said()}`)
         resolve(code)
       })
     })
@@ -106,7 +118,16 @@ export class BpftraceRun {
         this.exited.then((code) => {
           throw this.failure(code)
         }),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new KilnError('KILN_UNSUPPORTED', `${this.o.name}: bpftrace did not attach its probes in ${limit} ms: ${this.said()}`)), limit))),
+        new Promise(
+          (_, reject) =>
+            (timer = setTimeout(
+              () =>
+                reject(
+                  new KilnError('KILN_UNSUPPORTED', `${this.o.name}: bpftrace did not attach its probes in ${limit} ms: ${this.said()}`),
+                ),
+              limit,
+            )),
+        ),
       ])
     } catch (e) {
       await this.stop()
@@ -169,13 +190,23 @@ export class BpftraceRun {
   }
 
   private said(): string {
-    return this.stderr.trim().split('\n').filter((l) => l && !l.includes('RLIMIT_MEMLOCK')).slice(0, 3).join(' / ') || 'no message'
+    return (
+      this.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l && !l.includes('RLIMIT_MEMLOCK'))
+        .slice(0, 3)
+        .join(' / ') || 'no message'
+    )
   }
 
   private failure(code: number | null): KilnError {
     const said = this.said()
     if (/only supports running as the root|Operation not permitted|Permission denied/i.test(said)) {
-      return new KilnError('KILN_UNAUTHORIZED', `${this.o.name}: bpftrace may not load BPF programs here (${said}); run kiln agent --trace as root`)
+      return new KilnError(
+        'KILN_UNAUTHORIZED',
+        `${this.o.name}: bpftrace may not load BPF programs here (${said}); run kiln agent --trace as root`,
+      )
     }
     return new KilnError('KILN_UNSUPPORTED', `${this.o.name}: bpftrace exited (code ${code}) before its probes were attached: ${said}`)
   }

@@ -90,7 +90,13 @@ export class FsSlowerSource implements TraceSource {
     requireRoot(this.name, 'loading BPF programs on the syscall tracepoints')
     this.rows.emit = emit
     const epoch = monotonicToEpoch()
-    this.run = new BpftraceRun({ name: this.name, program: this.program, onLine: (l) => this.line(l, epoch), ...(this.o.log ? { log: this.o.log } : {}), env: { BPFTRACE_STRLEN: '128', BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS) } })
+    this.run = new BpftraceRun({
+      name: this.name,
+      program: this.program,
+      onLine: (l) => this.line(l, epoch),
+      ...(this.o.log ? { log: this.o.log } : {}),
+      env: { BPFTRACE_STRLEN: '128', BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS) },
+    })
     await this.run.start()
   }
 

@@ -39,7 +39,10 @@ export function parseNetDev(text: string): Map<string, NetDevCounters> {
     const colon = line.indexOf(':')
     if (colon < 0) continue
     const name = line.slice(0, colon).trim()
-    const v = line.slice(colon + 1).trim().split(/\s+/)
+    const v = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
     if (!name || v.length < 16 || !/^\d+$/.test(v[0]!)) continue
     const c = {} as NetDevCounters
     FIELDS.forEach((f, i) => (c[f] = BigInt(v[COLUMN[i]!]!)))

@@ -13,7 +13,10 @@ const le32 = (n: number) => {
   return b
 }
 
-test('databases: redis-cli → redis-server, mariadb → MariaDB (COM_QUERY and a prepared statement), psql → PostgreSQL; both sides', { skip: unavailable ?? false, timeout: 240_000 }, async (t) => {
+test('databases: redis-cli → redis-server, mariadb → MariaDB (COM_QUERY and a prepared statement), psql → PostgreSQL; both sides', {
+  skip: unavailable ?? false,
+  timeout: 240_000,
+}, async (t) => {
   const started = await Promise.all([startRedis(), startMariadb(), startPostgres()])
   const skip = started.find((s): s is { skip: string } => 'skip' in s)
   if (skip || !which('redis-cli') || !which('psql')) {
@@ -24,24 +27,53 @@ test('databases: redis-cli → redis-server, mariadb → MariaDB (COM_QUERY and 
   const mysql = which('mariadb') ?? which('mysql')!
   try {
     const s = await traceSession(async () => {
-      for (const args of [['SET', 'k', 'v1'], ['GET', 'k'], ['INCR', 'n'], ['GET', 'missing']]) {
+      for (const args of [
+        ['SET', 'k', 'v1'],
+        ['GET', 'k'],
+        ['INCR', 'n'],
+        ['GET', 'missing'],
+      ]) {
         const r = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), ...args])
         assert.equal(r.code, 0, r.stderr)
       }
-      const q = await run(mysql, ['--no-defaults', '-h127.0.0.1', `-P${maria.port}`, '-ukiln', '-pkiln', 'kiln', '-e', 'SELECT 40+2; SELECT * FROM nope'])
+      const q = await run(mysql, [
+        '--no-defaults',
+        '-h127.0.0.1',
+        `-P${maria.port}`,
+        '-ukiln',
+        '-pkiln',
+        'kiln',
+        '-e',
+        'SELECT 40+2; SELECT * FROM nope',
+      ])
       assert.match(q.stderr, /1146/)
       const c = await mysqlConnect(maria.port, 'kiln', 'kiln', 'kiln')
       const prep = await c.command(Buffer.from('\x16SELECT 6*7 AS answer'), (ps) => ps[0]![0] !== 0x00 || ps.length >= 3)
       await c.command(Buffer.concat([Buffer.from([0x17]), prep[0]!.subarray(1, 5), Buffer.from([0]), le32(1)]))
       c.close()
-      const p = await run('psql', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-X', '-c', 'SELECT 1 AS one', '-c', 'SELECT * FROM nope'])
+      const p = await run('psql', [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(pg.port),
+        '-U',
+        'postgres',
+        '-X',
+        '-c',
+        'SELECT 1 AS one',
+        '-c',
+        'SELECT * FROM nope',
+      ])
       assert.match(p.stderr, /nope/)
     })
     try {
       const redisRows = await s.query<{ trace_role: string; req_cmd: string; req_args: string; resp: string; service: string }>(
         `SELECT trace_role, req_cmd, req_args, resp, service FROM kiln.redis_events WHERE (local_port = ${redis.port} AND trace_role = 2) OR (remote_port = ${redis.port} AND trace_role = 1) ORDER BY trace_role, time_`,
       )
-      const cmds = (role: string) => redisRows.filter((r) => r.trace_role === role && r.req_cmd !== 'COMMAND' && !r.req_cmd.startsWith('COMMAND')).map((r) => `${r.req_cmd} ${r.req_args}`)
+      const cmds = (role: string) =>
+        redisRows
+          .filter((r) => r.trace_role === role && r.req_cmd !== 'COMMAND' && !r.req_cmd.startsWith('COMMAND'))
+          .map((r) => `${r.req_cmd} ${r.req_args}`)
       const want = ['SET ["k","v1"]', 'GET ["k"]', 'INCR ["n"]', 'GET ["missing"]']
       assert.deepEqual(cmds('1'), want, s.log)
       assert.deepEqual(cmds('2'), want)
@@ -61,7 +93,9 @@ test('databases: redis-cli → redis-server, mariadb → MariaDB (COM_QUERY and 
         ],
         JSON.stringify(my),
       )
-      const myClient = await s.query<{ n: string }>(`SELECT count() AS n FROM kiln.mysql_events WHERE remote_port = ${maria.port} AND trace_role = 1 AND req_body LIKE '%6*7%'`)
+      const myClient = await s.query<{ n: string }>(
+        `SELECT count() AS n FROM kiln.mysql_events WHERE remote_port = ${maria.port} AND trace_role = 1 AND req_body LIKE '%6*7%'`,
+      )
       assert.equal(myClient[0]!.n, '2', 'the test process as the client of the prepared statement')
 
       const pgRows = await s.query<{ trace_role: string; req_cmd: string; req: string; resp: string }>(
@@ -69,7 +103,11 @@ test('databases: redis-cli → redis-server, mariadb → MariaDB (COM_QUERY and 
       )
       for (const role of ['1', '2']) {
         const q = pgRows.filter((r) => r.trace_role === role && /one|nope/.test(r.req))
-        assert.deepEqual(q.map((r) => r.req), ['SELECT 1 AS one', 'SELECT * FROM nope'], JSON.stringify(pgRows))
+        assert.deepEqual(
+          q.map((r) => r.req),
+          ['SELECT 1 AS one', 'SELECT * FROM nope'],
+          JSON.stringify(pgRows),
+        )
         assert.match(q[1]!.resp, /nope/)
       }
     } finally {

@@ -6,9 +6,20 @@ import { captureUnavailable, traceSession } from './helpers.ts'
 
 const unavailable = captureUnavailable()
 
-type Row = { trace_role: string; req_body: string; resp_header: string; resp_body: string; latency: string; service: string; remote_addr: string }
+type Row = {
+  trace_role: string
+  req_body: string
+  resp_header: string
+  resp_body: string
+  latency: string
+  service: string
+  remote_addr: string
+}
 
-test('DNS: dig → dnsmasq over UDP (connected socket, sendmmsg/recvmsg) and TCP; queries and answers on both sides', { skip: unavailable ?? false, timeout: 180_000 }, async (t) => {
+test('DNS: dig → dnsmasq over UDP (connected socket, sendmmsg/recvmsg) and TCP; queries and answers on both sides', {
+  skip: unavailable ?? false,
+  timeout: 180_000,
+}, async (t) => {
   if (!which('dig')) return t.skip('dig is not installed (Debian package bind9-dnsutils)')
   const dns = await startDnsmasq()
   if ('skip' in dns) return t.skip(dns.skip)
@@ -22,17 +33,33 @@ test('DNS: dig → dnsmasq over UDP (connected socket, sendmmsg/recvmsg) and TCP
   try {
     const s = await traceSession(async () => {
       for (const [name, type] of asked) {
-        const r: { status: number | null; stderr: string } = spawnSync("dig", [`@127.0.0.1`, "-p", String(dns.port), "+tries=1", "+time=5", name, type], { encoding: "utf8", timeout: 20_000 })
+        const r: { status: number | null; stderr: string } = spawnSync(
+          'dig',
+          [`@127.0.0.1`, '-p', String(dns.port), '+tries=1', '+time=5', name, type],
+          { encoding: 'utf8', timeout: 20_000 },
+        )
         assert.equal(r.status, 0, r.stderr)
       }
-      const tcp: { stdout: string } = spawnSync('dig', [`@127.0.0.1`, '-p', String(dns.port), '+tcp', '+tries=1', '+time=5', 'web.kiln.test', 'A'], { encoding: 'utf8', timeout: 20_000 })
+      const tcp: { stdout: string } = spawnSync(
+        'dig',
+        [`@127.0.0.1`, '-p', String(dns.port), '+tcp', '+tries=1', '+time=5', 'web.kiln.test', 'A'],
+        { encoding: 'utf8', timeout: 20_000 },
+      )
       assert.match(tcp.stdout, /10\.0\.0\.7/)
     })
     try {
-      const rows = (where: string) => s.query<Row>(`SELECT trace_role, req_body, resp_header, resp_body, latency, service, remote_addr FROM kiln.dns_events WHERE ${where} ORDER BY time_`)
+      const rows = (where: string) =>
+        s.query<Row>(
+          `SELECT trace_role, req_body, resp_header, resp_body, latency, service, remote_addr FROM kiln.dns_events WHERE ${where} ORDER BY time_`,
+        )
       const server = await rows(`local_port = ${dns.port} AND trace_role = 2`)
       const client = await rows(`remote_port = ${dns.port} AND trace_role = 1`)
-      const names = (rs: Row[]) => rs.map((r) => JSON.parse(r.req_body).queries.map((q: { name: string; type: string }) => `${q.name} ${q.type}`).join())
+      const names = (rs: Row[]) =>
+        rs.map((r) =>
+          JSON.parse(r.req_body)
+            .queries.map((q: { name: string; type: string }) => `${q.name} ${q.type}`)
+            .join(),
+        )
       const want = [...asked.map(([n, t]) => `${n} ${t}`), 'web.kiln.test A']
       assert.deepEqual(names(server), want, s.log)
       assert.deepEqual(names(client), want, s.log)

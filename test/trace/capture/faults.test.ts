@@ -41,7 +41,10 @@ function talk(port: number, chunks: Buffer[]): Promise<void> {
   })
 }
 
-test('faults: a server dying mid-response, fuzzed bytes, binary junk after an HTTP request line, 5 MB bodies — the agent survives and records the rest', { skip: unavailable ?? false, timeout: 180_000 }, async () => {
+test('faults: a server dying mid-response, fuzzed bytes, binary junk after an HTTP request line, 5 MB bodies — the agent survives and records the rest', {
+  skip: unavailable ?? false,
+  timeout: 180_000,
+}, async () => {
   // Answers half a response, then resets the connection.
   const dying = createServer((c) => {
     c.once('data', () => {
@@ -50,7 +53,12 @@ test('faults: a server dying mid-response, fuzzed bytes, binary junk after an HT
     })
   })
   // Echoes whatever comes: fuzz in both directions.
-  const echo = createServer((c) => c.on('data', (d) => c.write(d)).on('end', () => c.end()).on('error', () => undefined))
+  const echo = createServer((c) =>
+    c
+      .on('data', (d) => c.write(d))
+      .on('end', () => c.end())
+      .on('error', () => undefined),
+  )
   const http = createHttpServer((req, res) => {
     let n = 0
     req.on('data', (d: Buffer) => (n += d.length))
@@ -66,14 +74,24 @@ test('faults: a server dying mid-response, fuzzed bytes, binary junk after an HT
       // Looks like HTTP for a line, then is not.
       await talk(httpPort, [Buffer.from('GET /junk HTTP/1.1\r\n'), randomBytes(30_000)])
       await talk(echoPort, [Buffer.from('*3\r\n$3\r\nSET\r\n'), randomBytes(5000)])
-      const huge = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '--data-binary', '@-', `http://127.0.0.1:${httpPort}/huge`], Buffer.alloc(5 << 20, 'x'))
+      const huge = await run(
+        'curl',
+        ['-sS', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', '--data-binary', '@-', `http://127.0.0.1:${httpPort}/huge`],
+        Buffer.alloc(5 << 20, 'x'),
+      )
       assert.equal(huge.stdout, `200 ${5 << 20}`)
       const after = await run('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${httpPort}/after`])
       assert.equal(after.stdout, '200')
     })
     try {
       assert.doesNotMatch(s.log, /event skipped|stopping the capture|loader exited/, s.log)
-      const rows = await s.query<{ req_path: string; resp_status: string; req_body_size: string; resp_body_size: string; trace_role: string }>(
+      const rows = await s.query<{
+        req_path: string
+        resp_status: string
+        req_body_size: string
+        resp_body_size: string
+        trace_role: string
+      }>(
         `SELECT req_path, resp_status, req_body_size, resp_body_size, trace_role FROM kiln.http_events WHERE local_port = ${httpPort} AND trace_role = 2 ORDER BY time_`,
       )
       const huge = rows.find((r) => r.req_path === '/huge')
@@ -81,7 +99,10 @@ test('faults: a server dying mid-response, fuzzed bytes, binary junk after an HT
       assert.equal(huge.resp_status, '200')
       assert.equal(huge.req_body_size, String(5 << 20))
       assert.equal(huge.resp_body_size, String(5 << 20))
-      assert.ok(rows.some((r) => r.req_path === '/after' && r.resp_status === '200'), JSON.stringify(rows))
+      assert.ok(
+        rows.some((r) => r.req_path === '/after' && r.resp_status === '200'),
+        JSON.stringify(rows),
+      )
       // The fuzzed echo server's connections are counted in conn_stats though no parser took them.
       const echoed = await s.query<{ recv: string }>(`SELECT max(bytes_recv) AS recv FROM kiln.conn_stats WHERE remote_port = ${echoPort}`)
       assert.ok(Number(echoed[0]!.recv) > 0, JSON.stringify(echoed))

@@ -12,7 +12,10 @@ export const bin = join(import.meta.dirname, '..', '..', '..', 'bin', 'kiln.js')
 export function captureUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'request capture loads eBPF programs: run the tests as root'
   if (!existsSync('/sys/kernel/btf/vmlinux')) return 'the kernel has no BTF (/sys/kernel/btf/vmlinux)'
-  for (const [cmd, pkg] of [['clang', 'clang'], ['bpftool', 'bpftool']]) {
+  for (const [cmd, pkg] of [
+    ['clang', 'clang'],
+    ['bpftool', 'bpftool'],
+  ]) {
     if (spawnSync('sh', ['-c', `command -v ${cmd}`]).status !== 0) return `${cmd} is not installed: apt-get install ${pkg} libbpf-dev`
   }
   return null
@@ -26,15 +29,24 @@ export interface Agent {
 }
 
 /** Starts `kiln agent ARGS` and resolves once it logs that tracing has started. */
-export async function startAgent(args: string[], opts: { env?: Record<string, string>; readyMs?: number; bin?: string } = {}): Promise<Agent> {
-  const proc = spawn(process.execPath, [opts.bin ?? bin, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } })
+export async function startAgent(
+  args: string[],
+  opts: { env?: Record<string, string>; readyMs?: number; bin?: string } = {},
+): Promise<Agent> {
+  const proc = spawn(process.execPath, [opts.bin ?? bin, 'agent', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...opts.env },
+  })
   process.on('exit', () => proc.kill('SIGKILL'))
   let log = ''
   proc.stderr!.setEncoding('utf8')
   proc.stderr!.on('data', (t: string) => (log += t))
   const exited = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)))
   // The first start builds the BPF program (~10 s on a loaded 2-core machine); later ones use the cache.
-  const ready = await Promise.race([waitFor(() => /trace: capturing/.test(log), opts.readyMs ?? 90_000).then(() => true), exited.then(() => false)])
+  const ready = await Promise.race([
+    waitFor(() => /trace: capturing/.test(log), opts.readyMs ?? 90_000).then(() => true),
+    exited.then(() => false),
+  ])
   if (!ready) throw new Error(`the agent exited before tracing started:\n${log}`)
   return {
     proc,
@@ -85,7 +97,16 @@ export async function traceSession(traffic: () => Promise<void>, agentArgs: stri
   try {
     // The socket capture alone: the bpftrace sources (block I/O, slow fs) take seconds to compile on a
     // loaded host and have their own tests (test/trace/sources).
-    const agent = await startAgent(['--server', kiln.url, '--trace-only', '--upload-interval', '1s', '--trace-sources', 'socket', ...agentArgs])
+    const agent = await startAgent([
+      '--server',
+      kiln.url,
+      '--trace-only',
+      '--upload-interval',
+      '1s',
+      '--trace-sources',
+      'socket',
+      ...agentArgs,
+    ])
     // The agent stops whatever the traffic did; its own failure is reported first.
     const failed = await traffic().then(
       () => undefined,

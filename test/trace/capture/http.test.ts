@@ -11,7 +11,19 @@ import { captureUnavailable, sql, startAgent } from './helpers.ts'
 const unavailable = captureUnavailable()
 if (unavailable) console.log(`# skipping the capture tests: ${unavailable}`)
 
-type Row = { trace_role: string; req_method: string; req_path: string; resp_status: string; latency: string; encrypted: boolean; service: string; pid: string; major_version: string; req_body: string; resp_body_size: string }
+type Row = {
+  trace_role: string
+  req_method: string
+  req_path: string
+  resp_status: string
+  latency: string
+  encrypted: boolean
+  service: string
+  pid: string
+  major_version: string
+  req_body: string
+  resp_body_size: string
+}
 const COLS = 'trace_role, req_method, req_path, resp_status, latency, encrypted, service, pid, major_version, req_body, resp_body_size'
 
 const curl = (...args: string[]) => {
@@ -25,11 +37,16 @@ function nodeGet(port: number, path: string, agent: Agent): Promise<number> {
     httpRequest({ host: '127.0.0.1', port, path, agent }, (res) => {
       res.resume()
       res.on('end', () => resolve(res.statusCode!))
-    }).on('error', reject).end()
+    })
+      .on('error', reject)
+      .end()
   })
 }
 
-test('HTTP/1: curl → nginx over HTTP and HTTPS, Node keep-alive and pipelining, Node https → nginx; both sides, paired, with latencies', { skip: unavailable ?? false, timeout: 240_000 }, async (t) => {
+test('HTTP/1: curl → nginx over HTTP and HTTPS, Node keep-alive and pipelining, Node https → nginx; both sides, paired, with latencies', {
+  skip: unavailable ?? false,
+  timeout: 240_000,
+}, async (t) => {
   const nginx = await startNginx({ tls: true })
   if ('skip' in nginx) return t.skip(nginx.skip)
   const kiln = await startKiln()
@@ -58,7 +75,9 @@ test('HTTP/1: curl → nginx over HTTP and HTTPS, Node keep-alive and pipelining
       ka.destroy()
       // Pipelining: three requests in one write, before any response.
       await new Promise<void>((resolve, reject) => {
-        const s = connect(nodePort, '127.0.0.1', () => s.write(['/pipe/1', '/pipe/2', '/pipe/3'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join('')))
+        const s = connect(nodePort, '127.0.0.1', () =>
+          s.write(['/pipe/1', '/pipe/2', '/pipe/3'].map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join('')),
+        )
         let got = ''
         s.setEncoding('utf8')
         s.on('data', (d: string) => {
@@ -88,23 +107,42 @@ test('HTTP/1: curl → nginx over HTTP and HTTPS, Node keep-alive and pipelining
 
     const nginxServer = await rows(`local_port = ${nginx.port} AND trace_role = 2`)
     assert.deepEqual(paths(nginxServer), ['GET / 200', 'GET /json 200', 'GET /status/404 404', 'GET /big 200'], log)
-    assert.ok(nginxServer.every((r) => r.service === 'nginx' && !r.encrypted && r.major_version === '1'), JSON.stringify(nginxServer))
+    assert.ok(
+      nginxServer.every((r) => r.service === 'nginx' && !r.encrypted && r.major_version === '1'),
+      JSON.stringify(nginxServer),
+    )
     assert.equal(nginxServer[3]!.resp_body_size, '20000')
     const curlClient = await rows(`remote_port = ${nginx.port} AND trace_role = 1`)
     assert.deepEqual(paths(curlClient), paths(nginxServer))
-    assert.ok(curlClient.every((r) => r.service === 'curl'), JSON.stringify(curlClient))
+    assert.ok(
+      curlClient.every((r) => r.service === 'curl'),
+      JSON.stringify(curlClient),
+    )
 
     // HTTPS: plaintext from the uprobes on libssl (curl and nginx) and on node's OpenSSL.
     const tlsServer = await rows(`local_port = ${nginx.info.tlsPort} AND trace_role = 2`)
     assert.deepEqual(paths(tlsServer), ['GET /json 200', 'POST / 200', 'GET /json 200'], log)
-    assert.ok(tlsServer.every((r) => r.encrypted), JSON.stringify(tlsServer))
+    assert.ok(
+      tlsServer.every((r) => r.encrypted),
+      JSON.stringify(tlsServer),
+    )
     assert.equal(tlsServer[1]!.req_body, 'secret=tls-body')
     const tlsClients = await rows(`remote_port = ${nginx.info.tlsPort} AND trace_role = 1`)
-    assert.deepEqual(tlsClients.map((r) => `${r.service} ${r.req_path}`), ['curl /json', 'curl /', `node /json`])
+    assert.deepEqual(
+      tlsClients.map((r) => `${r.service} ${r.req_path}`),
+      ['curl /json', 'curl /', `node /json`],
+    )
     assert.ok(tlsClients.every((r) => r.encrypted))
 
     const nodeServer = await rows(`local_port = ${nodePort} AND trace_role = 2`)
-    assert.deepEqual(paths(nodeServer), ['GET /ka/1 200', 'GET /ka/2 200', 'GET /slow 200', 'GET /pipe/1 200', 'GET /pipe/2 200', 'GET /pipe/3 200'])
+    assert.deepEqual(paths(nodeServer), [
+      'GET /ka/1 200',
+      'GET /ka/2 200',
+      'GET /slow 200',
+      'GET /pipe/1 200',
+      'GET /pipe/2 200',
+      'GET /pipe/3 200',
+    ])
     const nodeClient = await rows(`remote_port = ${nodePort} AND trace_role = 1`)
     assert.deepEqual(paths(nodeClient), paths(nodeServer))
     // 150 ms of server time; the client's latency includes it, a loaded machine adds at most a second.

@@ -22,7 +22,9 @@ test('events split across chunks at every offset decode as when whole', () => {
   const stream = Buffer.concat(events)
   const read = (chunks: Buffer[]) => {
     const d = new EventDecoder()
-    return chunks.flatMap((c) => d.push(c)).map((e) => ({ ts: e.ts, sk: e.sk, tgid: e.tgid, size: e.size, dir: e.dir, data: e.data.toString('latin1') }))
+    return chunks
+      .flatMap((c) => d.push(c))
+      .map((e) => ({ ts: e.ts, sk: e.sk, tgid: e.tgid, size: e.size, dir: e.dir, data: e.data.toString('latin1') }))
   }
   const whole = read([stream])
   assert.equal(whole.length, events.length)

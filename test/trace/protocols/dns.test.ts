@@ -25,7 +25,13 @@ test('dnsmasq and dig over UDP and TCP: A, AAAA, CNAME, TXT, NXDOMAIN', async (t
   const tcp = await tcpProxy(svc.port)
   try {
     const dig = (port: number, ...args: string[]) => run('dig', ['@127.0.0.1', '-p', String(port), '+tries=1', '+time=2', ...args])
-    for (const q of [['web.kiln.test', 'A'], ['web.kiln.test', 'AAAA'], ['alias.kiln.test', 'A'], ['txt.kiln.test', 'TXT'], ['nope.kiln.test', 'A']]) {
+    for (const q of [
+      ['web.kiln.test', 'A'],
+      ['web.kiln.test', 'AAAA'],
+      ['alias.kiln.test', 'A'],
+      ['txt.kiln.test', 'TXT'],
+      ['nope.kiln.test', 'A'],
+    ]) {
       const r = await dig(udp.port, q[0]!, q[1]!)
       assert.equal(r.code, 0, r.stderr + r.stdout)
     }
@@ -42,7 +48,10 @@ test('dnsmasq and dig over UDP and TCP: A, AAAA, CNAME, TXT, NXDOMAIN', async (t
       ['nope.kiln.test', 'A', 5, ''],
     ]
     // dig opens one UDP socket per invocation.
-    assert.deepEqual(udp.conns().flatMap((c) => summary(udp.events(c))), want)
+    assert.deepEqual(
+      udp.conns().flatMap((c) => summary(udp.events(c))),
+      want,
+    )
     assert.deepEqual(summary(tcp.events()), [want[0]])
     const { records } = parse('dns', udp.events(0))
     const h = JSON.parse(records[0]!.row.req_header as string)
@@ -93,7 +102,16 @@ test('hand-built: compression pointers (backward, chained), pointer loops, out-o
     u16(0xc02b, 1, 1, 0, 60, 4), // name → the CNAME target at offset 43
     Buffer.from([192, 0, 2, 1]),
   )
-  const loop = msg(1, 0x8180, [1, 1, 0, 0], name('a', 'example', 'com'), u16(1, 1), u16(0xc01f), u16(1, 1, 0, 60, 4), Buffer.from([1, 2, 3, 4]))
+  const loop = msg(
+    1,
+    0x8180,
+    [1, 1, 0, 0],
+    name('a', 'example', 'com'),
+    u16(1, 1),
+    u16(0xc01f),
+    u16(1, 1, 0, 60, 4),
+    Buffer.from([1, 2, 3, 4]),
+  )
   // The answer's name at offset 31 (0x1f) is a pointer to itself: a loop.
   assert.equal(decodeDns(loop), null)
   const d = decodeDns(r2)!

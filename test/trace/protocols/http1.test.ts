@@ -48,12 +48,15 @@ test('nginx and curl: keep-alive requests on one connection, HEAD, POST, and the
     const [keep, head, post] = proxy.conns().map((c) => proxy.events(c))
     nginxEvents = keep!
     const k = rows(keep!)
-    assert.deepEqual(k.map((x) => [x.req_method, x.req_path, x.resp_status, x.resp_body_size]), [
-      ['GET', '/', 200, 6],
-      ['GET', '/json', 200, 11],
-      ['GET', '/big', 200, 20000],
-      ['GET', '/status/404', 404, (k[3]?.resp_body_size as number) || -1],
-    ])
+    assert.deepEqual(
+      k.map((x) => [x.req_method, x.req_path, x.resp_status, x.resp_body_size]),
+      [
+        ['GET', '/', 200, 6],
+        ['GET', '/json', 200, 11],
+        ['GET', '/big', 200, 20000],
+        ['GET', '/status/404', 404, (k[3]?.resp_body_size as number) || -1],
+      ],
+    )
     assert.ok((k[3]!.resp_body_size as number) > 100, 'nginx 404 page')
     assert.equal(k[0]!.resp_body, 'hello\n')
     assert.equal(k[0]!.resp_message, 'OK')
@@ -67,18 +70,33 @@ test('nginx and curl: keep-alive requests on one connection, HEAD, POST, and the
     assert.match(JSON.parse(k[0]!.resp_headers as string).Server, /^nginx/)
     for (const x of k) assert.ok((x.latency as number) > 0 && (x.latency as number) < 5e9, `latency ${x.latency}`)
     const h = rows(head!)
-    assert.deepEqual(h.map((x) => [x.req_method, x.resp_status, x.resp_body_size]), [['HEAD', 200, 0]])
+    assert.deepEqual(
+      h.map((x) => [x.req_method, x.resp_status, x.resp_body_size]),
+      [['HEAD', 200, 0]],
+    )
     const p = rows(post!)
-    assert.deepEqual(p.map((x) => [x.req_method, x.req_body, x.req_body_size, x.content_type]), [['POST', '{"a":1}', 7, 1]])
+    assert.deepEqual(
+      p.map((x) => [x.req_method, x.req_body, x.req_body_size, x.content_type]),
+      [['POST', '{"a":1}', 7, 1]],
+    )
     // nginx answers a POST to a `return` location with 405? No: `return` answers any method.
     assert.equal(p[0]!.resp_status, 200)
 
     // Capture that copies only the first N bytes of each transfer: headers cut, bodies counted.
     for (const n of [4096, 512, 200]) {
       const g = rows(cut(keep!, n))
-      assert.deepEqual(g.map((x) => [x.req_path, x.resp_status]), k.map((x) => [x.req_path, x.resp_status]), `cut at ${n}`)
+      assert.deepEqual(
+        g.map((x) => [x.req_path, x.resp_status]),
+        k.map((x) => [x.req_path, x.resp_status]),
+        `cut at ${n}`,
+      )
       // Every response head here fits in 512 bytes, so Content-Length still counts the body.
-      if (n >= 512) assert.deepEqual(g.map((x) => x.resp_body_size), k.map((x) => x.resp_body_size), `cut at ${n}`)
+      if (n >= 512)
+        assert.deepEqual(
+          g.map((x) => x.resp_body_size),
+          k.map((x) => x.resp_body_size),
+          `cut at ${n}`,
+        )
     }
     // And in pieces of 1–7 bytes, as tiny reads would deliver them.
     assert.deepEqual(rows(split(keep!, 7)), k)
@@ -93,14 +111,19 @@ test('nginx: pipelined requests in one write (GET, HEAD, GET) pair in order', as
   if ('skip' in svc) return t.skip(svc.skip)
   const proxy = await tcpProxy(svc.port)
   try {
-    await raw(proxy.port, ['GET /json HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'])
+    await raw(proxy.port, [
+      'GET /json HTTP/1.1\r\nHost: x\r\n\r\nHEAD /big HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    ])
     await proxy.close()
     const r = rows(proxy.events())
-    assert.deepEqual(r.map((x) => [x.req_method, x.req_path, x.resp_status, x.resp_body_size]), [
-      ['GET', '/json', 200, 11],
-      ['HEAD', '/big', 200, 0],
-      ['GET', '/', 200, 6],
-    ])
+    assert.deepEqual(
+      r.map((x) => [x.req_method, x.req_path, x.resp_status, x.resp_body_size]),
+      [
+        ['GET', '/json', 200, 11],
+        ['HEAD', '/big', 200, 0],
+        ['GET', '/', 200, 6],
+      ],
+    )
   } finally {
     await proxy.close()
     await svc.stop()
@@ -158,15 +181,21 @@ test('Node http: chunked request and response bodies, 204, 304, a close-delimite
     await proxy.close()
     const [ka, old] = proxy.conns().map((c) => proxy.events(c))
     const r = rows(ka!)
-    assert.deepEqual(r.map((x) => [x.req_method, x.req_path, x.req_body, x.req_body_size, x.resp_status, x.resp_body, x.resp_body_size]), [
-      ['POST', '/chunked', 'abcdefg', 7, 200, 'first;second:abcdefg', 20],
-      ['GET', '/empty', '', 0, 204, '', 0],
-      ['GET', '/cached', '', 0, 304, '', 0],
-      ['PUT', '/other', 'x'.repeat(512), 3000, 200, 'got 3000', 8],
-    ])
+    assert.deepEqual(
+      r.map((x) => [x.req_method, x.req_path, x.req_body, x.req_body_size, x.resp_status, x.resp_body, x.resp_body_size]),
+      [
+        ['POST', '/chunked', 'abcdefg', 7, 200, 'first;second:abcdefg', 20],
+        ['GET', '/empty', '', 0, 204, '', 0],
+        ['GET', '/cached', '', 0, 304, '', 0],
+        ['PUT', '/other', 'x'.repeat(512), 3000, 200, 'got 3000', 8],
+      ],
+    )
     const o = rows(old!)
     // Node answers an HTTP/1.0 request in HTTP/1.1 without a length, so the body ends at the close.
-    assert.deepEqual(o.map((x) => [x.req_path, x.resp_body, x.resp_body_size]), [['/chunked', 'first;second:', 13]])
+    assert.deepEqual(
+      o.map((x) => [x.req_path, x.resp_body, x.resp_body_size]),
+      [['/chunked', 'first;second:', 13]],
+    )
   } finally {
     await proxy.close()
     await srv.close()
@@ -176,7 +205,10 @@ test('Node http: chunked request and response bodies, 204, 304, a close-delimite
 test('hand-built: pipelined chunked responses with trailers, fed whole and byte by byte', () => {
   const ev = script(
     [true, 'GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n'],
-    [false, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=1\r\nz\r\n0\r\n\r\n'],
+    [
+      false,
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\nHTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=1\r\nz\r\n0\r\n\r\n',
+    ],
   )
   const want = [
     ['/a', 200, 'abc', 3],
@@ -197,7 +229,10 @@ test('hand-built: 100-continue, a response with no request, an unanswered reques
     [true, 'GET /never HTTP/1.1\r\n\r\n'],
   )
   const { records, parser } = parse('http', ev, { maxBodyBytes: 4 })
-  assert.deepEqual(records.map((r) => [r.row.req_path, r.row.resp_status, r.row.req_body, r.row.req_body_size]), [['/up', 200, '0123', 10]])
+  assert.deepEqual(
+    records.map((r) => [r.row.req_path, r.row.resp_status, r.row.req_body, r.row.req_body_size]),
+    [['/up', 200, '0123', 10]],
+  )
   assert.equal(parser.stats.unmatched, 2, 'the response before any request and /never')
   assert.equal(parser.stats.records, 1)
 })
@@ -216,12 +251,15 @@ test('hand-built gaps: inside a body, past a chunk, inside the headers; the next
     { timeNs: t0 + 8n, fromClient: false, data: Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n!'), size: 39 },
   ]
   const { records } = parse('http', ev)
-  assert.deepEqual(records.map((r) => [r.row.req_path, r.row.resp_status, r.row.resp_body_size]), [
-    ['/1', 200, 100000],
-    ['/2', 200, 5],
-    ['/3', 404, 0],
-    ['/4', 200, 1],
-  ])
+  assert.deepEqual(
+    records.map((r) => [r.row.req_path, r.row.resp_status, r.row.resp_body_size]),
+    [
+      ['/1', 200, 100000],
+      ['/2', 200, 5],
+      ['/3', 404, 0],
+      ['/4', 200, 1],
+    ],
+  )
   assert.equal(JSON.parse(records[2]!.row.req_headers as string).Host, 'example')
 })
 
@@ -234,12 +272,17 @@ test('hand-built: 101 Switching Protocols ends HTTP/1 parsing; binary junk never
     [false, 'HTTP/1.1 200 OK\r\n\r\n'],
   )
   const { records } = parse('http', ev)
-  assert.deepEqual(records.map((r) => r.row.resp_status), [101])
+  assert.deepEqual(
+    records.map((r) => r.row.resp_status),
+    [101],
+  )
 })
 
 test('fuzz: mutated nginx recordings, split recordings and random bytes never throw and stay bounded', () => {
   const r = rng(SEED)
-  const base = nginxEvents.length ? nginxEvents : script([true, 'GET / HTTP/1.1\r\n\r\n'], [false, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'])
+  const base = nginxEvents.length
+    ? nginxEvents
+    : script([true, 'GET / HTTP/1.1\r\n\r\n'], [false, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'])
   const inputs: DataEvent[][] = []
   for (let i = 0; i < 300; i++) inputs.push(mutate(base, r))
   for (let i = 0; i < 100; i++) inputs.push(junk(r))

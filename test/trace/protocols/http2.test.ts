@@ -53,7 +53,16 @@ test('Node http2 (h2c): GET, POST with a body, a 404, a 100 KB response, concurr
       ['POST', '/json', 200, 1000, 12, 2],
       ['GET', '/missing', 404, 0, 0, 2],
     ])
-    assert.deepEqual(got.slice(3).map(String).sort(), [['GET', '/', 200, 0, 5, 2], ['GET', '/', 200, 0, 5, 2], ['GET', '/big', 200, 0, 100000, 2]].map(String).sort())
+    assert.deepEqual(
+      got.slice(3).map(String).sort(),
+      [
+        ['GET', '/', 200, 0, 5, 2],
+        ['GET', '/', 200, 0, 5, 2],
+        ['GET', '/big', 200, 0, 100000, 2],
+      ]
+        .map(String)
+        .sort(),
+    )
     const json = rows(ev)[1]!
     assert.equal(json.content_type, 1)
     assert.equal(json.resp_body, '{"got":1000}')
@@ -68,7 +77,15 @@ test('Node http2 (h2c): GET, POST with a body, a 404, a 100 KB response, concurr
 test('@grpc/grpc-js: unary calls (OK and NOT_FOUND) carry the method path, content type 2 and grpc-status from the trailers', async () => {
   const raw = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b }
   const service: grpc.ServiceDefinition = {
-    Say: { path: '/kiln.test.Echo/Say', requestStream: false, responseStream: false, requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize },
+    Say: {
+      path: '/kiln.test.Echo/Say',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: raw.serialize,
+      requestDeserialize: raw.deserialize,
+      responseSerialize: raw.serialize,
+      responseDeserialize: raw.deserialize,
+    },
   }
   const server = new grpc.Server()
   server.addService(service, {
@@ -77,11 +94,16 @@ test('@grpc/grpc-js: unary calls (OK and NOT_FOUND) carry the method path, conte
       else cb(null, Buffer.concat([Buffer.from('echo:'), call.request]))
     },
   })
-  const port = await new Promise<number>((r, j) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))))
+  const port = await new Promise<number>((r, j) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? j(e) : r(p))),
+  )
   const proxy = await tcpProxy(port)
   try {
     const Client = grpc.makeGenericClientConstructor(service, 'Echo')
-    const client = new Client(`127.0.0.1:${proxy.port}`, grpc.credentials.createInsecure()) as unknown as { Say: (req: Buffer, cb: (e: grpc.ServiceError | null, r?: Buffer) => void) => void; close(): void }
+    const client = new Client(`127.0.0.1:${proxy.port}`, grpc.credentials.createInsecure()) as unknown as {
+      Say: (req: Buffer, cb: (e: grpc.ServiceError | null, r?: Buffer) => void) => void
+      close(): void
+    }
     const say = (s: string) => new Promise<string>((r) => client.Say(Buffer.from(s), (e, res) => r(e ? `error ${e.code}` : String(res))))
     assert.equal(await say('hi'), 'echo:hi')
     assert.equal(await say('missing'), 'error 5')
@@ -93,7 +115,15 @@ test('@grpc/grpc-js: unary calls (OK and NOT_FOUND) carry the method path, conte
     assert.deepEqual(inferProtocol(ev[0]!.data, true, { local: 50000, remote: proxy.port }), { protocol: 'http2', fromClient: true })
     const got = rows(ev)
     assert.deepEqual(
-      got.map((x) => [x.req_method, x.req_path, x.resp_status, x.content_type, JSON.parse(x.resp_headers as string)['grpc-status'], x.req_body_size, x.resp_body_size]),
+      got.map((x) => [
+        x.req_method,
+        x.req_path,
+        x.resp_status,
+        x.content_type,
+        JSON.parse(x.resp_headers as string)['grpc-status'],
+        x.req_body_size,
+        x.resp_body_size,
+      ]),
       [
         ['POST', '/kiln.test.Echo/Say', 200, 2, '0', 7, 12],
         ['POST', '/kiln.test.Echo/Say', 200, 2, '5', 12, 0],
@@ -112,18 +142,56 @@ test('@grpc/grpc-js: unary calls (OK and NOT_FOUND) carry the method path, conte
 test('HPACK: RFC 7541 C.4 (requests with Huffman and the dynamic table) and C.6 (responses with eviction, table size 256)', () => {
   const d = new HpackDecoder()
   const hex = (s: string) => Buffer.from(s.replace(/\s/g, ''), 'hex')
-  assert.deepEqual(d.decode(hex('8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff')), [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com']])
-  assert.deepEqual(d.decode(hex('8286 84be 5886 a8eb 1064 9cbf')), [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com'], ['cache-control', 'no-cache']])
-  assert.deepEqual(d.decode(hex('8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf')), [[':method', 'GET'], [':scheme', 'https'], [':path', '/index.html'], [':authority', 'www.example.com'], ['custom-key', 'custom-value']])
+  assert.deepEqual(d.decode(hex('8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff')), [
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/'],
+    [':authority', 'www.example.com'],
+  ])
+  assert.deepEqual(d.decode(hex('8286 84be 5886 a8eb 1064 9cbf')), [
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/'],
+    [':authority', 'www.example.com'],
+    ['cache-control', 'no-cache'],
+  ])
+  assert.deepEqual(d.decode(hex('8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf')), [
+    [':method', 'GET'],
+    [':scheme', 'https'],
+    [':path', '/index.html'],
+    [':authority', 'www.example.com'],
+    ['custom-key', 'custom-value'],
+  ])
   const r = new HpackDecoder()
   // C.6 uses SETTINGS_HEADER_TABLE_SIZE 256: a size update (0x3f e1 01 = 256) sets it first.
-  assert.deepEqual(r.decode(Buffer.concat([hex('3fe101'), hex('4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3')])), [
-    [':status', '302'], ['cache-control', 'private'], ['date', 'Mon, 21 Oct 2013 20:13:21 GMT'], ['location', 'https://www.example.com'],
+  assert.deepEqual(
+    r.decode(
+      Buffer.concat([
+        hex('3fe101'),
+        hex(
+          '4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6 2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3',
+        ),
+      ]),
+    ),
+    [
+      [':status', '302'],
+      ['cache-control', 'private'],
+      ['date', 'Mon, 21 Oct 2013 20:13:21 GMT'],
+      ['location', 'https://www.example.com'],
+    ],
+  )
+  assert.deepEqual(r.decode(hex('4883 640e ffc1 c0bf')), [
+    [':status', '307'],
+    ['cache-control', 'private'],
+    ['date', 'Mon, 21 Oct 2013 20:13:21 GMT'],
+    ['location', 'https://www.example.com'],
   ])
-  assert.deepEqual(r.decode(hex('4883 640e ffc1 c0bf')), [[':status', '307'], ['cache-control', 'private'], ['date', 'Mon, 21 Oct 2013 20:13:21 GMT'], ['location', 'https://www.example.com']])
   // A reference past the known table (capture joined late) decodes as :unknown instead of failing.
   const late = new HpackDecoder()
-  assert.deepEqual(late.decode(hex('82 c5')), [[':method', 'GET'], [':unknown', '']])
+  assert.deepEqual(late.decode(hex('82 c5')), [
+    [':method', 'GET'],
+    [':unknown', ''],
+  ])
   assert.equal(late.unknownRefs, 1)
   assert.equal(late.decode(hex('ff')), null, 'an integer cut short')
 })

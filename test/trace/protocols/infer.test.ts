@@ -48,7 +48,10 @@ test('PostgreSQL: StartupMessage, SSLRequest, GSSENCRequest, CancelRequest; mid-
   assert.deepEqual(infer(startup(), false), { protocol: 'pgsql', fromClient: true })
   assert.deepEqual(infer(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])), { protocol: 'pgsql', fromClient: true })
   assert.deepEqual(infer(Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30])), { protocol: 'pgsql', fromClient: true })
-  assert.deepEqual(infer(Buffer.from([0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 0, 0, 0, 2])), { protocol: 'pgsql', fromClient: true })
+  assert.deepEqual(infer(Buffer.from([0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e, 0, 0, 0, 1, 0, 0, 0, 2])), {
+    protocol: 'pgsql',
+    fromClient: true,
+  })
   const q = Buffer.concat([b('Q'), Buffer.from([0, 0, 0, 13]), b('select 1\0')])
   assert.equal(infer(q), null, 'a Query message away from 5432 is too weak a sign')
   assert.deepEqual(infer(q, true, { local: 50000, remote: 5432 }), { protocol: 'pgsql', fromClient: true })

@@ -60,7 +60,15 @@ class Packets {
   }
 }
 
-const CLIENT = { longPassword: 1, connectWithDb: 8, protocol41: 0x200, transactions: 0x2000, secureConnection: 0x8000, pluginAuth: 0x80000, deprecateEof: 0x01000000 }
+const CLIENT = {
+  longPassword: 1,
+  connectWithDb: 8,
+  protocol41: 0x200,
+  transactions: 0x2000,
+  secureConnection: 0x8000,
+  pluginAuth: 0x80000,
+  deprecateEof: 0x01000000,
+}
 
 /** A response ends at OK/ERR as the first packet, or at the second EOF (0xfe, short) of a result set. */
 export function endsResultSet(ps: Buffer[]): boolean {
@@ -84,13 +92,21 @@ export async function mysqlConnect(port: number, user: string, password: string,
   o += 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10
   const s2 = hs.subarray(o, o + 12)
   const scramble = Buffer.concat([s1, s2])
-  const caps = CLIENT.longPassword | CLIENT.connectWithDb | CLIENT.protocol41 | CLIENT.transactions | CLIENT.secureConnection | CLIENT.pluginAuth
+  const caps =
+    CLIENT.longPassword | CLIENT.connectWithDb | CLIENT.protocol41 | CLIENT.transactions | CLIENT.secureConnection | CLIENT.pluginAuth
   const head = Buffer.alloc(32)
   head.writeUInt32LE(caps, 0)
   head.writeUInt32LE(1 << 24, 4)
   head[8] = 45 // utf8mb4_general_ci
   const auth = nativePassword(password, scramble)
-  const resp = Buffer.concat([head, Buffer.from(user + '\0'), Buffer.from([auth.length]), auth, Buffer.from(db + '\0'), Buffer.from('mysql_native_password\0')])
+  const resp = Buffer.concat([
+    head,
+    Buffer.from(user + '\0'),
+    Buffer.from([auth.length]),
+    auth,
+    Buffer.from(db + '\0'),
+    Buffer.from('mysql_native_password\0'),
+  ])
   sock.write(packet(1, resp))
   let r = await packets.next()
   if (r[0] === 0xfe) {

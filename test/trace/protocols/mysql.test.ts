@@ -16,7 +16,8 @@ after(async () => {
   if (!('skip' in svc)) await svc.stop()
 })
 
-const rows = (events: DataEvent[]) => parse('mysql', events).records.map((r) => [r.row.req_cmd, r.row.req_body, r.row.resp_status, r.row.resp_body])
+const rows = (events: DataEvent[]) =>
+  parse('mysql', events).records.map((r) => [r.row.req_cmd, r.row.req_body, r.row.resp_status, r.row.resp_body])
 
 test('MariaDB and the mariadb client: DDL, INSERT, SELECT, an error, QUIT', async (t) => {
   if ('skip' in svc) return t.skip(svc.skip)
@@ -24,7 +25,8 @@ test('MariaDB and the mariadb client: DDL, INSERT, SELECT, an error, QUIT', asyn
   if (!client) return t.skip('the mariadb client is not installed')
   const proxy = await tcpProxy(svc.port)
   try {
-    const sql = "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO t VALUES (1,'a'),(2,'b'); SELECT * FROM t; SELECT * FROM nope"
+    const sql =
+      "CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(20)); INSERT INTO t VALUES (1,'a'),(2,'b'); SELECT * FROM t; SELECT * FROM nope"
     const r = await run(client, ['--no-defaults', '--force', '-h127.0.0.1', `-P${proxy.port}`, '-ukiln', '-pkiln', 'kiln', '-e', sql])
     assert.match(r.stderr, /1146/, 'the error reached the client')
     await proxy.close()
@@ -44,13 +46,16 @@ test('MariaDB and the mariadb client: DDL, INSERT, SELECT, an error, QUIT', asyn
     assert.deepEqual(rows(split(ev, 5)), got)
     // Capture keeping 64 bytes per transfer: statements are cut, statuses survive.
     const cutRows = rows(cut(ev, 64))
-    assert.deepEqual(cutRows.slice(cutRows.findIndex((g) => String(g[1]).startsWith('CREATE'))).map((g) => g[3]), [
-      'OK affected_rows=0 last_insert_id=0',
-      'OK affected_rows=2 last_insert_id=0',
-      'Resultset rows >= 0 (cut by capture)',
-      "Error 1146 (42S02): Table 'kiln.nope' doesn't exist",
-      '',
-    ])
+    assert.deepEqual(
+      cutRows.slice(cutRows.findIndex((g) => String(g[1]).startsWith('CREATE'))).map((g) => g[3]),
+      [
+        'OK affected_rows=0 last_insert_id=0',
+        'OK affected_rows=2 last_insert_id=0',
+        'Resultset rows >= 0 (cut by capture)',
+        "Error 1146 (42S02): Table 'kiln.nope' doesn't exist",
+        '',
+      ],
+    )
   } finally {
     await proxy.close()
   }
@@ -68,7 +73,7 @@ test('MariaDB prepared statements over the binary protocol: PREPARE, EXECUTE wit
   const proxy = await tcpProxy(svc.port)
   try {
     const c = await mysqlConnect(proxy.port, 'kiln', 'kiln', 'kiln')
-    await c.command(Buffer.from("\x03CREATE TABLE IF NOT EXISTS p (id BIGINT, name VARCHAR(20), score DOUBLE, at DATETIME)"))
+    await c.command(Buffer.from('\x03CREATE TABLE IF NOT EXISTS p (id BIGINT, name VARCHAR(20), score DOUBLE, at DATETIME)'))
     const prep = await c.command(Buffer.from('\x16INSERT INTO p VALUES (?, ?, ?, ?)'), (ps) => ps[0]![0] !== 0x00 || ps.length >= 1 + 4 + 1)
     const id = prep[0]!.readUInt32LE(1)
     // EXECUTE: id, flags 0, iterations 1, null bitmap (4 params → 1 byte; the 4th NULL), bound 1, types, values.
@@ -77,10 +82,14 @@ test('MariaDB prepared statements over the binary protocol: PREPARE, EXECUTE wit
     score.writeDoubleLE(2.5)
     const big = Buffer.alloc(8)
     big.writeBigInt64LE(-42n)
-    await c.command(Buffer.concat([Buffer.from([0x17]), le32(id), Buffer.from([0]), le32(1), Buffer.from([0x08, 1]), types, big, str('zoë'), score]))
+    await c.command(
+      Buffer.concat([Buffer.from([0x17]), le32(id), Buffer.from([0]), le32(1), Buffer.from([0x08, 1]), types, big, str('zoë'), score]),
+    )
     // Second EXECUTE without types (they were bound by the first), with a DATETIME.
     const at = Buffer.from([7, 0xe8, 0x07, 12, 31, 23, 59, 58])
-    await c.command(Buffer.concat([Buffer.from([0x17]), le32(id), Buffer.from([0]), le32(1), Buffer.from([0x00, 0]), big, str('x'), score, at]))
+    await c.command(
+      Buffer.concat([Buffer.from([0x17]), le32(id), Buffer.from([0]), le32(1), Buffer.from([0x00, 0]), big, str('x'), score, at]),
+    )
     const sel = await c.command(Buffer.from('\x16SELECT name FROM p WHERE id = ?'), (ps) => ps.length >= 1 + 2 + 2)
     const sid = sel[0]!.readUInt32LE(1)
     await c.command(Buffer.concat([Buffer.from([0x17]), le32(sid), Buffer.from([0]), le32(1), Buffer.from([0, 1, 8, 0]), big]))
@@ -94,7 +103,12 @@ test('MariaDB prepared statements over the binary protocol: PREPARE, EXECUTE wit
     const ev = proxy.events()
     recorded.push(ev)
     assert.deepEqual(rows(ev), [
-      [3, 'CREATE TABLE IF NOT EXISTS p (id BIGINT, name VARCHAR(20), score DOUBLE, at DATETIME)', 1, 'OK affected_rows=0 last_insert_id=0'],
+      [
+        3,
+        'CREATE TABLE IF NOT EXISTS p (id BIGINT, name VARCHAR(20), score DOUBLE, at DATETIME)',
+        1,
+        'OK affected_rows=0 last_insert_id=0',
+      ],
       [22, 'INSERT INTO p VALUES (?, ?, ?, ?)', 1, `Prepared statement id=${id} params=4 columns=0`],
       [23, 'query=[INSERT INTO p VALUES (?, ?, ?, ?)] params=[-42, zoë, 2.5, NULL]', 1, 'OK affected_rows=1 last_insert_id=0'],
       [23, 'query=[INSERT INTO p VALUES (?, ?, ?, ?)] params=[-42, x, 2.5, 2024-12-31 23:59:58]', 1, 'OK affected_rows=1 last_insert_id=0'],
@@ -129,7 +143,16 @@ test('hand-built: CLIENT_DEPRECATE_EOF result sets, multi-result CALL, a huge ro
     [false, pk(6, [0, 0, 0, 2, 0, 0, 0])],
     // A 200 KB row (over the 64 KiB buffer) is counted past.
     [true, pk(0, [3], 'SELECT blob')],
-    [false, Buffer.concat([pk(1, [1]), col('b'), pk(3, [0xfe, 0, 0, 2, 0]), pk(4, [0xfd, 0x40, 0x0d, 0x03], 'x'.repeat(200_000)), pk(5, [0xfe, 0, 0, 2, 0])])],
+    [
+      false,
+      Buffer.concat([
+        pk(1, [1]),
+        col('b'),
+        pk(3, [0xfe, 0, 0, 2, 0]),
+        pk(4, [0xfd, 0x40, 0x0d, 0x03], 'x'.repeat(200_000)),
+        pk(5, [0xfe, 0, 0, 2, 0]),
+      ]),
+    ],
   )
   const got = rows(ev)
   assert.deepEqual(got, [

@@ -27,8 +27,16 @@ function msg(type: string, ...parts: (string | Buffer | number[])[]): Buffer {
   return Buffer.concat([h, body])
 }
 const i16 = (...v: number[]) => Buffer.from(v.flatMap((x) => [(x >> 8) & 0xff, x & 0xff]))
-const i32 = (...v: number[]) => Buffer.concat(v.map((x) => { const b = Buffer.alloc(4); b.writeInt32BE(x); return b }))
-const textParams = (...ps: string[]) => Buffer.concat([i16(0), i16(ps.length), ...ps.map((p) => Buffer.concat([i32(Buffer.byteLength(p)), Buffer.from(p)])), i16(0)])
+const i32 = (...v: number[]) =>
+  Buffer.concat(
+    v.map((x) => {
+      const b = Buffer.alloc(4)
+      b.writeInt32BE(x)
+      return b
+    }),
+  )
+const textParams = (...ps: string[]) =>
+  Buffer.concat([i16(0), i16(ps.length), ...ps.map((p) => Buffer.concat([i32(Buffer.byteLength(p)), Buffer.from(p)])), i16(0)])
 
 /** A raw client (trust auth): startup, then writes frames and waits for `n` ReadyForQuery. */
 async function pgSession(port: number): Promise<{ send(b: Buffer, readies: number): Promise<void>; end(): void }> {
@@ -66,7 +74,25 @@ test('PostgreSQL and psql: simple queries (DDL, INSERT, SELECT with NULL, two st
   if (!which('psql')) return t.skip('psql is not installed (Debian package postgresql-client)')
   const proxy = await tcpProxy(svc.port)
   try {
-    const r = await run('psql', ['-h', '127.0.0.1', '-p', String(proxy.port), '-U', 'postgres', '-X', '-c', 'CREATE TABLE t (a int, b text)', '-c', "INSERT INTO t VALUES (1,'x'),(2,NULL)", '-c', 'SELECT * FROM t', '-c', 'SELECT 1 AS one; SELECT 2 AS two', '-c', 'SELECT * FROM nope'])
+    const r = await run('psql', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(proxy.port),
+      '-U',
+      'postgres',
+      '-X',
+      '-c',
+      'CREATE TABLE t (a int, b text)',
+      '-c',
+      "INSERT INTO t VALUES (1,'x'),(2,NULL)",
+      '-c',
+      'SELECT * FROM t',
+      '-c',
+      'SELECT 1 AS one; SELECT 2 AS two',
+      '-c',
+      'SELECT * FROM nope',
+    ])
     assert.match(r.stderr, /nope/, r.stderr)
     await proxy.close()
     const ev = proxy.events()
@@ -83,7 +109,10 @@ test('PostgreSQL and psql: simple queries (DDL, INSERT, SELECT with NULL, two st
     assert.deepEqual(rows(split(ev, 6)), rows(ev))
     for (const rec of parse('pgsql', ev).records) assert.ok((rec.row.latency as number) > 0)
     // Capture keeping 100 bytes per transfer: the startup phase is cut (its replies resynchronise), queries survive.
-    assert.deepEqual(rows(cut(ev, 100)).map((x) => x[1]), rows(ev).map((x) => x[1]))
+    assert.deepEqual(
+      rows(cut(ev, 100)).map((x) => x[1]),
+      rows(ev).map((x) => x[1]),
+    )
   } finally {
     await proxy.close()
   }
@@ -94,12 +123,27 @@ test('PostgreSQL extended protocol: unnamed and named statements, text and binar
   const proxy = await tcpProxy(svc.port)
   try {
     const c = await pgSession(proxy.port)
-    await c.send(Buffer.concat([msg('P', '', 'SELECT $1::int + 1 AS n', i16(0)), msg('B', '', '', textParams('41')), msg('D', [0x50], ''), msg('E', '', i32(0)), msg('S')]), 1)
+    await c.send(
+      Buffer.concat([
+        msg('P', '', 'SELECT $1::int + 1 AS n', i16(0)),
+        msg('B', '', '', textParams('41')),
+        msg('D', [0x50], ''),
+        msg('E', '', i32(0)),
+        msg('S'),
+      ]),
+      1,
+    )
     await c.send(Buffer.concat([msg('P', 's1', 'SELECT generate_series(1, $1) AS g', i16(1), i32(23)), msg('S')]), 1)
     // Two executes of s1 in one batch, binary int4 parameters, no Describe.
     const bin = (v: number) => Buffer.concat([i16(1, 1), i16(1), i32(4, v), i16(0)])
-    await c.send(Buffer.concat([msg('B', 'p1', 's1', bin(3)), msg('E', 'p1', i32(0)), msg('B', 'p2', 's1', bin(1)), msg('E', 'p2', i32(0)), msg('S')]), 1)
-    await c.send(Buffer.concat([msg('P', '', 'SELECT * FROM nope', i16(0)), msg('B', '', '', textParams()), msg('E', '', i32(0)), msg('S')]), 1)
+    await c.send(
+      Buffer.concat([msg('B', 'p1', 's1', bin(3)), msg('E', 'p1', i32(0)), msg('B', 'p2', 's1', bin(1)), msg('E', 'p2', i32(0)), msg('S')]),
+      1,
+    )
+    await c.send(
+      Buffer.concat([msg('P', '', 'SELECT * FROM nope', i16(0)), msg('B', '', '', textParams()), msg('E', '', i32(0)), msg('S')]),
+      1,
+    )
     c.end()
     await new Promise((r) => setTimeout(r, 50))
     await proxy.close()
@@ -118,11 +162,21 @@ test('PostgreSQL extended protocol: unnamed and named statements, text and binar
 
 test('hand-built: a reply stream joined mid-connection, a 200 KB DataRow skipped by counting, COPY and notices ignored', () => {
   const srv = (type: string, ...parts: (string | Buffer | number[])[]) => msg(type, ...parts)
-  const row = (...vals: string[]) => srv('D', i16(vals.length), ...vals.map((v) => Buffer.concat([i32(Buffer.byteLength(v)), Buffer.from(v)])))
+  const row = (...vals: string[]) =>
+    srv('D', i16(vals.length), ...vals.map((v) => Buffer.concat([i32(Buffer.byteLength(v)), Buffer.from(v)])))
   const ev = script(
     [false, Buffer.concat([srv('C', 'SELECT 1'), srv('Z', 'I')])],
     [true, msg('Q', 'SELECT big')],
-    [false, Buffer.concat([srv('T', i16(1), 'big', i32(0), i16(0), i32(25), i16(-1), i32(-1), i16(0)), srv('N', 'SNOTICE', 'Mhi', ''), row('y'.repeat(200_000)), srv('C', 'SELECT 1'), srv('Z', 'I')])],
+    [
+      false,
+      Buffer.concat([
+        srv('T', i16(1), 'big', i32(0), i16(0), i32(25), i16(-1), i32(-1), i16(0)),
+        srv('N', 'SNOTICE', 'Mhi', ''),
+        row('y'.repeat(200_000)),
+        srv('C', 'SELECT 1'),
+        srv('Z', 'I'),
+      ]),
+    ],
   )
   const got = rows(ev)
   assert.equal(got.length, 1)
@@ -133,7 +187,9 @@ test('hand-built: a reply stream joined mid-connection, a 200 KB DataRow skipped
 
 test('fuzz: mutated PostgreSQL recordings and random bytes never throw and stay bounded', () => {
   const r = rng(5432)
-  const bases = recorded.length ? recorded : [script([true, msg('Q', 'SELECT 1')], [false, Buffer.concat([msg('C', 'SELECT 1'), msg('Z', 'I')])])]
+  const bases = recorded.length
+    ? recorded
+    : [script([true, msg('Q', 'SELECT 1')], [false, Buffer.concat([msg('C', 'SELECT 1'), msg('Z', 'I')])])]
   const inputs: DataEvent[][] = []
   for (let i = 0; i < 300; i++) inputs.push(mutate(bases[i % bases.length]!, r))
   for (let i = 0; i < 8; i++) inputs.push(split(mutate(bases[i % bases.length]!, r), 9, i))

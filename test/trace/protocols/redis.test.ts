@@ -73,7 +73,10 @@ test('redis-server and redis-cli: strings, lists, hashes, errors, nulls, two-wor
     const first = got.findIndex((g) => g[0] === 'SET')
     assert.ok(first >= 0, JSON.stringify(got))
     const mine = got.slice(first)
-    assert.deepEqual(mine.slice(0, want.length), want.map(([c, a, r]) => [c, JSON.stringify(a), r]))
+    assert.deepEqual(
+      mine.slice(0, want.length),
+      want.map(([c, a, r]) => [c, JSON.stringify(a), r]),
+    )
     const after = mine.slice(want.length)
     assert.equal(after[0]![0], 'HELLO')
     assert.match(after[0]![2] as string, /^\{"server": "redis", /, 'HELLO 3 answers a RESP3 map')

@@ -8,7 +8,11 @@ import { rng } from '../../loadtest/helpers.ts'
 export { rng }
 
 /** Feeds every event to a fresh parser, then ends it: the records, and the parser for its stats. */
-export function parse(protocol: Protocol, events: DataEvent[], opts: ParserOptions = {}): { records: TraceRecord[]; parser: ProtocolParser } {
+export function parse(
+  protocol: Protocol,
+  events: DataEvent[],
+  opts: ParserOptions = {},
+): { records: TraceRecord[]; parser: ProtocolParser } {
   const parser = createParser(protocol, opts)
   const records: TraceRecord[] = []
   for (const ev of events) records.push(...parser.push(ev))
@@ -48,7 +52,11 @@ export function script(...parts: [boolean, string | Buffer][]): DataEvent[] {
 }
 
 /** Runs a client program to its end without blocking this process's event loop (the proxy lives here). */
-export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const p = execFile(cmd, args, { encoding: 'utf8', timeout: 30_000, env: opts.env ?? process.env }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr })
@@ -66,7 +74,8 @@ export function mutate(events: DataEvent[], r: () => number): DataEvent[] {
     if (roll < 0.1) continue
     if (roll < 0.3 && data.length) for (let k = 0; k < 1 + r() * 4; k++) data[Math.floor(r() * data.length)] = Math.floor(r() * 256)
     else if (roll < 0.4) data = data.subarray(0, Math.floor(r() * data.length))
-    else if (roll < 0.45) data = Buffer.concat([data, Buffer.from(Array.from({ length: Math.floor(r() * 64) }, () => Math.floor(r() * 256)))])
+    else if (roll < 0.45)
+      data = Buffer.concat([data, Buffer.from(Array.from({ length: Math.floor(r() * 64) }, () => Math.floor(r() * 256)))])
     const size = roll > 0.9 ? data.length + Math.floor(r() * 100_000) : data.length
     out.push({ ...e, fromClient: r() < 0.03 ? !e.fromClient : e.fromClient, data, size })
     if (r() < 0.05) out.push({ ...e })
@@ -96,7 +105,8 @@ export function fuzz(protocol: Protocol, inputs: DataEvent[][], max = 2 * 64 * 1
       if (p.buffered() > max) throw new Error(`${protocol} parser holds ${p.buffered()} bytes (limit ${max})`)
     }
     records += p.end(2n ** 62n).length
-    if (process.env.FUZZ_SLOW && Date.now() - t0 > 300) console.log('slow input', inputs.indexOf(evs), Date.now() - t0, 'ms', evs.length, 'events')
+    if (process.env.FUZZ_SLOW && Date.now() - t0 > 300)
+      console.log('slow input', inputs.indexOf(evs), Date.now() - t0, 'ms', evs.length, 'events')
     if (p.faults) throw new Error(`${protocol} parser threw inside (${p.faults}×) on input ${inputs.indexOf(evs)}`)
     errors += p.stats.errors
   }

@@ -26,7 +26,10 @@ function diskOf(path: string): { major: number; minor: number } | string {
   const sys = `/sys/dev/block/${major}:${minor}`
   if (!existsSync(sys)) return `${path} is on device ${major}:${minor}, which is not a block device (tmpfs, overlay?)`
   if (existsSync(join(sys, 'partition'))) {
-    const [M, m] = readFileSync(join(sys, '..', 'dev'), 'utf8').trim().split(':').map(Number)
+    const [M, m] = readFileSync(join(sys, '..', 'dev'), 'utf8')
+      .trim()
+      .split(':')
+      .map(Number)
     return { major: M!, minor: m! }
   }
   return { major, minor }
@@ -38,7 +41,9 @@ if (typeof disk === 'string') console.log(`# skipping block I/O: ${disk}`)
 
 function dd(args: string[]): Promise<number> {
   const c = spawn('dd', args, { stdio: 'ignore' })
-  return new Promise((resolve, reject) => c.on('close', (code) => (code === 0 ? resolve(c.pid!) : reject(new Error(`dd ${args.join(' ')}: ${code}`)))))
+  return new Promise((resolve, reject) =>
+    c.on('close', (code) => (code === 0 ? resolve(c.pid!) : reject(new Error(`dd ${args.join(' ')}: ${code}`)))),
+  )
 }
 
 // O_DIRECT: the requests are dd's own (buffered writes would reach the disk later, from writeback threads).

@@ -4,7 +4,9 @@ import { isKilnError } from '../../../src/model/errors.ts'
 import { BpftraceRun } from '../../../src/trace/sources/bpftrace-run.ts'
 import { isRoot } from './helpers.ts'
 
-test('a program bpftrace refuses: start() rejects with KILN_UNSUPPORTED and bpftrace’s own words, not its RLIMIT chatter', { skip: isRoot ? false : 'needs root (bpftrace)' }, async () => {
+test('a program bpftrace refuses: start() rejects with KILN_UNSUPPORTED and bpftrace’s own words, not its RLIMIT chatter', {
+  skip: isRoot ? false : 'needs root (bpftrace)',
+}, async () => {
   const run = new BpftraceRun({ name: 'probe-test', program: 'tracepoint:block:no_such_event_kiln { printf("x\\n"); }', onLine: () => {} })
   await assert.rejects(run.start(), (e: unknown) => {
     assert.ok(isKilnError(e))
@@ -15,9 +17,15 @@ test('a program bpftrace refuses: start() rejects with KILN_UNSUPPORTED and bpft
   })
 })
 
-test('lines before the ready probe and after it reach onLine; stop() ends bpftrace', { skip: isRoot ? false : 'needs root (bpftrace)' }, async () => {
+test('lines before the ready probe and after it reach onLine; stop() ends bpftrace', {
+  skip: isRoot ? false : 'needs root (bpftrace)',
+}, async () => {
   const lines: string[] = []
-  const run = new BpftraceRun({ name: 'probe-test', program: 'BEGIN { printf("hello\\n"); } interval:ms:50 { printf("tick\\n"); }', onLine: (l) => lines.push(l) })
+  const run = new BpftraceRun({
+    name: 'probe-test',
+    program: 'BEGIN { printf("hello\\n"); } interval:ms:50 { printf("tick\\n"); }',
+    onLine: (l) => lines.push(l),
+  })
   await run.start()
   await new Promise((r) => setTimeout(r, 300))
   await run.stop()
@@ -26,9 +34,16 @@ test('lines before the ready probe and after it reach onLine; stop() ends bpftra
   assert.equal(run.died, false)
 })
 
-test('bpftrace dying while it traces is logged and shows in died, never silent', { skip: isRoot ? false : 'needs root (bpftrace)' }, async () => {
+test('bpftrace dying while it traces is logged and shows in died, never silent', {
+  skip: isRoot ? false : 'needs root (bpftrace)',
+}, async () => {
   const log: string[] = []
-  const run = new BpftraceRun({ name: 'probe-test', program: 'interval:ms:100 { printf("tick\\n"); }', onLine: () => {}, log: (l) => log.push(l) })
+  const run = new BpftraceRun({
+    name: 'probe-test',
+    program: 'interval:ms:100 { printf("tick\\n"); }',
+    onLine: () => {},
+    log: (l) => log.push(l),
+  })
   await run.start()
   process.kill(run.pid!, 'SIGKILL')
   const t = Date.now()

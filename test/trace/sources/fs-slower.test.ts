@@ -12,14 +12,18 @@ const MiB = 1 << 20
 
 function dd(args: string[]): Promise<number> {
   const c = spawn('dd', args, { stdio: 'ignore' })
-  return new Promise((resolve, reject) => c.on('close', (code) => (code === 0 ? resolve(c.pid!) : reject(new Error(`dd ${args.join(' ')}: ${code}`)))))
+  return new Promise((resolve, reject) =>
+    c.on('close', (code) => (code === 0 ? resolve(c.pid!) : reject(new Error(`dd ${args.join(' ')}: ${code}`)))),
+  )
 }
 
 // Slow for an honest reason: one write() of 32 MiB copies 32 MiB into the page cache (measured
 // 46 ms for 16 MiB here) and fsync then writes 64 MiB to the disk (29 ms for 32 MiB), both far
 // over 2 ms; dd from /dev/zero to /dev/null moves as much through character devices, which
 // must not count.
-test('fs_slow_events: dd’s 32 MiB writes and its fsync pass a 2 ms threshold; character devices and fast calls do not', { skip }, async (t) => {
+test('fs_slow_events: dd’s 32 MiB writes and its fsync pass a 2 ms threshold; character devices and fast calls do not', {
+  skip,
+}, async (t) => {
   const source = new FsSlowerSource({ meta: new ProcessMeta({ node: 'n', asid: 5 }), thresholdMs: 2 })
   const got = await collect(source)
   t.after(() => source.stop())
@@ -78,6 +82,9 @@ test('fs_slow_events: open, pread and write of a regular file with name, bytes a
     JSON.stringify(mine),
   )
   assert.ok(String(mine[0]!.cmdline).includes('--test'), 'the test process itself, with its command line')
-  assert.ok((got.get('fs_slow_events') ?? []).every((r) => r.pid === process.pid), 'no other process')
+  assert.ok(
+    (got.get('fs_slow_events') ?? []).every((r) => r.pid === process.pid),
+    'no other process',
+  )
   assert.equal(source.stats().lost, 0)
 })

@@ -30,7 +30,9 @@ test('/proc/net/dev parsing: every counter in its column, pods summed without v*
 
 // A network namespace with a veth pair to the host, as a container runtime makes one: datagrams
 // sent from the host must show on the host end (tx) and on the namespace's eth0 (rx).
-test('network_stats: host interfaces by name, and a network namespace summed over its eth0', { skip: isRoot ? false : 'needs root (veth pair, other namespaces)' }, async (t) => {
+test('network_stats: host interfaces by name, and a network namespace summed over its eth0', {
+  skip: isRoot ? false : 'needs root (veth pair, other namespaces)',
+}, async (t) => {
   const holder = await startChild('unshare', ['--net', 'sh', '-c', 'echo ready; exec sleep 60'])
   const pid = holder.pid!
   const host = `kv${process.pid % 100000}`
@@ -59,7 +61,10 @@ test('network_stats: host interfaces by name, and a network namespace summed ove
   const hostBefore = before.find((r) => r.pod_id === host)
   assert.ok(hostBefore, `a row for ${host}: ${before.map((r) => r.pod_id).join(' ')}`)
   assert.ok(podBefore, `a row for netns:${inode}: ${before.map((r) => r.pod_id).join(' ')}`)
-  assert.ok(before.some((r) => r.pod_id === 'lo'), 'the host loopback has its own row')
+  assert.ok(
+    before.some((r) => r.pod_id === 'lo'),
+    'the host loopback has its own row',
+  )
 
   const sock = createSocket('udp4')
   const N = 50
@@ -80,7 +85,10 @@ test('network_stats: host interfaces by name, and a network namespace summed ove
   assert.ok(Number(hostRow.tx_packets) - Number(hostBefore.tx_packets) >= N)
   assert.ok(Number(hostRow.tx_bytes) - Number(hostBefore.tx_bytes) >= N * (SIZE + 42))
   assert.match(String(pod.time_), /^\d{19}$/)
-  assert.ok((got.get('network_stats') ?? []).some((r) => r.pod_id === `netns:${inode}`), 'start() emitted a first reading')
+  assert.ok(
+    (got.get('network_stats') ?? []).some((r) => r.pod_id === `netns:${inode}`),
+    'start() emitted a first reading',
+  )
   const n = got.get('network_stats')!.length
   await source.stop()
   assert.ok(got.get('network_stats')!.length > n, 'stop() emitted a last reading')

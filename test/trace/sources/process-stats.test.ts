@@ -23,7 +23,9 @@ console.log('ready', keep.length, s > 0)
 setTimeout(() => {}, 60000)
 `
 
-test('process_stats reads a known child: rss, wchar, CPU, threads, upid and metadata', { skip: isRoot ? false : 'needs root (/proc/PID/io)' }, async () => {
+test('process_stats reads a known child: rss, wchar, CPU, threads, upid and metadata', {
+  skip: isRoot ? false : 'needs root (/proc/PID/io)',
+}, async () => {
   const file = join(work, 'written')
   const child = await startChild(process.execPath, ['-e', CHILD, file, '--kiln-marker-ps'])
   const pid = child.pid!
@@ -124,14 +126,21 @@ test('process-meta: a process that execs another program (same pid, same start) 
   }
 })
 
-test('without root every host source refuses to start with KILN_UNAUTHORIZED and what to do', { skip: nobodyCannotRun() ?? false }, async () => {
+test('without root every host source refuses to start with KILN_UNAUTHORIZED and what to do', {
+  skip: nobodyCannotRun() ?? false,
+}, async () => {
   const script = `
 import { hostSources } from './src/trace/sources/index.ts'
 for (const s of hostSources({ node: 'n', asid: 1, intervalMs: 1000, fsSlowerThanMs: 10, log: () => {} })) {
   try { await s.start(() => {}); console.log(s.name, 'STARTED'); await s.stop() }
   catch (e) { console.log(s.name, e.code, e.message) }
 }`
-  const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] })
+  const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: root,
+    uid: 65534,
+    gid: 65534,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   c.stdout.on('data', (d: Buffer) => (out += d))
   c.stderr.on('data', (d: Buffer) => (out += d))
@@ -139,5 +148,6 @@ for (const s of hostSources({ node: 'n', asid: 1, intervalMs: 1000, fsSlowerThan
   const lines = out.trim().split('\n')
   const names = hostSources({ node: 'n', asid: 1, intervalMs: 1000, fsSlowerThanMs: 10, log: () => {} }).map((s) => s.name)
   assert.equal(lines.length, names.length, out)
-  for (const [i, name] of names.entries()) assert.match(lines[i]!, new RegExp(`^${name} KILN_UNAUTHORIZED .*needs root.*run kiln agent --trace as root`), out)
+  for (const [i, name] of names.entries())
+    assert.match(lines[i]!, new RegExp(`^${name} KILN_UNAUTHORIZED .*needs root.*run kiln agent --trace as root`), out)
 })

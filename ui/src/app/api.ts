@@ -62,7 +62,12 @@ export function get<T>(path: string, params: Params, signal?: AbortSignal): Prom
 
 /** POSTs JSON to a Kiln API endpoint (the PxL run API), with the same errors as get. */
 export function post<T>(path: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  return request<T>(`/api/v1/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal })
+  return request<T>(`/api/v1/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  })
 }
 
 async function request<T>(url: string, init: RequestInit): Promise<T> {

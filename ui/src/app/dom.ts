@@ -5,7 +5,11 @@ type Props = Record<string, unknown>
  * A tiny element builder: `h('button', { class: 'x', onclick: fn }, 'text')`. Keys starting with
  * `on` become listeners, `style` may be an object, everything else is an attribute.
  */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | null = null, ...children: (Child | Child[])[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props | null = null,
+  ...children: (Child | Child[])[]
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag)
   for (const [k, v] of Object.entries(props ?? {})) {
     if (v === undefined || v === null || v === false) continue
@@ -20,7 +24,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | 
 
 /** Replaces an element's children. */
 export function mount(parent: Element, ...children: (Child | Child[])[]): void {
-  parent.replaceChildren(...(children.flat().filter((c) => c !== null && c !== undefined && c !== false) as (Node | string)[]).map((c) => (typeof c === 'number' ? String(c) : c)))
+  parent.replaceChildren(
+    ...(children.flat().filter((c) => c !== null && c !== undefined && c !== false) as (Node | string)[]).map((c) =>
+      typeof c === 'number' ? String(c) : c,
+    ),
+  )
 }
 
 /** Starts a download of `data` as a file. */

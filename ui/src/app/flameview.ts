@@ -26,7 +26,13 @@ export interface FlameViewState {
 }
 
 const ROW = 18
-const newCanvas = () => h('canvas', { class: 'flame-canvas', 'data-testid': 'flame-canvas', role: 'img', 'aria-label': 'Flame graph: hover a frame for its values, click to zoom' })
+const newCanvas = () =>
+  h('canvas', {
+    class: 'flame-canvas',
+    'data-testid': 'flame-canvas',
+    role: 'img',
+    'aria-label': 'Flame graph: hover a frame for its values, click to zoom',
+  })
 
 /**
  * The canvas flame graph: a thin layer over the pure layout (rectangles for a viewport) and
@@ -139,8 +145,7 @@ export class FlameView {
           // size, so the canvas never shows a bitmap stretched to another width (issue 15 §2).
           this.sizeCanvas(m.width, m.height)
           if (m.seq === this.drawSeq) this.canvas.removeAttribute('data-pending')
-        }
-        else if (m.t === 'png') {
+        } else if (m.t === 'png') {
           this.pngs.get(m.seq)?.(m.blob)
           this.pngs.delete(m.seq)
         }
@@ -189,7 +194,12 @@ export class FlameView {
     }
     const r = this.hover >= 0 ? nodeRect(s.flame, vp, this.hover) : null
     this.outline.hidden = !r
-    if (r) Object.assign(this.outline.style, { transform: `translate(${r.x}px, ${r.y}px)`, width: `${Math.max(r.w - 1, 1)}px`, height: `${ROW - 1}px` })
+    if (r)
+      Object.assign(this.outline.style, {
+        transform: `translate(${r.x}px, ${r.y}px)`,
+        width: `${Math.max(r.w - 1, 1)}px`,
+        height: `${ROW - 1}px`,
+      })
   }
 
   /** Gives the canvas box the CSS size its bitmap was painted for. */
@@ -276,7 +286,13 @@ export class FlameView {
   toSvg(heading = ''): string {
     if (!this.s || !this.vp) return ''
     const s = this.s
-    return toSvg(s.flame, layout(s.flame, this.vp), { width: this.vp.width, height: graphHeight(s.flame, this.vp), rowHeight: ROW, heading }, { theme: s.theme, matches: s.matches }, (i) => tooltipText(s, i))
+    return toSvg(
+      s.flame,
+      layout(s.flame, this.vp),
+      { width: this.vp.width, height: graphHeight(s.flame, this.vp), rowHeight: ROW, heading },
+      { theme: s.theme, matches: s.matches },
+      (i) => tooltipText(s, i),
+    )
   }
 }
 
@@ -294,7 +310,12 @@ class TooltipText {
   private readonly name = h('div', { class: 'tip-name' })
   private readonly file = h('div', { class: 'tip-file' })
   private readonly rows = h('tbody')
-  readonly els = [this.name, this.file, h('table', null, this.rows), h('div', { class: 'tip-hint' }, 'Click to zoom · right-click for the sandwich view')]
+  readonly els = [
+    this.name,
+    this.file,
+    h('table', null, this.rows),
+    h('div', { class: 'tip-hint' }, 'Click to zoom · right-click for the sandwich view'),
+  ]
 
   show(lines: [string, string][]): void {
     const [[, full], ...rest] = lines as [[string, string], ...[string, string][]]

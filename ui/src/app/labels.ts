@@ -18,7 +18,20 @@ export function labelBreakdown(b: Breakdown, unit: string, onPick: (value: strin
           'div',
           { class: 'bar-row', onclick: () => onPick(v.value), title: `Filter by ${b.name}="${v.value}"` },
           h('span', { class: 'bar-label' }, v.value || '(none)'),
-          h('span', { class: 'bar-track' }, h('span', { class: 'bar', style: { width: `${(v.share / (max || 1)) * 100}%`, background: valueColor(values.map((x) => x.value), v.value) } })),
+          h(
+            'span',
+            { class: 'bar-track' },
+            h('span', {
+              class: 'bar',
+              style: {
+                width: `${(v.share / (max || 1)) * 100}%`,
+                background: valueColor(
+                  values.map((x) => x.value),
+                  v.value,
+                ),
+              },
+            }),
+          ),
           h('span', { class: 'bar-share' }, formatPercent(v.share)),
         ),
       ),
@@ -26,11 +39,23 @@ export function labelBreakdown(b: Breakdown, unit: string, onPick: (value: strin
     h(
       'table',
       null,
-      h('thead', null, h('tr', null, h('th', { class: 'name' }, b.name), h('th', { class: 'num' }, 'Total'), h('th', { class: 'num' }, 'Share'))),
+      h(
+        'thead',
+        null,
+        h('tr', null, h('th', { class: 'name' }, b.name), h('th', { class: 'num' }, 'Total'), h('th', { class: 'num' }, 'Share')),
+      ),
       h(
         'tbody',
         null,
-        values.map((v) => h('tr', { onclick: () => onPick(v.value) }, h('td', { class: 'name' }, v.value || '(none)'), h('td', { class: 'num' }, formatValue(v.total, unit)), h('td', { class: 'num' }, formatPercent(v.share)))),
+        values.map((v) =>
+          h(
+            'tr',
+            { onclick: () => onPick(v.value) },
+            h('td', { class: 'name' }, v.value || '(none)'),
+            h('td', { class: 'num' }, formatValue(v.total, unit)),
+            h('td', { class: 'num' }, formatPercent(v.share)),
+          ),
+        ),
       ),
     ),
   )

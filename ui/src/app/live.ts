@@ -27,7 +27,8 @@ export interface Dashboard {
 /** One run API call's outcome. */
 type Outcome = { req: RunRequest; res: PxlResult } | { req: RunRequest; err: unknown }
 
-const run = (script: string, r: { args?: Record<string, string>; func?: string }) => post<PxlResult>('pxl/run', { script, args: r.args ?? {}, ...(r.func ? { func: r.func } : {}) })
+const run = (script: string, r: { args?: Record<string, string>; func?: string }) =>
+  post<PxlResult>('pxl/run', { script, args: r.args ?? {}, ...(r.func ? { func: r.func } : {}) })
 
 async function listOrEmpty<T>(path: string, key: string): Promise<T[]> {
   try {
@@ -85,7 +86,10 @@ export class LivePage {
   }
 
   private async load(): Promise<void> {
-    const [scripts, dashboards] = await Promise.all([listOrEmpty<PxlScript>('pxl/scripts', 'scripts').catch(() => []), listOrEmpty<Dashboard>('pxl/dashboards', 'dashboards').catch(() => [])])
+    const [scripts, dashboards] = await Promise.all([
+      listOrEmpty<PxlScript>('pxl/scripts', 'scripts').catch(() => []),
+      listOrEmpty<Dashboard>('pxl/dashboards', 'dashboards').catch(() => []),
+    ])
     // The library's folders may name their description `short` (manifest.yaml) instead.
     const described = scripts.map((x) => ({ ...x, description: x.description ?? (x as { short?: string }).short ?? '' }))
     this.scripts = [...described, ...examples]
@@ -94,7 +98,9 @@ export class LivePage {
 
   /** The named script; with neither a name nor a text, the library's px/http_data (or the first example), vis.json included. */
   private get bundled(): PxlScript | undefined {
-    const name = this.state.script || (this.state.pxl || this.state.dashboard ? '' : (this.scripts.find((x) => x.name === 'px/http_data') ?? examples[0]!).name)
+    const name =
+      this.state.script ||
+      (this.state.pxl || this.state.dashboard ? '' : (this.scripts.find((x) => x.name === 'px/http_data') ?? examples[0]!).name)
     return this.scripts.find((x) => x.name === name)
   }
 
@@ -116,20 +122,38 @@ export class LivePage {
   private renderToolbar(): void {
     const s = this.state
     const current = s.dashboard ? '' : s.script || (s.pxl ? '' : (this.scripts.find((x) => x.name === 'px/http_data') ?? examples[0]!).name)
-    const group = (label: string, list: PxlScript[]) => (list.length ? h('optgroup', { label }, list.map((x) => h('option', { value: x.name, selected: x.name === current, title: x.description }, x.name))) : null)
+    const group = (label: string, list: PxlScript[]) =>
+      list.length
+        ? h(
+            'optgroup',
+            { label },
+            list.map((x) => h('option', { value: x.name, selected: x.name === current, title: x.description }, x.name)),
+          )
+        : null
     const lib = this.scripts.filter((x) => !x.name.startsWith('examples/'))
     const picker = h(
       'select',
-      { 'data-testid': 'pxl-script', title: 'A bundled script', onchange: (e: Event) => this.go({ script: (e.target as HTMLSelectElement).value, pxl: '', func: '', args: {}, dashboard: '' }) },
+      {
+        'data-testid': 'pxl-script',
+        title: 'A bundled script',
+        onchange: (e: Event) => this.go({ script: (e.target as HTMLSelectElement).value, pxl: '', func: '', args: {}, dashboard: '' }),
+      },
       h('option', { value: '', selected: !current, disabled: true }, s.pxl && !s.script ? '(edited script)' : 'Pick a script…'),
       group('Script library', lib),
-      group('Examples', this.scripts.filter((x) => x.name.startsWith('examples/'))),
+      group(
+        'Examples',
+        this.scripts.filter((x) => x.name.startsWith('examples/')),
+      ),
     )
     const desc = this.bundled?.description ?? ''
     const dash = this.dashboards.length
       ? h(
           'select',
-          { 'data-testid': 'pxl-dashboard', title: 'Dashboards (kiln server --dashboards DIR)', onchange: (e: Event) => this.go({ dashboard: (e.target as HTMLSelectElement).value }) },
+          {
+            'data-testid': 'pxl-dashboard',
+            title: 'Dashboards (kiln server --dashboards DIR)',
+            onchange: (e: Event) => this.go({ dashboard: (e.target as HTMLSelectElement).value }),
+          },
           h('option', { value: '', selected: !s.dashboard }, s.dashboard ? '← Script editor' : 'Dashboards…'),
           this.dashboards.map((d) => h('option', { value: d.name, selected: d.name === s.dashboard }, d.title || d.name)),
         )
@@ -138,21 +162,39 @@ export class LivePage {
       'label',
       { class: 'small', title: 'Run again every …' },
       'Auto-refresh ',
-      h('select', { 'data-testid': 'auto-refresh', onchange: (e: Event) => this.go({ refresh: (e.target as HTMLSelectElement).value }, true) }, this.ctx.refreshes.map(([v, l]) => h('option', { value: v, selected: v === s.refresh }, l))),
+      h(
+        'select',
+        { 'data-testid': 'auto-refresh', onchange: (e: Event) => this.go({ refresh: (e.target as HTMLSelectElement).value }, true) },
+        this.ctx.refreshes.map(([v, l]) => h('option', { value: v, selected: v === s.refresh }, l)),
+      ),
     )
     mount(
       this.toolbar,
-      s.dashboard ? h('a', { href: '?page=live', class: 'back', onclick: (e: Event) => (e.preventDefault(), this.go({ dashboard: '' })) }, '← Script editor') : [h('b', { class: 'small' }, 'Script'), picker, desc ? h('span', { class: 'muted small desc', title: desc }, desc) : null],
+      s.dashboard
+        ? h(
+            'a',
+            { href: '?page=live', class: 'back', onclick: (e: Event) => (e.preventDefault(), this.go({ dashboard: '' })) },
+            '← Script editor',
+          )
+        : [h('b', { class: 'small' }, 'Script'), picker, desc ? h('span', { class: 'muted small desc', title: desc }, desc) : null],
       h('span', { class: 'spacer' }),
       dash,
       refresh,
-      s.dashboard ? null : h('button', { class: 'primary-btn', 'data-testid': 'pxl-run', title: 'Run (Ctrl+Enter)', onclick: () => this.submit() }, '▶ Run'),
+      s.dashboard
+        ? null
+        : h('button', { class: 'primary-btn', 'data-testid': 'pxl-run', title: 'Run (Ctrl+Enter)', onclick: () => this.submit() }, '▶ Run'),
     )
   }
 
   private renderEditorPage(): void {
     const text = this.text
-    if (!this.editor) this.editor = new PxlEditor({ value: text, schema: () => loadSchema(), onChange: () => this.renderArgs(), onRun: () => this.submit() })
+    if (!this.editor)
+      this.editor = new PxlEditor({
+        value: text,
+        schema: () => loadSchema(),
+        onChange: () => this.renderArgs(),
+        onRun: () => this.submit(),
+      })
     else this.editor.value = text
     this.renderToolbar()
     this.renderArgs()
@@ -175,17 +217,44 @@ export class LivePage {
         { class: 'pxl-arg', title: a.description || null },
         h('span', { class: 'arg-name' }, a.name, a.type ? h('span', { class: 'muted' }, `: ${a.type}`) : null),
         a.options?.length
-          ? h('select', { 'data-arg': a.name, onchange: () => this.submit() }, a.options.map((v) => h('option', { value: v, selected: v === (this.state.args[a.name] ?? a.default) }, v || '(any)')))
-          : h('input', { 'data-arg': a.name, value: this.state.args[a.name] ?? a.default, placeholder: a.default || (a.type.includes('Service') || a.type === 'PX_SERVICE' ? 'ns/name' : ''), spellcheck: 'false', onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && this.submit() }),
+          ? h(
+              'select',
+              { 'data-arg': a.name, onchange: () => this.submit() },
+              a.options.map((v) => h('option', { value: v, selected: v === (this.state.args[a.name] ?? a.default) }, v || '(any)')),
+            )
+          : h('input', {
+              'data-arg': a.name,
+              value: this.state.args[a.name] ?? a.default,
+              placeholder: a.default || (a.type.includes('Service') || a.type === 'PX_SERVICE' ? 'ns/name' : ''),
+              spellcheck: 'false',
+              onkeydown: (e: KeyboardEvent) => e.key === 'Enter' && this.submit(),
+            }),
       )
     const showFuncs = !this.vis && plan.requests[0]?.func !== undefined && plan.funcs.length > 1
     mount(
       this.argsEl,
       h('div', { class: 'pxl-args-title' }, 'Arguments'),
       showFuncs
-        ? h('label', { class: 'pxl-arg' }, h('span', { class: 'arg-name' }, 'function'), h('select', { 'data-testid': 'pxl-func', 'data-arg-func': '' }, plan.funcs.map((f) => h('option', { value: f, selected: f === plan.requests[0]!.func }, f))))
+        ? h(
+            'label',
+            { class: 'pxl-arg' },
+            h('span', { class: 'arg-name' }, 'function'),
+            h(
+              'select',
+              { 'data-testid': 'pxl-func', 'data-arg-func': '' },
+              plan.funcs.map((f) => h('option', { value: f, selected: f === plan.requests[0]!.func }, f)),
+            ),
+          )
         : null,
-      plan.args.length ? plan.args.map(field) : h('div', { class: 'muted small' }, plan.requests[0]?.func ? `${plan.requests[0].func}() takes no arguments.` : 'This script takes no arguments; a script of functions (def f(start_time: str, …)) or a vis.json asks for them here.'),
+      plan.args.length
+        ? plan.args.map(field)
+        : h(
+            'div',
+            { class: 'muted small' },
+            plan.requests[0]?.func
+              ? `${plan.requests[0].func}() takes no arguments.`
+              : 'This script takes no arguments; a script of functions (def f(start_time: str, …)) or a vis.json asks for them here.',
+          ),
       h('div', { class: 'muted small pxl-hint' }, 'Ctrl+Enter runs · Ctrl+Space completes tables, columns and px functions'),
     )
   }
@@ -211,7 +280,13 @@ export class LivePage {
     const text = this.editor?.value ?? this.text
     if (this.state.script && !this.bundled && !this.state.pxl) {
       const lib = this.scripts.filter((x) => !x.name.startsWith('examples/')).length
-      this.showError(new ApiError('KILN_NOT_FOUND', `no script named ${this.state.script} on this server (${lib ? `it has ${lib}; pick one above` : 'it lists no bundled scripts'})`, 404))
+      this.showError(
+        new ApiError(
+          'KILN_NOT_FOUND',
+          `no script named ${this.state.script} on this server (${lib ? `it has ${lib}; pick one above` : 'it lists no bundled scripts'})`,
+          404,
+        ),
+      )
       mount(this.results)
       this.status.textContent = ''
       return
@@ -220,7 +295,14 @@ export class LivePage {
     this.status.textContent = 'Running…'
     this.results.classList.add('loading')
     const t0 = performance.now()
-    const outcomes: Outcome[] = await Promise.all(plan.requests.map((req) => run(text, req).then((res) => ({ req, res }), (err: unknown) => ({ req, err }))))
+    const outcomes: Outcome[] = await Promise.all(
+      plan.requests.map((req) =>
+        run(text, req).then(
+          (res) => ({ req, res }),
+          (err: unknown) => ({ req, err }),
+        ),
+      ),
+    )
     if (gen !== this.gen) return
     this.results.classList.remove('loading')
     const failed = outcomes.find((o): o is { req: RunRequest; err: unknown } => 'err' in o)
@@ -239,9 +321,14 @@ export class LivePage {
         if (t) for (const w of o.req.widgets) sections.push(display(t, w.name, chooseWidgets(t, w.spec), `${w.name}`))
       } else for (const t of o.res.tables) sections.push(display(t, t.name, chooseWidgets(t), t.name))
     }
-    if (!failed && !sections.length) sections.push(h('div', { class: 'empty-result muted' }, 'The script displayed nothing: add ', h('code', null, "px.display(df, 'name')"), '.'))
+    if (!failed && !sections.length)
+      sections.push(
+        h('div', { class: 'empty-result muted' }, 'The script displayed nothing: add ', h('code', null, "px.display(df, 'name')"), '.'),
+      )
     mount(this.results, sections)
-    this.status.textContent = failed ? '' : `${tables} table${tables === 1 ? '' : 's'} · compiled in ${Math.round(compile)} ms · ran in ${Math.round(runMs)} ms · ${Math.round(performance.now() - t0)} ms in all · ${new Date().toISOString().slice(11, 19)} UTC`
+    this.status.textContent = failed
+      ? ''
+      : `${tables} table${tables === 1 ? '' : 's'} · compiled in ${Math.round(compile)} ms · ran in ${Math.round(runMs)} ms · ${Math.round(performance.now() - t0)} ms in all · ${new Date().toISOString().slice(11, 19)} UTC`
   }
 
   private showError(e: unknown): void {
@@ -253,7 +340,13 @@ export class LivePage {
     const code = e instanceof ApiError ? e.code : 'ERROR'
     const msg = (e as Error).message ?? String(e)
     const at = errorLocation(msg)
-    mount(this.errorEl, h('b', null, code), ' ', at ? h('span', { class: 'pxl-error-at', 'data-testid': 'pxl-error-at' }, `line ${at.line}, column ${at.column}`) : null, h('span', { class: 'pxl-error-msg' }, msg))
+    mount(
+      this.errorEl,
+      h('b', null, code),
+      ' ',
+      at ? h('span', { class: 'pxl-error-at', 'data-testid': 'pxl-error-at' }, `line ${at.line}, column ${at.column}`) : null,
+      h('span', { class: 'pxl-error-msg' }, msg),
+    )
     this.errorEl.hidden = false
     this.editor?.markError(at)
   }
@@ -263,20 +356,64 @@ export class LivePage {
     const d = this.dashboards.find((x) => x.name === this.state.dashboard)
     this.renderToolbar()
     if (!d) {
-      mount(this.el, this.toolbar, h('div', { class: 'empty' }, h('h2', null, `No dashboard “${this.state.dashboard}”`), h('p', null, this.dashboards.length ? `Known: ${this.dashboards.map((x) => x.name).join(', ')}.` : 'Start the server with ', h('code', null, 'kiln server --dashboards DIR'), ' (a directory of YAML or JSON files of panels).')))
+      mount(
+        this.el,
+        this.toolbar,
+        h(
+          'div',
+          { class: 'empty' },
+          h('h2', null, `No dashboard “${this.state.dashboard}”`),
+          h(
+            'p',
+            null,
+            this.dashboards.length ? `Known: ${this.dashboards.map((x) => x.name).join(', ')}.` : 'Start the server with ',
+            h('code', null, 'kiln server --dashboards DIR'),
+            ' (a directory of YAML or JSON files of panels).',
+          ),
+        ),
+      )
       return
     }
     const panels = d.panels.map((p, k) => {
       const body = h('div', { class: 'panel-body loading' }, h('span', { class: 'muted small' }, 'Running…'))
-      const edit = h('a', { class: 'small', href: liveToSearch({ ...this.state, dashboard: '', script: '', pxl: p.pxl_script, args: p.args ?? {}, func: '' }), title: 'Open this panel’s script in the editor', onclick: (e: Event) => (e.preventDefault(), this.go({ dashboard: '', script: '', pxl: p.pxl_script, args: p.args ?? {}, func: '' })) }, 'Edit script')
-      return { p, el: h('section', { class: 'panel', 'data-testid': 'dashboard-panel', 'data-panel': String(k) }, h('div', { class: 'panel-head' }, h('h3', null, p.title || `Panel ${k + 1}`), h('span', { class: 'spacer' }), edit), body), body }
+      const edit = h(
+        'a',
+        {
+          class: 'small',
+          href: liveToSearch({ ...this.state, dashboard: '', script: '', pxl: p.pxl_script, args: p.args ?? {}, func: '' }),
+          title: 'Open this panel’s script in the editor',
+          onclick: (e: Event) => (
+            e.preventDefault(), this.go({ dashboard: '', script: '', pxl: p.pxl_script, args: p.args ?? {}, func: '' })
+          ),
+        },
+        'Edit script',
+      )
+      return {
+        p,
+        el: h(
+          'section',
+          { class: 'panel', 'data-testid': 'dashboard-panel', 'data-panel': String(k) },
+          h('div', { class: 'panel-head' }, h('h3', null, p.title || `Panel ${k + 1}`), h('span', { class: 'spacer' }), edit),
+          body,
+        ),
+        body,
+      }
     })
     mount(
       this.el,
       this.toolbar,
-      h('div', { class: 'run-head' }, h('h2', { class: 'page-title', 'data-testid': 'dashboard-title' }, d.title || d.name), h('span', { class: 'muted small' }, `${d.panels.length} panel${d.panels.length === 1 ? '' : 's'}`)),
+      h(
+        'div',
+        { class: 'run-head' },
+        h('h2', { class: 'page-title', 'data-testid': 'dashboard-title' }, d.title || d.name),
+        h('span', { class: 'muted small' }, `${d.panels.length} panel${d.panels.length === 1 ? '' : 's'}`),
+      ),
       d.error ? h('div', { class: 'pxl-error', role: 'alert' }, h('b', null, 'KILN_DASHBOARD'), ' ', d.error) : null,
-      h('div', { class: 'dashboard' }, panels.map((x) => x.el)),
+      h(
+        'div',
+        { class: 'dashboard' },
+        panels.map((x) => x.el),
+      ),
     )
     await Promise.all(
       panels.map(async ({ p, body }) => {
@@ -285,12 +422,27 @@ export class LivePage {
           if (gen !== this.gen) return
           body.classList.remove('loading')
           // A panel shows each table's most telling widget: a graph or chart when there is one, else the table.
-          mount(body, res.tables.length ? res.tables.map((t) => widget(t, chooseWidgets(t)[0]!, `${d.name}/${p.title}/${t.name}`)) : h('span', { class: 'muted small' }, 'No px.display in this script.'))
+          mount(
+            body,
+            res.tables.length
+              ? res.tables.map((t) => widget(t, chooseWidgets(t)[0]!, `${d.name}/${p.title}/${t.name}`))
+              : h('span', { class: 'muted small' }, 'No px.display in this script.'),
+          )
         } catch (e) {
           if (gen !== this.gen) return
           body.classList.remove('loading')
           const at = errorLocation((e as Error).message ?? '')
-          mount(body, h('div', { class: 'pxl-error', role: 'alert' }, h('b', null, e instanceof ApiError ? e.code : 'ERROR'), ' ', at ? h('span', { class: 'pxl-error-at' }, `line ${at.line}, column ${at.column}`) : null, h('span', { class: 'pxl-error-msg' }, (e as Error).message)))
+          mount(
+            body,
+            h(
+              'div',
+              { class: 'pxl-error', role: 'alert' },
+              h('b', null, e instanceof ApiError ? e.code : 'ERROR'),
+              ' ',
+              at ? h('span', { class: 'pxl-error-at' }, `line ${at.line}, column ${at.column}`) : null,
+              h('span', { class: 'pxl-error-msg' }, (e as Error).message),
+            ),
+          )
         }
       }),
     )
@@ -299,7 +451,10 @@ export class LivePage {
 
 /** Completion's schema: the compiler's catalog when the server has one, else the tracing tables (the API's, or the model's). */
 async function loadSchema(): Promise<PxlSchema> {
-  const [tables, catalog] = await Promise.all([get<TraceTable[]>('trace/tables', {}).catch(() => traceTables), get<PxlCatalog>('pxl/catalog', {}).catch(() => null)])
+  const [tables, catalog] = await Promise.all([
+    get<TraceTable[]>('trace/tables', {}).catch(() => traceTables),
+    get<PxlCatalog>('pxl/catalog', {}).catch(() => null),
+  ])
   return pxlSchema(tables, catalog)
 }
 
@@ -308,7 +463,12 @@ function display(t: PxlTable, title: string, widgets: ReturnType<typeof chooseWi
   return h(
     'section',
     { class: 'pxl-display', 'data-display': title },
-    h('div', { class: 'pxl-display-head' }, h('h3', null, title), h('span', { class: 'muted small' }, `${t.rows.length} row${t.rows.length === 1 ? '' : 's'} · ${t.columns.length} columns`)),
+    h(
+      'div',
+      { class: 'pxl-display-head' },
+      h('h3', null, title),
+      h('span', { class: 'muted small' }, `${t.rows.length} row${t.rows.length === 1 ? '' : 's'} · ${t.columns.length} columns`),
+    ),
     widgets.map((w) => widget(t, w, key)),
   )
 }

@@ -48,7 +48,14 @@ function tableWidget(t: PxlTable, key: string): HTMLElement {
         t.columns.map((c, k) => {
           const text = formatCell(r[k], c)
           const numeric = c.type === 'INT64' || c.type === 'FLOAT64'
-          return h('td', { class: numeric ? 'num' : c.type === 'STRING' ? 'text' : null, title: text.length > 40 || numeric ? String(r[k] ?? '') : null }, text)
+          return h(
+            'td',
+            {
+              class: numeric ? 'num' : c.type === 'STRING' ? 'text' : null,
+              title: text.length > 40 || numeric ? String(r[k] ?? '') : null,
+            },
+            text,
+          )
         }),
       ),
     )
@@ -56,7 +63,13 @@ function tableWidget(t: PxlTable, key: string): HTMLElement {
       wrap,
       h('table', { class: 'pxl-table', 'data-testid': 'pxl-table' }, h('thead', null, h('tr', null, head)), h('tbody', null, body)),
       t.rows.length === 0 ? h('div', { class: 'muted small table-note' }, 'No rows.') : null,
-      t.rows.length > MAX_ROWS || t.truncated ? h('div', { class: 'muted small table-note', 'data-testid': 'pxl-truncated' }, `First ${Math.min(MAX_ROWS, t.rows.length)} rows of more; add .head(n) or a filter to the script.`) : null,
+      t.rows.length > MAX_ROWS || t.truncated
+        ? h(
+            'div',
+            { class: 'muted small table-note', 'data-testid': 'pxl-truncated' },
+            `First ${Math.min(MAX_ROWS, t.rows.length)} rows of more; add .head(n) or a filter to the script.`,
+          )
+        : null,
     )
   }
   draw()
@@ -78,9 +91,23 @@ function chartWidget(t: PxlTable, w: Extract<Widget, { kind: 'chart' }>): HTMLEl
       h(
         'figure',
         { class: 'run-chart pxl-chart', 'data-column': c.column.name },
-        h('figcaption', null, c.column.name, c.hidden ? h('span', { class: 'muted' }, ` (10 largest of ${c.series.length + c.hidden})`) : null),
+        h(
+          'figcaption',
+          null,
+          c.column.name,
+          c.hidden ? h('span', { class: 'muted' }, ` (10 largest of ${c.series.length + c.hidden})`) : null,
+        ),
         // Points are drawn where the script put them (px.bin windows or single events): no step filling.
-        timeline({ series: c.series, step: 0, from, until, unit: '', format: unitFormat(c.unit), groupBy: groupBy && c.series.length ? groupBy : '', width: 620 }),
+        timeline({
+          series: c.series,
+          step: 0,
+          from,
+          until,
+          unit: '',
+          format: unitFormat(c.unit),
+          groupBy: groupBy && c.series.length ? groupBy : '',
+          width: 620,
+        }),
       ),
     ),
   )
@@ -119,14 +146,35 @@ function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLEl
   // Room under the boxes for edges that loop back (cycles).
   const loops = g.edges.some((e) => e.from !== e.to && l.nodes.get(e.to)!.rank <= l.nodes.get(e.from)!.rank)
   const height = l.height + (loops ? o.gapY * 1.5 : 0)
-  const root = svg('svg', { class: 'pxl-graph-svg', viewBox: `0 0 ${l.width} ${height}`, width: l.width, height, 'data-testid': 'pxl-graph-svg' })
+  const root = svg('svg', {
+    class: 'pxl-graph-svg',
+    viewBox: `0 0 ${l.width} ${height}`,
+    width: l.width,
+    height,
+    'data-testid': 'pxl-graph-svg',
+  })
   const defs = svg('defs', {})
   const arrows = new Set<string>()
   const arrow = (color: string) => {
     const id = `arrow-${color.replace(/[^a-z0-9]/gi, '')}`
     if (!arrows.has(id)) {
       arrows.add(id)
-      defs.append(svg('marker', { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse', markerUnits: 'userSpaceOnUse' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: color })))
+      defs.append(
+        svg(
+          'marker',
+          {
+            id,
+            viewBox: '0 0 10 10',
+            refX: 9,
+            refY: 5,
+            markerWidth: 7,
+            markerHeight: 7,
+            orient: 'auto-start-reverse',
+            markerUnits: 'userSpaceOnUse',
+          },
+          svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: color }),
+        ),
+      )
     }
     return `url(#${id})`
   }
@@ -139,8 +187,29 @@ function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLEl
     const { d, mid } = edgePath(a, b, o)
     const color = errorColor(e.errorRate)
     const [l1, l2] = edgeLabel(e)
-    root.append(svg('path', { d, class: 'edge', stroke: color, 'stroke-width': edgeWidth(weight(e), max), fill: 'none', 'marker-end': arrow(color), 'data-edge': `${e.from}→${e.to}` }, svg('title', {}, `${e.from} → ${e.to}\n${[l1, l2].filter(Boolean).join(' · ')}`)))
-    labels.push(svg('text', { x: mid[0], y: mid[1] - (l2 ? 18 : 6), class: 'edge-label', 'text-anchor': 'middle' }, svg('tspan', { x: mid[0], dy: 0 }, l1), l2 ? svg('tspan', { x: mid[0], dy: 13 }, l2) : ''))
+    root.append(
+      svg(
+        'path',
+        {
+          d,
+          class: 'edge',
+          stroke: color,
+          'stroke-width': edgeWidth(weight(e), max),
+          fill: 'none',
+          'marker-end': arrow(color),
+          'data-edge': `${e.from}→${e.to}`,
+        },
+        svg('title', {}, `${e.from} → ${e.to}\n${[l1, l2].filter(Boolean).join(' · ')}`),
+      ),
+    )
+    labels.push(
+      svg(
+        'text',
+        { x: mid[0], y: mid[1] - (l2 ? 18 : 6), class: 'edge-label', 'text-anchor': 'middle' },
+        svg('tspan', { x: mid[0], dy: 0 }, l1),
+        l2 ? svg('tspan', { x: mid[0], dy: 13 }, l2) : '',
+      ),
+    )
   }
   // Labels over every edge, nodes over everything.
   root.append(...labels)
@@ -148,12 +217,20 @@ function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLEl
   for (const n of g.nodes) {
     const p = l.nodes.get(n.id)!
     const name = n.id.length > 26 ? `${n.id.slice(0, 25)}…` : n.id || '(none)'
-    const sub = n.requestsIn ? `${formatCount(n.requestsIn)} in${n.errorRateIn ? ` · ${formatPercent(n.errorRateIn)} err` : ''}` : n.requestsOut ? `${formatCount(n.requestsOut)} out` : ''
+    const sub = n.requestsIn
+      ? `${formatCount(n.requestsIn)} in${n.errorRateIn ? ` · ${formatPercent(n.errorRateIn)} err` : ''}`
+      : n.requestsOut
+        ? `${formatCount(n.requestsOut)} out`
+        : ''
     root.append(
       svg(
         'g',
         { class: 'node', transform: `translate(${p.x},${p.y})`, 'data-node': n.id },
-        svg('title', {}, `${n.id}\nin: ${formatCount(n.requestsIn)} · out: ${formatCount(n.requestsOut)}${n.errorRateIn !== null ? ` · errors in: ${formatPercent(n.errorRateIn)}` : ''}`),
+        svg(
+          'title',
+          {},
+          `${n.id}\nin: ${formatCount(n.requestsIn)} · out: ${formatCount(n.requestsOut)}${n.errorRateIn !== null ? ` · errors in: ${formatPercent(n.errorRateIn)}` : ''}`,
+        ),
         svg('rect', { width: o.nodeW, height: o.nodeH, rx: 6, class: 'node-box' }),
         svg('rect', { width: 4, height: o.nodeH, rx: 2, fill: valueColor(ids, n.id) }),
         svg('text', { x: 12, y: sub ? 17 : 24, class: 'node-name' }, name),
@@ -167,7 +244,12 @@ function graphWidget(t: PxlTable, w: Extract<Widget, { kind: 'graph' }>): HTMLEl
     h('span', null, h('i', { style: { background: errorColor(0) } }), 'errors < 1%'),
     h('span', null, h('i', { style: { background: errorColor(0.02) } }), '1–5%'),
     h('span', null, h('i', { style: { background: errorColor(0.1) } }), '≥ 5%'),
-    h('span', null, 'width: ', g.edges.some((e) => e.rps !== null) ? 'requests per second' : g.edges.some((e) => e.bytes !== null) ? 'bytes' : 'requests'),
+    h(
+      'span',
+      null,
+      'width: ',
+      g.edges.some((e) => e.rps !== null) ? 'requests per second' : g.edges.some((e) => e.bytes !== null) ? 'bytes' : 'requests',
+    ),
   )
   return h('div', { class: 'pxl-graph', 'data-testid': 'pxl-graph' }, h('div', { class: 'pxl-graph-scroll' }, root), legend)
 }

@@ -36,13 +36,27 @@ export class PxlEditor {
   private charWidth = 7.2
 
   constructor(private readonly opts: PxlEditorOptions) {
-    this.input = h('textarea', { class: 'pxl-input', spellcheck: 'false', autocomplete: 'off', autocapitalize: 'off', wrap: 'off', 'data-testid': 'pxl-editor', 'aria-label': 'PxL script' })
+    this.input = h('textarea', {
+      class: 'pxl-input',
+      spellcheck: 'false',
+      autocomplete: 'off',
+      autocapitalize: 'off',
+      wrap: 'off',
+      'data-testid': 'pxl-editor',
+      'aria-label': 'PxL script',
+    })
     this.input.value = opts.value
     this.code = h('code')
     this.gutter = h('div', { class: 'pxl-gutter', 'aria-hidden': 'true' })
     this.errLine = h('div', { class: 'pxl-errline', hidden: true })
     this.list = h('ul', { class: 'suggest pxl-suggest', hidden: true, role: 'listbox', 'data-testid': 'pxl-suggest' })
-    const stack = h('div', { class: 'pxl-stack' }, this.errLine, h('pre', { class: 'pxl-highlight', 'aria-hidden': 'true' }, this.code), this.input)
+    const stack = h(
+      'div',
+      { class: 'pxl-stack' },
+      this.errLine,
+      h('pre', { class: 'pxl-highlight', 'aria-hidden': 'true' }, this.code),
+      this.input,
+    )
     this.scroller = h('div', { class: 'pxl-scroll' }, this.gutter, stack)
     this.el = h('div', { class: 'pxl-editor' }, this.scroller, this.list)
     this.input.addEventListener('input', () => {
@@ -55,7 +69,10 @@ export class PxlEditor {
     this.input.addEventListener('blur', () => setTimeout(() => this.close(), 150))
     this.input.addEventListener('click', () => this.close())
     this.scroller.addEventListener('scroll', () => this.close())
-    void opts.schema().then((x) => (this.schema = x)).catch(() => undefined)
+    void opts
+      .schema()
+      .then((x) => (this.schema = x))
+      .catch(() => undefined)
     this.render()
   }
 
@@ -79,7 +96,8 @@ export class PxlEditor {
     if (at) {
       // Bring the line into view.
       const top = (at.line - 1) * LINE
-      if (top < this.scroller.scrollTop || top > this.scroller.scrollTop + this.scroller.clientHeight - LINE * 2) this.scroller.scrollTop = Math.max(0, top - LINE * 2)
+      if (top < this.scroller.scrollTop || top > this.scroller.scrollTop + this.scroller.clientHeight - LINE * 2)
+        this.scroller.scrollTop = Math.max(0, top - LINE * 2)
     }
   }
 
@@ -93,13 +111,19 @@ export class PxlEditor {
     const spans: Node[] = []
     for (const t of tokenize(text)) {
       const squiggle = errAt >= 0 && ((t.start <= errAt && errAt < t.end) || (t.start === errAt && t.end === errAt)) && t.kind !== 'space'
-      spans.push(t.kind === 'space' && !squiggle ? document.createTextNode(t.text) : h('span', { class: `tok-${t.kind}${squiggle ? ' squiggle' : ''}` }, t.text))
+      spans.push(
+        t.kind === 'space' && !squiggle
+          ? document.createTextNode(t.text)
+          : h('span', { class: `tok-${t.kind}${squiggle ? ' squiggle' : ''}` }, t.text),
+      )
     }
     // A last line that is empty still takes its height.
     spans.push(document.createTextNode('\n'))
     this.code.replaceChildren(...spans)
     const lines = text.split('\n').length
-    this.gutter.replaceChildren(...Array.from({ length: lines }, (_, k) => h('div', { class: this.error?.line === k + 1 ? 'err' : null }, String(k + 1))))
+    this.gutter.replaceChildren(
+      ...Array.from({ length: lines }, (_, k) => h('div', { class: this.error?.line === k + 1 ? 'err' : null }, String(k + 1))),
+    )
     this.errLine.hidden = !this.error
     if (this.error) this.errLine.style.top = `${PAD + (this.error.line - 1) * LINE}px`
   }
@@ -194,7 +218,17 @@ export class PxlEditor {
     if (!c) return this.close()
     this.list.replaceChildren(
       ...c.items.map((s, k) =>
-        h('li', { class: k === this.active ? 'active' : null, 'data-label': s.label, onmousedown: (e: Event) => (e.preventDefault(), this.accept(s.label)) }, h('span', { class: `kind kind-${s.kind}` }, s.kind[0]!.toUpperCase()), h('b', null, s.label), h('span', { class: 'detail' }, s.detail)),
+        h(
+          'li',
+          {
+            class: k === this.active ? 'active' : null,
+            'data-label': s.label,
+            onmousedown: (e: Event) => (e.preventDefault(), this.accept(s.label)),
+          },
+          h('span', { class: `kind kind-${s.kind}` }, s.kind[0]!.toUpperCase()),
+          h('b', null, s.label),
+          h('span', { class: 'detail' }, s.detail),
+        ),
       ),
     )
     this.list.hidden = false

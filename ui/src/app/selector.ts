@@ -12,8 +12,22 @@ export interface Suggest {
  * The label selector editor: a text field that suggests label names after `{` or `,` and
  * values inside quotes; Enter or blur applies it when it parses, else shows the parse error.
  */
-export function selectorEditor(opts: { value: string; suggest: Suggest; onApply: (q: string) => void; /** Called on each edit (errors about the old text go). */ onEdit?: () => void; testid?: string; placeholder?: string }): HTMLElement {
-  const input = h('input', { class: 'selector', value: opts.value, spellcheck: 'false', autocomplete: 'off', placeholder: opts.placeholder ?? '{env="prod"}', 'data-testid': opts.testid ?? 'selector' })
+export function selectorEditor(opts: {
+  value: string
+  suggest: Suggest
+  onApply: (q: string) => void /** Called on each edit (errors about the old text go). */
+  onEdit?: () => void
+  testid?: string
+  placeholder?: string
+}): HTMLElement {
+  const input = h('input', {
+    class: 'selector',
+    value: opts.value,
+    spellcheck: 'false',
+    autocomplete: 'off',
+    placeholder: opts.placeholder ?? '{env="prod"}',
+    'data-testid': opts.testid ?? 'selector',
+  })
   const list = h('ul', { class: 'suggest', hidden: true, role: 'listbox' })
   const err = h('div', { class: 'field-error', hidden: true })
   let items: string[] = []
@@ -34,7 +48,11 @@ export function selectorEditor(opts: { value: string; suggest: Suggest; onApply:
     void refresh()
   }
   const show = () => {
-    list.replaceChildren(...items.map((s, k) => h('li', { class: k === active ? 'active' : null, onmousedown: (e: Event) => (e.preventDefault(), accept(s)) }, s)))
+    list.replaceChildren(
+      ...items.map((s, k) =>
+        h('li', { class: k === active ? 'active' : null, onmousedown: (e: Event) => (e.preventDefault(), accept(s)) }, s),
+      ),
+    )
     list.hidden = items.length === 0
   }
   const refresh = async () => {
@@ -67,7 +85,7 @@ export function selectorEditor(opts: { value: string; suggest: Suggest; onApply:
   }
   input.addEventListener('input', () => {
     // An error about the text before this edit no longer applies to it.
-    if (!err.hidden) ((err.hidden = true), input.classList.remove('invalid'))
+    if (!err.hidden) (err.hidden = true), input.classList.remove('invalid')
     opts.onEdit?.()
     void refresh()
   })

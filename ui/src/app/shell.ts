@@ -25,7 +25,8 @@ const tabs: [ViewName, string][] = [
 /** The application: header (what to look at), timeline, view tabs and the current view; the URL holds the state. */
 export class Shell {
   private state: ViewState = searchToState(location.search)
-  private theme: Theme = (localStorage.getItem('kiln-theme') as Theme | null) ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light')
+  private theme: Theme =
+    (localStorage.getItem('kiln-theme') as Theme | null) ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light')
   private readonly cache = new ApiCache()
   private readonly header = h('header', { class: 'top' })
   private readonly errors = h('div', { class: 'errors', 'data-testid': 'errors' })
@@ -69,7 +70,7 @@ export class Shell {
       if (e.key === 'Escape' && (this.state.zoom || this.state.search)) this.go({ zoom: '', search: '' })
       else if (e.key === '/') {
         const box = document.querySelector<HTMLInputElement>('[data-testid=search]')
-        if (box) (e.preventDefault(), box.focus())
+        if (box) e.preventDefault(), box.focus()
       }
     })
   }
@@ -110,7 +111,20 @@ export class Shell {
     const code = e instanceof ApiError ? e.code : 'ERROR'
     const msg = (e as Error).message ?? String(e)
     if ([...this.errors.children].some((c) => c.textContent?.includes(msg))) return
-    this.errors.append(h('div', { class: 'error', role: 'alert' }, h('b', null, code), ' ', msg, h('button', { class: 'mini', title: 'Dismiss', onclick: (ev: Event) => (ev.currentTarget as HTMLElement).parentElement!.remove() }, '×')))
+    this.errors.append(
+      h(
+        'div',
+        { class: 'error', role: 'alert' },
+        h('b', null, code),
+        ' ',
+        msg,
+        h(
+          'button',
+          { class: 'mini', title: 'Dismiss', onclick: (ev: Event) => (ev.currentTarget as HTMLElement).parentElement!.remove() },
+          '×',
+        ),
+      ),
+    )
   }
 
   private changed(part: string, key: string): boolean {
@@ -164,8 +178,13 @@ export class Shell {
       this.services = await this.cache.load<string[]>('label-values', { name: 'service_name', from: this.apiFrom, until: this.apiUntil })
       // Pick a service and a type when the URL names none (or a type with no data in range).
       // (A link with a selector of its own, e.g. from a load-test run, keeps it as it is.)
-      if (!s.service && this.services.length && /^\{\s*\}$/.test(s.query.trim() || '{}')) return this.go({ service: this.services[0]! }, true)
-      this.types = await this.cache.load<ProfileType[]>('profile-types', { from: this.apiFrom, until: this.apiUntil, query: effectiveQuery(s.service, '{}') })
+      if (!s.service && this.services.length && /^\{\s*\}$/.test(s.query.trim() || '{}'))
+        return this.go({ service: this.services[0]! }, true)
+      this.types = await this.cache.load<ProfileType[]>('profile-types', {
+        from: this.apiFrom,
+        until: this.apiUntil,
+        query: effectiveQuery(s.service, '{}'),
+      })
       if (s !== this.state) return // a newer update took over while these loaded
       if (!this.types.length) return await this.renderEmpty(s)
       if (!this.types.some((t) => t.id === s.type)) {
@@ -180,7 +199,23 @@ export class Shell {
     void this.renderTimeline()
     const gen = ++this.generation
     const stale = () => gen !== this.generation
-    const ctx: Ctx = { state: s, query: this.query, theme: this.theme, cache: this.cache, go: (p, r) => this.go(p, r), error: (e) => this.showError(e), range: this.range(), from: this.apiFrom, until: this.apiUntil, at: this.at, unit: this.unit, views: this.views, changed: (p, k) => this.changed(p, k), suggest: this.suggest(), stale }
+    const ctx: Ctx = {
+      state: s,
+      query: this.query,
+      theme: this.theme,
+      cache: this.cache,
+      go: (p, r) => this.go(p, r),
+      error: (e) => this.showError(e),
+      range: this.range(),
+      from: this.apiFrom,
+      until: this.apiUntil,
+      at: this.at,
+      unit: this.unit,
+      views: this.views,
+      changed: (p, k) => this.changed(p, k),
+      suggest: this.suggest(),
+      stale,
+    }
     // Dim the view only when a response is slow (not for zooms served from the cache).
     const slow = setTimeout(() => this.content.classList.add('loading'), 150)
     await renderContent(this.content, ctx)
@@ -220,10 +255,22 @@ export class Shell {
   /** The load-test runs page: its own header, no timeline or tabs. */
   private async renderRunsPage(): Promise<void> {
     this.leaveProfiles()
-    mount(this.header, this.brand(), this.pageLinks(), h('span', { class: 'spacer' }), h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh', onclick: () => this.refresh() }, '⟳'), this.themeButton())
+    mount(
+      this.header,
+      this.brand(),
+      this.pageLinks(),
+      h('span', { class: 'spacer' }),
+      h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh', onclick: () => this.refresh() }, '⟳'),
+      this.themeButton(),
+    )
     const gen = ++this.generation
     try {
-      await renderRuns(this.content, { state: this.state, cache: this.cache, go: (p, r) => this.go(p, r), stale: () => gen !== this.generation })
+      await renderRuns(this.content, {
+        state: this.state,
+        cache: this.cache,
+        go: (p, r) => this.go(p, r),
+        stale: () => gen !== this.generation,
+      })
     } catch (e) {
       this.showError(e)
     }
@@ -232,7 +279,14 @@ export class Shell {
   /** The Live page: its own header; the page keeps its URL (script, arguments) apart from the profiles' state. */
   private async renderLivePage(): Promise<void> {
     this.leaveProfiles()
-    mount(this.header, this.brand(), this.pageLinks(), h('span', { class: 'spacer' }), h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Run again', onclick: () => this.refresh() }, '⟳'), this.themeButton())
+    mount(
+      this.header,
+      this.brand(),
+      this.pageLinks(),
+      h('span', { class: 'spacer' }),
+      h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Run again', onclick: () => this.refresh() }, '⟳'),
+      this.themeButton(),
+    )
     this.live ??= new LivePage({ navigate: (search, replace) => this.goLive(search, replace), refreshes })
     if (this.content.firstChild !== this.live.el) mount(this.content, this.live.el)
     try {
@@ -254,7 +308,17 @@ export class Shell {
   /** Links between the profiles, the load-test runs and the Live view. */
   private pageLinks(): HTMLElement {
     const page = this.state.page
-    const link = (on: boolean, label: string, go: () => void, id: string) => h('a', { class: `page-link${on ? ' active' : ''}`, href: on ? null : '#', 'data-testid': id, onclick: (e: Event) => (e.preventDefault(), on || go()) }, label)
+    const link = (on: boolean, label: string, go: () => void, id: string) =>
+      h(
+        'a',
+        {
+          class: `page-link${on ? ' active' : ''}`,
+          href: on ? null : '#',
+          'data-testid': id,
+          onclick: (e: Event) => (e.preventDefault(), on || go()),
+        },
+        label,
+      )
     return h(
       'nav',
       { class: 'page-links' },
@@ -265,7 +329,16 @@ export class Shell {
   }
 
   private themeButton(): HTMLElement {
-    return h('button', { class: 'icon', 'data-testid': 'theme', title: `Switch to ${this.theme === 'light' ? 'dark' : 'light'} theme`, onclick: () => this.toggleTheme() }, this.theme === 'light' ? '☾' : '☀')
+    return h(
+      'button',
+      {
+        class: 'icon',
+        'data-testid': 'theme',
+        title: `Switch to ${this.theme === 'light' ? 'dark' : 'light'} theme`,
+        onclick: () => this.toggleTheme(),
+      },
+      this.theme === 'light' ? '☾' : '☀',
+    )
   }
 
   /**
@@ -334,14 +407,37 @@ export class Shell {
 
   private renderHeader(): void {
     const s = this.state
-    if (!this.changed('header', JSON.stringify([s.service, s.type, s.query, s.from, s.until, this.theme, this.services, this.types.length, this.rangeError]))) return
+    if (
+      !this.changed(
+        'header',
+        JSON.stringify([s.service, s.type, s.query, s.from, s.until, this.theme, this.services, this.types.length, this.rangeError]),
+      )
+    )
+      return
     mount(
       this.header,
       this.brand(),
       this.pageLinks(),
-      ...profilePickers({ state: s, services: this.services, types: this.types, rangeError: this.rangeError, suggest: this.suggest(effectiveQuery(s.service, '{}')), go: (p) => this.go(p), onEdit: () => this.errors.firstChild && this.errors.replaceChildren() }),
+      ...profilePickers({
+        state: s,
+        services: this.services,
+        types: this.types,
+        rangeError: this.rangeError,
+        suggest: this.suggest(effectiveQuery(s.service, '{}')),
+        go: (p) => this.go(p),
+        onEdit: () => this.errors.firstChild && this.errors.replaceChildren(),
+      }),
       h('span', { class: 'spacer' }),
-      h('button', { class: 'icon', 'data-testid': 'refresh', title: 'Refresh: ask the server again (relative ranges move to now)', onclick: () => this.refresh() }, '⟳'),
+      h(
+        'button',
+        {
+          class: 'icon',
+          'data-testid': 'refresh',
+          title: 'Refresh: ask the server again (relative ranges move to now)',
+          onclick: () => this.refresh(),
+        },
+        '⟳',
+      ),
       this.themeButton(),
     )
   }
@@ -355,7 +451,16 @@ export class Shell {
 
   private renderTabs(): void {
     if (!this.changed('tabs', this.state.view)) return
-    mount(this.nav, tabs.map(([v, label]) => h('button', { class: `tab${v === this.state.view ? ' active' : ''}`, 'data-testid': `tab-${v}`, onclick: () => this.go({ view: v }) }, label)))
+    mount(
+      this.nav,
+      tabs.map(([v, label]) =>
+        h(
+          'button',
+          { class: `tab${v === this.state.view ? ' active' : ''}`, 'data-testid': `tab-${v}`, onclick: () => this.go({ view: v }) },
+          label,
+        ),
+      ),
+    )
   }
 
   /** A drag on the timeline: the main range, or in the diff view the side being chosen (then the other side). */
@@ -373,8 +478,15 @@ export class Shell {
     // A diff's sides may lie outside the range (the default baseline is the same length before
     // it): the timeline then spans both, so that both are seen and can be dragged.
     const span = { from: Math.min(r.from, ...marks.map((m) => m.from)), until: Math.max(r.until, ...marks.map((m) => m.until)) }
-    const [tFrom, tUntil] = span.from === r.from && span.until === r.until ? [this.apiFrom, this.apiUntil] : [String(span.from), String(span.until)]
-    if (!this.changed('timeline', JSON.stringify([s.type, this.query, tFrom, tUntil, s.groupBy, s.refresh, this.theme, marks, s.view === 'diff' && this.brush]))) return
+    const [tFrom, tUntil] =
+      span.from === r.from && span.until === r.until ? [this.apiFrom, this.apiUntil] : [String(span.from), String(span.until)]
+    if (
+      !this.changed(
+        'timeline',
+        JSON.stringify([s.type, this.query, tFrom, tUntil, s.groupBy, s.refresh, this.theme, marks, s.view === 'diff' && this.brush]),
+      )
+    )
+      return
     try {
       const [tl, names] = await Promise.all([
         this.cache.load<TimelineResponse>('timeline', { type: s.type, query: this.query, from: tFrom, until: tUntil, groupBy: s.groupBy }),
@@ -382,8 +494,24 @@ export class Shell {
       ])
       mount(
         this.timelineEl,
-        timelineBar({ state: s, labelNames: names, brush: this.brush, pickBrush: (side) => ((this.brush = side), (this.keys.timeline = ''), void this.renderTimeline()), go: (p, r) => this.go(p, r) }),
-        timeline({ series: tl.series, step: tl.step, from: span.from, until: span.until, unit: this.unit, groupBy: s.groupBy, marks, band: s.view === 'diff' ? this.brush : '', onRange: (a, b) => this.onRange(a, b) }),
+        timelineBar({
+          state: s,
+          labelNames: names,
+          brush: this.brush,
+          pickBrush: (side) => ((this.brush = side), (this.keys.timeline = ''), void this.renderTimeline()),
+          go: (p, r) => this.go(p, r),
+        }),
+        timeline({
+          series: tl.series,
+          step: tl.step,
+          from: span.from,
+          until: span.until,
+          unit: this.unit,
+          groupBy: s.groupBy,
+          marks,
+          band: s.view === 'diff' ? this.brush : '',
+          onRange: (a, b) => this.onRange(a, b),
+        }),
       )
     } catch (e) {
       this.keys.timeline = ''

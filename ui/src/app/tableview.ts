@@ -44,8 +44,21 @@ export class TableView {
 
   /** The handlers, replaceable: one table instance serves several tabs. */
   constructor(public opts: TableViewOptions) {
-    this.filter = h('input', { type: 'search', placeholder: 'Filter functions…', class: 'table-filter', 'data-testid': 'table-filter', oninput: () => this.render() })
-    this.scroller = h('div', { class: 'table-scroll', 'data-testid': 'table-scroll' }, this.top, h('table', { 'data-testid': 'top-table' }, this.thead, this.tbody), this.bottom, this.note)
+    this.filter = h('input', {
+      type: 'search',
+      placeholder: 'Filter functions…',
+      class: 'table-filter',
+      'data-testid': 'table-filter',
+      oninput: () => this.render(),
+    })
+    this.scroller = h(
+      'div',
+      { class: 'table-scroll', 'data-testid': 'table-scroll' },
+      this.top,
+      h('table', { 'data-testid': 'top-table' }, this.thead, this.tbody),
+      this.bottom,
+      this.note,
+    )
     this.scroller.addEventListener('scroll', () => {
       if (!this.frame) this.frame = requestAnimationFrame(() => ((this.frame = 0), this.renderWindow()))
     })
@@ -76,7 +89,12 @@ export class TableView {
   private render(): void {
     this.shown = sortRows(filterRows(this.rows, this.filter.value), this.key, this.dir)
     const head = (k: SortKey, label: string, title = '', cls = 'num') =>
-      h('th', { class: `${cls} sortable${this.key === k ? ' sorted' : ''}`, onclick: () => this.sortBy(k), 'data-sort': k, title: title || null }, label, this.key === k ? (this.dir === 'asc' ? ' ▲' : ' ▼') : '')
+      h(
+        'th',
+        { class: `${cls} sortable${this.key === k ? ' sorted' : ''}`, onclick: () => this.sortBy(k), 'data-sort': k, title: title || null },
+        label,
+        this.key === k ? (this.dir === 'asc' ? ' ▲' : ' ▼') : '',
+      )
     if (this.sides) {
       // Two header rows: the side over its self and total (shares of that side's total).
       const group = (label: string, cls: string) => h('th', { class: `num group ${cls}`, colspan: 2 }, label)
@@ -95,7 +113,19 @@ export class TableView {
           head('change', 'Change', 'Relative change in the share of total: what the flame graph colours'),
         ),
       )
-    } else mount(this.thead, h('tr', null, head('name', 'Function', '', 'name'), head('self', 'Self'), h('th', { class: 'num' }, 'Self %'), head('total', 'Total'), h('th', { class: 'num' }, 'Total %')))
+    } else
+      mount(
+        this.thead,
+        h(
+          'tr',
+          null,
+          head('name', 'Function', '', 'name'),
+          head('self', 'Self'),
+          h('th', { class: 'num' }, 'Self %'),
+          head('total', 'Total'),
+          h('th', { class: 'num' }, 'Total %'),
+        ),
+      )
     this.note.textContent = this.shown.length === 0 ? 'No function matches the filter.' : ''
     this.window = [0, 0]
     this.renderWindow(true)
@@ -103,12 +133,21 @@ export class TableView {
 
   /** Renders the rows in view; the spacers above and below keep the scroll height of all rows. */
   private renderWindow(force = false): void {
-    const w = rowWindow({ scrollTop: this.scroller.scrollTop, height: this.scroller.clientHeight || 600, rowHeight: ROW, count: this.shown.length, overscan: OVERSCAN })
+    const w = rowWindow({
+      scrollTop: this.scroller.scrollTop,
+      height: this.scroller.clientHeight || 600,
+      rowHeight: ROW,
+      count: this.shown.length,
+      overscan: OVERSCAN,
+    })
     if (!force && w[0] === this.window[0] && w[1] === this.window[1]) return
     this.window = w
     this.top.style.height = `${w[0] * ROW}px`
     this.bottom.style.height = `${(this.shown.length - w[1]) * ROW}px`
-    mount(this.tbody, this.shown.slice(w[0], w[1]).map((r) => this.row(r)))
+    mount(
+      this.tbody,
+      this.shown.slice(w[0], w[1]).map((r) => this.row(r)),
+    )
   }
 
   private row(r: Row): HTMLTableRowElement {
@@ -118,8 +157,25 @@ export class TableView {
     const d = this.sides
     return h(
       'tr',
-      { class: r.name === this.focused ? 'focused' : null, onclick: () => this.opts.onFocus(r.name), title: 'Click: focus in the flame graph' },
-      h('td', { class: 'name', title: r.name }, nameCell(r.name), h('button', { class: 'mini', title: 'Sandwich view: callers and callees', onclick: (e: Event) => (e.stopPropagation(), this.opts.onSandwich(r.name)) }, '⇅')),
+      {
+        class: r.name === this.focused ? 'focused' : null,
+        onclick: () => this.opts.onFocus(r.name),
+        title: 'Click: focus in the flame graph',
+      },
+      h(
+        'td',
+        { class: 'name', title: r.name },
+        nameCell(r.name),
+        h(
+          'button',
+          {
+            class: 'mini',
+            title: 'Sandwich view: callers and callees',
+            onclick: (e: Event) => (e.stopPropagation(), this.opts.onSandwich(r.name)),
+          },
+          '⇅',
+        ),
+      ),
       d
         ? [
             share(r.left!.self, d.left, 'Baseline self'),
@@ -129,7 +185,12 @@ export class TableView {
             h('td', { class: `num ${r.delta! > 0 ? 'more' : r.delta! < 0 ? 'less' : ''}`, 'data-col': 'delta' }, formatPoints(r.delta!)),
             h('td', { class: `num ${r.change! > 0 ? 'more' : r.change! < 0 ? 'less' : ''}`, 'data-col': 'change' }, changeText(r, d)),
           ]
-        : [h('td', { class: 'num' }, u(r.self)), h('td', { class: 'num' }, pct(r.self, this.total)), h('td', { class: 'num' }, u(r.total)), h('td', { class: 'num' }, pct(r.total, this.total))],
+        : [
+            h('td', { class: 'num' }, u(r.self)),
+            h('td', { class: 'num' }, pct(r.self, this.total)),
+            h('td', { class: 'num' }, u(r.total)),
+            h('td', { class: 'num' }, pct(r.total, this.total)),
+          ],
     )
   }
 }

@@ -19,13 +19,31 @@ const fmtTime = (ms: number, span: number) => {
  * The timeline: one line per series (one per label value with group-by), in UTC. Dragging
  * across it selects a new time range.
  */
-export function timeline(opts: { series: Series[]; step: number; from: number; until: number; unit: string; /** Formats the axis maximum (default: the profile unit). */ format?: (v: number) => string; /** Drag-to-select; no dragging without it. */ onRange?: (from: number, until: number) => void; /** About the drawn width in px (the text keeps its shape); 1000 by default. */ width?: number; /** Each point holds its value for one step (measurements per step, drawn as steps). */ steps?: boolean; groupBy: string; /** The drag band's class: "" (zoom), `baseline` or `comparison` (a diff side). */ band?: string; marks?: { from: number; until: number; cls: string; label: string }[] }): HTMLElement {
+export function timeline(opts: {
+  series: Series[]
+  step: number
+  from: number
+  until: number
+  unit: string /** Formats the axis maximum (default: the profile unit). */
+  format?: (v: number) => string /** Drag-to-select; no dragging without it. */
+  onRange?: (from: number, until: number) => void /** About the drawn width in px (the text keeps its shape); 1000 by default. */
+  width?: number /** Each point holds its value for one step (measurements per step, drawn as steps). */
+  steps?: boolean
+  groupBy: string /** The drag band's class: "" (zoom), `baseline` or `comparison` (a diff side). */
+  band?: string
+  marks?: { from: number; until: number; cls: string; label: string }[]
+}): HTMLElement {
   const W = opts.width ?? 1000
   const H = 120
   const pad = { l: 56, r: 8, t: 8, b: 20 }
   const root = document.createElement('div')
   root.className = 'timeline'
-  const el = svg('svg', { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none', class: 'timeline-svg', 'data-testid': 'timeline' }) as SVGSVGElement
+  const el = svg('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    preserveAspectRatio: 'none',
+    class: 'timeline-svg',
+    'data-testid': 'timeline',
+  }) as SVGSVGElement
   root.append(el)
   const span = opts.until - opts.from
   const series = opts.series.map((s) => ({ labels: s.labels, points: fillSeries(s.points, opts.from, opts.until, opts.step * 1000) }))
@@ -51,7 +69,8 @@ export function timeline(opts: { series: Series[]; step: number; from: number; u
     const color = opts.groupBy ? valueColor(names, names[k]!) : 'var(--accent)'
     // Clamped to the plot: a step may hold past the end of the range.
     const { d, x0, x1 } = seriesPath(s.points, (t) => Math.min(W - pad.r, Math.max(pad.l, X(t))), Y, opts.steps ? opts.step * 1000 : 0)
-    if (!opts.groupBy && s.points.length) el.append(svg('path', { d: `${d}L${x1.toFixed(1)},${H - pad.b}L${x0.toFixed(1)},${H - pad.b}Z`, class: 'area' }))
+    if (!opts.groupBy && s.points.length)
+      el.append(svg('path', { d: `${d}L${x1.toFixed(1)},${H - pad.b}L${x0.toFixed(1)},${H - pad.b}Z`, class: 'area' }))
     el.append(svg('path', { d, fill: 'none', stroke: color, 'stroke-width': 1.5, 'vector-effect': 'non-scaling-stroke' }))
     if (opts.groupBy) {
       const item = document.createElement('span')

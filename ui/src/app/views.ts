@@ -57,7 +57,10 @@ export async function renderContent(el: HTMLElement, c: Ctx): Promise<void> {
     if (s.view === 'diff') return await diffView(el, c)
     if (s.view === 'labels') return await labelsView(el, c)
     const params = { type: s.type, query: c.query, from: c.from, until: c.until }
-    const [graph, top] = await Promise.all([c.cache.load<FlameResponse, Loaded>('flamegraph', { ...params, maxNodes: s.maxNodes }, loaded), c.cache.load<TopResponse>('top', params)])
+    const [graph, top] = await Promise.all([
+      c.cache.load<FlameResponse, Loaded>('flamegraph', { ...params, maxNodes: s.maxNodes }, loaded),
+      c.cache.load<TopResponse>('top', params),
+    ])
     if (c.stale()) return
     const data = { ...graph, rows: top.rows }
     if (s.view === 'sandwich') return sandwichView(el, c, data)
@@ -92,7 +95,14 @@ async function saveExport(c: Ctx, href: string, name: string): Promise<void> {
 /** Search box + match share, orientation, reset and export: the flame graph's toolbar. */
 function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | string)[] = []): HTMLElement {
   const s = c.state
-  const input = h('input', { type: 'search', class: `search${badRe ? ' invalid' : ''}`, placeholder: 'Search (regex)', value: s.search, 'data-testid': 'search', title: 'A regular expression over function names' })
+  const input = h('input', {
+    type: 'search',
+    class: `search${badRe ? ' invalid' : ''}`,
+    placeholder: 'Search (regex)',
+    value: s.search,
+    'data-testid': 'search',
+    title: 'A regular expression over function names',
+  })
   input.addEventListener('keydown', (e) => e.key === 'Enter' && c.go({ search: input.value }, true))
   input.addEventListener('search', () => c.go({ search: input.value }, true))
   const dataParams = { type: s.type, query: c.query, from: c.from, until: c.until }
@@ -103,16 +113,38 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
   const ext: Record<string, string> = { pprof: 'pb.gz', folded: 'folded', speedscope: 'speedscope.json' }
   const exp = (format: string, label: string) => {
     const href = apiUrl('export', { format, ...dataParams })
-    return h('a', { class: 'button', href, download: `${dataName}.${ext[format]}`, 'data-testid': `export-${format}`, onclick: (e: Event) => (e.preventDefault(), void saveExport(c, href, `${dataName}.${ext[format]}`)) }, label)
+    return h(
+      'a',
+      {
+        class: 'button',
+        href,
+        download: `${dataName}.${ext[format]}`,
+        'data-testid': `export-${format}`,
+        onclick: (e: Event) => (e.preventDefault(), void saveExport(c, href, `${dataName}.${ext[format]}`)),
+      },
+      label,
+    )
   }
   return h(
     'div',
     { class: 'toolbar' },
     input,
-    m ? h('span', { class: 'match-info', 'data-testid': 'match-info' }, `${m.count} frames match · ${formatPercent(m.share)} of total`) : badRe ? h('span', { class: 'field-error-inline' }, 'invalid regular expression') : null,
+    m
+      ? h('span', { class: 'match-info', 'data-testid': 'match-info' }, `${m.count} frames match · ${formatPercent(m.share)} of total`)
+      : badRe
+        ? h('span', { class: 'field-error-inline' }, 'invalid regular expression')
+        : null,
     h('span', { class: 'spacer' }),
     ...extra,
-    h('button', { 'data-testid': 'orientation', title: 'Flame: root at the bottom; icicle: root at the top', onclick: () => c.go({ orientation: s.orientation === 'icicle' ? 'flame' : 'icicle' }, true) }, s.orientation === 'icicle' ? 'Icicle ⇵' : 'Flame ⇵'),
+    h(
+      'button',
+      {
+        'data-testid': 'orientation',
+        title: 'Flame: root at the bottom; icicle: root at the top',
+        onclick: () => c.go({ orientation: s.orientation === 'icicle' ? 'flame' : 'icicle' }, true),
+      },
+      s.orientation === 'icicle' ? 'Icicle ⇵' : 'Flame ⇵',
+    ),
     h('button', { 'data-testid': 'reset', onclick: () => c.go({ zoom: '', search: '' }) }, 'Reset'),
     h(
       'details',
@@ -125,8 +157,19 @@ function toolbar(c: Ctx, m: Matches | null, badRe: boolean, extra: (Node | strin
         exp('pprof', 'pprof (.pb.gz)'),
         exp('folded', 'Folded stacks'),
         exp('speedscope', 'speedscope JSON'),
-        h('button', { 'data-testid': 'export-svg', onclick: () => c.views.main && download(`${picName}.svg`, c.views.main.toSvg(heading), 'image/svg+xml') }, 'SVG flame graph'),
-        h('button', { 'data-testid': 'export-png', onclick: () => void c.views.main?.png(heading).then((b) => b && download(`${picName}.png`, b)) }, 'PNG image'),
+        h(
+          'button',
+          {
+            'data-testid': 'export-svg',
+            onclick: () => c.views.main && download(`${picName}.svg`, c.views.main.toSvg(heading), 'image/svg+xml'),
+          },
+          'SVG flame graph',
+        ),
+        h(
+          'button',
+          { 'data-testid': 'export-png', onclick: () => void c.views.main?.png(heading).then((b) => b && download(`${picName}.png`, b)) },
+          'PNG image',
+        ),
       ),
     ),
   )
@@ -174,19 +217,37 @@ function singleView(el: HTMLElement, c: Ctx, d: Loaded, view: 'both' | 'flame' |
   const tv = tableView(c, (n) => focus(c, d.flame, n))
   fv.set({ flame: d.flame, unit: d.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
   const focused = /^\^(.*)\$$/.exec(s.search)?.[1]?.replace(/\\(.)/g, '$1') ?? ''
-  if (c.changed('table', JSON.stringify([s.type, c.query, c.from, c.until, focused, d.rows.length]))) tv.set(d.rows, d.flame.rootTotal, d.unit, focused)
+  if (c.changed('table', JSON.stringify([s.type, c.query, c.from, c.until, focused, d.rows.length])))
+    tv.set(d.rows, d.flame.rootTotal, d.unit, focused)
   // Not the range: a refresh updates the graph and the table in place (the table keeps its scroll).
-  placeContent(el, c, JSON.stringify([view, s.type, c.query]), () => toolbar(c, m, bad), (bar) => [
-    bar,
-    h('div', { class: `panes ${view}` }, view !== 'flame' ? h('div', { class: 'pane table-pane' }, tv.el) : null, view !== 'table' ? h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el)) : null),
-  ])
+  placeContent(
+    el,
+    c,
+    JSON.stringify([view, s.type, c.query]),
+    () => toolbar(c, m, bad),
+    (bar) => [
+      bar,
+      h(
+        'div',
+        { class: `panes ${view}` },
+        view !== 'flame' ? h('div', { class: 'pane table-pane' }, tv.el) : null,
+        view !== 'table' ? h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el)) : null,
+      ),
+    ],
+  )
 }
 
 /**
  * Mounts a view's content when its data changed; otherwise only swaps the toolbar, and only when
  * what it shows changed, so that zooming a big graph rebuilds no DOM.
  */
-function placeContent(el: HTMLElement, c: Ctx, contentKey: string, bar: () => HTMLElement, content: (bar: HTMLElement) => HTMLElement[]): void {
+function placeContent(
+  el: HTMLElement,
+  c: Ctx,
+  contentKey: string,
+  bar: () => HTMLElement,
+  content: (bar: HTMLElement) => HTMLElement[],
+): void {
   const s = c.state
   // The export links carry the range.
   const barKey = JSON.stringify([s.search, s.orientation, c.theme, c.from, c.until])
@@ -218,12 +279,29 @@ function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
   }
   mount(
     el,
-    h('div', { class: 'toolbar' }, h('span', null, 'Sandwich of ', h('code', { 'data-testid': 'sandwich-fn', title: fn }, ...nameCell(fn)), h('span', { class: 'muted' }, ' — pick another function in the table'))),
+    h(
+      'div',
+      { class: 'toolbar' },
+      h(
+        'span',
+        null,
+        'Sandwich of ',
+        h('code', { 'data-testid': 'sandwich-fn', title: fn }, ...nameCell(fn)),
+        h('span', { class: 'muted' }, ' — pick another function in the table'),
+      ),
+    ),
     h(
       'div',
       { class: 'panes both' },
       h('div', { class: 'pane table-pane' }, tv.el),
-      h('div', { class: 'pane flame-pane sandwich' }, h('div', { class: 'caption' }, 'Callers ↑'), h('div', { 'data-testid': 'callers' }, callers.el), h('div', { class: 'caption' }, 'Callees ↓'), h('div', { 'data-testid': 'callees' }, callees.el)),
+      h(
+        'div',
+        { class: 'pane flame-pane sandwich' },
+        h('div', { class: 'caption' }, 'Callers ↑'),
+        h('div', { 'data-testid': 'callers' }, callers.el),
+        h('div', { class: 'caption' }, 'Callees ↓'),
+        h('div', { 'data-testid': 'callees' }, callees.el),
+      ),
     ),
   )
   draw()
@@ -232,37 +310,114 @@ function sandwichView(el: HTMLElement, c: Ctx, d: Loaded): void {
 async function diffView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const d = diffSides(s, c.range)
-  const data = await c.cache.load<DiffResponse, Loaded>('diff', { type: s.type, leftQuery: effectiveQuery(s.service, d.lq), leftFrom: c.at(d.lfrom), leftUntil: c.at(d.luntil), rightQuery: effectiveQuery(s.service, d.rq), rightFrom: c.at(d.rfrom), rightUntil: c.at(d.runtil), maxNodes: s.maxNodes }, loaded)
+  const data = await c.cache.load<DiffResponse, Loaded>(
+    'diff',
+    {
+      type: s.type,
+      leftQuery: effectiveQuery(s.service, d.lq),
+      leftFrom: c.at(d.lfrom),
+      leftUntil: c.at(d.luntil),
+      rightQuery: effectiveQuery(s.service, d.rq),
+      rightFrom: c.at(d.rfrom),
+      rightUntil: c.at(d.runtil),
+      maxNodes: s.maxNodes,
+    },
+    loaded,
+  )
   if (c.stale()) return
   const { m, bad } = matchesOf(data.flame, s.search)
   const fv = flameView(c, 'main', (p) => c.go({ zoom: p.join(';') }))
   const tv = tableView(c, (n) => focus(c, data.flame, n))
-  fv.set({ flame: data.flame, unit: data.unit, theme: c.theme, orientation: s.orientation, zoom: s.zoom ? s.zoom.split(';') : [], matches: m })
-  if (c.changed('table', JSON.stringify(['diff', s.type, d, c.query, c.from]))) tv.set(data.rows, data.flame.rootTotal, data.unit, '', { left: data.flame.diff!.leftTicks, right: data.flame.diff!.rightTicks })
-  const side = (label: string, q: string, from: string, until: string, keys: ['lquery' | 'rquery', 'lfrom' | 'rfrom', 'luntil' | 'runtil']) => {
+  fv.set({
+    flame: data.flame,
+    unit: data.unit,
+    theme: c.theme,
+    orientation: s.orientation,
+    zoom: s.zoom ? s.zoom.split(';') : [],
+    matches: m,
+  })
+  if (c.changed('table', JSON.stringify(['diff', s.type, d, c.query, c.from])))
+    tv.set(data.rows, data.flame.rootTotal, data.unit, '', { left: data.flame.diff!.leftTicks, right: data.flame.diff!.rightTicks })
+  const side = (
+    label: string,
+    q: string,
+    from: string,
+    until: string,
+    keys: ['lquery' | 'rquery', 'lfrom' | 'rfrom', 'luntil' | 'runtil'],
+  ) => {
     const f = h('input', { class: 'time', value: timeText(from), 'data-testid': `${keys[1]}` })
     const u = h('input', { class: 'time', value: timeText(until), 'data-testid': `${keys[2]}` })
     const apply = () => c.go({ [keys[1]]: f.value.trim(), [keys[2]]: u.value.trim() })
     f.addEventListener('keydown', (e) => e.key === 'Enter' && apply())
     u.addEventListener('keydown', (e) => e.key === 'Enter' && apply())
-    return h('div', { class: `diff-side ${keys[0]}` }, h('b', null, label), selectorEditor({ value: q, suggest: c.suggest, onApply: (v) => c.go({ [keys[0]]: v }), testid: keys[0] }), f, h('span', { class: 'muted' }, '→'), u, h('span', { class: 'muted small' }, 'UTC'))
+    return h(
+      'div',
+      { class: `diff-side ${keys[0]}` },
+      h('b', null, label),
+      selectorEditor({ value: q, suggest: c.suggest, onApply: (v) => c.go({ [keys[0]]: v }), testid: keys[0] }),
+      f,
+      h('span', { class: 'muted' }, '→'),
+      u,
+      h('span', { class: 'muted small' }, 'UTC'),
+    )
   }
-  const legend = () => h('span', { class: 'legend-diff' }, h('i', { class: 'less' }), 'less', h('i', { class: 'same' }), 'same', h('i', { class: 'more' }), 'more (share of total)')
-  placeContent(el, c, JSON.stringify(['diff', s.type, d, c.query, c.theme, c.from]), () => toolbar(c, m, bad, [legend()]), (bar) => [
-    h('div', { class: 'diff-sides' }, side('Baseline', d.lq, d.lfrom, d.luntil, ['lquery', 'lfrom', 'luntil']), side('Comparison', d.rq, d.rfrom, d.runtil, ['rquery', 'rfrom', 'runtil'])),
-    bar,
-    h('div', { class: 'panes both diff' }, h('div', { class: 'pane table-pane' }, tv.el), h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el))),
-  ])
+  const legend = () =>
+    h(
+      'span',
+      { class: 'legend-diff' },
+      h('i', { class: 'less' }),
+      'less',
+      h('i', { class: 'same' }),
+      'same',
+      h('i', { class: 'more' }),
+      'more (share of total)',
+    )
+  placeContent(
+    el,
+    c,
+    JSON.stringify(['diff', s.type, d, c.query, c.theme, c.from]),
+    () => toolbar(c, m, bad, [legend()]),
+    (bar) => [
+      h(
+        'div',
+        { class: 'diff-sides' },
+        side('Baseline', d.lq, d.lfrom, d.luntil, ['lquery', 'lfrom', 'luntil']),
+        side('Comparison', d.rq, d.rfrom, d.runtil, ['rquery', 'rfrom', 'runtil']),
+      ),
+      bar,
+      h(
+        'div',
+        { class: 'panes both diff' },
+        h('div', { class: 'pane table-pane' }, tv.el),
+        h('div', { class: 'pane flame-pane' }, h('div', { class: 'graph' }, fv.el)),
+      ),
+    ],
+  )
 }
 
 async function labelsView(el: HTMLElement, c: Ctx): Promise<void> {
   const s = c.state
   const names = userLabels(await c.suggest.names(), s.service)
   const label = s.label && names.includes(s.label) ? s.label : (names[0] ?? '')
-  const b = label ? await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: c.from, until: c.until }) : null
+  const b = label
+    ? await c.cache.load<Breakdown>('label-breakdown', { name: label, type: s.type, query: c.query, from: c.from, until: c.until })
+    : null
   if (c.stale() || !c.changed('content', JSON.stringify(['labels', s.type, c.query, c.from, c.until, label, c.theme]))) return
-  const picker = h('select', { 'data-testid': 'label-name', onchange: (e: Event) => c.go({ label: (e.target as HTMLSelectElement).value }) }, names.map((n) => h('option', { value: n, selected: n === label }, n)))
+  const picker = h(
+    'select',
+    { 'data-testid': 'label-name', onchange: (e: Event) => c.go({ label: (e.target as HTMLSelectElement).value }) },
+    names.map((n) => h('option', { value: n, selected: n === label }, n)),
+  )
   if (!b) return mount(el, h('div', { class: 'empty' }, 'These profiles have no labels besides the service.'))
   const pick = (v: string) => c.go({ query: withMatcher(s.query, label, v), view: 'both', zoom: '' })
-  mount(el, h('div', { class: 'toolbar' }, h('label', null, 'Label ', picker), h('span', { class: 'muted small' }, 'Share of the total per value — click a value to filter by it')), labelBreakdown(b, c.unit, pick))
+  mount(
+    el,
+    h(
+      'div',
+      { class: 'toolbar' },
+      h('label', null, 'Label ', picker),
+      h('span', { class: 'muted small' }, 'Share of the total per value — click a value to filter by it'),
+    ),
+    labelBreakdown(b, c.unit, pick),
+  )
 }

@@ -1,5 +1,7 @@
 /** What the caret in a selector is on: a label name being typed, or a value of a label. */
-export type Completion = { kind: 'name'; prefix: string; start: number; end: number } | { kind: 'value'; name: string; prefix: string; start: number; end: number }
+export type Completion =
+  | { kind: 'name'; prefix: string; start: number; end: number }
+  | { kind: 'value'; name: string; prefix: string; start: number; end: number }
 
 /**
  * The completion context at `caret` in a selector like `{env="pr|`: a label name after `{` or
@@ -11,7 +13,13 @@ export function completionAt(text: string, caret: number): Completion | null {
   const value = /([A-Za-z_][A-Za-z0-9_.]*)\s*(?:=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)$/.exec(before)
   if (value) {
     const rest = /^(?:[^"\\]|\\.)*/.exec(text.slice(caret))![0]
-    return { kind: 'value', name: value[1]!, prefix: value[2]!.replace(/\\(.)/g, '$1'), start: caret - value[2]!.length, end: caret + rest.length }
+    return {
+      kind: 'value',
+      name: value[1]!,
+      prefix: value[2]!.replace(/\\(.)/g, '$1'),
+      start: caret - value[2]!.length,
+      end: caret + rest.length,
+    }
   }
   if (/"(?:[^"\\]|\\.)*$/.test(before.replace(/"(?:[^"\\]|\\.)*"/g, ''))) return null
   const name = /(?:^|[{,])\s*([A-Za-z0-9_.]*)$/.exec(before)

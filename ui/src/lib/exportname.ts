@@ -12,7 +12,12 @@ export interface ExportWhat {
 }
 
 // 2026-01-01T10:00:00.000Z → 20260101T1000Z (seconds only when not whole minutes): sortable, no ':' for Windows.
-const compact = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/[-:]/g, '').replace(/00\.000Z$/, 'Z').replace(/\.000Z$/, 'Z')
+const compact = (ms: number) =>
+  new Date(Math.floor(ms / 1000) * 1000)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/00\.000Z$/, 'Z')
+    .replace(/\.000Z$/, 'Z')
 
 /**
  * A file name for an export without the extension:
@@ -21,7 +26,9 @@ const compact = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOStri
  */
 export function exportName(w: ExportWhat): string {
   const [name = w.type, sampleType = ''] = w.type.split(':')
-  const what = [w.service || 'all', sampleType && sampleType !== name ? `${name}-${sampleType}` : name].map((s) => s.replace(/[^A-Za-z0-9._-]+/g, '-'))
+  const what = [w.service || 'all', sampleType && sampleType !== name ? `${name}-${sampleType}` : name].map((s) =>
+    s.replace(/[^A-Za-z0-9._-]+/g, '-'),
+  )
   const range = (a: number, b: number) => `${compact(a)}-${compact(b)}`
   return [...what, ...(w.baseline ? ['diff', range(...w.baseline), 'vs'] : []), range(w.from, w.until)].join('_')
 }

@@ -55,7 +55,14 @@ export function toFlame(fg: FlameGraph | FlameGraphDiff): Flame {
     rootTotal: 0,
   }
   const sides: DiffSides | undefined = diff
-    ? { lTotal: new Float64Array(n), lSelf: new Float64Array(n), rTotal: new Float64Array(n), rSelf: new Float64Array(n), leftTicks: fg.leftTicks, rightTicks: fg.rightTicks }
+    ? {
+        lTotal: new Float64Array(n),
+        lSelf: new Float64Array(n),
+        rTotal: new Float64Array(n),
+        rSelf: new Float64Array(n),
+        leftTicks: fg.leftTicks,
+        rightTicks: fg.rightTicks,
+      }
     : undefined
   let i = 0
   for (let d = 0; d < nodes.length; d++) {
@@ -118,7 +125,12 @@ export type Side = 'all' | 'left' | 'right'
 /** The flame graph as a CallTree (for the model's top table and the sandwich trees). */
 export function flameToTree(f: Flame, side: Side = 'all'): CallTree {
   const t = new CallTree()
-  const [tot, slf] = side === 'left' && f.diff ? [f.diff.lTotal, f.diff.lSelf] : side === 'right' && f.diff ? [f.diff.rTotal, f.diff.rSelf] : [f.total, f.self]
+  const [tot, slf] =
+    side === 'left' && f.diff
+      ? [f.diff.lTotal, f.diff.lSelf]
+      : side === 'right' && f.diff
+        ? [f.diff.rTotal, f.diff.rSelf]
+        : [f.total, f.self]
   const ids = new Int32Array(nodeCount(f))
   for (let i = 0; i < nodeCount(f); i++) {
     const id = i === 0 ? 0 : t.child(ids[f.parent[i]!]!, t.nameId(f.names[f.name[i]!]!))

@@ -37,5 +37,12 @@ export function searchToLive(search: string): LiveState {
   const p = new URLSearchParams(search)
   const args: Record<string, string> = {}
   for (const [k, v] of p) if (k.startsWith('arg.') && k.length > 4) args[k.slice(4)] = v
-  return { script: p.get('script') ?? '', pxl: p.get('pxl') ?? '', func: p.get('func') ?? '', args, refresh: p.get('refresh') ?? '', dashboard: p.get('dashboard') ?? '' }
+  return {
+    script: p.get('script') ?? '',
+    pxl: p.get('pxl') ?? '',
+    func: p.get('func') ?? '',
+    args,
+    refresh: p.get('refresh') ?? '',
+    dashboard: p.get('dashboard') ?? '',
+  }
 }

@@ -61,7 +61,13 @@ export const HEADING = 24
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 /** The laid-out flame graph as a standalone SVG document (the "SVG" export), with a tooltip per frame. */
-export function toSvg(f: Flame, rects: readonly Rect[], size: { width: number; height: number; rowHeight: number; /** A title line above the graph (what, which range). */ heading?: string }, o: PaintOptions, title = (i: number) => f.names[f.name[i]!]!): string {
+export function toSvg(
+  f: Flame,
+  rects: readonly Rect[],
+  size: { width: number; height: number; rowHeight: number /** A title line above the graph (what, which range). */; heading?: string },
+  o: PaintOptions,
+  title = (i: number) => f.names[f.name[i]!]!,
+): string {
   const top = size.heading ? HEADING : 0
   const height = size.height + top
   const out: string[] = [
@@ -69,14 +75,20 @@ export function toSvg(f: Flame, rects: readonly Rect[], size: { width: number; h
     `<rect width="100%" height="100%" fill="${o.theme === 'light' ? '#ffffff' : '#17171c'}"/>`,
   ]
   if (size.heading) {
-    out.push(`<title>${esc(size.heading)}</title>`, `<text x="3" y="16" font-weight="bold" fill="${textFill[o.theme]}">${esc(size.heading)}</text>`, `<g transform="translate(0,${top})">`)
+    out.push(
+      `<title>${esc(size.heading)}</title>`,
+      `<text x="3" y="16" font-weight="bold" fill="${textFill[o.theme]}">${esc(size.heading)}</text>`,
+      `<g transform="translate(0,${top})">`,
+    )
   }
   for (const r of rects) {
     const name = r.count > 1 ? `${r.count} small frames` : title(r.node)
     const label = r.count > 1 ? '' : labelFor(f.names[f.name[r.node]!]!, r.w, 7.2)
     out.push(
       `<g><title>${esc(name)}</title><rect x="${r.x.toFixed(1)}" y="${r.y}" width="${Math.max(0.5, r.w - 0.5).toFixed(1)}" height="${size.rowHeight - 1}" fill="${fillOf(f, r, o)}"/>` +
-        (label ? `<text x="${(r.x + 3).toFixed(1)}" y="${r.y + size.rowHeight - 5}" fill="${textFill[o.theme]}">${esc(label)}</text>` : '') +
+        (label
+          ? `<text x="${(r.x + 3).toFixed(1)}" y="${r.y + size.rowHeight - 5}" fill="${textFill[o.theme]}">${esc(label)}</text>`
+          : '') +
         '</g>',
     )
   }

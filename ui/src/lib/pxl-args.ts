@@ -75,9 +75,20 @@ export function pxlDefs(text: string): PxlDef[] {
       if (!name || name.kind !== 'name') continue
       const colon = part.findIndex((p) => p.text === ':')
       const eq = part.findIndex((p) => p.text === '=')
-      const type = colon > 0 ? part.slice(colon + 1, eq > 0 ? eq : undefined).map((p) => p.text).join('') : ''
+      const type =
+        colon > 0
+          ? part
+              .slice(colon + 1, eq > 0 ? eq : undefined)
+              .map((p) => p.text)
+              .join('')
+          : ''
       const def = eq > 0 ? part.slice(eq + 1) : []
-      params.push({ name: name.text, type, default: def.length === 1 && def[0]!.kind === 'string' ? stringValue(def[0]!.text) : def.map((p) => p.text).join(''), description: '' })
+      params.push({
+        name: name.text,
+        type,
+        default: def.length === 1 && def[0]!.kind === 'string' ? stringValue(def[0]!.text) : def.map((p) => p.text).join(''),
+        description: '',
+      })
     }
     out.push({ name: t[k + 1]!.text, params, line: lineOf(text, t[k]!.start) })
   }
@@ -112,18 +123,31 @@ export interface RunRequest {
 }
 
 /** The arguments to ask for and the run API calls to make, for a script, its vis.json (if any) and the values given. */
-export function runPlan(text: string, vis: Vis | null, values: Record<string, string>, func = ''): { args: ArgSpec[]; requests: RunRequest[]; funcs: string[] } {
+export function runPlan(
+  text: string,
+  vis: Vis | null,
+  values: Record<string, string>,
+  func = '',
+): { args: ArgSpec[]; requests: RunRequest[]; funcs: string[] } {
   const defs = pxlDefs(text)
   const funcs = defs.map((d) => d.name)
   const val = (a: ArgSpec) => values[a.name] ?? a.default
   if (vis?.widgets?.length) {
-    const args: ArgSpec[] = (vis.variables ?? []).map((v) => ({ name: v.name, type: v.type ?? '', default: strValue(v.defaultValue), description: v.description ?? '', ...(v.validValues?.length ? { options: v.validValues } : {}) }))
+    const args: ArgSpec[] = (vis.variables ?? []).map((v) => ({
+      name: v.name,
+      type: v.type ?? '',
+      default: strValue(v.defaultValue),
+      description: v.description ?? '',
+      ...(v.validValues?.length ? { options: v.validValues } : {}),
+    }))
     const vals = Object.fromEntries(args.map((a) => [a.name, val(a)]))
     const byKey = new Map<string, RunRequest>()
     for (const [k, w] of vis.widgets.entries()) {
       const fn = w.func ?? vis.globalFuncs?.find((g) => g.outputName === w.globalFuncOutputName)?.func
       if (!fn) continue
-      const callArgs = Object.fromEntries((fn.args ?? []).map((a) => [a.name, a.variable !== undefined ? (vals[a.variable] ?? '') : strValue(a.value)]))
+      const callArgs = Object.fromEntries(
+        (fn.args ?? []).map((a) => [a.name, a.variable !== undefined ? (vals[a.variable] ?? '') : strValue(a.value)]),
+      )
       const key = JSON.stringify([fn.name, callArgs])
       let r = byKey.get(key)
       if (!r) byKey.set(key, (r = { func: fn.name, args: callArgs, widgets: [] }))
@@ -134,7 +158,11 @@ export function runPlan(text: string, vis: Vis | null, values: Record<string, st
   if (displaysAtTopLevel(text) || !defs.length) return { args: [], requests: [{ args: {}, widgets: [] }], funcs }
   // A library of functions: run the chosen one (else the last), with its parameters as the arguments.
   const d = defs.find((x) => x.name === func) ?? defs.at(-1)!
-  return { args: d.params, requests: [{ func: d.name, args: Object.fromEntries(d.params.map((a) => [a.name, val(a)])), widgets: [] }], funcs }
+  return {
+    args: d.params,
+    requests: [{ func: d.name, args: Object.fromEntries(d.params.map((a) => [a.name, val(a)])), widgets: [] }],
+    funcs,
+  }
 }
 
 /** A vis.json value: a string, or Pixie's StringValue `{value}` as some vis.json files spell it. */

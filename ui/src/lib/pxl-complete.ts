@@ -26,12 +26,20 @@ export function pxlSchema(tables: readonly TraceTable[], catalog: PxlCatalog | n
   if (catalog?.tables?.length) {
     const desc = new Map(tables.map((t) => [t.name, t.desc]))
     return {
-      tables: catalog.tables.map((t) => ({ name: t.name, desc: desc.get(t.name) ?? '', columns: t.columns.map((c) => ({ name: c.name, type: c.type, desc: c.doc ?? '' })) })),
+      tables: catalog.tables.map((t) => ({
+        name: t.name,
+        desc: desc.get(t.name) ?? '',
+        columns: t.columns.map((c) => ({ name: c.name, type: c.type, desc: c.doc ?? '' })),
+      })),
       functions: catalog.functions.map((f) => ({ name: f.name.replace(/^px\./, ''), sig: f.sig ?? '', doc: f.doc || f.kind || '' })),
       ctxKeys: catalog.ctxKeys ?? ctxKeys,
     }
   }
-  return { tables: tables.map((t) => ({ ...t, columns: [...t.columns, ...(derivedColumns[t.name] ?? [])] })), functions: pxFunctions, ctxKeys }
+  return {
+    tables: tables.map((t) => ({ ...t, columns: [...t.columns, ...(derivedColumns[t.name] ?? [])] })),
+    functions: pxFunctions,
+    ctxKeys,
+  }
 }
 
 export type SuggestionKind = 'table' | 'column' | 'function' | 'method' | 'keyword' | 'name' | 'key'
@@ -97,7 +105,12 @@ export function pxlCompletions(text: string, caret: number, schema: PxlSchema): 
     const prefix = text.slice(start, caret)
     const kind = stringContext(before)
     if (!kind) return null
-    const items = kind === 'table' ? tableItems(schema) : kind === 'key' ? schema.ctxKeys.map((k) => ({ label: k, kind: 'key' as const, detail: 'process metadata' })) : columnItems(text, schema)
+    const items =
+      kind === 'table'
+        ? tableItems(schema)
+        : kind === 'key'
+          ? schema.ctxKeys.map((k) => ({ label: k, kind: 'key' as const, detail: 'process metadata' }))
+          : columnItems(text, schema)
     return rank({ start, end: contentEnd, prefix, items })
   }
   let start = caret
@@ -114,12 +127,30 @@ export function pxlCompletions(text: string, caret: number, schema: PxlSchema): 
     dotBefore = prev
   } else return null
   if (dotBefore) {
-    if (dotBefore.kind === 'px') return rank({ start, end, prefix, items: schema.functions.map((f) => ({ label: f.name, kind: 'function', detail: [f.sig, f.doc].filter(Boolean).join(' — ') })) })
+    if (dotBefore.kind === 'px')
+      return rank({
+        start,
+        end,
+        prefix,
+        items: schema.functions.map((f) => ({ label: f.name, kind: 'function', detail: [f.sig, f.doc].filter(Boolean).join(' — ') })),
+      })
     if (dotBefore.kind === 'number' || dotBefore.kind === 'string') return null
-    return rank({ start, end, prefix, items: [...columnItems(text, schema), ...dataFrameMethods.map((m) => ({ label: m.name, kind: 'method' as const, detail: `${m.sig} — ${m.doc}` }))] })
+    return rank({
+      start,
+      end,
+      prefix,
+      items: [
+        ...columnItems(text, schema),
+        ...dataFrameMethods.map((m) => ({ label: m.name, kind: 'method' as const, detail: `${m.sig} — ${m.doc}` })),
+      ],
+    })
   }
   if (!prefix) return null
-  const names = new Set(solid(all).filter((t) => (t.kind === 'name' || t.kind === 'defname') && t.end !== end).map((t) => t.text))
+  const names = new Set(
+    solid(all)
+      .filter((t) => (t.kind === 'name' || t.kind === 'defname') && t.end !== end)
+      .map((t) => t.text),
+  )
   const items: Suggestion[] = [
     { label: 'px', kind: 'name', detail: 'the PxL module' },
     ...[...keywords].map((k) => ({ label: k, kind: 'keyword' as const, detail: 'keyword' })),
@@ -176,7 +207,9 @@ function columnItems(text: string, schema: PxlSchema): Suggestion[] {
   const from = read.length ? schema.tables.filter((t) => read.includes(t.name)) : schema.tables
   const seen = new Map<string, Suggestion>()
   for (const t of from) {
-    for (const c of t.columns) if (!seen.has(c.name)) seen.set(c.name, { label: c.name, kind: 'column', detail: `${c.type} · ${t.name}${c.desc ? ` — ${c.desc}` : ''}` })
+    for (const c of t.columns)
+      if (!seen.has(c.name))
+        seen.set(c.name, { label: c.name, kind: 'column', detail: `${c.type} · ${t.name}${c.desc ? ` — ${c.desc}` : ''}` })
   }
   for (const n of columnsMade(text)) if (!seen.has(n)) seen.set(n, { label: n, kind: 'column', detail: 'made in this script' })
   return [...seen.values()]

@@ -12,4 +12,8 @@ export interface PxlScript {
   vis?: unknown
 }
 
-export const examples: readonly PxlScript[] = pxlExamples.map((e) => ({ name: e.name, description: e.description, script: exampleScript(e) }))
+export const examples: readonly PxlScript[] = pxlExamples.map((e) => ({
+  name: e.name,
+  description: e.description,
+  script: exampleScript(e),
+}))

@@ -73,7 +73,24 @@ export function serviceGraph(t: PxlTable, from: number, to: number): ServiceGrap
     const key = JSON.stringify([a, b])
     let e = edges.get(key)
     const hasBytes = m.bytes >= 0 || (m.bytesSent >= 0 && m.bytesRecv >= 0)
-    if (!e) edges.set(key, (e = { from: a, to: b, requests: 0, rps: m.rps >= 0 ? 0 : null, errorRate: null, latencyNs: null, latencyLabel: m.latencyLabel, bytes: hasBytes ? 0 : null, errW: 0, latW: 0, errSum: 0, latSum: 0 }))
+    if (!e)
+      edges.set(
+        key,
+        (e = {
+          from: a,
+          to: b,
+          requests: 0,
+          rps: m.rps >= 0 ? 0 : null,
+          errorRate: null,
+          latencyNs: null,
+          latencyLabel: m.latencyLabel,
+          bytes: hasBytes ? 0 : null,
+          errW: 0,
+          latW: 0,
+          errSum: 0,
+          latSum: 0,
+        }),
+      )
     const num = (k: number) => (k >= 0 ? cellNumber(r[k]) : NaN)
     if (hasBytes) e.bytes! += (m.bytes >= 0 ? num(m.bytes) : num(m.bytesSent) + num(m.bytesRecv)) || 0
     const count = m.count >= 0 ? num(m.count) : 1
@@ -82,9 +99,9 @@ export function serviceGraph(t: PxlTable, from: number, to: number): ServiceGrap
     if (m.rps >= 0 && Number.isFinite(num(m.rps))) e.rps! += num(m.rps)
     // Error share: a rate column, else errors / requests.
     const rate = m.errorRate >= 0 ? num(m.errorRate) : m.errors >= 0 && n > 0 ? num(m.errors) / n : NaN
-    if (Number.isFinite(rate)) ((e.errSum += rate * Math.max(n, 1e-9)), (e.errW += Math.max(n, 1e-9)))
+    if (Number.isFinite(rate)) (e.errSum += rate * Math.max(n, 1e-9)), (e.errW += Math.max(n, 1e-9))
     const lat = num(m.latency) * (m.latencyMs ? 1e6 : 1)
-    if (Number.isFinite(lat)) ((e.latSum += lat * Math.max(n, 1e-9)), (e.latW += Math.max(n, 1e-9)))
+    if (Number.isFinite(lat)) (e.latSum += lat * Math.max(n, 1e-9)), (e.latW += Math.max(n, 1e-9))
   }
   const out: GraphEdge[] = []
   for (const e of edges.values()) {
@@ -94,12 +111,13 @@ export function serviceGraph(t: PxlTable, from: number, to: number): ServiceGrap
     out.push(edge)
   }
   const nodes = new Map<string, GraphNode & { errW: number; errSum: number }>()
-  const node = (id: string) => nodes.get(id) ?? nodes.set(id, { id, requestsIn: 0, requestsOut: 0, errorRateIn: null, errW: 0, errSum: 0 }).get(id)!
+  const node = (id: string) =>
+    nodes.get(id) ?? nodes.set(id, { id, requestsIn: 0, requestsOut: 0, errorRateIn: null, errW: 0, errSum: 0 }).get(id)!
   for (const e of out) {
     node(e.from).requestsOut += e.requests
     const b = node(e.to)
     b.requestsIn += e.requests
-    if (e.errorRate !== null) ((b.errSum += e.errorRate * e.requests), (b.errW += e.requests))
+    if (e.errorRate !== null) (b.errSum += e.errorRate * e.requests), (b.errW += e.requests)
   }
   return {
     nodes: [...nodes.values()].map(({ errW, errSum, ...n }) => ({ ...n, errorRateIn: errW ? errSum / errW : null })),
@@ -144,7 +162,11 @@ export function layoutFor(ids: readonly string[]): LayoutOptions {
  * mean position of its neighbours in the rank before and after (4 sweeps each way), which keeps
  * crossings few for graphs of tens of services. Deterministic: ties keep the input order.
  */
-export function layeredLayout(ids: readonly string[], edges: readonly { from: string; to: string }[], o: LayoutOptions = defaultLayout): GraphLayout {
+export function layeredLayout(
+  ids: readonly string[],
+  edges: readonly { from: string; to: string }[],
+  o: LayoutOptions = defaultLayout,
+): GraphLayout {
   const index = new Map(ids.map((id, k) => [id, k]))
   const out: number[][] = ids.map(() => [])
   for (const e of edges) {
@@ -218,7 +240,8 @@ export function layeredLayout(ids: readonly string[], edges: readonly { from: st
   const nodes = new Map<string, LaidNode>()
   for (const [r, layer] of ranks.entries()) {
     const shift = ((tallest - layer.length) * (o.nodeH + o.gapY)) / 2
-    for (const [k, v] of layer.entries()) nodes.set(ids[v]!, { id: ids[v]!, rank: r, order: k, x: o.pad + r * (o.nodeW + o.gapX), y: o.pad + shift + k * (o.nodeH + o.gapY) })
+    for (const [k, v] of layer.entries())
+      nodes.set(ids[v]!, { id: ids[v]!, rank: r, order: k, x: o.pad + r * (o.nodeW + o.gapX), y: o.pad + shift + k * (o.nodeH + o.gapY) })
   }
   return {
     nodes,
@@ -240,12 +263,19 @@ export function edgePath(a: LaidNode, b: LaidNode, o: LayoutOptions = defaultLay
     const dx = (x2 - x1) / 2
     // The label sits 60% along the curve, where the edges fanning out of one caller are already apart.
     const t = 0.6
-    const bez = (p0: number, p1: number, p2: number, p3: number) => (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t ** 2 * p2 + t ** 3 * p3
-    return { d: `M${f(x1)},${f(y1)} C${f(x1 + dx)},${f(y1)} ${f(x2 - dx)},${f(y2)} ${f(x2)},${f(y2)}`, mid: [f(bez(x1, x1 + dx, x2 - dx, x2)), f(bez(y1, y1, y2, y2))] }
+    const bez = (p0: number, p1: number, p2: number, p3: number) =>
+      (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * p1 + 3 * (1 - t) * t ** 2 * p2 + t ** 3 * p3
+    return {
+      d: `M${f(x1)},${f(y1)} C${f(x1 + dx)},${f(y1)} ${f(x2 - dx)},${f(y2)} ${f(x2)},${f(y2)}`,
+      mid: [f(bez(x1, x1 + dx, x2 - dx, x2)), f(bez(y1, y1, y2, y2))],
+    }
   }
   const [x1, y1, x2, y2] = [a.x + o.nodeW / 2, a.y + o.nodeH, b.x + o.nodeW / 2 + (a === b ? 20 : 0), b.y + o.nodeH]
   const low = Math.max(y1, y2) + o.gapY * 0.9
-  return { d: `M${f(x1)},${f(y1)} C${f(x1)},${f(low)} ${f(x2)},${f(low)} ${f(x2)},${f(y2)}`, mid: [f((x1 + x2) / 2), f(low - o.gapY * 0.2)] }
+  return {
+    d: `M${f(x1)},${f(y1)} C${f(x1)},${f(low)} ${f(x2)},${f(low)} ${f(x2)},${f(y2)}`,
+    mid: [f((x1 + x2) / 2), f(low - o.gapY * 0.2)],
+  }
 }
 
 /** An edge's colour by error rate: green under 1%, amber to 5%, red above; grey when unknown. */

@@ -133,7 +133,10 @@ export function sortTable(rows: readonly unknown[][], col: number, type: string,
 
 const digits = (v: unknown): v is string => typeof v === 'string' && /^-?\d+$/.test(v)
 
-export type Widget = { kind: 'table' } | { kind: 'chart'; time: number; values: number[]; series: number } | { kind: 'graph'; from: number; to: number }
+export type Widget =
+  | { kind: 'table' }
+  | { kind: 'chart'; time: number; values: number[]; series: number }
+  | { kind: 'graph'; from: number; to: number }
 
 const FROM = /^(source|src|from|requestor|client)(_?)(.*)$/
 const TO = ['dest', 'dst', 'destination', 'to', 'responder', 'server']
@@ -163,7 +166,11 @@ export function timeColumn(columns: readonly PxlColumn[]): number {
 
 /** Numeric columns worth charting: not ids, ports or the time itself. */
 function valueColumns(columns: readonly PxlColumn[], skip: number): number[] {
-  return columns.flatMap((c, k) => (k !== skip && (c.type === 'INT64' || c.type === 'FLOAT64') && !/(^|_)(pid|upid|port|id|status|role|version|cmd|code)$/.test(c.name) ? [k] : []))
+  return columns.flatMap((c, k) =>
+    k !== skip && (c.type === 'INT64' || c.type === 'FLOAT64') && !/(^|_)(pid|upid|port|id|status|role|version|cmd|code)$/.test(c.name)
+      ? [k]
+      : [],
+  )
 }
 
 /** The widgets for a table: the display spec's (from a vis.json), else a graph and/or chart where the columns allow, and the table. */
@@ -212,9 +219,9 @@ export function chartsOf(t: PxlTable, w: Extract<Widget, { kind: 'chart' }>): { 
   let until = -Infinity
   for (const r of t.rows) {
     const ms = cellTimeMs(r[w.time])
-    if (Number.isFinite(ms)) ((from = Math.min(from, ms)), (until = Math.max(until, ms)))
+    if (Number.isFinite(ms)) (from = Math.min(from, ms)), (until = Math.max(until, ms))
   }
-  if (!Number.isFinite(from)) ((from = 0), (until = 1))
+  if (!Number.isFinite(from)) (from = 0), (until = 1)
   if (until <= from) until = from + 1000
   const charts = w.values.map((v) => {
     const by = new Map<string, [number, number][]>()
@@ -227,7 +234,11 @@ export function chartsOf(t: PxlTable, w: Extract<Widget, { kind: 'chart' }>): { 
       if (!pts) by.set(key, (pts = []))
       pts.push([ms, y])
     }
-    const all = [...by.entries()].map(([key, points]) => ({ labels: w.series >= 0 ? { [t.columns[w.series]!.name]: key } : {}, points: points.sort((a, b) => a[0] - b[0]), sum: points.reduce((s, p) => s + p[1], 0) }))
+    const all = [...by.entries()].map(([key, points]) => ({
+      labels: w.series >= 0 ? { [t.columns[w.series]!.name]: key } : {},
+      points: points.sort((a, b) => a[0] - b[0]),
+      sum: points.reduce((s, p) => s + p[1], 0),
+    }))
     all.sort((a, b) => b.sum - a.sum)
     // The 10 largest, listed by name (their colours follow the name too, as on the timeline).
     const kept = all

@@ -25,11 +25,70 @@ export interface Token {
   text: string
 }
 
-export const keywords = new Set(['and', 'as', 'assert', 'break', 'continue', 'def', 'del', 'elif', 'else', 'for', 'from', 'if', 'import', 'in', 'is', 'lambda', 'not', 'or', 'pass', 'return', 'while', 'True', 'False', 'None'])
+export const keywords = new Set([
+  'and',
+  'as',
+  'assert',
+  'break',
+  'continue',
+  'def',
+  'del',
+  'elif',
+  'else',
+  'for',
+  'from',
+  'if',
+  'import',
+  'in',
+  'is',
+  'lambda',
+  'not',
+  'or',
+  'pass',
+  'return',
+  'while',
+  'True',
+  'False',
+  'None',
+])
 
 const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y
 const NUMBER = /(?:0[xX][0-9a-fA-F_]+|(?:\d[\d_]*\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?))/y
-const OPS = ['**=', '//=', '>>=', '<<=', '==', '!=', '<=', '>=', '**', '//', '->', '+=', '-=', '*=', '/=', '%=', '&=', '|=', '<<', '>>', '=', '<', '>', '+', '-', '*', '/', '%', '&', '|', '^', '~', '@']
+const OPS = [
+  '**=',
+  '//=',
+  '>>=',
+  '<<=',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  '**',
+  '//',
+  '->',
+  '+=',
+  '-=',
+  '*=',
+  '/=',
+  '%=',
+  '&=',
+  '|=',
+  '<<',
+  '>>',
+  '=',
+  '<',
+  '>',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '&',
+  '|',
+  '^',
+  '~',
+  '@',
+]
 
 /** The tokens of a PxL text, in order, covering it completely. */
 export function tokenize(text: string): Token[] {

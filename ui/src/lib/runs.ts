@@ -6,7 +6,6 @@ import { parseSelector } from '../../../src/model/selector.ts'
 import { formatValue, formatPercent, formatChange, formatSiBytes } from './format.ts'
 import { defaultState, stateToSearch } from './viewstate.ts'
 
-
 /** `/api/v1/runs/get`: the run, its metrics over the whole run and per second, and its profiles' window. */
 export interface RunDetail {
   run: RunInfo

@@ -29,7 +29,12 @@ export function valueColor(all: readonly string[], value: string): string {
  * for that long (per-second measurements drawn as steps, not as ramps between seconds). Also
  * where it starts and ends on x, to close an area under it.
  */
-export function seriesPath(points: readonly [number, number][], x: (t: number) => number, y: (v: number) => number, holdMs = 0): { d: string; x0: number; x1: number } {
+export function seriesPath(
+  points: readonly [number, number][],
+  x: (t: number) => number,
+  y: (v: number) => number,
+  holdMs = 0,
+): { d: string; x0: number; x1: number } {
   const f = (n: number) => n.toFixed(1)
   let d = ''
   for (const [k, [t, v]] of points.entries()) {

@@ -47,7 +47,8 @@
   globalThis.crypto = {
     getRandomValues(arr) {
       // WebCrypto's limits: integer typed arrays only, at most 65,536 bytes per call.
-      if (!ArrayBuffer.isView(arr) || arr instanceof Float32Array || arr instanceof Float64Array || arr instanceof DataView) throw new TypeError('TypeMismatchError: getRandomValues needs an integer typed array')
+      if (!ArrayBuffer.isView(arr) || arr instanceof Float32Array || arr instanceof Float64Array || arr instanceof DataView)
+        throw new TypeError('TypeMismatchError: getRandomValues needs an integer typed array')
       if (arr.byteLength > 65536) throw new Error(`QuotaExceededError: getRandomValues fills at most 65536 bytes, not ${arr.byteLength}`)
       const b = U.b64bytes(H.random(arr.byteLength))
       new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength).set(b)

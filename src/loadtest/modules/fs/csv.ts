@@ -77,7 +77,8 @@ export function csvOptions(o: Record<string, unknown> | null | undefined): CsvOp
   const num = (k: string): number | undefined => {
     const x = v[k]
     if (x === undefined || x === null) return undefined
-    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0) throw new Error(`csv: ${k} must be a whole number ≥ 0, got ${JSON.stringify(x)}`)
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0)
+      throw new Error(`csv: ${k} must be a whole number ≥ 0, got ${JSON.stringify(x)}`)
     return x
   }
   const toLine = num('toLine')

@@ -55,7 +55,8 @@
   }
   const fs = { open, File, SeekMode }
   // Replaces the lazy getters (engine.ts lazyModules) of both modules.
-  const define = (name, value) => Object.defineProperty(globalThis.__k6mods, name, { value, enumerable: true, writable: true, configurable: true })
+  const define = (name, value) =>
+    Object.defineProperty(globalThis.__k6mods, name, { value, enumerable: true, writable: true, configurable: true })
   define('k6/experimental/fs', Object.assign({ default: fs }, fs))
 
   const fileOf = (file, what) => {

@@ -43,9 +43,19 @@ export interface ConnectParams {
 
 /** `client.connect()` params, checked as k6 checks them (unknown names are errors). */
 export function connectParams(raw: Record<string, unknown>): ConnectParams {
-  const p: ConnectParams = { plaintext: false, timeoutMs: 60_000, maxReceiveSize: 4 * 1024 * 1024, maxSendSize: 2 ** 31 - 1, tls: null, authority: '', reflect: false, reflectMetadata: {} }
+  const p: ConnectParams = {
+    plaintext: false,
+    timeoutMs: 60_000,
+    maxReceiveSize: 4 * 1024 * 1024,
+    maxSendSize: 2 ** 31 - 1,
+    tls: null,
+    authority: '',
+    reflect: false,
+    reflectMetadata: {},
+  }
   const size = (k: string, v: unknown): number => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`invalid ${k} value: '${String(v)}', it needs to be a positive integer`)
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new Error(`invalid ${k} value: '${String(v)}', it needs to be a positive integer`)
     return v
   }
   for (const [k, v] of Object.entries(raw)) {
@@ -70,12 +80,24 @@ export function connectParams(raw: Record<string, unknown>): ConnectParams {
 /** host:port as Go's net.SplitHostPort reads it. */
 function splitAddress(addr: string): [string, number] {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d+)$/.exec(addr)
-  if (!m) throw new Error(`address ${addr}: ${addr.includes(':') ? 'invalid address' : 'missing port in address'} (write host:port, e.g. 127.0.0.1:50051)`)
+  if (!m)
+    throw new Error(
+      `address ${addr}: ${addr.includes(':') ? 'invalid address' : 'missing port in address'} (write host:port, e.g. 127.0.0.1:50051)`,
+    )
   return [m[1] ?? m[2] ?? '', Number(m[3])]
 }
 
 /** HTTP status → gRPC status when a reply has no grpc-status (gRPC's http-grpc-status-mapping). */
-const HTTP_STATUS: Record<number, number> = { 400: Code.Internal, 401: Code.Unauthenticated, 403: Code.PermissionDenied, 404: Code.Unimplemented, 429: Code.Unavailable, 502: Code.Unavailable, 503: Code.Unavailable, 504: Code.Unavailable }
+const HTTP_STATUS: Record<number, number> = {
+  400: Code.Internal,
+  401: Code.Unauthenticated,
+  403: Code.PermissionDenied,
+  404: Code.Unimplemented,
+  429: Code.Unavailable,
+  502: Code.Unavailable,
+  503: Code.Unavailable,
+  504: Code.Unavailable,
+}
 
 export interface Reply {
   status: number
@@ -163,9 +185,15 @@ export class GrpcConn {
       }
       const ok = () => done()
       const bad = (e: Error) => done(dialError(e.message.trim()).message)
-      const closed = () => done(`connection error: desc = "error reading server preface: the connection to ${this.addr} closed before an HTTP/2 SETTINGS frame (is it a gRPC server${this.p.plaintext ? ' speaking plaintext' : ' speaking TLS'}?)"`)
+      const closed = () =>
+        done(
+          `connection error: desc = "error reading server preface: the connection to ${this.addr} closed before an HTTP/2 SETTINGS frame (is it a gRPC server${this.p.plaintext ? ' speaking plaintext' : ' speaking TLS'}?)"`,
+        )
       const cancel = () => done('context canceled')
-      const timer = setTimeout(() => done(`context deadline exceeded: could not connect to ${this.addr} within ${this.p.timeoutMs} ms`), this.p.timeoutMs)
+      const timer = setTimeout(
+        () => done(`context deadline exceeded: could not connect to ${this.addr} within ${this.p.timeoutMs} ms`),
+        this.p.timeoutMs,
+      )
       cancels.add(cancel)
       s.once('remoteSettings', ok)
       s.once('error', bad)
@@ -196,7 +224,14 @@ export class GrpcConn {
    * each reply message goes to `onMessage` as it arrives. Never rejects: transport failures are
    * statuses, as grpc-go reports them.
    */
-  async start(path: string, metadata: Record<string, string>, timeoutMs: number, userAgent: string, cancels: Set<() => void>, onMessage: (m: Buffer) => void): Promise<{ req: http2.ClientHttp2Stream | null; done: Promise<Reply> }> {
+  async start(
+    path: string,
+    metadata: Record<string, string>,
+    timeoutMs: number,
+    userAgent: string,
+    cancels: Set<() => void>,
+    onMessage: (m: Buffer) => void,
+  ): Promise<{ req: http2.ClientHttp2Stream | null; done: Promise<Reply> }> {
     const reply: Reply = { status: Code.OK, statusMessage: '', message: null, headers: {}, trailers: {} }
     const fail = (status: number, msg: string): Reply => Object.assign(reply, { status, statusMessage: msg, message: null })
     if (!this.session || this.session.closed || this.session.destroyed) {
@@ -207,10 +242,18 @@ export class GrpcConn {
         return { req: null, done: Promise.resolve(fail(Code.Unavailable, (e as Error).message)) }
       }
     }
-    const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'user-agent': userAgent }
+    const headers: http2.OutgoingHttpHeaders = {
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+      'user-agent': userAgent,
+    }
     if (this.p.authority) headers[':authority'] = this.p.authority
-    if (timeoutMs > 0) headers['grpc-timeout'] = timeoutMs < 1e8 ? `${Math.ceil(timeoutMs)}m` : `${Math.min(99_999_999, Math.ceil(timeoutMs / 1000))}S`
-    for (const [k, v] of Object.entries(metadata)) headers[k.toLowerCase()] = k.toLowerCase().endsWith('-bin') ? Buffer.from(v).toString('base64') : v
+    if (timeoutMs > 0)
+      headers['grpc-timeout'] = timeoutMs < 1e8 ? `${Math.ceil(timeoutMs)}m` : `${Math.min(99_999_999, Math.ceil(timeoutMs / 1000))}S`
+    for (const [k, v] of Object.entries(metadata))
+      headers[k.toLowerCase()] = k.toLowerCase().endsWith('-bin') ? Buffer.from(v).toString('base64') : v
     let req: http2.ClientHttp2Stream
     try {
       req = this.session!.request(headers)
@@ -259,7 +302,8 @@ export class GrpcConn {
         pending = pending.length ? Buffer.concat([pending, c]) : c
         while (!settled && pending.length >= 5) {
           const len = pending.readUInt32BE(1)
-          if (len > this.p.maxReceiveSize) return abort(Code.ResourceExhausted, `grpc: received message larger than max (${len} vs. ${this.p.maxReceiveSize})`)
+          if (len > this.p.maxReceiveSize)
+            return abort(Code.ResourceExhausted, `grpc: received message larger than max (${len} vs. ${this.p.maxReceiveSize})`)
           if (pending.length < 5 + len) break
           let msg = pending.subarray(5, 5 + len)
           if (pending[0] === 1) {
@@ -279,8 +323,14 @@ export class GrpcConn {
           const code = /^\d+$/.test(grpcStatus) ? Number(grpcStatus) : Code.Unknown
           return finish(code === Code.OK ? reply : fail(code, grpcMessage))
         }
-        if (httpStatus !== 200) return finish(fail(HTTP_STATUS[httpStatus] ?? Code.Unknown, `unexpected HTTP status code received from server: ${httpStatus}`))
-        finish(fail(req.rstCode ? Code.Unavailable : Code.Internal, req.rstCode ? `stream closed with error code ${req.rstCode}` : 'server closed the stream without sending trailers'))
+        if (httpStatus !== 200)
+          return finish(fail(HTTP_STATUS[httpStatus] ?? Code.Unknown, `unexpected HTTP status code received from server: ${httpStatus}`))
+        finish(
+          fail(
+            req.rstCode ? Code.Unavailable : Code.Internal,
+            req.rstCode ? `stream closed with error code ${req.rstCode}` : 'server closed the stream without sending trailers',
+          ),
+        )
       })
     })
     return { req, done }
@@ -288,7 +338,8 @@ export class GrpcConn {
 
   /** A message as gRPC frames it: a compressed flag, a 4-byte length, the bytes. */
   frame(body: Uint8Array): Buffer {
-    if (body.length > this.p.maxSendSize) throw new Error(`grpc: trying to send message larger than max (${body.length} vs. ${this.p.maxSendSize})`)
+    if (body.length > this.p.maxSendSize)
+      throw new Error(`grpc: trying to send message larger than max (${body.length} vs. ${this.p.maxSendSize})`)
     const frame = Buffer.alloc(5 + body.length)
     frame.writeUInt32BE(body.length, 1)
     frame.set(body, 5)
@@ -296,7 +347,14 @@ export class GrpcConn {
   }
 
   /** One unary call: one message each way. */
-  async call(path: string, body: Uint8Array, metadata: Record<string, string>, timeoutMs: number, userAgent: string, cancels: Set<() => void>): Promise<Reply> {
+  async call(
+    path: string,
+    body: Uint8Array,
+    metadata: Record<string, string>,
+    timeoutMs: number,
+    userAgent: string,
+    cancels: Set<() => void>,
+  ): Promise<Reply> {
     let frame: Buffer
     try {
       frame = this.frame(body)
@@ -308,7 +366,13 @@ export class GrpcConn {
     req?.end(frame)
     const r = await done
     if (r.status === Code.OK) {
-      if (msgs.length !== 1) Object.assign(r, { status: Code.Internal, statusMessage: msgs.length ? `grpc: ${msgs.length} reply messages to a unary call (cardinality violation)` : 'grpc: the server sent no reply message' })
+      if (msgs.length !== 1)
+        Object.assign(r, {
+          status: Code.Internal,
+          statusMessage: msgs.length
+            ? `grpc: ${msgs.length} reply messages to a unary call (cardinality violation)`
+            : 'grpc: the server sent no reply message',
+        })
       else r.message = msgs[0]!
     }
     return r
@@ -321,7 +385,10 @@ export class GrpcConn {
   async reflect(userAgent: string, cancels: Set<() => void>): Promise<Methods> {
     const [Req, Res] = (reflectionTypes ??= (() => {
       const root = protobuf.parse(REFLECTION_PROTO, { keepCase: true }).root
-      return [root.lookupType('grpc.reflection.v1.ServerReflectionRequest'), root.lookupType('grpc.reflection.v1.ServerReflectionResponse')] as [protobuf.Type, protobuf.Type]
+      return [
+        root.lookupType('grpc.reflection.v1.ServerReflectionRequest'),
+        root.lookupType('grpc.reflection.v1.ServerReflectionResponse'),
+      ] as [protobuf.Type, protobuf.Type]
     })())
     let path = '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo'
     const ask = async (req: Record<string, string>): Promise<ReflectionReply> => {
@@ -331,12 +398,19 @@ export class GrpcConn {
         path = '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo'
         r = await this.call(path, body, this.p.reflectMetadata, this.p.timeoutMs, userAgent, cancels)
       }
-      if (r.status !== Code.OK || !r.message) throw new Error(`can't get method info through reflection: rpc error: code = ${CODES[r.status] ?? r.status} desc = ${r.statusMessage}`)
+      if (r.status !== Code.OK || !r.message)
+        throw new Error(
+          `can't get method info through reflection: rpc error: code = ${CODES[r.status] ?? r.status} desc = ${r.statusMessage}`,
+        )
       const out = Res.decode(r.message) as unknown as ReflectionReply
-      if (out.error_response) throw new Error(`can't get method info through reflection (${JSON.stringify(req)}): ${out.error_response.error_message}`)
+      if (out.error_response)
+        throw new Error(`can't get method info through reflection (${JSON.stringify(req)}): ${out.error_response.error_message}`)
       return out
     }
-    const services = (await ask({ list_services: '*' })).list_services_response?.service.map((x) => x.name).filter((n) => !n.startsWith('grpc.reflection.')) ?? []
+    const services =
+      (await ask({ list_services: '*' })).list_services_response?.service
+        .map((x) => x.name)
+        .filter((n) => !n.startsWith('grpc.reflection.')) ?? []
     const files = new Map<string, protobuf.Message & { name: string; dependency: string[] }>()
     const add = (reply: ReflectionReply) => {
       for (const b of reply.file_descriptor_response?.file_descriptor_proto ?? []) {

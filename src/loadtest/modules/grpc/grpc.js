@@ -20,7 +20,8 @@
     for (const k of Object.keys(params || {})) {
       const v = params[k]
       if (k === 'metadata' || k === 'headers') {
-        if (!v || typeof v !== 'object') throw new Error('invalid grpc.invoke() parameters: metadata must be an object with key-value pairs')
+        if (!v || typeof v !== 'object')
+          throw new Error('invalid grpc.invoke() parameters: metadata must be an object with key-value pairs')
         for (const mk of Object.keys(v)) {
           if (typeof v[mk] !== 'string') throw new Error(`invalid grpc.invoke() parameters: metadata "${mk}" value must be a string`)
           metadata[mk] = v[mk]
@@ -31,7 +32,15 @@
       else if (k === 'authority') continue
       else throw new Error(`invalid grpc.invoke() parameters: unknown param: "${k}"`)
     }
-    return JSON.stringify({ client: client[ID], method, message: stream ? undefined : JSON.stringify(request), metadata, tags, timeout, discard })
+    return JSON.stringify({
+      client: client[ID],
+      method,
+      message: stream ? undefined : JSON.stringify(request),
+      metadata,
+      tags,
+      timeout,
+      discard,
+    })
   }
   function invokeSpec(client, method, request, params) {
     if (state.inInit) throw new Error('invoking RPC methods in the init context is not supported')
@@ -128,9 +137,37 @@
   }
 
   const grpc = { Client, Stream }
-  const names = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated']
+  const names = [
+    'OK',
+    'Canceled',
+    'Unknown',
+    'InvalidArgument',
+    'DeadlineExceeded',
+    'NotFound',
+    'AlreadyExists',
+    'PermissionDenied',
+    'ResourceExhausted',
+    'FailedPrecondition',
+    'Aborted',
+    'OutOfRange',
+    'Unimplemented',
+    'Internal',
+    'Unavailable',
+    'DataLoss',
+    'Unauthenticated',
+  ]
   names.forEach((n, i) => (grpc['Status' + n] = i))
-  Object.assign(grpc, { HealthCheckUnknown: 'UNKNOWN', HealthCheckServing: 'SERVING', HealthCheckNotServing: 'NOT_SERVING', HealthCheckServiceUnkown: 'SERVICE_UNKNOWN' })
+  Object.assign(grpc, {
+    HealthCheckUnknown: 'UNKNOWN',
+    HealthCheckServing: 'SERVING',
+    HealthCheckNotServing: 'NOT_SERVING',
+    HealthCheckServiceUnkown: 'SERVICE_UNKNOWN',
+  })
   // This file is evaluated on first use: replace the loading getter (vu.ts).
-  Object.defineProperty(globalThis.__k6mods, 'k6/net/grpc', { value: Object.assign({ default: grpc }, grpc), enumerable: true, writable: true, configurable: true })
+  Object.defineProperty(globalThis.__k6mods, 'k6/net/grpc', {
+    value: Object.assign({ default: grpc }, grpc),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
 })()

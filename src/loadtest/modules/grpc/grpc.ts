@@ -45,7 +45,6 @@ interface CallSpec {
   discard?: boolean
 }
 
-
 /** One `new grpc.Stream()`: writes wait for the call to start; events go to `sink` until 'end'. */
 class GrpcStream {
   private req: http2.ClientHttp2Stream | null = null
@@ -61,7 +60,13 @@ class GrpcStream {
     private readonly emit: (metric: string, value: number, tags?: Tags) => void,
   ) {}
 
-  async run(method: string, spec: CallSpec, userAgent: string, cancels: Set<() => void>, sink: (kind: string, payload: string) => void): Promise<Reply> {
+  async run(
+    method: string,
+    spec: CallSpec,
+    userAgent: string,
+    cancels: Set<() => void>,
+    sink: (kind: string, payload: string) => void,
+  ): Promise<Reply> {
     const timeoutMs = spec.timeout === undefined || spec.timeout === null ? 0 : parseDuration(spec.timeout, 'invalid timeout value')
     const both = new Set<() => void>()
     const { req, done } = await this.conn.start(method, spec.metadata, timeoutMs, userAgent, both, (m) => {
@@ -70,7 +75,14 @@ class GrpcStream {
       try {
         json = JSON.stringify(replyJson(this.def.response, m))
       } catch (e) {
-        return sink('error', JSON.stringify({ code: Code.Internal, details: [], message: `grpc: failed to unmarshal the received message: ${(e as Error).message}` }))
+        return sink(
+          'error',
+          JSON.stringify({
+            code: Code.Internal,
+            details: [],
+            message: `grpc: failed to unmarshal the received message: ${(e as Error).message}`,
+          }),
+        )
       }
       sink('data', `${Date.now()} ${json}`)
     })
@@ -135,18 +147,30 @@ export class GrpcClients {
 
   /** `client.load()`: returns k6's method infos as JSON. */
   load(id: number, importPaths: string[], files: string[]): string {
-    return this.addMethods(id, loadProtos((p) => this.host.readBytes(p), importPaths, files))
+    return this.addMethods(
+      id,
+      loadProtos((p) => this.host.readBytes(p), importPaths, files),
+    )
   }
 
   /** `client.loadProtoset()`: returns k6's method infos as JSON. */
   loadProtoset(id: number, path: string): string {
-    return this.addMethods(id, loadProtoset((p) => this.host.readBytes(p), path))
+    return this.addMethods(
+      id,
+      loadProtoset((p) => this.host.readBytes(p), path),
+    )
   }
 
   private addMethods(id: number, methods: Methods): string {
     const c = this.client(id)
     for (const [k, v] of methods) c.methods.set(k, v)
-    return JSON.stringify([...methods.keys()].map((m) => ({ package: m.slice(1, m.lastIndexOf('.', m.lastIndexOf('/'))), service: m.slice(m.lastIndexOf('.', m.lastIndexOf('/')) + 1, m.lastIndexOf('/')), full_method: m })))
+    return JSON.stringify(
+      [...methods.keys()].map((m) => ({
+        package: m.slice(1, m.lastIndexOf('.', m.lastIndexOf('/'))),
+        service: m.slice(m.lastIndexOf('.', m.lastIndexOf('/')) + 1, m.lastIndexOf('/')),
+        full_method: m,
+      })),
+    )
   }
 
   async connect(id: number, addr: string, rawParams: Record<string, unknown>): Promise<void> {
@@ -172,16 +196,32 @@ export class GrpcClients {
     const c = this.clients.get(spec.client)
     if (!c?.conn) throw new Error('no gRPC connection, you must call connect first')
     const method = spec.method.startsWith('/') ? spec.method : `/${spec.method}`
-    const def = c.methods.get(method) ?? (method === HEALTH_CHECK ? (healthMethods ??= methodsOf(protobuf.parse(HEALTH_PROTO, { keepCase: true }).root)).get(method) : undefined)
-    if (!def) throw new Error(`method "${method}" not found in file descriptors (load its .proto file with client.load() in the init context)`)
-    if (def.stream !== stream) throw new Error(stream ? `method "${method}" is a unary RPC: call it with client.invoke() or client.asyncInvoke()` : `method "${method}" is a streaming RPC: use new grpc.Stream(client, '${method.slice(1)}')`)
+    const def =
+      c.methods.get(method) ??
+      (method === HEALTH_CHECK
+        ? (healthMethods ??= methodsOf(protobuf.parse(HEALTH_PROTO, { keepCase: true }).root)).get(method)
+        : undefined)
+    if (!def)
+      throw new Error(`method "${method}" not found in file descriptors (load its .proto file with client.load() in the init context)`)
+    if (def.stream !== stream)
+      throw new Error(
+        stream
+          ? `method "${method}" is a unary RPC: call it with client.invoke() or client.asyncInvoke()`
+          : `method "${method}" is a streaming RPC: use new grpc.Stream(client, '${method.slice(1)}')`,
+      )
     return { conn: c.conn, def, method }
   }
 
   /** grpc_req_duration with k6's tags, and the connection's traffic since the last call. */
   private record(conn: GrpcConn, method: string, spec: CallSpec, status: number, ms: number): void {
     const slash = method.lastIndexOf('/')
-    const tags: Tags = { ...spec.tags, url: `${conn.addr}${method}`, service: method.slice(1, slash), method: method.slice(slash + 1), status: String(status) }
+    const tags: Tags = {
+      ...spec.tags,
+      url: `${conn.addr}${method}`,
+      service: method.slice(1, slash),
+      method: method.slice(slash + 1),
+      status: String(status),
+    }
     if (spec.tags.name === undefined) tags.name = method
     this.host.emit('grpc_req_duration', ms, tags)
     const [sent, received] = conn.traffic()
@@ -193,7 +233,10 @@ export class GrpcClients {
   /** A unary call; throws (the script's exception) for bad input, answers k6's Response as JSON otherwise. */
   async invoke(spec: CallSpec): Promise<string> {
     const { conn, def, method } = this.target(spec, false)
-    const timeoutMs = spec.timeout === undefined || spec.timeout === null ? 60_000 : parseDuration(spec.timeout, 'invalid grpc.invoke() parameters: invalid timeout value')
+    const timeoutMs =
+      spec.timeout === undefined || spec.timeout === null
+        ? 60_000
+        : parseDuration(spec.timeout, 'invalid grpc.invoke() parameters: invalid timeout value')
     const body = encodeRequest(def.request, spec.message ?? '{}')
     const t0 = performance.now()
     const r = await conn.call(method, body, spec.metadata, timeoutMs, this.host.userAgent, this.cancels)
@@ -217,9 +260,22 @@ export class GrpcClients {
    * `--http-debug` for a unary call, in k6's layout (Out Header, Out Payload, In Header, In
    * Trailer, In Payload; the payloads with =full, here as ProtoJSON rather than prototext).
    */
-  private debug(d: NonNullable<GrpcHost['debug']>, conn: GrpcConn, method: string, response: protobuf.Type, spec: CallSpec, body: Uint8Array, r: Reply): void {
-    const md = (m: Record<string, string[] | string>) => Object.entries(m).map(([k, v]) => `${k}: ${[v].flat().join(', ')}\n`).join('')
-    d.log(`Out Header:\nFull Method: ${method}\nRemote Address: ${conn.remote()}\n${md({ 'content-type': 'application/grpc', 'user-agent': this.host.userAgent, ...spec.metadata })}`)
+  private debug(
+    d: NonNullable<GrpcHost['debug']>,
+    conn: GrpcConn,
+    method: string,
+    response: protobuf.Type,
+    spec: CallSpec,
+    body: Uint8Array,
+    r: Reply,
+  ): void {
+    const md = (m: Record<string, string[] | string>) =>
+      Object.entries(m)
+        .map(([k, v]) => `${k}: ${[v].flat().join(', ')}\n`)
+        .join('')
+    d.log(
+      `Out Header:\nFull Method: ${method}\nRemote Address: ${conn.remote()}\n${md({ 'content-type': 'application/grpc', 'user-agent': this.host.userAgent, ...spec.metadata })}`,
+    )
     if (d.full) d.log(`Out Payload:\nWire Length: ${body.length + 5}\n${spec.message ?? '{}'}\n`)
     if (Object.keys(r.headers).length) d.log(`In Header:\n${md(r.headers)}`)
     if (Object.keys(r.trailers).length) d.log(`In Trailer:\n${md(r.trailers)}`)
@@ -239,7 +295,8 @@ export class GrpcClients {
    */
   openStream(id: number, spec: CallSpec, sink: (kind: string, payload: string) => void): void {
     const { conn, def, method } = this.target(spec, true)
-    const emit = (m: string, v: number, t?: Tags) => this.host.emit(m, v, t ?? (spec.tags.group === undefined ? {} : { group: spec.tags.group }))
+    const emit = (m: string, v: number, t?: Tags) =>
+      this.host.emit(m, v, t ?? (spec.tags.group === undefined ? {} : { group: spec.tags.group }))
     const s = new GrpcStream(conn, def, emit)
     this.streams.set(id, s)
     emit('grpc_streams', 1)

@@ -31,7 +31,9 @@ export function installGrpc(b: HostBinder, g: GrpcBridge): void {
     if (g.interrupted()) throw new Error('interrupted')
     return r
   }
-  b.defAsync('grpcConnect', ['n', 's', 's'], (i, a, p) => unlessInterrupted(() => g.clients().connect(i, a, JSON.parse(p) as Record<string, unknown>)))
+  b.defAsync('grpcConnect', ['n', 's', 's'], (i, a, p) =>
+    unlessInterrupted(() => g.clients().connect(i, a, JSON.parse(p) as Record<string, unknown>)),
+  )
   b.defAsync('grpcInvoke', ['s'], (j) => unlessInterrupted(() => g.clients().invoke(JSON.parse(j))))
   b.def('grpcInvokeStart', ['n', 's'], (id, j) => g.loop.op(id, g.clients().invoke(JSON.parse(j))))
   // new grpc.Stream(): an event-loop stream (engine/loop.js) fed by the host until 'end'.

@@ -9,7 +9,25 @@ import protojson from 'protobufjs/ext/protojson.js'
 import 'protobufjs/ext/descriptor.js' // adds Root.fromDescriptor (protosets)
 
 /** gRPC status codes by k6's constant names (`grpc.StatusOK` …). */
-export const CODES = ['OK', 'Canceled', 'Unknown', 'InvalidArgument', 'DeadlineExceeded', 'NotFound', 'AlreadyExists', 'PermissionDenied', 'ResourceExhausted', 'FailedPrecondition', 'Aborted', 'OutOfRange', 'Unimplemented', 'Internal', 'Unavailable', 'DataLoss', 'Unauthenticated'] as const
+export const CODES = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+] as const
 export const Code = Object.fromEntries(CODES.map((n, i) => [n, i])) as Record<(typeof CODES)[number], number>
 
 export interface MethodDef {
@@ -22,7 +40,6 @@ export type Methods = Map<string, MethodDef>
 /** Parsed sets of .proto files on this thread, by import paths + files: VUs on a thread share them. */
 const loaded = new Map<string, Methods>()
 
-
 export function methodsOf(root: protobuf.Root): Methods {
   root.resolveAll()
   const out: Methods = new Map()
@@ -31,7 +48,11 @@ export function methodsOf(root: protobuf.Root): Methods {
       if (o instanceof protobuf.Service) {
         for (const m of o.methodsArray) {
           m.resolve()
-          out.set(`/${o.fullName.slice(1)}/${m.name}`, { request: m.resolvedRequestType!, response: m.resolvedResponseType!, stream: !!(m.requestStream || m.responseStream) })
+          out.set(`/${o.fullName.slice(1)}/${m.name}`, {
+            request: m.resolvedRequestType!,
+            response: m.resolvedResponseType!,
+            stream: !!(m.requestStream || m.responseStream),
+          })
         }
       }
       if (o instanceof protobuf.Namespace) walk(o)
@@ -125,7 +146,10 @@ export function withDefaults(type: protobuf.Type, json: Record<string, unknown>)
     if (k in json) {
       const v = json[k]
       if (msg && v && typeof v === 'object') {
-        if (f.map) out[k] = Object.fromEntries(Object.entries(v as Record<string, Record<string, unknown>>).map(([mk, mv]) => [mk, withDefaults(msg, mv)]))
+        if (f.map)
+          out[k] = Object.fromEntries(
+            Object.entries(v as Record<string, Record<string, unknown>>).map(([mk, mv]) => [mk, withDefaults(msg, mv)]),
+          )
         else if (Array.isArray(v)) out[k] = v.map((x) => withDefaults(msg, x as Record<string, unknown>))
         else out[k] = withDefaults(msg, v as Record<string, unknown>)
       } else out[k] = v

@@ -18,7 +18,23 @@ export interface Ctx {
 const FIELDS = new Set(['input', 'select', 'textarea', 'button', 'keygen', 'output', 'fieldset', 'object'])
 const SUBMITTABLE = new Set(['input', 'select', 'textarea', 'keygen'])
 
-const VOID = new Set(['area', 'base', 'br', 'col', 'embed', 'hr', 'img', 'input', 'keygen', 'link', 'meta', 'param', 'source', 'track', 'wbr'])
+const VOID = new Set([
+  'area',
+  'base',
+  'br',
+  'col',
+  'embed',
+  'hr',
+  'img',
+  'input',
+  'keygen',
+  'link',
+  'meta',
+  'param',
+  'source',
+  'track',
+  'wbr',
+])
 const RAW_TEXT = new Set(['iframe', 'noembed', 'noframes', 'noscript', 'plaintext', 'script', 'style', 'xmp'])
 const ESCAPES: Record<string, string> = { '&': '&amp;', "'": '&#39;', '<': '&lt;', '>': '&gt;', '"': '&#34;', '\r': '&#13;' }
 const escapeHtml = (s: string): string => s.replace(/[&'<>"\r]/g, (c) => ESCAPES[c]!)
@@ -35,7 +51,8 @@ function render(n: AnyNode, out: string[]): void {
     if (VOID.has(n.name)) return
     // Go writes the newline that the parser drops after <pre>, <textarea> and <listing>.
     const first = n.children[0]
-    if ((n.name === 'pre' || n.name === 'textarea' || n.name === 'listing') && first && isText(first) && first.data.startsWith('\n')) out.push('\n')
+    if ((n.name === 'pre' || n.name === 'textarea' || n.name === 'listing') && first && isText(first) && first.data.startsWith('\n'))
+      out.push('\n')
     for (const c of n.children) render(c, out)
     out.push(`</${n.name}>`)
   } else if (hasChildren(n)) for (const c of n.children) render(c, out)
@@ -54,7 +71,10 @@ const bool = (n: AnyNode, name: string): boolean => attr(n, name) !== undefined
 const text = (n: AnyNode): string => DomUtils.textContent(n)
 const collapse = (s: string): string => s.replace(/\s+/g, ' ').trim()
 const tagsIn = (n: AnyNode, pred: (e: Element) => boolean): Element[] => (hasChildren(n) ? DomUtils.findAll(pred, n.children) : [])
-const named = (...names: string[]) => (e: Element) => names.includes(e.name)
+const named =
+  (...names: string[]) =>
+  (e: Element) =>
+    names.includes(e.name)
 
 function options(n: AnyNode): Element[] {
   return tagsIn(n, named('option'))
@@ -137,18 +157,27 @@ function labelsOf(n: AnyNode): Element[] {
   let root: AnyNode = n
   while (root.parent) root = root.parent
   const id = attr(n, 'id')
-  return tagsIn(root, (l) => l.name === 'label' && ((id !== undefined && l.attribs.for === id) || (l.attribs.for === undefined && DomUtils.findOne((x) => x === n, l.children) !== null)))
+  return tagsIn(
+    root,
+    (l) =>
+      l.name === 'label' &&
+      ((id !== undefined && l.attribs.for === id) ||
+        (l.attribs.for === undefined && DomUtils.findOne((x) => x === n, l.children) !== null)),
+  )
 }
 
 type Method = (n: AnyNode, args: unknown[], c: Ctx) => Out
 const v = (x: unknown): Out => ({ v: x })
 const one = (c: Ctx, x: AnyNode | null | undefined): Out => ({ n: x ? c.id(x) : null })
 const many = (c: Ctx, xs: AnyNode[]): Out => ({ ns: xs.map((x) => c.id(x)) })
-const argNode = (c: Ctx, a: unknown): AnyNode | undefined => (a && typeof a === 'object' && 'el' in a ? c.node(Number((a as { el: unknown }).el)) : undefined)
-const urlPart = (part: 'hash' | 'host' | 'hostname' | 'origin' | 'password' | 'pathname' | 'port' | 'protocol' | 'search' | 'username'): Method => (n, _a, c) => {
-  const u = resolved(n, c, 'href')
-  return v(!u || (u.origin === NO_BASE && !['hash', 'pathname', 'search'].includes(part)) ? '' : u[part])
-}
+const argNode = (c: Ctx, a: unknown): AnyNode | undefined =>
+  a && typeof a === 'object' && 'el' in a ? c.node(Number((a as { el: unknown }).el)) : undefined
+const urlPart =
+  (part: 'hash' | 'host' | 'hostname' | 'origin' | 'password' | 'pathname' | 'port' | 'protocol' | 'search' | 'username'): Method =>
+  (n, _a, c) => {
+    const u = resolved(n, c, 'href')
+    return v(!u || (u.origin === NO_BASE && !['hash', 'pathname', 'search'].includes(part)) ? '' : u[part])
+  }
 /** An absolute URL, or the attribute as written when the page has no URL to resolve it against. */
 const absolute = (n: AnyNode, c: Ctx, name: string): string => {
   const u = resolved(n, c, name)
@@ -157,7 +186,20 @@ const absolute = (n: AnyNode, c: Ctx, name: string): string => {
 const rows = (n: AnyNode): Element[] => tagsIn(n, named('tr')).filter((r) => DomUtils.findOne((x) => x === r, [n]) !== null)
 
 const methods: Record<string, Method> = {
-  nodeName: (n) => v(isTag(n) ? n.name.toUpperCase() : isText(n) ? '#text' : isComment(n) ? '#comment' : isDocument(n) ? '#document' : isDirective(n) ? n.name.replace(/^!/, '') : ''),
+  nodeName: (n) =>
+    v(
+      isTag(n)
+        ? n.name.toUpperCase()
+        : isText(n)
+          ? '#text'
+          : isComment(n)
+            ? '#comment'
+            : isDocument(n)
+              ? '#document'
+              : isDirective(n)
+                ? n.name.replace(/^!/, '')
+                : '',
+    ),
   nodeType: (n) => v(isTag(n) ? 1 : isText(n) ? 3 : isComment(n) ? 8 : isDocument(n) ? 9 : isDirective(n) ? 10 : undefined),
   nodeValue: (n) => v(isText(n) || isComment(n) ? n.data : undefined),
   id: (n) => v(attr(n, 'id') ?? ''),
@@ -204,8 +246,16 @@ const methods: Record<string, Method> = {
     const o = argNode(c, a[0])
     return v(o !== undefined && DomUtils.getOuterHTML(o) === DomUtils.getOuterHTML(n))
   },
-  getElementsByClassName: (n, a, c) => many(c, tagsIn(n, (e) => (e.attribs.class ?? '').split(/\s+/).includes(String(a[0])))),
-  getElementsByTagName: (n, a, c) => many(c, tagsIn(n, (e) => a[0] === '*' || e.name === String(a[0]).toLowerCase())),
+  getElementsByClassName: (n, a, c) =>
+    many(
+      c,
+      tagsIn(n, (e) => (e.attribs.class ?? '').split(/\s+/).includes(String(a[0]))),
+    ),
+  getElementsByTagName: (n, a, c) =>
+    many(
+      c,
+      tagsIn(n, (e) => a[0] === '*' || e.name === String(a[0]).toLowerCase()),
+    ),
   querySelector: (n, a, c) => one(c, hasChildren(n) ? DomUtils.findOne(c.test(a[0]), n.children) : null),
   querySelectorAll: (n, a, c) => many(c, tagsIn(n, c.test(a[0]))),
   matches: (n, a, c) => v(isTag(n) && c.test(a[0])(n)),
@@ -231,13 +281,45 @@ const methods: Record<string, Method> = {
   text: (n) => v(isTag(n) && n.name === 'option' ? collapse(text(n)) : text(n)),
   src: (n, _a, c) => v(absolute(n, c, 'src')),
   // forms and their fields
-  value: (n) => (isTag(n) && (n.name === 'progress' || n.name === 'meter') ? v(Number(attr(n, 'value') ?? 0)) : v(isTag(n) ? (value(n) ?? '') : undefined)),
+  value: (n) =>
+    isTag(n) && (n.name === 'progress' || n.name === 'meter')
+      ? v(Number(attr(n, 'value') ?? 0))
+      : v(isTag(n) ? (value(n) ?? '') : undefined),
   defaultValue: (n) => v(isTag(n) && n.name === 'output' ? text(n) : (attr(n, 'value') ?? '')),
   name: (n) => v(attr(n, 'name') ?? ''),
-  type: (n) => v(isTag(n) ? (attr(n, 'type') ?? (n.name === 'input' ? 'text' : n.name === 'button' ? 'submit' : n.name === 'select' ? (bool(n, 'multiple') ? 'select-multiple' : 'select-one') : n.name === 'fieldset' ? 'fieldset' : '')).toLowerCase() : ''),
+  type: (n) =>
+    v(
+      isTag(n)
+        ? (
+            attr(n, 'type') ??
+            (n.name === 'input'
+              ? 'text'
+              : n.name === 'button'
+                ? 'submit'
+                : n.name === 'select'
+                  ? bool(n, 'multiple')
+                    ? 'select-multiple'
+                    : 'select-one'
+                  : n.name === 'fieldset'
+                    ? 'fieldset'
+                    : '')
+          ).toLowerCase()
+        : '',
+    ),
   form: (n, _a, c) => one(c, parentForm(n)),
-  elements: (n, _a, c) => many(c, tagsIn(n, (e) => FIELDS.has(e.name))),
-  length: (n) => v(isTag(n) && n.name === 'form' ? tagsIn(n, (e) => FIELDS.has(e.name)).length : isTag(n) && n.name === 'textarea' ? text(n).length : options(n).length),
+  elements: (n, _a, c) =>
+    many(
+      c,
+      tagsIn(n, (e) => FIELDS.has(e.name)),
+    ),
+  length: (n) =>
+    v(
+      isTag(n) && n.name === 'form'
+        ? tagsIn(n, (e) => FIELDS.has(e.name)).length
+        : isTag(n) && n.name === 'textarea'
+          ? text(n).length
+          : options(n).length,
+    ),
   method: (n) => v((attr(n, 'method') ?? 'get').toLowerCase() === 'post' ? 'post' : 'get'),
   action: (n, _a, c) => v(attr(n, 'action') ? absolute(n, c, 'action') : c.url),
   enctype: (n) => v(attr(n, 'enctype') ?? 'application/x-www-form-urlencoded'),
@@ -275,8 +357,10 @@ const methods: Record<string, Method> = {
   tHead: (n, _a, c) => one(c, hasChildren(n) ? n.children.find((e) => isTag(e) && e.name === 'thead') : null),
   tFoot: (n, _a, c) => one(c, hasChildren(n) ? n.children.find((e) => isTag(e) && e.name === 'tfoot') : null),
   caption: (n, _a, c) => one(c, hasChildren(n) ? n.children.find((e) => isTag(e) && e.name === 'caption') : null),
-  cells: (n, _a, c) => many(c, hasChildren(n) ? n.children.filter((e): e is Element => isTag(e) && (e.name === 'td' || e.name === 'th')) : []),
-  cellIndex: (n) => v(n.parent ? n.parent.children.filter((e) => isTag(e) && (e.name === 'td' || e.name === 'th')).indexOf(n as Element) : -1),
+  cells: (n, _a, c) =>
+    many(c, hasChildren(n) ? n.children.filter((e): e is Element => isTag(e) && (e.name === 'td' || e.name === 'th')) : []),
+  cellIndex: (n) =>
+    v(n.parent ? n.parent.children.filter((e) => isTag(e) && (e.name === 'td' || e.name === 'th')).indexOf(n as Element) : -1),
   rowIndex: (n) => {
     let t: AnyNode | null = n.parent
     while (t && !(isTag(t) && t.name === 'table')) t = t.parent

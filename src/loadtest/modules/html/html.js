@@ -4,7 +4,8 @@
 ;(function () {
   const H = globalThis.__kh
   const K = Symbol('kiln.html')
-  const call = (op, d, ids, a, b) => JSON.parse(H.html(JSON.stringify([op, d, ids, a === undefined ? null : a, b === undefined ? null : b])))
+  const call = (op, d, ids, a, b) =>
+    JSON.parse(H.html(JSON.stringify([op, d, ids, a === undefined ? null : a, b === undefined ? null : b])))
   const NodeType = Object.freeze({ ElementNode: 1, TextNode: 3, CommentNode: 8, DocumentNode: 9, DoctypeNode: 10 })
 
   class Selection {
@@ -42,7 +43,23 @@
   }
   const P = /** @type {any} */ (Selection.prototype)
   // Traversals: a selector string (optional for most), a new Selection remembering this one for end().
-  for (const op of ['find', 'children', 'contents', 'parent', 'parents', 'parentsUntil', 'closest', 'siblings', 'next', 'nextAll', 'nextUntil', 'prev', 'prevAll', 'prevUntil', 'has']) {
+  for (const op of [
+    'find',
+    'children',
+    'contents',
+    'parent',
+    'parents',
+    'parentsUntil',
+    'closest',
+    'siblings',
+    'next',
+    'nextAll',
+    'nextUntil',
+    'prev',
+    'prevAll',
+    'prevUntil',
+    'has',
+  ]) {
     P[op] = function (sel) {
       const s = this[K]
       return derive(this, s.ids.length ? call(op, s.d, s.ids, sel) : [])
@@ -158,10 +175,21 @@
   for (const name of JSON.parse(H.htmlMethods())) {
     Element.prototype[name] = function (...args) {
       const k = this[K]
-      return wrap(this, name, call('el', k.d, [k.id], name, args.map((a) => argOf(this, a))))
+      return wrap(
+        this,
+        name,
+        call(
+          'el',
+          k.d,
+          [k.id],
+          name,
+          args.map((a) => argOf(this, a)),
+        ),
+      )
     }
   }
-  /** @type {any} */ (Element.prototype).selection = function () {
+  /** @type {any} */
+  Element.prototype.selection = function () {
     return new Selection(this[K].d, [this[K].id], null)
   }
 
@@ -172,5 +200,10 @@
   const parseHTML = (src) => parse(src, '')
   globalThis.__k6html = { parse, Selection, Element }
   // Replaces the loading getter vu.ts put there (this file is evaluated on first use).
-  Object.defineProperty(globalThis.__k6mods, 'k6/html', { value: { default: { parseHTML, NodeType }, parseHTML, NodeType }, enumerable: true, writable: true, configurable: true })
+  Object.defineProperty(globalThis.__k6mods, 'k6/html', {
+    value: { default: { parseHTML, NodeType }, parseHTML, NodeType },
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
 })()

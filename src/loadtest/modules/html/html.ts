@@ -51,7 +51,10 @@ export class HtmlStore {
   call(json: string): string {
     const [op, docId, ids, a, b] = JSON.parse(json) as [string, number, number[], unknown, unknown]
     const doc = this.docs.get(docId)
-    if (!doc) throw new Error('this Selection belongs to a page parsed in an earlier iteration (pages are freed when their iteration ends); parse it again')
+    if (!doc)
+      throw new Error(
+        'this Selection belongs to a page parsed in an earlier iteration (pages are freed when their iteration ends); parse it again',
+      )
     const nodes = ids.map((i) => {
       const n = doc.nodes[i]
       if (!n) throw new Error(`unknown node ${i}`)
@@ -87,7 +90,8 @@ export class HtmlStore {
 
   private op(doc: Doc, op: string, nodes: AnyNode[], a: unknown, b: unknown): unknown {
     const ids = (list: AnyNode[]): number[] => DomUtils.uniqueSort([...new Set(list)]).map((n) => this.id(doc, n))
-    const opt = (list: AnyNode[]): number[] => (a === undefined || a === null || a === '' ? ids(list) : ids(list.filter((n) => isTag(n) && this.test(a)(n))))
+    const opt = (list: AnyNode[]): number[] =>
+      a === undefined || a === null || a === '' ? ids(list) : ids(list.filter((n) => isTag(n) && this.test(a)(n)))
     const els = nodes.filter(isTag)
     const first = nodes[0]
     switch (op) {
@@ -146,7 +150,11 @@ export class HtmlStore {
         return opt(nodes.flatMap((n) => (n.parent ? n.parent.children.filter((s) => s !== n && isTag(s)) : [])))
       case 'next':
       case 'prev':
-        return opt(nodes.map((n) => (op === 'next' ? DomUtils.nextElementSibling(n) : DomUtils.prevElementSibling(n))).filter((n): n is Element => n !== null))
+        return opt(
+          nodes
+            .map((n) => (op === 'next' ? DomUtils.nextElementSibling(n) : DomUtils.prevElementSibling(n)))
+            .filter((n): n is Element => n !== null),
+        )
       case 'nextAll':
       case 'prevAll':
       case 'nextUntil':

@@ -16,7 +16,11 @@ export interface Credentials {
 /** Takes the credentials out of `url` (they are never sent as part of it). */
 export function takeCredentials(url: URL, kind: string | undefined): Credentials | null {
   if (!url.username && !url.password) return null
-  const c: Credentials = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password), kind: kind === 'digest' || kind === 'ntlm' ? kind : 'basic' }
+  const c: Credentials = {
+    user: decodeURIComponent(url.username),
+    pass: decodeURIComponent(url.password),
+    kind: kind === 'digest' || kind === 'ntlm' ? kind : 'basic',
+  }
   url.username = ''
   url.password = ''
   return c
@@ -31,7 +35,8 @@ export function parseDigestChallenge(header: string | string[] | undefined): Rec
     if (!m) continue
     const params: Record<string, string> = {}
     const re = /([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g
-    for (let p = re.exec(m[1]!); p; p = re.exec(m[1]!)) params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!
+    for (let p = re.exec(m[1]!); p; p = re.exec(m[1]!))
+      params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!
     if (params.nonce !== undefined) return params
   }
   return null
@@ -40,13 +45,20 @@ export function parseDigestChallenge(header: string | string[] | undefined): Rec
 const HASHES: Record<string, string> = { MD5: 'md5', 'SHA-256': 'sha256', 'SHA-512-256': 'sha512-256' }
 
 /** The Authorization header answering `challenge` (RFC 7616 §3.4), or null for an algorithm or qop it cannot do. */
-export function digestAuthorization(c: Credentials, challenge: Record<string, string>, o: { method: string; uri: string; body?: Buffer; nc?: number; cnonce?: string }): string | null {
+export function digestAuthorization(
+  c: Credentials,
+  challenge: Record<string, string>,
+  o: { method: string; uri: string; body?: Buffer; nc?: number; cnonce?: string },
+): string | null {
   const algorithm = challenge.algorithm ?? 'MD5'
   const sess = /-sess$/i.test(algorithm)
   const alg = HASHES[algorithm.replace(/-sess$/i, '').toUpperCase()]
   if (!alg) return null
   const H = (s: string | Buffer): string => createHash(alg).update(s).digest('hex')
-  const qops = (challenge.qop ?? '').split(',').map((q) => q.trim()).filter(Boolean)
+  const qops = (challenge.qop ?? '')
+    .split(',')
+    .map((q) => q.trim())
+    .filter(Boolean)
   const qop = qops.includes('auth') ? 'auth' : qops.includes('auth-int') ? 'auth-int' : qops.length ? null : ''
   if (qop === null) return null
   const realm = challenge.realm ?? ''
@@ -58,7 +70,14 @@ export function digestAuthorization(c: Credentials, challenge: Record<string, st
   const ha2 = qop === 'auth-int' ? H(`${o.method}:${o.uri}:${H(o.body ?? Buffer.alloc(0))}`) : H(`${o.method}:${o.uri}`)
   const response = qop ? H(`${ha1}:${nonce}:${nc}:${cnonce}:${qop}:${ha2}`) : H(`${ha1}:${nonce}:${ha2}`)
   const q = (s: string): string => `"${s.replace(/(["\\])/g, '\\$1')}"`
-  const parts = [`username=${q(c.user)}`, `realm=${q(realm)}`, `nonce=${q(nonce)}`, `uri=${q(o.uri)}`, `algorithm=${algorithm}`, `response=${q(response)}`]
+  const parts = [
+    `username=${q(c.user)}`,
+    `realm=${q(realm)}`,
+    `nonce=${q(nonce)}`,
+    `uri=${q(o.uri)}`,
+    `algorithm=${algorithm}`,
+    `response=${q(response)}`,
+  ]
   if (challenge.opaque !== undefined) parts.push(`opaque=${q(challenge.opaque)}`)
   if (qop) parts.push(`qop=${qop}`, `nc=${nc}`, `cnonce=${q(cnonce)}`)
   return 'Digest ' + parts.join(', ')

@@ -70,7 +70,19 @@ export function parseSetCookie(header: string, url: URL, now = Date.now(), anyDo
   let value = pair.slice(eq + 1).trim()
   if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1)
   const host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '')
-  const c: Cookie = { name, value, domain: host, hostOnly: true, domainAttr: '', path: defaultPath(url.pathname), expires: null, secure: false, httpOnly: false, maxAge: 0, created: now }
+  const c: Cookie = {
+    name,
+    value,
+    domain: host,
+    hostOnly: true,
+    domainAttr: '',
+    path: defaultPath(url.pathname),
+    expires: null,
+    secure: false,
+    httpOnly: false,
+    maxAge: 0,
+    created: now,
+  }
   let maxAgeSet = false
   for (const a of attrs) {
     const i = a.indexOf('=')
@@ -124,7 +136,10 @@ export class CookieJar {
     const https = url.protocol === 'https:' || url.protocol === 'wss:'
     this.cookies = this.cookies.filter((c) => c.expires === null || c.expires > now)
     return this.cookies
-      .filter((c) => (c.hostOnly ? host === c.domain : domainMatch(host, c.domain)) && pathMatch(url.pathname || '/', c.path) && (!c.secure || https))
+      .filter(
+        (c) =>
+          (c.hostOnly ? host === c.domain : domainMatch(host, c.domain)) && pathMatch(url.pathname || '/', c.path) && (!c.secure || https),
+      )
       .sort((a, b) => b.path.length - a.path.length || a.created - b.created)
   }
 
@@ -141,7 +156,12 @@ export class CookieJar {
   }
 
   /** `jar.set(url, name, value, options)`: as if the server at `url` had set it. */
-  set(url: URL, name: string, value: string, o: { domain?: string; path?: string; expires?: string; max_age?: number; secure?: boolean; http_only?: boolean } = {}): void {
+  set(
+    url: URL,
+    name: string,
+    value: string,
+    o: { domain?: string; path?: string; expires?: string; max_age?: number; secure?: boolean; http_only?: boolean } = {},
+  ): void {
     const parts = [`${name}=${value}`]
     if (o.domain) parts.push(`Domain=${o.domain}`)
     if (o.path) parts.push(`Path=${o.path}`)
@@ -182,7 +202,16 @@ export function responseCookies(headers: string[] | string | undefined, url: URL
   for (const h of [headers ?? []].flat()) {
     const c = parseSetCookie(h, url, Date.now(), true)
     if (!c) continue
-    ;(out[c.name] ??= []).push({ name: c.name, value: c.value, domain: c.domainAttr, path: c.path, httpOnly: c.httpOnly, secure: c.secure, maxAge: c.maxAge, expires: c.expires ?? 0 })
+    ;(out[c.name] ??= []).push({
+      name: c.name,
+      value: c.value,
+      domain: c.domainAttr,
+      path: c.path,
+      httpOnly: c.httpOnly,
+      secure: c.secure,
+      maxAge: c.maxAge,
+      expires: c.expires ?? 0,
+    })
   }
   return out
 }
@@ -202,7 +231,10 @@ export class JarStore {
 
   get(id: number): CookieJar {
     const j = this.jars.get(id)
-    if (!j) throw new Error('this CookieJar was made in an earlier iteration (jars made inside an iteration end with it); make it in the init context to keep it')
+    if (!j)
+      throw new Error(
+        'this CookieJar was made in an earlier iteration (jars made inside an iteration end with it); make it in the init context to keep it',
+      )
     return j.jar
   }
 

@@ -86,7 +86,16 @@ export function installHttp(b: HostBinder, { host, client, jars, loop, baseTags,
     return encodeResponse(res)
   }
   // `http.get(url)` without params: what http.js buildSpec gives for no params, built here.
-  const plainSpec = (method: string, url: string, group: string): RequestSpec => ({ method, url, headers: {}, tags: { group }, timeoutMs: 60000, redirects: -1, responseType: o.discardResponseBodies ? 'none' : 'text', expected: null })
+  const plainSpec = (method: string, url: string, group: string): RequestSpec => ({
+    method,
+    url,
+    headers: {},
+    tags: { group },
+    timeoutMs: 60000,
+    redirects: -1,
+    responseType: o.discardResponseBodies ? 'none' : 'text',
+    expected: null,
+  })
   b.def('throwOnError', [], () => o.throw)
   b.defAsync('request', ['s'], (j) => answer(JSON.parse(j) as RequestSpec))
   b.defAsync('requestPlain', ['s', 's', 's'], (m, u, g) => answer(plainSpec(m, u, g)))
@@ -97,7 +106,11 @@ export function installHttp(b: HostBinder, { host, client, jars, loop, baseTags,
     return JSON.stringify(all.map((r) => encodeResponse(r as ResponseData)))
   })
   // http.asyncRequest: the request goes out now; its Response comes back as an event-loop event.
-  const start = (id: number, spec: RequestSpec) => loop.op(id, one(spec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : encodeResponse(r))))
+  const start = (id: number, spec: RequestSpec) =>
+    loop.op(
+      id,
+      one(spec).then((r) => (typeof r === 'string' ? Promise.reject(new Error(r)) : encodeResponse(r))),
+    )
   b.def('requestStart', ['n', 's'], (id, j) => start(id, JSON.parse(j) as RequestSpec))
   b.def('requestPlainStart', ['n', 's', 's', 's'], (id, m, u, g) => start(id, plainSpec(m, u, g)))
   b.def('jar', ['s'], (j) => jars.call(j))

@@ -21,13 +21,14 @@
     if (keys.some((k) => body[k] instanceof FileData || (Array.isArray(body[k]) && body[k].some((v) => v instanceof FileData)))) {
       const boundary = '----kilnboundary' + Math.floor(Math.random() * 1e12)
       const parts = []
-      for (const k of keys) for (const v of Array.isArray(body[k]) ? body[k] : [body[k]]) {
-        let head = `--${boundary}\r\nContent-Disposition: form-data; name="${k}"`
-        if (v instanceof FileData) {
-          head += `; filename="${v.filename || k}"\r\nContent-Type: ${v.content_type}\r\n\r\n`
-          parts.push(U.utf8(head), U.bytesOf(v.data), U.utf8('\r\n'))
-        } else parts.push(U.utf8(`${head}\r\n\r\n${String(v)}\r\n`))
-      }
+      for (const k of keys)
+        for (const v of Array.isArray(body[k]) ? body[k] : [body[k]]) {
+          let head = `--${boundary}\r\nContent-Disposition: form-data; name="${k}"`
+          if (v instanceof FileData) {
+            head += `; filename="${v.filename || k}"\r\nContent-Type: ${v.content_type}\r\n\r\n`
+            parts.push(U.utf8(head), U.bytesOf(v.data), U.utf8('\r\n'))
+          } else parts.push(U.utf8(`${head}\r\n\r\n${String(v)}\r\n`))
+        }
       parts.push(U.utf8(`--${boundary}--\r\n`))
       const total = parts.reduce((n, p) => n + p.length, 0)
       const all = new Uint8Array(total)
@@ -48,7 +49,7 @@
     if (typeof t === 'number') return t
     const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(String(t).trim())
     if (!m) throw new Error(`invalid timeout '${t}'`)
-    return Number(m[1]) * ({ ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] || 's'])
+    return Number(m[1]) * { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] || 's']
   }
 
   /** gjson-style path: `a.b`, `items.0.id`, `items.#` (length), `items.#.id` (map). */
@@ -85,7 +86,8 @@
     r[LAZY] = null
     const o = JSON.parse(lazy)
     for (const k of LAZY_FIELDS) {
-      if (!Object.prototype.hasOwnProperty.call(r, k)) Object.defineProperty(r, k, { value: o[k], writable: true, enumerable: true, configurable: true })
+      if (!Object.prototype.hasOwnProperty.call(r, k))
+        Object.defineProperty(r, k, { value: o[k], writable: true, enumerable: true, configurable: true })
     }
   }
 
@@ -140,7 +142,8 @@
       if (method === 'GET') return request('GET', action.replace(/[?#].*$/, '') + (query ? '?' + query : ''), null, o.params)
       const params = Object.assign({}, o.params)
       const headers = Object.assign({}, params.headers)
-      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/x-www-form-urlencoded'
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+        headers['Content-Type'] = 'application/x-www-form-urlencoded'
       params.headers = headers
       return request(method, action, query, params)
     }
@@ -171,10 +174,15 @@
   /** `params.compression` ('gzip', 'gzip, br', …) as a list; k6 rejects what it cannot apply. */
   function compressionOf(c) {
     if (c === undefined || c === null || c === '') return undefined
-    const list = String(c).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
+    const list = String(c)
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean)
     for (const e of list) {
-      if (e === 'zstd') throw new Error("compression 'zstd' is not available in Kiln (Node's zlib here has no zstd); use gzip, deflate or br")
-      if (e !== 'gzip' && e !== 'deflate' && e !== 'br') throw new Error(`unknown compression algorithm '${e}'; supported: gzip, deflate, br`)
+      if (e === 'zstd')
+        throw new Error("compression 'zstd' is not available in Kiln (Node's zlib here has no zstd); use gzip, deflate or br")
+      if (e !== 'gzip' && e !== 'deflate' && e !== 'br')
+        throw new Error(`unknown compression algorithm '${e}'; supported: gzip, deflate, br`)
     }
     return list
   }
@@ -277,10 +285,16 @@
         U.vuOnly('http requests')
         const m = String(method).toUpperCase()
         const g = globalThis.__k6state.group
-        return globalThis.__k6loop.op((id) => H.requestPlainStart(id, m, url, g), (data) => toResponse(data, plain))
+        return globalThis.__k6loop.op(
+          (id) => H.requestPlainStart(id, m, url, g),
+          (data) => toResponse(data, plain),
+        )
       }
       const spec = buildSpec(method, url, body, params)
-      return globalThis.__k6loop.op((id) => H.requestStart(id, JSON.stringify(spec)), (data) => toResponse(data, spec))
+      return globalThis.__k6loop.op(
+        (id) => H.requestStart(id, JSON.stringify(spec)),
+        (data) => toResponse(data, spec),
+      )
     } catch (e) {
       return Promise.reject(e)
     }
@@ -350,7 +364,18 @@
   }
   // OCSP constants: the values k6 reports in Response.ocsp (Kiln does no OCSP stapling checks yet).
   for (const s of ['good', 'revoked', 'server_failed', 'unknown']) http[`OCSP_STATUS_${s.toUpperCase()}`] = s
-  for (const r of ['aa_compromise', 'affiliation_changed', 'ca_compromise', 'certificate_hold', 'cessation_of_operation', 'key_compromise', 'privilege_withdrawn', 'remove_from_crl', 'superseded', 'unspecified']) {
+  for (const r of [
+    'aa_compromise',
+    'affiliation_changed',
+    'ca_compromise',
+    'certificate_hold',
+    'cessation_of_operation',
+    'key_compromise',
+    'privilege_withdrawn',
+    'remove_from_crl',
+    'superseded',
+    'unspecified',
+  ]) {
     http[`OCSP_REASON_${r.toUpperCase()}`] = r
   }
   globalThis.__k6mods['k6/http'] = Object.assign({ default: http }, http)

@@ -58,7 +58,13 @@ export interface ResponseData {
   tls_version: string
   error: string
   error_code: number
-  request: { method: string; url: string; headers: Record<string, string[]>; body: string; cookies: Record<string, { name: string; value: string; replace: boolean }[]> }
+  request: {
+    method: string
+    url: string
+    headers: Record<string, string[]>
+    body: string
+    cookies: Record<string, { name: string; value: string; replace: boolean }[]>
+  }
 }
 
 /**
@@ -68,7 +74,18 @@ export interface ResponseData {
  * newlines are the separators.
  */
 export function encodeResponse(r: ResponseData): string {
-  const scalars = [r.status, r.status_text, r.url, r.proto, r.remote_ip, r.remote_port, r.tls_version, r.error, r.error_code, r.body === null ? 0 : r.bodyB64 ? 2 : 1]
+  const scalars = [
+    r.status,
+    r.status_text,
+    r.url,
+    r.proto,
+    r.remote_ip,
+    r.remote_port,
+    r.tls_version,
+    r.error,
+    r.error_code,
+    r.body === null ? 0 : r.bodyB64 ? 2 : 1,
+  ]
   return `${JSON.stringify(scalars)}\n${JSON.stringify({ headers: r.headers, cookies: r.cookies, timings: r.timings, request: r.request })}\n${r.body ?? ''}`
 }
 
@@ -88,7 +105,15 @@ export interface HttpClient {
   tags: TagMemo
 }
 
-export function newClient(o: { userAgent: string; insecure: boolean; discardBodies: boolean; maxSockets: number; net?: NetOptions; tagIp?: boolean; vu?: number }): HttpClient {
+export function newClient(o: {
+  userAgent: string
+  insecure: boolean
+  discardBodies: boolean
+  maxSockets: number
+  net?: NetOptions
+  tagIp?: boolean
+  vu?: number
+}): HttpClient {
   return {
     transport: newTransport({ maxSockets: o.maxSockets, insecure: o.insecure, rules: netRules(o.net, o.vu) }),
     userAgent: o.userAgent,
@@ -162,7 +187,15 @@ function serialise(method: string, url: URL, headers: Record<string, string>): s
   return head + '\r\n'
 }
 
-async function once(client: HttpClient, spec: RequestSpec, method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined, pin?: Pin): Promise<Raw> {
+async function once(
+  client: HttpClient,
+  spec: RequestSpec,
+  method: string,
+  url: URL,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  pin?: Pin,
+): Promise<Raw> {
   let head: string
   try {
     head = serialise(method, url, headers)
@@ -187,7 +220,11 @@ const tlsName = (p: string): string => ({ 'TLSv1.3': 'tls1.3', 'TLSv1.2': 'tls1.
 
 /** `--http-debug`: the request as sent (Go's DumpRequestOut layout; the body only with =full). */
 function dumpRequest(method: string, url: URL, headers: Record<string, string>, body: Buffer | undefined): string {
-  const lines = [`${method} ${url.pathname}${url.search} HTTP/1.1`, `Host: ${url.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)]
+  const lines = [
+    `${method} ${url.pathname}${url.search} HTTP/1.1`,
+    `Host: ${url.host}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ]
   return `Request:\n${lines.join('\n')}\n\n${body ? body.toString('utf8') : ''}`
 }
 
@@ -227,7 +264,8 @@ export async function request(client: HttpClient, spec: RequestSpec, registry: S
   for (;;) {
     const headers = { ...reqHeaders }
     addCookies(headers, jar, url, spec.cookies)
-    const authorization = auth && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? auth.header(method, url, body) : null
+    const authorization =
+      auth && !Object.keys(headers).some((h) => h.toLowerCase() === 'authorization') ? auth.header(method, url, body) : null
     if (authorization) headers['Authorization'] = authorization
     if (body && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')) headers['Content-Length'] = String(body.length)
     // k6's request_id: one per request sent, shared by its request and response dumps.
@@ -290,7 +328,17 @@ function tagMemo(memo: TagMemo, baseTags: Tags): TagMemo {
   return memo
 }
 
-function requestTags(memo: TagMemo, baseTags: Tags, raw: Raw, spec: RequestSpec, method: string, shownUrl: string, expected: boolean, code: number, message: string): Tags {
+function requestTags(
+  memo: TagMemo,
+  baseTags: Tags,
+  raw: Raw,
+  spec: RequestSpec,
+  method: string,
+  shownUrl: string,
+  expected: boolean,
+  code: number,
+  message: string,
+): Tags {
   const tagIp = memo.ip
   let key = `${raw.status}\u0001${method}\u0001${shownUrl}\u0001${expected}\u0001${code}\u0001${message}\u0001${raw.tls}\u0001${raw.proto}`
   if (tagIp) key += `\u0001${raw.ip}`
@@ -321,7 +369,18 @@ function netTagsFor(memo: TagMemo, baseTags: Tags, group: string | undefined): T
   return tags
 }
 
-function record(raw: Raw, spec: RequestSpec, method: string, url: URL, registry: SampleSink, baseTags: Tags, memo: TagMemo, headers: Record<string, string>, body: Buffer | undefined, expectedAnyway?: boolean): ResponseData {
+function record(
+  raw: Raw,
+  spec: RequestSpec,
+  method: string,
+  url: URL,
+  registry: SampleSink,
+  baseTags: Tags,
+  memo: TagMemo,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+  expectedAnyway?: boolean,
+): ResponseData {
   const e = raw.error
   const code = e ? errorCode(e) : raw.status >= 400 ? 1000 + raw.status : 0
   const message = e ? (e.code === 'ECONNREFUSED' ? `dial tcp ${url.host}: connect: connection refused` : e.message) : ''
@@ -364,7 +423,9 @@ function record(raw: Raw, spec: RequestSpec, method: string, url: URL, registry:
       url: shownUrl,
       headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [canonical(k), [v]])),
       body: body ? body.toString('utf8') : '',
-      cookies: Object.fromEntries(Object.entries(spec.cookies ?? {}).map(([n, c]) => [n, [{ name: n, value: c.value, replace: c.replace }]])),
+      cookies: Object.fromEntries(
+        Object.entries(spec.cookies ?? {}).map(([n, c]) => [n, [{ name: n, value: c.value, replace: c.replace }]]),
+      ),
     },
   }
 }

@@ -76,7 +76,10 @@ function localIPs(v: unknown): NetOptions['localIPs'] {
       return [first, first + size - 1]
     }
     const dash = p.indexOf('-')
-    const [a, b] = dash >= 0 ? [ip4(p.slice(0, dash).trim(), 'localIPs'), ip4(p.slice(dash + 1).trim(), 'localIPs')] : [ip4(p, 'localIPs'), ip4(p, 'localIPs')]
+    const [a, b] =
+      dash >= 0
+        ? [ip4(p.slice(0, dash).trim(), 'localIPs'), ip4(p.slice(dash + 1).trim(), 'localIPs')]
+        : [ip4(p, 'localIPs'), ip4(p, 'localIPs')]
     if (b < a) throw new ConfigError(`localIPs: '${p}' ends before it starts`)
     return [a, b]
   })
@@ -106,9 +109,15 @@ const DNS_POLICY = ['preferIPv4', 'preferIPv6', 'onlyIPv4', 'onlyIPv6', 'any'] a
 /** k6's `dns`: {ttl, select, policy} or 'ttl=5m,select=random,policy=preferIPv4' (K6_DNS, --dns); k6's defaults. */
 function dnsOptions(v: unknown): DnsOptions | undefined {
   if (v === undefined || v === null || v === '') return undefined
-  const o: Record<string, unknown> = typeof v === 'string' ? Object.fromEntries(v.split(',').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string])) : isObj(v) ? v : {}
+  const o: Record<string, unknown> =
+    typeof v === 'string'
+      ? Object.fromEntries(v.split(',').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]))
+      : isObj(v)
+        ? v
+        : {}
   if (typeof v !== 'string' && !isObj(v)) throw new ConfigError(`dns must be {ttl, select, policy}, got ${JSON.stringify(v)}`)
-  for (const k of Object.keys(o)) if (!['ttl', 'select', 'policy'].includes(k)) throw new ConfigError(`dns: unknown field '${k}' (ttl, select, policy)`)
+  for (const k of Object.keys(o))
+    if (!['ttl', 'select', 'policy'].includes(k)) throw new ConfigError(`dns: unknown field '${k}' (ttl, select, policy)`)
   const ttl = o.ttl === undefined ? '5m' : String(o.ttl)
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(ttl)
   const ttlMs = ttl === 'inf' ? Infinity : m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms'] : NaN
@@ -140,7 +149,11 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 /** Reads a list option given as an array or a comma-separated string (as the flags and K6_* give it). */
 export function stringList(v: unknown, name: string): string[] {
   if (v === undefined || v === null) return []
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean)
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[]
   throw new ConfigError(`${name} must be a list of strings, got ${JSON.stringify(v)}`)
 }
@@ -158,9 +171,11 @@ function hostPort(s: string): { host: string; port: number | null } {
 export function netOptions(o: Record<string, unknown>): NetOptions {
   const hosts: Record<string, string> = {}
   if (o.hosts !== undefined && o.hosts !== null) {
-    if (!isObj(o.hosts)) throw new ConfigError(`hosts must map names to addresses, e.g. { "test.example": "127.0.0.1" }, got ${JSON.stringify(o.hosts)}`)
+    if (!isObj(o.hosts))
+      throw new ConfigError(`hosts must map names to addresses, e.g. { "test.example": "127.0.0.1" }, got ${JSON.stringify(o.hosts)}`)
     for (const [k, v] of Object.entries(o.hosts)) {
-      if (typeof v !== 'string' || !net.isIP(hostPort(v).host)) throw new ConfigError(`hosts: '${k}' must map to an IP address (with an optional :port), got ${JSON.stringify(v)}`)
+      if (typeof v !== 'string' || !net.isIP(hostPort(v).host))
+        throw new ConfigError(`hosts: '${k}' must map to an IP address (with an optional :port), got ${JSON.stringify(v)}`)
       hosts[k.toLowerCase()] = v
     }
   }
@@ -168,7 +183,8 @@ export function netOptions(o: Record<string, unknown>): NetOptions {
   for (const c of blacklistIPs) cidr(c)
   const blockHostnames = stringList(o.blockHostnames, 'blockHostnames').map((p) => p.toLowerCase())
   for (const p of blockHostnames) {
-    if (!/^(\*\.)?[a-z0-9.-]+$/.test(p) && p !== '*') throw new ConfigError(`blockHostnames: '${p}' must be a hostname, with an optional leading *. wildcard`)
+    if (!/^(\*\.)?[a-z0-9.-]+$/.test(p) && p !== '*')
+      throw new ConfigError(`blockHostnames: '${p}' must be a hostname, with an optional leading *. wildcard`)
   }
   let tlsMin: string | undefined
   let tlsMax: string | undefined
@@ -187,21 +203,39 @@ export function netOptions(o: Record<string, unknown>): NetOptions {
   if (o.tlsAuth !== undefined && o.tlsAuth !== null) {
     if (!Array.isArray(o.tlsAuth)) throw new ConfigError('tlsAuth must be a list of {domains, cert, key}')
     for (const [i, a] of o.tlsAuth.entries()) {
-      if (!isObj(a) || typeof a.cert !== 'string' || typeof a.key !== 'string') throw new ConfigError(`tlsAuth[${i}] needs cert and key (PEM text, e.g. from open())`)
-      tlsAuth.push({ domains: stringList(a.domains, `tlsAuth[${i}].domains`).map((d) => d.toLowerCase()), cert: a.cert, key: a.key, ...(typeof a.password === 'string' ? { password: a.password } : {}) })
+      if (!isObj(a) || typeof a.cert !== 'string' || typeof a.key !== 'string')
+        throw new ConfigError(`tlsAuth[${i}] needs cert and key (PEM text, e.g. from open())`)
+      tlsAuth.push({
+        domains: stringList(a.domains, `tlsAuth[${i}].domains`).map((d) => d.toLowerCase()),
+        cert: a.cert,
+        key: a.key,
+        ...(typeof a.password === 'string' ? { password: a.password } : {}),
+      })
     }
   }
   const ciphers = cipherSuites(o.tlsCipherSuites)
   const local = localIPs(o.localIPs)
   const dnsOpts = dnsOptions(o.dns)
-  return { hosts, blacklistIPs, blockHostnames, noConnectionReuse: o.noConnectionReuse === true, ...(tlsMin ? { tlsMin } : {}), ...(tlsMax ? { tlsMax } : {}), tlsAuth, ...(ciphers ? { ciphers } : {}), ...(local ? { localIPs: local } : {}), ...(dnsOpts ? { dns: dnsOpts } : {}) }
+  return {
+    hosts,
+    blacklistIPs,
+    blockHostnames,
+    noConnectionReuse: o.noConnectionReuse === true,
+    ...(tlsMin ? { tlsMin } : {}),
+    ...(tlsMax ? { tlsMax } : {}),
+    tlsAuth,
+    ...(ciphers ? { ciphers } : {}),
+    ...(local ? { localIPs: local } : {}),
+    ...(dnsOpts ? { dns: dnsOpts } : {}),
+  }
 }
 
 function cidr(c: string): { text: string; list: net.BlockList } {
   const [ip, bits] = c.split('/')
   const family = net.isIP(ip ?? '')
   const n = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits)
-  if (!family || !Number.isInteger(n) || n < 0 || n > (family === 6 ? 128 : 32)) throw new ConfigError(`blacklistIPs: '${c}' is not an IP range; write it as CIDR, e.g. 10.0.0.0/8`)
+  if (!family || !Number.isInteger(n) || n < 0 || n > (family === 6 ? 128 : 32))
+    throw new ConfigError(`blacklistIPs: '${c}' is not an IP range; write it as CIDR, e.g. 10.0.0.0/8`)
   const list = new net.BlockList()
   list.addSubnet(ip!, n, family === 6 ? 'ipv6' : 'ipv4')
   return { text: c, list }
@@ -221,10 +255,18 @@ export interface NetRules {
   /** The address this VU's connections start from (`localIPs`), if any. */
   localAddress?: string
   /** tls.connect options for a host: versions and a client certificate. */
-  tls(host: string): { minVersion?: tls.SecureVersion; maxVersion?: tls.SecureVersion; cert?: string; key?: string; passphrase?: string; ciphers?: string }
+  tls(host: string): {
+    minVersion?: tls.SecureVersion
+    maxVersion?: tls.SecureVersion
+    cert?: string
+    key?: string
+    passphrase?: string
+    ciphers?: string
+  }
 }
 
-const matches = (pattern: string, host: string): boolean => (pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : pattern === '*' || pattern === host)
+const matches = (pattern: string, host: string): boolean =>
+  pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : pattern === '*' || pattern === host
 
 export function netRules(o: NetOptions | undefined, vu = 0): NetRules {
   const local = localAddress(o?.localIPs, vu)

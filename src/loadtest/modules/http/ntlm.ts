@@ -90,7 +90,11 @@ export function parseChallengeMessage(header: string | string[] | undefined): Ch
     const infoLen = b.readUInt16LE(40)
     const infoOff = b.readUInt32LE(44)
     if (infoOff + infoLen > b.length) return null
-    return { flags: b.readUInt32LE(20), serverChallenge: Buffer.from(b.subarray(24, 32)), targetInfo: Buffer.from(b.subarray(infoOff, infoOff + infoLen)) }
+    return {
+      flags: b.readUInt32LE(20),
+      serverChallenge: Buffer.from(b.subarray(24, 32)),
+      targetInfo: Buffer.from(b.subarray(infoOff, infoOff + infoLen)),
+    }
   }
   return null
 }
@@ -107,7 +111,12 @@ export function ntlmv2Response(key: Buffer, serverChallenge: Buffer, targetInfo:
 const filetime = (): bigint => (BigInt(Date.now()) + 11644473600000n) * 10000n
 
 /** The AUTHENTICATE message (type 3), base64, answering `ch` for `DOMAIN\user` (or `user`) and `password`. */
-export function authenticateMessage(login: string, password: string, ch: Challenge, o: { clientChallenge?: Buffer; time?: bigint; workstation?: string } = {}): string {
+export function authenticateMessage(
+  login: string,
+  password: string,
+  ch: Challenge,
+  o: { clientChallenge?: Buffer; time?: bigint; workstation?: string } = {},
+): string {
   const slash = login.indexOf('\\')
   const domain = slash >= 0 ? login.slice(0, slash) : ''
   const user = slash >= 0 ? login.slice(slash + 1) : login

@@ -47,7 +47,16 @@ export interface Raw {
   error?: NodeJS.ErrnoException
 }
 
-export const zeroTimings = (): Timings => ({ duration: 0, blocked: 0, looking_up: 0, connecting: 0, tls_handshaking: 0, sending: 0, waiting: 0, receiving: 0 })
+export const zeroTimings = (): Timings => ({
+  duration: 0,
+  blocked: 0,
+  looking_up: 0,
+  connecting: 0,
+  tls_handshaking: 0,
+  sending: 0,
+  waiting: 0,
+  receiving: 0,
+})
 
 interface Conn {
   sock: net.Socket
@@ -81,7 +90,20 @@ export function newTransport(o: { maxSockets: number; insecure: boolean; rules?:
 
 /** An error before any connection: a Raw with nothing sent. */
 export function refused(error: NodeJS.ErrnoException): Raw {
-  return { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: '', proto: '', sent: 0, received: 0, error }
+  return {
+    status: 0,
+    statusText: '',
+    headers: {},
+    body: EMPTY,
+    t: zeroTimings(),
+    ip: '',
+    port: 0,
+    tls: '',
+    proto: '',
+    sent: 0,
+    received: 0,
+    error,
+  }
 }
 
 export function closeTransport(t: Transport): void {
@@ -119,7 +141,15 @@ function takeIdle(origin: Origin, pin: Pin | undefined): Conn | undefined {
  * Sends one request and reads its response. `head` is the request line and headers, already
  * serialised (ending with the blank line); never rejects: errors come back in `error`.
  */
-export async function send(tr: Transport, url: URL, method: string, head: string, body: Buffer | undefined, timeoutMs: number, pin?: Pin): Promise<Raw> {
+export async function send(
+  tr: Transport,
+  url: URL,
+  method: string,
+  head: string,
+  body: Buffer | undefined,
+  timeoutMs: number,
+  pin?: Pin,
+): Promise<Raw> {
   const t0 = performance.now()
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
   const pattern = tr.rules.blockedBy(hostname)
@@ -163,7 +193,16 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
   const lookup = checkedLookup(tr.rules)
   const local = tr.rules.localAddress ? { localAddress: tr.rules.localAddress } : {}
   const sock = secure
-    ? tls.connect({ host, port, lookup, ...local, servername: net.isIP(name) ? undefined : name, rejectUnauthorized: !tr.insecure, ALPNProtocols: ['h2', 'http/1.1'], ...tr.rules.tls(name) })
+    ? tls.connect({
+        host,
+        port,
+        lookup,
+        ...local,
+        servername: net.isIP(name) ? undefined : name,
+        rejectUnauthorized: !tr.insecure,
+        ALPNProtocols: ['h2', 'http/1.1'],
+        ...tr.rules.tls(name),
+      })
     : net.connect({ host, port, lookup, ...local })
   sock.setNoDelay(true)
   origin.open++
@@ -242,7 +281,11 @@ const dnsCaches = new WeakMap<NetRules, Map<string, { addrs: dns.LookupAddress[]
  * k6's `dns`: the name's addresses filtered and ordered by `policy` (preferIPv4 puts IPv4 first,
  * onlyIPv6 drops the others…), kept for `ttl`, and one of them dialled by `select`.
  */
-function resolveWithPolicy(rules: NetRules, hostname: string, cb: (err: NodeJS.ErrnoException | null, a?: dns.LookupAddress) => void): void {
+function resolveWithPolicy(
+  rules: NetRules,
+  hostname: string,
+  cb: (err: NodeJS.ErrnoException | null, a?: dns.LookupAddress) => void,
+): void {
   const o = rules.dns!
   let cache = dnsCaches.get(rules)
   if (!cache) dnsCaches.set(rules, (cache = new Map()))
@@ -257,21 +300,57 @@ function resolveWithPolicy(rules: NetRules, hostname: string, cb: (err: NodeJS.E
     if (err) return cb(err)
     const v4 = all.filter((a) => a.family === 4)
     const v6 = all.filter((a) => a.family === 6)
-    const addrs = o.policy === 'onlyIPv4' ? v4 : o.policy === 'onlyIPv6' ? v6 : o.policy === 'preferIPv4' ? (v4.length ? v4 : v6) : o.policy === 'preferIPv6' ? (v6.length ? v6 : v4) : all
+    const addrs =
+      o.policy === 'onlyIPv4'
+        ? v4
+        : o.policy === 'onlyIPv6'
+          ? v6
+          : o.policy === 'preferIPv4'
+            ? v4.length
+              ? v4
+              : v6
+            : o.policy === 'preferIPv6'
+              ? v6.length
+                ? v6
+                : v4
+              : all
     const e = { addrs, until: performance.now() + o.ttlMs, next: 0 }
     cache.set(hostname, e)
     pick(e)
   })
 }
 
-function exchange(tr: Transport, origin: Origin, url: URL, method: string, head: string, body: Buffer | undefined, reused: Conn | undefined, t0: number, deadline: number, pin?: Pin): Promise<Raw> {
+function exchange(
+  tr: Transport,
+  origin: Origin,
+  url: URL,
+  method: string,
+  head: string,
+  body: Buffer | undefined,
+  reused: Conn | undefined,
+  t0: number,
+  deadline: number,
+  pin?: Pin,
+): Promise<Raw> {
   return new Promise((resolve) => {
     const marks = { lookup: -1, connect: -1, tls: -1 }
     const tSocket = performance.now()
     const conn = reused ?? connect(tr, origin, url, marks)
     if (pin) pin.conn = conn
     const sock = conn.sock
-    const raw: Raw = { status: 0, statusText: '', headers: {}, body: EMPTY, t: zeroTimings(), ip: '', port: 0, tls: conn.tlsVersion, proto: 'HTTP/1.1', sent: 0, received: 0 }
+    const raw: Raw = {
+      status: 0,
+      statusText: '',
+      headers: {},
+      body: EMPTY,
+      t: zeroTimings(),
+      ip: '',
+      port: 0,
+      tls: conn.tlsVersion,
+      proto: 'HTTP/1.1',
+      sent: 0,
+      received: 0,
+    }
     const parser = new ResponseParser(method === 'HEAD')
     /** The response of an HTTP/2 stream (no parser: the session gives headers and data). */
     let h2res: { status: number; headers: RawHeaders; chunks: Buffer[] } | null = null
@@ -364,7 +443,11 @@ function exchange(tr: Transport, origin: Origin, url: URL, method: string, head:
       stream.on('end', () => (h2res ? finish() : finish(errno('the HTTP/2 stream ended without a response', 'ECONNRESET'))))
       stream.on('error', (e: NodeJS.ErrnoException) => finish(errno(`HTTP/2 stream error: ${e.message}`, 'ECONNRESET')))
       // After 'end' this is a no-op; before it, the stream was reset or its session went away.
-      stream.on('close', () => finish(errno(h2res ? 'the HTTP/2 stream closed before the body ended' : 'the HTTP/2 stream closed without a response', 'ECONNRESET')))
+      stream.on('close', () =>
+        finish(
+          errno(h2res ? 'the HTTP/2 stream closed before the body ended' : 'the HTTP/2 stream closed without a response', 'ECONNRESET'),
+        ),
+      )
     }
     const go = (): void => (conn.h2 ? sendH2(conn.h2) : sendH1())
     // A new TLS connection: h2 or HTTP/1.1 is known when the handshake is done.

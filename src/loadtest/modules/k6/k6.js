@@ -47,7 +47,8 @@
   function group(name, fn) {
     vuOnly('group')
     if (String(name).includes('::')) throw new Error(`group name '${name}' may not contain '::'`)
-    if (isAsync(fn)) throw new Error(`group '${name}': async functions are not supported in group(); call group() with a synchronous function`)
+    if (isAsync(fn))
+      throw new Error(`group '${name}': async functions are not supported in group(); call group() with a synchronous function`)
     const prev = state.group
     state.group = prev + '::' + name
     const t0 = H.now()
@@ -146,9 +147,21 @@
     }
     return o
   }
-  const vu = live('vu', ['idInInstance', 'idInTest', 'iterationInInstance', 'iterationInScenario', 'tags', 'metrics'], 'exec.vu is not available in the init context of the first VU or in setup/teardown')
-  const scenario = live('scenario', ['name', 'executor', 'startTime', 'progress', 'iterationInInstance', 'iterationInTest'], 'exec.scenario is only available inside a scenario')
-  const instance = live('instance', ['currentTestRunDuration', 'iterationsCompleted', 'iterationsInterrupted', 'vusActive', 'vusInitialized'], '')
+  const vu = live(
+    'vu',
+    ['idInInstance', 'idInTest', 'iterationInInstance', 'iterationInScenario', 'tags', 'metrics'],
+    'exec.vu is not available in the init context of the first VU or in setup/teardown',
+  )
+  const scenario = live(
+    'scenario',
+    ['name', 'executor', 'startTime', 'progress', 'iterationInInstance', 'iterationInTest'],
+    'exec.scenario is only available inside a scenario',
+  )
+  const instance = live(
+    'instance',
+    ['currentTestRunDuration', 'iterationsCompleted', 'iterationsInterrupted', 'vusActive', 'vusInitialized'],
+    '',
+  )
   const test = {
     abort(msg) {
       H.abort(msg === undefined ? '' : String(msg))
@@ -190,7 +203,13 @@
     return s
   }
   const bytesOf = (x) =>
-    typeof x === 'string' ? utf8(x) : x instanceof ArrayBuffer ? new Uint8Array(x) : ArrayBuffer.isView(x) ? new Uint8Array(x.buffer, x.byteOffset, x.byteLength) : utf8(String(x))
+    typeof x === 'string'
+      ? utf8(x)
+      : x instanceof ArrayBuffer
+        ? new Uint8Array(x)
+        : ArrayBuffer.isView(x)
+          ? new Uint8Array(x.buffer, x.byteOffset, x.byteLength)
+          : utf8(String(x))
   function b64encode(input, enc) {
     const b = bytesOf(input)
     let s = ''
@@ -207,7 +226,8 @@
     const out = new Uint8Array(Math.floor((s.length * 3) / 4))
     let j = 0
     for (let i = 0; i < s.length; i += 4) {
-      const n = (B64.indexOf(s[i]) << 18) | (B64.indexOf(s[i + 1]) << 12) | ((B64.indexOf(s[i + 2]) & 63) << 6) | (B64.indexOf(s[i + 3]) & 63)
+      const n =
+        (B64.indexOf(s[i]) << 18) | (B64.indexOf(s[i + 1]) << 12) | ((B64.indexOf(s[i + 2]) & 63) << 6) | (B64.indexOf(s[i + 3]) & 63)
       out[j++] = n >> 16
       if (i + 2 < s.length) out[j++] = (n >> 8) & 255
       if (i + 3 < s.length) out[j++] = n & 255
@@ -221,8 +241,7 @@
   mods['k6/encoding'] = { b64encode, b64decode, default: { b64encode, b64decode } }
 
   // --- k6/secrets: values from --secret-source, read on the host; promises as in k6 -----------
-  const secretOf = (source, key) =>
-    new Promise((resolve) => resolve(H.secret(JSON.stringify([source, String(key)]))))
+  const secretOf = (source, key) => new Promise((resolve) => resolve(H.secret(JSON.stringify([source, String(key)]))))
   const secrets = {
     get: (key) => secretOf(null, key),
     source: (name) => ({ get: (key) => secretOf(String(name), key) }),
@@ -241,7 +260,10 @@
       return String(a)
     }
   }
-  const log = (level) => (...args) => H.log(level, args.map(fmt).join(' '))
+  const log =
+    (level) =>
+    (...args) =>
+      H.log(level, args.map(fmt).join(' '))
   globalThis.console = { log: log('info'), info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') }
   globalThis.open = function (path, mode) {
     initOnly('open()')

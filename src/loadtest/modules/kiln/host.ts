@@ -7,7 +7,8 @@ export function installKiln(b: HostBinder): void {
   b.def('report', ['s', 's', 's'], (kind, dataJson, optsJson) => {
     const opts = JSON.parse(optsJson) as { name?: unknown; title?: unknown }
     const data = JSON.parse(dataJson)
-    if (!data || typeof data !== 'object' || typeof data.metrics !== 'object') throw new TypeError(`${kind}(data): data must be handleSummary's argument (an object with metrics)`)
+    if (!data || typeof data !== 'object' || typeof data.metrics !== 'object')
+      throw new TypeError(`${kind}(data): data must be handleSummary's argument (an object with metrics)`)
     if (kind === 'junit') return junitXml(data, typeof opts.name === 'string' ? { name: opts.name } : {})
     return markdownSummary(data, typeof opts.title === 'string' ? { title: opts.title } : {})
   })

@@ -7,5 +7,10 @@
   const report = (kind) => (data, opts) => H.report(kind, JSON.stringify(data), JSON.stringify(opts || {}))
   const mod = { junit: report('junit'), markdown: report('markdown') }
   // Replaces the loading getter vu.ts put there (this file is evaluated on first use).
-  Object.defineProperty(globalThis.__k6mods, 'k6/x/kiln', { value: { default: mod, ...mod }, enumerable: true, writable: true, configurable: true })
+  Object.defineProperty(globalThis.__k6mods, 'k6/x/kiln', {
+    value: { default: mod, ...mod },
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
 })()

@@ -36,7 +36,10 @@
     } catch (e) {
       return Promise.reject(e)
     }
-    return L.op((op) => H.redisCommand(op, client[ID], json), (payload) => decode(JSON.parse(payload)))
+    return L.op(
+      (op) => H.redisCommand(op, client[ID], json),
+      (payload) => decode(JSON.parse(payload)),
+    )
   }
 
   /** The options object's TLS parts (ArrayBuffers) as base64 for the host. */
@@ -47,7 +50,9 @@
     const tls = options.socket && options.socket.tls
     if (tls) {
       const b64 = (b) => U.b64encode(b, 'std')
-      spec.socket = Object.assign({}, options.socket, { tls: { ca: (tls.ca || []).map(b64), cert: tls.cert && b64(tls.cert), key: tls.key && b64(tls.key) } })
+      spec.socket = Object.assign({}, options.socket, {
+        tls: { ca: (tls.ca || []).map(b64), cert: tls.cert && b64(tls.cert), key: tls.key && b64(tls.key) },
+      })
     }
     return spec
   }
@@ -62,44 +67,120 @@
       const ex = Number(expiration) > 0 ? ['EX', expiration] : []
       return send(this, str, 'SET', [key, value, ...ex])
     }
-    get(key) { return send(this, str, 'GET', [key]) }
-    getSet(key, value) { return send(this, str, 'GETSET', [key, value]) }
-    getDel(key) { return send(this, str, 'GETDEL', [key]) }
-    del(...keys) { return send(this, num, 'DEL', flat(keys)) }
-    exists(...keys) { return send(this, num, 'EXISTS', flat(keys)) }
-    incr(key) { return send(this, num, 'INCR', [key]) }
-    incrBy(key, n) { return send(this, num, 'INCRBY', [key, n]) }
-    decr(key) { return send(this, num, 'DECR', [key]) }
-    decrBy(key, n) { return send(this, num, 'DECRBY', [key, n]) }
-    randomKey() { return send(this, str, 'RANDOMKEY', []) }
-    mget(...keys) { return send(this, str, 'MGET', flat(keys)) }
-    expire(key, seconds) { return send(this, bool, 'EXPIRE', [key, seconds]) }
-    ttl(key) { return send(this, num, 'TTL', [key]) }
-    persist(key) { return send(this, bool, 'PERSIST', [key]) }
-    lpush(key, ...values) { return send(this, num, 'LPUSH', [key, ...flat(values)]) }
-    rpush(key, ...values) { return send(this, num, 'RPUSH', [key, ...flat(values)]) }
-    lpop(key) { return send(this, str, 'LPOP', [key]) }
-    rpop(key) { return send(this, str, 'RPOP', [key]) }
-    lrange(key, start, stop) { return send(this, str, 'LRANGE', [key, start, stop]) }
-    lindex(key, index) { return send(this, str, 'LINDEX', [key, index]) }
-    lset(key, index, element) { return send(this, str, 'LSET', [key, index, element]) }
-    lrem(key, count, value) { return send(this, num, 'LREM', [key, count, value]) }
-    llen(key) { return send(this, num, 'LLEN', [key]) }
-    hset(key, field, value) { return send(this, num, 'HSET', [key, field, value]) }
-    hsetnx(key, field, value) { return send(this, bool, 'HSETNX', [key, field, value]) }
-    hget(key, field) { return send(this, str, 'HGET', [key, field]) }
-    hdel(key, ...fields) { return send(this, num, 'HDEL', [key, ...flat(fields)]) }
-    hgetall(key) { return send(this, hash, 'HGETALL', [key]) }
-    hkeys(key) { return send(this, str, 'HKEYS', [key]) }
-    hvals(key) { return send(this, str, 'HVALS', [key]) }
-    hlen(key) { return send(this, num, 'HLEN', [key]) }
-    hincrby(key, field, n) { return send(this, num, 'HINCRBY', [key, field, n]) }
-    sadd(key, ...members) { return send(this, num, 'SADD', [key, ...flat(members)]) }
-    srem(key, ...members) { return send(this, num, 'SREM', [key, ...flat(members)]) }
-    sismember(key, member) { return send(this, bool, 'SISMEMBER', [key, member]) }
-    smembers(key) { return send(this, str, 'SMEMBERS', [key]) }
-    srandmember(key) { return send(this, str, 'SRANDMEMBER', [key]) }
-    spop(key) { return send(this, str, 'SPOP', [key]) }
+    get(key) {
+      return send(this, str, 'GET', [key])
+    }
+    getSet(key, value) {
+      return send(this, str, 'GETSET', [key, value])
+    }
+    getDel(key) {
+      return send(this, str, 'GETDEL', [key])
+    }
+    del(...keys) {
+      return send(this, num, 'DEL', flat(keys))
+    }
+    exists(...keys) {
+      return send(this, num, 'EXISTS', flat(keys))
+    }
+    incr(key) {
+      return send(this, num, 'INCR', [key])
+    }
+    incrBy(key, n) {
+      return send(this, num, 'INCRBY', [key, n])
+    }
+    decr(key) {
+      return send(this, num, 'DECR', [key])
+    }
+    decrBy(key, n) {
+      return send(this, num, 'DECRBY', [key, n])
+    }
+    randomKey() {
+      return send(this, str, 'RANDOMKEY', [])
+    }
+    mget(...keys) {
+      return send(this, str, 'MGET', flat(keys))
+    }
+    expire(key, seconds) {
+      return send(this, bool, 'EXPIRE', [key, seconds])
+    }
+    ttl(key) {
+      return send(this, num, 'TTL', [key])
+    }
+    persist(key) {
+      return send(this, bool, 'PERSIST', [key])
+    }
+    lpush(key, ...values) {
+      return send(this, num, 'LPUSH', [key, ...flat(values)])
+    }
+    rpush(key, ...values) {
+      return send(this, num, 'RPUSH', [key, ...flat(values)])
+    }
+    lpop(key) {
+      return send(this, str, 'LPOP', [key])
+    }
+    rpop(key) {
+      return send(this, str, 'RPOP', [key])
+    }
+    lrange(key, start, stop) {
+      return send(this, str, 'LRANGE', [key, start, stop])
+    }
+    lindex(key, index) {
+      return send(this, str, 'LINDEX', [key, index])
+    }
+    lset(key, index, element) {
+      return send(this, str, 'LSET', [key, index, element])
+    }
+    lrem(key, count, value) {
+      return send(this, num, 'LREM', [key, count, value])
+    }
+    llen(key) {
+      return send(this, num, 'LLEN', [key])
+    }
+    hset(key, field, value) {
+      return send(this, num, 'HSET', [key, field, value])
+    }
+    hsetnx(key, field, value) {
+      return send(this, bool, 'HSETNX', [key, field, value])
+    }
+    hget(key, field) {
+      return send(this, str, 'HGET', [key, field])
+    }
+    hdel(key, ...fields) {
+      return send(this, num, 'HDEL', [key, ...flat(fields)])
+    }
+    hgetall(key) {
+      return send(this, hash, 'HGETALL', [key])
+    }
+    hkeys(key) {
+      return send(this, str, 'HKEYS', [key])
+    }
+    hvals(key) {
+      return send(this, str, 'HVALS', [key])
+    }
+    hlen(key) {
+      return send(this, num, 'HLEN', [key])
+    }
+    hincrby(key, field, n) {
+      return send(this, num, 'HINCRBY', [key, field, n])
+    }
+    sadd(key, ...members) {
+      return send(this, num, 'SADD', [key, ...flat(members)])
+    }
+    srem(key, ...members) {
+      return send(this, num, 'SREM', [key, ...flat(members)])
+    }
+    sismember(key, member) {
+      return send(this, bool, 'SISMEMBER', [key, member])
+    }
+    smembers(key) {
+      return send(this, str, 'SMEMBERS', [key])
+    }
+    srandmember(key) {
+      return send(this, str, 'SRANDMEMBER', [key])
+    }
+    spop(key) {
+      return send(this, str, 'SPOP', [key])
+    }
     sendCommand(command, ...args) {
       if (typeof command !== 'string' || command === '') return Promise.reject(new TypeError('redis: sendCommand needs a command name'))
       return send(this, str, command, flat(args))
@@ -109,6 +190,11 @@
   const redis = { Client }
   for (const name of ['k6/experimental/redis', 'k6/x/redis']) {
     // This file is evaluated on first use: replace the loading getter (vu.ts).
-    Object.defineProperty(globalThis.__k6mods, name, { value: { default: redis, Client }, enumerable: true, writable: true, configurable: true })
+    Object.defineProperty(globalThis.__k6mods, name, {
+      value: { default: redis, Client },
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
 })()

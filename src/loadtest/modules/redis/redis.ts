@@ -13,7 +13,13 @@ import type { Redis, RedisOptions } from 'ioredis'
 export type ClientSpec =
   | { url: string }
   | {
-      socket?: { host?: string; port?: number; tls?: { ca?: string[]; cert?: string; key?: string }; dialTimeout?: number; readTimeout?: number }
+      socket?: {
+        host?: string
+        port?: number
+        tls?: { ca?: string[]; cert?: string; key?: string }
+        dialTimeout?: number
+        readTimeout?: number
+      }
       /** k6 v0.47's form: 'host:port' strings. */
       addrs?: string[]
       username?: string
@@ -39,22 +45,28 @@ export function redisOptions(spec: ClientSpec, insecure: boolean): { url?: strin
     } catch {
       throw new TypeError(`invalid redis URL '${spec.url}': expected redis[s]://[[user][:password]@]host[:port][/db]`)
     }
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new TypeError(`invalid redis URL scheme '${u.protocol.replace(':', '')}': use redis:// or rediss://`)
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+      throw new TypeError(`invalid redis URL scheme '${u.protocol.replace(':', '')}': use redis:// or rediss://`)
     const db = u.pathname.replace(/^\//, '')
     if (db !== '' && !/^\d+$/.test(db)) throw new TypeError(`invalid redis URL database '${db}': a number is expected`)
     return { url: spec.url, options: { ...base, ...(u.protocol === 'rediss:' ? { tls: { rejectUnauthorized: !insecure } } : {}) } }
   }
-  if (spec.masterName !== undefined || spec.cluster !== undefined) throw new TypeError('redis: Sentinel (masterName) and cluster options are not supported by Kiln yet; connect to one node with socket.host and socket.port')
+  if (spec.masterName !== undefined || spec.cluster !== undefined)
+    throw new TypeError(
+      'redis: Sentinel (masterName) and cluster options are not supported by Kiln yet; connect to one node with socket.host and socket.port',
+    )
   let host = spec.socket?.host
   let port = spec.socket?.port
   if (spec.addrs !== undefined) {
-    if (!Array.isArray(spec.addrs) || spec.addrs.length !== 1) throw new TypeError('redis: addrs must hold one "host:port" (clusters are not supported by Kiln yet)')
+    if (!Array.isArray(spec.addrs) || spec.addrs.length !== 1)
+      throw new TypeError('redis: addrs must hold one "host:port" (clusters are not supported by Kiln yet)')
     const m = /^(.*):(\d+)$/.exec(String(spec.addrs[0]))
     host = m ? m[1] : String(spec.addrs[0])
     port = m ? Number(m[2]) : 6379
   }
   if (typeof host !== 'string' || host === '') throw new TypeError('redis: the options need socket.host (or use a redis:// URL)')
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new TypeError(`redis: invalid socket.port ${String(port)}`)
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
+    throw new TypeError(`redis: invalid socket.port ${String(port)}`)
   const tls = spec.socket?.tls
   const b64 = (s: string) => Buffer.from(s, 'base64')
   return {
@@ -69,7 +81,9 @@ export function redisOptions(spec: ClientSpec, insecure: boolean): { url?: strin
       // k6 documents dialTimeout in seconds (5 by default) and readTimeout in seconds too.
       connectTimeout: (spec.socket?.dialTimeout ?? 5) * 1000,
       ...(spec.socket?.readTimeout !== undefined && spec.socket.readTimeout > 0 ? { commandTimeout: spec.socket.readTimeout * 1000 } : {}),
-      ...(tls ? { tls: { ca: tls.ca?.map(b64), cert: tls.cert && b64(tls.cert), key: tls.key && b64(tls.key), rejectUnauthorized: !insecure } } : {}),
+      ...(tls
+        ? { tls: { ca: tls.ca?.map(b64), cert: tls.cert && b64(tls.cert), key: tls.key && b64(tls.key), rejectUnauthorized: !insecure } }
+        : {}),
     },
   }
 }

@@ -22,8 +22,10 @@ export function parseSecretSource(flag: string): SecretSource {
   const eq = flag.indexOf('=')
   const type = eq < 0 ? flag : flag.slice(0, eq)
   const config = eq < 0 ? '' : flag.slice(eq + 1)
-  if (type === 'url') throw new ConfigError(`--secret-source ${flag}: the url source is not in Kiln yet; use file=PATH (key=value lines) or mock=KEY=VALUE`)
-  if (type !== 'file' && type !== 'mock') throw new ConfigError(`--secret-source ${flag}: unknown source type '${type}'; use file=PATH (key=value lines) or mock=KEY=VALUE`)
+  if (type === 'url')
+    throw new ConfigError(`--secret-source ${flag}: the url source is not in Kiln yet; use file=PATH (key=value lines) or mock=KEY=VALUE`)
+  if (type !== 'file' && type !== 'mock')
+    throw new ConfigError(`--secret-source ${flag}: unknown source type '${type}'; use file=PATH (key=value lines) or mock=KEY=VALUE`)
   const source: SecretSource = { name: type, type, isDefault: false, values: {} }
   let filename = ''
   for (const item of config ? config.split(',') : []) {
@@ -75,14 +77,23 @@ export function checkSecretSources(sources: SecretSource[]): SecretSource[] {
 export function lookupSecret(sources: SecretSource[], sourceName: string | null, key: string): { value: string } | { error: string } {
   let source: SecretSource | undefined
   if (sourceName === null) {
-    if (!sources.length) return { error: 'no secret sources are configured: run with --secret-source, e.g. --secret-source=file=secrets.txt' }
+    if (!sources.length)
+      return { error: 'no secret sources are configured: run with --secret-source, e.g. --secret-source=file=secrets.txt' }
     source = sources.length === 1 ? sources[0] : sources.find((s) => s.isDefault)
-    if (!source) return { error: `no default secret source among ${sources.map((s) => `'${s.name}'`).join(', ')}: use secrets.source(NAME).get(), or mark one with default` }
+    if (!source)
+      return {
+        error: `no default secret source among ${sources.map((s) => `'${s.name}'`).join(', ')}: use secrets.source(NAME).get(), or mark one with default`,
+      }
   } else {
     source = sources.find((s) => s.name === sourceName)
-    if (!source) return { error: `no secret source named '${sourceName}'${sources.length ? `; configured: ${sources.map((s) => `'${s.name}'`).join(', ')}` : ''}` }
+    if (!source)
+      return {
+        error: `no secret source named '${sourceName}'${sources.length ? `; configured: ${sources.map((s) => `'${s.name}'`).join(', ')}` : ''}`,
+      }
   }
-  return Object.hasOwn(source.values, key) ? { value: source.values[key]! } : { error: `secret '${key}' not found in source '${source.name}'` }
+  return Object.hasOwn(source.values, key)
+    ? { value: source.values[key]! }
+    : { error: `secret '${key}' not found in source '${source.name}'` }
 }
 
 /** Replaces every secret value in `text` (longest first, so no value leaves a part of another). */

@@ -72,7 +72,8 @@
         let size
         try {
           size = this._size(chunk)
-          if (typeof size !== 'number' || !(size >= 0) || size === Infinity) throw new RangeError('the queuing strategy size() must return a finite, non-negative number')
+          if (typeof size !== 'number' || !(size >= 0) || size === Infinity)
+            throw new RangeError('the queuing strategy size() must return a finite, non-negative number')
         } catch (e) {
           controllerError(this, e)
           throw e
@@ -161,7 +162,11 @@
       const source = underlyingSource === undefined || underlyingSource === null ? {} : underlyingSource
       if (typeof source !== 'object' && typeof source !== 'function') throw new TypeError('underlyingSource must be an object')
       if (source.type !== undefined && String(source.type) !== 'default') {
-        throw new TypeError(String(source.type) === 'bytes' ? 'byte streams (type: "bytes") are not supported, as in k6: use the default type' : `invalid underlyingSource.type '${String(source.type)}': only 'default' is supported`)
+        throw new TypeError(
+          String(source.type) === 'bytes'
+            ? 'byte streams (type: "bytes") are not supported, as in k6: use the default type'
+            : `invalid underlyingSource.type '${String(source.type)}': only 'default' is supported`,
+        )
       }
       const st = strategy === undefined || strategy === null ? {} : strategy
       const hwm = st.highWaterMark === undefined ? 1 : Number(st.highWaterMark)
@@ -174,7 +179,8 @@
       const c = new ReadableStreamDefaultController(STREAM, this, source, hwm, st.size)
       this._controller = c
       const start = source.start
-      if (start !== undefined && start !== null && typeof start !== 'function') throw new TypeError('underlyingSource.start must be a function')
+      if (start !== undefined && start !== null && typeof start !== 'function')
+        throw new TypeError('underlyingSource.start must be a function')
       const started = start ? start.call(source, c) : undefined
       Promise.resolve(started).then(
         () => {
@@ -193,7 +199,9 @@
     }
     getReader(options) {
       if (options && options.mode !== undefined) {
-        throw new TypeError(String(options.mode) === 'byob' ? 'BYOB readers are not supported, as in k6' : `invalid reader mode '${String(options.mode)}'`)
+        throw new TypeError(
+          String(options.mode) === 'byob' ? 'BYOB readers are not supported, as in k6' : `invalid reader mode '${String(options.mode)}'`,
+        )
       }
       return new ReadableStreamDefaultReader(this)
     }
@@ -256,5 +264,10 @@
 
   const mod = { ReadableStream, ReadableStreamDefaultReader, CountQueuingStrategy }
   // This file is evaluated on first use: replace the loading getter (vu.ts).
-  Object.defineProperty(globalThis.__k6mods, 'k6/experimental/streams', { value: Object.assign({ default: mod }, mod), enumerable: true, writable: true, configurable: true })
+  Object.defineProperty(globalThis.__k6mods, 'k6/experimental/streams', {
+    value: Object.assign({ default: mod }, mod),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
 })()

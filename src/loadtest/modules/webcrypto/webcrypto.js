@@ -59,7 +59,10 @@
     try {
       const json = JSON.stringify(encode(args))
       // The host's error reads 'DataError: …': the script sees WebCrypto's name (e.name === 'DataError'), as in k6.
-      return L.op((id) => H.subtle(id, op, json), (r) => decode(JSON.parse(r))).catch((e) => {
+      return L.op(
+        (id) => H.subtle(id, op, json),
+        (r) => decode(JSON.parse(r)),
+      ).catch((e) => {
         const m = /^([A-Za-z]+Error): ([\s\S]*)$/.exec(e.message)
         if (m) {
           e.name = m[1]
@@ -72,7 +75,20 @@
     }
   }
   const subtle = {}
-  const ops = ['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'importKey', 'exportKey', 'deriveBits', 'deriveKey', 'wrapKey', 'unwrapKey']
+  const ops = [
+    'digest',
+    'encrypt',
+    'decrypt',
+    'sign',
+    'verify',
+    'generateKey',
+    'importKey',
+    'exportKey',
+    'deriveBits',
+    'deriveKey',
+    'wrapKey',
+    'unwrapKey',
+  ]
   for (const op of ops) subtle[op] = (...args) => call(op, args)
   globalThis.crypto.subtle = subtle
   globalThis.CryptoKey = CryptoKey

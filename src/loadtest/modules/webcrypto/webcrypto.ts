@@ -6,7 +6,20 @@
 import { webcrypto } from 'node:crypto'
 
 type Key = webcrypto.CryptoKey
-const OPS = new Set(['digest', 'encrypt', 'decrypt', 'sign', 'verify', 'generateKey', 'importKey', 'exportKey', 'deriveBits', 'deriveKey', 'wrapKey', 'unwrapKey'])
+const OPS = new Set([
+  'digest',
+  'encrypt',
+  'decrypt',
+  'sign',
+  'verify',
+  'generateKey',
+  'importKey',
+  'exportKey',
+  'deriveBits',
+  'deriveKey',
+  'wrapKey',
+  'unwrapKey',
+])
 const isKey = (v: unknown): v is Key => v instanceof (globalThis as unknown as { CryptoKey: new () => Key }).CryptoKey
 
 export class KeyStore {

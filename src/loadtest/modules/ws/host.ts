@@ -46,7 +46,12 @@ export class WsSockets {
         // WsConn reports the bad URL.
       }
       const extra = spec.cookies ?? {}
-      const cookies = jar && httpUrl ? jar.header(httpUrl, extra) : Object.entries(extra).map(([n, c]) => `${n}=${c.value}`).join('; ')
+      const cookies =
+        jar && httpUrl
+          ? jar.header(httpUrl, extra)
+          : Object.entries(extra)
+              .map(([n, c]) => `${n}=${c.value}`)
+              .join('; ')
       if (cookies) spec.headers['Cookie'] = [cookies, spec.headers['Cookie']].filter(Boolean).join('; ')
       return new WsConn(spec, emit, sink, host.options.insecureSkipTLSVerify, (h) => jar && httpUrl && jar.store(httpUrl, h['set-cookie']))
     }

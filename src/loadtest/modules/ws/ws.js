@@ -20,7 +20,15 @@
       const v = params.cookies[k]
       cookies[k] = v && typeof v === 'object' ? { value: String(v.value), replace: !!v.replace } : { value: String(v), replace: false }
     }
-    return JSON.stringify({ url: String(url), headers, cookies, protocols: protocols || [], tags: U.toTags(params.tags), compression: params.compression || '', jar: U.jarOf(params.jar) })
+    return JSON.stringify({
+      url: String(url),
+      headers,
+      cookies,
+      protocols: protocols || [],
+      tags: U.toTags(params.tags),
+      compression: params.compression || '',
+      jar: U.jarOf(params.jar),
+    })
   }
   const b64 = (data) => U.b64encode(U.bytesOf(data))
 
@@ -106,11 +114,20 @@
       socket._closed = true
       H.wsDone(id)
     }
-    return { url: String(url), status: info.status, status_text: '101 Switching Protocols', headers: info.headers, body: null, error: '', error_code: 0 }
+    return {
+      url: String(url),
+      status: info.status,
+      status_text: '101 Switching Protocols',
+      headers: info.headers,
+      body: null,
+      error: '',
+      error_code: 0,
+    }
   }
   const ws = { connect }
   // This file is evaluated on first use of either module: replace both loading getters (vu.ts).
-  const define = (name, value) => Object.defineProperty(globalThis.__k6mods, name, { value, enumerable: true, writable: true, configurable: true })
+  const define = (name, value) =>
+    Object.defineProperty(globalThis.__k6mods, name, { value, enumerable: true, writable: true, configurable: true })
   define('k6/ws', Object.assign({ default: ws }, ws))
 
   // --- k6/websockets ----------------------------------------------------------------------------
@@ -155,9 +172,13 @@
       this.bufferedAmount = 0
       this.onopen = this.onmessage = this.onclose = this.onerror = this.onping = this.onpong = null
       this._listeners = {}
-      const protos = protocols === undefined || protocols === null ? [] : Array.isArray(protocols) ? protocols.map(String) : [String(protocols)]
+      const protos =
+        protocols === undefined || protocols === null ? [] : Array.isArray(protocols) ? protocols.map(String) : [String(protocols)]
       const spec = specOf(url, protos, params)
-      this._id = L.stream((_ok, ev) => this._event(ev), (id) => H.wsStart(id, spec))
+      this._id = L.stream(
+        (_ok, ev) => this._event(ev),
+        (id) => H.wsStart(id, spec),
+      )
     }
     _event(ev) {
       const [kind, payload] = split(ev)

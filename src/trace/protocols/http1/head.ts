@@ -17,7 +17,25 @@ const reqLine = /^([A-Z][A-Z0-9_-]{0,19}) (\S+)(?: HTTP\/(\d)\.(\d))?/
 const respLine = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?/
 
 /** Methods that open a request when capture has to find a message start (resync, inference). */
-export const methods = ['GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH', 'CONNECT', 'TRACE', 'PROPFIND', 'PROPPATCH', 'MKCOL', 'COPY', 'MOVE', 'LOCK', 'UNLOCK', 'PURGE']
+export const methods = [
+  'GET',
+  'POST',
+  'PUT',
+  'DELETE',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'CONNECT',
+  'TRACE',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+  'PURGE',
+]
 
 /** Whether `b` starts like a request ("GET /…") or a response ("HTTP/1.1 200"), as far as it goes. */
 export function looksLikeStart(b: Buffer, kind: 'req' | 'resp'): boolean {

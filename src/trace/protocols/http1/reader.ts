@@ -205,7 +205,13 @@ export class Http1Reader {
   }
 
   private headFromParts(parts: Buffer[], time: bigint, cut: boolean): void {
-    this.head(Buffer.concat(parts).toString('latin1').replace(/\r?\n\r?\n$/, ''), time, cut)
+    this.head(
+      Buffer.concat(parts)
+        .toString('latin1')
+        .replace(/\r?\n\r?\n$/, ''),
+      time,
+      cut,
+    )
   }
 
   /** A head's text without its blank line; `cut` when a gap or the close ended it early. */

@@ -54,7 +54,15 @@ export class Http2Parser extends GuardedParser {
   }
 
   private side(client: boolean): Side {
-    return { q: new ByteQueue(), hpack: new HpackDecoder(), skip: 0, skipStream: 0, block: null, lost: false, prefaceLeft: client ? preface.length : 0 }
+    return {
+      q: new ByteQueue(),
+      hpack: new HpackDecoder(),
+      skip: 0,
+      skipStream: 0,
+      block: null,
+      lost: false,
+      prefaceLeft: client ? preface.length : 0,
+    }
   }
 
   buffered(): number {

@@ -10,7 +10,17 @@ import { GuardedParser, ns, type ParserOptions } from '../common.ts'
 import { PacketReader, lenenc, type Packet } from './packets.ts'
 import { executeParams, type Bound } from './values.ts'
 
-const COM = { quit: 0x01, initDb: 0x02, query: 0x03, fieldList: 0x04, stmtPrepare: 0x16, stmtExecute: 0x17, stmtSendLong: 0x18, stmtClose: 0x19, stmtReset: 0x1a } as const
+const COM = {
+  quit: 0x01,
+  initDb: 0x02,
+  query: 0x03,
+  fieldList: 0x04,
+  stmtPrepare: 0x16,
+  stmtExecute: 0x17,
+  stmtSendLong: 0x18,
+  stmtClose: 0x19,
+  stmtReset: 0x1a,
+} as const
 /** Commands the server never answers. */
 const noReply = new Set<number>([COM.quit, COM.stmtClose, COM.stmtSendLong])
 /** SERVER_MORE_RESULTS_EXISTS in an EOF/OK status: another result set follows (CALL, multi-statements). */

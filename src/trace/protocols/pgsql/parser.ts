@@ -42,7 +42,11 @@ export class PgsqlParser extends GuardedParser {
   constructor(opts: ParserOptions = {}) {
     super(opts)
     // Untyped client messages start with a length whose first byte is 0; type letters never are 0.
-    this.req = new MessageReader(this.maxBuffer, (b) => (b[0] === 0 ? 2 : 0), (d) => /[QPBDESCHXF]/.test(String.fromCharCode(d[0]!)))
+    this.req = new MessageReader(
+      this.maxBuffer,
+      (b) => (b[0] === 0 ? 2 : 0),
+      (d) => /[QPBDESCHXF]/.test(String.fromCharCode(d[0]!)),
+    )
     this.resp = new MessageReader(
       this.maxBuffer,
       (b) => (this.sslAsked && (b[0] === 0x4e || b[0] === 0x53 || b[0] === 0x47) ? 1 : 0),
@@ -112,7 +116,16 @@ export class PgsqlParser extends GuardedParser {
         return
       }
       case 'Q':
-        return this.enqueue({ k: 'Q', timeNs: t, query: this.clip(cstr(p, 0).s, m.whole), out: [], cols: [], rows: [], nrows: 0, error: '' })
+        return this.enqueue({
+          k: 'Q',
+          timeNs: t,
+          query: this.clip(cstr(p, 0).s, m.whole),
+          out: [],
+          cols: [],
+          rows: [],
+          nrows: 0,
+          error: '',
+        })
       case 'P': {
         const name = cstr(p, 0)
         const q = cstr(p, name.next)

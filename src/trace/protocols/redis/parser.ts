@@ -10,7 +10,24 @@ import { ByteQueue, GuardedParser, ns, type ParserOptions } from '../common.ts'
 import { BadResp, formatResp, readResp, RespSkipper, str, type Resp } from './resp.ts'
 
 /** Commands whose first argument is a subcommand, named together ("CONFIG GET"), as Pixie does. */
-const twoWord = new Set(['ACL', 'CLIENT', 'CLUSTER', 'COMMAND', 'CONFIG', 'DEBUG', 'FUNCTION', 'LATENCY', 'MEMORY', 'MODULE', 'OBJECT', 'PUBSUB', 'SCRIPT', 'SLOWLOG', 'XGROUP', 'XINFO'])
+const twoWord = new Set([
+  'ACL',
+  'CLIENT',
+  'CLUSTER',
+  'COMMAND',
+  'CONFIG',
+  'DEBUG',
+  'FUNCTION',
+  'LATENCY',
+  'MEMORY',
+  'MODULE',
+  'OBJECT',
+  'PUBSUB',
+  'SCRIPT',
+  'SLOWLOG',
+  'XGROUP',
+  'XINFO',
+])
 const subscribes = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'UNSUBSCRIBE', 'PUNSUBSCRIBE', 'SUNSUBSCRIBE'])
 const messages = new Set(['message', 'pmessage', 'smessage'])
 /** 4096 pipelined commands without replies: redis-benchmark pipelines 16–100; more is a lost reply stream. */

@@ -132,7 +132,8 @@ function fmt(v: Resp, max: number, depth: number): string {
       return '<NULL>'
     case 'map': {
       const parts: string[] = []
-      for (let i = 0; i + 1 < v.items.length; i += 2) parts.push(`${JSON.stringify(fmt(v.items[i]!, max, depth + 1))}: ${inner(v.items[i + 1]!, max, depth)}`)
+      for (let i = 0; i + 1 < v.items.length; i += 2)
+        parts.push(`${JSON.stringify(fmt(v.items[i]!, max, depth + 1))}: ${inner(v.items[i + 1]!, max, depth)}`)
       return `{${parts.join(', ')}}`
     }
     default:
