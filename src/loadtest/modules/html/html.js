@@ -188,8 +188,8 @@
       )
     }
   }
-  /** @type {any} */
-  Element.prototype.selection = function () {
+  const elementProto = /** @type {any} */ (Element.prototype)
+  elementProto.selection = function () {
     return new Selection(this[K].d, [this[K].id], null)
   }
 
