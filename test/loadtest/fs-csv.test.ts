@@ -73,7 +73,8 @@ test('a k6 script reads a file with fs.open/read/seek/stat and CSV with csv.pars
     'script.js': `import { open, SeekMode } from 'k6/experimental/fs'
 import csv from 'k6/experimental/csv'
 import { check } from 'k6'
-export const options = { vus: 3, iterations: 6 }
+// per-vu-iterations: shared iterations need not split 2-2-2 between the VUs.
+export const options = { scenarios: { s: { executor: 'per-vu-iterations', vus: 3, iterations: 2 } } }
 const file = await open('data.csv')
 const all = await csv.parse(file, { asObjects: true })
 const parser = new csv.Parser(file, { skipFirstLine: true })

@@ -1,4 +1,5 @@
 /** The parts of profile thresholds that need no server: names, evaluation, reports, `kiln compare -t`. */
+import { withoutDirs } from '../../src/loadtest/results/profile-compare.ts'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Registry } from '../../src/loadtest/results/metrics.ts'
@@ -137,4 +138,11 @@ test("kiln compare -t: METRIC=EXPR, the '=' after the tags", () => {
     },
   )
   assert.throws(() => parseThresholdFlags(['value<0.1']), /must be METRIC=EXPR/)
+})
+
+test('kiln compare names a frame without the directories of its file, so two checkouts are one row', () => {
+  assert.equal(withoutDirs('handleSearch /tmp/ci-1/app/service.mjs:17'), 'handleSearch service.mjs:17')
+  assert.equal(withoutDirs('handleSearch service.mjs:17'), 'handleSearch service.mjs:17')
+  assert.equal(withoutDirs('emit node:events:471'), 'emit node:events:471')
+  assert.equal(withoutDirs('main.work'), 'main.work')
 })

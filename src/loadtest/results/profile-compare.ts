@@ -36,9 +36,19 @@ export interface Comparison {
 }
 
 /** Each function's total over the stacks (counted once per stack, so recursion once, as the top table's total). */
+// `fn dir/sub/file.mjs:12` → `fn file.mjs:12`: the same function checked out in two places (CI
+// workspaces, temp directories) is one row, as profile_share_change (bare names) already treats it.
+const IN_DIR = /^(.*\S)\s+\S*\/([^/\s]+:\d+)$/
+
+/** A frame's name without the directories of its file. */
+export function withoutDirs(frame: string): string {
+  const m = IN_DIR.exec(frame)
+  return m ? `${m[1]} ${m[2]}` : frame
+}
+
 function totals(stacks: [string[], number][]): Map<string, number> {
   const out = new Map<string, number>()
-  for (const [stack, v] of stacks) for (const f of new Set(stack)) out.set(f, (out.get(f) ?? 0) + v)
+  for (const [stack, v] of stacks) for (const f of new Set(stack.map(withoutDirs))) out.set(f, (out.get(f) ?? 0) + v)
   return out
 }
 
