@@ -107,7 +107,14 @@ recording-rules-interval: 200ms
   let kiln = await startKiln(['--config', config], { dataDir })
   try {
     // 300 samples at 100 Hz in burnCpu (3 s of CPU), 100 in idle: only burnCpu is counted.
-    await ingestFolded(kiln.url, 'app.cpu{service_name="api"}', 'main;burnCpu 300\nmain;idle 100\nmain;burnCpu;burnCpu 50')
+    // A rule counts from its creation (the server's start) on, and `from` has whole seconds: a profile
+    // sent within a second of the start would fall before it. So these start a second from now.
+    await ingestFolded(
+      kiln.url,
+      'app.cpu{service_name="api"}',
+      'main;burnCpu 300\nmain;idle 100\nmain;burnCpu;burnCpu 50',
+      Date.now() + 1000,
+    )
     const series = 'kiln_function_cpu_seconds_total{function_name="burnCpu",service_name="api"}'
     // Recursion counts once: 300 + 50 samples = 3.5 s.
     assert.equal(await until('the first window', async () => sampleValue(await metrics(kiln.url), series)), 3.5)
