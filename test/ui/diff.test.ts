@@ -1,12 +1,9 @@
 // Issue 15 §2: the diff view paints crisp text however it is reached, its table leads with the
 // biggest changes in share (new and gone functions with their shares), and its default ranges
 // compare the selected range with the same length before it.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { root, buildUi, startKiln, launchChromium, ingestFolded } from './kiln.ts'
+import { noChromium, uiSuite, ingestFolded } from './kiln.ts'
 
 const T0 = Date.UTC(2026, 0, 1, 10, 0, 0) / 1000
 // Baseline 10:00–10:10, comparison 10:20–10:30: db.Query grows, cache.Get is new, a tiny
@@ -20,36 +17,17 @@ const ms = (s: number) => String(s * 1000)
 const sides = `&lfrom=${ms(T0)}&luntil=${ms(T0 + 600)}&rfrom=${ms(T0 + 1200)}&runtil=${ms(T0 + 1800)}`
 const url = (q: string, range = `&from=${ms(T0 - 300)}&until=${ms(T0 + 2100)}`) =>
   `/?service=shop&type=${encodeURIComponent(TYPE)}${range}${q}`
-const artifacts = join(root, 'test-artifacts', 'ui')
 
-const skip = existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium: apt-get install -y chromium'
-let kiln: Awaited<ReturnType<typeof startKiln>>
-let browser: Browser
-let page: Page
-
-before(async () => {
-  if (skip) return
-  buildUi()
-  mkdirSync(artifacts, { recursive: true })
-  kiln = await startKiln()
-  await ingestFolded(kiln.url, 'shop.cpu', baseline, T0, T0 + 600)
-  await ingestFolded(kiln.url, 'shop.cpu', comparison, T0 + 1200, T0 + 1800)
-  browser = await launchChromium()
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })
-  page = await ctx.newPage()
-  await page.clock.setFixedTime(new Date((T0 + 3600) * 1000))
+const skip = noChromium
+const ui = uiSuite({
+  seed: async (at) => {
+    await ingestFolded(at, 'shop.cpu', baseline, T0, T0 + 600)
+    await ingestFolded(at, 'shop.cpu', comparison, T0 + 1200, T0 + 1800)
+  },
+  clock: T0 + 3600,
 })
 
-after(async () => {
-  await browser?.close()
-  await kiln?.dispose()
-})
-
-const painted = () => page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
-const shot = async (name: string) => {
-  await painted()
-  await page.screenshot({ path: join(artifacts, `${name}.png`) })
-}
+const painted = () => ui.page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
 
 /**
  * The width and height in screen px of the "total" label as the screenshot shows it (its dark
@@ -60,11 +38,11 @@ async function totalLabel(settled: boolean): Promise<{ seen: { w: number; h: num
   if (settled) {
     await painted()
     // Two frames: the worker's bitmap reaches the screen after its 'drawn' message.
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+    await ui.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
   }
-  const canvas = page.locator('[data-testid=flame-canvas]').first()
+  const canvas = ui.page.locator('[data-testid=flame-canvas]').first()
   const png = (await canvas.screenshot()).toString('base64')
-  return page.evaluate(async (b64) => {
+  return ui.page.evaluate(async (b64) => {
     const img = new Image()
     img.src = `data:image/png;base64,${b64}`
     await img.decode()
@@ -114,22 +92,22 @@ const assertCrisp = async (what: string) => {
 test('the diff flame graph paints unstretched text after switching tabs and on a direct load', { skip }, async () => {
   // A slow machine (the issue saw it on a loaded one) widens any window in which the canvas's
   // size and its bitmap disagree.
-  const cdp = await page.context().newCDPSession(page)
+  const cdp = await ui.page.context().newCDPSession(ui.page)
   await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 })
   try {
     for (let i = 0; i < 2; i++) {
-      await page.goto(kiln.url + url('&view=flame' + sides))
-      await page.locator('[data-testid=flame-canvas]').waitFor()
+      await ui.page.goto(ui.kiln.url + url('&view=flame' + sides))
+      await ui.page.locator('[data-testid=flame-canvas]').waitFor()
       await assertCrisp(`flame graph, try ${i + 1}`)
-      await page.click('[data-testid=tab-diff]')
-      await page.locator('[data-testid=top-table] tbody tr').first().waitFor()
+      await ui.page.click('[data-testid=tab-diff]')
+      await ui.page.locator('[data-testid=top-table] tbody tr').first().waitFor()
       await assertCrisp(`Flame graph → Diff, try ${i + 1}`)
-      if (i === 0) await shot('diff-after-tab-switch')
-      await page.goto(kiln.url + url('&view=diff' + sides))
-      await page.locator('[data-testid=top-table] tbody tr').first().waitFor()
+      if (i === 0) await ui.shot('diff-after-tab-switch')
+      await ui.page.goto(ui.kiln.url + url('&view=diff' + sides))
+      await ui.page.locator('[data-testid=top-table] tbody tr').first().waitFor()
       await assertCrisp(`direct load, try ${i + 1}`)
-      await page.click('[data-testid=tab-both]')
-      await page.locator('[data-testid=top-table] tbody tr').first().waitFor()
+      await ui.page.click('[data-testid=tab-both]')
+      await ui.page.locator('[data-testid=top-table] tbody tr').first().waitFor()
       await assertCrisp(`Diff → Both, try ${i + 1}`)
     }
   } finally {
@@ -138,37 +116,39 @@ test('the diff flame graph paints unstretched text after switching tabs and on a
 })
 
 test('the diff table leads with the biggest changes in share; new and gone show their shares', { skip }, async () => {
-  await page.goto(kiln.url + url('&view=diff' + sides))
-  const rows = page.locator('[data-testid=top-table] tbody tr')
+  await ui.page.goto(ui.kiln.url + url('&view=diff' + sides))
+  const rows = ui.page.locator('[data-testid=top-table] tbody tr')
   await rows.first().waitFor()
-  const names = (await page.locator('[data-testid=top-table] tbody td.name .fn').allInnerTexts()).slice(0, 3)
+  const names = (await ui.page.locator('[data-testid=top-table] tbody td.name .fn').allInnerTexts()).slice(0, 3)
   // db.Query 30% → 50% (+20 points), handler.Checkout 50 → 79.9, template.Render 29.9 → 10: first;
   // trace.Log (new, 0.1%) and xml.Encode (gone, 0.1%) last.
   assert.deepEqual(names, ['handler.Checkout', 'db.Query', 'handler.Home'])
   const row = (n: string) =>
-    page.locator('[data-testid=top-table] tbody tr', { has: page.locator('.fn', { hasText: new RegExp(`^${n.replace('.', '\\.')}$`) }) })
+    ui.page.locator('[data-testid=top-table] tbody tr', {
+      has: ui.page.locator('.fn', { hasText: new RegExp(`^${n.replace('.', '\\.')}$`) }),
+    })
   assert.equal(await row('trace.Log').locator('td[data-col=change]').innerText(), 'new, 0.1%')
   assert.equal(await row('cache.Get').locator('td[data-col=change]').innerText(), 'new, 10%')
   assert.equal(await row('xml.Encode').locator('td[data-col=change]').innerText(), 'gone, 0.1%')
   assert.equal(await row('db.Query').locator('td[data-col=delta]').innerText(), '+20 pp')
-  const all = await page.locator('[data-testid=top-table] tbody td.name .fn').allInnerTexts()
+  const all = await ui.page.locator('[data-testid=top-table] tbody td.name .fn').allInnerTexts()
   assert.ok(all.indexOf('trace.Log') > all.indexOf('runtime.gcBgMarkWorker'), all.join(', '))
-  await shot('diff-table-order')
+  await ui.shot('diff-table-order')
 })
 
 test('a diff opened without sides compares the selected range with the same length before it', { skip }, async () => {
   // Selected: 10:20–10:40 (holding the comparison data); the baseline defaults to the 20 minutes
   // before, 10:00–10:20, which hold the baseline data.
-  await page.goto(kiln.url + url('&view=diff', `&from=${ms(T0 + 1200)}&until=${ms(T0 + 2400)}`))
-  await page.locator('[data-testid=top-table] tbody tr').first().waitFor()
-  assert.equal(await page.locator('[data-testid=lfrom]').inputValue(), '2026-01-01T10:00Z')
-  assert.equal(await page.locator('[data-testid=luntil]').inputValue(), '2026-01-01T10:20Z')
-  assert.equal(await page.locator('[data-testid=rfrom]').inputValue(), '2026-01-01T10:20Z')
-  const changes = await page.locator('[data-testid=top-table] tbody td[data-col=change]').allInnerTexts()
+  await ui.page.goto(ui.kiln.url + url('&view=diff', `&from=${ms(T0 + 1200)}&until=${ms(T0 + 2400)}`))
+  await ui.page.locator('[data-testid=top-table] tbody tr').first().waitFor()
+  assert.equal(await ui.page.locator('[data-testid=lfrom]').inputValue(), '2026-01-01T10:00Z')
+  assert.equal(await ui.page.locator('[data-testid=luntil]').inputValue(), '2026-01-01T10:20Z')
+  assert.equal(await ui.page.locator('[data-testid=rfrom]').inputValue(), '2026-01-01T10:20Z')
+  const changes = await ui.page.locator('[data-testid=top-table] tbody td[data-col=change]').allInnerTexts()
   // A useful comparison: most functions are on both sides (only cache.Get and trace.Log are new).
   assert.equal(changes.filter((c) => c.startsWith('new')).length, 2, changes.join(', '))
   assert.equal(changes.filter((c) => c.startsWith('gone')).length, 1, changes.join(', '))
   // The timeline spans both sides, each shaded.
-  await page.locator('[data-testid=timeline] .mark.baseline').waitFor()
-  await shot('diff-default-ranges')
+  await ui.page.locator('[data-testid=timeline] .mark.baseline').waitFor()
+  await ui.shot('diff-default-ranges')
 })

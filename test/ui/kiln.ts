@@ -1,9 +1,16 @@
 import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { before, after } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { startKiln as startServer } from '../server/helpers.ts'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 export const root = fileURLToPath(new URL('../..', import.meta.url))
+/** Where the UI tests keep their screenshots (CI keeps them as artifacts of the run). */
+export const artifacts = join(root, 'test-artifacts', 'ui')
+/** Why the browser tests skip, or false where Debian's Chromium is installed. */
+export const noChromium: string | false = existsSync('/usr/bin/chromium') ? false : 'no /usr/bin/chromium: apt-get install -y chromium'
 
 /** Builds the UI into ui/dist with Vite, as `npm start` does; throws with Vite's output on failure. */
 export function buildUi(): void {
@@ -32,4 +39,49 @@ export async function ingestFolded(url: string, name: string, folded: string, fr
     body: folded,
   })
   if (!r.ok) throw new Error(`ingest ${name}: ${r.status} ${await r.text()}`)
+}
+
+type Kiln = Awaited<ReturnType<typeof startKiln>>
+
+/** A UI test file's server and page, set once its before() hook has run. */
+export interface UiSuite {
+  kiln: Kiln
+  browser: Browser
+  page: Page
+  /** Waits until the worker has painted the latest view, then saves test-artifacts/ui/NAME.png. */
+  shot(name: string): Promise<void>
+}
+
+/**
+ * Registers a test file's before/after hooks: builds the UI, starts a server, lets `seed` send its
+ * data, and opens a light 1280×720 page at scale 1 whose clock stands still at `clock` (Unix
+ * seconds) when given. Nothing starts where Chromium is missing (the tests skip with `noChromium`).
+ */
+export function uiSuite(
+  o: { seed?: (url: string) => Promise<void>; clock?: number; init?: (page: Page) => Promise<unknown> } = {},
+): UiSuite {
+  const s = {
+    async shot(name: string) {
+      await s.page.waitForFunction(() => !document.querySelector('canvas[data-pending]'))
+      await s.page.screenshot({ path: join(artifacts, `${name}.png`) })
+    },
+  } as UiSuite
+  before(async () => {
+    if (noChromium) return
+    buildUi()
+    mkdirSync(artifacts, { recursive: true })
+    s.kiln = await startKiln()
+    await o.seed?.(s.kiln.url)
+    s.browser = await launchChromium()
+    s.page = await (
+      await s.browser.newContext({ viewport: { width: 1280, height: 720 }, colorScheme: 'light', deviceScaleFactor: 1 })
+    ).newPage()
+    if (o.clock !== undefined) await s.page.clock.setFixedTime(new Date(o.clock * 1000))
+    await o.init?.(s.page)
+  })
+  after(async () => {
+    await s.browser?.close()
+    await s.kiln?.dispose()
+  })
+  return s
 }
