@@ -85,8 +85,11 @@ class Tables {
   defaultSampleType = 0
   readonly sampleRanges: number[] = [] // start, end byte offsets, in pairs
   readonly mappingFile = new IdIndex() // mapping id → filename string index
-  readonly functionName = new IdIndex() // function id → name string index (system_name if no name)
+  readonly functionName = new IdIndex() // function id → name string index (system_name if no name); filled by indexFunctions
+  readonly fnIds: number[] = [] // functions' ids and name string indices, in table order
+  readonly fnNames: number[] = []
   readonly locations = new IdIndex() // location id → location index
+  readonly locIds: number[] = []
   readonly locMapping: number[] = []
   readonly locAddress: number[] = []
   readonly locLineStart: number[] = []
@@ -189,6 +192,7 @@ function readTables(buf: Uint8Array, at: Cursor): Tables {
         r.skip(wire)
     }
   }
+  indexFunctions(t)
   return t
 }
 
@@ -219,7 +223,19 @@ function readMapping(r: ProtoReader, t: Tables): void {
 // Function { id = 1; name = 2; system_name = 3; … }
 function readFunction(r: ProtoReader, t: Tables): void {
   const v = readVarints(r, 3)
-  t.functionName.set(v[1]!, v[2]! || v[3]!)
+  t.fnIds.push(v[1]!)
+  t.fnNames.push(v[2]! || v[3]!)
+}
+
+/**
+ * Indexes the functions by id. Pyroscope's .NET profiler (before its 0.8.x fix) wrote every
+ * function with id 0, one function per location, in the locations' order, and its lines name the
+ * function by its location's id: Pyroscope then gives function i the id of location i, and so does
+ * Kiln, whatever the spy (a table of only id-0 functions is unusable otherwise).
+ */
+function indexFunctions(t: Tables): void {
+  const broken = t.fnIds.length > 0 && t.fnIds.every((id) => id === 0) && t.fnIds.length === t.locIds.length
+  for (let i = 0; i < t.fnIds.length; i++) t.functionName.set(broken ? t.locIds[i]! : t.fnIds[i]!, t.fnNames[i]!)
 }
 
 function readLocation(r: ProtoReader, t: Tables): void {
@@ -247,6 +263,7 @@ function readLocation(r: ProtoReader, t: Tables): void {
   }
   t.locMapping.push(mapping)
   t.locAddress.push(address)
+  t.locIds.push(id)
   t.locations.set(id, index)
 }
 

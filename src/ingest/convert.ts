@@ -6,6 +6,7 @@
 import { KilnError } from '../model/errors.ts'
 import { makeLabels, type LabelLimits, type Labels } from '../model/labels.ts'
 import { metricNameForSampleType, profileTypeId, type Profile } from '../model/profile.ts'
+import { SPAN_ID_LABEL, spanIdValue } from '../model/span.ts'
 import type { SeriesWrite } from '../store/index.ts'
 
 /** A legacy (folded/lines/speedscope) upload's profile type, from the app name's last suffix. */
@@ -97,17 +98,47 @@ export type SampleTypeConfig = Record<
   { units?: string; 'display-name'?: string; aggregation?: string; cumulative?: boolean; sampled?: boolean }
 >
 
+/**
+ * Pyroscope's .NET spy: `spyName=dotnetspy`, or no spy named and a sample_type_config with .NET's
+ * `inuse-space` (older .NET agents sent no spyName).
+ */
+function isDotnet(meta: IngestMeta, config: SampleTypeConfig | undefined): boolean {
+  if (meta.spyName === 'dotnetspy') return true
+  return (!meta.spyName || meta.spyName === 'unknown') && config?.['inuse-space'] !== undefined
+}
+
+/**
+ * One `__name__` for all of a .NET profile's types, as Pyroscope names it: `wall` when a type is
+ * wall, else the first type (by its display name) that names a kind — .NET's first type is cpu, so
+ * its alloc and lock types are `process_cpu:alloc_samples:count::nanoseconds`, not `memory:…`.
+ */
+function dotnetMetricName(p: Profile, config: SampleTypeConfig | undefined): string {
+  if (p.sampleTypes.some((st) => st.type === 'wall')) return 'wall'
+  for (const st of p.sampleTypes) {
+    const t = config?.[st.type]?.['display-name'] ?? st.type
+    if (t.includes('cpu')) return 'process_cpu'
+    if (t.includes('alloc_') || t.includes('inuse_') || t === 'space' || t === 'objects') return 'memory'
+    if (t.includes('mutex_')) return 'mutex'
+    if (t.includes('block_')) return 'block'
+    if (t.includes('goroutines')) return 'goroutines'
+  }
+  return metricNameForSampleType(p.sampleTypes[0]!.type, p.periodType.type)
+}
+
 /** pprof uploads: each sample type becomes its own series, `__name__` derived from it. */
 export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: SampleTypeConfig; metricName?: string } = {}): SeriesWrite[] {
   const out: SeriesWrite[] = []
   const time = timeOf(p, meta)
+  const dotnet = isDotnet(meta, opts.config)
+  const profileMetric = opts.metricName ?? (dotnet ? dotnetMetricName(p, opts.config) : undefined)
   p.sampleTypes.forEach((st, i) => {
     const display = opts.config?.[st.type]?.['display-name'] ?? st.type
     if (opts.config && Object.keys(opts.config).length && !opts.config[st.type]) return
-    const metric = opts.metricName ?? metricNameForSampleType(display, p.periodType.type)
+    const metric = profileMetric ?? metricNameForSampleType(display, p.periodType.type)
     const id = profileTypeId({
       name: metric,
-      sampleType: st.type,
+      // .NET names types with dashes (alloc-samples); Pyroscope makes them PromQL-friendly.
+      sampleType: dotnet ? st.type.replaceAll('-', '_') : st.type,
       sampleUnit: st.unit,
       periodType: p.periodType.type,
       periodUnit: p.periodType.unit,
@@ -129,16 +160,21 @@ function splitBySampleLabels(
   labelsFor: (extra: Labels) => Labels,
   time: { timeMs: number; durationNs: number },
 ): SeriesWrite[] {
-  const groups = new Map<string, { extra: Labels; stacks: number[][]; values: number[] }>()
+  const groups = new Map<string, { extra: Labels; stacks: number[][]; values: number[]; spans: string[]; anySpan: boolean }>()
   for (const s of p.samples) {
     const v = s.values[typeIndex]!
     if (!v) continue
     const extra = s.labels ? s.labels.filter(([k]) => !notSeriesLabels.has(k)) : []
     const key = extra.length ? JSON.stringify(extra) : ''
     let g = groups.get(key)
-    if (!g) groups.set(key, (g = { extra, stacks: [], values: [] }))
+    if (!g) groups.set(key, (g = { extra, stacks: [], values: [], spans: [], anySpan: false }))
     g.stacks.push(s.stack)
     g.values.push(v * scale)
+    // The span rides with the sample into the store (a malformed id is dropped, the sample kept).
+    const span = s.labels?.find(([k]) => k === SPAN_ID_LABEL)
+    const id = span ? spanIdValue(span[1]) : undefined
+    g.spans.push(id ?? '')
+    if (id) g.anySpan = true
   }
   if (groups.size > 1000)
     throw new KilnError(
@@ -153,5 +189,6 @@ function splitBySampleLabels(
     functions: p.functions,
     stacks: g.stacks,
     values: g.values,
+    ...(g.anySpan ? { spans: g.spans } : {}),
   }))
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { decodeAny, decodePprof, decodeFolded, decodeLines, decodeSpeedscope, encodeSpeedscope, gzip } from '../../src/formats/index.ts'
 import { ProfileBuilder } from '../../src/model/profile.ts'
 import { BROKEN_FIXTURES, expectProfileOrKilnError, pprofFixtures, prng, readFixture, ungzip } from './support.ts'
+import { dotnetPprof } from './dotnet.ts'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261121)
 const CASES = 3000
@@ -78,6 +79,18 @@ test(`pprof: ${CASES} mutated and truncated fixtures, raw and gzipped`, { timeou
     if (i % 5 === 0) tally(outcomes, `${where} decodeAny`, () => decodeAny(m))
     if (i % 7 === 0) tally(outcomes, `${where} gzipped`, () => decodePprof(gzip(m)))
     if (i % 11 === 0) tally(outcomes, `${where} truncated`, () => decodePprof(src.subarray(0, int(rnd, src.length))))
+  }
+  report(outcomes, true)
+})
+
+test(`pprof: ${CASES / 10} mutations of .NET's all-zero-function-id shape`, { timeout }, () => {
+  // The id fix-up runs on tables the mutations leave half-broken: fewer functions, ids not all 0, lost lines.
+  const rnd = prng(SEED + 11)
+  const src = dotnetPprof()
+  const outcomes: Record<string, number> = {}
+  for (let i = 0; i < CASES / 10; i++) {
+    const m = mutate(src, rnd)
+    tally(outcomes, `seed ${SEED + 11} case ${i} (.NET shape, ${m.length} bytes)`, () => decodePprof(m))
   }
   report(outcomes, true)
 })

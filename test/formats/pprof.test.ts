@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { decodePprof, encodePprof } from '../../src/formats/pprof.ts'
 import { ProtoWriter } from '../../src/formats/proto.ts'
 import { gzip } from '../../src/formats/gzip.ts'
+import { DOTNET_STACKS, DOTNET_TYPES, dotnetPprof } from './dotnet.ts'
 import { toFolded, totals, type Profile } from '../../src/model/profile.ts'
 import type { KilnError } from '../../src/model/errors.ts'
 import {
@@ -291,4 +292,29 @@ test('an inline pprof whose string table holds invalid UTF-8 is rejected, saying
   const bad = Uint8Array.from([...raw, 0x32, 0x02, 0xc3, 0x28]) // string_table entry 12: C3 28 is not UTF-8
   assert.throws(() => decodePprof(bad), { code: 'KILN_BAD_PPROF', message: /invalid UTF-8 in string at byte \d+, in string_table #12/ })
   assert.throws(() => decodePprof(gzip(bad)), { code: 'KILN_BAD_PPROF', message: /string_table #12/ })
+})
+
+test(".NET's pprof with every function id 0 is fixed up as Pyroscope does: function i takes location i's id", () => {
+  const p = decodePprof(dotnetPprof())
+  assert.deepEqual(
+    p.sampleTypes.map((t) => t.type),
+    DOTNET_TYPES.map(([t]) => t),
+  )
+  DOTNET_TYPES.forEach((_, i) => {
+    const want = DOTNET_STACKS.filter(([, v]) => v[i])
+      .map(([stack, v]) => `${stack.join(';')} ${v[i]}`)
+      .sort()
+    assert.equal(toFolded(p, i), want.length ? want.join('\n') + '\n' : '', DOTNET_TYPES[i]![0])
+  })
+  // The same profile with real ids decodes to the same stacks.
+  assert.equal(toFolded(decodePprof(dotnetPprof({ functionIds: [1, 2, 3, 4, 5] }))), toFolded(p))
+  // Not the .NET shape: a table one short of the locations, or only some ids 0, stays an error.
+  assert.throws(() => decodePprof(dotnetPprof({ dropLastFunction: true })), {
+    code: 'KILN_BAD_PPROF',
+    message: /location #\d+ has a line of function \d+, which is not in the profile/,
+  })
+  assert.throws(() => decodePprof(dotnetPprof({ functionIds: [0, 2, 3, 4, 5] })), {
+    code: 'KILN_BAD_PPROF',
+    message: /has a line of function 1, which is not in the profile/,
+  })
 })
