@@ -18,6 +18,8 @@ export interface SeriesWrite {
   /** Stacks as function indices, root first, with one value each. */
   stacks: number[][]
   values: number[]
+  /** Each stack's span id as the store's UInt64 in decimal ('' for none); absent when no sample has one. */
+  spans?: string[]
 }
 
 /**
@@ -54,7 +56,9 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
   let fnRows = ''
   let stackIds = ''
   let stackRows = ''
+  // Samples merged by stack, and by span where they carry one (key `stack` or `stack:span`).
   const merged = new Map<string, number>()
+  const stacksSeen = w.spans ? new Set<string>() : undefined
   const t = tsv(tenant)
   for (let i = 0; i < w.stacks.length; i++) {
     const v = w.values[i]!
@@ -72,13 +76,22 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
       key += id + ','
     }
     const stackId = hash64(key)
-    const prev = merged.get(stackId)
-    if (prev === undefined) {
-      merged.set(stackId, v)
-      stackIds += stackId + '\n'
-      // key is the function ids joined by ',' with a trailing one: the array's text but for brackets.
-      stackRows += `${t}\t${stackId}\t[${key.slice(0, -1)}]\t${nowS}\n`
-    } else merged.set(stackId, prev + v)
+    const span = w.spans?.[i]
+    const sample = span ? `${stackId}:${span}` : stackId
+    const prev = merged.get(sample)
+    if (prev !== undefined) {
+      merged.set(sample, prev + v)
+      continue
+    }
+    merged.set(sample, v)
+    // Without spans a new sample key is a new stack; with them a stack may recur under another span.
+    if (stacksSeen) {
+      if (stacksSeen.has(stackId)) continue
+      stacksSeen.add(stackId)
+    }
+    stackIds += stackId + '\n'
+    // key is the function ids joined by ',' with a trailing one: the array's text but for brackets.
+    stackRows += `${t}\t${stackId}\t[${key.slice(0, -1)}]\t${nowS}\n`
   }
   const seriesId = labelsHash([['__profile_type__', w.profileType], ...w.labels])
   const seriesRow =
@@ -91,8 +104,15 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
       last_seen: nowS,
     }) + '\n'
   const head = `${t}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
-  const tail = `\t${Math.max(0, Math.round(w.durationNs))}\n`
+  // Columns after value: duration_ns, span_id (0: none).
+  const duration = `\t${Math.max(0, Math.round(w.durationNs))}\t`
   let samples = ''
-  for (const [stackId, value] of merged) samples += `${head}${stackId}\t${Math.round(value)}${tail}`
+  for (const [sample, value] of merged) {
+    const c = sample.indexOf(':')
+    samples +=
+      c < 0
+        ? `${head}${sample}\t${Math.round(value)}${duration}0\n`
+        : `${head}${sample.slice(0, c)}\t${Math.round(value)}${duration}${sample.slice(c + 1)}\n`
+  }
   return { seriesId, seriesRow, fnIds, fnRows, stackIds, stackRows, samples, sampleCount: merged.size }
 }

@@ -12,6 +12,8 @@ export interface Selection {
   /** ms since the epoch, [from, until). */
   from: number
   until: number
+  /** Only samples of these spans (their UInt64 ids as decimal text, src/model/span.ts); absent: every sample. */
+  spanIds?: string[]
 }
 
 export interface TimelineSeries {
@@ -118,6 +120,12 @@ export class Reader {
     return `${this.scope(s, p, alias)} AND ${a}time >= ${p.ms(s.from)} AND ${a}time < ${p.ms(s.until)}${series}`
   }
 
+  /** WHERE clause over `samples`: the selection's, and its spans when it names some. */
+  private sampleWhere(s: Selection, p: Params): string {
+    const spans = s.spanIds ? ` AND span_id IN ${p.bind(s.spanIds.map(BigInt), 'Array(UInt64)')}` : ''
+    return this.where(s, p) + spans
+  }
+
   /** Profile types with data in the range. */
   async profileTypes(s: Selection): Promise<string[]> {
     const p = new Params()
@@ -169,7 +177,7 @@ export class Reader {
   async mergedTree(s: Selection): Promise<CallTree> {
     const p = new Params()
     const merged = await this.rows<[string, string]>(
-      `SELECT stack_id, sum(value) FROM ${this.db}.samples WHERE ${this.where(s, p)} GROUP BY stack_id`,
+      `SELECT stack_id, sum(value) FROM ${this.db}.samples WHERE ${this.sampleWhere(s, p)} GROUP BY stack_id`,
       p,
     )
     const { stacks: cachedStacks, names: cachedNames } = this.symbols

@@ -4,7 +4,9 @@
  * - `series`: one row per label set (profile type + labels), deduplicated by hash.
  * - `profiles`: one row per ingested profile per series: time, duration and total — the timeline,
  *   filled by the `profiles_mv` view from each samples insert.
- * - `samples`: (series, time, stack) → value — merged flame graphs are `GROUP BY stack_id`.
+ * - `samples`: (series, time, stack, span) → value — merged flame graphs are `GROUP BY stack_id`.
+ *   `span_id` is the sample's OpenTelemetry span (pprof label `span_id`, 0 for none): a column, not
+ *   a series label, since span ids are unbounded (Pyroscope keeps them out of series labels too).
  * - `stacks`, `functions`: deduplicated by hash; a stack is its function ids, root first.
  *
  * Stacks and functions carry `last_seen` so retention can drop the ones no longer referenced:
@@ -47,7 +49,8 @@ export function schemaStatements(db: string, retentionDays: number): string[] {
       time DateTime64(3) CODEC(DoubleDelta, ZSTD(1)),
       stack_id UInt64 CODEC(ZSTD(1)),
       value Int64 CODEC(T64, ZSTD(1)),
-      duration_ns UInt64 CODEC(T64, ZSTD(1))
+      duration_ns UInt64 CODEC(T64, ZSTD(1)),
+      span_id UInt64 DEFAULT 0 CODEC(ZSTD(1))
     ) ENGINE = MergeTree
     PARTITION BY toDate(time)
     ORDER BY (tenant, profile_type, series_id, time, stack_id)
@@ -55,6 +58,9 @@ export function schemaStatements(db: string, retentionDays: number): string[] {
     SETTINGS ${durable}`,
     // Data directories from before the column existed.
     `ALTER TABLE ${db}.samples ADD COLUMN IF NOT EXISTS duration_ns UInt64 CODEC(T64, ZSTD(1))`,
+    // Rows are inserted as TabSeparated by position: span_id stays the last column, as ADD COLUMN
+    // puts it in a data directory from before it (its old rows read 0, no span).
+    `ALTER TABLE ${db}.samples ADD COLUMN IF NOT EXISTS span_id UInt64 DEFAULT 0 CODEC(ZSTD(1))`,
     // The timeline's rows come from each samples insert through this view, in the same insert:
     // one write per batch instead of two. duration_ns is constant per profile, so it costs
     // next to nothing in the sorted samples table.

@@ -144,12 +144,11 @@ test('SelectMergeStacktraces answers TREE bytes and a DOT call graph', async () 
   assert.match(dot, new RegExp(`N${label('main')} -> N${label('handle')} \\[label="500000000"`))
 })
 
-test('profile, span and trace id selectors are refused as unimplemented, not ignored', async () => {
+test('profile and trace id selectors are refused as unimplemented, not ignored', async () => {
   const querier = createClient(QuerierService, transport())
   const req = { profileTypeID: CPU, labelSelector: '{}', start: BigInt(start), end: BigInt(now) }
   for (const extra of [
     { profileIdSelector: ['7c9e6679-7425-40de-944b-e07fc1f90ae7'] },
-    { spanSelector: ['9a517183f26a089d'] },
     { traceIdSelector: ['4bf92f3577b34da6a3ce929d0e0e4736'] },
   ]) {
     const e = await querier.selectMergeStacktraces({ ...req, ...extra }).catch((x) => x)

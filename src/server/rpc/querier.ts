@@ -3,10 +3,11 @@ import { fromBinary } from '@bufbuild/protobuf'
 import type { ServiceImpl } from '@connectrpc/connect'
 import { KilnError } from '../../model/errors.ts'
 import { parseProfileTypeId } from '../../model/profile.ts'
+import { spanSelector } from '../../model/span.ts'
 import { flameGraph, diffFlameGraph, type FlameGraph as FlameGraphData } from '../../model/flamegraph.ts'
 import type { CallTree } from '../../model/tree.ts'
 import { encodePprof } from '../../formats/pprof.ts'
-import type { Selection } from '../../store/index.ts'
+import type { Reader, Selection } from '../../store/index.ts'
 import { maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../../query/index.ts'
 import type { Context } from '../context.ts'
 import { ProfileSchema } from './gen/google/v1/profile_pb.ts'
@@ -23,13 +24,15 @@ interface TypedQuery {
   start: bigint
   end: bigint
   stackTraceSelector?: StackTraceSelector
+  /** Span ids (16 hex digits): only their samples. Absent: every sample. */
+  spanSelector?: string[]
 }
 
 const TYPE_HINT = 'profile_typeID is required, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds'
 
-/** Connect's start/end are ms since the epoch (0: unset); int64 arrive as bigint. */
+/** Connect's start/end are ms since the epoch (0: unset); int64 arrive as bigint. An empty span selector is none. */
 function typedSelection(tenant: string, m: TypedQuery): Selection {
-  return settleTypeMatchers(
+  const sel = settleTypeMatchers(
     selection({
       tenant,
       profileType: m.profileTypeID,
@@ -39,6 +42,7 @@ function typedSelection(tenant: string, m: TypedQuery): Selection {
       requireType: TYPE_HINT,
     }),
   )
+  return m.spanSelector?.length ? { ...sel, spanIds: spanSelector(m.spanSelector) } : sel
 }
 
 /** A label query's matchers and range, as matcherSelections takes them. */
@@ -57,19 +61,18 @@ const union = (lists: string[][]): string[] => [...new Set(lists.flat())].sort()
 const callSiteOf = (m: TypedQuery): string[] => (m.stackTraceSelector?.callSite ?? []).map((l) => l.name)
 
 /**
- * Selectors of single profiles, spans or traces: the store keeps none of these ids yet, and
- * ignoring them would answer the merge of everything as if it were the one asked for.
+ * Selectors of single profiles or traces: the store keeps none of these ids yet, and ignoring
+ * them would answer the merge of everything as if it were the one asked for. (Spans it keeps.)
  */
-function refuseIdSelectors(m: { profileIdSelector?: string[]; spanSelector?: string[]; traceIdSelector?: string[] }): void {
+function refuseIdSelectors(m: { profileIdSelector?: string[]; traceIdSelector?: string[] }): void {
   for (const [field, ids] of [
     ['profile_id_selector', m.profileIdSelector],
-    ['span_selector', m.spanSelector],
     ['trace_id_selector', m.traceIdSelector],
   ] as const) {
     if (ids?.length)
       throw new KilnError(
         'KILN_UNSUPPORTED',
-        `${field} is not supported yet: Kiln does not keep profile, span or trace ids (docs/pyroscope-compat.md)`,
+        `${field} is not supported yet: Kiln does not keep profile or trace ids (docs/pyroscope-compat.md)`,
       )
   }
 }
@@ -195,6 +198,7 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
         queryImpact: { totalQueriedSeries: series, deduplicationNeeded: false },
       }
     },
+    selectMergeSpanProfile: selectMergeSpanProfile(r),
     async diff(m, call) {
       if (!m.left || !m.right) throw new KilnError('KILN_BAD_REQUEST', 'left and right are both required')
       const tenant = tenantOf(call)
@@ -202,5 +206,19 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
       const fg = diffFlameGraph(l, rt, maxNodesOf(m.left.maxNodes || m.right.maxNodes))
       return { flamegraph: { ...flameGraphMessage(fg), leftTicks: big(fg.leftTicks), rightTicks: big(fg.rightTicks) } }
     },
+  }
+}
+
+/**
+ * The merged flame graph of the samples of the spans asked for (their `span_id` pprof label), as
+ * Grafana's "profiles for this span" asks it. Spans are matched exactly: a span's children are
+ * their own spans, and selected only when listed. An empty selector selects nothing, as in Pyroscope.
+ */
+function selectMergeSpanProfile(r: Reader): NonNullable<Partial<ServiceImpl<typeof QuerierService>>['selectMergeSpanProfile']> {
+  return async (m, call) => {
+    const tree = await mergedTree(r, { ...typedSelection(tenantOf(call), m), spanIds: spanSelector(m.spanSelector) })
+    const maxNodes = maxNodesOf(m.maxNodes)
+    if (m.format === ProfileFormat.TREE) return { tree: treeBytes(tree, maxNodes) }
+    return { flamegraph: flameGraphMessage(flameGraph(tree, maxNodes)) }
   }
 }
