@@ -31,6 +31,11 @@ export interface Options {
   heapIntervalMs?: number
   /** Labels follow `await` in wrapWithLabels (async_hooks: a cost on every async step; default false). */
   asyncLabels?: boolean
+  /**
+   * CPU and wall samples carry the active OpenTelemetry span's id as the label `span_id`, for
+   * span profiles (needs `@opentelemetry/api`; follows `await` as asyncLabels does; default false).
+   */
+  spanProfiles?: boolean
   /** Uploads waiting at most before the oldest is dropped (default 8). */
   maxQueue?: number
   /** Upload timeout, ms (default 10000). */
@@ -73,6 +78,7 @@ export function resolve(o: Options, env: NodeJS.ProcessEnv = process.env): Confi
     heapStackDepth: o.heapStackDepth ?? num(env.PYROSCOPE_HEAP_STACK_DEPTH, 'PYROSCOPE_HEAP_STACK_DEPTH') ?? 64,
     heapIntervalMs: o.heapIntervalMs ?? 60_000,
     asyncLabels: o.asyncLabels ?? false,
+    spanProfiles: o.spanProfiles ?? false,
     maxQueue: o.maxQueue ?? 8,
     timeoutMs: o.timeoutMs ?? 10_000,
     attempts: o.attempts ?? 3,

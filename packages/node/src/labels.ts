@@ -1,11 +1,16 @@
 /**
  * Dynamic labels: `wrapWithLabels` records when the label set changes on the main thread
  * (a timeline on V8's profiler clock); each CPU sample later takes the set in force at its time.
+ * The active OpenTelemetry span rides beside the set (spans.ts): span ids are one per request, so
+ * they are not interned into sets, which live as long as the profiler.
  */
 export type LabelSet = readonly (readonly [string, string])[]
 
+/** The pprof label of a sample's span, as Pyroscope's Go SDK and the server read it. */
+export const SPAN_ID_LABEL = 'span_id'
+
 // Transitions kept before an early cut of the CPU profile is asked for, and the hard bound
-// beyond which transitions are dropped (12 bytes each: 200k ≈ 2.4 MB, 1M ≈ 12 MB).
+// beyond which transitions are dropped (20 bytes each: 200k ≈ 4 MB, 1M ≈ 20 MB).
 const SOFT_CAP = 200_000
 const HARD_CAP = 1_000_000
 
@@ -13,12 +18,15 @@ const HARD_CAP = 1_000_000
 export class LabelTimeline {
   private times: number[] = []
   private ids: number[] = []
+  private spans: string[] = []
   private readonly sets: LabelSet[] = [[]]
   private readonly index = new Map<string, number>([['', 0]])
   private readonly memo = new Map<string, number>()
   // performance.now() is ms since timeOrigin on the same monotonic clock as V8's profiler (µs).
   private readonly originUs = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000
   current = 0
+  /** The active span's id (16 hex digits), '' for none. */
+  span = ''
   private recording = false
   dropped = 0
   /** Called once when the soft cap is reached, so the owner cuts the profile early. */
@@ -56,9 +64,10 @@ export class LabelTimeline {
     return id
   }
 
-  /** Makes `id` the set in force from now on. */
-  enter(id: number): void {
+  /** Makes `id` (and `span`, by default the one active now) the set in force from now on. */
+  enter(id: number, span = this.span): void {
     this.current = id
+    this.span = span
     if (!this.recording) return
     const n = this.times.length
     if (n >= HARD_CAP) {
@@ -67,6 +76,7 @@ export class LabelTimeline {
     }
     this.times.push(this.nowUs())
     this.ids.push(id)
+    this.spans.push(span)
     if (n + 1 === SOFT_CAP) this.onFull?.()
   }
 
@@ -76,10 +86,36 @@ export class LabelTimeline {
 
   /** A lookup of the set in force at a time, for times in increasing order. */
   cursor(): (timeUs: number) => number {
-    let i = 0
-    let last = this.ids[0] ?? this.current
+    const at = this.entries()
+    return (t) => at(t)[0]
+  }
+
+  /** A lookup of the labels of a sample taken at a time — the set, plus `span_id` while a span was active — for times in increasing order. */
+  labelsCursor(): (timeUs: number) => LabelSet {
+    const at = this.entries()
+    let id = -1
+    let span = ''
+    let labels: LabelSet = []
     return (t) => {
-      while (i < this.times.length && this.times[i]! <= t) last = this.ids[i++]!
+      const e = at(t)
+      if (e[0] !== id || e[1] !== span) {
+        ;[id, span] = e
+        const set = this.sets[id]!
+        labels = span ? [...set.filter(([k]) => k !== SPAN_ID_LABEL), [SPAN_ID_LABEL, span]] : set
+      }
+      return labels
+    }
+  }
+
+  /** The (set, span) in force at a time, for times in increasing order. */
+  private entries(): (timeUs: number) => [number, string] {
+    let i = 0
+    const last: [number, string] = [this.ids[0] ?? this.current, this.spans[0] ?? this.span]
+    return (t) => {
+      for (; i < this.times.length && this.times[i]! <= t; i++) {
+        last[0] = this.ids[i]!
+        last[1] = this.spans[i]!
+      }
       return last
     }
   }
@@ -89,9 +125,9 @@ export class LabelTimeline {
     let i = 0
     while (i < this.times.length && this.times[i]! <= untilUs) i++
     if (i === 0) return
-    const keepId = this.ids[i - 1]!
     this.times = [untilUs, ...this.times.slice(i)]
-    this.ids = [keepId, ...this.ids.slice(i)]
+    this.ids = [this.ids[i - 1]!, ...this.ids.slice(i)]
+    this.spans = [this.spans[i - 1]!, ...this.spans.slice(i)]
   }
 
   /** Stops recording; the set in force stays known. */
@@ -99,6 +135,7 @@ export class LabelTimeline {
     this.recording = false
     this.times = []
     this.ids = []
+    this.spans = []
   }
 
   /** Starts recording, with the set now in force as the first entry. */
@@ -106,5 +143,6 @@ export class LabelTimeline {
     this.recording = true
     this.times = [this.nowUs()]
     this.ids = [this.current]
+    this.spans = [this.span]
   }
 }

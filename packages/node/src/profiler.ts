@@ -4,12 +4,14 @@ import { encodePprof } from './pprof.ts'
 import { Exporter } from './exporter.ts'
 import { LabelTimeline } from './labels.ts'
 import { AsyncLabels } from './async-labels.ts'
+import { SpanTracking } from './spans.ts'
 import { Aggregate, V8Session, cpuPprof, foldCpu, foldHeap, heapPprof } from './v8.ts'
 import type { Config } from './config.ts'
 
 export class KilnProfiler {
   readonly labels = new LabelTimeline()
   asyncLabels: AsyncLabels | null = null
+  private spans: SpanTracking | null = null
   readonly exporter: Exporter
   private session: V8Session | null = null
   private timer: NodeJS.Timeout | null = null
@@ -36,7 +38,8 @@ export class KilnProfiler {
     await session.startCpu(c.samplingIntervalMicros)
     if (c.heap) await session.startHeap(c.heapSamplingIntervalBytes, c.heapStackDepth)
     this.labels.start()
-    if (c.asyncLabels) this.asyncLabels = new AsyncLabels(this.labels)
+    if (c.spanProfiles) this.spans = await SpanTracking.start(this.labels, c.logger)
+    if (c.asyncLabels || this.spans) this.asyncLabels = new AsyncLabels(this.labels, this.spans?.active)
     this.windowStartMs = this.lastHeapMs = Date.now()
     this.timer = setInterval(() => void this.serial(() => this.flush()), c.flushIntervalMs)
     // The profiler never keeps an application alive.
@@ -54,6 +57,8 @@ export class KilnProfiler {
       this.session = null
       this.asyncLabels?.disable()
       this.asyncLabels = null
+      this.spans?.stop()
+      this.spans = null
       this.labels.stop()
     })
     await this.exporter.flush(deadlineMs)
@@ -72,8 +77,7 @@ export class KilnProfiler {
   private async cut(last = false): Promise<void> {
     if (!this.session) return
     const p = await this.session.stopCpu(!last)
-    const at = this.labels.cursor()
-    foldCpu(p, this.agg, (t) => this.labels.set(at(t)))
+    foldCpu(p, this.agg, this.labels.labelsCursor())
     this.labels.forget(p.endTime)
   }
 

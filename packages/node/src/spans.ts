@@ -1,0 +1,76 @@
+/**
+ * Span profiles (`spanProfiles: true`): every CPU and wall sample carries the id of the
+ * OpenTelemetry span active when it was taken, as the pprof label `span_id` — what Pyroscope's Go
+ * SDK (otelpyroscope) attaches and what querier.v1's SelectMergeSpanProfile selects by, so Grafana
+ * shows a span's own flame graph. `@opentelemetry/api` is an optional peer: loaded when asked
+ * for, and without it the SDK profiles as before and says why in one log line.
+ *
+ * A span becomes active in two ways, and both are followed: synchronously, inside
+ * `context.with(ctx, fn)` (what `tracer.startActiveSpan` and the instrumentations call), which is
+ * wrapped to switch the timeline's span around `fn`; and in each callback or promise continuation
+ * that inherits the span through the context manager, where async-labels.ts reads
+ * `trace.getActiveSpan()` before the callback runs.
+ */
+import type * as Api from '@opentelemetry/api'
+import type { LabelTimeline } from './labels.ts'
+
+type OtelApi = typeof Api
+// context.with, without its generics (it passes every argument through unchanged).
+type With = (this: unknown, ctx: Api.Context, fn: (...a: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]) => unknown
+
+export class SpanTracking {
+  private readonly original: With
+  private readonly patched: With
+
+  private constructor(
+    private readonly api: OtelApi,
+    t: LabelTimeline,
+  ) {
+    const { context } = api
+    const original = (this.original = context.with as unknown as With)
+    const spanOf = (ctx: Api.Context) => this.idOf(api.trace.getSpan(ctx))
+    this.patched = function (ctx, fn, thisArg, ...args) {
+      const span = spanOf(ctx)
+      if (span === t.span) return original.call(this, ctx, fn, thisArg, ...args)
+      const prevSpan = t.span
+      t.enter(t.current, span)
+      try {
+        return original.call(this, ctx, fn, thisArg, ...args)
+      } finally {
+        t.enter(t.current, prevSpan)
+      }
+    }
+    context.with = this.patched as unknown as Api.ContextAPI['with']
+  }
+
+  /** Loads `@opentelemetry/api` and starts following its active span; null (and a log line) without it. */
+  static async start(t: LabelTimeline, log: (msg: string) => void): Promise<SpanTracking | null> {
+    let api: OtelApi
+    try {
+      const m = (await import('@opentelemetry/api')) as OtelApi & { default?: OtelApi }
+      api = typeof m.trace?.getActiveSpan === 'function' ? m : m.default!
+      if (typeof api?.trace?.getActiveSpan !== 'function') throw new Error('no trace API in it')
+    } catch (e) {
+      log(
+        `@kiln/node: spanProfiles needs @opentelemetry/api (npm install @opentelemetry/api): ${(e as Error).message.split('\n')[0]}; profiling without span ids`,
+      )
+      return null
+    }
+    return new SpanTracking(api, t)
+  }
+
+  /** The id of the span active now, '' for none. */
+  active = (): string => this.idOf(this.api.trace.getActiveSpan())
+
+  private idOf(span: Api.Span | undefined): string {
+    if (!span) return ''
+    const sc = span.spanContext()
+    return this.api.isSpanContextValid(sc) ? sc.spanId : ''
+  }
+
+  /** Stops following spans: `context.with` is the original again (unless someone wrapped it after us). */
+  stop(): void {
+    const { context } = this.api
+    if ((context.with as unknown) === this.patched) context.with = this.original as unknown as Api.ContextAPI['with']
+  }
+}
