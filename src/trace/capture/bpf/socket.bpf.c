@@ -24,25 +24,43 @@ const volatile unsigned int max_cap = 4096;
 
 enum kind { K_WRITE = 1, K_READ, K_SENDTO, K_RECVFROM, K_WRITEV, K_READV, K_SENDMSG, K_RECVMSG, K_SENDMMSG, K_RECVMMSG };
 
-struct inflight {
-  __u64 sk;
-  __u64 buf;   /* buffer, iovec array, msghdr or mmsghdr array */
-  __u64 addr;  /* sockaddr (sendto/recvfrom) */
-  __u64 addrlen;
-  __u32 fd;
-  __u32 count; /* iovcnt or vlen */
-  __u32 kind;
-  __u32 in_ssl;
-};
-
+/* A thread's state between a syscall's entry and exit, and its TLS bookkeeping: task-local storage,
+ * so the hot path reads fields of one struct found from the task instead of updating and deleting
+ * hash-map entries keyed by tid (an update plus a delete per event was ~30 % of the programs' time). */
 struct ssl_call {
-  __u64 ssl;
+  __u64 ssl;   /* 0: no SSL_read/SSL_write in progress on this thread */
   __u64 buf;
   __u64 out;   /* size_t * of SSL_read_ex/SSL_write_ex, else 0 */
   __u64 sk;    /* socket seen by a syscall nested in the call */
   __u32 dir;
   __u32 pad;
 };
+
+struct thread_state {
+  /* The data syscall in flight; kind 0: none (or not a socket). */
+  __u64 sk;
+  __u64 buf;   /* buffer, iovec array, msghdr or mmsghdr array */
+  __u64 addr;  /* sockaddr (sendto/recvfrom) */
+  __u32 fd;
+  __u32 count; /* iovcnt or vlen */
+  __u32 kind;
+  __u32 in_ssl;
+  struct ssl_call ssl;
+  /* The socket this thread last received on (memory BIOs: Node reads ciphertext, then SSL_read). */
+  __u64 last_recv;
+  /* An SSL * whose SSL_write found no socket: bound to the next socket this thread sends on. */
+  __u64 unbound_write;
+  /* connect()'s fd between entry and exit; connecting 0: none. */
+  __u32 connect_fd;
+  __u32 connecting;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
+  __type(value, struct thread_state);
+} threads SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -61,20 +79,6 @@ struct {
   __type(value, struct scratch);
 } scratch SEC(".maps");
 
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
-  __type(value, struct inflight);
-} inflight SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
-  __type(value, struct ssl_call);
-} ssl_calls SEC(".maps");
-
 /* SSL * → struct sock *, learned from a syscall nested in SSL_read/SSL_write (socket BIOs) or from
  * the socket the thread last read (memory BIOs, as Node's TLSWrap uses). */
 struct {
@@ -83,21 +87,6 @@ struct {
   __type(key, __u64);
   __type(value, __u64);
 } ssl_sock SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
-  __type(value, __u64);
-} last_recv SEC(".maps");
-
-/* tid → an SSL * whose SSL_write found no socket: bound to the next socket this thread sends on. */
-struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 16384);
-  __type(key, __u32);
-  __type(value, __u64);
-} unbound_write SEC(".maps");
 
 /* Processes not to trace: the agent and its loader, so uploads do not trace themselves. */
 struct {
@@ -120,50 +109,56 @@ static __always_inline void count(__u32 i) {
   if (c) *c += 1;
 }
 
+/* Kernel objects are read through BTF-typed pointers: a field is one load the JIT guards against
+ * faults, where BPF_CORE_READ is a bpf_probe_read_kernel call per pointer hop (~11 of them to go
+ * from an fd to its sock, and as many for the addresses: most of the programs' time). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define KERNEL(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+
+static __always_inline struct thread_state *thread(int create) {
+  return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
 static __always_inline int skipped(void) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   if (bpf_map_lookup_elem(&skip, &tgid)) return 1;
-  struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-  __u32 parent = BPF_CORE_READ(t, real_parent, tgid);
+  __u32 parent = bpf_get_current_task_btf()->real_parent->tgid;
   return bpf_map_lookup_elem(&skip, &parent) != 0;
 }
 
 /* The inet (TCP or UDP) sock behind an fd of the current task, else 0. */
 static __always_inline __u64 sock_of_fd(int fd) {
   if (fd < 0) return 0;
-  struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-  struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-  if (!fdt) return 0;
-  if ((unsigned int)fd >= BPF_CORE_READ(fdt, max_fds)) return 0;
-  struct file **fds = BPF_CORE_READ(fdt, fd);
-  struct file *f = 0;
-  bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-  if (!f) return 0;
-  umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-  if ((mode & S_IFMT) != S_IFSOCK) return 0;
-  struct socket *so = BPF_CORE_READ(f, private_data);
-  struct sock *sk = BPF_CORE_READ(so, sk);
+  struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
+  if ((unsigned int)fd >= fdt->max_fds) return 0;
+  /* The fd array by index: a variable offset is not allowed on a typed pointer, so one helper read. */
+  struct file *fp = 0;
+  bpf_probe_read_kernel(&fp, sizeof(fp), (void *)((__u64)fdt->fd + (__u64)fd * sizeof(fp)));
+  if (!fp) return 0;
+  struct file *f = KERNEL(struct file, fp);
+  if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK) return 0;
+  struct sock *sk = KERNEL(struct socket, f->private_data)->sk;
   if (!sk) return 0;
-  __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+  __u16 family = sk->__sk_common.skc_family;
   if (family != 2 && family != 10) return 0;
-  __u16 proto = BPF_CORE_READ(sk, sk_protocol);
+  __u16 proto = sk->sk_protocol;
   if (proto != 6 && proto != 17) return 0;
   return (__u64)sk;
 }
 
 static __always_inline void fill_addrs(struct event *e, __u64 skp) {
-  struct sock *sk = (struct sock *)skp;
-  e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-  e->protocol = BPF_CORE_READ(sk, sk_protocol);
-  e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-  e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+  struct sock *sk = KERNEL(struct sock, skp);
+  e->family = sk->__sk_common.skc_family;
+  e->protocol = sk->sk_protocol;
+  e->lport = sk->__sk_common.skc_num;
+  e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
   __builtin_memset(e->laddr, 0, 32);
   if (e->family == 2) {
-    BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
-    BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+    *(__u32 *)e->laddr = sk->__sk_common.skc_rcv_saddr;
+    *(__u32 *)e->raddr = sk->__sk_common.skc_daddr;
   } else {
-    BPF_CORE_READ_INTO((struct in6_addr *)e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-    BPF_CORE_READ_INTO((struct in6_addr *)e->raddr, sk, __sk_common.skc_v6_daddr);
+    __builtin_memcpy(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+    __builtin_memcpy(e->raddr, &sk->__sk_common.skc_v6_daddr, 16);
   }
 }
 
@@ -248,80 +243,83 @@ static __always_inline struct scratch *begin(__u64 sk, __u32 fd, __u32 dir, __u3
   s->ev.role = 0;
   s->ev.pad = 0;
   fill_addrs(&s->ev, sk);
-  struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-  struct task_struct *leader = BPF_CORE_READ(t, group_leader);
-  s->ev.start = BPF_CORE_READ(leader, start_boottime);
-  BPF_CORE_READ_STR_INTO(&s->ev.comm, leader, comm);
+  struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+  s->ev.start = leader->start_boottime;
+  __builtin_memcpy(s->ev.comm, leader->comm, sizeof(s->ev.comm));
+  s->ev.comm[sizeof(s->ev.comm) - 1] = 0;
   return s;
 }
 
 /* ---- data syscalls ---- */
 
-static __always_inline int enter(__u32 kind, int fd, __u64 buf, __u64 count_, __u64 addr, __u64 addrlen) {
+static __always_inline int enter(__u32 kind, int fd, __u64 buf, __u64 count_, __u64 addr) {
   if (skipped()) return 0;
   __u64 sk = sock_of_fd(fd);
   if (!sk) return 0;
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct inflight f = { .sk = sk, .buf = buf, .addr = addr, .addrlen = addrlen, .fd = fd, .count = count_, .kind = kind };
-  struct ssl_call *c = bpf_map_lookup_elem(&ssl_calls, &tid);
-  if (c) {
-    c->sk = sk;
-    __u64 ssl = c->ssl;
+  struct thread_state *st = thread(1);
+  if (!st) return 0;
+  st->sk = sk;
+  st->buf = buf;
+  st->addr = addr;
+  st->fd = fd;
+  st->count = count_;
+  st->kind = kind;
+  st->in_ssl = 0;
+  if (st->ssl.ssl) {
+    st->ssl.sk = sk;
+    __u64 ssl = st->ssl.ssl;
     bpf_map_update_elem(&ssl_sock, &ssl, &sk, BPF_ANY);
-    f.in_ssl = 1;
-  } else if (kind == K_WRITE || kind == K_WRITEV || kind == K_SENDTO || kind == K_SENDMSG) {
-    __u64 *ssl = bpf_map_lookup_elem(&unbound_write, &tid);
-    if (ssl) {
-      __u64 key = *ssl;
-      bpf_map_update_elem(&ssl_sock, &key, &sk, BPF_NOEXIST);
-      bpf_map_delete_elem(&unbound_write, &tid);
-    }
+    st->in_ssl = 1;
+  } else if (st->unbound_write && (kind == K_WRITE || kind == K_WRITEV || kind == K_SENDTO || kind == K_SENDMSG)) {
+    __u64 key = st->unbound_write;
+    bpf_map_update_elem(&ssl_sock, &key, &sk, BPF_NOEXIST);
+    st->unbound_write = 0;
   }
-  bpf_map_update_elem(&inflight, &tid, &f, BPF_ANY);
   return 0;
 }
 
-static __always_inline int leave(long ret) {
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct inflight *f = bpf_map_lookup_elem(&inflight, &tid);
-  if (!f) return 0;
-  struct inflight a = *f;
-  bpf_map_delete_elem(&inflight, &tid);
+static __always_inline int leave(__u32 kind, long ret) {
+  struct thread_state *st = thread(0);
+  /* Only the call this exit ends: an entry whose exit was not seen (attached in between) is not this one. */
+  if (!st || st->kind != kind) return 0;
+  st->kind = 0;
   if (ret <= 0) return 0;
-  __u32 dir = (a.kind == K_WRITE || a.kind == K_SENDTO || a.kind == K_WRITEV || a.kind == K_SENDMSG || a.kind == K_SENDMMSG) ? DIR_SEND : DIR_RECV;
-  if (dir == DIR_RECV) bpf_map_update_elem(&last_recv, &tid, &a.sk, BPF_ANY);
-  __u8 flags = a.in_ssl ? FL_IN_SSL : 0;
+  __u64 sk = st->sk, buf = st->buf, addr = st->addr;
+  __u32 fd = st->fd, count_ = st->count, in_ssl = st->in_ssl;
+  __u32 dir = (kind == K_WRITE || kind == K_SENDTO || kind == K_WRITEV || kind == K_SENDMSG || kind == K_SENDMMSG) ? DIR_SEND : DIR_RECV;
+  if (dir == DIR_RECV) st->last_recv = sk;
+  __u8 flags = in_ssl ? FL_IN_SSL : 0;
 
-  if (a.kind == K_SENDMMSG || a.kind == K_RECVMMSG) {
+  if (kind == K_SENDMMSG || kind == K_RECVMMSG) {
     /* One event per message, the first four (glibc's resolver sends A and AAAA in one sendmmsg). */
 #pragma unroll
     for (int i = 0; i < 4; i++) {
       if (i >= ret) break;
       struct mmsghdr m = {};
-      if (bpf_probe_read_user(&m, sizeof(m), (void *)(a.buf + i * sizeof(struct mmsghdr)))) break;
-      struct scratch *s = begin(a.sk, a.fd, dir, m.msg_len, flags);
+      if (bpf_probe_read_user(&m, sizeof(m), (void *)(buf + i * sizeof(struct mmsghdr)))) break;
+      struct scratch *s = begin(sk, fd, dir, m.msg_len, flags);
       if (!s) return 0;
       peer_from_user(&s->ev, (__u64)m.msg_hdr.msg_name);
-      if (!a.in_ssl) s->ev.cap = copy_iov(s, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
+      if (!in_ssl) s->ev.cap = copy_iov(s, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, m.msg_len);
       submit(s);
     }
     return 0;
   }
 
-  struct scratch *s = begin(a.sk, a.fd, dir, ret, flags);
+  struct scratch *s = begin(sk, fd, dir, ret, flags);
   if (!s) return 0;
   __u32 cap = 0;
-  if (a.kind == K_SENDMSG || a.kind == K_RECVMSG) {
+  if (kind == K_SENDMSG || kind == K_RECVMSG) {
     struct user_msghdr m = {};
-    if (!bpf_probe_read_user(&m, sizeof(m), (void *)a.buf)) {
+    if (!bpf_probe_read_user(&m, sizeof(m), (void *)buf)) {
       peer_from_user(&s->ev, (__u64)m.msg_name);
-      if (!a.in_ssl) cap = copy_iov(s, (__u64)m.msg_iov, m.msg_iovlen, ret);
+      if (!in_ssl) cap = copy_iov(s, (__u64)m.msg_iov, m.msg_iovlen, ret);
     }
-  } else if (a.kind == K_WRITEV || a.kind == K_READV) {
-    if (!a.in_ssl) cap = copy_iov(s, a.buf, a.count, ret);
+  } else if (kind == K_WRITEV || kind == K_READV) {
+    if (!in_ssl) cap = copy_iov(s, buf, count_, ret);
   } else {
-    peer_from_user(&s->ev, a.addr);
-    if (!a.in_ssl) cap = copy_at(s, 0, a.buf, ret);
+    peer_from_user(&s->ev, addr);
+    if (!in_ssl) cap = copy_at(s, 0, buf, ret);
   }
   s->ev.cap = cap;
   submit(s);
@@ -331,37 +329,30 @@ static __always_inline int leave(long ret) {
 #define ARGS struct trace_event_raw_sys_enter
 #define RET struct trace_event_raw_sys_exit
 
-SEC("tracepoint/syscalls/sys_enter_write") int enter_write(ARGS *c) { return enter(K_WRITE, c->args[0], c->args[1], 0, 0, 0); }
-SEC("tracepoint/syscalls/sys_enter_read") int enter_read(ARGS *c) { return enter(K_READ, c->args[0], c->args[1], 0, 0, 0); }
-SEC("tracepoint/syscalls/sys_enter_sendto") int enter_sendto(ARGS *c) { return enter(K_SENDTO, c->args[0], c->args[1], 0, c->args[4], 0); }
+SEC("tracepoint/syscalls/sys_enter_write") int enter_write(ARGS *c) { return enter(K_WRITE, c->args[0], c->args[1], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_read") int enter_read(ARGS *c) { return enter(K_READ, c->args[0], c->args[1], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_sendto") int enter_sendto(ARGS *c) { return enter(K_SENDTO, c->args[0], c->args[1], 0, c->args[4]); }
 /* MSG_PEEK (2) leaves the bytes to be read again (nginx peeks 1 byte to tell TLS from HTTP): not a transfer. */
-SEC("tracepoint/syscalls/sys_enter_recvfrom") int enter_recvfrom(ARGS *c) { return c->args[3] & 2 ? 0 : enter(K_RECVFROM, c->args[0], c->args[1], 0, c->args[4], c->args[5]); }
-SEC("tracepoint/syscalls/sys_enter_writev") int enter_writev(ARGS *c) { return enter(K_WRITEV, c->args[0], c->args[1], c->args[2], 0, 0); }
-SEC("tracepoint/syscalls/sys_enter_readv") int enter_readv(ARGS *c) { return enter(K_READV, c->args[0], c->args[1], c->args[2], 0, 0); }
-SEC("tracepoint/syscalls/sys_enter_sendmsg") int enter_sendmsg(ARGS *c) { return enter(K_SENDMSG, c->args[0], c->args[1], 0, 0, 0); }
-SEC("tracepoint/syscalls/sys_enter_recvmsg") int enter_recvmsg(ARGS *c) { return c->args[2] & 2 ? 0 : enter(K_RECVMSG, c->args[0], c->args[1], 0, 0, 0); }
-SEC("tracepoint/syscalls/sys_enter_sendmmsg") int enter_sendmmsg(ARGS *c) { return enter(K_SENDMMSG, c->args[0], c->args[1], c->args[2], 0, 0); }
-SEC("tracepoint/syscalls/sys_enter_recvmmsg") int enter_recvmmsg(ARGS *c) { return enter(K_RECVMMSG, c->args[0], c->args[1], c->args[2], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_recvfrom") int enter_recvfrom(ARGS *c) { return c->args[3] & 2 ? 0 : enter(K_RECVFROM, c->args[0], c->args[1], 0, c->args[4]); }
+SEC("tracepoint/syscalls/sys_enter_writev") int enter_writev(ARGS *c) { return enter(K_WRITEV, c->args[0], c->args[1], c->args[2], 0); }
+SEC("tracepoint/syscalls/sys_enter_readv") int enter_readv(ARGS *c) { return enter(K_READV, c->args[0], c->args[1], c->args[2], 0); }
+SEC("tracepoint/syscalls/sys_enter_sendmsg") int enter_sendmsg(ARGS *c) { return enter(K_SENDMSG, c->args[0], c->args[1], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_recvmsg") int enter_recvmsg(ARGS *c) { return c->args[2] & 2 ? 0 : enter(K_RECVMSG, c->args[0], c->args[1], 0, 0); }
+SEC("tracepoint/syscalls/sys_enter_sendmmsg") int enter_sendmmsg(ARGS *c) { return enter(K_SENDMMSG, c->args[0], c->args[1], c->args[2], 0); }
+SEC("tracepoint/syscalls/sys_enter_recvmmsg") int enter_recvmmsg(ARGS *c) { return enter(K_RECVMMSG, c->args[0], c->args[1], c->args[2], 0); }
 
-SEC("tracepoint/syscalls/sys_exit_write") int exit_write(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_read") int exit_read(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_sendto") int exit_sendto(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_recvfrom") int exit_recvfrom(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_writev") int exit_writev(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_readv") int exit_readv(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_sendmsg") int exit_sendmsg(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_recvmsg") int exit_recvmsg(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_sendmmsg") int exit_sendmmsg(RET *c) { return leave(c->ret); }
-SEC("tracepoint/syscalls/sys_exit_recvmmsg") int exit_recvmmsg(RET *c) { return leave(c->ret); }
+SEC("tracepoint/syscalls/sys_exit_write") int exit_write(RET *c) { return leave(K_WRITE, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_read") int exit_read(RET *c) { return leave(K_READ, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendto") int exit_sendto(RET *c) { return leave(K_SENDTO, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvfrom") int exit_recvfrom(RET *c) { return leave(K_RECVFROM, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_writev") int exit_writev(RET *c) { return leave(K_WRITEV, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_readv") int exit_readv(RET *c) { return leave(K_READV, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendmsg") int exit_sendmsg(RET *c) { return leave(K_SENDMSG, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvmsg") int exit_recvmsg(RET *c) { return leave(K_RECVMSG, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendmmsg") int exit_sendmmsg(RET *c) { return leave(K_SENDMMSG, c->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvmmsg") int exit_recvmmsg(RET *c) { return leave(K_RECVMMSG, c->ret); }
 
 /* ---- connection lifecycle: connect, accept, close ---- */
-
-struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u32);
-  __type(value, __u32);
-} connecting SEC(".maps");
 
 static __always_inline void lifecycle(__u8 type, __u64 sk, __u32 fd, __u8 role) {
   struct scratch *s = begin(sk, fd, 0, 0, 0);
@@ -373,18 +364,18 @@ static __always_inline void lifecycle(__u8 type, __u64 sk, __u32 fd, __u8 role) 
 
 SEC("tracepoint/syscalls/sys_enter_connect") int enter_connect(ARGS *c) {
   if (skipped()) return 0;
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  __u32 fd = c->args[0];
-  bpf_map_update_elem(&connecting, &tid, &fd, BPF_ANY);
+  struct thread_state *st = thread(1);
+  if (!st) return 0;
+  st->connect_fd = c->args[0];
+  st->connecting = 1;
   return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect") int exit_connect(RET *c) {
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  __u32 *fd = bpf_map_lookup_elem(&connecting, &tid);
-  if (!fd) return 0;
-  __u32 f = *fd;
-  bpf_map_delete_elem(&connecting, &tid);
+  struct thread_state *st = thread(0);
+  if (!st || !st->connecting) return 0;
+  st->connecting = 0;
+  __u32 f = st->connect_fd;
   if (c->ret != 0 && c->ret != -EINPROGRESS) return 0;
   __u64 sk = sock_of_fd(f);
   if (sk) lifecycle(EV_OPEN, sk, f, 1);
@@ -410,24 +401,27 @@ SEC("tracepoint/syscalls/sys_enter_close") int enter_close(ARGS *c) {
 /* ---- TLS plaintext: OpenSSL's SSL_write/SSL_read (and _ex), in libssl or a static binary ---- */
 
 static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u32 dir) {
-  if (skipped()) return 0;
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct ssl_call c = { .ssl = ssl, .buf = buf, .out = out, .dir = dir };
+  if (!ssl || skipped()) return 0;
+  struct thread_state *st = thread(1);
+  if (!st) return 0;
   /* Memory BIOs (Node): the ciphertext was read from a socket just before SSL_read runs. */
-  if (dir == DIR_RECV && !bpf_map_lookup_elem(&ssl_sock, &ssl)) {
-    __u64 *sk = bpf_map_lookup_elem(&last_recv, &tid);
-    if (sk) bpf_map_update_elem(&ssl_sock, &ssl, sk, BPF_ANY);
+  if (dir == DIR_RECV && st->last_recv && !bpf_map_lookup_elem(&ssl_sock, &ssl)) {
+    __u64 sk = st->last_recv;
+    bpf_map_update_elem(&ssl_sock, &ssl, &sk, BPF_ANY);
   }
-  bpf_map_update_elem(&ssl_calls, &tid, &c, BPF_ANY);
+  st->ssl.ssl = ssl;
+  st->ssl.buf = buf;
+  st->ssl.out = out;
+  st->ssl.sk = 0;
+  st->ssl.dir = dir;
   return 0;
 }
 
 static __always_inline int ssl_leave(long ret) {
-  __u32 tid = (__u32)bpf_get_current_pid_tgid();
-  struct ssl_call *p = bpf_map_lookup_elem(&ssl_calls, &tid);
-  if (!p) return 0;
-  struct ssl_call c = *p;
-  bpf_map_delete_elem(&ssl_calls, &tid);
+  struct thread_state *st = thread(0);
+  if (!st || !st->ssl.ssl) return 0;
+  struct ssl_call c = st->ssl;
+  st->ssl.ssl = 0;
   __u64 n = 0;
   if (c.out) {
     if (ret != 1) return 0;
@@ -442,7 +436,7 @@ static __always_inline int ssl_leave(long ret) {
     if (known) sk = *known;
   }
   /* Memory BIOs (Node): the ciphertext of this SSL_write goes out on the socket right after it. */
-  if (!sk && c.dir == DIR_SEND) bpf_map_update_elem(&unbound_write, &tid, &c.ssl, BPF_ANY);
+  if (!sk && c.dir == DIR_SEND) st->unbound_write = c.ssl;
   struct scratch *s = begin(sk, 0, c.dir, n, sk ? FL_SSL : FL_SSL | FL_NO_SK);
   if (!s) return 0;
   s->ev.ssl = c.ssl;
