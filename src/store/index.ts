@@ -5,6 +5,8 @@ import { Runs } from './runs.ts'
 import { TraceStore } from './trace.ts'
 import { traceStatements, traceRetentionStatements } from './trace-schema.ts'
 import { Writer } from './writer.ts'
+import { openWal } from './wal-store.ts'
+import type { Wal } from './wal.ts'
 import { Reader } from './reader.ts'
 import { KilnError } from '../model/errors.ts'
 
@@ -50,7 +52,17 @@ export async function openStore(
     await close().catch(() => {})
     throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)
   }
-  const writer = new Writer(insertRows, db, { flushMs: opts.flushMs ?? 0, commits })
+  // The embedded engine's commits are made durable by Kiln's write-ahead log (src/store/wal.ts).
+  let wal: Wal | undefined
+  if (kind === 'chdb') {
+    try {
+      wal = (await openWal(opts.dataDir, db, client, insertRows)).wal
+    } catch (e) {
+      await close().catch(() => {})
+      throw new KilnError('KILN_STORE', `cannot recover the write-ahead log in ${opts.dataDir}: ${(e as Error).message}`)
+    }
+  }
+  const writer = new Writer(insertRows, db, { flushMs: opts.flushMs ?? 0, commits, wal })
   return {
     client,
     kind,
@@ -72,6 +84,7 @@ export async function openStore(
     },
     async close() {
       await writer.drain()
+      await wal?.close()
       await close()
     },
   }

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto'
 import { KilnError } from '../model/errors.ts'
 import type { InsertRows } from './client.ts'
 import { prepareWrite, type PreparedWrite, type SeriesWrite } from './prepare.ts'
+import type { RowFormat, Wal, WalPart } from './wal.ts'
 
 export type { SeriesWrite, PreparedWrite }
 
@@ -25,6 +27,11 @@ const CACHE_LIMIT = 2_000_000
 const ENCODE_CHUNK = 4 << 20
 const SLICE = 32_768
 
+// For the durability tests only: KILN_TEST_CRASH=after-wal:N (or after-insert:N) kills this
+// process with SIGKILL at its Nth commit, once the commit is in the write-ahead log (or also in
+// the engine) and before it is acknowledged.
+const [crashAt, crashN] = (process.env.KILN_TEST_CRASH ?? '').split(':')
+
 /**
  * Group commit, pipelined: writes that arrive while commits are running go to ClickHouse together
  * as the next commit (one insert per table), which starts at once while fewer than `commits` are
@@ -45,6 +52,9 @@ export class Writer {
   private readonly seen = new Map<string, Map<string, number>>()
   private readonly committed = new Map<number, number>()
   samplesWritten = 0
+  // Names this process's commits to the engine's deduplication (with their seq): unique across restarts.
+  private readonly run = randomUUID().slice(0, 8)
+  private commits = 0
   /** The store's message while its last group commit failed; undefined once one succeeds. */
   lastError: string | undefined
 
@@ -53,9 +63,10 @@ export class Writer {
     private readonly db: string,
     /**
      * flushMs: extra wait before an idle writer commits, to gather more (0: none); commits: how
-     * many may be in flight at once (each is up to four fsynced parts).
+     * many may be in flight at once (each is up to four parts); wal: the log that makes a commit
+     * durable (the embedded engine's parts are not fsynced), or none where the engine's inserts are.
      */
-    private readonly opts: { flushMs: number; commits?: number } = { flushMs: 0 },
+    private readonly opts: { flushMs: number; commits?: number; wal?: Wal } = { flushMs: 0 },
   ) {}
 
   private newBatch(): Batch {
@@ -183,8 +194,8 @@ export class Writer {
     }
   }
 
-  /** One insert of rendered lines, encoded to bytes a slice at a time (no per-row serialization by the client). */
-  private async insert(table: string, format: 'TabSeparated' | 'JSONEachRow', rows: string[]): Promise<void> {
+  /** Rendered lines as bytes, encoded a slice at a time (no per-row serialization by the client). */
+  private async encode(table: string, format: RowFormat, rows: string[]): Promise<WalPart> {
     const chunks: Buffer[] = []
     let from = 0
     let size = 0
@@ -196,23 +207,45 @@ export class Writer {
       size = 0
       if (i < rows.length - 1) await new Promise((r) => setImmediate(r))
     }
-    await this.insertRows(`${this.db}.${table}`, format, chunks)
+    return { table: `${this.db}.${table}`, format, chunks }
+  }
+
+  /**
+   * The commit's inserts: metadata first, so a sample is never visible before its stack and
+   * series are; the three are independent of each other and go together, then the samples.
+   */
+  private async insertAll(meta: WalPart[], samples: WalPart | undefined, token: string): Promise<void> {
+    await Promise.all(meta.map((p) => this.insertRows(p.table, p.format, p.chunks, token)))
+    if (samples) await this.insertRows(samples.table, samples.format, samples.chunks, token)
   }
 
   private async commit(b: Batch): Promise<void> {
+    const token = `${this.run}-${b.seq}`
+    let logged: ReturnType<Wal['append']> | undefined
     try {
       const t0 = performance.now()
-      // Metadata first: a sample is never visible before its stack and series are. The three are
-      // independent of each other: written together, then the samples that use them.
+      const meta: WalPart[] = []
+      if (b.functions.length) meta.push(await this.encode('functions', 'TabSeparated', b.functions))
+      if (b.stacks.length) meta.push(await this.encode('stacks', 'TabSeparated', b.stacks))
+      if (b.series.length) meta.push(await this.encode('series', 'JSONEachRow', b.series))
+      const samples = b.sampleCount ? await this.encode('samples', 'TabSeparated', b.samples) : undefined
+      // The log's one fdatasync and the engine's inserts run at once; the ack waits for both, so
+      // what a client was told is stored is durable, and readable.
+      logged = this.opts.wal?.append({ token, parts: samples ? [...meta, samples] : meta })
+      const crash = crashAt && ++this.commits === Number(crashN)
+      if (crash && crashAt === 'after-wal') await logged?.durable.then(() => process.kill(process.pid, 'SIGKILL'))
+      const t1 = performance.now()
+      let walMs = 0
+      let insertMs = 0
       await Promise.all([
-        b.functions.length ? this.insert('functions', 'TabSeparated', b.functions) : null,
-        b.stacks.length ? this.insert('stacks', 'TabSeparated', b.stacks) : null,
-        b.series.length ? this.insert('series', 'JSONEachRow', b.series) : null,
+        this.insertAll(meta, samples, token).then(() => (insertMs = performance.now() - t1)),
+        logged?.durable.then(() => (walMs = performance.now() - t1)),
       ])
-      if (b.sampleCount) await this.insert('samples', 'TabSeparated', b.samples)
+      if (crash) process.kill(process.pid, 'SIGKILL')
+      if (logged) this.opts.wal!.applied(logged.seg)
       if (process.env.KILN_DEBUG_WRITES)
         process.stderr.write(
-          `commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`,
+          `commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms (log ${walMs.toFixed(1)}, engine ${insertMs.toFixed(1)})\n`,
         )
       const now = Date.now()
       this.committed.set(b.seq, now)
@@ -226,7 +259,9 @@ export class Writer {
       this.lastError = undefined
       for (const w of b.waiters) w.resolve()
     } catch (e) {
-      // Never marked committed: the next write of this batch's ids writes them.
+      // Never marked committed: the next write of this batch's ids writes them. Nor inserted
+      // again by a restart: the client is told it failed, and may send it again.
+      if (logged) void this.opts.wal!.abandon(token, logged.seg).catch(() => {})
       this.lastError = (e as Error).message.split('\n')[0]!.slice(0, 300)
       const err = new KilnError('KILN_STORE', `the store did not accept the write (retry later): ${(e as Error).message}`)
       for (const w of b.waiters) w.reject(err)
