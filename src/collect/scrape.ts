@@ -212,8 +212,8 @@ export function delta(p: Profile, cumulative: string[], previous: Counters | und
     timeMs: p.timeMs,
     durationNanos: p.durationNanos,
   })
-  // Same function indices as `p`: its names are already unique.
-  for (let i = 1; i < p.functions.length; i++) b.fn(p.functions[i]!)
+  // Same function indices as `p`: its frames (name and source) are already unique.
+  for (let i = 1; i < p.functions.length; i++) b.frame(p.functions[i]!, p.sources?.[i])
   for (const [key, now] of counters) {
     const before = restarted ? undefined : previous?.get(key)
     const s = firsts.get(key)!

@@ -84,16 +84,20 @@ class Tables {
   durationNanos = 0
   defaultSampleType = 0
   readonly sampleRanges: number[] = [] // start, end byte offsets, in pairs
-  readonly mappingFile = new IdIndex() // mapping id → filename string index
-  readonly functionName = new IdIndex() // function id → name string index (system_name if no name); filled by indexFunctions
-  readonly fnIds: number[] = [] // functions' ids and name string indices, in table order
+  readonly mappings = new IdIndex() // mapping id → index in mapFile/mapBuildId
+  readonly mapFile: number[] = [] // string indices
+  readonly mapBuildId: number[] = []
+  readonly functions = new IdIndex() // function id → index in fnNames/fnFiles; filled by indexFunctions
+  readonly fnIds: number[] = [] // functions' ids and string indices (name, else system_name; filename), in table order
   readonly fnNames: number[] = []
+  readonly fnFiles: number[] = []
   readonly locations = new IdIndex() // location id → location index
   readonly locIds: number[] = []
   readonly locMapping: number[] = []
   readonly locAddress: number[] = []
   readonly locLineStart: number[] = []
   readonly lineFunction: number[] = [] // function ids of all locations' lines, flat; a location owns [locLineStart[i], locLineStart[i+1])
+  readonly lineNumber: number[] = [] // and their line numbers
 }
 
 /**
@@ -214,17 +218,20 @@ function readValueType(r: ProtoReader, out: number[]): void {
   out.push(v[1]!, v[2]!)
 }
 
-// Mapping { id = 1; …; filename = 5; … }
+// Mapping { id = 1; …; filename = 5; build_id = 6; … }
 function readMapping(r: ProtoReader, t: Tables): void {
-  const v = readVarints(r, 5)
-  t.mappingFile.set(v[1]!, v[5]!)
+  const v = readVarints(r, 6)
+  t.mappings.set(v[1]!, t.mapFile.length)
+  t.mapFile.push(v[5]!)
+  t.mapBuildId.push(v[6]!)
 }
 
-// Function { id = 1; name = 2; system_name = 3; … }
+// Function { id = 1; name = 2; system_name = 3; filename = 4; … }
 function readFunction(r: ProtoReader, t: Tables): void {
-  const v = readVarints(r, 3)
+  const v = readVarints(r, 4)
   t.fnIds.push(v[1]!)
   t.fnNames.push(v[2]! || v[3]!)
+  t.fnFiles.push(v[4]!)
 }
 
 /**
@@ -235,7 +242,7 @@ function readFunction(r: ProtoReader, t: Tables): void {
  */
 function indexFunctions(t: Tables): void {
   const broken = t.fnIds.length > 0 && t.fnIds.every((id) => id === 0) && t.fnIds.length === t.locIds.length
-  for (let i = 0; i < t.fnIds.length; i++) t.functionName.set(broken ? t.locIds[i]! : t.fnIds[i]!, t.fnNames[i]!)
+  for (let i = 0; i < t.fnIds.length; i++) t.functions.set(broken ? t.locIds[i]! : t.fnIds[i]!, i)
 }
 
 function readLocation(r: ProtoReader, t: Tables): void {
@@ -253,12 +260,15 @@ function readLocation(r: ProtoReader, t: Tables): void {
       // Line { function_id = 1; line = 2; column = 3 }
       const l = r.sub()
       let fn = 0
+      let line = 0
       while (!l.eof()) {
         const lk = l.key()
         if (lk === 0x08) fn = l.varint()
+        else if (lk === 0x10) line = l.int64()
         else l.skip(lk & 7)
       }
       t.lineFunction.push(fn)
+      t.lineNumber.push(line)
     } else r.skip(k & 7)
   }
   t.locMapping.push(mapping)
@@ -301,17 +311,31 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: Cursor): P
     limits,
   )
 
-  const nameOf = (li: number, fnId: number): string => {
+  // A location's mapping: the binary's file and build id (kept with each frame), '' when none.
+  const mappingOf = (li: number): [string, string] => {
+    const m = t.mappings.get(t.locMapping[li]!)
+    return m === undefined ? ['', ''] : [S[t.mapFile[m]!] ?? '', S[t.mapBuildId[m]!] ?? '']
+  }
+  /** The frame of location li's line k (k < 0: a location with no lines), with its source when the profile gives one. */
+  const frameOf = (li: number, k: number): number => {
+    const fnId = k < 0 ? 0 : t.lineFunction[k]!
+    const [mapping, buildId] = mappingOf(li)
+    let name = ''
+    let file = ''
     if (fnId !== 0) {
-      const nameIdx = t.functionName.get(fnId)
-      if (nameIdx === undefined)
+      const fi = t.functions.get(fnId)
+      if (fi === undefined)
         throw new KilnError('KILN_BAD_PPROF', `pprof location #${li + 1} has a line of function ${fnId}, which is not in the profile`)
-      const name = str(nameIdx, `function ${fnId}`)
-      if (name) return name
+      name = str(t.fnNames[fi]!, `function ${fnId}`)
+      file = str(t.fnFiles[fi]!, `function ${fnId}`)
     }
-    const file = S[t.mappingFile.get(t.locMapping[li]!) ?? 0]
-    if (file) return file.slice(file.lastIndexOf('/') + 1)
-    return t.locAddress[li] ? `0x${t.locAddress[li]!.toString(16)}` : '[unknown]'
+    if (!name) {
+      if (mapping) name = mapping.slice(mapping.lastIndexOf('/') + 1)
+      else name = t.locAddress[li] ? `0x${t.locAddress[li]!.toString(16)}` : '[unknown]'
+    }
+    const line = k < 0 ? 0 : t.lineNumber[k]!
+    if (!file && !line && !mapping) return b.fn(name)
+    return b.frame(name, { file, line, ...(mapping ? { mapping } : {}), ...(buildId ? { buildId } : {}) })
   }
   // Each location's frames, root first: a location's last line is the caller of the ones before it.
   const frames: (number[] | undefined)[] = []
@@ -321,8 +345,8 @@ function buildProfile(buf: Uint8Array, t: Tables, limits: Limits, at: Cursor): P
     f = []
     const start = t.locLineStart[li]!
     const end = li + 1 < t.locLineStart.length ? t.locLineStart[li + 1]! : t.lineFunction.length
-    if (start === end) f.push(b.fn(nameOf(li, 0)))
-    for (let i = end - 1; i >= start; i--) f.push(b.fn(nameOf(li, t.lineFunction[i]!)))
+    if (start === end) f.push(frameOf(li, -1))
+    for (let i = end - 1; i >= start; i--) f.push(frameOf(li, i))
     frames[li] = f
     return f
   }
@@ -393,7 +417,11 @@ export interface EncodeOptions {
   gzip?: boolean
 }
 
-/** Encodes a Profile as pprof: one function and one location per distinct name. */
+/**
+ * Encodes a Profile as pprof: one location per distinct frame (name, file, line, binary), one
+ * function per distinct name and file, one mapping per distinct binary; a profile without
+ * sources gets one function and one location per distinct name.
+ */
 export function encodePprof(p: Profile, opts: EncodeOptions = {}): Uint8Array {
   const strings = new Map<string, number>([['', 0]])
   const s = (v: string): number => {
@@ -404,28 +432,45 @@ export function encodePprof(p: Profile, opts: EncodeOptions = {}): Uint8Array {
   const w = new ProtoWriter()
   const valueType = (field: number, type: string, unit: string) => w.message(field, (m) => m.varint(1, s(type)).varint(2, s(unit)))
   for (const st of p.sampleTypes) valueType(1, st.type, st.unit)
-  // Location id = function id = 1 + index among distinct names.
-  const idOfName = new Map<string, number>()
-  const idOf: number[] = p.functions.map((name, i) => {
-    if (i === 0) return 0 // index 0 is no function
-    let id = idOfName.get(name)
-    if (id === undefined) idOfName.set(name, (id = idOfName.size + 1))
-    return id
-  })
+  const t = encodeTables(p)
   const leafFirst: number[] = []
   for (const sample of p.samples) {
     leafFirst.length = 0
-    for (let i = sample.stack.length - 1; i >= 0; i--) leafFirst.push(idOf[sample.stack[i]!]!)
+    for (let i = sample.stack.length - 1; i >= 0; i--) leafFirst.push(t.locOf[sample.stack[i]!]!)
     w.message(2, (m) => {
       // pprof values are integers: fractional ones (speedscope milliseconds) are rounded.
       m.packedVarints(1, leafFirst).packedVarints(2, sample.values.map(Math.round))
       for (const [k, v] of sample.labels ?? []) m.message(3, (l) => l.varint(1, s(k)).varint(2, s(v)))
     })
   }
-  for (const [name, id] of idOfName) {
-    w.message(4, (m) => m.varint(1, id).message(4, (l) => l.varint(1, id)))
-    w.message(5, (m) => m.varint(1, id).varint(2, s(name)).varint(3, s(name)))
-  }
+  // Mappings say their functions are symbolized, so that pprof does not look for the binaries.
+  t.mappings.forEach(([file, buildId], i) =>
+    w.message(3, (m) =>
+      m
+        .varint(1, i + 1)
+        .varint(5, s(file))
+        .varint(6, s(buildId))
+        .varint(7, 1)
+        .varint(8, 1)
+        .varint(9, 1),
+    ),
+  )
+  for (const [id, fn, line, mapping] of t.locations)
+    w.message(4, (m) =>
+      m
+        .varint(1, id)
+        .varint(2, mapping)
+        .message(4, (l) => l.varint(1, fn).varint(2, line)),
+    )
+  t.functions.forEach(([name, file], i) =>
+    w.message(5, (m) =>
+      m
+        .varint(1, i + 1)
+        .varint(2, s(name))
+        .varint(3, s(name))
+        .varint(4, s(file)),
+    ),
+  )
   w.varint(9, Math.round(p.timeMs * 1e6))
   w.varint(10, p.durationNanos)
   valueType(11, p.periodType.type, p.periodType.unit)
@@ -434,4 +479,35 @@ export function encodePprof(p: Profile, opts: EncodeOptions = {}): Uint8Array {
   for (const str of strings.keys()) w.string(6, str, true)
   const raw = w.finish()
   return opts.gzip === false ? raw : gzip(raw)
+}
+
+/** pprof's tables for a Profile: ids are 1 + the index in each list. */
+function encodeTables(p: Profile) {
+  const functions: [string, string][] = [] // name, file
+  const mappings: [string, string][] = [] // file, build id
+  const locations: [number, number, number, number][] = [] // id, function id, line, mapping id
+  const fnIds = new Map<string, number>()
+  const mapIds = new Map<string, number>()
+  const locIds = new Map<string, number>()
+  const idIn = <T>(ids: Map<string, number>, list: T[], key: string, entry: () => T): number => {
+    let id = ids.get(key)
+    if (id === undefined) {
+      list.push(entry())
+      ids.set(key, (id = list.length))
+    }
+    return id
+  }
+  const locOf: number[] = p.functions.map((name, i) => {
+    if (i === 0) return 0 // index 0 is no function
+    const src = p.sources?.[i]
+    const file = src?.file ?? ''
+    const fn = idIn(fnIds, functions, `${name}\u0000${file}`, () => [name, file])
+    const map =
+      src?.mapping || src?.buildId
+        ? idIn(mapIds, mappings, `${src.mapping}\u0000${src.buildId}`, () => [src.mapping ?? '', src.buildId ?? ''])
+        : 0
+    const line = src?.line ?? 0
+    return idIn(locIds, locations, `${fn}:${line}:${map}`, () => [locations.length + 1, fn, line, map])
+  })
+  return { functions, mappings, locations, locOf }
 }

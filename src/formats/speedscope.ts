@@ -79,7 +79,10 @@ export function decodeSpeedscope(bytes: Uint8Array, opts: SpeedscopeOptions = {}
   )
   const fnOf = frames.map((f, i) => {
     if (!isObject(f) || typeof f.name !== 'string') throw bad(`shared.frames[${i}].name must be a string`)
-    return b.fn(f.name || '[unknown]')
+    // A frame's file and line (speedscope's optional fields) keep one function's lines apart.
+    const file = typeof f.file === 'string' ? f.file : ''
+    const line = typeof f.line === 'number' && Number.isInteger(f.line) && f.line > 0 ? f.line : 0
+    return b.frame(f.name || '[unknown]', file || line ? { file, line } : undefined)
   })
   const frame = (v: unknown, where: string): number => {
     const id = typeof v === 'number' ? fnOf[v] : undefined
@@ -173,7 +176,12 @@ export function encodeSpeedscope(p: Profile, opts: SpeedscopeEncodeOptions = {})
   const name = opts.name ?? `${st.type} (${st.unit})`
   const file = {
     $schema: SPEEDSCOPE_SCHEMA,
-    shared: { frames: p.functions.slice(1).map((n) => ({ name: n })) },
+    shared: {
+      frames: p.functions.slice(1).map((name, i) => {
+        const src = p.sources?.[i + 1]
+        return src ? { name, ...(src.file ? { file: src.file } : {}), ...(src.line ? { line: src.line } : {}) } : { name }
+      }),
+    },
     profiles: [{ type: 'sampled', name, unit, startValue: 0, endValue: total, samples, weights }],
     name,
     activeProfileIndex: 0,

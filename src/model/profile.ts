@@ -17,6 +17,18 @@ export interface Sample {
 }
 
 /**
+ * Where a frame is, when the format says: its function's source file and line (pprof's Function
+ * filename and the Line's line), and the binary it ran from (pprof's Mapping filename and build id).
+ * Two frames of one function at two lines are two entries of `Profile.functions` with one name.
+ */
+export interface FrameSource {
+  file: string
+  line: number
+  mapping?: string
+  buildId?: string
+}
+
+/**
  * Kiln's one profile model, whatever format it came from: stacks of function names with one value
  * per sample type. Build it through ProfileBuilder, which rejects invalid input.
  */
@@ -29,6 +41,8 @@ export interface Profile {
   durationNanos: number
   /** Function names; index 0 is unused so that 0 can mean "none". */
   functions: string[]
+  /** Each function's source where known (same indices as `functions`); absent when none is. */
+  sources?: (FrameSource | undefined)[]
   samples: Sample[]
   /** Name of the sample type a viewer should show first (pprof default_sample_type). */
   defaultSampleType?: string
@@ -45,9 +59,10 @@ export const defaultLimits: Limits = { maxStackDepth: 4096, maxSamples: 2_000_00
 export class ProfileBuilder {
   readonly functions: string[] = ['']
   readonly samples: Sample[] = []
+  private sources: (FrameSource | undefined)[] | undefined
   private readonly index = new Map<string, number>()
   constructor(
-    readonly meta: Omit<Profile, 'functions' | 'samples'>,
+    readonly meta: Omit<Profile, 'functions' | 'samples' | 'sources'>,
     private readonly limits: Limits = defaultLimits,
   ) {
     if (meta.sampleTypes.length === 0) throw new KilnError('KILN_BAD_PROFILE', 'profile has no sample types')
@@ -61,6 +76,20 @@ export class ProfileBuilder {
       id = this.functions.length
       this.functions.push(name)
       this.index.set(name, id)
+    }
+    return id
+  }
+
+  /** Interns a frame: a function name at a source (a name alone when `src` is undefined). */
+  frame(name: string, src: FrameSource | undefined): number {
+    if (!src) return this.fn(name)
+    const key = `${name}\u0000${src.file}\u0000${src.line}\u0000${src.mapping ?? ''}\u0000${src.buildId ?? ''}`
+    let id = this.index.get(key)
+    if (id === undefined) {
+      id = this.functions.length
+      this.functions.push(name.length > this.limits.maxFunctionNameLength ? name.slice(0, this.limits.maxFunctionNameLength) + '…' : name)
+      this.index.set(key, id)
+      ;(this.sources ??= [])[id] = src
     }
     return id
   }
@@ -104,7 +133,12 @@ export class ProfileBuilder {
   }
 
   build(): Profile {
-    return { ...this.meta, functions: this.functions, samples: this.samples }
+    const p: Profile = { ...this.meta, functions: this.functions, samples: this.samples }
+    if (this.sources) {
+      this.sources.length = this.functions.length
+      p.sources = this.sources
+    }
+    return p
   }
 }
 

@@ -13,7 +13,7 @@ import {
   type FormatName,
 } from '../../src/formats/index.ts'
 import { toFolded } from '../../src/model/profile.ts'
-import { pprofFixtures, readFixture, ungzip } from './support.ts'
+import { BROKEN_FIXTURES, pprofFixtures, readFixture, ungzip } from './support.ts'
 
 const enc = (s: string) => new TextEncoder().encode(s)
 
@@ -77,7 +77,7 @@ test('decodeAny decodes every format, gzipped or not, to the same stacks', () =>
     const typeIndex = r.format === 'pprof' ? 1 : 0
     assert.equal(toFolded(r.profile, typeIndex), want, name)
   }
-  for (const f of pprofFixtures().filter((x) => x !== 'invalid_utf8.pb.gz')) assert.equal(decodeAny(readFixture(f)).format, 'pprof', f)
+  for (const f of pprofFixtures().filter((x) => !BROKEN_FIXTURES.has(x))) assert.equal(decodeAny(readFixture(f)).format, 'pprof', f)
 })
 
 test('a name hint picks the format; a hint the content contradicts is KILN_BAD_FORMAT', () => {
