@@ -2,7 +2,7 @@
  * Builds the capture loader (bpf/loader.c with bpf/socket.bpf.c inside as a libbpf skeleton) on
  * the host, once per version of the sources, into a cache directory. CO-RE makes the BPF object
  * portable across kernels, so the cache key is the sources alone; the host's BTF
- * (/sys/kernel/btf/vmlinux) supplies the kernel types. A build takes ~4 s on this 2-core machine.
+ * (/sys/kernel/btf/vmlinux) supplies the kernel types. A build (two variants) takes ~8 s on this 2-core machine.
  */
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
@@ -27,6 +27,9 @@ export function defaultCacheDir(): string {
   if (process.env.KILN_CAPTURE_CACHE) return process.env.KILN_CAPTURE_CACHE
   return process.getuid?.() === 0 ? '/var/cache/kiln/capture' : join(homedir(), '.cache', 'kiln', 'capture')
 }
+
+/** The loader built with helper reads for kernels before 6.2, beside the one buildLoader returns. */
+export const portableLoader = (bin: string): string => `${bin}-portable`
 
 /** The path of the built loader, building it first when the cache has no build of these sources. */
 export function buildLoader(cacheDir = defaultCacheDir(), log: (line: string) => void = () => {}): string {
@@ -67,9 +70,28 @@ export function buildLoader(cacheDir = defaultCacheDir(), log: (line: string) =>
     log('building the capture program (clang → BPF, libbpf loader); cached in ' + dir)
     run('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], 'vmlinux.h')
     const arch = process.arch === 'arm64' ? 'arm64' : 'x86'
-    run('clang', ['-O2', '-g', '-target', 'bpf', `-D__TARGET_ARCH_${arch}`, '-I.', '-c', 'socket.bpf.c', '-o', 'socket.bpf.o'])
-    run('bpftool', ['gen', 'skeleton', 'socket.bpf.o', 'name', 'socket_bpf'], 'socket.skel.h')
-    run('cc', ['-O2', '-I.', 'loader.c', '-o', 'kiln-capture', '-lbpf', '-lelf', '-lz'])
+    // Two builds: kernel objects read through typed pointers (Linux 6.2+), and helper reads for older
+    // kernels (KILN_PORTABLE), which the agent runs when the first cannot load (socket-source.ts).
+    for (const [suffix, defs] of [
+      ['', []],
+      ['-portable', ['-DKILN_PORTABLE']],
+    ] as const) {
+      run('clang', [
+        '-O2',
+        '-g',
+        '-target',
+        'bpf',
+        `-D__TARGET_ARCH_${arch}`,
+        ...defs,
+        '-I.',
+        '-c',
+        'socket.bpf.c',
+        '-o',
+        `socket${suffix}.bpf.o`,
+      ])
+      run('bpftool', ['gen', 'skeleton', `socket${suffix}.bpf.o`, 'name', 'socket_bpf'], `socket${suffix}.skel.h`)
+      run('cc', ['-O2', ...defs, '-I.', 'loader.c', '-o', `kiln-capture${suffix}`, '-lbpf', '-lelf', '-lz'])
+    }
     rmSync(dir, { recursive: true, force: true })
     renameSync(tmp, dir)
   } finally {

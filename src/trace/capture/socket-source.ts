@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { KilnError } from '../../model/errors.ts'
 import type { ProcessMeta } from '../sources/index.ts'
 import type { EmittedRow, TraceSource } from '../types.ts'
-import { buildLoader } from './build.ts'
+import { buildLoader, portableLoader } from './build.ts'
 import { ConnTracker } from './connections.ts'
 import { OwnSockets } from './own-sockets.ts'
 import { TlsTargets, systemLibssl } from './tls-targets.ts'
@@ -62,46 +62,20 @@ export class SocketSource implements TraceSource {
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
       ignoreRemote: (addr, port) => own.has(addr, port),
     }))
-    const child = (this.child = spawn(bin, ['--cap', String(this.o.captureBytes ?? 16384)], { stdio: ['pipe', 'pipe', 'pipe'] }))
-    child.stdin!.write(`skip ${process.pid}\n`)
-    child.stderr!.setEncoding('utf8')
-    child.stderr!.on('data', (t: string) => {
-      // libbpf warnings; kept for the error message when loading fails.
-      this.stderr = (this.stderr + t).slice(-4000)
-    })
-    child.stdin!.on('error', () => undefined)
-
-    const decoder = new EventDecoder()
-    let hello: (() => void) | undefined
-    const ready = new Promise<void>((resolve, reject) => {
-      hello = resolve
-      child.once('error', (e) => reject(new KilnError('KILN_UNSUPPORTED', `cannot run the capture loader ${bin}: ${e.message}`)))
-      child.once('exit', (code, sig) => reject(loadError(code, sig, this.stderr)))
-    })
-    child.stdout!.on('data', (chunk: Buffer) => {
-      let events: ReturnType<typeof decoder.push>
-      try {
-        events = decoder.push(chunk)
-      } catch (e) {
-        this.o.log(`capture: ${(e as Error).message}; stopping the capture`)
-        child.kill('SIGKILL')
-        return
-      }
-      for (const ev of events) {
-        try {
-          if (ev.type === EventType.hello) {
-            tracker.offsetNs = ev.data.readBigInt64LE(0)
-            hello?.()
-          } else if (ev.type === EventType.stats) this.onStats(ev.data)
-          else if (ev.type === EventType.log) this.onLog(ev.data.toString('utf8'))
-          else tracker.handle(ev)
-        } catch (e) {
-          // A bug for one event costs that event, never the agent.
-          if (this.counts.errors++ < 5) this.o.log(`capture: event skipped: ${(e as Error).stack ?? e}`)
-        }
-      }
-    })
-    await ready
+    // The loader with typed kernel reads first; on a kernel before 6.2 it cannot load (exit 3),
+    // and the build with helper reads runs instead (KILN_CAPTURE_PORTABLE=1 runs it at once).
+    const portable = portableLoader(bin)
+    let child: ChildProcess
+    try {
+      child = await this.launch(process.env.KILN_CAPTURE_PORTABLE === '1' ? portable : bin, tracker)
+    } catch (e) {
+      if (!(e instanceof LoadFailed)) throw e
+      if (e.code !== 3 || !existsSync(portable) || process.env.KILN_CAPTURE_PORTABLE === '1') throw e.error
+      this.o.log('capture: typed kernel reads unavailable (Linux before 6.2?); loading the portable build')
+      child = await this.launch(portable, tracker).catch((e2) => {
+        throw e2 instanceof LoadFailed ? e2.error : e2
+      })
+    }
     child.removeAllListeners('exit')
     child.on('exit', (code, sig) => {
       if (this.child)
@@ -133,6 +107,51 @@ export class SocketSource implements TraceSource {
     this.o.log(
       `socket capture: libbpf loader ${bin} (syscall tracepoints, ${this.o.captureBytes ?? 16384} bytes per transfer${this.o.tls !== false ? ', OpenSSL uprobes' : ''})`,
     )
+  }
+
+  /** Runs one loader build and reads its events into the tracker; resolves at its hello. */
+  private async launch(path: string, tracker: ConnTracker): Promise<ChildProcess> {
+    const child = (this.child = spawn(path, ['--cap', String(this.o.captureBytes ?? 16384)], { stdio: ['pipe', 'pipe', 'pipe'] }))
+    child.stdin!.write(`skip ${process.pid}\n`)
+    child.stderr!.setEncoding('utf8')
+    child.stderr!.on('data', (t: string) => {
+      // libbpf warnings; kept for the error message when loading fails.
+      this.stderr = (this.stderr + t).slice(-4000)
+    })
+    child.stdin!.on('error', () => undefined)
+
+    const decoder = new EventDecoder()
+    let hello: (() => void) | undefined
+    const ready = new Promise<void>((resolve, reject) => {
+      hello = resolve
+      child.once('error', (e) => reject(new KilnError('KILN_UNSUPPORTED', `cannot run the capture loader ${path}: ${e.message}`)))
+      child.once('exit', (code, sig) => reject(new LoadFailed(code, loadError(code, sig, this.stderr))))
+    })
+    child.stdout!.on('data', (chunk: Buffer) => {
+      let events: ReturnType<typeof decoder.push>
+      try {
+        events = decoder.push(chunk)
+      } catch (e) {
+        this.o.log(`capture: ${(e as Error).message}; stopping the capture`)
+        child.kill('SIGKILL')
+        return
+      }
+      for (const ev of events) {
+        try {
+          if (ev.type === EventType.hello) {
+            tracker.offsetNs = ev.data.readBigInt64LE(0)
+            hello?.()
+          } else if (ev.type === EventType.stats) this.onStats(ev.data)
+          else if (ev.type === EventType.log) this.onLog(ev.data.toString('utf8'))
+          else tracker.handle(ev)
+        } catch (e) {
+          // A bug for one event costs that event, never the agent.
+          if (this.counts.errors++ < 5) this.o.log(`capture: event skipped: ${(e as Error).stack ?? e}`)
+        }
+      }
+    })
+    await ready
+    return child
   }
 
   private onStats(data: Buffer): void {
@@ -209,6 +228,16 @@ function preflight(): void {
   }
 }
 
+/** The loader exited before its hello; `code` 3 is "cannot load the BPF programs". */
+class LoadFailed extends Error {
+  constructor(
+    readonly code: number | null,
+    readonly error: KilnError,
+  ) {
+    super(error.message)
+  }
+}
+
 function loadError(code: number | null, sig: NodeJS.Signals | null, stderr: string): KilnError {
   const tail = stderr
     .trim()
@@ -218,6 +247,6 @@ function loadError(code: number | null, sig: NodeJS.Signals | null, stderr: stri
     .join(' ')
   const hint = /Operation not permitted|EPERM/.test(stderr)
     ? 'the kernel refused BPF: run as root with CAP_BPF/CAP_SYS_ADMIN (in Kubernetes, privileged: true), and check kernel.unprivileged_bpf_disabled / lockdown'
-    : 'the kernel needs BPF ring buffers (5.8+), BTF and syscall tracepoints'
+    : 'the kernel needs Linux 5.11+ (BPF ring buffers, task storage), BTF and syscall tracepoints'
   return new KilnError('KILN_UNSUPPORTED', `the capture loader exited (${sig ?? code}) before it started: ${tail || 'no message'}; ${hint}`)
 }

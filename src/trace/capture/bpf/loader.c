@@ -18,7 +18,12 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "events.h"
+/* build.ts builds this twice: with the BTF-read programs, and KILN_PORTABLE's for kernels before 6.2. */
+#ifdef KILN_PORTABLE
+#include "socket-portable.skel.h"
+#else
 #include "socket.skel.h"
+#endif
 
 static struct socket_bpf *skel;
 static unsigned long long written;

@@ -111,9 +111,21 @@ static __always_inline void count(__u32 i) {
 
 /* Kernel objects are read through BTF-typed pointers: a field is one load the JIT guards against
  * faults, where BPF_CORE_READ is a bpf_probe_read_kernel call per pointer hop (~11 of them to go
- * from an fd to its sock, and as many for the addresses: most of the programs' time). */
+ * from an fd to its sock, and as many for the addresses: most of the programs' time). That needs
+ * bpf_rdonly_cast (Linux 6.2); build.ts also builds this file with KILN_PORTABLE, helper reads
+ * throughout, which the loader falls back to on older kernels. GET(p, a, b) reads p->a->b. */
+#ifdef KILN_PORTABLE
+#define CURRENT() ((struct task_struct *)bpf_get_current_task())
+#define KERNEL(type, p) ((type *)(p))
+#define GET(...) BPF_CORE_READ(__VA_ARGS__)
+#define GET_INTO(dst, src, field) BPF_CORE_READ_INTO(dst, src, field)
+#else
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define CURRENT() bpf_get_current_task_btf()
 #define KERNEL(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+#define GET(...) ___arrow(__VA_ARGS__)
+#define GET_INTO(dst, src, field) __builtin_memcpy(dst, &(src)->field, sizeof(*(dst)))
+#endif
 
 static __always_inline struct thread_state *thread(int create) {
   return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
@@ -122,43 +134,44 @@ static __always_inline struct thread_state *thread(int create) {
 static __always_inline int skipped(void) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   if (bpf_map_lookup_elem(&skip, &tgid)) return 1;
-  __u32 parent = bpf_get_current_task_btf()->real_parent->tgid;
+  __u32 parent = GET(CURRENT(), real_parent, tgid);
   return bpf_map_lookup_elem(&skip, &parent) != 0;
 }
 
 /* The inet (TCP or UDP) sock behind an fd of the current task, else 0. */
 static __always_inline __u64 sock_of_fd(int fd) {
   if (fd < 0) return 0;
-  struct fdtable *fdt = bpf_get_current_task_btf()->files->fdt;
-  if ((unsigned int)fd >= fdt->max_fds) return 0;
+  struct fdtable *fdt = GET(CURRENT(), files, fdt);
+  if (!fdt || (unsigned int)fd >= GET(fdt, max_fds)) return 0;
   /* The fd array by index: a variable offset is not allowed on a typed pointer, so one helper read. */
   struct file *fp = 0;
-  bpf_probe_read_kernel(&fp, sizeof(fp), (void *)((__u64)fdt->fd + (__u64)fd * sizeof(fp)));
+  bpf_probe_read_kernel(&fp, sizeof(fp), (void *)((__u64)GET(fdt, fd) + (__u64)fd * sizeof(fp)));
   if (!fp) return 0;
   struct file *f = KERNEL(struct file, fp);
-  if ((f->f_inode->i_mode & S_IFMT) != S_IFSOCK) return 0;
-  struct sock *sk = KERNEL(struct socket, f->private_data)->sk;
+  if ((GET(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK) return 0;
+  struct socket *so = KERNEL(struct socket, GET(f, private_data));
+  struct sock *sk = GET(so, sk);
   if (!sk) return 0;
-  __u16 family = sk->__sk_common.skc_family;
+  __u16 family = GET(sk, __sk_common.skc_family);
   if (family != 2 && family != 10) return 0;
-  __u16 proto = sk->sk_protocol;
+  __u16 proto = GET(sk, sk_protocol);
   if (proto != 6 && proto != 17) return 0;
   return (__u64)sk;
 }
 
 static __always_inline void fill_addrs(struct event *e, __u64 skp) {
   struct sock *sk = KERNEL(struct sock, skp);
-  e->family = sk->__sk_common.skc_family;
-  e->protocol = sk->sk_protocol;
-  e->lport = sk->__sk_common.skc_num;
-  e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+  e->family = GET(sk, __sk_common.skc_family);
+  e->protocol = GET(sk, sk_protocol);
+  e->lport = GET(sk, __sk_common.skc_num);
+  e->rport = bpf_ntohs(GET(sk, __sk_common.skc_dport));
   __builtin_memset(e->laddr, 0, 32);
   if (e->family == 2) {
-    *(__u32 *)e->laddr = sk->__sk_common.skc_rcv_saddr;
-    *(__u32 *)e->raddr = sk->__sk_common.skc_daddr;
+    *(__u32 *)e->laddr = GET(sk, __sk_common.skc_rcv_saddr);
+    *(__u32 *)e->raddr = GET(sk, __sk_common.skc_daddr);
   } else {
-    __builtin_memcpy(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
-    __builtin_memcpy(e->raddr, &sk->__sk_common.skc_v6_daddr, 16);
+    GET_INTO((struct in6_addr *)e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+    GET_INTO((struct in6_addr *)e->raddr, sk, __sk_common.skc_v6_daddr);
   }
 }
 
@@ -243,10 +256,14 @@ static __always_inline struct scratch *begin(__u64 sk, __u32 fd, __u32 dir, __u3
   s->ev.role = 0;
   s->ev.pad = 0;
   fill_addrs(&s->ev, sk);
-  struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
-  s->ev.start = leader->start_boottime;
+  struct task_struct *leader = GET(CURRENT(), group_leader);
+  s->ev.start = GET(leader, start_boottime);
+#ifdef KILN_PORTABLE
+  BPF_CORE_READ_STR_INTO(&s->ev.comm, leader, comm);
+#else
   __builtin_memcpy(s->ev.comm, leader->comm, sizeof(s->ev.comm));
   s->ev.comm[sizeof(s->ev.comm) - 1] = 0;
+#endif
   return s;
 }
 
