@@ -91,7 +91,8 @@ export function kilnRun(
     let stderr = ''
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()))
     p.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
-    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 20_000)
+    // A bound against a hang, not a speed test: a run takes 20 s and more at load 30 on 2 cores.
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
     if (opts.onStart && p.pid) opts.onStart(p.pid)
     p.on('close', (code) => {
       clearTimeout(timer)

@@ -244,7 +244,7 @@ export default function () {
   }
 })
 
-test('HTTP/2: a server that offers h2 in the TLS handshake is spoken to in HTTP/2 (proto HTTP/2.0), one session per VU reused; an HTTP/1.1-only one stays on HTTP/1.1', async (t) => {
+test('HTTP/2: a server that offers h2 in the TLS handshake is spoken to in HTTP/2 (proto HTTP/2.0), one session per VU reused, a batch's requests multiplexed on it; an HTTP/1.1-only one stays on HTTP/1.1', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-h2-'))
   const creds = selfSignedCert(dir)
   if ('skip' in creds) {
@@ -253,7 +253,18 @@ test('HTTP/2: a server that offers h2 in the TLS handshake is spoken to in HTTP/
   }
   let sessions = 0
   let goaway = false
+  // /hold answers only once 4 requests wait: a batch's requests must be in flight together.
+  let held: { res: http2.Http2ServerResponse; session: unknown }[] = []
+  const sessionsPerBatch: number[] = []
   const h2srv = http2.createSecureServer({ ...creds, allowHTTP1: true }, (req, res) => {
+    if (req.url === '/hold') {
+      held.push({ res, session: req.stream.session })
+      if (held.length < 4) return
+      sessionsPerBatch.push(new Set(held.map((h) => h.session)).size)
+      for (const h of held) h.res.end('held')
+      held = []
+      return
+    }
     let body = ''
     req.on('data', (c: Buffer) => (body += c))
     req.on('end', () => {
@@ -281,6 +292,7 @@ export const options = { vus: 1, iterations: 3 }
 export default function () {
   const g = http.get(__ENV.H2 + '/get?x=1')
   const p = http.post(__ENV.H2 + '/post', 'payload', { headers: { 'X-A': '1' } })
+  const batch = http.batch([1, 2, 3, 4].map(() => ['GET', __ENV.H2 + '/hold']))
   const bye = http.get(__ENV.H2 + '/bye')
   const after = http.get(__ENV.H2 + '/after')
   const one = http.get(__ENV.H1)
@@ -291,6 +303,7 @@ export default function () {
     'h2 headers': () => g.headers['Content-Type'] === 'application/json' && g.timings.duration > 0,
     'a new session after the server closed one': () => bye.status === 200 && after.status === 200 && after.proto === 'HTTP/2.0',
     'HTTP/1.1-only server': () => one.proto === 'HTTP/1.1' && one.body === 'one',
+    'h2 batch': () => batch.every((r) => r.status === 200 && r.proto === 'HTTP/2.0' && r.body === 'held'),
   })
 }`,
     )
@@ -311,9 +324,11 @@ export default function () {
     assert.equal(r.code, 0, r.stderr)
     const sum = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8'))
     assert.equal(sum.metrics.checks.fails, 0, r.stderr)
-    assert.equal(sum.metrics.checks.passes, 18)
+    assert.equal(sum.metrics.checks.passes, 21)
     // One session for the VU, plus the one opened after the server closed it (cookies reset per iteration, connections do not).
     assert.equal(sessions, 2)
+    // A batch's requests are streams of that one session, as with Go's transport (k6): not a connection each.
+    assert.deepEqual(sessionsPerBatch, [1, 1, 1])
     const protos = new Set(
       readFileSync(join(dir, 'out.json'), 'utf8')
         .split('\n')

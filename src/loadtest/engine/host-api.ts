@@ -72,6 +72,7 @@ export interface HostApi {
   wsClose(id: number, code: number, reason: string): void
   wsDone(id: number): void
   // k6/net/grpc (modules/grpc)
+  grpcStatusNames(): string
   grpcLoad(id: number, json: string): string
   grpcLoadProtoset(id: number, path: string): string
   grpcConnect(id: number, address: string, paramsJson: string): Promise<void>

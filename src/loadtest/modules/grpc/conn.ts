@@ -11,7 +11,7 @@ import protobuf from 'protobufjs'
 import descriptor from 'protobufjs/ext/descriptor.js'
 import { parseDuration } from '../../run/duration.ts'
 import type { NetRules } from '../http/netrules.ts'
-import { checkedLookup } from '../http/transport.ts'
+import { checkedLookup } from '../http/lookup.ts'
 import { CODES, Code, methodsOf, type Methods } from './proto.ts'
 
 // The server reflection protocol (grpc.reflection.v1, same messages as v1alpha): what Kiln asks.

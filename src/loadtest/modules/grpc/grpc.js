@@ -137,25 +137,8 @@
   }
 
   const grpc = { Client, Stream }
-  const names = [
-    'OK',
-    'Canceled',
-    'Unknown',
-    'InvalidArgument',
-    'DeadlineExceeded',
-    'NotFound',
-    'AlreadyExists',
-    'PermissionDenied',
-    'ResourceExhausted',
-    'FailedPrecondition',
-    'Aborted',
-    'OutOfRange',
-    'Unimplemented',
-    'Internal',
-    'Unavailable',
-    'DataLoss',
-    'Unauthenticated',
-  ]
+  // gRPC's status names in code order, from the host's one list (proto.ts).
+  const names = JSON.parse(H.grpcStatusNames())
   names.forEach((n, i) => (grpc['Status' + n] = i))
   Object.assign(grpc, {
     HealthCheckUnknown: 'UNKNOWN',

@@ -2,6 +2,7 @@
 import type { HostBinder } from '../../engine/host-api.ts'
 import type { EventLoop } from '../../engine/eventloop.ts'
 import type { GrpcClients } from './grpc.ts'
+import { CODES } from './proto.ts'
 
 /** What of its VU the gRPC host functions use. */
 export interface GrpcBridge {
@@ -15,6 +16,7 @@ export interface GrpcBridge {
 }
 
 export function installGrpc(b: HostBinder, g: GrpcBridge): void {
+  b.def('grpcStatusNames', [], () => JSON.stringify(CODES))
   b.def('grpcLoad', ['n', 's'], (i, j) => {
     const { importPaths, files } = JSON.parse(j) as { importPaths: string[]; files: string[] }
     return g.clients().load(i, importPaths, files)

@@ -12,10 +12,13 @@ import net from 'node:net'
 import tls from 'node:tls'
 import http2 from 'node:http2'
 import { STATUS_CODES } from 'node:http'
-import dns from 'node:dns'
-import { netRules, type NetRules } from './netrules.ts'
 import { performance } from 'node:perf_hooks'
-import type { IncomingHttpHeaders } from 'node:http'
+import { netRules, type NetRules } from './netrules.ts'
+import { checkedLookup, errno } from './lookup.ts'
+import { h2Headers, openH2 } from './h2.ts'
+import { EMPTY, ResponseParser, type RawHeaders } from './response-parser.ts'
+
+export { ResponseParser, type RawHeaders }
 
 export interface Timings {
   duration: number
@@ -27,9 +30,6 @@ export interface Timings {
   waiting: number
   receiving: number
 }
-
-/** Response headers as Node names them: lower-case keys, `set-cookie` a list, others joined by ', '. */
-export type RawHeaders = IncomingHttpHeaders
 
 export interface Raw {
   status: number
@@ -63,10 +63,16 @@ interface Conn {
   tlsVersion: string
   /** TLS connections: undefined until the handshake says; then an h2 session, or null for HTTP/1.1. */
   h2: http2.ClientHttp2Session | null | undefined
-  /** The response being read; null while idle. */
+  /** HTTP/1.1: the response being read; null while idle. */
   onData: ((chunk: Buffer) => void) | null
   onEnd: ((err?: NodeJS.ErrnoException) => void) | null
+  /** HTTP/2: the ends of the streams in flight on the session, which several requests share. */
+  streams: Set<(err?: NodeJS.ErrnoException) => void>
+  /** HTTP/2: the server sent GOAWAY; the streams in flight finish, no new one starts. */
+  retired: boolean
   dead: boolean
+  /** Counted out of its origin's `open` (once). */
+  closed: boolean
 }
 
 /** One origin's connections: idle ones to reuse, and a limit with waiters beyond it. */
@@ -74,6 +80,13 @@ interface Origin {
   idle: Conn[]
   open: number
   waiters: (() => void)[]
+  /**
+   * The HTTP/2 session every request to the origin shares (streams multiplexed, as Go's transport
+   * does), up to `maxSockets` (k6's batchPerHost) streams at once; never in `idle`.
+   */
+  h2: Conn | null
+  /** A TLS handshake in progress: requests wait for it to say h2 or HTTP/1.1 rather than dial more. */
+  handshake: Promise<void> | null
 }
 
 export interface Transport {
@@ -108,18 +121,12 @@ export function refused(error: NodeJS.ErrnoException): Raw {
 
 export function closeTransport(t: Transport): void {
   for (const o of t.origins.values()) {
-    for (const c of o.idle) {
+    for (const c of o.h2 ? [...o.idle, o.h2] : o.idle) {
       c.h2?.destroy()
       c.sock.destroy()
     }
   }
   t.origins.clear()
-}
-
-function errno(message: string, code: string): NodeJS.ErrnoException {
-  const e: NodeJS.ErrnoException = new Error(message)
-  e.code = code
-  return e
 }
 
 /**
@@ -160,10 +167,25 @@ export async function send(
   if (range) return refused(errno(`IP (${dialled}) is in a blacklisted range (${range})`, 'KILN_BLACKLISTED_IP'))
   const key = `${url.protocol}//${url.host}`
   let origin = tr.origins.get(key)
-  if (!origin) tr.origins.set(key, (origin = { idle: [], open: 0, waiters: [] }))
+  if (!origin) tr.origins.set(key, (origin = { idle: [], open: 0, waiters: [], h2: null, handshake: null }))
   const deadline = t0 + timeoutMs
-  while (!origin.idle.length && origin.open >= tr.maxSockets) await new Promise<void>((r) => origin.waiters.push(r))
-  let conn = takeIdle(origin, pin)
+  let conn: Conn | undefined
+  for (;;) {
+    const shared = origin.h2
+    if (shared && !shared.dead && !shared.retired) {
+      if (shared.streams.size < tr.maxSockets) {
+        conn = shared
+        break
+      }
+    } else if (origin.handshake && !origin.idle.length) {
+      await origin.handshake
+      continue
+    } else if (origin.idle.length || origin.open < tr.maxSockets) {
+      conn = takeIdle(origin, pin)
+      break
+    }
+    await new Promise<void>((r) => origin.waiters.push(r))
+  }
   let raw = await exchange(tr, origin, url, method, head, body, conn, t0, deadline, pin)
   // A reused connection that the server had closed: nothing of the response came back.
   if (conn && raw.error && raw.received === 0 && raw.error.code !== 'KILN_TIMEOUT') {
@@ -176,14 +198,23 @@ export async function send(
 function release(origin: Origin, conn: Conn, reuse: boolean): void {
   conn.onData = null
   conn.onEnd = null
-  if (reuse && !conn.dead) origin.idle.push(conn)
-  else {
-    origin.open--
-    conn.dead = true
-    conn.h2?.destroy()
-    conn.sock.destroy()
-  }
+  if (conn.h2) {
+    // A stream's failure is the stream's; the session goes when it died, or drained after GOAWAY.
+    if (reuse && !conn.dead && !conn.retired && !origin.h2) origin.h2 = conn
+    if (conn.dead || (conn.retired && !conn.streams.size) || (origin.h2 !== conn && !conn.streams.size)) close(origin, conn)
+  } else if (reuse && !conn.dead) origin.idle.push(conn)
+  else close(origin, conn)
   origin.waiters.shift()?.()
+}
+
+function close(origin: Origin, conn: Conn): void {
+  if (origin.h2 === conn) origin.h2 = null
+  if (conn.closed) return
+  conn.closed = true
+  origin.open--
+  conn.dead = true
+  conn.h2?.destroy()
+  conn.sock.destroy()
 }
 
 function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: number; connect: number; tls: number }): Conn {
@@ -206,7 +237,17 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
     : net.connect({ host, port, lookup, ...local })
   sock.setNoDelay(true)
   origin.open++
-  const conn: Conn = { sock, tlsVersion: '', h2: secure ? undefined : null, onData: null, onEnd: null, dead: false }
+  const conn: Conn = {
+    sock,
+    tlsVersion: '',
+    h2: secure ? undefined : null,
+    onData: null,
+    onEnd: null,
+    streams: new Set(),
+    retired: false,
+    dead: false,
+    closed: false,
+  }
   sock.once('lookup', () => (marks.lookup = performance.now()))
   sock.once('connect', () => (marks.connect = performance.now()))
   const readH1 = (): void => void sock.on('data', (c: Buffer) => conn.onData?.(c))
@@ -214,25 +255,40 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
     sock.once('secureConnect', () => {
       marks.tls = performance.now()
       conn.tlsVersion = (sock as tls.TLSSocket).getProtocol() ?? ''
-      // After a GOAWAY the session takes no new request: retired when idle, closed after the one in flight.
-      const retire = (): void => (conn.onEnd ? void (conn.dead = true) : gone())
-      if ((sock as tls.TLSSocket).alpnProtocol === 'h2') conn.h2 = openH2(url, sock as tls.TLSSocket, retire, gone)
-      else {
+      // After a GOAWAY the session takes no new stream: closed once the streams in flight have ended.
+      const retire = (): void => {
+        conn.retired = true
+        if (origin.h2 === conn) origin.h2 = null
+        if (!conn.streams.size) gone()
+      }
+      if ((sock as tls.TLSSocket).alpnProtocol === 'h2') {
+        conn.h2 = openH2(url, sock as tls.TLSSocket, retire, gone)
+        if (!tr.rules.noReuse && !origin.h2) origin.h2 = conn
+      } else {
         conn.h2 = null
         readH1()
       }
     })
+    const handshake: Promise<void> = new Promise((done) => {
+      sock.once('secureConnect', done)
+      sock.once('close', done)
+    }).then(() => {
+      if (origin.handshake === handshake) origin.handshake = null
+    })
+    origin.handshake = handshake
   } else readH1()
   const gone = (err?: NodeJS.ErrnoException): void => {
     if (conn.dead) return
     conn.dead = true
     const end = conn.onEnd
+    const streams = [...conn.streams]
     if (end) end(err)
-    else {
+    for (const f of streams) f(err)
+    if (!end && !streams.length) {
       // Closed while idle: forget it.
       const i = origin.idle.indexOf(conn)
       if (i >= 0) origin.idle.splice(i, 1)
-      origin.open--
+      close(origin, conn)
       origin.waiters.shift()?.()
     }
   }
@@ -241,83 +297,6 @@ function connect(tr: Transport, origin: Origin, url: URL, marks: { lookup: numbe
   sock.on('end', () => conn.h2 || gone())
   sock.on('close', () => conn.h2 || gone())
   return conn
-}
-
-/**
- * DNS through the blacklist: an address in a blacklisted range fails the connection before it is
- * dialled (k6 error 1110). Node calls this with `all: true` (trying each address in turn).
- */
-export function checkedLookup(rules: NetRules): net.LookupFunction {
-  return (hostname, options, callback) => {
-    const banned = (ip: string): NodeJS.ErrnoException | null => {
-      const range = rules.blacklistedBy(ip)
-      return range ? errno(`IP (${ip}) is in a blacklisted range (${range})`, 'KILN_BLACKLISTED_IP') : null
-    }
-    if (rules.dns) {
-      return resolveWithPolicy(rules, hostname, (err, a) => {
-        if (err || !a) return callback(err ?? errno(`lookup ${hostname}: no address`, 'ENOTFOUND'), '', 4)
-        const bad = banned(a.address)
-        if (bad) return callback(bad, '', 4)
-        if ((options as dns.LookupOptions).all) return (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, [a])
-        callback(null, a.address, a.family)
-      })
-    }
-    dns.lookup(hostname, options, (err, address, family) => {
-      if (err) return callback(err, address as string, family)
-      if (Array.isArray(address)) {
-        const bad = address.map((a) => banned(a.address)).find(Boolean)
-        return bad ? callback(bad, '', 4) : (callback as unknown as (e: null, a: dns.LookupAddress[]) => void)(null, address)
-      }
-      const bad = banned(address)
-      return bad ? callback(bad, '', 4) : callback(null, address, family)
-    })
-  }
-}
-
-/** A VU's looked-up names under k6's `dns` option: addresses kept for `ttl`, a round-robin cursor. */
-const dnsCaches = new WeakMap<NetRules, Map<string, { addrs: dns.LookupAddress[]; until: number; next: number }>>()
-
-/**
- * k6's `dns`: the name's addresses filtered and ordered by `policy` (preferIPv4 puts IPv4 first,
- * onlyIPv6 drops the others…), kept for `ttl`, and one of them dialled by `select`.
- */
-function resolveWithPolicy(
-  rules: NetRules,
-  hostname: string,
-  cb: (err: NodeJS.ErrnoException | null, a?: dns.LookupAddress) => void,
-): void {
-  const o = rules.dns!
-  let cache = dnsCaches.get(rules)
-  if (!cache) dnsCaches.set(rules, (cache = new Map()))
-  const pick = (e: { addrs: dns.LookupAddress[]; next: number }): void => {
-    if (!e.addrs.length) return cb(errno(`lookup ${hostname}: no address allowed by dns.policy ${o.policy}`, 'ENOTFOUND'))
-    const i = o.select === 'first' ? 0 : o.select === 'random' ? Math.floor(Math.random() * e.addrs.length) : e.next++ % e.addrs.length
-    cb(null, e.addrs[i])
-  }
-  const hit = cache.get(hostname)
-  if (hit && hit.until > performance.now()) return pick(hit)
-  dns.lookup(hostname, { all: true }, (err, all) => {
-    if (err) return cb(err)
-    const v4 = all.filter((a) => a.family === 4)
-    const v6 = all.filter((a) => a.family === 6)
-    const addrs =
-      o.policy === 'onlyIPv4'
-        ? v4
-        : o.policy === 'onlyIPv6'
-          ? v6
-          : o.policy === 'preferIPv4'
-            ? v4.length
-              ? v4
-              : v6
-            : o.policy === 'preferIPv6'
-              ? v6.length
-                ? v6
-                : v4
-              : all
-    const e = { addrs, until: performance.now() + o.ttlMs, next: 0 }
-    cache.set(hostname, e)
-    pick(e)
-  })
 }
 
 function exchange(
@@ -395,11 +374,12 @@ function exchange(
         raw.headers = parser.headers
         raw.body = parser.body()
       }
+      conn.streams.delete(onEnd)
       release(origin, conn, !err && !tr.rules.noReuse && (h2res !== null || parser.keepAlive))
       resolve(raw)
     }
     const timer = setTimeout(() => finish(errno('request timeout', 'KILN_TIMEOUT')), Math.max(0, deadline - performance.now()))
-    conn.onData = (chunk) => {
+    const onData = (chunk: Buffer): void => {
       if (tFirst < 0) tFirst = performance.now()
       raw.received += chunk.length
       try {
@@ -408,10 +388,16 @@ function exchange(
         finish(errno(`malformed HTTP response: ${(e as Error).message}`, 'KILN_BAD_RESPONSE'))
       }
     }
-    conn.onEnd = (err) => {
+    const onEnd = (err?: NodeJS.ErrnoException): void => {
       // A response without a length ends with the connection.
       if (!err && parser.headersDone && parser.endsAtClose()) return finish()
       finish(err ?? errno(raw.received ? 'unexpected EOF' : 'connection reset by peer', 'ECONNRESET'))
+    }
+    // An HTTP/2 session is shared: its end ends each of its streams in flight.
+    if (conn.h2) conn.streams.add(onEnd)
+    else {
+      conn.onData = onData
+      conn.onEnd = onEnd
     }
     const sendH1 = (): void => {
       const msg = body && body.length ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head
@@ -449,174 +435,17 @@ function exchange(
         ),
       )
     }
-    const go = (): void => (conn.h2 ? sendH2(conn.h2) : sendH1())
+    const go = (): void => {
+      if (!conn.h2) return sendH1()
+      if (conn.onEnd === onEnd) {
+        // The handshake of this new connection chose h2.
+        conn.onEnd = conn.onData = null
+        conn.streams.add(onEnd)
+      }
+      sendH2(conn.h2)
+    }
     // A new TLS connection: h2 or HTTP/1.1 is known when the handshake is done.
     if (conn.h2 === undefined) sock.once('secureConnect', go)
     else go()
   })
-}
-
-/** The HTTP/2 session on a TLS socket whose handshake chose h2. */
-function openH2(url: URL, sock: tls.TLSSocket, retire: () => void, gone: (err?: NodeJS.ErrnoException) => void): http2.ClientHttp2Session {
-  const session = http2.connect(url.origin, { createConnection: () => sock })
-  session.on('goaway', retire)
-  session.on('error', (e: NodeJS.ErrnoException) => gone(e))
-  session.on('close', () => gone())
-  return session
-}
-
-// Connection-specific headers HTTP/2 forbids (RFC 9113 §8.2.2); Host becomes :authority.
-const H1_ONLY = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host'])
-
-/** The request's serialised HTTP/1.1 head as HTTP/2 headers. */
-function h2Headers(head: string): http2.OutgoingHttpHeaders {
-  const lines = head.split('\r\n')
-  const first = lines[0]!.split(' ')
-  const out: http2.OutgoingHttpHeaders = { ':method': first[0], ':path': first[1], ':scheme': 'https' }
-  for (let i = 1; i < lines.length; i++) {
-    const l = lines[i]!
-    if (!l) continue
-    const c = l.indexOf(':')
-    const k = l.slice(0, c).toLowerCase()
-    const v = l.slice(c + 1).trim()
-    if (k === 'host') out[':authority'] = v
-    else if (!H1_ONLY.has(k)) {
-      const had = out[k]
-      out[k] = had === undefined ? v : [...[had].flat().map(String), v]
-    }
-  }
-  return out
-}
-
-const EMPTY = Buffer.alloc(0)
-
-/**
- * An HTTP/1.x response parser fed chunk by chunk: status line, headers, then a body delimited
- * by Content-Length, chunked encoding, or the end of the connection. 1xx responses are skipped.
- */
-export class ResponseParser {
-  status = 0
-  statusText = ''
-  headers: RawHeaders = {}
-  headersDone = false
-  keepAlive = true
-  private buf: Buffer = EMPTY
-  private chunks: Buffer[] = []
-  private remaining = -1 // body bytes left (Content-Length), -1 unknown
-  private chunked = false
-  private chunkLeft = 0 // bytes left in the current chunk (+2 for its CRLF), 0 = at a size line
-  private untilClose = false
-  private done = false
-
-  constructor(private readonly noBody: boolean) {}
-
-  /** Feeds bytes; true when the response is complete. Throws on malformed input. */
-  push(chunk: Buffer): boolean {
-    if (this.done) return true
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk
-    while (!this.headersDone) {
-      const end = this.buf.indexOf('\r\n\r\n')
-      if (end < 0) {
-        if (this.buf.length > 1 << 20) throw new Error('response headers over 1 MiB')
-        return false
-      }
-      const block = this.buf.toString('latin1', 0, end)
-      this.buf = this.buf.subarray(end + 4)
-      this.head(block)
-    }
-    return this.bodyBytes()
-  }
-
-  /** Whether the body runs until the server closes the connection. */
-  endsAtClose(): boolean {
-    if (this.untilClose) this.done = true
-    return this.untilClose
-  }
-
-  body(): Buffer {
-    return this.chunks.length === 1 ? this.chunks[0]! : this.chunks.length ? Buffer.concat(this.chunks) : EMPTY
-  }
-
-  private head(block: string): void {
-    const lines = block.split('\r\n')
-    const m = /^HTTP\/(\d)\.(\d) (\d{3})(?: (.*))?$/.exec(lines[0] ?? '')
-    if (!m) throw new Error(`bad status line '${(lines[0] ?? '').slice(0, 80)}'`)
-    const status = Number(m[3])
-    const headers: RawHeaders = {}
-    for (let i = 1; i < lines.length; i++) {
-      const l = lines[i]!
-      const c = l.indexOf(':')
-      if (c <= 0) throw new Error(`bad header line '${l.slice(0, 80)}'`)
-      const k = l.slice(0, c).trim().toLowerCase()
-      const v = l.slice(c + 1).trim()
-      if (k === 'set-cookie') (headers['set-cookie'] ??= []).push(v)
-      else {
-        const had = headers[k]
-        headers[k] = had === undefined ? v : `${had as string}, ${v}`
-      }
-    }
-    if (status >= 100 && status < 200) return // 100 Continue, 103 Early Hints: the real one follows
-    this.status = status
-    this.statusText = `${status} ${m[4] ?? ''}`.trimEnd()
-    this.headers = headers
-    this.headersDone = true
-    const conn = String(headers['connection'] ?? '').toLowerCase()
-    const http10 = m[1] === '1' && m[2] === '0'
-    this.keepAlive = http10 ? conn.includes('keep-alive') : !conn.includes('close')
-    const te = String(headers['transfer-encoding'] ?? '').toLowerCase()
-    if (this.noBody || status === 204 || status === 304) this.remaining = 0
-    else if (te.includes('chunked')) this.chunked = true
-    else if (headers['content-length'] !== undefined) {
-      const n = Number(String(headers['content-length']).split(',')[0])
-      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`bad Content-Length '${String(headers['content-length'])}'`)
-      this.remaining = n
-    } else {
-      this.untilClose = true
-      this.keepAlive = false
-    }
-  }
-
-  private bodyBytes(): boolean {
-    if (this.untilClose) {
-      if (this.buf.length) this.chunks.push(this.buf)
-      this.buf = EMPTY
-      return false
-    }
-    if (!this.chunked) {
-      const take = Math.min(this.remaining, this.buf.length)
-      if (take) this.chunks.push(this.buf.subarray(0, take))
-      this.remaining -= take
-      this.buf = EMPTY
-      return (this.done = this.remaining === 0)
-    }
-    for (;;) {
-      if (this.chunkLeft > 0) {
-        const take = Math.min(this.chunkLeft, this.buf.length)
-        // The chunk's data, then its trailing CRLF (the last 2 of chunkLeft), which is dropped.
-        const data = Math.min(take, Math.max(0, this.chunkLeft - 2))
-        if (data) this.chunks.push(this.buf.subarray(0, data))
-        this.chunkLeft -= take
-        this.buf = this.buf.subarray(take)
-        if (this.chunkLeft > 0) return false
-        continue
-      }
-      const nl = this.buf.indexOf('\r\n')
-      if (nl < 0) {
-        if (this.buf.length > 4096) throw new Error('chunk size line too long')
-        return false
-      }
-      const line = this.buf.toString('latin1', 0, nl)
-      const size = parseInt(line, 16)
-      if (!/^[0-9a-fA-F]+/.test(line) || !Number.isSafeInteger(size)) throw new Error(`bad chunk size '${line.slice(0, 40)}'`)
-      if (size === 0) {
-        // Trailers end with an empty line.
-        const end = this.buf.indexOf('\r\n\r\n', nl)
-        if (end < 0 && this.buf.indexOf('\r\n', nl + 2) !== nl + 2) return false
-        this.buf = EMPTY
-        return (this.done = true)
-      }
-      this.buf = this.buf.subarray(nl + 2)
-      this.chunkLeft = size + 2
-    }
-  }
 }
