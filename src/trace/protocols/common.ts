@@ -154,19 +154,25 @@ export class ByteQueue {
  */
 export function bodyText(b: Buffer): string {
   if (b.length === 0) return ''
-  if (isText(b)) return b.toString('utf8')
+  // One pass over the bytes, one decode: control bytes mean binary; ASCII is text as it is.
+  let ascii = true
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return escaped(b)
+    if (c >= 0x80) ascii = false
+  }
+  if (ascii) return b.toString('latin1')
+  // A UTF-8 sequence cut by truncation is fine (one U+FFFD); anything else invalid is binary.
+  const s = b.toString('utf8')
+  const bad = s.indexOf('\ufffd')
+  return bad < 0 || s.indexOf('\ufffd', bad + 1) < 0 ? s : escaped(b)
+}
+
+function escaped(b: Buffer): string {
   let s = ''
   for (const c of b)
     s += c >= 0x20 && c < 0x7f && c !== 0x5c ? String.fromCharCode(c) : c === 0x5c ? '\\\\' : '\\x' + c.toString(16).padStart(2, '0')
   return s
-}
-
-function isText(b: Buffer): boolean {
-  for (const c of b) if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false
-  // A UTF-8 sequence cut by truncation is fine; anything else invalid is binary.
-  const s = b.toString('utf8')
-  const bad = s.split('\ufffd').length - 1
-  return bad <= 1
 }
 
 /** Keeps the first `max` bytes given to it across calls (body prefixes). */

@@ -128,7 +128,7 @@ export class Http1Parser extends GuardedParser {
 }
 
 function row(req: Message, resp: Message): TraceRecord {
-  const ct = contentType(resp.head.lower.get('content-type')) || contentType(req.head.lower.get('content-type'))
+  const ct = contentType(resp.head.contentType) || contentType(req.head.contentType)
   return {
     table: 'http_events',
     timeNs: req.timeNs,
@@ -136,12 +136,12 @@ function row(req: Message, resp: Message): TraceRecord {
       major_version: resp.head.major,
       minor_version: resp.head.minor,
       content_type: ct,
-      req_headers: JSON.stringify(req.head.headers),
+      req_headers: req.head.headersJson,
       req_method: req.head.method,
       req_path: req.head.path,
       req_body: req.body.text(),
       req_body_size: req.bodySize,
-      resp_headers: JSON.stringify(resp.head.headers),
+      resp_headers: resp.head.headersJson,
       resp_status: resp.head.status,
       resp_message: resp.head.message,
       resp_body: resp.body.text(),
