@@ -219,6 +219,17 @@ test('hand-built: pipelined chunked responses with trailers, fed whole and byte 
   assert.deepEqual(pick(rows(split(ev, 1))), want)
 })
 
+test('hand-built: header JSON as JSON.stringify of the fields in order — repeats joined, escapes, index-like names first', () => {
+  const ev = script(
+    [true, 'GET /h HTTP/1.1\r\nHost: h\r\nX-Q: say "hi" \\ \tbye\r\nAccept: a\r\naccept: b\r\nAccept: c\r\n\r\n'],
+    [false, 'HTTP/1.1 200 OK\r\nServer: s\r\n123: n\r\nCaf\xe9: ol\xe9\r\nContent-Length: 0\r\n\r\n'],
+  )
+  const [r] = rows(ev)
+  assert.equal(r!.req_headers, JSON.stringify({ Host: 'h', 'X-Q': 'say "hi" \\ \tbye', Accept: 'a, c', accept: 'b' }))
+  assert.deepEqual(Object.keys(JSON.parse(String(r!.resp_headers))), ['123', 'Server', 'Café', 'Content-Length'])
+  assert.equal(JSON.parse(String(r!.resp_headers)).Café, 'olé')
+})
+
 test('hand-built: 100-continue, a response with no request, an unanswered request, the body limit option', () => {
   const ev = script(
     [false, 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi'],
