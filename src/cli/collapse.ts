@@ -1,7 +1,7 @@
 import { bool, parseCommand, str, type CommandSpec } from './args.ts'
 import { KilnError } from '../model/errors.ts'
 import { PerfCollapser } from '../flamegraph/collapse-perf.ts'
-import { forEachChunk, writeLatin1 } from '../flamegraph/lines.ts'
+import { forEachChunk, writeBytes } from '../flamegraph/lines.ts'
 
 export const spec: CommandSpec = {
   name: 'collapse',
@@ -52,6 +52,6 @@ export async function run(argv: string[]): Promise<number> {
   if (c.droppedEvent !== undefined) {
     process.stderr.write(`kiln: kept only the first event type; dropped samples of '${c.droppedEvent}' (choose one with --event-filter)\n`)
   }
-  await writeLatin1(c.folded())
+  await writeBytes(c.foldedBytes())
   return 0
 }

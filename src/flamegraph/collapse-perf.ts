@@ -1,6 +1,6 @@
 import { perlAdd, perlFormat, perlNumber, type PerlNum } from './perl-number.ts'
-import { cmp } from '../model/tree.ts'
-import { blockEnd, blockKey, framesOnly, isSpace, LFLF, matchEvent, matchHeader } from './perf-bytes.ts'
+import { type HeaderAt, isSpace, LFLF, matchEvent, matchFrame, matchHeader, smallDigits } from './perf-bytes.ts'
+import { type Block, BlockStore, type Cell, HeadCache } from './perf-seen.ts'
 
 /** The options of stackcollapse-perf.pl that `kiln collapse perf` offers. */
 export interface CollapsePerfOptions {
@@ -46,31 +46,8 @@ const latin1 = (b: Buffer, s: number, e: number): string => b.toString('latin1',
 /** Perl's falsy strings. */
 const falsy = (s: string | undefined): boolean => s === undefined || s === '' || s === '0'
 
-/** One folded stack's count, kept in a cell so that the byte path bumps it without a lookup. */
-interface Cell {
-  key: string
-  n: PerlNum
-}
-
-/** A sample's frame lines seen before, byte for byte, and the folded frames they gave. */
-interface Block {
-  bytes: Buffer
-  /** The frames root first, joined by ";" (undefined for none), for a non-java and a java process; null until needed. */
-  frames: string | undefined | null
-  javaFrames: string | undefined | null
-  /** The count cell per process name, the last one at hand. */
-  lastName: string
-  lastCell: Cell | undefined
-  cells: Map<string, Cell>
-}
-
 /** The longest unfinished sample the byte path waits for across chunks. */
 const MAX_CARRY = 4 << 20
-/** Blocks with the same key compared at most; past it, new ones are not kept. */
-const MAX_BUCKET = 16
-/** Past this many bytes of remembered blocks, new stacks are collapsed without being kept. */
-const BLOCK_CACHE_BYTES = 64 << 20
-
 /**
  * `perf script` output → folded stacks, with stackcollapse-perf.pl's state machine: a header line
  * starts a sample (root frame = process name), indented frame lines follow innermost first, a
@@ -94,8 +71,11 @@ export class PerfCollapser {
   private pname: string | undefined
   private period: PerlNum = 1
   private readonly counts = new Map<string, Cell>()
-  private readonly blocks = new Map<number, Block[]>()
-  private blockBytes = 0
+  private readonly blocks = new BlockStore()
+  private readonly heads = new HeadCache()
+  /** Tidied frames by a frame line's symbol and module bytes, for non-java and java processes. */
+  private readonly frameCache = new Map<string, string[]>()
+  private readonly javaFrameCache = new Map<string, string[]>()
   /** Bytes of the last push not yet taken: a partial line, or an unfinished sample from its header. */
   private carry: Buffer | undefined
 
@@ -193,30 +173,14 @@ export class PerfCollapser {
   private sample(b: Buffer, hs: number, he: number): number {
     const h = matchHeader(b, hs, he)
     if (!h) return -2
-    const end = blockEnd(b, he + 1)
+    const end = this.blocks.at(b, he + 1)
     // A sample longer than this is left to line(), so that waiting for its end stays linear.
     if (end === -1) return b.length - hs > MAX_CARRY ? -2 : -1
-    const s = he + 1
-    const e = end - 1
-    const key = blockKey(b, s, e)
-    let block = this.find(b, s, e, key)
-    // Blocks seen before are frame lines only; a new one must be, or the line rules decide.
-    if (!block && !framesOnly(b, s, e)) return -2
-    const ev = matchEvent(b, hs, he)
-    const tid = h.tidEnd > h.tidStart ? latin1(b, h.tidStart, h.tidEnd) : undefined
-    const period = ev && ev.periodEnd > ev.periodStart ? latin1(b, ev.periodStart, ev.periodEnd) : undefined
-    this.header(
-      latin1(b, hs, h.commEnd),
-      latin1(b, h.pidStart, h.pidEnd),
-      tid,
-      period,
-      ev ? latin1(b, ev.eventStart, ev.eventEnd) : undefined,
-    )
-    const name = this.pname
+    if (end === -2) return -2
+    const block = this.blocks.found!
+    const name = this.headerName(b, hs, he, h)
     if (name === undefined) return end // a dropped event: its frames are ignored
-    this.pname = undefined
     this.samples++
-    block ??= this.remember(b, s, e, key)
     let cell = block.lastName === name ? block.lastCell : block.cells.get(name)
     if (!cell) {
       const frames = this.framesOf(block, name.startsWith('java'))
@@ -231,25 +195,29 @@ export class PerfCollapser {
     return end
   }
 
-  private find(b: Buffer, s: number, e: number, key: number): Block | undefined {
-    const bucket = this.blocks.get(key)
-    if (bucket) for (const k of bucket) if (k.bytes.length === e - s && b.compare(k.bytes, 0, e - s, s, e) === 0) return k
-    return undefined
-  }
-
-  /** A new block of frame lines [s, e): kept (a copy) while the cache has room. */
-  private remember(b: Buffer, s: number, e: number, key: number): Block {
-    const block: Block = { bytes: b.subarray(s, e), frames: null, javaFrames: null, lastName: '', lastCell: undefined, cells: new Map() }
-    const bucket = this.blocks.get(key)
-    if (this.blockBytes + (e - s) <= BLOCK_CACHE_BYTES && (bucket?.length ?? 0) < MAX_BUCKET) {
-      block.bytes = Buffer.from(block.bytes) // a copy: the chunk it came from is not kept
-      this.blockBytes += e - s
-      if (bucket) bucket.push(block)
-      else this.blocks.set(key, [block])
-    } else {
-      block.bytes = Buffer.from(block.bytes)
+  /**
+   * The process name of the header [hs, he), or undefined for an event not kept; sets the period.
+   * A header whose comm, pid, tid and event bytes are the last kept one's (a thread's run of
+   * samples) reuses its name and makes no strings.
+   */
+  private headerName(b: Buffer, hs: number, he: number, h: HeaderAt): string | undefined {
+    const ev = matchEvent(b, hs, he)
+    const known = this.heads.find(b, hs, h.tidEnd, ev)
+    if (known !== undefined) {
+      const digits = ev ? ev.periodEnd - ev.periodStart : 0
+      const v = digits === 0 || this.o.countSamples ? 1 : smallDigits(b, ev!.periodStart, ev!.periodEnd)
+      // Perl's '0' is false (a period of 1, as header() has it); '00' is not.
+      this.period = v === undefined ? perlNumber(latin1(b, ev!.periodStart, ev!.periodEnd)) : v === 0 && digits === 1 ? 1 : v
+      return known
     }
-    return block
+    const period = ev && ev.periodEnd > ev.periodStart ? latin1(b, ev.periodStart, ev.periodEnd) : undefined
+    const tid = h.tidEnd > h.tidStart ? latin1(b, h.tidStart, h.tidEnd) : undefined
+    const event = ev ? latin1(b, ev.eventStart, ev.eventEnd) : undefined
+    this.header(latin1(b, hs, h.commEnd), latin1(b, h.pidStart, h.pidEnd), tid, period, event)
+    const name = this.pname
+    this.pname = undefined
+    if (name !== undefined) this.heads.add(b, hs, h.tidEnd, ev, name)
+    return name
   }
 
   /** The block's frames root first, joined by ";" (undefined for none), parsed as line() would. */
@@ -257,14 +225,27 @@ export class PerfCollapser {
     const have = java ? block.javaFrames : block.frames
     if (have !== null) return have
     const b = block.bytes
-    this.pname = java ? 'java' : '-' // frame() reads only whether the process name starts with java
+    // A frame line's tidied frames depend on its symbol and module only (and on its address
+    // with --addrs): cached by those bytes, lines that differ in address or offset parse once.
+    const cache = this.o.addrs ? undefined : java ? this.javaFrameCache : this.frameCache
     for (let at = 0; at < b.length; ) {
       const nl = b.indexOf(10, at)
-      const m = FRAME.exec(latin1(b, at, nl))
-      if (m) this.frame(m[1]!, m[2]!, m[3]!)
+      const f = cache && matchFrame(b, at, nl)
+      if (f) {
+        const key =
+          f.funcEnd === f.modOpen ? latin1(b, f.funcStart, f.modEnd) : latin1(b, f.funcStart, f.funcEnd) + latin1(b, f.modOpen, f.modEnd)
+        let parts = cache.get(key)
+        if (!parts) {
+          parts = this.frameParts('', latin1(b, f.funcStart, f.modOpen), latin1(b, f.modOpen + 2, f.modEnd), java)
+          cache.set(key, parts)
+        }
+        for (const p of parts) this.stack.push(p)
+      } else {
+        const m = FRAME.exec(latin1(b, at, nl))
+        if (m) for (const p of this.frameParts(m[1]!, m[2]!, m[3]!, java)) this.stack.push(p)
+      }
       at = nl + 1
     }
-    this.pname = undefined
     const frames = this.stack.length ? this.stack.reverse().join(';') : undefined
     this.stack = []
     if (java) block.javaFrames = frames
@@ -305,14 +286,19 @@ export class PerfCollapser {
   }
 
   private frame(pc: string, raw: string, mod: string): void {
+    for (const p of this.frameParts(pc, raw, mod, this.pname!.startsWith('java'))) this.stack.push(p)
+  }
+
+  /** A frame line's tidied frames, leaf first (as the stack is kept until a sample ends). */
+  private frameParts(pc: string, raw: string, mod: string, java: boolean): string[] {
     const rawfunc = raw.includes('+0x') ? raw.replace(SYMOFF, '') : raw
-    if (rawfunc.charCodeAt(0) === 40 /* ( */) return // a process name, not a frame
+    if (rawfunc.charCodeAt(0) === 40 /* ( */) return [] // a process name, not a frame
     const parts = rawfunc.includes('->') ? rawfunc.split('->') : rawfunc === '' ? [] : [rawfunc]
     while (parts.length && parts[parts.length - 1] === '') parts.pop() // Perl's split drops trailing empties
-    const java = this.pname!.startsWith('java')
-    // The stack is kept leaf first and reversed when the sample ends; an inline chain is pushed
-    // in reverse so that it reads outer→inner once reversed.
-    for (let i = parts.length - 1; i >= 0; i--) this.stack.push(this.tidy(parts[i]!, i, pc, mod, java))
+    // An inline chain is given in reverse, so that it reads outer→inner once the stack is reversed.
+    const out: string[] = []
+    for (let i = parts.length - 1; i >= 0; i--) out.push(this.tidy(parts[i]!, i, pc, mod, java))
+    return out
   }
 
   private tidy(part: string, index: number, pc: string, mod: string, java: boolean): string {
@@ -334,15 +320,30 @@ export class PerfCollapser {
 
   /** The folded stacks so far, sorted in byte order, one `stack count` per line. */
   folded(): string {
-    const keys = [...this.counts.keys()].sort(cmp)
-    let out = ''
-    for (const k of keys) out += `${k} ${perlFormat(this.counts.get(k)!.n)}\n`
+    return this.foldedBytes().toString('latin1')
+  }
+
+  /** folded() as its latin1 bytes, written into one buffer of the exact size (no string of it all). */
+  foldedBytes(): Buffer {
+    // Sorting strings without a comparator compares UTF-16 units: byte order for latin1 text.
+    const keys = [...this.counts.keys()].sort()
+    const counts = keys.map((k) => perlFormat(this.counts.get(k)!.n))
+    let size = 0
+    for (let i = 0; i < keys.length; i++) size += keys[i]!.length + counts[i]!.length + 2
+    const out = Buffer.allocUnsafe(size)
+    let at = 0
+    for (let i = 0; i < keys.length; i++) {
+      at += out.write(keys[i]!, at, 'latin1')
+      out[at++] = 32
+      at += out.write(counts[i]!, at, 'latin1')
+      out[at++] = 10
+    }
     return out
   }
 
   /** The folded stacks as [stack, count] pairs (counts as numbers), sorted. */
   entries(): [string, number][] {
-    return [...this.counts.keys()].sort(cmp).map((k) => {
+    return [...this.counts.keys()].sort().map((k) => {
       const v = this.counts.get(k)!.n
       return [k, typeof v === 'object' ? v.nv : Number(v)]
     })

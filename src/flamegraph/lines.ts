@@ -79,8 +79,13 @@ export async function readLines(file: string | undefined): Promise<string[]> {
 
 /** Writes latin1 text (bytes as read) to stdout and waits until it is flushed. */
 export function writeLatin1(text: string): Promise<void> {
+  return writeBytes(Buffer.from(text, 'latin1'))
+}
+
+/** Writes bytes to stdout and waits until they are flushed. */
+export function writeBytes(bytes: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    process.stdout.write(Buffer.from(text, 'latin1'), (e) => (e ? reject(e) : resolve()))
+    process.stdout.write(bytes, (e) => (e ? reject(e) : resolve()))
   })
 }
 

@@ -238,3 +238,35 @@ test('collapse perf byte path: headers of every shape read as the regexes read t
     assert.equal(byChunks(text, [977], optionsOf(opt)), byLines(text, optionsOf(opt)), `option '${opt}'`)
   assert.equal(collapsePerf(text), perlCollapse(text, ''), 'and as the Perl statement of the rules')
 })
+
+test('collapse perf byte path: frame lines of every shape tidied as the regexes tidy them', () => {
+  let seed = 21
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n
+  const pick = <T>(xs: readonly T[]): T => xs[rnd(xs.length)]!
+  // Symbols and modules as perf prints them, and the shapes that make the frame regex backtrack
+  // or the offset rule differ: offsets twice or in capitals, " (" inside a name, no module.
+  const syms = [
+    'main',
+    'ns::C::f(int, char const*)',
+    '(anonymous namespace)::g()',
+    'a->b->c',
+    '[unknown]',
+    'Lcom/x/Y;run',
+    'q"u\'o;te',
+    'f (x',
+    '',
+  ]
+  const offs = ['', '+0x1f', '+0x1+0x2', '+0xAB', '+0x', '+0xg1', '+1f']
+  const mods = ['(/usr/lib/libc.so.6)', '([kernel.kallsyms])', '(/tmp/perf-42.map)', '([unknown])', '(a (b))', '(x)\r', '', '(vmlinux)']
+  const pcs = ['7f00a1', 'ffffffff81000000', 'abc_1', '']
+  let text = ''
+  for (let i = 0; i < 2000; i++) {
+    text += `${pick(['app', 'java', 'V8 Worker'])} ${40 + rnd(3)}/${50 + rnd(3)} [000] 1.0: ${1 + rnd(9)} cycles:\n`
+    for (let d = 1 + rnd(6); d > 0; d--)
+      text += `${pick(['\t', '    ', ' \t'])}${pick(pcs)}${pick([' ', '  ', ''])}${pick(syms)}${pick(offs)} ${pick(mods)}\n`
+    text += '\n'
+  }
+  assert.equal(byChunks(text, [4001]), byLines(text), 'in chunks')
+  for (const opt of OPTION_SETS) assert.equal(collapsePerf(text, optionsOf(opt)), byLines(text, optionsOf(opt)), `option '${opt}'`)
+  assert.equal(collapsePerf(text, optionsOf('--all')), perlCollapse(text, '--all'), 'and as the Perl statement of the rules')
+})
