@@ -3,6 +3,7 @@ import { CallTree } from '../model/tree.ts'
 import type { Matcher } from '../model/selector.ts'
 import { KilnError } from '../model/errors.ts'
 import { hash64 } from '../model/hash.ts'
+import type { ProfileRef } from '../model/profile-id.ts'
 
 /** What a query selects: a tenant, an optional profile type, label matchers and a time range. */
 export interface Selection {
@@ -14,11 +15,21 @@ export interface Selection {
   until: number
   /** Only samples of these spans (their UInt64 ids as decimal text, src/model/span.ts); absent: every sample. */
   spanIds?: string[]
+  /** Only these profiles (a series at a time, src/model/profile-id.ts); absent: every profile. */
+  profiles?: ProfileRef[]
 }
 
 export interface TimelineSeries {
   labels: Record<string, string>
   points: [number, number][]
+  /** With `exemplars`: per point, the largest profile in it. */
+  exemplars?: Exemplar[]
+}
+
+/** A profile standing for a point of a timeline: which, when, how much, its series' labels. */
+export interface Exemplar extends ProfileRef {
+  value: number
+  labels: Record<string, string>
 }
 
 /** Query parameters: every value a user gave goes to ClickHouse bound, never spliced into the SQL. */
@@ -120,10 +131,21 @@ export class Reader {
     return `${this.scope(s, p, alias)} AND ${a}time >= ${p.ms(s.from)} AND ${a}time < ${p.ms(s.until)}${series}`
   }
 
-  /** WHERE clause over `samples`: the selection's, and its spans when it names some. */
+  /** WHERE clause over `samples`: the selection's, and its spans and profiles when it names some. */
   private sampleWhere(s: Selection, p: Params): string {
     const spans = s.spanIds ? ` AND span_id IN ${p.bind(s.spanIds.map(BigInt), 'Array(UInt64)')}` : ''
-    return this.where(s, p) + spans
+    // Two arrays zipped in SQL: the client sends a bound tuple as an array, which ClickHouse refuses.
+    const refs = s.profiles
+      ? `arrayZip(${p.bind(
+          s.profiles.map((r) => BigInt(r.seriesId)),
+          'Array(UInt64)',
+        )}, ${p.bind(
+          s.profiles.map((r) => Math.floor(r.timeMs)),
+          'Array(Int64)',
+        )})`
+      : ''
+    const profiles = refs ? ` AND has(${refs}, (series_id, toUnixTimestamp64Milli(time)))` : ''
+    return this.where(s, p) + spans + profiles
   }
 
   /** Profile types with data in the range. */
@@ -239,7 +261,15 @@ export class Reader {
    */
   async timeline(
     s: Selection,
-    opts: { stepS: number; groupBy: string[]; aggregation: 'sum' | 'average'; limit?: number; callSite?: string[] },
+    opts: {
+      stepS: number
+      groupBy: string[]
+      aggregation: 'sum' | 'average'
+      limit?: number
+      callSite?: string[]
+      /** Each point also names its largest profile (Pyroscope's one exemplar per point). */
+      exemplars?: boolean
+    },
   ): Promise<TimelineSeries[]> {
     const step = Math.max(1, Math.round(opts.stepS))
     // Per-profile totals: from the profiles table, or — for the stacks through a call site
@@ -260,8 +290,9 @@ export class Reader {
     const agg = opts.aggregation === 'average' ? 'sum(p.total) / count()' : 'sum(p.total)'
     const seriesSel = this.seriesSelect(s, p, ['series_id', ...groups].join(', '))
     const bucket = `toUnixTimestamp(toStartOfInterval(p.time, INTERVAL ${p.bind(step, 'UInt32')} SECOND)) * 1000`
+    const ex = opts.exemplars ? ', argMax(tuple(p.series_id, toUnixTimestamp64Milli(p.time), p.total), p.total)' : ''
     const r = await this.rows<unknown[]>(
-      `SELECT ${bucket} AS t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}, ${agg} AS v
+      `SELECT ${bucket} AS t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}, ${agg} AS v${ex}
        FROM ${source} AS p
        INNER JOIN (SELECT * FROM (${seriesSel}) LIMIT 1 BY series_id) AS s ON s.series_id = p.series_id
        GROUP BY t${gcols.length ? ', ' + gcols.map((g) => `s.${g}`).join(', ') : ''}
@@ -269,26 +300,47 @@ export class Reader {
       p,
     )
     const bySeries = new Map<string, TimelineSeries>()
+    const n = opts.groupBy.length
     for (const row of r) {
       const t = Number(row[0])
       const vals = opts.groupBy.map((_, i) => String(row[1 + i]))
-      const v = Number(row[row.length - 1])
+      const v = Number(row[1 + n])
       const key = JSON.stringify(vals)
       let ser = bySeries.get(key)
       if (!ser) {
         const labels: Record<string, string> = {}
         opts.groupBy.forEach((g, i) => (labels[g] = vals[i]!))
-        ser = { labels, points: [] }
+        ser = { labels, points: [], ...(opts.exemplars ? { exemplars: [] } : {}) }
         bySeries.set(key, ser)
       }
       ser.points.push([t, v])
+      const e = row[2 + n] as [string, string, string] | undefined
+      if (e) ser.exemplars!.push({ seriesId: String(e[0]), timeMs: Number(e[1]), value: Number(e[2]), labels: {} })
     }
+    if (opts.exemplars)
+      await this.exemplarLabels(
+        s.tenant,
+        [...bySeries.values()].flatMap((x) => x.exemplars!),
+      )
     let out = [...bySeries.values()]
     if (opts.limit && opts.limit > 0 && out.length > opts.limit) {
       const sum = (x: TimelineSeries) => x.points.reduce((a, p) => a + p[1], 0)
       out = out.sort((a, b) => sum(b) - sum(a)).slice(0, opts.limit)
     }
     return out
+  }
+
+  /** Fills in the labels of the exemplars' series. */
+  private async exemplarLabels(tenant: string, exemplars: Exemplar[]): Promise<void> {
+    const ids = [...new Set(exemplars.map((e) => e.seriesId))]
+    if (!ids.length) return
+    const p = new Params()
+    const rows = await this.rows<[string, Record<string, string>]>(
+      `SELECT series_id, any(labels) FROM ${this.db}.series WHERE tenant = ${p.bind(tenant, 'String')} AND series_id IN ${p.bind(ids.map(BigInt), 'Array(UInt64)')} GROUP BY series_id`,
+      p,
+    )
+    const labels = new Map(rows.map(([id, l]) => [String(id), l]))
+    for (const e of exemplars) e.labels = labels.get(e.seriesId) ?? {}
   }
 
   /** Oldest and newest profile time of a tenant, ms (0 when there is none). */

@@ -4,14 +4,16 @@ import type { ServiceImpl } from '@connectrpc/connect'
 import { KilnError } from '../../model/errors.ts'
 import { parseProfileTypeId } from '../../model/profile.ts'
 import { spanSelector } from '../../model/span.ts'
+import { parseProfileId, profileId } from '../../model/profile-id.ts'
 import { flameGraph, diffFlameGraph, type FlameGraph as FlameGraphData } from '../../model/flamegraph.ts'
 import type { CallTree } from '../../model/tree.ts'
 import { encodePprof } from '../../formats/pprof.ts'
 import type { Reader, Selection } from '../../store/index.ts'
-import { maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../../query/index.ts'
+import type { Exemplar } from '../../store/reader.ts'
+import { framesToProfile, maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../../query/index.ts'
 import type { Context } from '../context.ts'
 import { ProfileSchema } from './gen/google/v1/profile_pb.ts'
-import { TimeSeriesAggregationType, type StackTraceSelector } from './gen/types/v1/types_pb.ts'
+import { ExemplarType, TimeSeriesAggregationType, type StackTraceSelector } from './gen/types/v1/types_pb.ts'
 import { ProfileFormat, type QuerierService } from './gen/querier/v1/querier_pb.ts'
 import { tenantOf } from './tenant.ts'
 import { treeBytes, treeDot } from './tree-format.ts'
@@ -26,6 +28,8 @@ interface TypedQuery {
   stackTraceSelector?: StackTraceSelector
   /** Span ids (16 hex digits): only their samples. Absent: every sample. */
   spanSelector?: string[]
+  /** Profile ids (from SelectSeries exemplars): only those profiles. Absent: every profile. */
+  profileIdSelector?: string[]
 }
 
 const TYPE_HINT = 'profile_typeID is required, e.g. process_cpu:cpu:nanoseconds:cpu:nanoseconds'
@@ -42,7 +46,11 @@ function typedSelection(tenant: string, m: TypedQuery): Selection {
       requireType: TYPE_HINT,
     }),
   )
-  return m.spanSelector?.length ? { ...sel, spanIds: spanSelector(m.spanSelector) } : sel
+  return {
+    ...sel,
+    ...(m.spanSelector?.length ? { spanIds: spanSelector(m.spanSelector) } : {}),
+    ...(m.profileIdSelector?.length ? { profiles: m.profileIdSelector.map(parseProfileId) } : {}),
+  }
 }
 
 /** A label query's matchers and range, as matcherSelections takes them. */
@@ -61,20 +69,15 @@ const union = (lists: string[][]): string[] => [...new Set(lists.flat())].sort()
 const callSiteOf = (m: TypedQuery): string[] => (m.stackTraceSelector?.callSite ?? []).map((l) => l.name)
 
 /**
- * Selectors of single profiles or traces: the store keeps none of these ids yet, and ignoring
- * them would answer the merge of everything as if it were the one asked for. (Spans it keeps.)
+ * Selectors of traces: the store keeps no trace ids, and ignoring them would answer the merge of
+ * everything as if it were the trace asked for. (Spans and profiles it selects.)
  */
-function refuseIdSelectors(m: { profileIdSelector?: string[]; traceIdSelector?: string[] }): void {
-  for (const [field, ids] of [
-    ['profile_id_selector', m.profileIdSelector],
-    ['trace_id_selector', m.traceIdSelector],
-  ] as const) {
-    if (ids?.length)
-      throw new KilnError(
-        'KILN_UNSUPPORTED',
-        `${field} is not supported yet: Kiln does not keep profile or trace ids (docs/pyroscope-compat.md)`,
-      )
-  }
+function refuseIdSelectors(m: { traceIdSelector?: string[] }): void {
+  if (m.traceIdSelector?.length)
+    throw new KilnError(
+      'KILN_UNSUPPORTED',
+      'trace_id_selector is not supported yet: Kiln does not keep trace ids; select by span_selector (docs/pyroscope-compat.md)',
+    )
 }
 
 function flameGraphMessage(fg: FlameGraphData): { names: string[]; levels: { values: bigint[] }[]; total: bigint; maxSelf: bigint } {
@@ -158,10 +161,13 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     async selectMergeProfile(m, call) {
       refuseIdSelectors(m)
       const sel = typedSelection(tenantOf(call), m)
-      const tree = await mergedTree(r, sel, callSiteOf(m))
-      // The profile spans the range asked for. The pprof encoder is Kiln's one writer of the
-      // format; the message is read back from its bytes.
-      const profile = treeToProfile(tree, m.profileTypeID, sel.from, (sel.until - sel.from) * 1e6)
+      // The stored frames with their files, lines and binaries; the profile spans the range asked
+      // for. The pprof encoder is Kiln's one writer of the format; the message is read back from its bytes.
+      const profile = framesToProfile(await r.mergedFrames(sel), m.profileTypeID, {
+        timeMs: sel.from,
+        durationNanos: (sel.until - sel.from) * 1e6,
+        callSite: callSiteOf(m),
+      })
       return fromBinary(ProfileSchema, encodePprof(profile, { gzip: false }))
     },
     async selectSeries(m, call) {
@@ -174,11 +180,15 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
         aggregation,
         limit: Number(m.limit ?? 0) || undefined,
         callSite: callSiteOf(m),
+        exemplars: wantsExemplars(m.exemplarType),
       })
       return {
         series: series.map((s) => ({
           labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })),
-          points: s.points.map(([timestamp, value]) => ({ timestamp: big(timestamp), value })),
+          points: s.points.map(([timestamp, value], i) => {
+            const e = s.exemplars?.[i]
+            return { timestamp: big(timestamp), value, exemplars: e ? [exemplarMessage(e)] : [] }
+          }),
         })),
       }
     },
@@ -220,5 +230,27 @@ function selectMergeSpanProfile(r: Reader): NonNullable<Partial<ServiceImpl<type
     const maxNodes = maxNodesOf(m.maxNodes)
     if (m.format === ProfileFormat.TREE) return { tree: treeBytes(tree, maxNodes) }
     return { flamegraph: flameGraphMessage(flameGraph(tree, maxNodes)) }
+  }
+}
+
+/** Whether SelectSeries attaches exemplars: INDIVIDUAL profiles yes; SPAN is unimplemented, as in Pyroscope. */
+function wantsExemplars(t: ExemplarType): boolean {
+  if (t === ExemplarType.INDIVIDUAL) return true
+  if (t === ExemplarType.UNSPECIFIED || t === ExemplarType.NONE) return false
+  if (t === ExemplarType.SPAN)
+    throw new KilnError(
+      'KILN_UNSUPPORTED',
+      'exemplar_type EXEMPLAR_TYPE_SPAN is not implemented (as in Pyroscope); use EXEMPLAR_TYPE_INDIVIDUAL',
+    )
+  throw new KilnError('KILN_BAD_REQUEST', `unknown exemplar_type ${t}: use EXEMPLAR_TYPE_NONE or EXEMPLAR_TYPE_INDIVIDUAL`)
+}
+
+/** A point's exemplar: the profile's id (which profile_id_selector takes back), time, total and series labels. */
+function exemplarMessage(e: Exemplar) {
+  return {
+    profileId: profileId(e),
+    timestamp: big(e.timeMs),
+    value: big(e.value),
+    labels: Object.entries(e.labels).map(([name, value]) => ({ name, value })),
   }
 }
