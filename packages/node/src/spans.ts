@@ -18,9 +18,14 @@ type OtelApi = typeof Api
 // context.with, without its generics (it passes every argument through unchanged).
 type With = (this: unknown, ctx: Api.Context, fn: (...a: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]) => unknown
 
+/** The span attribute Grafana's Tempo view reads to link a span to its profile. */
+const PROFILE_ID_ATTRIBUTE = 'pyroscope.profile.id'
+
 export class SpanTracking {
   private readonly original: With
   private readonly patched: With
+  // Spans already given the attribute (entered again at every nested context.with).
+  private readonly tagged = new WeakSet<Api.Span>()
 
   private constructor(
     private readonly api: OtelApi,
@@ -28,7 +33,12 @@ export class SpanTracking {
   ) {
     const { context } = api
     const original = (this.original = context.with as unknown as With)
-    const spanOf = (ctx: Api.Context) => this.idOf(api.trace.getSpan(ctx))
+    const spanOf = (ctx: Api.Context) => {
+      const span = api.trace.getSpan(ctx)
+      const id = this.idOf(span)
+      if (id && !this.tagged.has(span!)) this.tag(span!, id)
+      return id
+    }
     this.patched = function (ctx, fn, thisArg, ...args) {
       const span = spanOf(ctx)
       if (span === t.span) return original.call(this, ctx, fn, thisArg, ...args)
@@ -57,6 +67,15 @@ export class SpanTracking {
       return null
     }
     return new SpanTracking(api, t)
+  }
+
+  /**
+   * Marks a span as having a profile: the attribute `pyroscope.profile.id` (its own id), which
+   * Grafana's trace view looks for to offer "Profiles for this span", as Pyroscope's SDKs set it.
+   */
+  private tag(span: Api.Span, id: string): void {
+    this.tagged.add(span)
+    if (span.isRecording()) span.setAttribute(PROFILE_ID_ATTRIBUTE, id)
   }
 
   /** The id of the span active now, '' for none. */

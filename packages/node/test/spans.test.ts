@@ -41,6 +41,7 @@ init({ appName: 'span-app', flushIntervalMs: 60000, heap: false, spanProfiles: t
 await start()
 
 const ids = {}
+const attrs = {}
 const server = createServer((rq, res) =>
   tracer.startActiveSpan('GET ' + rq.url, async (span) => {
     const route = rq.url.slice(1)
@@ -57,6 +58,7 @@ const server = createServer((rq, res) =>
         child.end()
       })
     span.end()
+    attrs[route] = span.attributes['pyroscope.profile.id']
     res.end('ok')
   }),
 )
@@ -67,7 +69,7 @@ for (let i = 0; i < 10; i++) { await tick(); burnUntraced(25) }
 await (await fetch(base + '/search')).text()
 server.close()
 await stop()
-console.log(JSON.stringify({ ids, ...stats() }))
+console.log(JSON.stringify({ ids, attrs, ...stats() }))
 `
 
 const CPU = 'process_cpu:cpu:nanoseconds:wall:nanoseconds'
@@ -78,9 +80,16 @@ test('a traced request gets its own flame graph through SelectMergeSpanProfile',
     const from = Date.now() - 60_000
     const r = await runApp(app, { PYROSCOPE_SERVER_ADDRESS: kiln.url }, 120_000)
     assert.equal(r.code, 0, r.err)
-    const { ids, sent, dropped } = JSON.parse(r.out) as { ids: Record<string, string>; sent: number; dropped: number }
+    const { ids, attrs, sent, dropped } = JSON.parse(r.out) as {
+      ids: Record<string, string>
+      attrs: Record<string, string>
+      sent: number
+      dropped: number
+    }
     assert.ok(sent >= 1 && dropped === 0, r.out)
     assert.deepEqual(Object.keys(ids).sort(), ['checkout', 'query', 'search'])
+    // Grafana offers a span's profile when the span carries pyroscope.profile.id: its own id.
+    assert.deepEqual(attrs, { checkout: ids.checkout, search: ids.search })
 
     const querier = createClient(QuerierService, createConnectTransport({ baseUrl: kiln.url, httpVersion: '1.1' }))
     const range = { start: BigInt(from), end: BigInt(Date.now() + 60_000) }
