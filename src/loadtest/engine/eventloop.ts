@@ -12,6 +12,8 @@ export type LoopEvent = [id: number, ok: boolean, payload: string]
 export class EventLoop {
   /** Sources that may still produce events, with how to cancel them. */
   private live = new Map<number, () => void>()
+  /** Streams that do not keep the iteration going (a browser page's event listeners). */
+  private weak = new Set<number>()
   private queue: LoopEvent[] = []
   private wake: (() => void) | null = null
 
@@ -31,9 +33,13 @@ export class EventLoop {
     )
   }
 
-  /** A stream of events (a socket): `push` them, then `end` it. */
-  stream(id: number, cancel: () => void): void {
+  /**
+   * A stream of events (a socket): `push` them, then `end` it. A `weak` one's events are
+   * delivered while something else keeps the loop going, but it does not keep it going itself.
+   */
+  stream(id: number, cancel: () => void, weak = false): void {
     this.live.set(id, cancel)
+    if (weak) this.weak.add(id)
   }
 
   push(id: number, ok: boolean, payload: string): void {
@@ -45,6 +51,7 @@ export class EventLoop {
   /** The stream `id` produces no more events after the ones queued. */
   end(id: number): void {
     this.live.delete(id)
+    this.weak.delete(id)
     this.wake?.()
   }
 
@@ -58,13 +65,14 @@ export class EventLoop {
   cancel(id: number): void {
     const c = this.live.get(id)
     this.live.delete(id)
+    this.weak.delete(id)
     this.queue = this.queue.filter((e) => e[0] !== id)
     c?.()
   }
 
   /** No event queued and nothing that could queue one. */
   idle(): boolean {
-    return this.queue.length === 0 && this.live.size === 0
+    return this.queue.length === 0 && this.live.size === this.weak.size
   }
 
   /** An event is queued. */
@@ -78,7 +86,7 @@ export class EventLoop {
 
   /** Resolves when an event is queued, a source ends, or `interrupt()` is called. */
   next(): Promise<void> {
-    if (this.queue.length || this.live.size === 0) return Promise.resolve()
+    if (this.queue.length || this.live.size === this.weak.size) return Promise.resolve()
     return new Promise((r) => {
       this.wake = () => {
         this.wake = null
@@ -95,6 +103,7 @@ export class EventLoop {
   reset(): void {
     const cancels = [...this.live.values()]
     this.live.clear()
+    this.weak.clear()
     this.queue = []
     for (const c of cancels) c()
   }

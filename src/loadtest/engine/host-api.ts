@@ -87,6 +87,17 @@ export interface HostApi {
   redisClient(id: number, specJson: string): void
   /** Starts event-loop operation `op`: a command `[name, ...args]` as JSON; settles with the reply as JSON. */
   redisCommand(op: number, id: number, argsJson: string): void
+  // k6/browser (modules/browser)
+  /** k6's device descriptors for `names` (JSON array), as JSON. */
+  browserDevices(namesJson: string): string
+  /** Starts event-loop operation `op`: `method` of browser object `ref` (0: k6's browser) with `argsJson`; settles with the encoded result. */
+  browserCall(op: number, ref: number, method: string, argsJson: string): void
+  /** A method that answers at once (url(), locator(), keyboard…): the encoded result. */
+  browserSync(ref: number, method: string, argsJson: string): string
+  /** Delivers object `ref`'s `event`s (page.on) to stream `id` until the iteration ends. */
+  browserOn(id: number, ref: number, event: string): void
+  /** page.route: requests matching `urlJson` go to stream `id` as Routes; operation `op` settles once the route is set. */
+  browserRoute(op: number, id: number, ref: number, urlJson: string): void
   // k6/x/kiln (modules/kiln)
   /** A report of handleSummary's data: kind junit or markdown, options as JSON. */
   report(kind: string, dataJson: string, optsJson: string): string

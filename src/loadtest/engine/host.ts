@@ -2,6 +2,7 @@
 import type { SampleSink, Tags } from '../results/metrics.ts'
 import type { SecretSource } from '../modules/secrets/secrets.ts'
 import type { NetOptions } from '../modules/http/netrules.ts'
+import type { BrowserInfo } from '../modules/browser/launch.ts'
 
 /** HTTP-related options a VU reads. */
 export interface VuOptions {
@@ -23,6 +24,8 @@ export interface VuOptions {
   rps: number
   /** With `rps`: the next free send time (µs since the epoch), shared by every thread's VUs. */
   rpsNext?: BigInt64Array
+  /** The run's Chromium for k6/browser (set when a scenario asks for it). */
+  browser?: BrowserInfo
 }
 
 /** Who a VU is and where it is in its scenario: what k6/execution reads of it. */

@@ -31,6 +31,8 @@ import { installGrpc } from '../modules/grpc/host.ts'
 import { installKiln } from '../modules/kiln/host.ts'
 import { RedisClients } from '../modules/redis/redis.ts'
 import { installRedis } from '../modules/redis/host.ts'
+import { BrowserSession } from '../modules/browser/session.ts'
+import { installBrowser } from '../modules/browser/host.ts'
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -89,6 +91,8 @@ export class VU {
   private grpcClients: GrpcClients | null = null
   /** `k6/experimental/redis` clients by the VM's id (created on first use). */
   private redis: RedisClients | null = null
+  /** `k6/browser`'s contexts and objects (created on first use). */
+  private browser: BrowserSession | null = null
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   /** Set by the VM when a promise was rejected with no handler (see checkRejections). */
@@ -284,6 +288,16 @@ export class VU {
     installGrpc(b, { loop: this.loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
     installKiln(b)
     installRedis(b, { loop: this.loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
+    installBrowser(b, {
+      loop: this.loop,
+      session: () =>
+        (this.browser ??= new BrowserSession({
+          info: () => host.options.browser,
+          scenario: () => this.scenario,
+          emit: (m, v, t) => host.emit(m, v, t),
+          baseTags,
+        })),
+    })
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
   }
@@ -481,6 +495,8 @@ export class VU {
       const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
       return { kind, value: s.slice(1) }
     } finally {
+      // k6 closes the iteration's browser contexts when it ends.
+      if (this.browser) await this.browser.endIteration()
       this.html.endIteration()
       this.jars.endIteration()
       // noVUConnectionReuse: the next iteration opens new connections.

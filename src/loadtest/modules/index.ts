@@ -38,6 +38,7 @@ export const lazyModules: Record<string, string> = {
   'k6/experimental/redis': redisSource,
   'k6/x/redis': redisSource,
   'k6/experimental/streams': read('streams/streams.js'),
+  'k6/browser': read('browser/browser.js'),
 }
 export const lazyGetters = Object.keys(lazyModules)
   .map(

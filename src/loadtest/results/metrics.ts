@@ -138,6 +138,17 @@ const builtins: [string, MetricType, Contains][] = [
   ['grpc_streams', 'counter', 'default'],
   ['grpc_streams_msgs_sent', 'counter', 'default'],
   ['grpc_streams_msgs_received', 'counter', 'default'],
+  // k6/browser (modules/browser/metrics.ts); CLS is a score, the other vitals milliseconds.
+  ['browser_data_received', 'counter', 'data'],
+  ['browser_data_sent', 'counter', 'data'],
+  ['browser_http_req_duration', 'trend', 'time'],
+  ['browser_http_req_failed', 'rate', 'default'],
+  ['browser_web_vital_cls', 'trend', 'default'],
+  ['browser_web_vital_fcp', 'trend', 'time'],
+  ['browser_web_vital_fid', 'trend', 'time'],
+  ['browser_web_vital_inp', 'trend', 'time'],
+  ['browser_web_vital_lcp', 'trend', 'time'],
+  ['browser_web_vital_ttfb', 'trend', 'time'],
 ]
 
 /** Parses a submetric suffix `tag:value,tag2:value2` (quotes around values allowed). */

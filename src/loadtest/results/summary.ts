@@ -212,19 +212,23 @@ function metricCols(type: string, contains: string, vals: Record<string, number>
 
 const HTTP_COMPACT = new Set(['http_req_duration', 'http_req_failed', 'http_reqs'])
 const sectionOf = (name: string): string =>
-  name.startsWith('http_req')
-    ? 'HTTP'
-    : name.startsWith('ws_')
-      ? 'WEBSOCKET'
-      : name.startsWith('grpc_')
-        ? 'GRPC'
-        : ['iteration_duration', 'iterations', 'vus', 'vus_max', 'dropped_iterations'].includes(name)
-          ? 'EXECUTION'
-          : ['data_received', 'data_sent'].includes(name)
-            ? 'NETWORK'
-            : name === 'group_duration'
+  name.startsWith('browser_web_vital_')
+    ? 'WEB_VITALS'
+    : name.startsWith('browser_')
+      ? 'BROWSER'
+      : name.startsWith('http_req')
+        ? 'HTTP'
+        : name.startsWith('ws_')
+          ? 'WEBSOCKET'
+          : name.startsWith('grpc_')
+            ? 'GRPC'
+            : ['iteration_duration', 'iterations', 'vus', 'vus_max', 'dropped_iterations'].includes(name)
               ? 'EXECUTION'
-              : 'CUSTOM'
+              : ['data_received', 'data_sent'].includes(name)
+                ? 'NETWORK'
+                : name === 'group_duration'
+                  ? 'EXECUTION'
+                  : 'CUSTOM'
 
 function render(lines: Line[], width: number): string[] {
   const colW: number[] = []
@@ -297,7 +301,7 @@ export function textSummary(data: Record<string, unknown>, inp: SummaryInput, mo
   const names = Object.keys(metrics).filter(
     (n) => !external.has(n) && !n.includes('{') && n !== 'checks' && (mode === 'full' || sectionOf(n) !== 'HTTP' || HTTP_COMPACT.has(n)),
   )
-  const sections = ['CUSTOM', 'HTTP', 'EXECUTION', 'NETWORK', 'GRPC', 'WEBSOCKET', 'PROFILE AND BASELINE']
+  const sections = ['CUSTOM', 'HTTP', 'EXECUTION', 'NETWORK', 'BROWSER', 'WEB_VITALS', 'GRPC', 'WEBSOCKET', 'PROFILE AND BASELINE']
   const lines = new Map<string, Line[]>(sections.map((s) => [s, []]))
   // Values judged after the run: each as name=value pairs (a share, CPU seconds, a change).
   for (const n of [...external].sort()) {

@@ -1,0 +1,223 @@
+// Runs inside each VU's QuickJS runtime (evaluated on first import): `k6/browser`. Every object
+// (page, locator, frame…) is a number on the host (session.ts beside this file), where
+// playwright-core holds the real one; its methods send their name and arguments there. Methods
+// that wait for the browser return promises (k6 ≥ 0.52), the rest (url(), locator(),
+// mainFrame()…) answer at once. Objects cross as {$r: ref, $t: kind}, bytes as {$b: base64},
+// functions (evaluate) as their source, undefined as {$u: 1}.
+;(function () {
+  const H = globalThis.__kh
+  const L = globalThis.__k6loop
+  const U = globalThis.__k6util
+  const REF = Symbol('kiln.browser.ref')
+  const words = (s) => s.split(/\s+/).filter(Boolean)
+
+  /** One wrapper per host object, so page.mainFrame() === page.mainFrame(); refs die with their iteration. */
+  let wrappers = new Map()
+  let wrappersIter = -1
+  function wrap(ref, kind) {
+    if (globalThis.__ITER !== wrappersIter) {
+      wrappers = new Map()
+      wrappersIter = globalThis.__ITER
+    }
+    let w = wrappers.get(ref)
+    if (!w) {
+      const C = classes[kind] || JSHandle
+      w = Object.create(C.prototype)
+      Object.defineProperty(w, REF, { value: ref })
+      wrappers.set(ref, w)
+    }
+    return w
+  }
+
+  function enc(v) {
+    if (v === undefined) return { $u: 1 }
+    if (typeof v === 'function') return { $f: String(v) }
+    if (v === null || typeof v !== 'object') return v
+    if (v[REF] !== undefined) return { $r: v[REF] }
+    if (v instanceof RegExp) return { $re: [v.source, v.flags] }
+    if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return { $b: U.b64encode(v, 'std') }
+    if (Array.isArray(v)) return v.map(enc)
+    const o = {}
+    for (const k of Object.keys(v)) o[k] = enc(v[k])
+    return o
+  }
+  function dec(x) {
+    if (x === null || typeof x !== 'object') return x
+    if (Array.isArray(x)) return x.map(dec)
+    if ('$u' in x) return undefined
+    if ('$r' in x) return x.$r === 0 ? browser : wrap(x.$r, x.$t)
+    if ('$b' in x) return U.b64bytes(x.$b).buffer
+    const o = {}
+    for (const k of Object.keys(x)) o[k] = dec(x[k])
+    return o
+  }
+
+  /** The waits whose predicates would have to run in the VM while the host waits: not offered. */
+  const PREDICATED = new Set(['waitForEvent', 'waitForRequest', 'waitForResponse', 'waitForURL'])
+  function call(self, method, args) {
+    let json
+    try {
+      if (PREDICATED.has(method) && args.some((a) => typeof a === 'function' || (a && typeof a.predicate === 'function')))
+        throw new TypeError(`${method}: a predicate function is not supported by Kiln yet; pass a URL, a RegExp or an event name`)
+      json = JSON.stringify(args.map(enc))
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return L.op(
+      (op) => H.browserCall(op, self[REF], method, json),
+      (payload) => dec(JSON.parse(payload)),
+    )
+  }
+  const sync = (self, method, args) => dec(JSON.parse(H.browserSync(self[REF], method, JSON.stringify(args.map(enc)))))
+
+  /** A k6 class: `async` methods return promises, `now` ones answer at once, `props` are getters. */
+  function define(name, async, now, props, base) {
+    const C = { [name]: class extends (base || Object) {} }[name]
+    for (const m of words(async))
+      C.prototype[m] = function (...a) {
+        return call(this, m, a)
+      }
+    for (const m of words(now))
+      C.prototype[m] = function (...a) {
+        return sync(this, m, a)
+      }
+    for (const p of words(props || ''))
+      Object.defineProperty(C.prototype, p, {
+        get() {
+          return sync(this, p, [])
+        },
+      })
+    return C
+  }
+
+  const GET_BY = 'getByRole getByAltText getByLabel getByText getByTestId getByPlaceholder getByTitle'
+  // Actions a page and a frame share (by selector).
+  const ACTIONS =
+    'check uncheck click dblclick fill focus hover tap press type selectOption dispatchEvent setChecked setInputFiles ' +
+    'evaluate evaluateHandle goto setContent title content innerHTML innerText textContent getAttribute inputValue ' +
+    'isChecked isDisabled isEnabled isEditable isHidden isVisible waitForFunction waitForLoadState waitForNavigation waitForURL ' +
+    'waitForSelector waitForTimeout $ $$'
+
+  const JSHandle = define('JSHandle', 'asElement dispose evaluate evaluateHandle getProperties jsonValue', '')
+  const ElementHandle = define(
+    'ElementHandle',
+    'boundingBox check click contentFrame dblclick dispatchEvent fill focus getAttribute hover innerHTML innerText inputValue ' +
+      'isChecked isDisabled isEditable isEnabled isHidden isVisible ownerFrame press screenshot scrollIntoViewIfNeeded selectOption ' +
+      'selectText setChecked setInputFiles tap textContent type uncheck waitForElementState waitForSelector $ $$',
+    '',
+    '',
+    JSHandle,
+  )
+  const Locator = define(
+    'Locator',
+    'all boundingBox clear click count dblclick evaluate evaluateHandle check uncheck isChecked isEditable isEnabled isDisabled ' +
+      'isVisible isHidden fill focus getAttribute innerHTML innerText textContent inputValue selectOption setChecked press ' +
+      'pressSequentially type hover tap dispatchEvent waitFor',
+    `contentFrame first last locator nth filter ${GET_BY}`,
+  )
+  const FrameLocator = define('FrameLocator', '', `locator first last nth ${GET_BY}`)
+  const Frame = define('Frame', `${ACTIONS} frameElement`, `page parentFrame childFrames name url isDetached locator ${GET_BY}`)
+  const Keyboard = define('Keyboard', 'down insertText press type up', '')
+  const Mouse = define('Mouse', 'click dblclick down move up wheel', '')
+  const Touchscreen = define('Touchscreen', 'tap', '')
+  const Page = define(
+    'Page',
+    `${ACTIONS} bringToFront close emulateMedia emulateVisionDeficiency opener reload goBack goForward screenshot ` +
+      'setExtraHTTPHeaders setViewportSize throttleCPU throttleNetwork unroute unrouteAll waitForResponse waitForRequest waitForEvent',
+    `context frames isClosed mainFrame url viewportSize setDefaultTimeout setDefaultNavigationTimeout workers locator frameLocator ${GET_BY}`,
+    'keyboard mouse touchscreen',
+  )
+  /** page.on('console' | 'request' | 'response' | …, handler): called for each event until the iteration ends. */
+  Page.prototype.on = function (event, handler) {
+    if (typeof handler !== 'function') throw new TypeError(`page.on('${event}') needs a function`)
+    L.stream(
+      (_ok, payload) => handler(dec(JSON.parse(payload))),
+      (id) => H.browserOn(id, this[REF], String(event)),
+    )
+  }
+  /** page.route(url, handler): the handler gets each matching request's Route and must continue, fulfill or abort it. */
+  Page.prototype.route = function (url, handler) {
+    if (typeof handler !== 'function') return Promise.reject(new TypeError('page.route needs a handler function'))
+    return L.op((op) => {
+      const id = L.stream(
+        (_ok, payload) => handler(dec(JSON.parse(payload))),
+        () => {},
+      )
+      H.browserRoute(op, id, this[REF], JSON.stringify(enc(url)))
+    }, dec)
+  }
+  const BrowserContext = define(
+    'BrowserContext',
+    'addCookies addInitScript clearCookies clearPermissions close cookies grantPermissions newPage setExtraHTTPHeaders setGeolocation setOffline',
+    'browser pages setDefaultNavigationTimeout setDefaultTimeout',
+  )
+  const ConsoleMessage = define('ConsoleMessage', '', 'args page text type')
+  const Request = define(
+    'Request',
+    'allHeaders headersArray headerValue response size',
+    'failure frame headers isNavigationRequest method postData postDataBuffer resourceType timing url',
+  )
+  const Response = define(
+    'Response',
+    'allHeaders body headersArray headerValue headerValues json securityDetails serverAddr size text',
+    'frame headers ok request status statusText url',
+  )
+  const Route = define('Route', 'abort continue fulfill', 'request')
+  const Worker = define('Worker', '', 'url')
+  const classes = {
+    JSHandle,
+    ElementHandle,
+    Locator,
+    FrameLocator,
+    Frame,
+    Keyboard,
+    Mouse,
+    Touchscreen,
+    Page,
+    BrowserContext,
+    ConsoleMessage,
+    Request,
+    Response,
+    Route,
+    Worker,
+  }
+
+  const Browser = define('Browser', 'newContext newPage closeContext', 'context isConnected userAgent version')
+  const browser = Object.create(Browser.prototype)
+  Object.defineProperty(browser, REF, { value: 0 })
+
+  const chromium = {
+    connectOverCDP() {
+      return Promise.reject(
+        new Error("chromium.connectOverCDP is not supported by Kiln yet: use 'browser' with options.browser.type = 'chromium'"),
+      )
+    },
+  }
+
+  // The devices k6 lists (Playwright's descriptors of the same names, read on the host).
+  const DEVICE_NAMES = words(
+    'Blackberry_PlayBook BlackBerry_Z30 Galaxy_Note_3 Galaxy_Note_II Galaxy_S_III Galaxy_S5 iPad iPad_Mini iPad_Pro iPhone_4 ' +
+      'iPhone_5 iPhone_6 iPhone_6_Plus iPhone_7 iPhone_7_Plus iPhone_8 iPhone_8_Plus iPhone_SE iPhone_X iPhone_XR JioPhone_2 ' +
+      'Kindle_Fire_HDX LG_Optimus_L70 Microsoft_Lumia_550 Microsoft_Lumia_950 Nexus_10 Nexus_4 Nexus_5 Nexus_5X Nexus_6 Nexus_6P ' +
+      'Nexus_7 Nokia_Lumia_520 Nokia_N9 Pixel_2 Pixel_2_XL',
+  )
+    .map((n) => n.replace(/_/g, ' '))
+    .flatMap((n) => [n, `${n} landscape`])
+  const devices = JSON.parse(H.browserDevices(JSON.stringify(DEVICE_NAMES)))
+
+  // Chrome DevTools' network presets, as k6 names them (latency ms, throughput bytes/s, -1 none).
+  const networkProfiles = {
+    'No Throttling': { latency: 0, download: -1, upload: -1 },
+    'Fast 3G': { latency: 562.5, download: 180000, upload: 84375 },
+    'Slow 3G': { latency: 2000, download: 50000, upload: 50000 },
+  }
+
+  const mod = { browser, chromium, devices, networkProfiles }
+  // This file is evaluated on first use: replace the loading getter (vu.ts).
+  Object.defineProperty(globalThis.__k6mods, 'k6/browser', {
+    value: Object.assign({ default: mod }, mod),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
+})()
