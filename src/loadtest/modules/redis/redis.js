@@ -46,15 +46,24 @@
   function specOf(options) {
     if (typeof options === 'string') return { url: options }
     if (!options || typeof options !== 'object') throw new TypeError('redis.Client needs a redis:// URL or an options object')
-    const spec = Object.assign({}, options)
+    const spec = withTls(options)
+    const c = options.cluster
+    if (c && Array.isArray(c.nodes))
+      spec.cluster = Object.assign({}, c, { nodes: c.nodes.map((n) => (n && typeof n === 'object' ? withTls(n) : n)) })
+    return spec
+  }
+
+  /** A copy of options whose socket.tls ArrayBuffers are base64. */
+  function withTls(options) {
+    const out = Object.assign({}, options)
     const tls = options.socket && options.socket.tls
     if (tls) {
       const b64 = (b) => U.b64encode(b, 'std')
-      spec.socket = Object.assign({}, options.socket, {
+      out.socket = Object.assign({}, options.socket, {
         tls: { ca: (tls.ca || []).map(b64), cert: tls.cert && b64(tls.cert), key: tls.key && b64(tls.key) },
       })
     }
-    return spec
+    return out
   }
 
   class Client {

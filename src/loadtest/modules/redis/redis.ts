@@ -7,36 +7,50 @@
  * any command, which `sendCommand` needs. It is imported on first use, so VUs of scripts that
  * never touch Redis do not pay for loading it.
  */
-import type { Redis, RedisOptions } from 'ioredis'
+import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 
-/** What the script passed to `new redis.Client(…)`: a URL, or k6's options object (binary TLS parts as base64). */
+/** k6's socket options (binary TLS parts as base64). */
+interface SocketSpec {
+  host?: string
+  port?: number
+  tls?: { ca?: string[]; cert?: string; key?: string }
+  dialTimeout?: number
+  readTimeout?: number
+}
+
+/** A cluster node as k6 takes one: a redis:// URL, or the single-node part of the options. */
+type NodeSpec = string | { socket?: SocketSpec; username?: string; password?: string; clientName?: string }
+
+/** What the script passed to `new redis.Client(…)`: a URL, or k6's options object. */
 export type ClientSpec =
   | { url: string }
   | {
-      socket?: {
-        host?: string
-        port?: number
-        tls?: { ca?: string[]; cert?: string; key?: string }
-        dialTimeout?: number
-        readTimeout?: number
-      }
-      /** k6 v0.47's form: 'host:port' strings. */
+      socket?: SocketSpec
+      /** k6 v0.47's form: 'host:port' strings — one server, the Sentinels with masterName, else a cluster's nodes. */
       addrs?: string[]
       username?: string
       password?: string
       clientName?: string
       database?: number
       db?: number
+      /** Sentinel: the master's name; `socket` (or `addrs`) is where the Sentinels listen. */
       masterName?: string
-      cluster?: unknown
+      sentinelUsername?: string
+      sentinelPassword?: string
+      cluster?: { nodes?: NodeSpec[]; maxRedirects?: number; readOnly?: boolean; routeByLatency?: boolean; routeRandomly?: boolean }
     }
+
+/** How to connect: one server (ioredis' Redis, also through Sentinels) or a cluster (ioredis' Cluster). */
+export type Connection =
+  | { url?: string; options: RedisOptions; cluster?: undefined }
+  | { cluster: { nodes: { host: string; port: number }[]; options: ClusterOptions } }
 
 /**
  * ioredis options for a spec; throws what the script did wrong. Connections are lazy (the
  * constructor runs in every VU's init code) and fail fast: one attempt, no offline retries, so
  * a wrong address rejects the command's promise instead of hanging the iteration.
  */
-export function redisOptions(spec: ClientSpec, insecure: boolean): { url?: string; options: RedisOptions } {
+export function redisOptions(spec: ClientSpec, insecure: boolean): Connection {
   const base: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false }
   if ('url' in spec) {
     let u: URL
@@ -51,50 +65,134 @@ export function redisOptions(spec: ClientSpec, insecure: boolean): { url?: strin
     if (db !== '' && !/^\d+$/.test(db)) throw new TypeError(`invalid redis URL database '${db}': a number is expected`)
     return { url: spec.url, options: { ...base, ...(u.protocol === 'rediss:' ? { tls: { rejectUnauthorized: !insecure } } : {}) } }
   }
-  if (spec.masterName !== undefined || spec.cluster !== undefined)
-    throw new TypeError(
-      'redis: Sentinel (masterName) and cluster options are not supported by Kiln yet; connect to one node with socket.host and socket.port',
-    )
-  let host = spec.socket?.host
-  let port = spec.socket?.port
-  if (spec.addrs !== undefined) {
-    if (!Array.isArray(spec.addrs) || spec.addrs.length !== 1)
-      throw new TypeError('redis: addrs must hold one "host:port" (clusters are not supported by Kiln yet)')
-    const m = /^(.*):(\d+)$/.exec(String(spec.addrs[0]))
-    host = m ? m[1] : String(spec.addrs[0])
-    port = m ? Number(m[2]) : 6379
+  const single = singleNode(spec, insecure)
+  if (spec.addrs !== undefined && (!Array.isArray(spec.addrs) || !spec.addrs.length))
+    throw new TypeError('redis: addrs must list "host:port" strings')
+  const addrs = spec.addrs?.map((a) => hostPort(String(a), 'addrs'))
+  if (spec.masterName !== undefined) {
+    if (typeof spec.masterName !== 'string' || spec.masterName === '') throw new TypeError('redis: masterName must be a non-empty string')
+    if (!addrs && !single.host) throw new TypeError('redis: masterName needs socket.host (where a Sentinel listens) or addrs')
+    const sentinels = addrs ?? [hostPort(`${single.host}:${single.port}`, 'socket')]
+    return {
+      options: {
+        ...base,
+        ...single,
+        host: undefined,
+        port: undefined,
+        sentinels,
+        name: spec.masterName,
+        sentinelUsername: spec.sentinelUsername,
+        sentinelPassword: spec.sentinelPassword,
+        db: spec.database ?? spec.db ?? 0,
+        // One round over the Sentinels, as for one server: a wrong address fails the command.
+        sentinelRetryStrategy: () => null,
+      },
+    }
   }
-  if (typeof host !== 'string' || host === '') throw new TypeError('redis: the options need socket.host (or use a redis:// URL)')
+  if (spec.cluster !== undefined || (addrs && addrs.length > 1)) return { cluster: clusterOf(spec, addrs, single, insecure) }
+  if (addrs?.length === 1) Object.assign(single, addrs[0])
+  if (typeof single.host !== 'string' || single.host === '')
+    throw new TypeError('redis: the options need socket.host (or use a redis:// URL)')
+  return { options: { ...base, ...single, db: spec.database ?? spec.db ?? 0 } }
+}
+
+/** 'host:port' (port 6379 when left out). */
+function hostPort(s: string, what: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(s)
+  const host = (m ? m[1]! : s).replace(/^\[(.*)\]$/, '$1')
+  const port = m ? Number(m[2]) : 6379
+  if (host === '' || !(port > 0 && port < 65536)) throw new TypeError(`redis: ${what}: '${s}' is not host:port`)
+  return { host, port }
+}
+
+/** The connection options of one server: address, credentials, name, timeouts, TLS. */
+function singleNode(spec: Exclude<NodeSpec, string>, insecure: boolean): RedisOptions {
+  const host = spec.socket?.host
+  const port = spec.socket?.port
   if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
     throw new TypeError(`redis: invalid socket.port ${String(port)}`)
   const tls = spec.socket?.tls
   const b64 = (s: string) => Buffer.from(s, 'base64')
   return {
+    host,
+    port: port ?? 6379,
+    username: spec.username,
+    password: spec.password,
+    connectionName: spec.clientName,
+    // k6 documents dialTimeout in seconds (5 by default) and readTimeout in seconds too.
+    connectTimeout: (spec.socket?.dialTimeout ?? 5) * 1000,
+    ...(spec.socket?.readTimeout !== undefined && spec.socket.readTimeout > 0 ? { commandTimeout: spec.socket.readTimeout * 1000 } : {}),
+    ...(tls
+      ? { tls: { ca: tls.ca?.map(b64), cert: tls.cert && b64(tls.cert), key: tls.key && b64(tls.key), rejectUnauthorized: !insecure } }
+      : {}),
+  }
+}
+
+/**
+ * A Redis Cluster: the nodes to learn the slots from (cluster.nodes, or v0.47's addrs), each a
+ * URL or an options object; k6's maxRedirects (go-redis' default 3), and readOnly reads from
+ * replicas — spread over every node with routeRandomly or routeByLatency (ioredis has no latency
+ * routing: reads go to any node, which is what routeByLatency comes to on one host).
+ */
+function clusterOf(
+  spec: Exclude<ClientSpec, { url: string }>,
+  addrs: { host: string; port: number }[] | undefined,
+  single: RedisOptions,
+  insecure: boolean,
+): { nodes: { host: string; port: number }[]; options: ClusterOptions } {
+  const c = spec.cluster ?? {}
+  if (typeof c !== 'object' || c === null) throw new TypeError('redis: cluster must be an object with nodes')
+  let nodeOptions: RedisOptions = { ...single, host: undefined, port: undefined }
+  let nodes = addrs ?? []
+  if (c.nodes !== undefined) {
+    if (!Array.isArray(c.nodes) || c.nodes.length === 0) throw new TypeError('redis: cluster.nodes must list at least one node')
+    nodes = c.nodes.map((n, i) => {
+      if (typeof n === 'string') {
+        let u: URL
+        try {
+          u = new URL(n)
+        } catch {
+          throw new TypeError(`redis: cluster.nodes[${i}]: invalid URL '${n}'`)
+        }
+        if (u.username || u.password)
+          nodeOptions = { ...nodeOptions, username: decodeURIComponent(u.username) || undefined, password: decodeURIComponent(u.password) }
+        if (u.protocol === 'rediss:') nodeOptions = { ...nodeOptions, tls: { rejectUnauthorized: !insecure } }
+        return hostPort(u.host, `cluster.nodes[${i}]`)
+      }
+      if (!n || typeof n !== 'object') throw new TypeError(`redis: cluster.nodes[${i}] must be a URL or an options object`)
+      const o = singleNode(n, insecure)
+      // Credentials and TLS are the cluster's: ioredis applies one set to every node.
+      nodeOptions = {
+        ...nodeOptions,
+        ...Object.fromEntries(Object.entries(o).filter(([k, v]) => v !== undefined && k !== 'host' && k !== 'port')),
+      }
+      return hostPort(`${o.host ?? ''}:${o.port}`, `cluster.nodes[${i}]`)
+    })
+  }
+  if (!nodes.length) throw new TypeError('redis: cluster needs nodes (cluster.nodes or addrs)')
+  const max = c.maxRedirects ?? 3
+  if (!(Number.isInteger(max) && max >= 0)) throw new TypeError(`redis: invalid cluster.maxRedirects ${String(c.maxRedirects)}`)
+  return {
+    nodes,
     options: {
-      ...base,
-      host,
-      port: port ?? 6379,
-      username: spec.username,
-      password: spec.password,
-      db: spec.database ?? spec.db ?? 0,
-      connectionName: spec.clientName,
-      // k6 documents dialTimeout in seconds (5 by default) and readTimeout in seconds too.
-      connectTimeout: (spec.socket?.dialTimeout ?? 5) * 1000,
-      ...(spec.socket?.readTimeout !== undefined && spec.socket.readTimeout > 0 ? { commandTimeout: spec.socket.readTimeout * 1000 } : {}),
-      ...(tls
-        ? { tls: { ca: tls.ca?.map(b64), cert: tls.cert && b64(tls.cert), key: tls.key && b64(tls.key), rejectUnauthorized: !insecure } }
-        : {}),
+      lazyConnect: true,
+      enableReadyCheck: false,
+      maxRedirections: max,
+      clusterRetryStrategy: () => null,
+      scaleReads: c.readOnly ? (c.routeRandomly || c.routeByLatency ? 'all' : 'slave') : 'master',
+      redisOptions: { ...nodeOptions, maxRetriesPerRequest: 0 },
     },
   }
 }
 
 type RedisCtor = new (...a: unknown[]) => Redis
-let ctor: Promise<RedisCtor> | null = null
+type ClusterCtor = new (...a: unknown[]) => Cluster
+let ctors: Promise<{ Redis: RedisCtor; Cluster: ClusterCtor }> | null = null
 
 /** A VU's Redis clients. */
 export class RedisClients {
-  private readonly specs = new Map<number, { url?: string; options: RedisOptions }>()
-  private readonly conns = new Map<number, Redis>()
+  private readonly specs = new Map<number, Connection>()
+  private readonly conns = new Map<number, Redis | Cluster>()
   /** A connection's last error: ioredis rejects the commands of a failed connection with 'Connection is closed.' only. */
   private readonly lastError = new Map<number, Error>()
 
@@ -122,17 +220,21 @@ export class RedisClients {
     return JSON.stringify(reply)
   }
 
-  private async conn(id: number): Promise<Redis> {
+  private async conn(id: number): Promise<Redis | Cluster> {
     const have = this.conns.get(id)
     if (have) return have
     const spec = this.specs.get(id)
     if (!spec) throw new Error('redis: unknown client')
-    ctor ??= import('ioredis').then((m) => m.Redis as unknown as RedisCtor)
-    const Ctor = await ctor
+    ctors ??= import('ioredis').then((m) => ({ Redis: m.Redis as unknown as RedisCtor, Cluster: m.Cluster as unknown as ClusterCtor }))
+    const { Redis, Cluster } = await ctors
     // A second command may have opened it while the module loaded.
     const again = this.conns.get(id)
     if (again) return again
-    const r = spec.url ? new Ctor(spec.url, spec.options) : new Ctor(spec.options)
+    const r = spec.cluster
+      ? new Cluster(spec.cluster.nodes, spec.cluster.options)
+      : spec.url
+        ? new Redis(spec.url, spec.options)
+        : new Redis(spec.options)
     // Kept for the command that fails because of it; without a listener ioredis would print it.
     r.on('error', (e: Error) => this.lastError.set(id, e))
     this.conns.set(id, r)
