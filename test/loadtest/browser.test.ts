@@ -139,6 +139,16 @@ export default async function () {
     r.frame = await frame.locator('#in').textContent()
     r.frames = page.frames().length
     await page.evaluate(() => console.warn('from the page'))
+    const [msg] = await Promise.all([
+      page.waitForEvent('console', { predicate: (m) => m.text() === 'second' }),
+      page.evaluate(() => { console.log('first'); console.log('second') }),
+    ])
+    r.waited = msg.text()
+    r.content = (await page.content()).includes('<h1 id="greeting">Welcome</h1>')
+    r.firstItem = await (await page.waitForSelector('li.item')).textContent()
+    await context.addCookies([{ name: 'sid', value: '42', url: '${base}' }])
+    r.cookies = (await context.cookies()).map((c) => c.name + '=' + c.value)
+    page.on('metric', () => {})
     await page.locator('#login').type('ada')
     await page.fill('#password', 'secret')
     await page.focus('#password')
@@ -184,6 +194,10 @@ export default async function () {
     assert.equal(x.welcome, 'Welcome, ada!')
     assert.equal(x.form, 'login=ada&password=secret%21&agree=on&size=l')
     assert.ok(x.logs.includes('warning:from the page'), JSON.stringify(x.logs))
+    assert.equal(x.waited, 'second', 'waitForEvent with a predicate skipped the first message')
+    assert.equal(x.content, true)
+    assert.equal(x.firstItem, 'a')
+    assert.deepEqual(x.cookies, ['sid=42'])
     const png = readFileSync(join(dir, `shot-${x.vu}.png`))
     assert.equal(png.subarray(1, 4).toString(), 'PNG')
     assert.ok(statSync(join(dir, `shot-${x.vu}.png`)).size > 1000)
