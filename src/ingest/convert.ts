@@ -187,6 +187,7 @@ function splitBySampleLabels(
     timeMs: time.timeMs,
     durationNs: time.durationNs,
     functions: p.functions,
+    ...(p.sources ? { sources: p.sources } : {}),
     stacks: g.stacks,
     values: g.values,
     ...(g.anySpan ? { spans: g.spans } : {}),

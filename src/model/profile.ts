@@ -28,6 +28,11 @@ export interface FrameSource {
   buildId?: string
 }
 
+/** A frame's identity as text: its name alone when it has no source (so the store's ids of name-only frames stay what they were). */
+export function frameKey(name: string, src: FrameSource | undefined): string {
+  return src ? `${name}\u0000${src.file}\u0000${src.line}\u0000${src.mapping ?? ''}\u0000${src.buildId ?? ''}` : name
+}
+
 /**
  * Kiln's one profile model, whatever format it came from: stacks of function names with one value
  * per sample type. Build it through ProfileBuilder, which rejects invalid input.
@@ -83,7 +88,7 @@ export class ProfileBuilder {
   /** Interns a frame: a function name at a source (a name alone when `src` is undefined). */
   frame(name: string, src: FrameSource | undefined): number {
     if (!src) return this.fn(name)
-    const key = `${name}\u0000${src.file}\u0000${src.line}\u0000${src.mapping ?? ''}\u0000${src.buildId ?? ''}`
+    const key = frameKey(name, src)
     let id = this.index.get(key)
     if (id === undefined) {
       id = this.functions.length

@@ -1,10 +1,11 @@
 import { ProfileBuilder, parseProfileTypeId, type Profile } from '../model/profile.ts'
 import type { CallTree } from '../model/tree.ts'
+import type { StoredFrame } from '../store/reader.ts'
 
-/** A merged tree as a Profile of one sample type (for pprof, folded and speedscope export). */
-export function treeToProfile(tree: CallTree, profileTypeId: string, timeMs = 0, durationNanos = 0): Profile {
+/** A builder of a Profile of the type's one sample type, with no limits: the stacks are the store's, checked at ingest. */
+function oneTypeBuilder(profileTypeId: string, timeMs: number, durationNanos: number): ProfileBuilder {
   const t = parseProfileTypeId(profileTypeId)
-  const b = new ProfileBuilder(
+  return new ProfileBuilder(
     {
       sampleTypes: [{ type: t.sampleType, unit: t.sampleUnit }],
       periodType: { type: t.periodType, unit: t.periodUnit },
@@ -14,6 +15,11 @@ export function treeToProfile(tree: CallTree, profileTypeId: string, timeMs = 0,
     },
     { maxStackDepth: Number.MAX_SAFE_INTEGER, maxSamples: Number.MAX_SAFE_INTEGER, maxFunctionNameLength: Number.MAX_SAFE_INTEGER },
   )
+}
+
+/** A merged tree as a Profile of one sample type (for pprof, folded and speedscope export). */
+export function treeToProfile(tree: CallTree, profileTypeId: string, timeMs = 0, durationNanos = 0): Profile {
+  const b = oneTypeBuilder(profileTypeId, timeMs, durationNanos)
   const ids = tree.names.map((n) => b.fn(n))
   for (let n = 1; n < tree.size; n++) {
     const self = tree.self[n]!
@@ -21,6 +27,36 @@ export function treeToProfile(tree: CallTree, profileTypeId: string, timeMs = 0,
     const stack: number[] = []
     for (let x = n; x > 0; x = tree.parent[x]!) stack.push(ids[tree.name[x]!]!)
     b.add(stack.reverse(), [self])
+  }
+  return b.build()
+}
+
+/**
+ * Merged stacks of stored frames as a Profile of one sample type that keeps each frame's file,
+ * line and binary (SelectMergeProfile), through `callSite` (root-first names) when given.
+ */
+export function framesToProfile(
+  merged: { stacks: [string[], number][]; frames: Map<string, StoredFrame> },
+  profileTypeId: string,
+  opts: { timeMs: number; durationNanos: number; callSite?: string[] },
+): Profile {
+  const b = oneTypeBuilder(profileTypeId, opts.timeMs, opts.durationNanos)
+  const ids = new Map<string, number>()
+  const idOf = (fid: string): number => {
+    let id = ids.get(fid)
+    if (id === undefined) {
+      const f = merged.frames.get(fid)
+      const src = f && (f.file || f.line || f.mapping) ? { file: f.file, line: f.line, mapping: f.mapping, buildId: f.buildId } : undefined
+      ids.set(fid, (id = b.frame(f?.name ?? '[unknown]', src)))
+    }
+    return id
+  }
+  const site = opts.callSite ?? []
+  for (const [fns, v] of merged.stacks) {
+    if (v <= 0) continue
+    const stack = fns.map(idOf)
+    if (site.length && !(stack.length >= site.length && site.every((n, i) => b.functions[stack[i]!] === n))) continue
+    b.add(stack, [v])
   }
   return b.build()
 }

@@ -5,6 +5,7 @@
  */
 import { hash64 } from '../model/hash.ts'
 import { getLabel, labelsHash, type Labels } from '../model/labels.ts'
+import { frameKey, type FrameSource } from '../model/profile.ts'
 
 /** One series' part of one ingested profile: what the writer stores. */
 export interface SeriesWrite {
@@ -15,6 +16,8 @@ export interface SeriesWrite {
   durationNs: number
   /** The profile's function table (index 0 unused). */
   functions: string[]
+  /** Each function's file, line and binary where the profile gave them (same indices); absent when none. */
+  sources?: (FrameSource | undefined)[]
   /** Stacks as function indices, root first, with one value each. */
   stacks: number[][]
   values: number[]
@@ -69,9 +72,12 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
       const f = stack[k]!
       let id = ids[f]
       if (id === undefined) {
-        id = ids[f] = hash64(w.functions[f]!)
+        const src = w.sources?.[f]
+        id = ids[f] = hash64(frameKey(w.functions[f]!, src))
         fnIds += id + '\n'
-        fnRows += `${t}\t${id}\t${tsv(w.functions[f]!)}\t${nowS}\n`
+        // Columns: tenant, function_id, name, last_seen, then file, line, mapping, build_id (schema.ts).
+        const where = src ? `${tsv(src.file)}\t${Math.round(src.line)}\t${tsv(src.mapping ?? '')}\t${tsv(src.buildId ?? '')}` : '\t0\t\t'
+        fnRows += `${t}\t${id}\t${tsv(w.functions[f]!)}\t${nowS}\t${where}\n`
       }
       key += id + ','
     }

@@ -2,7 +2,6 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import { CallTree } from '../model/tree.ts'
 import type { Matcher } from '../model/selector.ts'
 import { KilnError } from '../model/errors.ts'
-import { hash64 } from '../model/hash.ts'
 import type { ProfileRef } from '../model/profile-id.ts'
 
 /** What a query selects: a tenant, an optional profile type, label matchers and a time range. */
@@ -17,6 +16,15 @@ export interface Selection {
   spanIds?: string[]
   /** Only these profiles (a series at a time, src/model/profile-id.ts); absent: every profile. */
   profiles?: ProfileRef[]
+}
+
+/** A function id's row: its name and where it is ('' and 0 when the profile did not say). */
+export interface StoredFrame {
+  name: string
+  file: string
+  line: number
+  mapping: string
+  buildId: string
 }
 
 export interface TimelineSeries {
@@ -256,6 +264,59 @@ export class Reader {
   }
 
   /**
+   * `function_ids[i]` has the name `names[i]`, for each i: by name, since one function at several
+   * source lines is several function ids (a name-only frame's id is the hash of its name).
+   */
+  private namedFrames(tenant: string, names: string[], p: Params): string {
+    const t = p.bind(tenant, 'String')
+    return names
+      .map(
+        (n, i) =>
+          `function_ids[${i + 1}] IN (SELECT function_id FROM ${this.db}.functions WHERE tenant = ${t} AND name = ${p.bind(n, 'String')})`,
+      )
+      .join(' AND ')
+  }
+
+  /**
+   * The merged stacks of a selection with each frame's name and source (file, line, binary), for
+   * a pprof that keeps them (SelectMergeProfile): what mergedTree reads, uncached and unmerged by name.
+   */
+  async mergedFrames(s: Selection): Promise<{ stacks: [string[], number][]; frames: Map<string, StoredFrame> }> {
+    const p = new Params()
+    const merged = await this.rows<[string, string]>(
+      `SELECT stack_id, sum(value) FROM ${this.db}.samples WHERE ${this.sampleWhere(s, p)} GROUP BY stack_id`,
+      p,
+    )
+    const fnsOf = new Map<string, string[]>()
+    const frames = new Map<string, StoredFrame>()
+    for (let k = 0; k < merged.length; k += 8192) {
+      const q = new Params()
+      const t = q.bind(s.tenant, 'String')
+      const ids = q.bind(
+        merged.slice(k, k + 8192).map(([id]) => BigInt(id)),
+        'Array(UInt64)',
+      )
+      const rows = await this.rows<[number, string, string[], string, string, string, string, string]>(
+        `SELECT 0, stack_id, any(function_ids), '', '', toInt64(0), '', '' FROM ${this.db}.stacks WHERE tenant = ${t} AND stack_id IN ${ids} GROUP BY stack_id
+         UNION ALL
+         SELECT 1, function_id, [], any(name), any(file), any(line), any(mapping), any(build_id) FROM ${this.db}.functions WHERE tenant = ${t}
+           AND function_id IN (SELECT arrayJoin(function_ids) FROM ${this.db}.stacks WHERE tenant = ${t} AND stack_id IN ${ids}) GROUP BY function_id`,
+        q,
+      )
+      for (const [kind, id, fns, name, file, line, mapping, buildId] of rows) {
+        if (kind === 0) fnsOf.set(id, fns)
+        else frames.set(id, { name, file, line: Number(line), mapping, buildId })
+      }
+    }
+    const stacks: [string[], number][] = []
+    for (const [id, v] of merged) {
+      const fns = fnsOf.get(id)
+      if (fns) stacks.push([fns, Number(v)])
+    }
+    return { stacks, frames }
+  }
+
+  /**
    * Totals over time in steps of `stepS` seconds, one series per combination of `groupBy` labels.
    * `average` divides each bucket's sum by the number of profiles in it (Pyroscope's AVERAGE).
    */
@@ -280,10 +341,7 @@ export class Reader {
     const source = site.length
       ? `(SELECT series_id, time, sum(value) AS total FROM ${this.db}.samples WHERE ${inRange} AND stack_id IN (
            SELECT stack_id FROM ${this.db}.stacks WHERE tenant = ${p.bind(s.tenant, 'String')}
-           AND arraySlice(function_ids, 1, ${site.length}) = ${p.bind(
-             site.map((f) => BigInt(hash64(f))),
-             'Array(UInt64)',
-           )}) GROUP BY series_id, time)`
+           AND length(function_ids) >= ${site.length} AND ${this.namedFrames(s.tenant, site, p)}) GROUP BY series_id, time)`
       : `(SELECT series_id, time, total FROM ${this.db}.profiles WHERE ${inRange})`
     const groups = opts.groupBy.map((g, i) => `labels[${p.bind(g, 'String')}] AS g${i}`)
     const gcols = opts.groupBy.map((_, i) => `g${i}`)

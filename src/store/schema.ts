@@ -85,6 +85,13 @@ export function schemaStatements(db: string, retentionDays: number): string[] {
     ORDER BY (tenant, function_id)
     ${ttl('last_seen', 1)}
     SETTINGS ${durable}`,
+    // Where a frame is (pprof's function file, line and mapping), so that an exported pprof has
+    // source lines. A frame with one is its own function id (hash of name and source); a name-only
+    // frame keeps the hash of its name. Added by ALTER in every directory, old or new, so the
+    // TabSeparated rows' column order is the same in both.
+    `ALTER TABLE ${db}.functions ADD COLUMN IF NOT EXISTS file String DEFAULT '' CODEC(ZSTD(1)),
+      ADD COLUMN IF NOT EXISTS line Int64 DEFAULT 0, ADD COLUMN IF NOT EXISTS mapping String DEFAULT '' CODEC(ZSTD(1)),
+      ADD COLUMN IF NOT EXISTS build_id String DEFAULT '' CODEC(ZSTD(1))`,
   ]
 }
 
