@@ -150,3 +150,17 @@ test('SelectMergeProfile answers Connect JSON: locations with lines, functions w
   )
   assert.equal(Math.round(Number(p.durationNanos) / 1e6), Number(range.end - range.start))
 })
+
+test('a call site selects frames by name whatever their lines: SelectSeries and SelectMergeProfile agree', async (t) => {
+  if (!haveGo()) return t.skip('go is not installed (Debian golang-go; .ci/run installs it)')
+  const querier = createClient(QuerierService, createConnectTransport({ baseUrl: kiln.url, httpVersion: '1.1' }))
+  const callSite = ['runtime.main', 'main.main', 'main.kilnBig'].map((name) => ({ name }))
+  const series = await querier.selectSeries({ ...request, step: 3600, stackTraceSelector: { callSite } })
+  const total = series.series.flatMap((s) => s.points).reduce((a, p) => a + p.value, 0)
+  const profile = await querier.selectMergeProfile({ ...request, stackTraceSelector: { callSite } })
+  const sum = profile.sample.reduce((a, s) => a + Number(s.value[0]), 0)
+  // kilnBig's two lines: 50 × 4096 B and 50 × 64 KiB, plus the growth of sink on line 19.
+  assert.ok(sum >= 50 * (4096 + 65536), `${sum}`)
+  assert.equal(total, sum)
+  assert.ok(profile.sample.every((s) => s.locationId.length >= 3))
+})
