@@ -1,4 +1,7 @@
-/** HTTP/1.x start lines and header blocks (RFC 9112 §3–5), parsed leniently: what is known is kept. */
+/**
+ * HTTP/1.x start lines and header blocks (RFC 9112 §3–5), parsed leniently: what is known is kept.
+ * A Head is never changed once parsed: a reader hands the same one out again for a repeated head.
+ */
 
 export interface Head {
   kind: 'req' | 'resp'

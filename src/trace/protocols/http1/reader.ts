@@ -46,6 +46,13 @@ const BLANK_LINE = Buffer.from('\r\n\r\n')
 
 export class Http1Reader {
   private st: State = { s: 'idle' }
+  /**
+   * The last head parsed and its text: a keep-alive client sends the same head again and again
+   * (the same request line and fields), a server the same one within a second (Date changes): a
+   * repeat is one string comparison, not a parse. Heads are never changed once parsed.
+   */
+  private lastText = ''
+  private lastHead: Head | null = null
 
   constructor(
     private readonly kind: 'req' | 'resp',
@@ -64,6 +71,8 @@ export class Http1Reader {
 
   reset(): void {
     this.st = { s: 'idle' }
+    this.lastText = ''
+    this.lastHead = null
   }
 
   push(data: Buffer, size: number, timeNs: bigint): void {
@@ -216,7 +225,12 @@ export class Http1Reader {
 
   /** A head's text without its blank line; `cut` when a gap or the close ended it early. */
   private head(text: string, time: bigint, cut: boolean): void {
-    const head = parseHead(text, this.kind)
+    let head = this.lastHead
+    if (text !== this.lastText || !head) {
+      head = parseHead(text, this.kind)
+      this.lastText = text
+      this.lastHead = head
+    }
     if (!head) {
       this.fail()
       return
