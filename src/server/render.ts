@@ -6,6 +6,7 @@ import { flameGraph, diffFlameGraph } from '../model/flamegraph.ts'
 import type { Selection } from '../store/index.ts'
 import { legacyTimeline, maxNodesOf, selection } from '../query/index.ts'
 import { sendJson, type Req } from './http.ts'
+import { treeDot } from './rpc/tree-format.ts'
 import type { Context } from './context.ts'
 
 function renderSelection(req: Req, query: string | null, from: string | null, until: string | null): Selection {
@@ -20,33 +21,43 @@ function renderSelection(req: Req, query: string | null, from: string | null, un
   })
 }
 
-/** Flamebearer metadata units and sample rate, as Pyroscope reports them per profile type. */
-function unitsOf(typeId: string): { units: string; sampleRate: number } {
+/**
+ * Flamebearer metadata as Pyroscope's render reports it: the sample unit as it is (wall in
+ * microseconds from Node, delay in nanoseconds), but `cpu` in samples at a rate of 1e9 (values are
+ * nanoseconds) and the object and goroutine counts in objects; 100 Hz otherwise; the name is the
+ * sample type.
+ */
+function metadataOf(typeId: string): { sampleRate: number; units: string; name: string } {
   const t = parseProfileTypeId(typeId)
-  if (t.sampleUnit === 'nanoseconds' && (t.name === 'process_cpu' || t.name === 'wall')) return { units: 'samples', sampleRate: 1e9 }
-  if (t.sampleUnit === 'bytes') return { units: 'bytes', sampleRate: 100 }
-  if (t.sampleUnit === 'nanoseconds') return { units: 'lock_nanoseconds', sampleRate: 100 }
-  if (t.sampleType.includes('goroutine')) return { units: 'goroutines', sampleRate: 100 }
-  if (t.sampleType.endsWith('objects') || t.sampleUnit === 'count') return { units: 'objects', sampleRate: 100 }
-  return { units: 'samples', sampleRate: 100 }
+  if (t.sampleType === 'cpu') return { sampleRate: 1e9, units: 'samples', name: t.sampleType }
+  const objects = ['inuse_objects', 'alloc_objects', 'goroutine', 'samples'].includes(t.sampleType)
+  return { sampleRate: 100, units: objects ? 'objects' : t.sampleUnit, name: t.sampleType }
 }
+
+// Pyroscope draws its DOT from a merge of at most 512 nodes, keeping 100 in the graph.
+const DOT_NODES = 100
 
 export async function handleRender(ctx: Context, req: Req, res: ServerResponse): Promise<void> {
   const q = req.query
-  if (q.get('format') && q.get('format') !== 'json')
-    throw new KilnError('KILN_UNSUPPORTED', `format ${q.get('format')} is not supported; use format=json`)
+  const format = q.get('format') ?? 'json'
   const sel = renderSelection(req, q.get('query'), q.get('from'), q.get('until'))
+  if (format === 'dot') {
+    // A Graphviz call graph as text, as Pyroscope answers; an empty body when nothing matched.
+    const tree = await ctx.store.reader.mergedTree(sel)
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.end(tree.total[0] ? treeDot(tree, DOT_NODES, sel.profileType!) : '')
+    return
+  }
+  // Pyroscope answers every other format (json, collapsed, …) with the flamebearer JSON.
   const [tree, tl] = await Promise.all([
     ctx.store.reader.mergedTree(sel),
     legacyTimeline(ctx.store.reader, sel, q.get('groupBy') ?? undefined),
   ])
   const fg = flameGraph(tree, maxNodesOf(q.get('maxNodes') ?? q.get('max-nodes')))
-  const { units, sampleRate } = unitsOf(sel.profileType!)
-  const svc = sel.matchers.find((m) => m.name === 'service_name' && m.op === '=')?.value ?? ''
   sendJson(res, 200, {
     version: 1,
     flamebearer: { names: fg.names, levels: fg.levels, numTicks: fg.total, maxSelf: fg.maxSelf },
-    metadata: { format: 'single', spyName: '', sampleRate, units, name: svc },
+    metadata: { format: 'single', spyName: '', ...metadataOf(sel.profileType!) },
     timeline: tl.timeline,
     groups: tl.groups,
     heatmap: null,
@@ -63,11 +74,10 @@ export async function handleRenderDiff(ctx: Context, req: Req, res: ServerRespon
     legacyTimeline(ctx.store.reader, left),
   ])
   const fg = diffFlameGraph(l, r, maxNodesOf(q.get('maxNodes') ?? q.get('max-nodes')))
-  const { units, sampleRate } = unitsOf(left.profileType!)
   sendJson(res, 200, {
     version: 1,
     flamebearer: { names: fg.names, levels: fg.levels, numTicks: fg.total, maxSelf: fg.maxSelf },
-    metadata: { format: 'double', spyName: '', sampleRate, units, name: '' },
+    metadata: { format: 'double', spyName: '', ...metadataOf(left.profileType!) },
     leftTicks: fg.leftTicks,
     rightTicks: fg.rightTicks,
     timeline: tl.timeline,
