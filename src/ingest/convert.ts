@@ -148,8 +148,9 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
   return out
 }
 
-// Sample labels that identify a request, not a series: kept out of series labels.
-const notSeriesLabels = new Set(['span_id', 'trace_id', 'span_name', 'profile_id'])
+// Sample labels that identify a request, not a series: kept out of series labels. (span_name
+// stays one, as in Pyroscope: it has as many values as the service has operations.)
+const notSeriesLabels = new Set(['span_id', 'trace_id', 'profile_id'])
 
 /** One series per distinct set of sample labels (dynamic labels become series labels). */
 function splitBySampleLabels(

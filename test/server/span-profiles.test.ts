@@ -22,13 +22,14 @@ const querier = () => createClient(QuerierService, createConnectTransport({ base
 
 before(async () => {
   kiln = await startKiln()
-  const b = new ProfileBuilder({
+  const meta = {
     sampleTypes: [{ type: 'cpu', unit: 'nanoseconds' }],
     periodType: { type: 'cpu', unit: 'nanoseconds' },
     period: 10_000_000,
     timeMs: now - 60_000,
     durationNanos: 10e9,
-  })
+  }
+  const b = new ProfileBuilder(meta)
   const add = (stack: string, v: number, span?: string) =>
     b.addNames(stack.split(';'), [v], span === undefined ? undefined : [['span_id', span]])
   add('main;handle;db', 50, A)
@@ -43,6 +44,29 @@ before(async () => {
     body: Buffer.from(encodePprof(b.build(), { gzip: true })),
   })
   assert.equal(r.status, 200, r.text)
+  // As Pyroscope's Go SDK sends them: span_id and span_name on each sample of a span.
+  const named = new ProfileBuilder(meta)
+  named.addNames(
+    ['main', 'checkout'],
+    [30],
+    [
+      ['span_id', A],
+      ['span_name', 'GET /checkout'],
+    ],
+  )
+  named.addNames(
+    ['main', 'search'],
+    [12],
+    [
+      ['span_id', B],
+      ['span_name', 'GET /search'],
+    ],
+  )
+  const r2 = await call(`${kiln.url}/ingest?${q({ name: 'named', format: 'pprof' })}`, {
+    method: 'POST',
+    body: Buffer.from(encodePprof(named.build(), { gzip: true })),
+  })
+  assert.equal(r2.status, 200, r2.text)
 })
 after(async () => kiln?.dispose())
 
@@ -87,6 +111,16 @@ test('spans neither split series nor hide samples from the merge of everything',
   assert.equal(folded(b.flamegraph), 'main;handle;db 5\nmain;handle;json 20\n')
 })
 
+test('span_name is a series label, as in Pyroscope; span ids select across its series', async () => {
+  const c = querier()
+  const names = await c.labelValues({ name: 'span_name', matchers: ['{service_name="named"}'], ...range })
+  assert.deepEqual(names.names, ['GET /checkout', 'GET /search'])
+  const one = await c.selectMergeSpanProfile({ ...req([B]), labelSelector: '{service_name="named"}' })
+  assert.equal(folded(one.flamegraph), 'main;search 12\n')
+  const byName = await c.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{span_name="GET /checkout"}', ...range })
+  assert.equal(folded(byName.flamegraph), 'main;checkout 30\n')
+})
+
 test('a malformed span id is invalid_argument naming it, over Connect JSON too', async () => {
   const e = await querier()
     .selectMergeSpanProfile(req([A, 'xyz']))
@@ -96,7 +130,13 @@ test('a malformed span id is invalid_argument naming it, over Connect JSON too',
   const r = await call(`${kiln.url}/querier.v1.QuerierService/SelectMergeSpanProfile`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ profile_typeID: CPU, label_selector: '{}', span_selector: [A], start: String(now - 600_000), end: String(now) }),
+    body: JSON.stringify({
+      profile_typeID: CPU,
+      label_selector: '{service_name="spans"}',
+      span_selector: [A],
+      start: String(now - 600_000),
+      end: String(now),
+    }),
   })
   assert.equal(r.status, 200, r.text)
   assert.equal(r.json.flamegraph.total, String(50))
