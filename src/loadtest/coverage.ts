@@ -6,7 +6,7 @@ import { readFileSync, existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 
-/** The k6 modules of @types/k6 that scripts import (browser left out; redis is not in @types/k6 2.x). */
+/** The k6 modules of @types/k6 that scripts import (redis is not in @types/k6 2.x). */
 export const K6_MODULES = [
   'k6',
   'k6/http',
@@ -24,6 +24,7 @@ export const K6_MODULES = [
   'k6/experimental/fs',
   'k6/experimental/csv',
   'k6/experimental/streams',
+  'k6/browser',
 ]
 
 /** Runtime names a module exports according to @types/k6 (functions, consts, classes, default). */
