@@ -2,10 +2,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { bool, parseCommand, str, type CommandSpec, type Parsed } from './args.ts'
 import { KilnError } from '../model/errors.ts'
 import { FoldedReader } from '../flamegraph/folded.ts'
-import { forEachLine, Latin1Writer, writeLatin1 } from '../flamegraph/lines.ts'
+import { Latin1Writer, readBytes, writeLatin1 } from '../flamegraph/lines.ts'
 import { PALETTES, formatPaletteMap, parsePaletteMap, type Palette } from '../flamegraph/palette.ts'
 import { emptySvg, renderFrames, renderSvg, type SvgOptions } from '../flamegraph/svg.ts'
-import { flowFolded } from '../flamegraph/flow.ts'
+import { flowFoldedBytes } from '../flamegraph/flow.ts'
 import { minFrameValue } from '../flamegraph/svg-layout.ts'
 
 export const spec: CommandSpec = {
@@ -103,16 +103,18 @@ export async function run(argv: string[]): Promise<number> {
   if (!p) return 0
   if (p.positionals.length > 1) throw new KilnError('KILN_USAGE', `flamegraph: one input file at most, got ${p.positionals.length}`)
   const options = svgOptions(p)
-  const lines: string[] = []
-  await forEachLine(p.positionals[0], (l) => lines.push(l))
+  const bytes = await readBytes(p.positionals[0])
   // The common case (one count per line, not a flame chart) merges the sorted stacks directly;
   // flame charts and differential graphs go through the call tree.
-  const flow = bool(p, 'flamechart') ? null : flowFolded(lines, bool(p, 'reverse'), (real) => minFrameValue(real, options))
+  const flow = bool(p, 'flamechart') ? null : flowFoldedBytes(bytes, bool(p, 'reverse'), (real) => minFrameValue(real, options))
   const out = new Latin1Writer()
   let read: { ignored: number; stacks: number; draw: (o: SvgOptions) => void }
   if (flow) read = { ...flow, draw: (o) => renderFrames(flow.frames, flow.total, o, out.write) }
   else {
     const reader = new FoldedReader({ reverse: bool(p, 'reverse'), flamechart: bool(p, 'flamechart') })
+    // Lines as Perl's <> reads them: split on "\n", a last line without one still counts.
+    const lines = bytes.toString('latin1').split('\n')
+    if (lines[lines.length - 1] === '') lines.pop()
     for (const l of lines) reader.line(l)
     read = { ignored: reader.ignored, stacks: reader.stacks, draw: (o) => out.write(renderSvg(reader.result().fg, o)) }
   }

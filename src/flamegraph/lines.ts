@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs'
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs'
 import { KilnError } from '../model/errors.ts'
 
 /**
@@ -33,12 +33,31 @@ export async function forEachChunk(file: string | undefined, onChunk: (chunk: Bu
       closeSync(fd)
     }
   } catch (e) {
-    if (isKilnErrorLike(e)) throw e
-    const err = e as NodeJS.ErrnoException
-    if (err.code === 'ENOENT') throw new KilnError('KILN_NOT_FOUND', `${file}: no such file; give a path or '-' for stdin`)
-    if (err.code === 'EISDIR') throw new KilnError('KILN_USAGE', `${file}: is a directory; give a file or '-' for stdin`)
-    throw new KilnError('KILN_BAD_REQUEST', `${file ?? 'stdin'}: cannot read: ${err.message}`)
+    throw readError(e, file)
   }
+}
+
+/** A whole file (or stdin for `-`/undefined) as one Buffer: a file is read straight into it. */
+export async function readBytes(file: string | undefined): Promise<Buffer> {
+  if (!file || file === '-') {
+    const parts: Buffer[] = []
+    await forEachChunk(file, (chunk) => parts.push(chunk))
+    return Buffer.concat(parts)
+  }
+  try {
+    return readFileSync(file)
+  } catch (e) {
+    throw readError(e, file)
+  }
+}
+
+/** A read's error as a message that says what to give instead. */
+function readError(e: unknown, file: string | undefined): Error {
+  if (isKilnErrorLike(e)) return e as KilnError
+  const err = e as NodeJS.ErrnoException
+  if (err.code === 'ENOENT') return new KilnError('KILN_NOT_FOUND', `${file}: no such file; give a path or '-' for stdin`)
+  if (err.code === 'EISDIR') return new KilnError('KILN_USAGE', `${file}: is a directory; give a file or '-' for stdin`)
+  return new KilnError('KILN_BAD_REQUEST', `${file ?? 'stdin'}: cannot read: ${err.message}`)
 }
 
 /** Splits text that arrives in chunks into lines on "\n"; `end()` passes a last unterminated line. */

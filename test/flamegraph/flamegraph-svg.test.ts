@@ -219,6 +219,9 @@ test('merging sorted stacks directly (flowFolded) draws the same SVG as the call
     }
     if (rnd(5) === 0) lines.push(lines[rnd(lines.length)]!) // a stack twice
     if (rnd(7) === 0) lines.push('not a stack')
+    // Separators and counts of every shape the line rule takes or refuses (no fractions: those go to the tree).
+    const odd = ['a\t3', 'a  3', 'a;b\v2', 'a 1.', 'b 2.00', ' 4', 'a .5', 'a 1x', '7', 'a 3 ', 'a\r', 'a;b 3\r']
+    if (rnd(3) === 0) lines.push(odd[rnd(odd.length)]!)
     const reverse = rnd(3) === 0
     const options = { minWidth: rnd(2) ? '0.1' : '3%', width: 600 + rnd(800) }
     // Half the time with the frames too narrow to draw left out while merging, as the CLI does.
