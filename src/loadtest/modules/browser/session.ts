@@ -20,6 +20,8 @@ function connect(endpoint: string): Promise<{ browser: Browser; userAgent: strin
   if (!c) {
     c = (async () => {
       const browser = await chromium.connectOverCDP(endpoint)
+      // Chromium gone (crashed, killed): the next newContext reconnects and says why it cannot.
+      browser.on('disconnected', () => connections.delete(endpoint))
       const cdp = await browser.newBrowserCDPSession()
       const v = (await cdp.send('Browser.getVersion')) as { userAgent: string }
       await cdp.detach()
