@@ -40,14 +40,14 @@ export async function openStore(
   // KILN_WRITE_COMMITS: a knob for measuring (bench/README.md, ingest), not a setting users need.
   const commits = opts.commits ?? (Number(process.env.KILN_WRITE_COMMITS) || 2)
   // A commit's three metadata inserts run at once: room for two commits' worth of them.
-  const { client, kind, insertRows, close } = await openClient({ ...opts, writers: Math.max(2, commits * 2) })
+  const { client: engine, kind, insertRows, close } = await openClient({ ...opts, writers: Math.max(2, commits * 2) })
   try {
     const traceHours = opts.traceRetentionHours ?? 24
     for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db), ...traceStatements(db, traceHours)])
-      await client.command({ query: q })
+      await engine.command({ query: q })
     // REMOVE TTL fails on a table without one; that is the state wanted.
     for (const q of [...retentionStatements(db, opts.retentionDays), ...traceRetentionStatements(db, traceHours)])
-      await client.command({ query: q }).catch(() => {})
+      await engine.command({ query: q }).catch(() => {})
   } catch (e) {
     await close().catch(() => {})
     throw new KilnError('KILN_STORE', `cannot create Kiln's tables: ${(e as Error).message}`)
@@ -56,13 +56,16 @@ export async function openStore(
   let wal: Wal | undefined
   if (kind === 'chdb') {
     try {
-      wal = (await openWal(opts.dataDir, db, client, insertRows)).wal
+      wal = (await openWal(opts.dataDir, db, engine, insertRows)).wal
     } catch (e) {
       await close().catch(() => {})
       throw new KilnError('KILN_STORE', `cannot recover the write-ahead log in ${opts.dataDir}: ${(e as Error).message}`)
     }
   }
   const writer = new Writer(insertRows, db, { flushMs: opts.flushMs ?? 0, commits, wal })
+  // A write is acknowledged once logged, before the engine has it: every query first waits for
+  // what was acknowledged before it (at most the inserts in flight).
+  const client = wal ? afterWrites(engine, () => writer.visible()) : engine
   return {
     client,
     kind,
@@ -88,4 +91,15 @@ export async function openStore(
       await close()
     },
   }
+}
+
+/** `client` whose queries start once `visible` resolves. */
+function afterWrites(client: ClickHouseClient, visible: () => Promise<void>): ClickHouseClient {
+  const query = client.query.bind(client)
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'query') return (async (params: Parameters<typeof query>[0]) => visible().then(() => query(params))) as typeof query
+      return Reflect.get(target, prop, receiver)
+    },
+  })
 }

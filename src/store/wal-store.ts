@@ -6,6 +6,8 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import { join, resolve } from 'node:path'
 import type { InsertRows } from './client.ts'
+import { randomUUID } from 'node:crypto'
+import { insertMerged } from './wal-apply.ts'
 import { DEDUP_WINDOW, readWal, syncFileSystem, Wal } from './wal.ts'
 
 /** The tables a group commit writes (profiles through the samples' materialized view). */
@@ -28,9 +30,12 @@ export async function openWal(
     })
   const data = resolve(dataDir)
   const dir = join(data, 'kiln-wal')
-  const records = readWal(dir)
-  for (const r of records) for (const p of r.parts) await insertRows(p.table, p.format, p.chunks, r.token)
+  const { groups, loose } = readWal(dir)
+  // A group under its own token: the engine keeps what it already has of it.
+  for (const g of groups) await insertMerged(insertRows, g.records, g.token)
+  // Commits no group names never reached the engine: all of them in one insert.
+  if (loose.length) await insertMerged(insertRows, loose, `replay-${randomUUID()}`)
   const wal = new Wal(dir, () => syncFileSystem(data))
   await wal.checkpoint()
-  return { wal, replayed: records.length }
+  return { wal, replayed: groups.reduce((n, g) => n + g.records.length, loose.length) }
 }

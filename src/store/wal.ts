@@ -7,9 +7,10 @@
  * already has and nothing lands twice. A checkpoint (syncfs of the data directory once the
  * engine has every record of a segment) lets the segment go.
  *
- * A record: magic, payload length, CRC-32 of the payload, then the payload: a JSON head
- * (`{token, parts: [[table, format, bytes]…]}` or `{abandon: token}`) and the parts' bytes. A
- * torn or corrupt record ends its segment: it was never acknowledged.
+ * A record: magic, payload length, CRC-32 of the payload, then the payload: a JSON head and the
+ * parts' bytes. A commit's head is `{token, parts: [[table, format, bytes]…]}`; a group's,
+ * `{group: token, members: [token…]}`, names the commits the engine got in one insert (see
+ * wal-apply.ts). A torn or corrupt record ends its segment: it was never acknowledged.
  */
 import { execFile } from 'node:child_process'
 import { closeSync, fdatasync, fsync, mkdirSync, openSync, readdirSync, readFileSync, writev } from 'node:fs'
@@ -74,7 +75,9 @@ function encode(head: object, chunks: Buffer[]): Buffer[] {
 }
 
 /** The records of one segment, up to the first torn or corrupt one. */
-function* decode(buf: Buffer): Generator<{ token?: string; abandon?: string; parts?: [string, RowFormat, number][]; body: Buffer }> {
+function* decode(
+  buf: Buffer,
+): Generator<{ token?: string; group?: string; members?: string[]; parts?: [string, RowFormat, number][]; body: Buffer }> {
   let at = 0
   while (at + HEAD <= buf.length && buf.readUInt32LE(at) === MAGIC) {
     const size = buf.readUInt32LE(at + 4)
@@ -86,20 +89,27 @@ function* decode(buf: Buffer): Generator<{ token?: string; abandon?: string; par
   }
 }
 
-/** The records in `dir` that the engine may not hold durably, in commit order, less those abandoned. */
-export function readWal(dir: string): WalRecord[] {
-  const records: WalRecord[] = []
-  const abandoned = new Set<string>()
+/**
+ * What `dir` holds that the engine may not hold durably, in log order: groups the engine may have
+ * (each with those of its commits still in the log) and commits no group names (never inserted).
+ */
+export function readWal(dir: string): { groups: { token: string; records: WalRecord[] }[]; loose: WalRecord[] } {
+  const byToken = new Map<string, WalRecord>()
+  const groups: { token: string; records: WalRecord[] }[] = []
   for (const name of segments(dir)) {
     for (const r of decode(readFileSync(join(dir, name)))) {
-      if (r.abandon) abandoned.add(r.abandon)
-      if (!r.token || !r.parts) continue
-      let at = 0
-      const parts = r.parts.map(([table, format, n]) => ({ table, format, chunks: [r.body.subarray(at, (at += n))] }))
-      records.push({ token: r.token, parts })
+      if (r.group) {
+        const records = r.members!.flatMap((t) => byToken.get(t) ?? [])
+        for (const t of r.members!) byToken.delete(t)
+        if (records.length) groups.push({ token: r.group, records })
+      } else if (r.token && r.parts) {
+        let at = 0
+        const parts = r.parts.map(([table, format, n]) => ({ table, format, chunks: [r.body.subarray(at, (at += n))] }))
+        byToken.set(r.token, { token: r.token, parts })
+      }
     }
   }
-  return records.filter((r) => !abandoned.has(r.token))
+  return { groups, loose: [...byToken.values()] }
 }
 
 function segments(dir: string): string[] {
@@ -177,13 +187,9 @@ export class Wal {
     )
   }
 
-  /** Marks a commit the engine refused: a restart must not insert what the client was told failed. */
-  async abandon(token: string, seg: Segment): Promise<void> {
-    try {
-      await this.write(encode({ abandon: token }, []), false).durable
-    } finally {
-      this.applied(seg)
-    }
+  /** Names the commits the engine gets in one insert; resolves once that is durable. */
+  async group(token: string, members: string[]): Promise<void> {
+    await this.write(encode({ group: token, members }, []), false).durable
   }
 
   /** The engine's inserts of a record appended to `seg` returned. */

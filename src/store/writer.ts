@@ -3,6 +3,7 @@ import { KilnError } from '../model/errors.ts'
 import type { InsertRows } from './client.ts'
 import { prepareWrite, type PreparedWrite, type SeriesWrite } from './prepare.ts'
 import type { RowFormat, Wal, WalPart } from './wal.ts'
+import { Applier, insertMerged } from './wal-apply.ts'
 
 export type { SeriesWrite, PreparedWrite }
 
@@ -27,10 +28,11 @@ const CACHE_LIMIT = 2_000_000
 const ENCODE_CHUNK = 4 << 20
 const SLICE = 32_768
 
-// For the durability tests only: KILN_TEST_CRASH=after-wal:N (or after-insert:N) kills this
-// process with SIGKILL at its Nth commit, once the commit is in the write-ahead log (or also in
-// the engine) and before it is acknowledged.
+// For the durability tests only: KILN_TEST_CRASH=after-wal:N kills this process with SIGKILL
+// once its Nth commit (batch N) is in the write-ahead log, before it is acknowledged; after-insert:N once
+// the engine took the group holding it, before the log hears of that.
 const [crashAt, crashN] = (process.env.KILN_TEST_CRASH ?? '').split(':')
+const crash = () => process.kill(process.pid, 'SIGKILL')
 
 /**
  * Group commit, pipelined: writes that arrive while commits are running go to ClickHouse together
@@ -54,9 +56,13 @@ export class Writer {
   samplesWritten = 0
   // Names this process's commits to the engine's deduplication (with their seq): unique across restarts.
   private readonly run = randomUUID().slice(0, 8)
-  private commits = 0
+  private failure: string | undefined
+  private readonly applier: Applier | undefined
+
   /** The store's message while its last group commit failed; undefined once one succeeds. */
-  lastError: string | undefined
+  get lastError(): string | undefined {
+    return this.failure ?? this.applier?.lastError
+  }
 
   constructor(
     private readonly insertRows: InsertRows,
@@ -67,7 +73,18 @@ export class Writer {
      * durable (the embedded engine's parts are not fsynced), or none where the engine's inserts are.
      */
     private readonly opts: { flushMs: number; commits?: number; wal?: Wal } = { flushMs: 0 },
-  ) {}
+  ) {
+    if (opts.wal) {
+      const crashToken = `${this.run}-${crashN}`
+      const afterInsert = crashAt === 'after-insert' ? (tokens: string[]) => tokens.includes(crashToken) && crash() : undefined
+      this.applier = new Applier(opts.wal, insertRows, this.run, opts.commits ?? 2, afterInsert)
+    }
+  }
+
+  /** Resolves once every acknowledged write is readable (the engine took it, or refused it for now). */
+  visible(): Promise<void> {
+    return this.applier?.visible() ?? Promise.resolve()
+  }
 
   private newBatch(): Batch {
     return { seq: this.seq++, series: [], samples: [], sampleCount: 0, stacks: [], functions: [], waiters: [] }
@@ -192,6 +209,7 @@ export class Writer {
       if (this.inFlight.size) await Promise.allSettled([...this.inFlight])
       else await new Promise((r) => setTimeout(r, Math.max(1, this.opts.flushMs)))
     }
+    await this.applier?.drain()
   }
 
   /** Rendered lines as bytes, encoded a slice at a time (no per-row serialization by the client). */
@@ -210,42 +228,28 @@ export class Writer {
     return { table: `${this.db}.${table}`, format, chunks }
   }
 
-  /**
-   * The commit's inserts: metadata first, so a sample is never visible before its stack and
-   * series are; the three are independent of each other and go together, then the samples.
-   */
-  private async insertAll(meta: WalPart[], samples: WalPart | undefined, token: string): Promise<void> {
-    await Promise.all(meta.map((p) => this.insertRows(p.table, p.format, p.chunks, token)))
-    if (samples) await this.insertRows(samples.table, samples.format, samples.chunks, token)
-  }
-
   private async commit(b: Batch): Promise<void> {
     const token = `${this.run}-${b.seq}`
-    let logged: ReturnType<Wal['append']> | undefined
     try {
       const t0 = performance.now()
-      const meta: WalPart[] = []
-      if (b.functions.length) meta.push(await this.encode('functions', 'TabSeparated', b.functions))
-      if (b.stacks.length) meta.push(await this.encode('stacks', 'TabSeparated', b.stacks))
-      if (b.series.length) meta.push(await this.encode('series', 'JSONEachRow', b.series))
-      const samples = b.sampleCount ? await this.encode('samples', 'TabSeparated', b.samples) : undefined
-      // The log's one fdatasync and the engine's inserts run at once; the ack waits for both, so
-      // what a client was told is stored is durable, and readable.
-      logged = this.opts.wal?.append({ token, parts: samples ? [...meta, samples] : meta })
-      const crash = crashAt && ++this.commits === Number(crashN)
-      if (crash && crashAt === 'after-wal') await logged?.durable.then(() => process.kill(process.pid, 'SIGKILL'))
-      const t1 = performance.now()
-      let walMs = 0
-      let insertMs = 0
-      await Promise.all([
-        this.insertAll(meta, samples, token).then(() => (insertMs = performance.now() - t1)),
-        logged?.durable.then(() => (walMs = performance.now() - t1)),
-      ])
-      if (crash) process.kill(process.pid, 'SIGKILL')
-      if (logged) this.opts.wal!.applied(logged.seg)
+      const parts: WalPart[] = []
+      if (b.functions.length) parts.push(await this.encode('functions', 'TabSeparated', b.functions))
+      if (b.stacks.length) parts.push(await this.encode('stacks', 'TabSeparated', b.stacks))
+      if (b.series.length) parts.push(await this.encode('series', 'JSONEachRow', b.series))
+      if (b.sampleCount) parts.push(await this.encode('samples', 'TabSeparated', b.samples))
+      const record = { token, parts }
+      if (this.applier) {
+        // Durable once logged (one fdatasync, shared with the commits logged beside it): acknowledged
+        // then, and the engine gets it with the commits logged while its last insert ran.
+        await this.applier.room()
+        const logged = this.opts.wal!.append(record)
+        await logged.durable
+        if (crashAt === 'after-wal' && b.seq === Number(crashN)) crash()
+        this.applier.add(record, logged.seg)
+      } else await insertMerged(this.insertRows, [record], token)
       if (process.env.KILN_DEBUG_WRITES)
         process.stderr.write(
-          `commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms (log ${walMs.toFixed(1)}, engine ${insertMs.toFixed(1)})\n`,
+          `commit ${b.seq} (${this.inFlight.size} in flight): ${b.waiters.length} writes, ${b.sampleCount} samples, ${b.stacks.length} stacks, ${b.functions.length} functions, ${b.series.length} series in ${(performance.now() - t0).toFixed(1)} ms\n`,
         )
       const now = Date.now()
       this.committed.set(b.seq, now)
@@ -256,13 +260,11 @@ export class Writer {
       }
       for (const c of this.seen.values()) if (c.size > CACHE_LIMIT) c.clear()
       this.samplesWritten += b.sampleCount
-      this.lastError = undefined
+      this.failure = undefined
       for (const w of b.waiters) w.resolve()
     } catch (e) {
-      // Never marked committed: the next write of this batch's ids writes them. Nor inserted
-      // again by a restart: the client is told it failed, and may send it again.
-      if (logged) void this.opts.wal!.abandon(token, logged.seg).catch(() => {})
-      this.lastError = (e as Error).message.split('\n')[0]!.slice(0, 300)
+      // Never marked committed: the next write of this batch's ids writes them.
+      this.failure = (e as Error).message.split('\n')[0]!.slice(0, 300)
       const err = new KilnError('KILN_STORE', `the store did not accept the write (retry later): ${(e as Error).message}`)
       for (const w of b.waiters) w.reject(err)
     }
