@@ -75,11 +75,12 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
     async start(emit: (table: string, rows: string[]) => void) {
       // socket-source.ts's emit: the row's text with the process's columns appended.
       const tracker = new ConnTracker({
-        emit: (table: string, row: object, p: P) => {
+        emit: (table: string, row: object, p: P, connColumns?: string) => {
           const text = JSON.stringify(row)
           const cols = p.columnsJson ?? meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
           if ('columnsJson' in p) p.columnsJson = cols
-          emit(table, [`${text.slice(0, -1)},${cols}}`])
+          // A tree before connColumns completed the row object with them instead.
+          emit(table, [`${text.slice(0, -1)},${connColumns ? `${connColumns},` : ''}${cols}}`])
         },
         alive: () => true,
       })

@@ -52,11 +52,11 @@ export class SocketSource implements TraceSource {
     const tracker = (this.tracker = new ConnTracker({
       // The row as JSON text, the process's columns appended as text serialised once per process:
       // no object per row outlives this call.
-      emit: (table, row, p) => {
+      emit: (table, row, p, connColumns) => {
         const text = JSON.stringify(row)
         // Kept on the connection: one process lookup per connection, not per row.
         p.columnsJson ??= this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
-        emit(table, [`${text.slice(0, -1)},${p.columnsJson}}`])
+        emit(table, [`${text.slice(0, -1)},${connColumns ? `${connColumns},` : ''}${p.columnsJson}}`])
       },
       alive: (tgid) => existsSync(`/proc/${tgid}`),
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
