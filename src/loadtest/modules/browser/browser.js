@@ -8,7 +8,7 @@
   const H = globalThis.__kh
   const L = globalThis.__k6loop
   const U = globalThis.__k6util
-  const REF = Symbol('kiln.browser.ref')
+  const REF = /** @type {any} */ (Symbol('kiln.browser.ref')) // indexes class instances: typed loosely for tsc
   const words = (s) => s.split(/\s+/).filter(Boolean)
 
   /** One wrapper per host object, so page.mainFrame() === page.mainFrame(); refs die with their iteration. */
@@ -143,12 +143,12 @@
     return new Promise((resolve, reject) => {
       let id = 0
       const end = () => {
-        clearTimeout(timer)
+        globalThis.clearTimeout(timer)
         H.cancel(id)
         L.drop(id)
       }
       const ms = timeout === undefined ? 30000 : Number(timeout)
-      const timer = setTimeout(
+      const timer = globalThis.setTimeout(
         () => (end(), reject(new Error(`waitForEvent: timeout of ${ms} ms exceeded waiting for '${event}'`))),
         ms || 2 ** 31 - 1,
       )
@@ -186,7 +186,7 @@
   }
   const warned = new Set()
   function warnOnce(text) {
-    if (!warned.has(text)) console.warn(text)
+    if (!warned.has(text)) globalThis.console.warn(text)
     warned.add(text)
   }
   /** page.route(url, handler): the handler gets each matching request's Route and must continue, fulfill or abort it. */
