@@ -5,7 +5,8 @@
  * ("trace-overhead"). Root only; skips with a reason otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, readdirSync } from 'node:fs'
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fmt, root } from './support.ts'
 import { createServer } from 'node:http'
@@ -79,6 +80,18 @@ async function wrk(url: string): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
+/** The kernel's run-time counters (kernel.bpf_stats_enabled) of every BPF program loaded after `sinceId`: [ns, runs]. */
+function bpfRunTime(sinceId: number): [ns: number, runs: number] {
+  let ns = 0
+  let runs = 0
+  for (const p of bpfPrograms()) if (p.id > sinceId) [ns, runs] = [ns + (p.run_time_ns ?? 0), runs + (p.run_cnt ?? 0)]
+  return [ns, runs]
+}
+const bpfPrograms = (): { id: number; run_time_ns?: number; run_cnt?: number }[] =>
+  JSON.parse(spawnSync('bpftool', ['prog', 'show', '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout || '[]')
+const lastBpfId = () => Math.max(0, ...bpfPrograms().map((p) => p.id))
+const STATS = '/proc/sys/kernel/bpf_stats_enabled'
+
 const nginx = await startNginx()
 if ('skip' in nginx) {
   console.log(`trace-overhead: skipped: ${nginx.skip}`)
@@ -94,9 +107,14 @@ await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r))
 const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`
 const url = `http://127.0.0.1:${nginx.port}/`
 const off: number[] = []
-// The kernel side alone: the loader with its events thrown away (no parsing, no upload).
-const bare: number[] = []
 const loader = buildLoader()
+// The baseline tree's loader too: its BPF programs alone, interleaved with this tree's.
+const baseLoader = BASELINE
+  ? ((await import(join(dirname(dirname(BASELINE)), 'src/trace/capture/build.ts'))) as { buildLoader: () => string }).buildLoader()
+  : undefined
+type BpfRun = { rps: number; nsPerEvent: number; nsPerRequest: number }
+const bare: BpfRun[] = []
+const baseBare: BpfRun[] = []
 type AgentRun = { rps: number; cpuS: number; rssMb: number; events: number; drops: number; rows: number }
 const on: AgentRun[] = []
 const base: AgentRun[] = []
@@ -104,16 +122,29 @@ try {
   await wrk(url) // warm-up: nginx's first connections, the page cache
   for (let i = 0; i < PAIRS; i++) {
     // Alternate which goes first, so a drift of the machine's load falls on both sides.
-    const modes = ['off', 'bpf', 'agent', ...(BASELINE ? ['base'] : [])]
+    const modes = ['off', 'bpf', 'agent', ...(BASELINE ? ['base-bpf', 'base'] : [])]
     for (const mode of i % 2 ? modes.reverse() : modes) {
       if (mode === 'off') {
         off.push(await wrk(url))
         continue
       }
-      if (mode === 'bpf') {
-        const l = spawn(loader, [], { stdio: ['pipe', 'ignore', 'ignore'] })
+      if (mode === 'bpf' || mode === 'base-bpf') {
+        // The kernel side alone: the loader with its events thrown away (no parsing, no upload);
+        // with the kernel's BPF run-time counters on, the programs' own time per event.
+        const since = lastBpfId()
+        const l = spawn(mode === 'bpf' ? loader : baseLoader!, [], { stdio: ['pipe', 'ignore', 'ignore'] })
         await sleep(1500)
-        bare.push(await wrk(url))
+        writeFileSync(STATS, '1')
+        const [ns0] = bpfRunTime(since)
+        const rps = await wrk(url)
+        const [ns1] = bpfRunTime(since)
+        writeFileSync(STATS, '0')
+        // 4 capture events per request: a send and a receive on each side (trace-replay's recordings say so).
+        ;(mode === 'bpf' ? bare : baseBare).push({
+          rps,
+          nsPerEvent: (ns1 - ns0) / (rps * SECONDS * 4),
+          nsPerRequest: (ns1 - ns0) / (rps * SECONDS),
+        })
         l.stdin.end()
         await new Promise((r) => l.on('close', r))
         continue
@@ -149,9 +180,15 @@ const offRps = median(off)
 const onRps = median(on.map((x) => x.rps))
 console.log(`nginx under wrk (-t1 -c16, ${SECONDS} s runs, ${PAIRS} interleaved pairs, root ${root}):`)
 console.log(`  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(offRps, 0)})`)
-console.log(
-  `  with the BPF capture alone (events read and discarded): ${bare.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(median(bare), 0)}, ratio ${(median(bare) / offRps).toFixed(3)})`,
-)
+const describeBpf = (name: string, runs: BpfRun[]) => {
+  const rps = median(runs.map((x) => x.rps))
+  console.log(
+    `  with ${name} alone (events read and discarded): ${runs.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(rps, 0)}, ratio ${(rps / offRps).toFixed(3)}); ` +
+      `BPF programs' run time ${runs.map((x) => fmt(x.nsPerRequest, 0)).join(', ')} ns per request (median ${fmt(median(runs.map((x) => x.nsPerEvent)), 0)} ns per event)`,
+  )
+}
+describeBpf('the BPF capture', bare)
+if (BASELINE) describeBpf("the baseline's BPF capture", baseBare)
 console.log(`  with kiln agent --trace-only: ${on.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(onRps, 0)})`)
 console.log(`  ratio traced/untraced: ${(onRps / offRps).toFixed(3)} (${fmt((1 - onRps / offRps) * 100)} % fewer requests per second)`)
 const describe = (x: AgentRun) =>
