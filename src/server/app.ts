@@ -18,7 +18,7 @@ import { mountRuns } from './runs.ts'
 import { mountTrace } from './trace.ts'
 import { mountPxl } from './pxl.ts'
 import { mountDashboards } from './dashboards.ts'
-import { startRecordingRules } from './recording-rules.ts'
+import { startRecordingRules, type RecordingRulesApi } from './recording-rules.ts'
 import { staticHandler } from './static.ts'
 import { Ingester, IngestPool } from '../ingest/index.ts'
 import { startSelfProfiling } from '../collect/self-profile.ts'
@@ -84,7 +84,9 @@ export async function startServer(
   router.on('GET', '/pyroscope/render-diff', (req, res) => handleRenderDiff(ctx, req, res))
   router.on('GET', '/pyroscope/label-values', (req, res) => handleLabelValuesLegacy(ctx, req, res))
   // Pyroscope's RPCs (push.v1, querier.v1, …): Connect, gRPC and gRPC-web, HTTP/1.1 and h2c.
-  const rpc = createRpc(ctx)
+  // The recording-rules RPCs answer once the rules are loaded, below.
+  let recordingApi: RecordingRulesApi | undefined
+  const rpc = createRpc(ctx, { recordingRules: () => recordingApi })
   mountApi(router, ctx)
   mountRuns(router, ctx)
   mountTrace(router, ctx)
@@ -92,6 +94,7 @@ export async function startServer(
   mountDashboards(router, ctx)
   // Profiles turned into counters for the /metrics above (recording rules, docs/recording-rules.md).
   const recording = await startRecordingRules(router, ctx)
+  recordingApi = recording.api
   let scraper: Scraper | null = null
   router.on('GET', '/api/v1/scrape-targets', (req, res) =>
     sendJson(res, 200, scraper?.status(config.multitenancy ? req.tenant : undefined) ?? []),

@@ -7,10 +7,44 @@ import { KilnError } from '../model/errors.ts'
 import { parseRecordingRule, type RecordingRule } from '../model/recording-rules.ts'
 import { RecordingRules } from '../query/recording-rules.ts'
 import { RuleStore } from '../store/recording-rules.ts'
-import { sendJson, type Req, type Router } from './http.ts'
+import { sendJson, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
+/**
+ * The rules as the API (HTTP and settings.v1's RecordingRulesService) changes them: a rule is kept
+ * in the store, then evaluated; the file's rules (the default tenant's) are read-only.
+ */
+export class RecordingRulesApi {
+  constructor(
+    readonly rules: RecordingRules,
+    private readonly saved: RuleStore,
+    private readonly fromFile: Set<string>,
+  ) {}
+  /** From the configuration file: changed only there. */
+  provisioned(tenant: string, id: string): boolean {
+    return tenant === 'anonymous' && this.fromFile.has(id)
+  }
+  private writable(tenant: string, id: string): void {
+    if (this.provisioned(tenant, id))
+      throw new KilnError('KILN_BAD_REQUEST', `recording rule ${JSON.stringify(id)} comes from the configuration file; change it there`)
+  }
+  /** Checks a rule as the API gives it (snake_case or camelCase), stores it and starts counting it. */
+  async upsert(tenant: string, raw: unknown): Promise<RecordingRule> {
+    const rule = parseRecordingRule(raw, 'recording rule')
+    this.writable(tenant, rule.id)
+    await this.saved.upsert(tenant, rule)
+    this.rules.upsert(tenant, rule)
+    return rule
+  }
+  async delete(tenant: string, id: string): Promise<void> {
+    this.writable(tenant, id)
+    this.rules.delete(tenant, id)
+    await this.saved.delete(tenant, id)
+  }
+}
+
 export interface RecordingRulesService {
+  api: RecordingRulesApi
   rules: RecordingRules
   /** The Prometheus text of the counters a /metrics caller may see. */
   metricsText(tenant?: string): string
@@ -35,14 +69,11 @@ export async function startRecordingRules(router: Router, ctx: Context): Promise
   await saved.init()
   for (const { tenant, rule } of await saved.all()) if (!(tenant === 'anonymous' && fromFile.has(rule.id))) rules.upsert(tenant, rule)
   rules.start()
+  const api = new RecordingRulesApi(rules, saved, fromFile)
 
-  const fileRule = (req: Req, id: string) => {
-    if (req.tenant === 'anonymous' && fromFile.has(id))
-      throw new KilnError('KILN_BAD_REQUEST', `recording rule ${JSON.stringify(id)} comes from the configuration file; change it there`)
-  }
   router.on('GET', '/api/v1/recording-rules', (req, res) =>
     sendJson(res, 200, {
-      rules: rules.list(req.tenant).map((r) => ({ ...r, source: req.tenant === 'anonymous' && fromFile.has(r.id) ? 'file' : 'api' })),
+      rules: rules.list(req.tenant).map((r) => ({ ...r, source: api.provisioned(req.tenant, r.id) ? 'file' : 'api' })),
     }),
   )
   router.on('POST', '/api/v1/recording-rules', async (req, res) => {
@@ -55,18 +86,11 @@ export async function startRecordingRules(router: Router, ctx: Context): Promise
         'expected a JSON recording rule: {"metric_name": "...", "profile_type": "...", "matchers": ["{...}"], "group_by": [...], "function_pattern": "..."}',
       )
     }
-    const rule: RecordingRule = parseRecordingRule(raw, 'recording rule')
-    fileRule(req, rule.id)
-    await saved.upsert(req.tenant, rule)
-    rules.upsert(req.tenant, rule)
-    sendJson(res, 200, { rule })
+    sendJson(res, 200, { rule: await api.upsert(req.tenant, raw) })
   })
   router.on('DELETE', '/api/v1/recording-rules', async (req, res) => {
-    const id = req.query.get('id') ?? ''
-    fileRule(req, id)
-    rules.delete(req.tenant, id)
-    await saved.delete(req.tenant, id)
+    await api.delete(req.tenant, req.query.get('id') ?? '')
     sendJson(res, 200, {})
   })
-  return { rules, metricsText: (tenant) => rules.metricsText(tenant), close: () => rules.stop() }
+  return { api, rules, metricsText: (tenant) => rules.metricsText(tenant), close: () => rules.stop() }
 }

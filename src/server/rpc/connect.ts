@@ -22,7 +22,9 @@ import { FeatureFlagsService } from './gen/capabilities/v1/feature_flags_pb.ts'
 import { SettingsService } from './gen/settings/v1/setting_pb.ts'
 import { querierService } from './querier.ts'
 import { pushService } from './push.ts'
-import { settingsService } from './settings.ts'
+import { recordingRulesService, settingsService } from './settings.ts'
+import { RecordingRulesService } from './gen/settings/v1/recording_rules_pb.ts'
+import type { RecordingRulesApi } from '../recording-rules.ts'
 import { buildInfoJson, featureFlagsService, statusService, versionService } from './status.ts'
 import { tenantKey } from './tenant.ts'
 
@@ -42,7 +44,7 @@ export interface Rpc {
   handle(req: RpcRequest, res: RpcResponse, admit: () => string): Promise<void>
 }
 
-export function createRpc(ctx: Context): Rpc {
+export function createRpc(ctx: Context, late: { recordingRules?: () => RecordingRulesApi | undefined } = {}): Rpc {
   // Kiln's errors become Connect codes here; anything unexpected is logged and answered `internal`.
   const errors: Interceptor = (next) => async (req) => {
     try {
@@ -62,6 +64,7 @@ export function createRpc(ctx: Context): Rpc {
   router.service(QuerierService, querierService(ctx))
   router.service(PusherService, pushService(ctx))
   router.service(SettingsService, settingsService(ctx))
+  router.service(RecordingRulesService, recordingRulesService(late.recordingRules ?? (() => undefined)))
   router.service(Version, versionService)
   router.service(StatusService, statusService)
   router.service(FeatureFlagsService, featureFlagsService)

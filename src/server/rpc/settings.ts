@@ -1,13 +1,18 @@
 /**
  * settings.v1.SettingsService: per-tenant name/value settings (the Drilldown app keeps its
- * preferences there), one JSON file per tenant under <data-dir>/settings/, replaced atomically.
+ * preferences there), one JSON file per tenant under <data-dir>/settings/, replaced atomically;
+ * and settings.v1.RecordingRulesService over Kiln's recording rules.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ServiceImpl } from '@connectrpc/connect'
 import { KilnError } from '../../model/errors.ts'
 import type { Context } from '../context.ts'
 import type { SettingsService } from './gen/settings/v1/setting_pb.ts'
+import { MetricType, type RecordingRulesService } from './gen/settings/v1/recording_rules_pb.ts'
+import type { RecordingRule } from '../../model/recording-rules.ts'
+import type { RecordingRulesApi } from '../recording-rules.ts'
 import { tenantOf } from './tenant.ts'
 
 /** As stored: modifiedAt in ms since the epoch (a JSON number; the message's int64 is a bigint). */
@@ -72,6 +77,72 @@ export function settingsService(ctx: Context): Partial<ServiceImpl<typeof Settin
         return next
       })
       return { setting: toMessage(stored) }
+    },
+  }
+}
+
+/** A rule as settings.v1's RecordingRule: external labels as pairs, the function filter nested. */
+function ruleMessage(rule: RecordingRule, provisioned: boolean) {
+  return {
+    id: rule.id,
+    metricName: rule.metricName,
+    profileType: rule.profileType,
+    matchers: rule.matchers,
+    groupBy: rule.groupBy,
+    externalLabels: Object.entries(rule.externalLabels).map(([name, value]) => ({ name, value })),
+    // Kiln keeps no generation: every rule is at its first, and an upsert replaces what is stored.
+    generation: 1n,
+    ...(rule.functionName ? { stacktraceFilter: { functionName: { functionName: rule.functionName, metricType: MetricType.TOTAL } } } : {}),
+    provisioned,
+  }
+}
+
+/**
+ * settings.v1.RecordingRulesService over Kiln's recording rules (the same rules as the YAML file
+ * and /api/v1/recording-rules). `api` is there once the rules are loaded, after the RPCs are mounted.
+ */
+export function recordingRulesService(api: () => RecordingRulesApi | undefined): Partial<ServiceImpl<typeof RecordingRulesService>> {
+  const ready = (): RecordingRulesApi => {
+    const a = api()
+    if (!a) throw new KilnError('KILN_STORE', 'recording rules are still loading; try again in a moment')
+    return a
+  }
+  const find = (a: RecordingRulesApi, tenant: string, id: string): RecordingRule => {
+    const rule = a.rules.list(tenant).find((r) => r.id === id)
+    if (!rule) throw new KilnError('KILN_NOT_FOUND', `no recording rule ${JSON.stringify(id)}; ListRecordingRules lists them`)
+    return rule
+  }
+  return {
+    async listRecordingRules(_m, call) {
+      const a = ready()
+      const tenant = tenantOf(call)
+      return { rules: a.rules.list(tenant).map((r) => ruleMessage(r, a.provisioned(tenant, r.id))) }
+    },
+    async getRecordingRule(m, call) {
+      const a = ready()
+      const tenant = tenantOf(call)
+      return { rule: ruleMessage(find(a, tenant, m.id), a.provisioned(tenant, m.id)) }
+    },
+    async upsertRecordingRule(m, call) {
+      const a = ready()
+      const tenant = tenantOf(call)
+      // No id is a new rule, named as Pyroscope names them: a random id.
+      const rule = await a.upsert(tenant, {
+        id: m.id || randomBytes(8).toString('hex'),
+        metric_name: m.metricName,
+        matchers: m.matchers,
+        group_by: m.groupBy,
+        external_labels: m.externalLabels,
+        ...(m.stacktraceFilter?.functionName?.functionName ? { function_name: m.stacktraceFilter.functionName.functionName } : {}),
+      })
+      return { rule: ruleMessage(rule, false) }
+    },
+    async deleteRecordingRule(m, call) {
+      const a = ready()
+      const tenant = tenantOf(call)
+      find(a, tenant, m.id)
+      await a.delete(tenant, m.id)
+      return {}
     },
   }
 }
