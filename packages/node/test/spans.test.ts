@@ -22,6 +22,9 @@ const otelNode = req.resolve('@opentelemetry/sdk-trace-node')
 // Each request awaits before and between its chunks of work, so the span must follow it across
 // continuations, not only through startActiveSpan's synchronous call. Work is measured in CPU
 // time (process.cpuUsage), not wall time: a loaded machine takes longer, never gets fewer samples.
+// Every change of span is behind 20 ms of idle: on a machine at load 20 the V8 sample times drift a
+// few ms from the label timeline (push.test.ts' asyncLabels case mislabels ~5 ms per switch there),
+// and idle time holds no burn* sample to mislabel.
 const app = `
 import { init, start, stop, stats } from SDK
 import { trace } from ${JSON.stringify(otelApi)}
@@ -33,7 +36,7 @@ function burnCheckout(ms) { return burn(ms) }
 function burnQuery(ms) { return burn(ms) }
 function burnSearch(ms) { return burn(ms) }
 function burnUntraced(ms) { return burn(ms) }
-const tick = () => new Promise((r) => setTimeout(r, 2))
+const tick = () => new Promise((r) => setTimeout(r, 20))
 
 new NodeTracerProvider().register()
 const tracer = trace.getTracer('kiln-span-test')
