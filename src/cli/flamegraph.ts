@@ -109,14 +109,14 @@ export async function run(argv: string[]): Promise<number> {
   const flow = bool(p, 'flamechart') ? null : flowFoldedBytes(bytes, bool(p, 'reverse'), (real) => minFrameValue(real, options))
   const out = new Latin1Writer()
   let read: { ignored: number; stacks: number; draw: (o: SvgOptions) => void }
-  if (flow) read = { ...flow, draw: (o) => renderFrames(flow.frames, flow.total, o, out.write) }
+  if (flow) read = { ...flow, draw: (o) => renderFrames(flow.frames, flow.total, o, out) }
   else {
     const reader = new FoldedReader({ reverse: bool(p, 'reverse'), flamechart: bool(p, 'flamechart') })
     // Lines as Perl's <> reads them: split on "\n", a last line without one still counts.
     const lines = bytes.toString('latin1').split('\n')
     if (lines[lines.length - 1] === '') lines.pop()
     for (const l of lines) reader.line(l)
-    read = { ignored: reader.ignored, stacks: reader.stacks, draw: (o) => out.write(renderSvg(reader.result().fg, o)) }
+    read = { ignored: reader.ignored, stacks: reader.stacks, draw: (o) => out.text(renderSvg(reader.result().fg, o)) }
   }
   if (read.ignored) process.stderr.write(`kiln: ignored ${read.ignored} lines with invalid format (expected 'frame;frame;… count')\n`)
   if (read.stacks === 0) {

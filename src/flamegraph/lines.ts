@@ -109,32 +109,77 @@ export function writeBytes(bytes: Buffer): Promise<void> {
 }
 
 /**
- * Writes latin1 text handed over in pieces to stdout through a 1 MiB buffer: a large output is
- * never held whole, neither as one string nor as one Buffer. `end()` flushes and waits.
+ * Writes latin1 text handed over in pieces (and numbers, formatted straight into the bytes) to
+ * stdout through a 1 MiB buffer: a large output is never held whole, neither as one string nor
+ * as one Buffer, and numbers make no strings. A flushed buffer is reused when the stream kept
+ * nothing of it (a file, or /dev/null: the write was synchronous); else a new one is taken.
+ * Reusing it saves the 26 MB of fresh pages a 95,761-frame SVG took (~16 µs a page on the VM).
  */
 export class Latin1Writer {
-  private buf = Buffer.allocUnsafe(1 << 20)
+  private buf: Buffer
   private at = 0
 
+  constructor(
+    private readonly out: NodeJS.WritableStream & { writableLength: number } = process.stdout,
+    size = 1 << 20,
+  ) {
+    this.buf = Buffer.allocUnsafe(size)
+  }
+
   readonly write = (...parts: string[]): void => {
-    for (const s of parts) {
-      if (this.at + s.length > this.buf.length) this.flush()
-      if (s.length > this.buf.length) process.stdout.write(Buffer.from(s, 'latin1'))
-      else this.at += this.buf.write(s, this.at, 'latin1')
+    for (const s of parts) this.text(s)
+  }
+
+  text(s: string): void {
+    const n = s.length
+    if (this.at + n > this.buf.length) {
+      this.flush()
+      if (n > this.buf.length) return void this.out.write(Buffer.from(s, 'latin1'))
     }
+    // Short pieces byte by byte (a native write costs more than the copy); each char is one byte.
+    if (n > 64) this.at += this.buf.write(s, this.at, 'latin1')
+    else for (let i = 0; i < n; i++) this.buf[this.at++] = s.charCodeAt(i)
+  }
+
+  /** A number as String(n) prints it; non-negative integers are written digit by digit. */
+  int(n: number): void {
+    if (!(n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n))) return this.text(String(n))
+    let digits = 1
+    for (let p = 10; p <= n; p *= 10) digits++
+    if (this.at + digits > this.buf.length) this.flush()
+    for (let i = this.at + digits - 1; i >= this.at; i--) {
+      const q = Math.floor(n / 10)
+      this.buf[i] = 48 + n - q * 10
+      n = q
+    }
+    this.at += digits
+  }
+
+  /** `String(Math.round(n * 100) / 100)`, from the integer of hundredths (15 digits at most print the same). */
+  hundredths(n: number): void {
+    const v = Math.round(n * 100)
+    if (!(v >= 0 && v < 1e15)) return this.text(String(v / 100))
+    const int = Math.floor(v / 100)
+    const f = v - int * 100
+    this.int(int)
+    if (f === 0) return
+    if (this.at + 3 > this.buf.length) this.flush()
+    this.buf[this.at++] = 46
+    this.buf[this.at++] = 48 + Math.floor(f / 10)
+    if (f % 10) this.buf[this.at++] = 48 + (f % 10)
   }
 
   private flush(): void {
     if (this.at === 0) return
-    process.stdout.write(this.buf.subarray(0, this.at))
-    // stdout may still hold the flushed bytes (a pipe written asynchronously): a new buffer, not a reuse.
-    this.buf = Buffer.allocUnsafe(this.buf.length)
+    this.out.write(this.buf.subarray(0, this.at))
+    // A stream that still holds the bytes (a pipe written asynchronously) gets them from a new buffer.
+    if (this.out.writableLength !== 0) this.buf = Buffer.allocUnsafe(this.buf.length)
     this.at = 0
   }
 
   end(): Promise<void> {
     const last = this.buf.subarray(0, this.at)
     this.at = 0
-    return new Promise((resolve, reject) => process.stdout.write(last, (e) => (e ? reject(e) : resolve())))
+    return new Promise((resolve, reject) => this.out.write(last, (e) => (e ? reject(e) : resolve())))
   }
 }

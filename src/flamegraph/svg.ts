@@ -65,6 +65,29 @@ const px = (n: number): string => {
   return f === 0 ? String(int) : f % 10 === 0 ? `${int}.${f / 10}` : `${int}.${f < 10 ? '0' : ''}${f}`
 }
 
+/** Where SVG text goes: pieces of text, and numbers formatted as they go (`Latin1Writer` is one). */
+export interface SvgSink {
+  text(s: string): void
+  /** A number as String(n) prints it. */
+  int(n: number): void
+  /** A coordinate rounded to 2 decimals, as px() prints it. */
+  hundredths(n: number): void
+}
+
+/** The SVG as strings, for callers that want it whole. */
+class StringSink implements SvgSink {
+  readonly parts: string[] = []
+  text(s: string): void {
+    this.parts.push(s)
+  }
+  int(n: number): void {
+    this.parts.push(String(n))
+  }
+  hundredths(n: number): void {
+    this.parts.push(px(n))
+  }
+}
+
 /**
  * An interactive SVG flame graph (flamegraph.pl's look: frames with titles "name (N samples,
  * P%)", click to zoom, Ctrl-F search) drawn from Kiln's flame graph levels. A `FlameGraphDiff`
@@ -72,26 +95,22 @@ const px = (n: number): string => {
  * blue where it shrank.
  */
 export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions = {}): string {
-  const out: string[] = []
-  renderLayout(
-    (lo) => layoutFrames(fg, lo),
-    options,
-    (...s) => out.push(...s),
-  )
-  return out.join('')
+  const out = new StringSink()
+  renderLayout((lo) => layoutFrames(fg, lo), options, out)
+  return out.parts.join('')
 }
 
 /**
  * The same SVG from frames already merged (`flowFolded`): no flame graph levels in between. With
- * `emit`, the text goes out in pieces as it is made (a large graph is never one string).
+ * a `sink`, the text goes there as it is made (a large graph is never one string) and '' is returned.
  */
-export function renderFrames(raw: readonly RawFrame[], total: number, options: SvgOptions = {}, emit?: (...s: string[]) => void): string {
-  const out: string[] = []
-  renderLayout((lo) => placeFrames(raw, total, lo), options, emit ?? ((...s) => out.push(...s)))
-  return out.join('')
+export function renderFrames(raw: readonly RawFrame[], total: number, options: SvgOptions = {}, sink?: SvgSink): string {
+  const out = sink ?? new StringSink()
+  renderLayout((lo) => placeFrames(raw, total, lo), options, out)
+  return out instanceof StringSink ? out.parts.join('') : ''
 }
 
-function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions, emit: (...s: string[]) => void): void {
+function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions, sink: SvgSink): void {
   const o = options
   if (o.notes !== undefined && /[<>]|--/.test(o.notes))
     throw new KilnError('KILN_USAGE', "--notes may not contain '<', '>' or '--' (it goes into an SVG comment)")
@@ -114,7 +133,7 @@ function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions,
   }
   const W = L.width
   const H = L.height
-  const out = { push: emit }
+  const out = { push: (...parts: string[]) => parts.forEach((p) => sink.text(p)) }
   out.push(
     '<?xml version="1.0" standalone="no"?>\n',
     '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n',
@@ -162,22 +181,47 @@ function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions,
     let seen = byName.get(f.name)
     if (!seen) byName.set(f.name, (seen = { name: esc(f.name), fill: undefined }))
     const name = seen.name
+    const fill = f.delta !== undefined ? fillOf(colorOf(f.name, f.delta)) : (seen.fill ??= fillOf(colorOf(f.name, undefined)))
+    const label = fitText(f.name, f.w, fontSize, fontWidth)
+    // Pieces and numbers straight to the sink: a template per frame made ~25 strings to join.
+    sink.text('<g data-d="')
+    sink.int(f.depth)
+    sink.text('" data-name="')
+    sink.text(name)
+    sink.text('"><title>')
     // Escaping is per character: the escaped name, then the rest (digits, punctuation, the count name).
-    let info = `${name} (${commas(samples)} ${escCount}, ${pct}%`
+    sink.text(name)
+    sink.text(' (')
+    sink.text(commas(samples))
+    sink.text(' ')
+    sink.text(escCount)
+    sink.text(', ')
+    sink.text(pct)
     if (f.delta !== undefined) {
       const d = shown > 0 ? ((100 * f.delta * factor) / shown).toFixed(2) : '0.00'
-      info += `; ${f.delta > 0 ? '+' : ''}${d}%`
+      sink.text(`%; ${f.delta > 0 ? '+' : ''}${d}`)
     }
-    info += ')'
-    const fill = f.delta !== undefined ? fillOf(colorOf(f.name, f.delta)) : (seen.fill ??= fillOf(colorOf(f.name, undefined)))
-    const x = px(f.x)
-    const w = px(f.w)
-    const label = fitText(f.name, f.w, fontSize, fontWidth)
-    out.push(
-      `<g data-d="${f.depth}" data-name="${name}"><title>${info}</title>` +
-        `<rect x="${x}" y="${px(f.y)}" width="${w}" height="${px(f.h)}" data-x="${x}" data-w="${w}" fill="${fill}" rx="2" ry="2"/>` +
-        `<text x="${px(f.x + 3)}" y="${px(f.y + f.h / 2 + fontSize / 3)}">${label === f.name ? name : esc(label)}</text></g>\n`,
-    )
+    sink.text('%)</title><rect x="')
+    sink.hundredths(f.x)
+    sink.text('" y="')
+    sink.hundredths(f.y)
+    sink.text('" width="')
+    sink.hundredths(f.w)
+    sink.text('" height="')
+    sink.hundredths(f.h)
+    sink.text('" data-x="')
+    sink.hundredths(f.x)
+    sink.text('" data-w="')
+    sink.hundredths(f.w)
+    sink.text('" fill="')
+    sink.text(fill)
+    sink.text('" rx="2" ry="2"/><text x="')
+    sink.hundredths(f.x + 3)
+    sink.text('" y="')
+    sink.hundredths(f.y + f.h / 2 + fontSize / 3)
+    sink.text('">')
+    sink.text(label === f.name ? name : esc(label))
+    sink.text('</text></g>\n')
   }
   out.push('</g>\n</svg>\n')
 }

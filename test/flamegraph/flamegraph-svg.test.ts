@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readFolded } from '../../src/flamegraph/folded.ts'
 import { renderFrames, renderSvg } from '../../src/flamegraph/svg.ts'
+import { Latin1Writer } from '../../src/flamegraph/lines.ts'
+import { Writable } from 'node:stream'
 import { flowFolded } from '../../src/flamegraph/flow.ts'
 import { layoutFrames, minFrameValue } from '../../src/flamegraph/svg-layout.ts'
 import { kiln } from './cli.ts'
@@ -205,7 +207,7 @@ test('layout: frames in px from flame graph levels, drawn as ASCII art (root at 
   assert.deepEqual(draw(true), [...flame].reverse())
 })
 
-test('merging sorted stacks directly (flowFolded) draws the same SVG as the call tree, byte for byte', () => {
+test('merging sorted stacks directly (flowFolded) draws the same SVG as the call tree, byte for byte', async () => {
   let seed = 11
   const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n
   // Names that are prefixes of each other and sort around ";" and " ", empty frames, repeats.
@@ -230,7 +232,10 @@ test('merging sorted stacks directly (flowFolded) draws the same SVG as the call
     assert.equal(flow.stacks, tree.stacks)
     assert.equal(flow.ignored, tree.ignored)
     if (!tree.stacks) continue
-    assert.equal(renderFrames(flow.frames, flow.total, options), renderSvg(tree.fg, options), `input ${i}: ${lines.join(' | ')}`)
+    const svg = renderSvg(tree.fg, options)
+    assert.equal(renderFrames(flow.frames, flow.total, options), svg, `input ${i}: ${lines.join(' | ')}`)
+    // And as the CLI writes it: numbers formatted into the bytes, through a small buffer flushed often.
+    if (i % 10 === 0) assert.equal(await writtenBytes((w) => renderFrames(flow.frames, flow.total, options, w)), svg, `bytes ${i}`)
     compared++
   }
   assert.ok(compared > 250)
@@ -238,3 +243,18 @@ test('merging sorted stacks directly (flowFolded) draws the same SVG as the call
   assert.equal(flowFolded(['a;b 1 2']), null)
   assert.equal(flowFolded(['a;b 1.5']), null)
 })
+
+/** What `draw` writes through a Latin1Writer of 100 bytes, as latin1 text. */
+async function writtenBytes(draw: (w: Latin1Writer) => void): Promise<string> {
+  const chunks: Buffer[] = []
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(Buffer.from(chunk))
+      done()
+    },
+  })
+  const w = new Latin1Writer(out, 100)
+  draw(w)
+  await w.end()
+  return Buffer.concat(chunks).toString('latin1')
+}
