@@ -10,7 +10,7 @@ import type { CallTree } from '../../model/tree.ts'
 import { encodePprof } from '../../formats/pprof.ts'
 import type { Reader, Selection } from '../../store/index.ts'
 import type { Exemplar } from '../../store/reader.ts'
-import { maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../../query/index.ts'
+import { framesToProfile, maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../../query/index.ts'
 import type { Context } from '../context.ts'
 import { ProfileSchema } from './gen/google/v1/profile_pb.ts'
 import { ExemplarType, TimeSeriesAggregationType, type StackTraceSelector } from './gen/types/v1/types_pb.ts'
@@ -161,10 +161,13 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     async selectMergeProfile(m, call) {
       refuseIdSelectors(m)
       const sel = typedSelection(tenantOf(call), m)
-      const tree = await mergedTree(r, sel, callSiteOf(m))
-      // The profile spans the range asked for. The pprof encoder is Kiln's one writer of the
-      // format; the message is read back from its bytes.
-      const profile = treeToProfile(tree, m.profileTypeID, sel.from, (sel.until - sel.from) * 1e6)
+      // The stored frames with their files, lines and binaries; the profile spans the range asked
+      // for. The pprof encoder is Kiln's one writer of the format; the message is read back from its bytes.
+      const profile = framesToProfile(await r.mergedFrames(sel), m.profileTypeID, {
+        timeMs: sel.from,
+        durationNanos: (sel.until - sel.from) * 1e6,
+        callSite: callSiteOf(m),
+      })
       return fromBinary(ProfileSchema, encodePprof(profile, { gzip: false }))
     },
     async selectSeries(m, call) {
