@@ -10,6 +10,8 @@ import type { KilnOutput } from '../loadtest/results/kiln-output.ts'
 import type { SummaryLike } from '../loadtest/results/report-data.ts'
 import { judgeExternal, kilnOptions } from '../loadtest/results/profile-thresholds.ts'
 import { checkSecretSources, parseSecretSource } from '../loadtest/modules/secrets/secrets.ts'
+import { coordinated } from '../loadtest/run/coordinator.ts'
+import type { Instances } from '../loadtest/run/runner.ts'
 
 export const spec: CommandSpec = {
   name: 'run',
@@ -111,6 +113,21 @@ export const spec: CommandSpec = {
       help: "this instance's part of the test, e.g. 1/3:2/3: its share of VUs, iterations and arrival rates",
     },
     'execution-segment-sequence': { type: 'string', arg: 'LIST', help: 'all segments, e.g. 0,1/3,2/3,1' },
+    instances: {
+      type: 'string',
+      arg: 'N',
+      help: "run the test as N kiln run processes, each its execution segment, started together; one merged summary, thresholds and stored run (k6-operator's parallelism)",
+    },
+    connect: {
+      type: 'string',
+      multiple: true,
+      arg: 'HOST:PORT[,…]',
+      help: "with --instances: coordinate instances started elsewhere (kiln run --instance --address …, e.g. a Kubernetes Job's pods) instead of local processes",
+    },
+    instance: {
+      type: 'boolean',
+      help: 'be one instance of a coordinated run: paused until the coordinator resumes it, samples streamed over the REST API (--address), no setup, teardown, thresholds or summary here',
+    },
     type: { type: 'string', short: 't', arg: 'js|archive', help: 'what the file is (default: archive for .tar, else js)' },
     'no-color': { type: 'boolean', help: 'no colors (Kiln prints none)' },
   },
@@ -164,8 +181,9 @@ export function cliLayer(p: Parsed): Record<string, unknown> {
       .filter(Boolean)
   set('summaryTimeUnit', str(p, 'summary-time-unit'))
   set('systemTags', str(p, 'system-tags'))
-  set('noSetup', bool(p, 'no-setup'))
-  set('noTeardown', bool(p, 'no-teardown'))
+  // An instance of a coordinated run: setup and teardown run once, in the coordinator.
+  set('noSetup', bool(p, 'no-setup') || bool(p, 'instance'))
+  set('noTeardown', bool(p, 'no-teardown') || bool(p, 'instance'))
   set('insecureSkipTLSVerify', bool(p, 'insecure-skip-tls-verify'))
   set('discardResponseBodies', bool(p, 'discard-response-bodies'))
   set('maxRedirects', intFlag(str(p, 'max-redirects'), '--max-redirects'))
@@ -308,6 +326,9 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
         .map((x) => x.trim())
         .filter(Boolean)
   const summaryExport = str(p, 'summary-export') ?? (env.K6_SUMMARY_EXPORT || undefined)
+  const instance = bool(p, 'instance')
+  if (instance && !str(p, 'address'))
+    throw new ConfigError('--instance needs --address HOST:PORT: the coordinator starts it and reads its samples there')
   let stored: KilnOutput | null = null
   return new Runner({
     scriptPath,
@@ -319,8 +340,9 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
     quiet: bool(p, 'quiet'),
     httpDebug: debug === undefined ? '' : debug === 'full' ? 'full' : 'headers',
     summaryMode: mode,
-    noThresholds: bool(p, 'no-thresholds') || envBool(env.K6_NO_THRESHOLDS, 'K6_NO_THRESHOLDS') === true,
-    paused: bool(p, 'paused') || envBool(env.K6_PAUSED, 'K6_PAUSED') === true,
+    noThresholds: instance || bool(p, 'no-thresholds') || envBool(env.K6_NO_THRESHOLDS, 'K6_NO_THRESHOLDS') === true,
+    paused: instance || bool(p, 'paused') || envBool(env.K6_PAUSED, 'K6_PAUSED') === true,
+    instance,
     outputs: outs,
     tty: !!process.stderr.isTTY,
     ...(str(p, 'address') ? { address: str(p, 'address')! } : {}),
@@ -377,6 +399,7 @@ export async function run(argv: string[]): Promise<number> {
   const p = parseRunArgs(spec, argv)
   if (!p) return 0
   const runner = runnerFromArgs(p, 'run')
+  const instances = coordinatorFromArgs(p, argv, runner)
   // Ctrl-C: stop the scenarios, then teardown, summary and outputs; exit 105. A second one quits at once.
   let signals = 0
   runner.onSigint = (): void => {
@@ -394,10 +417,77 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal)
   const unwatch = await watchSigint(runner.sigint, () => runner.pollSigint())
   try {
-    return await runner.run()
+    return await (instances ? runner.runCoordinated(instances) : runner.run())
   } finally {
     await unwatch()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
+}
+
+// The coordinator's own flags: its outputs, thresholds and summary come from the merged samples,
+// and it gives each instance its segment and REST API.
+const COORDINATOR_ONLY = new Set([
+  'instances',
+  'connect',
+  'out',
+  'tenant',
+  'profile',
+  'baseline',
+  'summary-export',
+  'no-thresholds',
+  'address',
+  'paused',
+  'quiet',
+  'execution-segment',
+  'execution-segment-sequence',
+])
+
+/** `argv` without the options named in `drop` (and their values), as given: what local instances get. */
+function forward(argv: string[], drop: Set<string>): string[] {
+  const byShort = new Map(Object.entries(spec.options).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])))
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    const m = /^--([^=]+)(=.*)?$/.exec(a) ?? /^-([a-zA-Z])()$/.exec(a)
+    const name = m ? (a.startsWith('--') ? m[1]! : byShort.get(m[1]!)) : undefined
+    const takesValue = !!name && spec.options[name]?.type === 'string' && !m![2]
+    if (name && drop.has(name)) {
+      if (takesValue) i++
+      continue
+    }
+    out.push(a)
+    if (takesValue && i + 1 < argv.length) out.push(argv[++i]!)
+  }
+  return out
+}
+
+/** `--instances N` (with `--connect`): the coordinated run's instances; null for a plain run. */
+function coordinatorFromArgs(p: Parsed, argv: string[], runner: Runner): Instances | null {
+  const n = intFlag(str(p, 'instances'), '--instances')
+  const connect = list(p, 'connect')
+    .flatMap((x) => x.split(','))
+    .map((x) => x.trim())
+    .filter(Boolean)
+  if (n === undefined) {
+    if (connect.length) throw new ConfigError('--connect needs --instances N (how many instances to coordinate)')
+    return null
+  }
+  if (n < 1) throw new ConfigError('--instances must be 1 or more')
+  if (bool(p, 'instance')) throw new ConfigError('--instances coordinates; --instance is what it starts: give one of them')
+  if (connect.length && connect.length !== n)
+    throw new ConfigError(`--connect names ${connect.length} instances, --instances says ${n}: give one HOST:PORT per instance`)
+  if (str(p, 'execution-segment'))
+    throw new ConfigError('--instances gives each instance its execution segment: leave out --execution-segment')
+  const sequence = str(p, 'execution-segment-sequence')
+  if (sequence && sequence.split(',').length !== n + 1)
+    throw new ConfigError(`--execution-segment-sequence '${sequence}' must have ${n + 1} points for ${n} instances, e.g. 0,1/4,1/2,1 for 3`)
+  return coordinated(runner, {
+    instances: n,
+    connect,
+    args: ['-q', ...forward(argv, COORDINATOR_ONLY)],
+    ...(sequence ? { sequence } : {}),
+    quiet: bool(p, 'quiet'),
+    err: (s) => process.stderr.write(s),
+  })
 }

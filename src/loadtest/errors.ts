@@ -33,3 +33,16 @@ export class ConfigError extends KilnError {
     return EXIT.config
   }
 }
+
+/** An instance of a coordinated run failed (it died, or exited before it was ready): its exit code, or 109. */
+export class InstanceError extends KilnError {
+  constructor(
+    message: string,
+    private readonly code_: number = EXIT.panic,
+  ) {
+    super('KILN_INTERNAL', message)
+  }
+  override get exitCode(): number {
+    return this.code_
+  }
+}

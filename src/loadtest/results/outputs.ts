@@ -56,6 +56,36 @@ function open(file: string): { write(s: string): void; close(): Promise<void> } 
   }
 }
 
+/**
+ * Writes every sample of `registry` as k6's JSON output lines (NDJSON): a Metric line before each
+ * metric's first Point. `-o json=` and the REST API's sample stream (run/api.ts) both use it.
+ */
+export function jsonLines(registry: Registry, thresholds: () => Threshold[], write: (line: string) => void): void {
+  const announced = new Set<string>()
+  registry.onSample((s: Sample, m: Metric) => {
+    if (!announced.has(m.name)) {
+      announced.add(m.name)
+      const ths = thresholds().filter((t) => t.metric === m.name || t.metric.startsWith(`${m.name}{`))
+      const subs = m.submetrics.map((x) => ({ name: x.name, suffix: x.suffix, tags: x.tags }))
+      const data = {
+        name: m.name,
+        type: m.type,
+        contains: m.contains,
+        thresholds: ths.map((t) => t.source),
+        submetrics: subs.length ? subs : null,
+      }
+      write(JSON.stringify({ type: 'Metric', data, metric: m.name }) + '\n')
+    }
+    write(
+      JSON.stringify({
+        metric: s.metric,
+        type: 'Point',
+        data: { time: new Date(s.time).toISOString(), value: s.value, tags: s.tags },
+      }) + '\n',
+    )
+  })
+}
+
 const csvField = (s: string): string => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
 
 /** Subscribes the outputs named by `-o` flags; `close` flushes and closes them; `kiln` is the Kiln server's run, if any. */
@@ -103,29 +133,7 @@ export function attachOutputs(
     if (kind === 'json') {
       if (!arg) throw new ConfigError("output 'json' needs a file: -o json=results.json")
       const f = open(arg)
-      const announced = new Set<string>()
-      registry.onSample((s: Sample, m: Metric) => {
-        if (!announced.has(m.name)) {
-          announced.add(m.name)
-          const ths = thresholds().filter((t) => t.metric === m.name || t.metric.startsWith(`${m.name}{`))
-          const subs = m.submetrics.map((x) => ({ name: x.name, suffix: x.suffix, tags: x.tags }))
-          const data = {
-            name: m.name,
-            type: m.type,
-            contains: m.contains,
-            thresholds: ths.map((t) => t.source),
-            submetrics: subs.length ? subs : null,
-          }
-          f.write(JSON.stringify({ type: 'Metric', data, metric: m.name }) + '\n')
-        }
-        f.write(
-          JSON.stringify({
-            metric: s.metric,
-            type: 'Point',
-            data: { time: new Date(s.time).toISOString(), value: s.value, tags: s.tags },
-          }) + '\n',
-        )
-      })
+      jsonLines(registry, thresholds, f.write)
       closers.push(f.close)
     } else if (kind === 'csv') {
       const file = arg.startsWith('fileName=') ? arg.slice('fileName='.length) : arg

@@ -1,12 +1,15 @@
 /**
  * k6's REST API for a running test (`kiln run --address localhost:6565`), in JSON:API envelopes:
- * GET/PATCH /v1/status, GET /v1/metrics[/{id}], GET /v1/groups[/{id}], GET /v1/setup.
+ * GET/PATCH /v1/status, GET /v1/metrics[/{id}], GET /v1/groups[/{id}], GET/PUT /v1/setup; and
+ * Kiln's GET /v1/samples, the run's samples as k6's JSON output lines for a coordinator
+ * (run/coordinator.ts), ended by an End line with the exit code and the scenarios' duration.
  */
 import http from 'node:http'
 import { createHash } from 'node:crypto'
 import type { Runner } from './runner.ts'
 import type { CheckTree } from '../results/summary.ts'
 import { ConfigError } from '../errors.ts'
+import { jsonLines } from '../results/outputs.ts'
 
 /** k6's run status values (lib.ExecutionStatus). */
 export const STATUS = { created: 0, initVUs: 2, pausedBeforeRun: 5, setup: 7, running: 8, teardown: 9, ended: 10, interrupted: 11 } as const
@@ -73,10 +76,70 @@ function groupsData(root: CheckTree): unknown[] {
   return out
 }
 
-/** Starts the API on `address` (host:port); resolves to a function that closes it. */
-export async function startApi(address: string, r: Runner): Promise<() => Promise<void>> {
+/**
+ * The run's samples for GET /v1/samples: one reader at a time. With `keep` (an instance of a
+ * coordinated run) they are kept from the start until it connects, so none is lost before it
+ * does; otherwise a reader gets the samples from its connection on.
+ */
+class SampleStream {
+  private pending: string[] | null
+  private res: http.ServerResponse | null = null
+  private timer: NodeJS.Timeout | null = null
+  private batch = ''
+  constructor(r: Runner, keep: boolean) {
+    this.pending = keep ? [] : null
+    jsonLines(
+      r.registry,
+      () => r.thresholds,
+      (line) => {
+        if (this.res) {
+          this.batch += line
+          // One write per 64 KiB or 100 ms: tens of thousands of samples a second cost few writes.
+          if (this.batch.length > 65536) this.flush()
+          else this.timer ??= setTimeout(() => this.flush(), 100)
+        } else this.pending?.push(line)
+      },
+    )
+  }
+  attach(res: http.ServerResponse): void {
+    if (this.res) {
+      res.writeHead(409, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ errors: [{ status: '409', title: 'another client is reading the samples' }] }))
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    this.res = res
+    res.on('close', () => {
+      if (this.res === res) this.res = null
+    })
+    for (const line of this.pending?.splice(0) ?? []) this.batch += line
+    this.flush()
+  }
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    if (this.batch && this.res) this.res.write(this.batch)
+    this.batch = ''
+  }
+  /** Writes the End line and ends the response; resolves once it is sent. */
+  async end(exitCode: number, durationMs: number): Promise<void> {
+    this.flush()
+    const res = this.res
+    if (!res) return
+    this.res = null
+    await new Promise<void>((done) => res.end(JSON.stringify({ type: 'End', data: { exitCode, durationMs } }) + '\n', done))
+  }
+}
+
+/** Starts the API on `address` (host:port); resolves to a function that closes it (given the run's exit code). */
+export async function startApi(
+  address: string,
+  r: Runner,
+  opts: { keepSamples?: boolean } = {},
+): Promise<(code?: number) => Promise<void>> {
   const m = /^(.*):(\d+)$/.exec(address)
   if (!m) throw new ConfigError(`--address '${address}' must be HOST:PORT, e.g. localhost:6565`)
+  const samples = new SampleStream(r, !!opts.keepSamples)
   const server = http.createServer((req, res) => {
     const send = (code: number, body: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/vnd.api+json' })
@@ -122,6 +185,15 @@ export async function startApi(address: string, r: Runner): Promise<() => Promis
       }
       if (p === '/v1/setup' && req.method === 'GET')
         return send(200, { data: { type: 'setupData', id: 'default', attributes: { data: r.setupData } } })
+      if (p === '/v1/setup' && req.method === 'PUT') {
+        try {
+          r.setupData = body ? JSON.parse(body) : null
+        } catch {
+          return err(400, 'the body must be the setup data as JSON, e.g. {"token":"abc"}')
+        }
+        return send(200, { data: { type: 'setupData', id: 'default', attributes: { data: r.setupData } } })
+      }
+      if (p === '/v1/samples' && req.method === 'GET') return samples.attach(res)
       err(404, `no route ${req.method} ${p}`)
     })
   })
@@ -129,9 +201,11 @@ export async function startApi(address: string, r: Runner): Promise<() => Promis
     server.once('error', (e) => reject(new ConfigError(`cannot start the REST API on ${address}: ${e.message}`)))
     server.listen(Number(m[2]), m[1] || '127.0.0.1', resolve)
   })
-  return () =>
-    new Promise<void>((res) => {
+  return async (code = 0) => {
+    await samples.end(code, r.durationMs)
+    await new Promise<void>((res) => {
       server.closeAllConnections()
       server.close(() => res())
     })
+  }
 }

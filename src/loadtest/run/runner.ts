@@ -48,12 +48,27 @@ export interface RunConfig {
   address?: string
   /** Wait for a resume (REST API / `kiln resume`) before starting (`--paused`). */
   paused?: boolean
+  /**
+   * One instance of a coordinated run (`--instance`, run/coordinator.ts): no summary and no
+   * handleSummary here, the coordinator makes them from every instance's samples.
+   */
+  instance?: boolean
   /** Called with the registry before the run starts (outputs subscribe here). */
   attach?: (registry: Registry, runner: Runner) => void | (() => Promise<void>)
   /** Called once the scenarios and teardown are over, before the thresholds' final evaluation: judges the external ones (the target's profile). */
   judge?: (runner: Runner) => Promise<void>
   out: (s: string) => void
   err: (s: string) => void
+}
+
+/** The instances of a coordinated run, as the Runner drives them (run/coordinator.ts). */
+export interface Instances {
+  /** Starts them and resolves once each has initialised its VUs and waits to start. */
+  start(): Promise<void>
+  /** Starts them together with the setup data (JSON); resolves once all have ended. */
+  run(setupJson: string): Promise<{ durationMs: number; code: number }>
+  /** Ends what is left of them (always called). */
+  close(): Promise<void>
 }
 
 interface ScenarioRun {
@@ -109,6 +124,8 @@ export class Runner implements Host {
   status: number = STATUS.created
   private resumeWaiters: (() => void)[] = []
   private setupJson = ''
+  /** The scenarios' duration, once over (the REST API's sample stream ends with it). */
+  durationMs = 0
   private progressLines = 0
 
   constructor(private readonly cfg: RunConfig) {
@@ -221,6 +238,10 @@ export class Runner implements Host {
   get setupData(): unknown {
     return this.setupJson ? JSON.parse(this.setupJson) : null
   }
+  /** k6's `PUT /v1/setup`: the data VUs get, from elsewhere (a coordinator ran setup once); with --no-setup it stays. */
+  set setupData(v: unknown) {
+    this.setupJson = v === undefined || v === null ? '' : JSON.stringify(v)
+  }
   /** Sets the VU count of the externally-controlled scenario; returns '' or what is wrong. */
   setVUs(n: number | undefined): string {
     const ext = this.runs.find((r) => r.scenario.executor === 'externally-controlled')
@@ -321,7 +342,7 @@ export class Runner implements Host {
     const finishOutputs = cfg.attach?.(this.registry, this)
     this.banner()
     this.status = STATUS.initVUs
-    const closeApi = cfg.address ? await startApi(cfg.address, this) : null
+    const closeApi = cfg.address ? await startApi(cfg.address, this, { keepSamples: !!cfg.instance }) : null
     try {
       return await this.runWith(vu0, closeApi, finishOutputs)
     } finally {
@@ -329,7 +350,38 @@ export class Runner implements Host {
     }
   }
 
-  private async runWith(vu0: VU, closeApi: (() => Promise<void>) | null, finishOutputs: void | (() => Promise<void>)): Promise<number> {
+  /**
+   * A coordinated run (run/coordinator.ts): init, setup, teardown, thresholds, summary and outputs
+   * happen here, the scenarios in `instances`: started (initialised and paused) before setup, run
+   * with its data (JSON), they add their samples through `emit` and resolve to the scenarios'
+   * duration and the exit code the instances gave.
+   */
+  async runCoordinated(instances: Instances): Promise<number> {
+    const vu0 = await this.prepare()
+    const finishOutputs = this.cfg.attach?.(this.registry, this)
+    this.banner()
+    try {
+      this.status = STATUS.initVUs
+      await instances.start()
+      this.t0 = performance.now()
+      await this.setup(vu0)
+      this.status = STATUS.running
+      if (!this.stopping) {
+        const r = await instances.run(this.setupJson)
+        this.durationMs = r.durationMs
+        if (r.code !== EXIT.ok && this.exitCode === EXIT.ok) this.exitCode = r.code
+      }
+      return await this.finish(vu0, finishOutputs)
+    } finally {
+      await instances.close()
+    }
+  }
+
+  private async runWith(
+    vu0: VU,
+    closeApi: ((code: number) => Promise<void>) | null,
+    finishOutputs: void | (() => Promise<void>),
+  ): Promise<number> {
     const o = this.opts
     const maxVUs = o.scenarios.reduce(
       (a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0),
@@ -380,8 +432,24 @@ export class Runner implements Host {
     }
     this.t0 = performance.now()
     this.board.testStarted(Date.now())
+    await this.setup(vu0)
+    for (const vu of this.vus) vu.setSetupData(this.setupJson)
+    vu0.setSetupData(this.setupJson)
+    this.status = STATUS.running
+    const ticker = this.startTicker()
+    if (!this.stopping) await Promise.all(this.runs.map((r) => this.runScenario(r)))
+    await this.pool?.flush()
+    clearInterval(ticker)
+    this.durationMs = this.elapsedMs
+    const code = await this.finish(vu0, finishOutputs)
+    await closeApi?.(code)
+    return code
+  }
+
+  /** setup() on VU 0 (unless --no-setup); its data go to every VU. */
+  private async setup(vu0: VU): Promise<void> {
     this.status = STATUS.setup
-    if (vu0.exports.includes('setup') && !o.noSetup && !this.stopping) {
+    if (vu0.exports.includes('setup') && !this.opts.noSetup && !this.stopping) {
       vu0.phase = 'setup'
       const r = await vu0.call('setup', '')
       this.pollSigint()
@@ -390,16 +458,12 @@ export class Runner implements Host {
       else if (r.kind === 'abort') this.stop(EXIT.aborted)
       this.setupJson = r.kind === 'ok' ? r.value : ''
     }
-    for (const vu of this.vus) vu.setSetupData(this.setupJson)
-    vu0.setSetupData(this.setupJson)
-    this.status = STATUS.running
-    const ticker = this.startTicker()
-    if (!this.stopping) await Promise.all(this.runs.map((r) => this.runScenario(r)))
-    await this.pool?.flush()
-    clearInterval(ticker)
-    const durationMs = this.elapsedMs
+  }
+
+  /** After the scenarios: teardown, thresholds, summary, outputs; returns the exit code. */
+  private async finish(vu0: VU, finishOutputs: void | (() => Promise<void>)): Promise<number> {
     this.status = STATUS.teardown
-    if (vu0.exports.includes('teardown') && !o.noTeardown) {
+    if (vu0.exports.includes('teardown') && !this.opts.noTeardown) {
       vu0.phase = 'teardown'
       const r = await vu0.call('teardown', this.setupJson)
       if (r.kind === 'error') {
@@ -408,11 +472,10 @@ export class Runner implements Host {
       }
     }
     await this.cfg.judge?.(this)
-    evaluate(this.thresholds, durationMs, true)
-    await this.summary(vu0, durationMs)
+    evaluate(this.thresholds, this.durationMs, true)
+    if (!this.cfg.instance) await this.summary(vu0, this.durationMs)
     this.status = this.stopping ? STATUS.interrupted : STATUS.ended
     if (typeof finishOutputs === 'function') await finishOutputs()
-    await closeApi?.()
     for (const vu of [vu0, ...this.vus]) vu.close()
     const crossed = this.thresholds.filter((t) => !t.ok)
     if (crossed.length) {
