@@ -13,26 +13,7 @@ import { ScriptError } from '../errors.ts'
 import { lazyGetters, lazyModules, preludes } from '../modules/index.ts'
 import { resolveModule } from '../run/remote.ts'
 import type { Tags } from '../results/metrics.ts'
-import { installK6 } from '../modules/k6/host.ts'
-import { installSecrets } from '../modules/secrets/host.ts'
-import { closeTransport } from '../modules/http/transport.ts'
-import { closeClient, newClient, type HttpClient } from '../modules/http/http.ts'
-import { JarStore } from '../modules/http/cookies.ts'
-import { installHttp } from '../modules/http/host.ts'
-import { HtmlStore } from '../modules/html/html.ts'
-import { installHtml } from '../modules/html/host.ts'
-import { installCrypto } from '../modules/crypto/host.ts'
-import { KeyStore } from '../modules/webcrypto/webcrypto.ts'
-import { installWebCrypto } from '../modules/webcrypto/host.ts'
-import { installFs } from '../modules/fs/host.ts'
-import { WsSockets } from '../modules/ws/host.ts'
-import { GrpcClients } from '../modules/grpc/grpc.ts'
-import { installGrpc } from '../modules/grpc/host.ts'
-import { installKiln } from '../modules/kiln/host.ts'
-import { RedisClients } from '../modules/redis/redis.ts'
-import { installRedis } from '../modules/redis/host.ts'
-import { BrowserSession } from '../modules/browser/session.ts'
-import { installBrowser } from '../modules/browser/host.ts'
+import { VuModules } from './vu-modules.ts'
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -64,9 +45,7 @@ export class VU {
   /** The scenario's tags, under the per-iteration `vu`/`iter` system tags. */
   private scenarioTags: Tags | null = null
   exports: string[] = []
-  private client: HttpClient
-  private readonly html = new HtmlStore()
-  private readonly jars: JarStore
+  private readonly mods: VuModules
   private interrupted = false
   /**
    * One word per VU, shared with the main thread (run/stops.ts): non-zero stops this VU's call.
@@ -85,14 +64,6 @@ export class VU {
   private wake: (() => void) | null = null
   private sleepTimer: NodeJS.Timeout | null = null
   private readonly loop = new EventLoop()
-  private readonly ws = new WsSockets()
-  private readonly keys = new KeyStore()
-  /** `k6/net/grpc` clients by the VM's id (created on first use). */
-  private grpcClients: GrpcClients | null = null
-  /** `k6/experimental/redis` clients by the VM's id (created on first use). */
-  private redis: RedisClients | null = null
-  /** `k6/browser`'s contexts and objects (created on first use). */
-  private browser: BrowserSession | null = null
   /** Set by the VM when a callback threw or the function's promise was rejected. */
   private loopFailed = false
   /** Set by the VM when a promise was rejected with no handler (see checkRejections). */
@@ -111,26 +82,7 @@ export class VU {
     readonly id: number,
     private readonly host: Host,
   ) {
-    const o = host.options
-    this.client = newClient({
-      userAgent: o.userAgent,
-      insecure: o.insecureSkipTLSVerify,
-      discardBodies: o.discardResponseBodies,
-      maxSockets: o.batchPerHost,
-      net: o.net,
-      tagIp: o.vuTags.includes('ip'),
-      vu: id,
-    })
-    this.jars = new JarStore(this.client.jar)
-    if (host.httpDebug) {
-      // k6's fields after the dump, in logrus's (alphabetical) order.
-      this.client.debug = (l, group, id) =>
-        host.log(
-          'http-debug',
-          `${l}  group=${group} iter=${Math.max(0, this.iteration)} request_id=${id} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`,
-        )
-      this.client.debugBodies = host.httpDebug === 'full'
-    }
+    this.mods = new VuModules(host, this, this.loop)
   }
 
   /** Creates the runtime and runs the script's init code; throws ScriptError (exit 107). */
@@ -195,8 +147,7 @@ export class VU {
     this.loop.reset()
     this.evalGlobal("__k6state.inInit = false; ''", 'phase')
     this.phase = 'vu'
-    this.html.keepNew = false
-    this.jars.keepNew = false
+    this.mods.endInit()
   }
 
   private loadModule(name: string): string {
@@ -252,8 +203,6 @@ export class VU {
       h.dispose()
     }
     const b = hostBinder(ctx, raw, rawAsync)
-    const host = this.host
-    const baseTags = () => this.baseTags
     const interrupted = () => this.interrupted
     b.def('lazyModule', ['s'], (m) => lazyModules[m] ?? '')
     b.defAsync('sleep', ['n'], async (d) => {
@@ -277,52 +226,9 @@ export class VU {
     b.def('rejection', [], () => {
       this.rejected = true
     })
-    installK6(b, { host, vu: this })
-    installSecrets(b, host.secrets)
-    installHttp(b, { host, client: this.client, jars: this.jars, loop: this.loop, baseTags, interrupted })
-    installHtml(b, this.html)
-    installCrypto(b)
-    installWebCrypto(b, this.keys, this.loop)
-    installFs(b, (p) => host.readBytes(p))
-    this.ws.install(b, { host, jar: this.client.jar, jars: this.jars, loop: this.loop, baseTags, interrupted })
-    installGrpc(b, { loop: this.loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
-    installKiln(b)
-    installRedis(b, { loop: this.loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
-    installBrowser(b, {
-      loop: this.loop,
-      session: () =>
-        (this.browser ??= new BrowserSession({
-          info: () => host.options.browser,
-          scenario: () => this.scenario,
-          emit: (m, v, t) => host.emit(m, v, t),
-          baseTags,
-        })),
-    })
+    this.mods.install(b, interrupted)
     ctx.setProp(ctx.global, '__kh', kh)
     kh.dispose()
-  }
-
-  private get grpc(): GrpcClients {
-    const host = this.host
-    this.grpcClients ??= new GrpcClients({
-      readBytes: (p) => host.readBytes(p),
-      emit: (m, v, t) => host.emit(m, v, { ...this.baseTags, ...t }),
-      insecure: host.options.insecureSkipTLSVerify,
-      userAgent: host.options.userAgent,
-      net: host.options.net,
-      // k6 logs gRPC calls with --http-debug too (its fields after the text, as for HTTP).
-      debug: host.httpDebug
-        ? {
-            log: (t) =>
-              host.log(
-                'http-debug',
-                `${t}  iter=${Math.max(0, this.iteration)} scenario=${this.scenario ?? ''} source=http-debug vu=${this.id}`,
-              ),
-            full: host.httpDebug === 'full',
-          }
-        : undefined,
-    })
-    return this.grpcClients
   }
 
   /**
@@ -473,8 +379,7 @@ export class VU {
         ...(vt.includes('iter') ? { iter: String(Math.max(0, this.iteration)) } : {}),
       }
     }
-    // k6 resets each VU's cookie jar between iterations unless noCookiesReset.
-    if (!this.host.options.noCookiesReset) this.client.jar.clear()
+    this.mods.startIteration()
     this.loopFailed = false
     this.rejected = false
     this.jobError = ''
@@ -495,12 +400,7 @@ export class VU {
       const kind = s[0] === 'R' ? 'ok' : s[0] === 'A' ? 'abort' : 'error'
       return { kind, value: s.slice(1) }
     } finally {
-      // k6 closes the iteration's browser contexts when it ends.
-      if (this.browser) await this.browser.endIteration()
-      this.html.endIteration()
-      this.jars.endIteration()
-      // noVUConnectionReuse: the next iteration opens new connections.
-      if (this.host.options.noVUConnectionReuse) closeTransport(this.client.transport)
+      await this.mods.endIteration()
     }
   }
 
@@ -564,18 +464,14 @@ export class VU {
     this.interrupted = true
     if (this.sleepTimer) clearTimeout(this.sleepTimer)
     this.wake?.()
-    this.ws.interrupt()
-    this.grpcClients?.interrupt()
+    this.mods.interrupt()
     this.loop.interrupt()
   }
 
   close(): void {
     this.loop.reset()
-    this.ws.closeAll()
-    this.grpcClients?.closeAll()
-    this.redis?.closeAll()
+    this.mods.close()
     this.tick?.dispose()
     this.result?.dispose()
-    closeClient(this.client)
   }
 }

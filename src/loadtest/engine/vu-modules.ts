@@ -1,0 +1,149 @@
+/**
+ * A VU's k6 modules on the host side: the state each keeps per VU (HTTP client and cookie jars,
+ * parsed HTML, crypto keys, sockets, gRPC, Redis and browser sessions) and the host functions that
+ * bind them into the VU's VM. vu.ts keeps the engine: the runtime, calls, the event loop.
+ */
+import type { HostBinder } from './host-api.ts'
+import type { EventLoop } from './eventloop.ts'
+import type { BoardVU, Host } from './host.ts'
+import { installK6 } from '../modules/k6/host.ts'
+import { installSecrets } from '../modules/secrets/host.ts'
+import { closeTransport } from '../modules/http/transport.ts'
+import { closeClient, newClient, type HttpClient } from '../modules/http/http.ts'
+import { JarStore } from '../modules/http/cookies.ts'
+import { installHttp } from '../modules/http/host.ts'
+import { HtmlStore } from '../modules/html/html.ts'
+import { installHtml } from '../modules/html/host.ts'
+import { installCrypto } from '../modules/crypto/host.ts'
+import { KeyStore } from '../modules/webcrypto/webcrypto.ts'
+import { installWebCrypto } from '../modules/webcrypto/host.ts'
+import { installFs } from '../modules/fs/host.ts'
+import { WsSockets } from '../modules/ws/host.ts'
+import { GrpcClients } from '../modules/grpc/grpc.ts'
+import { installGrpc } from '../modules/grpc/host.ts'
+import { installKiln } from '../modules/kiln/host.ts'
+import { RedisClients } from '../modules/redis/redis.ts'
+import { installRedis } from '../modules/redis/host.ts'
+import { BrowserSession } from '../modules/browser/session.ts'
+import { installBrowser } from '../modules/browser/host.ts'
+
+export class VuModules {
+  readonly client: HttpClient
+  private readonly jars: JarStore
+  private readonly html = new HtmlStore()
+  private readonly keys = new KeyStore()
+  private readonly ws = new WsSockets()
+  private grpcClients: GrpcClients | null = null
+  private redis: RedisClients | null = null
+  private browser: BrowserSession | null = null
+
+  constructor(
+    private readonly host: Host,
+    /** Who the VU is and where it is now (k6/execution, tags, debug lines). */
+    private readonly vu: BoardVU,
+    private readonly loop: EventLoop,
+  ) {
+    const o = host.options
+    this.client = newClient({
+      userAgent: o.userAgent,
+      insecure: o.insecureSkipTLSVerify,
+      discardBodies: o.discardResponseBodies,
+      maxSockets: o.batchPerHost,
+      net: o.net,
+      tagIp: o.vuTags.includes('ip'),
+      vu: vu.id,
+    })
+    this.jars = new JarStore(this.client.jar)
+    if (host.httpDebug) {
+      // k6's fields after the dump, in logrus's (alphabetical) order.
+      this.client.debug = (l, group, id) =>
+        host.log(
+          'http-debug',
+          `${l}  group=${group} iter=${Math.max(0, vu.iteration)} request_id=${id} scenario=${vu.scenario ?? ''} source=http-debug vu=${vu.id}`,
+        )
+      this.client.debugBodies = host.httpDebug === 'full'
+    }
+  }
+
+  /** Binds every module's host functions into the VM. */
+  install(b: HostBinder, interrupted: () => boolean): void {
+    const host = this.host
+    const vu = this.vu
+    const baseTags = () => vu.baseTags
+    const loop = this.loop
+    installK6(b, { host, vu })
+    installSecrets(b, host.secrets)
+    installHttp(b, { host, client: this.client, jars: this.jars, loop, baseTags, interrupted })
+    installHtml(b, this.html)
+    installCrypto(b)
+    installWebCrypto(b, this.keys, loop)
+    installFs(b, (p) => host.readBytes(p))
+    this.ws.install(b, { host, jar: this.client.jar, jars: this.jars, loop, baseTags, interrupted })
+    installGrpc(b, { loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
+    installKiln(b)
+    installRedis(b, { loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
+    installBrowser(b, {
+      loop,
+      session: () =>
+        (this.browser ??= new BrowserSession({
+          info: () => host.options.browser,
+          scenario: () => vu.scenario,
+          emit: (m, v, t) => host.emit(m, v, t),
+          baseTags,
+        })),
+    })
+  }
+
+  private get grpc(): GrpcClients {
+    const host = this.host
+    const vu = this.vu
+    this.grpcClients ??= new GrpcClients({
+      readBytes: (p) => host.readBytes(p),
+      emit: (m, v, t) => host.emit(m, v, { ...vu.baseTags, ...t }),
+      insecure: host.options.insecureSkipTLSVerify,
+      userAgent: host.options.userAgent,
+      net: host.options.net,
+      // k6 logs gRPC calls with --http-debug too (its fields after the text, as for HTTP).
+      debug: host.httpDebug
+        ? {
+            log: (t) =>
+              host.log('http-debug', `${t}  iter=${Math.max(0, vu.iteration)} scenario=${vu.scenario ?? ''} source=http-debug vu=${vu.id}`),
+            full: host.httpDebug === 'full',
+          }
+        : undefined,
+    })
+    return this.grpcClients
+  }
+
+  /** Init code is over: objects made from now on belong to an iteration. */
+  endInit(): void {
+    this.html.keepNew = false
+    this.jars.keepNew = false
+  }
+
+  /** k6 resets each VU's cookie jar between iterations unless noCookiesReset. */
+  startIteration(): void {
+    if (!this.host.options.noCookiesReset) this.client.jar.clear()
+  }
+
+  async endIteration(): Promise<void> {
+    // k6 closes the iteration's browser contexts when it ends.
+    if (this.browser) await this.browser.endIteration()
+    this.html.endIteration()
+    this.jars.endIteration()
+    // noVUConnectionReuse: the next iteration opens new connections.
+    if (this.host.options.noVUConnectionReuse) closeTransport(this.client.transport)
+  }
+
+  interrupt(): void {
+    this.ws.interrupt()
+    this.grpcClients?.interrupt()
+  }
+
+  close(): void {
+    this.ws.closeAll()
+    this.grpcClients?.closeAll()
+    this.redis?.closeAll()
+    closeClient(this.client)
+  }
+}
