@@ -18,6 +18,7 @@ import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
 import { VuPool, threadCount, type VuHandle } from './pool.ts'
 import { sigintWord, stopWords } from './stops.ts'
+import { startBrowser, type BrowserProcess } from '../modules/browser/launch.ts'
 import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from '../results/summary.ts'
 import { bannerText, progressText } from './ui.ts'
 import { startApi, STATUS } from './api.ts'
@@ -110,6 +111,8 @@ export class Runner implements Host {
   private readonly files: ScriptFiles
   private board = new ExecBoard([], {})
   private pool: VuPool | null = null
+  /** The run's Chromium, when a scenario asks for k6/browser (one process for every VU). */
+  private browser: BrowserProcess | null = null
   /** The last VU id handed out (ids are reserved before the VU starts: several can start at once). */
   private lastVuId = 0
   private t0 = 0
@@ -339,6 +342,8 @@ export class Runner implements Host {
   async run(): Promise<number> {
     const cfg = this.cfg
     const vu0 = await this.prepare()
+    this.browser = await startBrowser(this.opts.raw)
+    if (this.browser) this.options = { ...this.options, browser: this.browser.info }
     const finishOutputs = cfg.attach?.(this.registry, this)
     this.banner()
     this.status = STATUS.initVUs
@@ -347,6 +352,7 @@ export class Runner implements Host {
       return await this.runWith(vu0, closeApi, finishOutputs)
     } finally {
       await this.pool?.close()
+      await this.browser?.close()
     }
   }
 
