@@ -189,6 +189,7 @@ function splitBySampleLabels(
     durationNs: time.durationNs,
     functions: p.functions,
     ...(p.sources ? { sources: p.sources } : {}),
+    ...(p.period ? { period: p.period } : {}),
     stacks: g.stacks,
     values: g.values,
     ...(g.anySpan ? { spans: g.spans } : {}),

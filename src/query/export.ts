@@ -3,13 +3,13 @@ import type { CallTree } from '../model/tree.ts'
 import type { StoredFrame } from '../store/reader.ts'
 
 /** A builder of a Profile of the type's one sample type, with no limits: the stacks are the store's, checked at ingest. */
-function oneTypeBuilder(profileTypeId: string, timeMs: number, durationNanos: number): ProfileBuilder {
+function oneTypeBuilder(profileTypeId: string, timeMs: number, durationNanos: number, period = 0): ProfileBuilder {
   const t = parseProfileTypeId(profileTypeId)
   return new ProfileBuilder(
     {
       sampleTypes: [{ type: t.sampleType, unit: t.sampleUnit }],
       periodType: { type: t.periodType, unit: t.periodUnit },
-      period: 0,
+      period,
       timeMs,
       durationNanos,
     },
@@ -36,11 +36,11 @@ export function treeToProfile(tree: CallTree, profileTypeId: string, timeMs = 0,
  * line and binary (SelectMergeProfile), through `callSite` (root-first names) when given.
  */
 export function framesToProfile(
-  merged: { stacks: [string[], number][]; frames: Map<string, StoredFrame> },
+  merged: { stacks: [string[], number][]; frames: Map<string, StoredFrame>; period?: number },
   profileTypeId: string,
   opts: { timeMs: number; durationNanos: number; callSite?: string[] },
 ): Profile {
-  const b = oneTypeBuilder(profileTypeId, opts.timeMs, opts.durationNanos)
+  const b = oneTypeBuilder(profileTypeId, opts.timeMs, opts.durationNanos, merged.period)
   const ids = new Map<string, number>()
   const idOf = (fid: string): number => {
     let id = ids.get(fid)

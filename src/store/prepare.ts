@@ -16,6 +16,8 @@ export interface SeriesWrite {
   durationNs: number
   /** The profile's function table (index 0 unused). */
   functions: string[]
+  /** The profile's sampling period (pprof's period), kept with the series; 0 or absent when unknown. */
+  period?: number
   /** Each function's file, line and binary where the profile gave them (same indices); absent when none. */
   sources?: (FrameSource | undefined)[]
   /** Stacks as function indices, root first, with one value each. */
@@ -108,6 +110,7 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
       service_name: getLabel(w.labels, 'service_name') ?? '',
       labels: Object.fromEntries(w.labels),
       last_seen: nowS,
+      period: Math.round(w.period ?? 0),
     }) + '\n'
   const head = `${t}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
   // Columns after value: duration_ns, span_id (0: none).

@@ -281,12 +281,14 @@ export class Reader {
    * The merged stacks of a selection with each frame's name and source (file, line, binary), for
    * a pprof that keeps them (SelectMergeProfile): what mergedTree reads, uncached and unmerged by name.
    */
-  async mergedFrames(s: Selection): Promise<{ stacks: [string[], number][]; frames: Map<string, StoredFrame> }> {
+  async mergedFrames(s: Selection): Promise<{ stacks: [string[], number][]; frames: Map<string, StoredFrame>; period: number }> {
     const p = new Params()
     const merged = await this.rows<[string, string]>(
       `SELECT stack_id, sum(value) FROM ${this.db}.samples WHERE ${this.sampleWhere(s, p)} GROUP BY stack_id`,
       p,
     )
+    const pp = new Params()
+    const [[period] = ['0']] = await this.rows<[string]>(this.seriesSelect(s, pp, 'max(period)'), pp)
     const fnsOf = new Map<string, string[]>()
     const frames = new Map<string, StoredFrame>()
     for (let k = 0; k < merged.length; k += 8192) {
@@ -313,7 +315,7 @@ export class Reader {
       const fns = fnsOf.get(id)
       if (fns) stacks.push([fns, Number(v)])
     }
-    return { stacks, frames }
+    return { stacks, frames, period: Number(period) }
   }
 
   /**

@@ -85,6 +85,9 @@ export function schemaStatements(db: string, retentionDays: number): string[] {
     ORDER BY (tenant, function_id)
     ${ttl('last_seen', 1)}
     SETTINGS ${durable}`,
+    // The profiles' sampling period (pprof's period, in the period type's unit), constant per
+    // series in practice: kept with the series so that an exported pprof carries it.
+    `ALTER TABLE ${db}.series ADD COLUMN IF NOT EXISTS period Int64 DEFAULT 0`,
     // Where a frame is (pprof's function file, line and mapping), so that an exported pprof has
     // source lines. A frame with one is its own function id (hash of name and source); a name-only
     // frame keeps the hash of its name. Added by ALTER in every directory, old or new, so the

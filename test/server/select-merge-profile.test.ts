@@ -1,7 +1,7 @@
 /**
  * SelectMergeProfile keeps what pprof users read (issue 11 §2): a Go program's own heap profile
  * (runtime/pprof, every allocation recorded) goes in through /ingest and comes back through the
- * RPC with its functions' files, line numbers and binary, so that `go tool pprof -lines` and
+ * RPC with its functions' files, line numbers, binary and sampling period, so that `go tool pprof -lines` and
  * `-list` show the program's source lines; in Connect's JSON too.
  */
 import { test, before, after } from 'node:test'
@@ -18,6 +18,7 @@ import { haveGo } from '../formats/support.ts'
 import { goPprof, goTopLines } from '../formats/go-lines.ts'
 import { ProfileSchema } from '../../src/server/rpc/gen/google/v1/profile_pb.ts'
 import { QuerierService } from '../../src/server/rpc/gen/querier/v1/querier_pb.ts'
+import { decodePprof } from '../../src/formats/pprof.ts'
 
 // Each function allocates on a line of its own; MemProfileRate 1 records every allocation, so the
 // profile is the same whatever the machine's speed.
@@ -107,6 +108,14 @@ test('SelectMergeProfile: go tool pprof -lines reads the same file:line rows as 
   )
   // Every row — values, names, files and lines — as in the program's own profile.
   assert.deepEqual(rows, goTopLines(original, 'alloc_space'))
+  // The program's sampling period (its MemProfileRate) and period type, kept with the series.
+  const own = decodePprof(original)
+  assert.ok(own.period > 0)
+  assert.equal(profile.period, BigInt(own.period))
+  assert.deepEqual(
+    [profile.stringTable[Number(profile.periodType!.type)], profile.stringTable[Number(profile.periodType!.unit)]],
+    ['space', 'bytes'],
+  )
   // The binary the frames ran in: one mapping, the program's.
   assert.ok(profile.mapping.length >= 1)
   assert.ok(profile.location.every((l) => l.line.length === 1 && l.mappingId >= 0n))
