@@ -10,7 +10,10 @@ export interface BrowserBridge {
   session(): BrowserSession
 }
 
-/** Events whose listener gets the object as k6 passes it (page.on). */
+/**
+ * Events whose listener gets the object as k6 passes it (page.on). Not 'dialog': with a listener
+ * Playwright leaves the dialog open for it to accept or dismiss, which k6's API cannot do.
+ */
 const EVENTS = new Set([
   'console',
   'request',
@@ -25,7 +28,6 @@ const EVENTS = new Set([
   'framenavigated',
   'pageerror',
   'popup',
-  'dialog',
   'page',
 ])
 
