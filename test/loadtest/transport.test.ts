@@ -244,7 +244,7 @@ export default function () {
   }
 })
 
-test('HTTP/2: a server that offers h2 in the TLS handshake is spoken to in HTTP/2 (proto HTTP/2.0), one session per VU reused, a batch's requests multiplexed on it; an HTTP/1.1-only one stays on HTTP/1.1', async (t) => {
+test('HTTP/2: a server that offers h2 in the TLS handshake is spoken to in HTTP/2 (proto HTTP/2.0), one session per VU reused, a batch’s requests multiplexed on it; an HTTP/1.1-only one stays on HTTP/1.1', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-h2-'))
   const creds = selfSignedCert(dir)
   if ('skip' in creds) {
