@@ -43,7 +43,7 @@ test('recovery: grouped commits with their group token, the rest loose; a torn t
     // A flipped byte in the last record ends the segment there.
     truncateSync(join(dir, file!), whole)
     const bytes = readFileSync(join(dir, file!))
-    bytes[bytes.length - 3] ^= 0xff
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0xff, bytes.length - 3)
     writeFileSync(join(dir, file!), bytes)
     assert.deepEqual(
       readWal(dir).loose.map((r) => r.token),
