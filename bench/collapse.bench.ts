@@ -23,14 +23,17 @@ import {
 
 requireBuild()
 const ROUNDS = Number(process.env.RUNS ?? 5)
-const { file, ...gen } = benchPerfScript('collapse-perf-script.txt', 1, 50)
-const out = (name: string) => join(root, 'bench', 'out', `collapse-${name}.folded`)
+const { file, ...gen } = benchPerfScript(`collapse-perf-script-${process.pid}.txt`, 1, 50)
+const out = (name: string) => join(root, 'bench', 'out', `collapse-${name}-${process.pid}.folded`)
 const rules = join(root, 'test', 'flamegraph', 'collapse-rules.pl')
 const contenders: Contender[] = [
   { name: 'kiln collapse perf', cmd: process.execPath, args: [kilnBin, 'collapse', 'perf', file], out: out('kiln') },
   // collapse-rules.pl reads stdin; sh execs perl, so the timing is perl's.
   { name: 'collapse-rules.pl', cmd: 'sh', args: ['-c', 'exec perl "$0" < "$1"', rules, file], out: out('rules') },
 ]
+const baseline = process.env.KILN_BENCH_BASELINE // another checkout's bin/kiln.js, timed alongside
+if (baseline)
+  contenders.push({ name: 'baseline kiln', cmd: process.execPath, args: [baseline, 'collapse', 'perf', file], out: out('baseline') })
 const perlTool = findPerlTool('stackcollapse-perf.pl')
 if (perlTool) contenders.push({ name: 'stackcollapse-perf.pl', cmd: 'perl', args: [perlTool, file], out: out('perl') })
 else console.log(`stackcollapse-perf.pl not found (${howToGetPerlTools}); comparing with collapse-rules.pl only`)
