@@ -86,11 +86,21 @@ class SampleStream {
   private res: http.ServerResponse | null = null
   private timer: NodeJS.Timeout | null = null
   private batch = ''
-  constructor(r: Runner, keep: boolean) {
+  private subscribed = false
+  constructor(
+    private readonly r: Runner,
+    keep: boolean,
+  ) {
     this.pending = keep ? [] : null
+    // A run nobody reads the samples of pays nothing for them (no JSON per sample) until someone does.
+    if (keep) this.subscribe()
+  }
+  private subscribe(): void {
+    if (this.subscribed) return
+    this.subscribed = true
     jsonLines(
-      r.registry,
-      () => r.thresholds,
+      this.r.registry,
+      () => this.r.thresholds,
       (line) => {
         if (this.res) {
           this.batch += line
@@ -108,6 +118,7 @@ class SampleStream {
       return
     }
     res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    this.subscribe()
     this.res = res
     res.on('close', () => {
       if (this.res === res) this.res = null

@@ -193,10 +193,18 @@ export function coordinated(runner: Runner, o: CoordinateOptions): Instances {
             x.failure ??= (e as Error).message
           }
         })
-        lines.on('close', () => {
+        // A connection reset (the instance died) is an error of the response, which readline forwards
+        // and after which it may not close: the response's own 'close' ends the reading in any case.
+        let closed = false
+        const done = (): void => {
+          if (closed) return
+          closed = true
           if (!x.end) x.failure ??= `${x.name} stopped sending samples before its end (the process died or the connection broke)`
           resolve()
-        })
+        }
+        lines.on('error', done)
+        lines.on('close', done)
+        res.on('close', () => setImmediate(done))
       })
       req.on('error', (e) => {
         x.failure ??= `${x.name}: its samples cannot be read from ${x.address} (${e.message})`
