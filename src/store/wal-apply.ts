@@ -57,6 +57,7 @@ export class Applier {
   private running = 0
   private groups = 0
   private roomWaiters: (() => void)[] = []
+  private stopped = false
   /** The engine's message while it refuses the last group; undefined once it takes one. */
   lastError: string | undefined
 
@@ -90,11 +91,17 @@ export class Applier {
     return Promise.all([...this.attempts, this.queue.length ? this.next.promise : null]).then(() => {})
   }
 
-  /** Resolves once everything added is in the engine (or the engine refused it, on shutdown). */
+  /**
+   * On shutdown: resolves once everything added is in the engine, or the engine refused it, which
+   * then stays in the log for the next start (no more attempts here).
+   */
   async drain(): Promise<void> {
     while (this.queue.length || this.running) {
       await this.visible()
-      if (this.lastError) return
+      if (this.lastError) {
+        this.stopped = true
+        return
+      }
     }
   }
 
@@ -142,7 +149,8 @@ export class Applier {
         this.attempts.delete(failed.promise)
         this.attempts.add(attempt.promise)
         failed.resolve()
-        await new Promise((r) => setTimeout(r, RETRY_MS))
+        await new Promise((r) => setTimeout(r, RETRY_MS).unref())
+        if (this.stopped) return
       }
     }
     this.running--
