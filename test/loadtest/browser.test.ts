@@ -134,7 +134,9 @@ export default async function () {
     await page.mouse.click(60, 220)
     await page.locator('#counter').click()
     r.counter = await page.locator('#counter').textContent()
-    await page.touchscreen.tap(20, 20)
+    const box = await page.locator('#touched').boundingBox()
+    await page.touchscreen.tap(box.x + box.width - 5, box.y + box.height / 2)
+    r.touched = await page.locator('#touched').textContent()
     const frame = page.frames().find((f) => f.name() === 'inner')
     r.frame = await frame.locator('#in').textContent()
     r.frames = page.frames().length
@@ -189,6 +191,7 @@ export default async function () {
     assert.equal(x.routed, true)
     assert.equal(x.api, 'from the route', 'page.route fulfilled the fetch')
     assert.equal(x.counter, '2', 'one mouse click and one locator click')
+    assert.equal(x.touched, 'touched', "the touchscreen's tap fired touchstart")
     assert.equal(x.frame, 'inside the frame')
     assert.equal(x.frames, 2)
     assert.equal(x.welcome, 'Welcome, ada!')
