@@ -74,6 +74,8 @@ before(async () => {
     Echo: (call: grpcjs.ServerUnaryCall<Req, unknown>, cb: grpcjs.sendUnaryData<unknown>) => {
       calls++
       const r = call.request
+      // 'peer' asks where the call came from (the localIPs test).
+      if (r.user_name === 'peer') return cb(null, { greeting: call.getPeer() })
       const md = new grpcjs.Metadata()
       md.set('x-echo', String(call.metadata.get('x-req')[0] ?? 'none'))
       call.sendMetadata(md)
@@ -479,6 +481,25 @@ export default function () {
   assert.doesNotMatch(r.stderr, /not interrupted/)
   const m = JSON.parse(readFileSync(join(dir, 'sum.json'), 'utf8')).metrics
   assert.equal(m['grpc_req_duration{status:1}'].count, 1)
+})
+
+test('localIPs: VU n dials gRPC from the nth address of the pool, as it does HTTP', async () => {
+  const dir = workdir({
+    'echo.proto': PROTO,
+    'script.js': `import grpc from 'k6/net/grpc'
+const client = new grpc.Client()
+client.load([], 'echo.proto')
+export const options = { vus: 2, iterations: 2, localIPs: '127.0.0.2-127.0.0.3' }
+export default function () {
+  client.connect(__ENV.ADDR, { plaintext: true })
+  console.log('PEER ' + __VU + ' ' + client.invoke('kiln.test.Echo/Echo', { userName: 'peer' }).message.greeting)
+  client.close()
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `ADDR=${addr}`, 'script.js'], { cwd: dir })
+  assert.equal(r.code, 0, r.stderr)
+  const peers = Object.fromEntries([...r.stderr.matchAll(/PEER (\d+) (?:ipv4:)?([\d.]+):\d+/g)].map((m) => [m[1], m[2]]))
+  assert.deepEqual(peers, { '1': '127.0.0.2', '2': '127.0.0.3' }, r.stderr)
 })
 
 test('TLS (no plaintext): a self-signed server is refused unless --insecure-skip-tls-verify', async (t) => {

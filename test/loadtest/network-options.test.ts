@@ -9,6 +9,7 @@ import https from 'node:https'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
+import { WebSocketServer } from 'ws'
 import { kilnRun, selfSignedCert, workdir } from './helpers.ts'
 
 /** A server that counts requests, connections and the most requests in flight at once. */
@@ -229,15 +230,22 @@ export default function () { console.log('CIPHER ' + http.get(__ENV.URL).body) }
   }
 })
 
-test('localIPs: VU n connects from the nth address of the pool (ranges and CIDRs, round robin); a bad one is exit 104', async () => {
+test('localIPs: VU n connects from the nth address of the pool (ranges and CIDRs, round robin), HTTP and WebSockets; a bad one is exit 104', async () => {
   const srv = http.createServer((req, res) => res.end(req.socket.remoteAddress))
+  // The WebSocket says where its connection came from, too.
+  const wss = new WebSocketServer({ server: srv })
+  wss.on('connection', (socket, req) => socket.send(req.socket.remoteAddress ?? ''))
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}/`
   try {
     const dir = workdir({
       'script.js': `import http from 'k6/http'
+import ws from 'k6/ws'
 export const options = { vus: 4, iterations: 8, localIPs: __ENV.IPS }
-export default function () { console.log('FROM ' + __VU + ' ' + http.get(__ENV.URL).body) }`,
+export default function () {
+  console.log('FROM ' + __VU + ' ' + http.get(__ENV.URL).body)
+  ws.connect(__ENV.URL.replace('http', 'ws'), (s) => s.on('message', (m) => { console.log('WSFROM ' + __VU + ' ' + m); s.close() }))
+}`,
     })
     const r = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${url}`, '-e', 'IPS=127.0.0.2-127.0.0.3,127.0.0.8/31', 'script.js'], {
       cwd: dir,
@@ -247,10 +255,15 @@ export default function () { console.log('FROM ' + __VU + ' ' + http.get(__ENV.U
     for (const m of r.stderr.matchAll(/FROM (\d+) (\S+)/g)) (seen.get(m[1]!) ?? seen.set(m[1]!, new Set()).get(m[1]!)!).add(m[2]!)
     const byVu = Object.fromEntries([...seen].map(([vu, ips]) => [vu, [...ips]]))
     assert.deepEqual(byVu, { '1': ['127.0.0.2'], '2': ['127.0.0.3'], '3': ['127.0.0.8'], '4': ['127.0.0.9'] }, r.stderr)
+    const wsByVu: Record<string, string[]> = {}
+    for (const m of r.stderr.matchAll(/WSFROM (\d+) (\S+)/g)) if (!wsByVu[m[1]!]?.includes(m[2]!)) (wsByVu[m[1]!] ??= []).push(m[2]!)
+    assert.deepEqual(wsByVu, byVu, r.stderr)
     const bad = await kilnRun(['run', '-q', '-e', `URL=${url}`, '-e', 'IPS=127.0.0.5-127.0.0.2', 'script.js'], { cwd: dir })
     assert.equal(bad.code, 104)
     assert.match(bad.stderr, /localIPs: '127\.0\.0\.5-127\.0\.0\.2' ends before it starts/)
   } finally {
+    for (const c of wss.clients) c.terminate()
+    wss.close()
     srv.closeAllConnections()
     await new Promise<void>((r) => srv.close(() => r()))
   }

@@ -78,7 +78,7 @@ export class VuModules {
     installCrypto(b)
     installWebCrypto(b, this.keys, loop)
     installFs(b, (p) => host.readBytes(p))
-    this.ws.install(b, { host, jar: this.client.jar, jars: this.jars, loop, baseTags, interrupted })
+    this.ws.install(b, { host, rules: this.client.transport.rules, jar: this.client.jar, jars: this.jars, loop, baseTags, interrupted })
     installGrpc(b, { loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
     installKiln(b)
     installRedis(b, { loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
@@ -103,6 +103,7 @@ export class VuModules {
       insecure: host.options.insecureSkipTLSVerify,
       userAgent: host.options.userAgent,
       net: host.options.net,
+      vu: vu.id,
       // k6 logs gRPC calls with --http-debug too (its fields after the text, as for HTTP).
       debug: host.httpDebug
         ? {

@@ -149,16 +149,19 @@ export class GrpcConn {
     if (pattern) return Promise.reject(dialError(`hostname (${host}) is in a blocked pattern (${pattern})`))
     const to = this.rules.target(host, port)
     const lookup = checkedLookup(this.rules)
+    // localIPs: the VU's address, as for HTTP.
+    const local = this.rules.localAddress ? { localAddress: this.rules.localAddress } : {}
     const tlsOpts = this.p.tls
     const servername = this.p.authority ? this.p.authority.replace(/:\d+$/, '') : net.isIP(host) ? undefined : host
     const s = http2.connect(`${this.p.plaintext ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`, {
       createConnection: () =>
         this.p.plaintext
-          ? net.connect({ host: to.host, port: to.port, lookup })
+          ? net.connect({ host: to.host, port: to.port, lookup, ...local })
           : tls.connect({
               host: to.host,
               port: to.port,
               lookup,
+              ...local,
               servername,
               ALPNProtocols: ['h2'],
               rejectUnauthorized: !this.insecure,

@@ -26,8 +26,10 @@ export interface GrpcHost {
   emit(metric: string, value: number, tags: Tags): void
   insecure: boolean
   userAgent: string
-  /** k6's network options (hosts, blockHostnames, blacklistIPs, tlsVersion, tlsAuth). */
+  /** k6's network options (hosts, blockHostnames, blacklistIPs, tlsVersion, tlsAuth, localIPs). */
   net: NetOptions
+  /** The VU's number: its address in localIPs' pool. */
+  vu: number
   /** `--http-debug`: a unary call's headers and trailers are logged here (payloads too with =full). */
   debug?: { log(text: string): void; full: boolean }
 }
@@ -136,7 +138,7 @@ export class GrpcClients {
   private readonly rules: NetRules
 
   constructor(private readonly host: GrpcHost) {
-    this.rules = netRules(host.net)
+    this.rules = netRules(host.net, host.vu)
   }
 
   private client(id: number) {

@@ -1,6 +1,7 @@
 /** Host functions of ws.js: `k6/ws` waits on a socket's own queue, `k6/websockets` on the event loop. */
 import type { HostBinder } from '../../engine/host-api.ts'
 import type { EventLoop } from '../../engine/eventloop.ts'
+import type { NetRules } from '../http/netrules.ts'
 import type { Host } from '../../engine/host.ts'
 import type { Tags } from '../../results/metrics.ts'
 import type { CookieJar, JarStore } from '../http/cookies.ts'
@@ -9,6 +10,8 @@ import { WsConn, type WsSpec } from './ws.ts'
 /** What of its VU the WebSocket host functions use. */
 export interface WsBridge {
   host: Host
+  /** The VU's network options (localIPs, blacklistIPs, blockHostnames, dns), as its HTTP requests have them. */
+  rules: NetRules
   jar: CookieJar
   jars: JarStore
   loop: EventLoop
@@ -53,7 +56,14 @@ export class WsSockets {
               .map(([n, c]) => `${n}=${c.value}`)
               .join('; ')
       if (cookies) spec.headers['Cookie'] = [cookies, spec.headers['Cookie']].filter(Boolean).join('; ')
-      return new WsConn(spec, emit, sink, host.options.insecureSkipTLSVerify, (h) => jar && httpUrl && jar.store(httpUrl, h['set-cookie']))
+      return new WsConn(
+        spec,
+        emit,
+        sink,
+        host.options.insecureSkipTLSVerify,
+        v.rules,
+        (h) => jar && httpUrl && jar.store(httpUrl, h['set-cookie']),
+      )
     }
     const waitEvent = async (id: number, ms: number): Promise<string | null> => {
       const s = this.sockets.get(id)

@@ -5,7 +5,10 @@
  * close ("code reason"), error (message). After close or error nothing more is sent.
  */
 import { performance } from 'node:perf_hooks'
+import net from 'node:net'
 import WebSocket from 'ws'
+import { checkedLookup } from '../http/lookup.ts'
+import type { NetRules } from '../http/netrules.ts'
 import type { Tags } from '../../results/metrics.ts'
 import type { RequestCookie } from '../http/cookies.ts'
 import { canonical } from '../http/http.ts'
@@ -41,17 +44,27 @@ export class WsConn {
     private readonly emit: Emit,
     private readonly sink: WsSink,
     insecure: boolean,
+    rules: NetRules,
     /** The handshake response's headers (the VU stores its Set-Cookie in the jar). */
     onUpgrade?: (headers: import('node:http').IncomingHttpHeaders) => void,
   ) {
     this.tags = { ...spec.tags, url: spec.url }
     let ws: WebSocket
     try {
+      // k6 dials WebSockets as it dials HTTP: blockHostnames, blacklistIPs and dns in the lookup, localIPs.
+      const host = new URL(spec.url).hostname.replace(/^\[(.*)\]$/, '$1')
+      const pattern = rules.blockedBy(host)
+      if (pattern) throw new Error(`hostname (${host}) is in a blocked pattern (${pattern})`)
+      const range = net.isIP(host) ? rules.blacklistedBy(host) : null
+      if (range) throw new Error(`IP (${host}) is in a blacklisted range (${range})`)
       ws = new WebSocket(spec.url, spec.protocols, {
         headers: spec.headers,
         perMessageDeflate: spec.compression === 'deflate',
         rejectUnauthorized: !insecure,
         handshakeTimeout: 60_000,
+        lookup: checkedLookup(rules),
+        ...(rules.localAddress ? { localAddress: rules.localAddress } : {}),
+        ...rules.tls(host),
       })
     } catch (e) {
       queueMicrotask(() => this.fail((e as Error).message))
