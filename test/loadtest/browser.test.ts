@@ -274,6 +274,7 @@ export const options = { scenarios: { ui: { executor: 'constant-vus', vus: 1, du
 export default async function () {
   const page = await browser.newPage()
   await page.goto('${base}/')
+  console.log('UA ' + browser.userAgent() + ' | ' + (await page.evaluate(() => navigator.userAgent)))
   console.log('loaded')
   await page.waitForTimeout(600000)
 }`,
@@ -296,6 +297,9 @@ export default async function () {
   try {
     await Promise.race([loaded, code])
     assert.equal(browserDirs().size, 1, stderr)
+    // k6 drops 'Headless' from the user agent, the browser's and the pages'.
+    assert.match(stderr, /UA Mozilla\/5\.0 [^|]*Chrome\/[\d.]+[^|]* \| Mozilla\/5\.0 .*Chrome\/[\d.]+/)
+    assert.doesNotMatch(stderr, /Headless/)
     process.kill(p.pid!, 'SIGINT')
     assert.equal(await code, 105, stderr)
   } finally {

@@ -25,7 +25,8 @@ function connect(endpoint: string): Promise<{ browser: Browser; userAgent: strin
       const cdp = await browser.newBrowserCDPSession()
       const v = (await cdp.send('Browser.getVersion')) as { userAgent: string }
       await cdp.detach()
-      return { browser, userAgent: v.userAgent }
+      // As k6 does: headless Chromium's 'HeadlessChrome/…' is refused by some sites.
+      return { browser, userAgent: v.userAgent.replace('HeadlessChrome', 'Chrome') }
     })()
     c.catch(() => connections.delete(endpoint))
     connections.set(endpoint, c)
@@ -239,7 +240,7 @@ export class BrowserSession {
     const { browser, userAgent } = await connect(info.endpoint)
     this.userAgent = userAgent
     this.version = browser.version()
-    const ctx = await browser.newContext(contextOptions(opts))
+    const ctx = await browser.newContext({ userAgent, ...contextOptions(opts) })
     const m = new ContextMetrics(this.v.emit, () => this.v.baseTags())
     await m.install(ctx)
     this.contexts.set(ctx, m)
