@@ -16,7 +16,7 @@ import { dockerfile, finalStage } from './dockerfile.ts'
 
 const root = join(import.meta.dirname, '..', '..')
 const kustomize = join(root, 'deploy', 'kustomize')
-const DIRS = ['base', 'overlays/single-node', 'overlays/external-clickhouse', 'overlays/loadtest']
+const DIRS = ['base', 'overlays/single-node', 'overlays/external-clickhouse', 'overlays/loadtest', 'overlays/loadtest-distributed']
 
 // Debian's kubernetes-client (kubectl 1.20, kustomize 2) or any newer kubectl.
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' })
