@@ -11,6 +11,7 @@ import type { SummaryLike } from '../loadtest/results/report-data.ts'
 import { judgeExternal, kilnOptions } from '../loadtest/results/profile-thresholds.ts'
 import { checkSecretSources, parseSecretSource } from '../loadtest/modules/secrets/secrets.ts'
 import { coordinated } from '../loadtest/run/coordinator.ts'
+import { k8sManifests } from '../loadtest/run/coordinator-k8s.ts'
 import type { Instances } from '../loadtest/run/runner.ts'
 
 export const spec: CommandSpec = {
@@ -124,6 +125,11 @@ export const spec: CommandSpec = {
       arg: 'HOST:PORT[,…]',
       help: "with --instances: coordinate instances started elsewhere (kiln run --instance --address …, e.g. a Kubernetes Job's pods) instead of local processes",
     },
+    k8s: {
+      type: 'boolean',
+      help: 'with --instances: print the Kubernetes objects of that coordinated run (script ConfigMap, instance Indexed Job, headless Service, coordinator Job) for kubectl apply -f -',
+    },
+    'k8s-image': { type: 'string', arg: 'IMAGE', help: "with --k8s: the Kiln image the pods run (default 'kiln', as in deploy/)" },
     instance: {
       type: 'boolean',
       help: 'be one instance of a coordinated run: paused until the coordinator resumes it, samples streamed over the REST API (--address), no setup, teardown, thresholds or summary here',
@@ -399,6 +405,7 @@ export async function run(argv: string[]): Promise<number> {
   const p = parseRunArgs(spec, argv)
   if (!p) return 0
   const runner = runnerFromArgs(p, 'run')
+  if (bool(p, 'k8s')) return renderK8s(p, argv)
   const instances = coordinatorFromArgs(p, argv, runner)
   // Ctrl-C: stop the scenarios, then teardown, summary and outputs; exit 105. A second one quits at once.
   let signals = 0
@@ -443,23 +450,51 @@ const COORDINATOR_ONLY = new Set([
   'execution-segment-sequence',
 ])
 
-/** `argv` without the options named in `drop` (and their values), as given: what local instances get. */
-function forward(argv: string[], drop: Set<string>): string[] {
+/** `argv` as options with their values (`name` null for a positional), as given. */
+function argGroups(argv: string[]): { name: string | null; tokens: string[] }[] {
   const byShort = new Map(Object.entries(spec.options).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])))
-  const out: string[] = []
+  const out: { name: string | null; tokens: string[] }[] = []
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     const m = /^--([^=]+)(=.*)?$/.exec(a) ?? /^-([a-zA-Z])()$/.exec(a)
     const name = m ? (a.startsWith('--') ? m[1]! : byShort.get(m[1]!)) : undefined
     const takesValue = !!name && spec.options[name]?.type === 'string' && !m![2]
-    if (name && drop.has(name)) {
-      if (takesValue) i++
-      continue
-    }
-    out.push(a)
-    if (takesValue && i + 1 < argv.length) out.push(argv[++i]!)
+    out.push({ name: name ?? null, tokens: takesValue && i + 1 < argv.length ? [a, argv[++i]!] : [a] })
   }
   return out
+}
+
+/** `argv` without the options named in `drop` (and their values), as given: what local instances get. */
+function forward(argv: string[], drop: Set<string>): string[] {
+  return argGroups(argv).flatMap((g) => (g.name && drop.has(g.name) ? [] : g.tokens))
+}
+
+/** `kiln run --instances N --k8s script.js`: the Kubernetes objects of a coordinated run, on stdout. */
+function renderK8s(p: Parsed, argv: string[]): number {
+  const n = intFlag(str(p, 'instances'), '--instances')
+  if (!n) throw new ConfigError('--k8s renders a coordinated run: give --instances N (the number of instance pods)')
+  const script = p.positionals[0]!
+  let source: string
+  try {
+    source = readFileSync(script, 'utf8')
+  } catch {
+    throw new ConfigError(`cannot read the script '${script}': check the path`)
+  }
+  const groups = argGroups(argv).filter((g) => g.name !== 'k8s' && g.name !== 'k8s-image' && !(g.name === null && g.tokens[0] === script))
+  const local = new Set([...COORDINATOR_ONLY].filter((x) => x !== 'quiet'))
+  process.stdout.write(
+    k8sManifests({
+      instances: n,
+      scriptPath: script,
+      source,
+      instanceArgs: groups.flatMap((g) => (g.name && COORDINATOR_ONLY.has(g.name) ? [] : g.tokens)),
+      coordinatorArgs: groups.flatMap((g) =>
+        g.name && local.has(g.name) && g.name !== 'instances' && g.name !== 'connect' ? g.tokens : [],
+      ),
+      image: str(p, 'k8s-image') ?? 'kiln',
+    }),
+  )
+  return 0
 }
 
 /** `--instances N` (with `--connect`): the coordinated run's instances; null for a plain run. */
