@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { parseCommand } from '../../src/cli/args.ts'
+import { parseCommand, type Parsed } from '../../src/cli/args.ts'
 import { spec as runSpec } from '../../src/cli/run.ts'
 import { evenSequence } from '../../src/loadtest/run/coordinator.ts'
 import { kilnRun } from './helpers.ts'
@@ -22,7 +22,7 @@ const noKubectl = kubectl.error ? 'kubectl is not installed (Debian: apt-get ins
 type K8sObject = { kind: string; metadata: { name: string }; [k: string]: any }
 
 /** Checks a coordinated run's objects; returns each instance's parsed arguments. */
-function check(objs: K8sObject[], n: number, out: string): ReturnType<typeof parseCommand>[] {
+function check(objs: K8sObject[], n: number, out: string): Parsed[] {
   const get = (kind: string, name: string): K8sObject => {
     const o = objs.find((x) => x.kind === kind && x.metadata.name === name)
     assert.ok(o, `no ${kind} ${name}`)
