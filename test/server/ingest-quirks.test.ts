@@ -91,11 +91,12 @@ test('/pyroscope/render metadata: wall in microseconds, delay in nanoseconds, cp
     body: Buffer.from(encodePprof(b.build())),
   })
   assert.equal(r.status, 200, r.text)
-  for (const [name, body] of [
+  const uploads: [string, string][] = [
     ['locks.mutex_duration', 'main;lock 2500\n'],
     ['locks.cpu', 'main;spin 3\n'],
     ['locks.alloc_objects', 'main;alloc 7\n'],
-  ]) {
+  ]
+  for (const [name, body] of uploads) {
     r = await call(`${kiln.url}/ingest?${q({ name, from: 'now-10s', until: 'now' })}`, { method: 'POST', body })
     assert.equal(r.status, 200, r.text)
   }
