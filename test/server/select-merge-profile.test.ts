@@ -17,7 +17,7 @@ import { startKiln, call, type TestServer } from './helpers.ts'
 import { haveGo } from '../formats/support.ts'
 import { goPprof, goTopLines } from '../formats/go-lines.ts'
 import { ProfileSchema } from '../../src/server/rpc/gen/google/v1/profile_pb.ts'
-import { QuerierService } from '../../src/server/rpc/gen/querier/v1/querier_pb.ts'
+import { ProfileFormat, QuerierService } from '../../src/server/rpc/gen/querier/v1/querier_pb.ts'
 import { decodePprof } from '../../src/formats/pprof.ts'
 
 // Each function allocates on a line of its own; MemProfileRate 1 records every allocation, so the
@@ -172,4 +172,11 @@ test('a call site selects frames by name whatever their lines: SelectSeries and 
   assert.ok(sum >= 50 * (4096 + 65536), `${sum}`)
   assert.equal(total, sum)
   assert.ok(profile.sample.every((s) => s.locationId.length >= 3))
+})
+
+test("SelectMergeStacktraces' PPROF format is the same pprof, lines and all", async (t) => {
+  if (!haveGo()) return t.skip('go is not installed (Debian golang-go; .ci/run installs it)')
+  const querier = createClient(QuerierService, createConnectTransport({ baseUrl: kiln.url, httpVersion: '1.1' }))
+  const r = await querier.selectMergeStacktraces({ ...request, format: ProfileFormat.PPROF })
+  assert.deepEqual(goTopLines(r.pprof!.profile), goTopLines(original, 'alloc_space'))
 })

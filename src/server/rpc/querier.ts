@@ -10,7 +10,7 @@ import type { CallTree } from '../../model/tree.ts'
 import { encodePprof } from '../../formats/pprof.ts'
 import type { Reader, Selection } from '../../store/index.ts'
 import type { Exemplar } from '../../store/reader.ts'
-import { framesToProfile, maxNodesOf, mergedTree, selection, stepOf, treeToProfile } from '../../query/index.ts'
+import { framesToProfile, maxNodesOf, mergedTree, selection, stepOf } from '../../query/index.ts'
 import type { Context } from '../context.ts'
 import { ProfileSchema } from './gen/google/v1/profile_pb.ts'
 import { ExemplarType, TimeSeriesAggregationType, type StackTraceSelector } from './gen/types/v1/types_pb.ts'
@@ -92,6 +92,17 @@ function flameGraphMessage(fg: FlameGraphData): { names: string[]; levels: { val
 export function querierService(ctx: Context): Partial<ServiceImpl<typeof QuerierService>> {
   const r = ctx.store.reader
   const merged = (tenant: string, m: TypedQuery): Promise<CallTree> => mergedTree(r, typedSelection(tenant, m), callSiteOf(m))
+  // The selection as pprof (SelectMergeProfile, SelectMergeStacktraces' PPROF): the stored frames
+  // with their files, lines and binaries, spanning the range asked for.
+  const mergedPprof = async (tenant: string, m: TypedQuery): Promise<Uint8Array> => {
+    const sel = typedSelection(tenant, m)
+    const profile = framesToProfile(await r.mergedFrames(sel), m.profileTypeID, {
+      timeMs: sel.from,
+      durationNanos: (sel.until - sel.from) * 1e6,
+      callSite: callSiteOf(m),
+    })
+    return encodePprof(profile, { gzip: false })
+  }
   return {
     async profileTypes(m, call) {
       const types = await r.profileTypes(selection({ tenant: tenantOf(call), from: Number(m.start), until: Number(m.end) }))
@@ -150,9 +161,8 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     },
     async selectMergeStacktraces(m, call) {
       refuseIdSelectors(m)
+      if (m.format === ProfileFormat.PPROF) return { pprof: { profile: await mergedPprof(tenantOf(call), m) } }
       const tree = await merged(tenantOf(call), m)
-      if (m.format === ProfileFormat.PPROF)
-        return { pprof: { profile: encodePprof(treeToProfile(tree, m.profileTypeID), { gzip: false }) } }
       if (m.format === ProfileFormat.TREE) return { tree: treeBytes(tree, maxNodesOf(m.maxNodes)) }
       // A call graph is read, not zoomed: 100 functions unless asked (pprof shows 80).
       if (m.format === ProfileFormat.DOT) return { dot: treeDot(tree, m.maxNodes ? maxNodesOf(m.maxNodes) : 100, m.profileTypeID) }
@@ -160,15 +170,8 @@ export function querierService(ctx: Context): Partial<ServiceImpl<typeof Querier
     },
     async selectMergeProfile(m, call) {
       refuseIdSelectors(m)
-      const sel = typedSelection(tenantOf(call), m)
-      // The stored frames with their files, lines and binaries; the profile spans the range asked
-      // for. The pprof encoder is Kiln's one writer of the format; the message is read back from its bytes.
-      const profile = framesToProfile(await r.mergedFrames(sel), m.profileTypeID, {
-        timeMs: sel.from,
-        durationNanos: (sel.until - sel.from) * 1e6,
-        callSite: callSiteOf(m),
-      })
-      return fromBinary(ProfileSchema, encodePprof(profile, { gzip: false }))
+      // The pprof encoder is Kiln's one writer of the format; the message is read back from its bytes.
+      return fromBinary(ProfileSchema, await mergedPprof(tenantOf(call), m))
     },
     async selectSeries(m, call) {
       const sel = typedSelection(tenantOf(call), m)
