@@ -101,8 +101,10 @@ test('kiln agent with a dead server: retries with back-off, bounded queue, drops
   })
   const busy = startBusy(busyProgram('kiln_busy_keep'), ['60'])
   try {
+    // Ten windows: room for two failed rounds (1 s, then the 2 s back-off) even where the first
+    // attempt is slow to fail (a CI run at load 10 logged its first refusal in the third window).
     const r = await runAgent(['--server', `http://127.0.0.1:${port}`, '--upload-interval', '1s', '--max-queue', '0.001'], {
-      windows: 6,
+      windows: 10,
       stopWith: 'SIGTERM',
     })
     assert.equal(r.status, 0, r.log)
