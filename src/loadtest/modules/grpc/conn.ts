@@ -11,7 +11,7 @@ import protobuf from 'protobufjs'
 import descriptor from 'protobufjs/ext/descriptor.js'
 import { parseDuration } from '../../run/duration.ts'
 import type { NetRules } from '../http/netrules.ts'
-import { checkedLookup } from '../http/lookup.ts'
+import { checkedLookup, refusedBeforeLookup } from '../http/lookup.ts'
 import { CODES, Code, methodsOf, type Methods } from './proto.ts'
 
 // The server reflection protocol (grpc.reflection.v1, same messages as v1alpha): what Kiln asks.
@@ -145,9 +145,9 @@ export class GrpcConn {
   open(cancels: Set<() => void>): Promise<void> {
     const [host, port] = splitAddress(this.addr)
     const dialError = (why: string) => new Error(`connection error: desc = "transport: error while dialing: dial tcp ${this.addr}: ${why}"`)
-    const pattern = this.rules.blockedBy(host)
-    if (pattern) return Promise.reject(dialError(`hostname (${host}) is in a blocked pattern (${pattern})`))
     const to = this.rules.target(host, port)
+    const refusal = refusedBeforeLookup(this.rules, host, to.host)
+    if (refusal) return Promise.reject(dialError(refusal.message))
     const lookup = checkedLookup(this.rules)
     // localIPs: the VU's address, as for HTTP.
     const local = this.rules.localAddress ? { localAddress: this.rules.localAddress } : {}

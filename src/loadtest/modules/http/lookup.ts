@@ -1,5 +1,5 @@
 /** Name lookups for `kiln run`'s connections (HTTP and gRPC): k6's blacklistIPs and `dns` option. */
-import type net from 'node:net'
+import net from 'node:net'
 import dns from 'node:dns'
 import type { NetRules } from './netrules.ts'
 
@@ -10,16 +10,30 @@ export function errno(message: string, code: string): NodeJS.ErrnoException {
   return e
 }
 
+/** k6 error 1110 for an address in blacklistIPs, or null. */
+function blacklisted(rules: NetRules, ip: string): NodeJS.ErrnoException | null {
+  const range = rules.blacklistedBy(ip)
+  return range ? errno(`IP (${ip}) is in a blacklisted range (${range})`, 'KILN_BLACKLISTED_IP') : null
+}
+
+/**
+ * Why a connection to `host` is refused before any lookup (HTTP, gRPC and WebSockets alike): the
+ * name in blockHostnames (k6 error 1111), or the address dialled — written in the URL or given by
+ * `hosts`, so never looked up — in blacklistIPs (1110). Null when it may go ahead.
+ */
+export function refusedBeforeLookup(rules: NetRules, host: string, dialled: string): NodeJS.ErrnoException | null {
+  const pattern = rules.blockedBy(host)
+  if (pattern) return errno(`hostname (${host}) is in a blocked pattern (${pattern})`, 'KILN_BLOCKED_HOSTNAME')
+  return net.isIP(dialled) ? blacklisted(rules, dialled) : null
+}
+
 /**
  * DNS through the blacklist: an address in a blacklisted range fails the connection before it is
  * dialled (k6 error 1110). Node calls this with `all: true` (trying each address in turn).
  */
 export function checkedLookup(rules: NetRules): net.LookupFunction {
   return (hostname, options, callback) => {
-    const banned = (ip: string): NodeJS.ErrnoException | null => {
-      const range = rules.blacklistedBy(ip)
-      return range ? errno(`IP (${ip}) is in a blacklisted range (${range})`, 'KILN_BLACKLISTED_IP') : null
-    }
+    const banned = (ip: string) => blacklisted(rules, ip)
     if (rules.dns) {
       return resolveWithPolicy(rules, hostname, (err, a) => {
         if (err || !a) return callback(err ?? errno(`lookup ${hostname}: no address`, 'ENOTFOUND'), '', 4)

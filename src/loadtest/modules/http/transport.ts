@@ -14,7 +14,7 @@ import http2 from 'node:http2'
 import { STATUS_CODES } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { netRules, type NetRules } from './netrules.ts'
-import { checkedLookup, errno } from './lookup.ts'
+import { checkedLookup, errno, refusedBeforeLookup } from './lookup.ts'
 import { h2Headers, openH2 } from './h2.ts'
 import { EMPTY, ResponseParser, type RawHeaders } from './response-parser.ts'
 
@@ -159,12 +159,9 @@ export async function send(
 ): Promise<Raw> {
   const t0 = performance.now()
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname
-  const pattern = tr.rules.blockedBy(hostname)
-  if (pattern) return refused(errno(`hostname (${hostname}) is in a blocked pattern (${pattern})`, 'KILN_BLOCKED_HOSTNAME'))
-  // An address written in the URL (or given by `hosts`) is not looked up: check it here.
   const dialled = tr.rules.target(hostname, Number(url.port) || (url.protocol === 'https:' ? 443 : 80)).host
-  const range = net.isIP(dialled) ? tr.rules.blacklistedBy(dialled) : null
-  if (range) return refused(errno(`IP (${dialled}) is in a blacklisted range (${range})`, 'KILN_BLACKLISTED_IP'))
+  const refusal = refusedBeforeLookup(tr.rules, hostname, dialled)
+  if (refusal) return refused(refusal)
   const key = `${url.protocol}//${url.host}`
   let origin = tr.origins.get(key)
   if (!origin) tr.origins.set(key, (origin = { idle: [], open: 0, waiters: [], h2: null, handshake: null }))
@@ -199,9 +196,10 @@ function release(origin: Origin, conn: Conn, reuse: boolean): void {
   conn.onData = null
   conn.onEnd = null
   if (conn.h2) {
-    // A stream's failure is the stream's; the session goes when it died, or drained after GOAWAY.
+    // A stream's failure is the stream's; the session goes when it died, or once drained when it is
+    // not the origin's shared one (GOAWAY retired it, or another became shared first).
     if (reuse && !conn.dead && !conn.retired && !origin.h2) origin.h2 = conn
-    if (conn.dead || (conn.retired && !conn.streams.size) || (origin.h2 !== conn && !conn.streams.size)) close(origin, conn)
+    if (conn.dead || (origin.h2 !== conn && !conn.streams.size)) close(origin, conn)
   } else if (reuse && !conn.dead) origin.idle.push(conn)
   else close(origin, conn)
   origin.waiters.shift()?.()

@@ -5,9 +5,8 @@
  * close ("code reason"), error (message). After close or error nothing more is sent.
  */
 import { performance } from 'node:perf_hooks'
-import net from 'node:net'
 import WebSocket from 'ws'
-import { checkedLookup } from '../http/lookup.ts'
+import { checkedLookup, refusedBeforeLookup } from '../http/lookup.ts'
 import type { NetRules } from '../http/netrules.ts'
 import type { Tags } from '../../results/metrics.ts'
 import type { RequestCookie } from '../http/cookies.ts'
@@ -53,10 +52,8 @@ export class WsConn {
     try {
       // k6 dials WebSockets as it dials HTTP: blockHostnames, blacklistIPs and dns in the lookup, localIPs.
       const host = new URL(spec.url).hostname.replace(/^\[(.*)\]$/, '$1')
-      const pattern = rules.blockedBy(host)
-      if (pattern) throw new Error(`hostname (${host}) is in a blocked pattern (${pattern})`)
-      const range = net.isIP(host) ? rules.blacklistedBy(host) : null
-      if (range) throw new Error(`IP (${host}) is in a blacklisted range (${range})`)
+      const refusal = refusedBeforeLookup(rules, host, host)
+      if (refusal) throw new Error(refusal.message)
       ws = new WebSocket(spec.url, spec.protocols, {
         headers: spec.headers,
         perMessageDeflate: spec.compression === 'deflate',
