@@ -53,16 +53,7 @@ export type Connection =
 export function redisOptions(spec: ClientSpec, insecure: boolean): Connection {
   const base: RedisOptions = { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false }
   if ('url' in spec) {
-    let u: URL
-    try {
-      u = new URL(spec.url)
-    } catch {
-      throw new TypeError(`invalid redis URL '${spec.url}': expected redis[s]://[[user][:password]@]host[:port][/db]`)
-    }
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
-      throw new TypeError(`invalid redis URL scheme '${u.protocol.replace(':', '')}': use redis:// or rediss://`)
-    const db = u.pathname.replace(/^\//, '')
-    if (db !== '' && !/^\d+$/.test(db)) throw new TypeError(`invalid redis URL database '${db}': a number is expected`)
+    const u = redisUrl(spec.url)
     return { url: spec.url, options: { ...base, ...(u.protocol === 'rediss:' ? { tls: { rejectUnauthorized: !insecure } } : {}) } }
   }
   const single = singleNode(spec, insecure)
@@ -103,6 +94,21 @@ function hostPort(s: string, what: string): { host: string; port: number } {
   const port = m ? Number(m[2]) : 6379
   if (host === '' || !(port > 0 && port < 65536)) throw new TypeError(`redis: ${what}: '${s}' is not host:port`)
   return { host, port }
+}
+
+/** A redis:// or rediss:// URL, checked as k6 checks one (scheme, numeric database). */
+function redisUrl(text: string): URL {
+  let u: URL
+  try {
+    u = new URL(text)
+  } catch {
+    throw new TypeError(`invalid redis URL '${text}': expected redis[s]://[[user][:password]@]host[:port][/db]`)
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new TypeError(`invalid redis URL scheme '${u.protocol.replace(':', '')}': use redis:// or rediss://`)
+  const db = u.pathname.replace(/^\//, '')
+  if (db !== '' && !/^\d+$/.test(db)) throw new TypeError(`invalid redis URL database '${db}': a number is expected`)
+  return u
 }
 
 /** The connection options of one server: address, credentials, name, timeouts, TLS. */
@@ -148,12 +154,7 @@ function clusterOf(
     if (!Array.isArray(c.nodes) || c.nodes.length === 0) throw new TypeError('redis: cluster.nodes must list at least one node')
     nodes = c.nodes.map((n, i) => {
       if (typeof n === 'string') {
-        let u: URL
-        try {
-          u = new URL(n)
-        } catch {
-          throw new TypeError(`redis: cluster.nodes[${i}]: invalid URL '${n}'`)
-        }
+        const u = redisUrl(n)
         if (u.username || u.password)
           nodeOptions = { ...nodeOptions, username: decodeURIComponent(u.username) || undefined, password: decodeURIComponent(u.password) }
         if (u.protocol === 'rediss:') nodeOptions = { ...nodeOptions, tls: { rejectUnauthorized: !insecure } }
