@@ -6,7 +6,8 @@
 import { webcrypto } from 'node:crypto'
 
 type Key = webcrypto.CryptoKey
-const OPS = new Set([
+/** The methods of `crypto.subtle` (webcrypto.js defines the same names in the VM). */
+export const SUBTLE_OPS: ReadonlySet<string> = new Set([
   'digest',
   'encrypt',
   'decrypt',
@@ -28,7 +29,7 @@ export class KeyStore {
 
   /** Runs `crypto.subtle[op](...args)`; resolves with the JSON result, rejects with WebCrypto's error. */
   async run(op: string, argsJson: string): Promise<string> {
-    if (!OPS.has(op)) throw new Error(`crypto.subtle.${op} is not supported`)
+    if (!SUBTLE_OPS.has(op)) throw new Error(`crypto.subtle.${op} is not supported`)
     const args = this.decode(JSON.parse(argsJson)) as unknown[]
     const subtle = webcrypto.subtle as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
     try {
