@@ -1,8 +1,8 @@
-import type { RawFrame } from './svg-layout.ts'
+import { type FrameTable, frameTable } from './svg-layout.ts'
 
 /** Folded lines merged into frames, ready to place (`placeFrames`). */
 export interface Flow {
-  frames: RawFrame[]
+  frames: FrameTable
   total: number
   /** Lines read, and lines that are not `stack count`. */
   stacks: number
@@ -74,11 +74,14 @@ export function flowFolded(lines: Iterable<string>, reverse = false, minValue?: 
  */
 export function flowFoldedBytes(b: Buffer, reverse = false, minValue?: (total: number) => number): Flow | null {
   // Every stack's frames, one after another, as name ids (then ranks); each stack's offset,
-  // length and count. Per-stack arrays of strings made most of the time go to the GC.
-  const fr: number[] = []
-  const off: number[] = []
-  const len: number[] = []
-  const counts: number[] = []
+  // length and count: typed arrays, grown by doubling (number[] grew through copies, and its
+  // elements were scanned by every GC).
+  let fr = new Int32Array(1 << 16)
+  let nfr = 0
+  let off = new Int32Array(1 << 12)
+  let len = new Int32Array(1 << 12)
+  let counts = new Float64Array(1 << 12)
+  let stacks = 0
   const names = new Names()
   let ignored = 0
   let sum = 0
@@ -96,23 +99,29 @@ export function flowFoldedBytes(b: Buffer, reverse = false, minValue?: (total: n
     if (countAt(b, s, at - 1) >= 0) return null // two counts: a differential graph
     const count = Number(b.toString('latin1', at, le))
     if (!Number.isSafeInteger(count)) return null
-    const o = fr.length
+    const o = nfr
     for (let fs = s, i = s; ; i++) {
       if (i === at - 1 || b[i] === 59 /* ; */) {
-        fr.push(names.id(b, fs, i))
+        if (nfr === fr.length) fr = grown(fr)
+        fr[nfr++] = names.id(b, fs, i)
         fs = i + 1
         if (i === at - 1) break
       }
     }
     if (reverse)
-      for (let x = o, y = fr.length - 1; x < y; x++, y--) {
+      for (let x = o, y = nfr - 1; x < y; x++, y--) {
         const f = fr[x]!
         fr[x] = fr[y]!
         fr[y] = f
       }
-    off.push(o)
-    len.push(fr.length - o)
-    counts.push(count)
+    if (stacks === off.length) {
+      off = grown(off)
+      len = grown(len)
+      counts = grown(counts)
+    }
+    off[stacks] = o
+    len[stacks] = nfr - o
+    counts[stacks++] = count
     sum += count
   }
   const min = minValue ? Math.max(minValue(sum), Number.MIN_VALUE) : Number.MIN_VALUE
@@ -122,10 +131,10 @@ export function flowFoldedBytes(b: Buffer, reverse = false, minValue?: (total: n
   const rank = new Map<string, number>()
   sorted.forEach((n, r) => rank.set(n, r))
   const rankOf = names.list.map((n) => rank.get(n)!)
-  for (let i = 0; i < fr.length; i++) fr[i] = rankOf[fr[i]!]!
+  for (let i = 0; i < nfr; i++) fr[i] = rankOf[fr[i]!]!
   // Frame by frame, a stack before its own prefix: the order the merged tree's children are
   // drawn in (by name), with a frame's children left of its self time.
-  const order = off.map((_, k) => k)
+  const order = Array.from({ length: stacks }, (_, k) => k)
   order.sort((x, y) => {
     const ox = off[x]!
     const oy = off[y]!
@@ -133,16 +142,24 @@ export function flowFoldedBytes(b: Buffer, reverse = false, minValue?: (total: n
     for (let i = 0; i < n; i++) if (fr[ox + i] !== fr[oy + i]) return fr[ox + i]! - fr[oy + i]!
     return len[y]! - len[x]!
   })
-  const byDepth: RawFrame[][] = [[]]
+  // Frames as they close (at each depth in time order, so in x order), then grouped by depth.
+  const closed = frameTable(sorted, 1 << 12)
+  const perDepth = [1]
   const starts: number[] = []
   let pOff = 0
   let pLen = 0
   let t = 0
-  // Frames at one depth close in time order, so each depth's list is in x order.
   const close = (from: number) => {
     for (let i = pLen - 1; i >= from; i--) {
       const value = t - starts[i]!
-      if (value >= min) (byDepth[i + 1] ??= []).push({ name: sorted[fr[pOff + i]!]!, depth: i + 1, offset: starts[i]!, value })
+      if (value < min) continue
+      if (closed.n === closed.name.length) grow(closed)
+      const k = closed.n++
+      closed.name[k] = fr[pOff + i]!
+      closed.depth[k] = i + 1
+      closed.offset[k] = starts[i]!
+      closed.value[k] = value
+      perDepth[i + 1] = (perDepth[i + 1] ?? 0) + 1
     }
   }
   for (const k of order) {
@@ -158,9 +175,41 @@ export function flowFoldedBytes(b: Buffer, reverse = false, minValue?: (total: n
     pLen = n
   }
   close(0)
-  byDepth[0] = [{ name: 'all', depth: 0, offset: 0, value: t }]
-  // Array.prototype.flat took 50 ms for 96,000 frames here; a loop takes a few.
-  const frames: RawFrame[] = []
-  for (const level of byDepth) if (level) for (const f of level) frames.push(f)
-  return { frames, total: t, stacks: off.length, ignored }
+  return { frames: byDepth(closed, perDepth, t), total: t, stacks, ignored }
+}
+
+/** A typed array twice as long, with `a`'s elements. */
+function grown<T extends Int32Array | Float64Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2)
+  b.set(a)
+  return b
+}
+
+function grow(t: FrameTable): void {
+  t.name = grown(t.name)
+  t.depth = grown(t.depth)
+  t.value = grown(t.value)
+  t.offset = grown(t.offset)
+}
+
+/** The root "all" (value `total`), then the closed frames depth by depth, each depth in close order. */
+function byDepth(closed: FrameTable, perDepth: number[], total: number): FrameTable {
+  const names = [...closed.names, 'all']
+  const out = frameTable(names, closed.n + 1)
+  out.n = closed.n + 1
+  out.name[0] = names.length - 1
+  out.value[0] = total
+  const next = [0]
+  for (let d = 1, at = 1; d < perDepth.length; d++) {
+    next[d] = at
+    at += perDepth[d] ?? 0
+  }
+  for (let k = 0; k < closed.n; k++) {
+    const i = next[closed.depth[k]!]!++
+    out.name[i] = closed.name[k]!
+    out.depth[i] = closed.depth[k]!
+    out.offset[i] = closed.offset[k]!
+    out.value[i] = closed.value[k]!
+  }
+  return out
 }

@@ -2,7 +2,7 @@ import type { FlameGraph, FlameGraphDiff } from '../model/flamegraph.ts'
 import { KilnError } from '../model/errors.ts'
 import { background, diffColor, frameColor, type Palette, type Rgb } from './palette.ts'
 import { SVG_SCRIPT } from './svg-script.ts'
-import { fitText, layoutFrames, placeFrames, type Layout, type LayoutOptions, type RawFrame } from './svg-layout.ts'
+import { fitText, frameH, frameY, layoutFrames, placeFrames, type FrameTable, type Layout, type LayoutOptions } from './svg-layout.ts'
 
 /** flamegraph.pl's options, as renderSvg takes them. */
 export interface SvgOptions extends Omit<LayoutOptions, 'subtitle'> {
@@ -104,9 +104,9 @@ export function renderSvg(fg: FlameGraph | FlameGraphDiff, options: SvgOptions =
  * The same SVG from frames already merged (`flowFolded`): no flame graph levels in between. With
  * a `sink`, the text goes there as it is made (a large graph is never one string) and '' is returned.
  */
-export function renderFrames(raw: readonly RawFrame[], total: number, options: SvgOptions = {}, sink?: SvgSink): string {
+export function renderFrames(frames: FrameTable, total: number, options: SvgOptions = {}, sink?: SvgSink): string {
   const out = sink ?? new StringSink()
-  renderLayout((lo) => placeFrames(raw, total, lo), options, out)
+  renderLayout((lo) => placeFrames(frames, total, lo), options, out)
   return out instanceof StringSink ? out.parts.join('') : ''
 }
 
@@ -123,7 +123,9 @@ function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions,
   const L = layout({ ...o, fontSize, subtitle: o.subtitle !== undefined && o.subtitle !== '' })
   const title = o.title ?? (o.inverted ? 'Icicle Graph' : o.flamechart ? 'Flame Chart' : 'Flame Graph')
   const [bg1, bg2] = background(palette, o.bgColors)
-  const maxDelta = L.frames.reduce((m, f) => Math.max(m, Math.abs(f.delta ?? 0)), 0)
+  const t = L.table
+  let maxDelta = 0
+  if (t.delta) for (const i of L.drawn) maxDelta = Math.max(maxDelta, Math.abs(t.delta[i]!))
   const colorOf = (name: string, delta: number | undefined): Rgb => {
     if (delta !== undefined) return diffColor(delta, maxDelta, !!o.negate)
     if (!o.paletteMap) return frameColor(palette, name, o.hash)
@@ -172,20 +174,27 @@ function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions,
   )
   const shown = L.total * factor
   const escCount = esc(countName)
-  // A name's escaped text and fill once per name (a graph has far fewer names than frames).
-  const byName = new Map<string, { name: string; fill: string | undefined }>()
+  // A name's escaped text and fill once per name id (a graph has far fewer names than frames).
+  const escaped: (string | undefined)[] = []
+  const fills: (string | undefined)[] = []
   const fillOf = (c: Rgb) => `rgb(${c[0]},${c[1]},${c[2]})`
-  for (const f of L.frames) {
-    const samples = f.value * factor
+  const h = frameH(L)
+  for (const i of L.drawn) {
+    const id = t.name[i]!
+    const fname = t.names[id]!
+    const value = t.value[i]!
+    const delta = t.delta ? t.delta[i]! : undefined
+    const x = L.xpad + t.offset[i]! * L.pxPerCount
+    const w = value * L.pxPerCount
+    const y = frameY(L, i)
+    const samples = value * factor
     const pct = shown > 0 ? ((100 * samples) / shown).toFixed(2) : '0.00'
-    let seen = byName.get(f.name)
-    if (!seen) byName.set(f.name, (seen = { name: esc(f.name), fill: undefined }))
-    const name = seen.name
-    const fill = f.delta !== undefined ? fillOf(colorOf(f.name, f.delta)) : (seen.fill ??= fillOf(colorOf(f.name, undefined)))
-    const label = fitText(f.name, f.w, fontSize, fontWidth)
+    const name = (escaped[id] ??= esc(fname))
+    const fill = delta !== undefined ? fillOf(colorOf(fname, delta)) : (fills[id] ??= fillOf(colorOf(fname, undefined)))
+    const label = fitText(fname, w, fontSize, fontWidth)
     // Pieces and numbers straight to the sink: a template per frame made ~25 strings to join.
     sink.text('<g data-d="')
-    sink.int(f.depth)
+    sink.int(t.depth[i]!)
     sink.text('" data-name="')
     sink.text(name)
     sink.text('"><title>')
@@ -197,30 +206,30 @@ function renderLayout(layout: (o: LayoutOptions) => Layout, options: SvgOptions,
     sink.text(escCount)
     sink.text(', ')
     sink.text(pct)
-    if (f.delta !== undefined) {
-      const d = shown > 0 ? ((100 * f.delta * factor) / shown).toFixed(2) : '0.00'
-      sink.text(`%; ${f.delta > 0 ? '+' : ''}${d}`)
+    if (delta !== undefined) {
+      const d = shown > 0 ? ((100 * delta * factor) / shown).toFixed(2) : '0.00'
+      sink.text(`%; ${delta > 0 ? '+' : ''}${d}`)
     }
     sink.text('%)</title><rect x="')
-    sink.hundredths(f.x)
+    sink.hundredths(x)
     sink.text('" y="')
-    sink.hundredths(f.y)
+    sink.hundredths(y)
     sink.text('" width="')
-    sink.hundredths(f.w)
+    sink.hundredths(w)
     sink.text('" height="')
-    sink.hundredths(f.h)
+    sink.hundredths(h)
     sink.text('" data-x="')
-    sink.hundredths(f.x)
+    sink.hundredths(x)
     sink.text('" data-w="')
-    sink.hundredths(f.w)
+    sink.hundredths(w)
     sink.text('" fill="')
     sink.text(fill)
     sink.text('" rx="2" ry="2"/><text x="')
-    sink.hundredths(f.x + 3)
+    sink.hundredths(x + 3)
     sink.text('" y="')
-    sink.hundredths(f.y + f.h / 2 + fontSize / 3)
+    sink.hundredths(y + h / 2 + fontSize / 3)
     sink.text('">')
-    sink.text(label === f.name ? name : esc(label))
+    sink.text(label === fname ? name : esc(label))
     sink.text('</text></g>\n')
   }
   out.push('</g>\n</svg>\n')

@@ -8,7 +8,7 @@ import { renderFrames, renderSvg } from '../../src/flamegraph/svg.ts'
 import { Latin1Writer } from '../../src/flamegraph/lines.ts'
 import { Writable } from 'node:stream'
 import { flowFolded } from '../../src/flamegraph/flow.ts'
-import { layoutFrames, minFrameValue } from '../../src/flamegraph/svg-layout.ts'
+import { frameBoxes, layoutFrames, minFrameValue } from '../../src/flamegraph/svg-layout.ts'
 import { kiln } from './cli.ts'
 import { frameNamed, framesOf, rgb } from './svg.ts'
 
@@ -196,7 +196,7 @@ test('layout: frames in px from flame graph levels, drawn as ASCII art (root at 
   const draw = (inverted: boolean) => {
     const L = layoutFrames(fg, { width: 180, inverted })
     const rows = new Map<number, string>()
-    for (const f of L.frames) {
+    for (const f of frameBoxes(L)) {
       const row = (rows.get(f.y) ?? '').padEnd((f.x - 10) / 5, ' ')
       rows.set(f.y, row + `[${f.name}`.padEnd(f.w / 5 - 1, '/') + ']')
     }
