@@ -1,5 +1,4 @@
 import { ProfileBuilder, parseProfileTypeId, type Profile } from '../model/profile.ts'
-import type { CallTree } from '../model/tree.ts'
 import type { StoredFrame } from '../store/reader.ts'
 
 /** A builder of a Profile of the type's one sample type, with no limits: the stacks are the store's, checked at ingest. */
@@ -17,23 +16,10 @@ function oneTypeBuilder(profileTypeId: string, timeMs: number, durationNanos: nu
   )
 }
 
-/** A merged tree as a Profile of one sample type (for pprof, folded and speedscope export). */
-export function treeToProfile(tree: CallTree, profileTypeId: string, timeMs = 0, durationNanos = 0): Profile {
-  const b = oneTypeBuilder(profileTypeId, timeMs, durationNanos)
-  const ids = tree.names.map((n) => b.fn(n))
-  for (let n = 1; n < tree.size; n++) {
-    const self = tree.self[n]!
-    if (self <= 0) continue
-    const stack: number[] = []
-    for (let x = n; x > 0; x = tree.parent[x]!) stack.push(ids[tree.name[x]!]!)
-    b.add(stack.reverse(), [self])
-  }
-  return b.build()
-}
-
 /**
  * Merged stacks of stored frames as a Profile of one sample type that keeps each frame's file,
- * line and binary (SelectMergeProfile), through `callSite` (root-first names) when given.
+ * line and binary — SelectMergeProfile's pprof and /api/v1/export's downloads alike — through
+ * `callSite` (root-first names) when given.
  */
 export function framesToProfile(
   merged: { stacks: [string[], number][]; frames: Map<string, StoredFrame>; period?: number },

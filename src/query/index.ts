@@ -12,4 +12,4 @@ export {
 } from './selection.ts'
 export { mergedTree, filterCallSite } from './merge.ts'
 export { legacyTimeline, type LegacyTimeline } from './timeline.ts'
-export { framesToProfile, treeToProfile } from './export.ts'
+export { framesToProfile } from './export.ts'

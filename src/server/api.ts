@@ -6,7 +6,7 @@ import { flameGraph, diffFlameGraph } from '../model/flamegraph.ts'
 import { topTable } from '../model/tree.ts'
 import { encodePprof, encodeSpeedscope, encodeFolded } from '../formats/index.ts'
 import type { Selection } from '../store/index.ts'
-import { maxNodesOf, selection, stepOf, treeToProfile } from '../query/index.ts'
+import { framesToProfile, maxNodesOf, selection, stepOf } from '../query/index.ts'
 import { sendBytes, sendJson, type Req, type Router } from './http.ts'
 import type { Context } from './context.ts'
 
@@ -94,7 +94,8 @@ export function mountApi(router: Router, ctx: Context): void {
   get('export', async (req, res) => {
     const s = sel(req, { needType: true })
     const format = req.query.get('format') ?? 'pprof'
-    const profile = treeToProfile(await r.mergedTree(s), s.profileType!, s.from, (s.until - s.from) * 1e6)
+    // The stored frames, as SelectMergeProfile reads them: a download keeps files, lines and binaries.
+    const profile = framesToProfile(await r.mergedFrames(s), s.profileType!, { timeMs: s.from, durationNanos: (s.until - s.from) * 1e6 })
     const base = `kiln-${parseProfileTypeId(s.profileType!).name}-${new Date(s.from).toISOString().replace(/[:.]/g, '-')}`
     const disp = (ext: string) => ({ 'content-disposition': `attachment; filename="${base}.${ext}"` })
     if (format === 'pprof') sendBytes(res, 200, 'application/octet-stream', encodePprof(profile, { gzip: true }), disp('pb.gz'))

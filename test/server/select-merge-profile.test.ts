@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { gunzipSync } from 'node:zlib'
 import { createClient } from '@connectrpc/connect'
 import { createConnectTransport } from '@connectrpc/connect-node'
 import { toBinary } from '@bufbuild/protobuf'
@@ -179,4 +180,34 @@ test("SelectMergeStacktraces' PPROF format is the same pprof, lines and all", as
   const querier = createClient(QuerierService, createConnectTransport({ baseUrl: kiln.url, httpVersion: '1.1' }))
   const r = await querier.selectMergeStacktraces({ ...request, format: ProfileFormat.PPROF })
   assert.deepEqual(goTopLines(r.pprof!.profile), goTopLines(original, 'alloc_space'))
+})
+
+test("/api/v1/export (the UI's and kiln query's download) is the same pprof, lines and all; speedscope keeps them too", async (t) => {
+  if (!haveGo()) return t.skip('go is not installed (Debian golang-go; .ci/run installs it)')
+  const q = (format: string) =>
+    new URLSearchParams({
+      type: ALLOC,
+      query: request.labelSelector,
+      from: String(range.start),
+      until: String(range.end),
+      format,
+    })
+  const pprof = await fetch(`${kiln.url}/api/v1/export?${q('pprof')}`)
+  assert.equal(pprof.status, 200)
+  assert.match(pprof.headers.get('content-disposition') ?? '', /\.pb\.gz"$/)
+  const bytes = gunzipSync(new Uint8Array(await pprof.arrayBuffer()))
+  assert.deepEqual(goTopLines(bytes), goTopLines(original, 'alloc_space'))
+  // Kiln's own decoder reads the same file and line of kilnSmall's allocation.
+  const p = decodePprof(bytes)
+  const small = p.functions.flatMap((name, i) => (name === 'main.kilnSmall' ? [p.sources?.[i]] : []))
+  assert.deepEqual(
+    small.map((s) => [s?.file.endsWith('heapapp.go'), s?.line]),
+    [[true, 13]],
+  )
+  const ss = (await (await fetch(`${kiln.url}/api/v1/export?${q('speedscope')}`)).json()) as {
+    shared: { frames: { name: string; file?: string; line?: number }[] }
+  }
+  const big = ss.shared.frames.filter((f) => f.name === 'main.kilnBig').map((f) => f.line)
+  assert.deepEqual(big.sort(), [18, 19])
+  assert.ok(ss.shared.frames.filter((f) => f.name === 'main.kilnBig').every((f) => f.file?.endsWith('heapapp.go')))
 })
