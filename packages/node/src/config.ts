@@ -32,8 +32,9 @@ export interface Options {
   /** Labels follow `await` in wrapWithLabels (async_hooks: a cost on every async step; default false). */
   asyncLabels?: boolean
   /**
-   * CPU and wall samples carry the active OpenTelemetry span's id as the label `span_id`, for
-   * span profiles (needs `@opentelemetry/api`; follows `await` as asyncLabels does; default false).
+   * CPU and wall samples carry the active OpenTelemetry span's id as the label `span_id`, and its
+   * local root span's name as `span_name`, for span profiles (needs `@opentelemetry/api`; follows
+   * `await` as asyncLabels does; default false).
    */
   spanProfiles?: boolean
   /** Uploads waiting at most before the oldest is dropped (default 8). */

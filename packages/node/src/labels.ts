@@ -8,6 +8,8 @@ export type LabelSet = readonly (readonly [string, string])[]
 
 /** The pprof label of a sample's span, as Pyroscope's Go SDK and the server read it. */
 export const SPAN_ID_LABEL = 'span_id'
+/** The pprof label with the name of the sample's root span, as Pyroscope's OpenTelemetry integrations send it. */
+export const SPAN_NAME_LABEL = 'span_name'
 
 // Transitions kept before an early cut of the CPU profile is asked for, and the hard bound
 // beyond which transitions are dropped (20 bytes each: 200k ≈ 4 MB, 1M ≈ 20 MB).
@@ -27,6 +29,8 @@ export class LabelTimeline {
   current = 0
   /** The active span's id (16 hex digits), '' for none. */
   span = ''
+  // The root span's name of each span id in the timeline (spans.ts names them as they become active).
+  private readonly spanNames = new Map<string, string>()
   private recording = false
   dropped = 0
   /** Called once when the soft cap is reached, so the owner cuts the profile early. */
@@ -80,6 +84,11 @@ export class LabelTimeline {
     if (n + 1 === SOFT_CAP) this.onFull?.()
   }
 
+  /** Names the root span of span `id`: its samples carry `span_name` with it. */
+  nameSpan(id: string, rootName: string): void {
+    if (rootName) this.spanNames.set(id, rootName)
+  }
+
   set(id: number): LabelSet {
     return this.sets[id]!
   }
@@ -90,7 +99,10 @@ export class LabelTimeline {
     return (t) => at(t)[0]
   }
 
-  /** A lookup of the labels of a sample taken at a time — the set, plus `span_id` while a span was active — for times in increasing order. */
+  /**
+   * A lookup of the labels of a sample taken at a time — the set, plus `span_id` and its root's
+   * `span_name` while a span was active — for times in increasing order.
+   */
   labelsCursor(): (timeUs: number) => LabelSet {
     const at = this.entries()
     let id = -1
@@ -101,7 +113,9 @@ export class LabelTimeline {
       if (e[0] !== id || e[1] !== span) {
         ;[id, span] = e
         const set = this.sets[id]!
-        labels = span ? [...set.filter(([k]) => k !== SPAN_ID_LABEL), [SPAN_ID_LABEL, span]] : set
+        const name = span && this.spanNames.get(span)
+        labels = span ? [...set.filter(([k]) => k !== SPAN_ID_LABEL && k !== SPAN_NAME_LABEL), [SPAN_ID_LABEL, span]] : set
+        if (name) labels = [...labels, [SPAN_NAME_LABEL, name]]
       }
       return labels
     }
@@ -128,6 +142,15 @@ export class LabelTimeline {
     this.times = [untilUs, ...this.times.slice(i)]
     this.ids = [this.ids[i - 1]!, ...this.ids.slice(i)]
     this.spans = [this.spans[i - 1]!, ...this.spans.slice(i)]
+    this.keepNames()
+  }
+
+  // Names only of the spans the timeline still holds (and the active one): a name per request
+  // would otherwise pile up for as long as the profiler runs.
+  private keepNames(): void {
+    const held = new Set(this.spans)
+    held.add(this.span)
+    for (const id of this.spanNames.keys()) if (!held.has(id)) this.spanNames.delete(id)
   }
 
   /** Stops recording; the set in force stays known. */
@@ -136,6 +159,7 @@ export class LabelTimeline {
     this.times = []
     this.ids = []
     this.spans = []
+    this.keepNames()
   }
 
   /** Starts recording, with the set now in force as the first entry. */

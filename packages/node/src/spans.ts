@@ -10,6 +10,12 @@
  * wrapped to switch the timeline's span around `fn`; and in each callback or promise continuation
  * that inherits the span through the context manager, where async-labels.ts reads
  * `trace.getActiveSpan()` before the callback runs.
+ *
+ * Samples also carry `span_name`: the name of the span's local root (the first span of the
+ * request in this process: no parent, or a parent in another process), as Pyroscope's
+ * OpenTelemetry integrations label them — so a request's work, its child spans' included, is a
+ * series to select by name. The SDK's spans expose their name and parent; a span of another
+ * implementation gets no name.
  */
 import type * as Api from '@opentelemetry/api'
 import type { LabelTimeline } from './labels.ts'
@@ -20,16 +26,27 @@ type With = (this: unknown, ctx: Api.Context, fn: (...a: unknown[]) => unknown, 
 
 /** The span attribute Grafana's Tempo view reads to link a span to its profile. */
 const PROFILE_ID_ATTRIBUTE = 'pyroscope.profile.id'
+// Root names remembered by span id, so a child finds its root through its parent: enough for the
+// spans of the requests in flight; the oldest are forgotten first.
+const ROOTS_KEPT = 10_000
+
+/** What the OpenTelemetry SDK's spans (sdk-trace-base 1.x and 2.x) show beyond the API's Span. */
+interface SdkSpan {
+  name?: unknown
+  parentSpanContext?: Api.SpanContext
+  parentSpanId?: string
+}
 
 export class SpanTracking {
   private readonly original: With
   private readonly patched: With
   // Spans already given the attribute (entered again at every nested context.with).
   private readonly tagged = new WeakSet<Api.Span>()
+  private readonly roots = new Map<string, string>()
 
   private constructor(
     private readonly api: OtelApi,
-    t: LabelTimeline,
+    private readonly t: LabelTimeline,
   ) {
     const { context } = api
     const original = (this.original = context.with as unknown as With)
@@ -84,7 +101,20 @@ export class SpanTracking {
   private idOf(span: Api.Span | undefined): string {
     if (!span) return ''
     const sc = span.spanContext()
-    return this.api.isSpanContextValid(sc) ? sc.spanId : ''
+    if (!this.api.isSpanContextValid(sc)) return ''
+    // Named again at each entry: the timeline forgets the names of spans it no longer holds.
+    this.t.nameSpan(sc.spanId, this.roots.get(sc.spanId) ?? this.rootName(span as Api.Span & SdkSpan, sc.spanId))
+    return sc.spanId
+  }
+
+  /** The name of a span's local root — its own, or its parent's root's — remembered by its id. */
+  private rootName(span: SdkSpan, id: string): string {
+    const parent = span.parentSpanContext ?? (span.parentSpanId ? { spanId: span.parentSpanId, isRemote: false } : undefined)
+    // A parent never seen active here leaves the span unnamed rather than named as a root.
+    const name = !parent || parent.isRemote ? (typeof span.name === 'string' ? span.name : '') : (this.roots.get(parent.spanId) ?? '')
+    this.roots.set(id, name)
+    if (this.roots.size > ROOTS_KEPT) this.roots.delete(this.roots.keys().next().value!)
+    return name
   }
 
   /** Stops following spans: `context.with` is the original again (unless someone wrapped it after us). */

@@ -2,7 +2,8 @@
  * Span profiles end to end (issue 11 §5): an app traced with the OpenTelemetry Node SDK and
  * profiled by @kiln/node (`spanProfiles: true`) pushes to a real `kiln server`; SelectMergeSpanProfile
  * with a request's span id answers a flame graph holding the function that request burned, and
- * not the functions burned under the other spans or outside any span.
+ * not the functions burned under the other spans or outside any span; `span_name`, the request's
+ * root span's name, selects the request's work with its child spans'.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -114,11 +115,18 @@ test('a traced request gets its own flame graph through SelectMergeSpanProfile',
     // Wall samples carry the span too.
     assert.deepEqual([...(await functions([ids.search!], 'wall:wall:nanoseconds:wall:nanoseconds'))], ['burnSearch'])
     // The merge of everything has the untraced work as well: spans select, they do not split.
-    const all = await querier.selectMergeStacktraces({ profileTypeID: CPU, labelSelector: '{service_name="span-app"}', ...range })
-    assert.ok(
-      all.flamegraph!.names.some((n) => n.startsWith('burnUntraced ')),
-      all.flamegraph!.names.join(', '),
-    )
+    const merged = async (labelSelector: string) => {
+      const res = await querier.selectMergeStacktraces({ profileTypeID: CPU, labelSelector, ...range })
+      return [...new Set(res.flamegraph!.names.map((n) => n.split(' ')[0]!).filter((n) => n.startsWith('burn') && n !== 'burn'))]
+    }
+    assert.ok((await merged('{service_name="span-app"}')).includes('burnUntraced'))
+    // span_name is the request's root span's name, on its child spans' samples too (as
+    // Pyroscope's OpenTelemetry integrations label them): a series per root span name.
+    assert.deepEqual((await merged('{service_name="span-app", span_name="GET /checkout"}')).sort(), ['burnCheckout', 'burnQuery'])
+    assert.deepEqual(await merged('{service_name="span-app", span_name="GET /search"}'), ['burnSearch'])
+    assert.deepEqual(await merged('{service_name="span-app", span_name=""}'), ['burnUntraced'])
+    const names = await querier.labelValues({ name: 'span_name', matchers: ['{service_name="span-app"}'], ...range })
+    assert.deepEqual(names.names, ['GET /checkout', 'GET /search'])
   } finally {
     await kiln.dispose()
   }
