@@ -5,7 +5,7 @@
  * `numbers()`): 7 days through the writer would take hours here. Stacks, functions and series go
  * through Kiln's writer, so every id the samples carry is one Kiln wrote.
  */
-import { prepareWrite } from '../src/store/prepare.ts'
+import { decimalIds, prepareWrite } from '../src/store/prepare.ts'
 import { makeLabels } from '../src/model/labels.ts'
 import { flameGraph } from '../src/model/flamegraph.ts'
 import type { Selection, Store, SeriesWrite } from '../src/store/index.ts'
@@ -79,7 +79,7 @@ async function load(
   for (let i = 0; i < writes.length; i += 1000) await store.writer.write(tenant, writes.slice(i, i + 1000))
   const nowS = Math.floor(Date.now() / 1000)
   const seriesIds = writes.map((w) => BigInt(prepareWrite(tenant, w, nowS).seriesId))
-  const stackIds = prepareWrite(tenant, writes[0]!, nowS).stackIds.trimEnd().split('\n').map(BigInt)
+  const stackIds = decimalIds(prepareWrite(tenant, writes[0]!, nowS).stacks)
   const steps = (opts.hours * HOUR) / STEP_MS
   const rows = opts.series * steps * STACKS
   // n → (series, step, k); the stack drawn as r³ of a hash of n, so a few stacks are hot.

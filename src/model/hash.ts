@@ -4,6 +4,15 @@
  * units: fast in V8 (no BigInt, no allocation) and collision odds of ~2^-64 per pair.
  */
 export function hash64(s: string): string {
+  hash64Words(s)
+  return ((BigInt(lastHash[0]!) << 32n) | BigInt(lastHash[1]!)).toString()
+}
+
+/** The two 32-bit halves (high, low) of the last hash64Words, read without allocating. */
+export const lastHash = new Uint32Array(2)
+
+/** hash64 as its two halves in `lastHash`, for callers that keep ids as numbers (the writer's id cache). */
+export function hash64Words(s: string): void {
   let h1 = 0x9e3779b1 ^ s.length
   let h2 = 0x85ebca6b ^ Math.imul(s.length, 0xcc9e2d51)
   for (let i = 0; i < s.length; i++) {
@@ -14,7 +23,8 @@ export function hash64(s: string): string {
   }
   h1 = fmix(h1)
   h2 = fmix(h2 ^ h1)
-  return ((BigInt(h1 >>> 0) << 32n) | BigInt(h2 >>> 0)).toString()
+  lastHash[0] = h1
+  lastHash[1] = h2
 }
 
 function fmix(h: number): number {

@@ -1,9 +1,9 @@
 /**
  * The CPU-heavy half of a write, with no store in reach: ids of the series, functions and stacks
- * (hashes), samples merged by stack. Pure, so ingest runs it in a worker thread beside decoding;
- * the writer then only checks its caches and appends rows.
+ * (hashes), samples merged by stack, rows as bytes. Pure, so ingest runs it in a worker thread
+ * beside decoding; the writer then only checks its caches and takes slices of the rows.
  */
-import { hash64 } from '../model/hash.ts'
+import { hash64, lastHash } from '../model/hash.ts'
 import { getLabel, labelsHash, type Labels } from '../model/labels.ts'
 import { frameKey, type FrameSource } from '../model/profile.ts'
 
@@ -28,25 +28,57 @@ export interface SeriesWrite {
 }
 
 /**
- * A SeriesWrite as the rows it may add, ids computed, as a few long strings: a worker thread
- * hands it over as a copy of each string, where 500,000 small strings (a 15 MB upload of distinct
- * stacks) cost the main thread hundreds of ms to rebuild. Line i of `fnIds` is the id of line i
- * of `fnRows` (rows are TabSeparated, so a row never holds a raw newline); the writer keeps the
- * rows whose ids it has not written lately.
+ * Rows a write may add to one table, with the id of each: ids as two 32-bit words a row (high,
+ * low), rows as bytes, a row ending where `ends` says. Typed arrays, so a worker thread moves them
+ * to the main one without a copy, and the writer checks its cache of the 500,000 ids of a large
+ * upload in a few ms (as strings in a Map it took the event loop ~1 s) and takes the rows it keeps
+ * as slices of the same bytes, never encoding text on the event loop.
  */
+export interface IdRows {
+  ids: Uint32Array
+  rows: Uint8Array
+  /** Byte offset after each row (its newline included). */
+  ends: Uint32Array
+}
+
+/** A SeriesWrite as the rows it may add, ids computed: the writer keeps the rows whose ids it has not written lately. */
 export interface PreparedWrite {
+  /** The series' id (decimal) and its `series` row, a JSONEachRow line (labels are a map: JSON is the simplest text of it). */
   seriesId: string
-  /** The `series` row, a JSONEachRow line (labels are a map: JSON is the simplest text of it). */
-  seriesRow: string
-  /** Distinct functions: ids and their `functions` rows, one a line. */
-  fnIds: string
-  fnRows: string
-  /** Distinct stacks: ids and their `stacks` rows, one a line. */
-  stackIds: string
-  stackRows: string
+  series: IdRows
+  /** Distinct functions and stacks, TabSeparated. */
+  functions: IdRows
+  stacks: IdRows
   /** The `samples` rows (merged by stack) and how many. */
-  samples: string
+  samples: Uint8Array
   sampleCount: number
+}
+
+/** The buffers of prepared writes, to move them to another thread (each is its own ArrayBuffer). */
+export function transferList(writes: PreparedWrite[]): ArrayBuffer[] {
+  return writes.flatMap((w) => [
+    ...[w.series, w.functions, w.stacks].flatMap((p) => [p.ids.buffer, p.rows.buffer, p.ends.buffer] as ArrayBuffer[]),
+    w.samples.buffer as ArrayBuffer,
+  ])
+}
+
+/** The rows of `ids` (decimal strings), for callers that name them in SQL. */
+export function decimalIds(part: IdRows): bigint[] {
+  const out: bigint[] = []
+  for (let i = 0; i < part.ids.length; i += 2) out.push((BigInt(part.ids[i]!) << 32n) | BigInt(part.ids[i + 1]!))
+  return out
+}
+
+const utf8 = new TextEncoder()
+
+/** Lines of text and their ids as IdRows (`ids` holds at least `n` of them). */
+function idRows(text: string, ids: Uint32Array, n: number): IdRows {
+  const rows = utf8.encode(text)
+  const ends = new Uint32Array(n)
+  // A row never holds a raw newline (TabSeparated and JSON escape it), nor does UTF-8 inside a character.
+  let at = 0
+  for (let i = 0; i < n; i++) ends[i] = at = rows.indexOf(10, at) + 1
+  return { ids: ids.slice(0, 2 * n), rows, ends }
 }
 
 /** Escapes a string for ClickHouse's TabSeparated format. */
@@ -57,9 +89,12 @@ function tsv(s: string): string {
 /** Hashes a write's series, functions and stacks, merges its samples by stack and renders the rows. */
 export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): PreparedWrite {
   const ids: (string | undefined)[] = new Array(w.functions.length)
-  let fnIds = ''
+  // Each distinct function and stack's id as two words (hash64 leaves them in lastHash).
+  const fnIds = new Uint32Array(2 * w.functions.length)
+  let fns = 0
   let fnRows = ''
-  let stackIds = ''
+  const stackIds = new Uint32Array(2 * w.stacks.length)
+  let stacks = 0
   let stackRows = ''
   // Samples merged by stack, and by span where they carry one (key `stack` or `stack:span`).
   const merged = new Map<string, number>()
@@ -76,7 +111,7 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
       if (id === undefined) {
         const src = w.sources?.[f]
         id = ids[f] = hash64(frameKey(w.functions[f]!, src))
-        fnIds += id + '\n'
+        fnIds.set(lastHash, 2 * fns++)
         // Columns: tenant, function_id, name, last_seen, then file, line, mapping, build_id (schema.ts).
         const where = src ? `${tsv(src.file)}\t${Math.round(src.line)}\t${tsv(src.mapping ?? '')}\t${tsv(src.buildId ?? '')}` : '\t0\t\t'
         fnRows += `${t}\t${id}\t${tsv(w.functions[f]!)}\t${nowS}\t${where}\n`
@@ -84,6 +119,8 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
       key += id + ','
     }
     const stackId = hash64(key)
+    const hi = lastHash[0]!
+    const lo = lastHash[1]!
     const span = w.spans?.[i]
     const sample = span ? `${stackId}:${span}` : stackId
     const prev = merged.get(sample)
@@ -97,11 +134,14 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
       if (stacksSeen.has(stackId)) continue
       stacksSeen.add(stackId)
     }
-    stackIds += stackId + '\n'
+    stackIds[2 * stacks] = hi
+    stackIds[2 * stacks++ + 1] = lo
     // key is the function ids joined by ',' with a trailing one: the array's text but for brackets.
     stackRows += `${t}\t${stackId}\t[${key.slice(0, -1)}]\t${nowS}\n`
   }
   const seriesId = labelsHash([['__profile_type__', w.profileType], ...w.labels])
+  // labelsHash is a hash64: its words are in lastHash.
+  const seriesWords = lastHash.slice()
   const seriesRow =
     JSON.stringify({
       tenant,
@@ -123,5 +163,12 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
         ? `${head}${sample}\t${Math.round(value)}${duration}0\n`
         : `${head}${sample.slice(0, c)}\t${Math.round(value)}${duration}${sample.slice(c + 1)}\n`
   }
-  return { seriesId, seriesRow, fnIds, fnRows, stackIds, stackRows, samples, sampleCount: merged.size }
+  return {
+    seriesId,
+    series: idRows(seriesRow, seriesWords, 1),
+    functions: idRows(fnRows, fnIds, fns),
+    stacks: idRows(stackRows, stackIds, stacks),
+    samples: utf8.encode(samples),
+    sampleCount: merged.size,
+  }
 }
