@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'KILN_LIMIT'
   | 'KILN_UNAUTHORIZED'
   | 'KILN_NOT_FOUND'
+  | 'KILN_CONFLICT'
   | 'KILN_METHOD'
   | 'KILN_UNSUPPORTED'
   | 'KILN_STORE'
@@ -42,6 +43,7 @@ const httpStatus: Record<ErrorCode, number> = {
   KILN_LIMIT: 422,
   KILN_UNAUTHORIZED: 401,
   KILN_NOT_FOUND: 404,
+  KILN_CONFLICT: 409,
   KILN_METHOD: 405,
   KILN_UNSUPPORTED: 415,
   KILN_STORE: 503,

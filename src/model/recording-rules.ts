@@ -23,6 +23,8 @@ export interface RecordingRule {
   functionName?: string
   /** Every function whose whole name matches this RE2 regex, each its own series. */
   functionPattern?: string
+  /** Changes made through the API so far (1 when made); an upsert names the one it saw. */
+  generation?: number
 }
 
 const METRIC = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/

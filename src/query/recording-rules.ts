@@ -50,7 +50,12 @@ export class RecordingRules {
   upsert(tenant: string, rule: RecordingRule, now = Date.now()): void {
     const k = key(tenant, rule.id)
     const old = this.entries.get(k)
-    if (old && JSON.stringify(old.rule) === JSON.stringify(rule)) return
+    // The generation counts writes; the same definition written again counts on.
+    const definition = (r: RecordingRule) => JSON.stringify({ ...r, generation: undefined })
+    if (old && definition(old.rule) === definition(rule)) {
+      old.rule = rule
+      return
+    }
     this.entries.set(k, { tenant, rule, settled: new Map(), settledTo: now, recent: new Map() })
   }
 

@@ -15,6 +15,8 @@ import type { Context } from './context.ts'
  * in the store, then evaluated; the file's rules (the default tenant's) are read-only.
  */
 export class RecordingRulesApi {
+  // Upserts one at a time: a generation is checked and raised with nothing in between.
+  private chain: Promise<unknown> = Promise.resolve()
   constructor(
     readonly rules: RecordingRules,
     private readonly saved: RuleStore,
@@ -28,10 +30,29 @@ export class RecordingRulesApi {
     if (this.provisioned(tenant, id))
       throw new KilnError('KILN_BAD_REQUEST', `recording rule ${JSON.stringify(id)} comes from the configuration file; change it there`)
   }
-  /** Checks a rule as the API gives it (snake_case or camelCase), stores it and starts counting it. */
-  async upsert(tenant: string, raw: unknown): Promise<RecordingRule> {
-    const rule = parseRecordingRule(raw, 'recording rule')
-    this.writable(tenant, rule.id)
+  /**
+   * Checks a rule as the API gives it (snake_case or camelCase), stores it and starts counting it.
+   * `observed` is the generation the writer last read (settings.v1 always sends one, 0 when unset):
+   * a rule changed since is not overwritten (KILN_CONFLICT), as Pyroscope refuses a stale upsert.
+   * A new rule is at generation 1; each change adds one.
+   */
+  upsert(tenant: string, raw: unknown, observed?: number): Promise<RecordingRule> {
+    const run = this.chain.then(() => this.write(tenant, raw, observed))
+    this.chain = run.catch(() => undefined)
+    return run
+  }
+  private async write(tenant: string, raw: unknown, observed: number | undefined): Promise<RecordingRule> {
+    const parsed = parseRecordingRule(raw, 'recording rule')
+    this.writable(tenant, parsed.id)
+    const stored = this.rules.list(tenant).find((r) => r.id === parsed.id)
+    const at = stored?.generation ?? 1
+    if (stored && observed !== undefined && observed !== at) {
+      throw new KilnError(
+        'KILN_CONFLICT',
+        `conflicting update, please try again: recording rule ${JSON.stringify(parsed.id)} is at generation ${at}, this upsert saw ${observed}; read it again and send its generation`,
+      )
+    }
+    const rule = { ...parsed, generation: stored ? at + 1 : 1 }
     await this.saved.upsert(tenant, rule)
     this.rules.upsert(tenant, rule)
     return rule
@@ -86,7 +107,10 @@ export async function startRecordingRules(router: Router, ctx: Context): Promise
         'expected a JSON recording rule: {"metric_name": "...", "profile_type": "...", "matchers": ["{...}"], "group_by": [...], "function_pattern": "..."}',
       )
     }
-    sendJson(res, 200, { rule: await api.upsert(req.tenant, raw) })
+    const g = raw && typeof raw === 'object' ? (raw as { generation?: unknown }).generation : undefined
+    if (g !== undefined && !Number.isSafeInteger(Number(g)))
+      throw new KilnError('KILN_BAD_REQUEST', `generation ${JSON.stringify(g)} is not a whole number: the rule's generation as last read`)
+    sendJson(res, 200, { rule: await api.upsert(req.tenant, raw, g === undefined ? undefined : Number(g)) })
   })
   router.on('DELETE', '/api/v1/recording-rules', async (req, res) => {
     await api.delete(req.tenant, req.query.get('id') ?? '')

@@ -55,10 +55,19 @@ test('List, Upsert (no id: a new rule), Get, Upsert by id, Delete — the HTTP A
     [id, 'api'],
     ['from_file_cpu_total', 'file'],
   ])
-  // Replaced by id, over gRPC this time.
+  // Replaced by id at the generation read, over gRPC this time.
+  assert.equal(got.rule!.generation, 1n)
   const grpc = createClient(RecordingRulesService, createGrpcTransport({ baseUrl: kiln.url }))
-  await grpc.upsertRecordingRule({ id, metricName: 'checkout_cpu_total', matchers: [`{__profile_type__="${CPU}", service_name="shop2"}`] })
-  assert.deepEqual((await rules.getRecordingRule({ id })).rule!.matchers, [`{__profile_type__="${CPU}", service_name="shop2"}`])
+  const replaced = await grpc.upsertRecordingRule({
+    id,
+    metricName: 'checkout_cpu_total',
+    matchers: [`{__profile_type__="${CPU}", service_name="shop2"}`],
+    generation: got.rule!.generation,
+  })
+  assert.equal(replaced.rule!.generation, 2n)
+  const now = (await rules.getRecordingRule({ id })).rule!
+  assert.deepEqual(now.matchers, [`{__profile_type__="${CPU}", service_name="shop2"}`])
+  assert.equal(now.generation, 2n)
   await rules.deleteRecordingRule({ id })
   assert.deepEqual(
     (await rules.listRecordingRules({})).rules.map((r) => r.id),
@@ -82,4 +91,49 @@ test('errors: an unknown id is not_found, the file’s rule cannot be changed, a
   const badName = await rules.upsertRecordingRule({ metricName: 'not a name', matchers: [`{__profile_type__="${CPU}"}`] }).catch((e) => e)
   assert.equal(badName.code, Code.InvalidArgument)
   assert.match(badName.message, /is not a Prometheus metric name/)
+})
+
+test('generation: an upsert that saw an older generation (or none) is refused as already_exists and changes nothing', async () => {
+  const rules = client()
+  const matchers = [`{__profile_type__="${CPU}", service_name="gen"}`]
+  const { rule } = await rules.upsertRecordingRule({ metricName: 'gen_cpu_total', matchers, generation: 7n })
+  // A new rule starts at 1 whatever the writer sent.
+  assert.equal(rule!.generation, 1n)
+  const id = rule!.id
+  // Two writers read generation 1; the first one's write wins, the second is stale.
+  const first = await rules.upsertRecordingRule({ id, metricName: 'gen_cpu_total', matchers, groupBy: ['env'], generation: 1n })
+  assert.equal(first.rule!.generation, 2n)
+  const stale = await rules
+    .upsertRecordingRule({ id, metricName: 'gen_cpu_total', matchers, groupBy: ['pod'], generation: 1n })
+    .catch((e) => e)
+  assert.equal(stale.code, Code.AlreadyExists)
+  assert.match(stale.message, /conflicting update, please try again: .* is at generation 2, this upsert saw 1/)
+  // No generation is 0, which no stored rule has (as in Pyroscope): refused too.
+  const blind = await rules.upsertRecordingRule({ id, metricName: 'gen_cpu_total', matchers }).catch((e) => e)
+  assert.equal(blind.code, Code.AlreadyExists)
+  const kept = (await rules.getRecordingRule({ id })).rule!
+  assert.deepEqual([kept.groupBy, kept.generation], [['env'], 2n])
+  // Connect JSON, proto field names: the same check.
+  const r = await call(`${kiln.url}/settings.v1.RecordingRulesService/UpsertRecordingRule`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id, metric_name: 'gen_cpu_total', matchers, generation: '1' }),
+  })
+  assert.equal(r.status, 409, r.text)
+  assert.equal(r.json.code, 'already_exists')
+  // Kiln's JSON API takes a generation too (and, without one, replaces the rule as before).
+  const stale2 = await call(`${kiln.url}/api/v1/recording-rules`, {
+    method: 'POST',
+    body: JSON.stringify({ id, metric_name: 'gen_cpu_total', matchers, generation: 1 }),
+  })
+  assert.equal(stale2.status, 409, stale2.text)
+  assert.equal(stale2.json.code, 'KILN_CONFLICT')
+  const plain = await call(`${kiln.url}/api/v1/recording-rules`, {
+    method: 'POST',
+    body: JSON.stringify({ id, metric_name: 'gen_cpu_total', matchers }),
+  })
+  assert.equal(plain.status, 200, plain.text)
+  assert.equal(plain.json.rule.generation, 3)
+  assert.equal((await rules.getRecordingRule({ id })).rule!.generation, 3n)
+  await rules.deleteRecordingRule({ id })
 })

@@ -11,6 +11,8 @@ import { isKilnError, type ErrorCode } from '../../model/errors.ts'
 const codes: Partial<Record<ErrorCode, Code>> = {
   KILN_UNAUTHORIZED: Code.Unauthenticated,
   KILN_NOT_FOUND: Code.NotFound,
+  // A stale write (a recording rule's generation): Pyroscope answers it as already_exists.
+  KILN_CONFLICT: Code.AlreadyExists,
   KILN_METHOD: Code.Unimplemented,
   KILN_UNSUPPORTED: Code.Unimplemented,
   KILN_TOO_LARGE: Code.ResourceExhausted,

@@ -90,8 +90,8 @@ function ruleMessage(rule: RecordingRule, provisioned: boolean) {
     matchers: rule.matchers,
     groupBy: rule.groupBy,
     externalLabels: Object.entries(rule.externalLabels).map(([name, value]) => ({ name, value })),
-    // Kiln keeps no generation: every rule is at its first, and an upsert replaces what is stored.
-    generation: 1n,
+    // Rules from the file, and those stored before generations were kept, are at their first.
+    generation: BigInt(rule.generation ?? 1),
     ...(rule.functionName ? { stacktraceFilter: { functionName: { functionName: rule.functionName, metricType: MetricType.TOTAL } } } : {}),
     provisioned,
   }
@@ -126,15 +126,20 @@ export function recordingRulesService(api: () => RecordingRulesApi | undefined):
     async upsertRecordingRule(m, call) {
       const a = ready()
       const tenant = tenantOf(call)
-      // No id is a new rule, named as Pyroscope names them: a random id.
-      const rule = await a.upsert(tenant, {
-        id: m.id || randomBytes(8).toString('hex'),
-        metric_name: m.metricName,
-        matchers: m.matchers,
-        group_by: m.groupBy,
-        external_labels: m.externalLabels,
-        ...(m.stacktraceFilter?.functionName?.functionName ? { function_name: m.stacktraceFilter.functionName.functionName } : {}),
-      })
+      // No id is a new rule, named as Pyroscope names them: a random id. An id names a rule to
+      // replace at the generation sent (0 when unset, which a stored rule never has).
+      const rule = await a.upsert(
+        tenant,
+        {
+          id: m.id || randomBytes(8).toString('hex'),
+          metric_name: m.metricName,
+          matchers: m.matchers,
+          group_by: m.groupBy,
+          external_labels: m.externalLabels,
+          ...(m.stacktraceFilter?.functionName?.functionName ? { function_name: m.stacktraceFilter.functionName.functionName } : {}),
+        },
+        Number(m.generation),
+      )
       return { rule: ruleMessage(rule, false) }
     },
     async deleteRecordingRule(m, call) {
