@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { KilnError } from '../../model/errors.ts'
 import { sourceDir } from '../../assets.ts'
 
-const SOURCES = ['socket.bpf.c', 'loader.c', 'events.h']
+const SOURCES = ['socket.bpf.c', 'loader.c', 'events.h', 'http1.c', 'http1.h']
 const srcDir = join(sourceDir(import.meta.url), 'bpf')
 
 /** Debian package per tool the build needs (README "Request tracing" lists the same). */
@@ -90,7 +90,7 @@ export function buildLoader(cacheDir = defaultCacheDir(), log: (line: string) =>
         `socket${suffix}.bpf.o`,
       ])
       run('bpftool', ['gen', 'skeleton', `socket${suffix}.bpf.o`, 'name', 'socket_bpf'], `socket${suffix}.skel.h`)
-      run('cc', ['-O2', ...defs, '-I.', 'loader.c', '-o', `kiln-capture${suffix}`, '-lbpf', '-lelf', '-lz'])
+      run('cc', ['-O2', ...defs, '-I.', 'loader.c', 'http1.c', '-o', `kiln-capture${suffix}`, '-lbpf', '-lelf', '-lz'])
     }
     rmSync(dir, { recursive: true, force: true })
     renameSync(tmp, dir)

@@ -19,6 +19,11 @@ export interface TrackerOptions {
    * object cost its JSON.stringify and a hidden-class change each.
    */
   emit: (table: string, row: Row, proc: Proc, connColumns?: string) => void
+  /**
+   * An http_events row the loader made (EV_HTTP): JSON without its closing brace, to which the
+   * connection's and the process's columns are appended. Without it such rows go through `emit`.
+   */
+  emitText?: (table: string, text: string, proc: Proc, connColumns: string) => void
   /** Whether a process still runs (to end the connections of processes that exited without close()). */
   alive: (tgid: number) => boolean
   /** A connection of this process was seen: read its metadata now, while it still runs (curl may be gone by the next window). */
@@ -82,7 +87,18 @@ export class ConnTracker {
   private readonly procs = new Map<number, Map<number, Map<string, Conn>>>()
   private count = 0
   readonly connStats = new ConnStats()
-  readonly stats = { events: 0, opened: 0, closed: 0, records: 0, parseErrors: 0, unmatched: 0, evicted: 0, untracked: 0 }
+  readonly stats = {
+    events: 0,
+    opened: 0,
+    closed: 0,
+    records: 0,
+    /** Of `records`, those the loader parsed (EV_HTTP). */
+    loaderRecords: 0,
+    parseErrors: 0,
+    unmatched: 0,
+    evicted: 0,
+    untracked: 0,
+  }
   /** CLOCK_REALTIME − CLOCK_MONOTONIC, from the loader's hello. */
   offsetNs = 0n
 
@@ -105,6 +121,7 @@ export class ConnTracker {
       this.connStats.opened(this.key(conn))
       return
     }
+    if (ev.type === EventType.http) return this.loaderRecord(conn, ev)
     if (ev.type !== EventType.data || conn.ignored) return
     conn.lastMs = Date.now()
     const egress = ev.dir === 0
@@ -117,14 +134,42 @@ export class ConnTracker {
       if (!(ev.flags & EventFlag.noSock)) this.adopt(conn, ev)
       return this.feed(conn, ev, egress)
     }
-    if (egress) conn.sent += ev.size
-    else conn.recv += ev.size
+    // A transfer the loader held and hands back was counted in its EV_HTTP records already.
+    if (!(ev.flags & EventFlag.replay)) {
+      if (egress) conn.sent += ev.size
+      else conn.recv += ev.size
+    }
     if (ev.flags & EventFlag.inSsl || (conn.protocol === undefined && looksTls(ev.data))) {
       if (!conn.encrypted) conn.held = []
       conn.tls = true
     }
     if (conn.tls || conn.encrypted) return
     this.feed(conn, ev, egress)
+  }
+
+  /**
+   * An HTTP/1 request and response the loader parsed and paired (bpf/http1.c), or only the bytes
+   * it read since its last record. The connection is HTTP from here; should the loader hand it
+   * back, its transfers go to this parser, which starts at a message boundary.
+   */
+  private loaderRecord(conn: Conn, ev: CaptureEvent): void {
+    conn.lastMs = Date.now()
+    const d = ev.data
+    conn.sent += d.readUInt32LE(0) + d.readUInt32LE(4) * 0x1_0000_0000
+    conn.recv += d.readUInt32LE(8) + d.readUInt32LE(12) * 0x1_0000_0000
+    if (conn.protocol === undefined) {
+      conn.protocol = 'http'
+      conn.parser = createParser('http')
+      conn.held = []
+    }
+    if (conn.role === TraceRole.unknown) conn.role = ev.role
+    if (ev.flags & EventFlag.unmatched) this.stats.unmatched++
+    if (d.length <= 16 || conn.ignored) return
+    this.stats.records++
+    this.stats.loaderRecords++
+    const text = d.toString('utf8', 16)
+    if (this.o.emitText) this.o.emitText('http_events', text, conn, connColumns(conn))
+    else this.o.emit('http_events', JSON.parse(`${text}}`) as Row, conn, connColumns(conn))
   }
 
   /**

@@ -37,7 +37,7 @@ export class SocketSource implements TraceSource {
   private child: ChildProcess | undefined
   private tracker: ConnTracker | undefined
   private timers: NodeJS.Timeout[] = []
-  private readonly counts = { ringDrops: 0, loaderEvents: 0, uprobeFiles: 0, errors: 0 }
+  private readonly counts = { ringDrops: 0, loaderEvents: 0, uprobeFiles: 0, errors: 0, handBacks: 0 }
   private stderr = ''
   /** Uprobe paths asked for at start and not yet answered by the loader. */
   private awaiting = new Set<string>()
@@ -57,6 +57,11 @@ export class SocketSource implements TraceSource {
         // Kept on the connection: one process lookup per connection, not per row.
         p.columnsJson ??= this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
         emit(table, [`${text.slice(0, -1)},${connColumns ? `${connColumns},` : ''}${p.columnsJson}}`])
+      },
+      // The loader's http_events rows arrive as JSON text already: no object, no stringify.
+      emitText: (table, text, p, connColumns) => {
+        p.columnsJson ??= this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
+        emit(table, [`${text},${connColumns},${p.columnsJson}}`])
       },
       alive: (tgid) => existsSync(`/proc/${tgid}`),
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
@@ -111,7 +116,11 @@ export class SocketSource implements TraceSource {
 
   /** Runs one loader build and reads its events into the tracker; resolves at its hello. */
   private async launch(path: string, tracker: ConnTracker): Promise<ChildProcess> {
-    const child = (this.child = spawn(path, ['--cap', String(this.o.captureBytes ?? 16384)], { stdio: ['pipe', 'pipe', 'pipe'] }))
+    const child = (this.child = spawn(
+      path,
+      ['--cap', String(this.o.captureBytes ?? 16384), ...(process.env.KILN_CAPTURE_HTTP1 === 'off' ? ['--http1', 'off'] : [])],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    ))
     child.stdin!.write(`skip ${process.pid}\n`)
     child.stderr!.setEncoding('utf8')
     child.stderr!.on('data', (t: string) => {
@@ -157,6 +166,8 @@ export class SocketSource implements TraceSource {
   private onStats(data: Buffer): void {
     const drops = Number(data.readBigUInt64LE(0))
     this.counts.loaderEvents = Number(data.readBigUInt64LE(16))
+    // Connections whose HTTP/1 the loader gave to this process's parser (bpf/http1.c).
+    if (data.length >= 40) this.counts.handBacks = Number(data.readBigUInt64LE(32))
     if (drops > this.counts.ringDrops) {
       this.o.log(
         `capture: ${drops - this.counts.ringDrops} events dropped (ring buffer full: the agent fell behind the kernel); ${drops} since start`,
@@ -202,6 +213,7 @@ export class SocketSource implements TraceSource {
       loaderEvents: this.counts.loaderEvents,
       uprobeFiles: this.counts.uprobeFiles,
       eventErrors: this.counts.errors,
+      http1HandBacks: this.counts.handBacks,
     }
   }
 }

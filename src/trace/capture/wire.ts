@@ -3,8 +3,9 @@
  * header, then `cap` bytes). Chunks from the pipe split events anywhere; the decoder joins them.
  */
 
-export const EventType = { data: 1, open: 2, close: 3, stats: 4, log: 5, hello: 6 } as const
-export const EventFlag = { ssl: 1, inSsl: 2, noSock: 4 } as const
+export const EventType = { data: 1, open: 2, close: 3, stats: 4, log: 5, hello: 6, http: 7 } as const
+/** `unmatched` is EV_HTTP's only flag (a response without its request). */
+export const EventFlag = { ssl: 1, inSsl: 2, noSock: 4, replay: 8, unmatched: 1 } as const
 
 const HEADER = 112
 const EMPTY = Buffer.alloc(0)

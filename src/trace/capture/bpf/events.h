@@ -6,13 +6,20 @@
 #define EV_DATA 1   /* bytes sent or received on a socket, or TLS plaintext (FL_SSL) */
 #define EV_OPEN 2   /* connect() (role client) or accept() (role server) returned a socket */
 #define EV_CLOSE 3  /* close() of a socket fd */
-#define EV_STATS 4  /* loader: data = u64 ring-buffer drops, u64 events, u64 uprobe attach count */
+#define EV_STATS 4  /* loader: data = u64 ring-buffer drops, u64 events, u64 events written, u64 EV_HTTP records, u64 fallbacks */
 #define EV_LOG 5    /* loader: data = one text line */
 #define EV_HELLO 6  /* loader: data = i64 CLOCK_REALTIME - CLOCK_MONOTONIC in ns */
+/* loader (http1.c): one HTTP/1 request and its response. The header is the connection's (ts: the
+ * request's, role: the connection's); data = u64 bytes sent, u64 bytes received on the connection
+ * since its last record, then the http_events row as JSON without its closing brace (empty when
+ * the record only carries bytes; flags FL_UNMATCHED: a response without its request). */
+#define EV_HTTP 7
 
 #define FL_SSL 1        /* plaintext seen at SSL_write/SSL_read */
 #define FL_IN_SSL 2     /* a socket transfer made inside an SSL call: ciphertext */
 #define FL_NO_SK 4      /* TLS plaintext whose socket is not known yet: `sk` is 0, `ssl` names the session */
+#define FL_REPLAY 8     /* a transfer the loader held and hands back (http1.c): its bytes were counted in EV_HTTP */
+#define FL_UNMATCHED 1  /* EV_HTTP: a response came without a request */
 
 #define DIR_SEND 0
 #define DIR_RECV 1

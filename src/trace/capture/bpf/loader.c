@@ -4,7 +4,9 @@
  * to stdout in events.h's format. Commands on stdin, one per line:
  *   uprobe PATH   attach the SSL_read/SSL_write probes to a libssl or a binary with OpenSSL inside
  *   skip PID      do not trace this process (nor its children)
- * Exits when stdin closes (the agent is gone) or stdout breaks.
+ * Exits when stdin closes (the agent is gone) or stdout breaks. HTTP/1 connections are parsed here
+ * (http1.c) unless --http1 off; --replay reads a recorded stream on stdin instead of the kernel's
+ * (the tests compare both paths on the same bytes, no root needed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "events.h"
+#include "http1.h"
 /* build.ts builds this twice: with the BTF-read programs, and KILN_PORTABLE's for kernels before 6.2. */
 #ifdef KILN_PORTABLE
 #include "socket-portable.skel.h"
@@ -29,6 +32,7 @@
 
 static struct socket_bpf *skel;
 static unsigned long long written;
+static int http1 = 1;
 /* Events left before ring_buffer__consume returns to the loop (see on_event). */
 static unsigned int budget;
 #define SLICE 4096
@@ -52,11 +56,38 @@ static void logf_(const char *fmt, const char *a, long b) {
  * loop runs again, so the once-a-second stats (drops) and stdin commands are not held up while
  * the agent reads slower than the kernel writes (consume would otherwise never return, and
  * drops stayed unreported until the loader was killed at the agent's stop). */
+static void out(const void *data, size_t n) {
+  if (n && fwrite(data, n, 1, stdout) != 1) exit(0);
+}
+
+/* One event of the kernel's (or of --replay's input) to the agent, through the HTTP/1 parser. */
+static void pass(const struct event *e, size_t size) {
+  written++;
+  if (http1 && size >= sizeof(*e) && (e->type == EV_DATA || e->type == EV_OPEN || e->type == EV_CLOSE)) http1_event(e, size);
+  else out(e, size);
+}
+
 static int on_event(void *ctx, void *data, size_t size) {
   (void)ctx;
-  if (fwrite(data, size, 1, stdout) != 1) exit(0);
-  written++;
+  pass(data, size);
   return --budget ? 0 : -EAGAIN;
+}
+
+/* --replay: events.h events on stdin, as the ring would give them, to stdout. */
+static int replay(void) {
+  static unsigned char buf[sizeof(struct event) + MAX_CAP];
+  struct event *e = (struct event *)buf;
+  while (fread(e, sizeof(*e), 1, stdin) == 1) {
+    if (e->cap > MAX_CAP || (e->cap && fread(e + 1, e->cap, 1, stdin) != 1)) {
+      fprintf(stderr, "kiln-capture: --replay: a truncated or foreign stream\n");
+      return 1;
+    }
+    if (e->type == EV_HELLO && e->cap >= 8) http1_init(*(long long *)(e + 1), out);
+    pass(e, sizeof(*e) + e->cap);
+  }
+  http1_end();
+  fflush(stdout);
+  return 0;
 }
 
 static int consume(struct ring_buffer *rb) {
@@ -113,15 +144,20 @@ static void stats(void) {
     for (int c = 0; c < ncpu; c++) totals[k] += vals[c];
   }
   free(vals);
-  unsigned long long out[3] = { totals[0], totals[1], written };
-  emit(EV_STATS, out, sizeof(out));
+  unsigned long long v[5] = { totals[0], totals[1], written, http1_counts.records, http1_counts.fallbacks };
+  emit(EV_STATS, v, sizeof(v));
 }
 
 int main(int argc, char **argv) {
   unsigned int cap = 16384;
-  for (int i = 1; i + 1 < argc; i++)
-    if (!strcmp(argv[i], "--cap")) cap = strtoul(argv[++i], 0, 10);
+  int replaying = 0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--replay")) replaying = 1;
+    else if (i + 1 < argc && !strcmp(argv[i], "--cap")) cap = strtoul(argv[++i], 0, 10);
+    else if (i + 1 < argc && !strcmp(argv[i], "--http1")) http1 = strcmp(argv[++i], "off") != 0;
+  }
   if (cap > MAX_CAP) cap = MAX_CAP;
+  http1_init(0, out);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   signal(SIGPIPE, SIG_DFL);
   static char outbuf[1 << 20];
@@ -130,6 +166,7 @@ int main(int argc, char **argv) {
    * agent reads its chunks back to back instead of taking turns with this process per 64 KiB.
    * Best effort: not a pipe, or past /proc/sys/fs/pipe-max-size without CAP_SYS_RESOURCE. */
   fcntl(1, F_SETPIPE_SZ, (int)sizeof(outbuf));
+  if (replaying) return replay();
   libbpf_set_print(libbpf_log);
 
   skel = socket_bpf__open();
@@ -162,6 +199,7 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &mono);
   long long offset = (rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
   emit(EV_HELLO, &offset, sizeof(offset));
+  http1_init(offset, out);
   fflush(stdout);
 
   struct pollfd fds[2] = { { .fd = ring_buffer__epoll_fd(rb), .events = POLLIN }, { .fd = 0, .events = POLLIN } };
@@ -191,6 +229,7 @@ int main(int argc, char **argv) {
     }
     if (time(0) != last) {
       last = time(0);
+      if (last % 5 == 0) http1_sweep();
       stats();
     }
     if (fflush(stdout)) break;
@@ -199,6 +238,7 @@ int main(int argc, char **argv) {
    * At most a ring's worth of slices: traced processes keep writing while this drains. */
   for (int i = 0; i <= (16 << 20) / (int)sizeof(struct event) / SLICE && consume(rb) == -EAGAIN; i++) {
   }
+  http1_end();
   stats();
   fflush(stdout);
   ring_buffer__free(rb);
