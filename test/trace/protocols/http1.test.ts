@@ -219,6 +219,23 @@ test('hand-built: pipelined chunked responses with trailers, fed whole and byte 
   assert.deepEqual(pick(rows(split(ev, 1))), want)
 })
 
+test('hand-built: CR CR after a chunk is an error, then the next response parses (it looped forever)', () => {
+  const ev = script(
+    [true, 'GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n'],
+    [false, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\r\r\n0\r\n\r\n'],
+    [false, 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb'],
+  )
+  const { records, parser } = parse('http', ev)
+  assert.deepEqual(
+    records.map((r) => [r.row.req_path, r.row.resp_body]),
+    [
+      ['/a', 'hello'],
+      ['/b', 'b'],
+    ],
+  )
+  assert.equal(parser.stats.errors, 1)
+})
+
 test('hand-built: header JSON as JSON.stringify of the fields in order — escapes, repeats joined, index-like names first', () => {
   const ev = script(
     [true, 'GET /h HTTP/1.1\r\nHost: h\r\nX-Q: say "hi" \\ \tbye\r\nCaf\xe9: ol\xe9\r\n\r\n'],

@@ -179,14 +179,15 @@ export class Http1Reader {
         return at + take
       }
       case 'chunk-end': {
-        // The CRLF after a chunk's data; a bare LF is tolerated.
-        while (at < d.length && st.seen < 2) {
+        // The CRLF after a chunk's data; a bare LF is tolerated. A second CR is junk: waiting
+        // on after it returned without consuming a byte, and push() looped forever.
+        while (at < d.length) {
           const c = d[at]!
           if (c === 0x0a) {
             this.st = { s: 'chunk-size', msg: st.msg, line: '' }
             return at + 1
           }
-          if (c !== 0x0d) {
+          if (c !== 0x0d || st.seen > 0) {
             this.fail(st.msg)
             return d.length
           }
