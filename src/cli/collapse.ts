@@ -1,7 +1,7 @@
 import { bool, parseCommand, str, type CommandSpec } from './args.ts'
 import { KilnError } from '../model/errors.ts'
 import { PerfCollapser } from '../flamegraph/collapse-perf.ts'
-import { forEachChunk, writeBytes } from '../flamegraph/lines.ts'
+import { forEachChunk, Latin1Writer } from '../flamegraph/lines.ts'
 
 export const spec: CommandSpec = {
   name: 'collapse',
@@ -47,11 +47,16 @@ export async function run(argv: string[]): Promise<number> {
     addrs: bool(p, 'addrs'),
     ...(str(p, 'event-filter') !== undefined ? { eventFilter: str(p, 'event-filter')! } : {}),
   })
-  await forEachChunk(file, (chunk) => c.push(chunk))
+  // One 256 KiB buffer, for reading and then for writing: on the dev VM a first touch of a page
+  // costs ~13 µs, and a 1 MiB read buffer and a 1.26 MB output buffer took ~560 fresh pages.
+  const buf = Buffer.allocUnsafeSlow(1 << 18)
+  await forEachChunk(file, (chunk) => c.push(chunk), buf)
   c.end()
   if (c.droppedEvent !== undefined) {
     process.stderr.write(`kiln: kept only the first event type; dropped samples of '${c.droppedEvent}' (choose one with --event-filter)\n`)
   }
-  await writeBytes(c.foldedBytes())
+  const out = new Latin1Writer(process.stdout, buf)
+  c.writeFolded(out)
+  await out.end()
   return 0
 }

@@ -1,6 +1,7 @@
+import type { Latin1Writer } from './lines.ts'
 import { perlAdd, perlFormat, perlNumber, type PerlNum } from './perl-number.ts'
 import { type HeaderAt, isSpace, LFLF, matchEvent, matchFrame, matchHeader, smallDigits } from './perf-bytes.ts'
-import { type Block, BlockStore, type Cell, HeadCache } from './perf-seen.ts'
+import { type Block, BlockStore, type Cell, FrameLines, HeadCache } from './perf-seen.ts'
 
 /** The options of stackcollapse-perf.pl that `kiln collapse perf` offers. */
 export interface CollapsePerfOptions {
@@ -74,8 +75,8 @@ export class PerfCollapser {
   private readonly blocks = new BlockStore()
   private readonly heads = new HeadCache()
   /** Tidied frames by a frame line's symbol and module bytes, for non-java and java processes. */
-  private readonly frameCache = new Map<string, string[]>()
-  private readonly javaFrameCache = new Map<string, string[]>()
+  private readonly frameLines = new FrameLines()
+  private readonly javaFrameLines = new FrameLines()
   /** Bytes of the last push not yet taken: a partial line, or an unfinished sample from its header. */
   private carry: Buffer | undefined
 
@@ -227,19 +228,19 @@ export class PerfCollapser {
     const b = block.bytes
     // A frame line's tidied frames depend on its symbol and module only (and on its address
     // with --addrs): cached by those bytes, lines that differ in address or offset parse once.
-    const cache = this.o.addrs ? undefined : java ? this.javaFrameCache : this.frameCache
+    const cache = this.o.addrs ? undefined : java ? this.javaFrameLines : this.frameLines
     for (let at = 0; at < b.length; ) {
       const nl = b.indexOf(10, at)
       const f = cache && matchFrame(b, at, nl)
       if (f) {
-        const key =
-          f.funcEnd === f.modOpen ? latin1(b, f.funcStart, f.modEnd) : latin1(b, f.funcStart, f.funcEnd) + latin1(b, f.modOpen, f.modEnd)
-        let parts = cache.get(key)
-        if (!parts) {
-          parts = this.frameParts('', latin1(b, f.funcStart, f.modOpen), latin1(b, f.modOpen + 2, f.modEnd), java)
-          cache.set(key, parts)
+        // The key: the symbol without its offset, and the module with its " (".
+        let id = cache.find(b, f.funcStart, f.funcEnd, f.modOpen, f.modEnd)
+        if (id < 0) {
+          const parts = this.frameParts('', latin1(b, f.funcStart, f.modOpen), latin1(b, f.modOpen + 2, f.modEnd), java)
+          cache.add(b, f.funcStart, f.funcEnd, f.modOpen, f.modEnd, parts)
+          id = cache.parts.length - 1
         }
-        for (const p of parts) this.stack.push(p)
+        for (const p of cache.parts[id]!) this.stack.push(p)
       } else {
         const m = FRAME.exec(latin1(b, at, nl))
         if (m) for (const p of this.frameParts(m[1]!, m[2]!, m[3]!, java)) this.stack.push(p)
@@ -323,10 +324,22 @@ export class PerfCollapser {
     return this.foldedBytes().toString('latin1')
   }
 
+  /** folded() written piece by piece (no string or buffer of it all). */
+  writeFolded(out: Pick<Latin1Writer, 'text'>): void {
+    for (const k of this.sortedKeys()) {
+      out.text(k)
+      out.text(' ')
+      out.text(perlFormat(this.counts.get(k)!.n))
+      out.text('\n')
+    }
+  }
+
+  // Sorting strings without a comparator compares UTF-16 units: byte order for latin1 text.
+  private sortedKeys = (): string[] => [...this.counts.keys()].sort()
+
   /** folded() as its latin1 bytes, written into one buffer of the exact size (no string of it all). */
   foldedBytes(): Buffer {
-    // Sorting strings without a comparator compares UTF-16 units: byte order for latin1 text.
-    const keys = [...this.counts.keys()].sort()
+    const keys = this.sortedKeys()
     const counts = keys.map((k) => perlFormat(this.counts.get(k)!.n))
     let size = 0
     for (let i = 0; i < keys.length; i++) size += keys[i]!.length + counts[i]!.length + 2
@@ -343,7 +356,7 @@ export class PerfCollapser {
 
   /** The folded stacks as [stack, count] pairs (counts as numbers), sorted. */
   entries(): [string, number][] {
-    return [...this.counts.keys()].sort().map((k) => {
+    return this.sortedKeys().map((k) => {
       const v = this.counts.get(k)!.n
       return [k, typeof v === 'object' ? v.nv : Number(v)]
     })

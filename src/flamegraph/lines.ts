@@ -14,12 +14,12 @@ export async function forEachLine(file: string | undefined, onLine: (line: strin
 }
 
 /**
- * Reads a file (or stdin for `-`/undefined) as raw byte chunks of up to 1 MiB, for the tools that
- * parse bytes where they lie; errors become messages that say what to give instead. A file is
- * read synchronously into one reused buffer (no allocation per chunk): `onChunk` must copy what
- * it keeps.
+ * Reads a file (or stdin for `-`/undefined) as raw byte chunks, for the tools that parse bytes
+ * where they lie; errors become messages that say what to give instead. A file is read
+ * synchronously into one reused buffer (`buf`, 1 MiB unless given; no allocation per chunk):
+ * `onChunk` must copy what it keeps.
  */
-export async function forEachChunk(file: string | undefined, onChunk: (chunk: Buffer) => void): Promise<void> {
+export async function forEachChunk(file: string | undefined, onChunk: (chunk: Buffer) => void, buf?: Buffer): Promise<void> {
   try {
     if (!file || file === '-') {
       for await (const chunk of process.stdin as AsyncIterable<Buffer>) onChunk(chunk)
@@ -27,8 +27,8 @@ export async function forEachChunk(file: string | undefined, onChunk: (chunk: Bu
     }
     const fd = openSync(file, 'r')
     try {
-      const buf = Buffer.allocUnsafe(1 << 20)
-      for (let n = readSync(fd, buf, 0, buf.length, null); n > 0; n = readSync(fd, buf, 0, buf.length, null)) onChunk(buf.subarray(0, n))
+      const b = buf ?? Buffer.allocUnsafe(1 << 20)
+      for (let n = readSync(fd, b, 0, b.length, null); n > 0; n = readSync(fd, b, 0, b.length, null)) onChunk(b.subarray(0, n))
     } finally {
       closeSync(fd)
     }
@@ -121,9 +121,10 @@ export class Latin1Writer {
 
   constructor(
     private readonly out: NodeJS.WritableStream & { writableLength: number } = process.stdout,
-    size = 1 << 20,
+    /** The buffer's size, or a buffer to use (one the caller is done with: its pages are mapped already). */
+    size: number | Buffer = 1 << 20,
   ) {
-    this.buf = Buffer.allocUnsafe(size)
+    this.buf = typeof size === 'number' ? Buffer.allocUnsafe(size) : size
   }
 
   readonly write = (...parts: string[]): void => {

@@ -118,3 +118,81 @@ export class HeadCache {
     this.heads[this.added++ % MAX_HEADS] = { id: this.arena.copy(b, hs, idEnd), event, name }
   }
 }
+
+/**
+ * Frame lines' tidied frames by the bytes they depend on (symbol without offset, and module),
+ * found by a hash of those bytes: a frame line like one seen before (another address or offset
+ * in the same function) costs no string. Open addressing over typed arrays; the key bytes are
+ * kept in one growing byte array to compare against.
+ */
+export class FrameLines {
+  private slots = new Int32Array(1 << 12) // id + 1; 0 is empty
+  private bytes = new Uint8Array(1 << 16)
+  private used = 0
+  private readonly start: number[] = []
+  private readonly hash: number[] = []
+  readonly parts: string[][] = []
+
+  /** The id of the frame line whose key is b[fs, fe) + b[ms, me), or -1 (then `add` it). */
+  find(b: Uint8Array, fs: number, fe: number, ms: number, me: number): number {
+    const h = rangeHash(b, ms, me, rangeHash(b, fs, fe, 0x811c9dc5))
+    const mask = this.slots.length - 1
+    const n = fe - fs + (me - ms)
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const id = this.slots[s]! - 1
+      if (id < 0) {
+        this.lastHash = h
+        return -1
+      }
+      if (this.hash[id] !== h) continue
+      const k = this.start[id]!
+      if (this.start[id + 1]! - k !== n) continue
+      const bytes = this.bytes
+      let i = 0
+      for (let j = fs; j < fe; j++, i++) if (bytes[k + i] !== b[j]) break
+      if (i < fe - fs) continue
+      for (let j = ms; j < me; j++, i++) if (bytes[k + i] !== b[j]) break
+      if (i === n) return id
+    }
+  }
+
+  private lastHash = 0
+
+  /** Adds the key `find` just failed to find, with its tidied frames. */
+  add(b: Uint8Array, fs: number, fe: number, ms: number, me: number, parts: string[]): void {
+    const id = this.parts.length
+    const n = fe - fs + (me - ms)
+    if (this.used + n > this.bytes.length) {
+      const more = new Uint8Array(Math.max(this.bytes.length * 2, this.used + n))
+      more.set(this.bytes.subarray(0, this.used))
+      this.bytes = more
+    }
+    if (id === 0) this.start.push(0)
+    this.bytes.set(b.subarray(fs, fe), this.used)
+    this.bytes.set(b.subarray(ms, me), this.used + fe - fs)
+    this.used += n
+    this.start.push(this.used)
+    this.hash.push(this.lastHash)
+    this.parts.push(parts)
+    if ((id + 1) * 2 > this.slots.length) this.rehash()
+    else this.place(id)
+  }
+
+  private place(id: number): void {
+    const mask = this.slots.length - 1
+    let s = this.hash[id]! & mask
+    while (this.slots[s] !== 0) s = (s + 1) & mask
+    this.slots[s] = id + 1
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2)
+    for (let id = 0; id < this.parts.length; id++) this.place(id)
+  }
+}
+
+/** FNV-1a of b[s, e), continued from `h`. */
+function rangeHash(b: Uint8Array, s: number, e: number, h: number): number {
+  for (let i = s; i < e; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  return h
+}

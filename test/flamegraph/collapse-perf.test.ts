@@ -270,3 +270,20 @@ test('collapse perf byte path: frame lines of every shape tidied as the regexes 
   for (const opt of OPTION_SETS) assert.equal(collapsePerf(text, optionsOf(opt)), byLines(text, optionsOf(opt)), `option '${opt}'`)
   assert.equal(collapsePerf(text, optionsOf('--all')), perlCollapse(text, '--all'), 'and as the Perl statement of the rules')
 })
+
+test('collapse perf byte path: thousands of distinct frame lines (the frame table grows) tidied as the regexes tidy them', () => {
+  // 5,000 symbols over 7 modules, in stacks that share them, some differing only in where the
+  // symbol ends and the module starts: each must keep its own frames once the table has grown.
+  let text = ''
+  for (let i = 0; i < 5000; i++) {
+    text += `app 1/${i % 3} [000] 1.0: 1 cycles:\n`
+    text += `\t1 f${i}+0x1 (/lib/m${i % 7}.so)\n\t2 f${(i * 7) % 5000} (/lib/m${i % 5}.so)\n`
+    text += `\t3 f (x${i % 4} (/lib/m.so)\n\t4 f (x${i % 4}+0x2 (/lib/m.so)\n`
+    // The module decides an unknown symbol's name and the kernel's annotation.
+    text += `\t5 [unknown] (/lib/u${i % 9}.so)\n\t6 k${i % 50} (${i % 2 ? '[kernel.kallsyms]' : '/lib/k.so'})\n\n`
+  }
+  const want = byLines(text)
+  assert.equal(want.split('\n').length - 1, 5000)
+  assert.equal(byChunks(text, [1 << 16]), want)
+  assert.equal(collapsePerf(text, optionsOf('--all')), byLines(text, optionsOf('--all')))
+})
