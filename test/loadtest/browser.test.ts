@@ -13,6 +13,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kilnRun, workdir } from './helpers.ts'
+import { results } from './browser-helpers.ts'
 
 const CHROMIUM = process.env.K6_BROWSER_EXECUTABLE_PATH || '/usr/bin/chromium'
 const skip = existsSync(CHROMIUM) ? '' : `no Chromium at ${CHROMIUM}: apt-get install chromium (or set K6_BROWSER_EXECUTABLE_PATH)`
@@ -88,14 +89,6 @@ before(async () => {
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
 })
 after(() => new Promise<void>((r) => server.close(() => r())))
-
-/** The JSON a script printed as `RESULT …` from console.log, per line. */
-function results(stderr: string): any[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l.includes(' RESULT '))
-    .map((l) => JSON.parse(l.slice(l.indexOf(' RESULT ') + 8).replace(/\s+source=console$/, '')))
-}
 
 test('k6 examples/browser-style script: form, locators, evaluate, keyboard, mouse, frames, routes, console, screenshot, devices; browser_* metrics; one Chromium for two threads', async (t) => {
   if (skip) return t.skip(skip)

@@ -90,14 +90,19 @@ export interface HostApi {
   // k6/browser (modules/browser)
   /** k6's device descriptors for `names` (JSON array), as JSON. */
   browserDevices(namesJson: string): string
-  /** Starts event-loop operation `op`: `method` of browser object `ref` (0: k6's browser) with `argsJson`; settles with the encoded result. */
-  browserCall(op: number, ref: number, method: string, argsJson: string): void
+  /**
+   * Starts event-loop operation `op`: `method` of browser object `ref` (0: k6's browser) with
+   * `argsJson`; settles with the encoded result. `group`: the k6 group, the tag of the samples it causes.
+   */
+  browserCall(op: number, ref: number, method: string, argsJson: string, group: string): void
   /** A method that answers at once (url(), locator(), keyboard…): the encoded result. */
-  browserSync(ref: number, method: string, argsJson: string): string
+  browserSync(ref: number, method: string, argsJson: string, group: string): string
   /** Delivers object `ref`'s `event`s (page.on) to stream `id` until the iteration ends. */
   browserOn(id: number, ref: number, event: string): void
   /** page.route: requests matching `urlJson` go to stream `id` as Routes; operation `op` settles once the route is set. */
   browserRoute(op: number, id: number, ref: number, urlJson: string): void
+  /** page.on('metric'): the tag() calls (JSON rules) the handlers made for sample `seq`. */
+  browserMetricTagged(seq: number, rulesJson: string): void
   // k6/x/kiln (modules/kiln)
   /** A report of handleSummary's data: kind junit or markdown, options as JSON. */
   report(kind: string, dataJson: string, optsJson: string): string

@@ -3,11 +3,13 @@
 // playwright-core holds the real one; its methods send their name and arguments there. Methods
 // that wait for the browser return promises (k6 ≥ 0.52), the rest (url(), locator(),
 // mainFrame()…) answer at once. Objects cross as {$r: ref, $t: kind}, bytes as {$b: base64},
-// functions (evaluate) as their source, undefined as {$u: 1}.
+// functions (evaluate) as their source, undefined as {$u: 1}. Each call carries the current k6
+// group: the group tag of the browser_* samples it causes.
 ;(function () {
   const H = globalThis.__kh
   const L = globalThis.__k6loop
   const U = globalThis.__k6util
+  const K = globalThis.__k6state
   const REF = /** @type {any} */ (Symbol('kiln.browser.ref')) // indexes class instances: typed loosely for tsc
   const words = (s) => s.split(/\s+/).filter(Boolean)
 
@@ -55,18 +57,19 @@
   function call(self, method, args) {
     let json
     try {
+      // k6 documents waitForURL(url: string | RegExp): a function would reach Playwright as its source text.
       if (method === 'waitForURL' && typeof args[0] === 'function')
-        throw new TypeError('waitForURL: a predicate function is not supported by Kiln yet; pass a URL or a RegExp')
+        throw new TypeError('waitForURL: k6 takes the URL as a string or a RegExp, not a function; pass the exact URL or a RegExp')
       json = JSON.stringify(args.map(enc))
     } catch (e) {
       return Promise.reject(e)
     }
     return L.op(
-      (op) => H.browserCall(op, self[REF], method, json),
+      (op) => H.browserCall(op, self[REF], method, json, K.group),
       (payload) => dec(JSON.parse(payload)),
     )
   }
-  const sync = (self, method, args) => dec(JSON.parse(H.browserSync(self[REF], method, JSON.stringify(args.map(enc)))))
+  const sync = (self, method, args) => dec(JSON.parse(H.browserSync(self[REF], method, JSON.stringify(args.map(enc)), K.group)))
 
   /** A k6 class: `async` methods return promises, `now` ones answer at once, `props` are getters. */
   function define(name, async, now, props, base) {
@@ -125,15 +128,67 @@
     `context frames isClosed mainFrame url viewportSize setDefaultTimeout setDefaultNavigationTimeout workers locator frameLocator ${GET_BY}`,
     'keyboard mouse touchscreen',
   )
-  /** page.on('console' | 'request' | 'response' | …, handler): called for each event until the iteration ends. */
+  /** page.on('console' | 'request' | 'response' | 'dialog' | 'metric' | …, handler): called for each event until the iteration ends. */
   Page.prototype.on = function (event, handler) {
     if (typeof handler !== 'function') throw new TypeError(`page.on('${event}') needs a function`)
-    // k6's 'metric' event renames URLs in the browser_* tags from inside the emission: not offered yet.
-    if (event === 'metric') return warnOnce("page.on('metric') is not supported by Kiln yet: browser_* metrics keep their URLs")
+    if (event === 'metric' || event === 'dialog') {
+      handlersOf(this, event).push(handler)
+      return
+    }
     L.stream(
       (_ok, payload) => handler(dec(JSON.parse(payload))),
       (id) => H.browserOn(id, this[REF], String(event)),
     )
+  }
+  /**
+   * A page's 'metric' or 'dialog' handlers, called in turn on one stream: a dialog is settled
+   * (dismissed, a beforeunload accepted) once they are done if none accepted or dismissed it; a
+   * metric sample waits on the host for their tag() calls.
+   */
+  const pageHandlers = { metric: new WeakMap(), dialog: new WeakMap() }
+  function handlersOf(page, event) {
+    let hs = pageHandlers[event].get(page)
+    if (hs) return hs
+    hs = []
+    pageHandlers[event].set(page, hs)
+    L.stream(
+      (_ok, payload) => (event === 'metric' ? runMetric(hs, JSON.parse(payload)) : runDialog(hs, dec(JSON.parse(payload)))),
+      (id) => H.browserOn(id, page[REF], event),
+    )
+    return hs
+  }
+  function runDialog(hs, dialog) {
+    const results = []
+    try {
+      for (const h of hs) results.push(h(dialog))
+    } finally {
+      const settle = () => call(dialog, '$settle', [])
+      Promise.all(results).then(settle, settle)
+    }
+  }
+  const METHODS = words('GET POST PUT DELETE PATCH OPTIONS HEAD TRACE CONNECT')
+  /** k6's MetricMessage: tag() checks its argument as k6 does; the rules go back to the host, which matches them. */
+  function runMetric(hs, sample) {
+    const rules = []
+    const msg = {
+      tag(t) {
+        if (!t || typeof t !== 'object') throw new TypeError('tag: expected an object { name, matches }')
+        if (typeof t.name !== 'string' || t.name === '') throw new TypeError('tag: name must be a non-empty string')
+        if (!Array.isArray(t.matches)) throw new TypeError('tag: matches must be an array of { url: RegExp, method? }')
+        const matches = t.matches.map((m) => {
+          if (!m || !(m.url instanceof RegExp)) throw new TypeError('tag: each entry of matches needs url as a RegExp')
+          if (m.method !== undefined && !METHODS.includes(m.method))
+            throw new TypeError(`tag: method '${m.method}' must be one of ${METHODS.join(', ')}`)
+          return { url: [m.url.source, m.url.flags], method: m.method }
+        })
+        rules.push({ name: t.name, matches })
+      },
+    }
+    try {
+      for (const h of hs) h(msg)
+    } finally {
+      H.browserMetricTagged(sample.seq, JSON.stringify(rules))
+    }
   }
   /**
    * A wait whose predicate runs here: the page's `event`s are watched (a weak stream) until one
@@ -184,11 +239,6 @@
       return waitWith(this, event || a[0], p, opts && typeof opts === 'object' ? opts.timeout : undefined)
     }
   }
-  const warned = new Set()
-  function warnOnce(text) {
-    if (!warned.has(text)) globalThis.console.warn(text)
-    warned.add(text)
-  }
   /** page.route(url, handler): the handler gets each matching request's Route and must continue, fulfill or abort it. */
   Page.prototype.route = function (url, handler) {
     if (typeof handler !== 'function') return Promise.reject(new TypeError('page.route needs a handler function'))
@@ -218,6 +268,10 @@
   )
   const Route = define('Route', 'abort continue fulfill', 'request')
   const Worker = define('Worker', '', 'url')
+  const Dialog = define('Dialog', 'accept dismiss', 'defaultValue message type page')
+  const Browser = define('Browser', 'newContext newPage closeContext', 'context isConnected userAgent version')
+  /** chromium.connectOverCDP's browser: k6's Browser with close() (the connection only; the browser keeps running). */
+  const ConnectedBrowser = define('ConnectedBrowser', 'close', '', '', Browser)
   const classes = {
     JSHandle,
     ElementHandle,
@@ -234,17 +288,18 @@
     Response,
     Route,
     Worker,
+    Dialog,
+    Browser,
+    ConnectedBrowser,
   }
 
-  const Browser = define('Browser', 'newContext newPage closeContext', 'context isConnected userAgent version')
   const browser = Object.create(Browser.prototype)
   Object.defineProperty(browser, REF, { value: 0 })
 
+  /** k6's BrowserType: attaches to a running Chromium (no scenario option needed); the connection ends with the iteration. */
   const chromium = {
-    connectOverCDP() {
-      return Promise.reject(
-        new Error("chromium.connectOverCDP is not supported by Kiln yet: use 'browser' with options.browser.type = 'chromium'"),
-      )
+    connectOverCDP(wsEndpoint) {
+      return call(browser, 'connectOverCDP', [String(wsEndpoint)])
     },
   }
 

@@ -1,6 +1,7 @@
 /** Host functions of browser.js: every method call on a browser object goes through browserCall or browserSync. */
 import type { HostBinder } from '../../engine/host-api.ts'
 import type { EventLoop } from '../../engine/eventloop.ts'
+import type { Page } from 'playwright-core'
 import { type BrowserSession, k6Devices } from './session.ts'
 
 /** What of its VU the browser host functions use. */
@@ -11,10 +12,11 @@ export interface BrowserBridge {
 }
 
 /**
- * Events whose listener gets the object as k6 passes it (page.on). Not 'dialog': with a listener
- * Playwright leaves the dialog open for it to accept or dismiss, which k6's API cannot do.
+ * Events whose listener gets the object as k6 passes it (page.on). With a 'dialog' listener
+ * Playwright leaves the dialog open for it: browser.js settles it once the script's handlers are done.
  */
 const EVENTS = new Set([
+  'dialog',
   'console',
   'request',
   'response',
@@ -34,8 +36,9 @@ const EVENTS = new Set([
 export function installBrowser(b: HostBinder, v: BrowserBridge): void {
   const { loop } = v
   b.def('browserDevices', ['s'], (names) => k6Devices(JSON.parse(names) as string[]))
-  b.def('browserCall', ['n', 'n', 's', 's'], (op, ref, method, argsJson) => {
+  b.def('browserCall', ['n', 'n', 's', 's', 's'], (op, ref, method, argsJson, group) => {
     const s = v.session()
+    s.group = group
     loop.op(
       op,
       (async () => {
@@ -44,8 +47,9 @@ export function installBrowser(b: HostBinder, v: BrowserBridge): void {
       })(),
     )
   })
-  b.def('browserSync', ['n', 's', 's'], (ref, method, argsJson) => {
+  b.def('browserSync', ['n', 's', 's', 's'], (ref, method, argsJson, group) => {
     const s = v.session()
+    s.group = group
     const r = s.invoke(ref, method, s.decode(JSON.parse(argsJson)) as unknown[])
     if (r instanceof Promise) {
       r.catch(() => {})
@@ -54,6 +58,7 @@ export function installBrowser(b: HostBinder, v: BrowserBridge): void {
     return JSON.stringify(s.encode(r))
   })
   b.def('browserOn', ['n', 'n', 's'], (id, ref, event) => {
+    if (event === 'metric') return onMetric(v, id, ref)
     if (!EVENTS.has(event)) throw new TypeError(`unknown event '${event}': use one of ${[...EVENTS].join(', ')}`)
     const s = v.session()
     const t = s.target(ref) as { on(e: string, f: (x: unknown) => void): void; off(e: string, f: (x: unknown) => void): void }
@@ -62,6 +67,7 @@ export function installBrowser(b: HostBinder, v: BrowserBridge): void {
     // Weak: a page left listening must not keep its iteration from ending.
     loop.stream(id, () => t.off(event, listener), true)
   })
+  b.def('browserMetricTagged', ['n', 's'], (seq, rulesJson) => v.session().taggers.answer(seq, rulesJson))
   b.def('browserRoute', ['n', 'n', 'n', 's'], (op, id, ref, urlJson) => {
     const s = v.session()
     type Routable = {
@@ -77,4 +83,24 @@ export function installBrowser(b: HostBinder, v: BrowserBridge): void {
       t.route(url, handler).then(() => '{"$u":1}'),
     )
   })
+}
+
+/** page.on('metric'): the page's samples wait for its handlers (stream `id`) until the stream ends. */
+function onMetric(v: BrowserBridge, id: number, ref: number): void {
+  const s = v.session()
+  const page = s.target(ref) as Page
+  const m = s.metricsOf(page)
+  if (!m) throw new Error("page.on('metric'): this page's context is closed")
+  m.setTagger(
+    page,
+    s.taggers.tagger(page, (json) => v.loop.push(id, true, json)),
+  )
+  v.loop.stream(
+    id,
+    () => {
+      m.setTagger(page, null)
+      s.taggers.release(page)
+    },
+    true,
+  )
 }

@@ -2,7 +2,9 @@
  * The run's one Chromium process for `k6/browser`: started by the runner when a scenario asks for
  * `options.browser.type: 'chromium'`, reached over CDP by every thread's VUs (each connects
  * with playwright-core's connectOverCDP, so no thread carries another's protocol traffic), and
- * stopped when the run ends, is aborted or interrupted, or the process exits.
+ * stopped when the run ends, is aborted or interrupted, or the process exits. With
+ * K6_BROWSER_WS_URL set, as in k6, no Chromium starts: the VUs attach to that running browser
+ * (one of its comma-separated URLs) for each iteration, and the run leaves it running.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -12,8 +14,10 @@ import { ConfigError } from '../../errors.ts'
 
 /** What a VU needs to use the browser: passed to worker threads with the other VU options. */
 export interface BrowserInfo {
-  /** The browser's CDP WebSocket URL ('' when it did not start). */
+  /** The browser's CDP WebSocket URL ('' when it did not start); K6_BROWSER_WS_URL's list when remote. */
   endpoint: string
+  /** A browser the run did not start (K6_BROWSER_WS_URL): attached per iteration, never stopped. */
+  remote?: boolean
   /** Why it did not start: newPage() rejects with this. */
   error: string
   /** The scenarios whose VUs may use it. */
@@ -100,9 +104,15 @@ export class BrowserProcess {
     }
   }
 
+  /** K6_BROWSER_WS_URL's browser: nothing to start or stop. */
+  static remote(scenarios: string[], urls: string): BrowserProcess {
+    return new BrowserProcess({ endpoint: urls, error: '', scenarios, remote: true }, null, '')
+  }
+
   /** Ends the process (the VUs' contexts are closed by their iterations' ends already). */
   async close(): Promise<void> {
     process.off('exit', this.onExit)
+    if (!this.dir) return
     const c = this.child
     if (c && c.exitCode === null && c.signalCode === null) {
       const gone = new Promise((r) => c.once('exit', r))
@@ -118,7 +128,7 @@ export class BrowserProcess {
   /** At process exit (a second Ctrl-C, process.exit): synchronous, so only the signal. */
   private kill(): void {
     if (this.child) killGroup(this.child)
-    rmSync(this.dir, { recursive: true, force: true })
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true })
   }
 }
 
@@ -138,7 +148,7 @@ function killGroup(c: ChildProcess): void {
 }
 
 /** Chromium prints 'DevTools listening on ws://…' on stderr once its CDP server is up. */
-function devtoolsUrl(child: ChildProcess): Promise<string> {
+export function devtoolsUrl(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
     let text = ''
     const t = setTimeout(() => reject(new Error(`no DevTools URL after ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS)
@@ -160,7 +170,9 @@ function devtoolsUrl(child: ChildProcess): Promise<string> {
 }
 
 /** The run's browser when a scenario asks for one (null otherwise); throws ConfigError on a bad type. */
-export async function startBrowser(raw: Record<string, unknown>): Promise<BrowserProcess | null> {
+export async function startBrowser(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<BrowserProcess | null> {
   const scenarios = browserScenarios(raw)
-  return scenarios.length ? BrowserProcess.start(scenarios) : null
+  if (!scenarios.length) return null
+  const ws = env.K6_BROWSER_WS_URL?.trim()
+  return ws ? BrowserProcess.remote(scenarios, ws) : BrowserProcess.start(scenarios, env)
 }

@@ -1,7 +1,9 @@
 /**
  * The browser_* metrics of a context, as k6 reports them: web vitals measured in the page by
  * Google's web-vitals library (injected before any page script, as k6 injects it), and each
- * network request's duration, bytes and failure from Playwright's request events.
+ * network request's duration, bytes and failure from Playwright's request events. Each sample
+ * carries the tags (the group among them) current when the request started or the vital was
+ * measured, and goes through its page's `page.on('metric')` handlers (a Tagger) first.
  */
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -10,6 +12,9 @@ import type { BrowserContext, Page, Request } from 'playwright-core'
 import type { Tags } from '../../results/metrics.ts'
 
 export type Emit = (metric: string, value: number, tags: Tags) => void
+
+/** A page's page.on('metric') handlers: the name that replaces a sample's url and name tags, or ''. */
+export type Tagger = (url: string, method: string) => Promise<string>
 
 /** The binding the page script reports through. */
 const BINDING = '__kilnWebVital'
@@ -48,11 +53,16 @@ interface Vital {
   rating: string
   id: string
   url: string
+  /** The tags when it was measured (set here). */
+  tags?: Tags
 }
 
 /** Values that may still change, per page: flushed when the page closes or navigates away. */
 export class ContextMetrics {
   private readonly pending = new Map<Page, Map<string, Vital>>()
+  private readonly taggers = new Map<Page, Tagger>()
+  /** Each request's tags as they were when it started. */
+  private readonly started = new WeakMap<Request, Tags>()
 
   constructor(
     private readonly emit: Emit,
@@ -62,6 +72,7 @@ export class ContextMetrics {
   async install(ctx: BrowserContext): Promise<void> {
     await ctx.exposeBinding(BINDING, ({ page }, json: string) => this.vital(page, JSON.parse(json) as Vital))
     await ctx.addInitScript(pageScript())
+    ctx.on('request', (r) => this.started.set(r, this.tags()))
     ctx.on('requestfinished', (r) => void this.request(r, false))
     ctx.on('requestfailed', (r) => void this.request(r, true))
     ctx.on('page', (p) => {
@@ -73,16 +84,32 @@ export class ContextMetrics {
     })
   }
 
+  /** Routes `page`'s samples through its page.on('metric') handlers (null: no more). */
+  setTagger(page: Page, t: Tagger | null): void {
+    if (t) this.taggers.set(page, t)
+    else this.taggers.delete(page)
+  }
+
   private vital(page: Page, v: Vital): void {
+    v.tags = this.tags()
     const name = v.name.toLowerCase()
-    if (name === 'fcp' || name === 'ttfb' || name === 'fid') return this.send(v)
+    if (name === 'fcp' || name === 'ttfb' || name === 'fid') return void this.send(page, v)
     let m = this.pending.get(page)
     if (!m) this.pending.set(page, (m = new Map()))
     m.set(name, v)
   }
 
-  private send(v: Vital): void {
-    this.emit(`browser_web_vital_${v.name.toLowerCase()}`, v.value, { ...this.tags(), url: v.url, rating: v.rating })
+  private async send(page: Page, v: Vital): Promise<void> {
+    const tags = await this.tagged(page, { ...(v.tags ?? this.tags()), url: v.url, rating: v.rating }, 'GET')
+    this.emit(`browser_web_vital_${v.name.toLowerCase()}`, v.value, tags)
+  }
+
+  /** `tags` with url (and name, when set) replaced as the page's metric handlers say. */
+  private async tagged(page: Page | null, tags: Tags, method: string): Promise<Tags> {
+    const t = page && this.taggers.get(page)
+    const name = t ? await t(tags.url ?? '', method) : ''
+    if (!name) return tags
+    return { ...tags, url: name, ...('name' in tags ? { name } : {}) }
   }
 
   private flushStale(page: Page, url: string): void {
@@ -90,19 +117,21 @@ export class ContextMetrics {
     if (!m) return
     for (const [k, v] of m) {
       if (v.url !== url) {
-        this.send(v)
+        void this.send(page, v)
         m.delete(k)
       }
     }
   }
 
-  /** Sends a page's last values (its close, or the end of the iteration). */
-  flush(page?: Page): void {
+  /** Sends a page's last values (its close, or the end of the iteration); resolves when they are out. */
+  flush(page?: Page): Promise<void> {
+    const out: Promise<void>[] = []
     for (const [p, m] of this.pending) {
       if (page && p !== page) continue
-      for (const v of m.values()) this.send(v)
+      for (const v of m.values()) out.push(this.send(p, v))
       this.pending.delete(p)
     }
+    return Promise.all(out).then(() => {})
   }
 
   private async request(r: Request, failed: boolean): Promise<void> {
@@ -122,14 +151,24 @@ export class ContextMetrics {
     // data: URLs never touch the network (k6 skips them too).
     if (url.startsWith('data:')) return
     const t = r.timing()
-    const tags: Tags = {
-      ...this.tags(),
-      url,
-      name: url,
-      method: r.method(),
-      status: String(status),
-      resource_type: r.resourceType(),
+    let page: Page | null = null
+    try {
+      page = r.frame().page()
+    } catch {
+      // A service worker's request has no frame.
     }
+    const tags: Tags = await this.tagged(
+      page,
+      {
+        ...(this.started.get(r) ?? this.tags()),
+        url,
+        name: url,
+        method: r.method(),
+        status: String(status),
+        resource_type: r.resourceType(),
+      },
+      r.method(),
+    )
     if (t.responseEnd > 0) this.emit('browser_http_req_duration', t.responseEnd, tags)
     this.emit('browser_http_req_failed', failed || status >= 400 ? 1 : 0, tags)
     if (received > 0) this.emit('browser_data_received', received, tags)

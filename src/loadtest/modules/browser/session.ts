@@ -5,34 +5,15 @@
  * bytes base64 and functions their source. Contexts live for one iteration, as in k6: closed,
  * and every ref dropped, when it ends.
  *
- * Ref 0 is k6's `browser`. The connection (playwright-core's connectOverCDP to the run's
- * Chromium, see launch.ts) is one per thread, shared by the thread's VUs.
+ * Ref 0 is k6's `browser`; browsers from chromium.connectOverCDP get refs like other objects
+ * (browsers.ts holds their connections).
  */
-import { chromium, devices as pwDevices, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core'
+import { devices as pwDevices, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
 import type { Tags } from '../../results/metrics.ts'
+import { attach, BrowserHandle, managedBrowser } from './browsers.ts'
 import type { BrowserInfo } from './launch.ts'
 import { ContextMetrics, type Emit } from './metrics.ts'
-
-const connections = new Map<string, Promise<{ browser: Browser; userAgent: string }>>()
-
-function connect(endpoint: string): Promise<{ browser: Browser; userAgent: string }> {
-  let c = connections.get(endpoint)
-  if (!c) {
-    c = (async () => {
-      const browser = await chromium.connectOverCDP(endpoint)
-      // Chromium gone (crashed, killed): the next newContext reconnects and says why it cannot.
-      browser.on('disconnected', () => connections.delete(endpoint))
-      const cdp = await browser.newBrowserCDPSession()
-      const v = (await cdp.send('Browser.getVersion')) as { userAgent: string }
-      await cdp.detach()
-      // As k6 does: headless Chromium's 'HeadlessChrome/…' is refused by some sites.
-      return { browser, userAgent: v.userAgent.replace('HeadlessChrome', 'Chrome') }
-    })()
-    c.catch(() => connections.delete(endpoint))
-    connections.set(endpoint, c)
-  }
-  return c
-}
+import { MetricTaggers } from './tagging.ts'
 
 /** k6's `devices`: Playwright's descriptors of the devices k6 lists, in k6's shape. */
 export function k6Devices(names: string[]): string {
@@ -73,6 +54,7 @@ const KINDS = new Set([
   'Route',
   'ConsoleMessage',
   'Worker',
+  'Dialog',
 ])
 
 /** k6 context options that Playwright spells differently. */
@@ -92,9 +74,16 @@ export class BrowserSession {
   private readonly ids = new WeakMap<object, number>()
   private nextRef = 1
   private readonly contexts = new Map<BrowserContext, ContextMetrics>()
-  private current: BrowserContext | null = null
+  /** k6's `browser` for this iteration (ref 0), and the ones chromium.connectOverCDP attached. */
+  private managed: BrowserHandle | null = null
+  private readonly handles = new Map<Browser, BrowserHandle>()
+  /** Dialogs a script accepted or dismissed (the rest are dismissed once its handlers are done). */
+  private readonly handled = new WeakSet<object>()
   private userAgent = ''
   private version = ''
+  /** The k6 group of the VM's latest call: the group tag of the browser_* samples it causes. */
+  group = ''
+  readonly taggers = new MetricTaggers()
 
   constructor(private readonly v: SessionBridge) {}
 
@@ -105,7 +94,11 @@ export class BrowserSession {
     if (Buffer.isBuffer(x)) return { $b: x.toString('base64') }
     if (Array.isArray(x)) return x.map((e) => this.encode(e))
     if (x instanceof Date) return x.toISOString()
-    if (kind(x) === 'Browser') return { $r: 0, $t: 'Browser' }
+    if (kind(x) === 'Browser') {
+      const h = this.handles.get(x as Browser)
+      return h === undefined || h === this.managed ? { $r: 0, $t: 'Browser' } : { $r: this.ref(h), $t: 'ConnectedBrowser' }
+    }
+    if (x instanceof BrowserHandle) return { $r: this.ref(x), $t: 'ConnectedBrowser' }
     const k = kind(x)
     if (KINDS.has(k)) return { $r: this.ref(x), $t: k }
     const out: Obj = {}
@@ -152,8 +145,10 @@ export class BrowserSession {
 
   /** A method or property of an object the VM holds. */
   invoke(ref: number, method: string, args: unknown[]): unknown {
-    if (ref === 0) return this.browserMethod(method, args)
-    const t = this.target(ref) as Obj
+    if (ref === 0) return method === 'connectOverCDP' ? this.attach(String(args[0] ?? '')) : this.browserMethod(null, method, args)
+    const target = this.target(ref)
+    if (target instanceof BrowserHandle) return this.browserMethod(target, method, args)
+    const t = target as Obj
     const special = this.special(t, method, args)
     if (special !== undefined) return special
     const m = t[method]
@@ -177,6 +172,7 @@ export class BrowserSession {
             : { headers: s.responseHeadersSize, body: s.responseBodySize },
         )
     }
+    if (k === 'Dialog') return this.dialog(t as unknown as DialogLike, method, args)
     if (k === 'Page' && (method === 'throttleCPU' || method === 'throttleNetwork' || method === 'emulateVisionDeficiency'))
       return this.cdp(t, method, args[0])
     return undefined
@@ -204,31 +200,43 @@ export class BrowserSession {
     }
   }
 
-  private browserMethod(method: string, args: unknown[]): unknown {
+  /** A method of k6's browser (h null: ref 0) or of an attached one. */
+  private browserMethod(h: BrowserHandle | null, method: string, args: unknown[]): unknown {
+    const b = h ?? this.managed
     switch (method) {
       case 'newContext':
-        return this.newContext(args[0] as Obj | undefined)
+        return this.newContext(h, args[0] as Obj | undefined)
       case 'newPage':
-        return this.newContext(args[0] as Obj | undefined).then((c) => c.newPage())
+        return this.newContext(h, args[0] as Obj | undefined).then((c) => c.newPage())
       case 'context':
-        return this.current
+        return b?.current ?? null
       case 'closeContext': {
-        const c = this.current
+        const c = b?.current
         if (!c) throw new Error('closeContext: there is no browser context to close')
         return this.closeContext(c)
       }
       case 'isConnected':
-        return this.version !== ''
+        return h ? !h.closed && h.pw.isConnected() : this.version !== ''
       case 'userAgent':
-        return this.userAgent
+        return h ? h.userAgent : this.userAgent
       case 'version':
-        return this.version
+        return h ? h.pw.version() : this.version
+      case 'close':
+        if (h) return this.closeBrowser(h)
     }
     throw new TypeError(`browser.${method} is not supported by Kiln's k6/browser`)
   }
 
-  /** k6's check that the scenario asked for a browser, then a context with the metrics installed. */
-  private async newContext(opts: Obj | undefined): Promise<BrowserContext> {
+  /** chromium.connectOverCDP: no scenario option needed, as in k6 (the script owns that browser). */
+  private async attach(url: string): Promise<BrowserHandle> {
+    const h = await attach(url)
+    this.handles.set(h.pw, h)
+    return h
+  }
+
+  /** k6's browser for this iteration: the scenario must have asked for one (k6's registry error otherwise). */
+  private async managedHandle(): Promise<BrowserHandle> {
+    if (this.managed && !this.managed.closed && this.managed.pw.isConnected()) return this.managed
     const info = this.v.info()
     if (!info || !info.scenarios.includes(this.v.scenario() ?? '')) {
       throw new Error(
@@ -237,33 +245,89 @@ export class BrowserSession {
       )
     }
     if (!info.endpoint) throw new Error(info.error)
-    const { browser, userAgent } = await connect(info.endpoint)
-    this.userAgent = userAgent
-    this.version = browser.version()
-    const ctx = await browser.newContext({ userAgent, ...contextOptions(opts) })
-    const m = new ContextMetrics(this.v.emit, () => this.v.baseTags())
+    const h = await managedBrowser(info.endpoint, info.remote === true)
+    this.managed = h
+    this.handles.set(h.pw, h)
+    this.userAgent = h.userAgent
+    this.version = h.pw.version()
+    return h
+  }
+
+  /** A context with the metrics installed. */
+  private async newContext(h: BrowserHandle | null, opts: Obj | undefined): Promise<BrowserContext> {
+    const b = h ?? (await this.managedHandle())
+    if (b.closed) throw new Error('newContext: this browser was closed (browser.close()); connect again with chromium.connectOverCDP')
+    const ctx = await b.pw.newContext({ userAgent: b.userAgent, ...contextOptions(opts) })
+    const m = new ContextMetrics(this.v.emit, () => ({ ...this.v.baseTags(), group: this.group }))
     await m.install(ctx)
     this.contexts.set(ctx, m)
     ctx.on('close', () => {
-      m.flush()
+      void m.flush()
       this.contexts.delete(ctx)
-      if (this.current === ctx) this.current = null
+      if (b.current === ctx) b.current = null
     })
-    this.current = ctx
+    b.current = ctx
     return ctx
   }
 
   private async closeContext(c: BrowserContext): Promise<void> {
-    this.contexts.get(c)?.flush()
+    await this.contexts.get(c)?.flush()
     await c.close().catch(() => {})
   }
 
-  /** The end of an iteration: its contexts close (the last web-vital values go out first) and its refs go. */
+  /** An attached browser's close(): its contexts, then the connection (the browser keeps running). */
+  private async closeBrowser(h: BrowserHandle): Promise<void> {
+    if (h.closed) return
+    await Promise.all([...this.contexts.keys()].filter((c) => c.browser() === h.pw).map((c) => this.closeContext(c)))
+    this.handles.delete(h.pw)
+    await h.close()
+  }
+
+  /** The metrics of `page`'s context (page.on('metric') routes its samples through the page's handlers). */
+  metricsOf(page: Page): ContextMetrics | undefined {
+    return this.contexts.get(page.context())
+  }
+
+  /**
+   * A Dialog's accept/dismiss, noted so the '$settle' browser.js sends once the page's dialog
+   * handlers are done leaves it; a dialog they left open is then handled as Playwright and k6 do
+   * with no handler: dismissed, or accepted when it is a beforeunload.
+   */
+  private dialog(d: DialogLike, method: string, args: unknown[]): unknown {
+    if (method === 'accept' || method === 'dismiss') {
+      if (this.handled.has(d)) return Promise.resolve()
+      this.handled.add(d)
+      return method === 'accept' ? d.accept(args[0] === undefined ? undefined : String(args[0])) : d.dismiss()
+    }
+    if (method !== '$settle') return undefined
+    if (this.handled.has(d)) return Promise.resolve()
+    this.handled.add(d)
+    return (d.type() === 'beforeunload' ? d.accept() : d.dismiss()).catch(() => {})
+  }
+
+  /**
+   * The end of an iteration: its contexts close (the last web-vital values go out first, tagged
+   * by the rules the page's metric handlers gave last, as the VM has stopped), attached browsers
+   * are let go, and its refs go.
+   */
   async endIteration(): Promise<void> {
+    this.taggers.stop()
     const all = [...this.contexts.keys()]
     if (all.length) await Promise.all(all.map((c) => this.closeContext(c)))
     this.contexts.clear()
-    this.current = null
+    for (const h of this.handles.values()) {
+      h.current = null
+      await h.close()
+    }
+    this.handles.clear()
+    if (this.managed?.closed) this.managed = null
+    this.taggers.start()
     this.refs.clear()
   }
+}
+
+interface DialogLike {
+  accept(text?: string): Promise<void>
+  dismiss(): Promise<void>
+  type(): string
 }
