@@ -148,6 +148,7 @@ export class LabelTimeline {
   // Names only of the spans the timeline still holds (and the active one): a name per request
   // would otherwise pile up for as long as the profiler runs.
   private keepNames(): void {
+    if (!this.spanNames.size) return
     const held = new Set(this.spans)
     held.add(this.span)
     for (const id of this.spanNames.keys()) if (!held.has(id)) this.spanNames.delete(id)
