@@ -34,8 +34,13 @@ if (files.length === 0) {
   console.error('no test files found')
   process.exit(1)
 }
-const build = spawnSync(process.execPath, [join(import.meta.dirname, 'build.js')], { stdio: 'inherit' })
+// The web UI is built once here when UI tests run, not by each UI test file (KILN_UI_BUILT tells
+// test/ui/kiln.ts it is current).
+const withUi = files.some((f) => f.startsWith(join('test', 'ui')))
+const buildArgs = [join(import.meta.dirname, 'build.js'), ...(withUi ? ['--ui'] : [])]
+const build = spawnSync(process.execPath, buildArgs, { stdio: 'inherit' })
 if (build.status !== 0) process.exit(build.status ?? 1)
+if (withUi) process.env.KILN_UI_BUILT = '1'
 const first = runFiles(files)
 if (first.status === 0) process.exit(0)
 

@@ -14,6 +14,7 @@ export const noChromium: string | false = existsSync('/usr/bin/chromium') ? fals
 
 /** Builds the UI into ui/dist with Vite, as `npm start` does; throws with Vite's output on failure. */
 export function buildUi(): void {
+  if (process.env.KILN_UI_BUILT === '1') return // scripts/test.js built it once for every UI file
   const r = spawnSync(process.execPath, ['node_modules/vite/bin/vite.js', 'build', 'ui', '--logLevel', 'warn'], {
     cwd: root,
     encoding: 'utf8',
