@@ -65,15 +65,22 @@ export const K6_CLASSES = [
   { module: 'k6/net/grpc', name: 'grpc Stream', classes: /^Stream$/ },
   { module: 'k6/experimental/streams', name: 'ReadableStream', classes: /^ReadableStream$/ },
   { module: 'k6/experimental/streams', name: 'ReadableStreamDefaultReader', classes: /^ReadableStreamDefaultReader$/ },
-] as const
+  // k6/browser types its objects as interfaces; an interface's own methods (ElementHandle's, not JSHandle's).
+  ...(
+    'Browser ConnectedBrowser BrowserType BrowserContext Page Frame Locator FrameLocator ElementHandle JSHandle Keyboard Mouse ' +
+    'Touchscreen Request Response Route ConsoleMessage MetricMessage Worker'
+  )
+    .split(' ')
+    .map((n) => ({ module: 'k6/browser', name: n, classes: new RegExp(`^${n}$`) })),
+]
 
-/** Method names of the exported classes of `module` whose names match `classes`, per @types/k6. */
+/** Method names of the exported classes (or interfaces) of `module` whose names match `classes`, per @types/k6. */
 export function typedMembers(module: string, classes: RegExp): string[] {
   const src = typesFile(module)
   const names = new Set<string>()
-  for (const m of src.matchAll(/^export (?:abstract )?class (\w+)[^{]*\{([\s\S]*?)^\}/gm)) {
+  for (const m of src.matchAll(/^export (?:abstract )?(?:class|interface) (\w+)[^{]*\{([\s\S]*?)^\}/gm)) {
     if (!classes.test(m[1]!)) continue
-    for (const x of m[2]!.matchAll(/^ {4}(\w+)\(/gm)) if (x[1] !== 'constructor') names.add(x[1]!)
+    for (const x of m[2]!.matchAll(/^ {4}(\w+)[<(]/gm)) if (x[1] !== 'constructor') names.add(x[1]!)
   }
   return [...names].sort()
 }

@@ -100,9 +100,11 @@ export default async function () {
 
   r.badEndpoint = await chromium.connectOverCDP('http://127.0.0.1:9/').then(() => 'connected', (e) => e.message)
   const remote = await chromium.connectOverCDP(__ENV.WS)
-  const other = await remote.newPage()
+  const ctx = await remote.newContext()
+  const [other] = await Promise.all([ctx.waitForEvent('page', { predicate: (p) => p.url() === 'about:blank' }), ctx.newPage()])
   await other.goto('${base}/item?id=7')
   r.remoteTitle = await other.title()
+  r.samePage = other === ctx.pages()[0]
   r.remoteConnected = remote.isConnected()
   await remote.close()
   r.afterClose = remote.isConnected()
@@ -131,6 +133,7 @@ export default async function () {
   assert.match(x.predicate, /string or a RegExp/)
   assert.match(x.badEndpoint, /not a WebSocket endpoint/)
   assert.equal(x.remoteTitle, 'Item 7')
+  assert.equal(x.samePage, true, "browserContext.waitForEvent('page') gave the new page")
   assert.equal(x.remoteConnected, true)
   assert.equal(x.afterClose, false)
 

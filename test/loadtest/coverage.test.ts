@@ -32,18 +32,19 @@ export function handleSummary() { return { stdout: JSON.stringify(Object.keys(m)
     assert.deepEqual(invented, [], `${mod} exports names k6 does not have`)
   }
   assert.ok((kiln['k6/http'] ?? []).includes('get'))
-  // The methods of the objects scripts get: a Selection, an Element, a CookieJar, a gRPC Client and Stream, a ReadableStream and its reader.
+  // The methods of the objects scripts get: a Selection, an Element, a CookieJar, a gRPC Client and Stream, a ReadableStream and its reader, k6/browser's.
   const probe = workdir({
     'probe.js': `import http from 'k6/http'
 import { parseHTML } from 'k6/html'
 import grpc from 'k6/net/grpc'
 import { ReadableStream } from 'k6/experimental/streams'
+import kb from 'k6/browser'
 export const options = { iterations: 1 }
 export default function () {}
 const methods = (o) => { const s = new Set(); for (let p = Object.getPrototypeOf(o); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) Object.getOwnPropertyNames(p).forEach((n) => n !== 'constructor' && s.add(n)); return [...s].sort() }
 export function handleSummary() {
   const doc = parseHTML('<p>x</p>')
-  return { stdout: JSON.stringify({ Selection: methods(doc), Element: methods(doc.find('p').get(0)), CookieJar: methods(http.cookieJar()), 'grpc Client': methods(new grpc.Client()), 'grpc Stream': methods(Object.create(grpc.Stream.prototype)), ReadableStream: methods(new ReadableStream()), ReadableStreamDefaultReader: methods(new ReadableStream().getReader()) }) }
+  return { stdout: JSON.stringify({ Selection: methods(doc), Element: methods(doc.find('p').get(0)), CookieJar: methods(http.cookieJar()), 'grpc Client': methods(new grpc.Client()), 'grpc Stream': methods(Object.create(grpc.Stream.prototype)), ReadableStream: methods(new ReadableStream()), ReadableStreamDefaultReader: methods(new ReadableStream().getReader()), ...Object.fromEntries(Object.entries(kb.__kilnClasses).map(([n, C]) => [n, methods(Object.create(C.prototype))])) }) }
 }`,
   })
   const r = await kilnRun(['run', '-q', 'probe.js'], { cwd: probe })

@@ -168,22 +168,27 @@
   }
   const METHODS = words('GET POST PUT DELETE PATCH OPTIONS HEAD TRACE CONNECT')
   /** k6's MetricMessage: tag() checks its argument as k6 does; the rules go back to the host, which matches them. */
+  class MetricMessage {
+    #rules
+    constructor(rules) {
+      this.#rules = rules
+    }
+    tag(t) {
+      if (!t || typeof t !== 'object') throw new TypeError('tag: expected an object { name, matches }')
+      if (typeof t.name !== 'string' || t.name === '') throw new TypeError('tag: name must be a non-empty string')
+      if (!Array.isArray(t.matches)) throw new TypeError('tag: matches must be an array of { url: RegExp, method? }')
+      const matches = t.matches.map((m) => {
+        if (!m || !(m.url instanceof RegExp)) throw new TypeError('tag: each entry of matches needs url as a RegExp')
+        if (m.method !== undefined && !METHODS.includes(m.method))
+          throw new TypeError(`tag: method '${m.method}' must be one of ${METHODS.join(', ')}`)
+        return { url: [m.url.source, m.url.flags], method: m.method }
+      })
+      this.#rules.push({ name: t.name, matches })
+    }
+  }
   function runMetric(hs, sample) {
     const rules = []
-    const msg = {
-      tag(t) {
-        if (!t || typeof t !== 'object') throw new TypeError('tag: expected an object { name, matches }')
-        if (typeof t.name !== 'string' || t.name === '') throw new TypeError('tag: name must be a non-empty string')
-        if (!Array.isArray(t.matches)) throw new TypeError('tag: matches must be an array of { url: RegExp, method? }')
-        const matches = t.matches.map((m) => {
-          if (!m || !(m.url instanceof RegExp)) throw new TypeError('tag: each entry of matches needs url as a RegExp')
-          if (m.method !== undefined && !METHODS.includes(m.method))
-            throw new TypeError(`tag: method '${m.method}' must be one of ${METHODS.join(', ')}`)
-          return { url: [m.url.source, m.url.flags], method: m.method }
-        })
-        rules.push({ name: t.name, matches })
-      },
-    }
+    const msg = new MetricMessage(rules)
     try {
       for (const h of hs) h(msg)
     } finally {
@@ -255,6 +260,12 @@
     'addCookies addInitScript clearCookies clearPermissions close cookies grantPermissions newPage setExtraHTTPHeaders setGeolocation setOffline',
     'browser pages setDefaultNavigationTimeout setDefaultTimeout',
   )
+  /** browserContext.waitForEvent('page', predicate | { predicate, timeout }): as the page's. */
+  BrowserContext.prototype.waitForEvent = function (event, opts) {
+    const p = predicateOf(opts)
+    if (!p) return call(this, 'waitForEvent', [event, opts])
+    return waitWith(this, event, p, opts && typeof opts === 'object' ? opts.timeout : undefined)
+  }
   const ConsoleMessage = define('ConsoleMessage', '', 'args page text type')
   const Request = define(
     'Request',
@@ -297,11 +308,12 @@
   Object.defineProperty(browser, REF, { value: 0 })
 
   /** k6's BrowserType: attaches to a running Chromium (no scenario option needed); the connection ends with the iteration. */
-  const chromium = {
+  class BrowserType {
     connectOverCDP(wsEndpoint) {
       return call(browser, 'connectOverCDP', [String(wsEndpoint)])
-    },
+    }
   }
+  const chromium = new BrowserType()
 
   // The devices k6 lists (Playwright's descriptors of the same names, read on the host).
   const DEVICE_NAMES = words(
@@ -322,6 +334,8 @@
   }
 
   const mod = { browser, chromium, devices, networkProfiles }
+  // Not an export: the classes, for the API coverage report (test/loadtest/coverage.test.ts).
+  Object.defineProperty(mod, '__kilnClasses', { value: Object.assign({ MetricMessage, BrowserType }, classes) })
   // This file is evaluated on first use: replace the loading getter (vu.ts).
   Object.defineProperty(globalThis.__k6mods, 'k6/browser', {
     value: Object.assign({ default: mod }, mod),
