@@ -31,6 +31,23 @@ const contenders: Contender[] = [
   // collapse-rules.pl reads stdin; sh execs perl, so the timing is perl's.
   { name: 'collapse-rules.pl', cmd: 'sh', args: ['-c', 'exec perl "$0" < "$1"', rules, file], out: out('rules') },
 ]
+// Floors: a Node process that only reads the file in 256 KiB chunks into one reused buffer, and
+// one that also finds each sample's end (a native search for the blank line). No collapser can
+// cost less than the second, so peer / floor is the most any Node tool could reach here.
+const READ_ONLY = `const fs = require('fs'); const fd = fs.openSync(process.argv[1], 'r'); const b = Buffer.allocUnsafe(1 << 18)
+while (fs.readSync(fd, b, 0, b.length, null) > 0);`
+const FIND_SAMPLES = `const fs = require('fs'); const fd = fs.openSync(process.argv[1], 'r'); const b = Buffer.allocUnsafe(1 << 18)
+let n = 0, keep = 0, samples = 0
+while ((n = fs.readSync(fd, b, keep, b.length - keep, null)) > 0) {
+  const end = keep + n; let at = 0
+  for (let j = b.indexOf('\\n\\n', at); j >= 0 && j + 1 < end; j = b.indexOf('\\n\\n', at)) { samples++; at = j + 2 }
+  keep = end - at; b.copy(b, 0, at, end)
+}
+if (samples === 0) process.exitCode = 1`
+contenders.push(
+  { name: 'node: read only', cmd: process.execPath, args: ['-e', READ_ONLY, file], out: out('read') },
+  { name: 'node: read, find samples', cmd: process.execPath, args: ['-e', FIND_SAMPLES, file], out: out('find') },
+)
 const baseline = process.env.KILN_BENCH_BASELINE // another checkout's bin/kiln.js, timed alongside
 if (baseline)
   contenders.push({ name: 'baseline kiln', cmd: process.execPath, args: [baseline, 'collapse', 'perf', file], out: out('baseline') })
@@ -41,6 +58,13 @@ else console.log(`stackcollapse-perf.pl not found (${howToGetPerlTools}); compar
 console.log(`${ROUNDS} interleaved rounds, load ${load()}`)
 const results = interleave(contenders, ROUNDS)
 report(results, 'kiln collapse perf')
+if (perlTool) {
+  const perl = results.find((r) => r.name === 'stackcollapse-perf.pl')!
+  for (const floor of results.filter((r) => r.name.startsWith('node: ')))
+    console.log(
+      `ceiling (stackcollapse-perf.pl / ${floor.name}): ${(perl.wall / floor.wall).toFixed(2)}× wall, ${(perl.cpu / floor.cpu).toFixed(2)}× CPU`,
+    )
+}
 const kilnOut = readFileSync(out('kiln'))
 console.log(
   `kiln output = collapse-rules.pl output: ${kilnOut.equals(readFileSync(out('rules')))} (${kilnOut.length} bytes, ${kilnOut.toString('latin1').split('\n').length - 1} stacks)`,
