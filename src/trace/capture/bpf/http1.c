@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "http1.h"
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,12 @@ struct side {
   struct msg *cur;
   struct pos idle; /* where the next message starts when none is being read */
   struct sb head;  /* S_HEAD: a head's bytes so far, from head_at at head_ts */
+  /* The last head parsed and what it gave: a keep-alive client repeats its head, a server its
+   * own within the second of its Date, and a repeat is one comparison (as the agent's reader). */
+  struct sb seen;
+  struct msg *tmpl;
+  int tframing;
+  unsigned long long tlength;
   struct pos head_at;
   unsigned long long head_ts;
 };
@@ -104,15 +111,19 @@ void http1_init(long long offset_ns, http1_out o) {
 
 /* ---- text ---- */
 
+/* Room for n more bytes. */
+static void sb_reserve(struct sb *b, size_t n) {
+  if (b->n + n + 1 <= b->cap) return;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->n + n + 1) cap *= 2;
+  char *q = realloc(b->p, cap);
+  if (!q) abort();
+  b->p = q;
+  b->cap = cap;
+}
+
 static void sb_add(struct sb *b, const void *p, size_t n) {
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + n + 1) cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) abort();
-    b->p = q;
-    b->cap = cap;
-  }
+  sb_reserve(b, n);
   memcpy(b->p + b->n, p, n);
   b->n += n;
 }
@@ -126,34 +137,34 @@ static void sb_free(struct sb *b) {
  * bytes ≥ 0x80 become two UTF-8 bytes) or UTF-8 already checked (bodies: copied). */
 static void json_str(struct sb *b, const unsigned char *p, size_t n, int latin1) {
   static const char hex[] = "0123456789abcdef";
-  sb_add(b, "\"", 1);
-  size_t run = 0;
+  sb_reserve(b, n * 6 + 2);
+  char *o = b->p + b->n;
+  *o++ = '"';
   for (size_t i = 0; i < n; i++) {
     unsigned char c = p[i];
-    if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || !latin1)) continue;
-    sb_add(b, p + run, i - run);
-    run = i + 1;
-    char e[6] = { '\\', 0 };
-    size_t k = 2;
-    if (c == '"' || c == '\\') e[1] = c;
-    else if (c == '\b') e[1] = 'b';
-    else if (c == '\f') e[1] = 'f';
-    else if (c == '\n') e[1] = 'n';
-    else if (c == '\r') e[1] = 'r';
-    else if (c == '\t') e[1] = 't';
-    else if (c < 0x20) {
-      memcpy(e, "\\u00", 4);
-      e[4] = hex[c >> 4];
-      e[5] = hex[c & 15];
-      k = 6;
-    } else {
-      e[0] = 0xc0 | (c >> 6);
-      e[1] = 0x80 | (c & 0x3f);
+    if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || !latin1)) {
+      *o++ = c;
+      continue;
     }
-    sb_add(b, e, k);
+    *o++ = '\\';
+    if (c == '"' || c == '\\') *o++ = c;
+    else if (c == '\b') *o++ = 'b';
+    else if (c == '\f') *o++ = 'f';
+    else if (c == '\n') *o++ = 'n';
+    else if (c == '\r') *o++ = 'r';
+    else if (c == '\t') *o++ = 't';
+    else if (c < 0x20) {
+      memcpy(o, "u00", 3);
+      o[3] = hex[c >> 4];
+      o[4] = hex[c & 15];
+      o += 5;
+    } else {
+      o[-1] = 0xc0 | (c >> 6);
+      *o++ = 0x80 | (c & 0x3f);
+    }
   }
-  sb_add(b, p + run, n - run);
-  sb_add(b, "\"", 1);
+  *o++ = '"';
+  b->n = o - b->p;
 }
 
 /* Valid UTF-8 without U+FFFD (the agent's decoder counts those to call a body binary). */
@@ -237,8 +248,40 @@ static int starts_http(const unsigned char *p, size_t n, int *request) {
 
 static int field_is(const unsigned char *p, size_t n, const char *name) { return strlen(name) == n && !strncasecmp((const char *)p, name, n); }
 
+/* Messages are reused with their text buffers: a request and a response per row made ~20
+ * allocations where the parsing itself is a few scans. */
+static struct msg *spare;
+static unsigned spares;
+
+static struct msg *msg_new(void) {
+  struct msg *m = spare;
+  if (!m) {
+    m = calloc(1, sizeof(*m));
+    if (!m) abort();
+    return m;
+  }
+  spare = m->next;
+  spares--;
+  struct sb keep[4] = { m->hdrs, m->method, m->path, m->message };
+  memset(m, 0, offsetof(struct msg, body));
+  m->hdrs = keep[0];
+  m->method = keep[1];
+  m->path = keep[2];
+  m->message = keep[3];
+  m->hdrs.n = m->method.n = m->path.n = m->message.n = 0;
+  m->blen = 0;
+  m->bsize = 0;
+  return m;
+}
+
 static void msg_free(struct msg *m) {
   if (!m) return;
+  if (spares < 1024) {
+    m->next = spare;
+    spare = m;
+    spares++;
+    return;
+  }
   sb_free(&m->hdrs);
   sb_free(&m->method);
   sb_free(&m->path);
@@ -262,8 +305,7 @@ static struct msg *parse_head(const unsigned char *p, size_t n, int request, int
   const unsigned char *nl = memchr(p, '\n', n);
   size_t l1 = nl ? (size_t)(nl - p) : n;
   if (l1 && p[l1 - 1] == '\r') l1--;
-  struct msg *m = calloc(1, sizeof(*m));
-  if (!m) abort();
+  struct msg *m = msg_new();
   if (request) {
     size_t i = 0;
     while (i < l1 && i < 20 && ((p[i] >= 'A' && p[i] <= 'Z') || (i && (is_digit(p[i]) || p[i] == '_' || p[i] == '-')))) i++;
@@ -289,7 +331,8 @@ static struct msg *parse_head(const unsigned char *p, size_t n, int request, int
   }
   struct { const unsigned char *p; size_t n; } names[MAX_FIELDS];
   int nf = 0, seen_ct = 0, seen_cl = 0, seen_te = 0;
-  struct sb h = { 0 };
+  static struct sb h;
+  h.n = 0;
   sb_add(&h, "{", 1);
   *framing = F_NONE;
   for (size_t at = nl ? (size_t)(nl - p) + 1 : n; at < n;) {
@@ -339,7 +382,6 @@ static struct msg *parse_head(const unsigned char *p, size_t n, int request, int
   }
   sb_add(&h, "}", 1);
   json_str(&m->hdrs, (unsigned char *)h.p, h.n, 1);
-  sb_free(&h);
   if (!request && (m->status == 204 || m->status == 304)) *framing = F_NONE;
   if (!request && *framing == F_NONE) {
     /* No length: the body runs to the close, which the agent's parser reads. */
@@ -348,7 +390,6 @@ static struct msg *parse_head(const unsigned char *p, size_t n, int request, int
   if (*framing == F_LENGTH && *length == 0) *framing = F_NONE;
   return m;
 bad_h:
-  sb_free(&h);
 bad:
   msg_free(m);
   return NULL;
@@ -430,8 +471,11 @@ static void forget(struct conn **at) {
   *at = c->next;
   if (c->mode == M_HTTP) hand_back(c);
   drop_held(c);
-  sb_free(&c->s[0].head);
-  sb_free(&c->s[1].head);
+  for (int i = 0; i < 2; i++) {
+    sb_free(&c->s[i].head);
+    sb_free(&c->s[i].seen);
+    msg_free(c->s[i].tmpl);
+  }
   free(c);
   http1_counts.conns--;
 }
@@ -466,7 +510,8 @@ static void prune(struct conn *c) {
 }
 
 static int emit_pair(struct conn *c, struct msg *req, struct msg *resp) {
-  struct sb r = { 0 };
+  static struct sb r;
+  r.n = 0;
   char num[160];
   snprintf(num, sizeof(num), "{\"major_version\":%d,\"minor_version\":%d,\"content_type\":%d,\"req_headers\":", resp->major, resp->minor,
            resp->ct ? resp->ct : req->ct);
@@ -490,11 +535,9 @@ static int emit_pair(struct conn *c, struct msg *req, struct msg *resp) {
            resp->ts > req->ts ? resp->ts - req->ts : 0, (long long)req->ts + offset);
   sb_str(&r, num);
   record(c, req->ts, 0, &r);
-  sb_free(&r);
   http1_counts.records++;
   return 0;
 bad:
-  sb_free(&r);
   return -1;
 }
 
@@ -531,13 +574,46 @@ static int finish(struct conn *c, int side, unsigned long long seq, unsigned off
   return 0;
 }
 
+/* The head fields of src (no body) into dst. */
+static void head_copy(struct msg *dst, const struct msg *src) {
+  dst->major = src->major;
+  dst->minor = src->minor;
+  dst->status = src->status;
+  dst->head_req = src->head_req;
+  dst->ct = src->ct;
+  dst->hdrs.n = dst->method.n = dst->path.n = dst->message.n = 0;
+  sb_add(&dst->hdrs, src->hdrs.p, src->hdrs.n);
+  sb_add(&dst->method, src->method.p, src->method.n);
+  sb_add(&dst->path, src->path.p, src->path.n);
+  sb_add(&dst->message, src->message.p, src->message.n);
+}
+
+static struct msg *head_of(struct side *s, const unsigned char *p, size_t n, int request, int *framing, unsigned long long *length) {
+  if (s->tmpl && s->seen.n == n && !memcmp(s->seen.p, p, n)) {
+    struct msg *m = msg_new();
+    head_copy(m, s->tmpl);
+    *framing = s->tframing;
+    *length = s->tlength;
+    return m;
+  }
+  struct msg *m = parse_head(p, n, request, framing, length);
+  if (!m) return NULL;
+  s->seen.n = 0;
+  sb_add(&s->seen, p, n);
+  if (!s->tmpl) s->tmpl = msg_new();
+  head_copy(s->tmpl, m);
+  s->tframing = *framing;
+  s->tlength = *length;
+  return m;
+}
+
 /* A side's head p[0, n) parsed, starting at `at` at time `ts`; its message's body starts at byte
  * `next` of the current transfer. */
 static int on_head(struct conn *c, int side, const unsigned char *p, size_t n, unsigned long long ts, struct pos at, unsigned next) {
   struct side *s = &c->s[side];
   int framing;
   unsigned long long length = 0;
-  struct msg *m = parse_head(p, n, side == 0, &framing, &length);
+  struct msg *m = head_of(s, p, n, side == 0, &framing, &length);
   if (!m) return -1;
   m->ts = ts;
   m->at = at;
@@ -696,13 +772,13 @@ static int parse(struct conn *c, int side, const struct event *e, const unsigned
   return finish(c, side, c->seq, e->size);
 }
 
-static int keep(struct conn *c, int side, const struct event *e) {
+static int keep(struct conn *c, int side, const struct event *e, unsigned skip) {
   struct seg *s = malloc(sizeof(*s) + e->cap);
   if (!s) return -1;
   s->next = NULL;
   s->seq = c->seq;
   s->side = side;
-  s->skip = 0;
+  s->skip = skip;
   memcpy(&s->ev, e, sizeof(*e) + e->cap);
   struct seg **t = &c->held;
   while (*t) t = &(*t)->next;
@@ -772,11 +848,18 @@ void http1_event(const struct event *e, size_t size) {
   c->seq++;
   if (e->dir == DIR_SEND) c->sent += e->size;
   else c->recv += e->size;
-  if (keep(c, side, e) || parse(c, side, e, d) || c->held_bytes > MAX_HELD) {
+  if (parse(c, side, e, d)) {
+    /* Kept now, for the hand-back to replay from where this side's unfinished message starts. */
+    keep(c, side, e, 0);
     hand_back(c);
     return;
   }
   prune(c);
+  /* Kept only while part of it belongs to a message not finished: a response read whole in one
+   * transfer is never copied. */
+  struct pos b = bound(c, side);
+  if (b.seq == c->seq && b.off >= e->size) return;
+  if (keep(c, side, e, b.seq == c->seq ? b.off : 0) || c->held_bytes > MAX_HELD) hand_back(c);
 }
 
 void http1_sweep(void) {
