@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fmt, root } from './support.ts'
@@ -115,16 +116,30 @@ const baseLoader = BASELINE
 type BpfRun = { rps: number; nsPerEvent: number; nsPerRequest: number }
 const bare: BpfRun[] = []
 const baseBare: BpfRun[] = []
-type AgentRun = { rps: number; cpuS: number; rssMb: number; events: number; drops: number; rows: number }
+type AgentRun = {
+  rps: number
+  cpuS: number
+  rssMb: number
+  events: number
+  drops: number
+  rows: number
+  load: number
+  loaderRows: number
+  handBacks: number
+}
 const on: AgentRun[] = []
+// The same agent with the loader's HTTP/1 parser off (--http1 off): every transfer parsed in Node.
+const nodeParsed: AgentRun[] = []
 const base: AgentRun[] = []
+const offLoad: number[] = []
 try {
   await wrk(url) // warm-up: nginx's first connections, the page cache
   for (let i = 0; i < PAIRS; i++) {
     // Alternate which goes first, so a drift of the machine's load falls on both sides.
-    const modes = ['off', 'bpf', 'agent', ...(BASELINE ? ['base-bpf', 'base'] : [])]
+    const modes = ['off', 'bpf', 'agent', 'agent-node', ...(BASELINE ? ['base-bpf', 'base'] : [])]
     for (const mode of i % 2 ? modes.reverse() : modes) {
       if (mode === 'off') {
+        offLoad.push(loadavg()[0]!)
         off.push(await wrk(url))
         continue
       }
@@ -149,7 +164,11 @@ try {
         await new Promise((r) => l.on('close', r))
         continue
       }
-      const agent = await startAgent(['--server', sinkUrl, '--trace-only'], mode === 'base' ? { bin: BASELINE } : {})
+      const load = loadavg()[0]!
+      const agent = await startAgent(
+        ['--server', sinkUrl, '--trace-only'],
+        mode === 'base' ? { bin: BASELINE } : mode === 'agent-node' ? { env: { KILN_CAPTURE_HTTP1: 'off' } } : {},
+      )
       await sleep(500)
       const pid = agent.proc.pid!
       const t0 = cpuTicks(pid)
@@ -161,13 +180,16 @@ try {
       const r = await agent.stop()
       const stat = (k: string) => Number(new RegExp(`trace source socket: .*\\b${k}=(\\d+)`).exec(r.log)?.[1] ?? NaN)
       const rows = Number(/trace stopped: (\d+) rows sent/.exec(r.log)?.[1] ?? NaN)
-      ;(mode === 'base' ? base : on).push({
+      ;(mode === 'base' ? base : mode === 'agent-node' ? nodeParsed : on).push({
         rps,
         cpuS: ticks / 100,
         rssMb: peak / 1024,
         events: stat('events'),
         drops: stat('ringDrops'),
         rows,
+        load,
+        loaderRows: stat('loaderRecords'),
+        handBacks: stat('http1HandBacks'),
       })
     }
   }
@@ -179,7 +201,9 @@ try {
 const offRps = median(off)
 const onRps = median(on.map((x) => x.rps))
 console.log(`nginx under wrk (-t1 -c16, ${SECONDS} s runs, ${PAIRS} interleaved pairs, root ${root}):`)
-console.log(`  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(offRps, 0)})`)
+console.log(
+  `  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(offRps, 0)}; load average before each: ${offLoad.map((x) => fmt(x, 1)).join(', ')})`,
+)
 const describeBpf = (name: string, runs: BpfRun[]) => {
   const rps = median(runs.map((x) => x.rps))
   console.log(
@@ -193,8 +217,14 @@ console.log(`  with kiln agent --trace-only: ${on.map((x) => fmt(x.rps, 0)).join
 console.log(`  ratio traced/untraced: ${(onRps / offRps).toFixed(3)} (${fmt((1 - onRps / offRps) * 100)} % fewer requests per second)`)
 const describe = (x: AgentRun) =>
   `${fmt(x.cpuS, 2)} CPU s in ${SECONDS} s (${fmt((x.cpuS / SECONDS) * 100)} % of a core), peak RSS ${fmt(x.rssMb, 0)} MB (node + loader), ` +
-  `${fmt(x.events / SECONDS, 0)} capture events/s handled (${fmt((x.cpuS / x.events) * 1e6, 1)} µs each), ${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded`
+  `${fmt(x.events / SECONDS, 0)} events/s handled (${fmt((x.cpuS / x.events) * 1e6, 1)} µs each, ${fmt(x.loaderRows || 0, 0)} of them the loader's rows, ${x.handBacks || 0} connections handed back), ` +
+  `${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded (${fmt((x.cpuS / x.rows) * 1e6, 1)} µs of agent and loader CPU each), load average ${fmt(x.load, 1)} before`
 for (const x of on) console.log(`  agent: ${describe(x)}`)
+const nodeRps = median(nodeParsed.map((x) => x.rps))
+console.log(
+  `  with the agent parsing every transfer in Node (--http1 off): ${nodeParsed.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(nodeRps, 0)}, ratio ${(nodeRps / offRps).toFixed(3)})`,
+)
+for (const x of nodeParsed) console.log(`  agent, --http1 off: ${describe(x)}`)
 if (BASELINE) {
   const baseRps = median(base.map((x) => x.rps))
   console.log(

@@ -3,12 +3,17 @@
  * same cores: the capture loader's stream is recorded once under wrk against nginx, then replayed
  * in this process through the agent's own pipeline — event decoding, connection tracking, protocol
  * parsing and pairing, row text with the process columns, batching and gzip, the POST to a sink
- * in another process — and its CPU time (process.cpuUsage) divided by the events. With
+ * in another process — and its CPU time (process.cpuUsage) divided by the events and by the rows.
+ * The recording is the kernel's raw events (the loader with --http1 off); each round replays it
+ * twice: as is (the agent parses every transfer) and as the loader's HTTP/1 parser passes it on
+ * (`kiln-capture --replay`, its CPU measured by the shell's `times`: one record per request). With
  * `KILN_BENCH_BASELINE=/path/to/another/checkout` (its src/ is imported), that tree's pipeline
- * replays the same recording in every round too, interleaved. Method: bench/README.md
+ * replays the raw recording in every round too, interleaved. Method: bench/README.md
  * ("trace-replay"). Root only; skips with a reason otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fmt } from './support.ts'
@@ -37,7 +42,7 @@ async function record(): Promise<Buffer> {
   }
   try {
     // Nothing skipped: wrk is this process's child, and the agent's rule (its own pid and children) would hide it.
-    const loader = spawn(buildLoader(), [], { stdio: ['pipe', 'pipe', 'ignore'] })
+    const loader = spawn(buildLoader(), ['--http1', 'off'], { stdio: ['pipe', 'pipe', 'ignore'] })
     const chunks: Buffer[] = []
     loader.stdout.on('data', (c: Buffer) => chunks.push(c))
     await sleep(1500)
@@ -59,7 +64,22 @@ async function startSink(): Promise<{ url: string; stop: () => void }> {
   return { url: `http://127.0.0.1:${port}`, stop: () => p.kill() }
 }
 
-type Result = { cpuUs: number; events: number; rows: number }
+/** `rows`: made (emitted by the tracker); `sent`: uploaded (fewer when the sink fell behind). */
+type Result = { cpuUs: number; events: number; rows: number; sent: number; loaderUs?: number }
+
+/** The raw recording through the loader's HTTP/1 parser (--replay), and the loader's CPU for it. */
+function throughLoader(rec: Buffer): { out: Buffer; cpuUs: number } {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-replay-'))
+  try {
+    writeFileSync(join(dir, 'in'), rec)
+    // bash's `times`: the children's user and system time, after the loader has exited.
+    const r = spawnSync('bash', ['-c', `"$0" --replay < "$1"/in > "$1"/out; times`, buildLoader(), dir], { encoding: 'utf8' })
+    const t = [...r.stdout.split('\n')[1]!.matchAll(/(\d+)m([\d.]+)s/g)].reduce((a, m) => a + Number(m[1]) * 60 + Number(m[2]), 0)
+    return { out: readFileSync(join(dir, 'out')), cpuUs: t * 1e6 }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
 
 /** Replays the recording through the pipeline of the tree at `root`, as socket-source.ts and the agent's runner run it. */
 async function replay(root: string, rec: Buffer, server: string): Promise<Result> {
@@ -69,6 +89,7 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
   const { TraceRunner } = await import(join(root, 'src/agent/trace.ts'))
   const meta = new ProcessMeta({ node: 'bench', asid: 1 })
   let events = 0
+  let made = 0
   type P = { tgid: number; startTicks: bigint; comm: string; columnsJson?: string }
   const source = {
     name: 'socket',
@@ -80,7 +101,14 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
           const cols = p.columnsJson ?? meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
           if ('columnsJson' in p) p.columnsJson = cols
           // A tree before connColumns completed the row object with them instead.
+          made++
           emit(table, [`${text.slice(0, -1)},${connColumns ? `${connColumns},` : ''}${cols}}`])
+        },
+        // socket-source.ts's emitText: the loader's row text (EV_HTTP records).
+        emitText: (table: string, text: string, p: P, connColumns: string) => {
+          p.columnsJson ??= meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
+          made++
+          emit(table, [`${text},${connColumns},${p.columnsJson}}`])
         },
         alive: () => true,
       })
@@ -90,7 +118,7 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
         for (const ev of decoder.push(rec.subarray(at, at + 65536))) {
           events++
           if (ev.type === EventType.hello) tracker.offsetNs = ev.data.readBigInt64LE(0)
-          else if (ev.type <= EventType.close) tracker.handle(ev)
+          else if (ev.type <= EventType.close || ev.type === 7) tracker.handle(ev)
         }
       }
     },
@@ -102,35 +130,49 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
   await runner.start()
   const u = await runner.stop()
   const t = process.cpuUsage(t0)
-  return { cpuUs: t.user + t.system, events, rows: u.sentUnits }
+  return { cpuUs: t.user + t.system, events, rows: made, sent: u.sentUnits }
 }
 
 const rec = await record()
 const sink = await startSink()
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const trees: [string, string][] = [['this tree', here], ...(BASELINE ? [['baseline', BASELINE] as [string, string]] : [])]
-const results = new Map<string, Result[]>(trees.map(([n]) => [n, []]))
+// Modes: the tree at a root, replaying the raw events or the loader's output of them.
+type Mode = { name: string; root: string; loader: boolean }
+const modes: Mode[] = [
+  { name: 'the agent parses (--http1 off)', root: here, loader: false },
+  { name: 'the loader parses HTTP/1', root: here, loader: true },
+  ...(BASELINE ? [{ name: 'baseline', root: BASELINE, loader: false }] : []),
+]
+const results = new Map<string, Result[]>(modes.map((m) => [m.name, []]))
+const run = async (m: Mode): Promise<Result> => {
+  if (!m.loader) return replay(m.root, rec, sink.url)
+  const l = throughLoader(rec)
+  return { ...(await replay(m.root, l.out, sink.url)), loaderUs: l.cpuUs }
+}
 try {
-  await replay(here, rec, sink.url) // warm-up: module loading and JIT
-  if (BASELINE) await replay(BASELINE, rec, sink.url)
+  for (const m of modes) await run(m) // warm-up: module loading and JIT
   for (let i = 0; i < ROUNDS; i++) {
-    for (const [name, root] of i % 2 ? [...trees].reverse() : trees) results.get(name)!.push(await replay(root, rec, sink.url))
+    for (const m of i % 2 ? [...modes].reverse() : modes) results.get(m.name)!.push(await run(m))
   }
 } finally {
   sink.stop()
 }
-const first = results.get('this tree')![0]!
+const first = results.get(modes[0]!.name)![0]!
 console.log(
-  `recording: ${fmt(rec.length / 1e6, 1)} MB, ${fmt(first.events, 0)} capture events of ${SECONDS} s of wrk -t1 -c16 against nginx; ${ROUNDS} interleaved replays`,
+  `recording: ${fmt(rec.length / 1e6, 1)} MB, ${fmt(first.events, 0)} capture events, ${fmt(first.rows, 0)} rows, of ${SECONDS} s of wrk -t1 -c16 against nginx; ${ROUNDS} interleaved replays`,
 )
-const per = (r: Result) => r.cpuUs / r.events
+const perEvent = (r: Result) => r.cpuUs / first.events
+const perRow = (r: Result) => r.cpuUs / r.rows
+const loaderPerRow = (r: Result) => (r.loaderUs ?? 0) / r.rows
 for (const [name, rs] of results) {
-  const rows = rs.map((r) => r.rows)
+  const rows = rs.map((r) => r.sent)
   console.log(
-    `  ${name}: ${rs.map((r) => fmt(per(r), 2)).join(', ')} µs CPU per event (median ${fmt(median(rs.map(per)), 2)}), ${fmt(Math.min(...rows), 0)}–${fmt(Math.max(...rows), 0)} rows uploaded per replay`,
+    `  ${name}: node ${rs.map((r) => fmt(perRow(r), 2)).join(', ')} µs CPU per row (median ${fmt(median(rs.map(perRow)), 2)}; ` +
+      `${fmt(median(rs.map(perEvent)), 2)} µs per raw capture event)` +
+      (rs[0]!.loaderUs !== undefined ? `, the loader's parsing ${fmt(median(rs.map(loaderPerRow)), 2)} µs per row` : '') +
+      `, ${fmt(Math.min(...rows), 0)}–${fmt(Math.max(...rows), 0)} rows uploaded per replay`,
   )
 }
-if (BASELINE)
-  console.log(
-    `  ratio this tree / baseline: ${(median(results.get('this tree')!.map(per)) / median(results.get('baseline')!.map(per))).toFixed(3)}`,
-  )
+const med = (name: string) => median(results.get(name)!.map((r) => perRow(r) + loaderPerRow(r)))
+console.log(`  ratio loader+node / node alone, CPU per row: ${(med(modes[1]!.name) / med(modes[0]!.name)).toFixed(3)}`)
+if (BASELINE) console.log(`  ratio this tree (node alone) / baseline: ${(med(modes[0]!.name) / med('baseline')).toFixed(3)}`)
