@@ -19,9 +19,9 @@ const freePort = (): Promise<number> =>
     })
   })
 
-/** Polls `cond` every 100 ms, at most 15 s. */
+/** Polls `cond` every 100 ms, at most 60 s (a run's start-up took over 15 s at load 20). */
 async function until(cond: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 600; i++) {
     if (await cond()) return
     await new Promise((r) => setTimeout(r, 100))
   }
@@ -76,4 +76,38 @@ export default function () { http.get(__ENV.BASE + '/vu' + __VU); sleep(0.05) }`
   const gone = await kilnRun(['status', '-a', address])
   assert.notEqual(gone.code, 0)
   assert.match(gone.stderr, /cannot reach a running test/)
+})
+
+test('pause and resume reach VUs that loop their iterations on worker threads (constant-vus); a stop while paused ends them', async () => {
+  srv.hits.clear()
+  const address = `127.0.0.1:${await freePort()}`
+  const dir = workdir({
+    'loop.js': `import http from 'k6/http'
+import { sleep } from 'k6'
+export const options = { scenarios: { c: { executor: 'constant-vus', vus: 4, duration: '60s' } } }
+export default function () { http.get(__ENV.BASE + '/loop'); sleep(0.02) }`,
+  })
+  const running = kilnRun(['run', '-q', '--address', address, '-e', `BASE=${srv.url}`, 'loop.js'], {
+    cwd: dir,
+    env: { KILN_RUN_THREADS: '2' },
+    timeoutMs: 180_000,
+  })
+  const hits = (): number => srv.hits.get('/loop') ?? 0
+  await until(() => hits() > 0, 'the VUs to send')
+  const paused = await kilnRun(['pause', '-a', address])
+  assert.equal(paused.code, 0, paused.stderr)
+  // An iteration already running when the pause came still ends: one more request per VU at most.
+  const atPause = hits()
+  await new Promise((r) => setTimeout(r, 1000))
+  assert.ok(hits() <= atPause + 4, `paused: ${atPause} requests at the pause, ${hits()} a second later`)
+  const stillPaused = hits()
+  await new Promise((r) => setTimeout(r, 500))
+  assert.equal(hits(), stillPaused, 'nothing is sent while paused')
+  const resumed = await kilnRun(['resume', '-a', address])
+  assert.equal(resumed.code, 0, resumed.stderr)
+  await until(() => hits() > stillPaused, 'the VUs to send again after the resume')
+  await kilnRun(['pause', '-a', address])
+  await apiCall(address, 'PATCH', '/v1/status', { data: { type: 'status', id: 'default', attributes: { stopped: true } } })
+  const r = await running
+  assert.equal(r.code, 103, r.stderr)
 })

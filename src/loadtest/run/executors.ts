@@ -7,6 +7,17 @@ import { performance } from 'node:perf_hooks'
 import type { ExecutorName, Scenario, Stage } from './options.ts'
 import type { VuHandle as VU } from './pool.ts'
 
+/**
+ * A VU's loop as data, for a worker thread to run by itself (worker-loop.ts): iterations back to
+ * back while performance.now() < `end` (this thread's clock) and, with `count`, at most that many
+ * (per-vu-iterations) or, with `shared`, while the scenario's claimed iterations stay below it.
+ */
+export interface LoopPlan {
+  end: number
+  count?: number
+  shared?: number
+}
+
 export interface ExecContext {
   scenario: Scenario
   /** performance.now() when the scenario started. */
@@ -16,6 +27,13 @@ export interface ExecContext {
   newVU(): Promise<VU | null>
   /** Runs one iteration of the scenario's exec function on `vu`. */
   iterate(vu: VU): Promise<void>
+  /**
+   * Hands `vu`'s whole loop to the thread it lives on: resolves when the loop has ended, or is
+   * null when the VU loops here (a VU on the main thread).
+   */
+  loopAway(vu: VU, plan: LoopPlan): Promise<void> | null
+  /** shared-iterations: claims one of the scenario's iterations; returns how many were claimed before. */
+  claim(): number
   stopped(): boolean
   /** Resolves when the whole test stops (abort, Ctrl-C). */
   stopSignal: Promise<void>
@@ -54,10 +72,15 @@ async function finish(ctx: ExecContext, running: Promise<unknown>[], end: number
   await all
 }
 
-/** A VU looping over iterations while `more()` says so. */
-async function loop(ctx: ExecContext, vu: VU, more: () => boolean): Promise<void> {
+/**
+ * A VU looping over iterations while `more()` says so. With a `plan` saying the same as `more`, a
+ * VU on a worker thread loops there: two messages per loop instead of two per iteration.
+ */
+async function loop(ctx: ExecContext, vu: VU, more: () => boolean, plan?: LoopPlan): Promise<void> {
   ctx.active(1)
   try {
+    const away = plan && ctx.loopAway(vu, plan)
+    if (away) return await away
     for (;;) {
       await ctx.unpaused()
       if (ctx.stopped() || !more()) break
@@ -72,7 +95,7 @@ async function constantVUs(ctx: ExecContext): Promise<void> {
   const end = ctx.start + ctx.scenario.durationMs
   await finish(
     ctx,
-    ctx.vus.map((vu) => loop(ctx, vu, () => now() < end)),
+    ctx.vus.map((vu) => loop(ctx, vu, () => now() < end, { end })),
     end,
     ctx.vus,
   )
@@ -81,11 +104,10 @@ async function constantVUs(ctx: ExecContext): Promise<void> {
 async function sharedIterations(ctx: ExecContext): Promise<void> {
   const s = ctx.scenario
   const end = ctx.start + s.maxDurationMs
-  let next = 0
-  const more = (): boolean => now() < end && next < s.iterations && ++next > 0
+  const more = (): boolean => now() < end && ctx.claim() < s.iterations
   await finish(
     ctx,
-    ctx.vus.map((vu) => loop(ctx, vu, more)),
+    ctx.vus.map((vu) => loop(ctx, vu, more, { end, shared: s.iterations })),
     end,
     ctx.vus,
   )
@@ -96,7 +118,7 @@ async function perVUIterations(ctx: ExecContext): Promise<void> {
   const end = ctx.start + s.maxDurationMs
   const loops = ctx.vus.map((vu) => {
     let n = 0
-    return loop(ctx, vu, () => now() < end && n++ < s.iterations)
+    return loop(ctx, vu, () => now() < end && n++ < s.iterations, { end, count: s.iterations })
   })
   await finish(ctx, loops, end, ctx.vus)
 }

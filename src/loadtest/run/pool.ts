@@ -13,6 +13,8 @@ import { SampleTables } from '../results/samples.ts'
 import { Outbox } from './outbox.ts'
 import { stopVU } from './stops.ts'
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts'
+import type { LoopPlan } from './executors.ts'
+import { performance } from 'node:perf_hooks'
 
 /** What the runner and executors need of a VU, wherever it runs. */
 export interface VuHandle {
@@ -32,6 +34,8 @@ export interface VuHandle {
 
 /** Where a worker's messages go: the runner, through the Host methods its VUs call. */
 export interface PoolSink extends Pick<Host, 'emit' | 'defineMetric' | 'log' | 'abort' | 'markFailed'> {
+  /** An iteration's error line, from a VU looping in a worker. */
+  iterationError(line: string): void
   /** A worker thread died during the run: its VUs are gone. */
   workerFailed(why: string): void
 }
@@ -73,7 +77,10 @@ class PoolWorker {
       this.dead = why
       for (const s of this.starting.values()) s.reject(new Error(why))
       this.starting.clear()
-      for (const vu of this.vus.values()) vu.settle({ kind: 'error', value: why })
+      for (const vu of this.vus.values()) {
+        vu.settle({ kind: 'error', value: why })
+        vu.looped(true)
+      }
       for (const f of this.flushed.splice(0)) f()
       if (!this.closing) sink.workerFailed(why)
     }
@@ -107,6 +114,18 @@ class PoolWorker {
       case 'result':
         this.vus.get(m.id)?.settle({ kind: m.kind, value: m.value })
         break
+      case 'looped': {
+        const vu = this.vus.get(m.id)
+        if (!vu) break
+        vu.iteration = m.iteration
+        vu.iterationInScenario = m.iterationInScenario
+        vu.iterationInTest = m.iterationInTest
+        vu.looped(m.interrupted)
+        break
+      }
+      case 'iterationError':
+        sink.iterationError(m.line)
+        break
       case 'samples':
         if (m.samples) this.tables.unpack(m.samples, (n, v, t, time) => sink.emit(n, v, t, time))
         if (m.flushed) this.flushed.shift()?.()
@@ -134,6 +153,7 @@ export class RemoteVU implements VuHandle {
   scenario: string | null = null
   baseTags: Tags = {}
   private pending: ((r: CallResult) => void) | null = null
+  private looping: ((interrupted: boolean) => void) | null = null
 
   constructor(
     readonly id: number,
@@ -155,6 +175,25 @@ export class RemoteVU implements VuHandle {
         iterationInTest: this.iterationInTest,
       })
     })
+  }
+
+  /**
+   * Runs the VU's iterations in its worker until `plan` ends or the VU is interrupted, counted on
+   * the board as the main thread counts them; resolves to whether an iteration was interrupted.
+   */
+  loop(scenario: number, plan: LoopPlan): Promise<boolean> {
+    if (this.home.dead) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      this.looping = resolve
+      // The worker's clock has another origin: the end crosses as an epoch time.
+      this.home.post({ t: 'loop', id: this.id, scenario, plan: { ...plan, end: performance.timeOrigin + plan.end } })
+    })
+  }
+
+  looped(interrupted: boolean): void {
+    const p = this.looping
+    this.looping = null
+    p?.(interrupted)
   }
 
   settle(r: CallResult): void {

@@ -16,7 +16,8 @@ import type { BoardVU, Host } from '../engine/host.ts'
 import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
-import { VuPool, threadCount, type VuHandle } from './pool.ts'
+import { RemoteVU, VuPool, threadCount, type VuHandle } from './pool.ts'
+import { runIteration, type IterationSite } from './iteration.ts'
 import { sigintWord, stopWords } from './stops.ts'
 import { startBrowser, type BrowserProcess } from '../modules/browser/launch.ts'
 import { newGroup, recordCheck, groupNode, summaryData, textSummary, exportSummary, type CheckTree } from '../results/summary.ts'
@@ -74,11 +75,13 @@ export interface Instances {
 
 interface ScenarioRun {
   scenario: Scenario
+  /** The scenario's index on the board. */
+  index: number
   vus: VuHandle[]
   ctx: ExecContext | null
-  done: number
-  interrupted: number
-  iterations: number
+  /** Completed and interrupted iterations, wherever they ran (the board counts them). */
+  readonly done: number
+  readonly interrupted: number
   finished: boolean
 }
 
@@ -93,7 +96,7 @@ function dataOnly<T>(v: T): T {
   ) as T
 }
 
-export class Runner implements Host {
+export class Runner implements Host, IterationSite {
   readonly registry = new Registry()
   readonly shared = new Map<string, string>()
   options!: Options['vu']
@@ -109,7 +112,7 @@ export class Runner implements Host {
   readonly runs: ScenarioRun[] = []
   readonly vus: VuHandle[] = []
   private readonly files: ScriptFiles
-  private board = new ExecBoard([], {})
+  board = new ExecBoard([], {})
   private pool: VuPool | null = null
   /** The run's Chromium, when a scenario asks for k6/browser (one process for every VU). */
   private browser: BrowserProcess | null = null
@@ -192,6 +195,15 @@ export class Runner implements Host {
     this.cfg.err(`ERRO[${this.elapsedSecs()}] ${why}: its VUs are gone, so the test stops (exit 109)\n`)
     this.stop(EXIT.panic)
   }
+  iterationError(line: string): void {
+    this.cfg.err(`ERRO[${this.elapsedSecs()}] ${line}\n`)
+  }
+  get minIterationDurationMs(): number {
+    return this.opts.minIterationDurationMs
+  }
+  get vuTags(): string[] {
+    return this.options.vuTags
+  }
   markFailed(message: string): void {
     if (message) this.cfg.err(`ERRO[${this.elapsedSecs()}] test marked as failed: ${message}\n`)
     this.failedMark = true
@@ -230,6 +242,7 @@ export class Runner implements Host {
   }
   setPaused(p: boolean): void {
     this.paused = p
+    this.board.setPaused(p)
     if (!p) for (const w of this.resumeWaiters.splice(0)) w()
   }
   get elapsedMs(): number {
@@ -259,7 +272,7 @@ export class Runner implements Host {
     return this.activeVUs
   }
   /** Sleeps `ms`, or less when the test stops; leaves no timer behind (it would keep Node alive). */
-  private async delay(ms: number): Promise<void> {
+  async delay(ms: number): Promise<void> {
     if (ms <= 0 || this.stopping) return
     let timer: NodeJS.Timeout | undefined
     await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), this.stopSignal])
@@ -412,6 +425,7 @@ export class Runner implements Host {
           board: this.board.buffer,
           scenarios: o.scenarios.map(dataOnly),
           rawOptions: o.raw,
+          minIterationDurationMs: o.minIterationDurationMs,
         },
         this,
       )
@@ -428,7 +442,21 @@ export class Runner implements Host {
         this.vus.push(vu)
       }
       this.board.initializedVUs(this.vus.length)
-      this.runs.push({ scenario: s, vus, ctx: null, done: 0, interrupted: 0, iterations: 0, finished: false })
+      const board = this.board
+      const index = board.index(s.name)
+      this.runs.push({
+        scenario: s,
+        index,
+        vus,
+        ctx: null,
+        get done() {
+          return board.done(index)
+        },
+        get interrupted() {
+          return board.interrupted(index)
+        },
+        finished: false,
+      })
     }
     vu0.baseTags = { ...o.tags }
     if (this.cfg.paused) {
@@ -515,6 +543,13 @@ export class Runner implements Host {
         return vu
       },
       iterate: (vu) => this.iterate(vu, run),
+      loopAway: (vu, plan) => {
+        if (!(vu instanceof RemoteVU)) return null
+        return vu.loop(run.index, plan).then((interrupted) => {
+          if (interrupted) this.pollSigint()
+        })
+      },
+      claim: () => this.board.claim(run.index),
       stopped: () => this.stopping,
       stopSignal: this.stopSignal,
       unpaused: () => (this.paused ? new Promise<void>((r) => this.resumeWaiters.push(r)) : Promise.resolve()),
@@ -533,44 +568,13 @@ export class Runner implements Host {
   }
 
   private async iterate(vu: VuHandle, run: ScenarioRun): Promise<void> {
-    vu.iteration++
-    vu.iterationInScenario++
-    run.iterations++
-    vu.iterationInTest = this.board.iterationStarted(run.scenario.name)
-    const t0 = performance.now()
     // Past the scenario's end + gracefulStop, a VU holding the main thread stops by itself: its
     // executor's timer cannot fire while the thread is held (a VU on a worker is stopped through its word).
     const s = run.scenario
     const deadline = run.ctx ? run.ctx.start + scenarioDuration(s) + s.gracefulStopMs : Infinity
-    const r = await vu.call(s.exec, undefined, vu.iterationInScenario, deadline)
+    const r = await runIteration(vu, s, run.index, this, deadline)
     if (r.value === 'interrupted') this.pollSigint()
-    if (r.kind === 'abort') {
-      this.stop(EXIT.aborted)
-      run.interrupted++
-      this.board.iterationEnded(true)
-      return
-    }
-    if (r.kind === 'error') {
-      if (r.value === 'interrupted') {
-        run.interrupted++
-        this.board.iterationEnded(true)
-        return
-      }
-      this.cfg.err(
-        `ERRO[${this.elapsedSecs()}] ${r.value}  executor=${run.scenario.executor} scenario=${run.scenario.name} source=stacktrace\n`,
-      )
-    }
-    const min = this.opts.minIterationDurationMs
-    const spent = performance.now() - t0
-    if (min > spent) await this.delay(min - spent)
-    const vt = this.options.vuTags
-    const tags: Tags = { ...vu.baseTags, group: '' }
-    if (vt.includes('vu')) tags.vu = String(vu.id)
-    if (vt.includes('iter')) tags.iter = String(Math.max(0, vu.iteration))
-    this.registry.add('iteration_duration', performance.now() - t0, tags)
-    this.registry.add('iterations', 1, tags)
-    run.done++
-    this.board.iterationEnded(false)
+    if (r.kind === 'abort') this.stop(EXIT.aborted)
   }
 
   /** Every second: the vus gauge and a progress line; every 2 s: thresholds with abortOnFail. */

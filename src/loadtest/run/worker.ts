@@ -1,8 +1,9 @@
 /**
  * A worker thread hosting a share of the run's VUs, so every core generates load. The main
  * thread keeps the schedule (executors), the metrics and VU 0 (init, setup, teardown,
- * handleSummary); this thread runs iterations when told and sends back each iteration's result
- * with the samples it made. Started through worker-boot.mjs (TypeScript via tsx).
+ * handleSummary); this thread runs a VU's iterations when told — one at a time, or a whole loop
+ * by itself (worker-loop.ts) — and sends back the results with the samples it made. Started
+ * through worker-boot.mjs (TypeScript via tsx).
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { Registry, type Tags } from '../results/metrics.ts'
@@ -15,6 +16,8 @@ import { SampleBatch, type PackedSamples } from '../results/samples.ts'
 import { Outbox } from './outbox.ts'
 import type { SecretSource } from '../modules/secrets/secrets.ts'
 import type { Scenario } from './options.ts'
+import type { LoopPlan } from './executors.ts'
+import { WorkerLoops } from './worker-loop.ts'
 
 export interface WorkerInit {
   script: { path: string; source: string }
@@ -31,6 +34,7 @@ export interface WorkerInit {
   stops: SharedArrayBuffer
   scenarios: Scenario[]
   rawOptions: Record<string, unknown>
+  minIterationDurationMs: number
 }
 
 export type ToWorker =
@@ -38,6 +42,7 @@ export type ToWorker =
   | { t: 'assign'; id: number; scenario: string; tags: Tags; env: Record<string, string> }
   | { t: 'setup'; json: string }
   | { t: 'call'; id: number; name: string; iter: number; iteration: number; iterationInScenario: number; iterationInTest: number }
+  | { t: 'loop'; id: number; scenario: number; plan: LoopPlan }
   | { t: 'interrupt'; id: number }
   | { t: 'flush' }
 
@@ -45,6 +50,8 @@ export type FromWorker =
   | { t: 'ready'; id: number }
   | { t: 'failed'; id: number; message: string; script: boolean }
   | { t: 'result'; id: number; kind: 'ok' | 'error' | 'abort'; value: string }
+  | { t: 'looped'; id: number; iteration: number; iterationInScenario: number; iterationInTest: number; interrupted: boolean }
+  | { t: 'iterationError'; line: string }
   | { t: 'samples'; samples: PackedSamples | null; flushed: boolean }
   | { t: 'log'; level: string; message: string }
   | { t: 'define'; name: string; type: string; isTime: boolean }
@@ -68,7 +75,9 @@ class WorkerHost implements Host {
   readonly shared: Map<string, string>
   private readonly definitions = new Registry()
   private readonly files: ScriptFiles
-  private readonly board: ExecBoard
+  readonly board: ExecBoard
+  /** Set once test.abort() ran here: this worker's loops start no more iterations. */
+  aborted = false
 
   constructor(
     init: WorkerInit,
@@ -109,6 +118,7 @@ class WorkerHost implements Host {
     return this.board.state(vu)
   }
   abort(message: string): void {
+    this.aborted = true
     this.send({ t: 'abort', message })
   }
   markFailed(message: string): void {
@@ -129,6 +139,9 @@ if (port) {
   const vus = new Map<number, VU>()
   const stops = new Int32Array(init.stops)
   let setupJson: string | null = null
+  const loops = new WorkerLoops(host, init, stops, send, () => {
+    if (host.registry.size >= MAX_BATCH) flushSamples(false)
+  })
   const flush = setInterval(() => flushSamples(false), FLUSH_MS)
   flush.unref()
   port.on('message', (batch: ToWorker[]) => {
@@ -166,15 +179,21 @@ if (port) {
         vu.iterationInTest = m.iterationInTest
         vu.call(m.name, undefined, m.iter).then(
           (r) => {
-            if (host.registry.size >= MAX_BATCH) flushSamples(false)
+            loops.afterIteration()
             send({ t: 'result', id: m.id, kind: r.kind, value: r.value })
           },
           (e: Error) => send({ t: 'result', id: m.id, kind: 'error', value: e.message }),
         )
         break
       }
+      case 'loop': {
+        const vu = vus.get(m.id)
+        if (vu) void loops.run(vu, m.scenario, m.plan)
+        break
+      }
       case 'interrupt':
         vus.get(m.id)?.interrupt()
+        loops.interrupt(m.id)
         break
       case 'flush':
         flushSamples(true)
