@@ -217,15 +217,20 @@ export default async function () {
   assert.equal(browserDirs().size, 0, 'no Chromium left running')
 })
 
-test("a scenario without options.browser.type gets k6's error; a missing Chromium says what to do; firefox is a config error", async (t) => {
+test("a scenario without options.browser.type gets k6's error; a missing Chromium says what to do; so does an endpoint nothing listens on; firefox is a config error", async (t) => {
   if (skip) return t.skip(skip)
   const dir = workdir({
-    'script.js': `import { browser } from 'k6/browser'
+    'script.js': `import { browser, chromium } from 'k6/browser'
 export const options = {
   scenarios: {
     plain: { executor: 'shared-iterations', exec: 'use' },
     ui: { executor: 'shared-iterations', exec: 'use', options: { browser: { type: 'chromium' } } },
+    attach: { executor: 'shared-iterations', exec: 'attach' },
   },
+}
+export async function attach() {
+  const e = await chromium.connectOverCDP('ws://127.0.0.1:9/devtools/browser/none').catch((e) => e)
+  console.log('RESULT ' + JSON.stringify(e.message))
 }
 export async function use() {
   try {
@@ -245,7 +250,11 @@ export default async function () {}`,
   })
   assert.equal(r.code, 0, r.stderr)
   const msgs = results(r.stderr) as string[]
-  assert.equal(msgs.length, 2, r.stderr)
+  assert.equal(msgs.length, 3, r.stderr)
+  assert.ok(
+    msgs.some((m) => /^connectOverCDP: cannot attach to ws:\/\/127\.0\.0\.1:9\/devtools\/browser\/none: /.test(m)),
+    msgs.join('\n'),
+  )
   assert.ok(
     msgs.some((m) => /browser not found in registry\. make sure to set browser type option in scenario definition/.test(m)),
     msgs.join('\n'),

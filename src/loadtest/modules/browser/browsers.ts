@@ -85,7 +85,11 @@ export async function attach(url: string, what = 'connectOverCDP'): Promise<Brow
   try {
     c = await open(url)
   } catch (e) {
-    throw new Error(`${what}: cannot attach to ${url}: ${(e as Error).message.split('\n')[0]}`)
+    const why = (e as Error).message.split('\n')[0]!.replace(/^browserType\.connectOverCDP: /, '')
+    throw new Error(
+      `${what}: cannot attach to ${url}: ${why}; is the browser running with --remote-debugging-port? ` +
+        'Its URL is webSocketDebuggerUrl in http://HOST:PORT/json/version',
+    )
   }
   return new BrowserHandle(c.pw, c.userAgent, true)
 }
