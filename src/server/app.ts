@@ -20,6 +20,7 @@ import { mountPxl } from './pxl.ts'
 import { mountDashboards } from './dashboards.ts'
 import { startRecordingRules, type RecordingRulesApi } from './recording-rules.ts'
 import { staticHandler } from './static.ts'
+import { EventLoopMonitor } from './event-loop.ts'
 import { Ingester, IngestPool } from '../ingest/index.ts'
 import { startSelfProfiling } from '../collect/self-profile.ts'
 import { Scraper } from '../collect/scrape.ts'
@@ -58,6 +59,8 @@ export async function startServer(
   }
   const ingest = new Ingester(store, ingestConfig, new IngestPool(ingestWorkers(), ingestConfig, log))
   const ctx: Context = { config, store, ingest, labelLimits, limits, metrics: new Metrics(), log }
+  // Started here, after the store opened: startup's own work is not what it measures.
+  const loop = new EventLoopMonitor()
   const router = new Router()
   // Credentials first: without them a client learns nothing, not even which routes exist.
   const admit = (raw: RequestHeaders): string => {
@@ -76,7 +79,8 @@ export async function startServer(
   // Under --multitenancy a tenant sees only its own counters (the tenant header is required there).
   router.on('GET', '/metrics', (req, res) => {
     const tenant = config.multitenancy ? req.tenant : undefined
-    sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx, tenant) + recording.metricsText(tenant))
+    const own = tenant === undefined ? loop.metricsText().join('\n') + '\n' : ''
+    sendBytes(res, 200, 'text/plain; version=0.0.4', metricsText(ctx, tenant) + own + recording.metricsText(tenant))
   })
   router.on('POST', '/ingest', (req, res) => handleIngest(ctx, req, res))
   router.on('POST', '/pyroscope/ingest', (req, res) => handleIngest(ctx, req, res))
@@ -191,6 +195,7 @@ export async function startServer(
       })
       await ingest.close()
       await store.close()
+      loop.stop()
     },
   }
 }

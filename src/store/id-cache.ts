@@ -1,55 +1,46 @@
 /**
  * The writer's memory of which group commit last wrote each id (a 64-bit hash, as two 32-bit
- * words): an open-addressing hash table in typed arrays. The 500,000 ids of a 15 MB upload are
+ * words): open-addressing hash tables in typed arrays. The 500,000 ids of a 15 MB upload are
  * checked in a few ms without a string or an entry object each; as decimal strings in a Map the
- * check held the event loop for seconds (bench/README.md, ingest).
+ * check held the event loop for seconds (bench/README.md, ingest). The ids are spread over 64
+ * tables by their top bits, so one that grows rehashes 1/64 of them: one table of a million ids
+ * took ~100 ms of the event loop to double.
  */
-export class IdCache {
-  private hi: Uint32Array
-  private lo: Uint32Array
+const PARTS = 64
+
+class Table {
+  hi: Uint32Array
+  lo: Uint32Array
   /** The commit's number per slot; 0 marks an empty slot (commits count from 1). */
-  private seq: Int32Array
-  private mask: number
+  seq: Int32Array
+  mask: number
   size = 0
 
-  constructor(private readonly initial = 1 << 12) {
-    this.hi = new Uint32Array(initial)
-    this.lo = new Uint32Array(initial)
-    this.seq = new Int32Array(initial)
-    this.mask = initial - 1
+  constructor(capacity: number) {
+    this.hi = new Uint32Array(capacity)
+    this.lo = new Uint32Array(capacity)
+    this.seq = new Int32Array(capacity)
+    this.mask = capacity - 1
   }
 
   /** The slot that holds the id, or the empty one where it would go. */
   slot(hi: number, lo: number): number {
-    // The ids are hashes already: their low word, stirred with the high one, spreads well.
-    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.mask
+    // The ids are hashes already: their low word spreads well.
+    let i = lo & this.mask
     while (this.seq[i] !== 0 && (this.lo[i] !== lo || this.hi[i] !== hi)) i = (i + 1) & this.mask
     return i
   }
 
-  /** The commit that last wrote the id in `slot` (0: none). */
-  at(slot: number): number {
-    return this.seq[slot]!
-  }
-
-  /** Records that commit `seq` writes the id; `slot` is slot(hi, lo), with nothing put since. */
-  put(slot: number, hi: number, lo: number, seq: number): void {
-    if (this.seq[slot] === 0) {
-      this.hi[slot] = hi
-      this.lo[slot] = lo
+  set(hi: number, lo: number, seq: number): void {
+    const i = this.slot(hi, lo)
+    if (this.seq[i] === 0) {
+      this.hi[i] = hi
+      this.lo[i] = lo
       this.size++
     }
-    this.seq[slot] = seq
+    this.seq[i] = seq
     // At most half full: probes stay short.
     if (this.size * 2 > this.mask) this.grow()
-  }
-
-  clear(): void {
-    this.hi = new Uint32Array(this.initial)
-    this.lo = new Uint32Array(this.initial)
-    this.seq = new Int32Array(this.initial)
-    this.mask = this.initial - 1
-    this.size = 0
   }
 
   private grow(): void {
@@ -66,5 +57,35 @@ export class IdCache {
       this.lo[s] = lo[i]!
       this.seq[s] = seq[i]!
     }
+  }
+}
+
+export class IdCache {
+  private parts: Table[] = []
+
+  constructor() {
+    this.clear()
+  }
+
+  /** Ids held. */
+  get size(): number {
+    let n = 0
+    for (const t of this.parts) n += t.size
+    return n
+  }
+
+  /** The commit that last wrote the id (0: none). */
+  get(hi: number, lo: number): number {
+    const t = this.parts[hi >>> 26]!
+    return t.seq[t.slot(hi, lo)]!
+  }
+
+  /** Records that commit `seq` writes the id. */
+  set(hi: number, lo: number, seq: number): void {
+    this.parts[hi >>> 26]!.set(hi, lo, seq)
+  }
+
+  clear(): void {
+    this.parts = Array.from({ length: PARTS }, () => new Table(64))
   }
 }

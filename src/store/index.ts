@@ -43,7 +43,11 @@ export async function openStore(
   const { client: engine, kind, insertRows, close } = await openClient({ ...opts, writers: Math.max(2, commits * 2) })
   try {
     const traceHours = opts.traceRetentionHours ?? 24
-    for (const q of [...schemaStatements(db, opts.retentionDays), ...runStatements(db), ...traceStatements(db, traceHours)])
+    for (const q of [
+      ...schemaStatements(db, opts.retentionDays, { logged: kind === 'chdb' }),
+      ...runStatements(db),
+      ...traceStatements(db, traceHours),
+    ])
       await engine.command({ query: q })
     // REMOVE TTL fails on a table without one; that is the state wanted.
     for (const q of [...retentionStatements(db, opts.retentionDays), ...traceRetentionStatements(db, traceHours)])

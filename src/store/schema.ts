@@ -12,11 +12,20 @@
  * Stacks and functions carry `last_seen` so retention can drop the ones no longer referenced:
  * the writer rewrites a stack at most once an hour while it is in use (see Writer's cache).
  */
-export function schemaStatements(db: string, retentionDays: number): string[] {
+import { DEDUP_WINDOW } from './wal.ts'
+
+/**
+ * The profile tables' settings under the write-ahead log (wal-store.ts): no fsync of their parts,
+ * and insert tokens remembered for as many blocks as the log may replay.
+ */
+export const loggedSettings = `fsync_after_insert = 0, fsync_part_directory = 0, non_replicated_deduplication_window = ${DEDUP_WINDOW}`
+
+export function schemaStatements(db: string, retentionDays: number, opts: { logged?: boolean } = {}): string[] {
   const ttl = (col: string, extraDays = 0) =>
     retentionDays > 0 ? `TTL toDateTime(${col}) + INTERVAL ${retentionDays + extraDays} DAY` : ''
-  // fsync before an insert returns: an acknowledged ingest survives kill -9 and power loss.
-  const durable = 'fsync_after_insert = 1, fsync_part_directory = 1'
+  // fsync before an insert returns: an acknowledged ingest survives kill -9 and power loss. With
+  // Kiln's write-ahead log (the embedded engine, `logged`) the log is fsynced instead.
+  const durable = opts.logged ? loggedSettings : 'fsync_after_insert = 1, fsync_part_directory = 1'
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
     `CREATE TABLE IF NOT EXISTS ${db}.series (

@@ -1,4 +1,4 @@
-/** The write-ahead log's file format and recovery plan, without the engine (src/store/wal.ts). */
+/** The write-ahead log's file format and recovery plan (src/store/wal.ts), and the tables' settings under it. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { readWal, Wal, type WalRecord } from '../../src/store/wal.ts'
 import { mergeParts } from '../../src/store/wal-apply.ts'
+import { hasSettings } from '../../src/store/wal-store.ts'
+import { loggedSettings } from '../../src/store/schema.ts'
+import { openStore, type Store } from '../../src/store/index.ts'
 
 const rec = (token: string, rows: string): WalRecord => ({
   token,
@@ -66,4 +69,37 @@ test('a group merges its commits into one part per table, in log order, samples 
     [['kiln.stacks', 'a-stack\nb-stack\n']],
   )
   assert.equal(Buffer.concat(samples!.chunks).toString(), 'row a\nrow b\n')
+})
+
+test("the embedded engine's profile tables are made with the log's settings; an older directory's are altered once, at its next start", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'kiln-wal-settings-'))
+  const settings = async (store: Store) => {
+    const rs = await store.client.query({
+      query: "SELECT name, engine_full FROM system.tables WHERE database = 'kiln' AND name IN ('samples', 'stacks') ORDER BY name",
+      format: 'JSONEachRow',
+    })
+    return (await rs.json<{ name: string; engine_full: string }>()).map((t) => [t.name, hasSettings(t.engine_full, loggedSettings)])
+  }
+  try {
+    let store = await openStore({ dataDir, retentionDays: 0 })
+    assert.deepEqual(await settings(store), [
+      ['samples', true],
+      ['stacks', true],
+    ])
+    // As a directory from before the log left it: its parts fsynced.
+    await store.client.command({ query: 'ALTER TABLE kiln.samples MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1' })
+    assert.deepEqual(await settings(store), [
+      ['samples', false],
+      ['stacks', true],
+    ])
+    await store.close()
+    store = await openStore({ dataDir, retentionDays: 0 })
+    assert.deepEqual(await settings(store), [
+      ['samples', true],
+      ['stacks', true],
+    ])
+    await store.close()
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
 })

@@ -1,0 +1,93 @@
+/**
+ * How long work holds the server's event loop, measured two ways by one 10 ms timer:
+ *
+ * - delay: how late the timer fires (wall clock) — what a request waiting behind that work sees,
+ *   but on a loaded machine mostly the time the process was not given a core;
+ * - busy: the main thread's CPU time between two firings (Linux: /proc/thread-self/schedstat) —
+ *   the longest piece of work that ran without a turn of the loop, whatever else the machine ran.
+ *   A test can bound this one honestly under load; the delay it can only print.
+ */
+import { readFileSync } from 'node:fs'
+
+const TICK_MS = 10
+const debug = !!process.env.KILN_DEBUG_LOOP
+const BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+
+/** A Prometheus histogram of seconds, with the largest value seen. */
+class Histogram {
+  readonly counts = new Array<number>(BUCKETS.length).fill(0)
+  count = 0
+  sum = 0
+  max = 0
+  observe(s: number): void {
+    this.count++
+    this.sum += s
+    if (s > this.max) this.max = s
+    const i = BUCKETS.findIndex((b) => s <= b)
+    if (i >= 0) this.counts[i]!++
+  }
+  text(name: string, help: string): string[] {
+    let cum = 0
+    return [
+      `# HELP ${name}_seconds ${help}`,
+      `# TYPE ${name}_seconds histogram`,
+      ...BUCKETS.map((b, i) => `${name}_seconds_bucket{le="${b}"} ${(cum += this.counts[i]!)}`),
+      `${name}_seconds_bucket{le="+Inf"} ${this.count}`,
+      `${name}_seconds_sum ${this.sum.toFixed(6)}`,
+      `${name}_seconds_count ${this.count}`,
+      `# HELP ${name}_max_seconds The largest ${name}_seconds since the server started.`,
+      `# TYPE ${name}_max_seconds gauge`,
+      `${name}_max_seconds ${this.max.toFixed(6)}`,
+    ]
+  }
+}
+
+/** This thread's CPU time in ns, or undefined where the kernel does not say (not Linux). */
+function threadCpuNs(): number | undefined {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ', 1)[0])
+  } catch {
+    return undefined
+  }
+}
+
+export class EventLoopMonitor {
+  private readonly delay = new Histogram()
+  private readonly busy = new Histogram()
+  private readonly timer: NodeJS.Timeout
+  private readonly measuresCpu: boolean
+
+  constructor() {
+    let last = performance.now()
+    let cpu = threadCpuNs()
+    this.measuresCpu = cpu !== undefined
+    this.timer = setInterval(() => {
+      const now = performance.now()
+      this.delay.observe(Math.max(0, now - last - TICK_MS) / 1000)
+      last = now
+      if (cpu === undefined) return
+      const c = threadCpuNs()!
+      this.busy.observe((c - cpu) / 1e9)
+      // For finding what holds the loop (with KILN_DEBUG_WRITES' commit lines): each turn over 50 ms.
+      if (debug && c - cpu > 50e6) process.stderr.write(`event loop held for ${((c - cpu) / 1e6).toFixed(0)} ms of CPU\n`)
+      cpu = c
+    }, TICK_MS)
+    this.timer.unref()
+  }
+
+  metricsText(): string[] {
+    return [
+      ...this.delay.text('kiln_event_loop_delay', `How late a ${TICK_MS} ms timer on the event loop fired (wall clock).`),
+      ...(this.measuresCpu
+        ? this.busy.text(
+            'kiln_event_loop_busy',
+            `Main-thread CPU time between two firings of a ${TICK_MS} ms timer: work that held the event loop.`,
+          )
+        : []),
+    ]
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+  }
+}
