@@ -182,13 +182,14 @@ export class PerfCollapser {
     const name = this.headerName(b, hs, he, h)
     if (name === undefined) return end // a dropped event: its frames are ignored
     this.samples++
-    let cell = block.lastName === name ? block.lastCell : block.cells.get(name)
+    let cell = block.lastName === name ? block.lastCell : block.cells?.get(name)
     if (!cell) {
       const frames = this.framesOf(block, name.startsWith('java'))
       const k = frames === undefined ? name : `${name};${frames}`
       cell = this.counts.get(k)
       if (!cell) this.counts.set(k, (cell = { key: k, n: 0 }))
-      block.cells.set(name, cell)
+      // Most blocks are only ever seen under one process name: the map waits for a second one.
+      if (block.lastCell) (block.cells ??= new Map([[block.lastName, block.lastCell]])).set(name, cell)
     }
     block.lastName = name
     block.lastCell = cell

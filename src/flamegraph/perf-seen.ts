@@ -21,7 +21,7 @@ export interface Block {
   /** The count cell per process name, the last one at hand. */
   lastName: string
   lastCell: Cell | undefined
-  cells: Map<string, Cell>
+  cells: Map<string, Cell> | undefined
 }
 
 /** Blocks with the same key compared at most; past it, new ones are not kept. */
@@ -77,7 +77,7 @@ export class BlockStore {
     const keep = this.bytes + (e - s) <= BLOCK_CACHE_BYTES && (bucket?.length ?? 0) < MAX_BUCKET
     // A copy either way: the chunk it came from is not kept.
     const bytes = keep ? this.arena.copy(b, s, e) : Buffer.from(b.subarray(s, e))
-    const block: Block = { bytes, frames: null, javaFrames: null, lastName: '', lastCell: undefined, cells: new Map() }
+    const block: Block = { bytes, frames: null, javaFrames: null, lastName: '', lastCell: undefined, cells: undefined }
     if (keep) {
       this.bytes += e - s
       if (bucket) bucket.push(block)
