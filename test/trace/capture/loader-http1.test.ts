@@ -206,6 +206,19 @@ test('a response without its request (attached mid-connection), then pairs', { s
   assert.equal(r.loaderRecords, 1)
 })
 
+test('100 Continue and repeated fields (values joined) are the loader’s; the agent’s own cases go back', { skip }, () => {
+  const s = new Stream()
+  const post = 'POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n'
+  s.data(17, 0, post).data(17, 1, 'HTTP/1.1 100 Continue\r\n\r\n').data(17, 0, 'hello').data(17, 1, resp('ok'))
+  s.data(17, 0, req('/cookies')).data(17, 1, resp('c', 'Set-Cookie: a=1\r\nVary: x\r\nSet-Cookie: \r\nSet-Cookie: b=2\r\n')).close(17)
+  const r = same(s, '100-continue, repeats')
+  assert.equal(r.loaderRecords, 2)
+  assert.ok(
+    r.rows.some((x) => x.includes('"Set-Cookie\\":\\"a=1, , b=2\\"')),
+    r.rows.join('\n'),
+  )
+})
+
 test('huge, repeated and unusual header fields are handed back and parsed by the agent', { skip }, () => {
   const s = new Stream()
   const big = `X-Big: ${'v'.repeat(12_000)}\r\n`
@@ -213,7 +226,7 @@ test('huge, repeated and unusual header fields are handed back and parsed by the
   s.data(10, 0, req('/cut', `X-Big: ${'v'.repeat(20_000)}\r\n`).slice(0, 16384), 4000)
     .data(10, 1, resp('c'))
     .close(10)
-  s.data(11, 0, req('/dup')).data(11, 1, resp('d', 'Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n')).close(11)
+  s.data(11, 0, req('/dup')).data(11, 1, resp('d', 'Set-Cookie: a=1\r\nVary: x\r\nSet-Cookie: \r\nSet-Cookie: b=2\r\n')).close(11)
   s.data(12, 0, req('/latin', 'X-Name: caf\xe9\r\n 42: index\r\n')).data(12, 1, resp('\u00e9t\u00e9 in latin1 bytes')).close(12)
   s.data(13, 0, req('/utf8'))
     .data(13, 1, resp(Buffer.from('été ✓', 'utf8').toString('latin1')))

@@ -324,16 +324,13 @@ static struct msg *parse_head(const unsigned char *p, size_t n, int request, int
     m->major = p[5] - '0';
     m->minor = p[7] - '0';
     m->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
-    if (m->status < 200) goto bad; /* 1xx: interim responses and upgrades are the agent's */
+    if (m->status == 101) goto bad; /* an upgrade: the agent's parser stops there */
     /* The agent's message stops at a CR inside the line. */
     if (l1 > 12 && memchr(p + 13, '\r', l1 - 13)) goto bad;
     json_str(&m->message, p + (l1 > 12 ? 13 : l1), l1 > 12 ? l1 - 13 : 0, 1);
   }
-  struct { const unsigned char *p; size_t n; } names[MAX_FIELDS];
+  struct { const unsigned char *p, *v; size_t n, vn; } f[MAX_FIELDS];
   int nf = 0, seen_ct = 0, seen_cl = 0, seen_te = 0;
-  static struct sb h;
-  h.n = 0;
-  sb_add(&h, "{", 1);
   *framing = F_NONE;
   for (size_t at = nl ? (size_t)(nl - p) + 1 : n; at < n;) {
     const unsigned char *e = memchr(p + at, '\n', n - at);
@@ -346,50 +343,72 @@ static struct msg *parse_head(const unsigned char *p, size_t n, int request, int
     size_t nn = colon - (p + at);
     int digits = 1;
     for (size_t i = 0; i < nn; i++) {
-      if (!is_token(p[at + i])) goto bad_h;
+      if (!is_token(p[at + i])) goto bad;
       digits &= is_digit(p[at + i]);
     }
-    if (digits || nf == MAX_FIELDS) goto bad_h; /* index-like names and repeats order differently in the agent's JSON */
-    for (int k = 0; k < nf; k++)
-      if (names[k].n == nn && !memcmp(names[k].p, p + at, nn)) goto bad_h;
-    names[nf].p = p + at;
-    names[nf++].n = nn;
+    if (digits || nf == MAX_FIELDS) goto bad; /* index-like names go first in the agent's JSON */
     size_t vs = colon + 1 - p, ve = end;
     while (vs < ve && is_ws(p[vs])) vs++;
     while (ve > vs && is_ws(p[ve - 1])) ve--;
-    if (nf > 1) sb_add(&h, ",", 1);
-    json_str(&h, p + at, nn, 0);
-    sb_add(&h, ":", 1);
-    json_str(&h, p + vs, ve - vs, 0);
+    f[nf].p = p + at;
+    f[nf].n = nn;
+    f[nf].v = p + vs;
+    f[nf++].vn = ve - vs;
     const unsigned char *v = p + vs;
     size_t vn = ve - vs;
     if (field_is(p + at, nn, "content-type")) {
-      if (seen_ct++) goto bad_h;
+      if (seen_ct++) goto bad;
       m->ct = content_type(v, vn);
     } else if (field_is(p + at, nn, "content-length")) {
-      if (seen_cl++ || !vn || vn > 15) goto bad_h;
+      if (seen_cl++ || !vn || vn > 15) goto bad;
       *length = 0;
       for (size_t i = 0; i < vn; i++) {
-        if (!is_digit(v[i])) goto bad_h;
+        if (!is_digit(v[i])) goto bad;
         *length = *length * 10 + (v[i] - '0');
       }
       if (*framing == F_NONE) *framing = F_LENGTH;
     } else if (field_is(p + at, nn, "transfer-encoding")) {
-      if (seen_te++ || !field_is(v, vn, "chunked")) goto bad_h;
+      if (seen_te++ || !field_is(v, vn, "chunked")) goto bad;
       *framing = F_CHUNKED;
     }
     at = next;
   }
+  /* {"name":"value",…} in the fields' order; a repeated name once, where it first came, its
+   * values joined with ", " (head.ts headersJson). */
+  static struct sb h, joined;
+  h.n = 0;
+  sb_add(&h, "{", 1);
+  for (int i = 0; i < nf; i++) {
+    int k = 0;
+    while (k < i && (f[k].n != f[i].n || memcmp(f[k].p, f[i].p, f[i].n))) k++;
+    if (k < i) continue;
+    const unsigned char *v = f[i].v;
+    size_t vn = f[i].vn;
+    for (int j = i + 1; j < nf; j++) {
+      if (f[j].n != f[i].n || memcmp(f[j].p, f[i].p, f[i].n)) continue;
+      if (v != (unsigned char *)joined.p) {
+        joined.n = 0;
+        sb_add(&joined, v, vn);
+      }
+      sb_add(&joined, ", ", 2);
+      sb_add(&joined, f[j].v, f[j].vn);
+      v = (unsigned char *)joined.p;
+      vn = joined.n;
+    }
+    if (h.n > 1) sb_add(&h, ",", 1);
+    json_str(&h, f[i].p, f[i].n, 0);
+    sb_add(&h, ":", 1);
+    json_str(&h, v, vn, 0);
+  }
   sb_add(&h, "}", 1);
   json_str(&m->hdrs, (unsigned char *)h.p, h.n, 1);
-  if (!request && (m->status == 204 || m->status == 304)) *framing = F_NONE;
+  if (!request && (m->status < 200 || m->status == 204 || m->status == 304)) *framing = F_NONE;
   if (!request && *framing == F_NONE) {
     /* No length: the body runs to the close, which the agent's parser reads. */
-    if (m->status != 204 && m->status != 304) goto bad;
+    if (m->status >= 200 && m->status != 204 && m->status != 304) goto bad;
   }
   if (*framing == F_LENGTH && *length == 0) *framing = F_NONE;
   return m;
-bad_h:
 bad:
   msg_free(m);
   return NULL;
@@ -559,6 +578,10 @@ static int finish(struct conn *c, int side, unsigned long long seq, unsigned off
   }
   struct msg *resp = s->cur, *req = c->paired;
   s->cur = NULL;
+  if (resp->status < 200) {
+    msg_free(resp);
+    return 0;
+  }
   c->paired = NULL;
   int r = 0;
   if (req) r = emit_pair(c, req, resp);
@@ -626,7 +649,8 @@ static int on_head(struct conn *c, int side, const unsigned char *p, size_t n, u
     while (*q) q = &(*q)->next;
     *q = m;
     c->queued++;
-  } else {
+  } else if (m->status >= 200) {
+    /* An interim response (100 Continue) answers nothing yet: the final one takes the request. */
     struct msg *req = c->queue;
     if (req && req->ts <= m->ts) {
       if (req == c->s[0].cur) {
