@@ -219,7 +219,7 @@ test('100 Continue and repeated fields (values joined) are the loader’s; the a
   )
 })
 
-test('huge, repeated and unusual header fields are handed back and parsed by the agent', { skip }, () => {
+test('huge and odd heads, binary and Latin-1 bodies, an upgrade, a close-delimited body: the same rows either way', { skip }, () => {
   const s = new Stream()
   const big = `X-Big: ${'v'.repeat(12_000)}\r\n`
   s.data(9, 0, req('/huge', big)).data(9, 1, resp('h')) // the loader's: one transfer
