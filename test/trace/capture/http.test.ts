@@ -6,7 +6,7 @@ import { request as httpsRequest } from 'node:https'
 import { connect } from 'node:net'
 import { startKiln } from '../../server/helpers.ts'
 import { startNginx } from '../services.ts'
-import { captureUnavailable, sql, startAgent } from './helpers.ts'
+import { captureUnavailable, sql, startAgent, waitFor } from './helpers.ts'
 
 const unavailable = captureUnavailable()
 if (unavailable) console.log(`# skipping the capture tests: ${unavailable}`)
@@ -90,7 +90,11 @@ test('HTTP/1: curl → nginx over HTTP and HTTPS, Node keep-alive and pipelining
         s.on('close', () => resolve())
         s.on('error', reject)
       })
-      // Node's own OpenSSL (statically linked in the node binary) as the client.
+      // Node's own OpenSSL (statically linked in the node binary) as the client, once its probes
+      // are on: the agent waits at most 15 s for them at start, and at load 20 attaching to the
+      // 100 MB binary took longer (this row was missing in 3 of 6 runs, with or without the
+      // loader's HTTP/1 parsing).
+      await waitFor(() => /uprobe \S*node: \d+ SSL functions attached/.test(agent.log()), 120_000, "the uprobes on node's OpenSSL")
       await new Promise<void>((resolve, reject) => {
         httpsRequest({ host: '127.0.0.1', port: nginx.info.tlsPort, path: '/json', rejectUnauthorized: false, agent: false }, (res) => {
           res.resume()
