@@ -149,3 +149,27 @@ test('a worker thread that dies stops the run with exit 109 and a message, not a
   assert.match(r.stderr, /a VU worker thread exited \(code 3\): its VUs are gone, so the test stops/)
   assert.match(r.stdout, /iterations/, 'the summary is still printed')
 })
+
+test('ramping-vus on worker threads: VUs stopped by a ramp down to 0 loop again when the target rises', async () => {
+  srv.hits.clear()
+  // 0.8 s iterations: the second, running at 1 s, is interrupted 100 ms into the ramp-down (its
+  // VU's stop word is set: a loop started with that word left would end at once), and no VU runs
+  // from 1.1 s to 2 s, so a request after 1.5 s comes from a VU whose loop started again.
+  const dir = workdir({
+    'ramp.js': `import http from 'k6/http'
+import { sleep } from 'k6'
+import exec from 'k6/execution'
+export const options = { scenarios: { r: { executor: 'ramping-vus', startVUs: 2, gracefulRampDown: '100ms',
+  stages: [{ duration: '1s', target: 2 }, { duration: '0s', target: 0 }, { duration: '1s', target: 0 }, { duration: '0s', target: 2 }, { duration: '2s', target: 2 }] } } }
+export default function () {
+  http.get(__ENV.BASE + '/vu' + __VU + (Date.now() - exec.scenario.startTime > 1500 ? '-again' : '-first'))
+  sleep(0.8)
+}`,
+  })
+  const r = await kilnRun(['run', '-q', '--no-summary', '-e', `BASE=${srv.url}`, 'ramp.js'], { cwd: dir, env: { KILN_RUN_THREADS: '2' } })
+  assert.equal(r.code, 0, r.stderr)
+  for (const vu of [1, 2]) {
+    assert.ok((srv.hits.get(`/vu${vu}-first`) ?? 0) > 0, `VU ${vu} before the ramp-down: ${JSON.stringify([...srv.hits])}`)
+    assert.ok((srv.hits.get(`/vu${vu}-again`) ?? 0) > 0, `VU ${vu} after the target rose again: ${JSON.stringify([...srv.hits])}`)
+  }
+})

@@ -347,20 +347,23 @@ export class VU {
     return this.interrupted
   }
 
-  /** Clears a stop left from the previous call. */
-  private rearm(deadline: number): void {
+  /**
+   * Clears a stop left from the previous call; `keepStop` keeps the shared word (a worker's loop
+   * read it just before: a stop written since is for this call).
+   */
+  private rearm(deadline: number, keepStop = false): void {
     this.interrupted = false
     this.deadline = deadline
     if (this.sigint !== null) this.sigintSeen = Atomics.load(this.sigint, 0)
-    if (this.stopFlags !== null && this.id < this.stopFlags.length) Atomics.store(this.stopFlags, this.id, 0)
+    if (!keepStop && this.stopFlags !== null && this.id < this.stopFlags.length) Atomics.store(this.stopFlags, this.id, 0)
   }
 
   /**
    * Calls an exported function (`default`, `setup`, a scenario's exec…). `deadline`
    * (performance.now() of this thread) stops it even when this thread's timers cannot run.
    */
-  async call(name: string, argJson?: string, iter = 0, deadline = Infinity): Promise<CallResult> {
-    this.rearm(deadline)
+  async call(name: string, argJson?: string, iter = 0, deadline = Infinity, keepStop = false): Promise<CallResult> {
+    this.rearm(deadline, keepStop)
     this.inCall = true
     try {
       return await this.callInner(name, argJson, iter)

@@ -10,12 +10,28 @@ import type { VuHandle as VU } from './pool.ts'
 /**
  * A VU's loop as data, for a worker thread to run by itself (worker-loop.ts): iterations back to
  * back while performance.now() < `end` (this thread's clock) and, with `count`, at most that many
- * (per-vu-iterations) or, with `shared`, while the scenario's claimed iterations stay below it.
+ * (per-vu-iterations) or, with `shared`, while the scenario's claimed iterations stay below it,
+ * or, with `ramp` (ramping-vus), while the VU's index stays below the stages' target.
  */
 export interface LoopPlan {
   end: number
   count?: number
   shared?: number
+  ramp?: Ramp
+}
+
+/** VU `index` of `vus` runs while index < the target of `stages` at now - `start` (this thread's clock). */
+export interface Ramp {
+  index: number
+  vus: number
+  startVUs: number
+  stages: Stage[]
+  start: number
+}
+
+/** Whether a ramp's VU is under its target at performance.now() = `t`. */
+export function underTarget(r: Ramp, t: number): boolean {
+  return r.index < Math.min(r.vus, Math.round(stageTarget(r.startVUs, r.stages, t - r.start)))
 }
 
 export interface ExecContext {
@@ -79,7 +95,7 @@ async function finish(ctx: ExecContext, running: Promise<unknown>[], end: number
 async function loop(ctx: ExecContext, vu: VU, more: () => boolean, plan?: LoopPlan): Promise<void> {
   ctx.active(1)
   try {
-    const away = plan && ctx.loopAway(vu, plan)
+    const away = plan && !ctx.stopped() && ctx.loopAway(vu, plan)
     if (away) return await away
     for (;;) {
       await ctx.unpaused()
@@ -138,7 +154,13 @@ export function stageTarget(start: number, stages: Stage[], t: number): number {
  * VUs whose number follows `target()`: VU i runs while i < target. A VU above the target ends
  * after its current iteration, or is interrupted after `rampDownMs`.
  */
-async function dynamicVUs(ctx: ExecContext, target: () => number, end: number, rampDownMs: number): Promise<void> {
+async function dynamicVUs(
+  ctx: ExecContext,
+  target: () => number,
+  end: number,
+  rampDownMs: number,
+  ramp?: Pick<Ramp, 'startVUs' | 'stages'>,
+): Promise<void> {
   const running = new Map<VU, Promise<void>>()
   const overSince = new Map<VU, number>()
   while (!ctx.stopped() && now() < end) {
@@ -147,7 +169,8 @@ async function dynamicVUs(ctx: ExecContext, target: () => number, end: number, r
       if (i < n) {
         overSince.delete(vu)
         if (!running.has(vu)) {
-          const p = loop(ctx, vu, () => i < Math.min(ctx.vus.length, target()) && now() < end).finally(() => running.delete(vu))
+          const plan = ramp && { end, ramp: { ...ramp, index: i, vus: ctx.vus.length, start: ctx.start } }
+          const p = loop(ctx, vu, () => i < Math.min(ctx.vus.length, target()) && now() < end, plan).finally(() => running.delete(vu))
           running.set(vu, p)
         }
       } else if (running.has(vu)) {
@@ -166,7 +189,9 @@ async function rampingVUs(ctx: ExecContext): Promise<void> {
   const s = ctx.scenario
   const total = s.stages.reduce((a, x) => a + x.durationMs, 0)
   const target = (): number => Math.round(stageTarget(s.startVUs, s.stages, now() - ctx.start))
-  await dynamicVUs(ctx, s.segment ? () => s.segment!.scale(target()) : target, ctx.start + total, s.gracefulRampDownMs)
+  // Under an execution segment the target is scaled by a function, which stays on this thread.
+  const ramp = s.segment ? undefined : { startVUs: s.startVUs, stages: s.stages }
+  await dynamicVUs(ctx, s.segment ? () => s.segment!.scale(target()) : target, ctx.start + total, s.gracefulRampDownMs, ramp)
 }
 
 async function externallyControlled(ctx: ExecContext): Promise<void> {

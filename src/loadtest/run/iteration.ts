@@ -17,7 +17,7 @@ export interface IteratingVU {
   iterationInScenario: number
   iterationInTest: number
   baseTags: Tags
-  call(name: string, argJson?: string, iter?: number, deadline?: number): Promise<CallResult>
+  call(name: string, argJson?: string, iter?: number, deadline?: number, keepStop?: boolean): Promise<CallResult>
 }
 
 /** Where an iteration's results go, on the thread that runs it. */
@@ -55,13 +55,21 @@ function iterationTags(vu: IteratingVU, vuTags: string[]): Tags {
 /**
  * Runs one iteration of scenario `s` (index `si` on the board) on `vu`; returns the call's result.
  * An interrupted or aborted iteration counts as interrupted and makes no samples, as in k6.
+ * `keepStop`: the caller has just read the VU's stop word (see VU.call).
  */
-export async function runIteration(vu: IteratingVU, s: Scenario, si: number, site: IterationSite, deadline: number): Promise<CallResult> {
+export async function runIteration(
+  vu: IteratingVU,
+  s: Scenario,
+  si: number,
+  site: IterationSite,
+  deadline: number,
+  keepStop = false,
+): Promise<CallResult> {
   vu.iteration++
   vu.iterationInScenario++
   vu.iterationInTest = site.board.iterationStarted(si)
   const t0 = performance.now()
-  const r = await vu.call(s.exec, undefined, vu.iterationInScenario, deadline)
+  const r = await vu.call(s.exec, undefined, vu.iterationInScenario, deadline, keepStop)
   if (r.kind === 'abort' || (r.kind === 'error' && r.value === 'interrupted')) {
     site.board.iterationEnded(si, true)
     return r

@@ -186,7 +186,9 @@ export class RemoteVU implements VuHandle {
     return new Promise((resolve) => {
       this.looping = resolve
       // The worker's clock has another origin: the end crosses as an epoch time.
-      this.home.post({ t: 'loop', id: this.id, scenario, plan: { ...plan, end: performance.timeOrigin + plan.end } })
+      const epoch = (t: number): number => performance.timeOrigin + t
+      const ramp = plan.ramp && { ...plan.ramp, start: epoch(plan.ramp.start) }
+      this.home.post({ t: 'loop', id: this.id, scenario, plan: { ...plan, end: epoch(plan.end), ramp } })
     })
   }
 

@@ -3,13 +3,14 @@
  * one message when the loop starts and gets one when it ends, instead of a call and a result per
  * iteration. Everything the main thread's loop decides between iterations is read from shared
  * memory here: the pause (board), the VU's stop word (stops.ts), the scenario's iteration
- * numbers and, for shared-iterations, its claimed count (board); the end is a time.
+ * numbers and, for shared-iterations, its claimed count (board); the end is a time, and so is
+ * ramping-vus' target (computed from the stages here, as the main thread computes it).
  */
 import { performance } from 'node:perf_hooks'
 import type { VU } from '../engine/vu.ts'
 import type { Tags } from '../results/metrics.ts'
 import type { ExecBoard } from './board.ts'
-import type { LoopPlan } from './executors.ts'
+import { underTarget, type LoopPlan } from './executors.ts'
 import { runIteration, type IterationSite } from './iteration.ts'
 import type { Scenario } from './options.ts'
 import type { FromWorker } from './worker.ts'
@@ -67,6 +68,9 @@ export class WorkerLoops {
   async run(vu: VU, si: number, plan: LoopPlan): Promise<void> {
     const st: LoopState = { stop: false, wake: null }
     this.running.set(vu.id, st)
+    // A word left from an earlier stop (ramping-vus interrupted the VU above its target) would end
+    // this loop at once; a stop meant for this loop comes after it, as the 'interrupt' message.
+    if (vu.id < this.stops.length) Atomics.store(this.stops, vu.id, 0)
     let interrupted = false
     try {
       interrupted = await this.iterations(vu, si, plan, st)
@@ -84,6 +88,7 @@ export class WorkerLoops {
     const s = this.scenarios[si]!
     const board = this.host.board
     const end = plan.end - performance.timeOrigin
+    const ramp = plan.ramp && { ...plan.ramp, start: plan.ramp.start - performance.timeOrigin }
     const site = this.site(st)
     let n = 0
     for (;;) {
@@ -95,8 +100,9 @@ export class WorkerLoops {
       if (st.stop || this.host.aborted || Atomics.load(this.stops, vu.id) !== 0 || !(performance.now() < end)) return false
       if (plan.count !== undefined && n++ >= plan.count) return false
       if (plan.shared !== undefined && board.claim(si) >= plan.shared) return false
+      if (ramp && !underTarget(ramp, performance.now())) return false
       if (EXIT_AT === String(vu.id)) process.exit(3)
-      const r = await runIteration(vu, s, si, site, Infinity)
+      const r = await runIteration(vu, s, si, site, Infinity, true)
       this.afterIteration()
       // In a loop, only a stop interrupts an iteration (gracefulStop over, the run stopping).
       if (r.kind === 'abort' || (r.kind === 'error' && r.value === 'interrupted')) return true
