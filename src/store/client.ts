@@ -87,6 +87,7 @@ export async function openClient(
       const values = chunks.length === 1 ? chunks[0]! : await scratch.get(c)!.gather(chunks)
       await c.chdb.rawInsert({ table, values, format, settings: dedup(token) })
     } finally {
+      scratch.get(c)!.release()
       const next = queued.shift()
       if (next) next(c)
       else idle.push(c)
@@ -99,10 +100,10 @@ export async function openClient(
   return { client, kind: 'chdb', insertRows, close }
 }
 
-// A connection's buffer grows this much a turn of the event loop (~17 ms of it) up to this size;
-// a larger insert gets a buffer of its own.
+// A connection's buffer grows this much a turn of the event loop (~17 ms of it); one larger than
+// KEEP_MAX is let go after its insert (a commit of several huge uploads: hundreds of MB).
 const GROW_STEP = 4 << 20
-const SCRATCH_MAX = 256 << 20
+const KEEP_MAX = 64 << 20
 
 /**
  * One buffer for an insert's chunks, kept by its connection (which runs one insert at a time) from
@@ -114,9 +115,8 @@ class Scratch {
   async gather(chunks: Buffer[]): Promise<Buffer> {
     let size = 0
     for (const c of chunks) size += c.length
-    if (size > SCRATCH_MAX) return Buffer.concat(chunks, size)
     if (size > this.buf.length) {
-      const next = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, Math.max(size, this.buf.length * 2)))
+      const next = Buffer.allocUnsafeSlow(Math.max(size, Math.min(KEEP_MAX, this.buf.length * 2)))
       for (let at = 0; at < next.length; at += GROW_STEP) {
         next.fill(0, at, Math.min(next.length, at + GROW_STEP))
         await new Promise((r) => setImmediate(r))
@@ -124,8 +124,20 @@ class Scratch {
       this.buf = next
     }
     let at = 0
-    for (const c of chunks) at += c.copy(this.buf, at)
+    let since = 0
+    for (const c of chunks) {
+      at += c.copy(this.buf, at)
+      if ((since += c.length) > KEEP_MAX) {
+        since = 0
+        await new Promise((r) => setImmediate(r))
+      }
+    }
     return this.buf.subarray(0, size)
+  }
+
+  /** After the insert: a buffer over KEEP_MAX is not kept. */
+  release(): void {
+    if (this.buf.length > KEEP_MAX) this.buf = Buffer.alloc(0)
   }
 }
 

@@ -172,18 +172,40 @@ test('every bad query is a 4xx: RE2-incompatible regexes, huge selectors, infini
   }
 })
 
-// Decoding and preparing run in worker threads and the writer takes a large upload in slices, so
-// the event loop keeps answering while uploads are in flight. A bound without a clock: /ready
-// answers several times before the first of 16 uploads is through. (Decoded on the main thread,
-// as before issue 12, each upload held the loop for the whole of its decoding.)
-test('/ready answers while 16 large uploads are in flight, before any of them finishes', async () => {
+/** A /metrics sample by its full name (with labels), or undefined. */
+function metric(text: string, name: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `))
+  return line === undefined ? undefined : Number(line.slice(name.length + 1))
+}
+
+// Decoding, conversion and rendering rows as bytes run in worker threads; the event loop only
+// checks ids in a typed-array table, in slices. Bounded without a wall clock: under the machine's
+// load (other suites on the same two cores) how late a timer fires is mostly time the process
+// waited for a core, so a bound on it would fail for reasons that are not Kiln's. The server
+// counts instead the main thread's own CPU time between two firings of a 10 ms timer (Linux
+// schedstat): the longest piece of work that ran without a turn of the loop, which a loaded
+// machine does not lengthen. Decoded on the main thread (before issue 12), one of these uploads
+// held the loop for seconds; with the cache check of 500,000 string ids, ~0.5 s. 8 uploads, not
+// the 16 of issue 12 §3 (bench/ingest.bench.ts, BENCH_HOSTILE): what holds the loop is a piece of
+// work per upload, not their number, and 16 take minutes at this machine's usual load.
+const UPLOADS = 8
+test('8 concurrent 15 MB uploads of 250,000 distinct stacks: no piece of work holds the event loop for 250 ms (100 ms: todo); /ready answers meanwhile', async (t) => {
   const kiln = await startKiln(['--retention', '0'])
   try {
-    // 16 bodies of ~600 KB of distinct folded stacks (10,000 each).
-    const bodies = Array.from({ length: 16 }, (_, u) =>
+    const before = (await call(`${kiln.url}/metrics`)).text
+    if (metric(before, 'kiln_event_loop_busy_seconds_count') === undefined)
+      return t.skip('the kernel gives no per-thread CPU time (/proc/thread-self/schedstat): Linux only')
+    const bodies = Array.from({ length: UPLOADS }, (_, u) =>
       Buffer.from(
-        Array.from({ length: 10_000 }, (_, i) => `main;handler${i % 5000};work${u}_${i};leaf${i % 97} ${1 + (i % 7)}`).join('\n'),
+        Array.from(
+          { length: 250_000 },
+          (_, i) => `main;http.handler${i % 5000};service.work_${u}_${i};leaf_function_${i % 97} ${1 + (i % 7)}`,
+        ).join('\n'),
       ),
+    )
+    assert.ok(
+      bodies.every((b) => b.length > 15e6 && b.length < 16 << 20),
+      `${bodies[0]!.length} bytes each`,
     )
     let finished = 0
     let answeredBefore = 0
@@ -200,7 +222,19 @@ test('/ready answers while 16 large uploads are in flight, before any of them fi
     const answers = await Promise.all(uploads)
     await poller
     for (const u of answers) assert.equal(u.status, 200, u.text.slice(0, 200))
+    const after = (await call(`${kiln.url}/metrics`)).text
+    const busy = (name: string) => metric(after, name)! - metric(before, name)!
+    const ticks = busy('kiln_event_loop_busy_seconds_count')
+    const over = (le: string) => ticks - busy(`kiln_event_loop_busy_seconds_bucket{le="${le}"}`)
+    const longest = `longest ${metric(after, 'kiln_event_loop_busy_max_seconds')} s`
+    assert.ok(ticks > 0, 'the monitor ran during the uploads')
+    // Before this work a turn of several seconds (decoding) or ~0.5 s (the cache check) was usual.
+    assert.equal(over('0.25'), 0, `${over('0.25')} of ${ticks} turns held the event loop for more than 250 ms of CPU (${longest})`)
+    await t.test('no turn over 100 ms', { todo: 'a few turns of 100–140 ms are left (bench/README.md, ingest)' }, () => {
+      assert.equal(over('0.1'), 0, `${over('0.1')} of ${ticks} turns held the event loop for more than 100 ms of CPU (${longest})`)
+    })
     assert.ok(answeredBefore >= 3, `/ready answered ${answeredBefore} times before the first upload finished`)
+    assert.ok(metric(after, 'kiln_store_samples_written_total')! >= UPLOADS * 250_000, 'every sample was written')
   } finally {
     await kiln.dispose()
   }
