@@ -796,18 +796,21 @@ static int parse(struct conn *c, int side, const struct event *e, const unsigned
   return finish(c, side, c->seq, e->size);
 }
 
-static int keep(struct conn *c, int side, const struct event *e, unsigned skip) {
-  struct seg *s = malloc(sizeof(*s) + e->cap);
+/* Keeps a transfer for a hand-back; `size_only`: its header alone, its bytes a capture gap. */
+static int keep(struct conn *c, int side, const struct event *e, unsigned skip, int size_only) {
+  unsigned cap = size_only ? 0 : e->cap;
+  struct seg *s = malloc(sizeof(*s) + cap);
   if (!s) return -1;
   s->next = NULL;
   s->seq = c->seq;
   s->side = side;
   s->skip = skip;
-  memcpy(&s->ev, e, sizeof(*e) + e->cap);
+  memcpy(&s->ev, e, sizeof(*e) + cap);
+  s->ev.cap = cap;
   struct seg **t = &c->held;
   while (*t) t = &(*t)->next;
   *t = s;
-  c->held_bytes += sizeof(*s) + e->cap;
+  c->held_bytes += sizeof(*s) + cap;
   return 0;
 }
 
@@ -872,9 +875,14 @@ void http1_event(const struct event *e, size_t size) {
   c->seq++;
   if (e->dir == DIR_SEND) c->sent += e->size;
   else c->recv += e->size;
+  /* Wholly inside a Content-Length body whose prefix is kept already: the agent's parser would
+   * only count these bytes, and it counts a capture gap the same, so a hand-back sends the size
+   * alone (a 5 MB upload is no longer kept until its response). */
+  struct side *sd = &c->s[side];
+  int size_only = sd->st == S_LENGTH && sd->cur && sd->cur->blen == MAX_BODY && sd->left >= e->size;
   if (parse(c, side, e, d)) {
     /* Kept now, for the hand-back to replay from where this side's unfinished message starts. */
-    keep(c, side, e, 0);
+    keep(c, side, e, 0, size_only);
     hand_back(c);
     return;
   }
@@ -883,7 +891,7 @@ void http1_event(const struct event *e, size_t size) {
    * transfer is never copied. */
   struct pos b = bound(c, side);
   if (b.seq == c->seq && b.off >= e->size) return;
-  if (keep(c, side, e, b.seq == c->seq ? b.off : 0) || c->held_bytes > MAX_HELD) hand_back(c);
+  if (keep(c, side, e, b.seq == c->seq ? b.off : 0, size_only) || c->held_bytes > MAX_HELD) hand_back(c);
 }
 
 void http1_sweep(void) {
