@@ -6,7 +6,8 @@
  * at its end, which leaves the browser running (Playwright's close of a CDP-attached browser only
  * drops the WebSocket).
  */
-import { chromium, type Browser, type BrowserContext } from 'playwright-core'
+import type { Browser, BrowserContext } from 'playwright-core'
+import { playwright } from './playwright.ts'
 
 interface Connection {
   pw: Browser
@@ -35,7 +36,7 @@ export class BrowserHandle {
 }
 
 async function open(endpoint: string): Promise<Connection> {
-  const pw = await chromium.connectOverCDP(endpoint)
+  const pw = await playwright().chromium.connectOverCDP(endpoint)
   const cdp = await pw.newBrowserCDPSession()
   const v = (await cdp.send('Browser.getVersion')) as { userAgent: string }
   await cdp.detach()

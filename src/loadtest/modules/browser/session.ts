@@ -8,18 +8,20 @@
  * Ref 0 is k6's `browser`; browsers from chromium.connectOverCDP get refs like other objects
  * (browsers.ts holds their connections).
  */
-import { devices as pwDevices, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playwright-core'
 import type { Tags } from '../../results/metrics.ts'
 import { attach, BrowserHandle, managedBrowser } from './browsers.ts'
 import type { BrowserInfo } from './launch.ts'
 import { ContextMetrics, type Emit } from './metrics.ts'
+import { playwright } from './playwright.ts'
 import { MetricTaggers } from './tagging.ts'
 
 /** k6's `devices`: Playwright's descriptors of the devices k6 lists, in k6's shape. */
 export function k6Devices(names: string[]): string {
   const out: Record<string, unknown> = {}
+  const { devices } = playwright()
   for (const name of names) {
-    const d = pwDevices[name]
+    const d = devices[name]
     if (!d) continue
     const { userAgent, viewport, deviceScaleFactor, isMobile, hasTouch } = d
     out[name] = { name, userAgent, viewport, deviceScaleFactor, isMobile, hasTouch }
