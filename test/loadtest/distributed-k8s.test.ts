@@ -15,6 +15,8 @@ import { evenSequence } from '../../src/loadtest/run/coordinator.ts'
 import { kilnRun } from './helpers.ts'
 
 const overlay = join(import.meta.dirname, '..', '..', 'deploy', 'kustomize', 'overlays', 'loadtest-distributed')
+/** The starter script both load-test overlays run (a kustomization of its own). */
+const scriptDir = join(import.meta.dirname, '..', '..', 'deploy', 'kustomize', 'loadtest-script')
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' })
 const noKubectl = kubectl.error ? 'kubectl is not installed (Debian: apt-get install kubernetes-client)' : false
 
@@ -97,7 +99,7 @@ test('kiln run --instances N --k8s prints the same shape for N instances, this s
   const r = await kilnRun(
     ['run', '--instances', '4', '--k8s', '-o', 'kiln=http://kiln:4040', '-e', "GREETING=it's here", '-u', '8', 'script.js'],
     {
-      cwd: overlay,
+      cwd: scriptDir,
     },
   )
   assert.equal(r.code, 0, r.stderr)
@@ -108,7 +110,7 @@ test('kiln run --instances N --k8s prints the same shape for N instances, this s
     assert.equal(p.values.vus, '8')
     assert.equal(p.values.out, undefined, "outputs are the coordinator's")
   }
-  const bad = await kilnRun(['run', '--k8s', 'script.js'], { cwd: overlay })
+  const bad = await kilnRun(['run', '--k8s', 'script.js'], { cwd: scriptDir })
   assert.equal(bad.code, 104)
   assert.match(bad.stderr, /give --instances N/)
 })
