@@ -130,7 +130,7 @@ export class Uploader {
       this.stats.dropped += dropped
       this.stats.droppedUnits += samples
       this.o.log(
-        `dropped ${dropped} ${this.items} (${samples} ${this.units}): queue over ${Math.round(this.o.maxQueueBytes / 1024)} KB while the server is unreachable; ${this.stats.dropped} dropped since start`,
+        `dropped ${dropped} ${this.items} (${samples} ${this.units}): queue over ${queueSize(this.o.maxQueueBytes)} while the server is unreachable; ${this.stats.dropped} dropped since start`,
       )
     }
     this.pumping ??= this.pump().finally(() => (this.pumping = undefined))
@@ -207,3 +207,6 @@ export class Uploader {
     }
   }
 }
+
+/** The queue bound as the log says it: KB, or bytes under one KB (tests bound it that small). */
+const queueSize = (bytes: number): string => (bytes < 1024 ? `${Math.floor(bytes)} bytes` : `${Math.round(bytes / 1024)} KB`)

@@ -44,17 +44,23 @@ before(async () => {
   if (skip) return
   // The browser a user would have running: its own process, started here, not by kiln.
   userDataDir = mkdtempSync(join(tmpdir(), 'attach-chromium-'))
-  chromium = spawn(CHROMIUM, chromiumArgs(process.env, userDataDir), { stdio: ['ignore', 'ignore', 'pipe'] })
+  // A process group of its own: Chromium's renderer and utility processes go with it at the end.
+  chromium = spawn(CHROMIUM, chromiumArgs(process.env, userDataDir), { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
   wsUrl = await devtoolsUrl(chromium)
 })
 after(async () => {
-  if (chromium && chromium.exitCode === null) {
-    const gone = new Promise((r) => chromium!.once('exit', r))
-    chromium.kill('SIGKILL')
-    await gone
+  try {
+    if (chromium && chromium.exitCode === null) {
+      const gone = new Promise((r) => chromium!.once('exit', r))
+      process.kill(-chromium.pid!, 'SIGKILL')
+      await gone
+    }
+    // A child still closing its files can leave a directory behind for a moment (ENOTEMPTY).
+    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
+  } finally {
+    server.closeAllConnections()
+    await new Promise<void>((r) => server.close(() => r()))
   }
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true })
-  await new Promise<void>((r) => server.close(() => r()))
 })
 
 test('attached Chromium (K6_BROWSER_WS_URL, chromium.connectOverCDP): dialogs, waitForURL, page.on(metric) name tags, group tags; the browser outlives the run', async (t) => {
