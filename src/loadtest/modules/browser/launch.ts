@@ -122,13 +122,27 @@ export class BrowserProcess {
       await gone
       clearTimeout(t)
     }
-    rmSync(this.dir, { recursive: true, force: true })
+    if (c) killGroup(c) // Chromium's own children (renderers, utilities) outlive it by a moment otherwise
+    removeProfile(this.dir)
   }
 
   /** At process exit (a second Ctrl-C, process.exit): synchronous, so only the signal. */
   private kill(): void {
     if (this.child) killGroup(this.child)
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true })
+    if (this.dir) removeProfile(this.dir)
+  }
+}
+
+/**
+ * Removes the run's Chromium profile. A child still closing its cache files can make a directory
+ * not empty for a moment (ENOTEMPTY: it ended a Ctrl-C'd run with 'unexpected error' in a CI run),
+ * so it retries; a temporary directory left behind is not worth failing the run for.
+ */
+function removeProfile(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 })
+  } catch {
+    // Left in the temporary directory.
   }
 }
 
