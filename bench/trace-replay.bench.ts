@@ -12,7 +12,7 @@
  * ("trace-replay"). Root only; skips with a reason otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -24,6 +24,8 @@ import { buildLoader } from '../src/trace/capture/build.ts'
 const SECONDS = Number(process.env.KILN_BENCH_SECONDS ?? 4)
 const ROUNDS = Number(process.env.KILN_BENCH_ROUNDS ?? 5)
 const BASELINE = process.env.KILN_BENCH_BASELINE
+/** A file holding a recording: replayed when it exists, else written once recorded (pairs of runs on the same bytes). */
+const RECORDING = process.env.KILN_BENCH_RECORDING
 const here = join(import.meta.dirname, '..')
 
 const why =
@@ -81,20 +83,42 @@ function throughLoader(rec: Buffer): { out: Buffer; cpuUs: number } {
   }
 }
 
-/** Replays the recording through the pipeline of the tree at `root`, as socket-source.ts and the agent's runner run it. */
-async function replay(root: string, rec: Buffer, server: string): Promise<Result> {
+/**
+ * Replays the recording through the pipeline of the tree at `root`, as socket-source.ts and the
+ * agent's runner run it. `gzip`: the runner's option, where the tree has it (a tree before the
+ * grouped body always gzips; the agent does not to a server on its own host, as this sink is).
+ */
+async function replay(root: string, rec: Buffer, server: string, gzip?: boolean): Promise<Result> {
   const { EventDecoder, EventType } = await import(join(root, 'src/trace/capture/wire.ts'))
   const { ConnTracker } = await import(join(root, 'src/trace/capture/connections.ts'))
   const { ProcessMeta } = await import(join(root, 'src/trace/sources/process-meta.ts'))
   const { TraceRunner } = await import(join(root, 'src/agent/trace.ts'))
+  const grouped = 'RowBatch' in (await import(join(root, 'src/trace/batch.ts')))
   const meta = new ProcessMeta({ node: 'bench', asid: 1 })
   let events = 0
   let made = 0
-  type P = { tgid: number; startTicks: bigint; comm: string; columnsJson?: string }
+  type P = { tgid: number; startTicks: bigint; comm: string; columnsJson?: string; shared?: { conn: string; text: string } }
+  // socket-source.ts's shared columns: the connection's and the process's, one string per connection.
+  const shared = (p: P, connColumns: string | undefined): string => {
+    p.columnsJson ??= meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm }) as string
+    if (!connColumns) return p.columnsJson
+    if (p.shared?.conn !== connColumns) p.shared = { conn: connColumns, text: `${connColumns},${p.columnsJson}` }
+    return p.shared.text
+  }
+  const groupedEmit = (emit: (table: string, rows: (string | Uint8Array)[], shared?: string) => void) => ({
+    emit: (table: string, row: object, p: P, connColumns?: string) => {
+      made++
+      emit(table, [JSON.stringify(row)], shared(p, connColumns))
+    },
+    emitBytes: (table: string, bytes: Buffer, p: P, connColumns: string) => {
+      made++
+      emit(table, [bytes], shared(p, connColumns))
+    },
+  })
   const source = {
     name: 'socket',
-    async start(emit: (table: string, rows: string[]) => void) {
-      // socket-source.ts's emit: the row's text with the process's columns appended.
+    async start(emit: (table: string, rows: (string | Uint8Array)[], shared?: string) => void) {
+      // A tree before the grouped body: the row's text with the process's columns appended.
       const tracker = new ConnTracker({
         emit: (table: string, row: object, p: P, connColumns?: string) => {
           const text = JSON.stringify(row)
@@ -111,6 +135,8 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
           emit(table, [`${text},${connColumns},${p.columnsJson}}`])
         },
         alive: () => true,
+        // This tree's socket-source.ts: rows and their shared columns apart.
+        ...(grouped ? groupedEmit(emit) : {}),
       })
       const decoder = new EventDecoder()
       // 64 KiB chunks, as a pipe delivers the loader's output.
@@ -125,7 +151,7 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
     async stop() {},
     stats: () => ({}),
   }
-  const runner = new TraceRunner({ server, maxQueueBytes: 1 << 30, log: () => undefined, sources: [source], flushMs: 1000 })
+  const runner = new TraceRunner({ server, maxQueueBytes: 1 << 30, log: () => undefined, sources: [source], flushMs: 1000, gzip })
   const t0 = process.cpuUsage()
   await runner.start()
   const u = await runner.stop()
@@ -133,21 +159,24 @@ async function replay(root: string, rec: Buffer, server: string): Promise<Result
   return { cpuUs: t.user + t.system, events, rows: made, sent: u.sentUnits }
 }
 
-const rec = await record()
+const rec = RECORDING && existsSync(RECORDING) ? readFileSync(RECORDING) : await record()
+if (RECORDING && !existsSync(RECORDING)) writeFileSync(RECORDING, rec)
 const sink = await startSink()
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 // Modes: the tree at a root, replaying the raw events or the loader's output of them.
-type Mode = { name: string; root: string; loader: boolean }
+type Mode = { name: string; root: string; loader: boolean; gzip?: boolean }
 const modes: Mode[] = [
   { name: 'the agent parses (--http1 off)', root: here, loader: false },
   { name: 'the loader parses HTTP/1', root: here, loader: true },
-  ...(BASELINE ? [{ name: 'baseline', root: BASELINE, loader: false }] : []),
+  { name: 'the loader parses HTTP/1, uploads gzipped', root: here, loader: true, gzip: true },
+  // The agent's own path in both trees: the loader parses HTTP/1.
+  ...(BASELINE ? [{ name: 'baseline', root: BASELINE, loader: true }] : []),
 ]
 const results = new Map<string, Result[]>(modes.map((m) => [m.name, []]))
 const run = async (m: Mode): Promise<Result> => {
-  if (!m.loader) return replay(m.root, rec, sink.url)
+  if (!m.loader) return replay(m.root, rec, sink.url, m.gzip)
   const l = throughLoader(rec)
-  return { ...(await replay(m.root, l.out, sink.url)), loaderUs: l.cpuUs }
+  return { ...(await replay(m.root, l.out, sink.url, m.gzip)), loaderUs: l.cpuUs }
 }
 try {
   for (const m of modes) await run(m) // warm-up: module loading and JIT
@@ -175,4 +204,10 @@ for (const [name, rs] of results) {
 }
 const med = (name: string) => median(results.get(name)!.map((r) => perRow(r) + loaderPerRow(r)))
 console.log(`  ratio loader+node / node alone, CPU per row: ${(med(modes[1]!.name) / med(modes[0]!.name)).toFixed(3)}`)
-if (BASELINE) console.log(`  ratio this tree (node alone) / baseline: ${(med(modes[0]!.name) / med('baseline')).toFixed(3)}`)
+if (BASELINE) {
+  const perRowNode = (name: string) => median(results.get(name)!.map(perRow))
+  for (const m of modes.slice(1, 3))
+    console.log(
+      `  ratio ${m.name} / baseline (the loader parses), node's CPU per row: ${(perRowNode(m.name) / perRowNode('baseline')).toFixed(3)}`,
+    )
+}

@@ -3,7 +3,7 @@
  * batches the rows they emit and uploads them through the agent's one upload queue.
  */
 import { createHash } from 'node:crypto'
-import { GzipRowBatch } from '../trace/batch.ts'
+import { RowBatch } from '../trace/batch.ts'
 import type { EmittedRow, TraceSource } from '../trace/types.ts'
 import { traceItem, Uploader } from './upload.ts'
 
@@ -17,6 +17,8 @@ export interface TraceRunnerOptions {
   flushMs?: number
   /** How often the log gets a line of counters. */
   logEveryMs?: number
+  /** gzip the uploads (default: unless the server is on this host — see defaultGzip). */
+  gzip?: boolean
 }
 
 // A batch past 5,000 rows goes at once: ~100 KB gzipped, well under the server's body cap.
@@ -25,7 +27,10 @@ const MAX_BATCH_ROWS = 5000
 export class TraceRunner {
   /** Rows serialised when emitted and compressed every ~128 KB (trace/batch.ts): neither row
    *  objects nor their text live until the flush, where they outlived the young generation. */
-  private pending = new GzipRowBatch()
+  private pending: RowBatch
+  /** The body the server reads: grouped until a server from before it refuses one. */
+  private format: 'grouped' | 'json' = 'grouped'
+  private readonly gzip: boolean
   private readonly uploader: Uploader
   private readonly started: TraceSource[] = []
   private timers: NodeJS.Timeout[] = []
@@ -34,11 +39,17 @@ export class TraceRunner {
 
   constructor(private readonly o: TraceRunnerOptions) {
     this.uploader = new Uploader({ server: o.server, nouns: ['trace batches', 'rows'], maxQueueBytes: o.maxQueueBytes, log: o.log })
+    this.gzip = o.gzip ?? defaultGzip(o.server)
+    this.pending = this.batch()
+  }
+
+  private batch(): RowBatch {
+    return new RowBatch({ format: this.format, gzip: this.gzip })
   }
 
   /** Starts the sources; rejects with the required source's error, logs an optional one's. */
   async start(): Promise<void> {
-    const emit = (table: string, rows: EmittedRow[]) => this.add(table, rows)
+    const emit = (table: string, rows: EmittedRow[], shared?: string) => this.add(table, rows, shared)
     for (const [i, s] of this.o.sources.entries()) {
       try {
         await s.start(emit)
@@ -56,9 +67,9 @@ export class TraceRunner {
     this.o.log(`trace: capturing with ${this.started.map((s) => s.name).join(', ')}; uploading to ${this.o.server}/api/v1/trace/events`)
   }
 
-  private add(table: string, rows: EmittedRow[]): void {
+  private add(table: string, rows: EmittedRow[], shared?: string): void {
     if (!rows.length) return
-    for (const r of rows) this.pending.add(table, typeof r === 'string' ? r : JSON.stringify(r))
+    for (const r of rows) this.pending.add(table, typeof r === 'string' || r instanceof Uint8Array ? r : JSON.stringify(r), shared)
     this.emitted.set(table, (this.emitted.get(table) ?? 0) + rows.length)
     if (this.pending.count >= MAX_BATCH_ROWS) this.flush()
   }
@@ -66,8 +77,16 @@ export class TraceRunner {
   private flush(): void {
     if (!this.pending.count) return
     const batch = this.pending
-    this.pending = new GzipRowBatch()
-    this.uploader.enqueue([traceItem(batch)])
+    this.pending = this.batch()
+    this.uploader.enqueue([traceItem(batch, () => this.oldServer())])
+  }
+
+  private oldServer(): void {
+    if (this.format === 'json') return
+    this.format = 'json'
+    this.o.log(
+      `trace: ${this.o.server} reads only plain JSON batches (a Kiln server before the grouped body): sending those; upgrade it to save the agent's CPU`,
+    )
   }
 
   private report(): void {
@@ -108,6 +127,19 @@ const fmt = (s: Record<string, number>) =>
   Object.entries(s)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')
+
+/**
+ * Whether uploads are gzipped: not to a server on this host, where there is no network to save
+ * and gzip (level 1) costs the agent CPU for every byte (bench/README.md, trace-replay).
+ */
+export function defaultGzip(server: string): boolean {
+  try {
+    const host = new URL(server).hostname
+    return !(host === 'localhost' || host === '[::1]' || /^127\./.test(host))
+  } catch {
+    return true
+  }
+}
 
 /** The agent's short id, the high half of every upid's pid word: a hash of the node name (Pixie assigns one per agent). */
 export function agentAsid(node: string): number {

@@ -5,7 +5,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from '../client/client.ts'
 import { KilnError } from '../model/errors.ts'
-import type { GzipRowBatch } from '../trace/batch.ts'
+import { gunzipSync, gzipSync } from 'node:zlib'
+import { expandGroups } from '../model/trace-groups.ts'
+import type { RowBatch } from '../trace/batch.ts'
+import { postBuffer } from './post.ts'
 
 /** One thing to POST: its size for the queue cap, its weight (samples, rows) for the log. */
 export interface QueueItem {
@@ -52,26 +55,39 @@ export function profileItem(u: Upload, frequency: number): QueueItem {
 }
 
 /**
- * Tracing rows as a queue item: POST /api/v1/trace/events, gzipped (repetitive JSON shrinks ~10×).
- * The batch compressed its rows as they came (trace/batch.ts): here its last rows are.
+ * Tracing rows as a queue item: POST /api/v1/trace/events, gzipped unless the batch was not. The
+ * batch compressed its rows as they came (trace/batch.ts): here its last rows are. A server from
+ * before the grouped body reads it as a table named "tables" and refuses it: the batch goes again
+ * as plain JSON, and `oldServer` is called so that the next ones are built so.
  */
-export function traceItem(batch: GzipRowBatch): QueueItem {
+export function traceItem(batch: RowBatch, oldServer?: () => void): QueueItem {
   const count = batch.count
   const tables = batch.tableNames
-  const body = batch.finish()
+  const { contentType, gzip } = batch
+  const parts = batch.finish()
+  const post = (server: string, b: Uint8Array[], type: string) =>
+    postBuffer(server, '/api/v1/trace/events', b, { 'content-type': type, ...(gzip ? { 'content-encoding': 'gzip' } : {}) })
   return {
     label: `${count} rows of ${tables.join(', ')}`,
-    bytes: body.length,
+    bytes: parts.reduce((n, p) => n + p.length, 0),
     count,
     send: async (server) => {
-      const res = await request({ server }, '/api/v1/trace/events', {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
-      })
-      await res.arrayBuffer()
+      if (contentType === 'application/json') return post(server, parts, contentType)
+      try {
+        await post(server, parts, contentType)
+      } catch (e) {
+        if (!(e instanceof KilnError && /unknown table "tables"/.test(e.message))) throw e
+        oldServer?.()
+        await post(server, [plainBody(Buffer.concat(parts), gzip)], 'application/json')
+      }
     },
   }
+}
+
+/** A grouped body as the plain JSON one (for servers before the grouped body; once, then batches are built plain). */
+function plainBody(body: Buffer, gzip: boolean): Buffer {
+  const text = JSON.stringify(expandGroups(JSON.parse((gzip ? gunzipSync(body) : body).toString('utf8'))))
+  return gzip ? gzipSync(text, { level: 1 }) : Buffer.from(text)
 }
 
 export interface UploaderOptions {

@@ -5,6 +5,7 @@
 import { KilnError } from '../model/errors.ts'
 import type { Profile } from '../model/profile.ts'
 import { checkTraceBatch } from '../model/trace-rows.ts'
+import { expandGroups } from '../model/trace-groups.ts'
 import { maybeGunzip } from '../formats/gzip.ts'
 import type { SeriesWrite, Store } from '../store/index.ts'
 import { pprofWrites, type IngestMeta } from './convert.ts'
@@ -76,8 +77,11 @@ export class Ingester {
     return writes.length
   }
 
-  /** A batch of request-tracing rows (`{table: [row…]}`, JSON, maybe gzipped). Returns the rows written. */
-  async traceEvents(tenant: string, body: Uint8Array): Promise<number> {
+  /**
+   * A batch of request-tracing rows (`{table: [row…]}`, or `grouped` as the agent sends them:
+   * model/trace-groups.ts; JSON, maybe gzipped). Returns the rows written.
+   */
+  async traceEvents(tenant: string, body: Uint8Array, grouped = false): Promise<number> {
     // The agent gzips its batches (JSON of repetitive rows shrinks ~10×); bombs stop at the configured cap.
     const raw = maybeGunzip(body, { maxBytes: this.config.maxDecompressedBytes })
     let parsed: unknown
@@ -88,7 +92,7 @@ export class Ingester {
     }
     const hours = this.config.traceRetentionHours
     const oldest = hours > 0 ? BigInt(Date.now() - hours * 3_600_000) * 1_000_000n : 0n
-    const { batch, rows } = checkTraceBatch(parsed, oldest)
+    const { batch, rows } = checkTraceBatch(grouped ? expandGroups(parsed) : parsed, oldest)
     await this.store.trace.insert(tenant, batch)
     return rows
   }

@@ -42,10 +42,18 @@ export interface StreamParser {
 export type TraceRows = Map<string, Record<string, string | number | boolean>[]>
 
 /**
- * A row as a source emits it: columns, or the row already as JSON object text (the socket capture
- * writes its rows so, with each process's columns serialised once: see capture/socket-source.ts).
+ * A row as a source emits it: columns; the row already as JSON object text; or that text's UTF-8
+ * without its closing brace (the capture loader's http_events rows, copied as they come: see
+ * capture/socket-source.ts and trace/batch.ts).
  */
-export type EmittedRow = Record<string, string | number | boolean> | string
+export type EmittedRow = Record<string, string | number | boolean> | string | Uint8Array
+
+/**
+ * Hands rows to the agent. `shared`: more columns of every one of these rows, as JSON object
+ * members (`"pid":42,"service":"nginx"`) — a process's and a connection's, the same text for many
+ * rows, which the upload sends once per batch.
+ */
+export type Emit = (table: string, rows: EmittedRow[], shared?: string) => void
 
 /**
  * One kind of host data the agent collects with `--trace` (sockets, process stats, block I/O, …).
@@ -54,7 +62,7 @@ export type EmittedRow = Record<string, string | number | boolean> | string
 export interface TraceSource {
   readonly name: string
   /** Starts collecting; rejects with a KilnError saying what to do when the host cannot (no root, no BPF). */
-  start(emit: (table: string, rows: EmittedRow[]) => void): Promise<void>
+  start(emit: Emit): Promise<void>
   /** Stops and emits what it still holds. */
   stop(): Promise<void>
   /** Counters for the agent's log: events seen, rows emitted, events dropped (never silent). */

@@ -24,6 +24,11 @@ export interface TrackerOptions {
    * connection's and the process's columns are appended. Without it such rows go through `emit`.
    */
   emitText?: (table: string, text: string, proc: Proc, connColumns: string) => void
+  /**
+   * The same row as the loader's UTF-8 (a view of the event, valid during the call): copied into
+   * the batch as it is, never decoded into a string. Preferred to `emitText` when given.
+   */
+  emitBytes?: (table: string, bytes: Buffer, proc: Proc, connColumns: string) => void
   /** Whether a process still runs (to end the connections of processes that exited without close()). */
   alive: (tgid: number) => boolean
   /** A connection of this process was seen: read its metadata now, while it still runs (curl may be gone by the next window). */
@@ -40,6 +45,8 @@ export interface Proc {
   comm: string
   /** The process's metadata columns as JSON members, once the emitter has looked them up. */
   columnsJson?: string
+  /** The emitter's shared columns (the connection's and the process's), and the connection columns they were made with. */
+  shared?: { conn: string; text: string }
 }
 
 export interface Conn extends Proc {
@@ -167,6 +174,7 @@ export class ConnTracker {
     if (d.length <= 16 || conn.ignored) return
     this.stats.records++
     this.stats.loaderRecords++
+    if (this.o.emitBytes) return this.o.emitBytes('http_events', d.subarray(16), conn, connColumns(conn))
     const text = d.toString('utf8', 16)
     if (this.o.emitText) this.o.emitText('http_events', text, conn, connColumns(conn))
     else this.o.emit('http_events', JSON.parse(`${text}}`) as Row, conn, connColumns(conn))
@@ -270,6 +278,7 @@ export class ConnTracker {
       lastMs: Date.now(),
       ignored: !noSock && (this.o.ignoreRemote?.(raddr, ev.rport) ?? false),
       columnsJson: undefined,
+      shared: undefined,
       columnsText: undefined,
     }
     if (!conns) {

@@ -8,9 +8,9 @@ import { existsSync, mkdirSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { KilnError } from '../../model/errors.ts'
 import type { ProcessMeta } from '../sources/index.ts'
-import type { EmittedRow, TraceSource } from '../types.ts'
+import type { Emit, TraceSource } from '../types.ts'
 import { buildLoader, portableLoader } from './build.ts'
-import { ConnTracker } from './connections.ts'
+import { ConnTracker, type Proc } from './connections.ts'
 import { OwnSockets } from './own-sockets.ts'
 import { TlsTargets, systemLibssl } from './tls-targets.ts'
 import { EventDecoder, EventType } from './wire.ts'
@@ -45,24 +45,23 @@ export class SocketSource implements TraceSource {
 
   constructor(private readonly o: SocketSourceOptions) {}
 
-  async start(emit: (table: string, rows: EmittedRow[]) => void): Promise<void> {
+  async start(emit: Emit): Promise<void> {
     preflight()
     const bin = buildLoader(this.o.cacheDir, this.o.log)
     const own = new OwnSockets()
+    // A row's connection and process columns, one string per connection: the batch sends it once.
+    const shared = (p: Proc, connColumns: string | undefined): string => {
+      // Kept on the connection: one process lookup per connection, not per row.
+      p.columnsJson ??= this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
+      if (!connColumns) return p.columnsJson
+      if (p.shared?.conn !== connColumns) p.shared = { conn: connColumns, text: `${connColumns},${p.columnsJson}` }
+      return p.shared.text
+    }
     const tracker = (this.tracker = new ConnTracker({
-      // The row as JSON text, the process's columns appended as text serialised once per process:
-      // no object per row outlives this call.
-      emit: (table, row, p, connColumns) => {
-        const text = JSON.stringify(row)
-        // Kept on the connection: one process lookup per connection, not per row.
-        p.columnsJson ??= this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
-        emit(table, [`${text.slice(0, -1)},${connColumns ? `${connColumns},` : ''}${p.columnsJson}}`])
-      },
-      // The loader's http_events rows arrive as JSON text already: no object, no stringify.
-      emitText: (table, text, p, connColumns) => {
-        p.columnsJson ??= this.o.meta.columnsJson(p.tgid, { startTicks: p.startTicks, comm: p.comm })
-        emit(table, [`${text},${connColumns},${p.columnsJson}}`])
-      },
+      // The row as JSON text: no object per row outlives this call.
+      emit: (table, row, p, connColumns) => emit(table, [JSON.stringify(row)], shared(p, connColumns)),
+      // The loader's http_events rows arrive as JSON's UTF-8 already: copied into the batch as they are.
+      emitBytes: (table, bytes, p, connColumns) => emit(table, [bytes], shared(p, connColumns)),
       alive: (tgid) => existsSync(`/proc/${tgid}`),
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
       ignoreRemote: (addr, port) => own.has(addr, port),

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib'
 import { call, startKiln } from '../../server/helpers.ts'
 import { openClient } from '../../../src/store/client.ts'
 import { hostSourceNames, hostSources } from '../../../src/trace/sources/index.ts'
-import { isRoot, type Row, work } from './helpers.ts'
+import { isRoot, rowOf, type Row, work } from './helpers.ts'
 import type { EmittedRow } from '../../../src/trace/types.ts'
 
 /** One embedded-engine client on a stopped server's data directory (opening chDB takes seconds on a loaded host: once). */
@@ -37,8 +37,8 @@ test('hostSources: all four sources, their rows through POST /api/v1/trace/event
     hostSourceNames,
   )
   assert.deepEqual(hostSourceNames, ['process_stats', 'network_stats', 'block_io_events', 'fs_slow_events'])
-  const emit = (table: string, rows: EmittedRow[]) =>
-    batches.set(table, [...(batches.get(table) ?? []), ...rows.map((r) => (typeof r === 'string' ? (JSON.parse(r) as Row) : r))])
+  const emit = (table: string, rows: EmittedRow[], shared?: string) =>
+    batches.set(table, [...(batches.get(table) ?? []), ...rows.map((r) => rowOf(r, shared))])
   // Side by side, as the agent may start them: the server and bpftrace's compiles take seconds each on a loaded host.
   const started = await Promise.allSettled([startKiln(), ...sources.map((s) => s.start(emit))])
   const kiln = started[0].status === 'fulfilled' ? started[0].value : undefined

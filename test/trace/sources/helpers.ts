@@ -3,7 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { TraceSource } from '../../../src/trace/types.ts'
+import type { EmittedRow, TraceSource } from '../../../src/trace/types.ts'
 
 export const root = join(import.meta.dirname, '..', '..', '..')
 export const work = mkdtempSync(join(tmpdir(), 'kiln-sources-test-'))
@@ -53,12 +53,20 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 
 export type Row = Record<string, string | number | boolean>
 
+/** An emitted row (columns, JSON text, or the loader's UTF-8 without its closing brace) with its shared columns, as columns. */
+export function rowOf(r: EmittedRow, shared?: string): Row {
+  const own = (
+    typeof r === 'string' ? JSON.parse(r) : r instanceof Uint8Array ? JSON.parse(`${Buffer.from(r).toString('utf8')}}`) : r
+  ) as Row
+  return shared ? { ...own, ...(JSON.parse(`{${shared}}`) as Row) } : own
+}
+
 /** Starts a source with an emit that collects rows per table. */
 export async function collect(source: TraceSource): Promise<Map<string, Row[]>> {
   const got = new Map<string, Row[]>()
-  await source.start((table, rows) => {
+  await source.start((table, rows, shared) => {
     const list = got.get(table) ?? []
-    for (const r of rows) list.push(typeof r === 'string' ? (JSON.parse(r) as Row) : r)
+    for (const r of rows) list.push(rowOf(r, shared))
     got.set(table, list)
   })
   return got
