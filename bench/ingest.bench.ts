@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { addTicks, client, hasWrk, kilnThreads, startFloor, threadTicks } from './ingest-clients.ts'
 import { realisticBodies, fmt, root } from './support.ts'
+import { hostileUploads } from '../test/server/hostile-bodies.ts'
 
 /** A `kiln server` process on `dataDir` (KILN_BIN: another build's bin/kiln.js, to compare two commits with this same client). */
 async function startKiln(dataDir: string): Promise<{ proc: ChildProcess; url: string }> {
@@ -37,14 +38,7 @@ const hostile = Number(process.env.BENCH_HOSTILE ?? 0)
 if (hostile) {
   const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-hostile-'))
   const { proc, url } = await startKiln(dataDir)
-  const bodies = Array.from({ length: hostile }, (_, u) =>
-    Buffer.from(
-      Array.from(
-        { length: 250_000 },
-        (_, i) => `main;http.handler${i % 5000};service.work_${u}_${i};leaf_function_${i % 97} ${1 + (i % 7)}`,
-      ).join('\n'),
-    ),
-  )
+  const bodies = hostileUploads(hostile)
   const t0 = performance.now()
   let finished = 0
   let failed = 0
@@ -103,78 +97,68 @@ while (performance.now() - t0 < 3000) {
 }
 const decodeS = (performance.now() - t0) / 1000
 const decodeRate = decoded / decodeS
+const samplesPerBody = bodies.reduce((n, b) => n + b.samples, 0) / bodies.length
 
-// 2. Kiln: a server in its own process; this process is the client.
+// 2. Kiln and the two floors, each a process of its own; wrk (or this process) is the client.
 const dataDir = mkdtempSync(join(tmpdir(), 'kiln-bench-ingest-'))
 const { proc, url } = await startKiln(dataDir)
-// The HTTP floor: reads the body, answers 200 — what the HTTP round trips alone cost here.
-writeFileSync(
-  join(dataDir, 'floor.mjs'),
-  `import http from 'node:http'
-const s = http.createServer((req, res) => { req.on('data', () => {}); req.on('end', () => res.end('{}')) })
-s.listen(0, '127.0.0.1', () => console.log(s.address().port))
-setTimeout(() => process.exit(0), 600000)`,
+const floors = { bare: await startFloor(dataDir, 'bare'), decode: await startFloor(dataDir, 'decode') }
+const drive = client(dataDir, bodies, concurrency)
+// Servers do not outlive a bench that fails or is interrupted.
+process.on('exit', () => [proc, floors.bare.proc, floors.decode.proc].forEach((p) => p.kill('SIGKILL')))
+process.on('SIGINT', () => process.exit(130))
+const servers = [
+  { name: 'kiln', url, pid: proc.pid! },
+  { name: 'bare', url: floors.bare.url, pid: floors.bare.proc.pid! },
+  { name: 'decode', url: floors.decode.url, pid: floors.decode.proc.pid! },
+]
+const total = Object.fromEntries(
+  servers.map((s) => [s.name, { ok: 0, failed: 0, seconds: 0, ticks: new Map<number, { name: string; ticks: number }>() }]),
 )
-const floorProc = spawn(process.execPath, [join(dataDir, 'floor.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
-const floorUrl = `http://127.0.0.1:${await new Promise<string>((r) => floorProc.stdout!.once('data', (d: Buffer) => r(d.toString().trim())))}`
-
-/** Posts the bodies from `concurrency` clients for `ms`; counts the answers 200. */
-async function drive(base: string, ms: number) {
-  let sent = 0
-  let samples = 0
-  let failed = 0
-  const deadline = performance.now() + ms
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
-      let i = w
-      while (performance.now() < deadline) {
-        const b = bodies[i++ % bodies.length]!
-        const r = await fetch(`${base}/ingest?name=bench${w % 4}{worker=w${w}}&format=pprof&spyName=gospy`, {
-          method: 'POST',
-          body: Buffer.from(b.body),
-        })
-        await r.arrayBuffer()
-        if (r.ok) {
-          sent++
-          samples += b.samples
-        } else failed++
-      }
-    }),
-  )
-  return { sent, samples, failed }
-}
-
-// Interleaved 2 s slices, Kiln then the floor, so both see the same machine noise.
-let sent = 0
-let sentSamples = 0
-let failed = 0
-let floorSent = 0
-let ingestS = 0
-let floorS = 0
+// Warm-up (JIT, the engine's first parts), not counted.
+for (const s of servers) await drive(s.url, 1000)
+// Interleaved 2 s slices, so all three see the same machine noise; each server's threads' CPU
+// time is counted over its own slices.
 for (let left = seconds * 1000; left > 0; left -= 2000) {
-  let t = performance.now()
-  const k = await drive(url, Math.min(2000, left))
-  ingestS += (performance.now() - t) / 1000
-  sent += k.sent
-  sentSamples += k.samples
-  failed += k.failed
-  t = performance.now()
-  floorSent += (await drive(floorUrl, Math.min(2000, left))).sent
-  floorS += (performance.now() - t) / 1000
+  for (const s of servers) {
+    const before = threadTicks(s.pid)
+    const d = await drive(s.url, Math.min(2000, left))
+    addTicks(total[s.name]!.ticks, before, threadTicks(s.pid))
+    total[s.name]!.ok += d.ok
+    total[s.name]!.failed += d.failed
+    total[s.name]!.seconds += d.seconds
+  }
 }
-floorProc.kill()
+for (const f of Object.values(floors)) f.proc.kill()
 proc.kill('SIGTERM')
 await new Promise((r) => proc.on('exit', r))
 rmSync(dataDir, { recursive: true, force: true })
 
-const ingestRate = sent / ingestS
+const rate = (name: string) => total[name]!.ok / total[name]!.seconds
+/** Microseconds of CPU per answered request (ticks are 1/100 s). */
+const perRequest = (ticks: number, name: string) => fmt((ticks * 1e4) / Math.max(1, total[name]!.ok), 0)
+const cpu = (name: string) =>
+  perRequest(
+    [...total[name]!.ticks.values()].reduce((n, t) => n + t.ticks, 0),
+    name,
+  )
+const threads = Object.entries(kilnThreads(proc.pid!, total.kiln!.ticks))
 console.log(
   `bodies: ${bodies.length} realistic pprof files (${fmt(bodies.reduce((a, b) => a + b.body.length, 0) / bodies.length / 1024)} KiB gzipped on average)`,
 )
+console.log(
+  `client: ${hasWrk ? 'wrk, 1 thread' : "Node's fetch in this process (no wrk found)"}, ${concurrency} connections; ${seconds} s each in interleaved 2 s slices`,
+)
 console.log(`bare decode (1 thread):   ${fmt(decodeRate)} profiles/s, ${fmt(decodedSamples / decodeS / 1e3)} k samples/s`)
 console.log(
-  `kiln ingest (HTTP, ${concurrency} clients, durable ack): ${fmt(ingestRate)} profiles/s, ${fmt(sentSamples / ingestS / 1e3)} k samples/s, ${failed} failed`,
+  `kiln ingest (durable ack): ${fmt(rate('kiln'))} profiles/s, ${fmt((rate('kiln') * samplesPerBody) / 1e3)} k samples/s, ${total.kiln!.failed} failed; CPU ${cpu('kiln')} us a request (${threads.map(([k, t]) => `${k} ${perRequest(t, 'kiln')}`).join(', ')})`,
 )
-console.log(`HTTP floor (bare Node server, same client): ${fmt(floorSent / floorS)} requests/s`)
-console.log(`ratio ingest / bare decode: ${(ingestRate / decodeRate).toFixed(2)}`)
-console.log(`ratio ingest / HTTP floor: ${(ingestRate / (floorSent / floorS)).toFixed(2)}`)
+console.log(`floor, bare Node server reading each body: ${fmt(rate('bare'))} requests/s; CPU ${cpu('bare')} us a request`)
+console.log(`floor + decode in a worker thread: ${fmt(rate('decode'))} requests/s; CPU ${cpu('decode')} us a request`)
+console.log(`ratio ingest / bare decode: ${(rate('kiln') / decodeRate).toFixed(2)}`)
+console.log(
+  `ratio ingest / floor: ${(rate('kiln') / rate('bare')).toFixed(2)}; / floor + decode: ${(rate('kiln') / rate('decode')).toFixed(2)}`,
+)
+console.log(
+  `ratio floor / bare decode: ${(rate('bare') / decodeRate).toFixed(2)}; floor + decode / bare decode: ${(rate('decode') / decodeRate).toFixed(2)}`,
+)
