@@ -12,7 +12,13 @@ import { KilnError } from '../model/errors.ts'
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) }
 
 /** POSTs `body`, the concatenation of its pieces (written one after another, never joined). */
-export function postBuffer(server: string, path: string, body: Uint8Array[], headers: Record<string, string>): Promise<void> {
+export function postBuffer(
+  server: string,
+  path: string,
+  body: Uint8Array[],
+  headers: Record<string, string>,
+  retried = false,
+): Promise<void> {
   let url: URL
   try {
     url = new URL(path, server)
@@ -54,7 +60,13 @@ export function postBuffer(server: string, path: string, body: Uint8Array[], hea
       },
     )
     req.on('timeout', () => req.destroy(new Error('timed out after 120 s')))
-    req.on('error', (e) => reject(unreachable(server, e)))
+    req.on('error', (e) => {
+      // A kept-alive connection the server closed as this request went out (its idle timeout):
+      // nothing of the request was read, so it goes again at once on a new connection.
+      if (req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET' && !retried)
+        postBuffer(server, path, body, headers, true).then(resolve, reject)
+      else reject(unreachable(server, e))
+    })
     for (const b of body) req.write(b)
     req.end()
   })

@@ -17,7 +17,10 @@ export interface TraceRunnerOptions {
   flushMs?: number
   /** How often the log gets a line of counters. */
   logEveryMs?: number
-  /** gzip the uploads (default: unless the server is on this host — see defaultGzip). */
+  /**
+   * gzip (level 1) the uploads: the default, even to a server on the same host — the uncompressed
+   * text cost the agent more CPU in its writes and memory than gzip did (bench/README.md, trace-replay).
+   */
   gzip?: boolean
 }
 
@@ -39,7 +42,7 @@ export class TraceRunner {
 
   constructor(private readonly o: TraceRunnerOptions) {
     this.uploader = new Uploader({ server: o.server, nouns: ['trace batches', 'rows'], maxQueueBytes: o.maxQueueBytes, log: o.log })
-    this.gzip = o.gzip ?? defaultGzip(o.server)
+    this.gzip = o.gzip ?? true
     this.pending = this.batch()
   }
 
@@ -127,19 +130,6 @@ const fmt = (s: Record<string, number>) =>
   Object.entries(s)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ')
-
-/**
- * Whether uploads are gzipped: not to a server on this host, where there is no network to save
- * and gzip (level 1) costs the agent CPU for every byte (bench/README.md, trace-replay).
- */
-export function defaultGzip(server: string): boolean {
-  try {
-    const host = new URL(server).hostname
-    return !(host === 'localhost' || host === '[::1]' || /^127\./.test(host))
-  } catch {
-    return true
-  }
-}
 
 /** The agent's short id, the high half of every upid's pid word: a hash of the node name (Pixie assigns one per agent). */
 export function agentAsid(node: string): number {
