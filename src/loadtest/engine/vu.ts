@@ -10,7 +10,7 @@ import { hostBinder } from './host-api.ts'
 import { EventLoop } from './eventloop.ts'
 import type { Host } from './host.ts'
 import { ScriptError } from '../errors.ts'
-import { lazyGetters, lazyModules, preludes } from '../modules/index.ts'
+import { lazyGetters, lazyModules, names, preludes } from '../modules/index.ts'
 import { resolveModule } from '../run/remote.ts'
 import type { Tags } from '../results/metrics.ts'
 import { VuModules } from './vu-modules.ts'
@@ -101,7 +101,7 @@ export class VU {
     )
     this.installHost()
     this.evalGlobal(`globalThis.__ENV = ${JSON.stringify(this.host.env)}; globalThis.__VU = ${this.id}; globalThis.__ITER = 0`, 'env')
-    for (const p of preludes) this.evalGlobal(p.src, p.name)
+    for (const p of preludes) if (!p.module || names(script.source, p.module)) this.evalGlobal(p.src, p.name)
     this.evalGlobal(`${lazyGetters}; ''`, 'lazy-modules')
     this.tick = ctx.getProp(ctx.global, '__k6tick')
     this.evalGlobal(

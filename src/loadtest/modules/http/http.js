@@ -378,5 +378,11 @@
   ]) {
     http[`OCSP_REASON_${r.toUpperCase()}`] = r
   }
-  globalThis.__k6mods['k6/http'] = Object.assign({ default: http }, http)
+  // Replaces the loading getter vu.ts put there (this file is evaluated on first use).
+  Object.defineProperty(globalThis.__k6mods, 'k6/http', {
+    value: Object.assign({ default: http }, http),
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
 })()

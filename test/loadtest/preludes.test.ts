@@ -1,0 +1,48 @@
+/**
+ * The module JS a VU evaluates before the script (modules/index.ts, preludes): http.js only when
+ * the script names k6/http, through the loading getter when only another module imports it.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { kilnRun, startServer, workdir } from './helpers.ts'
+
+/**
+ * What a VU's script sees of k6/http in `__k6mods`: 'getter' until http.js has been evaluated
+ * (the name is built, so that the probe itself does not name the module).
+ */
+const probe = `const d = Object.getOwnPropertyDescriptor(globalThis.__k6mods, 'k6' + '/http')
+console.log('HTTP-MODULE ' + (d.get ? 'getter' : 'value'))`
+
+test('http.js is evaluated before the script that names k6/http, not at all in one that does not, and on import from another module', async () => {
+  const srv = await startServer()
+  try {
+    const dir = workdir({
+      'plain.js': `import { sleep } from 'k6'
+export const options = { vus: 2, iterations: 2 }
+export default function () { ${probe}; sleep(0) }`,
+      'named.js': `import http from 'k6/http'
+export const options = { vus: 2, iterations: 2 }
+export default function () { ${probe}; http.get(__ENV.URL) }`,
+      'lib.js': `import http from "k6/http"
+export const get = (u) => http.get(u).status`,
+      'indirect.js': `import { get } from './lib.js'
+export const options = { vus: 2, iterations: 2 }
+export default function () { console.log('STATUS ' + get(__ENV.URL)) }`,
+    })
+    for (const threads of ['0', '1']) {
+      const env = { KILN_RUN_THREADS: threads }
+      const plain = await kilnRun(['run', '-q', '--no-summary', 'plain.js'], { cwd: dir, env })
+      assert.equal(plain.code, 0, plain.stderr)
+      assert.equal(plain.stderr.match(/HTTP-MODULE getter/g)?.length, 2, plain.stderr)
+      const named = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${srv.url}/`, 'named.js'], { cwd: dir, env })
+      assert.equal(named.code, 0, named.stderr)
+      assert.equal(named.stderr.match(/HTTP-MODULE value/g)?.length, 2, named.stderr)
+      const indirect = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${srv.url}/`, 'indirect.js'], { cwd: dir, env })
+      assert.equal(indirect.code, 0, indirect.stderr)
+      assert.equal(indirect.stderr.match(/STATUS 200/g)?.length, 2, indirect.stderr)
+    }
+    assert.equal(srv.hits.get('/'), 8)
+  } finally {
+    await srv.close()
+  }
+})
