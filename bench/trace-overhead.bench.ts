@@ -5,8 +5,8 @@
  * ("trace-overhead"). Root only; skips with a reason otherwise.
  */
 import { spawn, spawnSync } from 'node:child_process'
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
-import { loadavg } from 'node:os'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fmt, root } from './support.ts'
@@ -17,6 +17,11 @@ import { buildLoader } from '../src/trace/capture/build.ts'
 
 const SECONDS = Number(process.env.KILN_BENCH_SECONDS ?? 5)
 const PAIRS = Number(process.env.KILN_BENCH_PAIRS ?? 3)
+// Fixed request rates (req/s) for the paced rounds after the saturated ones ('' for none): the
+// load Pixie's "2–5 % of a node's CPU" describes, not a loopback benchmark at full speed.
+const RATES = (process.env.KILN_BENCH_RATES ?? '2000,10000').split(',').filter(Boolean).map(Number)
+// A paced connection sends a request, waits for its response, then PACE_MS more (wrk's Lua delay()).
+const PACE_MS = 8
 // Another Kiln's bin/kiln.js (a checkout of an earlier commit, say): its agent runs in every round
 // too, interleaved with this one, for a before/after on the same machine in the same minutes.
 const BASELINE = process.env.KILN_BENCH_BASELINE
@@ -132,6 +137,8 @@ const on: AgentRun[] = []
 const nodeParsed: AgentRun[] = []
 const base: AgentRun[] = []
 const offLoad: number[] = []
+const nginxPid = Number(readFileSync(join(nginx.dir, 'nginx.pid'), 'utf8'))
+const nginxService = nginx
 try {
   await wrk(url) // warm-up: nginx's first connections, the page cache
   for (let i = 0; i < PAIRS; i++) {
@@ -194,41 +201,184 @@ try {
     }
   }
 } finally {
-  await nginx.stop()
+  if (!RATES.length) await stopAll()
+}
+
+async function stopAll(): Promise<void> {
+  await nginxService.stop()
   sink.close()
 }
 
-const offRps = median(off)
-const onRps = median(on.map((x) => x.rps))
-console.log(`nginx under wrk (-t1 -c16, ${SECONDS} s runs, ${PAIRS} interleaved pairs, root ${root}):`)
-console.log(
-  `  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(offRps, 0)}; load average before each: ${offLoad.map((x) => fmt(x, 1)).join(', ')})`,
-)
-const describeBpf = (name: string, runs: BpfRun[]) => {
-  const rps = median(runs.map((x) => x.rps))
+if (PAIRS > 0) summary()
+if (RATES.length) await paced()
+
+function summary(): void {
+  const offRps = median(off)
+  const onRps = median(on.map((x) => x.rps))
+  console.log(`nginx under wrk (-t1 -c16, ${SECONDS} s runs, ${PAIRS} interleaved pairs, root ${root}):`)
   console.log(
-    `  with ${name} alone (events read and discarded): ${runs.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(rps, 0)}, ratio ${(rps / offRps).toFixed(3)}); ` +
-      `BPF programs' run time ${runs.map((x) => fmt(x.nsPerRequest, 0)).join(', ')} ns per request (median ${fmt(median(runs.map((x) => x.nsPerEvent)), 0)} ns per event)`,
+    `  without tracer: ${off.map((x) => fmt(x, 0)).join(', ')} req/s (median ${fmt(offRps, 0)}; load average before each: ${offLoad.map((x) => fmt(x, 1)).join(', ')})`,
   )
+  const describeBpf = (name: string, runs: BpfRun[]) => {
+    const rps = median(runs.map((x) => x.rps))
+    console.log(
+      `  with ${name} alone (events read and discarded): ${runs.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(rps, 0)}, ratio ${(rps / offRps).toFixed(3)}); ` +
+        `BPF programs' run time ${runs.map((x) => fmt(x.nsPerRequest, 0)).join(', ')} ns per request (median ${fmt(median(runs.map((x) => x.nsPerEvent)), 0)} ns per event)`,
+    )
+  }
+  describeBpf('the BPF capture', bare)
+  if (BASELINE) describeBpf("the baseline's BPF capture", baseBare)
+  console.log(`  with kiln agent --trace-only: ${on.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(onRps, 0)})`)
+  console.log(`  ratio traced/untraced: ${(onRps / offRps).toFixed(3)} (${fmt((1 - onRps / offRps) * 100)} % fewer requests per second)`)
+  const describe = (x: AgentRun) =>
+    `${fmt(x.cpuS, 2)} CPU s in ${SECONDS} s (${fmt((x.cpuS / SECONDS) * 100)} % of a core), peak RSS ${fmt(x.rssMb, 0)} MB (node + loader), ` +
+    `${fmt(x.events / SECONDS, 0)} events/s handled (${fmt((x.cpuS / x.events) * 1e6, 1)} µs each, ${fmt(x.loaderRows || 0, 0)} of them the loader's rows, ${x.handBacks || 0} connections handed back), ` +
+    `${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded (${fmt((x.cpuS / x.rows) * 1e6, 1)} µs of agent and loader CPU each), load average ${fmt(x.load, 1)} before`
+  for (const x of on) console.log(`  agent: ${describe(x)}`)
+  const nodeRps = median(nodeParsed.map((x) => x.rps))
+  console.log(
+    `  with the agent parsing every transfer in Node (--http1 off): ${nodeParsed.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(nodeRps, 0)}, ratio ${(nodeRps / offRps).toFixed(3)})`,
+  )
+  for (const x of nodeParsed) console.log(`  agent, --http1 off: ${describe(x)}`)
+  if (BASELINE) {
+    const baseRps = median(base.map((x) => x.rps))
+    console.log(
+      `  with the baseline agent (${BASELINE}): ${base.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(baseRps, 0)}, ratio ${(baseRps / offRps).toFixed(3)})`,
+    )
+    for (const x of base) console.log(`  baseline agent: ${describe(x)}`)
+  }
 }
-describeBpf('the BPF capture', bare)
-if (BASELINE) describeBpf("the baseline's BPF capture", baseBare)
-console.log(`  with kiln agent --trace-only: ${on.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(onRps, 0)})`)
-console.log(`  ratio traced/untraced: ${(onRps / offRps).toFixed(3)} (${fmt((1 - onRps / offRps) * 100)} % fewer requests per second)`)
-const describe = (x: AgentRun) =>
-  `${fmt(x.cpuS, 2)} CPU s in ${SECONDS} s (${fmt((x.cpuS / SECONDS) * 100)} % of a core), peak RSS ${fmt(x.rssMb, 0)} MB (node + loader), ` +
-  `${fmt(x.events / SECONDS, 0)} events/s handled (${fmt((x.cpuS / x.events) * 1e6, 1)} µs each, ${fmt(x.loaderRows || 0, 0)} of them the loader's rows, ${x.handBacks || 0} connections handed back), ` +
-  `${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded (${fmt((x.cpuS / x.rows) * 1e6, 1)} µs of agent and loader CPU each), load average ${fmt(x.load, 1)} before`
-for (const x of on) console.log(`  agent: ${describe(x)}`)
-const nodeRps = median(nodeParsed.map((x) => x.rps))
-console.log(
-  `  with the agent parsing every transfer in Node (--http1 off): ${nodeParsed.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(nodeRps, 0)}, ratio ${(nodeRps / offRps).toFixed(3)})`,
-)
-for (const x of nodeParsed) console.log(`  agent, --http1 off: ${describe(x)}`)
-if (BASELINE) {
-  const baseRps = median(base.map((x) => x.rps))
-  console.log(
-    `  with the baseline agent (${BASELINE}): ${base.map((x) => fmt(x.rps, 0)).join(', ')} req/s (median ${fmt(baseRps, 0)}, ratio ${(baseRps / offRps).toFixed(3)})`,
-  )
-  for (const x of base) console.log(`  baseline agent: ${describe(x)}`)
+
+/** wrk paced at about `rate` req/s: rate × PACE_MS / 1000 connections, each waiting PACE_MS after every response. */
+async function wrkPaced(rate: number): Promise<{ rps: number; p50: number; p99: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-wrk-'))
+  try {
+    writeFileSync(join(dir, 'pace.lua'), `function delay()\n  return ${PACE_MS}\nend\n`)
+    const conns = Math.max(1, Math.round((rate * PACE_MS) / 1000))
+    const out = await new Promise<string>((resolve) => {
+      const args = ['-t1', `-c${conns}`, `-d${SECONDS}s`, '--latency', '-s', join(dir, 'pace.lua'), url]
+      const c = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] })
+      let t = ''
+      c.stdout.setEncoding('utf8').on('data', (x: string) => (t += x))
+      c.on('close', () => resolve(t))
+    })
+    const ms = (p: string) => {
+      const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out)
+      if (!m) throw new Error(`wrk said: ${out}`)
+      return Number(m[1]) * ({ us: 0.001, ms: 1, s: 1000 } as Record<string, number>)[m[2]!]!
+    }
+    const rps = /Requests\/sec:\s+([\d.]+)/.exec(out)
+    if (!rps) throw new Error(`wrk said: ${out}`)
+    return { rps: Number(rps[1]), p50: ms('50'), p99: ms('99') }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** CPU ticks of a process tree split by command name: the agent's node and loader apart from its bpftrace children. */
+function ticksByComm(pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const p of tree(pid)) {
+    try {
+      const comm = readFileSync(`/proc/${p}/comm`, 'utf8').trim()
+      const f = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const v = f.slice(f.lastIndexOf(')') + 2).split(' ')
+      out.set(comm, (out.get(comm) ?? 0) + Number(v[11]) + Number(v[12]))
+    } catch {
+      // gone
+    }
+  }
+  return out
+}
+
+type PacedRun = { rps: number; p50: number; p99: number; nginxS: number; agentS?: number; othersS?: number; bpfS?: number; rows?: number }
+
+/**
+ * At fixed rates: untraced and `kiln agent --trace-only` in interleaved pairs. Per run: the rate
+ * wrk reached and its latency p50/p99; nginx's CPU (master and worker; the BPF programs run inside
+ * its system calls, so the traced runs' figure includes them); the agent's node and loader CPU
+ * apart from its other children (bpftrace for block I/O and slow file operations); the BPF
+ * programs' run time (kernel.bpf_stats_enabled).
+ */
+async function paced(): Promise<void> {
+  const cores = 2
+  const results = new Map<number, { off: PacedRun[]; on: PacedRun[] }>()
+  try {
+    for (const rate of RATES) {
+      const r = { off: [] as PacedRun[], on: [] as PacedRun[] }
+      results.set(rate, r)
+      for (let i = 0; i < Math.max(PAIRS, 1); i++) {
+        for (const mode of i % 2 ? ['on', 'off'] : ['off', 'on']) {
+          if (mode === 'off') {
+            const n0 = cpuTicks(nginxPid)
+            const w = await wrkPaced(rate)
+            r.off.push({ ...w, nginxS: (cpuTicks(nginxPid) - n0) / 100 })
+            continue
+          }
+          const since = lastBpfId()
+          const agent = await startAgent(['--server', sinkUrl, '--trace-only'])
+          await sleep(500)
+          const pid = agent.proc.pid!
+          const a0 = ticksByComm(pid)
+          const n0 = cpuTicks(nginxPid)
+          writeFileSync(STATS, '1')
+          const [ns0] = bpfRunTime(since)
+          const w = await wrkPaced(rate)
+          const [ns1] = bpfRunTime(since)
+          writeFileSync(STATS, '0')
+          const nginxS = (cpuTicks(nginxPid) - n0) / 100
+          const a1 = ticksByComm(pid)
+          const rest = await agent.stop()
+          let agentS = 0
+          let othersS = 0
+          for (const [comm, t] of a1) {
+            const d = (t - (a0.get(comm) ?? 0)) / 100
+            if (comm === 'node' || comm.startsWith('kiln')) agentS += d
+            else othersS += d
+          }
+          const rows = Number(/trace stopped: (\d+) rows sent/.exec(rest.log)?.[1] ?? NaN)
+          r.on.push({ ...w, nginxS, agentS, othersS, bpfS: (ns1 - ns0) / 1e9, rows })
+        }
+      }
+    }
+  } finally {
+    await stopAll()
+  }
+  const pct = (s: number, of: number) => `${fmt((s / of) * 100, 1)} %`
+  for (const [rate, { off, on }] of results) {
+    console.log(
+      `paced at ~${fmt(rate, 0)} req/s (${Math.max(1, Math.round((rate * PACE_MS) / 1000))} connections, ${PACE_MS} ms between a response and the next request, ${SECONDS} s runs, load average ${fmt(loadavg()[0]!, 1)} after):`,
+    )
+    for (const x of off)
+      console.log(
+        `  untraced: ${fmt(x.rps, 0)} req/s, latency p50 ${fmt(x.p50, 3)} ms p99 ${fmt(x.p99, 3)} ms, nginx ${pct(x.nginxS, SECONDS)} of a core`,
+      )
+    for (const x of on)
+      console.log(
+        `  traced:   ${fmt(x.rps, 0)} req/s, latency p50 ${fmt(x.p50, 3)} ms p99 ${fmt(x.p99, 3)} ms, nginx ${pct(x.nginxS, SECONDS)} of a core (BPF included); ` +
+          `agent (node + loader) ${pct(x.agentS!, SECONDS * cores)} of the ${cores} cores = ${pct(x.agentS!, x.nginxS)} of nginx's CPU, ` +
+          `${fmt((x.agentS! / (x.rps * SECONDS)) * 1e6, 1)} µs per request; BPF ${pct(x.bpfS!, SECONDS * cores)} of the cores, ${fmt((x.bpfS! / (x.rps * SECONDS)) * 1e6, 1)} µs per request; ` +
+          `the agent's bpftrace sources ${pct(x.othersS!, SECONDS * cores)}; ${fmt(x.rows!, 0)} rows`,
+      )
+    const m = (xs: PacedRun[], f: (x: PacedRun) => number) => median(xs.map(f))
+    console.log(
+      `  medians: p50 ${fmt(
+        m(on, (x) => x.p50),
+        3,
+      )} against ${fmt(
+        m(off, (x) => x.p50),
+        3,
+      )} ms, p99 ${fmt(
+        m(on, (x) => x.p99),
+        3,
+      )} against ${fmt(
+        m(off, (x) => x.p99),
+        3,
+      )} ms; ` +
+        `agent + BPF ${pct(
+          m(on, (x) => x.agentS! + x.bpfS!),
+          SECONDS * cores,
+        )} of the machine`,
+    )
+  }
 }

@@ -26,7 +26,7 @@ const ROUNDS = Number(process.env.KILN_BENCH_ROUNDS ?? 5)
 const BASELINE = process.env.KILN_BENCH_BASELINE
 /** A file holding a recording: replayed when it exists, else written once recorded (pairs of runs on the same bytes). */
 const RECORDING = process.env.KILN_BENCH_RECORDING
-/** Which replays run (default all): raw (the agent parses), loader, gzip (the loader's, uploads gzipped), baseline. */
+/** Which replays run (default all): raw (the agent parses), loader, plain (the loader's, uploads not gzipped), baseline. */
 const MODES = process.env.KILN_BENCH_MODES?.split(',')
 const here = join(import.meta.dirname, '..')
 
@@ -87,8 +87,8 @@ function throughLoader(rec: Buffer): { out: Buffer; cpuUs: number } {
 
 /**
  * Replays the recording through the pipeline of the tree at `root`, as socket-source.ts and the
- * agent's runner run it. `gzip`: the runner's option, where the tree has it (a tree before the
- * grouped body always gzips; the agent does not to a server on its own host, as this sink is).
+ * agent's runner run it. `gzip`: the runner's option (default on), where the tree has it (a tree
+ * before the grouped body always gzips).
  */
 async function replay(root: string, rec: Buffer, server: string, gzip?: boolean): Promise<Result> {
   const { EventDecoder, EventType } = await import(join(root, 'src/trace/capture/wire.ts'))
@@ -177,7 +177,7 @@ type Mode = { key: string; name: string; root: string; loader: boolean; gzip?: b
 const modes: Mode[] = [
   { key: 'raw', name: 'the agent parses (--http1 off)', root: here, loader: false },
   { key: 'loader', name: 'the loader parses HTTP/1', root: here, loader: true },
-  { key: 'gzip', name: 'the loader parses HTTP/1, uploads gzipped', root: here, loader: true, gzip: true },
+  { key: 'plain', name: 'the loader parses HTTP/1, uploads not gzipped', root: here, loader: true, gzip: false },
   // The agent's own path in both trees: the loader parses HTTP/1.
   ...(BASELINE ? [{ key: 'baseline', name: 'baseline', root: BASELINE, loader: true }] : []),
 ].filter((m) => !MODES || MODES.includes(m.key))
@@ -225,7 +225,7 @@ if (raw && loader)
   console.log(`  ratio loader+node / node alone, CPU per row: ${(med(loader, withLoader) / med(raw, withLoader)).toFixed(3)}`)
 const baseline = byKey('baseline')
 if (baseline) {
-  for (const m of modes.filter((x) => x.key === 'loader' || x.key === 'gzip'))
+  for (const m of modes.filter((x) => x.key === 'loader' || x.key === 'plain'))
     console.log(
       `  ratio ${m.name} / baseline (the loader parses), node's CPU per row: ${(med(results.get(m.name)!, perRow) / med(baseline, perRow)).toFixed(3)}`,
     )
