@@ -18,14 +18,21 @@ const unavailable = captureUnavailable()
  * An HTTP/1 server written by hand, so each response goes out in the writes the test chooses:
  * `/chunked` answers in chunks over several writes, `/split` writes its head in two parts, anything
  * else a Content-Length body naming the path. Requests are read as they come (pipelining included);
- * what is not a request is skipped up to the next blank line.
+ * what is not a request is skipped up to the next blank line. A connection's responses go out one
+ * after another: the client sends its next request once it sees "HTTP/1.1 ", which `/split`'s first
+ * half already holds, and `/chunked`'s head written into `/split`'s gap made both responses junk
+ * (the test failed on a loaded machine, whichever loader ran).
  */
 function server() {
   return createServer((c) => {
     let buf = ''
+    let queue = Promise.resolve()
     c.setEncoding('latin1')
     c.on('error', () => undefined)
-    c.on('data', async (d: string) => {
+    c.on('data', (d: string) => {
+      queue = queue.then(() => answer(d))
+    })
+    const answer = async (d: string) => {
       buf += d
       for (let end = buf.indexOf('\r\n\r\n'); end >= 0; end = buf.indexOf('\r\n\r\n')) {
         const path = /^[A-Z]+ (\S+) HTTP\/1\.1/.exec(buf)?.[1]
@@ -44,7 +51,7 @@ function server() {
           c.write('1\r\nContent-Length: 5\r\n\r\nsplit')
         } else c.write(`HTTP/1.1 200 OK\r\nContent-Length: ${path.length}\r\nContent-Type: text/plain\r\n\r\n${path}`)
       }
-    })
+    }
   })
 }
 

@@ -175,7 +175,12 @@ int main(int argc, char **argv) {
     return 2;
   }
   skel->rodata->max_cap = cap;
-  bpf_map__set_max_entries(skel->maps.scratch, libbpf_num_possible_cpus());
+  int ncpu = libbpf_num_possible_cpus();
+  bpf_map__set_max_entries(skel->maps.scratch, ncpu);
+  /* Each CPU wakes this process per wake_bytes it writes: 1 MiB, less on hosts with more CPUs, so
+   * the ring (16 MiB) still has room when every CPU's share is waiting. */
+  unsigned int wake = (4u << 20) / (ncpu > 0 ? ncpu : 1);
+  skel->rodata->wake_bytes = wake > (1u << 20) ? 1u << 20 : wake < (64u << 10) ? 64u << 10 : wake;
   int err = socket_bpf__load(skel);
   if (err) {
     fprintf(stderr, "kiln-capture: cannot load the BPF programs: %s\n", strerror(-err));

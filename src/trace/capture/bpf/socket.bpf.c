@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Kiln's socket capture: syscall tracepoints (no kprobes: many kernels, this CI's included, are
- * built without CONFIG_KPROBES) and OpenSSL uprobes. At a data syscall's entry the fd is resolved
- * to its struct sock through the task's file table (CO-RE reads), so file I/O costs one lookup and
- * no map write; at the exit, up to MAX_CAP bytes of the user buffer go to a ring buffer with the
- * connection's addresses. Protocol parsing is the agent's job.
+ * built without CONFIG_KPROBES) and OpenSSL uprobes. At a data syscall's exit the fd is resolved
+ * to its struct sock through the task's file table, so file I/O costs one lookup and no map write,
+ * and up to MAX_CAP bytes of the user buffer go to a ring buffer with the connection's addresses
+ * (the portable build keeps the arguments from an entry program). Protocol parsing is the loader's
+ * (HTTP/1, http1.c) and the agent's job.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -15,8 +16,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the loader before load. */
+/* Set by the loader before load: the capture's cap, the bytes a CPU writes to the ring between
+ * two wake-ups of the loader. */
 const volatile unsigned int max_cap = 4096;
+const volatile unsigned int wake_bytes = 1 << 20;
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
@@ -37,7 +40,7 @@ struct ssl_call {
 };
 
 struct thread_state {
-  /* The data syscall in flight; kind 0: none (or not a socket). */
+  /* The data syscall in flight (KILN_PORTABLE's entry programs); kind 0: none (or not a socket). */
   __u64 sk;
   __u64 buf;   /* buffer, iovec array, msghdr or mmsghdr array */
   __u64 addr;  /* sockaddr (sendto/recvfrom) */
@@ -71,6 +74,7 @@ struct {
 struct scratch {
   struct event ev;
   __u8 data[2 * MAX_CAP];
+  __u64 unwoken;   /* bytes this CPU wrote to the ring since it last woke the loader */
 };
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -203,11 +207,18 @@ static __always_inline void submit(struct scratch *s) {
    * (in asm: clang drops a C mask it can prove redundant, and the verifier cannot). */
   __u64 len = sizeof(struct event) + n;
   asm volatile("%0 &= %1" : "+r"(len) : "i"(2 * MAX_CAP - 1));
-  /* Wake the loader only once 1 MiB is waiting (it also polls every 50 ms): a wake-up per event
-   * cost a context switch per send/receive, halving nginx's request rate under wrk on 2 cores, and
-   * one per 64 KiB still switched between the loader, the agent and the traced processes ~800
-   * times a second at wrk's rate; the agent also parses larger runs of events at once. */
-  __u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > (1 << 20) ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+  /* Wake the loader only once this CPU has written wake_bytes (it also polls every 50 ms): a
+   * wake-up per event cost a context switch per send/receive, halving nginx's request rate under
+   * wrk on 2 cores, and one per 64 KiB still switched between the loader, the agent and the traced
+   * processes ~800 times a second at wrk's rate. Counted per CPU in the scratch value: asking the
+   * ring for its unread bytes (bpf_ringbuf_query) read the loader's consumer position, a cache
+   * line the other CPU writes, on every event (2.6 % of nginx's and wrk's CPU). */
+  __u64 flags = BPF_RB_NO_WAKEUP;
+  s->unwoken += len;
+  if (s->unwoken >= wake_bytes) {
+    s->unwoken = 0;
+    flags = BPF_RB_FORCE_WAKEUP;
+  }
   if (bpf_ringbuf_output(&events, s, len, flags)) count(0);
   else count(1);
 }
@@ -271,25 +282,16 @@ static __always_inline struct scratch *begin(__u64 sk, __u32 fd, __u32 dir, __u3
 
 /* ---- data syscalls ---- */
 
-static __always_inline int enter(__u32 kind, int fd, __u64 buf, __u64 count_, __u64 addr) {
-  if (skipped()) return 0;
-  __u64 sk = sock_of_fd(fd);
-  if (!sk) return 0;
-  struct thread_state *st = thread(1);
-  if (!st) return 0;
-  st->sk = sk;
-  st->buf = buf;
-  st->addr = addr;
-  st->fd = fd;
-  st->count = count_;
-  st->kind = kind;
-  st->in_ssl = 0;
+/* A socket syscall made inside SSL_read/SSL_write binds the SSL session to its socket; a send
+ * after an SSL_write that found none binds that one (memory BIOs). Returns 1 inside an SSL call. */
+static __always_inline __u32 bind_ssl(struct thread_state *st, __u32 kind, __u64 sk) {
   if (st->ssl.ssl) {
     st->ssl.sk = sk;
     __u64 ssl = st->ssl.ssl;
     bpf_map_update_elem(&ssl_sock, &ssl, &sk, BPF_ANY);
-    st->in_ssl = 1;
-  } else if (st->unbound_write && (kind == K_WRITE || kind == K_WRITEV || kind == K_SENDTO || kind == K_SENDMSG)) {
+    return 1;
+  }
+  if (st->unbound_write && (kind == K_WRITE || kind == K_WRITEV || kind == K_SENDTO || kind == K_SENDMSG)) {
     __u64 key = st->unbound_write;
     bpf_map_update_elem(&ssl_sock, &key, &sk, BPF_NOEXIST);
     st->unbound_write = 0;
@@ -297,14 +299,9 @@ static __always_inline int enter(__u32 kind, int fd, __u64 buf, __u64 count_, __
   return 0;
 }
 
-static __always_inline int leave(__u32 kind, long ret) {
-  struct thread_state *st = thread(0);
-  /* Only the call this exit ends: an entry whose exit was not seen (attached in between) is not this one. */
-  if (!st || st->kind != kind) return 0;
-  st->kind = 0;
-  if (ret <= 0) return 0;
-  __u64 sk = st->sk, buf = st->buf, addr = st->addr;
-  __u32 fd = st->fd, count_ = st->count, in_ssl = st->in_ssl;
+/* One transfer of `ret` bytes on socket `sk` to the ring, with up to max_cap of its bytes. */
+static __always_inline int transfer(struct thread_state *st, __u32 kind, long ret, __u64 sk, __u32 fd, __u64 buf,
+                                    __u32 count_, __u64 addr, __u32 in_ssl) {
   __u32 dir = (kind == K_WRITE || kind == K_SENDTO || kind == K_WRITEV || kind == K_SENDMSG || kind == K_SENDMMSG) ? DIR_SEND : DIR_RECV;
   if (dir == DIR_RECV) st->last_recv = sk;
   __u8 flags = in_ssl ? FL_IN_SSL : 0;
@@ -348,6 +345,33 @@ static __always_inline int leave(__u32 kind, long ret) {
 #define ARGS struct trace_event_raw_sys_enter
 #define RET struct trace_event_raw_sys_exit
 
+#ifdef KILN_PORTABLE
+/* Before Linux 5.15 (no bpf_task_pt_regs): the entry keeps the call's arguments for its exit. */
+static __always_inline int enter(__u32 kind, int fd, __u64 buf, __u64 count_, __u64 addr) {
+  if (skipped()) return 0;
+  __u64 sk = sock_of_fd(fd);
+  if (!sk) return 0;
+  struct thread_state *st = thread(1);
+  if (!st) return 0;
+  st->sk = sk;
+  st->buf = buf;
+  st->addr = addr;
+  st->fd = fd;
+  st->count = count_;
+  st->kind = kind;
+  st->in_ssl = bind_ssl(st, kind, sk);
+  return 0;
+}
+
+static __always_inline int leave(__u32 kind, long ret) {
+  struct thread_state *st = thread(0);
+  /* Only the call this exit ends: an entry whose exit was not seen (attached in between) is not this one. */
+  if (!st || st->kind != kind) return 0;
+  st->kind = 0;
+  if (ret <= 0) return 0;
+  return transfer(st, kind, ret, st->sk, st->fd, st->buf, st->count, st->addr, st->in_ssl);
+}
+
 SEC("tracepoint/syscalls/sys_enter_write") int enter_write(ARGS *c) { return enter(K_WRITE, c->args[0], c->args[1], 0, 0); }
 SEC("tracepoint/syscalls/sys_enter_read") int enter_read(ARGS *c) { return enter(K_READ, c->args[0], c->args[1], 0, 0); }
 SEC("tracepoint/syscalls/sys_enter_sendto") int enter_sendto(ARGS *c) { return enter(K_SENDTO, c->args[0], c->args[1], 0, c->args[4]); }
@@ -359,6 +383,31 @@ SEC("tracepoint/syscalls/sys_enter_sendmsg") int enter_sendmsg(ARGS *c) { return
 SEC("tracepoint/syscalls/sys_enter_recvmsg") int enter_recvmsg(ARGS *c) { return c->args[2] & 2 ? 0 : enter(K_RECVMSG, c->args[0], c->args[1], 0, 0); }
 SEC("tracepoint/syscalls/sys_enter_sendmmsg") int enter_sendmmsg(ARGS *c) { return enter(K_SENDMMSG, c->args[0], c->args[1], c->args[2], 0); }
 SEC("tracepoint/syscalls/sys_enter_recvmmsg") int enter_recvmmsg(ARGS *c) { return enter(K_RECVMMSG, c->args[0], c->args[1], c->args[2], 0); }
+#else
+/* One program per data syscall, at its exit: the call's arguments are still in the task's saved
+ * user registers there (bpf_task_pt_regs), so no entry program runs to keep them. That halves the
+ * programs per transfer, and each syscall tracepoint's program costs ~170 ns of perf's dispatch
+ * (perf_syscall_enter, perf_trace_buf_alloc, trace_call_bpf) besides its own ~250 ns; a call that
+ * moved nothing (EAGAIN reads) now costs one compare. A descriptor closed and reused by another
+ * thread during the call is read as the new one: a transfer lost or misfiled, as rare as that race. */
+static __always_inline int leave(__u32 kind, long ret) {
+  if (ret <= 0) return 0;
+  struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(CURRENT());
+  /* MSG_PEEK (2) leaves the bytes to be read again (nginx peeks 1 byte to tell TLS from HTTP): not a transfer. */
+  if (kind == K_RECVFROM && (PT_REGS_PARM4_SYSCALL(r) & 2)) return 0;
+  if (kind == K_RECVMSG && (PT_REGS_PARM3_SYSCALL(r) & 2)) return 0;
+  if (skipped()) return 0;
+  int fd = PT_REGS_PARM1_SYSCALL(r);
+  __u64 sk = sock_of_fd(fd);
+  if (!sk) return 0;
+  struct thread_state *st = thread(1);
+  if (!st) return 0;
+  __u64 buf = PT_REGS_PARM2_SYSCALL(r);
+  __u32 count_ = (kind == K_WRITEV || kind == K_READV || kind == K_SENDMMSG || kind == K_RECVMMSG) ? PT_REGS_PARM3_SYSCALL(r) : 0;
+  __u64 addr = (kind == K_SENDTO || kind == K_RECVFROM) ? PT_REGS_PARM5_SYSCALL(r) : 0;
+  return transfer(st, kind, ret, sk, fd, buf, count_, addr, bind_ssl(st, kind, sk));
+}
+#endif
 
 SEC("tracepoint/syscalls/sys_exit_write") int exit_write(RET *c) { return leave(K_WRITE, c->ret); }
 SEC("tracepoint/syscalls/sys_exit_read") int exit_read(RET *c) { return leave(K_READ, c->ret); }
