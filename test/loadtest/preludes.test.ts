@@ -1,6 +1,7 @@
 /**
  * The module JS a VU evaluates before the script (modules/index.ts, preludes): http.js only when
- * the script names k6/http, through the loading getter when only another module imports it.
+ * the script names k6/http, through the loading getter when only another module imports it; the
+ * other lazy modules (and playwright-core under k6/browser) only when imported.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -45,4 +46,25 @@ export default function () { console.log('STATUS ' + get(__ENV.URL)) }`,
   } finally {
     await srv.close()
   }
+})
+
+test('playwright-core is loaded by a run whose script imports k6/browser, by no other (NODE_DEBUG=module lists what each thread requires)', async () => {
+  const dir = workdir({
+    'plain.js': `import { sleep } from 'k6'
+import { parseHTML } from 'k6/html'
+export const options = { vus: 2, iterations: 2 }
+export default function () { parseHTML('<p>x</p>'); sleep(0) }`,
+    'browser.js': `import { browser } from 'k6/browser'
+export const options = { vus: 2, iterations: 2 }
+export default function () { console.log('NEWPAGE ' + typeof browser.newPage) }`,
+  })
+  const env = { KILN_RUN_THREADS: '1', NODE_DEBUG: 'module' }
+  const plain = await kilnRun(['run', '-q', '--no-summary', 'plain.js'], { cwd: dir, env })
+  assert.equal(plain.code, 0, plain.stderr.slice(-2000))
+  assert.ok(plain.stderr.includes('MODULE'), 'NODE_DEBUG=module lists modules')
+  assert.ok(!plain.stderr.includes('playwright-core'), 'playwright-core loaded without k6/browser')
+  const browser = await kilnRun(['run', '-q', '--no-summary', 'browser.js'], { cwd: dir, env })
+  assert.equal(browser.code, 0, browser.stderr.slice(-2000))
+  assert.equal(browser.stderr.match(/NEWPAGE function/g)?.length, 2)
+  assert.ok(browser.stderr.includes('playwright-core'), 'k6/browser loads playwright-core')
 })

@@ -24,8 +24,12 @@ const REMOVED_MODULES: Record<string, string> = {
   'k6/experimental/webcrypto': 'use the global crypto (crypto.subtle)',
 }
 
-/** Per-module export names, read once from the first VU's prelude. */
-let moduleExports: Record<string, string[]> | null = null
+/**
+ * Per-module export names, read from the VU that first imports the module and kept for this
+ * thread's other VUs. Reading them all at once evaluated every lazy module in each thread's first
+ * VU, k6/browser's with them, which loads playwright-core (~0.75 s of CPU, ~86 MB) for its devices.
+ */
+const moduleExports = new Map<string, string[]>()
 
 export type Phase = 'init' | 'setup' | 'vu' | 'teardown' | 'summary'
 
@@ -110,11 +114,6 @@ export class VU {
     )
     this.invoker = ctx.getProp(ctx.global, '__k6invoke')
     this.result = ctx.getProp(ctx.global, '__k6result')
-    if (!moduleExports) {
-      moduleExports = JSON.parse(
-        this.evalGlobal('JSON.stringify(Object.fromEntries(Object.entries(__k6mods).map(([k, v]) => [k, Object.keys(v)])))', 'exports'),
-      )
-    }
     const r = ctx.evalCode(script.source, script.path, { type: 'module' })
     if (r.error) throw new ScriptError(this.errorText(r.error, script.path))
     let ns: QuickJSHandle = r.value
@@ -158,18 +157,32 @@ export class VU {
       warnedMoved.add(name)
       this.host.log('warn', `'${name}' is deprecated: import '${target}' instead (Kiln loads it for now)`)
     }
-    const known = moduleExports?.[target]
+    const known = this.exportsOf(target)
     if (known) {
       const named = known.filter((k) => k !== 'default').map((k) => `export const ${k} = m.${k};`)
       const def = known.includes('default') ? 'm.default' : 'm'
       return `const m = globalThis.__k6mods[${JSON.stringify(target)}]; export default ${def}; ${named.join(' ')}`
     }
-    if (name.startsWith('k6')) throw new Error(`unknown module '${name}' (Kiln supports: ${Object.keys(moduleExports ?? {}).join(', ')})`)
+    if (name.startsWith('k6'))
+      throw new Error(`unknown module '${name}' (Kiln supports: ${this.evalGlobal("Object.keys(__k6mods).join(', ')", 'modules')})`)
     try {
       return this.host.readFile(name)
     } catch (e) {
       throw new Error(e instanceof ScriptError ? e.message : `cannot find module '${name}'`)
     }
+  }
+
+  /** A k6 module's export names (evaluating a lazy one), or undefined for a name that is not one. */
+  private exportsOf(name: string): string[] | undefined {
+    let names = moduleExports.get(name)
+    if (!names) {
+      const n = JSON.stringify(name)
+      const json = this.evalGlobal(`Object.hasOwn(__k6mods, ${n}) ? JSON.stringify(Object.keys(__k6mods[${n}])) : ''`, 'exports')
+      if (!json) return undefined
+      names = JSON.parse(json) as string[]
+      moduleExports.set(name, names)
+    }
+    return names
   }
 
   private evalGlobal(code: string, file: string): string {
