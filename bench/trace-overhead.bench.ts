@@ -251,7 +251,7 @@ function summary(): void {
   const describe = (x: AgentRun) =>
     `${fmt(x.cpuS, 2)} CPU s in ${SECONDS} s (${fmt((x.cpuS / SECONDS) * 100)} % of a core), peak RSS ${fmt(x.rssMb, 0)} MB, PSS ${fmt(x.pssMb, 0)} MB (node, loader, bpftrace), ` +
     `${fmt(x.events / SECONDS, 0)} events/s handled (${fmt((x.cpuS / x.events) * 1e6, 1)} µs each, ${fmt(x.loaderRows || 0, 0)} of them the loader's rows, ${x.handBacks || 0} connections handed back), ` +
-    `${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded (${fmt((x.cpuS / x.rows) * 1e6, 1)} µs of agent and loader CPU each), load average ${fmt(x.load, 1)} before`
+    `${x.drops} dropped by the ring buffer, ${fmt(x.rows, 0)} rows uploaded (${fmt(x.rows / (x.rps * SECONDS), 2)} a request: more than 2 means other traffic on the host was traced too; ${fmt((x.cpuS / x.rows) * 1e6, 1)} µs of agent and loader CPU each), load average ${fmt(x.load, 1)} before`
   for (const x of on) console.log(`  agent: ${describe(x)}`)
   const nodeRps = median(nodeParsed.map((x) => x.rps))
   console.log(
@@ -376,7 +376,7 @@ async function paced(): Promise<void> {
         `  traced:   ${fmt(x.rps, 0)} req/s, latency p50 ${fmt(x.p50, 3)} ms p99 ${fmt(x.p99, 3)} ms, nginx ${pct(x.nginxS, SECONDS)} of a core (BPF included); ` +
           `agent (node + loader) ${pct(x.agentS!, SECONDS * cores)} of the ${cores} cores = ${pct(x.agentS!, x.nginxS)} of nginx's CPU, ` +
           `${fmt((x.agentS! / (x.rps * SECONDS)) * 1e6, 1)} µs per request; BPF ${pct(x.bpfS!, SECONDS * cores)} of the cores, ${fmt((x.bpfS! / (x.rps * SECONDS)) * 1e6, 1)} µs per request; ` +
-          `the agent's bpftrace sources ${pct(x.othersS!, SECONDS * cores)}; ${fmt(x.rows!, 0)} rows`,
+          `the agent's bpftrace sources ${pct(x.othersS!, SECONDS * cores)}; ${fmt(x.rows!, 0)} rows (${fmt(x.rows! / (x.rps * SECONDS), 2)} a request; more than 2: other traffic traced too)`,
       )
     const m = (xs: PacedRun[], f: (x: PacedRun) => number) => median(xs.map(f))
     console.log(
