@@ -106,8 +106,8 @@ function canon(table: string, json: string): string {
   return `${table} ${JSON.stringify(Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1))))}`
 }
 
-function throughLoader(stream: Buffer): Buffer {
-  const r = spawnSync(loader, ['--replay'], { input: stream, maxBuffer: 1 << 30 })
+function throughLoader(stream: Buffer, args: string[] = []): Buffer {
+  const r = spawnSync(loader, ['--replay', ...args], { input: stream, maxBuffer: 1 << 30 })
   assert.equal(r.status, 0, `the loader exited with ${r.status ?? r.signal}: ${r.stderr}`)
   return r.stdout
 }
@@ -301,4 +301,31 @@ test('fuzz: random and cut traffic never crashes the loader and gives the agent 
   let records = 0
   for (let seed = 1; seed <= 60; seed++) records += same(fuzzStream(seed), `seed ${seed}`).loaderRecords
   assert.ok(records > 40, `the loader made ${records} rows of the fuzzed traffic`)
+})
+
+/** The http_events rows of a loader's output as written: [flags, row text] (after the 16 counter bytes). */
+const loaderRows = (out: Buffer): [number, string][] =>
+  [...new EventDecoder().push(out)]
+    .filter((ev) => ev.type === EventType.http && ev.data.length > 16)
+    .map((ev) => [ev.flags, ev.data.subarray(16).toString('utf8')])
+
+test('--http1-rows compact: each row is the object form’s values in the documented order, flagged', { skip }, () => {
+  const s = fuzzStream(7)
+  s.data(40, 0, req('/a', 'X-Q: "quoted"\r\n')).data(40, 1, resp('{"json":true}')).data(40, 0, req('/b')).data(40, 1, resp('\x00bin'))
+  const bytes = s.bytes()
+  const objects = loaderRows(throughLoader(bytes))
+  const arrays = loaderRows(throughLoader(bytes, ['--http1-rows', 'compact']))
+  assert.ok(objects.length >= 2, `rows: ${objects.length}`)
+  assert.equal(arrays.length, objects.length)
+  // events.h, FL_COMPACT: the order the agent reads the values in.
+  const order =
+    'major_version minor_version content_type req_headers req_method req_path req_body req_body_size resp_headers resp_status resp_message resp_body resp_body_size latency time_'
+  for (const [i, [flags, text]] of objects.entries()) {
+    const [cflags, ctext] = arrays[i]!
+    assert.equal(flags & 2, 0, 'object rows are not flagged compact')
+    assert.equal(cflags & 2, 2, 'compact rows are flagged')
+    const o = JSON.parse(`${text}}`) as Record<string, unknown>
+    assert.equal(Object.keys(o).join(' '), order)
+    assert.deepEqual(JSON.parse(`${ctext}]`), Object.values(o))
+  }
 })

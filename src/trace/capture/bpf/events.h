@@ -20,6 +20,10 @@
 #define FL_NO_SK 4      /* TLS plaintext whose socket is not known yet: `sk` is 0, `ssl` names the session */
 #define FL_REPLAY 8     /* a transfer the loader held and hands back (http1.c): its bytes were counted in EV_HTTP */
 #define FL_UNMATCHED 1  /* EV_HTTP: a response came without a request */
+/* EV_HTTP (--http1-rows compact): the row is a JSON array of the values in http1.c's order (major_version,
+ * minor_version, content_type, req_headers, req_method, req_path, req_body, req_body_size, resp_headers,
+ * resp_status, resp_message, resp_body, resp_body_size, latency, time_), without its closing bracket. */
+#define FL_COMPACT 2
 
 #define DIR_SEND 0
 #define DIR_RECV 1

@@ -539,41 +539,53 @@ static void prune(struct conn *c) {
   }
 }
 
+/* --http1-rows compact: a row's values without their keys (FL_COMPACT), ~190 bytes a row less to gzip. */
+static int compact;
+void http1_compact(int on) { compact = on; }
+/* The next member of a row: its key, or a comma between compact values. */
+#define MEMBER(b, k) \
+  do { \
+    if (compact) SB_LIT(b, ","); \
+    else SB_LIT(b, ",\"" k "\":"); \
+  } while (0)
+
 static int emit_pair(struct conn *c, struct msg *req, struct msg *resp) {
   static struct sb r;
   r.n = 0;
-  SB_LIT(&r, "{\"major_version\":");
+  if (compact) SB_LIT(&r, "[");
+  else SB_LIT(&r, "{\"major_version\":");
   sb_int(&r, resp->major);
-  SB_LIT(&r, ",\"minor_version\":");
+  MEMBER(&r, "minor_version");
   sb_int(&r, resp->minor);
-  SB_LIT(&r, ",\"content_type\":");
+  MEMBER(&r, "content_type");
   sb_int(&r, resp->ct ? resp->ct : req->ct);
-  SB_LIT(&r, ",\"req_headers\":");
+  MEMBER(&r, "req_headers");
   sb_add(&r, req->hdrs.p, req->hdrs.n);
-  SB_LIT(&r, ",\"req_method\":");
+  MEMBER(&r, "req_method");
   sb_add(&r, req->method.p, req->method.n);
-  SB_LIT(&r, ",\"req_path\":");
+  MEMBER(&r, "req_path");
   sb_add(&r, req->path.p, req->path.n);
-  SB_LIT(&r, ",\"req_body\":");
+  MEMBER(&r, "req_body");
   if (body_json(&r, req->body, req->blen)) goto bad;
-  SB_LIT(&r, ",\"req_body_size\":");
+  MEMBER(&r, "req_body_size");
   sb_int(&r, req->bsize);
-  SB_LIT(&r, ",\"resp_headers\":");
+  MEMBER(&r, "resp_headers");
   sb_add(&r, resp->hdrs.p, resp->hdrs.n);
-  SB_LIT(&r, ",\"resp_status\":");
+  MEMBER(&r, "resp_status");
   sb_int(&r, resp->status);
-  SB_LIT(&r, ",\"resp_message\":");
+  MEMBER(&r, "resp_message");
   sb_add(&r, resp->message.p, resp->message.n);
-  SB_LIT(&r, ",\"resp_body\":");
+  MEMBER(&r, "resp_body");
   if (body_json(&r, resp->body, resp->blen)) goto bad;
-  SB_LIT(&r, ",\"resp_body_size\":");
+  MEMBER(&r, "resp_body_size");
   sb_int(&r, resp->bsize);
-  SB_LIT(&r, ",\"latency\":");
+  MEMBER(&r, "latency");
   sb_int(&r, resp->ts > req->ts ? resp->ts - req->ts : 0);
-  SB_LIT(&r, ",\"time_\":\"");
+  MEMBER(&r, "time_");
+  SB_LIT(&r, "\"");
   sb_int(&r, (long long)req->ts + offset);
   SB_LIT(&r, "\"");
-  record(c, req->ts, 0, &r);
+  record(c, req->ts, compact ? FL_COMPACT : 0, &r);
   http1_counts.records++;
   return 0;
 bad:

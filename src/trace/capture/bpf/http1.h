@@ -10,6 +10,8 @@ typedef void (*http1_out)(const void *data, size_t n);
 
 /* `offset_ns` turns CLOCK_MONOTONIC times into the rows' time_ (CLOCK_REALTIME). */
 void http1_init(long long offset_ns, http1_out out);
+/* Rows as JSON arrays of values (FL_COMPACT) instead of objects, for an agent that asks for them. */
+void http1_compact(int on);
 /* One data, open or close event of `size` bytes (header and payload): written on, or kept and
  * parsed. */
 void http1_event(const struct event *e, size_t size);

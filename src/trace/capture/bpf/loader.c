@@ -5,8 +5,9 @@
  *   uprobe PATH   attach the SSL_read/SSL_write probes to a libssl or a binary with OpenSSL inside
  *   skip PID      do not trace this process (nor its children)
  * Exits when stdin closes (the agent is gone) or stdout breaks. HTTP/1 connections are parsed here
- * (http1.c) unless --http1 off; --replay reads a recorded stream on stdin instead of the kernel's
- * (the tests compare both paths on the same bytes, no root needed).
+ * (http1.c) unless --http1 off; --http1-rows compact writes their rows as arrays of values
+ * (FL_COMPACT); --replay reads a recorded stream on stdin instead of the kernel's (the tests
+ * compare both paths on the same bytes, no root needed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -155,6 +156,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--replay")) replaying = 1;
     else if (i + 1 < argc && !strcmp(argv[i], "--cap")) cap = strtoul(argv[++i], 0, 10);
     else if (i + 1 < argc && !strcmp(argv[i], "--http1")) http1 = strcmp(argv[++i], "off") != 0;
+    else if (i + 1 < argc && !strcmp(argv[i], "--http1-rows")) http1_compact(!strcmp(argv[++i], "compact"));
   }
   if (cap > MAX_CAP) cap = MAX_CAP;
   http1_init(0, out);
