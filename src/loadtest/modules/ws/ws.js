@@ -27,7 +27,8 @@
       protocols: protocols || [],
       tags: U.toTags(params.tags),
       compression: params.compression || '',
-      jar: U.jarOf(params.jar),
+      // A jar is an http.CookieJar: http.js defines jarOf (reading k6/http loads it, when the script did not name it).
+      jar: params.jar == null ? params.jar : (globalThis.__k6mods['k6/http'], U.jarOf(params.jar)),
     })
   }
   const b64 = (data) => U.b64encode(U.bytesOf(data))
