@@ -147,7 +147,7 @@ console.log(
   `bodies: ${bodies.length} realistic pprof files (${fmt(bodies.reduce((a, b) => a + b.body.length, 0) / bodies.length / 1024)} KiB gzipped on average)`,
 )
 console.log(
-  `client: ${hasWrk ? 'wrk, 1 thread' : "Node's fetch in this process (no wrk found)"}, ${concurrency} connections; ${seconds} s each in interleaved 2 s slices`,
+  `client: ${hasWrk ? 'wrk, 1 thread' : `Node's fetch in this process (${process.env.BENCH_CLIENT === 'node' ? 'BENCH_CLIENT=node' : 'no wrk found'})`}, ${concurrency} connections; ${seconds} s each in interleaved 2 s slices`,
 )
 console.log(`bare decode (1 thread):   ${fmt(decodeRate)} profiles/s, ${fmt(decodedSamples / decodeS / 1e3)} k samples/s`)
 console.log(
