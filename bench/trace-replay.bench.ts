@@ -72,12 +72,13 @@ async function startSink(): Promise<{ url: string; stop: () => void }> {
 type Result = { cpuUs: number; events: number; rows: number; sent: number; loaderUs?: number }
 
 /** The raw recording through the loader's HTTP/1 parser (--replay), and the loader's CPU for it. */
-function throughLoader(rec: Buffer): { out: Buffer; cpuUs: number } {
+function throughLoader(rec: Buffer, compact: boolean): { out: Buffer; cpuUs: number } {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-replay-'))
   try {
     writeFileSync(join(dir, 'in'), rec)
     // bash's `times`: the children's user and system time, after the loader has exited.
-    const r = spawnSync('bash', ['-c', `"$0" --replay < "$1"/in > "$1"/out; times`, buildLoader(), dir], { encoding: 'utf8' })
+    const rows = compact ? ' --http1-rows compact' : ''
+    const r = spawnSync('bash', ['-c', `"$0" --replay${rows} < "$1"/in > "$1"/out; times`, buildLoader(), dir], { encoding: 'utf8' })
     const t = [...r.stdout.split('\n')[1]!.matchAll(/(\d+)m([\d.]+)s/g)].reduce((a, m) => a + Number(m[1]) * 60 + Number(m[2]), 0)
     return { out: readFileSync(join(dir, 'out')), cpuUs: t * 1e6 }
   } finally {
@@ -107,19 +108,19 @@ async function replay(root: string, rec: Buffer, server: string, gzip?: boolean)
     if (p.shared?.conn !== connColumns) p.shared = { conn: connColumns, text: `${connColumns},${p.columnsJson}` }
     return p.shared.text
   }
-  const groupedEmit = (emit: (table: string, rows: (string | Uint8Array)[], shared?: string) => void) => ({
+  const groupedEmit = (emit: (table: string, rows: (string | Uint8Array)[], shared?: string, columns?: readonly string[]) => void) => ({
     emit: (table: string, row: object, p: P, connColumns?: string) => {
       made++
       emit(table, [JSON.stringify(row)], shared(p, connColumns))
     },
-    emitBytes: (table: string, bytes: Buffer, p: P, connColumns: string) => {
+    emitBytes: (table: string, bytes: Buffer, p: P, connColumns: string, columns?: readonly string[]) => {
       made++
-      emit(table, [bytes], shared(p, connColumns))
+      emit(table, [bytes], shared(p, connColumns), columns)
     },
   })
   const source = {
     name: 'socket',
-    async start(emit: (table: string, rows: (string | Uint8Array)[], shared?: string) => void) {
+    async start(emit: (table: string, rows: (string | Uint8Array)[], shared?: string, columns?: readonly string[]) => void) {
       // A tree before the grouped body: the row's text with the process's columns appended.
       const tracker = new ConnTracker({
         emit: (table: string, row: object, p: P, connColumns?: string) => {
@@ -185,12 +186,19 @@ const results = new Map<string, Result[]>(modes.map((m) => [m.name, []]))
 // The loader's passes (and their CPU) all before the replays: a child spawned between them left
 // every page of this process copy-on-write, and the faults that followed more than doubled the
 // next replay's CPU (7.4-8.5 against 2.6-4.3 µs per row, same bytes) — no agent spawns per batch.
-const loaderPasses = modes.some((m) => m.loader) ? Array.from({ length: 3 }, () => throughLoader(rec)) : []
-const loaderOut = loaderPasses[0]?.out
-const loaderUs = median(loaderPasses.map((l) => l.cpuUs))
+// This tree's agent asks the loader for compact rows (arrays of values); a tree before reads objects.
+const compactTree = async (root: string) => 'compactHttpColumns' in (await import(join(root, 'src/trace/capture/wire.ts')))
+const flavours = new Map<boolean, { out: Buffer; cpuUs: number }>()
+for (const m of modes.filter((x) => x.loader)) {
+  const compact = await compactTree(m.root)
+  if (flavours.has(compact)) continue
+  const passes = Array.from({ length: 3 }, () => throughLoader(rec, compact))
+  flavours.set(compact, { out: passes[0]!.out, cpuUs: median(passes.map((l) => l.cpuUs)) })
+}
 const run = async (m: Mode): Promise<Result> => {
   if (!m.loader) return replay(m.root, rec, sink.url, m.gzip)
-  return { ...(await replay(m.root, loaderOut!, sink.url, m.gzip)), loaderUs }
+  const l = flavours.get(await compactTree(m.root))!
+  return { ...(await replay(m.root, l.out, sink.url, m.gzip)), loaderUs: l.cpuUs }
 }
 try {
   for (const m of modes) await run(m) // warm-up: module loading and JIT

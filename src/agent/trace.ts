@@ -52,7 +52,7 @@ export class TraceRunner {
 
   /** Starts the sources; rejects with the required source's error, logs an optional one's. */
   async start(): Promise<void> {
-    const emit = (table: string, rows: EmittedRow[], shared?: string) => this.add(table, rows, shared)
+    const emit = (table: string, rows: EmittedRow[], shared?: string, columns?: readonly string[]) => this.add(table, rows, shared, columns)
     for (const [i, s] of this.o.sources.entries()) {
       try {
         await s.start(emit)
@@ -70,9 +70,9 @@ export class TraceRunner {
     this.o.log(`trace: capturing with ${this.started.map((s) => s.name).join(', ')}; uploading to ${this.o.server}/api/v1/trace/events`)
   }
 
-  private add(table: string, rows: EmittedRow[], shared?: string): void {
+  private add(table: string, rows: EmittedRow[], shared?: string, columns?: readonly string[]): void {
     if (!rows.length) return
-    for (const r of rows) this.pending.add(table, typeof r === 'string' || r instanceof Uint8Array ? r : JSON.stringify(r), shared)
+    for (const r of rows) this.pending.add(table, typeof r === 'string' || r instanceof Uint8Array ? r : JSON.stringify(r), shared, columns)
     this.emitted.set(table, (this.emitted.get(table) ?? 0) + rows.length)
     if (this.pending.count >= MAX_BATCH_ROWS) this.flush()
   }

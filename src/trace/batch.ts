@@ -28,6 +28,8 @@ interface Table {
   len: number
   rows: number
   pieces: Buffer[]
+  /** The columns of its array rows (the loader's compact ones), sent once in the body. */
+  columns?: readonly string[]
 }
 
 export interface RowBatchOptions {
@@ -54,12 +56,21 @@ export class RowBatch {
   /**
    * Adds one row: its JSON object text, or (bytes) that text's UTF-8 without its closing brace —
    * the capture loader's rows, copied as they are, never a string. `shared` is more of its columns
-   * as JSON object members (`"a":1,"b":"x"`), the same text for many rows.
+   * as JSON object members (`"a":1,"b":"x"`), the same text for many rows. With `columns`, the
+   * bytes are a JSON array of those columns' values without its closing bracket (grouped: sent as
+   * they are, the column names once per batch; json: made an object).
    */
-  add(table: string, row: string | Uint8Array, shared = ''): void {
+  add(table: string, row: string | Uint8Array, shared = '', columns?: readonly string[]): void {
     let t = this.tables.get(table)
     if (!t) this.tables.set(table, (t = { buf: Buffer.allocUnsafe(PIECE_BYTES + 4096), len: 0, rows: 0, pieces: [] }))
     const grouped = this.format === 'grouped'
+    if (columns && (!grouped || typeof row === 'string' || (t.columns && t.columns !== columns))) {
+      // Plain JSON (an older server), or a second column list for one table: the row as an object.
+      const values = JSON.parse(`${typeof row === 'string' ? row : Buffer.from(row).toString('utf8')}]`) as unknown[]
+      row = JSON.stringify(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
+      columns = undefined
+    }
+    if (columns) t.columns = columns
     let g = 0
     if (grouped) {
       g = this.groups.get(shared) ?? -1
@@ -82,7 +93,7 @@ export class RowBatch {
       b.set(row, t.len)
       t.len += row.length
       if (!grouped && shared) t.len += b.write(row.length > 1 ? `,${shared}}` : `${shared}}`, t.len)
-      else b[t.len++] = 0x7d
+      else b[t.len++] = columns ? 0x5d : 0x7d
     }
     if (grouped) b[t.len++] = 0x5d
     this.count++
@@ -112,8 +123,9 @@ export class RowBatch {
         if (t.len) parts.push(this.pack(t.buf.subarray(0, t.len)))
       } else parts.push(this.pack(Buffer.concat([open, t.buf.subarray(0, t.len)])))
     }
+    const columns = [...this.tables].filter(([, t]) => t.columns).map(([name, t]) => `${JSON.stringify(name)}:${JSON.stringify(t.columns)}`)
     const tail = grouped
-      ? `${i ? ']}' : '{"tables":{}'},"groups":[${[...this.groups.keys()].map((s) => `{${s}}`).join(',')}]}`
+      ? `${i ? ']}' : '{"tables":{}'}${columns.length ? `,"columns":{${columns.join(',')}}` : ''},"groups":[${[...this.groups.keys()].map((s) => `{${s}}`).join(',')}]}`
       : i
         ? ']}'
         : '{}'

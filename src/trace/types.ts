@@ -51,9 +51,10 @@ export type EmittedRow = Record<string, string | number | boolean> | string | Ui
 /**
  * Hands rows to the agent. `shared`: more columns of every one of these rows, as JSON object
  * members (`"pid":42,"service":"nginx"`) — a process's and a connection's, the same text for many
- * rows, which the upload sends once per batch.
+ * rows, which the upload sends once per batch. `columns`: the byte rows are JSON arrays of these
+ * columns' values without the closing bracket (the loader's --http1-rows compact), not objects.
  */
-export type Emit = (table: string, rows: EmittedRow[], shared?: string) => void
+export type Emit = (table: string, rows: EmittedRow[], shared?: string, columns?: readonly string[]) => void
 
 /**
  * One kind of host data the agent collects with `--trace` (sockets, process stats, block I/O, …).

@@ -115,6 +115,27 @@ test('a grouped batch, gzipped or not, expands to the rows with their shared col
   }
 })
 
+test("the loader's compact rows (arrays of values) go with their column names once; to a plain-JSON server, as objects", () => {
+  const columns = ['time_', 'req_path', 'resp_status']
+  const rows = Array.from({ length: 300 }, (_, i) => [
+    String(1_700_000_000_000_000_000n + BigInt(i)),
+    `/p/${i}/${'ü'.repeat(i % 50)}`,
+    200 + (i % 3),
+  ])
+  const want = { http_events: rows.map((r, i) => ({ ...Object.fromEntries(columns.map((c, j) => [c, r[j]])), pid: i % 2 })) }
+  for (const format of ['grouped', 'json'] as const) {
+    const batch = new RowBatch({ format })
+    // An object row of the same table between them (the agent's own parser's).
+    rows.forEach((r, i) => batch.add('http_events', Buffer.from(JSON.stringify(r).slice(0, -1)), `"pid":${i % 2}`, columns))
+    const body = JSON.parse(gunzipSync(Buffer.concat(batch.finish())).toString('utf8'))
+    if (format === 'grouped') {
+      assert.deepEqual(body.columns, { http_events: columns })
+      assert.deepEqual(body.tables.http_events[0], [0, rows[0]])
+      assert.deepEqual(JSON.parse(JSON.stringify(expandGroups(body))), want)
+    } else assert.deepEqual(body, want)
+  }
+})
+
 test('expandGroups refuses what is not a grouped body, naming the table, row and group', () => {
   const bad: [unknown, RegExp][] = [
     [[], /expected \{"tables"/],
@@ -140,6 +161,15 @@ test('expandGroups refuses what is not a grouped body, naming the table, row and
     [{ tables: { http_events: [['0', {}]] }, groups: [{}] }, /group "0"/],
     [{ tables: { http_events: [[0.5, {}]] }, groups: [{}] }, /group 0.5/],
     [{ tables: { http_events: [[0, { pid: 1 }]] }, groups: [{ pid: 2 }] }, /row 0: column "pid" is in the row and in its group 0/],
+    [{ tables: { http_events: [[0, [1]]] }, groups: [{}] }, /http_events row 0: an array of values, but "columns" names none/],
+    [{ tables: { http_events: [[0, [1]]] }, columns: { http_events: ['a', 'b'] }, groups: [{}] }, /row 0: 1 values for the 2 columns/],
+    [{ tables: {}, columns: { http_events: ['a', 'a'] }, groups: [] }, /"columns".http_events: expected an array of distinct/],
+    [{ tables: {}, columns: { http_events: [1] }, groups: [] }, /"columns".http_events/],
+    [{ tables: {}, columns: [], groups: [] }, /"columns": expected an object/],
+    [
+      { tables: { http_events: [[0, [1]]] }, columns: { http_events: ['pid'] }, groups: [{ pid: 2 }] },
+      /column "pid" is in the row and in its group 0/,
+    ],
   ]
   for (const [body, re] of bad) {
     assert.throws(
@@ -157,6 +187,8 @@ test('fuzzed grouped bodies are expanded and checked or refused with KILN_BAD_RE
   const r = rng(9)
   const batch = new RowBatch({ gzip: false })
   sharedRows(batch, 40, r, ['http_events'])
+  for (let i = 0; i < 10; i++)
+    batch.add('http_events', Buffer.from(`["${1_700_000_000_000_000_000n + BigInt(i)}","/c/${i}"`), '"pid":7', ['time_', 'req_path'])
   const good = Buffer.concat(batch.finish()).toString('utf8')
   let accepted = 0
   let refused = 0
@@ -188,7 +220,25 @@ test('fuzzed grouped bodies are expanded and checked or refused with KILN_BAD_RE
 
 /** One random change somewhere in a parsed JSON value: a member or element replaced, removed or added. */
 function mutateValue(v: unknown, r: () => number, depth: number): unknown {
-  const junk = [null, 0, -1, 1.5, 2 ** 64, '', 'x', '0', true, [], {}, [0], [0, {}], [99, {}], { pid: 'x' }]
+  const junk = [
+    null,
+    0,
+    -1,
+    1.5,
+    2 ** 64,
+    '',
+    'x',
+    '0',
+    true,
+    [],
+    {},
+    [0],
+    [0, {}],
+    [99, {}],
+    { pid: 'x' },
+    [0, ['/x', 1]],
+    ['req_path', 'latency'],
+  ]
   const pick = () => junk[Math.floor(r() * junk.length)]
   if (v === null || typeof v !== 'object' || r() < 0.15 * depth) return r() < 0.5 ? pick() : v
   if (Array.isArray(v)) {
@@ -199,7 +249,7 @@ function mutateValue(v: unknown, r: () => number, depth: number): unknown {
   }
   const o = v as Record<string, unknown>
   const keys = Object.keys(o)
-  if (!keys.length || r() < 0.1) return { ...o, [['pid', 'time_', 'bogus', 'tables', 'groups'][Math.floor(r() * 5)]!]: pick() }
+  if (!keys.length || r() < 0.1) return { ...o, [['pid', 'time_', 'bogus', 'tables', 'groups', 'columns'][Math.floor(r() * 6)]!]: pick() }
   const k = keys[Math.floor(r() * keys.length)]!
   if (r() < 0.1) {
     const { [k]: _, ...rest } = o

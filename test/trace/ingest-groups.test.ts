@@ -18,6 +18,8 @@ import type { Emit, TraceSource } from '../../src/trace/types.ts'
 // Ten minutes ago (rows older than the retention are refused).
 const NS = (BigInt(Date.now()) - 600_000n) * 1_000_000n
 
+const COMPACT = ['time_', 'req_path', 'resp_status', 'latency']
+
 /** A source emitting `n` http_events rows as the socket capture does: JSON text or the loader's unclosed UTF-8, with a connection's shared columns. */
 function source(n: number, tag: string): TraceSource {
   return {
@@ -27,7 +29,10 @@ function source(n: number, tag: string): TraceSource {
         const c = i % 3
         const shared = `"remote_addr":"10.0.0.${c}","remote_port":${5000 + c},"trace_role":2,"pid":${100 + c},"cmdline":"srv \\"${c}\\" ü"`
         const own = JSON.stringify({ time_: String(NS + BigInt(i)), req_path: `/${tag}/${i}`, resp_status: 200, latency: i })
-        emit('http_events', [i % 2 ? own : Buffer.from(own.slice(0, -1))], shared)
+        // Every fourth as the loader's compact rows are: an array of values, the names apart.
+        if (i % 4 === 0)
+          emit('http_events', [Buffer.from(JSON.stringify([String(NS + BigInt(i)), `/${tag}/${i}`, 200, i]).slice(0, -1))], shared, COMPACT)
+        else emit('http_events', [i % 2 ? own : Buffer.from(own.slice(0, -1))], shared)
       }
     },
     async stop() {},

@@ -6,7 +6,7 @@
 import { TraceRole, TrafficProtocol } from '../../model/trace-tables.ts'
 import { createParser, inferProtocol } from '../protocols/index.ts'
 import type { Protocol, StreamParser, TraceRecord } from '../types.ts'
-import { EventFlag, EventType, formatAddr, type CaptureEvent } from './wire.ts'
+import { compactHttpColumns, EventFlag, EventType, formatAddr, type CaptureEvent } from './wire.ts'
 import { ConnStats, type ConnKey } from './conn-stats.ts'
 
 type Row = Record<string, string | number | boolean>
@@ -26,9 +26,11 @@ export interface TrackerOptions {
   emitText?: (table: string, text: string, proc: Proc, connColumns: string) => void
   /**
    * The same row as the loader's UTF-8 (a view of the event, valid during the call): copied into
-   * the batch as it is, never decoded into a string. Preferred to `emitText` when given.
+   * the batch as it is, never decoded into a string. Preferred to `emitText` when given. With
+   * `columns` (the loader's --http1-rows compact) it is a JSON array of those columns' values
+   * without its closing bracket.
    */
-  emitBytes?: (table: string, bytes: Buffer, proc: Proc, connColumns: string) => void
+  emitBytes?: (table: string, bytes: Buffer, proc: Proc, connColumns: string, columns?: readonly string[]) => void
   /** Whether a process still runs (to end the connections of processes that exited without close()). */
   alive: (tgid: number) => boolean
   /** A connection of this process was seen: read its metadata now, while it still runs (curl may be gone by the next window). */
@@ -174,9 +176,14 @@ export class ConnTracker {
     if (d.length <= 16 || conn.ignored) return
     this.stats.records++
     this.stats.loaderRecords++
-    if (this.o.emitBytes) return this.o.emitBytes('http_events', d.subarray(16), conn, connColumns(conn))
+    const compact = (ev.flags & EventFlag.compact) !== 0
+    if (this.o.emitBytes)
+      return this.o.emitBytes('http_events', d.subarray(16), conn, connColumns(conn), compact ? compactHttpColumns : undefined)
     const text = d.toString('utf8', 16)
-    if (this.o.emitText) this.o.emitText('http_events', text, conn, connColumns(conn))
+    if (compact) {
+      const values = JSON.parse(`${text}]`) as (string | number | boolean)[]
+      this.o.emit('http_events', Object.fromEntries(compactHttpColumns.map((c, i) => [c, values[i]!])), conn, connColumns(conn))
+    } else if (this.o.emitText) this.o.emitText('http_events', text, conn, connColumns(conn))
     else this.o.emit('http_events', JSON.parse(`${text}}`) as Row, conn, connColumns(conn))
   }
 

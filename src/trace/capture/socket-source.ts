@@ -61,7 +61,8 @@ export class SocketSource implements TraceSource {
       // The row as JSON text: no object per row outlives this call.
       emit: (table, row, p, connColumns) => emit(table, [JSON.stringify(row)], shared(p, connColumns)),
       // The loader's http_events rows arrive as JSON's UTF-8 already: copied into the batch as they are.
-      emitBytes: (table, bytes, p, connColumns) => emit(table, [bytes], shared(p, connColumns)),
+      // With --http1-rows compact they are arrays of values, the keys sent once per batch.
+      emitBytes: (table, bytes, p, connColumns, columns) => emit(table, [bytes], shared(p, connColumns), columns),
       alive: (tgid) => existsSync(`/proc/${tgid}`),
       seen: (p) => void this.o.meta.columns(p.tgid, { startTicks: p.startTicks, comm: p.comm }),
       ignoreRemote: (addr, port) => own.has(addr, port),
@@ -117,7 +118,13 @@ export class SocketSource implements TraceSource {
   private async launch(path: string, tracker: ConnTracker): Promise<ChildProcess> {
     const child = (this.child = spawn(
       path,
-      ['--cap', String(this.o.captureBytes ?? 16384), ...(process.env.KILN_CAPTURE_HTTP1 === 'off' ? ['--http1', 'off'] : [])],
+      [
+        '--cap',
+        String(this.o.captureBytes ?? 16384),
+        '--http1-rows',
+        'compact',
+        ...(process.env.KILN_CAPTURE_HTTP1 === 'off' ? ['--http1', 'off'] : []),
+      ],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     ))
     child.stdin!.write(`skip ${process.pid}\n`)

@@ -4,8 +4,27 @@
  */
 
 export const EventType = { data: 1, open: 2, close: 3, stats: 4, log: 5, hello: 6, http: 7 } as const
-/** `unmatched` is EV_HTTP's only flag (a response without its request). */
-export const EventFlag = { ssl: 1, inSsl: 2, noSock: 4, replay: 8, unmatched: 1 } as const
+/** EV_HTTP's flags: `unmatched` (a response without its request), `compact` (--http1-rows compact). */
+export const EventFlag = { ssl: 1, inSsl: 2, noSock: 4, replay: 8, unmatched: 1, compact: 2 } as const
+
+/** The columns of an EV_HTTP row with the `compact` flag, in the order of its JSON array (bpf/events.h, FL_COMPACT). */
+export const compactHttpColumns: readonly string[] = [
+  'major_version',
+  'minor_version',
+  'content_type',
+  'req_headers',
+  'req_method',
+  'req_path',
+  'req_body',
+  'req_body_size',
+  'resp_headers',
+  'resp_status',
+  'resp_message',
+  'resp_body',
+  'resp_body_size',
+  'latency',
+  'time_',
+]
 
 const HEADER = 112
 const EMPTY = Buffer.alloc(0)
