@@ -25,10 +25,13 @@ export default function () { ${probe}; sleep(0) }`,
 export const options = { vus: 2, iterations: 2 }
 export default function () { ${probe}; http.get(__ENV.URL) }`,
       'lib.js': `import http from "k6/http"
-export const get = (u) => http.get(u).status`,
-      'indirect.js': `import { get } from './lib.js'
+export const get = (u) => http.get(u).status
+export function badJar(u) {
+  try { http.get(u, { jar: {} }) } catch (e) { return e.stack }
+}`,
+      'indirect.js': `import { get, badJar } from './lib.js'
 export const options = { vus: 2, iterations: 2 }
-export default function () { console.log('STATUS ' + get(__ENV.URL)) }`,
+export default function () { console.log('STATUS ' + get(__ENV.URL)); console.log('STACK ' + JSON.stringify(badJar(__ENV.URL))) }`,
     })
     for (const threads of ['0', '1']) {
       const env = { KILN_RUN_THREADS: threads }
@@ -41,6 +44,8 @@ export default function () { console.log('STATUS ' + get(__ENV.URL)) }`,
       const indirect = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${srv.url}/`, 'indirect.js'], { cwd: dir, env })
       assert.equal(indirect.code, 0, indirect.stderr)
       assert.equal(indirect.stderr.match(/STATUS 200/g)?.length, 2, indirect.stderr)
+      // A lazy module's frames are named after it (evaluated by the host, not by the VM's eval).
+      assert.match(indirect.stderr, /STACK "\s*at jarOf \(k6\/http:\d+/, indirect.stderr)
     }
     assert.equal(srv.hits.get('/'), 8)
   } finally {

@@ -27,8 +27,8 @@ export interface HostApi {
   setShared(name: string, json: string): void
   /** A k6/secrets value: `[source|null, key]` as JSON. */
   secret(json: string): string
-  /** The source of a module evaluated on first import. */
-  lazyModule(name: string): string
+  /** Evaluates a lazy module's JS in the VM (its loading getter's first read). */
+  lazyModule(name: string): void
   sleep(ms: number): Promise<void>
   // the event loop (engine/loop.js)
   timer(id: number, ms: number): void

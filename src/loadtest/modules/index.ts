@@ -62,6 +62,6 @@ export const lazyModules: Record<string, string> = {
 export const lazyGetters = Object.keys(lazyModules)
   .map(
     (m) =>
-      `${JSON.stringify(m)} in __k6mods || Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { (0, eval)(__kh.lazyModule(${JSON.stringify(m)})); return __k6mods[${JSON.stringify(m)}] } })`,
+      `${JSON.stringify(m)} in __k6mods || Object.defineProperty(__k6mods, ${JSON.stringify(m)}, { configurable: true, enumerable: true, get() { __kh.lazyModule(${JSON.stringify(m)}); return __k6mods[${JSON.stringify(m)}] } })`,
   )
   .join('; ')
