@@ -6,7 +6,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 
 function walk(dir, out) {
   let names
@@ -23,6 +23,13 @@ function walk(dir, out) {
   }
   return out
 }
+
+// A test file that never ends (a hook waiting on a process that will not exit, a server left
+// listening) would hold the whole run until CI's own limit, with nothing saying which file it was.
+// Node's runner runs each file in a child process; one alive for longer than this is killed with
+// everything it started, so the runner records that file as failed and goes on.
+const FILE_LIMIT_MS = Number(process.env.KILN_TEST_FILE_MINUTES ?? 10) * 60_000
+const fileSeen = new Map()
 
 const roots = ['test', ...readdirSafe('packages').map((p) => join('packages', p, 'test'))]
 const filter = process.argv[2]
@@ -41,7 +48,7 @@ const buildArgs = [join(import.meta.dirname, 'build.js'), ...(withUi ? ['--ui'] 
 const build = spawnSync(process.execPath, buildArgs, { stdio: 'inherit' })
 if (build.status !== 0) process.exit(build.status ?? 1)
 if (withUi) process.env.KILN_UI_BUILT = '1'
-const first = runFiles(files)
+const first = await runFiles(files)
 if (first.status === 0) process.exit(0)
 
 // A file that failed runs once more, alone, and both outcomes stay in the log: the suite drives real
@@ -52,7 +59,7 @@ const failedFiles = [...new Set(failed.map((f) => f.file).filter(Boolean))]
 if (failedFiles.length === 0 || failedFiles.length > 3) process.exit(first.status)
 console.log(`\n# ${failed.length} test(s) failed in ${failedFiles.length} file(s); running those files once more:`)
 for (const f of failed) console.log(`#   ${f.file}: ${f.name}`)
-const second = runFiles(failedFiles)
+const second = await runFiles(failedFiles)
 console.log(
   second.status === 0
     ? `# passed on the second run (flaky, to be mended): ${failedFiles.join(', ')}`
@@ -60,10 +67,10 @@ console.log(
 )
 process.exit(second.status)
 
-function runFiles(list) {
+async function runFiles(list) {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-test-'))
   const out = join(dir, 'failures.jsonl')
-  const r = spawnSync(
+  const child = spawn(
     process.execPath,
     [
       '--import',
@@ -78,6 +85,9 @@ function runFiles(list) {
     ],
     { stdio: 'inherit' },
   )
+  const watchdog = setInterval(() => endHungFiles(child.pid, list), 10_000)
+  const status = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)))
+  clearInterval(watchdog)
   let failures = []
   try {
     failures = readFileSync(out, 'utf8')
@@ -86,7 +96,51 @@ function runFiles(list) {
       .map((l) => JSON.parse(l))
   } catch {}
   rmSync(dir, { recursive: true, force: true })
-  return { status: r.status ?? 1, failures }
+  return { status, failures }
+}
+
+function endHungFiles(runnerPid, list) {
+  for (const pid of descendants(runnerPid)) {
+    const file = list.find((f) => cmdline(pid).includes(f))
+    if (!file) continue
+    const key = `${pid} ${file}`
+    if (!fileSeen.has(key)) fileSeen.set(key, Date.now())
+    else if (Date.now() - fileSeen.get(key) > FILE_LIMIT_MS) {
+      console.log(`\n# ${file} is still running after ${FILE_LIMIT_MS / 60_000} min: killed with what it started`)
+      for (const p of [pid, ...descendants(pid)].reverse()) {
+        try {
+          process.kill(p, 'SIGKILL')
+        } catch {}
+      }
+      fileSeen.delete(key)
+    }
+  }
+}
+
+function descendants(pid) {
+  const out = []
+  let tasks = []
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const t of tasks) {
+    let kids = ''
+    try {
+      kids = readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim()
+    } catch {}
+    for (const k of kids ? kids.split(' ') : []) out.push(Number(k), ...descendants(Number(k)))
+  }
+  return out
+}
+
+function cmdline(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+  } catch {
+    return ''
+  }
 }
 
 function readdirSafe(dir) {
