@@ -1,9 +1,8 @@
 /**
  * MySQL packets (3-byte little-endian length, 1-byte sequence id, payload) from one direction's
- * bytes. A packet larger than the buffer cap is delivered early with the payload's first bytes and
- * the rest skipped by counting, as is a capture gap that falls inside one packet.
+ * bytes, framed as ../framed.ts says.
  */
-import { ByteQueue } from '../common.ts'
+import { type FrameHead, FramedReader } from '../framed.ts'
 
 export interface Packet {
   seq: number
@@ -15,77 +14,20 @@ export interface Packet {
   timeNs: bigint
 }
 
-/** Payload bytes kept of a packet too large to hold: enough for a statement prefix or an error. */
-const keptOfBig = 4096
+interface PacketHead extends FrameHead {
+  seq: number
+  len: number
+}
 
-export class PacketReader {
-  private q = new ByteQueue()
-  private skip = 0
-  /** Framing was lost; `resync` decides whether an event's first bytes start a packet again. */
-  lost = false
-
-  constructor(
-    private readonly maxBuffer: number,
-    private readonly resync: (data: Buffer) => boolean,
-  ) {}
-
-  get buffered(): number {
-    return this.q.length
+export class PacketReader extends FramedReader<PacketHead, Packet> {
+  protected head(b: Buffer): PacketHead | null {
+    if (b.length < 4) return null
+    const len = b[0]! | (b[1]! << 8) | (b[2]! << 16)
+    return { seq: b[3]!, len, total: 4 + len, payloadAt: 4 }
   }
 
-  reset(): void {
-    this.q.clear()
-    this.skip = 0
-    this.lost = false
-  }
-
-  /** Feeds one event's bytes; calls `onPacket` for each packet found. Returns false if framing was lost here. */
-  push(data: Buffer, size: number, timeNs: bigint, onPacket: (p: Packet) => void): boolean {
-    let gap = size - data.length
-    if (this.skip > 0) {
-      const n = Math.min(this.skip, data.length)
-      this.skip -= n
-      data = data.subarray(n)
-      const g = Math.min(this.skip, gap)
-      this.skip -= g
-      gap -= g
-    }
-    if (this.lost) {
-      if (data.length === 0 || !this.resync(data)) return true
-      this.lost = false
-    }
-    const q = this.q
-    q.append(data, timeNs)
-    for (;;) {
-      const b = q.bytes()
-      if (b.length < 4) break
-      const len = b[0]! | (b[1]! << 8) | (b[2]! << 16)
-      const seq = b[3]!
-      const time = q.timeAt(0)
-      if (b.length >= 4 + len) {
-        onPacket({ seq, len, payload: Buffer.from(b.subarray(4, 4 + len)), whole: true, timeNs: time })
-        q.consume(4 + len)
-        continue
-      }
-      if (4 + len > this.maxBuffer || gap > 0) {
-        // Too large to hold, or cut by a capture gap: deliver its beginning, count past the rest
-        // (a gap running past its end loses the framing below).
-        const rest = 4 + len - b.length
-        onPacket({ seq, len, payload: Buffer.from(b.subarray(4, 4 + keptOfBig)), whole: false, timeNs: time })
-        q.clear()
-        const g = Math.min(rest, gap)
-        gap -= g
-        this.skip = rest - g
-      }
-      break
-    }
-    if (gap > 0) {
-      this.q.clear()
-      this.skip = 0
-      this.lost = true
-      return false
-    }
-    return true
+  protected message(h: PacketHead, payload: Buffer, whole: boolean, timeNs: bigint): Packet {
+    return { seq: h.seq, len: h.len, payload, whole, timeNs }
   }
 }
 

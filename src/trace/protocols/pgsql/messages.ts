@@ -1,10 +1,9 @@
 /**
  * PostgreSQL messages (protocol 3.0): a type byte, an int32 length that counts itself, a payload;
  * plus the untyped messages that open a connection (StartupMessage, SSLRequest, CancelRequest).
- * A message larger than the buffer cap (a wide DataRow, COPY data) is delivered early with its
- * first bytes and the rest skipped by counting, as is a capture gap inside one message.
+ * Framed as ../framed.ts says (a wide DataRow or COPY data is delivered early with its first bytes).
  */
-import { ByteQueue } from '../common.ts'
+import { type FrameHead, FramedReader } from '../framed.ts'
 
 export interface PgMessage {
   /** The type letter; '' for an untyped startup-phase message. */
@@ -15,95 +14,38 @@ export interface PgMessage {
   timeNs: bigint
 }
 
-const keptOfBig = 4096
 /** Startup-phase request codes (the int32 after the length). */
 export const startupCodes = new Set([196608, 80877103, 80877104, 80877102])
 
-export class MessageReader {
-  private q = new ByteQueue()
-  private skip = 0
-  lost = false
+interface MessageHead extends FrameHead {
+  type: string
+  len: number
+}
 
+export class MessageReader extends FramedReader<MessageHead, PgMessage> {
   constructor(
-    private readonly maxBuffer: number,
+    maxBuffer: number,
     /** Length of an untyped message at the front of `b`, 1 for a one-byte SSL answer, or 0 when the front is typed. */
     private readonly untyped: (b: Buffer) => number,
-    private readonly resync: (d: Buffer) => boolean,
-  ) {}
-
-  get buffered(): number {
-    return this.q.length
+    resync: (d: Buffer) => boolean,
+  ) {
+    super(maxBuffer, resync)
   }
 
-  reset(): void {
-    this.q.clear()
-    this.skip = 0
-    this.lost = false
+  protected head(b: Buffer): MessageHead | null | 'junk' {
+    if (b.length === 0) return null
+    const u = this.untyped(b)
+    if (u === 1) return { type: String.fromCharCode(b[0]!), len: 0, total: 1, payloadAt: 1 }
+    if (b.length < (u ? 4 : 5)) return null
+    const len = u ? b.readUInt32BE(0) : b.readUInt32BE(1)
+    // Not a message boundary: the stream is junk here.
+    if (len < 4 || len > 0x40000000) return 'junk'
+    // An untyped message keeps its request code (protocol version, SSLRequest …) in the payload.
+    return { type: u ? '' : String.fromCharCode(b[0]!), len, total: (u ? 0 : 1) + len, payloadAt: u ? 4 : 5 }
   }
 
-  /** Feeds one event's bytes; false when a gap lost the framing here. */
-  push(data: Buffer, size: number, timeNs: bigint, on: (m: PgMessage) => void): boolean {
-    let gap = size - data.length
-    if (this.skip > 0) {
-      const n = Math.min(this.skip, data.length)
-      this.skip -= n
-      data = data.subarray(n)
-      const g = Math.min(this.skip, gap)
-      this.skip -= g
-      gap -= g
-    }
-    if (this.lost) {
-      if (data.length === 0 || !this.resync(data)) return true
-      this.lost = false
-    }
-    const q = this.q
-    q.append(data, timeNs)
-    for (;;) {
-      const b = q.bytes()
-      if (b.length === 0) break
-      const time = q.timeAt(0)
-      const u = this.untyped(b)
-      if (u === 1) {
-        on({ type: String.fromCharCode(b[0]!), len: 0, payload: Buffer.alloc(0), whole: true, timeNs: time })
-        q.consume(1)
-        continue
-      }
-      if (b.length < (u ? 4 : 5)) break
-      const len = u ? b.readUInt32BE(0) : b.readUInt32BE(1)
-      const type = u ? '' : String.fromCharCode(b[0]!)
-      const head = u ? 0 : 1
-      if (len < 4 || len > 0x40000000) {
-        // Not a message boundary: the stream is junk here.
-        q.clear()
-        this.lost = true
-        return false
-      }
-      const total = head + len
-      // An untyped message keeps its request code (protocol version, SSLRequest …) in the payload.
-      const payloadAt = u ? 4 : 5
-      if (b.length >= total) {
-        on({ type, len, payload: Buffer.from(b.subarray(Math.min(payloadAt, total), total)), whole: true, timeNs: time })
-        q.consume(total)
-        continue
-      }
-      if (total > this.maxBuffer || gap > 0) {
-        // Too large to hold, or cut by a capture gap: deliver its beginning, count past the rest.
-        const rest = total - b.length
-        on({ type, len, payload: Buffer.from(b.subarray(payloadAt, payloadAt + keptOfBig)), whole: false, timeNs: time })
-        q.clear()
-        const g = Math.min(rest, gap)
-        gap -= g
-        this.skip = rest - g
-      }
-      break
-    }
-    if (gap > 0) {
-      q.clear()
-      this.skip = 0
-      this.lost = true
-      return false
-    }
-    return true
+  protected message(h: MessageHead, payload: Buffer, whole: boolean, timeNs: bigint): PgMessage {
+    return { type: h.type, len: h.len, payload, whole, timeNs }
   }
 }
 
