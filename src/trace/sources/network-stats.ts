@@ -8,9 +8,8 @@
  */
 import { readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import type { TraceSource } from '../types.ts'
 import type { ProcessMeta } from './process-meta.ts'
-import { int64, listPids, nowNs, readProc, requireRoot } from './proc.ts'
+import { int64, listPids, nowNs, readProc, PollingSource } from './proc.ts'
 
 type Row = Record<string, string | number | boolean>
 
@@ -68,36 +67,14 @@ export interface NetworkStatsOptions {
   procRoot?: string
 }
 
-export class NetworkStatsSource implements TraceSource {
+export class NetworkStatsSource extends PollingSource {
   readonly name = 'network_stats'
-  private timer: NodeJS.Timeout | undefined
-  private emit: ((table: string, rows: Row[]) => void) | undefined
   private readonly procRoot: string
-  private readonly counts = { scans: 0, rows: 0, namespaces: 0, scan_us: 0 }
+  protected readonly counts = { scans: 0, rows: 0, namespaces: 0, scan_us: 0 }
 
   constructor(private readonly o: NetworkStatsOptions) {
+    super(o.intervalMs, "reading the network namespaces of other users' processes")
     this.procRoot = o.procRoot ?? '/proc'
-  }
-
-  async start(emit: (table: string, rows: Row[]) => void): Promise<void> {
-    requireRoot(this.name, "reading the network namespaces of other users' processes")
-    this.emit = emit
-    this.scan()
-    this.timer = setInterval(() => this.scan(), this.o.intervalMs)
-    this.timer.unref()
-  }
-
-  /** Emits one last reading. */
-  async stop(): Promise<void> {
-    if (!this.timer) return
-    clearInterval(this.timer)
-    this.timer = undefined
-    this.scan()
-    this.emit = undefined
-  }
-
-  stats(): Record<string, number> {
-    return { ...this.counts }
   }
 
   /** One reading: a row per host interface and one per other network namespace. */
@@ -135,12 +112,6 @@ export class NetworkStatsSource implements TraceSource {
     this.counts.namespaces = seen.size
     this.counts.scan_us = Number((process.hrtime.bigint() - t0) / 1000n)
     return rows
-  }
-
-  private scan(): void {
-    const rows = this.read()
-    this.counts.rows += rows.length
-    if (rows.length) this.emit?.('network_stats', rows)
   }
 }
 

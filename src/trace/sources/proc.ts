@@ -1,6 +1,7 @@
 /** Small readers of /proc shared by the host-data sources: a process's stat line, its io file, the kernel's units. */
 import { readFileSync, readdirSync } from 'node:fs'
 import { KilnError } from '../../model/errors.ts'
+import type { Emit, TraceSource } from '../types.ts'
 
 /** The fields of /proc/PID/stat the sources use (field numbers as in proc(5)). */
 export interface ProcStat {
@@ -120,5 +121,55 @@ export function requireRoot(source: string, why: string): void {
       'KILN_UNAUTHORIZED',
       `${source} needs root (${why}): run kiln agent --trace as root, or in the DaemonSet with privileged: true and hostPID: true (deploy/)`,
     )
+  }
+}
+
+type Row = Record<string, string | number | boolean>
+
+/**
+ * A source that reads /proc once a window (process_stats, network_stats): a first reading at start,
+ * one per interval, and a last one at stop so the counters at the end of a run are stored too.
+ * Its table is its name.
+ */
+export abstract class PollingSource implements TraceSource {
+  abstract readonly name: string
+  /** The agent log's counters; `rows` counts the rows emitted. */
+  protected abstract readonly counts: { rows: number } & Record<string, number>
+  private timer: NodeJS.Timeout | undefined
+  private emit: Emit | undefined
+
+  constructor(
+    private readonly intervalMs: number,
+    /** What root is needed for, in requireRoot's message. */
+    private readonly rootFor: string,
+  ) {}
+
+  /** One reading: the rows of one window. */
+  abstract read(): Row[]
+
+  async start(emit: Emit): Promise<void> {
+    requireRoot(this.name, this.rootFor)
+    this.emit = emit
+    this.scan()
+    this.timer = setInterval(() => this.scan(), this.intervalMs)
+    this.timer.unref()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.timer) return
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.scan()
+    this.emit = undefined
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counts }
+  }
+
+  private scan(): void {
+    const rows = this.read()
+    this.counts.rows += rows.length
+    if (rows.length) this.emit?.(this.name, rows)
   }
 }

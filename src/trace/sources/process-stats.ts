@@ -6,9 +6,8 @@
  * left out: they have no memory or I/O of their own and would be ~half the rows of a small host.
  */
 import { join } from 'node:path'
-import type { TraceSource } from '../types.ts'
 import type { ProcessMeta } from './process-meta.ts'
-import { PF_KTHREAD, int64, kernelUnits, listPids, nowNs, parseIo, parseStat, readProc, requireRoot } from './proc.ts'
+import { PF_KTHREAD, int64, kernelUnits, listPids, nowNs, parseIo, parseStat, readProc, PollingSource } from './proc.ts'
 
 type Row = Record<string, string | number | boolean>
 
@@ -18,37 +17,15 @@ export interface ProcessStatsOptions {
   procRoot?: string
 }
 
-export class ProcessStatsSource implements TraceSource {
+export class ProcessStatsSource extends PollingSource {
   readonly name = 'process_stats'
-  private timer: NodeJS.Timeout | undefined
-  private emit: ((table: string, rows: Row[]) => void) | undefined
   private readonly units = kernelUnits()
   private readonly procRoot: string
-  private readonly counts = { scans: 0, processes: 0, rows: 0, unreadable: 0, scan_us: 0 }
+  protected readonly counts = { scans: 0, processes: 0, rows: 0, unreadable: 0, scan_us: 0 }
 
   constructor(private readonly o: ProcessStatsOptions) {
+    super(o.intervalMs, "reading other users' /proc/PID/io")
     this.procRoot = o.procRoot ?? '/proc'
-  }
-
-  async start(emit: (table: string, rows: Row[]) => void): Promise<void> {
-    requireRoot(this.name, "reading other users' /proc/PID/io")
-    this.emit = emit
-    this.scan()
-    this.timer = setInterval(() => this.scan(), this.o.intervalMs)
-    this.timer.unref()
-  }
-
-  /** Emits one last reading, so the counters at the end of the run are stored too. */
-  async stop(): Promise<void> {
-    if (!this.timer) return
-    clearInterval(this.timer)
-    this.timer = undefined
-    this.scan()
-    this.emit = undefined
-  }
-
-  stats(): Record<string, number> {
-    return { ...this.counts }
   }
 
   /** One reading of every process: the rows of one window. */
@@ -90,11 +67,5 @@ export class ProcessStatsSource implements TraceSource {
     this.counts.processes = rows.length
     this.counts.scan_us = Number((process.hrtime.bigint() - t0) / 1000n)
     return rows
-  }
-
-  private scan(): void {
-    const rows = this.read()
-    this.counts.rows += rows.length
-    if (rows.length) this.emit?.('process_stats', rows)
   }
 }
