@@ -1,6 +1,7 @@
 /** What the agent knows about a process: read from /proc, with containers and Kubernetes pods derived from its cgroup. */
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
+import { readlinkSync } from 'node:fs'
 import { join } from 'node:path'
+import { listDir, readText } from '../trace/sources/proc.ts'
 
 /** Container and pod identity that a cgroup path carries. */
 export interface CgroupInfo {
@@ -60,11 +61,11 @@ export class PodDirectory {
     this.readAt = now
     this.byContainer = new Map()
     this.byUid = new Map()
-    for (const f of list(join(this.logRoot, 'containers'))) {
+    for (const f of listDir(join(this.logRoot, 'containers'))) {
       const m = /^([^_]+)_([^_]+)_(.+)-([0-9a-f]{64})\.log$/.exec(f)
       if (m) this.byContainer.set(m[4]!, { pod: m[1]!, namespace: m[2]!, container: m[3]! })
     }
-    for (const d of list(join(this.logRoot, 'pods'))) {
+    for (const d of listDir(join(this.logRoot, 'pods'))) {
       const m = /^([^_]+)_([^_]+)_([0-9a-f-]{36})$/.exec(d)
       if (m) this.byUid.set(m[3]!, { namespace: m[1]!, pod: m[2]! })
     }
@@ -84,22 +85,6 @@ export class PodDirectory {
   }
 }
 
-const list = (dir: string): string[] => {
-  try {
-    return readdirSync(dir)
-  } catch {
-    return []
-  }
-}
-
-const read = (path: string): string | undefined => {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return undefined
-  }
-}
-
 /**
  * The labels of a process, Parca's in spirit: the visible ones (`pid`, `comm`, `exe`, `cgroup`,
  * `container_id`, `pod_uid`, `namespace`, `pod`, `container`) and meta ones for relabelling only
@@ -109,17 +94,17 @@ const read = (path: string): string | undefined => {
 export function processLabels(pid: number, pods: PodDirectory, fallbackComm: string, procRoot = '/proc'): Map<string, string> {
   const labels = new Map<string, string>([['pid', String(pid)]])
   const dir = join(procRoot, String(pid))
-  labels.set('comm', read(join(dir, 'comm'))?.trim() || fallbackComm)
+  labels.set('comm', readText(join(dir, 'comm'))?.trim() || fallbackComm)
   try {
     labels.set('exe', readlinkSync(join(dir, 'exe')).replace(/ \(deleted\)$/, ''))
   } catch {
     // a kernel thread, or gone
   }
-  const cmdline = read(join(dir, 'cmdline'))
+  const cmdline = readText(join(dir, 'cmdline'))
   if (cmdline) labels.set('__meta_process_cmdline', cmdline.replace(/\0+$/, '').replaceAll('\0', ' '))
-  const ppid = /^PPid:\s*(\d+)/m.exec(read(join(dir, 'status')) ?? '')
+  const ppid = /^PPid:\s*(\d+)/m.exec(readText(join(dir, 'status')) ?? '')
   if (ppid) labels.set('__meta_process_ppid', ppid[1]!)
-  const cgroup = cgroupOf(read(join(dir, 'cgroup')) ?? '')
+  const cgroup = cgroupOf(readText(join(dir, 'cgroup')) ?? '')
   if (cgroup) {
     labels.set('cgroup', cgroup)
     const info = parseCgroupPath(cgroup)

@@ -6,8 +6,9 @@
  * is attached once, whichever process maps it, and covers processes started later.
  */
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs'
+import { existsSync, readlinkSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
+import { listDir, readText } from '../sources/proc.ts'
 
 const LIBSSL = /\/libssl\.so(\.[\d.]+)?$/
 // Runtimes with a statically linked OpenSSL that exports its SSL_* symbols.
@@ -41,17 +42,17 @@ export class TlsTargets {
   scan(): string[] {
     const out: string[] = []
     const live = new Set<number>()
-    for (const name of list(this.procRoot)) {
+    for (const name of listDir(this.procRoot)) {
       const pid = Number(name)
       if (!Number.isInteger(pid) || pid <= 0 || this.skipPids.has(pid)) continue
       live.add(pid)
-      const stat = read(join(this.procRoot, name, 'stat'))
+      const stat = readText(join(this.procRoot, name, 'stat'))
       const start = stat?.slice(stat.lastIndexOf(')')).split(' ')[20] ?? ''
       if (this.scanned.get(pid) === start) continue
       this.scanned.set(pid, start)
       const root = join(this.procRoot, name, 'root')
       const paths = new Set<string>()
-      for (const line of (read(join(this.procRoot, name, 'maps')) ?? '').split('\n')) {
+      for (const line of (readText(join(this.procRoot, name, 'maps')) ?? '').split('\n')) {
         const slash = line.indexOf('/')
         if (slash > 0 && LIBSSL.test(line)) paths.add(line.slice(slash).replace(/ \(deleted\)$/, ''))
       }
@@ -86,20 +87,4 @@ export function systemLibssl(): string[] {
         .filter((p): p is string => !!p),
     ),
   ]
-}
-
-const list = (dir: string): string[] => {
-  try {
-    return readdirSync(dir)
-  } catch {
-    return []
-  }
-}
-
-const read = (path: string): string | undefined => {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return undefined
-  }
 }

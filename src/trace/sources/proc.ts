@@ -68,6 +68,24 @@ export function readProc(path: string): string | undefined {
   }
 }
 
+/** A file's text as UTF-8, or undefined when it cannot be read (a process gone, a path missing). */
+export function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+/** A directory's names, or none when it cannot be read. */
+export function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir)
+  } catch {
+    return []
+  }
+}
+
 /** The pids under procRoot, in directory order. */
 export function listPids(procRoot = '/proc'): number[] {
   const out: number[] = []
