@@ -15,11 +15,9 @@
  * theirs, as in Inspektor Gadget; O_DIRECT and reads are the process's own.
  * (block_io_start/done, since 6.5, mark bio accounting; getrq exists on every kernel.)
  */
-import type { TraceSource } from '../types.ts'
 import type { ProcessMeta } from './process-meta.ts'
-import { BpftraceRun, monotonicToEpoch } from './bpftrace-run.ts'
-import { requireRoot } from './proc.ts'
-import { RowBuffer, ticksOfBoottime } from './event-rows.ts'
+import { BpftraceSource } from './bpftrace-source.ts'
+import { ticksOfBoottime } from './event-rows.ts'
 
 // The submitter as (pid, group leader's start_boottime in ns, comm); the issue time and size. Keyed by
 // device, first sector and whether it is a discard: ext4 discards the blocks of deleted files from
@@ -63,49 +61,14 @@ export interface BlockIoOptions {
   log?: (line: string) => void
 }
 
-export class BlockIoSource implements TraceSource {
-  readonly name = 'block_io_events'
-  private run: BpftraceRun | undefined
-  private readonly rows: RowBuffer
-  private readonly counts = { events: 0, unparsed: 0 }
+export class BlockIoSource extends BpftraceSource {
+  readonly program = PROGRAM
 
   constructor(private readonly o: BlockIoOptions) {
-    this.rows = new RowBuffer('block_io_events')
+    super('block_io_events', 'loading BPF programs on the block tracepoints', { log: o.log })
   }
 
-  async start(emit: (table: string, rows: Record<string, string | number | boolean>[]) => void): Promise<void> {
-    requireRoot(this.name, 'loading BPF programs on the block tracepoints')
-    this.rows.emit = emit
-    const epoch = monotonicToEpoch()
-    this.run = new BpftraceRun({
-      name: this.name,
-      program: PROGRAM,
-      onLine: (l) => this.line(l, epoch),
-      ...(this.o.log ? { log: this.o.log } : {}),
-    })
-    await this.run.start()
-  }
-
-  async stop(): Promise<void> {
-    await this.run?.stop()
-    this.rows.flush()
-    this.rows.emit = undefined
-  }
-
-  /** The bpftrace child's pid while the source runs. */
-  get bpftracePid(): number | undefined {
-    return this.run?.pid
-  }
-
-  stats(): Record<string, number> {
-    return { ...this.counts, rows: this.rows.emitted, lost: this.run?.lost ?? 0, died: this.run?.died ? 1 : 0 }
-  }
-
-  get program(): string {
-    return PROGRAM
-  }
-
-  private line(l: string, epoch: (mono: bigint) => bigint): void {
+  protected line(l: string, epoch: (mono: bigint) => bigint): void {
     const m = LINE.exec(l)
     if (!m) {
       this.counts.unparsed++

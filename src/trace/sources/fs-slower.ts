@@ -15,11 +15,9 @@
  * write on the host pays the two tracepoints (+0.5–0.95 µs per call here, bench/README.md)
  * whether or not the file is regular, since the type check happens only after the threshold.
  */
-import type { TraceSource } from '../types.ts'
 import type { ProcessMeta } from './process-meta.ts'
-import { BpftraceRun, monotonicToEpoch } from './bpftrace-run.ts'
-import { requireRoot } from './proc.ts'
-import { RowBuffer, ticksOfBoottime } from './event-rows.ts'
+import { BpftraceSource } from './bpftrace-source.ts'
+import { ticksOfBoottime } from './event-rows.ts'
 
 /** op letter → the syscalls it times, and how each finds its fd, size and offset (-1: from the file position after the call). */
 const CALLS = [
@@ -74,48 +72,19 @@ export interface FsSlowerOptions {
   log?: (line: string) => void
 }
 
-export class FsSlowerSource implements TraceSource {
-  readonly name = 'fs_slow_events'
-  private run: BpftraceRun | undefined
-  private readonly rows = new RowBuffer('fs_slow_events')
-  private readonly counts = { events: 0, unparsed: 0 }
-
-  constructor(private readonly o: FsSlowerOptions) {}
+export class FsSlowerSource extends BpftraceSource {
+  constructor(private readonly o: FsSlowerOptions) {
+    super('fs_slow_events', 'loading BPF programs on the syscall tracepoints', {
+      log: o.log,
+      env: { BPFTRACE_STRLEN: '128', BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS) },
+    })
+  }
 
   get program(): string {
     return fsSlowerProgram(BigInt(Math.round(this.o.thresholdMs * 1e6)), this.o.pid)
   }
 
-  async start(emit: (table: string, rows: Record<string, string | number | boolean>[]) => void): Promise<void> {
-    requireRoot(this.name, 'loading BPF programs on the syscall tracepoints')
-    this.rows.emit = emit
-    const epoch = monotonicToEpoch()
-    this.run = new BpftraceRun({
-      name: this.name,
-      program: this.program,
-      onLine: (l) => this.line(l, epoch),
-      ...(this.o.log ? { log: this.o.log } : {}),
-      env: { BPFTRACE_STRLEN: '128', BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS) },
-    })
-    await this.run.start()
-  }
-
-  async stop(): Promise<void> {
-    await this.run?.stop()
-    this.rows.flush()
-    this.rows.emit = undefined
-  }
-
-  /** The bpftrace child's pid while the source runs. */
-  get bpftracePid(): number | undefined {
-    return this.run?.pid
-  }
-
-  stats(): Record<string, number> {
-    return { ...this.counts, rows: this.rows.emitted, lost: this.run?.lost ?? 0, died: this.run?.died ? 1 : 0 }
-  }
-
-  private line(l: string, epoch: (mono: bigint) => bigint): void {
+  protected line(l: string, epoch: (mono: bigint) => bigint): void {
     const m = LINE.exec(l)
     if (!m) {
       this.counts.unparsed++
