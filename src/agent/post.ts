@@ -2,12 +2,12 @@
  * POST of a body in pieces to a Kiln server over node:http(s), for the agent's trace batches. fetch
  * (client/client.ts) wraps a Buffer body in a web stream and copies it on the way: for the
  * agent's batches, 1–3 MB a second, that was more CPU than gzip level 1 (bench/README.md,
- * trace-replay). Errors are client.ts's: KILN_STORE when unreachable or 5xx (the queue retries),
+ * trace-replay). Errors are client.ts's (the same helpers): KILN_STORE when unreachable or 5xx (the queue retries),
  * KILN_BAD_REQUEST with the server's message for a 4xx (refused), KILN_UNAUTHORIZED for 401.
  */
 import http from 'node:http'
 import https from 'node:https'
-import { KilnError } from '../model/errors.ts'
+import { refusal, serverUrl, unreachable } from '../client/client.ts'
 
 const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) }
 
@@ -21,9 +21,9 @@ export function postBuffer(
 ): Promise<void> {
   let url: URL
   try {
-    url = new URL(path, server)
-  } catch {
-    return Promise.reject(new KilnError('KILN_USAGE', `invalid server URL ${JSON.stringify(server)}: use e.g. http://localhost:4040`))
+    url = serverUrl(server, path)
+  } catch (e) {
+    return Promise.reject(e)
   }
   const token = process.env.KILN_AUTH_TOKEN
   const tls = url.protocol === 'https:'
@@ -43,19 +43,11 @@ export function postBuffer(
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('error', (e) => reject(unreachable(server, e)))
+        res.on('error', (e) => reject(unreachable(server, cause(e))))
         res.on('end', () => {
           const status = res.statusCode ?? 0
           if (status >= 200 && status < 300) return resolve()
-          const text = Buffer.concat(chunks).toString('utf8')
-          let msg = text.slice(0, 500)
-          try {
-            msg = (JSON.parse(text) as { message?: string }).message ?? msg
-          } catch {
-            /* not JSON */
-          }
-          const code = status === 401 ? 'KILN_UNAUTHORIZED' : status >= 500 ? 'KILN_STORE' : 'KILN_BAD_REQUEST'
-          reject(new KilnError(code, `server answered ${status}: ${msg}`))
+          reject(refusal(status, Buffer.concat(chunks).toString('utf8')))
         })
       },
     )
@@ -65,15 +57,11 @@ export function postBuffer(
       // nothing of the request was read, so it goes again at once on a new connection.
       if (req.reusedSocket && (e as NodeJS.ErrnoException).code === 'ECONNRESET' && !retried)
         postBuffer(server, path, body, headers, true).then(resolve, reject)
-      else reject(unreachable(server, e))
+      else reject(unreachable(server, cause(e)))
     })
     for (const b of body) req.write(b)
     req.end()
   })
 }
 
-const unreachable = (server: string, e: Error) =>
-  new KilnError(
-    'KILN_STORE',
-    `cannot reach Kiln at ${server} (${(e as NodeJS.ErrnoException).code ?? e.message}): is 'kiln server' running there? Set --server or KILN_SERVER.`,
-  )
+const cause = (e: Error) => (e as NodeJS.ErrnoException).code ?? e.message
