@@ -89,3 +89,47 @@ test('diff puts both sides on one layout as 7-tuples', () => {
     ],
   )
 })
+
+test('wide nodes (children found by a map, not a scan) merge repeated frames and keep flame-chart order', () => {
+  // 40 children under one parent, each stack added three times in a shuffled order: past the
+  // handful of children found by scanning, the rest go through the per-node map.
+  const lines: string[] = []
+  for (let round = 0; round < 3; round++) for (let i = 0; i < 40; i++) lines.push(`main;f${(i * 7 + round * 13) % 40};leaf ${i + 1}`)
+  const counts = new Map<string, number>()
+  for (const l of lines) {
+    const [stack, v] = l.split(' ') as [string, string]
+    counts.set(stack, (counts.get(stack) ?? 0) + Number(v))
+  }
+  const expected = [...counts]
+    .map(([s, v]) => `${s} ${v}\n`)
+    .sort()
+    .join('')
+  const tree = treeOf(lines.join('\n'))
+  assert.equal(tree.size, 1 + 1 + 40 + 40, 'root, main, 40 functions, one leaf under each')
+  assert.equal(flameGraphToFolded(flameGraph(tree)), expected)
+  // A flame chart keeps time order: a frame merges only with its parent's last child.
+  const chart = new CallTree()
+  for (const name of ['a', 'b', 'a', 'a', 'c', 'b']) chart.addInOrder(['main', name], 1)
+  for (let i = 0; i < 20; i++) chart.addInOrder(['main', `g${i}`], 1)
+  chart.add(['main', 'a'], 5) // merges with the latest 'a'
+  const main = chart.children[1]!
+  assert.deepEqual(
+    main.slice(0, 5).map((n) => [chart.names[chart.name[n]!], chart.total[n]]),
+    [
+      ['a', 1],
+      ['b', 1],
+      ['a', 7],
+      ['c', 1],
+      ['b', 1],
+    ],
+  )
+  assert.equal(main.length, 25)
+  assert.equal(chart.total[main[2]!], 7)
+  const small = new CallTree() // under a handful of children the latest one is found by scanning
+  for (const name of ['a', 'b', 'a']) small.addInOrder(['m', name], 1)
+  small.add(['m', 'a'], 5)
+  assert.deepEqual(
+    small.children[1]!.map((n) => small.total[n]),
+    [1, 1, 6],
+  )
+})
