@@ -18,8 +18,9 @@ const RETRY_MS = 1000
 // A group starts at most this often (unless a reader waits for it, or a group's worth of bytes
 // is waiting): the engine's cost is per insert — a part per table, its merges later — not per
 // row. Inserting each commit as its last insert returned cost ~1,250 us of the engine's threads
-// per small profile under wrk; gathered 200 ms, ~300, and Kiln's CPU per profile halved.
-const GATHER_MS = Number(process.env.KILN_APPLY_GATHER_MS ?? 200)
+// per small profile under wrk; gathered 200 ms, ~300, and Kiln's CPU per profile halved; 1 s,
+// 80–120 (fewer parts to write and merge). Readers do not wait for it (see `visible`).
+const GATHER_MS = Number(process.env.KILN_APPLY_GATHER_MS ?? 1000)
 
 interface Deferred {
   promise: Promise<void>

@@ -239,8 +239,8 @@ export class Writer {
       }))
       const record = { token, parts }
       if (this.applier) {
-        // Durable once logged (one fdatasync, shared with the commits logged beside it): acknowledged
-        // then, and the engine gets it with the commits logged while its last insert ran.
+        // Durable once logged (one synchronous write, shared with the commits logged beside it):
+        // acknowledged then, and the engine gets it with the commits logged while its last insert ran.
         await this.applier.room()
         const logged = this.opts.wal!.append(record)
         await logged.durable
