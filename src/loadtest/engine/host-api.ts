@@ -7,6 +7,7 @@
  * error in the VM. Async ones suspend the VM (asyncify) until their promise settles.
  */
 import type { QuickJSAsyncContext, QuickJSHandle } from 'quickjs-emscripten-core'
+import { LEAN, type LeanCall } from './host-calls.ts'
 
 export interface HostApi {
   // k6, k6/metrics, k6/execution, k6/data, globals (modules/k6)
@@ -146,26 +147,34 @@ export function hostBinder(
             : ctx.false
           : undefined
   const fail = (e: unknown) => ({ error: ctx.newError(e instanceof Error ? e.message : String(e)) })
+  /** host-calls.ts's shorter path, for functions whose arguments are strings and numbers only. */
+  const lean = <F extends object>(fn: F, kinds: readonly string[], f: unknown, async: boolean): F => {
+    if (kinds.every((k) => k === 's' || k === 'n'))
+      (fn as { [LEAN]?: LeanCall })[LEAN] = { kinds: kinds as LeanCall['kinds'], f: f as LeanCall['f'], async }
+    return fn
+  }
   return {
     def(name, kinds, f) {
       const g = f as (...a: Scalar[]) => Scalar
-      raw(name, (...a) => {
+      const fn: RawFn = (...a) => {
         try {
           return out(g(...read(kinds as readonly string[], a)))
         } catch (e) {
           return fail(e) as unknown as QuickJSHandle
         }
-      })
+      }
+      raw(name, lean(fn, kinds as readonly string[], f, false))
     },
     defAsync(name, kinds, f) {
       const g = f as (...a: Scalar[]) => Promise<Scalar>
-      rawAsync(name, async (...a) => {
+      const fn: RawAsyncFn = async (...a) => {
         try {
           return out(await g(...read(kinds as readonly string[], a)))
         } catch (e) {
           return fail(e)
         }
-      })
+      }
+      rawAsync(name, lean(fn, kinds as readonly string[], f, true))
     },
   }
 }

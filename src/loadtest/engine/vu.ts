@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks'
 import type { QuickJSAsyncContext, QuickJSAsyncRuntime, QuickJSHandle } from 'quickjs-emscripten-core'
 import { asyncEntryPoints, callAsync, newEngine, withoutSuspendStack, type AsyncEntryPoints, type CallOutcome } from './engine.ts'
 import { hostBinder } from './host-api.ts'
+import { installLeanCalls, LEAN } from './host-calls.ts'
 import { EventLoop } from './eventloop.ts'
 import type { Host } from './host.ts'
 import { ScriptError } from '../errors.ts'
@@ -98,6 +99,7 @@ export class VU {
     // loop here): unmeasurable per iteration (README, "Stopping CPU-bound JS").
     rt.setInterruptHandler(() => this.shouldStop())
     const ctx = (this.ctx = rt.newContext())
+    if (process.env.KILN_LEAN_CALLS !== '0') installLeanCalls(ctx)
     const script = this.host.script
     rt.setModuleLoader(
       (name) => this.loadModule(name),
@@ -211,7 +213,10 @@ export class VU {
     }
     /** A host function the VM waits for: the whole WASM stack unwinds until its promise settles. */
     const rawAsync = (name: string, f: (...a: QuickJSHandle[]) => Promise<QuickJSHandle | { error: QuickJSHandle } | undefined>) => {
-      const h = ctx.newAsyncifiedFunction(name, (...a) => withoutSuspendStack(f(...a)))
+      const g = (...a: QuickJSHandle[]) => withoutSuspendStack(f(...a))
+      // host-calls.ts finds its descriptor on the function the VM calls.
+      ;(g as { [LEAN]?: unknown })[LEAN] = (f as { [LEAN]?: unknown })[LEAN]
+      const h = ctx.newAsyncifiedFunction(name, g)
       ctx.setProp(kh, name, h)
       h.dispose()
     }
