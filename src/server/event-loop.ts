@@ -88,7 +88,10 @@ export class EventLoopMonitor {
       const c = threadCpuNs!.read()
       this.busy.observe((c - cpu) / 1e9)
       // For finding what holds the loop (with KILN_DEBUG_WRITES' commit lines): each turn over 50 ms.
-      if (debug && c - cpu > 50e6) process.stderr.write(`event loop held for ${((c - cpu) / 1e6).toFixed(0)} ms of CPU\n`)
+      if (debug && c - cpu > 50e6)
+        process.stderr.write(
+          `event loop held for ${((c - cpu) / 1e6).toFixed(0)} ms of CPU (monotonic ${process.hrtime.bigint() / 1000n} us)\n`,
+        )
       cpu = c
     }, TICK_MS)
     this.timer.unref()

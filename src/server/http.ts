@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { KilnError, isKilnError } from '../model/errors.ts'
+import { nextTurn } from '../store/turns.ts'
 
 /** A request as handlers see it: parsed URL, tenant, and the body on demand. */
 export interface Req {
@@ -56,6 +57,26 @@ export function sendError(res: ServerResponse, e: unknown, log: (msg: string) =>
   sendJson(res, 500, { code: 'KILN_INTERNAL', message: 'internal server error; the server log has the details' })
 }
 
+// Bytes of large bodies copied in one turn of the event loop, across requests. A turn reads up to
+// 32 chunks of 64 KiB from each ready socket: with eight 15 MB uploads it copied up to 16 MiB into
+// fresh pages, 124–154 ms of CPU (their page faults); past this a request is paused until a later turn.
+const COPY_PER_TURN = 4 << 20
+let copiedThisTurn = 0
+let turnCounted = false
+
+/** Counts `n` bytes copied in this turn; whether the turn's allowance is spent. */
+function copied(n: number): boolean {
+  copiedThisTurn += n
+  if (!turnCounted) {
+    turnCounted = true
+    setImmediate(() => {
+      copiedThisTurn = 0
+      turnCounted = false
+    })
+  }
+  return copiedThisTurn >= COPY_PER_TURN
+}
+
 /** Reads a request body up to `limit` bytes; more is a 413 and the connection is not read further. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'])
@@ -78,7 +99,13 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     let done = false
     req.on('data', (c: Buffer) => {
       if (done) return
-      if (into) c.copy(into, size)
+      if (into) {
+        c.copy(into, size)
+        if (copied(c.length)) {
+          req.pause()
+          void nextTurn().then(() => done || req.resume())
+        }
+      }
       size += c.length
       if (size > limit) {
         done = true

@@ -18,6 +18,7 @@ import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { crc32 } from 'node:zlib'
+import { nextTurn } from './turns.ts'
 
 export type RowFormat = 'TabSeparated' | 'JSONEachRow'
 
@@ -125,7 +126,7 @@ async function seal(record: Buffer[]): Promise<void> {
       crc = crc32(b.subarray(at, at + CRC_STEP), crc)
       if ((done += Math.min(CRC_STEP, b.length - at)) >= CRC_STEP) {
         done = 0
-        await new Promise((r) => setImmediate(r))
+        await nextTurn()
       }
     }
   }
