@@ -74,10 +74,10 @@ export class VU {
   /** Set by the VM when a promise was rejected with no handler (see checkRejections). */
   private rejected = false
   private tick: QuickJSHandle | null = null
-  /** `__k6invoke`, through which exported functions are called (see invoke()). */
-  private invoker: QuickJSHandle | null = null
-  private lastCallName: string | null = null
-  private lastCallArg: string | undefined = undefined
+  /** `__k6call`, called with (name, arg, iteration) through the FFI (see invoke()). */
+  private caller: QuickJSHandle | null = null
+  /** The last call's function name as a VM string: iterations call the same one. */
+  private callName: { name: string; h: QuickJSHandle } | null = null
   /** `__k6result`: called by handle (compiling `__k6result()` each time cost more than the call). */
   private result: QuickJSHandle | null = null
   private jobError = ''
@@ -110,11 +110,7 @@ export class VU {
     for (const p of preludes) if (!p.module || names(script.source, p.module)) this.evalGlobal(p.src, p.name)
     this.evalGlobal(`${lazyGetters}; ''`, 'lazy-modules')
     this.tick = ctx.getProp(ctx.global, '__k6tick')
-    this.evalGlobal(
-      "globalThis.__k6callArg = undefined; globalThis.__k6invoke = function () { return __k6call(__k6callName, __k6callArg) }; ''",
-      'invoke',
-    )
-    this.invoker = ctx.getProp(ctx.global, '__k6invoke')
+    this.caller = ctx.getProp(ctx.global, '__k6call')
     this.result = ctx.getProp(ctx.global, '__k6result')
     const r = ctx.evalCode(script.source, script.path, { type: 'module' })
     if (r.error) throw new ScriptError(this.errorText(r.error, script.path))
@@ -334,27 +330,24 @@ export class VU {
   }
 
   /**
-   * `__k6call(name[, arg])` with `__ITER = iter`, called through the FFI: evalCodeAsync compiled
-   * that snippet for every iteration.
+   * `__k6call(name, arg, iter)` called through the FFI: evalCodeAsync compiled a snippet for every
+   * iteration, and a wrapper reading the three from VM globals cost a frame that asyncify saved and
+   * restored at each suspension, plus a property set per iteration.
    */
   private async invoke(name: string, argJson: string | undefined, iter: number): Promise<CallOutcome> {
     const ctx = this.ctx
-    const set = (k: string, h: QuickJSHandle): void => {
-      ctx.setProp(ctx.global, k, h)
-      h.dispose()
+    if (this.callName?.name !== name) {
+      this.callName?.h.dispose()
+      this.callName = { name, h: ctx.newString(name) }
     }
-    set('__ITER', ctx.newNumber(iter))
-    // Iterations call the same function without an argument: set those only when they change.
-    if (name !== this.lastCallName) {
-      set('__k6callName', ctx.newString(name))
-      this.lastCallName = name
+    const arg = argJson === undefined ? null : ctx.newString(argJson)
+    const it = ctx.newNumber(iter)
+    try {
+      return await callAsync(ctx, this.entries(), this.caller!, [this.callName.h, arg ?? ctx.undefined, it])
+    } finally {
+      arg?.dispose()
+      it.dispose()
     }
-    if (argJson !== undefined || this.lastCallArg !== undefined) {
-      if (argJson === undefined) ctx.setProp(ctx.global, '__k6callArg', ctx.undefined)
-      else set('__k6callArg', ctx.newString(argJson))
-      this.lastCallArg = argJson
-    }
-    return callAsync(ctx, this.entries(), this.invoker!)
   }
 
   /** Polled by QuickJS while the VM runs JS: interrupt(), the shared stop word, or the deadline. */
@@ -499,5 +492,7 @@ export class VU {
     this.mods.close()
     this.tick?.dispose()
     this.result?.dispose()
+    this.caller?.dispose()
+    this.callName?.h.dispose()
   }
 }

@@ -63,11 +63,7 @@ export function installHttp(b: HostBinder, { host, client, jars, loop, baseTags,
   const one = async (spec: RequestSpec): Promise<ResponseData | string> => {
     if (spec.redirects < 0) spec.redirects = o.maxRedirects
     if (!spec.responseType) spec.responseType = o.discardResponseBodies ? 'none' : 'text'
-    try {
-      new URL(spec.url)
-    } catch {
-      return `invalid URL '${spec.url}'`
-    }
+    if (!URL.canParse(spec.url)) return `invalid URL '${spec.url}'`
     if (spec.jar !== undefined) {
       try {
         spec.cookieJar = spec.jar === null ? null : jars.get(spec.jar)

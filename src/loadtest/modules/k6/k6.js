@@ -298,7 +298,8 @@
    * Calls an exported function; returns 'R'+JSON(result), 'A'+message (test.abort), 'E'+error, or
    * 'P' when it returned a promise: the host then runs the event loop and asks __k6result().
    */
-  globalThis.__k6call = function (name, argJson) {
+  globalThis.__k6call = function (name, argJson, iter) {
+    if (iter !== undefined) globalThis.__ITER = iter
     state.group = name === 'setup' ? '::setup' : name === 'teardown' ? '::teardown' : ''
     const fn = name === 'default' ? globalThis.__main.default : globalThis.__main[name]
     if (typeof fn !== 'function') return 'E' + `function '${name}' is not exported by the script`
