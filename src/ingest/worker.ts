@@ -1,26 +1,55 @@
 /**
- * An ingest worker thread: decode, convert, check and prepare (hash) one upload, off the event
- * loop, down to the rows as bytes. Answers `{ id, writes }` or `{ id, error: { code, message } }`.
+ * An ingest worker thread: decode, convert, check and prepare (hash) uploads, off the event loop,
+ * down to the rows as bytes. Takes jobs in batches; answers each with `{ id, writes, series }` or
+ * `{ id, error: { code, message } }`, in batches too: the answers to the jobs of one turn go in one
+ * message, so several requests share one wake-up of the main thread.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isKilnError } from '../model/errors.ts'
 import { prepareWrites, transferList } from '../store/prepare.ts'
-import { prepareUpload, type Job } from './prepare.ts'
+import { prepareUpload, type Answer, type Job } from './prepare.ts'
 import type { IngestConfig } from './ingester.ts'
 
 const config = workerData as IngestConfig
+// Answers wait at most this long for the rest of their turn's jobs (a large upload in the batch answers its own).
+const HOLD_MS = 2
 
-parentPort!.on('message', (job: Job) => {
+let answers: Answer[] = []
+let transfer: ArrayBuffer[] = []
+let since = 0
+
+function flush(): void {
+  if (!answers.length) return
+  parentPort!.postMessage(answers, transfer)
+  answers = []
+  transfer = []
+}
+
+function run(job: Job): void {
   try {
     const writes = prepareUpload(job, config)
-    const nowS = Math.floor(job.now / 1000)
-    const prepared = prepareWrites(job.tenant, writes, nowS)
-    // The rows' bytes (one buffer) move to the main thread, not copied there.
-    parentPort!.postMessage({ id: job.id, writes: prepared, series: writes.length }, transferList(prepared))
+    const prepared = prepareWrites(job.tenant, writes, Math.floor(job.now / 1000))
+    answers.push({ id: job.id, writes: prepared, series: writes.length })
+    // The rows' bytes move to the main thread, not copied there.
+    transfer.push(...transferList(prepared))
   } catch (e) {
     const error = isKilnError(e)
       ? { code: e.code, message: e.message }
-      : { code: 'KILN_INTERNAL', message: (e as Error)?.stack ?? String(e) }
-    parentPort!.postMessage({ id: job.id, error })
+      : { code: 'KILN_INTERNAL' as const, message: (e as Error)?.stack ?? String(e) }
+    answers.push({ id: job.id, error })
+  }
+}
+
+parentPort!.on('message', (jobs: Job[]) => {
+  if (!answers.length) {
+    since = performance.now()
+    setImmediate(flush)
+  }
+  for (const job of jobs) {
+    run(job)
+    if (performance.now() - since > HOLD_MS) {
+      flush()
+      since = performance.now()
+    }
   }
 })
