@@ -401,9 +401,16 @@ function record(
   const netTags = memo.net.get(spec.tags.group ?? '\u0000') ?? netTagsFor(memo, baseTags, spec.tags.group)
   if (raw.sent) registry.add('data_sent', raw.sent, netTags, now)
   if (raw.received) registry.add('data_received', raw.received, netTags, now)
+  // Loops rather than entries/fromEntries: this runs for every request (~10 arrays fewer each).
   const resHeaders: Record<string, string> = {}
-  for (const [k, v] of Object.entries(raw.headers)) if (v !== undefined) resHeaders[canonical(k)] = Array.isArray(v) ? v.join(', ') : v
-  const cookies = responseCookies(raw.headers['set-cookie'], url)
+  for (const k in raw.headers) {
+    const v = raw.headers[k]
+    if (v !== undefined) resHeaders[canonical(k)] = Array.isArray(v) ? v.join(', ') : v
+  }
+  const setCookie = raw.headers['set-cookie']
+  const cookies = setCookie === undefined ? {} : responseCookies(setCookie, url)
+  const sentHeaders: Record<string, string[]> = {}
+  for (const k in headers) sentHeaders[canonical(k)] = [headers[k]!]
   return {
     status: raw.status,
     status_text: raw.statusText,
@@ -421,11 +428,11 @@ function record(
     request: {
       method,
       url: shownUrl,
-      headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [canonical(k), [v]])),
+      headers: sentHeaders,
       body: body ? body.toString('utf8') : '',
-      cookies: Object.fromEntries(
-        Object.entries(spec.cookies ?? {}).map(([n, c]) => [n, [{ name: n, value: c.value, replace: c.replace }]]),
-      ),
+      cookies: spec.cookies
+        ? Object.fromEntries(Object.entries(spec.cookies).map(([n, c]) => [n, [{ name: n, value: c.value, replace: c.replace }]]))
+        : {},
     },
   }
 }
