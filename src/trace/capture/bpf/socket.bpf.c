@@ -92,6 +92,16 @@ struct {
   __type(value, __u64);
 } ssl_sock SEC(".maps");
 
+/* The reverse, struct sock * → SSL *, so a socket's close() unbinds its session: a freed SSL *'s
+ * address comes back for the process's next session (Node's https requests one after another),
+ * which would otherwise inherit the closed socket and its rows go to it. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, __u64);
+} sock_ssl SEC(".maps");
+
 /* Processes not to trace: the agent and its loader, so uploads do not trace themselves. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -282,18 +292,26 @@ static __always_inline struct scratch *begin(__u64 sk, __u32 fd, __u32 dir, __u3
 
 /* ---- data syscalls ---- */
 
+/* Binds an SSL session to its socket (both ways). A lookup first: socket BIOs confirm the same
+ * binding on every nested syscall, and a lookup costs less than an LRU map's update. */
+static __always_inline void bind_sock(__u64 ssl, __u64 sk) {
+  __u64 *cur = bpf_map_lookup_elem(&ssl_sock, &ssl);
+  if (cur && *cur == sk) return;
+  bpf_map_update_elem(&ssl_sock, &ssl, &sk, BPF_ANY);
+  bpf_map_update_elem(&sock_ssl, &sk, &ssl, BPF_ANY);
+}
+
 /* A socket syscall made inside SSL_read/SSL_write binds the SSL session to its socket; a send
  * after an SSL_write that found none binds that one (memory BIOs). Returns 1 inside an SSL call. */
 static __always_inline __u32 bind_ssl(struct thread_state *st, __u32 kind, __u64 sk) {
   if (st->ssl.ssl) {
     st->ssl.sk = sk;
-    __u64 ssl = st->ssl.ssl;
-    bpf_map_update_elem(&ssl_sock, &ssl, &sk, BPF_ANY);
+    bind_sock(st->ssl.ssl, sk);
     return 1;
   }
   if (st->unbound_write && (kind == K_WRITE || kind == K_WRITEV || kind == K_SENDTO || kind == K_SENDMSG)) {
     __u64 key = st->unbound_write;
-    bpf_map_update_elem(&ssl_sock, &key, &sk, BPF_NOEXIST);
+    if (!bpf_map_lookup_elem(&ssl_sock, &key)) bind_sock(key, sk);
     st->unbound_write = 0;
   }
   return 0;
@@ -462,7 +480,16 @@ SEC("tracepoint/syscalls/sys_exit_accept4") int exit_accept4(RET *c) { return ac
 SEC("tracepoint/syscalls/sys_enter_close") int enter_close(ARGS *c) {
   if (skipped()) return 0;
   __u64 sk = sock_of_fd(c->args[0]);
-  if (sk) lifecycle(EV_CLOSE, sk, c->args[0], 0);
+  if (!sk) return 0;
+  lifecycle(EV_CLOSE, sk, c->args[0], 0);
+  /* Its SSL session's binding ends with it (unless the session moved to another socket since). */
+  __u64 *ssl = bpf_map_lookup_elem(&sock_ssl, &sk);
+  if (ssl) {
+    __u64 key = *ssl;
+    __u64 *bound = bpf_map_lookup_elem(&ssl_sock, &key);
+    if (bound && *bound == sk) bpf_map_delete_elem(&ssl_sock, &key);
+    bpf_map_delete_elem(&sock_ssl, &sk);
+  }
   return 0;
 }
 
@@ -472,11 +499,6 @@ static __always_inline int ssl_enter(__u64 ssl, __u64 buf, __u64 out, __u32 dir)
   if (!ssl || skipped()) return 0;
   struct thread_state *st = thread(1);
   if (!st) return 0;
-  /* Memory BIOs (Node): the ciphertext was read from a socket just before SSL_read runs. */
-  if (dir == DIR_RECV && st->last_recv && !bpf_map_lookup_elem(&ssl_sock, &ssl)) {
-    __u64 sk = st->last_recv;
-    bpf_map_update_elem(&ssl_sock, &ssl, &sk, BPF_ANY);
-  }
   st->ssl.ssl = ssl;
   st->ssl.buf = buf;
   st->ssl.out = out;
@@ -502,6 +524,15 @@ static __always_inline int ssl_leave(long ret) {
   if (!sk) {
     __u64 *known = bpf_map_lookup_elem(&ssl_sock, &c.ssl);
     if (known) sk = *known;
+  }
+  /* Memory BIOs (Node): plaintext out of SSL_read was ciphertext this thread read from a socket
+   * just before. Bound here, once plaintext came, not at the call's entry: Node's client calls
+   * SSL_read to start the handshake before anything was read from its new socket, when the
+   * thread's last socket is another connection's (its https rows went to that one, or to a closed
+   * socket's freed struct, under load). */
+  if (!sk && c.dir == DIR_RECV && st->last_recv) {
+    sk = st->last_recv;
+    bind_sock(c.ssl, sk);
   }
   /* Memory BIOs (Node): the ciphertext of this SSL_write goes out on the socket right after it. */
   if (!sk && c.dir == DIR_SEND) st->unbound_write = c.ssl;
