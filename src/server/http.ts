@@ -59,8 +59,9 @@ export function sendError(res: ServerResponse, e: unknown, log: (msg: string) =>
 
 // Bytes of large bodies copied in one turn of the event loop, across requests. A turn reads up to
 // 32 chunks of 64 KiB from each ready socket: with eight 15 MB uploads it copied up to 16 MiB into
-// fresh pages, 124–154 ms of CPU (their page faults); past this a request is paused until a later turn.
-const COPY_PER_TURN = 4 << 20
+// fresh pages, 124–154 ms of CPU (their page faults: ~10 ms a MiB under load on this VM); past this
+// a request is paused until a later turn.
+const COPY_PER_TURN = 2 << 20
 let copiedThisTurn = 0
 let turnCounted = false
 

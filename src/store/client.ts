@@ -101,9 +101,10 @@ export async function openClient(
   return { client, kind: 'chdb', insertRows, close }
 }
 
-// A connection's buffer grows this much a turn of the event loop (~17 ms of it); one larger than
-// KEEP_MAX is let go after its insert (a commit of several huge uploads: hundreds of MB).
-const GROW_STEP = 4 << 20
+// A connection's buffer grows this much a turn of the event loop (fresh pages: ~10 ms a MiB under
+// load on this VM); one larger than KEEP_MAX is let go after its insert (a commit of several huge
+// uploads: hundreds of MB).
+const GROW_STEP = 2 << 20
 const KEEP_MAX = 64 << 20
 // Copied into it this much a turn: 64 MiB at once took up to ~190 ms of CPU under load.
 const COPY_STEP = 16 << 20

@@ -190,11 +190,9 @@ function metric(text: string, name: string): number | undefined {
 // every sliced job's slice in one turn and bodies copied as fast as they came, 100–163 ms. 8
 // uploads, not the 16 of issue 12 §3 (bench/ingest.bench.ts, BENCH_HOSTILE): what holds the loop is
 // a piece of work per upload, not their number, and 16 take minutes at this machine's usual load.
-// Two decoding threads: the decoding is most of the test's time, and with two the uploads reach
-// the event loop two at a time (more for it to slice, not less).
 const UPLOADS = 8
 test('8 concurrent 15 MB uploads of 250,000 distinct stacks: no piece of work holds the event loop for 100 ms; /ready answers meanwhile', async (t) => {
-  const kiln = await startKiln(['--retention', '0'], { env: { KILN_INGEST_WORKERS: '2' } })
+  const kiln = await startKiln(['--retention', '0'])
   try {
     const before = (await call(`${kiln.url}/metrics`)).text
     if (metric(before, 'kiln_event_loop_busy_seconds_count') === undefined)
