@@ -89,7 +89,7 @@ export function legacyWrites(p: Profile, meta: IngestMeta): SeriesWrite[] {
   const timeScale: Record<string, number> = { nanoseconds: 1, microseconds: 1e3, milliseconds: 1e6, seconds: 1e9 }
   const scale = timeScale[unit] ?? (t.scaleByRate ? 1e9 / meta.sampleRate : 1)
   const metric = t.id.split(':')[0]!
-  return splitBySampleLabels(p, 0, scale, t.id, (extra) => baseLabels(meta, metric, extra), timeOf(p, meta))
+  return splitBySampleLabels(p, 0, scale, t.id, (extra) => baseLabels(meta, metric, extra), timeOf(p, meta), sampleKeys(p))
 }
 
 /** Per-sample-type settings the Go SDK sends beside a pprof (`sample_type_config`). */
@@ -131,6 +131,7 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
   const time = timeOf(p, meta)
   const dotnet = isDotnet(meta, opts.config)
   const profileMetric = opts.metricName ?? (dotnet ? dotnetMetricName(p, opts.config) : undefined)
+  const keys = sampleKeys(p)
   p.sampleTypes.forEach((st, i) => {
     const display = opts.config?.[st.type]?.['display-name'] ?? st.type
     if (opts.config && Object.keys(opts.config).length && !opts.config[st.type]) return
@@ -143,7 +144,7 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
       periodType: p.periodType.type,
       periodUnit: p.periodType.unit,
     })
-    out.push(...splitBySampleLabels(p, i, 1, id, (extra) => baseLabels(meta, metric, extra), time))
+    out.push(...splitBySampleLabels(p, i, 1, id, (extra) => baseLabels(meta, metric, extra), time, keys))
   })
   return out
 }
@@ -151,6 +152,39 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
 // Sample labels that identify a request, not a series: kept out of series labels. (span_name
 // stays one, as in Pyroscope: it has as many values as the service has operations.)
 const notSeriesLabels = new Set(['span_id', 'trace_id', 'profile_id'])
+
+/**
+ * Each sample's series key (the JSON of its labels that make series; '' for none), those labels,
+ * and its span id ('' for none): worked out once for all of a profile's sample types.
+ */
+interface SampleKeys {
+  keys: string[]
+  extras: Labels[]
+  spans: string[]
+}
+
+const noLabels: Labels = []
+
+function sampleKeys(p: Profile): SampleKeys {
+  const n = p.samples.length
+  const out: SampleKeys = { keys: new Array(n), extras: new Array(n), spans: new Array(n) }
+  for (let i = 0; i < n; i++) {
+    const labels = p.samples[i]!.labels
+    if (!labels?.length) {
+      out.keys[i] = ''
+      out.extras[i] = noLabels
+      out.spans[i] = ''
+      continue
+    }
+    const extra = labels.filter(([k]) => !notSeriesLabels.has(k))
+    out.keys[i] = extra.length ? JSON.stringify(extra) : ''
+    out.extras[i] = extra
+    // The span rides with the sample into the store (a malformed id is dropped, the sample kept).
+    const span = labels.find(([k]) => k === SPAN_ID_LABEL)
+    out.spans[i] = (span && spanIdValue(span[1])) || ''
+  }
+  return out
+}
 
 /** One series per distinct set of sample labels (dynamic labels become series labels). */
 function splitBySampleLabels(
@@ -160,22 +194,21 @@ function splitBySampleLabels(
   profileType: string,
   labelsFor: (extra: Labels) => Labels,
   time: { timeMs: number; durationNs: number },
+  sample: SampleKeys,
 ): SeriesWrite[] {
   const groups = new Map<string, { extra: Labels; stacks: number[][]; values: number[]; spans: string[]; anySpan: boolean }>()
-  for (const s of p.samples) {
+  for (let i = 0; i < p.samples.length; i++) {
+    const s = p.samples[i]!
     const v = s.values[typeIndex]!
     if (!v) continue
-    const extra = s.labels ? s.labels.filter(([k]) => !notSeriesLabels.has(k)) : []
-    const key = extra.length ? JSON.stringify(extra) : ''
+    const key = sample.keys[i]!
     let g = groups.get(key)
-    if (!g) groups.set(key, (g = { extra, stacks: [], values: [], spans: [], anySpan: false }))
+    if (!g) groups.set(key, (g = { extra: sample.extras[i]!, stacks: [], values: [], spans: [], anySpan: false }))
     g.stacks.push(s.stack)
     g.values.push(v * scale)
-    // The span rides with the sample into the store (a malformed id is dropped, the sample kept).
-    const span = s.labels?.find(([k]) => k === SPAN_ID_LABEL)
-    const id = span ? spanIdValue(span[1]) : undefined
-    g.spans.push(id ?? '')
-    if (id) g.anySpan = true
+    const span = sample.spans[i]!
+    g.spans.push(span)
+    if (span) g.anySpan = true
   }
   if (groups.size > 1000)
     throw new KilnError(
