@@ -5,7 +5,7 @@
 // `kiln` processes they start (bin/kiln.js) run dist/, which must never be older than src/.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 import { spawn, spawnSync } from 'node:child_process'
 
 function walk(dir, out) {
@@ -30,6 +30,29 @@ function walk(dir, out) {
 // everything it started, so the runner records that file as failed and goes on.
 const FILE_LIMIT_MS = Number(process.env.KILN_TEST_FILE_MINUTES ?? 10) * 60_000
 const fileSeen = new Map()
+
+// Most files spend their time waiting (on servers they start, a load test's duration, a browser),
+// so they run two at a time. These run alone, one after another: kernel tracing and perf sampling
+// (what they capture is the whole host's), and the files whose tests watch how the machine keeps
+// up (an event loop's stalls, rates, a deadline). KILN_TEST_PAIRS=0 runs every file alone.
+const ALONE = [
+  'test/trace/',
+  'test/agent/',
+  'test/server/isolation.test.ts',
+  'test/server/robustness.test.ts',
+  'test/ui/states.test.ts',
+  'test/loadtest/executors.test.ts',
+  'test/loadtest/network-options.test.ts',
+  'test/loadtest/threads.test.ts',
+  'test/loadtest/control.test.ts',
+  'test/loadtest/profile-thresholds',
+  'test/loadtest/distributed.test.ts',
+  'packages/node/test/',
+  'test/flamegraph/profile.test.ts',
+  'test/package/',
+]
+const pairs = process.env.KILN_TEST_PAIRS !== '0'
+const alone = (f) => ALONE.some((a) => f.split(sep).join('/').startsWith(a))
 
 const roots = ['test', ...readdirSafe('packages').map((p) => join('packages', p, 'test'))]
 const filter = process.argv[2]
@@ -59,7 +82,7 @@ const failedFiles = [...new Set(failed.map((f) => f.file).filter(Boolean))]
 if (failedFiles.length === 0 || failedFiles.length > 3) process.exit(first.status)
 console.log(`\n# ${failed.length} test(s) failed in ${failedFiles.length} file(s); running those files once more:`)
 for (const f of failed) console.log(`#   ${f.file}: ${f.name}`)
-const second = await runFiles(failedFiles)
+const second = await runFiles(failedFiles, false)
 console.log(
   second.status === 0
     ? `# passed on the second run (flaky, to be mended): ${failedFiles.join(', ')}`
@@ -67,7 +90,16 @@ console.log(
 )
 process.exit(second.status)
 
-async function runFiles(list) {
+/** The files that may share the machine two at a time (when `paired`), then the others one at a time; one outcome. */
+async function runFiles(list, paired = pairs) {
+  const together = paired ? list.filter((f) => !alone(f)) : []
+  const apart = paired ? list.filter(alone) : list
+  const a = together.length ? await runner(together, 2) : { status: 0, failures: [] }
+  const b = apart.length ? await runner(apart, 1) : { status: 0, failures: [] }
+  return { status: a.status || b.status, failures: [...a.failures, ...b.failures] }
+}
+
+async function runner(list, concurrency) {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-test-'))
   const out = join(dir, 'failures.jsonl')
   const child = spawn(
@@ -76,7 +108,7 @@ async function runFiles(list) {
       '--import',
       'tsx',
       '--test',
-      '--test-concurrency=1',
+      `--test-concurrency=${concurrency}`,
       '--test-reporter=tap',
       '--test-reporter-destination=stdout',
       `--test-reporter=${join(import.meta.dirname, 'test-failures.mjs')}`,
