@@ -75,6 +75,17 @@ export abstract class GuardedParser implements ProtocolParser {
 }
 
 /**
+ * Passes over `skip` bytes of a message whose rest is not kept (past the buffer bound): first from
+ * the captured `data`, then from `gap`, the bytes sent but not captured. What is left of each, and
+ * how many bytes were passed over.
+ */
+export function passOver(skip: number, data: Buffer, gap: number): { skip: number; data: Buffer; gap: number; passed: number } {
+  const n = Math.min(skip, data.length)
+  const g = Math.min(skip - n, gap)
+  return { skip: skip - n - g, data: data.subarray(n), gap: gap - g, passed: n + g }
+}
+
+/**
  * The bytes of one direction not yet parsed, with the time of the event each byte arrived in, so a
  * message's time is its first byte's even when it started in an earlier event.
  */

@@ -5,7 +5,7 @@
  * one a capture gap falls inside; a gap running past a message's end, or bytes that cannot be a
  * head, lose the framing until `resync` recognises the start of a message in a later event.
  */
-import { ByteQueue } from './common.ts'
+import { ByteQueue, passOver } from './common.ts'
 
 /** Payload bytes kept of a message too large to hold: enough for a statement prefix or an error. */
 const keptOfBig = 4096
@@ -47,14 +47,7 @@ export abstract class FramedReader<H extends FrameHead, M> {
   /** Feeds one event's bytes (`size` of them sent, `data` captured); false when the framing was lost here. */
   push(data: Buffer, size: number, timeNs: bigint, on: (m: M) => void): boolean {
     let gap = size - data.length
-    if (this.skip > 0) {
-      const n = Math.min(this.skip, data.length)
-      this.skip -= n
-      data = data.subarray(n)
-      const g = Math.min(this.skip, gap)
-      this.skip -= g
-      gap -= g
-    }
+    if (this.skip > 0) ({ skip: this.skip, data, gap } = passOver(this.skip, data, gap))
     if (this.lost) {
       if (data.length === 0 || !this.resync(data)) return true
       this.lost = false

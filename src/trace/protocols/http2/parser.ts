@@ -7,7 +7,7 @@
  * bytes kept; a DATA frame larger than the buffer cap, or cut by a capture gap, is skipped by counting.
  */
 import type { DataEvent, TraceRecord } from '../../types.ts'
-import { ByteQueue, GuardedParser, Prefix, ns, type ParserOptions } from '../common.ts'
+import { ByteQueue, GuardedParser, Prefix, ns, passOver, type ParserOptions } from '../common.ts'
 import { contentType } from '../http1/head.ts'
 import { HpackDecoder } from './hpack.ts'
 
@@ -86,13 +86,11 @@ export class Http2Parser extends GuardedParser {
       } else s.prefaceLeft = 0
     }
     if (s.skip > 0) {
-      const n = Math.min(s.skip, d.length)
-      s.skip -= n
-      d = d.subarray(n)
-      const g = Math.min(s.skip, gap)
-      s.skip -= g
-      gap -= g
-      this.streamBytes(client, s.skipStream, n + g)
+      const p = passOver(s.skip, d, gap)
+      s.skip = p.skip
+      d = p.data
+      gap = p.gap
+      this.streamBytes(client, s.skipStream, p.passed)
     }
     if (s.lost) {
       if (!plausibleFrame(d)) return
