@@ -26,7 +26,7 @@ export function decimal64(hi: number, lo: number): string {
   return String(q) + String(r).padStart(7, '0')
 }
 
-/** The two 32-bit halves (high, low) of the last hash64Words, read without allocating. */
+/** The two 32-bit halves (high, low) of the last hash64 or hash64Words, read without allocating. */
 export const lastHash = new Uint32Array(2)
 
 /** hash64 as its two halves in `lastHash`, for callers that keep ids as numbers (the writer's id cache). */
@@ -39,10 +39,6 @@ export function hash64Words(s: string): void {
     h2 = Math.imul(h2 ^ c, 0x5bd1e995)
     h2 ^= h2 >>> 15
   }
-  finish(h1, h2)
-}
-
-function finish(h1: number, h2: number): void {
   h1 = fmix(h1)
   lastHash[0] = h1
   lastHash[1] = fmix(h2 ^ h1)

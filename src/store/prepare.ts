@@ -3,7 +3,7 @@
  * (hashes), samples merged by stack, rows as bytes. Pure, so ingest runs it in a worker thread
  * beside decoding; the writer then only checks its caches and takes slices of the rows.
  */
-import { decimal64, hash64Words, lastHash } from '../model/hash.ts'
+import { hash64, lastHash } from '../model/hash.ts'
 import { getLabel, labelsHash, type Labels } from '../model/labels.ts'
 import { frameKey, type FrameSource } from '../model/profile.ts'
 
@@ -148,8 +148,7 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
           let id = p.fnIds[f]
           if (id === undefined) {
             const src = w.sources?.[f]
-            hash64Words(frameKey(w.functions[f]!, src))
-            id = p.fnIds[f] = decimal64(lastHash[0]!, lastHash[1]!)
+            id = p.fnIds[f] = hash64(frameKey(w.functions[f]!, src))
             fnWords.push(lastHash[0]!, lastHash[1]!)
             // Columns: tenant, function_id, name, last_seen, then file, line, mapping, build_id (schema.ts).
             const where = src
@@ -159,8 +158,7 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
           }
           key += id + ','
         }
-        hash64Words(key)
-        const id = decimal64(lastHash[0]!, lastHash[1]!)
+        const id = hash64(key)
         s = stackOf.get(id)
         if (s === undefined) {
           // New to the upload (not only another array of the same frames): its row goes with this write.
