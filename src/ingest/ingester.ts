@@ -10,8 +10,8 @@ import { maybeGunzip } from '../formats/gzip.ts'
 import type { SeriesWrite, Store } from '../store/index.ts'
 import { pprofWrites, type IngestMeta } from './convert.ts'
 import { ingestWrites, pushWrites, type DecodeLimits, type IngestParams, type PushSeries } from './request.ts'
-import { checkWrites, type WriteRules } from './prepare.ts'
-import type { IngestPool } from './pool.ts'
+import { checkWrites, type Rows, type WriteRules } from './prepare.ts'
+import type { IngestPool, Prepared } from './pool.ts'
 
 export interface IngestConfig extends DecodeLimits, WriteRules {
   /** Request-tracing retention in hours (0: forever). */
@@ -41,12 +41,13 @@ export class Ingester {
     }
     // Moved to the worker: a large body is the only one in its memory (gathered from the request's
     // chunks); a small one may share Node's pooled buffer, so it moves as a copy. Copying 15 MB
-    // cost the event loop ~60 ms, most of it faulting in fresh pages.
+    // cost the event loop ~60 ms, most of it faulting in fresh pages. A large one is prepared with
+    // all its rows (it could not be prepared again, and its ids would crowd the worker's SentRows).
     const whole = body.length > 1 << 20 && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength
-    const own = whole ? body : new Uint8Array(body)
-    const done = await this.pool.run({ kind: 'ingest', tenant, now: Date.now(), params, body: own }, [own.buffer as ArrayBuffer])
-    if (done.writes.length) await this.store.writer.writePrepared(tenant, done.writes)
-    return done.series
+    return this.prepared(tenant, whole ? undefined : 'new', (rows) => {
+      const own = whole ? body : new Uint8Array(body)
+      return this.pool!.run({ kind: 'ingest', tenant, now: Date.now(), params, body: own, rows }, [own.buffer as ArrayBuffer])
+    })
   }
 
   /** One push.v1 Push: every series' raw pprof samples. Returns the series written. */
@@ -56,14 +57,27 @@ export class Ingester {
       await this.write(tenant, writes)
       return writes.length
     }
-    // Each sample in a buffer of its own, moved: a view would clone the whole request body with it.
-    const own = series.map((s) => ({ labels: s.labels, samples: s.samples.map((x) => new Uint8Array(x)) }))
-    const done = await this.pool.run(
-      { kind: 'push', tenant, now: Date.now(), series: own },
-      own.flatMap((s) => s.samples.map((x) => x.buffer as ArrayBuffer)),
-    )
-    if (done.writes.length) await this.store.writer.writePrepared(tenant, done.writes)
-    return done.series
+    return this.prepared(tenant, 'new', (rows) => {
+      // Each sample in a buffer of its own, moved: a view would clone the whole request body with it.
+      const own = series.map((s) => ({ labels: s.labels, samples: s.samples.map((x) => new Uint8Array(x)) }))
+      return this.pool!.run(
+        { kind: 'push', tenant, now: Date.now(), series: own, rows },
+        own.flatMap((s) => s.samples.map((x) => x.buffer as ArrayBuffer)),
+      )
+    })
+  }
+
+  /**
+   * An upload prepared in a worker and written; `rows` 'new' leaves out the rows the worker sent
+   * before, and when the writer needs one of those again (a commit failed, an hour passed) the
+   * upload is prepared once more with all of them.
+   */
+  private async prepared(tenant: string, rows: Rows | undefined, run: (rows: Rows | undefined) => Promise<Prepared>): Promise<number> {
+    const done = await run(rows)
+    if (!done.writes.length || (await this.store.writer.writePrepared(tenant, done.writes))) return done.series
+    const again = await run('all')
+    if (!(await this.store.writer.writePrepared(tenant, again.writes))) throw new Error('a write prepared with all its rows lacked one')
+    return again.series
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,10 @@ import type { PreparedWrite } from '../store/index.ts'
 import type { IngestConfig } from './ingester.ts'
 import type { Answer, Job } from './prepare.ts'
 
-type Waiter = { resolve: (a: { writes: PreparedWrite[]; series: number }) => void; reject: (e: unknown) => void }
+/** A job's prepared writes, and how many series. */
+export type Prepared = { writes: PreparedWrite[]; series: number }
+
+type Waiter = { resolve: (a: Prepared) => void; reject: (e: unknown) => void }
 
 interface Slot {
   worker: Worker
@@ -73,7 +76,7 @@ export class IngestPool {
   }
 
   /** Decodes, checks and prepares one upload in a worker; `transfer` moves buffers instead of copying them. */
-  run(job: JobInput, transfer: ArrayBuffer[] = []): Promise<{ writes: PreparedWrite[]; series: number }> {
+  run(job: JobInput, transfer: ArrayBuffer[] = []): Promise<Prepared> {
     let slot = this.slots[0]!
     for (const s of this.slots) if (s.jobs.size < slot.jobs.size) slot = s
     const id = this.nextId++

@@ -10,9 +10,15 @@ export interface WriteRules {
   retention: string
 }
 
+/**
+ * Which rows a worker sends: 'new' leaves out those it sent before (store/prepare.ts's
+ * SentRows), 'all' sends every one and remembers them; absent, every one, not remembered.
+ */
+export type Rows = 'new' | 'all'
+
 export type Job =
-  | { id: number; tenant: string; now: number; kind: 'ingest'; params: IngestParams; body: Uint8Array }
-  | { id: number; tenant: string; now: number; kind: 'push'; series: PushSeries[] }
+  | { id: number; tenant: string; now: number; rows?: Rows; kind: 'ingest'; params: IngestParams; body: Uint8Array }
+  | { id: number; tenant: string; now: number; rows?: Rows; kind: 'push'; series: PushSeries[] }
 
 /** A worker's answer to one job: its prepared writes and how many series, or why not. */
 export type Answer = { id: number; writes: PreparedWrite[]; series: number } | { id: number; error: { code: ErrorCode; message: string } }

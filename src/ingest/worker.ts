@@ -6,13 +6,15 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isKilnError } from '../model/errors.ts'
-import { prepareWrites, transferList } from '../store/prepare.ts'
+import { prepareWrites, SentRows, transferList } from '../store/prepare.ts'
 import { prepareUpload, type Answer, type Job } from './prepare.ts'
 import type { IngestConfig } from './ingester.ts'
 
 const config = workerData as IngestConfig
 // Answers wait at most this long for the rest of their turn's jobs (a large upload in the batch answers its own).
 const HOLD_MS = 2
+// The rows this thread sent, for jobs that leave those out.
+const sent = new SentRows()
 
 let answers: Answer[] = []
 let transfer: ArrayBuffer[] = []
@@ -28,7 +30,9 @@ function flush(): void {
 function run(job: Job): void {
   try {
     const writes = prepareUpload(job, config)
-    const prepared = prepareWrites(job.tenant, writes, Math.floor(job.now / 1000))
+    // Prepared again with every row: the writer needs some of them (rare: a commit failed, an hour passed).
+    if (job.rows === 'all') sent.forget(job.tenant)
+    const prepared = prepareWrites(job.tenant, writes, Math.floor(job.now / 1000), job.rows && sent)
     answers.push({ id: job.id, writes: prepared, series: writes.length })
     // The rows' bytes move to the main thread, not copied there.
     transfer.push(...transferList(prepared))

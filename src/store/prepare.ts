@@ -96,13 +96,89 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
 }
 
 /**
- * What one profile's function table gives (the writes of one profile share it): each function's id,
- * and each stack's index in the upload by the stack array itself (the profile's series share its
- * samples' arrays too).
+ * What one worker thread already sent rows for, per tenant, so that an upload of functions and
+ * stacks seen before (continuous profiling's steady state: the same services every 10–15 s) costs
+ * a lookup each instead of a hash and a rendered row. Functions are found by frame key, stacks by
+ * walking a trie over the functions' numbers (no key string built, nothing hashed), series by id.
+ * A known id still goes to the writer, with an empty row: the writer checks that it is durable and
+ * fresh, and when it is not (a commit failed, an hour passed, its cache was cleared) the upload is
+ * prepared once more with every row (`Writer.writePrepared` answers false). Bounded: past `limit`
+ * entries everything is forgotten, and every row is sent again as after a start.
  */
-interface ProfileIds {
-  fnIds: (string | undefined)[]
-  stacks: Map<readonly number[], number>
+export class SentRows {
+  private readonly tenants = new Map<string, Sent>()
+  private entries = 0
+
+  constructor(private readonly limit = 1_000_000) {}
+
+  of(tenant: string): Sent {
+    let t = this.tenants.get(tenant)
+    if (!t) this.tenants.set(tenant, (t = { fns: new Map(), root: node(), series: new Set(), added: 0 }))
+    return t
+  }
+
+  /** Forgets what was sent for `tenant`: its next upload goes with every row. */
+  forget(tenant: string): void {
+    this.tenants.delete(tenant)
+  }
+
+  /** Forgets everything once the entries added since the last time pass the limit. */
+  trim(): void {
+    for (const t of this.tenants.values()) {
+      this.entries += t.added
+      t.added = 0
+    }
+    if (this.entries > this.limit) {
+      this.tenants.clear()
+      this.entries = 0
+    }
+  }
+}
+
+/** A function's id, its number in the trie, and the last upload that listed it. */
+interface Fn {
+  id: string
+  hi: number
+  lo: number
+  n: number
+  upload: number
+}
+
+/** A stack prefix; `id` set where a stack sent before ends; `s` its index in the upload `upload`. */
+interface StackNode {
+  next: Map<number, StackNode> | undefined
+  id: string | undefined
+  hi: number
+  lo: number
+  upload: number
+  s: number
+}
+
+interface Sent {
+  fns: Map<string, Fn>
+  root: StackNode
+  series: Set<string>
+  /** Entries added since the last trim. */
+  added: number
+}
+
+const node = (): StackNode => ({ next: undefined, id: undefined, hi: 0, lo: 0, upload: 0, s: 0 })
+
+// Numbers each prepareWrites call, so entries remember which upload listed them last.
+let uploads = 0
+
+/** Per write: its rows and ids in three parts (series, functions, stacks); a part's rows first, its row-less ids after. */
+class Part {
+  text = ''
+  words: number[] = []
+  rows = 0
+  bare: number[] = []
+
+  add(hi: number, lo: number, row: string): void {
+    this.words.push(hi, lo)
+    this.text += row
+    this.rows++
+  }
 }
 
 const utf8 = new TextEncoder()
@@ -111,26 +187,99 @@ const utf8 = new TextEncoder()
  * Hashes the writes' series, functions and stacks, merges each one's samples by stack and renders
  * the rows — all of them one string, encoded once — with the ids and row ends in one more buffer:
  * two buffers to move to the main thread, not ten a write. A function's or stack's row goes with
- * the first write that uses it.
+ * the first write that uses it. With `sent`, what it holds goes without its row (see SentRows)
+ * and what is sent is added to it.
  */
-export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], nowS: number): PreparedWrite[] {
+export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], nowS: number, sent?: SentRows): PreparedWrite[] {
+  const upload = ++uploads
+  const known = sent?.of(tenant)
   const t = tsv(tenant)
   let text = ''
-  // Per part (a table's rows of one write, in the order of `text`): its rows and their ids as word pairs.
+  // Per part (a table's rows of one write, in the order of `text`): its rows, its row-less ids.
   const partRows: number[] = []
   const ids: number[] = []
-  const profiles = new Map<readonly string[], ProfileIds>()
-  // The upload's distinct stacks, by id.
+  // Each profile's functions by index (the writes of one profile share its table), and its stacks by the array itself.
+  const profiles = new Map<readonly string[], { fns: (Fn | undefined)[]; stacks: Map<readonly number[], number> }>()
+  // The upload's distinct stacks, by id, without `sent`.
   const stackOf = new Map<string, number>()
   const stackIds: string[] = []
   const made: { seriesId: string; sampleCount: number }[] = []
   for (const w of writes) {
     let p = profiles.get(w.functions)
-    if (!p) profiles.set(w.functions, (p = { fnIds: new Array(w.functions.length), stacks: new Map() }))
-    const fnWords: number[] = []
-    let fnRows = ''
-    const stackWords: number[] = []
-    let stackRows = ''
+    if (!p) profiles.set(w.functions, (p = { fns: new Array(w.functions.length), stacks: new Map() }))
+    const fnIds = p.fns
+    const fns = new Part()
+    const stacks = new Part()
+    const fn = (f: number): Fn => {
+      let e = fnIds[f]
+      if (e) return e
+      const src = w.sources?.[f]
+      const key = frameKey(w.functions[f]!, src)
+      e = known?.fns.get(key)
+      if (e) {
+        // Listed once an upload, as a new one would be.
+        if (e.upload !== upload) fns.bare.push(e.hi, e.lo)
+      } else {
+        const id = hash64(key)
+        e = { id, hi: lastHash[0]!, lo: lastHash[1]!, n: known ? known.fns.size : 0, upload }
+        if (known) {
+          known.fns.set(key, e)
+          known.added++
+        }
+        // Columns: tenant, function_id, name, last_seen, then file, line, mapping, build_id (schema.ts).
+        const where = src ? `${tsv(src.file)}\t${Math.round(src.line)}\t${tsv(src.mapping ?? '')}\t${tsv(src.buildId ?? '')}` : '\t0\t\t'
+        fns.add(e.hi, e.lo, `${t}\t${id}\t${tsv(w.functions[f]!)}\t${nowS}\t${where}\n`)
+      }
+      e.upload = upload
+      return (fnIds[f] = e)
+    }
+    // A new stack's row; its key is the function ids joined by ',' with a trailing one: the array's text but for brackets.
+    const newStack = (key: string): string => {
+      const id = hash64(key)
+      stacks.add(lastHash[0]!, lastHash[1]!, `${t}\t${id}\t[${key.slice(0, -1)}]\t${nowS}\n`)
+      stackIds.push(id)
+      return id
+    }
+    // A stack's index in the upload: by its key's hash without `sent`, by the trie with it.
+    const stackIndex = known
+      ? (stack: readonly number[]): number => {
+          let at = known.root
+          for (let k = 0; k < stack.length; k++) {
+            const e = fn(stack[k]!)
+            let next = at.next?.get(e.n)
+            if (!next) {
+              ;(at.next ??= new Map()).set(e.n, (next = node()))
+              known.added++
+            }
+            at = next
+          }
+          if (at.upload === upload) return at.s
+          at.upload = upload
+          at.s = stackIds.length
+          if (at.id === undefined) {
+            let key = ''
+            for (let k = 0; k < stack.length; k++) key += fnIds[stack[k]!]!.id + ','
+            at.id = newStack(key)
+            at.hi = lastHash[0]!
+            at.lo = lastHash[1]!
+          } else {
+            stacks.bare.push(at.hi, at.lo)
+            stackIds.push(at.id)
+          }
+          return at.s
+        }
+      : (stack: readonly number[]): number => {
+          let key = ''
+          for (let k = 0; k < stack.length; k++) key += fn(stack[k]!).id + ','
+          const id = hash64(key)
+          let s = stackOf.get(id)
+          // New to the upload (not only another array of the same frames): its row goes with this write.
+          if (s === undefined) {
+            stackOf.set(id, (s = stackIds.length))
+            newStack(key)
+          }
+          return s
+        }
     // Samples merged by stack (its index), or by stack and span where they carry one.
     const merged = new Map<number | string, number>()
     const sampleStack: number[] = []
@@ -141,36 +290,7 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
       if (!v) continue
       const stack = w.stacks[i]!
       let s = p.stacks.get(stack)
-      if (s === undefined) {
-        let key = ''
-        for (let k = 0; k < stack.length; k++) {
-          const f = stack[k]!
-          let id = p.fnIds[f]
-          if (id === undefined) {
-            const src = w.sources?.[f]
-            id = p.fnIds[f] = hash64(frameKey(w.functions[f]!, src))
-            fnWords.push(lastHash[0]!, lastHash[1]!)
-            // Columns: tenant, function_id, name, last_seen, then file, line, mapping, build_id (schema.ts).
-            const where = src
-              ? `${tsv(src.file)}\t${Math.round(src.line)}\t${tsv(src.mapping ?? '')}\t${tsv(src.buildId ?? '')}`
-              : '\t0\t\t'
-            fnRows += `${t}\t${id}\t${tsv(w.functions[f]!)}\t${nowS}\t${where}\n`
-          }
-          key += id + ','
-        }
-        const id = hash64(key)
-        s = stackOf.get(id)
-        if (s === undefined) {
-          // New to the upload (not only another array of the same frames): its row goes with this write.
-          s = stackIds.length
-          stackOf.set(id, s)
-          stackIds.push(id)
-          stackWords.push(lastHash[0]!, lastHash[1]!)
-          // key is the function ids joined by ',' with a trailing one: the array's text but for brackets.
-          stackRows += `${t}\t${id}\t[${key.slice(0, -1)}]\t${nowS}\n`
-        }
-        p.stacks.set(stack, s)
-      }
+      if (s === undefined) p.stacks.set(stack, (s = stackIndex(stack)))
       const span = w.spans?.[i]
       const sample = span ? `${s}:${span}` : s
       const at = merged.get(sample)
@@ -185,35 +305,47 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
     }
     const seriesId = labelsHash([['__profile_type__', w.profileType], ...w.labels])
     // labelsHash is a hash64: its words are in lastHash.
-    ids.push(lastHash[0]!, lastHash[1]!)
-    text +=
-      JSON.stringify({
-        tenant,
-        profile_type: w.profileType,
-        series_id: seriesId,
-        service_name: getLabel(w.labels, 'service_name') ?? '',
-        labels: Object.fromEntries(w.labels),
-        last_seen: nowS,
-        period: Math.round(w.period ?? 0),
-      }) + '\n'
-    for (const x of fnWords) ids.push(x)
-    for (const x of stackWords) ids.push(x)
+    if (known?.series.has(seriesId)) {
+      ids.push(lastHash[0]!, lastHash[1]!)
+      partRows.push(0, 1)
+    } else {
+      known?.series.add(seriesId)
+      if (known) known.added++
+      ids.push(lastHash[0]!, lastHash[1]!)
+      text +=
+        JSON.stringify({
+          tenant,
+          profile_type: w.profileType,
+          series_id: seriesId,
+          service_name: getLabel(w.labels, 'service_name') ?? '',
+          labels: Object.fromEntries(w.labels),
+          last_seen: nowS,
+          period: Math.round(w.period ?? 0),
+        }) + '\n'
+      partRows.push(1, 0)
+    }
+    for (const part of [fns, stacks]) {
+      for (const x of part.words) ids.push(x)
+      for (const x of part.bare) ids.push(x)
+      text += part.text
+      partRows.push(part.rows, part.bare.length / 2)
+    }
     const head = `${t}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
     // Columns after value: duration_ns, span_id (0: none).
     const duration = `\t${Math.max(0, Math.round(w.durationNs))}\t`
-    let samples = ''
     for (let k = 0; k < values.length; k++)
-      samples += `${head}${stackIds[sampleStack[k]!]}\t${Math.round(values[k]!)}${duration}${sampleSpan[k]}\n`
-    text += fnRows + stackRows + samples
-    partRows.push(1, fnWords.length / 2, stackWords.length / 2, values.length)
+      text += `${head}${stackIds[sampleStack[k]!]}\t${Math.round(values[k]!)}${duration}${sampleSpan[k]}\n`
     made.push({ seriesId, sampleCount: values.length })
   }
+  sent?.trim()
   return layOut(utf8.encode(text), partRows, ids, made)
 }
 
 /**
  * The PreparedWrites as views: `rows` holds every part's rows in turn (series, functions, stacks,
  * samples of each write), and one more buffer every id-carrying part's ids, then its row ends.
+ * `partRows` has two numbers a part: its rows, then its row-less ids (listed after them, ending
+ * where its last row does).
  */
 function layOut(rows: Uint8Array, partRows: number[], ids: number[], made: { seriesId: string; sampleCount: number }[]): PreparedWrite[] {
   const idRowCount = ids.length / 2
@@ -222,20 +354,24 @@ function layOut(rows: Uint8Array, partRows: number[], ids: number[], made: { ser
   let id = 0
   let end = idRowCount * 2
   let at = 0
-  const part = (n: number): IdRows => {
+  let k = 0
+  const part = (): IdRows => {
+    const n = partRows[k++]!
+    const bare = partRows[k++]!
     const first = at
-    const ends = words.subarray(end, end + n)
+    const ends = words.subarray(end, end + n + bare)
     // A row never holds a raw newline (TabSeparated and JSON escape it), nor does UTF-8 inside a character.
     for (let r = 0; r < n; r++) ends[r] = (at = rows.indexOf(10, at) + 1) - first
-    const out = { ids: words.subarray(2 * id, 2 * (id + n)), rows: rows.subarray(first, at), ends }
-    id += n
-    end += n
+    ends.fill(at - first, n)
+    const out = { ids: words.subarray(2 * id, 2 * (id + n + bare)), rows: rows.subarray(first, at), ends }
+    id += n + bare
+    end += n + bare
     return out
   }
-  return made.map((m, i) => {
-    const series = part(partRows[4 * i]!)
-    const functions = part(partRows[4 * i + 1]!)
-    const stacks = part(partRows[4 * i + 2]!)
+  return made.map((m) => {
+    const series = part()
+    const functions = part()
+    const stacks = part()
     const first = at
     for (let r = 0; r < m.sampleCount; r++) at = rows.indexOf(10, at) + 1
     return { seriesId: m.seriesId, series, functions, stacks, samples: rows.subarray(first, at), sampleCount: m.sampleCount }

@@ -109,9 +109,10 @@ export class Writer {
   }
 
   /** Queues the writes; resolves once they are durable. */
-  write(tenant: string, writes: SeriesWrite[]): Promise<void> {
+  async write(tenant: string, writes: SeriesWrite[]): Promise<void> {
     const nowS = Math.floor(Date.now() / 1000)
-    return this.writePrepared(
+    // Every row is there: never answered false.
+    await this.writePrepared(
       tenant,
       writes.map((w) => prepareWrite(tenant, w, nowS)),
     )
@@ -119,37 +120,49 @@ export class Writer {
 
   /**
    * Queues writes already prepared for `tenant` (e.g. in a worker thread); resolves once they are
-   * durable. A large upload's ids are checked in slices with a turn of the event loop between
-   * them; rows a commit took meanwhile are awaited with it.
+   * durable, true — or false when an id that came without its row (the worker sent it before:
+   * store/prepare.ts's SentRows) is not durable and fresh here: then none of the writes' samples
+   * were queued, and the caller prepares them again with every row. A large upload's ids are
+   * checked in slices with a turn of the event loop between them; rows a commit took meanwhile
+   * are awaited with it.
    */
-  async writePrepared(tenant: string, writes: PreparedWrite[]): Promise<void> {
+  async writePrepared(tenant: string, writes: PreparedWrite[]): Promise<boolean> {
     const now = Date.now()
     const commits: Promise<void>[] = []
     const seriesCache = this.cache(`${tenant}\u0000r`)
     const fnCache = this.cache(`${tenant}\u0000f`)
     const stackCache = this.cache(`${tenant}\u0000s`)
+    const missing = { rows: 0 }
     for (const w of writes) {
-      this.claim(this.pending, 'series', seriesCache, w.series, 0, now)
       for (const [cache, part, table] of [
+        [seriesCache, w.series, 'series'],
         [fnCache, w.functions, 'functions'],
         [stackCache, w.stacks, 'stacks'],
       ] as const) {
         for (let i = 0; i < part.ends.length; ) {
+          // A large part (over a quarter of a slice) waits for a turn for its first slice too (turns.ts):
+          // checked at once, it shared the turn of the worker's answer with other uploads' first
+          // slices and whatever else that turn ran (issue 12 §3).
+          if (i === 0 && part.ends.length > SLICE / 4) await nextTurn()
           const p = this.pending
-          i = this.claim(p, table, cache, part, i, now)
+          i = this.claim(p, table, cache, part, i, now, missing)
           if (i < part.ends.length) {
             commits.push(this.waitFor(p))
             await nextTurn()
           }
         }
       }
-      if (w.sampleCount) {
+    }
+    // Samples only once every row they need is claimed: a second preparing of the upload must not write them twice.
+    if (!missing.rows)
+      for (const w of writes) {
+        if (!w.sampleCount) continue
         this.pending.chunks.samples.push(view(w.samples, 0, w.samples.length))
         this.pending.rows.samples += w.sampleCount
       }
-    }
     commits.push(this.waitFor(this.pending))
     await Promise.all(commits)
+    return !missing.rows
   }
 
   /** A promise of batch `b`'s commit; schedules commits. */
@@ -169,9 +182,9 @@ export class Writer {
    * Adds to `b` the rows of `part` from row `from` whose ids are not durable as of the last hour
    * and not already in `b`, claiming them; stops after SLICE rows or SLICE_MS and returns where.
    * Rows kept in a row go to the batch as one slice of the bytes: all of a new upload's, none of a
-   * repeated one's.
+   * repeated one's. An id to write whose row is empty is counted in `missing`, not claimed.
    */
-  private claim(b: Batch, table: Table, cache: IdCache, part: IdRows, from: number, now: number): number {
+  private claim(b: Batch, table: Table, cache: IdCache, part: IdRows, from: number, now: number, missing: { rows: number }): number {
     const stale = now - REFRESH_MS
     const { ids, ends } = part
     let to = Math.min(ends.length, from + SLICE)
@@ -199,9 +212,14 @@ export class Writer {
       }
       // Written by a commit still in flight (or failed): written again here.
       if (by === 0 || (by !== b.seq && !lastFresh)) {
-        cache.set(hi, lo, b.seq)
-        if (run < 0) run = i
-      } else if (run >= 0) {
+        if (ends[i] !== (i ? ends[i - 1] : 0)) {
+          cache.set(hi, lo, b.seq)
+          if (run < 0) run = i
+          continue
+        }
+        missing.rows++
+      }
+      if (run >= 0) {
         keep(run, i)
         run = -1
       }
