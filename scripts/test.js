@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every test file under test/ and packages/*/test with Node's test runner (TypeScript via tsx).
-// `node scripts/test.js PATTERN` runs only the files whose path contains PATTERN.
+// `node scripts/test.js PATTERN…` runs only the files whose path contains one of the PATTERNs.
+// At the end it prints the slowest files with the time each one's process took.
 // It builds first (scripts/build.js, incremental): tests import the sources directly, and the
 // `kiln` processes they start (bin/kiln.js) run dist/, which must never be older than src/.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -55,10 +56,10 @@ const pairs = process.env.KILN_TEST_PAIRS !== '0'
 const alone = (f) => ALONE.some((a) => f.split(sep).join('/').startsWith(a))
 
 const roots = ['test', ...readdirSafe('packages').map((p) => join('packages', p, 'test'))]
-const filter = process.argv[2]
+const patterns = process.argv.slice(2)
 const files = roots
   .flatMap((r) => walk(r, []))
-  .filter((f) => !filter || f.includes(filter))
+  .filter((f) => patterns.length === 0 || patterns.some((p) => f.includes(p)))
   .sort()
 if (files.length === 0) {
   console.error('no test files found')
@@ -72,6 +73,7 @@ const build = spawnSync(process.execPath, buildArgs, { stdio: 'inherit' })
 if (build.status !== 0) process.exit(build.status ?? 1)
 if (withUi) process.env.KILN_UI_BUILT = '1'
 const first = await runFiles(files)
+printTimes(first.times)
 if (first.status === 0) process.exit(0)
 
 // A file that failed runs once more, alone, and both outcomes stay in the log: the suite drives real
@@ -94,9 +96,10 @@ process.exit(second.status)
 async function runFiles(list, paired = pairs) {
   const together = paired ? list.filter((f) => !alone(f)) : []
   const apart = paired ? list.filter(alone) : list
-  const a = together.length ? await runner(together, 2) : { status: 0, failures: [] }
-  const b = apart.length ? await runner(apart, 1) : { status: 0, failures: [] }
-  return { status: a.status || b.status, failures: [...a.failures, ...b.failures] }
+  const none = { status: 0, failures: [], times: [] }
+  const a = together.length ? await runner(together, 2) : none
+  const b = apart.length ? await runner(apart, 1) : none
+  return { status: a.status || b.status, failures: [...a.failures, ...b.failures], times: [...a.times, ...b.times] }
 }
 
 async function runner(list, concurrency) {
@@ -120,15 +123,29 @@ async function runner(list, concurrency) {
   const watchdog = setInterval(() => endHungFiles(child.pid, list), 10_000)
   const status = await new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)))
   clearInterval(watchdog)
-  let failures = []
+  let lines = []
   try {
-    failures = readFileSync(out, 'utf8')
+    lines = readFileSync(out, 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l))
   } catch {}
   rmSync(dir, { recursive: true, force: true })
-  return { status, failures }
+  const times = lines.filter((l) => l.fileMs !== undefined).map((l) => ({ ...l, alone: concurrency === 1 }))
+  return { status, failures: lines.filter((l) => l.fileMs === undefined), times }
+}
+
+/** The slowest files (their process's time, from start to exit) and the sums, to see where a run's time goes. */
+function printTimes(times) {
+  if (times.length === 0) return
+  const sum = (l) => l.reduce((s, t) => s + t.fileMs, 0) / 1000
+  const s = (ms) => `${(ms / 1000).toFixed(1)} s`.padStart(8)
+  console.log(
+    `\n# time of the ${times.length} files' processes: ${sum(times.filter((t) => !t.alone)).toFixed(0)} s two at a time, ${sum(times.filter((t) => t.alone)).toFixed(0)} s alone; the slowest:`,
+  )
+  const here = process.cwd() + sep
+  for (const t of [...times].sort((a, b) => b.fileMs - a.fileMs).slice(0, 20))
+    console.log(`# ${s(t.fileMs)}  ${t.file.startsWith(here) ? t.file.slice(here.length) : t.file}${t.alone ? ' (alone)' : ''}`)
 }
 
 function endHungFiles(runnerPid, list) {
