@@ -98,7 +98,7 @@ export function prepareWrite(tenant: string, w: SeriesWrite, nowS: number): Prep
 /**
  * What one worker thread already sent rows for, per tenant, so that an upload of functions and
  * stacks seen before (continuous profiling's steady state: the same services every 10–15 s) costs
- * a lookup each instead of a hash and a rendered row. Functions are found by frame key, stacks by
+ * a lookup each instead of a hash and a rendered row. Functions are found by name and source, stacks by
  * walking a trie over the functions' numbers (no key string built, nothing hashed), series by id.
  * A known id still goes to the writer, with an empty row: the writer checks that it is durable and
  * fresh, and when it is not (a commit failed, an hour passed, its cache was cleared) the upload is
@@ -113,7 +113,7 @@ export class SentRows {
 
   of(tenant: string): Sent {
     let t = this.tenants.get(tenant)
-    if (!t) this.tenants.set(tenant, (t = { fns: new Map(), root: node(), series: new Set(), added: 0 }))
+    if (!t) this.tenants.set(tenant, (t = { fns: new Map(), root: node(), series: new Set(), count: 0, added: 0 }))
     return t
   }
 
@@ -135,13 +135,21 @@ export class SentRows {
   }
 }
 
-/** A function's id, its number in the trie, and the last upload that listed it. */
+/** A function's id, its number in the trie, the last upload that listed it, and its source (`other`: the next of its name). */
 interface Fn {
   id: string
   hi: number
   lo: number
   n: number
   upload: number
+  src: FrameSource | undefined
+  other: Fn | undefined
+}
+
+/** Whether two frames of one name are one function: the fields of frameKey, compared without building it. */
+function sameSource(a: FrameSource | undefined, b: FrameSource | undefined): boolean {
+  if (!a || !b) return a === b
+  return a.line === b.line && a.file === b.file && (a.mapping ?? '') === (b.mapping ?? '') && (a.buildId ?? '') === (b.buildId ?? '')
 }
 
 /** A stack prefix; `id` set where a stack sent before ends; `s` its index in the upload `upload`. */
@@ -155,9 +163,12 @@ interface StackNode {
 }
 
 interface Sent {
+  /** By name; a name's frames at other sources follow `other`. */
   fns: Map<string, Fn>
   root: StackNode
   series: Set<string>
+  /** Functions numbered so far (their keys in the trie). */
+  count: number
   /** Entries added since the last trim. */
   added: number
 }
@@ -213,22 +224,25 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
     const fn = (f: number): Fn => {
       let e = fnIds[f]
       if (e) return e
+      const name = w.functions[f]!
       const src = w.sources?.[f]
-      const key = frameKey(w.functions[f]!, src)
-      e = known?.fns.get(key)
+      // Found by name, then source: building frameKey's text to look it up cost more than the rest of a lookup.
+      const first = known?.fns.get(name)
+      e = first
+      while (e && !sameSource(e.src, src)) e = e.other
       if (e) {
         // Listed once an upload, as a new one would be.
         if (e.upload !== upload) fns.bare.push(e.hi, e.lo)
       } else {
-        const id = hash64(key)
-        e = { id, hi: lastHash[0]!, lo: lastHash[1]!, n: known ? known.fns.size : 0, upload }
+        const id = hash64(frameKey(name, src))
+        e = { id, hi: lastHash[0]!, lo: lastHash[1]!, n: known ? known.count++ : 0, upload, src, other: first }
         if (known) {
-          known.fns.set(key, e)
+          known.fns.set(name, e)
           known.added++
         }
         // Columns: tenant, function_id, name, last_seen, then file, line, mapping, build_id (schema.ts).
         const where = src ? `${tsv(src.file)}\t${Math.round(src.line)}\t${tsv(src.mapping ?? '')}\t${tsv(src.buildId ?? '')}` : '\t0\t\t'
-        fns.add(e.hi, e.lo, `${t}\t${id}\t${tsv(w.functions[f]!)}\t${nowS}\t${where}\n`)
+        fns.add(e.hi, e.lo, `${t}\t${id}\t${tsv(name)}\t${nowS}\t${where}\n`)
       }
       e.upload = upload
       return (fnIds[f] = e)

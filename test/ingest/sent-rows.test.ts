@@ -74,6 +74,23 @@ test('an upload seen before lists the same ids without their rows, once each; an
   assert.ok(every(prepareWrites('t', writes, 9, small), true), 'past the limit')
 })
 
+test('frames of one name at other sources (or none) are other functions the second time too', () => {
+  const w = ingestWrites(params, body, config, t0)[0]!
+  const write = {
+    ...w,
+    functions: ['', 'f', 'f', 'f', 'f'],
+    sources: [undefined, undefined, { file: 'a.go', line: 1 }, { file: 'a.go', line: 2 }, { file: 'b.go', line: 1 }],
+    stacks: [[1], [2], [3], [4], [1, 2, 3, 4]],
+    values: [1, 1, 1, 1, 1],
+    spans: undefined,
+  }
+  const sent = new SentRows()
+  const ids = (ws: PreparedWrite[]) => ws.map((x) => [x.functions, x.stacks].map((p) => idsOf(p).map((y) => y.id)))
+  const first = prepareWrites('t', [write], 9, sent)
+  assert.equal(first[0]!.functions.ends.length, 4)
+  assert.deepEqual(ids(prepareWrites('t', [write], 9, sent)), ids(first))
+})
+
 test('a writer that does not hold an id sent without its row has the upload prepared again with every row, its samples written once', async () => {
   const pool = new IngestPool(1, config)
   // The pool's threads do not keep the process alive (a server's socket does): this does, meanwhile.
