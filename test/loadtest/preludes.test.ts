@@ -73,3 +73,32 @@ export default function () { console.log('NEWPAGE ' + typeof browser.newPage) }`
   assert.equal(browser.stderr.match(/NEWPAGE function/g)?.length, 2)
   assert.ok(browser.stderr.includes('playwright-core'), 'k6/browser loads playwright-core')
 })
+
+test("a lazily evaluated module's host functions are bound with its JS (on import, or k6/html through Response.html()), not before", async () => {
+  const srv = await startServer()
+  try {
+    const names = ['grpcConnect', 'htmlParse', 'wsConnect', 'csv', 'redisCommand', 'browserCall', 'report']
+    const probe = (tag: string) =>
+      `console.log('${tag} ' + ${JSON.stringify(names)}.map((n) => n + '=' + typeof globalThis.__kh[n]).join(' '))`
+    const dir = workdir({
+      'plain.js': `import http from 'k6/http'
+export const options = { vus: 1, iterations: 1 }
+export default function () { ${probe('BEFORE')}; console.log('TEXT ' + http.get(__ENV.URL).html().find('body').text().length); ${probe('AFTER')} }`,
+      'grpc.js': `import grpc from 'k6/net/grpc'
+export const options = { vus: 1, iterations: 1 }
+export default function () { ${probe('GRPC')} }`,
+    })
+    const none = names.map((n) => `${n}=undefined`).join(' ')
+    const only = (n: string) => names.map((m) => `${m}=${m === n ? 'function' : 'undefined'}`).join(' ')
+    const plain = await kilnRun(['run', '-q', '--no-summary', '-e', `URL=${srv.url}/`, 'plain.js'], { cwd: dir })
+    assert.equal(plain.code, 0, plain.stderr)
+    assert.ok(plain.stderr.includes(`BEFORE ${none}`), plain.stderr)
+    assert.match(plain.stderr, /TEXT \d+/)
+    assert.ok(plain.stderr.includes(`AFTER ${only('htmlParse')}`), plain.stderr)
+    const grpc = await kilnRun(['run', '-q', '--no-summary', 'grpc.js'], { cwd: dir })
+    assert.equal(grpc.code, 0, grpc.stderr)
+    assert.ok(grpc.stderr.includes(`GRPC ${only('grpcConnect')}`), grpc.stderr)
+  } finally {
+    await srv.close()
+  }
+})

@@ -27,6 +27,20 @@ import { installRedis } from '../modules/redis/host.ts'
 import { BrowserSession } from '../modules/browser/session.ts'
 import { installBrowser } from '../modules/browser/host.ts'
 
+/** The lazily evaluated modules (modules/index.ts, lazyModules) whose JS calls host functions: which ones. */
+const LAZY_HOST: Record<string, string> = {
+  'k6/html': 'html',
+  'k6/ws': 'ws',
+  'k6/websockets': 'ws',
+  'k6/experimental/fs': 'fs',
+  'k6/experimental/csv': 'fs',
+  'k6/net/grpc': 'grpc',
+  'k6/x/kiln': 'kiln',
+  'k6/experimental/redis': 'redis',
+  'k6/x/redis': 'redis',
+  'k6/browser': 'browser',
+}
+
 export class VuModules {
   readonly client: HttpClient
   private readonly jars: JarStore
@@ -65,33 +79,76 @@ export class VuModules {
     }
   }
 
-  /** Binds every module's host functions into the VM. */
+  /** What installFor needs to bind a lazily evaluated module's host functions later. */
+  private binder: { b: HostBinder; interrupted: () => boolean } | null = null
+  /** The groups of LAZY_HOST already bound in this VU. */
+  private readonly bound = new Set<string>()
+
+  /**
+   * Binds the host functions every VU needs into the VM: k6's, k6/http's (also behind the
+   * Response), the crypto ones (the preludes define crypto.subtle and k6/crypto). The other
+   * modules' come with their JS (installFor).
+   */
   install(b: HostBinder, interrupted: () => boolean): void {
+    const host = this.host
+    const vu = this.vu
+    installK6(b, { host, vu })
+    installSecrets(b, host.secrets)
+    installHttp(b, { host, client: this.client, jars: this.jars, loop: this.loop, baseTags: () => vu.baseTags, interrupted })
+    installCrypto(b)
+    installWebCrypto(b, this.keys, this.loop)
+    this.binder = { b, interrupted }
+  }
+
+  /**
+   * Binds the host functions of `module`, one of those evaluated on first import
+   * (modules/index.ts, lazyModules), before its JS runs. 30 of a VU's 59 host functions belong to
+   * such modules; bound up front, each cost every VU ~0.5 KB of V8 heap (quickjs-emscripten's
+   * host reference, the wrappers) and its function object in the VM's heap, whether the script
+   * used the module or not.
+   */
+  installFor(module: string): void {
+    const group = LAZY_HOST[module]
+    if (group === undefined || this.binder === null || this.bound.has(group)) return
+    this.bound.add(group)
+    const { b, interrupted } = this.binder
     const host = this.host
     const vu = this.vu
     const baseTags = () => vu.baseTags
     const loop = this.loop
-    installK6(b, { host, vu })
-    installSecrets(b, host.secrets)
-    installHttp(b, { host, client: this.client, jars: this.jars, loop, baseTags, interrupted })
-    installHtml(b, this.html)
-    installCrypto(b)
-    installWebCrypto(b, this.keys, loop)
-    installFs(b, (p) => host.readBytes(p))
-    this.ws.install(b, { host, rules: this.client.transport.rules, jar: this.client.jar, jars: this.jars, loop, baseTags, interrupted })
-    installGrpc(b, { loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
-    installKiln(b)
-    installRedis(b, { loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
-    installBrowser(b, {
-      loop,
-      session: () =>
-        (this.browser ??= new BrowserSession({
-          info: () => host.options.browser,
-          scenario: () => vu.scenario,
-          emit: (m, v, t) => host.emit(m, v, t),
+    switch (group) {
+      case 'html':
+        return installHtml(b, this.html)
+      case 'fs':
+        return installFs(b, (p) => host.readBytes(p))
+      case 'ws':
+        return this.ws.install(b, {
+          host,
+          rules: this.client.transport.rules,
+          jar: this.client.jar,
+          jars: this.jars,
+          loop,
           baseTags,
-        })),
-    })
+          interrupted,
+        })
+      case 'grpc':
+        return installGrpc(b, { loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
+      case 'kiln':
+        return installKiln(b)
+      case 'redis':
+        return installRedis(b, { loop, clients: () => (this.redis ??= new RedisClients(host.options.insecureSkipTLSVerify)) })
+      case 'browser':
+        return installBrowser(b, {
+          loop,
+          session: () =>
+            (this.browser ??= new BrowserSession({
+              info: () => host.options.browser,
+              scenario: () => vu.scenario,
+              emit: (m, v, t) => host.emit(m, v, t),
+              baseTags,
+            })),
+        })
+    }
   }
 
   private get grpc(): GrpcClients {

@@ -74,6 +74,8 @@ export class VU {
   /** Set by the VM when a promise was rejected with no handler (see checkRejections). */
   private rejected = false
   private tick: QuickJSHandle | null = null
+  /** `__kh`, the object holding the host functions. */
+  private kh: QuickJSHandle | null = null
   /** `__k6call`, called with (name, arg, iteration) through the FFI (see invoke()). */
   private caller: QuickJSHandle | null = null
   /** The last call's function name as a VM string: iterations call the same one. */
@@ -222,7 +224,9 @@ export class VU {
     // in the VM's heap cost ~40 KB more per VU for http.js (its WASM mapping's Rss).
     b.def('lazyModule', ['s'], (m) => {
       const src = lazyModules[m]
-      if (src !== undefined) this.evalGlobal(src, m)
+      if (src === undefined) return
+      this.mods.installFor(m)
+      this.evalGlobal(src, m)
     })
     b.defAsync('sleep', ['n'], async (d) => {
       if (this.interrupted || !(d > 0)) return
@@ -247,7 +251,8 @@ export class VU {
     })
     this.mods.install(b, interrupted)
     ctx.setProp(ctx.global, '__kh', kh)
-    kh.dispose()
+    // Kept: a module evaluated on first import binds its host functions here then (installFor).
+    this.kh = kh
   }
 
   /**
@@ -491,6 +496,7 @@ export class VU {
     this.loop.reset()
     this.mods.close()
     this.tick?.dispose()
+    this.kh?.dispose()
     this.result?.dispose()
     this.caller?.dispose()
     this.callName?.h.dispose()
