@@ -180,19 +180,26 @@ function metric(text: string, name: string): number | undefined {
 }
 
 // Decoding, conversion and rendering rows as bytes run in worker threads; the event loop only
-// checks ids in a typed-array table and copies bytes, in slices, one slice a turn. Bounded without a
-// wall clock: under the machine's load (other suites on the same two cores) how late a timer fires
-// is mostly time the process waited for a core, so a bound on it would fail for reasons that are
-// not Kiln's. The server counts instead the main thread's own CPU time between two firings of a
-// 10 ms timer (Linux schedstat): the longest piece of work that ran without a turn of the loop,
-// which a loaded machine does not lengthen. Decoded on the main thread (before issue 12), one of
-// these uploads held the loop for seconds; with the cache check of 500,000 string ids, ~0.5 s; with
-// every sliced job's slice in one turn and bodies copied as fast as they came, 100–163 ms. 8
-// uploads, not the 16 of issue 12 §3 (bench/ingest.bench.ts, BENCH_HOSTILE): what holds the loop is
-// a piece of work per upload, not their number, and 16 take minutes at this machine's usual load.
+// checks ids in a typed-array table and copies bytes, in slices, one slice a turn (each job's first
+// slice too). Bounded without a wall clock: under the machine's load (other suites on the same two
+// cores) how late a timer fires is mostly time the process waited for a core, so a bound on it would
+// fail for reasons that are not Kiln's. The server counts instead the main thread's own CPU time
+// between two firings of a 10 ms timer (Linux schedstat), which a loaded machine does not lengthen.
+// What that counts: a turn of the loop (one iteration: its timers, every I/O callback of its poll
+// phase, its immediates, with their microtasks) that ran past the timer's due time, plus the turns
+// that ran since the last firing before it was due — at most one tick's worth (10 ms of wall clock,
+// so at most 10 ms of CPU). So "no turn over 100 ms" here is a bound on the longest iteration with up
+// to 10 ms to spare, never an undercount. Decoded on the main thread (before issue 12), one of these
+// uploads held the loop for seconds; with the cache check of 500,000 string ids, ~0.5 s; with every
+// sliced job's slice in one turn and bodies copied as fast as they came, 100–163 ms; with each job's
+// first slice run at once (outside the one-a-turn queue), 101.9 ms once in CI. 8 uploads, not the
+// 16 of issue 12 §3 (bench/ingest.bench.ts, BENCH_HOSTILE): what holds the loop is a piece of work
+// per upload, not their number, and 16 take minutes at this machine's usual load.
 const UPLOADS = 8
 test('8 concurrent 15 MB uploads of 250,000 distinct stacks: no piece of work holds the event loop for 100 ms; /ready answers meanwhile', async (t) => {
-  const kiln = await startKiln(['--retention', '0'])
+  // The server stamps each turn over 20 ms on stderr (event-loop.ts): the longest of the uploads'
+  // turns, for the test's output (the /metrics maximum includes the server's start).
+  const kiln = await startKiln(['--retention', '0'], { env: { KILN_DEBUG_LOOP: '20' } })
   try {
     const before = (await call(`${kiln.url}/metrics`)).text
     if (metric(before, 'kiln_event_loop_busy_seconds_count') === undefined)
@@ -221,7 +228,12 @@ test('8 concurrent 15 MB uploads of 250,000 distinct stacks: no piece of work ho
     const busy = (name: string) => metric(after, name)! - metric(before, name)!
     const ticks = busy('kiln_event_loop_busy_seconds_count')
     const over = (le: string) => ticks - busy(`kiln_event_loop_busy_seconds_bucket{le="${le}"}`)
-    const longest = `longest ${metric(after, 'kiln_event_loop_busy_max_seconds')} s`
+    // Stamps of turns that began after the server's first firing (the start-up's turn begins at 0).
+    const stamped = [...kiln.stderr().matchAll(/held for ([\d.]+) ms of CPU \(monotonic (\d+) to/g)]
+      .filter((m) => m[2] !== '0')
+      .map((m) => Number(m[1]))
+    const longest = `longest ${stamped.length ? Math.max(...stamped) : '<= 20'} ms; ${over('0.05')} over 50 ms, ${stamped.length} over 20 ms`
+    t.diagnostic(`${ticks} turns during the uploads: ${longest}`)
     assert.ok(ticks > 0, 'the monitor ran during the uploads')
     // Before this work a turn of several seconds (decoding) or ~0.5 s (the cache check) was usual.
     assert.equal(over('0.1'), 0, `${over('0.1')} of ${ticks} turns held the event loop for more than 100 ms of CPU (${longest})`)
