@@ -75,6 +75,7 @@ export class Ingester {
   private async prepared(tenant: string, rows: Rows | undefined, run: (rows: Rows | undefined) => Promise<Prepared>): Promise<number> {
     const done = await run(rows)
     if (!done.writes.length || (await this.store.writer.writePrepared(tenant, done.writes))) return done.series
+    if (process.env.KILN_DEBUG_WRITES) process.stderr.write(`${tenant}: an upload prepared again with every row\n`)
     const again = await run('all')
     if (!(await this.store.writer.writePrepared(tenant, again.writes))) throw new Error('a write prepared with all its rows lacked one')
     return again.series
