@@ -27,21 +27,29 @@ export async function bareGroupBy(store: Store, s: Selection): Promise<void> {
   await rs.json()
 }
 
-/** Median ms of `rounds` interleaved pairs (kiln, bare): both see the same machine noise; and Kiln's first (cold) run. */
+/** Median ms of `rounds` interleaved pairs (Kiln and bare, in alternating order): both see the same machine noise; and Kiln's first (cold) run. */
 async function pairs(rounds: number, kiln: () => Promise<unknown>, bare: () => Promise<unknown>): Promise<[number, number, number]> {
   const k: number[] = []
   const b: number[] = []
-  let t = performance.now()
+  const t = performance.now()
   await kiln()
   const cold = performance.now() - t
   await bare()
+  const time = async (f: () => Promise<unknown>, into: number[]) => {
+    const t0 = performance.now()
+    await f()
+    into.push(performance.now() - t0)
+  }
+  // The order alternates (Kiln first, then the bare query first): a query that runs second may
+  // find caches the first warmed, and a fixed order would hand that to one side every time.
   for (let i = 0; i < rounds; i++) {
-    t = performance.now()
-    await kiln()
-    k.push(performance.now() - t)
-    t = performance.now()
-    await bare()
-    b.push(performance.now() - t)
+    if (i % 2 === 0) {
+      await time(kiln, k)
+      await time(bare, b)
+    } else {
+      await time(bare, b)
+      await time(kiln, k)
+    }
   }
   const med = (x: number[]) => x.sort((p, q) => p - q)[Math.floor(x.length / 2)]!
   return [med(k), med(b), cold]
