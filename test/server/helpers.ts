@@ -1,7 +1,7 @@
 /** Starts a real `kiln server` process for black-box tests and talks to it over HTTP. */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 export const root = new URL('../..', import.meta.url).pathname
@@ -39,11 +39,20 @@ export async function startKiln(
   proc.stdout!.on('data', (d: Buffer) => (err += d.toString()))
   const url = await new Promise<string>((resolve, reject) => {
     // A server that does not start is killed: left running, it keeps the test file's process (and
-    // the whole npm test) waiting for ever.
+    // the whole npm test) waiting for ever. 120 s: a whole-suite run at load 21 on the 2 cores had
+    // servers that had printed nothing yet after 30 s (test/cli/ingest-by-hand.test.ts); the message
+    // says how much CPU the process got, starved (little) or stuck (a lot).
     const timer = setTimeout(() => {
+      const cpu = cpuSeconds(proc.pid)
       proc.kill('SIGKILL')
-      reject(new Error(`server did not start in 30 s:\n${err}`))
-    }, 30_000)
+      reject(
+        new Error(
+          `server did not start in ${START_LIMIT_S} s (${cpu} s of CPU; load ${loadavg()
+            .map((l) => l.toFixed(1))
+            .join(' ')}):\n${err}`,
+        ),
+      )
+    }, START_LIMIT_S * 1000)
     const check = () => {
       const m = /listening on (http:\/\/\S+)/.exec(err)
       if (m) {
@@ -73,6 +82,20 @@ export async function startKiln(
       await stop()
       if (!opts.dataDir) rmSync(dataDir, { recursive: true, force: true })
     },
+  }
+}
+
+const START_LIMIT_S = 120
+
+/** User and system CPU time of a process so far, in seconds (one decimal), or '?' once it has gone. */
+function cpuSeconds(pid: number | undefined): string {
+  try {
+    // Fields 14 and 15 of /proc/PID/stat, after the command in parentheses (which may hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(f[11]) + Number(f[12])) / 100).toFixed(1)
+  } catch {
+    return '?'
   }
 }
 
