@@ -147,7 +147,7 @@ async function runProfiler(o: AgentOptions, signal: AbortSignal): Promise<Upload
         })
   o.log(
     o.sampler === 'bpftrace'
-      ? 'sampler: bpftrace (--sampler bpftrace): stacks counted in the kernel; JIT frames named by the agent from /tmp/perf-PID.map, user frames of processes that exit before the window is printed stay [unknown]'
+      ? 'sampler: bpftrace (--sampler bpftrace): stacks counted in the kernel; user frames named by the agent from ELF symbols and /tmp/perf-PID.map, those of processes that exit before the window is printed stay [unknown]'
       : samplerReason(),
   )
   o.log(`${sampler.commands}; uploading to ${o.server} every ${Math.max(1, Math.round(o.intervalMs / 1000))}s as node ${o.node}`)

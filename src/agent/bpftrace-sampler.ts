@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { KilnError } from '../model/errors.ts'
 import { LineSplitter } from '../flamegraph/lines.ts'
 import type { ProcessStacks } from './agent.ts'
+import { NativeSymbols } from './elf-symbols.ts'
 import { PerfMaps } from './perf-map.ts'
 import { interrupt } from './perf-sampler.ts'
 
@@ -19,11 +20,21 @@ const KEY = /^(\d+),(.*?),((?:\n {4}[^\n]*)*\n?),((?:\n {4}[^\n]*)*\n?)$/
 const OFFSET = /\+\d+$/
 const ADDRESS = /^0x([0-9a-f]+)$/
 
-/** bpftrace map entries → per-process folded stacks; unnamed user frames are looked up in the process's perf map. */
-export function foldBpftraceMap(map: Record<string, number>, maps: PerfMaps): { stacks: Map<number, ProcessStacks>; samples: number } {
+/**
+ * bpftrace map entries → per-process folded stacks. User frames come as addresses (the sampler
+ * runs bpftrace with BPFTRACE_NO_USER_SYMBOLS=1): named from the process's ELF files by `native`
+ * (C++ names demangled), else from its perf map (JIT code), else [unknown].
+ */
+export function foldBpftraceMap(
+  map: Record<string, number>,
+  maps: PerfMaps,
+  native?: NativeSymbols,
+): { stacks: Map<number, ProcessStacks>; samples: number } {
   const stacks = new Map<number, ProcessStacks>()
   const lines = new Map<number, Map<string, number>>()
   let samples = 0
+  const named: [pid: number, comm: string, frames: string[], n: number][] = []
+  const mangled = new Set<string>()
   for (const [key, n] of Object.entries(map)) {
     const m = KEY.exec(key)
     if (!m || typeof n !== 'number' || !(n > 0)) continue
@@ -36,13 +47,21 @@ export function foldBpftraceMap(map: Record<string, number>, maps: PerfMaps): { 
         .filter(Boolean)
         .map((f) => {
           const a = ADDRESS.exec(f)
-          if (!a) return f.replace(OFFSET, '').replaceAll(';', ':')
-          return (user && maps.lookup(pid, parseInt(a[1]!, 16))?.replaceAll(';', ':')) || '[unknown]'
+          if (!a) return f.replace(OFFSET, '')
+          if (!user) return '[unknown]'
+          const addr = parseInt(a[1]!, 16)
+          const elf = native?.lookup(pid, addr)
+          if (elf?.startsWith('_Z')) mangled.add(elf)
+          return elf || maps.lookup(pid, addr) || '[unknown]'
         })
         .reverse()
-    const stack = [...frames(m[4]!, true), ...frames(m[3]!, false)].join(';') || m[2]! || '[unknown]'
+    named.push([pid, m[2]!, [...frames(m[4]!, true), ...frames(m[3]!, false)], n])
+  }
+  const demangled = native && mangled.size > 0 ? native.demangle(mangled) : undefined
+  for (const [pid, comm, frames, n] of named) {
+    const stack = frames.map((f) => (demangled?.get(f) ?? f).replaceAll(';', ':')).join(';') || comm || '[unknown]'
     let p = stacks.get(pid)
-    if (!p) stacks.set(pid, (p = { comm: m[2]!, samples: 0, folded: '' }))
+    if (!p) stacks.set(pid, (p = { comm, samples: 0, folded: '' }))
     p.samples += n
     samples += n
     let perPid = lines.get(pid)
@@ -60,6 +79,7 @@ export class BpftraceSampler {
   private stopping = false
   private from = 0
   private readonly maps = new PerfMaps()
+  private readonly native = new NativeSymbols()
   readonly done: Promise<void>
   private settle!: { resolve: () => void; reject: (e: Error) => void }
 
@@ -72,12 +92,18 @@ export class BpftraceSampler {
   }
 
   get commands(): string {
-    return `bpftrace -f json -e '${this.program}'`
+    return `BPFTRACE_NO_USER_SYMBOLS=1 bpftrace -f json -e '${this.program}'`
   }
 
   start(): void {
     this.from = Date.now()
-    const child = spawn('bpftrace', ['-f', 'json', '-e', this.program], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    // User frames as addresses, named by the agent (elf-symbols.ts says why: 85–155 s against
+    // 1.7 s to print one window at load 17).
+    const child = spawn('bpftrace', ['-f', 'json', '-e', this.program], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, BPFTRACE_NO_USER_SYMBOLS: '1' },
+    })
     this.child = child
     const lines = new LineSplitter((l) => this.line(l))
     child.stdout!.setEncoding('latin1')
@@ -119,7 +145,7 @@ export class BpftraceSampler {
     }
     if (!map) return
     const now = Date.now()
-    const { stacks, samples } = foldBpftraceMap(map, this.maps)
+    const { stacks, samples } = foldBpftraceMap(map, this.maps, this.native)
     const w = { stacks, samples, from: this.from, until: now }
     this.from = now
     if (samples > 0 || !this.stopping) this.o.onWindow(w)
@@ -127,6 +153,7 @@ export class BpftraceSampler {
 
   retainMaps(alive: Set<number>): void {
     this.maps.retain(alive)
+    this.native.retain(alive)
   }
 
   /** SIGINT: bpftrace prints the map once more as it exits, which makes the last window. */

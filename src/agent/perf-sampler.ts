@@ -165,14 +165,14 @@ function perfFailure(stderr: string, code: number | null): KilnError {
 
 /**
  * Why perf is the default, for the log. bpftrace's `profile:hz` probe attaches on this kernel,
- * but its ustack() (v0.17 here) prints JIT frames as bare addresses (the agent names them from
- * /tmp/perf-PID.map), names user frames only of processes still alive when the map is printed,
- * and took 2–52 s to print one window of a busy 2-core host (10–48 s to exit on SIGINT).
+ * but its ustack() (v0.17 here) gives only addresses the agent must name (elf-symbols.ts; its own
+ * naming took 85–155 s per window at load 17), and only while the process lives: user frames of
+ * processes that exit before their window is printed stay [unknown].
  */
 export function samplerReason(): string {
   const r = spawnSync('bpftrace', ['--version'], { encoding: 'utf8', timeout: 5000 })
   const version = r.status === 0 ? r.stdout.trim() : undefined
   return version
-    ? `sampler: perf (${version} is installed — --sampler bpftrace uses it — but its ustack loses user symbols of processes that exit mid-window and symbolizes slowly: 2–52 s per printed window on this 2-core host)`
+    ? `sampler: perf (${version} is installed — --sampler bpftrace uses it — but its ustack loses user symbols of processes that exit mid-window)`
     : 'sampler: perf (bpftrace is not installed)'
 }
