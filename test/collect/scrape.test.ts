@@ -117,7 +117,21 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     ],
   }
   writeFileSync(join(dir, 'kiln.yaml'), stringify(config))
-  const kiln = await startKiln(['--config', join(dir, 'kiln.yaml')])
+  const stopTargets = async () => {
+    await go.stop()
+    await node.stop()
+    for (const x of hung) x.destroy()
+    await new Promise((r) => hanging.close(r))
+    await new Promise((r) => garbage.close(r))
+    await new Promise((r) => authed.close(r))
+    rmSync(dir, { recursive: true, force: true })
+  }
+  // A server that does not start must not leave the targets running: the file then hung until
+  // scripts/test.js killed it 10 minutes later (a whole-suite run at load 21).
+  const kiln = await startKiln(['--config', join(dir, 'kiln.yaml')]).catch(async (e: unknown) => {
+    await stopTargets()
+    throw e
+  })
   try {
     const targets = async () => (await call(`${kiln.url}/api/v1/scrape-targets`)).json as Status[]
     // Two scrapes of each cumulative profile: the second one writes their deltas.
@@ -188,12 +202,6 @@ test('the server scrapes a Go program and @kiln/node; failing targets show their
     assert.ok((await types('node-app')).includes('memory:inuse_space:bytes:space:bytes'))
   } finally {
     await kiln.dispose()
-    await go.stop()
-    await node.stop()
-    for (const x of hung) x.destroy()
-    await new Promise((r) => hanging.close(r))
-    await new Promise((r) => garbage.close(r))
-    await new Promise((r) => authed.close(r))
-    rmSync(dir, { recursive: true, force: true })
+    await stopTargets()
   }
 })

@@ -8,7 +8,12 @@ import { startKiln, call, q } from '../server/helpers.ts'
 
 test('runs are stored in Kiln with metrics, thresholds and the profiles of their window; two runs compare', async () => {
   const target = await startServer()
-  const kiln = await startKiln()
+  // A server that does not start must not leave the target listening: the file then hung until
+  // scripts/test.js killed it 10 minutes later (a whole-suite run at load 25).
+  const kiln = await startKiln().catch(async (e: unknown) => {
+    await target.close()
+    throw e
+  })
   try {
     // The target's profile during the run window (as an SDK would send it).
     const ingest = await call(`${kiln.url}/ingest?${q({ name: 'target.cpu', from: 'now' })}`, { method: 'POST', body: 'main;serve 10\n' })
@@ -109,7 +114,10 @@ export default function () { check(http.get(__ENV.URL), { ok: (r) => r.status ==
 
 test('-o kiln= sends the tenant (--tenant) and the token (KILN_AUTH_TOKEN) as the rest of the CLI does', async () => {
   const target = await startServer()
-  const kiln = await startKiln(['--multitenancy', '--auth-token', 's3cret'])
+  const kiln = await startKiln(['--multitenancy', '--auth-token', 's3cret']).catch(async (e: unknown) => {
+    await target.close()
+    throw e
+  })
   try {
     const dir = workdir({ 'test.js': `import http from 'k6/http'\nexport default function () { http.get(__ENV.URL) }\n` })
     const args = ['run', '-q', '-i', '2', '-e', `URL=${target.url}/`, '-o', `kiln=${kiln.url}`, '--tenant', 'team-a', join(dir, 'test.js')]
