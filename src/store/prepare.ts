@@ -114,7 +114,7 @@ export class SentRows {
 
   of(tenant: string): Sent {
     let t = this.tenants.get(tenant)
-    if (!t) this.tenants.set(tenant, (t = { fns: new Map(), root: node(), series: new Set(), count: 0, added: 0 }))
+    if (!t) this.tenants.set(tenant, (t = { fns: new Map(), root: node(), series: new Map(), count: 0, added: 0 }))
     return t
   }
 
@@ -172,7 +172,8 @@ interface Sent {
   /** By name; a name's frames at other sources follow `other`. */
   fns: Map<string, Fn>
   root: StackNode
-  series: Set<string>
+  /** Series ids, with the upload that first sent each. */
+  series: Map<string, number>
   /** Functions numbered so far (their keys in the trie). */
   count: number
   /** Entries added since the last trim. */
@@ -330,12 +331,16 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
     }
     const seriesId = labelsHash([['__profile_type__', w.profileType], ...w.labels])
     // labelsHash is a hash64: its words are in lastHash.
-    if (known?.series.has(seriesId)) {
+    // Row-less only when an earlier upload sent it: a series repeated within an upload keeps its row each time, as without SentRows.
+    const seen = known?.series.get(seriesId)
+    if (seen !== undefined && seen !== upload) {
       ids.push(lastHash[0]!, lastHash[1]!)
       partRows.push(0, 1)
     } else {
-      known?.series.add(seriesId)
-      if (known) known.added++
+      if (known && seen === undefined) {
+        known.series.set(seriesId, upload)
+        known.added++
+      }
       ids.push(lastHash[0]!, lastHash[1]!)
       text +=
         JSON.stringify({

@@ -68,6 +68,17 @@ test('an upload seen before lists the same ids without their rows, once each; an
   assert.ok(every(prepareWrites('u', writes, 9, sent), true), 'another tenant gets rows')
   sent.forget('t')
   assert.ok(every(prepareWrites('t', writes, 9, sent), true), 'a forgotten tenant gets rows')
+  // A series twice in one upload keeps its row each time (as without SentRows); the next upload lists it without.
+  const twice = new SentRows()
+  const repeated = [writes[0]!, { ...writes[0]!, timeMs: writes[0]!.timeMs + 1 }]
+  assert.deepEqual(
+    prepareWrites('t', repeated, 9, twice).map((x) => idsOf(x.series)[0]!.row),
+    [true, true],
+  )
+  assert.deepEqual(
+    prepareWrites('t', repeated, 9, twice).map((x) => idsOf(x.series)[0]!.row),
+    [false, false],
+  )
   // Past its limit it forgets everything.
   const small = new SentRows(10)
   prepareWrites('t', writes, 9, small)
