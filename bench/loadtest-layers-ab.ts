@@ -8,9 +8,8 @@
  * a shared machine's load about the same for both, where separate runs of several seconds swing
  * ±50 % (bench/README.md, "Load testing"). Prints the medians and in how many pairs new was lower.
  */
-import { spawn } from 'node:child_process'
-import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
+import { helloServer, interleave } from './loadtest-ab.ts'
 
 const [oldRoot, mode = 'send', roundsArg = '30'] = process.argv.slice(2)
 if (!oldRoot) {
@@ -27,13 +26,8 @@ const load = async (root: string) => ({
   samples: (await import(join(root, 'src/loadtest/results/samples.ts'))) as Samples,
 })
 
-const server = spawn(
-  process.execPath,
-  ['-e', "require('http').createServer((q, r) => r.end('hello')).listen(0, '127.0.0.1', function () { console.log(this.address().port) })"],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-)
-const port = await new Promise<string>((r) => server.stdout.once('data', (d: Buffer) => r(d.toString().trim())))
-const url = `http://127.0.0.1:${port}/`
+const server = await helloServer()
+const url = server.url
 const u = new URL(url)
 const head = `GET / HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: kiln\r\n\r\n`
 const CONNS = 10
@@ -78,17 +72,8 @@ async function tree(root: string): Promise<() => Promise<number>> {
 try {
   const trees = { old: await tree(resolve(oldRoot)), new: await tree(here) }
   // Warm-up: both trees' code optimised and their connections open before anything counts.
-  for (let i = 0; i < 6; i++) for (const f of Object.values(trees)) await f()
-  const seen: Record<'old' | 'new', number[]> = { old: [], new: [] }
-  const rounds = Number(roundsArg)
-  for (let i = 0; i < rounds; i++)
-    for (const k of i % 2 ? (['new', 'old'] as const) : (['old', 'new'] as const)) seen[k].push(await trees[k]())
-  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-  const lower = seen.new.filter((x, i) => x < seen.old[i]!).length
-  console.log(
-    `${mode}: CPU per request, median of ${rounds} bursts of ${CONNS * PER} each: old ${med(seen.old).toFixed(1)} µs, new ${med(seen.new).toFixed(1)} µs; new lower in ${lower} of ${rounds} pairs; load average ${loadavg()[0]!.toFixed(1)}`,
-  )
+  await interleave(trees, { rounds: Number(roundsArg), warmup: 6, what: `${mode}: CPU per request (bursts of ${CONNS * PER})` })
 } finally {
-  server.kill()
+  server.proc.kill()
 }
 process.exit(0)

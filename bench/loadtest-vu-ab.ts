@@ -8,10 +8,10 @@
  * threads and scheduling. Interleaving bursts inside one process keeps a shared machine's load
  * about the same for both trees (bench/README.md, "Load testing").
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { loadavg, tmpdir } from 'node:os'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { helloServer, interleave } from './loadtest-ab.ts'
 
 const [oldRoot, roundsArg = '20'] = process.argv.slice(2)
 if (!oldRoot) {
@@ -24,13 +24,8 @@ const dir = mkdtempSync(join(tmpdir(), 'kiln-vu-ab-'))
 const script = join(dir, 'get.js')
 writeFileSync(script, `import http from 'k6/http'\nexport default function () { http.get(__ENV.URL) }\n`)
 
-const server = spawn(
-  process.execPath,
-  ['-e', "require('http').createServer((q, r) => r.end('hello')).listen(0, '127.0.0.1', function () { console.log(this.address().port) })"],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-)
-const port = await new Promise<string>((r) => server.stdout.once('data', (d: Buffer) => r(d.toString().trim())))
-const url = `http://127.0.0.1:${port}/`
+const server = await helloServer()
+const url = server.url
 
 interface Vu {
   init(): Promise<void>
@@ -88,17 +83,8 @@ async function tree(root: string): Promise<() => Promise<number>> {
 try {
   const trees = { old: await tree(resolve(oldRoot)), new: await tree(resolve(import.meta.dirname, '..')) }
   // Warm-up: QuickJS's WASM tiered up and both trees' code optimised before anything counts.
-  for (let i = 0; i < 8; i++) for (const f of Object.values(trees)) await f()
-  const seen: Record<'old' | 'new', number[]> = { old: [], new: [] }
-  const rounds = Number(roundsArg)
-  for (let i = 0; i < rounds; i++)
-    for (const k of i % 2 ? (['new', 'old'] as const) : (['old', 'new'] as const)) seen[k].push(await trees[k]())
-  const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
-  const lower = seen.new.filter((x, i) => x < seen.old[i]!).length
-  console.log(
-    `http.get iterations: CPU per iteration, median of ${rounds} bursts of ${VUS * PER} each: old ${med(seen.old).toFixed(1)} µs, new ${med(seen.new).toFixed(1)} µs; new lower in ${lower} of ${rounds} pairs; load average ${loadavg()[0]!.toFixed(1)}`,
-  )
+  await interleave(trees, { rounds: Number(roundsArg), warmup: 8, what: `http.get iterations: CPU per iteration (bursts of ${VUS * PER})` })
 } finally {
-  server.kill()
+  server.proc.kill()
 }
 process.exit(0)
