@@ -12,7 +12,7 @@
  * `{group: token, members: [token…]}`, names the commits the engine got in one insert (see
  * wal-apply.ts). A torn or corrupt record ends its segment: it was never acknowledged.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, constants, fsync, mkdirSync, openSync, readdirSync, readFileSync, writev } from 'node:fs'
 import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -53,26 +53,32 @@ export const DEDUP_WINDOW = 10 * CHECKPOINT_RECORDS
  * is unknown), through one shell started while this process is small. Spawning `sync` from the
  * server itself forks a process of gigabytes under a large upload: 200 ms of the event loop's CPU
  * per checkpoint (page tables copied), where the shell's fork is cheap.
+ *
+ * The shell is in a process group of its own: Ctrl-C in a terminal (or a signal to the server's
+ * group) stops the server, which then flushes and checkpoints; the shell it still needs for that
+ * must not have been killed with it (it was, and the server's stop failed on "the sync helper
+ * exited"). Should the shell die anyway, syncs run `sync` themselves: slower, never refused.
  */
 export class FileSystemSync {
   private readonly sh: ChildProcess
-  private readonly waiting: { resolve: () => void; reject: (e: Error) => void }[] = []
-  private dead: Error | undefined
+  private readonly waiting: { dir: string; resolve: () => void; reject: (e: Error) => void }[] = []
+  private dead = false
 
   constructor() {
     this.sh = spawn('sh', ['-c', 'while IFS= read -r d; do sync -f "$d" 2>/dev/null || sync; echo; done'], {
       stdio: ['pipe', 'pipe', 'ignore'],
+      detached: true,
     })
     this.sh.stdout!.on('data', (d: Buffer) => {
       for (const b of d) if (b === 10) this.waiting.shift()?.resolve()
       if (!this.waiting.length) this.pipe().unref?.()
     })
-    const fail = (e: Error) => {
-      this.dead ??= e
-      for (const w of this.waiting.splice(0)) w.reject(e)
+    const fail = () => {
+      this.dead = true
+      for (const w of this.waiting.splice(0)) syncDirectly(w.dir).then(w.resolve, w.reject)
     }
     this.sh.on('error', fail)
-    this.sh.on('exit', (code) => fail(new Error(`the sync helper (sh) exited (${code})`)))
+    this.sh.on('exit', fail)
     this.sh.stdin!.on('error', fail)
     // It must not keep the server running (it ends when its input closes with this process),
     // except while a sync is awaited.
@@ -84,11 +90,16 @@ export class FileSystemSync {
     return this.sh.stdout as unknown as { ref?: () => void; unref?: () => void }
   }
 
+  /** The helper's process id (tests look at its process group). */
+  get pid(): number | undefined {
+    return this.sh.pid
+  }
+
   sync(dir: string): Promise<void> {
-    if (this.dead) return Promise.reject(this.dead)
     if (dir.includes('\n')) return Promise.reject(new Error(`cannot sync a directory whose name holds a newline: ${dir}`))
+    if (this.dead) return syncDirectly(dir)
     return new Promise((resolve, reject) => {
-      this.waiting.push({ resolve, reject })
+      this.waiting.push({ dir, resolve, reject })
       this.pipe().ref?.()
       this.sh.stdin!.write(`${dir}\n`)
     })
@@ -96,6 +107,17 @@ export class FileSystemSync {
 
   close(): void {
     this.sh.stdin!.end()
+  }
+}
+
+const run = promisify(execFile)
+
+/** `sync -f DIR`, or a plain `sync` where `-f` is unknown: from this process, when the helper is gone. */
+async function syncDirectly(dir: string): Promise<void> {
+  try {
+    await run('sync', ['-f', dir])
+  } catch {
+    await run('sync', [])
   }
 }
 
