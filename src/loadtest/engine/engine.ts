@@ -17,11 +17,40 @@ import {
 import baseVariant from '@jitl/quickjs-wasmfile-release-asyncify'
 
 // Compiling the 1 MB engine once and instantiating it per VU keeps VU start-up to a few ms.
+let compiled: Promise<WebAssembly.Module> | null = null
+let compiledModule: WebAssembly.Module | undefined
 let variantPromise: Promise<QuickJSAsyncVariant> | null = null
+
+/** The engine's compiled WebAssembly module: compiled here once, or the one given by useEngineModule. */
+export function engineModule(): Promise<WebAssembly.Module> {
+  compiled ??= (async () => {
+    const pkg = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-asyncify/package.json')
+    return (compiledModule = await WebAssembly.compile(readFileSync(join(dirname(pkg), 'dist', 'emscripten-module.wasm'))))
+  })()
+  return compiled
+}
+
+/** The module if this thread has compiled (or was given) it: a worker thread is handed it (run/pool.ts). */
+export function compiledEngine(): WebAssembly.Module | undefined {
+  return compiledModule
+}
+
+/**
+ * Uses a module compiled by another thread of this process. V8 shares its code between the threads
+ * (a Module posted to a worker is not compiled again), and with it the optimised code of the
+ * functions that got hot: each thread compiling its own spent its first second or two of a run in
+ * baseline code (the interpreter, JS_CallInternal, took ~2× the CPU an iteration there) while its
+ * optimising compiler redid what the other thread's had done.
+ */
+export function useEngineModule(m: WebAssembly.Module): void {
+  if (compiled) return
+  compiledModule = m
+  compiled = Promise.resolve(m)
+}
+
 function variant(): Promise<QuickJSAsyncVariant> {
   variantPromise ??= (async () => {
-    const pkg = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-asyncify/package.json')
-    const wasm = await WebAssembly.compile(readFileSync(join(dirname(pkg), 'dist', 'emscripten-module.wasm')))
+    const wasm = await engineModule()
     // The package's default export is the variant; under CommonJS interop it may sit in `.default`.
     const v = ((baseVariant as unknown as { default?: QuickJSAsyncVariant }).default ?? baseVariant) as unknown as QuickJSAsyncVariant
     return newVariant(v, { wasmModule: wasm }) as QuickJSAsyncVariant

@@ -21,6 +21,9 @@ export interface LeanCall {
 export const LEAN = Symbol('kiln.leanCall')
 
 type Ptr = number
+// Through globalThis: this file is also checked with the VM's types (modules/tsconfig.json), which have no TextEncoder.
+type Utf8Encoder = { encodeInto(s: string, into: Uint8Array): { read: number; written: number } }
+const utf8 = new (globalThis as unknown as { TextEncoder: new () => Utf8Encoder }).TextEncoder()
 type Sleep = (start: (done: (v: Ptr) => void) => void) => Ptr
 type CallFunction = (asyncify: { handleSleep: Sleep } | undefined, ctx: Ptr, self: Ptr, argc: number, argv: Ptr, fnId: number) => Ptr
 
@@ -33,6 +36,7 @@ interface Internals {
     stringToUTF8(s: string, p: Ptr, n: number): void
     _malloc(n: number): Ptr
     _free(p: Ptr): void
+    HEAPU8: Uint8Array
   }
   ffi: {
     QTS_ArgvGetJSValueConstPointer(argv: Ptr, i: number): Ptr
@@ -77,9 +81,13 @@ export function installLeanCalls(vm: QuickJSAsyncContext): void {
   /** A new JSValue for the result (the C side takes it over), 0 for undefined. */
   const toValue = (v: unknown): Ptr => {
     if (typeof v === 'string') {
-      const n = m.lengthBytesUTF8(v) + 1
+      // Encoded natively into the heap (a Response is one string of ~0.3–1 KB): emscripten's
+      // stringToUTF8 walks it a character at a time in JS. Room for the worst case (3 bytes a
+      // UTF-16 unit) when that is small, else the exact length.
+      const n = v.length < 65536 ? 3 * v.length + 1 : m.lengthBytesUTF8(v) + 1
       const p = m._malloc(n)
-      m.stringToUTF8(v, p, n)
+      const { written } = utf8.encodeInto(v, m.HEAPU8.subarray(p, p + n - 1))
+      m.HEAPU8[p + written] = 0
       try {
         return ffi.QTS_NewString(ctx, p)
       } finally {

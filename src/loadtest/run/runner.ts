@@ -12,6 +12,7 @@ import { profileMetrics } from '../results/profile-thresholds.ts'
 import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
 import { VU } from '../engine/vu.ts'
+import { compiledEngine } from '../engine/engine.ts'
 import type { BoardVU, Host } from '../engine/host.ts'
 import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
@@ -426,6 +427,7 @@ export class Runner implements Host, IterationSite {
           scenarios: o.scenarios.map(dataOnly),
           rawOptions: o.raw,
           minIterationDurationMs: o.minIterationDurationMs,
+          engine: compiledEngine(),
         },
         this,
       )

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { Registry, type Tags } from '../results/metrics.ts'
 import { VU } from '../engine/vu.ts'
+import { useEngineModule } from '../engine/engine.ts'
 import type { Host, VuOptions } from '../engine/host.ts'
 import { ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
@@ -35,6 +36,8 @@ export interface WorkerInit {
   scenarios: Scenario[]
   rawOptions: Record<string, unknown>
   minIterationDurationMs: number
+  /** The engine as the main thread compiled it (engine.ts useEngineModule), when it had. */
+  engine?: WebAssembly.Module
 }
 
 export type ToWorker =
@@ -129,6 +132,7 @@ class WorkerHost implements Host {
 const port = parentPort
 if (port) {
   const init = workerData as WorkerInit
+  if (init.engine) useEngineModule(init.engine)
   const outbox = new Outbox<FromWorker>((items, transfer) => port.postMessage(items, transfer))
   const send = (m: FromWorker): void => outbox.send(m, m.t === 'samples' && m.samples ? (m.samples.nums.buffer as ArrayBuffer) : undefined)
   const flushSamples = (flushed: boolean): void => {

@@ -324,6 +324,18 @@
       if (sync) state.group = ''
     }
   }
+  /** For calls the host makes directly (vu.ts direct()): what __k6call does with a result other than undefined, and with an exception. */
+  globalThis.__k6adopt = function (r) {
+    const loop = globalThis.__k6loop
+    if (r && typeof r.then === 'function') {
+      loop.main(r)
+      return 'P'
+    }
+    const o = outcome(r)
+    if (o.length > 1 || loop.state.result !== undefined) loop.keep(r)
+    return o
+  }
+  globalThis.__k6failure = failure
   /** After the event loop ran dry: the outcome of the last __k6call, as __k6call reports it. */
   globalThis.__k6result = function () {
     state.group = ''
