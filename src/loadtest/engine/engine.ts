@@ -36,11 +36,10 @@ export function compiledEngine(): WebAssembly.Module | undefined {
 }
 
 /**
- * Uses a module compiled by another thread of this process. V8 shares its code between the threads
- * (a Module posted to a worker is not compiled again), and with it the optimised code of the
- * functions that got hot: each thread compiling its own spent its first second or two of a run in
- * baseline code (the interpreter, JS_CallInternal, took ~2× the CPU an iteration there) while its
- * optimising compiler redid what the other thread's had done.
+ * Uses a module compiled by another thread of this process: a Module posted to a worker is not
+ * compiled again, and the threads run one copy of its code, the functions V8 optimised included
+ * (a VU's first second runs ~2× the CPU an iteration while they are optimised). Whether V8 already
+ * shared the code of threads compiling the same bytes themselves was not measured apart.
  */
 export function useEngineModule(m: WebAssembly.Module): void {
   if (compiled) return

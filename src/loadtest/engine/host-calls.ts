@@ -33,7 +33,6 @@ interface Internals {
     callbacks: { callFunction: CallFunction }
     UTF8ToString(p: Ptr): string
     lengthBytesUTF8(s: string): number
-    stringToUTF8(s: string, p: Ptr, n: number): void
     _malloc(n: number): Ptr
     _free(p: Ptr): void
     HEAPU8: Uint8Array

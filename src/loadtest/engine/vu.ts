@@ -387,10 +387,10 @@ export class VU {
   /**
    * The export `name` called straight through the FFI, as `__k6call` would call it after a clean
    * call: `__ITER` set from here, the setup data its argument, the result or exception handed to
-   * the VM's `__k6adopt`/`__k6failure` only when there is one. `__k6call`'s own JS was ~15 µs of
-   * an empty iteration (the VM runs ~4× slower under asyncify than without), and its frame was one
-   * more for asyncify to save and restore at each suspension. Undefined when `name` is not a
-   * function the script exports, or is setup/teardown (their group names need `__k6call`).
+   * the VM's `__k6adopt`/`__k6failure` only when there is one. `__k6call`'s own JS was what an
+   * iteration saved (−15 % of an `http.get` iteration's CPU; the asyncify build runs the VM's JS
+   * ~3.5× slower than the sync one), not its frame: README, "Session 11". Undefined when `name`
+   * is not a function the script exports, or is setup/teardown (their group names need `__k6call`).
    */
   private async direct(name: string, iter: number): Promise<{ error: QuickJSHandle } | { text: string } | undefined> {
     const ctx = this.ctx
@@ -419,27 +419,24 @@ export class VU {
     ctx.setProp(ctx.global, this.iterKey, it)
     it.dispose()
     const r = await callAsync(ctx, this.entries(), fn, [this.setupArg])
-    // The exception or a result other than undefined: the VM says what __k6call would have.
-    const settled = r.error ? ctx.callFunction(this.failure!, ctx.undefined, r.error) : undefined
-    if (r.error) {
-      if (this.interrupted || settled!.error) {
-        settled?.dispose()
-        return { error: r.error }
-      }
-      r.error.dispose()
-      const text = ctx.getString(settled!.value)
-      settled!.value.dispose()
-      return { text }
-    }
-    if (ctx.sameValue(r.value, ctx.undefined)) {
-      r.value.dispose()
+    // An interrupt stays the error it is (callInner reports it); otherwise, for an exception or a
+    // result other than undefined, the VM says what __k6call would have.
+    if (r.error && this.interrupted) return r
+    const given = r.error ?? r.value!
+    if (!r.error && ctx.sameValue(given, ctx.undefined)) {
+      given.dispose()
       return { text: 'R' }
     }
-    const adopted = ctx.callFunction(this.adopt!, ctx.undefined, r.value)
-    r.value.dispose()
-    if (adopted.error) return { error: adopted.error }
-    const text = ctx.getString(adopted.value)
-    adopted.value.dispose()
+    const said = ctx.callFunction(r.error ? this.failure! : this.adopt!, ctx.undefined, given)
+    if (said.error && r.error) {
+      // The script's exception is what to report, not one from describing it.
+      said.error.dispose()
+      return r
+    }
+    given.dispose()
+    if (said.error) return { error: said.error }
+    const text = ctx.getString(said.value)
+    said.value.dispose()
     return { text }
   }
 

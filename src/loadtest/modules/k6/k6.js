@@ -294,6 +294,18 @@
     return 'R' + (json === undefined ? '' : json)
   }
   const failure = (e) => (e instanceof Abort ? 'A' + e.message : 'E' + errText(e))
+  /** A called function's result as __k6call reports it: 'P' (its promise goes to the event loop) or outcome(). */
+  const adopt = (r) => {
+    const loop = globalThis.__k6loop
+    if (r && typeof r.then === 'function') {
+      loop.main(r)
+      return 'P'
+    }
+    const o = outcome(r)
+    // Kept for __k6result() in case timers or jobs are left (then the host runs the loop first).
+    if (o.length > 1 || loop.state.result !== undefined) loop.keep(r)
+    return o
+  }
   /**
    * Calls an exported function; returns 'R'+JSON(result), 'A'+message (test.abort), 'E'+error, or
    * 'P' when it returned a promise: the host then runs the event loop and asks __k6result().
@@ -303,20 +315,12 @@
     state.group = name === 'setup' ? '::setup' : name === 'teardown' ? '::teardown' : ''
     const fn = name === 'default' ? globalThis.__main.default : globalThis.__main[name]
     if (typeof fn !== 'function') return 'E' + `function '${name}' is not exported by the script`
-    const loop = globalThis.__k6loop
-    loop.reset()
+    globalThis.__k6loop.reset()
     let sync = true
     try {
       const arg = argJson === undefined ? state.setup : argJson === '' ? undefined : JSON.parse(argJson)
-      const r = fn(arg)
-      if (r && typeof r.then === 'function') {
-        sync = false
-        loop.main(r)
-        return 'P'
-      }
-      const o = outcome(r)
-      // Kept for __k6result() in case timers or jobs are left (then the host runs the loop first).
-      if (o.length > 1 || loop.state.result !== undefined) loop.keep(r)
+      const o = adopt(fn(arg))
+      sync = o !== 'P'
       return o
     } catch (e) {
       return failure(e)
@@ -324,17 +328,9 @@
       if (sync) state.group = ''
     }
   }
-  /** For calls the host makes directly (vu.ts direct()): what __k6call does with a result other than undefined, and with an exception. */
-  globalThis.__k6adopt = function (r) {
-    const loop = globalThis.__k6loop
-    if (r && typeof r.then === 'function') {
-      loop.main(r)
-      return 'P'
-    }
-    const o = outcome(r)
-    if (o.length > 1 || loop.state.result !== undefined) loop.keep(r)
-    return o
-  }
+  // For calls the host makes directly (vu.ts direct()): what __k6call does with a result other
+  // than undefined, and with an exception.
+  globalThis.__k6adopt = adopt
   globalThis.__k6failure = failure
   /** After the event loop ran dry: the outcome of the last __k6call, as __k6call reports it. */
   globalThis.__k6result = function () {
