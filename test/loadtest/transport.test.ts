@@ -84,6 +84,33 @@ test('the response parser gives the same result however the bytes are split', ()
   }
 })
 
+test('a head seen before is not parsed again: its headers are shared and read-only, the framing still follows the request', () => {
+  const wire = (date: string) => `HTTP/1.1 200 OK\r\nDate: ${date}\r\nContent-Length: 5\r\n\r\nhello`
+  const a = new ResponseParser(false)
+  const b = new ResponseParser(false)
+  assert.equal(a.push(Buffer.from(wire('Thu, 03 Dec 2026 18:00:00 GMT'))), true)
+  assert.equal(b.push(Buffer.from(wire('Thu, 03 Dec 2026 18:00:00 GMT'))), true)
+  assert.equal(a.headers, b.headers, 'the same head gives the same headers object')
+  assert.ok(Object.isFrozen(a.headers))
+  assert.throws(() => {
+    ;(a.headers as Record<string, string>)['x'] = 'y'
+  }, TypeError)
+  assert.equal(b.body().toString(), 'hello')
+  // The same head answering HEAD: no body, whatever Content-Length says.
+  const h = new ResponseParser(true)
+  assert.equal(h.push(Buffer.from(wire('Thu, 03 Dec 2026 18:00:00 GMT'))), true)
+  assert.equal(h.body().length, 0)
+  // Another Date is another head.
+  const c = new ResponseParser(false)
+  c.push(Buffer.from(wire('Thu, 03 Dec 2026 18:00:01 GMT')))
+  assert.notEqual(c.headers, a.headers)
+  assert.equal(c.headers.date, 'Thu, 03 Dec 2026 18:00:01 GMT')
+  // A bad Content-Length is an error only where the body needs it, first seen or remembered.
+  const bad = 'HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n'
+  assert.equal(new ResponseParser(true).push(Buffer.from(bad)), true)
+  assert.throws(() => new ResponseParser(false).push(Buffer.from(bad)), /bad Content-Length 'x'/)
+})
+
 test('fuzz: the response parser never hangs or throws anything but an Error on mutated input', () => {
   const seeds = [
     'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello',

@@ -8,7 +8,17 @@ import type { SampleSink, Tags } from '../../results/metrics.ts'
 import { AuthFlow, takeCredentials } from './auth.ts'
 import { CookieJar, responseCookies, type RequestCookie, type ResponseCookie } from './cookies.ts'
 import { netRules, type NetOptions } from './netrules.ts'
-import { closeTransport, newTransport, refused, send, type Pin, type Raw, type Timings, type Transport } from './transport.ts'
+import {
+  closeTransport,
+  newTransport,
+  refused,
+  send,
+  type Pin,
+  type Raw,
+  type RawHeaders,
+  type Timings,
+  type Transport,
+} from './transport.ts'
 
 export type { Timings }
 
@@ -86,7 +96,35 @@ export function encodeResponse(r: ResponseData): string {
     r.error_code,
     r.body === null ? 0 : r.bodyB64 ? 2 : 1,
   ]
-  return `${JSON.stringify(scalars)}\n${JSON.stringify({ headers: r.headers, cookies: r.cookies, timings: r.timings, request: r.request })}\n${r.body ?? ''}`
+  // The same text as JSON.stringify of { headers, cookies, timings, request }, the headers' JSON
+  // made once for the heads the parser shares (response-parser.ts).
+  const headers = headersJson.get(r.headers) ?? JSON.stringify(r.headers)
+  return `${JSON.stringify(scalars)}\n{"headers":${headers},"cookies":${JSON.stringify(r.cookies)},"timings":${JSON.stringify(r.timings)},"request":${JSON.stringify(r.request)}}\n${r.body ?? ''}`
+}
+
+/**
+ * A response's headers as k6 shows them (canonical names, repeated values joined), and their JSON,
+ * made once for each head the parser shares between responses (a frozen object): a server repeats
+ * its head, so most requests skip ~20 canonical-name lookups and a JSON.stringify here.
+ */
+const shownHeaders = new WeakMap<RawHeaders, Record<string, string>>()
+const headersJson = new WeakMap<Record<string, string>, string>()
+
+function responseHeaders(raw: RawHeaders): Record<string, string> {
+  const known = shownHeaders.get(raw)
+  if (known) return known
+  // Loops rather than entries/fromEntries: this runs for every head (~10 arrays fewer each).
+  const shown: Record<string, string> = {}
+  for (const k in raw) {
+    const v = raw[k]
+    if (v !== undefined) shown[canonical(k)] = Array.isArray(v) ? v.join(', ') : v
+  }
+  if (Object.isFrozen(raw)) {
+    Object.freeze(shown)
+    shownHeaders.set(raw, shown)
+    headersJson.set(shown, JSON.stringify(shown))
+  }
+  return shown
 }
 
 /** Per-VU HTTP state: its connection pool and cookie jar. */
@@ -401,12 +439,7 @@ function record(
   const netTags = memo.net.get(spec.tags.group ?? '\u0000') ?? netTagsFor(memo, baseTags, spec.tags.group)
   if (raw.sent) registry.add('data_sent', raw.sent, netTags, now)
   if (raw.received) registry.add('data_received', raw.received, netTags, now)
-  // Loops rather than entries/fromEntries: this runs for every request (~10 arrays fewer each).
-  const resHeaders: Record<string, string> = {}
-  for (const k in raw.headers) {
-    const v = raw.headers[k]
-    if (v !== undefined) resHeaders[canonical(k)] = Array.isArray(v) ? v.join(', ') : v
-  }
+  const resHeaders = responseHeaders(raw.headers)
   const setCookie = raw.headers['set-cookie']
   const cookies = setCookie === undefined ? {} : responseCookies(setCookie, url)
   const sentHeaders: Record<string, string[]> = {}
