@@ -22,13 +22,19 @@ export const fmt = (n: number, d = 1) => n.toLocaleString('en-US', { maximumFrac
 
 /**
  * The load-test target: a Node HTTP server answering "hello", in its own process (as the target
- * would be), so no client shares its event loop. It exits by itself after 10 minutes.
+ * would be), so no client shares its event loop. It exits by itself after 10 minutes. `GET
+ * /__count` answers how many other requests it has served (for rates over part of a run).
  */
 export async function startHelloServer(dir: string): Promise<{ url: string; proc: ChildProcess }> {
   writeFileSync(
     join(dir, 'server.mjs'),
     `import http from 'node:http'
-const s = http.createServer((req, res) => res.end('hello'))
+let n = 0
+const s = http.createServer((req, res) => {
+  if (req.url === '/__count') return res.end(String(n))
+  n++
+  res.end('hello')
+})
 s.listen(0, '127.0.0.1', () => console.log(s.address().port))
 setTimeout(() => process.exit(0), 600000)`,
   )
