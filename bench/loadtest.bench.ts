@@ -19,6 +19,7 @@ const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-lt-'))
 const CONNS = Number(process.env.KILN_BENCH_CONNS ?? 10)
 const SECS = Number(process.env.KILN_BENCH_SECS ?? 5)
 const VUS = Number(process.env.KILN_BENCH_VUS ?? 1000)
+const HALF = Math.floor(VUS / 2)
 
 // The ceiling for any Node-based client: plain async loops over keep-alive http.get, no JS engine.
 writeFileSync(
@@ -206,17 +207,24 @@ try {
   console.log(`memory and start-up per VU (${VUS} vs 10 VUs, each VU sleeping 0.1 s per iteration for 1 s):`)
   const small = await runKiln(['run', '-q', '--no-summary', '-u', '10', '-d', '1s', join(dir, 'idle.js')])
   const big = await runKiln(['run', '-q', '--no-summary', '-u', String(VUS), '-d', '1s', join(dir, 'idle.js')])
+  const half = await runKiln(['run', '-q', '--no-summary', '-u', String(HALF), '-d', '1s', join(dir, 'idle.js')])
   const perVuMB = (big.rss - small.rss) / (VUS - 10) / 1e6
   const perVuMs = (big.ms - small.ms) / (VUS - 10)
+  // The 10-VU run's peak is mostly start-up (the engine compiled, modules loaded), and it moved
+  // 214–256 MB between runs: the slope between HALF and VUS VUs prices a VU without it.
+  const slope = (a: { rss: number }, b: { rss: number }) => ((b.rss - a.rss) / (VUS - HALF) / 1e6).toFixed(3)
   console.log(
-    `  RSS        10 VUs ${(small.rss / 1e6).toFixed(0)} MB, ${VUS} VUs ${(big.rss / 1e6).toFixed(0)} MB (peaks; exit ${small.code}/${big.code})`,
+    `  RSS        10 VUs ${(small.rss / 1e6).toFixed(0)} MB, ${HALF} VUs ${(half.rss / 1e6).toFixed(0)} MB, ${VUS} VUs ${(big.rss / 1e6).toFixed(0)} MB (peaks; exit ${small.code}/${half.code}/${big.code})`,
   )
-  console.log(`  memory/VU  ${perVuMB.toFixed(3)} MB  (goal ≤ 0.5 MB/VU: issue 13 §5; k6 documents 1-5 MB)`)
+  console.log(
+    `  memory/VU  ${perVuMB.toFixed(3)} MB from 10 to ${VUS} VUs, ${slope(half, big)} MB from ${HALF} to ${VUS}  (goal ≤ 0.5 MB/VU: issue 13 §5; k6 documents 1-5 MB)`,
+  )
   console.log(`  start-up   ${perVuMs.toFixed(1)} ms/VU → ${perVuMs.toFixed(1)} s for 1,000 VUs`)
   const smallHttp = await runKiln(['run', '-q', '--no-summary', '-u', '10', '-d', '1s', join(dir, 'idle-http.js')])
+  const halfHttp = await runKiln(['run', '-q', '--no-summary', '-u', String(HALF), '-d', '1s', join(dir, 'idle-http.js')])
   const bigHttp = await runKiln(['run', '-q', '--no-summary', '-u', String(VUS), '-d', '1s', join(dir, 'idle-http.js')])
   console.log(
-    `  with k6/http imported: RSS ${(smallHttp.rss / 1e6).toFixed(0)} / ${(bigHttp.rss / 1e6).toFixed(0)} MB, memory/VU ${((bigHttp.rss - smallHttp.rss) / (VUS - 10) / 1e6).toFixed(3)} MB`,
+    `  with k6/http imported: RSS ${(smallHttp.rss / 1e6).toFixed(0)} / ${(halfHttp.rss / 1e6).toFixed(0)} / ${(bigHttp.rss / 1e6).toFixed(0)} MB, memory/VU ${((bigHttp.rss - smallHttp.rss) / (VUS - 10) / 1e6).toFixed(3)} MB from 10, ${slope(halfHttp, bigHttp)} MB from ${HALF}`,
   )
 } finally {
   srv.proc.kill()

@@ -4,7 +4,7 @@ import type { EventLoop } from '../../engine/eventloop.ts'
 import type { Host } from '../../engine/host.ts'
 import type { Tags } from '../../results/metrics.ts'
 import type { JarStore } from './cookies.ts'
-import { encodeResponse, request, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
+import { encodeResponse, parsedUrl, request, type HttpClient, type RequestSpec, type ResponseData } from './http.ts'
 
 /** What of its VU the HTTP host functions use. */
 export interface HttpBridge {
@@ -57,24 +57,13 @@ async function inBatches<T, R>(items: T[], limit: number, f: (t: T) => Promise<R
   return out
 }
 
-/**
- * URLs already found valid on this thread: a test requests a few URLs over and over, and checking
- * each with URL.canParse was ~1.4 % of a VU thread's time (request() parses it again to use it).
- */
-const validUrls = new Set<string>()
-const MAX_URLS = 1000
-
 export function installHttp(b: HostBinder, { host, client, jars, loop, baseTags, interrupted }: HttpBridge): void {
   const o = host.options
   /** One request: its Response, or the error text for the script. */
   const one = async (spec: RequestSpec): Promise<ResponseData | string> => {
     if (spec.redirects < 0) spec.redirects = o.maxRedirects
     if (!spec.responseType) spec.responseType = o.discardResponseBodies ? 'none' : 'text'
-    if (!validUrls.has(spec.url)) {
-      if (!URL.canParse(spec.url)) return `invalid URL '${spec.url}'`
-      if (validUrls.size >= MAX_URLS) validUrls.clear()
-      validUrls.add(spec.url)
-    }
+    if (!parsedUrl(spec.url)) return `invalid URL '${spec.url}'`
     if (spec.jar !== undefined) {
       try {
         spec.cookieJar = spec.jar === null ? null : jars.get(spec.jar)
