@@ -14,6 +14,10 @@ export interface HostApi {
   now(): number
   /** A sample of a metric; `tagsJson` is the script's tags, merged over the VU's. */
   emit(metric: string, value: number, tagsJson: string): void
+  /** A sample tagged with the VU's tags and `group` only (metric.add without tags, group_duration). */
+  sample(metric: string, value: number, group: string): void
+  /** A `checks` sample of check() called without tags: 1 passed, 0 failed; tagged with the VU's tags, the group and the check's name. */
+  check(name: string, passed: number, group: string): void
   /** Registers a custom metric: '' or the error for the script. */
   metric(name: string, type: string, isTime: boolean): string
   log(level: string, message: string): void
