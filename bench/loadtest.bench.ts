@@ -204,7 +204,7 @@ try {
     }
   }
 
-  console.log(`memory and start-up per VU (${VUS} vs 10 VUs, each VU sleeping 0.1 s per iteration for 1 s):`)
+  console.log(`memory and start-up per VU (10, ${HALF} and ${VUS} VUs, each VU sleeping 0.1 s per iteration for 1 s):`)
   const small = await runKiln(['run', '-q', '--no-summary', '-u', '10', '-d', '1s', join(dir, 'idle.js')])
   const big = await runKiln(['run', '-q', '--no-summary', '-u', String(VUS), '-d', '1s', join(dir, 'idle.js')])
   const half = await runKiln(['run', '-q', '--no-summary', '-u', String(HALF), '-d', '1s', join(dir, 'idle.js')])

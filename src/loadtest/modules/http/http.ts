@@ -284,7 +284,6 @@ function addCookies(headers: Record<string, string>, jar: CookieJar | null, url:
   if (own) headers['Cookie'] = [headers['Cookie'], own].filter(Boolean).join('; ')
 }
 
-/** Performs one k6 request (with redirects), records its metrics, and returns k6's Response fields. */
 /**
  * URLs parsed once per thread, by their text: a test requests a few URLs over and over, and
  * checking each with URL.canParse, then parsing it, was ~3 % of a VU thread's time. Only URLs
@@ -306,6 +305,7 @@ export function parsedUrl(s: string): URL | null {
   return u
 }
 
+/** Performs one k6 request (with redirects), records its metrics, and returns k6's Response fields. */
 export async function request(client: HttpClient, spec: RequestSpec, registry: SampleSink, baseTags: Tags): Promise<ResponseData> {
   let url = parsedUrl(spec.url) ?? new URL(spec.url)
   const credentials = takeCredentials(url, spec.auth)
