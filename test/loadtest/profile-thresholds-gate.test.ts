@@ -47,10 +47,11 @@ async function gate(slow: boolean) {
   }
 }
 
-test('the documented gate passes the service as written', async () => {
+test('the documented gate passes the service as written', async (t) => {
   const r = await gate(false)
   assert.equal(r.code, 0, r.stdout + r.stderr)
   const share = JSON.parse(r.read('summary.json')).metrics['profile_share{function:handleSearch}']
+  t.diagnostic(`handleSearch's share ${share.value}`)
   assert.ok(share.value > 0 && share.value < 0.1, `handleSearch's share ${share.value}`)
   assert.deepEqual(share.thresholds, { 'value<0.1': false }, 'k6 --summary-export: true means crossed')
   assert.match(r.stdout, /profile_share\{function:handleSearch\}\n {4}✓ 'value<0\.1' value=0\.\d+/)
@@ -58,12 +59,13 @@ test('the documented gate passes the service as written', async () => {
   assert.match(r.read('summary.md'), /^### ✅ Load test — gate.js: all 3 thresholds passed/)
 })
 
-test('the documented gate fails when handleSearch is slowed down', async () => {
+test('the documented gate fails when handleSearch is slowed down', async (t) => {
   const r = await gate(true)
   assert.equal(r.code, 99, r.stdout + r.stderr)
   assert.match(r.stdout, /✗ 'value<0\.1' value=(0\.\d+|1)\n/)
   assert.match(r.stderr, /thresholds on metrics 'profile_share\{function:handleSearch\}' have been crossed/)
   const share = JSON.parse(r.read('summary.json')).metrics['profile_share{function:handleSearch}']
+  t.diagnostic(`handleSearch's share ${share.value}`)
   assert.ok(share.value >= 0.1, `handleSearch's share ${share.value}`)
   const xml = r.read('thresholds.xml')
   assert.match(xml, /failures="1"/)

@@ -54,7 +54,9 @@ test("an absent function fails with the reason; the share is the UI top table's 
     {},
     "import { junit, markdown } from 'k6/x/kiln'\nexport function handleSummary(data) { return { 'data.json': JSON.stringify(data), 'out.xml': junit(data), 'out.md': markdown(data) } }",
   )
-  const r = await runAgainst('absent.js', src, ['-o', `kiln=${kiln.url}`])
+  // The slowed service: handleSearch is then sure to be sampled in a 3 s run (as written it takes a
+  // few % of ~150 samples, and a share of 0 would leave the UI's top table without its row).
+  const r = await runAgainst('absent.js', src, ['-o', `kiln=${kiln.url}`], { SLOW: '1' })
   assert.equal(r.code, 99, r.stdout + r.stderr)
   const data = JSON.parse(readFileSync(join(r.dir, 'data.json'), 'utf8')).metrics
   const absent = data['profile_share{function:noSuchFunction}'].thresholds['value<0.9']
