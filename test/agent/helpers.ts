@@ -60,8 +60,14 @@ export interface AgentRun {
   log: string
 }
 
-/** Runs `kiln agent ARGS` until `windows` windows have been logged, then sends `stopWith`; SIGKILL after `limitMs`. */
-export function runAgent(args: string[], opts: { windows: number; stopWith?: NodeJS.Signals; limitMs?: number }): Promise<AgentRun> {
+/**
+ * Runs `kiln agent ARGS` until `windows` windows have been logged and the log matches every
+ * pattern of `until`, then sends `stopWith`; SIGKILL after `limitMs`.
+ */
+export function runAgent(
+  args: string[],
+  opts: { windows: number; until?: RegExp[]; stopWith?: NodeJS.Signals; limitMs?: number },
+): Promise<AgentRun> {
   return new Promise((resolve, reject) => {
     const c = spawn(process.execPath, [bin, 'agent', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
     let log = ''
@@ -71,7 +77,11 @@ export function runAgent(args: string[], opts: { windows: number; stopWith?: Nod
     c.stderr.setEncoding('utf8')
     c.stderr.on('data', (t: string) => {
       log += t
-      if (!stopped && (log.match(/^kiln agent: window /gm)?.length ?? 0) >= opts.windows) {
+      if (
+        !stopped &&
+        (log.match(/^kiln agent: window /gm)?.length ?? 0) >= opts.windows &&
+        (opts.until ?? []).every((re) => re.test(log))
+      ) {
         stopped = true
         c.kill(opts.stopWith ?? 'SIGINT')
       }
