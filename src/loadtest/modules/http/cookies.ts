@@ -114,7 +114,9 @@ export class CookieJar {
 
   /** Stores the cookies a response from `url` sets (Set-Cookie headers). */
   store(url: URL, headers: string[] | string | undefined): void {
-    for (const h of [headers ?? []].flat()) {
+    // Most responses set none: `[headers ?? []].flat()` cost ~2.5 µs a request in a worker's profile.
+    if (headers === undefined) return
+    for (const h of typeof headers === 'string' ? [headers] : headers) {
       const c = parseSetCookie(h, url)
       if (c) this.put(c)
     }
