@@ -15,10 +15,14 @@ writeFileSync(
   viaTsx,
   `import { register } from 'tsx/esm/api'\nregister()\nawait import(${JSON.stringify(join(root, 'src/cli/main.ts'))})\n`,
 )
+// A smoke test: `kiln run` of one iteration of an empty function (engine, VU init, summary, exit).
+const smoke = join(root, 'bin', '.kiln-smoke-startup.js')
+writeFileSync(smoke, 'export default function () {}\n')
 const cases: [string, string[]][] = [
   ['kiln --help (dist/)', [join(root, 'bin/kiln.js'), '--help']],
   ['node -e 0', ['-e', '0']],
   ['kiln --help (tsx)', [viaTsx, '--help']],
+  ['kiln run -i 1', [join(root, 'bin/kiln.js'), 'run', '-q', '--no-summary', '-i', '1', smoke]],
 ]
 const times = cases.map(() => [] as number[])
 try {
@@ -32,6 +36,7 @@ try {
   }
 } finally {
   rmSync(viaTsx, { force: true })
+  rmSync(smoke, { force: true })
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 const m = times.map(median)
@@ -40,3 +45,4 @@ cases.forEach(([name], c) => console.log(`${name.padEnd(22)} median ${m[c]!.toFi
 console.log(
   `kiln --help / node -e 0: ${(m[0]! / m[1]!).toFixed(2)}× (+${(m[0]! - m[1]!).toFixed(0)} ms); compiled / tsx: ${(m[0]! / m[2]!).toFixed(2)}×`,
 )
+console.log(`kiln run -i 1 / node -e 0: ${(m[3]! / m[1]!).toFixed(2)}× (+${(m[3]! - m[1]!).toFixed(0)} ms)`)

@@ -4,6 +4,7 @@ import { parseCommand, str, bool, list, type CommandSpec, type Parsed } from './
 import { openArchive } from '../loadtest/run/archive.ts'
 import { ConfigError, EXIT } from '../loadtest/errors.ts'
 import { Runner } from '../loadtest/run/runner.ts'
+import { holdTierUp } from '../loadtest/engine/engine.ts'
 import { watchSigint } from '../loadtest/run/stops.ts'
 import { attachOutputs } from '../loadtest/results/outputs.ts'
 import type { KilnOutput } from '../loadtest/results/kiln-output.ts'
@@ -402,6 +403,7 @@ export function runnerFromArgs(p: Parsed, command: string): Runner {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  holdTierUp()
   const p = parseRunArgs(spec, argv)
   if (!p) return 0
   const runner = runnerFromArgs(p, 'run')

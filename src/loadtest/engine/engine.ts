@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
+import { setFlagsFromString } from 'node:v8'
 import {
   QuickJSAsyncWASMModule,
   newVariant,
@@ -25,9 +26,52 @@ let variantPromise: Promise<QuickJSAsyncVariant> | null = null
 export function engineModule(): Promise<WebAssembly.Module> {
   compiled ??= (async () => {
     const pkg = createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-asyncify/package.json')
-    return (compiledModule = await WebAssembly.compile(readFileSync(join(dirname(pkg), 'dist', 'emscripten-module.wasm'))))
+    let bytes: Buffer = readFileSync(join(dirname(pkg), 'dist', 'emscripten-module.wasm'))
+    // A second copy after tierUp(): an empty custom section ("kiln") makes other bytes, so V8
+    // compiles them anew instead of sharing the first copy's code, compiled without tier-up.
+    if (copies > 0) bytes = Buffer.concat([bytes, Buffer.from([0, 5, 4, 0x6b, 0x69, 0x6c, 0x6e])])
+    return (compiledModule = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>))
   })()
   return compiled
+}
+
+/**
+ * V8 tiers the engine's hot WASM functions up from its baseline compiler (Liftoff) to TurboFan as
+ * they run: a CPU-bound script ran 473 against 372 iterations/s for it. But that is ~3 s of
+ * background CPU in a run's first seconds (JS_CallInternal alone 0.4–0.6 s), begun during the
+ * script's init, and a process cannot exit while a compile is under way: a one-iteration
+ * `kiln run` spent 0.3–0.5 s of its ~1 s waiting at exit for one. So `kiln run` holds tier-up back
+ * (V8's per-function budget, counted down as a function runs, set out of reach: Liftoff code takes
+ * the budget it is compiled with) until it knows the run, and a run of more than a few iterations
+ * calls tierUp() before its VUs start. Process-wide V8 flags, set before any WASM is compiled.
+ */
+const HELD_BUDGET = 2_000_000_000
+// V8 11.3's default (`node --v8-options`: --wasm-tiering-budget).
+const DEFAULT_BUDGET = 1_800_000
+let held = false
+let copies = 0
+
+export function holdTierUp(): void {
+  if (held || compiled) return
+  setFlagsFromString(`--wasm-tiering-budget=${HELD_BUDGET}`)
+  held = true
+}
+
+/**
+ * Lets V8 tier the engine up again, for the VUs made from here on: they run a second copy of the
+ * module, compiled with the usual budget (VUs made before, the init one among them, keep the
+ * first). A no-op unless holdTierUp() held it.
+ */
+export async function tierUp(): Promise<void> {
+  if (!held) return
+  held = false
+  setFlagsFromString(`--wasm-tiering-budget=${DEFAULT_BUDGET}`)
+  copies++
+  compiled = null
+  compiledModule = undefined
+  variantPromise = null
+  partsPromise = null
+  await engineModule()
 }
 
 /** The module if this thread has compiled (or was given) it: a worker thread is handed it (run/pool.ts). */

@@ -12,7 +12,7 @@ import { profileMetrics } from '../results/profile-thresholds.ts'
 import { consolidate, scenarioDuration, scenarioVUs, type Options, type Scenario } from './options.ts'
 import { executors, type ExecContext } from './executors.ts'
 import { VU } from '../engine/vu.ts'
-import { compiledEngine } from '../engine/engine.ts'
+import { compiledEngine, tierUp } from '../engine/engine.ts'
 import type { BoardVU, Host } from '../engine/host.ts'
 import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
@@ -407,6 +407,9 @@ export class Runner implements Host, IterationSite {
       (a, s) => a + Math.max(scenarioVUs(s), s.executor.endsWith('arrival-rate') || s.executor === 'externally-controlled' ? s.maxVUs : 0),
       0,
     )
+    // A smoke test's few iterations are over before TurboFan's compiles of the engine would pay
+    // (engine.ts holdTierUp); anything longer gets them, before its VUs are made.
+    if (!fewIterations(o.scenarios)) await tierUp()
     const threads = threadCount(maxVUs)
     this.stops = stopWords(maxVUs)
     vu0.stopFlags = this.stops
@@ -646,4 +649,18 @@ export class Runner implements Host, IterationSite {
     }
     if (this.cfg.summaryMode !== 'disabled') this.cfg.out(textSummary(data, inp, this.cfg.summaryMode))
   }
+}
+
+/** Iterations a run may do at most for the engine to stay without tier-up (engine.ts holdTierUp). */
+export const FEW_ITERATIONS = 10
+
+/** Whether every scenario is a count of iterations and they add up to at most FEW_ITERATIONS. */
+export function fewIterations(scenarios: readonly Scenario[]): boolean {
+  let n = 0
+  for (const s of scenarios) {
+    if (s.executor === 'shared-iterations') n += s.iterations
+    else if (s.executor === 'per-vu-iterations') n += s.iterations * s.vus
+    else return false
+  }
+  return n <= FEW_ITERATIONS
 }
