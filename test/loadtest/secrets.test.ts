@@ -42,7 +42,8 @@ export default async function () {
         `BASE=${srv.url}`,
         'script.js',
       ],
-      { cwd: dir },
+      // Worker threads named: a run of few iterations would otherwise keep its VUs on the main thread.
+      { cwd: dir, env: { KILN_RUN_THREADS: '2' } },
     )
     assert.equal(r.code, 0, r.stderr)
     assert.equal(srv.hits.get('/auth/s3cr3t-file-token'), 4, 'every VU (on worker threads too) sent the value')
