@@ -5,7 +5,7 @@
  */
 import { hash64, lastHash } from '../model/hash.ts'
 import { getLabel, labelsHash, type Labels } from '../model/labels.ts'
-import { frameKey, type FrameSource } from '../model/profile.ts'
+import { frameKey, sameSource, type FrameSource } from '../model/profile.ts'
 
 /** One series' part of one ingested profile: what the writer stores. */
 export interface SeriesWrite {
@@ -145,12 +145,6 @@ interface Fn {
   upload: number
   src: FrameSource | undefined
   other: Fn | undefined
-}
-
-/** Whether two frames of one name are one function: the fields of frameKey, compared without building it. */
-function sameSource(a: FrameSource | undefined, b: FrameSource | undefined): boolean {
-  if (!a || !b) return a === b
-  return a.line === b.line && a.file === b.file && (a.mapping ?? '') === (b.mapping ?? '') && (a.buildId ?? '') === (b.buildId ?? '')
 }
 
 /**
