@@ -6,6 +6,7 @@
 import type { HostBinder } from './host-api.ts'
 import type { EventLoop } from './eventloop.ts'
 import type { BoardVU, Host } from './host.ts'
+import { names } from '../modules/index.ts'
 import { installK6 } from '../modules/k6/host.ts'
 import { installSecrets } from '../modules/secrets/host.ts'
 import { closeTransport } from '../modules/http/transport.ts'
@@ -18,9 +19,8 @@ import { installCrypto } from '../modules/crypto/host.ts'
 import { KeyStore } from '../modules/webcrypto/webcrypto.ts'
 import { installWebCrypto } from '../modules/webcrypto/host.ts'
 import { installFs } from '../modules/fs/host.ts'
-import { WsSockets } from '../modules/ws/host.ts'
-import { GrpcClients } from '../modules/grpc/grpc.ts'
-import { installGrpc } from '../modules/grpc/host.ts'
+import type { WsSockets } from '../modules/ws/host.ts'
+import type { GrpcClients } from '../modules/grpc/grpc.ts'
 import { installKiln } from '../modules/kiln/host.ts'
 import { RedisClients } from '../modules/redis/redis.ts'
 import { installRedis } from '../modules/redis/host.ts'
@@ -41,12 +41,45 @@ const LAZY_HOST: Record<string, string> = {
   'k6/browser': 'browser',
 }
 
+/**
+ * Host sides loaded only when a script imports their module: the `ws` package and protobufjs with
+ * gRPC's code took ~200 ms to load in each thread that runs VUs (`kiln run -i 1` of a script using
+ * neither: 0.52 against 0.73 s wall with them left out), for scripts that mostly use neither.
+ * VU init loads those the script names (loadHostSides); one imported only from another file is
+ * found when its module is first bound (installFor records it, init loads it and starts over).
+ */
+const HOST_SIDES = {
+  ws: async () => ({ WsSockets: (await import('../modules/ws/host.ts')).WsSockets }),
+  grpc: async () => {
+    const [g, h] = await Promise.all([import('../modules/grpc/grpc.ts'), import('../modules/grpc/host.ts')])
+    return { GrpcClients: g.GrpcClients, installGrpc: h.installGrpc }
+  },
+}
+type HostSides = { [K in keyof typeof HOST_SIDES]?: Awaited<ReturnType<(typeof HOST_SIDES)[K]>> }
+/** This thread's loaded host sides. */
+const sides: HostSides = {}
+/** Groups a VU found it needed and this thread had not loaded (see installFor). */
+const wanted = new Set<keyof typeof HOST_SIDES>()
+
+const isSide = (g: string): g is keyof typeof HOST_SIDES => Object.hasOwn(HOST_SIDES, g)
+
+/** Loads the host sides of the modules `source` names (and those a VU found missing); true when any was wanting. */
+export async function loadHostSides(source: string): Promise<boolean> {
+  for (const [module, group] of Object.entries(LAZY_HOST)) if (isSide(group) && !sides[group] && names(source, module)) wanted.add(group)
+  const any = wanted.size > 0
+  for (const g of [...wanted]) {
+    ;(sides as Record<string, unknown>)[g] = await HOST_SIDES[g]()
+    wanted.delete(g)
+  }
+  return any
+}
+
 export class VuModules {
   readonly client: HttpClient
   private readonly jars: JarStore
   private readonly html = new HtmlStore()
   private readonly keys = new KeyStore()
-  private readonly ws = new WsSockets()
+  private ws: WsSockets | null = null
   private grpcClients: GrpcClients | null = null
   private redis: RedisClients | null = null
   private browser: BrowserSession | null = null
@@ -110,6 +143,10 @@ export class VuModules {
   installFor(module: string): void {
     const group = LAZY_HOST[module]
     if (group === undefined || this.binder === null || this.bound.has(group)) return
+    if (isSide(group) && !sides[group]) {
+      wanted.add(group)
+      throw new Error(`the host side of '${module}' is not loaded: import it in the init code`)
+    }
     this.bound.add(group)
     const { b, interrupted } = this.binder
     const host = this.host
@@ -122,7 +159,7 @@ export class VuModules {
       case 'fs':
         return installFs(b, (p) => host.readBytes(p))
       case 'ws':
-        return this.ws.install(b, {
+        return (this.ws = new sides.ws!.WsSockets()).install(b, {
           host,
           rules: this.client.transport.rules,
           jar: this.client.jar,
@@ -132,7 +169,7 @@ export class VuModules {
           interrupted,
         })
       case 'grpc':
-        return installGrpc(b, { loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
+        return sides.grpc!.installGrpc(b, { loop, clients: () => this.grpc, existing: () => this.grpcClients, interrupted })
       case 'kiln':
         return installKiln(b)
       case 'redis':
@@ -154,7 +191,7 @@ export class VuModules {
   private get grpc(): GrpcClients {
     const host = this.host
     const vu = this.vu
-    this.grpcClients ??= new GrpcClients({
+    this.grpcClients ??= new sides.grpc!.GrpcClients({
       readBytes: (p) => host.readBytes(p),
       emit: (m, v, t) => host.emit(m, v, { ...vu.baseTags, ...t }),
       insecure: host.options.insecureSkipTLSVerify,
@@ -194,12 +231,12 @@ export class VuModules {
   }
 
   interrupt(): void {
-    this.ws.interrupt()
+    this.ws?.interrupt()
     this.grpcClients?.interrupt()
   }
 
   close(): void {
-    this.ws.closeAll()
+    this.ws?.closeAll()
     this.grpcClients?.closeAll()
     this.redis?.closeAll()
     closeClient(this.client)

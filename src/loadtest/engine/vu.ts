@@ -14,7 +14,7 @@ import { ScriptError } from '../errors.ts'
 import { lazyGetters, lazyModules, names, preludes } from '../modules/index.ts'
 import { resolveModule } from '../run/remote.ts'
 import type { Tags } from '../results/metrics.ts'
-import { VuModules } from './vu-modules.ts'
+import { loadHostSides, VuModules } from './vu-modules.ts'
 
 /** Experimental k6 modules that became stable (k6 still loads them, with a warning). */
 const MOVED_MODULES: Record<string, string> = { 'k6/experimental/websockets': 'k6/websockets' }
@@ -50,7 +50,7 @@ export class VU {
   /** The scenario's tags, under the per-iteration `vu`/`iter` system tags. */
   private scenarioTags: Tags | null = null
   exports: string[] = []
-  private readonly mods: VuModules
+  private mods: VuModules
   private interrupted = false
   /**
    * One word per VU, shared with the main thread (run/stops.ts): non-zero stops this VU's call.
@@ -106,8 +106,33 @@ export class VU {
     this.mods = new VuModules(host, this, this.loop)
   }
 
-  /** Creates the runtime and runs the script's init code; throws ScriptError (exit 107). */
+  /**
+   * Creates the runtime and runs the script's init code; throws ScriptError (exit 107). The host
+   * sides of k6/ws and k6/net/grpc are loaded first when the script names them; when another of
+   * its files imports one, the first try fails binding it, and init starts over with it loaded
+   * (module imports are bound before any of the script's code runs).
+   */
   async init(): Promise<void> {
+    await loadHostSides(this.host.script.source)
+    // Each try finds at most one more missing (binding stops at the first): a few tries at most.
+    for (;;) {
+      try {
+        return await this.initOnce()
+      } catch (e) {
+        if (!(await loadHostSides(''))) throw e
+        this.close()
+        this.fns.clear()
+        this.tick = this.kh = this.result = this.caller = this.adopt = this.failure = this.setupArg = this.iterKey = null
+        this.callName = null
+        this.entryPoints = undefined
+        this.loopFailed = this.rejected = false
+        this.jobError = ''
+        this.mods = new VuModules(this.host, this, this.loop)
+      }
+    }
+  }
+
+  private async initOnce(): Promise<void> {
     const mod = await newEngine()
     const rt = (this.rt = mod.newRuntime())
     rt.setMaxStackSize(1024 * 1024)
