@@ -41,12 +41,12 @@ export interface PoolSink extends Pick<Host, 'emit' | 'defineMetric' | 'log' | '
 }
 
 /**
- * Worker threads for a run of `maxVUs`: one per core (KILN_RUN_THREADS overrides; 0 or 1 keeps
- * every VU on the main thread), never more than the VUs.
+ * Worker threads for a run of `maxVUs`: one per core, or `otherwise` (KILN_RUN_THREADS overrides
+ * either; 0 or 1 keeps every VU on the main thread), never more than the VUs.
  */
-export function threadCount(maxVUs: number): number {
+export function threadCount(maxVUs: number, otherwise = availableParallelism()): number {
   const env = process.env.KILN_RUN_THREADS
-  const n = env !== undefined && env !== '' ? Number(env) : availableParallelism()
+  const n = env !== undefined && env !== '' ? Number(env) : otherwise
   if (!Number.isInteger(n) || n < 0) throw new ConfigError(`KILN_RUN_THREADS must be a whole number, not '${env}'`)
   return Math.min(n, maxVUs)
 }

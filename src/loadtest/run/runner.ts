@@ -413,7 +413,7 @@ export class Runner implements Host, IterationSite {
     // Anything longer gets both, before its VUs are made; KILN_RUN_THREADS, when set, decides.
     const few = fewIterations(o.scenarios)
     if (!few) await tierUp()
-    const threads = few && !process.env.KILN_RUN_THREADS ? 1 : threadCount(maxVUs)
+    const threads = threadCount(maxVUs, few ? 1 : undefined)
     this.stops = stopWords(maxVUs)
     vu0.stopFlags = this.stops
     if (threads > 1) {
