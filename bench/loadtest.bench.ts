@@ -5,6 +5,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { startHelloServer } from './support.ts'
+import { warmUpMs } from '../src/loadtest/run/warm-up.ts'
+import { consolidate } from '../src/loadtest/run/options.ts'
 import { startNginx } from '../test/trace/services.ts'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir, loadavg } from 'node:os'
@@ -146,9 +148,15 @@ try {
   )
   const exp = join(dir, 'sum.json')
   const kilnRun = async (threads: string | undefined, target = srv.url): Promise<{ rps: number; warm: number }> => {
-    const env: Record<string, string> = threads === undefined ? {} : { KILN_RUN_THREADS: threads }
-    // The CPU a run costs besides its requests (start-up of Node, tsx, the threads and VUs).
-    const idle = await runKiln(['run', '-q', '--no-summary', '-u', String(CONNS), '-i', String(CONNS), join(dir, 'idle.js')], env)
+    // Both runs warm up as long as a SECS-long test does (src/loadtest/run/warm-up.ts), so the
+    // warm-up's CPU is not counted as the requests'.
+    const env: Record<string, string> = {
+      ...(threads === undefined ? {} : { KILN_RUN_THREADS: threads }),
+      KILN_RUN_WARMUP: String(warmUpMs(consolidate([{ duration: `${SECS}s` }]).scenarios)),
+    }
+    // The CPU a run costs besides its requests (start-up of Node, tsx, the threads and VUs, the
+    // warm-up): the same VUs sleeping for a second.
+    const idle = await runKiln(['run', '-q', '--no-summary', '-u', String(CONNS), '-d', '1s', join(dir, 'idle.js')], env)
     const counts = target === srv.url ? countRequests() : null
     const k = await runKiln(
       ['run', '-q', '-u', String(CONNS), '-d', `${SECS}s`, '-e', `URL=${target}`, '--summary-export', exp, join(dir, 'get.js')],

@@ -63,6 +63,8 @@ class PoolWorker {
   closing = false
   /** Waiting for the answers to 'flush'. */
   readonly flushed: (() => void)[] = []
+  /** Waiting for the answers to 'warm'. */
+  readonly warmed: ((iterations: number) => void)[] = []
 
   readonly stops: Int32Array
   constructor(init: WorkerInit, sink: PoolSink) {
@@ -82,6 +84,7 @@ class PoolWorker {
         vu.looped(true)
       }
       for (const f of this.flushed.splice(0)) f()
+      for (const f of this.warmed.splice(0)) f(0)
       if (!this.closing) sink.workerFailed(why)
     }
     this.worker.on('error', (e) => die(`a VU worker thread failed: ${e.message}`))
@@ -141,6 +144,9 @@ class PoolWorker {
         break
       case 'markFailed':
         sink.markFailed(m.message)
+        break
+      case 'warmed':
+        this.warmed.shift()?.(m.iterations)
         break
     }
   }
@@ -239,6 +245,19 @@ export class VuPool {
       w.starting.set(id, { resolve, reject })
       w.post({ t: 'new', id })
     })
+  }
+
+  /** Every worker warms up for `ms` with `vus` throwaway VUs against `url` (warm-up.ts); resolves to their iterations. */
+  async warmUp(url: string, ms: number, vus: number): Promise<number> {
+    const done = this.workers.map((w) =>
+      w.dead
+        ? 0
+        : new Promise<number>((resolve) => {
+            w.warmed.push(resolve)
+            w.post({ t: 'warm', url, ms, vus })
+          }),
+    )
+    return (await Promise.all(done)).reduce((a, b) => a + b, 0)
   }
 
   /** Resolves when every sample the workers made so far has been emitted. */

@@ -18,6 +18,7 @@ import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
 import { RemoteVU, VuPool, threadCount, type VuHandle } from './pool.ts'
+import { startWarmTarget, warmUpMs, warmUpVUs } from './warm-up.ts'
 import { runIteration, type IterationSite } from './iteration.ts'
 import { sigintWord, stopWords } from './stops.ts'
 import { startBrowser, type BrowserProcess } from '../modules/browser/launch.ts'
@@ -467,6 +468,21 @@ export class Runner implements Host, IterationSite {
       })
     }
     vu0.baseTags = { ...o.tags }
+    // The JIT warmed before the clock starts (warm-up.ts), against a server of Kiln's own.
+    const warmMs = this.pool && !few ? warmUpMs(o.scenarios) : 0
+    if (warmMs > 0 && !this.stopping) {
+      const target = await startWarmTarget()
+      let iterations = 0
+      try {
+        iterations = await this.pool!.warmUp(target.url, warmMs, warmUpVUs(maxVUs, threads))
+      } finally {
+        await target.close()
+      }
+      if (!this.cfg.quiet)
+        this.cfg.err(
+          `INFO[0000] warm-up: ${(warmMs / 1000).toFixed(1)}s, ${iterations} throwaway iterations (${target.requests} requests) against Kiln's own server on 127.0.0.1, none to the test's target (KILN_RUN_WARMUP=0 skips it)\n`,
+        )
+    }
     if (this.cfg.paused) {
       this.status = STATUS.pausedBeforeRun
       this.setPaused(true)

@@ -19,6 +19,7 @@ import type { SecretSource } from '../modules/secrets/secrets.ts'
 import type { Scenario } from './options.ts'
 import type { LoopPlan } from './executors.ts'
 import { WorkerLoops } from './worker-loop.ts'
+import { warmUpOptions, warmUpScript } from './warm-up.ts'
 
 export interface WorkerInit {
   script: { path: string; source: string }
@@ -48,6 +49,7 @@ export type ToWorker =
   | { t: 'loop'; id: number; scenario: number; plan: LoopPlan }
   | { t: 'interrupt'; id: number }
   | { t: 'flush' }
+  | { t: 'warm'; url: string; ms: number; vus: number }
 
 export type FromWorker =
   | { t: 'ready'; id: number }
@@ -60,6 +62,7 @@ export type FromWorker =
   | { t: 'define'; name: string; type: string; isTime: boolean }
   | { t: 'abort'; message: string }
   | { t: 'markFailed'; message: string }
+  | { t: 'warmed'; iterations: number }
 
 /**
  * Samples go to the main thread in batches, at least this often (live thresholds and outputs),
@@ -151,6 +154,54 @@ if (port) {
   port.on('message', (batch: ToWorker[]) => {
     for (const m of batch) receive(m)
   })
+  /**
+   * Throwaway VUs of the warm-up script loop against Kiln's own loopback server for `ms`, through
+   * the same loop, VU and client as the test's (warm-up.ts); a host of their own drops their
+   * samples. Returns their iterations.
+   */
+  async function warmUp(url: string, ms: number, count: number): Promise<number> {
+    // Moving a buffer to another thread detaches it, which throws away every optimised function
+    // that relied on no buffer ever being detached: the first sample batch the test sends would
+    // otherwise undo the warm-up. Detaching one now has that happen before the optimising.
+    const spent = new ArrayBuffer(8)
+    structuredClone(spent, { transfer: [spent] })
+    // A host of their own: their samples go nowhere, their iterations count on a board of their own.
+    const warmHost = new WorkerHost(
+      {
+        ...init,
+        options: warmUpOptions(init.options),
+        script: { path: init.script.path, source: warmUpScript(url) },
+        board: new SharedArrayBuffer(init.board.byteLength),
+      },
+      () => {},
+    )
+    const scenario = init.scenarios[0]!.name
+    const warmVUs: VU[] = []
+    try {
+      for (let i = 0; i < count; i++) {
+        // Ids past every real VU's stop word.
+        const vu = new VU(stops.length + i, warmHost)
+        warmVUs.push(vu)
+        await vu.init()
+        vu.assign(scenario, { scenario }, {})
+      }
+      const warmLoops = new WorkerLoops(
+        warmHost,
+        init,
+        new Int32Array(stops.length + count),
+        () => {},
+        () => {
+          if (warmHost.registry.size >= MAX_BATCH) warmHost.registry.take()
+        },
+      )
+      // Shaped as the main thread's plans arrive (a structured clone).
+      const plan = structuredClone({ end: performance.timeOrigin + performance.now() + ms })
+      await Promise.all(warmVUs.map((vu) => warmLoops.run(vu, 0, plan)))
+    } finally {
+      for (const vu of warmVUs) vu.close()
+    }
+    return warmVUs.reduce((n, vu) => n + vu.iteration + 1, 0)
+  }
   function receive(m: ToWorker): void {
     switch (m.t) {
       case 'new': {
@@ -201,6 +252,13 @@ if (port) {
         break
       case 'flush':
         flushSamples(true)
+        break
+      case 'warm':
+        warmUp(m.url, m.ms, m.vus).then(
+          (iterations) => send({ t: 'warmed', iterations }),
+          // A warm-up that fails costs the test its head start, nothing else.
+          () => send({ t: 'warmed', iterations: 0 }),
+        )
         break
     }
   }
