@@ -99,7 +99,6 @@ test('a run on worker threads warms up first, and none of it reaches the target,
     assert.ok(reqs > 0)
     assert.equal(reqs, srv.total(), 'http_reqs counts exactly what the target saw')
     assert.equal(out.metrics.iterations.count, srv.total(), 'one iteration per request, none of the warm-up')
-    assert.match(r.stderr, new RegExp(`${reqs} complete and 0 interrupted iterations`))
   } finally {
     await srv.close()
   }
