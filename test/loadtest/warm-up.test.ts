@@ -8,13 +8,13 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { consolidate } from '../../src/loadtest/run/options.ts'
-import { WARM_UP_MAX_MS, startWarmTarget, warmUpMs, warmUpOptions, warmUpVUs } from '../../src/loadtest/run/warm-up.ts'
+import { WARM_UP_MAX_MS, startWarmTarget, warmUpFits, warmUpMs, warmUpVUs } from '../../src/loadtest/run/warm-up.ts'
 import type { VuOptions } from '../../src/loadtest/engine/host.ts'
 import { kilnRun, startServer, workdir } from './helpers.ts'
 
 const scenarios = (o: Record<string, unknown>) => consolidate([o]).scenarios
 
-test('the warm-up lasts a quarter of the longest scenario, at most 1.5 s; KILN_RUN_WARMUP sets it', () => {
+test('the warm-up lasts a quarter of the longest scenario, at most 2 s; KILN_RUN_WARMUP sets it', () => {
   assert.equal(warmUpMs(scenarios({ duration: '1s' }), {}), 250)
   assert.equal(warmUpMs(scenarios({ duration: '5s' }), {}), 1250)
   assert.equal(warmUpMs(scenarios({ duration: '1m' }), {}), WARM_UP_MAX_MS)
@@ -38,28 +38,13 @@ test('the warm-up lasts a quarter of the longest scenario, at most 1.5 s; KILN_R
   assert.equal(warmUpVUs(1, 2), 1)
 })
 
-test("the warm-up VUs keep the test's options but not its rps budget nor its host rules", () => {
-  const o = {
-    userAgent: 'x',
-    rps: 10,
-    rpsNext: new BigInt64Array(1),
-    discardResponseBodies: true,
-    net: {
-      hosts: { a: '1.2.3.4' },
-      blacklistIPs: ['127.0.0.0/8'],
-      blockHostnames: ['*'],
-      noConnectionReuse: true,
-      tlsAuth: [],
-      localIPs: [[1, 2]],
-    },
-  } as unknown as VuOptions
-  const w = warmUpOptions(o)
-  assert.equal(w.rps, 0)
-  assert.equal(w.rpsNext, undefined)
-  assert.equal(w.discardResponseBodies, true)
-  assert.equal(w.userAgent, 'x')
-  assert.deepEqual(w.net, { hosts: {}, blacklistIPs: [], blockHostnames: [], noConnectionReuse: true, tlsAuth: [], localIPs: undefined })
-  assert.deepEqual(o.net.blacklistIPs, ['127.0.0.0/8'], 'the test keeps its own')
+test('no warm-up where the options would stop or slow its VUs on loopback: rps, blacklistIPs, localIPs', () => {
+  const net = { hosts: { a: '1.2.3.4' }, blacklistIPs: [], blockHostnames: ['*.example'], noConnectionReuse: true, tlsAuth: [] }
+  const opts = (o: object) => ({ rps: 0, net, ...o }) as unknown as VuOptions
+  assert.equal(warmUpFits(opts({})), true, 'hosts and blockHostnames name hosts, not 127.0.0.1')
+  assert.equal(warmUpFits(opts({ rps: 10 })), false)
+  assert.equal(warmUpFits(opts({ net: { ...net, blacklistIPs: ['127.0.0.0/8'] } })), false)
+  assert.equal(warmUpFits(opts({ net: { ...net, localIPs: [[1, 2]] } })), false)
 })
 
 test("the warm target answers and closes every 25th connection's request", async () => {

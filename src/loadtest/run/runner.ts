@@ -18,7 +18,7 @@ import { EXIT, ConfigError, ScriptError } from '../errors.ts'
 import { ScriptFiles } from './script-files.ts'
 import { ExecBoard } from './board.ts'
 import { RemoteVU, VuPool, threadCount, type VuHandle } from './pool.ts'
-import { startWarmTarget, warmUpMs, warmUpVUs } from './warm-up.ts'
+import { startWarmTarget, warmUpFits, warmUpMs, warmUpVUs } from './warm-up.ts'
 import { runIteration, type IterationSite } from './iteration.ts'
 import { sigintWord, stopWords } from './stops.ts'
 import { startBrowser, type BrowserProcess } from '../modules/browser/launch.ts'
@@ -469,7 +469,7 @@ export class Runner implements Host, IterationSite {
     }
     vu0.baseTags = { ...o.tags }
     // The JIT warmed before the clock starts (warm-up.ts), against a server of Kiln's own.
-    const warmMs = this.pool && !few ? warmUpMs(o.scenarios) : 0
+    const warmMs = this.pool && !few && warmUpFits(this.options) ? warmUpMs(o.scenarios) : 0
     if (warmMs > 0 && !this.stopping) {
       const target = await startWarmTarget()
       let iterations = 0

@@ -19,7 +19,7 @@ import type { SecretSource } from '../modules/secrets/secrets.ts'
 import type { Scenario } from './options.ts'
 import type { LoopPlan } from './executors.ts'
 import { WorkerLoops } from './worker-loop.ts'
-import { warmUpOptions, warmUpScript } from './warm-up.ts'
+import { warmUpScript } from './warm-up.ts'
 
 export interface WorkerInit {
   script: { path: string; source: string }
@@ -165,11 +165,11 @@ if (port) {
     // otherwise undo the warm-up. Detaching one now has that happen before the optimising.
     const spent = new ArrayBuffer(8)
     structuredClone(spent, { transfer: [spent] })
-    // A host of their own: their samples go nowhere, their iterations count on a board of their own.
+    // A host of their own (the test's options: the same object, so code optimised on it fits the
+    // test's): their samples go nowhere, their iterations count on a board of their own.
     const warmHost = new WorkerHost(
       {
         ...init,
-        options: warmUpOptions(init.options),
         script: { path: init.script.path, source: warmUpScript(url) },
         board: new SharedArrayBuffer(init.board.byteLength),
       },
@@ -177,18 +177,22 @@ if (port) {
     )
     const scenario = init.scenarios[0]!.name
     const warmVUs: VU[] = []
+    const warmStops = new Int32Array(new SharedArrayBuffer(4 * (stops.length + count)))
     try {
       for (let i = 0; i < count; i++) {
         // Ids past every real VU's stop word.
         const vu = new VU(stops.length + i, warmHost)
+        vu.stopFlags = warmStops
         warmVUs.push(vu)
         await vu.init()
+        // As the test's VUs are set up, so that code optimised on these fits those.
         vu.assign(scenario, { scenario }, {})
+        vu.setSetupData('')
       }
       const warmLoops = new WorkerLoops(
         warmHost,
         init,
-        new Int32Array(stops.length + count),
+        warmStops,
         () => {},
         () => {
           if (warmHost.registry.size >= MAX_BATCH) warmHost.registry.take()
