@@ -200,7 +200,6 @@ export async function startServer(
   }
 }
 
-/** Prometheus text; with a tenant, only that tenant's ingest counters (the rest are the whole server's). */
 /**
  * Decoding threads: one per core beyond the first, at least 1, at most 4 (KILN_INGEST_WORKERS
  * overrides); the main thread keeps HTTP and the group commit, the engine has its own threads.
@@ -211,6 +210,7 @@ function ingestWorkers(): number {
   return Math.max(1, Math.min(4, availableParallelism() - 1))
 }
 
+/** Prometheus text; with a tenant, only that tenant's ingest counters (the rest are the whole server's). */
 function metricsText(ctx: Context, tenant?: string): string {
   const m = ctx.metrics
   const ingest = m.ingest(tenant)
