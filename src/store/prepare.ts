@@ -53,7 +53,7 @@ export interface PreparedWrite {
   /** Distinct functions and stacks, TabSeparated. */
   functions: IdRows
   stacks: IdRows
-  /** The `samples` rows (merged by stack) and how many. */
+  /** The samples (merged by stack) as one `samples_in` row (none without samples), and how many. */
   samples: Uint8Array
   sampleCount: number
 }
@@ -354,11 +354,19 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
       text += part.text
       partRows.push(part.rows, part.bare.length / 2)
     }
-    const head = `${t}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t`
-    // Columns after value: duration_ns, span_id (0: none).
-    const duration = `\t${Math.max(0, Math.round(w.durationNs))}\t`
-    for (let k = 0; k < values.length; k++)
-      text += `${head}${stackIds[sampleStack[k]!]}\t${Math.round(values[k]!)}${duration}${sampleSpan[k]}\n`
+    // samples_in's row (schema.ts): tenant, profile_type, series_id, time, duration_ns, then the
+    // samples as three arrays — stack ids, values, span ids (empty when none has a span).
+    if (values.length) {
+      let stackList = ''
+      let valueList = ''
+      for (let k = 0; k < values.length; k++) {
+        const sep = k ? ',' : ''
+        stackList += sep + stackIds[sampleStack[k]!]
+        valueList += sep + Math.round(values[k]!)
+      }
+      const spanList = sampleSpan.some((x) => x !== '0') ? sampleSpan.join(',') : ''
+      text += `${t}\t${tsv(w.profileType)}\t${seriesId}\t${(w.timeMs / 1000).toFixed(3)}\t${Math.max(0, Math.round(w.durationNs))}\t[${stackList}]\t[${valueList}]\t[${spanList}]\n`
+    }
     made.push({ seriesId, sampleCount: values.length })
   }
   sent?.trim()
@@ -397,7 +405,8 @@ function layOut(rows: Uint8Array, partRows: number[], ids: number[], made: { ser
     const functions = part()
     const stacks = part()
     const first = at
-    for (let r = 0; r < m.sampleCount; r++) at = rows.indexOf(10, at) + 1
+    // One samples_in row a write with samples.
+    if (m.sampleCount) at = rows.indexOf(10, at) + 1
     return { seriesId: m.seriesId, series, functions, stacks, samples: rows.subarray(first, at), sampleCount: m.sampleCount }
   })
 }

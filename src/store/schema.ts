@@ -104,6 +104,26 @@ export function schemaStatements(db: string, retentionDays: number, opts: { logg
     `ALTER TABLE ${db}.functions ADD COLUMN IF NOT EXISTS file String DEFAULT '' CODEC(ZSTD(1)),
       ADD COLUMN IF NOT EXISTS line Int64 DEFAULT 0, ADD COLUMN IF NOT EXISTS mapping String DEFAULT '' CODEC(ZSTD(1)),
       ADD COLUMN IF NOT EXISTS build_id String DEFAULT '' CODEC(ZSTD(1))`,
+    // What the writer inserts: one row a profile and series with its samples as arrays, unrolled
+    // into `samples` by the view below (and on into `profiles` by profiles_mv). The engine parses a
+    // profile's tenant, type, series, time and duration once, not once a sample: inserting 2,500
+    // profiles of 40 samples took 33–39 us of the engine's CPU a profile this way, 107–127 as a
+    // TabSeparated row a sample (bench/README.md, ingest). A Null table keeps nothing itself.
+    `CREATE TABLE IF NOT EXISTS ${db}.samples_in (
+      tenant LowCardinality(String),
+      profile_type LowCardinality(String),
+      series_id UInt64,
+      time DateTime64(3),
+      duration_ns UInt64,
+      stack_ids Array(UInt64),
+      values Array(Int64),
+      span_ids Array(UInt64)
+    ) ENGINE = Null`,
+    // span_ids is empty when no sample has a span: padded with 0 (no span) to the samples' count.
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.samples_in_mv TO ${db}.samples AS
+      SELECT tenant, profile_type, series_id, time, stack_id, value, duration_ns, span_id
+      FROM ${db}.samples_in
+      ARRAY JOIN stack_ids AS stack_id, values AS value, arrayResize(span_ids, length(stack_ids)) AS span_id`,
   ]
 }
 

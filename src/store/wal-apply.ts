@@ -35,8 +35,14 @@ function deferred(): Deferred {
 
 const size = (r: WalRecord) => r.parts.reduce((n, p) => n + p.chunks.reduce((m, c) => m + c.length, 0), 0)
 
+/**
+ * The samples' tables: samples_in (one row a write, unrolled by its view) and samples itself,
+ * which records logged before samples_in existed name.
+ */
+const isSamples = (table: string) => table.endsWith('.samples_in') || table.endsWith('.samples')
+
 /** Merges the records' parts by table, in their order; metadata tables first, samples last. */
-export function mergeParts(records: WalRecord[]): { meta: WalPart[]; samples: WalPart | undefined } {
+export function mergeParts(records: WalRecord[]): { meta: WalPart[]; samples: WalPart[] } {
   const byTable = new Map<string, WalPart>()
   for (const r of records)
     for (const p of r.parts) {
@@ -45,14 +51,14 @@ export function mergeParts(records: WalRecord[]): { meta: WalPart[]; samples: Wa
       else byTable.set(p.table, { table: p.table, format: p.format, chunks: [...p.chunks] })
     }
   const all = [...byTable.values()]
-  return { meta: all.filter((p) => !p.table.endsWith('.samples')), samples: all.find((p) => p.table.endsWith('.samples')) }
+  return { meta: all.filter((p) => !isSamples(p.table)), samples: all.filter((p) => isSamples(p.table)) }
 }
 
 /** Metadata first, so a sample is never visible before its stack and series are; then the samples. */
 export async function insertMerged(insertRows: InsertRows, records: WalRecord[], token: string): Promise<void> {
   const { meta, samples } = mergeParts(records)
   await Promise.all(meta.map((p) => insertRows(p.table, p.format, p.chunks, token)))
-  if (samples) await insertRows(samples.table, samples.format, samples.chunks, token)
+  for (const p of samples) await insertRows(p.table, p.format, p.chunks, token)
 }
 
 export class Applier {

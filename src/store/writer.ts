@@ -10,12 +10,14 @@ import { nextTurn } from './turns.ts'
 export type { SeriesWrite, PreparedWrite }
 
 type Table = 'functions' | 'stacks' | 'series' | 'samples'
-// Insert order: metadata first (wal-apply.ts inserts the samples last whatever the order).
-const TABLES: [Table, RowFormat][] = [
-  ['functions', 'TabSeparated'],
-  ['stacks', 'TabSeparated'],
-  ['series', 'JSONEachRow'],
-  ['samples', 'TabSeparated'],
+// Each part's table in the engine and its rows' format. Insert order: metadata first (wal-apply.ts
+// inserts the samples last whatever the order); the samples go in as one row a write, through
+// samples_in (schema.ts).
+const TABLES: [Table, string, RowFormat][] = [
+  ['functions', 'functions', 'TabSeparated'],
+  ['stacks', 'stacks', 'TabSeparated'],
+  ['series', 'series', 'JSONEachRow'],
+  ['samples', 'samples_in', 'TabSeparated'],
 ]
 
 /** One group commit: the rows of every write that arrived since the last one began. */
@@ -260,8 +262,8 @@ export class Writer {
     const token = `${this.run}-${b.seq}`
     try {
       const t0 = performance.now()
-      const parts: WalPart[] = TABLES.filter(([t]) => b.rows[t]).map(([t, format]) => ({
-        table: `${this.db}.${t}`,
+      const parts: WalPart[] = TABLES.filter(([t]) => b.rows[t]).map(([t, table, format]) => ({
+        table: `${this.db}.${table}`,
         format,
         chunks: b.chunks[t],
       }))

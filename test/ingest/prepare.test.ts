@@ -51,8 +51,10 @@ test("an upload's writes carry each function and stack row once, and every one t
       assert.deepEqual(rowsOf(w.series), rowsOf(alone[i]!.series))
       assert.equal(text.decode(w.samples), text.decode(alone[i]!.samples), `${f}: samples of write ${i}`)
       // Every stack a sample names is in the upload (and below, every function of every stack).
-      for (const row of text.decode(w.samples).split('\n').slice(0, -1))
-        assert.ok(stacks.has(row.split('\t')[4]), `${f}: the stack of ${row}`)
+      const rows = text.decode(w.samples).split('\n').slice(0, -1)
+      assert.equal(rows.length, w.sampleCount ? 1 : 0, `${f}: one samples_in row a write`)
+      for (const row of rows)
+        for (const id of row.split('\t')[5]!.slice(1, -1).split(',')) assert.ok(stacks.has(id), `${f}: the stack ${id} of write ${i}`)
     }
     for (const frames of stacks.values())
       for (const id of frames.slice(1, -1).split(',').filter(Boolean)) assert.ok(fnIds.has(id), `${f}: function ${id}`)
@@ -83,11 +85,20 @@ test('rows escape text for TabSeparated and encode it as UTF-8; samples merge by
   assert.match(fns[2]!, /^t\\te\t\d+\tn\\nr\\r\t9\t\t0\t\t\n$/)
   assert.equal(rowsOf(p!.stacks).length, 2)
   const samples = text.decode(p!.samples).split('\n').slice(0, -1)
+  assert.equal(samples.length, 1)
+  const [head, stackIds, values, spans] = [samples[0]!.split('\t').slice(0, 5).join('\t'), ...samples[0]!.split('\t').slice(5)]
+  assert.equal(head, `t\\te\tprocess_cpu:cpu:nanoseconds:cpu:nanoseconds\t${p!.seriesId}\t1.500\t10`)
   // [1,2] without a span (1 + 2), [3] under span 77 (4), [1,2] under span 77 (8); the 0 is dropped.
-  assert.deepEqual(
-    samples.map((r) => r.split('\t').slice(5).join(' ')),
-    ['3 10 0', '4 10 77', '8 10 77'],
-  )
+  const stackRows = new Map(rowsOf(p!.stacks).map((r) => [r.split('\t')[1]!, r.split('\t')[2]!]))
+  const [s12, s3] = stackIds!.slice(1, -1).split(',')
+  assert.equal(stackIds, `[${s12},${s3},${s12}]`)
+  assert.notEqual(s12, s3)
+  assert.equal(stackRows.get(s12!)!.split(',').length, 2)
+  assert.equal(stackRows.get(s3!)!.split(',').length, 1)
+  assert.equal(values, '[3,4,8]')
+  assert.equal(spans, '[0,77,77]')
   assert.equal(p!.sampleCount, 3)
-  assert.ok(samples.every((r) => r.startsWith(`t\\te\tprocess_cpu:cpu:nanoseconds:cpu:nanoseconds\t${p!.seriesId}\t1.500\t`)))
+  // Without spans the span array is empty: the engine's view pads it with 0 (no span).
+  const [q] = prepareWrites('t', [{ ...w, spans: undefined }], 9)
+  assert.match(text.decode(q!.samples), /\t\[11,4\]\t\[\]\n$/)
 })

@@ -63,12 +63,26 @@ test('recovery: grouped commits with their group token, the rest loose; a torn t
 })
 
 test('a group merges its commits into one part per table, in log order, samples last', () => {
-  const { meta, samples } = mergeParts([rec('a', 'row a\n'), rec('b', 'row b\n')])
+  // A record of this version (samples_in) after two from before it (samples): both kinds last.
+  const now: WalRecord = {
+    token: 'c',
+    parts: [
+      { table: 'kiln.stacks', format: 'TabSeparated', chunks: [Buffer.from('c-stack\n')] },
+      { table: 'kiln.samples_in', format: 'TabSeparated', chunks: [Buffer.from('row c\n')] },
+    ],
+  }
+  const { meta, samples } = mergeParts([rec('a', 'row a\n'), rec('b', 'row b\n'), now])
   assert.deepEqual(
     meta.map((p) => [p.table, Buffer.concat(p.chunks).toString()]),
-    [['kiln.stacks', 'a-stack\nb-stack\n']],
+    [['kiln.stacks', 'a-stack\nb-stack\nc-stack\n']],
   )
-  assert.equal(Buffer.concat(samples!.chunks).toString(), 'row a\nrow b\n')
+  assert.deepEqual(
+    samples.map((p) => [p.table, Buffer.concat(p.chunks).toString()]),
+    [
+      ['kiln.samples', 'row a\nrow b\n'],
+      ['kiln.samples_in', 'row c\n'],
+    ],
+  )
 })
 
 test("the embedded engine's profile tables are made with the log's settings; an older directory's are altered once, at its next start", async () => {
