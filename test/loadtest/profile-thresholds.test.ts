@@ -46,8 +46,9 @@ async function runAgainst(name: string, source: string, args: string[], env: Rec
 test("an absent function fails with the reason; the share is the UI top table's for the run's window", async () => {
   const src = script(
     {
-      'profile_share{function:"handleSearch"}': ['value<0.9'],
-      'profile_share{function:"noSuchFunction"}': ['value<0.9'],
+      // Slowed, handleSearch takes 0.85–0.87 of the service's CPU here (4 runs): 0.9 failed once in CI.
+      'profile_share{function:"handleSearch"}': ['value<0.99'],
+      'profile_share{function:"noSuchFunction"}': ['value<0.99'],
       'profile_share{function:"handle.*",match:"regex"}': ['value>0'],
       'profile_cpu_seconds{service_name:"search-api"}': ['value>0'],
     },
@@ -59,14 +60,14 @@ test("an absent function fails with the reason; the share is the UI top table's 
   const r = await runAgainst('absent.js', src, ['-o', `kiln=${kiln.url}`], { SLOW: '1' })
   assert.equal(r.code, 99, r.stdout + r.stderr)
   const data = JSON.parse(readFileSync(join(r.dir, 'data.json'), 'utf8')).metrics
-  const absent = data['profile_share{function:noSuchFunction}'].thresholds['value<0.9']
+  const absent = data['profile_share{function:noSuchFunction}'].thresholds['value<0.99']
   assert.equal(absent.ok, false, 'a function in no stack fails, it does not pass at 0')
   assert.match(
     absent.reason,
     /^no function noSuchFunction in the process_cpu:\S+ profile of \{service_name="search-api"\} during the run or the hour before \(\d+ functions/,
   )
   const share = data['profile_share{function:handleSearch}']
-  assert.deepEqual(share.thresholds, { 'value<0.9': { ok: true } })
+  assert.deepEqual(share.thresholds, { 'value<0.99': { ok: true } }, `handleSearch's share ${share.values.value}`)
   assert.ok(data['profile_share{function:handle.*,match:regex}'].values.value >= share.values.value, 'the regex takes in handleSearch')
   assert.ok(data['profile_cpu_seconds{service_name:search-api}'].values.value > 0)
   // The UI's top table for the run: its window and type from the run page's API, rows from /api/v1/top.
