@@ -132,6 +132,8 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
   const dotnet = isDotnet(meta, opts.config)
   const profileMetric = opts.metricName ?? (dotnet ? dotnetMetricName(p, opts.config) : undefined)
   const keys = sampleKeys(p)
+  // Types of one kind (a Go heap profile's four are all `memory`) share their series labels.
+  const labelsOf = new Map<string, Labels>()
   p.sampleTypes.forEach((st, i) => {
     const display = opts.config?.[st.type]?.['display-name'] ?? st.type
     if (opts.config && Object.keys(opts.config).length && !opts.config[st.type]) return
@@ -144,7 +146,13 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
       periodType: p.periodType.type,
       periodUnit: p.periodType.unit,
     })
-    out.push(...splitBySampleLabels(p, i, 1, id, (extra) => baseLabels(meta, metric, extra), time, keys))
+    const labelsFor = (extra: Labels, key: string) => {
+      const k = `${metric}\u0000${key}`
+      let labels = labelsOf.get(k)
+      if (!labels) labelsOf.set(k, (labels = baseLabels(meta, metric, extra)))
+      return labels
+    }
+    out.push(...splitBySampleLabels(p, i, 1, id, labelsFor, time, keys))
   })
   return out
 }
@@ -192,18 +200,18 @@ function splitBySampleLabels(
   typeIndex: number,
   scale: number,
   profileType: string,
-  labelsFor: (extra: Labels) => Labels,
+  labelsFor: (extra: Labels, key: string) => Labels,
   time: { timeMs: number; durationNs: number },
   sample: SampleKeys,
 ): SeriesWrite[] {
-  const groups = new Map<string, { extra: Labels; stacks: number[][]; values: number[]; spans: string[]; anySpan: boolean }>()
+  const groups = new Map<string, { key: string; extra: Labels; stacks: number[][]; values: number[]; spans: string[]; anySpan: boolean }>()
   for (let i = 0; i < p.samples.length; i++) {
     const s = p.samples[i]!
     const v = s.values[typeIndex]!
     if (!v) continue
     const key = sample.keys[i]!
     let g = groups.get(key)
-    if (!g) groups.set(key, (g = { extra: sample.extras[i]!, stacks: [], values: [], spans: [], anySpan: false }))
+    if (!g) groups.set(key, (g = { key, extra: sample.extras[i]!, stacks: [], values: [], spans: [], anySpan: false }))
     g.stacks.push(s.stack)
     g.values.push(v * scale)
     const span = sample.spans[i]!
@@ -217,7 +225,7 @@ function splitBySampleLabels(
     )
   return [...groups.values()].map((g) => ({
     profileType,
-    labels: labelsFor(g.extra),
+    labels: labelsFor(g.extra, g.key),
     timeMs: time.timeMs,
     durationNs: time.durationNs,
     functions: p.functions,

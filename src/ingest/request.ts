@@ -4,7 +4,7 @@
  * functions of their input, so they run in a worker thread as well as on the main one.
  */
 import { KilnError } from '../model/errors.ts'
-import { parseAppName, type LabelLimits } from '../model/labels.ts'
+import { parseAppName, type LabelLimits, type Labels } from '../model/labels.ts'
 import { parseTime } from '../model/time.ts'
 import type { Limits } from '../model/profile.ts'
 import { decodeJfr, decodePprof, formatForName, formats, maybeGunzip, type FormatName } from '../formats/index.ts'
@@ -64,10 +64,26 @@ export class InflateBudget {
   }
 }
 
+// An SDK sends the same name with every upload: parsed once (4 us an upload; bench/README.md).
+// Bounded: past APP_NAMES distinct names the cache starts over.
+const APP_NAMES = 4096
+const appNames = new Map<string, { app: string; labels: Labels }>()
+let appNameLimits: LabelLimits | undefined
+
+function appName(name: string, limits: LabelLimits): { app: string; labels: Labels } {
+  if (limits !== appNameLimits || appNames.size >= APP_NAMES) {
+    appNames.clear()
+    appNameLimits = limits
+  }
+  let parsed = appNames.get(name)
+  if (!parsed) appNames.set(name, (parsed = parseAppName(name, limits)))
+  return parsed
+}
+
 /** The time window and metadata of an /ingest request. */
 function metaOf(p: IngestParams, lim: DecodeLimits, now: number): IngestMeta {
   if (!p.name) throw new KilnError('KILN_BAD_REQUEST', "missing 'name' parameter: send name=myapp.cpu{env=prod}")
-  const { app, labels } = parseAppName(p.name, lim.labelLimits)
+  const { app, labels } = appName(p.name, lim.labelLimits)
   const fromMs = p.from ? parseTime(p.from, now) : now - 10_000
   // A re-timed upload without `until` keeps a 10 s window (the SDKs' upload period).
   const untilMs = p.until ? parseTime(p.until, now) : p.retime && p.from ? fromMs + 10_000 : now

@@ -56,9 +56,14 @@ export function formatLabels(labels: Labels): string {
 
 /** A stable 64-bit id for a label set. */
 export function labelsHash(labels: Labels): string {
-  let s = ''
+  return hash64(labelsKey(labels))
+}
+
+/** The text labelsHash hashes: `head` (the text of pairs put before the set), then each pair's. */
+export function labelsKey(labels: Labels, head = ''): string {
+  let s = head
   for (const [n, v] of labels) s += n + '\u0000' + v + '\u0001'
-  return hash64(s)
+  return s
 }
 
 /**
