@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads'
 import { KilnError } from '../model/errors.ts'
 import type { PreparedWrite } from '../store/index.ts'
+import { unpackWrites } from '../store/prepare.ts'
 import type { IngestConfig } from './ingester.ts'
 import type { Answer, Job } from './prepare.ts'
 
@@ -49,7 +50,7 @@ export class IngestPool {
         slot.jobs.delete(a.id)
         if ('error' in a)
           w.reject(a.error.code === 'KILN_INTERNAL' ? new Error(a.error.message) : new KilnError(a.error.code, a.error.message))
-        else w.resolve(a)
+        else w.resolve({ writes: unpackWrites(a.packed), series: a.series })
       }
     })
     // A worker that dies (out of memory on a hostile body) fails its own jobs only, and is replaced.

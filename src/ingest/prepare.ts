@@ -1,6 +1,7 @@
 /** One upload from bytes to checked series writes: what a worker thread (or the main one) runs. */
 import { KilnError, type ErrorCode } from '../model/errors.ts'
-import type { PreparedWrite, SeriesWrite } from '../store/index.ts'
+import type { SeriesWrite } from '../store/index.ts'
+import type { PackedWrites } from '../store/prepare.ts'
 import { ingestWrites, pushWrites, type DecodeLimits, type IngestParams, type PushSeries } from './request.ts'
 
 /** What retention and the store's ranges allow. */
@@ -20,8 +21,8 @@ export type Job =
   | { id: number; tenant: string; now: number; rows?: Rows; kind: 'ingest'; params: IngestParams; body: Uint8Array }
   | { id: number; tenant: string; now: number; rows?: Rows; kind: 'push'; series: PushSeries[] }
 
-/** A worker's answer to one job: its prepared writes and how many series, or why not. */
-export type Answer = { id: number; writes: PreparedWrite[]; series: number } | { id: number; error: { code: ErrorCode; message: string } }
+/** A worker's answer to one job: its prepared writes (packed: store/prepare.ts) and how many series, or why not. */
+export type Answer = { id: number; packed: PackedWrites; series: number } | { id: number; error: { code: ErrorCode; message: string } }
 
 // Int64's largest value as a double rounds up to 2^63, which no longer fits: refuse from there.
 const INT64_LIMIT = 2 ** 63

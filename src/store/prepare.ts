@@ -58,24 +58,53 @@ export interface PreparedWrite {
   sampleCount: number
 }
 
-/** The buffers of prepared writes, to move them to another thread (each once: writes share them). */
-export function transferList(writes: PreparedWrite[]): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>()
-  for (const w of writes)
-    for (const a of [
-      w.series.ids,
-      w.series.rows,
-      w.series.ends,
-      w.functions.ids,
-      w.functions.rows,
-      w.functions.ends,
-      w.stacks.ids,
-      w.stacks.rows,
-      w.stacks.ends,
-      w.samples,
-    ])
-      out.add(a.buffer as ArrayBuffer)
-  return [...out]
+/**
+ * Prepared writes as a worker thread posts them: the buffers they view (moved), and each view as
+ * three numbers — its buffer, byte offset and length — in plain arrays. Structured cloning ten
+ * typed arrays and four objects a write cost ~28 us a job between the two threads; numbers and
+ * strings in arrays cost a fraction of that (bench/README.md, ingest, session 15).
+ */
+export interface PackedWrites {
+  buffers: ArrayBuffer[]
+  /** Per write: sampleCount, then (buffer, byteOffset, length) of each view: series, functions and stacks (ids, rows, ends), samples. */
+  layout: number[]
+  seriesIds: string[]
+}
+
+/** The writes in the form a thread posts; `unpackWrites` gives them back. */
+export function packWrites(writes: PreparedWrite[]): PackedWrites {
+  const buffers: ArrayBuffer[] = []
+  const layout: number[] = []
+  const seriesIds: string[] = []
+  const add = (v: Uint8Array | Uint32Array) => {
+    let b = buffers.indexOf(v.buffer as ArrayBuffer)
+    if (b < 0) b = buffers.push(v.buffer as ArrayBuffer) - 1
+    layout.push(b, v.byteOffset, v.length)
+  }
+  for (const w of writes) {
+    seriesIds.push(w.seriesId)
+    layout.push(w.sampleCount)
+    for (const part of [w.series, w.functions, w.stacks]) {
+      add(part.ids)
+      add(part.rows)
+      add(part.ends)
+    }
+    add(w.samples)
+  }
+  return { buffers, layout, seriesIds }
+}
+
+/** The PreparedWrites of `packWrites`, as views of the same (moved) buffers. */
+export function unpackWrites(p: PackedWrites): PreparedWrite[] {
+  const { buffers, layout } = p
+  let at = 0
+  const bytes = () => new Uint8Array(buffers[layout[at++]!]!, layout[at++]!, layout[at++]!)
+  const words = () => new Uint32Array(buffers[layout[at++]!]!, layout[at++]!, layout[at++]!)
+  const part = (): IdRows => ({ ids: words(), rows: bytes(), ends: words() })
+  return p.seriesIds.map((seriesId) => {
+    const sampleCount = layout[at++]!
+    return { seriesId, series: part(), functions: part(), stacks: part(), samples: bytes(), sampleCount }
+  })
 }
 
 /** The rows of `ids` (decimal strings), for callers that name them in SQL. */

@@ -4,7 +4,15 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodePprof } from '../../src/formats/pprof.ts'
 import { pprofWrites } from '../../src/ingest/convert.ts'
-import { prepareWrite, prepareWrites, transferList, type IdRows, type SeriesWrite } from '../../src/store/prepare.ts'
+import {
+  packWrites,
+  prepareWrite,
+  prepareWrites,
+  unpackWrites,
+  type IdRows,
+  type PreparedWrite,
+  type SeriesWrite,
+} from '../../src/store/prepare.ts'
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'pprof')
 const text = new TextDecoder()
@@ -23,6 +31,19 @@ function rowsOf(part: IdRows): string[] {
   }
   assert.equal(at, part.rows.length, 'no bytes after the last row')
   return out
+}
+
+/** A prepared write's fields as plain values (its views' contents), to compare two of them. */
+const contents = (w: PreparedWrite) => {
+  const part = (p: IdRows) => ({ ids: [...p.ids], rows: text.decode(p.rows), ends: [...p.ends] })
+  return {
+    seriesId: w.seriesId,
+    sampleCount: w.sampleCount,
+    series: part(w.series),
+    functions: part(w.functions),
+    stacks: part(w.stacks),
+    samples: text.decode(w.samples),
+  }
 }
 
 test("an upload's writes carry each function and stack row once, and every one their samples use", () => {
@@ -58,8 +79,13 @@ test("an upload's writes carry each function and stack row once, and every one t
     }
     for (const frames of stacks.values())
       for (const id of frames.slice(1, -1).split(',').filter(Boolean)) assert.ok(fnIds.has(id), `${f}: function ${id}`)
-    // Moved to the main thread as two buffers, whatever the number of writes.
-    assert.equal(transferList(together).length, 2)
+    // Moved to the main thread as two buffers, whatever the number of writes, and back as the same views.
+    const before = together.map(contents)
+    const packed = packWrites(together)
+    assert.equal(packed.buffers.length, 2)
+    const moved = structuredClone(packed, { transfer: packed.buffers })
+    assert.equal(together[0]!.samples.length, 0, 'the buffers moved, not copied')
+    assert.deepEqual(unpackWrites(moved).map(contents), before, `${f}: the writes after the move`)
     profiles++
   }
   assert.ok(profiles >= 5)
