@@ -331,8 +331,9 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
           }
           return s
         }
-    // Samples merged by stack (its index), or by stack and span where they carry one.
-    const merged = new Map<number | string, number>()
+    // Samples merged by stack (its index: an array, cheaper than a Map), or by stack and span where they carry one.
+    const byStack: number[] = []
+    let bySpan: Map<string, number> | undefined
     const sampleStack: number[] = []
     const sampleSpan: string[] = []
     const values: number[] = []
@@ -343,13 +344,14 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
       let s = p.stacks.get(stack)
       if (s === undefined) p.stacks.set(stack, (s = stackIndex(stack)))
       const span = w.spans?.[i]
-      const sample = span ? `${s}:${span}` : s
-      const at = merged.get(sample)
+      const key = span ? `${s}:${span}` : ''
+      const at = span ? (bySpan ??= new Map()).get(key) : byStack[s]
       if (at !== undefined) {
         values[at]! += v
         continue
       }
-      merged.set(sample, values.length)
+      if (span) bySpan!.set(key, values.length)
+      else byStack[s] = values.length
       values.push(v)
       sampleStack.push(s)
       sampleSpan.push(span || '0')
