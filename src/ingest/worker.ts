@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import { isKilnError } from '../model/errors.ts'
-import { packWrites, prepareWrites, SentRows } from '../store/prepare.ts'
+import { prepareWritesPacked, SentRows } from '../store/prepare.ts'
 import { prepareUpload, type Answer, type Job } from './prepare.ts'
 import type { IngestConfig } from './ingester.ts'
 
@@ -32,7 +32,7 @@ function run(job: Job): void {
     const writes = prepareUpload(job, config)
     // Prepared again with every row: the writer needs some of them (rare: a commit failed, an hour passed).
     if (job.rows === 'all') sent.forget(job.tenant)
-    const packed = packWrites(prepareWrites(job.tenant, writes, Math.floor(job.now / 1000), job.rows && sent))
+    const packed = prepareWritesPacked(job.tenant, writes, Math.floor(job.now / 1000), job.rows && sent)
     answers.push({ id: job.id, packed, series: writes.length })
     // The rows' bytes move to the main thread, not copied there.
     transfer.push(...packed.buffers)

@@ -234,6 +234,11 @@ const utf8 = new TextEncoder()
  * and what is sent is added to it.
  */
 export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], nowS: number, sent?: SentRows): PreparedWrite[] {
+  return unpackWrites(prepareWritesPacked(tenant, writes, nowS, sent))
+}
+
+/** prepareWrites in the form a worker thread posts (packWrites'), without making the views. */
+export function prepareWritesPacked(tenant: string, writes: readonly SeriesWrite[], nowS: number, sent?: SentRows): PackedWrites {
   const upload = ++uploads
   const known = sent?.of(tenant)
   const t = tsv(tenant)
@@ -417,39 +422,41 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
 }
 
 /**
- * The PreparedWrites as views: `rows` holds every part's rows in turn (series, functions, stacks,
- * samples of each write), and one more buffer every id-carrying part's ids, then its row ends.
- * `partRows` has two numbers a part: its rows, then its row-less ids (listed after them, ending
- * where its last row does).
+ * The writes' layout (PackedWrites): `rows` (buffer 0) holds every part's rows in turn (series,
+ * functions, stacks, samples of each write), and one more buffer (1) every id-carrying part's ids,
+ * then its row ends. `partRows` has two numbers a part: its rows, then its row-less ids (listed
+ * after them, ending where its last row does).
  */
-function layOut(rows: Uint8Array, partRows: number[], ids: number[], made: { seriesId: string; sampleCount: number }[]): PreparedWrite[] {
+function layOut(rows: Uint8Array, partRows: number[], ids: number[], made: { seriesId: string; sampleCount: number }[]): PackedWrites {
   const idRowCount = ids.length / 2
   const words = new Uint32Array(3 * idRowCount)
   words.set(ids)
+  const layout: number[] = []
   let id = 0
   let end = idRowCount * 2
   let at = 0
   let k = 0
-  const part = (): IdRows => {
+  const part = () => {
     const n = partRows[k++]!
     const bare = partRows[k++]!
     const first = at
-    const ends = words.subarray(end, end + n + bare)
     // A row never holds a raw newline (TabSeparated and JSON escape it), nor does UTF-8 inside a character.
-    for (let r = 0; r < n; r++) ends[r] = (at = rows.indexOf(10, at) + 1) - first
-    ends.fill(at - first, n)
-    const out = { ids: words.subarray(2 * id, 2 * (id + n + bare)), rows: rows.subarray(first, at), ends }
+    for (let r = 0; r < n; r++) words[end + r] = (at = rows.indexOf(10, at) + 1) - first
+    words.fill(at - first, end + n, end + n + bare)
+    // ids, rows, ends: (buffer, byte offset, length) each.
+    layout.push(1, 8 * id, 2 * (n + bare), 0, rows.byteOffset + first, at - first, 1, 4 * end, n + bare)
     id += n + bare
     end += n + bare
-    return out
   }
-  return made.map((m) => {
-    const series = part()
-    const functions = part()
-    const stacks = part()
+  for (const m of made) {
+    layout.push(m.sampleCount)
+    part()
+    part()
+    part()
     const first = at
     // One samples_in row a write with samples.
     if (m.sampleCount) at = rows.indexOf(10, at) + 1
-    return { seriesId: m.seriesId, series, functions, stacks, samples: rows.subarray(first, at), sampleCount: m.sampleCount }
-  })
+    layout.push(0, rows.byteOffset + first, at - first)
+  }
+  return { buffers: [rows.buffer as ArrayBuffer, words.buffer], layout, seriesIds: made.map((m) => m.seriesId) }
 }

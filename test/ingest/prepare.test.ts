@@ -8,6 +8,7 @@ import {
   packWrites,
   prepareWrite,
   prepareWrites,
+  prepareWritesPacked,
   unpackWrites,
   type IdRows,
   type PreparedWrite,
@@ -83,6 +84,10 @@ test("an upload's writes carry each function and stack row once, and every one t
     const before = together.map(contents)
     const packed = packWrites(together)
     assert.equal(packed.buffers.length, 2)
+    // What a worker posts (made without the views) gives the same writes.
+    const posted = prepareWritesPacked('tenant', writes, 1700000000)
+    assert.equal(posted.buffers.length, 2)
+    assert.deepEqual(unpackWrites(posted).map(contents), before, `${f}: the worker's layout`)
     const moved = structuredClone(packed, { transfer: packed.buffers })
     assert.equal(together[0]!.samples.length, 0, 'the buffers moved, not copied')
     assert.deepEqual(unpackWrites(moved).map(contents), before, `${f}: the writes after the move`)
