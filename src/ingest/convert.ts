@@ -125,6 +125,25 @@ function dotnetMetricName(p: Profile, config: SampleTypeConfig | undefined): str
   return metricNameForSampleType(p.sampleTypes[0]!.type, p.periodType.type)
 }
 
+// Series labels made before, by the upload's own labels (the same array for every upload of one
+// app name: ingest/request.ts caches them), then by app, spy and limits, then by metric and
+// sample labels: types of one kind (a Go heap profile's four are all `memory`) and the next
+// upload of the same service share them. At most SERIES_LABELS a label set (dynamic labels).
+const SERIES_LABELS = 256
+const seriesLabels = new WeakMap<Labels, Map<string, { limits: LabelLimits | undefined; labels: Map<string, Labels> }>>()
+
+function seriesLabelsOf(meta: IngestMeta): Map<string, Labels> {
+  let byApp = seriesLabels.get(meta.labels)
+  if (!byApp) seriesLabels.set(meta.labels, (byApp = new Map()))
+  const app = `${meta.app}\u0000${meta.spyName ?? ''}`
+  let e = byApp.get(app)
+  if (!e || e.limits !== meta.labelLimits) {
+    if (byApp.size >= SERIES_LABELS) byApp.clear()
+    byApp.set(app, (e = { limits: meta.labelLimits, labels: new Map() }))
+  }
+  return e.labels
+}
+
 /** pprof uploads: each sample type becomes its own series, `__name__` derived from it. */
 export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: SampleTypeConfig; metricName?: string } = {}): SeriesWrite[] {
   const out: SeriesWrite[] = []
@@ -132,8 +151,7 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
   const dotnet = isDotnet(meta, opts.config)
   const profileMetric = opts.metricName ?? (dotnet ? dotnetMetricName(p, opts.config) : undefined)
   const keys = sampleKeys(p)
-  // Types of one kind (a Go heap profile's four are all `memory`) share their series labels.
-  const labelsOf = new Map<string, Labels>()
+  const labelsOf = seriesLabelsOf(meta)
   p.sampleTypes.forEach((st, i) => {
     const display = opts.config?.[st.type]?.['display-name'] ?? st.type
     if (opts.config && Object.keys(opts.config).length && !opts.config[st.type]) return
@@ -149,7 +167,10 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
     const labelsFor = (extra: Labels, key: string) => {
       const k = `${metric}\u0000${key}`
       let labels = labelsOf.get(k)
-      if (!labels) labelsOf.set(k, (labels = baseLabels(meta, metric, extra)))
+      if (!labels) {
+        if (labelsOf.size >= SERIES_LABELS) labelsOf.clear()
+        labelsOf.set(k, (labels = baseLabels(meta, metric, extra)))
+      }
       return labels
     }
     out.push(...splitBySampleLabels(p, i, 1, id, labelsFor, time, keys))
