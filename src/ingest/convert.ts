@@ -4,7 +4,7 @@
  * /ingest, push.v1, scraping and self-profiling.
  */
 import { KilnError } from '../model/errors.ts'
-import { makeLabels, type LabelLimits, type Labels } from '../model/labels.ts'
+import { labelsKey, makeLabels, type LabelLimits, type Labels } from '../model/labels.ts'
 import { metricNameForSampleType, profileTypeId, type Profile } from '../model/profile.ts'
 import { SPAN_ID_LABEL, spanIdValue } from '../model/span.ts'
 import type { SeriesWrite } from '../store/index.ts'
@@ -125,23 +125,25 @@ function dotnetMetricName(p: Profile, config: SampleTypeConfig | undefined): str
   return metricNameForSampleType(p.sampleTypes[0]!.type, p.periodType.type)
 }
 
-// Series labels made before, by the upload's own labels (the same array for every upload of one
-// app name: ingest/request.ts caches them), then by app, spy and limits, then by metric and
-// sample labels: types of one kind (a Go heap profile's four are all `memory`) and the next
-// upload of the same service share them. At most SERIES_LABELS a label set (dynamic labels).
-const SERIES_LABELS = 256
-const seriesLabels = new WeakMap<Labels, Map<string, { limits: LabelLimits | undefined; labels: Map<string, Labels> }>>()
+// Series labels made before, by what makes them (app, spy, the upload's labels, metric, sample
+// labels): types of one kind (a Go heap profile's four are all `memory`) and the next upload of
+// the same service share them. Bounded: SERIES_LABELS entries, then it starts over; a key over
+// SERIES_KEY_CHARS (long names or sample labels) is not kept, so it holds a few MB at most.
+const SERIES_LABELS = 4096
+const SERIES_KEY_CHARS = 2048
+const seriesLabels = new Map<string, Labels>()
+let seriesLabelLimits: LabelLimits | undefined
 
-function seriesLabelsOf(meta: IngestMeta): Map<string, Labels> {
-  let byApp = seriesLabels.get(meta.labels)
-  if (!byApp) seriesLabels.set(meta.labels, (byApp = new Map()))
-  const app = `${meta.app}\u0000${meta.spyName ?? ''}`
-  let e = byApp.get(app)
-  if (!e || e.limits !== meta.labelLimits) {
-    if (byApp.size >= SERIES_LABELS) byApp.clear()
-    byApp.set(app, (e = { limits: meta.labelLimits, labels: new Map() }))
+function cachedBaseLabels(meta: IngestMeta, metric: string, extra: Labels, sampleKey: string): Labels {
+  const key = `${meta.app}\u0000${meta.spyName ?? ''}\u0000${metric}\u0000${sampleKey}\u0000${labelsKey(meta.labels)}`
+  if (key.length > SERIES_KEY_CHARS) return baseLabels(meta, metric, extra)
+  if (meta.labelLimits !== seriesLabelLimits || seriesLabels.size >= SERIES_LABELS) {
+    seriesLabels.clear()
+    seriesLabelLimits = meta.labelLimits
   }
-  return e.labels
+  let labels = seriesLabels.get(key)
+  if (!labels) seriesLabels.set(key, (labels = baseLabels(meta, metric, extra)))
+  return labels
 }
 
 /** pprof uploads: each sample type becomes its own series, `__name__` derived from it. */
@@ -151,7 +153,6 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
   const dotnet = isDotnet(meta, opts.config)
   const profileMetric = opts.metricName ?? (dotnet ? dotnetMetricName(p, opts.config) : undefined)
   const keys = sampleKeys(p)
-  const labelsOf = seriesLabelsOf(meta)
   p.sampleTypes.forEach((st, i) => {
     const display = opts.config?.[st.type]?.['display-name'] ?? st.type
     if (opts.config && Object.keys(opts.config).length && !opts.config[st.type]) return
@@ -164,16 +165,7 @@ export function pprofWrites(p: Profile, meta: IngestMeta, opts: { config?: Sampl
       periodType: p.periodType.type,
       periodUnit: p.periodType.unit,
     })
-    const labelsFor = (extra: Labels, key: string) => {
-      const k = `${metric}\u0000${key}`
-      let labels = labelsOf.get(k)
-      if (!labels) {
-        if (labelsOf.size >= SERIES_LABELS) labelsOf.clear()
-        labelsOf.set(k, (labels = baseLabels(meta, metric, extra)))
-      }
-      return labels
-    }
-    out.push(...splitBySampleLabels(p, i, 1, id, labelsFor, time, keys))
+    out.push(...splitBySampleLabels(p, i, 1, id, (extra, key) => cachedBaseLabels(meta, metric, extra, key), time, keys))
   })
   return out
 }

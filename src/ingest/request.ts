@@ -65,12 +65,15 @@ export class InflateBudget {
 }
 
 // An SDK sends the same name with every upload: parsed once (4 us an upload; bench/README.md).
-// Bounded: past APP_NAMES distinct names the cache starts over.
+// Bounded: past APP_NAMES distinct names the cache starts over, and a name longer than
+// APP_NAME_CHARS (a request line may hold 1 MiB) is parsed each time, so the cache holds ≤ ~8 MB.
 const APP_NAMES = 4096
+const APP_NAME_CHARS = 1024
 const appNames = new Map<string, { app: string; labels: Labels }>()
 let appNameLimits: LabelLimits | undefined
 
 function appName(name: string, limits: LabelLimits): { app: string; labels: Labels } {
+  if (name.length > APP_NAME_CHARS) return parseAppName(name, limits)
   if (limits !== appNameLimits || appNames.size >= APP_NAMES) {
     appNames.clear()
     appNameLimits = limits

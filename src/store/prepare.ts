@@ -367,7 +367,8 @@ export function prepareWritesPacked(tenant: string, writes: readonly SeriesWrite
     let sid = known?.seriesKeys.get(seriesKey)
     if (!sid) {
       sid = { id: hash64(seriesKey), hi: lastHash[0]!, lo: lastHash[1]! }
-      if (known) {
+      // Long label sets are hashed each time: SentRows' bound counts entries, not their size.
+      if (known && seriesKey.length <= 2048) {
         known.seriesKeys.set(seriesKey, sid)
         known.added++
       }

@@ -55,3 +55,50 @@ test('pprof sample labels split each sample type into series; span ids ride with
     { type: 'cpu', route: '/a', stacks: ['1>2', '2'], values: [30, 40], spans: ['', '16'], private: 0 },
   ])
 })
+
+test('series labels made once are given again only for the same app, spy, labels, limits, type and sample labels', () => {
+  const p: Profile = {
+    sampleTypes: [
+      { type: 'alloc_objects', unit: 'count' },
+      { type: 'alloc_space', unit: 'bytes' },
+    ],
+    periodType: { type: 'space', unit: 'bytes' },
+    period: 524288,
+    timeMs: Date.UTC(2026, 0, 1),
+    durationNanos: 1e10,
+    functions: ['', 'main'],
+    samples: [
+      { stack: [1], values: [1, 10] },
+      { stack: [1], values: [2, 20], labels: [['route', '/a']] },
+    ],
+  }
+  const meta = (
+    labels: [string, string][],
+    spyName = 'gospy',
+    labelLimits?: { maxLabels: number; maxNameLength: number; maxValueLength: number },
+  ) => ({
+    app: 'shop',
+    labels,
+    fromMs: 0,
+    untilMs: 1,
+    sampleRate: 100,
+    spyName,
+    ...(labelLimits ? { labelLimits } : {}),
+  })
+  const text = (ws: ReturnType<typeof pprofWrites>) => ws.map((w) => JSON.stringify(w.labels))
+  const a = pprofWrites(p, meta([['env', 'prod']]))
+  // Both memory types, with and without the route: the same two label sets, made once.
+  assert.equal(a.length, 4)
+  assert.equal(a[0]!.labels, a[2]!.labels)
+  assert.equal(a[1]!.labels, a[3]!.labels)
+  assert.match(text(a)[1]!, /"route","\/a"/)
+  // Another upload with the same metadata gets the same objects; any difference gets its own.
+  assert.equal(pprofWrites(p, meta([['env', 'prod']]))[0]!.labels, a[0]!.labels)
+  assert.match(text(pprofWrites(p, meta([['env', 'dev']])))[0]!, /"env","dev"/)
+  assert.match(text(pprofWrites(p, meta([['env', 'prod']], 'pyspy')))[0]!, /"pyroscope_spy","pyspy"/)
+  // Limits that refuse what the cache holds still refuse it.
+  assert.throws(
+    () => pprofWrites(p, meta([['env', 'prod']], 'gospy', { maxLabels: 2, maxNameLength: 100, maxValueLength: 100 })),
+    /more than 2 labels/,
+  )
+})
