@@ -217,14 +217,14 @@ function splitBySampleLabels(
   time: { timeMs: number; durationNs: number },
   sample: SampleKeys,
 ): SeriesWrite[] {
-  const groups = new Map<string, { key: string; extra: Labels; stacks: number[][]; values: number[]; spans: string[]; anySpan: boolean }>()
+  const groups = new Map<string, { extra: Labels; stacks: number[][]; values: number[]; spans: string[]; anySpan: boolean }>()
   for (let i = 0; i < p.samples.length; i++) {
     const s = p.samples[i]!
     const v = s.values[typeIndex]!
     if (!v) continue
     const key = sample.keys[i]!
     let g = groups.get(key)
-    if (!g) groups.set(key, (g = { key, extra: sample.extras[i]!, stacks: [], values: [], spans: [], anySpan: false }))
+    if (!g) groups.set(key, (g = { extra: sample.extras[i]!, stacks: [], values: [], spans: [], anySpan: false }))
     g.stacks.push(s.stack)
     g.values.push(v * scale)
     const span = sample.spans[i]!
@@ -236,9 +236,9 @@ function splitBySampleLabels(
       'KILN_LIMIT',
       `profile splits into ${groups.size} series by its sample labels; the limit is 1000 — use fewer distinct dynamic labels`,
     )
-  return [...groups.values()].map((g) => ({
+  return [...groups].map(([key, g]) => ({
     profileType,
-    labels: labelsFor(g.extra, g.key),
+    labels: labelsFor(g.extra, key),
     timeMs: time.timeMs,
     durationNs: time.durationNs,
     functions: p.functions,

@@ -71,30 +71,7 @@ export interface PackedWrites {
   seriesIds: string[]
 }
 
-/** The writes in the form a thread posts; `unpackWrites` gives them back. */
-export function packWrites(writes: PreparedWrite[]): PackedWrites {
-  const buffers: ArrayBuffer[] = []
-  const layout: number[] = []
-  const seriesIds: string[] = []
-  const add = (v: Uint8Array | Uint32Array) => {
-    let b = buffers.indexOf(v.buffer as ArrayBuffer)
-    if (b < 0) b = buffers.push(v.buffer as ArrayBuffer) - 1
-    layout.push(b, v.byteOffset, v.length)
-  }
-  for (const w of writes) {
-    seriesIds.push(w.seriesId)
-    layout.push(w.sampleCount)
-    for (const part of [w.series, w.functions, w.stacks]) {
-      add(part.ids)
-      add(part.rows)
-      add(part.ends)
-    }
-    add(w.samples)
-  }
-  return { buffers, layout, seriesIds }
-}
-
-/** The PreparedWrites of `packWrites`, as views of the same (moved) buffers. */
+/** The PreparedWrites of a packed layout (prepareWritesPacked's), as views of the same (moved) buffers. */
 export function unpackWrites(p: PackedWrites): PreparedWrite[] {
   const { buffers, layout } = p
   let at = 0
@@ -237,7 +214,7 @@ export function prepareWrites(tenant: string, writes: readonly SeriesWrite[], no
   return unpackWrites(prepareWritesPacked(tenant, writes, nowS, sent))
 }
 
-/** prepareWrites in the form a worker thread posts (packWrites'), without making the views. */
+/** prepareWrites in the form a worker thread posts (PackedWrites), without making the views. */
 export function prepareWritesPacked(tenant: string, writes: readonly SeriesWrite[], nowS: number, sent?: SentRows): PackedWrites {
   const upload = ++uploads
   const known = sent?.of(tenant)

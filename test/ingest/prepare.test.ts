@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import { decodePprof } from '../../src/formats/pprof.ts'
 import { pprofWrites } from '../../src/ingest/convert.ts'
 import {
-  packWrites,
   prepareWrite,
   prepareWrites,
   prepareWritesPacked,
@@ -80,16 +79,15 @@ test("an upload's writes carry each function and stack row once, and every one t
     }
     for (const frames of stacks.values())
       for (const id of frames.slice(1, -1).split(',').filter(Boolean)) assert.ok(fnIds.has(id), `${f}: function ${id}`)
-    // Moved to the main thread as two buffers, whatever the number of writes, and back as the same views.
+    // What a worker posts (made without the views) gives the same writes; it moves to the main
+    // thread as two buffers, whatever the number of writes, and back as the same views.
     const before = together.map(contents)
-    const packed = packWrites(together)
-    assert.equal(packed.buffers.length, 2)
-    // What a worker posts (made without the views) gives the same writes.
     const posted = prepareWritesPacked('tenant', writes, 1700000000)
     assert.equal(posted.buffers.length, 2)
-    assert.deepEqual(unpackWrites(posted).map(contents), before, `${f}: the worker's layout`)
-    const moved = structuredClone(packed, { transfer: packed.buffers })
-    assert.equal(together[0]!.samples.length, 0, 'the buffers moved, not copied')
+    const views = unpackWrites(posted)
+    assert.deepEqual(views.map(contents), before, `${f}: the worker's layout`)
+    const moved = structuredClone(posted, { transfer: posted.buffers })
+    assert.equal(views[0]!.samples.length, 0, 'the buffers moved, not copied')
     assert.deepEqual(unpackWrites(moved).map(contents), before, `${f}: the writes after the move`)
     profiles++
   }
