@@ -8,6 +8,7 @@ import { labelsKey, makeLabels, type LabelLimits, type Labels } from '../model/l
 import { metricNameForSampleType, profileTypeId, type Profile } from '../model/profile.ts'
 import { SPAN_ID_LABEL, spanIdValue } from '../model/span.ts'
 import type { SeriesWrite } from '../store/index.ts'
+import { BoundedMemo } from './memo.ts'
 
 /** A legacy (folded/lines/speedscope) upload's profile type, from the app name's last suffix. */
 interface LegacyType {
@@ -127,23 +128,12 @@ function dotnetMetricName(p: Profile, config: SampleTypeConfig | undefined): str
 
 // Series labels made before, by what makes them (app, spy, the upload's labels, metric, sample
 // labels): types of one kind (a Go heap profile's four are all `memory`) and the next upload of
-// the same service share them. Bounded: SERIES_LABELS entries, then it starts over; a key over
-// SERIES_KEY_CHARS (long names or sample labels) is not kept, so it holds a few MB at most.
-const SERIES_LABELS = 4096
-const SERIES_KEY_CHARS = 2048
-const seriesLabels = new Map<string, Labels>()
-let seriesLabelLimits: LabelLimits | undefined
+// the same service share them. 4,096 keys of at most 2,048 characters: a few MB at most.
+const seriesLabels = new BoundedMemo<Labels>(4096, 2048)
 
 function cachedBaseLabels(meta: IngestMeta, metric: string, extra: Labels, sampleKey: string): Labels {
   const key = `${meta.app}\u0000${meta.spyName ?? ''}\u0000${metric}\u0000${sampleKey}\u0000${labelsKey(meta.labels)}`
-  if (key.length > SERIES_KEY_CHARS) return baseLabels(meta, metric, extra)
-  if (meta.labelLimits !== seriesLabelLimits || seriesLabels.size >= SERIES_LABELS) {
-    seriesLabels.clear()
-    seriesLabelLimits = meta.labelLimits
-  }
-  let labels = seriesLabels.get(key)
-  if (!labels) seriesLabels.set(key, (labels = baseLabels(meta, metric, extra)))
-  return labels
+  return seriesLabels.get(key, meta.labelLimits, () => baseLabels(meta, metric, extra))
 }
 
 /** pprof uploads: each sample type becomes its own series, `__name__` derived from it. */

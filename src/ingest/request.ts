@@ -6,6 +6,7 @@
 import { KilnError } from '../model/errors.ts'
 import { parseAppName, type LabelLimits, type Labels } from '../model/labels.ts'
 import { parseTime } from '../model/time.ts'
+import { BoundedMemo } from './memo.ts'
 import type { Limits } from '../model/profile.ts'
 import { decodeJfr, decodePprof, formatForName, formats, maybeGunzip, type FormatName } from '../formats/index.ts'
 import type { SeriesWrite } from '../store/index.ts'
@@ -65,28 +66,14 @@ export class InflateBudget {
 }
 
 // An SDK sends the same name with every upload: parsed once (4 us an upload; bench/README.md).
-// Bounded: past APP_NAMES distinct names the cache starts over, and a name longer than
-// APP_NAME_CHARS (a request line may hold 1 MiB) is parsed each time, so the cache holds ≤ ~8 MB.
-const APP_NAMES = 4096
-const APP_NAME_CHARS = 1024
-const appNames = new Map<string, { app: string; labels: Labels }>()
-let appNameLimits: LabelLimits | undefined
-
-function appName(name: string, limits: LabelLimits): { app: string; labels: Labels } {
-  if (name.length > APP_NAME_CHARS) return parseAppName(name, limits)
-  if (limits !== appNameLimits || appNames.size >= APP_NAMES) {
-    appNames.clear()
-    appNameLimits = limits
-  }
-  let parsed = appNames.get(name)
-  if (!parsed) appNames.set(name, (parsed = parseAppName(name, limits)))
-  return parsed
-}
+// 4,096 names of at most 1,024 characters: ≤ ~8 MB.
+const appNames = new BoundedMemo<{ app: string; labels: Labels }>(4096, 1024)
 
 /** The time window and metadata of an /ingest request. */
 function metaOf(p: IngestParams, lim: DecodeLimits, now: number): IngestMeta {
-  if (!p.name) throw new KilnError('KILN_BAD_REQUEST', "missing 'name' parameter: send name=myapp.cpu{env=prod}")
-  const { app, labels } = appName(p.name, lim.labelLimits)
+  const name = p.name
+  if (!name) throw new KilnError('KILN_BAD_REQUEST', "missing 'name' parameter: send name=myapp.cpu{env=prod}")
+  const { app, labels } = appNames.get(name, lim.labelLimits, () => parseAppName(name, lim.labelLimits))
   const fromMs = p.from ? parseTime(p.from, now) : now - 10_000
   // A re-timed upload without `until` keeps a 10 s window (the SDKs' upload period).
   const untilMs = p.until ? parseTime(p.until, now) : p.retime && p.from ? fromMs + 10_000 : now
